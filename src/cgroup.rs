@@ -1,0 +1,409 @@
+//! Cgroups: the container's resource limits and the handle that lets us find and kill everything it
+//! started. Two drivers behind one small interface:
+//!
+//! - cgroup v2 (one unified tree at /sys/fs/cgroup): one directory `contain-ID` with memory.max,
+//!   cpu.max and pids.max; the child is born inside it with CLONE_INTO_CGROUP.
+//! - cgroup v1, alone or "hybrid" beside a controller-less cgroup2 at /sys/fs/cgroup/unified: one
+//!   `contain-ID` directory per controller hierarchy (memory, cpu, pids), and the child's pid is
+//!   written into each `cgroup.procs` before it is allowed to go on.
+//!
+//! The file formats are pure functions (`limit_writes`, `format_cpu_max`, `parse_oom_kills`) with
+//! unit tests; the rest is open/write/close through `sys`. A `Cgroup` removes its directories when
+//! dropped, so every error path after creation cleans up.
+
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+use crate::cli::{format_size, Limits, CPU_PERIOD_US};
+use crate::error::{Context, Error};
+use crate::sys::{self, Errno, Fd};
+
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// statfs(2) f_type values from <linux/magic.h>.
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+/// The v1 hierarchies we use, one directory each.
+const V1_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+/// rmdir of a cgroup whose last task is still being torn down fails with EBUSY for a moment.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Which cgroup API the host offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    V2,
+    V1,
+}
+
+/// The directory of a container's cgroup on a v2 host (on v1, the same name under each hierarchy).
+pub fn cgroup_path(id: &str) -> String {
+    format!("{CGROUP_ROOT}/{}", cgroup_name(id))
+}
+
+fn cgroup_name(id: &str) -> String {
+    format!("contain-{id}")
+}
+
+/// cpu.max: "QUOTA PERIOD", both in microseconds.
+pub fn format_cpu_max(quota_us: u64) -> String {
+    format!("{quota_us} {CPU_PERIOD_US}")
+}
+
+/// One control-file write: `controller` is the v1 hierarchy ("" on v2), `optional` files may be
+/// missing (no swap accounting, say) and are then skipped.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LimitWrite {
+    pub controller: &'static str,
+    pub file: &'static str,
+    pub value: String,
+    pub optional: bool,
+}
+
+fn write(controller: &'static str, file: &'static str, value: String, optional: bool) -> LimitWrite {
+    LimitWrite { controller, file, value, optional }
+}
+
+/// The control files to write for `limits`, in order (v1 wants memsw after the memory limit it
+/// must not undercut, and the cfs period before the quota).
+pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
+    let mut writes = Vec::new();
+    match version {
+        Version::V2 => {
+            if let Some(bytes) = limits.memory_bytes {
+                writes.push(write("", "memory.max", bytes.to_string(), false));
+                // Otherwise the kernel swaps the container out instead of enforcing the limit.
+                writes.push(write("", "memory.swap.max", "0".into(), true));
+            }
+            if let Some(quota) = limits.cpu_quota_us {
+                writes.push(write("", "cpu.max", format_cpu_max(quota), false));
+            }
+            if let Some(pids) = limits.pids {
+                writes.push(write("", "pids.max", pids.to_string(), false));
+            }
+        }
+        Version::V1 => {
+            if let Some(bytes) = limits.memory_bytes {
+                writes.push(write("memory", "memory.limit_in_bytes", bytes.to_string(), false));
+                writes.push(write("memory", "memory.memsw.limit_in_bytes", bytes.to_string(), true));
+            }
+            if let Some(quota) = limits.cpu_quota_us {
+                writes.push(write("cpu", "cpu.cfs_period_us", CPU_PERIOD_US.to_string(), false));
+                writes.push(write("cpu", "cpu.cfs_quota_us", quota.to_string(), false));
+            }
+            if let Some(pids) = limits.pids {
+                writes.push(write("pids", "pids.max", pids.to_string(), false));
+            }
+        }
+    }
+    writes
+}
+
+/// The v2 controllers `limits` needs enabled in the parent's cgroup.subtree_control.
+pub fn needed_v2_controllers(limits: &Limits) -> Vec<&'static str> {
+    let wanted = [
+        ("memory", limits.memory_bytes.is_some()),
+        ("cpu", limits.cpu_quota_us.is_some()),
+        ("pids", limits.pids.is_some()),
+    ];
+    wanted.iter().filter(|(_, needed)| *needed).map(|(name, _)| *name).collect()
+}
+
+/// The `oom_kill N` counter of v2 memory.events or v1 memory.oom_control (same line in both).
+pub fn parse_oom_kills(contents: &str) -> u64 {
+    contents.lines().filter_map(|line| line.strip_prefix("oom_kill ")).find_map(|n| n.trim().parse().ok()).unwrap_or(0)
+}
+
+/// "memory=64M cpu=50000/100000 pids=64" for the log line.
+pub fn describe_limits(limits: &Limits) -> String {
+    let mut parts = Vec::new();
+    if let Some(bytes) = limits.memory_bytes {
+        parts.push(format!("memory={}", format_size(bytes)));
+    }
+    if let Some(quota) = limits.cpu_quota_us {
+        parts.push(format!("cpu={quota}/{CPU_PERIOD_US}"));
+    }
+    if let Some(pids) = limits.pids {
+        parts.push(format!("pids={pids}"));
+    }
+    parts.join(" ")
+}
+
+fn is_fs(path: &str, magic: i64) -> bool {
+    sys::cstring(path).ok().and_then(|p| sys::statfs_type(&p).ok()) == Some(magic)
+}
+
+/// Detects the host's layout: pure v2 when /sys/fs/cgroup itself is cgroup2; v1 when the v1
+/// hierarchies are mounted beneath it (whether or not a hybrid cgroup2 sits at `unified`).
+pub fn detect() -> Option<Version> {
+    if is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC) {
+        Some(Version::V2)
+    } else if V1_CONTROLLERS.iter().any(|c| is_fs(&format!("{CGROUP_ROOT}/{c}"), CGROUP_SUPER_MAGIC)) {
+        Some(Version::V1)
+    } else {
+        None
+    }
+}
+
+fn path(s: &str) -> Result<CString, Error> {
+    sys::cstring(s).step(|| format!("path {s:?}"))
+}
+
+/// A container's cgroup (on v1: its directory in each hierarchy). Removed on drop.
+pub struct Cgroup {
+    version: Version,
+    /// (v1 hierarchy or "" on v2, directory) for each directory this run created, in creation order;
+    /// only these are ever removed.
+    dirs: Vec<(&'static str, String)>,
+    /// v2 only: the directory, opened for CLONE_INTO_CGROUP.
+    dir_fd: Option<Fd>,
+}
+
+impl Cgroup {
+    /// Creates the cgroup and writes the limits. Fails if the name is already in use: a cgroup we
+    /// did not create is never touched, let alone removed.
+    pub fn create(version: Version, id: &str, limits: &Limits) -> Result<Cgroup, Error> {
+        let mut cgroup = Cgroup { version, dirs: Vec::new(), dir_fd: None };
+        let name = cgroup_name(id);
+        match version {
+            Version::V2 => {
+                enable_v2_controllers(&needed_v2_controllers(limits))?;
+                cgroup.make_dir("", cgroup_path(id))?;
+            }
+            Version::V1 => {
+                for controller in V1_CONTROLLERS {
+                    let hierarchy = format!("{CGROUP_ROOT}/{controller}");
+                    if is_fs(&hierarchy, CGROUP_SUPER_MAGIC) {
+                        cgroup.make_dir(controller, format!("{hierarchy}/{name}"))?;
+                    }
+                }
+            }
+        }
+        for w in limit_writes(version, limits) {
+            let dir = cgroup.dir_of(w.controller).ok_or_else(|| {
+                Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
+            })?;
+            let file = format!("{dir}/{}", w.file);
+            match sys::write_file(&path(&file)?, &w.value) {
+                Err(Errno(libc::ENOENT)) if w.optional => {}
+                other => other.step(|| format!("write({file}, {:?})", w.value))?,
+            }
+        }
+        if version == Version::V2 {
+            let dir = &cgroup.dirs[0].1;
+            let fd = sys::open(&path(dir)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({dir})"))?;
+            cgroup.dir_fd = Some(fd);
+        }
+        Ok(cgroup)
+    }
+
+    fn make_dir(&mut self, controller: &'static str, dir: String) -> Result<(), Error> {
+        match sys::mkdir(&path(&dir)?, 0o755) {
+            Err(Errno(libc::EEXIST)) => Err(Error::Setup(format!(
+                "{dir} already exists: a container with this --name is running (or was left behind)"
+            ))),
+            other => {
+                other.step(|| format!("mkdir({dir})"))?;
+                self.dirs.push((controller, dir));
+                Ok(())
+            }
+        }
+    }
+
+    /// The directory holding `controller`'s files ("" = the v2 directory).
+    fn dir_of(&self, controller: &str) -> Option<&str> {
+        let controller = if self.version == Version::V2 { "" } else { controller };
+        self.dirs.iter().find(|(c, _)| *c == controller).map(|(_, dir)| dir.as_str())
+    }
+
+    /// The fd for clone3's CLONE_INTO_CGROUP (v2 only).
+    pub fn clone_into_fd(&self) -> Option<i32> {
+        self.dir_fd.as_ref().map(Fd::raw)
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Where the cgroup lives, for log lines.
+    pub fn describe(&self) -> String {
+        self.dirs.iter().map(|(_, dir)| dir.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Moves `pid` into the cgroup by writing cgroup.procs in every directory (v1, or v2 when
+    /// CLONE_INTO_CGROUP was not available).
+    pub fn attach(&self, pid: i32) -> Result<(), Error> {
+        for (_, dir) in &self.dirs {
+            let procs = format!("{dir}/cgroup.procs");
+            sys::write_file(&path(&procs)?, &pid.to_string()).step(|| format!("write({procs}, {pid})"))?;
+        }
+        Ok(())
+    }
+
+    /// How many times the OOM killer killed a process in the container.
+    pub fn oom_kills(&self) -> u64 {
+        let file = match self.version {
+            Version::V2 => "memory.events",
+            Version::V1 => "memory.oom_control",
+        };
+        self.dir_of("memory")
+            .and_then(|dir| sys::cstring(&format!("{dir}/{file}")).ok())
+            .and_then(|p| sys::read_file(&p).ok())
+            .map_or(0, |contents| parse_oom_kills(&contents))
+    }
+
+    /// Kills whatever is left in the cgroup and removes its directories (newest first).
+    pub fn remove(mut self) -> Result<(), Error> {
+        self.remove_dirs()
+    }
+
+    fn remove_dirs(&mut self) -> Result<(), Error> {
+        self.dir_fd = None;
+        while let Some((controller, dir)) = self.dirs.pop() {
+            let cdir = path(&dir)?;
+            let deadline = Instant::now() + REMOVE_TIMEOUT;
+            loop {
+                match sys::rmdir(&cdir) {
+                    Ok(()) | Err(Errno(libc::ENOENT)) => break,
+                    Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
+                        kill_all_in(&dir);
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(errno) => {
+                        self.dirs.push((controller, dir.clone()));
+                        return Err(Error::Sys { step: format!("rmdir({dir})"), errno });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        if let Err(err) = self.remove_dirs() {
+            log!("error: {err}");
+        }
+    }
+}
+
+/// SIGKILLs every process still listed in `dir`/cgroup.procs (stragglers that keep rmdir busy).
+fn kill_all_in(dir: &str) {
+    let Ok(procs) = sys::cstring(&format!("{dir}/cgroup.procs")) else {
+        return;
+    };
+    let Ok(contents) = sys::read_file(&procs) else {
+        return;
+    };
+    for pid in contents.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = sys::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// On v2 a controller's files only appear in a child cgroup once the parent lists it in
+/// cgroup.subtree_control; minimal VMs boot with it empty.
+fn enable_v2_controllers(needed: &[&str]) -> Result<(), Error> {
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let available_file = format!("{CGROUP_ROOT}/cgroup.controllers");
+    let available = sys::read_file(&path(&available_file)?).step(|| format!("read({available_file})"))?;
+    let subtree_file = format!("{CGROUP_ROOT}/cgroup.subtree_control");
+    let enabled = sys::read_file(&path(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
+    let mut to_enable = Vec::new();
+    for controller in needed {
+        if !available.split_whitespace().any(|c| c == *controller) {
+            return Err(Error::Setup(format!(
+                "the cgroup v2 {controller} controller is not available in {available_file} ({:?})",
+                available.trim()
+            )));
+        }
+        if !enabled.split_whitespace().any(|c| c == *controller) {
+            to_enable.push(format!("+{controller}"));
+        }
+    }
+    if !to_enable.is_empty() {
+        let line = to_enable.join(" ");
+        log!("enabling cgroup controllers: {line}");
+        sys::write_file(&path(&subtree_file)?, &line).step(|| format!("write({subtree_file}, {line:?})"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_limits() -> Limits {
+        Limits { memory_bytes: Some(64 << 20), cpu_quota_us: Some(50000), pids: Some(64) }
+    }
+
+    fn files(writes: &[LimitWrite]) -> Vec<(&str, &str, &str)> {
+        writes.iter().map(|w| (w.controller, w.file, w.value.as_str())).collect()
+    }
+
+    #[test]
+    fn the_cgroup_path_from_the_seed() {
+        assert_eq!(cgroup_path("test-container"), "/sys/fs/cgroup/contain-test-container");
+    }
+
+    #[test]
+    fn cpu_max_from_the_seed() {
+        assert_eq!(format_cpu_max(50000), "50000 100000");
+        assert_eq!(format_cpu_max(150000), "150000 100000");
+    }
+
+    #[test]
+    fn v2_writes_every_limit_and_forbids_swap() {
+        let writes = limit_writes(Version::V2, &all_limits());
+        assert_eq!(
+            files(&writes),
+            [
+                ("", "memory.max", "67108864"),
+                ("", "memory.swap.max", "0"),
+                ("", "cpu.max", "50000 100000"),
+                ("", "pids.max", "64"),
+            ]
+        );
+        assert!(writes[1].optional && !writes[0].optional);
+    }
+
+    #[test]
+    fn v1_writes_per_controller_in_a_kernel_friendly_order() {
+        let writes = limit_writes(Version::V1, &all_limits());
+        assert_eq!(
+            files(&writes),
+            [
+                ("memory", "memory.limit_in_bytes", "67108864"),
+                ("memory", "memory.memsw.limit_in_bytes", "67108864"),
+                ("cpu", "cpu.cfs_period_us", "100000"),
+                ("cpu", "cpu.cfs_quota_us", "50000"),
+                ("pids", "pids.max", "64"),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_limits_no_writes_and_no_controllers() {
+        assert!(limit_writes(Version::V2, &Limits::default()).is_empty());
+        assert!(limit_writes(Version::V1, &Limits::default()).is_empty());
+        assert!(needed_v2_controllers(&Limits::default()).is_empty());
+        assert_eq!(needed_v2_controllers(&all_limits()), ["memory", "cpu", "pids"]);
+        let pids_only = Limits { pids: Some(3), ..Limits::default() };
+        assert_eq!(needed_v2_controllers(&pids_only), ["pids"]);
+    }
+
+    #[test]
+    fn oom_kills_come_from_either_file_format() {
+        let v2_events = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(parse_oom_kills(v2_events), 1);
+        let v1_control = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(parse_oom_kills(v1_control), 3);
+        assert_eq!(parse_oom_kills(""), 0);
+    }
+
+    #[test]
+    fn limits_are_described_in_the_users_units() {
+        assert_eq!(describe_limits(&all_limits()), "memory=64M cpu=50000/100000 pids=64");
+        assert_eq!(describe_limits(&Limits::default()), "");
+    }
+}

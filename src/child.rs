@@ -1,0 +1,241 @@
+//! The container side: what the first process does between clone3 and execve, as one readable
+//! sequence (`setup_and_exec`). Every step is one line plus the context its error would carry.
+//!
+//! This runs in the child of clone3, on the stack from `clone.rs`, in a copy-on-write copy of the
+//! runtime's memory. It never returns into the parent's frames: it either execs the command or
+//! reports `(step, errno)` to the parent over a pipe and exits with 125, 126 or 127.
+
+use std::convert::Infallible;
+use std::ffi::{c_int, CString};
+
+use crate::error::{Context, Error};
+use crate::mounts::{self, HostDevices};
+use crate::sys::{self, Errno, SigSet};
+
+/// Exit codes of a container that never ran its command (the `docker run` convention).
+pub const EXIT_SETUP_FAILED: i32 = 125;
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// statfs(2) f_type of an initramfs root.
+const RAMFS_MAGIC: i64 = 0x8584_58f6;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// Everything the child needs, prepared by the parent before clone3 (so the child allocates little
+/// and decides nothing the parent could not check first).
+pub struct ChildConfig {
+    pub hostname: String,
+    /// Absolute path of the rootfs on the host.
+    pub rootfs: String,
+    /// The command's argv (argv[0] is the name to look up in PATH when it has no '/').
+    pub argv: Vec<CString>,
+    /// The container's whole environment; nothing of the host's leaks in.
+    pub env: Vec<CString>,
+    /// PATH inside the container, for the command lookup.
+    pub search_path: String,
+    /// The child waits on this pipe until the parent has put it in its cgroup ("go" byte), and
+    /// sees end-of-file if the parent died first.
+    pub go_read: c_int,
+    /// O_CLOEXEC: closes on a successful exec, so the parent reads EOF; a failure report otherwise.
+    pub report_write: c_int,
+    /// The parent's ends of both pipes, which the child must close (it got copies).
+    pub parent_fds: [c_int; 2],
+}
+
+/// Why the container's command did not start.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub exit_code: i32,
+}
+
+impl Failure {
+    fn setup(err: Error) -> Failure {
+        Failure { message: err.to_string(), exit_code: EXIT_SETUP_FAILED }
+    }
+
+    /// The report sent to the parent: one exit-code byte, then the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![self.exit_code as u8];
+        out.extend_from_slice(self.message.as_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Failure> {
+        let (&code, message) = bytes.split_first()?;
+        Some(Failure { message: String::from_utf8_lossy(message).into_owned(), exit_code: code as i32 })
+    }
+}
+
+/// The clone3 entry point (see `clone::spawn`).
+pub extern "C" fn child_main(config: &ChildConfig) -> c_int {
+    let Err(failure) = setup_and_exec(config);
+    // The parent prints the report; if even the pipe is gone, there is nobody left to tell.
+    let _ = sys::write_all(config.report_write, &failure.encode());
+    failure.exit_code
+}
+
+fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
+    prepare(config).map_err(Failure::setup)?;
+    exec_command(config)
+}
+
+/// The in-container setup, in order.
+fn prepare(config: &ChildConfig) -> Result<(), Error> {
+    for fd in config.parent_fds {
+        sys::close(fd);
+    }
+    // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
+    // died before this point is noticed as end-of-file on the pipe instead.
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64).step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
+    wait_for_parent(config.go_read)?;
+    sys::close(config.go_read);
+
+    // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
+    sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
+    // No controlling terminal shared with the host; keyboard signals go to the runtime, which
+    // forwards them.
+    sys::setsid().step(|| "setsid()".into())?;
+    // Our mount namespace is a copy of the host's, with its shared propagation: without this,
+    // every mount below would also appear on the host.
+    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
+
+    log!("setting hostname: {}", config.hostname);
+    sys::sethostname(&config.hostname).step(|| format!("sethostname({})", config.hostname))?;
+
+    log!("setting up rootfs: {}", config.rootfs);
+    let devices = HostDevices::open()?;
+    enter_rootfs(&config.rootfs)?;
+
+    log!("mounting /proc, /sys (read-only) and a minimal /dev");
+    mounts::apply(&mounts::container_plan(), &devices)?;
+    drop(devices);
+
+    sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
+    Ok(())
+}
+
+fn wait_for_parent(go_read: c_int) -> Result<(), Error> {
+    let mut byte = [0u8; 1];
+    match sys::read(go_read, &mut byte).step(|| "read(sync pipe)".into())? {
+        1 => Ok(()),
+        _ => Err(Error::Setup("the runtime exited before the container started".into())),
+    }
+}
+
+/// Makes `rootfs` the root of our mount namespace and detaches the host's root entirely.
+///
+/// pivot_root(".", ".") (see pivot_root(2), "NOTES", and runc) stacks the old root on top of the
+/// new one, where it is unmounted at once: no `.oldroot` directory is ever created in the image,
+/// so two containers can share a rootfs, and a read-only rootfs works too.
+fn enter_rootfs(rootfs: &str) -> Result<(), Error> {
+    let root = sys::cstring(rootfs).step(|| format!("path {rootfs:?}"))?;
+    // pivot_root needs the new root to be a mount point; a bind mount onto itself makes it one.
+    sys::mount(Some(&root), &root, None, libc::MS_BIND | libc::MS_REC, None)
+        .step(|| format!("mount({rootfs}, {rootfs}, MS_BIND|MS_REC)"))?;
+    sys::chdir(&root).step(|| format!("chdir({rootfs})"))?;
+
+    log!("pivoting root");
+    match sys::pivot_root(c".", c".") {
+        Ok(()) => {
+            sys::umount2(c".", libc::MNT_DETACH).step(|| "umount2(old root, MNT_DETACH)".into())?;
+        }
+        Err(Errno(libc::EINVAL)) if root_is_initramfs() => {
+            // The initramfs root cannot be pivoted away from (it is the bottom of the mount
+            // tree); minimal VMs boot that way. Move the rootfs over / and chroot, as runc's
+            // no_pivot does. Weaker: the old root is hidden, not detached.
+            log!("pivot_root: EINVAL on an initramfs root; falling back to MS_MOVE + chroot");
+            sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).step(|| format!("mount({rootfs}, /, MS_MOVE)"))?;
+            sys::chroot(c".").step(|| format!("chroot({rootfs})"))?;
+        }
+        Err(errno) => return Err(Error::Sys { step: format!("pivot_root({rootfs}, {rootfs})"), errno }),
+    }
+    sys::chdir(c"/").step(|| "chdir(/)".into())
+}
+
+fn root_is_initramfs() -> bool {
+    matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
+}
+
+/// Candidates for execve, in order: the name itself when it has a '/', else each PATH entry.
+pub fn command_candidates(name: &str, search_path: &str) -> Vec<String> {
+    if name.contains('/') {
+        return vec![name.to_string()];
+    }
+    search_path
+        .split(':')
+        .map(|dir| if dir.is_empty() { "." } else { dir })
+        .map(|dir| format!("{}/{name}", dir.trim_end_matches('/')))
+        .collect()
+}
+
+/// Which errno to report after trying every candidate, as execvp(3) does: permission problems
+/// win over "not found", so a non-executable file in PATH is not reported as missing.
+fn exec_failure(name: &str, errno: Errno) -> Failure {
+    let exit_code = match errno.0 {
+        libc::ENOENT | libc::ENOTDIR => EXIT_NOT_FOUND,
+        _ => EXIT_NOT_EXECUTABLE,
+    };
+    Failure { message: format!("execve({name}): {errno}"), exit_code }
+}
+
+fn exec_command(config: &ChildConfig) -> Result<Infallible, Failure> {
+    let name = config.argv[0].to_string_lossy().into_owned();
+    log!("running: {}", name);
+    // The parent blocked the signals it forwards; the Rust runtime ignored SIGPIPE. Neither may
+    // leak into the command.
+    let restore = sys::reset_signal_to_default(libc::SIGPIPE)
+        .and_then(|()| sys::sigprocmask(libc::SIG_SETMASK, SigSet::default()))
+        .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into());
+    restore.map_err(Failure::setup)?;
+
+    let mut saw_eacces = false;
+    let mut last = Errno(libc::ENOENT);
+    for candidate in command_candidates(&name, &config.search_path) {
+        let Ok(path) = CString::new(candidate) else {
+            continue;
+        };
+        last = sys::execve(&path, &config.argv, &config.env);
+        match last.0 {
+            libc::ENOENT | libc::ENOTDIR => continue,
+            libc::EACCES => saw_eacces = true,
+            _ => break,
+        }
+    }
+    let errno = if saw_eacces && matches!(last.0, libc::ENOENT | libc::ENOTDIR) { Errno(libc::EACCES) } else { last };
+    Err(exec_failure(&name, errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_are_searched_in_path() {
+        assert_eq!(command_candidates("sh", "/usr/bin:/bin/"), ["/usr/bin/sh", "/bin/sh"]);
+        assert_eq!(command_candidates("sh", "/bin::/x"), ["/bin/sh", "./sh", "/x/sh"]);
+    }
+
+    #[test]
+    fn names_with_a_slash_are_used_as_given() {
+        assert_eq!(command_candidates("/bin/echo", "/usr/bin"), ["/bin/echo"]);
+        assert_eq!(command_candidates("./run.sh", "/usr/bin"), ["./run.sh"]);
+    }
+
+    #[test]
+    fn exec_errors_map_to_126_and_127() {
+        assert_eq!(exec_failure("nope", Errno(libc::ENOENT)).exit_code, 127);
+        assert_eq!(exec_failure("nope", Errno(libc::ENOTDIR)).exit_code, 127);
+        assert_eq!(exec_failure("/etc/passwd", Errno(libc::EACCES)).exit_code, 126);
+        assert_eq!(exec_failure("/bin/garbage", Errno(libc::ENOEXEC)).exit_code, 126);
+        assert_eq!(exec_failure("nope", Errno(libc::ENOENT)).message, "execve(nope): ENOENT (2)");
+    }
+
+    #[test]
+    fn failure_reports_round_trip() {
+        let f = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125 };
+        assert_eq!(Failure::decode(&f.encode()), Some(f));
+        assert_eq!(Failure::decode(&[]), None);
+    }
+}

@@ -1,0 +1,377 @@
+//! The command line, parsed with lexopt into a plain `RunSpec`. Pure: no file is touched here, so
+//! every rule (sizes, quotas, names) is unit-tested without root.
+
+use std::ffi::OsString;
+
+use crate::error::Error;
+
+pub const USAGE: &str = "\
+usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
+       contain --help | --version
+
+Runs CMD as PID 1 of new PID, UTS, mount, IPC, network and cgroup namespaces, inside DIR, with its
+own /proc, /sys (read-only) and a minimal /dev, in a cgroup that enforces the limits below.
+
+options for run:
+  --rootfs DIR          the container's root filesystem (required)
+  --memory SIZE         memory limit: bytes, or with a K, M or G suffix (64M); swap is not allowed
+  --cpu QUOTA           CPU time in microseconds per 100000 us period (50000 = half a CPU, >= 1000)
+  --pids N              most processes and threads the container may have at once
+  --hostname NAME       the container's hostname (default: the container id, at most 64 bytes)
+  --name ID             the container id, used in the cgroup name contain-ID (default: random)
+  --stop-timeout SECS   after a forwarded SIGINT/SIGTERM, SIGKILL the container this many
+                        seconds later (default 10; a second SIGINT/SIGTERM kills at once)
+
+exit status: the command's own; 128+N if it was killed by signal N; 125 if contain itself failed
+(bad input or setup) before the command started; 126 if the command is not executable; 127 if it
+was not found.
+";
+
+/// What the user asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Run(RunSpec),
+    Help,
+    Version,
+}
+
+/// Everything `contain run` needs, validated.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RunSpec {
+    pub rootfs: String,
+    pub limits: Limits,
+    pub hostname: Option<String>,
+    pub name: Option<String>,
+    pub stop_timeout_secs: u32,
+    pub command: Vec<OsString>,
+}
+
+/// The cgroup limits; `None` leaves the kernel's default (no limit).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub cpu_quota_us: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+/// The cpu.max / cpu.cfs_period_us period: `--cpu` is a quota against this many microseconds.
+pub const CPU_PERIOD_US: u64 = 100_000;
+/// Below a millisecond per period the kernel rejects the quota (and nothing useful runs anyway).
+pub const CPU_MIN_QUOTA_US: u64 = 1_000;
+/// The kernel's HOST_NAME_MAX.
+pub const HOSTNAME_MAX: usize = 64;
+/// Ids end up in directory names (contain-ID) and later in interface names, so keep them short.
+pub const NAME_MAX: usize = 64;
+pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    match parser.next().map_err(usage)? {
+        Some(Long("help") | Short('h')) => Ok(Command::Help),
+        Some(Long("version") | Short('V')) => Ok(Command::Version),
+        Some(Value(sub)) if sub == "run" => parse_run(&mut parser).map(Command::Run),
+        Some(Value(sub)) => Err(Error::Usage(format!(
+            "unknown command {:?} (contain run --rootfs DIR -- CMD; see contain --help)",
+            sub.to_string_lossy()
+        ))),
+        Some(other) => Err(usage(other.unexpected())),
+        None => Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into())),
+    }
+}
+
+fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
+    use lexopt::prelude::*;
+    let mut rootfs = None;
+    let mut limits = Limits::default();
+    let mut hostname = None;
+    let mut name = None;
+    let mut stop_timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
+    let mut command = Vec::new();
+
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Long("rootfs") => rootfs = Some(flag_value(parser, "--rootfs")?),
+            Long("memory") => {
+                let v = flag_value(parser, "--memory")?;
+                limits.memory_bytes = Some(parse_size(&v).map_err(|why| bad("--memory", &v, why))?);
+            }
+            Long("cpu") => {
+                let v = flag_value(parser, "--cpu")?;
+                limits.cpu_quota_us = Some(parse_cpu_quota(&v).map_err(|why| bad("--cpu", &v, why))?);
+            }
+            Long("pids") => {
+                let v = flag_value(parser, "--pids")?;
+                limits.pids = Some(parse_positive(&v).map_err(|why| bad("--pids", &v, why))?);
+            }
+            Long("hostname") => {
+                let v = flag_value(parser, "--hostname")?;
+                validate_hostname(&v).map_err(|why| bad("--hostname", &v, why))?;
+                hostname = Some(v);
+            }
+            Long("name") => {
+                let v = flag_value(parser, "--name")?;
+                validate_name(&v).map_err(|why| bad("--name", &v, why))?;
+                name = Some(v);
+            }
+            Long("stop-timeout") => {
+                let v = flag_value(parser, "--stop-timeout")?;
+                stop_timeout_secs =
+                    v.parse().map_err(|_| bad("--stop-timeout", &v, "not a whole number of seconds".into()))?;
+            }
+            Value(first) => {
+                // The command starts here; everything after it is its own, untouched.
+                command.push(first);
+                command.extend(parser.raw_args().map_err(usage)?);
+            }
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+
+    let rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
+    if command.is_empty() {
+        return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
+    }
+    Ok(RunSpec { rootfs, limits, hostname, name, stop_timeout_secs, command })
+}
+
+fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
+    let value = parser.value().map_err(usage)?;
+    value.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not valid UTF-8".into()))
+}
+
+fn bad(flag: &str, value: &str, why: String) -> Error {
+    Error::Usage(format!("{flag} {value:?}: {why}"))
+}
+
+fn usage(err: lexopt::Error) -> Error {
+    let msg = match err {
+        lexopt::Error::UnexpectedOption(opt) => format!("unknown flag {opt} (see contain --help)"),
+        lexopt::Error::MissingValue { option: Some(opt) } => format!("{opt} needs a value"),
+        other => other.to_string(),
+    };
+    Error::Usage(msg)
+}
+
+/// Bytes, or a number with a K, M or G suffix (1024-based, either case): `64M` = 67108864.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, multiplier) = match s.as_bytes().last() {
+        None => return Err("empty size".into()),
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 1 << 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 1 << 30),
+        Some(b'0'..=b'9') => (s, 1),
+        Some(_) => return Err("unknown size suffix (use bytes, or K, M or G: 64M)".into()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("not a size (use bytes, or K, M or G: 64M)".into());
+    }
+    let n: u64 = digits.parse().map_err(|_| "too large".to_string())?;
+    let bytes = n.checked_mul(multiplier).ok_or("too large")?;
+    // The cgroup files take an i64 ("max" means none), so anything above that cannot be written.
+    if bytes > i64::MAX as u64 {
+        return Err("too large".into());
+    }
+    if bytes == 0 {
+        return Err("must be more than 0".into());
+    }
+    Ok(bytes)
+}
+
+/// The inverse of `parse_size` for log lines: the largest unit that divides exactly.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, size) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+        if bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
+fn parse_positive(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(n),
+        Ok(_) => Err("must be a whole number above 0".into()),
+        Err(_) => Err("not a whole number".into()),
+    }
+}
+
+fn parse_cpu_quota(s: &str) -> Result<u64, String> {
+    let quota = parse_positive(s)?;
+    if quota < CPU_MIN_QUOTA_US {
+        return Err(format!(
+            "must be at least {CPU_MIN_QUOTA_US} (microseconds per {CPU_PERIOD_US} us period; 50000 = half a CPU)"
+        ));
+    }
+    Ok(quota)
+}
+
+fn validate_hostname(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty hostname".into());
+    }
+    if s.len() > HOSTNAME_MAX {
+        return Err(format!("longer than {HOSTNAME_MAX} bytes"));
+    }
+    if s.bytes().any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace()) {
+        return Err("a hostname cannot contain '/', spaces or NUL".into());
+    }
+    Ok(())
+}
+
+fn validate_name(s: &str) -> Result<(), String> {
+    let valid_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if s.is_empty() || s.len() > NAME_MAX || !s.bytes().all(valid_char) || !s.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(format!(
+            "an id is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', starting with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<RunSpec, Error> {
+        let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);
+        match parse(argv)? {
+            Command::Run(spec) => Ok(spec),
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    fn usage_message(args: &[&str]) -> String {
+        match run(args) {
+            Err(Error::Usage(msg)) => msg,
+            other => panic!("expected a usage error for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sizes_from_the_seed() {
+        assert_eq!(parse_size("64M"), Ok(67108864));
+        assert_eq!(parse_size("1G"), Ok(1073741824));
+        assert_eq!(parse_size("512K"), Ok(524288));
+        assert_eq!(parse_size("1048576"), Ok(1048576));
+    }
+
+    #[test]
+    fn sizes_accept_lower_case_suffixes() {
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("4k"), Ok(4096));
+    }
+
+    #[test]
+    fn sizes_reject_garbage() {
+        for bad in ["", "M", "-1", "-64M", "12X", "64MB", "1.5G", " 64M", "0", "0M", "+5"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn sizes_reject_overflow() {
+        assert_eq!(parse_size("99999999999999999999G"), Err("too large".into()));
+        assert_eq!(parse_size("99999999999G"), Err("too large".into()));
+        assert_eq!(parse_size("18446744073709551615"), Err("too large".into()));
+    }
+
+    #[test]
+    fn sizes_format_back_to_the_largest_exact_unit() {
+        assert_eq!(format_size(64 << 20), "64M");
+        assert_eq!(format_size(1 << 30), "1G");
+        assert_eq!(format_size(1536), "1536");
+        assert_eq!(format_size(4096), "4K");
+        assert_eq!(format_size(1000), "1000");
+    }
+
+    #[test]
+    fn a_full_run_line_parses() {
+        let spec = run(&[
+            "--rootfs",
+            "./rootfs",
+            "--memory",
+            "128M",
+            "--cpu",
+            "50000",
+            "--pids",
+            "64",
+            "--hostname",
+            "box",
+            "--name",
+            "web-1",
+            "--",
+            "/bin/echo",
+            "hello from container",
+        ])
+        .unwrap();
+        assert_eq!(spec.rootfs, "./rootfs");
+        assert_eq!(spec.limits, Limits { memory_bytes: Some(128 << 20), cpu_quota_us: Some(50000), pids: Some(64) });
+        assert_eq!(spec.hostname.as_deref(), Some("box"));
+        assert_eq!(spec.name.as_deref(), Some("web-1"));
+        assert_eq!(spec.stop_timeout_secs, DEFAULT_STOP_TIMEOUT_SECS);
+        assert_eq!(spec.command, vec![OsString::from("/bin/echo"), "hello from container".into()]);
+    }
+
+    #[test]
+    fn equals_form_works_too() {
+        let spec = run(&["--rootfs=r", "--memory=64M", "--cpu=150000", "--stop-timeout=3", "true"]).unwrap();
+        assert_eq!(spec.limits.memory_bytes, Some(64 << 20));
+        assert_eq!(spec.limits.cpu_quota_us, Some(150000), "more than one CPU is valid");
+        assert_eq!(spec.stop_timeout_secs, 3);
+    }
+
+    #[test]
+    fn the_command_is_passed_through_untouched() {
+        let spec = run(&["--rootfs", "r", "--", "sh", "-c", "echo --x", "--memory", "1"]).unwrap();
+        assert_eq!(spec.command, ["sh", "-c", "echo --x", "--memory", "1"].map(OsString::from));
+        // Without `--`, the first positional starts the command just the same.
+        let spec = run(&["--rootfs", "r", "ls", "-l", "--color"]).unwrap();
+        assert_eq!(spec.command, ["ls", "-l", "--color"].map(OsString::from));
+    }
+
+    #[test]
+    fn every_bad_value_names_its_flag_and_value() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--rootfs", "r", "--memory", "12X", "true"], "--memory \"12X\""),
+            (&["--rootfs", "r", "--memory", "-1", "true"], "--memory \"-1\""),
+            (&["--rootfs", "r", "--memory", "", "true"], "--memory \"\""),
+            (
+                &["--rootfs", "r", "--memory", "99999999999999999999G", "true"],
+                "--memory \"99999999999999999999G\": too large",
+            ),
+            (&["--rootfs", "r", "--cpu", "999", "true"], "--cpu \"999\": must be at least 1000"),
+            (&["--rootfs", "r", "--cpu", "half", "true"], "--cpu \"half\""),
+            (&["--rootfs", "r", "--pids", "0", "true"], "--pids \"0\""),
+            (&["--rootfs", "r", "--pids", "-3", "true"], "--pids \"-3\""),
+            (&["--rootfs", "r", "--name", "a/b", "true"], "--name \"a/b\""),
+            (&["--rootfs", "r", "--name", "-x", "true"], "--name \"-x\""),
+            (&["--rootfs", "r", "--stop-timeout", "soon", "true"], "--stop-timeout \"soon\""),
+            (&["--rootfs", "r", "--bogus", "true"], "unknown flag --bogus"),
+            (&["--rootfs"], "--rootfs needs a value"),
+            (&["true"], "--rootfs DIR is required"),
+            (&["--rootfs", "r"], "no command given"),
+        ];
+        for (args, expected) in cases {
+            let msg = usage_message(args);
+            assert!(msg.contains(expected), "{args:?}: {msg:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn hostnames_longer_than_64_bytes_are_refused() {
+        let ok = "h".repeat(64);
+        assert_eq!(run(&["--rootfs", "r", "--hostname", &ok, "true"]).unwrap().hostname, Some(ok));
+        let long = "h".repeat(65);
+        assert!(usage_message(&["--rootfs", "r", "--hostname", &long, "true"]).contains("longer than 64 bytes"));
+    }
+
+    #[test]
+    fn help_version_and_unknown_subcommands() {
+        assert_eq!(parse(["--help"].map(OsString::from)).unwrap(), Command::Help);
+        assert_eq!(parse(["-V"].map(OsString::from)).unwrap(), Command::Version);
+        assert!(matches!(parse(["start"].map(OsString::from)), Err(Error::Usage(m)) if m.contains("unknown command")));
+        assert!(matches!(parse(Vec::<OsString>::new()), Err(Error::Usage(_))));
+    }
+}

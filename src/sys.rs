@@ -1,0 +1,539 @@
+//! The syscall layer: every system call contain makes (except clone3, which needs its own assembly and
+//! lives in `clone.rs`) is one small function here, issued raw through `sc`, documented with the man
+//! page that describes it and why the runtime needs it. Everything returns `Result<_, Errno>`; the
+//! callers attach the step and its arguments (see `error.rs`).
+//!
+//! This is one of the two modules with `unsafe` (the other is `clone.rs`). Each block says why it is
+//! sound; the common reason is that the kernel only reads the NUL-terminated strings and buffers we
+//! pass, all of which outlive the call.
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+
+use sc::syscall;
+
+/// A kernel error number, printed the way the kernel headers name it: `EINVAL (22)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The symbolic name from `<errno.h>` for the errors a container runtime meets.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            libc::EPERM => "EPERM",
+            libc::ENOENT => "ENOENT",
+            libc::ESRCH => "ESRCH",
+            libc::EINTR => "EINTR",
+            libc::EIO => "EIO",
+            libc::ENXIO => "ENXIO",
+            libc::E2BIG => "E2BIG",
+            libc::ENOEXEC => "ENOEXEC",
+            libc::EBADF => "EBADF",
+            libc::ECHILD => "ECHILD",
+            libc::EAGAIN => "EAGAIN",
+            libc::ENOMEM => "ENOMEM",
+            libc::EACCES => "EACCES",
+            libc::EFAULT => "EFAULT",
+            libc::ENOTBLK => "ENOTBLK",
+            libc::EBUSY => "EBUSY",
+            libc::EEXIST => "EEXIST",
+            libc::EXDEV => "EXDEV",
+            libc::ENODEV => "ENODEV",
+            libc::ENOTDIR => "ENOTDIR",
+            libc::EISDIR => "EISDIR",
+            libc::EINVAL => "EINVAL",
+            libc::ENFILE => "ENFILE",
+            libc::EMFILE => "EMFILE",
+            libc::ETXTBSY => "ETXTBSY",
+            libc::EFBIG => "EFBIG",
+            libc::ENOSPC => "ENOSPC",
+            libc::ESPIPE => "ESPIPE",
+            libc::EROFS => "EROFS",
+            libc::EMLINK => "EMLINK",
+            libc::EPIPE => "EPIPE",
+            libc::ERANGE => "ERANGE",
+            libc::ENAMETOOLONG => "ENAMETOOLONG",
+            libc::ENOSYS => "ENOSYS",
+            libc::ENOTEMPTY => "ENOTEMPTY",
+            libc::ELOOP => "ELOOP",
+            libc::EOPNOTSUPP => "EOPNOTSUPP",
+            libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+            libc::EADDRINUSE => "EADDRINUSE",
+            libc::ENETDOWN => "ENETDOWN",
+            libc::ETIMEDOUT => "ETIMEDOUT",
+            libc::EUSERS => "EUSERS",
+            libc::EDQUOT => "EDQUOT",
+            _ => "E?",
+        }
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// Turns a raw syscall return into a result: the kernel reports failure as -4095..=-1.
+fn check(ret: usize) -> Result<usize, Errno> {
+    let signed = ret as isize;
+    if (-4095..0).contains(&signed) {
+        Err(Errno(-signed as i32))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Like `check`, retrying while the call was interrupted by a signal.
+fn check_retry(mut call: impl FnMut() -> usize) -> Result<usize, Errno> {
+    loop {
+        match check(call()) {
+            Err(Errno(libc::EINTR)) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A path or string as the kernel wants it. Interior NUL bytes cannot name anything real.
+pub fn cstring(s: &str) -> Result<CString, Errno> {
+    CString::new(s).map_err(|_| Errno(libc::EINVAL))
+}
+
+fn opt_ptr(s: Option<&CStr>) -> usize {
+    s.map_or(0, |s| s.as_ptr() as usize)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// File descriptors
+// ---------------------------------------------------------------------------------------------------
+
+/// A file descriptor that closes itself, so every early return in the parent releases it.
+#[derive(Debug)]
+pub struct Fd(i32);
+
+impl Fd {
+    pub fn raw(&self) -> i32 {
+        self.0
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        close(self.0);
+    }
+}
+
+/// openat(2) relative to the working directory: every descriptor is O_CLOEXEC so none leaks into
+/// the container's command.
+pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<Fd, Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let fd = check_retry(|| unsafe { syscall!(OPENAT, libc::AT_FDCWD, path.as_ptr(), flags | libc::O_CLOEXEC, mode) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// read(2), retried on EINTR.
+pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we borrow mutably.
+    check_retry(|| unsafe { syscall!(READ, fd, buf.as_mut_ptr(), buf.len()) })
+}
+
+/// close(2) of a descriptor not owned by an `Fd` (the child closing its copies of the parent's
+/// pipe ends). Errors are meaningless here: the descriptor is gone either way.
+pub fn close(fd: i32) {
+    // SAFETY: no pointers; closing an fd nobody else in this process uses.
+    let _ = unsafe { syscall!(CLOSE, fd) };
+}
+
+/// write(2) of a whole buffer (cgroup files and pipes take small writes in one piece).
+pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
+        let n = check_retry(|| unsafe { syscall!(WRITE, fd, buf.as_ptr(), buf.len()) })?;
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Reads a small file (a cgroup or /proc file) in full, with open/read/close only.
+pub fn read_file(path: &CStr) -> Result<String, Errno> {
+    let fd = open(path, libc::O_RDONLY, 0)?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = read(fd.raw(), &mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Writes `contents` to an existing file (cgroup control files), open/write/close.
+pub fn write_file(path: &CStr, contents: &str) -> Result<(), Errno> {
+    let fd = open(path, libc::O_WRONLY, 0)?;
+    write_all(fd.raw(), contents.as_bytes())
+}
+
+/// pipe2(2) with O_CLOEXEC: the parent/child handshake channel. Returns (read end, write end).
+pub fn pipe() -> Result<(Fd, Fd), Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: the kernel writes two ints into `fds`.
+    check(unsafe { syscall!(PIPE2, fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Files and directories
+// ---------------------------------------------------------------------------------------------------
+
+/// newfstatat(2): what a path is, following symlinks or not (`AT_SYMLINK_NOFOLLOW`).
+pub fn stat(path: &CStr, flags: i32) -> Result<libc::stat, Errno> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; the kernel fills `st`, which is large enough.
+    check(unsafe { syscall!(NEWFSTATAT, libc::AT_FDCWD, path.as_ptr(), &mut st as *mut libc::stat, flags) })?;
+    Ok(st)
+}
+
+/// statfs(2): which filesystem a path is on (cgroup2 vs cgroup v1 vs tmpfs/ramfs).
+pub fn statfs_type(path: &CStr) -> Result<i64, Errno> {
+    // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated; the kernel fills `st`.
+    check(unsafe { syscall!(STATFS, path.as_ptr(), &mut st as *mut libc::statfs) })?;
+    Ok(st.f_type as i64)
+}
+
+/// mkdirat(2): cgroup directories, mount points inside the new root.
+pub fn mkdir(path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(MKDIRAT, libc::AT_FDCWD, path.as_ptr(), mode) }).map(drop)
+}
+
+/// unlinkat(2) with AT_REMOVEDIR: removes cgroup directories and the `.oldroot` mount point.
+pub fn rmdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(UNLINKAT, libc::AT_FDCWD, path.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
+}
+
+/// symlinkat(2): /dev/fd, /dev/stdin, /dev/ptmx and friends in the container's /dev.
+pub fn symlink(target: &CStr, link: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(SYMLINKAT, target.as_ptr(), libc::AT_FDCWD, link.as_ptr()) }).map(drop)
+}
+
+/// chdir(2): into the new root before and after pivot_root.
+pub fn chdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(CHDIR, path.as_ptr()) }).map(drop)
+}
+
+/// chroot(2): only for the initramfs fallback, where pivot_root is impossible.
+pub fn chroot(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(CHROOT, path.as_ptr()) }).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Mounts
+// ---------------------------------------------------------------------------------------------------
+
+/// mount(2): every filesystem the container sees, plus the propagation change that keeps the
+/// container's mounts from leaking back to the host.
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: u64,
+    data: Option<&CStr>,
+) -> Result<(), Errno> {
+    // SAFETY: every pointer is either NULL (allowed for source, fstype and data) or a NUL-terminated
+    // string that outlives the call.
+    check(unsafe { syscall!(MOUNT, opt_ptr(source), target.as_ptr(), opt_ptr(fstype), flags, opt_ptr(data)) }).map(drop)
+}
+
+/// open_tree(2) flag: a detached copy (a bind mount not yet attached anywhere).
+const OPEN_TREE_CLONE: u32 = 1;
+/// move_mount(2) flag: the source is the fd itself, not a path relative to it.
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+
+/// open_tree(2) with OPEN_TREE_CLONE: takes a bind mount of a host path while the host's tree is
+/// still visible, to be attached inside the container later with `move_mount_to`.
+pub fn open_tree_clone(path: &CStr) -> Result<Fd, Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let fd =
+        check(unsafe { syscall!(OPEN_TREE, libc::AT_FDCWD, path.as_ptr(), OPEN_TREE_CLONE | libc::O_CLOEXEC as u32) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// move_mount(2): attaches a detached mount from `open_tree_clone` at `target`.
+pub fn move_mount_to(mount: &Fd, target: &CStr) -> Result<(), Errno> {
+    // SAFETY: the empty source path and `target` are NUL-terminated and outlive the call.
+    check(unsafe {
+        syscall!(MOVE_MOUNT, mount.0, c"".as_ptr(), libc::AT_FDCWD, target.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+    })
+    .map(drop)
+}
+
+/// umount2(2): detaches the host's old root from the container's mount table.
+pub fn umount2(target: &CStr, flags: i32) -> Result<(), Errno> {
+    // SAFETY: `target` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(UMOUNT2, target.as_ptr(), flags) }).map(drop)
+}
+
+/// pivot_root(2): makes `new_root` the root of this mount namespace and parks the old one at
+/// `put_old`, so the host filesystem can then be unmounted entirely (chroot alone would leave it
+/// reachable).
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(PIVOT_ROOT, new_root.as_ptr(), put_old.as_ptr()) }).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Namespaces, identity, process attributes
+// ---------------------------------------------------------------------------------------------------
+
+/// sethostname(2): the container's name in its own UTS namespace.
+pub fn sethostname(name: &str) -> Result<(), Errno> {
+    // SAFETY: the kernel reads exactly `name.len()` bytes from `name`.
+    check(unsafe { syscall!(SETHOSTNAME, name.as_ptr(), name.len()) }).map(drop)
+}
+
+/// unshare(2): the cgroup namespace is entered only after the parent placed us in our cgroup, so
+/// that cgroup becomes the namespace's root (`/proc/self/cgroup` shows `0::/`).
+pub fn unshare(flags: u64) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(UNSHARE, flags) }).map(drop)
+}
+
+/// prctl(2) with integer arguments only (PR_SET_PDEATHSIG and friends).
+pub fn prctl(option: i32, arg: u64) -> Result<(), Errno> {
+    // SAFETY: the options we use take plain integers, no pointers.
+    check(unsafe { syscall!(PRCTL, option, arg, 0, 0, 0) }).map(drop)
+}
+
+/// setsid(2): the container gets a session of its own, so it has no controlling terminal on the
+/// host and keyboard signals reach only the runtime, which forwards them once.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: no arguments.
+    check(unsafe { syscall!(SETSID) }).map(drop)
+}
+
+/// geteuid(2): to tell a non-root user why nothing will work.
+pub fn geteuid() -> u32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { syscall!(GETEUID) as u32 }
+}
+
+/// getrandom(2): a few bytes for the default container id.
+pub fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    check_retry(|| unsafe { syscall!(GETRANDOM, buf.as_mut_ptr(), buf.len(), 0) }).map(drop)
+}
+
+/// execve(2): becomes the container's command. Only returns on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> Errno {
+    let argv_ptrs = null_terminated(argv);
+    let envp_ptrs = null_terminated(envp);
+    // SAFETY: both arrays are NULL-terminated arrays of pointers to NUL-terminated strings, all
+    // borrowed for the duration of the call.
+    let ret = unsafe { syscall!(EXECVE, path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
+    check(ret).err().unwrap_or(Errno(libc::EINVAL))
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Signals and waiting
+// ---------------------------------------------------------------------------------------------------
+
+/// The kernel's own signal set: one bit per signal, 64 signals on every architecture we build for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigSet(u64);
+
+impl SigSet {
+    pub fn of(signals: &[i32]) -> SigSet {
+        SigSet(signals.iter().fold(0, |set, &sig| set | 1u64 << (sig - 1)))
+    }
+}
+
+const KERNEL_SIGSET_SIZE: usize = std::mem::size_of::<u64>();
+
+/// rt_sigprocmask(2): the parent blocks the signals it forwards (and SIGCHLD) so that it can take
+/// them synchronously with sigtimedwait, without handlers; the child restores an empty mask.
+pub fn sigprocmask(how: i32, set: SigSet) -> Result<(), Errno> {
+    // SAFETY: `set` is a valid kernel sigset of KERNEL_SIGSET_SIZE bytes; the old set is not wanted.
+    check(unsafe { syscall!(RT_SIGPROCMASK, how, &set.0 as *const u64, 0, KERNEL_SIGSET_SIZE) }).map(drop)
+}
+
+/// rt_sigtimedwait(2): waits for one of the blocked signals, at most `timeout_ms` (None: forever).
+/// Returns None when the timeout passed.
+pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>, Errno> {
+    let timeout = timeout_ms.map(|ms| libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    });
+    let timeout_ptr = timeout.as_ref().map_or(0, |t| t as *const libc::timespec as usize);
+    loop {
+        // SAFETY: `set` and `timeout` (when given) live across the call; no siginfo is requested.
+        let ret = unsafe { syscall!(RT_SIGTIMEDWAIT, &set.0 as *const u64, 0, timeout_ptr, KERNEL_SIGSET_SIZE) };
+        match check(ret) {
+            Ok(sig) => return Ok(Some(sig as i32)),
+            Err(Errno(libc::EAGAIN)) => return Ok(None),
+            Err(Errno(libc::EINTR)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// rt_sigaction(2) to SIG_DFL: the Rust runtime ignores SIGPIPE, and an ignored disposition would
+/// survive execve into the container's command.
+pub fn reset_signal_to_default(sig: i32) -> Result<(), Errno> {
+    // The kernel's struct sigaction: handler, flags, restorer, mask. All zero means SIG_DFL.
+    let action = [0u64; 4];
+    // SAFETY: `action` is a valid kernel sigaction (SIG_DFL, no flags); the old one is not wanted.
+    check(unsafe { syscall!(RT_SIGACTION, sig, action.as_ptr(), 0, KERNEL_SIGSET_SIZE) }).map(drop)
+}
+
+/// kill(2): forwards signals to the container, kills stragglers before removing a cgroup.
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(KILL, pid, sig) }).map(drop)
+}
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// wait4(2) for one child. `nohang` returns None while it is still running.
+pub fn wait_child(pid: i32, nohang: bool) -> Result<Option<ExitStatus>, Errno> {
+    let mut status = 0i32;
+    let options = if nohang { libc::WNOHANG } else { 0 } | libc::__WALL;
+    // SAFETY: the kernel writes one int into `status`; no rusage is requested.
+    let ret = check_retry(|| unsafe { syscall!(WAIT4, pid, &mut status as *mut i32, options, 0) })?;
+    if ret == 0 {
+        return Ok(None);
+    }
+    Ok(Some(if libc::WIFSIGNALED(status) {
+        ExitStatus::Signaled(libc::WTERMSIG(status))
+    } else {
+        ExitStatus::Exited(libc::WEXITSTATUS(status))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Memory (the child's stack)
+// ---------------------------------------------------------------------------------------------------
+
+/// mmap(2) of private anonymous memory with no access yet: the child's stack and its guard page.
+pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: asking for fresh anonymous memory at an address of the kernel's choosing cannot alias
+    // anything we own.
+    let addr = check(unsafe {
+        syscall!(
+            MMAP,
+            0,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1i32,
+            0
+        )
+    })?;
+    Ok(addr as *mut u8)
+}
+
+/// mprotect(2): opens the usable part of the stack, leaving the guard page inaccessible.
+///
+/// # Safety
+/// `addr..addr+len` must lie inside a mapping the caller owns and nobody else references.
+pub unsafe fn mprotect_read_write(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    check(syscall!(MPROTECT, addr, len, libc::PROT_READ | libc::PROT_WRITE)).map(drop)
+}
+
+/// munmap(2).
+///
+/// # Safety
+/// `addr..addr+len` must be a mapping the caller owns and will never touch again.
+pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    check(syscall!(MUNMAP, addr, len)).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Network
+// ---------------------------------------------------------------------------------------------------
+
+/// The part of `struct ifreq` that SIOCGIFFLAGS/SIOCSIFFLAGS use: a name and a short of flags,
+/// padded to the kernel's 40-byte size.
+#[repr(C)]
+struct IfreqFlags {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// socket(2) + ioctl(2) SIOCGIFFLAGS/SIOCSIFFLAGS: brings an interface up. A new network namespace
+/// starts with `lo` down, and plenty of programs expect 127.0.0.1 to work.
+pub fn interface_up(name: &str) -> Result<(), Errno> {
+    let mut req = IfreqFlags { name: [0; libc::IFNAMSIZ], flags: 0, _pad: [0; 22] };
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    req.name[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: no pointers involved.
+    let sock = Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })? as i32);
+    // SAFETY: `req` is a properly sized ifreq the kernel reads and (for GET) writes.
+    check(unsafe { syscall!(IOCTL, sock.0, libc::SIOCGIFFLAGS, &mut req as *mut IfreqFlags) })?;
+    req.flags |= libc::IFF_UP as libc::c_short;
+    // SAFETY: as above.
+    check(unsafe { syscall!(IOCTL, sock.0, libc::SIOCSIFFLAGS, &mut req as *mut IfreqFlags) })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_prints_name_and_number() {
+        assert_eq!(Errno(libc::EINVAL).to_string(), "EINVAL (22)");
+        assert_eq!(Errno(libc::ENOENT).to_string(), "ENOENT (2)");
+        assert_eq!(Errno(4000).to_string(), "E? (4000)");
+    }
+
+    #[test]
+    fn raw_returns_in_the_error_range_become_errnos() {
+        assert_eq!(check(-(libc::EPERM as isize) as usize), Err(Errno(libc::EPERM)));
+        assert_eq!(check(3), Ok(3));
+        // A large positive value (an mmap address) is not an error.
+        assert_eq!(check(0x7fff_0000_0000), Ok(0x7fff_0000_0000));
+    }
+
+    #[test]
+    fn sigset_has_one_bit_per_signal() {
+        assert_eq!(SigSet::of(&[libc::SIGHUP]).0, 1);
+        assert_eq!(SigSet::of(&[libc::SIGINT, libc::SIGTERM]).0, (1 << 1) | (1 << 14));
+    }
+
+    #[test]
+    fn ifreq_matches_the_kernel_size() {
+        assert_eq!(std::mem::size_of::<IfreqFlags>(), 40);
+    }
+
+    #[test]
+    fn a_file_round_trips_through_the_raw_calls() {
+        let path = std::env::temp_dir().join(format!("contain-sys-test-{}", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        let cpath = cstring(path.to_str().unwrap()).unwrap();
+        write_file(&cpath, "50000 100000").unwrap();
+        assert_eq!(read_file(&cpath).unwrap(), "50000 100000");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read_file(&cpath).unwrap_err(), Errno(libc::ENOENT));
+    }
+}
