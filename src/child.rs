@@ -17,6 +17,9 @@ pub const EXIT_SETUP_FAILED: i32 = 125;
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 pub const EXIT_NOT_FOUND: i32 = 127;
 
+/// The kernel's highest signal number (_NSIG) on x86_64 and aarch64.
+const SIGRTMAX: i32 = 64;
+
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -116,12 +119,15 @@ fn prepare(config: &ChildConfig) -> Result<(), Error> {
     Ok(())
 }
 
+/// Blocks until the runtime says "go", and makes sure it is still alive: if it died before our
+/// PR_SET_PDEATHSIG took effect, no signal will ever come, but its end of the pipe is closed.
 fn wait_for_parent(go_read: c_int) -> Result<(), Error> {
     let mut byte = [0u8; 1];
-    match sys::read(go_read, &mut byte).step(|| "read(sync pipe)".into())? {
-        1 => Ok(()),
-        _ => Err(Error::Setup("the runtime exited before the container started".into())),
+    let got = sys::read(go_read, &mut byte).step(|| "read(sync pipe)".into())?;
+    if got != 1 || sys::pipe_hung_up(go_read).step(|| "ppoll(sync pipe)".into())? {
+        return Err(Error::Setup("the runtime exited before the container started".into()));
     }
+    Ok(())
 }
 
 /// Makes `rootfs` the root of our mount namespace and detaches the host's root entirely.
@@ -183,12 +189,14 @@ fn exec_failure(name: &str, errno: Errno) -> Failure {
 fn exec_command(config: &ChildConfig) -> Result<Infallible, Failure> {
     let name = config.argv[0].to_string_lossy().into_owned();
     log!("running: {}", name);
-    // The parent blocked the signals it forwards; the Rust runtime ignored SIGPIPE. Neither may
-    // leak into the command.
-    let restore = sys::reset_signal_to_default(libc::SIGPIPE)
-        .and_then(|()| sys::sigprocmask(libc::SIG_SETMASK, SigSet::default()))
-        .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into());
-    restore.map_err(Failure::setup)?;
+    // Neither the runtime's blocked signals nor anything ignored before it may leak into the
+    // command. (SIGKILL and SIGSTOP cannot be changed, and need not be.)
+    for sig in (1..=SIGRTMAX).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+        sys::reset_signal_to_default(sig).step(|| format!("rt_sigaction({sig}, SIG_DFL)")).map_err(Failure::setup)?;
+    }
+    sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
+        .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
+        .map_err(Failure::setup)?;
 
     let mut saw_eacces = false;
     let mut last = Errno(libc::ENOENT);

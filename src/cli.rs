@@ -181,7 +181,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// The inverse of `parse_size` for log lines: the largest unit that divides exactly.
 pub fn format_size(bytes: u64) -> String {
     for (unit, size) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-        if bytes % size == 0 {
+        if bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }

@@ -177,8 +177,8 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     drop((go_read, report_write, stack));
 
     // --- Release it and learn whether the command started. ---
+    // go_write stays open until we return: the child reads its closing as "the runtime is gone".
     sys::write_all(go_write.raw(), b"g").step(|| "write(sync pipe)".into())?;
-    drop(go_write);
     let failure = read_report(&report_read)?;
     drop(report_read);
     if let Some(failure) = &failure {

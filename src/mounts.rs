@@ -105,6 +105,15 @@ fn ensure_dir(path: &str) -> Result<(), Error> {
     }
 }
 
+/// `mount(devpts, /dev/pts, newinstance,...)`: the step as an error message names it.
+fn describe_mount(fstype: &str, target: &str, data: &str) -> String {
+    if data.is_empty() {
+        format!("mount({fstype}, {target})")
+    } else {
+        format!("mount({fstype}, {target}, {data})")
+    }
+}
+
 /// Applies the plan inside the new root.
 pub fn apply(plan: &[Step], devices: &HostDevices) -> Result<(), Error> {
     for step in plan {
@@ -113,7 +122,7 @@ pub fn apply(plan: &[Step], devices: &HostDevices) -> Result<(), Error> {
                 ensure_dir(target)?;
                 let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
                 sys::mount(Some(&cpath(fstype)?), &cpath(target)?, Some(&cpath(fstype)?), flags, data_c.as_deref())
-                    .step(|| format!("mount({fstype}, {target}, {data:?})"))?;
+                    .step(|| describe_mount(fstype, target, data))?;
             }
             Step::Device { name } => {
                 let target = format!("/dev/{name}");

@@ -183,6 +183,16 @@ pub fn pipe() -> Result<(Fd, Fd), Errno> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
+/// ppoll(2) with a zero timeout: has every writer of this pipe closed it? The child asks this
+/// of the sync pipe, whose write end the runtime holds for as long as it lives.
+pub fn pipe_hung_up(fd: i32) -> Result<bool, Errno> {
+    let mut pfd = libc::pollfd { fd, events: 0, revents: 0 };
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: one pollfd and a timespec, both live across the call; no signal mask is passed.
+    check_retry(|| unsafe { syscall!(PPOLL, &mut pfd as *mut libc::pollfd, 1, &zero as *const libc::timespec, 0, 0) })?;
+    Ok(pfd.revents & libc::POLLHUP != 0)
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Files and directories
 // ---------------------------------------------------------------------------------------------------
@@ -389,8 +399,8 @@ pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>,
     }
 }
 
-/// rt_sigaction(2) to SIG_DFL: the Rust runtime ignores SIGPIPE, and an ignored disposition would
-/// survive execve into the container's command.
+/// rt_sigaction(2) to SIG_DFL: an ignored disposition survives execve, and the Rust runtime ignores
+/// SIGPIPE, a shell's background job SIGINT and SIGQUIT; the container's command must start clean.
 pub fn reset_signal_to_default(sig: i32) -> Result<(), Errno> {
     // The kernel's struct sigaction: handler, flags, restorer, mask. All zero means SIG_DFL.
     let action = [0u64; 4];

@@ -1,0 +1,250 @@
+//! Shared helpers for the integration tests: find the binary, build busybox root filesystems, run
+//! containers with a time bound, and look at the host's cgroups and mounts afterwards.
+//!
+//! The same compiled suite runs on the host (cgroup v1/hybrid here) and inside the test VM (pure
+//! cgroup v2): nothing here assumes one layout. Environment knobs:
+//! - `CONTAIN_BIN`: the binary to test (default: the one cargo built for this test run);
+//! - `CONTAIN_TEST_ROOTFS`: a ready busybox rootfs (default: built with tests/mkrootfs.sh);
+//! - `CI`: when set, a root-only test fails instead of skipping for a non-root user.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// No container in this suite should need longer; a hang is a failure, not a stuck CI job.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn contain_bin() -> PathBuf {
+    std::env::var_os("CONTAIN_BIN").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_contain").into())
+}
+
+/// True when the test may go on. A non-root user gets a printed reason; under CI it is a failure.
+pub fn require_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("this test needs root, and CI must run it");
+    }
+    eprintln!("SKIPPED: needs root (namespaces, mounts, cgroups); run `sudo make test`");
+    false
+}
+
+/// A scratch directory for this test process.
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("contain-tests-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// The shared busybox rootfs. Tests that write to their rootfs take a `fresh_rootfs` instead.
+pub fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        if let Some(ready) = std::env::var_os("CONTAIN_TEST_ROOTFS") {
+            return PathBuf::from(ready);
+        }
+        let dir = scratch().join("rootfs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mkrootfs.sh");
+        let status = Command::new("sh").arg(script).arg(&dir).status().expect("run tests/mkrootfs.sh");
+        assert!(status.success(), "tests/mkrootfs.sh failed (is busybox-static installed?)");
+        dir
+    })
+}
+
+/// A private copy of the rootfs (symlinks preserved), for tests that change it.
+pub fn fresh_rootfs(name: &str) -> PathBuf {
+    let dest = scratch().join(format!("rootfs-{name}"));
+    let _ = fs::remove_dir_all(&dest);
+    copy_tree(rootfs(), &dest);
+    dest
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    fs::set_permissions(to, fs::metadata(from).unwrap().permissions()).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A container id unique to this test process and call.
+pub fn unique_name(what: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!("t{}-{}-{what}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The `[contain] error: ...` lines.
+    pub fn errors(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.starts_with("[contain] error:")).collect()
+    }
+}
+
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(contain_bin());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs `contain ARGS` to completion (bounded by RUN_TIMEOUT).
+pub fn contain(args: &[&str]) -> Output {
+    finish(command(args).spawn().expect("start contain"))
+}
+
+/// `contain run --rootfs ROOTFS --name NAME EXTRA... -- CMD...`
+pub fn run_in(rootfs: &Path, name: &str, extra: &[&str], cmd: &[&str]) -> Output {
+    contain(&run_args(rootfs, name, extra, cmd))
+}
+
+pub fn run_args<'a>(rootfs: &'a Path, name: &'a str, extra: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "--rootfs", rootfs.to_str().unwrap(), "--name", name];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    args
+}
+
+/// Waits for a started `contain` and collects its output, killing it if it outlives RUN_TIMEOUT.
+pub fn finish(mut child: Child) -> Output {
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("contain did not finish within {RUN_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap());
+    Output { code, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
+}
+
+/// Which cgroup API the host has.
+pub fn cgroup_v2() -> bool {
+    Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
+}
+
+/// A container's control file: `v2_file` under /sys/fs/cgroup/contain-NAME on v2,
+/// `controller/contain-NAME/v1_file` on v1.
+pub fn cgroup_file(name: &str, controller: &str, v1_file: &str, v2_file: &str) -> PathBuf {
+    if cgroup_v2() {
+        Path::new(CGROUP_ROOT).join(format!("contain-{name}")).join(v2_file)
+    } else {
+        Path::new(CGROUP_ROOT).join(controller).join(format!("contain-{name}")).join(v1_file)
+    }
+}
+
+/// Every cgroup directory named after this container, in any hierarchy.
+pub fn cgroups_of(name: &str) -> Vec<PathBuf> {
+    let dir_name = format!("contain-{name}");
+    let mut found = Vec::new();
+    let top = Path::new(CGROUP_ROOT).join(&dir_name);
+    if top.exists() {
+        found.push(top);
+    }
+    if let Ok(entries) = fs::read_dir(CGROUP_ROOT) {
+        for entry in entries.flatten() {
+            let candidate = entry.path().join(&dir_name);
+            if candidate.exists() {
+                found.push(candidate);
+            }
+        }
+    }
+    found
+}
+
+/// Host mount points at or below `path` (there must be none once a container is gone).
+pub fn host_mounts_under(path: &Path) -> Vec<String> {
+    let prefix = path.to_str().unwrap();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mount_point| mount_point.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// The checks every container run ends with: nothing left in the cgroup tree or the mount table.
+pub fn assert_no_leftovers(name: &str, rootfs: &Path) {
+    assert_eq!(cgroups_of(name), Vec::<PathBuf>::new(), "cgroup directories left behind");
+    assert_eq!(host_mounts_under(rootfs), Vec::<String>::new(), "mounts left on the host");
+    assert!(!rootfs.join(".oldroot").exists(), ".oldroot left in the rootfs");
+}
+
+/// Polls `check` every 10 ms until it returns Some, or panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The host pids in a container's cgroup (its init first), once it has at least `n`.
+pub fn container_pids(name: &str, n: usize) -> Vec<i32> {
+    let procs = cgroup_file(name, "pids", "cgroup.procs", "cgroup.procs");
+    wait_for(&format!("{n} process(es) in {}", procs.display()), Duration::from_secs(10), || {
+        let pids: Vec<i32> = fs::read_to_string(&procs).ok()?.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        (pids.len() >= n).then_some(pids)
+    })
+}
+
+pub fn process_alive(pid: i32) -> bool {
+    // A zombie still has a /proc entry; it is dead for our purposes.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+pub fn send_signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory preconditions.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill({pid}, {sig})");
+}

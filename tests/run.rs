@@ -1,0 +1,484 @@
+//! `contain run` end to end: real containers, as root, against a busybox rootfs. Each test checks
+//! what the container saw and then that nothing was left on the host.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn hostname_is_set_and_defaults_to_the_id() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("host");
+    let out = run_in(rootfs(), &name, &["--hostname", "testbox"], &["/bin/hostname"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "testbox\n"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+
+    let out = run_in(rootfs(), &name, &[], &["hostname"]);
+    assert_eq!(out.stdout.trim(), name, "the default hostname is the container id");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_command_is_pid_1_and_sees_only_its_own_processes() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("pid1");
+    let out = run_in(rootfs(), &name, &[], &["sh", "-c", "echo $$; ps -o pid,comm; true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "1");
+    let processes: Vec<Vec<&str>> = lines[2..].iter().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(processes.len(), 2, "only sh and ps: {lines:?}");
+    assert_eq!(processes[0], ["1", "sh"]);
+    assert_eq!(processes[1][1], "ps");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("root");
+    let out =
+        run_in(rootfs(), &name, &[], &["sh", "-c", "ls /; echo ---; ls /dev; echo ---; cat /proc/self/mountinfo"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sections: Vec<&str> = out.stdout.split("---\n").collect();
+
+    let mut expected: Vec<String> =
+        fs::read_dir(rootfs()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    expected.sort();
+    let listed: Vec<&str> = sections[0].lines().collect();
+    assert_eq!(listed, expected, "ls / shows exactly the rootfs");
+
+    let devices: Vec<&str> = sections[1].lines().collect();
+    assert_eq!(
+        devices,
+        ["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"],
+        "a minimal /dev: no host disks"
+    );
+
+    // No host path is a mount point in the container: only its own root and what contain mounted.
+    let allowed = [
+        "/",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+    ];
+    for line in sections[2].lines() {
+        let mount_point = line.split(' ').nth(4).unwrap();
+        assert!(allowed.contains(&mount_point), "unexpected mount point {mount_point}: {line}");
+    }
+    let sys_line = sections[2].lines().find(|l| l.split(' ').nth(4) == Some("/sys")).unwrap();
+    assert!(sys_line.split(' ').nth(5).unwrap().starts_with("ro,"), "/sys is read-only: {sys_line}");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_container_is_in_the_root_of_its_cgroup_namespace() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("cgns");
+    let out = run_in(rootfs(), &name, &["--memory", "64M"], &["cat", "/proc/self/cgroup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.lines().any(|l| l == "0::/"), "{}", out.stdout);
+    for line in out.stdout.lines() {
+        assert!(line.ends_with(":/"), "every hierarchy shows / inside the container: {line}");
+    }
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn stdout_carries_only_the_commands_output() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("stdout");
+    let out = run_in(rootfs(), &name, &[], &["/bin/echo", "hello from container"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, "hello from container\n");
+    for line in out.stderr.lines() {
+        assert!(line.starts_with("[contain] "), "stray stderr line: {line}");
+    }
+    assert!(out.stderr.contains("[contain] running: /bin/echo"));
+    assert!(out.stderr.contains("[contain] container exited: exit status 0"));
+    assert!(out.stderr.contains("[contain] cleaning up cgroups"));
+}
+
+#[test]
+fn arguments_after_the_double_dash_are_untouched() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("args");
+    let out = run_in(rootfs(), &name, &[], &["sh", "-c", "echo --x \"$1\"", "sh", "--memory 1"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "--x --memory 1\n"), "{}", out.stderr);
+}
+
+#[test]
+fn the_environment_is_clean() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("env");
+    let mut cmd = command(&run_args(rootfs(), &name, &["--hostname", "envbox"], &["env"]));
+    cmd.env("CONTAIN_HOST_SECRET", "leaked").env("TERM", "vt100");
+    let out = finish(cmd.spawn().unwrap());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut vars: Vec<&str> = out.stdout.lines().collect();
+    vars.sort();
+    assert_eq!(
+        vars,
+        [
+            "HOME=/root",
+            "HOSTNAME=envbox",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=vt100"
+        ]
+    );
+}
+
+#[test]
+fn loopback_is_up_and_alone() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("net");
+    let out = run_in(
+        rootfs(),
+        &name,
+        &[],
+        &["sh", "-c", "ls /sys/class/net; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "lo\nping-ok\n");
+}
+
+#[test]
+fn exit_codes_are_passed_through() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("exit");
+    for (cmd, code) in [(&["true"][..], 0), (&["sh", "-c", "exit 42"][..], 42), (&["false"][..], 1)] {
+        let out = run_in(rootfs(), &name, &[], cmd);
+        assert_eq!(out.code, code, "{cmd:?}: {}", out.stderr);
+        assert!(out.errors().is_empty());
+    }
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_missing_command_exits_127_and_a_non_executable_one_126() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("exec");
+    let out = run_in(rootfs(), &name, &[], &["no-such-command"]);
+    assert_eq!(out.code, 127);
+    assert_eq!(out.errors(), ["[contain] error: execve(no-such-command): ENOENT (2)"]);
+    assert_eq!(out.stdout, "");
+    assert_no_leftovers(&name, rootfs());
+
+    let out = run_in(rootfs(), &name, &[], &["/etc/passwd"]);
+    assert_eq!(out.code, 126);
+    assert_eq!(out.errors(), ["[contain] error: execve(/etc/passwd): EACCES (13)"]);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("limits");
+    let args = run_args(rootfs(), &name, &["--memory", "48M", "--cpu", "30000", "--pids", "20"], &["sleep", "30"]);
+    let child = command(&args).spawn().unwrap();
+    let init = container_pids(&name, 1)[0];
+
+    let read = |controller, v1, v2| fs::read_to_string(cgroup_file(&name, controller, v1, v2)).unwrap();
+    assert_eq!(read("memory", "memory.limit_in_bytes", "memory.max").trim(), "50331648");
+    assert_eq!(read("pids", "pids.max", "pids.max").trim(), "20");
+    if cgroup_v2() {
+        assert_eq!(read("cpu", "", "cpu.max").trim(), "30000 100000");
+        assert_eq!(read("memory", "", "memory.swap.max").trim(), "0");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us", "").trim(), "30000");
+        assert_eq!(read("cpu", "cpu.cfs_period_us", "").trim(), "100000");
+    }
+
+    send_signal(init as u32, libc::SIGKILL);
+    let out = finish(child);
+    assert_eq!(out.code, 128 + 9, "{}", out.stderr);
+    assert!(out.stderr.contains("container killed by signal 9 (SIGKILL)"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("oom");
+    let out =
+        run_in(rootfs(), &name, &["--memory", "32M"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    assert_eq!(out.code, 137, "{}", out.stderr);
+    assert!(out.stderr.contains("[contain] container was OOM-killed (memory limit 32M)"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+
+    // The same command within its limit runs fine: the limit, not the command, killed it.
+    let out =
+        run_in(rootfs(), &name, &["--memory", "128M"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("OOM"));
+}
+
+#[test]
+fn a_pids_limit_stops_a_fork_loop() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("pids");
+    let script = "for i in $(seq 1 40); do sleep 10 & done; echo never";
+    let out = run_in(rootfs(), &name, &["--pids", "12"], &["sh", "-c", script]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("can't fork"), "{}", out.stderr);
+    assert_eq!(out.stdout, "", "the loop never completed");
+    assert_no_leftovers(&name, rootfs());
+
+    let out = run_in(rootfs(), &name, &["--pids", "64"], &["sh", "-c", script]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "never\n"), "with room, the same loop completes");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_cpu_quota_throttles() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("cpu");
+    let args = run_args(rootfs(), &name, &["--cpu", "20000"], &["sh", "-c", "while :; do :; done"]);
+    let child = command(&args).spawn().unwrap();
+    let stat = cgroup_file(&name, "cpu", "cpu.stat", "cpu.stat");
+    wait_for("nr_throttled > 0", Duration::from_secs(10), || {
+        let contents = fs::read_to_string(&stat).ok()?;
+        let throttled: u64 = contents.lines().find_map(|l| l.strip_prefix("nr_throttled "))?.parse().ok()?;
+        (throttled > 0).then_some(())
+    });
+    // busybox sh handles SIGINT: one forwarded Ctrl-C ends it.
+    send_signal(child.id(), libc::SIGINT);
+    let out = finish(child);
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert!(out.stderr.contains("forwarding SIGINT to the container"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_second_sigint_kills_a_container_that_ignores_the_first() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("sigint");
+    // PID 1 without a handler ignores SIGINT: the first is forwarded to no effect, the second kills.
+    let child = command(&run_args(rootfs(), &name, &[], &["sleep", "30"])).spawn().unwrap();
+    container_pids(&name, 1);
+    wait_for("the container to run sleep", Duration::from_secs(10), || {
+        let init = container_pids(&name, 1)[0];
+        fs::read_to_string(format!("/proc/{init}/comm")).ok().filter(|c| c.trim() == "sleep")
+    });
+    send_signal(child.id(), libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(child.id(), libc::SIGINT);
+    let out = finish(child);
+    assert_eq!(out.code, 137, "{}", out.stderr);
+    assert!(out.stderr.contains("forwarding SIGINT to the container"), "{}", out.stderr);
+    assert!(out.stderr.contains("killing the container (SIGKILL)"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn sigterm_is_forwarded_to_a_container_that_handles_it() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("term");
+    let rootfs = fresh_rootfs(&name);
+    let script = "trap 'echo got TERM; exit 7' TERM; touch /tmp/ready; while :; do sleep 0.05; done";
+    let child = command(&run_args(&rootfs, &name, &[], &["sh", "-c", script])).spawn().unwrap();
+    wait_for("the trap to be set", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
+    send_signal(child.id(), libc::SIGTERM);
+    let out = finish(child);
+    assert_eq!((out.code, out.stdout.as_str()), (7, "got TERM\n"), "{}", out.stderr);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+#[test]
+fn the_stop_timeout_kills_a_container_that_ignores_sigterm() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("stoptimeout");
+    let child = command(&run_args(rootfs(), &name, &["--stop-timeout", "1"], &["sleep", "30"])).spawn().unwrap();
+    container_pids(&name, 1);
+    let sent = Instant::now();
+    send_signal(child.id(), libc::SIGTERM);
+    let out = finish(child);
+    let took = sent.elapsed();
+    assert_eq!(out.code, 137, "{}", out.stderr);
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "killed after {took:?}");
+    assert!(out.stderr.contains("stop timeout of 1s passed"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_container_dies_with_the_runtime() {
+    if !require_root() {
+        return;
+    }
+    // The runtime is killed at different moments of the container's start, including the window
+    // before the child has set its parent-death signal.
+    for delay_ms in [0, 1, 3, 10, 50] {
+        let name = unique_name("orphan");
+        let mut child = command(&run_args(rootfs(), &name, &[], &["sleep", "60"])).spawn().unwrap();
+        let init = container_pids(&name, 1)[0];
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL: the runtime gets no chance to clean up
+        child.wait().unwrap();
+        wait_for("the container to die with its runtime", Duration::from_secs(5), || {
+            (!process_alive(init)).then_some(())
+        });
+
+        // A SIGKILLed runtime cannot remove its cgroup (`contain gc` will); do it here so the
+        // machine stays clean, and check that it is empty, i.e. nothing of the container survived.
+        for dir in cgroups_of(&name) {
+            let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+            assert_eq!(procs, "", "processes survived in {}", dir.display());
+            wait_for("rmdir", Duration::from_secs(5), || fs::remove_dir(&dir).ok());
+        }
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+fn a_name_in_use_is_refused_and_the_running_container_is_untouched() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("dup");
+    let first = command(&run_args(rootfs(), &name, &["--pids", "10"], &["sleep", "30"])).spawn().unwrap();
+    let init = container_pids(&name, 1)[0];
+    let out = run_in(rootfs(), &name, &[], &["true"]);
+    assert_eq!(out.code, 125);
+    assert_eq!(out.errors().len(), 1, "{}", out.stderr);
+    assert!(out.errors()[0].contains("already exists"), "{}", out.stderr);
+    assert!(process_alive(init), "the first container must survive");
+    assert!(!cgroups_of(&name).is_empty(), "its cgroup must survive");
+
+    send_signal(init as u32, libc::SIGKILL);
+    finish(first);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_failure_half_way_through_setup_cleans_up() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("halfway");
+    let rootfs = fresh_rootfs(&name);
+    fs::remove_dir(rootfs.join("proc")).unwrap();
+    fs::write(rootfs.join("proc"), "not a directory").unwrap();
+    let out = run_in(&rootfs, &name, &["--memory", "64M"], &["true"]);
+    assert_eq!(out.code, 125);
+    assert_eq!(out.errors(), ["[contain] error: mount(proc, /proc): ENOTDIR (20)"], "{}", out.stderr);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_starts_nothing() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("bad");
+    let file_rootfs = scratch().join("a-file");
+    fs::write(&file_rootfs, "").unwrap();
+    let root = rootfs().to_str().unwrap();
+    let long_hostname = "h".repeat(65);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--memory", "12X"], "--memory \"12X\""),
+        (vec!["--memory", "99999999999999999999G"], "--memory \"99999999999999999999G\": too large"),
+        (vec!["--memory", "-1"], "--memory \"-1\""),
+        (vec!["--cpu", "500"], "--cpu \"500\": must be at least 1000"),
+        (vec!["--pids", "0"], "--pids \"0\""),
+        (vec!["--hostname", &long_hostname], "longer than 64 bytes"),
+        (vec!["--stop-timeout", "x"], "--stop-timeout \"x\""),
+        (vec!["--bogus"], "unknown flag --bogus"),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["run", "--rootfs", root, "--name", &name];
+        args.extend(flags.iter());
+        args.extend(["--", "true"]);
+        let out = contain(&args);
+        assert_eq!(out.code, 125, "{args:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "one line for {args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("[contain] error: ") && out.stderr.contains(expected), "{}", out.stderr);
+        assert_eq!(cgroups_of(&name), Vec::<std::path::PathBuf>::new(), "{args:?} created a cgroup");
+    }
+    let missing = contain(&["run", "--rootfs", "/nonexistent/rootfs", "--name", &name, "--", "true"]);
+    assert_eq!(missing.stderr, "[contain] error: --rootfs \"/nonexistent/rootfs\": no such directory\n");
+    assert_eq!(missing.code, 125);
+    let file = contain(&["run", "--rootfs", file_rootfs.to_str().unwrap(), "--name", &name, "--", "true"]);
+    assert!(file.stderr.contains("not a directory"), "{}", file.stderr);
+    let no_command = contain(&["run", "--rootfs", root, "--name", &name]);
+    assert!(no_command.stderr.contains("no command given"), "{}", no_command.stderr);
+    let bad_name = contain(&["run", "--rootfs", root, "--name", "../../x", "--", "true"]);
+    assert!(bad_name.stderr.contains("--name \"../../x\""), "{}", bad_name.stderr);
+    assert_eq!(cgroups_of(&name), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn help_and_version() {
+    let out = contain(&["--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("usage: contain run --rootfs DIR"));
+    let out = contain(&["--version"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("contain 0."), "{}", out.stdout);
+}
+
+#[test]
+fn two_containers_can_share_a_rootfs_at_once() {
+    if !require_root() {
+        return;
+    }
+    let names: Vec<String> = (0..4).map(|_| unique_name("shared")).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|name| {
+            command(&run_args(rootfs(), name, &[], &["sh", "-c", "hostname"])).stdin(Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    for (name, child) in names.iter().zip(children) {
+        let out = finish(child);
+        assert_eq!((out.code, out.stdout.trim()), (0, name.as_str()), "{}", out.stderr);
+        assert_no_leftovers(name, rootfs());
+    }
+    assert!(Path::new(rootfs()).join("bin/busybox").exists());
+}
