@@ -227,6 +227,8 @@ fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
     send_signal(init as u32, libc::SIGKILL);
     let out = finish(child);
     assert_eq!(out.code, 128 + 9, "{}", out.stderr);
+    let placement = if cgroup_v2() { "(CLONE_INTO_CGROUP)" } else { "(cgroup.procs, cgroup v1)" };
+    assert!(out.stderr.contains(placement), "placed by {placement}: {}", out.stderr);
     assert!(out.stderr.contains("container killed by signal 9 (SIGKILL)"), "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
 }
@@ -481,4 +483,56 @@ fn two_containers_can_share_a_rootfs_at_once() {
         assert_no_leftovers(name, rootfs());
     }
     assert!(Path::new(rootfs()).join("bin/busybox").exists());
+}
+
+/// On an initramfs root (minimal VMs), pivot_root is impossible and contain must fall back to
+/// MS_MOVE + chroot; everywhere else it must pivot. The VM suite sets CONTAIN_EXPECT_INITRAMFS=1
+/// for its initramfs phase.
+#[test]
+fn pivot_root_or_the_initramfs_fallback() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("pivot");
+    let out = run_in(rootfs(), &name, &[], &["sh", "-c", "ls /; cat /proc/self/mountinfo"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let fallback = "pivot_root: EINVAL on an initramfs root; falling back to MS_MOVE + chroot";
+    let expect_initramfs = std::env::var_os("CONTAIN_EXPECT_INITRAMFS").is_some();
+    assert_eq!(out.stderr.contains(fallback), expect_initramfs, "{}", out.stderr);
+    assert!(out.stdout.starts_with("bin\ndev\netc\n"), "the rootfs is the root: {}", out.stdout);
+    assert_no_leftovers(&name, rootfs());
+}
+
+/// On cgroup v2, a host whose root cgroup delegates no controllers (a freshly booted minimal VM)
+/// gets +memory +cpu +pids enabled by the first container that needs them. The VM suite runs this
+/// test alone first, on a root cgroup with an empty subtree_control; on v1 there is nothing to enable.
+#[test]
+fn controllers_are_enabled_when_missing() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("subtree");
+    let subtree = Path::new(CGROUP_ROOT).join("cgroup.subtree_control");
+    let expect_empty = std::env::var_os("CONTAIN_EXPECT_EMPTY_SUBTREE").is_some();
+    if expect_empty {
+        assert_eq!(fs::read_to_string(&subtree).unwrap().trim(), "", "the VM boots with no controllers enabled");
+    }
+    let out = run_in(rootfs(), &name, &["--memory", "16M", "--cpu", "10000", "--pids", "5"], &["true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    if cgroup_v2() {
+        let enabled = fs::read_to_string(&subtree).unwrap();
+        for controller in ["memory", "cpu", "pids"] {
+            assert!(enabled.split_whitespace().any(|c| c == controller), "{controller} not enabled: {enabled}");
+        }
+        assert_eq!(
+            out.stderr.contains("enabling cgroup controllers: +memory +cpu +pids"),
+            expect_empty,
+            "{}",
+            out.stderr
+        );
+    } else {
+        assert!(!expect_empty, "CONTAIN_EXPECT_EMPTY_SUBTREE only makes sense on cgroup v2");
+        assert!(!out.stderr.contains("enabling cgroup controllers"), "{}", out.stderr);
+    }
+    assert_no_leftovers(&name, rootfs());
 }
