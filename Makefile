@@ -10,7 +10,7 @@ TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 BINARY       := target/$(TARGET)/release/contain
 
-.PHONY: all contain rootfs demo test unit-test check-aarch64 busybox clean
+.PHONY: all contain rootfs demo test test-vm unit-test check-aarch64 busybox clean
 
 all: contain
 
@@ -35,6 +35,11 @@ demo: contain rootfs
 # Unit tests need nothing; the integration tests run the static ./contain as root.
 test: contain busybox
 	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked -- --test-threads=4
+
+# The same integration suite inside a throwaway VM with pure cgroup v2, from an initramfs root and
+# from a tmpfs root (tests/vm/).
+test-vm: contain busybox
+	tests/vm/test-vm.sh $(TARGET) "$(STATIC_FLAGS)"
 
 unit-test:
 	cargo test --locked --bin contain
