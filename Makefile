@@ -10,7 +10,7 @@ TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 BINARY       := target/$(TARGET)/release/contain
 
-.PHONY: all contain rootfs demo test test-vm unit-test check-aarch64 busybox clean
+.PHONY: all contain rootfs demo test test-vm bench unit-test check-aarch64 busybox clean
 
 all: contain
 
@@ -40,6 +40,10 @@ test: contain busybox
 # from a tmpfs root (tests/vm/).
 test-vm: contain busybox
 	tests/vm/test-vm.sh $(TARGET) "$(STATIC_FLAGS)"
+
+# Not a test: start-up latency, memory and size against crun, runc and bubblewrap (tests/bench/).
+bench: contain
+	tests/bench/bench.sh
 
 unit-test:
 	cargo test --locked --bin contain

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Start-up benchmark: contain against crun, runc, bubblewrap and the unshare/chroot floors.
+
+Every variant runs /bin/true from the same busybox rootfs. Runs are interleaved, each round in a new
+random order, so that drift of a shared, noisy machine hits every variant alike; each run is one whole process,
+timed from spawn to reap, with its peak RSS from wait4(2). Quote medians and ratios, not single
+times. Invoked by tests/bench/bench.sh, inside a private mount namespace (see there).
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+ROOT, OUT = sys.argv[1], sys.argv[2]
+RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+SOAK = int(os.environ.get("BENCH_SOAK", "1000"))
+CONTAIN = os.path.abspath("contain")
+ROOTFS = os.path.join(ROOT, "rootfs")
+BUNDLE = os.path.join(ROOT, "bundle")
+DEVNULL = os.open(os.devnull, os.O_RDWR)
+
+
+def variants():
+    counter = iter(range(10**9))
+    uid = lambda: f"bench-{os.getpid()}-{next(counter)}"
+    return [
+        ("contain", lambda: [CONTAIN, "run", "--rootfs", ROOTFS, "--", "/bin/true"]),
+        ("contain --memory 64M --pids 64",
+         lambda: [CONTAIN, "run", "--rootfs", ROOTFS, "--memory", "64M", "--pids", "64", "--", "/bin/true"]),
+        ("crun (cgroupfs)", lambda: ["crun", "--cgroup-manager=cgroupfs", "run", "--bundle", BUNDLE, uid()]),
+        ("crun (no cgroups)", lambda: ["crun", "--cgroup-manager=disabled", "run", "--bundle", BUNDLE, uid()]),
+        ("runc", lambda: ["runc", "run", "--bundle", BUNDLE, uid()]),
+        ("bwrap", lambda: ["bwrap", "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-net",
+                           "--bind", ROOTFS, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"]),
+        ("unshare+chroot (floor)", lambda: ["unshare", "-pfmuin", "--mount-proc", "chroot", ROOTFS, "/bin/true"]),
+        ("chroot (floor)", lambda: ["chroot", ROOTFS, "/bin/true"]),
+    ]
+
+
+def run_once(argv):
+    """Spawn, reap, and return (seconds, exit status)."""
+    start = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, DEVNULL, 0), (os.POSIX_SPAWN_DUP2, DEVNULL, 1), (os.POSIX_SPAWN_DUP2, DEVNULL, 2)])
+    _, status = os.waitpid(pid, 0)
+    return time.perf_counter() - start, os.waitstatus_to_exitcode(status)
+
+
+def peak_rss_kib(argv, runs=5):
+    """The largest peak RSS (KiB) of the runtime and what it reaped, as /usr/bin/time reports it.
+
+    Measured apart from the timing: a child spawned from this (large) Python process would inherit
+    Python's own high-water mark in its rusage, so the small /usr/bin/time is the parent here."""
+    peak = 0
+    for _ in range(runs):
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], stdout=DEVNULL, stderr=subprocess.PIPE, text=True)
+        peak = max(peak, int(done.stderr.strip().splitlines()[-1]))
+    return peak
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def linkage(path):
+    out = subprocess.run(["file", "-bL", path], capture_output=True, text=True).stdout
+    if "statically linked" in out or "static-pie" in out:
+        return "static"
+    libs = subprocess.run(["ldd", path], capture_output=True, text=True).stdout.split("\n")
+    names = [l.split()[0] for l in libs if "=>" in l]
+    return "dynamic: " + " ".join(names)
+
+
+def which(name):
+    return name if os.path.isabs(name) else subprocess.run(["which", name], capture_output=True, text=True).stdout.strip()
+
+
+def main():
+    table = variants()
+    times = {name: [] for name, _ in table}
+    failures = {name: 0 for name, _ in table}
+    for name, argv in table:  # warm-up, and a check that every variant works at all
+        _, code = run_once(argv())
+        if code != 0:
+            sys.exit(f"bench: {name} failed (exit {code}): {' '.join(argv())}")
+    # Interleaved, in a new random order each round: the variant after an expensive one (network
+    # namespaces are torn down asynchronously, after the process is gone) must not always be the same.
+    order = list(table)
+    shuffle = random.Random(RUNS).shuffle
+    for _ in range(RUNS):
+        shuffle(order)
+        for name, argv in order:
+            t, code = run_once(argv())
+            times[name].append(t * 1000)
+            failures[name] += code != 0
+    rss = {name: peak_rss_kib(argv()) for name, argv in table}
+
+    base = percentile(times["contain"], 50)
+    lines = [f"start-to-exit of /bin/true, {RUNS} interleaved runs each, ms (ratio = median / contain's median);",
+             "peak RSS: the runtime and what it reaped, largest of 5 runs under /usr/bin/time",
+             f"{'variant':34} {'p10':>7} {'median':>7} {'p90':>7} {'ratio':>6} {'peak RSS':>9} {'fails':>5}"]
+    results = []
+    for name, _ in table:
+        p10, p50, p90 = (percentile(times[name], p) for p in (10, 50, 90))
+        lines.append(f"{name:34} {p10:7.2f} {p50:7.2f} {p90:7.2f} {p50 / base:6.2f} {rss[name]:>6} KiB {failures[name]:>5}")
+        results.append({"variant": name, "p10_ms": p10, "median_ms": p50, "p90_ms": p90,
+                        "ratio_to_contain": p50 / base, "peak_rss_kib": rss[name], "failures": failures[name]})
+
+    lines += ["", "binaries:"]
+    for tool in [CONTAIN, "crun", "runc", "bwrap"]:
+        path = which(tool)
+        lines.append(f"  {os.path.basename(tool):8} {os.path.getsize(path):>9} bytes  {linkage(path)}")
+
+    lines += ["", "concurrent starts (wall time until all have exited):"]
+    for n in (1, 8, 32):
+        start = time.perf_counter()
+        procs = [subprocess.Popen(table[0][1](), stdout=DEVNULL, stderr=DEVNULL) for _ in range(n)]
+        codes = [p.wait() for p in procs]
+        wall = (time.perf_counter() - start) * 1000
+        lines.append(f"  {n:>3} containers: {wall:8.1f} ms, {'all succeeded' if not any(codes) else f'{sum(c != 0 for c in codes)} FAILED'}")
+
+    start = time.perf_counter()
+    soak_failures = sum(run_once(table[1][1]())[1] != 0 for _ in range(SOAK))
+    soak_s = time.perf_counter() - start
+    leftover_cgroups = [os.path.join(d, e) for d in ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", x) for x in os.listdir("/sys/fs/cgroup")]
+                        if os.path.isdir(d) for e in os.listdir(d) if e.startswith("contain-")]
+    leftover_mounts = [l for l in open("/proc/self/mountinfo") if ROOTFS in l]
+    lines += ["", f"soak: {SOAK} containers back to back (with limits) in {soak_s:.1f} s, {soak_failures} failed, "
+                  f"{len(leftover_cgroups)} cgroups and {len(leftover_mounts)} mounts left behind"]
+
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    with open(os.path.join(OUT, "results.txt"), "w") as f:
+        f.write(report)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({"runs": RUNS, "results": results, "soak_failures": soak_failures,
+                   "leftover_cgroups": leftover_cgroups, "leftover_mounts": leftover_mounts}, f, indent=2)
+    write_chart(results, os.path.join(OUT, "results.svg"))
+    if soak_failures or leftover_cgroups or leftover_mounts or any(failures.values()):
+        sys.exit("bench: failures or leftovers, see above")
+
+
+def write_chart(results, path):
+    """A horizontal bar chart of the medians, p10-p90 as a whisker."""
+    width, bar_h, left = 760, 26, 250
+    top = 40
+    scale = (width - left - 80) / max(r["p90_ms"] for r in results)
+    rows = []
+    for i, r in enumerate(results):
+        y = top + i * (bar_h + 8)
+        colour = "#2a7ae2" if r["variant"].startswith("contain") else "#9aa5b1"
+        rows.append(
+            f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{r["variant"]}</text>'
+            f'<rect x="{left}" y="{y}" width="{r["median_ms"] * scale:.1f}" height="{bar_h}" fill="{colour}"/>'
+            f'<line x1="{left + r["p10_ms"] * scale:.1f}" x2="{left + r["p90_ms"] * scale:.1f}" y1="{y + bar_h / 2}" '
+            f'y2="{y + bar_h / 2}" stroke="#222" stroke-width="1.5"/>'
+            f'<text x="{left + r["p90_ms"] * scale + 6:.1f}" y="{y + 17}">{r["median_ms"]:.2f} ms</text>')
+    height = top + len(results) * (bar_h + 8) + 10
+    with open(path, "w") as f:
+        f.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                f'font-family="sans-serif" font-size="13">'
+                f'<text x="10" y="22" font-size="15">Start-to-exit of /bin/true: median (bar), p10-p90 (line)</text>'
+                + "".join(rows) + "</svg>\n")
+
+
+if __name__ == "__main__":
+    main()

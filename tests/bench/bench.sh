@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make bench`: start-up latency, memory and size of contain side by side with crun, runc and
+# bubblewrap, measured in the same run. Not a test: it asserts nothing about speed, it reports.
+# Results: target/bench/results.{txt,json,svg}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[[ $(id -u) -eq 0 ]] || { echo "bench: needs root" >&2; exit 1; }
+[[ -x ./contain ]] || { echo "bench: build ./contain first (make)" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for pkg in crun runc bubblewrap busybox-static file time; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+command -v python3 >/dev/null || missing+=(python3)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+out=$PWD/target/bench
+work=$(mktemp -d /tmp/contain-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+sh tests/mkrootfs.sh "$work/rootfs"
+
+# An OCI bundle for crun and runc: their default spec, running /bin/true without a terminal, with
+# the same namespaces as contain.
+mkdir -p "$work/bundle"
+(cd "$work/bundle" && crun spec)
+python3 - "$work/bundle/config.json" "$work/rootfs" <<'PY'
+import json, sys
+path, rootfs = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+spec["process"]["args"] = ["/bin/true"]
+spec["process"]["terminal"] = False
+spec["root"] = {"path": rootfs, "readonly": False}
+spec["linux"]["namespaces"] = [{"type": t} for t in ["pid", "uts", "mount", "ipc", "network", "cgroup"]]
+json.dump(spec, open(path, "w"), indent=2)
+PY
+
+# crun 1.8 refuses hybrid cgroup hosts ("cgroups in hybrid mode not supported"), even with its cgroup
+# manager disabled. So every variant alike runs in one private mount namespace in which the
+# controller-less cgroup2 at /sys/fs/cgroup/unified is unmounted: set up once, outside the timing.
+note=""
+if grep -q ' /sys/fs/cgroup/unified ' /proc/self/mountinfo; then
+    note="(all variants ran in a private mount namespace without /sys/fs/cgroup/unified, for crun)"
+fi
+echo "bench: $(nproc) cpus, kernel $(uname -r) $note"
+unshare --mount --propagation private bash -c '
+    if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
+    exec python3 tests/bench/bench.py "$1" "$2"' bench "$work" "$out"
+[[ -z $note ]] || echo "$note" | tee -a "$out/results.txt"
+echo "bench: results in $out/results.txt, $out/results.json and $out/results.svg"
