@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 use std::ffi::{c_int, CString};
 
+use crate::caps::{self, CapSet};
 use crate::error::{Context, Error};
 use crate::mounts::{self, HostDevices};
 use crate::sys::{self, Errno, SigSet};
@@ -43,6 +44,9 @@ pub struct ChildConfig {
     pub report_write: c_int,
     /// The parent's ends of both pipes, which the child must close (it got copies).
     pub parent_fds: [c_int; 2],
+    /// The capabilities the command keeps; None = `--privileged`: all of them, no no_new_privs,
+    /// nothing masked in /proc.
+    pub capabilities: Option<CapSet>,
 }
 
 /// Why the container's command did not start.
@@ -90,7 +94,9 @@ fn prepare(config: &ChildConfig) -> Result<(), Error> {
     }
     // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
     // died before this point is noticed as end-of-file on the pipe instead.
-    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64).step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0).step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
+    // Until execve (which restores it), nothing in the container can ptrace us or read our memory.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     wait_for_parent(config.go_read)?;
     sys::close(config.go_read);
 
@@ -112,7 +118,7 @@ fn prepare(config: &ChildConfig) -> Result<(), Error> {
     enter_rootfs(&config.rootfs)?;
 
     log!("mounting /proc, /sys (read-only) and a minimal /dev");
-    mounts::apply(&mounts::container_plan(), &devices)?;
+    mounts::apply(&mounts::container_plan(config.capabilities.is_some()), &devices)?;
     drop(devices);
 
     sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
@@ -164,6 +170,25 @@ fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
 }
 
+/// The last step before execve: no gaining privileges through setuid binaries, and only `set` of
+/// root's capabilities. The bounding set is what counts for root: execve gives uid 0 every
+/// capability in it, so dropping from it is what really takes a capability away.
+fn restrict_privileges(set: CapSet) -> Result<(), Error> {
+    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
+    for cap in (0..64).filter(|&cap| !set.contains(cap)) {
+        match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
+            Ok(()) => {}
+            Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
+            Err(errno) => {
+                return Err(Error::Sys { step: format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno })
+            }
+        }
+    }
+    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
+        .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
+    sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))
+}
+
 /// Candidates for execve, in order: the name itself when it has a '/', else each PATH entry.
 pub fn command_candidates(name: &str, search_path: &str) -> Vec<String> {
     if name.contains('/') {
@@ -197,6 +222,10 @@ fn exec_command(config: &ChildConfig) -> Result<Infallible, Failure> {
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
+    sys::close_range_cloexec(3).step(|| "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)".into()).map_err(Failure::setup)?;
+    if let Some(set) = config.capabilities {
+        restrict_privileges(set).map_err(Failure::setup)?;
+    }
 
     let mut saw_eacces = false;
     let mut last = Errno(libc::ENOENT);

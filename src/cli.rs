@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 
+use crate::caps::{self, CapSet};
 use crate::error::Error;
 
 pub const USAGE: &str = "\
@@ -21,6 +22,9 @@ options for run:
   --name ID             the container id, used in the cgroup name contain-ID (default: random)
   --stop-timeout SECS   after a forwarded SIGINT/SIGTERM, SIGKILL the container this many
                         seconds later (default 10; a second SIGINT/SIGTERM kills at once)
+  --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
+  --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
+  --privileged          keep every capability, no no_new_privs, nothing masked in /proc
 
 exit status: the command's own; 128+N if it was killed by signal N; 125 if contain itself failed
 (bad input or setup) before the command started; 126 if the command is not executable; 127 if it
@@ -43,6 +47,8 @@ pub struct RunSpec {
     pub hostname: Option<String>,
     pub name: Option<String>,
     pub stop_timeout_secs: u32,
+    /// None = `--privileged`.
+    pub capabilities: Option<CapSet>,
     pub command: Vec<OsString>,
 }
 
@@ -87,6 +93,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
     let mut hostname = None;
     let mut name = None;
     let mut stop_timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
+    let (mut cap_adds, mut cap_drops, mut privileged) = (Vec::new(), Vec::new(), false);
     let mut command = Vec::new();
 
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -119,6 +126,15 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
                 stop_timeout_secs =
                     v.parse().map_err(|_| bad("--stop-timeout", &v, "not a whole number of seconds".into()))?;
             }
+            Long("cap-add") => {
+                let v = flag_value(parser, "--cap-add")?;
+                cap_adds.push(caps::parse_cap(&v).map_err(|why| bad("--cap-add", &v, why))?);
+            }
+            Long("cap-drop") => {
+                let v = flag_value(parser, "--cap-drop")?;
+                cap_drops.push(caps::parse_cap(&v).map_err(|why| bad("--cap-drop", &v, why))?);
+            }
+            Long("privileged") => privileged = true,
             Value(first) => {
                 // The command starts here; everything after it is its own, untouched.
                 command.push(first);
@@ -132,7 +148,8 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
     if command.is_empty() {
         return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
     }
-    Ok(RunSpec { rootfs, limits, hostname, name, stop_timeout_secs, command })
+    let capabilities = (!privileged).then(|| CapSet::adjusted(&cap_adds, &cap_drops));
+    Ok(RunSpec { rootfs, limits, hostname, name, stop_timeout_secs, capabilities, command })
 }
 
 fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
@@ -349,6 +366,8 @@ mod tests {
             (&["--rootfs", "r", "--name", "-x", "true"], "--name \"-x\""),
             (&["--rootfs", "r", "--stop-timeout", "soon", "true"], "--stop-timeout \"soon\""),
             (&["--rootfs", "r", "--bogus", "true"], "unknown flag --bogus"),
+            (&["--rootfs", "r", "--cap-add", "SUPERPOWER", "true"], "--cap-add \"SUPERPOWER\": unknown capability"),
+            (&["--rootfs", "r", "--cap-drop", "", "true"], "--cap-drop \"\": unknown capability"),
             (&["--rootfs"], "--rootfs needs a value"),
             (&["true"], "--rootfs DIR is required"),
             (&["--rootfs", "r"], "no command given"),
@@ -357,6 +376,14 @@ mod tests {
             let msg = usage_message(args);
             assert!(msg.contains(expected), "{args:?}: {msg:?} lacks {expected:?}");
         }
+    }
+
+    #[test]
+    fn capabilities_default_adjust_or_go_privileged() {
+        assert_eq!(run(&["--rootfs", "r", "true"]).unwrap().capabilities, Some(CapSet::default_set()));
+        let spec = run(&["--rootfs", "r", "--cap-drop", "ALL", "--cap-add", "net_raw", "true"]).unwrap();
+        assert_eq!(spec.capabilities, Some(CapSet(1 << 13)));
+        assert_eq!(run(&["--rootfs", "r", "--privileged", "true"]).unwrap().capabilities, None);
     }
 
     #[test]

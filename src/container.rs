@@ -169,6 +169,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         go_read: go_read.raw(),
         report_write: report_write.raw(),
         parent_fds: [go_write.raw(), report_read.raw()],
+        capabilities: spec.capabilities,
     };
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
     let names: Vec<&str> = NAMESPACES.iter().map(|(_, name)| *name).collect();

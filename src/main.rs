@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod log;
+mod caps;
 mod cgroup;
 mod child;
 mod cli;

@@ -25,14 +25,28 @@ pub enum Step {
     Device { name: &'static str },
     /// A symbolic link in /dev.
     Symlink { target: &'static str, link: &'static str },
+    /// A file hidden behind /dev/null (skipped if the kernel has no such file).
+    MaskFile { path: &'static str },
+    /// A directory hidden behind an empty read-only tmpfs (skipped if missing).
+    MaskDir { path: &'static str },
+    /// A path made read-only by a bind mount onto itself, remounted MS_RDONLY (skipped if missing).
+    ReadOnly { path: &'static str },
 }
+
+/// runc's and Docker's defaults: kernel memory, keys and timing side channels are hidden; the
+/// knobs that reconfigure the host kernel (sysctls, SysRq, IRQs) are read-only.
+const MASKED_FILES: [&str; 5] =
+    ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats"];
+const MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/sys/firmware"];
+const READ_ONLY: [&str; 5] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
 
 const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
-/// The mounts and links every container gets, in order (a parent before anything inside it).
-pub fn container_plan() -> Vec<Step> {
+/// The mounts and links every container gets, in order (a parent before anything inside it);
+/// `mask` adds the /proc and /sys masking (everything but `--privileged`).
+pub fn container_plan(mask: bool) -> Vec<Step> {
     let mut plan = vec![
         Step::Mount { fstype: "proc", target: "/proc", flags: NOSUID | NODEV | NOEXEC, data: "" },
         // Read-only: a container has no business reconfiguring the host's devices and drivers.
@@ -66,6 +80,11 @@ pub fn container_plan() -> Vec<Step> {
         Step::Symlink { target: "/proc/self/fd/1", link: "/dev/stdout" },
         Step::Symlink { target: "/proc/self/fd/2", link: "/dev/stderr" },
     ]);
+    if mask {
+        plan.extend(MASKED_FILES.iter().map(|&path| Step::MaskFile { path }));
+        plan.extend(MASKED_DIRS.iter().map(|&path| Step::MaskDir { path }));
+        plan.extend(READ_ONLY.iter().map(|&path| Step::ReadOnly { path }));
+    }
     plan
 }
 
@@ -137,9 +156,37 @@ pub fn apply(plan: &[Step], devices: &HostDevices) -> Result<(), Error> {
             Step::Symlink { target, link } => {
                 sys::symlink(&cpath(target)?, &cpath(link)?).step(|| format!("symlink({target}, {link})"))?;
             }
+            Step::MaskFile { path } => {
+                let bind = sys::mount(Some(c"/dev/null"), &cpath(path)?, None, libc::MS_BIND, None);
+                skip_missing(bind).step(|| format!("mount(/dev/null, {path}, MS_BIND)"))?;
+            }
+            Step::MaskDir { path } => {
+                let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
+                let tmpfs = sys::mount(Some(c"tmpfs"), &cpath(path)?, Some(c"tmpfs"), flags, Some(c"size=0"));
+                skip_missing(tmpfs).step(|| format!("mount(tmpfs, {path}, MS_RDONLY)"))?;
+            }
+            Step::ReadOnly { path } => {
+                let target = cpath(path)?;
+                let bind = sys::mount(Some(&target), &target, None, libc::MS_BIND | libc::MS_REC, None);
+                if skip_missing(bind).step(|| format!("mount({path}, {path}, MS_BIND)"))? {
+                    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
+                    sys::mount(None, &target, None, flags, None)
+                        .step(|| format!("mount({path}, MS_REMOUNT|MS_BIND|MS_RDONLY)"))?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Masking is best effort for paths this kernel does not have (/proc/scsi, /sys/firmware, ...):
+/// Ok(true) when mounted, Ok(false) when there was nothing to hide.
+fn skip_missing(result: Result<(), Errno>) -> Result<bool, Errno> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(Errno(libc::ENOENT)) => Ok(false),
+        Err(errno) => Err(errno),
+    }
 }
 
 #[cfg(test)]
@@ -152,13 +199,14 @@ mod tests {
                 Step::Mount { target, .. } => target.to_string(),
                 Step::Device { name } => format!("/dev/{name}"),
                 Step::Symlink { link, .. } => link.to_string(),
+                Step::MaskFile { path } | Step::MaskDir { path } | Step::ReadOnly { path } => path.to_string(),
             })
             .collect()
     }
 
     #[test]
     fn the_plan_gives_proc_sys_and_a_minimal_dev() {
-        let plan = container_plan();
+        let plan = container_plan(false);
         let t = targets(&plan);
         for expected in [
             "/proc",
@@ -192,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_mount_comes_before_anything_inside_it() {
-        let t = targets(&container_plan());
+        let t = targets(&container_plan(true));
         let pos = |p: &str| t.iter().position(|x| x == p).unwrap();
         for inside in ["/dev/null", "/dev/pts", "/dev/ptmx", "/dev/shm", "/dev/fd"] {
             assert!(pos("/dev") < pos(inside), "{inside} before /dev");
@@ -202,7 +250,7 @@ mod tests {
 
     #[test]
     fn proc_and_sys_cannot_run_or_escalate() {
-        for step in container_plan() {
+        for step in container_plan(true) {
             if let Step::Mount { target, flags, .. } = step {
                 assert!(flags & libc::MS_NOSUID != 0, "{target} allows setuid");
                 if target == "/sys" {
@@ -216,8 +264,22 @@ mod tests {
     }
 
     #[test]
+    fn masking_comes_last_and_only_without_privileged() {
+        let masked = container_plan(true);
+        let plain = container_plan(false);
+        assert_eq!(masked.len(), plain.len() + 13);
+        assert_eq!(masked[..plain.len()], plain[..], "the same base, masking appended after /proc and /dev exist");
+        let t = targets(&masked);
+        for path in ["/proc/kcore", "/proc/keys", "/proc/sysrq-trigger", "/proc/sys", "/sys/firmware"] {
+            assert!(t.iter().any(|x| x == path), "{path} not masked");
+        }
+        assert!(masked.contains(&Step::ReadOnly { path: "/proc/sys" }));
+        assert!(masked.contains(&Step::MaskFile { path: "/proc/kcore" }));
+    }
+
+    #[test]
     fn ptys_are_a_private_instance() {
-        let devpts = container_plan().into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
+        let devpts = container_plan(true).into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
         let Some(Step::Mount { data, .. }) = devpts else { panic!("no devpts") };
         assert!(data.contains("newinstance") && data.contains("ptmxmode=0666"));
     }

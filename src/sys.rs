@@ -317,10 +317,41 @@ pub fn unshare(flags: u64) -> Result<(), Errno> {
     check(unsafe { syscall!(UNSHARE, flags) }).map(drop)
 }
 
-/// prctl(2) with integer arguments only (PR_SET_PDEATHSIG and friends).
-pub fn prctl(option: i32, arg: u64) -> Result<(), Errno> {
+/// prctl(2) with integer arguments only: PR_SET_PDEATHSIG (die with the runtime),
+/// PR_SET_DUMPABLE (no ptrace or /proc/PID/mem of the child during setup), PR_SET_NO_NEW_PRIVS
+/// (setuid binaries gain nothing), PR_CAPBSET_DROP and PR_CAP_AMBIENT (capabilities).
+pub fn prctl(option: i32, arg2: u64, arg3: u64) -> Result<(), Errno> {
     // SAFETY: the options we use take plain integers, no pointers.
-    check(unsafe { syscall!(PRCTL, option, arg, 0, 0, 0) }).map(drop)
+    check(unsafe { syscall!(PRCTL, option, arg2, arg3, 0, 0) }).map(drop)
+}
+
+/// capset(2): sets this process's effective, permitted and inheritable capabilities to `set`
+/// (two 32-bit words, _LINUX_CAPABILITY_VERSION_3).
+pub fn capset(set: [u32; 2]) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let data = set.map(|word| Data { effective: word, permitted: word, inheritable: word });
+    // SAFETY: a version-3 header and the two data structs it requires, both live across the call.
+    check(unsafe { syscall!(CAPSET, &header as *const Header, data.as_ptr()) }).map(drop)
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: whatever descriptors the runtime inherited from its
+/// own parent (not O_CLOEXEC, not ours) must not reach the container (the CVE-2024-21626 class).
+pub fn close_range_cloexec(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: no pointers; it only marks descriptors close-on-exec.
+    check(unsafe { syscall!(CLOSE_RANGE, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }).map(drop)
 }
 
 /// setsid(2): the container gets a session of its own, so it has no controlling terminal on the
@@ -383,7 +414,7 @@ pub fn sigprocmask(how: i32, set: SigSet) -> Result<(), Errno> {
 /// Returns None when the timeout passed.
 pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>, Errno> {
     let timeout = timeout_ms.map(|ms| libc::timespec {
-        tv_sec: (ms / 1000) as libc::time_t,
+        tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
     });
     let timeout_ptr = timeout.as_ref().map_or(0, |t| t as *const libc::timespec as usize);

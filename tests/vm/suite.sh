@@ -3,7 +3,8 @@
 # `make test` on the host (tests/run.rs), here on a pure cgroup v2 kernel, plus the checks that
 # only make sense on a freshly booted VM.
 #
-# Payload: contain (static), run-tests (the static tests/run.rs binary), rootfs/ (busybox).
+# Payload: contain (static), run-tests and hardening-tests (tests/run.rs and tests/hardening.rs as
+# static binaries), rootfs/ (busybox).
 set -u
 cd /payload
 export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs TMPDIR=/tmp
@@ -20,6 +21,7 @@ if [ "$CONTAIN_VM_PHASE" = initramfs ]; then
 fi
 
 ./run-tests --test-threads=2 || failed=1
+./hardening-tests --test-threads=2 || failed=1
 
 leftover=$(ls -d /sys/fs/cgroup/contain-* 2>/dev/null)
 if [ -n "$leftover" ]; then

@@ -13,13 +13,14 @@ rustflags=${2-}
 payload=$(mktemp -d /tmp/contain-vm-payload.XXXXXX)
 trap 'rm -rf "$payload"' EXIT
 
-# The suite as a standalone static binary: cargo prints where it put it.
-tests_bin=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --test run --no-run \
-    --message-format=json | grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
-[[ -x $tests_bin ]] || { echo "test-vm: could not build the test binary" >&2; exit 1; }
-
+# Each integration test file as a standalone static binary: cargo prints where it put them.
 cp ./contain "$payload/contain"
-cp "$tests_bin" "$payload/run-tests"
+for suite in run hardening; do
+    bin=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --test "$suite" --no-run \
+        --message-format=json | grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
+    [[ -x $bin ]] || { echo "test-vm: could not build the $suite tests" >&2; exit 1; }
+    cp "$bin" "$payload/$suite-tests"
+done
 cp tests/vm/suite.sh "$payload/suite.sh"
 sh tests/mkrootfs.sh "$payload/rootfs"
 

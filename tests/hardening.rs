@@ -1,0 +1,135 @@
+//! The defaults that keep a root container from being a trivial way out to the host, each proved
+//! by trying the attack from inside a container. (Part of the hardening work: capabilities,
+//! no_new_privs, masked /proc and /sys, fd hygiene. Seccomp, the pty and a devices policy are not
+//! done yet; see the README's safety notes.)
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// Docker's default 14 capabilities, as /proc/PID/status prints them.
+const DEFAULT_CAPS: &str = "00000000a80425fb";
+
+fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
+    status.lines().find_map(|l| l.strip_prefix(field)).map(str::trim).unwrap_or_else(|| panic!("no {field}"))
+}
+
+#[test]
+fn the_command_keeps_only_the_default_capabilities_and_no_new_privs() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("caps");
+    let out = run_in(rootfs(), &name, &[], &["cat", "/proc/self/status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for field in ["CapBnd:", "CapEff:", "CapPrm:", "CapInh:"] {
+        assert_eq!(status_field(&out.stdout, field), DEFAULT_CAPS, "{field}");
+    }
+    assert_eq!(status_field(&out.stdout, "CapAmb:"), "0000000000000000");
+    assert_eq!(status_field(&out.stdout, "NoNewPrivs:"), "1");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn without_cap_sys_admin_nothing_can_be_mounted() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("nomount");
+    // A block device node can still be made (MKNOD is in the default set), but not mounted.
+    let script = "mknod /tmp/disk b 7 0 2>/dev/null; mount /tmp/disk /mnt || echo refused; mount -t tmpfs x /mnt || echo refused";
+    let out = run_in(rootfs(), &name, &[], &["sh", "-c", script]);
+    assert_eq!(out.stdout, "refused\nrefused\n", "{}", out.stderr);
+    assert!(out.stderr.contains("permission denied"), "{}", out.stderr);
+    let _ = std::fs::remove_file(rootfs().join("tmp/disk"));
+
+    let out =
+        run_in(rootfs(), &name, &["--cap-add", "SYS_ADMIN"], &["sh", "-c", "mount -t tmpfs x /mnt && echo mounted"]);
+    assert_eq!(out.stdout, "mounted\n", "--cap-add SYS_ADMIN gives it back: {}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn cap_drop_all_and_privileged() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("capflags");
+    let out = run_in(rootfs(), &name, &["--cap-drop", "ALL", "--cap-add", "NET_RAW"], &["cat", "/proc/self/status"]);
+    assert_eq!(status_field(&out.stdout, "CapBnd:"), "0000000000002000", "NET_RAW alone");
+
+    let out = run_in(rootfs(), &name, &["--privileged"], &["cat", "/proc/self/status"]);
+    // The host's bounding set is the most a privileged container can have.
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(status_field(&out.stdout, "CapBnd:"), status_field(&host, "CapBnd:"));
+    assert_eq!(status_field(&out.stdout, "NoNewPrivs:"), "0");
+    assert_no_leftovers(&name, rootfs());
+}
+
+/// The paths that exist on this kernel (a test VM has /proc/kcore and SysRq, our hosts do not).
+fn present(paths: &[&'static str]) -> Vec<&'static str> {
+    paths.iter().copied().filter(|p| Path::new(p).exists()).collect()
+}
+
+#[test]
+fn proc_and_sys_are_masked_and_kernel_knobs_read_only() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("mask");
+    let masked = present(&[
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+        "/proc/acpi",
+        "/proc/scsi",
+        "/sys/firmware",
+    ]);
+    let read_only = present(&["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"]);
+    let out = run_in(rootfs(), &name, &[], &["cat", "/proc/self/mountinfo"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mount_of = |path: &str| out.stdout.lines().find(|l| l.split(' ').nth(4) == Some(path)).map(String::from);
+    for path in &masked {
+        assert!(mount_of(path).is_some(), "{path} is not masked:\n{}", out.stdout);
+    }
+    for path in &read_only {
+        let line = mount_of(path).unwrap_or_else(|| panic!("{path} is not a mount point"));
+        assert!(line.split(' ').nth(5).unwrap().starts_with("ro"), "{path} is writable: {line}");
+    }
+
+    // The attacks themselves. Writing 'h' to SysRq would only print its help, were it to get through.
+    let script = "cat /proc/keys /proc/timer_list /sys/firmware/* 2>/dev/null | wc -c; \
+                  echo contained > /proc/sys/kernel/hostname || echo sysctl-refused; \
+                  if [ -e /proc/sysrq-trigger ]; then echo h > /proc/sysrq-trigger || echo sysrq-refused; else echo sysrq-refused; fi; \
+                  if [ -e /proc/kcore ]; then wc -c < /proc/kcore; else echo 0; fi";
+    let out = run_in(rootfs(), &name, &[], &["sh", "-c", script]);
+    assert_eq!(out.stdout, "0\nsysctl-refused\nsysrq-refused\n0\n", "{}", out.stderr);
+
+    let out = run_in(rootfs(), &name, &["--privileged"], &["cat", "/proc/self/mountinfo"]);
+    assert!(!out.stdout.contains(" /proc/sys "), "--privileged masks nothing: {}", out.stdout);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn no_host_file_descriptor_reaches_the_container() {
+    if !require_root() {
+        return;
+    }
+    let name = unique_name("fds");
+    // The runtime inherits fd 7 without O_CLOEXEC from its own parent, as a careless caller would.
+    let args = run_args(rootfs(), &name, &[], &["ls", "/proc/self/fd"]).join(" ");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 7</proc/version; exec {} {args}", contain_bin().display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 0-2, and 3: ls's own handle on the directory it lists.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n1\n2\n3\n");
+    assert_no_leftovers(&name, rootfs());
+}
