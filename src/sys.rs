@@ -413,10 +413,8 @@ pub fn sigprocmask(how: i32, set: SigSet) -> Result<(), Errno> {
 /// rt_sigtimedwait(2): waits for one of the blocked signals, at most `timeout_ms` (None: forever).
 /// Returns None when the timeout passed.
 pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>, Errno> {
-    let timeout = timeout_ms.map(|ms| libc::timespec {
-        tv_sec: (ms / 1000) as _,
-        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
-    });
+    let timeout = timeout_ms
+        .map(|ms| libc::timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long });
     let timeout_ptr = timeout.as_ref().map_or(0, |t| t as *const libc::timespec as usize);
     loop {
         // SAFETY: `set` and `timeout` (when given) live across the call; no siginfo is requested.

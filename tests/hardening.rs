@@ -19,10 +19,7 @@ fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
 
 #[test]
 fn the_command_keeps_only_the_default_capabilities_and_no_new_privs() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("caps");
+    let Some(name) = root_test("caps") else { return };
     let out = run_in(rootfs(), &name, &[], &["cat", "/proc/self/status"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     for field in ["CapBnd:", "CapEff:", "CapPrm:", "CapInh:"] {
@@ -35,10 +32,7 @@ fn the_command_keeps_only_the_default_capabilities_and_no_new_privs() {
 
 #[test]
 fn without_cap_sys_admin_nothing_can_be_mounted() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("nomount");
+    let Some(name) = root_test("nomount") else { return };
     // A block device node can still be made (MKNOD is in the default set), but not mounted.
     let script = "mknod /tmp/disk b 7 0 2>/dev/null; mount /tmp/disk /mnt || echo refused; mount -t tmpfs x /mnt || echo refused";
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", script]);
@@ -54,10 +48,7 @@ fn without_cap_sys_admin_nothing_can_be_mounted() {
 
 #[test]
 fn cap_drop_all_and_privileged() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("capflags");
+    let Some(name) = root_test("capflags") else { return };
     let out = run_in(rootfs(), &name, &["--cap-drop", "ALL", "--cap-add", "NET_RAW"], &["cat", "/proc/self/status"]);
     assert_eq!(status_field(&out.stdout, "CapBnd:"), "0000000000002000", "NET_RAW alone");
 
@@ -76,21 +67,9 @@ fn present(paths: &[&'static str]) -> Vec<&'static str> {
 
 #[test]
 fn proc_and_sys_are_masked_and_kernel_knobs_read_only() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("mask");
-    let masked = present(&[
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/timer_list",
-        "/proc/sched_debug",
-        "/proc/latency_stats",
-        "/proc/acpi",
-        "/proc/scsi",
-        "/sys/firmware",
-    ]);
-    let read_only = present(&["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"]);
+    let Some(name) = root_test("mask") else { return };
+    let masked = present(&MASKED_PATHS);
+    let read_only = present(&READ_ONLY_PATHS);
     let out = run_in(rootfs(), &name, &[], &["cat", "/proc/self/mountinfo"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mount_of = |path: &str| out.stdout.lines().find(|l| l.split(' ').nth(4) == Some(path)).map(String::from);
@@ -117,10 +96,7 @@ fn proc_and_sys_are_masked_and_kernel_knobs_read_only() {
 
 #[test]
 fn no_host_file_descriptor_reaches_the_container() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("fds");
+    let Some(name) = root_test("fds") else { return };
     // The runtime inherits fd 7 without O_CLOEXEC from its own parent, as a careless caller would.
     let args = run_args(rootfs(), &name, &[], &["ls", "/proc/self/fd"]).join(" ");
     let out = Command::new("sh")

@@ -12,10 +12,7 @@ use common::*;
 
 #[test]
 fn hostname_is_set_and_defaults_to_the_id() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("host");
+    let Some(name) = root_test("host") else { return };
     let out = run_in(rootfs(), &name, &["--hostname", "testbox"], &["/bin/hostname"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "testbox\n"), "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
@@ -27,10 +24,7 @@ fn hostname_is_set_and_defaults_to_the_id() {
 
 #[test]
 fn the_command_is_pid_1_and_sees_only_its_own_processes() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("pid1");
+    let Some(name) = root_test("pid1") else { return };
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", "echo $$; ps -o pid,comm; true"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -44,10 +38,7 @@ fn the_command_is_pid_1_and_sees_only_its_own_processes() {
 
 #[test]
 fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("root");
+    let Some(name) = root_test("root") else { return };
     let out =
         run_in(rootfs(), &name, &[], &["sh", "-c", "ls /; echo ---; ls /dev; echo ---; cat /proc/self/mountinfo"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -66,7 +57,8 @@ fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
         "a minimal /dev: no host disks"
     );
 
-    // No host path is a mount point in the container: only its own root and what contain mounted.
+    // No host path is a mount point in the container: only its own root, what contain mounted, and
+    // the masks over /proc and /sys (tests/hardening.rs).
     let allowed = [
         "/",
         "/proc",
@@ -80,24 +72,11 @@ fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
         "/dev/random",
         "/dev/urandom",
         "/dev/tty",
-        // The masks over /proc and /sys (tests/hardening.rs).
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/timer_list",
-        "/proc/sched_debug",
-        "/proc/latency_stats",
-        "/proc/acpi",
-        "/proc/scsi",
-        "/sys/firmware",
-        "/proc/sys",
-        "/proc/sysrq-trigger",
-        "/proc/irq",
-        "/proc/bus",
-        "/proc/fs",
     ];
     for line in sections[2].lines() {
         let mount_point = line.split(' ').nth(4).unwrap();
-        assert!(allowed.contains(&mount_point), "unexpected mount point {mount_point}: {line}");
+        let masked = MASKED_PATHS.contains(&mount_point) || READ_ONLY_PATHS.contains(&mount_point);
+        assert!(allowed.contains(&mount_point) || masked, "unexpected mount point {mount_point}: {line}");
     }
     let sys_line = sections[2].lines().find(|l| l.split(' ').nth(4) == Some("/sys")).unwrap();
     assert!(sys_line.split(' ').nth(5).unwrap().starts_with("ro,"), "/sys is read-only: {sys_line}");
@@ -106,10 +85,7 @@ fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
 
 #[test]
 fn the_container_is_in_the_root_of_its_cgroup_namespace() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("cgns");
+    let Some(name) = root_test("cgns") else { return };
     let out = run_in(rootfs(), &name, &["--memory", "64M"], &["cat", "/proc/self/cgroup"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.lines().any(|l| l == "0::/"), "{}", out.stdout);
@@ -121,10 +97,7 @@ fn the_container_is_in_the_root_of_its_cgroup_namespace() {
 
 #[test]
 fn stdout_carries_only_the_commands_output() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("stdout");
+    let Some(name) = root_test("stdout") else { return };
     let out = run_in(rootfs(), &name, &[], &["/bin/echo", "hello from container"]);
     assert_eq!(out.code, 0);
     assert_eq!(out.stdout, "hello from container\n");
@@ -138,20 +111,14 @@ fn stdout_carries_only_the_commands_output() {
 
 #[test]
 fn arguments_after_the_double_dash_are_untouched() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("args");
+    let Some(name) = root_test("args") else { return };
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", "echo --x \"$1\"", "sh", "--memory 1"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "--x --memory 1\n"), "{}", out.stderr);
 }
 
 #[test]
 fn the_environment_is_clean() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("env");
+    let Some(name) = root_test("env") else { return };
     let mut cmd = command(&run_args(rootfs(), &name, &["--hostname", "envbox"], &["env"]));
     cmd.env("CONTAIN_HOST_SECRET", "leaked").env("TERM", "vt100");
     let out = finish(cmd.spawn().unwrap());
@@ -171,10 +138,7 @@ fn the_environment_is_clean() {
 
 #[test]
 fn loopback_is_up_and_alone() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("net");
+    let Some(name) = root_test("net") else { return };
     let out = run_in(
         rootfs(),
         &name,
@@ -187,10 +151,7 @@ fn loopback_is_up_and_alone() {
 
 #[test]
 fn exit_codes_are_passed_through() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("exit");
+    let Some(name) = root_test("exit") else { return };
     for (cmd, code) in [(&["true"][..], 0), (&["sh", "-c", "exit 42"][..], 42), (&["false"][..], 1)] {
         let out = run_in(rootfs(), &name, &[], cmd);
         assert_eq!(out.code, code, "{cmd:?}: {}", out.stderr);
@@ -201,10 +162,7 @@ fn exit_codes_are_passed_through() {
 
 #[test]
 fn a_missing_command_exits_127_and_a_non_executable_one_126() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("exec");
+    let Some(name) = root_test("exec") else { return };
     let out = run_in(rootfs(), &name, &[], &["no-such-command"]);
     assert_eq!(out.code, 127);
     assert_eq!(out.errors(), ["[contain] error: execve(no-such-command): ENOENT (2)"]);
@@ -219,10 +177,7 @@ fn a_missing_command_exits_127_and_a_non_executable_one_126() {
 
 #[test]
 fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("limits");
+    let Some(name) = root_test("limits") else { return };
     let args = run_args(rootfs(), &name, &["--memory", "48M", "--cpu", "30000", "--pids", "20"], &["sleep", "30"]);
     let child = command(&args).spawn().unwrap();
     let init = container_pids(&name, 1)[0];
@@ -249,10 +204,7 @@ fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
 
 #[test]
 fn a_memory_hog_is_oom_killed() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("oom");
+    let Some(name) = root_test("oom") else { return };
     let out =
         run_in(rootfs(), &name, &["--memory", "32M"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
     assert_eq!(out.code, 137, "{}", out.stderr);
@@ -268,10 +220,7 @@ fn a_memory_hog_is_oom_killed() {
 
 #[test]
 fn a_pids_limit_stops_a_fork_loop() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("pids");
+    let Some(name) = root_test("pids") else { return };
     let script = "for i in $(seq 1 40); do sleep 10 & done; echo never";
     let out = run_in(rootfs(), &name, &["--pids", "12"], &["sh", "-c", script]);
     assert_ne!(out.code, 0);
@@ -286,10 +235,7 @@ fn a_pids_limit_stops_a_fork_loop() {
 
 #[test]
 fn a_cpu_quota_throttles() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("cpu");
+    let Some(name) = root_test("cpu") else { return };
     let args = run_args(rootfs(), &name, &["--cpu", "20000"], &["sh", "-c", "while :; do :; done"]);
     let child = command(&args).spawn().unwrap();
     let stat = cgroup_file(&name, "cpu", "cpu.stat", "cpu.stat");
@@ -306,10 +252,7 @@ fn a_cpu_quota_throttles() {
 
 #[test]
 fn a_second_sigint_kills_a_container_that_ignores_the_first() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("sigint");
+    let Some(name) = root_test("sigint") else { return };
     // PID 1 without a handler ignores SIGINT: the first is forwarded to no effect, the second kills.
     let child = command(&run_args(rootfs(), &name, &[], &["sleep", "30"])).spawn().unwrap();
     container_pids(&name, 1);
@@ -329,10 +272,7 @@ fn a_second_sigint_kills_a_container_that_ignores_the_first() {
 
 #[test]
 fn sigterm_is_forwarded_to_a_container_that_handles_it() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("term");
+    let Some(name) = root_test("term") else { return };
     let rootfs = fresh_rootfs(&name);
     let script = "trap 'echo got TERM; exit 7' TERM; touch /tmp/ready; while :; do sleep 0.05; done";
     let child = command(&run_args(&rootfs, &name, &[], &["sh", "-c", script])).spawn().unwrap();
@@ -345,10 +285,7 @@ fn sigterm_is_forwarded_to_a_container_that_handles_it() {
 
 #[test]
 fn the_stop_timeout_kills_a_container_that_ignores_sigterm() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("stoptimeout");
+    let Some(name) = root_test("stoptimeout") else { return };
     let child = command(&run_args(rootfs(), &name, &["--stop-timeout", "1"], &["sleep", "30"])).spawn().unwrap();
     container_pids(&name, 1);
     let sent = Instant::now();
@@ -392,10 +329,7 @@ fn the_container_dies_with_the_runtime() {
 
 #[test]
 fn a_name_in_use_is_refused_and_the_running_container_is_untouched() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("dup");
+    let Some(name) = root_test("dup") else { return };
     let first = command(&run_args(rootfs(), &name, &["--pids", "10"], &["sleep", "30"])).spawn().unwrap();
     let init = container_pids(&name, 1)[0];
     let out = run_in(rootfs(), &name, &[], &["true"]);
@@ -412,10 +346,7 @@ fn a_name_in_use_is_refused_and_the_running_container_is_untouched() {
 
 #[test]
 fn a_failure_half_way_through_setup_cleans_up() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("halfway");
+    let Some(name) = root_test("halfway") else { return };
     let rootfs = fresh_rootfs(&name);
     fs::remove_dir(rootfs.join("proc")).unwrap();
     fs::write(rootfs.join("proc"), "not a directory").unwrap();
@@ -427,10 +358,7 @@ fn a_failure_half_way_through_setup_cleans_up() {
 
 #[test]
 fn bad_input_gets_one_clear_line_and_starts_nothing() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("bad");
+    let Some(name) = root_test("bad") else { return };
     let file_rootfs = scratch().join("a-file");
     fs::write(&file_rootfs, "").unwrap();
     let root = rootfs().to_str().unwrap();
@@ -502,10 +430,7 @@ fn two_containers_can_share_a_rootfs_at_once() {
 /// for its initramfs phase.
 #[test]
 fn pivot_root_or_the_initramfs_fallback() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("pivot");
+    let Some(name) = root_test("pivot") else { return };
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", "ls /; cat /proc/self/mountinfo"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let fallback = "pivot_root: EINVAL on an initramfs root; falling back to MS_MOVE + chroot";
@@ -520,10 +445,7 @@ fn pivot_root_or_the_initramfs_fallback() {
 /// test alone first, on a root cgroup with an empty subtree_control; on v1 there is nothing to enable.
 #[test]
 fn controllers_are_enabled_when_missing() {
-    if !require_root() {
-        return;
-    }
-    let name = unique_name("subtree");
+    let Some(name) = root_test("subtree") else { return };
     let subtree = Path::new(CGROUP_ROOT).join("cgroup.subtree_control");
     let expect_empty = std::env::var_os("CONTAIN_EXPECT_EMPTY_SUBTREE").is_some();
     if expect_empty {

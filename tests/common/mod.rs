@@ -19,6 +19,18 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// What a default container hides (behind /dev/null or an empty tmpfs) and makes read-only.
+pub const MASKED_PATHS: [&str; 8] = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+pub const READ_ONLY_PATHS: [&str; 5] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
 /// No container in this suite should need longer; a hang is a failure, not a stuck CI job.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -37,6 +49,11 @@ pub fn require_root() -> bool {
     }
     eprintln!("SKIPPED: needs root (namespaces, mounts, cgroups); run `sudo make test`");
     false
+}
+
+/// The start of a root-only test: its container id, or None (after `require_root` said why).
+pub fn root_test(what: &str) -> Option<String> {
+    require_root().then(|| unique_name(what))
 }
 
 /// A scratch directory for this test process.
