@@ -11,6 +11,7 @@ use std::ffi::{c_int, CString};
 use crate::caps::{self, CapSet};
 use crate::error::{Context, Error};
 use crate::mounts::{self, HostDevices};
+use crate::seccomp;
 use crate::sys::{self, Errno, SigSet};
 
 /// Exit codes of a container that never ran its command (the `docker run` convention).
@@ -170,8 +171,8 @@ fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
 }
 
-/// The last step before execve: no gaining privileges through setuid binaries, and only `set` of
-/// root's capabilities. The bounding set is what counts for root: execve gives uid 0 every
+/// The last step before execve: no gaining privileges through setuid binaries, only `set` of
+/// root's capabilities, and the seccomp deny-list. The bounding set is what counts for root: execve gives uid 0 every
 /// capability in it, so dropping from it is what really takes a capability away.
 fn restrict_privileges(set: CapSet) -> Result<(), Error> {
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
@@ -186,7 +187,9 @@ fn restrict_privileges(set: CapSet) -> Result<(), Error> {
     }
     sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
         .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
-    sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))
+    sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))?;
+    // Last: after this, the deny-listed calls fail even for us.
+    sys::install_seccomp_filter(&seccomp::deny_list_program()).step(|| "prctl(PR_SET_SECCOMP, deny list)".into())
 }
 
 /// Candidates for execve, in order: the name itself when it has a '/', else each PATH entry.

@@ -24,7 +24,7 @@ options for run:
                         seconds later (default 10; a second SIGINT/SIGTERM kills at once)
   --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
   --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
-  --privileged          keep every capability, no no_new_privs, nothing masked in /proc
+  --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
 
 exit status: the command's own; 128+N if it was killed by signal N; 125 if contain itself failed
 (bad input or setup) before the command started; 126 if the command is not executable; 127 if it

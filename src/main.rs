@@ -12,6 +12,7 @@ mod clone;
 mod container;
 mod error;
 mod mounts;
+mod seccomp;
 mod sys;
 
 use cli::Command;

@@ -346,6 +346,17 @@ pub fn capset(set: [u32; 2]) -> Result<(), Errno> {
     check(unsafe { syscall!(CAPSET, &header as *const Header, data.as_ptr()) }).map(drop)
 }
 
+/// prctl(2) PR_SET_SECCOMP, SECCOMP_MODE_FILTER: from here on, every system call of this process
+/// and of what it execs passes `program` (see seccomp.rs). Needs no_new_privs set first.
+pub fn install_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
+    let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: `fprog` points at `program`, both alive across the call; the kernel copies the program.
+    check(unsafe {
+        syscall!(PRCTL, libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog, 0, 0)
+    })
+    .map(drop)
+}
+
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: whatever descriptors the runtime inherited from its
 /// own parent (not O_CLOEXEC, not ours) must not reach the container (the CVE-2024-21626 class).
 pub fn close_range_cloexec(first: u32) -> Result<(), Errno> {

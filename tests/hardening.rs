@@ -109,3 +109,27 @@ fn no_host_file_descriptor_reaches_the_container() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n1\n2\n3\n");
     assert_no_leftovers(&name, rootfs());
 }
+
+#[test]
+fn seccomp_refuses_user_namespaces_and_module_loading() {
+    let Some(name) = root_test("seccomp") else { return };
+    let script = "grep '^Seccomp:' /proc/self/status; unshare -U true || echo userns-refused";
+    let out = run_in(rootfs(), &name, &[], &["sh", "-c", script]);
+    assert_eq!(out.stdout, "Seccomp:\t2\nuserns-refused\n", "{}", out.stderr);
+    assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+
+    // Even with CAP_SYS_MODULE given back, the filter refuses init_module before the kernel looks
+    // at the (invalid, harmless) image: EPERM, not ENOEXEC.
+    let out = run_in(rootfs(), &name, &["--cap-add", "SYS_MODULE"], &["insmod", "/bin/busybox"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+
+    let out = run_in(
+        rootfs(),
+        &name,
+        &["--privileged"],
+        &["sh", "-c", script.replace("||", "&& echo userns-ok ||").as_str()],
+    );
+    assert_eq!(out.stdout, "Seccomp:\t0\nuserns-ok\n", "--privileged has no filter: {}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
