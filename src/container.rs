@@ -179,7 +179,11 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
 
     // --- Release it and learn whether the command started. ---
     // go_write stays open until we return: the child reads its closing as "the runtime is gone".
-    sys::write_all(go_write.raw(), b"g").step(|| "write(sync pipe)".into())?;
+    match sys::write_all(go_write.raw(), b"g") {
+        // Killed before it was released (from outside, or the OOM killer): wait4 says how.
+        Ok(()) | Err(Errno(libc::EPIPE)) => {}
+        Err(errno) => return Err(Error::Sys { step: "write(sync pipe)".into(), errno }),
+    }
     let failure = read_report(&report_read)?;
     drop(report_read);
     if let Some(failure) = &failure {

@@ -116,11 +116,18 @@ fn cpath(s: &str) -> Result<CString, Error> {
     sys::cstring(s).step(|| format!("path {s:?}"))
 }
 
-/// mkdir that accepts an existing directory: images usually ship /proc, /sys and /dev.
+/// A mount point that exists (images usually ship /proc, /sys and /dev) or is created. A symlink
+/// is refused: after pivot_root it could only lead inside the container, but an image that
+/// redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken either way.
 fn ensure_dir(path: &str) -> Result<(), Error> {
-    match sys::mkdir(&cpath(path)?, 0o755) {
-        Ok(()) | Err(Errno(libc::EEXIST)) => Ok(()),
-        Err(errno) => Err(Error::Sys { step: format!("mkdir({path})"), errno }),
+    let target = cpath(path)?;
+    match sys::stat(&target, libc::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            Err(Error::Setup(format!("{path} in the rootfs is a symlink: refusing to mount over it")))
+        }
+        Ok(_) => Ok(()),
+        Err(Errno(libc::ENOENT)) => sys::mkdir(&target, 0o755).step(|| format!("mkdir({path})")),
+        Err(errno) => Err(Error::Sys { step: format!("stat({path})"), errno }),
     }
 }
 

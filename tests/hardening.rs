@@ -33,17 +33,18 @@ fn the_command_keeps_only_the_default_capabilities_and_no_new_privs() {
 #[test]
 fn without_cap_sys_admin_nothing_can_be_mounted() {
     let Some(name) = root_test("nomount") else { return };
+    // Its own rootfs: the device node it makes must not appear in the shared one.
+    let rootfs = &fresh_rootfs(&name);
     // A block device node can still be made (MKNOD is in the default set), but not mounted.
     let script = "mknod /tmp/disk b 7 0 2>/dev/null; mount /tmp/disk /mnt || echo refused; mount -t tmpfs x /mnt || echo refused";
-    let out = run_in(rootfs(), &name, &[], &["sh", "-c", script]);
+    let out = run_in(rootfs, &name, &[], &["sh", "-c", script]);
     assert_eq!(out.stdout, "refused\nrefused\n", "{}", out.stderr);
     assert!(out.stderr.contains("permission denied"), "{}", out.stderr);
-    let _ = std::fs::remove_file(rootfs().join("tmp/disk"));
 
     let out =
-        run_in(rootfs(), &name, &["--cap-add", "SYS_ADMIN"], &["sh", "-c", "mount -t tmpfs x /mnt && echo mounted"]);
+        run_in(rootfs, &name, &["--cap-add", "SYS_ADMIN"], &["sh", "-c", "mount -t tmpfs x /mnt && echo mounted"]);
     assert_eq!(out.stdout, "mounted\n", "--cap-add SYS_ADMIN gives it back: {}", out.stderr);
-    assert_no_leftovers(&name, rootfs());
+    assert_no_leftovers(&name, rootfs);
 }
 
 #[test]
@@ -132,4 +133,19 @@ fn seccomp_refuses_user_namespaces_and_module_loading() {
     );
     assert_eq!(out.stdout, "Seccomp:\t0\nuserns-ok\n", "--privileged has no filter: {}", out.stderr);
     assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_rootfs_with_a_symlinked_proc_or_dev_is_refused() {
+    let Some(name) = root_test("symlinks") else { return };
+    for (dir, target) in [("proc", "/etc"), ("dev", "/tmp"), ("sys", "../../../../../../sys")] {
+        let rootfs = fresh_rootfs(&format!("{name}-{dir}"));
+        std::fs::remove_dir(rootfs.join(dir)).unwrap();
+        std::os::unix::fs::symlink(target, rootfs.join(dir)).unwrap();
+        let out = run_in(&rootfs, &name, &[], &["true"]);
+        assert_eq!(out.code, 125, "{}", out.stderr);
+        let expected = format!("[contain] error: /{dir} in the rootfs is a symlink: refusing to mount over it");
+        assert_eq!(out.errors(), [expected.as_str()], "{}", out.stderr);
+        assert_no_leftovers(&name, &rootfs);
+    }
 }

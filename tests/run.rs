@@ -470,3 +470,17 @@ fn controllers_are_enabled_when_missing() {
     }
     assert_no_leftovers(&name, rootfs());
 }
+
+#[test]
+fn a_container_killed_before_it_starts_reports_the_signal() {
+    let Some(name) = root_test("earlykill") else { return };
+    // The moment its pid shows up in the cgroup, before the runtime has released it.
+    for _ in 0..5 {
+        let child = command(&run_args(rootfs(), &name, &[], &["sleep", "30"])).spawn().unwrap();
+        send_signal(container_pids(&name, 1)[0] as u32, libc::SIGKILL);
+        let out = finish(child);
+        assert_eq!(out.code, 137, "{}", out.stderr);
+        assert!(out.errors().is_empty(), "{}", out.stderr);
+        assert_no_leftovers(&name, rootfs());
+    }
+}
