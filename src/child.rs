@@ -45,8 +45,8 @@ pub struct ChildConfig {
     pub report_write: c_int,
     /// The parent's ends of both pipes, which the child must close (it got copies).
     pub parent_fds: [c_int; 2],
-    /// The capabilities the command keeps; None = `--privileged`: all of them, no no_new_privs,
-    /// nothing masked in /proc.
+    /// The capabilities the command keeps; None = `--privileged`: all of them, no no_new_privs, no
+    /// seccomp filter, nothing masked in /proc and /sys.
     pub capabilities: Option<CapSet>,
 }
 
@@ -172,8 +172,8 @@ fn root_is_initramfs() -> bool {
 }
 
 /// The last step before execve: no gaining privileges through setuid binaries, only `set` of
-/// root's capabilities, and the seccomp deny-list. The bounding set is what counts for root: execve gives uid 0 every
-/// capability in it, so dropping from it is what really takes a capability away.
+/// root's capabilities, and the seccomp deny-list. The bounding set is what counts for root:
+/// execve gives uid 0 every capability in it, so dropping from it is what really takes one away.
 fn restrict_privileges(set: CapSet) -> Result<(), Error> {
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
     for cap in (0..64).filter(|&cap| !set.contains(cap)) {

@@ -20,10 +20,11 @@ const OFFSET_ARG0_LOW: u32 = 16;
 
 const RET_ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
-const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32; // SECCOMP_RET_ERRNO | EPERM
+const RET_ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO, with the errno in the low 16 bits
+const RET_EPERM: u32 = RET_ERRNO | libc::EPERM as u32;
 /// clone3 passes its flags behind a pointer the filter cannot read; ENOSYS makes libc fall back to
 /// clone, whose flags it can (Docker's profile does the same).
-const RET_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+const RET_ENOSYS: u32 = RET_ERRNO | libc::ENOSYS as u32;
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
