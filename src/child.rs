@@ -118,6 +118,13 @@ fn prepare(config: &ChildConfig) -> Result<(), Error> {
     let devices = HostDevices::open()?;
     enter_rootfs(&config.rootfs)?;
 
+    if config.capabilities.is_some() {
+        // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
+        // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
+        // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
+        sys::mount_setattr_recursive(c"/", sys::MOUNT_ATTR_NODEV)
+            .step(|| "mount_setattr(/, AT_RECURSIVE, MOUNT_ATTR_NODEV)".into())?;
+    }
     log!("mounting /proc, /sys (read-only) and a minimal /dev");
     mounts::apply(&mounts::container_plan(config.capabilities.is_some()), &devices)?;
     drop(devices);

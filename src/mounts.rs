@@ -51,11 +51,12 @@ pub fn container_plan(mask: bool) -> Vec<Step> {
         Step::Mount { fstype: "proc", target: "/proc", flags: NOSUID | NODEV | NOEXEC, data: "" },
         // Read-only: a container has no business reconfiguring the host's devices and drivers.
         Step::Mount { fstype: "sysfs", target: "/sys", flags: libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, data: "" },
-        // /dev is a small tmpfs of our own, not the host's devtmpfs with every disk on it.
+        // /dev is a small tmpfs of our own, not the host's devtmpfs with every disk on it; a node
+        // made in it does not open (nodev), only the devices bound into it below do.
         Step::Mount {
             fstype: "tmpfs",
             target: "/dev",
-            flags: NOSUID | libc::MS_STRICTATIME,
+            flags: NOSUID | NODEV | libc::MS_STRICTATIME,
             data: "mode=755,size=65536k",
         },
     ];
@@ -256,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn proc_and_sys_cannot_run_or_escalate() {
+    fn no_mount_can_run_setuid_or_open_a_node_made_in_it() {
         for step in container_plan(true) {
             if let Step::Mount { target, flags, .. } = step {
                 assert!(flags & libc::MS_NOSUID != 0, "{target} allows setuid");
@@ -265,6 +266,9 @@ mod tests {
                 }
                 if target == "/proc" {
                     assert!(flags & (libc::MS_NODEV | libc::MS_NOEXEC) == libc::MS_NODEV | libc::MS_NOEXEC);
+                }
+                if target != "/dev/pts" {
+                    assert!(flags & libc::MS_NODEV != 0, "a node made in {target} would open");
                 }
             }
         }

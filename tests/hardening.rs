@@ -1,7 +1,7 @@
 //! The defaults that keep a root container from being a trivial way out to the host, each proved
-//! by trying the attack from inside a container. (Part of the hardening work: capabilities,
-//! no_new_privs, masked /proc and /sys, fd hygiene. Seccomp, the pty and a devices policy are not
-//! done yet; see the README's safety notes.)
+//! by trying the attack from inside a container: capabilities, no_new_privs, device nodes, masked
+//! /proc and /sys, fd and working-directory hygiene, seccomp, symlinked mount points. (The
+//! terminal is tested in tests/tty.rs.)
 
 mod common;
 
@@ -30,20 +30,41 @@ fn the_command_keeps_only_the_default_capabilities_and_no_new_privs() {
     assert_no_leftovers(&name, rootfs());
 }
 
-#[test]
-fn without_cap_sys_admin_nothing_can_be_mounted() {
-    let Some(name) = root_test("nomount") else { return };
-    // Its own rootfs: the device node it makes must not appear in the shared one.
-    let rootfs = &fresh_rootfs(&name);
-    // A block device node can still be made (MKNOD is in the default set), but not mounted.
-    let script = "mknod /tmp/disk b 7 0 2>/dev/null; mount /tmp/disk /mnt || echo refused; mount -t tmpfs x /mnt || echo refused";
-    let out = run_in(rootfs, &name, &[], &["sh", "-c", script]);
-    assert_eq!(out.stdout, "refused\nrefused\n", "{}", out.stderr);
-    assert!(out.stderr.contains("permission denied"), "{}", out.stderr);
+/// The host's root filesystem device, as `b MAJOR MINOR` for mknod.
+fn host_root_device() -> String {
+    let dev = std::fs::metadata("/").map(|m| std::os::unix::fs::MetadataExt::dev(&m)).unwrap();
+    format!("b {} {}", libc::major(dev), libc::minor(dev))
+}
 
+#[test]
+fn a_device_node_made_in_the_container_neither_opens_nor_mounts() {
+    let Some(name) = root_test("nodev") else { return };
+    // Its own rootfs: the nodes it makes must not appear in the shared one.
+    let rootfs = &fresh_rootfs(&name);
+    // MKNOD is in the default set, so nodes can be made: the host's root disk, /dev/mem, and
+    // /dev/zero (a control: the host may refuse the first two by itself, never the third). None
+    // opens, in the rootfs or in /dev: EACCES is the nodev refusal. Nothing can be mounted either.
+    let disk = host_root_device();
+    let nodes =
+        [("/tmp/disk", disk.as_str()), ("/dev/disk", disk.as_str()), ("/tmp/mem", "c 1 1"), ("/tmp/zero", "c 1 5")];
+    let script: String = nodes
+        .iter()
+        .map(|(path, dev)| format!("mknod {path} {dev} || exit 1; head -c 1 {path} > /dev/null || echo refused; "))
+        .chain(["mount /tmp/disk /mnt || echo refused; mount -t tmpfs x /mnt || echo refused".to_string()])
+        .collect();
+    let out = run_in(rootfs, &name, &[], &["sh", "-c", &script]);
+    assert_eq!(out.stdout, "refused\n".repeat(6), "{}", out.stderr);
+    for (path, _) in nodes {
+        assert!(out.stderr.contains(&format!("head: {path}: Permission denied")), "{path}: {}", out.stderr);
+    }
+
+    // --privileged: a node made in the rootfs works (this one is /dev/zero's, harmless to read).
+    let script = "mknod /tmp/zero-privileged c 1 5 && head -c 4 /tmp/zero-privileged | wc -c";
+    let out = run_in(rootfs, &name, &["--privileged"], &["sh", "-c", script]);
+    assert_eq!(out.stdout.trim(), "4", "{}", out.stderr);
     let out =
         run_in(rootfs, &name, &["--cap-add", "SYS_ADMIN"], &["sh", "-c", "mount -t tmpfs x /mnt && echo mounted"]);
-    assert_eq!(out.stdout, "mounted\n", "--cap-add SYS_ADMIN gives it back: {}", out.stderr);
+    assert_eq!(out.stdout, "mounted\n", "--cap-add SYS_ADMIN gives mounting back: {}", out.stderr);
     assert_no_leftovers(&name, rootfs);
 }
 
@@ -108,6 +129,22 @@ fn no_host_file_descriptor_reaches_the_container() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // 0-2, and 3: ls's own handle on the directory it lists.
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n1\n2\n3\n");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_working_directory_is_the_new_root_not_the_callers() {
+    let Some(name) = root_test("cwd") else { return };
+    // The runtime is started from a host directory holding a secret. A working directory left
+    // outside the new root (the runc CVE-2024-21626 class) would reach it through ".." or
+    // /proc/self/cwd.
+    let host_dir = scratch().join(format!("cwd-{name}"));
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("host-secret"), "leaked").unwrap();
+    let script = "readlink /proc/self/cwd; readlink /proc/1/cwd; cat host-secret ../host-secret /proc/self/cwd/host-secret 2>/dev/null; ls /proc/self/cwd/ | grep -c secret";
+    let out =
+        finish(command(&run_args(rootfs(), &name, &[], &["sh", "-c", script])).current_dir(&host_dir).spawn().unwrap());
+    assert_eq!(out.stdout, "/\n/\n0\n", "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
 }
 
