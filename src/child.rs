@@ -12,7 +12,8 @@ use crate::caps::{self, CapSet};
 use crate::error::{Context, Error};
 use crate::mounts::{self, HostDevices};
 use crate::seccomp;
-use crate::sys::{self, Errno, SigSet};
+use crate::sys::{self, Errno, Fd, SigSet};
+use crate::tty::{self, ChildTerminal};
 
 /// Exit codes of a container that never ran its command (the `docker run` convention).
 pub const EXIT_SETUP_FAILED: i32 = 125;
@@ -43,8 +44,10 @@ pub struct ChildConfig {
     pub go_read: c_int,
     /// O_CLOEXEC: closes on a successful exec, so the parent reads EOF; a failure report otherwise.
     pub report_write: c_int,
-    /// The parent's ends of both pipes, which the child must close (it got copies).
-    pub parent_fds: [c_int; 2],
+    /// The parent's ends of the pipes and the socket, which the child must close (it got copies).
+    pub parent_fds: Vec<c_int>,
+    /// Set when the user is at a terminal: the container gets a pty of its own.
+    pub terminal: Option<ChildTerminal>,
     /// The capabilities the command keeps; None = `--privileged`: all of them, no no_new_privs, no
     /// seccomp filter, nothing masked in /proc and /sys.
     pub capabilities: Option<CapSet>,
@@ -84,13 +87,13 @@ pub extern "C" fn child_main(config: &ChildConfig) -> c_int {
 }
 
 fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
-    prepare(config).map_err(Failure::setup)?;
-    exec_command(config)
+    let pty = prepare(config).map_err(Failure::setup)?;
+    exec_command(config, pty)
 }
 
-/// The in-container setup, in order.
-fn prepare(config: &ChildConfig) -> Result<(), Error> {
-    for fd in config.parent_fds {
+/// The in-container setup, in order. Returns the pty's slave end when there is one.
+fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
+    for &fd in &config.parent_fds {
         sys::close(fd);
     }
     // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
@@ -103,8 +106,9 @@ fn prepare(config: &ChildConfig) -> Result<(), Error> {
 
     // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
     sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
-    // No controlling terminal shared with the host; keyboard signals go to the runtime, which
-    // forwards them.
+    // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
+    // into the user's shell), keyboard signals go to the runtime, which forwards them, and the
+    // container's own pty, when it gets one, can become ours.
     sys::setsid().step(|| "setsid()".into())?;
     // Our mount namespace is a copy of the host's, with its shared propagation: without this,
     // every mount below would also appear on the host.
@@ -130,7 +134,8 @@ fn prepare(config: &ChildConfig) -> Result<(), Error> {
     drop(devices);
 
     sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
-    Ok(())
+    // Only now is the container's own devpts mounted, which its pty must come from.
+    config.terminal.as_ref().map(tty::open_in_container).transpose()
 }
 
 /// Blocks until the runtime says "go", and makes sure it is still alive: if it died before our
@@ -221,7 +226,7 @@ fn exec_failure(name: &str, errno: Errno) -> Failure {
     Failure { message: format!("execve({name}): {errno}"), exit_code }
 }
 
-fn exec_command(config: &ChildConfig) -> Result<Infallible, Failure> {
+fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
     let name = config.argv[0].to_string_lossy().into_owned();
     log!("running: {}", name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
@@ -233,6 +238,9 @@ fn exec_command(config: &ChildConfig) -> Result<Infallible, Failure> {
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
     sys::close_range_cloexec(3).step(|| "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)".into()).map_err(Failure::setup)?;
+    if let Some(slave) = &pty {
+        tty::attach_stdio(slave).map_err(Failure::setup)?;
+    }
     if let Some(set) = config.capabilities {
         restrict_privileges(set).map_err(Failure::setup)?;
     }

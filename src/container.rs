@@ -13,7 +13,8 @@ use crate::child::{self, ChildConfig, Failure};
 use crate::cli::{format_size, RunSpec};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::error::{Context, Error};
-use crate::sys::{self, Errno, ExitStatus, SigSet};
+use crate::sys::{self, Errno, ExitStatus, Fd, SigSet};
+use crate::tty::{ChildTerminal, Relay, UserTerminal};
 
 /// The namespaces every container gets from clone3. The cgroup namespace is entered by the child
 /// itself (`child.rs`), once it is inside its cgroup.
@@ -30,6 +31,8 @@ pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 /// Signals passed on to the container. SIGINT and SIGTERM also start the stop timeout.
 const FORWARDED: [i32; 6] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+/// Signals the supervisor handles itself: a child changed state; the user's window was resized.
+const HANDLED: [i32; 2] = [libc::SIGCHLD, libc::SIGWINCH];
 
 /// The container's environment: a fixed, minimal set; nothing of the host's leaks in but TERM,
 /// which the user's terminal needs.
@@ -136,10 +139,11 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         )));
     }
 
-    // Signals are taken synchronously from here on (sigtimedwait), so a Ctrl-C during setup is
+    // Signals are taken synchronously from here on (a signalfd), so a Ctrl-C during setup is
     // handled like any other: after setup, by the cleanup-aware loop below.
-    let blocked = SigSet::of(&[&FORWARDED[..], &[libc::SIGCHLD]].concat());
+    let blocked = SigSet::of(&[&FORWARDED[..], &HANDLED[..]].concat());
     sys::sigprocmask(libc::SIG_BLOCK, blocked).step(|| "rt_sigprocmask(SIG_BLOCK)".into())?;
+    let signals = sys::signalfd(blocked).step(|| "signalfd4".into())?;
 
     // --- The cgroup, with its limits, before the child exists. ---
     let cgroup = match version {
@@ -159,6 +163,8 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     // --- The container's first process. ---
     let (go_read, go_write) = sys::pipe().step(|| "pipe2(sync)".into())?;
     let (report_read, report_write) = sys::pipe().step(|| "pipe2(report)".into())?;
+    let user_terminal = UserTerminal::detect();
+    let pty_socket = user_terminal.as_ref().map(|_| sys::socketpair().step(|| "socketpair(pty)".into())).transpose()?;
     let env = container_env(&hostname, std::env::var("TERM").ok().as_deref());
     let config = ChildConfig {
         hostname,
@@ -168,7 +174,15 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         search_path: CONTAINER_PATH.into(),
         go_read: go_read.raw(),
         report_write: report_write.raw(),
-        parent_fds: [go_write.raw(), report_read.raw()],
+        parent_fds: [Some(&go_write), Some(&report_read), pty_socket.as_ref().map(|(ours, _)| ours)]
+            .into_iter()
+            .flatten()
+            .map(Fd::raw)
+            .collect(),
+        terminal: user_terminal
+            .as_ref()
+            .zip(pty_socket.as_ref())
+            .map(|(terminal, (_, theirs))| ChildTerminal { socket: theirs.raw(), size: terminal.size }),
         capabilities: spec.capabilities,
     };
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
@@ -176,6 +190,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     log!("creating namespaces: {} cgroup", names.join(" "));
     let container = spawn_container(&config, &stack, cgroup.as_ref())?;
     drop((go_read, report_write, stack));
+    let pty_socket = pty_socket.map(|(ours, _theirs)| ours);
 
     // --- Release it and learn whether the command started. ---
     // go_write stays open until we return: the child reads its closing as "the runtime is gone".
@@ -184,13 +199,22 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         Ok(()) | Err(Errno(libc::EPIPE)) => {}
         Err(errno) => return Err(Error::Sys { step: "write(sync pipe)".into(), errno }),
     }
+    // A child that fails before its pty exists closes the socket without sending one.
+    let pty_master =
+        pty_socket.map(|socket| sys::recv_fd(&socket).step(|| "recvmsg(pty master)".into())).transpose()?;
     let failure = read_report(&report_read)?;
     drop(report_read);
     if let Some(failure) = &failure {
         log!("error: {}", failure.message);
     }
 
-    let status = container.supervise(Duration::from_secs(spec.stop_timeout_secs.into()))?;
+    // The command runs: from here on the user's terminal, if any, is the container's.
+    let (relay, raw_mode) = match (user_terminal, pty_master.flatten()) {
+        (Some(terminal), Some(master)) if failure.is_none() => (Some(Relay::new(master)?), Some(terminal.make_raw()?)),
+        _ => (None, None),
+    };
+    let status = container.supervise(&signals, relay, Duration::from_secs(spec.stop_timeout_secs.into()))?;
+    drop(raw_mode);
     if failure.is_none() {
         match status {
             ExitStatus::Exited(code) => log!("container exited: exit status {code}"),
@@ -292,39 +316,57 @@ struct Running {
 }
 
 impl Running {
-    /// Waits for the container, forwarding signals, and returns how it ended.
-    fn supervise(self, stop_timeout: Duration) -> Result<ExitStatus, Error> {
+    /// Waits for the container, forwarding signals and relaying its terminal, and returns how it
+    /// ended. One poll waits on the signalfd, the terminal and the stop timeout.
+    fn supervise(self, signals: &Fd, mut relay: Option<Relay>, stop_timeout: Duration) -> Result<ExitStatus, Error> {
         let pid = self.pid;
         let mut policy = StopPolicy::new(stop_timeout);
-        let wanted = SigSet::of(&[&FORWARDED[..], &[libc::SIGCHLD]].concat());
         loop {
             if let Some(status) = sys::wait_child(pid, true).step(|| format!("wait4({pid})"))? {
                 // Reaped: the pid may already belong to someone else, so Drop must not kill it.
                 std::mem::forget(self);
+                if let Some(relay) = &mut relay {
+                    relay.drain();
+                }
                 return Ok(status);
             }
+            let [stdin, master] = relay.as_ref().map_or([NOT_POLLED; 2], Relay::interest);
+            let mut fds = [libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 }, stdin, master];
             let wait_ms = policy.wait(Instant::now()).map(|d| d.as_millis() as u64);
-            let action = match sys::sigtimedwait(wanted, wait_ms).step(|| "rt_sigtimedwait".into())? {
-                Some(libc::SIGCHLD) => continue,
-                Some(sig) => policy.on_signal(sig, Instant::now()),
-                None => {
-                    log!("stop timeout of {}s passed", stop_timeout.as_secs());
-                    policy.on_timeout()
+            sys::poll(&mut fds, wait_ms).step(|| "ppoll(signalfd, terminal)".into())?;
+            if let Some(relay) = &mut relay {
+                relay.transfer(&fds[1..])?;
+            }
+            let mut actions = Vec::new();
+            while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
+                match sig {
+                    libc::SIGCHLD => {}
+                    libc::SIGWINCH => relay.iter().for_each(Relay::resize),
+                    _ => actions.push(policy.on_signal(sig, Instant::now())),
                 }
-            };
-            match action {
-                Action::Forward(sig) => {
-                    log!("forwarding {} to the container", signal_name(sig));
-                    let _ = sys::kill(pid, sig);
-                }
-                Action::Kill => {
-                    log!("killing the container (SIGKILL)");
-                    let _ = sys::kill(pid, libc::SIGKILL);
+            }
+            if policy.wait(Instant::now()) == Some(Duration::ZERO) {
+                log!("stop timeout of {}s passed", stop_timeout.as_secs());
+                actions.push(policy.on_timeout());
+            }
+            for action in actions {
+                match action {
+                    Action::Forward(sig) => {
+                        log!("forwarding {} to the container", signal_name(sig));
+                        let _ = sys::kill(pid, sig);
+                    }
+                    Action::Kill => {
+                        log!("killing the container (SIGKILL)");
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                    }
                 }
             }
         }
     }
 }
+
+/// A pollfd slot poll skips (negative fd), for a container without a terminal.
+const NOT_POLLED: libc::pollfd = libc::pollfd { fd: -1, events: 0, revents: 0 };
 
 impl Drop for Running {
     fn drop(&mut self) {

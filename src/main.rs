@@ -14,6 +14,7 @@ mod error;
 mod mounts;
 mod seccomp;
 mod sys;
+mod tty;
 
 use cli::Command;
 

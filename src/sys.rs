@@ -144,11 +144,16 @@ pub fn close(fd: i32) {
     let _ = unsafe { syscall!(CLOSE, fd) };
 }
 
+/// write(2), retried on EINTR: how many bytes went out (a non-blocking pty may take fewer).
+pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
+    check_retry(|| unsafe { syscall!(WRITE, fd, buf.as_ptr(), buf.len()) })
+}
+
 /// write(2) of a whole buffer (cgroup files and pipes take small writes in one piece).
 pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
-        // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
-        let n = check_retry(|| unsafe { syscall!(WRITE, fd, buf.as_ptr(), buf.len()) })?;
+        let n = write(fd, buf)?;
         buf = &buf[n..];
     }
     Ok(())
@@ -183,14 +188,102 @@ pub fn pipe() -> Result<(Fd, Fd), Errno> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
-/// ppoll(2) with a zero timeout: has every writer of this pipe closed it? The child asks this
-/// of the sync pipe, whose write end the runtime holds for as long as it lives.
+/// ppoll(2): waits until one of `fds` is ready or `timeout_ms` passed (None: no limit). The
+/// supervisor waits on its signalfd and the terminal relay this way; the child asks it whether
+/// the sync pipe hung up. Returns how many descriptors are ready (0: the timeout passed).
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: Option<u64>) -> Result<usize, Errno> {
+    let timeout = timeout_ms
+        .map(|ms| libc::timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long });
+    let timeout_ptr = timeout.as_ref().map_or(0, |t| t as *const libc::timespec as usize);
+    // SAFETY: `fds` and `timeout` (when given) live across the call; no signal mask is passed.
+    check_retry(|| unsafe { syscall!(PPOLL, fds.as_mut_ptr(), fds.len(), timeout_ptr, 0, 0) })
+}
+
+/// Has every writer of this pipe closed it? The child asks this of the sync pipe, whose write end
+/// the runtime holds for as long as it lives.
 pub fn pipe_hung_up(fd: i32) -> Result<bool, Errno> {
-    let mut pfd = libc::pollfd { fd, events: 0, revents: 0 };
-    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: one pollfd and a timespec, both live across the call; no signal mask is passed.
-    check_retry(|| unsafe { syscall!(PPOLL, &mut pfd as *mut libc::pollfd, 1, &zero as *const libc::timespec, 0, 0) })?;
-    Ok(pfd.revents & libc::POLLHUP != 0)
+    let mut pfd = [libc::pollfd { fd, events: 0, revents: 0 }];
+    poll(&mut pfd, Some(0))?;
+    Ok(pfd[0].revents & libc::POLLHUP != 0)
+}
+
+/// dup3(2) onto 0, 1 or 2: the pty becomes the command's standard streams.
+pub fn dup_onto(fd: i32, target: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers; `target` is one of the standard descriptors, replaced on purpose.
+    check(unsafe { syscall!(DUP3, fd, target, 0) }).map(drop)
+}
+
+/// fcntl(2) F_SETFL O_NONBLOCK: the pty master must never block the supervisor.
+pub fn set_nonblocking(fd: &Fd) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    let flags = check(unsafe { syscall!(FCNTL, fd.0, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { syscall!(FCNTL, fd.0, libc::F_SETFL, flags | libc::O_NONBLOCK as usize) }).map(drop)
+}
+
+/// socketpair(2), AF_UNIX: the channel the child hands the pty master back on (SCM_RIGHTS needs a
+/// socket; a pipe cannot carry descriptors).
+pub fn socketpair() -> Result<(Fd, Fd), Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: the kernel writes two ints into `fds`.
+    check(unsafe { syscall!(SOCKETPAIR, libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+/// Room for one control message carrying one descriptor, aligned as a cmsghdr must be.
+#[repr(C)]
+struct OneFdMessage {
+    header: libc::cmsghdr,
+    fd: i32,
+    _pad: i32,
+}
+
+/// sendmsg(2) with SCM_RIGHTS: passes `fd` (the pty master, opened inside the container's devpts)
+/// to the process at the other end of `socket`, with one byte of ordinary data to carry it.
+pub fn send_fd(socket: i32, fd: &Fd) -> Result<(), Errno> {
+    let mut control = OneFdMessage {
+        header: libc::cmsghdr {
+            cmsg_len: std::mem::size_of::<libc::cmsghdr>() + std::mem::size_of::<i32>(),
+            cmsg_level: libc::SOL_SOCKET,
+            cmsg_type: libc::SCM_RIGHTS,
+        },
+        fd: fd.0,
+        _pad: 0,
+    };
+    let mut byte = [b'm'];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: an all-zero msghdr is valid; the fields we set point at locals that outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&mut control as *mut OneFdMessage).cast();
+    msg.msg_controllen = std::mem::size_of::<OneFdMessage>() as _;
+    // SAFETY: `msg` describes one byte of data and one SCM_RIGHTS message, all alive across the call.
+    check_retry(|| unsafe { syscall!(SENDMSG, socket, &msg as *const libc::msghdr, libc::MSG_NOSIGNAL) }).map(drop)
+}
+
+/// recvmsg(2) of a descriptor sent with `send_fd` (O_CLOEXEC). None: the sender closed the
+/// socket without sending one (the child failed before it had a pty).
+pub fn recv_fd(socket: &Fd) -> Result<Option<Fd>, Errno> {
+    // SAFETY: an all-zero buffer is a valid (empty) control message area.
+    let mut control: OneFdMessage = unsafe { std::mem::zeroed() };
+    let mut byte = [0u8];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: as in `send_fd`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&mut control as *mut OneFdMessage).cast();
+    msg.msg_controllen = std::mem::size_of::<OneFdMessage>() as _;
+    // SAFETY: the kernel writes at most one byte and `msg_controllen` bytes of control data into
+    // buffers we own.
+    let n =
+        check_retry(|| unsafe { syscall!(RECVMSG, socket.0, &mut msg as *mut libc::msghdr, libc::MSG_CMSG_CLOEXEC) })?;
+    let carries_fd = control.header.cmsg_level == libc::SOL_SOCKET && control.header.cmsg_type == libc::SCM_RIGHTS;
+    if n == 0 || !carries_fd {
+        return Ok(None);
+    }
+    Ok(Some(Fd(control.fd)))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -444,21 +537,26 @@ pub fn sigprocmask(how: i32, set: SigSet) -> Result<(), Errno> {
     check(unsafe { syscall!(RT_SIGPROCMASK, how, &set.0 as *const u64, 0, KERNEL_SIGSET_SIZE) }).map(drop)
 }
 
-/// rt_sigtimedwait(2): waits for one of the blocked signals, at most `timeout_ms` (None: forever).
-/// Returns None when the timeout passed.
-pub fn sigtimedwait(set: SigSet, timeout_ms: Option<u64>) -> Result<Option<i32>, Errno> {
-    let timeout = timeout_ms
-        .map(|ms| libc::timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long });
-    let timeout_ptr = timeout.as_ref().map_or(0, |t| t as *const libc::timespec as usize);
-    loop {
-        // SAFETY: `set` and `timeout` (when given) live across the call; no siginfo is requested.
-        let ret = unsafe { syscall!(RT_SIGTIMEDWAIT, &set.0 as *const u64, 0, timeout_ptr, KERNEL_SIGSET_SIZE) };
-        match check(ret) {
-            Ok(sig) => return Ok(Some(sig as i32)),
-            Err(Errno(libc::EAGAIN)) => return Ok(None),
-            Err(Errno(libc::EINTR)) => continue,
-            Err(e) => return Err(e),
-        }
+/// signalfd4(2): the blocked signals become readable on a descriptor, so the supervisor can wait
+/// for a signal and for terminal input in one poll, without handlers.
+pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
+    // SAFETY: `set` is a valid kernel sigset of KERNEL_SIGSET_SIZE bytes.
+    let fd = check(unsafe {
+        syscall!(SIGNALFD4, -1i32, &set.0 as *const u64, KERNEL_SIGSET_SIZE, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+    })?;
+    Ok(Fd(fd as i32))
+}
+
+/// read(2) of one `signalfd_siginfo` from a signalfd: the next pending signal, or None.
+pub fn next_signal(signals: &Fd) -> Result<Option<i32>, Errno> {
+    // SAFETY: an all-zero signalfd_siginfo is a valid value of this plain C struct.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: the kernel writes at most `size` bytes into `info`.
+    match check_retry(|| unsafe { syscall!(READ, signals.0, &mut info as *mut libc::signalfd_siginfo, size) }) {
+        Ok(n) if n == size => Ok(Some(info.ssi_signo as i32)),
+        Ok(_) | Err(Errno(libc::EAGAIN)) => Ok(None),
+        Err(errno) => Err(errno),
     }
 }
 
@@ -539,6 +637,72 @@ pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Terminals
+// ---------------------------------------------------------------------------------------------------
+
+/// The kernel's `struct termios` (asm-generic/termbits.h), which TCGETS and TCSETSW copy; the C
+/// library's struct is larger and differs between glibc and musl.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Termios {
+    pub iflag: u32,
+    pub oflag: u32,
+    pub cflag: u32,
+    pub lflag: u32,
+    pub line: u8,
+    pub cc: [u8; 19],
+}
+
+/// ioctl(2) TCGETS: the terminal's modes; fails with ENOTTY when `fd` is not a terminal, which
+/// is how the runtime decides whether the container gets a pty.
+pub fn terminal_modes(fd: i32) -> Result<Termios, Errno> {
+    let mut modes = Termios::default();
+    // SAFETY: the kernel writes one struct termios into `modes`, which is exactly that size.
+    check(unsafe { syscall!(IOCTL, fd, libc::TCGETS, &mut modes as *mut Termios) })?;
+    Ok(modes)
+}
+
+/// ioctl(2) TCSETSW: sets the user's terminal raw for the session and back afterwards, once the
+/// output already written has drained.
+pub fn set_terminal_modes(fd: i32, modes: &Termios) -> Result<(), Errno> {
+    // SAFETY: the kernel reads one struct termios from `modes`.
+    check_retry(|| unsafe { syscall!(IOCTL, fd, libc::TCSETSW, modes as *const Termios) }).map(drop)
+}
+
+/// ioctl(2) TIOCGWINSZ: the user's window size, copied to the pty at start and on SIGWINCH.
+pub fn window_size(fd: i32) -> Result<libc::winsize, Errno> {
+    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: the kernel writes one struct winsize into `size`.
+    check(unsafe { syscall!(IOCTL, fd, libc::TIOCGWINSZ, &mut size as *mut libc::winsize) })?;
+    Ok(size)
+}
+
+/// ioctl(2) TIOCSWINSZ: resizes the pty; the kernel sends SIGWINCH to its foreground process group.
+pub fn set_window_size(fd: i32, size: &libc::winsize) -> Result<(), Errno> {
+    // SAFETY: the kernel reads one struct winsize from `size`.
+    check(unsafe { syscall!(IOCTL, fd, libc::TIOCSWINSZ, size as *const libc::winsize) }).map(drop)
+}
+
+/// ioctl(2) TIOCSPTLCK (unlock) then TIOCGPTN: the number N of a new pty master's /dev/pts/N, what
+/// unlockpt(3) and ptsname(3) do.
+pub fn unlock_pty(master: &Fd) -> Result<u32, Errno> {
+    let unlock: i32 = 0;
+    // SAFETY: the kernel reads one int.
+    check(unsafe { syscall!(IOCTL, master.0, libc::TIOCSPTLCK, &unlock as *const i32) })?;
+    let mut number: u32 = 0;
+    // SAFETY: the kernel writes one unsigned int.
+    check(unsafe { syscall!(IOCTL, master.0, libc::TIOCGPTN, &mut number as *mut u32) })?;
+    Ok(number)
+}
+
+/// ioctl(2) TIOCSCTTY: makes the pty the controlling terminal of the container's session, which
+/// job control (Ctrl-C, Ctrl-Z, `fg`) needs.
+pub fn set_controlling_terminal(fd: &Fd) -> Result<(), Errno> {
+    // SAFETY: no pointers; 0 means "do not steal it from another session".
+    check(unsafe { syscall!(IOCTL, fd.0, libc::TIOCSCTTY, 0) }).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Network
 // ---------------------------------------------------------------------------------------------------
 
@@ -592,6 +756,27 @@ mod tests {
     fn sigset_has_one_bit_per_signal() {
         assert_eq!(SigSet::of(&[libc::SIGHUP]).0, 1);
         assert_eq!(SigSet::of(&[libc::SIGINT, libc::SIGTERM]).0, (1 << 1) | (1 << 14));
+    }
+
+    #[test]
+    fn structs_match_the_kernel_sizes() {
+        assert_eq!(std::mem::size_of::<Termios>(), 36);
+        // CMSG_SPACE(sizeof(int)) on a 64-bit kernel.
+        assert_eq!(std::mem::size_of::<OneFdMessage>(), 24);
+    }
+
+    #[test]
+    fn a_descriptor_passes_over_a_socket() {
+        let (ours, theirs) = socketpair().unwrap();
+        let (read_end, write_end) = pipe().unwrap();
+        send_fd(theirs.raw(), &write_end).unwrap();
+        drop(write_end);
+        let received = recv_fd(&ours).unwrap().expect("a descriptor");
+        write_all(received.raw(), b"x").unwrap();
+        let mut buf = [0u8; 1];
+        assert_eq!(read(read_end.raw(), &mut buf), Ok(1));
+        drop(theirs);
+        assert!(recv_fd(&ours).unwrap().is_none(), "end of stream: no descriptor");
     }
 
     #[test]

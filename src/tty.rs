@@ -1,0 +1,241 @@
+//! The container's terminal. When the user's stdin and stdout are terminals, the container does not
+//! get the host's terminal (it could TIOCSTI keystrokes into the user's shell, or change its modes
+//! for good): it gets a pty of its own, allocated in its private devpts, made the controlling
+//! terminal of its session so that job control works. The runtime puts the user's terminal in raw
+//! mode and relays bytes and window sizes between the two, as `docker run -it` and `ssh` do.
+//!
+//! The pty is opened by the child, inside the container, and its master end is passed back to the
+//! runtime over a socket (SCM_RIGHTS): the runtime is not in the container's mount namespace and
+//! could not open the container's /dev/ptmx itself.
+//!
+//! When stdin or stdout is not a terminal (a pipe, a file), no pty is made, so output stays
+//! byte-exact; the container is still in a session of its own (`setsid` in child.rs) and so has no
+//! controlling terminal on the host.
+
+use std::ffi::c_int;
+
+use crate::error::{Context, Error};
+use crate::sys::{self, Errno, Fd, Termios};
+
+const STDIN: c_int = 0;
+const STDOUT: c_int = 1;
+
+/// What the child needs to set up the container's pty.
+pub struct ChildTerminal {
+    /// The child's end of the socket the master is sent back on.
+    pub socket: c_int,
+    /// The user's window size, which the pty starts with.
+    pub size: libc::winsize,
+}
+
+/// Child side, inside the new root: opens a pty in the container's devpts, makes it the controlling
+/// terminal of our session (setsid came first), and sends the master to the runtime. Returns the
+/// slave, which becomes the command's stdin, stdout and stderr just before execve.
+pub fn open_in_container(terminal: &ChildTerminal) -> Result<Fd, Error> {
+    let master = sys::open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0).step(|| "open(/dev/ptmx)".into())?;
+    let number = sys::unlock_pty(&master).step(|| "ioctl(/dev/ptmx, TIOCSPTLCK/TIOCGPTN)".into())?;
+    let path = format!("/dev/pts/{number}");
+    let slave = sys::open(&sys::cstring(&path).step(|| path.clone())?, libc::O_RDWR | libc::O_NOCTTY, 0)
+        .step(|| format!("open({path})"))?;
+    sys::set_controlling_terminal(&slave).step(|| format!("ioctl({path}, TIOCSCTTY)"))?;
+    sys::set_window_size(slave.raw(), &terminal.size).step(|| format!("ioctl({path}, TIOCSWINSZ)"))?;
+    sys::send_fd(terminal.socket, &master).step(|| "sendmsg(pty master, SCM_RIGHTS)".into())?;
+    Ok(slave)
+}
+
+/// Child side, the last thing before execve: the pty's slave becomes fds 0, 1 and 2.
+pub fn attach_stdio(slave: &Fd) -> Result<(), Error> {
+    for target in 0..3 {
+        sys::dup_onto(slave.raw(), target).step(|| format!("dup3(pty, {target})"))?;
+    }
+    Ok(())
+}
+
+/// The user's terminal, when both stdin and stdout are one.
+pub struct UserTerminal {
+    modes: Termios,
+    pub size: libc::winsize,
+}
+
+impl UserTerminal {
+    pub fn detect() -> Option<UserTerminal> {
+        sys::terminal_modes(STDOUT).ok()?;
+        let modes = sys::terminal_modes(STDIN).ok()?;
+        let size = sys::window_size(STDIN).ok()?;
+        Some(UserTerminal { modes, size })
+    }
+
+    /// Raw mode for the session: every key goes to the container's pty, whose own line discipline
+    /// echoes, edits lines and turns Ctrl-C into SIGINT for the container's foreground job.
+    pub fn make_raw(&self) -> Result<RawMode, Error> {
+        sys::set_terminal_modes(STDIN, &raw_modes(self.modes)).step(|| "ioctl(stdin, TCSETSW, raw)".into())?;
+        Ok(RawMode { saved: self.modes })
+    }
+}
+
+/// The user's terminal in raw mode; dropping it restores the modes it had, on every exit path that
+/// returns (a SIGKILLed runtime cannot, as with any program that uses raw mode: `stty sane`).
+pub struct RawMode {
+    saved: Termios,
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = sys::set_terminal_modes(STDIN, &self.saved);
+    }
+}
+
+/// cfmakeraw(3): no input translation, no output processing, no echo, no line editing, no
+/// signals from keys, 8-bit characters, reads return as soon as one byte is there.
+pub fn raw_modes(modes: Termios) -> Termios {
+    let mut raw = modes;
+    raw.iflag &= !(libc::IGNBRK | libc::BRKINT | libc::PARMRK | libc::ISTRIP | libc::INLCR | libc::IGNCR)
+        & !(libc::ICRNL | libc::IXON);
+    raw.oflag &= !libc::OPOST;
+    raw.lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
+    raw.cflag = (raw.cflag & !(libc::CSIZE | libc::PARENB)) | libc::CS8;
+    raw.cc[libc::VMIN] = 1;
+    raw.cc[libc::VTIME] = 0;
+    raw
+}
+
+/// The byte pump between the user's terminal and the pty master, driven by the supervisor's poll.
+/// Keys waiting for a container that is not reading are held here (the master is non-blocking)
+/// rather than blocking the supervisor, which must stay free to forward signals.
+pub struct Relay {
+    master: Fd,
+    to_container: Vec<u8>,
+    stdin_open: bool,
+    master_open: bool,
+}
+
+const CHUNK: usize = 4096;
+
+impl Relay {
+    pub fn new(master: Fd) -> Result<Relay, Error> {
+        sys::set_nonblocking(&master).step(|| "fcntl(pty master, O_NONBLOCK)".into())?;
+        Ok(Relay { master, to_container: Vec::new(), stdin_open: true, master_open: true })
+    }
+
+    /// The two pollfds to wait on: the user's stdin (while nothing is held back) and the master
+    /// (readable; writable while keys are held back). A negative fd is skipped by poll.
+    pub fn interest(&self) -> [libc::pollfd; 2] {
+        let stdin = if self.stdin_open && self.to_container.is_empty() { STDIN } else { -1 };
+        let mut master_events = 0;
+        if self.master_open {
+            master_events |= libc::POLLIN;
+        }
+        if !self.to_container.is_empty() {
+            master_events |= libc::POLLOUT;
+        }
+        let master = if master_events != 0 { self.master.raw() } else { -1 };
+        [
+            libc::pollfd { fd: stdin, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: master, events: master_events, revents: 0 },
+        ]
+    }
+
+    /// Moves whatever `interest`'s descriptors said is ready.
+    pub fn transfer(&mut self, ready: &[libc::pollfd]) -> Result<(), Error> {
+        if ready[0].fd >= 0 && ready[0].revents != 0 {
+            let mut chunk = [0u8; CHUNK];
+            match sys::read(STDIN, &mut chunk) {
+                Ok(n) if n > 0 => self.to_container.extend_from_slice(&chunk[..n]),
+                // End of input or a hung-up terminal: the container keeps running, without keys.
+                _ => self.stdin_open = false,
+            }
+        }
+        self.flush_to_container()?;
+        if ready[1].fd >= 0 && ready[1].revents & !libc::POLLOUT != 0 {
+            self.copy_output();
+        }
+        Ok(())
+    }
+
+    fn flush_to_container(&mut self) -> Result<(), Error> {
+        while !self.to_container.is_empty() {
+            match sys::write(self.master.raw(), &self.to_container) {
+                Ok(n) => drop(self.to_container.drain(..n)),
+                Err(Errno(libc::EAGAIN)) => break,
+                // The container closed its terminal: nobody is left to type to.
+                Err(Errno(libc::EIO)) => self.to_container.clear(),
+                Err(errno) => return Err(Error::Sys { step: "write(pty master)".into(), errno }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies what the container wrote to the user's stdout, until the pty has nothing more now.
+    fn copy_output(&mut self) {
+        let mut chunk = [0u8; CHUNK];
+        loop {
+            match sys::read(self.master.raw(), &mut chunk) {
+                Ok(n) if n > 0 => {
+                    // A user's terminal that went away loses the output; the container goes on.
+                    let _ = sys::write_all(STDOUT, &chunk[..n]);
+                }
+                Err(Errno(libc::EAGAIN)) => return,
+                // EIO (or EOF): every slave is closed, the container's side of the terminal is gone.
+                _ => {
+                    self.master_open = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After the container ended: whatever it wrote last is still in the pty (the kernel keeps
+    /// it readable until EIO).
+    pub fn drain(&mut self) {
+        if self.master_open {
+            self.copy_output();
+        }
+    }
+
+    /// SIGWINCH: the user's window changed; the kernel passes it on to the container's foreground
+    /// job as a SIGWINCH of its own.
+    pub fn resize(&self) {
+        if let Ok(size) = sys::window_size(STDIN) {
+            let _ = sys::set_window_size(self.master.raw(), &size);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_mode_turns_off_echo_line_editing_signals_and_output_processing() {
+        let cooked = Termios {
+            iflag: libc::ICRNL | libc::IXON | libc::IUTF8,
+            oflag: libc::OPOST | libc::ONLCR,
+            cflag: libc::CS7 | libc::PARENB | libc::CREAD,
+            lflag: libc::ECHO | libc::ICANON | libc::ISIG | libc::IEXTEN | libc::ECHOE,
+            line: 0,
+            cc: [3; 19],
+        };
+        let raw = raw_modes(cooked);
+        assert_eq!(raw.iflag, libc::IUTF8, "ICRNL and IXON off, the rest kept");
+        assert_eq!(raw.oflag, libc::ONLCR, "OPOST off: ONLCR no longer applies");
+        assert_eq!(raw.cflag, libc::CS8 | libc::CREAD);
+        assert_eq!(raw.lflag, libc::ECHOE);
+        assert_eq!((raw.cc[libc::VMIN], raw.cc[libc::VTIME]), (1, 0));
+        assert_eq!(raw.cc[libc::VINTR], 3, "control characters are kept for when the modes are restored");
+    }
+
+    #[test]
+    fn stdin_is_not_read_while_keys_are_held_back() {
+        let (read_end, _write_end) = sys::pipe().unwrap();
+        let mut relay = Relay::new(read_end).unwrap();
+        let [stdin, master] = relay.interest();
+        assert_eq!((stdin.fd, master.events), (STDIN, libc::POLLIN));
+        relay.to_container.extend_from_slice(b"keys");
+        let [stdin, master] = relay.interest();
+        assert_eq!(stdin.fd, -1);
+        assert_eq!(master.events, libc::POLLIN | libc::POLLOUT);
+        relay.master_open = false;
+        relay.to_container.clear();
+        assert_eq!(relay.interest()[1].fd, -1, "a closed pty is not polled");
+    }
+}
