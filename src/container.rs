@@ -326,7 +326,7 @@ impl Running {
                 // Reaped: the pid may already belong to someone else, so Drop must not kill it.
                 std::mem::forget(self);
                 if let Some(relay) = &mut relay {
-                    relay.drain();
+                    relay.copy_output();
                 }
                 return Ok(status);
             }

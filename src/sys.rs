@@ -230,10 +230,13 @@ pub fn socketpair() -> Result<(Fd, Fd), Errno> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
-/// Room for one control message carrying one descriptor, aligned as a cmsghdr must be.
+/// The kernel's `struct cmsghdr` followed by one descriptor, padded to CMSG_SPACE(sizeof(int)):
+/// room for one SCM_RIGHTS message. (The C libraries' `cmsghdr` differ: musl pads its length.)
 #[repr(C)]
 struct OneFdMessage {
-    header: libc::cmsghdr,
+    len: usize,
+    level: i32,
+    kind: i32,
     fd: i32,
     _pad: i32,
 }
@@ -242,11 +245,10 @@ struct OneFdMessage {
 /// to the process at the other end of `socket`, with one byte of ordinary data to carry it.
 pub fn send_fd(socket: i32, fd: &Fd) -> Result<(), Errno> {
     let mut control = OneFdMessage {
-        header: libc::cmsghdr {
-            cmsg_len: std::mem::size_of::<libc::cmsghdr>() + std::mem::size_of::<i32>(),
-            cmsg_level: libc::SOL_SOCKET,
-            cmsg_type: libc::SCM_RIGHTS,
-        },
+        // CMSG_LEN(sizeof(int)): the header and the descriptor, without the trailing padding.
+        len: std::mem::offset_of!(OneFdMessage, fd) + std::mem::size_of::<i32>(),
+        level: libc::SOL_SOCKET,
+        kind: libc::SCM_RIGHTS,
         fd: fd.0,
         _pad: 0,
     };
@@ -279,7 +281,7 @@ pub fn recv_fd(socket: &Fd) -> Result<Option<Fd>, Errno> {
     // buffers we own.
     let n =
         check_retry(|| unsafe { syscall!(RECVMSG, socket.0, &mut msg as *mut libc::msghdr, libc::MSG_CMSG_CLOEXEC) })?;
-    let carries_fd = control.header.cmsg_level == libc::SOL_SOCKET && control.header.cmsg_type == libc::SCM_RIGHTS;
+    let carries_fd = control.level == libc::SOL_SOCKET && control.kind == libc::SCM_RIGHTS;
     if n == 0 || !carries_fd {
         return Ok(None);
     }

@@ -103,10 +103,12 @@ pub fn raw_modes(modes: Termios) -> Termios {
 /// Keys waiting for a container that is not reading are held here (the master is non-blocking)
 /// rather than blocking the supervisor, which must stay free to forward signals.
 pub struct Relay {
-    master: Fd,
+    /// None once the container's side is gone, or once the user's side hung up (then closing it
+    /// hangs up the container's terminal too, as sshd does when a connection drops: an
+    /// interactive shell reads EOF and exits).
+    master: Option<Fd>,
     to_container: Vec<u8>,
     stdin_open: bool,
-    master_open: bool,
 }
 
 const CHUNK: usize = 4096;
@@ -114,21 +116,15 @@ const CHUNK: usize = 4096;
 impl Relay {
     pub fn new(master: Fd) -> Result<Relay, Error> {
         sys::set_nonblocking(&master).step(|| "fcntl(pty master, O_NONBLOCK)".into())?;
-        Ok(Relay { master, to_container: Vec::new(), stdin_open: true, master_open: true })
+        Ok(Relay { master: Some(master), to_container: Vec::new(), stdin_open: true })
     }
 
     /// The two pollfds to wait on: the user's stdin (while nothing is held back) and the master
     /// (readable; writable while keys are held back). A negative fd is skipped by poll.
     pub fn interest(&self) -> [libc::pollfd; 2] {
         let stdin = if self.stdin_open && self.to_container.is_empty() { STDIN } else { -1 };
-        let mut master_events = 0;
-        if self.master_open {
-            master_events |= libc::POLLIN;
-        }
-        if !self.to_container.is_empty() {
-            master_events |= libc::POLLOUT;
-        }
-        let master = if master_events != 0 { self.master.raw() } else { -1 };
+        let master_events = if self.to_container.is_empty() { libc::POLLIN } else { libc::POLLIN | libc::POLLOUT };
+        let master = self.master.as_ref().map_or(-1, Fd::raw);
         [
             libc::pollfd { fd: stdin, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: master, events: master_events, revents: 0 },
@@ -141,8 +137,11 @@ impl Relay {
             let mut chunk = [0u8; CHUNK];
             match sys::read(STDIN, &mut chunk) {
                 Ok(n) if n > 0 => self.to_container.extend_from_slice(&chunk[..n]),
-                // End of input or a hung-up terminal: the container keeps running, without keys.
-                _ => self.stdin_open = false,
+                // In raw mode, only a hung-up terminal reads as end of input.
+                _ => {
+                    self.stdin_open = false;
+                    self.master = None;
+                }
             }
         }
         self.flush_to_container()?;
@@ -153,8 +152,12 @@ impl Relay {
     }
 
     fn flush_to_container(&mut self) -> Result<(), Error> {
+        let Some(master) = &self.master else {
+            self.to_container.clear();
+            return Ok(());
+        };
         while !self.to_container.is_empty() {
-            match sys::write(self.master.raw(), &self.to_container) {
+            match sys::write(master.raw(), &self.to_container) {
                 Ok(n) => drop(self.to_container.drain(..n)),
                 Err(Errno(libc::EAGAIN)) => break,
                 // The container closed its terminal: nobody is left to type to.
@@ -166,37 +169,28 @@ impl Relay {
     }
 
     /// Copies what the container wrote to the user's stdout, until the pty has nothing more now.
-    fn copy_output(&mut self) {
+    /// After the container ended, this collects what it wrote last: the kernel keeps that readable
+    /// until EIO.
+    pub fn copy_output(&mut self) {
         let mut chunk = [0u8; CHUNK];
-        loop {
-            match sys::read(self.master.raw(), &mut chunk) {
+        while let Some(master) = &self.master {
+            match sys::read(master.raw(), &mut chunk) {
                 Ok(n) if n > 0 => {
                     // A user's terminal that went away loses the output; the container goes on.
                     let _ = sys::write_all(STDOUT, &chunk[..n]);
                 }
                 Err(Errno(libc::EAGAIN)) => return,
                 // EIO (or EOF): every slave is closed, the container's side of the terminal is gone.
-                _ => {
-                    self.master_open = false;
-                    return;
-                }
+                _ => self.master = None,
             }
-        }
-    }
-
-    /// After the container ended: whatever it wrote last is still in the pty (the kernel keeps
-    /// it readable until EIO).
-    pub fn drain(&mut self) {
-        if self.master_open {
-            self.copy_output();
         }
     }
 
     /// SIGWINCH: the user's window changed; the kernel passes it on to the container's foreground
     /// job as a SIGWINCH of its own.
     pub fn resize(&self) {
-        if let Ok(size) = sys::window_size(STDIN) {
-            let _ = sys::set_window_size(self.master.raw(), &size);
+        if let (Ok(size), Some(master)) = (sys::window_size(STDIN), &self.master) {
+            let _ = sys::set_window_size(master.raw(), &size);
         }
     }
 }
@@ -234,7 +228,7 @@ mod tests {
         let [stdin, master] = relay.interest();
         assert_eq!(stdin.fd, -1);
         assert_eq!(master.events, libc::POLLIN | libc::POLLOUT);
-        relay.master_open = false;
+        relay.master = None;
         relay.to_container.clear();
         assert_eq!(relay.interest()[1].fd, -1, "a closed pty is not polled");
     }

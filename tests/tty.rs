@@ -96,7 +96,9 @@ fn session(name: &str, rest: &str) -> (String, PathBuf, PathBuf) {
 
 fn modes_restored(before: &Path, after: &Path) {
     let before = std::fs::read_to_string(before).unwrap();
-    let after = wait_for("the saved terminal modes", SCREEN_TIMEOUT, || std::fs::read_to_string(after).ok().filter(|m| m.ends_with('\n')));
+    let after = wait_for("the saved terminal modes", SCREEN_TIMEOUT, || {
+        std::fs::read_to_string(after).ok().filter(|m| m.ends_with('\n'))
+    });
     assert_eq!(before, after, "the user's terminal is left in raw mode");
 }
 
@@ -175,6 +177,20 @@ fn a_stopped_session_restores_the_terminal() {
     send_signal(runtime, libc::SIGTERM);
     tmux.wait_for_text("exit=137", &mut seen);
     modes_restored(&before, &after);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_hung_up_terminal_ends_the_session() {
+    let Some(name) = root_test("hangup") else { return };
+    // The user's terminal goes away (the tmux server is killed): the container's terminal hangs up
+    // too, its shell exits, and the runtime cleans up, with nobody left to read its output.
+    let (script, _, _) = session(&name, "-- /bin/sh");
+    let tmux = Tmux::start(&name, &script);
+    tmux.wait_for_text("/ # ", &mut 0);
+    let runtime = wait_for("the runtime's pid", SCREEN_TIMEOUT, || runtime_pid(&name));
+    drop(tmux);
+    wait_for("the runtime to exit", SCREEN_TIMEOUT, || (!process_alive(runtime as i32)).then_some(()));
     assert_no_leftovers(&name, rootfs());
 }
 
