@@ -1,6 +1,6 @@
 //! Capabilities: which of root's powers the container's root keeps. The default is Docker's 14;
 //! `--cap-add` / `--cap-drop` adjust it and `--privileged` keeps everything. Computing the set is
-//! pure (unit-tested); `child::restrict_privileges` applies it just before execve.
+//! pure (unit-tested); `child::drop_privileges` applies it just before execve.
 
 /// Capability names by number, as in <linux/capability.h> (without the CAP_ prefix).
 const NAMES: [&str; 41] = [

@@ -17,13 +17,24 @@ use std::time::{Duration, Instant};
 use crate::cli::{format_size, Limits, CPU_PERIOD_US};
 use crate::error::{Context, Error};
 use crate::sys::{self, Errno, Fd};
+use crate::usage::{self, Usage};
+
+/// The highest memory and pid counts seen by `Cgroup::sample`.
+#[derive(Debug, Default)]
+pub struct Sampled {
+    pub memory_bytes: u64,
+    pub pids: u64,
+}
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// statfs(2) f_type values from <linux/magic.h>.
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
-/// The v1 hierarchies we use, one directory each.
-const V1_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+/// The v1 hierarchies we use, one directory each (cpuacct only where it is not mounted together
+/// with cpu, as `cpu,cpuacct`: then the cpu directory has its files).
+const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+/// The v2 controllers enabled for every container, for its limits and its usage report.
+const V2_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 /// rmdir of a cgroup whose last task is still being torn down fails with EBUSY for a moment.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -127,6 +138,12 @@ pub fn describe_limits(limits: &Limits) -> String {
     parts.join(" ")
 }
 
+/// Is `hierarchy` (for `controller`) the same directory as `cpu`'s, i.e. mounted as `cpu,cpuacct`?
+fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
+    let inode = |path: &str| sys::cstring(path).ok().and_then(|p| sys::stat(&p, 0).ok()).map(|st| (st.st_dev, st.st_ino));
+    controller == "cpuacct" && inode(hierarchy).is_some() && inode(hierarchy) == inode(cpu)
+}
+
 fn is_fs(path: &str, magic: i64) -> bool {
     sys::cstring(path).ok().and_then(|p| sys::statfs_type(&p).ok()) == Some(magic)
 }
@@ -165,13 +182,13 @@ impl Cgroup {
         let name = cgroup_name(id);
         match version {
             Version::V2 => {
-                enable_v2_controllers(&needed_v2_controllers(limits))?;
+                enable_v2_controllers(&needed_v2_controllers(limits), &V2_CONTROLLERS)?;
                 cgroup.make_dir("", cgroup_path(id))?;
             }
             Version::V1 => {
                 for controller in V1_CONTROLLERS {
                     let hierarchy = format!("{CGROUP_ROOT}/{controller}");
-                    if is_fs(&hierarchy, CGROUP_SUPER_MAGIC) {
+                    if is_fs(&hierarchy, CGROUP_SUPER_MAGIC) && !same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller) {
                         cgroup.make_dir(controller, format!("{hierarchy}/{name}"))?;
                     }
                 }
@@ -208,10 +225,74 @@ impl Cgroup {
         }
     }
 
+    /// The directories of a container whose runtime died without removing them (from its state
+    /// record), to be removed with `remove`.
+    pub fn adopt(dirs: &[String]) -> Cgroup {
+        // The version only matters for limits and OOM counts, which a leftover is not asked for.
+        Cgroup { version: Version::V2, dirs: dirs.iter().map(|dir| ("", dir.clone())).collect(), dir_fd: None }
+    }
+
+    /// The directories, for the state record.
+    pub fn dirs(&self) -> Vec<String> {
+        self.dirs.iter().map(|(_, dir)| dir.clone()).collect()
+    }
+
     /// The directory holding `controller`'s files ("" = the v2 directory).
     fn dir_of(&self, controller: &str) -> Option<&str> {
         let controller = if self.version == Version::V2 { "" } else { controller };
-        self.dirs.iter().find(|(c, _)| *c == controller).map(|(_, dir)| dir.as_str())
+        let find = |controller: &str| self.dirs.iter().find(|(c, _)| *c == controller).map(|(_, dir)| dir.as_str());
+        find(controller).or_else(|| if controller == "cpuacct" { find("cpu") } else { None })
+    }
+
+    fn read_number(&self, controller: &str, file: &str) -> Option<u64> {
+        self.read(controller, file).as_deref().and_then(usage::parse_number)
+    }
+
+    fn read(&self, controller: &str, file: &str) -> Option<String> {
+        let dir = self.dir_of(controller)?;
+        sys::read_file(&sys::cstring(&format!("{dir}/{file}")).ok()?).ok()
+    }
+
+    /// The files that report the current memory and pids (for sampling), and the ones that
+    /// report their peaks, where the kernel has them (memory.peak: 5.19; pids.peak: 6.1; v1 has
+    /// no pids peak).
+    fn memory_files(&self) -> (&'static str, &'static str) {
+        match self.version {
+            Version::V2 => ("memory.current", "memory.peak"),
+            Version::V1 => ("memory.usage_in_bytes", "memory.max_usage_in_bytes"),
+        }
+    }
+
+    /// Takes one sample of memory and pids, for the peaks the kernel does not keep itself.
+    pub fn sample(&self, peaks: &mut Sampled) {
+        let (current, _) = self.memory_files();
+        if let Some(bytes) = self.read_number("memory", current) {
+            peaks.memory_bytes = peaks.memory_bytes.max(bytes);
+        }
+        if let Some(pids) = self.read_number("pids", "pids.current") {
+            peaks.pids = peaks.pids.max(pids);
+        }
+    }
+
+    /// What the container used, by the cgroup's own counters where it has them, else by `sampled`.
+    pub fn usage(&self, wall: Duration, sampled: &Sampled) -> Usage {
+        let (cpu_user_us, cpu_system_us) = match self.version {
+            Version::V2 => self.read("cpu", "cpu.stat").map_or((None, None), |stat| usage::parse_cpu_stat(&stat)),
+            Version::V1 => (
+                self.read_number("cpuacct", "cpuacct.usage_user").map(|ns| ns / 1000),
+                self.read_number("cpuacct", "cpuacct.usage_sys").map(|ns| ns / 1000),
+            ),
+        };
+        let (_, peak_file) = self.memory_files();
+        let sampled_value = |n: u64| (n > 0).then_some(n);
+        Usage {
+            wall,
+            cpu_user_us,
+            cpu_system_us,
+            memory_peak_bytes: self.read_number("memory", peak_file).or(sampled_value(sampled.memory_bytes)),
+            pids_peak: self.read_number("pids", "pids.peak").or(sampled_value(sampled.pids)),
+            oom_kills: self.oom_kills(),
+        }
     }
 
     /// The fd for clone3's CLONE_INTO_CGROUP (v2 only).
@@ -231,23 +312,16 @@ impl Cgroup {
     /// Moves `pid` into the cgroup by writing cgroup.procs in every directory (v1, or v2 when
     /// CLONE_INTO_CGROUP was not available).
     pub fn attach(&self, pid: i32) -> Result<(), Error> {
-        for (_, dir) in &self.dirs {
-            let procs = format!("{dir}/cgroup.procs");
-            sys::write_file(&path(&procs)?, &pid.to_string()).step(|| format!("write({procs}, {pid})"))?;
-        }
-        Ok(())
+        attach_dirs(self.dirs.iter().map(|(_, dir)| dir), pid)
     }
 
     /// How many times the OOM killer killed a process in the container.
-    pub fn oom_kills(&self) -> u64 {
+    fn oom_kills(&self) -> u64 {
         let file = match self.version {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",
         };
-        self.dir_of("memory")
-            .and_then(|dir| sys::cstring(&format!("{dir}/{file}")).ok())
-            .and_then(|p| sys::read_file(&p).ok())
-            .map_or(0, |contents| parse_oom_kills(&contents))
+        self.read("memory", file).map_or(0, |contents| parse_oom_kills(&contents))
     }
 
     /// Kills whatever is left in the cgroup and removes its directories (newest first).
@@ -281,9 +355,19 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         if let Err(err) = self.remove_dirs() {
-            log!("error: {err}");
+            crate::log::error(&err);
         }
     }
+}
+
+/// Writes `pid` into cgroup.procs of each directory: `Cgroup::attach`, and `contain exec` joining
+/// a running container's cgroup (which it does not own, so must never remove).
+pub fn attach_dirs<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>, pid: i32) -> Result<(), Error> {
+    for dir in dirs {
+        let procs = format!("{}/cgroup.procs", dir.as_ref());
+        sys::write_file(&path(&procs)?, &pid.to_string()).step(|| format!("write({procs}, {pid})"))?;
+    }
+    Ok(())
 }
 
 /// SIGKILLs every process still listed in `dir`/cgroup.procs (stragglers that keep rmdir busy).
@@ -300,27 +384,25 @@ fn kill_all_in(dir: &str) {
 }
 
 /// On v2 a controller's files only appear in a child cgroup once the parent lists it in
-/// cgroup.subtree_control; minimal VMs boot with it empty.
-fn enable_v2_controllers(needed: &[&str]) -> Result<(), Error> {
-    if needed.is_empty() {
-        return Ok(());
-    }
+/// cgroup.subtree_control; minimal VMs boot with it empty. Every `wanted` controller the kernel
+/// has is enabled (the usage report reads their counters); a missing `needed` one is an error.
+fn enable_v2_controllers(needed: &[&str], wanted: &[&str]) -> Result<(), Error> {
     let available_file = format!("{CGROUP_ROOT}/cgroup.controllers");
     let available = sys::read_file(&path(&available_file)?).step(|| format!("read({available_file})"))?;
     let subtree_file = format!("{CGROUP_ROOT}/cgroup.subtree_control");
     let enabled = sys::read_file(&path(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
-    let mut to_enable = Vec::new();
-    for controller in needed {
-        if !available.split_whitespace().any(|c| c == *controller) {
-            return Err(Error::Setup(format!(
-                "the cgroup v2 {controller} controller is not available in {available_file} ({:?})",
-                available.trim()
-            )));
-        }
-        if !enabled.split_whitespace().any(|c| c == *controller) {
-            to_enable.push(format!("+{controller}"));
-        }
+    let listed = |list: &str, controller: &str| list.split_whitespace().any(|c| c == controller);
+    if let Some(missing) = needed.iter().find(|c| !listed(&available, c)) {
+        return Err(Error::Setup(format!(
+            "the cgroup v2 {missing} controller is not available in {available_file} ({:?})",
+            available.trim()
+        )));
     }
+    let to_enable: Vec<String> = wanted
+        .iter()
+        .filter(|c| listed(&available, c) && !listed(&enabled, c))
+        .map(|c| format!("+{c}"))
+        .collect();
     if !to_enable.is_empty() {
         let line = to_enable.join(" ");
         log!("enabling cgroup controllers: {line}");

@@ -10,7 +10,8 @@ use std::ffi::{c_int, CString};
 
 use crate::caps::{self, CapSet};
 use crate::error::{Context, Error};
-use crate::mounts::{self, HostDevices};
+use crate::cli::{User, Volume};
+use crate::mounts::{self, HostDevices, HostVolumes};
 use crate::seccomp;
 use crate::sys::{self, Errno, Fd, SigSet};
 use crate::tty::{self, ChildTerminal};
@@ -30,15 +31,17 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// Everything the child needs, prepared by the parent before clone3 (so the child allocates little
 /// and decides nothing the parent could not check first).
 pub struct ChildConfig {
-    pub hostname: String,
-    /// Absolute path of the rootfs on the host.
-    pub rootfs: String,
+    /// Make a new container, or join a running one.
+    pub setup: Setup,
     /// The command's argv (argv[0] is the name to look up in PATH when it has no '/').
     pub argv: Vec<CString>,
     /// The container's whole environment; nothing of the host's leaks in.
     pub env: Vec<CString>,
     /// PATH inside the container, for the command lookup.
     pub search_path: String,
+    /// The command's working directory (inside the container).
+    pub workdir: String,
+    pub user: Option<User>,
     /// The child waits on this pipe until the parent has put it in its cgroup ("go" byte), and
     /// sees end-of-file if the parent died first.
     pub go_read: c_int,
@@ -49,8 +52,42 @@ pub struct ChildConfig {
     /// Set when the user is at a terminal: the container gets a pty of its own.
     pub terminal: Option<ChildTerminal>,
     /// The capabilities the command keeps; None = `--privileged`: all of them, no no_new_privs, no
-    /// seccomp filter, nothing masked in /proc and /sys.
+    /// seccomp filter, nothing masked in /proc and /sys, device nodes allowed.
     pub capabilities: Option<CapSet>,
+}
+
+pub enum Setup {
+    /// `contain run`: clone3 made the namespaces; build the container's view in them.
+    Create(NewContainer),
+    /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd (the
+    /// PID namespace was joined by the parent, for its children, before clone3).
+    Join { init_pidfd: c_int },
+}
+
+/// What `contain run` builds.
+pub struct NewContainer {
+    pub hostname: String,
+    /// Absolute path of the rootfs on the host.
+    pub rootfs: String,
+    /// `--overlay`: the rootfs becomes the lower layer of an overlayfs mounted at `merged`.
+    pub overlay: Option<OverlayDirs>,
+    pub read_only: bool,
+    /// With absolute, existing host paths.
+    pub volumes: Vec<Volume>,
+}
+
+/// The overlay's directories on the host (under /run/contain/ID).
+pub struct OverlayDirs {
+    pub upper: String,
+    pub work: String,
+    pub merged: String,
+}
+
+impl OverlayDirs {
+    /// The overlayfs mount options (paths were checked free of ',', ':' and '\\').
+    pub fn options(&self, lower: &str) -> String {
+        format!("lowerdir={lower},upperdir={},workdir={}", self.upper, self.work)
+    }
 }
 
 /// Why the container's command did not start.
@@ -104,6 +141,33 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     wait_for_parent(config.go_read)?;
     sys::close(config.go_read);
 
+    match &config.setup {
+        Setup::Create(container) => create_container(container, config.capabilities.is_some(), &config.workdir)?,
+        Setup::Join { init_pidfd } => {
+            let namespaces = JOINED_NAMESPACES.iter().fold(0, |all, (flag, _)| all | flag);
+            let names: Vec<&str> = JOINED_NAMESPACES.iter().map(|(_, name)| *name).collect();
+            sys::setns(*init_pidfd, namespaces).step(|| format!("setns(pidfd, {})", names.join("|")))?;
+            sys::close(*init_pidfd);
+            sys::setsid().step(|| "setsid()".into())?;
+        }
+    }
+    let workdir = sys::cstring(&config.workdir).step(|| format!("path {:?}", config.workdir))?;
+    sys::chdir(&workdir).step(|| format!("chdir({})", config.workdir))?;
+    // Only now is the container's own devpts mounted, which its pty must come from.
+    config.terminal.as_ref().map(tty::open_in_container).transpose()
+}
+
+/// The namespaces `contain exec` joins in the child (the PID namespace was joined by the parent).
+const JOINED_NAMESPACES: [(u64, &str); 5] = [
+    (libc::CLONE_NEWNS as u64, "mnt"),
+    (libc::CLONE_NEWUTS as u64, "uts"),
+    (libc::CLONE_NEWIPC as u64, "ipc"),
+    (libc::CLONE_NEWNET as u64, "net"),
+    (libc::CLONE_NEWCGROUP as u64, "cgroup"),
+];
+
+/// `contain run`: everything between the new namespaces and the command.
+fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> Result<(), Error> {
     // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
     sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
@@ -115,27 +179,50 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
 
-    log!("setting hostname: {}", config.hostname);
-    sys::sethostname(&config.hostname).step(|| format!("sethostname({})", config.hostname))?;
+    log!("setting hostname: {}", container.hostname);
+    sys::sethostname(&container.hostname).step(|| format!("sethostname({})", container.hostname))?;
 
-    log!("setting up rootfs: {}", config.rootfs);
+    log!("setting up rootfs: {}", container.rootfs);
     let devices = HostDevices::open()?;
-    enter_rootfs(&config.rootfs)?;
+    let volumes = HostVolumes::open(&container.volumes, confined)?;
+    let root = match &container.overlay {
+        Some(overlay) => {
+            // In our private mount namespace: the host never sees this mount.
+            let options = overlay.options(&container.rootfs);
+            log!("mounting an overlay: {options}");
+            let merged = sys::cstring(&overlay.merged).step(|| overlay.merged.clone())?;
+            let data = sys::cstring(&options).step(|| options.clone())?;
+            sys::mount(Some(c"overlay"), &merged, Some(c"overlay"), 0, Some(&data))
+                .step(|| format!("mount(overlay, {}, {options})", overlay.merged))?;
+            &overlay.merged
+        }
+        None => &container.rootfs,
+    };
+    enter_rootfs(root)?;
 
-    if config.capabilities.is_some() {
+    if confined {
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        sys::mount_setattr_recursive(c"/", sys::MOUNT_ATTR_NODEV)
+        sys::mount_setattr_path(c"/", true, sys::MOUNT_ATTR_NODEV)
             .step(|| "mount_setattr(/, AT_RECURSIVE, MOUNT_ATTR_NODEV)".into())?;
     }
     log!("mounting /proc, /sys (read-only) and a minimal /dev");
-    mounts::apply(&mounts::container_plan(config.capabilities.is_some()), &devices)?;
+    mounts::apply(&mounts::container_plan(confined, container.read_only), &devices)?;
     drop(devices);
+    if !container.volumes.is_empty() {
+        log!("mounting {} volume(s)", container.volumes.len());
+    }
+    volumes.attach()?;
+    mounts::make_dirs(workdir)?;
+    if container.read_only {
+        // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
+        // /tmp and the volumes below it keep their own flags.
+        sys::mount_setattr_path(c"/", false, sys::MOUNT_ATTR_RDONLY)
+            .step(|| "mount_setattr(/, MOUNT_ATTR_RDONLY)".into())?;
+    }
 
-    sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
-    // Only now is the container's own devpts mounted, which its pty must come from.
-    config.terminal.as_ref().map(tty::open_in_container).transpose()
+    sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())
 }
 
 /// Blocks until the runtime says "go", and makes sure it is still alive: if it died before our
@@ -183,25 +270,36 @@ fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
 }
 
-/// The last step before execve: no gaining privileges through setuid binaries, only `set` of
-/// root's capabilities, and the seccomp deny-list. The bounding set is what counts for root:
-/// execve gives uid 0 every capability in it, so dropping from it is what really takes one away.
-fn restrict_privileges(set: CapSet) -> Result<(), Error> {
-    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
-    for cap in (0..64).filter(|&cap| !set.contains(cap)) {
-        match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
-            Ok(()) => {}
-            Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
-            Err(errno) => {
-                return Err(Error::Sys { step: format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno })
+/// The last step before execve: no gaining privileges through setuid binaries, only `caps` of
+/// root's capabilities, the `--user` identity, and the seccomp deny-list. The bounding set is what
+/// counts for root: execve gives uid 0 every capability in it, so dropping from it is what really
+/// takes one away. (A non-root user ends up with no capabilities at all after execve, as in Docker.)
+fn drop_privileges(caps: Option<CapSet>, user: Option<User>) -> Result<(), Error> {
+    if let Some(set) = caps {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
+        for cap in (0..64).filter(|&cap| !set.contains(cap)) {
+            match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
+                Ok(()) => {}
+                Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
+                Err(errno) => {
+                    return Err(Error::Sys { step: format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno })
+                }
             }
         }
+        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
+            .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
     }
-    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
-        .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
-    sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))?;
-    // Last: after this, the deny-listed calls fail even for us.
-    sys::install_seccomp_filter(&seccomp::deny_list_program()).step(|| "prctl(PR_SET_SECCOMP, deny list)".into())
+    if let Some(User { uid, gid }) = user {
+        // Keep the permitted set across setuid, so capset below can still set it.
+        sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
+        sys::switch_user(uid, gid).map_err(|(call, errno)| Error::Sys { step: format!("{call}({uid}:{gid})"), errno })?;
+    }
+    if let Some(set) = caps {
+        sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))?;
+        // Last: after this, the deny-listed calls fail even for us.
+        sys::install_seccomp_filter(&seccomp::deny_list_program()).step(|| "prctl(PR_SET_SECCOMP, deny list)".into())?;
+    }
+    Ok(())
 }
 
 /// Candidates for execve, in order: the name itself when it has a '/', else each PATH entry.
@@ -241,9 +339,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     if let Some(slave) = &pty {
         tty::attach_stdio(slave).map_err(Failure::setup)?;
     }
-    if let Some(set) = config.capabilities {
-        restrict_privileges(set).map_err(Failure::setup)?;
-    }
+    drop_privileges(config.capabilities, config.user).map_err(Failure::setup)?;
 
     let mut saw_eacces = false;
     let mut last = Errno(libc::ENOENT);

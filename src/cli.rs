@@ -8,6 +8,11 @@ use crate::error::Error;
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
+       contain exec ID [--] CMD [ARGS...]
+       contain list
+       contain kill ID [SIGNAL]
+       contain stop ID [--time SECS]
+       contain gc
        contain --help | --version
 
 Runs CMD as PID 1 of new PID, UTS, mount, IPC, network and cgroup namespaces, inside DIR, with its
@@ -20,11 +25,25 @@ options for run:
   --pids N              most processes and threads the container may have at once
   --hostname NAME       the container's hostname (default: the container id, at most 64 bytes)
   --name ID             the container id, used in the cgroup name contain-ID (default: random)
+  --env KEY=VALUE       set a variable (repeatable); --env KEY copies the host's value
+  --workdir DIR         the command's working directory, created if missing (default /)
+  --user UID[:GID]      run the command as this user and group (GID defaults to UID)
+  --volume HOST:DIR[:ro]  bind mount HOST at DIR (created if missing); ro: read-only (repeatable)
+  --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
+  --keep                with --overlay: keep that layer (/run/contain/ID/upper) after exit
+  --read-only           mount the rootfs read-only (a tmpfs on /tmp stays writable)
+  --detach, -d          run in the background, print the id; output goes to /run/contain/ID/log
+  --quiet, -q           no [contain] lines but errors (and no usage report)
+  --stats-json FILE     write the usage report (time, CPU, peak memory and pids, OOM kills) as JSON
   --stop-timeout SECS   after a forwarded SIGINT/SIGTERM, SIGKILL the container this many
                         seconds later (default 10; a second SIGINT/SIGTERM kills at once)
   --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
   --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
   --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
+
+exec runs CMD in a running container (its namespaces, cgroup, user and capabilities); kill sends
+SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --time seconds
+(default 10); list shows the running containers; gc removes what a killed runtime left behind.
 
 exit status: the command's own; 128+N if it was killed by signal N; 125 if contain itself failed
 (bad input or setup) before the command started; 126 if the command is not executable; 127 if it
@@ -35,21 +54,58 @@ was not found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Run(RunSpec),
+    Exec { id: String, command: Vec<OsString> },
+    List,
+    Kill { id: String, signal: i32 },
+    Stop { id: String, timeout_secs: u32 },
+    Gc,
     Help,
     Version,
 }
 
 /// Everything `contain run` needs, validated.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct RunSpec {
     pub rootfs: String,
     pub limits: Limits,
     pub hostname: Option<String>,
     pub name: Option<String>,
+    pub env: Vec<EnvEntry>,
+    pub workdir: Option<String>,
+    pub user: Option<User>,
+    pub volumes: Vec<Volume>,
+    pub overlay: bool,
+    pub keep: bool,
+    pub read_only: bool,
+    pub detach: bool,
+    pub quiet: bool,
+    pub stats_json: Option<String>,
     pub stop_timeout_secs: u32,
     /// None = `--privileged`.
     pub capabilities: Option<CapSet>,
     pub command: Vec<OsString>,
+}
+
+/// One `--env`: a value, or the host's value of the same name (left out if the host has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvEntry {
+    Set(String, String),
+    FromHost(String),
+}
+
+/// `--user UID[:GID]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `--volume HOST:DIR[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub host: String,
+    pub target: String,
+    pub read_only: bool,
 }
 
 /// The cgroup limits; `None` leaves the kernel's default (no limit).
@@ -73,58 +129,141 @@ pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
-    match parser.next().map_err(usage)? {
-        Some(Long("help") | Short('h')) => Ok(Command::Help),
-        Some(Long("version") | Short('V')) => Ok(Command::Version),
-        Some(Value(sub)) if sub == "run" => parse_run(&mut parser).map(Command::Run),
-        Some(Value(sub)) => Err(Error::Usage(format!(
-            "unknown command {:?} (contain run --rootfs DIR -- CMD; see contain --help)",
-            sub.to_string_lossy()
-        ))),
-        Some(other) => Err(usage(other.unexpected())),
-        None => Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into())),
+    let sub = match parser.next().map_err(usage)? {
+        Some(Long("help") | Short('h')) => return Ok(Command::Help),
+        Some(Long("version") | Short('V')) => return Ok(Command::Version),
+        Some(Value(sub)) => sub.to_string_lossy().into_owned(),
+        Some(other) => return Err(usage(other.unexpected())),
+        None => return Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into())),
+    };
+    match sub.as_str() {
+        "run" => parse_run(&mut parser).map(Command::Run),
+        "exec" => {
+            let id = container_id(&mut parser, "exec")?;
+            let command = parse_command(&mut parser)?;
+            if command.is_empty() {
+                return Err(Error::Usage("no command given: contain exec ID -- CMD [ARGS...]".into()));
+            }
+            Ok(Command::Exec { id, command })
+        }
+        "list" | "ls" => no_more_args(&mut parser).map(|()| Command::List),
+        "gc" => no_more_args(&mut parser).map(|()| Command::Gc),
+        "kill" => {
+            let id = container_id(&mut parser, "kill")?;
+            let signal = match parser.next().map_err(usage)? {
+                None => libc::SIGKILL,
+                Some(Value(v)) => {
+                    let v = v.to_string_lossy();
+                    parse_signal(&v).map_err(|why| Error::Usage(format!("signal {v:?}: {why}")))?
+                }
+                Some(other) => return Err(usage(other.unexpected())),
+            };
+            no_more_args(&mut parser).map(|()| Command::Kill { id, signal })
+        }
+        "stop" => {
+            let id = container_id(&mut parser, "stop")?;
+            let mut timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
+            while let Some(arg) = parser.next().map_err(usage)? {
+                match arg {
+                    Long("time") | Short('t') => timeout_secs = parse_seconds(parser.value().map_err(usage)?, "--time")?,
+                    other => return Err(usage(other.unexpected())),
+                }
+            }
+            Ok(Command::Stop { id, timeout_secs })
+        }
+        _ => Err(Error::Usage(format!("unknown command {sub:?} (run, exec, list, kill, stop, gc; see contain --help)"))),
     }
+}
+
+/// The ID argument of exec, kill and stop.
+fn container_id(parser: &mut lexopt::Parser, sub: &str) -> Result<String, Error> {
+    match parser.next().map_err(usage)? {
+        Some(lexopt::Arg::Value(id)) => {
+            let id = id.to_string_lossy().into_owned();
+            validate_name(&id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
+            Ok(id)
+        }
+        Some(other) => Err(usage(other.unexpected())),
+        None => Err(Error::Usage(format!("contain {sub} needs a container id (see contain list)"))),
+    }
+}
+
+fn no_more_args(parser: &mut lexopt::Parser) -> Result<(), Error> {
+    match parser.next().map_err(usage)? {
+        None => Ok(()),
+        Some(other) => Err(usage(other.unexpected())),
+    }
+}
+
+/// The command and its arguments: everything from the first positional (or after `--`), untouched.
+fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
+    let mut command = Vec::new();
+    if let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            lexopt::Arg::Value(first) => command.push(first),
+            other => return Err(usage(other.unexpected())),
+        }
+        command.extend(parser.raw_args().map_err(usage)?);
+    }
+    Ok(command)
 }
 
 fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
     use lexopt::prelude::*;
+    let mut spec = RunSpec { stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS, ..Default::default() };
     let mut rootfs = None;
-    let mut limits = Limits::default();
-    let mut hostname = None;
-    let mut name = None;
-    let mut stop_timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
     let (mut cap_adds, mut cap_drops, mut privileged) = (Vec::new(), Vec::new(), false);
-    let mut command = Vec::new();
 
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("rootfs") => rootfs = Some(flag_value(parser, "--rootfs")?),
             Long("memory") => {
                 let v = flag_value(parser, "--memory")?;
-                limits.memory_bytes = Some(parse_size(&v).map_err(|why| bad("--memory", &v, why))?);
+                spec.limits.memory_bytes = Some(parse_size(&v).map_err(|why| bad("--memory", &v, why))?);
             }
             Long("cpu") => {
                 let v = flag_value(parser, "--cpu")?;
-                limits.cpu_quota_us = Some(parse_cpu_quota(&v).map_err(|why| bad("--cpu", &v, why))?);
+                spec.limits.cpu_quota_us = Some(parse_cpu_quota(&v).map_err(|why| bad("--cpu", &v, why))?);
             }
             Long("pids") => {
                 let v = flag_value(parser, "--pids")?;
-                limits.pids = Some(parse_positive(&v).map_err(|why| bad("--pids", &v, why))?);
+                spec.limits.pids = Some(parse_positive(&v).map_err(|why| bad("--pids", &v, why))?);
             }
             Long("hostname") => {
                 let v = flag_value(parser, "--hostname")?;
                 validate_hostname(&v).map_err(|why| bad("--hostname", &v, why))?;
-                hostname = Some(v);
+                spec.hostname = Some(v);
             }
             Long("name") => {
                 let v = flag_value(parser, "--name")?;
                 validate_name(&v).map_err(|why| bad("--name", &v, why))?;
-                name = Some(v);
+                spec.name = Some(v);
             }
+            Long("env") | Short('e') => {
+                let v = flag_value(parser, "--env")?;
+                spec.env.push(parse_env(&v).map_err(|why| bad("--env", &v, why))?);
+            }
+            Long("workdir") | Short('w') => {
+                let v = flag_value(parser, "--workdir")?;
+                validate_container_path(&v).map_err(|why| bad("--workdir", &v, why))?;
+                spec.workdir = Some(v);
+            }
+            Long("user") | Short('u') => {
+                let v = flag_value(parser, "--user")?;
+                spec.user = Some(parse_user(&v).map_err(|why| bad("--user", &v, why))?);
+            }
+            Long("volume") | Short('v') => {
+                let v = flag_value(parser, "--volume")?;
+                spec.volumes.push(parse_volume(&v).map_err(|why| bad("--volume", &v, why))?);
+            }
+            Long("overlay") => spec.overlay = true,
+            Long("keep") => spec.keep = true,
+            Long("read-only") => spec.read_only = true,
+            Long("detach") | Short('d') => spec.detach = true,
+            Long("quiet") | Short('q') => spec.quiet = true,
+            Long("stats-json") => spec.stats_json = Some(flag_value(parser, "--stats-json")?),
             Long("stop-timeout") => {
-                let v = flag_value(parser, "--stop-timeout")?;
-                stop_timeout_secs =
-                    v.parse().map_err(|_| bad("--stop-timeout", &v, "not a whole number of seconds".into()))?;
+                spec.stop_timeout_secs = parse_seconds(parser.value().map_err(usage)?, "--stop-timeout")?;
             }
             Long("cap-add") => {
                 let v = flag_value(parser, "--cap-add")?;
@@ -137,19 +276,30 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
             Long("privileged") => privileged = true,
             Value(first) => {
                 // The command starts here; everything after it is its own, untouched.
-                command.push(first);
-                command.extend(parser.raw_args().map_err(usage)?);
+                spec.command.push(first);
+                spec.command.extend(parser.raw_args().map_err(usage)?);
             }
             other => return Err(usage(other.unexpected())),
         }
     }
 
-    let rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
-    if command.is_empty() {
+    spec.rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
+    if spec.command.is_empty() {
         return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
     }
-    let capabilities = (!privileged).then(|| CapSet::adjusted(&cap_adds, &cap_drops));
-    Ok(RunSpec { rootfs, limits, hostname, name, stop_timeout_secs, capabilities, command })
+    if spec.keep && !spec.overlay {
+        return Err(Error::Usage("--keep keeps the --overlay layer: it needs --overlay".into()));
+    }
+    if spec.overlay && spec.rootfs.contains([',', ':', '\\']) {
+        return Err(bad("--rootfs", &spec.rootfs, "--overlay cannot use a path with ',', ':' or '\\' in it".into()));
+    }
+    spec.capabilities = (!privileged).then(|| CapSet::adjusted(&cap_adds, &cap_drops));
+    Ok(spec)
+}
+
+fn parse_seconds(value: OsString, flag: &str) -> Result<u32, Error> {
+    let v = value.to_string_lossy();
+    v.parse().map_err(|_| bad(flag, &v, "not a whole number of seconds".into()))
 }
 
 fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
@@ -235,6 +385,103 @@ fn validate_hostname(s: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `KEY=VALUE` (the value may hold '=') or `KEY`. A key is what a shell can name: letters, digits
+/// and '_', not starting with a digit.
+fn parse_env(s: &str) -> Result<EnvEntry, String> {
+    let (key, value) = match s.split_once('=') {
+        Some((key, value)) => (key, Some(value)),
+        None => (s, None),
+    };
+    let valid = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && key.bytes().next().is_some_and(|b| !b.is_ascii_digit());
+    if !valid {
+        return Err(format!("{key:?} is not a variable name (letters, digits and '_', not starting with a digit)"));
+    }
+    Ok(match value {
+        Some(value) => EnvEntry::Set(key.into(), value.into()),
+        None => EnvEntry::FromHost(key.into()),
+    })
+}
+
+fn parse_user(s: &str) -> Result<User, String> {
+    let id = |part: &str| part.parse::<u32>().map_err(|_| format!("{part:?} is not a numeric id (UID[:GID])"));
+    match s.split_once(':') {
+        Some((uid, gid)) => Ok(User { uid: id(uid)?, gid: id(gid)? }),
+        None => id(s).map(|uid| User { uid, gid: uid }),
+    }
+}
+
+/// An absolute path inside the container, without `..` (it could only lead back to `/`, and says
+/// the user meant something else).
+fn validate_container_path(s: &str) -> Result<(), String> {
+    if !s.starts_with('/') {
+        return Err("must be an absolute path in the container".into());
+    }
+    if s.split('/').any(|part| part == "..") {
+        return Err("must not contain '..'".into());
+    }
+    Ok(())
+}
+
+fn parse_volume(s: &str) -> Result<Volume, String> {
+    const FORM: &str = "expected HOST:DIR or HOST:DIR:ro";
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, target, read_only) = match parts[..] {
+        [host, target] => (host, target, false),
+        [host, target, "ro"] => (host, target, true),
+        [host, target, "rw"] => (host, target, false),
+        [_, _, mode] => return Err(format!("unknown mode {mode:?} ({FORM})")),
+        _ => return Err(FORM.into()),
+    };
+    if host.is_empty() {
+        return Err(format!("empty host path ({FORM})"));
+    }
+    validate_container_path(target).map_err(|why| format!("{target:?} {why}"))?;
+    if target.trim_end_matches('/').is_empty() {
+        return Err("cannot mount over the container's /".into());
+    }
+    Ok(Volume { host: host.into(), target: target.into(), read_only })
+}
+
+/// A signal by number or name, with or without SIG: `9`, `KILL`, `SIGTERM`, `usr1`.
+pub fn parse_signal(s: &str) -> Result<i32, String> {
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) { Ok(n) } else { Err("not a signal number (1-64)".into()) };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS.iter().find(|(_, n)| *n == name).map(|(sig, _)| *sig).ok_or_else(|| "unknown signal".into())
+}
+
+/// "SIGTERM" for log lines ("signal 40" for one without a name here).
+pub fn signal_name(sig: i32) -> String {
+    SIGNALS.iter().find(|(n, _)| *n == sig).map_or_else(|| format!("signal {sig}"), |(_, name)| format!("SIG{name}"))
+}
+
+/// The signals people name, for `contain kill` and log lines.
+pub const SIGNALS: [(i32, &str); 20] = [
+    (libc::SIGHUP, "HUP"),
+    (libc::SIGINT, "INT"),
+    (libc::SIGQUIT, "QUIT"),
+    (libc::SIGILL, "ILL"),
+    (libc::SIGTRAP, "TRAP"),
+    (libc::SIGABRT, "ABRT"),
+    (libc::SIGBUS, "BUS"),
+    (libc::SIGFPE, "FPE"),
+    (libc::SIGKILL, "KILL"),
+    (libc::SIGUSR1, "USR1"),
+    (libc::SIGSEGV, "SEGV"),
+    (libc::SIGUSR2, "USR2"),
+    (libc::SIGPIPE, "PIPE"),
+    (libc::SIGALRM, "ALRM"),
+    (libc::SIGTERM, "TERM"),
+    (libc::SIGCHLD, "CHLD"),
+    (libc::SIGCONT, "CONT"),
+    (libc::SIGSTOP, "STOP"),
+    (libc::SIGXCPU, "XCPU"),
+    (libc::SIGWINCH, "WINCH"),
+];
 
 fn validate_name(s: &str) -> Result<(), String> {
     let valid_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
@@ -392,6 +639,81 @@ mod tests {
         assert_eq!(run(&["--rootfs", "r", "--hostname", &ok, "true"]).unwrap().hostname, Some(ok));
         let long = "h".repeat(65);
         assert!(usage_message(&["--rootfs", "r", "--hostname", &long, "true"]).contains("longer than 64 bytes"));
+    }
+
+    #[test]
+    fn env_workdir_user_and_volumes() {
+        let spec = run(&[
+            "--rootfs", "r", "--env", "A=b=c", "-e", "HOME", "--workdir", "/srv/app", "--user", "1000",
+            "-v", "/data:/mnt/data:ro", "--volume", "./cfg:/etc/app", "--overlay", "--keep", "--read-only", "-q", "-d",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(spec.env, [EnvEntry::Set("A".into(), "b=c".into()), EnvEntry::FromHost("HOME".into())]);
+        assert_eq!(spec.workdir.as_deref(), Some("/srv/app"));
+        assert_eq!(spec.user, Some(User { uid: 1000, gid: 1000 }));
+        assert_eq!(
+            spec.volumes,
+            [
+                Volume { host: "/data".into(), target: "/mnt/data".into(), read_only: true },
+                Volume { host: "./cfg".into(), target: "/etc/app".into(), read_only: false },
+            ]
+        );
+        assert!(spec.overlay && spec.keep && spec.read_only && spec.quiet && spec.detach);
+        assert_eq!(run(&["--rootfs", "r", "--user", "0:5", "true"]).unwrap().user, Some(User { uid: 0, gid: 5 }));
+    }
+
+    #[test]
+    fn bad_env_volume_user_and_workdir_values_are_refused() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--env", "=x"], "--env \"=x\": \"\" is not a variable name"),
+            (&["--env", "1A=x"], "--env \"1A=x\": \"1A\" is not a variable name"),
+            (&["--env", "A B=x"], "is not a variable name"),
+            (&["--volume", "/data"], "--volume \"/data\": expected HOST:DIR or HOST:DIR:ro"),
+            (&["--volume", "/data:rel"], "--volume \"/data:rel\": \"rel\" must be an absolute path"),
+            (&["--volume", "/data:/x:rx"], "unknown mode \"rx\""),
+            (&["--volume", ":/x"], "empty host path"),
+            (&["--volume", "/data:/"], "cannot mount over the container's /"),
+            (&["--volume", "/data:/a/../etc"], "must not contain '..'"),
+            (&["--user", "root"], "--user \"root\": \"root\" is not a numeric id"),
+            (&["--user", "1:x"], "\"x\" is not a numeric id"),
+            (&["--workdir", "srv"], "--workdir \"srv\": must be an absolute path"),
+            (&["--keep"], "--keep keeps the --overlay layer: it needs --overlay"),
+        ];
+        for (flags, expected) in cases {
+            let args: Vec<&str> = ["--rootfs", "r"].iter().chain(flags.iter()).chain(["true"].iter()).copied().collect();
+            let msg = usage_message(&args);
+            assert!(msg.contains(expected), "{flags:?}: {msg:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn management_commands_parse() {
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        assert_eq!(parse_args(&["list"]).unwrap(), Command::List);
+        assert_eq!(parse_args(&["gc"]).unwrap(), Command::Gc);
+        assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: libc::SIGKILL });
+        assert_eq!(parse_args(&["kill", "web", "term"]).unwrap(), Command::Kill { id: "web".into(), signal: 15 });
+        assert_eq!(parse_args(&["kill", "web", "SIGUSR1"]).unwrap(), Command::Kill { id: "web".into(), signal: 10 });
+        assert_eq!(parse_args(&["stop", "web", "--time", "3"]).unwrap(), Command::Stop { id: "web".into(), timeout_secs: 3 });
+        assert_eq!(
+            parse_args(&["exec", "web", "--", "ls", "-l"]).unwrap(),
+            Command::Exec { id: "web".into(), command: vec!["ls".into(), "-l".into()] }
+        );
+        for (args, expected) in [
+            (&["kill"][..], "contain kill needs a container id"),
+            (&["kill", "web", "NOPE"], "signal \"NOPE\": unknown signal"),
+            (&["kill", "web", "99"], "not a signal number"),
+            (&["exec", "web"], "no command given"),
+            (&["stop", "web", "--time", "x"], "--time \"x\""),
+            (&["list", "extra"], "unexpected argument"),
+            (&["kill", "../etc"], "container id \"../etc\""),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            assert!(err.contains(expected), "{args:?}: {err:?} lacks {expected:?}");
+        }
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(40), "signal 40");
     }
 
     #[test]

@@ -4,17 +4,21 @@
 //! Cleanup is by ownership: the `Cgroup` removes itself when dropped, pipes and the stack are
 //! closed and unmapped when dropped, so an early `?` anywhere below leaves nothing behind.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cgroup::{self, Cgroup, Version};
-use crate::child::{self, ChildConfig, Failure};
-use crate::cli::{format_size, RunSpec};
+use crate::caps::CapSet;
+use crate::cgroup::{self, Cgroup, Sampled, Version};
+use crate::child::{self, ChildConfig, Failure, NewContainer, OverlayDirs, Setup};
+use crate::cli::{format_size, signal_name, EnvEntry, RunSpec, User, Volume, DEFAULT_STOP_TIMEOUT_SECS};
+use crate::manage::{self, Entry};
+use crate::state::{self, ProcessRef, Record};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::error::{Context, Error};
 use crate::sys::{self, Errno, ExitStatus, Fd, SigSet};
-use crate::tty::{ChildTerminal, Relay, UserTerminal};
+use crate::tty::{ChildTerminal, RawMode, Relay, UserTerminal};
+use crate::usage::Usage;
 
 /// The namespaces every container gets from clone3. The cgroup namespace is entered by the child
 /// itself (`child.rs`), once it is inside its cgroup.
@@ -34,14 +38,38 @@ const FORWARDED: [i32; 6] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SI
 /// Signals the supervisor handles itself: a child changed state; the user's window was resized.
 const HANDLED: [i32; 2] = [libc::SIGCHLD, libc::SIGWINCH];
 
-/// The container's environment: a fixed, minimal set; nothing of the host's leaks in but TERM,
-/// which the user's terminal needs.
-pub fn container_env(hostname: &str, term: Option<&str>) -> Vec<String> {
-    let mut env = vec![format!("PATH={CONTAINER_PATH}"), "HOME=/root".into(), format!("HOSTNAME={hostname}")];
-    if let Some(term) = term {
-        env.push(format!("TERM={term}"));
+/// The container's environment: a fixed, minimal set (nothing of the host's leaks in but TERM,
+/// which the user's terminal needs), then the `--env` entries in order, a later one replacing an
+/// earlier one of the same name. `host` looks up `--env KEY` and TERM.
+pub fn container_env(
+    hostname: &str,
+    user: Option<User>,
+    entries: &[EnvEntry],
+    host: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let home = if user.is_some_and(|u| u.uid != 0) { "/" } else { "/root" };
+    let mut env: Vec<(String, String)> =
+        vec![("PATH".into(), CONTAINER_PATH.into()), ("HOME".into(), home.into()), ("HOSTNAME".into(), hostname.into())];
+    if let Some(term) = host("TERM") {
+        env.push(("TERM".into(), term));
     }
-    env
+    for entry in entries {
+        let (key, value) = match entry {
+            EnvEntry::Set(key, value) => (key.clone(), value.clone()),
+            EnvEntry::FromHost(key) => match host(key) {
+                Some(value) => (key.clone(), value),
+                None => continue,
+            },
+        };
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value));
+    }
+    env.into_iter().map(|(key, value)| format!("{key}={value}")).collect()
+}
+
+/// The PATH the command is looked up in: the environment's own, as execvp(3) does.
+pub fn search_path(env: &[String]) -> String {
+    env.iter().find_map(|v| v.strip_prefix("PATH=")).unwrap_or(CONTAINER_PATH).to_string()
 }
 
 /// A 12-hex-digit id, like Docker's short ids.
@@ -54,27 +82,6 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     match status {
         ExitStatus::Exited(code) => code,
         ExitStatus::Signaled(sig) => 128 + sig,
-    }
-}
-
-pub fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        _ => "signal",
     }
 }
 
@@ -121,16 +128,17 @@ impl StopPolicy {
 
 /// `contain run`: returns the exit code for the runtime.
 pub fn run(spec: RunSpec) -> Result<i32, Error> {
+    crate::log::set_quiet(spec.quiet);
     // --- Checks that need the host, before anything is created. ---
-    if sys::geteuid() != 0 {
-        return Err(Error::Setup("contain run needs root (namespaces, mounts and cgroups): try sudo".into()));
-    }
+    require_root("run")?;
     let rootfs = resolve_rootfs(&spec.rootfs)?;
+    let volumes = resolve_volumes(&spec.volumes)?;
     let id = match &spec.name {
         Some(name) => name.clone(),
         None => random_id()?,
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
+    let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
     let version = cgroup::detect();
     if version.is_none() && spec.limits != Default::default() {
         return Err(Error::Setup(format!(
@@ -139,11 +147,28 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         )));
     }
 
+    // --- The name, after clearing what killed runtimes left behind. ---
+    manage::collect_garbage()?;
+    let reservation = reserve_name(&id, spec.keep)?;
+    let started_at = Instant::now();
+    let mut record = Record {
+        id: id.clone(),
+        runtime: ProcessRef::of(std::process::id() as i32),
+        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        rootfs: rootfs.clone(),
+        overlay: spec.overlay,
+        keep: spec.keep,
+        user: spec.user,
+        capabilities: spec.capabilities,
+        workdir: spec.workdir.clone().unwrap_or_else(|| "/".into()),
+        command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+        ..Default::default()
+    };
+    state::write(&record)?;
+
     // Signals are taken synchronously from here on (a signalfd), so a Ctrl-C during setup is
     // handled like any other: after setup, by the cleanup-aware loop below.
-    let blocked = SigSet::of(&[&FORWARDED[..], &HANDLED[..]].concat());
-    sys::sigprocmask(libc::SIG_BLOCK, blocked).step(|| "rt_sigprocmask(SIG_BLOCK)".into())?;
-    let signals = sys::signalfd(blocked).step(|| "signalfd4".into())?;
+    let signals = take_signals()?;
 
     // --- The cgroup, with its limits, before the child exists. ---
     let cgroup = match version {
@@ -159,79 +184,247 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
             None
         }
     };
+    record.cgroups = cgroup.as_ref().map_or(Vec::new(), Cgroup::dirs);
+    let overlay = spec.overlay.then(|| make_overlay_dirs(&id)).transpose()?;
+    state::write(&record)?;
 
     // --- The container's first process. ---
-    let (go_read, go_write) = sys::pipe().step(|| "pipe2(sync)".into())?;
-    let (report_read, report_write) = sys::pipe().step(|| "pipe2(report)".into())?;
-    let user_terminal = UserTerminal::detect();
-    let pty_socket = user_terminal.as_ref().map(|_| sys::socketpair().step(|| "socketpair(pty)".into())).transpose()?;
-    let env = container_env(&hostname, std::env::var("TERM").ok().as_deref());
-    let config = ChildConfig {
-        hostname,
-        rootfs,
-        argv: spec.command.iter().map(|arg| os_cstring(arg)).collect::<Result<_, _>>()?,
-        env: env.iter().map(|v| os_cstring(v.as_ref())).collect::<Result<_, _>>()?,
-        search_path: CONTAINER_PATH.into(),
-        go_read: go_read.raw(),
-        report_write: report_write.raw(),
-        parent_fds: [Some(&go_write), Some(&report_read), pty_socket.as_ref().map(|(ours, _)| ours)]
-            .into_iter()
-            .flatten()
-            .map(Fd::raw)
-            .collect(),
-        terminal: user_terminal
-            .as_ref()
-            .zip(pty_socket.as_ref())
-            .map(|(terminal, (_, theirs))| ChildTerminal { socket: theirs.raw(), size: terminal.size }),
-        capabilities: spec.capabilities,
-    };
+    let channels = Channels::open()?;
+    let setup = Setup::Create(NewContainer { hostname, rootfs, overlay, read_only: spec.read_only, volumes });
+    let config = channels.child_config(setup, &spec.command, &env, record.workdir.clone(), spec.user, spec.capabilities)?;
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
     let names: Vec<&str> = NAMESPACES.iter().map(|(_, name)| *name).collect();
     log!("creating namespaces: {} cgroup", names.join(" "));
     let container = spawn_container(&config, &stack, cgroup.as_ref())?;
-    drop((go_read, report_write, stack));
-    let pty_socket = pty_socket.map(|(ours, _theirs)| ours);
+    drop((config, stack));
+    record.init = ProcessRef::of(container.pid);
+    state::write(&record)?;
 
-    // --- Release it and learn whether the command started. ---
-    // go_write stays open until we return: the child reads its closing as "the runtime is gone".
-    match sys::write_all(go_write.raw(), b"g") {
-        // Killed before it was released (from outside, or the OOM killer): wait4 says how.
-        Ok(()) | Err(Errno(libc::EPIPE)) => {}
-        Err(errno) => return Err(Error::Sys { step: "write(sync pipe)".into(), errno }),
-    }
-    // A child that fails before its pty exists closes the socket without sending one.
-    let pty_master =
-        pty_socket.map(|socket| sys::recv_fd(&socket).step(|| "recvmsg(pty master)".into())).transpose()?;
-    let failure = read_report(&report_read)?;
-    drop(report_read);
-    if let Some(failure) = &failure {
-        log!("error: {}", failure.message);
-    }
-
-    // The command runs: from here on the user's terminal, if any, is the container's.
-    let (relay, raw_mode) = match (user_terminal, pty_master.flatten()) {
-        (Some(terminal), Some(master)) if failure.is_none() => (Some(Relay::new(master)?), Some(terminal.make_raw()?)),
-        _ => (None, None),
-    };
-    let status = container.supervise(&signals, relay, Duration::from_secs(spec.stop_timeout_secs.into()))?;
-    drop(raw_mode);
-    if failure.is_none() {
+    // --- Release it, learn whether the command started, and wait for it. ---
+    let started = channels.release()?;
+    let mut sampled = Sampled::default();
+    let stop_timeout = Duration::from_secs(spec.stop_timeout_secs.into());
+    let status = container.supervise(&signals, started.relay, stop_timeout, || {
+        if let Some(cgroup) = &cgroup {
+            cgroup.sample(&mut sampled);
+        }
+    })?;
+    let wall = started_at.elapsed();
+    drop(started.raw_mode);
+    if started.failure.is_none() {
         match status {
             ExitStatus::Exited(code) => log!("container exited: exit status {code}"),
-            ExitStatus::Signaled(sig) => {
-                log!("container killed by signal {sig} ({})", signal_name(sig))
-            }
+            ExitStatus::Signaled(sig) => log!("container killed by signal {sig} ({})", signal_name(sig)),
         }
     }
+    let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
+    if usage.oom_kills > 0 {
+        let limit = spec.limits.memory_bytes.map_or("none".into(), format_size);
+        log!("container was OOM-killed (memory limit {limit})");
+    }
+    log!("usage: {}", usage.line());
     if let Some(cgroup) = cgroup {
-        if cgroup.oom_kills() > 0 {
-            let limit = spec.limits.memory_bytes.map_or("none".into(), format_size);
-            log!("container was OOM-killed (memory limit {limit})");
-        }
         log!("cleaning up cgroups");
         cgroup.remove()?;
     }
+    if spec.keep {
+        log!("kept the overlay's upper layer: {}/upper", state::dir_of(&id));
+    }
+    reservation.release()?;
+    if let Some(file) = &spec.stats_json {
+        write_stats(file, &usage.json(&id, exit_code(status)))?;
+    }
     Ok(exit_code(status))
+}
+
+/// `contain exec ID -- CMD`: CMD joins the running container's namespaces and cgroup, with its
+/// environment, working directory, user and capabilities, under the same exit-code rules as run.
+pub fn exec(id: &str, command: Vec<OsString>) -> Result<i32, Error> {
+    require_root("exec")?;
+    let (record, init_pidfd, init) = manage::open_running(id)?;
+    // The container's environment is its PID 1's, as it was given at exec.
+    let environ = sys::read_file(&sys::cstring(&format!("/proc/{}/environ", init.pid)).step(|| "path".into())?)
+        .step(|| format!("read(/proc/{}/environ)", init.pid))?;
+    let env: Vec<String> = environ.split('\0').filter(|v| !v.is_empty()).map(String::from).collect();
+    if !init.alive() {
+        return Err(Error::Setup(format!("container {id} stopped")));
+    }
+    let signals = take_signals()?;
+    let channels = Channels::open()?;
+    let setup = Setup::Join { init_pidfd: init_pidfd.raw() };
+    let config = channels.child_config(setup, &command, &env, record.workdir.clone(), record.user, record.capabilities)?;
+    // Our children (only) are born in the container's PID namespace from here on.
+    sys::setns(init_pidfd.raw(), libc::CLONE_NEWPID as u64).step(|| "setns(pidfd, CLONE_NEWPID)".into())?;
+    let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
+    let args = CloneArgs { exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    let process = clone::spawn(args, &stack, child::child_main, &config)
+        .map(|pid| Running { pid })
+        .step(|| "clone3(into the container's PID namespace)".into())?;
+    drop((config, stack, init_pidfd));
+    cgroup::attach_dirs(&record.cgroups, process.pid)?;
+    let started = channels.release()?;
+    let status = process.supervise(&signals, started.relay, Duration::from_secs(DEFAULT_STOP_TIMEOUT_SECS.into()), || {})?;
+    drop(started.raw_mode);
+    Ok(exit_code(status))
+}
+
+/// `--stats-json FILE`, written (or replaced) once the container is gone.
+fn write_stats(file: &str, json: &str) -> Result<(), Error> {
+    let path = sys::cstring(file).step(|| format!("--stats-json {file:?}"))?;
+    let fd = sys::open(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644).step(|| format!("open({file})"))?;
+    sys::write_all(fd.raw(), json.as_bytes()).step(|| format!("write({file})"))
+}
+
+fn require_root(command: &str) -> Result<(), Error> {
+    if sys::geteuid() != 0 {
+        return Err(Error::Setup(format!("contain {command} needs root (namespaces, mounts and cgroups): try sudo")));
+    }
+    Ok(())
+}
+
+/// Blocks the signals the supervisor handles and returns them as a signalfd.
+fn take_signals() -> Result<Fd, Error> {
+    let blocked = SigSet::of(&[&FORWARDED[..], &HANDLED[..]].concat());
+    sys::sigprocmask(libc::SIG_BLOCK, blocked).step(|| "rt_sigprocmask(SIG_BLOCK)".into())?;
+    sys::signalfd(blocked).step(|| "signalfd4".into())
+}
+
+/// Takes the name: /run/contain/ID is made, or the error says who holds it. Dropping the
+/// reservation (on any error path) removes the directory again.
+fn reserve_name(id: &str, keep_overlay: bool) -> Result<Reservation, Error> {
+    if state::reserve(id)? {
+        return Ok(Reservation { id: id.into(), keep_overlay });
+    }
+    Err(match manage::entry(id) {
+        Entry::Running(record) => Error::Setup(format!(
+            "a container named {id} is already running (pid {}): choose another --name",
+            record.init.map_or(0, |p| p.pid)
+        )),
+        Entry::Leftover(_) | Entry::NoRecord => Error::Setup(format!(
+            "{} is in use (a kept --overlay layer, or a container still starting): remove it or choose another --name",
+            state::dir_of(id)
+        )),
+    })
+}
+
+/// The container's directory under /run/contain while it runs.
+struct Reservation {
+    id: String,
+    keep_overlay: bool,
+}
+
+impl Reservation {
+    fn release(self) -> Result<(), Error> {
+        let result = state::remove(&self.id, self.keep_overlay);
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Err(err) = state::remove(&self.id, self.keep_overlay) {
+            crate::log::error(&err);
+        }
+    }
+}
+
+/// upper, work and merged under /run/contain/ID.
+fn make_overlay_dirs(id: &str) -> Result<OverlayDirs, Error> {
+    let dir = state::dir_of(id);
+    let dirs = OverlayDirs { upper: format!("{dir}/upper"), work: format!("{dir}/work"), merged: format!("{dir}/merged") };
+    for path in [&dirs.upper, &dirs.work, &dirs.merged] {
+        sys::mkdir(&sys::cstring(path).step(|| path.clone())?, 0o755).step(|| format!("mkdir({path})"))?;
+    }
+    Ok(dirs)
+}
+
+/// The runtime's side of the handshake with the child: the "go" pipe, the report pipe, and when
+/// the user is at a terminal, the socket the pty master comes back on.
+struct Channels {
+    go: (Fd, Fd),
+    report: (Fd, Fd),
+    pty: Option<(Fd, Fd)>,
+    terminal: Option<UserTerminal>,
+}
+
+/// The command started (or not), and what its terminal needs from the supervisor.
+struct Started {
+    failure: Option<Failure>,
+    relay: Option<Relay>,
+    raw_mode: Option<RawMode>,
+}
+
+impl Channels {
+    fn open() -> Result<Channels, Error> {
+        let go = sys::pipe().step(|| "pipe2(sync)".into())?;
+        let report = sys::pipe().step(|| "pipe2(report)".into())?;
+        let terminal = UserTerminal::detect();
+        let pty = terminal.as_ref().map(|_| sys::socketpair().step(|| "socketpair(pty)".into())).transpose()?;
+        Ok(Channels { go, report, pty, terminal })
+    }
+
+    fn child_config(
+        &self,
+        setup: Setup,
+        command: &[OsString],
+        env: &[String],
+        workdir: String,
+        user: Option<User>,
+        capabilities: Option<CapSet>,
+    ) -> Result<ChildConfig, Error> {
+        Ok(ChildConfig {
+            setup,
+            argv: command.iter().map(|arg| os_cstring(arg)).collect::<Result<_, _>>()?,
+            env: env.iter().map(|v| os_cstring(v.as_ref())).collect::<Result<_, _>>()?,
+            search_path: search_path(env),
+            workdir,
+            user,
+            go_read: self.go.0.raw(),
+            report_write: self.report.1.raw(),
+            parent_fds: [Some(&self.go.1), Some(&self.report.0), self.pty.as_ref().map(|(ours, _)| ours)]
+                .into_iter()
+                .flatten()
+                .map(Fd::raw)
+                .collect(),
+            terminal: self
+                .terminal
+                .as_ref()
+                .zip(self.pty.as_ref())
+                .map(|(terminal, (_, theirs))| ChildTerminal { socket: theirs.raw(), size: terminal.size }),
+            capabilities,
+        })
+    }
+
+    /// Sends "go", takes the pty master if one comes, and reads the report until the command
+    /// started (EOF) or the child said why it did not.
+    fn release(self) -> Result<Started, Error> {
+        let Channels { go: (go_read, go_write), report: (report_read, report_write), pty, terminal } = self;
+        drop((go_read, report_write));
+        let pty_socket = pty.map(|(ours, _theirs)| ours);
+        // go_write stays open until the report is in: the child reads its closing as "the
+        // runtime is gone".
+        match sys::write_all(go_write.raw(), b"g") {
+            // Killed before it was released (from outside, or the OOM killer): wait4 says how.
+            Ok(()) | Err(Errno(libc::EPIPE)) => {}
+            Err(errno) => return Err(Error::Sys { step: "write(sync pipe)".into(), errno }),
+        }
+        // A child that fails before its pty exists closes the socket without sending one.
+        let pty_master =
+            pty_socket.map(|socket| sys::recv_fd(&socket).step(|| "recvmsg(pty master)".into())).transpose()?;
+        let failure = read_report(&report_read)?;
+        if let Some(failure) = &failure {
+            crate::log::error(&failure.message);
+        }
+        // The command runs: from here on the user's terminal, if any, is the container's.
+        let (relay, raw_mode) = match (terminal, pty_master.flatten()) {
+            (Some(terminal), Some(master)) if failure.is_none() => {
+                (Some(Relay::new(master)?), Some(terminal.make_raw()?))
+            }
+            _ => (None, None),
+        };
+        Ok(Started { failure, relay, raw_mode })
+    }
 }
 
 fn os_cstring(arg: &OsStr) -> Result<CString, Error> {
@@ -248,6 +441,22 @@ fn resolve_rootfs(rootfs: &str) -> Result<String, Error> {
         return Err(Error::Usage(format!("--rootfs {rootfs:?}: not a directory")));
     }
     resolved.into_os_string().into_string().map_err(|_| Error::Usage(format!("--rootfs {rootfs:?}: not valid UTF-8")))
+}
+
+/// Each `--volume` host path, made absolute and checked to exist before anything starts.
+fn resolve_volumes(volumes: &[Volume]) -> Result<Vec<Volume>, Error> {
+    volumes
+        .iter()
+        .map(|volume| {
+            let spec = format!("{}:{}", volume.host, volume.target);
+            let host = std::fs::canonicalize(&volume.host).map_err(|e| {
+                let why = if e.kind() == std::io::ErrorKind::NotFound { "no such file or directory".into() } else { e.to_string() };
+                Error::Usage(format!("--volume {spec:?}: {}: {why}", volume.host))
+            })?;
+            let host = host.into_os_string().into_string().map_err(|_| Error::Usage(format!("--volume {spec:?}: not valid UTF-8")))?;
+            Ok(Volume { host, ..volume.clone() })
+        })
+        .collect()
 }
 
 fn random_id() -> Result<String, Error> {
@@ -318,10 +527,21 @@ struct Running {
 impl Running {
     /// Waits for the container, forwarding signals and relaying its terminal, and returns how it
     /// ended. One poll waits on the signalfd, the terminal and the stop timeout.
-    fn supervise(self, signals: &Fd, mut relay: Option<Relay>, stop_timeout: Duration) -> Result<ExitStatus, Error> {
+    fn supervise(
+        self,
+        signals: &Fd,
+        mut relay: Option<Relay>,
+        stop_timeout: Duration,
+        mut sample: impl FnMut(),
+    ) -> Result<ExitStatus, Error> {
         let pid = self.pid;
         let mut policy = StopPolicy::new(stop_timeout);
+        let mut next_sample = Instant::now();
         loop {
+            if Instant::now() >= next_sample {
+                sample();
+                next_sample = Instant::now() + SAMPLE_PERIOD;
+            }
             if let Some(status) = sys::wait_child(pid, true).step(|| format!("wait4({pid})"))? {
                 // Reaped: the pid may already belong to someone else, so Drop must not kill it.
                 std::mem::forget(self);
@@ -332,7 +552,9 @@ impl Running {
             }
             let [stdin, master] = relay.as_ref().map_or([NOT_POLLED; 2], Relay::interest);
             let mut fds = [libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 }, stdin, master];
-            let wait_ms = policy.wait(Instant::now()).map(|d| d.as_millis() as u64);
+            let until_sample = next_sample.saturating_duration_since(Instant::now());
+            let wait = policy.wait(Instant::now()).map_or(until_sample, |stop| stop.min(until_sample));
+            let wait_ms = Some(wait.as_millis() as u64);
             sys::poll(&mut fds, wait_ms).step(|| "ppoll(signalfd, terminal)".into())?;
             if let Some(relay) = &mut relay {
                 relay.transfer(&fds[1..])?;
@@ -365,6 +587,9 @@ impl Running {
     }
 }
 
+/// How often the supervisor samples memory and pids for a kernel that keeps no peaks itself.
+const SAMPLE_PERIOD: Duration = Duration::from_millis(100);
+
 /// A pollfd slot poll skips (negative fd), for a container without a terminal.
 const NOT_POLLED: libc::pollfd = libc::pollfd { fd: -1, events: 0, revents: 0 };
 
@@ -379,13 +604,35 @@ impl Drop for Running {
 mod tests {
     use super::*;
 
+    fn no_host(_: &str) -> Option<String> {
+        None
+    }
+
     #[test]
     fn the_environment_is_minimal_and_fixed() {
         assert_eq!(
-            container_env("box", None),
+            container_env("box", None, &[], no_host),
             ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME=box"]
         );
-        assert_eq!(container_env("box", Some("xterm")).last().unwrap(), "TERM=xterm");
+        let term = |key: &str| (key == "TERM").then(|| "xterm".to_string());
+        assert_eq!(container_env("box", None, &[], term).last().unwrap(), "TERM=xterm");
+    }
+
+    #[test]
+    fn env_entries_add_replace_and_copy_from_the_host() {
+        let host = |key: &str| (key == "EDITOR").then(|| "vi".to_string());
+        let entries = [
+            EnvEntry::Set("A".into(), "x=y".into()),
+            EnvEntry::Set("PATH".into(), "/opt/bin".into()),
+            EnvEntry::FromHost("EDITOR".into()),
+            EnvEntry::FromHost("UNSET_ON_HOST".into()),
+            EnvEntry::Set("A".into(), "last".into()),
+        ];
+        let env = container_env("box", None, &entries, host);
+        assert_eq!(env, ["HOME=/root", "HOSTNAME=box", "PATH=/opt/bin", "EDITOR=vi", "A=last"]);
+        assert_eq!(search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
+        let user = Some(User { uid: 1000, gid: 1000 });
+        assert!(container_env("box", user, &[], no_host).contains(&"HOME=/".to_string()));
     }
 
     #[test]

@@ -1,10 +1,36 @@
 //! `[contain] ...` progress lines. They go to stderr only, so the container's stdout stays exactly
 //! what the command printed. Each line is formatted first and written with one write(2): the
 //! runtime and the container's setup log at the same time, and their lines must not interleave.
+//!
+//! `--quiet` silences everything but errors. The flag is process-wide state because the lines come
+//! from everywhere; the container's setup (a copy of the runtime's memory) inherits it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 macro_rules! log {
     ($($arg:tt)*) => {{
-        let line = format!("[contain] {}\n", format_args!($($arg)*));
-        let _ = $crate::sys::write_all(libc::STDERR_FILENO, line.as_bytes());
+        if !$crate::log::quiet() {
+            $crate::log::line(&format!("[contain] {}\n", format_args!($($arg)*)));
+        }
     }};
+}
+
+/// Writes one already formatted line to stderr.
+pub fn line(text: &str) {
+    let _ = crate::sys::write_all(libc::STDERR_FILENO, text.as_bytes());
+}
+
+/// `[contain] error: ...`, which --quiet does not hide.
+pub fn error(err: &dyn std::fmt::Display) {
+    line(&format!("[contain] error: {err}\n"));
 }

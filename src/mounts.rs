@@ -9,6 +9,7 @@
 
 use std::ffi::CString;
 
+use crate::cli::Volume;
 use crate::error::{Context, Error};
 use crate::sys::{self, Errno, Fd};
 
@@ -44,9 +45,14 @@ const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
+/// A tmpfs for /tmp on a read-only rootfs.
+const WRITABLE_TMP: Step =
+    Step::Mount { fstype: "tmpfs", target: "/tmp", flags: NOSUID | NODEV, data: "mode=1777,size=65536k" };
+
 /// The mounts and links every container gets, in order (a parent before anything inside it);
-/// `mask` adds the /proc and /sys masking (everything but `--privileged`).
-pub fn container_plan(mask: bool) -> Vec<Step> {
+/// `mask` adds the /proc and /sys masking (everything but `--privileged`), `writable_tmp` a tmpfs
+/// on /tmp (`--read-only`).
+pub fn container_plan(mask: bool, writable_tmp: bool) -> Vec<Step> {
     let mut plan = vec![
         Step::Mount { fstype: "proc", target: "/proc", flags: NOSUID | NODEV | NOEXEC, data: "" },
         // Read-only: a container has no business reconfiguring the host's devices and drivers.
@@ -81,6 +87,9 @@ pub fn container_plan(mask: bool) -> Vec<Step> {
         Step::Symlink { target: "/proc/self/fd/1", link: "/dev/stdout" },
         Step::Symlink { target: "/proc/self/fd/2", link: "/dev/stderr" },
     ]);
+    if writable_tmp {
+        plan.push(WRITABLE_TMP);
+    }
     if mask {
         plan.extend(MASKED_FILES.iter().map(|&path| Step::MaskFile { path }));
         plan.extend(MASKED_DIRS.iter().map(|&path| Step::MaskDir { path }));
@@ -102,7 +111,8 @@ impl HostDevices {
             if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
                 return Err(Error::Setup(format!("{path} on the host is not a character device")));
             }
-            let mount = sys::open_tree_clone(&cpath).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
+            let mount =
+                sys::open_tree_clone(&cpath, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
             fds.push((name, mount));
         }
         Ok(HostDevices(fds))
@@ -111,6 +121,66 @@ impl HostDevices {
     fn mount_of(&self, name: &str) -> Option<&Fd> {
         self.0.iter().find(|(n, _)| *n == name).map(|(_, fd)| fd)
     }
+}
+
+/// `--volume` bind mounts, taken as detached trees before the pivot (like the devices) and
+/// attached after it, so a target path can only resolve inside the container.
+pub struct HostVolumes(Vec<(Fd, Volume)>);
+
+impl HostVolumes {
+    /// `nodev`: a node on the host directory does not open in the container either.
+    pub fn open(volumes: &[Volume], nodev: bool) -> Result<HostVolumes, Error> {
+        let mut mounts = Vec::new();
+        for volume in volumes {
+            let host = &volume.host;
+            let tree = sys::open_tree_clone(&cpath(host)?, true)
+                .step(|| format!("open_tree({host}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
+            let attributes = if volume.read_only { sys::MOUNT_ATTR_RDONLY } else { 0 }
+                | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
+            if attributes != 0 {
+                sys::mount_setattr_tree(&tree, attributes)
+                    .step(|| format!("mount_setattr({host}, AT_RECURSIVE, {attributes:#x})"))?;
+            }
+            mounts.push((tree, volume.clone()));
+        }
+        Ok(HostVolumes(mounts))
+    }
+
+    /// Attaches each tree at its target, made first when missing: a directory for a directory, an
+    /// empty file for anything else.
+    pub fn attach(self) -> Result<(), Error> {
+        for (tree, volume) in self.0 {
+            let target = &volume.target;
+            let is_dir = sys::fstat(&tree).step(|| format!("fstat({})", volume.host))?.st_mode & libc::S_IFMT
+                == libc::S_IFDIR;
+            if is_dir {
+                make_dirs(target)?;
+            } else {
+                make_dirs(parent_of(target))?;
+                sys::open(&cpath(target)?, libc::O_CREAT | libc::O_WRONLY, 0o644).step(|| format!("create({target})"))?;
+            }
+            sys::move_mount_to(&tree, &cpath(target)?).step(|| format!("move_mount({}, {target})", volume.host))?;
+        }
+        Ok(())
+    }
+}
+
+/// `mkdir -p` inside the container.
+pub fn make_dirs(path: &str) -> Result<(), Error> {
+    let mut prefix = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        prefix.push('/');
+        prefix.push_str(part);
+        match sys::mkdir(&cpath(&prefix)?, 0o755) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(errno) => return Err(Error::Sys { step: format!("mkdir({prefix})"), errno }),
+        }
+    }
+    Ok(())
+}
+
+fn parent_of(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit_once('/').map_or("/", |(parent, _)| parent)
 }
 
 fn cpath(s: &str) -> Result<CString, Error> {
@@ -214,7 +284,7 @@ mod tests {
 
     #[test]
     fn the_plan_gives_proc_sys_and_a_minimal_dev() {
-        let plan = container_plan(false);
+        let plan = container_plan(false, false);
         let t = targets(&plan);
         for expected in [
             "/proc",
@@ -248,7 +318,7 @@ mod tests {
 
     #[test]
     fn a_mount_comes_before_anything_inside_it() {
-        let t = targets(&container_plan(true));
+        let t = targets(&container_plan(true, false));
         let pos = |p: &str| t.iter().position(|x| x == p).unwrap();
         for inside in ["/dev/null", "/dev/pts", "/dev/ptmx", "/dev/shm", "/dev/fd"] {
             assert!(pos("/dev") < pos(inside), "{inside} before /dev");
@@ -258,7 +328,7 @@ mod tests {
 
     #[test]
     fn no_mount_can_run_setuid_or_open_a_node_made_in_it() {
-        for step in container_plan(true) {
+        for step in container_plan(true, false) {
             if let Step::Mount { target, flags, .. } = step {
                 assert!(flags & libc::MS_NOSUID != 0, "{target} allows setuid");
                 if target == "/sys" {
@@ -276,8 +346,8 @@ mod tests {
 
     #[test]
     fn masking_comes_last_and_only_without_privileged() {
-        let masked = container_plan(true);
-        let plain = container_plan(false);
+        let masked = container_plan(true, false);
+        let plain = container_plan(false, false);
         assert_eq!(masked.len(), plain.len() + 13);
         assert_eq!(masked[..plain.len()], plain[..], "the same base, masking appended after /proc and /dev exist");
         let t = targets(&masked);
@@ -289,8 +359,24 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_rootfs_gets_a_writable_tmp() {
+        let plain = container_plan(true, false);
+        let with_tmp = container_plan(true, true);
+        assert!(!targets(&plain).contains(&"/tmp".to_string()));
+        assert_eq!(with_tmp.iter().filter(|s| **s == WRITABLE_TMP).count(), 1);
+        assert_eq!(with_tmp.len(), plain.len() + 1);
+    }
+
+    #[test]
+    fn parents_of_volume_targets() {
+        assert_eq!(parent_of("/etc/app.conf"), "/etc");
+        assert_eq!(parent_of("/app.conf"), "");
+        assert_eq!(parent_of("/a/b/"), "/a");
+    }
+
+    #[test]
     fn ptys_are_a_private_instance() {
-        let devpts = container_plan(true).into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
+        let devpts = container_plan(true, false).into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
         let Some(Step::Mount { data, .. }) = devpts else { panic!("no devpts") };
         assert!(data.contains("newinstance") && data.contains("ptmxmode=0666"));
     }

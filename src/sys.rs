@@ -316,10 +316,22 @@ pub fn mkdir(path: &CStr, mode: u32) -> Result<(), Errno> {
     check(unsafe { syscall!(MKDIRAT, libc::AT_FDCWD, path.as_ptr(), mode) }).map(drop)
 }
 
-/// unlinkat(2) with AT_REMOVEDIR: removes cgroup directories and the `.oldroot` mount point.
+/// unlinkat(2) with AT_REMOVEDIR: removes cgroup directories and state directories.
 pub fn rmdir(path: &CStr) -> Result<(), Errno> {
     // SAFETY: `path` is NUL-terminated and outlives the call.
     check(unsafe { syscall!(UNLINKAT, libc::AT_FDCWD, path.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
+}
+
+/// unlinkat(2): removes a container's state record and log.
+pub fn unlink(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(UNLINKAT, libc::AT_FDCWD, path.as_ptr(), 0) }).map(drop)
+}
+
+/// renameat(2): replaces a state record in one step, so readers never see half of one.
+pub fn rename(from: &CStr, to: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(RENAMEAT, libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr()) }).map(drop)
 }
 
 /// symlinkat(2): /dev/fd, /dev/stdin, /dev/ptmx and friends in the container's /dev.
@@ -360,34 +372,55 @@ pub fn mount(
 
 /// open_tree(2) flag: a detached copy (a bind mount not yet attached anywhere).
 const OPEN_TREE_CLONE: u32 = 1;
-/// move_mount(2) flag: the source is the fd itself, not a path relative to it.
+/// move_mount(2) flags: the source is the fd itself, not a path relative to it; a symlink at the
+/// target is followed (inside the container, where it can only lead to the container's files).
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+const MOVE_MOUNT_T_SYMLINKS: u32 = 0x10;
 
-/// open_tree(2) with OPEN_TREE_CLONE: takes a bind mount of a host path while the host's tree is
-/// still visible, to be attached inside the container later with `move_mount_to`.
-pub fn open_tree_clone(path: &CStr) -> Result<Fd, Errno> {
+/// open_tree(2) with OPEN_TREE_CLONE: takes a bind mount of a host path (with `recursive`, of the
+/// mounts below it too) while the host's tree is still visible, to be attached inside the
+/// container later with `move_mount_to`.
+pub fn open_tree_clone(path: &CStr, recursive: bool) -> Result<Fd, Errno> {
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: `path` is NUL-terminated and outlives the call.
-    let fd =
-        check(unsafe { syscall!(OPEN_TREE, libc::AT_FDCWD, path.as_ptr(), OPEN_TREE_CLONE | libc::O_CLOEXEC as u32) })?;
+    let fd = check(unsafe { syscall!(OPEN_TREE, libc::AT_FDCWD, path.as_ptr(), flags) })?;
     Ok(Fd(fd as i32))
+}
+
+/// fstat(2) through newfstatat(AT_EMPTY_PATH): what a descriptor (a detached mount) refers to.
+pub fn fstat(fd: &Fd) -> Result<libc::stat, Errno> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the empty path is NUL-terminated; the kernel fills `st`.
+    check(unsafe { syscall!(NEWFSTATAT, fd.0, c"".as_ptr(), &mut st as *mut libc::stat, libc::AT_EMPTY_PATH) })?;
+    Ok(st)
 }
 
 /// move_mount(2): attaches a detached mount from `open_tree_clone` at `target`.
 pub fn move_mount_to(mount: &Fd, target: &CStr) -> Result<(), Errno> {
     // SAFETY: the empty source path and `target` are NUL-terminated and outlive the call.
     check(unsafe {
-        syscall!(MOVE_MOUNT, mount.0, c"".as_ptr(), libc::AT_FDCWD, target.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+        syscall!(
+            MOVE_MOUNT,
+            mount.0,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS
+        )
     })
     .map(drop)
 }
 
-/// mount_setattr(2) flags and attributes (linux/mount.h).
+/// mount_setattr(2) and open_tree(2) flags, and mount attributes (linux/mount.h).
 const AT_RECURSIVE: u32 = 0x8000;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 
-/// mount_setattr(2) with AT_RECURSIVE: sets `attributes` on a mount and every mount below it, in
-/// one call that keeps each mount's other flags (a MS_REMOUNT would have to restate them all).
-pub fn mount_setattr_recursive(path: &CStr, attributes: u64) -> Result<(), Errno> {
+/// mount_setattr(2): sets `attributes` on a mount (and every mount below it with AT_RECURSIVE),
+/// keeping its other flags, which a MS_REMOUNT would have to restate; it also works on a detached
+/// mount from open_tree, before it is attached anywhere.
+fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64) -> Result<(), Errno> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -398,10 +431,17 @@ pub fn mount_setattr_recursive(path: &CStr, attributes: u64) -> Result<(), Errno
     let attr = MountAttr { attr_set: attributes, attr_clr: 0, propagation: 0, userns_fd: 0 };
     let size = std::mem::size_of::<MountAttr>();
     // SAFETY: `path` is NUL-terminated; `attr` is a MOUNT_ATTR_SIZE_VER0 struct; both outlive the call.
-    check(unsafe {
-        syscall!(MOUNT_SETATTR, libc::AT_FDCWD, path.as_ptr(), AT_RECURSIVE, &attr as *const MountAttr, size)
-    })
-    .map(drop)
+    check(unsafe { syscall!(MOUNT_SETATTR, dirfd, path.as_ptr(), flags, &attr as *const MountAttr, size) }).map(drop)
+}
+
+/// mount_setattr(2) on the mount at `path`, and with `recursive` on every mount below it.
+pub fn mount_setattr_path(path: &CStr, recursive: bool, attributes: u64) -> Result<(), Errno> {
+    mount_setattr(libc::AT_FDCWD, path, if recursive { AT_RECURSIVE } else { 0 }, attributes)
+}
+
+/// mount_setattr(2) on a whole detached tree from `open_tree_clone`.
+pub fn mount_setattr_tree(mount: &Fd, attributes: u64) -> Result<(), Errno> {
+    mount_setattr(mount.0, c"", libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE, attributes)
 }
 
 /// umount2(2): detaches the host's old root from the container's mount table.
@@ -490,6 +530,25 @@ pub fn setsid() -> Result<(), Errno> {
     check(unsafe { syscall!(SETSID) }).map(drop)
 }
 
+/// setgroups(2), setgid(2), setuid(2), in that order (setuid last: afterwards the others would be
+/// refused): `--user` runs the command with no supplementary groups, then this gid and uid.
+pub fn switch_user(uid: u32, gid: u32) -> Result<(), (&'static str, Errno)> {
+    // SAFETY: an empty list: size 0, NULL pointer.
+    check(unsafe { syscall!(SETGROUPS, 0, 0) }).map_err(|e| ("setgroups([])", e))?;
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETGID, gid) }).map_err(|e| ("setgid", e))?;
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETUID, uid) }).map_err(|e| ("setuid", e))?;
+    Ok(())
+}
+
+/// setns(2) with a pidfd: joins several namespaces of a running process in one call (`contain
+/// exec`). With CLONE_NEWPID alone, only the children made afterwards are in the new namespace.
+pub fn setns(pidfd: i32, namespaces: u64) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETNS, pidfd, namespaces) }).map(drop)
+}
+
 /// geteuid(2): to tell a non-root user why nothing will work.
 pub fn geteuid() -> u32 {
     // SAFETY: no arguments; cannot fail.
@@ -575,6 +634,21 @@ pub fn reset_signal_to_default(sig: i32) -> Result<(), Errno> {
 pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     // SAFETY: no pointers involved.
     check(unsafe { syscall!(KILL, pid, sig) }).map(drop)
+}
+
+/// pidfd_open(2): a handle on a process that stays bound to it even if its pid is reused, for
+/// `contain kill`, `stop` and `exec` on a container the caller did not start.
+pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
+    // SAFETY: no pointers involved.
+    let fd = check(unsafe { syscall!(PIDFD_OPEN, pid, 0) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// pidfd_send_signal(2): kill(2) through a pidfd, so the signal cannot reach a process that
+/// took over the pid.
+pub fn pidfd_send_signal(pidfd: &Fd, sig: i32) -> Result<(), Errno> {
+    // SAFETY: no siginfo is passed (NULL), no other pointers.
+    check(unsafe { syscall!(PIDFD_SEND_SIGNAL, pidfd.0, sig, 0, 0) }).map(drop)
 }
 
 /// How a child process ended.

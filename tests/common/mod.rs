@@ -230,6 +230,12 @@ pub fn assert_no_leftovers(name: &str, rootfs: &Path) {
     assert_eq!(cgroups_of(name), Vec::<PathBuf>::new(), "cgroup directories left behind");
     assert_eq!(host_mounts_under(rootfs), Vec::<String>::new(), "mounts left on the host");
     assert!(!rootfs.join(".oldroot").exists(), ".oldroot left in the rootfs");
+    assert!(!state_dir(name).exists(), "{} left behind", state_dir(name).display());
+}
+
+/// Where a container's state record lives while it runs.
+pub fn state_dir(name: &str) -> PathBuf {
+    Path::new("/run/contain").join(name)
 }
 
 /// Polls `check` every 10 ms until it returns Some, or panics after `limit`.

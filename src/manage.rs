@@ -1,0 +1,207 @@
+//! The commands that act on containers by id, through their state records (`state.rs`):
+//! `contain list`, `kill`, `stop` and `gc`.
+//!
+//! Signals go through a pidfd (pidfd_open + pidfd_send_signal), opened *before* the record's start
+//! time is checked again: if the pid was reused in between, the check fails, and a pidfd that
+//! passed it can only ever reach the container's own PID 1.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cgroup::Cgroup;
+use crate::cli::signal_name;
+use crate::error::{Context, Error};
+use crate::state::{self, ProcessRef, Record};
+use crate::sys::{self, Fd};
+
+/// How long `stop` waits for the runtime to finish cleaning up after the container died.
+const CLEANUP_WAIT: Duration = Duration::from_secs(10);
+
+/// What a directory under /run/contain is.
+#[derive(Debug)]
+pub enum Entry {
+    /// Its runtime is alive: a running container (or one being set up).
+    Running(Record),
+    /// Its runtime died without cleaning up: garbage.
+    Leftover(Record),
+    /// No record: an `--overlay --keep` layer (or a run that has only just reserved the name).
+    NoRecord,
+}
+
+pub fn entry(id: &str) -> Entry {
+    match state::read(id) {
+        Some(record) if record.runtime.is_some_and(|r| r.alive()) => Entry::Running(record),
+        Some(record) => Entry::Leftover(record),
+        None => Entry::NoRecord,
+    }
+}
+
+/// The record of a running container, or the error the user sees for a wrong id.
+pub fn running(id: &str) -> Result<Record, Error> {
+    match entry(id) {
+        Entry::Running(record) => Ok(record),
+        Entry::Leftover(_) => Err(Error::Setup(format!("container {id} is not running (its runtime is gone; see contain gc)"))),
+        Entry::NoRecord => Err(Error::Setup(format!("no running container {id:?} (see contain list)"))),
+    }
+}
+
+/// A pidfd on the container's PID 1, checked to be that very process.
+fn init_pidfd(record: &Record) -> Result<Fd, Error> {
+    let gone = || Error::Setup(format!("container {} has no running PID 1", record.id));
+    let init = record.init.ok_or_else(gone)?;
+    let pidfd = sys::pidfd_open(init.pid).map_err(|_| gone())?;
+    if !init.alive() {
+        return Err(gone());
+    }
+    Ok(pidfd)
+}
+
+/// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
+fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
+    let mut fds = [libc::pollfd { fd: pidfd.raw(), events: libc::POLLIN, revents: 0 }];
+    Ok(sys::poll(&mut fds, Some(limit.as_millis() as u64)).step(|| "ppoll(pidfd)".into())? > 0)
+}
+
+/// `contain kill ID [SIGNAL]`.
+pub fn kill(id: &str, signal: i32) -> Result<i32, Error> {
+    let record = running(id)?;
+    let pidfd = init_pidfd(&record)?;
+    sys::pidfd_send_signal(&pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// `contain stop ID [--time S]`: SIGTERM, SIGKILL after S seconds, then wait for the runtime to
+/// have removed the container's cgroup and record.
+pub fn stop(id: &str, timeout: Duration) -> Result<i32, Error> {
+    let record = running(id)?;
+    let pidfd = init_pidfd(&record)?;
+    sys::pidfd_send_signal(&pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
+    if !wait_exit(&pidfd, timeout)? {
+        log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
+        sys::pidfd_send_signal(&pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
+    }
+    if let Some(runtime) = record.runtime {
+        if let Ok(runtime_fd) = sys::pidfd_open(runtime.pid) {
+            if runtime.alive() {
+                wait_exit(&runtime_fd, CLEANUP_WAIT)?;
+            }
+        }
+    }
+    println!("{id}");
+    Ok(0)
+}
+
+/// `contain list`: a table of the running containers; leftovers found on the way are removed.
+pub fn list() -> Result<i32, Error> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
+    for id in state::ids() {
+        match entry(&id) {
+            Entry::Running(record) => rows.push([
+                id,
+                record.init.map_or("-".into(), |init| init.pid.to_string()),
+                if record.init.is_some() { "running" } else { "starting" }.into(),
+                format_age(now.saturating_sub(record.created)),
+                record.command,
+            ]),
+            Entry::Leftover(record) => remove_leftover(&record)?,
+            Entry::NoRecord if std::path::Path::new(&format!("{}/upper", state::dir_of(&id))).exists() => {
+                rows.push([id, "-".into(), "kept overlay".into(), "-".into(), "-".into()])
+            }
+            Entry::NoRecord => {}
+        }
+    }
+    print!("{}", format_table(&rows));
+    Ok(0)
+}
+
+/// `contain gc`, and the first thing every `contain run` does: removes what runtimes that were
+/// killed (SIGKILL, OOM, a crash) left behind. Returns the ids cleaned.
+pub fn collect_garbage() -> Result<Vec<String>, Error> {
+    let mut removed = Vec::new();
+    for id in state::ids() {
+        if let Entry::Leftover(record) = entry(&id) {
+            remove_leftover(&record)?;
+            removed.push(id);
+        }
+    }
+    Ok(removed)
+}
+
+fn remove_leftover(record: &Record) -> Result<(), Error> {
+    // PR_SET_PDEATHSIG killed it with its runtime; this is for a PID 1 that somehow outlived it.
+    if let Ok(pidfd) = init_pidfd(record) {
+        let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+        wait_exit(&pidfd, CLEANUP_WAIT)?;
+    }
+    Cgroup::adopt(&record.cgroups).remove()?;
+    state::remove(&record.id, record.keep)?;
+    log!("removed the leftovers of container {} (its runtime died)", record.id);
+    Ok(())
+}
+
+/// "42s ago", "3m ago", "5h ago", "2d ago".
+pub fn format_age(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
+/// Left-aligned columns, two spaces apart; the last column is not padded.
+pub fn format_table(rows: &[[String; 5]]) -> String {
+    let mut widths = [0; 5];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < row.len() {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The running record for `contain exec`, with a pidfd on its PID 1.
+pub fn open_running(id: &str) -> Result<(Record, Fd, ProcessRef), Error> {
+    let record = running(id)?;
+    let pidfd = init_pidfd(&record)?;
+    let init = record.init.expect("init_pidfd checked it");
+    Ok((record, pidfd, init))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(format_age(0), "0s ago");
+        assert_eq!(format_age(59), "59s ago");
+        assert_eq!(format_age(60), "1m ago");
+        assert_eq!(format_age(7200), "2h ago");
+        assert_eq!(format_age(3 * 86400 + 5), "3d ago");
+    }
+
+    #[test]
+    fn tables_align_every_column_but_the_last() {
+        let rows = [
+            ["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from),
+            ["web", "4242", "running", "5s ago", "sh -c sleep 9"].map(String::from),
+        ];
+        assert_eq!(
+            format_table(&rows),
+            "ID   PID   STATUS   CREATED  COMMAND\nweb  4242  running  5s ago   sh -c sleep 9\n"
+        );
+    }
+}
