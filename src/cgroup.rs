@@ -140,7 +140,8 @@ pub fn describe_limits(limits: &Limits) -> String {
 
 /// Is `hierarchy` (for `controller`) the same directory as `cpu`'s, i.e. mounted as `cpu,cpuacct`?
 fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
-    let inode = |path: &str| sys::cstring(path).ok().and_then(|p| sys::stat(&p, 0).ok()).map(|st| (st.st_dev, st.st_ino));
+    let inode =
+        |path: &str| sys::cstring(path).ok().and_then(|p| sys::stat(&p, 0).ok()).map(|st| (st.st_dev, st.st_ino));
     controller == "cpuacct" && inode(hierarchy).is_some() && inode(hierarchy) == inode(cpu)
 }
 
@@ -188,7 +189,9 @@ impl Cgroup {
             Version::V1 => {
                 for controller in V1_CONTROLLERS {
                     let hierarchy = format!("{CGROUP_ROOT}/{controller}");
-                    if is_fs(&hierarchy, CGROUP_SUPER_MAGIC) && !same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller) {
+                    if is_fs(&hierarchy, CGROUP_SUPER_MAGIC)
+                        && !same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller)
+                    {
                         cgroup.make_dir(controller, format!("{hierarchy}/{name}"))?;
                     }
                 }
@@ -398,11 +401,8 @@ fn enable_v2_controllers(needed: &[&str], wanted: &[&str]) -> Result<(), Error> 
             available.trim()
         )));
     }
-    let to_enable: Vec<String> = wanted
-        .iter()
-        .filter(|c| listed(&available, c) && !listed(&enabled, c))
-        .map(|c| format!("+{c}"))
-        .collect();
+    let to_enable: Vec<String> =
+        wanted.iter().filter(|c| listed(&available, c) && !listed(&enabled, c)).map(|c| format!("+{c}")).collect();
     if !to_enable.is_empty() {
         let line = to_enable.join(" ");
         log!("enabling cgroup controllers: {line}");

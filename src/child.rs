@@ -9,8 +9,8 @@ use std::convert::Infallible;
 use std::ffi::{c_int, CString};
 
 use crate::caps::{self, CapSet};
-use crate::error::{Context, Error};
 use crate::cli::{User, Volume};
+use crate::error::{Context, Error};
 use crate::mounts::{self, HostDevices, HostVolumes};
 use crate::seccomp;
 use crate::sys::{self, Errno, Fd, SigSet};
@@ -292,12 +292,14 @@ fn drop_privileges(caps: Option<CapSet>, user: Option<User>) -> Result<(), Error
     if let Some(User { uid, gid }) = user {
         // Keep the permitted set across setuid, so capset below can still set it.
         sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
-        sys::switch_user(uid, gid).map_err(|(call, errno)| Error::Sys { step: format!("{call}({uid}:{gid})"), errno })?;
+        sys::switch_user(uid, gid)
+            .map_err(|(call, errno)| Error::Sys { step: format!("{call}({uid}:{gid})"), errno })?;
     }
     if let Some(set) = caps {
         sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))?;
         // Last: after this, the deny-listed calls fail even for us.
-        sys::install_seccomp_filter(&seccomp::deny_list_program()).step(|| "prctl(PR_SET_SECCOMP, deny list)".into())?;
+        sys::install_seccomp_filter(&seccomp::deny_list_program())
+            .step(|| "prctl(PR_SET_SECCOMP, deny list)".into())?;
     }
     Ok(())
 }

@@ -134,7 +134,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         Some(Long("version") | Short('V')) => return Ok(Command::Version),
         Some(Value(sub)) => sub.to_string_lossy().into_owned(),
         Some(other) => return Err(usage(other.unexpected())),
-        None => return Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into())),
+        None => {
+            return Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into()))
+        }
     };
     match sub.as_str() {
         "run" => parse_run(&mut parser).map(Command::Run),
@@ -165,13 +167,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             let mut timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
             while let Some(arg) = parser.next().map_err(usage)? {
                 match arg {
-                    Long("time") | Short('t') => timeout_secs = parse_seconds(parser.value().map_err(usage)?, "--time")?,
+                    Long("time") | Short('t') => {
+                        timeout_secs = parse_seconds(parser.value().map_err(usage)?, "--time")?
+                    }
                     other => return Err(usage(other.unexpected())),
                 }
             }
             Ok(Command::Stop { id, timeout_secs })
         }
-        _ => Err(Error::Usage(format!("unknown command {sub:?} (run, exec, list, kill, stop, gc; see contain --help)"))),
+        _ => {
+            Err(Error::Usage(format!("unknown command {sub:?} (run, exec, list, kill, stop, gc; see contain --help)")))
+        }
     }
 }
 
@@ -644,8 +650,25 @@ mod tests {
     #[test]
     fn env_workdir_user_and_volumes() {
         let spec = run(&[
-            "--rootfs", "r", "--env", "A=b=c", "-e", "HOME", "--workdir", "/srv/app", "--user", "1000",
-            "-v", "/data:/mnt/data:ro", "--volume", "./cfg:/etc/app", "--overlay", "--keep", "--read-only", "-q", "-d",
+            "--rootfs",
+            "r",
+            "--env",
+            "A=b=c",
+            "-e",
+            "HOME",
+            "--workdir",
+            "/srv/app",
+            "--user",
+            "1000",
+            "-v",
+            "/data:/mnt/data:ro",
+            "--volume",
+            "./cfg:/etc/app",
+            "--overlay",
+            "--keep",
+            "--read-only",
+            "-q",
+            "-d",
             "true",
         ])
         .unwrap();
@@ -681,7 +704,8 @@ mod tests {
             (&["--keep"], "--keep keeps the --overlay layer: it needs --overlay"),
         ];
         for (flags, expected) in cases {
-            let args: Vec<&str> = ["--rootfs", "r"].iter().chain(flags.iter()).chain(["true"].iter()).copied().collect();
+            let args: Vec<&str> =
+                ["--rootfs", "r"].iter().chain(flags.iter()).chain(["true"].iter()).copied().collect();
             let msg = usage_message(&args);
             assert!(msg.contains(expected), "{flags:?}: {msg:?} lacks {expected:?}");
         }
@@ -695,7 +719,10 @@ mod tests {
         assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: libc::SIGKILL });
         assert_eq!(parse_args(&["kill", "web", "term"]).unwrap(), Command::Kill { id: "web".into(), signal: 15 });
         assert_eq!(parse_args(&["kill", "web", "SIGUSR1"]).unwrap(), Command::Kill { id: "web".into(), signal: 10 });
-        assert_eq!(parse_args(&["stop", "web", "--time", "3"]).unwrap(), Command::Stop { id: "web".into(), timeout_secs: 3 });
+        assert_eq!(
+            parse_args(&["stop", "web", "--time", "3"]).unwrap(),
+            Command::Stop { id: "web".into(), timeout_secs: 3 }
+        );
         assert_eq!(
             parse_args(&["exec", "web", "--", "ls", "-l"]).unwrap(),
             Command::Exec { id: "web".into(), command: vec!["ls".into(), "-l".into()] }

@@ -12,10 +12,11 @@ use crate::caps::CapSet;
 use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::child::{self, ChildConfig, Failure, NewContainer, OverlayDirs, Setup};
 use crate::cli::{format_size, signal_name, EnvEntry, RunSpec, User, Volume, DEFAULT_STOP_TIMEOUT_SECS};
-use crate::manage::{self, Entry};
-use crate::state::{self, ProcessRef, Record};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
+use crate::detach;
 use crate::error::{Context, Error};
+use crate::manage::{self, Entry};
+use crate::state::{self, Leave, ProcessRef, Record};
 use crate::sys::{self, Errno, ExitStatus, Fd, SigSet};
 use crate::tty::{ChildTerminal, RawMode, Relay, UserTerminal};
 use crate::usage::Usage;
@@ -48,8 +49,11 @@ pub fn container_env(
     host: impl Fn(&str) -> Option<String>,
 ) -> Vec<String> {
     let home = if user.is_some_and(|u| u.uid != 0) { "/" } else { "/root" };
-    let mut env: Vec<(String, String)> =
-        vec![("PATH".into(), CONTAINER_PATH.into()), ("HOME".into(), home.into()), ("HOSTNAME".into(), hostname.into())];
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), CONTAINER_PATH.into()),
+        ("HOME".into(), home.into()),
+        ("HOSTNAME".into(), hostname.into()),
+    ];
     if let Some(term) = host("TERM") {
         env.push(("TERM".into(), term));
     }
@@ -148,8 +152,10 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     }
 
     // --- The name, after clearing what killed runtimes left behind. ---
-    manage::collect_garbage()?;
-    let reservation = reserve_name(&id, spec.keep)?;
+    manage::collect_garbage(false)?;
+    let reservation = reserve_name(&id, Leave { overlay: spec.keep, log: spec.detach })?;
+    // From here on, with --detach, this is the background process (the foreground exits there).
+    let mut background = spec.detach.then(|| detach::into_background(&id)).transpose()?;
     let started_at = Instant::now();
     let mut record = Record {
         id: id.clone(),
@@ -191,7 +197,8 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     // --- The container's first process. ---
     let channels = Channels::open()?;
     let setup = Setup::Create(NewContainer { hostname, rootfs, overlay, read_only: spec.read_only, volumes });
-    let config = channels.child_config(setup, &spec.command, &env, record.workdir.clone(), spec.user, spec.capabilities)?;
+    let config =
+        channels.child_config(setup, &spec.command, &env, record.workdir.clone(), spec.user, spec.capabilities)?;
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
     let names: Vec<&str> = NAMESPACES.iter().map(|(_, name)| *name).collect();
     log!("creating namespaces: {} cgroup", names.join(" "));
@@ -202,6 +209,9 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
 
     // --- Release it, learn whether the command started, and wait for it. ---
     let started = channels.release()?;
+    if let Some(background) = &mut background {
+        background.report(started.failure.as_ref().map(|failure| failure.exit_code));
+    }
     let mut sampled = Sampled::default();
     let stop_timeout = Duration::from_secs(spec.stop_timeout_secs.into());
     let status = container.supervise(&signals, started.relay, stop_timeout, || {
@@ -230,9 +240,10 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     if spec.keep {
         log!("kept the overlay's upper layer: {}/upper", state::dir_of(&id));
     }
-    reservation.release()?;
+    reservation.release(exit_code(status))?;
     if let Some(file) = &spec.stats_json {
-        write_stats(file, &usage.json(&id, exit_code(status)))?;
+        let path = sys::cstring(file).step(|| format!("--stats-json {file:?}"))?;
+        sys::write_file_new(&path, &usage.json(&id, exit_code(status))).step(|| format!("write({file})"))?;
     }
     Ok(exit_code(status))
 }
@@ -252,7 +263,8 @@ pub fn exec(id: &str, command: Vec<OsString>) -> Result<i32, Error> {
     let signals = take_signals()?;
     let channels = Channels::open()?;
     let setup = Setup::Join { init_pidfd: init_pidfd.raw() };
-    let config = channels.child_config(setup, &command, &env, record.workdir.clone(), record.user, record.capabilities)?;
+    let config =
+        channels.child_config(setup, &command, &env, record.workdir.clone(), record.user, record.capabilities)?;
     // Our children (only) are born in the container's PID namespace from here on.
     sys::setns(init_pidfd.raw(), libc::CLONE_NEWPID as u64).step(|| "setns(pidfd, CLONE_NEWPID)".into())?;
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
@@ -263,16 +275,10 @@ pub fn exec(id: &str, command: Vec<OsString>) -> Result<i32, Error> {
     drop((config, stack, init_pidfd));
     cgroup::attach_dirs(&record.cgroups, process.pid)?;
     let started = channels.release()?;
-    let status = process.supervise(&signals, started.relay, Duration::from_secs(DEFAULT_STOP_TIMEOUT_SECS.into()), || {})?;
+    let status =
+        process.supervise(&signals, started.relay, Duration::from_secs(DEFAULT_STOP_TIMEOUT_SECS.into()), || {})?;
     drop(started.raw_mode);
     Ok(exit_code(status))
-}
-
-/// `--stats-json FILE`, written (or replaced) once the container is gone.
-fn write_stats(file: &str, json: &str) -> Result<(), Error> {
-    let path = sys::cstring(file).step(|| format!("--stats-json {file:?}"))?;
-    let fd = sys::open(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644).step(|| format!("open({file})"))?;
-    sys::write_all(fd.raw(), json.as_bytes()).step(|| format!("write({file})"))
 }
 
 fn require_root(command: &str) -> Result<(), Error> {
@@ -289,33 +295,47 @@ fn take_signals() -> Result<Fd, Error> {
     sys::signalfd(blocked).step(|| "signalfd4".into())
 }
 
-/// Takes the name: /run/contain/ID is made, or the error says who holds it. Dropping the
-/// reservation (on any error path) removes the directory again.
-fn reserve_name(id: &str, keep_overlay: bool) -> Result<Reservation, Error> {
+/// Takes the name: /run/contain/ID is made, or the error says who holds it. An ended `--detach`
+/// container's log gives way to the new run. Dropping the reservation (on any error path) removes
+/// the directory again, but for what `leave` names.
+fn reserve_name(id: &str, leave: Leave) -> Result<Reservation, Error> {
     if state::reserve(id)? {
-        return Ok(Reservation { id: id.into(), keep_overlay });
+        return Ok(Reservation { id: id.into(), leave });
     }
-    Err(match manage::entry(id) {
-        Entry::Running(record) => Error::Setup(format!(
+    let taken =
+        |what: &str| Error::Setup(format!("{} holds {what}: remove it or choose another --name", state::dir_of(id)));
+    match manage::entry(id) {
+        Entry::Running(record) => Err(Error::Setup(format!(
             "a container named {id} is already running (pid {}): choose another --name",
             record.init.map_or(0, |p| p.pid)
-        )),
-        Entry::Leftover(_) | Entry::NoRecord => Error::Setup(format!(
-            "{} is in use (a kept --overlay layer, or a container still starting): remove it or choose another --name",
-            state::dir_of(id)
-        )),
-    })
+        ))),
+        Entry::Exited(_) => {
+            state::remove(id, Leave::default())?;
+            match state::reserve(id)? {
+                true => Ok(Reservation { id: id.into(), leave }),
+                false => Err(taken("a container that is starting")),
+            }
+        }
+        Entry::Kept => Err(taken("a kept --overlay layer")),
+        Entry::Leftover(_) | Entry::Starting => Err(taken("a container that is starting")),
+    }
 }
 
 /// The container's directory under /run/contain while it runs.
 struct Reservation {
     id: String,
-    keep_overlay: bool,
+    leave: Leave,
 }
 
 impl Reservation {
-    fn release(self) -> Result<(), Error> {
-        let result = state::remove(&self.id, self.keep_overlay);
+    /// The container ended with `exit_code`: remove the directory (a `--detach` one keeps its log
+    /// and the exit code beside it).
+    fn release(self, exit_code: i32) -> Result<(), Error> {
+        let result = match self.leave.log {
+            true => state::write_exit_code(&self.id, exit_code),
+            false => Ok(()),
+        }
+        .and_then(|()| state::remove(&self.id, self.leave));
         std::mem::forget(self);
         result
     }
@@ -323,7 +343,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if let Err(err) = state::remove(&self.id, self.keep_overlay) {
+        if let Err(err) = state::remove(&self.id, self.leave) {
             crate::log::error(&err);
         }
     }
@@ -332,7 +352,8 @@ impl Drop for Reservation {
 /// upper, work and merged under /run/contain/ID.
 fn make_overlay_dirs(id: &str) -> Result<OverlayDirs, Error> {
     let dir = state::dir_of(id);
-    let dirs = OverlayDirs { upper: format!("{dir}/upper"), work: format!("{dir}/work"), merged: format!("{dir}/merged") };
+    let dirs =
+        OverlayDirs { upper: format!("{dir}/upper"), work: format!("{dir}/work"), merged: format!("{dir}/merged") };
     for path in [&dirs.upper, &dirs.work, &dirs.merged] {
         sys::mkdir(&sys::cstring(path).step(|| path.clone())?, 0o755).step(|| format!("mkdir({path})"))?;
     }
@@ -450,10 +471,17 @@ fn resolve_volumes(volumes: &[Volume]) -> Result<Vec<Volume>, Error> {
         .map(|volume| {
             let spec = format!("{}:{}", volume.host, volume.target);
             let host = std::fs::canonicalize(&volume.host).map_err(|e| {
-                let why = if e.kind() == std::io::ErrorKind::NotFound { "no such file or directory".into() } else { e.to_string() };
+                let why = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".into()
+                } else {
+                    e.to_string()
+                };
                 Error::Usage(format!("--volume {spec:?}: {}: {why}", volume.host))
             })?;
-            let host = host.into_os_string().into_string().map_err(|_| Error::Usage(format!("--volume {spec:?}: not valid UTF-8")))?;
+            let host = host
+                .into_os_string()
+                .into_string()
+                .map_err(|_| Error::Usage(format!("--volume {spec:?}: not valid UTF-8")))?;
             Ok(Volume { host, ..volume.clone() })
         })
         .collect()

@@ -5,9 +5,12 @@
 //! `--quiet` silences everything but errors. The flag is process-wide state because the lines come
 //! from everywhere; the container's setup (a copy of the runtime's memory) inherits it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+/// `--detach`: errors are also copied here, to the foreground process waiting to hear whether the
+/// container started (-1: nowhere).
+static ERROR_COPY: AtomicI32 = AtomicI32::new(-1);
 
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
@@ -32,5 +35,14 @@ pub fn line(text: &str) {
 
 /// `[contain] error: ...`, which --quiet does not hide.
 pub fn error(err: &dyn std::fmt::Display) {
-    line(&format!("[contain] error: {err}\n"));
+    let text = format!("[contain] error: {err}\n");
+    line(&text);
+    let copy = ERROR_COPY.load(Ordering::Relaxed);
+    if copy >= 0 {
+        let _ = crate::sys::write_all(copy, text.as_bytes());
+    }
+}
+
+pub fn copy_errors_to(fd: i32) {
+    ERROR_COPY.store(fd, Ordering::Relaxed);
 }

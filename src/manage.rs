@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::cgroup::Cgroup;
 use crate::cli::signal_name;
 use crate::error::{Context, Error};
-use crate::state::{self, ProcessRef, Record};
+use crate::state::{self, Leave, ProcessRef, Record};
 use crate::sys::{self, Fd};
 
 /// How long `stop` waits for the runtime to finish cleaning up after the container died.
@@ -23,15 +23,24 @@ pub enum Entry {
     Running(Record),
     /// Its runtime died without cleaning up: garbage.
     Leftover(Record),
-    /// No record: an `--overlay --keep` layer (or a run that has only just reserved the name).
-    NoRecord,
+    /// An `--overlay --keep` layer.
+    Kept,
+    /// A `--detach` container that ended: its log, and its exit status if it got that far.
+    Exited(Option<i32>),
+    /// Nothing yet: a run that has only just reserved the name.
+    Starting,
 }
 
 pub fn entry(id: &str) -> Entry {
     match state::read(id) {
         Some(record) if record.runtime.is_some_and(|r| r.alive()) => Entry::Running(record),
         Some(record) => Entry::Leftover(record),
-        None => Entry::NoRecord,
+        None if state::has_kept_overlay(id) => Entry::Kept,
+        None => match state::read_exit_code(id) {
+            Some(code) => Entry::Exited(Some(code)),
+            None if std::path::Path::new(&format!("{}/log", state::dir_of(id))).exists() => Entry::Exited(None),
+            None => Entry::Starting,
+        },
     }
 }
 
@@ -39,8 +48,10 @@ pub fn entry(id: &str) -> Entry {
 pub fn running(id: &str) -> Result<Record, Error> {
     match entry(id) {
         Entry::Running(record) => Ok(record),
-        Entry::Leftover(_) => Err(Error::Setup(format!("container {id} is not running (its runtime is gone; see contain gc)"))),
-        Entry::NoRecord => Err(Error::Setup(format!("no running container {id:?} (see contain list)"))),
+        Entry::Leftover(_) => {
+            Err(Error::Setup(format!("container {id} is not running (its runtime is gone; see contain gc)")))
+        }
+        _ => Err(Error::Setup(format!("no running container {id:?} (see contain list)"))),
     }
 }
 
@@ -105,27 +116,33 @@ pub fn list() -> Result<i32, Error> {
                 record.command,
             ]),
             Entry::Leftover(record) => remove_leftover(&record)?,
-            Entry::NoRecord if std::path::Path::new(&format!("{}/upper", state::dir_of(&id))).exists() => {
-                rows.push([id, "-".into(), "kept overlay".into(), "-".into(), "-".into()])
+            Entry::Kept => rows.push([id, "-".into(), "kept overlay".into(), "-".into(), "-".into()]),
+            Entry::Exited(code) => {
+                let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
+                rows.push([id, "-".into(), status, "-".into(), "-".into()])
             }
-            Entry::NoRecord => {}
+            Entry::Starting => {}
         }
     }
     print!("{}", format_table(&rows));
     Ok(0)
 }
 
-/// `contain gc`, and the first thing every `contain run` does: removes what runtimes that were
-/// killed (SIGKILL, OOM, a crash) left behind. Returns the ids cleaned.
-pub fn collect_garbage() -> Result<Vec<String>, Error> {
-    let mut removed = Vec::new();
+/// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
+/// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
+/// `--detach` containers that ended. (Kept overlays stay: the user asked for them.)
+pub fn collect_garbage(finished: bool) -> Result<(), Error> {
     for id in state::ids() {
-        if let Entry::Leftover(record) = entry(&id) {
-            remove_leftover(&record)?;
-            removed.push(id);
+        match entry(&id) {
+            Entry::Leftover(record) => remove_leftover(&record)?,
+            Entry::Exited(_) if finished => {
+                state::remove(&id, Leave::default())?;
+                log!("removed the log of container {id}, which has exited");
+            }
+            _ => {}
         }
     }
-    Ok(removed)
+    Ok(())
 }
 
 fn remove_leftover(record: &Record) -> Result<(), Error> {
@@ -135,7 +152,7 @@ fn remove_leftover(record: &Record) -> Result<(), Error> {
         wait_exit(&pidfd, CLEANUP_WAIT)?;
     }
     Cgroup::adopt(&record.cgroups).remove()?;
-    state::remove(&record.id, record.keep)?;
+    state::remove(&record.id, Leave { overlay: record.keep, log: false })?;
     log!("removed the leftovers of container {} (its runtime died)", record.id);
     Ok(())
 }

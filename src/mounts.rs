@@ -111,8 +111,7 @@ impl HostDevices {
             if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
                 return Err(Error::Setup(format!("{path} on the host is not a character device")));
             }
-            let mount =
-                sys::open_tree_clone(&cpath, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
+            let mount = sys::open_tree_clone(&cpath, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
             fds.push((name, mount));
         }
         Ok(HostDevices(fds))
@@ -151,13 +150,14 @@ impl HostVolumes {
     pub fn attach(self) -> Result<(), Error> {
         for (tree, volume) in self.0 {
             let target = &volume.target;
-            let is_dir = sys::fstat(&tree).step(|| format!("fstat({})", volume.host))?.st_mode & libc::S_IFMT
-                == libc::S_IFDIR;
+            let is_dir =
+                sys::fstat(&tree).step(|| format!("fstat({})", volume.host))?.st_mode & libc::S_IFMT == libc::S_IFDIR;
             if is_dir {
                 make_dirs(target)?;
             } else {
                 make_dirs(parent_of(target))?;
-                sys::open(&cpath(target)?, libc::O_CREAT | libc::O_WRONLY, 0o644).step(|| format!("create({target})"))?;
+                sys::open(&cpath(target)?, libc::O_CREAT | libc::O_WRONLY, 0o644)
+                    .step(|| format!("create({target})"))?;
             }
             sys::move_mount_to(&tree, &cpath(target)?).step(|| format!("move_mount({}, {target})", volume.host))?;
         }
@@ -376,7 +376,8 @@ mod tests {
 
     #[test]
     fn ptys_are_a_private_instance() {
-        let devpts = container_plan(true, false).into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
+        let devpts =
+            container_plan(true, false).into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
         let Some(Step::Mount { data, .. }) = devpts else { panic!("no devpts") };
         assert!(data.contains("newinstance") && data.contains("ptmxmode=0666"));
     }

@@ -190,10 +190,7 @@ pub fn reserve(id: &str) -> Result<bool, Error> {
 pub fn write(record: &Record) -> Result<(), Error> {
     let dir = dir_of(&record.id);
     let (tmp, path) = (format!("{dir}/state.tmp"), format!("{dir}/state"));
-    let fd = sys::open(&cpath(&tmp)?, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o600)
-        .step(|| format!("open({tmp})"))?;
-    sys::write_all(fd.raw(), record.encode().as_bytes()).step(|| format!("write({tmp})"))?;
-    drop(fd);
+    sys::write_file_new(&cpath(&tmp)?, &record.encode()).step(|| format!("write({tmp})"))?;
     sys::rename(&cpath(&tmp)?, &cpath(&path)?).step(|| format!("rename({tmp}, {path})"))
 }
 
@@ -211,19 +208,28 @@ pub fn ids() -> Vec<String> {
     ids
 }
 
-/// Removes the record and, unless `keep_overlay`, everything else in the directory, then the
+/// What `remove` leaves in a container's directory: the `--keep` overlay layer, and the log and
+/// exit status of a `--detach` container (for `contain list` and the user, until `contain gc`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Leave {
+    pub overlay: bool,
+    pub log: bool,
+}
+
+/// Removes the record and everything else in the directory but what `leave` names, then the
 /// directory itself if nothing is left in it.
-pub fn remove(id: &str, keep_overlay: bool) -> Result<(), Error> {
+pub fn remove(id: &str, leave: Leave) -> Result<(), Error> {
     let dir = dir_of(id);
-    for name in ["state", "state.tmp", "log", "merged"] {
+    let files = [("state", true), ("state.tmp", true), ("merged", true), ("log", !leave.log), ("exit", !leave.log)];
+    for (name, _) in files.iter().filter(|(_, remove)| *remove) {
         let path = format!("{dir}/{name}");
-        let removed = if name == "merged" { sys::rmdir(&cpath(&path)?) } else { sys::unlink(&cpath(&path)?) };
+        let removed = if *name == "merged" { sys::rmdir(&cpath(&path)?) } else { sys::unlink(&cpath(&path)?) };
         match removed {
             Ok(()) | Err(Errno(libc::ENOENT)) => {}
             Err(errno) => return Err(Error::Sys { step: format!("unlink({path})"), errno }),
         }
     }
-    if !keep_overlay {
+    if !leave.overlay {
         for name in ["upper", "work"] {
             let path = format!("{dir}/{name}");
             match std::fs::remove_dir_all(&path) {
@@ -238,6 +244,23 @@ pub fn remove(id: &str, keep_overlay: bool) -> Result<(), Error> {
         Ok(()) | Err(Errno(libc::ENOENT | libc::ENOTEMPTY)) => Ok(()),
         Err(errno) => Err(Error::Sys { step: format!("rmdir({dir})"), errno }),
     }
+}
+
+/// A finished `--detach` container's exit status, beside its log.
+pub fn write_exit_code(id: &str, code: i32) -> Result<(), Error> {
+    let path = format!("{}/exit", dir_of(id));
+    sys::write_file_new(&cpath(&path)?, &code.to_string()).step(|| format!("write({path})"))
+}
+
+/// A finished `--detach` container's exit status, if this directory holds one.
+pub fn read_exit_code(id: &str) -> Option<i32> {
+    let text = sys::read_file(&CString::new(format!("{}/exit", dir_of(id))).ok()?).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Does the directory hold a kept `--overlay` layer?
+pub fn has_kept_overlay(id: &str) -> bool {
+    CString::new(format!("{}/upper", dir_of(id))).ok().is_some_and(|p| sys::stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok())
 }
 
 #[cfg(test)]

@@ -180,6 +180,12 @@ pub fn write_file(path: &CStr, contents: &str) -> Result<(), Errno> {
     write_all(fd.raw(), contents.as_bytes())
 }
 
+/// Creates or replaces a file with `contents` (state records, --stats-json), open/write/close.
+pub fn write_file_new(path: &CStr, contents: &str) -> Result<(), Errno> {
+    let fd = open(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
+    write_all(fd.raw(), contents.as_bytes())
+}
+
 /// pipe2(2) with O_CLOEXEC: the parent/child handshake channel. Returns (read end, write end).
 pub fn pipe() -> Result<(Fd, Fd), Errno> {
     let mut fds = [0i32; 2];
@@ -649,6 +655,19 @@ pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
 pub fn pidfd_send_signal(pidfd: &Fd, sig: i32) -> Result<(), Errno> {
     // SAFETY: no siginfo is passed (NULL), no other pointers.
     check(unsafe { syscall!(PIDFD_SEND_SIGNAL, pidfd.0, sig, 0, 0) }).map(drop)
+}
+
+/// fork(2), the one call made through the C library rather than raw: `--detach` forks the runtime,
+/// and the child goes on running ordinary Rust (and C library) code, so the C library's own state
+/// (its cached thread id, its locks) must be updated for the child, which only its fork() does.
+pub fn fork() -> Result<i32, Errno> {
+    // SAFETY: the runtime is single-threaded, so no other thread can hold a lock the child's copy
+    // of memory would inherit locked.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN)));
+    }
+    Ok(pid)
 }
 
 /// How a child process ended.

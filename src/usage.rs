@@ -17,9 +17,8 @@ pub struct Usage {
 
 /// `usage_usec`, `user_usec` and `system_usec` from v2 cpu.stat: (user, system) microseconds.
 pub fn parse_cpu_stat(text: &str) -> (Option<u64>, Option<u64>) {
-    let field = |name: &str| {
-        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-    };
+    let field =
+        |name: &str| text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok());
     (field("user_usec"), field("system_usec"))
 }
 
@@ -125,6 +124,9 @@ mod tests {
              \"cpu_system_seconds\":0.050000,\"memory_peak_bytes\":13002342,\"pids_peak\":3,\"oom_kills\":0}\n"
         );
         let unknown = Usage { pids_peak: None, ..sample() };
-        assert!(unknown.json("web", 137).contains("\"exit_code\":137,") && unknown.json("web", 1).contains("\"pids_peak\":null"));
+        assert!(
+            unknown.json("web", 137).contains("\"exit_code\":137,")
+                && unknown.json("web", 1).contains("\"pids_peak\":null")
+        );
     }
 }
