@@ -12,7 +12,7 @@ usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
        contain list
        contain kill ID [SIGNAL]
        contain stop ID [--time SECS]
-       contain gc
+       contain gc [ID...]
        contain --help | --version
 
 Runs CMD as PID 1 of new PID, UTS, mount, IPC, network and cgroup namespaces, inside DIR, with its
@@ -43,7 +43,8 @@ options for run:
 
 exec runs CMD in a running container (its namespaces, cgroup, user and capabilities); kill sends
 SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --time seconds
-(default 10); list shows the running containers; gc removes what a killed runtime left behind.
+(default 10); list shows the containers; gc removes what killed runtimes left behind and the logs
+of --detach containers that ended (all of them, or those of the IDs given).
 
 exit status: the command's own; 128+N if it was killed by signal N; 125 if contain itself failed
 (bad input or setup) before the command started; 126 if the command is not executable; 127 if it
@@ -54,11 +55,23 @@ was not found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Run(RunSpec),
-    Exec { id: String, command: Vec<OsString> },
+    Exec {
+        id: String,
+        command: Vec<OsString>,
+    },
     List,
-    Kill { id: String, signal: i32 },
-    Stop { id: String, timeout_secs: u32 },
-    Gc,
+    Kill {
+        id: String,
+        signal: i32,
+    },
+    Stop {
+        id: String,
+        timeout_secs: u32,
+    },
+    /// Empty: every container's leftovers.
+    Gc {
+        ids: Vec<String>,
+    },
     Help,
     Version,
 }
@@ -149,7 +162,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Ok(Command::Exec { id, command })
         }
         "list" | "ls" => no_more_args(&mut parser).map(|()| Command::List),
-        "gc" => no_more_args(&mut parser).map(|()| Command::Gc),
+        "gc" => {
+            let mut ids = Vec::new();
+            while let Some(arg) = parser.next().map_err(usage)? {
+                match arg {
+                    Value(id) => {
+                        let id = id.to_string_lossy().into_owned();
+                        validate_name(&id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
+                        ids.push(id);
+                    }
+                    other => return Err(usage(other.unexpected())),
+                }
+            }
+            Ok(Command::Gc { ids })
+        }
         "kill" => {
             let id = container_id(&mut parser, "kill")?;
             let signal = match parser.next().map_err(usage)? {
@@ -715,7 +741,8 @@ mod tests {
     fn management_commands_parse() {
         let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
         assert_eq!(parse_args(&["list"]).unwrap(), Command::List);
-        assert_eq!(parse_args(&["gc"]).unwrap(), Command::Gc);
+        assert_eq!(parse_args(&["gc"]).unwrap(), Command::Gc { ids: vec![] });
+        assert_eq!(parse_args(&["gc", "a", "b"]).unwrap(), Command::Gc { ids: vec!["a".into(), "b".into()] });
         assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: libc::SIGKILL });
         assert_eq!(parse_args(&["kill", "web", "term"]).unwrap(), Command::Kill { id: "web".into(), signal: 15 });
         assert_eq!(parse_args(&["kill", "web", "SIGUSR1"]).unwrap(), Command::Kill { id: "web".into(), signal: 10 });

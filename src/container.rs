@@ -152,7 +152,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     }
 
     // --- The name, after clearing what killed runtimes left behind. ---
-    manage::collect_garbage(false)?;
+    manage::collect_garbage(&[], false)?;
     let reservation = reserve_name(&id, Leave { overlay: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there).
     let mut background = spec.detach.then(|| detach::into_background(&id)).transpose()?;

@@ -41,7 +41,7 @@ fn main() {
         Ok(Command::Stop { id, timeout_secs }) => {
             or_report(manage::stop(&id, std::time::Duration::from_secs(timeout_secs.into())), 1)
         }
-        Ok(Command::Gc) => or_report(manage::collect_garbage(true).map(|()| 0), 1),
+        Ok(Command::Gc { ids }) => or_report(manage::collect_garbage(&ids, true).map(|()| 0), 1),
         Err(err) => {
             log::error(&err);
             child::EXIT_SETUP_FAILED

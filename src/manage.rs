@@ -130,9 +130,10 @@ pub fn list() -> Result<i32, Error> {
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
 /// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
-/// `--detach` containers that ended. (Kept overlays stay: the user asked for them.)
-pub fn collect_garbage(finished: bool) -> Result<(), Error> {
-    for id in state::ids() {
+/// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
+/// stay: the user asked for them.)
+pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
+    for id in state::ids().into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         match entry(&id) {
             Entry::Leftover(record) => remove_leftover(&record)?,
             Entry::Exited(_) if finished => {

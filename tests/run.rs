@@ -209,13 +209,14 @@ fn a_memory_hog_is_oom_killed() {
         run_in(rootfs(), &name, &["--memory", "32M"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
     assert_eq!(out.code, 137, "{}", out.stderr);
     assert!(out.stderr.contains("[contain] container was OOM-killed (memory limit 32M)"), "{}", out.stderr);
+    assert!(out.stderr.contains(", OOM kills 1\n"), "the usage report counts it: {}", out.stderr);
     assert_no_leftovers(&name, rootfs());
 
     // The same command within its limit runs fine: the limit, not the command, killed it.
     let out =
         run_in(rootfs(), &name, &["--memory", "128M"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(!out.stderr.contains("OOM"));
+    assert!(!out.stderr.contains("OOM-killed") && out.stderr.contains(", OOM kills 0\n"), "{}", out.stderr);
 }
 
 #[test]
@@ -322,7 +323,7 @@ fn the_container_dies_with_the_runtime() {
             let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             assert_eq!(procs, "", "processes survived in {}", dir.display());
         }
-        let gc = contain(&["gc"]);
+        let gc = contain(&["gc", &name]);
         assert_eq!(gc.code, 0, "{}", gc.stderr);
         assert_no_leftovers(&name, rootfs());
     }
@@ -373,6 +374,13 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
         (vec!["--hostname", &long_hostname], "longer than 64 bytes"),
         (vec!["--stop-timeout", "x"], "--stop-timeout \"x\""),
         (vec!["--bogus"], "unknown flag --bogus"),
+        (vec!["--env", "1BAD=x"], "--env \"1BAD=x\": \"1BAD\" is not a variable name"),
+        (vec!["--volume", "/tmp"], "--volume \"/tmp\": expected HOST:DIR or HOST:DIR:ro"),
+        (vec!["--volume", "/nonexistent/host/dir:/data"], "/nonexistent/host/dir: no such file or directory"),
+        (vec!["--volume", "/tmp:/data:rx"], "unknown mode \"rx\""),
+        (vec!["--user", "nobody"], "--user \"nobody\": \"nobody\" is not a numeric id"),
+        (vec!["--workdir", "relative"], "--workdir \"relative\": must be an absolute path"),
+        (vec!["--keep"], "--keep keeps the --overlay layer: it needs --overlay"),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["run", "--rootfs", root, "--name", &name];
@@ -383,6 +391,7 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
         assert_eq!(out.stderr.lines().count(), 1, "one line for {args:?}: {}", out.stderr);
         assert!(out.stderr.starts_with("[contain] error: ") && out.stderr.contains(expected), "{}", out.stderr);
         assert_eq!(cgroups_of(&name), Vec::<std::path::PathBuf>::new(), "{args:?} created a cgroup");
+        assert!(!state_dir(&name).exists(), "{args:?} left a state directory");
     }
     let missing = contain(&["run", "--rootfs", "/nonexistent/rootfs", "--name", &name, "--", "true"]);
     assert_eq!(missing.stderr, "[contain] error: --rootfs \"/nonexistent/rootfs\": no such directory\n");

@@ -82,14 +82,18 @@ impl Drop for Tmux {
 /// A session script: saves the terminal's modes, runs `contain run --rootfs ROOTFS --name NAME
 /// REST`, prints its exit status, saves the modes again, and keeps the pane open for reading.
 fn session(name: &str, rest: &str) -> (String, PathBuf, PathBuf) {
+    session_of(name, &format!("run --rootfs {} --name {name} {rest}", rootfs().display()))
+}
+
+/// The same for any `contain ARGS`.
+fn session_of(name: &str, args: &str) -> (String, PathBuf, PathBuf) {
     let before = scratch().join(format!("modes-before-{name}"));
     let after = scratch().join(format!("modes-after-{name}"));
     let script = format!(
-        "stty -g > {before}\n{bin} run --rootfs {rootfs} --name {name} {rest}\necho \"exit=$?\"\nstty -g > {after}\nsleep 60\n",
+        "stty -g > {before}\n{bin} {args}\necho \"exit=$?\"\nstty -g > {after}\nsleep 60\n",
         before = before.display(),
         after = after.display(),
         bin = contain_bin().display(),
-        rootfs = rootfs().display(),
     );
     (script, before, after)
 }
@@ -191,6 +195,25 @@ fn a_hung_up_terminal_ends_the_session() {
     let runtime = wait_for("the runtime's pid", SCREEN_TIMEOUT, || runtime_pid(&name));
     drop(tmux);
     wait_for("the runtime to exit", SCREEN_TIMEOUT, || (!process_alive(runtime as i32)).then_some(()));
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn exec_gets_a_pty_of_its_own_too() {
+    let Some(name) = root_test("ttyexec") else { return };
+    let started = contain(&["run", "--rootfs", rootfs().to_str().unwrap(), "--name", &name, "-d", "--", "sleep", "60"]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let (script, before, after) = session_of(&name, &format!("exec {name} -- /bin/sh"));
+    let tmux = Tmux::start(&name, &script);
+    let mut seen = 0;
+    tmux.wait_for_text("/ # ", &mut seen);
+    tmux.line("tty; echo pid-is-one=$(( $$ == 1 )); stty size");
+    tmux.wait_for_text("/dev/pts/0\npid-is-one=0\n24 80\n", &mut seen);
+    tmux.line("exit 5");
+    tmux.wait_for_text("exit=5", &mut seen);
+    modes_restored(&before, &after);
+    assert_eq!(contain(&["stop", &name, "-t", "0"]).code, 0);
+    assert_eq!(contain(&["gc", &name]).code, 0);
     assert_no_leftovers(&name, rootfs());
 }
 

@@ -1,0 +1,270 @@
+//! The everyday features, each used the way a user would: --env, --workdir, --user, --volume,
+//! --overlay (--keep), --read-only, the usage report (--quiet, --stats-json), and the commands
+//! that act on a running container by id: list, kill, stop, exec, plus --detach and gc.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::Child;
+use std::time::Duration;
+
+use common::*;
+
+/// `contain run` in the background, for the commands that need a running container; returns once
+/// its PID 1 is in its cgroup.
+fn start(name: &str, extra: &[&str], cmd: &[&str]) -> Child {
+    let child = command(&run_args(rootfs(), name, extra, cmd)).spawn().unwrap();
+    container_pids(name, 1);
+    child
+}
+
+#[test]
+fn env_workdir_and_user() {
+    let Some(name) = root_test("env") else { return };
+    let script = "env | sort | grep -E '^(A|FROM_HOST|HOME|PATH)='; env | grep -c NOT_ON_HOST; pwd; id -u; id -g; \
+                  grep CapEff /proc/self/status";
+    let mut cmd = command(&run_args(
+        rootfs(),
+        &name,
+        &[
+            "--env",
+            "A=b=c",
+            "--env",
+            "FROM_HOST",
+            "--env",
+            "NOT_ON_HOST",
+            "-e",
+            "PATH=/bin:/usr/bin",
+            "--workdir",
+            "/srv/new/dir",
+            "--user",
+            "1000:100",
+        ],
+        &["sh", "-c", script],
+    ));
+    cmd.env("FROM_HOST", "host value").env_remove("NOT_ON_HOST");
+    let out = finish(cmd.spawn().unwrap());
+    assert_eq!(
+        out.stdout,
+        "A=b=c\nFROM_HOST=host value\nHOME=/\nPATH=/bin:/usr/bin\n0\n/srv/new/dir\n1000\n100\nCapEff:\t0000000000000000\n",
+        "{}",
+        out.stderr
+    );
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn volumes_bind_read_write_read_only_and_single_files() {
+    let Some(name) = root_test("volumes") else { return };
+    let rootfs = &fresh_rootfs(&name);
+    let host = scratch().join(format!("volume-{name}"));
+    fs::create_dir_all(host.join("rw")).unwrap();
+    fs::create_dir_all(host.join("ro")).unwrap();
+    fs::write(host.join("ro/data"), "read me").unwrap();
+    fs::write(host.join("app.conf"), "key=value").unwrap();
+    let volume = |sub: &str, target: &str, mode: &str| format!("{}:{target}{mode}", host.join(sub).display());
+    let (rw, ro, file) =
+        (volume("rw", "/mnt/rw", ""), volume("ro", "/new/ro", ":ro"), volume("app.conf", "/etc/app.conf", ""));
+    let script = "echo written > /mnt/rw/out; cat /new/ro/data; echo; echo x > /new/ro/data || echo ro-refused; \
+                  cat /etc/app.conf";
+    let out = run_in(rootfs, &name, &["-v", &rw, "--volume", &ro, "--volume", &file], &["sh", "-c", script]);
+    assert_eq!(out.stdout, "read me\nro-refused\nkey=value", "{}", out.stderr);
+    assert_eq!(fs::read_to_string(host.join("rw/out")).unwrap(), "written\n");
+    assert_eq!(fs::read_to_string(host.join("ro/data")).unwrap(), "read me");
+    assert!(rootfs.join("new/ro").is_dir(), "a missing target is created in the rootfs");
+    assert_no_leftovers(&name, rootfs);
+}
+
+#[test]
+fn a_volume_target_that_is_a_symlink_out_of_the_rootfs_stays_inside() {
+    let Some(name) = root_test("volsymlink") else { return };
+    let rootfs = &fresh_rootfs(&name);
+    // /data in the image points at the host's /etc, as seen from outside: the mount must land on
+    // the container's own /etc, never the host's.
+    symlink("/etc", rootfs.join("data")).unwrap();
+    let host = scratch().join(format!("volume-{name}"));
+    fs::create_dir_all(&host).unwrap();
+    fs::write(host.join("marker"), "from the volume").unwrap();
+    let spec = format!("{}:/data", host.display());
+    let out = run_in(rootfs, &name, &["--volume", &spec], &["sh", "-c", "cat /etc/marker"]);
+    assert_eq!(out.stdout, "from the volume", "{}", out.stderr);
+    assert!(!Path::new("/etc/marker").exists());
+    assert_eq!(host_mounts_under(Path::new("/etc")), Vec::<String>::new(), "a mount landed on the host's /etc");
+    assert_no_leftovers(&name, rootfs);
+}
+
+#[test]
+fn overlay_leaves_the_image_untouched_and_keep_keeps_the_layer() {
+    let Some(name) = root_test("overlay") else { return };
+    let rootfs = &fresh_rootfs(&name);
+    let script = "echo new > /etc/added; rm /bin/ls; cat /etc/added; ls /bin/ls 2>/dev/null || echo gone";
+    let out = run_in(rootfs, &name, &["--overlay"], &["sh", "-c", script]);
+    assert_eq!(out.stdout, "new\ngone\n", "{}", out.stderr);
+    assert!(!rootfs.join("etc/added").exists() && rootfs.join("bin/ls").exists(), "the image changed");
+    assert_no_leftovers(&name, rootfs);
+
+    let out = run_in(rootfs, &name, &["--overlay", "--keep"], &["sh", "-c", "echo kept > /kept"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let upper = state_dir(&name).join("upper");
+    assert_eq!(fs::read_to_string(upper.join("kept")).unwrap(), "kept\n");
+    assert!(out.stderr.contains(&format!("kept the overlay's upper layer: {}", upper.display())), "{}", out.stderr);
+    // The kept layer holds the name, shows in list, and gc leaves it alone.
+    let again = run_in(rootfs, &name, &[], &["true"]);
+    assert_eq!(again.code, 125);
+    assert!(again.errors()[0].contains("holds a kept --overlay layer"), "{}", again.stderr);
+    assert!(contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("kept overlay")));
+    assert_eq!(contain(&["gc", &name]).code, 0);
+    assert!(upper.join("kept").exists(), "gc removed a kept layer");
+    fs::remove_dir_all(state_dir(&name)).unwrap();
+    assert_no_leftovers(&name, rootfs);
+}
+
+#[test]
+fn read_only_rootfs_with_a_writable_tmp() {
+    let Some(name) = root_test("readonly") else { return };
+    let host = scratch().join(format!("volume-{name}"));
+    fs::create_dir_all(&host).unwrap();
+    let spec = format!("{}:/data", host.display());
+    let script =
+        "touch /etc/x 2>/dev/null || echo rootfs-refused; touch /tmp/x && echo tmp-ok; touch /data/x && echo volume-ok";
+    let out = run_in(rootfs(), &name, &["--read-only", "--volume", &spec], &["sh", "-c", script]);
+    assert_eq!(out.stdout, "rootfs-refused\ntmp-ok\nvolume-ok\n", "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_usage_report_and_stats_json() {
+    let Some(name) = root_test("usage") else { return };
+    let json_path = scratch().join(format!("stats-{name}.json"));
+    // Four processes at once, and 8 MiB touched in memory.
+    let script = "sleep 0.3 & sleep 0.3 & sleep 0.3 & head -c 8M /dev/zero | tail -c 1 >/dev/null; wait; exit 3";
+    let out = run_in(rootfs(), &name, &["--stats-json", json_path.to_str().unwrap()], &["sh", "-c", script]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let line = out.stderr.lines().find(|l| l.starts_with("[contain] usage: ")).expect("a usage line");
+    assert!(line.contains(" wall, ") && line.contains("s user + ") && line.contains("OOM kills 0"), "{line}");
+    let json = fs::read_to_string(&json_path).unwrap();
+    assert!(json.starts_with(&format!("{{\"id\":\"{name}\",\"exit_code\":3,\"wall_seconds\":0.")), "{json}");
+    let number = |key: &str| -> f64 {
+        let rest =
+            &json[json.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {json}")) + key.len() + 3..];
+        rest[..rest.find([',', '}']).unwrap()].parse().unwrap_or_else(|_| panic!("{key} is a number: {json}"))
+    };
+    assert!(number("wall_seconds") >= 0.3, "{json}");
+    assert!(number("pids_peak") >= 4.0, "{json}");
+    assert!(number("memory_peak_bytes") > 0.0, "{json}");
+    assert!(number("cpu_user_seconds") + number("cpu_system_seconds") > 0.0, "{json}");
+    assert_eq!(number("oom_kills"), 0.0);
+
+    // --quiet: nothing but the command's own output, and errors.
+    let quiet = run_in(rootfs(), &name, &["--quiet"], &["echo", "hi"]);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("hi\n", ""));
+    let quiet = run_in(rootfs(), &name, &["-q"], &["no-such-command"]);
+    assert_eq!(quiet.code, 127);
+    assert_eq!(quiet.stderr, "[contain] error: execve(no-such-command): ENOENT (2)\n");
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn list_kill_and_stop_by_id() {
+    let Some(name) = root_test("manage") else { return };
+    let script = "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done";
+    let runtime = start(&name, &[], &["sh", "-c", script]);
+    let init = container_pids(&name, 1)[0];
+    let list = contain(&["list"]);
+    assert!(list.stdout.starts_with("ID "), "{}", list.stdout);
+    let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).expect("listed");
+    assert!(row.contains(&format!(" {init} ")) && row.contains(" running ") && row.contains("trap"), "{row}");
+
+    let kill = contain(&["kill", &name, "USR1"]);
+    assert_eq!((kill.code, kill.stdout.as_str()), (0, format!("{name}\n").as_str()), "{}", kill.stderr);
+    let stop = contain(&["stop", &name, "--time", "5"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    // stop returns once the runtime has cleaned up.
+    assert!(!state_dir(&name).exists());
+    let out = finish(runtime);
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert_eq!(out.stdout, "got-usr1\ngot-term\n");
+    assert!(!contain(&["list"]).stdout.contains(&name));
+
+    // Unknown ids.
+    for args in [&["kill", name.as_str()][..], &["stop", &name], &["exec", &name, "--", "true"]] {
+        let out = contain(args);
+        assert_ne!(out.code, 0, "{args:?}");
+        assert_eq!(
+            out.errors(),
+            [format!("[contain] error: no running container {name:?} (see contain list)").as_str()]
+        );
+    }
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn stop_kills_a_container_that_ignores_sigterm() {
+    let Some(name) = root_test("stopkill") else { return };
+    let runtime = start(&name, &[], &["sleep", "60"]);
+    let stop = contain(&["stop", &name, "-t", "1"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    assert!(stop.stderr.contains("did not stop within 1s: sending SIGKILL"), "{}", stop.stderr);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn exec_joins_a_running_container() {
+    let Some(name) = root_test("exec") else { return };
+    let runtime = start(&name, &["--env", "GREETING=hi", "--workdir", "/srv", "--pids", "20"], &["sleep", "60"]);
+    let script = "echo $GREETING; pwd; hostname; cat /proc/1/cmdline; echo; cat /proc/self/cgroup | grep -c ':/$'";
+    let out = contain(&["exec", &name, "--", "sh", "-c", script]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..4], ["hi", "/srv", name.as_str(), "sleep\060\0"]);
+    assert_ne!(lines[4], "0", "in the container's cgroup namespace root");
+    // It is in the container's cgroup, so its limits hold it too.
+    let procs = fs::read_to_string(cgroup_file(&name, "pids", "cgroup.procs", "cgroup.procs")).unwrap();
+    assert_eq!(procs.lines().count(), 1, "the exec'd process left the cgroup when it ended");
+    // The same exit-code rules as run.
+    assert_eq!(contain(&["exec", &name, "sh", "-c", "exit 3"]).code, 3);
+    assert_eq!(contain(&["exec", &name, "no-such-command"]).code, 127);
+    assert_eq!(contain(&["exec", &name, "/etc/passwd"]).code, 126);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn detach_prints_the_id_and_logs_the_output() {
+    let Some(name) = root_test("detach") else { return };
+    let out = run_in(rootfs(), &name, &["--detach"], &["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 4"]);
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (0, format!("{name}\n").as_str(), ""));
+    let log = state_dir(&name).join("log");
+    wait_for("the container to exit", Duration::from_secs(10), || {
+        contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("exited (4)")).then_some(())
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.contains("out\nerr\n") && text.contains("[contain] container exited: exit status 4"), "{text}");
+    assert!(cgroups_of(&name).is_empty());
+
+    // A failed start is reported in the foreground, with the command's exit code.
+    let failed = run_in(rootfs(), &name, &["-d"], &["no-such-command"]);
+    assert_eq!(failed.code, 127);
+    assert_eq!(failed.stderr, "[contain] error: execve(no-such-command): ENOENT (2)\n");
+    let gc = contain(&["gc", &name]);
+    assert_eq!(gc.stderr, format!("[contain] removed the log of container {name}, which has exited\n"));
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn gc_removes_what_a_killed_runtime_left_behind() {
+    let Some(name) = root_test("gc") else { return };
+    let mut runtime = start(&name, &["--overlay", "--memory", "32M"], &["sleep", "60"]);
+    let init = container_pids(&name, 1)[0];
+    runtime.kill().unwrap(); // SIGKILL: no cleanup
+    runtime.wait().unwrap();
+    wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
+    // (A concurrent test's `contain run` may collect it first; either way it must be gone.)
+    let gc = contain(&["gc", &name]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
