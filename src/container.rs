@@ -204,17 +204,21 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     log!("creating namespaces: {} cgroup", names.join(" "));
     let container = spawn_container(&config, &stack, cgroup.as_ref())?;
     drop((config, stack));
-    record.init = ProcessRef::of(container.pid);
-    state::write(&record)?;
 
     // --- Release it, learn whether the command started, and wait for it. ---
     let started = channels.release()?;
+    if started.failure.is_none() {
+        // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
+        // exec (which takes its environment from it).
+        record.init = ProcessRef::of(container.pid);
+        state::write(&record)?;
+    }
     if let Some(background) = &mut background {
         background.report(started.failure.as_ref().map(|failure| failure.exit_code));
     }
     let mut sampled = Sampled::default();
     let stop_timeout = Duration::from_secs(spec.stop_timeout_secs.into());
-    let status = container.supervise(&signals, started.relay, stop_timeout, || {
+    let status = container.supervise(&signals, started.relay, stop_timeout, &mut || {
         if let Some(cgroup) = &cgroup {
             cgroup.sample(&mut sampled);
         }
@@ -275,8 +279,12 @@ pub fn exec(id: &str, command: Vec<OsString>) -> Result<i32, Error> {
     drop((config, stack, init_pidfd));
     cgroup::attach_dirs(&record.cgroups, process.pid)?;
     let started = channels.release()?;
-    let status =
-        process.supervise(&signals, started.relay, Duration::from_secs(DEFAULT_STOP_TIMEOUT_SECS.into()), || {})?;
+    let status = process.supervise(
+        &signals,
+        started.relay,
+        Duration::from_secs(DEFAULT_STOP_TIMEOUT_SECS.into()),
+        &mut || {},
+    )?;
     drop(started.raw_mode);
     Ok(exit_code(status))
 }
@@ -560,7 +568,7 @@ impl Running {
         signals: &Fd,
         mut relay: Option<Relay>,
         stop_timeout: Duration,
-        mut sample: impl FnMut(),
+        sample: &mut dyn FnMut(),
     ) -> Result<ExitStatus, Error> {
         let pid = self.pid;
         let mut policy = StopPolicy::new(stop_timeout);

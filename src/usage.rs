@@ -27,30 +27,37 @@ pub fn parse_number(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }
 
-/// "12.4M": one decimal from K on, for people rather than for parsing.
+/// "12.4M": one decimal from K on, for people rather than for parsing. (Integer arithmetic: float
+/// formatting would cost the binary tens of kilobytes.)
 pub fn human_size(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["", "K", "M", "G"] {
-        if value < 1024.0 || unit == "G" {
-            return if unit.is_empty() { format!("{bytes}B") } else { format!("{value:.1}{unit}") };
+    let mut unit_size = 1u64;
+    for unit in ["B", "K", "M", "G"] {
+        if bytes < unit_size * 1024 || unit == "G" {
+            if unit == "B" {
+                return format!("{bytes}B");
+            }
+            let tenths = (bytes * 10 + unit_size / 2) / unit_size;
+            return format!("{}.{}{unit}", tenths / 10, tenths % 10);
         }
-        value /= 1024.0;
+        unit_size *= 1024;
     }
     unreachable!("the loop returns at G")
 }
 
-fn seconds(us: u64) -> String {
-    format!("{:.2}s", us as f64 / 1e6)
+/// Microseconds as seconds with `decimals` (2 or 6) digits, truncated.
+fn seconds(us: u64, decimals: u32) -> String {
+    let fraction = us % 1_000_000 / 10u64.pow(6 - decimals);
+    format!("{}.{fraction:0width$}", us / 1_000_000, width = decimals as usize)
 }
 
 impl Usage {
     /// The `[contain] usage: ...` line, without the prefix.
     pub fn line(&self) -> String {
         let unknown = || "?".to_string();
-        let cpu = |us: Option<u64>| us.map_or_else(unknown, seconds);
+        let cpu = |us: Option<u64>| us.map_or_else(unknown, |us| format!("{}s", seconds(us, 2)));
         format!(
-            "{} wall, {} user + {} system CPU, peak memory {}, peak pids {}, OOM kills {}",
-            seconds(self.wall.as_micros() as u64),
+            "{}s wall, {} user + {} system CPU, peak memory {}, peak pids {}, OOM kills {}",
+            seconds(self.wall.as_micros() as u64, 2),
             cpu(self.cpu_user_us),
             cpu(self.cpu_system_us),
             self.memory_peak_bytes.map_or_else(unknown, human_size),
@@ -62,11 +69,11 @@ impl Usage {
     /// The same for scripts: seconds as numbers, bytes exact, null for what was not counted.
     pub fn json(&self, id: &str, exit_code: i32) -> String {
         let number = |n: Option<u64>| n.map_or("null".to_string(), |n| n.to_string());
-        let secs = |us: Option<u64>| us.map_or("null".to_string(), |us| format!("{:.6}", us as f64 / 1e6));
+        let secs = |us: Option<u64>| us.map_or("null".to_string(), |us| seconds(us, 6));
         format!(
-            "{{\"id\":\"{id}\",\"exit_code\":{exit_code},\"wall_seconds\":{:.6},\"cpu_user_seconds\":{},\
+            "{{\"id\":\"{id}\",\"exit_code\":{exit_code},\"wall_seconds\":{},\"cpu_user_seconds\":{},\
              \"cpu_system_seconds\":{},\"memory_peak_bytes\":{},\"pids_peak\":{},\"oom_kills\":{}}}\n",
-            self.wall.as_secs_f64(),
+            seconds(self.wall.as_micros() as u64, 6),
             secs(self.cpu_user_us),
             secs(self.cpu_system_us),
             number(self.memory_peak_bytes),

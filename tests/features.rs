@@ -13,20 +13,27 @@ use std::time::Duration;
 use common::*;
 
 /// `contain run` in the background, for the commands that need a running container; returns once
-/// its PID 1 is in its cgroup.
+/// `contain list` shows it running its command.
 fn start(name: &str, extra: &[&str], cmd: &[&str]) -> Child {
     let child = command(&run_args(rootfs(), name, extra, cmd)).spawn().unwrap();
-    container_pids(name, 1);
+    wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
+        contain(&["list"])
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{name} ")) && l.contains(" running "))
+            .then_some(())
+    });
     child
 }
 
 #[test]
 fn env_workdir_and_user() {
     let Some(name) = root_test("env") else { return };
+    let rootfs = &fresh_rootfs(&name); // --workdir creates a directory in it
     let script = "env | sort | grep -E '^(A|FROM_HOST|HOME|PATH)='; env | grep -c NOT_ON_HOST; pwd; id -u; id -g; \
                   grep CapEff /proc/self/status";
     let mut cmd = command(&run_args(
-        rootfs(),
+        rootfs,
         &name,
         &[
             "--env",
@@ -52,7 +59,8 @@ fn env_workdir_and_user() {
         "{}",
         out.stderr
     );
-    assert_no_leftovers(&name, rootfs());
+    assert!(rootfs.join("srv/new/dir").is_dir());
+    assert_no_leftovers(&name, rootfs);
 }
 
 #[test]
@@ -126,9 +134,9 @@ fn read_only_rootfs_with_a_writable_tmp() {
     let Some(name) = root_test("readonly") else { return };
     let host = scratch().join(format!("volume-{name}"));
     fs::create_dir_all(&host).unwrap();
-    let spec = format!("{}:/data", host.display());
+    let spec = format!("{}:/mnt", host.display());
     let script =
-        "touch /etc/x 2>/dev/null || echo rootfs-refused; touch /tmp/x && echo tmp-ok; touch /data/x && echo volume-ok";
+        "touch /etc/x 2>/dev/null || echo rootfs-refused; touch /tmp/x && echo tmp-ok; touch /mnt/x && echo volume-ok";
     let out = run_in(rootfs(), &name, &["--read-only", "--volume", &spec], &["sh", "-c", script]);
     assert_eq!(out.stdout, "rootfs-refused\ntmp-ok\nvolume-ok\n", "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
@@ -214,12 +222,12 @@ fn stop_kills_a_container_that_ignores_sigterm() {
 #[test]
 fn exec_joins_a_running_container() {
     let Some(name) = root_test("exec") else { return };
-    let runtime = start(&name, &["--env", "GREETING=hi", "--workdir", "/srv", "--pids", "20"], &["sleep", "60"]);
+    let runtime = start(&name, &["--env", "GREETING=hi", "--workdir", "/root", "--pids", "20"], &["sleep", "60"]);
     let script = "echo $GREETING; pwd; hostname; cat /proc/1/cmdline; echo; cat /proc/self/cgroup | grep -c ':/$'";
     let out = contain(&["exec", &name, "--", "sh", "-c", script]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[..4], ["hi", "/srv", name.as_str(), "sleep\060\0"]);
+    assert_eq!(lines[..4], ["hi", "/root", name.as_str(), "sleep\060\0"]);
     assert_ne!(lines[4], "0", "in the container's cgroup namespace root");
     // It is in the container's cgroup, so its limits hold it too.
     let procs = fs::read_to_string(cgroup_file(&name, "pids", "cgroup.procs", "cgroup.procs")).unwrap();

@@ -3,8 +3,9 @@
 # `make test` on the host (tests/run.rs), here on a pure cgroup v2 kernel, plus the checks that
 # only make sense on a freshly booted VM.
 #
-# Payload: contain (static), run-tests and hardening-tests (tests/run.rs and tests/hardening.rs as
-# static binaries), rootfs/ (busybox).
+# Payload: contain (static), run-tests, hardening-tests and features-tests (tests/run.rs,
+# tests/hardening.rs and tests/features.rs as static binaries), rootfs/ (busybox). tests/tty.rs
+# needs tmux and stays on the host.
 set -u
 cd /payload
 export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs TMPDIR=/tmp
@@ -22,6 +23,7 @@ fi
 
 ./run-tests --test-threads=2 || failed=1
 ./hardening-tests --test-threads=2 || failed=1
+./features-tests --test-threads=2 || failed=1
 
 leftover=$(ls -d /sys/fs/cgroup/contain-* 2>/dev/null)
 if [ -n "$leftover" ]; then
