@@ -144,9 +144,8 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     match &config.setup {
         Setup::Create(container) => create_container(container, config.capabilities.is_some(), &config.workdir)?,
         Setup::Join { init_pidfd } => {
-            let namespaces = JOINED_NAMESPACES.iter().fold(0, |all, (flag, _)| all | flag);
-            let names: Vec<&str> = JOINED_NAMESPACES.iter().map(|(_, name)| *name).collect();
-            sys::setns(*init_pidfd, namespaces).step(|| format!("setns(pidfd, {})", names.join("|")))?;
+            sys::setns(*init_pidfd, JOINED_NAMESPACES)
+                .step(|| format!("setns(pidfd, {})", sys::namespace_names(JOINED_NAMESPACES)))?;
             sys::close(*init_pidfd);
             sys::setsid().step(|| "setsid()".into())?;
         }
@@ -158,13 +157,11 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
 }
 
 /// The namespaces `contain exec` joins in the child (the PID namespace was joined by the parent).
-const JOINED_NAMESPACES: [(u64, &str); 5] = [
-    (libc::CLONE_NEWNS as u64, "mnt"),
-    (libc::CLONE_NEWUTS as u64, "uts"),
-    (libc::CLONE_NEWIPC as u64, "ipc"),
-    (libc::CLONE_NEWNET as u64, "net"),
-    (libc::CLONE_NEWCGROUP as u64, "cgroup"),
-];
+const JOINED_NAMESPACES: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP) as u64;
 
 /// `contain run`: everything between the new namespaces and the command.
 fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> Result<(), Error> {

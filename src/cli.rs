@@ -54,7 +54,7 @@ was not found.
 /// What the user asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Run(RunSpec),
+    Run(Box<RunSpec>),
     Exec {
         id: String,
         command: Vec<OsString>,
@@ -152,7 +152,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         }
     };
     match sub.as_str() {
-        "run" => parse_run(&mut parser).map(Command::Run),
+        "run" => parse_run(&mut parser).map(|spec| Command::Run(Box::new(spec))),
         "exec" => {
             let id = container_id(&mut parser, "exec")?;
             let command = parse_command(&mut parser)?;
@@ -532,7 +532,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<RunSpec, Error> {
         let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);
         match parse(argv)? {
-            Command::Run(spec) => Ok(spec),
+            Command::Run(spec) => Ok(*spec),
             other => panic!("expected run, got {other:?}"),
         }
     }

@@ -23,13 +23,8 @@ use crate::usage::Usage;
 
 /// The namespaces every container gets from clone3. The cgroup namespace is entered by the child
 /// itself (`child.rs`), once it is inside its cgroup.
-const NAMESPACES: [(u64, &str); 5] = [
-    (libc::CLONE_NEWPID as u64, "pid"),
-    (libc::CLONE_NEWUTS as u64, "uts"),
-    (libc::CLONE_NEWNS as u64, "mnt"),
-    (libc::CLONE_NEWIPC as u64, "ipc"),
-    (libc::CLONE_NEWNET as u64, "net"),
-];
+const NAMESPACES: u64 =
+    (libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
 
 /// The PATH the container's command is looked up in and runs with (Docker's default).
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -200,8 +195,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     let config =
         channels.child_config(setup, &spec.command, &env, record.workdir.clone(), spec.user, spec.capabilities)?;
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
-    let names: Vec<&str> = NAMESPACES.iter().map(|(_, name)| *name).collect();
-    log!("creating namespaces: {} cgroup", names.join(" "));
+    log!("creating namespaces: {} cgroup", sys::namespace_names(NAMESPACES));
     let container = spawn_container(&config, &stack, cgroup.as_ref())?;
     drop((config, stack));
 
@@ -504,9 +498,8 @@ fn random_id() -> Result<String, Error> {
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
 /// falling back to a cgroup.procs write on kernels or setups that refuse it, as crun does.
 fn spawn_container(config: &ChildConfig, stack: &ChildStack, cgroup: Option<&Cgroup>) -> Result<Running, Error> {
-    let flags = NAMESPACES.iter().fold(0, |flags, (flag, _)| flags | flag);
     let args = |into: Option<i32>| CloneArgs {
-        flags: flags | into.map_or(0, |_| CLONE_INTO_CGROUP),
+        flags: NAMESPACES | into.map_or(0, |_| CLONE_INTO_CGROUP),
         cgroup: into.map_or(0, |fd| fd as u64),
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()

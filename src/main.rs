@@ -34,7 +34,7 @@ fn main() {
         }
         // run and exec fail with 125 before the command starts, as docker does; the commands that
         // manage containers fail with 1.
-        Ok(Command::Run(spec)) => or_report(container::run(spec), child::EXIT_SETUP_FAILED),
+        Ok(Command::Run(spec)) => or_report(container::run(*spec), child::EXIT_SETUP_FAILED),
         Ok(Command::Exec { id, command }) => or_report(container::exec(&id, command), child::EXIT_SETUP_FAILED),
         Ok(Command::List) => or_report(manage::list(), 1),
         Ok(Command::Kill { id, signal }) => or_report(manage::kill(&id, signal), 1),

@@ -247,6 +247,18 @@ struct OneFdMessage {
     _pad: i32,
 }
 
+/// A msghdr for one byte of data (`iov`) and one descriptor's control message (`control`); the
+/// caller keeps both alive for as long as the msghdr is used.
+fn one_fd_msghdr(iov: &mut libc::iovec, control: &mut OneFdMessage) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is a valid value (no name, no data, no control message).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (control as *mut OneFdMessage).cast();
+    msg.msg_controllen = std::mem::size_of::<OneFdMessage>() as _;
+    msg
+}
+
 /// sendmsg(2) with SCM_RIGHTS: passes `fd` (the pty master, opened inside the container's devpts)
 /// to the process at the other end of `socket`, with one byte of ordinary data to carry it.
 pub fn send_fd(socket: i32, fd: &Fd) -> Result<(), Errno> {
@@ -260,12 +272,7 @@ pub fn send_fd(socket: i32, fd: &Fd) -> Result<(), Errno> {
     };
     let mut byte = [b'm'];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-    // SAFETY: an all-zero msghdr is valid; the fields we set point at locals that outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&mut control as *mut OneFdMessage).cast();
-    msg.msg_controllen = std::mem::size_of::<OneFdMessage>() as _;
+    let msg = one_fd_msghdr(&mut iov, &mut control);
     // SAFETY: `msg` describes one byte of data and one SCM_RIGHTS message, all alive across the call.
     check_retry(|| unsafe { syscall!(SENDMSG, socket, &msg as *const libc::msghdr, libc::MSG_NOSIGNAL) }).map(drop)
 }
@@ -277,12 +284,7 @@ pub fn recv_fd(socket: &Fd) -> Result<Option<Fd>, Errno> {
     let mut control: OneFdMessage = unsafe { std::mem::zeroed() };
     let mut byte = [0u8];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-    // SAFETY: as in `send_fd`.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&mut control as *mut OneFdMessage).cast();
-    msg.msg_controllen = std::mem::size_of::<OneFdMessage>() as _;
+    let mut msg = one_fd_msghdr(&mut iov, &mut control);
     // SAFETY: the kernel writes at most one byte and `msg_controllen` bytes of control data into
     // buffers we own.
     let n =
@@ -472,6 +474,21 @@ pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
 pub fn sethostname(name: &str) -> Result<(), Errno> {
     // SAFETY: the kernel reads exactly `name.len()` bytes from `name`.
     check(unsafe { syscall!(SETHOSTNAME, name.as_ptr(), name.len()) }).map(drop)
+}
+
+/// The namespace flags of clone3, unshare and setns, with the names /proc/PID/ns gives them.
+const NAMESPACE_NAMES: [(u64, &str); 6] = [
+    (libc::CLONE_NEWPID as u64, "pid"),
+    (libc::CLONE_NEWUTS as u64, "uts"),
+    (libc::CLONE_NEWNS as u64, "mnt"),
+    (libc::CLONE_NEWIPC as u64, "ipc"),
+    (libc::CLONE_NEWNET as u64, "net"),
+    (libc::CLONE_NEWCGROUP as u64, "cgroup"),
+];
+
+/// "pid uts mnt" for the namespaces in `flags`, for log lines and error steps.
+pub fn namespace_names(flags: u64) -> String {
+    NAMESPACE_NAMES.iter().filter(|(flag, _)| flags & flag != 0).map(|(_, name)| *name).collect::<Vec<_>>().join(" ")
 }
 
 /// unshare(2): the cgroup namespace is entered only after the parent placed us in our cgroup, so

@@ -227,7 +227,7 @@ fn exec_joins_a_running_container() {
     let out = contain(&["exec", &name, "--", "sh", "-c", script]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[..4], ["hi", "/root", name.as_str(), "sleep\060\0"]);
+    assert_eq!(lines[..4], ["hi", "/root", name.as_str(), "sleep\u{0}60\u{0}"]);
     assert_ne!(lines[4], "0", "in the container's cgroup namespace root");
     // It is in the container's cgroup, so its limits hold it too.
     let procs = fs::read_to_string(cgroup_file(&name, "pids", "cgroup.procs", "cgroup.procs")).unwrap();
