@@ -157,11 +157,8 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
 }
 
 /// The namespaces `contain exec` joins in the child (the PID namespace was joined by the parent).
-const JOINED_NAMESPACES: u64 = (libc::CLONE_NEWNS
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWCGROUP) as u64;
+const JOINED_NAMESPACES: u64 =
+    (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP) as u64;
 
 /// `contain run`: everything between the new namespaces and the command.
 fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> Result<(), Error> {

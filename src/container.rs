@@ -145,6 +145,8 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
             cgroup::CGROUP_ROOT
         )));
     }
+    // Opened now, so that a path that cannot be written is bad input, not a failure at the end.
+    let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
 
     // --- The name, after clearing what killed runtimes left behind. ---
     manage::collect_garbage(&[], false)?;
@@ -239,11 +241,17 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         log!("kept the overlay's upper layer: {}/upper", state::dir_of(&id));
     }
     reservation.release(exit_code(status))?;
-    if let Some(file) = &spec.stats_json {
-        let path = sys::cstring(file).step(|| format!("--stats-json {file:?}"))?;
-        sys::write_file_new(&path, &usage.json(&id, exit_code(status))).step(|| format!("write({file})"))?;
+    if let Some(file) = stats_file {
+        sys::write_all(file.raw(), usage.json(&id, exit_code(status)).as_bytes())
+            .step(|| "write(--stats-json)".into())?;
     }
     Ok(exit_code(status))
+}
+
+fn open_stats_file(path: &str) -> Result<Fd, Error> {
+    let bad = |why: String| Error::Usage(format!("--stats-json {path:?}: {why}"));
+    let cpath = sys::cstring(path).map_err(|_| bad("contains a NUL byte".into()))?;
+    sys::open(&cpath, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644).map_err(|errno| bad(errno.to_string()))
 }
 
 /// `contain exec ID -- CMD`: CMD joins the running container's namespaces and cgroup, with its

@@ -276,3 +276,23 @@ fn gc_removes_what_a_killed_runtime_left_behind() {
     assert_eq!(gc.code, 0, "{}", gc.stderr);
     assert_no_leftovers(&name, rootfs());
 }
+
+#[test]
+fn list_cleans_a_record_whose_pid_was_reused() {
+    let Some(name) = root_test("reused") else { return };
+    // A record naming pid 1 (alive, but with another start time): its runtime is gone and the pid
+    // went to someone else, so it is garbage, and pid 1 must not be signalled.
+    fs::create_dir_all(state_dir(&name)).unwrap();
+    let record = format!("id={name}\nruntime=1 1\ninit=1 1\ncreated=0\nrootfs=/\ncgroups=\ncommand=sleep 60\n");
+    fs::write(state_dir(&name).join("state"), record).unwrap();
+    // (Any concurrent test's `contain run` may collect it first: then it is simply not found.)
+    let kill = contain(&["kill", &name]);
+    assert_eq!(kill.code, 1);
+    assert!(
+        kill.stderr.contains("is not running (its runtime is gone") || kill.stderr.contains("no running container")
+    );
+    let list = contain(&["list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(!list.stdout.contains(&name), "{}", list.stdout);
+    assert_no_leftovers(&name, rootfs());
+}

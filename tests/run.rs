@@ -381,6 +381,10 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
         (vec!["--user", "nobody"], "--user \"nobody\": \"nobody\" is not a numeric id"),
         (vec!["--workdir", "relative"], "--workdir \"relative\": must be an absolute path"),
         (vec!["--keep"], "--keep keeps the --overlay layer: it needs --overlay"),
+        (
+            vec!["--stats-json", "/nonexistent/dir/stats.json"],
+            "--stats-json \"/nonexistent/dir/stats.json\": ENOENT (2)",
+        ),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["run", "--rootfs", root, "--name", &name];
