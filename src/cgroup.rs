@@ -228,11 +228,15 @@ impl Cgroup {
         }
     }
 
-    /// The directories of a container whose runtime died without removing them (from its state
-    /// record), to be removed with `remove`.
-    pub fn adopt(dirs: &[String]) -> Cgroup {
+    /// The directories a container named `id` left behind (its runtime died without removing
+    /// them), wherever `create` may have made them, to be removed with `remove`.
+    pub fn leftover(id: &str) -> Cgroup {
+        let name = cgroup_name(id);
+        let candidates = std::iter::once(cgroup_path(id))
+            .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}/{name}")));
+        let exists = |dir: &String| sys::cstring(dir).is_ok_and(|p| sys::stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok());
         // The version only matters for limits and OOM counts, which a leftover is not asked for.
-        Cgroup { version: Version::V2, dirs: dirs.iter().map(|dir| ("", dir.clone())).collect(), dir_fd: None }
+        Cgroup { version: Version::V2, dirs: candidates.filter(exists).map(|dir| ("", dir)).collect(), dir_fd: None }
     }
 
     /// The directories, for the state record.

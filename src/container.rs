@@ -187,9 +187,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
             None
         }
     };
-    record.cgroups = cgroup.as_ref().map_or(Vec::new(), Cgroup::dirs);
     let overlay = spec.overlay.then(|| make_overlay_dirs(&id)).transpose()?;
-    state::write(&record)?;
 
     // --- The container's first process. ---
     let channels = Channels::open()?;
@@ -205,8 +203,9 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     let started = channels.release()?;
     if started.failure.is_none() {
         // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
-        // exec (which takes its environment from it).
+        // exec (which takes its environment from it, and joins its cgroups).
         record.init = ProcessRef::of(container.pid);
+        record.cgroups = cgroup.as_ref().map_or(Vec::new(), Cgroup::dirs);
         state::write(&record)?;
     }
     if let Some(background) = &mut background {
@@ -573,7 +572,7 @@ impl Running {
     ) -> Result<ExitStatus, Error> {
         let pid = self.pid;
         let mut policy = StopPolicy::new(stop_timeout);
-        let mut next_sample = Instant::now();
+        let mut next_sample = Instant::now() + SAMPLE_PERIOD;
         loop {
             if Instant::now() >= next_sample {
                 sample();

@@ -152,7 +152,7 @@ fn remove_leftover(record: &Record) -> Result<(), Error> {
         let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
         wait_exit(&pidfd, CLEANUP_WAIT)?;
     }
-    Cgroup::adopt(&record.cgroups).remove()?;
+    Cgroup::leftover(&record.id).remove()?;
     state::remove(&record.id, Leave { overlay: record.keep, log: false })?;
     log!("removed the leftovers of container {} (its runtime died)", record.id);
     Ok(())

@@ -64,7 +64,7 @@ pub struct Record {
     /// Seconds since the epoch.
     pub created: u64,
     pub rootfs: String,
-    /// The cgroup directories to remove if the runtime dies without cleaning up.
+    /// The cgroup directories, which `contain exec` joins.
     pub cgroups: Vec<String>,
     /// `--overlay` (the layer lives in this directory); `--keep`: leave it there.
     pub overlay: bool,
