@@ -12,6 +12,8 @@ use crate::caps::{self, CapSet};
 use crate::cli::{User, Volume};
 use crate::error::{Context, Error};
 use crate::mounts::{self, HostDevices, HostVolumes};
+use crate::net;
+use crate::netlink::VethAddrs;
 use crate::seccomp;
 use crate::sys::{self, Errno, Fd, SigSet};
 use crate::tty::{self, ChildTerminal};
@@ -74,6 +76,15 @@ pub struct NewContainer {
     pub read_only: bool,
     /// With absolute, existing host paths.
     pub volumes: Vec<Volume>,
+    pub net: ContainerNet,
+}
+
+/// The container's side of `--net`.
+pub enum ContainerNet {
+    /// Its own namespace: bring up `lo`, and with a veth pair, configure `eth0`.
+    Own(Option<VethAddrs>),
+    /// The host's namespace: nothing to do.
+    Host,
 }
 
 /// The overlay's directories on the host (under /run/contain/ID).
@@ -216,7 +227,13 @@ fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> 
             .step(|| "mount_setattr(/, MOUNT_ATTR_RDONLY)".into())?;
     }
 
-    sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())
+    if let ContainerNet::Own(veth) = &container.net {
+        sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
+        if let Some(addrs) = veth {
+            net::configure_container_end(addrs)?;
+        }
+    }
+    Ok(())
 }
 
 /// Blocks until the runtime says "go", and makes sure it is still alive: if it died before our

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 
 use crate::caps::{self, CapSet};
 use crate::error::Error;
+use crate::netlink::{self, VethAddrs};
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
@@ -32,6 +33,9 @@ options for run:
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
   --keep                with --overlay: keep that layer (/run/contain/ID/upper) after exit
   --read-only           mount the rootfs read-only (a tmpfs on /tmp stays writable)
+  --net MODE            none (default: only lo), host (no network namespace: weaker isolation),
+                        or veth[:HOSTIP/PREFIX,CONTAINERIP]: a veth pair ct-ID <-> eth0, with a
+                        /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless given
   --detach, -d          run in the background, print the id; output goes to /run/contain/ID/log
   --quiet, -q           no [contain] lines but errors (and no usage report)
   --stats-json FILE     write the usage report (time, CPU, peak memory and pids, OOM kills) as JSON
@@ -90,6 +94,7 @@ pub struct RunSpec {
     pub overlay: bool,
     pub keep: bool,
     pub read_only: bool,
+    pub net: Net,
     pub detach: bool,
     pub quiet: bool,
     pub stats_json: Option<String>,
@@ -104,6 +109,18 @@ pub struct RunSpec {
 pub enum EnvEntry {
     Set(String, String),
     FromHost(String),
+}
+
+/// `--net`: which network the container gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Net {
+    /// A network namespace with only `lo`.
+    #[default]
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A veth pair to the host, with these addresses or ones leased from the pool.
+    Veth(Option<VethAddrs>),
 }
 
 /// `--user UID[:GID]`.
@@ -291,6 +308,10 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
             Long("overlay") => spec.overlay = true,
             Long("keep") => spec.keep = true,
             Long("read-only") => spec.read_only = true,
+            Long("net") => {
+                let v = flag_value(parser, "--net")?;
+                spec.net = parse_net(&v).map_err(|why| bad("--net", &v, why))?;
+            }
             Long("detach") | Short('d') => spec.detach = true,
             Long("quiet") | Short('q') => spec.quiet = true,
             Long("stats-json") => spec.stats_json = Some(flag_value(parser, "--stats-json")?),
@@ -434,6 +455,18 @@ fn parse_env(s: &str) -> Result<EnvEntry, String> {
         Some(value) => EnvEntry::Set(key.into(), value.into()),
         None => EnvEntry::FromHost(key.into()),
     })
+}
+
+fn parse_net(s: &str) -> Result<Net, String> {
+    match s {
+        "none" => Ok(Net::None),
+        "host" => Ok(Net::Host),
+        "veth" => Ok(Net::Veth(None)),
+        _ => match s.strip_prefix("veth:") {
+            Some(spec) => netlink::parse_veth_spec(spec).map(|addrs| Net::Veth(Some(addrs))),
+            None => Err("expected none, host, veth or veth:HOSTIP/PREFIX,CONTAINERIP".into()),
+        },
+    }
 }
 
 fn parse_user(s: &str) -> Result<User, String> {
@@ -709,6 +742,7 @@ mod tests {
             ]
         );
         assert!(spec.overlay && spec.keep && spec.read_only && spec.quiet && spec.detach);
+        assert_eq!(spec.net, Net::None);
         assert_eq!(run(&["--rootfs", "r", "--user", "0:5", "true"]).unwrap().user, Some(User { uid: 0, gid: 5 }));
     }
 
@@ -734,6 +768,25 @@ mod tests {
                 ["--rootfs", "r"].iter().chain(flags.iter()).chain(["true"].iter()).copied().collect();
             let msg = usage_message(&args);
             assert!(msg.contains(expected), "{flags:?}: {msg:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn net_modes() {
+        let net = |v: &str| run(&["--rootfs", "r", "--net", v, "true"]).map(|spec| spec.net);
+        assert_eq!(net("none").unwrap(), Net::None);
+        assert_eq!(net("host").unwrap(), Net::Host);
+        assert_eq!(net("veth").unwrap(), Net::Veth(None));
+        let addrs = VethAddrs { host: [10, 9, 0, 1], container: [10, 9, 0, 2], prefix_len: 24 };
+        assert_eq!(net("veth:10.9.0.1/24,10.9.0.2").unwrap(), Net::Veth(Some(addrs)));
+        for (bad, expected) in [
+            ("bridge", "--net \"bridge\": expected none, host, veth"),
+            ("veth:10.9.0.1/33,10.9.0.2", "prefix \"33\""),
+            ("veth:10.9.0.1/24,10.8.0.2", "is not in 10.9.0.0/24"),
+            ("veth:10.9.0.1/24", "is not HOST/PREFIX,CONTAINER"),
+        ] {
+            let msg = usage_message(&["--rootfs", "r", "--net", bad, "true"]);
+            assert!(msg.contains(expected), "{bad}: {msg:?} lacks {expected:?}");
         }
     }
 

@@ -10,21 +10,29 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::caps::CapSet;
 use crate::cgroup::{self, Cgroup, Sampled, Version};
-use crate::child::{self, ChildConfig, Failure, NewContainer, OverlayDirs, Setup};
-use crate::cli::{format_size, signal_name, EnvEntry, RunSpec, User, Volume, DEFAULT_STOP_TIMEOUT_SECS};
+use crate::child::{self, ChildConfig, ContainerNet, Failure, NewContainer, OverlayDirs, Setup};
+use crate::cli::{format_size, signal_name, EnvEntry, Net, RunSpec, User, Volume, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::detach;
 use crate::error::{Context, Error};
 use crate::manage::{self, Entry};
+use crate::net::{self, Veth};
 use crate::state::{self, Leave, ProcessRef, Record};
 use crate::sys::{self, Errno, ExitStatus, Fd, SigSet};
 use crate::tty::{ChildTerminal, RawMode, Relay, UserTerminal};
 use crate::usage::Usage;
 
-/// The namespaces every container gets from clone3. The cgroup namespace is entered by the child
-/// itself (`child.rs`), once it is inside its cgroup.
+/// The namespaces every container gets from clone3 (the network one unless `--net host`). The
+/// cgroup namespace is entered by the child itself (`child.rs`), once it is inside its cgroup.
 const NAMESPACES: u64 =
     (libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
+
+fn namespaces(net: Net) -> u64 {
+    match net {
+        Net::Host => NAMESPACES & !(libc::CLONE_NEWNET as u64),
+        Net::None | Net::Veth(_) => NAMESPACES,
+    }
+}
 
 /// The PATH the container's command is looked up in and runs with (Docker's default).
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -188,16 +196,38 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         }
     };
     let overlay = spec.overlay.then(|| make_overlay_dirs(&id)).transpose()?;
+    let veth = match spec.net {
+        Net::Veth(requested) => Some(Veth::plan(&id, requested)?),
+        Net::None | Net::Host => None,
+    };
 
     // --- The container's first process. ---
     let channels = Channels::open()?;
-    let setup = Setup::Create(NewContainer { hostname, rootfs, overlay, read_only: spec.read_only, volumes });
+    let net = match (&spec.net, &veth) {
+        (Net::Host, _) => ContainerNet::Host,
+        (_, veth) => ContainerNet::Own(veth.as_ref().map(|veth| veth.addrs)),
+    };
+    let setup = Setup::Create(NewContainer { hostname, rootfs, overlay, read_only: spec.read_only, volumes, net });
     let config =
         channels.child_config(setup, &spec.command, &env, record.workdir.clone(), spec.user, spec.capabilities)?;
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
-    log!("creating namespaces: {} cgroup", sys::namespace_names(NAMESPACES));
-    let container = spawn_container(&config, &stack, cgroup.as_ref())?;
+    let namespaces = namespaces(spec.net);
+    log!("creating namespaces: {} cgroup", sys::namespace_names(namespaces));
+    let container = spawn_container(namespaces, &config, &stack, cgroup.as_ref())?;
     drop((config, stack));
+    // The pair's peer goes into the child's network namespace, before the child looks for it.
+    let host_end = veth
+        .map(|veth| {
+            let (host, addrs) = (veth.host_name.clone(), veth.addrs);
+            log!(
+                "veth {host} ({}) <-> {} ({})",
+                net::describe(addrs.host, addrs.prefix_len),
+                net::CONTAINER_INTERFACE,
+                net::describe(addrs.container, addrs.prefix_len)
+            );
+            veth.create(container.pid)
+        })
+        .transpose()?;
 
     // --- Release it, learn whether the command started, and wait for it. ---
     let started = channels.release()?;
@@ -235,6 +265,10 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     if let Some(cgroup) = cgroup {
         log!("cleaning up cgroups");
         cgroup.remove()?;
+    }
+    if let Some(host_end) = host_end {
+        log!("removing {}", host_end.name);
+        drop(host_end);
     }
     if spec.keep {
         log!("kept the overlay's upper layer: {}/upper", state::dir_of(&id));
@@ -504,14 +538,19 @@ fn random_id() -> Result<String, Error> {
 
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
 /// falling back to a cgroup.procs write on kernels or setups that refuse it, as crun does.
-fn spawn_container(config: &ChildConfig, stack: &ChildStack, cgroup: Option<&Cgroup>) -> Result<Running, Error> {
+fn spawn_container(
+    namespaces: u64,
+    config: &ChildConfig,
+    stack: &ChildStack,
+    cgroup: Option<&Cgroup>,
+) -> Result<Running, Error> {
     let args = |into: Option<i32>| CloneArgs {
-        flags: NAMESPACES | into.map_or(0, |_| CLONE_INTO_CGROUP),
+        flags: namespaces | into.map_or(0, |_| CLONE_INTO_CGROUP),
         cgroup: into.map_or(0, |fd| fd as u64),
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
-    let clone_failed = |errno| Error::Sys { step: "clone3(CLONE_NEWPID|NEWUTS|NEWNS|NEWIPC|NEWNET)".into(), errno };
+    let clone_failed = |errno| Error::Sys { step: format!("clone3({})", sys::namespace_names(namespaces)), errno };
     let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| Running { pid });
     let Some(cgroup) = cgroup else {
         return spawn(None).map_err(clone_failed);

@@ -14,6 +14,8 @@ mod detach;
 mod error;
 mod manage;
 mod mounts;
+mod net;
+mod netlink;
 mod seccomp;
 mod state;
 mod sys;

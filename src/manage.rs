@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::cgroup::Cgroup;
 use crate::cli::signal_name;
 use crate::error::{Context, Error};
+use crate::net;
 use crate::state::{self, Leave, ProcessRef, Record};
 use crate::sys::{self, Fd};
 
@@ -141,6 +142,13 @@ pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
                 log!("removed the log of container {id}, which has exited");
             }
             _ => {}
+        }
+    }
+    // Leases of containers that are not running: their runtime died, or died before it wrote the
+    // record that would have made them leftovers above.
+    for (index, owner) in net::leases() {
+        if (only.is_empty() || only.contains(&owner)) && !matches!(entry(&owner), Entry::Running(_)) {
+            net::remove(&net::host_interface_name(&owner), Some(index))?;
         }
     }
     Ok(())

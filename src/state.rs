@@ -203,7 +203,12 @@ pub fn read(id: &str) -> Option<Record> {
 /// The ids with a directory under /run/contain (with or without a record).
 pub fn ids() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(STATE_ROOT) else { return Vec::new() };
-    let mut ids: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+    // Names starting with '.' are not containers (an id starts with a letter or digit): .leases.
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
     ids.sort();
     ids
 }

@@ -3,8 +3,8 @@
 # `make test` on the host (tests/run.rs), here on a pure cgroup v2 kernel, plus the checks that
 # only make sense on a freshly booted VM.
 #
-# Payload: contain (static), run-tests, hardening-tests and features-tests (tests/run.rs,
-# tests/hardening.rs and tests/features.rs as static binaries), rootfs/ (busybox). tests/tty.rs
+# Payload: contain (static), run-tests, hardening-tests, features-tests and network-tests
+# (tests/{run,hardening,features,network}.rs as static binaries), rootfs/ (busybox). tests/tty.rs
 # needs tmux and stays on the host.
 set -u
 cd /payload
@@ -24,6 +24,7 @@ fi
 ./run-tests --test-threads=2 || failed=1
 ./hardening-tests --test-threads=2 || failed=1
 ./features-tests --test-threads=2 || failed=1
+./network-tests --test-threads=2 || failed=1
 
 leftover=$(ls -d /sys/fs/cgroup/contain-* 2>/dev/null)
 if [ -n "$leftover" ]; then

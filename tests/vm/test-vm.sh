@@ -15,7 +15,7 @@ trap 'rm -rf "$payload"' EXIT
 
 # Each integration test file as a standalone static binary: cargo prints where it put them.
 cp ./contain "$payload/contain"
-for suite in run hardening features; do
+for suite in run hardening features network; do
     bin=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --test "$suite" --no-run \
         --message-format=json | grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
     [[ -x $bin ]] || { echo "test-vm: could not build the $suite tests" >&2; exit 1; }

@@ -1,0 +1,249 @@
+//! `--net veth`: a veth pair between the host and the container, made with rtnetlink requests
+//! (`netlink.rs` builds them; this module sends them and decides what to send).
+//!
+//! The runtime makes the pair once the child exists (its network namespace is where the peer goes),
+//! before releasing it: the host end `ct-ID` gets the subnet's first address and goes up. The child
+//! then finds `eth0` in its namespace, gives it the second address, brings it up and routes
+//! everything through the host end (in that order: the kernel refuses a route through a link that
+//! has no address or is down). Traffic goes further than the host only if the host forwards and
+//! masquerades it (see the README): contain does not touch the host's firewall.
+//!
+//! Without addresses on the command line, a /30 is leased from a pool: the lease is a file
+//! `/run/contain/.leases/N` for the pool's N-th /30, made with O_EXCL, so two containers starting
+//! at once can never get the same one. It holds the container's id, for `gc`.
+
+use std::ffi::CString;
+use std::net::Ipv4Addr;
+
+use crate::error::{Context, Error};
+use crate::netlink::{self, VethAddrs};
+use crate::state;
+use crate::sys::{self, Errno, Fd};
+
+/// The environment variable that overrides the default pool.
+pub const POOL_ENV: &str = "CONTAIN_NET_POOL";
+pub const DEFAULT_POOL: &str = "10.200.0.0/16";
+/// The container's end of the pair, in its own namespace.
+pub const CONTAINER_INTERFACE: &str = "eth0";
+
+fn leases_dir() -> String {
+    format!("{}/.leases", state::STATE_ROOT)
+}
+
+fn lease_path(index: u32) -> String {
+    format!("{}/{index}", leases_dir())
+}
+
+fn cpath(path: &str) -> Result<CString, Error> {
+    sys::cstring(path).step(|| format!("path {path:?}"))
+}
+
+/// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
+/// of a hash of it (FNV-1a: stable across runs and versions, unlike std's hasher).
+pub fn host_interface_name(id: &str) -> String {
+    let name = format!("ct-{id}");
+    if name.len() < libc::IFNAMSIZ {
+        return name;
+    }
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("ct-{:012x}", hash >> 16)
+}
+
+/// "10.200.0.1/30" for log lines.
+pub fn describe(address: [u8; 4], prefix_len: u8) -> String {
+    format!("{}/{prefix_len}", Ipv4Addr::from(address))
+}
+
+/// One request on a netlink socket, its ack checked: every reply is read, and an NLMSG_ERROR
+/// with an errno becomes the step's error.
+struct Netlink {
+    socket: Fd,
+    seq: u32,
+}
+
+impl Netlink {
+    fn open() -> Result<Netlink, Error> {
+        Ok(Netlink { socket: sys::netlink_socket().step(|| "socket(AF_NETLINK, NETLINK_ROUTE)".into())?, seq: 0 })
+    }
+
+    fn request(&mut self, message: impl FnOnce(u32) -> Vec<u8>, step: impl Fn() -> String) -> Result<(), Error> {
+        self.seq += 1;
+        let reply = sys::netlink_request(&self.socket, &message(self.seq)).step(&step)?;
+        netlink::parse_ack(&reply, self.seq).step(step)
+    }
+}
+
+/// The pair as planned for one container: names, addresses, and the pool lease if any.
+pub struct Veth {
+    pub host_name: String,
+    pub addrs: VethAddrs,
+    lease: Option<u32>,
+}
+
+impl Veth {
+    /// Names the pair and takes its addresses: `requested`, or the first free /30 of the pool.
+    pub fn plan(id: &str, requested: Option<VethAddrs>) -> Result<Veth, Error> {
+        let host_name = host_interface_name(id);
+        match requested {
+            Some(addrs) => Ok(Veth { host_name, addrs, lease: None }),
+            None => {
+                let (index, addrs) = lease(id)?;
+                Ok(Veth { host_name, addrs, lease: Some(index) })
+            }
+        }
+    }
+
+    /// Makes the pair with its peer in `container_pid`'s network namespace, addresses the host
+    /// end and brings it up. The returned handle deletes it again.
+    pub fn create(self, container_pid: i32) -> Result<HostEnd, Error> {
+        let Veth { host_name, addrs, lease } = self;
+        // From here on, every early return releases the lease and deletes whatever was made.
+        let host = HostEnd { name: host_name.clone(), lease };
+        let netns_path = format!("/proc/{container_pid}/ns/net");
+        let netns = sys::open(&cpath(&netns_path)?, libc::O_RDONLY, 0).step(|| format!("open({netns_path})"))?;
+        let mut netlink = Netlink::open()?;
+        netlink
+            .request(
+                |seq| netlink::new_veth(seq, &host_name, CONTAINER_INTERFACE, netns.raw()),
+                || format!("RTM_NEWLINK(veth {host_name} <-> {CONTAINER_INTERFACE} in pid {container_pid}'s netns)"),
+            )
+            .map_err(|err| match err {
+                Error::Sys { errno: Errno(libc::EEXIST), .. } => Error::Setup(format!(
+                    "a network interface named {host_name} already exists: another container's, or left over \
+                     (contain gc; or ip link del {host_name})"
+                )),
+                other => other,
+            })?;
+        let index = sys::interface_index(&host_name).step(|| format!("ioctl({host_name}, SIOCGIFINDEX)"))?;
+        let address = describe(addrs.host, addrs.prefix_len);
+        netlink.request(
+            |seq| netlink::new_address_v4(seq, index, addrs.host, addrs.prefix_len),
+            || format!("RTM_NEWADDR({host_name}, {address})"),
+        )?;
+        netlink.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({host_name}, up)"))?;
+        Ok(host)
+    }
+}
+
+/// Child side, in the container's network namespace: `eth0` gets its address, goes up, and the
+/// default route goes through the host end.
+pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
+    let eth0 = CONTAINER_INTERFACE;
+    let index = sys::interface_index(eth0).step(|| format!("ioctl({eth0}, SIOCGIFINDEX)"))?;
+    let mut netlink = Netlink::open()?;
+    let address = describe(addrs.container, addrs.prefix_len);
+    netlink.request(
+        |seq| netlink::new_address_v4(seq, index, addrs.container, addrs.prefix_len),
+        || format!("RTM_NEWADDR({eth0}, {address})"),
+    )?;
+    netlink.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({eth0}, up)"))?;
+    let gateway = Ipv4Addr::from(addrs.host);
+    netlink.request(
+        |seq| netlink::new_default_route_v4(seq, addrs.host),
+        || format!("RTM_NEWROUTE(default via {gateway})"),
+    )
+}
+
+/// The host end of a pair. Dropping it deletes the pair (the kernel would too, once the
+/// container's namespace is gone, but asynchronously) and releases the lease.
+pub struct HostEnd {
+    pub name: String,
+    lease: Option<u32>,
+}
+
+impl Drop for HostEnd {
+    fn drop(&mut self) {
+        if let Err(err) = remove(&self.name, self.lease) {
+            crate::log::error(&err);
+        }
+    }
+}
+
+/// Deletes the interface `name` if it is still there, and the lease.
+pub fn remove(name: &str, lease: Option<u32>) -> Result<(), Error> {
+    let deleted = Netlink::open()?.request(|seq| netlink::delete_link(seq, name), || format!("RTM_DELLINK({name})"));
+    match deleted {
+        Ok(()) | Err(Error::Sys { errno: Errno(libc::ENODEV), .. }) => {}
+        Err(err) => return Err(err),
+    }
+    if let Some(index) = lease {
+        let path = lease_path(index);
+        match sys::unlink(&cpath(&path)?) {
+            Ok(()) | Err(Errno(libc::ENOENT)) => {}
+            Err(errno) => return Err(Error::Sys { step: format!("unlink({path})"), errno }),
+        }
+    }
+    Ok(())
+}
+
+/// The pool: `$CONTAIN_NET_POOL` or 10.200.0.0/16.
+fn pool() -> Result<([u8; 4], u8), Error> {
+    let pool = std::env::var(POOL_ENV).unwrap_or_else(|_| DEFAULT_POOL.into());
+    let (base, prefix_len) = netlink::parse_cidr(&pool).map_err(|why| Error::Usage(format!("{POOL_ENV}: {why}")))?;
+    if prefix_len > 30 {
+        return Err(Error::Usage(format!("{POOL_ENV}: {pool:?} has no room for a /30")));
+    }
+    Ok((base, prefix_len))
+}
+
+/// Takes the first /30 of the pool that nobody holds: O_EXCL makes the file the lock.
+fn lease(id: &str) -> Result<(u32, VethAddrs), Error> {
+    let (base, prefix_len) = pool()?;
+    let dir = leases_dir();
+    match sys::mkdir(&cpath(&dir)?, 0o700) {
+        Ok(()) | Err(Errno(libc::EEXIST)) => {}
+        Err(errno) => return Err(Error::Sys { step: format!("mkdir({dir})"), errno }),
+    }
+    for index in 0.. {
+        let Some(addrs) = netlink::subnet_for(index, base, prefix_len) else {
+            return Err(Error::Setup(format!(
+                "every /30 of {} is leased (see {dir}; {POOL_ENV} sets another pool)",
+                describe(base, prefix_len)
+            )));
+        };
+        let path = lease_path(index);
+        match sys::open(&cpath(&path)?, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600) {
+            Ok(file) => {
+                sys::write_all(file.raw(), id.as_bytes()).step(|| format!("write({path})"))?;
+                return Ok((index, addrs));
+            }
+            Err(Errno(libc::EEXIST)) => continue,
+            Err(errno) => return Err(Error::Sys { step: format!("open({path}, O_EXCL)"), errno }),
+        }
+    }
+    unreachable!("subnet_for ends the loop")
+}
+
+/// The leases and whose they are: (pool index, container id).
+pub fn leases() -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir(leases_dir()) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let index = entry.file_name().to_str()?.parse().ok()?;
+            let owner = std::fs::read_to_string(entry.path()).ok()?;
+            Some((index, owner))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_interface_names_fit_ifnamsiz() {
+        assert_eq!(host_interface_name("web"), "ct-web");
+        assert_eq!(host_interface_name("3f9c0e1a2b4d"), "ct-3f9c0e1a2b4d", "a random id fits as it is");
+        let long = host_interface_name("a-rather-long-container-name");
+        assert_eq!(long.len(), 15);
+        assert!(long.starts_with("ct-"));
+        assert_eq!(long, host_interface_name("a-rather-long-container-name"), "stable");
+        assert_ne!(long, host_interface_name("a-rather-long-container-nam3"));
+    }
+
+    #[test]
+    fn addresses_print_as_cidr() {
+        assert_eq!(describe([10, 200, 0, 1], 30), "10.200.0.1/30");
+    }
+}

@@ -1,0 +1,214 @@
+//! `--net none|host|veth`. Traffic only ever goes between the host end and the container end of a
+//! pair this suite made, a handful of packets with timeouts; nothing is sent anywhere else.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// A container id short enough that its host interface is `ct-ID` as it is (15 bytes at most):
+/// `n` and 8 random hex digits.
+fn short_name() -> String {
+    let mut bytes = [0u8; 4];
+    fs::File::open("/dev/urandom").unwrap().read_exact(&mut bytes).unwrap();
+    format!("n{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn host_interface(name: &str) -> String {
+    format!("ct-{name}")
+}
+
+fn interface_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// The pool leases held by `name`.
+fn leases_of(name: &str) -> Vec<String> {
+    let Ok(entries) = fs::read_dir("/run/contain/.leases") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| fs::read_to_string(e.path()).is_ok_and(|owner| owner == name))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Everything a veth container leaves behind must be gone: the common checks, its host interface
+/// and its lease.
+fn assert_no_network_leftovers(name: &str) {
+    assert_no_leftovers(name, rootfs());
+    wait_for(&format!("{} to disappear", host_interface(name)), Duration::from_secs(5), || {
+        (!interface_exists(&host_interface(name))).then_some(())
+    });
+    assert_eq!(leases_of(name), Vec::<String>::new(), "lease left behind");
+}
+
+fn start(name: &str, extra: &[&str], cmd: &[&str]) -> Child {
+    let child = command(&run_args(rootfs(), name, extra, cmd)).spawn().unwrap();
+    wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
+        contain(&["list"])
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{name} ")) && l.contains(" running "))
+            .then_some(())
+    });
+    child
+}
+
+fn interfaces(listing: &str) -> Vec<String> {
+    let mut names: Vec<String> = listing.split_whitespace().map(String::from).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn none_gives_only_lo_and_host_gives_the_hosts_interfaces() {
+    let Some(name) = root_test("netmodes") else { return };
+    let out =
+        run_in(rootfs(), &name, &["--net", "none"], &["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"]);
+    assert_eq!(out.stdout, "lo\n0x9\n", "lo alone, and up: {}", out.stderr);
+
+    let out = run_in(rootfs(), &name, &["--net", "host"], &["ls", "/sys/class/net"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let host = fs::read_dir("/sys/class/net").unwrap().map(|e| e.unwrap().file_name().into_string().unwrap());
+    assert_eq!(interfaces(&out.stdout), interfaces(&host.collect::<Vec<_>>().join(" ")));
+    assert!(out.stderr.contains("creating namespaces: pid uts mnt ipc cgroup"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn ping_both_ways_and_a_tcp_echo_over_the_pair() {
+    let Some(_) = root_test("veth") else { return };
+    let name = short_name();
+    // The container pings its host end, then serves one TCP echo.
+    let script = "ping -c 1 -W 5 10.231.1.1 >/dev/null && echo ping-ok; nc -l -p 7000 -e /bin/cat";
+    let runtime = start(&name, &["--net", "veth:10.231.1.1/30,10.231.1.2"], &["sh", "-c", script]);
+    assert!(interface_exists(&host_interface(&name)));
+
+    let ping = Command::new("busybox").args(["ping", "-c", "1", "-W", "5", "10.231.1.2"]).output().unwrap();
+    assert!(ping.status.success(), "host -> container: {}", String::from_utf8_lossy(&ping.stdout));
+    let mut stream = wait_for("the container's echo server", Duration::from_secs(10), || {
+        TcpStream::connect_timeout(&"10.231.1.2:7000".parse().unwrap(), Duration::from_secs(1)).ok()
+    });
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"hello over veth\n").unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut echoed = String::new();
+    stream.read_to_string(&mut echoed).unwrap();
+    assert_eq!(echoed, "hello over veth\n");
+
+    let out = finish(runtime);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "ping-ok\n");
+    assert!(out.stderr.contains(&format!("veth ct-{name} (10.231.1.1/30) <-> eth0 (10.231.1.2/30)")), "{}", out.stderr);
+    assert_no_network_leftovers(&name);
+}
+
+#[test]
+fn concurrent_containers_lease_different_subnets_until_the_pool_is_empty() {
+    let Some(_) = root_test("pool") else { return };
+    let names = [short_name(), short_name()];
+    // A pool of exactly two /30s, this test's own.
+    let pool = [("CONTAIN_NET_POOL", "10.232.0.0/29")];
+    let spawn = |name: &str| {
+        let mut cmd = command(&run_args(rootfs(), name, &["--net", "veth"], &["sleep", "60"]));
+        cmd.envs(pool);
+        cmd.spawn().unwrap()
+    };
+    let runtimes: Vec<Child> = names.iter().map(|name| spawn(name)).collect();
+    let mut addresses = Vec::new();
+    for name in &names {
+        wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
+            contain(&["list"]).stdout.contains(&format!("{name} ")).then_some(())
+        });
+        let addr = wait_for("an address", Duration::from_secs(10), || {
+            let out = contain(&["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"]);
+            out.stdout.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(String::from)
+        });
+        assert!(interface_exists(&host_interface(name)));
+        addresses.push(addr);
+    }
+    addresses.sort();
+    assert_eq!(addresses, ["10.232.0.2/30", "10.232.0.6/30"]);
+
+    // A third finds the pool empty, and starts nothing.
+    let third = short_name();
+    let mut cmd = command(&run_args(rootfs(), &third, &["--net", "veth"], &["true"]));
+    cmd.envs(pool);
+    let out = finish(cmd.spawn().unwrap());
+    assert_eq!(out.code, 125);
+    assert_eq!(out.errors(), ["[contain] error: every /30 of 10.232.0.0/29 is leased (see /run/contain/.leases; CONTAIN_NET_POOL sets another pool)"]);
+    assert_no_network_leftovers(&third);
+
+    for (name, runtime) in names.iter().zip(runtimes) {
+        assert_eq!(contain(&["kill", name]).code, 0);
+        assert_eq!(finish(runtime).code, 137);
+        assert_no_network_leftovers(name);
+    }
+}
+
+#[test]
+fn bad_specs_and_a_name_clash_start_nothing() {
+    let Some(name) = root_test("netbad") else { return };
+    for (spec, expected) in [
+        ("veth:10.9.0.1/33,10.9.0.2", "--net \"veth:10.9.0.1/33,10.9.0.2\": prefix \"33\""),
+        ("veth:10.9.0.1/24,10.8.0.2", "10.8.0.2 is not in 10.9.0.0/24"),
+        ("veth:10.9.0.300/24,10.9.0.2", "\"300\" in \"10.9.0.300\" is not a number from 0 to 255"),
+        ("bridge", "expected none, host, veth"),
+    ] {
+        let out = run_in(rootfs(), &name, &["--net", spec], &["true"]);
+        assert_eq!(out.code, 125);
+        assert_eq!(out.errors().len(), 1, "{}", out.stderr);
+        assert!(out.errors()[0].contains(expected), "{spec}: {}", out.stderr);
+        assert_no_leftovers(&name, rootfs());
+    }
+    let mut cmd = command(&run_args(rootfs(), &name, &["--net", "veth"], &["true"]));
+    cmd.env("CONTAIN_NET_POOL", "10.9.0.1/16");
+    let out = finish(cmd.spawn().unwrap());
+    assert_eq!(
+        out.errors(),
+        ["[contain] error: CONTAIN_NET_POOL: \"10.9.0.1/16\" has host bits set (the network is 10.9.0.0/16)"]
+    );
+
+    // The host end's name is taken: run contain in a network namespace of its own where it is.
+    let clash = short_name();
+    let script = format!(
+        "busybox ip link add {iface} type veth && exec {bin} {args}",
+        iface = host_interface(&clash),
+        bin = contain_bin().display(),
+        args = run_args(rootfs(), &clash, &["--net", "veth:10.233.0.1/30,10.233.0.2"], &["true"]).join(" ")
+    );
+    let out = finish(
+        Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    let expected = format!("[contain] error: a network interface named ct-{clash} already exists");
+    assert!(out.errors().len() == 1 && out.errors()[0].starts_with(&expected), "{}", out.stderr);
+    assert_no_network_leftovers(&clash);
+}
+
+#[test]
+fn gc_releases_the_lease_of_a_killed_runtime() {
+    let Some(_) = root_test("netgc") else { return };
+    let name = short_name();
+    let mut runtime = start(&name, &["--net", "veth"], &["sleep", "60"]);
+    assert_eq!(leases_of(&name).len(), 1);
+    let init = container_pids(&name, 1)[0];
+    runtime.kill().unwrap(); // SIGKILL: no cleanup
+    runtime.wait().unwrap();
+    wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
+    // (A concurrent test's `contain run` may collect it first; either way it must be gone.)
+    assert_eq!(contain(&["gc", &name]).code, 0);
+    assert_no_network_leftovers(&name);
+}
