@@ -7,24 +7,9 @@ mod common;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::Child;
 use std::time::Duration;
 
 use common::*;
-
-/// `contain run` in the background, for the commands that need a running container; returns once
-/// `contain list` shows it running its command.
-fn start(name: &str, extra: &[&str], cmd: &[&str]) -> Child {
-    let child = command(&run_args(rootfs(), name, extra, cmd)).spawn().unwrap();
-    wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
-        contain(&["list"])
-            .stdout
-            .lines()
-            .any(|l| l.starts_with(&format!("{name} ")) && l.contains(" running "))
-            .then_some(())
-    });
-    child
-}
 
 #[test]
 fn env_workdir_and_user() {

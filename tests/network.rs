@@ -48,18 +48,6 @@ fn assert_no_network_leftovers(name: &str) {
     assert_eq!(leases_of(name), Vec::<String>::new(), "lease left behind");
 }
 
-fn start(name: &str, extra: &[&str], cmd: &[&str]) -> Child {
-    let child = command(&run_args(rootfs(), name, extra, cmd)).spawn().unwrap();
-    wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
-        contain(&["list"])
-            .stdout
-            .lines()
-            .any(|l| l.starts_with(&format!("{name} ")) && l.contains(" running "))
-            .then_some(())
-    });
-    child
-}
-
 fn interfaces(listing: &str) -> Vec<String> {
     let mut names: Vec<String> = listing.split_whitespace().map(String::from).collect();
     names.sort();
@@ -123,9 +111,7 @@ fn concurrent_containers_lease_different_subnets_until_the_pool_is_empty() {
     let runtimes: Vec<Child> = names.iter().map(|name| spawn(name)).collect();
     let mut addresses = Vec::new();
     for name in &names {
-        wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
-            contain(&["list"]).stdout.contains(&format!("{name} ")).then_some(())
-        });
+        wait_until_running(name);
         let addr = wait_for("an address", Duration::from_secs(10), || {
             let out = contain(&["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"]);
             out.stdout.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(String::from)

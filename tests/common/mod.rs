@@ -179,6 +179,21 @@ pub fn finish(mut child: Child) -> Output {
     Output { code, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() }
 }
 
+/// `contain run` in the background, for the tests that need a running container; returns once
+/// `contain list` shows it running its command.
+pub fn start(name: &str, extra: &[&str], cmd: &[&str]) -> Child {
+    let child = command(&run_args(rootfs(), name, extra, cmd)).spawn().unwrap();
+    wait_until_running(name);
+    child
+}
+
+pub fn wait_until_running(name: &str) {
+    wait_for(&format!("{name} to be running"), Duration::from_secs(10), || {
+        let list = contain(&["list"]).stdout;
+        list.lines().any(|l| l.starts_with(&format!("{name} ")) && l.contains(" running ")).then_some(())
+    });
+}
+
 /// Which cgroup API the host has.
 pub fn cgroup_v2() -> bool {
     Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
