@@ -200,6 +200,11 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
         Net::Veth(requested) => Some(Veth::plan(&id, requested)?),
         Net::None | Net::Host => None,
     };
+    record.network = match (&spec.net, &veth) {
+        (_, Some(veth)) => veth.describe(),
+        (Net::Host, None) => "host".into(),
+        _ => "none".into(),
+    };
 
     // --- The container's first process. ---
     let channels = Channels::open()?;
@@ -218,7 +223,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     // The pair's peer goes into the child's network namespace, before the child looks for it.
     let host_end = veth
         .map(|veth| {
-            let (host, addrs) = (veth.host_name.clone(), veth.addrs);
+            let (host, addrs) = (&veth.host_name, veth.addrs);
             log!(
                 "veth {host} ({}) <-> {} ({})",
                 net::describe(addrs.host, addrs.prefix_len),

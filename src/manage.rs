@@ -146,9 +146,9 @@ pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
     }
     // Leases of containers that are not running: their runtime died, or died before it wrote the
     // record that would have made them leftovers above.
-    for (index, owner) in net::leases() {
+    for (lease, owner) in net::leases() {
         if (only.is_empty() || only.contains(&owner)) && !matches!(entry(&owner), Entry::Running(_)) {
-            net::remove(&net::host_interface_name(&owner), Some(index))?;
+            net::remove(&net::host_interface_name(&owner), Some(&lease))?;
         }
     }
     Ok(())

@@ -9,8 +9,9 @@
 //! masquerades it (see the README): contain does not touch the host's firewall.
 //!
 //! Without addresses on the command line, a /30 is leased from a pool: the lease is a file
-//! `/run/contain/.leases/N` for the pool's N-th /30, made with O_EXCL, so two containers starting
-//! at once can never get the same one. It holds the container's id, for `gc`.
+//! `/run/contain/.leases/NETWORK` named after the /30's network address (so pools that overlap
+//! share leases), made with O_EXCL, so two containers starting at once can never get the same one.
+//! It holds the container's id, for `gc`.
 
 use std::ffi::CString;
 use std::net::Ipv4Addr;
@@ -30,8 +31,8 @@ fn leases_dir() -> String {
     format!("{}/.leases", state::STATE_ROOT)
 }
 
-fn lease_path(index: u32) -> String {
-    format!("{}/{index}", leases_dir())
+fn lease_path(lease: &str) -> String {
+    format!("{}/{lease}", leases_dir())
 }
 
 fn cpath(path: &str) -> Result<CString, Error> {
@@ -77,7 +78,8 @@ impl Netlink {
 pub struct Veth {
     pub host_name: String,
     pub addrs: VethAddrs,
-    lease: Option<u32>,
+    /// The pool lease holding `addrs`, None for addresses from the command line.
+    lease: Option<String>,
 }
 
 impl Veth {
@@ -87,8 +89,8 @@ impl Veth {
         match requested {
             Some(addrs) => Ok(Veth { host_name, addrs, lease: None }),
             None => {
-                let (index, addrs) = lease(id)?;
-                Ok(Veth { host_name, addrs, lease: Some(index) })
+                let (lease, addrs) = lease(id)?;
+                Ok(Veth { host_name, addrs, lease: Some(lease) })
             }
         }
     }
@@ -148,26 +150,39 @@ pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
 /// container's namespace is gone, but asynchronously) and releases the lease.
 pub struct HostEnd {
     pub name: String,
-    lease: Option<u32>,
+    lease: Option<String>,
 }
 
 impl Drop for HostEnd {
     fn drop(&mut self) {
-        if let Err(err) = remove(&self.name, self.lease) {
+        if let Err(err) = remove(&self.name, self.lease.as_deref()) {
             crate::log::error(&err);
         }
     }
 }
 
+impl Veth {
+    /// For the state record: `veth ct-ID 10.200.0.1/30 10.200.0.2/30 lease N`.
+    pub fn describe(&self) -> String {
+        let lease = self.lease.as_ref().map_or(String::new(), |lease| format!(" lease {lease}"));
+        format!(
+            "veth {} {} {}{lease}",
+            self.host_name,
+            describe(self.addrs.host, self.addrs.prefix_len),
+            describe(self.addrs.container, self.addrs.prefix_len)
+        )
+    }
+}
+
 /// Deletes the interface `name` if it is still there, and the lease.
-pub fn remove(name: &str, lease: Option<u32>) -> Result<(), Error> {
+pub fn remove(name: &str, lease: Option<&str>) -> Result<(), Error> {
     let deleted = Netlink::open()?.request(|seq| netlink::delete_link(seq, name), || format!("RTM_DELLINK({name})"));
     match deleted {
         Ok(()) | Err(Error::Sys { errno: Errno(libc::ENODEV), .. }) => {}
         Err(err) => return Err(err),
     }
-    if let Some(index) = lease {
-        let path = lease_path(index);
+    if let Some(lease) = lease {
+        let path = lease_path(lease);
         match sys::unlink(&cpath(&path)?) {
             Ok(()) | Err(Errno(libc::ENOENT)) => {}
             Err(errno) => return Err(Error::Sys { step: format!("unlink({path})"), errno }),
@@ -186,8 +201,9 @@ fn pool() -> Result<([u8; 4], u8), Error> {
     Ok((base, prefix_len))
 }
 
-/// Takes the first /30 of the pool that nobody holds: O_EXCL makes the file the lock.
-fn lease(id: &str) -> Result<(u32, VethAddrs), Error> {
+/// Takes the first /30 of the pool that nobody holds: O_EXCL makes the file the lock. Returns the
+/// lease's name (the /30's network address) and the addresses.
+fn lease(id: &str) -> Result<(String, VethAddrs), Error> {
     let (base, prefix_len) = pool()?;
     let dir = leases_dir();
     match sys::mkdir(&cpath(&dir)?, 0o700) {
@@ -201,11 +217,12 @@ fn lease(id: &str) -> Result<(u32, VethAddrs), Error> {
                 describe(base, prefix_len)
             )));
         };
-        let path = lease_path(index);
+        let network = Ipv4Addr::from(u32::from_be_bytes(addrs.host) - 1).to_string();
+        let path = lease_path(&network);
         match sys::open(&cpath(&path)?, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600) {
             Ok(file) => {
                 sys::write_all(file.raw(), id.as_bytes()).step(|| format!("write({path})"))?;
-                return Ok((index, addrs));
+                return Ok((network, addrs));
             }
             Err(Errno(libc::EEXIST)) => continue,
             Err(errno) => return Err(Error::Sys { step: format!("open({path}, O_EXCL)"), errno }),
@@ -214,15 +231,15 @@ fn lease(id: &str) -> Result<(u32, VethAddrs), Error> {
     unreachable!("subnet_for ends the loop")
 }
 
-/// The leases and whose they are: (pool index, container id).
-pub fn leases() -> Vec<(u32, String)> {
+/// The leases and whose they are: (lease, container id).
+pub fn leases() -> Vec<(String, String)> {
     let Ok(entries) = std::fs::read_dir(leases_dir()) else { return Vec::new() };
     entries
         .flatten()
         .filter_map(|entry| {
-            let index = entry.file_name().to_str()?.parse().ok()?;
+            let lease = entry.file_name().into_string().ok()?;
             let owner = std::fs::read_to_string(entry.path()).ok()?;
-            Some((index, owner))
+            Some((lease, owner))
         })
         .collect()
 }

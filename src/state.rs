@@ -73,6 +73,8 @@ pub struct Record {
     /// None = `--privileged`.
     pub capabilities: Option<CapSet>,
     pub workdir: String,
+    /// `none`, `host`, or `veth HOST-IF HOST-ADDRESS CONTAINER-ADDRESS` (with the lease, if any).
+    pub network: String,
     /// The command line, for `contain list`.
     pub command: String,
 }
@@ -92,6 +94,7 @@ impl Record {
             ("user", self.user.map_or(String::new(), |u| format!("{}:{}", u.uid, u.gid))),
             ("capabilities", self.capabilities.map_or("privileged".into(), |c| format!("{:#x}", c.0))),
             ("workdir", self.workdir.clone()),
+            ("network", self.network.clone()),
             ("command", self.command.clone()),
         ];
         fields.iter().map(|(key, value)| format!("{key}={}\n", escape(value))).collect()
@@ -123,6 +126,7 @@ impl Record {
                     record.capabilities = Some(CapSet(u64::from_str_radix(value.strip_prefix("0x")?, 16).ok()?))
                 }
                 "workdir" => record.workdir = value,
+                "network" => record.network = value,
                 "command" => record.command = value,
                 _ => {} // a newer contain's field
             }
@@ -285,6 +289,7 @@ mod tests {
             user: Some(User { uid: 1000, gid: 100 }),
             capabilities: Some(CapSet::default_set()),
             workdir: "/srv".into(),
+            network: "veth ct-web-1 10.200.0.1/30 10.200.0.2/30 lease 10.200.0.0".into(),
             command: "sh -c 'echo a\\b\nc'".into(),
         }
     }

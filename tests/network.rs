@@ -82,6 +82,8 @@ fn ping_both_ways_and_a_tcp_echo_over_the_pair() {
     let script = "ping -c 1 -W 5 10.231.1.1 >/dev/null && echo ping-ok; nc -l -p 7000 -e /bin/cat";
     let runtime = start(&name, &["--net", "veth:10.231.1.1/30,10.231.1.2"], &["sh", "-c", script]);
     assert!(interface_exists(&host_interface(&name)));
+    let record = fs::read_to_string(state_dir(&name).join("state")).unwrap();
+    assert!(record.contains(&format!("\nnetwork=veth ct-{name} 10.231.1.1/30 10.231.1.2/30\n")), "{record}");
 
     let ping = Command::new("busybox").args(["ping", "-c", "1", "-W", "5", "10.231.1.2"]).output().unwrap();
     assert!(ping.status.success(), "host -> container: {}", String::from_utf8_lossy(&ping.stdout));
@@ -124,6 +126,8 @@ fn concurrent_containers_lease_different_subnets_until_the_pool_is_empty() {
             out.stdout.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(String::from)
         });
         assert!(interface_exists(&host_interface(name)));
+        let record = fs::read_to_string(state_dir(name).join("state")).unwrap();
+        assert!(record.contains(&format!("network=veth ct-{name} ")) && record.contains(" lease "), "{record}");
         addresses.push(addr);
     }
     addresses.sort();
