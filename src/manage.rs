@@ -148,7 +148,8 @@ pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
     // record that would have made them leftovers above.
     for (lease, owner) in net::leases() {
         if (only.is_empty() || only.contains(&owner)) && !matches!(entry(&owner), Entry::Running(_)) {
-            net::remove(&net::host_interface_name(&owner), Some(&lease))?;
+            net::delete_interface(&net::host_interface_name(&owner))?;
+            net::release(&lease)?;
         }
     }
     Ok(())

@@ -74,12 +74,25 @@ impl Netlink {
     }
 }
 
+/// A /30 taken from the pool; dropping it gives it back.
+pub struct Lease {
+    name: String,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Err(err) = release(&self.name) {
+            crate::log::error(&err);
+        }
+    }
+}
+
 /// The pair as planned for one container: names, addresses, and the pool lease if any.
 pub struct Veth {
     pub host_name: String,
     pub addrs: VethAddrs,
     /// The pool lease holding `addrs`, None for addresses from the command line.
-    lease: Option<String>,
+    lease: Option<Lease>,
 }
 
 impl Veth {
@@ -99,8 +112,6 @@ impl Veth {
     /// end and brings it up. The returned handle deletes it again.
     pub fn create(self, container_pid: i32) -> Result<HostEnd, Error> {
         let Veth { host_name, addrs, lease } = self;
-        // From here on, every early return releases the lease and deletes whatever was made.
-        let host = HostEnd { name: host_name.clone(), lease };
         let netns_path = format!("/proc/{container_pid}/ns/net");
         let netns = sys::open(&cpath(&netns_path)?, libc::O_RDONLY, 0).step(|| format!("open({netns_path})"))?;
         let mut netlink = Netlink::open()?;
@@ -110,12 +121,15 @@ impl Veth {
                 || format!("RTM_NEWLINK(veth {host_name} <-> {CONTAINER_INTERFACE} in pid {container_pid}'s netns)"),
             )
             .map_err(|err| match err {
+                // Somebody else's interface: it must survive our failure.
                 Error::Sys { errno: Errno(libc::EEXIST), .. } => Error::Setup(format!(
                     "a network interface named {host_name} already exists: another container's, or left over \
                      (contain gc; or ip link del {host_name})"
                 )),
                 other => other,
             })?;
+        // Ours from here on: every early return deletes it (and gives the lease back).
+        let host = HostEnd { name: host_name.clone(), _lease: lease };
         let index = sys::interface_index(&host_name).step(|| format!("ioctl({host_name}, SIOCGIFINDEX)"))?;
         let address = describe(addrs.host, addrs.prefix_len);
         netlink.request(
@@ -124,6 +138,17 @@ impl Veth {
         )?;
         netlink.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({host_name}, up)"))?;
         Ok(host)
+    }
+
+    /// For the state record: `veth ct-ID 10.200.0.1/30 10.200.0.2/30 lease 10.200.0.0`.
+    pub fn describe(&self) -> String {
+        let lease = self.lease.as_ref().map_or(String::new(), |lease| format!(" lease {}", lease.name));
+        format!(
+            "veth {} {} {}{lease}",
+            self.host_name,
+            describe(self.addrs.host, self.addrs.prefix_len),
+            describe(self.addrs.container, self.addrs.prefix_len)
+        )
     }
 }
 
@@ -147,48 +172,36 @@ pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
 }
 
 /// The host end of a pair. Dropping it deletes the pair (the kernel would too, once the
-/// container's namespace is gone, but asynchronously) and releases the lease.
+/// container's namespace is gone, but asynchronously) and gives the lease back.
 pub struct HostEnd {
     pub name: String,
-    lease: Option<String>,
+    _lease: Option<Lease>,
 }
 
 impl Drop for HostEnd {
     fn drop(&mut self) {
-        if let Err(err) = remove(&self.name, self.lease.as_deref()) {
+        if let Err(err) = delete_interface(&self.name) {
             crate::log::error(&err);
         }
     }
 }
 
-impl Veth {
-    /// For the state record: `veth ct-ID 10.200.0.1/30 10.200.0.2/30 lease N`.
-    pub fn describe(&self) -> String {
-        let lease = self.lease.as_ref().map_or(String::new(), |lease| format!(" lease {lease}"));
-        format!(
-            "veth {} {} {}{lease}",
-            self.host_name,
-            describe(self.addrs.host, self.addrs.prefix_len),
-            describe(self.addrs.container, self.addrs.prefix_len)
-        )
+/// Deletes the interface `name` if it is still there.
+pub fn delete_interface(name: &str) -> Result<(), Error> {
+    let deleted = Netlink::open()?.request(|seq| netlink::delete_link(seq, name), || format!("RTM_DELLINK({name})"));
+    match deleted {
+        Ok(()) | Err(Error::Sys { errno: Errno(libc::ENODEV), .. }) => Ok(()),
+        Err(err) => Err(err),
     }
 }
 
-/// Deletes the interface `name` if it is still there, and the lease.
-pub fn remove(name: &str, lease: Option<&str>) -> Result<(), Error> {
-    let deleted = Netlink::open()?.request(|seq| netlink::delete_link(seq, name), || format!("RTM_DELLINK({name})"));
-    match deleted {
-        Ok(()) | Err(Error::Sys { errno: Errno(libc::ENODEV), .. }) => {}
-        Err(err) => return Err(err),
+/// Gives a lease back to the pool.
+pub fn release(lease: &str) -> Result<(), Error> {
+    let path = lease_path(lease);
+    match sys::unlink(&cpath(&path)?) {
+        Ok(()) | Err(Errno(libc::ENOENT)) => Ok(()),
+        Err(errno) => Err(Error::Sys { step: format!("unlink({path})"), errno }),
     }
-    if let Some(lease) = lease {
-        let path = lease_path(lease);
-        match sys::unlink(&cpath(&path)?) {
-            Ok(()) | Err(Errno(libc::ENOENT)) => {}
-            Err(errno) => return Err(Error::Sys { step: format!("unlink({path})"), errno }),
-        }
-    }
-    Ok(())
 }
 
 /// The pool: `$CONTAIN_NET_POOL` or 10.200.0.0/16.
@@ -201,9 +214,8 @@ fn pool() -> Result<([u8; 4], u8), Error> {
     Ok((base, prefix_len))
 }
 
-/// Takes the first /30 of the pool that nobody holds: O_EXCL makes the file the lock. Returns the
-/// lease's name (the /30's network address) and the addresses.
-fn lease(id: &str) -> Result<(String, VethAddrs), Error> {
+/// Takes the first /30 of the pool that nobody holds: O_EXCL makes the file the lock.
+fn lease(id: &str) -> Result<(Lease, VethAddrs), Error> {
     let (base, prefix_len) = pool()?;
     let dir = leases_dir();
     match sys::mkdir(&cpath(&dir)?, 0o700) {
@@ -221,8 +233,9 @@ fn lease(id: &str) -> Result<(String, VethAddrs), Error> {
         let path = lease_path(&network);
         match sys::open(&cpath(&path)?, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600) {
             Ok(file) => {
+                let lease = Lease { name: network };
                 sys::write_all(file.raw(), id.as_bytes()).step(|| format!("write({path})"))?;
-                return Ok((network, addrs));
+                return Ok((lease, addrs));
             }
             Err(Errno(libc::EEXIST)) => continue,
             Err(errno) => return Err(Error::Sys { step: format!("open({path}, O_EXCL)"), errno }),

@@ -245,6 +245,10 @@ fn detach_prints_the_id_and_logs_the_output() {
     let failed = run_in(rootfs(), &name, &["-d"], &["no-such-command"]);
     assert_eq!(failed.code, 127);
     assert_eq!(failed.stderr, "[contain] error: execve(no-such-command): ENOENT (2)\n");
+    // The foreground returns as soon as it knows; the background runtime is still cleaning up.
+    wait_for("the failed container to be listed as exited", Duration::from_secs(10), || {
+        contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("exited (127)")).then_some(())
+    });
     let gc = contain(&["gc", &name]);
     assert_eq!(gc.stderr, format!("[contain] removed the log of container {name}, which has exited\n"));
     assert_no_leftovers(&name, rootfs());

@@ -64,12 +64,14 @@ fn none_gives_only_lo_and_host_gives_the_hosts_interfaces() {
         run_in(rootfs(), &name, &["--net", "none"], &["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"]);
     assert_eq!(out.stdout, "lo\n0x9\n", "lo alone, and up: {}", out.stderr);
 
-    let out = run_in(rootfs(), &name, &["--net", "host"], &["ls", "/sys/class/net"]);
+    // --net host: the very same network namespace, so the same interfaces.
+    let out =
+        run_in(rootfs(), &name, &["--net", "host"], &["sh", "-c", "readlink /proc/self/ns/net; ls /sys/class/net"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    let (namespace, listing) = out.stdout.split_once('\n').unwrap();
+    assert_eq!(namespace, fs::read_link("/proc/self/ns/net").unwrap().to_str().unwrap());
     let host = fs::read_dir("/sys/class/net").unwrap().map(|e| e.unwrap().file_name().into_string().unwrap());
-    let host = interfaces(&host.collect::<Vec<_>>().join(" "));
-    assert!(host.len() > 1, "the host has more than lo: {host:?}");
-    assert_eq!(interfaces(&out.stdout), host);
+    assert_eq!(interfaces(listing), interfaces(&host.collect::<Vec<_>>().join(" ")));
     assert!(out.stderr.contains("creating namespaces: pid uts mnt ipc cgroup"), "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
 }
@@ -176,9 +178,11 @@ fn bad_specs_and_a_name_clash_start_nothing() {
     );
 
     // The host end's name is taken: run contain in a network namespace of its own where it is.
+    // That interface is somebody else's, and must survive the failed start.
     let clash = short_name();
     let script = format!(
-        "busybox ip link add {iface} type veth && exec {bin} {args}",
+        "busybox ip link add {iface} type veth || exit 99; {bin} {args}; rc=$?; \
+         busybox ip link show {iface} >/dev/null && echo still-there; exit $rc",
         iface = host_interface(&clash),
         bin = contain_bin().display(),
         args = run_args(rootfs(), &clash, &["--net", "veth:10.233.0.1/30,10.233.0.2"], &["true"]).join(" ")
@@ -193,6 +197,7 @@ fn bad_specs_and_a_name_clash_start_nothing() {
             .unwrap(),
     );
     assert_eq!(out.code, 125, "{}", out.stderr);
+    assert_eq!(out.stdout, "still-there\n");
     let expected = format!("[contain] error: a network interface named ct-{clash} already exists");
     assert!(out.errors().len() == 1 && out.errors()[0].starts_with(&expected), "{}", out.stderr);
     assert_no_network_leftovers(&clash);
