@@ -232,7 +232,7 @@ fn exec_joins_a_running_container() {
 fn detach_prints_the_id_and_logs_the_output() {
     let Some(name) = root_test("detach") else { return };
     let out = run_in(rootfs(), &name, &["--detach"], &["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 4"]);
-    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (0, format!("{name}\n").as_str(), ""));
+    assert_eq!((out.code, out.stdout.as_str(), out.own_stderr().as_str()), (0, format!("{name}\n").as_str(), ""));
     let log = state_dir(&name).join("log");
     wait_for("the container to exit", Duration::from_secs(10), || {
         contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("exited (4)")).then_some(())
@@ -244,7 +244,7 @@ fn detach_prints_the_id_and_logs_the_output() {
     // A failed start is reported in the foreground, with the command's exit code.
     let failed = run_in(rootfs(), &name, &["-d"], &["no-such-command"]);
     assert_eq!(failed.code, 127);
-    assert_eq!(failed.stderr, "[contain] error: execve(no-such-command): ENOENT (2)\n");
+    assert_eq!(failed.own_stderr(), "[contain] error: execve(no-such-command): ENOENT (2)\n");
     // The foreground returns as soon as it knows; the background runtime is still cleaning up.
     wait_for("the failed container to be listed as exited", Duration::from_secs(10), || {
         contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("exited (127)")).then_some(())

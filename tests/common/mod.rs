@@ -123,6 +123,16 @@ impl Output {
     pub fn errors(&self) -> Vec<&str> {
         self.stderr.lines().filter(|l| l.starts_with("[contain] error:")).collect()
     }
+
+    /// stderr without the lines of the leftover sweep every `contain run` starts with (another
+    /// test's killed runtime may be collected by this run).
+    pub fn own_stderr(&self) -> String {
+        self.stderr
+            .lines()
+            .filter(|l| !l.contains("removed the leftovers of container"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
 }
 
 pub fn command(args: &[&str]) -> Command {
