@@ -246,9 +246,16 @@ fn detach_prints_the_id_and_logs_the_output() {
     assert_eq!(failed.code, 127);
     assert_eq!(failed.own_stderr(), "[contain] error: execve(no-such-command): ENOENT (2)\n");
     // The foreground returns as soon as it knows; the background runtime is still cleaning up.
-    wait_for("the failed container to be listed as exited", Duration::from_secs(10), || {
-        contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("exited (127)")).then_some(())
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = contain(&["list"]).stdout;
+        if list.lines().any(|l| l.starts_with(&name) && l.contains("exited (127)")) {
+            break;
+        }
+        let log = fs::read_to_string(&log).unwrap_or_default();
+        assert!(std::time::Instant::now() < deadline, "not listed as exited (127):\n{list}\nlog:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let gc = contain(&["gc", &name]);
     assert_eq!(gc.stderr, format!("[contain] removed the log of container {name}, which has exited\n"));
     assert_no_leftovers(&name, rootfs());
