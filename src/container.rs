@@ -157,7 +157,8 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
 
     // --- The name, after clearing what killed runtimes left behind. ---
-    manage::collect_garbage(&[], false)?;
+    // Best effort: what cannot be removed now is reported, and does not stop this container.
+    let _ = manage::collect_garbage(&[], false);
     let reservation = reserve_name(&id, Leave { overlay: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there).
     let mut background = spec.detach.then(|| detach::into_background(&id)).transpose()?;

@@ -116,7 +116,10 @@ pub fn list() -> Result<i32, Error> {
                 format_age(now.saturating_sub(record.created)),
                 record.command,
             ]),
-            Entry::Leftover(record) => remove_leftover(&record)?,
+            // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
+            Entry::Leftover(record) => {
+                report(remove_leftover(&record));
+            }
             Entry::Kept => rows.push([id, "-".into(), "kept overlay".into(), "-".into(), "-".into()]),
             Entry::Exited(code) => {
                 let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
@@ -134,13 +137,14 @@ pub fn list() -> Result<i32, Error> {
 /// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
 /// stay: the user asked for them.)
 pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
+    let mut failures = 0;
+    let mut attempt = |result: Result<(), Error>| failures += usize::from(!report(result));
     for id in state::ids().into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         match entry(&id) {
-            Entry::Leftover(record) => remove_leftover(&record)?,
-            Entry::Exited(_) if finished => {
-                state::remove(&id, Leave::default())?;
+            Entry::Leftover(record) => attempt(remove_leftover(&record)),
+            Entry::Exited(_) if finished => attempt(state::remove(&id, Leave::default()).map(|()| {
                 log!("removed the log of container {id}, which has exited");
-            }
+            })),
             _ => {}
         }
     }
@@ -148,11 +152,19 @@ pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
     // record that would have made them leftovers above.
     for (lease, owner) in net::leases() {
         if (only.is_empty() || only.contains(&owner)) && !matches!(entry(&owner), Entry::Running(_)) {
-            net::delete_interface(&net::host_interface_name(&owner))?;
-            net::release(&lease)?;
+            attempt(net::delete_interface(&net::host_interface_name(&owner)).and_then(|()| net::release(&lease)));
         }
     }
-    Ok(())
+    match failures {
+        0 => Ok(()),
+        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
+    }
+}
+
+/// Prints a failed cleanup step and says whether it went well: one stuck leftover must not stop
+/// the others from being cleaned, nor a new container from starting.
+fn report(result: Result<(), Error>) -> bool {
+    result.map_err(|err| crate::log::error(&err)).is_ok()
 }
 
 fn remove_leftover(record: &Record) -> Result<(), Error> {

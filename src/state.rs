@@ -229,26 +229,31 @@ pub struct Leave {
 /// directory itself if nothing is left in it.
 pub fn remove(id: &str, leave: Leave) -> Result<(), Error> {
     let dir = dir_of(id);
-    let files = [("state", true), ("state.tmp", true), ("merged", true), ("log", !leave.log), ("exit", !leave.log)];
-    for (name, _) in files.iter().filter(|(_, remove)| *remove) {
-        let path = format!("{dir}/{name}");
-        let removed = if *name == "merged" { sys::rmdir(&cpath(&path)?) } else { sys::unlink(&cpath(&path)?) };
-        match removed {
-            Ok(()) | Err(Errno(libc::ENOENT)) => {}
-            Err(errno) => return Err(Error::Sys { step: format!("unlink({path})"), errno }),
-        }
+    let path = |name: &str| format!("{dir}/{name}");
+    let tolerate_missing = |result: Result<(), Errno>, step: &str| match result {
+        Ok(()) | Err(Errno(libc::ENOENT)) => Ok(()),
+        Err(errno) => Err(Error::Sys { step: step.to_string(), errno }),
+    };
+    let unlink = |name: &str| tolerate_missing(sys::unlink(&cpath(&path(name))?), &format!("unlink({})", path(name)));
+    unlink("state.tmp")?;
+    tolerate_missing(sys::rmdir(&cpath(&path("merged"))?), &format!("rmdir({})", path("merged")))?;
+    if !leave.log {
+        unlink("log")?;
+        unlink("exit")?;
     }
     if !leave.overlay {
         for name in ["upper", "work"] {
-            let path = format!("{dir}/{name}");
-            match std::fs::remove_dir_all(&path) {
+            match std::fs::remove_dir_all(path(name)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::Setup(format!("removing {path}: {e}")));
+                    return Err(Error::Setup(format!("removing {}: {e}", path(name))));
                 }
                 _ => {}
             }
         }
     }
+    // The record goes last: until everything above is gone, the directory stays a leftover that
+    // the next gc tries again.
+    unlink("state")?;
     match sys::rmdir(&cpath(&dir)?) {
         Ok(()) | Err(Errno(libc::ENOENT | libc::ENOTEMPTY)) => Ok(()),
         Err(errno) => Err(Error::Sys { step: format!("rmdir({dir})"), errno }),

@@ -1,0 +1,49 @@
+//! A leftover that cannot be removed yet must not stop other containers from starting, nor the
+//! rest of the clean-up. (A file of its own: every `contain run` sweeps leftovers, and the error
+//! this test provokes would show in the output of any test running at the same time.)
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn a_stuck_leftover_is_reported_and_does_not_block_anything() {
+    let Some(stuck) = root_test("stuck") else { return };
+    // A record whose runtime is gone (pid 1 with another start time), with a mount point in its
+    // directory that rmdir cannot remove while something is mounted on it.
+    let dir = state_dir(&stuck);
+    fs::create_dir_all(dir.join("merged")).unwrap();
+    let record = format!("id={stuck}\nruntime=1 1\ncreated=0\nrootfs=/\ncommand=sleep 60\n");
+    fs::write(dir.join("state"), record).unwrap();
+    let merged = dir.join("merged");
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "stuck", merged.to_str().unwrap()]).status().unwrap();
+    assert!(mounted.success());
+
+    let name = unique_name("afterstuck");
+    let out = run_in(rootfs(), &name, &[], &["echo", "started"]);
+    let umount = || assert!(Command::new("umount").arg(&merged).status().unwrap().success());
+    if out.code != 0 {
+        umount();
+    }
+    assert_eq!((out.code, out.stdout.as_str()), (0, "started\n"), "{}", out.stderr);
+    let expected = format!("[contain] error: rmdir({}/merged): EBUSY (16)", dir.display());
+    assert!(out.errors().contains(&expected.as_str()), "the stuck leftover is reported: {}", out.stderr);
+
+    let gc = contain(&["gc", &stuck]);
+    umount();
+    assert_eq!(gc.code, 1, "{}", gc.stderr);
+    assert!(
+        gc.stderr.contains("1 leftover(s) could not be removed (see above); try contain gc again"),
+        "{}",
+        gc.stderr
+    );
+
+    // Once it can go, it goes.
+    let gc = contain(&["gc", &stuck]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert!(!dir.exists());
+    assert_no_leftovers(&name, rootfs());
+}
