@@ -228,15 +228,30 @@ fn exec_joins_a_running_container() {
     assert_no_leftovers(&name, rootfs());
 }
 
+/// Waits until `contain list` shows `status` for `name`; on a timeout, says what it showed and
+/// what the container's log holds.
+fn wait_until_listed(name: &str, status: &str, log: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = contain(&["list"]);
+        if list.stdout.lines().any(|l| l.starts_with(name) && l.contains(status)) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let log = fs::read_to_string(log).unwrap_or_default();
+            panic!("{name} not listed as {status}:\n{}{}\nlog:\n{log}", list.stdout, list.stderr);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn detach_prints_the_id_and_logs_the_output() {
     let Some(name) = root_test("detach") else { return };
     let out = run_in(rootfs(), &name, &["--detach"], &["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 4"]);
     assert_eq!((out.code, out.stdout.as_str(), out.own_stderr().as_str()), (0, format!("{name}\n").as_str(), ""));
     let log = state_dir(&name).join("log");
-    wait_for("the container to exit", Duration::from_secs(10), || {
-        contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("exited (4)")).then_some(())
-    });
+    wait_until_listed(&name, "exited (4)", &log);
     let text = fs::read_to_string(&log).unwrap();
     assert!(text.contains("out\nerr\n") && text.contains("[contain] container exited: exit status 4"), "{text}");
     assert!(cgroups_of(&name).is_empty());
@@ -246,16 +261,7 @@ fn detach_prints_the_id_and_logs_the_output() {
     assert_eq!(failed.code, 127);
     assert_eq!(failed.own_stderr(), "[contain] error: execve(no-such-command): ENOENT (2)\n");
     // The foreground returns as soon as it knows; the background runtime is still cleaning up.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let list = contain(&["list"]).stdout;
-        if list.lines().any(|l| l.starts_with(&name) && l.contains("exited (127)")) {
-            break;
-        }
-        let log = fs::read_to_string(&log).unwrap_or_default();
-        assert!(std::time::Instant::now() < deadline, "not listed as exited (127):\n{list}\nlog:\n{log}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_listed(&name, "exited (127)", &log);
     let gc = contain(&["gc", &name]);
     assert_eq!(gc.stderr, format!("[contain] removed the log of container {name}, which has exited\n"));
     assert_no_leftovers(&name, rootfs());
