@@ -11,11 +11,10 @@
 //! unit tests; the rest is open/write/close through `sys`. A `Cgroup` removes its directories when
 //! dropped, so every error path after creation cleans up.
 
-use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 use crate::cli::{format_size, Limits, CPU_PERIOD_US};
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::sys::{self, Errno, Fd};
 use crate::usage::{self, Usage};
 
@@ -161,10 +160,6 @@ pub fn detect() -> Option<Version> {
     }
 }
 
-fn path(s: &str) -> Result<CString, Error> {
-    sys::cstring(s).step(|| format!("path {s:?}"))
-}
-
 /// A container's cgroup (on v1: its directory in each hierarchy). Removed on drop.
 pub struct Cgroup {
     version: Version,
@@ -202,21 +197,21 @@ impl Cgroup {
                 Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
             })?;
             let file = format!("{dir}/{}", w.file);
-            match sys::write_file(&path(&file)?, &w.value) {
+            match sys::write_file(&cpath(&file)?, &w.value) {
                 Err(Errno(libc::ENOENT)) if w.optional => {}
                 other => other.step(|| format!("write({file}, {:?})", w.value))?,
             }
         }
         if version == Version::V2 {
             let dir = &cgroup.dirs[0].1;
-            let fd = sys::open(&path(dir)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({dir})"))?;
+            let fd = sys::open(&cpath(dir)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({dir})"))?;
             cgroup.dir_fd = Some(fd);
         }
         Ok(cgroup)
     }
 
     fn make_dir(&mut self, controller: &'static str, dir: String) -> Result<(), Error> {
-        match sys::mkdir(&path(&dir)?, 0o755) {
+        match sys::mkdir(&cpath(&dir)?, 0o755) {
             Err(Errno(libc::EEXIST)) => Err(Error::Setup(format!(
                 "{dir} already exists: a container with this --name is running (or was left behind)"
             ))),
@@ -339,7 +334,7 @@ impl Cgroup {
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.dir_fd = None;
         while let Some((controller, dir)) = self.dirs.pop() {
-            let cdir = path(&dir)?;
+            let cdir = cpath(&dir)?;
             let deadline = Instant::now() + REMOVE_TIMEOUT;
             loop {
                 match sys::rmdir(&cdir) {
@@ -372,7 +367,7 @@ impl Drop for Cgroup {
 pub fn attach_dirs<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>, pid: i32) -> Result<(), Error> {
     for dir in dirs {
         let procs = format!("{}/cgroup.procs", dir.as_ref());
-        sys::write_file(&path(&procs)?, &pid.to_string()).step(|| format!("write({procs}, {pid})"))?;
+        sys::write_file(&cpath(&procs)?, &pid.to_string()).step(|| format!("write({procs}, {pid})"))?;
     }
     Ok(())
 }
@@ -395,9 +390,9 @@ fn kill_all_in(dir: &str) {
 /// has is enabled (the usage report reads their counters); a missing `needed` one is an error.
 fn enable_v2_controllers(needed: &[&str], wanted: &[&str]) -> Result<(), Error> {
     let available_file = format!("{CGROUP_ROOT}/cgroup.controllers");
-    let available = sys::read_file(&path(&available_file)?).step(|| format!("read({available_file})"))?;
+    let available = sys::read_file(&cpath(&available_file)?).step(|| format!("read({available_file})"))?;
     let subtree_file = format!("{CGROUP_ROOT}/cgroup.subtree_control");
-    let enabled = sys::read_file(&path(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
+    let enabled = sys::read_file(&cpath(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
     let listed = |list: &str, controller: &str| list.split_whitespace().any(|c| c == controller);
     if let Some(missing) = needed.iter().find(|c| !listed(&available, c)) {
         return Err(Error::Setup(format!(
@@ -410,7 +405,7 @@ fn enable_v2_controllers(needed: &[&str], wanted: &[&str]) -> Result<(), Error> 
     if !to_enable.is_empty() {
         let line = to_enable.join(" ");
         log!("enabling cgroup controllers: {line}");
-        sys::write_file(&path(&subtree_file)?, &line).step(|| format!("write({subtree_file}, {line:?})"))?;
+        sys::write_file(&cpath(&subtree_file)?, &line).step(|| format!("write({subtree_file}, {line:?})"))?;
     }
     Ok(())
 }

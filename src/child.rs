@@ -10,7 +10,7 @@ use std::ffi::{c_int, CString};
 
 use crate::caps::{self, CapSet};
 use crate::cli::{User, Volume};
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::mounts::{self, HostDevices, HostVolumes};
 use crate::net;
 use crate::netlink::VethAddrs;
@@ -161,8 +161,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
             sys::setsid().step(|| "setsid()".into())?;
         }
     }
-    let workdir = sys::cstring(&config.workdir).step(|| format!("path {:?}", config.workdir))?;
-    sys::chdir(&workdir).step(|| format!("chdir({})", config.workdir))?;
+    sys::chdir(&cpath(&config.workdir)?).step(|| format!("chdir({})", config.workdir))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
     config.terminal.as_ref().map(tty::open_in_container).transpose()
 }
@@ -195,7 +194,7 @@ fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> 
             // In our private mount namespace: the host never sees this mount.
             let options = overlay.options(&container.rootfs);
             log!("mounting an overlay: {options}");
-            let merged = sys::cstring(&overlay.merged).step(|| overlay.merged.clone())?;
+            let merged = cpath(&overlay.merged)?;
             let data = sys::cstring(&options).step(|| options.clone())?;
             sys::mount(Some(c"overlay"), &merged, Some(c"overlay"), 0, Some(&data))
                 .step(|| format!("mount(overlay, {}, {options})", overlay.merged))?;
@@ -253,7 +252,7 @@ fn wait_for_parent(go_read: c_int) -> Result<(), Error> {
 /// new one, where it is unmounted at once: no `.oldroot` directory is ever created in the image,
 /// so two containers can share a rootfs, and a read-only rootfs works too.
 fn enter_rootfs(rootfs: &str) -> Result<(), Error> {
-    let root = sys::cstring(rootfs).step(|| format!("path {rootfs:?}"))?;
+    let root = cpath(rootfs)?;
     // pivot_root needs the new root to be a mount point; a bind mount onto itself makes it one.
     sys::mount(Some(&root), &root, None, libc::MS_BIND | libc::MS_REC, None)
         .step(|| format!("mount({rootfs}, {rootfs}, MS_BIND|MS_REC)"))?;

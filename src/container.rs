@@ -14,7 +14,7 @@ use crate::child::{self, ChildConfig, ContainerNet, Failure, NewContainer, Overl
 use crate::cli::{format_size, signal_name, EnvEntry, Net, RunSpec, User, Volume, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::detach;
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::manage::{self, Entry};
 use crate::net::{self, Veth};
 use crate::state::{self, Leave, ProcessRef, Record};
@@ -299,7 +299,7 @@ pub fn exec(id: &str, command: Vec<OsString>) -> Result<i32, Error> {
     require_root("exec")?;
     let (record, init_pidfd, init) = manage::open_running(id)?;
     // The container's environment is its PID 1's, as it was given at exec.
-    let environ = sys::read_file(&sys::cstring(&format!("/proc/{}/environ", init.pid)).step(|| "path".into())?)
+    let environ = sys::read_file(&cpath(&format!("/proc/{}/environ", init.pid))?)
         .step(|| format!("read(/proc/{}/environ)", init.pid))?;
     let env: Vec<String> = environ.split('\0').filter(|v| !v.is_empty()).map(String::from).collect();
     if !init.alive() {
@@ -404,7 +404,7 @@ fn make_overlay_dirs(id: &str) -> Result<OverlayDirs, Error> {
     let dirs =
         OverlayDirs { upper: format!("{dir}/upper"), work: format!("{dir}/work"), merged: format!("{dir}/merged") };
     for path in [&dirs.upper, &dirs.work, &dirs.merged] {
-        sys::mkdir(&sys::cstring(path).step(|| path.clone())?, 0o755).step(|| format!("mkdir({path})"))?;
+        sys::mkdir(&cpath(path)?, 0o755).step(|| format!("mkdir({path})"))?;
     }
     Ok(dirs)
 }

@@ -7,7 +7,7 @@
 //! The two talk over a pipe, one line at a time: the error lines to print, then `started` or
 //! `exit N`. End-of-file without either means the runtime failed before the command started.
 
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::state;
 use crate::sys::{self, Fd};
 
@@ -21,12 +21,8 @@ pub struct Background {
 /// on which to say which.
 pub fn into_background(id: &str) -> Result<Background, Error> {
     let log_path = format!("{}/log", state::dir_of(id));
-    let log = sys::open(
-        &sys::cstring(&log_path).step(|| log_path.clone())?,
-        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
-        0o640,
-    )
-    .step(|| format!("open({log_path})"))?;
+    let log = sys::open(&cpath(&log_path)?, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o640)
+        .step(|| format!("open({log_path})"))?;
     let null = sys::open(c"/dev/null", libc::O_RDWR, 0).step(|| "open(/dev/null)".into())?;
     let (ready_read, ready_write) = sys::pipe().step(|| "pipe2(detach)".into())?;
     if sys::fork().step(|| "fork".into())? != 0 {

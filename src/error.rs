@@ -2,9 +2,10 @@
 //! step and its arguments (`pivot_root(rootfs, .oldroot)`) and the kernel's errno, crun-style; the
 //! layers above only pass it up.
 
+use std::ffi::CString;
 use std::fmt;
 
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Error {
@@ -14,6 +15,11 @@ pub enum Error {
     Sys { step: String, errno: Errno },
     /// Something the runtime checks itself (a name already in use, a missing controller).
     Setup(String),
+}
+
+/// A path as the kernel wants it, NUL-terminated; one with a NUL byte inside names nothing.
+pub fn cpath(path: &str) -> Result<CString, Error> {
+    sys::cstring(path).step(|| format!("path {path:?}"))
 }
 
 /// Attaches the step to a failed syscall: `sys::mkdir(&p, 0o755).step(|| format!("mkdir({p})"))`.

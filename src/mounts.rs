@@ -7,10 +7,8 @@
 //! the container gets are the harmless character devices (null, zero, ...), cloned as detached bind
 //! mounts with open_tree(2) before the pivot and attached with move_mount(2) after it.
 
-use std::ffi::CString;
-
 use crate::cli::Volume;
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::sys::{self, Errno, Fd};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
@@ -106,12 +104,12 @@ impl HostDevices {
         let mut fds = Vec::new();
         for name in HOST_DEVICES {
             let path = format!("/dev/{name}");
-            let cpath = sys::cstring(&path).step(|| path.clone())?;
-            let st = sys::stat(&cpath, libc::AT_SYMLINK_NOFOLLOW).step(|| format!("stat({path})"))?;
+            let device = cpath(&path)?;
+            let st = sys::stat(&device, libc::AT_SYMLINK_NOFOLLOW).step(|| format!("stat({path})"))?;
             if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
                 return Err(Error::Setup(format!("{path} on the host is not a character device")));
             }
-            let mount = sys::open_tree_clone(&cpath, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
+            let mount = sys::open_tree_clone(&device, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
             fds.push((name, mount));
         }
         Ok(HostDevices(fds))
@@ -181,10 +179,6 @@ pub fn make_dirs(path: &str) -> Result<(), Error> {
 
 fn parent_of(path: &str) -> &str {
     path.trim_end_matches('/').rsplit_once('/').map_or("/", |(parent, _)| parent)
-}
-
-fn cpath(s: &str) -> Result<CString, Error> {
-    sys::cstring(s).step(|| format!("path {s:?}"))
 }
 
 /// A mount point that exists (images usually ship /proc, /sys and /dev) or is created. A symlink

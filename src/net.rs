@@ -13,10 +13,9 @@
 //! share leases), made with O_EXCL, so two containers starting at once can never get the same one.
 //! It holds the container's id, for `gc`.
 
-use std::ffi::CString;
 use std::net::Ipv4Addr;
 
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::netlink::{self, VethAddrs};
 use crate::state;
 use crate::sys::{self, Errno, Fd};
@@ -33,10 +32,6 @@ fn leases_dir() -> String {
 
 fn lease_path(lease: &str) -> String {
     format!("{}/{lease}", leases_dir())
-}
-
-fn cpath(path: &str) -> Result<CString, Error> {
-    sys::cstring(path).step(|| format!("path {path:?}"))
 }
 
 /// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits

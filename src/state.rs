@@ -15,7 +15,7 @@ use std::ffi::CString;
 
 use crate::caps::CapSet;
 use crate::cli::User;
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::sys::{self, Errno};
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
@@ -167,10 +167,6 @@ fn unescape(value: &str) -> String {
 /// `/run/contain/ID`.
 pub fn dir_of(id: &str) -> String {
     format!("{STATE_ROOT}/{id}")
-}
-
-fn cpath(path: &str) -> Result<CString, Error> {
-    sys::cstring(path).step(|| format!("path {path:?}"))
 }
 
 /// Makes `/run/contain/ID`: Ok(false) if it already exists (the name is taken, or a leftover).

@@ -14,7 +14,7 @@
 
 use std::ffi::c_int;
 
-use crate::error::{Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::sys::{self, Errno, Fd, Termios};
 
 const STDIN: c_int = 0;
@@ -35,8 +35,7 @@ pub fn open_in_container(terminal: &ChildTerminal) -> Result<Fd, Error> {
     let master = sys::open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0).step(|| "open(/dev/ptmx)".into())?;
     let number = sys::unlock_pty(&master).step(|| "ioctl(/dev/ptmx, TIOCSPTLCK/TIOCGPTN)".into())?;
     let path = format!("/dev/pts/{number}");
-    let slave = sys::open(&sys::cstring(&path).step(|| path.clone())?, libc::O_RDWR | libc::O_NOCTTY, 0)
-        .step(|| format!("open({path})"))?;
+    let slave = sys::open(&cpath(&path)?, libc::O_RDWR | libc::O_NOCTTY, 0).step(|| format!("open({path})"))?;
     sys::set_controlling_terminal(&slave).step(|| format!("ioctl({path}, TIOCSCTTY)"))?;
     sys::set_window_size(slave.raw(), &terminal.size).step(|| format!("ioctl({path}, TIOCSWINSZ)"))?;
     sys::send_fd(terminal.socket, &master).step(|| "sendmsg(pty master, SCM_RIGHTS)".into())?;
