@@ -229,9 +229,9 @@ impl Cgroup {
         let name = cgroup_name(id);
         let candidates = std::iter::once(cgroup_path(id))
             .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}/{name}")));
-        let exists = |dir: &String| sys::cstring(dir).is_ok_and(|p| sys::stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok());
+        let dirs = candidates.filter(|dir| sys::exists(dir)).map(|dir| ("", dir)).collect();
         // The version only matters for limits and OOM counts, which a leftover is not asked for.
-        Cgroup { version: Version::V2, dirs: candidates.filter(exists).map(|dir| ("", dir)).collect(), dir_fd: None }
+        Cgroup { version: Version::V2, dirs, dir_fd: None }
     }
 
     /// The directories, for the state record.
@@ -251,8 +251,7 @@ impl Cgroup {
     }
 
     fn read(&self, controller: &str, file: &str) -> Option<String> {
-        let dir = self.dir_of(controller)?;
-        sys::read_file(&sys::cstring(&format!("{dir}/{file}")).ok()?).ok()
+        sys::read_file_if_present(&format!("{}/{file}", self.dir_of(controller)?))
     }
 
     /// The files that report the current memory and pids (for sampling), and the ones that
@@ -374,10 +373,7 @@ pub fn attach_dirs<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>, pid: i32) -
 
 /// SIGKILLs every process still listed in `dir`/cgroup.procs (stragglers that keep rmdir busy).
 fn kill_all_in(dir: &str) {
-    let Ok(procs) = sys::cstring(&format!("{dir}/cgroup.procs")) else {
-        return;
-    };
-    let Ok(contents) = sys::read_file(&procs) else {
+    let Some(contents) = sys::read_file_if_present(&format!("{dir}/cgroup.procs")) else {
         return;
     };
     for pid in contents.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {

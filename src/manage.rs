@@ -36,10 +36,10 @@ pub fn entry(id: &str) -> Entry {
     match state::read(id) {
         Some(record) if record.runtime.is_some_and(|r| r.alive()) => Entry::Running(record),
         Some(record) => Entry::Leftover(record),
-        None if state::has_kept_overlay(id) => Entry::Kept,
+        None if state::holds(id, "upper") => Entry::Kept,
         None => match state::read_exit_code(id) {
             Some(code) => Entry::Exited(Some(code)),
-            None if std::path::Path::new(&format!("{}/log", state::dir_of(id))).exists() => Entry::Exited(None),
+            None if state::holds(id, "log") => Entry::Exited(None),
             None => Entry::Starting,
         },
     }

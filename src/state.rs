@@ -11,7 +11,6 @@
 //! `state`, so a reader sees the old record or the new one, never half of one. Encoding and
 //! parsing are pure and unit-tested.
 
-use std::ffi::CString;
 
 use crate::caps::CapSet;
 use crate::cli::User;
@@ -31,7 +30,7 @@ pub struct ProcessRef {
 impl ProcessRef {
     /// The process now running as `pid`, if any (a zombie counts as gone).
     pub fn of(pid: i32) -> Option<ProcessRef> {
-        let stat = sys::read_file(&CString::new(format!("/proc/{pid}/stat")).ok()?).ok()?;
+        let stat = sys::read_file_if_present(&format!("/proc/{pid}/stat"))?;
         let (state, start_time) = parse_stat(&stat)?;
         (state != 'Z' && state != 'X').then_some(ProcessRef { pid, start_time })
     }
@@ -196,8 +195,7 @@ pub fn write(record: &Record) -> Result<(), Error> {
 
 /// The record in `/run/contain/ID/state`, if there is a readable one.
 pub fn read(id: &str) -> Option<Record> {
-    let text = sys::read_file(&CString::new(format!("{}/state", dir_of(id))).ok()?).ok()?;
-    Record::decode(&text)
+    Record::decode(&sys::read_file_if_present(&format!("{}/state", dir_of(id)))?)
 }
 
 /// The ids with a directory under /run/contain (with or without a record).
@@ -264,13 +262,12 @@ pub fn write_exit_code(id: &str, code: i32) -> Result<(), Error> {
 
 /// A finished `--detach` container's exit status, if this directory holds one.
 pub fn read_exit_code(id: &str) -> Option<i32> {
-    let text = sys::read_file(&CString::new(format!("{}/exit", dir_of(id))).ok()?).ok()?;
-    text.trim().parse().ok()
+    sys::read_file_if_present(&format!("{}/exit", dir_of(id)))?.trim().parse().ok()
 }
 
-/// Does the directory hold a kept `--overlay` layer?
-pub fn has_kept_overlay(id: &str) -> bool {
-    CString::new(format!("{}/upper", dir_of(id))).ok().is_some_and(|p| sys::stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok())
+/// Does the directory hold `name` (a kept overlay's `upper`, a `--detach` container's `log`)?
+pub fn holds(id: &str, name: &str) -> bool {
+    sys::exists(&format!("{}/{name}", dir_of(id)))
 }
 
 #[cfg(test)]

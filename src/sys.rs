@@ -174,6 +174,12 @@ pub fn read_file(path: &CStr) -> Result<String, Errno> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// A small file's contents, or None when it is missing or unreadable (a cgroup counter this kernel
+/// lacks, a record being replaced, a process that has gone).
+pub fn read_file_if_present(path: &str) -> Option<String> {
+    read_file(&cstring(path).ok()?).ok()
+}
+
 /// Writes `contents` to an existing file (cgroup control files), open/write/close.
 pub fn write_file(path: &CStr, contents: &str) -> Result<(), Errno> {
     let fd = open(path, libc::O_WRONLY, 0)?;
@@ -307,6 +313,11 @@ pub fn stat(path: &CStr, flags: i32) -> Result<libc::stat, Errno> {
     // SAFETY: `path` is NUL-terminated; the kernel fills `st`, which is large enough.
     check(unsafe { syscall!(NEWFSTATAT, libc::AT_FDCWD, path.as_ptr(), &mut st as *mut libc::stat, flags) })?;
     Ok(st)
+}
+
+/// Is there anything at `path` (a final symlink is not followed)?
+pub fn exists(path: &str) -> bool {
+    cstring(path).is_ok_and(|p| stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok())
 }
 
 /// statfs(2): which filesystem a path is on (cgroup2 vs cgroup v1 vs tmpfs/ramfs).
