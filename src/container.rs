@@ -503,14 +503,12 @@ fn os_cstring(arg: &OsStr) -> Result<CString, Error> {
 }
 
 fn resolve_rootfs(rootfs: &str) -> Result<String, Error> {
-    let resolved = std::fs::canonicalize(rootfs).map_err(|e| {
-        let why = if e.kind() == std::io::ErrorKind::NotFound { "no such directory".into() } else { e.to_string() };
-        Error::Usage(format!("--rootfs {rootfs:?}: {why}"))
-    })?;
-    if !resolved.is_dir() {
-        return Err(Error::Usage(format!("--rootfs {rootfs:?}: not a directory")));
+    let bad = |why: String| Error::Usage(format!("--rootfs {rootfs:?}: {why}"));
+    let resolved = canonical(rootfs, "no such directory").map_err(bad)?;
+    if !std::path::Path::new(&resolved).is_dir() {
+        return Err(bad("not a directory".into()));
     }
-    resolved.into_os_string().into_string().map_err(|_| Error::Usage(format!("--rootfs {rootfs:?}: not valid UTF-8")))
+    Ok(resolved)
 }
 
 /// Each `--volume` host path, made absolute and checked to exist before anything starts.
@@ -518,22 +516,26 @@ fn resolve_volumes(volumes: &[Volume]) -> Result<Vec<Volume>, Error> {
     volumes
         .iter()
         .map(|volume| {
-            let spec = format!("{}:{}", volume.host, volume.target);
-            let host = std::fs::canonicalize(&volume.host).map_err(|e| {
-                let why = if e.kind() == std::io::ErrorKind::NotFound {
-                    "no such file or directory".into()
-                } else {
-                    e.to_string()
-                };
-                Error::Usage(format!("--volume {spec:?}: {}: {why}", volume.host))
+            let host = canonical(&volume.host, "no such file or directory").map_err(|why| {
+                Error::Usage(format!(
+                    "--volume {:?}: {}: {why}",
+                    format!("{}:{}", volume.host, volume.target),
+                    volume.host
+                ))
             })?;
-            let host = host
-                .into_os_string()
-                .into_string()
-                .map_err(|_| Error::Usage(format!("--volume {spec:?}: not valid UTF-8")))?;
             Ok(Volume { host, ..volume.clone() })
         })
         .collect()
+}
+
+/// `path` made absolute, with every symlink resolved, or why it cannot be (`missing` if nothing
+/// is there).
+fn canonical(path: &str, missing: &str) -> Result<String, String> {
+    let resolved = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => missing.to_string(),
+        _ => e.to_string(),
+    })?;
+    resolved.into_os_string().into_string().map_err(|_| "not valid UTF-8".into())
 }
 
 fn random_id() -> Result<String, Error> {

@@ -11,7 +11,6 @@
 //! `state`, so a reader sees the old record or the new one, never half of one. Encoding and
 //! parsing are pure and unit-tested.
 
-
 use crate::caps::CapSet;
 use crate::cli::User;
 use crate::error::{cpath, Context, Error};
