@@ -56,15 +56,15 @@ pub fn running(id: &str) -> Result<Record, Error> {
     }
 }
 
-/// A pidfd on the container's PID 1, checked to be that very process.
+/// A pidfd on this very process, or None once it is gone: opened first, then the start time checked.
+fn pidfd_of(process: ProcessRef) -> Option<Fd> {
+    let pidfd = sys::pidfd_open(process.pid).ok()?;
+    process.alive().then_some(pidfd)
+}
+
+/// A pidfd on the container's PID 1.
 fn init_pidfd(record: &Record) -> Result<Fd, Error> {
-    let gone = || Error::Setup(format!("container {} has no running PID 1", record.id));
-    let init = record.init.ok_or_else(gone)?;
-    let pidfd = sys::pidfd_open(init.pid).map_err(|_| gone())?;
-    if !init.alive() {
-        return Err(gone());
-    }
-    Ok(pidfd)
+    record.init.and_then(pidfd_of).ok_or_else(|| Error::Setup(format!("container {} has no running PID 1", record.id)))
 }
 
 /// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
@@ -92,12 +92,8 @@ pub fn stop(id: &str, timeout: Duration) -> Result<i32, Error> {
         log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
         sys::pidfd_send_signal(&pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
     }
-    if let Some(runtime) = record.runtime {
-        if let Ok(runtime_fd) = sys::pidfd_open(runtime.pid) {
-            if runtime.alive() {
-                wait_exit(&runtime_fd, CLEANUP_WAIT)?;
-            }
-        }
+    if let Some(runtime) = record.runtime.and_then(pidfd_of) {
+        wait_exit(&runtime, CLEANUP_WAIT)?;
     }
     println!("{id}");
     Ok(0)
