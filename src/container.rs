@@ -16,7 +16,7 @@ use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::detach;
 use crate::error::{cpath, Context, Error};
 use crate::manage::{self, Entry};
-use crate::net::{self, Veth};
+use crate::net::Veth;
 use crate::state::{self, Leave, ProcessRef, Record};
 use crate::sys::{self, Errno, ExitStatus, Fd, SigSet};
 use crate::tty::{ChildTerminal, RawMode, Relay, UserTerminal};
@@ -222,18 +222,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
     let container = spawn_container(namespaces, &config, &stack, cgroup.as_ref())?;
     drop((config, stack));
     // The pair's peer goes into the child's network namespace, before the child looks for it.
-    let host_end = veth
-        .map(|veth| {
-            let (host, addrs) = (&veth.host_name, veth.addrs);
-            log!(
-                "veth {host} ({}) <-> {} ({})",
-                net::describe(addrs.host, addrs.prefix_len),
-                net::CONTAINER_INTERFACE,
-                net::describe(addrs.container, addrs.prefix_len)
-            );
-            veth.create(container.pid)
-        })
-        .transpose()?;
+    let host_end = veth.map(|veth| veth.create(container.pid)).transpose()?;
 
     // --- Release it, learn whether the command started, and wait for it. ---
     let started = channels.release()?;

@@ -46,7 +46,7 @@ pub fn host_interface_name(id: &str) -> String {
 }
 
 /// "10.200.0.1/30" for log lines.
-pub fn describe(address: [u8; 4], prefix_len: u8) -> String {
+fn describe(address: [u8; 4], prefix_len: u8) -> String {
     format!("{}/{prefix_len}", Ipv4Addr::from(address))
 }
 
@@ -66,6 +66,18 @@ impl Netlink {
         self.seq += 1;
         let reply = sys::netlink_request(&self.socket, &message(self.seq)).step(&step)?;
         netlink::parse_ack(&reply, self.seq).step(step)
+    }
+
+    /// Gives `interface` its address, then brings it up: each end of a pair, in this order (a
+    /// route through it needs both).
+    fn address_and_bring_up(&mut self, interface: &str, address: [u8; 4], prefix_len: u8) -> Result<(), Error> {
+        let index = sys::interface_index(interface).step(|| format!("ioctl({interface}, SIOCGIFINDEX)"))?;
+        let cidr = describe(address, prefix_len);
+        self.request(
+            |seq| netlink::new_address_v4(seq, index, address, prefix_len),
+            || format!("RTM_NEWADDR({interface}, {cidr})"),
+        )?;
+        self.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({interface}, up)"))
     }
 }
 
@@ -107,6 +119,9 @@ impl Veth {
     /// end and brings it up. The returned handle deletes it again.
     pub fn create(self, container_pid: i32) -> Result<HostEnd, Error> {
         let Veth { host_name, addrs, lease } = self;
+        let (host_address, container_address) =
+            (describe(addrs.host, addrs.prefix_len), describe(addrs.container, addrs.prefix_len));
+        log!("veth {host_name} ({host_address}) <-> {CONTAINER_INTERFACE} ({container_address})");
         let netns_path = format!("/proc/{container_pid}/ns/net");
         let netns = sys::open(&cpath(&netns_path)?, libc::O_RDONLY, 0).step(|| format!("open({netns_path})"))?;
         let mut netlink = Netlink::open()?;
@@ -125,13 +140,7 @@ impl Veth {
             })?;
         // Ours from here on: every early return deletes it (and gives the lease back).
         let host = HostEnd { name: host_name.clone(), _lease: lease };
-        let index = sys::interface_index(&host_name).step(|| format!("ioctl({host_name}, SIOCGIFINDEX)"))?;
-        let address = describe(addrs.host, addrs.prefix_len);
-        netlink.request(
-            |seq| netlink::new_address_v4(seq, index, addrs.host, addrs.prefix_len),
-            || format!("RTM_NEWADDR({host_name}, {address})"),
-        )?;
-        netlink.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({host_name}, up)"))?;
+        netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
         Ok(host)
     }
 
@@ -150,15 +159,8 @@ impl Veth {
 /// Child side, in the container's network namespace: `eth0` gets its address, goes up, and the
 /// default route goes through the host end.
 pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
-    let eth0 = CONTAINER_INTERFACE;
-    let index = sys::interface_index(eth0).step(|| format!("ioctl({eth0}, SIOCGIFINDEX)"))?;
     let mut netlink = Netlink::open()?;
-    let address = describe(addrs.container, addrs.prefix_len);
-    netlink.request(
-        |seq| netlink::new_address_v4(seq, index, addrs.container, addrs.prefix_len),
-        || format!("RTM_NEWADDR({eth0}, {address})"),
-    )?;
-    netlink.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({eth0}, up)"))?;
+    netlink.address_and_bring_up(CONTAINER_INTERFACE, addrs.container, addrs.prefix_len)?;
     let gateway = Ipv4Addr::from(addrs.host);
     netlink.request(
         |seq| netlink::new_default_route_v4(seq, addrs.host),
