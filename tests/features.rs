@@ -272,9 +272,7 @@ fn gc_removes_what_a_killed_runtime_left_behind() {
     let Some(name) = root_test("gc") else { return };
     let mut runtime = start(&name, &["--overlay", "--memory", "32M"], &["sleep", "60"]);
     let init = container_pids(&name, 1)[0];
-    runtime.kill().unwrap(); // SIGKILL: no cleanup
-    runtime.wait().unwrap();
-    wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
+    kill_runtime(&mut runtime, init);
     // (A concurrent test's `contain run` may collect it first; either way it must be gone.)
     let gc = contain(&["gc", &name]);
     assert_eq!(gc.code, 0, "{}", gc.stderr);

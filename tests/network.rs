@@ -210,9 +210,7 @@ fn gc_releases_the_lease_of_a_killed_runtime() {
     let mut runtime = start(&name, &["--net", "veth"], &["sleep", "60"]);
     assert_eq!(leases_of(&name).len(), 1);
     let init = container_pids(&name, 1)[0];
-    runtime.kill().unwrap(); // SIGKILL: no cleanup
-    runtime.wait().unwrap();
-    wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
+    kill_runtime(&mut runtime, init);
     // (A concurrent test's `contain run` may collect it first; either way it must be gone.)
     assert_eq!(contain(&["gc", &name]).code, 0);
     assert_no_network_leftovers(&name);

@@ -311,11 +311,7 @@ fn the_container_dies_with_the_runtime() {
         let mut child = command(&run_args(rootfs(), &name, &[], &["sleep", "60"])).spawn().unwrap();
         let init = container_pids(&name, 1)[0];
         std::thread::sleep(Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL: the runtime gets no chance to clean up
-        child.wait().unwrap();
-        wait_for("the container to die with its runtime", Duration::from_secs(5), || {
-            (!process_alive(init)).then_some(())
-        });
+        kill_runtime(&mut child, init);
 
         // Nothing of the container survived in its cgroup, which the SIGKILLed runtime could not
         // remove: `contain gc` does (or a concurrent test's `contain run` already did, on start).

@@ -204,6 +204,14 @@ pub fn wait_until_running(name: &str) {
     });
 }
 
+/// SIGKILLs a runtime (it gets no chance to clean up) and waits for its container's PID 1, `init`,
+/// to die with it.
+pub fn kill_runtime(runtime: &mut Child, init: i32) {
+    runtime.kill().unwrap();
+    runtime.wait().unwrap();
+    wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
+}
+
 /// Which cgroup API the host has.
 pub fn cgroup_v2() -> bool {
     Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
