@@ -119,14 +119,17 @@ fn an_interactive_shell_gets_its_own_pty_with_job_control() {
     tmux.wait_for_text("/dev/pts/0\npid=1\n24 80\n", &mut seen);
     // Ctrl-C interrupts the foreground job, not the shell. ($((..)) tells output from the echo.)
     tmux.line("sleep 30");
+    wait_until_foreground(&name, "sleep\u{0}30\u{0}");
     tmux.keys(&["C-c"]);
     tmux.line("echo alive-$((1+1))");
     tmux.wait_for_text("alive-2", &mut seen);
     // Ctrl-Z stops it; fg brings it back.
     tmux.line("sleep 31");
+    wait_until_foreground(&name, "sleep\u{0}31\u{0}");
     tmux.keys(&["C-z"]);
     tmux.wait_for_text("Stopped", &mut seen);
     tmux.line("fg");
+    wait_until_foreground(&name, "sleep\u{0}31\u{0}");
     tmux.keys(&["C-c"]);
     tmux.line("echo back-$((2+2))");
     tmux.wait_for_text("back-4", &mut seen);
@@ -215,6 +218,21 @@ fn exec_gets_a_pty_of_its_own_too() {
     assert_eq!(contain(&["stop", &name, "-t", "0"]).code, 0);
     assert_eq!(contain(&["gc", &name]).code, 0);
     assert_no_leftovers(&name, rootfs());
+}
+
+/// Waits until the container's process with this command line runs as the foreground job of its
+/// terminal: keys typed before that would reach the shell instead.
+fn wait_until_foreground(name: &str, cmdline: &str) {
+    wait_for(&format!("{cmdline:?} in the foreground"), SCREEN_TIMEOUT, || {
+        let procs = std::fs::read_to_string(cgroup_file(name, "pids", "cgroup.procs", "cgroup.procs")).ok()?;
+        procs.lines().find_map(|pid| {
+            (std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()? == cmdline).then_some(())?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command's name: state, ppid, pgrp, session, tty_nr, tpgid.
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+            (fields[0] != "T" && fields[2] == fields[5]).then_some(())
+        })
+    });
 }
 
 /// The `contain run --name NAME` process.
