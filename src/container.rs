@@ -370,7 +370,7 @@ impl Reservation {
     /// and the exit code beside it).
     fn release(self, exit_code: i32) -> Result<(), Error> {
         let result = match self.leave.log {
-            true => state::write_exit_code(&self.id, exit_code),
+            true => state::write_exit_code(&self.id, Some(exit_code)),
             false => Ok(()),
         }
         .and_then(|()| state::remove(&self.id, self.leave));

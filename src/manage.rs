@@ -26,9 +26,10 @@ pub enum Entry {
     Leftover(Record),
     /// An `--overlay --keep` layer.
     Kept,
-    /// A `--detach` container that ended: its log, and its exit status if it got that far.
+    /// A `--detach` container that ended: its log, and its exit status if its runtime could tell.
     Exited(Option<i32>),
-    /// Nothing yet: a run that has only just reserved the name.
+    /// No record yet: a run that has only just reserved the name (a `--detach` one may already
+    /// have its log).
     Starting,
 }
 
@@ -37,11 +38,7 @@ pub fn entry(id: &str) -> Entry {
         Some(record) if record.runtime.is_some_and(|r| r.alive()) => Entry::Running(record),
         Some(record) => Entry::Leftover(record),
         None if state::holds(id, "upper") => Entry::Kept,
-        None => match state::read_exit_code(id) {
-            Some(code) => Entry::Exited(Some(code)),
-            None if state::holds(id, "log") => Entry::Exited(None),
-            None => Entry::Starting,
-        },
+        None => state::read_exit_code(id).map_or(Entry::Starting, Entry::Exited),
     }
 }
 
@@ -114,7 +111,7 @@ pub fn list() -> Result<i32, Error> {
             ]),
             // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
             Entry::Leftover(record) => {
-                report(remove_leftover(&record));
+                report(remove_leftover(&record, Leave { overlay: record.keep, log: true }));
             }
             Entry::Kept => rows.push([id, "-".into(), "kept overlay".into(), "-".into(), "-".into()]),
             Entry::Exited(code) => {
@@ -137,7 +134,11 @@ pub fn collect_garbage(only: &[String], finished: bool) -> Result<(), Error> {
     let mut attempt = |result: Result<(), Error>| failures += usize::from(!report(result));
     for id in state::ids().into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         match entry(&id) {
-            Entry::Leftover(record) => attempt(remove_leftover(&record)),
+            // A --detach container's log stays, for the user to read why it ended, until gc is
+            // asked for the finished ones too.
+            Entry::Leftover(record) => {
+                attempt(remove_leftover(&record, Leave { overlay: record.keep, log: !finished }))
+            }
             Entry::Exited(_) if finished => attempt(state::remove(&id, Leave::default()).map(|()| {
                 log!("removed the log of container {id}, which has exited");
             })),
@@ -163,14 +164,17 @@ fn report(result: Result<(), Error>) -> bool {
     result.map_err(|err| crate::log::error(&err)).is_ok()
 }
 
-fn remove_leftover(record: &Record) -> Result<(), Error> {
+fn remove_leftover(record: &Record, leave: Leave) -> Result<(), Error> {
     // PR_SET_PDEATHSIG killed it with its runtime; this is for a PID 1 that somehow outlived it.
     if let Ok(pidfd) = init_pidfd(record) {
         let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
         wait_exit(&pidfd, CLEANUP_WAIT)?;
     }
     Cgroup::leftover(&record.id).remove()?;
-    state::remove(&record.id, Leave { overlay: record.keep, log: false })?;
+    if leave.log && state::holds(&record.id, "log") {
+        state::write_exit_code(&record.id, None)?;
+    }
+    state::remove(&record.id, leave)?;
     log!("removed the leftovers of container {} (its runtime died)", record.id);
     Ok(())
 }

@@ -253,15 +253,19 @@ pub fn remove(id: &str, leave: Leave) -> Result<(), Error> {
     }
 }
 
-/// A finished `--detach` container's exit status, beside its log.
-pub fn write_exit_code(id: &str, code: i32) -> Result<(), Error> {
+/// Marks a `--detach` container as ended, beside its log: `exit` holds its exit status, or
+/// `unknown` when its runtime died before it could tell. (A log without `exit` is a container
+/// still starting: the log is made before the record.)
+pub fn write_exit_code(id: &str, code: Option<i32>) -> Result<(), Error> {
     let path = format!("{}/exit", dir_of(id));
-    sys::write_file_new(&cpath(&path)?, &code.to_string()).step(|| format!("write({path})"))
+    let status = code.map_or("unknown".to_string(), |code| code.to_string());
+    sys::write_file_new(&cpath(&path)?, &status).step(|| format!("write({path})"))
 }
 
-/// A finished `--detach` container's exit status, if this directory holds one.
-pub fn read_exit_code(id: &str) -> Option<i32> {
-    sys::read_file_if_present(&format!("{}/exit", dir_of(id)))?.trim().parse().ok()
+/// An ended `--detach` container's exit status: None if it is not marked ended, Some(None) if its
+/// status is unknown.
+pub fn read_exit_code(id: &str) -> Option<Option<i32>> {
+    Some(sys::read_file_if_present(&format!("{}/exit", dir_of(id)))?.trim().parse().ok())
 }
 
 /// Does the directory hold `name` (a kept overlay's `upper`, a `--detach` container's `log`)?

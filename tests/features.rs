@@ -298,3 +298,28 @@ fn list_cleans_a_record_whose_pid_was_reused() {
     assert!(!list.stdout.contains(&name), "{}", list.stdout);
     assert_no_leftovers(&name, rootfs());
 }
+
+#[test]
+fn a_detached_container_whose_runtime_died_keeps_its_log_until_gc() {
+    let Some(name) = root_test("detachdied") else { return };
+    let out = run_in(rootfs(), &name, &["-d"], &["sh", "-c", "echo before-the-end; sleep 60"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    wait_until_running(&name);
+    let record = fs::read_to_string(state_dir(&name).join("state")).unwrap();
+    let field = |key: &str| -> i32 {
+        let line = record.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("{key} in {record}"));
+        line.split(' ').next().unwrap().parse().unwrap()
+    };
+    let (runtime, init) = (field("runtime="), field("init="));
+    send_signal(runtime as u32, libc::SIGKILL);
+    wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
+
+    // list collects the leftovers but keeps the log, for the user to read why it ended.
+    let log = state_dir(&name).join("log");
+    wait_until_listed(&name, "exited", &log);
+    assert!(fs::read_to_string(&log).unwrap().contains("before-the-end\n"));
+    assert!(cgroups_of(&name).is_empty());
+    let gc = contain(&["gc", &name]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
