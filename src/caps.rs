@@ -1,6 +1,15 @@
-//! Capabilities: which of root's powers the container's root keeps. The default is Docker's 14;
-//! `--cap-add` / `--cap-drop` adjust it and `--privileged` keeps everything. Computing the set is
-//! pure (unit-tested); `child::drop_privileges` applies it just before execve.
+//! Capabilities, and with them everything about who the command runs as: `Privileges` holds the
+//! identity, the five capability sets, no_new_privs and the seccomp program, computed in the runtime
+//! (pure, unit-tested) and applied by the child just before exec (`child::drop_privileges`).
+//!
+//! The default is Docker's 14 capabilities; `--cap-add` / `--cap-drop` adjust it and
+//! `--privileged` keeps everything the runtime itself has. A command that does not run as root gets
+//! no capabilities at all: its permitted, effective, inheritable and ambient sets are empty, so not
+//! even a binary with file capabilities (`setcap cap_setuid+ei`) gains any at exec (CVE-2022-24769).
+
+use crate::error::Error;
+use crate::seccomp;
+use crate::sys;
 
 /// Capability names by number, as in <linux/capability.h> (without the CAP_ prefix).
 const NAMES: [&str; 41] = [
@@ -47,6 +56,21 @@ const NAMES: [&str; 41] = [
     "CHECKPOINT_RESTORE",
 ];
 
+/// The capabilities the default seccomp profile looks at, by their numbers in <linux/capability.h>.
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
+pub const CAP_SYS_RAWIO: u32 = 17;
+pub const CAP_SYS_CHROOT: u32 = 18;
+pub const CAP_SYS_PTRACE: u32 = 19;
+pub const CAP_SYS_PACCT: u32 = 20;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SYS_BOOT: u32 = 22;
+pub const CAP_SYS_NICE: u32 = 23;
+pub const CAP_SYS_TIME: u32 = 25;
+pub const CAP_SYS_TTY_CONFIG: u32 = 26;
+pub const CAP_SYSLOG: u32 = 34;
+pub const CAP_PERFMON: u32 = 38;
+pub const CAP_BPF: u32 = 39;
+
 /// Docker's default set: enough for package managers and daemons that drop privileges, nothing that
 /// reconfigures the kernel (no SYS_ADMIN, SYS_MODULE, SYS_RAWIO, SYS_PTRACE, NET_ADMIN, ...).
 const DEFAULT: [&str; 14] = [
@@ -67,7 +91,7 @@ const DEFAULT: [&str; 14] = [
 ];
 
 /// A set of capabilities, one bit per capability number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CapSet(pub u64);
 
 /// A `--cap-add` / `--cap-drop` argument: one capability, or ALL.
@@ -99,9 +123,11 @@ impl CapSet {
     }
 
     /// Docker's rule: start from the default; `--cap-drop ALL` empties it, other drops remove;
-    /// then adds (`ALL` = everything) go in. So `--cap-drop ALL --cap-add NET_RAW` is NET_RAW alone.
-    pub fn adjusted(adds: &[Cap], drops: &[Cap]) -> CapSet {
-        let mut set = CapSet::default_set().0;
+    /// then adds go in. So `--cap-drop ALL --cap-add NET_RAW` is NET_RAW alone. `available` is what
+    /// the runtime itself holds (its bounding set): ALL means all of that, the default is cut to
+    /// it, and a capability named by `--cap-add` that the runtime lacks is an error naming it.
+    pub fn adjusted(adds: &[Cap], drops: &[Cap], available: CapSet) -> Result<CapSet, String> {
+        let mut set = CapSet::default_set().0 & available.0;
         for cap in drops {
             set &= !match cap {
                 Cap::All => CapSet::ALL.0,
@@ -109,12 +135,25 @@ impl CapSet {
             };
         }
         for cap in adds {
-            set |= match cap {
-                Cap::All => CapSet::ALL.0,
-                Cap::One(n) => 1 << n,
+            set |= match *cap {
+                Cap::All => available.0,
+                Cap::One(n) if available.contains(n) => 1 << n,
+                Cap::One(n) => {
+                    return Err(format!(
+                        "CAP_{}: contain itself does not hold it (its bounding set lacks it), so it cannot give it",
+                        name(n)
+                    ))
+                }
             };
         }
-        CapSet(set)
+        Ok(CapSet(set))
+    }
+
+    /// The capabilities in the runtime's own bounding set, which are all it can hand on.
+    pub fn available() -> CapSet {
+        // PR_CAPBSET_READ answers 1 or 0, and EINVAL past the kernel's last capability.
+        let held = (0..64u32).map_while(|cap| sys::prctl(libc::PR_CAPBSET_READ, cap as u64, 0).ok().map(|v| (cap, v)));
+        CapSet(held.filter(|&(_, v)| v == 1).fold(0, |set, (cap, _)| set | 1 << cap))
     }
 
     pub fn contains(self, cap: u32) -> bool {
@@ -125,6 +164,86 @@ impl CapSet {
     pub fn words(self) -> [u32; 2] {
         [self.0 as u32, (self.0 >> 32) as u32]
     }
+}
+
+/// Who the command runs as: user, group and supplementary groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// Everything the child applies to itself just before exec.
+#[derive(Clone, Default)]
+pub struct Privileges {
+    pub identity: Identity,
+    /// What execve can ever hand out again: root gets every capability in it.
+    pub bounding: CapSet,
+    pub effective: CapSet,
+    pub permitted: CapSet,
+    pub inheritable: CapSet,
+    pub ambient: CapSet,
+    pub no_new_privs: bool,
+    /// The seccomp filter, or None (`--privileged`).
+    pub seccomp: Option<Vec<libc::sock_filter>>,
+}
+
+impl Privileges {
+    /// `contain run`'s rule: the kept set `caps` (None: `--privileged`, everything the runtime
+    /// has, with no no_new_privs and no seccomp) for root; nothing but the bounding set for any
+    /// other user.
+    pub fn confined(identity: Identity, caps: Option<CapSet>, available: CapSet) -> Result<Privileges, Error> {
+        let (set, confined) = match caps {
+            Some(set) => (set, true),
+            None => (available, false),
+        };
+        let held = if identity.uid == 0 { set } else { CapSet::default() };
+        Ok(Privileges {
+            identity,
+            bounding: set,
+            effective: held,
+            permitted: held,
+            inheritable: CapSet::default(),
+            ambient: CapSet::default(),
+            no_new_privs: confined,
+            seccomp: confined.then(|| default_filter(set)).transpose()?,
+        })
+    }
+
+    /// What a running process has, from its /proc/PID/status (`contain exec` gives the new process
+    /// exactly what the container's init has, never what a record says), or None if a line is
+    /// missing or malformed. A process under a seccomp filter (`Seccomp: 2`) gets the default
+    /// filter for its bounding set, the only one `contain run` installs.
+    pub fn of_process(status: &str) -> Option<Result<Privileges, Error>> {
+        let field =
+            |name: &str| status.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')).map(str::trim);
+        let caps = |name: &str| field(name).and_then(|hex| u64::from_str_radix(hex, 16).ok()).map(CapSet);
+        // Uid/Gid: real, effective, saved, filesystem; the real ones are the identity.
+        let first = |name: &str| field(name)?.split_whitespace().next()?.parse::<u32>().ok();
+        let groups = field("Groups")?.split_whitespace().map(|g| g.parse().ok()).collect::<Option<Vec<u32>>>()?;
+        let bounding = caps("CapBnd")?;
+        let filtered = field("Seccomp")? != "0";
+        let privileges = Privileges {
+            identity: Identity { uid: first("Uid")?, gid: first("Gid")?, groups },
+            bounding,
+            effective: caps("CapEff")?,
+            permitted: caps("CapPrm")?,
+            inheritable: caps("CapInh")?,
+            ambient: caps("CapAmb")?,
+            no_new_privs: field("NoNewPrivs")? == "1",
+            seccomp: None,
+        };
+        Some(match filtered {
+            true => default_filter(bounding).map(|program| Privileges { seccomp: Some(program), ..privileges }),
+            false => Ok(privileges),
+        })
+    }
+}
+
+/// The default seccomp program (Docker's allowlist) for a container that keeps `caps`.
+fn default_filter(caps: CapSet) -> Result<Vec<libc::sock_filter>, Error> {
+    seccomp::default_program(caps).map_err(|err| Error::Setup(format!("the default seccomp filter: {err}")))
 }
 
 #[cfg(test)]
@@ -157,13 +276,85 @@ mod tests {
 
     #[test]
     fn adds_and_drops_follow_dockers_rule() {
-        let only_net_raw = CapSet::adjusted(&[parse_cap("NET_RAW").unwrap()], &[Cap::All]);
+        let all = CapSet::ALL;
+        let only_net_raw = CapSet::adjusted(&[parse_cap("NET_RAW").unwrap()], &[Cap::All], all).unwrap();
         assert_eq!(names(only_net_raw), ["NET_RAW"]);
-        let with_admin = CapSet::adjusted(&[parse_cap("SYS_ADMIN").unwrap()], &[]);
+        let with_admin = CapSet::adjusted(&[parse_cap("SYS_ADMIN").unwrap()], &[], all).unwrap();
         assert!(with_admin.contains(21) && with_admin.0.count_ones() == 15);
-        let without_chown = CapSet::adjusted(&[], &[parse_cap("CHOWN").unwrap()]);
+        let without_chown = CapSet::adjusted(&[], &[parse_cap("CHOWN").unwrap()], all).unwrap();
         assert!(!without_chown.contains(0) && without_chown.0.count_ones() == 13);
-        assert_eq!(CapSet::adjusted(&[Cap::All], &[]), CapSet::ALL);
+        assert_eq!(CapSet::adjusted(&[Cap::All], &[], all), Ok(CapSet::ALL));
+    }
+
+    #[test]
+    fn all_means_what_the_runtime_holds_and_a_missing_one_is_named() {
+        // A runtime without CAP_SYS_RESOURCE (24), as root is on some hosts.
+        let available = CapSet(CapSet::ALL.0 & !(1 << 24));
+        assert_eq!(CapSet::adjusted(&[Cap::All], &[], available), Ok(available));
+        let err = CapSet::adjusted(&[parse_cap("SYS_RESOURCE").unwrap()], &[], available).unwrap_err();
+        assert!(err.starts_with("CAP_SYS_RESOURCE: contain itself does not hold it"), "{err}");
+        let scarce = CapSet(1 << 0);
+        assert_eq!(CapSet::adjusted(&[], &[], scarce), Ok(scarce), "the default is cut to what is held");
+    }
+
+    #[test]
+    fn the_runtime_can_read_its_own_bounding_set() {
+        let available = CapSet::available();
+        let status = sys::read_file(c"/proc/self/status").unwrap();
+        let bounding = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
+        assert_eq!(available.0, u64::from_str_radix(bounding, 16).unwrap());
+    }
+
+    #[test]
+    fn a_non_root_command_holds_no_capability_at_all() {
+        let user = Identity { uid: 1000, gid: 1000, groups: vec![] };
+        let privileges = Privileges::confined(user, Some(CapSet::default_set()), CapSet::ALL).unwrap();
+        assert_eq!(privileges.bounding, CapSet::default_set());
+        for set in [privileges.effective, privileges.permitted, privileges.inheritable, privileges.ambient] {
+            assert_eq!(set, CapSet::default());
+        }
+        let root = Privileges::confined(Identity::default(), Some(CapSet::default_set()), CapSet::ALL).unwrap();
+        assert_eq!((root.permitted, root.inheritable), (CapSet::default_set(), CapSet::default()));
+        assert!(root.no_new_privs && root.seccomp.is_some());
+        let privileged = Privileges::confined(Identity::default(), None, CapSet(0xff)).unwrap();
+        assert_eq!(privileged.bounding, CapSet(0xff));
+        assert!(!privileged.no_new_privs && privileged.seccomp.is_none());
+    }
+
+    #[test]
+    fn a_process_status_gives_its_privileges() {
+        let status = "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\nGroups:\t5 6 \n\
+                      CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n\
+                      CapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n";
+        let privileges = Privileges::of_process(status).unwrap().unwrap();
+        assert_eq!(privileges.identity, Identity { uid: 1000, gid: 100, groups: vec![5, 6] });
+        assert_eq!(privileges.bounding, CapSet::default_set());
+        assert!(privileges.permitted == CapSet::default() && privileges.no_new_privs && privileges.seccomp.is_some());
+        let unconfined = status.replace("Seccomp:\t2", "Seccomp:\t0").replace("NoNewPrivs:\t1", "NoNewPrivs:\t0");
+        let privileges = Privileges::of_process(&unconfined).unwrap().unwrap();
+        assert!(!privileges.no_new_privs && privileges.seccomp.is_none());
+        assert!(Privileges::of_process(&status.replace("CapBnd", "CapXyz")).is_none());
+    }
+
+    #[test]
+    fn the_named_numbers_match_the_names() {
+        for (cap, name) in [
+            (CAP_DAC_READ_SEARCH, "DAC_READ_SEARCH"),
+            (CAP_SYS_RAWIO, "SYS_RAWIO"),
+            (CAP_SYS_CHROOT, "SYS_CHROOT"),
+            (CAP_SYS_PTRACE, "SYS_PTRACE"),
+            (CAP_SYS_PACCT, "SYS_PACCT"),
+            (CAP_SYS_ADMIN, "SYS_ADMIN"),
+            (CAP_SYS_BOOT, "SYS_BOOT"),
+            (CAP_SYS_NICE, "SYS_NICE"),
+            (CAP_SYS_TIME, "SYS_TIME"),
+            (CAP_SYS_TTY_CONFIG, "SYS_TTY_CONFIG"),
+            (CAP_SYSLOG, "SYSLOG"),
+            (CAP_PERFMON, "PERFMON"),
+            (CAP_BPF, "BPF"),
+        ] {
+            assert_eq!(super::name(cap), name);
+        }
     }
 
     #[test]

@@ -13,10 +13,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cli::{format_size, Limits, CPU_PERIOD_US};
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Errno, Fd};
-use crate::usage::{self, Usage};
+use crate::sys::{self, Dir, Errno, Fd};
+use crate::usage::{self, human_size, Usage};
 
 /// The highest memory and pid counts seen by `Cgroup::sample`.
 #[derive(Debug, Default)]
@@ -37,6 +36,17 @@ const V2_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 /// rmdir of a cgroup whose last task is still being torn down fails with EBUSY for a moment.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The cgroup limits; `None` leaves the kernel's default (no limit).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub cpu_quota_us: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+/// The cpu.max / cpu.cfs_period_us period: `--cpu` is a quota against this many microseconds.
+pub const CPU_PERIOD_US: u64 = 100_000;
+
 /// Which cgroup API the host offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
@@ -46,7 +56,28 @@ pub enum Version {
 
 /// The directory of a container's cgroup on a v2 host (on v1, the same name under each hierarchy).
 pub fn cgroup_path(id: &str) -> String {
-    format!("{CGROUP_ROOT}/{}", cgroup_name(id))
+    format!("{CGROUP_ROOT}{}", relative_path(id))
+}
+
+/// The cgroup of the container `id` as /proc/PID/cgroup names it: `/contain-ID`. Always made from
+/// the id, never read from a record.
+pub fn relative_path(id: &str) -> String {
+    format!("/{}", cgroup_name(id))
+}
+
+/// A cgroup path from elsewhere (an OCI config, a record), made safe to join under the cgroup
+/// root: absolute, without `.`, `..` or empty components, and not the root itself. None if it is
+/// not such a path.
+pub fn normalized(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
+    let valid = path.starts_with('/') && !parts.is_empty() && parts.iter().all(|part| *part != "." && *part != "..");
+    valid.then(|| format!("/{}", parts.join("/")))
+}
+
+/// Does /proc/PID/cgroup (`hierarchy:controllers:path` lines) place the process in `path`, in
+/// any hierarchy?
+pub fn lists_path(proc_cgroup: &str, path: &str) -> bool {
+    proc_cgroup.lines().filter_map(|line| line.splitn(3, ':').nth(2)).any(|listed| listed == path)
 }
 
 fn cgroup_name(id: &str) -> String {
@@ -126,7 +157,7 @@ pub fn parse_oom_kills(contents: &str) -> u64 {
 pub fn describe_limits(limits: &Limits) -> String {
     let mut parts = Vec::new();
     if let Some(bytes) = limits.memory_bytes {
-        parts.push(format!("memory={}", format_size(bytes)));
+        parts.push(format!("memory={}", human_size(bytes)));
     }
     if let Some(quota) = limits.cpu_quota_us {
         parts.push(format!("cpu={quota}/{CPU_PERIOD_US}"));
@@ -168,13 +199,16 @@ pub struct Cgroup {
     dirs: Vec<(&'static str, String)>,
     /// v2 only: the directory, opened for CLONE_INTO_CGROUP.
     dir_fd: Option<Fd>,
+    /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
+    /// container's (named after its id), never in one a record names.
+    kill_stragglers: bool,
 }
 
 impl Cgroup {
     /// Creates the cgroup and writes the limits. Fails if the name is already in use: a cgroup we
     /// did not create is never touched, let alone removed.
     pub fn create(version: Version, id: &str, limits: &Limits) -> Result<Cgroup, Error> {
-        let mut cgroup = Cgroup { version, dirs: Vec::new(), dir_fd: None };
+        let mut cgroup = Cgroup { version, dirs: Vec::new(), dir_fd: None, kill_stragglers: true };
         let name = cgroup_name(id);
         match version {
             Version::V2 => {
@@ -226,17 +260,18 @@ impl Cgroup {
     /// The directories a container named `id` left behind (its runtime died without removing
     /// them), wherever `create` may have made them, to be removed with `remove`.
     pub fn leftover(id: &str) -> Cgroup {
-        let name = cgroup_name(id);
-        let candidates = std::iter::once(cgroup_path(id))
-            .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}/{name}")));
-        let dirs = candidates.filter(|dir| sys::exists(dir)).map(|dir| ("", dir)).collect();
+        let dirs = existing_dirs(id).into_iter().map(|dir| ("", dir)).collect();
         // The version only matters for limits and OOM counts, which a leftover is not asked for.
-        Cgroup { version: Version::V2, dirs, dir_fd: None }
+        Cgroup { version: Version::V2, dirs, dir_fd: None, kill_stragglers: true }
     }
 
-    /// The directories, for the state record.
-    pub fn dirs(&self) -> Vec<String> {
-        self.dirs.iter().map(|(_, dir)| dir.clone()).collect()
+    /// The directories at `path` (from `normalized`) an OCI container left behind: `remove` only
+    /// removes them if they are empty, since the path came from a file.
+    pub fn leftover_at(path: &str) -> Cgroup {
+        let candidates = std::iter::once(format!("{CGROUP_ROOT}{path}"))
+            .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}{path}")));
+        let dirs = candidates.filter(|dir| sys::exists(dir)).map(|dir| ("", dir)).collect();
+        Cgroup { version: Version::V2, dirs, dir_fd: None, kill_stragglers: false }
     }
 
     /// The directory holding `controller`'s files ("" = the v2 directory).
@@ -336,11 +371,13 @@ impl Cgroup {
             let cdir = cpath(&dir)?;
             let deadline = Instant::now() + REMOVE_TIMEOUT;
             loop {
-                match sys::rmdir(&cdir) {
+                match sys::rmdir(Dir::Cwd, &cdir) {
                     Ok(()) | Err(Errno(libc::ENOENT)) => break,
                     Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
-                        kill_all_in(&dir);
-                        std::thread::sleep(Duration::from_millis(5));
+                        if self.kill_stragglers {
+                            kill_all_in(&dir);
+                        }
+                        sys::sleep(Duration::from_millis(5));
                     }
                     Err(errno) => {
                         self.dirs.push((controller, dir.clone()));
@@ -359,6 +396,14 @@ impl Drop for Cgroup {
             crate::log::error(&err);
         }
     }
+}
+
+/// The cgroup directories of the container `id`, in whichever hierarchies exist.
+pub fn existing_dirs(id: &str) -> Vec<String> {
+    let name = cgroup_name(id);
+    let candidates = std::iter::once(cgroup_path(id))
+        .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}/{name}")));
+    candidates.filter(|dir| sys::exists(dir)).collect()
 }
 
 /// Writes `pid` into cgroup.procs of each directory: `Cgroup::attach`, and `contain exec` joining
@@ -419,12 +464,31 @@ mod tests {
     }
 
     #[test]
-    fn the_cgroup_path_from_the_seed() {
+    fn a_containers_cgroup_is_named_after_its_id() {
         assert_eq!(cgroup_path("test-container"), "/sys/fs/cgroup/contain-test-container");
+        assert_eq!(relative_path("web"), "/contain-web");
     }
 
     #[test]
-    fn cpu_max_from_the_seed() {
+    fn paths_from_files_are_normalized_or_refused() {
+        assert_eq!(normalized("/libpod_parent/libpod-x").as_deref(), Some("/libpod_parent/libpod-x"));
+        assert_eq!(normalized("//a///b/").as_deref(), Some("/a/b"));
+        for bad in ["", "/", "relative/x", "/a/../b", "/a/./b", "/.."] {
+            assert_eq!(normalized(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_process_is_found_in_its_cgroup_in_any_hierarchy() {
+        let v1 = "12:pids:/contain-web\n5:memory:/contain-web\n1:name=systemd:/\n0::/\n";
+        assert!(lists_path(v1, "/contain-web"));
+        assert!(!lists_path(v1, "/contain-we"));
+        assert!(lists_path("0::/libpod_parent/x\n", "/libpod_parent/x"));
+        assert!(!lists_path("0::/contain-other\n", "/contain-web"));
+    }
+
+    #[test]
+    fn cpu_max_is_quota_and_period() {
         assert_eq!(format_cpu_max(50000), "50000 100000");
         assert_eq!(format_cpu_max(150000), "150000 100000");
     }

@@ -1,30 +1,23 @@
 //! The container side: what the first process does between clone3 and execve, as one readable
-//! sequence (`setup_and_exec`). Every step is one line plus the context its error would carry.
+//! sequence (`prepare`, then `exec_command`). Every step is one line plus the context its error
+//! would carry.
 //!
 //! This runs in the child of clone3, on the stack from `clone.rs`, in a copy-on-write copy of the
 //! runtime's memory. It never returns into the parent's frames: it either execs the command or
-//! reports `(step, errno)` to the parent over a pipe and exits with 125, 126 or 127.
+//! reports why not over the handshake (`handshake.rs`) and exits with 125, 126 or 127.
 
 use std::convert::Infallible;
-use std::ffi::{c_int, CString};
+use std::ffi::c_int;
 
-use crate::caps::{self, CapSet};
-use crate::cli::{User, Volume};
+use crate::caps::{self, Privileges};
 use crate::error::{cpath, Context, Error};
-use crate::mounts::{self, HostDevices, HostVolumes};
+use crate::handshake::{ChildEnds, Failure};
+use crate::mounts::{self, Checked, HostDevices, HostVolumes, VolumeSource};
 use crate::net;
 use crate::netlink::VethAddrs;
-use crate::seccomp;
-use crate::sys::{self, Errno, Fd, SigSet};
-use crate::tty::{self, ChildTerminal};
-
-/// Exit codes of a container that never ran its command (the `docker run` convention).
-pub const EXIT_SETUP_FAILED: i32 = 125;
-pub const EXIT_NOT_EXECUTABLE: i32 = 126;
-pub const EXIT_NOT_FOUND: i32 = 127;
-
-/// The kernel's highest signal number (_NSIG) on x86_64 and aarch64.
-const SIGRTMAX: i32 = 64;
+use crate::signals::SIGNAL_MAX;
+use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
+use crate::tty;
 
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -35,27 +28,35 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 pub struct ChildConfig {
     /// Make a new container, or join a running one.
     pub setup: Setup,
-    /// The command's argv (argv[0] is the name to look up in PATH when it has no '/').
-    pub argv: Vec<CString>,
+    pub command: CommandLine,
+    pub privileges: Privileges,
+    /// Where the command's output goes besides the terminal it inherits.
+    pub output: Output,
+    pub handshake: ChildEnds,
+    /// Who keeps the container: the runtime (the child dies with it) or nobody (OCI).
+    pub kept_by_runtime: bool,
+}
+
+/// The command and where it runs, ready for the exec stub (see stub.rs), which execs it.
+pub struct CommandLine {
+    /// argv[0], for messages.
+    pub name: String,
+    /// The sealed memfd holding the exec stub.
+    pub stub: Fd,
+    /// The stub's argv: the report descriptor, the paths to try, then the command's own argv.
+    pub stub_argv: CStringArray,
     /// The container's whole environment; nothing of the host's leaks in.
-    pub env: Vec<CString>,
-    /// PATH inside the container, for the command lookup.
-    pub search_path: String,
-    /// The command's working directory (inside the container).
+    pub env: CStringArray,
+    /// The working directory (inside the container).
     pub workdir: String,
-    pub user: Option<User>,
-    /// The child waits on this pipe until the parent has put it in its cgroup ("go" byte), and
-    /// sees end-of-file if the parent died first.
-    pub go_read: c_int,
-    /// O_CLOEXEC: closes on a successful exec, so the parent reads EOF; a failure report otherwise.
-    pub report_write: c_int,
-    /// The parent's ends of the pipes and the socket, which the child must close (it got copies).
-    pub parent_fds: Vec<c_int>,
-    /// Set when the user is at a terminal: the container gets a pty of its own.
-    pub terminal: Option<ChildTerminal>,
-    /// The capabilities the command keeps; None = `--privileged`: all of them, no no_new_privs, no
-    /// seccomp filter, nothing masked in /proc and /sys, device nodes allowed.
-    pub capabilities: Option<CapSet>,
+}
+
+/// The command's standard output and error.
+pub enum Output {
+    /// The runtime's own (a terminal, a pipe, a file), or the container's pty when it has one.
+    Inherited,
+    /// `--detach`: a pipe the runtime copies into the container's log.
+    Log(c_int),
 }
 
 pub enum Setup {
@@ -63,19 +64,21 @@ pub enum Setup {
     Create(NewContainer),
     /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd (the
     /// PID namespace was joined by the parent, for its children, before clone3).
-    Join { init_pidfd: c_int },
+    Join { init_pidfd: Fd },
 }
 
 /// What `contain run` builds.
 pub struct NewContainer {
     pub hostname: String,
-    /// Absolute path of the rootfs on the host.
-    pub rootfs: String,
-    /// `--overlay`: the rootfs becomes the lower layer of an overlayfs mounted at `merged`.
-    pub overlay: Option<OverlayDirs>,
+    /// The rootfs, checked by the runtime and opened again here (see `mounts::Checked`): every
+    /// use below goes through that descriptor, never through its path again.
+    pub rootfs: Checked,
+    /// `--overlay`: the rootfs becomes the lower layer of an overlayfs.
+    pub overlay: Option<Overlay>,
     pub read_only: bool,
-    /// With absolute, existing host paths.
-    pub volumes: Vec<Volume>,
+    /// Not `--privileged`: the rootfs is nodev, /proc and /sys are masked.
+    pub confined: bool,
+    pub volumes: Vec<VolumeSource>,
     pub net: ContainerNet,
 }
 
@@ -87,50 +90,23 @@ pub enum ContainerNet {
     Host,
 }
 
-/// The overlay's directories on the host (under /run/contain/ID).
-pub struct OverlayDirs {
-    pub upper: String,
-    pub work: String,
-    pub merged: String,
-}
-
-impl OverlayDirs {
-    /// The overlayfs mount options (paths were checked free of ',', ':' and '\\').
-    pub fn options(&self, lower: &str) -> String {
-        format!("lowerdir={lower},upperdir={},workdir={}", self.upper, self.work)
-    }
-}
-
-/// Why the container's command did not start.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub message: String,
-    pub exit_code: i32,
-}
-
-impl Failure {
-    fn setup(err: Error) -> Failure {
-        Failure { message: err.to_string(), exit_code: EXIT_SETUP_FAILED }
-    }
-
-    /// The report sent to the parent: one exit-code byte, then the message.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.exit_code as u8];
-        out.extend_from_slice(self.message.as_bytes());
-        out
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<Failure> {
-        let (&code, message) = bytes.split_first()?;
-        Some(Failure { message: String::from_utf8_lossy(message).into_owned(), exit_code: code as i32 })
-    }
+/// The overlay, made of directories in the container's entry under the state directory. The
+/// child opens each and names it in the mount options as /proc/self/fd/N, so no byte of any path
+/// (the rootfs's, the state directory's) reaches the overlayfs option string.
+pub struct Overlay {
+    /// The entry's directory, which holds `merged` (the mount point) and `upper`/`work` or
+    /// `layer`. (The state directory is root's alone, so its path is safe to look up again.)
+    pub entry: String,
+    /// `--overlay-size`: the layers in a tmpfs of this many bytes, mounted on `layer` in the
+    /// container's own mount namespace (so it vanishes with it); otherwise `upper` and `work` on
+    /// the host's filesystem (kept with `--keep`).
+    pub size: Option<u64>,
 }
 
 /// The clone3 entry point (see `clone::spawn`).
 pub extern "C" fn child_main(config: &ChildConfig) -> c_int {
     let Err(failure) = setup_and_exec(config);
-    // The parent prints the report; if even the pipe is gone, there is nobody left to tell.
-    let _ = sys::write_all(config.report_write, &failure.encode());
+    config.handshake.report_failure(&failure);
     failure.exit_code
 }
 
@@ -141,29 +117,29 @@ fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
 
 /// The in-container setup, in order. Returns the pty's slave end when there is one.
 fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
-    for &fd in &config.parent_fds {
-        sys::close(fd);
+    config.handshake.close_runtime_ends();
+    if config.kept_by_runtime {
+        // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
+        // died before this point is noticed as end-of-file on the pipe instead.
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
+            .step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
     }
-    // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
-    // died before this point is noticed as end-of-file on the pipe instead.
-    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0).step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
     // Until execve (which restores it), nothing in the container can ptrace us or read our memory.
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
-    wait_for_parent(config.go_read)?;
-    sys::close(config.go_read);
+    config.handshake.wait_for_go()?;
 
     match &config.setup {
-        Setup::Create(container) => create_container(container, config.capabilities.is_some(), &config.workdir)?,
+        Setup::Create(container) => create_container(container, &config.command.workdir)?,
         Setup::Join { init_pidfd } => {
-            sys::setns(*init_pidfd, JOINED_NAMESPACES)
+            sys::setns(init_pidfd.raw(), JOINED_NAMESPACES)
                 .step(|| format!("setns(pidfd, {})", sys::namespace_names(JOINED_NAMESPACES)))?;
-            sys::close(*init_pidfd);
             sys::setsid().step(|| "setsid()".into())?;
         }
     }
-    sys::chdir(&cpath(&config.workdir)?).step(|| format!("chdir({})", config.workdir))?;
+    let workdir = &config.command.workdir;
+    sys::chdir(&cpath(workdir)?).step(|| format!("chdir({workdir})"))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
-    config.terminal.as_ref().map(tty::open_in_container).transpose()
+    config.handshake.terminal.as_ref().map(tty::open_in_container).transpose()
 }
 
 /// The namespaces `contain exec` joins in the child (the PID namespace was joined by the parent).
@@ -171,7 +147,7 @@ const JOINED_NAMESPACES: u64 =
     (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP) as u64;
 
 /// `contain run`: everything between the new namespaces and the command.
-fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> Result<(), Error> {
+fn create_container(container: &NewContainer, workdir: &str) -> Result<(), Error> {
     // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
     sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
@@ -186,39 +162,30 @@ fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> 
     log!("setting hostname: {}", container.hostname);
     sys::sethostname(&container.hostname).step(|| format!("sethostname({})", container.hostname))?;
 
-    log!("setting up rootfs: {}", container.rootfs);
+    log!("setting up rootfs: {}", container.rootfs.path);
     let devices = HostDevices::open()?;
-    let volumes = HostVolumes::open(&container.volumes, confined)?;
-    let root = match &container.overlay {
-        Some(overlay) => {
-            // In our private mount namespace: the host never sees this mount.
-            let options = overlay.options(&container.rootfs);
-            log!("mounting an overlay: {options}");
-            let merged = cpath(&overlay.merged)?;
-            let data = sys::cstring(&options).step(|| options.clone())?;
-            sys::mount(Some(c"overlay"), &merged, Some(c"overlay"), 0, Some(&data))
-                .step(|| format!("mount(overlay, {}, {options})", overlay.merged))?;
-            &overlay.merged
-        }
-        None => &container.rootfs,
-    };
-    enter_rootfs(root)?;
+    let volumes = HostVolumes::open(&container.volumes, container.confined)?;
+    let rootfs = container.rootfs.reopen()?;
+    let overlay_root = container.overlay.as_ref().map(|overlay| mount_overlay(&rootfs, overlay)).transpose()?;
+    enter_rootfs(overlay_root.as_ref().unwrap_or(&rootfs), &container.rootfs.path)?;
 
-    if confined {
+    if container.confined {
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
         sys::mount_setattr_path(c"/", true, sys::MOUNT_ATTR_NODEV)
             .step(|| "mount_setattr(/, AT_RECURSIVE, MOUNT_ATTR_NODEV)".into())?;
     }
+    // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
+    let create_missing = !container.read_only || container.overlay.is_some();
     log!("mounting /proc, /sys (read-only) and a minimal /dev");
-    mounts::apply(&mounts::container_plan(confined, container.read_only), &devices)?;
+    mounts::apply(&mounts::container_plan(container.confined, container.read_only), &devices, create_missing)?;
     drop(devices);
     if !container.volumes.is_empty() {
         log!("mounting {} volume(s)", container.volumes.len());
     }
-    volumes.attach()?;
-    mounts::make_dirs(workdir)?;
+    volumes.attach(create_missing)?;
+    mounts::make_dirs(workdir, create_missing)?;
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
@@ -235,28 +202,56 @@ fn create_container(container: &NewContainer, confined: bool, workdir: &str) -> 
     Ok(())
 }
 
-/// Blocks until the runtime says "go", and makes sure it is still alive: if it died before our
-/// PR_SET_PDEATHSIG took effect, no signal will ever come, but its end of the pipe is closed.
-fn wait_for_parent(go_read: c_int) -> Result<(), Error> {
-    let mut byte = [0u8; 1];
-    let got = sys::read(go_read, &mut byte).step(|| "read(sync pipe)".into())?;
-    if got != 1 || sys::pipe_hung_up(go_read).step(|| "ppoll(sync pipe)".into())? {
-        return Err(Error::Setup("the runtime exited before the container started".into()));
-    }
-    Ok(())
+/// /proc/self/fd/N: how an open descriptor is named in a path, here in the overlayfs options.
+fn fd_path(fd: &Fd) -> String {
+    format!("/proc/self/fd/{}", fd.raw())
 }
 
-/// Makes `rootfs` the root of our mount namespace and detaches the host's root entirely.
+/// Mounts the overlay (in our private mount namespace: the host never sees it) and returns its
+/// root. Every layer is named through a descriptor.
+fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
+    let open_dir = |path: &str| {
+        sys::open(&cpath(path)?, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+            .step(|| format!("open({path})"))
+    };
+    let entry = &overlay.entry;
+    let layers = match overlay.size {
+        Some(size) => {
+            let options = format!("mode=0755,size={size}");
+            let layer = format!("{entry}/layer");
+            sys::mount(Some(c"tmpfs"), &cpath(&layer)?, Some(c"tmpfs"), libc::MS_NOSUID, Some(&cpath(&options)?))
+                .step(|| format!("mount(tmpfs, {layer}, {options})"))?;
+            for name in ["upper", "work"] {
+                let dir = format!("{layer}/{name}");
+                sys::mkdir(&cpath(&dir)?, 0o755).step(|| format!("mkdir({dir})"))?;
+            }
+            layer
+        }
+        None => entry.clone(),
+    };
+    let (upper, work) = (open_dir(&format!("{layers}/upper"))?, open_dir(&format!("{layers}/work"))?);
+    let options = format!("lowerdir={},upperdir={},workdir={}", fd_path(lower), fd_path(&upper), fd_path(&work));
+    let merged = format!("{entry}/merged");
+    log!("mounting an overlay: {options}");
+    sys::mount(Some(c"overlay"), &cpath(&merged)?, Some(c"overlay"), 0, Some(&cpath(&options)?))
+        .step(|| format!("mount(overlay, {merged}, {options})"))?;
+    // Opened after the mount, so the lookup crosses into the overlay's root.
+    open_dir(&merged)
+}
+
+/// Makes `root` the root of our mount namespace and detaches the host's root entirely.
 ///
 /// pivot_root(".", ".") (see pivot_root(2), "NOTES", and runc) stacks the old root on top of the
 /// new one, where it is unmounted at once: no `.oldroot` directory is ever created in the image,
 /// so two containers can share a rootfs, and a read-only rootfs works too.
-fn enter_rootfs(rootfs: &str) -> Result<(), Error> {
-    let root = cpath(rootfs)?;
-    // pivot_root needs the new root to be a mount point; a bind mount onto itself makes it one.
-    sys::mount(Some(&root), &root, None, libc::MS_BIND | libc::MS_REC, None)
-        .step(|| format!("mount({rootfs}, {rootfs}, MS_BIND|MS_REC)"))?;
-    sys::chdir(&root).step(|| format!("chdir({rootfs})"))?;
+fn enter_rootfs(root: &Fd, describe: &str) -> Result<(), Error> {
+    // pivot_root needs the new root to be a mount point: a bind mount of it onto itself, taken
+    // and attached through descriptors (open_tree, move_mount), makes it one without its path
+    // being looked up again.
+    let tree =
+        sys::open_tree_clone(root, true).step(|| format!("open_tree({describe}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
+    sys::move_mount_onto(&tree, root).step(|| format!("move_mount({describe}, {describe})"))?;
+    sys::fchdir(&tree).step(|| format!("fchdir({describe})"))?;
 
     log!("pivoting root");
     match sys::pivot_root(c".", c".") {
@@ -268,10 +263,11 @@ fn enter_rootfs(rootfs: &str) -> Result<(), Error> {
             // tree); minimal VMs boot that way. Move the rootfs over / and chroot, as runc's
             // no_pivot does. Weaker: the old root is hidden, not detached.
             log!("pivot_root: EINVAL on an initramfs root; falling back to MS_MOVE + chroot");
-            sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).step(|| format!("mount({rootfs}, /, MS_MOVE)"))?;
-            sys::chroot(c".").step(|| format!("chroot({rootfs})"))?;
+            sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)
+                .step(|| format!("mount({describe}, /, MS_MOVE)"))?;
+            sys::chroot(c".").step(|| format!("chroot({describe})"))?;
         }
-        Err(errno) => return Err(Error::Sys { step: format!("pivot_root({rootfs}, {rootfs})"), errno }),
+        Err(errno) => return Err(Error::sys(format!("pivot_root({describe}, {describe})"), errno)),
     }
     sys::chdir(c"/").step(|| "chdir(/)".into())
 }
@@ -280,125 +276,84 @@ fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
 }
 
-/// The last step before execve: no gaining privileges through setuid binaries, only `caps` of
-/// root's capabilities, the `--user` identity, and the seccomp deny-list. The bounding set is what
-/// counts for root: execve gives uid 0 every capability in it, so dropping from it is what really
-/// takes one away. (A non-root user ends up with no capabilities at all after execve, as in Docker.)
-fn drop_privileges(caps: Option<CapSet>, user: Option<User>) -> Result<(), Error> {
-    if let Some(set) = caps {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
-        for cap in (0..64).filter(|&cap| !set.contains(cap)) {
-            match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
-                Ok(()) => {}
-                Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
-                Err(errno) => {
-                    return Err(Error::Sys { step: format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno })
-                }
-            }
+/// The last step before execve: who the command runs as and what it may do (see caps.rs). The
+/// bounding set is what counts for root: execve gives uid 0 every capability in it, so dropping
+/// from it is what really takes one away.
+fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &ChildEnds) -> Result<(), Error> {
+    let Privileges { identity, bounding, effective, permitted, inheritable, ambient, no_new_privs, seccomp } =
+        privileges;
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the command may not
+    // keep: then it goes first (as runc does), and must allow the calls below.
+    if let (false, Some(program)) = (no_new_privs, seccomp) {
+        sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
+    }
+    // The permitted set survives the uid change below only with this (for an OCI process that
+    // keeps capabilities as a non-root user; `contain run` gives such a user none).
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
+    for cap in (0..64).filter(|&cap| !bounding.contains(cap)) {
+        match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
+            Ok(_) => {}
+            Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
+            Err(errno) => return Err(Error::sys(format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno)),
         }
-        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
-            .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
     }
-    if let Some(User { uid, gid }) = user {
-        // Keep the permitted set across setuid, so capset below can still set it.
-        sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
-        sys::switch_user(uid, gid)
-            .map_err(|(call, errno)| Error::Sys { step: format!("{call}({uid}:{gid})"), errno })?;
+    let (uid, gid) = (identity.uid, identity.gid);
+    sys::switch_user(uid, gid, &identity.groups)
+        .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;
+    sys::capset(effective.words(), permitted.words(), inheritable.words()).step(|| {
+        format!("capset(effective {:#x}, permitted {:#x}, inheritable {:#x})", effective.0, permitted.0, inheritable.0)
+    })?;
+    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
+        .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
+    for cap in (0..64).filter(|&cap| ambient.contains(cap)) {
+        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as u64, cap as u64)
+            .step(|| format!("prctl(PR_CAP_AMBIENT_RAISE, CAP_{})", caps::name(cap)))?;
     }
-    if let Some(set) = caps {
-        sys::capset(set.words()).step(|| format!("capset({:#x})", set.0))?;
-        // Last: after this, the deny-listed calls fail even for us.
-        sys::install_seccomp_filter(&seccomp::deny_list_program())
-            .step(|| "prctl(PR_SET_SECCOMP, deny list)".into())?;
+    if *no_new_privs {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
+    }
+    if kept_by_runtime {
+        // The kernel clears the parent-death signal when the uid changes: set it again, then make
+        // sure the runtime did not die in between (its signal would have gone nowhere).
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
+            .step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
+        handshake.check_runtime_alive()?;
+    }
+    // Last: after this, the refused calls fail even for us.
+    if let (true, Some(program)) = (no_new_privs, seccomp) {
+        sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
     }
     Ok(())
 }
 
-/// Candidates for execve, in order: the name itself when it has a '/', else each PATH entry.
-pub fn command_candidates(name: &str, search_path: &str) -> Vec<String> {
-    if name.contains('/') {
-        return vec![name.to_string()];
-    }
-    search_path
-        .split(':')
-        .map(|dir| if dir.is_empty() { "." } else { dir })
-        .map(|dir| format!("{}/{name}", dir.trim_end_matches('/')))
-        .collect()
-}
-
-/// Which errno to report after trying every candidate, as execvp(3) does: permission problems
-/// win over "not found", so a non-executable file in PATH is not reported as missing.
-fn exec_failure(name: &str, errno: Errno) -> Failure {
-    let exit_code = match errno.0 {
-        libc::ENOENT | libc::ENOTDIR => EXIT_NOT_FOUND,
-        _ => EXIT_NOT_EXECUTABLE,
-    };
-    Failure { message: format!("execve({name}): {errno}"), exit_code }
-}
-
+/// The last steps: a clean slate of signals and descriptors, the command's stdio, its privileges,
+/// then the exec stub, which execs the command (see stub.rs for why not this process itself).
 fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
-    let name = config.argv[0].to_string_lossy().into_owned();
-    log!("running: {}", name);
+    let command = &config.command;
+    log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
     // command. (SIGKILL and SIGSTOP cannot be changed, and need not be.)
-    for sig in (1..=SIGRTMAX).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+    for sig in (1..=SIGNAL_MAX).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
         sys::reset_signal_to_default(sig).step(|| format!("rt_sigaction({sig}, SIG_DFL)")).map_err(Failure::setup)?;
     }
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
     sys::close_range_cloexec(3).step(|| "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)".into()).map_err(Failure::setup)?;
-    if let Some(slave) = &pty {
-        tty::attach_stdio(slave).map_err(Failure::setup)?;
-    }
-    drop_privileges(config.capabilities, config.user).map_err(Failure::setup)?;
-
-    let mut saw_eacces = false;
-    let mut last = Errno(libc::ENOENT);
-    for candidate in command_candidates(&name, &config.search_path) {
-        let Ok(path) = CString::new(candidate) else {
-            continue;
-        };
-        last = sys::execve(&path, &config.argv, &config.env);
-        match last.0 {
-            libc::ENOENT | libc::ENOTDIR => continue,
-            libc::EACCES => saw_eacces = true,
-            _ => break,
+    match (&pty, &config.output) {
+        (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
+        (None, Output::Log(pipe)) => {
+            for target in [1, 2] {
+                sys::dup_onto(*pipe, target).step(|| format!("dup3(log pipe, {target})")).map_err(Failure::setup)?;
+            }
         }
+        (None, Output::Inherited) => {}
     }
-    let errno = if saw_eacces && matches!(last.0, libc::ENOENT | libc::ENOTDIR) { Errno(libc::EACCES) } else { last };
-    Err(exec_failure(&name, errno))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bare_names_are_searched_in_path() {
-        assert_eq!(command_candidates("sh", "/usr/bin:/bin/"), ["/usr/bin/sh", "/bin/sh"]);
-        assert_eq!(command_candidates("sh", "/bin::/x"), ["/bin/sh", "./sh", "/x/sh"]);
-    }
-
-    #[test]
-    fn names_with_a_slash_are_used_as_given() {
-        assert_eq!(command_candidates("/bin/echo", "/usr/bin"), ["/bin/echo"]);
-        assert_eq!(command_candidates("./run.sh", "/usr/bin"), ["./run.sh"]);
-    }
-
-    #[test]
-    fn exec_errors_map_to_126_and_127() {
-        assert_eq!(exec_failure("nope", Errno(libc::ENOENT)).exit_code, 127);
-        assert_eq!(exec_failure("nope", Errno(libc::ENOTDIR)).exit_code, 127);
-        assert_eq!(exec_failure("/etc/passwd", Errno(libc::EACCES)).exit_code, 126);
-        assert_eq!(exec_failure("/bin/garbage", Errno(libc::ENOEXEC)).exit_code, 126);
-        assert_eq!(exec_failure("nope", Errno(libc::ENOENT)).message, "execve(nope): ENOENT (2)");
-    }
-
-    #[test]
-    fn failure_reports_round_trip() {
-        let f = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125 };
-        assert_eq!(Failure::decode(&f.encode()), Some(f));
-        assert_eq!(Failure::decode(&[]), None);
-    }
+    drop_privileges(&config.privileges, config.kept_by_runtime, &config.handshake).map_err(Failure::setup)?;
+    // The report descriptor reaches the stub, which makes it close-on-exec again before it execs
+    // the command: its end of file then means the command runs.
+    let report = config.handshake.report_fd();
+    sys::set_cloexec(report, false).step(|| "fcntl(report pipe, F_SETFD, 0)".into()).map_err(Failure::setup)?;
+    let errno = sys::execveat_fd(command.stub.raw(), &command.stub_argv, &command.env);
+    Err(Failure::setup(Error::sys("execveat(contain-stub, AT_EMPTY_PATH)", errno)))
 }

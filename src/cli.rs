@@ -3,9 +3,13 @@
 
 use std::ffi::OsString;
 
-use crate::caps::{self, CapSet};
+use crate::caps::{self, Cap};
+use crate::cgroup::{Limits, CPU_PERIOD_US};
 use crate::error::Error;
+use crate::lifecycle::detach::DEFAULT_LOG_MAX;
+use crate::lifecycle::state::validate_id;
 use crate::netlink::{self, VethAddrs};
+use crate::signals::parse_signal;
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
@@ -31,12 +35,14 @@ options for run:
   --user UID[:GID]      run the command as this user and group (GID defaults to UID)
   --volume HOST:DIR[:ro]  bind mount HOST at DIR (created if missing); ro: read-only (repeatable)
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
+  --overlay-size SIZE   with --overlay: keep that layer in memory, at most SIZE (64M)
   --keep                with --overlay: keep that layer (/run/contain/ID/upper) after exit
   --read-only           mount the rootfs read-only (a tmpfs on /tmp stays writable)
   --net MODE            none (default: only lo), host (no network namespace: weaker isolation),
                         or veth[:HOSTIP/PREFIX,CONTAINERIP]: a veth pair ct-ID <-> eth0, with a
                         /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless given
   --detach, -d          run in the background, print the id; output goes to /run/contain/ID/log
+  --log-max SIZE        with --detach: the log and its predecessor log.1 hold about SIZE (8M)
   --quiet, -q           no [contain] lines but errors (and no usage report)
   --stats-json FILE     write the usage report (time, CPU, peak memory and pids, OOM kills) as JSON
   --stop-timeout SECS   after a forwarded SIGINT/SIGTERM, SIGKILL the container this many
@@ -50,9 +56,9 @@ SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --
 (default 10); list shows the containers; gc removes what killed runtimes left behind and the logs
 of --detach containers that ended (all of them, or those of the IDs given).
 
-exit status: the command's own; 128+N if it was killed by signal N; 125 if contain itself failed
-(bad input or setup) before the command started; 126 if the command is not executable; 127 if it
-was not found.
+exit status of run and exec: the command's own; 128+N if it was killed by signal N; 125 if
+contain itself failed (bad input or setup) before the command started; 126 if the command is not
+executable; 127 if it was not found. Every other command: 0, or 1 on any error (bad input too).
 ";
 
 /// What the user asked for.
@@ -76,7 +82,8 @@ pub enum Command {
     Gc {
         ids: Vec<String>,
     },
-    Help,
+    /// The usage of one command, or of all.
+    Help(Option<String>),
     Version,
 }
 
@@ -99,9 +106,20 @@ pub struct RunSpec {
     pub quiet: bool,
     pub stats_json: Option<String>,
     pub stop_timeout_secs: u32,
+    /// `--overlay-size`: the layer in a tmpfs of this many bytes.
+    pub overlay_size: Option<u64>,
+    /// `--log-max`: how much of a `--detach` container's output is kept.
+    pub log_max: u64,
     /// None = `--privileged`.
-    pub capabilities: Option<CapSet>,
+    pub capabilities: Option<CapAdjustment>,
     pub command: Vec<OsString>,
+}
+
+/// `--cap-add` and `--cap-drop`, resolved against what the runtime holds when it runs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CapAdjustment {
+    pub adds: Vec<Cap>,
+    pub drops: Vec<Cap>,
 }
 
 /// One `--env`: a value, or the host's value of the same name (left out if the host has none).
@@ -138,29 +156,22 @@ pub struct Volume {
     pub read_only: bool,
 }
 
-/// The cgroup limits; `None` leaves the kernel's default (no limit).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub memory_bytes: Option<u64>,
-    pub cpu_quota_us: Option<u64>,
-    pub pids: Option<u64>,
-}
-
-/// The cpu.max / cpu.cfs_period_us period: `--cpu` is a quota against this many microseconds.
-pub const CPU_PERIOD_US: u64 = 100_000;
 /// Below a millisecond per period the kernel rejects the quota (and nothing useful runs anyway).
 pub const CPU_MIN_QUOTA_US: u64 = 1_000;
 /// The kernel's HOST_NAME_MAX.
 pub const HOSTNAME_MAX: usize = 64;
-/// Ids end up in directory names (contain-ID) and later in interface names, so keep them short.
-pub const NAME_MAX: usize = 64;
+/// The kernel's PID_MAX_LIMIT: more processes than a kernel can ever have is not a limit.
+pub const PIDS_MAX: u64 = 4 << 20;
 pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
+
+/// The subcommands, for `contain help` and messages.
+const COMMANDS: [&str; 7] = ["run", "exec", "list", "kill", "stop", "gc", "help"];
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let sub = match parser.next().map_err(usage)? {
-        Some(Long("help") | Short('h')) => return Ok(Command::Help),
+        Some(Long("help") | Short('h')) => return Ok(Command::Help(None)),
         Some(Long("version") | Short('V')) => return Ok(Command::Version),
         Some(Value(sub)) => sub.to_string_lossy().into_owned(),
         Some(other) => return Err(usage(other.unexpected())),
@@ -168,79 +179,96 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             return Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into()))
         }
     };
+    if !COMMANDS.contains(&sub.as_str()) && sub != "ls" {
+        return Err(Error::Usage(format!("unknown command {sub:?} ({}; see contain --help)", COMMANDS.join(", "))));
+    }
+    if sub == "help" {
+        let topic = match parser.next().map_err(usage)? {
+            Some(Value(topic)) => Some(topic.to_string_lossy().into_owned()),
+            Some(other) => return Err(usage(other.unexpected())),
+            None => None,
+        };
+        return Ok(Command::Help(topic));
+    }
     match sub.as_str() {
-        "run" => parse_run(&mut parser).map(|spec| Command::Run(Box::new(spec))),
+        "run" => parse_run(&mut parser)
+            .map(|spec| spec.map_or(Command::Help(Some(sub)), |spec| Command::Run(Box::new(spec)))),
         "exec" => {
-            let id = container_id(&mut parser, "exec")?;
+            let Some(id) = container_id(&mut parser, &sub)? else { return Ok(Command::Help(Some(sub))) };
             let command = parse_command(&mut parser)?;
             if command.is_empty() {
                 return Err(Error::Usage("no command given: contain exec ID -- CMD [ARGS...]".into()));
             }
             Ok(Command::Exec { id, command })
         }
-        "list" | "ls" => no_more_args(&mut parser).map(|()| Command::List),
-        "gc" => {
-            let mut ids = Vec::new();
-            while let Some(arg) = parser.next().map_err(usage)? {
-                match arg {
-                    Value(id) => {
-                        let id = id.to_string_lossy().into_owned();
-                        validate_name(&id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
-                        ids.push(id);
-                    }
-                    other => return Err(usage(other.unexpected())),
-                }
-            }
-            Ok(Command::Gc { ids })
-        }
-        "kill" => {
-            let id = container_id(&mut parser, "kill")?;
-            let signal = match parser.next().map_err(usage)? {
-                None => libc::SIGKILL,
-                Some(Value(v)) => {
-                    let v = v.to_string_lossy();
-                    parse_signal(&v).map_err(|why| Error::Usage(format!("signal {v:?}: {why}")))?
-                }
-                Some(other) => return Err(usage(other.unexpected())),
-            };
-            no_more_args(&mut parser).map(|()| Command::Kill { id, signal })
-        }
-        "stop" => {
-            let id = container_id(&mut parser, "stop")?;
-            let mut timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
-            while let Some(arg) = parser.next().map_err(usage)? {
-                match arg {
-                    Long("time") | Short('t') => {
-                        timeout_secs = parse_seconds(parser.value().map_err(usage)?, "--time")?
-                    }
-                    other => return Err(usage(other.unexpected())),
-                }
-            }
-            Ok(Command::Stop { id, timeout_secs })
-        }
-        _ => {
-            Err(Error::Usage(format!("unknown command {sub:?} (run, exec, list, kill, stop, gc; see contain --help)")))
-        }
+        _ => parse_management(&mut parser, &sub),
     }
 }
 
-/// The ID argument of exec, kill and stop.
-fn container_id(parser: &mut lexopt::Parser, sub: &str) -> Result<String, Error> {
+/// list, kill, stop, gc: flags and arguments in any order.
+fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, Error> {
+    use lexopt::prelude::*;
+    let mut values = Vec::new();
+    let mut timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Long("help") | Short('h') => return Ok(Command::Help(Some(sub.to_string()))),
+            Long("time") | Short('t') if sub == "stop" => {
+                timeout_secs = parse_seconds(&flag_value(parser, "--time")?, "--time")?
+            }
+            Value(value) => values.push(value.to_string_lossy().into_owned()),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    let id = |value: &String| {
+        validate_id(value).map_err(|why| Error::Usage(format!("container id {value:?}: {why}")))?;
+        Ok::<_, Error>(value.clone())
+    };
+    let needs_id = || Error::Usage(format!("contain {sub} needs a container id (see contain list)"));
+    let too_many = |extra: &String| Error::Usage(format!("unexpected argument {extra:?} (see contain {sub} --help)"));
+    match (sub, values.as_slice()) {
+        ("list" | "ls", []) => Ok(Command::List),
+        ("list" | "ls", [extra, ..]) => Err(too_many(extra)),
+        ("gc", ids) => Ok(Command::Gc { ids: ids.iter().map(id).collect::<Result<_, _>>()? }),
+        ("kill" | "stop", []) => Err(needs_id()),
+        ("kill", [container]) => Ok(Command::Kill { id: id(container)?, signal: libc::SIGKILL }),
+        ("kill", [container, signal]) => {
+            let signal = parse_signal(signal).map_err(|why| Error::Usage(format!("signal {signal:?}: {why}")))?;
+            Ok(Command::Kill { id: id(container)?, signal })
+        }
+        ("stop", [container]) => Ok(Command::Stop { id: id(container)?, timeout_secs }),
+        (_, [_, _, extra, ..]) | ("stop", [_, extra]) => Err(too_many(extra)),
+        _ => Err(needs_id()),
+    }
+}
+
+/// The usage of one command (its line of USAGE, and for run its options), or of all.
+pub fn help(topic: Option<&str>) -> Result<String, Error> {
+    let Some(topic) = topic else { return Ok(USAGE.to_string()) };
+    let topic = if topic == "ls" { "list" } else { topic };
+    if !COMMANDS.contains(&topic) {
+        return Err(Error::Usage(format!("no help on {topic:?} ({})", COMMANDS.join(", "))));
+    }
+    if topic == "run" {
+        let options = USAGE.split_once("options for run:\n").map_or("", |(_, rest)| rest);
+        let options = options.split_once("\n\n").map_or(options, |(options, _)| options);
+        return Ok(format!("usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]\n\noptions:\n{options}\n"));
+    }
+    let line = USAGE.lines().find(|line| line.contains(&format!("contain {topic}"))).unwrap_or("");
+    Ok(format!("usage: {}\n", line.trim_start_matches("usage:").trim()))
+}
+
+/// The ID argument of exec (None: `--help` came first).
+fn container_id(parser: &mut lexopt::Parser, sub: &str) -> Result<Option<String>, Error> {
     match parser.next().map_err(usage)? {
         Some(lexopt::Arg::Value(id)) => {
             let id = id.to_string_lossy().into_owned();
-            validate_name(&id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
-            Ok(id)
+            validate_id(&id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
+            Ok(Some(id))
         }
+        Some(lexopt::Arg::Long("help") | lexopt::Arg::Short('h')) => Ok(None),
         Some(other) => Err(usage(other.unexpected())),
         None => Err(Error::Usage(format!("contain {sub} needs a container id (see contain list)"))),
-    }
-}
-
-fn no_more_args(parser: &mut lexopt::Parser) -> Result<(), Error> {
-    match parser.next().map_err(usage)? {
-        None => Ok(()),
-        Some(other) => Err(usage(other.unexpected())),
     }
 }
 
@@ -257,9 +285,11 @@ fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
     Ok(command)
 }
 
-fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
+/// The `run` flags, or None for `contain run --help`.
+fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     use lexopt::prelude::*;
-    let mut spec = RunSpec { stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS, ..Default::default() };
+    let mut spec =
+        RunSpec { stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS, log_max: DEFAULT_LOG_MAX, ..Default::default() };
     let mut rootfs = None;
     let (mut cap_adds, mut cap_drops, mut privileged) = (Vec::new(), Vec::new(), false);
 
@@ -276,7 +306,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
             }
             Long("pids") => {
                 let v = flag_value(parser, "--pids")?;
-                spec.limits.pids = Some(parse_positive(&v).map_err(|why| bad("--pids", &v, why))?);
+                spec.limits.pids = Some(parse_pids(&v).map_err(|why| bad("--pids", &v, why))?);
             }
             Long("hostname") => {
                 let v = flag_value(parser, "--hostname")?;
@@ -285,7 +315,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
             }
             Long("name") => {
                 let v = flag_value(parser, "--name")?;
-                validate_name(&v).map_err(|why| bad("--name", &v, why))?;
+                validate_id(&v).map_err(|why| bad("--name", &v, why))?;
                 spec.name = Some(v);
             }
             Long("env") | Short('e') => {
@@ -306,6 +336,14 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
                 spec.volumes.push(parse_volume(&v).map_err(|why| bad("--volume", &v, why))?);
             }
             Long("overlay") => spec.overlay = true,
+            Long("overlay-size") => {
+                let v = flag_value(parser, "--overlay-size")?;
+                spec.overlay_size = Some(parse_size(&v).map_err(|why| bad("--overlay-size", &v, why))?);
+            }
+            Long("log-max") => {
+                let v = flag_value(parser, "--log-max")?;
+                spec.log_max = parse_size(&v).map_err(|why| bad("--log-max", &v, why))?;
+            }
             Long("keep") => spec.keep = true,
             Long("read-only") => spec.read_only = true,
             Long("net") => {
@@ -316,7 +354,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
             Long("quiet") | Short('q') => spec.quiet = true,
             Long("stats-json") => spec.stats_json = Some(flag_value(parser, "--stats-json")?),
             Long("stop-timeout") => {
-                spec.stop_timeout_secs = parse_seconds(parser.value().map_err(usage)?, "--stop-timeout")?;
+                spec.stop_timeout_secs = parse_seconds(&flag_value(parser, "--stop-timeout")?, "--stop-timeout")?;
             }
             Long("cap-add") => {
                 let v = flag_value(parser, "--cap-add")?;
@@ -327,6 +365,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
                 cap_drops.push(caps::parse_cap(&v).map_err(|why| bad("--cap-drop", &v, why))?);
             }
             Long("privileged") => privileged = true,
+            Long("help") | Short('h') => return Ok(None),
             Value(first) => {
                 // The command starts here; everything after it is its own, untouched.
                 spec.command.push(first);
@@ -343,20 +382,38 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunSpec, Error> {
     if spec.keep && !spec.overlay {
         return Err(Error::Usage("--keep keeps the --overlay layer: it needs --overlay".into()));
     }
-    if spec.overlay && spec.rootfs.contains([',', ':', '\\']) {
-        return Err(bad("--rootfs", &spec.rootfs, "--overlay cannot use a path with ',', ':' or '\\' in it".into()));
+    if spec.overlay_size.is_some() && !spec.overlay {
+        return Err(Error::Usage("--overlay-size sizes the --overlay layer: it needs --overlay".into()));
     }
-    spec.capabilities = (!privileged).then(|| CapSet::adjusted(&cap_adds, &cap_drops));
-    Ok(spec)
+    if spec.overlay_size.is_some() && spec.keep {
+        return Err(Error::Usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));
+    }
+    spec.capabilities = (!privileged).then_some(CapAdjustment { adds: cap_adds, drops: cap_drops });
+    Ok(Some(spec))
 }
 
-fn parse_seconds(value: OsString, flag: &str) -> Result<u32, Error> {
-    let v = value.to_string_lossy();
-    v.parse().map_err(|_| bad(flag, &v, "not a whole number of seconds".into()))
+fn parse_seconds(v: &str, flag: &str) -> Result<u32, Error> {
+    v.parse().map_err(|_| bad(flag, v, "not a whole number of seconds".into()))
 }
 
+/// A flag's value. One given as a separate argument that looks like a flag (`--stats-json
+/// --name`) is refused: more likely a forgotten value than a file named `--name`, which can still
+/// be given as `--stats-json=--name`.
 fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
-    let value = parser.value().map_err(usage)?;
+    let value = match parser.optional_value() {
+        Some(attached) => attached,
+        None => {
+            let value = parser.value().map_err(usage)?;
+            if value.to_string_lossy().starts_with('-') && value != "-" {
+                return Err(bad(
+                    flag,
+                    &value.to_string_lossy(),
+                    format!("looks like a flag, not a value for {flag} (write {flag}=VALUE if it is one)"),
+                ));
+            }
+            value
+        }
+    };
     value.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not valid UTF-8".into()))
 }
 
@@ -398,14 +455,13 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// The inverse of `parse_size` for log lines: the largest unit that divides exactly.
-pub fn format_size(bytes: u64) -> String {
-    for (unit, size) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-        if bytes.is_multiple_of(size) {
-            return format!("{}{unit}", bytes / size);
-        }
+/// A pids limit: the kernel can never have more than PID_MAX_LIMIT processes.
+fn parse_pids(s: &str) -> Result<u64, String> {
+    let pids = parse_positive(s)?;
+    if pids > PIDS_MAX {
+        return Err(format!("more than the kernel's limit of {PIDS_MAX} processes"));
     }
-    bytes.to_string()
+    Ok(pids)
 }
 
 fn parse_positive(s: &str) -> Result<u64, String> {
@@ -470,7 +526,12 @@ fn parse_net(s: &str) -> Result<Net, String> {
 }
 
 fn parse_user(s: &str) -> Result<User, String> {
-    let id = |part: &str| part.parse::<u32>().map_err(|_| format!("{part:?} is not a numeric id (UID[:GID])"));
+    // 4294967295 is (uid_t)-1, which setuid(2) and chown(2) take for "no change", not a user.
+    let id = |part: &str| match part.parse::<u32>() {
+        Ok(u32::MAX) => Err(format!("{part} is (uid_t)-1, which no user can have")),
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!("{part:?} is not a numeric id (UID[:GID])")),
+    };
     match s.split_once(':') {
         Some((uid, gid)) => Ok(User { uid: id(uid)?, gid: id(gid)? }),
         None => id(s).map(|uid| User { uid, gid: uid }),
@@ -509,58 +570,11 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
     Ok(Volume { host: host.into(), target: target.into(), read_only })
 }
 
-/// A signal by number or name, with or without SIG: `9`, `KILL`, `SIGTERM`, `usr1`.
-pub fn parse_signal(s: &str) -> Result<i32, String> {
-    if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) { Ok(n) } else { Err("not a signal number (1-64)".into()) };
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    SIGNALS.iter().find(|(_, n)| *n == name).map(|(sig, _)| *sig).ok_or_else(|| "unknown signal".into())
-}
-
-/// "SIGTERM" for log lines ("signal 40" for one without a name here).
-pub fn signal_name(sig: i32) -> String {
-    SIGNALS.iter().find(|(n, _)| *n == sig).map_or_else(|| format!("signal {sig}"), |(_, name)| format!("SIG{name}"))
-}
-
-/// The signals people name, for `contain kill` and log lines.
-pub const SIGNALS: [(i32, &str); 20] = [
-    (libc::SIGHUP, "HUP"),
-    (libc::SIGINT, "INT"),
-    (libc::SIGQUIT, "QUIT"),
-    (libc::SIGILL, "ILL"),
-    (libc::SIGTRAP, "TRAP"),
-    (libc::SIGABRT, "ABRT"),
-    (libc::SIGBUS, "BUS"),
-    (libc::SIGFPE, "FPE"),
-    (libc::SIGKILL, "KILL"),
-    (libc::SIGUSR1, "USR1"),
-    (libc::SIGSEGV, "SEGV"),
-    (libc::SIGUSR2, "USR2"),
-    (libc::SIGPIPE, "PIPE"),
-    (libc::SIGALRM, "ALRM"),
-    (libc::SIGTERM, "TERM"),
-    (libc::SIGCHLD, "CHLD"),
-    (libc::SIGCONT, "CONT"),
-    (libc::SIGSTOP, "STOP"),
-    (libc::SIGXCPU, "XCPU"),
-    (libc::SIGWINCH, "WINCH"),
-];
-
-fn validate_name(s: &str) -> Result<(), String> {
-    let valid_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    if s.is_empty() || s.len() > NAME_MAX || !s.bytes().all(valid_char) || !s.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err(format!(
-            "an id is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', starting with a letter or digit"
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::caps::parse_cap;
 
     fn run(args: &[&str]) -> Result<RunSpec, Error> {
         let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);
@@ -578,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_from_the_seed() {
+    fn sizes_in_bytes_and_binary_units() {
         assert_eq!(parse_size("64M"), Ok(67108864));
         assert_eq!(parse_size("1G"), Ok(1073741824));
         assert_eq!(parse_size("512K"), Ok(524288));
@@ -604,15 +618,6 @@ mod tests {
         assert_eq!(parse_size("99999999999999999999G"), Err("too large".into()));
         assert_eq!(parse_size("99999999999G"), Err("too large".into()));
         assert_eq!(parse_size("18446744073709551615"), Err("too large".into()));
-    }
-
-    #[test]
-    fn sizes_format_back_to_the_largest_exact_unit() {
-        assert_eq!(format_size(64 << 20), "64M");
-        assert_eq!(format_size(1 << 30), "1G");
-        assert_eq!(format_size(1536), "1536");
-        assert_eq!(format_size(4096), "4K");
-        assert_eq!(format_size(1000), "1000");
     }
 
     #[test]
@@ -692,10 +697,44 @@ mod tests {
 
     #[test]
     fn capabilities_default_adjust_or_go_privileged() {
-        assert_eq!(run(&["--rootfs", "r", "true"]).unwrap().capabilities, Some(CapSet::default_set()));
+        assert_eq!(run(&["--rootfs", "r", "true"]).unwrap().capabilities, Some(CapAdjustment::default()));
         let spec = run(&["--rootfs", "r", "--cap-drop", "ALL", "--cap-add", "net_raw", "true"]).unwrap();
-        assert_eq!(spec.capabilities, Some(CapSet(1 << 13)));
+        let expected = CapAdjustment { adds: vec![parse_cap("NET_RAW").unwrap()], drops: vec![Cap::All] };
+        assert_eq!(spec.capabilities, Some(expected));
         assert_eq!(run(&["--rootfs", "r", "--privileged", "true"]).unwrap().capabilities, None);
+    }
+
+    #[test]
+    fn a_value_that_looks_like_a_flag_is_refused_unless_attached() {
+        let msg = usage_message(&["--rootfs", "r", "--stats-json", "--name", "x", "true"]);
+        assert!(msg.starts_with("--stats-json \"--name\": looks like a flag"), "{msg}");
+        let spec = run(&["--rootfs", "r", "--stats-json=--name", "true"]).unwrap();
+        assert_eq!(spec.stats_json.as_deref(), Some("--name"), "attached with '=' it is a value");
+        assert!(usage_message(&["--rootfs", "-x", "true"]).starts_with("--rootfs \"-x\": looks like a flag"));
+    }
+
+    #[test]
+    fn limits_beyond_what_the_kernel_can_have_are_refused() {
+        assert_eq!(run(&["--rootfs", "r", "--pids", "4194304", "true"]).unwrap().limits.pids, Some(4194304));
+        assert!(usage_message(&["--rootfs", "r", "--pids", "4194305", "true"]).contains("kernel's limit"));
+        assert!(usage_message(&["--rootfs", "r", "--user", "4294967295", "true"]).contains("(uid_t)-1"));
+        assert!(usage_message(&["--rootfs", "r", "--user", "0:4294967295", "true"]).contains("(uid_t)-1"));
+        assert_eq!(
+            run(&["--rootfs", "r", "--user", "4294967294", "true"]).unwrap().user.map(|u| u.uid),
+            Some(4294967294)
+        );
+    }
+
+    #[test]
+    fn overlay_size_and_log_max() {
+        let spec =
+            run(&["--rootfs", "r", "--overlay", "--overlay-size", "64M", "-d", "--log-max", "1M", "true"]).unwrap();
+        assert_eq!((spec.overlay_size, spec.log_max), (Some(64 << 20), 1 << 20));
+        assert_eq!(run(&["--rootfs", "r", "true"]).unwrap().log_max, DEFAULT_LOG_MAX);
+        assert!(usage_message(&["--rootfs", "r", "--overlay-size", "1M", "true"]).contains("needs --overlay"));
+        let keep = usage_message(&["--rootfs", "r", "--overlay", "--keep", "--overlay-size", "1M", "true"]);
+        assert!(keep.contains("--keep cannot keep"), "{keep}");
+        assert!(usage_message(&["--rootfs", "r", "--log-max", "0", "true"]).contains("--log-max \"0\""));
     }
 
     #[test]
@@ -799,10 +838,9 @@ mod tests {
         assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: libc::SIGKILL });
         assert_eq!(parse_args(&["kill", "web", "term"]).unwrap(), Command::Kill { id: "web".into(), signal: 15 });
         assert_eq!(parse_args(&["kill", "web", "SIGUSR1"]).unwrap(), Command::Kill { id: "web".into(), signal: 10 });
-        assert_eq!(
-            parse_args(&["stop", "web", "--time", "3"]).unwrap(),
-            Command::Stop { id: "web".into(), timeout_secs: 3 }
-        );
+        for args in [&["stop", "web", "--time", "3"][..], &["stop", "--time", "3", "web"], &["stop", "-t=3", "web"]] {
+            assert_eq!(parse_args(args).unwrap(), Command::Stop { id: "web".into(), timeout_secs: 3 }, "{args:?}");
+        }
         assert_eq!(
             parse_args(&["exec", "web", "--", "ls", "-l"]).unwrap(),
             Command::Exec { id: "web".into(), command: vec!["ls".into(), "-l".into()] }
@@ -815,17 +853,34 @@ mod tests {
             (&["stop", "web", "--time", "x"], "--time \"x\""),
             (&["list", "extra"], "unexpected argument"),
             (&["kill", "../etc"], "container id \"../etc\""),
+            (&["stop", "a", "b"], "unexpected argument \"b\""),
+            (&["kill", "a", "TERM", "c"], "unexpected argument \"c\""),
+            (&["gc", "--all"], "unknown flag --all"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(expected), "{args:?}: {err:?} lacks {expected:?}");
         }
-        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
-        assert_eq!(signal_name(40), "signal 40");
+    }
+
+    #[test]
+    fn every_command_has_its_help() {
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        assert_eq!(parse_args(&["help"]).unwrap(), Command::Help(None));
+        for sub in ["run", "exec", "list", "kill", "stop", "gc"] {
+            assert_eq!(parse_args(&[sub, "--help"]).unwrap(), Command::Help(Some(sub.into())), "{sub} --help");
+            assert_eq!(parse_args(&["help", sub]).unwrap(), Command::Help(Some(sub.into())));
+            let text = help(Some(sub)).unwrap();
+            assert!(text.starts_with(&format!("usage: contain {sub}")), "{sub}: {text}");
+        }
+        assert!(help(Some("run")).unwrap().contains("--memory SIZE"));
+        assert!(help(Some("stop")).unwrap().contains("--time SECS"));
+        assert!(help(Some("bogus")).is_err());
+        assert_eq!(help(None).unwrap(), USAGE);
     }
 
     #[test]
     fn help_version_and_unknown_subcommands() {
-        assert_eq!(parse(["--help"].map(OsString::from)).unwrap(), Command::Help);
+        assert_eq!(parse(["--help"].map(OsString::from)).unwrap(), Command::Help(None));
         assert_eq!(parse(["-V"].map(OsString::from)).unwrap(), Command::Version);
         assert!(matches!(parse(["start"].map(OsString::from)), Err(Error::Usage(m)) if m.contains("unknown command")));
         assert!(matches!(parse(Vec::<OsString>::new()), Err(Error::Usage(_))));

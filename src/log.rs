@@ -43,6 +43,12 @@ pub fn error(err: &dyn std::fmt::Display) {
     }
 }
 
+/// `[contain] warning: ...`: something went wrong that does not change the outcome (the command
+/// ran; a report could not be written). --quiet does not hide it either.
+pub fn warning(text: &str) {
+    line(&format!("[contain] warning: {text}\n"));
+}
+
 pub fn copy_errors_to(fd: i32) {
     ERROR_COPY.store(fd, Ordering::Relaxed);
 }

@@ -1,6 +1,10 @@
 //! contain: a tiny container runtime. This file only parses, dispatches, and turns an error into
-//! its one-line message and exit code; the work is in the modules, in the order a container is
-//! born: cli → cgroup → clone → child (mounts) → container (supervise, clean up).
+//! its one-line message and exit code. A container's birth is `spawn.rs`, read top to bottom, with
+//! the child's side in `child.rs` and their handshake in `handshake.rs`; `lifecycle/` holds the
+//! commands around it (run, exec, list, kill, stop, gc), and `sys/` every system call.
+
+// `unsafe` lives in two modules only, the syscall layer and clone3's trampoline, as in rustix.
+#![deny(unsafe_code)]
 
 #[macro_use]
 mod log;
@@ -8,53 +12,69 @@ mod caps;
 mod cgroup;
 mod child;
 mod cli;
+#[allow(unsafe_code)]
 mod clone;
-mod container;
-mod detach;
 mod error;
-mod manage;
+mod handshake;
+#[allow(dead_code)] // used by the OCI lifecycle (issue #13)
+mod json;
+mod lifecycle;
 mod mounts;
 mod net;
 mod netlink;
 mod seccomp;
-mod state;
+mod signals;
+mod spawn;
+mod stub;
+mod supervise;
+#[allow(unsafe_code)]
 mod sys;
+mod syscalls;
 mod tty;
 mod usage;
 
+use std::ffi::OsString;
+
 use cli::Command;
+use error::Error;
+use lifecycle::{exec, manage, run};
+
+/// The exit status of a failure of contain itself in `run` and `exec`, whose status is otherwise
+/// the command's (as `docker run` does); every other command fails with 1.
+const EXIT_RUN_FAILED: i32 = handshake::EXIT_SETUP_FAILED;
+const EXIT_FAILED: i32 = 1;
 
 fn main() {
-    let code = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Help) => {
-            print!("{}", cli::USAGE);
-            0
-        }
-        Ok(Command::Version) => {
-            println!("contain {} ({})", env!("CARGO_PKG_VERSION"), env!("CONTAIN_REVISION"));
-            0
-        }
-        // run and exec fail with 125 before the command starts, as docker does; the commands that
-        // manage containers fail with 1.
-        Ok(Command::Run(spec)) => or_report(container::run(*spec), child::EXIT_SETUP_FAILED),
-        Ok(Command::Exec { id, command }) => or_report(container::exec(&id, command), child::EXIT_SETUP_FAILED),
-        Ok(Command::List) => or_report(manage::list(), 1),
-        Ok(Command::Kill { id, signal }) => or_report(manage::kill(&id, signal), 1),
-        Ok(Command::Stop { id, timeout_secs }) => {
-            or_report(manage::stop(&id, std::time::Duration::from_secs(timeout_secs.into())), 1)
-        }
-        Ok(Command::Gc { ids }) => or_report(manage::collect_garbage(&ids, true).map(|()| 0), 1),
-        Err(err) => {
-            log::error(&err);
-            child::EXIT_SETUP_FAILED
-        }
+    // Before anything else: a signal that arrives from here on waits to be read, rather than
+    // ending contain half-way through something it must clean up (see supervise.rs).
+    supervise::block_all();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let failure_code = match args.first().and_then(|arg| arg.to_str()) {
+        Some("run" | "exec") => EXIT_RUN_FAILED,
+        _ => EXIT_FAILED,
     };
-    std::process::exit(code);
-}
-
-fn or_report(result: Result<i32, error::Error>, failure_code: i32) -> i32 {
-    result.unwrap_or_else(|err| {
+    let result = cli::parse(args).and_then(|command| match command {
+        Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
+            print!("{text}");
+            0
+        }),
+        Command::Version => {
+            println!("contain {} ({})", env!("CARGO_PKG_VERSION"), env!("CONTAIN_REVISION"));
+            Ok(0)
+        }
+        Command::Run(spec) => run::run(*spec),
+        Command::Exec { id, command } => exec::exec(&id, command),
+        Command::List => manage::list(),
+        Command::Kill { id, signal } => manage::kill(&id, signal),
+        Command::Stop { id, timeout_secs } => manage::stop(&id, std::time::Duration::from_secs(timeout_secs.into())),
+        Command::Gc { ids } => manage::gc(&ids),
+    });
+    let code = result.unwrap_or_else(|err| {
         log::error(&err);
-        failure_code
-    })
+        match err {
+            Error::Interrupted(sig) => 128 + sig,
+            _ => failure_code,
+        }
+    });
+    std::process::exit(code);
 }

@@ -3,13 +3,15 @@
 //!
 //! Everything here is mounted *after* pivot_root and after the host's root is detached, so a path
 //! in the plan can only ever resolve inside the container: a rootfs whose `/dev` is a symlink to
-//! `/etc` redirects the mount to the container's own /etc, never the host's. The only host objects
-//! the container gets are the harmless character devices (null, zero, ...), cloned as detached bind
-//! mounts with open_tree(2) before the pivot and attached with move_mount(2) after it.
+//! `/etc` redirects the mount to the container's own /etc, never the host's. The host objects the
+//! container gets are the harmless character devices (null, zero, ...) and the `--volume` sources,
+//! cloned as detached bind mounts with open_tree(2) before the pivot and attached with move_mount(2)
+//! after it. The devices are bound read-only: writing to /dev/null still works (a device node is
+//! not written through its filesystem), but chmod, chown and utimes of the host's inode fail with
+//! EROFS, and unlink or rename of a mount point with EBUSY.
 
-use crate::cli::Volume;
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Errno, Fd};
+use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
 /// no /dev/mem, no /dev/kmsg.
@@ -28,7 +30,8 @@ pub enum Step {
     MaskFile { path: &'static str },
     /// A directory hidden behind an empty read-only tmpfs (skipped if missing).
     MaskDir { path: &'static str },
-    /// A path made read-only by a bind mount onto itself, remounted MS_RDONLY (skipped if missing).
+    /// A path made read-only, with the mounts below it, by a bind mount onto itself and
+    /// mount_setattr (skipped if missing).
     ReadOnly { path: &'static str },
 }
 
@@ -96,7 +99,8 @@ pub fn container_plan(mask: bool, writable_tmp: bool) -> Vec<Step> {
     plan
 }
 
-/// Detached bind mounts of the host's device nodes, taken while the host's /dev is still visible.
+/// Detached, read-only bind mounts of the host's device nodes, taken while the host's /dev is
+/// still visible.
 pub struct HostDevices(Vec<(&'static str, Fd)>);
 
 impl HostDevices {
@@ -104,12 +108,16 @@ impl HostDevices {
         let mut fds = Vec::new();
         for name in HOST_DEVICES {
             let path = format!("/dev/{name}");
-            let device = cpath(&path)?;
-            let st = sys::stat(&device, libc::AT_SYMLINK_NOFOLLOW).step(|| format!("stat({path})"))?;
-            if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+            let device = sys::open(&cpath(&path)?, libc::O_PATH | libc::O_NOFOLLOW, 0)
+                .step(|| format!("open({path}, O_PATH)"))?;
+            let st = sys::fstat(&device).step(|| format!("fstat({path})"))?;
+            if sys::file_type(&st) != libc::S_IFCHR {
                 return Err(Error::Setup(format!("{path} on the host is not a character device")));
             }
             let mount = sys::open_tree_clone(&device, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
+            let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
+            sys::mount_setattr_tree(&mount, attributes)
+                .step(|| format!("mount_setattr({path}, MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC)"))?;
             fds.push((name, mount));
         }
         Ok(HostDevices(fds))
@@ -120,17 +128,69 @@ impl HostDevices {
     }
 }
 
+/// A host path the runtime opened and checked (O_PATH, its last component not followed: a symlink
+/// there is refused, since whoever can write its directory could point it anywhere), for the child
+/// to open again in its own mount namespace. A descriptor from the runtime's namespace cannot be
+/// cloned or mounted from there (open_tree and mount answer EINVAL), so the child reopens the path
+/// and makes sure it found the very object the runtime checked: its device and inode, which cannot
+/// be reused while the runtime's descriptor keeps the object alive. A path swapped in between is
+/// an error, never followed.
+pub struct Checked {
+    /// The path as the kernel resolved it (every symlink before the last component followed).
+    pub path: String,
+    pub kind: u32,
+    identity: (u64, u64),
+    _pinned: Fd,
+}
+
+impl Checked {
+    /// Runtime side. The error says why, for the caller to put after the flag and value.
+    pub fn open(path: &str) -> Result<Checked, String> {
+        let cpath = cpath(path).map_err(|err| err.to_string())?;
+        let fd =
+            sys::open(&cpath, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(|errno| format!("open(O_PATH): {errno}"))?;
+        let st = sys::fstat(&fd).map_err(|errno| format!("fstat: {errno}"))?;
+        let kind = sys::file_type(&st);
+        if kind == libc::S_IFLNK {
+            let target = sys::readlink(&cpath).unwrap_or_default();
+            return Err(format!("a symlink (to {target:?}): give the path it points to"));
+        }
+        let resolved = sys::path_of(&fd).map_err(|errno| format!("readlink(/proc/self/fd): {errno}"))?;
+        Ok(Checked { path: resolved, kind, identity: sys::identity(&st), _pinned: fd })
+    }
+
+    /// Child side: the same object, opened again (O_PATH), or an error if the path now leads
+    /// elsewhere.
+    pub fn reopen(&self) -> Result<Fd, Error> {
+        let path = &self.path;
+        let fd =
+            sys::open(&cpath(path)?, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({path}, O_PATH)"))?;
+        let st = sys::fstat(&fd).step(|| format!("fstat({path})"))?;
+        if sys::identity(&st) != self.identity {
+            return Err(Error::Setup(format!("{path} was replaced while the container was starting: refusing it")));
+        }
+        Ok(fd)
+    }
+}
+
+/// A `--volume`, its source checked by the runtime.
+pub struct VolumeSource {
+    pub source: Checked,
+    pub target: String,
+    pub read_only: bool,
+}
+
 /// `--volume` bind mounts, taken as detached trees before the pivot (like the devices) and
 /// attached after it, so a target path can only resolve inside the container.
-pub struct HostVolumes(Vec<(Fd, Volume)>);
+pub struct HostVolumes<'a>(Vec<(Fd, &'a VolumeSource)>);
 
-impl HostVolumes {
+impl HostVolumes<'_> {
     /// `nodev`: a node on the host directory does not open in the container either.
-    pub fn open(volumes: &[Volume], nodev: bool) -> Result<HostVolumes, Error> {
+    pub fn open(volumes: &[VolumeSource], nodev: bool) -> Result<HostVolumes<'_>, Error> {
         let mut mounts = Vec::new();
         for volume in volumes {
-            let host = &volume.host;
-            let tree = sys::open_tree_clone(&cpath(host)?, true)
+            let host = &volume.source.path;
+            let tree = sys::open_tree_clone(&volume.source.reopen()?, true)
                 .step(|| format!("open_tree({host}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
             let attributes = if volume.read_only { sys::MOUNT_ATTR_RDONLY } else { 0 }
                 | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
@@ -138,41 +198,58 @@ impl HostVolumes {
                 sys::mount_setattr_tree(&tree, attributes)
                     .step(|| format!("mount_setattr({host}, AT_RECURSIVE, {attributes:#x})"))?;
             }
-            mounts.push((tree, volume.clone()));
+            mounts.push((tree, volume));
         }
         Ok(HostVolumes(mounts))
     }
 
-    /// Attaches each tree at its target, made first when missing: a directory for a directory, an
-    /// empty file for anything else.
-    pub fn attach(self) -> Result<(), Error> {
+    /// Attaches each tree at its target, made first when missing (and `create_missing`): a
+    /// directory for a directory, an empty file for anything else (made with mknod, which opens
+    /// nothing: an open of a FIFO the image put there would block).
+    pub fn attach(self, create_missing: bool) -> Result<(), Error> {
         for (tree, volume) in self.0 {
             let target = &volume.target;
-            let is_dir =
-                sys::fstat(&tree).step(|| format!("fstat({})", volume.host))?.st_mode & libc::S_IFMT == libc::S_IFDIR;
-            if is_dir {
-                make_dirs(target)?;
+            if volume.source.kind == libc::S_IFDIR {
+                make_dirs(target, create_missing)?;
             } else {
-                make_dirs(parent_of(target))?;
-                sys::open(&cpath(target)?, libc::O_CREAT | libc::O_WRONLY, 0o644)
-                    .step(|| format!("create({target})"))?;
+                make_dirs(parent_of(target), create_missing)?;
+                if !sys::exists(target) {
+                    refuse_to_create(target, create_missing)?;
+                    sys::mknod_at(Dir::Cwd, &cpath(target)?, libc::S_IFREG, 0o644)
+                        .ok_if(libc::EEXIST)
+                        .step(|| format!("mknod({target}, S_IFREG)"))?;
+                }
             }
-            sys::move_mount_to(&tree, &cpath(target)?).step(|| format!("move_mount({}, {target})", volume.host))?;
+            sys::move_mount_to(&tree, &cpath(target)?)
+                .step(|| format!("move_mount({}, {target})", volume.source.path))?;
         }
         Ok(())
     }
 }
 
-/// `mkdir -p` inside the container.
-pub fn make_dirs(path: &str) -> Result<(), Error> {
+/// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
+/// image, so it says so rather than make the directory.
+fn refuse_to_create(path: &str, create_missing: bool) -> Result<(), Error> {
+    match create_missing {
+        true => Ok(()),
+        false => Err(Error::Setup(format!(
+            "--read-only: the rootfs has no {path}, and contain does not write to a read-only image \
+             (create it in the image, or add --overlay)"
+        ))),
+    }
+}
+
+/// `mkdir -p` inside the container (refused under `--read-only` for a missing directory).
+pub fn make_dirs(path: &str, create_missing: bool) -> Result<(), Error> {
     let mut prefix = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
         prefix.push('/');
         prefix.push_str(part);
-        match sys::mkdir(&cpath(&prefix)?, 0o755) {
-            Ok(()) | Err(Errno(libc::EEXIST)) => {}
-            Err(errno) => return Err(Error::Sys { step: format!("mkdir({prefix})"), errno }),
+        if sys::stat(&cpath(&prefix)?, 0).is_ok() {
+            continue;
         }
+        refuse_to_create(&prefix, create_missing)?;
+        sys::mkdir(&cpath(&prefix)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({prefix})"))?;
     }
     Ok(())
 }
@@ -184,15 +261,18 @@ fn parent_of(path: &str) -> &str {
 /// A mount point that exists (images usually ship /proc, /sys and /dev) or is created. A symlink
 /// is refused: after pivot_root it could only lead inside the container, but an image that
 /// redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken either way.
-fn ensure_dir(path: &str) -> Result<(), Error> {
+fn ensure_dir(path: &str, create_missing: bool) -> Result<(), Error> {
     let target = cpath(path)?;
     match sys::stat(&target, libc::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+        Ok(st) if sys::file_type(&st) == libc::S_IFLNK => {
             Err(Error::Setup(format!("{path} in the rootfs is a symlink: refusing to mount over it")))
         }
         Ok(_) => Ok(()),
-        Err(Errno(libc::ENOENT)) => sys::mkdir(&target, 0o755).step(|| format!("mkdir({path})")),
-        Err(errno) => Err(Error::Sys { step: format!("stat({path})"), errno }),
+        Err(Errno(libc::ENOENT)) => {
+            refuse_to_create(path, create_missing)?;
+            sys::mkdir(&target, 0o755).step(|| format!("mkdir({path})"))
+        }
+        Err(errno) => Err(Error::sys(format!("stat({path})"), errno)),
     }
 }
 
@@ -205,12 +285,14 @@ fn describe_mount(fstype: &str, target: &str, data: &str) -> String {
     }
 }
 
-/// Applies the plan inside the new root.
-pub fn apply(plan: &[Step], devices: &HostDevices) -> Result<(), Error> {
+/// Applies the plan inside the new root. `create_missing`: mount points the image lacks may be
+/// made (not in a read-only image, except in the tmpfs mounts the plan makes itself).
+pub fn apply(plan: &[Step], devices: &HostDevices, create_missing: bool) -> Result<(), Error> {
     for step in plan {
         match *step {
             Step::Mount { fstype, target, flags, data } => {
-                ensure_dir(target)?;
+                // Below /dev, the mount points are in the plan's own tmpfs.
+                ensure_dir(target, create_missing || target.starts_with("/dev/"))?;
                 let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
                 sys::mount(Some(&cpath(fstype)?), &cpath(target)?, Some(&cpath(fstype)?), flags, data_c.as_deref())
                     .step(|| describe_mount(fstype, target, data))?;
@@ -220,13 +302,12 @@ pub fn apply(plan: &[Step], devices: &HostDevices) -> Result<(), Error> {
                 let mount =
                     devices.mount_of(name).ok_or_else(|| Error::Setup(format!("no host mount for {target}")))?;
                 // The bind target must exist; an empty regular file is the customary mount point.
-                sys::open(&cpath(&target)?, libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW, 0o666)
-                    .step(|| format!("create({target})"))?;
+                sys::mknod_at(Dir::Cwd, &cpath(&target)?, libc::S_IFREG, 0o666).step(|| format!("mknod({target})"))?;
                 sys::move_mount_to(mount, &cpath(&target)?)
                     .step(|| format!("move_mount(host /dev/{name}, {target})"))?;
             }
             Step::Symlink { target, link } => {
-                sys::symlink(&cpath(target)?, &cpath(link)?).step(|| format!("symlink({target}, {link})"))?;
+                sys::symlink(&cpath(target)?, Dir::Cwd, &cpath(link)?).step(|| format!("symlink({target}, {link})"))?;
             }
             Step::MaskFile { path } => {
                 let bind = sys::mount(Some(c"/dev/null"), &cpath(path)?, None, libc::MS_BIND, None);
@@ -241,9 +322,12 @@ pub fn apply(plan: &[Step], devices: &HostDevices) -> Result<(), Error> {
                 let target = cpath(path)?;
                 let bind = sys::mount(Some(&target), &target, None, libc::MS_BIND | libc::MS_REC, None);
                 if skip_missing(bind).step(|| format!("mount({path}, {path}, MS_BIND)"))? {
-                    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
-                    sys::mount(None, &target, None, flags, None)
-                        .step(|| format!("mount({path}, MS_REMOUNT|MS_BIND|MS_RDONLY)"))?;
+                    let attributes = sys::MOUNT_ATTR_RDONLY
+                        | sys::MOUNT_ATTR_NOSUID
+                        | sys::MOUNT_ATTR_NODEV
+                        | sys::MOUNT_ATTR_NOEXEC;
+                    sys::mount_setattr_path(&target, true, attributes)
+                        .step(|| format!("mount_setattr({path}, AT_RECURSIVE, MOUNT_ATTR_RDONLY|...)"))?;
                 }
             }
         }

@@ -9,16 +9,21 @@
 //! masquerades it (see the README): contain does not touch the host's firewall.
 //!
 //! Without addresses on the command line, a /30 is leased from a pool: the lease is a file
-//! `/run/contain/.leases/NETWORK` named after the /30's network address (so pools that overlap
-//! share leases), made with O_EXCL, so two containers starting at once can never get the same one.
-//! It holds the container's id, for `gc`.
+//! `STATE/.leases/NETWORK` named after the /30's network address (so pools that overlap share
+//! leases) and holding the container's id. It is written in full while it has no name (O_TMPFILE)
+//! and then linked under its name, which fails if the name is taken: a lease is complete the moment
+//! anybody can see it, so a sweep can never read a half-written one as a dead owner's, and two
+//! containers starting at once never get the same subnet. A lease whose owner cannot be read is
+//! never taken for dead.
 
 use std::net::Ipv4Addr;
 
+use std::ffi::CString;
+
 use crate::error::{cpath, Context, Error};
+use crate::lifecycle::state::{validate_id, StateDir};
 use crate::netlink::{self, VethAddrs};
-use crate::state;
-use crate::sys::{self, Errno, Fd};
+use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// The environment variable that overrides the default pool.
 pub const POOL_ENV: &str = "CONTAIN_NET_POOL";
@@ -26,12 +31,15 @@ pub const DEFAULT_POOL: &str = "10.200.0.0/16";
 /// The container's end of the pair, in its own namespace.
 pub const CONTAINER_INTERFACE: &str = "eth0";
 
-fn leases_dir() -> String {
-    format!("{}/.leases", state::STATE_ROOT)
-}
+/// The directory of the leases, in the state directory (names starting with '.' are no ids).
+const LEASES: &std::ffi::CStr = c".leases";
 
-fn lease_path(lease: &str) -> String {
-    format!("{}/{lease}", leases_dir())
+/// The leases directory, made when missing.
+fn leases_dir(state: &StateDir) -> Result<Fd, Error> {
+    let path = format!("{}/.leases", state.path);
+    sys::mkdir_at(Dir::Fd(state.fd()), LEASES, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
+    sys::open_at(Dir::Fd(state.fd()), LEASES, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+        .step(|| format!("open({path})"))
 }
 
 /// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
@@ -84,11 +92,15 @@ impl Netlink {
 /// A /30 taken from the pool; dropping it gives it back.
 pub struct Lease {
     name: String,
+    dir: Fd,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Err(err) = release(&self.name) {
+        let released = cpath(&self.name).and_then(|name| {
+            sys::unlink(Dir::Fd(&self.dir), &name).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{})", self.name))
+        });
+        if let Err(err) = released {
             crate::log::error(&err);
         }
     }
@@ -104,12 +116,12 @@ pub struct Veth {
 
 impl Veth {
     /// Names the pair and takes its addresses: `requested`, or the first free /30 of the pool.
-    pub fn plan(id: &str, requested: Option<VethAddrs>) -> Result<Veth, Error> {
+    pub fn plan(state: &StateDir, id: &str, requested: Option<VethAddrs>) -> Result<Veth, Error> {
         let host_name = host_interface_name(id);
         match requested {
             Some(addrs) => Ok(Veth { host_name, addrs, lease: None }),
             None => {
-                let (lease, addrs) = lease(id)?;
+                let (lease, addrs) = lease(state, id)?;
                 Ok(Veth { host_name, addrs, lease: Some(lease) })
             }
         }
@@ -192,15 +204,6 @@ pub fn delete_interface(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Gives a lease back to the pool.
-pub fn release(lease: &str) -> Result<(), Error> {
-    let path = lease_path(lease);
-    match sys::unlink(&cpath(&path)?) {
-        Ok(()) | Err(Errno(libc::ENOENT)) => Ok(()),
-        Err(errno) => Err(Error::Sys { step: format!("unlink({path})"), errno }),
-    }
-}
-
 /// The pool: `$CONTAIN_NET_POOL` or 10.200.0.0/16.
 fn pool() -> Result<([u8; 4], u8), Error> {
     let pool = std::env::var(POOL_ENV).unwrap_or_else(|_| DEFAULT_POOL.into());
@@ -211,47 +214,83 @@ fn pool() -> Result<([u8; 4], u8), Error> {
     Ok((base, prefix_len))
 }
 
-/// Takes the first /30 of the pool that nobody holds: O_EXCL makes the file the lock.
-fn lease(id: &str) -> Result<(Lease, VethAddrs), Error> {
+/// Takes the first /30 of the pool that nobody holds. The lease is written before it has a name
+/// and linked under its name only when complete: the link is the lock.
+fn lease(state: &StateDir, id: &str) -> Result<(Lease, VethAddrs), Error> {
     let (base, prefix_len) = pool()?;
-    let dir = leases_dir();
-    match sys::mkdir(&cpath(&dir)?, 0o700) {
-        Ok(()) | Err(Errno(libc::EEXIST)) => {}
-        Err(errno) => return Err(Error::Sys { step: format!("mkdir({dir})"), errno }),
-    }
+    let dir = leases_dir(state)?;
+    let path = format!("{}/.leases", state.path);
+    let file = sys::open_at(Dir::Fd(&dir), c".", libc::O_TMPFILE | libc::O_WRONLY, 0o600)
+        .step(|| format!("open({path}, O_TMPFILE)"))?;
+    sys::write_all(file.raw(), id.as_bytes()).step(|| format!("write({path}, O_TMPFILE)"))?;
     for index in 0.. {
         let Some(addrs) = netlink::subnet_for(index, base, prefix_len) else {
             return Err(Error::Setup(format!(
-                "every /30 of {} is leased (see {dir}; {POOL_ENV} sets another pool)",
+                "every /30 of {} is leased (see {path}; {POOL_ENV} sets another pool)",
                 describe(base, prefix_len)
             )));
         };
         let network = Ipv4Addr::from(u32::from_be_bytes(addrs.host) - 1).to_string();
-        let path = lease_path(&network);
-        match sys::open(&cpath(&path)?, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600) {
-            Ok(file) => {
-                let lease = Lease { name: network };
-                sys::write_all(file.raw(), id.as_bytes()).step(|| format!("write({path})"))?;
-                return Ok((lease, addrs));
-            }
+        match sys::link_unnamed(&file, Dir::Fd(&dir), &cpath(&network)?) {
+            Ok(()) => return Ok((Lease { name: network, dir }, addrs)),
             Err(Errno(libc::EEXIST)) => continue,
-            Err(errno) => return Err(Error::Sys { step: format!("open({path}, O_EXCL)"), errno }),
+            Err(errno) => return Err(Error::sys(format!("linkat({path}/{network})"), errno)),
         }
     }
     unreachable!("subnet_for ends the loop")
 }
 
-/// The leases and whose they are: (lease, container id).
-pub fn leases() -> Vec<(String, String)> {
-    let Ok(entries) = std::fs::read_dir(leases_dir()) else { return Vec::new() };
-    entries
-        .flatten()
+/// A lease on disk and its owner's id.
+pub struct LeaseFile {
+    pub name: String,
+    pub owner: String,
+}
+
+/// The leases whose owner can be read: a lease named like no network, or whose content is not an
+/// id, is not ours to judge and stays.
+pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
+    let dir = leases_dir(state)?;
+    let entries = sys::list_dir(&dir).step(|| format!("getdents64({}/.leases)", state.path))?;
+    Ok(entries
+        .into_iter()
         .filter_map(|entry| {
-            let lease = entry.file_name().into_string().ok()?;
-            let owner = std::fs::read_to_string(entry.path()).ok()?;
-            Some((lease, owner))
+            let name = entry.name.into_string().ok().filter(|name| name.parse::<Ipv4Addr>().is_ok())?;
+            let owner = read_owner(&dir, &name)?;
+            Some(LeaseFile { name, owner })
         })
-        .collect()
+        .collect())
+}
+
+/// The id written in a lease, if it is one.
+fn read_owner(dir: &Fd, name: &str) -> Option<String> {
+    let file = sys::open_at(Dir::Fd(dir), &CString::new(name).ok()?, libc::O_RDONLY | libc::O_NOFOLLOW, 0).ok()?;
+    let owner = String::from_utf8(sys::read_to_end(&file, 256).ok()?).ok()?;
+    validate_id(&owner).is_ok().then_some(owner)
+}
+
+/// Gives back the lease of a container that no longer runs, and deletes its host end (named after
+/// its id, never after anything a file says).
+pub fn release_leftover(state: &StateDir, lease: &LeaseFile) -> Result<(), Error> {
+    delete_interface(&host_interface_name(&lease.owner))?;
+    let dir = leases_dir(state)?;
+    sys::unlink(Dir::Fd(&dir), &cpath(&lease.name)?)
+        .ok_if(libc::ENOENT)
+        .step(|| format!("unlink({}/.leases/{})", state.path, lease.name))
+}
+
+/// Gives back what a dead container `id` held according to its record's network field (`veth IF
+/// HOST CONTAINER lease NETWORK`): the lease, if it is still `id`'s, and its host end.
+pub fn release_of(state: &StateDir, id: &str, network: &str) -> Result<(), Error> {
+    if !network.starts_with("veth ") {
+        return Ok(());
+    }
+    delete_interface(&host_interface_name(id))?;
+    let Some(name) = network.rsplit_once(" lease ").map(|(_, name)| name) else { return Ok(()) };
+    let dir = leases_dir(state)?;
+    if name.parse::<Ipv4Addr>().is_ok() && read_owner(&dir, name).as_deref() == Some(id) {
+        sys::unlink(Dir::Fd(&dir), &cpath(name)?).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{name})"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -65,22 +65,30 @@ impl UserTerminal {
     }
 
     /// Raw mode for the session: every key goes to the container's pty, whose own line discipline
-    /// echoes, edits lines and turns Ctrl-C into SIGINT for the container's foreground job.
-    pub fn make_raw(&self) -> Result<RawMode, Error> {
-        sys::set_terminal_modes(STDIN, &raw_modes(self.modes)).step(|| "ioctl(stdin, TCSETSW, raw)".into())?;
-        Ok(RawMode { saved: self.modes })
+    /// echoes, edits lines and turns Ctrl-C into SIGINT for the container's foreground job. The
+    /// modes come back with `SavedModes`.
+    pub fn make_raw(&self) -> Result<(), Error> {
+        sys::set_terminal_modes(STDIN, &raw_modes(self.modes)).step(|| "ioctl(stdin, TCSETSW, raw)".into())
     }
 }
 
-/// The user's terminal in raw mode; dropping it restores the modes it had, on every exit path that
-/// returns (a SIGKILLed runtime cannot, as with any program that uses raw mode: `stty sane`).
-pub struct RawMode {
-    saved: Termios,
+/// The modes of every terminal among stdin, stdout and stderr, saved before the container starts
+/// and restored when dropped: our raw mode for a pty session, and, when the container gets no pty
+/// (stdout a terminal, stdin not, say), whatever the container did to the terminal it shares. On
+/// every exit path that returns; a SIGKILLed runtime cannot, as with any program: `stty sane`.
+pub struct SavedModes(Vec<(c_int, Termios)>);
+
+impl SavedModes {
+    pub fn save() -> SavedModes {
+        SavedModes((0..3).filter_map(|fd| sys::terminal_modes(fd).ok().map(|modes| (fd, modes))).collect())
+    }
 }
 
-impl Drop for RawMode {
+impl Drop for SavedModes {
     fn drop(&mut self) {
-        let _ = sys::set_terminal_modes(STDIN, &self.saved);
+        for (fd, modes) in &self.0 {
+            let _ = sys::set_terminal_modes(*fd, modes);
+        }
     }
 }
 

@@ -27,14 +27,19 @@ pub fn parse_number(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }
 
-/// "12.4M": one decimal from K on, for people rather than for parsing. (Integer arithmetic: float
-/// formatting would cost the binary tens of kilobytes.)
+/// "12.4M", "64M": a size for people rather than for parsing, in the largest unit it reaches,
+/// exact when it is a whole number of that unit (so a `--memory 64M` limit prints as given), else
+/// with one decimal. (Integer arithmetic: float formatting would cost the binary tens of
+/// kilobytes.)
 pub fn human_size(bytes: u64) -> String {
     let mut unit_size = 1u64;
     for unit in ["B", "K", "M", "G"] {
         if bytes < unit_size * 1024 || unit == "G" {
             if unit == "B" {
                 return format!("{bytes}B");
+            }
+            if bytes.is_multiple_of(unit_size) {
+                return format!("{}{unit}", bytes / unit_size);
             }
             let tenths = (bytes * 10 + unit_size / 2) / unit_size;
             return format!("{}.{}{unit}", tenths / 10, tenths % 10);
@@ -97,9 +102,11 @@ mod tests {
     #[test]
     fn sizes_for_people() {
         assert_eq!(human_size(512), "512B");
-        assert_eq!(human_size(2048), "2.0K");
+        assert_eq!(human_size(2048), "2K");
+        assert_eq!(human_size(2049), "2.0K");
+        assert_eq!(human_size(64 << 20), "64M");
         assert_eq!(human_size(13_002_342), "12.4M");
-        assert_eq!(human_size(3 << 40), "3072.0G");
+        assert_eq!(human_size(3 << 40), "3072G");
     }
 
     fn sample() -> Usage {

@@ -285,18 +285,33 @@ fn list_cleans_a_record_whose_pid_was_reused() {
     // A record naming pid 1 (alive, but with another start time): its runtime is gone and the pid
     // went to someone else, so it is garbage, and pid 1 must not be signalled.
     fs::create_dir_all(state_dir(&name)).unwrap();
-    let record = format!("id={name}\nruntime=1 1\ninit=1 1\ncreated=0\nrootfs=/\ncgroups=\ncommand=sleep 60\n");
-    fs::write(state_dir(&name).join("state"), record).unwrap();
+    fs::write(state_dir(&name).join("state"), record_of_running("1 1")).unwrap();
     // (Any concurrent test's `contain run` may collect it first: then it is simply not found.)
     let kill = contain(&["kill", &name]);
     assert_eq!(kill.code, 1);
-    assert!(
-        kill.stderr.contains("is not running (its runtime is gone") || kill.stderr.contains("no running container")
-    );
+    assert!(kill.stderr.contains("is not running") || kill.stderr.contains("no running container"), "{}", kill.stderr);
     let list = contain(&["list"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
     assert!(!list.stdout.contains(&name), "{}", list.stdout);
     assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_record_of_another_version_is_listed_and_never_touched() {
+    let Some(name) = root_test("oldrecord") else { return };
+    let dir = state_dir(&name);
+    fs::create_dir_all(&dir).unwrap();
+    let record = format!("id={name}\nruntime=1 1\ninit=1 1\ncreated=0\nrootfs=/\ncgroups=\ncommand=sleep 60\n");
+    fs::write(dir.join("state"), &record).unwrap();
+    let list = contain(&["list"]);
+    let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).expect("listed");
+    assert!(row.contains("other contain version"), "{row}");
+    assert_eq!(contain(&["gc", &name]).code, 0);
+    let taken = run_in(rootfs(), &name, &[], &["true"]);
+    assert_eq!(taken.code, 125);
+    assert!(taken.stderr.contains("holds a record of another contain version"), "{}", taken.stderr);
+    assert_eq!(fs::read_to_string(dir.join("state")).unwrap(), record, "neither misread nor deleted");
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -305,12 +320,8 @@ fn a_detached_container_whose_runtime_died_keeps_its_log_until_gc() {
     let out = run_in(rootfs(), &name, &["-d"], &["sh", "-c", "echo before-the-end; sleep 60"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     wait_until_running(&name);
-    let record = fs::read_to_string(state_dir(&name).join("state")).unwrap();
-    let field = |key: &str| -> i32 {
-        let line = record.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("{key} in {record}"));
-        line.split(' ').next().unwrap().parse().unwrap()
-    };
-    let (runtime, init) = (field("runtime="), field("init="));
+    let init = container_pids(&name, 1)[0];
+    let runtime = parent_of(init);
     send_signal(runtime as u32, libc::SIGKILL);
     wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
 

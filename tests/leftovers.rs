@@ -16,8 +16,7 @@ fn a_stuck_leftover_is_reported_and_does_not_block_anything() {
     // directory that rmdir cannot remove while something is mounted on it.
     let dir = state_dir(&stuck);
     fs::create_dir_all(dir.join("merged")).unwrap();
-    let record = format!("id={stuck}\nruntime=1 1\ncreated=0\nrootfs=/\ncommand=sleep 60\n");
-    fs::write(dir.join("state"), record).unwrap();
+    fs::write(dir.join("state"), record_of_running("1 1")).unwrap();
     let merged = dir.join("merged");
     let mounted = Command::new("mount").args(["-t", "tmpfs", "stuck", merged.to_str().unwrap()]).status().unwrap();
     assert!(mounted.success());

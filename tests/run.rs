@@ -372,7 +372,7 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
         (vec!["--bogus"], "unknown flag --bogus"),
         (vec!["--env", "1BAD=x"], "--env \"1BAD=x\": \"1BAD\" is not a variable name"),
         (vec!["--volume", "/tmp"], "--volume \"/tmp\": expected HOST:DIR or HOST:DIR:ro"),
-        (vec!["--volume", "/nonexistent/host/dir:/data"], "/nonexistent/host/dir: no such file or directory"),
+        (vec!["--volume", "/nonexistent/host/dir:/data"], "/nonexistent/host/dir: open(O_PATH): ENOENT (2)"),
         (vec!["--volume", "/tmp:/data:rx"], "unknown mode \"rx\""),
         (vec!["--user", "nobody"], "--user \"nobody\": \"nobody\" is not a numeric id"),
         (vec!["--workdir", "relative"], "--workdir \"relative\": must be an absolute path"),
@@ -394,7 +394,7 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
         assert!(!state_dir(&name).exists(), "{args:?} left a state directory");
     }
     let missing = contain(&["run", "--rootfs", "/nonexistent/rootfs", "--name", &name, "--", "true"]);
-    assert_eq!(missing.stderr, "[contain] error: --rootfs \"/nonexistent/rootfs\": no such directory\n");
+    assert_eq!(missing.stderr, "[contain] error: --rootfs \"/nonexistent/rootfs\": open(O_PATH): ENOENT (2)\n");
     assert_eq!(missing.code, 125);
     let file = contain(&["run", "--rootfs", file_rootfs.to_str().unwrap(), "--name", &name, "--", "true"]);
     assert!(file.stderr.contains("not a directory"), "{}", file.stderr);

@@ -266,6 +266,15 @@ pub fn assert_no_leftovers(name: &str, rootfs: &Path) {
     assert!(!state_dir(name).exists(), "{} left behind", state_dir(name).display());
 }
 
+/// A record as this version writes it, of a running container whose init is `init` ("PID START"):
+/// with a wrong start time, the record of a container whose runtime died.
+pub fn record_of_running(init: &str) -> String {
+    format!(
+        "contain-record=1\nkind=run\nphase=running\nexit=\ninit={init}\npidns=1\ncreated=0\nrootfs=/\n\
+         workdir=/\nbundle=\ncgroup=\noverlay=0\nkeep=0\nnetwork=none\ncommand=sleep 60\nannotations=\n"
+    )
+}
+
 /// Where a container's state record lives while it runs.
 pub fn state_dir(name: &str) -> PathBuf {
     Path::new("/run/contain").join(name)
@@ -283,8 +292,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
     }
 }
 
-/// The host pids in a container's cgroup (its init first), once it has at least `n`.
+/// The host pids in a container's cgroup (its init first), once it runs its command and has at
+/// least `n`. (Before the command runs, a signal to the runtime stops the setup instead.)
 pub fn container_pids(name: &str, n: usize) -> Vec<i32> {
+    wait_until_running(name);
     let procs = cgroup_file(name, "pids", "cgroup.procs", "cgroup.procs");
     wait_for(&format!("{n} process(es) in {}", procs.display()), Duration::from_secs(10), || {
         let pids: Vec<i32> = fs::read_to_string(&procs).ok()?.lines().filter_map(|l| l.trim().parse().ok()).collect();
@@ -298,6 +309,12 @@ pub fn process_alive(pid: i32) -> bool {
         Ok(stat) => stat.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')).unwrap_or(false),
         Err(_) => false,
     }
+}
+
+/// The parent of a process (a container's init is its runtime's child).
+pub fn parent_of(pid: i32) -> i32 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap()
 }
 
 pub fn send_signal(pid: u32, sig: i32) {

@@ -1,0 +1,290 @@
+//! How the runtime and the container's first process talk while it is being born: both halves of
+//! the protocol, side by side. The channels are opened before clone3, so the child has its ends
+//! from its first instruction.
+//!
+//! ```text
+//!   runtime (spawn.rs)                           child (child.rs)
+//!   ──────────────────                           ────────────────
+//!   clone3 ──────────────────────────────────▶   closes the runtime's ends; PR_SET_PDEATHSIG
+//!                                                (run only); not dumpable; waits on the go pipe
+//!   places it in its cgroup, makes its
+//!   veth peer, then "g" on the go pipe ──────▶   reads "g"; a hung-up pipe instead means the
+//!                                                runtime died before PDEATHSIG was armed
+//!                                                sets the container up
+//!   recvmsg ◀──── the pty master (SCM_RIGHTS) ── with a terminal: opens its pty, sends the master
+//!   reads the report pipe to its end ◀────────   one of:
+//!                                                  'F' code message  setup failed (code 125)
+//!                                                  'R'               OCI: ready, waiting for start
+//!                                                  'E' errno (i32)   the exec stub could not
+//!                                                                    execute the command (126/127)
+//!                                                  nothing           the command runs: the pipe's
+//!                                                                    end is O_CLOEXEC and closed at
+//!                                                                    the command's execve
+//! ```
+//!
+//! The runtime keeps its end of the go pipe open until the report is in, and waits for the report
+//! on its signalfd too, so a child stuck in setup (a FIFO where a file was expected, a hung NFS
+//! server) cannot make the runtime deaf to SIGTERM: it kills the child and cleans up.
+
+use std::ffi::c_int;
+
+use crate::error::{Context, Error};
+use crate::lifecycle::manage::printable;
+use crate::signals::signal_name;
+use crate::stub;
+use crate::sys::{self, Errno, Fd};
+use crate::tty::{ChildTerminal, UserTerminal};
+
+/// Exit codes of a container that never ran its command (the `docker run` convention).
+pub const EXIT_SETUP_FAILED: i32 = 125;
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// The report's first byte (the exec stub's own report, 'E', is decoded by `stub::failed_exec`).
+const FAILED: u8 = b'F';
+const READY: u8 = b'R';
+
+/// Why the container's command did not start.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub exit_code: i32,
+}
+
+impl Failure {
+    pub fn setup(err: Error) -> Failure {
+        Failure { message: err.to_string(), exit_code: EXIT_SETUP_FAILED }
+    }
+
+    /// What execvp(3) would report for `errno`: not found (127) or not executable (126).
+    pub fn exec(name: &str, errno: Errno) -> Failure {
+        let exit_code = match errno.0 {
+            libc::ENOENT | libc::ENOTDIR => EXIT_NOT_FOUND,
+            _ => EXIT_NOT_EXECUTABLE,
+        };
+        Failure { message: format!("execve({name}): {errno}"), exit_code }
+    }
+}
+
+/// What the report said.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Report {
+    /// The command runs.
+    Running,
+    /// OCI `create`: set up, waiting for `start`.
+    Ready,
+    Failed(Failure),
+}
+
+impl Report {
+    /// Decodes a whole report; `command` names the command in an exec failure's message.
+    pub fn decode(bytes: &[u8], command: &str) -> Report {
+        if let Some(errno) = stub::failed_exec(bytes) {
+            return Report::Failed(Failure::exec(command, errno));
+        }
+        match bytes {
+            [] => Report::Running,
+            [READY] => Report::Ready,
+            // Printed to the user's terminal: no control character of the child's may reach it.
+            [FAILED, code, message @ ..] => Report::Failed(Failure {
+                message: printable(&String::from_utf8_lossy(message)),
+                exit_code: *code as i32,
+            }),
+            _ => Report::Failed(Failure {
+                message: format!("the container's setup sent a report contain cannot read ({} bytes)", bytes.len()),
+                exit_code: EXIT_SETUP_FAILED,
+            }),
+        }
+    }
+}
+
+/// Both ends of the three channels, made before clone3. After clone3 the runtime drops the child's
+/// ends (`into_runtime`), so that the child's exit or exec is the end of file it waits for.
+pub struct Channels {
+    go: (Fd, Fd),
+    report: (Fd, Fd),
+    pty: Option<(Fd, Fd)>,
+    terminal: Option<UserTerminal>,
+}
+
+/// The child's side: raw descriptor numbers, valid in the child's copy of the descriptor table.
+pub struct ChildEnds {
+    go_read: c_int,
+    report_write: c_int,
+    pub terminal: Option<ChildTerminal>,
+    /// The runtime's ends, which the child got copies of and must close.
+    runtime_ends: Vec<c_int>,
+}
+
+/// The runtime's side, after clone3.
+pub struct RuntimeEnds {
+    go_write: Fd,
+    report_read: Fd,
+    pty_socket: Option<Fd>,
+    terminal: Option<UserTerminal>,
+}
+
+impl Channels {
+    /// `terminal`: the user's terminal, when the container gets a pty.
+    pub fn open(terminal: Option<UserTerminal>) -> Result<Channels, Error> {
+        let go = sys::pipe().step(|| "pipe2(go)".into())?;
+        let report = sys::pipe().step(|| "pipe2(report)".into())?;
+        let pty = terminal.as_ref().map(|_| sys::socketpair().step(|| "socketpair(pty)".into())).transpose()?;
+        Ok(Channels { go, report, pty, terminal })
+    }
+
+    pub fn child_ends(&self) -> ChildEnds {
+        ChildEnds {
+            go_read: self.go.0.raw(),
+            report_write: self.report.1.raw(),
+            terminal: self
+                .terminal
+                .as_ref()
+                .zip(self.pty.as_ref())
+                .map(|(terminal, (_, theirs))| ChildTerminal { socket: theirs.raw(), size: terminal.size }),
+            runtime_ends: [Some(&self.go.1), Some(&self.report.0), self.pty.as_ref().map(|(ours, _)| ours)]
+                .into_iter()
+                .flatten()
+                .map(Fd::raw)
+                .collect(),
+        }
+    }
+
+    /// After clone3: closes the child's ends on our side.
+    pub fn into_runtime(self) -> RuntimeEnds {
+        let Channels { go: (_, go_write), report: (report_read, _), pty, terminal } = self;
+        RuntimeEnds { go_write, report_read, pty_socket: pty.map(|(ours, _)| ours), terminal }
+    }
+}
+
+/// How the release ended, with the pty master when the container got one.
+pub struct Released {
+    pub report: Report,
+    pub pty_master: Option<Fd>,
+    pub terminal: Option<UserTerminal>,
+}
+
+impl RuntimeEnds {
+    /// Sends "go" and waits for the report (and the pty master) while watching `signals`: a
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT during setup kills the child (`pid`) and ends the wait
+    /// with an error naming the signal, so the caller cleans up and exits 128+N.
+    pub fn release(self, pid: i32, signals: &Fd, command: &str) -> Result<Released, Error> {
+        let RuntimeEnds { go_write, report_read, pty_socket, terminal } = self;
+        match sys::write_all(go_write.raw(), b"g") {
+            // Killed before it was released (from outside, or the OOM killer): its report is empty
+            // and wait4 says how it ended.
+            Ok(()) | Err(Errno(libc::EPIPE)) => {}
+            Err(errno) => return Err(Error::sys("write(go pipe)", errno)),
+        }
+        let mut report = Vec::new();
+        let mut interrupted = None;
+        loop {
+            let mut fds = [
+                libc::pollfd { fd: report_read.raw(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
+            ];
+            sys::poll(&mut fds, None).step(|| "ppoll(report pipe, signalfd)".into())?;
+            if fds[1].revents != 0 {
+                while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
+                    if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) {
+                        log!("{} during setup: stopping the container before its command starts", signal_name(sig));
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                        interrupted.get_or_insert(sig);
+                    }
+                }
+            }
+            if fds[0].revents != 0 {
+                let mut chunk = [0u8; 1024];
+                match sys::read(report_read.raw(), &mut chunk).step(|| "read(report pipe)".into())? {
+                    0 => break,
+                    n => report.extend_from_slice(&chunk[..n]),
+                }
+            }
+        }
+        // The report is complete, so the child has sent its pty master, if it made one, or closed
+        // its end of the socket: this does not block.
+        let pty_master =
+            pty_socket.map(|socket| sys::recv_fd(&socket)).transpose().step(|| "recvmsg(pty master)".into())?.flatten();
+        drop(go_write);
+        if let Some(sig) = interrupted {
+            return Err(Error::Interrupted(sig));
+        }
+        Ok(Released { report: Report::decode(&report, command), pty_master, terminal })
+    }
+}
+
+impl ChildEnds {
+    /// Child side, first thing: closes the runtime's ends, which the child got copies of.
+    pub fn close_runtime_ends(&self) {
+        for &fd in &self.runtime_ends {
+            sys::close(fd);
+        }
+    }
+
+    /// Child side: blocks until the runtime says "go", and makes sure it is still alive: if it died
+    /// before our PR_SET_PDEATHSIG took effect, no signal will ever come, but its end of the pipe is
+    /// closed.
+    pub fn wait_for_go(&self) -> Result<(), Error> {
+        let mut byte = [0u8; 1];
+        if sys::read(self.go_read, &mut byte).step(|| "read(go pipe)".into())? != 1 {
+            return Err(Error::Setup("the runtime exited before the container started".into()));
+        }
+        self.check_runtime_alive()
+    }
+
+    /// Child side: the runtime holds its end of the go pipe until the report is in, so a hung-up
+    /// pipe means it died. (getppid cannot tell: across a PID namespace it is always 0.) The pipe
+    /// stays open until the command's execve closes it.
+    pub fn check_runtime_alive(&self) -> Result<(), Error> {
+        if sys::pipe_hung_up(self.go_read).step(|| "ppoll(go pipe)".into())? {
+            return Err(Error::Setup("the runtime exited before the container started".into()));
+        }
+        Ok(())
+    }
+
+    /// Child side: the setup failed. If even the pipe is gone, there is nobody left to tell.
+    pub fn report_failure(&self, failure: &Failure) {
+        let mut bytes = vec![FAILED, failure.exit_code as u8];
+        bytes.extend_from_slice(failure.message.as_bytes());
+        let _ = sys::write_all(self.report_write, &bytes);
+    }
+
+    /// The descriptor the exec stub reports an exec failure on.
+    pub fn report_fd(&self) -> c_int {
+        self.report_write
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_report_decodes() {
+        assert_eq!(Report::decode(b"", "sh"), Report::Running);
+        assert_eq!(Report::decode(b"R", "sh"), Report::Ready);
+        let failure = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125 };
+        let mut bytes = vec![FAILED, 125];
+        bytes.extend_from_slice(failure.message.as_bytes());
+        assert_eq!(Report::decode(&bytes, "sh"), Report::Failed(failure));
+        assert_eq!(
+            Report::decode(b"E\x02\0\0\0", "nope"),
+            Report::Failed(Failure { message: "execve(nope): ENOENT (2)".into(), exit_code: 127 })
+        );
+        assert!(matches!(
+            Report::decode(b"E\x0d\0\0\0", "/etc/passwd"),
+            Report::Failed(Failure { exit_code: 126, .. })
+        ));
+        assert!(matches!(Report::decode(b"E12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
+        let hostile = [&[FAILED, 125][..], b"\x1b]0;owned\x07"].concat();
+        assert!(
+            matches!(Report::decode(&hostile, "x"), Report::Failed(Failure { message, .. }) if message == "\\x1b]0;owned\\x07")
+        );
+    }
+
+    #[test]
+    fn exec_errors_map_to_126_and_127() {
+        assert_eq!(Failure::exec("nope", Errno(libc::ENOTDIR)).exit_code, 127);
+        assert_eq!(Failure::exec("/bin/garbage", Errno(libc::ENOEXEC)).exit_code, 126);
+    }
+}

@@ -1,0 +1,1091 @@
+//! JSON (RFC 8259) for OCI bundles: a strict parser for `config.json` and `process.json`, path-naming
+//! accessors to read them, and a writer for the `state` and `features` documents and json log lines.
+//!
+//! Strict on purpose: a runtime that guesses what a malformed config meant runs a container its user
+//! did not describe. Everything RFC 8259 does not allow is refused (comments, trailing commas, leading
+//! zeros, NaN, raw control characters, invalid UTF-8, lone surrogates, a byte-order mark), and so are
+//! duplicate keys, which the RFC leaves to each reader and Go (runc, podman) resolves silently.
+//!
+//! Numbers are kept as their validated text and read only as exact integers: parsing and printing
+//! floats would cost the static binary tens of KiB, and no OCI field is a fraction.
+//!
+//! This file names nothing from the rest of the crate, so that tests/json_fuzz.rs can compile it on
+//! its own and compare it with serde_json.
+
+use std::fmt;
+
+/// Larger documents are refused before parsing. podman's config.json is ~10 KB (434 seccomp names);
+/// 4 MiB is far above any real one and bounds what a hostile bundle can make us allocate (the tree
+/// takes a few times its text).
+pub const MAX_INPUT_BYTES: usize = 4 << 20;
+
+/// How many arrays and objects may enclose one another. OCI configs nest 7 deep at most
+/// (`linux.seccomp.syscalls[].args[]`); the limit bounds the parser's recursion, so that no input can
+/// overflow the stack. It is serde_json's (its counter of 128 refuses the 128th level), so that the
+/// fuzz test can compare the two decoders at the boundary too.
+pub const MAX_NESTING: usize = 127;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Value>),
+    /// In document order; keys are unique (the parser refuses repeats).
+    Object(Vec<(String, Value)>),
+}
+
+/// A number's literal text, as validated by the parser (e.g. `-12`, `1.5E+3`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Number(String);
+
+impl Number {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Value {
+    /// The member `key` of an object; None if absent or if this is not an object.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object()?.iter().find(|(name, _)| name == key).map(|(_, value)| value)
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&[(String, Value)]> {
+        match self {
+            Value::Object(members) => Some(members),
+            _ => None,
+        }
+    }
+
+    /// Exact integers only: `1.0`, `1e3`, `-1` and anything above u64::MAX are None. The validated
+    /// text of an integer is exactly what `u64::from_str` accepts.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Number(n) => n.0.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Exact integers only, as `as_u64`; `-0` is 0.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => n.0.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_u32(&self) -> Option<u32> {
+        self.as_u64().and_then(|n| n.try_into().ok())
+    }
+
+    pub fn as_i32(&self) -> Option<i32> {
+        self.as_i64().and_then(|n| n.try_into().ok())
+    }
+
+    /// What a type error says was found instead: the number itself when it is short.
+    fn describe(&self) -> String {
+        const LONGEST_NUMBER_SHOWN: usize = 24;
+        match self {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) if n.0.len() <= LONGEST_NUMBER_SHOWN => n.0.clone(),
+            Value::Number(_) => "a number".into(),
+            Value::String(_) => "a string".into(),
+            Value::Array(_) => "an array".into(),
+            Value::Object(_) => "an object".into(),
+        }
+    }
+}
+
+/// Where and why a document was refused; displays as `byte 1234: expected ',' or '}'`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// From the start of the input; the input's length when it ended too soon.
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "byte {}: {}", self.offset, self.reason)
+    }
+}
+
+/// Parses exactly one JSON value, with only whitespace around it. A duplicate key is found when its
+/// object closes, so an error inside a later member of that object is reported first.
+pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(ParseError { offset: MAX_INPUT_BYTES, reason: "document larger than 4 MiB" });
+    }
+    let mut parser = Parser { input, pos: 0, nesting: 0 };
+    parser.skip_whitespace();
+    let value = parser.value()?;
+    parser.skip_whitespace();
+    if parser.pos < input.len() {
+        return parser.fail("unexpected data after the document");
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    /// Arrays and objects open around `pos`.
+    nesting: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        self.pos += usize::from(found);
+        found
+    }
+
+    /// An error at `pos`; at the end of the input, whatever was expected, the input ended too soon.
+    fn fail<T>(&self, reason: &'static str) -> Result<T, ParseError> {
+        let reason = if self.pos < self.input.len() { reason } else { "unexpected end of input" };
+        Err(ParseError { offset: self.pos, reason })
+    }
+
+    /// RFC 8259 whitespace is these four bytes and nothing else (no form feed, no NBSP, no BOM).
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, ParseError> {
+        match self.peek() {
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true", Value::Bool(true)),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)),
+            Some(b'n') => self.literal(b"null", Value::Null),
+            _ => self.fail("expected a value"),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Value) -> Result<Value, ParseError> {
+        for &byte in word {
+            if !self.eat(byte) {
+                return self.fail("expected true, false or null");
+            }
+        }
+        Ok(value)
+    }
+
+    /// Steps over the `[` or `{` at `pos`, unless it would nest too deeply.
+    fn open(&mut self) -> Result<(), ParseError> {
+        if self.nesting == MAX_NESTING {
+            return self.fail("nested too deeply (more than 127 arrays and objects)");
+        }
+        self.nesting += 1;
+        self.pos += 1;
+        self.skip_whitespace();
+        Ok(())
+    }
+
+    fn array(&mut self) -> Result<Value, ParseError> {
+        self.open()?;
+        let mut items = Vec::new();
+        if !self.eat(b']') {
+            loop {
+                items.push(self.value()?);
+                self.skip_whitespace();
+                if self.eat(b']') {
+                    break;
+                }
+                if !self.eat(b',') {
+                    return self.fail("expected ',' or ']'");
+                }
+                self.skip_whitespace();
+            }
+        }
+        self.nesting -= 1;
+        Ok(Value::Array(items))
+    }
+
+    fn object(&mut self) -> Result<Value, ParseError> {
+        self.open()?;
+        let mut members = Vec::new();
+        let mut key_offsets = Vec::new();
+        if !self.eat(b'}') {
+            loop {
+                if self.peek() != Some(b'"') {
+                    return self.fail("expected a string key");
+                }
+                key_offsets.push(self.pos);
+                let key = self.string()?;
+                self.skip_whitespace();
+                if !self.eat(b':') {
+                    return self.fail("expected ':'");
+                }
+                self.skip_whitespace();
+                members.push((key, self.value()?));
+                self.skip_whitespace();
+                if self.eat(b'}') {
+                    break;
+                }
+                if !self.eat(b',') {
+                    return self.fail("expected ',' or '}'");
+                }
+                self.skip_whitespace();
+            }
+        }
+        if let Some(index) = repeated_key(&members) {
+            return Err(ParseError { offset: key_offsets[index], reason: "duplicate key" });
+        }
+        self.nesting -= 1;
+        Ok(Value::Object(members))
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, kept as text.
+    fn number(&mut self) -> Result<Value, ParseError> {
+        let start = self.pos;
+        self.eat(b'-');
+        if self.eat(b'0') {
+            if let Some(b'0'..=b'9') = self.peek() {
+                return self.fail("leading zero in a number");
+            }
+        } else {
+            self.digits()?;
+        }
+        if self.eat(b'.') {
+            self.digits()?;
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.digits()?;
+        }
+        let text = self.input[start..self.pos].iter().map(|&byte| char::from(byte)).collect();
+        Ok(Value::Number(Number(text)))
+    }
+
+    fn digits(&mut self) -> Result<(), ParseError> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return self.fail("expected a digit");
+        }
+        Ok(())
+    }
+
+    /// A string at `pos` (which is its opening quote), unescaped.
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.pos += 1;
+        let mut text = String::new();
+        loop {
+            // A run of bytes that stand for themselves. `"` and `\` are ASCII, so they never occur
+            // inside a multi-byte character, and each run can be checked for UTF-8 on its own.
+            let start = self.pos;
+            while self.peek().is_some_and(|b| b >= b' ' && b != b'"' && b != b'\\') {
+                self.pos += 1;
+            }
+            match std::str::from_utf8(&self.input[start..self.pos]) {
+                Ok(run) => text.push_str(run),
+                Err(e) => return Err(ParseError { offset: start + e.valid_up_to(), reason: "invalid UTF-8" }),
+            }
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(text);
+                }
+                Some(b'\\') => text.push(self.escape()?),
+                _ => return self.fail("control character in a string"),
+            }
+        }
+    }
+
+    /// The escape at `pos` (a backslash), as the character it stands for.
+    fn escape(&mut self) -> Result<char, ParseError> {
+        let start = self.pos;
+        self.pos += 1;
+        let c = match self.peek() {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.pos += 1;
+                return self.unicode_escape(start);
+            }
+            _ => return self.fail("invalid escape"),
+        };
+        self.pos += 1;
+        Ok(c)
+    }
+
+    /// `\uXXXX`, or the UTF-16 surrogate pair `\uD83D\uDE00` for a character beyond U+FFFF; `start`
+    /// is its backslash. Half a pair is no character, and is refused.
+    fn unicode_escape(&mut self, start: usize) -> Result<char, ParseError> {
+        let lone = Err(ParseError { offset: start, reason: "lone surrogate in a \\u escape" });
+        let mut code = self.hex4()?;
+        if let 0xD800..=0xDBFF = code {
+            if !(self.eat(b'\\') && self.eat(b'u')) {
+                return lone;
+            }
+            let low = self.hex4()?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return lone;
+            }
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+        }
+        // A low surrogate (U+DC00 to U+DFFF) alone is no char either: from_u32 refuses it.
+        char::from_u32(code).map_or(lone, Ok)
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let mut value = 0;
+        for _ in 0..4 {
+            let Some(digit) = self.peek().and_then(|byte| char::from(byte).to_digit(16)) else {
+                return self.fail("expected 4 hex digits after \\u");
+            };
+            value = value * 16 + digit;
+            self.pos += 1;
+        }
+        Ok(value)
+    }
+}
+
+/// The index of a member whose key repeats an earlier one (the second of the alphabetically first
+/// pair), if any. A sorted copy of the keys rather than each key compared with all before it: a 4 MiB
+/// object can hold half a million keys. Sorting `String`s, not indices, reuses the binary's only
+/// sort (state.rs's), where sorting indices by key would add ~6 KiB of sort code.
+fn repeated_key(members: &[(String, Value)]) -> Option<usize> {
+    let mut keys: Vec<String> = members.iter().map(|(key, _)| key.clone()).collect();
+    keys.sort();
+    let repeated = &keys.windows(2).find(|pair| pair[0] == pair[1])?[0];
+    members.iter().enumerate().filter(|(_, (key, _))| key == repeated).nth(1).map(|(index, _)| index)
+}
+
+/// A place in a document (a value, or nothing) with the path that leads to it, so that reading a
+/// config names the field that is wrong: `process.user.uid: expected an integer from 0 to 4294967295,
+/// found -1`. Errors are `String`s, "PATH: what is wrong", for the caller to prefix with the file.
+///
+/// A member that is absent and one that is `null` are the same thing: Go's encoding/json, which
+/// writes and reads these files for runc, podman and containerd, treats them alike.
+#[derive(Clone, Debug)]
+pub struct Field<'a> {
+    value: Option<&'a Value>,
+    /// `process.args[0]`, `annotations["io.x"]`; empty for the document itself.
+    path: String,
+}
+
+impl<'a> Field<'a> {
+    /// The whole document.
+    pub fn root(value: &'a Value) -> Field<'a> {
+        Field { value: Some(value), path: String::new() }
+    }
+
+    /// The member `key`: absent if this field is absent, an error if this is not an object. Chains
+    /// therefore need no checks in between: `config.get("linux")?.get("resources")?.get("memory")?`.
+    pub fn get(&self, key: &str) -> Result<Field<'a>, String> {
+        let value = match self.value {
+            None => None,
+            Some(Value::Object(members)) => members.iter().find(|(name, _)| name == key).map(|(_, value)| value),
+            Some(other) => return Err(self.mismatch("an object", other)),
+        };
+        Ok(Field { value: value.filter(|v| !v.is_null()), path: self.member_path(key) })
+    }
+
+    /// None when absent; for what the typed readers below do not cover.
+    pub fn value(&self) -> Option<&'a Value> {
+        self.value
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// "PATH: message", for a value of the right type that is still wrong (an unknown namespace type).
+    pub fn error(&self, message: impl fmt::Display) -> String {
+        if self.path.is_empty() {
+            message.to_string()
+        } else {
+            format!("{}: {message}", self.path)
+        }
+    }
+
+    /// An optional field: None when absent, else what `read` makes of it:
+    /// `process.get("terminal")?.opt(Field::bool)?.unwrap_or(false)`.
+    pub fn opt<T>(&self, read: impl FnOnce(&Self) -> Result<T, String>) -> Result<Option<T>, String> {
+        match self.value {
+            None => Ok(None),
+            Some(_) => read(self).map(Some),
+        }
+    }
+
+    /// This and the typed readers below refuse an absent field (`PATH: missing`); `opt` is for
+    /// optional ones.
+    pub fn str(&self) -> Result<&'a str, String> {
+        let value = self.required()?;
+        value.as_str().ok_or_else(|| self.mismatch("a string", value))
+    }
+
+    pub fn bool(&self) -> Result<bool, String> {
+        let value = self.required()?;
+        value.as_bool().ok_or_else(|| self.mismatch("true or false", value))
+    }
+
+    pub fn u32(&self) -> Result<u32, String> {
+        self.integer(Value::as_u32, 0, u32::MAX.into())
+    }
+
+    pub fn u64(&self) -> Result<u64, String> {
+        self.integer(Value::as_u64, 0, u64::MAX)
+    }
+
+    pub fn i32(&self) -> Result<i32, String> {
+        self.integer(Value::as_i32, i32::MIN.into(), i32::MAX.unsigned_abs().into())
+    }
+
+    pub fn i64(&self) -> Result<i64, String> {
+        self.integer(Value::as_i64, i64::MIN, i64::MAX.unsigned_abs())
+    }
+
+    /// The elements of an array, each with its path (`mounts[2]`). Absent reads as empty, as a Go nil
+    /// slice does; check for emptiness where the spec requires elements (`process.args`).
+    pub fn items(&self) -> Result<impl Iterator<Item = Field<'a>> + 'a, String> {
+        let items = match self.value {
+            None => &[][..],
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(self.mismatch("an array", other)),
+        };
+        let path = self.path.clone();
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(move |(index, item)| Field { value: Some(item), path: format!("{path}[{index}]") }))
+    }
+
+    /// The members of an object (`annotations`, `linux.sysctl`), in document order, each with its
+    /// path. Absent reads as empty, as a Go nil map does.
+    pub fn members(&self) -> Result<impl Iterator<Item = (&'a str, Field<'a>)> + 'a, String> {
+        let members = match self.value {
+            None => &[][..],
+            Some(Value::Object(members)) => members,
+            Some(other) => return Err(self.mismatch("an object", other)),
+        };
+        let parent = self.clone();
+        Ok(members
+            .iter()
+            .map(move |(key, value)| (key.as_str(), Field { value: Some(value), path: parent.member_path(key) })))
+    }
+
+    /// An array of strings (`process.args`, `mounts[].options`); absent reads as empty.
+    pub fn strings(&self) -> Result<Vec<String>, String> {
+        self.items()?.map(|item| item.str().map(String::from)).collect()
+    }
+
+    fn required(&self) -> Result<&'a Value, String> {
+        self.value.ok_or_else(|| self.error("missing"))
+    }
+
+    fn integer<T>(&self, read: fn(&Value) -> Option<T>, min: i64, max: u64) -> Result<T, String> {
+        let value = self.required()?;
+        read(value).ok_or_else(|| self.mismatch(&format!("an integer from {min} to {max}"), value))
+    }
+
+    fn mismatch(&self, expected: &str, found: &Value) -> String {
+        self.error(format_args!("expected {expected}, found {}", found.describe()))
+    }
+
+    /// `a.b` for a key that reads as a name, `a["io.x"]` for any other.
+    fn member_path(&self, key: &str) -> String {
+        let mut path = self.path.clone();
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(key);
+        } else {
+            path.push('[');
+            write_string(&mut path, key);
+            path.push(']');
+        }
+        path
+    }
+}
+
+/// Appends `s` as a JSON string: `"`, `\` and control characters escaped, all else as it is (a Rust
+/// string is valid UTF-8, and so is the output).
+pub fn write_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0'..='\u{1f}' => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[c as usize >> 4]));
+                out.push(char::from(HEX[c as usize & 0xf]));
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends an object to `out`, its members written by `fill` straight into `out`, with no tree in
+/// between:
+/// `json::object(&mut line, |o| { o.string("level", "error"); o.string("msg", msg); });`
+pub fn object(out: &mut String, fill: impl FnOnce(&mut ObjectWriter)) {
+    out.push('{');
+    fill(&mut ObjectWriter { out, empty: true });
+    out.push('}');
+}
+
+fn array(out: &mut String, fill: impl FnOnce(&mut ArrayWriter)) {
+    out.push('[');
+    fill(&mut ArrayWriter { out, empty: true });
+    out.push(']');
+}
+
+/// Writes the members of an object opened by `object` (keys are not checked for repeats).
+pub struct ObjectWriter<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
+
+impl ObjectWriter<'_> {
+    /// Starts the member `key` and returns where its value goes.
+    fn key(&mut self, key: &str) -> &mut String {
+        if !std::mem::replace(&mut self.empty, false) {
+            self.out.push(',');
+        }
+        write_string(self.out, key);
+        self.out.push(':');
+        self.out
+    }
+
+    pub fn string(&mut self, key: &str, value: &str) {
+        write_string(self.key(key), value);
+    }
+
+    pub fn uint(&mut self, key: &str, value: u64) {
+        self.key(key).push_str(&value.to_string());
+    }
+
+    pub fn int(&mut self, key: &str, value: i64) {
+        self.key(key).push_str(&value.to_string());
+    }
+
+    pub fn bool(&mut self, key: &str, value: bool) {
+        self.key(key).push_str(if value { "true" } else { "false" });
+    }
+
+    pub fn object(&mut self, key: &str, fill: impl FnOnce(&mut ObjectWriter)) {
+        object(self.key(key), fill);
+    }
+
+    pub fn array(&mut self, key: &str, fill: impl FnOnce(&mut ArrayWriter)) {
+        array(self.key(key), fill);
+    }
+}
+
+/// Writes the elements of an array opened by `ObjectWriter::array` or `ArrayWriter::array`.
+pub struct ArrayWriter<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
+
+impl ArrayWriter<'_> {
+    /// Returns where the next element goes.
+    fn element(&mut self) -> &mut String {
+        if !std::mem::replace(&mut self.empty, false) {
+            self.out.push(',');
+        }
+        self.out
+    }
+
+    pub fn string(&mut self, value: &str) {
+        write_string(self.element(), value);
+    }
+
+    pub fn uint(&mut self, value: u64) {
+        self.element().push_str(&value.to_string());
+    }
+
+    pub fn int(&mut self, value: i64) {
+        self.element().push_str(&value.to_string());
+    }
+
+    pub fn bool(&mut self, value: bool) {
+        self.element().push_str(if value { "true" } else { "false" });
+    }
+
+    pub fn object(&mut self, fill: impl FnOnce(&mut ObjectWriter)) {
+        object(self.element(), fill);
+    }
+
+    pub fn array(&mut self, fill: impl FnOnce(&mut ArrayWriter)) {
+        array(self.element(), fill);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(text: &str) -> Value {
+        Value::Number(Number(text.into()))
+    }
+
+    fn string(text: &str) -> Value {
+        Value::String(text.into())
+    }
+
+    fn rejection(input: &[u8]) -> (usize, &'static str) {
+        match parse(input) {
+            Ok(value) => panic!("{:?} was accepted as {value:?}", String::from_utf8_lossy(input)),
+            Err(e) => (e.offset, e.reason),
+        }
+    }
+
+    #[test]
+    fn the_rfc_8259_examples_are_accepted() {
+        let image = br#"{
+            "Image": {
+                "Width":  800,
+                "Height": 600,
+                "Title":  "View from 15th Floor",
+                "Thumbnail": {
+                    "Url":    "http://www.example.com/image/481989943",
+                    "Height": 125,
+                    "Width":  100
+                },
+                "Animated" : false,
+                "IDs": [116, 943, 234, 38793]
+            }
+        }"#;
+        let value = parse(image).unwrap();
+        let image = value.get("Image").unwrap();
+        assert_eq!(image.get("Title").and_then(Value::as_str), Some("View from 15th Floor"));
+        assert_eq!(image.get("Thumbnail").and_then(|t| t.get("Width")).and_then(Value::as_u64), Some(100));
+        assert_eq!(image.get("Animated").and_then(Value::as_bool), Some(false));
+        let ids: Vec<u64> =
+            image.get("IDs").and_then(Value::as_array).unwrap().iter().filter_map(Value::as_u64).collect();
+        assert_eq!(ids, [116, 943, 234, 38793]);
+        let keys: Vec<&str> = image.as_object().unwrap().iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["Width", "Height", "Title", "Thumbnail", "Animated", "IDs"], "document order is kept");
+
+        let places = br#"[
+            {
+               "precision": "zip",
+               "Latitude":  37.7668,
+               "Longitude": -122.3959,
+               "Address":   "",
+               "City":      "SAN FRANCISCO",
+               "State":     "CA",
+               "Zip":       "94107",
+               "Country":   "US"
+            },
+            {
+               "precision": "zip",
+               "Latitude":  37.371991,
+               "Longitude": -122.026020,
+               "Address":   "",
+               "City":      "SUNNYVALE",
+               "State":     "CA",
+               "Zip":       "94085",
+               "Country":   "US"
+            }
+        ]"#;
+        let places = parse(places).unwrap();
+        let second = &places.as_array().unwrap()[1];
+        assert_eq!(second.get("Longitude"), Some(&number("-122.026020")), "a number keeps its text");
+        assert_eq!(second.get("Longitude").and_then(Value::as_i64), None);
+
+        assert_eq!(parse(br#""Hello world!""#), Ok(string("Hello world!")));
+        assert_eq!(parse(b"42"), Ok(number("42")));
+        assert_eq!(parse(b"true"), Ok(Value::Bool(true)));
+    }
+
+    #[test]
+    fn every_rfc_form_is_accepted() {
+        let cases: &[(&[u8], Value)] = &[
+            (b" \t\n\r[ 1 ,\t2 ]\r\n ", Value::Array(vec![number("1"), number("2")])),
+            (b"{}", Value::Object(vec![])),
+            (b"[]", Value::Array(vec![])),
+            (b"[[[]]]", Value::Array(vec![Value::Array(vec![Value::Array(vec![])])])),
+            (b"null", Value::Null),
+            (b"false", Value::Bool(false)),
+            (br#""""#, string("")),
+            (b"-0", number("-0")),
+            (b"0.0e+0", number("0.0e+0")),
+            (b"1E-7", number("1E-7")),
+            (b"-12.5e10", number("-12.5e10")),
+            (b"1e400", number("1e400")),
+            (br#"{"":0}"#, Value::Object(vec![("".into(), number("0"))])),
+            (
+                br#"{"a" : {"b":[null,true]}}"#,
+                Value::Object(vec![(
+                    "a".into(),
+                    Value::Object(vec![("b".into(), Value::Array(vec![Value::Null, Value::Bool(true)]))]),
+                )]),
+            ),
+            ("\"é😀 \u{7f}\"".as_bytes(), string("é😀 \u{7f}")),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse(input).as_ref(), Ok(expected), "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn every_violation_is_refused_at_its_byte() {
+        let cases: &[(&[u8], usize, &str)] = &[
+            (b"", 0, "unexpected end of input"),
+            (b"  ", 2, "unexpected end of input"),
+            (b"[1,]", 3, "expected a value"),
+            (b"[,1]", 1, "expected a value"),
+            (br#"{"a":1,}"#, 7, "expected a string key"),
+            (b"[1 2]", 3, "expected ',' or ']'"),
+            (br#"{"a" 1}"#, 5, "expected ':'"),
+            (br#"{"a":1 "b":2}"#, 7, "expected ',' or '}'"),
+            (b"{a:1}", 1, "expected a string key"),
+            (b"{'a':1}", 1, "expected a string key"),
+            (b"// comment\n1", 0, "expected a value"),
+            (b"/* comment */ 1", 0, "expected a value"),
+            (b"1 // comment", 2, "unexpected data after the document"),
+            (b"[1] [2]", 4, "unexpected data after the document"),
+            (b"01", 1, "leading zero in a number"),
+            (b"-01", 2, "leading zero in a number"),
+            (b"[00]", 2, "leading zero in a number"),
+            (b"NaN", 0, "expected a value"),
+            (b"Infinity", 0, "expected a value"),
+            (b"-Infinity", 1, "expected a digit"),
+            (b"+1", 0, "expected a value"),
+            (b".5", 0, "expected a value"),
+            (b"-", 1, "unexpected end of input"),
+            (b"1.", 2, "unexpected end of input"),
+            (b"1.e5", 2, "expected a digit"),
+            (b"1e", 2, "unexpected end of input"),
+            (b"1e+", 3, "unexpected end of input"),
+            (b"1e+x", 3, "expected a digit"),
+            (b"0x10", 1, "unexpected data after the document"),
+            (b"tru", 3, "unexpected end of input"),
+            (b"trUe", 2, "expected true, false or null"),
+            (b"True", 0, "expected a value"),
+            (b"nulll", 4, "unexpected data after the document"),
+            (b"\"a\x01\"", 2, "control character in a string"),
+            (b"\"a\tb\"", 2, "control character in a string"),
+            (b"\"a\nb\"", 2, "control character in a string"),
+            (b"\"\x00\"", 1, "control character in a string"),
+            (b"\"abc", 4, "unexpected end of input"),
+            (b"\"\\x\"", 2, "invalid escape"),
+            (b"\"\\'\"", 2, "invalid escape"),
+            (b"\"\\", 2, "unexpected end of input"),
+            (b"\"\\u12\"", 5, "expected 4 hex digits after \\u"),
+            (b"\"\\u12G4\"", 5, "expected 4 hex digits after \\u"),
+            (b"\"\\uD800\"", 1, "lone surrogate in a \\u escape"),
+            (b"\"\\uDBFF\"", 1, "lone surrogate in a \\u escape"),
+            (b"\"ab\\uDC00\"", 3, "lone surrogate in a \\u escape"),
+            (b"\"\\uD800\\u0041\"", 1, "lone surrogate in a \\u escape"),
+            (b"\"\\uD800\\uD800\"", 1, "lone surrogate in a \\u escape"),
+            (b"\"\\uD800\\n\"", 1, "lone surrogate in a \\u escape"),
+            (b"\"\\uD800\\u00\"", 11, "expected 4 hex digits after \\u"),
+            (b"\"\xff\"", 1, "invalid UTF-8"),
+            (b"\"ab\xc3\"", 3, "invalid UTF-8"),
+            (b"\"\xed\xa0\x80\"", 1, "invalid UTF-8"),
+            (b"\"\xc0\xaf\"", 1, "invalid UTF-8"),
+            (b"\"\xf4\x90\x80\x80\"", 1, "invalid UTF-8"),
+            (b"[\"\xe9\"]", 2, "invalid UTF-8"),
+            (b"\xe9", 0, "expected a value"),
+            (b"\xef\xbb\xbf{}", 0, "expected a value"),
+            (b"\x0c1", 0, "expected a value"),
+            (b"1\x0b", 1, "unexpected data after the document"),
+            ("\u{a0}1".as_bytes(), 0, "expected a value"),
+            (br#"{"a":1,"a":2}"#, 7, "duplicate key"),
+            (br#"{"a":1,"b":2,"\u0061":3}"#, 13, "duplicate key"),
+            (br#"{"a":1,"b":2,"a":3,"b":4}"#, 13, "duplicate key"),
+            (br#"{"b":1,"a":2,"b":3,"a":4}"#, 19, "duplicate key"),
+            (br#"{"b":{"c":1,"c":2},"b":3}"#, 12, "duplicate key"),
+            (b"[", 1, "unexpected end of input"),
+            (br#"{"a":1"#, 6, "unexpected end of input"),
+        ];
+        for &(input, offset, reason) in cases {
+            assert_eq!(rejection(input), (offset, reason), "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn an_error_displays_its_byte_and_reason() {
+        let err = parse(br#"{"a":1 "b":2}"#).unwrap_err();
+        assert_eq!(err.to_string(), "byte 7: expected ',' or '}'");
+    }
+
+    #[test]
+    fn nesting_is_limited_without_exhausting_the_stack() {
+        let deepest = format!("{}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+        assert!(parse(deepest.as_bytes()).is_ok());
+        let too_deep = format!("{}{}", "[".repeat(MAX_NESTING + 1), "]".repeat(MAX_NESTING + 1));
+        assert_eq!(
+            rejection(too_deep.as_bytes()),
+            (MAX_NESTING, "nested too deeply (more than 127 arrays and objects)")
+        );
+        assert_eq!(rejection(&[b'['; 100_000]).0, MAX_NESTING);
+        let objects = r#"{"a":"#.repeat(100_000);
+        assert_eq!(rejection(objects.as_bytes()).0, MAX_NESTING * 5);
+    }
+
+    #[test]
+    fn input_beyond_the_size_limit_is_refused_before_parsing() {
+        let mut input = vec![b' '; MAX_INPUT_BYTES];
+        input[0] = b'0';
+        assert_eq!(parse(&input), Ok(number("0")));
+        input.push(b' ');
+        assert_eq!(rejection(&input), (MAX_INPUT_BYTES, "document larger than 4 MiB"));
+    }
+
+    #[test]
+    fn a_huge_object_is_checked_for_repeated_keys_quickly() {
+        let members: Vec<String> = (0..200_000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let document = format!("{{{}}}", members.join(","));
+        assert_eq!(parse(document.as_bytes()).unwrap().as_object().map(<[_]>::len), Some(200_000));
+        let repeated = format!("{{{},\"k7\":0}}", members.join(","));
+        assert_eq!(
+            rejection(repeated.as_bytes()),
+            (document.len(), "duplicate key"),
+            "the repeat starts where the first document closed"
+        );
+    }
+
+    #[test]
+    fn integers_are_read_exactly_and_nothing_else_is_an_integer() {
+        let cases: &[(&str, Option<u64>, Option<i64>)] = &[
+            ("0", Some(0), Some(0)),
+            ("-0", None, Some(0)),
+            ("-1", None, Some(-1)),
+            ("18446744073709551615", Some(u64::MAX), None),
+            ("18446744073709551616", None, None),
+            ("9223372036854775807", Some(i64::MAX as u64), Some(i64::MAX)),
+            ("-9223372036854775808", None, Some(i64::MIN)),
+            ("-9223372036854775809", None, None),
+            ("1.5", None, None),
+            ("1.0", None, None),
+            ("1e3", None, None),
+            ("1E0", None, None),
+            ("100000000000000000000000000000000000000000", None, None),
+        ];
+        for &(text, unsigned, signed) in cases {
+            let value = parse(text.as_bytes()).unwrap();
+            assert_eq!((value.as_u64(), value.as_i64()), (unsigned, signed), "{text}");
+        }
+        assert_eq!(parse(b"4294967295").unwrap().as_u32(), Some(u32::MAX));
+        assert_eq!(parse(b"4294967296").unwrap().as_u32(), None);
+        assert_eq!(parse(b"-2147483648").unwrap().as_i32(), Some(i32::MIN));
+        assert_eq!(parse(b"2147483648").unwrap().as_i32(), None);
+        assert_eq!(string("1").as_u64(), None, "a string is not a number");
+    }
+
+    #[test]
+    fn escapes_and_surrogate_pairs_become_their_characters() {
+        let cases: &[(&[u8], &str)] = &[
+            (br#""\"\\\/\b\f\n\r\t""#, "\"\\/\u{8}\u{c}\n\r\t"),
+            (br#""\u0000\u001F\u0041\u00e9\u20AC""#, "\0\u{1f}Aé€"),
+            (br#""\uD83D\uDE00""#, "😀"),
+            (br#""\ud83d\ude00x""#, "😀x"),
+            (br#""\uDBFF\uDFFF""#, "\u{10ffff}"),
+            (br#""\uD800\uDC00""#, "\u{10000}"),
+            (br#""a\u0062c""#, "abc"),
+        ];
+        for &(input, expected) in cases {
+            assert_eq!(parse(input), Ok(string(expected)), "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    const CONFIG: &str = r#"{
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": null,
+            "user": {"uid": -1, "gid": 0},
+            "args": ["sh", 7],
+            "cwd": 5
+        },
+        "hostname": null,
+        "mounts": [{"destination": "/proc", "type": "proc"}, {"destination": "/dev", "options": ["nosuid"]}],
+        "annotations": {"io.x": "1", "plain": null},
+        "linux": []
+    }"#;
+
+    #[test]
+    fn fields_read_present_values_and_treat_absent_and_null_alike() {
+        let doc = parse(CONFIG.as_bytes()).unwrap();
+        let config = Field::root(&doc);
+        assert_eq!(config.get("ociVersion").and_then(|f| f.str()), Ok("1.0.2"));
+        assert_eq!(
+            config.get("process").and_then(|p| p.get("user")).and_then(|u| u.get("gid")).and_then(|g| g.u32()),
+            Ok(0)
+        );
+        assert_eq!(config.get("hostname").and_then(|h| h.opt(Field::str)), Ok(None), "null is absent");
+        assert_eq!(config.get("domainname").and_then(|h| h.opt(Field::str)), Ok(None));
+        let process = config.get("process").unwrap();
+        assert_eq!(process.get("terminal").and_then(|t| t.opt(Field::bool)), Ok(None));
+        assert_eq!(process.get("env").and_then(|e| e.strings()), Ok(vec![]), "an absent array is empty");
+        let absent = config.get("solaris").and_then(|s| s.get("cappedCPU")).and_then(|c| c.get("ncpus"));
+        assert_eq!(absent.and_then(|n| n.opt(Field::u64)), Ok(None), "an absent object has absent members");
+
+        let mounts: Vec<(String, Option<&str>, Vec<String>)> = config
+            .get("mounts")
+            .unwrap()
+            .items()
+            .unwrap()
+            .map(|m| {
+                (
+                    m.get("destination").unwrap().str().unwrap().into(),
+                    m.get("type").unwrap().opt(Field::str).unwrap(),
+                    m.get("options").unwrap().strings().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(mounts, [("/proc".into(), Some("proc"), vec![]), ("/dev".into(), None, vec!["nosuid".into()])]);
+        let keys: Vec<&str> = config.get("annotations").unwrap().members().unwrap().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["io.x", "plain"]);
+    }
+
+    #[test]
+    fn field_errors_name_the_path_and_what_was_found() {
+        let doc = parse(CONFIG.as_bytes()).unwrap();
+        let config = Field::root(&doc);
+        let process = config.get("process").unwrap();
+        let user = process.get("user").unwrap();
+        assert_eq!(
+            user.get("uid").unwrap().u32(),
+            Err("process.user.uid: expected an integer from 0 to 4294967295, found -1".into())
+        );
+        assert_eq!(user.get("uid").unwrap().i32(), Ok(-1));
+        assert_eq!(process.get("cwd").unwrap().str(), Err("process.cwd: expected a string, found 5".into()));
+        assert_eq!(process.get("args").unwrap().strings(), Err("process.args[1]: expected a string, found 7".into()));
+        assert_eq!(process.get("env").unwrap().str(), Err("process.env: missing".into()));
+        assert_eq!(
+            config.get("linux").unwrap().get("resources").map(|_| ()),
+            Err("linux: expected an object, found an array".into())
+        );
+        assert_eq!(
+            config.get("mounts").unwrap().members().map(|_| ()),
+            Err("mounts: expected an object, found an array".into())
+        );
+        assert_eq!(
+            config.get("ociVersion").unwrap().items().map(|_| ()),
+            Err("ociVersion: expected an array, found a string".into())
+        );
+        assert_eq!(
+            config.get("ociVersion").unwrap().opt(Field::bool),
+            Err("ociVersion: expected true or false, found a string".into())
+        );
+        let mounts: Vec<Field> = config.get("mounts").unwrap().items().unwrap().collect();
+        assert_eq!(mounts[1].get("type").unwrap().str(), Err("mounts[1].type: missing".into()));
+        let annotations: Vec<(&str, Field)> = config.get("annotations").unwrap().members().unwrap().collect();
+        assert_eq!(annotations[0].1.error("not allowed"), r#"annotations["io.x"]: not allowed"#);
+        assert_eq!(
+            annotations[1].1.str(),
+            Err("annotations.plain: expected a string, found null".into()),
+            "a null member is a value"
+        );
+        assert_eq!(
+            config.items().map(|_| ()),
+            Err("expected an array, found an object".into()),
+            "the document has no path"
+        );
+        let long = parse(b"[123456789012345678901234567890]").unwrap();
+        let long = Field::root(&long).items().unwrap().next().unwrap().u64();
+        assert_eq!(long, Err("[0]: expected an integer from 0 to 18446744073709551615, found a number".into()));
+    }
+
+    #[test]
+    fn strings_are_written_with_the_escapes_json_requires() {
+        let mut out = String::new();
+        write_string(&mut out, "a\"b\\c\nd\re\tf\0g\u{1f}h\u{7f}é😀/");
+        assert_eq!(out, r#""a\"b\\c\nd\re\tf\u0000g\u001fh"#.to_owned() + "\u{7f}é😀/\"");
+    }
+
+    #[test]
+    fn objects_and_arrays_are_written_without_a_tree() {
+        let mut out = String::new();
+        object(&mut out, |o| {
+            o.string("ociVersion", "1.0.2");
+            o.string("id", "x");
+            o.int("pid", 123);
+            o.object("annotations", |a| a.string("k", "v"));
+            o.object("none", |_| {});
+            o.array("list", |a| {
+                a.string("s");
+                a.uint(u64::MAX);
+                a.int(-1);
+                a.bool(true);
+                a.object(|o| o.bool("b", false));
+                a.array(|_| {});
+            });
+            o.uint("u", 0);
+        });
+        let expected = concat!(
+            r#"{"ociVersion":"1.0.2","id":"x","pid":123,"annotations":{"k":"v"},"none":{},"#,
+            r#""list":["s",18446744073709551615,-1,true,{"b":false},[]],"u":0}"#
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn what_the_writer_writes_parses_back_to_the_same_values() {
+        let all_controls: String = (0u8..0x20).map(char::from).collect();
+        let texts =
+            ["", "plain", "\"quoted\"", "back\\slash", &all_controls, "é€😀\u{10ffff}\u{7f}", "\u{2028}\u{feff}"];
+        let mut out = String::new();
+        object(&mut out, |o| {
+            for text in texts {
+                o.array(text, |a| {
+                    a.string(text);
+                    a.int(i64::MIN);
+                });
+            }
+        });
+        let parsed = parse(out.as_bytes()).unwrap();
+        let expected = texts.map(|t| (t.to_string(), Value::Array(vec![string(t), number("-9223372036854775808")])));
+        assert_eq!(parsed, Value::Object(expected.to_vec()));
+    }
+}

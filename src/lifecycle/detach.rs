@@ -1,0 +1,220 @@
+//! `--detach`: the runtime forks. The foreground process waits until the container's command has
+//! started (or has failed to), prints the id (or the errors) and exits, giving the shell back. The
+//! background process, in a session of its own, goes on supervising the container and cleaning up
+//! after it.
+//!
+//! The container's output comes to the background runtime through a pipe, which the supervisor
+//! copies into the entry's `log` (`STATE/ID/log`), next to the runtime's own `[contain]` lines.
+//! The log is capped: once `log` reaches half of `--log-max`, it becomes `log.1` (replacing the one
+//! before) and a new `log` starts, so the two together never hold much more than `--log-max` and
+//! the last part of the output is always there. The log stays after the container ends, until
+//! `contain gc` or a new run with the same --name.
+//!
+//! The foreground and the background talk over a pipe, one line at a time: the error lines to
+//! print, then `started` or `exit N`. End-of-file without either means the runtime failed before
+//! the command started. A signal to the waiting foreground (Ctrl-C) is passed to the background,
+//! which stops a container still being set up and cleans up.
+
+use crate::child::Output;
+use crate::error::{Context, Error};
+use crate::handshake::EXIT_SETUP_FAILED;
+use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
+use crate::supervise::Drain;
+use crate::sys::{self, Fd};
+
+/// The default `--log-max`: the log and its predecessor hold about this much between them.
+pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
+
+/// The background runtime's ends: the pipe to the foreground, and the container's output.
+pub struct Background {
+    ready: Option<Fd>,
+    log: LogRelay,
+}
+
+/// Forks. In the foreground process this does not return: it exits with 0 after printing the id,
+/// or with the command's failure code after printing why. The background process gets the handle
+/// on which to say which, and the relay for the container's output.
+pub fn into_background(entry: &Entry, log_path: &str, log_max: u64, signals: &Fd) -> Result<Background, Error> {
+    let log = entry.create_file(LOG)?;
+    let null = sys::open(c"/dev/null", libc::O_RDWR, 0).step(|| "open(/dev/null)".into())?;
+    let (ready_read, ready_write) = sys::pipe().step(|| "pipe2(detach)".into())?;
+    let (output_read, output_write) = sys::pipe().step(|| "pipe2(container output)".into())?;
+    let background = sys::fork().step(|| "fork".into())?;
+    if background != 0 {
+        drop(ready_write);
+        std::process::exit(wait_until_started(&entry.id, log_path, &ready_read, background, signals));
+    }
+    drop(ready_read);
+    // No controlling terminal, so closing the user's terminal does not SIGHUP the runtime.
+    sys::setsid().step(|| "setsid()".into())?;
+    for (fd, target) in [(&null, 0), (&log, 1), (&log, 2)] {
+        sys::dup_onto(fd.raw(), target).step(|| format!("dup3({target})"))?;
+    }
+    sys::set_nonblocking(&output_read).step(|| "fcntl(container output, O_NONBLOCK)".into())?;
+    crate::log::copy_errors_to(ready_write.raw());
+    let dir = sys::open_at(sys::Dir::Fd(entry.fd()), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .step(|| format!("open({})", entry.id))?;
+    let written = sys::fstat(&log).map_or(0, |st| st.st_size as u64);
+    Ok(Background {
+        ready: Some(ready_write),
+        log: LogRelay { dir, log, output_read, output_write, limit: (log_max / 2).max(1), written },
+    })
+}
+
+impl Background {
+    /// Tells the foreground how the start went: `None` = the command runs; else its exit code.
+    pub fn report(&mut self, failed_with: Option<i32>) {
+        crate::log::copy_errors_to(-1);
+        if let Some(ready) = self.ready.take() {
+            let line = failed_with.map_or("started\n".to_string(), |code| format!("exit {code}\n"));
+            let _ = sys::write_all(ready.raw(), line.as_bytes());
+        }
+    }
+
+    /// Where the container's stdout and stderr go.
+    pub fn output(&self) -> Output {
+        Output::Log(self.log.output_write.raw())
+    }
+
+    pub fn relay(&mut self) -> &mut LogRelay {
+        &mut self.log
+    }
+}
+
+impl Drop for Background {
+    /// Dropped without a report: run() is returning an error, which main() prints last. The pipe
+    /// stays open (and errors copied to it) until the process exits, so the foreground gets it.
+    fn drop(&mut self) {
+        std::mem::forget(self.ready.take());
+    }
+}
+
+/// Copies the container's output into the log, rotating it at its limit.
+pub struct LogRelay {
+    /// The entry's directory, where `log` is renamed to `log.1`.
+    dir: Fd,
+    log: Fd,
+    output_read: Fd,
+    /// The container's end, kept so the pipe never reads as ended while the runtime lives.
+    output_write: Fd,
+    /// A log this large is rotated.
+    limit: u64,
+    written: u64,
+}
+
+impl LogRelay {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.written >= self.limit {
+            if let Err(err) = self.rotate() {
+                crate::log::error(&err);
+                self.written = 0;
+            }
+        }
+        if sys::write_all(self.log.raw(), bytes).is_ok() {
+            self.written += bytes.len() as u64;
+        }
+    }
+
+    /// `log` becomes `log.1` (the one before goes), and a new `log` takes over, for the
+    /// container's output and the runtime's own lines (its stdout and stderr).
+    fn rotate(&mut self) -> Result<(), Error> {
+        let entry = sys::Dir::Fd(&self.dir);
+        sys::rename(entry, LOG, OLD_LOG).step(|| "rename(log, log.1)".into())?;
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_APPEND;
+        self.log = sys::open_at(entry, LOG, flags, 0o600).step(|| "open(log)".into())?;
+        for target in [1, 2] {
+            sys::dup_onto(self.log.raw(), target).step(|| format!("dup3(log, {target})"))?;
+        }
+        self.written = 0;
+        Ok(())
+    }
+}
+
+impl Drain for LogRelay {
+    fn fd(&self) -> i32 {
+        self.output_read.raw()
+    }
+
+    fn drain(&mut self) {
+        let mut chunk = [0u8; 16 << 10];
+        while let Ok(n @ 1..) = sys::read(self.output_read.raw(), &mut chunk) {
+            self.write(&chunk[..n]);
+        }
+    }
+}
+
+/// The foreground's side: copies error lines to stderr until `started` (print the id, exit 0) or
+/// `exit N`. A SIGINT, SIGTERM, SIGHUP or SIGQUIT meanwhile goes to the background runtime.
+fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, signals: &Fd) -> i32 {
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let mut fds = [
+            libc::pollfd { fd: ready.raw(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
+        ];
+        if sys::poll(&mut fds, None).is_err() {
+            break;
+        }
+        while let Ok(Some(sig)) = sys::next_signal(signals) {
+            if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) {
+                let _ = sys::kill(background, sig);
+            }
+        }
+        if fds[0].revents != 0 {
+            match sys::read(ready.raw(), &mut chunk) {
+                Ok(n @ 1..) => reply.extend_from_slice(&chunk[..n]),
+                _ => break,
+            }
+        }
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    let (code, errors) = parse_reply(&reply);
+    crate::log::line(&errors);
+    match code {
+        Some(0) => {
+            println!("{id}");
+            0
+        }
+        Some(code) => code,
+        None => {
+            crate::log::line(&format!(
+                "[contain] error: the runtime stopped before the container started (see {log_path})\n"
+            ));
+            EXIT_SETUP_FAILED
+        }
+    }
+}
+
+/// (exit code, if the reply says; the error lines to print). `started` is exit code 0.
+pub fn parse_reply(reply: &str) -> (Option<i32>, String) {
+    let mut code = None;
+    let mut errors = String::new();
+    for line in reply.lines() {
+        match (line, line.strip_prefix("exit ")) {
+            ("started", _) => code = Some(0),
+            (_, Some(n)) => code = n.parse().ok(),
+            _ => {
+                errors.push_str(line);
+                errors.push('\n');
+            }
+        }
+    }
+    (code, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_carry_errors_then_the_outcome() {
+        assert_eq!(parse_reply("started\n"), (Some(0), String::new()));
+        assert_eq!(
+            parse_reply("[contain] error: execve(nope): ENOENT (2)\nexit 127\n"),
+            (Some(127), "[contain] error: execve(nope): ENOENT (2)\n".into())
+        );
+        assert_eq!(parse_reply("[contain] error: mount(proc, /proc): ENOTDIR (20)\n").0, None);
+        assert_eq!(parse_reply(""), (None, String::new()));
+    }
+}

@@ -1,0 +1,435 @@
+//! The commands that act on containers by id, through their entries (`state.rs`): `contain list`,
+//! `kill`, `stop` and `gc`, and the one rule every command uses to tell a living container from a
+//! leftover.
+//!
+//! **The liveness rule.** An entry lives while its keeper lives. The keeper is the process holding
+//! the entry's lock (a `contain run`, foreground or `--detach`; an OCI `create` at work) or, for an
+//! OCI container once created, its init process, since no runtime stays with it. An entry whose
+//! lock is free and whose record names no living, trusted OCI init has no keeper: it is a leftover
+//! however young, or the remains the user asked for (an ended `--detach` container's log, a kept
+//! overlay layer, a stopped OCI container awaiting `delete`).
+//!
+//! **Trusting a process a record names.** Records can be forged (see `state.rs`), so before any
+//! command signals, joins or kills the init a record names, the kernel must agree that it is the
+//! container's: it is alive with the recorded start time (checked after its pidfd is open, so the
+//! pidfd cannot point at a successor), it is in the container's own cgroup (for `contain run`, the
+//! cgroup is named after the id, never taken from the record), and with a PID namespace of its own
+//! it is PID 1 there. Signals then go through that pidfd.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cgroup::{self, Cgroup};
+use crate::error::{Context, Error};
+use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
+use crate::net;
+use crate::signals::signal_name;
+use crate::sys::{self, Fd};
+
+/// How long `stop` and the sweep wait for a killed container's processes, or its keeper's
+/// cleanup, before going on.
+const CLEANUP_WAIT: Duration = Duration::from_secs(10);
+
+/// What an entry is, by the liveness rule above.
+#[derive(Debug)]
+pub enum Status {
+    /// Its keeper lives; no record yet while it is being set up.
+    Live(Option<Record>),
+    /// An OCI container whose init has ended: kept for the engine's `delete`.
+    Stopped(Record),
+    /// A `--detach` container that ended (its log stays until gc).
+    Exited(Option<i32>),
+    /// An `--overlay --keep` layer.
+    Kept,
+    /// Nobody keeps it: garbage, with what its record says.
+    Leftover(Option<Record>),
+    /// A record another version of contain wrote: reported, never touched.
+    OtherVersion,
+}
+
+/// The status of `entry`. When it has no keeper, this leaves us holding its lock (for as long as
+/// `entry` is open), so nobody can start keeping it while the caller cleans it.
+pub fn status(entry: &Entry) -> Result<Status, Error> {
+    let unkept = entry.take_if_unkept().step(|| format!("flock({})", entry.id))?;
+    let record = entry.read_record();
+    if !unkept {
+        return Ok(Status::Live(match record {
+            RecordRead::Valid(record) => Some(*record),
+            _ => None,
+        }));
+    }
+    Ok(match record {
+        RecordRead::OtherVersion => Status::OtherVersion,
+        RecordRead::Missing | RecordRead::Broken => Status::Leftover(None),
+        RecordRead::Valid(record) => match (record.kind, record.phase) {
+            (_, Phase::Exited(code)) => Status::Exited(code),
+            (_, Phase::Kept) => Status::Kept,
+            (Kind::Oci, Phase::Created | Phase::Running) => match trusted_init(&entry.id, &record)? {
+                Some(_) => Status::Live(Some(*record)),
+                None => Status::Stopped(*record),
+            },
+            (_, _) => Status::Leftover(Some(*record)),
+        },
+    })
+}
+
+/// Like `status`, but an entry whose lock is held while the init its record names has died
+/// (its runtime finishing its cleanup, or another contain sweeping it) is waited for, a bounded
+/// while, so the caller sees how that ends rather than a container that is already gone.
+pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
+    let deadline = Instant::now() + CLEANUP_WAIT;
+    loop {
+        let status = status(entry)?;
+        let ending = match &status {
+            Status::Live(Some(record)) => record.init.is_some_and(|init| !init.alive()),
+            _ => false,
+        };
+        if !ending || Instant::now() >= deadline {
+            return Ok(status);
+        }
+        sys::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The container's init, trusted because the kernel agrees it is the container's (see the
+/// module's comment), with a pidfd bound to it.
+pub struct Init {
+    pub process: ProcessRef,
+    pub pidfd: Fd,
+}
+
+/// The init `record` names, if the kernel confirms it belongs to the container `id`. An error
+/// is an error (EMFILE, say), never taken for "not running".
+pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
+    let Some(process) = record.init else { return Ok(None) };
+    let pidfd = match sys::pidfd_open(process.pid) {
+        Ok(pidfd) => pidfd,
+        Err(sys::Errno(libc::ESRCH)) => return Ok(None),
+        Err(errno) => return Err(Error::sys(format!("pidfd_open({})", process.pid), errno)),
+    };
+    if !process.alive() {
+        return Ok(None);
+    }
+    let expected_cgroup = match record.kind {
+        Kind::Run => cgroup::relative_path(id),
+        Kind::Oci => match cgroup::normalized(&record.cgroup) {
+            Some(path) => path,
+            None => return Ok(None),
+        },
+    };
+    let in_cgroup = match sys::read_file_if_present(&format!("/proc/{}/cgroup", process.pid)) {
+        Some(cgroups) => cgroup::detect().is_none() || cgroup::lists_path(&cgroups, &expected_cgroup),
+        None => false,
+    };
+    let pid_one = !record.own_pid_namespace
+        || sys::read_file_if_present(&format!("/proc/{}/status", process.pid))
+            .is_some_and(|status| is_pid_one_of_a_child_namespace(&status));
+    Ok((in_cgroup && pid_one).then_some(Init { process, pidfd }))
+}
+
+/// The `NSpid:` line of /proc/PID/status lists the process's pid in each nested PID namespace,
+/// outermost first: a container's init shows at least two, the last being 1.
+pub fn is_pid_one_of_a_child_namespace(status: &str) -> bool {
+    let Some(pids) = status.lines().find_map(|line| line.strip_prefix("NSpid:")) else { return false };
+    let pids: Vec<&str> = pids.split_whitespace().collect();
+    pids.len() >= 2 && pids.last() == Some(&"1")
+}
+
+/// The running container `id` and its trusted init, or the error the user sees.
+pub fn running(state: &StateDir, id: &str) -> Result<(Record, Init), Error> {
+    let not_running = || Error::Setup(format!("container {id} is not running (see contain list)"));
+    let no_such = || Error::Setup(format!("no running container {id:?} (see contain list)"));
+    let entry = state.entry(id)?.ok_or_else(no_such)?;
+    let record = match status(&entry)? {
+        Status::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
+        _ => return Err(not_running()),
+    };
+    let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
+    Ok((record, init))
+}
+
+/// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
+fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
+    let mut fds = [libc::pollfd { fd: pidfd.raw(), events: libc::POLLIN, revents: 0 }];
+    Ok(sys::poll(&mut fds, Some(limit.as_millis() as u64)).step(|| "ppoll(pidfd)".into())? > 0)
+}
+
+/// `contain kill ID [SIGNAL]`.
+pub fn kill(id: &str, signal: i32) -> Result<i32, Error> {
+    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
+    let (_, init) = running(&state, id)?;
+    sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// `contain stop ID [--time S]`: SIGTERM, SIGKILL after S seconds, then wait for the container's
+/// keeper to have cleaned up (its lock is free once it has).
+pub fn stop(id: &str, timeout: Duration) -> Result<i32, Error> {
+    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
+    let (_, init) = running(&state, id)?;
+    sys::pidfd_send_signal(&init.pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
+    if !wait_exit(&init.pidfd, timeout)? {
+        log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
+        sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
+        wait_exit(&init.pidfd, CLEANUP_WAIT)?;
+    }
+    wait_for_keeper(&state, id)?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// Waits (bounded) until nobody holds `id`'s lock any more: its runtime has finished cleaning up.
+fn wait_for_keeper(state: &StateDir, id: &str) -> Result<(), Error> {
+    if let Some(entry) = state.entry(id)? {
+        if let Status::Live(_) = settled_status(&entry)? {
+            log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
+        }
+    }
+    Ok(())
+}
+
+/// `contain list`: a table of the containers; leftovers found on the way are removed.
+pub fn list() -> Result<i32, Error> {
+    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
+    let row = |id: &str, record: Option<&Record>, status: &str| {
+        [
+            id.to_string(),
+            record.and_then(|r| r.init).map_or("-".into(), |init| init.pid.to_string()),
+            status.to_string(),
+            record.map_or("-".into(), |r| format_age(now.saturating_sub(r.created))),
+            record.map_or("-".into(), |r| printable(&r.command)),
+        ]
+    };
+    for id in state.ids()? {
+        let Some(entry) = state.entry(&id)? else { continue };
+        match status(&entry)? {
+            Status::Live(record) => {
+                let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
+                let status = match phase {
+                    Phase::Created => "created",
+                    Phase::Running => "running",
+                    _ => "starting",
+                };
+                rows.push(row(&id, record.as_ref(), status));
+            }
+            Status::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
+            Status::Exited(code) => {
+                let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
+                rows.push(row(&id, None, &status));
+            }
+            Status::Kept => rows.push(row(&id, None, "kept overlay")),
+            Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
+            // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
+            Status::Leftover(record) => {
+                report(remove_leftover(&state, &entry, record.as_ref(), Leave { layer: true, log: true }));
+            }
+        }
+    }
+    print!("{}", format_table(&rows));
+    Ok(0)
+}
+
+/// `contain gc [ID...]`.
+pub fn gc(ids: &[String]) -> Result<i32, Error> {
+    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
+    collect_garbage(&state, ids, true).map(|()| 0)
+}
+
+/// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
+/// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
+/// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
+/// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
+/// asked for it by id.)
+pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<(), Error> {
+    let mut failures = 0;
+    let mut attempt = |result: Result<(), Error>| failures += usize::from(!report(result));
+    for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
+        let Some(entry) = state.entry(&id)? else { continue };
+        // Asked for by name, a container being cleaned up by someone else is waited for.
+        let status = if only.is_empty() { status(&entry)? } else { settled_status(&entry)? };
+        match status {
+            // A --detach container's log stays, for the user to read why it ended, until gc is
+            // asked for the finished ones too.
+            Status::Leftover(record) => {
+                attempt(remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: !finished }))
+            }
+            Status::Exited(_) if finished => attempt(remove_entry(state, &entry, Leave::default()).map(|()| {
+                log!("removed the log of container {id}, which has exited");
+            })),
+            Status::Stopped(record) if finished && !only.is_empty() => {
+                attempt(remove_leftover(state, &entry, Some(&record), Leave::default()))
+            }
+            _ => {}
+        }
+    }
+    // Leases of containers that are not running: their runtime died, or died before it wrote the
+    // record that would have made them leftovers above.
+    for lease in net::leases(state)? {
+        if !(only.is_empty() || only.contains(&lease.owner)) {
+            continue;
+        }
+        let owner_live = match state.entry(&lease.owner)? {
+            Some(entry) => matches!(status(&entry)?, Status::Live(_)),
+            None => false,
+        };
+        if !owner_live {
+            attempt(net::release_leftover(state, &lease));
+        }
+    }
+    match failures {
+        0 => Ok(()),
+        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
+    }
+}
+
+/// Prints a failed cleanup step and says whether it went well: one stuck leftover must not stop
+/// the others from being cleaned, nor a new container from starting.
+fn report(result: Result<(), Error>) -> bool {
+    result.map_err(|err| crate::log::error(&err)).is_ok()
+}
+
+/// Removes what a container whose keeper died left behind, and its entry's directory unless a
+/// `--detach` container's log stays in it (marked exited with an unknown status) or its `--keep`
+/// layer (marked kept), as `leave` allows. The caller holds the entry's lock.
+pub fn remove_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, leave: Leave) -> Result<(), Error> {
+    let leave = Leave { layer: leave.layer && record.is_some_and(|r| r.keep), ..leave };
+    let kept_log = clean_leftover(state, entry, record, leave)?;
+    let phase = match (kept_log, leave.layer) {
+        (true, _) => Some(Phase::Exited(None)),
+        (false, true) => Some(Phase::Kept),
+        (false, false) => None,
+    };
+    match phase {
+        Some(phase) => entry.write_record(&Record { phase, init: None, ..record.cloned().unwrap_or_default() })?,
+        None => state.remove_if_empty(entry)?,
+    }
+    log!("removed the leftovers of container {} (its runtime died)", entry.id);
+    Ok(())
+}
+
+/// Removes what a container whose keeper died left behind: its trusted init and everything in its
+/// cgroup, the cgroup, the network lease, and what is in the entry but what `leave` names. Returns
+/// whether a log was left. The caller holds the entry's lock.
+pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, leave: Leave) -> Result<bool, Error> {
+    let id = &entry.id;
+    // PR_SET_PDEATHSIG killed it with its runtime; this is for a PID 1 that somehow outlived it.
+    if let Some(init) = record.map(|record| trusted_init(id, record)).transpose()?.flatten() {
+        let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
+        wait_exit(&init.pidfd, CLEANUP_WAIT)?;
+    }
+    let cgroup = match record {
+        Some(record) if record.kind == Kind::Oci => {
+            cgroup::normalized(&record.cgroup).map(|path| Cgroup::leftover_at(&path))
+        }
+        _ => Some(Cgroup::leftover(id)),
+    };
+    if let Some(cgroup) = cgroup {
+        cgroup.remove()?;
+    }
+    if let Some(record) = record {
+        net::release_of(state, id, &record.network)?;
+    }
+    let keep_log = leave.log && sys::stat_at(sys::Dir::Fd(entry.fd()), crate::lifecycle::state::LOG, 0).is_ok();
+    entry.clear(Leave { log: keep_log, ..leave })?;
+    Ok(keep_log)
+}
+
+/// Removes an entry nobody keeps any more, with nothing else to clean (an ended `--detach`
+/// container's log).
+fn remove_entry(state: &StateDir, entry: &Entry, leave: Leave) -> Result<(), Error> {
+    entry.clear(leave)?;
+    state.remove_if_empty(entry)
+}
+
+/// "42s ago", "3m ago", "5h ago", "2d ago".
+pub fn format_age(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
+/// A command line for a table row, as `ps` shows one: control characters (a newline would break
+/// the table, an escape sequence would reach the user's terminal) as C escapes.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Left-aligned columns, two spaces apart; the last column is not padded.
+pub fn format_table(rows: &[[String; 5]]) -> String {
+    let mut widths = [0; 5];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < row.len() {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(format_age(0), "0s ago");
+        assert_eq!(format_age(59), "59s ago");
+        assert_eq!(format_age(60), "1m ago");
+        assert_eq!(format_age(7200), "2h ago");
+        assert_eq!(format_age(3 * 86400 + 5), "3d ago");
+    }
+
+    #[test]
+    fn tables_align_every_column_but_the_last() {
+        let rows = [
+            ["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from),
+            ["web", "4242", "running", "5s ago", "sh -c sleep 9"].map(String::from),
+        ];
+        assert_eq!(
+            format_table(&rows),
+            "ID   PID   STATUS   CREATED  COMMAND\nweb  4242  running  5s ago   sh -c sleep 9\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_command_are_escaped() {
+        assert_eq!(printable("sh -c 'a\nb'"), "sh -c 'a\\nb'");
+        assert_eq!(printable("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
+        assert_eq!(printable("tab\there \\ ok é"), "tab\\there \\\\ ok é");
+        assert_eq!(printable("\u{9b}31m"), "\\x9b31m", "the C1 CSI too");
+    }
+
+    #[test]
+    fn only_pid_one_of_a_nested_namespace_is_a_containers_init() {
+        assert!(is_pid_one_of_a_child_namespace("Name:\tsh\nNSpid:\t4243\t1\nNSpgid:\t4243\t1\n"));
+        assert!(is_pid_one_of_a_child_namespace("NSpid:\t9\t5\t1\n"));
+        assert!(!is_pid_one_of_a_child_namespace("NSpid:\t4243\n"), "a host process");
+        assert!(!is_pid_one_of_a_child_namespace("NSpid:\t4243\t7\n"), "not the namespace's init");
+        assert!(!is_pid_one_of_a_child_namespace("Name:\tx\n"));
+    }
+}

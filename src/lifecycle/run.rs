@@ -1,0 +1,476 @@
+//! `contain run`: check the input, claim the name, make the cgroup, the overlay and the network,
+//! then the birth (`spawn.rs`); supervise the container, report its usage, and clean up on every
+//! path. Cleanup is by ownership: the claim on the name, the cgroup, the lease and the veth pair
+//! each undo themselves when dropped, so an early `?` anywhere leaves nothing behind.
+
+use std::ffi::OsString;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::caps::{CapSet, Identity, Privileges};
+use crate::cgroup::{self, Cgroup, Sampled};
+use crate::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
+use crate::cli::{EnvEntry, Net, RunSpec, User, Volume};
+use crate::error::{os_cstring, Context, Error};
+use crate::handshake::Report;
+use crate::lifecycle::detach;
+use crate::lifecycle::manage;
+use crate::lifecycle::state::{
+    Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, DEFAULT_ROOT, LAYER, MERGED, UPPER,
+    WORK,
+};
+use crate::mounts::{Checked, VolumeSource};
+use crate::net::Veth;
+use crate::signals::signal_name;
+use crate::spawn::{self, Birth, Command, Placement};
+use crate::supervise::{self, exit_code};
+use crate::sys::{self, ExitStatus, Fd};
+use crate::tty::{SavedModes, UserTerminal};
+use crate::usage::{human_size, Usage};
+
+/// The namespaces every container gets from clone3 (the network one unless `--net host`). The
+/// cgroup namespace is entered by the child itself (`child.rs`), once it is inside its cgroup.
+const NAMESPACES: u64 =
+    (libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) as u64;
+
+fn namespaces(net: Net) -> u64 {
+    match net {
+        Net::Host => NAMESPACES & !(libc::CLONE_NEWNET as u64),
+        Net::None | Net::Veth(_) => NAMESPACES,
+    }
+}
+
+/// The PATH the container's command is looked up in and runs with (Docker's default).
+pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The container's environment: a fixed, minimal set (nothing of the host's leaks in but TERM,
+/// which the user's terminal needs), then the `--env` entries in order, a later one replacing an
+/// earlier one of the same name. `host` looks up `--env KEY` and TERM.
+pub fn container_env(
+    hostname: &str,
+    user: Option<User>,
+    entries: &[EnvEntry],
+    host: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let home = if user.is_some_and(|u| u.uid != 0) { "/" } else { "/root" };
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), CONTAINER_PATH.into()),
+        ("HOME".into(), home.into()),
+        ("HOSTNAME".into(), hostname.into()),
+    ];
+    if let Some(term) = host("TERM") {
+        env.push(("TERM".into(), term));
+    }
+    for entry in entries {
+        let (key, value) = match entry {
+            EnvEntry::Set(key, value) => (key.clone(), value.clone()),
+            EnvEntry::FromHost(key) => match host(key) {
+                Some(value) => (key.clone(), value),
+                None => continue,
+            },
+        };
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value));
+    }
+    env.into_iter().map(|(key, value)| format!("{key}={value}")).collect()
+}
+
+/// The PATH the command is looked up in: the environment's own, as execvp(3) does.
+pub fn search_path(env: &[String]) -> String {
+    env.iter().find_map(|v| v.strip_prefix("PATH=")).unwrap_or(CONTAINER_PATH).to_string()
+}
+
+/// A 12-hex-digit id, like Docker's short ids.
+pub fn format_id(bytes: [u8; 6]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `contain run`: returns the exit code for the runtime.
+pub fn run(spec: RunSpec) -> Result<i32, Error> {
+    crate::log::set_quiet(spec.quiet);
+    let signals = supervise::take_signals()?;
+    // --- Checks that need the host, before anything is created. ---
+    super::require_root("run")?;
+    let state = StateDir::open(DEFAULT_ROOT)?;
+    let rootfs = open_rootfs(&spec.rootfs, &state)?;
+    let volumes = open_volumes(&spec.volumes, &state)?;
+    let id = match &spec.name {
+        Some(name) => name.clone(),
+        None => random_id()?,
+    };
+    let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
+    let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
+    let privileges = privileges(&spec)?;
+    let version = cgroup::detect();
+    if version.is_none() && spec.limits != Default::default() {
+        return Err(Error::Setup(format!(
+            "no cgroup filesystem under {}: --memory, --cpu and --pids cannot be enforced",
+            cgroup::CGROUP_ROOT
+        )));
+    }
+    // Opened now, so that a path that cannot be written is bad input, not a failure at the end.
+    let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
+
+    // --- The name, after clearing what killed runtimes left behind. ---
+    // Best effort: what cannot be removed now is reported, and does not stop this container.
+    let _ = manage::collect_garbage(&state, &[], false);
+    let claim = claim_name(&state, &id, Leave { layer: spec.keep, log: spec.detach })?;
+    // From here on, with --detach, this is the background process (the foreground exits there),
+    // and the container's output goes to its log through this relay.
+    let log_path = format!("{}/log", state.dir_of(&id));
+    let mut background =
+        spec.detach.then(|| detach::into_background(&claim.entry, &log_path, spec.log_max, &signals)).transpose()?;
+    let started_at = Instant::now();
+    let mut record = Record {
+        kind: Kind::Run,
+        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        rootfs: rootfs.path.clone(),
+        workdir: spec.workdir.clone().unwrap_or_else(|| "/".into()),
+        overlay: spec.overlay,
+        keep: spec.keep,
+        command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+        ..Default::default()
+    };
+    claim.entry.write_record(&record)?;
+
+    // --- The cgroup, with its limits, before the child exists; the overlay; the network. ---
+    let cgroup = match version {
+        Some(version) => {
+            let limits = cgroup::describe_limits(&spec.limits);
+            if !limits.is_empty() {
+                log!("applying cgroup limits: {limits}");
+            }
+            Some(Cgroup::create(version, &id, &spec.limits)?)
+        }
+        None => {
+            log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);
+            None
+        }
+    };
+    let overlay =
+        spec.overlay.then(|| make_overlay(&claim.entry, &state.dir_of(&id), spec.overlay_size)).transpose()?;
+    let veth = match spec.net {
+        Net::Veth(requested) => Some(Veth::plan(&state, &id, requested)?),
+        Net::None | Net::Host => None,
+    };
+    record.network = match (&spec.net, &veth) {
+        (_, Some(veth)) => veth.describe(),
+        (Net::Host, None) => "host".into(),
+        _ => "none".into(),
+    };
+
+    // --- The birth. ---
+    let net = match (&spec.net, &veth) {
+        (Net::Host, _) => ContainerNet::Host,
+        (_, veth) => ContainerNet::Own(veth.as_ref().map(|veth| veth.addrs)),
+    };
+    let container = NewContainer {
+        hostname,
+        rootfs,
+        overlay,
+        read_only: spec.read_only,
+        confined: spec.capabilities.is_some(),
+        volumes,
+        net,
+    };
+    let terminal_modes = SavedModes::save();
+    let started = spawn::spawn(
+        Birth {
+            setup: Setup::Create(container),
+            command: command(&spec.command, &env, spec.workdir.as_deref())?,
+            privileges,
+            output: background.as_ref().map_or(Output::Inherited, detach::Background::output),
+            kept_by_runtime: true,
+            terminal: if spec.detach { None } else { UserTerminal::detect() },
+            namespaces: namespaces(spec.net),
+            cgroup: Placement::New(cgroup.as_ref()),
+            veth,
+        },
+        &signals,
+    )?;
+
+    // --- What the report said, then the container's life. ---
+    let failure = match started.report {
+        Report::Running => {
+            // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
+            // exec. A record that cannot be written is no reason to stop a running container.
+            record.phase = Phase::Running;
+            record.init = ProcessRef::of(started.child.pid);
+            record.own_pid_namespace = true;
+            if let Err(err) = claim.entry.write_record(&record) {
+                crate::log::warning(&format!("the container runs, but its record could not be written: {err}"));
+            }
+            None
+        }
+        Report::Failed(failure) => {
+            crate::log::error(&failure.message);
+            Some(failure)
+        }
+        Report::Ready => {
+            Some(crate::handshake::Failure::setup(Error::Setup("the child waits for an OCI start".into())))
+        }
+    };
+    if let Some(background) = &mut background {
+        background.report(failure.as_ref().map(|failure| failure.exit_code));
+    }
+    let mut sampled = Sampled::default();
+    let stop_timeout = Duration::from_secs(spec.stop_timeout_secs.into());
+    let host_end = started.host_end;
+    let status = started.child.supervise(
+        &signals,
+        started.relay,
+        background.as_mut().map(|b| b.relay() as &mut dyn supervise::Drain),
+        stop_timeout,
+        &mut || {
+            if let Some(cgroup) = &cgroup {
+                cgroup.sample(&mut sampled);
+            }
+        },
+    )?;
+    let wall = started_at.elapsed();
+    drop(terminal_modes);
+    if failure.is_none() {
+        match status {
+            ExitStatus::Exited(code) => log!("container exited: exit status {code}"),
+            ExitStatus::Signaled(sig) => log!("container killed by signal {sig} ({})", signal_name(sig)),
+        }
+    }
+    let code = failure.map_or(exit_code(status), |failure| failure.exit_code);
+
+    // --- Usage, then cleanup. ---
+    let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
+    if usage.oom_kills > 0 {
+        let limit = spec.limits.memory_bytes.map_or("none".into(), human_size);
+        log!("container was OOM-killed (memory limit {limit})");
+    }
+    log!("usage: {}", usage.line());
+    if let Some(cgroup) = cgroup {
+        log!("cleaning up cgroups");
+        cgroup.remove()?;
+    }
+    if let Some(host_end) = host_end {
+        log!("removing {}", host_end.name);
+        drop(host_end);
+    }
+    if spec.keep {
+        log!("kept the overlay's upper layer: {}/upper", state.dir_of(&id));
+    }
+    claim.release(&record, code)?;
+    if let (Some(file), Some(path)) = (stats_file, &spec.stats_json) {
+        // The command ran: its status is the exit status, and a report that cannot be written
+        // is a warning.
+        if let Err(errno) = sys::write_all(file.raw(), usage.json(&id, code).as_bytes()) {
+            crate::log::warning(&format!("--stats-json {path:?}: write: {errno}"));
+        }
+    }
+    Ok(code)
+}
+
+/// The command as the birth wants it.
+pub fn command(argv: &[OsString], env: &[String], workdir: Option<&str>) -> Result<Command, Error> {
+    Ok(Command {
+        argv: argv.iter().map(|arg| os_cstring(arg)).collect::<Result<_, _>>()?,
+        env: env.iter().map(|v| os_cstring(v.as_ref())).collect::<Result<_, _>>()?,
+        search_path: search_path(env),
+        workdir: workdir.unwrap_or("/").to_string(),
+    })
+}
+
+/// Who the command runs as, and what it may do (see caps.rs).
+fn privileges(spec: &RunSpec) -> Result<Privileges, Error> {
+    let identity = spec.user.map_or(Identity::default(), |u| Identity { uid: u.uid, gid: u.gid, groups: Vec::new() });
+    let available = CapSet::available();
+    let caps = match &spec.capabilities {
+        Some(adjust) => Some(
+            CapSet::adjusted(&adjust.adds, &adjust.drops, available)
+                .map_err(|why| Error::Usage(format!("--cap-add {why}")))?,
+        ),
+        None => None,
+    };
+    Privileges::confined(identity, caps, available)
+}
+
+/// The container's entry, claimed: its lock is held (so nobody takes it for a leftover) until the
+/// container is done with. Dropping it on an error path removes everything in it, so a failed
+/// start never blocks its name; `release` leaves what the user asked to keep.
+struct Claim<'a> {
+    state: &'a StateDir,
+    entry: Entry,
+    leave: Leave,
+}
+
+impl Claim<'_> {
+    /// The container ended with `code`: a `--detach` container's log stays, marked exited with the
+    /// code; a `--keep` layer stays, marked kept; everything else goes.
+    fn release(self, record: &Record, code: i32) -> Result<(), Error> {
+        let result = self.entry.clear(self.leave).and_then(|()| {
+            let phase = match (self.leave.log, self.leave.layer) {
+                (true, _) => Some(Phase::Exited(Some(code))),
+                (false, true) => Some(Phase::Kept),
+                (false, false) => None,
+            };
+            match phase {
+                Some(phase) => self.entry.write_record(&Record { phase, init: None, ..record.clone() }),
+                None => self.state.remove_if_empty(&self.entry),
+            }
+        });
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Err(err) = self.entry.clear(Leave::default()).and_then(|()| self.state.remove_if_empty(&self.entry)) {
+            crate::log::error(&err);
+        }
+    }
+}
+
+/// Takes the name `id`, or says who holds it. What a container that ended left under the name
+/// (an exited `--detach` container's log, a leftover) gives way to the new run; a kept layer, a
+/// running container or another version's record does not.
+fn claim_name<'a>(state: &'a StateDir, id: &str, leave: Leave) -> Result<Claim<'a>, Error> {
+    let taken =
+        |what: &str| Error::Setup(format!("{} holds {what}: remove it or choose another --name", state.dir_of(id)));
+    let mut reserved = state.reserve(id)?;
+    if reserved.is_none() {
+        // Held: by a running container, or by one that just ended (its runtime, or a sweep, is
+        // cleaning it up); for the latter the name is free in a moment.
+        if let Some(entry) = state.entry(id)? {
+            manage::settled_status(&entry)?;
+        }
+        reserved = state.reserve(id)?;
+    }
+    match reserved {
+        Some(Reserved::Fresh(entry)) => Ok(Claim { state, entry, leave }),
+        Some(Reserved::Reclaimed(entry, old)) => {
+            match *old {
+                RecordRead::Valid(record) if record.phase == Phase::Kept => {
+                    return Err(taken("a kept --overlay layer"))
+                }
+                RecordRead::Valid(record) if record.kind == Kind::Oci => {
+                    return Err(taken("an OCI container (contain delete, or contain gc ID)"))
+                }
+                RecordRead::OtherVersion => return Err(taken("a record of another contain version")),
+                // An ended --detach container: its log gives way.
+                RecordRead::Valid(record) if matches!(record.phase, Phase::Exited(_)) => {
+                    entry.clear(Leave::default())?
+                }
+                RecordRead::Valid(record) => {
+                    manage::clean_leftover(state, &entry, Some(&*record), Leave::default())?;
+                    log!("removed the leftovers of a container named {id} (its runtime died)");
+                }
+                RecordRead::Missing | RecordRead::Broken => {
+                    manage::clean_leftover(state, &entry, None, Leave::default())?;
+                }
+            }
+            Ok(Claim { state, entry, leave })
+        }
+        None => Err(Error::Setup(format!("a container named {id} is already running: choose another --name"))),
+    }
+}
+
+/// `--rootfs`, checked (see `mounts::Checked`): the child uses the very directory checked here.
+fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
+    let bad = |why: String| Error::Usage(format!("--rootfs {path:?}: {why}"));
+    let rootfs = Checked::open(path).map_err(bad)?;
+    if rootfs.kind != libc::S_IFDIR {
+        return Err(bad("not a directory".into()));
+    }
+    refuse_state_exposure(&rootfs.path, state).map_err(bad)?;
+    Ok(rootfs)
+}
+
+/// Each `--volume` source, checked (see `mounts::Checked`): what gets bind-mounted is the very
+/// object checked here (a FIFO there is only a file: O_PATH never blocks).
+fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<VolumeSource>, Error> {
+    volumes
+        .iter()
+        .map(|volume| {
+            let bad = |why: String| {
+                Error::Usage(format!(
+                    "--volume {:?}: {}: {why}",
+                    format!("{}:{}", volume.host, volume.target),
+                    volume.host
+                ))
+            };
+            let source = Checked::open(&volume.host).map_err(bad)?;
+            refuse_state_exposure(&source.path, state).map_err(bad)?;
+            Ok(VolumeSource { source, target: volume.target.clone(), read_only: volume.read_only })
+        })
+        .collect()
+}
+
+/// A rootfs or volume that is, or is inside, or holds contain's state directory would let the
+/// container write records that other contain commands act on (see state.rs): refused.
+fn refuse_state_exposure(path: &str, state: &StateDir) -> Result<(), String> {
+    let state_path = sys::path_of(state.fd()).unwrap_or_else(|_| state.path.clone());
+    let within = |inner: &str, outer: &str| inner == outer || outer == "/" || inner.starts_with(&format!("{outer}/"));
+    if within(path, &state_path) || within(&state_path, path) {
+        return Err(format!("would give the container contain's state directory {state_path}"));
+    }
+    Ok(())
+}
+
+fn open_stats_file(path: &str) -> Result<Fd, Error> {
+    let bad = |why: String| Error::Usage(format!("--stats-json {path:?}: {why}"));
+    let cpath = sys::cstring(path).map_err(|_| bad("contains a NUL byte".into()))?;
+    sys::open(&cpath, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644).map_err(|errno| bad(errno.to_string()))
+}
+
+fn random_id() -> Result<String, Error> {
+    let mut bytes = [0u8; 6];
+    sys::getrandom(&mut bytes).step(|| "getrandom(container id)".into())?;
+    Ok(format_id(bytes))
+}
+
+/// The overlay's directories in the entry: `merged`, and `upper` and `work` on disk, or `layer`
+/// for a tmpfs of `size` bytes that the child mounts there.
+fn make_overlay(entry: &Entry, entry_path: &str, size: Option<u64>) -> Result<Overlay, Error> {
+    let dirs: &[&std::ffi::CStr] = if size.is_some() { &[MERGED, LAYER] } else { &[MERGED, UPPER, WORK] };
+    for dir in dirs {
+        drop(entry.make_dir(dir)?);
+    }
+    Ok(Overlay { entry: entry_path.to_string(), size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_host(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn the_environment_is_minimal_and_fixed() {
+        assert_eq!(
+            container_env("box", None, &[], no_host),
+            ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME=box"]
+        );
+        let term = |key: &str| (key == "TERM").then(|| "xterm".to_string());
+        assert_eq!(container_env("box", None, &[], term).last().unwrap(), "TERM=xterm");
+    }
+
+    #[test]
+    fn env_entries_add_replace_and_copy_from_the_host() {
+        let host = |key: &str| (key == "EDITOR").then(|| "vi".to_string());
+        let entries = [
+            EnvEntry::Set("A".into(), "x=y".into()),
+            EnvEntry::Set("PATH".into(), "/opt/bin".into()),
+            EnvEntry::FromHost("EDITOR".into()),
+            EnvEntry::FromHost("UNSET_ON_HOST".into()),
+            EnvEntry::Set("A".into(), "last".into()),
+        ];
+        let env = container_env("box", None, &entries, host);
+        assert_eq!(env, ["HOME=/root", "HOSTNAME=box", "PATH=/opt/bin", "EDITOR=vi", "A=last"]);
+        assert_eq!(search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
+        let user = Some(User { uid: 1000, gid: 1000 });
+        assert!(container_env("box", user, &[], no_host).contains(&"HOME=/".to_string()));
+    }
+
+    #[test]
+    fn ids_are_twelve_hex_digits() {
+        assert_eq!(format_id([0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]), "deadbeef0001");
+    }
+}

@@ -1,0 +1,680 @@
+//! What a container leaves on the host so that other `contain` commands can find it: an entry,
+//! the directory `STATE/ID/` (`/run/contain/ID/` by default), holding its `state` record and,
+//! depending on the container, the overlay's `upper`, `work` and `merged` directories, a
+//! `--detach` container's `log`, an OCI container's `exec.fifo`.
+//!
+//! **Who keeps an entry.** The process that keeps a container (the `contain run` supervising it;
+//! an OCI `create` while it sets the container up) holds an exclusive flock(2) on the entry's
+//! directory for as long as it lives. The kernel drops the lock when that process dies, however it
+//! dies, so a free lock means the keeper is gone: the entry is a leftover, however young. The lock
+//! is taken right after the mkdir that claims the name, and a sweep that meets a directory in that
+//! instant and removes it only makes the claimant try again (see `StateDir::reserve`): a slow
+//! start is never swept. An OCI container outlives its `create` by design; once created, its
+//! keeper is its own init process (see `lifecycle::manage` for the one liveness rule).
+//!
+//! **Records are input.** A container that can write this directory (a careless volume, an engine's
+//! mount) can forge records, so nothing here is trusted for more than it says: the id is the
+//! directory's name and nothing else, every field is parsed strictly, a record of an unknown
+//! version is reported and never touched, and what a command does with a process the record names
+//! is checked against the kernel first (`manage.rs`). Records are `key=value` lines (values
+//! escaped), written to `state.tmp` and renamed over `state`, so a reader sees the old record or
+//! the new one, never half of one. Encoding and parsing are pure and unit-tested.
+
+use std::ffi::CStr;
+
+use crate::error::{cpath, Context, Error};
+use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+
+/// tmpfs on most systems: records vanish with a reboot, as the containers do.
+pub const DEFAULT_ROOT: &str = "/run/contain";
+/// The first line of every record this version writes, and the only version it reads.
+const RECORD_VERSION: &str = "contain-record=1";
+/// The largest record we read: a record is a few hundred bytes; a forged one could be anything.
+const RECORD_LIMIT: usize = 64 << 10;
+/// Ids end up in directory names (contain-ID), interface names and cgroup paths.
+pub const NAME_MAX: usize = 64;
+/// How often `reserve` tries again when a sweep removed the directory it had just made.
+const RESERVE_ATTEMPTS: usize = 8;
+
+/// A container id: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit, so
+/// it is a single path component, never `.` or `..`, and safe in cgroup and interface names.
+pub fn validate_id(id: &str) -> Result<(), String> {
+    let valid_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if id.is_empty() || id.len() > NAME_MAX || !id.bytes().all(valid_char) || !id.as_bytes()[0].is_ascii_alphanumeric()
+    {
+        return Err(format!(
+            "an id is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', starting with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// A process as the kernel knows it: its pid and when it started (clock ticks since boot), so a
+/// pid the kernel has since given to another process is never mistaken for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessRef {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcessRef {
+    /// The process now running as `pid`, if any (a zombie counts as gone).
+    pub fn of(pid: i32) -> Option<ProcessRef> {
+        let stat = sys::read_file_if_present(&format!("/proc/{pid}/stat"))?;
+        let (state, start_time) = parse_stat(&stat)?;
+        (state != 'Z' && state != 'X').then_some(ProcessRef { pid, start_time })
+    }
+
+    /// Is this very process still alive (same pid, same start time)?
+    pub fn alive(&self) -> bool {
+        ProcessRef::of(self.pid) == Some(*self)
+    }
+}
+
+/// The state (field 3) and start time (field 22) from /proc/PID/stat. The command name (field 2)
+/// is in parentheses and may itself contain spaces and parentheses, so fields are counted from the
+/// last ')'.
+pub fn parse_stat(stat: &str) -> Option<(char, u64)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let start_time = fields.nth(18)?.parse().ok()?;
+    Some((state, start_time))
+}
+
+/// Which lifecycle made the entry: `contain run` (kept by its runtime for its whole life) or an OCI
+/// `create` (kept by its init once created).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    #[default]
+    Run,
+    Oci,
+}
+
+/// Where the container is in its life, as its keeper last wrote it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Phase {
+    /// Being set up: no command yet.
+    #[default]
+    Creating,
+    /// OCI: set up, waiting for `start`.
+    Created,
+    /// The command runs.
+    Running,
+    /// A `--detach` container ended: its log stays, with the exit status (None: its runtime died
+    /// before it could tell).
+    Exited(Option<i32>),
+    /// An `--overlay --keep` layer stays after its container ended.
+    Kept,
+}
+
+/// One container's record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    pub kind: Kind,
+    pub phase: Phase,
+    /// The container's init (PID 1 of its namespace), as the host sees it; None while it is being
+    /// set up.
+    pub init: Option<ProcessRef>,
+    /// Whether init has a PID namespace of its own (an OCI bundle may share the host's).
+    pub own_pid_namespace: bool,
+    /// Seconds since the epoch.
+    pub created: u64,
+    pub rootfs: String,
+    /// The command's working directory in the container, where `contain exec` starts too.
+    pub workdir: String,
+    /// OCI: the bundle directory and the cgroup path its config asked for.
+    pub bundle: String,
+    pub cgroup: String,
+    /// `--overlay` (the layer lives in the entry); `--keep`: leave it there.
+    pub overlay: bool,
+    pub keep: bool,
+    /// `none`, `host`, or `veth HOST-IF HOST-ADDRESS CONTAINER-ADDRESS` (with the lease, if any).
+    pub network: String,
+    /// The command line, for `contain list`.
+    pub command: String,
+    /// OCI: the config's annotations, for `state`.
+    pub annotations: Vec<(String, String)>,
+}
+
+/// What an entry's `state` file holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecordRead {
+    /// No record yet (the keeper has not written one) or none left.
+    Missing,
+    /// Written by another version of contain: reported, never touched.
+    OtherVersion,
+    /// Not a record this version could have written (cut short, or forged).
+    Broken,
+    Valid(Box<Record>),
+}
+
+impl Record {
+    pub fn encode(&self) -> String {
+        let process = |p: &Option<ProcessRef>| p.map_or(String::new(), |p| format!("{} {}", p.pid, p.start_time));
+        let (phase, exit) = match self.phase {
+            Phase::Creating => ("creating", String::new()),
+            Phase::Created => ("created", String::new()),
+            Phase::Running => ("running", String::new()),
+            Phase::Exited(code) => ("exited", code.map_or("unknown".into(), |c| c.to_string())),
+            Phase::Kept => ("kept", String::new()),
+        };
+        let annotations: Vec<String> =
+            self.annotations.iter().map(|(key, value)| format!("{}={}", escape_tab(key), escape_tab(value))).collect();
+        let fields = [
+            ("kind", if self.kind == Kind::Oci { "oci" } else { "run" }.to_string()),
+            ("phase", phase.to_string()),
+            ("exit", exit),
+            ("init", process(&self.init)),
+            ("pidns", u8::from(self.own_pid_namespace).to_string()),
+            ("created", self.created.to_string()),
+            ("rootfs", self.rootfs.clone()),
+            ("workdir", self.workdir.clone()),
+            ("bundle", self.bundle.clone()),
+            ("cgroup", self.cgroup.clone()),
+            ("overlay", u8::from(self.overlay).to_string()),
+            ("keep", u8::from(self.keep).to_string()),
+            ("network", self.network.clone()),
+            ("command", self.command.clone()),
+            ("annotations", annotations.join("\t")),
+        ];
+        let mut text = format!("{RECORD_VERSION}\n");
+        for (key, value) in fields {
+            text.push_str(&format!("{key}={}\n", escape(&value)));
+        }
+        text
+    }
+
+    /// Parses a record strictly: every line a known key (a newer contain writes a new version, not
+    /// new keys), every value well formed.
+    pub fn decode(text: &str) -> RecordRead {
+        let mut lines = text.lines();
+        match lines.next() {
+            Some(RECORD_VERSION) => {}
+            Some(line) if line.starts_with("contain-record=") => return RecordRead::OtherVersion,
+            // Records of versions before the version line began with their id.
+            Some(line) if line.starts_with("id=") => return RecordRead::OtherVersion,
+            _ => return RecordRead::Broken,
+        }
+        Record::decode_fields(lines).map_or(RecordRead::Broken, |record| RecordRead::Valid(Box::new(record)))
+    }
+
+    fn decode_fields<'a>(lines: impl Iterator<Item = &'a str>) -> Option<Record> {
+        let mut record = Record::default();
+        let (mut phase, mut exit) = (None, String::new());
+        for line in lines {
+            let (key, value) = line.split_once('=')?;
+            let value = unescape(value)?;
+            let flag = |value: &str| match value {
+                "0" => Some(false),
+                "1" => Some(true),
+                _ => None,
+            };
+            match key {
+                "kind" => {
+                    record.kind = match value.as_str() {
+                        "run" => Kind::Run,
+                        "oci" => Kind::Oci,
+                        _ => return None,
+                    }
+                }
+                "phase" => phase = Some(value),
+                "exit" => exit = value,
+                "init" => record.init = parse_process(&value)?,
+                "pidns" => record.own_pid_namespace = flag(&value)?,
+                "created" => record.created = value.parse().ok()?,
+                "rootfs" => record.rootfs = value,
+                "workdir" => record.workdir = value,
+                "bundle" => record.bundle = value,
+                "cgroup" => record.cgroup = value,
+                "overlay" => record.overlay = flag(&value)?,
+                "keep" => record.keep = flag(&value)?,
+                "network" => record.network = value,
+                "command" => record.command = value,
+                "annotations" => {
+                    record.annotations = value
+                        .split('\t')
+                        .filter(|pair| !pair.is_empty())
+                        .map(|pair| {
+                            let (key, value) = pair.split_once('=')?;
+                            Some((unescape_tab(key), unescape_tab(value)))
+                        })
+                        .collect::<Option<_>>()?
+                }
+                _ => return None,
+            }
+        }
+        record.phase = match (phase?.as_str(), exit.as_str()) {
+            ("creating", "") => Phase::Creating,
+            ("created", "") => Phase::Created,
+            ("running", "") => Phase::Running,
+            ("kept", "") => Phase::Kept,
+            ("exited", "unknown") => Phase::Exited(None),
+            ("exited", code) => Phase::Exited(Some(code.parse().ok()?)),
+            _ => return None,
+        };
+        Some(record)
+    }
+}
+
+fn parse_process(value: &str) -> Option<Option<ProcessRef>> {
+    if value.is_empty() {
+        return Some(None);
+    }
+    let (pid, start) = value.split_once(' ')?;
+    let pid: i32 = pid.parse().ok()?;
+    (pid > 0).then_some(())?;
+    Some(Some(ProcessRef { pid, start_time: start.parse().ok()? }))
+}
+
+/// One record field per line: backslashes and newlines in values are escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// None for a dangling or unknown escape: a record this version wrote has neither.
+fn unescape(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                '\\' => out.push('\\'),
+                _ => return None,
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Annotation keys and values are joined with '=' and '\t' inside one field: those are escaped
+/// as %3D, %09 (and % itself as %25) first.
+fn escape_tab(s: &str) -> String {
+    s.replace('%', "%25").replace('=', "%3D").replace('\t', "%09")
+}
+
+fn unescape_tab(s: &str) -> String {
+    s.replace("%09", "\t").replace("%3D", "=").replace("%25", "%")
+}
+
+/// The state directory (`/run/contain`, or an OCI `--root`), opened once per command: every entry
+/// is then found below this descriptor, not by a path looked up again.
+pub struct StateDir {
+    pub path: String,
+    dir: Fd,
+}
+
+/// One container's directory, opened.
+pub struct Entry {
+    pub id: String,
+    /// `STATE/ID`, for messages.
+    pub path: String,
+    dir: Fd,
+}
+
+/// What `StateDir::reserve` found under the name before it took it.
+pub enum Reserved {
+    /// The name was free.
+    Fresh(Entry),
+    /// An entry without a keeper, now ours (its lock is held): its old record, if readable, says
+    /// what the caller must clean up before reusing it.
+    Reclaimed(Entry, Box<RecordRead>),
+}
+
+impl StateDir {
+    /// Opens the state directory, making it (0700: records name processes, layers hold containers'
+    /// files) and its parent when missing: a minimal VM's initramfs may not even have /run.
+    pub fn open(path: &str) -> Result<StateDir, Error> {
+        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        if !parent.is_empty() {
+            sys::mkdir(&cpath(parent)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({parent})"))?;
+        }
+        sys::mkdir(&cpath(path)?, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
+        let dir = sys::open(&cpath(path)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({path})"))?;
+        Ok(StateDir { path: path.to_string(), dir })
+    }
+
+    /// `STATE/ID`, for messages.
+    pub fn dir_of(&self, id: &str) -> String {
+        format!("{}/{id}", self.path)
+    }
+
+    pub fn fd(&self) -> &Fd {
+        &self.dir
+    }
+
+    /// The ids with a directory here. Names that are not valid ids (`.leases`, or anything a
+    /// forger made) are not containers and are skipped.
+    pub fn ids(&self) -> Result<Vec<String>, Error> {
+        let entries = sys::list_dir(&self.dir).step(|| format!("getdents64({})", self.path))?;
+        let mut ids: Vec<String> = entries
+            .into_iter()
+            .filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN)
+            .filter_map(|e| e.name.into_string().ok())
+            .filter(|name| validate_id(name).is_ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The entry named `id`, if there is one (never through a symlink).
+    pub fn entry(&self, id: &str) -> Result<Option<Entry>, Error> {
+        let name = cpath(id)?;
+        match sys::open_at(Dir::Fd(&self.dir), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
+            Ok(dir) => Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir })),
+            Err(Errno(libc::ENOENT)) => Ok(None),
+            Err(errno) => Err(Error::sys(format!("open({})", self.dir_of(id)), errno)),
+        }
+    }
+
+    /// Claims the name `id`: makes its directory and takes its lock (the caller keeps the returned
+    /// entry, and with it the lock, for as long as it keeps the container). Ok(None): a living
+    /// keeper holds the name. An entry without a keeper is reclaimed, for the caller to clean and
+    /// reuse. A sweep may remove a directory between our mkdir and our lock: the lock then sits on
+    /// a removed directory, which the identity check below notices, and we try again.
+    pub fn reserve(&self, id: &str) -> Result<Option<Reserved>, Error> {
+        let name = cpath(id)?;
+        for _ in 0..RESERVE_ATTEMPTS {
+            let made = match sys::mkdir_at(Dir::Fd(&self.dir), &name, 0o700) {
+                Ok(()) => true,
+                Err(Errno(libc::EEXIST)) => false,
+                Err(errno) => return Err(Error::sys(format!("mkdir({})", self.dir_of(id)), errno)),
+            };
+            let Some(entry) = self.entry(id)? else { continue };
+            let locked = if made {
+                // Only a passing sweep can hold a directory this young: wait for it.
+                sys::lock(&entry.dir).step(|| format!("flock({})", self.dir_of(id)))?;
+                true
+            } else {
+                sys::try_lock(&entry.dir).step(|| format!("flock({})", self.dir_of(id)))?
+            };
+            if !locked {
+                return Ok(None);
+            }
+            if !self.still_named(&entry)? {
+                continue;
+            }
+            return Ok(Some(match made {
+                true => Reserved::Fresh(entry),
+                false => {
+                    let record = Box::new(entry.read_record());
+                    Reserved::Reclaimed(entry, record)
+                }
+            }));
+        }
+        Err(Error::Setup(format!(
+            "{} keeps being removed while contain claims it: is another contain sweeping in a loop?",
+            self.dir_of(id)
+        )))
+    }
+
+    /// Is `entry` still the directory its name leads to (not removed, not replaced)?
+    fn still_named(&self, entry: &Entry) -> Result<bool, Error> {
+        let held = sys::fstat(&entry.dir).step(|| format!("fstat({})", self.dir_of(&entry.id)))?;
+        match sys::stat_at(Dir::Fd(&self.dir), &cpath(&entry.id)?, libc::AT_SYMLINK_NOFOLLOW) {
+            Ok(named) => Ok(sys::identity(&named) == sys::identity(&held) && held.st_nlink > 0),
+            Err(Errno(libc::ENOENT)) => Ok(false),
+            Err(errno) => Err(Error::sys(format!("stat({})", self.dir_of(&entry.id)), errno)),
+        }
+    }
+
+    /// Removes `entry`'s directory if it is empty (a kept layer or a log keeps it).
+    pub fn remove_if_empty(&self, entry: &Entry) -> Result<(), Error> {
+        match sys::rmdir(Dir::Fd(&self.dir), &cpath(&entry.id)?) {
+            Ok(()) | Err(Errno(libc::ENOENT | libc::ENOTEMPTY)) => Ok(()),
+            Err(errno) => Err(Error::sys(format!("rmdir({})", self.dir_of(&entry.id)), errno)),
+        }
+    }
+}
+
+/// What `Entry::clear` leaves in the directory: the `--keep` overlay layer, and the log of a
+/// `--detach` container (for the user, until `contain gc`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Leave {
+    pub layer: bool,
+    pub log: bool,
+}
+
+/// The files an entry may hold.
+pub const LOG: &CStr = c"log";
+pub const OLD_LOG: &CStr = c"log.1";
+pub const UPPER: &CStr = c"upper";
+pub const WORK: &CStr = c"work";
+pub const MERGED: &CStr = c"merged";
+/// `--overlay-size`: the mount point of the tmpfs that holds the layers inside the container.
+pub const LAYER: &CStr = c"layer";
+pub const EXEC_FIFO: &CStr = c"exec.fifo";
+const RECORD: &CStr = c"state";
+const RECORD_TMP: &CStr = c"state.tmp";
+
+impl Entry {
+    pub fn fd(&self) -> &Fd {
+        &self.dir
+    }
+
+    /// Does the keeper's lock stand? Taking it to find out: Ok(true) means nobody keeps the entry,
+    /// and now we hold its lock (until this `Entry` is dropped).
+    pub fn take_if_unkept(&self) -> Result<bool, Errno> {
+        sys::try_lock(&self.dir)
+    }
+
+    /// The record, read strictly (a forged or cut record is `Broken`, never half-believed).
+    pub fn read_record(&self) -> RecordRead {
+        let text = sys::open_at(Dir::Fd(&self.dir), RECORD, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY, 0)
+            .and_then(|fd| sys::read_to_end(&fd, RECORD_LIMIT));
+        match text {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Record::decode(&text),
+                Err(_) => RecordRead::Broken,
+            },
+            Err(Errno(libc::ENOENT)) => RecordRead::Missing,
+            Err(_) => RecordRead::Broken,
+        }
+    }
+
+    /// Writes the record, replacing the previous one in one rename(2).
+    pub fn write_record(&self, record: &Record) -> Result<(), Error> {
+        sys::write_file_new(Dir::Fd(&self.dir), RECORD_TMP, record.encode().as_bytes(), 0o600)
+            .step(|| format!("write({}/state.tmp)", self.path))?;
+        sys::rename(Dir::Fd(&self.dir), RECORD_TMP, RECORD)
+            .step(|| format!("rename({0}/state.tmp, {0}/state)", self.path))
+    }
+
+    /// Makes a directory in the entry (the overlay's layers) and opens it.
+    pub fn make_dir(&self, name: &CStr) -> Result<Fd, Error> {
+        let describe = || format!("{}/{}", self.path, name.to_string_lossy());
+        sys::mkdir_at(Dir::Fd(&self.dir), name, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({})", describe()))?;
+        sys::open_at(Dir::Fd(&self.dir), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+            .step(|| format!("open({})", describe()))
+    }
+
+    /// Opens (creating or truncating) a file in the entry for writing: the `--detach` log.
+    pub fn create_file(&self, name: &CStr) -> Result<Fd, Error> {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_APPEND;
+        sys::open_at(Dir::Fd(&self.dir), name, flags, 0o600)
+            .step(|| format!("open({}/{})", self.path, name.to_string_lossy()))
+    }
+
+    /// Removes everything in the directory but what `leave` names (the overlay's `work` directory
+    /// is overlayfs's scratch space, never worth keeping). The record goes last: until everything
+    /// else is gone, the entry stays a leftover that the next gc tries again.
+    pub fn clear(&self, leave: Leave) -> Result<(), Error> {
+        let dir = Dir::Fd(&self.dir);
+        let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
+        let mut names = vec![RECORD_TMP, EXEC_FIFO];
+        if !leave.log {
+            names.extend([LOG, OLD_LOG]);
+        }
+        for name in names {
+            sys::unlink(dir, name).ok_if(libc::ENOENT).step(|| step("unlink", name))?;
+        }
+        for name in [MERGED, LAYER] {
+            sys::rmdir(dir, name).ok_if(libc::ENOENT).step(|| step("rmdir", name))?;
+        }
+        let mut trees = vec![WORK];
+        if !leave.layer {
+            trees.push(UPPER);
+        }
+        for name in trees {
+            sys::remove_tree(dir, name).step(|| step("remove", name))?;
+        }
+        sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            kind: Kind::Run,
+            phase: Phase::Running,
+            init: Some(ProcessRef { pid: 4243, start_time: 123457 }),
+            own_pid_namespace: true,
+            created: 1_764_374_400,
+            rootfs: "/srv/rootfs".into(),
+            workdir: "/srv".into(),
+            overlay: true,
+            network: "veth ct-web-1 10.200.0.1/30 10.200.0.2/30 lease 10.200.0.0".into(),
+            command: "sh -c 'echo a\\b\nc'".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let record = sample();
+        assert_eq!(Record::decode(&record.encode()), RecordRead::Valid(Box::new(record.clone())));
+        let oci = Record {
+            kind: Kind::Oci,
+            phase: Phase::Created,
+            bundle: "/b".into(),
+            cgroup: "/libpod_parent/libpod-x".into(),
+            annotations: vec![("a=b".into(), "tab\there %3D".into()), ("k".into(), "".into())],
+            ..sample()
+        };
+        assert_eq!(Record::decode(&oci.encode()), RecordRead::Valid(Box::new(oci)));
+        for phase in [Phase::Exited(Some(3)), Phase::Exited(None), Phase::Kept, Phase::Creating] {
+            let record = Record { phase, init: None, ..sample() };
+            assert_eq!(Record::decode(&record.encode()), RecordRead::Valid(Box::new(record)));
+        }
+    }
+
+    #[test]
+    fn the_encoding_is_versioned_with_one_line_per_field() {
+        let text = sample().encode();
+        assert!(text.starts_with("contain-record=1\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
+        assert!(text.contains("command=sh -c 'echo a\\\\b\\nc'\n"), "{text}");
+    }
+
+    #[test]
+    fn other_versions_are_recognised_and_broken_records_refused() {
+        assert_eq!(Record::decode("contain-record=2\nwhatever=1\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("id=x\nruntime=1 2\n"), RecordRead::OtherVersion, "the record before versions");
+        assert_eq!(Record::decode(""), RecordRead::Broken);
+        assert_eq!(Record::decode("garbage"), RecordRead::Broken);
+        let good = sample().encode();
+        for (from, to) in [
+            ("phase=running", "phase=sleeping"),
+            ("init=4243 123457", "init=4243"),
+            ("init=4243 123457", "init=-1 5"),
+            ("pidns=1", "pidns=yes"),
+            ("kind=run", "kind=vm"),
+            ("command=", "capabilities=privileged\ncommand="),
+            ("command=sh", "command=\\x"),
+        ] {
+            let forged = good.replace(from, to);
+            assert_ne!(forged, good);
+            assert_eq!(Record::decode(&forged), RecordRead::Broken, "{to}");
+        }
+        assert_eq!(Record::decode(&good.replace("phase=running\nexit=", "phase=exited\nexit=x")), RecordRead::Broken);
+    }
+
+    #[test]
+    fn ids_are_single_safe_path_components() {
+        for good in ["web-1", "a", "3f9c0e1a2b4d", "x.y_z"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "-x", ".leases", "a b", &"x".repeat(65)] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_parenthesis() {
+        let stat = "4243 (sh (odd) name) S 4242 4243 4243 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1234 56 18446744073709551615";
+        assert_eq!(parse_stat(stat), Some(('S', 987654)));
+        assert_eq!(parse_stat("12 (x) Z"), None);
+        let own = sys::read_file(c"/proc/thread-self/stat").unwrap();
+        assert!(matches!(parse_stat(&own), Some(('R', _))));
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_wrong_start_time_is_not() {
+        let me = ProcessRef::of(std::process::id() as i32).unwrap();
+        assert!(me.alive());
+        assert!(!ProcessRef { start_time: me.start_time + 1, ..me }.alive(), "same pid, another process");
+    }
+
+    fn scratch_root(name: &str) -> StateDir {
+        let path = std::env::temp_dir().join(format!("contain-state-test-{}-{name}", std::process::id()));
+        StateDir::open(path.to_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_reserved_name_is_kept_until_its_keeper_lets_go() {
+        let root = scratch_root("reserve");
+        let Some(Reserved::Fresh(kept)) = root.reserve("web").unwrap() else { panic!("a fresh name") };
+        assert!(root.reserve("web").unwrap().is_none(), "held by a keeper");
+        kept.write_record(&sample()).unwrap();
+        drop(kept);
+        match root.reserve("web").unwrap() {
+            Some(Reserved::Reclaimed(entry, read)) => {
+                assert_eq!(*read, RecordRead::Valid(Box::new(sample())));
+                entry.clear(Leave::default()).unwrap();
+                root.remove_if_empty(&entry).unwrap();
+            }
+            _ => panic!("an entry without a keeper is reclaimed with its record"),
+        }
+        assert_eq!(root.ids().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_name_swept_before_it_was_locked_is_claimed_again() {
+        let root = scratch_root("swept");
+        // A sweep removed the directory between another claimant's mkdir and its lock: that claimant
+        // holds a lock on nothing, and `still_named` sees it.
+        sys::mkdir_at(Dir::Fd(root.fd()), c"web", 0o700).unwrap();
+        let stale = root.entry("web").unwrap().unwrap();
+        sys::rmdir(Dir::Fd(root.fd()), c"web").unwrap();
+        assert!(!root.still_named(&stale).unwrap());
+        assert!(matches!(root.reserve("web").unwrap(), Some(Reserved::Fresh(_))));
+    }
+
+    #[test]
+    fn clearing_removes_everything_but_what_is_left() {
+        let root = scratch_root("clear");
+        let Some(Reserved::Fresh(entry)) = root.reserve("x").unwrap() else { panic!() };
+        entry.write_record(&sample()).unwrap();
+        let upper = entry.make_dir(UPPER).unwrap();
+        sys::write_file_new(Dir::Fd(&upper), c"file", b"data", 0o600).unwrap();
+        drop(entry.make_dir(WORK).unwrap());
+        drop(entry.create_file(LOG).unwrap());
+        entry.clear(Leave { layer: true, log: true }).unwrap();
+        assert_eq!(entry.read_record(), RecordRead::Missing);
+        let left: Vec<String> = sys::list_dir(entry.fd())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.into_string().unwrap())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(left, ["log", "upper"], "--keep keeps the upper layer, not overlayfs's work directory");
+        entry.clear(Leave::default()).unwrap();
+        root.remove_if_empty(&entry).unwrap();
+        assert!(root.entry("x").unwrap().is_none());
+    }
+}

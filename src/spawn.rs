@@ -1,0 +1,180 @@
+//! The birth of a container's first process, read top to bottom in the order things happen:
+//!
+//! 1. the handshake's channels and the sealed exec stub,
+//! 2. the child's stack,
+//! 3. clone3 into the new namespaces (and, on cgroup v2, straight into the cgroup),
+//! 4. the cgroup, for kernels or layouts where the child could not be born in it,
+//! 5. the network: the veth peer goes into the child's namespace,
+//! 6. the release ("go"), and the child's report: running, ready (OCI) or failed,
+//! 7. the user's terminal handed over to the container's pty.
+//!
+//! `spawn` knows nothing of names, records, `--detach`, leases or usage reports: `run`, `exec` and
+//! OCI `create` (the lifecycles in `lifecycle/`) prepare a `Birth` and decide what to do with what
+//! it gives back. What the child does on its side is in `child.rs`; how the two talk, in
+//! `handshake.rs`.
+
+use std::ffi::CString;
+
+use crate::caps::Privileges;
+use crate::cgroup::{self, Cgroup, Version};
+use crate::child::{self, ChildConfig, CommandLine, Output, Setup};
+use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
+use crate::error::{Context, Error};
+use crate::handshake::{Channels, Report};
+use crate::net::{HostEnd, Veth};
+use crate::stub;
+use crate::supervise::Running;
+use crate::sys::{self, CStringArray, Errno, Fd};
+use crate::tty::{Relay, UserTerminal};
+
+/// Everything a container's first process is born with.
+pub struct Birth<'a> {
+    /// Build a new container or join a running one (`contain exec`).
+    pub setup: Setup,
+    pub command: Command,
+    pub privileges: Privileges,
+    pub output: Output,
+    /// The runtime keeps the container (the child dies with it), or nobody does (OCI).
+    pub kept_by_runtime: bool,
+    /// The user's terminal, when the container gets a pty.
+    pub terminal: Option<UserTerminal>,
+    /// The namespaces clone3 makes (the child enters its cgroup namespace itself, once inside its
+    /// cgroup).
+    pub namespaces: u64,
+    pub cgroup: Placement<'a>,
+    pub veth: Option<Veth>,
+}
+
+/// The command as the user gave it.
+pub struct Command {
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    /// PATH inside the container, where a bare name is looked up.
+    pub search_path: String,
+    pub workdir: String,
+}
+
+/// Which cgroup the child goes into.
+pub enum Placement<'a> {
+    /// The container's own, just made (None: the host has no cgroup filesystem).
+    New(Option<&'a Cgroup>),
+    /// A running container's (`contain exec`), which this process does not own.
+    Join(Vec<String>),
+}
+
+/// The child, born and released.
+pub struct Started {
+    /// Killed if dropped before it is waited for.
+    pub child: Running,
+    pub report: Report,
+    /// The relay between the user's terminal (now raw) and the container's pty.
+    pub relay: Option<Relay>,
+    /// The host end of the veth pair; deleted when dropped.
+    pub host_end: Option<HostEnd>,
+}
+
+pub fn spawn(birth: Birth<'_>, signals: &Fd) -> Result<Started, Error> {
+    let Birth { setup, command, privileges, output, kept_by_runtime, terminal, namespaces, cgroup, veth } = birth;
+    let name = command.argv.first().map_or(String::new(), |arg| arg.to_string_lossy().into_owned());
+
+    // 1. The channels, and the stub the command will be exec'd through (one per birth: a container
+    //    could otherwise hold a writable descriptor to it and make the next exec fail).
+    let channels = Channels::open(terminal)?;
+    let handshake = channels.child_ends();
+    let candidates = stub::candidates(&name, &command.search_path);
+    let stub_argv = stub::argv(handshake.report_fd(), &candidates, &command.argv).step(|| "exec stub argv".into())?;
+    let config = ChildConfig {
+        setup,
+        command: CommandLine {
+            name: name.clone(),
+            stub: stub::sealed()?,
+            stub_argv: CStringArray::new(stub_argv),
+            env: CStringArray::new(command.env),
+            workdir: command.workdir,
+        },
+        privileges,
+        output,
+        handshake,
+        kept_by_runtime,
+    };
+
+    // 2. The stack: a fresh mapping with a guard page (clone.rs).
+    let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
+
+    // 3. clone3. Joining a running container, our next child must be born in its PID namespace.
+    if let Setup::Join { init_pidfd } = &config.setup {
+        sys::setns(init_pidfd.raw(), libc::CLONE_NEWPID as u64).step(|| "setns(pidfd, CLONE_NEWPID)".into())?;
+    }
+    if namespaces != 0 {
+        log!("creating namespaces: {}", sys::namespace_names(namespaces));
+    }
+    let new_cgroup = match &cgroup {
+        Placement::New(cgroup) => *cgroup,
+        Placement::Join(_) => None,
+    };
+    let (child, born_in_cgroup) = clone_into(namespaces, &config, &stack, new_cgroup)?;
+    // Our copies of what was only the child's: its handshake ends, its descriptors, its stack.
+    drop((config, stack));
+    let runtime = channels.into_runtime();
+
+    // 4. The cgroup, unless the child was born in it. The child waits for "go" before doing
+    //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace.
+    match (&cgroup, born_in_cgroup) {
+        (Placement::New(Some(cgroup)), false) => {
+            cgroup.attach(child.pid)?;
+            let how = if cgroup.version() == Version::V1 { "cgroup.procs, cgroup v1" } else { "cgroup.procs" };
+            log!("placed the container in {} ({how})", cgroup.describe());
+        }
+        (Placement::Join(dirs), _) => cgroup::attach_dirs(dirs, child.pid)?,
+        _ => {}
+    }
+
+    // 5. The network: the pair's peer goes into the child's namespace, before the child looks
+    //    for it.
+    let host_end = veth.map(|veth| veth.create(child.pid)).transpose()?;
+
+    // 6. Release, and the report.
+    let released = runtime.release(child.pid, signals, &name)?;
+
+    // 7. The command runs: from here on the user's terminal, if any, is the container's.
+    let relay = match (&released.report, released.pty_master, released.terminal) {
+        (Report::Running, Some(master), Some(terminal)) => {
+            terminal.make_raw()?;
+            Some(Relay::new(master)?)
+        }
+        _ => None,
+    };
+    Ok(Started { child, report: released.report, relay, host_end })
+}
+
+/// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
+/// falling back to a plain clone3 (the caller then writes cgroup.procs) on kernels or setups that
+/// refuse it, as crun does. Returns the child and whether it was born in the cgroup.
+fn clone_into(
+    namespaces: u64,
+    config: &ChildConfig,
+    stack: &ChildStack,
+    cgroup: Option<&Cgroup>,
+) -> Result<(Running, bool), Error> {
+    let args = |into: Option<i32>| CloneArgs {
+        flags: namespaces | into.map_or(0, |_| CLONE_INTO_CGROUP),
+        cgroup: into.map_or(0, |fd| fd as u64),
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    let clone_failed = |errno| Error::sys(format!("clone3({})", sys::namespace_names(namespaces)), errno);
+    let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| Running { pid });
+    if let Some(fd) = cgroup.and_then(Cgroup::clone_into_fd) {
+        match spawn(Some(fd)) {
+            Ok(running) => {
+                log!("placed the container in {} (CLONE_INTO_CGROUP)", cgroup.map_or(String::new(), Cgroup::describe));
+                return Ok((running, true));
+            }
+            Err(Errno(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) => {
+                log!("CLONE_INTO_CGROUP refused by the kernel; writing cgroup.procs instead");
+            }
+            Err(errno) => return Err(clone_failed(errno)),
+        }
+    }
+    Ok((spawn(None).map_err(clone_failed)?, false))
+}

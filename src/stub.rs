@@ -1,0 +1,411 @@
+//! The exec stub, runtime side: the container's command is exec'd by a tiny program of ours
+//! (src/stub/program.rs, built by build.rs), which the child enters from a sealed memfd.
+//!
+//! Why: until its last execve, the child is a copy of the runtime, so its executable is the host's
+//! contain binary. If that process exec'd the image's `/bin/sh` itself, and the image had made it
+//! a script starting `#!/proc/self/exe`, the kernel would resolve the interpreter to the host
+//! binary and start it as a container process; the container could then open it through
+//! /proc/PID/exe and overwrite it (CVE-2019-5736). So the child execs the stub instead, with
+//! execveat on a memfd holding a copy of it that is sealed against every change; the stub execs
+//! the command. A hostile interpreter line now resolves to the sealed stub, which finds its
+//! arguments malformed and exits 126, and nothing can write to the memfd.
+//!
+//! Why not re-exec contain from a copy, as runc long did? A whole copy of the runtime per
+//! container (hundreds of KiB of memory, and time), where the stub is about a KiB. Why not a
+//! non-dumpable helper? Non-dumpability ends at execve, which is exactly the moment that counts.
+
+use std::ffi::CString;
+
+use crate::error::{Context, Error};
+use crate::sys::{self, Errno, Fd};
+
+/// The stub program: a static, non-PIE executable of about a KiB.
+pub const PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/contain-stub"));
+
+/// The memfd's name, shown in /proc/PID/exe (`/memfd:contain-stub (deleted)`) while the stub runs.
+const NAME: &std::ffi::CStr = c"contain-stub";
+
+/// Every seal there is for contents: no write, no shrinking, no growing, and no change to the
+/// seals themselves.
+const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+/// The stub's failure report: this tag, then the errno as an i32, little-endian. (The runtime
+/// child's own reports start with an exit code, 125, so the two cannot be confused.)
+const REPORT_TAG: u8 = b'E';
+
+/// A memfd holding the stub, sealed, ready for `sys::execveat_fd`. Close-on-exec: the stub itself
+/// never holds a descriptor for it.
+pub fn sealed() -> Result<Fd, Error> {
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // With MFD_EXEC the memfd is executable even where the vm.memfd_noexec sysctl is 1 (kernels
+    // since 6.3); older kernels refuse the flag they do not know, and make every memfd executable.
+    let memfd = match sys::memfd_create(NAME, flags | libc::MFD_EXEC) {
+        Err(Errno(libc::EINVAL)) => sys::memfd_create(NAME, flags),
+        other => other,
+    }
+    .map_err(|errno| match errno {
+        Errno(libc::EACCES) => Error::Setup(format!(
+            "memfd_create(contain-stub, MFD_EXEC): {errno}: the sysctl vm.memfd_noexec=2 forbids the executable \
+             memfd that contain runs commands through"
+        )),
+        errno => Error::Sys { step: "memfd_create(contain-stub)".into(), errno },
+    })?;
+    sys::write_all(memfd.raw(), PROGRAM).step(|| "write(contain-stub)".into())?;
+    sys::add_seals(&memfd, SEALS)
+        .step(|| "fcntl(contain-stub, F_ADD_SEALS, F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE)".into())?;
+    Ok(memfd)
+}
+
+/// The stub's argv, as its protocol (see src/stub/program.rs) wants it: the report descriptor in
+/// decimal, the paths to try in order, an empty separator, then the command's own argv.
+pub fn argv(report_fd: i32, candidates: &[String], command: &[CString]) -> Result<Vec<CString>, Errno> {
+    let mut argv = vec![sys::cstring(&report_fd.to_string())?];
+    for candidate in candidates {
+        argv.push(sys::cstring(candidate)?);
+    }
+    argv.push(CString::default());
+    argv.extend_from_slice(command);
+    Ok(argv)
+}
+
+/// Candidates for execve, in order: the name itself when it has a '/', else each PATH entry.
+pub fn candidates(name: &str, search_path: &str) -> Vec<String> {
+    if name.contains('/') {
+        return vec![name.to_string()];
+    }
+    search_path
+        .split(':')
+        .map(|dir| if dir.is_empty() { "." } else { dir })
+        .map(|dir| format!("{}/{name}", dir.trim_end_matches('/')))
+        .collect()
+}
+
+/// The errno of the stub's failure report, or None if `report` is not one.
+pub fn failed_exec(report: &[u8]) -> Option<Errno> {
+    match *report {
+        [REPORT_TAG, a, b, c, d] => Some(Errno(i32::from_le_bytes([a, b, c, d]))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_int;
+    use std::fs::{self, OpenOptions};
+    use std::io::{ErrorKind, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::clone::{self, ChildStack, CloneArgs};
+    use crate::sys::{wait_child, CStringArray, ExitStatus};
+
+    const ELF_MAGIC: &[u8] = b"\x7fELF";
+    const ET_EXEC: u16 = 2;
+    const PT_INTERP: u32 = 3;
+    #[cfg(target_arch = "x86_64")]
+    const EM_HOST: u16 = 62; // EM_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const EM_HOST: u16 = 183; // EM_AARCH64
+
+    fn u16_at(at: usize) -> u16 {
+        u16::from_le_bytes(PROGRAM[at..at + 2].try_into().unwrap())
+    }
+
+    #[test]
+    fn the_stub_is_a_small_static_executable_for_our_architecture() {
+        assert!(PROGRAM.len() < 2048, "{} bytes", PROGRAM.len());
+        assert_eq!(&PROGRAM[..4], ELF_MAGIC);
+        // e_type and e_machine of the ELF64 header: not a PIE (ET_DYN), this machine's code.
+        assert_eq!((u16_at(16), u16_at(18)), (ET_EXEC, EM_HOST));
+        // No program interpreter: the kernel jumps straight to `_start`.
+        let phoff = u64::from_le_bytes(PROGRAM[32..40].try_into().unwrap()) as usize;
+        let (entry_size, entries) = (u16_at(54) as usize, u16_at(56) as usize);
+        let types = (0..entries).map(|i| phoff + i * entry_size).map(|at| u16_at(at) as u32);
+        assert!(types.clone().count() > 0 && types.clone().all(|kind| kind != PT_INTERP));
+    }
+
+    #[test]
+    fn the_sealed_stub_refuses_writes_resizes_and_new_seals() {
+        let memfd = sealed().unwrap();
+        assert_eq!(sys::seals(&memfd), Ok(SEALS));
+        // The route of the attack: a new writable descriptor through the /proc magic link. The
+        // kernel lets it be opened, and the seals refuse everything done with it.
+        let mut file = OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", memfd.raw())).unwrap();
+        assert_eq!(file.write(b"#!/bin/sh").unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(file.set_len(0).unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(file.set_len(PROGRAM.len() as u64 + 1).unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(sys::add_seals(&memfd, libc::F_SEAL_FUTURE_WRITE), Err(Errno(libc::EPERM)));
+        assert_eq!(fs::read(format!("/proc/self/fd/{}", memfd.raw())).unwrap(), PROGRAM);
+    }
+
+    #[test]
+    fn the_stub_argv_is_the_report_fd_the_candidates_a_separator_and_the_command() {
+        let command = [c"sh".to_owned(), c"-c".to_owned()];
+        let argv = argv(7, &["/usr/bin/sh".into(), "/bin/sh".into()], &command).unwrap();
+        assert_eq!(argv, [c"7", c"/usr/bin/sh", c"/bin/sh", c"", c"sh", c"-c"]);
+    }
+
+    #[test]
+    fn bare_names_are_searched_in_path() {
+        assert_eq!(candidates("sh", "/usr/bin:/bin/"), ["/usr/bin/sh", "/bin/sh"]);
+        assert_eq!(candidates("sh", "/bin::/x"), ["/bin/sh", "./sh", "/x/sh"]);
+    }
+
+    #[test]
+    fn names_with_a_slash_are_used_as_given() {
+        assert_eq!(candidates("/bin/echo", "/usr/bin"), ["/bin/echo"]);
+        assert_eq!(candidates("./run.sh", "/usr/bin"), ["./run.sh"]);
+    }
+
+    #[test]
+    fn only_a_tagged_five_byte_report_is_the_stubs() {
+        assert_eq!(failed_exec(b"E\x02\0\0\0"), Some(Errno(libc::ENOENT)));
+        assert_eq!(failed_exec(b"E\x0d\0\0"), None);
+        assert_eq!(failed_exec(b"\x7dmount(...): EPERM (1)"), None);
+    }
+
+    // --- The stub, run for real: a clone3 child execs it as the runtime's child does. ---
+
+    /// What the child needs, all prepared before clone3: the test harness runs many threads, so the
+    /// child (a copy of this process's memory at one instant) must not allocate.
+    struct Launch<'a> {
+        stub: c_int,
+        report: c_int,
+        stdin: c_int,
+        stdout: c_int,
+        argv: &'a CStringArray,
+        env: &'a CStringArray,
+    }
+
+    extern "C" fn exec_stub(launch: &Launch) -> c_int {
+        let ready = sys::dup_onto(launch.stdin, 0)
+            .and_then(|()| sys::dup_onto(launch.stdout, 1))
+            .and_then(|()| sys::set_cloexec(launch.report, false));
+        match ready {
+            Ok(()) => sys::execveat_fd(launch.stub, launch.argv, launch.env).0,
+            Err(errno) => errno.0,
+        }
+    }
+
+    /// A stub started in a child: our ends of its report pipe, stdin and stdout.
+    struct Running {
+        pid: i32,
+        report: Fd,
+        stdin: Fd,
+        stdout: Fd,
+        _stub: Fd,
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    struct Outcome {
+        status: ExitStatus,
+        report: Vec<u8>,
+        output: String,
+    }
+
+    fn cstrings(strings: &[&str]) -> Vec<CString> {
+        strings.iter().map(|s| sys::cstring(s).unwrap()).collect()
+    }
+
+    /// Starts the stub with the argv `make_argv` builds around the report pipe's descriptor,
+    /// `prepare_report` having had its say on that pipe first.
+    fn start(make_argv: impl FnOnce(i32) -> Vec<CString>, env: &[&str], prepare_report: impl FnOnce(&Fd)) -> Running {
+        let stub = sealed().unwrap();
+        let (report_read, report_write) = sys::pipe().unwrap();
+        let (stdin_read, stdin_write) = sys::pipe().unwrap();
+        let (stdout_read, stdout_write) = sys::pipe().unwrap();
+        prepare_report(&report_write);
+        let argv = CStringArray::new(make_argv(report_write.raw()));
+        let env = CStringArray::new(cstrings(env));
+        let launch = Launch {
+            stub: stub.raw(),
+            report: report_write.raw(),
+            stdin: stdin_read.raw(),
+            stdout: stdout_write.raw(),
+            argv: &argv,
+            env: &env,
+        };
+        let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).unwrap();
+        let args = CloneArgs { exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+        let pid = clone::spawn(args, &stack, exec_stub, &launch).unwrap();
+        Running { pid, report: report_read, stdin: stdin_write, stdout: stdout_read, _stub: stub }
+    }
+
+    fn read_to_end(fd: &Fd) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let n @ 1.. = sys::read(fd.raw(), &mut chunk).unwrap() {
+            out.extend_from_slice(&chunk[..n]);
+        }
+        out
+    }
+
+    impl Running {
+        fn finish(self) -> Outcome {
+            drop(self.stdin);
+            let report = read_to_end(&self.report);
+            let output = String::from_utf8(read_to_end(&self.stdout)).unwrap();
+            let status = wait_child(self.pid, false).unwrap().unwrap();
+            Outcome { status, report, output }
+        }
+    }
+
+    fn run(candidates: &[&str], command: &[&str], env: &[&str]) -> Outcome {
+        let candidates: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
+        start(|report| argv(report, &candidates, &cstrings(command)).unwrap(), env, |_| {}).finish()
+    }
+
+    fn failed(exit_code: i32, errno: i32) -> Outcome {
+        let mut report = vec![REPORT_TAG];
+        report.extend_from_slice(&errno.to_le_bytes());
+        Outcome { status: ExitStatus::Exited(exit_code), report, output: String::new() }
+    }
+
+    /// A file with `mode` in a directory of its own, both removed when dropped.
+    struct TempFile {
+        dir: PathBuf,
+        path: String,
+    }
+
+    impl TempFile {
+        fn new(name: &str, contents: &str, mode: u32) -> TempFile {
+            let dir = std::env::temp_dir().join(format!("contain-stub-test-{}-{name}", std::process::id()));
+            fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(name);
+            fs::write(&path, contents).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            TempFile { path: path.into_os_string().into_string().unwrap(), dir }
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[test]
+    fn the_first_candidate_that_exists_runs_with_the_commands_argv_and_environment() {
+        let outcome = run(&["/nonexistent/sh", "/bin/sh"], &["my-sh", "-c", "echo $0 $X"], &["X=1"]);
+        let ran = Outcome { status: ExitStatus::Exited(0), report: vec![], output: "my-sh 1\n".into() };
+        assert_eq!(outcome, ran);
+    }
+
+    #[test]
+    fn the_report_pipe_closes_when_the_command_starts_not_when_it_ends() {
+        let command = ["sh", "-c", "read line; echo got $line"];
+        let running = start(|report| argv(report, &["/bin/sh".into()], &cstrings(&command)).unwrap(), &[], |_| {});
+        // The shell now waits for a line we have not sent: end-of-file on the report pipe can
+        // only mean that the pipe closed at its exec.
+        let mut ready = [libc::pollfd { fd: running.report.raw(), events: libc::POLLIN, revents: 0 }];
+        assert_eq!(sys::poll(&mut ready, Some(10_000)), Ok(1), "no end-of-file while the command runs");
+        assert!(read_to_end(&running.report).is_empty());
+        sys::write_all(running.stdin.raw(), b"it\n").unwrap();
+        assert_eq!(running.finish().output, "got it\n");
+    }
+
+    #[test]
+    fn a_command_found_nowhere_is_reported_as_enoent_with_127() {
+        // A path through a file (ENOTDIR) counts as not found too; the last error is reported.
+        assert_eq!(run(&["/etc/passwd/a", "/nonexistent/a"], &["a"], &[]), failed(127, libc::ENOENT));
+        assert_eq!(run(&["/nonexistent/a", "/etc/passwd/a"], &["a"], &[]), failed(127, libc::ENOTDIR));
+    }
+
+    #[test]
+    fn a_file_without_execute_permission_is_reported_as_eacces_with_126() {
+        let plain = TempFile::new("plain", "#!/bin/sh\necho ran\n", 0o644);
+        let plain = plain.path.as_str();
+        assert_eq!(run(&[plain], &["plain"], &[]), failed(126, libc::EACCES));
+        // A later "not found" does not hide it, as with execvp(3)...
+        assert_eq!(run(&[plain, "/nonexistent/plain"], &["plain"], &[]), failed(126, libc::EACCES));
+        // ...and it does not stop the search either.
+        let ran = run(&[plain, "/bin/echo"], &["echo", "ran"], &[]);
+        assert_eq!((ran.status, ran.output.as_str()), (ExitStatus::Exited(0), "ran\n"));
+    }
+
+    #[test]
+    fn any_other_exec_error_ends_the_search() {
+        let garbage = TempFile::new("garbage", "\x01\x02 not a program\n", 0o755);
+        assert_eq!(run(&[&garbage.path, "/bin/echo"], &["echo", "ran"], &[]), failed(126, libc::ENOEXEC));
+    }
+
+    #[test]
+    fn a_malformed_invocation_exits_126_and_reports_nothing() {
+        let nothing = Outcome { status: ExitStatus::Exited(126), report: vec![], output: String::new() };
+        let malformed: [&dyn Fn(String) -> Vec<String>; 9] = [
+            // What a `#!/proc/self/exe` interpreter line makes of the stub's argv.
+            &|_| ["/proc/self/exe", "/bin/sh"].map(String::from).to_vec(),
+            &|fd| vec![fd, "/bin/echo".into(), "echo".into()],
+            &|fd| vec![fd, "".into(), "echo".into()],
+            &|fd| vec![fd, "/bin/echo".into(), "".into()],
+            &|fd| vec![format!("{fd}x"), "/bin/echo".into(), "".into(), "echo".into()],
+            &|_| ["", "/bin/echo", "", "echo"].map(String::from).to_vec(),
+            &|_| ["99999999999", "/bin/echo", "", "echo"].map(String::from).to_vec(),
+            // A descriptor that is not open.
+            &|_| ["999999", "/bin/echo", "", "echo"].map(String::from).to_vec(),
+            // No argv at all: the kernel passes one empty string instead.
+            &|_| vec![],
+        ];
+        for make in malformed {
+            let outcome =
+                start(|fd| make(fd.to_string()).iter().map(|a| sys::cstring(a).unwrap()).collect(), &[], |_| {})
+                    .finish();
+            assert_eq!(outcome, nothing, "{:?}", make("FD".into()));
+        }
+    }
+
+    #[test]
+    fn a_proc_self_exe_interpreter_runs_the_stub_again_not_the_runtime() {
+        let hostile = TempFile::new("sh", "#!/proc/self/exe\n", 0o755);
+        // The exec of the script succeeded (the report closed without a word), and what it started
+        // was the stub, which refused its interpreter's argv. The runtime's binary (here: the test
+        // binary, as /proc/self/exe of whoever exec'd the script) would have run tests instead.
+        let nothing = Outcome { status: ExitStatus::Exited(126), report: vec![], output: String::new() };
+        assert_eq!(run(&[&hostile.path], &["sh", "-c", "echo escaped"], &[]), nothing);
+    }
+
+    /// Fills a pipe to the last byte through a second, non-blocking description of it, so that the
+    /// stub's report write blocks on the original (blocking) one.
+    fn fill(pipe_write: &Fd) {
+        let path = format!("/proc/self/fd/{}", pipe_write.raw());
+        let mut filler = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).unwrap();
+        for chunk in [&[0u8; 4096][..], &[0u8; 1][..]] {
+            loop {
+                match filler.write(chunk) {
+                    Ok(_) => continue,
+                    Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                    Err(err) => panic!("filling the report pipe: {err}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_exe_of_a_running_stub_is_the_sealed_memfd_and_cannot_be_written() {
+        // CVE-2019-5736 at unit scale. The stub blocks on its report (the pipe is full) while we
+        // play the container's PID 1 and go for its /proc/PID/exe.
+        let never = [String::from("/nonexistent/x")];
+        let running = start(|report| argv(report, &never, &cstrings(&["x"])).unwrap(), &[], fill);
+        let exe = format!("/proc/{}/exe", running.pid);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fs::read_link(&exe).map_or(true, |target| target.to_str() != Some("/memfd:contain-stub (deleted)")) {
+            assert!(Instant::now() < deadline, "the child never ran the stub: {:?}", fs::read_link(&exe));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // While it runs, no writable descriptor can be had...
+        let for_writing = OpenOptions::new().write(true).open(&exe);
+        assert_eq!(for_writing.unwrap_err().raw_os_error(), Some(libc::ETXTBSY));
+        // ...so the attack keeps a handle and waits for the process to exit.
+        let handle = OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(&exe).unwrap();
+        let report = read_to_end(&running.report);
+        assert!(report.ends_with(&failed(127, libc::ENOENT).report));
+        assert_eq!(running.finish().status, ExitStatus::Exited(127));
+        // Now a writable descriptor can be had, but the seals refuse every change through it.
+        let mut file = OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", handle.as_raw_fd())).unwrap();
+        assert_eq!(file.write(b"#!/bin/sh").unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(file.set_len(0).unwrap_err().raw_os_error(), Some(libc::EPERM));
+    }
+}

@@ -1,0 +1,76 @@
+//! Memory: the anonymous mapping that becomes the child's stack, the page size it is made of, and
+//! the sealed memfd that holds the exec stub (see stub.rs).
+
+use std::ffi::CStr;
+
+use sc::syscall;
+
+use super::{check, Errno, Fd};
+
+/// mmap(2) of private anonymous memory with no access yet: the child's stack and its guard page.
+pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: asking for fresh anonymous memory at an address of the kernel's choosing cannot alias
+    // anything we own.
+    let addr = check(unsafe {
+        syscall!(
+            MMAP,
+            0,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1i32,
+            0
+        )
+    })?;
+    Ok(addr as *mut u8)
+}
+
+/// mprotect(2): opens the usable part of the stack, leaving the guard page inaccessible.
+///
+/// # Safety
+/// `addr..addr+len` must lie inside a mapping the caller owns and nobody else references.
+pub unsafe fn mprotect_read_write(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    check(syscall!(MPROTECT, addr, len, libc::PROT_READ | libc::PROT_WRITE)).map(drop)
+}
+
+/// munmap(2).
+///
+/// # Safety
+/// `addr..addr+len` must be a mapping the caller owns and will never touch again.
+pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    check(syscall!(MUNMAP, addr, len)).map(drop)
+}
+
+/// The page size, one of the two values taken from the C library rather than a syscall: the kernel
+/// passes it in the auxiliary vector at exec (no syscall returns it), and sysconf reads it there.
+/// aarch64 kernels run with 4, 16 or 64 KiB pages, so it cannot be a constant.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf only reads process-wide constants.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as usize
+    } else {
+        4096
+    }
+}
+
+/// memfd_create(2): an anonymous file to hold the exec stub; MFD_ALLOW_SEALING so it can be made
+/// immutable, MFD_CLOEXEC so that no exec'd program inherits a descriptor for it.
+pub fn memfd_create(name: &CStr, flags: u32) -> Result<Fd, Errno> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    let fd = check(unsafe { syscall!(MEMFD_CREATE, name.as_ptr(), flags) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// fcntl(2) F_ADD_SEALS: makes the memfd's contents or size unchangeable, by anyone, for good.
+pub fn add_seals(memfd: &Fd, seals: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(FCNTL, memfd.0, libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// fcntl(2) F_GET_SEALS: the seals a memfd carries.
+#[cfg(test)]
+pub fn seals(memfd: &Fd) -> Result<i32, Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(FCNTL, memfd.0, libc::F_GET_SEALS) }).map(|seals| seals as i32)
+}

@@ -1,0 +1,94 @@
+//! Network: interface flags and indexes through ioctls, and rtnetlink requests (see net.rs and
+//! netlink.rs for what is sent).
+
+use sc::syscall;
+
+use super::{check, check_retry, Errno, Fd};
+
+/// `struct ifreq`: an interface name and a 24-byte union, of which SIOCGIFFLAGS/SIOCSIFFLAGS use
+/// a short (`ifr_flags`) and SIOCGIFINDEX an int (`ifr_ifindex`), both at its start.
+#[repr(C)]
+struct Ifreq {
+    name: [u8; libc::IFNAMSIZ],
+    data: [u8; 24],
+}
+
+impl Ifreq {
+    fn named(name: &str) -> Result<Ifreq, Errno> {
+        if name.len() >= libc::IFNAMSIZ {
+            return Err(Errno(libc::ENAMETOOLONG));
+        }
+        let mut req = Ifreq { name: [0; libc::IFNAMSIZ], data: [0; 24] };
+        req.name[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(req)
+    }
+
+    /// ioctl(2) on an interface, through a throwaway socket (any socket will do).
+    fn ioctl(&mut self, request: libc::c_ulong) -> Result<(), Errno> {
+        // SAFETY: no pointers involved.
+        let sock =
+            Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })? as i32);
+        // SAFETY: `self` is a properly sized ifreq the kernel reads and (for the GET requests) writes.
+        check(unsafe { syscall!(IOCTL, sock.0, request, self as *mut Ifreq) }).map(drop)
+    }
+}
+
+/// ioctl(2) SIOCGIFFLAGS/SIOCSIFFLAGS: brings an interface up. A new network namespace starts with
+/// `lo` down, and plenty of programs expect 127.0.0.1 to work; a veth end starts down too.
+pub fn interface_up(name: &str) -> Result<(), Errno> {
+    let mut req = Ifreq::named(name)?;
+    req.ioctl(libc::SIOCGIFFLAGS)?;
+    let flags = i16::from_ne_bytes([req.data[0], req.data[1]]) | libc::IFF_UP as i16;
+    req.data[..2].copy_from_slice(&flags.to_ne_bytes());
+    req.ioctl(libc::SIOCSIFFLAGS)
+}
+
+/// ioctl(2) SIOCGIFINDEX: the index rtnetlink messages name an interface by.
+pub fn interface_index(name: &str) -> Result<i32, Errno> {
+    let mut req = Ifreq::named(name)?;
+    req.ioctl(libc::SIOCGIFINDEX)?;
+    Ok(i32::from_ne_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]))
+}
+
+/// socket(2) AF_NETLINK, NETLINK_ROUTE: the kernel's routing interface, which `ip` uses to make
+/// veth pairs, addresses and routes (a minimal VM has no `ip`).
+pub fn netlink_socket() -> Result<Fd, Errno> {
+    // SAFETY: no pointers involved.
+    let fd =
+        check(unsafe { syscall!(SOCKET, libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// sendto(2) of one rtnetlink request to the kernel, then recvfrom(2) of its reply (for a request
+/// with NLM_F_ACK: an NLMSG_ERROR message, whose error 0 means success).
+pub fn netlink_request(socket: &Fd, request: &[u8]) -> Result<Vec<u8>, Errno> {
+    // SAFETY: an all-zero sockaddr_nl is valid: nl_pid 0 is the kernel.
+    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    let size = std::mem::size_of::<libc::sockaddr_nl>();
+    // SAFETY: the kernel reads `request.len()` bytes and one sockaddr_nl, both alive across the call.
+    check_retry(|| unsafe {
+        syscall!(SENDTO, socket.0, request.as_ptr(), request.len(), 0, &kernel as *const libc::sockaddr_nl, size)
+    })?;
+    let mut reply = vec![0u8; 8192];
+    // SAFETY: the kernel writes at most `reply.len()` bytes into `reply`; no address is wanted.
+    let n = check_retry(|| unsafe { syscall!(RECVFROM, socket.0, reply.as_mut_ptr(), reply.len(), 0, 0, 0) })?;
+    reply.truncate(n);
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifreq_matches_the_kernel_size() {
+        assert_eq!(std::mem::size_of::<Ifreq>(), 40);
+    }
+
+    #[test]
+    fn loopback_has_an_index() {
+        assert_eq!(interface_index("lo"), Ok(1));
+        assert_eq!(interface_index("no-such-if0"), Err(Errno(libc::ENODEV)));
+    }
+}

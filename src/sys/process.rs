@@ -1,0 +1,235 @@
+//! Processes: namespaces, identity and privileges, exec, waiting, pidfds, and time.
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use sc::syscall;
+
+use super::{check, check_retry, Errno, Fd};
+
+/// sethostname(2): the container's name in its own UTS namespace.
+pub fn sethostname(name: &str) -> Result<(), Errno> {
+    // SAFETY: the kernel reads exactly `name.len()` bytes from `name`.
+    check(unsafe { syscall!(SETHOSTNAME, name.as_ptr(), name.len()) }).map(drop)
+}
+
+/// The namespace flags of clone3, unshare and setns, with the names /proc/PID/ns gives them.
+pub const NAMESPACES: [(u64, &str); 7] = [
+    (libc::CLONE_NEWUSER as u64, "user"),
+    (libc::CLONE_NEWPID as u64, "pid"),
+    (libc::CLONE_NEWUTS as u64, "uts"),
+    (libc::CLONE_NEWNS as u64, "mnt"),
+    (libc::CLONE_NEWIPC as u64, "ipc"),
+    (libc::CLONE_NEWNET as u64, "net"),
+    (libc::CLONE_NEWCGROUP as u64, "cgroup"),
+];
+
+/// "pid uts mnt" for the namespaces in `flags`, for log lines and error steps.
+pub fn namespace_names(flags: u64) -> String {
+    NAMESPACES.iter().filter(|(flag, _)| flags & flag != 0).map(|(_, name)| *name).collect::<Vec<_>>().join(" ")
+}
+
+/// unshare(2): the cgroup namespace is entered only after the parent placed us in our cgroup, so
+/// that cgroup becomes the namespace's root (`/proc/self/cgroup` shows `0::/`).
+pub fn unshare(flags: u64) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(UNSHARE, flags) }).map(drop)
+}
+
+/// setns(2): joins the namespaces of a running process through its pidfd (several at once, for
+/// `contain exec`), or one namespace through a /proc/PID/ns file or a bind mount of one (an OCI
+/// bundle's `path`). With CLONE_NEWPID, only the children made afterwards are in the namespace.
+pub fn setns(fd: i32, namespaces: u64) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETNS, fd, namespaces) }).map(drop)
+}
+
+/// prctl(2) with integer arguments only: PR_SET_PDEATHSIG (die with the runtime),
+/// PR_SET_DUMPABLE (no ptrace or /proc/PID/mem of the child during setup), PR_SET_NO_NEW_PRIVS
+/// (setuid binaries gain nothing), PR_CAPBSET_DROP/READ and PR_CAP_AMBIENT (capabilities).
+/// Returns the call's value (PR_CAPBSET_READ: 1 if the capability is in the bounding set).
+pub fn prctl(option: i32, arg2: u64, arg3: u64) -> Result<usize, Errno> {
+    // SAFETY: the options we use take plain integers, no pointers.
+    check(unsafe { syscall!(PRCTL, option, arg2, arg3, 0, 0) })
+}
+
+/// capset(2): sets this process's effective, permitted and inheritable capabilities (two 32-bit
+/// words each, _LINUX_CAPABILITY_VERSION_3).
+pub fn capset(effective: [u32; 2], permitted: [u32; 2], inheritable: [u32; 2]) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let data = [0, 1].map(|i| Data { effective: effective[i], permitted: permitted[i], inheritable: inheritable[i] });
+    // SAFETY: a version-3 header and the two data structs it requires, both live across the call.
+    check(unsafe { syscall!(CAPSET, &header as *const Header, data.as_ptr()) }).map(drop)
+}
+
+/// prctl(2) PR_SET_SECCOMP, SECCOMP_MODE_FILTER: from here on, every system call of this process
+/// and of what it execs passes `program` (see seccomp.rs). Needs no_new_privs set first, or
+/// CAP_SYS_ADMIN.
+pub fn install_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
+    let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: `fprog` points at `program`, both alive across the call; the kernel copies the program.
+    check(unsafe {
+        syscall!(PRCTL, libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog, 0, 0)
+    })
+    .map(drop)
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: whatever descriptors the runtime inherited from its
+/// own parent (not O_CLOEXEC, not ours) must not reach the container (the CVE-2024-21626 class).
+pub fn close_range_cloexec(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: no pointers; it only marks descriptors close-on-exec.
+    check(unsafe { syscall!(CLOSE_RANGE, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }).map(drop)
+}
+
+/// setsid(2): the container gets a session of its own, so it has no controlling terminal on the
+/// host and keyboard signals reach only the runtime, which forwards them once.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: no arguments.
+    check(unsafe { syscall!(SETSID) }).map(drop)
+}
+
+/// setgroups(2), setgid(2), setuid(2), in that order (setuid last: afterwards the others would be
+/// refused): the command runs with exactly these supplementary groups (none of the runtime's), gid
+/// and uid.
+pub fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), (&'static str, Errno)> {
+    // SAFETY: the kernel reads `groups.len()` gid_t values from `groups`.
+    check(unsafe { syscall!(SETGROUPS, groups.len(), groups.as_ptr()) }).map_err(|e| ("setgroups", e))?;
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETGID, gid) }).map_err(|e| ("setgid", e))?;
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETUID, uid) }).map_err(|e| ("setuid", e))?;
+    Ok(())
+}
+
+/// geteuid(2): to tell a non-root user why nothing will work.
+pub fn geteuid() -> u32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { syscall!(GETEUID) as u32 }
+}
+
+/// getrandom(2): a few bytes for the default container id.
+pub fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    check_retry(|| unsafe { syscall!(GETRANDOM, buf.as_mut_ptr(), buf.len(), 0) }).map(drop)
+}
+
+/// An argv or envp as execve wants it: NUL-terminated strings and a NULL-terminated array of
+/// pointers to them. Built before clone3, so the child only hands it to the kernel. (Moving the
+/// value moves no string: the pointers stay valid for as long as it lives.)
+pub struct CStringArray {
+    /// Only held: `pointers` point into these.
+    _strings: Vec<CString>,
+    pointers: Vec<*const libc::c_char>,
+}
+
+impl CStringArray {
+    pub fn new(strings: Vec<CString>) -> CStringArray {
+        let pointers = strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        CStringArray { _strings: strings, pointers }
+    }
+}
+
+/// execveat(2) with AT_EMPTY_PATH: executes the file `fd` refers to (the sealed exec stub), with
+/// no path to look up in the container's filesystem. Only returns on failure.
+pub fn execveat_fd(fd: i32, argv: &CStringArray, envp: &CStringArray) -> Errno {
+    // SAFETY: the empty path is NUL-terminated; both arrays are NULL-terminated arrays of pointers
+    // to NUL-terminated strings, owned by `argv` and `envp`, which outlive the call.
+    let ret = unsafe {
+        syscall!(EXECVEAT, fd, c"".as_ptr(), argv.pointers.as_ptr(), envp.pointers.as_ptr(), libc::AT_EMPTY_PATH)
+    };
+    check(ret).err().unwrap_or(Errno(libc::EINVAL))
+}
+
+/// fork(2), one of the two calls made through the C library rather than raw: `--detach` forks the
+/// runtime, and the child goes on running ordinary Rust (and C library) code, so the C library's
+/// own state (its cached thread id, its locks) must be updated for the child, which only its
+/// fork() does.
+pub fn fork() -> Result<i32, Errno> {
+    // SAFETY: the runtime is single-threaded, so no other thread can hold a lock the child's copy
+    // of memory would inherit locked.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN)));
+    }
+    Ok(pid)
+}
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// wait4(2) for one child. `nohang` returns None while it is still running.
+pub fn wait_child(pid: i32, nohang: bool) -> Result<Option<ExitStatus>, Errno> {
+    let mut status = 0i32;
+    let options = if nohang { libc::WNOHANG } else { 0 } | libc::__WALL;
+    // SAFETY: the kernel writes one int into `status`; no rusage is requested.
+    let ret = check_retry(|| unsafe { syscall!(WAIT4, pid, &mut status as *mut i32, options, 0) })?;
+    if ret == 0 {
+        return Ok(None);
+    }
+    Ok(Some(if libc::WIFSIGNALED(status) {
+        ExitStatus::Signaled(libc::WTERMSIG(status))
+    } else {
+        ExitStatus::Exited(libc::WEXITSTATUS(status))
+    }))
+}
+
+/// kill(2): forwards signals to the container, kills stragglers before removing a cgroup.
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(KILL, pid, sig) }).map(drop)
+}
+
+/// pidfd_open(2): a handle on a process that stays bound to it even if its pid is reused, for
+/// `contain kill`, `stop` and `exec` on a container the caller did not start.
+pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
+    // SAFETY: no pointers involved.
+    let fd = check(unsafe { syscall!(PIDFD_OPEN, pid, 0) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// pidfd_send_signal(2): kill(2) through a pidfd, so the signal cannot reach a process that
+/// took over the pid.
+pub fn pidfd_send_signal(pidfd: &Fd, sig: i32) -> Result<(), Errno> {
+    // SAFETY: no siginfo is passed (NULL), no other pointers.
+    check(unsafe { syscall!(PIDFD_SEND_SIGNAL, pidfd.0, sig, 0, 0) }).map(drop)
+}
+
+/// clock_nanosleep(2) on CLOCK_MONOTONIC, resumed after a signal: a short pause between retries of
+/// a cgroup removal that the kernel is still finishing.
+pub fn sleep(duration: Duration) {
+    let mut remaining =
+        libc::timespec { tv_sec: duration.as_secs() as _, tv_nsec: duration.subsec_nanos() as libc::c_long };
+    loop {
+        let request = remaining;
+        // SAFETY: the kernel reads `request` and writes the time left into `remaining`.
+        let ret = unsafe {
+            syscall!(
+                CLOCK_NANOSLEEP,
+                libc::CLOCK_MONOTONIC,
+                0,
+                &request as *const libc::timespec,
+                &mut remaining as *mut libc::timespec
+            )
+        };
+        if check(ret) != Err(Errno(libc::EINTR)) {
+            return;
+        }
+    }
+}
