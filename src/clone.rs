@@ -4,6 +4,11 @@
 //! namespaces (and, on cgroup v2, directly inside its cgroup), and lets the child run our own Rust
 //! setup code, with no re-exec of `/proc/self/exe` (the CVE-2019-5736 attack surface).
 //!
+//! Where clone3 is refused (ENOSYS: a kernel before 5.3, or an outer container's seccomp profile,
+//! as Docker's answers without CAP_SYS_ADMIN; EPERM from older profiles), `spawn_with_clone` makes
+//! the same child with the older clone(2): the same flags but CLONE_INTO_CGROUP, the same stack
+//! (given by its top: clone(2) wants the initial stack pointer), the same trampoline.
+//!
 //! Why assembly? The child starts executing at the instruction after `syscall`, but with its stack
 //! pointer at the top of the new, empty stack. Compiled Rust after the syscall would read its locals
 //! from stack slots that do not exist there. So, like glibc's and musl's `clone()`, a few
@@ -106,11 +111,35 @@ pub fn spawn<T>(
         return Err(Errno(libc::EINVAL));
     }
     (args.stack, args.stack_size) = stack.usable();
+    let call = [&args as *const CloneArgs as usize, CLONE_ARGS_SIZE_VER2];
     // SAFETY: `args` is a valid clone_args of the size we pass; the stack is a live mapping we own;
     // `child_fn` never unwinds (panic = abort, and extern "C" aborts on unwind) and its return
     // value becomes the exit status; `arg` stays valid in the child because the child gets a
     // copy-on-write copy of our memory (no CLONE_VM, checked above).
-    let ret = unsafe { trampoline::clone3(&args, child_fn as usize, arg as *const T as usize) };
+    let ret = unsafe { trampoline::clone(sc::nr::CLONE3, call, child_fn as usize, arg as *const T as usize) };
+    sys::check(ret).map(|pid| pid as i32)
+}
+
+/// clone(2), for where clone3 is refused: the same child, from `flags` (namespaces only: no
+/// CLONE_INTO_CGROUP, which clone(2) does not have) and SIGCHLD as its exit signal.
+pub fn spawn_with_clone<T>(
+    flags: u64,
+    stack: &ChildStack,
+    child_fn: extern "C" fn(&T) -> c_int,
+    arg: &T,
+) -> Result<i32, Errno> {
+    let refused =
+        (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SETTLS | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP;
+    if flags & refused != 0 {
+        return Err(Errno(libc::EINVAL));
+    }
+    let (lowest, size) = stack.usable();
+    // The initial stack pointer: the top of the mapping (the stack grows down on both architectures).
+    let call = [(flags | libc::SIGCHLD as u64) as usize, (lowest + size) as usize];
+    // SAFETY: as in `spawn`: the stack is a live mapping we own, `child_fn` never unwinds, `arg`
+    // is valid in the child's copy of our memory. No CLONE_PARENT_SETTID, CLONE_CHILD_*TID or
+    // CLONE_SETTLS is set, so the kernel reads none of clone's other arguments.
+    let ret = unsafe { trampoline::clone(sc::nr::CLONE, call, child_fn as usize, arg as *const T as usize) };
     sys::check(ret).map(|pid| pid as i32)
 }
 
@@ -118,16 +147,19 @@ pub fn spawn<T>(
 mod trampoline {
     use std::arch::asm;
 
-    use super::CLONE_ARGS_SIZE_VER2;
-
-    /// Issues clone3 and, in the child only, calls `child_fn(arg)` then `exit(ret)`.
+    /// Issues clone3 or clone (`nr`, with its first two arguments `call`) and, in the child only,
+    /// calls `child_fn(arg)` then `exit(ret)`. The child function and its argument ride in r8 and
+    /// r9, which clone3 does not read and clone reads only for flags we never set.
     ///
     /// # Safety
-    /// See `spawn`: `args` must describe a valid, owned stack, and `child_fn` must be an
+    /// See `spawn`: `call` must describe a valid, owned stack, and `child_fn` must be an
     /// `extern "C" fn(*const T) -> c_int` that never unwinds.
-    pub unsafe fn clone3(args: &super::CloneArgs, child_fn: usize, arg: usize) -> usize {
+    pub unsafe fn clone(nr: usize, call: [usize; 2], child_fn: usize, arg: usize) -> usize {
         let ret: usize;
-        asm!(
+        // SAFETY: the caller's contract above; the asm restores nothing in the parent that Rust
+        // relies on (rcx and r11 are declared clobbered by `syscall`), and the child never returns.
+        unsafe {
+            asm!(
             "syscall",
             "test rax, rax",
             "jnz 2f",
@@ -142,14 +174,17 @@ mod trampoline {
             "ud2",                  // exit does not return
             "2:",
             sys_exit = const sc::nr::EXIT,
-            inlateout("rax") sc::nr::CLONE3 => ret,
-            in("rdi") args as *const super::CloneArgs,
-            in("rsi") CLONE_ARGS_SIZE_VER2,
+            inlateout("rax") nr => ret,
+            in("rdi") call[0],
+            in("rsi") call[1],
+            in("rdx") 0usize,
+            in("r10") 0usize,
             in("r8") child_fn,
             in("r9") arg,
             lateout("rcx") _,
             lateout("r11") _,
-        );
+            );
+        }
         ret
     }
 }
@@ -158,16 +193,18 @@ mod trampoline {
 mod trampoline {
     use std::arch::asm;
 
-    use super::CLONE_ARGS_SIZE_VER2;
-
-    /// Issues clone3 and, in the child only, calls `child_fn(arg)` then `exit(ret)`.
+    /// Issues clone3 or clone (`nr`, with its first two arguments `call`) and, in the child only,
+    /// calls `child_fn(arg)` then `exit(ret)`. The child function and its argument ride in x2 and
+    /// x3, which clone3 does not read and clone reads only for flags we never set.
     ///
     /// # Safety
-    /// See `spawn`: `args` must describe a valid, owned stack, and `child_fn` must be an
+    /// See `spawn`: `call` must describe a valid, owned stack, and `child_fn` must be an
     /// `extern "C" fn(*const T) -> c_int` that never unwinds.
-    pub unsafe fn clone3(args: &super::CloneArgs, child_fn: usize, arg: usize) -> usize {
+    pub unsafe fn clone(nr: usize, call: [usize; 2], child_fn: usize, arg: usize) -> usize {
         let ret: usize;
-        asm!(
+        // SAFETY: the caller's contract above; the child never returns into Rust frames.
+        unsafe {
+            asm!(
             "svc #0",
             "cbnz x0, 2f",
             // Child: sp is the top of the new stack (16-byte aligned: its size is whole pages).
@@ -180,12 +217,14 @@ mod trampoline {
             "brk #0",               // exit does not return
             "2:",
             sys_exit = const sc::nr::EXIT,
-            in("x8") sc::nr::CLONE3,
-            inlateout("x0") args as *const super::CloneArgs => ret,
-            in("x1") CLONE_ARGS_SIZE_VER2,
+            in("x8") nr,
+            inlateout("x0") call[0] => ret,
+            in("x1") call[1],
             in("x2") child_fn,
             in("x3") arg,
-        );
+            in("x4") 0usize,
+            );
+        }
         ret
     }
 }
@@ -251,6 +290,18 @@ mod tests {
         let stack = ChildStack::new(64 * 1024).unwrap();
         let pid = spawn(plain_child(), &stack, overflow, &()).unwrap();
         assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Signaled(libc::SIGSEGV)));
+    }
+
+    #[test]
+    fn clone2_makes_the_same_child_on_the_same_stack() {
+        let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).unwrap();
+        let pid = spawn_with_clone(0, &stack, exit_with, &42).unwrap();
+        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Exited(42)));
+        let shared = Shared { value: std::cell::Cell::new(1) };
+        let pid = spawn_with_clone(0, &stack, scribble, &shared).unwrap();
+        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Exited(21)));
+        assert_eq!(shared.value.get(), 1);
+        assert_eq!(spawn_with_clone(CLONE_INTO_CGROUP, &stack, exit_with, &0), Err(Errno(libc::EINVAL)));
     }
 
     #[test]

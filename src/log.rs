@@ -28,6 +28,12 @@ macro_rules! log {
     }};
 }
 
+/// Writes a command's output (`contain list`'s table, an id) to stdout, in one write where it fits.
+/// A closed stdout (`contain list | head`) is no error of ours.
+pub fn stdout(text: &str) {
+    let _ = crate::sys::write_all(libc::STDOUT_FILENO, text.as_bytes());
+}
+
 /// Writes one already formatted line to stderr.
 pub fn line(text: &str) {
     let _ = crate::sys::write_all(libc::STDERR_FILENO, text.as_bytes());

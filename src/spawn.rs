@@ -149,7 +149,8 @@ pub fn spawn(birth: Birth<'_>, signals: &Fd) -> Result<Started, Error> {
 
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
 /// falling back to a plain clone3 (the caller then writes cgroup.procs) on kernels or setups that
-/// refuse it, as crun does. Returns the child and whether it was born in the cgroup.
+/// refuse it, as crun does, and to clone(2) where clone3 itself is refused (a kernel before 5.3, an
+/// outer container's seccomp profile). Returns the child and whether it was born in the cgroup.
 fn clone_into(
     namespaces: u64,
     config: &ChildConfig,
@@ -164,17 +165,30 @@ fn clone_into(
     };
     let clone_failed = |errno| Error::sys(format!("clone3({})", sys::namespace_names(namespaces)), errno);
     let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| Running { pid });
+    let with_clone = || {
+        clone::spawn_with_clone(namespaces, stack, child::child_main, config)
+            .map(|pid| Running { pid })
+            .map_err(|errno| Error::sys(format!("clone({})", sys::namespace_names(namespaces)), errno))
+    };
     if let Some(fd) = cgroup.and_then(Cgroup::clone_into_fd) {
         match spawn(Some(fd)) {
             Ok(running) => {
                 log!("placed the container in {} (CLONE_INTO_CGROUP)", cgroup.map_or(String::new(), Cgroup::describe));
                 return Ok((running, true));
             }
-            Err(Errno(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) => {
+            Err(Errno(libc::EINVAL | libc::E2BIG)) => {
                 log!("CLONE_INTO_CGROUP refused by the kernel; writing cgroup.procs instead");
             }
+            Err(Errno(libc::ENOSYS | libc::EPERM)) => {}
             Err(errno) => return Err(clone_failed(errno)),
         }
     }
-    Ok((spawn(None).map_err(clone_failed)?, false))
+    match spawn(None) {
+        Ok(running) => Ok((running, false)),
+        Err(Errno(errno @ (libc::ENOSYS | libc::EPERM))) => {
+            log!("clone3 refused ({}): using clone(2)", Errno(errno).name());
+            Ok((with_clone()?, false))
+        }
+        Err(errno) => Err(clone_failed(errno)),
+    }
 }

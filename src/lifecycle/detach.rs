@@ -42,7 +42,7 @@ pub fn into_background(entry: &Entry, log_path: &str, log_max: u64, signals: &Fd
     let background = sys::fork().step(|| "fork".into())?;
     if background != 0 {
         drop(ready_write);
-        std::process::exit(wait_until_started(&entry.id, log_path, &ready_read, background, signals));
+        sys::exit(wait_until_started(&entry.id, log_path, &ready_read, background, signals));
     }
     drop(ready_read);
     // No controlling terminal, so closing the user's terminal does not SIGHUP the runtime.
@@ -173,7 +173,7 @@ fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, sig
     crate::log::line(&errors);
     match code {
         Some(0) => {
-            println!("{id}");
+            crate::log::stdout(&format!("{id}\n"));
             0
         }
         Some(code) => code,

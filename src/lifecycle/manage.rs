@@ -158,7 +158,7 @@ pub fn kill(id: &str, signal: i32) -> Result<i32, Error> {
     let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
     let (_, init) = running(&state, id)?;
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
-    println!("{id}");
+    crate::log::stdout(&format!("{id}\n"));
     Ok(0)
 }
 
@@ -174,7 +174,7 @@ pub fn stop(id: &str, timeout: Duration) -> Result<i32, Error> {
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
     wait_for_keeper(&state, id)?;
-    println!("{id}");
+    crate::log::stdout(&format!("{id}\n"));
     Ok(0)
 }
 
@@ -227,7 +227,7 @@ pub fn list() -> Result<i32, Error> {
             }
         }
     }
-    print!("{}", format_table(&rows));
+    crate::log::stdout(&format_table(&rows));
     Ok(0)
 }
 

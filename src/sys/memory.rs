@@ -45,6 +45,7 @@ pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// passes it in the auxiliary vector at exec (no syscall returns it), and sysconf reads it there.
 /// aarch64 kernels run with 4, 16 or 64 KiB pages, so it cannot be a constant.
 pub fn page_size() -> usize {
+    #[allow(clippy::disallowed_methods)] // the documented exception above
     // SAFETY: sysconf only reads process-wide constants.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 {

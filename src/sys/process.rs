@@ -158,6 +158,7 @@ pub fn execveat_fd(fd: i32, argv: &CStringArray, envp: &CStringArray) -> Errno {
 /// own state (its cached thread id, its locks) must be updated for the child, which only its
 /// fork() does.
 pub fn fork() -> Result<i32, Errno> {
+    #[allow(clippy::disallowed_methods)] // the documented exception above
     // SAFETY: the runtime is single-threaded, so no other thread can hold a lock the child's copy
     // of memory would inherit locked.
     let pid = unsafe { libc::fork() };
@@ -209,6 +210,14 @@ pub fn pidfd_open(pid: i32) -> Result<Fd, Errno> {
 pub fn pidfd_send_signal(pidfd: &Fd, sig: i32) -> Result<(), Errno> {
     // SAFETY: no siginfo is passed (NULL), no other pointers.
     check(unsafe { syscall!(PIDFD_SEND_SIGNAL, pidfd.0, sig, 0, 0) }).map(drop)
+}
+
+/// exit_group(2): the end of every contain process. (Not std's exit: nothing is buffered that it
+/// could flush, every output line having been written whole.)
+pub fn exit(code: i32) -> ! {
+    // SAFETY: no pointers; the call does not return.
+    unsafe { syscall!(EXIT_GROUP, code) };
+    unreachable!("exit_group returned")
 }
 
 /// clock_nanosleep(2) on CLOCK_MONOTONIC, resumed after a signal: a short pause between retries of
