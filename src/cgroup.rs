@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Dir, Errno, Fd};
+use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::usage::{self, human_size, Usage};
 
 /// The highest memory and pid counts seen by `Cgroup::sample`.
@@ -28,20 +28,69 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// statfs(2) f_type values from <linux/magic.h>.
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
-/// The v1 hierarchies we use, one directory each (cpuacct only where it is not mounted together
-/// with cpu, as `cpu,cpuacct`: then the cpu directory has its files).
-const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+/// The v1 hierarchies `contain run` uses, one directory each (cpuacct only where it is not mounted
+/// together with cpu, as `cpu,cpuacct`: then the cpu directory has its files).
+pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids"];
+/// An OCI container's: also cpuset (cpus and mems), devices (the device rules) and freezer (pause).
+pub const V1_OCI_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer"];
 /// The v2 controllers enabled for every container, for its limits and its usage report.
 const V2_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 /// rmdir of a cgroup whose last task is still being torn down fails with EBUSY for a moment.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The cgroup limits; `None` leaves the kernel's default (no limit).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// Or `UNLIMITED`.
     pub memory_bytes: Option<u64>,
+    /// Memory and swap together (cgroup v1's memsw; an OCI bundle's `swap`), or `UNLIMITED`. Absent
+    /// with a memory limit: no swap at all (`contain run`'s rule, so the limit bites).
+    pub memory_swap: Option<u64>,
+    pub memory_reservation: Option<u64>,
+    /// Microseconds per period, or `UNLIMITED`.
     pub cpu_quota_us: Option<u64>,
+    pub cpu_period_us: Option<u64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// Or `UNLIMITED`.
     pub pids: Option<u64>,
+}
+
+/// No limit: "max" in a v2 file, -1 in a v1 one.
+pub const UNLIMITED: u64 = u64::MAX;
+
+impl Limits {
+    /// An OCI bundle's (or `update`'s) resources, where -1 means no limit (and 0, for pids).
+    pub fn from_oci(resources: &crate::spec::Resources) -> Limits {
+        let signed = |v: Option<i64>| v.map(|v| if v < 0 { UNLIMITED } else { v as u64 });
+        Limits {
+            memory_bytes: signed(resources.memory_limit),
+            memory_swap: signed(resources.memory_swap),
+            memory_reservation: signed(resources.memory_reservation),
+            cpu_quota_us: signed(resources.cpu_quota),
+            cpu_period_us: resources.cpu_period,
+            cpu_shares: resources.cpu_shares,
+            cpuset_cpus: resources.cpuset_cpus.clone(),
+            cpuset_mems: resources.cpuset_mems.clone(),
+            pids: resources.pids_limit.map(|n| if n <= 0 { UNLIMITED } else { n as u64 }),
+        }
+    }
+}
+
+/// A limit as a control file wants it.
+fn value(version: Version, v: u64) -> String {
+    match (v, version) {
+        (UNLIMITED, Version::V2) => "max".into(),
+        (UNLIMITED, Version::V1) => "-1".into(),
+        (v, _) => v.to_string(),
+    }
+}
+
+/// cpu.shares (2..262144, 1024 the default) as cpu.weight (1..10000, 100 the default), as runc
+/// and crun convert it.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
 }
 
 /// The cpu.max / cpu.cfs_period_us period: `--cpu` is a quota against this many microseconds.
@@ -52,11 +101,6 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 pub enum Version {
     V2,
     V1,
-}
-
-/// The directory of a container's cgroup on a v2 host (on v1, the same name under each hierarchy).
-pub fn cgroup_path(id: &str) -> String {
-    format!("{CGROUP_ROOT}{}", relative_path(id))
 }
 
 /// The cgroup of the container `id` as /proc/PID/cgroup names it: `/contain-ID`. Always made from
@@ -84,9 +128,9 @@ fn cgroup_name(id: &str) -> String {
     format!("contain-{id}")
 }
 
-/// cpu.max: "QUOTA PERIOD", both in microseconds.
-pub fn format_cpu_max(quota_us: u64) -> String {
-    format!("{quota_us} {CPU_PERIOD_US}")
+/// cpu.max: "QUOTA PERIOD", both in microseconds ("max PERIOD" for no quota).
+pub fn format_cpu_max(quota_us: u64, period_us: u64) -> String {
+    format!("{} {period_us}", value(Version::V2, quota_us))
 }
 
 /// One control-file write: `controller` is the v1 hierarchy ("" on v2), `optional` files may be
@@ -107,31 +151,70 @@ fn write(controller: &'static str, file: &'static str, value: String, optional: 
 /// must not undercut, and the cfs period before the quota).
 pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
     let mut writes = Vec::new();
+    let v = |n: u64| value(version, n);
+    // Memory and swap together: the swap limit, or no swap (the memory limit again).
+    let memory_swap = limits.memory_swap.or(limits.memory_bytes);
     match version {
         Version::V2 => {
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("", "memory.max", bytes.to_string(), false));
-                // Otherwise the kernel swaps the container out instead of enforcing the limit.
-                writes.push(write("", "memory.swap.max", "0".into(), true));
+                writes.push(write("", "memory.max", v(bytes), false));
             }
-            if let Some(quota) = limits.cpu_quota_us {
-                writes.push(write("", "cpu.max", format_cpu_max(quota), false));
+            if let Some(total) = memory_swap {
+                // v2 limits swap alone: what the total leaves above the memory limit. Otherwise
+                // the kernel swaps the container out instead of enforcing the limit.
+                let swap = match (total, limits.memory_bytes) {
+                    (UNLIMITED, _) => UNLIMITED,
+                    (total, Some(memory)) if memory != UNLIMITED => total.saturating_sub(memory),
+                    (total, _) => total,
+                };
+                writes.push(write("", "memory.swap.max", v(swap), true));
+            }
+            if let Some(low) = limits.memory_reservation {
+                writes.push(write("", "memory.low", v(low), false));
+            }
+            if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
+                let (quota, period) =
+                    (limits.cpu_quota_us.unwrap_or(UNLIMITED), limits.cpu_period_us.unwrap_or(CPU_PERIOD_US));
+                writes.push(write("", "cpu.max", format_cpu_max(quota, period), false));
+            }
+            if let Some(shares) = limits.cpu_shares {
+                writes.push(write("", "cpu.weight", shares_to_weight(shares).to_string(), false));
+            }
+            for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
+                if let Some(set) = set {
+                    writes.push(write("", file, set.clone(), false));
+                }
             }
             if let Some(pids) = limits.pids {
-                writes.push(write("", "pids.max", pids.to_string(), false));
+                writes.push(write("", "pids.max", v(pids), false));
             }
         }
         Version::V1 => {
+            // memsw may never be below the memory limit: raise memory first, swap after.
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("memory", "memory.limit_in_bytes", bytes.to_string(), false));
-                writes.push(write("memory", "memory.memsw.limit_in_bytes", bytes.to_string(), true));
+                writes.push(write("memory", "memory.limit_in_bytes", v(bytes), false));
             }
-            if let Some(quota) = limits.cpu_quota_us {
-                writes.push(write("cpu", "cpu.cfs_period_us", CPU_PERIOD_US.to_string(), false));
-                writes.push(write("cpu", "cpu.cfs_quota_us", quota.to_string(), false));
+            if let Some(total) = memory_swap {
+                writes.push(write("memory", "memory.memsw.limit_in_bytes", v(total), true));
+            }
+            if let Some(low) = limits.memory_reservation {
+                writes.push(write("memory", "memory.soft_limit_in_bytes", v(low), false));
+            }
+            if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
+                let period = limits.cpu_period_us.unwrap_or(CPU_PERIOD_US);
+                writes.push(write("cpu", "cpu.cfs_period_us", period.to_string(), false));
+                writes.push(write("cpu", "cpu.cfs_quota_us", v(limits.cpu_quota_us.unwrap_or(UNLIMITED)), false));
+            }
+            if let Some(shares) = limits.cpu_shares {
+                writes.push(write("cpu", "cpu.shares", shares.to_string(), false));
+            }
+            for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
+                if let Some(set) = set {
+                    writes.push(write("cpuset", file, set.clone(), false));
+                }
             }
             if let Some(pids) = limits.pids {
-                writes.push(write("pids", "pids.max", pids.to_string(), false));
+                writes.push(write("pids", "pids.max", value(Version::V2, pids), false));
             }
         }
     }
@@ -141,8 +224,12 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
 /// The v2 controllers `limits` needs enabled in the parent's cgroup.subtree_control.
 pub fn needed_v2_controllers(limits: &Limits) -> Vec<&'static str> {
     let wanted = [
-        ("memory", limits.memory_bytes.is_some()),
-        ("cpu", limits.cpu_quota_us.is_some()),
+        (
+            "memory",
+            limits.memory_bytes.is_some() || limits.memory_swap.is_some() || limits.memory_reservation.is_some(),
+        ),
+        ("cpu", limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() || limits.cpu_shares.is_some()),
+        ("cpuset", limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some()),
         ("pids", limits.pids.is_some()),
     ];
     wanted.iter().filter(|(_, needed)| *needed).map(|(name, _)| *name).collect()
@@ -156,14 +243,19 @@ pub fn parse_oom_kills(contents: &str) -> u64 {
 /// "memory=64M cpu=50000/100000 pids=64" for the log line.
 pub fn describe_limits(limits: &Limits) -> String {
     let mut parts = Vec::new();
+    let shown = |n: u64, human: fn(u64) -> String| if n == UNLIMITED { "max".into() } else { human(n) };
     if let Some(bytes) = limits.memory_bytes {
-        parts.push(format!("memory={}", human_size(bytes)));
+        parts.push(format!("memory={}", shown(bytes, human_size)));
     }
     if let Some(quota) = limits.cpu_quota_us {
-        parts.push(format!("cpu={quota}/{CPU_PERIOD_US}"));
+        parts.push(format!(
+            "cpu={}/{}",
+            shown(quota, |n| n.to_string()),
+            limits.cpu_period_us.unwrap_or(CPU_PERIOD_US)
+        ));
     }
     if let Some(pids) = limits.pids {
-        parts.push(format!("pids={pids}"));
+        parts.push(format!("pids={}", shown(pids, |n| n.to_string())));
     }
     parts.join(" ")
 }
@@ -205,37 +297,51 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates the cgroup and writes the limits. Fails if the name is already in use: a cgroup we
-    /// did not create is never touched, let alone removed.
-    pub fn create(version: Version, id: &str, limits: &Limits) -> Result<Cgroup, Error> {
+    /// Creates the cgroup at `path` (`/contain-ID`, or an OCI bundle's cgroupsPath) in the v1
+    /// `controllers` hierarchies (or the v2 tree), with the directories above it when missing,
+    /// and writes the limits. An existing directory is an error unless `may_exist` (an engine may
+    /// have made it): a cgroup `contain run` did not create is never touched, let alone removed.
+    pub fn create(
+        version: Version,
+        path: &str,
+        limits: &Limits,
+        controllers: &[&'static str],
+        may_exist: bool,
+    ) -> Result<Cgroup, Error> {
         let mut cgroup = Cgroup { version, dirs: Vec::new(), dir_fd: None, kill_stragglers: true };
-        let name = cgroup_name(id);
+        let (parent, _) = path.rsplit_once('/').unwrap_or(("", path));
         match version {
             Version::V2 => {
-                enable_v2_controllers(&needed_v2_controllers(limits), &V2_CONTROLLERS)?;
-                cgroup.make_dir("", cgroup_path(id))?;
+                let needed = needed_v2_controllers(limits);
+                enable_v2_controllers(CGROUP_ROOT, &needed, &V2_CONTROLLERS)?;
+                // Each level delegates the controllers to the one below it.
+                for ancestor in ancestors(parent) {
+                    let dir = format!("{CGROUP_ROOT}{ancestor}");
+                    sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
+                    enable_v2_controllers(&dir, &needed, &V2_CONTROLLERS)?;
+                }
+                cgroup.make_dir("", format!("{CGROUP_ROOT}{path}"), may_exist)?;
             }
             Version::V1 => {
-                for controller in V1_CONTROLLERS {
+                for &controller in controllers {
                     let hierarchy = format!("{CGROUP_ROOT}/{controller}");
-                    if is_fs(&hierarchy, CGROUP_SUPER_MAGIC)
-                        && !same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller)
+                    if !is_fs(&hierarchy, CGROUP_SUPER_MAGIC)
+                        || same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller)
                     {
-                        cgroup.make_dir(controller, format!("{hierarchy}/{name}"))?;
+                        continue;
                     }
+                    for ancestor in ancestors(parent) {
+                        let dir = format!("{hierarchy}{ancestor}");
+                        sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
+                        inherit_cpuset(controller, &dir)?;
+                    }
+                    let dir = format!("{hierarchy}{path}");
+                    cgroup.make_dir(controller, dir.clone(), may_exist)?;
+                    inherit_cpuset(controller, &dir)?;
                 }
             }
         }
-        for w in limit_writes(version, limits) {
-            let dir = cgroup.dir_of(w.controller).ok_or_else(|| {
-                Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
-            })?;
-            let file = format!("{dir}/{}", w.file);
-            match sys::write_file(&cpath(&file)?, &w.value) {
-                Err(Errno(libc::ENOENT)) if w.optional => {}
-                other => other.step(|| format!("write({file}, {:?})", w.value))?,
-            }
-        }
+        cgroup.write_limits(limits)?;
         if version == Version::V2 {
             let dir = &cgroup.dirs[0].1;
             let fd = sys::open(&cpath(dir)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({dir})"))?;
@@ -244,17 +350,33 @@ impl Cgroup {
         Ok(cgroup)
     }
 
-    fn make_dir(&mut self, controller: &'static str, dir: String) -> Result<(), Error> {
-        match sys::mkdir(&cpath(&dir)?, 0o755) {
-            Err(Errno(libc::EEXIST)) => Err(Error::Setup(format!(
-                "{dir} already exists: a container with this --name is running (or was left behind)"
-            ))),
-            other => {
-                other.step(|| format!("mkdir({dir})"))?;
-                self.dirs.push((controller, dir));
-                Ok(())
+    /// Writes `limits` into the cgroup's files (at creation, and for OCI `update`).
+    pub fn write_limits(&self, limits: &Limits) -> Result<(), Error> {
+        for w in limit_writes(self.version, limits) {
+            let dir = self.dir_of(w.controller).ok_or_else(|| {
+                Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
+            })?;
+            let file = format!("{dir}/{}", w.file);
+            match sys::write_file(&cpath(&file)?, &w.value) {
+                Err(Errno(libc::ENOENT)) if w.optional => {}
+                other => other.step(|| format!("write({file}, {:?})", w.value))?,
             }
         }
+        Ok(())
+    }
+
+    fn make_dir(&mut self, controller: &'static str, dir: String, may_exist: bool) -> Result<(), Error> {
+        match sys::mkdir(&cpath(&dir)?, 0o755) {
+            Err(Errno(libc::EEXIST)) if may_exist => {}
+            Err(Errno(libc::EEXIST)) => {
+                return Err(Error::Setup(format!(
+                    "{dir} already exists: a container with this --name is running (or was left behind)"
+                )))
+            }
+            other => other.step(|| format!("mkdir({dir})"))?,
+        }
+        self.dirs.push((controller, dir));
+        Ok(())
     }
 
     /// The directories a container named `id` left behind (its runtime died without removing
@@ -265,13 +387,42 @@ impl Cgroup {
         Cgroup { version: Version::V2, dirs, dir_fd: None, kill_stragglers: true }
     }
 
-    /// The directories at `path` (from `normalized`) an OCI container left behind: `remove` only
-    /// removes them if they are empty, since the path came from a file.
-    pub fn leftover_at(path: &str) -> Cgroup {
-        let candidates = std::iter::once(format!("{CGROUP_ROOT}{path}"))
-            .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}{path}")));
-        let dirs = candidates.filter(|dir| sys::exists(dir)).map(|dir| ("", dir)).collect();
-        Cgroup { version: Version::V2, dirs, dir_fd: None, kill_stragglers: false }
+    /// The directories at `path` (from `normalized`) an OCI container left behind. `remove` kills
+    /// what is still inside only with `kill_stragglers`: the path came from a file, so only the
+    /// engine's own `delete` may empty it (see lifecycle/oci.rs), never a sweep.
+    pub fn existing_at(path: &str, kill_stragglers: bool) -> Cgroup {
+        let dirs = hierarchy_dirs_at(path);
+        Cgroup { version: detect().unwrap_or(Version::V2), dirs, dir_fd: None, kill_stragglers }
+    }
+
+    /// The pids in the cgroup (the first directory's cgroup.procs: every hierarchy has them all).
+    pub fn pids(&self) -> Vec<i32> {
+        self.dirs.first().map_or(Vec::new(), |(_, dir)| procs_in(dir))
+    }
+
+    /// Sends `sig` to every process in the cgroup (OCI `kill --all`).
+    pub fn signal_all(&self, sig: i32) {
+        for pid in self.pids() {
+            let _ = sys::kill(pid, sig);
+        }
+    }
+
+    /// Freezes or thaws every process in the cgroup (OCI `pause` and `resume`): v2's cgroup.freeze,
+    /// v1's freezer hierarchy.
+    pub fn freeze(&self, frozen: bool) -> Result<(), Error> {
+        let (controller, file, value) = match (self.version, frozen) {
+            (Version::V2, _) => ("", "cgroup.freeze", if frozen { "1" } else { "0" }),
+            (Version::V1, true) => ("freezer", "freezer.state", "FROZEN"),
+            (Version::V1, false) => ("freezer", "freezer.state", "THAWED"),
+        };
+        let dir = self.dir_of(controller).ok_or_else(|| Error::Setup("the container has no freezer cgroup".into()))?;
+        let path = format!("{dir}/{file}");
+        sys::write_file(&cpath(&path)?, value).step(|| format!("write({path}, {value})"))
+    }
+
+    /// Lets go of the directories without removing them (the container lives on).
+    pub fn keep(mut self) {
+        self.dirs.clear();
     }
 
     /// The directory holding `controller`'s files ("" = the v2 directory).
@@ -400,10 +551,56 @@ impl Drop for Cgroup {
 
 /// The cgroup directories of the container `id`, in whichever hierarchies exist.
 pub fn existing_dirs(id: &str) -> Vec<String> {
-    let name = cgroup_name(id);
-    let candidates = std::iter::once(cgroup_path(id))
-        .chain(V1_CONTROLLERS.iter().map(|controller| format!("{CGROUP_ROOT}/{controller}/{name}")));
-    candidates.filter(|dir| sys::exists(dir)).collect()
+    existing_dirs_at(&relative_path(id))
+}
+
+/// The cgroup directories at `path` (relative to the cgroup root), in whichever hierarchies exist.
+pub fn existing_dirs_at(path: &str) -> Vec<String> {
+    hierarchy_dirs_at(path).into_iter().map(|(_, dir)| dir).collect()
+}
+
+/// The directories at `path` (relative to the cgroup root), with their v1 hierarchy ("" on v2).
+fn hierarchy_dirs_at(path: &str) -> Vec<(&'static str, String)> {
+    let v2 = std::iter::once(("", format!("{CGROUP_ROOT}{path}")));
+    let v1 = V1_OCI_CONTROLLERS.iter().map(|&controller| (controller, format!("{CGROUP_ROOT}/{controller}{path}")));
+    v2.chain(v1).filter(|(_, dir)| sys::exists(dir)).collect()
+}
+
+/// "/a", "/a/b" for "/a/b": every directory from the top down to `path` (none for "").
+fn ancestors(path: &str) -> Vec<String> {
+    let mut prefix = String::new();
+    path.split('/')
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            prefix.push('/');
+            prefix.push_str(part);
+            prefix.clone()
+        })
+        .collect()
+}
+
+/// A new v1 cpuset cgroup starts with no cpus and no memory nodes, and no process can join it
+/// until it has some: it gets its parent's.
+fn inherit_cpuset(controller: &str, dir: &str) -> Result<(), Error> {
+    if controller != "cpuset" {
+        return Ok(());
+    }
+    let parent = dir.rsplit_once('/').map_or(CGROUP_ROOT, |(parent, _)| parent);
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = format!("{dir}/{file}");
+        if sys::read_file_if_present(&own).is_some_and(|v| v.trim().is_empty()) {
+            let inherited =
+                sys::read_file(&cpath(&format!("{parent}/{file}"))?).step(|| format!("read({parent}/{file})"))?;
+            sys::write_file(&cpath(&own)?, inherited.trim()).step(|| format!("write({own})"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The pids in one cgroup directory.
+fn procs_in(dir: &str) -> Vec<i32> {
+    sys::read_file_if_present(&format!("{dir}/cgroup.procs"))
+        .map_or(Vec::new(), |procs| procs.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
 /// Writes `pid` into cgroup.procs of each directory: `Cgroup::attach`, and `contain exec` joining
@@ -418,10 +615,7 @@ pub fn attach_dirs<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>, pid: i32) -
 
 /// SIGKILLs every process still listed in `dir`/cgroup.procs (stragglers that keep rmdir busy).
 fn kill_all_in(dir: &str) {
-    let Some(contents) = sys::read_file_if_present(&format!("{dir}/cgroup.procs")) else {
-        return;
-    };
-    for pid in contents.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+    for pid in procs_in(dir) {
         let _ = sys::kill(pid, libc::SIGKILL);
     }
 }
@@ -429,10 +623,10 @@ fn kill_all_in(dir: &str) {
 /// On v2 a controller's files only appear in a child cgroup once the parent lists it in
 /// cgroup.subtree_control; minimal VMs boot with it empty. Every `wanted` controller the kernel
 /// has is enabled (the usage report reads their counters); a missing `needed` one is an error.
-fn enable_v2_controllers(needed: &[&str], wanted: &[&str]) -> Result<(), Error> {
-    let available_file = format!("{CGROUP_ROOT}/cgroup.controllers");
+fn enable_v2_controllers(dir: &str, needed: &[&str], wanted: &[&str]) -> Result<(), Error> {
+    let available_file = format!("{dir}/cgroup.controllers");
     let available = sys::read_file(&cpath(&available_file)?).step(|| format!("read({available_file})"))?;
-    let subtree_file = format!("{CGROUP_ROOT}/cgroup.subtree_control");
+    let subtree_file = format!("{dir}/cgroup.subtree_control");
     let enabled = sys::read_file(&cpath(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
     let listed = |list: &str, controller: &str| list.split_whitespace().any(|c| c == controller);
     if let Some(missing) = needed.iter().find(|c| !listed(&available, c)) {
@@ -441,8 +635,13 @@ fn enable_v2_controllers(needed: &[&str], wanted: &[&str]) -> Result<(), Error> 
             available.trim()
         )));
     }
-    let to_enable: Vec<String> =
-        wanted.iter().filter(|c| listed(&available, c) && !listed(&enabled, c)).map(|c| format!("+{c}")).collect();
+    let mut to_enable: Vec<String> = Vec::new();
+    for controller in wanted.iter().chain(needed) {
+        let word = format!("+{controller}");
+        if listed(&available, controller) && !listed(&enabled, controller) && !to_enable.contains(&word) {
+            to_enable.push(word);
+        }
+    }
     if !to_enable.is_empty() {
         let line = to_enable.join(" ");
         log!("enabling cgroup controllers: {line}");
@@ -456,7 +655,7 @@ mod tests {
     use super::*;
 
     fn all_limits() -> Limits {
-        Limits { memory_bytes: Some(64 << 20), cpu_quota_us: Some(50000), pids: Some(64) }
+        Limits { memory_bytes: Some(64 << 20), cpu_quota_us: Some(50000), pids: Some(64), ..Limits::default() }
     }
 
     fn files(writes: &[LimitWrite]) -> Vec<(&str, &str, &str)> {
@@ -465,7 +664,6 @@ mod tests {
 
     #[test]
     fn a_containers_cgroup_is_named_after_its_id() {
-        assert_eq!(cgroup_path("test-container"), "/sys/fs/cgroup/contain-test-container");
         assert_eq!(relative_path("web"), "/contain-web");
     }
 
@@ -489,8 +687,9 @@ mod tests {
 
     #[test]
     fn cpu_max_is_quota_and_period() {
-        assert_eq!(format_cpu_max(50000), "50000 100000");
-        assert_eq!(format_cpu_max(150000), "150000 100000");
+        assert_eq!(format_cpu_max(50000, CPU_PERIOD_US), "50000 100000");
+        assert_eq!(format_cpu_max(150000, 250000), "150000 250000");
+        assert_eq!(format_cpu_max(UNLIMITED, CPU_PERIOD_US), "max 100000");
     }
 
     #[test]

@@ -12,10 +12,12 @@ use std::ffi::c_int;
 use crate::caps::{self, Privileges};
 use crate::error::{cpath, Context, Error};
 use crate::handshake::{ChildEnds, Failure};
-use crate::mounts::{self, Checked, HostDevices, HostVolumes, VolumeSource};
+use crate::hooks;
+use crate::mounts::{self, BindSource, Checked, HostBinds, HostDevices, Step};
 use crate::net;
 use crate::netlink::VethAddrs;
 use crate::signals::SIGNAL_MAX;
+use crate::spec::{self, Hook};
 use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
 use crate::tty;
 
@@ -30,11 +32,14 @@ pub struct ChildConfig {
     pub setup: Setup,
     pub command: CommandLine,
     pub privileges: Privileges,
+    pub limits: ProcessLimits,
     /// Where the command's output goes besides the terminal it inherits.
     pub output: Output,
     pub handshake: ChildEnds,
     /// Who keeps the container: the runtime (the child dies with it) or nobody (OCI).
     pub kept_by_runtime: bool,
+    /// OCI `create`: wait for `start` before the command.
+    pub start_gate: Option<StartGate>,
 }
 
 /// The command and where it runs, ready for the exec stub (see stub.rs), which execs it.
@@ -51,6 +56,27 @@ pub struct CommandLine {
     pub workdir: String,
 }
 
+/// What an OCI process sets for itself before exec: resource limits, umask, OOM score,
+/// descriptors passed on (`--preserve-fds`). `contain run` leaves them all as they are.
+#[derive(Default)]
+pub struct ProcessLimits {
+    pub rlimits: Vec<spec::Rlimit>,
+    pub umask: Option<u32>,
+    pub oom_score_adj: Option<i32>,
+    /// Descriptors 3 .. 3+N stay open for the command.
+    pub preserve_fds: u32,
+}
+
+/// OCI: after setup the container reports "ready" and waits for `start` (which opens the other end
+/// of this FIFO in the container's entry, as runc's exec.fifo), then runs the startContainer hooks.
+pub struct StartGate {
+    /// The FIFO, opened O_PATH before the pivot: reopened for writing through /proc/self/fd.
+    pub fifo: Fd,
+    pub hooks: Vec<Hook>,
+    /// The container's state, for the hooks' stdin.
+    pub state: String,
+}
+
 /// The command's standard output and error.
 pub enum Output {
     /// The runtime's own (a terminal, a pipe, a file), or the container's pty when it has one.
@@ -60,34 +86,42 @@ pub enum Output {
 }
 
 pub enum Setup {
-    /// `contain run`: clone3 made the namespaces; build the container's view in them.
-    Create(NewContainer),
+    /// `contain run`, OCI `create`: clone3 made the namespaces; build the container's view in them.
+    Create(Box<NewContainer>),
     /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd (the
     /// PID namespace was joined by the parent, for its children, before clone3).
     Join { init_pidfd: Fd },
 }
 
-/// What `contain run` builds.
+/// What `contain run` and OCI `create` build.
 pub struct NewContainer {
-    pub hostname: String,
+    /// Set in a new UTS namespace.
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
     /// The rootfs, checked by the runtime and opened again here (see `mounts::Checked`): every
     /// use below goes through that descriptor, never through its path again.
     pub rootfs: Checked,
     /// `--overlay`: the rootfs becomes the lower layer of an overlayfs.
     pub overlay: Option<Overlay>,
     pub read_only: bool,
-    /// Not `--privileged`: the rootfs is nodev, /proc and /sys are masked.
-    pub confined: bool,
-    pub volumes: Vec<VolumeSource>,
+    /// `contain run` without `--privileged`: no device node made in the rootfs or a volume opens.
+    pub nodev: bool,
+    /// The mounts, devices and links after the pivot (mounts.rs), then the sysctls, then the masks.
+    pub plan: Vec<Step>,
+    pub binds: Vec<BindSource>,
+    pub sysctls: Vec<(String, String)>,
+    pub masks: Vec<Step>,
     pub net: ContainerNet,
-}
-
-/// The container's side of `--net`.
-pub enum ContainerNet {
-    /// Its own namespace: bring up `lo`, and with a veth pair, configure `eth0`.
-    Own(Option<VethAddrs>),
-    /// The host's namespace: nothing to do.
-    Host,
+    /// Namespaces to join (an OCI bundle's `path`s), opened by the runtime.
+    pub joins: Vec<(u64, Fd)>,
+    /// Make a cgroup namespace, once inside the cgroup.
+    pub cgroup_namespace: bool,
+    /// An OCI bundle's rootfsPropagation, set on the new root.
+    pub propagation: Option<u64>,
+    /// OCI: have the runtime run its hooks (prestart, createRuntime) before the pivot.
+    pub runtime_hooks: bool,
+    /// OCI: createContainer hooks, run here before the pivot, with the state on their stdin.
+    pub container_hooks: (Vec<Hook>, String),
 }
 
 /// The overlay, made of directories in the container's entry under the state directory. The
@@ -101,6 +135,14 @@ pub struct Overlay {
     /// container's own mount namespace (so it vanishes with it); otherwise `upper` and `work` on
     /// the host's filesystem (kept with `--keep`).
     pub size: Option<u64>,
+}
+
+/// The container's side of `--net`.
+pub enum ContainerNet {
+    /// Its own namespace: bring up `lo`, and with a veth pair, configure `eth0`.
+    Own(Option<VethAddrs>),
+    /// The host's namespace, or one joined by path: nothing to do.
+    Shared,
 }
 
 /// The clone3 entry point (see `clone::spawn`).
@@ -129,7 +171,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     config.handshake.wait_for_go()?;
 
     match &config.setup {
-        Setup::Create(container) => create_container(container, &config.command.workdir)?,
+        Setup::Create(container) => create_container(container, &config.command.workdir, &config.handshake)?,
         Setup::Join { init_pidfd } => {
             sys::setns(init_pidfd.raw(), JOINED_NAMESPACES)
                 .step(|| format!("setns(pidfd, {})", sys::namespace_names(JOINED_NAMESPACES)))?;
@@ -146,10 +188,16 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
 const JOINED_NAMESPACES: u64 =
     (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP) as u64;
 
-/// `contain run`: everything between the new namespaces and the command.
-fn create_container(container: &NewContainer, workdir: &str) -> Result<(), Error> {
-    // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
-    sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
+/// `contain run` and OCI `create`: everything between the new namespaces and the command.
+fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEnds) -> Result<(), Error> {
+    // Namespaces an OCI bundle names by path (podman's network namespace), before anything else.
+    for (flag, fd) in &container.joins {
+        sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
+    }
+    if container.cgroup_namespace {
+        // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
+        sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
+    }
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
     // into the user's shell), keyboard signals go to the runtime, which forwards them, and the
     // container's own pty, when it gets one, can become ours.
@@ -159,17 +207,27 @@ fn create_container(container: &NewContainer, workdir: &str) -> Result<(), Error
     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
         .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
 
-    log!("setting hostname: {}", container.hostname);
-    sys::sethostname(&container.hostname).step(|| format!("sethostname({})", container.hostname))?;
+    if let Some(hostname) = &container.hostname {
+        log!("setting hostname: {hostname}");
+        sys::sethostname(hostname).step(|| format!("sethostname({hostname})"))?;
+    }
+    if let Some(domainname) = &container.domainname {
+        sys::setdomainname(domainname).step(|| format!("setdomainname({domainname})"))?;
+    }
+    if container.runtime_hooks {
+        handshake.wait_for_runtime_hooks()?;
+    }
+    let (hooks, state) = &container.container_hooks;
+    hooks::run(hooks, "createContainer", state)?;
 
     log!("setting up rootfs: {}", container.rootfs.path);
     let devices = HostDevices::open()?;
-    let volumes = HostVolumes::open(&container.volumes, container.confined)?;
+    let binds = HostBinds::open(&container.binds, container.nodev)?;
     let rootfs = container.rootfs.reopen()?;
     let overlay_root = container.overlay.as_ref().map(|overlay| mount_overlay(&rootfs, overlay)).transpose()?;
     enter_rootfs(overlay_root.as_ref().unwrap_or(&rootfs), &container.rootfs.path)?;
 
-    if container.confined {
+    if container.nodev {
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
@@ -178,19 +236,23 @@ fn create_container(container: &NewContainer, workdir: &str) -> Result<(), Error
     }
     // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
     let create_missing = !container.read_only || container.overlay.is_some();
-    log!("mounting /proc, /sys (read-only) and a minimal /dev");
-    mounts::apply(&mounts::container_plan(container.confined, container.read_only), &devices, create_missing)?;
-    drop(devices);
-    if !container.volumes.is_empty() {
-        log!("mounting {} volume(s)", container.volumes.len());
+    log!("mounting /proc, /sys, /dev and {} bind mount(s)", container.binds.len());
+    mounts::apply(&container.plan, &devices, &binds, create_missing)?;
+    drop((devices, binds));
+    for (name, value) in &container.sysctls {
+        let path = format!("/proc/sys/{}", name.replace('.', "/"));
+        sys::write_file(&cpath(&path)?, value).step(|| format!("sysctl {name}={value}: write({path})"))?;
     }
-    volumes.attach(create_missing)?;
+    mounts::apply_masks(&container.masks)?;
     mounts::make_dirs(workdir, create_missing)?;
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
         sys::mount_setattr_path(c"/", false, sys::MOUNT_ATTR_RDONLY)
             .step(|| "mount_setattr(/, MOUNT_ATTR_RDONLY)".into())?;
+    }
+    if let Some(propagation) = container.propagation {
+        sys::mount(None, c"/", None, propagation, None).step(|| format!("mount(/, propagation {propagation:#x})"))?;
     }
 
     if let ContainerNet::Own(veth) = &container.net {
@@ -326,8 +388,9 @@ fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &C
     Ok(())
 }
 
-/// The last steps: a clean slate of signals and descriptors, the command's stdio, its privileges,
-/// then the exec stub, which execs the command (see stub.rs for why not this process itself).
+/// The last steps: a clean slate of signals and descriptors, the process's limits and stdio,
+/// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
+/// stub.rs for why not this process itself).
 fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
     let command = &config.command;
     log!("running: {}", command.name);
@@ -339,7 +402,11 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
-    sys::close_range_cloexec(3).step(|| "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)".into()).map_err(Failure::setup)?;
+    apply_limits(&config.limits).map_err(Failure::setup)?;
+    let first = 3 + config.limits.preserve_fds;
+    sys::close_range_cloexec(first)
+        .step(|| format!("close_range({first}, ~0, CLOSE_RANGE_CLOEXEC)"))
+        .map_err(Failure::setup)?;
     match (&pty, &config.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {
@@ -349,11 +416,42 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         }
         (None, Output::Inherited) => {}
     }
+    if let Some(gate) = &config.start_gate {
+        wait_for_start(gate, &config.handshake).map_err(Failure::setup)?;
+    }
     drop_privileges(&config.privileges, config.kept_by_runtime, &config.handshake).map_err(Failure::setup)?;
     // The report descriptor reaches the stub, which makes it close-on-exec again before it execs
     // the command: its end of file then means the command runs.
     let report = config.handshake.report_fd();
-    sys::set_cloexec(report, false).step(|| "fcntl(report pipe, F_SETFD, 0)".into()).map_err(Failure::setup)?;
+    sys::set_cloexec(report, false).step(|| "fcntl(report, F_SETFD, 0)".into()).map_err(Failure::setup)?;
     let errno = sys::execveat_fd(command.stub.raw(), &command.stub_argv, &command.env);
     Err(Failure::setup(Error::sys("execveat(contain-stub, AT_EMPTY_PATH)", errno)))
+}
+
+/// An OCI process's rlimits, umask and OOM score.
+fn apply_limits(limits: &ProcessLimits) -> Result<(), Error> {
+    for rlimit in &limits.rlimits {
+        sys::setrlimit(rlimit.resource, rlimit.soft, rlimit.hard)
+            .step(|| format!("prlimit64({}, {}, {})", rlimit.resource, rlimit.soft, rlimit.hard))?;
+    }
+    if let Some(mask) = limits.umask {
+        sys::umask(mask);
+    }
+    if let Some(score) = limits.oom_score_adj {
+        sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
+            .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
+    }
+    Ok(())
+}
+
+/// OCI: report "ready" (the runtime's `create` returns), then block until `start` opens the FIFO
+/// for reading. The FIFO then carries what the stub or a failure has to say to `start`, so its
+/// descriptor takes the report pipe's number, which the stub's argv names.
+fn wait_for_start(gate: &StartGate, handshake: &ChildEnds) -> Result<(), Error> {
+    let report = handshake.report_fd();
+    handshake.report_ready()?;
+    let path = format!("/proc/self/fd/{}", gate.fifo.raw());
+    let fifo = sys::open(&cpath(&path)?, libc::O_WRONLY, 0).step(|| "open(exec.fifo, O_WRONLY)".into())?;
+    sys::dup_onto(fifo.raw(), report).step(|| "dup3(exec.fifo)".into())?;
+    hooks::run(&gate.hooks, "startContainer", &gate.state)
 }

@@ -10,11 +10,15 @@
 //!   places it in its cgroup, makes its
 //!   veth peer, then "g" on the go pipe ──────▶   reads "g"; a hung-up pipe instead means the
 //!                                                runtime died before PDEATHSIG was armed
-//!                                                sets the container up
+//!                                                joins and sets up namespaces, hostname
+//!   (OCI) runs prestart, createRuntime hooks ◀── 'H': run your hooks (before the pivot)
+//!   "c" on the go pipe ──────────────────────▶   goes on: mounts, pivot, /proc, /dev...
 //!   recvmsg ◀──── the pty master (SCM_RIGHTS) ── with a terminal: opens its pty, sends the master
 //!   reads the report pipe to its end ◀────────   one of:
 //!                                                  'F' code message  setup failed (code 125)
-//!                                                  'R'               OCI: ready, waiting for start
+//!                                                  'R'               OCI: ready; `start` opens the
+//!                                                                    exec FIFO, which then carries
+//!                                                                    the rest (see child.rs)
 //!                                                  'E' errno (i32)   the exec stub could not
 //!                                                                    execute the command (126/127)
 //!                                                  nothing           the command runs: the pipe's
@@ -33,7 +37,7 @@ use crate::lifecycle::manage::printable;
 use crate::signals::signal_name;
 use crate::stub;
 use crate::sys::{self, Errno, Fd};
-use crate::tty::{ChildTerminal, UserTerminal};
+use crate::tty::{ChildTerminal, Terminal, UserTerminal};
 
 /// Exit codes of a container that never ran its command (the `docker run` convention).
 pub const EXIT_SETUP_FAILED: i32 = 125;
@@ -43,6 +47,9 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// The report's first byte (the exec stub's own report, 'E', is decoded by `stub::failed_exec`).
 const FAILED: u8 = b'F';
 const READY: u8 = b'R';
+/// Not a report: the child asks for the runtime's hooks and waits for CONTINUE on the go pipe.
+const HOOKS: u8 = b'H';
+const CONTINUE: u8 = b'c';
 
 /// Why the container's command did not start.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,8 +110,11 @@ impl Report {
 pub struct Channels {
     go: (Fd, Fd),
     report: (Fd, Fd),
-    pty: Option<(Fd, Fd)>,
+    /// The socket the child sends its pty master on: (our end, if we receive it; the child's end).
+    pty: Option<(Option<Fd>, Fd)>,
+    /// The user's terminal, for the relay; the pty's first size.
     terminal: Option<UserTerminal>,
+    size: libc::winsize,
 }
 
 /// The child's side: raw descriptor numbers, valid in the child's copy of the descriptor table.
@@ -125,35 +135,44 @@ pub struct RuntimeEnds {
 }
 
 impl Channels {
-    /// `terminal`: the user's terminal, when the container gets a pty.
-    pub fn open(terminal: Option<UserTerminal>) -> Result<Channels, Error> {
+    /// `terminal`: where the container's pty goes, when it gets one.
+    pub fn open(terminal: Option<Terminal>) -> Result<Channels, Error> {
         let go = sys::pipe().step(|| "pipe2(go)".into())?;
         let report = sys::pipe().step(|| "pipe2(report)".into())?;
-        let pty = terminal.as_ref().map(|_| sys::socketpair().step(|| "socketpair(pty)".into())).transpose()?;
-        Ok(Channels { go, report, pty, terminal })
+        let no_size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        let (pty, terminal, size) = match terminal {
+            None => (None, None, no_size),
+            Some(Terminal::User(user)) => {
+                let (ours, theirs) = sys::socketpair().step(|| "socketpair(pty)".into())?;
+                let size = user.size;
+                (Some((Some(ours), theirs)), Some(user), size)
+            }
+            Some(Terminal::Console { socket, size }) => (Some((None, socket)), None, size),
+        };
+        Ok(Channels { go, report, pty, terminal, size })
     }
 
     pub fn child_ends(&self) -> ChildEnds {
         ChildEnds {
             go_read: self.go.0.raw(),
             report_write: self.report.1.raw(),
-            terminal: self
-                .terminal
-                .as_ref()
-                .zip(self.pty.as_ref())
-                .map(|(terminal, (_, theirs))| ChildTerminal { socket: theirs.raw(), size: terminal.size }),
-            runtime_ends: [Some(&self.go.1), Some(&self.report.0), self.pty.as_ref().map(|(ours, _)| ours)]
-                .into_iter()
-                .flatten()
-                .map(Fd::raw)
-                .collect(),
+            terminal: self.pty.as_ref().map(|(_, theirs)| ChildTerminal { socket: theirs.raw(), size: self.size }),
+            runtime_ends: [
+                Some(&self.go.1),
+                Some(&self.report.0),
+                self.pty.as_ref().and_then(|(ours, _)| ours.as_ref()),
+            ]
+            .into_iter()
+            .flatten()
+            .map(Fd::raw)
+            .collect(),
         }
     }
 
     /// After clone3: closes the child's ends on our side.
     pub fn into_runtime(self) -> RuntimeEnds {
-        let Channels { go: (_, go_write), report: (report_read, _), pty, terminal } = self;
-        RuntimeEnds { go_write, report_read, pty_socket: pty.map(|(ours, _)| ours), terminal }
+        let Channels { go: (_, go_write), report: (report_read, _), pty, terminal, .. } = self;
+        RuntimeEnds { go_write, report_read, pty_socket: pty.and_then(|(ours, _)| ours), terminal }
     }
 }
 
@@ -168,7 +187,14 @@ impl RuntimeEnds {
     /// Sends "go" and waits for the report (and the pty master) while watching `signals`: a
     /// SIGINT, SIGTERM, SIGHUP or SIGQUIT during setup kills the child (`pid`) and ends the wait
     /// with an error naming the signal, so the caller cleans up and exits 128+N.
-    pub fn release(self, pid: i32, signals: &Fd, command: &str) -> Result<Released, Error> {
+    /// `run_hooks` runs the runtime's hooks when the child asks (OCI `create`).
+    pub fn release(
+        self,
+        pid: i32,
+        signals: &Fd,
+        command: &str,
+        run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
+    ) -> Result<Released, Error> {
         let RuntimeEnds { go_write, report_read, pty_socket, terminal } = self;
         match sys::write_all(go_write.raw(), b"g") {
             // Killed before it was released (from outside, or the OOM killer): its report is empty
@@ -198,6 +224,15 @@ impl RuntimeEnds {
                 match sys::read(report_read.raw(), &mut chunk).step(|| "read(report pipe)".into())? {
                     0 => break,
                     n => report.extend_from_slice(&chunk[..n]),
+                }
+                if report == [HOOKS] {
+                    report.clear();
+                    if let Err(err) = run_hooks(pid) {
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                        return Err(err);
+                    }
+                    // A child already gone: its report's end of file says the rest.
+                    let _ = sys::write_all(go_write.raw(), &[CONTINUE]);
                 }
             }
         }
@@ -247,6 +282,25 @@ impl ChildEnds {
         let mut bytes = vec![FAILED, failure.exit_code as u8];
         bytes.extend_from_slice(failure.message.as_bytes());
         let _ = sys::write_all(self.report_write, &bytes);
+    }
+
+    /// Child side, OCI: set up and waiting for `start`; the report pipe ends here (`create`
+    /// returns), and the exec FIFO takes over its number (see child.rs).
+    pub fn report_ready(&self) -> Result<(), Error> {
+        sys::write_all(self.report_write, &[READY]).step(|| "write(report pipe)".into())?;
+        sys::close(self.report_write);
+        Ok(())
+    }
+
+    /// Child side, OCI: asks the runtime to run its prestart and createRuntime hooks now (their
+    /// state names our pid, and they may enter our namespaces), and waits until it has.
+    pub fn wait_for_runtime_hooks(&self) -> Result<(), Error> {
+        sys::write_all(self.report_write, &[HOOKS]).step(|| "write(report pipe)".into())?;
+        let mut byte = [0u8; 1];
+        match sys::read(self.go_read, &mut byte).step(|| "read(go pipe)".into())? {
+            1 => Ok(()),
+            _ => Err(Error::Setup("the runtime exited while its hooks ran".into())),
+        }
     }
 
     /// The descriptor the exec stub reports an exec failure on.

@@ -41,6 +41,8 @@ pub enum Value {
 pub struct Number(String);
 
 impl Number {
+    #[cfg(test)]
+    #[allow(dead_code, reason = "read by tests/json_fuzz.rs, which compiles this file again")]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -48,6 +50,7 @@ impl Number {
 
 impl Value {
     /// The member `key` of an object; None if absent or if this is not an object.
+    #[cfg(test)]
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.as_object()?.iter().find(|(name, _)| name == key).map(|(_, value)| value)
     }
@@ -70,6 +73,7 @@ impl Value {
         }
     }
 
+    #[cfg(test)]
     pub fn as_array(&self) -> Option<&[Value]> {
         match self {
             Value::Array(items) => Some(items),
@@ -77,6 +81,7 @@ impl Value {
         }
     }
 
+    #[cfg(test)]
     pub fn as_object(&self) -> Option<&[(String, Value)]> {
         match self {
             Value::Object(members) => Some(members),
@@ -607,10 +612,6 @@ impl ObjectWriter<'_> {
         write_string(self.key(key), value);
     }
 
-    pub fn uint(&mut self, key: &str, value: u64) {
-        self.key(key).push_str(&value.to_string());
-    }
-
     pub fn int(&mut self, key: &str, value: i64) {
         self.key(key).push_str(&value.to_string());
     }
@@ -645,26 +646,6 @@ impl ArrayWriter<'_> {
 
     pub fn string(&mut self, value: &str) {
         write_string(self.element(), value);
-    }
-
-    pub fn uint(&mut self, value: u64) {
-        self.element().push_str(&value.to_string());
-    }
-
-    pub fn int(&mut self, value: i64) {
-        self.element().push_str(&value.to_string());
-    }
-
-    pub fn bool(&mut self, value: bool) {
-        self.element().push_str(if value { "true" } else { "false" });
-    }
-
-    pub fn object(&mut self, fill: impl FnOnce(&mut ObjectWriter)) {
-        object(self.element(), fill);
-    }
-
-    pub fn array(&mut self, fill: impl FnOnce(&mut ArrayWriter)) {
-        array(self.element(), fill);
     }
 }
 
@@ -1055,17 +1036,15 @@ mod tests {
             o.object("none", |_| {});
             o.array("list", |a| {
                 a.string("s");
-                a.uint(u64::MAX);
-                a.int(-1);
-                a.bool(true);
-                a.object(|o| o.bool("b", false));
-                a.array(|_| {});
+                a.string("t");
             });
-            o.uint("u", 0);
+            o.array("empty", |_| {});
+            o.bool("b", false);
+            o.int("min", i64::MIN);
         });
         let expected = concat!(
             r#"{"ociVersion":"1.0.2","id":"x","pid":123,"annotations":{"k":"v"},"none":{},"#,
-            r#""list":["s",18446744073709551615,-1,true,{"b":false},[]],"u":0}"#
+            r#""list":["s","t"],"empty":[],"b":false,"min":-9223372036854775808}"#
         );
         assert_eq!(out, expected);
     }
@@ -1078,14 +1057,11 @@ mod tests {
         let mut out = String::new();
         object(&mut out, |o| {
             for text in texts {
-                o.array(text, |a| {
-                    a.string(text);
-                    a.int(i64::MIN);
-                });
+                o.array(text, |a| a.string(text));
             }
         });
         let parsed = parse(out.as_bytes()).unwrap();
-        let expected = texts.map(|t| (t.to_string(), Value::Array(vec![string(t), number("-9223372036854775808")])));
+        let expected = texts.map(|t| (t.to_string(), Value::Array(vec![string(t)])));
         assert_eq!(parsed, Value::Object(expected.to_vec()));
     }
 }

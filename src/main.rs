@@ -19,7 +19,7 @@ mod cli;
 mod clone;
 mod error;
 mod handshake;
-#[allow(dead_code)] // used by the OCI lifecycle (issue #13)
+mod hooks;
 mod json;
 mod lifecycle;
 mod mounts;
@@ -28,6 +28,7 @@ mod netlink;
 mod seccomp;
 mod signals;
 mod spawn;
+mod spec;
 mod stub;
 mod supervise;
 #[allow(unsafe_code)]
@@ -40,7 +41,7 @@ use std::ffi::OsString;
 
 use cli::Command;
 use error::Error;
-use lifecycle::{exec, manage, run};
+use lifecycle::{exec, manage, oci, run};
 
 /// The exit status of a failure of contain itself in `run` and `exec`, whose status is otherwise
 /// the command's (as `docker run` does); every other command fails with 1.
@@ -56,21 +57,44 @@ fn main() {
         Some("run" | "exec") => EXIT_RUN_FAILED,
         _ => EXIT_FAILED,
     };
-    let result = cli::parse(args).and_then(|command| match command {
-        Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
-            log::stdout(&text);
-            0
-        }),
-        Command::Version => {
-            log::stdout(&format!("contain {} ({})\n", env!("CARGO_PKG_VERSION"), env!("CONTAIN_REVISION")));
-            Ok(0)
+    let result = cli::parse(args).and_then(|(global, command)| {
+        if let Some(path) = &global.log {
+            log::to_file(path, global.log_json)?;
         }
-        Command::Run(spec) => run::run(*spec),
-        Command::Exec { id, command } => exec::exec(&id, command),
-        Command::List => manage::list(),
-        Command::Kill { id, signal } => manage::kill(&id, signal),
-        Command::Stop { id, timeout_secs } => manage::stop(&id, std::time::Duration::from_secs(timeout_secs.into())),
-        Command::Gc { ids } => manage::gc(&ids),
+        // Under an engine, progress lines only on request: the runtime's stderr is the container's
+        // (an OCI lifecycle command, or an exec given a process.json, which only engines write).
+        let engine = match &command {
+            Command::Oci(_) => true,
+            Command::Exec(exec) => exec.process.is_some(),
+            _ => false,
+        };
+        if engine && !global.debug {
+            log::set_quiet(true);
+        }
+        match command {
+            Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
+                log::stdout(&text);
+                0
+            }),
+            Command::Version => {
+                let version = env!("CARGO_PKG_VERSION");
+                log::stdout(&format!(
+                    "contain version {version}\ncommit: {}\nspec: {}\n",
+                    env!("CONTAIN_REVISION"),
+                    spec::OCI_VERSION
+                ));
+                Ok(0)
+            }
+            Command::Run(spec) => run::run(*spec, &global),
+            Command::Exec(spec) => exec::exec(&global, *spec),
+            Command::Oci(command) => oci::run(&global, command),
+            Command::List => manage::list(&lifecycle::state_dir(&global)?),
+            Command::Kill { id, signal, all } => manage::kill(&lifecycle::state_dir(&global)?, &id, signal, all),
+            Command::Stop { id, timeout_secs } => {
+                manage::stop(&lifecycle::state_dir(&global)?, &id, std::time::Duration::from_secs(timeout_secs.into()))
+            }
+            Command::Gc { ids } => manage::gc(&lifecycle::state_dir(&global)?, &ids),
+        }
     });
     let code = result.unwrap_or_else(|err| {
         log::error(&err);

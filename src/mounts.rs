@@ -1,16 +1,19 @@
-//! What the container sees besides its rootfs, as data: a plan of mounts and links that unit tests
-//! can inspect, applied by `apply` once the process is inside its new root.
+//! What the container sees besides its rootfs, as data: a plan of mounts, binds, device nodes and
+//! links that unit tests can inspect, applied by `apply` once the process is inside its new root.
+//! `contain run` makes its plan here (`container_plan`); an OCI bundle's `mounts` become one with
+//! `oci_plan`.
 //!
-//! Everything here is mounted *after* pivot_root and after the host's root is detached, so a path
-//! in the plan can only ever resolve inside the container: a rootfs whose `/dev` is a symlink to
-//! `/etc` redirects the mount to the container's own /etc, never the host's. The host objects the
-//! container gets are the harmless character devices (null, zero, ...) and the `--volume` sources,
-//! cloned as detached bind mounts with open_tree(2) before the pivot and attached with move_mount(2)
-//! after it. The devices are bound read-only: writing to /dev/null still works (a device node is
-//! not written through its filesystem), but chmod, chown and utimes of the host's inode fail with
-//! EROFS, and unlink or rename of a mount point with EBUSY.
+//! Everything is mounted *after* pivot_root and after the host's root is detached, so a path in the
+//! plan can only ever resolve inside the container: a rootfs whose `/dev` is a symlink to `/etc`
+//! redirects the mount to the container's own /etc, never the host's. The host objects the
+//! container gets are the harmless character devices (null, zero, ...) and the bind sources
+//! (`--volume`, an OCI bind mount), cloned as detached bind mounts with open_tree(2) before the
+//! pivot and attached with move_mount(2) after it. The devices are bound read-only: writing to
+//! /dev/null still works (a device node is not written through its filesystem), but chmod, chown
+//! and utimes of the host's inode fail with EROFS, and unlink or rename of a mount point with EBUSY.
 
 use crate::error::{cpath, Context, Error};
+use crate::spec;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
@@ -18,21 +21,26 @@ use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 pub const HOST_DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// One step of building the container's view.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// A fresh filesystem at `target` (created as a directory when missing).
-    Mount { fstype: &'static str, target: &'static str, flags: u64, data: &'static str },
-    /// A host device, bind-mounted from a detached mount taken before the pivot.
+    /// A fresh filesystem at `target` (created as a directory when missing), then `propagation`
+    /// (MS_PRIVATE, MS_SHARED, ... or 0) set on it.
+    Mount { fstype: String, source: String, target: String, flags: u64, data: String, propagation: u64 },
+    /// Host source number `source` (see `BindSource`), attached at `target`.
+    Bind { source: usize, target: String },
+    /// A host device, bind-mounted read-only from a detached mount taken before the pivot.
     Device { name: &'static str },
-    /// A symbolic link in /dev.
-    Symlink { target: &'static str, link: &'static str },
+    /// A device node of the container's own (an OCI `linux.devices` entry).
+    Node(spec::Device),
+    /// A symbolic link.
+    Symlink { target: String, link: String },
     /// A file hidden behind /dev/null (skipped if the kernel has no such file).
-    MaskFile { path: &'static str },
+    MaskFile { path: String },
     /// A directory hidden behind an empty read-only tmpfs (skipped if missing).
-    MaskDir { path: &'static str },
+    MaskDir { path: String },
     /// A path made read-only, with the mounts below it, by a bind mount onto itself and
     /// mount_setattr (skipped if missing).
-    ReadOnly { path: &'static str },
+    ReadOnly { path: String },
 }
 
 /// runc's and Docker's defaults: kernel memory, keys and timing side channels are hidden; the
@@ -46,61 +54,208 @@ const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
-/// A tmpfs for /tmp on a read-only rootfs.
-const WRITABLE_TMP: Step =
-    Step::Mount { fstype: "tmpfs", target: "/tmp", flags: NOSUID | NODEV, data: "mode=1777,size=65536k" };
+fn mount(fstype: &str, target: &str, flags: u64, data: &str) -> Step {
+    Step::Mount {
+        fstype: fstype.into(),
+        source: fstype.into(),
+        target: target.into(),
+        flags,
+        data: data.into(),
+        propagation: 0,
+    }
+}
 
-/// The mounts and links every container gets, in order (a parent before anything inside it);
-/// `mask` adds the /proc and /sys masking (everything but `--privileged`), `writable_tmp` a tmpfs
-/// on /tmp (`--read-only`).
-pub fn container_plan(mask: bool, writable_tmp: bool) -> Vec<Step> {
+/// A tmpfs for /tmp on a read-only rootfs.
+fn writable_tmp() -> Step {
+    mount("tmpfs", "/tmp", NOSUID | NODEV, "mode=1777,size=65536k")
+}
+
+/// /dev's links and the container's own ptys, after /dev itself and its devices.
+fn dev_links(plan: &mut Vec<Step>) {
+    let link = |target: &str, link: &str| Step::Symlink { target: target.into(), link: link.into() };
+    plan.extend([
+        link("/proc/self/fd", "/dev/fd"),
+        link("/proc/self/fd/0", "/dev/stdin"),
+        link("/proc/self/fd/1", "/dev/stdout"),
+        link("/proc/self/fd/2", "/dev/stderr"),
+    ]);
+}
+
+/// The default masks of `contain run` (not with `--privileged`): hidden files and directories,
+/// read-only knobs.
+pub fn default_masks() -> Vec<Step> {
+    let mut masks: Vec<Step> = MASKED_FILES.iter().map(|&path| Step::MaskFile { path: path.into() }).collect();
+    masks.extend(MASKED_DIRS.iter().map(|&path| Step::MaskDir { path: path.into() }));
+    masks.extend(READ_ONLY.iter().map(|&path| Step::ReadOnly { path: path.into() }));
+    masks
+}
+
+/// The mounts and links every `contain run` container gets, in order (a parent before anything
+/// inside it); `writable_tmp` adds a tmpfs on /tmp (`--read-only`).
+pub fn container_plan(writable_tmp_dir: bool) -> Vec<Step> {
     let mut plan = vec![
-        Step::Mount { fstype: "proc", target: "/proc", flags: NOSUID | NODEV | NOEXEC, data: "" },
+        mount("proc", "/proc", NOSUID | NODEV | NOEXEC, ""),
         // Read-only: a container has no business reconfiguring the host's devices and drivers.
-        Step::Mount { fstype: "sysfs", target: "/sys", flags: libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, data: "" },
+        mount("sysfs", "/sys", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, ""),
         // /dev is a small tmpfs of our own, not the host's devtmpfs with every disk on it; a node
         // made in it does not open (nodev), only the devices bound into it below do.
-        Step::Mount {
-            fstype: "tmpfs",
-            target: "/dev",
-            flags: NOSUID | NODEV | libc::MS_STRICTATIME,
-            data: "mode=755,size=65536k",
-        },
+        mount("tmpfs", "/dev", NOSUID | NODEV | libc::MS_STRICTATIME, "mode=755,size=65536k"),
     ];
     plan.extend(HOST_DEVICES.iter().map(|&name| Step::Device { name }));
     plan.extend([
         // newinstance: the container's ptys are its own, invisible to the host and to other containers.
-        Step::Mount {
-            fstype: "devpts",
-            target: "/dev/pts",
-            flags: NOSUID | NOEXEC,
-            data: "newinstance,ptmxmode=0666,mode=0620,gid=5",
-        },
-        Step::Symlink { target: "pts/ptmx", link: "/dev/ptmx" },
-        Step::Mount {
-            fstype: "tmpfs",
-            target: "/dev/shm",
-            flags: NOSUID | NODEV | NOEXEC,
-            data: "mode=1777,size=65536k",
-        },
-        Step::Symlink { target: "/proc/self/fd", link: "/dev/fd" },
-        Step::Symlink { target: "/proc/self/fd/0", link: "/dev/stdin" },
-        Step::Symlink { target: "/proc/self/fd/1", link: "/dev/stdout" },
-        Step::Symlink { target: "/proc/self/fd/2", link: "/dev/stderr" },
+        mount("devpts", "/dev/pts", NOSUID | NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() },
+        mount("tmpfs", "/dev/shm", NOSUID | NODEV | NOEXEC, "mode=1777,size=65536k"),
     ]);
-    if writable_tmp {
-        plan.push(WRITABLE_TMP);
-    }
-    if mask {
-        plan.extend(MASKED_FILES.iter().map(|&path| Step::MaskFile { path }));
-        plan.extend(MASKED_DIRS.iter().map(|&path| Step::MaskDir { path }));
-        plan.extend(READ_ONLY.iter().map(|&path| Step::ReadOnly { path }));
+    dev_links(&mut plan);
+    if writable_tmp_dir {
+        plan.push(writable_tmp());
     }
     plan
 }
 
+/// A bind source the plan refers to by number: the host path to clone before the pivot, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindRequest {
+    pub source: String,
+    /// `rbind` (and `--volume`): the mounts below the source come along.
+    pub recursive: bool,
+    /// MOUNT_ATTR_* to set and to clear on the clone.
+    pub set: u64,
+    pub clear: u64,
+}
+
+/// An OCI mount's options, sorted out: MS_* flags to set, mount attributes for a bind, the
+/// propagation to set afterwards, and what goes to the filesystem as data.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    pub flags: u64,
+    pub bind: bool,
+    pub recursive: bool,
+    pub set: u64,
+    pub clear: u64,
+    pub propagation: u64,
+    pub data: Vec<String>,
+}
+
+/// mount(8)'s option words (runc's table): (name, flag, whether the word clears the flag), and
+/// each one's MOUNT_ATTR_* for a bind clone (0: no attribute of its own).
+const FLAG_WORDS: [(&str, u64, bool, u64); 25] = [
+    ("defaults", 0, false, 0),
+    ("ro", libc::MS_RDONLY, false, sys::MOUNT_ATTR_RDONLY),
+    ("rw", libc::MS_RDONLY, true, sys::MOUNT_ATTR_RDONLY),
+    ("nosuid", libc::MS_NOSUID, false, sys::MOUNT_ATTR_NOSUID),
+    ("suid", libc::MS_NOSUID, true, sys::MOUNT_ATTR_NOSUID),
+    ("nodev", libc::MS_NODEV, false, sys::MOUNT_ATTR_NODEV),
+    ("dev", libc::MS_NODEV, true, sys::MOUNT_ATTR_NODEV),
+    ("noexec", libc::MS_NOEXEC, false, sys::MOUNT_ATTR_NOEXEC),
+    ("exec", libc::MS_NOEXEC, true, sys::MOUNT_ATTR_NOEXEC),
+    ("sync", libc::MS_SYNCHRONOUS, false, 0),
+    ("async", libc::MS_SYNCHRONOUS, true, 0),
+    ("dirsync", libc::MS_DIRSYNC, false, 0),
+    ("mand", libc::MS_MANDLOCK, false, 0),
+    ("nomand", libc::MS_MANDLOCK, true, 0),
+    ("noatime", libc::MS_NOATIME, false, 0),
+    ("atime", libc::MS_NOATIME, true, 0),
+    ("nodiratime", libc::MS_NODIRATIME, false, 0),
+    ("diratime", libc::MS_NODIRATIME, true, 0),
+    ("relatime", libc::MS_RELATIME, false, 0),
+    ("norelatime", libc::MS_RELATIME, true, 0),
+    ("strictatime", libc::MS_STRICTATIME, false, 0),
+    ("nostrictatime", libc::MS_STRICTATIME, true, 0),
+    ("remount", libc::MS_REMOUNT, false, 0),
+    ("bind", libc::MS_BIND, false, 0),
+    ("rbind", libc::MS_BIND | libc::MS_REC, false, 0),
+];
+
+pub fn parse_options(options: &[String]) -> Options {
+    let mut parsed = Options::default();
+    for option in options {
+        if let Some(Some(propagation)) = spec::propagation(option) {
+            parsed.propagation = propagation;
+            continue;
+        }
+        match FLAG_WORDS.iter().find(|(name, ..)| name == option) {
+            Some(&(name, flag, clears, attribute)) => {
+                if clears {
+                    parsed.flags &= !flag;
+                    parsed.set &= !attribute;
+                    parsed.clear |= attribute;
+                } else {
+                    parsed.flags |= flag;
+                    parsed.set |= attribute;
+                    parsed.clear &= !attribute;
+                }
+                parsed.bind |= flag & libc::MS_BIND != 0;
+                parsed.recursive |= name == "rbind";
+            }
+            // crun's tmpcopyup has no meaning here; anything else is the filesystem's own option.
+            None if option == "tmpcopyup" => {}
+            None => parsed.data.push(option.clone()),
+        }
+    }
+    parsed.flags &= !(libc::MS_BIND | libc::MS_REC);
+    parsed
+}
+
+/// An OCI bundle's mounts as a plan and the bind sources it refers to, followed by `linux.devices`
+/// (made after /dev exists), the host's harmless devices where the bundle did not list its own, and
+/// /dev's links. The bundle's masked and read-only paths are `oci_masks`.
+pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), String> {
+    let (mut plan, mut binds) = (Vec::new(), Vec::new());
+    for (i, m) in spec.mounts.iter().enumerate() {
+        let options = parse_options(&m.options);
+        if m.destination.split('/').any(|part| part == "..") {
+            return Err(format!("mounts[{i}].destination: {:?} must not contain '..'", m.destination));
+        }
+        if options.bind || m.kind == "bind" {
+            if !m.source.starts_with('/') {
+                return Err(format!("mounts[{i}].source: a bind source must be an absolute path, not {:?}", m.source));
+            }
+            binds.push(BindRequest {
+                source: m.source.clone(),
+                recursive: options.recursive,
+                set: options.set,
+                clear: options.clear,
+            });
+            plan.push(Step::Bind { source: binds.len() - 1, target: m.destination.clone() });
+            continue;
+        }
+        if m.kind.is_empty() {
+            return Err(format!("mounts[{i}].type: missing (not a bind mount)"));
+        }
+        plan.push(Step::Mount {
+            fstype: m.kind.clone(),
+            source: if m.source.is_empty() { m.kind.clone() } else { m.source.clone() },
+            target: m.destination.clone(),
+            flags: options.flags,
+            data: options.data.join(","),
+            propagation: options.propagation,
+        });
+    }
+    let listed = |path: &str| spec.linux.devices.iter().any(|d| d.path == path);
+    plan.extend(spec.linux.devices.iter().map(|device| Step::Node(device.clone())));
+    plan.extend(HOST_DEVICES.iter().filter(|name| !listed(&format!("/dev/{name}"))).map(|&name| Step::Device { name }));
+    if !listed("/dev/ptmx") {
+        plan.push(Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() });
+    }
+    dev_links(&mut plan);
+    Ok((plan, binds))
+}
+
+/// An OCI bundle's masked paths (a file behind /dev/null, a directory behind an empty tmpfs) and
+/// read-only paths.
+pub fn oci_masks(spec: &spec::Spec) -> Vec<Step> {
+    let mut masks: Vec<Step> =
+        spec.linux.masked_paths.iter().map(|path| Step::MaskFile { path: path.clone() }).collect();
+    masks.extend(spec.linux.readonly_paths.iter().map(|path| Step::ReadOnly { path: path.clone() }));
+    masks
+}
+
 /// Detached, read-only bind mounts of the host's device nodes, taken while the host's /dev is
 /// still visible.
+#[derive(Default)]
 pub struct HostDevices(Vec<(&'static str, Fd)>);
 
 impl HostDevices {
@@ -116,7 +271,7 @@ impl HostDevices {
             }
             let mount = sys::open_tree_clone(&device, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
             let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
-            sys::mount_setattr_tree(&mount, attributes)
+            sys::mount_setattr_tree(&mount, attributes, 0)
                 .step(|| format!("mount_setattr({path}, MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC)"))?;
             fds.push((name, mount));
         }
@@ -146,9 +301,18 @@ pub struct Checked {
 impl Checked {
     /// Runtime side. The error says why, for the caller to put after the flag and value.
     pub fn open(path: &str) -> Result<Checked, String> {
+        Checked::open_with(path, libc::O_NOFOLLOW)
+    }
+
+    /// Runtime side, following a symlink in the last component too: for an OCI bundle's bind
+    /// sources, which the engine chose (`/etc/resolv.conf` is often a symlink).
+    pub fn open_following(path: &str) -> Result<Checked, String> {
+        Checked::open_with(path, 0)
+    }
+
+    fn open_with(path: &str, nofollow: i32) -> Result<Checked, String> {
         let cpath = cpath(path).map_err(|err| err.to_string())?;
-        let fd =
-            sys::open(&cpath, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(|errno| format!("open(O_PATH): {errno}"))?;
+        let fd = sys::open(&cpath, libc::O_PATH | nofollow, 0).map_err(|errno| format!("open(O_PATH): {errno}"))?;
         let st = sys::fstat(&fd).map_err(|errno| format!("fstat: {errno}"))?;
         let kind = sys::file_type(&st);
         if kind == libc::S_IFLNK {
@@ -173,57 +337,61 @@ impl Checked {
     }
 }
 
-/// A `--volume`, its source checked by the runtime.
-pub struct VolumeSource {
+/// A bind source checked by the runtime, and the attributes its clone gets.
+pub struct BindSource {
     pub source: Checked,
-    pub target: String,
-    pub read_only: bool,
+    pub recursive: bool,
+    pub set: u64,
+    pub clear: u64,
 }
 
-/// `--volume` bind mounts, taken as detached trees before the pivot (like the devices) and
-/// attached after it, so a target path can only resolve inside the container.
-pub struct HostVolumes<'a>(Vec<(Fd, &'a VolumeSource)>);
+impl BindSource {
+    /// A `--volume`: recursive, read-only on request.
+    pub fn volume(source: Checked, read_only: bool) -> BindSource {
+        BindSource { source, recursive: true, set: if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 }, clear: 0 }
+    }
+}
 
-impl HostVolumes<'_> {
+/// The bind sources, taken as detached trees before the pivot (like the devices) and attached
+/// after it (`Step::Bind`), so a target path can only resolve inside the container.
+#[derive(Default)]
+pub struct HostBinds<'a>(Vec<(Fd, &'a BindSource)>);
+
+impl HostBinds<'_> {
     /// `nodev`: a node on the host directory does not open in the container either.
-    pub fn open(volumes: &[VolumeSource], nodev: bool) -> Result<HostVolumes<'_>, Error> {
-        let mut mounts = Vec::new();
-        for volume in volumes {
-            let host = &volume.source.path;
-            let tree = sys::open_tree_clone(&volume.source.reopen()?, true)
-                .step(|| format!("open_tree({host}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
-            let attributes = if volume.read_only { sys::MOUNT_ATTR_RDONLY } else { 0 }
-                | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
-            if attributes != 0 {
-                sys::mount_setattr_tree(&tree, attributes)
-                    .step(|| format!("mount_setattr({host}, AT_RECURSIVE, {attributes:#x})"))?;
+    pub fn open(sources: &[BindSource], nodev: bool) -> Result<HostBinds<'_>, Error> {
+        let mut trees = Vec::new();
+        for bind in sources {
+            let host = &bind.source.path;
+            let tree = sys::open_tree_clone(&bind.source.reopen()?, bind.recursive)
+                .step(|| format!("open_tree({host}, OPEN_TREE_CLONE)"))?;
+            let set = bind.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
+            if set != 0 || bind.clear != 0 {
+                sys::mount_setattr_tree(&tree, set, bind.clear)
+                    .step(|| format!("mount_setattr({host}, set {set:#x}, clear {:#x})", bind.clear))?;
             }
-            mounts.push((tree, volume));
+            trees.push((tree, bind));
         }
-        Ok(HostVolumes(mounts))
+        Ok(HostBinds(trees))
     }
 
-    /// Attaches each tree at its target, made first when missing (and `create_missing`): a
+    /// Attaches source `index` at `target`, made first when missing (and `create_missing`): a
     /// directory for a directory, an empty file for anything else (made with mknod, which opens
     /// nothing: an open of a FIFO the image put there would block).
-    pub fn attach(self, create_missing: bool) -> Result<(), Error> {
-        for (tree, volume) in self.0 {
-            let target = &volume.target;
-            if volume.source.kind == libc::S_IFDIR {
-                make_dirs(target, create_missing)?;
-            } else {
-                make_dirs(parent_of(target), create_missing)?;
-                if !sys::exists(target) {
-                    refuse_to_create(target, create_missing)?;
-                    sys::mknod_at(Dir::Cwd, &cpath(target)?, libc::S_IFREG, 0o644)
-                        .ok_if(libc::EEXIST)
-                        .step(|| format!("mknod({target}, S_IFREG)"))?;
-                }
+    fn attach(&self, index: usize, target: &str, create_missing: bool) -> Result<(), Error> {
+        let (tree, bind) = self.0.get(index).ok_or_else(|| Error::Setup(format!("no bind source {index}")))?;
+        if bind.source.kind == libc::S_IFDIR {
+            make_dirs(target, create_missing)?;
+        } else {
+            make_dirs(parent_of(target), create_missing)?;
+            if !sys::exists(target) {
+                refuse_to_create(target, create_missing)?;
+                sys::mknod_at(Dir::Cwd, &cpath(target)?, libc::S_IFREG, 0o644)
+                    .ok_if(libc::EEXIST)
+                    .step(|| format!("mknod({target}, S_IFREG)"))?;
             }
-            sys::move_mount_to(&tree, &cpath(target)?)
-                .step(|| format!("move_mount({}, {target})", volume.source.path))?;
         }
-        Ok(())
+        sys::move_mount_to(tree, &cpath(target)?).step(|| format!("move_mount({}, {target})", bind.source.path))
     }
 }
 
@@ -269,6 +437,7 @@ fn ensure_dir(path: &str, create_missing: bool) -> Result<(), Error> {
         }
         Ok(_) => Ok(()),
         Err(Errno(libc::ENOENT)) => {
+            make_dirs(parent_of(path), create_missing)?;
             refuse_to_create(path, create_missing)?;
             sys::mkdir(&target, 0o755).step(|| format!("mkdir({path})"))
         }
@@ -286,32 +455,51 @@ fn describe_mount(fstype: &str, target: &str, data: &str) -> String {
 }
 
 /// Applies the plan inside the new root. `create_missing`: mount points the image lacks may be
-/// made (not in a read-only image, except in the tmpfs mounts the plan makes itself).
-pub fn apply(plan: &[Step], devices: &HostDevices, create_missing: bool) -> Result<(), Error> {
+/// made (not in a read-only image, except below /dev, in the tmpfs the plan makes itself).
+pub fn apply(plan: &[Step], devices: &HostDevices, binds: &HostBinds, create_missing: bool) -> Result<(), Error> {
     for step in plan {
-        match *step {
-            Step::Mount { fstype, target, flags, data } => {
-                // Below /dev, the mount points are in the plan's own tmpfs.
+        match step {
+            Step::Mount { fstype, source, target, flags, data, propagation } => {
                 ensure_dir(target, create_missing || target.starts_with("/dev/"))?;
                 let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
-                sys::mount(Some(&cpath(fstype)?), &cpath(target)?, Some(&cpath(fstype)?), flags, data_c.as_deref())
+                let target_c = cpath(target)?;
+                sys::mount(Some(&cpath(source)?), &target_c, Some(&cpath(fstype)?), *flags, data_c.as_deref())
                     .step(|| describe_mount(fstype, target, data))?;
+                if *propagation != 0 {
+                    sys::mount(None, &target_c, None, *propagation, None)
+                        .step(|| format!("mount({target}, propagation {propagation:#x})"))?;
+                }
+            }
+            Step::Bind { source, target } => {
+                binds.attach(*source, target, create_missing || target.starts_with("/dev/"))?
             }
             Step::Device { name } => {
                 let target = format!("/dev/{name}");
                 let mount =
                     devices.mount_of(name).ok_or_else(|| Error::Setup(format!("no host mount for {target}")))?;
                 // The bind target must exist; an empty regular file is the customary mount point.
-                sys::mknod_at(Dir::Cwd, &cpath(&target)?, libc::S_IFREG, 0o666).step(|| format!("mknod({target})"))?;
+                sys::mknod_at(Dir::Cwd, &cpath(&target)?, libc::S_IFREG, 0o666)
+                    .ok_if(libc::EEXIST)
+                    .step(|| format!("mknod({target})"))?;
                 sys::move_mount_to(mount, &cpath(&target)?)
                     .step(|| format!("move_mount(host /dev/{name}, {target})"))?;
             }
+            Step::Node(device) => make_node(device)?,
             Step::Symlink { target, link } => {
-                sys::symlink(&cpath(target)?, Dir::Cwd, &cpath(link)?).step(|| format!("symlink({target}, {link})"))?;
+                sys::symlink(&cpath(target)?, Dir::Cwd, &cpath(link)?)
+                    .ok_if(libc::EEXIST)
+                    .step(|| format!("symlink({target}, {link})"))?;
             }
             Step::MaskFile { path } => {
-                let bind = sys::mount(Some(c"/dev/null"), &cpath(path)?, None, libc::MS_BIND, None);
-                skip_missing(bind).step(|| format!("mount(/dev/null, {path}, MS_BIND)"))?;
+                // A directory is hidden behind an empty read-only tmpfs, a file behind /dev/null.
+                let is_dir = sys::stat(&cpath(path)?, 0).is_ok_and(|st| sys::file_type(&st) == libc::S_IFDIR);
+                let hidden = if is_dir {
+                    let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
+                    sys::mount(Some(c"tmpfs"), &cpath(path)?, Some(c"tmpfs"), flags, Some(c"size=0"))
+                } else {
+                    sys::mount(Some(c"/dev/null"), &cpath(path)?, None, libc::MS_BIND, None)
+                };
+                skip_missing(hidden).step(|| format!("mount(mask, {path})"))?;
             }
             Step::MaskDir { path } => {
                 let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
@@ -335,6 +523,32 @@ pub fn apply(plan: &[Step], devices: &HostDevices, create_missing: bool) -> Resu
     Ok(())
 }
 
+/// The masks (MaskFile, MaskDir, ReadOnly steps), which need no host source.
+pub fn apply_masks(masks: &[Step]) -> Result<(), Error> {
+    apply(masks, &HostDevices::default(), &HostBinds::default(), true)
+}
+
+/// mknod of an OCI `linux.devices` entry, with its mode and owner (defaults: 0666, root).
+fn make_node(device: &spec::Device) -> Result<(), Error> {
+    let path = &device.path;
+    make_dirs(parent_of(path), true)?;
+    let kind = match device.kind {
+        'b' => libc::S_IFBLK,
+        'p' => libc::S_IFIFO,
+        _ => libc::S_IFCHR,
+    };
+    let mode = device.file_mode.unwrap_or(0o666) & 0o7777;
+    let rdev = libc::makedev(device.major as u32, device.minor as u32);
+    // A bind of a host device may already be there (a default device the bundle lists too).
+    let _ = sys::umount2(&cpath(path)?, libc::MNT_DETACH);
+    sys::unlink(Dir::Cwd, &cpath(path)?).ok_if(libc::ENOENT).step(|| format!("unlink({path})"))?;
+    sys::mknod_device(&cpath(path)?, kind | mode, rdev)
+        .step(|| format!("mknod({path}, {}:{})", device.major, device.minor))?;
+    // mknod applies the umask; the mode must be exactly what was asked for.
+    sys::chmod(&cpath(path)?, mode).step(|| format!("chmod({path}, {mode:o})"))?;
+    sys::chown(&cpath(path)?, device.uid.unwrap_or(0), device.gid.unwrap_or(0)).step(|| format!("chown({path})"))
+}
+
 /// Masking is best effort for paths this kernel does not have (/proc/scsi, /sys/firmware, ...):
 /// Ok(true) when mounted, Ok(false) when there was nothing to hide.
 fn skip_missing(result: Result<(), Errno>) -> Result<bool, Errno> {
@@ -352,8 +566,9 @@ mod tests {
     fn targets(plan: &[Step]) -> Vec<String> {
         plan.iter()
             .map(|s| match s {
-                Step::Mount { target, .. } => target.to_string(),
+                Step::Mount { target, .. } | Step::Bind { target, .. } => target.to_string(),
                 Step::Device { name } => format!("/dev/{name}"),
+                Step::Node(device) => device.path.clone(),
                 Step::Symlink { link, .. } => link.to_string(),
                 Step::MaskFile { path } | Step::MaskDir { path } | Step::ReadOnly { path } => path.to_string(),
             })
@@ -362,7 +577,7 @@ mod tests {
 
     #[test]
     fn the_plan_gives_proc_sys_and_a_minimal_dev() {
-        let plan = container_plan(false, false);
+        let plan = container_plan(false);
         let t = targets(&plan);
         for expected in [
             "/proc",
@@ -396,7 +611,7 @@ mod tests {
 
     #[test]
     fn a_mount_comes_before_anything_inside_it() {
-        let t = targets(&container_plan(true, false));
+        let t = targets(&container_plan(false));
         let pos = |p: &str| t.iter().position(|x| x == p).unwrap();
         for inside in ["/dev/null", "/dev/pts", "/dev/ptmx", "/dev/shm", "/dev/fd"] {
             assert!(pos("/dev") < pos(inside), "{inside} before /dev");
@@ -406,7 +621,7 @@ mod tests {
 
     #[test]
     fn no_mount_can_run_setuid_or_open_a_node_made_in_it() {
-        for step in container_plan(true, false) {
+        for step in container_plan(false) {
             if let Step::Mount { target, flags, .. } = step {
                 assert!(flags & libc::MS_NOSUID != 0, "{target} allows setuid");
                 if target == "/sys" {
@@ -423,25 +638,23 @@ mod tests {
     }
 
     #[test]
-    fn masking_comes_last_and_only_without_privileged() {
-        let masked = container_plan(true, false);
-        let plain = container_plan(false, false);
-        assert_eq!(masked.len(), plain.len() + 13);
-        assert_eq!(masked[..plain.len()], plain[..], "the same base, masking appended after /proc and /dev exist");
+    fn the_default_masks_hide_kernel_memory_and_freeze_the_knobs() {
+        let masked = default_masks();
+        assert_eq!(masked.len(), 13);
         let t = targets(&masked);
         for path in ["/proc/kcore", "/proc/keys", "/proc/sysrq-trigger", "/proc/sys", "/sys/firmware"] {
             assert!(t.iter().any(|x| x == path), "{path} not masked");
         }
-        assert!(masked.contains(&Step::ReadOnly { path: "/proc/sys" }));
-        assert!(masked.contains(&Step::MaskFile { path: "/proc/kcore" }));
+        assert!(masked.contains(&Step::ReadOnly { path: "/proc/sys".into() }));
+        assert!(masked.contains(&Step::MaskFile { path: "/proc/kcore".into() }));
     }
 
     #[test]
     fn a_read_only_rootfs_gets_a_writable_tmp() {
-        let plain = container_plan(true, false);
-        let with_tmp = container_plan(true, true);
+        let plain = container_plan(false);
+        let with_tmp = container_plan(true);
         assert!(!targets(&plain).contains(&"/tmp".to_string()));
-        assert_eq!(with_tmp.iter().filter(|s| **s == WRITABLE_TMP).count(), 1);
+        assert_eq!(with_tmp.iter().filter(|s| **s == writable_tmp()).count(), 1);
         assert_eq!(with_tmp.len(), plain.len() + 1);
     }
 
@@ -455,8 +668,41 @@ mod tests {
     #[test]
     fn ptys_are_a_private_instance() {
         let devpts =
-            container_plan(true, false).into_iter().find(|s| matches!(s, Step::Mount { fstype: "devpts", .. }));
+            container_plan(false).into_iter().find(|s| matches!(s, Step::Mount { fstype, .. } if fstype == "devpts"));
         let Some(Step::Mount { data, .. }) = devpts else { panic!("no devpts") };
         assert!(data.contains("newinstance") && data.contains("ptmxmode=0666"));
+    }
+
+    fn options(words: &[&str]) -> Options {
+        parse_options(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn mount_options_split_into_flags_attributes_propagation_and_data() {
+        let tmpfs = options(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+        assert_eq!(tmpfs.flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
+        assert_eq!(tmpfs.data, ["mode=755", "size=65536k"]);
+        assert!(!tmpfs.bind);
+        let bind = options(&["rbind", "rprivate", "nosuid", "noexec", "nodev", "ro"]);
+        assert!(bind.bind && bind.recursive);
+        assert_eq!(bind.propagation, libc::MS_PRIVATE | libc::MS_REC);
+        let expected = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_RDONLY;
+        assert_eq!((bind.set, bind.clear), (expected, 0));
+        assert_eq!(bind.flags & (libc::MS_BIND | libc::MS_REC), 0, "bind is a kind, not a flag to pass on");
+        let rw = options(&["bind", "ro", "rw", "exec"]);
+        assert_eq!((rw.set, rw.clear), (0, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOEXEC), "the last word wins");
+        assert!(!rw.recursive);
+    }
+
+    #[test]
+    fn an_oci_bundles_mounts_become_a_plan() {
+        let spec = crate::spec::parse_config(include_bytes!("../tests/fixtures/podman-config.json")).unwrap();
+        let (plan, binds) = oci_plan(&spec).unwrap();
+        let t = targets(&plan);
+        assert_eq!(t[..4], ["/proc", "/dev", "/sys", "/dev/pts"]);
+        assert!(t.contains(&"/etc/hosts".to_string()) && t.contains(&"/dev/null".to_string()));
+        assert_eq!(binds.len(), 5, "hosts, shm, .containerenv, hostname, resolv.conf: {binds:?}");
+        assert!(binds.iter().all(|b| b.source.starts_with('/') && !b.recursive));
+        assert_eq!(oci_masks(&spec).len(), spec.linux.masked_paths.len() + spec.linux.readonly_paths.len());
     }
 }

@@ -43,7 +43,6 @@ impl Action {
     /// An OCI `defaultAction` or `syscalls[].action` with its `errnoRet` (EPERM when absent, as in
     /// runc and crun). SCMP_ACT_NOTIFY is refused: it hands calls to an agent over a listener
     /// socket (`listenerPath`), which contain does not provide.
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the OCI config reader"))]
     pub fn from_oci(name: &str, errno_ret: Option<u16>) -> Result<Action, String> {
         let errno = errno_ret.unwrap_or(libc::EPERM as u16);
         Ok(match name {
@@ -87,7 +86,6 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the OCI config reader"))]
     pub fn from_oci(name: &str) -> Option<CmpOp> {
         Some(match name {
             "SCMP_CMP_NE" => CmpOp::Ne,
@@ -125,7 +123,6 @@ impl Rule {
     /// is skipped (and returned, for `--debug`), and when two conditions test the same argument,
     /// each condition makes a rule of its own (libseccomp takes one condition per argument in a
     /// rule, so runc and crun add such conditions one by one).
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the OCI config reader"))]
     pub fn from_oci<'n, S: AsRef<str>>(names: &'n [S], action: Action, args: &[ArgCmp]) -> (Vec<Rule>, Vec<&'n str>) {
         let (mut syscalls, mut unknown) = (Vec::new(), Vec::new());
         for name in names.iter().map(AsRef::as_ref) {
@@ -158,7 +155,6 @@ pub struct Profile {
 pub struct Compiled {
     pub program: Vec<sock_filter>,
     /// System calls the profile names that none of its architectures has (worth a `--debug` line).
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the OCI config reader"))]
     pub absent: Vec<Syscall>,
 }
 

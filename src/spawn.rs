@@ -4,9 +4,10 @@
 //! 2. the child's stack,
 //! 3. clone3 into the new namespaces (and, on cgroup v2, straight into the cgroup),
 //! 4. the cgroup, for kernels or layouts where the child could not be born in it,
-//! 5. the network: the veth peer goes into the child's namespace,
-//! 6. the release ("go"), and the child's report: running, ready (OCI) or failed,
-//! 7. the user's terminal handed over to the container's pty.
+//! 5. the user namespace's id maps, when the container has one,
+//! 6. the network: the veth peer goes into the child's namespace,
+//! 7. the release ("go"), and the child's report: running, ready (OCI) or failed,
+//! 8. the user's terminal handed over to the container's pty.
 //!
 //! `spawn` knows nothing of names, records, `--detach`, leases or usage reports: `run`, `exec` and
 //! OCI `create` (the lifecycles in `lifecycle/`) prepare a `Birth` and decide what to do with what
@@ -17,15 +18,17 @@ use std::ffi::CString;
 
 use crate::caps::Privileges;
 use crate::cgroup::{self, Cgroup, Version};
-use crate::child::{self, ChildConfig, CommandLine, Output, Setup};
+use crate::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
+use crate::error::cpath;
 use crate::error::{Context, Error};
 use crate::handshake::{Channels, Report};
 use crate::net::{HostEnd, Veth};
+use crate::spec::IdMapping;
 use crate::stub;
 use crate::supervise::Running;
 use crate::sys::{self, CStringArray, Errno, Fd};
-use crate::tty::{Relay, UserTerminal};
+use crate::tty::{Relay, Terminal};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
@@ -33,15 +36,23 @@ pub struct Birth<'a> {
     pub setup: Setup,
     pub command: Command,
     pub privileges: Privileges,
+    pub limits: ProcessLimits,
     pub output: Output,
     /// The runtime keeps the container (the child dies with it), or nobody does (OCI).
     pub kept_by_runtime: bool,
-    /// The user's terminal, when the container gets a pty.
-    pub terminal: Option<UserTerminal>,
+    /// OCI `create`: the child waits for `start` after setup.
+    pub start_gate: Option<StartGate>,
+    /// The container's pty: relayed to the user's terminal, or its master sent to an engine's
+    /// console socket.
+    pub terminal: Option<Terminal>,
     /// The namespaces clone3 makes (the child enters its cgroup namespace itself, once inside its
     /// cgroup).
     pub namespaces: u64,
+    /// A PID namespace to be born in (an OCI bundle's `path`), joined before clone3.
+    pub pid_namespace: Option<Fd>,
     pub cgroup: Placement<'a>,
+    /// With CLONE_NEWUSER: the uid and gid maps written for the child.
+    pub id_maps: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
     pub veth: Option<Veth>,
 }
 
@@ -73,8 +84,27 @@ pub struct Started {
     pub host_end: Option<HostEnd>,
 }
 
-pub fn spawn(birth: Birth<'_>, signals: &Fd) -> Result<Started, Error> {
-    let Birth { setup, command, privileges, output, kept_by_runtime, terminal, namespaces, cgroup, veth } = birth;
+/// `run_hooks` runs the runtime's own OCI hooks when the child asks for them (see handshake.rs).
+pub fn spawn(
+    birth: Birth<'_>,
+    signals: &Fd,
+    run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
+) -> Result<Started, Error> {
+    let Birth {
+        setup,
+        command,
+        privileges,
+        limits,
+        output,
+        kept_by_runtime,
+        start_gate,
+        terminal,
+        namespaces,
+        pid_namespace,
+        cgroup,
+        id_maps,
+        veth,
+    } = birth;
     let name = command.argv.first().map_or(String::new(), |arg| arg.to_string_lossy().into_owned());
 
     // 1. The channels, and the stub the command will be exec'd through (one per birth: a container
@@ -93,17 +123,23 @@ pub fn spawn(birth: Birth<'_>, signals: &Fd) -> Result<Started, Error> {
             workdir: command.workdir,
         },
         privileges,
+        limits,
         output,
         handshake,
         kept_by_runtime,
+        start_gate,
     };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
 
     // 3. clone3. Joining a running container, our next child must be born in its PID namespace.
-    if let Setup::Join { init_pidfd } = &config.setup {
-        sys::setns(init_pidfd.raw(), libc::CLONE_NEWPID as u64).step(|| "setns(pidfd, CLONE_NEWPID)".into())?;
+    let pid_namespace = match &config.setup {
+        Setup::Join { init_pidfd } => Some(init_pidfd),
+        Setup::Create(_) => pid_namespace.as_ref(),
+    };
+    if let Some(fd) = pid_namespace {
+        sys::setns(fd.raw(), libc::CLONE_NEWPID as u64).step(|| "setns(CLONE_NEWPID)".into())?;
     }
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
@@ -129,14 +165,21 @@ pub fn spawn(birth: Birth<'_>, signals: &Fd) -> Result<Started, Error> {
         _ => {}
     }
 
-    // 5. The network: the pair's peer goes into the child's namespace, before the child looks
+    // 5. The user namespace's maps, written by us (a process outside it) before the child goes
+    //    on: until then it has no capability inside, as uid and gid 65534.
+    if let Some((uids, gids)) = &id_maps {
+        write_id_map(child.pid, "uid_map", uids)?;
+        write_id_map(child.pid, "gid_map", gids)?;
+    }
+
+    // 6. The network: the pair's peer goes into the child's namespace, before the child looks
     //    for it.
     let host_end = veth.map(|veth| veth.create(child.pid)).transpose()?;
 
-    // 6. Release, and the report.
-    let released = runtime.release(child.pid, signals, &name)?;
+    // 7. Release, and the report.
+    let released = runtime.release(child.pid, signals, &name, run_hooks)?;
 
-    // 7. The command runs: from here on the user's terminal, if any, is the container's.
+    // 8. The command runs: from here on the user's terminal, if any, is the container's.
     let relay = match (&released.report, released.pty_master, released.terminal) {
         (Report::Running, Some(master), Some(terminal)) => {
             terminal.make_raw()?;
@@ -145,6 +188,14 @@ pub fn spawn(birth: Birth<'_>, signals: &Fd) -> Result<Started, Error> {
         _ => None,
     };
     Ok(Started { child, report: released.report, relay, host_end })
+}
+
+/// /proc/PID/uid_map or gid_map: "CONTAINER HOST SIZE" lines, written at once (the kernel takes
+/// one write per map).
+fn write_id_map(pid: i32, file: &str, map: &[IdMapping]) -> Result<(), Error> {
+    let lines: String = map.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
+    let path = format!("/proc/{pid}/{file}");
+    sys::write_file(&cpath(&path)?, &lines).step(|| format!("write({path}, {:?})", lines.trim_end()))
 }
 
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),

@@ -122,6 +122,14 @@ const SAMPLE_PERIOD: Duration = Duration::from_millis(100);
 const NOT_POLLED: libc::pollfd = libc::pollfd { fd: -1, events: 0, revents: 0 };
 
 impl Running {
+    /// Lets the process go on without us (OCI `create`, `exec --detach`): its parent, or the
+    /// subreaper above us (conmon, containerd's shim), will reap it. Returns its pid.
+    pub fn leave(self) -> i32 {
+        let pid = self.pid;
+        std::mem::forget(self);
+        pid
+    }
+
     /// Waits for the container, forwarding signals and relaying its terminal and output, and
     /// returns how it ended.
     pub fn supervise(

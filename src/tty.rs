@@ -50,6 +50,15 @@ pub fn attach_stdio(slave: &Fd) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where the container's pty goes.
+pub enum Terminal {
+    /// The runtime relays it to the user's terminal (`contain run` or `exec` at a terminal).
+    User(UserTerminal),
+    /// Its master goes to an engine's console socket (OCI `--console-socket`), which does the
+    /// relaying; the pty starts with `size`.
+    Console { socket: Fd, size: libc::winsize },
+}
+
 /// The user's terminal, when both stdin and stdout are one.
 pub struct UserTerminal {
     modes: Termios,

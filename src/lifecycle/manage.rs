@@ -153,27 +153,40 @@ fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
     Ok(sys::poll(&mut fds, Some(limit.as_millis() as u64)).step(|| "ppoll(pidfd)".into())? > 0)
 }
 
-/// `contain kill ID [SIGNAL]`.
-pub fn kill(id: &str, signal: i32) -> Result<i32, Error> {
-    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
-    let (_, init) = running(&state, id)?;
+/// `contain kill [--all] ID [SIGNAL]`: SIGNAL to the container's init, or with `--all` to every
+/// process in its cgroup. The default is SIGKILL for `contain run`'s containers and SIGTERM for
+/// an OCI container's (runc's default, which engines expect). The id is printed back for
+/// `contain run`'s containers only (an engine reads nothing).
+pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Result<i32, Error> {
+    let (record, init) = running(state, id)?;
+    let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
+    if all {
+        let path = match record.kind {
+            Kind::Run => cgroup::relative_path(id),
+            Kind::Oci => cgroup::normalized(&record.cgroup).unwrap_or_else(|| cgroup::relative_path(id)),
+        };
+        let cgroup = Cgroup::existing_at(&path, false);
+        cgroup.signal_all(signal);
+        cgroup.keep();
+    }
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
-    crate::log::stdout(&format!("{id}\n"));
+    if record.kind == Kind::Run {
+        crate::log::stdout(&format!("{id}\n"));
+    }
     Ok(0)
 }
 
 /// `contain stop ID [--time S]`: SIGTERM, SIGKILL after S seconds, then wait for the container's
 /// keeper to have cleaned up (its lock is free once it has).
-pub fn stop(id: &str, timeout: Duration) -> Result<i32, Error> {
-    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
-    let (_, init) = running(&state, id)?;
+pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error> {
+    let (_, init) = running(state, id)?;
     sys::pidfd_send_signal(&init.pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
     if !wait_exit(&init.pidfd, timeout)? {
         log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
         sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
-    wait_for_keeper(&state, id)?;
+    wait_for_keeper(state, id)?;
     crate::log::stdout(&format!("{id}\n"));
     Ok(0)
 }
@@ -189,8 +202,7 @@ fn wait_for_keeper(state: &StateDir, id: &str) -> Result<(), Error> {
 }
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
-pub fn list() -> Result<i32, Error> {
-    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
+pub fn list(state: &StateDir) -> Result<i32, Error> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
     let row = |id: &str, record: Option<&Record>, status: &str| {
@@ -223,7 +235,7 @@ pub fn list() -> Result<i32, Error> {
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
             // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
             Status::Leftover(record) => {
-                report(remove_leftover(&state, &entry, record.as_ref(), Leave { layer: true, log: true }));
+                report(remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }));
             }
         }
     }
@@ -232,9 +244,8 @@ pub fn list() -> Result<i32, Error> {
 }
 
 /// `contain gc [ID...]`.
-pub fn gc(ids: &[String]) -> Result<i32, Error> {
-    let state = StateDir::open(crate::lifecycle::state::DEFAULT_ROOT)?;
-    collect_garbage(&state, ids, true).map(|()| 0)
+pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
+    collect_garbage(state, ids, true).map(|()| 0)
 }
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
@@ -321,7 +332,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     }
     let cgroup = match record {
         Some(record) if record.kind == Kind::Oci => {
-            cgroup::normalized(&record.cgroup).map(|path| Cgroup::leftover_at(&path))
+            cgroup::normalized(&record.cgroup).map(|path| Cgroup::existing_at(&path, false))
         }
         _ => Some(Cgroup::leftover(id)),
     };

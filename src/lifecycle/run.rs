@@ -9,22 +9,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::caps::{CapSet, Identity, Privileges};
 use crate::cgroup::{self, Cgroup, Sampled};
 use crate::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
-use crate::cli::{EnvEntry, Net, RunSpec, User, Volume};
+use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::handshake::Report;
 use crate::lifecycle::detach;
 use crate::lifecycle::manage;
 use crate::lifecycle::state::{
-    Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, DEFAULT_ROOT, LAYER, MERGED, UPPER,
-    WORK,
+    Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, LAYER, MERGED, UPPER, WORK,
 };
-use crate::mounts::{Checked, VolumeSource};
+use crate::lifecycle::Claim;
+use crate::mounts::{self, BindSource, Checked, Step};
 use crate::net::Veth;
 use crate::signals::signal_name;
 use crate::spawn::{self, Birth, Command, Placement};
 use crate::supervise::{self, exit_code};
 use crate::sys::{self, ExitStatus, Fd};
-use crate::tty::{SavedModes, UserTerminal};
+use crate::tty::{SavedModes, Terminal, UserTerminal};
 use crate::usage::{human_size, Usage};
 
 /// The namespaces every container gets from clone3 (the network one unless `--net host`). The
@@ -85,14 +85,14 @@ pub fn format_id(bytes: [u8; 6]) -> String {
 }
 
 /// `contain run`: returns the exit code for the runtime.
-pub fn run(spec: RunSpec) -> Result<i32, Error> {
+pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     crate::log::set_quiet(spec.quiet);
     let signals = supervise::take_signals()?;
     // --- Checks that need the host, before anything is created. ---
     super::require_root("run")?;
-    let state = StateDir::open(DEFAULT_ROOT)?;
+    let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
-    let volumes = open_volumes(&spec.volumes, &state)?;
+    let binds = open_volumes(&spec.volumes, &state)?;
     let id = match &spec.name {
         Some(name) => name.clone(),
         None => random_id()?,
@@ -139,7 +139,7 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(version, &id, &spec.limits)?)
+            Some(Cgroup::create(version, &cgroup::relative_path(&id), &spec.limits, cgroup::V1_CONTROLLERS, false)?)
         }
         None => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);
@@ -160,32 +160,49 @@ pub fn run(spec: RunSpec) -> Result<i32, Error> {
 
     // --- The birth. ---
     let net = match (&spec.net, &veth) {
-        (Net::Host, _) => ContainerNet::Host,
+        (Net::Host, _) => ContainerNet::Shared,
         (_, veth) => ContainerNet::Own(veth.as_ref().map(|veth| veth.addrs)),
     };
+    let confined = spec.capabilities.is_some();
+    let mut plan = mounts::container_plan(spec.read_only);
+    plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
     let container = NewContainer {
-        hostname,
+        hostname: Some(hostname),
+        domainname: None,
         rootfs,
         overlay,
         read_only: spec.read_only,
-        confined: spec.capabilities.is_some(),
-        volumes,
+        nodev: confined,
+        plan,
+        binds,
+        sysctls: Vec::new(),
+        masks: if confined { mounts::default_masks() } else { Vec::new() },
         net,
+        joins: Vec::new(),
+        cgroup_namespace: true,
+        propagation: None,
+        runtime_hooks: false,
+        container_hooks: (Vec::new(), String::new()),
     };
     let terminal_modes = SavedModes::save();
     let started = spawn::spawn(
         Birth {
-            setup: Setup::Create(container),
+            setup: Setup::Create(Box::new(container)),
             command: command(&spec.command, &env, spec.workdir.as_deref())?,
             privileges,
+            limits: Default::default(),
             output: background.as_ref().map_or(Output::Inherited, detach::Background::output),
             kept_by_runtime: true,
-            terminal: if spec.detach { None } else { UserTerminal::detect() },
+            start_gate: None,
+            terminal: if spec.detach { None } else { UserTerminal::detect().map(Terminal::User) },
             namespaces: namespaces(spec.net),
+            pid_namespace: None,
             cgroup: Placement::New(cgroup.as_ref()),
+            id_maps: None,
             veth,
         },
         &signals,
+        &mut |_| Ok(()),
     )?;
 
     // --- What the report said, then the container's life. ---
@@ -289,43 +306,6 @@ fn privileges(spec: &RunSpec) -> Result<Privileges, Error> {
     Privileges::confined(identity, caps, available)
 }
 
-/// The container's entry, claimed: its lock is held (so nobody takes it for a leftover) until the
-/// container is done with. Dropping it on an error path removes everything in it, so a failed
-/// start never blocks its name; `release` leaves what the user asked to keep.
-struct Claim<'a> {
-    state: &'a StateDir,
-    entry: Entry,
-    leave: Leave,
-}
-
-impl Claim<'_> {
-    /// The container ended with `code`: a `--detach` container's log stays, marked exited with the
-    /// code; a `--keep` layer stays, marked kept; everything else goes.
-    fn release(self, record: &Record, code: i32) -> Result<(), Error> {
-        let result = self.entry.clear(self.leave).and_then(|()| {
-            let phase = match (self.leave.log, self.leave.layer) {
-                (true, _) => Some(Phase::Exited(Some(code))),
-                (false, true) => Some(Phase::Kept),
-                (false, false) => None,
-            };
-            match phase {
-                Some(phase) => self.entry.write_record(&Record { phase, init: None, ..record.clone() }),
-                None => self.state.remove_if_empty(&self.entry),
-            }
-        });
-        std::mem::forget(self);
-        result
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = self.entry.clear(Leave::default()).and_then(|()| self.state.remove_if_empty(&self.entry)) {
-            crate::log::error(&err);
-        }
-    }
-}
-
 /// Takes the name `id`, or says who holds it. What a container that ended left under the name
 /// (an exited `--detach` container's log, a leftover) gives way to the new run; a kept layer, a
 /// running container or another version's record does not.
@@ -383,7 +363,7 @@ fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
 
 /// Each `--volume` source, checked (see `mounts::Checked`): what gets bind-mounted is the very
 /// object checked here (a FIFO there is only a file: O_PATH never blocks).
-fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<VolumeSource>, Error> {
+fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>, Error> {
     volumes
         .iter()
         .map(|volume| {
@@ -396,7 +376,7 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<VolumeSource
             };
             let source = Checked::open(&volume.host).map_err(bad)?;
             refuse_state_exposure(&source.path, state).map_err(bad)?;
-            Ok(VolumeSource { source, target: volume.target.clone(), read_only: volume.read_only })
+            Ok(BindSource::volume(source, volume.read_only))
         })
         .collect()
 }

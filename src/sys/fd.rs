@@ -15,6 +15,14 @@ impl Fd {
     pub fn raw(&self) -> i32 {
         self.0
     }
+
+    /// Gives up ownership: the descriptor stays open for the rest of the process's life (the
+    /// `--log` file).
+    pub fn into_raw(self) -> i32 {
+        let fd = self.0;
+        std::mem::forget(self);
+        fd
+    }
 }
 
 impl Drop for Fd {
@@ -95,6 +103,36 @@ pub fn read_to_end(fd: &Fd, limit: usize) -> Result<Vec<u8>, Errno> {
         }
         out.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// `read_to_end` of a descriptor we do not own (stdin, for `update --resources -`).
+pub fn read_to_end_fd(fd: i32, limit: usize) -> Result<Vec<u8>, Errno> {
+    let borrowed = Fd(fd);
+    let result = read_to_end(&borrowed, limit);
+    std::mem::forget(borrowed);
+    result
+}
+
+/// socket(2) and connect(2) to a unix socket by path: an engine's console socket, where the
+/// container's pty master goes.
+pub fn connect_unix(path: &CStr) -> Result<Fd, Errno> {
+    // SAFETY: no pointers involved.
+    let socket =
+        Fd(check(unsafe { syscall!(SOCKET, libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })? as i32);
+    // SAFETY: an all-zero sockaddr_un is a valid value (family 0, empty path).
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.to_bytes();
+    if bytes.len() >= address.sun_path.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    for (slot, byte) in address.sun_path.iter_mut().zip(bytes) {
+        *slot = *byte as libc::c_char;
+    }
+    let size = std::mem::size_of::<libc::sockaddr_un>();
+    // SAFETY: the kernel reads one sockaddr_un of `size` bytes, alive across the call.
+    check_retry(|| unsafe { syscall!(CONNECT, socket.0, &address as *const libc::sockaddr_un, size) })?;
+    Ok(socket)
 }
 
 /// The most `read_file` reads: /proc/PID/environ can hold the whole ARG_MAX of a command line.

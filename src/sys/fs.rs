@@ -65,6 +65,24 @@ pub fn mknod_at(dir: Dir, path: &CStr, kind: u32, mode: u32) -> Result<(), Errno
     check(unsafe { syscall!(MKNODAT, dir.raw(), path.as_ptr(), kind | mode, 0) }).map(drop)
 }
 
+/// mknodat(2) of a device node: an OCI bundle's `linux.devices`, made in the container's own /dev.
+pub fn mknod_device(path: &CStr, mode: u32, rdev: libc::dev_t) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(MKNODAT, libc::AT_FDCWD, path.as_ptr(), mode, rdev) }).map(drop)
+}
+
+/// fchmodat(2): a device node's exact mode (mknod applies the umask).
+pub fn chmod(path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(FCHMODAT, libc::AT_FDCWD, path.as_ptr(), mode) }).map(drop)
+}
+
+/// fchownat(2) without following a symlink: a device node's owner.
+pub fn chown(path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(FCHOWNAT, libc::AT_FDCWD, path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+}
+
 /// unlinkat(2) with AT_REMOVEDIR: removes an empty directory.
 pub fn rmdir(dir: Dir, path: &CStr) -> Result<(), Errno> {
     // SAFETY: `path` is NUL-terminated and outlives the call.

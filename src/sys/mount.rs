@@ -87,7 +87,7 @@ pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {
 /// mount_setattr(2): sets `attributes` on a mount (and every mount below it with AT_RECURSIVE),
 /// keeping its other flags, which a MS_REMOUNT would have to restate; it also works on a detached
 /// mount from open_tree, before it is attached anywhere.
-fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64) -> Result<(), Errno> {
+fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64, clear: u64) -> Result<(), Errno> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -95,7 +95,7 @@ fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64) -> Result
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: attributes, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr { attr_set: attributes, attr_clr: clear, propagation: 0, userns_fd: 0 };
     let size = std::mem::size_of::<MountAttr>();
     // SAFETY: `path` is NUL-terminated; `attr` is a MOUNT_ATTR_SIZE_VER0 struct; both outlive the call.
     check(unsafe { syscall!(MOUNT_SETATTR, dirfd, path.as_ptr(), flags, &attr as *const MountAttr, size) }).map(drop)
@@ -103,12 +103,12 @@ fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64) -> Result
 
 /// mount_setattr(2) on the mount at `path`, and with `recursive` on every mount below it.
 pub fn mount_setattr_path(path: &CStr, recursive: bool, attributes: u64) -> Result<(), Errno> {
-    mount_setattr(libc::AT_FDCWD, path, if recursive { AT_RECURSIVE } else { 0 }, attributes)
+    mount_setattr(libc::AT_FDCWD, path, if recursive { AT_RECURSIVE } else { 0 }, attributes, 0)
 }
 
-/// mount_setattr(2) on a whole detached tree from `open_tree_clone`.
-pub fn mount_setattr_tree(mount: &Fd, attributes: u64) -> Result<(), Errno> {
-    mount_setattr(mount.0, c"", libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE, attributes)
+/// mount_setattr(2) on a whole detached tree from `open_tree_clone`: `set` and `clear` attributes.
+pub fn mount_setattr_tree(mount: &Fd, set: u64, clear: u64) -> Result<(), Errno> {
+    mount_setattr(mount.0, c"", libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE, set, clear)
 }
 
 /// umount2(2): detaches the host's old root from the container's mount table.

@@ -1,6 +1,6 @@
 //! Processes: namespaces, identity and privileges, exec, waiting, pidfds, and time.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use sc::syscall;
@@ -11,6 +11,25 @@ use super::{check, check_retry, Errno, Fd};
 pub fn sethostname(name: &str) -> Result<(), Errno> {
     // SAFETY: the kernel reads exactly `name.len()` bytes from `name`.
     check(unsafe { syscall!(SETHOSTNAME, name.as_ptr(), name.len()) }).map(drop)
+}
+
+/// setdomainname(2): an OCI bundle's `domainname`, in the container's UTS namespace.
+pub fn setdomainname(name: &str) -> Result<(), Errno> {
+    // SAFETY: the kernel reads exactly `name.len()` bytes from `name`.
+    check(unsafe { syscall!(SETDOMAINNAME, name.as_ptr(), name.len()) }).map(drop)
+}
+
+/// prlimit64(2) on this process: an OCI process's rlimits (RLIMIT_NOFILE, ...).
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+    let limit = [soft, hard];
+    // SAFETY: the kernel reads one struct rlimit64 (two u64) from `limit`; no old value is wanted.
+    check(unsafe { syscall!(PRLIMIT64, 0, resource, limit.as_ptr(), 0) }).map(drop)
+}
+
+/// umask(2): an OCI process's file creation mask. (It cannot fail.)
+pub fn umask(mask: u32) {
+    // SAFETY: no pointers involved.
+    unsafe { syscall!(UMASK, mask & 0o777) };
 }
 
 /// The namespace flags of clone3, unshare and setns, with the names /proc/PID/ns gives them.
@@ -140,6 +159,15 @@ impl CStringArray {
         let pointers = strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         CStringArray { _strings: strings, pointers }
     }
+}
+
+/// execve(2) of a hook's program (the container's command goes through `execveat_fd` and the
+/// exec stub instead). Only returns on failure.
+pub fn execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> Errno {
+    // SAFETY: `path` is NUL-terminated; both arrays are NULL-terminated arrays of pointers to
+    // NUL-terminated strings, owned by `argv` and `envp`, which outlive the call.
+    let ret = unsafe { syscall!(EXECVE, path.as_ptr(), argv.pointers.as_ptr(), envp.pointers.as_ptr()) };
+    check(ret).err().unwrap_or(Errno(libc::EINVAL))
 }
 
 /// execveat(2) with AT_EMPTY_PATH: executes the file `fd` refers to (the sealed exec stub), with

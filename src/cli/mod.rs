@@ -1,5 +1,11 @@
-//! The command line, parsed with lexopt into a plain `RunSpec`. Pure: no file is touched here, so
-//! every rule (sizes, quotas, names) is unit-tested without root.
+//! The command line, parsed with lexopt into a plain `Command`. Pure: no file is touched here, so
+//! every rule (sizes, quotas, names) is unit-tested without root. The OCI runtime commands that
+//! engines call (create, start, state, delete, ...) are in `oci.rs`; the global flags before any
+//! command (`--root`, `--log`, ...) are parsed here for all of them.
+
+mod oci;
+
+pub use oci::{CreateSpec, ExecSpec, OciCommand};
 
 use std::ffi::OsString;
 
@@ -19,6 +25,14 @@ usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
        contain stop ID [--time SECS]
        contain gc [ID...]
        contain --help | --version
+OCI:   contain [GLOBAL] create --bundle DIR [--pid-file F] [--console-socket S] ID
+       contain [GLOBAL] start|state|pause|resume ID
+       contain [GLOBAL] kill [--all] ID [SIGNAL]
+       contain [GLOBAL] delete [--force] ID
+       contain [GLOBAL] exec [--process F] [--detach] [--pid-file F] [--console-socket S] ID [CMD...]
+       contain [GLOBAL] update [--resources F|-] ID
+       contain [GLOBAL] ps [--format json] ID
+       contain [GLOBAL] features
 
 Runs CMD as PID 1 of new PID, UTS, mount, IPC, network and cgroup namespaces, inside DIR, with its
 own /proc, /sys (read-only) and a minimal /dev, in a cgroup that enforces the limits below.
@@ -56,23 +70,39 @@ SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --
 (default 10); list shows the containers; gc removes what killed runtimes left behind and the logs
 of --detach containers that ended (all of them, or those of the IDs given).
 
+global flags: --root DIR (state directory, default /run/contain), --log FILE, --log-format text|json,
+--debug, --systemd-cgroup (accepted; cgroupfs is used, a slice:prefix:name path mapped as systemd's).
+
 exit status of run and exec: the command's own; 128+N if it was killed by signal N; 125 if
 contain itself failed (bad input or setup) before the command started; 126 if the command is not
 executable; 127 if it was not found. Every other command: 0, or 1 on any error (bad input too).
 ";
 
+/// The flags before any command.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// The state directory (`--root`).
+    pub root: Option<String>,
+    /// `--log FILE`: diagnostics go there instead of stderr, which is the container's own under an
+    /// engine.
+    pub log: Option<String>,
+    pub log_json: bool,
+    pub debug: bool,
+    pub systemd_cgroup: bool,
+}
+
 /// What the user asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Run(Box<RunSpec>),
-    Exec {
-        id: String,
-        command: Vec<OsString>,
-    },
+    Exec(Box<ExecSpec>),
     List,
+    /// `signal` None: the default for the container's kind (SIGKILL for `contain run`'s, SIGTERM
+    /// for an OCI container's, as runc).
     Kill {
         id: String,
-        signal: i32,
+        signal: Option<i32>,
+        all: bool,
     },
     Stop {
         id: String,
@@ -85,6 +115,7 @@ pub enum Command {
     /// The usage of one command, or of all.
     Help(Option<String>),
     Version,
+    Oci(OciCommand),
 }
 
 /// Everything `contain run` needs, validated.
@@ -167,20 +198,43 @@ pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
 /// The subcommands, for `contain help` and messages.
 const COMMANDS: [&str; 7] = ["run", "exec", "list", "kill", "stop", "gc", "help"];
 
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
+/// The global flags, then the command.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Command), Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
-    let sub = match parser.next().map_err(usage)? {
-        Some(Long("help") | Short('h')) => return Ok(Command::Help(None)),
-        Some(Long("version") | Short('V')) => return Ok(Command::Version),
-        Some(Value(sub)) => sub.to_string_lossy().into_owned(),
-        Some(other) => return Err(usage(other.unexpected())),
-        None => {
-            return Err(Error::Usage("no command given (contain run --rootfs DIR -- CMD; see contain --help)".into()))
+    let mut global = Global::default();
+    let sub = loop {
+        match parser.next().map_err(usage)? {
+            Some(Long("help") | Short('h')) => return Ok((global, Command::Help(None))),
+            Some(Long("version") | Short('V' | 'v')) => return Ok((global, Command::Version)),
+            Some(Long("root")) => global.root = Some(flag_value(&mut parser, "--root")?),
+            Some(Long("log")) => global.log = Some(flag_value(&mut parser, "--log")?),
+            Some(Long("log-format")) => {
+                global.log_json = match flag_value(&mut parser, "--log-format")?.as_str() {
+                    "json" => true,
+                    "text" => false,
+                    other => return Err(bad("--log-format", other, "expected text or json".into())),
+                }
+            }
+            Some(Long("debug")) => global.debug = true,
+            Some(Long("systemd-cgroup")) => global.systemd_cgroup = true,
+            Some(Value(sub)) => break sub.to_string_lossy().into_owned(),
+            Some(other) => return Err(usage(other.unexpected())),
+            None => {
+                return Err(Error::Usage(
+                    "no command given (contain run --rootfs DIR -- CMD; see contain --help)".into(),
+                ))
+            }
         }
     };
+    if let Some(command) = oci::parse(&mut parser, &sub)? {
+        return Ok((global, command));
+    }
     if !COMMANDS.contains(&sub.as_str()) && sub != "ls" {
-        return Err(Error::Usage(format!("unknown command {sub:?} ({}; see contain --help)", COMMANDS.join(", "))));
+        return Err(Error::Usage(format!(
+            "unknown command {sub:?} ({}, or an OCI command; see contain --help)",
+            COMMANDS.join(", ")
+        )));
     }
     if sub == "help" {
         let topic = match parser.next().map_err(usage)? {
@@ -188,21 +242,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Some(other) => return Err(usage(other.unexpected())),
             None => None,
         };
-        return Ok(Command::Help(topic));
+        return Ok((global, Command::Help(topic)));
     }
-    match sub.as_str() {
+    let command = match sub.as_str() {
         "run" => parse_run(&mut parser)
-            .map(|spec| spec.map_or(Command::Help(Some(sub)), |spec| Command::Run(Box::new(spec)))),
-        "exec" => {
-            let Some(id) = container_id(&mut parser, &sub)? else { return Ok(Command::Help(Some(sub))) };
-            let command = parse_command(&mut parser)?;
-            if command.is_empty() {
-                return Err(Error::Usage("no command given: contain exec ID -- CMD [ARGS...]".into()));
-            }
-            Ok(Command::Exec { id, command })
-        }
-        _ => parse_management(&mut parser, &sub),
-    }
+            .map(|spec| spec.map_or(Command::Help(Some(sub)), |spec| Command::Run(Box::new(spec))))?,
+        "exec" => oci::parse_exec(&mut parser)?,
+        _ => parse_management(&mut parser, &sub)?,
+    };
+    Ok((global, command))
 }
 
 /// list, kill, stop, gc: flags and arguments in any order.
@@ -210,12 +258,14 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
     use lexopt::prelude::*;
     let mut values = Vec::new();
     let mut timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
+    let mut all = false;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("help") | Short('h') => return Ok(Command::Help(Some(sub.to_string()))),
             Long("time") | Short('t') if sub == "stop" => {
                 timeout_secs = parse_seconds(&flag_value(parser, "--time")?, "--time")?
             }
+            Long("all") | Short('a') if sub == "kill" => all = true,
             Value(value) => values.push(value.to_string_lossy().into_owned()),
             other => return Err(usage(other.unexpected())),
         }
@@ -231,10 +281,10 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
         ("list" | "ls", [extra, ..]) => Err(too_many(extra)),
         ("gc", ids) => Ok(Command::Gc { ids: ids.iter().map(id).collect::<Result<_, _>>()? }),
         ("kill" | "stop", []) => Err(needs_id()),
-        ("kill", [container]) => Ok(Command::Kill { id: id(container)?, signal: libc::SIGKILL }),
+        ("kill", [container]) => Ok(Command::Kill { id: id(container)?, signal: None, all }),
         ("kill", [container, signal]) => {
             let signal = parse_signal(signal).map_err(|why| Error::Usage(format!("signal {signal:?}: {why}")))?;
-            Ok(Command::Kill { id: id(container)?, signal })
+            Ok(Command::Kill { id: id(container)?, signal: Some(signal), all })
         }
         ("stop", [container]) => Ok(Command::Stop { id: id(container)?, timeout_secs }),
         (_, [_, _, extra, ..]) | ("stop", [_, extra]) => Err(too_many(extra)),
@@ -258,22 +308,8 @@ pub fn help(topic: Option<&str>) -> Result<String, Error> {
     Ok(format!("usage: {}\n", line.trim_start_matches("usage:").trim()))
 }
 
-/// The ID argument of exec (None: `--help` came first).
-fn container_id(parser: &mut lexopt::Parser, sub: &str) -> Result<Option<String>, Error> {
-    match parser.next().map_err(usage)? {
-        Some(lexopt::Arg::Value(id)) => {
-            let id = id.to_string_lossy().into_owned();
-            validate_id(&id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
-            Ok(Some(id))
-        }
-        Some(lexopt::Arg::Long("help") | lexopt::Arg::Short('h')) => Ok(None),
-        Some(other) => Err(usage(other.unexpected())),
-        None => Err(Error::Usage(format!("contain {sub} needs a container id (see contain list)"))),
-    }
-}
-
 /// The command and its arguments: everything from the first positional (or after `--`), untouched.
-fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
+pub(crate) fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
     let mut command = Vec::new();
     if let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -399,7 +435,7 @@ fn parse_seconds(v: &str, flag: &str) -> Result<u32, Error> {
 /// A flag's value. One given as a separate argument that looks like a flag (`--stats-json
 /// --name`) is refused: more likely a forgotten value than a file named `--name`, which can still
 /// be given as `--stats-json=--name`.
-fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
+pub(crate) fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
     let value = match parser.optional_value() {
         Some(attached) => attached,
         None => {
@@ -417,11 +453,11 @@ fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, Error> 
     value.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not valid UTF-8".into()))
 }
 
-fn bad(flag: &str, value: &str, why: String) -> Error {
+pub(crate) fn bad(flag: &str, value: &str, why: String) -> Error {
     Error::Usage(format!("{flag} {value:?}: {why}"))
 }
 
-fn usage(err: lexopt::Error) -> Error {
+pub(crate) fn usage(err: lexopt::Error) -> Error {
     let msg = match err {
         lexopt::Error::UnexpectedOption(opt) => format!("unknown flag {opt} (see contain --help)"),
         lexopt::Error::MissingValue { option: Some(opt) } => format!("{opt} needs a value"),
@@ -525,7 +561,7 @@ fn parse_net(s: &str) -> Result<Net, String> {
     }
 }
 
-fn parse_user(s: &str) -> Result<User, String> {
+pub(crate) fn parse_user(s: &str) -> Result<User, String> {
     // 4294967295 is (uid_t)-1, which setuid(2) and chown(2) take for "no change", not a user.
     let id = |part: &str| match part.parse::<u32>() {
         Ok(u32::MAX) => Err(format!("{part} is (uid_t)-1, which no user can have")),
@@ -578,7 +614,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<RunSpec, Error> {
         let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);
-        match parse(argv)? {
+        match parse(argv)?.1 {
             Command::Run(spec) => Ok(*spec),
             other => panic!("expected run, got {other:?}"),
         }
@@ -641,7 +677,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(spec.rootfs, "./rootfs");
-        assert_eq!(spec.limits, Limits { memory_bytes: Some(128 << 20), cpu_quota_us: Some(50000), pids: Some(64) });
+        assert_eq!(
+            spec.limits,
+            Limits { memory_bytes: Some(128 << 20), cpu_quota_us: Some(50000), pids: Some(64), ..Limits::default() }
+        );
         assert_eq!(spec.hostname.as_deref(), Some("box"));
         assert_eq!(spec.name.as_deref(), Some("web-1"));
         assert_eq!(spec.stop_timeout_secs, DEFAULT_STOP_TIMEOUT_SECS);
@@ -831,20 +870,24 @@ mod tests {
 
     #[test]
     fn management_commands_parse() {
-        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from)).map(|(_, command)| command);
         assert_eq!(parse_args(&["list"]).unwrap(), Command::List);
         assert_eq!(parse_args(&["gc"]).unwrap(), Command::Gc { ids: vec![] });
         assert_eq!(parse_args(&["gc", "a", "b"]).unwrap(), Command::Gc { ids: vec!["a".into(), "b".into()] });
-        assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: libc::SIGKILL });
-        assert_eq!(parse_args(&["kill", "web", "term"]).unwrap(), Command::Kill { id: "web".into(), signal: 15 });
-        assert_eq!(parse_args(&["kill", "web", "SIGUSR1"]).unwrap(), Command::Kill { id: "web".into(), signal: 10 });
+        assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: None, all: false });
+        assert_eq!(
+            parse_args(&["kill", "web", "term"]).unwrap(),
+            Command::Kill { id: "web".into(), signal: Some(15), all: false }
+        );
+        assert_eq!(
+            parse_args(&["kill", "web", "SIGUSR1"]).unwrap(),
+            Command::Kill { id: "web".into(), signal: Some(10), all: false }
+        );
         for args in [&["stop", "web", "--time", "3"][..], &["stop", "--time", "3", "web"], &["stop", "-t=3", "web"]] {
             assert_eq!(parse_args(args).unwrap(), Command::Stop { id: "web".into(), timeout_secs: 3 }, "{args:?}");
         }
-        assert_eq!(
-            parse_args(&["exec", "web", "--", "ls", "-l"]).unwrap(),
-            Command::Exec { id: "web".into(), command: vec!["ls".into(), "-l".into()] }
-        );
+        let exec = ExecSpec { id: "web".into(), command: vec!["ls".into(), "-l".into()], ..Default::default() };
+        assert_eq!(parse_args(&["exec", "web", "--", "ls", "-l"]).unwrap(), Command::Exec(Box::new(exec)));
         for (args, expected) in [
             (&["kill"][..], "contain kill needs a container id"),
             (&["kill", "web", "NOPE"], "signal \"NOPE\": unknown signal"),
@@ -864,7 +907,7 @@ mod tests {
 
     #[test]
     fn every_command_has_its_help() {
-        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from)).map(|(_, command)| command);
         assert_eq!(parse_args(&["help"]).unwrap(), Command::Help(None));
         for sub in ["run", "exec", "list", "kill", "stop", "gc"] {
             assert_eq!(parse_args(&[sub, "--help"]).unwrap(), Command::Help(Some(sub.into())), "{sub} --help");
@@ -880,9 +923,9 @@ mod tests {
 
     #[test]
     fn help_version_and_unknown_subcommands() {
-        assert_eq!(parse(["--help"].map(OsString::from)).unwrap(), Command::Help(None));
-        assert_eq!(parse(["-V"].map(OsString::from)).unwrap(), Command::Version);
-        assert!(matches!(parse(["start"].map(OsString::from)), Err(Error::Usage(m)) if m.contains("unknown command")));
+        assert_eq!(parse(["--help"].map(OsString::from)).unwrap().1, Command::Help(None));
+        assert_eq!(parse(["-V"].map(OsString::from)).unwrap().1, Command::Version);
+        assert!(matches!(parse(["begin"].map(OsString::from)), Err(Error::Usage(m)) if m.contains("unknown command")));
         assert!(matches!(parse(Vec::<OsString>::new()), Err(Error::Usage(_))));
     }
 }

@@ -1,0 +1,678 @@
+//! The OCI runtime spec's config.json (and an `exec --process` file), read into plain values. Pure:
+//! the bytes come from the caller; every field is checked here, with the JSON path of a bad one in
+//! the message (`linux.namespaces[2].type: unknown namespace "time"`).
+//!
+//! The rule, from the issue that brought OCI: an unknown field is ignored (newer specs add fields),
+//! a field we understand but cannot honour is an error naming it (AppArmor, SELinux labels, Intel
+//! RDT, time namespaces), never silently skipped.
+
+use crate::caps::{self, Cap, CapSet};
+use crate::json::{self, Field, Value};
+use crate::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
+use crate::syscalls::Arch;
+
+/// The runtime spec version we implement (what `state` reports).
+pub const OCI_VERSION: &str = "1.0.2";
+
+pub struct Spec {
+    pub root: Root,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub process: Process,
+    pub mounts: Vec<Mount>,
+    pub hooks: Hooks,
+    pub annotations: Vec<(String, String)>,
+    pub linux: Linux,
+}
+
+pub struct Root {
+    /// Absolute, or relative to the bundle.
+    pub path: String,
+    pub readonly: bool,
+}
+
+pub struct Process {
+    pub terminal: bool,
+    /// (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: Option<u32>,
+    pub additional_gids: Vec<u32>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// None: the process keeps no capability at all.
+    pub capabilities: Option<Capabilities>,
+    pub rlimits: Vec<Rlimit>,
+    pub no_new_privileges: bool,
+    pub oom_score_adj: Option<i32>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Capabilities {
+    pub bounding: CapSet,
+    pub effective: CapSet,
+    pub permitted: CapSet,
+    pub inheritable: CapSet,
+    pub ambient: CapSet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    /// RLIMIT_* number.
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub destination: String,
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct Hooks {
+    pub prestart: Vec<Hook>,
+    pub create_runtime: Vec<Hook>,
+    pub create_container: Vec<Hook>,
+    pub start_container: Vec<Hook>,
+    pub poststart: Vec<Hook>,
+    pub poststop: Vec<Hook>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Seconds.
+    pub timeout: Option<u32>,
+}
+
+#[derive(Default)]
+pub struct Linux {
+    pub namespaces: Vec<Namespace>,
+    pub uid_mappings: Vec<IdMapping>,
+    pub gid_mappings: Vec<IdMapping>,
+    pub cgroups_path: Option<String>,
+    pub resources: Resources,
+    pub devices: Vec<Device>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    pub sysctl: Vec<(String, String)>,
+    /// MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, with or without MS_REC.
+    pub rootfs_propagation: Option<u64>,
+    pub seccomp: Option<Profile>,
+    /// Names in the seccomp section no architecture of ours has (for `--debug`).
+    pub seccomp_unknown: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    /// The CLONE_NEW* flag.
+    pub flag: u64,
+    /// Join this one (a /proc/PID/ns file or a bind mount of one) rather than make a new one.
+    pub path: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdMapping {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub memory_limit: Option<i64>,
+    /// memory + swap, as cgroup v1's memsw (the OCI field's meaning).
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub devices: Vec<DeviceRule>,
+}
+
+/// `linux.resources.devices[]`, as written: `type` a, c or b (None: a), -1 or absent numbers mean
+/// any, `access` a subset of "rwm".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+/// `linux.devices[]`: a node to make in the container's /dev.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub path: String,
+    /// c, b, u (= c) or p.
+    pub kind: char,
+    pub major: i64,
+    pub minor: i64,
+    pub file_mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// What `state` prints and hooks read on their stdin: the runtime spec's state object.
+pub struct State<'a> {
+    pub id: &'a str,
+    /// creating, created, running, stopped (and runc's paused).
+    pub status: &'a str,
+    /// The container's init as the host sees it; 0 once it has stopped.
+    pub pid: i32,
+    pub bundle: &'a str,
+    pub annotations: &'a [(String, String)],
+}
+
+impl State<'_> {
+    pub fn json(&self) -> String {
+        let mut out = String::new();
+        json::object(&mut out, |state| {
+            state.string("ociVersion", OCI_VERSION);
+            state.string("id", self.id);
+            state.string("status", self.status);
+            state.int("pid", self.pid.into());
+            state.string("bundle", self.bundle);
+            state.object("annotations", |annotations| {
+                for (key, value) in self.annotations {
+                    annotations.string(key, value);
+                }
+            });
+        });
+        out
+    }
+}
+
+/// Parses a config.json.
+pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
+    let document = json::parse(bytes).map_err(|err| err.to_string())?;
+    let config = Field::root(&document);
+    config.get("ociVersion")?.str()?;
+    let root = config.get("root")?;
+    let process = config.get("process")?;
+    if process.value().is_none() {
+        return Err("process: missing (contain runs a process)".into());
+    }
+    let linux = config.get("linux")?;
+    unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
+    unsupported(&process.get("selinuxLabel")?, "SELinux is not supported")?;
+    unsupported(&linux.get("mountLabel")?, "SELinux is not supported")?;
+    unsupported(&linux.get("intelRdt")?, "Intel RDT is not supported")?;
+    // Built before it is returned: temporaries of a tail expression would outlive `document`.
+    let spec = Spec {
+        root: Root { path: root.get("path")?.str()?.to_string(), readonly: flag(&root.get("readonly")?)? },
+        hostname: config.get("hostname")?.opt(|f| f.str().map(String::from))?,
+        domainname: config.get("domainname")?.opt(|f| f.str().map(String::from))?,
+        process: parse_process(&process)?,
+        mounts: config.get("mounts")?.items()?.map(|m| parse_mount(&m)).collect::<Result<_, _>>()?,
+        hooks: parse_hooks(&config.get("hooks")?)?,
+        annotations: strings_map(&config.get("annotations")?)?,
+        linux: parse_linux(&linux)?,
+    };
+    Ok(spec)
+}
+
+/// Parses the process of `exec --process FILE` (a config's `process` object alone).
+pub fn parse_process_file(bytes: &[u8]) -> Result<Process, String> {
+    let document = json::parse(bytes).map_err(|err| err.to_string())?;
+    let process = Field::root(&document);
+    unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
+    unsupported(&process.get("selinuxLabel")?, "SELinux is not supported")?;
+    parse_process(&process)
+}
+
+/// A field we understand but cannot honour: an error if it is set to anything but empty.
+fn unsupported(field: &Field, why: &str) -> Result<(), String> {
+    match field.value() {
+        None => Ok(()),
+        Some(Value::String(s)) if s.is_empty() => Ok(()),
+        Some(Value::Object(members)) if members.is_empty() => Ok(()),
+        Some(_) => Err(field.error(why)),
+    }
+}
+
+fn flag(field: &Field) -> Result<bool, String> {
+    Ok(field.opt(Field::bool)?.unwrap_or(false))
+}
+
+fn strings_map(field: &Field) -> Result<Vec<(String, String)>, String> {
+    field.members()?.map(|(key, value)| Ok((key.to_string(), value.str()?.to_string()))).collect()
+}
+
+fn parse_process(process: &Field) -> Result<Process, String> {
+    let user = process.get("user")?;
+    let args = process.get("args")?.strings()?;
+    if args.is_empty() {
+        return Err(process.get("args")?.error("must name a program"));
+    }
+    let console = process.get("consoleSize")?;
+    let console_size = match console.value() {
+        None => None,
+        Some(_) => Some((narrow(&console.get("height")?)?, narrow(&console.get("width")?)?)),
+    };
+    let cwd = process.get("cwd")?.str()?.to_string();
+    if !cwd.starts_with('/') {
+        return Err(process.get("cwd")?.error("must be an absolute path"));
+    }
+    Ok(Process {
+        terminal: flag(&process.get("terminal")?)?,
+        console_size,
+        uid: user.get("uid")?.opt(Field::u32)?.unwrap_or(0),
+        gid: user.get("gid")?.opt(Field::u32)?.unwrap_or(0),
+        umask: user.get("umask")?.opt(Field::u32)?,
+        additional_gids: user.get("additionalGids")?.items()?.map(|g| g.u32()).collect::<Result<_, _>>()?,
+        args,
+        env: process.get("env")?.strings()?,
+        cwd,
+        capabilities: process.get("capabilities")?.opt(parse_capabilities)?,
+        rlimits: process.get("rlimits")?.items()?.map(|r| parse_rlimit(&r)).collect::<Result<_, _>>()?,
+        no_new_privileges: flag(&process.get("noNewPrivileges")?)?,
+        oom_score_adj: process.get("oomScoreAdj")?.opt(Field::i32)?,
+    })
+}
+
+fn narrow(field: &Field) -> Result<u16, String> {
+    u16::try_from(field.u32()?).map_err(|_| field.error("too large for a terminal size"))
+}
+
+fn parse_capabilities(caps: &Field) -> Result<Capabilities, String> {
+    let set = |name: &str| -> Result<CapSet, String> {
+        let field = caps.get(name)?;
+        let mut set = CapSet::default();
+        for (i, item) in field.items()?.enumerate() {
+            let cap = item.str()?;
+            match caps::parse_cap(cap) {
+                Ok(Cap::One(n)) if cap.starts_with("CAP_") => set.0 |= 1 << n,
+                _ => return Err(format!("{}[{i}]: unknown capability {cap:?}", field.path())),
+            }
+        }
+        Ok(set)
+    };
+    Ok(Capabilities {
+        bounding: set("bounding")?,
+        effective: set("effective")?,
+        permitted: set("permitted")?,
+        inheritable: set("inheritable")?,
+        ambient: set("ambient")?,
+    })
+}
+
+/// The RLIMIT_* names (asm-generic/resource.h: the same numbers on x86_64 and aarch64).
+const RLIMITS: [&str; 16] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
+fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, String> {
+    let kind = rlimit.get("type")?;
+    let name = kind.str()?;
+    let resource =
+        RLIMITS.iter().position(|n| *n == name).ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
+    let (soft, hard) = (rlimit.get("soft")?.u64()?, rlimit.get("hard")?.u64()?);
+    if soft > hard {
+        return Err(rlimit.error(format!("soft limit {soft} above the hard limit {hard}")));
+    }
+    Ok(Rlimit { resource: resource as u32, soft, hard })
+}
+
+fn parse_mount(mount: &Field) -> Result<Mount, String> {
+    let destination = mount.get("destination")?.str()?.to_string();
+    if !destination.starts_with('/') {
+        return Err(mount.get("destination")?.error("must be an absolute path in the container"));
+    }
+    Ok(Mount {
+        destination,
+        kind: mount.get("type")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
+        source: mount.get("source")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
+        options: mount.get("options")?.strings()?,
+    })
+}
+
+fn parse_hooks(hooks: &Field) -> Result<Hooks, String> {
+    let list =
+        |name: &str| -> Result<Vec<Hook>, String> { hooks.get(name)?.items()?.map(|hook| parse_hook(&hook)).collect() };
+    Ok(Hooks {
+        prestart: list("prestart")?,
+        create_runtime: list("createRuntime")?,
+        create_container: list("createContainer")?,
+        start_container: list("startContainer")?,
+        poststart: list("poststart")?,
+        poststop: list("poststop")?,
+    })
+}
+
+fn parse_hook(hook: &Field) -> Result<Hook, String> {
+    let path = hook.get("path")?.str()?.to_string();
+    if !path.starts_with('/') {
+        return Err(hook.get("path")?.error("must be an absolute path"));
+    }
+    let timeout = hook.get("timeout")?.opt(Field::i64)?;
+    if timeout.is_some_and(|t| t <= 0) {
+        return Err(hook.get("timeout")?.error("must be more than 0 seconds"));
+    }
+    Ok(Hook {
+        path,
+        args: hook.get("args")?.strings()?,
+        env: hook.get("env")?.strings()?,
+        timeout: timeout.map(|t| t.min(u32::MAX.into()) as u32),
+    })
+}
+
+fn parse_linux(linux: &Field) -> Result<Linux, String> {
+    let mappings = |name: &str| -> Result<Vec<IdMapping>, String> {
+        linux
+            .get(name)?
+            .items()?
+            .map(|m| {
+                Ok(IdMapping {
+                    container: m.get("containerID")?.u32()?,
+                    host: m.get("hostID")?.u32()?,
+                    size: m.get("size")?.u32()?,
+                })
+            })
+            .collect()
+    };
+    let (seccomp, seccomp_unknown) = match linux.get("seccomp")?.opt(parse_seccomp)? {
+        Some((profile, unknown)) => (Some(profile), unknown),
+        None => (None, Vec::new()),
+    };
+    Ok(Linux {
+        namespaces: linux.get("namespaces")?.items()?.map(|n| parse_namespace(&n)).collect::<Result<_, _>>()?,
+        uid_mappings: mappings("uidMappings")?,
+        gid_mappings: mappings("gidMappings")?,
+        cgroups_path: linux.get("cgroupsPath")?.opt(|f| f.str().map(String::from))?.filter(|p| !p.is_empty()),
+        resources: parse_resources(&linux.get("resources")?)?,
+        devices: linux.get("devices")?.items()?.map(|d| parse_device(&d)).collect::<Result<_, _>>()?,
+        masked_paths: linux.get("maskedPaths")?.strings()?,
+        readonly_paths: linux.get("readonlyPaths")?.strings()?,
+        sysctl: strings_map(&linux.get("sysctl")?)?,
+        rootfs_propagation: linux
+            .get("rootfsPropagation")?
+            .opt(|f| propagation(f.str()?).ok_or_else(|| f.error("unknown propagation")))?
+            .flatten(),
+        seccomp,
+        seccomp_unknown,
+    })
+}
+
+/// The mount propagation a name stands for (None: "" leaves it as it is).
+pub fn propagation(name: &str) -> Option<Option<u64>> {
+    Some(Some(match name {
+        "" => return Some(None),
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => return None,
+    }))
+}
+
+fn parse_namespace(namespace: &Field) -> Result<Namespace, String> {
+    let kind = namespace.get("type")?;
+    let flag = match kind.str()? {
+        "pid" => libc::CLONE_NEWPID,
+        "network" => libc::CLONE_NEWNET,
+        "mount" => libc::CLONE_NEWNS,
+        "ipc" => libc::CLONE_NEWIPC,
+        "uts" => libc::CLONE_NEWUTS,
+        "user" => libc::CLONE_NEWUSER,
+        "cgroup" => libc::CLONE_NEWCGROUP,
+        "time" => return Err(kind.error("time namespaces are not supported")),
+        other => return Err(kind.error(format!("unknown namespace {other:?}"))),
+    } as u64;
+    let path = namespace.get("path")?.opt(|f| f.str().map(String::from))?.filter(|p| !p.is_empty());
+    Ok(Namespace { flag, path })
+}
+
+/// Parses `update --resources`: a LinuxResources object alone.
+pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
+    let document = json::parse(bytes).map_err(|err| err.to_string())?;
+    let resources = parse_resources(&Field::root(&document))?;
+    Ok(resources)
+}
+
+fn parse_resources(resources: &Field) -> Result<Resources, String> {
+    let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
+    for unsupported_controller in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
+        let field = resources.get(unsupported_controller)?;
+        let empty = match field.value() {
+            None => true,
+            Some(Value::Object(members)) => members.is_empty(),
+            Some(Value::Array(items)) => items.is_empty(),
+            Some(_) => false,
+        };
+        if !empty {
+            return Err(field.error("this cgroup controller is not supported"));
+        }
+    }
+    let string = |field: Field| -> Result<Option<String>, String> { field.opt(|f| f.str().map(String::from)) };
+    Ok(Resources {
+        memory_limit: memory.get("limit")?.opt(Field::i64)?,
+        memory_swap: memory.get("swap")?.opt(Field::i64)?,
+        memory_reservation: memory.get("reservation")?.opt(Field::i64)?,
+        cpu_shares: cpu.get("shares")?.opt(Field::u64)?,
+        cpu_quota: cpu.get("quota")?.opt(Field::i64)?,
+        cpu_period: cpu.get("period")?.opt(Field::u64)?,
+        cpuset_cpus: string(cpu.get("cpus")?)?.filter(|s| !s.is_empty()),
+        cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
+        pids_limit: pids.get("limit")?.opt(Field::i64)?,
+        devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
+    })
+}
+
+fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
+    let kind = rule.get("type")?.opt(|f| f.str().map(String::from))?.unwrap_or_else(|| "a".into());
+    let kind = match kind.as_str() {
+        "a" | "c" | "b" => kind.chars().next().unwrap_or('a'),
+        other => return Err(rule.get("type")?.error(format!("unknown device type {other:?} (a, c or b)"))),
+    };
+    let number =
+        |name: &str| -> Result<Option<i64>, String> { Ok(rule.get(name)?.opt(Field::i64)?.filter(|n| *n >= 0)) };
+    let access = rule.get("access")?.opt(|f| f.str().map(String::from))?.unwrap_or_else(|| "rwm".into());
+    if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        return Err(rule.get("access")?.error(format!("{access:?} is not a subset of \"rwm\"")));
+    }
+    Ok(DeviceRule { allow: rule.get("allow")?.bool()?, kind, major: number("major")?, minor: number("minor")?, access })
+}
+
+fn parse_device(device: &Field) -> Result<Device, String> {
+    let path = device.get("path")?.str()?.to_string();
+    if !path.starts_with("/dev/") || path.split('/').any(|part| part == "..") {
+        return Err(device.get("path")?.error("must be a path under /dev"));
+    }
+    let kind = match device.get("type")?.str()? {
+        "c" | "u" => 'c',
+        "b" => 'b',
+        "p" => 'p',
+        other => return Err(device.get("type")?.error(format!("unknown device type {other:?} (c, b, u or p)"))),
+    };
+    let (major, minor) = match kind {
+        'p' => (0, 0),
+        _ => (device.get("major")?.i64()?, device.get("minor")?.i64()?),
+    };
+    Ok(Device {
+        path,
+        kind,
+        major,
+        minor,
+        file_mode: device.get("fileMode")?.opt(Field::u32)?,
+        uid: device.get("uid")?.opt(Field::u32)?,
+        gid: device.get("gid")?.opt(Field::u32)?,
+    })
+}
+
+/// `linux.seccomp`: the profile, and the names no architecture of ours has (skipped).
+fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
+    let errno = |field: Field| -> Result<Option<u16>, String> {
+        field.opt(|f| u16::try_from(f.u32()?).map_err(|_| f.error("not an errno")))
+    };
+    let action = |field: &Field, errno_ret: Option<u16>| -> Result<Action, String> {
+        Action::from_oci(field.str()?, errno_ret).map_err(|why| field.error(why))
+    };
+    let default_action = action(&seccomp.get("defaultAction")?, errno(seccomp.get("defaultErrnoRet")?)?)?;
+    let mut architectures = Vec::new();
+    for arch in seccomp.get("architectures")?.items()? {
+        // An architecture this machine cannot run (MIPS, s390x) can never make a call here.
+        if let Some(arch) = Arch::from_oci(arch.str()?) {
+            architectures.push(arch);
+        }
+    }
+    unsupported(&seccomp.get("listenerPath")?, "seccomp notification (listenerPath) is not supported")?;
+    let flags = seccomp.get("flags")?.strings()?;
+    if let Some(flag) = flags.iter().find(|f| f.as_str() != "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
+        return Err(seccomp.get("flags")?.error(format!("{flag} is not supported")));
+    }
+    let (mut rules, mut unknown) = (Vec::new(), Vec::new());
+    for entry in seccomp.get("syscalls")?.items()? {
+        let names = entry.get("names")?.strings()?;
+        let rule_action = action(&entry.get("action")?, errno(entry.get("errnoRet")?)?)?;
+        let args = entry
+            .get("args")?
+            .items()?
+            .map(|arg| {
+                let op = arg.get("op")?;
+                let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
+                Ok(ArgCmp {
+                    index: arg.get("index")?.u32()?,
+                    op,
+                    value: arg.get("value")?.u64()?,
+                    value_two: arg.get("valueTwo")?.opt(Field::u64)?.unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let (entry_rules, absent) = seccomp::Rule::from_oci(&names, rule_action, &args);
+        rules.extend(entry_rules);
+        unknown.extend(absent.into_iter().map(String::from));
+    }
+    Ok((Profile { default_action, architectures, rules }, unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn podman() -> Spec {
+        parse_config(include_bytes!("../tests/fixtures/podman-config.json")).unwrap()
+    }
+
+    #[test]
+    fn podmans_config_reads_whole() {
+        let spec = podman();
+        assert_eq!(spec.process.args, ["true"]);
+        assert_eq!(spec.process.umask, Some(18));
+        assert_eq!(spec.process.capabilities.unwrap().bounding, CapSet::default_set());
+        assert_eq!(spec.process.rlimits[0], Rlimit { resource: 7 /* RLIMIT_NOFILE */, soft: 20000, hard: 20000 });
+        assert_eq!(spec.mounts.len(), 11);
+        assert_eq!(spec.mounts[5].kind, "bind");
+        assert_eq!(spec.linux.cgroups_path.as_deref().map(|p| p.starts_with("/libpod_parent/libpod-")), Some(true));
+        let network = spec.linux.namespaces.iter().find(|n| n.flag == libc::CLONE_NEWNET as u64).unwrap();
+        assert!(network.path.as_deref().unwrap().starts_with("/run/netns/"));
+        assert_eq!(spec.linux.resources.pids_limit, Some(2048));
+        assert_eq!(
+            spec.linux.resources.devices,
+            [DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() }]
+        );
+        let seccomp = spec.linux.seccomp.unwrap();
+        assert_eq!(seccomp.default_action, Action::Errno(libc::ENOSYS as u16));
+        let names: usize = seccomp.rules.iter().map(|rule| rule.syscalls.len()).sum();
+        assert!(names > 300, "{names}");
+        assert!(spec.annotations.iter().any(|(k, v)| k == "io.container.manager" && v == "libpod"));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_by_its_path() {
+        let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
+        assert!(parse_config(base.as_bytes()).is_ok());
+        for (from, to, expected) in [
+            ("\"CAP_KILL\"", "\"CAP_TEST\"", "process.capabilities.bounding["),
+            ("\"RLIMIT_NOFILE\"", "\"RLIMIT_BOGUS\"", "process.rlimits[0].type: unknown rlimit"),
+            ("\"type\": \"pid\"", "\"type\": \"time\"", "time namespaces are not supported"),
+            ("\"cwd\": \"/\"", "\"cwd\": \"relative\"", "process.cwd: must be an absolute path"),
+            ("\"terminal\": true", "\"terminal\": 1", "process.terminal: expected true or false"),
+            ("\"destination\": \"/proc\"", "\"destination\": \"proc\"", "mounts[0].destination"),
+        ] {
+            assert!(base.contains(from), "{from}");
+            let err = parse_config(base.replace(from, to).as_bytes()).err().expect(to);
+            assert!(err.contains(expected), "{to}: {err}");
+        }
+        let err = parse_config(b"{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"r\"}}").err().unwrap();
+        assert!(err.starts_with("process: missing"), "{err}");
+        let apparmor =
+            base.replace("\"noNewPrivileges\": true", "\"noNewPrivileges\": true, \"apparmorProfile\": \"x\"");
+        assert_eq!(
+            parse_config(apparmor.as_bytes()).err().unwrap(),
+            "process.apparmorProfile: AppArmor is not supported"
+        );
+        assert!(parse_config(b"{,}").err().unwrap().starts_with("byte 1:"));
+    }
+
+    #[test]
+    fn the_state_is_the_specs_json() {
+        let annotations = [("a".to_string(), "b\"c".to_string())];
+        let state = State { id: "x", status: "running", pid: 42, bundle: "/b", annotations: &annotations };
+        assert_eq!(
+            state.json(),
+            r#"{"ociVersion":"1.0.2","id":"x","status":"running","pid":42,"bundle":"/b","annotations":{"a":"b\"c"}}"#
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
+        let newer = base.replacen('{', "{\"someFutureField\": {\"x\": [1, 2]},", 1);
+        assert!(parse_config(newer.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn device_rules_and_nodes() {
+        let doc = br#"{"ociVersion": "1.0.2", "root": {"path": "r"}, "process": {"args": ["sh"], "cwd": "/"},
+            "linux": {"resources": {"devices": [{"allow": true, "type": "c", "major": 1, "minor": -1, "access": "rw"}]},
+                      "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}]}}"#;
+        let spec = parse_config(doc).unwrap();
+        assert_eq!(
+            spec.linux.resources.devices[0],
+            DeviceRule { allow: true, kind: 'c', major: Some(1), minor: None, access: "rw".into() }
+        );
+        assert_eq!(spec.linux.devices[0].file_mode, Some(0o666));
+        for bad in [r#""access": "rwx""#, r#""type": "x""#] {
+            let doc = String::from_utf8(doc.to_vec()).unwrap().replacen(r#""access": "rw""#, bad, 1).replacen(
+                r#""type": "c", "major": 1"#,
+                if bad.contains("type") { r#""type": "x", "major": 1"# } else { r#""type": "c", "major": 1"# },
+                1,
+            );
+            assert!(parse_config(doc.as_bytes()).is_err(), "{bad}");
+        }
+        let escape = String::from_utf8(doc.to_vec()).unwrap().replace("/dev/fuse", "/dev/../etc/x");
+        assert!(parse_config(escape.as_bytes()).err().unwrap().contains("must be a path under /dev"));
+    }
+}
