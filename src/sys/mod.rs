@@ -6,6 +6,7 @@
 //!
 //! | file         | what                                                                     |
 //! | ------------ | ------------------------------------------------------------------------ |
+//! | `bpf.rs`     | eBPF: loading and attaching the cgroup v2 device filter                  |
 //! | `fd.rs`      | descriptors: open, read, write, pipes, poll, sockets, SCM_RIGHTS         |
 //! | `fs.rs`      | paths: stat, mkdir, rename, links, directory listing, locks, removal     |
 //! | `mount.rs`   | mount, the new mount API (open_tree, move_mount, mount_setattr), pivot   |
@@ -25,6 +26,7 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 
+mod bpf;
 mod fd;
 mod fs;
 mod memory;
@@ -34,6 +36,7 @@ mod process;
 mod signal;
 mod tty;
 
+pub use bpf::*;
 pub use fd::*;
 pub use fs::*;
 pub use memory::*;
