@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::devices::{self, DevicePolicy};
 use crate::error::{cpath, Context, Error};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::usage::{self, human_size, Usage};
@@ -361,6 +362,23 @@ impl Cgroup {
                 Err(Errno(libc::ENOENT)) if w.optional => {}
                 other => other.step(|| format!("write({file}, {:?})", w.value))?,
             }
+        }
+        Ok(())
+    }
+
+    /// Limits the devices the container may open or create to `policy`: v1's devices.deny and
+    /// devices.allow, or on v2 an eBPF program attached to the directory. Before any process of the
+    /// container runs here.
+    pub fn restrict_devices(&self, policy: &DevicePolicy) -> Result<(), Error> {
+        if let Some(dir) = &self.dir_fd {
+            return devices::attach_v2(dir, policy);
+        }
+        let dir = self.dir_of("devices").ok_or_else(|| {
+            Error::Setup(format!("the cgroup v1 devices controller is not mounted under {CGROUP_ROOT}"))
+        })?;
+        for (file, line) in policy.v1_writes() {
+            let path = format!("{dir}/{file}");
+            sys::write_file(&cpath(&path)?, &line).step(|| format!("write({path}, {line:?})"))?;
         }
         Ok(())
     }

@@ -17,7 +17,6 @@ mod child;
 mod cli;
 #[allow(unsafe_code)]
 mod clone;
-#[cfg_attr(not(test), expect(dead_code, reason = "for the OCI lifecycle"))]
 mod devices;
 mod error;
 mod handshake;

@@ -7,6 +7,7 @@
 //! RDT, time namespaces), never silently skipped.
 
 use crate::caps::{self, Cap, CapSet};
+use crate::devices::{self, DeviceRule};
 use crate::json::{self, Field, Value};
 use crate::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
 use crate::syscalls::Arch;
@@ -138,18 +139,8 @@ pub struct Resources {
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
     pub pids_limit: Option<i64>,
+    /// `linux.resources.devices`: type absent is `a`, -1 or absent numbers any, access absent `rwm`.
     pub devices: Vec<DeviceRule>,
-}
-
-/// `linux.resources.devices[]`, as written: `type` a, c or b (None: a), -1 or absent numbers mean
-/// any, `access` a subset of "rwm".
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceRule {
-    pub allow: bool,
-    pub kind: char,
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
-    pub access: String,
 }
 
 /// `linux.devices[]`: a node to make in the container's /dev.
@@ -491,17 +482,17 @@ fn parse_resources(resources: &Field) -> Result<Resources, String> {
 }
 
 fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
-    let kind = rule.get("type")?.opt(|f| f.str().map(String::from))?.unwrap_or_else(|| "a".into());
-    let kind = match kind.as_str() {
-        "a" | "c" | "b" => kind.chars().next().unwrap_or('a'),
-        other => return Err(rule.get("type")?.error(format!("unknown device type {other:?} (a, c or b)"))),
+    let kind = rule.get("type")?;
+    let kind = devices::parse_type(kind.opt(Field::str)?.unwrap_or("a")).map_err(|why| kind.error(why))?;
+    let number = |name: &str| -> Result<Option<u32>, String> {
+        let field = rule.get(name)?;
+        match field.opt(Field::i64)? {
+            None | Some(-1) => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| field.error(format!("{n} is not a device number"))),
+        }
     };
-    let number =
-        |name: &str| -> Result<Option<i64>, String> { Ok(rule.get(name)?.opt(Field::i64)?.filter(|n| *n >= 0)) };
-    let access = rule.get("access")?.opt(|f| f.str().map(String::from))?.unwrap_or_else(|| "rwm".into());
-    if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-        return Err(rule.get("access")?.error(format!("{access:?} is not a subset of \"rwm\"")));
-    }
+    let access = rule.get("access")?;
+    let access = devices::parse_access(access.opt(Field::str)?.unwrap_or("rwm")).map_err(|why| access.error(why))?;
     Ok(DeviceRule { allow: rule.get("allow")?.bool()?, kind, major: number("major")?, minor: number("minor")?, access })
 }
 
@@ -600,7 +591,7 @@ mod tests {
         assert_eq!(spec.linux.resources.pids_limit, Some(2048));
         assert_eq!(
             spec.linux.resources.devices,
-            [DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() }]
+            [DeviceRule { allow: false, kind: None, major: None, minor: None, access: devices::Access::ALL }]
         );
         let seccomp = spec.linux.seccomp.unwrap();
         assert_eq!(seccomp.default_action, Action::Errno(libc::ENOSYS as u16));
@@ -661,7 +652,7 @@ mod tests {
         let spec = parse_config(doc).unwrap();
         assert_eq!(
             spec.linux.resources.devices[0],
-            DeviceRule { allow: true, kind: 'c', major: Some(1), minor: None, access: "rw".into() }
+            DeviceRule { allow: true, kind: Some(devices::DeviceType::Char), major: Some(1), minor: None, access: devices::parse_access("wr").unwrap() }
         );
         assert_eq!(spec.linux.devices[0].file_mode, Some(0o666));
         for bad in [r#""access": "rwx""#, r#""type": "x""#] {

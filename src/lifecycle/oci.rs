@@ -23,6 +23,7 @@ use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::state::{Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, EXEC_FIFO};
 use crate::lifecycle::{require_root, state_dir, Claim};
 use crate::mounts::{self, BindSource, Checked};
+use crate::devices::{self, DevicePolicy};
 use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
 use crate::spec::{self, Spec, State};
@@ -116,6 +117,10 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     }
     let terminal = console(spec.process.terminal, spec.process.console_size, create.console_socket.as_deref())?;
     let cgroup_path = cgroups_path(&spec, id, global.systemd_cgroup)?;
+    // The bundle's rules first, then the ones no bundle can take away (runc's order).
+    let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
+    let device_policy =
+        DevicePolicy::from_rules(&device_rules).map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
 
     // --- The name, the record, the cgroup, the FIFO. ---
     let claim = claim(&state, id)?;
@@ -137,6 +142,9 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let cgroup = cgroup::detect()
         .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
         .transpose()?;
+    if let Some(cgroup) = &cgroup {
+        cgroup.restrict_devices(&device_policy)?;
+    }
     sys::mknod_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o600)
         .step(|| format!("mknod({}/exec.fifo)", claim.entry.path))?;
     let fifo = sys::open_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::O_PATH, 0)
