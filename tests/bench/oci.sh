@@ -51,4 +51,6 @@ for r in "${runtimes[@]}"; do pairs+=("$(basename "$r")=$r"); done
 oci_podman_config "$work" "${pairs[@]}"
 oci_podman_image "$work" localhost/bb
 echo "bench-oci: $(nproc) cpus, kernel $(uname -r), podman $(podman --version | awk '{print $3}')"
-python3 tests/bench/oci.py "$work/bundle" "$out" "${runtimes[@]}"
+bench=$PWD/tests/bench/oci.py
+cd "$work"   # conmon leaves a file `oom` in its working directory when a container is OOM-killed
+python3 "$bench" "$work/bundle" "$out" "${runtimes[@]}"

@@ -28,6 +28,10 @@ runtime=$(oci_resolve "$runtime")
 oci_install containerd podman tmux busybox-static
 oci_private_view "$self" --runtime "$runtime" ${calls:+--log-calls "$calls"}
 
+# Kept for reading after a failure, as the runtime-tools TAP is.
+mkdir -p target/oci
+exec > >(tee "target/oci/containerd-$(basename "$runtime").txt") 2>&1
+
 work=$(mktemp -d /tmp/contain-containerd.XXXXXX)
 OCI_WORK=$work
 sock=$work/containerd.sock

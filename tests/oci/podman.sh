@@ -30,6 +30,10 @@ runtime=$(oci_resolve "$runtime")
 oci_install podman tmux busybox-static
 oci_private_view "$self" --runtime "$runtime" ${calls:+--log-calls "$calls"}
 
+# Kept for reading after a failure, as the runtime-tools TAP is.
+mkdir -p target/oci
+exec > >(tee "target/oci/podman-$(basename "$runtime").txt") 2>&1
+
 work=$(mktemp -d /tmp/contain-podman.XXXXXX)
 OCI_WORK=$work
 cleanup() {
@@ -49,6 +53,8 @@ pm_list() { pm ps -aq; }
 image=localhost/bb
 oci_podman_image "$work" $image
 echo "podman $(podman --version | awk '{print $3}'), runtime $name at $runtime"
+# conmon leaves a file `oom` in its working directory when a container is OOM-killed.
+cd "$work"
 
 container_id() { pm inspect --format '{{.Id}}' "$1"; }
 # Besides the generic places (lib.sh), podman's own directories. The runtime's state is under /run:

@@ -277,7 +277,8 @@ def main():
              f"{'' if r.clean else ', unclean'})"
              for c, r in zip(cand, ref) if c.ok < r.ok or c.not_ok > r.not_ok or (r.clean and not c.clean)]
     if worse:
-        lines.append(f"files where {names[0]} does worse than {names[1]}: " + "; ".join(worse))
+        lines.append(f"files where {names[0]} does worse than {names[1]} (ok/not ok):")
+        lines += ["  " + w for w in worse]
     checks = [("ok", ct["ok"], ">=", rt["ok"], ct["ok"] >= rt["ok"]),
               ("not ok", ct["not_ok"], "<=", rt["not_ok"], ct["not_ok"] <= rt["not_ok"]),
               ("clean files", ct["clean"], ">=", rt["clean"], ct["clean"] >= rt["clean"])]
