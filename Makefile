@@ -10,7 +10,8 @@ TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 BINARY       := target/$(TARGET)/release/contain
 
-.PHONY: all contain rootfs demo test test-vm bench unit-test check-aarch64 busybox clean
+.PHONY: all contain rootfs demo test test-vm bench unit-test check-aarch64 busybox clean \
+	test-oci test-podman test-containerd bench-oci
 
 all: contain
 
@@ -40,6 +41,25 @@ test: contain busybox
 # from a tmpfs root (tests/vm/).
 test-vm: contain busybox
 	tests/vm/test-vm.sh $(TARGET) "$(STATIC_FLAGS)"
+
+# The OCI runtime CLI, judged by real clients (tests/oci/): the runtime-tools validation suite beside
+# crun (passes when OCI_RUNTIME does at least as well), podman and containerd. OCI_RUNTIME=crun or
+# runc runs the same harness on another runtime (runtime-tools then compares it with crun).
+OCI_RUNTIME ?= $(CURDIR)/contain
+test-oci: contain
+	OCI_CANDIDATE=$(OCI_RUNTIME) tests/oci/runtime-tools.sh
+
+test-podman: contain busybox
+	tests/oci/podman.sh --runtime $(OCI_RUNTIME)
+
+test-containerd: contain busybox
+	tests/oci/containerd.sh --runtime $(OCI_RUNTIME)
+
+# Not a test: OCI create+start+wait+delete and `podman run --rm` times, runtimes interleaved; ratios are
+# to the first runtime (tests/bench/oci.sh).
+BENCH_OCI_RUNTIMES ?= crun runc
+bench-oci: contain busybox
+	tests/bench/oci.sh $(BENCH_OCI_RUNTIMES)
 
 # Not a test: start-up latency, memory and size against crun, runc and bubblewrap (tests/bench/).
 bench: contain

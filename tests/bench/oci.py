@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""OCI lifecycle and podman benchmark, invoked by tests/bench/oci.sh (which sets up the bundle, podman
+and the private mount namespace).
+
+usage: oci.py BUNDLE OUT RUNTIME...
+
+Lifecycle: what an engine does for one short container, on one bundle: `create --bundle B --pid-file P
+ID`, `start ID`, wait for the container's process to exit, `delete ID`. This process is a child
+subreaper, like conmon and containerd's shim, so the container's PID 1 is reparented to it once
+`create` has returned, and waiting is a waitpid(2) on the pid from the pid file: no polling of `state`.
+Podman: the wall time of `podman --runtime PATH run --rm localhost/bb /bin/true`.
+Both interleave the runtimes, in a new random order each round, so a noisy machine hits all alike.
+"""
+import ctypes
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+RUNS = int(os.environ.get("BENCH_OCI_RUNS", "200"))
+PODMAN_RUNS = int(os.environ.get("BENCH_PODMAN_RUNS", "30"))
+DEVNULL = os.open(os.devnull, os.O_RDWR)
+
+
+def run(argv):
+    """Runs argv with stdio on /dev/null; returns its exit status."""
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, DEVNULL, 0), (os.POSIX_SPAWN_DUP2, DEVNULL, 1), (os.POSIX_SPAWN_DUP2, DEVNULL, 2)])
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def reap_orphans():
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def lifecycle(runtime, bundle, cid):
+    """Seconds for create, start, wait, delete; raises on any failure."""
+    pid_file = os.path.join(bundle, f"{cid}.pid")
+    start = time.perf_counter()
+    if run([runtime, "create", "--bundle", bundle, "--pid-file", pid_file, cid]) != 0:
+        raise RuntimeError(f"{runtime} create failed")
+    init = int(open(pid_file).read())
+    if run([runtime, "start", cid]) != 0:
+        raise RuntimeError(f"{runtime} start failed")
+    _, status = os.waitpid(init, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{runtime}: /bin/true exited {os.waitstatus_to_exitcode(status)}")
+    if run([runtime, "delete", cid]) != 0:
+        raise RuntimeError(f"{runtime} delete failed")
+    elapsed = time.perf_counter() - start
+    os.unlink(pid_file)
+    reap_orphans()
+    return elapsed
+
+
+def podman_run(runtime):
+    start = time.perf_counter()
+    if run(["/usr/bin/podman", "--runtime", runtime, "run", "--rm", "localhost/bb", "/bin/true"]) != 0:
+        raise RuntimeError(f"podman run --rm with {runtime} failed")
+    elapsed = time.perf_counter() - start
+    reap_orphans()
+    return elapsed
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def interleaved(runtimes, rounds, once):
+    times = {r: [] for r in runtimes}
+    for r in runtimes:  # warm-up, and a check that each works at all
+        once(r)
+    order = list(runtimes)
+    shuffle = random.Random(rounds).shuffle
+    for _ in range(rounds):
+        shuffle(order)
+        for r in order:
+            times[r].append(once(r) * 1000)
+    return times
+
+
+def table(title, times, runtimes, rounds):
+    base = percentile(times[runtimes[0]], 50)
+    lines = [f"{title}, {rounds} interleaved rounds, ms (ratio = median / {os.path.basename(runtimes[0])}'s median)",
+             f"{'runtime':34} {'p10':>7} {'median':>7} {'p90':>7} {'ratio':>6}"]
+    rows = []
+    for r in runtimes:
+        p10, p50, p90 = (percentile(times[r], p) for p in (10, 50, 90))
+        lines.append(f"{r:34} {p10:7.2f} {p50:7.2f} {p90:7.2f} {p50 / base:6.2f}")
+        rows.append({"runtime": r, "p10_ms": p10, "median_ms": p50, "p90_ms": p90, "ratio": p50 / base})
+    return lines, rows
+
+
+def main():
+    bundle, out, runtimes = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        sys.exit("bench-oci: prctl(PR_SET_CHILD_SUBREAPER) failed")
+    counter = iter(range(10**9))
+    cycle = lambda r: lifecycle(r, bundle, f"bench-oci-{os.getpid()}-{next(counter)}")
+    lines, results = [], {}
+    for key, title, rounds, once in (
+            ("lifecycle", "OCI create + start + wait + delete of /bin/true on one bundle", RUNS, cycle),
+            ("podman", "podman run --rm localhost/bb /bin/true, wall time", PODMAN_RUNS, podman_run)):
+        if rounds <= 0:
+            continue
+        part, results[key] = table(title, interleaved(runtimes, rounds, once), runtimes, rounds)
+        lines += part + [""]
+    # The lifecycle must leave nothing behind: runtime state under /run, cgroups named by the IDs.
+    prefix = f"bench-oci-{os.getpid()}-"
+    leftovers = subprocess.run(["find", "/run", "/sys/fs/cgroup", "-maxdepth", "5", "-name", prefix + "*"],
+                               capture_output=True, text=True).stdout.split()
+    lines.append(f"left behind by {next(counter)} lifecycles: {len(leftovers)} files or cgroups {' '.join(leftovers[:5])}")
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    with open(os.path.join(out, "oci.txt"), "w") as f:
+        f.write(report)
+    with open(os.path.join(out, "oci.json"), "w") as f:
+        json.dump({"lifecycle_runs": RUNS, "podman_runs": PODMAN_RUNS, **results, "leftovers": leftovers}, f, indent=2)
+    if leftovers:
+        sys.exit("bench-oci: leftovers, see above")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# `make test-podman`: podman 4.3 as a real client of an OCI runtime. Runs the scenarios an engine
+# needs (run, -it through a real terminal, exec, stop, kill, rm -f, pause, update, --memory,
+# --pids-limit, exit codes) with `podman --runtime PATH`, asserting outputs and exit codes, and
+# after each one that nothing is left: no container in `podman ps -a`, no cgroup, mount, state
+# file or process that names it.
+#
+# usage: tests/oci/podman.sh [--runtime PATH] [--log-calls FILE]
+#   --runtime    the OCI runtime (default ./contain); registered in containers.conf under its
+#                file name, and listed in runtime_supports_json, so podman passes it --log/--log-format=json
+#   --log-calls  append every call podman/conmon make to the runtime (argv, fds, exit status) to FILE
+# Podman gets a private configuration and storage (a temporary directory, removed at the end), so
+# it neither uses nor disturbs the machine's own podman state.
+set -euo pipefail
+self=$(realpath "$0")
+cd "$(dirname "$self")/../.."
+. tests/oci/lib.sh
+[[ $(id -u) -eq 0 ]] || oci_die "needs root"
+
+runtime=./contain
+calls=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --runtime) runtime=$2; shift 2 ;;
+        --log-calls) calls=$(realpath "$2"); shift 2 ;;
+        *) oci_die "usage: $0 [--runtime PATH] [--log-calls FILE]" ;;
+    esac
+done
+runtime=$(oci_resolve "$runtime")
+oci_install podman tmux busybox-static
+oci_private_view "$self" --runtime "$runtime" ${calls:+--log-calls "$calls"}
+
+# Kept for reading after a failure, as the runtime-tools TAP is.
+mkdir -p target/oci
+exec > >(tee "target/oci/podman-$(basename "$runtime").txt") 2>&1
+
+work=$(mktemp -d /tmp/contain-podman.XXXXXX)
+OCI_WORK=$work
+cleanup() {
+    podman rm -af -t 0 >/dev/null 2>&1 || true
+    tmux_stop
+    oci_remove_dir "$work"
+}
+trap cleanup EXIT
+
+name=$(basename "$runtime")
+if [[ -n $calls ]]; then
+    runtime=$(oci_call_logger "$runtime" "$calls" "$work/bin")
+fi
+oci_podman_config "$work" "$name=$runtime"
+pm() { timeout 120 podman --runtime "$runtime" "$@"; }
+pm_list() { pm ps -aq; }
+image=localhost/bb
+oci_podman_image "$work" $image
+echo "podman $(podman --version | awk '{print $3}'), runtime $name at $runtime"
+# conmon leaves a file `oom` in its working directory when a container is OOM-killed.
+cd "$work"
+
+container_id() { pm inspect --format '{{.Id}}' "$1"; }
+# Besides the generic places (lib.sh), podman's own directories. The runtime's state is under /run:
+# podman calls it without --root, so in its default root.
+gone() { no_leftovers "$1" "$2" pm_list "$work/runroot" "$work/libpod" "$work/storage/overlay-containers"; }
+# And podman's overlay mounts of container root filesystems, which are named by layer, not container.
+extra_leftovers() {
+    local mounts
+    mounts=$(grep -c " $work/storage/overlay/" /proc/self/mountinfo || true)
+    [[ $mounts == 0 ]] || found+=("$mounts overlay mounts in podman's storage")
+}
+OCI_EXTRA_LEFTOVERS=extra_leftovers
+
+t0=$SECONDS
+cid=$work/cid
+expect "run --rm echo hi" 0 hi pm run --rm --cidfile "$cid.1" $image echo hi
+gone "run --rm echo hi" "$(cat "$cid.1" 2>/dev/null)"
+expect "a failing command's exit code" 42 "" pm run --rm --cidfile "$cid.2" $image sh -c 'exit 42'
+gone "a failing command" "$(cat "$cid.2" 2>/dev/null)"
+expect "false exits 1" 1 "" pm run --rm --cidfile "$cid.3" $image false
+gone "false" "$(cat "$cid.3" 2>/dev/null)"
+capture pm run --rm --cidfile "$cid.4" $image /no/such/command
+if [[ $rc == 127 && $err == *"/no/such/command"* ]]; then ok "a missing command exits 127, named in podman's error"
+else not_ok "a missing command exits 127, named in podman's error" "got exit $rc, stderr: $err"; fi
+gone "a missing command" "$(cat "$cid.4" 2>/dev/null)"
+capture pm run --rm -i --cidfile "$cid.5" $image sh -c 'cat; echo to-stderr >&2' <<< "piped in"
+if [[ $rc == 0 && $out == "piped in" && $err == to-stderr ]]; then ok "-i: stdin in, stdout and stderr apart"
+else not_ok "-i: stdin in, stdout and stderr apart" "got exit $rc, stdout '$out', stderr '$err'"; fi
+gone "-i" "$(cat "$cid.5" 2>/dev/null)"
+
+# --- -it: a real terminal (tmux) -----------------------------------------------------------------
+tmux_start "podman --runtime '$runtime' run --rm -it --cidfile '$cid.6' --name oci-tty $image sh; echo podman-exit=\$?; sleep 600"
+screen_check "-it: a shell prompt" "/ # "
+tmux_line 'tty; stty size; echo sum-$((20+22))'
+screen_check "-it: a pty of 24x80 as stdin" "/dev/pts/0
+24 80
+sum-42"
+init=$(pm inspect --format '{{.State.Pid}}' oci-tty 2>/dev/null || true)
+tmux_line "sleep 30"
+if [[ -n $init ]] && wait_foreground "$init" "sleep 30"; then
+    tmux_keys send-keys C-c
+    tmux_line 'echo alive-$((1+1))'
+    screen_check "-it: Ctrl-C interrupts the foreground job, not the shell" "alive-2"
+else
+    not_ok "-it: Ctrl-C interrupts the foreground job, not the shell" "sleep 30 never became the foreground job (container pid '$init')"
+fi
+tmux_keys resize-window -x 100 -y 30
+tmux_line "stty size"
+screen_check "-it: the window size follows the terminal" "30 100"
+tmux_line "exit 3"
+screen_check "-it: the shell's exit status is podman's" "podman-exit=3"
+tmux_stop
+gone "-it" "$(cat "$cid.6" 2>/dev/null)"
+
+# --- exec ----------------------------------------------------------------------------------------
+pm run -d --name oci-exec --stop-timeout 1 $image sleep 600 >/dev/null
+id=$(container_id oci-exec)
+expect "exec echo" 0 from-exec pm exec oci-exec echo from-exec
+expect "exec's exit code" 7 "" pm exec oci-exec sh -c 'exit 7'
+expect "exec joins the container's pid namespace" 0 sleep pm exec oci-exec cat /proc/1/comm
+capture pm exec oci-exec /no/such/command
+[[ $rc == 127 ]] && ok "exec of a missing command exits 127" || not_ok "exec of a missing command exits 127" "got exit $rc, stderr: $err"
+tmux_start "podman --runtime '$runtime' exec -it oci-exec sh; echo exec-exit=\$?; sleep 600"
+screen_check "exec -it: a shell prompt" "/ # "
+tmux_line 'tty >/dev/null && echo has-a-tty; stty size'
+screen_check "exec -it: a pty of its own" "has-a-tty
+24 80"
+tmux_line "exit 4"
+screen_check "exec -it: the exit status is podman's" "exec-exit=4"
+tmux_stop
+expect "rm -f a running container" 0 oci-exec pm rm -f oci-exec
+gone "exec" "$id"
+
+# --- stop ----------------------------------------------------------------------------------------
+# PID 1 of a pid namespace ignores SIGTERM unless it handles it: stop escalates to SIGKILL.
+pm run -d --name oci-stop $image sleep 600 >/dev/null
+id=$(container_id oci-stop)
+expect "stop (SIGTERM ignored)" 0 oci-stop pm stop -t 1 oci-stop
+expect "stop escalates to SIGKILL: exit 137" 0 137 pm inspect --format '{{.State.ExitCode}}' oci-stop
+expect "rm a stopped container" 0 oci-stop pm rm oci-stop
+gone "stop" "$id"
+pm run -d --name oci-stop2 $image sh -c 'trap "exit 5" TERM; while :; do sleep 0.1; done' >/dev/null
+id=$(container_id oci-stop2)
+start=$SECONDS
+expect "stop (SIGTERM handled)" 0 oci-stop2 pm stop -t 20 oci-stop2
+check "stop returns once the container exits, before the timeout" test $((SECONDS - start)) -lt 10
+expect "the handler's exit status" 0 5 pm inspect --format '{{.State.ExitCode}}' oci-stop2
+pm rm oci-stop2 >/dev/null
+gone "stop (handled)" "$id"
+
+# --- kill ----------------------------------------------------------------------------------------
+pm run -d --name oci-kill $image sleep 600 >/dev/null
+id=$(container_id oci-kill)
+expect "kill (SIGKILL)" 0 oci-kill pm kill oci-kill
+expect "a killed container exits 137" 0 137 pm wait oci-kill
+pm rm oci-kill >/dev/null
+gone "kill" "$id"
+pm run -d --name oci-kill2 $image sh -c 'trap "exit 6" HUP; while :; do sleep 0.1; done' >/dev/null
+id=$(container_id oci-kill2)
+expect "kill -s HUP" 0 oci-kill2 pm kill -s HUP oci-kill2
+expect "the signal reached the container's handler" 0 6 pm wait oci-kill2
+pm rm oci-kill2 >/dev/null
+gone "kill -s HUP" "$id"
+
+# --- rm -f, pause, update, limits -----------------------------------------------------------------
+pm run -d --name oci-limits --stop-timeout 1 --memory 64m --pids-limit 32 $image sleep 600 >/dev/null
+id=$(container_id oci-limits)
+init=$(pm inspect --format '{{.State.Pid}}' oci-limits)
+expect "--memory 64m sets the cgroup's limit" 0 67108864 cgroup_value "$init" memory memory.limit_in_bytes memory.max
+expect "--pids-limit 32 sets the cgroup's limit" 0 32 cgroup_value "$init" pids pids.max pids.max
+expect "update --memory" 0 "$id" pm update --memory 128m oci-limits
+expect "update changes the cgroup's limit" 0 134217728 cgroup_value "$init" memory memory.limit_in_bytes memory.max
+expect "pause" 0 oci-limits pm pause oci-limits
+expect "paused" 0 paused pm inspect --format '{{.State.Status}}' oci-limits
+expect "unpause" 0 oci-limits pm unpause oci-limits
+expect "running again" 0 running pm inspect --format '{{.State.Status}}' oci-limits
+expect "rm -f" 0 oci-limits pm rm -f oci-limits
+gone "limits, pause, rm -f" "$id"
+# Beyond the memory limit the kernel's OOM killer ends it (the host has no swap to spill into).
+capture pm run --rm --cidfile "$cid.7" --memory 16m $image sh -c 'x=$(head -c 64000000 /dev/zero | tr "\0" x); echo survived'
+[[ $rc == 137 && $out != *survived* ]] && ok "--memory 16m: a 64 MB shell variable is OOM-killed (137)" \
+    || not_ok "--memory 16m: a 64 MB shell variable is OOM-killed (137)" "got exit $rc, stdout '$out', stderr '$err'"
+gone "OOM" "$(cat "$cid.7" 2>/dev/null)"
+capture pm run --rm --cidfile "$cid.8" --pids-limit 5 $image sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'
+[[ $err == *"can't fork"* ]] && ok "--pids-limit 5: the 6th process cannot fork" \
+    || not_ok "--pids-limit 5: the 6th process cannot fork" "got exit $rc, stderr '$err'"
+gone "pids limit" "$(cat "$cid.8" 2>/dev/null)"
+
+check "podman ps -a is empty at the end" test -z "$(pm_list)"
+oci_done "podman scenarios with $name" $((SECONDS - t0))
