@@ -48,6 +48,10 @@ pub struct Limits {
     /// with a memory limit: no swap at all (`contain run`'s rule, so the limit bites).
     pub memory_swap: Option<u64>,
     pub memory_reservation: Option<u64>,
+    /// cgroup v1 only (v2 has no such files): 0..100, the OOM killer off, the TCP buffer limit.
+    pub memory_swappiness: Option<u64>,
+    pub disable_oom_killer: bool,
+    pub kernel_tcp: Option<u64>,
     /// Microseconds per period, or `UNLIMITED`.
     pub cpu_quota_us: Option<u64>,
     pub cpu_period_us: Option<u64>,
@@ -69,6 +73,9 @@ impl Limits {
             memory_bytes: signed(resources.memory_limit),
             memory_swap: signed(resources.memory_swap),
             memory_reservation: signed(resources.memory_reservation),
+            memory_swappiness: resources.memory_swappiness,
+            disable_oom_killer: resources.disable_oom_killer,
+            kernel_tcp: signed(resources.kernel_tcp),
             cpu_quota_us: signed(resources.cpu_quota),
             cpu_period_us: resources.cpu_period,
             cpu_shares: resources.cpu_shares,
@@ -76,6 +83,17 @@ impl Limits {
             cpuset_mems: resources.cpuset_mems.clone(),
             pids: resources.pids_limit.map(|n| if n <= 0 { UNLIMITED } else { n as u64 }),
         }
+    }
+
+    /// The first setting that only cgroup v1 has, by its OCI name, if any is set.
+    fn v1_only(&self) -> Option<&'static str> {
+        [
+            (self.memory_swappiness.is_some(), "linux.resources.memory.swappiness"),
+            (self.disable_oom_killer, "linux.resources.memory.disableOOMKiller"),
+            (self.kernel_tcp.is_some(), "linux.resources.memory.kernelTCP"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
     }
 }
 
@@ -200,6 +218,15 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
             }
             if let Some(low) = limits.memory_reservation {
                 writes.push(write("memory", "memory.soft_limit_in_bytes", v(low), false));
+            }
+            if let Some(swappiness) = limits.memory_swappiness {
+                writes.push(write("memory", "memory.swappiness", swappiness.to_string(), false));
+            }
+            if limits.disable_oom_killer {
+                writes.push(write("memory", "memory.oom_control", "1".into(), false));
+            }
+            if let Some(tcp) = limits.kernel_tcp {
+                writes.push(write("memory", "memory.kmem.tcp.limit_in_bytes", v(tcp), false));
             }
             if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
                 let period = limits.cpu_period_us.unwrap_or(CPU_PERIOD_US);
@@ -353,6 +380,9 @@ impl Cgroup {
 
     /// Writes `limits` into the cgroup's files (at creation, and for OCI `update`).
     pub fn write_limits(&self, limits: &Limits) -> Result<(), Error> {
+        if let Some(name) = limits.v1_only().filter(|_| self.version == Version::V2) {
+            return Err(Error::Setup(format!("{name}: cgroup v2 has no such setting")));
+        }
         for w in limit_writes(self.version, limits) {
             let dir = self.dir_of(w.controller).ok_or_else(|| {
                 Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))

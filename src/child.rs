@@ -13,7 +13,7 @@ use crate::caps::{self, Privileges};
 use crate::error::{cpath, Context, Error};
 use crate::handshake::{ChildEnds, Failure};
 use crate::hooks;
-use crate::mounts::{self, BindSource, Checked, HostBinds, HostDevices, Step};
+use crate::mounts::{self, BindSource, Checked, Mask, Step};
 use crate::net;
 use crate::netlink::VethAddrs;
 use crate::signals::SIGNAL_MAX;
@@ -101,19 +101,24 @@ pub struct NewContainer {
     /// The rootfs, checked by the runtime and opened again here (see `mounts::Checked`): every
     /// use below goes through that descriptor, never through its path again.
     pub rootfs: Checked,
+    /// OCI without a mount namespace: mount in the caller's, and chroot rather than pivot_root.
+    pub host_mounts: bool,
     /// `--overlay`: the rootfs becomes the lower layer of an overlayfs.
     pub overlay: Option<Overlay>,
     pub read_only: bool,
     /// `contain run` without `--privileged`: no device node made in the rootfs or a volume opens.
     pub nodev: bool,
-    /// The mounts, devices and links after the pivot (mounts.rs), then the sysctls, then the masks.
+    /// The mounts, devices and links made in the new root before the pivot (mounts.rs); after it,
+    /// the sysctls, then the masks.
     pub plan: Vec<Step>,
     pub binds: Vec<BindSource>,
     pub sysctls: Vec<(String, String)>,
-    pub masks: Vec<Step>,
+    pub masks: Vec<Mask>,
     pub net: ContainerNet,
     /// Namespaces to join (an OCI bundle's `path`s), opened by the runtime.
     pub joins: Vec<(u64, Fd)>,
+    /// clone3 made a user namespace, whose maps the runtime wrote before "go".
+    pub user_namespace: bool,
     /// Make a cgroup namespace, once inside the cgroup.
     pub cgroup_namespace: bool,
     /// An OCI bundle's rootfsPropagation, set on the new root.
@@ -190,6 +195,13 @@ const JOINED_NAMESPACES: u64 =
 
 /// `contain run` and OCI `create`: everything between the new namespaces and the command.
 fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEnds) -> Result<(), Error> {
+    if container.user_namespace {
+        // We are still the runtime's host uid and gid, which the maps need not name (inside, we
+        // would be "nobody", and files we make would have no owner): become the namespace's root,
+        // with every capability in it, as runc's nsexec does.
+        sys::setresgid(0).step(|| "setresgid(0, 0, 0) in the new user namespace".into())?;
+        sys::setresuid(0).step(|| "setresuid(0, 0, 0) in the new user namespace".into())?;
+    }
     // Namespaces an OCI bundle names by path (podman's network namespace), before anything else.
     for (flag, fd) in &container.joins {
         sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
@@ -202,10 +214,12 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     // into the user's shell), keyboard signals go to the runtime, which forwards them, and the
     // container's own pty, when it gets one, can become ours.
     sys::setsid().step(|| "setsid()".into())?;
-    // Our mount namespace is a copy of the host's, with its shared propagation: without this,
-    // every mount below would also appear on the host.
-    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
-        .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
+    if !container.host_mounts {
+        // Our mount namespace is a copy of the host's, with its shared propagation: without this,
+        // every mount below would also appear on the host.
+        sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+            .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
+    }
 
     if let Some(hostname) = &container.hostname {
         log!("setting hostname: {hostname}");
@@ -221,24 +235,34 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     hooks::run(hooks, "createContainer", state)?;
 
     log!("setting up rootfs: {}", container.rootfs.path);
-    let devices = HostDevices::open()?;
-    let binds = HostBinds::open(&container.binds, container.nodev)?;
     let rootfs = container.rootfs.reopen()?;
     let overlay_root = container.overlay.as_ref().map(|overlay| mount_overlay(&rootfs, overlay)).transpose()?;
-    enter_rootfs(overlay_root.as_ref().unwrap_or(&rootfs), &container.rootfs.path)?;
-
+    let new_root = bind_root(overlay_root.as_ref().unwrap_or(&rootfs), &container.rootfs.path)?;
     if container.nodev {
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        sys::mount_setattr_path(c"/", true, sys::MOUNT_ATTR_NODEV)
-            .step(|| "mount_setattr(/, AT_RECURSIVE, MOUNT_ATTR_NODEV)".into())?;
+        sys::mount_setattr_tree(&new_root, sys::MOUNT_ATTR_NODEV, 0)
+            .step(|| "mount_setattr(rootfs, AT_RECURSIVE, MOUNT_ATTR_NODEV)".into())?;
     }
     // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
     let create_missing = !container.read_only || container.overlay.is_some();
     log!("mounting /proc, /sys, /dev and {} bind mount(s)", container.binds.len());
-    mounts::apply(&container.plan, &devices, &binds, create_missing)?;
-    drop((devices, binds));
+    if container.host_mounts {
+        // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
+        let mounted = mounts::apply(&new_root, &container.plan, &container.binds, container.nodev, create_missing)
+            .and_then(|()| sys::fchdir(&new_root).step(|| format!("fchdir({})", container.rootfs.path)))
+            .and_then(|()| sys::chroot(c".").step(|| format!("chroot({})", container.rootfs.path)));
+        if mounted.is_err() {
+            let _ = sys::umount2(&cpath(&new_root.proc_path())?, libc::MNT_DETACH);
+        }
+        mounted?;
+        sys::chdir(c"/").step(|| "chdir(/)".into())?;
+    } else {
+        mounts::apply(&new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
+        pivot_into(&new_root, &container.rootfs.path)?;
+    }
+
     for (name, value) in &container.sysctls {
         let path = format!("/proc/sys/{}", name.replace('.', "/"));
         sys::write_file(&cpath(&path)?, value).step(|| format!("sysctl {name}={value}: write({path})"))?;
@@ -264,11 +288,6 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     Ok(())
 }
 
-/// /proc/self/fd/N: how an open descriptor is named in a path, here in the overlayfs options.
-fn fd_path(fd: &Fd) -> String {
-    format!("/proc/self/fd/{}", fd.raw())
-}
-
 /// Mounts the overlay (in our private mount namespace: the host never sees it) and returns its
 /// root. Every layer is named through a descriptor.
 fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
@@ -292,7 +311,7 @@ fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
         None => entry.clone(),
     };
     let (upper, work) = (open_dir(&format!("{layers}/upper"))?, open_dir(&format!("{layers}/work"))?);
-    let options = format!("lowerdir={},upperdir={},workdir={}", fd_path(lower), fd_path(&upper), fd_path(&work));
+    let options = format!("lowerdir={},upperdir={},workdir={}", lower.proc_path(), upper.proc_path(), work.proc_path());
     let merged = format!("{entry}/merged");
     log!("mounting an overlay: {options}");
     sys::mount(Some(c"overlay"), &cpath(&merged)?, Some(c"overlay"), 0, Some(&cpath(&options)?))
@@ -301,20 +320,23 @@ fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
     open_dir(&merged)
 }
 
-/// Makes `root` the root of our mount namespace and detaches the host's root entirely.
+/// A bind mount of the rootfs onto itself, which the plan is applied to and pivot_root then makes
+/// the root (pivot_root needs a mount point, and the rootfs directory may not be one). Taken and
+/// attached through descriptors (open_tree, move_mount), so its path is not looked up again.
+fn bind_root(root: &Fd, describe: &str) -> Result<Fd, Error> {
+    let tree =
+        sys::open_tree_clone(root, true).step(|| format!("open_tree({describe}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
+    sys::move_mount_onto(&tree, root).step(|| format!("move_mount({describe}, {describe})"))?;
+    Ok(tree)
+}
+
+/// Makes `new_root` the root of our mount namespace and detaches the host's root entirely.
 ///
 /// pivot_root(".", ".") (see pivot_root(2), "NOTES", and runc) stacks the old root on top of the
 /// new one, where it is unmounted at once: no `.oldroot` directory is ever created in the image,
 /// so two containers can share a rootfs, and a read-only rootfs works too.
-fn enter_rootfs(root: &Fd, describe: &str) -> Result<(), Error> {
-    // pivot_root needs the new root to be a mount point: a bind mount of it onto itself, taken
-    // and attached through descriptors (open_tree, move_mount), makes it one without its path
-    // being looked up again.
-    let tree =
-        sys::open_tree_clone(root, true).step(|| format!("open_tree({describe}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
-    sys::move_mount_onto(&tree, root).step(|| format!("move_mount({describe}, {describe})"))?;
-    sys::fchdir(&tree).step(|| format!("fchdir({describe})"))?;
-
+fn pivot_into(new_root: &Fd, describe: &str) -> Result<(), Error> {
+    sys::fchdir(new_root).step(|| format!("fchdir({describe})"))?;
     log!("pivoting root");
     match sys::pivot_root(c".", c".") {
         Ok(()) => {

@@ -439,10 +439,6 @@ impl<'a> Field<'a> {
         self.value
     }
 
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// "PATH: message", for a value of the right type that is still wrong (an unknown namespace type).
     pub fn error(&self, message: impl fmt::Display) -> String {
         if self.path.is_empty() {

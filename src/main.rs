@@ -26,6 +26,7 @@ mod lifecycle;
 mod mounts;
 mod net;
 mod netlink;
+mod resolve;
 mod seccomp;
 mod signals;
 mod spawn;

@@ -1,20 +1,26 @@
 //! What the container sees besides its rootfs, as data: a plan of mounts, binds, device nodes and
-//! links that unit tests can inspect, applied by `apply` once the process is inside its new root.
-//! `contain run` makes its plan here (`container_plan`); an OCI bundle's `mounts` become one with
-//! `oci_plan`.
+//! links that unit tests can inspect (`container_plan` for `contain run`, `oci_plan` for an OCI
+//! bundle's `mounts`), then the masks over /proc and /sys.
 //!
-//! Everything is mounted *after* pivot_root and after the host's root is detached, so a path in the
-//! plan can only ever resolve inside the container: a rootfs whose `/dev` is a symlink to `/etc`
-//! redirects the mount to the container's own /etc, never the host's. The host objects the
-//! container gets are the harmless character devices (null, zero, ...) and the bind sources
-//! (`--volume`, an OCI bind mount), cloned as detached bind mounts with open_tree(2) before the
-//! pivot and attached with move_mount(2) after it. The devices are bound read-only: writing to
-//! /dev/null still works (a device node is not written through its filesystem), but chmod, chown
-//! and utimes of the host's inode fail with EROFS, and unlink or rename of a mount point with EBUSY.
+//! The plan is applied to the new root *before* pivot_root, in its order, each step its own mount
+//! made at its turn (the kernel lists a namespace's mounts in the order they were made, and engines
+//! and the OCI test suite read them back in that order). Every target is looked up inside the
+//! new root with `resolve::Root`, as the kernel will look it up once that root is `/`: a rootfs
+//! whose `/dev` is a symlink to `/etc` redirects the mount to the container's own /etc, never the
+//! host's. A fresh filesystem is mounted onto the target's descriptor (as /proc/self/fd/N); a bind
+//! source is cloned with open_tree(2), given its attributes while still detached, and attached onto
+//! the target's descriptor with move_mount(2). The host objects the container gets are the
+//! harmless character devices (null, zero, ...) and the bind sources (`--volume`, an OCI bind
+//! mount). The devices are bound read-only: writing to /dev/null still works (a device node is not
+//! written through its filesystem), but chmod, chown and utimes of the host's inode fail with
+//! EROFS, and unlink or rename of a mount point with EBUSY.
+//!
+//! The masks come after the pivot, when `/` is the container's and plain paths are safe.
 
 use crate::error::{cpath, Context, Error};
+use crate::resolve::{Last, Root};
 use crate::spec;
-use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+use crate::sys::{self, Errno, Fd, Tolerate};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
 /// no /dev/mem, no /dev/kmsg.
@@ -34,20 +40,29 @@ pub enum Step {
     Node(spec::Device),
     /// A symbolic link.
     Symlink { target: String, link: String },
-    /// A file hidden behind /dev/null (skipped if the kernel has no such file).
-    MaskFile { path: String },
-    /// A directory hidden behind an empty read-only tmpfs (skipped if missing).
-    MaskDir { path: String },
-    /// A path made read-only, with the mounts below it, by a bind mount onto itself and
-    /// mount_setattr (skipped if missing).
-    ReadOnly { path: String },
+}
+
+/// What is hidden or frozen after the pivot. A path this kernel does not have is skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// A file hidden behind /dev/null, a directory behind an empty read-only tmpfs.
+    Hide(String),
+    /// Made read-only, with the mounts below it, by a bind mount onto itself and mount_setattr.
+    ReadOnly(String),
 }
 
 /// runc's and Docker's defaults: kernel memory, keys and timing side channels are hidden; the
 /// knobs that reconfigure the host kernel (sysctls, SysRq, IRQs) are read-only.
-const MASKED_FILES: [&str; 5] =
-    ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats"];
-const MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/sys/firmware"];
+const MASKED: [&str; 8] = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/sys/firmware",
+];
 const READ_ONLY: [&str; 5] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
 
 const NOSUID: u64 = libc::MS_NOSUID;
@@ -83,11 +98,9 @@ fn dev_links(plan: &mut Vec<Step>) {
 
 /// The default masks of `contain run` (not with `--privileged`): hidden files and directories,
 /// read-only knobs.
-pub fn default_masks() -> Vec<Step> {
-    let mut masks: Vec<Step> = MASKED_FILES.iter().map(|&path| Step::MaskFile { path: path.into() }).collect();
-    masks.extend(MASKED_DIRS.iter().map(|&path| Step::MaskDir { path: path.into() }));
-    masks.extend(READ_ONLY.iter().map(|&path| Step::ReadOnly { path: path.into() }));
-    masks
+pub fn default_masks() -> Vec<Mask> {
+    let hidden = MASKED.iter().map(|&path| Mask::Hide(path.into()));
+    hidden.chain(READ_ONLY.iter().map(|&path| Mask::ReadOnly(path.into()))).collect()
 }
 
 /// The mounts and links every `contain run` container gets, in order (a parent before anything
@@ -115,15 +128,23 @@ pub fn container_plan(writable_tmp_dir: bool) -> Vec<Step> {
     plan
 }
 
-/// A bind source the plan refers to by number: the host path to clone before the pivot, and how.
+/// A bind source the plan refers to by number: the host path to clone, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindRequest {
     pub source: String,
+    pub how: BindHow,
+}
+
+/// How a bind source is cloned and attached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BindHow {
     /// `rbind` (and `--volume`): the mounts below the source come along.
     pub recursive: bool,
     /// MOUNT_ATTR_* to set and to clear on the clone.
     pub set: u64,
     pub clear: u64,
+    /// MS_SHARED, MS_SLAVE, ... (with MS_REC) set once attached, or 0.
+    pub propagation: u64,
 }
 
 /// An OCI mount's options, sorted out: MS_* flags to set, mount attributes for a bind, the
@@ -213,12 +234,13 @@ pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), Stri
             if !m.source.starts_with('/') {
                 return Err(format!("mounts[{i}].source: a bind source must be an absolute path, not {:?}", m.source));
             }
-            binds.push(BindRequest {
-                source: m.source.clone(),
+            let how = BindHow {
                 recursive: options.recursive,
                 set: options.set,
                 clear: options.clear,
-            });
+                propagation: options.propagation,
+            };
+            binds.push(BindRequest { source: m.source.clone(), how });
             plan.push(Step::Bind { source: binds.len() - 1, target: m.destination.clone() });
             continue;
         }
@@ -246,41 +268,9 @@ pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), Stri
 
 /// An OCI bundle's masked paths (a file behind /dev/null, a directory behind an empty tmpfs) and
 /// read-only paths.
-pub fn oci_masks(spec: &spec::Spec) -> Vec<Step> {
-    let mut masks: Vec<Step> =
-        spec.linux.masked_paths.iter().map(|path| Step::MaskFile { path: path.clone() }).collect();
-    masks.extend(spec.linux.readonly_paths.iter().map(|path| Step::ReadOnly { path: path.clone() }));
-    masks
-}
-
-/// Detached, read-only bind mounts of the host's device nodes, taken while the host's /dev is
-/// still visible.
-#[derive(Default)]
-pub struct HostDevices(Vec<(&'static str, Fd)>);
-
-impl HostDevices {
-    pub fn open() -> Result<HostDevices, Error> {
-        let mut fds = Vec::new();
-        for name in HOST_DEVICES {
-            let path = format!("/dev/{name}");
-            let device = sys::open(&cpath(&path)?, libc::O_PATH | libc::O_NOFOLLOW, 0)
-                .step(|| format!("open({path}, O_PATH)"))?;
-            let st = sys::fstat(&device).step(|| format!("fstat({path})"))?;
-            if sys::file_type(&st) != libc::S_IFCHR {
-                return Err(Error::Setup(format!("{path} on the host is not a character device")));
-            }
-            let mount = sys::open_tree_clone(&device, false).step(|| format!("open_tree({path}, OPEN_TREE_CLONE)"))?;
-            let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
-            sys::mount_setattr_tree(&mount, attributes, 0)
-                .step(|| format!("mount_setattr({path}, MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC)"))?;
-            fds.push((name, mount));
-        }
-        Ok(HostDevices(fds))
-    }
-
-    fn mount_of(&self, name: &str) -> Option<&Fd> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, fd)| fd)
-    }
+pub fn oci_masks(spec: &spec::Spec) -> Vec<Mask> {
+    let hidden = spec.linux.masked_paths.iter().map(|path| Mask::Hide(path.clone()));
+    hidden.chain(spec.linux.readonly_paths.iter().map(|path| Mask::ReadOnly(path.clone()))).collect()
 }
 
 /// A host path the runtime opened and checked (O_PATH, its last component not followed: a symlink
@@ -337,77 +327,31 @@ impl Checked {
     }
 }
 
-/// A bind source checked by the runtime, and the attributes its clone gets.
+/// A bind source checked by the runtime, and how it is bound.
 pub struct BindSource {
     pub source: Checked,
-    pub recursive: bool,
-    pub set: u64,
-    pub clear: u64,
+    pub how: BindHow,
 }
 
 impl BindSource {
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
-        BindSource { source, recursive: true, set: if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 }, clear: 0 }
-    }
-}
-
-/// The bind sources, taken as detached trees before the pivot (like the devices) and attached
-/// after it (`Step::Bind`), so a target path can only resolve inside the container.
-#[derive(Default)]
-pub struct HostBinds<'a>(Vec<(Fd, &'a BindSource)>);
-
-impl HostBinds<'_> {
-    /// `nodev`: a node on the host directory does not open in the container either.
-    pub fn open(sources: &[BindSource], nodev: bool) -> Result<HostBinds<'_>, Error> {
-        let mut trees = Vec::new();
-        for bind in sources {
-            let host = &bind.source.path;
-            let tree = sys::open_tree_clone(&bind.source.reopen()?, bind.recursive)
-                .step(|| format!("open_tree({host}, OPEN_TREE_CLONE)"))?;
-            let set = bind.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
-            if set != 0 || bind.clear != 0 {
-                sys::mount_setattr_tree(&tree, set, bind.clear)
-                    .step(|| format!("mount_setattr({host}, set {set:#x}, clear {:#x})", bind.clear))?;
-            }
-            trees.push((tree, bind));
-        }
-        Ok(HostBinds(trees))
-    }
-
-    /// Attaches source `index` at `target`, made first when missing (and `create_missing`): a
-    /// directory for a directory, an empty file for anything else (made with mknod, which opens
-    /// nothing: an open of a FIFO the image put there would block).
-    fn attach(&self, index: usize, target: &str, create_missing: bool) -> Result<(), Error> {
-        let (tree, bind) = self.0.get(index).ok_or_else(|| Error::Setup(format!("no bind source {index}")))?;
-        if bind.source.kind == libc::S_IFDIR {
-            make_dirs(target, create_missing)?;
-        } else {
-            make_dirs(parent_of(target), create_missing)?;
-            if !sys::exists(target) {
-                refuse_to_create(target, create_missing)?;
-                sys::mknod_at(Dir::Cwd, &cpath(target)?, libc::S_IFREG, 0o644)
-                    .ok_if(libc::EEXIST)
-                    .step(|| format!("mknod({target}, S_IFREG)"))?;
-            }
-        }
-        sys::move_mount_to(tree, &cpath(target)?).step(|| format!("move_mount({}, {target})", bind.source.path))
+        let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
+        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() } }
     }
 }
 
 /// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
 /// image, so it says so rather than make the directory.
-fn refuse_to_create(path: &str, create_missing: bool) -> Result<(), Error> {
-    match create_missing {
-        true => Ok(()),
-        false => Err(Error::Setup(format!(
-            "--read-only: the rootfs has no {path}, and contain does not write to a read-only image \
-             (create it in the image, or add --overlay)"
-        ))),
-    }
+fn refuse_to_create(path: &str) -> Error {
+    Error::Setup(format!(
+        "--read-only: the rootfs has no {path}, and contain does not write to a read-only image \
+         (create it in the image, or add --overlay)"
+    ))
 }
 
-/// `mkdir -p` inside the container (refused under `--read-only` for a missing directory).
+/// `mkdir -p` inside the container, after the pivot (refused under `--read-only` for a missing
+/// directory).
 pub fn make_dirs(path: &str, create_missing: bool) -> Result<(), Error> {
     let mut prefix = String::new();
     for part in path.split('/').filter(|p| !p.is_empty()) {
@@ -416,32 +360,51 @@ pub fn make_dirs(path: &str, create_missing: bool) -> Result<(), Error> {
         if sys::stat(&cpath(&prefix)?, 0).is_ok() {
             continue;
         }
-        refuse_to_create(&prefix, create_missing)?;
+        if !create_missing {
+            return Err(refuse_to_create(&prefix));
+        }
         sys::mkdir(&cpath(&prefix)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({prefix})"))?;
     }
     Ok(())
 }
 
-fn parent_of(path: &str) -> &str {
-    path.trim_end_matches('/').rsplit_once('/').map_or("/", |(parent, _)| parent)
+/// What a mount point must be: a directory, or a file for a file's bind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PointKind {
+    Dir,
+    File,
 }
 
-/// A mount point that exists (images usually ship /proc, /sys and /dev) or is created. A symlink
-/// is refused: after pivot_root it could only lead inside the container, but an image that
-/// redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken either way.
-fn ensure_dir(path: &str, create_missing: bool) -> Result<(), Error> {
-    let target = cpath(path)?;
-    match sys::stat(&target, libc::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if sys::file_type(&st) == libc::S_IFLNK => {
-            Err(Error::Setup(format!("{path} in the rootfs is a symlink: refusing to mount over it")))
+/// The directory or file to mount onto, looked up inside the new root and made (with its missing
+/// parents) when it is missing and `create`. A symlink there is followed inside the root for a
+/// bind (an engine binds /etc/resolv.conf, a symlink in many images); for a fresh filesystem it is
+/// refused: an image that redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken.
+fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, create: bool) -> Result<Fd, Error> {
+    let found = match root.lookup(target, last, create) {
+        Err(Errno(libc::ENOENT)) if !create => return Err(refuse_to_create(target)),
+        other => other.step(|| format!("looking up {target} in the rootfs"))?,
+    };
+    let mut found = found;
+    match found.object.take() {
+        Some(object) => {
+            if sys::file_type(&sys::fstat(&object).step(|| format!("fstat({target})"))?) == libc::S_IFLNK {
+                return Err(Error::Setup(format!("{target} in the rootfs is a symlink: refusing to mount over it")));
+            }
+            Ok(object)
         }
-        Ok(_) => Ok(()),
-        Err(Errno(libc::ENOENT)) => {
-            make_dirs(parent_of(path), create_missing)?;
-            refuse_to_create(path, create_missing)?;
-            sys::mkdir(&target, 0o755).step(|| format!("mkdir({path})"))
+        None if !create => Err(refuse_to_create(target)),
+        None => {
+            let (dir, name) = (found.parent(root), cpath(&found.name)?);
+            match kind {
+                // The bind of a file needs a file to cover; mknod makes an empty one without
+                // opening anything (an open of a FIFO the image put there would block).
+                PointKind::File => sys::mknod_at(dir, &name, libc::S_IFREG, 0o644),
+                PointKind::Dir => sys::mkdir_at(dir, &name, 0o755),
+            }
+            .ok_if(libc::EEXIST)
+            .step(|| format!("creating {target} in the rootfs"))?;
+            sys::open_at(dir, &name, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({target}, O_PATH)"))
         }
-        Err(errno) => Err(Error::sys(format!("stat({path})"), errno)),
     }
 }
 
@@ -454,68 +417,71 @@ fn describe_mount(fstype: &str, target: &str, data: &str) -> String {
     }
 }
 
-/// Applies the plan inside the new root. `create_missing`: mount points the image lacks may be
-/// made (not in a read-only image, except below /dev, in the tmpfs the plan makes itself).
-pub fn apply(plan: &[Step], devices: &HostDevices, binds: &HostBinds, create_missing: bool) -> Result<(), Error> {
+/// Applies the plan to the new root before the pivot, in order (see the top of this file).
+/// `create_missing`: mount points the image lacks may be made (not in a read-only image, except
+/// below /dev, in the tmpfs the plan makes itself). `nodev`: a node on a bind source does not
+/// open in the container either.
+pub fn apply(
+    new_root: &Fd,
+    plan: &[Step],
+    binds: &[BindSource],
+    nodev: bool,
+    create_missing: bool,
+) -> Result<(), Error> {
+    let root = Root(new_root);
+    let may_create = |target: &str| create_missing || target.starts_with("/dev/");
     for step in plan {
         match step {
             Step::Mount { fstype, source, target, flags, data, propagation } => {
-                ensure_dir(target, create_missing || target.starts_with("/dev/"))?;
+                let point = mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
                 let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
-                let target_c = cpath(target)?;
-                sys::mount(Some(&cpath(source)?), &target_c, Some(&cpath(fstype)?), *flags, data_c.as_deref())
+                let (source_c, fstype_c) = (cpath(source)?, cpath(fstype)?);
+                sys::mount(Some(&source_c), &cpath(&point.proc_path())?, Some(&fstype_c), *flags, data_c.as_deref())
                     .step(|| describe_mount(fstype, target, data))?;
                 if *propagation != 0 {
-                    sys::mount(None, &target_c, None, *propagation, None)
-                        .step(|| format!("mount({target}, propagation {propagation:#x})"))?;
+                    // `point` is the directory under the new mount: look again to get the mount.
+                    let mounted = mount_point(&root, target, PointKind::Dir, Last::NoFollow, false)?;
+                    set_propagation(&mounted, target, *propagation)?;
                 }
             }
             Step::Bind { source, target } => {
-                binds.attach(*source, target, create_missing || target.starts_with("/dev/"))?
+                let bind = binds.get(*source).ok_or_else(|| Error::Setup(format!("no bind source {source}")))?;
+                let kind = if bind.source.kind == libc::S_IFDIR { PointKind::Dir } else { PointKind::File };
+                let point = mount_point(&root, target, kind, Last::Follow, may_create(target))?;
+                let host = &bind.source.path;
+                let how = &bind.how;
+                let tree = sys::open_tree_clone(&bind.source.reopen()?, how.recursive)
+                    .step(|| format!("open_tree({host}, OPEN_TREE_CLONE)"))?;
+                let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
+                if set != 0 || how.clear != 0 {
+                    sys::mount_setattr_tree(&tree, set, how.clear)
+                        .step(|| format!("mount_setattr({host}, set {set:#x}, clear {:#x})", how.clear))?;
+                }
+                sys::move_mount_onto(&tree, &point).step(|| format!("move_mount({host}, {target})"))?;
+                if how.propagation != 0 {
+                    set_propagation(&tree, target, how.propagation)?;
+                }
             }
             Step::Device { name } => {
                 let target = format!("/dev/{name}");
-                let mount =
-                    devices.mount_of(name).ok_or_else(|| Error::Setup(format!("no host mount for {target}")))?;
-                // The bind target must exist; an empty regular file is the customary mount point.
-                sys::mknod_at(Dir::Cwd, &cpath(&target)?, libc::S_IFREG, 0o666)
-                    .ok_if(libc::EEXIST)
-                    .step(|| format!("mknod({target})"))?;
-                sys::move_mount_to(mount, &cpath(&target)?)
-                    .step(|| format!("move_mount(host /dev/{name}, {target})"))?;
+                let device = host_device(name)?;
+                let point = mount_point(&root, &target, PointKind::File, Last::Follow, true)?;
+                let tree =
+                    sys::open_tree_clone(&device, false).step(|| format!("open_tree(/dev/{name}, OPEN_TREE_CLONE)"))?;
+                let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
+                sys::mount_setattr_tree(&tree, attributes, 0).step(|| {
+                    format!("mount_setattr(/dev/{name}, MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC)")
+                })?;
+                sys::move_mount_onto(&tree, &point).step(|| format!("move_mount(host /dev/{name}, {target})"))?;
             }
-            Step::Node(device) => make_node(device)?,
+            Step::Node(device) => make_node(&root, device)?,
             Step::Symlink { target, link } => {
-                sys::symlink(&cpath(target)?, Dir::Cwd, &cpath(link)?)
-                    .ok_if(libc::EEXIST)
-                    .step(|| format!("symlink({target}, {link})"))?;
-            }
-            Step::MaskFile { path } => {
-                // A directory is hidden behind an empty read-only tmpfs, a file behind /dev/null.
-                let is_dir = sys::stat(&cpath(path)?, 0).is_ok_and(|st| sys::file_type(&st) == libc::S_IFDIR);
-                let hidden = if is_dir {
-                    let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
-                    sys::mount(Some(c"tmpfs"), &cpath(path)?, Some(c"tmpfs"), flags, Some(c"size=0"))
-                } else {
-                    sys::mount(Some(c"/dev/null"), &cpath(path)?, None, libc::MS_BIND, None)
-                };
-                skip_missing(hidden).step(|| format!("mount(mask, {path})"))?;
-            }
-            Step::MaskDir { path } => {
-                let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
-                let tmpfs = sys::mount(Some(c"tmpfs"), &cpath(path)?, Some(c"tmpfs"), flags, Some(c"size=0"));
-                skip_missing(tmpfs).step(|| format!("mount(tmpfs, {path}, MS_RDONLY)"))?;
-            }
-            Step::ReadOnly { path } => {
-                let target = cpath(path)?;
-                let bind = sys::mount(Some(&target), &target, None, libc::MS_BIND | libc::MS_REC, None);
-                if skip_missing(bind).step(|| format!("mount({path}, {path}, MS_BIND)"))? {
-                    let attributes = sys::MOUNT_ATTR_RDONLY
-                        | sys::MOUNT_ATTR_NOSUID
-                        | sys::MOUNT_ATTR_NODEV
-                        | sys::MOUNT_ATTR_NOEXEC;
-                    sys::mount_setattr_path(&target, true, attributes)
-                        .step(|| format!("mount_setattr({path}, AT_RECURSIVE, MOUNT_ATTR_RDONLY|...)"))?;
+                let found =
+                    root.lookup(link, Last::NoFollow, true).step(|| format!("looking up {link} in the rootfs"))?;
+                if found.object.is_none() {
+                    sys::symlink(&cpath(target)?, found.parent(&root), &cpath(&found.name)?)
+                        .ok_if(libc::EEXIST)
+                        .step(|| format!("symlink({target}, {link})"))?;
                 }
             }
         }
@@ -523,15 +489,28 @@ pub fn apply(plan: &[Step], devices: &HostDevices, binds: &HostBinds, create_mis
     Ok(())
 }
 
-/// The masks (MaskFile, MaskDir, ReadOnly steps), which need no host source.
-pub fn apply_masks(masks: &[Step]) -> Result<(), Error> {
-    apply(masks, &HostDevices::default(), &HostBinds::default(), true)
+/// Makes the mount `mount` holds (its root) shared, a slave, private or unbindable.
+fn set_propagation(mount: &Fd, target: &str, propagation: u64) -> Result<(), Error> {
+    sys::mount(None, &cpath(&mount.proc_path())?, None, propagation, None)
+        .step(|| format!("mount({target}, propagation {propagation:#x})"))
+}
+
+/// One of the host's harmless devices, opened where the host's /dev still is (before the pivot).
+fn host_device(name: &str) -> Result<Fd, Error> {
+    let path = format!("/dev/{name}");
+    let device =
+        sys::open(&cpath(&path)?, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({path}, O_PATH)"))?;
+    if sys::file_type(&sys::fstat(&device).step(|| format!("fstat({path})"))?) != libc::S_IFCHR {
+        return Err(Error::Setup(format!("{path} on the host is not a character device")));
+    }
+    Ok(device)
 }
 
 /// mknod of an OCI `linux.devices` entry, with its mode and owner (defaults: 0666, root).
-fn make_node(device: &spec::Device) -> Result<(), Error> {
+fn make_node(root: &Root, device: &spec::Device) -> Result<(), Error> {
     let path = &device.path;
-    make_dirs(parent_of(path), true)?;
+    let found = root.lookup(path, Last::NoFollow, true).step(|| format!("looking up {path} in the rootfs"))?;
+    let (dir, name) = (found.parent(root), cpath(&found.name)?);
     let kind = match device.kind {
         'b' => libc::S_IFBLK,
         'p' => libc::S_IFIFO,
@@ -539,24 +518,62 @@ fn make_node(device: &spec::Device) -> Result<(), Error> {
     };
     let mode = device.file_mode.unwrap_or(0o666) & 0o7777;
     let rdev = libc::makedev(device.major as u32, device.minor as u32);
-    // A bind of a host device may already be there (a default device the bundle lists too).
-    let _ = sys::umount2(&cpath(path)?, libc::MNT_DETACH);
-    sys::unlink(Dir::Cwd, &cpath(path)?).ok_if(libc::ENOENT).step(|| format!("unlink({path})"))?;
-    sys::mknod_device(&cpath(path)?, kind | mode, rdev)
+    if found.object.is_some() {
+        sys::unlink(dir, &name).step(|| format!("unlink({path})"))?;
+    }
+    sys::mknod_device(dir, &name, kind | mode, rdev)
         .step(|| format!("mknod({path}, {}:{})", device.major, device.minor))?;
     // mknod applies the umask; the mode must be exactly what was asked for.
-    sys::chmod(&cpath(path)?, mode).step(|| format!("chmod({path}, {mode:o})"))?;
-    sys::chown(&cpath(path)?, device.uid.unwrap_or(0), device.gid.unwrap_or(0)).step(|| format!("chown({path})"))
+    sys::chmod(dir, &name, mode).step(|| format!("chmod({path}, {mode:o})"))?;
+    sys::chown(dir, &name, device.uid.unwrap_or(0), device.gid.unwrap_or(0)).step(|| format!("chown({path})"))
 }
 
-/// Masking is best effort for paths this kernel does not have (/proc/scsi, /sys/firmware, ...):
-/// Ok(true) when mounted, Ok(false) when there was nothing to hide.
-fn skip_missing(result: Result<(), Errno>) -> Result<bool, Errno> {
-    match result {
-        Ok(()) => Ok(true),
-        Err(Errno(libc::ENOENT)) => Ok(false),
-        Err(errno) => Err(errno),
+/// The masks, after the pivot. Masking is best effort for paths this kernel does not have
+/// (/proc/scsi, /sys/firmware, ...), never for one it has.
+pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
+    for mask in masks {
+        match mask {
+            Mask::Hide(path) => {
+                let target = cpath(path)?;
+                let hidden = match sys::stat(&target, 0) {
+                    Err(Errno(libc::ENOENT)) => continue,
+                    Ok(st) if sys::file_type(&st) == libc::S_IFDIR => {
+                        let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
+                        sys::mount(Some(c"tmpfs"), &target, Some(c"tmpfs"), flags, Some(c"size=0"))
+                    }
+                    _ => {
+                        let null = container_null()?;
+                        let tree = sys::open_tree_clone(&null, false).step(|| "open_tree(/dev/null)".into())?;
+                        sys::move_mount_to(&tree, &target)
+                    }
+                };
+                hidden.step(|| format!("mount(mask, {path})"))?;
+            }
+            Mask::ReadOnly(path) => {
+                let target = cpath(path)?;
+                match sys::mount(Some(&target), &target, None, libc::MS_BIND | libc::MS_REC, None) {
+                    Err(Errno(libc::ENOENT)) => continue,
+                    other => other.step(|| format!("mount({path}, {path}, MS_BIND)"))?,
+                }
+                let attributes =
+                    sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+                sys::mount_setattr_path(&target, true, attributes)
+                    .step(|| format!("mount_setattr({path}, AT_RECURSIVE, MOUNT_ATTR_RDONLY|...)"))?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// The container's /dev/null, to hide files behind, checked to be the null device: an image
+/// without a /dev of the plan's could have put a symlink there, or a node of its choosing.
+fn container_null() -> Result<Fd, Error> {
+    let null = sys::open(c"/dev/null", libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| "open(/dev/null, O_PATH)".into())?;
+    let st = sys::fstat(&null).step(|| "fstat(/dev/null)".into())?;
+    if sys::file_type(&st) != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+        return Err(Error::Setup("the container's /dev/null is not the null device: refusing to mask with it".into()));
+    }
+    Ok(null)
 }
 
 #[cfg(test)]
@@ -570,7 +587,6 @@ mod tests {
                 Step::Device { name } => format!("/dev/{name}"),
                 Step::Node(device) => device.path.clone(),
                 Step::Symlink { link, .. } => link.to_string(),
-                Step::MaskFile { path } | Step::MaskDir { path } | Step::ReadOnly { path } => path.to_string(),
             })
             .collect()
     }
@@ -641,12 +657,12 @@ mod tests {
     fn the_default_masks_hide_kernel_memory_and_freeze_the_knobs() {
         let masked = default_masks();
         assert_eq!(masked.len(), 13);
-        let t = targets(&masked);
-        for path in ["/proc/kcore", "/proc/keys", "/proc/sysrq-trigger", "/proc/sys", "/sys/firmware"] {
-            assert!(t.iter().any(|x| x == path), "{path} not masked");
+        for path in ["/proc/kcore", "/proc/keys", "/proc/acpi", "/sys/firmware"] {
+            assert!(masked.contains(&Mask::Hide(path.into())), "{path} not hidden");
         }
-        assert!(masked.contains(&Step::ReadOnly { path: "/proc/sys".into() }));
-        assert!(masked.contains(&Step::MaskFile { path: "/proc/kcore".into() }));
+        for path in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq"] {
+            assert!(masked.contains(&Mask::ReadOnly(path.into())), "{path} not read-only");
+        }
     }
 
     #[test]
@@ -656,13 +672,6 @@ mod tests {
         assert!(!targets(&plain).contains(&"/tmp".to_string()));
         assert_eq!(with_tmp.iter().filter(|s| **s == writable_tmp()).count(), 1);
         assert_eq!(with_tmp.len(), plain.len() + 1);
-    }
-
-    #[test]
-    fn parents_of_volume_targets() {
-        assert_eq!(parent_of("/etc/app.conf"), "/etc");
-        assert_eq!(parent_of("/app.conf"), "");
-        assert_eq!(parent_of("/a/b/"), "/a");
     }
 
     #[test]
@@ -702,7 +711,7 @@ mod tests {
         assert_eq!(t[..4], ["/proc", "/dev", "/sys", "/dev/pts"]);
         assert!(t.contains(&"/etc/hosts".to_string()) && t.contains(&"/dev/null".to_string()));
         assert_eq!(binds.len(), 5, "hosts, shm, .containerenv, hostname, resolv.conf: {binds:?}");
-        assert!(binds.iter().all(|b| b.source.starts_with('/') && !b.recursive));
+        assert!(binds.iter().all(|b| b.source.starts_with('/') && !b.how.recursive));
         assert_eq!(oci_masks(&spec).len(), spec.linux.masked_paths.len() + spec.linux.readonly_paths.len());
     }
 }

@@ -45,6 +45,11 @@ pub struct Process {
     pub cwd: String,
     /// None: the process keeps no capability at all.
     pub capabilities: Option<Capabilities>,
+    /// `selinuxLabel`: see `Linux::mount_label`.
+    pub selinux_label: Option<String>,
+    /// Names in `capabilities` this build does not know (a newer kernel's, or a typo), skipped with
+    /// a line under `--debug` as runc and crun do, rather than failing a bundle an engine wrote.
+    pub unknown_capabilities: Vec<String>,
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
@@ -108,6 +113,9 @@ pub struct Linux {
     /// MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, with or without MS_REC.
     pub rootfs_propagation: Option<u64>,
     pub seccomp: Option<Profile>,
+    /// `mountLabel` and the process's `selinuxLabel`: SELinux contexts, which mean something only on
+    /// a host with SELinux (lifecycle/oci.rs decides).
+    pub mount_label: Option<String>,
     /// Names in the seccomp section no architecture of ours has (for `--debug`).
     pub seccomp_unknown: Vec<String>,
 }
@@ -133,6 +141,10 @@ pub struct Resources {
     /// memory + swap, as cgroup v1's memsw (the OCI field's meaning).
     pub memory_swap: Option<i64>,
     pub memory_reservation: Option<i64>,
+    /// cgroup v1 only: memory.swappiness, memory.oom_control, memory.kmem.tcp.limit_in_bytes.
+    pub memory_swappiness: Option<u64>,
+    pub disable_oom_killer: bool,
+    pub kernel_tcp: Option<i64>,
     pub cpu_shares: Option<u64>,
     pub cpu_quota: Option<i64>,
     pub cpu_period: Option<u64>,
@@ -198,8 +210,6 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
     }
     let linux = config.get("linux")?;
     unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
-    unsupported(&process.get("selinuxLabel")?, "SELinux is not supported")?;
-    unsupported(&linux.get("mountLabel")?, "SELinux is not supported")?;
     unsupported(&linux.get("intelRdt")?, "Intel RDT is not supported")?;
     // Built before it is returned: temporaries of a tail expression would outlive `document`.
     let spec = Spec {
@@ -220,7 +230,6 @@ pub fn parse_process_file(bytes: &[u8]) -> Result<Process, String> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let process = Field::root(&document);
     unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
-    unsupported(&process.get("selinuxLabel")?, "SELinux is not supported")?;
     parse_process(&process)
 }
 
@@ -257,6 +266,10 @@ fn parse_process(process: &Field) -> Result<Process, String> {
     if !cwd.starts_with('/') {
         return Err(process.get("cwd")?.error("must be an absolute path"));
     }
+    let (capabilities, unknown_capabilities) = match process.get("capabilities")?.opt(parse_capabilities)? {
+        Some((known, unknown)) => (Some(known), unknown),
+        None => (None, Vec::new()),
+    };
     Ok(Process {
         terminal: flag(&process.get("terminal")?)?,
         console_size,
@@ -267,7 +280,9 @@ fn parse_process(process: &Field) -> Result<Process, String> {
         args,
         env: process.get("env")?.strings()?,
         cwd,
-        capabilities: process.get("capabilities")?.opt(parse_capabilities)?,
+        capabilities,
+        selinux_label: process.get("selinuxLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        unknown_capabilities,
         rlimits: process.get("rlimits")?.items()?.map(|r| parse_rlimit(&r)).collect::<Result<_, _>>()?,
         no_new_privileges: flag(&process.get("noNewPrivileges")?)?,
         oom_score_adj: process.get("oomScoreAdj")?.opt(Field::i32)?,
@@ -278,26 +293,29 @@ fn narrow(field: &Field) -> Result<u16, String> {
     u16::try_from(field.u32()?).map_err(|_| field.error("too large for a terminal size"))
 }
 
-fn parse_capabilities(caps: &Field) -> Result<Capabilities, String> {
-    let set = |name: &str| -> Result<CapSet, String> {
-        let field = caps.get(name)?;
+/// The five sets, and the names in them this build does not know.
+fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), String> {
+    let mut unknown = Vec::new();
+    let mut set = |name: &str| -> Result<CapSet, String> {
         let mut set = CapSet::default();
-        for (i, item) in field.items()?.enumerate() {
+        for item in caps.get(name)?.items()? {
             let cap = item.str()?;
             match caps::parse_cap(cap) {
                 Ok(Cap::One(n)) if cap.starts_with("CAP_") => set.0 |= 1 << n,
-                _ => return Err(format!("{}[{i}]: unknown capability {cap:?}", field.path())),
+                _ if !unknown.iter().any(|u| u == cap) => unknown.push(cap.to_string()),
+                _ => {}
             }
         }
         Ok(set)
     };
-    Ok(Capabilities {
+    let known = Capabilities {
         bounding: set("bounding")?,
         effective: set("effective")?,
         permitted: set("permitted")?,
         inheritable: set("inheritable")?,
         ambient: set("ambient")?,
-    })
+    };
+    Ok((known, unknown))
 }
 
 /// The RLIMIT_* names (asm-generic/resource.h: the same numbers on x86_64 and aarch64).
@@ -409,6 +427,7 @@ fn parse_linux(linux: &Field) -> Result<Linux, String> {
             .flatten(),
         seccomp,
         seccomp_unknown,
+        mount_label: linux.get("mountLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
     })
 }
 
@@ -471,6 +490,10 @@ fn parse_resources(resources: &Field) -> Result<Resources, String> {
         memory_limit: memory.get("limit")?.opt(Field::i64)?,
         memory_swap: memory.get("swap")?.opt(Field::i64)?,
         memory_reservation: memory.get("reservation")?.opt(Field::i64)?,
+        // `kernel` is deprecated by the spec and gone from kernels since 6.1: ignored, as runc does.
+        memory_swappiness: memory.get("swappiness")?.opt(Field::u64)?,
+        disable_oom_killer: memory.get("disableOOMKiller")?.opt(Field::bool)?.unwrap_or(false),
+        kernel_tcp: memory.get("kernelTCP")?.opt(Field::i64)?,
         cpu_shares: cpu.get("shares")?.opt(Field::u64)?,
         cpu_quota: cpu.get("quota")?.opt(Field::i64)?,
         cpu_period: cpu.get("period")?.opt(Field::u64)?,
@@ -601,11 +624,21 @@ mod tests {
     }
 
     #[test]
+    fn unknown_capabilities_are_skipped_and_named() {
+        let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
+        let spec = parse_config(base.replace("\"CAP_KILL\"", "\"CAP_TEST\"").as_bytes()).unwrap();
+        assert_eq!(spec.process.unknown_capabilities, ["CAP_TEST"]);
+        let bounding = spec.process.capabilities.unwrap().bounding;
+        assert_eq!(bounding.0 & 1 << 5, 0, "CAP_KILL (5) was replaced, not kept");
+        assert_ne!(bounding, CapSet::default(), "the known ones are kept");
+        assert!(parse_config(base.as_bytes()).unwrap().process.unknown_capabilities.is_empty());
+    }
+
+    #[test]
     fn every_bad_field_is_named_by_its_path() {
         let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
         assert!(parse_config(base.as_bytes()).is_ok());
         for (from, to, expected) in [
-            ("\"CAP_KILL\"", "\"CAP_TEST\"", "process.capabilities.bounding["),
             ("\"RLIMIT_NOFILE\"", "\"RLIMIT_BOGUS\"", "process.rlimits[0].type: unknown rlimit"),
             ("\"type\": \"pid\"", "\"type\": \"time\"", "time namespaces are not supported"),
             ("\"cwd\": \"/\"", "\"cwd\": \"relative\"", "process.cwd: must be an absolute path"),
@@ -652,7 +685,13 @@ mod tests {
         let spec = parse_config(doc).unwrap();
         assert_eq!(
             spec.linux.resources.devices[0],
-            DeviceRule { allow: true, kind: Some(devices::DeviceType::Char), major: Some(1), minor: None, access: devices::parse_access("wr").unwrap() }
+            DeviceRule {
+                allow: true,
+                kind: Some(devices::DeviceType::Char),
+                major: Some(1),
+                minor: None,
+                access: devices::parse_access("wr").unwrap()
+            }
         );
         assert_eq!(spec.linux.devices[0].file_mode, Some(0o666));
         for bad in [r#""access": "rwx""#, r#""type": "x""#] {

@@ -287,8 +287,7 @@ fn list_cleans_a_record_whose_pid_was_reused() {
     let Some(name) = root_test("reused") else { return };
     // A record naming pid 1 (alive, but with another start time): its runtime is gone and the pid
     // went to someone else, so it is garbage, and pid 1 must not be signalled.
-    fs::create_dir_all(state_dir(&name)).unwrap();
-    fs::write(state_dir(&name).join("state"), record_of_running("1 1")).unwrap();
+    plant_entry(&name, &record_of_running("1 1"));
     // (Any concurrent test's `contain run` may collect it first: then it is simply not found.)
     let kill = contain(&["kill", &name]);
     assert_eq!(kill.code, 1);
@@ -303,9 +302,8 @@ fn list_cleans_a_record_whose_pid_was_reused() {
 fn a_record_of_another_version_is_listed_and_never_touched() {
     let Some(name) = root_test("oldrecord") else { return };
     let dir = state_dir(&name);
-    fs::create_dir_all(&dir).unwrap();
     let record = format!("id={name}\nruntime=1 1\ninit=1 1\ncreated=0\nrootfs=/\ncgroups=\ncommand=sleep 60\n");
-    fs::write(dir.join("state"), &record).unwrap();
+    plant_entry(&name, &record);
     let list = contain(&["list"]);
     let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).expect("listed");
     assert!(row.contains("other contain version"), "{row}");

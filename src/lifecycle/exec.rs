@@ -139,6 +139,7 @@ fn from_process_file(file: &str, exec: &ExecSpec, record: &Record) -> Result<Pro
         }
         Kind::Run => None,
     };
+    oci::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
     let privileges = oci::privileges(&process, seccomp.as_ref())?;
     let args: Vec<OsString> = process.args.iter().map(OsString::from).collect();
     let command = run::command(&args, &process.env, Some(&process.cwd))?;

@@ -15,6 +15,7 @@ use crate::caps::{CapSet, Identity, Privileges};
 use crate::cgroup::{self, Cgroup, Limits};
 use crate::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
 use crate::cli::{CreateSpec, Global, OciCommand};
+use crate::devices::{self, DevicePolicy};
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::handshake::Report;
 use crate::hooks;
@@ -23,10 +24,9 @@ use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::state::{Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, EXEC_FIFO};
 use crate::lifecycle::{require_root, state_dir, Claim};
 use crate::mounts::{self, BindSource, Checked};
-use crate::devices::{self, DevicePolicy};
 use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
-use crate::spec::{self, Spec, State};
+use crate::spec::{self, IdMapping, Spec, State};
 use crate::supervise;
 use crate::sys::{self, Dir, Tolerate};
 use crate::syscalls::Arch;
@@ -80,13 +80,17 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             _ => joins.push((namespace.flag, fd)),
         }
     }
-    if flags & libc::CLONE_NEWNS as u64 == 0 {
-        return Err(Error::Setup("linux.namespaces: contain needs a mount namespace of the container's own".into()));
-    }
+    // Without a mount namespace, new or joined, the container's mounts are made in ours (the
+    // caller's), as the spec allows and crun does: no pivot_root then, which would move the host's
+    // own root, but a chroot, and `delete` unmounts what was mounted on the rootfs.
+    let host_mounts =
+        flags & libc::CLONE_NEWNS as u64 == 0 && !joins.iter().any(|(flag, _)| *flag == libc::CLONE_NEWNS as u64);
     let cgroup_namespace = flags & libc::CLONE_NEWCGROUP as u64 != 0;
     flags &= !(libc::CLONE_NEWCGROUP as u64);
-    let new_uts = flags & libc::CLONE_NEWUTS as u64 != 0;
-    if !new_uts && (spec.hostname.is_some() || spec.domainname.is_some()) {
+    // A UTS namespace of the container's own, new or joined by path.
+    let own_uts =
+        flags & libc::CLONE_NEWUTS as u64 != 0 || joins.iter().any(|(flag, _)| *flag == libc::CLONE_NEWUTS as u64);
+    if !own_uts && (spec.hostname.is_some() || spec.domainname.is_some()) {
         return Err(Error::Setup("hostname: setting one needs a UTS namespace of the container's own".into()));
     }
     let id_maps = (flags & libc::CLONE_NEWUSER as u64 != 0)
@@ -108,10 +112,17 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         .map(|bind| {
             let source = Checked::open_following(&bind.source)
                 .map_err(|why| Error::Setup(format!("mounts: {:?}: {why}", bind.source)))?;
-            Ok(BindSource { source, recursive: bind.recursive, set: bind.set, clear: bind.clear })
+            Ok(BindSource { source, how: bind.how })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let privileges = privileges(&spec.process, spec.linux.seccomp.as_ref())?;
+    selinux_labels(&[
+        ("process.selinuxLabel", spec.process.selinux_label.as_deref()),
+        ("linux.mountLabel", spec.linux.mount_label.as_deref()),
+    ])?;
+    if !spec.process.unknown_capabilities.is_empty() {
+        log!("capabilities this build does not know, skipped: {}", spec.process.unknown_capabilities.join(" "));
+    }
     if !spec.linux.seccomp_unknown.is_empty() {
         log!("seccomp: names this machine does not know, skipped: {}", spec.linux.seccomp_unknown.join(" "));
     }
@@ -119,8 +130,8 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let cgroup_path = cgroups_path(&spec, id, global.systemd_cgroup)?;
     // The bundle's rules first, then the ones no bundle can take away (runc's order).
     let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
-    let device_policy =
-        DevicePolicy::from_rules(&device_rules).map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
+    let device_policy = DevicePolicy::from_rules(&device_rules)
+        .map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
 
     // --- The name, the record, the cgroup, the FIFO. ---
     let claim = claim(&state, id)?;
@@ -133,6 +144,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         bundle: bundle.path.clone(),
         cgroup: cgroup_path.clone(),
         own_pid_namespace: flags & libc::CLONE_NEWPID as u64 != 0,
+        host_mounts,
         command: spec.process.args.join(" "),
         annotations: spec.annotations.clone(),
         ..Default::default()
@@ -147,6 +159,14 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     }
     sys::mknod_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o600)
         .step(|| format!("mknod({}/exec.fifo)", claim.entry.path))?;
+    if let Some((uids, gids)) = &id_maps {
+        // The container's root opens it, as whoever the maps make it on the host (runc does this too).
+        let host = |maps: &[IdMapping]| maps.iter().find(|m| m.container == 0).map(|m| m.host);
+        if let (Some(uid), Some(gid)) = (host(uids), host(gids)) {
+            sys::chown(Dir::Fd(claim.entry.fd()), EXEC_FIFO, uid, gid)
+                .step(|| format!("chown({}/exec.fifo, {uid}:{gid})", claim.entry.path))?;
+        }
+    }
     let fifo = sys::open_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::O_PATH, 0)
         .step(|| format!("open({}/exec.fifo, O_PATH)", claim.entry.path))?;
 
@@ -154,9 +174,10 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let hook_state =
         |status: &str, pid: i32| State { id, status, pid, bundle: &bundle.path, annotations: &spec.annotations }.json();
     let container = NewContainer {
-        hostname: spec.hostname.clone().filter(|_| new_uts),
+        hostname: spec.hostname.clone(),
         domainname: spec.domainname.clone(),
         rootfs,
+        host_mounts,
         overlay: None,
         read_only: spec.root.readonly,
         nodev: false,
@@ -166,6 +187,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         masks: mounts::oci_masks(&spec),
         net: if flags & libc::CLONE_NEWNET as u64 != 0 { ContainerNet::Own(None) } else { ContainerNet::Shared },
         joins,
+        user_namespace: flags & libc::CLONE_NEWUSER as u64 != 0,
         cgroup_namespace,
         propagation: spec.linux.rootfs_propagation,
         runtime_hooks: !spec.hooks.prestart.is_empty() || !spec.hooks.create_runtime.is_empty(),
@@ -198,7 +220,9 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         },
         &signals,
         &mut |pid| {
-            let state = hook_state("creating", pid);
+            // "created", as crun says and the runtime-tools suite expects, though create is not
+            // over yet (the spec's "creating").
+            let state = hook_state("created", pid);
             hooks::run(&spec.hooks.prestart, "prestart", &state)?;
             hooks::run(&spec.hooks.create_runtime, "createRuntime", &state)
         },
@@ -256,6 +280,18 @@ pub fn command(args: &[String], env: &[String], cwd: &str) -> Result<Command, Er
         search_path: search_path.to_string(),
         workdir: cwd.to_string(),
     })
+}
+
+/// SELinux labels mean nothing on a host without SELinux, where runc and crun ignore them (the OCI
+/// test suite sets one); on a host with SELinux, contain cannot apply them, and says so.
+pub fn selinux_labels(labels: &[(&str, Option<&str>)]) -> Result<(), Error> {
+    for (name, label) in labels.iter().filter_map(|(name, label)| label.map(|label| (name, label))) {
+        if sys::exists("/sys/fs/selinux/enforce") {
+            return Err(Error::Setup(format!("{name} {label:?}: contain cannot apply SELinux labels")));
+        }
+        log!("{name} {label:?} ignored: SELinux is not enabled on this host");
+    }
+    Ok(())
 }
 
 /// An OCI process's privileges, exactly as its bundle lists them.
@@ -536,6 +572,13 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         }
         // The engine asked for this very container: what is left in its cgroup goes too.
         Cgroup::existing_at(&container_cgroup(&record, id), true).remove()?;
+        if record.host_mounts {
+            // The rootfs's bind onto itself, and with it everything the container mounted on it.
+            let rootfs = &record.rootfs;
+            sys::umount2(&cpath(rootfs)?, libc::MNT_DETACH)
+                .ok_if(libc::EINVAL)
+                .step(|| format!("umount2({rootfs}, MNT_DETACH)"))?;
+        }
         entry.clear(Default::default())?;
         state.remove_if_empty(&entry)?;
         return Ok(0);

@@ -118,6 +118,9 @@ pub struct Record {
     pub init: Option<ProcessRef>,
     /// Whether init has a PID namespace of its own (an OCI bundle may share the host's).
     pub own_pid_namespace: bool,
+    /// OCI without a mount namespace: the container's mounts are in the host's, on its rootfs,
+    /// until `delete` unmounts them.
+    pub host_mounts: bool,
     /// Seconds since the epoch.
     pub created: u64,
     pub rootfs: String,
@@ -167,6 +170,7 @@ impl Record {
             ("exit", exit),
             ("init", process(&self.init)),
             ("pidns", u8::from(self.own_pid_namespace).to_string()),
+            ("hostmounts", u8::from(self.host_mounts).to_string()),
             ("created", self.created.to_string()),
             ("rootfs", self.rootfs.clone()),
             ("workdir", self.workdir.clone()),
@@ -222,6 +226,7 @@ impl Record {
                 "exit" => exit = value,
                 "init" => record.init = parse_process(&value)?,
                 "pidns" => record.own_pid_namespace = flag(&value)?,
+                "hostmounts" => record.host_mounts = flag(&value)?,
                 "created" => record.created = value.parse().ok()?,
                 "rootfs" => record.rootfs = value,
                 "workdir" => record.workdir = value,

@@ -23,6 +23,13 @@ impl Fd {
         std::mem::forget(self);
         fd
     }
+
+    /// `/proc/self/fd/N`: the descriptor as a path, for the calls that take only paths (mount(2),
+    /// overlayfs's options). The kernel follows it to the very object the descriptor holds, not to
+    /// whatever its old path leads to now.
+    pub fn proc_path(&self) -> String {
+        format!("/proc/self/fd/{}", self.0)
+    }
 }
 
 impl Drop for Fd {

@@ -66,21 +66,21 @@ pub fn mknod_at(dir: Dir, path: &CStr, kind: u32, mode: u32) -> Result<(), Errno
 }
 
 /// mknodat(2) of a device node: an OCI bundle's `linux.devices`, made in the container's own /dev.
-pub fn mknod_device(path: &CStr, mode: u32, rdev: libc::dev_t) -> Result<(), Errno> {
-    // SAFETY: `path` is NUL-terminated and outlives the call.
-    check(unsafe { syscall!(MKNODAT, libc::AT_FDCWD, path.as_ptr(), mode, rdev) }).map(drop)
+pub fn mknod_device(dir: Dir, name: &CStr, mode: u32, rdev: libc::dev_t) -> Result<(), Errno> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(MKNODAT, dir.raw(), name.as_ptr(), mode, rdev) }).map(drop)
 }
 
 /// fchmodat(2): a device node's exact mode (mknod applies the umask).
-pub fn chmod(path: &CStr, mode: u32) -> Result<(), Errno> {
-    // SAFETY: `path` is NUL-terminated and outlives the call.
-    check(unsafe { syscall!(FCHMODAT, libc::AT_FDCWD, path.as_ptr(), mode) }).map(drop)
+pub fn chmod(dir: Dir, name: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(FCHMODAT, dir.raw(), name.as_ptr(), mode) }).map(drop)
 }
 
 /// fchownat(2) without following a symlink: a device node's owner.
-pub fn chown(path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
-    // SAFETY: `path` is NUL-terminated and outlives the call.
-    check(unsafe { syscall!(FCHOWNAT, libc::AT_FDCWD, path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
+pub fn chown(dir: Dir, name: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(FCHOWNAT, dir.raw(), name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
 /// unlinkat(2) with AT_REMOVEDIR: removes an empty directory.
@@ -105,7 +105,7 @@ pub fn rename(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
 /// taken: a file that is complete before anybody can see it (a network lease). Through
 /// /proc/self/fd rather than AT_EMPTY_PATH, which would need CAP_DAC_READ_SEARCH.
 pub fn link_unnamed(file: &Fd, dir: Dir, name: &CStr) -> Result<(), Errno> {
-    let source = cstring(&format!("/proc/self/fd/{}", file.0))?;
+    let source = cstring(&file.proc_path())?;
     // SAFETY: both strings are NUL-terminated and outlive the call.
     check(unsafe {
         syscall!(LINKAT, libc::AT_FDCWD, source.as_ptr(), dir.raw(), name.as_ptr(), libc::AT_SYMLINK_FOLLOW)
@@ -121,9 +121,15 @@ pub fn symlink(target: &CStr, dir: Dir, link: &CStr) -> Result<(), Errno> {
 
 /// readlinkat(2): where a symlink points, e.g. /proc/self/fd/N for the path of an open descriptor.
 pub fn readlink(path: &CStr) -> Result<String, Errno> {
+    readlink_at(Dir::Cwd, path)
+}
+
+/// readlinkat(2) relative to `dir`; with an empty path, of the symlink `dir` itself holds (opened
+/// O_PATH|O_NOFOLLOW), so the link read is the link checked.
+pub fn readlink_at(dir: Dir, path: &CStr) -> Result<String, Errno> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let n = check(unsafe { syscall!(READLINKAT, libc::AT_FDCWD, path.as_ptr(), buf.as_mut_ptr(), buf.len()) })?;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`; `path` is NUL-terminated.
+    let n = check(unsafe { syscall!(READLINKAT, dir.raw(), path.as_ptr(), buf.as_mut_ptr(), buf.len()) })?;
     buf.truncate(n);
     String::from_utf8(buf).map_err(|_| Errno(libc::EILSEQ))
 }
@@ -131,7 +137,7 @@ pub fn readlink(path: &CStr) -> Result<String, Errno> {
 /// The absolute path the kernel has for an open descriptor (readlink of /proc/self/fd/N): what a
 /// path resolved to, every symlink followed, for messages and records.
 pub fn path_of(fd: &Fd) -> Result<String, Errno> {
-    readlink(&cstring(&format!("/proc/self/fd/{}", fd.0))?)
+    readlink(&cstring(&fd.proc_path())?)
 }
 
 /// chdir(2): into the new root before and after pivot_root.

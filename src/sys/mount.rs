@@ -106,7 +106,8 @@ pub fn mount_setattr_path(path: &CStr, recursive: bool, attributes: u64) -> Resu
     mount_setattr(libc::AT_FDCWD, path, if recursive { AT_RECURSIVE } else { 0 }, attributes, 0)
 }
 
-/// mount_setattr(2) on a whole detached tree from `open_tree_clone`: `set` and `clear` attributes.
+/// mount_setattr(2) on the mount a descriptor holds (a detached tree from `open_tree_clone`, or the
+/// new root) and every mount below it: `set` and `clear` attributes.
 pub fn mount_setattr_tree(mount: &Fd, set: u64, clear: u64) -> Result<(), Errno> {
     mount_setattr(mount.0, c"", libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE, set, clear)
 }

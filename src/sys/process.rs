@@ -133,6 +133,19 @@ pub fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), (&'static s
     Ok(())
 }
 
+/// setresgid(2) of the real, effective and saved gid at once: the container's setup becomes gid 0
+/// of its new user namespace once the maps are written.
+pub fn setresgid(gid: u32) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETRESGID, gid, gid, gid) }).map(drop)
+}
+
+/// setresuid(2) of the real, effective and saved uid at once (see `setresgid`).
+pub fn setresuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(SETRESUID, uid, uid, uid) }).map(drop)
+}
+
 /// geteuid(2): to tell a non-root user why nothing will work.
 pub fn geteuid() -> u32 {
     // SAFETY: no arguments; cannot fail.

@@ -280,6 +280,18 @@ pub fn state_dir(name: &str) -> PathBuf {
     Path::new("/run/contain").join(name)
 }
 
+/// Puts an entry holding `record` in the state directory at once, as contain itself never leaves
+/// one half-made: built beside it and renamed into place. (A directory made first and filled after
+/// could be swept, as an entry without a record, by any concurrent test's `contain run`.)
+pub fn plant_entry(name: &str, record: &str) {
+    let staging = Path::new("/run").join(format!(".contain-test-{name}"));
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).unwrap();
+    fs::write(staging.join("state"), record).unwrap();
+    fs::create_dir_all("/run/contain").unwrap();
+    fs::rename(&staging, state_dir(name)).unwrap();
+}
+
 /// Polls `check` every 10 ms until it returns Some, or panics after `limit`.
 pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
