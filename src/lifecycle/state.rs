@@ -27,8 +27,10 @@ use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
 pub const DEFAULT_ROOT: &str = "/run/contain";
-/// The first line of every record this version writes, and the only version it reads.
-const RECORD_VERSION: &str = "contain-record=1";
+/// The first line of every record this version writes, and the only version it reads. A new key
+/// is a new version: a contain that reads a record with a key it does not know takes it for
+/// broken, and may remove it. (2: `hostmounts`.)
+const RECORD_VERSION: &str = "contain-record=2";
 /// The largest record we read: a record is a few hundred bytes; a forged one could be anything.
 const RECORD_LIMIT: usize = 64 << 10;
 /// Ids end up in directory names (contain-ID), interface names and cgroup paths.
@@ -571,13 +573,14 @@ mod tests {
     #[test]
     fn the_encoding_is_versioned_with_one_line_per_field() {
         let text = sample().encode();
-        assert!(text.starts_with("contain-record=1\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
+        assert!(text.starts_with("contain-record=2\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
         assert!(text.contains("command=sh -c 'echo a\\\\b\\nc'\n"), "{text}");
     }
 
     #[test]
     fn other_versions_are_recognised_and_broken_records_refused() {
-        assert_eq!(Record::decode("contain-record=2\nwhatever=1\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("contain-record=1\nkind=run\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("contain-record=3\nwhatever=1\n"), RecordRead::OtherVersion);
         assert_eq!(Record::decode("id=x\nruntime=1 2\n"), RecordRead::OtherVersion, "the record before versions");
         assert_eq!(Record::decode(""), RecordRead::Broken);
         assert_eq!(Record::decode("garbage"), RecordRead::Broken);
