@@ -584,6 +584,7 @@ impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+        let _ = fs::remove_dir_all(&self.rootfs);
     }
 }
 
