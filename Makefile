@@ -10,7 +10,7 @@ TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 BINARY       := target/$(TARGET)/release/contain
 
-.PHONY: all contain rootfs demo test test-vm bench unit-test check-aarch64 busybox clean \
+.PHONY: all contain rootfs demo test test-faults test-vm bench unit-test check-aarch64 busybox clean \
 	test-oci test-podman test-containerd bench-oci
 
 all: contain
@@ -36,6 +36,12 @@ demo: contain rootfs
 # Unit tests need nothing; the integration tests run the static ./contain as root.
 test: contain busybox
 	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked -- --test-threads=4
+
+# The fault sweep (tests/faults/): every system call of `contain run` failed in turn, with an errno
+# and with SIGKILL, then gc and the leftover checks; a few minutes, as root. One injection, with its
+# evidence: FAULTS_ONLY=VARIANT:ROLE:SYSCALL:OCCURRENCE:ERRNO|SIGKILL make test-faults.
+test-faults: contain busybox
+	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked --test faults -- --ignored --nocapture
 
 # The same integration suite inside a throwaway VM with pure cgroup v2, from an initramfs root and
 # from a tmpfs root (tests/vm/).
