@@ -27,8 +27,8 @@ pub struct Sampled {
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// statfs(2) f_type values from <linux/magic.h>.
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
 /// The v1 hierarchies `contain run` uses, one directory each (cpuacct only where it is not mounted
 /// together with cpu, as `cpu,cpuacct`: then the cpu directory has its files).
 pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids"];
@@ -295,7 +295,36 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
     controller == "cpuacct" && inode(hierarchy).is_some() && inode(hierarchy) == inode(cpu)
 }
 
-fn is_fs(path: &str, magic: i64) -> bool {
+/// One line of /proc/PID/cgroup, `ID:CONTROLLERS:PATH`: a v1 hierarchy (`4:cpu,cpuacct:/x`, or a
+/// named one, `1:name=systemd:/x`) or the v2 tree (`0::/x`), and the process's cgroup in it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// Empty for the v2 tree.
+    pub controllers: String,
+    pub path: String,
+}
+
+pub fn memberships(text: &str) -> Vec<Membership> {
+    text.lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once(':')?;
+            let (controllers, path) = rest.split_once(':')?;
+            Some(Membership { controllers: controllers.into(), path: path.into() })
+        })
+        .collect()
+}
+
+/// The membership a hierarchy mounted at /sys/fs/cgroup/`dir` stands for: the v2 tree for a cgroup2
+/// mount, and for a v1 one the hierarchy its name spells (`cpu,cpuacct`, `systemd` for
+/// `name=systemd`).
+pub fn membership_of<'a>(memberships: &'a [Membership], dir: &str, v2: bool) -> Option<&'a Membership> {
+    memberships.iter().find(|m| match v2 {
+        true => m.controllers.is_empty(),
+        false => !m.controllers.is_empty() && (m.controllers == dir || m.controllers.strip_prefix("name=") == Some(dir)),
+    })
+}
+
+pub fn is_fs(path: &str, magic: i64) -> bool {
     sys::cstring(path).ok().and_then(|p| sys::statfs_type(&p).ok()) == Some(magic)
 }
 
@@ -708,6 +737,17 @@ mod tests {
 
     fn files(writes: &[LimitWrite]) -> Vec<(&str, &str, &str)> {
         writes.iter().map(|w| (w.controller, w.file, w.value.as_str())).collect()
+    }
+
+    #[test]
+    fn memberships_name_each_hierarchy_and_the_v2_tree() {
+        let text = "12:cpu,cpuacct:/contain-x\n1:name=systemd:/user.slice\n0::/contain-x\n";
+        let all = memberships(text);
+        assert_eq!(all.len(), 3);
+        assert_eq!(membership_of(&all, "cpu,cpuacct", false).map(|m| m.path.as_str()), Some("/contain-x"));
+        assert_eq!(membership_of(&all, "systemd", false).map(|m| m.path.as_str()), Some("/user.slice"));
+        assert_eq!(membership_of(&all, "unified", true).map(|m| m.path.as_str()), Some("/contain-x"));
+        assert!(membership_of(&all, "cpu", false).is_none(), "a symlink's name is no hierarchy");
     }
 
     #[test]

@@ -41,6 +41,10 @@ mod usage;
 
 use std::ffi::OsString;
 
+/// Running out of memory is an error line and 125, not an abort (see sys::Heap).
+#[global_allocator]
+static HEAP: sys::Heap = sys::Heap;
+
 use cli::Command;
 use error::Error;
 use lifecycle::{exec, manage, oci, run};

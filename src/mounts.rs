@@ -17,10 +17,11 @@
 //!
 //! The masks come after the pivot, when `/` is the container's and plain paths are safe.
 
+use crate::cgroup;
 use crate::error::{cpath, Context, Error};
 use crate::resolve::{Last, Root};
 use crate::spec;
-use crate::sys::{self, Errno, Fd, Tolerate};
+use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
 /// no /dev/mem, no /dev/kmsg.
@@ -40,6 +41,9 @@ pub enum Step {
     Node(spec::Device),
     /// A symbolic link.
     Symlink { target: String, link: String },
+    /// An OCI `cgroup` mount: the container's cgroups at `target` (see `mount_cgroups`), with
+    /// `flags` (read-only, mostly). `own_namespace`: the container has a cgroup namespace.
+    Cgroup { target: String, flags: u64, own_namespace: bool },
 }
 
 /// What is hidden or frozen after the pivot. A path this kernel does not have is skipped.
@@ -246,6 +250,11 @@ pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), Stri
         }
         if m.kind.is_empty() {
             return Err(format!("mounts[{i}].type: missing (not a bind mount)"));
+        }
+        if m.kind == "cgroup" || m.kind == "cgroup2" {
+            let own_namespace = spec.linux.namespaces.iter().any(|n| n.flag == libc::CLONE_NEWCGROUP as u64);
+            plan.push(Step::Cgroup { target: m.destination.clone(), flags: options.flags, own_namespace });
+            continue;
         }
         plan.push(Step::Mount {
             fstype: m.kind.clone(),
@@ -475,6 +484,10 @@ pub fn apply(
                 sys::move_mount_onto(&tree, &point).step(|| format!("move_mount(host /dev/{name}, {target})"))?;
             }
             Step::Node(device) => make_node(&root, device)?,
+            Step::Cgroup { target, flags, own_namespace } => {
+                let point = mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
+                mount_cgroups(&point, target, *flags, *own_namespace)?;
+            }
             Step::Symlink { target, link } => {
                 let found =
                     root.lookup(link, Last::NoFollow, true).step(|| format!("looking up {link} in the rootfs"))?;
@@ -493,6 +506,84 @@ pub fn apply(
 fn set_propagation(mount: &Fd, target: &str, propagation: u64) -> Result<(), Error> {
     sys::mount(None, &cpath(&mount.proc_path())?, None, propagation, None)
         .step(|| format!("mount({target}, propagation {propagation:#x})"))
+}
+
+/// An OCI `cgroup` mount, as runc and crun make it. The container sees its own cgroups, never the
+/// host's tree: in a cgroup namespace a fresh mount of each hierarchy (rooted by the kernel at the
+/// namespace's root), otherwise a bind of its own cgroup directory. On cgroup v2 that is one mount;
+/// on v1 a tmpfs laid out like the host's /sys/fs/cgroup (a directory per hierarchy, the same
+/// symlinks: `cpu -> cpu,cpuacct`). Read before the pivot, from the host's /sys/fs/cgroup and our
+/// /proc/self/cgroup, after the runtime moved us into our cgroup.
+fn mount_cgroups(point: &Fd, target: &str, flags: u64, own_namespace: bool) -> Result<(), Error> {
+    let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
+    let memberships = cgroup::memberships(&own);
+    let at = |fd: &Fd| cpath(&fd.proc_path());
+    if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC) {
+        mount_hierarchy(point, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
+    } else {
+        sys::mount(Some(c"tmpfs"), &at(point)?, Some(c"tmpfs"), NOSUID | NODEV | NOEXEC, Some(c"mode=755"))
+            .step(|| format!("mount(tmpfs, {target})"))?;
+        let layout = Root(point).lookup(".", Last::NoFollow, false).step(|| format!("open({target})"))?;
+        let layout = layout.object.ok_or_else(|| Error::Setup(format!("{target} vanished")))?;
+        let host = sys::open(&cpath(cgroup::CGROUP_ROOT)?, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .step(|| format!("open({})", cgroup::CGROUP_ROOT))?;
+        for entry in sys::list_dir(&host).step(|| format!("getdents64({})", cgroup::CGROUP_ROOT))? {
+            let name = entry.name.to_string_lossy().into_owned();
+            let host_path = format!("{}/{name}", cgroup::CGROUP_ROOT);
+            if entry.kind == libc::DT_LNK {
+                let link = sys::readlink(&cpath(&host_path)?).step(|| format!("readlink({host_path})"))?;
+                sys::symlink(&cpath(&link)?, Dir::Fd(&layout), &entry.name)
+                    .step(|| format!("symlink({link}, {target}/{name})"))?;
+                continue;
+            }
+            let v2 = cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC);
+            if !v2 && !cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC) {
+                continue;
+            }
+            let Some(membership) = cgroup::membership_of(&memberships, &name, v2) else { continue };
+            sys::mkdir_at(Dir::Fd(&layout), &entry.name, 0o755).step(|| format!("mkdir({target}/{name})"))?;
+            let dir = sys::open_at(Dir::Fd(&layout), &entry.name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+                .step(|| format!("open({target}/{name})"))?;
+            mount_hierarchy(&dir, &format!("{target}/{name}"), &host_path, Some(membership), own_namespace)?;
+        }
+    }
+    // Whatever the flags say (podman's: ro, nosuid, nodev, noexec), for every mount made above.
+    let mounted = Root(point).lookup(".", Last::NoFollow, false).step(|| format!("open({target})"))?;
+    let mounted = mounted.object.ok_or_else(|| Error::Setup(format!("{target} vanished")))?;
+    let attributes = FLAG_WORDS
+        .iter()
+        .filter(|&&(_, flag, clears, attribute)| !clears && attribute != 0 && flags & flag != 0)
+        .fold(0, |set, &(.., attribute)| set | attribute);
+    sys::mount_setattr_tree(&mounted, attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC, 0)
+        .step(|| format!("mount_setattr({target}, AT_RECURSIVE, {attributes:#x})"))
+}
+
+/// One hierarchy at `point`: `host_dir` (`/sys/fs/cgroup/cpu,cpuacct`; "" for the v2 root), which
+/// `membership` says our cgroup is in. Mounted fresh in a cgroup namespace, bound otherwise.
+fn mount_hierarchy(
+    point: &Fd,
+    target: &str,
+    host_dir: &str,
+    membership: Option<&cgroup::Membership>,
+    own_namespace: bool,
+) -> Result<(), Error> {
+    let membership = membership.ok_or_else(|| Error::Setup(format!("{target}: not in /proc/self/cgroup")))?;
+    let at = cpath(&point.proc_path())?;
+    let v2 = membership.controllers.is_empty();
+    if own_namespace {
+        let (fstype, data) = match membership.controllers.strip_prefix("name=") {
+            _ if v2 => ("cgroup2", String::new()),
+            Some(name) => ("cgroup", format!("none,name={name}")),
+            None => ("cgroup", membership.controllers.clone()),
+        };
+        let data_c = (!data.is_empty()).then(|| cpath(&data)).transpose()?;
+        return sys::mount(Some(&cpath(fstype)?), &at, Some(&cpath(fstype)?), NOSUID | NODEV | NOEXEC, data_c.as_deref())
+            .step(|| describe_mount(fstype, target, &data));
+    }
+    let source = format!("{}{}{}", if host_dir.is_empty() { cgroup::CGROUP_ROOT } else { host_dir }, "", membership.path);
+    let own = sys::open(&cpath(&source)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({source})"))?;
+    let tree = sys::open_tree_clone(&own, false).step(|| format!("open_tree({source}, OPEN_TREE_CLONE)"))?;
+    sys::move_mount_onto(&tree, point).step(|| format!("move_mount({source}, {target})"))
 }
 
 /// One of the host's harmless devices, opened where the host's /dev still is (before the pivot).
@@ -587,6 +678,7 @@ mod tests {
                 Step::Device { name } => format!("/dev/{name}"),
                 Step::Node(device) => device.path.clone(),
                 Step::Symlink { link, .. } => link.to_string(),
+                Step::Cgroup { target, .. } => target.to_string(),
             })
             .collect()
     }

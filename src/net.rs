@@ -89,14 +89,20 @@ impl Netlink {
     }
 }
 
-/// A /30 taken from the pool; dropping it gives it back.
+/// A /30 taken from the pool; dropping it gives it back, unless it is `kept`.
 pub struct Lease {
     name: String,
     dir: Fd,
+    /// The host end could not be deleted: the lease stays, naming its owner, so that the next sweep
+    /// (which deletes an unowned lease's interface first) finds the interface.
+    kept: bool,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         let released = cpath(&self.name).and_then(|name| {
             sys::unlink(Dir::Fd(&self.dir), &name).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{})", self.name))
         });
@@ -137,21 +143,21 @@ impl Veth {
         let netns_path = format!("/proc/{container_pid}/ns/net");
         let netns = sys::open(&cpath(&netns_path)?, libc::O_RDONLY, 0).step(|| format!("open({netns_path})"))?;
         let mut netlink = Netlink::open()?;
-        netlink
-            .request(
-                |seq| netlink::new_veth(seq, &host_name, CONTAINER_INTERFACE, netns.raw()),
-                || format!("RTM_NEWLINK(veth {host_name} <-> {CONTAINER_INTERFACE} in pid {container_pid}'s netns)"),
-            )
-            .map_err(|err| match err {
-                // Somebody else's interface: it must survive our failure.
-                Error::Sys { errno: Errno(libc::EEXIST), .. } => Error::Setup(format!(
-                    "a network interface named {host_name} already exists: another container's, or left over \
-                     (contain gc; or ip link del {host_name})"
-                )),
-                other => other,
-            })?;
-        // Ours from here on: every early return deletes it (and gives the lease back).
-        let host = HostEnd { name: host_name.clone(), _lease: lease };
+        let created = netlink.request(
+            |seq| netlink::new_veth(seq, &host_name, CONTAINER_INTERFACE, netns.raw()),
+            || format!("RTM_NEWLINK(veth {host_name} <-> {CONTAINER_INTERFACE} in pid {container_pid}'s netns)"),
+        );
+        if let Err(Error::Sys { errno: Errno(libc::EEXIST), .. }) = created {
+            // Somebody else's interface: it must survive our failure.
+            return Err(Error::Setup(format!(
+                "a network interface named {host_name} already exists: another container's, or left over \
+                 (contain gc; or ip link del {host_name})"
+            )));
+        }
+        // Ours from here on, even when the kernel's answer was lost and it exists after all: every
+        // early return deletes it (and gives the lease back).
+        let host = HostEnd { name: host_name.clone(), lease };
+        created?;
         netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
         Ok(host)
     }
@@ -184,13 +190,16 @@ pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
 /// container's namespace is gone, but asynchronously) and gives the lease back.
 pub struct HostEnd {
     pub name: String,
-    _lease: Option<Lease>,
+    lease: Option<Lease>,
 }
 
 impl Drop for HostEnd {
     fn drop(&mut self) {
         if let Err(err) = delete_interface(&self.name) {
             crate::log::error(&err);
+            if let Some(lease) = &mut self.lease {
+                lease.kept = true;
+            }
         }
     }
 }
@@ -232,7 +241,7 @@ fn lease(state: &StateDir, id: &str) -> Result<(Lease, VethAddrs), Error> {
         };
         let network = Ipv4Addr::from(u32::from_be_bytes(addrs.host) - 1).to_string();
         match sys::link_unnamed(&file, Dir::Fd(&dir), &cpath(&network)?) {
-            Ok(()) => return Ok((Lease { name: network, dir }, addrs)),
+            Ok(()) => return Ok((Lease { name: network, dir, kept: false }, addrs)),
             Err(Errno(libc::EEXIST)) => continue,
             Err(errno) => return Err(Error::sys(format!("linkat({path}/{network})"), errno)),
         }

@@ -75,3 +75,64 @@ pub fn seals(memfd: &Fd) -> Result<i32, Errno> {
     // SAFETY: no pointers involved.
     check(unsafe { syscall!(FCNTL, memfd.0, libc::F_GET_SEALS) }).map(|seals| seals as i32)
 }
+
+/// The heap: the C library's allocator, except that running out of memory is an error like any
+/// other (one `[contain] error:` line and exit status 125), not an abort. Rust's default reaction
+/// is abort(3), which in the container's setup would be worse than silent: musl raises SIGABRT
+/// with the thread id it cached in the runtime, which inside the new PID namespace names nobody,
+/// or, in `contain exec`, some process of the container.
+pub struct Heap;
+
+// SAFETY: every method hands the request to `System` unchanged; only a null result is acted on.
+unsafe impl std::alloc::GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is passed on to `System` as it is.
+        let memory = unsafe { std::alloc::System.alloc(layout) };
+        if memory.is_null() {
+            out_of_memory(layout.size());
+        }
+        memory
+    }
+
+    unsafe fn dealloc(&self, memory: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `memory` came from `alloc` or `realloc` above with this layout.
+        unsafe { std::alloc::System.dealloc(memory, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let memory = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if memory.is_null() {
+            out_of_memory(layout.size());
+        }
+        memory
+    }
+
+    unsafe fn realloc(&self, memory: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract for `realloc` is passed on to `System` as it is.
+        let moved = unsafe { std::alloc::System.realloc(memory, layout, new_size) };
+        if moved.is_null() {
+            out_of_memory(new_size);
+        }
+        moved
+    }
+}
+
+/// Says so without allocating (the size in decimal, on the stack), and exits with 125, contain's
+/// status for a failure of its own.
+fn out_of_memory(size: usize) -> ! {
+    let mut digits = [0u8; 20];
+    let (mut at, mut n) = (digits.len(), size);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for part in [&b"[contain] error: out of memory (asked for "[..], &digits[at..], b" bytes)\n"] {
+        let _ = super::write_all(libc::STDERR_FILENO, part);
+    }
+    super::exit(125)
+}
