@@ -176,6 +176,18 @@ fn output_to_a_file_gets_no_pty_and_stays_byte_exact() {
 }
 
 #[test]
+fn a_terminal_on_stdout_alone_gets_its_modes_restored() {
+    let Some(name) = root_test("ttystdout") else { return };
+    // stdin is not a terminal, so the container gets no pty: its stdout is the user's terminal
+    // itself, and it can change that terminal's modes. contain restores them on exit.
+    let (script, before, after) = session(&name, "-- sh -c 'stty raw -echo <&1' < /dev/null");
+    let tmux = Tmux::start(&name, &script);
+    tmux.wait_for_text("exit=0", &mut 0);
+    modes_restored(&before, &after);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
 fn a_stopped_session_restores_the_terminal() {
     let Some(name) = root_test("ttystop") else { return };
     // PID 1 ignores SIGTERM, so the stop timeout ends it with SIGKILL: 137.

@@ -333,3 +333,109 @@ pub fn send_signal(pid: u32, sig: i32) {
     // SAFETY: kill has no memory preconditions.
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill({pid}, {sig})");
 }
+
+/// "PID START": a process as records name it (its start time is field 22 of /proc/PID/stat).
+pub fn process_ref(pid: i32) -> String {
+    find_process(pid).unwrap_or_else(|| panic!("no process {pid}"))
+}
+
+/// `process_ref` of a process that may be gone.
+pub fn find_process(pid: i32) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let start = stat[stat.rfind(')')? + 1..].split_whitespace().nth(19)?.to_string();
+    Some(format!("{pid} {start}"))
+}
+
+/// Waits up to `limit` for a started `contain` (or any command run with `command`-style pipes);
+/// on a timeout, SIGKILLs it and returns None.
+pub fn finish_within(mut child: Child, limit: Duration) -> Option<Output> {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Some(finish(child))
+}
+
+/// Cleans up after the container `name` when dropped, however the test ended: kills it if it
+/// still runs (a busy-looping attacker, a `sleep 60`) and removes what it left (a log, a
+/// leftover). Harmless once the container is gone.
+pub struct CleanUp(pub String);
+
+impl Drop for CleanUp {
+    fn drop(&mut self) {
+        for args in [["kill", self.0.as_str()], ["gc", self.0.as_str()]] {
+            let _ = command(&args).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// Fails the test, with a clear message, when a tool it drives is missing (CI installs them all:
+/// .ci/run).
+pub fn require_tool(tool: &str, package: &str) {
+    let found =
+        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    assert!(found, "this test needs {tool}: apt-get install {package} (.ci/run installs it)");
+}
+
+/// Polls `check` every 10 ms for up to `limit`: whether it ever held (for tests that must clean
+/// up before they fail).
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGKILLs `pid` if it is still there (cleanup after a failed test; errors are ignored).
+pub fn kill_quietly(pid: i32) {
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+/// Runs its closure when dropped: clean-up that must happen whether the test passes or panics.
+pub struct Defer<F: FnMut()>(pub F);
+
+impl<F: FnMut()> Drop for Defer<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// The pid of `parent`'s first child (strace's tracee, a runtime's container).
+pub fn first_child(parent: u32) -> Option<u32> {
+    fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Is `pid` stopped (by its tracer, `t`, or by a signal its tracer injected, `T`) in system call
+/// `nr` (strace holding it there with `-e inject=...`)?
+pub fn held_in_syscall(pid: u32, nr: libc::c_long) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let stopped = stat.rfind(')').is_some_and(|at| stat[at + 1..].trim_start().starts_with(['t', 'T']));
+    let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    stopped && syscall.split_whitespace().next() == Some(nr.to_string().as_str())
+}
+
+/// SIGKILLs every process of the runtime run with `--name NAME` (the runtime, and its child until
+/// that execs): cleanup after a test that failed while a runtime was stuck.
+pub fn kill_runtimes_of(name: &str) {
+    let bin = contain_bin();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let cmdline = fs::read_to_string(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&str> = cmdline.split('\0').collect();
+        if args.first() == bin.to_str().as_ref() && args.windows(2).any(|w| w == ["--name", name]) {
+            kill_quietly(pid);
+        }
+    }
+}

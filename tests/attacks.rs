@@ -1,0 +1,946 @@
+//! Attacks on the host, each written the way someone who controls an image, or a container, would
+//! try it, and each known to succeed against contain 3bf1bf9: the host binary overwritten through
+//! `/proc/self/exe` (CVE-2019-5736), the host's device nodes changed, host directories grafted into
+//! an overlay, forged state records turning contain's own commands against the host, a non-root
+//! container outliving its runtime or gaining capabilities from a file, a FIFO that hangs the
+//! runtime, the seccomp profile, and a container filling the disk through its log or its layer.
+//!
+//! Records are forged directly in /run/contain, as root: that stands in for a container that got
+//! write access to it (a careless volume, an engine's mount). The attacker copies a genuine record
+//! of the binary under test and edits the fields that binary reads, as a real one would.
+
+// Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
+
+mod common;
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+// ---------------------------------------------------------------------------------------------
+// CVE-2019-5736: the host binary through /proc/self/exe.
+// ---------------------------------------------------------------------------------------------
+
+/// The container's PID 1 (busybox sh; only builtins in its watch loop, so it forks nothing). In
+/// rounds, one per `contain exec` of the test: it tells the test it is ready, then watches for any
+/// other process in the container and, for as long as that process lives, tries to open its
+/// executable through /proc/PID/exe, which works while the process is dumpable (after its last
+/// execve). Once nothing runs that file any more (ETXTBSY until then), it reopens it for writing
+/// through /proc/self/fd/3 and overwrites it. The test creates /tmp/returned when `contain exec`
+/// has returned, which ends the round (after a few more tries at the write). The window is short,
+/// so a real attacker waits for the next exec; the test gives it several.
+const WATCHER: &str = r#"
+watch_round() {
+  got=
+  while [ -z "$got" ] && [ ! -e /tmp/returned ]; do
+    for p in /proc/[0-9]*; do
+      [ "$p" = /proc/1 ] && continue
+      while [ -e "$p" ]; do
+        command exec 3<"$p/exe" && got=$p && break 2
+      done
+    done 2>/dev/null
+  done
+  [ -n "$got" ] || { echo "seen: nothing"; return; }
+  echo "seen: $(readlink /proc/self/fd/3)"
+  n=0
+  while [ $n -lt 30 ]; do
+    if printf '#!/bin/sh\necho pwned\n' 2>/dev/null >/proc/self/fd/3; then echo overwritten; exit 0; fi
+    [ -e /tmp/returned ] && n=$((n+1))
+    usleep 10000
+  done
+  echo "write refused"
+  exec 3<&-
+}
+while :; do
+  rm -f /tmp/returned
+  touch /tmp/ready
+  watch_round
+done
+"#;
+
+/// How many times the test runs `contain exec` for the watcher to catch (each round it wins
+/// about one time in three against contain 3bf1bf9 on a busy machine).
+const EXEC_ROUNDS: usize = 12;
+
+/// A rootfs whose `/bin/sh` is a script run by `interpreter` (`#!INTERPRETER`).
+fn rootfs_with_sh_interpreter(name: &str, interpreter: &str) -> PathBuf {
+    let rootfs = fresh_rootfs(name);
+    let sh = rootfs.join("bin/sh");
+    fs::remove_file(&sh).unwrap();
+    fs::write(&sh, format!("#!{interpreter}\n")).unwrap();
+    fs::set_permissions(&sh, fs::Permissions::from_mode(0o755)).unwrap();
+    rootfs
+}
+
+#[test]
+fn exec_through_a_proc_self_exe_interpreter_cannot_overwrite_the_host_binary() {
+    let Some(name) = root_test("cve5736") else { return };
+    let rootfs = rootfs_with_sh_interpreter(&name, "/proc/self/exe");
+    fs::write(rootfs.join("watch.sh"), WATCHER).unwrap();
+    // Never the real binary: a scratch copy, upgraded the usual way while the container runs.
+    let dir = scratch().join(format!("bin-{name}"));
+    fs::create_dir_all(&dir).unwrap();
+    let binary = dir.join("contain");
+    fs::copy(contain_bin(), &binary).unwrap();
+    let mut run = Command::new(&binary);
+    run.args(run_args(&rootfs, &name, &[], &["/bin/busybox", "sh", "/watch.sh"]));
+    let mut runtime = run.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let _guard = CleanUp(name.clone());
+
+    // `cp new contain.new && mv -f contain.new contain`: the running container's runtime keeps the
+    // old file, and `contain exec` runs the new one, which nothing else holds busy.
+    let upgrade = dir.join("contain.new");
+    fs::copy(contain_bin(), &upgrade).unwrap();
+    fs::rename(&upgrade, &binary).unwrap();
+    let installed = fs::read(&binary).unwrap();
+    let (ready, returned) = (rootfs.join("tmp/ready"), rootfs.join("tmp/returned"));
+    let mut execs = Vec::new();
+    for _ in 0..EXEC_ROUNDS {
+        // The watcher is ready for a round, or has won and exited.
+        let watching = wait_for("the watcher", Duration::from_secs(10), || match runtime.try_wait().unwrap() {
+            Some(_) => Some(false),
+            None => ready.exists().then_some(true),
+        });
+        if !watching {
+            break;
+        }
+        fs::remove_file(&ready).unwrap();
+        let mut exec = Command::new(&binary);
+        exec.args(["exec", &name, "--", "sh", "-c", "echo hello"]);
+        execs.push(finish(exec.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()));
+        fs::write(&returned, "").unwrap();
+    }
+    wait_for("the last round", Duration::from_secs(10), || {
+        (ready.exists() || runtime.try_wait().unwrap().is_some()).then_some(())
+    });
+    contain(&["kill", &name]);
+    let watcher = finish(runtime);
+
+    assert!(fs::read(&binary).unwrap() == installed, "the container overwrote the host binary:\n{}", watcher.stdout);
+    let seen: Vec<&str> = watcher.stdout.lines().filter_map(|l| l.strip_prefix("seen: ")).collect();
+    assert!(
+        !seen.iter().any(|exe| exe.contains(dir.to_str().unwrap())),
+        "a container process ran the host binary: {seen:?}"
+    );
+    assert!(execs.iter().all(|exec| !exec.stdout.contains("hello")), "the image's /bin/sh is not a shell");
+    assert_no_leftovers(&name, &rootfs);
+}
+
+#[test]
+fn the_images_interpreter_line_cannot_run_the_host_binary_as_the_command() {
+    let Some(name) = root_test("cve5736run") else { return };
+    // `#!/proc/self/exe --version`: were the host binary the interpreter, the container's command
+    // would be the host binary itself, and it would print its version.
+    let rootfs = rootfs_with_sh_interpreter(&name, "/proc/self/exe --version");
+    let out = run_in(&rootfs, &name, &[], &["sh", "-c", "echo from-the-image"]);
+    assert!(!out.stdout.contains("contain "), "the host binary ran in the container: {}", out.stdout);
+    assert_eq!(out.code, 126, "the interpreter is the sealed exec stub, which refuses: {}", out.stderr);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host's device nodes.
+// ---------------------------------------------------------------------------------------------
+
+const HOST_DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+#[test]
+fn the_hosts_device_nodes_cannot_be_changed_from_a_container() {
+    let Some(name) = root_test("devices") else { return };
+    // Never against the host's real devices: in a private mount namespace, a tmpfs holds throwaway
+    // nodes with the same numbers, each bound over /dev/X, and contain runs there. Everything
+    // vanishes with the namespace.
+    let attack = HOST_DEVICES
+        .iter()
+        .map(|dev| {
+            format!(
+                "chmod 000 /dev/{dev} && echo chmod-{dev}; chown 1001 /dev/{dev} && echo chown-{dev}; \
+                 mv /dev/{dev} /dev/{dev}.moved && echo rename-{dev}; rm -f /dev/{dev} && echo unlink-{dev}; "
+            )
+        })
+        .collect::<String>()
+        + "echo x > /dev/null && echo null-writable";
+    let script = format!(
+        r#"set -e
+nodes=$(mktemp -d)
+mount -t tmpfs -o mode=755 throwaway "$nodes"
+for dev in {devices}; do
+    set -- $(stat -L -c '%t %T' /dev/$dev)
+    mknod -m 666 "$nodes/$dev" c $((0x$1)) $((0x$2))
+    mount --bind "$nodes/$dev" /dev/$dev
+    [ /dev/$dev -ef "$nodes/$dev" ] || {{ echo "not bound: $dev"; exit 99; }}
+done
+set +e
+{bin} {args} 2>/dev/null
+echo "contain=$?"
+for dev in {devices}; do echo "node $dev $(stat -c '%a %u:%g' "$nodes/$dev")"; done
+"#,
+        devices = HOST_DEVICES.join(" "),
+        bin = contain_bin().display(),
+        args = run_args(rootfs(), &name, &[], &["sh", "-c", &format!("'{attack}'")]).join(" "),
+    );
+    let out = finish(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(host_mounts_under(Path::new("/dev/null")).is_empty(), "a throwaway node escaped its namespace");
+    assert!(out.stdout.contains("null-writable\n"), "/dev/null must stay writable: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("contain=0\n"), "{}{}", out.stdout, out.stderr);
+    // Unchanged: mode 666, owned by root, and still there (neither unlinked nor renamed).
+    let nodes: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("node ")).collect();
+    let expected: Vec<String> = HOST_DEVICES.iter().map(|dev| format!("node {dev} 666 0:0")).collect();
+    assert_eq!(nodes, expected, "the container changed the host's devices:\n{}", out.stdout);
+    for dev in HOST_DEVICES {
+        for change in ["chmod", "chown", "rename", "unlink"] {
+            assert!(
+                !out.stdout.contains(&format!("{change}-{dev}\n")),
+                "{change} /dev/{dev} succeeded: {}",
+                out.stdout
+            );
+        }
+    }
+    assert_no_leftovers(&name, rootfs());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overlay options.
+// ---------------------------------------------------------------------------------------------
+
+/// A host directory an attacker would like in the container, with a marker file in it.
+fn host_directory(name: &str) -> PathBuf {
+    let host = scratch().join(format!("host-dir-{name}"));
+    fs::create_dir_all(&host).unwrap();
+    fs::write(host.join("host-secret"), "grafted").unwrap();
+    host
+}
+
+/// `base/r` + `host`: as an overlayfs lowerdir, `base/r:HOST` would be two layers, `base/r` on top
+/// of the host's directory. Both `base/r` and that path are made complete busybox rootfs copies.
+fn graft_paths(name: &str, host: &Path) -> (PathBuf, PathBuf) {
+    let base = scratch().join(format!("graft-{name}"));
+    let _ = fs::remove_dir_all(&base);
+    let top = base.join("r");
+    let grafted = PathBuf::from(format!("{}:{}", top.display(), host.display()));
+    for dir in [&top, &grafted] {
+        let copy = fresh_rootfs(&format!("{name}-graft"));
+        fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        fs::rename(copy, dir).unwrap();
+    }
+    (top, grafted)
+}
+
+#[test]
+fn a_symlinked_rootfs_cannot_graft_a_host_directory_into_an_overlay() {
+    let Some(name) = root_test("graftlink") else { return };
+    let host = host_directory(&name);
+    let (_, grafted) = graft_paths(&name, &host);
+    // The user is given a harmless-looking path, a symlink to `.../r:/HOST`.
+    let link = scratch().join(format!("link-{name}"));
+    let _ = fs::remove_file(&link);
+    symlink(&grafted, &link).unwrap();
+    let out = run_in(&link, &name, &["--overlay"], &["sh", "-c", "ls /; cat /host-secret"]);
+    assert!(!out.stdout.contains("grafted"), "a host directory was grafted into the container: {}", out.stdout);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.errors().iter().any(|e| e.contains("a symlink")), "refused as a symlink: {}", out.stderr);
+    assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "nothing may start");
+    assert_no_leftovers(&name, &grafted);
+}
+
+#[test]
+fn a_rootfs_path_with_colons_and_commas_works_with_overlay_and_grafts_nothing() {
+    let Some(name) = root_test("graftpath") else { return };
+    let host = host_directory(&name);
+    let (_, grafted) = graft_paths(&name, &host);
+    // The same `.../r:/HOST` path given directly, and one with a ',' and an option after it.
+    let with_option = PathBuf::from(format!("{},upperdir={}", grafted.display(), host.display()));
+    fs::create_dir_all(with_option.parent().unwrap()).unwrap();
+    fs::rename(fresh_rootfs(&format!("{name}-option")), &with_option).unwrap();
+    for rootfs in [&grafted, &with_option] {
+        let out = run_in(rootfs, &name, &["--overlay"], &["sh", "-c", "touch /written; ls /"]);
+        assert_eq!(out.code, 0, "{}: {}", rootfs.display(), out.stderr);
+        assert!(out.stdout.contains("bin\n") && out.stdout.contains("written\n"), "{}", out.stdout);
+        assert!(!out.stdout.contains("host-secret"), "a host directory was grafted: {}", out.stdout);
+        assert!(!rootfs.join("written").exists(), "the image was written to");
+        assert_eq!(fs::read_dir(&host).unwrap().count(), 1, "the host directory was written to");
+        assert_no_leftovers(&name, rootfs);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forged state records.
+// ---------------------------------------------------------------------------------------------
+
+/// A record as the binary under test writes it for a running container, copied from a real one.
+fn genuine_record() -> &'static str {
+    static RECORD: OnceLock<String> = OnceLock::new();
+    RECORD.get_or_init(|| {
+        let name = unique_name("template");
+        let runtime = start(&name, &[], &["sleep", "60"]);
+        let record = fs::read_to_string(state_dir(&name).join("state")).unwrap();
+        contain(&["kill", &name]);
+        finish(runtime);
+        record
+    })
+}
+
+/// `template` with the values of `fields` replaced. A key the template lacks is left out: the
+/// attacker edits what the binary under test reads (`runtime=` only exists in the records before
+/// `contain-record=1`, `kind=` only after).
+fn forge(template: &str, fields: &[(&str, &str)]) -> String {
+    template
+        .lines()
+        .map(|line| {
+            let key = line.split_once('=').map_or(line, |(key, _)| key);
+            match fields.iter().find(|(k, _)| *k == key) {
+                Some((_, value)) => format!("{key}={value}\n"),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
+}
+
+/// A directory the attacker made under /run/contain, removed when dropped.
+struct ForgedEntry {
+    dir: PathBuf,
+    lock: Option<fs::File>,
+}
+
+impl ForgedEntry {
+    fn new(id: &str) -> ForgedEntry {
+        let dir = state_dir(id);
+        fs::create_dir_all(&dir).unwrap();
+        ForgedEntry { dir, lock: None }
+    }
+
+    /// (Re)writes the record: a sweep may have removed the entry since.
+    fn write(&self, record: &str) {
+        fs::create_dir_all(&self.dir).unwrap();
+        fs::write(self.dir.join("state"), record).unwrap();
+    }
+
+    /// Holds the entry's lock, as a living keeper would: the entry then looks alive to a contain
+    /// that tells liveness by the lock.
+    fn hold_lock(&mut self) {
+        let dir = fs::File::open(&self.dir).unwrap();
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        self.lock = Some(dir);
+    }
+}
+
+impl Drop for ForgedEntry {
+    fn drop(&mut self) {
+        self.lock = None;
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A process of the host's, outside any container (in a cgroup of its own when asked), killed
+/// when dropped.
+struct HostProcess {
+    child: Child,
+    cgroup: Option<PathBuf>,
+}
+
+impl HostProcess {
+    fn sleep() -> HostProcess {
+        HostProcess { child: Command::new("sleep").arg("120").spawn().unwrap(), cgroup: None }
+    }
+
+    /// In a new cgroup `name` (the unified hierarchy on v2, the pids one on v1).
+    fn sleep_in_cgroup(name: &str) -> HostProcess {
+        let mut process = HostProcess::sleep();
+        let dir = if cgroup_v2() {
+            Path::new(CGROUP_ROOT).join(name)
+        } else {
+            Path::new(CGROUP_ROOT).join("pids").join(name)
+        };
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("cgroup.procs"), process.child.id().to_string()).unwrap();
+        process.cgroup = Some(dir);
+        process
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+/// Whether `pid` is still alive a moment after something that could have signalled it: a signal
+/// takes effect when its target next runs, which on a busy machine may be a while.
+fn survives(pid: i32) -> bool {
+    !eventually(Duration::from_millis(300), || !process_alive(pid))
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.cgroup {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+#[test]
+fn a_forged_record_cannot_get_a_host_process_signalled() {
+    let Some(name) = root_test("forgedinit") else { return };
+    let victim = HostProcess::sleep();
+    let victim_ref = process_ref(victim.pid());
+    let mut forged = ForgedEntry::new(&name);
+    // Its runtime long dead, its init the host's process: a leftover whose "container" the next
+    // sweep kills.
+    let leftover = forge(genuine_record(), &[("init", &victim_ref), ("runtime", "1 1")]);
+    let sweeper = unique_name("sweeper");
+    let sweeps: [(&str, Vec<&str>); 3] = [
+        ("the sweep of a contain run", run_args(rootfs(), &sweeper, &[], &["true"])),
+        ("contain list", vec!["list"]),
+        ("contain gc ID", vec!["gc", &name]),
+    ];
+    for (what, args) in sweeps {
+        forged.write(&leftover);
+        contain(&args);
+        assert!(survives(victim.pid()), "{what} killed a host process a forged record named");
+    }
+    // Its keeper alive (a living runtime for the records before contain-record=1, the entry's lock
+    // after): a running container, to kill and stop by id.
+    forged.write(&forge(
+        genuine_record(),
+        &[("init", &victim_ref), ("runtime", &process_ref(std::process::id() as i32))],
+    ));
+    forged.hold_lock();
+    for args in [&["kill", name.as_str()][..], &["kill", &name, "TERM"], &["stop", &name, "--time", "1"]] {
+        let out = contain(args);
+        assert!(survives(victim.pid()), "contain {args:?} signalled a host process a forged record named");
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+    }
+}
+
+#[test]
+fn exec_through_a_forged_record_cannot_enter_another_container() {
+    let Some(victim) = root_test("victim") else { return };
+    let runtime = start(&victim, &["--hostname", "the-victim"], &["sleep", "60"]);
+    let _guard = CleanUp(victim.clone());
+    let victim_init = container_pids(&victim, 1)[0];
+    // The attacker copies the victim's record under a name of its own, and keeps it "alive".
+    let attacker = unique_name("forged");
+    let mut forged = ForgedEntry::new(&attacker);
+    forged.write(&forge(&fs::read_to_string(state_dir(&victim).join("state")).unwrap(), &[("id", &attacker)]));
+    forged.hold_lock();
+
+    let exec = contain(&["exec", &attacker, "--", "hostname"]);
+    assert!(!exec.stdout.contains("the-victim"), "exec through a forged record landed in another container");
+    assert_eq!((exec.code, exec.stdout.as_str()), (125, ""), "{}", exec.stderr);
+    for args in [&["kill", attacker.as_str()][..], &["stop", &attacker, "--time", "1"]] {
+        contain(args);
+        assert!(survives(victim_init), "contain {args:?} on a forged record killed another container");
+    }
+    // Unlocked, the forged entry is a leftover: sweeping it must not touch the victim either.
+    forged.lock = None;
+    contain(&["gc", &attacker]);
+    assert!(survives(victim_init), "the sweep of a forged record killed another container");
+    assert!(!cgroups_of(&victim).is_empty(), "the sweep of a forged record removed another container's cgroup");
+    drop(forged);
+    assert_eq!(contain(&["kill", &victim]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&victim, rootfs());
+    assert_no_leftovers(&attacker, rootfs());
+}
+
+#[test]
+fn exec_through_a_forged_record_naming_a_runtime_is_refused() {
+    let Some(name) = root_test("atkruntime") else { return };
+    // The attacker's own container: its runtime lives in the host's namespaces, with every
+    // capability. A record naming it as init, and claiming --privileged where a record can.
+    let runtime = start(&name, &[], &["sleep", "60"]);
+    let _guard = CleanUp(name.clone());
+    let runtime_ref = process_ref(runtime.id() as i32);
+    let attacker = unique_name("forged");
+    let mut forged = ForgedEntry::new(&attacker);
+    let record = fs::read_to_string(state_dir(&name).join("state")).unwrap();
+    forged.write(&forge(
+        &record,
+        &[("id", &attacker), ("init", &runtime_ref), ("runtime", &runtime_ref), ("capabilities", "privileged")],
+    ));
+    forged.hold_lock();
+    let exec =
+        contain(&["exec", &attacker, "--", "sh", "-c", "readlink /proc/self/ns/mnt; grep CapEff /proc/self/status"]);
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert!(!exec.stdout.contains(host_mnt.to_str().unwrap()), "exec landed in the host's namespaces: {}", exec.stdout);
+    assert_eq!((exec.code, exec.stdout.as_str()), (125, ""), "{}", exec.stderr);
+    drop(forged);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn forged_ids_cgroups_and_symlinks_touch_nothing_outside_the_state_directory() {
+    let Some(name) = root_test("pathtricks") else { return };
+    // What the attacker wants gone: a host directory shaped like an entry, and a host cgroup with a
+    // process in it.
+    let precious = scratch().join(format!("precious-{name}"));
+    for sub in ["upper", "work"] {
+        fs::create_dir_all(precious.join(sub)).unwrap();
+        fs::write(precious.join(sub).join("data"), "keep me").unwrap();
+    }
+    fs::write(precious.join("log"), "keep me").unwrap();
+    let victim_cgroup = format!("atk-{name}");
+    let victim = HostProcess::sleep_in_cgroup(&victim_cgroup);
+    // The attacker's own container, whose cgroup the `..` in a forged id climbs out of.
+    let attacker = start(&name, &[], &["sleep", "60"]);
+    let _guard = CleanUp(name.clone());
+    let dead = |extra: &[(&str, &str)]| {
+        let mut fields = vec![("runtime", "1 1"), ("init", "")];
+        fields.extend_from_slice(extra);
+        forge(genuine_record(), &fields)
+    };
+
+    // With `id=` set where the record lacks it: records before contain-record=1 named their id
+    // (and contain trusted it); after, an unknown key.
+    let with_id = |record: String, id: &str| match record.lines().any(|l| l.starts_with("id=")) {
+        true => forge(&record, &[("id", id)]),
+        false => format!("{record}id={id}\n"),
+    };
+    // 1. `id=` climbing to the host directory.
+    let ids = [unique_name("byid"), unique_name("bycgroupid"), unique_name("bycgroup"), unique_name("bylink")];
+    let by_id = ForgedEntry::new(&ids[0]);
+    by_id.write(&with_id(dead(&[]), &format!("../..{}", precious.display())));
+    // 2. A cgroup climbing out of the attacker's own cgroup into the victim's, in `id=` (the
+    // cgroup is contain-ID) and in an OCI record's `cgroup=`.
+    let climb = format!("{name}/../{victim_cgroup}");
+    let by_cgroup_id = ForgedEntry::new(&ids[1]);
+    by_cgroup_id.write(&with_id(dead(&[]), &climb));
+    let by_cgroup = ForgedEntry::new(&ids[2]);
+    by_cgroup.write(&dead(&[("kind", "oci"), ("cgroup", &format!("/contain-{climb}"))]));
+    // 3. A symlink named like an id, to the host directory, which holds a leftover's record.
+    let link_name = &ids[3];
+    symlink(&precious, state_dir(link_name)).unwrap();
+    fs::write(precious.join("state"), dead(&[("id", link_name)])).unwrap();
+
+    // Every command that sweeps or acts on an entry, on all of them.
+    contain(&run_args(rootfs(), &unique_name("sweeper"), &[], &["true"]));
+    contain(&["list"]);
+    for id in &ids {
+        for args in [&["gc", id.as_str()][..], &["kill", id], &["exec", id, "true"]] {
+            contain(args);
+        }
+    }
+    let _ = fs::remove_file(state_dir(link_name));
+    for sub in ["upper/data", "work/data", "log", "state"] {
+        assert!(precious.join(sub).exists(), "a forged record had {} deleted", precious.join(sub).display());
+    }
+    assert!(survives(victim.pid()), "a forged record had a process of another cgroup killed");
+    assert!(victim.cgroup.as_ref().unwrap().exists(), "a forged record had another cgroup removed");
+    drop((by_id, by_cgroup_id, by_cgroup));
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(attacker).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+/// A field of /proc/PID/status.
+fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}
+
+#[test]
+fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
+    let Some(name) = root_test("execprivs") else { return };
+    let runtime = start(&name, &["--cap-drop", "ALL", "--user", "1000"], &["sleep", "60"]);
+    let _guard = CleanUp(name.clone());
+    // The container's own record, edited to claim root and every capability where a record can.
+    let record = state_dir(&name).join("state");
+    let claimed = forge(&fs::read_to_string(&record).unwrap(), &[("capabilities", "privileged"), ("user", "0:0")]);
+    fs::write(state_dir(&name).join("state.forged"), &claimed).unwrap();
+    fs::rename(state_dir(&name).join("state.forged"), &record).unwrap();
+    let exec = contain(&["exec", &name, "--", "cat", "/proc/self/status"]);
+    assert_eq!(exec.code, 0, "{}", exec.stderr);
+    let init = fs::read_to_string(format!("/proc/{}/status", container_pids(&name, 1)[0])).unwrap();
+    for field in ["CapBnd:", "CapPrm:", "CapEff:", "Uid:", "NoNewPrivs:", "Seccomp:"] {
+        assert_eq!(status_field(&exec.stdout, field), status_field(&init, field), "{field} differs from the init's");
+    }
+    assert_eq!(status_field(&exec.stdout, "Seccomp:"), "2", "no seccomp filter");
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_forged_oci_record_cannot_borrow_a_host_process_as_its_init() {
+    let Some(name) = root_test("forgedoci") else { return };
+    // A host process in a cgroup of its own, and a record of an OCI container (whose init may
+    // share the host's PID namespace, and whose cgroup path comes from its config) naming both.
+    let cgroup = format!("atk-{name}");
+    let victim = HostProcess::sleep_in_cgroup(&cgroup);
+    let victim_ref = process_ref(victim.pid());
+    let forged = ForgedEntry::new(&name);
+    forged.write(&forge(
+        genuine_record(),
+        &[
+            ("kind", "oci"),
+            ("pidns", "0"),
+            ("cgroup", &format!("/{cgroup}")),
+            ("init", &victim_ref),
+            ("runtime", &victim_ref),
+            ("capabilities", "privileged"),
+        ],
+    ));
+    let mut failures = Vec::new();
+    let exec = contain(&[
+        "exec",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/mnt; grep -E 'CapEff|Seccomp:' /proc/self/status",
+    ]);
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
+    if exec.stdout.contains(host_mnt.to_str().unwrap()) || exec.code != 125 {
+        failures.push(format!("contain exec ran a command in the host process's namespaces:\n{}", exec.stdout));
+    }
+    contain(&["kill", &name, "TERM"]);
+    if !survives(victim.pid()) {
+        failures.push("contain kill signalled the host process".to_string());
+    }
+    contain(&["gc", &name]);
+    if !victim.cgroup.as_ref().unwrap().exists() {
+        failures.push("contain gc removed the host cgroup".to_string());
+    }
+    assert!(failures.is_empty(), "a forged OCI record made a host process its init:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_state_directory_cannot_be_given_to_a_container() {
+    let Some(name) = root_test("stateexposure") else { return };
+    // (Names starting with '.' are no ids: no concurrent sweep takes these for leftovers.)
+    let inside = Path::new("/run/contain").join(format!(".{name}-inside"));
+    fs::create_dir_all(&inside).unwrap();
+    let sources = ["/run/contain", "/run/contain/", "/run", "/", "/run/contain/.leases", inside.to_str().unwrap()];
+    let mut exposed = Vec::new();
+    for source in sources {
+        let volume = format!("{source}:/state");
+        let out = run_in(rootfs(), &name, &["--volume", &volume], &["ls", "/state"]);
+        if (out.code, out.stdout.as_str()) != (125, "") || !out.errors().iter().any(|e| e.contains("state directory")) {
+            exposed.push(format!("-v {volume}: exit {}\n{}{}", out.code, out.stdout, out.stderr));
+        }
+        assert_no_leftovers(&name, rootfs());
+    }
+    // A rootfs inside the state directory would put the container's / in it.
+    let rootfs_inside = Path::new("/run/contain").join(format!(".{name}-rootfs"));
+    fs::rename(fresh_rootfs(&format!("{name}-inside")), &rootfs_inside).unwrap();
+    let out = run_in(&rootfs_inside, &name, &[], &["true"]);
+    fs::remove_dir_all(&rootfs_inside).unwrap();
+    fs::remove_dir_all(&inside).unwrap();
+    if out.code != 125 || !out.errors().iter().any(|e| e.contains("state directory")) {
+        exposed.push(format!("--rootfs {}: exit {}\n{}", rootfs_inside.display(), out.code, out.stderr));
+    }
+    assert!(exposed.is_empty(), "the state directory was given to a container:\n{}", exposed.join("\n"));
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn the_state_directory_cannot_be_given_to_a_container_through_another_path() {
+    let Some(name) = root_test("statealias") else { return };
+    // The same directory under another name: a bind mount of it (or of /run) elsewhere, made in a
+    // private mount namespace that vanishes with the test.
+    let alias = scratch().join(format!("alias-{name}"));
+    fs::create_dir_all(&alias).unwrap();
+    let mut exposed = Vec::new();
+    for (bound, volume) in [("/run/contain", alias.clone()), ("/run", alias.join("contain"))] {
+        let script = format!(
+            "mount --bind {bound} {alias} || exit 99; exec {bin} {args}",
+            alias = alias.display(),
+            bin = contain_bin().display(),
+            args = run_args(rootfs(), &name, &["--volume", &format!("{}:/state", volume.display())], &["ls", "/state"])
+                .join(" "),
+        );
+        let out = finish(
+            Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        if out.code != 125 || !out.stdout.is_empty() {
+            exposed.push(format!("{} (a bind mount of {bound}): exit {}\n{}", volume.display(), out.code, out.stdout));
+        }
+        assert_no_leftovers(&name, rootfs());
+    }
+    assert!(exposed.is_empty(), "the state directory was given to a container:\n{}", exposed.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Non-root users.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_non_root_container_dies_with_its_killed_runtime() {
+    let Some(name) = root_test("userorphan") else { return };
+    let _cleanup = CleanUp(name.clone());
+    let mut runtime = command(&run_args(rootfs(), &name, &["--user", "1000"], &["sleep", "60"])).spawn().unwrap();
+    let init = container_pids(&name, 1)[0];
+    runtime.kill().unwrap();
+    runtime.wait().unwrap();
+    // setuid clears the parent-death signal: the container must have set it again after.
+    let died = eventually(Duration::from_secs(5), || !process_alive(init));
+    if !died {
+        send_signal(init as u32, libc::SIGKILL);
+    }
+    assert!(died, "a --user 1000 container outlived its SIGKILLed runtime");
+    assert_eq!(contain(&["gc", &name]).code, 0);
+    assert_no_leftovers(&name, rootfs());
+}
+
+/// A static C program that tries what an unprivileged or confined process should not manage:
+/// `probe setuid` becomes uid 0 if it can; `probe syscalls` makes the calls Docker's profile
+/// refuses and reports each errno.
+const PROBE_C: &str = r#"
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/personality.h>
+
+static void show(const char *what, long rc) {
+    if (rc < 0) printf("%s: %s\n", what, strerrorname_np(errno));
+    else printf("%s: ok\n", what);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "setuid") == 0) {
+        FILE *status = fopen("/proc/self/status", "r");
+        char line[256];
+        while (status && fgets(line, sizeof line, status))
+            if (strncmp(line, "Cap", 3) == 0) fputs(line, stdout);
+        show("setuid(0)", setuid(0));
+        printf("uid=%d euid=%d\n", getuid(), geteuid());
+        return 0;
+    }
+    char params[256] = {0};
+    show("io_uring_setup", syscall(SYS_io_uring_setup, 1, params));
+    show("kcmp", syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 0));
+    show("personality(ADDR_NO_RANDOMIZE)", syscall(SYS_personality, ADDR_NO_RANDOMIZE));
+    show("userfaultfd", syscall(SYS_userfaultfd, 0));
+    show("keyctl", syscall(SYS_keyctl, 0, -3, 0));
+    show("clone3", syscall(SYS_clone3, NULL, 0));
+    show("getppid", syscall(SYS_getppid));
+    return 0;
+}
+"#;
+
+/// The probe, compiled once per test process with `gcc -static`.
+fn probe() -> &'static Path {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        require_tool("gcc", "gcc libc6-dev");
+        let source = scratch().join("probe.c");
+        let binary = scratch().join("probe");
+        fs::write(&source, PROBE_C).unwrap();
+        let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(&binary).arg(&source).output().unwrap();
+        assert!(out.status.success(), "gcc -static: {}", String::from_utf8_lossy(&out.stderr));
+        binary
+    })
+}
+
+#[test]
+fn file_capabilities_give_a_non_root_user_nothing() {
+    let Some(name) = root_test("filecaps") else { return };
+    require_tool("setcap", "libcap2-bin");
+    let rootfs = fresh_rootfs(&name);
+    for caps in ["cap_setuid+ei", "cap_setuid+ep", "cap_setuid+eip"] {
+        let binary = rootfs.join("bin/probe");
+        fs::copy(probe(), &binary).unwrap();
+        let setcap = Command::new("setcap").arg(caps).arg(&binary).output().unwrap();
+        assert!(setcap.status.success(), "setcap {caps}: {}", String::from_utf8_lossy(&setcap.stderr));
+        let out = run_in(&rootfs, &name, &["--user", "1000"], &["/bin/probe", "setuid"]);
+        assert_eq!(out.code, 0, "{caps}: {}", out.stderr);
+        assert!(out.stdout.contains("setuid(0): EPERM\nuid=1000 euid=1000\n"), "{caps} made uid 0: {}", out.stdout);
+        for field in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
+            assert_eq!(status_field(&out.stdout, field), "0000000000000000", "{caps}: {field}\n{}", out.stdout);
+        }
+        assert_no_leftovers(&name, &rootfs);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A setup that blocks.
+// ---------------------------------------------------------------------------------------------
+
+/// How long a container that should start at once may take before it counts as hung.
+const HANG_LIMIT: Duration = Duration::from_secs(15);
+
+fn mkfifo(path: &Path) {
+    let _ = fs::remove_file(path);
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_fifo_as_a_volume_source_does_not_hang_the_runtime() {
+    let Some(name) = root_test("fifosource") else { return };
+    let _cleanup = CleanUp(name.clone());
+    let fifo = scratch().join(format!("fifo-{name}"));
+    mkfifo(&fifo);
+    let volume = format!("{}:/data/pipe", fifo.display());
+    let child =
+        command(&run_args(rootfs(), &name, &["--volume", &volume], &["sh", "-c", "test -p /data/pipe && echo a-fifo"]))
+            .spawn()
+            .unwrap();
+    let out = finish_within(child, HANG_LIMIT).expect("contain run hung on a FIFO volume source");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "a-fifo\n"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn a_fifo_at_a_volume_target_does_not_hang_the_runtime() {
+    let Some(name) = root_test("fifotarget") else { return };
+    let _cleanup = CleanUp(name.clone());
+    let rootfs = fresh_rootfs(&name);
+    mkfifo(&rootfs.join("etc/app.conf"));
+    let file = scratch().join(format!("conf-{name}"));
+    fs::write(&file, "key=value").unwrap();
+    let volume = format!("{}:/etc/app.conf", file.display());
+    let child = command(&run_args(&rootfs, &name, &["--volume", &volume], &["cat", "/etc/app.conf"])).spawn().unwrap();
+    let out = finish_within(child, HANG_LIMIT).expect("contain run hung on a FIFO at a volume target");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "key=value"), "{}", out.stderr);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+#[test]
+fn sigterm_stops_a_setup_that_blocks() {
+    let Some(name) = root_test("blockedsetup") else { return };
+    require_tool("strace", "strace");
+    // The container's setup is stopped at its pivot_root (strace stops it there), as a hung NFS
+    // server or a FIFO would hold it: a SIGTERM to the runtime meanwhile must end it at once, with
+    // everything cleaned up.
+    let bin = contain_bin();
+    let mut args = vec!["-f", "-o", "/dev/null", "-e", "inject=pivot_root:signal=SIGSTOP", bin.to_str().unwrap()];
+    args.extend(run_args(rootfs(), &name, &[], &["true"]));
+    let strace = Command::new("strace")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // No assertion until strace is reaped and nothing of this is left stopped or running.
+    let runtime = || first_child(strace.id());
+    let stopped = eventually(Duration::from_secs(20), || {
+        runtime().and_then(first_child).is_some_and(|child| held_in_syscall(child, libc::SYS_pivot_root))
+    });
+    let sent = Instant::now();
+    if let (true, Some(pid)) = (stopped, runtime()) {
+        send_signal(pid, libc::SIGTERM);
+    }
+    let out = finish_within(strace, Duration::from_secs(10));
+    let took = sent.elapsed();
+    if out.is_none() || !stopped {
+        kill_runtimes_of(&name);
+        eventually(Duration::from_secs(5), || !contain(&["list"]).stdout.contains(&format!("{name} ")));
+        contain(&["gc", &name]);
+    }
+    assert!(stopped, "the container's setup never stopped at pivot_root");
+    let out = out.expect("contain ignored SIGTERM while its container's setup was blocked");
+    assert_eq!(out.code, 143, "{}", out.stderr);
+    assert!(took < Duration::from_secs(2), "SIGTERM took {took:?}");
+    assert_no_leftovers(&name, rootfs());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seccomp: Docker's default profile.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_seccomp_profile_refuses_what_dockers_refuses() {
+    let Some(name) = root_test("seccompcalls") else { return };
+    let rootfs = fresh_rootfs(&name);
+    fs::copy(probe(), rootfs.join("bin/probe")).unwrap();
+    let out = run_in(&rootfs, &name, &[], &["/bin/probe", "syscalls"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "io_uring_setup: EPERM\nkcmp: EPERM\npersonality(ADDR_NO_RANDOMIZE): EPERM\nuserfaultfd: EPERM\n\
+         keyctl: EPERM\nclone3: ENOSYS\ngetppid: ok\n"
+    );
+    // Ordinary programs still work: a shell, a pipeline, background jobs, a network socket.
+    let script = "ls /bin | wc -l >/dev/null && sleep 0.1 & wait && ping -c 1 -W 2 127.0.0.1 >/dev/null && echo fine";
+    let out = run_in(&rootfs, &name, &[], &["sh", "-c", script]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "fine\n"), "{}", out.stderr);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The disk: --detach logs and overlay layers.
+// ---------------------------------------------------------------------------------------------
+
+/// The sizes of a container's `log` and `log.1`.
+fn log_sizes(name: &str) -> (u64, u64) {
+    let size = |file: &str| fs::metadata(state_dir(name).join(file)).map_or(0, |m| m.len());
+    (size("log"), size("log.1"))
+}
+
+fn wait_until_exited(name: &str) {
+    wait_for(&format!("{name} to exit"), Duration::from_secs(60), || {
+        contain(&["list"])
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{name} ")) && l.contains("exited"))
+            .then_some(())
+    });
+}
+
+/// How far `log` + `log.1` may go past `--log-max`: the output is copied in chunks (each file may
+/// take one more before it rotates), and the runtime's own `[contain]` lines come on top.
+const LOG_SLACK: u64 = 48 << 10;
+
+#[test]
+fn a_detached_container_cannot_fill_the_disk_with_its_log() {
+    let Some(name) = root_test("logflood") else { return };
+    let _cleanup = CleanUp(name.clone());
+    // Three times the cap of output (the default cap, 8 MiB, then --log-max 256K), then a last
+    // line, which must be kept.
+    for (flags, max) in [(&["--detach"][..], 8u64 << 20), (&["--detach", "--log-max", "256K"], 256 << 10)] {
+        let flood = format!("yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c {}; echo; echo last-line", 3 * max);
+        let out = run_in(rootfs(), &name, flags, &["sh", "-c", &flood]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        wait_until_exited(&name);
+        let (log, old) = log_sizes(&name);
+        assert!(log + old <= max + LOG_SLACK, "{flags:?}: the log holds {log} + {old} bytes");
+        let end = fs::read_to_string(state_dir(&name).join("log")).unwrap();
+        assert!(end.contains("last-line\n"), "{flags:?}: the end is kept");
+        assert_eq!(contain(&["gc", &name]).code, 0);
+    }
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+fn an_overlay_layer_cannot_grow_past_its_size() {
+    let Some(name) = root_test("overlaysize") else { return };
+    let rootfs = fresh_rootfs(&name);
+    let script = "dd if=/dev/zero of=/big bs=64k count=64 2>&1 | grep -o 'No space left on device'; rm /big; \
+                  echo small > /small && cat /small";
+    let out = run_in(&rootfs, &name, &["--overlay", "--overlay-size", "1M"], &["sh", "-c", script]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "No space left on device\nsmall\n"), "{}", out.stderr);
+    assert!(!rootfs.join("big").exists() && !rootfs.join("small").exists(), "the image was written to");
+    assert_no_leftovers(&name, &rootfs);
+}
