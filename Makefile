@@ -17,7 +17,8 @@ all: contain
 
 contain:
 	RUSTFLAGS="$(STATIC_FLAGS)" cargo build --release --locked --target $(TARGET)
-	cp $(BINARY) ./contain
+	# Replaced, not overwritten: a contain that is running keeps its own inode (no ETXTBSY).
+	cp $(BINARY) ./contain.new && mv -f ./contain.new ./contain
 	@echo "built ./contain for $(TARGET): $$(stat -c %s ./contain) bytes, $$(file -b ./contain | cut -d, -f1-2,5)"
 
 busybox:

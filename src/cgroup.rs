@@ -320,7 +320,9 @@ pub fn memberships(text: &str) -> Vec<Membership> {
 pub fn membership_of<'a>(memberships: &'a [Membership], dir: &str, v2: bool) -> Option<&'a Membership> {
     memberships.iter().find(|m| match v2 {
         true => m.controllers.is_empty(),
-        false => !m.controllers.is_empty() && (m.controllers == dir || m.controllers.strip_prefix("name=") == Some(dir)),
+        false => {
+            !m.controllers.is_empty() && (m.controllers == dir || m.controllers.strip_prefix("name=") == Some(dir))
+        }
     })
 }
 

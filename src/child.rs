@@ -48,6 +48,8 @@ pub struct CommandLine {
     pub name: String,
     /// The sealed memfd holding the exec stub.
     pub stub: Fd,
+    /// Where the command may be (the name itself, or each PATH entry with it), in order.
+    pub candidates: Vec<String>,
     /// The stub's argv: the report descriptor, the paths to try, then the command's own argv.
     pub stub_argv: CStringArray,
     /// The container's whole environment; nothing of the host's leaks in.
@@ -439,6 +441,11 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         (None, Output::Inherited) => {}
     }
     if let Some(gate) = &config.start_gate {
+        // A command that is not there fails `create`, as in runc and crun (engines tell the user
+        // 127 then); the stub still makes the real search when `start` lets it exec.
+        if !command.candidates.iter().any(|path| sys::exists(path)) {
+            return Err(Failure::exec(&command.name, Errno(libc::ENOENT)));
+        }
         wait_for_start(gate, &config.handshake).map_err(Failure::setup)?;
     }
     drop_privileges(&config.privileges, config.kept_by_runtime, &config.handshake).map_err(Failure::setup)?;

@@ -485,8 +485,8 @@ pub fn apply(
             }
             Step::Node(device) => make_node(&root, device)?,
             Step::Cgroup { target, flags, own_namespace } => {
-                let point = mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
-                mount_cgroups(&point, target, *flags, *own_namespace)?;
+                mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
+                mount_cgroups(&root, target, *flags, *own_namespace)?;
             }
             Step::Symlink { target, link } => {
                 let found =
@@ -514,17 +514,24 @@ fn set_propagation(mount: &Fd, target: &str, propagation: u64) -> Result<(), Err
 /// on v1 a tmpfs laid out like the host's /sys/fs/cgroup (a directory per hierarchy, the same
 /// symlinks: `cpu -> cpu,cpuacct`). Read before the pivot, from the host's /sys/fs/cgroup and our
 /// /proc/self/cgroup, after the runtime moved us into our cgroup.
-fn mount_cgroups(point: &Fd, target: &str, flags: u64, own_namespace: bool) -> Result<(), Error> {
+fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> Result<(), Error> {
     let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
     let memberships = cgroup::memberships(&own);
-    let at = |fd: &Fd| cpath(&fd.proc_path());
+    // A descriptor of the mount point is the directory under what is mounted on it: each time a
+    // mount is made there, look again for what is on top.
+    let point = || mount_point(root, target, PointKind::Dir, Last::NoFollow, false);
     if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC) {
-        mount_hierarchy(point, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
+        mount_hierarchy(&point()?, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
     } else {
-        sys::mount(Some(c"tmpfs"), &at(point)?, Some(c"tmpfs"), NOSUID | NODEV | NOEXEC, Some(c"mode=755"))
-            .step(|| format!("mount(tmpfs, {target})"))?;
-        let layout = Root(point).lookup(".", Last::NoFollow, false).step(|| format!("open({target})"))?;
-        let layout = layout.object.ok_or_else(|| Error::Setup(format!("{target} vanished")))?;
+        sys::mount(
+            Some(c"tmpfs"),
+            &cpath(&point()?.proc_path())?,
+            Some(c"tmpfs"),
+            NOSUID | NODEV | NOEXEC,
+            Some(c"mode=755"),
+        )
+        .step(|| format!("mount(tmpfs, {target})"))?;
+        let layout = point()?;
         let host = sys::open(&cpath(cgroup::CGROUP_ROOT)?, libc::O_RDONLY | libc::O_DIRECTORY, 0)
             .step(|| format!("open({})", cgroup::CGROUP_ROOT))?;
         for entry in sys::list_dir(&host).step(|| format!("getdents64({})", cgroup::CGROUP_ROOT))? {
@@ -548,14 +555,17 @@ fn mount_cgroups(point: &Fd, target: &str, flags: u64, own_namespace: bool) -> R
         }
     }
     // Whatever the flags say (podman's: ro, nosuid, nodev, noexec), for every mount made above.
-    let mounted = Root(point).lookup(".", Last::NoFollow, false).step(|| format!("open({target})"))?;
-    let mounted = mounted.object.ok_or_else(|| Error::Setup(format!("{target} vanished")))?;
+    let mounted = point()?;
     let attributes = FLAG_WORDS
         .iter()
         .filter(|&&(_, flag, clears, attribute)| !clears && attribute != 0 && flags & flag != 0)
         .fold(0, |set, &(.., attribute)| set | attribute);
-    sys::mount_setattr_tree(&mounted, attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC, 0)
-        .step(|| format!("mount_setattr({target}, AT_RECURSIVE, {attributes:#x})"))
+    sys::mount_setattr_tree(
+        &mounted,
+        attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
+        0,
+    )
+    .step(|| format!("mount_setattr({target}, AT_RECURSIVE, {attributes:#x})"))
 }
 
 /// One hierarchy at `point`: `host_dir` (`/sys/fs/cgroup/cpu,cpuacct`; "" for the v2 root), which
@@ -577,10 +587,17 @@ fn mount_hierarchy(
             None => ("cgroup", membership.controllers.clone()),
         };
         let data_c = (!data.is_empty()).then(|| cpath(&data)).transpose()?;
-        return sys::mount(Some(&cpath(fstype)?), &at, Some(&cpath(fstype)?), NOSUID | NODEV | NOEXEC, data_c.as_deref())
-            .step(|| describe_mount(fstype, target, &data));
+        return sys::mount(
+            Some(&cpath(fstype)?),
+            &at,
+            Some(&cpath(fstype)?),
+            NOSUID | NODEV | NOEXEC,
+            data_c.as_deref(),
+        )
+        .step(|| describe_mount(fstype, target, &data));
     }
-    let source = format!("{}{}{}", if host_dir.is_empty() { cgroup::CGROUP_ROOT } else { host_dir }, "", membership.path);
+    let source =
+        format!("{}{}{}", if host_dir.is_empty() { cgroup::CGROUP_ROOT } else { host_dir }, "", membership.path);
     let own = sys::open(&cpath(&source)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({source})"))?;
     let tree = sys::open_tree_clone(&own, false).step(|| format!("open_tree({source}, OPEN_TREE_CLONE)"))?;
     sys::move_mount_onto(&tree, point).step(|| format!("move_mount({source}, {target})"))

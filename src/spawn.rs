@@ -118,6 +118,7 @@ pub fn spawn(
         command: CommandLine {
             name: name.clone(),
             stub: stub::sealed()?,
+            candidates,
             stub_argv: CStringArray::new(stub_argv),
             env: CStringArray::new(command.env),
             workdir: command.workdir,

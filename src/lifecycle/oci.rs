@@ -255,8 +255,6 @@ pub fn oci_words(message: &str) -> String {
         "executable file not found in $PATH: no such file or directory"
     } else if exec && message.contains("EACCES") {
         "permission denied"
-    } else if message.contains("ENOENT") {
-        "no such file or directory"
     } else {
         return message.to_string();
     };
@@ -529,7 +527,13 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 /// a running one is killed first.
 fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
-    let entry = entry(&state, id)?;
+    let entry = match state.entry(id)? {
+        Some(entry) => entry,
+        // Engines clean up with `delete --force` whatever happened before (a create that failed
+        // left nothing): nothing to delete is success then, as in runc and crun.
+        None if force => return Ok(0),
+        None => return Err(does_not_exist(id)),
+    };
     let status = manage::settled_status(&entry)?;
     let record = match status {
         Status::Live(Some(record)) if !force => {
