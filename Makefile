@@ -64,13 +64,15 @@ test-containerd: contain busybox
 
 # Not a test: OCI create+start+wait+delete and `podman run --rm` times, runtimes interleaved; ratios are
 # to the first runtime (tests/bench/oci.sh).
-BENCH_OCI_RUNTIMES ?= crun runc
+BENCH_OCI_RUNTIMES ?= $(CURDIR)/contain crun runc
 bench-oci: contain busybox
 	tests/bench/oci.sh $(BENCH_OCI_RUNTIMES)
 
-# Not a test: start-up latency, memory and size against crun, runc and bubblewrap (tests/bench/).
-bench: contain
+# Not a test: start-up latency, memory and size against crun, runc and bubblewrap, then the OCI
+# lifecycle and `podman run` against crun and runc (tests/bench/).
+bench: contain busybox
 	tests/bench/bench.sh
+	tests/bench/oci.sh $(CURDIR)/contain crun runc
 
 unit-test:
 	cargo test --locked --bin contain

@@ -391,7 +391,14 @@ fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &C
     })?;
     sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
         .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
+    // The kernel takes an ambient capability only if it is permitted and inheritable too; crun's
+    // own default spec asks for ambient ones it does not make inheritable, and crun skips those.
+    // So do we, saying so under --debug.
     for cap in (0..64).filter(|&cap| ambient.contains(cap)) {
+        if !(permitted.contains(cap) && inheritable.contains(cap)) {
+            log!("ambient CAP_{} skipped: not both permitted and inheritable", caps::name(cap));
+            continue;
+        }
         sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as u64, cap as u64)
             .step(|| format!("prctl(PR_CAP_AMBIENT_RAISE, CAP_{})", caps::name(cap)))?;
     }
