@@ -3,12 +3,24 @@
 ARCH         := $(shell uname -m)
 MUSL_TARGET  := $(ARCH)-unknown-linux-musl
 GNU_TARGET   := $(ARCH)-unknown-linux-gnu
-# musl gives the smallest static binary; without its target installed, glibc's libc.a does too.
-HAVE_MUSL    := $(shell rustup target list --installed 2>/dev/null | grep -qx '$(MUSL_TARGET)' && echo yes)
+# What make sets up itself where rustup is there, both parts of the stable toolchain it downloads:
+# the musl target (its static binary is far smaller than glibc's) and the standard library's
+# source, rust-src (see SMALL below). Without them: a static glibc binary, and make says so.
+ifneq ($(shell command -v rustup),)
+HAVE_MUSL    := $(shell rustup target list --installed | grep -qx '$(MUSL_TARGET)' || rustup target add '$(MUSL_TARGET)' >&2; \
+                        rustup target list --installed | grep -qx '$(MUSL_TARGET)' && echo yes)
+HAVE_SRC     := $(shell rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src >&2; \
+                        rustup component list --installed | grep -q '^rust-src' && echo yes)
+endif
 TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
 # --target is always explicit, so these flags reach our code and not build.rs.
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
-BINARY       := target/$(TARGET)/release/contain
+# SMALL: std rebuilt from its source for contain alone, with panics that abort at once: none of
+# the unwinding tables and backtrace symbolizer std otherwise carries to print a panic's trace
+# (about a third of the binary). Rebuilding std is a nightly feature; the machine's stable
+# compiler takes it with RUSTC_BOOTSTRAP=1, for this one build. SMALL=no builds the plain way.
+SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET))),yes,no)
+SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort
 
 .PHONY: all contain rootfs demo test test-faults test-vm bench unit-test check-aarch64 busybox clean \
 	test-oci test-podman test-containerd bench-oci
@@ -16,9 +28,17 @@ BINARY       := target/$(TARGET)/release/contain
 all: contain
 
 contain:
+ifeq ($(SMALL),yes)
+	RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(SMALL_FLAGS)" cargo build --release --locked --target $(TARGET) \
+		-Z build-std=std,panic_abort --target-dir target/small
+	cp target/small/$(TARGET)/release/contain ./contain.new
+else
+	@$(if $(HAVE_MUSL),,echo "make: no $(MUSL_TARGET) target (rustup target add $(MUSL_TARGET)): a static glibc binary, much larger")
 	RUSTFLAGS="$(STATIC_FLAGS)" cargo build --release --locked --target $(TARGET)
+	cp target/$(TARGET)/release/contain ./contain.new
+endif
 	# Replaced, not overwritten: a contain that is running keeps its own inode (no ETXTBSY).
-	cp $(BINARY) ./contain.new && mv -f ./contain.new ./contain
+	mv -f ./contain.new ./contain
 	@echo "built ./contain for $(TARGET): $$(stat -c %s ./contain) bytes, $$(file -b ./contain | cut -d, -f1-2,5)"
 
 busybox:
