@@ -14,7 +14,11 @@
 //! container's: it is alive with the recorded start time (checked after its pidfd is open, so the
 //! pidfd cannot point at a successor), it is in the container's own cgroup (for `contain run`, the
 //! cgroup is named after the id, never taken from the record), and with a PID namespace of its own
-//! it is PID 1 there. Signals then go through that pidfd.
+//! it is PID 1 there. An OCI container's cgroup path comes from its config, so its record names
+//! it: there the init must also be contained in a way no host process is, a mount namespace
+//! other than ours (or, for a container without one, a root that is its rootfs, never `/`), so
+//! that a forged record cannot make a host process an init that `exec` joins or `kill` signals.
+//! Signals then go through that pidfd.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -123,7 +127,29 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
     let pid_one = !record.own_pid_namespace
         || sys::read_file_if_present(&format!("/proc/{}/status", process.pid))
             .is_some_and(|status| is_pid_one_of_a_child_namespace(&status));
-    Ok((in_cgroup && pid_one).then_some(Init { process, pidfd }))
+    let contained = record.kind == Kind::Run || oci_init_is_contained(process.pid, record)?;
+    Ok((in_cgroup && pid_one && contained).then_some(Init { process, pidfd }))
+}
+
+/// An OCI init is apart from the host (see the module's comment): its mount namespace is not ours,
+/// or without one of its own, its root is the record's rootfs, which is not ours.
+fn oci_init_is_contained(pid: i32, record: &Record) -> Result<bool, Error> {
+    let identity = |path: &str| match sys::stat(&crate::error::cpath(path)?, 0) {
+        Ok(st) => Ok(Some(sys::identity(&st))),
+        Err(sys::Errno(libc::ENOENT | libc::ESRCH)) => Ok(None),
+        Err(errno) => Err(Error::sys(format!("stat({path})"), errno)),
+    };
+    let (theirs, ours) = match record.host_mounts {
+        false => (identity(&format!("/proc/{pid}/ns/mnt"))?, identity("/proc/self/ns/mnt")?),
+        true => {
+            let root = identity(&format!("/proc/{pid}/root"))?;
+            if root.is_none() || root != identity(&record.rootfs)? {
+                return Ok(false);
+            }
+            (root, identity("/")?)
+        }
+    };
+    Ok(theirs.is_some() && theirs != ours)
 }
 
 /// The `NSpid:` line of /proc/PID/status lists the process's pid in each nested PID namespace,
