@@ -295,6 +295,41 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
     controller == "cpuacct" && inode(hierarchy).is_some() && inode(hierarchy) == inode(cpu)
 }
 
+/// The top of the cgroup v2 subtree delegated to us, for a user who is not root: the highest
+/// directory, going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a
+/// user's service so; an admin can chown one). The container's cgroup is made directly below it.
+/// None: nothing is delegated (or we are root, to whom the whole tree is).
+pub fn delegated_subtree() -> Result<Option<String>, Error> {
+    let uid = sys::geteuid();
+    if uid == 0 || detect() != Some(Version::V2) {
+        return Ok(None);
+    }
+    let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
+    let Some(own) = memberships(&own).into_iter().find(|m| m.controllers.is_empty()) else { return Ok(None) };
+    let owned = |dir: &str| {
+        let ours = |path: &str| sys::stat(&sys::cstring(path).ok()?, 0).ok().map(|st| st.st_uid == uid);
+        ours(&format!("{CGROUP_ROOT}{dir}")) == Some(true)
+            && ours(&format!("{CGROUP_ROOT}{dir}/cgroup.procs")) == Some(true)
+    };
+    let mut top = None;
+    for dir in ancestors(&own.path).into_iter().rev() {
+        if !owned(&dir) {
+            break;
+        }
+        top = Some(dir);
+    }
+    Ok(top)
+}
+
+/// Where `create` begins to write cgroup.subtree_control: the root for root, else the top of the
+/// delegated subtree `path` is in.
+fn delegated_top(path: &str) -> String {
+    if sys::geteuid() == 0 {
+        return String::new();
+    }
+    path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string())
+}
+
 /// One line of /proc/PID/cgroup, `ID:CONTROLLERS:PATH`: a v1 hierarchy (`4:cpu,cpuacct:/x`, or a
 /// named one, `1:name=systemd:/x`) or the v2 tree (`0::/x`), and the process's cgroup in it.
 #[derive(Debug, PartialEq, Eq)]
@@ -372,9 +407,12 @@ impl Cgroup {
         match version {
             Version::V2 => {
                 let needed = needed_v2_controllers(limits);
-                enable_v2_controllers(CGROUP_ROOT, &needed, &V2_CONTROLLERS)?;
-                // Each level delegates the controllers to the one below it.
-                for ancestor in ancestors(parent) {
+                // Each level delegates the controllers to the one below it, from the root, or for a
+                // user who is not root, from the top of the subtree delegated to them (the levels
+                // above are the admin's, and already delegate what they will).
+                let top = delegated_top(path);
+                enable_v2_controllers(&format!("{CGROUP_ROOT}{top}"), &needed, &V2_CONTROLLERS)?;
+                for ancestor in ancestors(parent).into_iter().filter(|a| a.len() > top.len()) {
                     let dir = format!("{CGROUP_ROOT}{ancestor}");
                     sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
                     enable_v2_controllers(&dir, &needed, &V2_CONTROLLERS)?;

@@ -91,8 +91,9 @@ pub enum Setup {
     /// `contain run`, OCI `create`: clone3 made the namespaces; build the container's view in them.
     Create(Box<NewContainer>),
     /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd (the
-    /// PID namespace was joined by the parent, for its children, before clone3).
-    Join { init_pidfd: Fd },
+    /// PID namespace, and its user namespace if it has one, were joined by the parent, for its
+    /// children, before clone3).
+    Join { init_pidfd: Fd, user_namespace: bool },
 }
 
 /// What `contain run` and OCI `create` build.
@@ -173,15 +174,20 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
             .step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
     }
-    // Until execve (which restores it), nothing in the container can ptrace us or read our memory.
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     config.handshake.wait_for_go()?;
+    // From here until execve (which restores it), nothing in the container can ptrace us or read
+    // our memory. Not before "go": while the runtime writes our user namespace's maps, newuidmap
+    // must find our /proc files ours, not root's (see userns.rs); no container process exists yet.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
 
     match &config.setup {
         Setup::Create(container) => create_container(container, &config.command.workdir, &config.handshake)?,
-        Setup::Join { init_pidfd } => {
+        Setup::Join { init_pidfd, user_namespace } => {
             sys::setns(init_pidfd.raw(), JOINED_NAMESPACES)
                 .step(|| format!("setns(pidfd, {})", sys::namespace_names(JOINED_NAMESPACES)))?;
+            if *user_namespace {
+                become_root_of_user_namespace()?;
+            }
             sys::setsid().step(|| "setsid()".into())?;
         }
     }
@@ -195,14 +201,18 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
 const JOINED_NAMESPACES: u64 =
     (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP) as u64;
 
+/// In a user namespace we are still the runtime's host uid and gid, which the maps need not name
+/// (inside, we would be "nobody", and files we make would have no owner): become its root, with
+/// every capability over what it owns, as runc's nsexec does.
+fn become_root_of_user_namespace() -> Result<(), Error> {
+    sys::setresgid(0).step(|| "setresgid(0, 0, 0) in the user namespace".into())?;
+    sys::setresuid(0).step(|| "setresuid(0, 0, 0) in the user namespace".into())
+}
+
 /// `contain run` and OCI `create`: everything between the new namespaces and the command.
 fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEnds) -> Result<(), Error> {
     if container.user_namespace {
-        // We are still the runtime's host uid and gid, which the maps need not name (inside, we
-        // would be "nobody", and files we make would have no owner): become the namespace's root,
-        // with every capability in it, as runc's nsexec does.
-        sys::setresgid(0).step(|| "setresgid(0, 0, 0) in the new user namespace".into())?;
-        sys::setresuid(0).step(|| "setresuid(0, 0, 0) in the new user namespace".into())?;
+        become_root_of_user_namespace()?;
     }
     // Namespaces an OCI bundle names by path (podman's network namespace), before anything else.
     for (flag, fd) in &container.joins {
@@ -384,7 +394,12 @@ fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &C
         }
     }
     let (uid, gid) = (identity.uid, identity.gid);
-    sys::switch_user(uid, gid, &identity.groups)
+    // A rootless user namespace without subordinate ids denies setgroups (see userns.rs).
+    let setgroups_denied = sys::read_file(c"/proc/self/setgroups").is_ok_and(|allowed| allowed.trim() == "deny");
+    if setgroups_denied && !identity.groups.is_empty() {
+        return Err(Error::Setup("supplementary groups: setgroups is denied in this user namespace".into()));
+    }
+    sys::switch_user(uid, gid, (!setgroups_denied).then_some(&identity.groups[..]))
         .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;
     sys::capset(effective.words(), permitted.words(), inheritable.words()).step(|| {
         format!("capset(effective {:#x}, permitted {:#x}, inheritable {:#x})", effective.0, permitted.0, inheritable.0)

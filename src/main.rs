@@ -38,6 +38,7 @@ mod sys;
 mod syscalls;
 mod tty;
 mod usage;
+mod userns;
 
 use std::ffi::OsString;
 

@@ -84,6 +84,9 @@ fn mount(fstype: &str, target: &str, flags: u64, data: &str) -> Step {
     }
 }
 
+const DEVPTS: &str = "newinstance,ptmxmode=0666,mode=0620";
+const DEVPTS_WITH_TTY_GROUP: &str = "newinstance,ptmxmode=0666,mode=0620,gid=5";
+
 /// A tmpfs for /tmp on a read-only rootfs.
 fn writable_tmp() -> Step {
     mount("tmpfs", "/tmp", NOSUID | NODEV, "mode=1777,size=65536k")
@@ -108,8 +111,9 @@ pub fn default_masks() -> Vec<Mask> {
 }
 
 /// The mounts and links every `contain run` container gets, in order (a parent before anything
-/// inside it); `writable_tmp` adds a tmpfs on /tmp (`--read-only`).
-pub fn container_plan(writable_tmp_dir: bool) -> Vec<Step> {
+/// inside it); `writable_tmp` adds a tmpfs on /tmp (`--read-only`). `tty_group`: the container has
+/// gid 5 (tty), which its ptys belong to; a rootless container with one id has no other gid than 0.
+pub fn container_plan(writable_tmp_dir: bool, tty_group: bool) -> Vec<Step> {
     let mut plan = vec![
         mount("proc", "/proc", NOSUID | NODEV | NOEXEC, ""),
         // Read-only: a container has no business reconfiguring the host's devices and drivers.
@@ -121,7 +125,7 @@ pub fn container_plan(writable_tmp_dir: bool) -> Vec<Step> {
     plan.extend(HOST_DEVICES.iter().map(|&name| Step::Device { name }));
     plan.extend([
         // newinstance: the container's ptys are its own, invisible to the host and to other containers.
-        mount("devpts", "/dev/pts", NOSUID | NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        mount("devpts", "/dev/pts", NOSUID | NOEXEC, if tty_group { DEVPTS_WITH_TTY_GROUP } else { DEVPTS }),
         Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() },
         mount("tmpfs", "/dev/shm", NOSUID | NODEV | NOEXEC, "mode=1777,size=65536k"),
     ]);
@@ -702,7 +706,7 @@ mod tests {
 
     #[test]
     fn the_plan_gives_proc_sys_and_a_minimal_dev() {
-        let plan = container_plan(false);
+        let plan = container_plan(false, true);
         let t = targets(&plan);
         for expected in [
             "/proc",
@@ -736,7 +740,7 @@ mod tests {
 
     #[test]
     fn a_mount_comes_before_anything_inside_it() {
-        let t = targets(&container_plan(false));
+        let t = targets(&container_plan(false, true));
         let pos = |p: &str| t.iter().position(|x| x == p).unwrap();
         for inside in ["/dev/null", "/dev/pts", "/dev/ptmx", "/dev/shm", "/dev/fd"] {
             assert!(pos("/dev") < pos(inside), "{inside} before /dev");
@@ -746,7 +750,7 @@ mod tests {
 
     #[test]
     fn no_mount_can_run_setuid_or_open_a_node_made_in_it() {
-        for step in container_plan(false) {
+        for step in container_plan(false, true) {
             if let Step::Mount { target, flags, .. } = step {
                 assert!(flags & libc::MS_NOSUID != 0, "{target} allows setuid");
                 if target == "/sys" {
@@ -776,8 +780,8 @@ mod tests {
 
     #[test]
     fn a_read_only_rootfs_gets_a_writable_tmp() {
-        let plain = container_plan(false);
-        let with_tmp = container_plan(true);
+        let plain = container_plan(false, true);
+        let with_tmp = container_plan(true, true);
         assert!(!targets(&plain).contains(&"/tmp".to_string()));
         assert_eq!(with_tmp.iter().filter(|s| **s == writable_tmp()).count(), 1);
         assert_eq!(with_tmp.len(), plain.len() + 1);
@@ -785,8 +789,9 @@ mod tests {
 
     #[test]
     fn ptys_are_a_private_instance() {
-        let devpts =
-            container_plan(false).into_iter().find(|s| matches!(s, Step::Mount { fstype, .. } if fstype == "devpts"));
+        let devpts = container_plan(false, true)
+            .into_iter()
+            .find(|s| matches!(s, Step::Mount { fstype, .. } if fstype == "devpts"));
         let Some(Step::Mount { data, .. }) = devpts else { panic!("no devpts") };
         assert!(data.contains("newinstance") && data.contains("ptmxmode=0666"));
     }

@@ -20,15 +20,14 @@ use crate::caps::Privileges;
 use crate::cgroup::{self, Cgroup, Version};
 use crate::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
-use crate::error::cpath;
 use crate::error::{Context, Error};
 use crate::handshake::{Channels, Report};
 use crate::net::{HostEnd, Veth};
-use crate::spec::IdMapping;
 use crate::stub;
 use crate::supervise::Running;
 use crate::sys::{self, CStringArray, Errno, Fd};
 use crate::tty::{Relay, Terminal};
+use crate::userns::IdMaps;
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
@@ -51,8 +50,8 @@ pub struct Birth<'a> {
     /// A PID namespace to be born in (an OCI bundle's `path`), joined before clone3.
     pub pid_namespace: Option<Fd>,
     pub cgroup: Placement<'a>,
-    /// With CLONE_NEWUSER: the uid and gid maps written for the child.
-    pub id_maps: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
+    /// With CLONE_NEWUSER: the uid and gid maps written for the child (see userns.rs).
+    pub id_maps: Option<IdMaps>,
     pub veth: Option<Veth>,
 }
 
@@ -135,12 +134,18 @@ pub fn spawn(
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
 
     // 3. clone3. Joining a running container, our next child must be born in its PID namespace.
-    let pid_namespace = match &config.setup {
-        Setup::Join { init_pidfd } => Some(init_pidfd),
-        Setup::Create(_) => pid_namespace.as_ref(),
+    //    A container with a user namespace of its own is joined into that first (with the same
+    //    setns): only from inside it may we join its PID namespace.
+    let (pid_namespace, join) = match &config.setup {
+        Setup::Join { init_pidfd, user_namespace: true } => {
+            (Some(init_pidfd), libc::CLONE_NEWUSER | libc::CLONE_NEWPID)
+        }
+        Setup::Join { init_pidfd, user_namespace: false } => (Some(init_pidfd), libc::CLONE_NEWPID),
+        Setup::Create(_) => (pid_namespace.as_ref(), libc::CLONE_NEWPID),
     };
     if let Some(fd) = pid_namespace {
-        sys::setns(fd.raw(), libc::CLONE_NEWPID as u64).step(|| "setns(CLONE_NEWPID)".into())?;
+        let join = join as u64;
+        sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
     }
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
@@ -168,9 +173,8 @@ pub fn spawn(
 
     // 5. The user namespace's maps, written by us (a process outside it) before the child goes
     //    on: until then it has no capability inside, as uid and gid 65534.
-    if let Some((uids, gids)) = &id_maps {
-        write_id_map(child.pid, "uid_map", uids)?;
-        write_id_map(child.pid, "gid_map", gids)?;
+    if let Some(maps) = &id_maps {
+        maps.write(child.pid)?;
     }
 
     // 6. The network: the pair's peer goes into the child's namespace, before the child looks
@@ -189,14 +193,6 @@ pub fn spawn(
         _ => None,
     };
     Ok(Started { child, report: released.report, relay, host_end })
-}
-
-/// /proc/PID/uid_map or gid_map: "CONTAINER HOST SIZE" lines, written at once (the kernel takes
-/// one write per map).
-fn write_id_map(pid: i32, file: &str, map: &[IdMapping]) -> Result<(), Error> {
-    let lines: String = map.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
-    let path = format!("/proc/{pid}/{file}");
-    sys::write_file(&cpath(&path)?, &lines).step(|| format!("write({path}, {:?})", lines.trim_end()))
 }
 
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),

@@ -25,10 +25,18 @@ use crate::spec;
 use crate::supervise::{self, exit_code};
 use crate::sys;
 use crate::tty::{SavedModes, Terminal, UserTerminal};
+use crate::userns;
+
+/// Whether the process `pid` is in a user namespace other than ours.
+fn own_user_namespace(pid: i32) -> Result<bool, Error> {
+    let namespace = |path: &str| {
+        sys::stat(&crate::error::cpath(path)?, 0).map(|st| sys::identity(&st)).step(|| format!("stat({path})"))
+    };
+    Ok(namespace(&format!("/proc/{pid}/ns/user"))? != namespace("/proc/self/ns/user")?)
+}
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
-    super::require_root("exec")?;
     let state = super::state_dir(global)?;
     let id = &exec.id;
     let (record, init) = manage::running(&state, id)?;
@@ -39,14 +47,11 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     if !init.process.alive() {
         return Err(Error::Setup(format!("container {id} stopped")));
     }
-    let dirs = match record.kind {
-        Kind::Run => cgroup::existing_dirs(id),
-        Kind::Oci => cgroup::normalized(&record.cgroup).map_or(Vec::new(), |path| cgroup::existing_dirs_at(&path)),
-    };
+    let dirs = manage::container_cgroup(&record, id).map_or(Vec::new(), |path| cgroup::existing_dirs_at(&path));
     let terminal_modes = SavedModes::save();
     let started = spawn::spawn(
         Birth {
-            setup: Setup::Join { init_pidfd: init.pidfd },
+            setup: Setup::Join { init_pidfd: init.pidfd, user_namespace: own_user_namespace(init.process.pid)? },
             command,
             privileges,
             limits,
@@ -101,6 +106,15 @@ fn from_init(exec: &ExecSpec, init: &Init, record: &Record) -> Result<Process, E
     let mut privileges = Privileges::of_process(&proc_file("status")?).ok_or_else(|| {
         Error::Setup(format!("/proc/{pid}/status of container {}'s init is not as expected", exec.id))
     })??;
+    if own_user_namespace(pid)? {
+        // Its ids as we see them (host ids), as the container sees them.
+        let (uid_map, gid_map) = (proc_file("uid_map")?, proc_file("gid_map")?);
+        let unmapped = || Error::Setup(format!("container {}'s init has ids its own maps do not name", exec.id));
+        let identity = &mut privileges.identity;
+        identity.uid = userns::inside(&uid_map, identity.uid).ok_or_else(unmapped)?;
+        identity.gid = userns::inside(&gid_map, identity.gid).ok_or_else(unmapped)?;
+        identity.groups = identity.groups.iter().filter_map(|&g| userns::inside(&gid_map, g)).collect();
+    }
     if let Some((uid, gid)) = exec.user {
         privileges.identity.uid = uid;
         privileges.identity.gid = gid;

@@ -113,22 +113,36 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
     if !process.alive() {
         return Ok(None);
     }
-    let expected_cgroup = match record.kind {
-        Kind::Run => cgroup::relative_path(id),
-        Kind::Oci => match cgroup::normalized(&record.cgroup) {
-            Some(path) => path,
-            None => return Ok(None),
+    let in_cgroup = match container_cgroup(record, id) {
+        Some(expected) => match sys::read_file_if_present(&format!("/proc/{}/cgroup", process.pid)) {
+            Some(cgroups) => cgroup::detect().is_none() || cgroup::lists_path(&cgroups, &expected),
+            None => false,
         },
-    };
-    let in_cgroup = match sys::read_file_if_present(&format!("/proc/{}/cgroup", process.pid)) {
-        Some(cgroups) => cgroup::detect().is_none() || cgroup::lists_path(&cgroups, &expected_cgroup),
-        None => false,
+        // A rootless container without a cgroup: its init can only be one of the user's own
+        // processes, whom the user may signal and join anyway.
+        None => record.kind == Kind::Run && sys::geteuid() != 0,
     };
     let pid_one = !record.own_pid_namespace
         || sys::read_file_if_present(&format!("/proc/{}/status", process.pid))
             .is_some_and(|status| is_pid_one_of_a_child_namespace(&status));
     let contained = record.kind == Kind::Run || oci_init_is_contained(process.pid, record)?;
     Ok((in_cgroup && pid_one && contained).then_some(Init { process, pidfd }))
+}
+
+/// What `Record::cgroup` says for a rootless `contain run` that has no cgroup.
+pub const NO_CGROUP: &str = "none";
+
+/// The cgroup path of a container: for `contain run`, named after its id (`/contain-ID`; for a user
+/// who is not root, `BASE/contain-ID` in their delegated subtree, or none); for an OCI container,
+/// the checked path its record names. None: the container has no cgroup, or no path to trust.
+pub fn container_cgroup(record: &Record, id: &str) -> Option<String> {
+    let own = cgroup::relative_path(id);
+    match record.kind {
+        Kind::Run if record.cgroup.is_empty() => Some(own),
+        Kind::Run if record.cgroup == NO_CGROUP => None,
+        Kind::Run => cgroup::normalized(&record.cgroup).filter(|path| path.ends_with(&own)),
+        Kind::Oci => cgroup::normalized(&record.cgroup),
+    }
 }
 
 /// An OCI init is apart from the host (see the module's comment): its mount namespace is not ours,
@@ -187,13 +201,11 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
     let (record, init) = running(state, id)?;
     let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
     if all {
-        let path = match record.kind {
-            Kind::Run => cgroup::relative_path(id),
-            Kind::Oci => cgroup::normalized(&record.cgroup).unwrap_or_else(|| cgroup::relative_path(id)),
-        };
-        let cgroup = Cgroup::existing_at(&path, false);
-        cgroup.signal_all(signal);
-        cgroup.keep();
+        if let Some(path) = container_cgroup(&record, id) {
+            let cgroup = Cgroup::existing_at(&path, false);
+            cgroup.signal_all(signal);
+            cgroup.keep();
+        }
     }
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
     if record.kind == Kind::Run {
@@ -357,8 +369,8 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
     let cgroup = match record {
-        Some(record) if record.kind == Kind::Oci => {
-            cgroup::normalized(&record.cgroup).map(|path| Cgroup::existing_at(&path, false))
+        Some(record) if record.kind == Kind::Oci || !record.cgroup.is_empty() => {
+            container_cgroup(record, id).map(|path| Cgroup::existing_at(&path, false))
         }
         _ => Some(Cgroup::leftover(id)),
     };

@@ -19,10 +19,35 @@ use crate::error::Error;
 use crate::sys;
 use state::{Entry, Leave, Phase, Record, StateDir, DEFAULT_ROOT};
 
-/// The state directory: `--root`, or the default every command shares (an engine's cleanup
-/// `delete` comes without the `--root` its `create` had).
+/// The state directory: `--root`, or the default every command of the same user shares (an
+/// engine's cleanup `delete` comes without the `--root` its `create` had). Root's is /run/contain;
+/// anybody else has one of their own, so users never see or touch root's records or each other's.
 pub fn state_dir(global: &Global) -> Result<StateDir, Error> {
-    StateDir::open(global.root.as_deref().unwrap_or(DEFAULT_ROOT))
+    let path = match &global.root {
+        Some(root) => root.clone(),
+        None => default_root(sys::geteuid(), |key| std::env::var(key).ok(), sys::exists),
+    };
+    StateDir::open(&path)
+}
+
+/// A user's state directory: `$XDG_RUNTIME_DIR/contain` (a tmpfs of the user's, gone at logout like
+/// their containers), else `/run/user/UID/contain`, else `$HOME/.local/state/contain`.
+fn default_root(uid: u32, env: impl Fn(&str) -> Option<String>, exists: impl Fn(&str) -> bool) -> String {
+    if uid == 0 {
+        return DEFAULT_ROOT.into();
+    }
+    let absolute = |key: &str| env(key).filter(|dir| dir.starts_with('/'));
+    if let Some(dir) = absolute("XDG_RUNTIME_DIR") {
+        return format!("{}/contain", dir.trim_end_matches('/'));
+    }
+    let run_user = format!("/run/user/{uid}");
+    if exists(&run_user) {
+        return format!("{run_user}/contain");
+    }
+    match absolute("HOME") {
+        Some(home) => format!("{}/.local/state/contain", home.trim_end_matches('/')),
+        None => format!("/tmp/contain-{uid}"),
+    }
 }
 
 /// The container's entry, claimed: its lock is held (so nobody takes it for a leftover) until the
@@ -67,10 +92,33 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// Namespaces, mounts and cgroups need root (rootless containers are not yet supported).
+/// The OCI commands need root (rootless containers are `contain run`'s).
 pub fn require_root(command: &str) -> Result<(), Error> {
     if sys::geteuid() != 0 {
-        return Err(Error::Setup(format!("contain {command} needs root (namespaces, mounts and cgroups): try sudo")));
+        return Err(Error::Setup(format!(
+            "contain {command} needs root (an engine's containers); without root, use contain run"
+        )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_user_has_a_state_directory_of_their_own() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+        };
+        let none = |_: &str| false;
+        assert_eq!(default_root(0, env(&[("XDG_RUNTIME_DIR", "/run/user/0")]), none), "/run/contain");
+        assert_eq!(default_root(1000, env(&[("XDG_RUNTIME_DIR", "/run/user/1000/")]), none), "/run/user/1000/contain");
+        assert_eq!(
+            default_root(1000, env(&[("XDG_RUNTIME_DIR", "relative")]), |p| p == "/run/user/1000"),
+            "/run/user/1000/contain"
+        );
+        assert_eq!(default_root(1000, env(&[("HOME", "/home/a")]), none), "/home/a/.local/state/contain");
+        assert_eq!(default_root(1000, env(&[]), none), "/tmp/contain-1000");
+    }
 }

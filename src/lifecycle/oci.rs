@@ -31,6 +31,7 @@ use crate::supervise;
 use crate::sys::{self, Dir, Tolerate};
 use crate::syscalls::Arch;
 use crate::tty::Terminal;
+use crate::userns::IdMaps;
 
 /// The largest config.json read (podman's is about 10 KB).
 const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
@@ -94,8 +95,8 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         return Err(Error::Setup("hostname: setting one needs a UTS namespace of the container's own".into()));
     }
     let id_maps = (flags & libc::CLONE_NEWUSER as u64 != 0)
-        .then(|| (spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone()));
-    if id_maps.as_ref().is_some_and(|(uids, gids)| uids.is_empty() || gids.is_empty()) {
+        .then(|| IdMaps::from_bundle(spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone()));
+    if id_maps.as_ref().is_some_and(|maps| maps.uids.is_empty() || maps.gids.is_empty()) {
         return Err(Error::Setup("linux.uidMappings/gidMappings: a user namespace needs both maps".into()));
     }
 
@@ -159,10 +160,10 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     }
     sys::mknod_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o600)
         .step(|| format!("mknod({}/exec.fifo)", claim.entry.path))?;
-    if let Some((uids, gids)) = &id_maps {
+    if let Some(maps) = &id_maps {
         // The container's root opens it, as whoever the maps make it on the host (runc does this too).
         let host = |maps: &[IdMapping]| maps.iter().find(|m| m.container == 0).map(|m| m.host);
-        if let (Some(uid), Some(gid)) = (host(uids), host(gids)) {
+        if let (Some(uid), Some(gid)) = (host(&maps.uids), host(&maps.gids)) {
             sys::chown(Dir::Fd(claim.entry.fd()), EXEC_FIFO, uid, gid)
                 .step(|| format!("chown({}/exec.fifo, {uid}:{gid})", claim.entry.path))?;
         }
@@ -487,19 +488,10 @@ fn status_of(status: &Status, id: &str) -> (&'static str, i32) {
 
 /// Is the container's cgroup frozen (`pause`)?
 fn frozen(record: &Record, id: &str) -> bool {
-    let path = container_cgroup(record, id);
+    let path = manage::container_cgroup(record, id).unwrap_or_else(|| cgroup::relative_path(id));
     let v2 = sys::read_file_if_present(&format!("{}{path}/cgroup.freeze", cgroup::CGROUP_ROOT));
     let v1 = sys::read_file_if_present(&format!("{}/freezer{path}/freezer.state", cgroup::CGROUP_ROOT));
     v2.is_some_and(|v| v.trim() == "1") || v1.is_some_and(|v| v.trim() == "FROZEN")
-}
-
-/// The cgroup path of a container: named after the id for `contain run`, the checked path its
-/// record names for an OCI container.
-fn container_cgroup(record: &Record, id: &str) -> String {
-    match record.kind {
-        Kind::Run => cgroup::relative_path(id),
-        Kind::Oci => cgroup::normalized(&record.cgroup).unwrap_or_else(|| cgroup::relative_path(id)),
-    }
 }
 
 /// `state ID`: the spec's state JSON.
@@ -549,7 +541,11 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             return manage::gc(&state, &[id.to_string()]);
         }
         Status::Live(Some(record)) => {
-            Cgroup::existing_at(&container_cgroup(&record, id), false).signal_all(libc::SIGKILL);
+            Cgroup::existing_at(
+                &manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)),
+                false,
+            )
+            .signal_all(libc::SIGKILL);
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
                 let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
@@ -575,7 +571,8 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             }
         }
         // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&container_cgroup(&record, id), true).remove()?;
+        Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), true)
+            .remove()?;
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
             let rootfs = &record.rootfs;
@@ -604,7 +601,8 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
 fn freeze(global: &Global, id: &str, frozen: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    Cgroup::existing_at(&container_cgroup(&record, id), false).freeze(frozen)?;
+    Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), false)
+        .freeze(frozen)?;
     Ok(0)
 }
 
@@ -621,7 +619,8 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
         }
     };
     let resources = spec::parse_resources_file(&bytes).map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false);
+    let cgroup =
+        Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), false);
     let result = cgroup.write_limits(&Limits::from_oci(&resources));
     cgroup.keep();
     result.map(|()| 0)
@@ -631,7 +630,8 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
 fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false);
+    let cgroup =
+        Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), false);
     let pids = cgroup.pids();
     cgroup.keep();
     let out = match json_format {

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::caps::{CapSet, Identity, Privileges};
-use crate::cgroup::{self, Cgroup, Sampled};
+use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Volume};
 use crate::error::{os_cstring, Context, Error};
@@ -26,6 +26,7 @@ use crate::supervise::{self, exit_code};
 use crate::sys::{self, ExitStatus, Fd};
 use crate::tty::{SavedModes, Terminal, UserTerminal};
 use crate::usage::{human_size, Usage};
+use crate::userns::{self, IdMaps};
 
 /// The namespaces every container gets from clone3 (the network one unless `--net host`). The
 /// cgroup namespace is entered by the child itself (`child.rs`), once it is inside its cgroup.
@@ -89,7 +90,8 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     crate::log::set_quiet(spec.quiet);
     let signals = supervise::take_signals()?;
     // --- Checks that need the host, before anything is created. ---
-    super::require_root("run")?;
+    // Without root, a user namespace (userns.rs): the container's root is the caller.
+    let id_maps = (sys::geteuid() != 0).then(rootless_maps);
     let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let binds = open_volumes(&spec.volumes, &state)?;
@@ -100,12 +102,23 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
     let privileges = privileges(&spec)?;
+    if let Some(maps) = &id_maps {
+        refuse_what_needs_root(&spec, maps)?;
+    }
     let version = cgroup::detect();
-    if version.is_none() && spec.limits != Default::default() {
-        return Err(Error::Setup(format!(
-            "no cgroup filesystem under {}: --memory, --cpu and --pids cannot be enforced",
-            cgroup::CGROUP_ROOT
-        )));
+    // Root makes /contain-ID; anybody else only below a subtree delegated to them.
+    let cgroup_path = match (&id_maps, version) {
+        (_, None) => None,
+        (None, Some(_)) => Some(cgroup::relative_path(&id)),
+        (Some(_), Some(_)) => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(&id))),
+    };
+    if cgroup_path.is_none() && spec.limits != Default::default() {
+        let why = match (&id_maps, version) {
+            (_, None) => format!("there is no cgroup filesystem under {}", cgroup::CGROUP_ROOT),
+            (Some(_), Some(Version::V1)) => "cgroup v1 cannot be delegated to a user who is not root".into(),
+            _ => "no cgroup v2 subtree is delegated to you (none of your cgroup's ancestors is yours)".into(),
+        };
+        return Err(Error::Setup(format!("--memory, --cpu and --pids cannot be enforced: {why}")));
     }
     // Opened now, so that a path that cannot be written is bad input, not a failure at the end.
     let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
@@ -128,21 +141,31 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         overlay: spec.overlay,
         keep: spec.keep,
         command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+        // Root's is always /contain-ID; a rootless container's is in the user's delegated subtree.
+        cgroup: match (&id_maps, &cgroup_path) {
+            (None, _) => String::new(),
+            (Some(_), Some(path)) => path.clone(),
+            (Some(_), None) => manage::NO_CGROUP.into(),
+        },
         ..Default::default()
     };
     claim.entry.write_record(&record)?;
 
     // --- The cgroup, with its limits, before the child exists; the overlay; the network. ---
-    let cgroup = match version {
-        Some(version) => {
+    let cgroup = match (version, &cgroup_path) {
+        (Some(version), Some(path)) => {
             let limits = cgroup::describe_limits(&spec.limits);
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(version, &cgroup::relative_path(&id), &spec.limits, cgroup::V1_CONTROLLERS, false)?)
+            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, false)?)
         }
-        None => {
+        (None, _) => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);
+            None
+        }
+        (Some(_), None) => {
+            log!("no cgroup subtree is delegated to you: running without a cgroup (and without usage figures)");
             None
         }
     };
@@ -164,7 +187,8 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         (_, veth) => ContainerNet::Own(veth.as_ref().map(|veth| veth.addrs)),
     };
     let confined = spec.capabilities.is_some();
-    let mut plan = mounts::container_plan(spec.read_only);
+    let single_id = id_maps.as_ref().is_some_and(IdMaps::single_id);
+    let mut plan = mounts::container_plan(spec.read_only, !single_id);
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
     let container = NewContainer {
         hostname: Some(hostname),
@@ -180,7 +204,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         masks: if confined { mounts::default_masks() } else { Vec::new() },
         net,
         joins: Vec::new(),
-        user_namespace: false,
+        user_namespace: id_maps.is_some(),
         cgroup_namespace: true,
         propagation: None,
         runtime_hooks: false,
@@ -197,10 +221,10 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             kept_by_runtime: true,
             start_gate: None,
             terminal: if spec.detach { None } else { UserTerminal::detect().map(Terminal::User) },
-            namespaces: namespaces(spec.net),
+            namespaces: namespaces(spec.net) | if id_maps.is_some() { libc::CLONE_NEWUSER as u64 } else { 0 },
             pid_namespace: None,
             cgroup: Placement::New(cgroup.as_ref()),
-            id_maps: None,
+            id_maps,
             veth,
         },
         &signals,
@@ -292,6 +316,40 @@ pub fn command(argv: &[OsString], env: &[String], workdir: Option<&str>) -> Resu
         search_path: search_path(env),
         workdir: workdir.unwrap_or("/").to_string(),
     })
+}
+
+/// A rootless container's maps (see userns.rs), saying once why they are a single id if they are.
+fn rootless_maps() -> IdMaps {
+    let (uid, gid) = (sys::geteuid(), sys::getegid());
+    let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
+    let user = userns::user_name(&file("/etc/passwd"), uid);
+    let (maps, single) = userns::rootless(uid, gid, user.as_deref(), &file("/etc/subuid"), &file("/etc/subgid"));
+    match single {
+        Some(why) => {
+            log!("rootless: {why}: the container has one user, root, who is you (uid {uid}); setgroups is denied")
+        }
+        None => log!("rootless: root in the container is you (uid {uid}), 1-65535 your subordinate ids"),
+    }
+    maps
+}
+
+/// What a container without root cannot have, refused before anything starts.
+fn refuse_what_needs_root(spec: &RunSpec, maps: &IdMaps) -> Result<(), Error> {
+    if let Net::Veth(_) = spec.net {
+        return Err(Error::Usage(
+            "--net veth needs root (the host end of the pair is made in the host's network namespace): \
+             use --net none or --net host"
+                .into(),
+        ));
+    }
+    if let Some(user) = spec.user.filter(|user| maps.single_id() && (user.uid, user.gid) != (0, 0)) {
+        return Err(Error::Usage(format!(
+            "--user {}:{}: a rootless container without subordinate ids has no user but root \
+             (add a range for you to /etc/subuid and /etc/subgid, and install uidmap)",
+            user.uid, user.gid
+        )));
+    }
+    Ok(())
 }
 
 /// Who the command runs as, and what it may do (see caps.rs).

@@ -332,14 +332,31 @@ pub enum Reserved {
 
 impl StateDir {
     /// Opens the state directory, making it (0700: records name processes, layers hold containers'
-    /// files) and its parent when missing: a minimal VM's initramfs may not even have /run.
+    /// files) and the directories above it when missing: a minimal VM's initramfs may not even
+    /// have /run.
     pub fn open(path: &str) -> Result<StateDir, Error> {
-        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-        if !parent.is_empty() {
-            sys::mkdir(&cpath(parent)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({parent})"))?;
+        // The directories above it as anybody would make them (~/.local/state); it itself, 0700.
+        let mut prefix = String::new();
+        let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            prefix.push('/');
+            prefix.push_str(part);
+            let mode = if i + 1 == parts.len() { 0o700 } else { 0o755 };
+            sys::mkdir(&cpath(&prefix)?, mode).ok_if(libc::EEXIST).step(|| format!("mkdir({prefix})"))?;
         }
-        sys::mkdir(&cpath(path)?, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
-        let dir = sys::open(&cpath(path)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({path})"))?;
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let dir = sys::open(&cpath(path)?, flags, 0).step(|| format!("open({path})"))?;
+        // Records are trusted only as far as nobody else can write them: a directory somebody else
+        // made for us first (in /tmp, say) is refused.
+        let st = sys::fstat(&dir).step(|| format!("fstat({path})"))?;
+        if st.st_uid != sys::geteuid() || st.st_mode & 0o022 != 0 {
+            return Err(Error::Setup(format!(
+                "{path} is not yours alone (owner uid {}, mode {:o}): contain keeps its records only where \
+                 nobody else can write (--root DIR chooses another place)",
+                st.st_uid,
+                st.st_mode & 0o7777
+            )));
+        }
         Ok(StateDir { path: path.to_string(), dir })
     }
 

@@ -122,10 +122,13 @@ pub fn setsid() -> Result<(), Errno> {
 
 /// setgroups(2), setgid(2), setuid(2), in that order (setuid last: afterwards the others would be
 /// refused): the command runs with exactly these supplementary groups (none of the runtime's), gid
-/// and uid.
-pub fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), (&'static str, Errno)> {
-    // SAFETY: the kernel reads `groups.len()` gid_t values from `groups`.
-    check(unsafe { syscall!(SETGROUPS, groups.len(), groups.as_ptr()) }).map_err(|e| ("setgroups", e))?;
+/// and uid. `groups` None: left as they are, in a user namespace where setgroups is denied (and
+/// the only group is the container's root's).
+pub fn switch_user(uid: u32, gid: u32, groups: Option<&[u32]>) -> Result<(), (&'static str, Errno)> {
+    if let Some(groups) = groups {
+        // SAFETY: the kernel reads `groups.len()` gid_t values from `groups`.
+        check(unsafe { syscall!(SETGROUPS, groups.len(), groups.as_ptr()) }).map_err(|e| ("setgroups", e))?;
+    }
     // SAFETY: no pointers involved.
     check(unsafe { syscall!(SETGID, gid) }).map_err(|e| ("setgid", e))?;
     // SAFETY: no pointers involved.
@@ -144,6 +147,12 @@ pub fn setresgid(gid: u32) -> Result<(), Errno> {
 pub fn setresuid(uid: u32) -> Result<(), Errno> {
     // SAFETY: no pointers involved.
     check(unsafe { syscall!(SETRESUID, uid, uid, uid) }).map(drop)
+}
+
+/// getegid(2): the gid a rootless container's root maps to.
+pub fn getegid() -> u32 {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { syscall!(GETEGID) as u32 }
 }
 
 /// geteuid(2): to tell a non-root user why nothing will work.
@@ -207,6 +216,18 @@ pub fn fork() -> Result<i32, Errno> {
         return Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN)));
     }
     Ok(pid)
+}
+
+/// fork(2), execve(2) and wait4(2) of a helper program (newuidmap), with an empty environment
+/// (a setuid program must not take ours) and none of our descriptors (all are close-on-exec).
+pub fn run_program(path: &CStr, argv: &CStringArray) -> Result<ExitStatus, Errno> {
+    let env = CStringArray::new(Vec::new());
+    let pid = fork()?;
+    if pid == 0 {
+        execve(path, argv, &env);
+        exit(127);
+    }
+    wait_child(pid, false)?.ok_or(Errno(libc::ECHILD))
 }
 
 /// How a child process ended.
