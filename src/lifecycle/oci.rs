@@ -99,19 +99,23 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         return Err(Error::Setup("linux.uidMappings/gidMappings: a user namespace needs both maps".into()));
     }
 
-    // --- What the container is made of, checked before anything is created. ---
+    // --- What the container is made of, checked before anything is created. The bundle may be
+    // anywhere, but neither the rootfs nor a bind source may give the container our state
+    // directory (see `StateDir::refuse_exposure`). ---
     let root_path = match spec.root.path.starts_with('/') {
         true => spec.root.path.clone(),
         false => format!("{}/{}", bundle.path, spec.root.path),
     };
-    let rootfs =
-        Checked::open_following(&root_path).map_err(|why| Error::Setup(format!("root.path {root_path:?}: {why}")))?;
+    let bad_root = |why: String| Error::Setup(format!("root.path {root_path:?}: {why}"));
+    let rootfs = Checked::open_following(&root_path).map_err(bad_root)?;
+    state.refuse_exposure(&rootfs).map_err(bad_root)?;
     let (plan, bind_requests) = mounts::oci_plan(&spec).map_err(Error::Setup)?;
     let binds = bind_requests
         .iter()
         .map(|bind| {
-            let source = Checked::open_following(&bind.source)
-                .map_err(|why| Error::Setup(format!("mounts: {:?}: {why}", bind.source)))?;
+            let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
+            let source = Checked::open_following(&bind.source).map_err(bad)?;
+            state.refuse_exposure(&source).map_err(bad)?;
             Ok(BindSource { source, how: bind.how })
         })
         .collect::<Result<Vec<_>, Error>>()?;

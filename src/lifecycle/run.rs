@@ -359,7 +359,7 @@ fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
     }
-    refuse_state_exposure(&rootfs.path, state).map_err(bad)?;
+    state.refuse_exposure(&rootfs).map_err(bad)?;
     Ok(rootfs)
 }
 
@@ -377,21 +377,10 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>,
                 ))
             };
             let source = Checked::open(&volume.host).map_err(bad)?;
-            refuse_state_exposure(&source.path, state).map_err(bad)?;
+            state.refuse_exposure(&source).map_err(bad)?;
             Ok(BindSource::volume(source, volume.read_only))
         })
         .collect()
-}
-
-/// A rootfs or volume that is, or is inside, or holds contain's state directory would let the
-/// container write records that other contain commands act on (see state.rs): refused.
-fn refuse_state_exposure(path: &str, state: &StateDir) -> Result<(), String> {
-    let state_path = sys::path_of(state.fd()).unwrap_or_else(|_| state.path.clone());
-    let within = |inner: &str, outer: &str| inner == outer || outer == "/" || inner.starts_with(&format!("{outer}/"));
-    if within(path, &state_path) || within(&state_path, path) {
-        return Err(format!("would give the container contain's state directory {state_path}"));
-    }
-    Ok(())
 }
 
 fn open_stats_file(path: &str) -> Result<Fd, Error> {

@@ -23,6 +23,7 @@
 use std::ffi::CStr;
 
 use crate::error::{cpath, Context, Error};
+use crate::mounts::{self, Checked};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
@@ -427,6 +428,19 @@ impl StateDir {
         }
     }
 
+    /// Refuses to give a container (as its rootfs or a bind source) this directory, a directory
+    /// that holds it, or anything inside it: the container could write records that other contain
+    /// commands act on (see the module's comment). Compared by identity along the kernel's own
+    /// links, so no other name for it (a bind mount of it or of /run, a symlinked parent) gets past.
+    /// The error says why, for the caller to put after the flag and value.
+    pub fn refuse_exposure(&self, source: &Checked) -> Result<(), String> {
+        let state = mounts::lineage(&self.dir).map_err(|errno| format!("openat({}/.., O_PATH): {errno}", self.path))?;
+        if exposes(&source.lineage()?, &state) {
+            return Err(format!("would give the container contain's state directory {}", self.path));
+        }
+        Ok(())
+    }
+
     /// Removes `entry`'s directory if it is empty (a kept layer or a log keeps it).
     pub fn remove_if_empty(&self, entry: &Entry) -> Result<(), Error> {
         match sys::rmdir(Dir::Fd(&self.dir), &cpath(&entry.id)?) {
@@ -434,6 +448,12 @@ impl StateDir {
             Err(errno) => Err(Error::sys(format!("rmdir({})", self.dir_of(&entry.id)), errno)),
         }
     }
+}
+
+/// Whether the object of lineage `source` (its identity, then each directory above it, as
+/// `mounts::lineage` lists them) is, holds, or lies inside the directory of lineage `state`.
+fn exposes(source: &[(u64, u64)], state: &[(u64, u64)]) -> bool {
+    source.first().is_some_and(|object| state.contains(object)) || state.first().is_some_and(|dir| source.contains(dir))
 }
 
 /// What `Entry::clear` leaves in the directory: the `--keep` overlay layer, and the log of a
@@ -660,6 +680,51 @@ mod tests {
         sys::rmdir(Dir::Fd(root.fd()), c"web").unwrap();
         assert!(!root.still_named(&stale).unwrap());
         assert!(matches!(root.reserve("web").unwrap(), Some(Reserved::Fresh(_))));
+    }
+
+    #[test]
+    fn what_is_holds_or_lies_inside_the_state_directory_exposes_it() {
+        // Lineages: an object's identity, then each directory above it up to the root.
+        let state = [(1, 30), (1, 20), (1, 2)];
+        assert!(exposes(&[(1, 30), (1, 20), (1, 2)], &state), "the directory itself");
+        assert!(exposes(&[(1, 20), (1, 2)], &state), "a directory above it");
+        assert!(exposes(&[(1, 2)], &state), "the root");
+        assert!(exposes(&[(1, 41), (1, 30), (1, 20), (1, 2)], &state), "something inside it");
+        assert!(exposes(&[(1, 30), (9, 7), (1, 2)], &state), "itself under another name (a bind mount)");
+        assert!(!exposes(&[(1, 31), (1, 20), (1, 2)], &state), "a sibling");
+        assert!(!exposes(&[(2, 30), (1, 20), (1, 2)], &state), "the same inode number on another device");
+    }
+
+    #[test]
+    fn the_state_directory_is_refused_by_identity_under_any_name() {
+        let root = scratch_root("expose");
+        let base = std::path::PathBuf::from(&root.path);
+        let outside = base.with_file_name(format!("{}-outside", base.file_name().unwrap().to_str().unwrap()));
+        let alias = base.with_file_name(format!("{}-alias", base.file_name().unwrap().to_str().unwrap()));
+        std::fs::create_dir_all(base.join("inside/deeper")).unwrap();
+        std::fs::write(base.join("inside/file"), "").unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("file"), "").unwrap();
+        let _ = std::fs::remove_file(&alias);
+        std::os::unix::fs::symlink(&base, &alias).unwrap();
+        let refused = |path: &std::path::Path| root.refuse_exposure(&Checked::open(path.to_str().unwrap()).unwrap());
+        for exposing in [
+            base.clone(),
+            base.parent().unwrap().to_path_buf(),
+            "/".into(),
+            base.join("inside/deeper"),
+            base.join("inside/file"),
+            alias.join("inside"),
+        ] {
+            let refusal = refused(&exposing).expect_err(&exposing.display().to_string());
+            assert!(refusal.contains("state directory"), "{refusal}");
+        }
+        for harmless in [outside.clone(), outside.join("file")] {
+            assert_eq!(refused(&harmless), Ok(()), "{}", harmless.display());
+        }
+        std::fs::remove_file(&alias).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
