@@ -560,7 +560,7 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
     // A descriptor of the mount point is the directory under what is mounted on it: each time a
     // mount is made there, look again for what is on top.
     let point = || mount_point(root, target, PointKind::Dir, Last::NoFollow, false);
-    if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC) {
+    if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC)? {
         mount_hierarchy(&point()?, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
     } else {
         sys::mount(
@@ -583,8 +583,8 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
                     .step(|| format!("symlink({link}, {target}/{name})"))?;
                 continue;
             }
-            let v2 = cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC);
-            if !v2 && !cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC) {
+            let v2 = cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC)?;
+            if !v2 && !cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC)? {
                 continue;
             }
             let Some(membership) = cgroup::membership_of(&memberships, &name, v2) else { continue };

@@ -36,7 +36,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
         (Some(file), _) => from_process_file(file, &exec, &record)?,
         (None, _) => from_init(&exec, &init, &record)?,
     };
-    if !init.process.alive() {
+    if !init.process.alive()? {
         return Err(Error::Setup(format!("container {id} stopped")));
     }
     let dirs = match record.kind {

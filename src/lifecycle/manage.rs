@@ -54,7 +54,7 @@ pub enum Status {
 /// `entry` is open), so nobody can start keeping it while the caller cleans it.
 pub fn status(entry: &Entry) -> Result<Status, Error> {
     let unkept = entry.take_if_unkept().step(|| format!("flock({})", entry.id))?;
-    let record = entry.read_record();
+    let record = entry.read_record()?;
     if !unkept {
         return Ok(Status::Live(match record {
             RecordRead::Valid(record) => Some(*record),
@@ -84,7 +84,10 @@ pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
     loop {
         let status = status(entry)?;
         let ending = match &status {
-            Status::Live(Some(record)) => record.init.is_some_and(|init| !init.alive()),
+            Status::Live(Some(record)) => match record.init {
+                Some(init) => !init.alive()?,
+                None => false,
+            },
             _ => false,
         };
         if !ending || Instant::now() >= deadline {
@@ -110,7 +113,7 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
         Err(sys::Errno(libc::ESRCH)) => return Ok(None),
         Err(errno) => return Err(Error::sys(format!("pidfd_open({})", process.pid), errno)),
     };
-    if !process.alive() {
+    if !process.alive()? {
         return Ok(None);
     }
     let expected_cgroup = match record.kind {
@@ -120,13 +123,15 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
             None => return Ok(None),
         },
     };
-    let in_cgroup = match sys::read_file_if_present(&format!("/proc/{}/cgroup", process.pid)) {
-        Some(cgroups) => cgroup::detect().is_none() || cgroup::lists_path(&cgroups, &expected_cgroup),
+    let read = |file: &str| {
+        let path = format!("/proc/{}/{file}", process.pid);
+        sys::read_process_file(&path).step(|| format!("read({path})"))
+    };
+    let in_cgroup = match read("cgroup")? {
+        Some(cgroups) => cgroup::detect()?.is_none() || cgroup::lists_path(&cgroups, &expected_cgroup),
         None => false,
     };
-    let pid_one = !record.own_pid_namespace
-        || sys::read_file_if_present(&format!("/proc/{}/status", process.pid))
-            .is_some_and(|status| is_pid_one_of_a_child_namespace(&status));
+    let pid_one = !record.own_pid_namespace || read("status")?.is_some_and(|s| is_pid_one_of_a_child_namespace(&s));
     let contained = record.kind == Kind::Run || oci_init_is_contained(process.pid, record)?;
     Ok((in_cgroup && pid_one && contained).then_some(Init { process, pidfd }))
 }
@@ -191,7 +196,7 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
             Kind::Run => cgroup::relative_path(id),
             Kind::Oci => cgroup::normalized(&record.cgroup).unwrap_or_else(|| cgroup::relative_path(id)),
         };
-        let cgroup = Cgroup::existing_at(&path, false);
+        let cgroup = Cgroup::existing_at(&path, false)?;
         cgroup.signal_all(signal);
         cgroup.keep();
     }
@@ -358,7 +363,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     }
     let cgroup = match record {
         Some(record) if record.kind == Kind::Oci => {
-            cgroup::normalized(&record.cgroup).map(|path| Cgroup::existing_at(&path, false))
+            cgroup::normalized(&record.cgroup).map(|path| Cgroup::existing_at(&path, false)).transpose()?
         }
         _ => Some(Cgroup::leftover(id)),
     };

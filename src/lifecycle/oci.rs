@@ -155,7 +155,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     };
     claim.entry.write_record(&record)?;
     let limits = Limits::from_oci(&spec.linux.resources);
-    let cgroup = cgroup::detect()
+    let cgroup = cgroup::detect()?
         .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
@@ -237,7 +237,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         Report::Running => return Err(Error::Setup("the container's command ran before start".into())),
     }
     record.phase = Phase::Created;
-    record.init = ProcessRef::of(started.child.pid);
+    record.init = ProcessRef::of(started.child.pid)?;
     claim.entry.write_record(&record)?;
     if let Some(path) = &create.pid_file {
         write_pid_file(path, started.child.pid)?;
@@ -553,7 +553,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             return manage::gc(&state, &[id.to_string()]);
         }
         Status::Live(Some(record)) => {
-            Cgroup::existing_at(&container_cgroup(&record, id), false).signal_all(libc::SIGKILL);
+            Cgroup::existing_at(&container_cgroup(&record, id), false)?.signal_all(libc::SIGKILL);
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
                 let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
@@ -579,7 +579,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             }
         }
         // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&container_cgroup(&record, id), true).remove()?;
+        Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
             let rootfs = &record.rootfs;
@@ -608,7 +608,7 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
 fn freeze(global: &Global, id: &str, frozen: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    Cgroup::existing_at(&container_cgroup(&record, id), false).freeze(frozen)?;
+    Cgroup::existing_at(&container_cgroup(&record, id), false)?.freeze(frozen)?;
     Ok(0)
 }
 
@@ -625,7 +625,7 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
         }
     };
     let resources = spec::parse_resources_file(&bytes).map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false);
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
     let result = cgroup.write_limits(&Limits::from_oci(&resources));
     cgroup.keep();
     result.map(|()| 0)
@@ -635,7 +635,7 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
 fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false);
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
     let pids = cgroup.pids();
     cgroup.keep();
     let out = match json_format {

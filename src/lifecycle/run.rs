@@ -100,7 +100,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
     let privileges = privileges(&spec)?;
-    let version = cgroup::detect();
+    let version = cgroup::detect()?;
     if version.is_none() && spec.limits != Default::default() {
         return Err(Error::Setup(format!(
             "no cgroup filesystem under {}: --memory, --cpu and --pids cannot be enforced",
@@ -213,9 +213,12 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
             // exec. A record that cannot be written is no reason to stop a running container.
             record.phase = Phase::Running;
-            record.init = ProcessRef::of(started.child.pid);
             record.own_pid_namespace = true;
-            if let Err(err) = claim.entry.write_record(&record) {
+            let written = ProcessRef::of(started.child.pid).and_then(|init| {
+                record.init = init;
+                claim.entry.write_record(&record)
+            });
+            if let Err(err) = written {
                 crate::log::warning(&format!("the container runs, but its record could not be written: {err}"));
             }
             None

@@ -61,16 +61,19 @@ pub struct ProcessRef {
 }
 
 impl ProcessRef {
-    /// The process now running as `pid`, if any (a zombie counts as gone).
-    pub fn of(pid: i32) -> Option<ProcessRef> {
-        let stat = sys::read_file_if_present(&format!("/proc/{pid}/stat"))?;
-        let (state, start_time) = parse_stat(&stat)?;
-        (state != 'Z' && state != 'X').then_some(ProcessRef { pid, start_time })
+    /// The process now running as `pid`, if any (a zombie counts as gone). A /proc that cannot be
+    /// read (EMFILE) is an error: no process is taken for gone because we could not look.
+    pub fn of(pid: i32) -> Result<Option<ProcessRef>, Error> {
+        let path = format!("/proc/{pid}/stat");
+        let Some(stat) = sys::read_process_file(&path).step(|| format!("read({path})"))? else { return Ok(None) };
+        Ok(parse_stat(&stat)
+            .filter(|&(state, _)| state != 'Z' && state != 'X')
+            .map(|(_, start_time)| ProcessRef { pid, start_time }))
     }
 
     /// Is this very process still alive (same pid, same start time)?
-    pub fn alive(&self) -> bool {
-        ProcessRef::of(self.pid) == Some(*self)
+    pub fn alive(&self) -> Result<bool, Error> {
+        Ok(ProcessRef::of(self.pid)? == Some(*self))
     }
 }
 
@@ -407,7 +410,7 @@ impl StateDir {
             return Ok(Some(match made {
                 true => Reserved::Fresh(entry),
                 false => {
-                    let record = Box::new(entry.read_record());
+                    let record = Box::new(entry.read_record()?);
                     Reserved::Reclaimed(entry, record)
                 }
             }));
@@ -487,18 +490,25 @@ impl Entry {
         sys::try_lock(&self.dir)
     }
 
-    /// The record, read strictly (a forged or cut record is `Broken`, never half-believed).
-    pub fn read_record(&self) -> RecordRead {
-        let text = sys::open_at(Dir::Fd(&self.dir), RECORD, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY, 0)
-            .and_then(|fd| sys::read_to_end(&fd, RECORD_LIMIT));
-        match text {
+    /// The record, read strictly (a forged or cut record is `Broken`, never half-believed). A
+    /// failure to read (EMFILE, EIO) is an error: a record we could not look at is not broken.
+    pub fn read_record(&self) -> Result<RecordRead, Error> {
+        // O_NONBLOCK: a FIFO forged in the record's place must not hang the reader (it reads as
+        // empty, or EAGAIN, and so as broken); a regular file ignores the flag.
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+        let text =
+            sys::open_at(Dir::Fd(&self.dir), RECORD, flags, 0).and_then(|fd| sys::read_to_end(&fd, RECORD_LIMIT));
+        Ok(match text {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Record::decode(&text),
                 Err(_) => RecordRead::Broken,
             },
             Err(Errno(libc::ENOENT)) => RecordRead::Missing,
-            Err(_) => RecordRead::Broken,
-        }
+            // What a forged entry can put there instead of a record: a symlink, a directory, a
+            // socket, a FIFO with a writer, a file beyond any record's size.
+            Err(Errno(libc::ELOOP | libc::EISDIR | libc::ENXIO | libc::EAGAIN | libc::EFBIG)) => RecordRead::Broken,
+            Err(errno) => return Err(Error::sys(format!("read({}/state)", self.path), errno)),
+        })
     }
 
     /// Writes the record, replacing the previous one in one rename(2).
@@ -642,9 +652,9 @@ mod tests {
 
     #[test]
     fn this_process_is_alive_and_a_wrong_start_time_is_not() {
-        let me = ProcessRef::of(std::process::id() as i32).unwrap();
-        assert!(me.alive());
-        assert!(!ProcessRef { start_time: me.start_time + 1, ..me }.alive(), "same pid, another process");
+        let me = ProcessRef::of(std::process::id() as i32).unwrap().unwrap();
+        assert!(me.alive().unwrap());
+        assert!(!ProcessRef { start_time: me.start_time + 1, ..me }.alive().unwrap(), "same pid, another process");
     }
 
     fn scratch_root(name: &str) -> StateDir {
@@ -728,6 +738,24 @@ mod tests {
     }
 
     #[test]
+    fn a_forged_record_that_is_no_file_reads_as_broken_at_once() {
+        let root = scratch_root("notafile");
+        let Some(Reserved::Fresh(entry)) = root.reserve("x").unwrap() else { panic!() };
+        let dir = Dir::Fd(entry.fd());
+        sys::symlink(c"/etc/passwd", dir, RECORD).unwrap();
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Broken, "a symlink");
+        sys::unlink(dir, RECORD).unwrap();
+        sys::mkdir_at(dir, RECORD, 0o700).unwrap();
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Broken, "a directory");
+        sys::rmdir(dir, RECORD).unwrap();
+        // Without a writer, a FIFO opened for reading would block the reader for good.
+        sys::mknod_at(dir, RECORD, libc::S_IFIFO, 0o600).unwrap();
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Broken, "a FIFO");
+        entry.clear(Leave::default()).unwrap();
+        root.remove_if_empty(&entry).unwrap();
+    }
+
+    #[test]
     fn clearing_removes_everything_but_what_is_left() {
         let root = scratch_root("clear");
         let Some(Reserved::Fresh(entry)) = root.reserve("x").unwrap() else { panic!() };
@@ -737,7 +765,7 @@ mod tests {
         drop(entry.make_dir(WORK).unwrap());
         drop(entry.create_file(LOG).unwrap());
         entry.clear(Leave { layer: true, log: true }).unwrap();
-        assert_eq!(entry.read_record(), RecordRead::Missing);
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Missing);
         let left: Vec<String> = sys::list_dir(entry.fd())
             .unwrap()
             .into_iter()
