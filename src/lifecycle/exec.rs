@@ -31,7 +31,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     super::require_root("exec")?;
     let state = super::state_dir(global)?;
     let id = &exec.id;
-    let (record, init) = manage::running(&state, id)?;
+    let (_, record, init) = manage::running(&state, id)?;
     let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
         (Some(file), _) => from_process_file(file, &exec, &record)?,
         (None, _) => from_init(&exec, &init, &record)?,

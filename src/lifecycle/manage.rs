@@ -76,21 +76,23 @@ pub fn status(entry: &Entry) -> Result<Status, Error> {
     })
 }
 
-/// Like `status`, but an entry whose lock is held while the init its record names has died
-/// (its runtime finishing its cleanup, or another contain sweeping it) is waited for, a bounded
-/// while, so the caller sees how that ends rather than a container that is already gone.
+/// Like `status`, but settled: nobody holds the entry's lock, or its record names an init that
+/// lives (a living container). An entry whose lock is held while its record names no living init
+/// (its runtime cleaning up after the container, and still until it exits, even once the record is
+/// gone; another contain sweeping it; a container still being set up) is waited for, a bounded
+/// while, so the caller sees how that ends rather than a runtime that has not let go yet.
 pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
     let deadline = Instant::now() + CLEANUP_WAIT;
     loop {
         let status = status(entry)?;
-        let ending = match &status {
-            Status::Live(Some(record)) => match record.init {
-                Some(init) => !init.alive()?,
+        let settled = match &status {
+            Status::Live(record) => match record.as_ref().and_then(|record| record.init) {
+                Some(init) => init.alive()?,
                 None => false,
             },
-            _ => false,
+            _ => true,
         };
-        if !ending || Instant::now() >= deadline {
+        if settled || Instant::now() >= deadline {
             return Ok(status);
         }
         sys::sleep(Duration::from_millis(10));
@@ -165,8 +167,9 @@ pub fn is_pid_one_of_a_child_namespace(status: &str) -> bool {
     pids.len() >= 2 && pids.last() == Some(&"1")
 }
 
-/// The running container `id` and its trusted init, or the error the user sees.
-pub fn running(state: &StateDir, id: &str) -> Result<(Record, Init), Error> {
+/// The running container `id`: its entry (open, so the caller can wait on its lock even once the
+/// name is gone), its record and its trusted init; or the error the user sees.
+pub fn running(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
     let not_running = || Error::Setup(format!("container {id} is not running (see contain list)"));
     let no_such = || Error::Setup(format!("no running container {id:?} (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
@@ -175,7 +178,7 @@ pub fn running(state: &StateDir, id: &str) -> Result<(Record, Init), Error> {
         _ => return Err(not_running()),
     };
     let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
-    Ok((record, init))
+    Ok((entry, record, init))
 }
 
 /// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
@@ -189,7 +192,7 @@ fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
 /// an OCI container's (runc's default, which engines expect). The id is printed back for
 /// `contain run`'s containers only (an engine reads nothing).
 pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Result<i32, Error> {
-    let (record, init) = running(state, id)?;
+    let (_, record, init) = running(state, id)?;
     let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
     if all {
         let path = match record.kind {
@@ -208,28 +211,22 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
 }
 
 /// `contain stop ID [--time S]`: SIGTERM, SIGKILL after S seconds, then wait for the container's
-/// keeper to have cleaned up (its lock is free once it has).
+/// keeper to have cleaned up and let go (its lock is free once it has exited).
 pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error> {
-    let (_, init) = running(state, id)?;
+    let (entry, _, init) = running(state, id)?;
     sys::pidfd_send_signal(&init.pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
     if !wait_exit(&init.pidfd, timeout)? {
         log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
         sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
-    wait_for_keeper(state, id)?;
+    // On the entry opened before the signal: its runtime may have removed the directory's name
+    // already, and hold the lock until it exits.
+    if let Status::Live(_) = settled_status(&entry)? {
+        log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
+    }
     crate::log::stdout(&format!("{id}\n"));
     Ok(0)
-}
-
-/// Waits (bounded) until nobody holds `id`'s lock any more: its runtime has finished cleaning up.
-fn wait_for_keeper(state: &StateDir, id: &str) -> Result<(), Error> {
-    if let Some(entry) = state.entry(id)? {
-        if let Status::Live(_) = settled_status(&entry)? {
-            log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
-        }
-    }
-    Ok(())
 }
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
@@ -464,6 +461,44 @@ mod tests {
         assert_eq!(printable("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
         assert_eq!(printable("tab\there \\ ok é"), "tab\\there \\\\ ok é");
         assert_eq!(printable("\u{9b}31m"), "\\x9b31m", "the C1 CSI too");
+    }
+
+    fn scratch_root(name: &str) -> StateDir {
+        let path = std::env::temp_dir().join(format!("contain-manage-test-{}-{name}", std::process::id()));
+        StateDir::open(path.to_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_entry_settles_once_its_keeper_lets_go_or_while_its_init_lives() {
+        use crate::lifecycle::state::Reserved;
+        let root = scratch_root("settle");
+        let Some(Reserved::Fresh(keeper)) = root.reserve("web").unwrap() else { panic!("a fresh name") };
+        let watcher = root.entry("web").unwrap().unwrap();
+        // A living container: its keeper holds the lock and its init lives (this process stands in).
+        let running = Record {
+            phase: Phase::Running,
+            init: ProcessRef::of(std::process::id() as i32).unwrap(),
+            ..Default::default()
+        };
+        keeper.write_record(&running).unwrap();
+        let started = Instant::now();
+        assert!(matches!(settled_status(&watcher).unwrap(), Status::Live(Some(_))));
+        assert!(started.elapsed() < CLEANUP_WAIT / 2, "a living container is settled at once");
+        // Its runtime cleaned up (no record left) but has not exited: not settled until it lets go.
+        keeper.clear(Leave::default()).unwrap();
+        let let_go = Duration::from_millis(300);
+        let started = Instant::now();
+        let runtime = std::thread::spawn(move || {
+            std::thread::sleep(let_go);
+            drop(keeper);
+        });
+        let status = settled_status(&watcher).unwrap();
+        assert!(started.elapsed() >= let_go, "settled while the runtime still held the lock");
+        assert!(matches!(status, Status::Leftover(None)), "{status:?}");
+        runtime.join().unwrap();
+        drop(watcher);
+        let entry = root.entry("web").unwrap().unwrap();
+        root.remove_if_empty(&entry).unwrap();
     }
 
     #[test]
