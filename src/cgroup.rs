@@ -603,28 +603,33 @@ impl Cgroup {
         self.remove_dirs()
     }
 
+    /// Goes on past a directory that cannot be removed (another hierarchy's still can be) and
+    /// returns the first failure. What stays is a leftover for the next sweep, which finds it by
+    /// name: it is reported once, not again when this value is dropped.
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.dir_fd = None;
-        while let Some((controller, dir)) = self.dirs.pop() {
-            let cdir = cpath(&dir)?;
-            let deadline = Instant::now() + REMOVE_TIMEOUT;
-            loop {
-                match sys::rmdir(Dir::Cwd, &cdir) {
-                    Ok(()) | Err(Errno(libc::ENOENT)) => break,
-                    Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
-                        if self.kill_stragglers {
-                            kill_all_in(&dir);
-                        }
-                        sys::sleep(Duration::from_millis(5));
+        let mut first_failure = Ok(());
+        while let Some((_, dir)) = self.dirs.pop() {
+            first_failure = first_failure.and(self.remove_dir(&dir));
+        }
+        first_failure
+    }
+
+    fn remove_dir(&self, dir: &str) -> Result<(), Error> {
+        let cdir = cpath(dir)?;
+        let deadline = Instant::now() + REMOVE_TIMEOUT;
+        loop {
+            match sys::rmdir(Dir::Cwd, &cdir) {
+                Ok(()) | Err(Errno(libc::ENOENT)) => return Ok(()),
+                Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
+                    if self.kill_stragglers {
+                        kill_all_in(dir);
                     }
-                    Err(errno) => {
-                        self.dirs.push((controller, dir.clone()));
-                        return Err(Error::Sys { step: format!("rmdir({dir})"), errno });
-                    }
+                    sys::sleep(Duration::from_millis(5));
                 }
+                Err(errno) => return Err(Error::sys(format!("rmdir({dir})"), errno)),
             }
         }
-        Ok(())
     }
 }
 

@@ -263,7 +263,9 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
             // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
             Status::Leftover(record) => {
-                report(remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }));
+                if let Err(err) = remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
+                    crate::log::error(&err);
+                }
             }
         }
     }
@@ -273,17 +275,26 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
 
 /// `contain gc [ID...]`.
 pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
-    collect_garbage(state, ids, true).map(|()| 0)
+    let failures = collect_garbage(state, ids, true)?;
+    for failure in &failures {
+        crate::log::error(failure);
+    }
+    match failures.len() {
+        0 => Ok(0),
+        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
+    }
 }
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
 /// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
 /// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
-/// asked for it by id.)
-pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<(), Error> {
-    let mut failures = 0;
-    let mut attempt = |result: Result<(), Error>| failures += usize::from(!report(result));
+/// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
+/// failures are returned, for the caller to report as what they are to it (an error for gc, a
+/// warning for a run, which goes on).
+pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<Vec<Error>, Error> {
+    let mut failures = Vec::new();
+    let mut attempt = |result: Result<(), Error>| failures.extend(result.err());
     for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
         // Asked for by name, a container being cleaned up by someone else is waited for.
@@ -317,16 +328,7 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
             attempt(net::release_leftover(state, &lease));
         }
     }
-    match failures {
-        0 => Ok(()),
-        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
-    }
-}
-
-/// Prints a failed cleanup step and says whether it went well: one stuck leftover must not stop
-/// the others from being cleaned, nor a new container from starting.
-fn report(result: Result<(), Error>) -> bool {
-    result.map_err(|err| crate::log::error(&err)).is_ok()
+    Ok(failures)
 }
 
 /// Removes what a container whose keeper died left behind, and its entry's directory unless a
