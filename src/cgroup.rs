@@ -301,7 +301,7 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
 /// None: nothing is delegated (or we are root, to whom the whole tree is).
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
-    if uid == 0 || detect() != Some(Version::V2) {
+    if uid == 0 || detect()? != Some(Version::V2) {
         return Ok(None);
     }
     let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
@@ -361,20 +361,28 @@ pub fn membership_of<'a>(memberships: &'a [Membership], dir: &str, v2: bool) -> 
     })
 }
 
-pub fn is_fs(path: &str, magic: i64) -> bool {
-    sys::cstring(path).ok().and_then(|p| sys::statfs_type(&p).ok()) == Some(magic)
+/// Is `path` a mount of the filesystem `magic`? A path that does not exist is not (a hierarchy
+/// this host does not mount); any other failure is an error, never taken for a missing controller.
+pub fn is_fs(path: &str, magic: i64) -> Result<bool, Error> {
+    match sys::statfs_type(&cpath(path)?) {
+        Ok(kind) => Ok(kind == magic),
+        Err(Errno(libc::ENOENT)) => Ok(false),
+        Err(errno) => Err(Error::sys(format!("statfs({path})"), errno)),
+    }
 }
 
 /// Detects the host's layout: pure v2 when /sys/fs/cgroup itself is cgroup2; v1 when the v1
 /// hierarchies are mounted beneath it (whether or not a hybrid cgroup2 sits at `unified`).
-pub fn detect() -> Option<Version> {
-    if is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC) {
-        Some(Version::V2)
-    } else if V1_CONTROLLERS.iter().any(|c| is_fs(&format!("{CGROUP_ROOT}/{c}"), CGROUP_SUPER_MAGIC)) {
-        Some(Version::V1)
-    } else {
-        None
+pub fn detect() -> Result<Option<Version>, Error> {
+    if is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
+        return Ok(Some(Version::V2));
     }
+    for controller in V1_CONTROLLERS {
+        if is_fs(&format!("{CGROUP_ROOT}/{controller}"), CGROUP_SUPER_MAGIC)? {
+            return Ok(Some(Version::V1));
+        }
+    }
+    Ok(None)
 }
 
 /// A container's cgroup (on v1: its directory in each hierarchy). Removed on drop.
@@ -422,7 +430,7 @@ impl Cgroup {
             Version::V1 => {
                 for &controller in controllers {
                     let hierarchy = format!("{CGROUP_ROOT}/{controller}");
-                    if !is_fs(&hierarchy, CGROUP_SUPER_MAGIC)
+                    if !is_fs(&hierarchy, CGROUP_SUPER_MAGIC)?
                         || same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller)
                     {
                         continue;
@@ -507,9 +515,9 @@ impl Cgroup {
     /// The directories at `path` (from `normalized`) an OCI container left behind. `remove` kills
     /// what is still inside only with `kill_stragglers`: the path came from a file, so only the
     /// engine's own `delete` may empty it (see lifecycle/oci.rs), never a sweep.
-    pub fn existing_at(path: &str, kill_stragglers: bool) -> Cgroup {
+    pub fn existing_at(path: &str, kill_stragglers: bool) -> Result<Cgroup, Error> {
         let dirs = hierarchy_dirs_at(path);
-        Cgroup { version: detect().unwrap_or(Version::V2), dirs, dir_fd: None, kill_stragglers }
+        Ok(Cgroup { version: detect()?.unwrap_or(Version::V2), dirs, dir_fd: None, kill_stragglers })
     }
 
     /// The pids in the cgroup (the first directory's cgroup.procs: every hierarchy has them all).
@@ -633,28 +641,33 @@ impl Cgroup {
         self.remove_dirs()
     }
 
+    /// Goes on past a directory that cannot be removed (another hierarchy's still can be) and
+    /// returns the first failure. What stays is a leftover for the next sweep, which finds it by
+    /// name: it is reported once, not again when this value is dropped.
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.dir_fd = None;
-        while let Some((controller, dir)) = self.dirs.pop() {
-            let cdir = cpath(&dir)?;
-            let deadline = Instant::now() + REMOVE_TIMEOUT;
-            loop {
-                match sys::rmdir(Dir::Cwd, &cdir) {
-                    Ok(()) | Err(Errno(libc::ENOENT)) => break,
-                    Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
-                        if self.kill_stragglers {
-                            kill_all_in(&dir);
-                        }
-                        sys::sleep(Duration::from_millis(5));
+        let mut first_failure = Ok(());
+        while let Some((_, dir)) = self.dirs.pop() {
+            first_failure = first_failure.and(self.remove_dir(&dir));
+        }
+        first_failure
+    }
+
+    fn remove_dir(&self, dir: &str) -> Result<(), Error> {
+        let cdir = cpath(dir)?;
+        let deadline = Instant::now() + REMOVE_TIMEOUT;
+        loop {
+            match sys::rmdir(Dir::Cwd, &cdir) {
+                Ok(()) | Err(Errno(libc::ENOENT)) => return Ok(()),
+                Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
+                    if self.kill_stragglers {
+                        kill_all_in(dir);
                     }
-                    Err(errno) => {
-                        self.dirs.push((controller, dir.clone()));
-                        return Err(Error::Sys { step: format!("rmdir({dir})"), errno });
-                    }
+                    sys::sleep(Duration::from_millis(5));
                 }
+                Err(errno) => return Err(Error::sys(format!("rmdir({dir})"), errno)),
             }
         }
-        Ok(())
     }
 }
 

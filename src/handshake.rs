@@ -21,6 +21,8 @@
 //!                                                                    the rest (see child.rs)
 //!                                                  'E' errno (i32)   the exec stub could not
 //!                                                                    execute the command (126/127)
+//!                                                  'C' errno (i32)   the exec stub could not make
+//!                                                                    the report close-on-exec (125)
 //!                                                  nothing           the command runs: the pipe's
 //!                                                                    end is O_CLOEXEC and closed at
 //!                                                                    the command's execve
@@ -44,7 +46,7 @@ pub const EXIT_SETUP_FAILED: i32 = 125;
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 pub const EXIT_NOT_FOUND: i32 = 127;
 
-/// The report's first byte (the exec stub's own report, 'E', is decoded by `stub::failed_exec`).
+/// The report's first byte (the exec stub's own reports, 'E' and 'C', are decoded by `stub::failed`).
 const FAILED: u8 = b'F';
 const READY: u8 = b'R';
 /// Not a report: the child asks for the runtime's hooks and waits for CONTINUE on the go pipe.
@@ -86,8 +88,12 @@ pub enum Report {
 impl Report {
     /// Decodes a whole report; `command` names the command in an exec failure's message.
     pub fn decode(bytes: &[u8], command: &str) -> Report {
-        if let Some(errno) = stub::failed_exec(bytes) {
-            return Report::Failed(Failure::exec(command, errno));
+        match stub::failed(bytes) {
+            Some(stub::Failed::Exec(errno)) => return Report::Failed(Failure::exec(command, errno)),
+            Some(stub::Failed::CloseOnExec(errno)) => {
+                return Report::Failed(Failure::setup(Error::sys("fcntl(report pipe, F_SETFD, FD_CLOEXEC)", errno)))
+            }
+            None => {}
         }
         match bytes {
             [] => Report::Running,
@@ -329,6 +335,14 @@ mod tests {
             Report::decode(b"E\x0d\0\0\0", "/etc/passwd"),
             Report::Failed(Failure { exit_code: 126, .. })
         ));
+        assert_eq!(
+            Report::decode(b"C\x16\0\0\0", "sh"),
+            Report::Failed(Failure {
+                message: "fcntl(report pipe, F_SETFD, FD_CLOEXEC): EINVAL (22)".into(),
+                exit_code: 125
+            }),
+            "the stub failed before any exec: a setup failure"
+        );
         assert!(matches!(Report::decode(b"E12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
         let hostile = [&[FAILED, 125][..], b"\x1b]0;owned\x07"].concat();
         assert!(

@@ -120,6 +120,12 @@ pub fn warning(text: &str) {
     emit("warning", text);
 }
 
+/// Sends every line to `fd` from now on; returns where they went before, to restore. (The
+/// `--detach` background's lines go to the user through the foreground until its stderr is its log.)
+pub fn send_to(fd: i32) -> i32 {
+    DESTINATION.swap(fd, Ordering::Relaxed)
+}
+
 pub fn copy_errors_to(fd: i32) {
     ERROR_COPY.store(fd, Ordering::Relaxed);
 }

@@ -298,7 +298,7 @@ pub struct Checked {
     pub path: String,
     pub kind: u32,
     identity: (u64, u64),
-    _pinned: Fd,
+    pinned: Fd,
 }
 
 impl Checked {
@@ -323,7 +323,7 @@ impl Checked {
             return Err(format!("a symlink (to {target:?}): give the path it points to"));
         }
         let resolved = sys::path_of(&fd).map_err(|errno| format!("readlink(/proc/self/fd): {errno}"))?;
-        Ok(Checked { path: resolved, kind, identity: sys::identity(&st), _pinned: fd })
+        Ok(Checked { path: resolved, kind, identity: sys::identity(&st), pinned: fd })
     }
 
     /// Child side: the same object, opened again (O_PATH), or an error if the path now leads
@@ -337,6 +337,46 @@ impl Checked {
             return Err(Error::Setup(format!("{path} was replaced while the container was starting: refusing it")));
         }
         Ok(fd)
+    }
+
+    /// Runtime side: the identities of the checked object and of every directory above it, up to
+    /// the root, as the kernel links them (`lineage`), not as its path spells them. A file has no
+    /// "..": its lineage goes on from the directory its path names, once that directory is seen to
+    /// hold this very file. The error says why, as `open` does.
+    pub fn lineage(&self) -> Result<Vec<(u64, u64)>, String> {
+        let walk = |dir: &Fd| lineage(dir).map_err(|errno| format!("openat(.., O_PATH): {errno}"));
+        if self.kind == libc::S_IFDIR {
+            return walk(&self.pinned);
+        }
+        let (parent, name) = self.path.rsplit_once('/').unwrap_or(("", &self.path));
+        let parent = if parent.is_empty() { "/" } else { parent };
+        let dir = sys::open(&cpath(parent).map_err(|err| err.to_string())?, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(|errno| format!("open({parent}, O_PATH): {errno}"))?;
+        let held = sys::stat_at(Dir::Fd(&dir), &cpath(name).map_err(|err| err.to_string())?, libc::AT_SYMLINK_NOFOLLOW)
+            .map_err(|errno| format!("stat({}): {errno}", self.path))?;
+        if sys::identity(&held) != self.identity {
+            return Err(format!("{} was replaced while it was being checked", self.path));
+        }
+        let mut identities = vec![self.identity];
+        identities.extend(walk(&dir)?);
+        Ok(identities)
+    }
+}
+
+/// The identities (device, inode) of the directory `dir` and of each directory above it, through
+/// "..", which the kernel follows across mount points: up to the root, the one directory that is
+/// its own parent. (A directory bind-mounted onto one of its own descendants looks like its own
+/// parent there too, and ends the walk early.)
+pub fn lineage(dir: &Fd) -> Result<Vec<(u64, u64)>, Errno> {
+    let mut identities = vec![sys::identity(&sys::fstat(dir)?)];
+    let mut current = sys::open_at(Dir::Fd(dir), c"..", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    loop {
+        let identity = sys::identity(&sys::fstat(&current)?);
+        if identities.last() == Some(&identity) {
+            return Ok(identities);
+        }
+        identities.push(identity);
+        current = sys::open_at(Dir::Fd(&current), c"..", libc::O_PATH | libc::O_DIRECTORY, 0)?;
     }
 }
 
@@ -524,7 +564,7 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
     // A descriptor of the mount point is the directory under what is mounted on it: each time a
     // mount is made there, look again for what is on top.
     let point = || mount_point(root, target, PointKind::Dir, Last::NoFollow, false);
-    if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC) {
+    if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC)? {
         mount_hierarchy(&point()?, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
     } else {
         sys::mount(
@@ -547,8 +587,8 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
                     .step(|| format!("symlink({link}, {target}/{name})"))?;
                 continue;
             }
-            let v2 = cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC);
-            if !v2 && !cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC) {
+            let v2 = cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC)?;
+            if !v2 && !cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC)? {
                 continue;
             }
             let Some(membership) = cgroup::membership_of(&memberships, &name, v2) else { continue };

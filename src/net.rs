@@ -93,9 +93,23 @@ impl Netlink {
 pub struct Lease {
     name: String,
     dir: Fd,
-    /// The host end could not be deleted: the lease stays, naming its owner, so that the next sweep
-    /// (which deletes an unowned lease's interface first) finds the interface.
+    /// Not for drop to remove: the host end could not be deleted (the lease stays, naming its
+    /// owner, so that the next sweep, which deletes an unowned lease's interface first, finds the
+    /// interface), or `release` has removed it already.
     kept: bool,
+}
+
+impl Lease {
+    /// Gives the /30 back now, for the caller to report how that went.
+    fn release(mut self) -> Result<(), Error> {
+        self.kept = true;
+        self.unlink()
+    }
+
+    fn unlink(&self) -> Result<(), Error> {
+        let name = cpath(&self.name)?;
+        sys::unlink(Dir::Fd(&self.dir), &name).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{})", self.name))
+    }
 }
 
 impl Drop for Lease {
@@ -103,10 +117,7 @@ impl Drop for Lease {
         if self.kept {
             return;
         }
-        let released = cpath(&self.name).and_then(|name| {
-            sys::unlink(Dir::Fd(&self.dir), &name).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{})", self.name))
-        });
-        if let Err(err) = released {
+        if let Err(err) = self.unlink() {
             crate::log::error(&err);
         }
     }
@@ -156,7 +167,7 @@ impl Veth {
         }
         // Ours from here on, even when the kernel's answer was lost and it exists after all: every
         // early return deletes it (and gives the lease back).
-        let host = HostEnd { name: host_name.clone(), lease };
+        let host = HostEnd { name: host_name.clone(), lease, removed: false };
         created?;
         netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
         Ok(host)
@@ -191,15 +202,36 @@ pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
 pub struct HostEnd {
     pub name: String,
     lease: Option<Lease>,
+    /// `remove` has run: how it went was the caller's to report, and nothing is left for drop.
+    removed: bool,
+}
+
+impl HostEnd {
+    /// Deletes the pair and gives the lease back, for the caller to report how that went.
+    pub fn remove(mut self) -> Result<(), Error> {
+        self.removed = true;
+        self.delete()
+    }
+
+    /// A pair that could not be deleted keeps its lease, for the next sweep to find it by.
+    fn delete(&mut self) -> Result<(), Error> {
+        if let Err(err) = delete_interface(&self.name) {
+            if let Some(lease) = &mut self.lease {
+                lease.kept = true;
+            }
+            return Err(err);
+        }
+        self.lease.take().map_or(Ok(()), Lease::release)
+    }
 }
 
 impl Drop for HostEnd {
     fn drop(&mut self) {
-        if let Err(err) = delete_interface(&self.name) {
+        if self.removed {
+            return;
+        }
+        if let Err(err) = self.delete() {
             crate::log::error(&err);
-            if let Some(lease) = &mut self.lease {
-                lease.kept = true;
-            }
         }
     }
 }

@@ -29,9 +29,10 @@ const NAME: &std::ffi::CStr = c"contain-stub";
 /// seals themselves.
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// The stub's failure report: this tag, then the errno as an i32, little-endian. (The runtime
-/// child's own reports start with an exit code, 125, so the two cannot be confused.)
-const REPORT_TAG: u8 = b'E';
+/// The stub's failure reports: a tag, then the errno as an i32, little-endian. (The runtime
+/// child's own reports start with b'F', so they cannot be confused.)
+const EXEC_FAILED: u8 = b'E';
+const CLOEXEC_FAILED: u8 = b'C';
 
 /// A memfd holding the stub, sealed, ready for `sys::execveat_fd`. Close-on-exec: the stub itself
 /// never holds a descriptor for it.
@@ -80,10 +81,20 @@ pub fn candidates(name: &str, search_path: &str) -> Vec<String> {
         .collect()
 }
 
-/// The errno of the stub's failure report, or None if `report` is not one.
-pub fn failed_exec(report: &[u8]) -> Option<Errno> {
+/// What the stub reports it could not do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failed {
+    /// Execute any candidate (the command).
+    Exec(Errno),
+    /// Make the report descriptor close-on-exec, before any exec.
+    CloseOnExec(Errno),
+}
+
+/// The stub's failure report, or None if `report` is not one.
+pub fn failed(report: &[u8]) -> Option<Failed> {
     match *report {
-        [REPORT_TAG, a, b, c, d] => Some(Errno(i32::from_le_bytes([a, b, c, d]))),
+        [EXEC_FAILED, a, b, c, d] => Some(Failed::Exec(Errno(i32::from_le_bytes([a, b, c, d])))),
+        [CLOEXEC_FAILED, a, b, c, d] => Some(Failed::CloseOnExec(Errno(i32::from_le_bytes([a, b, c, d])))),
         _ => None,
     }
 }
@@ -162,9 +173,11 @@ mod tests {
 
     #[test]
     fn only_a_tagged_five_byte_report_is_the_stubs() {
-        assert_eq!(failed_exec(b"E\x02\0\0\0"), Some(Errno(libc::ENOENT)));
-        assert_eq!(failed_exec(b"E\x0d\0\0"), None);
-        assert_eq!(failed_exec(b"\x7dmount(...): EPERM (1)"), None);
+        assert_eq!(failed(b"E\x02\0\0\0"), Some(Failed::Exec(Errno(libc::ENOENT))));
+        assert_eq!(failed(b"C\x09\0\0\0"), Some(Failed::CloseOnExec(Errno(libc::EBADF))));
+        assert_eq!(failed(b"E\x0d\0\0"), None);
+        assert_eq!(failed(b"\x7dmount(...): EPERM (1)"), None);
+        assert_eq!(failed(b"F\x7dmount: EPERM (1)"), None);
     }
 
     // --- The stub, run for real: a clone3 child execs it as the runtime's child does. ---
@@ -258,8 +271,8 @@ mod tests {
         start(|report| argv(report, &candidates, &cstrings(command)).unwrap(), env, |_| {}).finish()
     }
 
-    fn failed(exit_code: i32, errno: i32) -> Outcome {
-        let mut report = vec![REPORT_TAG];
+    fn exec_failed(exit_code: i32, errno: i32) -> Outcome {
+        let mut report = vec![EXEC_FAILED];
         report.extend_from_slice(&errno.to_le_bytes());
         Outcome { status: ExitStatus::Exited(exit_code), report, output: String::new() }
     }
@@ -310,17 +323,17 @@ mod tests {
     #[test]
     fn a_command_found_nowhere_is_reported_as_enoent_with_127() {
         // A path through a file (ENOTDIR) counts as not found too; the last error is reported.
-        assert_eq!(run(&["/etc/passwd/a", "/nonexistent/a"], &["a"], &[]), failed(127, libc::ENOENT));
-        assert_eq!(run(&["/nonexistent/a", "/etc/passwd/a"], &["a"], &[]), failed(127, libc::ENOTDIR));
+        assert_eq!(run(&["/etc/passwd/a", "/nonexistent/a"], &["a"], &[]), exec_failed(127, libc::ENOENT));
+        assert_eq!(run(&["/nonexistent/a", "/etc/passwd/a"], &["a"], &[]), exec_failed(127, libc::ENOTDIR));
     }
 
     #[test]
     fn a_file_without_execute_permission_is_reported_as_eacces_with_126() {
         let plain = TempFile::new("plain", "#!/bin/sh\necho ran\n", 0o644);
         let plain = plain.path.as_str();
-        assert_eq!(run(&[plain], &["plain"], &[]), failed(126, libc::EACCES));
+        assert_eq!(run(&[plain], &["plain"], &[]), exec_failed(126, libc::EACCES));
         // A later "not found" does not hide it, as with execvp(3)...
-        assert_eq!(run(&[plain, "/nonexistent/plain"], &["plain"], &[]), failed(126, libc::EACCES));
+        assert_eq!(run(&[plain, "/nonexistent/plain"], &["plain"], &[]), exec_failed(126, libc::EACCES));
         // ...and it does not stop the search either.
         let ran = run(&[plain, "/bin/echo"], &["echo", "ran"], &[]);
         assert_eq!((ran.status, ran.output.as_str()), (ExitStatus::Exited(0), "ran\n"));
@@ -329,7 +342,7 @@ mod tests {
     #[test]
     fn any_other_exec_error_ends_the_search() {
         let garbage = TempFile::new("garbage", "\x01\x02 not a program\n", 0o755);
-        assert_eq!(run(&[&garbage.path, "/bin/echo"], &["echo", "ran"], &[]), failed(126, libc::ENOEXEC));
+        assert_eq!(run(&[&garbage.path, "/bin/echo"], &["echo", "ran"], &[]), exec_failed(126, libc::ENOEXEC));
     }
 
     #[test]
@@ -401,7 +414,7 @@ mod tests {
         // ...so the attack keeps a handle and waits for the process to exit.
         let handle = OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(&exe).unwrap();
         let report = read_to_end(&running.report);
-        assert!(report.ends_with(&failed(127, libc::ENOENT).report));
+        assert!(report.ends_with(&exec_failed(127, libc::ENOENT).report));
         assert_eq!(running.finish().status, ExitStatus::Exited(127));
         // Now a writable descriptor can be had, but the seals refuse every change through it.
         let mut file = OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", handle.as_raw_fd())).unwrap();

@@ -131,7 +131,9 @@ impl Running {
     }
 
     /// Waits for the container, forwarding signals and relaying its terminal and output, and
-    /// returns how it ended.
+    /// returns how it ended. The command runs: its status is what counts, so a round of ours that
+    /// fails (ppoll, a read of the signalfd) is a warning, and the container is waited for still
+    /// (wait4, at the top of every round, sees its end whatever else failed).
     pub fn supervise(
         self,
         signals: &Fd,
@@ -143,6 +145,10 @@ impl Running {
         let pid = self.pid;
         let mut policy = StopPolicy::new(stop_timeout);
         let mut next_sample = Instant::now() + SAMPLE_PERIOD;
+        // A signalfd that could not be read is left out from then on: signals stay pending, no
+        // longer forwarded, rather than make every round fail again.
+        let mut signals_readable = true;
+        let mut poll_failed = false;
         loop {
             if Instant::now() >= next_sample {
                 sample();
@@ -162,10 +168,21 @@ impl Running {
             let [stdin, master] = relay.as_ref().map_or([NOT_POLLED; 2], Relay::interest);
             let out =
                 output.as_ref().map_or(NOT_POLLED, |o| libc::pollfd { fd: o.fd(), events: libc::POLLIN, revents: 0 });
-            let mut fds = [libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 }, stdin, master, out];
+            let signal_slot = match signals_readable {
+                true => libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
+                false => NOT_POLLED,
+            };
+            let mut fds = [signal_slot, stdin, master, out];
             let until_sample = next_sample.saturating_duration_since(Instant::now());
             let wait = policy.wait(Instant::now()).map_or(until_sample, |stop| stop.min(until_sample));
-            sys::poll(&mut fds, Some(wait.as_millis() as u64)).step(|| "ppoll(signalfd, terminal, log)".into())?;
+            if let Err(errno) = sys::poll(&mut fds, Some(wait.as_millis() as u64)) {
+                if !poll_failed {
+                    crate::log::warning(&format!("ppoll(signalfd, terminal, log): {errno}: trying again"));
+                    poll_failed = true;
+                }
+                sys::sleep(SAMPLE_PERIOD);
+                continue;
+            }
             if let Some(relay) = &mut relay {
                 relay.transfer(&fds[1..3])?;
             }
@@ -173,7 +190,16 @@ impl Running {
                 output.drain();
             }
             let mut actions = Vec::new();
-            while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
+            while signals_readable {
+                let sig = match sys::next_signal(signals) {
+                    Ok(Some(sig)) => sig,
+                    Ok(None) => break,
+                    Err(errno) => {
+                        crate::log::warning(&format!("read(signalfd): {errno}: signals are no longer forwarded"));
+                        signals_readable = false;
+                        break;
+                    }
+                };
                 match (rule_for(sig), sig) {
                     (Rule::Handle, libc::SIGWINCH) => relay.iter().for_each(Relay::resize),
                     (Rule::Handle | Rule::Ignore, _) => {}

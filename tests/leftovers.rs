@@ -1,5 +1,5 @@
 //! A leftover that cannot be removed yet must not stop other containers from starting, nor the
-//! rest of the clean-up. (A file of its own: every `contain run` sweeps leftovers, and the error
+//! rest of the clean-up. (A file of its own: every `contain run` sweeps leftovers, and the warning
 //! this test provokes would show in the output of any test running at the same time.)
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
@@ -31,8 +31,10 @@ fn a_stuck_leftover_is_reported_and_does_not_block_anything() {
         umount();
     }
     assert_eq!((out.code, out.stdout.as_str()), (0, "started\n"), "{}", out.stderr);
-    let expected = format!("[contain] error: rmdir({}/merged): EBUSY (16)", dir.display());
-    assert!(out.errors().contains(&expected.as_str()), "the stuck leftover is reported: {}", out.stderr);
+    // A warning: the run goes on, and its status is the command's.
+    let expected = format!("[contain] warning: rmdir({}/merged): EBUSY (16)", dir.display());
+    assert!(out.stderr.lines().any(|l| l == expected), "the stuck leftover is reported: {}", out.stderr);
+    assert!(out.errors().is_empty(), "{}", out.stderr);
 
     let gc = contain(&["gc", &stuck]);
     umount();

@@ -20,7 +20,7 @@ use crate::error::{Context, Error};
 use crate::handshake::EXIT_SETUP_FAILED;
 use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
 use crate::supervise::Drain;
-use crate::sys::{self, Fd};
+use crate::sys::{self, Errno, Fd};
 
 /// The default `--log-max`: the log and its predecessor hold about this much between them.
 pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
@@ -45,18 +45,25 @@ pub fn into_background(entry: &Entry, log_path: &str, log_max: u64, signals: &Fd
         sys::exit(wait_until_started(&entry.id, log_path, &ready_read, background, signals));
     }
     drop(ready_read);
+    // Open until the process exits, even on an error path: main's error line goes through it (see
+    // Background's Drop).
+    let ready_write = std::mem::ManuallyDrop::new(ready_write);
+    // Until its stderr is the log, a line of ours (an error these steps return) goes to the user
+    // through the foreground, once; then lines go to the log, and errors to the foreground as well.
+    let destination = crate::log::send_to(ready_write.raw());
     // No controlling terminal, so closing the user's terminal does not SIGHUP the runtime.
     sys::setsid().step(|| "setsid()".into())?;
     for (fd, target) in [(&null, 0), (&log, 1), (&log, 2)] {
         sys::dup_onto(fd.raw(), target).step(|| format!("dup3({target})"))?;
     }
     sys::set_nonblocking(&output_read).step(|| "fcntl(container output, O_NONBLOCK)".into())?;
+    crate::log::send_to(destination);
     crate::log::copy_errors_to(ready_write.raw());
     let dir = sys::open_at(sys::Dir::Fd(entry.fd()), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .step(|| format!("open({})", entry.id))?;
     let written = sys::fstat(&log).map_or(0, |st| st.st_size as u64);
     Ok(Background {
-        ready: Some(ready_write),
+        ready: Some(std::mem::ManuallyDrop::into_inner(ready_write)),
         log: LogRelay { dir, log, output_read, output_write, limit: (log_max / 2).max(1), written },
     })
 }
@@ -144,17 +151,25 @@ impl Drain for LogRelay {
 }
 
 /// The foreground's side: copies error lines to stderr until `started` (print the id, exit 0) or
-/// `exit N`. A SIGINT, SIGTERM, SIGHUP or SIGQUIT meanwhile goes to the background runtime.
+/// `exit N`, or until the background ends without either (a setup failure: its error line, or
+/// one said for it). A SIGINT, SIGTERM, SIGHUP or SIGQUIT meanwhile goes to the background runtime.
 fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, signals: &Fd) -> i32 {
     let mut reply = Vec::new();
     let mut chunk = [0u8; 512];
+    // Deaf to the background, we cannot say how its start goes: it is stopped, as on Ctrl-C, so
+    // that the failure reported here is the truth.
+    let deaf = |step: &str, errno: Errno| {
+        let _ = sys::kill(background, libc::SIGTERM);
+        crate::log::error(&format!("{step}(detach): {errno}"));
+        EXIT_SETUP_FAILED
+    };
     loop {
         let mut fds = [
             libc::pollfd { fd: ready.raw(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
         ];
-        if sys::poll(&mut fds, None).is_err() {
-            break;
+        if let Err(errno) = sys::poll(&mut fds, None) {
+            return deaf("ppoll", errno);
         }
         while let Ok(Some(sig)) = sys::next_signal(signals) {
             if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) {
@@ -163,8 +178,9 @@ fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, sig
         }
         if fds[0].revents != 0 {
             match sys::read(ready.raw(), &mut chunk) {
-                Ok(n @ 1..) => reply.extend_from_slice(&chunk[..n]),
-                _ => break,
+                Ok(0) => break,
+                Ok(n) => reply.extend_from_slice(&chunk[..n]),
+                Err(errno) => return deaf("read", errno),
             }
         }
     }
@@ -177,6 +193,9 @@ fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, sig
             0
         }
         Some(code) => code,
+        // The background's own error line says why it failed; only a background that died
+        // without a word (SIGKILL) needs one said for it.
+        None if !errors.is_empty() => EXIT_SETUP_FAILED,
         None => {
             crate::log::line(&format!(
                 "[contain] error: the runtime stopped before the container started (see {log_path})\n"

@@ -39,12 +39,12 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     let state = super::state_dir(global)?;
     let id = &exec.id;
-    let (record, init) = manage::running(&state, id)?;
+    let (_, record, init) = manage::running(&state, id)?;
     let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
         (Some(file), _) => from_process_file(file, &exec, &record)?,
         (None, _) => from_init(&exec, &init, &record)?,
     };
-    if !init.process.alive() {
+    if !init.process.alive()? {
         return Err(Error::Setup(format!("container {id} stopped")));
     }
     let dirs = manage::container_cgroup(&record, id).map_or(Vec::new(), |path| cgroup::existing_dirs_at(&path));

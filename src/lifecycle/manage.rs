@@ -54,7 +54,7 @@ pub enum Status {
 /// `entry` is open), so nobody can start keeping it while the caller cleans it.
 pub fn status(entry: &Entry) -> Result<Status, Error> {
     let unkept = entry.take_if_unkept().step(|| format!("flock({})", entry.id))?;
-    let record = entry.read_record();
+    let record = entry.read_record()?;
     if !unkept {
         return Ok(Status::Live(match record {
             RecordRead::Valid(record) => Some(*record),
@@ -76,18 +76,23 @@ pub fn status(entry: &Entry) -> Result<Status, Error> {
     })
 }
 
-/// Like `status`, but an entry whose lock is held while the init its record names has died
-/// (its runtime finishing its cleanup, or another contain sweeping it) is waited for, a bounded
-/// while, so the caller sees how that ends rather than a container that is already gone.
+/// Like `status`, but settled: nobody holds the entry's lock, or its record names an init that
+/// lives (a living container). An entry whose lock is held while its record names no living init
+/// (its runtime cleaning up after the container, and still until it exits, even once the record is
+/// gone; another contain sweeping it; a container still being set up) is waited for, a bounded
+/// while, so the caller sees how that ends rather than a runtime that has not let go yet.
 pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
     let deadline = Instant::now() + CLEANUP_WAIT;
     loop {
         let status = status(entry)?;
-        let ending = match &status {
-            Status::Live(Some(record)) => record.init.is_some_and(|init| !init.alive()),
-            _ => false,
+        let settled = match &status {
+            Status::Live(record) => match record.as_ref().and_then(|record| record.init) {
+                Some(init) => init.alive()?,
+                None => false,
+            },
+            _ => true,
         };
-        if !ending || Instant::now() >= deadline {
+        if settled || Instant::now() >= deadline {
             return Ok(status);
         }
         sys::sleep(Duration::from_millis(10));
@@ -110,21 +115,23 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
         Err(sys::Errno(libc::ESRCH)) => return Ok(None),
         Err(errno) => return Err(Error::sys(format!("pidfd_open({})", process.pid), errno)),
     };
-    if !process.alive() {
+    if !process.alive()? {
         return Ok(None);
     }
+    let read = |file: &str| {
+        let path = format!("/proc/{}/{file}", process.pid);
+        sys::read_process_file(&path).step(|| format!("read({path})"))
+    };
     let in_cgroup = match container_cgroup(record, id) {
-        Some(expected) => match sys::read_file_if_present(&format!("/proc/{}/cgroup", process.pid)) {
-            Some(cgroups) => cgroup::detect().is_none() || cgroup::lists_path(&cgroups, &expected),
+        Some(expected) => match read("cgroup")? {
+            Some(cgroups) => cgroup::detect()?.is_none() || cgroup::lists_path(&cgroups, &expected),
             None => false,
         },
         // A rootless container without a cgroup: its init can only be one of the user's own
         // processes, whom the user may signal and join anyway.
         None => record.kind == Kind::Run && sys::geteuid() != 0,
     };
-    let pid_one = !record.own_pid_namespace
-        || sys::read_file_if_present(&format!("/proc/{}/status", process.pid))
-            .is_some_and(|status| is_pid_one_of_a_child_namespace(&status));
+    let pid_one = !record.own_pid_namespace || read("status")?.is_some_and(|s| is_pid_one_of_a_child_namespace(&s));
     let contained = record.kind == Kind::Run || oci_init_is_contained(process.pid, record)?;
     Ok((in_cgroup && pid_one && contained).then_some(Init { process, pidfd }))
 }
@@ -174,8 +181,9 @@ pub fn is_pid_one_of_a_child_namespace(status: &str) -> bool {
     pids.len() >= 2 && pids.last() == Some(&"1")
 }
 
-/// The running container `id` and its trusted init, or the error the user sees.
-pub fn running(state: &StateDir, id: &str) -> Result<(Record, Init), Error> {
+/// The running container `id`: its entry (open, so the caller can wait on its lock even once the
+/// name is gone), its record and its trusted init; or the error the user sees.
+pub fn running(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
     let not_running = || Error::Setup(format!("container {id} is not running (see contain list)"));
     let no_such = || Error::Setup(format!("no running container {id:?} (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
@@ -184,7 +192,7 @@ pub fn running(state: &StateDir, id: &str) -> Result<(Record, Init), Error> {
         _ => return Err(not_running()),
     };
     let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
-    Ok((record, init))
+    Ok((entry, record, init))
 }
 
 /// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
@@ -198,11 +206,11 @@ fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
 /// an OCI container's (runc's default, which engines expect). The id is printed back for
 /// `contain run`'s containers only (an engine reads nothing).
 pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Result<i32, Error> {
-    let (record, init) = running(state, id)?;
+    let (_, record, init) = running(state, id)?;
     let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
     if all {
         if let Some(path) = container_cgroup(&record, id) {
-            let cgroup = Cgroup::existing_at(&path, false);
+            let cgroup = Cgroup::existing_at(&path, false)?;
             cgroup.signal_all(signal);
             cgroup.keep();
         }
@@ -215,28 +223,22 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
 }
 
 /// `contain stop ID [--time S]`: SIGTERM, SIGKILL after S seconds, then wait for the container's
-/// keeper to have cleaned up (its lock is free once it has).
+/// keeper to have cleaned up and let go (its lock is free once it has exited).
 pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error> {
-    let (_, init) = running(state, id)?;
+    let (entry, _, init) = running(state, id)?;
     sys::pidfd_send_signal(&init.pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
     if !wait_exit(&init.pidfd, timeout)? {
         log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
         sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
-    wait_for_keeper(state, id)?;
+    // On the entry opened before the signal: its runtime may have removed the directory's name
+    // already, and hold the lock until it exits.
+    if let Status::Live(_) = settled_status(&entry)? {
+        log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
+    }
     crate::log::stdout(&format!("{id}\n"));
     Ok(0)
-}
-
-/// Waits (bounded) until nobody holds `id`'s lock any more: its runtime has finished cleaning up.
-fn wait_for_keeper(state: &StateDir, id: &str) -> Result<(), Error> {
-    if let Some(entry) = state.entry(id)? {
-        if let Status::Live(_) = settled_status(&entry)? {
-            log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
-        }
-    }
-    Ok(())
 }
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
@@ -273,7 +275,9 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
             // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
             Status::Leftover(record) => {
-                report(remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }));
+                if let Err(err) = remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
+                    crate::log::error(&err);
+                }
             }
         }
     }
@@ -283,17 +287,26 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
 
 /// `contain gc [ID...]`.
 pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
-    collect_garbage(state, ids, true).map(|()| 0)
+    let failures = collect_garbage(state, ids, true)?;
+    for failure in &failures {
+        crate::log::error(failure);
+    }
+    match failures.len() {
+        0 => Ok(0),
+        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
+    }
 }
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
 /// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
 /// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
-/// asked for it by id.)
-pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<(), Error> {
-    let mut failures = 0;
-    let mut attempt = |result: Result<(), Error>| failures += usize::from(!report(result));
+/// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
+/// failures are returned, for the caller to report as what they are to it (an error for gc, a
+/// warning for a run, which goes on).
+pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<Vec<Error>, Error> {
+    let mut failures = Vec::new();
+    let mut attempt = |result: Result<(), Error>| failures.extend(result.err());
     for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
         // Asked for by name, a container being cleaned up by someone else is waited for.
@@ -327,16 +340,7 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
             attempt(net::release_leftover(state, &lease));
         }
     }
-    match failures {
-        0 => Ok(()),
-        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
-    }
-}
-
-/// Prints a failed cleanup step and says whether it went well: one stuck leftover must not stop
-/// the others from being cleaned, nor a new container from starting.
-fn report(result: Result<(), Error>) -> bool {
-    result.map_err(|err| crate::log::error(&err)).is_ok()
+    Ok(failures)
 }
 
 /// Removes what a container whose keeper died left behind, and its entry's directory unless a
@@ -370,7 +374,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     }
     let cgroup = match record {
         Some(record) if record.kind == Kind::Oci || !record.cgroup.is_empty() => {
-            container_cgroup(record, id).map(|path| Cgroup::existing_at(&path, false))
+            container_cgroup(record, id).map(|path| Cgroup::existing_at(&path, false)).transpose()?
         }
         _ => Some(Cgroup::leftover(id)),
     };
@@ -471,6 +475,44 @@ mod tests {
         assert_eq!(printable("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
         assert_eq!(printable("tab\there \\ ok é"), "tab\\there \\\\ ok é");
         assert_eq!(printable("\u{9b}31m"), "\\x9b31m", "the C1 CSI too");
+    }
+
+    fn scratch_root(name: &str) -> StateDir {
+        let path = std::env::temp_dir().join(format!("contain-manage-test-{}-{name}", std::process::id()));
+        StateDir::open(path.to_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_entry_settles_once_its_keeper_lets_go_or_while_its_init_lives() {
+        use crate::lifecycle::state::Reserved;
+        let root = scratch_root("settle");
+        let Some(Reserved::Fresh(keeper)) = root.reserve("web").unwrap() else { panic!("a fresh name") };
+        let watcher = root.entry("web").unwrap().unwrap();
+        // A living container: its keeper holds the lock and its init lives (this process stands in).
+        let running = Record {
+            phase: Phase::Running,
+            init: ProcessRef::of(std::process::id() as i32).unwrap(),
+            ..Default::default()
+        };
+        keeper.write_record(&running).unwrap();
+        let started = Instant::now();
+        assert!(matches!(settled_status(&watcher).unwrap(), Status::Live(Some(_))));
+        assert!(started.elapsed() < CLEANUP_WAIT / 2, "a living container is settled at once");
+        // Its runtime cleaned up (no record left) but has not exited: not settled until it lets go.
+        keeper.clear(Leave::default()).unwrap();
+        let let_go = Duration::from_millis(300);
+        let started = Instant::now();
+        let runtime = std::thread::spawn(move || {
+            std::thread::sleep(let_go);
+            drop(keeper);
+        });
+        let status = settled_status(&watcher).unwrap();
+        assert!(started.elapsed() >= let_go, "settled while the runtime still held the lock");
+        assert!(matches!(status, Status::Leftover(None)), "{status:?}");
+        runtime.join().unwrap();
+        drop(watcher);
+        let entry = root.entry("web").unwrap().unwrap();
+        root.remove_if_empty(&entry).unwrap();
     }
 
     #[test]

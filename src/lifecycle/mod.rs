@@ -78,7 +78,8 @@ impl Claim<'_> {
         result
     }
 
-    /// The container lives on without its creator (OCI `create`): the entry stays as it is.
+    /// The entry stays as it is: the container lives on without its creator (OCI `create`), or
+    /// what could not be removed is left, with the record the next sweep finds it by.
     pub fn keep(self) {
         std::mem::forget(self);
     }

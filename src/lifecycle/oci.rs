@@ -100,19 +100,23 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         return Err(Error::Setup("linux.uidMappings/gidMappings: a user namespace needs both maps".into()));
     }
 
-    // --- What the container is made of, checked before anything is created. ---
+    // --- What the container is made of, checked before anything is created. The bundle may be
+    // anywhere, but neither the rootfs nor a bind source may give the container our state
+    // directory (see `StateDir::refuse_exposure`). ---
     let root_path = match spec.root.path.starts_with('/') {
         true => spec.root.path.clone(),
         false => format!("{}/{}", bundle.path, spec.root.path),
     };
-    let rootfs =
-        Checked::open_following(&root_path).map_err(|why| Error::Setup(format!("root.path {root_path:?}: {why}")))?;
+    let bad_root = |why: String| Error::Setup(format!("root.path {root_path:?}: {why}"));
+    let rootfs = Checked::open_following(&root_path).map_err(bad_root)?;
+    state.refuse_exposure(&rootfs).map_err(bad_root)?;
     let (plan, bind_requests) = mounts::oci_plan(&spec).map_err(Error::Setup)?;
     let binds = bind_requests
         .iter()
         .map(|bind| {
-            let source = Checked::open_following(&bind.source)
-                .map_err(|why| Error::Setup(format!("mounts: {:?}: {why}", bind.source)))?;
+            let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
+            let source = Checked::open_following(&bind.source).map_err(bad)?;
+            state.refuse_exposure(&source).map_err(bad)?;
             Ok(BindSource { source, how: bind.how })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -152,7 +156,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     };
     claim.entry.write_record(&record)?;
     let limits = Limits::from_oci(&spec.linux.resources);
-    let cgroup = cgroup::detect()
+    let cgroup = cgroup::detect()?
         .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
@@ -234,7 +238,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         Report::Running => return Err(Error::Setup("the container's command ran before start".into())),
     }
     record.phase = Phase::Created;
-    record.init = ProcessRef::of(started.child.pid);
+    record.init = ProcessRef::of(started.child.pid)?;
     claim.entry.write_record(&record)?;
     if let Some(path) = &create.pid_file {
         write_pid_file(path, started.child.pid)?;
@@ -488,10 +492,16 @@ fn status_of(status: &Status, id: &str) -> (&'static str, i32) {
 
 /// Is the container's cgroup frozen (`pause`)?
 fn frozen(record: &Record, id: &str) -> bool {
-    let path = manage::container_cgroup(record, id).unwrap_or_else(|| cgroup::relative_path(id));
+    let path = container_cgroup(record, id);
     let v2 = sys::read_file_if_present(&format!("{}{path}/cgroup.freeze", cgroup::CGROUP_ROOT));
     let v1 = sys::read_file_if_present(&format!("{}/freezer{path}/freezer.state", cgroup::CGROUP_ROOT));
     v2.is_some_and(|v| v.trim() == "1") || v1.is_some_and(|v| v.trim() == "FROZEN")
+}
+
+/// The cgroup path of an OCI container: the checked path its record names (see
+/// `manage::container_cgroup`), or where create would have made it without one.
+fn container_cgroup(record: &Record, id: &str) -> String {
+    manage::container_cgroup(record, id).unwrap_or_else(|| cgroup::relative_path(id))
 }
 
 /// `state ID`: the spec's state JSON.
@@ -541,11 +551,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             return manage::gc(&state, &[id.to_string()]);
         }
         Status::Live(Some(record)) => {
-            Cgroup::existing_at(
-                &manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)),
-                false,
-            )
-            .signal_all(libc::SIGKILL);
+            Cgroup::existing_at(&container_cgroup(&record, id), false)?.signal_all(libc::SIGKILL);
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
                 let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
@@ -571,8 +577,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             }
         }
         // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), true)
-            .remove()?;
+        Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
             let rootfs = &record.rootfs;
@@ -601,8 +606,7 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
 fn freeze(global: &Global, id: &str, frozen: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), false)
-        .freeze(frozen)?;
+    Cgroup::existing_at(&container_cgroup(&record, id), false)?.freeze(frozen)?;
     Ok(0)
 }
 
@@ -619,8 +623,7 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
         }
     };
     let resources = spec::parse_resources_file(&bytes).map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup =
-        Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), false);
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
     let result = cgroup.write_limits(&Limits::from_oci(&resources));
     cgroup.keep();
     result.map(|()| 0)
@@ -630,8 +633,7 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
 fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    let cgroup =
-        Cgroup::existing_at(&manage::container_cgroup(&record, id).unwrap_or_else(|| cgroup::relative_path(id)), false);
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
     let pids = cgroup.pids();
     cgroup.keep();
     let out = match json_format {

@@ -105,7 +105,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     if let Some(maps) = &id_maps {
         refuse_what_needs_root(&spec, maps)?;
     }
-    let version = cgroup::detect();
+    let version = cgroup::detect()?;
     // Root makes /contain-ID; anybody else only below a subtree delegated to them.
     let cgroup_path = match (&id_maps, version) {
         (_, None) => None,
@@ -124,8 +124,11 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
 
     // --- The name, after clearing what killed runtimes left behind. ---
-    // Best effort: what cannot be removed now is reported, and does not stop this container.
-    let _ = manage::collect_garbage(&state, &[], false);
+    // Best effort: what cannot be removed now is a warning, and does not stop this container.
+    match manage::collect_garbage(&state, &[], false) {
+        Ok(failures) => failures.iter().for_each(|failure| crate::log::warning(&failure.to_string())),
+        Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
+    }
     let claim = claim_name(&state, &id, Leave { layer: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there),
     // and the container's output goes to its log through this relay.
@@ -237,9 +240,12 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
             // exec. A record that cannot be written is no reason to stop a running container.
             record.phase = Phase::Running;
-            record.init = ProcessRef::of(started.child.pid);
             record.own_pid_namespace = true;
-            if let Err(err) = claim.entry.write_record(&record) {
+            let written = ProcessRef::of(started.child.pid).and_then(|init| {
+                record.init = init;
+                claim.entry.write_record(&record)
+            });
+            if let Err(err) = written {
                 crate::log::warning(&format!("the container runs, but its record could not be written: {err}"));
             }
             None
@@ -279,28 +285,39 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     }
     let code = failure.map_or(exit_code(status), |failure| failure.exit_code);
 
-    // --- Usage, then cleanup. ---
+    // --- Usage, then cleanup. The command ran (or failed to, and said so): its status is the exit
+    // status, and what cannot be cleaned up now is a warning, left for the next sweep. ---
     let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
     if usage.oom_kills > 0 {
         let limit = spec.limits.memory_bytes.map_or("none".into(), human_size);
         log!("container was OOM-killed (memory limit {limit})");
     }
     log!("usage: {}", usage.line());
+    let left_for_gc = |err: Error| crate::log::warning(&format!("{err}: left for contain gc"));
+    let mut cgroup_left = false;
     if let Some(cgroup) = cgroup {
         log!("cleaning up cgroups");
-        cgroup.remove()?;
+        if let Err(err) = cgroup.remove() {
+            left_for_gc(err);
+            cgroup_left = true;
+        }
     }
     if let Some(host_end) = host_end {
         log!("removing {}", host_end.name);
-        drop(host_end);
+        // A pair that could not be deleted keeps its lease, which the sweep finds it by.
+        host_end.remove().unwrap_or_else(left_for_gc);
     }
     if spec.keep {
         log!("kept the overlay's upper layer: {}/upper", state.dir_of(&id));
     }
-    claim.release(&record, code)?;
+    if cgroup_left {
+        // The sweep finds a leftover cgroup through the container's entry and its record.
+        claim.keep();
+    } else {
+        // `clear` removes the record last: an entry it could not clear stays a leftover too.
+        claim.release(&record, code).unwrap_or_else(left_for_gc);
+    }
     if let (Some(file), Some(path)) = (stats_file, &spec.stats_json) {
-        // The command ran: its status is the exit status, and a report that cannot be written
-        // is a warning.
         if let Err(errno) = sys::write_all(file.raw(), usage.json(&id, code).as_bytes()) {
             crate::log::warning(&format!("--stats-json {path:?}: write: {errno}"));
         }
@@ -417,7 +434,7 @@ fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
     }
-    refuse_state_exposure(&rootfs.path, state).map_err(bad)?;
+    state.refuse_exposure(&rootfs).map_err(bad)?;
     Ok(rootfs)
 }
 
@@ -435,21 +452,10 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>,
                 ))
             };
             let source = Checked::open(&volume.host).map_err(bad)?;
-            refuse_state_exposure(&source.path, state).map_err(bad)?;
+            state.refuse_exposure(&source).map_err(bad)?;
             Ok(BindSource::volume(source, volume.read_only))
         })
         .collect()
-}
-
-/// A rootfs or volume that is, or is inside, or holds contain's state directory would let the
-/// container write records that other contain commands act on (see state.rs): refused.
-fn refuse_state_exposure(path: &str, state: &StateDir) -> Result<(), String> {
-    let state_path = sys::path_of(state.fd()).unwrap_or_else(|_| state.path.clone());
-    let within = |inner: &str, outer: &str| inner == outer || outer == "/" || inner.starts_with(&format!("{outer}/"));
-    if within(path, &state_path) || within(&state_path, path) {
-        return Err(format!("would give the container contain's state directory {state_path}"));
-    }
-    Ok(())
 }
 
 fn open_stats_file(path: &str) -> Result<Fd, Error> {

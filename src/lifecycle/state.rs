@@ -23,6 +23,7 @@
 use std::ffi::CStr;
 
 use crate::error::{cpath, Context, Error};
+use crate::mounts::{self, Checked};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
@@ -60,16 +61,19 @@ pub struct ProcessRef {
 }
 
 impl ProcessRef {
-    /// The process now running as `pid`, if any (a zombie counts as gone).
-    pub fn of(pid: i32) -> Option<ProcessRef> {
-        let stat = sys::read_file_if_present(&format!("/proc/{pid}/stat"))?;
-        let (state, start_time) = parse_stat(&stat)?;
-        (state != 'Z' && state != 'X').then_some(ProcessRef { pid, start_time })
+    /// The process now running as `pid`, if any (a zombie counts as gone). A /proc that cannot be
+    /// read (EMFILE) is an error: no process is taken for gone because we could not look.
+    pub fn of(pid: i32) -> Result<Option<ProcessRef>, Error> {
+        let path = format!("/proc/{pid}/stat");
+        let Some(stat) = sys::read_process_file(&path).step(|| format!("read({path})"))? else { return Ok(None) };
+        Ok(parse_stat(&stat)
+            .filter(|&(state, _)| state != 'Z' && state != 'X')
+            .map(|(_, start_time)| ProcessRef { pid, start_time }))
     }
 
     /// Is this very process still alive (same pid, same start time)?
-    pub fn alive(&self) -> bool {
-        ProcessRef::of(self.pid) == Some(*self)
+    pub fn alive(&self) -> Result<bool, Error> {
+        Ok(ProcessRef::of(self.pid)? == Some(*self))
     }
 }
 
@@ -423,7 +427,7 @@ impl StateDir {
             return Ok(Some(match made {
                 true => Reserved::Fresh(entry),
                 false => {
-                    let record = Box::new(entry.read_record());
+                    let record = Box::new(entry.read_record()?);
                     Reserved::Reclaimed(entry, record)
                 }
             }));
@@ -444,6 +448,19 @@ impl StateDir {
         }
     }
 
+    /// Refuses to give a container (as its rootfs or a bind source) this directory, a directory
+    /// that holds it, or anything inside it: the container could write records that other contain
+    /// commands act on (see the module's comment). Compared by identity along the kernel's own
+    /// links, so no other name for it (a bind mount of it or of /run, a symlinked parent) gets past.
+    /// The error says why, for the caller to put after the flag and value.
+    pub fn refuse_exposure(&self, source: &Checked) -> Result<(), String> {
+        let state = mounts::lineage(&self.dir).map_err(|errno| format!("openat({}/.., O_PATH): {errno}", self.path))?;
+        if exposes(&source.lineage()?, &state) {
+            return Err(format!("would give the container contain's state directory {}", self.path));
+        }
+        Ok(())
+    }
+
     /// Removes `entry`'s directory if it is empty (a kept layer or a log keeps it).
     pub fn remove_if_empty(&self, entry: &Entry) -> Result<(), Error> {
         match sys::rmdir(Dir::Fd(&self.dir), &cpath(&entry.id)?) {
@@ -451,6 +468,12 @@ impl StateDir {
             Err(errno) => Err(Error::sys(format!("rmdir({})", self.dir_of(&entry.id)), errno)),
         }
     }
+}
+
+/// Whether the object of lineage `source` (its identity, then each directory above it, as
+/// `mounts::lineage` lists them) is, holds, or lies inside the directory of lineage `state`.
+fn exposes(source: &[(u64, u64)], state: &[(u64, u64)]) -> bool {
+    source.first().is_some_and(|object| state.contains(object)) || state.first().is_some_and(|dir| source.contains(dir))
 }
 
 /// What `Entry::clear` leaves in the directory: the `--keep` overlay layer, and the log of a
@@ -484,18 +507,25 @@ impl Entry {
         sys::try_lock(&self.dir)
     }
 
-    /// The record, read strictly (a forged or cut record is `Broken`, never half-believed).
-    pub fn read_record(&self) -> RecordRead {
-        let text = sys::open_at(Dir::Fd(&self.dir), RECORD, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY, 0)
-            .and_then(|fd| sys::read_to_end(&fd, RECORD_LIMIT));
-        match text {
+    /// The record, read strictly (a forged or cut record is `Broken`, never half-believed). A
+    /// failure to read (EMFILE, EIO) is an error: a record we could not look at is not broken.
+    pub fn read_record(&self) -> Result<RecordRead, Error> {
+        // O_NONBLOCK: a FIFO forged in the record's place must not hang the reader (it reads as
+        // empty, or EAGAIN, and so as broken); a regular file ignores the flag.
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+        let text =
+            sys::open_at(Dir::Fd(&self.dir), RECORD, flags, 0).and_then(|fd| sys::read_to_end(&fd, RECORD_LIMIT));
+        Ok(match text {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Record::decode(&text),
                 Err(_) => RecordRead::Broken,
             },
             Err(Errno(libc::ENOENT)) => RecordRead::Missing,
-            Err(_) => RecordRead::Broken,
-        }
+            // What a forged entry can put there instead of a record: a symlink, a directory, a
+            // socket, a FIFO with a writer, a file beyond any record's size.
+            Err(Errno(libc::ELOOP | libc::EISDIR | libc::ENXIO | libc::EAGAIN | libc::EFBIG)) => RecordRead::Broken,
+            Err(errno) => return Err(Error::sys(format!("read({}/state)", self.path), errno)),
+        })
     }
 
     /// Writes the record, replacing the previous one in one rename(2).
@@ -639,9 +669,9 @@ mod tests {
 
     #[test]
     fn this_process_is_alive_and_a_wrong_start_time_is_not() {
-        let me = ProcessRef::of(std::process::id() as i32).unwrap();
-        assert!(me.alive());
-        assert!(!ProcessRef { start_time: me.start_time + 1, ..me }.alive(), "same pid, another process");
+        let me = ProcessRef::of(std::process::id() as i32).unwrap().unwrap();
+        assert!(me.alive().unwrap());
+        assert!(!ProcessRef { start_time: me.start_time + 1, ..me }.alive().unwrap(), "same pid, another process");
     }
 
     fn scratch_root(name: &str) -> StateDir {
@@ -680,6 +710,69 @@ mod tests {
     }
 
     #[test]
+    fn what_is_holds_or_lies_inside_the_state_directory_exposes_it() {
+        // Lineages: an object's identity, then each directory above it up to the root.
+        let state = [(1, 30), (1, 20), (1, 2)];
+        assert!(exposes(&[(1, 30), (1, 20), (1, 2)], &state), "the directory itself");
+        assert!(exposes(&[(1, 20), (1, 2)], &state), "a directory above it");
+        assert!(exposes(&[(1, 2)], &state), "the root");
+        assert!(exposes(&[(1, 41), (1, 30), (1, 20), (1, 2)], &state), "something inside it");
+        assert!(exposes(&[(1, 30), (9, 7), (1, 2)], &state), "itself under another name (a bind mount)");
+        assert!(!exposes(&[(1, 31), (1, 20), (1, 2)], &state), "a sibling");
+        assert!(!exposes(&[(2, 30), (1, 20), (1, 2)], &state), "the same inode number on another device");
+    }
+
+    #[test]
+    fn the_state_directory_is_refused_by_identity_under_any_name() {
+        let root = scratch_root("expose");
+        let base = std::path::PathBuf::from(&root.path);
+        let outside = base.with_file_name(format!("{}-outside", base.file_name().unwrap().to_str().unwrap()));
+        let alias = base.with_file_name(format!("{}-alias", base.file_name().unwrap().to_str().unwrap()));
+        std::fs::create_dir_all(base.join("inside/deeper")).unwrap();
+        std::fs::write(base.join("inside/file"), "").unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("file"), "").unwrap();
+        let _ = std::fs::remove_file(&alias);
+        std::os::unix::fs::symlink(&base, &alias).unwrap();
+        let refused = |path: &std::path::Path| root.refuse_exposure(&Checked::open(path.to_str().unwrap()).unwrap());
+        for exposing in [
+            base.clone(),
+            base.parent().unwrap().to_path_buf(),
+            "/".into(),
+            base.join("inside/deeper"),
+            base.join("inside/file"),
+            alias.join("inside"),
+        ] {
+            let refusal = refused(&exposing).expect_err(&exposing.display().to_string());
+            assert!(refusal.contains("state directory"), "{refusal}");
+        }
+        for harmless in [outside.clone(), outside.join("file")] {
+            assert_eq!(refused(&harmless), Ok(()), "{}", harmless.display());
+        }
+        std::fs::remove_file(&alias).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_forged_record_that_is_no_file_reads_as_broken_at_once() {
+        let root = scratch_root("notafile");
+        let Some(Reserved::Fresh(entry)) = root.reserve("x").unwrap() else { panic!() };
+        let dir = Dir::Fd(entry.fd());
+        sys::symlink(c"/etc/passwd", dir, RECORD).unwrap();
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Broken, "a symlink");
+        sys::unlink(dir, RECORD).unwrap();
+        sys::mkdir_at(dir, RECORD, 0o700).unwrap();
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Broken, "a directory");
+        sys::rmdir(dir, RECORD).unwrap();
+        // Without a writer, a FIFO opened for reading would block the reader for good.
+        sys::mknod_at(dir, RECORD, libc::S_IFIFO, 0o600).unwrap();
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Broken, "a FIFO");
+        entry.clear(Leave::default()).unwrap();
+        root.remove_if_empty(&entry).unwrap();
+    }
+
+    #[test]
     fn clearing_removes_everything_but_what_is_left() {
         let root = scratch_root("clear");
         let Some(Reserved::Fresh(entry)) = root.reserve("x").unwrap() else { panic!() };
@@ -689,7 +782,7 @@ mod tests {
         drop(entry.make_dir(WORK).unwrap());
         drop(entry.create_file(LOG).unwrap());
         entry.clear(Leave { layer: true, log: true }).unwrap();
-        assert_eq!(entry.read_record(), RecordRead::Missing);
+        assert_eq!(entry.read_record().unwrap(), RecordRead::Missing);
         let left: Vec<String> = sys::list_dir(entry.fd())
             .unwrap()
             .into_iter()

@@ -10,11 +10,12 @@
 //!
 //! Protocol (argv; the environment is the command's, passed through untouched):
 //!   REPORT_FD CANDIDATE_1 ... CANDIDATE_n "" COMMAND_ARGV_0 COMMAND_ARGV_1 ...
-//! REPORT_FD (decimal) is made close-on-exec first, so it closes exactly when the command starts.
-//! The candidates are tried in order with execvp(3)'s rules. If none can be executed, the stub
-//! writes b'E' and the errno (i32, little-endian) to REPORT_FD and exits with 127 (not found) or
-//! 126. Any other argv (as when the stub runs as a script's interpreter), or a REPORT_FD that is
-//! not open, exits 126 at once, writing nothing.
+//! REPORT_FD (decimal) is made close-on-exec first, so it closes exactly when the command starts;
+//! if that fails, the stub writes b'C' and the errno (i32, little-endian) and exits 126. The
+//! candidates are tried in order with execvp(3)'s rules. If none can be executed, the stub writes
+//! b'E' and the errno to REPORT_FD and exits with 127 (not found) or 126. Any other argv (as when
+//! the stub runs as a script's interpreter), or a REPORT_FD that is not open, exits 126 at once,
+//! writing nothing (there is nowhere to write).
 
 #![no_std]
 #![no_main]
@@ -36,8 +37,10 @@ const FD_CLOEXEC: usize = 1;
 const EXIT_NOT_EXECUTABLE: i32 = 126;
 const EXIT_NOT_FOUND: i32 = 127;
 
-/// First byte of the failure report; the runtime's own reports start with an exit code instead.
-const REPORT_TAG: u8 = b'E';
+/// First byte of a failure report: no candidate could be executed, or the report descriptor could
+/// not be made close-on-exec. (The runtime child's own reports start with b'F'.)
+const EXEC_FAILED: u8 = b'E';
+const CLOEXEC_FAILED: u8 = b'C';
 
 #[cfg(target_arch = "x86_64")]
 mod nr {
@@ -136,18 +139,27 @@ fn run(args: &[*const u8], envp: *const *const u8) -> i32 {
         return EXIT_NOT_EXECUTABLE;
     };
     // SAFETY: no pointers; marking a descriptor close-on-exec.
-    if unsafe { syscall3(nr::FCNTL, invocation.report_fd, F_SETFD, FD_CLOEXEC) } < 0 {
+    let ret = unsafe { syscall3(nr::FCNTL, invocation.report_fd, F_SETFD, FD_CLOEXEC) };
+    if ret < 0 {
+        // Without it the command would inherit the report pipe, and the runtime would wait for the
+        // command's end to hear that it started.
+        report(invocation.report_fd, CLOEXEC_FAILED, -ret as i32);
         return EXIT_NOT_EXECUTABLE;
     }
     let errno = exec_first(invocation.candidates, invocation.command.as_ptr(), envp);
-    let e = errno.to_le_bytes();
-    let report = [REPORT_TAG, e[0], e[1], e[2], e[3]];
-    // SAFETY: the kernel reads 5 bytes from `report`. Nobody is left to hear of a failure here.
-    unsafe { syscall3(nr::WRITE, invocation.report_fd, report.as_ptr() as usize, report.len()) };
+    report(invocation.report_fd, EXEC_FAILED, errno);
     match errno {
         ENOENT | ENOTDIR => EXIT_NOT_FOUND,
         _ => EXIT_NOT_EXECUTABLE,
     }
+}
+
+/// Writes a failure report: `tag`, then `errno` as an i32, little-endian.
+fn report(fd: usize, tag: u8, errno: i32) {
+    let e = errno.to_le_bytes();
+    let report = [tag, e[0], e[1], e[2], e[3]];
+    // SAFETY: the kernel reads 5 bytes from `report`. Nobody is left to hear of a failure here.
+    unsafe { syscall3(nr::WRITE, fd, report.as_ptr() as usize, report.len()) };
 }
 
 /// execve(2) of each candidate in turn, as execvp(3) does: a missing one is skipped, one we may

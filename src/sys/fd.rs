@@ -157,6 +157,17 @@ pub fn read_file_if_present(path: &str) -> Option<String> {
     read_file(&cstring(path).ok()?).ok()
 }
 
+/// A file of a process's /proc directory (`/proc/PID/stat`), or None when the process is gone:
+/// its directory has vanished (ENOENT) or it exited while we read (ESRCH). Any other failure
+/// (EMFILE, ENOMEM) is an error, never taken for a process that has gone.
+pub fn read_process_file(path: &str) -> Result<Option<String>, Errno> {
+    match read_file(&cstring(path)?) {
+        Ok(text) => Ok(Some(text)),
+        Err(Errno(libc::ENOENT | libc::ESRCH)) => Ok(None),
+        Err(errno) => Err(errno),
+    }
+}
+
 /// Writes `contents` to an existing file (cgroup control files, /proc knobs), open/write/close.
 pub fn write_file(path: &CStr, contents: &str) -> Result<(), Errno> {
     let fd = open(path, libc::O_WRONLY | libc::O_NOCTTY, 0)?;
