@@ -1,11 +1,17 @@
 # contain: build, demo, test. `make` builds the static binary ./contain.
 
-ARCH         := $(shell uname -m)
+HOST_ARCH    := $(shell uname -m)
+# The architecture to build for (and, for test-vm, to boot): x86_64 or aarch64.
+ARCH         := $(HOST_ARCH)
+# The VM's kernel for test-vm: 6.1 (Debian 12) or 5.10 (Debian 11, x86_64 only).
+KERNEL       := 6.1
 MUSL_TARGET  := $(ARCH)-unknown-linux-musl
 GNU_TARGET   := $(ARCH)-unknown-linux-gnu
 # musl gives the smallest static binary; without its target installed, glibc's libc.a does too.
+# Another architecture is always musl (test-vm.sh installs the target and links with rust-lld).
 HAVE_MUSL    := $(shell rustup target list --installed 2>/dev/null | grep -qx '$(MUSL_TARGET)' && echo yes)
-TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
+CROSS        := $(filter-out $(HOST_ARCH),$(ARCH))
+TARGET       ?= $(if $(HAVE_MUSL)$(CROSS),$(MUSL_TARGET),$(GNU_TARGET))
 # --target is always explicit, so these flags reach our code and not build.rs.
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 BINARY       := target/$(TARGET)/release/contain
@@ -37,9 +43,9 @@ test: contain busybox
 	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked -- --test-threads=4
 
 # The same integration suite inside a throwaway VM with pure cgroup v2, from an initramfs root and
-# from a tmpfs root (tests/vm/).
-test-vm: contain busybox
-	tests/vm/test-vm.sh $(TARGET) "$(STATIC_FLAGS)"
+# from a tmpfs root (tests/vm/): `make test-vm [ARCH=aarch64] [KERNEL=5.10]`.
+test-vm:
+	tests/vm/test-vm.sh $(ARCH) $(KERNEL) $(TARGET) "$(STATIC_FLAGS)"
 
 # Not a test: start-up latency, memory and size against crun, runc and bubblewrap (tests/bench/).
 bench: contain

@@ -1,16 +1,27 @@
 #!/bin/sh
 # Runs inside the test VM (see run-vm.sh), once per phase: the same compiled integration suite as
-# `make test` on the host (tests/run.rs), here on a pure cgroup v2 kernel, plus the checks that
-# only make sense on a freshly booted VM.
+# `make test` on the host, here on a pure cgroup v2 kernel, plus the checks that only make sense on
+# a freshly booted VM.
 #
-# Payload: contain (static), run-tests, hardening-tests, features-tests and network-tests
-# (tests/{run,hardening,features,network}.rs as static binaries), rootfs/ (busybox). tests/tty.rs
-# needs tmux and stays on the host.
+# Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests and
+# leftovers-tests (tests/{run,hardening,features,network,leftovers}.rs as static binaries),
+# mkrootfs.sh, and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs needs tmux and stays on
+# the host.
 set -u
 cd /payload
+. ./vm.env
 export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs TMPDIR=/tmp
 mkdir -p /tmp
 failed=0
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v s="$1" -v e="$(uptime_s)" 'BEGIN { printf "%.1fs", e - s }'; }
+phase_began=$(uptime_s)
+echo "VM: $CONTAIN_VM_ARCH, kernel $(uname -r), phase $CONTAIN_VM_PHASE, $(nproc) cpus," \
+    "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
+
+# The image every test runs, from the guest's own static busybox.
+[ -d rootfs ] || BUSYBOX=/bin/busybox sh ./mkrootfs.sh rootfs || exit 1
 
 if [ "$CONTAIN_VM_PHASE" = initramfs ]; then
     # pivot_root is impossible from the initramfs root: the suite expects the fallback here.
@@ -23,8 +34,10 @@ fi
 
 # One test at a time: under emulation, a memory hog next to a fork loop or a CPU hog can take more
 # than a minute to be OOM-killed, and a slow neighbour is not what these tests are about.
-for suite in run hardening features network; do
+for suite in run hardening features network leftovers; do
+    began=$(uptime_s)
     ./$suite-tests --test-threads=1 || failed=1
+    echo "VM: $suite tests took $(since "$began")"
 done
 
 leftover=$(ls -d /sys/fs/cgroup/contain-* 2>/dev/null)
@@ -34,4 +47,5 @@ if [ -n "$leftover" ]; then
 else
     echo "PASS: no contain-* cgroup left in /sys/fs/cgroup"
 fi
+echo "VM: phase $CONTAIN_VM_PHASE took $(since "$phase_began")"
 exit $failed
