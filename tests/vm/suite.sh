@@ -20,6 +20,33 @@ phase_began=$(uptime_s)
 echo "VM: $CONTAIN_VM_ARCH, kernel $(uname -r), phase $CONTAIN_VM_PHASE, $(nproc) cpus," \
     "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
 
+# CONTAIN_VM_WATCH=N (from the host): every N seconds, print each container cgroup's memory and
+# the kernel stack of every process in it; a process found running in two samples in a row gets
+# the backtraces of all CPUs (sysrq l: a running task has no readable /proc/PID/stack).
+if [ -n "${CONTAIN_VM_WATCH:-}" ]; then
+    running_before=
+    while sleep "$CONTAIN_VM_WATCH"; do
+        running_now=
+        for cg in /sys/fs/cgroup/contain-*; do
+            [ -d "$cg" ] || continue
+            echo "WATCH $(uptime_s) $cg memory.current=$(cat "$cg/memory.current" 2>/dev/null)" \
+                "events: $(tr '\n' ' ' <"$cg/memory.events" 2>/dev/null)"
+            for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+                state=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)
+                echo "WATCH   $pid $(cat /proc/$pid/comm 2>/dev/null) $state" \
+                    "$(tr '\n' ' ' </proc/$pid/stack 2>/dev/null)"
+                [ "$state" = R ] && running_now="$running_now $pid "
+            done
+        done
+        for pid in $running_now; do
+            case $running_before in *" $pid "*) echo "WATCH $pid still running: sysrq l"; echo l >/proc/sysrq-trigger ;; esac
+        done
+        running_before=$running_now
+    done &
+fi
+
+# CONTAIN_VM_PRE (from the host): commands to run first, e.g. a loop that reproduces a race.
+if [ -n "${CONTAIN_VM_PRE:-}" ]; then eval "$CONTAIN_VM_PRE"; fi
 # The image every test runs, from the guest's own static busybox.
 [ -d rootfs ] || BUSYBOX=/bin/busybox sh ./mkrootfs.sh rootfs || exit 1
 
@@ -34,10 +61,18 @@ fi
 
 # One test at a time: under emulation, a memory hog next to a fork loop or a CPU hog can take more
 # than a minute to be OOM-killed, and a slow neighbour is not what these tests are about.
-for suite in run hardening features network leftovers; do
-    began=$(uptime_s)
-    ./$suite-tests --test-threads=1 || failed=1
-    echo "VM: $suite tests took $(since "$began")"
+# CONTAIN_VM_TESTS (from the host) narrows the run to "SUITE[:FILTER] ..." and CONTAIN_VM_REPEAT
+# runs it that many times, to chase a flaky test.
+round=1
+while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers}; do
+        suite=${selection%%:*}
+        filter=${selection#"$suite"}
+        began=$(uptime_s)
+        ./$suite-tests --test-threads=1 ${filter#:} || failed=1
+        echo "VM: $suite tests${filter:+ ($filter)} took $(since "$began")"
+    done
+    round=$((round + 1))
 done
 
 leftover=$(ls -d /sys/fs/cgroup/contain-* 2>/dev/null)
