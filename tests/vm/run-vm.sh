@@ -22,7 +22,8 @@
 #   CONTAIN_VM_CACHE    kernels and apt lists, outside any repo (/var/cache/contain-vm)
 #   CONTAIN_VM_LOG      where the serial console log is kept (<cache>/last-serial-ARCH-KERNEL.log)
 #   CONTAIN_VM_ACCEL    tcg | kvm                        (tcg, see note below)
-#   CONTAIN_VM_TIMEOUT  seconds before the VM is killed  (300 on x86_64, 900 on aarch64)
+#   CONTAIN_VM_TIMEOUT  seconds before the VM is killed  (600 on x86_64, 900 on aarch64: a
+#                       passing run takes a minute or two, a failing one much longer)
 #   CONTAIN_VM_MEM      guest RAM in MiB                  (1024)
 #   CONTAIN_VM_SMP      guest CPUs                        (2)
 #   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge")
@@ -68,7 +69,7 @@ case $ARCH in
   x86_64)
     DEBARCH=amd64 QEMU=qemu-system-x86_64 QEMU_PKG=qemu-system-x86 CONSOLE=ttyS0
     TCG_CPU=max MACHINE=()
-    DEFAULT_TIMEOUT=300 ;;
+    DEFAULT_TIMEOUT=600 ;;
   aarch64)
     # Pointer authentication with the architected QARMA algorithm costs TCG
     # dearly on every call and return; the implementation-defined one is cheap.
@@ -84,8 +85,8 @@ case $KERNEL in
   *)    die "CONTAIN_VM_KERNEL must be 6.1 or 5.10 (got '$KERNEL')" ;;
 esac
 TIMEOUT=${CONTAIN_VM_TIMEOUT:-$DEFAULT_TIMEOUT}
-# The guest's userland (busybox) always comes from the host's release: only
-# the kernel changes between runs.
+# The guest's userland (busybox) is Debian 12's whatever the kernel: only the
+# kernel changes between runs.
 USERLAND_SUITE=bookworm
 
 [[ $# -eq 1 ]] || die "usage: $0 PAYLOAD_DIR"
@@ -144,6 +145,10 @@ ensure_qemu() {
     return 0
   fi
   candidate=$(apt-cache policy "$QEMU_PKG" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  if [[ -z $candidate || $candidate == "(none)" ]]; then
+    apt_update_once
+    candidate=$(apt-cache policy "$QEMU_PKG" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  fi
   if [[ -n $candidate && $candidate != "(none)" ]] && dpkg --compare-versions "$candidate" ge "$QEMU_MIN"; then
     ensure_pkg "$QEMU_PKG"
     return 0
