@@ -43,6 +43,7 @@ if [ -n "${CONTAIN_VM_WATCH:-}" ]; then
         done
         running_before=$running_now
     done &
+    watcher=$!
 fi
 
 # CONTAIN_VM_PRE (from the host): commands to run first, e.g. a loop that reproduces a race.
@@ -83,4 +84,5 @@ else
     echo "PASS: no contain-* cgroup left in /sys/fs/cgroup"
 fi
 echo "VM: phase $CONTAIN_VM_PHASE took $(since "$phase_began")"
+[ -z "${watcher:-}" ] || kill "$watcher"
 exit $failed
