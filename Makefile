@@ -1,6 +1,10 @@
 # contain: build, demo, test. `make` builds the static binary ./contain.
 
-ARCH         := $(shell uname -m)
+HOST_ARCH    := $(shell uname -m)
+# The architecture to build for (and, for test-vm, to boot): x86_64 or aarch64.
+ARCH         := $(HOST_ARCH)
+# The VM's kernel for test-vm: 6.1 (Debian 12) or 5.10 (Debian 11, x86_64 only).
+KERNEL       := 6.1
 MUSL_TARGET  := $(ARCH)-unknown-linux-musl
 GNU_TARGET   := $(ARCH)-unknown-linux-gnu
 # What make sets up itself where rustup is there, both parts of the stable toolchain it downloads:
@@ -12,14 +16,16 @@ HAVE_MUSL    := $(shell rustup target list --installed | grep -qx '$(MUSL_TARGET
 HAVE_SRC     := $(shell rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src >&2; \
                         rustup component list --installed | grep -q '^rust-src' && echo yes)
 endif
-TARGET       ?= $(if $(HAVE_MUSL),$(MUSL_TARGET),$(GNU_TARGET))
+# Another architecture is always musl (test-vm.sh installs the target and links with rust-lld).
+CROSS        := $(filter-out $(HOST_ARCH),$(ARCH))
+TARGET       ?= $(if $(HAVE_MUSL)$(CROSS),$(MUSL_TARGET),$(GNU_TARGET))
 # --target is always explicit, so these flags reach our code and not build.rs.
 STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 # SMALL: std rebuilt from its source for contain alone, with panics that abort at once: none of
 # the unwinding tables and backtrace symbolizer std otherwise carries to print a panic's trace
 # (about a third of the binary). Rebuilding std is a nightly feature; the machine's stable
 # compiler takes it with RUSTC_BOOTSTRAP=1, for this one build. SMALL=no builds the plain way.
-SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET))),yes,no)
+SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET)),$(if $(CROSS),,host)),yes,no)
 SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort
 
 .PHONY: all contain rootfs demo test test-faults test-vm bench unit-test check-aarch64 busybox clean \
@@ -65,9 +71,9 @@ test-faults: contain busybox
 	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked --test faults -- --ignored --nocapture
 
 # The same integration suite inside a throwaway VM with pure cgroup v2, from an initramfs root and
-# from a tmpfs root (tests/vm/).
-test-vm: contain busybox
-	tests/vm/test-vm.sh $(TARGET) "$(STATIC_FLAGS)"
+# from a tmpfs root (tests/vm/): `make test-vm [ARCH=aarch64] [KERNEL=5.10]`.
+test-vm:
+	tests/vm/test-vm.sh $(ARCH) $(KERNEL) $(TARGET) "$(STATIC_FLAGS)"
 
 # The OCI runtime CLI, judged by real clients (tests/oci/): the runtime-tools validation suite beside
 # crun (passes when OCI_RUNTIME does at least as well), podman and containerd. OCI_RUNTIME=crun or

@@ -9,19 +9,39 @@
 #
 # Usage: run-vm.sh PAYLOAD_DIR
 #   PAYLOAD_DIR is copied to /payload in the VM and must contain suite.sh.
-#   The suite sees CONTAIN_VM_PHASE=initramfs|tmpfs and runs with cwd /payload.
+#   The suite sees CONTAIN_VM_PHASE=initramfs|tmpfs, CONTAIN_VM_ARCH and
+#   CONTAIN_VM_KERNEL, and runs with cwd /payload. /bin/busybox in the guest
+#   is a static busybox of the guest's architecture.
 #   Exit status is 0 only if both phases ran and the suite exited 0 in each.
 #
+# Which VM (one harness, every combination but aarch64 x 5.10):
+#   CONTAIN_VM_ARCH     x86_64 | aarch64                 (the host's: uname -m)
+#   CONTAIN_VM_KERNEL   6.1 (Debian 12 bookworm) | 5.10 (Debian 11 bullseye, x86_64 only)
+#
 # Environment (all optional):
-#   CONTAIN_VM_CACHE    kernel cache, outside any repo   (/var/cache/contain-vm)
-#   CONTAIN_VM_LOG      where the serial console log is kept (<cache>/last-serial.log)
+#   CONTAIN_VM_CACHE    kernels and apt lists, outside any repo (/var/cache/contain-vm)
+#   CONTAIN_VM_LOG      where the serial console log is kept (<cache>/last-serial-ARCH-KERNEL.log)
 #   CONTAIN_VM_ACCEL    tcg | kvm                        (tcg, see note below)
-#   CONTAIN_VM_TIMEOUT  seconds before the VM is killed  (170)
+#   CONTAIN_VM_TIMEOUT  seconds before the VM is killed  (600 on x86_64, 900 on aarch64: a
+#                       passing run takes a minute or two, a failing one much longer)
 #   CONTAIN_VM_MEM      guest RAM in MiB                  (1024)
 #   CONTAIN_VM_SMP      guest CPUs                        (2)
 #   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge")
-#   CONTAIN_VM_KERNEL_PKG  kernel package; default: what linux-image-amd64 depends on
+#   CONTAIN_VM_APPEND   more kernel command line (e.g. loglevel=7 for whole stack traces)
+#   CONTAIN_VM_QEMU     the emulator to run instead of the packaged one (another QEMU version;
+#                       the packaged one is at least 8.1: see ensure_qemu)
+#   CONTAIN_VM_MIRROR, CONTAIN_VM_SECURITY_MIRROR
+#                       Debian archive and security URIs  (the host's own, else deb.debian.org)
+#   CONTAIN_VM_REFRESH  1 = refresh the cached apt lists now (they refresh themselves weekly)
 #   CONTAIN_VM_VERBOSE  1 = print the whole serial log, not just suite lines
+#   CONTAIN_VM_TESTS    only these, "SUITE[:FILTER] ..." (e.g. "run:a_memory_hog features:detach")
+#   CONTAIN_VM_REPEAT   run the selection this many times per phase (to chase a flaky test)
+#   CONTAIN_VM_WATCH    every this many seconds, print the containers' memory and kernel stacks
+#   CONTAIN_VM_PRE      shell commands the guest runs before the suite, in each phase
+#
+# Everything the guest needs comes from the Debian archive through a private
+# apt configuration per suite and architecture (<cache>/apt/SUITE-DEBARCH):
+# the host's own apt sources, architectures and lists are never changed.
 #
 # Note on accel: tcg is the default. On nested-virt hosts (e.g. inside a
 # Firecracker VM) /dev/kvm can exist yet the guest hangs right after the
@@ -29,10 +49,11 @@
 # tiny initramfs in a few seconds anyway. Use kvm only where it is known good.
 set -euo pipefail
 
+ARCH=${CONTAIN_VM_ARCH:-$(uname -m)}
+KERNEL=${CONTAIN_VM_KERNEL:-6.1}
 CACHE=${CONTAIN_VM_CACHE:-/var/cache/contain-vm}
-LOG=${CONTAIN_VM_LOG:-$CACHE/last-serial.log}
+LOG=${CONTAIN_VM_LOG:-$CACHE/last-serial-$ARCH-$KERNEL.log}
 ACCEL=${CONTAIN_VM_ACCEL:-tcg}
-TIMEOUT=${CONTAIN_VM_TIMEOUT:-170}
 MEM=${CONTAIN_VM_MEM:-1024}
 SMP=${CONTAIN_VM_SMP:-2}
 MODULES=${CONTAIN_VM_MODULES-overlay veth bridge}
@@ -40,6 +61,33 @@ VERBOSE=${CONTAIN_VM_VERBOSE:-0}
 
 log() { printf 'run-vm: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# --- which VM ---------------------------------------------------------------
+# Each architecture: Debian's name for it, the emulator, the CPU under TCG,
+# the machine, and the serial console the kernel writes to.
+case $ARCH in
+  x86_64)
+    DEBARCH=amd64 QEMU=qemu-system-x86_64 QEMU_PKG=qemu-system-x86 CONSOLE=ttyS0
+    TCG_CPU=max MACHINE=()
+    DEFAULT_TIMEOUT=600 ;;
+  aarch64)
+    # Pointer authentication with the architected QARMA algorithm costs TCG
+    # dearly on every call and return; the implementation-defined one is cheap.
+    DEBARCH=arm64 QEMU=qemu-system-aarch64 QEMU_PKG=qemu-system-arm CONSOLE=ttyAMA0
+    TCG_CPU=max,pauth-impdef=on MACHINE=(-M virt)
+    DEFAULT_TIMEOUT=900 ;;
+  *) die "CONTAIN_VM_ARCH must be x86_64 or aarch64 (got '$ARCH')" ;;
+esac
+case $KERNEL in
+  6.1)  SUITE=bookworm ;;
+  5.10) SUITE=bullseye
+        [[ $ARCH == x86_64 ]] || die "the 5.10 kernel is only wired up for x86_64" ;;
+  *)    die "CONTAIN_VM_KERNEL must be 6.1 or 5.10 (got '$KERNEL')" ;;
+esac
+TIMEOUT=${CONTAIN_VM_TIMEOUT:-$DEFAULT_TIMEOUT}
+# The guest's userland (busybox) is Debian 12's whatever the kernel: only the
+# kernel changes between runs.
+USERLAND_SUITE=bookworm
 
 [[ $# -eq 1 ]] || die "usage: $0 PAYLOAD_DIR"
 PAYLOAD=$(realpath -e -- "$1") || die "payload dir '$1' not found"
@@ -50,9 +98,12 @@ PAYLOAD=$(realpath -e -- "$1") || die "payload dir '$1' not found"
 APT_UPDATED=0
 apt_update_once() {
   if [[ $APT_UPDATED -eq 0 ]]; then
-    apt-get update -qq >&2
+    apt-get update -qq >&2 || log "warning: apt-get update failed; trying with the lists there are"
     APT_UPDATED=1
   fi
+}
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --no-remove "$@"
 }
 # ensure_pkg PKG [CMD]: install PKG unless CMD is on PATH (or, without CMD,
 # unless PKG is installed).
@@ -66,8 +117,7 @@ ensure_pkg() {
   log "installing $pkg"
   # Try without updating first: the lists are usually fresh enough, and an
   # update is the slow, network-heavy part. --no-remove: a test helper must
-  # never silently uninstall host packages (e.g. a backported qemu-utils
-  # conflicts with bookworm's qemu-system-x86); fail and let a human decide.
+  # never silently uninstall host packages; fail and let a human decide.
   local out
   out=$(mktemp)
   if ! apt_install "$pkg" >"$out" 2>&1; then
@@ -79,77 +129,194 @@ ensure_pkg() {
   fi
   rm -f "$out"
 }
-apt_install() {
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --no-remove "$@"
+# ensure_qemu: the emulator, at least QEMU_MIN. Debian 12's own QEMU 7.2 is
+# not fit for this suite under TCG: now and then the guest kernel's clearing
+# of a single 4 KiB page (one `rep stosb`) advances a few hundred bytes per
+# second, as if every byte store took QEMU's slow path (its self-modifying-code
+# check is the likeliest culprit), so a container's memory hog spends tens of
+# seconds in clear_page_erms (soft lockups, the OOM test past its 60 s); it
+# also froze a whole VM once. bookworm-backports' 10.0 never did, on the same
+# guest and suite: on such a release, QEMU comes from backports (--no-remove).
+QEMU_MIN=1:8.1
+ensure_qemu() {
+  local installed candidate
+  installed=$(dpkg-query -W -f '${Version}' "$QEMU_PKG" 2>/dev/null || true)
+  if [[ -n $installed ]] && dpkg --compare-versions "$installed" ge "$QEMU_MIN"; then
+    return 0
+  fi
+  candidate=$(apt-cache policy "$QEMU_PKG" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  if [[ -z $candidate || $candidate == "(none)" ]]; then
+    apt_update_once
+    candidate=$(apt-cache policy "$QEMU_PKG" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  fi
+  if [[ -n $candidate && $candidate != "(none)" ]] && dpkg --compare-versions "$candidate" ge "$QEMU_MIN"; then
+    ensure_pkg "$QEMU_PKG"
+    return 0
+  fi
+  install_from_backports "$QEMU_PKG" ||
+    die "$QEMU_PKG ${installed:-${candidate:-(none)}} is older than $QEMU_MIN and backports has no newer one"
 }
-ensure_pkg qemu-system-x86 qemu-system-x86_64
+install_from_backports() {
+  local codename=$HOST_CODENAME dir out
+  [[ -n $codename ]] || return 1
+  log "installing $1 from $codename-backports (the release's QEMU is older than $QEMU_MIN)"
+  # Sources of our own (the host's are left alone), the host's dpkg status.
+  dir=$CACHE/apt/$codename-backports-host
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  write_sources "$dir" "$(dpkg --print-architecture)" "$codename" "$codename-security" "$codename-backports"
+  local opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache")
+  out=$(mktemp)
+  if apt-get "${opts[@]}" update -qq >"$out" 2>&1 && apt_install "${opts[@]}" -t "$codename-backports" "$1" >"$out" 2>&1 &&
+     dpkg --compare-versions "$(dpkg-query -W -f '${Version}' "$1")" ge "$QEMU_MIN"; then
+    rm -f "$out"; return 0
+  fi
+  cat "$out" >&2; rm -f "$out"
+  return 1
+}
+
+# --- a private apt configuration per suite and architecture -----------------
+# The Debian archive URI the host's apt uses for suite $1 (e.g. bookworm or
+# bookworm-security), so a mirror or snapshot the host is pinned to is used
+# here too.
+host_mirror() {
+  apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 2>/dev/null | awk -v s="$1" '$1 == s {print $2; exit}'
+}
+HOST_CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+MIRROR=${CONTAIN_VM_MIRROR:-$(host_mirror "$HOST_CODENAME")}
+MIRROR=${MIRROR:-http://deb.debian.org/debian/}
+SECURITY_MIRROR=${CONTAIN_VM_SECURITY_MIRROR:-$(host_mirror "$HOST_CODENAME-security")}
+SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security/}
+
+# write_sources DIR DEBARCH SUITE...: DIR/sources.list for those suites' main.
+write_sources() {
+  local dir=$1 debarch=$2 suite uri
+  shift 2
+  for suite in "$@"; do
+    uri=$MIRROR
+    [[ $suite == *-security ]] && uri=$SECURITY_MIRROR
+    echo "deb [arch=$debarch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main"
+  done >"$dir/sources.list.new"
+  mv "$dir/sources.list.new" "$dir/sources.list"
+}
+
+# apt_root SUITE DEBARCH: sets PRIVATE_APT to the apt options of
+# <cache>/apt/SUITE-DEBARCH (SUITE and SUITE-security, for downloads only: an
+# empty dpkg status, the guest's architecture as the native one). Its lists
+# are fetched when missing, when older than a week, or with CONTAIN_VM_REFRESH=1.
+apt_root() {
+  local suite=$1 debarch=$2
+  APT_DIR=$CACHE/apt/$suite-$debarch
+  APT_NAME="$suite $debarch"
+  mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+  [[ -f $APT_DIR/status ]] || : >"$APT_DIR/status"
+  write_sources "$APT_DIR" "$debarch" "$suite" "$suite-security"
+  PRIVATE_APT=(
+    -o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache" -o "Dir::State::status=$APT_DIR/status"
+    -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch" -o Acquire::Languages=none
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false
+  )
+  if [[ ${CONTAIN_VM_REFRESH:-0} == 1 || ! -f $APT_DIR/updated ]] ||
+     [[ -n $(find "$APT_DIR/updated" -mmin +10080 2>/dev/null) ]]; then
+    if ! apt_refresh; then
+      [[ -f $APT_DIR/updated ]] || return 1
+      log "warning: could not refresh the $APT_NAME lists; using the cached ones"
+    fi
+  fi
+}
+apt_refresh() {
+  log "fetching the $APT_NAME package lists ($MIRROR, $SECURITY_MIRROR)"
+  apt-get "${PRIVATE_APT[@]}" update -qq >&2 && touch "$APT_DIR/updated"
+}
+
+# download PKG=VERSION DEST: its .deb (from the private lists) into DEST.
+download() {
+  # Running as root, apt drops privileges to _apt for downloads, which cannot
+  # write into a root-owned cache; staying root avoids a noisy warning.
+  (cd "$2" && apt-get "${PRIVATE_APT[@]}" download -qq -o APT::Sandbox::User=root "$1" >&2)
+}
+
+if [[ -n ${CONTAIN_VM_QEMU:-} ]]; then
+  QEMU=$CONTAIN_VM_QEMU
+else
+  ensure_qemu
+fi
 ensure_pkg cpio cpio
 ensure_pkg kmod depmod   # only to generate modules.dep for the unpacked kernel
-# The guest needs a *static* busybox: the initramfs has no libc. The dynamic
-# "busybox" package also ships /bin/busybox, so check the package, not the path.
-ensure_pkg busybox-static
-BUSYBOX=$(dpkg -L busybox-static | grep -m1 '/busybox$')
-[[ -x $BUSYBOX ]] || die "static busybox not found"
 
-# --- kernel -----------------------------------------------------------------
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9   # parallel runs must not unpack into the same cache dir at once
 
-# resolve_kernel: print "PKG VERSION" of the kernel image to use.
+# fetch_unpacked KEY SUITE DEBARCH RESOLVER: prints the directory holding the
+# unpacked package RESOLVER names ("PKG VERSION", from the SUITE DEBARCH lists),
+# kept as <cache>/KEY/PKG_VERSION; older versions under KEY are removed. When
+# the lists name nothing, or a version the mirror has dropped, they are
+# refreshed once.
+fetch_unpacked() {
+  local key=$1 suite=$2 debarch=$3 resolver=$4 pkg ver dir attempt
+  apt_root "$suite" "$debarch" || die "cannot fetch the $suite $debarch package lists"
+  for attempt in cached refreshed; do
+    if [[ $attempt == refreshed ]]; then
+      apt_refresh || die "cannot refresh the $APT_NAME package lists"
+    fi
+    read -r pkg ver < <($resolver) || continue
+    dir=$CACHE/$key/${pkg}_${ver//:/%}
+    [[ -f $dir/.complete ]] && break
+    log "downloading $pkg $ver ($debarch)"
+    rm -rf "$dir.tmp"
+    mkdir -p "$dir.tmp/deb"
+    download "$pkg=$ver" "$dir.tmp/deb" || continue
+    dpkg-deb -x "$dir.tmp"/deb/*.deb "$dir.tmp/root"
+    rm -rf "$dir.tmp/deb"
+    touch "$dir.tmp/.complete"
+    mv "$dir.tmp" "$dir"   # atomic: an interrupted unpack is never reused
+    # Each unpacked kernel is ~400 MB; only the current one per KEY is kept.
+    for old in "$CACHE/$key"/*; do
+      [[ $old == "$dir" ]] || rm -rf "$old"
+    done
+    break
+  done
+  [[ -n ${dir:-} && -f $dir/.complete ]] || die "could not get $resolver's package from $APT_NAME"
+  echo "$dir"
+}
+
+# The versioned kernel image the metapackage (linux-image-amd64, -arm64)
+# depends on, and its candidate version: "PKG VERSION".
 resolve_kernel() {
-  local pkg=${CONTAIN_VM_KERNEL_PKG:-} ver
-  if [[ -z $pkg ]]; then
-    # linux-image-amd64 is a metapackage; the versioned image is its dependency.
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-          awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
-  fi
+  local pkg ver
+  pkg=$(apt-cache "${PRIVATE_APT[@]}" depends "linux-image-$DEBARCH" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {print $2; exit}')
   [[ -n $pkg ]] || return 1
-  ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  ver=$(apt-cache "${PRIVATE_APT[@]}" policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
   [[ -n $ver && $ver != "(none)" ]] || return 1
   echo "$pkg $ver"
 }
+resolve_busybox() {
+  local ver
+  ver=$(apt-cache "${PRIVATE_APT[@]}" policy busybox-static 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
+  [[ -n $ver && $ver != "(none)" ]] || return 1
+  echo "busybox-static $ver"
+}
 
-if ! read -r KPKG KVER < <(resolve_kernel); then
-  apt_update_once
-  if ! read -r KPKG KVER < <(resolve_kernel); then
-    [[ -z ${CONTAIN_VM_KERNEL_PKG:-} ]] ||
-      die "kernel package '$CONTAIN_VM_KERNEL_PKG' not found in apt"
-    # Offline and no apt lists: fall back to whatever was unpacked before.
-    KDIR=$(printf '%s\n' "$CACHE"/kernel/*/.complete | sort -V | tail -n1)
-    KDIR=${KDIR%/.complete}
-    [[ -d $KDIR ]] || die "cannot resolve the kernel package and nothing is cached"
-    KPKG=$(basename "$KDIR"); KVER=cached
-    log "warning: apt lookup failed, using cached $KPKG"
-  fi
-fi
-KDIR=${KDIR:-$CACHE/kernel/${KPKG}_${KVER//:/%}}
-KDIR=${KDIR%/}
-
-if [[ ! -f $KDIR/.complete ]]; then
-  log "downloading $KPKG $KVER"
-  rm -rf "$KDIR.tmp"
-  mkdir -p "$KDIR.tmp/deb"
-  # Running as root, apt drops privileges to _apt for downloads, which cannot
-  # write into a root-owned cache; staying root avoids a noisy warning.
-  (cd "$KDIR.tmp/deb" && apt-get download -qq -o APT::Sandbox::User=root "$KPKG=$KVER" >&2)
-  dpkg-deb -x "$KDIR.tmp"/deb/*.deb "$KDIR.tmp/root"
-  rm -rf "$KDIR.tmp/deb"   # the unpacked tree is all we need again
-  # The .deb has no modules.dep (its postinst runs depmod), so generate it.
-  kv=$(ls "$KDIR.tmp/root/lib/modules")
-  depmod -b "$KDIR.tmp/root" "$kv"
-  touch "$KDIR.tmp/.complete"
-  mv "$KDIR.tmp" "$KDIR"   # atomic: an interrupted unpack is never reused
-  # Each unpacked kernel is ~400 MB; only the current one is worth keeping.
-  for old in "$CACHE"/kernel/*; do
-    [[ $old == "$KDIR" ]] || rm -rf "$old"
-  done
-fi
+KDIR=$(fetch_unpacked "kernel/$DEBARCH-$KERNEL" "$SUITE" "$DEBARCH" resolve_kernel) || exit 1
+KPKG=$(basename "$KDIR")
 vmlinuz=("$KDIR"/root/boot/vmlinuz-*)
 VMLINUZ=${vmlinuz[0]}
 [[ -f $VMLINUZ ]] || die "no vmlinuz in $KDIR"
 KV=${VMLINUZ##*/vmlinuz-}
 MODDIR=$KDIR/root/lib/modules/$KV
+# The .deb has no modules.dep (its postinst runs depmod).
+[[ -f $MODDIR/modules.dep ]] || depmod -b "$KDIR/root" "$KV"
+
+# The guest's busybox: static, of the guest's architecture.
+BBDIR=$(fetch_unpacked "busybox/$DEBARCH" "$USERLAND_SUITE" "$DEBARCH" resolve_busybox) || exit 1
+BUSYBOX=$BBDIR/root/bin/busybox
+[[ -f $BUSYBOX ]] || die "no bin/busybox in $BBDIR"
 flock -u 9
 
 # --- initramfs --------------------------------------------------------------
@@ -195,7 +362,7 @@ for m in $MODULES; do add_module "$m"; done
 for rel in "${LOAD_ORDER[@]}"; do
   out=$ROOT/lib/modules/$(basename "${rel%%.ko*}").ko
   case $rel in
-    *.ko.xz)  xz -dc "$MODDIR/$rel" >"$out" ;;
+    *.ko.xz)  ensure_pkg xz-utils xz; xz -dc "$MODDIR/$rel" >"$out" ;;
     *.ko.zst) ensure_pkg zstd zstd; zstd -qdc "$MODDIR/$rel" >"$out" ;;
     *.ko.gz)  gzip -dc "$MODDIR/$rel" >"$out" ;;
     *)        cp "$MODDIR/$rel" "$out" ;;
@@ -282,27 +449,36 @@ say "VM DONE uptime=$(cut -d' ' -f1 /proc/uptime)s"
 halt_vm
 INIT
 chmod 755 "$ROOT/init"
+# What the suite may want to know about its VM.
+{
+  printf 'CONTAIN_VM_ARCH=%s\nCONTAIN_VM_KERNEL=%s\n' "$ARCH" "$KERNEL"
+  for var in CONTAIN_VM_TESTS CONTAIN_VM_REPEAT CONTAIN_VM_WATCH CONTAIN_VM_PRE; do
+    [[ -z ${!var:-} ]] || printf "%s='%s'\n" "$var" "${!var//\'/\'\\\'\'}"
+  done
+} >"$ROOT/payload/vm.env"
 
 (cd "$ROOT" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initrd.gz"
 
 # --- boot -------------------------------------------------------------------
 case $ACCEL in
-  kvm) [[ -w /dev/kvm ]] || die "CONTAIN_VM_ACCEL=kvm but /dev/kvm is not usable"
+  kvm) [[ $ARCH == "$(uname -m)" ]] || die "CONTAIN_VM_ACCEL=kvm needs a guest of the host's architecture"
+       [[ -w /dev/kvm ]] || die "CONTAIN_VM_ACCEL=kvm but /dev/kvm is not usable"
        CPU=host ;;
-  tcg) CPU=max ;;
+  tcg) CPU=$TCG_CPU ;;
   *)   die "CONTAIN_VM_ACCEL must be tcg or kvm" ;;
 esac
 mkdir -p "$(dirname "$LOG")"
-log "booting $KPKG $KVER ($ACCEL, ${MEM}M, ${SMP} cpus, timeout ${TIMEOUT}s); serial log: $LOG"
+log "booting $KPKG on $ARCH ($($QEMU --version | head -n1), $ACCEL, ${MEM}M, ${SMP} cpus, timeout ${TIMEOUT}s)"
+log "serial log: $LOG"
 start=$(date +%s.%N)
 # stdin from /dev/null keeps -nographic from putting a terminal into raw mode
 # (and leaving it so if timeout kills qemu).
 set +e
-timeout --kill-after=5 "$TIMEOUT" qemu-system-x86_64 \
+timeout --kill-after=5 "$TIMEOUT" "$QEMU" "${MACHINE[@]}" \
   -accel "$ACCEL" -cpu "$CPU" -m "$MEM" -smp "$SMP" \
   -nographic -no-reboot -nic none \
   -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
-  -append "console=ttyS0 panic=-1 quiet cgroup_no_v1=all" \
+  -append "console=$CONSOLE panic=-1 quiet cgroup_no_v1=all ${CONTAIN_VM_APPEND:-}" \
   </dev/null >"$WORK/serial.log" 2>"$WORK/qemu.err" &
 QEMU_PID=$!
 wait "$QEMU_PID"; qemu_rc=$?
@@ -337,8 +513,10 @@ for phase in initramfs tmpfs; do
   fi
 done
 grep '^=== INIT ERROR' "$CLEAN" >&2 && failed=1
+# Kernel trouble is worth seeing even when the suite passed.
+grep -E 'soft lockup|hung_task|BUG:|Oops|WARNING:|Call Trace' "$CLEAN" >&2 && log "the kernel complained (above)"
 if done_line=$(grep -m1 '^=== VM DONE' "$CLEAN"); then
-  log "${done_line#=== } host-wall=${elapsed}s"
+  log "${done_line#=== } host-wall=${elapsed}s ($ARCH, $KPKG)"
 else
   log "FAIL: '=== VM DONE' never appeared (qemu rc=$qemu_rc after ${elapsed}s; 124 = timeout)"
   failed=1

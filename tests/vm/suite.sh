@@ -1,16 +1,55 @@
 #!/bin/sh
 # Runs inside the test VM (see run-vm.sh), once per phase: the same compiled integration suite as
-# `make test` on the host (tests/run.rs), here on a pure cgroup v2 kernel, plus the checks that
-# only make sense on a freshly booted VM.
+# `make test` on the host, here on a pure cgroup v2 kernel, plus the checks that only make sense on
+# a freshly booted VM.
 #
-# Payload: contain (static), run-tests, hardening-tests, features-tests and network-tests
-# (tests/{run,hardening,features,network}.rs as static binaries), rootfs/ (busybox). tests/tty.rs
-# needs tmux and stays on the host.
+# Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests and
+# leftovers-tests (tests/{run,hardening,features,network,leftovers}.rs as static binaries),
+# mkrootfs.sh, and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs needs tmux and stays on
+# the host.
 set -u
 cd /payload
+. ./vm.env
 export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs TMPDIR=/tmp
 mkdir -p /tmp
 failed=0
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v s="$1" -v e="$(uptime_s)" 'BEGIN { printf "%.1fs", e - s }'; }
+phase_began=$(uptime_s)
+echo "VM: $CONTAIN_VM_ARCH, kernel $(uname -r), phase $CONTAIN_VM_PHASE, $(nproc) cpus," \
+    "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
+
+# CONTAIN_VM_WATCH=N (from the host): every N seconds, print each container cgroup's memory and
+# the kernel stack of every process in it; a process found running in two samples in a row gets
+# the backtraces of all CPUs (sysrq l: a running task has no readable /proc/PID/stack).
+if [ -n "${CONTAIN_VM_WATCH:-}" ]; then
+    running_before=
+    while sleep "$CONTAIN_VM_WATCH"; do
+        running_now=
+        for cg in /sys/fs/cgroup/contain-*; do
+            [ -d "$cg" ] || continue
+            echo "WATCH $(uptime_s) $cg memory.current=$(cat "$cg/memory.current" 2>/dev/null)" \
+                "events: $(tr '\n' ' ' <"$cg/memory.events" 2>/dev/null)"
+            for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+                state=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)
+                echo "WATCH   $pid $(cat /proc/$pid/comm 2>/dev/null) $state" \
+                    "$(tr '\n' ' ' </proc/$pid/stack 2>/dev/null)"
+                [ "$state" = R ] && running_now="$running_now $pid "
+            done
+        done
+        for pid in $running_now; do
+            case $running_before in *" $pid "*) echo "WATCH $pid still running: sysrq l"; echo l >/proc/sysrq-trigger ;; esac
+        done
+        running_before=$running_now
+    done &
+    watcher=$!
+fi
+
+# CONTAIN_VM_PRE (from the host): commands to run first, e.g. a loop that reproduces a race.
+if [ -n "${CONTAIN_VM_PRE:-}" ]; then eval "$CONTAIN_VM_PRE"; fi
+# The image every test runs, from the guest's own static busybox.
+[ -d rootfs ] || BUSYBOX=/bin/busybox sh ./mkrootfs.sh rootfs || exit 1
 
 if [ "$CONTAIN_VM_PHASE" = initramfs ]; then
     # pivot_root is impossible from the initramfs root: the suite expects the fallback here.
@@ -23,8 +62,18 @@ fi
 
 # One test at a time: under emulation, a memory hog next to a fork loop or a CPU hog can take more
 # than a minute to be OOM-killed, and a slow neighbour is not what these tests are about.
-for suite in run hardening features network; do
-    ./$suite-tests --test-threads=1 || failed=1
+# CONTAIN_VM_TESTS (from the host) narrows the run to "SUITE[:FILTER] ..." and CONTAIN_VM_REPEAT
+# runs it that many times, to chase a flaky test.
+round=1
+while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers}; do
+        suite=${selection%%:*}
+        filter=${selection#"$suite"}
+        began=$(uptime_s)
+        ./$suite-tests --test-threads=1 ${filter#:} || failed=1
+        echo "VM: $suite tests${filter:+ ($filter)} took $(since "$began")"
+    done
+    round=$((round + 1))
 done
 
 leftover=$(ls -d /sys/fs/cgroup/contain-* 2>/dev/null)
@@ -34,4 +83,6 @@ if [ -n "$leftover" ]; then
 else
     echo "PASS: no contain-* cgroup left in /sys/fs/cgroup"
 fi
+echo "VM: phase $CONTAIN_VM_PHASE took $(since "$phase_began")"
+[ -z "${watcher:-}" ] || kill "$watcher"
 exit $failed

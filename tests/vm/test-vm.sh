@@ -1,27 +1,53 @@
 #!/usr/bin/env bash
-# `make test-vm`: packs the static ./contain, the integration suite compiled as a static binary, a
-# busybox rootfs and suite.sh into a payload, and boots it in a throwaway pure-cgroup-v2 VM twice
-# (initramfs root, then tmpfs root) with run-vm.sh.
+# `make test-vm [ARCH=x86_64|aarch64] [KERNEL=6.1|5.10]`: builds contain and the integration suite
+# as static binaries for ARCH, packs them with suite.sh and mkrootfs.sh into a payload, and boots it
+# in a throwaway pure-cgroup-v2 VM twice (initramfs root, then tmpfs root) with run-vm.sh.
 #
-# usage: tests/vm/test-vm.sh TARGET RUSTFLAGS   (the Makefile passes its static build settings)
+# usage: tests/vm/test-vm.sh ARCH KERNEL TARGET RUSTFLAGS   (the Makefile passes its build settings)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-target=${1:?target triple}
-rustflags=${2-}
+arch=${1:?arch} kernel=${2:?kernel} target=${3:?target triple}
+rustflags=${4-}
 
-[[ -x ./contain ]] || { echo "test-vm: build ./contain first (make)" >&2; exit 1; }
+began=$(date +%s)
+say() { printf 'test-vm: %s\n' "$*" >&2; }
+
+# Another architecture builds with musl only: its libc.a and crt objects come with the target's
+# rust-std component, and rustc's own rust-lld links them, so no cross C toolchain is needed.
+if [[ $arch != "$(uname -m)" ]]; then
+    [[ $target == *-musl ]] || { say "error: $arch builds need the $arch-unknown-linux-musl target"; exit 1; }
+    linker_var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER
+    export "$linker_var=rust-lld"
+fi
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
+    rustup target add "$target" >&2
+fi
+
 payload=$(mktemp -d /tmp/contain-vm-payload.XXXXXX)
 trap 'rm -rf "$payload"' EXIT
 
-# Each integration test file as a standalone static binary: cargo prints where it put them.
-cp ./contain "$payload/contain"
-for suite in run hardening features network; do
-    bin=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --test "$suite" --no-run \
-        --message-format=json | grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
-    [[ -x $bin ]] || { echo "test-vm: could not build the $suite tests" >&2; exit 1; }
+# contain itself, then each integration test file as a standalone static binary, all in one cargo
+# run (so they compile in parallel): cargo prints where it put them. (--target is explicit, so
+# RUSTFLAGS stay out of build.rs.)
+suites=(run hardening features network leftovers)
+RUSTFLAGS="$rustflags" cargo build --release --locked --target "$target"
+cp "target/$target/release/contain" "$payload/contain"
+built_tests=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --no-run \
+    "${suites[@]/#/--test=}" --message-format=json | grep '"kind":\["test"\]')
+for suite in "${suites[@]}"; do
+    bin=$(grep "\"name\":\"$suite\"" <<<"$built_tests" | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
+    [[ -x $bin ]] || { say "error: could not build the $suite tests"; exit 1; }
     cp "$bin" "$payload/$suite-tests"
 done
-cp tests/vm/suite.sh "$payload/suite.sh"
-sh tests/mkrootfs.sh "$payload/rootfs"
+# The rootfs is made in the guest, from the guest's own busybox (of the guest's architecture).
+cp tests/vm/suite.sh tests/mkrootfs.sh "$payload/"
+built=$(date +%s)
+say "built contain and the suites for $target in $((built - began))s"
 
-exec tests/vm/run-vm.sh "$payload"
+set +e
+CONTAIN_VM_ARCH=$arch CONTAIN_VM_KERNEL=$kernel tests/vm/run-vm.sh "$payload"
+rc=$?
+set -e
+say "$arch, kernel $kernel: $([[ $rc == 0 ]] && echo PASS || echo FAIL) in $(($(date +%s) - began))s" \
+    "(build $((built - began))s, VM and its set-up $(($(date +%s) - built))s)"
+exit $rc
