@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::ffi::c_int;
 
 use crate::caps::{self, Privileges};
+use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::handshake::{ChildEnds, Failure};
 use crate::hooks;
@@ -254,8 +255,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        sys::mount_setattr_tree(&new_root, sys::MOUNT_ATTR_NODEV, 0)
-            .step(|| "mount_setattr(rootfs, AT_RECURSIVE, MOUNT_ATTR_NODEV)".into())?;
+        compat::set_attributes(&new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
     }
     // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
     let create_missing = !container.read_only || container.overlay.is_some();
@@ -284,8 +284,8 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
-        sys::mount_setattr_path(c"/", false, sys::MOUNT_ATTR_RDONLY)
-            .step(|| "mount_setattr(/, MOUNT_ATTR_RDONLY)".into())?;
+        let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
+        compat::set_attributes(&root, false, sys::MOUNT_ATTR_RDONLY, 0, "/")?;
     }
     if let Some(propagation) = container.propagation {
         sys::mount(None, c"/", None, propagation, None).step(|| format!("mount(/, propagation {propagation:#x})"))?;
@@ -336,10 +336,7 @@ fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
 /// the root (pivot_root needs a mount point, and the rootfs directory may not be one). Taken and
 /// attached through descriptors (open_tree, move_mount), so its path is not looked up again.
 fn bind_root(root: &Fd, describe: &str) -> Result<Fd, Error> {
-    let tree =
-        sys::open_tree_clone(root, true).step(|| format!("open_tree({describe}, OPEN_TREE_CLONE|AT_RECURSIVE)"))?;
-    sys::move_mount_onto(&tree, root).step(|| format!("move_mount({describe}, {describe})"))?;
-    Ok(tree)
+    compat::bind(root, root, true, describe)
 }
 
 /// Makes `new_root` the root of our mount namespace and detaches the host's root entirely.
@@ -450,9 +447,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         .map_err(Failure::setup)?;
     apply_limits(&config.limits).map_err(Failure::setup)?;
     let first = 3 + config.limits.preserve_fds;
-    sys::close_range_cloexec(first)
-        .step(|| format!("close_range({first}, ~0, CLOSE_RANGE_CLOEXEC)"))
-        .map_err(Failure::setup)?;
+    compat::mark_cloexec_from(first).map_err(Failure::setup)?;
     match (&pty, &config.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {

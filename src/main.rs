@@ -17,6 +17,7 @@ mod child;
 mod cli;
 #[allow(unsafe_code)]
 mod clone;
+mod compat;
 mod devices;
 mod error;
 mod handshake;

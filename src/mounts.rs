@@ -18,6 +18,7 @@
 //! The masks come after the pivot, when `/` is the container's and plain paths are safe.
 
 use crate::cgroup;
+use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::resolve::{Last, Root};
 use crate::spec;
@@ -503,29 +504,24 @@ pub fn apply(
                 let point = mount_point(&root, target, kind, Last::Follow, may_create(target))?;
                 let host = &bind.source.path;
                 let how = &bind.how;
-                let tree = sys::open_tree_clone(&bind.source.reopen()?, how.recursive)
-                    .step(|| format!("open_tree({host}, OPEN_TREE_CLONE)"))?;
+                // Attached, then given its attributes: no process of the container exists yet to
+                // see it in between.
+                let mounted = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
                 if set != 0 || how.clear != 0 {
-                    sys::mount_setattr_tree(&tree, set, how.clear)
-                        .step(|| format!("mount_setattr({host}, set {set:#x}, clear {:#x})", how.clear))?;
+                    compat::set_attributes(&mounted, how.recursive, set, how.clear, target)?;
                 }
-                sys::move_mount_onto(&tree, &point).step(|| format!("move_mount({host}, {target})"))?;
                 if how.propagation != 0 {
-                    set_propagation(&tree, target, how.propagation)?;
+                    set_propagation(&mounted, target, how.propagation)?;
                 }
             }
             Step::Device { name } => {
                 let target = format!("/dev/{name}");
                 let device = host_device(name)?;
                 let point = mount_point(&root, &target, PointKind::File, Last::Follow, true)?;
-                let tree =
-                    sys::open_tree_clone(&device, false).step(|| format!("open_tree(/dev/{name}, OPEN_TREE_CLONE)"))?;
+                let mounted = compat::bind(&device, &point, false, &format!("host /dev/{name}"))?;
                 let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
-                sys::mount_setattr_tree(&tree, attributes, 0).step(|| {
-                    format!("mount_setattr(/dev/{name}, MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC)")
-                })?;
-                sys::move_mount_onto(&tree, &point).step(|| format!("move_mount(host /dev/{name}, {target})"))?;
+                compat::set_attributes(&mounted, false, attributes, 0, &target)?;
             }
             Step::Node(device) => make_node(&root, device)?,
             Step::Cgroup { target, flags, own_namespace } => {
@@ -604,12 +600,7 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
         .iter()
         .filter(|&&(_, flag, clears, attribute)| !clears && attribute != 0 && flags & flag != 0)
         .fold(0, |set, &(.., attribute)| set | attribute);
-    sys::mount_setattr_tree(
-        &mounted,
-        attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
-        0,
-    )
-    .step(|| format!("mount_setattr({target}, AT_RECURSIVE, {attributes:#x})"))
+    compat::set_attributes(&mounted, true, attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC, 0, target)
 }
 
 /// One hierarchy at `point`: `host_dir` (`/sys/fs/cgroup/cpu,cpuacct`; "" for the v2 root), which
@@ -643,8 +634,7 @@ fn mount_hierarchy(
     let source =
         format!("{}{}{}", if host_dir.is_empty() { cgroup::CGROUP_ROOT } else { host_dir }, "", membership.path);
     let own = sys::open(&cpath(&source)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({source})"))?;
-    let tree = sys::open_tree_clone(&own, false).step(|| format!("open_tree({source}, OPEN_TREE_CLONE)"))?;
-    sys::move_mount_onto(&tree, point).step(|| format!("move_mount({source}, {target})"))
+    compat::bind(&own, point, false, &source).map(drop)
 }
 
 /// One of the host's harmless devices, opened where the host's /dev still is (before the pivot).
@@ -694,9 +684,9 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                         sys::mount(Some(c"tmpfs"), &target, Some(c"tmpfs"), flags, Some(c"size=0"))
                     }
                     _ => {
-                        let null = container_null()?;
-                        let tree = sys::open_tree_clone(&null, false).step(|| "open_tree(/dev/null)".into())?;
-                        sys::move_mount_to(&tree, &target)
+                        let file = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
+                        compat::bind(&container_null()?, &file, false, &format!("/dev/null onto {path}"))?;
+                        continue;
                     }
                 };
                 hidden.step(|| format!("mount(mask, {path})"))?;
@@ -709,8 +699,8 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                 }
                 let attributes =
                     sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-                sys::mount_setattr_path(&target, true, attributes)
-                    .step(|| format!("mount_setattr({path}, AT_RECURSIVE, MOUNT_ATTR_RDONLY|...)"))?;
+                let mounted = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
+                compat::set_attributes(&mounted, true, attributes, 0, path)?;
             }
         }
     }

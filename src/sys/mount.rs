@@ -23,10 +23,8 @@ pub fn mount(
 
 /// open_tree(2) flag: a detached copy (a bind mount not yet attached anywhere).
 const OPEN_TREE_CLONE: u32 = 1;
-/// move_mount(2) flags: the source is the fd itself, not a path relative to it; a symlink at the
-/// target is followed (inside the container, where it can only lead to the container's files).
+/// move_mount(2) flag: the source is the fd itself, not a path relative to it.
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
-const MOVE_MOUNT_T_SYMLINKS: u32 = 0x10;
 /// mount_setattr(2) and open_tree(2) flag (linux/fcntl.h): the mounts below, too.
 const AT_RECURSIVE: u32 = 0x8000;
 
@@ -38,8 +36,7 @@ pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 /// open_tree(2) with OPEN_TREE_CLONE of an already opened path (an O_PATH descriptor, resolved
 /// and checked once): a detached bind mount of it (with `recursive`, of the mounts below it too),
-/// taken while the host's tree is still visible, to be attached inside the container later with
-/// `move_mount_to`.
+/// to be attached with `move_mount_onto`.
 pub fn open_tree_clone(source: &Fd, recursive: bool) -> Result<Fd, Errno> {
     let flags = OPEN_TREE_CLONE
         | libc::O_CLOEXEC as u32
@@ -50,24 +47,8 @@ pub fn open_tree_clone(source: &Fd, recursive: bool) -> Result<Fd, Errno> {
     Ok(Fd(fd as i32))
 }
 
-/// move_mount(2): attaches a detached mount from `open_tree_clone` at `target`.
-pub fn move_mount_to(mount: &Fd, target: &CStr) -> Result<(), Errno> {
-    // SAFETY: the empty source path and `target` are NUL-terminated and outlive the call.
-    check(unsafe {
-        syscall!(
-            MOVE_MOUNT,
-            mount.0,
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS
-        )
-    })
-    .map(drop)
-}
-
-/// move_mount(2) of a detached mount onto an open directory (MOVE_MOUNT_T_EMPTY_PATH): the
-/// rootfs's bind onto itself, without looking its path up again.
+/// move_mount(2) of a detached mount onto an open directory or file (MOVE_MOUNT_T_EMPTY_PATH):
+/// the target is the one looked up and checked, never looked up again.
 pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {
     const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
     // SAFETY: the two empty paths are NUL-terminated and outlive the call.
@@ -84,10 +65,14 @@ pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// mount_setattr(2): sets `attributes` on a mount (and every mount below it with AT_RECURSIVE),
-/// keeping its other flags, which a MS_REMOUNT would have to restate; it also works on a detached
-/// mount from open_tree, before it is attached anywhere.
-fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64, clear: u64) -> Result<(), Errno> {
+/// MOUNT_ATTR_IDMAP: the mount's ids are seen through a user namespace's maps (5.12).
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// mount_setattr(2) on the mount a descriptor holds (a detached tree from `open_tree_clone`, the new
+/// root, a mount just attached) and with `recursive` every mount below it: attributes to `set` and
+/// to `clear`, keeping the others, which a MS_REMOUNT would have to restate (see compat.rs for
+/// kernels before 5.12). With MOUNT_ATTR_IDMAP, `userns` is the user namespace whose maps apply.
+pub fn mount_setattr(mount: &Fd, recursive: bool, set: u64, clear: u64, userns: Option<&Fd>) -> Result<(), Errno> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -95,21 +80,13 @@ fn mount_setattr(dirfd: i32, path: &CStr, flags: u32, attributes: u64, clear: u6
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: attributes, attr_clr: clear, propagation: 0, userns_fd: 0 };
+    let userns_fd = userns.map_or(0, |fd| fd.0 as u64);
+    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd };
     let size = std::mem::size_of::<MountAttr>();
-    // SAFETY: `path` is NUL-terminated; `attr` is a MOUNT_ATTR_SIZE_VER0 struct; both outlive the call.
-    check(unsafe { syscall!(MOUNT_SETATTR, dirfd, path.as_ptr(), flags, &attr as *const MountAttr, size) }).map(drop)
-}
-
-/// mount_setattr(2) on the mount at `path`, and with `recursive` on every mount below it.
-pub fn mount_setattr_path(path: &CStr, recursive: bool, attributes: u64) -> Result<(), Errno> {
-    mount_setattr(libc::AT_FDCWD, path, if recursive { AT_RECURSIVE } else { 0 }, attributes, 0)
-}
-
-/// mount_setattr(2) on the mount a descriptor holds (a detached tree from `open_tree_clone`, or the
-/// new root) and every mount below it: `set` and `clear` attributes.
-pub fn mount_setattr_tree(mount: &Fd, set: u64, clear: u64) -> Result<(), Errno> {
-    mount_setattr(mount.0, c"", libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE, set, clear)
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: the empty path is NUL-terminated; `attr` is a MOUNT_ATTR_SIZE_VER0 struct; both
+    // outlive the call.
+    check(unsafe { syscall!(MOUNT_SETATTR, mount.0, c"".as_ptr(), flags, &attr as *const MountAttr, size) }).map(drop)
 }
 
 /// umount2(2): detaches the host's old root from the container's mount table.
