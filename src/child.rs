@@ -351,11 +351,14 @@ fn pivot_into(new_root: &Fd, describe: &str) -> Result<(), Error> {
         Ok(()) => {
             sys::umount2(c".", libc::MNT_DETACH).step(|| "umount2(old root, MNT_DETACH)".into())?;
         }
-        Err(Errno(libc::EINVAL)) if root_is_initramfs() => {
-            // The initramfs root cannot be pivoted away from (it is the bottom of the mount
-            // tree); minimal VMs boot that way. Move the rootfs over / and chroot, as runc's
-            // no_pivot does. Weaker: the old root is hidden, not detached.
-            log!("pivot_root: EINVAL on an initramfs root; falling back to MS_MOVE + chroot");
+        Err(errno) if (errno.0 == libc::EINVAL && root_is_initramfs()) || compat::missing(errno) => {
+            // The initramfs root cannot be pivoted away from (it is the bottom of the mount tree);
+            // minimal VMs boot that way. And Docker's seccomp profile refuses pivot_root even with
+            // CAP_SYS_ADMIN (ours too), so a contain nested in such a container meets EPERM. Move
+            // the rootfs over / and chroot, as runc's no_pivot does. Weaker: the old root is
+            // hidden, not detached.
+            let why = if errno.0 == libc::EINVAL { "an initramfs root" } else { "refused by a seccomp profile" };
+            log!("pivot_root: {} ({why}); falling back to MS_MOVE + chroot", errno.name());
             sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)
                 .step(|| format!("mount({describe}, /, MS_MOVE)"))?;
             sys::chroot(c".").step(|| format!("chroot({describe})"))?;

@@ -14,6 +14,8 @@
 //! |                                   |       | the flags it has restated (a remount replaces all) |
 //! | close_range CLOSE_RANGE_CLOEXEC   | 5.11  | FD_CLOEXEC set on each descriptor /proc/self/fd    |
 //! |                                   |       | lists (5.10's close_range answers EINVAL)          |
+//! | pivot_root (refused by Docker's   |       | MS_MOVE of the rootfs onto / and chroot, as on an  |
+//! | profile, and ours)                |       | initramfs root (child.rs)                          |
 //!
 //! pidfd_open (5.3) and pidfd_send_signal (5.1) have no fallback: 5.10 has them.
 
@@ -48,16 +50,22 @@ pub fn bind(source: &Fd, target: &Fd, recursive: bool, describe: &str) -> Result
             Ok(tree)
         }
         Err(errno) if missing(errno) => {
-            fallback_once(&BIND_FALLBACK, "open_tree(2) is refused (Linux < 5.2, or a seccomp profile): binding with mount(2)");
+            fallback_once(
+                &BIND_FALLBACK,
+                "open_tree(2) is refused (Linux < 5.2, or a seccomp profile): binding with mount(2)",
+            );
             let flags = libc::MS_BIND | if recursive { libc::MS_REC } else { 0 };
             let (from, onto) = (cpath(&source.proc_path())?, cpath(&target.proc_path())?);
             sys::mount(Some(&from), &onto, None, flags, None).step(|| format!("mount({describe}, MS_BIND)"))?;
             // The target's descriptor is the directory under the new mount: look its path up again
             // for the mount, which must show the source's own inode.
             let path = sys::path_of(target).step(|| format!("readlink({describe} target)"))?;
-            let mounted = sys::open(&cpath(&path)?, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({path})"))?;
+            let mounted =
+                sys::open(&cpath(&path)?, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({path})"))?;
             let same = |fd: &Fd| sys::fstat(fd).map(|st| sys::identity(&st));
-            if same(&mounted).step(|| format!("fstat({path})"))? != same(source).step(|| format!("fstat({describe})"))? {
+            if same(&mounted).step(|| format!("fstat({path})"))?
+                != same(source).step(|| format!("fstat({describe})"))?
+            {
                 return Err(Error::Setup(format!("{path} changed while {describe} was bound onto it")));
             }
             Ok(mounted)
@@ -71,7 +79,10 @@ pub fn bind(source: &Fd, target: &Fd, recursive: bool, describe: &str) -> Result
 pub fn set_attributes(mount: &Fd, recursive: bool, set: u64, clear: u64, describe: &str) -> Result<(), Error> {
     match sys::mount_setattr(mount, recursive, set, clear, None) {
         Err(errno) if missing(errno) => {
-            fallback_once(&SETATTR_FALLBACK, "mount_setattr(2) is refused (Linux < 5.12, or a seccomp profile): remounting each mount");
+            fallback_once(
+                &SETATTR_FALLBACK,
+                "mount_setattr(2) is refused (Linux < 5.12, or a seccomp profile): remounting each mount",
+            );
             remount_each(mount, recursive, set, clear, describe)
         }
         other => other.step(|| format!("mount_setattr({describe}, set {set:#x}, clear {clear:#x})")),
@@ -89,8 +100,12 @@ const ATTRIBUTES: [(u64, u64, &str); 4] = [
 
 /// The access-time words of mountinfo, which a remount must restate too (leaving them out would
 /// reset the mount to relatime, or be refused on a locked mount).
-const ATIME: [(&str, u64); 4] =
-    [("noatime", libc::MS_NOATIME), ("nodiratime", libc::MS_NODIRATIME), ("relatime", libc::MS_RELATIME), ("strictatime", libc::MS_STRICTATIME)];
+const ATIME: [(&str, u64); 4] = [
+    ("noatime", libc::MS_NOATIME),
+    ("nodiratime", libc::MS_NODIRATIME),
+    ("relatime", libc::MS_RELATIME),
+    ("strictatime", libc::MS_STRICTATIME),
+];
 
 /// The fallback: each mount at or below the mount's path, from /proc/self/mountinfo, remounted
 /// with the flags it has, `set` added and `clear` taken away.
@@ -140,7 +155,10 @@ fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| std::str::from_utf8(d).ok()).and_then(|d| u8::from_str_radix(d, 8).ok());
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
         match (bytes[i], octal) {
             (b'\\', Some(byte)) => {
                 out.push(byte);
@@ -160,8 +178,12 @@ fn unescape(field: &str) -> String {
 pub fn mark_cloexec_from(first: u32) -> Result<(), Error> {
     match sys::close_range_cloexec(first) {
         Err(errno) if errno.0 == libc::EINVAL || missing(errno) => {
-            fallback_once(&CLOEXEC_FALLBACK, "close_range(CLOSE_RANGE_CLOEXEC) is refused (Linux < 5.11): marking each descriptor");
-            let dir = sys::open(c"/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| "open(/proc/self/fd)".into())?;
+            fallback_once(
+                &CLOEXEC_FALLBACK,
+                "close_range(CLOSE_RANGE_CLOEXEC) is refused (Linux < 5.11): marking each descriptor",
+            );
+            let dir = sys::open(c"/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                .step(|| "open(/proc/self/fd)".into())?;
             for entry in sys::list_dir(&dir).step(|| "getdents64(/proc/self/fd)".into())? {
                 let Some(fd) = entry.name.to_str().ok().and_then(|n| n.parse::<i32>().ok()) else { continue };
                 if fd >= first as i32 && fd != dir.raw() {
@@ -187,7 +209,8 @@ mod tests {
 
     #[test]
     fn a_tree_is_its_mount_and_the_ones_below_it_never_a_sibling() {
-        let points = |path, recursive| mounts_at(TABLE, path, recursive).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
+        let points =
+            |path, recursive| mounts_at(TABLE, path, recursive).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
         assert_eq!(points("/tmp/root", true), ["/tmp/root", "/tmp/root/proc", "/tmp/root/my data"]);
         assert_eq!(points("/tmp/root", false), ["/tmp/root"]);
         assert_eq!(points("/", true).len(), 5);
@@ -197,7 +220,13 @@ mod tests {
     fn a_remount_restates_what_the_mount_has() {
         let (_, proc_options) = &mounts_at(TABLE, "/tmp/root/proc", false)[0];
         let flags = remount_flags(proc_options, sys::MOUNT_ATTR_RDONLY, 0);
-        let expected = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME;
+        let expected = libc::MS_REMOUNT
+            | libc::MS_BIND
+            | libc::MS_RDONLY
+            | libc::MS_NOSUID
+            | libc::MS_NODEV
+            | libc::MS_NOEXEC
+            | libc::MS_RELATIME;
         assert_eq!(flags, expected);
         let cleared = remount_flags("ro,nosuid,noatime", 0, sys::MOUNT_ATTR_RDONLY);
         assert_eq!(cleared, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_NOSUID | libc::MS_NOATIME);

@@ -600,7 +600,13 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
         .iter()
         .filter(|&&(_, flag, clears, attribute)| !clears && attribute != 0 && flags & flag != 0)
         .fold(0, |set, &(.., attribute)| set | attribute);
-    compat::set_attributes(&mounted, true, attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC, 0, target)
+    compat::set_attributes(
+        &mounted,
+        true,
+        attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
+        0,
+        target,
+    )
 }
 
 /// One hierarchy at `point`: `host_dir` (`/sys/fs/cgroup/cpu,cpuacct`; "" for the v2 root), which

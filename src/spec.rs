@@ -3,8 +3,10 @@
 //! the message (`linux.namespaces[2].type: unknown namespace "time"`).
 //!
 //! The rule, from the issue that brought OCI: an unknown field is ignored (newer specs add fields),
-//! a field we understand but cannot honour is an error naming it (AppArmor, SELinux labels, Intel
-//! RDT, time namespaces), never silently skipped.
+//! a field we understand but cannot honour is an error naming it (AppArmor, Intel RDT, time
+//! namespaces, SELinux labels on a host with SELinux), never silently skipped. Where an engine and
+//! the spec disagree, the engine wins (README, OCI runtime): unknown capability names are skipped,
+//! as runc and crun skip them.
 
 use crate::caps::{self, Cap, CapSet};
 use crate::devices::{self, DeviceRule};

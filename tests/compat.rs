@@ -31,7 +31,12 @@ const AUDIT_ARCH: u32 = 0xC000_00B7;
 /// A classic BPF program: on this architecture, each refused call gets `errno`, the rest run.
 fn filter(errno: u16) -> Vec<libc::sock_filter> {
     let statement = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
-    let jump_if = |k: u32, jt: u8, jf: u8| libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt, jf, k };
+    let jump_if = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
     let load = |offset: u32| statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
     let ret = |value: u32| statement(libc::BPF_RET | libc::BPF_K, value);
     let n = REFUSED.len() as u8;
@@ -101,4 +106,47 @@ fn every_fallback_works_when_its_call_answers_enosys() {
 #[test]
 fn every_fallback_works_when_its_call_answers_eperm() {
     every_fallback_works_when_its_call_answers(libc::EPERM);
+}
+
+/// contain inside contain: the outer container's rootfs holds the binary under test and a second
+/// rootfs, in which the inner contain runs a command of its own.
+fn contain_in_contain(outer_flags: &[&str]) -> Output {
+    let name = unique_name("nested");
+    let outer = fresh_rootfs(&name);
+    std::fs::copy(contain_bin(), outer.join("contain")).unwrap();
+    let status = std::process::Command::new("cp").arg("-a").arg(rootfs()).arg(outer.join("inner")).status().unwrap();
+    assert!(status.success());
+    let inner = "/contain run --rootfs /inner --name inner -- sh -c 'echo inner-ok; hostname; cat /proc/1/cmdline'";
+    let out = run_in(&outer, &name, outer_flags, &["sh", "-c", inner]);
+    assert_no_leftovers(&name, &outer);
+    std::fs::remove_dir_all(&outer).unwrap();
+    out
+}
+
+#[test]
+fn contain_runs_inside_a_privileged_contain() {
+    if !require_root() {
+        return;
+    }
+    let out = contain_in_contain(&["--privileged"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("inner-ok\ninner\n"), "{}", out.stdout);
+    assert!(!out.stderr.contains("falling back"), "nothing refused under --privileged:\n{}", out.stderr);
+}
+
+#[test]
+fn contain_runs_inside_a_contain_with_sys_admin_under_its_seccomp_profile() {
+    if !require_root() {
+        return;
+    }
+    // Not privileged: the outer seccomp profile is on (pivot_root answers EPERM there, as in
+    // Docker's), the masks too.
+    let out = contain_in_contain(&["--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("inner-ok\ninner\n"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("pivot_root: EPERM (refused by a seccomp profile)"),
+        "the outer profile:\n{}",
+        out.stderr
+    );
 }
