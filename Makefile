@@ -28,7 +28,7 @@ STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET)),$(if $(CROSS),,host)),yes,no)
 SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort
 
-.PHONY: all contain rootfs demo test test-faults test-vm bench unit-test check-aarch64 busybox clean \
+.PHONY: all contain rootfs demo test test-faults test-vm bench size-report unit-test check-aarch64 busybox clean \
 	test-oci test-podman test-containerd bench-oci
 
 all: contain
@@ -95,10 +95,22 @@ bench-oci: contain busybox
 	tests/bench/oci.sh $(BENCH_OCI_RUNTIMES)
 
 # Not a test: start-up latency, memory and size against crun, runc and bubblewrap, then the OCI
-# lifecycle and `podman run` against crun and runc (tests/bench/).
+# lifecycle and `podman run` against crun and runc (tests/bench/), then where the bytes go.
 bench: contain busybox
 	tests/bench/bench.sh
 	tests/bench/oci.sh $(CURDIR)/contain crun runc
+	$(MAKE) size-report
+
+# ./contain by ELF section, and by module from an unstripped twin of the same build.
+size-report: contain
+ifeq ($(SMALL),yes)
+	CARGO_PROFILE_RELEASE_STRIP=false RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(SMALL_FLAGS)" cargo build --release --locked \
+		--target $(TARGET) -Z build-std=std,panic_abort --target-dir target/symbols
+else
+	CARGO_PROFILE_RELEASE_STRIP=false RUSTFLAGS="$(STATIC_FLAGS)" cargo build --release --locked --target $(TARGET) \
+		--target-dir target/symbols
+endif
+	python3 tests/bench/size.py ./contain target/symbols/$(TARGET)/release/contain
 
 unit-test:
 	cargo test --locked --bin contain
