@@ -80,8 +80,9 @@ fn rootfs_with_sh_interpreter(name: &str, interpreter: &str) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_through_a_proc_self_exe_interpreter_cannot_overwrite_the_host_binary() {
-    let Some(name) = root_test("cve5736") else { return };
+    let name = root_test("cve5736");
     let rootfs = rootfs_with_sh_interpreter(&name, "/proc/self/exe");
     fs::write(rootfs.join("watch.sh"), WATCHER).unwrap();
     // Never the real binary: a scratch copy, upgraded the usual way while the container runs.
@@ -134,8 +135,9 @@ fn exec_through_a_proc_self_exe_interpreter_cannot_overwrite_the_host_binary() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_images_interpreter_line_cannot_run_the_host_binary_as_the_command() {
-    let Some(name) = root_test("cve5736run") else { return };
+    let name = root_test("cve5736run");
     // `#!/proc/self/exe --version`: were the host binary the interpreter, the container's command
     // would be the host binary itself, and it would print its version.
     let rootfs = rootfs_with_sh_interpreter(&name, "/proc/self/exe --version");
@@ -152,8 +154,9 @@ fn the_images_interpreter_line_cannot_run_the_host_binary_as_the_command() {
 const HOST_DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_hosts_device_nodes_cannot_be_changed_from_a_container() {
-    let Some(name) = root_test("devices") else { return };
+    let name = root_test("devices");
     // Never against the host's real devices: in a private mount namespace, a tmpfs holds throwaway
     // nodes with the same numbers, each bound over /dev/X, and contain runs there. Everything
     // vanishes with the namespace.
@@ -242,8 +245,9 @@ fn graft_paths(name: &str, host: &Path) -> (PathBuf, PathBuf) {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_symlinked_rootfs_cannot_graft_a_host_directory_into_an_overlay() {
-    let Some(name) = root_test("graftlink") else { return };
+    let name = root_test("graftlink");
     let host = host_directory(&name);
     let (_, grafted) = graft_paths(&name, &host);
     // The user is given a harmless-looking path, a symlink to `.../r:/HOST`.
@@ -259,8 +263,9 @@ fn a_symlinked_rootfs_cannot_graft_a_host_directory_into_an_overlay() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_rootfs_path_with_colons_and_commas_works_with_overlay_and_grafts_nothing() {
-    let Some(name) = root_test("graftpath") else { return };
+    let name = root_test("graftpath");
     let host = host_directory(&name);
     let (_, grafted) = graft_paths(&name, &host);
     // The same `.../r:/HOST` path given directly, and one with a ',' and an option after it.
@@ -395,8 +400,9 @@ impl Drop for HostProcess {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_forged_record_cannot_get_a_host_process_signalled() {
-    let Some(name) = root_test("forgedinit") else { return };
+    let name = root_test("forgedinit");
     let victim = HostProcess::sleep();
     let victim_ref = process_ref(victim.pid());
     let mut forged = ForgedEntry::new(&name);
@@ -429,8 +435,9 @@ fn a_forged_record_cannot_get_a_host_process_signalled() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_through_a_forged_record_cannot_enter_another_container() {
-    let Some(victim) = root_test("victim") else { return };
+    let victim = root_test("victim");
     let runtime = start(&victim, &["--hostname", "the-victim"], &["sleep", "60"]);
     let _guard = CleanUp(victim.clone());
     let victim_init = container_pids(&victim, 1)[0];
@@ -460,8 +467,9 @@ fn exec_through_a_forged_record_cannot_enter_another_container() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_through_a_forged_record_naming_a_runtime_is_refused() {
-    let Some(name) = root_test("atkruntime") else { return };
+    let name = root_test("atkruntime");
     // The attacker's own container: its runtime lives in the host's namespaces, with every
     // capability. A record naming it as init, and claiming --privileged where a record can.
     let runtime = start(&name, &[], &["sleep", "60"]);
@@ -487,8 +495,9 @@ fn exec_through_a_forged_record_naming_a_runtime_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn forged_ids_cgroups_and_symlinks_touch_nothing_outside_the_state_directory() {
-    let Some(name) = root_test("pathtricks") else { return };
+    let name = root_test("pathtricks");
     // What the attacker wants gone: a host directory shaped like an entry, and a host cgroup with a
     // process in it.
     let precious = scratch().join(format!("precious-{name}"));
@@ -560,8 +569,9 @@ fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
-    let Some(name) = root_test("execprivs") else { return };
+    let name = root_test("execprivs");
     let runtime = start(&name, &["--cap-drop", "ALL", "--user", "1000"], &["sleep", "60"]);
     let _guard = CleanUp(name.clone());
     // The container's own record, edited to claim root and every capability where a record can.
@@ -582,8 +592,9 @@ fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_forged_oci_record_cannot_borrow_a_host_process_as_its_init() {
-    let Some(name) = root_test("forgedoci") else { return };
+    let name = root_test("forgedoci");
     // A host process in a cgroup of its own, and a record of an OCI container (whose init may
     // share the host's PID namespace, and whose cgroup path comes from its config) naming both.
     let cgroup = format!("atk-{name}");
@@ -626,8 +637,9 @@ fn a_forged_oci_record_cannot_borrow_a_host_process_as_its_init() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_state_directory_cannot_be_given_to_a_container() {
-    let Some(name) = root_test("stateexposure") else { return };
+    let name = root_test("stateexposure");
     // (Names starting with '.' are no ids: no concurrent sweep takes these for leftovers.)
     let inside = Path::new("/run/contain").join(format!(".{name}-inside"));
     fs::create_dir_all(&inside).unwrap();
@@ -655,8 +667,9 @@ fn the_state_directory_cannot_be_given_to_a_container() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_state_directory_cannot_be_given_to_a_container_through_another_path() {
-    let Some(name) = root_test("statealias") else { return };
+    let name = root_test("statealias");
     // The same directory under another name: a bind mount of it (or of /run) elsewhere, made in a
     // private mount namespace that vanishes with the test.
     let alias = scratch().join(format!("alias-{name}"));
@@ -692,8 +705,9 @@ fn the_state_directory_cannot_be_given_to_a_container_through_another_path() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_non_root_container_dies_with_its_killed_runtime() {
-    let Some(name) = root_test("userorphan") else { return };
+    let name = root_test("userorphan");
     let _cleanup = CleanUp(name.clone());
     let mut runtime = command(&run_args(rootfs(), &name, &["--user", "1000"], &["sleep", "60"])).spawn().unwrap();
     let init = container_pids(&name, 1)[0];
@@ -763,8 +777,9 @@ fn probe() -> &'static Path {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn file_capabilities_give_a_non_root_user_nothing() {
-    let Some(name) = root_test("filecaps") else { return };
+    let name = root_test("filecaps");
     require_tool("setcap", "libcap2-bin");
     let rootfs = fresh_rootfs(&name);
     for caps in ["cap_setuid+ei", "cap_setuid+ep", "cap_setuid+eip"] {
@@ -796,8 +811,9 @@ fn mkfifo(path: &Path) {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_fifo_as_a_volume_source_does_not_hang_the_runtime() {
-    let Some(name) = root_test("fifosource") else { return };
+    let name = root_test("fifosource");
     let _cleanup = CleanUp(name.clone());
     let fifo = scratch().join(format!("fifo-{name}"));
     mkfifo(&fifo);
@@ -812,8 +828,9 @@ fn a_fifo_as_a_volume_source_does_not_hang_the_runtime() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_fifo_at_a_volume_target_does_not_hang_the_runtime() {
-    let Some(name) = root_test("fifotarget") else { return };
+    let name = root_test("fifotarget");
     let _cleanup = CleanUp(name.clone());
     let rootfs = fresh_rootfs(&name);
     mkfifo(&rootfs.join("etc/app.conf"));
@@ -827,8 +844,9 @@ fn a_fifo_at_a_volume_target_does_not_hang_the_runtime() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn sigterm_stops_a_setup_that_blocks() {
-    let Some(name) = root_test("blockedsetup") else { return };
+    let name = root_test("blockedsetup");
     require_tool("strace", "strace");
     // The container's setup is stopped at its pivot_root (strace stops it there), as a hung NFS
     // server or a FIFO would hold it: a SIGTERM to the runtime meanwhile must end it at once, with
@@ -871,8 +889,9 @@ fn sigterm_stops_a_setup_that_blocks() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_seccomp_profile_refuses_what_dockers_refuses() {
-    let Some(name) = root_test("seccompcalls") else { return };
+    let name = root_test("seccompcalls");
     let rootfs = fresh_rootfs(&name);
     fs::copy(probe(), rootfs.join("bin/probe")).unwrap();
     let out = run_in(&rootfs, &name, &[], &["/bin/probe", "syscalls"]);
@@ -914,8 +933,9 @@ fn wait_until_exited(name: &str) {
 const LOG_SLACK: u64 = 48 << 10;
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_detached_container_cannot_fill_the_disk_with_its_log() {
-    let Some(name) = root_test("logflood") else { return };
+    let name = root_test("logflood");
     let _cleanup = CleanUp(name.clone());
     // Three times the cap of output (the default cap, 8 MiB, then --log-max 256K), then a last
     // line, which must be kept.
@@ -934,8 +954,9 @@ fn a_detached_container_cannot_fill_the_disk_with_its_log() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn an_overlay_layer_cannot_grow_past_its_size() {
-    let Some(name) = root_test("overlaysize") else { return };
+    let name = root_test("overlaysize");
     let rootfs = fresh_rootfs(&name);
     let script = "dd if=/dev/zero of=/big bs=64k count=64 2>&1 | grep -o 'No space left on device'; rm /big; \
                   echo small > /small && cat /small";

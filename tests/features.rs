@@ -15,8 +15,9 @@ use std::time::Duration;
 use common::*;
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn env_workdir_and_user() {
-    let Some(name) = root_test("env") else { return };
+    let name = root_test("env");
     let rootfs = &fresh_rootfs(&name); // --workdir creates a directory in it
     let script = "env | sort | grep -E '^(A|FROM_HOST|HOME|PATH)='; env | grep -c NOT_ON_HOST; pwd; id -u; id -g; \
                   grep CapEff /proc/self/status";
@@ -52,8 +53,9 @@ fn env_workdir_and_user() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn volumes_bind_read_write_read_only_and_single_files() {
-    let Some(name) = root_test("volumes") else { return };
+    let name = root_test("volumes");
     let rootfs = &fresh_rootfs(&name);
     let host = scratch().join(format!("volume-{name}"));
     fs::create_dir_all(host.join("rw")).unwrap();
@@ -74,8 +76,9 @@ fn volumes_bind_read_write_read_only_and_single_files() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_volume_target_that_is_a_symlink_out_of_the_rootfs_stays_inside() {
-    let Some(name) = root_test("volsymlink") else { return };
+    let name = root_test("volsymlink");
     let rootfs = &fresh_rootfs(&name);
     // /data in the image points at the host's /etc, as seen from outside: the mount must land on
     // the container's own /etc, never the host's.
@@ -92,8 +95,9 @@ fn a_volume_target_that_is_a_symlink_out_of_the_rootfs_stays_inside() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn overlay_leaves_the_image_untouched_and_keep_keeps_the_layer() {
-    let Some(name) = root_test("overlay") else { return };
+    let name = root_test("overlay");
     let rootfs = &fresh_rootfs(&name);
     let script = "echo new > /etc/added; rm /bin/ls; cat /etc/added; ls /bin/ls 2>/dev/null || echo gone";
     let out = run_in(rootfs, &name, &["--overlay"], &["sh", "-c", script]);
@@ -118,8 +122,9 @@ fn overlay_leaves_the_image_untouched_and_keep_keeps_the_layer() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn read_only_rootfs_with_a_writable_tmp() {
-    let Some(name) = root_test("readonly") else { return };
+    let name = root_test("readonly");
     let host = scratch().join(format!("volume-{name}"));
     fs::create_dir_all(&host).unwrap();
     let spec = format!("{}:/mnt", host.display());
@@ -131,8 +136,9 @@ fn read_only_rootfs_with_a_writable_tmp() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_usage_report_and_stats_json() {
-    let Some(name) = root_test("usage") else { return };
+    let name = root_test("usage");
     let json_path = scratch().join(format!("stats-{name}.json"));
     // Four processes at once, 8 MiB through a pipe, and a busy loop long enough (about 0.2 s of
     // CPU) for tick-based user/system accounting to see.
@@ -165,8 +171,9 @@ fn the_usage_report_and_stats_json() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn list_kill_and_stop_by_id() {
-    let Some(name) = root_test("manage") else { return };
+    let name = root_test("manage");
     let script = "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done";
     let runtime = start(&name, &[], &["sh", "-c", script]);
     let init = container_pids(&name, 1)[0];
@@ -199,8 +206,9 @@ fn list_kill_and_stop_by_id() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn stop_kills_a_container_that_ignores_sigterm() {
-    let Some(name) = root_test("stopkill") else { return };
+    let name = root_test("stopkill");
     let runtime = start(&name, &[], &["sleep", "60"]);
     let stop = contain(&["stop", &name, "-t", "1"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
@@ -210,8 +218,9 @@ fn stop_kills_a_container_that_ignores_sigterm() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_joins_a_running_container() {
-    let Some(name) = root_test("exec") else { return };
+    let name = root_test("exec");
     let runtime = start(&name, &["--env", "GREETING=hi", "--workdir", "/root", "--pids", "20"], &["sleep", "60"]);
     let script = "echo $GREETING; pwd; hostname; cat /proc/1/cmdline; echo; cat /proc/self/cgroup | grep -c ':/$'";
     let out = contain(&["exec", &name, "--", "sh", "-c", script]);
@@ -249,8 +258,9 @@ fn wait_until_listed(name: &str, status: &str, log: &Path) {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn detach_prints_the_id_and_logs_the_output() {
-    let Some(name) = root_test("detach") else { return };
+    let name = root_test("detach");
     let out = run_in(rootfs(), &name, &["--detach"], &["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 4"]);
     assert_eq!((out.code, out.stdout.as_str(), out.own_stderr().as_str()), (0, format!("{name}\n").as_str(), ""));
     let log = state_dir(&name).join("log");
@@ -271,8 +281,9 @@ fn detach_prints_the_id_and_logs_the_output() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn gc_removes_what_a_killed_runtime_left_behind() {
-    let Some(name) = root_test("gc") else { return };
+    let name = root_test("gc");
     let mut runtime = start(&name, &["--overlay", "--memory", "32M"], &["sleep", "60"]);
     let init = container_pids(&name, 1)[0];
     kill_runtime(&mut runtime, init);
@@ -283,8 +294,9 @@ fn gc_removes_what_a_killed_runtime_left_behind() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn list_cleans_a_record_whose_pid_was_reused() {
-    let Some(name) = root_test("reused") else { return };
+    let name = root_test("reused");
     // A record naming pid 1 (alive, but with another start time): its runtime is gone and the pid
     // went to someone else, so it is garbage, and pid 1 must not be signalled.
     plant_entry(&name, &record_of_running("1 1"));
@@ -299,8 +311,9 @@ fn list_cleans_a_record_whose_pid_was_reused() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_record_of_another_version_is_listed_and_never_touched() {
-    let Some(name) = root_test("oldrecord") else { return };
+    let name = root_test("oldrecord");
     let dir = state_dir(&name);
     let record = format!("id={name}\nruntime=1 1\ninit=1 1\ncreated=0\nrootfs=/\ncgroups=\ncommand=sleep 60\n");
     plant_entry(&name, &record);
@@ -316,8 +329,9 @@ fn a_record_of_another_version_is_listed_and_never_touched() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_detached_container_whose_runtime_died_keeps_its_log_until_gc() {
-    let Some(name) = root_test("detachdied") else { return };
+    let name = root_test("detachdied");
     let out = run_in(rootfs(), &name, &["-d"], &["sh", "-c", "echo before-the-end; sleep 60"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     wait_until_running(&name);

@@ -52,8 +52,9 @@ fn listed(name: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_failed_detached_start_leaves_its_name_free() {
-    let Some(_) = root_test("detachfail") else { return };
+    let _ = root_test("detachfail");
     let (first, second) = (unique_name("detachfirst"), unique_name("detachsecond"));
     let _cleanup = (CleanUp(first.clone()), CleanUp(second.clone()));
     // A pool of one /30, this test process's own: the second veth container finds it empty.
@@ -80,8 +81,9 @@ fn a_failed_detached_start_leaves_its_name_free() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_runtime_killed_before_its_first_record_leaves_nothing_gc_cannot_remove() {
-    let Some(name) = root_test("killedearly") else { return };
+    let name = root_test("killedearly");
     let _cleanup = CleanUp(name.clone());
     // The runtime has made its entry and written its first record to state.tmp; it dies at the
     // rename that would have made it the record (the first renameat of a run).
@@ -97,8 +99,9 @@ fn a_runtime_killed_before_its_first_record_leaves_nothing_gc_cannot_remove() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn an_entry_nobody_keeps_is_a_leftover_however_young() {
-    let Some(name) = root_test("young") else { return };
+    let name = root_test("young");
     let _cleanup = CleanUp(name.clone());
     // Just made, no record, no lock: what a runtime killed right after its mkdir leaves.
     fs::create_dir(state_dir(&name)).unwrap();
@@ -112,8 +115,9 @@ fn an_entry_nobody_keeps_is_a_leftover_however_young() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_slow_start_is_never_swept() {
-    let Some(name) = root_test("slowstart") else { return };
+    let name = root_test("slowstart");
     let _cleanup = CleanUp(name.clone());
     require_tool("strace", "strace");
     // The container's setup is held 3 s at its pivot_root while other contain commands sweep.
@@ -151,8 +155,9 @@ fn a_slow_start_is_never_swept() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn an_empty_or_unreadable_lease_is_never_taken_for_dead() {
-    let Some(_) = root_test("leases") else { return };
+    let _ = root_test("leases");
     // A pool of four /30s, this test process's own. The first two have leases whose owner cannot
     // be read: an empty file (a lease being written, as an older contain wrote them) and garbage.
     let octet = std::process::id() % 256;
@@ -194,10 +199,9 @@ fn blocks_signals(pid: u32) -> bool {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_sigterm_or_sigint_in_the_first_milliseconds_still_cleans_up() {
-    if !require_root() {
-        return;
-    }
+    require_root();
     // A fixed pseudo-random sequence of delays from 0 to 5 ms (xorshift).
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ u64::from(std::process::id());
     let mut delays = std::iter::from_fn(|| {
@@ -247,8 +251,9 @@ fn a_sigterm_or_sigint_in_the_first_milliseconds_still_cleans_up() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn no_signal_kills_the_runtime_silently() {
-    let Some(name) = root_test("signals") else { return };
+    let name = root_test("signals");
     let rootfs = fresh_rootfs(&name);
     // The container notes each signal it is forwarded.
     const RTMIN_PLUS_3: i32 = 37;
@@ -289,8 +294,9 @@ fn no_signal_kills_the_runtime_silently() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_record_that_cannot_be_written_does_not_stop_the_command() {
-    let Some(name) = root_test("recordfail") else { return };
+    let name = root_test("recordfail");
     let _cleanup = CleanUp(name.clone());
     // A run renames its record twice: "creating", then "running" once the command runs. The
     // second fails as a full disk would make it.
@@ -304,8 +310,9 @@ fn a_record_that_cannot_be_written_does_not_stop_the_command() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_stats_file_that_cannot_be_written_is_a_warning_and_a_flag_is_no_file_name() {
-    let Some(name) = root_test("statsjson") else { return };
+    let name = root_test("statsjson");
     let out = run_in(rootfs(), &name, &["--stats-json", "/dev/full"], &["sh", "-c", "exit 3"]);
     assert_eq!(out.code, 3, "the command's status, not contain's: {}", out.stderr);
     assert!(
@@ -340,8 +347,9 @@ fn own_bounding_set() -> u64 {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn cap_add_all_gives_what_the_host_has_and_a_missing_capability_is_named() {
-    let Some(name) = root_test("capall") else { return };
+    let name = root_test("capall");
     let host = own_bounding_set();
     let out = run_in(rootfs(), &name, &["--cap-add", "ALL"], &["grep", "CapBnd", "/proc/self/status"]);
     assert_eq!((out.code, out.stdout.trim()), (0, format!("CapBnd:\t{host:016x}").as_str()), "{}", out.stderr);
@@ -361,8 +369,9 @@ fn cap_add_all_gives_what_the_host_has_and_a_missing_capability_is_named() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn list_escapes_control_characters_in_commands() {
-    let Some(name) = root_test("listescape") else { return };
+    let name = root_test("listescape");
     // A command line that would break the table and retitle the user's terminal.
     let runtime = start(&name, &[], &["sh", "-c", "sleep 60 # \n\x1b]0;pwned\x07"]);
     let _guard = CleanUp(name.clone());
@@ -376,8 +385,9 @@ fn list_escapes_control_characters_in_commands() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_reports_a_descriptor_shortage_as_it_is() {
-    let Some(name) = root_test("emfile") else { return };
+    let name = root_test("emfile");
     let runtime = start(&name, &[], &["sleep", "60"]);
     let _guard = CleanUp(name.clone());
     // From a limit where nothing can be opened up to one where exec works: every failure names
@@ -409,8 +419,9 @@ fn exec_reports_a_descriptor_shortage_as_it_is() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_volume_source_swapped_for_a_symlink_never_mounts_its_target() {
-    let Some(name) = root_test("voltoctou") else { return };
+    let name = root_test("voltoctou");
     let base = scratch().join(format!("swap-{name}"));
     let _ = fs::remove_dir_all(&base);
     fs::create_dir_all(base.join("source")).unwrap();
@@ -476,8 +487,9 @@ fn cstring(path: &Path) -> std::ffi::CString {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn stop_takes_its_time_before_the_id_too() {
-    let Some(name) = root_test("stoptime") else { return };
+    let name = root_test("stoptime");
     let runtime = start(&name, &[], &["sleep", "60"]);
     let _guard = CleanUp(name.clone());
     let sent = Instant::now();
@@ -489,8 +501,9 @@ fn stop_takes_its_time_before_the_id_too() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn stop_returns_once_the_runtime_has_let_go() {
-    let Some(name) = root_test("stopwaits") else { return };
+    let name = root_test("stopwaits");
     require_tool("strace", "strace");
     let _cleanup = CleanUp(name.clone());
     // The runtime is held a second in its final exit_group, after its cleanup, still holding the
@@ -518,8 +531,9 @@ fn stop_returns_once_the_runtime_has_let_go() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn out_of_range_pids_and_users_are_refused_by_the_parser() {
-    let Some(name) = root_test("bounds") else { return };
+    let name = root_test("bounds");
     for (flag, value, why) in [
         ("--pids", "4194305", "more than the kernel's limit"),
         ("--user", "4294967295", "(uid_t)-1"),
@@ -569,8 +583,9 @@ fn help_is_a_success_and_usage_errors_exit_by_the_readmes_rule() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_read_only_image_without_proc_is_refused_and_left_alone() {
-    let Some(name) = root_test("readonlyproc") else { return };
+    let name = root_test("readonlyproc");
     let rootfs = fresh_rootfs(&name);
     fs::remove_dir(rootfs.join("proc")).unwrap();
     let out = run_in(&rootfs, &name, &["--read-only"], &["true"]);
@@ -587,8 +602,9 @@ fn a_read_only_image_without_proc_is_refused_and_left_alone() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn keep_keeps_the_upper_layer_and_not_overlayfs_scratch_space() {
-    let Some(name) = root_test("keepwork") else { return };
+    let name = root_test("keepwork");
     let out = run_in(rootfs(), &name, &["--overlay", "--keep"], &["sh", "-c", "echo kept > /kept"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let dir = state_dir(&name);

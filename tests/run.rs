@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use common::*;
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn hostname_is_set_and_defaults_to_the_id() {
-    let Some(name) = root_test("host") else { return };
+    let name = root_test("host");
     let out = run_in(rootfs(), &name, &["--hostname", "testbox"], &["/bin/hostname"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "testbox\n"), "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
@@ -26,8 +27,9 @@ fn hostname_is_set_and_defaults_to_the_id() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_command_is_pid_1_and_sees_only_its_own_processes() {
-    let Some(name) = root_test("pid1") else { return };
+    let name = root_test("pid1");
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", "echo $$; ps -o pid,comm; true"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -40,8 +42,9 @@ fn the_command_is_pid_1_and_sees_only_its_own_processes() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
-    let Some(name) = root_test("root") else { return };
+    let name = root_test("root");
     let out =
         run_in(rootfs(), &name, &[], &["sh", "-c", "ls /; echo ---; ls /dev; echo ---; cat /proc/self/mountinfo"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -87,8 +90,9 @@ fn the_root_is_the_rootfs_with_its_own_proc_sys_and_dev() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_container_is_in_the_root_of_its_cgroup_namespace() {
-    let Some(name) = root_test("cgns") else { return };
+    let name = root_test("cgns");
     let out = run_in(rootfs(), &name, &["--memory", "64M"], &["cat", "/proc/self/cgroup"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.lines().any(|l| l == "0::/"), "{}", out.stdout);
@@ -99,8 +103,9 @@ fn the_container_is_in_the_root_of_its_cgroup_namespace() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn stdout_carries_only_the_commands_output() {
-    let Some(name) = root_test("stdout") else { return };
+    let name = root_test("stdout");
     let out = run_in(rootfs(), &name, &[], &["/bin/echo", "hello from container"]);
     assert_eq!(out.code, 0);
     assert_eq!(out.stdout, "hello from container\n");
@@ -113,15 +118,17 @@ fn stdout_carries_only_the_commands_output() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn arguments_after_the_double_dash_are_untouched() {
-    let Some(name) = root_test("args") else { return };
+    let name = root_test("args");
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", "echo --x \"$1\"", "sh", "--memory 1"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "--x --memory 1\n"), "{}", out.stderr);
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_environment_is_clean() {
-    let Some(name) = root_test("env") else { return };
+    let name = root_test("env");
     let mut cmd = command(&run_args(rootfs(), &name, &["--hostname", "envbox"], &["env"]));
     cmd.env("CONTAIN_HOST_SECRET", "leaked").env("TERM", "vt100");
     let out = finish(cmd.spawn().unwrap());
@@ -140,8 +147,9 @@ fn the_environment_is_clean() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn loopback_is_up_and_alone() {
-    let Some(name) = root_test("net") else { return };
+    let name = root_test("net");
     let out = run_in(
         rootfs(),
         &name,
@@ -153,8 +161,9 @@ fn loopback_is_up_and_alone() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exit_codes_are_passed_through() {
-    let Some(name) = root_test("exit") else { return };
+    let name = root_test("exit");
     for (cmd, code) in [(&["true"][..], 0), (&["sh", "-c", "exit 42"][..], 42), (&["false"][..], 1)] {
         let out = run_in(rootfs(), &name, &[], cmd);
         assert_eq!(out.code, code, "{cmd:?}: {}", out.stderr);
@@ -164,8 +173,9 @@ fn exit_codes_are_passed_through() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_missing_command_exits_127_and_a_non_executable_one_126() {
-    let Some(name) = root_test("exec") else { return };
+    let name = root_test("exec");
     let out = run_in(rootfs(), &name, &[], &["no-such-command"]);
     assert_eq!(out.code, 127);
     assert_eq!(out.errors(), ["[contain] error: execve(no-such-command): ENOENT (2)"]);
@@ -179,8 +189,9 @@ fn a_missing_command_exits_127_and_a_non_executable_one_126() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
-    let Some(name) = root_test("limits") else { return };
+    let name = root_test("limits");
     let args = run_args(rootfs(), &name, &["--memory", "48M", "--cpu", "30000", "--pids", "20"], &["sleep", "30"]);
     let child = command(&args).spawn().unwrap();
     let init = container_pids(&name, 1)[0];
@@ -206,8 +217,9 @@ fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_memory_hog_is_oom_killed() {
-    let Some(name) = root_test("oom") else { return };
+    let name = root_test("oom");
     let out =
         run_in(rootfs(), &name, &["--memory", "32M"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
     assert_eq!(out.code, 137, "{}", out.stderr);
@@ -223,8 +235,9 @@ fn a_memory_hog_is_oom_killed() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_pids_limit_stops_a_fork_loop() {
-    let Some(name) = root_test("pids") else { return };
+    let name = root_test("pids");
     let script = "for i in $(seq 1 40); do sleep 10 & done; echo never";
     let out = run_in(rootfs(), &name, &["--pids", "12"], &["sh", "-c", script]);
     assert_ne!(out.code, 0);
@@ -238,8 +251,9 @@ fn a_pids_limit_stops_a_fork_loop() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_cpu_quota_throttles() {
-    let Some(name) = root_test("cpu") else { return };
+    let name = root_test("cpu");
     let args = run_args(rootfs(), &name, &["--cpu", "20000"], &["sh", "-c", "while :; do :; done"]);
     let child = command(&args).spawn().unwrap();
     let stat = cgroup_file(&name, "cpu", "cpu.stat", "cpu.stat");
@@ -255,8 +269,9 @@ fn a_cpu_quota_throttles() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_second_sigint_kills_a_container_that_ignores_the_first() {
-    let Some(name) = root_test("sigint") else { return };
+    let name = root_test("sigint");
     // PID 1 without a handler ignores SIGINT: the first is forwarded to no effect, the second kills.
     let child = command(&run_args(rootfs(), &name, &[], &["sleep", "30"])).spawn().unwrap();
     container_pids(&name, 1);
@@ -275,8 +290,9 @@ fn a_second_sigint_kills_a_container_that_ignores_the_first() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn sigterm_is_forwarded_to_a_container_that_handles_it() {
-    let Some(name) = root_test("term") else { return };
+    let name = root_test("term");
     let rootfs = fresh_rootfs(&name);
     let script = "trap 'echo got TERM; exit 7' TERM; touch /tmp/ready; while :; do sleep 0.05; done";
     let child = command(&run_args(&rootfs, &name, &[], &["sh", "-c", script])).spawn().unwrap();
@@ -288,8 +304,9 @@ fn sigterm_is_forwarded_to_a_container_that_handles_it() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_stop_timeout_kills_a_container_that_ignores_sigterm() {
-    let Some(name) = root_test("stoptimeout") else { return };
+    let name = root_test("stoptimeout");
     let child = command(&run_args(rootfs(), &name, &["--stop-timeout", "1"], &["sleep", "30"])).spawn().unwrap();
     container_pids(&name, 1);
     let sent = Instant::now();
@@ -303,10 +320,9 @@ fn the_stop_timeout_kills_a_container_that_ignores_sigterm() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn the_container_dies_with_the_runtime() {
-    if !require_root() {
-        return;
-    }
+    require_root();
     // The runtime is killed at different moments of the container's start, including the window
     // before the child has set its parent-death signal.
     for delay_ms in [0, 1, 3, 10, 50] {
@@ -329,8 +345,9 @@ fn the_container_dies_with_the_runtime() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_name_in_use_is_refused_and_the_running_container_is_untouched() {
-    let Some(name) = root_test("dup") else { return };
+    let name = root_test("dup");
     let first = command(&run_args(rootfs(), &name, &["--pids", "10"], &["sleep", "30"])).spawn().unwrap();
     let init = container_pids(&name, 1)[0];
     let out = run_in(rootfs(), &name, &[], &["true"]);
@@ -346,8 +363,9 @@ fn a_name_in_use_is_refused_and_the_running_container_is_untouched() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_failure_half_way_through_setup_cleans_up() {
-    let Some(name) = root_test("halfway") else { return };
+    let name = root_test("halfway");
     let rootfs = fresh_rootfs(&name);
     fs::remove_dir(rootfs.join("proc")).unwrap();
     fs::write(rootfs.join("proc"), "not a directory").unwrap();
@@ -358,8 +376,9 @@ fn a_failure_half_way_through_setup_cleans_up() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn bad_input_gets_one_clear_line_and_starts_nothing() {
-    let Some(name) = root_test("bad") else { return };
+    let name = root_test("bad");
     let file_rootfs = scratch().join("a-file");
     fs::write(&file_rootfs, "").unwrap();
     let root = rootfs().to_str().unwrap();
@@ -421,10 +440,9 @@ fn help_and_version() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn two_containers_can_share_a_rootfs_at_once() {
-    if !require_root() {
-        return;
-    }
+    require_root();
     let names: Vec<String> = (0..4).map(|_| unique_name("shared")).collect();
     let children: Vec<_> = names
         .iter()
@@ -444,8 +462,9 @@ fn two_containers_can_share_a_rootfs_at_once() {
 /// MS_MOVE + chroot; everywhere else it must pivot. The VM suite sets CONTAIN_EXPECT_INITRAMFS=1
 /// for its initramfs phase.
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn pivot_root_or_the_initramfs_fallback() {
-    let Some(name) = root_test("pivot") else { return };
+    let name = root_test("pivot");
     let out = run_in(rootfs(), &name, &[], &["sh", "-c", "ls /; cat /proc/self/mountinfo"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let fallback = "pivot_root: EINVAL on an initramfs root; falling back to MS_MOVE + chroot";
@@ -459,8 +478,9 @@ fn pivot_root_or_the_initramfs_fallback() {
 /// gets +memory +cpu +pids enabled by the first container that needs them. The VM suite runs this
 /// test alone first, on a root cgroup with an empty subtree_control; on v1 there is nothing to enable.
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn controllers_are_enabled_when_missing() {
-    let Some(name) = root_test("subtree") else { return };
+    let name = root_test("subtree");
     let subtree = Path::new(CGROUP_ROOT).join("cgroup.subtree_control");
     let expect_empty = std::env::var_os("CONTAIN_EXPECT_EMPTY_SUBTREE").is_some();
     if expect_empty {
@@ -487,8 +507,9 @@ fn controllers_are_enabled_when_missing() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_container_killed_before_it_starts_reports_the_signal() {
-    let Some(name) = root_test("earlykill") else { return };
+    let name = root_test("earlykill");
     // The moment its pid shows up in the cgroup, before the runtime has released it.
     for _ in 0..5 {
         let child = command(&run_args(rootfs(), &name, &[], &["sleep", "30"])).spawn().unwrap();

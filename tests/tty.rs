@@ -110,8 +110,9 @@ fn modes_restored(before: &Path, after: &Path) {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn an_interactive_shell_gets_its_own_pty_with_job_control() {
-    let Some(name) = root_test("shell") else { return };
+    let name = root_test("shell");
     let (script, before, after) = session(&name, "-- /bin/sh");
     let tmux = Tmux::start(&name, &script);
     let mut seen = 0;
@@ -149,8 +150,9 @@ fn an_interactive_shell_gets_its_own_pty_with_job_control() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_large_output_reaches_the_terminal_in_full() {
-    let Some(name) = root_test("drain") else { return };
+    let name = root_test("drain");
     let (script, before, after) = session(&name, "-- sh -c 'seq 1 20000; echo last-line'");
     let tmux = Tmux::start(&name, &script);
     let mut seen = 0;
@@ -161,8 +163,9 @@ fn a_large_output_reaches_the_terminal_in_full() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn output_to_a_file_gets_no_pty_and_stays_byte_exact() {
-    let Some(name) = root_test("notty") else { return };
+    let name = root_test("notty");
     let out = scratch().join(format!("out-{name}"));
     let run = format!("-- sh -c 'tty; printf \"a\\nb\\n\"' > {}", out.display());
     let (script, before, after) = session(&name, &run);
@@ -176,8 +179,9 @@ fn output_to_a_file_gets_no_pty_and_stays_byte_exact() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_terminal_on_stdout_alone_gets_its_modes_restored() {
-    let Some(name) = root_test("ttystdout") else { return };
+    let name = root_test("ttystdout");
     // stdin is not a terminal, so the container gets no pty: its stdout is the user's terminal
     // itself, and it can change that terminal's modes. contain restores them on exit.
     let (script, before, after) = session(&name, "-- sh -c 'stty raw -echo <&1' < /dev/null");
@@ -188,8 +192,9 @@ fn a_terminal_on_stdout_alone_gets_its_modes_restored() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_stopped_session_restores_the_terminal() {
-    let Some(name) = root_test("ttystop") else { return };
+    let name = root_test("ttystop");
     // PID 1 ignores SIGTERM, so the stop timeout ends it with SIGKILL: 137.
     let (script, before, after) = session(&name, "--stop-timeout 1 -- /bin/sh");
     let tmux = Tmux::start(&name, &script);
@@ -203,8 +208,9 @@ fn a_stopped_session_restores_the_terminal() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_hung_up_terminal_ends_the_session() {
-    let Some(name) = root_test("hangup") else { return };
+    let name = root_test("hangup");
     // The user's terminal goes away (the tmux server is killed): the container's terminal hangs up
     // too, its shell exits, and the runtime cleans up, with nobody left to read its output.
     let (script, _, _) = session(&name, "-- /bin/sh");
@@ -217,8 +223,9 @@ fn a_hung_up_terminal_ends_the_session() {
 }
 
 #[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn exec_gets_a_pty_of_its_own_too() {
-    let Some(name) = root_test("ttyexec") else { return };
+    let name = root_test("ttyexec");
     let started = contain(&["run", "--rootfs", rootfs().to_str().unwrap(), "--name", &name, "-d", "--", "sleep", "60"]);
     assert_eq!(started.code, 0, "{}", started.stderr);
     let (script, before, after) = session_of(&name, &format!("exec {name} -- /bin/sh"));
