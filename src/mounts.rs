@@ -340,6 +340,13 @@ impl Checked {
         Ok(fd)
     }
 
+    /// Runtime side: a detached clone of the checked object itself (with `recursive`, of the
+    /// mounts below it too), made in the runtime's mount namespace: `--userns auto` idmaps it
+    /// before the child attaches it (see userns.rs).
+    pub fn detached_clone(&self, recursive: bool) -> Result<Fd, Errno> {
+        sys::open_tree_clone(&self.pinned, recursive)
+    }
+
     /// Runtime side: the identities of the checked object and of every directory above it, up to
     /// the root, as the kernel links them (`lineage`), not as its path spells them. A file has no
     /// "..": its lineage goes on from the directory its path names, once that directory is seen to
@@ -385,13 +392,16 @@ pub fn lineage(dir: &Fd) -> Result<Vec<(u64, u64)>, Errno> {
 pub struct BindSource {
     pub source: Checked,
     pub how: BindHow,
+    /// `--userns auto`: the source already cloned by the runtime, and idmapped before "go" (see
+    /// userns.rs): the child only attaches it.
+    pub idmapped: Option<Fd>,
 }
 
 impl BindSource {
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
         let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
-        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() } }
+        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None }
     }
 }
 
@@ -506,13 +516,23 @@ pub fn apply(
                 let how = &bind.how;
                 // Attached, then given its attributes: no process of the container exists yet to
                 // see it in between.
-                let mounted = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                let cloned;
+                let mounted = match &bind.idmapped {
+                    Some(tree) => {
+                        sys::move_mount_onto(tree, &point).step(|| format!("move_mount({host}, idmapped)"))?;
+                        tree
+                    }
+                    None => {
+                        cloned = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                        &cloned
+                    }
+                };
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
                 if set != 0 || how.clear != 0 {
-                    compat::set_attributes(&mounted, how.recursive, set, how.clear, target)?;
+                    compat::set_attributes(mounted, how.recursive, set, how.clear, target)?;
                 }
                 if how.propagation != 0 {
-                    set_propagation(&mounted, target, how.propagation)?;
+                    set_propagation(mounted, target, how.propagation)?;
                 }
             }
             Step::Device { name } => {
