@@ -123,6 +123,9 @@ pub struct NewContainer {
     pub joins: Vec<(u64, Fd)>,
     /// clone3 made a user namespace, whose maps the runtime wrote before "go".
     pub user_namespace: bool,
+    /// `--userns auto`: the rootfs, cloned by the runtime and idmapped before "go" (see
+    /// userns.rs), attached over the rootfs here in place of `bind_root`'s clone.
+    pub idmapped_root: Option<Fd>,
     /// Make a cgroup namespace, once inside the cgroup.
     pub cgroup_namespace: bool,
     /// An OCI bundle's rootfsPropagation, set on the new root.
@@ -131,6 +134,17 @@ pub struct NewContainer {
     pub runtime_hooks: bool,
     /// OCI: createContainer hooks, run here before the pivot, with the state on their stdin.
     pub container_hooks: (Vec<Hook>, String),
+}
+
+impl NewContainer {
+    /// The detached trees the runtime idmaps before "go" (`--userns auto`), each with the path it
+    /// was cloned from.
+    pub fn idmapped_trees(&self) -> Vec<(&Fd, &str)> {
+        let root = self.idmapped_root.as_ref().map(|tree| (tree, self.rootfs.path.as_str()));
+        let volumes =
+            self.binds.iter().filter_map(|bind| bind.idmapped.as_ref().map(|tree| (tree, bind.source.path.as_str())));
+        root.into_iter().chain(volumes).collect()
+    }
 }
 
 /// The overlay, made of directories in the container's entry under the state directory. The
@@ -249,21 +263,34 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
 
     log!("setting up rootfs: {}", container.rootfs.path);
     let rootfs = container.rootfs.reopen()?;
-    let overlay_root = container.overlay.as_ref().map(|overlay| mount_overlay(&rootfs, overlay)).transpose()?;
-    let new_root = bind_root(overlay_root.as_ref().unwrap_or(&rootfs), &container.rootfs.path)?;
+    let idmapped = container.idmapped_root.as_ref();
+    if let Some(tree) = idmapped {
+        sys::move_mount_onto(tree, &rootfs).step(|| format!("move_mount({}, idmapped)", container.rootfs.path))?;
+    }
+    let image = idmapped.unwrap_or(&rootfs);
+    let overlay_root = container.overlay.as_ref().map(|overlay| mount_overlay(image, overlay)).transpose()?;
+    let bound;
+    let new_root = match (&overlay_root, idmapped) {
+        // Already a mount of its own, which is all pivot_root asks of the new root.
+        (None, Some(tree)) => tree,
+        (overlay_root, _) => {
+            bound = bind_root(overlay_root.as_ref().unwrap_or(image), &container.rootfs.path)?;
+            &bound
+        }
+    };
     if container.nodev {
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        compat::set_attributes(&new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
+        compat::set_attributes(new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
     }
     // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
     let create_missing = !container.read_only || container.overlay.is_some();
     log!("mounting /proc, /sys, /dev and {} bind mount(s)", container.binds.len());
     if container.host_mounts {
         // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
-        let mounted = mounts::apply(&new_root, &container.plan, &container.binds, container.nodev, create_missing)
-            .and_then(|()| sys::fchdir(&new_root).step(|| format!("fchdir({})", container.rootfs.path)))
+        let mounted = mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)
+            .and_then(|()| sys::fchdir(new_root).step(|| format!("fchdir({})", container.rootfs.path)))
             .and_then(|()| sys::chroot(c".").step(|| format!("chroot({})", container.rootfs.path)));
         if mounted.is_err() {
             let _ = sys::umount2(&cpath(&new_root.proc_path())?, libc::MNT_DETACH);
@@ -271,8 +298,8 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         mounted?;
         sys::chdir(c"/").step(|| "chdir(/)".into())?;
     } else {
-        mounts::apply(&new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
-        pivot_into(&new_root, &container.rootfs.path)?;
+        mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
+        pivot_into(new_root, &container.rootfs.path)?;
     }
 
     for (name, value) in &container.sysctls {

@@ -7,8 +7,9 @@
 //!   ──────────────────                           ────────────────
 //!   clone3 ──────────────────────────────────▶   closes the runtime's ends; PR_SET_PDEATHSIG
 //!                                                (run only); not dumpable; waits on the go pipe
-//!   places it in its cgroup, makes its
-//!   veth peer, then "g" on the go pipe ──────▶   reads "g"; a hung-up pipe instead means the
+//!   places it in its cgroup, writes its id
+//!   maps, idmaps its trees (--userns auto),
+//!   makes its veth peer, then "g" ───────────▶   reads "g"; a hung-up pipe instead means the
 //!                                                runtime died before PDEATHSIG was armed
 //!                                                joins and sets up namespaces, hostname
 //!   (OCI) runs prestart, createRuntime hooks ◀── 'H': run your hooks (before the pivot)

@@ -111,6 +111,17 @@ pub fn default_masks() -> Vec<Mask> {
     hidden.chain(READ_ONLY.iter().map(|&path| Mask::ReadOnly(path.into()))).collect()
 }
 
+/// A user namespace may mount sysfs only with a network namespace of its own (sysfs shows the
+/// network devices of the namespace that mounts it): with the host's, the plan's /sys becomes a
+/// read-only bind of the host's, bind source `source` (as runc does).
+pub fn sys_from_host(plan: &mut [Step], source: usize) {
+    for step in plan.iter_mut() {
+        if matches!(step, Step::Mount { fstype, .. } if fstype == "sysfs") {
+            *step = Step::Bind { source, target: "/sys".into() };
+        }
+    }
+}
+
 /// The mounts and links every `contain run` container gets, in order (a parent before anything
 /// inside it); `writable_tmp` adds a tmpfs on /tmp (`--read-only`). `tty_group`: the container has
 /// gid 5 (tty), which its ptys belong to; a rootless container with one id has no other gid than 0.
@@ -340,6 +351,13 @@ impl Checked {
         Ok(fd)
     }
 
+    /// Runtime side: a detached clone of the checked object itself (with `recursive`, of the
+    /// mounts below it too), made in the runtime's mount namespace: `--userns auto` idmaps it
+    /// before the child attaches it (see userns.rs).
+    pub fn detached_clone(&self, recursive: bool) -> Result<Fd, Errno> {
+        sys::open_tree_clone(&self.pinned, recursive)
+    }
+
     /// Runtime side: the identities of the checked object and of every directory above it, up to
     /// the root, as the kernel links them (`lineage`), not as its path spells them. A file has no
     /// "..": its lineage goes on from the directory its path names, once that directory is seen to
@@ -385,13 +403,23 @@ pub fn lineage(dir: &Fd) -> Result<Vec<(u64, u64)>, Errno> {
 pub struct BindSource {
     pub source: Checked,
     pub how: BindHow,
+    /// `--userns auto`: the source already cloned by the runtime, and idmapped before "go" (see
+    /// userns.rs): the child only attaches it.
+    pub idmapped: Option<Fd>,
 }
 
 impl BindSource {
+    /// A host tree bound read-only, with the mounts below it (the host's /sys, for a user
+    /// namespace without a network namespace of its own).
+    pub fn read_only_tree(source: Checked) -> BindSource {
+        let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None }
+    }
+
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
         let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
-        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() } }
+        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None }
     }
 }
 
@@ -506,13 +534,23 @@ pub fn apply(
                 let how = &bind.how;
                 // Attached, then given its attributes: no process of the container exists yet to
                 // see it in between.
-                let mounted = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                let cloned;
+                let mounted = match &bind.idmapped {
+                    Some(tree) => {
+                        sys::move_mount_onto(tree, &point).step(|| format!("move_mount({host}, idmapped)"))?;
+                        tree
+                    }
+                    None => {
+                        cloned = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                        &cloned
+                    }
+                };
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
                 if set != 0 || how.clear != 0 {
-                    compat::set_attributes(&mounted, how.recursive, set, how.clear, target)?;
+                    compat::set_attributes(mounted, how.recursive, set, how.clear, target)?;
                 }
                 if how.propagation != 0 {
-                    set_propagation(&mounted, target, how.propagation)?;
+                    set_propagation(mounted, target, how.propagation)?;
                 }
             }
             Step::Device { name } => {

@@ -8,22 +8,17 @@
 //! has no address or is down). Traffic goes further than the host only if the host forwards and
 //! masquerades it (see the README): contain does not touch the host's firewall.
 //!
-//! Without addresses on the command line, a /30 is leased from a pool: the lease is a file
-//! `STATE/.leases/NETWORK` named after the /30's network address (so pools that overlap share
-//! leases) and holding the container's id. It is written in full while it has no name (O_TMPFILE)
-//! and then linked under its name, which fails if the name is taken: a lease is complete the moment
-//! anybody can see it, so a sweep can never read a half-written one as a dead owner's, and two
-//! containers starting at once never get the same subnet. A lease whose owner cannot be read is
-//! never taken for dead.
+//! Without addresses on the command line, a /30 is leased from a pool (see `lifecycle/lease.rs`):
+//! the lease is `STATE/.leases/NETWORK`, named after the /30's network address, so pools that
+//! overlap share leases.
 
 use std::net::Ipv4Addr;
 
-use std::ffi::CString;
-
 use crate::error::{cpath, Context, Error};
-use crate::lifecycle::state::{validate_id, StateDir};
+use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
+use crate::lifecycle::state::StateDir;
 use crate::netlink::{self, VethAddrs};
-use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+use crate::sys::{self, Errno, Fd};
 
 /// The environment variable that overrides the default pool.
 pub const POOL_ENV: &str = "CONTAIN_NET_POOL";
@@ -32,14 +27,8 @@ pub const DEFAULT_POOL: &str = "10.200.0.0/16";
 pub const CONTAINER_INTERFACE: &str = "eth0";
 
 /// The directory of the leases, in the state directory (names starting with '.' are no ids).
-const LEASES: &std::ffi::CStr = c".leases";
-
-/// The leases directory, made when missing.
-fn leases_dir(state: &StateDir) -> Result<Fd, Error> {
-    let path = format!("{}/.leases", state.path);
-    sys::mkdir_at(Dir::Fd(state.fd()), LEASES, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
-    sys::open_at(Dir::Fd(state.fd()), LEASES, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
-        .step(|| format!("open({path})"))
+fn leases_dir(state: &StateDir) -> Result<LeaseDir, Error> {
+    LeaseDir::open(state, c".leases")
 }
 
 /// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
@@ -86,40 +75,6 @@ impl Netlink {
             || format!("RTM_NEWADDR({interface}, {cidr})"),
         )?;
         self.request(|seq| netlink::set_link_up(seq, index), || format!("RTM_NEWLINK({interface}, up)"))
-    }
-}
-
-/// A /30 taken from the pool; dropping it gives it back, unless it is `kept`.
-pub struct Lease {
-    name: String,
-    dir: Fd,
-    /// Not for drop to remove: the host end could not be deleted (the lease stays, naming its
-    /// owner, so that the next sweep, which deletes an unowned lease's interface first, finds the
-    /// interface), or `release` has removed it already.
-    kept: bool,
-}
-
-impl Lease {
-    /// Gives the /30 back now, for the caller to report how that went.
-    fn release(mut self) -> Result<(), Error> {
-        self.kept = true;
-        self.unlink()
-    }
-
-    fn unlink(&self) -> Result<(), Error> {
-        let name = cpath(&self.name)?;
-        sys::unlink(Dir::Fd(&self.dir), &name).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{})", self.name))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if self.kept {
-            return;
-        }
-        if let Err(err) = self.unlink() {
-            crate::log::error(&err);
-        }
     }
 }
 
@@ -217,7 +172,7 @@ impl HostEnd {
     fn delete(&mut self) -> Result<(), Error> {
         if let Err(err) = delete_interface(&self.name) {
             if let Some(lease) = &mut self.lease {
-                lease.kept = true;
+                lease.keep();
             }
             return Err(err);
         }
@@ -255,68 +210,33 @@ fn pool() -> Result<([u8; 4], u8), Error> {
     Ok((base, prefix_len))
 }
 
-/// Takes the first /30 of the pool that nobody holds. The lease is written before it has a name
-/// and linked under its name only when complete: the link is the lock.
+/// Takes the first /30 of the pool that nobody holds.
 fn lease(state: &StateDir, id: &str) -> Result<(Lease, VethAddrs), Error> {
     let (base, prefix_len) = pool()?;
     let dir = leases_dir(state)?;
-    let path = format!("{}/.leases", state.path);
-    let file = sys::open_at(Dir::Fd(&dir), c".", libc::O_TMPFILE | libc::O_WRONLY, 0o600)
-        .step(|| format!("open({path}, O_TMPFILE)"))?;
-    sys::write_all(file.raw(), id.as_bytes()).step(|| format!("write({path}, O_TMPFILE)"))?;
-    for index in 0.. {
-        let Some(addrs) = netlink::subnet_for(index, base, prefix_len) else {
-            return Err(Error::Setup(format!(
-                "every /30 of {} is leased (see {path}; {POOL_ENV} sets another pool)",
-                describe(base, prefix_len)
-            )));
-        };
+    let path = dir.path.clone();
+    let subnets = (0..).map_while(|index| netlink::subnet_for(index, base, prefix_len)).map(|addrs| {
         let network = Ipv4Addr::from(u32::from_be_bytes(addrs.host) - 1).to_string();
-        match sys::link_unnamed(&file, Dir::Fd(&dir), &cpath(&network)?) {
-            Ok(()) => return Ok((Lease { name: network, dir, kept: false }, addrs)),
-            Err(Errno(libc::EEXIST)) => continue,
-            Err(errno) => return Err(Error::sys(format!("linkat({path}/{network})"), errno)),
-        }
-    }
-    unreachable!("subnet_for ends the loop")
+        (network, addrs)
+    });
+    dir.take_first(id, subnets)?.ok_or_else(|| {
+        Error::Setup(format!(
+            "every /30 of {} is leased (see {path}; {POOL_ENV} sets another pool)",
+            describe(base, prefix_len)
+        ))
+    })
 }
 
-/// A lease on disk and its owner's id.
-pub struct LeaseFile {
-    pub name: String,
-    pub owner: String,
-}
-
-/// The leases whose owner can be read: a lease named like no network, or whose content is not an
-/// id, is not ours to judge and stays.
+/// The leases whose owner can be read: a lease named like no network is not ours to judge.
 pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
-    let dir = leases_dir(state)?;
-    let entries = sys::list_dir(&dir).step(|| format!("getdents64({}/.leases)", state.path))?;
-    Ok(entries
-        .into_iter()
-        .filter_map(|entry| {
-            let name = entry.name.into_string().ok().filter(|name| name.parse::<Ipv4Addr>().is_ok())?;
-            let owner = read_owner(&dir, &name)?;
-            Some(LeaseFile { name, owner })
-        })
-        .collect())
-}
-
-/// The id written in a lease, if it is one.
-fn read_owner(dir: &Fd, name: &str) -> Option<String> {
-    let file = sys::open_at(Dir::Fd(dir), &CString::new(name).ok()?, libc::O_RDONLY | libc::O_NOFOLLOW, 0).ok()?;
-    let owner = String::from_utf8(sys::read_to_end(&file, 256).ok()?).ok()?;
-    validate_id(&owner).is_ok().then_some(owner)
+    leases_dir(state)?.list(|name| name.parse::<Ipv4Addr>().is_ok())
 }
 
 /// Gives back the lease of a container that no longer runs, and deletes its host end (named after
 /// its id, never after anything a file says).
 pub fn release_leftover(state: &StateDir, lease: &LeaseFile) -> Result<(), Error> {
     delete_interface(&host_interface_name(&lease.owner))?;
-    let dir = leases_dir(state)?;
-    sys::unlink(Dir::Fd(&dir), &cpath(&lease.name)?)
-        .ok_if(libc::ENOENT)
-        .step(|| format!("unlink({}/.leases/{})", state.path, lease.name))
+    leases_dir(state)?.remove_if_owned(&lease.name, &lease.owner)
 }
 
 /// Gives back what a dead container `id` held according to its record's network field (`veth IF
@@ -327,9 +247,8 @@ pub fn release_of(state: &StateDir, id: &str, network: &str) -> Result<(), Error
     }
     delete_interface(&host_interface_name(id))?;
     let Some(name) = network.rsplit_once(" lease ").map(|(_, name)| name) else { return Ok(()) };
-    let dir = leases_dir(state)?;
-    if name.parse::<Ipv4Addr>().is_ok() && read_owner(&dir, name).as_deref() == Some(id) {
-        sys::unlink(Dir::Fd(&dir), &cpath(name)?).ok_if(libc::ENOENT).step(|| format!("unlink(.leases/{name})"))?;
+    if name.parse::<Ipv4Addr>().is_ok() {
+        leases_dir(state)?.remove_if_owned(name, id)?;
     }
     Ok(())
 }

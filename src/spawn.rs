@@ -4,7 +4,8 @@
 //! 2. the child's stack,
 //! 3. clone3 into the new namespaces (and, on cgroup v2, straight into the cgroup),
 //! 4. the cgroup, for kernels or layouts where the child could not be born in it,
-//! 5. the user namespace's id maps, when the container has one,
+//! 5. the user namespace's id maps, when the container has one, and (`--userns auto`) the
+//!    idmapped trees of its rootfs and volumes,
 //! 6. the network: the veth peer goes into the child's namespace,
 //! 7. the release ("go"), and the child's report: running, ready (OCI) or failed,
 //! 8. the user's terminal handed over to the container's pty.
@@ -27,7 +28,7 @@ use crate::stub;
 use crate::supervise::Running;
 use crate::sys::{self, CStringArray, Errno, Fd};
 use crate::tty::{Relay, Terminal};
-use crate::userns::IdMaps;
+use crate::userns::{self, IdMaps};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
@@ -155,8 +156,6 @@ pub fn spawn(
         Placement::Join(_) => None,
     };
     let (child, born_in_cgroup) = clone_into(namespaces, &config, &stack, new_cgroup)?;
-    // Our copies of what was only the child's: its handshake ends, its descriptors, its stack.
-    drop((config, stack));
     let runtime = channels.into_runtime();
 
     // 4. The cgroup, unless the child was born in it. The child waits for "go" before doing
@@ -176,6 +175,13 @@ pub fn spawn(
     if let Some(maps) = &id_maps {
         maps.write(child.pid)?;
     }
+    //    With --userns auto, the detached trees the child inherited at clone3 are ours too (the
+    //    same mounts): idmapped through its user namespace now that it has maps (see userns.rs).
+    if let Setup::Create(container) = &config.setup {
+        userns::idmap(child.pid, &container.idmapped_trees())?;
+    }
+    // Our copies of what was only the child's: its handshake ends, its descriptors, its stack.
+    drop((config, stack));
 
     // 6. The network: the pair's peer goes into the child's namespace, before the child looks
     //    for it.

@@ -17,15 +17,42 @@
 //!   the caller's range, and leaves setgroups allowed, so `apt`, `chown` and `su` work inside.
 //!   They check that the caller owns the process whose maps they write, which is why the child
 //!   stays dumpable until "go" (a non-dumpable process's /proc files belong to root).
+//!
+//! `--userns auto` (root): the container's ids 0..65535 are 65536 host ids no other container has,
+//! a range carved from what /etc/subuid and /etc/subgid grant the user `contain` and leased
+//! (`lifecycle/lease.rs`: `STATE/.userns/FIRST-UID`). Its root is then nobody on the host. Its
+//! image, owned by the host's root, would look owned by nobody and could not be written without
+//! a chown of every file into the range; instead the rootfs and the volumes are idmapped mounts
+//! (mount_setattr(2), MOUNT_ATTR_IDMAP): seen through them, a file the host's uid N owns is owned
+//! by the container's uid N, and a file the container's uid N makes is the host's uid N on disk.
+//! Setting the idmapping needs CAP_SYS_ADMIN over the user namespace that owns the filesystem (the
+//! host's), which the child, in its new user namespace, does not have: so the runtime clones each
+//! tree (open_tree(2), detached) before clone3, the child inherits the descriptors with the rest
+//! of its descriptor table, the runtime idmaps its own descriptors' trees (the same mounts) once
+//! the maps are written and before "go", and after "go" the child attaches them in its own mount
+//! namespace (spawn.rs, step 5; child.rs). No descriptor has to be passed over a socket, and the
+//! child never holds a tree before it is idmapped: it waits for "go" before it looks at one.
 
 use std::ffi::CString;
 
+use crate::compat;
 use crate::error::{cpath, Context, Error};
+use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
+use crate::lifecycle::state::StateDir;
+use crate::mounts::Checked;
 use crate::spec::IdMapping;
-use crate::sys::{self, CStringArray};
+use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// The ids a rootless container maps besides 0, from the caller's subordinate range.
 pub const SUBORDINATE_IDS: u32 = 65535;
+
+/// `--userns auto`: the user whose subordinate ranges are carved up, and the ids each container
+/// gets (0..65535 inside, as a rootless container with subordinate ids has).
+pub const AUTO_USER: &str = "contain";
+pub const AUTO_IDS: u32 = 65536;
+/// What `--userns auto` asks the administrator to add when there is no range: room for 100
+/// containers, far above the ids of a machine's users (and of rootless users' ranges, 100000 on).
+const AUTO_EXAMPLE: &str = "contain:1000000:6553600";
 
 /// Where the setuid helpers are looked for.
 const HELPER_DIRS: [&str; 2] = ["/usr/bin", "/bin"];
@@ -107,15 +134,188 @@ pub fn rootless(uid: u32, gid: u32, user: Option<&str>, subuid: &str, subgid: &s
 /// `SUBORDINATE_IDS` long: `alice:100000:65536`.
 pub fn subordinate_range(text: &str, uid: u32, user: Option<&str>) -> Option<(u32, u32)> {
     let uid = uid.to_string();
+    first_range(text, |owner| owner == uid || Some(owner) == user)
+        .map(|(start, count)| (start, count.min(SUBORDINATE_IDS)))
+}
+
+/// The first well-formed, non-empty range of a subordinate file whose owner `is_owner` accepts.
+fn first_range(text: &str, is_owner: impl Fn(&str) -> bool) -> Option<(u32, u32)> {
     text.lines().find_map(|line| {
         let mut fields = line.trim().split(':');
         let (owner, start, count) = (fields.next()?, fields.next()?, fields.next()?);
-        if owner != uid && Some(owner) != user {
+        if !is_owner(owner) {
             return None;
         }
         let (start, count) = (start.parse::<u32>().ok()?, count.parse::<u32>().ok()?);
-        (count > 0).then_some((start, count.min(SUBORDINATE_IDS)))
+        (count > 0).then_some((start, count))
     })
+}
+
+/// `--userns auto`'s pool: where the `contain` ranges of /etc/subuid and /etc/subgid start, and how
+/// many ranges of `AUTO_IDS` ids both hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoPool {
+    uids: u32,
+    gids: u32,
+    ranges: u32,
+}
+
+impl AutoPool {
+    /// From the contents of /etc/subuid and /etc/subgid. The error is the user's line.
+    pub fn parse(subuid: &str, subgid: &str) -> Result<AutoPool, String> {
+        let missing = || {
+            format!(
+                "--userns auto: no range for the user {AUTO_USER} in /etc/subuid and /etc/subgid: add a line \
+                 such as {AUTO_EXAMPLE} to each (host ids nobody else uses, {AUTO_IDS} per container)"
+            )
+        };
+        let (uids, gids) =
+            (first_range(subuid, |owner| owner == AUTO_USER), first_range(subgid, |owner| owner == AUTO_USER));
+        let ((uids, uid_count), (gids, gid_count)) = (uids.ok_or_else(missing)?, gids.ok_or_else(missing)?);
+        for (file, start, count) in [("/etc/subuid", uids, uid_count), ("/etc/subgid", gids, gid_count)] {
+            // Host id 0 inside a range would make a container's user the host's root; the last id,
+            // (uid_t)-1, is nobody's.
+            if start == 0 || u64::from(start) + u64::from(count) > u64::from(u32::MAX) {
+                return Err(format!(
+                    "--userns auto: the range {AUTO_USER}:{start}:{count} in {file} holds host id 0 or (uid_t)-1"
+                ));
+            }
+            if count < AUTO_IDS {
+                return Err(format!(
+                    "--userns auto: the range {AUTO_USER}:{start}:{count} in {file} is smaller than one \
+                     container's {AUTO_IDS} ids (for instance {AUTO_EXAMPLE})"
+                ));
+            }
+        }
+        Ok(AutoPool { uids, gids, ranges: uid_count.min(gid_count) / AUTO_IDS })
+    }
+
+    /// The host's first uid and gid of range `index`.
+    fn range(&self, index: u32) -> (u32, u32) {
+        (self.uids + index * AUTO_IDS, self.gids + index * AUTO_IDS)
+    }
+}
+
+/// `--userns auto`'s pool, from the host's files.
+pub fn auto_pool() -> Result<AutoPool, Error> {
+    let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
+    AutoPool::parse(&file("/etc/subuid"), &file("/etc/subgid")).map_err(Error::Setup)
+}
+
+/// The leases of ranges, named after their first uid.
+fn ranges_dir(state: &StateDir) -> Result<LeaseDir, Error> {
+    LeaseDir::open(state, c".userns")
+}
+
+fn is_range_name(name: &str) -> bool {
+    name.parse::<u32>().is_ok()
+}
+
+/// Takes the first range of `pool` that no other container holds, for the container `id`: the
+/// lease, which gives it back when dropped, and the maps the runtime writes (as root: setgroups
+/// stays allowed).
+pub fn lease_range(state: &StateDir, pool: &AutoPool, id: &str) -> Result<(IdMaps, Lease), Error> {
+    let dir = ranges_dir(state)?;
+    let path = dir.path.clone();
+    let ranges = (0..pool.ranges).map(|index| pool.range(index)).map(|(uid, gid)| (uid.to_string(), (uid, gid)));
+    let (lease, (uid, gid)) = dir.take_first(id, ranges)?.ok_or_else(|| {
+        Error::Setup(format!(
+            "--userns auto: all {} ranges of {AUTO_IDS} ids the user {AUTO_USER} has in /etc/subuid and /etc/subgid \
+             are taken (see {path}): give it a larger range",
+            pool.ranges
+        ))
+    })?;
+    let last = AUTO_IDS - 1;
+    log!(
+        "user namespace: the container's uids and gids 0-{last} are the host's uids {uid}-{} and gids {gid}-{}",
+        uid + last,
+        gid + last
+    );
+    let map = |host| vec![IdMapping { container: 0, host, size: AUTO_IDS }];
+    Ok((IdMaps { uids: map(uid), gids: map(gid), writer: Writer::Runtime { deny_setgroups: false } }, lease))
+}
+
+/// The range leases whose owner can be read.
+pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
+    ranges_dir(state)?.list(is_range_name)
+}
+
+/// Gives back the range of a container that no longer runs (nothing else to undo: no file on disk
+/// carries its ids, which the idmapped mounts turned into the host's own).
+pub fn release_leftover(state: &StateDir, lease: &LeaseFile) -> Result<(), Error> {
+    ranges_dir(state)?.remove_if_owned(&lease.name, &lease.owner)
+}
+
+/// Gives back every range the dead container `id` holds.
+pub fn release_of(state: &StateDir, id: &str) -> Result<(), Error> {
+    let dir = ranges_dir(state)?;
+    for lease in dir.list(is_range_name)?.into_iter().filter(|lease| lease.owner == id) {
+        dir.remove_if_owned(&lease.name, id)?;
+    }
+    Ok(())
+}
+
+/// Runtime side, before clone3: a detached clone of the rootfs or a volume (with `recursive`, with
+/// the mounts below it), for `idmap` to idmap once the container's user namespace has its maps.
+pub fn detached_tree(source: &Checked, recursive: bool) -> Result<Fd, Error> {
+    source.detached_clone(recursive).map_err(|errno| match errno {
+        errno if compat::missing(errno) => Error::Setup(format!(
+            "--userns auto needs idmapped mounts (Linux 5.12), and open_tree(2) is refused here: {errno}"
+        )),
+        errno => Error::sys(format!("open_tree({}, OPEN_TREE_CLONE)", source.path), errno),
+    })
+}
+
+/// Runtime side, once the maps of the child `pid` are written and before "go": each detached tree
+/// (named in messages by the path it was cloned from) is idmapped through the child's user
+/// namespace, with the mounts below it.
+pub fn idmap(pid: i32, trees: &[(&Fd, &str)]) -> Result<(), Error> {
+    if trees.is_empty() {
+        return Ok(());
+    }
+    let path = format!("/proc/{pid}/ns/user");
+    let userns = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
+    for &(tree, describe) in trees {
+        match sys::mount_setattr(tree, true, sys::MOUNT_ATTR_IDMAP, 0, Some(&userns)) {
+            Ok(()) => {}
+            Err(Errno(libc::EINVAL)) => {
+                let magic = sys::statfs_type(&cpath(&tree.proc_path())?).unwrap_or(0);
+                return Err(Error::Setup(format!(
+                    "--userns auto: {describe} is on {}, which this kernel cannot idmap (idmapped mounts need \
+                     Linux 5.12 and a filesystem that has them: ext4, xfs, btrfs, and tmpfs from Linux 6.3)",
+                    filesystem_name(magic)
+                )));
+            }
+            Err(Errno(libc::ENOSYS)) => {
+                return Err(Error::Setup("--userns auto needs idmapped mounts: Linux 5.12 or later".into()))
+            }
+            Err(errno) => return Err(Error::sys(format!("mount_setattr({describe}, MOUNT_ATTR_IDMAP)"), errno)),
+        }
+    }
+    Ok(())
+}
+
+/// statfs(2) magic numbers (linux/magic.h) of the filesystems a rootfs or a volume is likely on.
+const FILESYSTEMS: [(i64, &str); 11] = [
+    (0xEF53, "ext4"),
+    (0x5846_5342, "xfs"),
+    (0x9123_683E, "btrfs"),
+    (0x0102_1994, "tmpfs"),
+    (0x8584_58f6, "ramfs"),
+    (0x794C_7630, "overlayfs"),
+    (0x6969, "nfs"),
+    (0x6573_5546, "fuse"),
+    (0x7371_7368, "squashfs"),
+    (0x6265_6572, "sysfs"),
+    (0x9fa0, "proc"),
+];
+
+/// "ext4", or the magic number of a filesystem the table does not name.
+fn filesystem_name(magic: i64) -> String {
+    FILESYSTEMS
+        .iter()
+        .find(|(known, _)| *known == magic)
+        .map_or_else(|| format!("a filesystem of type {magic:#x}"), |(_, name)| name.to_string())
 }
 
 /// The user name /etc/passwd gives `uid` (the subordinate files may name users either way).
@@ -190,6 +390,40 @@ mod tests {
         assert_eq!(user_name(passwd, 1000).as_deref(), Some("alice"));
         assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
         assert_eq!(user_name(passwd, 7), None);
+    }
+
+    #[test]
+    fn the_auto_pool_is_the_contain_range_in_both_files_in_slices_of_65536() {
+        let subuid = "alice:100000:65536\ncontain:1000000:6553600\n";
+        let subgid = "contain:2000000:200000\n";
+        let pool = AutoPool::parse(subuid, subgid).unwrap();
+        assert_eq!(pool, AutoPool { uids: 1000000, gids: 2000000, ranges: 3 }, "the smaller file decides");
+        assert_eq!(pool.range(0), (1000000, 2000000));
+        assert_eq!(pool.range(2), (1000000 + 2 * 65536, 2000000 + 2 * 65536));
+    }
+
+    #[test]
+    fn a_missing_or_unusable_auto_pool_says_what_to_add() {
+        let missing = AutoPool::parse("alice:100000:65536\n", "contain:1000000:65536\n").unwrap_err();
+        assert!(
+            missing.contains("no range for the user contain") && missing.contains("contain:1000000:6553600"),
+            "{missing}"
+        );
+        assert!(AutoPool::parse("contain:1000000:65536\n", "").is_err(), "both files need one");
+        let small = AutoPool::parse("contain:1000000:65535\n", "contain:1000000:65536\n").unwrap_err();
+        assert!(small.contains("smaller than one container's 65536 ids"), "{small}");
+        let root = AutoPool::parse("contain:0:65536\n", "contain:1000000:65536\n").unwrap_err();
+        assert!(root.contains("host id 0"), "{root}");
+        let past_the_end = AutoPool::parse("contain:4294901760:65536\n", "contain:1000000:65536\n").unwrap_err();
+        assert!(past_the_end.contains("(uid_t)-1"), "{past_the_end}");
+        assert_eq!(AutoPool::parse("contain:4294901759:65536\n", "contain:1:65536\n").map(|p| p.ranges), Ok(1));
+    }
+
+    #[test]
+    fn filesystems_are_named_in_messages() {
+        assert_eq!(filesystem_name(0xEF53), "ext4");
+        assert_eq!(filesystem_name(0x6265_6572), "sysfs");
+        assert_eq!(filesystem_name(0x1234), "a filesystem of type 0x1234");
     }
 
     #[test]

@@ -61,6 +61,9 @@ options for run:
   --stats-json FILE     write the usage report (time, CPU, peak memory and pids, OOM kills) as JSON
   --stop-timeout SECS   after a forwarded SIGINT/SIGTERM, SIGKILL the container this many
                         seconds later (default 10; a second SIGINT/SIGTERM kills at once)
+  --userns MODE         host (default: the container's root is the host's root) or auto (as root:
+                        its ids 0-65535 are 65536 host ids of its own, leased from the `contain`
+                        entry of /etc/subuid and /etc/subgid; the rootfs and volumes idmapped)
   --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
   --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
   --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
@@ -133,6 +136,7 @@ pub struct RunSpec {
     pub keep: bool,
     pub read_only: bool,
     pub net: Net,
+    pub userns: Userns,
     pub detach: bool,
     pub quiet: bool,
     pub stats_json: Option<String>,
@@ -170,6 +174,16 @@ pub enum Net {
     Host,
     /// A veth pair to the host, with these addresses or ones leased from the pool.
     Veth(Option<VethAddrs>),
+}
+
+/// `--userns`: whose ids the container's are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Userns {
+    /// The host's (as root; without root, contain run always makes a user namespace).
+    #[default]
+    Host,
+    /// A user namespace whose ids 0-65535 are a range of the host's leased to this container.
+    Auto,
 }
 
 /// `--user UID[:GID]`.
@@ -386,6 +400,10 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
                 let v = flag_value(parser, "--net")?;
                 spec.net = parse_net(&v).map_err(|why| bad("--net", &v, why))?;
             }
+            Long("userns") => {
+                let v = flag_value(parser, "--userns")?;
+                spec.userns = parse_userns(&v).map_err(|why| bad("--userns", &v, why))?;
+            }
             Long("detach") | Short('d') => spec.detach = true,
             Long("quiet") | Short('q') => spec.quiet = true,
             Long("stats-json") => spec.stats_json = Some(flag_value(parser, "--stats-json")?),
@@ -558,6 +576,14 @@ fn parse_net(s: &str) -> Result<Net, String> {
             Some(spec) => netlink::parse_veth_spec(spec).map(|addrs| Net::Veth(Some(addrs))),
             None => Err("expected none, host, veth or veth:HOSTIP/PREFIX,CONTAINERIP".into()),
         },
+    }
+}
+
+fn parse_userns(s: &str) -> Result<Userns, String> {
+    match s {
+        "host" => Ok(Userns::Host),
+        "auto" => Ok(Userns::Auto),
+        _ => Err("expected host or auto".into()),
     }
 }
 
@@ -866,6 +892,22 @@ mod tests {
             let msg = usage_message(&["--rootfs", "r", "--net", bad, "true"]);
             assert!(msg.contains(expected), "{bad}: {msg:?} lacks {expected:?}");
         }
+    }
+
+    #[test]
+    fn userns_is_host_unless_auto_is_asked_for() {
+        assert_eq!(run(&["--rootfs", "r", "true"]).unwrap().userns, Userns::Host);
+        assert_eq!(run(&["--rootfs", "r", "--userns", "host", "true"]).unwrap().userns, Userns::Host);
+        assert_eq!(run(&["--rootfs", "r", "--userns=auto", "true"]).unwrap().userns, Userns::Auto);
+        for (bad, expected) in [
+            ("bogus", "--userns \"bogus\": expected host or auto"),
+            ("", "--userns \"\": expected host or auto"),
+            ("Auto", "--userns \"Auto\": expected host or auto"),
+        ] {
+            let msg = usage_message(&["--rootfs", "r", &format!("--userns={bad}"), "true"]);
+            assert_eq!(msg, expected, "{bad:?}");
+        }
+        assert_eq!(usage_message(&["--rootfs", "r", "--userns"]), "--userns needs a value");
     }
 
     #[test]

@@ -24,10 +24,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cgroup::{self, Cgroup};
 use crate::error::{Context, Error};
+use crate::lifecycle::lease::LeaseFile;
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
 use crate::net;
 use crate::signals::signal_name;
 use crate::sys::{self, Fd};
+use crate::userns;
 
 /// How long `stop` and the sweep wait for a killed container's processes, or its keeper's
 /// cleanup, before going on.
@@ -328,16 +330,23 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
     }
     // Leases of containers that are not running: their runtime died, or died before it wrote the
     // record that would have made them leftovers above.
-    for lease in net::leases(state)? {
+    let unowned = |lease: &LeaseFile| -> Result<bool, Error> {
         if !(only.is_empty() || only.contains(&lease.owner)) {
-            continue;
+            return Ok(false);
         }
-        let owner_live = match state.entry(&lease.owner)? {
-            Some(entry) => matches!(status(&entry)?, Status::Live(_)),
-            None => false,
-        };
-        if !owner_live {
+        Ok(match state.entry(&lease.owner)? {
+            Some(entry) => !matches!(status(&entry)?, Status::Live(_)),
+            None => true,
+        })
+    };
+    for lease in net::leases(state)? {
+        if unowned(&lease)? {
             attempt(net::release_leftover(state, &lease));
+        }
+    }
+    for lease in userns::leases(state)? {
+        if unowned(&lease)? {
+            attempt(userns::release_leftover(state, &lease));
         }
     }
     Ok(failures)
@@ -363,8 +372,8 @@ pub fn remove_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>,
 }
 
 /// Removes what a container whose keeper died left behind: its trusted init and everything in its
-/// cgroup, the cgroup, the network lease, and what is in the entry but what `leave` names. Returns
-/// whether a log was left. The caller holds the entry's lock.
+/// cgroup, the cgroup, the network lease, its range of ids, and what is in the entry but what
+/// `leave` names. Returns whether a log was left. The caller holds the entry's lock.
 pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, leave: Leave) -> Result<bool, Error> {
     let id = &entry.id;
     // PR_SET_PDEATHSIG killed it with its runtime; this is for a PID 1 that somehow outlived it.
@@ -384,6 +393,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     if let Some(record) = record {
         net::release_of(state, id, &record.network)?;
     }
+    userns::release_of(state, id)?;
     let keep_log = leave.log && sys::stat_at(sys::Dir::Fd(entry.fd()), crate::lifecycle::state::LOG, 0).is_ok();
     entry.clear(Leave { log: keep_log, ..leave })?;
     Ok(keep_log)

@@ -5,10 +5,12 @@
 //! - `exec`: `contain exec`, a new process in a running container;
 //! - `manage`: `list`, `kill`, `stop`, `gc`, and the rule that tells a living container from a
 //!   leftover;
-//! - `state`: the entries under /run/contain and their records.
+//! - `state`: the entries under /run/contain and their records;
+//! - `lease`: what containers must not share (a /30, a range of ids), taken one at a time.
 
 pub mod detach;
 pub mod exec;
+pub mod lease;
 pub mod manage;
 pub mod oci;
 pub mod run;

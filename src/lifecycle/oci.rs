@@ -117,7 +117,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
             let source = Checked::open_following(&bind.source).map_err(bad)?;
             state.refuse_exposure(&source).map_err(bad)?;
-            Ok(BindSource { source, how: bind.how })
+            Ok(BindSource { source, how: bind.how, idmapped: None })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let privileges = privileges(&spec.process, spec.linux.seccomp.as_ref())?;
@@ -193,6 +193,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         net: if flags & libc::CLONE_NEWNET as u64 != 0 { ContainerNet::Own(None) } else { ContainerNet::Shared },
         joins,
         user_namespace: flags & libc::CLONE_NEWUSER as u64 != 0,
+        idmapped_root: None,
         cgroup_namespace,
         propagation: spec.linux.rootfs_propagation,
         runtime_hooks: !spec.hooks.prestart.is_empty() || !spec.hooks.create_runtime.is_empty(),

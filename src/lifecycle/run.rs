@@ -1,7 +1,8 @@
 //! `contain run`: check the input, claim the name, make the cgroup, the overlay and the network,
 //! then the birth (`spawn.rs`); supervise the container, report its usage, and clean up on every
-//! path. Cleanup is by ownership: the claim on the name, the cgroup, the lease and the veth pair
-//! each undo themselves when dropped, so an early `?` anywhere leaves nothing behind.
+//! path. Cleanup is by ownership: the claim on the name, the cgroup, the leases (a /30, a range of
+//! ids) and the veth pair each undo themselves when dropped, so an early `?` anywhere leaves
+//! nothing behind.
 
 use std::ffi::OsString;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::caps::{CapSet, Identity, Privileges};
 use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
-use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Volume};
+use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::handshake::Report;
 use crate::lifecycle::detach;
@@ -90,11 +91,24 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     crate::log::set_quiet(spec.quiet);
     let signals = supervise::take_signals()?;
     // --- Checks that need the host, before anything is created. ---
+    let root = sys::geteuid() == 0;
+    if spec.userns == Userns::Auto {
+        refuse_beside_auto(&spec, root)?;
+    }
     // Without root, a user namespace (userns.rs): the container's root is the caller.
-    let id_maps = (sys::geteuid() != 0).then(rootless_maps);
+    let id_maps = (!root).then(rootless_maps);
     let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
-    let binds = open_volumes(&spec.volumes, &state)?;
+    let mut binds = open_volumes(&spec.volumes, &state)?;
+    // --userns auto: where its ids come from, and the rootfs and volumes cloned for idmapping.
+    let auto_pool = (spec.userns == Userns::Auto).then(userns::auto_pool).transpose()?;
+    let mut idmapped_root = None;
+    if auto_pool.is_some() {
+        idmapped_root = Some(userns::detached_tree(&rootfs, true)?);
+        for bind in &mut binds {
+            bind.idmapped = Some(userns::detached_tree(&bind.source, bind.how.recursive)?);
+        }
+    }
     let id = match &spec.name {
         Some(name) => name.clone(),
         None => random_id()?,
@@ -183,6 +197,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         (Net::Host, None) => "host".into(),
         _ => "none".into(),
     };
+    // Taken while the name is ours, given back before it is not (see lifecycle/lease.rs).
+    let (auto_maps, range) = auto_pool.map(|pool| userns::lease_range(&state, &pool, &id)).transpose()?.unzip();
+    let id_maps = id_maps.or(auto_maps);
 
     // --- The birth. ---
     let net = match (&spec.net, &veth) {
@@ -193,6 +210,11 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let single_id = id_maps.as_ref().is_some_and(IdMaps::single_id);
     let mut plan = mounts::container_plan(spec.read_only, !single_id);
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
+    if (id_maps.is_some() || auto_pool.is_some()) && spec.net == Net::Host {
+        let sys = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys on the host: {why}")))?;
+        binds.push(BindSource::read_only_tree(sys));
+        mounts::sys_from_host(&mut plan, binds.len() - 1);
+    }
     let container = NewContainer {
         hostname: Some(hostname),
         domainname: None,
@@ -208,6 +230,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         net,
         joins: Vec::new(),
         user_namespace: id_maps.is_some(),
+        idmapped_root,
         cgroup_namespace: true,
         propagation: None,
         runtime_hooks: false,
@@ -307,6 +330,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         // A pair that could not be deleted keeps its lease, which the sweep finds it by.
         host_end.remove().unwrap_or_else(left_for_gc);
     }
+    if let Some(range) = range {
+        range.release().unwrap_or_else(left_for_gc);
+    }
     if spec.keep {
         log!("kept the overlay's upper layer: {}/upper", state.dir_of(&id));
     }
@@ -367,6 +393,22 @@ fn refuse_what_needs_root(spec: &RunSpec, maps: &IdMaps) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// What `--userns auto` does not go with, refused before anything starts.
+fn refuse_beside_auto(spec: &RunSpec, root: bool) -> Result<(), Error> {
+    if !root {
+        return Err(Error::Usage(
+            "--userns auto needs root (without root, contain run always makes a user namespace, whose root is you)"
+                .into(),
+        ));
+    }
+    let why = if spec.overlay {
+        "--overlay (its layer is in the state directory, which only the host's root may enter)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!("--userns auto cannot be combined with {why}")))
 }
 
 /// Who the command runs as, and what it may do (see caps.rs).
@@ -513,6 +555,20 @@ mod tests {
         assert_eq!(search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
         let user = Some(User { uid: 1000, gid: 1000 });
         assert!(container_env("box", user, &[], no_host).contains(&"HOME=/".to_string()));
+    }
+
+    #[test]
+    fn userns_auto_needs_root_and_goes_without_host_network_and_overlay() {
+        let spec = |net, overlay| RunSpec { userns: Userns::Auto, net, overlay, ..Default::default() };
+        let refusal = |spec: RunSpec, root| match refuse_beside_auto(&spec, root) {
+            Err(Error::Usage(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert!(refuse_beside_auto(&spec(Net::None, false), true).is_ok());
+        assert!(refuse_beside_auto(&spec(Net::Veth(None), false), true).is_ok());
+        assert!(refusal(spec(Net::None, false), false).starts_with("--userns auto needs root"));
+        assert!(refuse_beside_auto(&spec(Net::Host, false), true).is_ok(), "the host's /sys is bound then");
+        assert!(refusal(spec(Net::None, true), true).starts_with("--userns auto cannot be combined with --overlay"));
     }
 
     #[test]

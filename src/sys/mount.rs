@@ -65,6 +65,9 @@ pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// MOUNT_ATTR_IDMAP: the mount's ids are seen through a user namespace's maps (5.12).
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
 /// mount_setattr(2) on the mount a descriptor holds (a detached tree from `open_tree_clone`, the new
 /// root, a mount just attached) and with `recursive` every mount below it: attributes to `set` and
 /// to `clear`, keeping the others, which a MS_REMOUNT would have to restate (see compat.rs for

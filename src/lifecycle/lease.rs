@@ -1,0 +1,132 @@
+//! Leases: something of the host's that containers must not share, taken by one at a time (a /30
+//! of the network pool, `net.rs`; a range of subordinate ids, `userns.rs`).
+//!
+//! A lease is a file in a directory of the state directory (`STATE/.leases`, `STATE/.userns`),
+//! named after what it holds (so every container that could take the same thing tries the same
+//! name) and holding the owner's container id. It is written in full while it has no name
+//! (O_TMPFILE) and then linked under its name, which fails if the name is taken: a lease is
+//! complete the moment anybody can see it, so a sweep can never read a half-written one as a dead
+//! owner's, and two containers starting at once never get the same thing. A runtime takes its
+//! leases after it has claimed its container's name, and gives them back before it lets go of it,
+//! so a lease whose owner does not live (`manage::collect_garbage`) is a dead runtime's. A lease
+//! whose owner cannot be read is never taken for dead.
+
+use std::ffi::{CStr, CString};
+
+use crate::error::{cpath, Context, Error};
+use crate::lifecycle::state::{validate_id, StateDir};
+use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+
+/// A directory of leases, opened.
+pub struct LeaseDir {
+    /// `STATE/NAME`, for messages.
+    pub path: String,
+    dir: Fd,
+}
+
+/// A lease on disk and its owner's id.
+pub struct LeaseFile {
+    pub name: String,
+    pub owner: String,
+}
+
+impl LeaseDir {
+    /// `STATE/NAME` (a name starting with '.', which is no container id), made when missing.
+    pub fn open(state: &StateDir, name: &CStr) -> Result<LeaseDir, Error> {
+        let path = format!("{}/{}", state.path, name.to_string_lossy());
+        sys::mkdir_at(Dir::Fd(state.fd()), name, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
+        let dir = sys::open_at(Dir::Fd(state.fd()), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+            .step(|| format!("open({path})"))?;
+        Ok(LeaseDir { path, dir })
+    }
+
+    /// Takes, for `owner`, the first of `candidates` (a name, and what the caller gets with it)
+    /// that nobody holds. None: every one is held.
+    pub fn take_first<T>(
+        self,
+        owner: &str,
+        candidates: impl Iterator<Item = (String, T)>,
+    ) -> Result<Option<(Lease, T)>, Error> {
+        let path = &self.path;
+        let file = sys::open_at(Dir::Fd(&self.dir), c".", libc::O_TMPFILE | libc::O_WRONLY, 0o600)
+            .step(|| format!("open({path}, O_TMPFILE)"))?;
+        sys::write_all(file.raw(), owner.as_bytes()).step(|| format!("write({path}, O_TMPFILE)"))?;
+        for (name, value) in candidates {
+            match sys::link_unnamed(&file, Dir::Fd(&self.dir), &cpath(&name)?) {
+                Ok(()) => return Ok(Some((Lease { name, dir: self, kept: false }, value))),
+                Err(Errno(libc::EEXIST)) => continue,
+                Err(errno) => return Err(Error::sys(format!("linkat({path}/{name})"), errno)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The leases whose name `is_name` accepts and whose owner can be read: anything else is not
+    /// ours to judge, and stays.
+    pub fn list(&self, is_name: impl Fn(&str) -> bool) -> Result<Vec<LeaseFile>, Error> {
+        let entries = sys::list_dir(&self.dir).step(|| format!("getdents64({})", self.path))?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|entry| {
+                let name = entry.name.into_string().ok().filter(|name| is_name(name))?;
+                let owner = self.owner(&name)?;
+                Some(LeaseFile { name, owner })
+            })
+            .collect())
+    }
+
+    /// The id written in the lease `name`, if it is one.
+    fn owner(&self, name: &str) -> Option<String> {
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        let file = sys::open_at(Dir::Fd(&self.dir), &CString::new(name).ok()?, flags, 0).ok()?;
+        let owner = String::from_utf8(sys::read_to_end(&file, 256).ok()?).ok()?;
+        validate_id(&owner).is_ok().then_some(owner)
+    }
+
+    /// Gives back the lease `name` if `owner` still holds it (read again now: since the caller
+    /// listed it, the lease may have been given back and taken by another container).
+    pub fn remove_if_owned(&self, name: &str, owner: &str) -> Result<(), Error> {
+        if self.owner(name).as_deref() != Some(owner) {
+            return Ok(());
+        }
+        self.remove(name)
+    }
+
+    fn remove(&self, name: &str) -> Result<(), Error> {
+        sys::unlink(Dir::Fd(&self.dir), &cpath(name)?)
+            .ok_if(libc::ENOENT)
+            .step(|| format!("unlink({}/{name})", self.path))
+    }
+}
+
+/// A lease held by this runtime; dropping it gives it back, unless it is `kept`.
+pub struct Lease {
+    pub name: String,
+    dir: LeaseDir,
+    kept: bool,
+}
+
+impl Lease {
+    /// Gives it back now, for the caller to report how that went.
+    pub fn release(mut self) -> Result<(), Error> {
+        self.kept = true;
+        self.dir.remove(&self.name)
+    }
+
+    /// Leaves it in place when dropped, naming its owner, for the next sweep: what it holds could
+    /// not be cleaned up (a veth pair that could not be deleted).
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        if let Err(err) = self.dir.remove(&self.name) {
+            crate::log::error(&err);
+        }
+    }
+}
