@@ -395,6 +395,27 @@ impl BindSource {
     }
 }
 
+/// The host's /sys in place of a sysfs of the container's own, for a user namespace that does not
+/// own the container's network namespace (rootless `--net host`): the kernel mounts sysfs only for
+/// the owner of the mounting process's network namespace (sysfs shows its devices). Bound
+/// recursively and read-only, as runc and crun do; `source` is its number among the bind sources.
+pub fn bind_host_sys(plan: &mut [Step], source: usize) {
+    for step in plan {
+        if matches!(step, Step::Mount { fstype, target, .. } if fstype == "sysfs" && target == "/sys") {
+            *step = Step::Bind { source, target: "/sys".into() };
+        }
+    }
+}
+
+impl BindSource {
+    /// The host's /sys, for `bind_host_sys`.
+    pub fn host_sys() -> Result<BindSource, Error> {
+        let source = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys: {why}")))?;
+        let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+        Ok(BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() } })
+    }
+}
+
 /// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
 /// image, so it says so rather than make the directory.
 fn refuse_to_create(path: &str) -> Error {
@@ -732,6 +753,16 @@ mod tests {
                 Step::Cgroup { target, .. } => target.to_string(),
             })
             .collect()
+    }
+
+    #[test]
+    fn the_hosts_sys_takes_the_place_of_a_sysfs_of_the_containers_own() {
+        let mut plan = container_plan(false, true);
+        let before = targets(&plan);
+        bind_host_sys(&mut plan, 3);
+        assert_eq!(targets(&plan), before, "the same place in the plan");
+        assert!(plan.contains(&Step::Bind { source: 3, target: "/sys".into() }));
+        assert!(!plan.iter().any(|step| matches!(step, Step::Mount { fstype, .. } if fstype == "sysfs")));
     }
 
     #[test]

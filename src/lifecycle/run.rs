@@ -94,7 +94,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let id_maps = (sys::geteuid() != 0).then(rootless_maps);
     let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
-    let binds = open_volumes(&spec.volumes, &state)?;
+    let mut binds = open_volumes(&spec.volumes, &state)?;
     let id = match &spec.name {
         Some(name) => name.clone(),
         None => random_id()?,
@@ -193,6 +193,10 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let single_id = id_maps.as_ref().is_some_and(IdMaps::single_id);
     let mut plan = mounts::container_plan(spec.read_only, !single_id);
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
+    if id_maps.is_some() && matches!(spec.net, Net::Host) {
+        binds.push(BindSource::host_sys()?);
+        mounts::bind_host_sys(&mut plan, binds.len() - 1);
+    }
     let container = NewContainer {
         hostname: Some(hostname),
         domainname: None,
