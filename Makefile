@@ -62,7 +62,7 @@ demo: contain rootfs
 
 # Unit tests need nothing; the integration tests run the static ./contain as root.
 test: contain busybox
-	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked -- --include-ignored --skip every_injected_fault --test-threads=4
+	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked -- --include-ignored --skip every_injected_fault --skip vm_only_ --test-threads=4
 
 # The fault sweep (tests/faults/): every system call of `contain run` failed in turn, with an errno
 # and with SIGKILL, then gc and the leftover checks; a few minutes, as root. One injection, with its

@@ -61,11 +61,14 @@ fn main() {
     // ending contain half-way through something it must clean up (see supervise.rs).
     supervise::block_all();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let failure_code = match args.first().and_then(|arg| arg.to_str()) {
-        Some("run" | "exec") => EXIT_RUN_FAILED,
+    let parsed = cli::parse(args.iter().cloned());
+    // Known from the command once it parses (global flags such as --root may come first); of a
+    // command line that does not, only its first word tells.
+    let failure_code = match (&parsed, args.first().and_then(|arg| arg.to_str())) {
+        (Ok((_, Command::Run(_) | Command::Exec(_))), _) | (Err(_), Some("run" | "exec")) => EXIT_RUN_FAILED,
         _ => EXIT_FAILED,
     };
-    let result = cli::parse(args).and_then(|(global, command)| {
+    let result = parsed.and_then(|(global, command)| {
         if let Some(path) = &global.log {
             log::to_file(path, global.log_json)?;
         }

@@ -111,17 +111,6 @@ pub fn default_masks() -> Vec<Mask> {
     hidden.chain(READ_ONLY.iter().map(|&path| Mask::ReadOnly(path.into()))).collect()
 }
 
-/// A user namespace may mount sysfs only with a network namespace of its own (sysfs shows the
-/// network devices of the namespace that mounts it): with the host's, the plan's /sys becomes a
-/// read-only bind of the host's, bind source `source` (as runc does).
-pub fn sys_from_host(plan: &mut [Step], source: usize) {
-    for step in plan.iter_mut() {
-        if matches!(step, Step::Mount { fstype, .. } if fstype == "sysfs") {
-            *step = Step::Bind { source, target: "/sys".into() };
-        }
-    }
-}
-
 /// The mounts and links every `contain run` container gets, in order (a parent before anything
 /// inside it); `writable_tmp` adds a tmpfs on /tmp (`--read-only`). `tty_group`: the container has
 /// gid 5 (tty), which its ptys belong to; a rootless container with one id has no other gid than 0.
@@ -409,17 +398,31 @@ pub struct BindSource {
 }
 
 impl BindSource {
-    /// A host tree bound read-only, with the mounts below it (the host's /sys, for a user
-    /// namespace without a network namespace of its own).
-    pub fn read_only_tree(source: Checked) -> BindSource {
-        let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None }
-    }
-
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
         let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
         BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None }
+    }
+}
+
+/// The host's /sys in place of a sysfs of the container's own, for a user namespace that does not
+/// own the container's network namespace (rootless `--net host`): the kernel mounts sysfs only for
+/// the owner of the mounting process's network namespace (sysfs shows its devices). Bound
+/// recursively and read-only, as runc and crun do; `source` is its number among the bind sources.
+pub fn bind_host_sys(plan: &mut [Step], source: usize) {
+    for step in plan {
+        if matches!(step, Step::Mount { fstype, target, .. } if fstype == "sysfs" && target == "/sys") {
+            *step = Step::Bind { source, target: "/sys".into() };
+        }
+    }
+}
+
+impl BindSource {
+    /// The host's /sys, for `bind_host_sys`.
+    pub fn host_sys() -> Result<BindSource, Error> {
+        let source = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys: {why}")))?;
+        let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+        Ok(BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None })
     }
 }
 
@@ -776,6 +779,16 @@ mod tests {
                 Step::Cgroup { target, .. } => target.to_string(),
             })
             .collect()
+    }
+
+    #[test]
+    fn the_hosts_sys_takes_the_place_of_a_sysfs_of_the_containers_own() {
+        let mut plan = container_plan(false, true);
+        let before = targets(&plan);
+        bind_host_sys(&mut plan, 3);
+        assert_eq!(targets(&plan), before, "the same place in the plan");
+        assert!(plan.contains(&Step::Bind { source: 3, target: "/sys".into() }));
+        assert!(!plan.iter().any(|step| matches!(step, Step::Mount { fstype, .. } if fstype == "sysfs")));
     }
 
     #[test]

@@ -211,9 +211,8 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let mut plan = mounts::container_plan(spec.read_only, !single_id);
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
     if (id_maps.is_some() || auto_pool.is_some()) && spec.net == Net::Host {
-        let sys = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys on the host: {why}")))?;
-        binds.push(BindSource::read_only_tree(sys));
-        mounts::sys_from_host(&mut plan, binds.len() - 1);
+        binds.push(BindSource::host_sys()?);
+        mounts::bind_host_sys(&mut plan, binds.len() - 1);
     }
     let container = NewContainer {
         hostname: Some(hostname),

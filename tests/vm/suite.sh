@@ -3,10 +3,11 @@
 # `make test` on the host, here on a pure cgroup v2 kernel, plus the checks that only make sense on
 # a freshly booted VM.
 #
-# Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests and
-# leftovers-tests (tests/{run,hardening,features,network,leftovers}.rs as static binaries),
-# mkrootfs.sh, and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs needs tmux and stays on
-# the host.
+# Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests,
+# leftovers-tests and rootless-tests (tests/{run,hardening,features,network,leftovers,rootless}.rs
+# as static binaries), mkrootfs.sh, and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs
+# needs tmux and stays on the host. Of rootless.rs only the test named vm_only_* runs here (a cgroup
+# v2 subtree delegated to a user); the others need useradd and newuidmap, which the VM lacks.
 set -u
 cd /payload
 . ./vm.env
@@ -67,7 +68,7 @@ fi
 # runs it that many times, to chase a flaky test.
 round=1
 while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
-    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers}; do
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers rootless:vm_only_}; do
         suite=${selection%%:*}
         filter=${selection#"$suite"}
         began=$(uptime_s)
