@@ -1,7 +1,8 @@
 //! contain: a tiny container runtime. This file only parses, dispatches, and turns an error into
 //! its one-line message and exit code. A container's birth is `spawn.rs`, read top to bottom, with
 //! the child's side in `child.rs` and their handshake in `handshake.rs`; `lifecycle/` holds the
-//! commands around it (run, exec, list, kill, stop, gc), and `sys/` every system call.
+//! commands around it (run, exec, list, kill, stop, gc, and the OCI ones an engine calls), and
+//! `sys/` every system call.
 
 // `unsafe` lives in two modules only, the syscall layer and clone3's trampoline, as in rustix.
 #![deny(unsafe_code)]
