@@ -19,8 +19,14 @@ cd "$(dirname "$0")/../.."
 candidate=$(oci_resolve "${OCI_CANDIDATE:-./contain}")
 oci_install golang-go crun runc python3
 reference=$(oci_resolve "${OCI_REFERENCE:-crun}")
-tarball=${RUNTIME_TOOLS_TARBALL:-$PWD/../shared/third_party/runtime-tools-260e151.tar.gz}
-[[ -f $tarball ]] || oci_die "$tarball not found (set RUNTIME_TOOLS_TARBALL)"
+# The suite's source: given, or beside the project (../shared), or where our machines keep it.
+tarball=${RUNTIME_TOOLS_TARBALL:-}
+if [[ -z $tarball ]]; then
+    for candidate in "$PWD/../shared/third_party" /work/shared/third_party; do
+        [[ -f $candidate/runtime-tools-260e151.tar.gz ]] && tarball=$candidate/runtime-tools-260e151.tar.gz && break
+    done
+fi
+[[ -f $tarball ]] || oci_die "runtime-tools-260e151.tar.gz not found in ../shared/third_party (set RUNTIME_TOOLS_TARBALL)"
 
 # Built once per tarball content: the cache key is its hash, so a new tarball gets a new build.
 hash=$(sha256sum "$tarball" | cut -c1-16)
