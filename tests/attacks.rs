@@ -79,6 +79,14 @@ fn rootfs_with_sh_interpreter(name: &str, interpreter: &str) -> PathBuf {
     rootfs
 }
 
+/// `sh -c SCRIPT` in a mount namespace of its own (private propagation), so that what it mounts
+/// (throwaway nodes over /dev, an alias of the state directory) is never the host's.
+fn in_a_private_mount_namespace(script: &str) -> Output {
+    let mut unshare = Command::new("unshare");
+    unshare.args(["--mount", "--propagation", "private", "sh", "-c", script]);
+    finish(unshare.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn exec_through_a_proc_self_exe_interpreter_cannot_overwrite_the_host_binary() {
@@ -189,15 +197,7 @@ for dev in {devices}; do echo "node $dev $(stat -c '%a %u:%g' "$nodes/$dev")"; d
         bin = contain_bin().display(),
         args = run_args(rootfs(), &name, &[], &["sh", "-c", &format!("'{attack}'")]).join(" "),
     );
-    let out = finish(
-        Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let out = in_a_private_mount_namespace(&script);
     assert!(host_mounts_under(Path::new("/dev/null")).is_empty(), "a throwaway node escaped its namespace");
     assert!(out.stdout.contains("null-writable\n"), "/dev/null must stay writable: {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("contain=0\n"), "{}{}", out.stdout, out.stderr);
@@ -683,15 +683,7 @@ fn the_state_directory_cannot_be_given_to_a_container_through_another_path() {
             args = run_args(rootfs(), &name, &["--volume", &format!("{}:/state", volume.display())], &["ls", "/state"])
                 .join(" "),
         );
-        let out = finish(
-            Command::new("unshare")
-                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let out = in_a_private_mount_namespace(&script);
         if out.code != 125 || !out.stdout.is_empty() {
             exposed.push(format!("{} (a bind mount of {bound}): exit {}\n{}", volume.display(), out.code, out.stdout));
         }

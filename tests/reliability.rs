@@ -32,14 +32,19 @@ fn contain_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     finish(cmd.spawn().unwrap())
 }
 
-/// `strace -f -o /dev/null -e inject=INJECT contain ARGS...`: the runtime and its children, with
-/// one fault injected.
-fn contain_under_strace(inject: &str, args: &[&str]) -> Output {
+/// `strace -f -o /dev/null -e inject=INJECT contain ARGS...`, started: the runtime and its
+/// children, with one fault injected, their output piped for `finish`.
+fn spawn_under_strace(inject: &str, args: &[&str]) -> std::process::Child {
     require_tool("strace", "strace");
     let bin = contain_bin();
     let mut cmd = Command::new("strace");
     cmd.args(["-f", "-o", "/dev/null", "-e", &format!("inject={inject}")]).arg(bin).args(args);
-    finish(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// The same, waited for.
+fn contain_under_strace(inject: &str, args: &[&str]) -> Output {
+    finish(spawn_under_strace(inject, args))
 }
 
 /// The row of `contain list` for `name`, if listed.
@@ -121,16 +126,8 @@ fn a_slow_start_is_never_swept() {
     let _cleanup = CleanUp(name.clone());
     require_tool("strace", "strace");
     // The container's setup is held 3 s at its pivot_root while other contain commands sweep.
-    let bin = contain_bin();
-    let mut args = vec!["-f", "-o", "/dev/null", "-e", "inject=pivot_root:delay_enter=3000000", bin.to_str().unwrap()];
-    args.extend(run_args(rootfs(), &name, &[], &["echo", "started"]));
-    let slow = Command::new("strace")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let slow =
+        spawn_under_strace("pivot_root:delay_enter=3000000", &run_args(rootfs(), &name, &[], &["echo", "started"]));
     let held = eventually(Duration::from_secs(20), || {
         first_child(slow.id()).and_then(first_child).is_some_and(|child| held_in_syscall(child, libc::SYS_pivot_root))
     });
@@ -508,16 +505,8 @@ fn stop_returns_once_the_runtime_has_let_go() {
     let _cleanup = CleanUp(name.clone());
     // The runtime is held a second in its final exit_group, after its cleanup, still holding the
     // entry's lock: `stop` must wait for it, not return at once saying it waited 10 s.
-    let bin = contain_bin();
-    let mut args = vec!["-f", "-o", "/dev/null", "-e", "inject=exit_group:delay_enter=1000000", bin.to_str().unwrap()];
-    args.extend(run_args(rootfs(), &name, &[], &["sleep", "60"]));
-    let strace = Command::new("strace")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let strace =
+        spawn_under_strace("exit_group:delay_enter=1000000", &run_args(rootfs(), &name, &[], &["sleep", "60"]));
     wait_until_running(&name);
     let runtime = first_child(strace.id()).expect("the runtime under strace");
     let stop = contain(&["stop", &name, "--time", "0"]);

@@ -22,8 +22,8 @@ reference=$(oci_resolve "${OCI_REFERENCE:-crun}")
 # The suite's source: given, or beside the project (../shared), or where our machines keep it.
 tarball=${RUNTIME_TOOLS_TARBALL:-}
 if [[ -z $tarball ]]; then
-    for candidate in "$PWD/../shared/third_party" /work/shared/third_party; do
-        [[ -f $candidate/runtime-tools-260e151.tar.gz ]] && tarball=$candidate/runtime-tools-260e151.tar.gz && break
+    for dir in "$PWD/../shared/third_party" /work/shared/third_party; do
+        [[ -f $dir/runtime-tools-260e151.tar.gz ]] && tarball=$dir/runtime-tools-260e151.tar.gz && break
     done
 fi
 [[ -f $tarball ]] || oci_die "runtime-tools-260e151.tar.gz not found in ../shared/third_party (set RUNTIME_TOOLS_TARBALL)"
