@@ -440,9 +440,11 @@ impl Worker {
         found.extend(common::cgroups_of(name).into_iter().map(|dir| format!("cgroup {}", dir.display())));
         for entry in fs::read_dir(self.state_dir()).into_iter().flatten().flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            if file_name == ".leases" {
+            // The lease directories (`.leases` for /30s, `.userns` for ranges of ids) stay; what is
+            // in them is a leftover.
+            if file_name == ".leases" || file_name == ".userns" {
                 for lease in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
-                    found.push(format!("lease {}", lease.file_name().to_string_lossy()));
+                    found.push(format!("lease {file_name}/{}", lease.file_name().to_string_lossy()));
                 }
             } else {
                 let inside: Vec<String> = fs::read_dir(entry.path())
@@ -502,7 +504,7 @@ impl Worker {
             }
             let _ = fs::remove_dir(&dir);
         }
-        nsenter(&["sh", "-c", "rm -rf /run/contain/* /run/contain/.leases"]);
+        nsenter(&["sh", "-c", "rm -rf /run/contain/* /run/contain/.leases /run/contain/.userns"]);
     }
 
     /// A traced run without faults: it must end with the command's status and leave nothing.
