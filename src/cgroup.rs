@@ -301,7 +301,7 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
 /// None: nothing is delegated (or we are root, to whom the whole tree is).
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
-    if uid == 0 || detect()? != Some(Version::V2) {
+    if crate::userns::host_root() || detect()? != Some(Version::V2) {
         return Ok(None);
     }
     let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
@@ -324,7 +324,7 @@ pub fn delegated_subtree() -> Result<Option<String>, Error> {
 /// Where `create` begins to write cgroup.subtree_control: the root for root, else the top of the
 /// delegated subtree `path` is in.
 fn delegated_top(path: &str) -> String {
-    if sys::geteuid() == 0 {
+    if crate::userns::host_root() {
         return String::new();
     }
     path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string())

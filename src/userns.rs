@@ -57,6 +57,29 @@ const AUTO_EXAMPLE: &str = "contain:1000000:6553600";
 /// Where the setuid helpers are looked for.
 const HELPER_DIRS: [&str; 2] = ["/usr/bin", "/bin"];
 
+/// Whether we are the host's root: uid 0 of the initial user namespace, whose uid_map maps every id
+/// to itself (`0 0 4294967295`). Root of another user namespace (under `unshare -Ur`, inside
+/// rootless podman) has every capability over what that namespace owns, none over the host's
+/// cgroups, network or state: contain treats it as a user who needs no new user namespace.
+pub fn host_root() -> bool {
+    sys::geteuid() == 0 && sys::read_file(c"/proc/self/uid_map").is_ok_and(|map| initial_map(&map))
+}
+
+/// Whether gid `gid` exists in the user namespace we are in (our own gid_map names it inside).
+pub fn own_gid_mapped(gid: u32) -> bool {
+    let map = sys::read_file(c"/proc/self/gid_map").unwrap_or_default();
+    map.lines().any(|line| {
+        let fields: Vec<u32> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        matches!(fields[..], [inside, _, count] if gid >= inside && gid - inside < count)
+    })
+}
+
+/// The map of the initial user namespace: one line, every id to itself.
+fn initial_map(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
 /// A user namespace's maps, and how they get written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdMaps {
@@ -77,6 +100,11 @@ impl IdMaps {
     /// An OCI bundle's maps, written by root.
     pub fn from_bundle(uids: Vec<IdMapping>, gids: Vec<IdMapping>) -> IdMaps {
         IdMaps { uids, gids, writer: Writer::Runtime { deny_setgroups: false } }
+    }
+
+    /// Whether the container has gid `gid`.
+    pub fn maps_gid(&self, gid: u32) -> bool {
+        self.gids.iter().any(|m| gid >= m.container && gid - m.container < m.size)
     }
 
     /// Whether the container's root is the only id it has (rootless without subordinate ids).
@@ -372,6 +400,13 @@ mod tests {
         assert_eq!(subordinate_range(subuid, 1002, Some("bob")), Some((200000, SUBORDINATE_IDS)));
         assert_eq!(subordinate_range(subuid, 1003, Some("dave")), None);
         assert_eq!(subordinate_range("eve:x:1\neve:5:0\n", 1004, Some("eve")), None, "malformed and empty ranges");
+    }
+
+    #[test]
+    fn only_the_identity_map_is_the_hosts() {
+        assert!(initial_map("         0          0 4294967295\n"));
+        assert!(!initial_map("         0       1000          1\n"));
+        assert!(!initial_map("0 0 4294967295\n1 1 1\n"));
     }
 
     #[test]

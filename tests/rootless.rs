@@ -478,6 +478,33 @@ fn veth_is_refused_and_the_hosts_network_is_shared() {
     sandbox.assert_nothing_left();
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn root_of_a_user_namespace_of_its_own_runs_containers_without_newuidmap() {
+    let name = root_test("nestedns");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "nestedns");
+    // The user under `unshare -Ur`: root of a user namespace whose only id is the user, as inside
+    // rootless podman. contain makes no user namespace of its own there (it needs none, and could
+    // not map more ids without newuidmap), and no cgroup (none is delegated).
+    let script = "id -u; cat /proc/self/uid_map; hostname; echo $$";
+    let args = run_args(user_rootfs(), &name, &[], &["sh", "-c", script]);
+    let mut contain = vec![user_bin().to_str().unwrap()];
+    contain.extend(args.iter().copied());
+    let env: [(&str, &Path); 2] = [("HOME", &sandbox.dir), ("XDG_RUNTIME_DIR", &sandbox.xdg())];
+    let mut unshare = vec!["-Ur"];
+    unshare.extend(contain);
+    let out = finish(sandbox.command_with(&env, Path::new("/usr/bin/unshare"), &unshare).spawn().unwrap());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "0");
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(map, ["0", &user.uid.to_string(), "1"], "the outer namespace's map, unchanged");
+    assert_eq!(lines[2..], [name.as_str(), "1"], "its own hostname, PID 1");
+    assert!(!out.stderr.contains("rootless:"), "no user namespace of its own: {}", out.stderr);
+    sandbox.assert_nothing_left();
+}
+
 // --- State: the user's own directory, and the commands on a running container. ---
 
 #[test]

@@ -27,15 +27,21 @@ use state::{Entry, Leave, Phase, Record, StateDir, DEFAULT_ROOT};
 pub fn state_dir(global: &Global) -> Result<StateDir, Error> {
     let path = match &global.root {
         Some(root) => root.clone(),
-        None => default_root(sys::geteuid(), |key| std::env::var(key).ok(), sys::exists),
+        None => default_root(crate::userns::host_root(), sys::geteuid(), |key| std::env::var(key).ok(), sys::exists),
     };
     StateDir::open(&path)
 }
 
-/// A user's state directory: `$XDG_RUNTIME_DIR/contain` (a tmpfs of the user's, gone at logout like
-/// their containers), else `/run/user/UID/contain`, else `$HOME/.local/state/contain`.
-fn default_root(uid: u32, env: impl Fn(&str) -> Option<String>, exists: impl Fn(&str) -> bool) -> String {
-    if uid == 0 {
+/// The host's root's state directory, or a user's (root of a user namespace of its own counts as
+/// one): `$XDG_RUNTIME_DIR/contain` (a tmpfs of the user's, gone at logout like their containers),
+/// else `/run/user/UID/contain`, else `$HOME/.local/state/contain`.
+fn default_root(
+    host_root: bool,
+    uid: u32,
+    env: impl Fn(&str) -> Option<String>,
+    exists: impl Fn(&str) -> bool,
+) -> String {
+    if host_root {
         return DEFAULT_ROOT.into();
     }
     let absolute = |key: &str| env(key).filter(|dir| dir.starts_with('/'));
@@ -115,13 +121,17 @@ mod tests {
             move |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
         };
         let none = |_: &str| false;
-        assert_eq!(default_root(0, env(&[("XDG_RUNTIME_DIR", "/run/user/0")]), none), "/run/contain");
-        assert_eq!(default_root(1000, env(&[("XDG_RUNTIME_DIR", "/run/user/1000/")]), none), "/run/user/1000/contain");
+        assert_eq!(default_root(true, 0, env(&[("XDG_RUNTIME_DIR", "/run/user/0")]), none), "/run/contain");
+        let nested_root = default_root(false, 0, env(&[("HOME", "/home/a")]), none);
+        assert_eq!(nested_root, "/home/a/.local/state/contain", "root of a user namespace of its own");
+        let runtime_dir = env(&[("XDG_RUNTIME_DIR", "/run/user/1000/")]);
+        assert_eq!(default_root(false, 1000, runtime_dir, none), "/run/user/1000/contain");
+        let run_user = |path: &str| path == "/run/user/1000";
         assert_eq!(
-            default_root(1000, env(&[("XDG_RUNTIME_DIR", "relative")]), |p| p == "/run/user/1000"),
+            default_root(false, 1000, env(&[("XDG_RUNTIME_DIR", "relative")]), run_user),
             "/run/user/1000/contain"
         );
-        assert_eq!(default_root(1000, env(&[("HOME", "/home/a")]), none), "/home/a/.local/state/contain");
-        assert_eq!(default_root(1000, env(&[]), none), "/tmp/contain-1000");
+        assert_eq!(default_root(false, 1000, env(&[("HOME", "/home/a")]), none), "/home/a/.local/state/contain");
+        assert_eq!(default_root(false, 1000, env(&[]), none), "/tmp/contain-1000");
     }
 }

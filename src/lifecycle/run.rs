@@ -41,6 +41,9 @@ fn namespaces(net: Net) -> u64 {
     }
 }
 
+/// The tty group's gid, which devpts gives the container's ptys (`gid=5`).
+const TTY_GID: u32 = 5;
+
 /// The PATH the container's command is looked up in and runs with (Docker's default).
 pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -91,12 +94,13 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     crate::log::set_quiet(spec.quiet);
     let signals = supervise::take_signals()?;
     // --- Checks that need the host, before anything is created. ---
-    let root = sys::geteuid() == 0;
+    // The host's root, or not: a user, or root of a user namespace of its own (userns.rs).
+    let root = userns::host_root();
     if spec.userns == Userns::Auto {
         refuse_beside_auto(&spec, root)?;
     }
-    // Without root, a user namespace (userns.rs): the container's root is the caller.
-    let id_maps = (!root).then(rootless_maps);
+    // A user gets a user namespace whose root is them; root of a user namespace already is.
+    let id_maps = (sys::geteuid() != 0).then(rootless_maps);
     let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
@@ -116,20 +120,20 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
     let privileges = privileges(&spec)?;
-    if let Some(maps) = &id_maps {
-        refuse_what_needs_root(&spec, maps)?;
+    if !root {
+        refuse_what_needs_root(&spec, id_maps.as_ref())?;
     }
     let version = cgroup::detect()?;
     // Root makes /contain-ID; anybody else only below a subtree delegated to them.
-    let cgroup_path = match (&id_maps, version) {
+    let cgroup_path = match (root, version) {
         (_, None) => None,
-        (None, Some(_)) => Some(cgroup::relative_path(&id)),
-        (Some(_), Some(_)) => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(&id))),
+        (true, Some(_)) => Some(cgroup::relative_path(&id)),
+        (false, Some(_)) => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(&id))),
     };
     if cgroup_path.is_none() && spec.limits != Default::default() {
-        let why = match (&id_maps, version) {
+        let why = match (root, version) {
             (_, None) => format!("there is no cgroup filesystem under {}", cgroup::CGROUP_ROOT),
-            (Some(_), Some(Version::V1)) => "cgroup v1 cannot be delegated to a user who is not root".into(),
+            (false, Some(Version::V1)) => "cgroup v1 cannot be delegated to a user who is not root".into(),
             _ => "no cgroup v2 subtree is delegated to you (none of your cgroup's ancestors is yours)".into(),
         };
         return Err(Error::Setup(format!("--memory, --cpu and --pids cannot be enforced: {why}")));
@@ -159,10 +163,10 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         keep: spec.keep,
         command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
         // Root's is always /contain-ID; a rootless container's is in the user's delegated subtree.
-        cgroup: match (&id_maps, &cgroup_path) {
-            (None, _) => String::new(),
-            (Some(_), Some(path)) => path.clone(),
-            (Some(_), None) => manage::NO_CGROUP.into(),
+        cgroup: match (root, &cgroup_path) {
+            (true, _) => String::new(),
+            (false, Some(path)) => path.clone(),
+            (false, None) => manage::NO_CGROUP.into(),
         },
         ..Default::default()
     };
@@ -207,10 +211,14 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         (_, veth) => ContainerNet::Own(veth.as_ref().map(|veth| veth.addrs)),
     };
     let confined = spec.capabilities.is_some();
-    let single_id = id_maps.as_ref().is_some_and(IdMaps::single_id);
-    let mut plan = mounts::container_plan(spec.read_only, !single_id);
+    // The tty group (gid 5), which devpts gives the container's ptys, where the container has it.
+    let tty_group = match &id_maps {
+        Some(maps) => maps.maps_gid(TTY_GID),
+        None => root || userns::own_gid_mapped(TTY_GID),
+    };
+    let mut plan = mounts::container_plan(spec.read_only, tty_group);
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
-    if (id_maps.is_some() || auto_pool.is_some()) && spec.net == Net::Host {
+    if (!root || auto_pool.is_some()) && spec.net == Net::Host {
         binds.push(BindSource::host_sys()?);
         mounts::bind_host_sys(&mut plan, binds.len() - 1);
     }
@@ -376,7 +384,7 @@ fn rootless_maps() -> IdMaps {
 }
 
 /// What a container without root cannot have, refused before anything starts.
-fn refuse_what_needs_root(spec: &RunSpec, maps: &IdMaps) -> Result<(), Error> {
+fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>) -> Result<(), Error> {
     if let Net::Veth(_) = spec.net {
         return Err(Error::Usage(
             "--net veth needs root (the host end of the pair is made in the host's network namespace): \
@@ -384,7 +392,8 @@ fn refuse_what_needs_root(spec: &RunSpec, maps: &IdMaps) -> Result<(), Error> {
                 .into(),
         ));
     }
-    if let Some(user) = spec.user.filter(|user| maps.single_id() && (user.uid, user.gid) != (0, 0)) {
+    let single_id = maps.is_some_and(IdMaps::single_id);
+    if let Some(user) = spec.user.filter(|user| single_id && (user.uid, user.gid) != (0, 0)) {
         return Err(Error::Usage(format!(
             "--user {}:{}: a rootless container without subordinate ids has no user but root \
              (add a range for you to /etc/subuid and /etc/subgid, and install uidmap)",
