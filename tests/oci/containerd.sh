@@ -15,16 +15,7 @@ cd "$(dirname "$self")/../.."
 . tests/oci/lib.sh
 [[ $(id -u) -eq 0 ]] || oci_die "needs root"
 
-runtime=./contain
-calls=
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        --runtime) runtime=$2; shift 2 ;;
-        --log-calls) calls=$(realpath "$2"); shift 2 ;;
-        *) oci_die "usage: $0 [--runtime PATH] [--log-calls FILE]" ;;
-    esac
-done
-runtime=$(oci_resolve "$runtime")
+oci_client_args "$@"   # sets $runtime and $calls
 oci_install containerd podman tmux busybox-static
 oci_private_view "$self" --runtime "$runtime" ${calls:+--log-calls "$calls"}
 

@@ -244,3 +244,18 @@ wait_foreground() {
     done
     return 1
 }
+
+# The command line of podman.sh and containerd.sh: `[--runtime PATH] [--log-calls FILE]`. Sets
+# $runtime (resolved; ./contain by default) and $calls (where to log the runtime's calls, or empty).
+oci_client_args() {
+    runtime=./contain
+    calls=
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --runtime) runtime=$2; shift 2 ;;
+            --log-calls) calls=$(realpath "$2"); shift 2 ;;
+            *) oci_die "usage: $0 [--runtime PATH] [--log-calls FILE]" ;;
+        esac
+    done
+    runtime=$(oci_resolve "$runtime")
+}
