@@ -235,6 +235,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     }
     if container.cgroup_namespace {
         // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
+        log!("entering a new cgroup namespace, rooted at the container's cgroup");
         sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
     }
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
@@ -286,7 +287,10 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     }
     // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
     let create_missing = !container.read_only || container.overlay.is_some();
-    log!("mounting /proc, /sys, /dev and {} bind mount(s)", container.binds.len());
+    match container.binds.len() {
+        0 => log!("mounting /proc, /sys and /dev"),
+        binds => log!("mounting /proc, /sys, /dev and {binds} bind mount(s)"),
+    }
     if container.host_mounts {
         // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
         let mounted = mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)

@@ -131,7 +131,7 @@ fn out_of_memory(size: usize) -> ! {
             break;
         }
     }
-    for part in [&b"[contain] error: out of memory (asked for "[..], &digits[at..], b" bytes)\n"] {
+    for part in [&b"[contain] error: out of memory (asked for "[..], &digits[at..], b" bytes): ENOMEM (12)\n"] {
         let _ = super::write_all(libc::STDERR_FILENO, part);
     }
     super::exit(125)
