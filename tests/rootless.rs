@@ -34,6 +34,8 @@ const RANGED_USER: &str = "contain-rl";
 const UNRANGED_USER: &str = "contain-rl0";
 /// The VM has no user database: its test user is a bare id.
 const VM_UID: u32 = 4242;
+/// Debian's `users` group, a supplementary group of many logins.
+const USERS_GID: u32 = 100;
 
 #[derive(Clone, Copy, Debug)]
 struct User {
@@ -246,10 +248,12 @@ fn assert_state_empty(state: &Path) {
 }
 
 /// Makes the child of `cmd` the user before it execs: first, with `cgroup_procs` (an open
-/// cgroup.procs), into that cgroup, which only root may move it to; then without supplementary
-/// groups, with the user's gid and uid (setuid last: it takes the right to the others).
+/// cgroup.procs), into that cgroup, which only root may move it to; then with the supplementary
+/// groups of a login (its own group, and `users`, which its maps do not name), its gid and uid
+/// (setuid last: it takes the right to the others).
 fn become_user(cmd: &mut Command, user: User, cgroup_procs: Option<RawFd>) {
     let step = |result: libc::c_long| if result == -1 { Err(std::io::Error::last_os_error()) } else { Ok(()) };
+    let groups = [user.gid, USERS_GID];
     // SAFETY: between fork and exec the closure calls only write(2), setgroups(2), setgid(2) and
     // setuid(2), which are async-signal-safe, on memory it owns (a static "0", no allocation).
     unsafe {
@@ -258,7 +262,7 @@ fn become_user(cmd: &mut Command, user: User, cgroup_procs: Option<RawFd>) {
                 // "0": the writer itself.
                 step(libc::write(fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
             }
-            step(libc::setgroups(0, std::ptr::null()).into())?;
+            step(libc::setgroups(groups.len(), groups.as_ptr()).into())?;
             step(libc::setgid(user.gid).into())?;
             step(libc::setuid(user.uid).into())
         });
@@ -403,6 +407,33 @@ fn without_a_subordinate_range_the_container_has_one_id_and_setgroups_is_denied(
     assert!(error.contains("--user 1000:1000") && error.contains("no user but root"), "{error}");
     assert!(!out.stderr.contains("[contain] running"), "{}", out.stderr);
     assert!(!sandbox.volume().join("started").exists(), "the command ran");
+    sandbox.assert_nothing_left();
+}
+
+/// Without subordinate ids setgroups is denied, so neither the container's init nor an exec'd
+/// process can change the supplementary groups a login gave the user: both keep them.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_works_without_a_subordinate_range_for_a_user_with_supplementary_groups() {
+    let name = root_test("single-exec");
+    let user = unranged_user();
+    let sandbox = Sandbox::new(user, "single-exec");
+    let out = sandbox.run(&name, &["-d"], &["sleep", "60"]);
+    assert_eq!((out.code, out.stdout.trim()), (0, name.as_str()), "{}", out.stderr);
+    sandbox.wait_until_running(&name);
+    let groups = "grep ^Groups: /proc/self/status";
+    let init = sandbox.contain(&["exec", &name, "--", "sh", "-c", "grep ^Groups: /proc/1/status"]);
+    let out = sandbox.contain(&["exec", &name, "--", "sh", "-c", &format!("id -u; {groups}; exit 3")]);
+    assert_eq!(out.code, 3, "exec's code is its command's: {}", out.stderr);
+    assert_eq!(out.errors(), Vec::<&str>::new());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "0", "{}", out.stdout);
+    assert_eq!(lines[1].trim(), init.stdout.trim(), "the exec'd process has its init's groups");
+    assert!(lines[1].split_whitespace().any(|g| g == "0"), "the user's own group is 0 inside: {}", lines[1]);
+    let out = sandbox.contain(&["stop", "--time", "1", &name]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = sandbox.contain(&["gc"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     sandbox.assert_nothing_left();
 }
 
