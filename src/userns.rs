@@ -134,7 +134,15 @@ impl IdMaps {
 /// The maps of a rootless container for the caller (`uid`, `gid`, named `user`): with the helpers
 /// and ranges in `subuid` and `subgid` (the files' contents), 0 is the caller and 1..65535 the
 /// range; otherwise 0 is the caller alone. Returns the maps and, for the latter, why.
-pub fn rootless(uid: u32, gid: u32, user: Option<&str>, subuid: &str, subgid: &str) -> (IdMaps, Option<String>) {
+/// `no_new_privs`: the caller runs with PR_SET_NO_NEW_PRIVS (systemd's NoNewPrivileges=,
+/// Kubernetes' allowPrivilegeEscalation: false, any contain container), under which the setuid bit
+/// of newuidmap does not take effect, so only the single id is possible.
+pub fn rootless(
+    (uid, gid): (u32, u32),
+    user: Option<&str>,
+    (subuid, subgid): (&str, &str),
+    no_new_privs: bool,
+) -> (IdMaps, Option<String>) {
     let single = |why: String| {
         let maps = IdMaps {
             uids: vec![IdMapping { container: 0, host: uid, size: 1 }],
@@ -151,6 +159,9 @@ pub fn rootless(uid: u32, gid: u32, user: Option<&str>, subuid: &str, subgid: &s
     let (Some(uids), Some(gids)) = (subordinate_range(subuid, uid, user), subordinate_range(subgid, uid, user)) else {
         return single(format!("no range for {who} in /etc/subuid and /etc/subgid"));
     };
+    if no_new_privs {
+        return single("no_new_privs is set, so newuidmap and newgidmap (setuid) cannot map your range".into());
+    }
     let map = |own: u32, (start, count): (u32, u32)| {
         vec![IdMapping { container: 0, host: own, size: 1 }, IdMapping { container: 1, host: start, size: count }]
     };
@@ -463,10 +474,19 @@ mod tests {
 
     #[test]
     fn without_a_range_the_caller_is_the_only_id_and_setgroups_is_denied() {
-        let (maps, why) = rootless(1000, 1000, Some("alice"), "", "");
+        let (maps, why) = rootless((1000, 1000), Some("alice"), ("", ""), false);
         assert!(maps.single_id());
         assert_eq!(maps.uids, [IdMapping { container: 0, host: 1000, size: 1 }]);
         assert_eq!(maps.writer, Writer::Runtime { deny_setgroups: true });
         assert!(why.is_some());
+    }
+
+    #[test]
+    fn under_no_new_privs_a_range_cannot_be_mapped_and_the_caller_is_the_only_id() {
+        let ranges = "alice:100000:65536\n";
+        let (maps, why) = rootless((1000, 1000), Some("alice"), (ranges, ranges), true);
+        assert!(maps.single_id());
+        assert_eq!(maps.writer, Writer::Runtime { deny_setgroups: true });
+        assert!(why.is_some_and(|why| why.contains("no_new_privs")));
     }
 }

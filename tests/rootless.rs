@@ -410,6 +410,28 @@ fn without_a_subordinate_range_the_container_has_one_id_and_setgroups_is_denied(
     sandbox.assert_nothing_left();
 }
 
+/// Under no_new_privs (systemd's NoNewPrivileges=, Kubernetes' allowPrivilegeEscalation: false,
+/// a contain container) newuidmap's setuid bit does not take effect: a user with a range gets the
+/// single-id map, said in one line, instead of newuidmap's failure.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn under_no_new_privs_a_user_with_a_range_gets_one_id_and_is_told_why() {
+    let name = root_test("nnp");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "nnp");
+    let env = [("HOME", sandbox.dir.as_path()), ("XDG_RUNTIME_DIR", &sandbox.xdg())];
+    let mut args = vec!["--no-new-privs", user_bin().to_str().unwrap()];
+    args.extend(run_args(user_rootfs(), &name, &[], &["sh", "-c", "cat /proc/self/uid_map; id -u"]));
+    let out = finish(sandbox.command_with(&env, Path::new("/usr/bin/setpriv"), &args).spawn().unwrap());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let fields: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let uid = user.uid.to_string();
+    assert_eq!(fields, [vec!["0", uid.as_str(), "1"], vec!["0"]], "{}", out.stdout);
+    let said: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("[contain] rootless:")).collect();
+    assert!(said.len() == 1 && said[0].contains("no_new_privs is set"), "{}", out.stderr);
+    sandbox.assert_nothing_left();
+}
+
 /// Without subordinate ids setgroups is denied, so neither the container's init nor an exec'd
 /// process can change the supplementary groups a login gave the user: both keep them.
 #[test]

@@ -373,7 +373,10 @@ fn rootless_maps() -> IdMaps {
     let (uid, gid) = (sys::geteuid(), sys::getegid());
     let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
     let user = userns::user_name(&file("/etc/passwd"), uid);
-    let (maps, single) = userns::rootless(uid, gid, user.as_deref(), &file("/etc/subuid"), &file("/etc/subgid"));
+    let no_new_privs = sys::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).is_ok_and(|set| set == 1);
+    let subordinate = (file("/etc/subuid"), file("/etc/subgid"));
+    let (maps, single) =
+        userns::rootless((uid, gid), user.as_deref(), (&subordinate.0, &subordinate.1), no_new_privs);
     match single {
         Some(why) => {
             log!("rootless: {why}: the container has one user, root, who is you (uid {uid}); setgroups is denied")
