@@ -137,12 +137,15 @@ pub struct NewContainer {
 }
 
 impl NewContainer {
-    /// The detached trees the runtime idmaps before "go" (`--userns auto`), each with the path it
-    /// was cloned from.
+    /// The detached trees the runtime idmaps before "go" (`--userns auto`: the rootfs, and the
+    /// volumes marked `idmap`), each with the path it was cloned from.
     pub fn idmapped_trees(&self) -> Vec<(&Fd, &str)> {
         let root = self.idmapped_root.as_ref().map(|tree| (tree, self.rootfs.path.as_str()));
-        let volumes =
-            self.binds.iter().filter_map(|bind| bind.idmapped.as_ref().map(|tree| (tree, bind.source.path.as_str())));
+        let volumes = self
+            .binds
+            .iter()
+            .filter(|bind| bind.idmap)
+            .filter_map(|bind| bind.cloned.as_ref().map(|tree| (tree, bind.source.path.as_str())));
         root.into_iter().chain(volumes).collect()
     }
 }

@@ -392,16 +392,18 @@ pub fn lineage(dir: &Fd) -> Result<Vec<(u64, u64)>, Errno> {
 pub struct BindSource {
     pub source: Checked,
     pub how: BindHow,
-    /// `--userns auto`: the source already cloned by the runtime, and idmapped before "go" (see
-    /// userns.rs): the child only attaches it.
-    pub idmapped: Option<Fd>,
+    /// `--userns auto`: the source already cloned by the runtime, which can reach any host path
+    /// (the container's root, an unprivileged host uid, may not): the child only attaches it.
+    pub cloned: Option<Fd>,
+    /// `--userns auto` and `:idmap`: that clone is idmapped before "go" (see userns.rs).
+    pub idmap: bool,
 }
 
 impl BindSource {
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
         let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
-        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None }
+        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, cloned: None, idmap: false }
     }
 }
 
@@ -422,7 +424,7 @@ impl BindSource {
     pub fn host_sys() -> Result<BindSource, Error> {
         let source = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys: {why}")))?;
         let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-        Ok(BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, idmapped: None })
+        Ok(BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, cloned: None, idmap: false })
     }
 }
 
@@ -537,15 +539,15 @@ pub fn apply(
                 let how = &bind.how;
                 // Attached, then given its attributes: no process of the container exists yet to
                 // see it in between.
-                let cloned;
-                let mounted = match &bind.idmapped {
+                let ours;
+                let mounted = match &bind.cloned {
                     Some(tree) => {
-                        sys::move_mount_onto(tree, &point).step(|| format!("move_mount({host}, idmapped)"))?;
+                        sys::move_mount_onto(tree, &point).step(|| format!("move_mount({host}, cloned)"))?;
                         tree
                     }
                     None => {
-                        cloned = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
-                        &cloned
+                        ours = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                        &ours
                     }
                 };
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };

@@ -376,6 +376,15 @@ pub fn inside(map: &str, outside: u32) -> Option<u32> {
     })
 }
 
+/// Whether a uid_map or gid_map (as its own namespace reads it) names the id `id` inside.
+pub fn maps_inside(map: &str, id: u32) -> bool {
+    map.lines().any(|line| {
+        let mut fields = line.split_whitespace().map(|f| f.parse::<u32>().ok());
+        matches!((fields.next(), fields.next(), fields.next()),
+            (Some(Some(inside)), Some(Some(_)), Some(Some(count))) if id >= inside && id - inside < count)
+    })
+}
+
 /// /proc/PID/uid_map or gid_map: the lines, written at once (the kernel takes one write per map).
 fn write_map(pid: i32, file: &str, map: &[IdMapping]) -> Result<(), Error> {
     let lines: String = map.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect();
@@ -479,6 +488,14 @@ mod tests {
         assert_eq!(maps.uids, [IdMapping { container: 0, host: 1000, size: 1 }]);
         assert_eq!(maps.writer, Writer::Runtime { deny_setgroups: true });
         assert!(why.is_some());
+    }
+
+    #[test]
+    fn a_map_names_the_ids_inside_its_ranges() {
+        let map = "         0       1001          1\n         1     100000      65535\n";
+        assert!(maps_inside(map, 0) && maps_inside(map, 65535));
+        assert!(!maps_inside(map, 65536));
+        assert!(!maps_inside("         0       1001          1\n", 5));
     }
 
     #[test]

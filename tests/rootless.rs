@@ -556,6 +556,24 @@ fn root_of_a_user_namespace_of_its_own_runs_containers_without_newuidmap() {
     assert_eq!(lines[2..], [name.as_str(), "1"], "its own hostname, PID 1");
     assert!(!out.stderr.contains("rootless:"), "no user namespace of its own: {}", out.stderr);
     sandbox.assert_nothing_left();
+
+    // Ids it does not have are refused before anything starts, saying why: a --user it does not
+    // map, and --userns auto, whose ranges only the host's root can map.
+    let under_unshare = |extra: &[&str]| {
+        let mut args = vec!["-Ur", user_bin().to_str().unwrap()];
+        args.extend(run_args(user_rootfs(), &name, extra, &["true"]));
+        finish(sandbox.command_with(&env, Path::new("/usr/bin/unshare"), &args).spawn().unwrap())
+    };
+    for (extra, expected) in [
+        (&["--user", "5"][..], "--user 5:5: this user namespace (not the host's) has no such id"),
+        (&["--userns", "auto"][..], "--userns auto needs the host's root"),
+    ] {
+        let out = under_unshare(extra);
+        assert_eq!(out.code, 125, "{}", out.stderr);
+        assert!(only_error(&out).starts_with(&format!("[contain] error: {expected}")), "{}", out.stderr);
+        assert!(!out.stderr.contains("creating namespaces"), "{}", out.stderr);
+    }
+    sandbox.assert_nothing_left();
 }
 
 // --- State: the user's own directory, and the commands on a running container. ---

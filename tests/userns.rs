@@ -1,6 +1,6 @@
 //! `--userns auto`, as root: the container's ids 0-65535 are 65536 host ids leased to it alone
-//! from the `contain` entry of /etc/subuid and /etc/subgid, its rootfs and volumes are idmapped
-//! mounts, and the range goes back when it ends, or to the sweep when its runtime was killed.
+//! from the `contain` entry of /etc/subuid and /etc/subgid, its rootfs (and the volumes marked
+//! `idmap`) are idmapped mounts, and the range goes back when it ends, or to the sweep when its runtime was killed.
 //!
 //! The runtime under test runs in a mount namespace of its own whose /etc/subuid and /etc/subgid
 //! are a file of the test's (`auto`): the host's files are neither needed nor changed.
@@ -144,7 +144,7 @@ fn the_containers_root_is_an_unprivileged_host_uid_and_the_image_keeps_its_owner
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
-fn ids_on_disk_are_the_ids_inside_through_the_rootfs_and_volumes() {
+fn ids_on_disk_are_the_ids_inside_through_the_rootfs_and_idmap_volumes() {
     let name = root_test("auto-ids");
     let rootfs = &fresh_rootfs(&name);
     let volume = host_dir(&name);
@@ -158,7 +158,7 @@ fn ids_on_disk_are_the_ids_inside_through_the_rootfs_and_volumes() {
     fs::set_permissions(volume.join("unmapped"), fs::Permissions::from_mode(0o600)).unwrap();
     let script = "stat -c '%u %g' /etc/owned-by-1234 /vol/host-root /vol/unmapped; cat /vol/unmapped || echo refused; \
                   echo more >> /vol/host-root && touch /made-by-root /vol/by-root && mkdir /vol/d && chown 1000 /vol/d";
-    let volume_arg = format!("{}:/vol", volume.display());
+    let volume_arg = format!("{}:/vol:idmap", volume.display());
     let out = run_auto(rootfs, &name, &["--volume", &volume_arg], &["sh", "-c", script]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "1234 1234\n0 0\n65534 65534\nrefused\n", "{}", out.stderr);
@@ -171,7 +171,7 @@ fn ids_on_disk_are_the_ids_inside_through_the_rootfs_and_volumes() {
     assert_no_leftovers(&name, rootfs);
 
     // A --user is its own id on disk too; a read-only volume stays read-only through its idmapping.
-    let (rw, ro) = (format!("{}:/vol", volume.display()), format!("{}:/ro:ro", volume.display()));
+    let (rw, ro) = (format!("{}:/vol:idmap", volume.display()), format!("{}:/ro:ro,idmap", volume.display()));
     let script = "id -u; touch /vol/d/by-1000 /ro/d/not-here";
     let out = run_auto(rootfs, &name, &["--volume", &rw, "--volume", &ro, "--user", "1000"], &["sh", "-c", script]);
     assert_eq!(out.stdout, "1000\n", "{}", out.stderr);
@@ -179,6 +179,34 @@ fn ids_on_disk_are_the_ids_inside_through_the_rootfs_and_volumes() {
     assert_eq!(owner(volume.join("d/by-1000")), (1000, 1000));
     assert!(!volume.join("d/not-here").exists());
     assert_no_leftovers(&name, rootfs);
+}
+
+/// A volume without `idmap` is met with the container's own ids, as an unprivileged host user
+/// would meet it: the host's root's files are nobody's inside and cannot be written, and what the
+/// container's root makes there is the range's first id on disk, not the host's root.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn through_a_plain_volume_the_containers_root_cannot_write_the_hosts_root_files() {
+    let name = root_test("auto-plain");
+    let volume = host_dir(&name);
+    fs::write(volume.join("host-root"), "host\n").unwrap();
+    fs::set_permissions(&volume, fs::Permissions::from_mode(0o777)).unwrap();
+    let script = "stat -c '%u %g' /vol/host-root; echo more >> /vol/host-root || echo refused; \
+                  chmod 4755 /vol/host-root || echo refused; touch /vol/by-root && stat -c '%u %g' /vol/by-root; \
+                  cat /proc/self/uid_map";
+    let volume_arg = format!("{}:/vol", volume.display());
+    let out = run_auto(rootfs(), &name, &["--volume", &volume_arg], &["sh", "-c", script]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..4], ["65534 65534", "refused", "refused", "0 0"], "{}\n{}", out.stdout, out.stderr);
+    let first: u32 = lines[4].split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(fs::read_to_string(volume.join("host-root")).unwrap(), "host\n", "the host's file is unchanged");
+    let mode = fs::metadata(volume.join("host-root")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o4000, 0, "no setuid bit on a host root's file");
+    let made = fs::metadata(volume.join("by-root")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (first, first), "the container's root is the range's first id on disk");
+    assert!(first >= FIRST, "{first}");
+    assert_no_leftovers(&name, rootfs());
 }
 
 #[test]
@@ -276,6 +304,16 @@ fn bad_input_starts_nothing() {
         auto(RANGES, &run_args(rootfs(), &name, &["--userns", "auto", "--overlay"], &["true"])).spawn().unwrap(),
     );
     refused(&out, &format!("--userns auto cannot be combined with {why}"));
+
+    let volume = format!("{}:/vol:idmap", host_dir(&name).display());
+    let out = finish(auto(RANGES, &run_args(rootfs(), &name, &["--volume", &volume], &["true"])).spawn().unwrap());
+    refused(
+        &out,
+        &format!(
+            "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",
+            volume.trim_end_matches(":idmap")
+        ),
+    );
 }
 
 #[test]
@@ -302,7 +340,7 @@ fn with_the_hosts_network_the_hosts_sys_is_bound_read_only() {
 fn a_volume_on_a_filesystem_without_idmapping_is_refused_by_name() {
     let name = root_test("auto-sysfs");
     // sysfs has no idmapped mounts on any kernel.
-    let out = run_auto(rootfs(), &name, &["--volume", "/sys/kernel/mm:/mm"], &["true"]);
+    let out = run_auto(rootfs(), &name, &["--volume", "/sys/kernel/mm:/mm:idmap"], &["true"]);
     assert_eq!(out.code, 125, "{}", out.stderr);
     let expected = "[contain] error: --userns auto: /sys/kernel/mm is on sysfs, which this kernel cannot idmap \
                     (idmapped mounts need Linux 5.12 and a filesystem that has them: ext4, xfs, btrfs, and tmpfs \

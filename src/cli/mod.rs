@@ -47,7 +47,8 @@ options for run:
   --env KEY=VALUE       set a variable (repeatable); --env KEY copies the host's value
   --workdir DIR         the command's working directory, created if missing (default /)
   --user UID[:GID]      run the command as this user and group (GID defaults to UID)
-  --volume HOST:DIR[:ro]  bind mount HOST at DIR (created if missing); ro: read-only (repeatable)
+  --volume HOST:DIR[:OPTIONS]  bind mount HOST at DIR (created if missing; repeatable); OPTIONS,
+                        separated by commas: ro (read-only), idmap (with --userns auto)
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
   --overlay-size SIZE   with --overlay: keep that layer in memory, at most SIZE (64M)
   --keep                with --overlay: keep that layer (/run/contain/ID/upper) after exit
@@ -63,7 +64,7 @@ options for run:
                         seconds later (default 10; a second SIGINT/SIGTERM kills at once)
   --userns MODE         host (default: the container's root is the host's root) or auto (as root:
                         its ids 0-65535 are 65536 host ids of its own, leased from the `contain`
-                        entry of /etc/subuid and /etc/subgid; the rootfs and volumes idmapped)
+                        entry of /etc/subuid and /etc/subgid; the rootfs idmapped)
   --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
   --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
   --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
@@ -193,12 +194,16 @@ pub struct User {
     pub gid: u32,
 }
 
-/// `--volume HOST:DIR[:ro]`.
+/// `--volume HOST:DIR[:OPTIONS]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
     pub host: String,
     pub target: String,
     pub read_only: bool,
+    /// With `--userns auto`: an idmapped mount, through which the container's ids are the host's
+    /// (its root writes as the host's root). Without it, the container meets the volume's files
+    /// with its own ids, as any unprivileged host user would.
+    pub idmap: bool,
 }
 
 /// Below a millisecond per period the kernel rejects the quota (and nothing useful runs anyway).
@@ -613,15 +618,24 @@ fn validate_container_path(s: &str) -> Result<(), String> {
 }
 
 fn parse_volume(s: &str) -> Result<Volume, String> {
-    const FORM: &str = "expected HOST:DIR or HOST:DIR:ro";
+    const FORM: &str = "expected HOST:DIR or HOST:DIR:OPTIONS, OPTIONS ro, rw, idmap separated by commas";
     let parts: Vec<&str> = s.split(':').collect();
-    let (host, target, read_only) = match parts[..] {
-        [host, target] => (host, target, false),
-        [host, target, "ro"] => (host, target, true),
-        [host, target, "rw"] => (host, target, false),
-        [_, _, mode] => return Err(format!("unknown mode {mode:?} ({FORM})")),
+    let (host, target, options) = match parts[..] {
+        [host, target] => (host, target, ""),
+        [host, target, options] => (host, target, options),
         _ => return Err(FORM.into()),
     };
+    let (mut read_only, mut idmap) = (false, false);
+    if !options.is_empty() {
+        for option in options.split(',') {
+            match option {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                "idmap" => idmap = true,
+                _ => return Err(format!("unknown option {option:?} ({FORM})")),
+            }
+        }
+    }
     if host.is_empty() {
         return Err(format!("empty host path ({FORM})"));
     }
@@ -629,7 +643,7 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
     if target.trim_end_matches('/').is_empty() {
         return Err("cannot mount over the container's /".into());
     }
-    Ok(Volume { host: host.into(), target: target.into(), read_only })
+    Ok(Volume { host: host.into(), target: target.into(), read_only, idmap })
 }
 
 #[cfg(test)]
@@ -827,6 +841,8 @@ mod tests {
             "/data:/mnt/data:ro",
             "--volume",
             "./cfg:/etc/app",
+            "--volume",
+            "/srv:/srv:idmap,ro",
             "--overlay",
             "--keep",
             "--read-only",
@@ -841,8 +857,9 @@ mod tests {
         assert_eq!(
             spec.volumes,
             [
-                Volume { host: "/data".into(), target: "/mnt/data".into(), read_only: true },
-                Volume { host: "./cfg".into(), target: "/etc/app".into(), read_only: false },
+                Volume { host: "/data".into(), target: "/mnt/data".into(), read_only: true, idmap: false },
+                Volume { host: "./cfg".into(), target: "/etc/app".into(), read_only: false, idmap: false },
+                Volume { host: "/srv".into(), target: "/srv".into(), read_only: true, idmap: true },
             ]
         );
         assert!(spec.overlay && spec.keep && spec.read_only && spec.quiet && spec.detach);
@@ -856,9 +873,10 @@ mod tests {
             (&["--env", "=x"], "--env \"=x\": \"\" is not a variable name"),
             (&["--env", "1A=x"], "--env \"1A=x\": \"1A\" is not a variable name"),
             (&["--env", "A B=x"], "is not a variable name"),
-            (&["--volume", "/data"], "--volume \"/data\": expected HOST:DIR or HOST:DIR:ro"),
+            (&["--volume", "/data"], "--volume \"/data\": expected HOST:DIR or HOST:DIR:OPTIONS"),
             (&["--volume", "/data:rel"], "--volume \"/data:rel\": \"rel\" must be an absolute path"),
-            (&["--volume", "/data:/x:rx"], "unknown mode \"rx\""),
+            (&["--volume", "/data:/x:rx"], "unknown option \"rx\""),
+            (&["--volume", "/data:/x:ro,"], "unknown option \"\""),
             (&["--volume", ":/x"], "empty host path"),
             (&["--volume", "/data:/"], "cannot mount over the container's /"),
             (&["--volume", "/data:/a/../etc"], "must not contain '..'"),

@@ -117,7 +117,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
             let source = Checked::open_following(&bind.source).map_err(bad)?;
             state.refuse_exposure(&source).map_err(bad)?;
-            Ok(BindSource { source, how: bind.how, idmapped: None })
+            Ok(BindSource { source, how: bind.how, cloned: None, idmap: false })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let privileges = privileges(&spec.process, spec.linux.seccomp.as_ref())?;

@@ -97,20 +97,27 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     // The host's root, or not: a user, or root of a user namespace of its own (userns.rs).
     let root = userns::host_root();
     if spec.userns == Userns::Auto {
-        refuse_beside_auto(&spec, root)?;
+        refuse_beside_auto(&spec, root, sys::geteuid())?;
+    } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
+        return Err(Error::Usage(format!(
+            "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",
+            format!("{}:{}", volume.host, volume.target)
+        )));
     }
     // A user gets a user namespace whose root is them; root of a user namespace already is.
     let id_maps = (sys::geteuid() != 0).then(rootless_maps);
     let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
-    // --userns auto: where its ids come from, and the rootfs and volumes cloned for idmapping.
+    // --userns auto: where its ids come from; the rootfs cloned for idmapping, and the volumes
+    // cloned here (with the host's reach), for idmapping where they ask for it.
     let auto_pool = (spec.userns == Userns::Auto).then(userns::auto_pool).transpose()?;
     let mut idmapped_root = None;
     if auto_pool.is_some() {
         idmapped_root = Some(userns::detached_tree(&rootfs, true)?);
-        for bind in &mut binds {
-            bind.idmapped = Some(userns::detached_tree(&bind.source, bind.how.recursive)?);
+        for (bind, volume) in binds.iter_mut().zip(&spec.volumes) {
+            bind.cloned = Some(userns::detached_tree(&bind.source, bind.how.recursive)?);
+            bind.idmap = volume.idmap;
         }
     }
     let id = match &spec.name {
@@ -122,6 +129,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let privileges = privileges(&spec)?;
     if !root {
         refuse_what_needs_root(&spec, id_maps.as_ref())?;
+        if id_maps.is_none() {
+            refuse_unmapped_user(&spec)?;
+        }
     }
     let version = cgroup::detect()?;
     // Root makes /contain-ID; anybody else only below a subtree delegated to them.
@@ -407,7 +417,13 @@ fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>) -> Result<(), E
 }
 
 /// What `--userns auto` does not go with, refused before anything starts.
-fn refuse_beside_auto(spec: &RunSpec, root: bool) -> Result<(), Error> {
+fn refuse_beside_auto(spec: &RunSpec, root: bool, euid: u32) -> Result<(), Error> {
+    if !root && euid == 0 {
+        return Err(Error::Usage(
+            "--userns auto needs the host's root (this is root of a user namespace, which has no other ids to lease)"
+                .into(),
+        ));
+    }
     if !root {
         return Err(Error::Usage(
             "--userns auto needs root (without root, contain run always makes a user namespace, whose root is you)"
@@ -420,6 +436,23 @@ fn refuse_beside_auto(spec: &RunSpec, root: bool) -> Result<(), Error> {
         return Ok(());
     };
     Err(Error::Usage(format!("--userns auto cannot be combined with {why}")))
+}
+
+/// Root of a user namespace that is not the host's runs containers with the ids that namespace
+/// has (it makes none of its own): a `--user` it does not map is refused before anything starts.
+fn refuse_unmapped_user(spec: &RunSpec) -> Result<(), Error> {
+    let Some(user) = spec.user else { return Ok(()) };
+    let map = |path: &str| sys::read_file(&crate::error::cpath(path)?).step(|| format!("read({path})"));
+    let (uids, gids) = (map("/proc/self/uid_map")?, map("/proc/self/gid_map")?);
+    if userns::maps_inside(&uids, user.uid) && userns::maps_inside(&gids, user.gid) {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "--user {}:{}: this user namespace (not the host's) has no such id: its uid_map is {:?}",
+        user.uid,
+        user.gid,
+        uids.split_whitespace().collect::<Vec<_>>().join(" ")
+    )))
 }
 
 /// Who the command runs as, and what it may do (see caps.rs).
@@ -571,15 +604,17 @@ mod tests {
     #[test]
     fn userns_auto_needs_root_and_goes_without_host_network_and_overlay() {
         let spec = |net, overlay| RunSpec { userns: Userns::Auto, net, overlay, ..Default::default() };
-        let refusal = |spec: RunSpec, root| match refuse_beside_auto(&spec, root) {
+        let refusal = |spec: RunSpec, root, euid| match refuse_beside_auto(&spec, root, euid) {
             Err(Error::Usage(message)) => message,
             other => panic!("not refused: {other:?}"),
         };
-        assert!(refuse_beside_auto(&spec(Net::None, false), true).is_ok());
-        assert!(refuse_beside_auto(&spec(Net::Veth(None), false), true).is_ok());
-        assert!(refusal(spec(Net::None, false), false).starts_with("--userns auto needs root"));
-        assert!(refuse_beside_auto(&spec(Net::Host, false), true).is_ok(), "the host's /sys is bound then");
-        assert!(refusal(spec(Net::None, true), true).starts_with("--userns auto cannot be combined with --overlay"));
+        assert!(refuse_beside_auto(&spec(Net::None, false), true, 0).is_ok());
+        assert!(refuse_beside_auto(&spec(Net::Veth(None), false), true, 0).is_ok());
+        assert!(refusal(spec(Net::None, false), false, 1000).starts_with("--userns auto needs root"));
+        let namespace_root = refusal(spec(Net::None, false), false, 0);
+        assert!(namespace_root.starts_with("--userns auto needs the host's root"), "{namespace_root}");
+        assert!(refuse_beside_auto(&spec(Net::Host, false), true, 0).is_ok(), "the host's /sys is bound then");
+        assert!(refusal(spec(Net::None, true), true, 0).starts_with("--userns auto cannot be combined with --overlay"));
     }
 
     #[test]
