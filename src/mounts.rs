@@ -424,7 +424,12 @@ impl BindSource {
     pub fn host_sys() -> Result<BindSource, Error> {
         let source = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys: {why}")))?;
         let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-        Ok(BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, cloned: None, idmap: false })
+        Ok(BindSource {
+            source,
+            how: BindHow { recursive: true, set, ..BindHow::default() },
+            cloned: None,
+            idmap: false,
+        })
     }
 }
 

@@ -239,6 +239,26 @@ fn parse_prefixed(s: &str) -> Result<([u8; 4], u8), String> {
     }
 }
 
+/// The blocks of IPv4 no veth end can use (RFC 6890): an address there is never a host on a
+/// link (0/8 means "this network", 127/8 is each host's own loopback, 224/4 multicast, 240/4
+/// reserved and the broadcast address), so the kernel refuses the route through it, or worse, a
+/// loopback subnet on eth0 hides the container's own 127.0.0.1.
+const UNUSABLE_BLOCKS: [(u8, u8, &str); 3] = [
+    (0, 0, "0.0.0.0/8 (this network)"),
+    (127, 127, "127.0.0.0/8 (loopback)"),
+    (224, 255, "224.0.0.0/3 (multicast and reserved)"),
+];
+
+/// Refuses a subnet (its address and prefix) that touches one of `UNUSABLE_BLOCKS`.
+fn usable_subnet(addr: [u8; 4], prefix_len: u8, s: &str) -> Result<(), String> {
+    let network = u32::from_be_bytes(addr) & mask(prefix_len);
+    let (first, last) = ((network >> 24) as u8, ((network | !mask(prefix_len)) >> 24) as u8);
+    match UNUSABLE_BLOCKS.iter().find(|&&(low, high, _)| first <= high && low <= last) {
+        Some((_, _, block)) => Err(format!("{s:?} reaches into {block}, which no interface can use")),
+        None => Ok(()),
+    }
+}
+
 /// The address pool veth subnets are carved from, as `NETWORK/PREFIX` (10.200.0.0/16: 16384 /30s).
 pub fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
     let (addr, prefix_len) = parse_prefixed(s)?;
@@ -246,6 +266,7 @@ pub fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
     if network != u32::from_be_bytes(addr) {
         return Err(format!("{s:?} has host bits set (the network is {}/{prefix_len})", Ipv4Addr::from(network)));
     }
+    usable_subnet(addr, prefix_len, s)?;
     Ok((addr, prefix_len))
 }
 
@@ -254,7 +275,8 @@ pub fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
 pub fn parse_veth_spec(s: &str) -> Result<VethAddrs, String> {
     let (host, container) =
         s.split_once(',').ok_or_else(|| format!("{s:?} is not HOST/PREFIX,CONTAINER (10.9.0.1/24,10.9.0.2)"))?;
-    let (host, prefix_len) = parse_prefixed(host)?;
+    let (host_spec, (host, prefix_len)) = (host, parse_prefixed(host)?);
+    usable_subnet(host, prefix_len, host_spec)?;
     let container = parse_ipv4(container)?;
     let m = mask(prefix_len);
     let (h, c) = (u32::from_be_bytes(host), u32::from_be_bytes(container));
@@ -427,6 +449,11 @@ mod tests {
         assert_eq!(err("10.256.0.0/16"), r#""256" in "10.256.0.0" is not a number from 0 to 255"#);
         assert_eq!(err("10.200.0/16"), r#""10.200.0" is not an IPv4 address (four numbers 0-255: 10.200.0.1)"#);
         assert_eq!(err("10.200.0.0/31"), r#"prefix "31" in "10.200.0.0/31" must be a number from 1 to 30"#);
+        assert_eq!(
+            err("127.0.0.0/30"),
+            r#""127.0.0.0/30" reaches into 127.0.0.0/8 (loopback), which no interface can use"#
+        );
+        assert!(parse_cidr("224.0.0.0/30").is_err() && parse_cidr("0.0.0.0/1").is_err());
         for bad in ["10.200.0.0/0", "10.200.0.0/+8", "10.200.0.0/", "10.200.00.0/16", "10.200..0/16", "10.2x.0.0/16"] {
             assert!(parse_cidr(bad).is_err(), "{bad}");
         }
@@ -442,6 +469,20 @@ mod tests {
         assert_eq!(err("10.9.0.1/24,10.9.0.1"), "the host and the container cannot both be 10.9.0.1");
         assert_eq!(err("10.9.0.0/24,10.9.0.2"), "10.9.0.0 is the network or broadcast address of 10.9.0.0/24");
         assert_eq!(err("10.9.0.1/30,10.9.0.3"), "10.9.0.3 is the network or broadcast address of 10.9.0.0/30");
+        let (this, loopback, multicast) =
+            ("0.0.0.0/8 (this network)", "127.0.0.0/8 (loopback)", "224.0.0.0/3 (multicast and reserved)");
+        for (spec, block) in [
+            ("127.0.0.1/8,127.0.0.2", loopback),
+            ("10.9.0.1/1,10.9.0.2", this),
+            ("64.0.0.1/2,64.0.0.2", loopback),
+            ("224.0.0.1/24,224.0.0.2", multicast),
+            ("240.0.0.1/30,240.0.0.2", multicast),
+            ("0.0.0.1/30,0.0.0.2", this),
+        ] {
+            let host = spec.split(',').next().unwrap();
+            assert_eq!(err(spec), format!("{host:?} reaches into {block}, which no interface can use"));
+        }
+        assert!(parse_veth_spec("128.0.0.1/2,128.0.0.2").is_ok(), "a large unicast subnet is the user's choice");
         assert!(parse_veth_spec("10.9.0.1,10.9.0.2").is_err());
         assert!(parse_veth_spec("10.9.0.1/24,10.9.0.2/24").is_err());
     }

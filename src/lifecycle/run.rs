@@ -385,8 +385,7 @@ fn rootless_maps() -> IdMaps {
     let user = userns::user_name(&file("/etc/passwd"), uid);
     let no_new_privs = sys::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).is_ok_and(|set| set == 1);
     let subordinate = (file("/etc/subuid"), file("/etc/subgid"));
-    let (maps, single) =
-        userns::rootless((uid, gid), user.as_deref(), (&subordinate.0, &subordinate.1), no_new_privs);
+    let (maps, single) = userns::rootless((uid, gid), user.as_deref(), (&subordinate.0, &subordinate.1), no_new_privs);
     match single {
         Some(why) => {
             log!("rootless: {why}: the container has one user, root, who is you (uid {uid}); setgroups is denied")
