@@ -32,6 +32,14 @@
 //! the maps are written and before "go", and after "go" the child attaches them in its own mount
 //! namespace (spawn.rs, step 5; child.rs). No descriptor has to be passed over a socket, and the
 //! child never holds a tree before it is idmapped: it waits for "go" before it looks at one.
+//!
+//! What a rootless container leaves in its entry (its overlay layer) may be beyond its user's
+//! reach on the host: files of the container's other ids (a directory of uid 1000, mode 0700, is
+//! the host's uid 100999's), and overlayfs's scratch directory work/work, which the kernel makes
+//! with mode 0000. Root of a user namespace with the container's maps has CAP_DAC_OVERRIDE and
+//! CAP_FOWNER over every file of those ids, so that is where the runtime removes them, as rootless
+//! podman does with `podman unshare` (`as_containers_root`). It gains nothing the user lacks: its
+//! capabilities reach only the ids the user may map anyway, and none of the host's other powers.
 
 use std::ffi::CString;
 
@@ -128,6 +136,71 @@ impl IdMaps {
                 run_helper(newgidmap, pid, &self.gids)
             }
         }
+    }
+}
+
+/// The maps of the caller's containers (see `rootless`) and, for a single id, why; None for root
+/// (the host's, or of a user namespace of its own), whose containers get no user namespace.
+pub fn callers_maps() -> Option<(IdMaps, Option<String>)> {
+    let (uid, gid) = (sys::geteuid(), sys::getegid());
+    if uid == 0 {
+        return None;
+    }
+    let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
+    let user = user_name(&file("/etc/passwd"), uid);
+    let no_new_privs = sys::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).is_ok_and(|set| set == 1);
+    let subordinate = (file("/etc/subuid"), file("/etc/subgid"));
+    Some(rootless((uid, gid), user.as_deref(), (&subordinate.0, &subordinate.1), no_new_privs))
+}
+
+/// Runs `work` in a forked child that is root of a new user namespace with `maps`, and returns
+/// what `work` returned; the outer error is a failure to get there. The child unshares its user
+/// namespace and says so on one pipe (before that, its maps are our namespace's, long written),
+/// the runtime writes the maps as it does a container's (`IdMaps::write`) and says "go" on
+/// another; `work`'s errno comes back as the child's exit status (0 for none: errnos are 1-133).
+pub fn as_containers_root(maps: &IdMaps, work: impl FnOnce() -> Result<(), Errno>) -> Result<Result<(), Errno>, Error> {
+    let (unshared_read, unshared_write) = sys::pipe().step(|| "pipe2(unshared)".into())?;
+    let (go_read, go_write) = sys::pipe().step(|| "pipe2(go)".into())?;
+    let pid = sys::fork().step(|| "fork(user namespace)".into())?;
+    if pid == 0 {
+        drop((unshared_read, go_write));
+        let code = match sys::unshare(libc::CLONE_NEWUSER as u64) {
+            // Without the byte, the runtime knows the status is unshare's errno.
+            Err(Errno(errno)) => errno,
+            Ok(()) => {
+                let said = sys::write_all(unshared_write.raw(), b"u");
+                let mut go = [0u8; 1];
+                match said.and_then(|()| sys::read(go_read.raw(), &mut go)) {
+                    // "go": our maps are written, and with them our capabilities are the files'.
+                    Ok(1) => work().err().map_or(0, |Errno(errno)| errno),
+                    // End of file: the runtime could not write the maps, and says why itself.
+                    Ok(_) => 0,
+                    Err(Errno(errno)) => errno,
+                }
+            }
+        };
+        // Not a return: the child must not run the runtime's code (its drops, its cleanup) again.
+        sys::exit(code);
+    }
+    drop((unshared_write, go_read));
+    let mut byte = [0u8; 1];
+    let ready = match sys::read(unshared_read.raw(), &mut byte).step(|| "read(unshared)".into()) {
+        // End of file without the byte: the child could not unshare, and its status says why.
+        Ok(0) => None,
+        Ok(_) => Some(maps.write(pid).and_then(|()| sys::write_all(go_write.raw(), b"g").step(|| "write(go)".into()))),
+        Err(err) => Some(Err(err)),
+    };
+    // Closed either way: without "go", the child ends at once, and is collected here.
+    drop(go_write);
+    let status = sys::wait_child(pid, false).and_then(|status| status.ok_or(Errno(libc::ECHILD)));
+    match (ready, status.step(|| format!("wait4({pid})"))?) {
+        (_, sys::ExitStatus::Signaled(sig)) => Err(Error::Setup(format!(
+            "the process acting as the container's root (pid {pid}) was killed by signal {sig}"
+        ))),
+        (None, sys::ExitStatus::Exited(errno)) => Err(Error::sys("unshare(CLONE_NEWUSER)", Errno(errno))),
+        (Some(Err(err)), _) => Err(err),
+        (Some(Ok(())), sys::ExitStatus::Exited(0)) => Ok(Ok(())),
+        (Some(Ok(())), sys::ExitStatus::Exited(errno)) => Ok(Err(Errno(errno))),
     }
 }
 
@@ -479,6 +552,21 @@ mod tests {
         assert_eq!(filesystem_name(0xEF53), "ext4");
         assert_eq!(filesystem_name(0x6265_6572), "sysfs");
         assert_eq!(filesystem_name(0x1234), "a filesystem of type 0x1234");
+    }
+
+    #[test]
+    fn work_runs_as_root_of_a_user_namespace_with_the_maps_and_its_errno_comes_back() {
+        // The caller alone, as a user without a range has it: any user may write that map.
+        let own = |id| vec![IdMapping { container: 0, host: id, size: 1 }];
+        let maps = IdMaps {
+            uids: own(sys::geteuid()),
+            gids: own(sys::getegid()),
+            writer: Writer::Runtime { deny_setgroups: true },
+        };
+        // Before its maps are written, the child is nobody (65534) in its namespace, not 0.
+        let as_root = || if sys::geteuid() == 0 { Ok(()) } else { Err(Errno(libc::EPERM)) };
+        assert_eq!(as_containers_root(&maps, as_root).unwrap(), Ok(()));
+        assert_eq!(as_containers_root(&maps, || Err(Errno(libc::EXDEV))).unwrap(), Err(Errno(libc::EXDEV)));
     }
 
     #[test]

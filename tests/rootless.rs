@@ -576,6 +576,106 @@ fn root_of_a_user_namespace_of_its_own_runs_containers_without_newuidmap() {
     sandbox.assert_nothing_left();
 }
 
+// --- Overlay layers: what the container wrote, removed as its root. ---
+
+/// A rootfs of `user`'s own, as an image a user unpacked is: its files are root's in the
+/// container, so `--overlay` can copy them up and write over them.
+fn users_own_rootfs(user: User, what: &str) -> PathBuf {
+    shared_scratch();
+    let rootfs = fresh_rootfs(what);
+    chown_tree(&rootfs, user);
+    rootfs
+}
+
+/// Writes over the image, and leaves what the user cannot remove on the host with their own ids: a
+/// directory of mode 0 (and overlayfs's work/work, of mode 0 too, which every layer has).
+const WRITE_AND_CLOSE: &str =
+    "echo changed > /etc/motd && cat /etc/motd && mkdir -p /var/closed/d && chmod 0 /var/closed";
+/// With subordinate ids, also a directory of uid 1000 (the host's range start + 999), mode 0700.
+const WRITE_AND_GIVE_AWAY: &str = "echo changed > /etc/motd && cat /etc/motd && mkdir -p /home/u/d && \
+                                   chown -R 1000:1000 /home/u && chmod 700 /home/u";
+
+/// A run that ended left nothing under `name`, said nothing of a leftover, and the name is free
+/// again; the image is untouched.
+fn assert_layer_gone_and_name_free(sandbox: &Sandbox, rootfs: &Path, name: &str, out: &Output) {
+    assert_eq!((out.code, out.stdout.as_str()), (0, "changed\n"), "{}", out.stderr);
+    let complaints: Vec<&str> =
+        out.stderr.lines().filter(|l| l.starts_with("[contain] warning") || l.starts_with("[contain] error")).collect();
+    assert_eq!(complaints, Vec::<&str>::new(), "{}", out.stderr);
+    assert!(!sandbox.state().join(name).exists(), "{name}'s entry is left in {}", sandbox.state().display());
+    assert_state_empty(&sandbox.state());
+    assert!(!fs::read_to_string(rootfs.join("etc/motd")).unwrap_or_default().contains("changed"), "the image changed");
+    let again = sandbox.contain(&run_args(rootfs, name, &["--overlay"], &["true"]));
+    assert_eq!(again.code, 0, "the name is not free again: {}", again.stderr);
+    assert_state_empty(&sandbox.state());
+    assert_eq!(host_mounts_under(rootfs), Vec::<String>::new(), "mounts left on the host");
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_overlay_with_files_of_subordinate_ids_is_removed_when_the_run_ends() {
+    let name = root_test("ovl-ranged");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "ovl-ranged");
+    let rootfs = users_own_rootfs(user, "ovl-ranged");
+    let out = sandbox.contain(&run_args(&rootfs, &name, &["--overlay"], &["sh", "-c", WRITE_AND_GIVE_AWAY]));
+    assert_layer_gone_and_name_free(&sandbox, &rootfs, &name, &out);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_overlay_without_subordinate_ids_is_removed_when_the_run_ends() {
+    let name = root_test("ovl-single");
+    let user = unranged_user();
+    let sandbox = Sandbox::new(user, "ovl-single");
+    let rootfs = users_own_rootfs(user, "ovl-single");
+    let out = sandbox.contain(&run_args(&rootfs, &name, &["--overlay"], &["sh", "-c", WRITE_AND_CLOSE]));
+    assert_layer_gone_and_name_free(&sandbox, &rootfs, &name, &out);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn keep_keeps_a_rootless_layer_without_overlayfs_scratch_space() {
+    let name = root_test("ovl-keep");
+    let (user, subuid, _) = ranged_user();
+    let sandbox = Sandbox::new(user, "ovl-keep");
+    let rootfs = users_own_rootfs(user, "ovl-keep");
+    let out = sandbox.contain(&run_args(&rootfs, &name, &["--overlay", "--keep"], &["sh", "-c", WRITE_AND_GIVE_AWAY]));
+    assert_eq!((out.code, out.stdout.as_str()), (0, "changed\n"), "{}", out.stderr);
+    assert!(!out.stderr.contains("[contain] warning"), "{}", out.stderr);
+    let entry = sandbox.state().join(&name);
+    let mut left = entries(&entry);
+    left.sort();
+    assert_eq!(left, ["state", "upper"], "the layer and its record, and no work directory");
+    assert_eq!(stat_ids(&entry.join("upper/home/u")).0, subuid + 999, "the layer as the container left it");
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn gc_removes_the_overlay_of_a_rootless_container_whose_runtime_was_killed() {
+    let name = root_test("ovl-killed");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "ovl-killed");
+    let rootfs = users_own_rootfs(user, "ovl-killed");
+    let script = format!("{WRITE_AND_GIVE_AWAY} && exec sleep 60");
+    let mut runtime =
+        sandbox.command(&run_args(&rootfs, &name, &["--overlay"], &["sh", "-c", &script])).spawn().unwrap();
+    sandbox.wait_until_running(&name);
+    let record = fs::read_to_string(sandbox.state().join(&name).join("state")).unwrap();
+    let init: i32 =
+        record.lines().find_map(|l| l.strip_prefix("init=")).unwrap().split(' ').next().unwrap().parse().unwrap();
+    // The layer is written before the runtime dies.
+    wait_for("the directory of uid 1000", Duration::from_secs(10), || {
+        sandbox.state().join(&name).join("upper/home/u").exists().then_some(())
+    });
+    kill_runtime(&mut runtime, init);
+    let out = sandbox.contain(&["gc"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("removed the leftovers of container {name}")), "{}", out.stderr);
+    let again = sandbox.contain(&run_args(&rootfs, &name, &["--overlay"], &["sh", "-c", WRITE_AND_GIVE_AWAY]));
+    assert_layer_gone_and_name_free(&sandbox, &rootfs, &name, &again);
+}
+
 // --- State: the user's own directory, and the commands on a running container. ---
 
 #[test]

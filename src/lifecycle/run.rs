@@ -105,7 +105,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         )));
     }
     // A user gets a user namespace whose root is them; root of a user namespace already is.
-    let id_maps = (sys::geteuid() != 0).then(rootless_maps);
+    let id_maps = rootless_maps();
     let state = super::state_dir(global)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
@@ -379,20 +379,16 @@ pub fn command(argv: &[OsString], env: &[String], workdir: Option<&str>) -> Resu
 }
 
 /// A rootless container's maps (see userns.rs), saying once why they are a single id if they are.
-fn rootless_maps() -> IdMaps {
-    let (uid, gid) = (sys::geteuid(), sys::getegid());
-    let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
-    let user = userns::user_name(&file("/etc/passwd"), uid);
-    let no_new_privs = sys::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).is_ok_and(|set| set == 1);
-    let subordinate = (file("/etc/subuid"), file("/etc/subgid"));
-    let (maps, single) = userns::rootless((uid, gid), user.as_deref(), (&subordinate.0, &subordinate.1), no_new_privs);
+fn rootless_maps() -> Option<IdMaps> {
+    let (maps, single) = userns::callers_maps()?;
+    let uid = sys::geteuid();
     match single {
         Some(why) => {
             log!("rootless: {why}: the container has one user, root, who is you (uid {uid}); setgroups is denied")
         }
         None => log!("rootless: root in the container is you (uid {uid}), 1-65535 your subordinate ids"),
     }
-    maps
+    Some(maps)
 }
 
 /// What a container without root cannot have, refused before anything starts.

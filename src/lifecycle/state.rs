@@ -25,6 +25,7 @@ use std::ffi::CStr;
 use crate::error::{cpath, Context, Error};
 use crate::mounts::{self, Checked};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+use crate::userns;
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
 pub const DEFAULT_ROOT: &str = "/run/contain";
@@ -572,9 +573,24 @@ impl Entry {
             trees.push(UPPER);
         }
         for name in trees {
-            sys::remove_tree(dir, name).step(|| step("remove", name))?;
+            self.remove_tree(name)?.step(|| step("remove", name))?;
         }
         sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD))
+    }
+
+    /// Removes the tree `name` (a layer) from the entry. What a rootless container wrote may be
+    /// beyond its user's reach (see userns.rs): refused, the user tries again as the container's
+    /// root, in a user namespace with its maps. The common case, a removal that works, costs no
+    /// more than the removal.
+    fn remove_tree(&self, name: &CStr) -> Result<Result<(), Errno>, Error> {
+        let removal = || sys::remove_tree(Dir::Fd(&self.dir), name);
+        let removed = removal();
+        if let Err(Errno(libc::EACCES | libc::EPERM)) = removed {
+            if let Some((maps, _)) = userns::callers_maps() {
+                return userns::as_containers_root(&maps, removal);
+            }
+        }
+        Ok(removed)
     }
 }
 
