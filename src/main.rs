@@ -83,6 +83,9 @@ fn main() {
         if engine && !global.debug {
             log::set_quiet(true);
         }
+        if matches!(command, Command::List | Command::Kill { .. } | Command::Stop { .. } | Command::Gc { .. }) {
+            supervise::unblock_all();
+        }
         match command {
             Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
                 log::stdout(&text);

@@ -47,6 +47,13 @@ pub fn block_all() {
     let _ = sys::sigprocmask(libc::SIG_BLOCK, all_signals());
 }
 
+/// Unblocks every signal again, for the commands that make nothing to clean up after (`list`,
+/// `kill`, `stop`, `gc`): a Ctrl-C ends them at once, as it ends any tool, and whatever they were
+/// collecting stays a leftover for the next sweep.
+pub fn unblock_all() {
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, SigSet::default());
+}
+
 /// The blocked signals, readable from a descriptor.
 pub fn take_signals() -> Result<Fd, Error> {
     sys::signalfd(all_signals()).step(|| "signalfd4".into())

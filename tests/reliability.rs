@@ -497,6 +497,28 @@ fn stop_takes_its_time_before_the_id_too() {
     assert_no_leftovers(&name, rootfs());
 }
 
+/// `stop`, `list`, `kill` and `gc` make nothing to clean up after: a Ctrl-C ends them at once,
+/// as it ends any tool, not after `--time` seconds.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_ctrl_c_ends_a_waiting_stop_at_once() {
+    let name = root_test("stopint");
+    let runtime = start(&name, &[], &["sh", "-c", "trap '' TERM; sleep 60"]);
+    let _guard = CleanUp(name.clone());
+    let stop = command(&["stop", "--time", "30", &name]).spawn().unwrap();
+    // Once stop has sent its SIGTERM (which the container ignores) and waits.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    send_signal(stop.id(), libc::SIGINT);
+    let out = finish_within(stop, Duration::from_secs(5)).expect("stop outlived its Ctrl-C");
+    assert_eq!(out.code, 128 + libc::SIGINT, "{}", out.stderr);
+    assert!(sent.elapsed() < Duration::from_secs(2), "stop took {:?} to end", sent.elapsed());
+    assert!(contain(&["list"]).stdout.contains(&name), "the container still runs");
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn stop_returns_once_the_runtime_has_let_go() {
@@ -521,10 +543,11 @@ fn stop_returns_once_the_runtime_has_let_go() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
-fn out_of_range_pids_and_users_are_refused_by_the_parser() {
+fn out_of_range_pids_cpu_and_users_are_refused_by_the_parser() {
     let name = root_test("bounds");
     for (flag, value, why) in [
         ("--pids", "4194305", "more than the kernel's limit"),
+        ("--cpu", "17592186044416", "more than the kernel's largest quota"),
         ("--user", "4294967295", "(uid_t)-1"),
         ("--user", "0:4294967295", "(uid_t)-1"),
     ] {

@@ -208,6 +208,8 @@ pub struct Volume {
 
 /// Below a millisecond per period the kernel rejects the quota (and nothing useful runs anyway).
 pub const CPU_MIN_QUOTA_US: u64 = 1_000;
+/// The kernel's largest quota (kernel/sched/core.c: max_cfs_runtime, MAX_BW = 2^44 - 1 us).
+pub const CPU_MAX_QUOTA_US: u64 = (1 << 44) - 1;
 /// The kernel's HOST_NAME_MAX.
 pub const HOSTNAME_MAX: usize = 64;
 /// The kernel's PID_MAX_LIMIT: more processes than a kernel can ever have is not a limit.
@@ -537,6 +539,9 @@ fn parse_cpu_quota(s: &str) -> Result<u64, String> {
         return Err(format!(
             "must be at least {CPU_MIN_QUOTA_US} (microseconds per {CPU_PERIOD_US} us period; 50000 = half a CPU)"
         ));
+    }
+    if quota > CPU_MAX_QUOTA_US {
+        return Err(format!("more than the kernel's largest quota, {CPU_MAX_QUOTA_US} microseconds"));
     }
     Ok(quota)
 }
