@@ -198,8 +198,9 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     // must find our /proc files ours, not root's (see userns.rs); no container process exists yet.
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
 
-    match &config.setup {
-        Setup::Create(container) => create_container(container, &config.command.workdir, &config.handshake)?,
+    let workdir = &config.command.workdir;
+    let working_directory = match &config.setup {
+        Setup::Create(container) => create_container(container, workdir, &config.handshake)?,
         Setup::Join { init_pidfd, user_namespace } => {
             sys::setns(init_pidfd.raw(), JOINED_NAMESPACES)
                 .step(|| format!("setns(pidfd, {})", sys::namespace_names(JOINED_NAMESPACES)))?;
@@ -207,10 +208,11 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
                 become_root_of_user_namespace()?;
             }
             sys::setsid().step(|| "setsid()".into())?;
+            mounts::working_directory(workdir, false)?
+                .ok_or_else(|| Error::sys(format!("chdir({workdir})"), Errno(libc::ENOENT)))?
         }
-    }
-    let workdir = &config.command.workdir;
-    sys::chdir(&cpath(workdir)?).step(|| format!("chdir({workdir})"))?;
+    };
+    sys::fchdir(&working_directory).step(|| format!("fchdir({workdir})"))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
     config.handshake.terminal.as_ref().map(tty::open_in_container).transpose()
 }
@@ -228,7 +230,8 @@ fn become_root_of_user_namespace() -> Result<(), Error> {
 }
 
 /// `contain run` and OCI `create`: everything between the new namespaces and the command.
-fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEnds) -> Result<(), Error> {
+/// Returns the working directory, made and opened before the rootfs may turn read-only.
+fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEnds) -> Result<Fd, Error> {
     if container.user_namespace {
         become_root_of_user_namespace()?;
     }
@@ -314,7 +317,8 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         sys::write_file(&cpath(&path)?, value).step(|| format!("sysctl {name}={value}: write({path})"))?;
     }
     mounts::apply_masks(&container.masks)?;
-    mounts::make_dirs(workdir, create_missing)?;
+    let working_directory =
+        mounts::working_directory(workdir, create_missing)?.ok_or_else(|| mounts::refuse_to_create(workdir))?;
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
@@ -331,7 +335,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
             net::configure_container_end(addrs)?;
         }
     }
-    Ok(())
+    Ok(working_directory)
 }
 
 /// Mounts the overlay (in our private mount namespace: the host never sees it) and returns its

@@ -435,29 +435,33 @@ impl BindSource {
 
 /// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
 /// image, so it says so rather than make the directory.
-fn refuse_to_create(path: &str) -> Error {
+pub fn refuse_to_create(path: &str) -> Error {
     Error::Setup(format!(
         "--read-only: the rootfs has no {path}, and contain does not write to a read-only image \
          (create it in the image, or add --overlay)"
     ))
 }
 
-/// `mkdir -p` inside the container, after the pivot (refused under `--read-only` for a missing
-/// directory).
-pub fn make_dirs(path: &str, create_missing: bool) -> Result<(), Error> {
-    let mut prefix = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        prefix.push('/');
-        prefix.push_str(part);
-        if sys::stat(&cpath(&prefix)?, 0).is_ok() {
-            continue;
-        }
-        if !create_missing {
-            return Err(refuse_to_create(&prefix));
-        }
-        sys::mkdir(&cpath(&prefix)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({prefix})"))?;
+/// The working directory, after the pivot, looked up inside the root as every mount target is
+/// (resolve.rs) and opened for fchdir: a symlink in the image, or a path through
+/// `/proc/self/fd/N` (a descriptor of the host's tree the child still holds: runc's
+/// CVE-2024-21626), is resolved inside the root and never leaves it. Made, with its parents, when
+/// missing and `create`; None when it is missing otherwise.
+pub fn working_directory(path: &str, create: bool) -> Result<Option<Fd>, Error> {
+    let root_dir = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
+    let root = Root(&root_dir);
+    let found = match root.lookup(path, Last::Follow, create) {
+        Err(Errno(libc::ENOENT)) => return Ok(None),
+        other => other.step(|| format!("looking up the working directory {path}"))?,
+    };
+    if found.object.is_some() || !create {
+        return Ok(found.object);
     }
-    Ok(())
+    let name = cpath(&found.name)?;
+    sys::mkdir_at(found.parent(&root), &name, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
+    sys::open_at(found.parent(&root), &name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY, 0)
+        .step(|| format!("open({path})"))
+        .map(Some)
 }
 
 /// What a mount point must be: a directory, or a file for a file's bind.

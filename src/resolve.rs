@@ -85,6 +85,9 @@ impl Root<'_> {
                     return Err(Errno(libc::ELOOP));
                 }
                 let target = sys::readlink_at(Dir::Fd(&object), c"")?;
+                if is_magic_link(&object, &target)? {
+                    return Err(Errno(libc::ELOOP));
+                }
                 if target.starts_with('/') {
                     entered.clear();
                 }
@@ -108,6 +111,18 @@ impl Root<'_> {
         };
         Ok(Found { parent: None, name: ".".into(), object: Some(object) })
     }
+}
+
+/// A /proc link that names an object instead of a path (/proc/PID/fd/N, cwd, root, exe, ns/*):
+/// the kernel jumps to that object, whatever the link's text says, so following one could leave
+/// the root (through a descriptor of the host's tree the child still holds: runc's
+/// CVE-2024-21626). Refused, as openat2's RESOLVE_NO_MAGICLINKS does, with ELOOP. Plain /proc
+/// links (`self`, `mounts`) hold a relative path, and magic ones an absolute path or `type:[n]`.
+fn is_magic_link(link: &Fd, target: &str) -> Result<bool, Errno> {
+    if !target.starts_with('/') && !target.contains(":[") {
+        return Ok(false);
+    }
+    Ok(sys::fstatfs_type(link)? == libc::PROC_SUPER_MAGIC as i64)
 }
 
 /// A path's components, `.` and empty ones dropped (`..` kept: the walk resolves it).

@@ -692,6 +692,53 @@ fn the_state_directory_cannot_be_given_to_a_container_through_another_path() {
     assert!(exposed.is_empty(), "the state directory was given to a container:\n{}", exposed.join("\n"));
 }
 
+/// What the command finds when it climbs from its working directory: the container's root (with
+/// the marker the test put in its image), or, escaped, the host's.
+const CLIMB: &str = "cd ../../../../../../../../../../..; test -e /contain-root-marker && \
+                     test -e ./contain-root-marker && echo inside || { echo OUTSIDE; ls; }";
+
+/// The child holds descriptors of the host's tree until the exec (the rootfs, the state entry,
+/// the bundle, the host's /sys): a working directory through /proc/self/fd/N, given as a flag,
+/// met as a symlink in the image, or asked of `exec`, would start the command outside its root
+/// (runc's CVE-2024-21626). Each is looked up inside the root instead.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_working_directory_through_proc_self_fd_stays_inside_the_root() {
+    let name = root_test("cwdescape");
+    let _cleanup = CleanUp(name.clone());
+    let image = fresh_rootfs(&name);
+    fs::write(image.join("contain-root-marker"), "").unwrap();
+    let fds: Vec<String> = (3..16).map(|n| format!("/proc/self/fd/{n}")).collect();
+    for (n, fd) in fds.iter().enumerate() {
+        symlink(fd, image.join(format!("app{n}"))).unwrap();
+    }
+    let mut escaped = Vec::new();
+    let mut judge = |how: String, out: Output| {
+        // Refused (125, one error line) or run inside: never run outside.
+        if out.stdout.contains("OUTSIDE") || (out.code != 0 && out.code != 125) || (out.code == 0 && out.stdout != "inside\n") {
+            escaped.push(format!("{how}: exit {}\n{}{}", out.code, out.stdout, out.stderr));
+        }
+    };
+    for (n, fd) in fds.iter().enumerate() {
+        let link = format!("/app{n}");
+        for workdir in [fd.clone(), format!("{fd}/made-here"), link] {
+            let out = run_in(&image, &name, &["--workdir", &workdir], &["sh", "-c", CLIMB]);
+            judge(format!("--workdir {workdir}"), out);
+            assert_no_leftovers(&name, &image);
+        }
+    }
+    let runtime = command(&run_args(&image, &name, &[], &["sleep", "60"])).spawn().unwrap();
+    wait_until_running(&name);
+    for fd in &fds {
+        let out = contain(&["exec", "--cwd", fd, &name, "--", "sh", "-c", CLIMB]);
+        judge(format!("exec --cwd {fd}"), out);
+    }
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    finish(runtime);
+    assert!(escaped.is_empty(), "a working directory left the root:\n{}", escaped.join("\n"));
+    assert_no_leftovers(&name, &image);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Non-root users.
 // ---------------------------------------------------------------------------------------------

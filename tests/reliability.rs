@@ -147,6 +147,40 @@ fn a_slow_start_is_never_swept() {
     assert_no_leftovers(&name, rootfs());
 }
 
+/// A setup interrupted by signal N ends with 128+N, with `--detach` as without, and one line.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_interrupted_setup_exits_with_128_plus_the_signal_with_or_without_detach() {
+    for detach in [false, true] {
+        let name = root_test("interrupted");
+        let _cleanup = CleanUp(name.clone());
+        let extra: &[&str] = if detach { &["-d"] } else { &[] };
+        let held_setup =
+            spawn_under_strace("pivot_root:delay_enter=3000000", &run_args(rootfs(), &name, extra, &["echo", "ran"]));
+        // strace, then the runtime (and with -d its background), then the child held at pivot_root.
+        let runtime = first_child(held_setup.id());
+        let child = |runtime: u32| {
+            let setup = if detach { first_child(runtime)? } else { runtime };
+            first_child(setup).filter(|&child| held_in_syscall(child, libc::SYS_pivot_root))
+        };
+        let held = eventually(Duration::from_secs(20), || runtime.and_then(child).is_some());
+        if let Some(runtime) = runtime {
+            send_signal(runtime, libc::SIGTERM);
+        }
+        let out = finish(held_setup);
+        assert!(held, "the setup was never held at pivot_root");
+        assert_eq!(out.code, 128 + libc::SIGTERM, "detach {detach}: {}", out.stderr);
+        assert_eq!(
+            out.errors(),
+            ["[contain] error: interrupted by SIGTERM before the command started"],
+            "detach {detach}: {}",
+            out.stderr
+        );
+        assert_eq!(out.stdout, "", "the command never ran");
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Leases.
 // ---------------------------------------------------------------------------------------------

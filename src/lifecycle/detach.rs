@@ -20,7 +20,7 @@ use crate::error::{Context, Error};
 use crate::handshake::EXIT_SETUP_FAILED;
 use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
 use crate::supervise::Drain;
-use crate::sys::{self, Errno, Fd};
+use crate::sys::{self, Errno, ExitStatus, Fd};
 
 /// The default `--log-max`: the log and its predecessor hold about this much between them.
 pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
@@ -193,9 +193,13 @@ fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, sig
             0
         }
         Some(code) => code,
-        // The background's own error line says why it failed; only a background that died
-        // without a word (SIGKILL) needs one said for it.
-        None if !errors.is_empty() => EXIT_SETUP_FAILED,
+        // The background's own error line says why it failed, and its exit status is ours: 125,
+        // or 128+N when a signal N interrupted the setup, as in the foreground. Only a background
+        // that died without a word (SIGKILL) needs one said for it.
+        None if !errors.is_empty() => match sys::wait_child(background, false) {
+            Ok(Some(ExitStatus::Exited(code))) if code != 0 => code,
+            _ => EXIT_SETUP_FAILED,
+        },
         None => {
             crate::log::line(&format!(
                 "[contain] error: the runtime stopped before the container started (see {log_path})\n"

@@ -47,6 +47,16 @@ pub fn statfs_type(path: &CStr) -> Result<i64, Errno> {
     Ok(st.f_type as i64)
 }
 
+/// fstatfs(2): which filesystem a descriptor (O_PATH too, even of a symlink) is on: a /proc link
+/// met in a lookup is told apart by it (resolve.rs).
+pub fn fstatfs_type(fd: &Fd) -> Result<i64, Errno> {
+    // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: the kernel fills `st`, which outlives the call.
+    check(unsafe { syscall!(FSTATFS, fd.0, &mut st as *mut libc::statfs) })?;
+    Ok(st.f_type as i64)
+}
+
 /// mkdirat(2): cgroup and state directories, mount points inside the new root.
 pub fn mkdir_at(dir: Dir, path: &CStr, mode: u32) -> Result<(), Errno> {
     // SAFETY: `path` is NUL-terminated and outlives the call.
