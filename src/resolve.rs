@@ -122,7 +122,7 @@ fn is_magic_link(link: &Fd, target: &str) -> Result<bool, Errno> {
     if !target.starts_with('/') && !target.contains(":[") {
         return Ok(false);
     }
-    Ok(sys::fstatfs_type(link)? == libc::PROC_SUPER_MAGIC as i64)
+    Ok(sys::fstatfs_type(link)? == libc::PROC_SUPER_MAGIC)
 }
 
 /// A path's components, `.` and empty ones dropped (`..` kept: the walk resolves it).
