@@ -158,13 +158,13 @@ fn an_interrupted_setup_exits_with_128_plus_the_signal_with_or_without_detach() 
         let held_setup =
             spawn_under_strace("pivot_root:delay_enter=3000000", &run_args(rootfs(), &name, extra, &["echo", "ran"]));
         // strace, then the runtime (and with -d its background), then the child held at pivot_root.
-        let runtime = first_child(held_setup.id());
-        let child = |runtime: u32| {
+        let held_child = || {
+            let runtime = first_child(held_setup.id())?;
             let setup = if detach { first_child(runtime)? } else { runtime };
             first_child(setup).filter(|&child| held_in_syscall(child, libc::SYS_pivot_root))
         };
-        let held = eventually(Duration::from_secs(20), || runtime.and_then(child).is_some());
-        if let Some(runtime) = runtime {
+        let held = eventually(Duration::from_secs(20), || held_child().is_some());
+        if let Some(runtime) = first_child(held_setup.id()) {
             send_signal(runtime, libc::SIGTERM);
         }
         let out = finish(held_setup);
