@@ -150,7 +150,7 @@ fn remount_flags(options: &str, set: u64, clear: u64) -> u64 {
 }
 
 /// mountinfo escapes space, tab, newline and backslash in paths as `\ooo`.
-fn unescape(field: &str) -> String {
+pub fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(field.len());
     let bytes = field.as_bytes();
     let mut i = 0;

@@ -302,6 +302,37 @@ pub struct Checked {
     pinned: Fd,
 }
 
+/// Whether `path` is `dir` or lies below it (component-wise: /run/c is not below /run/co).
+fn within(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    path == dir || path.starts_with(&format!("{dir}/")) || dir.is_empty()
+}
+
+/// A mount below `source` (a path, in `table`, this process's /proc/self/mountinfo) that would
+/// come along with a recursive bind of it and show `target` (a path) or a directory holding it or
+/// lying inside it: its mount point. Told apart by filesystem (major:minor) and by the directory
+/// of that filesystem each mount shows (mountinfo's root), so no other name for it gets past. A
+/// mount listed later at the same point covers the earlier one.
+pub fn submount_showing(table: &str, source: &str, target: &str) -> Option<String> {
+    // (major:minor, root, mount point) of each line.
+    let mounts: Vec<(&str, String, String)> = table
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ').skip(2);
+            let (device, root, point) = (fields.next()?, fields.next()?, fields.next()?);
+            Some((device, compat::unescape(root), compat::unescape(point)))
+        })
+        .collect();
+    let (device, root, point) = mounts.iter().filter(|(_, _, point)| within(target, point)).max_by_key(|m| m.2.len())?;
+    let rest = target[point.trim_end_matches('/').len()..].trim_start_matches('/');
+    let in_filesystem = if rest.is_empty() { root.clone() } else { format!("{}/{rest}", root.trim_end_matches('/')) };
+    mounts
+        .iter()
+        .filter(|(_, _, below)| below != source && within(below, source))
+        .find(|(other, shown, _)| other == device && (within(&in_filesystem, shown) || within(shown, &in_filesystem)))
+        .map(|(_, _, below)| below.clone())
+}
+
 impl Checked {
     /// Runtime side. The error says why, for the caller to put after the flag and value.
     pub fn open(path: &str) -> Result<Checked, String> {
@@ -779,6 +810,40 @@ fn container_null() -> Result<Fd, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// /proc/self/mountinfo of a host with /run a tmpfs (device 0:25) and /tmp on the root's ext4.
+    const TABLE: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+25 22 0:25 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw
+40 22 8:1 /tmp /tmp rw,relatime shared:1 - ext4 /dev/sda1 rw
+";
+
+    #[test]
+    fn a_mount_below_a_source_that_shows_the_state_directory_is_found() {
+        let state = "/run/contain";
+        assert_eq!(submount_showing(TABLE, "/tmp/vol", state), None, "nothing mounted below");
+        // /run itself, the state directory, an entry inside it, each bound below the source.
+        for (line, point) in [
+            ("50 40 0:25 / /tmp/vol/sub rw - tmpfs tmpfs rw", "/tmp/vol/sub"),
+            ("50 40 0:25 /contain /tmp/vol/a\\040b rw - tmpfs tmpfs rw", "/tmp/vol/a b"),
+            ("50 40 0:25 /contain/web /tmp/vol/deep/x rw - tmpfs tmpfs rw", "/tmp/vol/deep/x"),
+        ] {
+            let table = format!("{TABLE}{line}\n");
+            assert_eq!(submount_showing(&table, "/tmp/vol", state).as_deref(), Some(point), "{line}");
+            assert_eq!(submount_showing(&table, "/tmp/other", state), None, "not below that source: {line}");
+        }
+        // Another directory of the same tmpfs, another filesystem, a name that merely starts alike.
+        for line in [
+            "50 40 0:25 /user /tmp/vol/sub rw - tmpfs tmpfs rw",
+            "50 40 0:26 / /tmp/vol/sub rw - tmpfs tmpfs rw",
+            "50 40 0:25 /containers /tmp/vol/sub rw - tmpfs tmpfs rw",
+        ] {
+            assert_eq!(submount_showing(&format!("{TABLE}{line}\n"), "/tmp/vol", state), None, "{line}");
+        }
+        // The state directory's own mount is the last one listed at the longest point above it.
+        let covered = format!("{TABLE}60 25 0:30 / /run rw - tmpfs tmpfs rw\n50 40 0:25 / /tmp/vol/sub rw - x x rw\n");
+        assert_eq!(submount_showing(&covered, "/tmp/vol", state), None, "0:25 no longer holds /run/contain");
+    }
 
     fn targets(plan: &[Step]) -> Vec<String> {
         plan.iter()

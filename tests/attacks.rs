@@ -675,10 +675,17 @@ fn the_state_directory_cannot_be_given_to_a_container_through_another_path() {
     let alias = scratch().join(format!("alias-{name}"));
     fs::create_dir_all(&alias).unwrap();
     let mut exposed = Vec::new();
-    for (bound, volume) in [("/run/contain", alias.clone()), ("/run", alias.join("contain"))] {
+    // The last: /run bound in a directory below the volume, which a recursive bind brings along.
+    let nested = scratch().join(format!("nested-{name}"));
+    fs::create_dir_all(nested.join("sub")).unwrap();
+    for (bound, at, volume) in [
+        ("/run/contain", alias.clone(), alias.clone()),
+        ("/run", alias.clone(), alias.join("contain")),
+        ("/run", nested.join("sub"), nested.clone()),
+    ] {
         let script = format!(
             "mount --bind {bound} {alias} || exit 99; exec {bin} {args}",
-            alias = alias.display(),
+            alias = at.display(),
             bin = contain_bin().display(),
             args = run_args(rootfs(), &name, &["--volume", &format!("{}:/state", volume.display())], &["ls", "/state"])
                 .join(" "),

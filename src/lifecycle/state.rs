@@ -452,12 +452,24 @@ impl StateDir {
     /// Refuses to give a container (as its rootfs or a bind source) this directory, a directory
     /// that holds it, or anything inside it: the container could write records that other contain
     /// commands act on (see the module's comment). Compared by identity along the kernel's own
-    /// links, so no other name for it (a bind mount of it or of /run, a symlinked parent) gets past.
+    /// links, so no other name for it (a bind mount of it or of /run, a symlinked parent) gets past;
+    /// and no mount below a directory, which a recursive bind brings along, may show it either.
     /// The error says why, for the caller to put after the flag and value.
     pub fn refuse_exposure(&self, source: &Checked) -> Result<(), String> {
         let state = mounts::lineage(&self.dir).map_err(|errno| format!("openat({}/.., O_PATH): {errno}", self.path))?;
         if exposes(&source.lineage()?, &state) {
             return Err(format!("would give the container contain's state directory {}", self.path));
+        }
+        // A directory is bound with the mounts below it: none of them may show it either.
+        if source.kind == libc::S_IFDIR {
+            let table = sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?;
+            let state_path = sys::path_of(&self.dir).map_err(|errno| format!("readlink({}): {errno}", self.path))?;
+            if let Some(point) = mounts::submount_showing(&table, &source.path, &state_path) {
+                return Err(format!(
+                    "the mount at {point} below it would give the container contain's state directory {}",
+                    self.path
+                ));
+            }
         }
         Ok(())
     }
