@@ -340,9 +340,12 @@ fn a_detached_container_whose_runtime_died_keeps_its_log_until_gc() {
     send_signal(runtime as u32, libc::SIGKILL);
     wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
 
-    // list collects the leftovers but keeps the log, for the user to read why it ended.
+    // list collects the leftovers but keeps the log, for the user to read why it ended, and shows
+    // it at once, in the very list that collected it.
     let log = state_dir(&name).join("log");
-    wait_until_listed(&name, "exited", &log);
+    let list = contain(&["list"]);
+    let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default();
+    assert!(row.contains(" exited"), "the first list after the runtime died:\n{}{}", list.stdout, list.stderr);
     assert!(fs::read_to_string(&log).unwrap().contains("before-the-end\n"));
     assert!(cgroups_of(&name).is_empty());
     let gc = contain(&["gc", &name]);

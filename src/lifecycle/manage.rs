@@ -258,7 +258,18 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
     };
     for id in state.ids()? {
         let Some(entry) = state.entry(&id)? else { continue };
-        match status(&entry)? {
+        let mut now_status = status(&entry)?;
+        if let Status::Leftover(record) = &now_status {
+            // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
+            if let Err(err) = remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
+                crate::log::error(&err);
+                continue;
+            }
+            // What stays of it (a --detach container's log, a kept layer) is listed as what it is
+            // (looked at through the same entry, whose lock we hold now).
+            now_status = status(&entry)?;
+        }
+        match now_status {
             Status::Live(record) => {
                 let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
                 let status = match phase {
@@ -275,12 +286,7 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             }
             Status::Kept => rows.push(row(&id, None, "kept overlay")),
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
-            // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
-            Status::Leftover(record) => {
-                if let Err(err) = remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
-                    crate::log::error(&err);
-                }
-            }
+            Status::Leftover(_) => {}
         }
     }
     crate::log::stdout(&format_table(&rows));
