@@ -301,7 +301,7 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
 /// None: nothing is delegated (or we are root, to whom the whole tree is).
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
-    if crate::userns::host_root() || detect()? != Some(Version::V2) {
+    if crate::userns::host_root()? || detect()? != Some(Version::V2) {
         return Ok(None);
     }
     let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
@@ -323,11 +323,11 @@ pub fn delegated_subtree() -> Result<Option<String>, Error> {
 
 /// Where `create` begins to write cgroup.subtree_control: the root for root, else the top of the
 /// delegated subtree `path` is in.
-fn delegated_top(path: &str) -> String {
-    if crate::userns::host_root() {
-        return String::new();
+fn delegated_top(path: &str) -> Result<String, Error> {
+    if crate::userns::host_root()? {
+        return Ok(String::new());
     }
-    path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string())
+    Ok(path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string()))
 }
 
 /// One line of /proc/PID/cgroup, `ID:CONTROLLERS:PATH`: a v1 hierarchy (`4:cpu,cpuacct:/x`, or a
@@ -418,7 +418,7 @@ impl Cgroup {
                 // Each level delegates the controllers to the one below it, from the root, or for a
                 // user who is not root, from the top of the subtree delegated to them (the levels
                 // above are the admin's, and already delegate what they will).
-                let top = delegated_top(path);
+                let top = delegated_top(path)?;
                 enable_v2_controllers(&format!("{CGROUP_ROOT}{top}"), &needed, &V2_CONTROLLERS)?;
                 for ancestor in ancestors(parent).into_iter().filter(|a| a.len() > top.len()) {
                     let dir = format!("{CGROUP_ROOT}{ancestor}");

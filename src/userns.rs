@@ -69,8 +69,17 @@ const HELPER_DIRS: [&str; 2] = ["/usr/bin", "/bin"];
 /// to itself (`0 0 4294967295`). Root of another user namespace (under `unshare -Ur`, inside
 /// rootless podman) has every capability over what that namespace owns, none over the host's
 /// cgroups, network or state: contain treats it as a user who needs no new user namespace.
-pub fn host_root() -> bool {
-    sys::geteuid() == 0 && sys::read_file(c"/proc/self/uid_map").is_ok_and(|map| initial_map(&map))
+/// A map that cannot be read is an error, never a guess (it decides where records go).
+pub fn host_root() -> Result<bool, Error> {
+    if sys::geteuid() != 0 {
+        return Ok(false);
+    }
+    match sys::read_file(c"/proc/self/uid_map") {
+        Ok(map) => Ok(initial_map(&map)),
+        // No /proc mounted (a bare chroot): no user namespace says otherwise.
+        Err(Errno(libc::ENOENT)) => Ok(true),
+        Err(errno) => Err(Error::sys("read(/proc/self/uid_map)", errno)),
+    }
 }
 
 /// Whether gid `gid` exists in the user namespace we are in (our own gid_map names it inside).

@@ -27,7 +27,7 @@ use state::{Entry, Leave, Phase, Record, StateDir, DEFAULT_ROOT};
 pub fn state_dir(global: &Global) -> Result<StateDir, Error> {
     let path = match &global.root {
         Some(root) => root.clone(),
-        None => default_root(crate::userns::host_root(), sys::geteuid(), |key| std::env::var(key).ok(), sys::exists),
+        None => default_root(crate::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok(), sys::exists),
     };
     StateDir::open(&path)
 }

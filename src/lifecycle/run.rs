@@ -95,7 +95,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     // --- Checks that need the host, before anything is created. ---
     // The host's root, or not: a user, or root of a user namespace of its own (userns.rs).
-    let root = userns::host_root();
+    let root = userns::host_root()?;
     if spec.userns == Userns::Auto {
         refuse_beside_auto(&spec, root, sys::geteuid())?;
     } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
