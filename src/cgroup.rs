@@ -168,6 +168,10 @@ fn write(controller: &'static str, file: &'static str, value: String, optional: 
 
 /// The control files to write for `limits`, in order (v1 wants memsw after the memory limit it
 /// must not undercut, and the cfs period before the quota).
+/// v1's memory limit, and its limit on memory and swap together.
+const V1_MEMORY_LIMIT: &str = "memory.limit_in_bytes";
+const V1_MEMORY_SWAP_LIMIT: &str = "memory.memsw.limit_in_bytes";
+
 pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
     let mut writes = Vec::new();
     let v = |n: u64| value(version, n);
@@ -211,10 +215,10 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
         Version::V1 => {
             // memsw may never be below the memory limit: raise memory first, swap after.
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("memory", "memory.limit_in_bytes", v(bytes), false));
+                writes.push(write("memory", V1_MEMORY_LIMIT, v(bytes), false));
             }
             if let Some(total) = memory_swap {
-                writes.push(write("memory", "memory.memsw.limit_in_bytes", v(total), true));
+                writes.push(write("memory", V1_MEMORY_SWAP_LIMIT, v(total), true));
             }
             if let Some(low) = limits.memory_reservation {
                 writes.push(write("memory", "memory.soft_limit_in_bytes", v(low), false));
@@ -460,17 +464,38 @@ impl Cgroup {
         if let Some(name) = limits.v1_only().filter(|_| self.version == Version::V2) {
             return Err(Error::Setup(format!("{name}: cgroup v2 has no such setting")));
         }
-        for w in limit_writes(self.version, limits) {
-            let dir = self.dir_of(w.controller).ok_or_else(|| {
-                Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
-            })?;
-            let file = format!("{dir}/{}", w.file);
-            match sys::write_file(&cpath(&file)?, &w.value) {
-                Err(Errno(libc::ENOENT)) if w.optional => {}
-                other => other.step(|| format!("write({file}, {:?})", w.value))?,
+        let writes = limit_writes(self.version, limits);
+        let mut written_early = None;
+        for (n, w) in writes.iter().enumerate() {
+            if written_early == Some(n) {
+                continue;
+            }
+            match self.write_limit(w) {
+                // v1's memsw may never be below the memory limit: a memory limit raised above the
+                // old swap limit (an update) waits for the new swap limit, as runc does it.
+                Err(Error::Sys { errno: Errno(libc::EINVAL), .. }) if w.file == V1_MEMORY_LIMIT => {
+                    if let Some(swap) = writes.iter().position(|w| w.file == V1_MEMORY_SWAP_LIMIT) {
+                        self.write_limit(&writes[swap])?;
+                        written_early = Some(swap);
+                    }
+                    self.write_limit(w)?;
+                }
+                other => other?,
             }
         }
         Ok(())
+    }
+
+    /// One limit file written.
+    fn write_limit(&self, w: &LimitWrite) -> Result<(), Error> {
+        let dir = self.dir_of(w.controller).ok_or_else(|| {
+            Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
+        })?;
+        let file = format!("{dir}/{}", w.file);
+        match sys::write_file(&cpath(&file)?, &w.value) {
+            Err(Errno(libc::ENOENT)) if w.optional => Ok(()),
+            other => other.step(|| format!("write({file}, {:?})", w.value)),
+        }
     }
 
     /// Limits the devices the container may open or create to `policy`: v1's devices.deny and

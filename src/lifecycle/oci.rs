@@ -552,7 +552,10 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             return manage::gc(&state, &[id.to_string()]);
         }
         Status::Live(Some(record)) => {
-            Cgroup::existing_at(&container_cgroup(&record, id), false)?.signal_all(libc::SIGKILL);
+            // Removed below, once emptied: kept here.
+            let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
+            cgroup.signal_all(libc::SIGKILL);
+            cgroup.keep();
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
                 let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
@@ -607,8 +610,11 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
 fn freeze(global: &Global, id: &str, frozen: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    Cgroup::existing_at(&container_cgroup(&record, id), false)?.freeze(frozen)?;
-    Ok(0)
+    // The container's cgroup, not ours to remove: kept, whatever freezing it gave.
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
+    let result = cgroup.freeze(frozen);
+    cgroup.keep();
+    result.map(|()| 0)
 }
 
 /// `update [--resources FILE|-] ID`: new limits for a running container's cgroup.

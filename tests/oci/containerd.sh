@@ -123,9 +123,9 @@ expect "task exec" 0 from-exec c task exec --exec-id e1 "$id" echo from-exec
 expect "task exec's exit code" 7 "" c task exec --exec-id e2 "$id" sh -c 'exit 7'
 capture c task ps "$id"
 [[ $rc == 0 && $out == *"$init"* ]] && ok "task ps lists PID 1 ($init)" || not_ok "task ps lists PID 1 ($init)" "got exit $rc: $out $err"
-expect "task pause" 0 "" c task pause "$id"
+expect_quick "task pause" 0 "" c task pause "$id"
 expect "paused" 0 PAUSED bash -c "ctr -a '$sock' -n '$ns' task ls | awk '\$1 == \"$id\" {print \$3}'"
-expect "task resume" 0 "" c task resume "$id"
+expect_quick "task resume" 0 "" c task resume "$id"
 expect "running again" 0 RUNNING bash -c "ctr -a '$sock' -n '$ns' task ls | awk '\$1 == \"$id\" {print \$3}'"
 expect "task kill -s SIGKILL" 0 "" c task kill -s SIGKILL "$id"
 for _ in $(seq 50); do

@@ -144,6 +144,19 @@ expect() {
     fi
 }
 
+# expect_quick DESCRIPTION RC STDOUT COMMAND...: as expect, and at once (under 3 s) with nothing
+# on stderr: what a client sees of a runtime that misbehaves only in its delays and its words.
+expect_quick() {
+    local began=$SECONDS
+    expect "$@"
+    local what=$1
+    if (( SECONDS - began < 3 )) && [[ -z $err ]]; then
+        ok "$what: at once, and quietly"
+    else
+        not_ok "$what: at once, and quietly" "took $((SECONDS - began)) s" "stderr: $err"
+    fi
+}
+
 # check DESCRIPTION COMMAND...: the command succeeds.
 check() {
     local what=$1

@@ -158,9 +158,12 @@ expect "--memory 64m sets the cgroup's limit" 0 67108864 cgroup_value "$init" me
 expect "--pids-limit 32 sets the cgroup's limit" 0 32 cgroup_value "$init" pids pids.max pids.max
 expect "update --memory" 0 "$id" pm update --memory 128m oci-limits
 expect "update changes the cgroup's limit" 0 134217728 cgroup_value "$init" memory memory.limit_in_bytes memory.max
-expect "pause" 0 oci-limits pm pause oci-limits
+# Above the swap limit podman set at run (twice the memory): on v1 memsw must grow first.
+expect "update --memory above the old swap limit" 0 "$id" pm update --memory 512m oci-limits
+expect "update raises the cgroup's limit" 0 536870912 cgroup_value "$init" memory memory.limit_in_bytes memory.max
+expect_quick "pause" 0 oci-limits pm pause oci-limits
 expect "paused" 0 paused pm inspect --format '{{.State.Status}}' oci-limits
-expect "unpause" 0 oci-limits pm unpause oci-limits
+expect_quick "unpause" 0 oci-limits pm unpause oci-limits
 expect "running again" 0 running pm inspect --format '{{.State.Status}}' oci-limits
 expect "rm -f" 0 oci-limits pm rm -f oci-limits
 gone "limits, pause, rm -f" "$id"
