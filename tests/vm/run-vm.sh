@@ -11,7 +11,9 @@
 #   PAYLOAD_DIR is copied to /payload in the VM and must contain suite.sh.
 #   The suite sees CONTAIN_VM_PHASE=initramfs|tmpfs, CONTAIN_VM_ARCH and
 #   CONTAIN_VM_KERNEL, and runs with cwd /payload. /bin/busybox in the guest
-#   is a static busybox of the guest's architecture.
+#   is a static busybox of the guest's architecture. /ext4 is an empty ext4
+#   filesystem, fresh in each phase, loop-mounted from an image in RAM: for
+#   what neither root can do (idmapped mounts: tmpfs has them only from 6.3).
 #   Exit status is 0 only if both phases ran and the suite exited 0 in each.
 #
 # Which VM (one harness, every combination but aarch64 x 5.10):
@@ -26,7 +28,8 @@
 #                       passing run takes a minute or two, a failing one much longer)
 #   CONTAIN_VM_MEM      guest RAM in MiB                  (1024)
 #   CONTAIN_VM_SMP      guest CPUs                        (2)
-#   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge")
+#   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge"; loop,
+#                       ext4 and crc32c_generic for /ext4 are always loaded)
 #   CONTAIN_VM_APPEND   more kernel command line (e.g. loglevel=7 for whole stack traces)
 #   CONTAIN_VM_QEMU     the emulator to run instead of the packaged one (another QEMU version;
 #                       the packaged one is at least 8.1: see ensure_qemu)
@@ -57,6 +60,12 @@ ACCEL=${CONTAIN_VM_ACCEL:-tcg}
 MEM=${CONTAIN_VM_MEM:-1024}
 SMP=${CONTAIN_VM_SMP:-2}
 MODULES=${CONTAIN_VM_MODULES-overlay veth bridge}
+# /ext4's: the loop device, the filesystem, and the crc32c that ext4's metadata checksums ask the
+# crypto API for (the guest has no modprobe to load it on demand).
+EXT4_MODULES="loop ext4 crc32c_generic"
+# Room for the rootfs copies and volumes of tests/userns.rs (about 5 MiB), and little more: the
+# guest writes every byte of the image when it unpacks it, in each phase.
+EXT4_SIZE=24M
 VERBOSE=${CONTAIN_VM_VERBOSE:-0}
 
 log() { printf 'run-vm: %s\n' "$*" >&2; }
@@ -247,6 +256,7 @@ else
 fi
 ensure_pkg cpio cpio
 ensure_pkg kmod depmod   # only to generate modules.dep for the unpacked kernel
+ensure_pkg e2fsprogs mkfs.ext4
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
@@ -357,7 +367,7 @@ add_module() {
   LOADED[$rel]=1
   LOAD_ORDER+=("$rel")
 }
-for m in $MODULES; do add_module "$m"; done
+for m in $MODULES $EXT4_MODULES; do add_module "$m"; done
 : >"$ROOT/lib/modules/load.list"
 for rel in "${LOAD_ORDER[@]}"; do
   out=$ROOT/lib/modules/$(basename "${rel%%.ko*}").ko
@@ -369,6 +379,12 @@ for rel in "${LOAD_ORDER[@]}"; do
   esac
   echo "/lib/modules/${out##*/}" >>"$ROOT/lib/modules/load.list"
 done
+
+# The empty ext4 filesystem for /ext4, made here (busybox has no mkfs.ext4): sparse on the host,
+# a few dozen KiB once compressed; the guest unpacks a copy in each phase.
+mkfs.ext4 -q -F -L contain-vm "$WORK/ext4.img" "$EXT4_SIZE"
+gzip -1 <"$WORK/ext4.img" >"$ROOT/ext4.img.gz"
+rm "$WORK/ext4.img"
 
 cat >"$ROOT/init" <<'INIT'
 #!/bin/busybox sh
@@ -418,6 +434,11 @@ if [ "$PHASE" = initramfs ]; then
   ip link set lo up
 fi
 
+# /ext4 (see the top of run-vm.sh): a fresh copy of the empty image in each phase.
+mkdir -p /ext4
+gunzip -c /ext4.img.gz >/ext4.img || fail "unpack the ext4 image"
+mount -t ext4 -o loop /ext4.img /ext4 || fail "loop-mount the ext4 image on /ext4"
+
 echo   # start on a fresh line whatever the console printed before
 say "PHASE $PHASE BEGIN"
 # stdin from /dev/null: a suite reading stdin must not hang on the console.
@@ -428,15 +449,18 @@ else
 fi
 say "PHASE $PHASE END rc=$?"
 
+# A mount the suite left below /ext4 keeps it busy: said, and the run goes on.
+umount /ext4 && rm /ext4.img || say "INIT ERROR phase=$PHASE: cannot unmount /ext4: $(grep ' /ext4' /proc/mounts)"
+
 if [ "$PHASE" = initramfs ]; then
   # Copy ourselves into a real tmpfs and continue there, where pivot_root works.
   mkdir -p /newroot
   mount -t tmpfs -o mode=0755,size=80% tmpfs /newroot || fail "mount tmpfs"
   for e in /*; do
-    case $e in /proc|/sys|/dev|/newroot) continue ;; esac
+    case $e in /proc|/sys|/dev|/newroot|/ext4|/ext4.img) continue ;; esac
     cp -a "$e" /newroot/ || fail "copy $e to tmpfs"
   done
-  mkdir -p /newroot/proc /newroot/sys /newroot/dev
+  mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/ext4
   for m in /dev /proc /sys; do
     mount --move "$m" "/newroot$m" || fail "move $m"
   done

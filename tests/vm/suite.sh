@@ -4,10 +4,15 @@
 # a freshly booted VM.
 #
 # Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests,
-# leftovers-tests and rootless-tests (tests/{run,hardening,features,network,leftovers,rootless}.rs
-# as static binaries), mkrootfs.sh, and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs
-# needs tmux and stays on the host. Of rootless.rs only the test named vm_only_* runs here (a cgroup
-# v2 subtree delegated to a user); the others need useradd and newuidmap, which the VM lacks.
+# leftovers-tests, rootless-tests, userns-tests and compat-tests (tests/{run,hardening,features,
+# network,leftovers,rootless,userns,compat}.rs as static binaries), mkrootfs.sh, and vm.env
+# (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs needs tmux and stays on the host. Of
+# rootless.rs only the test named vm_only_* runs here (a cgroup v2 subtree delegated to a user); the
+# others need useradd and newuidmap, which the VM lacks. userns.rs (--userns auto) runs on the
+# ext4 filesystem run-vm.sh mounts on /ext4: its rootfs and scratch directory must be idmappable,
+# which neither the initramfs nor a tmpfs before 6.3 is. Of compat.rs the initramfs phase runs the
+# seccomp-refused fallbacks only: contain inside a privileged contain must not fall back from
+# pivot_root, which the initramfs root makes every container do.
 set -u
 cd /payload
 . ./vm.env
@@ -51,10 +56,15 @@ fi
 if [ -n "${CONTAIN_VM_PRE:-}" ]; then eval "$CONTAIN_VM_PRE"; fi
 # The image every test runs, from the guest's own static busybox.
 [ -d rootfs ] || BUSYBOX=/bin/busybox sh ./mkrootfs.sh rootfs || exit 1
+# userns.rs binds its ranges over /etc/subuid and /etc/subgid, which it creates where missing; the
+# guest has no /etc.
+mkdir -p /etc
 
+compat=compat
 if [ "$CONTAIN_VM_PHASE" = initramfs ]; then
     # pivot_root is impossible from the initramfs root: the suite expects the fallback here.
     export CONTAIN_EXPECT_INITRAMFS=1
+    compat=compat:every_fallback_works
     # Only the first container of the boot sees a root cgroup that delegates nothing.
     echo "VM: cgroup.subtree_control at boot: '$(cat /sys/fs/cgroup/cgroup.subtree_control)'"
     CONTAIN_EXPECT_EMPTY_SUBTREE=1 ./run-tests --exact controllers_are_enabled_when_missing --include-ignored --test-threads=1 \
@@ -68,11 +78,18 @@ fi
 # runs it that many times, to chase a flaky test.
 round=1
 while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
-    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers rootless:vm_only_}; do
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers rootless:vm_only_ userns $compat}; do
         suite=${selection%%:*}
         filter=${selection#"$suite"}
         began=$(uptime_s)
-        ./$suite-tests --include-ignored --test-threads=1 ${filter#:} || failed=1
+        if [ "$suite" = userns ]; then
+            # Its rootfs and scratch directory on /ext4 (see the top).
+            [ -d /ext4/rootfs ] || cp -a rootfs /ext4/rootfs || exit 1
+            TMPDIR=/ext4 CONTAIN_TEST_ROOTFS=/ext4/rootfs ./userns-tests --include-ignored --test-threads=1 ${filter#:} ||
+                failed=1
+        else
+            ./$suite-tests --include-ignored --test-threads=1 ${filter#:} || failed=1
+        fi
         echo "VM: $suite tests${filter:+ ($filter)} took $(since "$began")"
     done
     round=$((round + 1))

@@ -29,7 +29,7 @@ trap 'rm -rf "$payload"' EXIT
 # contain itself, then each integration test file as a standalone static binary, all in one cargo
 # run (so they compile in parallel): cargo prints where it put them. (--target is explicit, so
 # RUSTFLAGS stay out of build.rs.)
-suites=(run hardening features network leftovers rootless)
+suites=(run hardening features network leftovers rootless userns compat)
 RUSTFLAGS="$rustflags" cargo build --release --locked --target "$target"
 cp "target/$target/release/contain" "$payload/contain"
 built_tests=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --no-run \
