@@ -177,6 +177,14 @@ fn list_kill_and_stop_by_id() {
     let script = "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done";
     let runtime = start(&name, &[], &["sh", "-c", script]);
     let init = container_pids(&name, 1)[0];
+    // Running is not yet trapping: a PID 1 without a handler ignores USR1, so wait for the shell
+    // to catch it (SigCgt in /proc/PID/status).
+    wait_for("the shell to set its traps", Duration::from_secs(10), || {
+        let status = fs::read_to_string(format!("/proc/{init}/status")).ok()?;
+        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?.trim().to_string();
+        let mask = u64::from_str_radix(&caught, 16).ok()?;
+        (mask & (1 << (libc::SIGUSR1 - 1)) != 0 && mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+    });
     let list = contain(&["list"]);
     assert!(list.stdout.starts_with("ID "), "{}", list.stdout);
     let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).expect("listed");
