@@ -499,10 +499,11 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         (None, Output::Inherited) => {}
     }
     if let Some(gate) = &config.start_gate {
-        // A command that is not there fails `create`, as in runc and crun (engines tell the user
-        // 127 then); the stub still makes the real search when `start` lets it exec.
-        if !command.candidates.iter().any(|path| sys::exists(path)) {
-            return Err(Failure::exec(&command.name, Errno(libc::ENOENT)));
+        // A command that is not there, or cannot be run, fails `create`, as in runc and crun
+        // (engines tell the user 127 or 126 then); the stub still makes the real search when
+        // `start` lets it exec.
+        if let Some(errno) = unrunnable(&command.candidates) {
+            return Err(Failure::exec(&command.name, errno));
         }
         wait_for_start(gate, &config.handshake).map_err(Failure::setup)?;
     }
@@ -513,6 +514,19 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     sys::set_cloexec(report, false).step(|| "fcntl(report, F_SETFD, 0)".into()).map_err(Failure::setup)?;
     let errno = sys::execveat_fd(command.stub.raw(), &command.stub_argv, &command.env);
     Err(Failure::setup(Error::sys("execveat(contain-stub, AT_EMPTY_PATH)", errno)))
+}
+
+/// Why none of a command's `PATH` candidates can be executed, as execvp would say it: ENOENT when
+/// none exists, EACCES when those that do are not executable files (a directory, mode 0644).
+fn unrunnable(candidates: &[String]) -> Option<Errno> {
+    let found: Vec<libc::stat> =
+        candidates.iter().filter_map(|path| sys::stat(&sys::cstring(path).ok()?, 0).ok()).collect();
+    let runnable = |st: &libc::stat| sys::file_type(st) == libc::S_IFREG && st.st_mode & 0o111 != 0;
+    match found.is_empty() {
+        true => Some(Errno(libc::ENOENT)),
+        false if !found.iter().any(runnable) => Some(Errno(libc::EACCES)),
+        false => None,
+    }
 }
 
 /// An OCI process's rlimits, umask and OOM score.

@@ -49,6 +49,7 @@ use std::ffi::OsString;
 static HEAP: sys::Heap = sys::Heap;
 
 use cli::Command;
+use cli::OciCommand;
 use error::Error;
 use lifecycle::{exec, manage, oci, run};
 
@@ -82,6 +83,13 @@ fn main() {
         };
         if engine && !global.debug {
             log::set_quiet(true);
+        }
+        // The commands whose stderr is not a container's (it is given one only at create and exec):
+        // their errors go to stderr too, as runc's and crun's, where engines read them back (go-runc
+        // matches "does not exist" and "container not running" in a command's output).
+        let container_stderr = matches!(command, Command::Oci(OciCommand::Create(_)) | Command::Exec(_));
+        if global.log.is_some() && !container_stderr {
+            log::copy_errors_to(libc::STDERR_FILENO);
         }
         if matches!(command, Command::List | Command::Kill { .. } | Command::Stop { .. } | Command::Gc { .. }) {
             supervise::unblock_all();

@@ -323,7 +323,8 @@ pub fn submount_showing(table: &str, source: &str, target: &str) -> Option<Strin
             Some((device, compat::unescape(root), compat::unescape(point)))
         })
         .collect();
-    let (device, root, point) = mounts.iter().filter(|(_, _, point)| within(target, point)).max_by_key(|m| m.2.len())?;
+    let (device, root, point) =
+        mounts.iter().filter(|(_, _, point)| within(target, point)).max_by_key(|m| m.2.len())?;
     let rest = target[point.trim_end_matches('/').len()..].trim_start_matches('/');
     let in_filesystem = if rest.is_empty() { root.clone() } else { format!("{}/{rest}", root.trim_end_matches('/')) };
     mounts

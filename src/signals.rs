@@ -15,13 +15,14 @@ const NAMES: [&str; 31] = [
 ];
 
 /// A signal by number or name, with or without SIG, in any case: `9`, `KILL`, `SIGTERM`, `usr1`,
-/// `RTMIN+3`, `SIGRTMAX-1`.
+/// `RTMIN+3`, `SIGRTMAX-1`; or 0, kill(2)'s "is it there?", which engines send (as runc and crun
+/// take it).
 pub fn parse_signal(s: &str) -> Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=SIGNAL_MAX).contains(&n) {
+        return if (0..=SIGNAL_MAX).contains(&n) {
             Ok(n)
         } else {
-            Err(format!("not a signal number (1-{SIGNAL_MAX})"))
+            Err(format!("not a signal number (0-{SIGNAL_MAX})"))
         };
     }
     let upper = s.to_ascii_uppercase();
@@ -87,7 +88,8 @@ mod tests {
         assert_eq!(parse_signal("SIGRTMIN+3"), Ok(37));
         assert_eq!(parse_signal("RTMAX"), Ok(64));
         assert_eq!(parse_signal("RTMAX-2"), Ok(62));
-        for bad in ["0", "65", "-1", "NOPE", "RTMIN+40", "RTMAX-40", "SIG", ""] {
+        assert_eq!(parse_signal("0"), Ok(0), "kill(2)'s probe");
+        for bad in ["65", "-1", "NOPE", "RTMIN+40", "RTMAX-40", "SIG", ""] {
             assert!(parse_signal(bad).is_err(), "{bad:?}");
         }
         assert_eq!(signal_name(36), "SIGRTMIN+2");

@@ -722,7 +722,10 @@ fn a_working_directory_through_proc_self_fd_stays_inside_the_root() {
     let mut escaped = Vec::new();
     let mut judge = |how: String, out: Output| {
         // Refused (125, one error line) or run inside: never run outside.
-        if out.stdout.contains("OUTSIDE") || (out.code != 0 && out.code != 125) || (out.code == 0 && out.stdout != "inside\n") {
+        if out.stdout.contains("OUTSIDE")
+            || (out.code != 0 && out.code != 125)
+            || (out.code == 0 && out.stdout != "inside\n")
+        {
             escaped.push(format!("{how}: exit {}\n{}{}", out.code, out.stdout, out.stderr));
         }
     };

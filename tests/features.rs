@@ -207,7 +207,7 @@ fn list_kill_and_stop_by_id() {
         assert_ne!(out.code, 0, "{args:?}");
         assert_eq!(
             out.errors(),
-            [format!("[contain] error: no running container {name:?} (see contain list)").as_str()]
+            [format!("[contain] error: {name:?}: container does not exist (see contain list)").as_str()]
         );
     }
     assert_no_leftovers(&name, rootfs());
@@ -311,7 +311,7 @@ fn list_cleans_a_record_whose_pid_was_reused() {
     // (Any concurrent test's `contain run` may collect it first: then it is simply not found.)
     let kill = contain(&["kill", &name]);
     assert_eq!(kill.code, 1);
-    assert!(kill.stderr.contains("is not running") || kill.stderr.contains("no running container"), "{}", kill.stderr);
+    assert!(kill.stderr.contains("container not running") || kill.stderr.contains("does not exist"), "{}", kill.stderr);
     let list = contain(&["list"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
     assert!(!list.stdout.contains(&name), "{}", list.stdout);

@@ -40,6 +40,10 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let state = super::state_dir(global)?;
     let id = &exec.id;
     let (_, record, init) = manage::running(&state, id)?;
+    // A process born into a frozen cgroup would wait, frozen too, until `resume`.
+    if record.kind == Kind::Oci && oci::frozen(&record, id) {
+        return Err(Error::Setup(format!("container {id} is paused: resume it first")));
+    }
     let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
         (Some(file), _) => from_process_file(file, &exec, &record)?,
         (None, _) => from_init(&exec, &init, &record)?,

@@ -186,8 +186,9 @@ pub fn is_pid_one_of_a_child_namespace(status: &str) -> bool {
 /// The running container `id`: its entry (open, so the caller can wait on its lock even once the
 /// name is gone), its record and its trusted init; or the error the user sees.
 pub fn running(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
-    let not_running = || Error::Setup(format!("container {id} is not running (see contain list)"));
-    let no_such = || Error::Setup(format!("no running container {id:?} (see contain list)"));
+    // In the words engines match on (containerd, go-runc): "container not running", "does not exist".
+    let not_running = || Error::Setup(format!("{id}: container not running (see contain list)"));
+    let no_such = || Error::Setup(format!("{id:?}: container does not exist (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
     let record = match status(&entry)? {
         Status::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,

@@ -492,7 +492,7 @@ fn status_of(status: &Status, id: &str) -> (&'static str, i32) {
 }
 
 /// Is the container's cgroup frozen (`pause`)?
-fn frozen(record: &Record, id: &str) -> bool {
+pub fn frozen(record: &Record, id: &str) -> bool {
     let path = container_cgroup(record, id);
     let v2 = sys::read_file_if_present(&format!("{}{path}/cgroup.freeze", cgroup::CGROUP_ROOT));
     let v1 = sys::read_file_if_present(&format!("{}/freezer{path}/freezer.state", cgroup::CGROUP_ROOT));
@@ -526,8 +526,9 @@ fn print_state(global: &Global, id: &str) -> Result<i32, Error> {
 /// How long `delete --force` waits for a killed container's init to go.
 const KILL_WAIT: Duration = Duration::from_secs(10);
 
-/// `delete [--force] ID`: a stopped container's cgroup, entry and poststop hooks; with `--force`,
-/// a running one is killed first.
+/// `delete [--force] ID`: a stopped container's cgroup, entry and poststop hooks; a created one
+/// (never started: its process waits on the FIFO) is killed first, as runc and crun do (containerd
+/// deletes a task that never started without --force); with `--force`, a running one too.
 fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = match state.entry(id)? {
@@ -539,7 +540,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
     };
     let status = manage::settled_status(&entry)?;
     let record = match status {
-        Status::Live(Some(record)) if !force => {
+        Status::Live(Some(record)) if !force && record.phase != Phase::Created => {
             let (word, _) = status_of(&Status::Live(Some(record)), id);
             return Err(Error::Setup(format!("cannot delete container {id}: it is {word} (use --force)")));
         }

@@ -133,6 +133,11 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 expect "stopped" 0 STOPPED bash -c "ctr -a '$sock' -n '$ns' task ls | awk '\$1 == \"$id\" {print \$3}'"
+# The shim asks the runtime, which must say so in the words go-runc matches ("container not
+# running", "does not exist"), on stderr: then ctr knows the process is gone, as with runc.
+capture c task kill -s SIGKILL "$id"
+if [[ $rc != 0 && $err == *"process already finished"* ]]; then ok "task kill of a stopped task: already finished"
+else not_ok "task kill of a stopped task: already finished" "got exit $rc, stderr: $err"; fi
 expect "task rm" 0 "" c task rm "$id"
 expect "container rm" 0 "" c container rm "$id"
 gone "detached task" "$id"
