@@ -44,6 +44,13 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     if record.kind == Kind::Oci && oci::frozen(&record, id) {
         return Err(Error::Setup(format!("container {id} is paused: resume it first")));
     }
+    // Without a mount namespace of its own the container is only chrooted: joining its namespaces
+    // would leave the process in the host's tree, outside its root.
+    if record.host_mounts {
+        return Err(Error::Setup(format!(
+            "container {id} has no mount namespace of its own: exec into it is not supported"
+        )));
+    }
     let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
         (Some(file), _) => from_process_file(file, &exec, &record)?,
         (None, _) => from_init(&exec, &init, &record)?,
