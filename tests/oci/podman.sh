@@ -72,7 +72,7 @@ if [[ $rc == 127 && $err == *"/no/such/command"* ]]; then ok "a missing command 
 else not_ok "a missing command exits 127, named in podman's error" "got exit $rc, stderr: $err"; fi
 gone "a missing command" "$(cat "$cid.4" 2>/dev/null)"
 capture pm run --rm --cidfile "$cid.4x" $image /etc/passwd
-if [[ $rc == 126 && $err == *"permission denied"* ]]; then ok "a command that cannot run exits 126, said in podman's error"
+if [[ $rc == 126 && $(grep '^Error:' <<< "$err") == *"permission denied"* ]]; then ok "a command that cannot run exits 126, said in podman's error"
 else not_ok "a command that cannot run exits 126, said in podman's error" "got exit $rc, stderr: $err"; fi
 gone "a command that cannot run" "$(cat "$cid.4x" 2>/dev/null)"
 capture pm run --rm -i --cidfile "$cid.5" $image sh -c 'cat; echo to-stderr >&2' <<< "piped in"
