@@ -218,6 +218,8 @@ pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
 
 /// The subcommands, for `contain help` and messages.
 const COMMANDS: [&str; 7] = ["run", "exec", "list", "kill", "stop", "gc", "help"];
+/// The OCI commands, which `help` shows by their lines of the usage.
+const OCI_COMMANDS: [&str; 9] = ["create", "start", "state", "pause", "resume", "delete", "update", "ps", "features"];
 
 /// The global flags, then the command.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Command), Error> {
@@ -317,8 +319,15 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
 pub fn help(topic: Option<&str>) -> Result<String, Error> {
     let Some(topic) = topic else { return Ok(USAGE.to_string()) };
     let topic = if topic == "ls" { "list" } else { topic };
+    if OCI_COMMANDS.contains(&topic) {
+        let words = |line: &&str| line.split([' ', '|']).any(|word| word == topic);
+        let line = USAGE.lines().filter(|line| line.contains("[GLOBAL]")).find(words).unwrap_or("");
+        let line = line.trim_start_matches("OCI:").trim();
+        return Ok(format!("usage: {line}\n(an engine's command: see OCI runtime in the README)\n"));
+    }
     if !COMMANDS.contains(&topic) {
-        return Err(Error::Usage(format!("no help on {topic:?} ({})", COMMANDS.join(", "))));
+        let topics: Vec<&str> = COMMANDS.iter().chain(&OCI_COMMANDS).copied().collect();
+        return Err(Error::Usage(format!("no help on {topic:?} ({})", topics.join(", "))));
     }
     if topic == "run" {
         let options = USAGE.split_once("options for run:\n").map_or("", |(_, rest)| rest);
@@ -992,5 +1001,14 @@ mod tests {
         assert_eq!(parse(["-V"].map(OsString::from)).unwrap().1, Command::Version);
         assert!(matches!(parse(["begin"].map(OsString::from)), Err(Error::Usage(m)) if m.contains("unknown command")));
         assert!(matches!(parse(Vec::<OsString>::new()), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn help_covers_the_oci_commands_too() {
+        assert_eq!(help(Some("delete")).unwrap().lines().next(), Some("usage: contain [GLOBAL] delete [--force] ID"));
+        assert_eq!(help(Some("pause")).unwrap().lines().next(), Some("usage: contain [GLOBAL] start|state|pause|resume ID"));
+        assert!(help(Some("create")).unwrap().starts_with("usage: contain [GLOBAL] create --bundle DIR"));
+        let unknown = help(Some("begin")).unwrap_err().to_string();
+        assert!(unknown.contains("no help on \"begin\"") && unknown.contains("features"), "{unknown}");
     }
 }
