@@ -51,12 +51,12 @@ options for run:
                         separated by commas: ro (read-only), idmap (with --userns auto)
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
   --overlay-size SIZE   with --overlay: keep that layer in memory, at most SIZE (64M)
-  --keep                with --overlay: keep that layer (/run/contain/ID/upper) after exit
+  --keep                with --overlay: keep that layer (STATE/ID/upper) after exit
   --read-only           mount the rootfs read-only (a tmpfs on /tmp stays writable)
   --net MODE            none (default: only lo), host (no network namespace: weaker isolation),
                         or veth[:HOSTIP/PREFIX,CONTAINERIP]: a veth pair ct-ID <-> eth0, with a
                         /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless given
-  --detach, -d          run in the background, print the id; output goes to /run/contain/ID/log
+  --detach, -d          run in the background, print the id; output goes to STATE/ID/log
   --log-max SIZE        with --detach: the log and its predecessor log.1 hold about SIZE (8M)
   --quiet, -q           no [contain] lines but errors (and no usage report)
   --stats-json FILE     write the usage report (time, CPU, peak memory and pids, OOM kills) as JSON
@@ -74,8 +74,10 @@ SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --
 (default 10); list shows the containers; gc removes what killed runtimes left behind and the logs
 of --detach containers that ended (all of them, or those of the IDs given).
 
-global flags: --root DIR (state directory, default /run/contain), --log FILE, --log-format text|json,
---debug, --systemd-cgroup (accepted; cgroupfs is used, a slice:prefix:name path mapped as systemd's).
+global flags: --root DIR (the state directory, STATE above: /run/contain for root; for a user
+$XDG_RUNTIME_DIR/contain, else /run/user/UID/contain, else ~/.local/state/contain), --log FILE,
+--log-format text|json, --debug, --systemd-cgroup (accepted; cgroupfs is used, a slice:prefix:name
+path mapped as systemd's).
 
 exit status of run and exec: the command's own; 128+N if it was killed by signal N; 125 if
 contain itself failed (bad input or setup) before the command started; 126 if the command is not
