@@ -128,6 +128,7 @@ pub fn send_to(fd: i32) -> i32 {
 
 pub fn copy_errors_to(fd: i32) {
     ERROR_COPY.store(fd, Ordering::Relaxed);
+    sys::report_out_of_memory_also_to(fd);
 }
 
 #[cfg(test)]

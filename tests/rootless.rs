@@ -269,6 +269,11 @@ fn become_user(cmd: &mut Command, user: User, cgroup_procs: Option<RawFd>) {
     }
 }
 
+/// The lines in which contain says which user namespace maps it made, and why.
+fn said_rootless(out: &Output) -> Vec<&str> {
+    out.stderr.lines().filter(|l| l.starts_with("[contain] rootless:")).collect()
+}
+
 /// The first `[contain] error:` line, which must be the only one.
 fn only_error(out: &Output) -> &str {
     let errors = out.errors();
@@ -359,7 +364,7 @@ fn subordinate_ids_map_1000_inside_to_the_ranges_start_plus_999() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "allow\n1000 1000\n"), "{}", out.stderr);
     assert_eq!(stat_ids(&sandbox.volume().join("f")), (subuid + 999, subgid + 999), "1000 is the range's 1000th id");
     assert_eq!(
-        out.stderr.lines().filter(|l| l.starts_with("[contain] rootless:")).collect::<Vec<_>>(),
+        said_rootless(&out),
         [format!("[contain] rootless: root in the container is you (uid {}), 1-65535 your subordinate ids", user.uid)]
     );
 
@@ -389,7 +394,7 @@ fn without_a_subordinate_range_the_container_has_one_id_and_setgroups_is_denied(
         out.stdout
     );
     assert_eq!(stat_ids(&sandbox.volume().join("f")), (user.uid, user.gid));
-    let said: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("[contain] rootless:")).collect();
+    let said = said_rootless(&out);
     assert_eq!(
         said,
         [format!(
@@ -427,7 +432,7 @@ fn under_no_new_privs_a_user_with_a_range_gets_one_id_and_is_told_why() {
     let fields: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
     let uid = user.uid.to_string();
     assert_eq!(fields, [vec!["0", uid.as_str(), "1"], vec!["0"]], "{}", out.stdout);
-    let said: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("[contain] rootless:")).collect();
+    let said = said_rootless(&out);
     assert!(said.len() == 1 && said[0].contains("no_new_privs is set"), "{}", out.stderr);
     sandbox.assert_nothing_left();
 }

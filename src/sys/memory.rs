@@ -118,6 +118,15 @@ unsafe impl std::alloc::GlobalAlloc for Heap {
     }
 }
 
+/// Where the out-of-memory line goes besides stderr (-1: nowhere): the `--detach` background's
+/// stderr is its log, and its errors go to the foreground too (see `log::copy_errors_to`).
+static ALSO_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Says out-of-memory on `fd` too.
+pub fn report_out_of_memory_also_to(fd: i32) {
+    ALSO_TO.store(fd, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Says so without allocating (the size in decimal, on the stack), and exits with 125, contain's
 /// status for a failure of its own.
 fn out_of_memory(size: usize) -> ! {
@@ -131,8 +140,12 @@ fn out_of_memory(size: usize) -> ! {
             break;
         }
     }
-    for part in [&b"[contain] error: out of memory (asked for "[..], &digits[at..], b" bytes): ENOMEM (12)\n"] {
-        let _ = super::write_all(libc::STDERR_FILENO, part);
+    let also = ALSO_TO.load(std::sync::atomic::Ordering::Relaxed);
+    let also = (also >= 0 && also != libc::STDERR_FILENO).then_some(also);
+    for fd in std::iter::once(libc::STDERR_FILENO).chain(also) {
+        for part in [&b"[contain] error: out of memory (asked for "[..], &digits[at..], b" bytes): ENOMEM (12)\n"] {
+            let _ = super::write_all(fd, part);
+        }
     }
     super::exit(125)
 }
