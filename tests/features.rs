@@ -340,7 +340,9 @@ fn a_record_of_another_version_is_listed_and_never_touched() {
 #[ignore = "needs root: `sudo make test` runs it"]
 fn a_detached_container_whose_runtime_died_keeps_its_log_until_gc() {
     let name = root_test("detachdied");
-    let out = run_in(rootfs(), &name, &["-d"], &["sh", "-c", "echo before-the-end; sleep 60"]);
+    // One process (exec), so that the one container_pids finds is the init, whose parent is the
+    // runtime.
+    let out = run_in(rootfs(), &name, &["-d"], &["sh", "-c", "echo before-the-end; exec sleep 60"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     wait_until_running(&name);
     let init = container_pids(&name, 1)[0];
