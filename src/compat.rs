@@ -17,7 +17,9 @@
 //! | pivot_root (refused by Docker's   |       | MS_MOVE of the rootfs onto / and chroot, as on an  |
 //! | profile, and ours)                |       | initramfs root (child.rs)                          |
 //!
-//! pidfd_open (5.3) and pidfd_send_signal (5.1) have no fallback: 5.10 has them.
+//! pidfd_open (5.3) and pidfd_send_signal (5.1) have no fallback: 5.10 has them, and acting on a
+//! process by its pid alone could hit another that took the pid over. Where an outer seccomp
+//! profile refuses them, the error says that this is what is missing (`pidfd_open` below).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,6 +29,18 @@ use crate::sys::{self, Errno, Fd};
 /// Whether `errno` means the call is not there (or refused as if it were not), not that it failed.
 pub fn missing(errno: Errno) -> bool {
     matches!(errno.0, libc::ENOSYS | libc::EPERM)
+}
+
+/// The error of a pidfd_open(2) of `what` that failed with `errno`: the feature named when the
+/// call is missing or refused.
+pub fn pidfd_open_error(what: &str, errno: Errno) -> Error {
+    match errno {
+        errno if missing(errno) => Error::Setup(format!(
+            "pidfd_open({what}): {errno}: contain needs pidfd_open(2) (Linux 5.3) to act on a process, and \
+             here it is missing or refused by a seccomp profile"
+        )),
+        errno => Error::sys(format!("pidfd_open({what})"), errno),
+    }
 }
 
 /// Says once per process that `call` is not there and what is done instead.

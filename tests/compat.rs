@@ -28,8 +28,9 @@ const AUDIT_ARCH: u32 = 0xC000_003E;
 #[cfg(target_arch = "aarch64")]
 const AUDIT_ARCH: u32 = 0xC000_00B7;
 
-/// A classic BPF program: on this architecture, each refused call gets `errno`, the rest run.
-fn filter(errno: u16) -> Vec<libc::sock_filter> {
+/// A classic BPF program: on this architecture, each of the `refused` calls gets `errno`, the
+/// rest run.
+fn filter(errno: u16, refused: &[u32]) -> Vec<libc::sock_filter> {
     let statement = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
     let jump_if = |k: u32, jt: u8, jf: u8| libc::sock_filter {
         code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
@@ -39,9 +40,9 @@ fn filter(errno: u16) -> Vec<libc::sock_filter> {
     };
     let load = |offset: u32| statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
     let ret = |value: u32| statement(libc::BPF_RET | libc::BPF_K, value);
-    let n = REFUSED.len() as u8;
+    let n = refused.len() as u8;
     let mut program = vec![load(4), jump_if(AUDIT_ARCH, 0, 1 + n + 1), load(0)];
-    for (i, (_, nr, _)) in REFUSED.iter().enumerate() {
+    for (i, nr) in refused.iter().enumerate() {
         program.push(jump_if(*nr, n - i as u8, 0));
     }
     program.push(ret(libc::SECCOMP_RET_ALLOW));
@@ -49,10 +50,10 @@ fn filter(errno: u16) -> Vec<libc::sock_filter> {
     program
 }
 
-/// `contain ARGS` with the filter installed in it first (as root, without no_new_privs, which
-/// would change what the container's own programs may do).
-fn contain_refused(errno: i32, args: &[&str]) -> Output {
-    let program = filter(errno as u16);
+/// `contain ARGS` with the filter refusing `refused` installed in it first (as root, without
+/// no_new_privs, which would change what the container's own programs may do).
+fn contain_refused(errno: i32, refused: &[u32], args: &[&str]) -> Output {
+    let program = filter(errno as u16, refused);
     let mut command = command(args);
     // SAFETY: between fork and exec only prctl is called, on memory the parent prepared.
     unsafe {
@@ -78,8 +79,10 @@ fn every_fallback_works_when_its_call_answers(errno: i32) {
     let script = "cat /mnt/file; echo; touch /mnt/new 2>/dev/null && echo volume-writable; \
                   touch /rootfs-write 2>/dev/null && echo rootfs-writable; ls /proc/self/fd | tr '\\n' ' '; \
                   echo; echo > /dev/null && echo null-ok; grep -c . /proc/self/mountinfo";
+    let refused: Vec<u32> = REFUSED.iter().map(|(_, nr, _)| *nr).collect();
     let out = contain_refused(
         errno,
+        &refused,
         &run_args(rootfs(), &name, &["--volume", &read_only, "--read-only", "--memory", "64M"], &["sh", "-c", script]),
     );
     assert_eq!(out.code, 0, "under the filter ({errno}):\n{}", out.stderr);
@@ -106,6 +109,30 @@ fn every_fallback_works_when_its_call_answers_enosys() {
 #[test]
 fn every_fallback_works_when_its_call_answers_eperm() {
     every_fallback_works_when_its_call_answers(libc::EPERM);
+}
+
+/// pidfd_open(2) (Linux 5.3; number 434 on both architectures) has no fallback: acting on a
+/// process by its pid alone could hit another that took the pid over. Refused, it is named.
+#[test]
+fn a_refused_pidfd_open_is_named_in_the_error() {
+    let name = root_test("compat-pidfd");
+    let runtime = command(&run_args(rootfs(), &name, &[], &["sleep", "60"])).spawn().unwrap();
+    wait_until_running(&name);
+    for errno in [libc::ENOSYS, libc::EPERM] {
+        for args in [&["kill", name.as_str(), "0"][..], &["exec", &name, "--", "true"]] {
+            let out = contain_refused(errno, &[434], args);
+            assert_ne!(out.code, 0, "{args:?}");
+            let errors = out.errors();
+            assert!(
+                errors.len() == 1 && errors[0].contains("contain needs pidfd_open(2) (Linux 5.3)"),
+                "{args:?} under {errno}: {}",
+                out.stderr
+            );
+        }
+    }
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
 }
 
 /// contain inside contain: the outer container's rootfs holds the binary under test and a second

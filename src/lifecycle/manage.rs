@@ -115,7 +115,7 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
     let pidfd = match sys::pidfd_open(process.pid) {
         Ok(pidfd) => pidfd,
         Err(sys::Errno(libc::ESRCH)) => return Ok(None),
-        Err(errno) => return Err(Error::sys(format!("pidfd_open({})", process.pid), errno)),
+        Err(errno) => return Err(crate::compat::pidfd_open_error(&process.pid.to_string(), errno)),
     };
     if !process.alive()? {
         return Ok(None);
