@@ -16,7 +16,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -541,7 +541,17 @@ fn a_ctrl_c_ends_a_waiting_stop_at_once() {
     let name = root_test("stopint");
     let runtime = start(&name, &[], &["sh", "-c", "trap '' TERM; sleep 60"]);
     let _guard = CleanUp(name.clone());
-    let stop = command(&["stop", "--time", "30", &name]).spawn().unwrap();
+    let mut stop = command(&["stop", "--time", "30", &name]);
+    // As a terminal's foreground job has it: a job a non-interactive shell starts in the background
+    // (CI, run as `.ci/run &`) inherits SIGINT ignored, which contain, as any tool, keeps.
+    // SAFETY: between fork and exec only signal(2) is called.
+    unsafe {
+        stop.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let stop = stop.spawn().unwrap();
     // Once stop has sent its SIGTERM (which the container ignores) and waits.
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
