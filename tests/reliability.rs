@@ -16,7 +16,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -250,8 +250,14 @@ fn a_sigterm_or_sigint_in_the_first_milliseconds_still_cleans_up() {
         // Once the command runs, the signal goes to it: it dies of it (its trap), or, sent before
         // the trap is set, to no effect, and the stop timeout ends it.
         let script = "trap 'exit 143' TERM INT; sleep 5 & wait";
-        let mut runtime =
-            command(&run_args(rootfs(), &name, &["--stop-timeout", "1"], &["sh", "-c", script])).spawn().unwrap();
+        let mut runtime = with_default_signals(&mut command(&run_args(
+            rootfs(),
+            &name,
+            &["--stop-timeout", "1"],
+            &["sh", "-c", script],
+        )))
+        .spawn()
+        .unwrap();
         std::thread::sleep(delays.next().unwrap());
         let in_main = blocks_signals(runtime.id());
         send_signal(runtime.id(), sig);
@@ -541,17 +547,7 @@ fn a_ctrl_c_ends_a_waiting_stop_at_once() {
     let name = root_test("stopint");
     let runtime = start(&name, &[], &["sh", "-c", "trap '' TERM; sleep 60"]);
     let _guard = CleanUp(name.clone());
-    let mut stop = command(&["stop", "--time", "30", &name]);
-    // As a terminal's foreground job has it: a job a non-interactive shell starts in the background
-    // (CI, run as `.ci/run &`) inherits SIGINT ignored, which contain, as any tool, keeps.
-    // SAFETY: between fork and exec only signal(2) is called.
-    unsafe {
-        stop.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    let stop = stop.spawn().unwrap();
+    let stop = with_default_signals(&mut command(&["stop", "--time", "30", &name])).spawn().unwrap();
     // Once stop has sent its SIGTERM (which the container ignores) and waits.
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();

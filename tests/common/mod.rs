@@ -12,6 +12,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -155,6 +156,20 @@ pub fn run_args<'a>(rootfs: &'a Path, name: &'a str, extra: &[&'a str], cmd: &[&
     args.push("--");
     args.extend_from_slice(cmd);
     args
+}
+
+/// Gives the command SIGINT and SIGTERM their default actions, as a terminal's foreground job has
+/// them: a job a non-interactive shell starts in the background (CI, run as `.ci/run &`) inherits
+/// SIGINT ignored, which contain, as any program, keeps until its first instruction blocks it.
+pub fn with_default_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: between fork and exec only signal(2) is called.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        })
+    }
 }
 
 /// Waits for a started `contain` and collects its output, killing it if it outlives RUN_TIMEOUT.
