@@ -217,15 +217,9 @@ impl RuntimeEnds {
                 libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
             ];
             sys::poll(&mut fds, None).step(|| "ppoll(report pipe, signalfd)".into())?;
-            if fds[1].revents != 0 {
-                while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
-                    if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) {
-                        log!("{} during setup: stopping the container before its command starts", signal_name(sig));
-                        let _ = sys::kill(pid, libc::SIGKILL);
-                        interrupted.get_or_insert(sig);
-                    }
-                }
-            }
+            // The report first: when the command already runs (its end of file is there), a signal
+            // that came meanwhile is the command's, left in the signalfd for the supervisor to
+            // forward, not a reason to stop a setup that is over.
             if fds[0].revents != 0 {
                 let mut chunk = [0u8; 1024];
                 match sys::read(report_read.raw(), &mut chunk).step(|| "read(report pipe)".into())? {
@@ -240,6 +234,15 @@ impl RuntimeEnds {
                     }
                     // A child already gone: its report's end of file says the rest.
                     let _ = sys::write_all(go_write.raw(), &[CONTINUE]);
+                }
+            }
+            if fds[1].revents != 0 {
+                while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
+                    if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) {
+                        log!("{} during setup: stopping the container before its command starts", signal_name(sig));
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                        interrupted.get_or_insert(sig);
+                    }
                 }
             }
         }

@@ -147,6 +147,30 @@ fn a_slow_start_is_never_swept() {
     assert_no_leftovers(&name, rootfs());
 }
 
+/// A signal that comes once the command runs is the command's, even when the runtime has not yet
+/// read the report that says so (a loaded machine): the runtime alone (strace without -f) is held
+/// 2 s before its first wait for the report, while the command starts, and the signal comes then.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_signal_after_the_command_started_is_the_commands_even_before_the_runtime_noticed() {
+    let name = root_test("latenotice");
+    let _cleanup = CleanUp(name.clone());
+    require_tool("strace", "strace");
+    let rootfs = fresh_rootfs(&name);
+    let script = "trap 'echo got TERM; exit 7' TERM; touch /tmp/ready; while :; do sleep 0.05; done";
+    let mut strace = Command::new("strace");
+    strace.args(["-o", "/dev/null", "-e", "inject=ppoll:delay_enter=2000000:when=1"]).arg(contain_bin());
+    strace.args(run_args(&rootfs, &name, &[], &["sh", "-c", script]));
+    let held = strace.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("the command to run", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
+    let runtime = first_child(held.id()).expect("the runtime under strace");
+    send_signal(runtime, libc::SIGTERM);
+    let out = finish(held);
+    assert_eq!((out.code, out.stdout.as_str()), (7, "got TERM\n"), "{}", out.stderr);
+    assert!(!out.stderr.contains("during setup"), "{}", out.stderr);
+    assert_no_leftovers(&name, &rootfs);
+}
+
 /// A setup interrupted by signal N ends with 128+N, with `--detach` as without, and one line.
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
