@@ -45,7 +45,8 @@ fn run_one(hook: &Hook, stage: &str, state: &str) -> Result<(), Error> {
     // A hook that does not read its stdin must not make us fail: EPIPE is its business.
     let _ = sys::write_all(stdin_write.raw(), state.as_bytes());
     drop(stdin_write);
-    let pidfd = sys::pidfd_open(pid).map_err(|errno| crate::compat::pidfd_open_error(&format!("{stage} hook"), errno))?;
+    let pidfd =
+        sys::pidfd_open(pid).map_err(|errno| crate::compat::pidfd_open_error(&format!("{stage} hook"), errno))?;
     let timeout = hook.timeout.map(|secs| Duration::from_secs(secs.into()));
     let mut fds = [libc::pollfd { fd: pidfd.raw(), events: libc::POLLIN, revents: 0 }];
     let ended = sys::poll(&mut fds, timeout.map(|t| t.as_millis() as u64)).step(|| format!("ppoll({stage} hook)"))? > 0;

@@ -174,17 +174,26 @@ fn the_usage_report_and_stats_json() {
 #[ignore = "needs root: `sudo make test` runs it"]
 fn list_kill_and_stop_by_id() {
     let name = root_test("manage");
-    let script = "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done";
-    let runtime = start(&name, &[], &["sh", "-c", script]);
-    let init = container_pids(&name, 1)[0];
-    // Running is not yet trapping: a PID 1 without a handler ignores USR1, so wait for the shell
-    // to catch it (SigCgt in /proc/PID/status).
+    let rootfs = fresh_rootfs(&name);
+    // Running is not yet trapping (a PID 1 ignores a signal it has no handler for): the shell says
+    // when its traps are set, and when its USR1 trap has run, so that stop's TERM comes after it.
+    let script = "trap 'echo got-usr1; touch /tmp/usr1' USR1; trap 'echo got-term; exit 7' TERM; \
+                  touch /tmp/trapping; while true; do sleep 0.05; done";
+    let runtime = command(&run_args(&rootfs, &name, &[], &["sh", "-c", script])).spawn().unwrap();
     wait_for("the shell to set its traps", Duration::from_secs(10), || {
-        let status = fs::read_to_string(format!("/proc/{init}/status")).ok()?;
-        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?.trim().to_string();
-        let mask = u64::from_str_radix(&caught, 16).ok()?;
-        (mask & (1 << (libc::SIGUSR1 - 1)) != 0 && mask & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+        rootfs.join("tmp/trapping").exists().then_some(())
     });
+    // The shell, PID 1 inside (its sleep may be listed first).
+    let init = container_pids(&name, 1)
+        .into_iter()
+        .find(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .is_some_and(|ids| ids.split_whitespace().last() == Some("1"))
+        })
+        .expect("the container's PID 1");
     let list = contain(&["list"]);
     assert!(list.stdout.starts_with("ID "), "{}", list.stdout);
     let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).expect("listed");
@@ -192,6 +201,7 @@ fn list_kill_and_stop_by_id() {
 
     let kill = contain(&["kill", &name, "USR1"]);
     assert_eq!((kill.code, kill.stdout.as_str()), (0, format!("{name}\n").as_str()), "{}", kill.stderr);
+    wait_for("the USR1 trap to run", Duration::from_secs(10), || rootfs.join("tmp/usr1").exists().then_some(()));
     let stop = contain(&["stop", &name, "--time", "5"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
     // stop returns once the runtime has cleaned up.
@@ -210,7 +220,7 @@ fn list_kill_and_stop_by_id() {
             [format!("[contain] error: {name:?}: container does not exist (see contain list)").as_str()]
         );
     }
-    assert_no_leftovers(&name, rootfs());
+    assert_no_leftovers(&name, &rootfs);
 }
 
 #[test]

@@ -1008,7 +1008,10 @@ mod tests {
     #[test]
     fn help_covers_the_oci_commands_too() {
         assert_eq!(help(Some("delete")).unwrap().lines().next(), Some("usage: contain [GLOBAL] delete [--force] ID"));
-        assert_eq!(help(Some("pause")).unwrap().lines().next(), Some("usage: contain [GLOBAL] start|state|pause|resume ID"));
+        assert_eq!(
+            help(Some("pause")).unwrap().lines().next(),
+            Some("usage: contain [GLOBAL] start|state|pause|resume ID")
+        );
         assert!(help(Some("create")).unwrap().starts_with("usage: contain [GLOBAL] create --bundle DIR"));
         let unknown = help(Some("begin")).unwrap_err().to_string();
         assert!(unknown.contains("no help on \"begin\"") && unknown.contains("features"), "{unknown}");
