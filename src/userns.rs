@@ -84,11 +84,7 @@ pub fn host_root() -> Result<bool, Error> {
 
 /// Whether gid `gid` exists in the user namespace we are in (our own gid_map names it inside).
 pub fn own_gid_mapped(gid: u32) -> bool {
-    let map = sys::read_file(c"/proc/self/gid_map").unwrap_or_default();
-    map.lines().any(|line| {
-        let fields: Vec<u32> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-        matches!(fields[..], [inside, _, count] if gid >= inside && gid - inside < count)
-    })
+    maps_inside(&sys::read_file(c"/proc/self/gid_map").unwrap_or_default(), gid)
 }
 
 /// The map of the initial user namespace: one line, every id to itself.
