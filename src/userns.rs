@@ -444,23 +444,25 @@ pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
+/// The ranges of a uid_map or gid_map: (inside, outside, count) of each well-formed line.
+fn map_ranges(map: &str) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+    map.lines().filter_map(|line| {
+        let mut fields = line.split_whitespace().map(|f| f.parse::<u32>().ok());
+        Some((fields.next()??, fields.next()??, fields.next()??))
+    })
+}
+
 /// The id inside a user namespace of `outside`, an id as we see it, by the namespace's map as we
 /// read it (/proc/PID/uid_map: `INSIDE OUTSIDE COUNT` lines, OUTSIDE in our own terms).
 pub fn inside(map: &str, outside: u32) -> Option<u32> {
-    map.lines().find_map(|line| {
-        let mut fields = line.split_whitespace().map(|f| f.parse::<u32>().ok());
-        let (inside, first, count) = (fields.next()??, fields.next()??, fields.next()??);
+    map_ranges(map).find_map(|(inside, first, count)| {
         (outside >= first && outside - first < count).then(|| inside + (outside - first))
     })
 }
 
 /// Whether a uid_map or gid_map (as its own namespace reads it) names the id `id` inside.
 pub fn maps_inside(map: &str, id: u32) -> bool {
-    map.lines().any(|line| {
-        let mut fields = line.split_whitespace().map(|f| f.parse::<u32>().ok());
-        matches!((fields.next(), fields.next(), fields.next()),
-            (Some(Some(inside)), Some(Some(_)), Some(Some(count))) if id >= inside && id - inside < count)
-    })
+    map_ranges(map).any(|(inside, _, count)| id >= inside && id - inside < count)
 }
 
 /// /proc/PID/uid_map or gid_map: the lines, written at once (the kernel takes one write per map).
