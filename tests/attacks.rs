@@ -16,7 +16,7 @@ mod common;
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -329,19 +329,34 @@ impl ForgedEntry {
         ForgedEntry { dir, lock: None }
     }
 
-    /// (Re)writes the record: a sweep may have removed the entry since.
+    /// (Re)writes the record of a leftover (its lock free): a sweep may have removed the entry
+    /// since, and may remove it again once written.
     fn write(&self, record: &str) {
-        fs::create_dir_all(&self.dir).unwrap();
-        fs::write(self.dir.join("state"), record).unwrap();
+        drop(self.write_locked(record));
     }
 
-    /// Holds the entry's lock, as a living keeper would: the entry then looks alive to a contain
-    /// that tells liveness by the lock.
-    fn hold_lock(&mut self) {
-        let dir = fs::File::open(&self.dir).unwrap();
-        // SAFETY: flock on a descriptor we own.
-        assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
-        self.lock = Some(dir);
+    /// Writes the record and keeps the entry's lock, as a living keeper would: the entry then looks
+    /// alive to a contain that tells liveness by the lock.
+    fn write_alive(&mut self, record: &str) {
+        self.lock = Some(self.write_locked(record));
+    }
+
+    /// Writes the record under the entry's lock, so that no sweep (of this test's contain or of a
+    /// test running beside it) takes the entry half-written; returns the locked directory.
+    fn write_locked(&self, record: &str) -> fs::File {
+        assert!(self.lock.is_none(), "the entry's lock is already held by this test");
+        loop {
+            fs::create_dir_all(&self.dir).unwrap();
+            let Ok(dir) = fs::File::open(&self.dir) else { continue };
+            // SAFETY: flock on a descriptor we own.
+            assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) }, 0);
+            // A sweep may have removed the directory between its mkdir and the lock.
+            let still_there = fs::metadata(&self.dir).map(|now| now.ino()).ok() == Some(dir.metadata().unwrap().ino());
+            if still_there {
+                fs::write(self.dir.join("state"), record).unwrap();
+                return dir;
+            }
+        }
     }
 }
 
@@ -422,11 +437,10 @@ fn a_forged_record_cannot_get_a_host_process_signalled() {
     }
     // Its keeper alive (a living runtime for the records before contain-record=1, the entry's lock
     // after): a running container, to kill and stop by id.
-    forged.write(&forge(
+    forged.write_alive(&forge(
         genuine_record(),
         &[("init", &victim_ref), ("runtime", &process_ref(std::process::id() as i32))],
     ));
-    forged.hold_lock();
     for args in [&["kill", name.as_str()][..], &["kill", &name, "TERM"], &["stop", &name, "--time", "1"]] {
         let out = contain(args);
         assert!(survives(victim.pid()), "contain {args:?} signalled a host process a forged record named");
@@ -444,8 +458,7 @@ fn exec_through_a_forged_record_cannot_enter_another_container() {
     // The attacker copies the victim's record under a name of its own, and keeps it "alive".
     let attacker = unique_name("forged");
     let mut forged = ForgedEntry::new(&attacker);
-    forged.write(&forge(&fs::read_to_string(state_dir(&victim).join("state")).unwrap(), &[("id", &attacker)]));
-    forged.hold_lock();
+    forged.write_alive(&forge(&fs::read_to_string(state_dir(&victim).join("state")).unwrap(), &[("id", &attacker)]));
 
     let exec = contain(&["exec", &attacker, "--", "hostname"]);
     assert!(!exec.stdout.contains("the-victim"), "exec through a forged record landed in another container");
@@ -478,11 +491,10 @@ fn exec_through_a_forged_record_naming_a_runtime_is_refused() {
     let attacker = unique_name("forged");
     let mut forged = ForgedEntry::new(&attacker);
     let record = fs::read_to_string(state_dir(&name).join("state")).unwrap();
-    forged.write(&forge(
+    forged.write_alive(&forge(
         &record,
         &[("id", &attacker), ("init", &runtime_ref), ("runtime", &runtime_ref), ("capabilities", "privileged")],
     ));
-    forged.hold_lock();
     let exec =
         contain(&["exec", &attacker, "--", "sh", "-c", "readlink /proc/self/ns/mnt; grep CapEff /proc/self/status"]);
     let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
