@@ -50,12 +50,18 @@ pub enum Status {
     Leftover(Option<Record>),
     /// A record another version of contain wrote: reported, never touched.
     OtherVersion,
+    /// Removed since it was opened (its keeper ended): nothing of it is left to act on, and its
+    /// name may already be another container's.
+    Gone,
 }
 
 /// The status of `entry`. When it has no keeper, this leaves us holding its lock (for as long as
 /// `entry` is open), so nobody can start keeping it while the caller cleans it.
 pub fn status(entry: &Entry) -> Result<Status, Error> {
     let unkept = entry.take_if_unkept().step(|| format!("flock({})", entry.id))?;
+    if unkept && entry.removed()? {
+        return Ok(Status::Gone);
+    }
     let record = entry.read_record()?;
     if !unkept {
         return Ok(Status::Live(match record {
@@ -192,6 +198,7 @@ pub fn running(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Erro
     let entry = state.entry(id)?.ok_or_else(no_such)?;
     let record = match status(&entry)? {
         Status::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
+        Status::Gone => return Err(no_such()),
         _ => return Err(not_running()),
     };
     let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
@@ -287,7 +294,7 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             }
             Status::Kept => rows.push(row(&id, None, "kept overlay")),
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
-            Status::Leftover(_) => {}
+            Status::Leftover(_) | Status::Gone => {}
         }
     }
     crate::log::stdout(&format_table(&rows));
@@ -342,7 +349,8 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
             return Ok(false);
         }
         Ok(match state.entry(&lease.owner)? {
-            Some(entry) => !matches!(status(&entry)?, Status::Live(_)),
+            // Gone: the name may be the next container's already, and the lease its own.
+            Some(entry) => !matches!(status(&entry)?, Status::Live(_) | Status::Gone),
             None => true,
         })
     };

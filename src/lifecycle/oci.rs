@@ -425,6 +425,7 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
         Status::Live(Some(record)) if record.phase == Phase::Running => {
             return Err(Error::Setup(format!("container {id} is already running")))
         }
+        Status::Gone => return Err(does_not_exist(id)),
         _ => return Err(Error::Setup(format!("container {id} is not created: it cannot be started"))),
     };
     let init =
@@ -510,6 +511,9 @@ fn print_state(global: &Global, id: &str) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = entry(&state, id)?;
     let status = manage::status(&entry)?;
+    if let Status::Gone = status {
+        return Err(does_not_exist(id));
+    }
     let (word, pid) = status_of(&status, id);
     let record = match status {
         Status::Live(Some(record)) | Status::Stopped(record) | Status::Leftover(Some(record)) => record,
@@ -567,6 +571,9 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             record
         }
         Status::Live(None) => return Err(Error::Setup(format!("container {id} is being created"))),
+        // Deleted meanwhile, by its own runtime or another delete: nothing left to delete.
+        Status::Gone if force => return Ok(0),
+        Status::Gone => return Err(does_not_exist(id)),
         Status::OtherVersion => {
             return Err(Error::Setup(format!("container {id} has a record of another contain version")))
         }
@@ -603,6 +610,7 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
     let entry = entry(state, id)?;
     match manage::status(&entry)? {
         Status::Live(Some(record)) => Ok(record),
+        Status::Gone => Err(does_not_exist(id)),
         _ => Err(Error::Setup(format!("container {id} is not running: container not running"))),
     }
 }

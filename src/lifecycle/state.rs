@@ -520,6 +520,13 @@ impl Entry {
         sys::try_lock(&self.dir)
     }
 
+    /// Has the directory been removed since we opened it? Its keeper removes it before letting go
+    /// of the lock, so a lock taken on an entry opened earlier may sit on a removed directory,
+    /// while its name already belongs to the next container of that name.
+    pub fn removed(&self) -> Result<bool, Error> {
+        Ok(sys::fstat(&self.dir).step(|| format!("fstat({})", self.path))?.st_nlink == 0)
+    }
+
     /// The record, read strictly (a forged or cut record is `Broken`, never half-believed). A
     /// failure to read (EMFILE, EIO) is an error: a record we could not look at is not broken.
     pub fn read_record(&self) -> Result<RecordRead, Error> {
