@@ -9,6 +9,11 @@
 # plain file cgroup.procs in each, which no rmdir removes, hidden from the host under its cgroup2
 # mount and never freed. So the v1 mounts are moved onto a fresh tmpfs of this namespace, which
 # dies with it. Every runtime under test gets this same view.
+#
+# /dev/null is a node of this namespace's own too. crun 1.8 chowns its standard streams to the
+# container's root when the spec maps root to another id (runc skips /dev/null there; crun does
+# not), and a runtime started by Go with no stdin has /dev/null there: the host's node would end up
+# owned by that id (1000:1000 after runtime-tools' linux_uid_mappings).
 set -euo pipefail
 [[ $# -gt 0 ]] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
 
@@ -17,6 +22,11 @@ if [[ ${OCI_PRIVATE_VIEW:-} != inside ]]; then
     exec unshare --mount --propagation private "$(realpath "$0")" "$@"
 fi
 export OCI_PRIVATE_VIEW=1
+
+devices=$(mktemp -d)
+mount -t tmpfs -o mode=755,size=16k tmpfs "$devices"
+mknod -m 666 "$devices/null" c 1 3
+mount --bind "$devices/null" /dev/null
 
 cg=/sys/fs/cgroup
 if grep -q " $cg/unified " /proc/self/mountinfo; then

@@ -170,6 +170,16 @@ def unmount_below(path):
             subprocess.run(["umount", "-l", mount], stderr=subprocess.DEVNULL)
 
 
+# Device nodes a runtime reaches through its standard streams or binds into containers: it must
+# change none of them. (/dev/null is private-view.sh's own node, the others are the host's.)
+DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]
+
+
+def device_owners():
+    """Owner, group and mode of each of DEVICES."""
+    return {path: (st.st_uid, st.st_gid, st.st_mode) for path in DEVICES for st in [os.stat(path)]}
+
+
 def run_file(binary, runtime, tap_path, err_path, tmp, timeout):
     result = Result(os.path.basename(binary)[:-2])
     env = dict(os.environ, RUNTIME=runtime, TMPDIR=tmp)
@@ -241,6 +251,8 @@ def main():
     # its rootfs (mkdtemp makes 0700 directories).
     os.chmod(work, 0o755)
     results = {label: [] for label in names}
+    devices = device_owners()
+    changed_devices = {label: [] for label in names}
     print(f"runtime-tools: {len(binaries)} files, candidate {candidate}, reference {reference}, "
           f"timeout {timeout:g} s per file", flush=True)
     for i, binary in enumerate(binaries):
@@ -252,6 +264,13 @@ def main():
             r = run_file(binary, runtime, os.path.join(out, label, name + ".tap"),
                          os.path.join(out, label, name + ".stderr"), tmp, timeout)
             results[label].append(r)
+            if device_owners() != devices:
+                changed = [f"{path} {devices[path]} -> {now}" for path, now in device_owners().items()
+                           if now != devices[path]]
+                changed_devices[label].append(f"{name}: " + ", ".join(changed))
+                for path, (uid, gid, mode) in devices.items():  # put back, for the next files
+                    os.chown(path, uid, gid)
+                    os.chmod(path, mode & 0o7777)
             line.append(f"{label} {r.ok}/{r.not_ok}/{r.skip}{'' if r.clean else ' unclean'} {r.seconds:.1f}s")
         print(f"  {name}: " + ", ".join(sorted(line)), flush=True)
     shutil.rmtree(work, ignore_errors=True)
@@ -282,6 +301,13 @@ def main():
     checks = [("ok", ct["ok"], ">=", rt["ok"], ct["ok"] >= rt["ok"]),
               ("not ok", ct["not_ok"], "<=", rt["not_ok"], ct["not_ok"] <= rt["not_ok"]),
               ("clean files", ct["clean"], ">=", rt["clean"], ct["clean"] >= rt["clean"])]
+    # The reference's changes are reported (crun 1.8 chowns /dev/null), the candidate's fail it.
+    for label, changes in changed_devices.items():
+        if changes:
+            lines.append(f"device nodes {label} changed (uid, gid, mode), put back after each file:")
+            lines += ["  " + c for c in changes]
+    checks.append(("device nodes changed", len(changed_devices[names[0]]), "==", 0,
+                   not changed_devices[names[0]]))
     passed = all(c[4] for c in checks)
     lines.append(f"target ({names[0]} against {names[1]}, skips not counted): "
                  + "; ".join(f"{n} {a} {op} {b} {'yes' if good else 'NO'}" for n, a, op, b, good in checks)
