@@ -941,7 +941,8 @@ fn sigterm_stops_a_setup_that_blocks() {
     assert!(stopped, "the container's setup never stopped at pivot_root");
     let out = out.expect("contain ignored SIGTERM while its container's setup was blocked");
     assert_eq!(out.code, 143, "{}", out.stderr);
-    assert!(took < Duration::from_secs(2), "SIGTERM took {took:?}");
+    // Well under the 10 s a stop waits before SIGKILL; the runtime runs traced, on a busy machine.
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
     assert_no_leftovers(&name, rootfs());
 }
 

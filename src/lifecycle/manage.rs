@@ -63,6 +63,11 @@ pub fn status(entry: &Entry) -> Result<Status, Error> {
         return Ok(Status::Gone);
     }
     let record = entry.read_record()?;
+    // Another version's, whether or not its keeper lives (or another contain holds the lock a
+    // moment to look): this version neither reads nor touches it.
+    if let RecordRead::OtherVersion = record {
+        return Ok(Status::OtherVersion);
+    }
     if !unkept {
         return Ok(Status::Live(match record {
             RecordRead::Valid(record) => Some(*record),
@@ -90,17 +95,45 @@ pub fn status(entry: &Entry) -> Result<Status, Error> {
 /// gone; another contain sweeping it; a container still being set up) is waited for, a bounded
 /// while, so the caller sees how that ends rather than a runtime that has not let go yet.
 pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
-    let deadline = Instant::now() + CLEANUP_WAIT;
+    status_after(entry, CLEANUP_WAIT, |held| held != Held::Settled)
+}
+
+/// What `list` shows: the status once a keeper that holds on after the container's init died (its
+/// runtime, or another contain's sweep, cleaning up) has let go, within a moment; not "running".
+/// A container being set up is not waited for: it is listed as starting.
+fn listed_status(entry: &Entry) -> Result<Status, Error> {
+    status_after(entry, LIST_WAIT, |held| held == Held::AfterInit)
+}
+
+/// How long `list` waits for the keeper of a container that has ended to let go.
+const LIST_WAIT: Duration = Duration::from_secs(2);
+
+/// Why an entry's lock is held while no init of its lives.
+#[derive(Clone, Copy, PartialEq)]
+enum Held {
+    /// Not held, or held for a living init.
+    Settled,
+    /// The record names no init: being set up, or cleaned up past its record.
+    WithoutInit,
+    /// The record names an init that has died: being cleaned up.
+    AfterInit,
+}
+
+fn held(status: &Status) -> Result<Held, Error> {
+    let Status::Live(record) = status else { return Ok(Held::Settled) };
+    Ok(match record.as_ref().and_then(|record| record.init) {
+        None => Held::WithoutInit,
+        Some(init) if !init.alive()? => Held::AfterInit,
+        Some(_) => Held::Settled,
+    })
+}
+
+/// `status`, taken again every 10 ms for up to `limit` while `wait` says so of how it is held.
+fn status_after(entry: &Entry, limit: Duration, wait: fn(Held) -> bool) -> Result<Status, Error> {
+    let deadline = Instant::now() + limit;
     loop {
         let status = status(entry)?;
-        let settled = match &status {
-            Status::Live(record) => match record.as_ref().and_then(|record| record.init) {
-                Some(init) => init.alive()?,
-                None => false,
-            },
-            _ => true,
-        };
-        if settled || Instant::now() >= deadline {
+        if !wait(held(&status)?) || Instant::now() >= deadline {
             return Ok(status);
         }
         sys::sleep(Duration::from_millis(10));
@@ -266,7 +299,7 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
     };
     for id in state.ids()? {
         let Some(entry) = state.entry(&id)? else { continue };
-        let mut now_status = status(&entry)?;
+        let mut now_status = listed_status(&entry)?;
         if let Status::Leftover(record) = &now_status {
             // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
             if let Err(err) = remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
@@ -280,18 +313,18 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
         match now_status {
             Status::Live(record) => {
                 let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
+                // An ended container's entry is held by whoever passes by to look at it.
                 let status = match phase {
-                    Phase::Created => "created",
-                    Phase::Running => "running",
-                    _ => "starting",
+                    Phase::Created => "created".into(),
+                    Phase::Running => "running".into(),
+                    Phase::Exited(code) => exited(code),
+                    Phase::Kept => "kept overlay".into(),
+                    Phase::Creating => "starting".into(),
                 };
-                rows.push(row(&id, record.as_ref(), status));
+                rows.push(row(&id, record.as_ref(), &status));
             }
             Status::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
-            Status::Exited(code) => {
-                let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
-                rows.push(row(&id, None, &status));
-            }
+            Status::Exited(code) => rows.push(row(&id, None, &exited(code))),
             Status::Kept => rows.push(row(&id, None, "kept overlay")),
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
             Status::Leftover(_) | Status::Gone => {}
@@ -299,6 +332,11 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
     }
     crate::log::stdout(&format_table(&rows));
     Ok(0)
+}
+
+/// The status word of a container that has exited (with its code, when its runtime could tell).
+fn exited(code: Option<i32>) -> String {
+    code.map_or("exited".into(), |code| format!("exited ({code})"))
 }
 
 /// `contain gc [ID...]`.
