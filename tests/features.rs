@@ -118,7 +118,7 @@ fn overlay_leaves_the_image_untouched_and_keep_keeps_the_layer() {
     assert!(contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("kept overlay")));
     assert_eq!(contain(&["gc", &name]).code, 0);
     assert!(upper.join("kept").exists(), "gc removed a kept layer");
-    fs::remove_dir_all(state_dir(&name)).unwrap();
+    remove_entry(&state_dir(&name));
     assert_no_leftovers(&name, rootfs);
 }
 
@@ -345,7 +345,8 @@ fn a_record_of_another_version_is_listed_and_never_touched() {
     assert_eq!(taken.code, 125);
     assert!(taken.stderr.contains("holds a record of another contain version"), "{}", taken.stderr);
     assert_eq!(fs::read_to_string(dir.join("state")).unwrap(), record, "neither misread nor deleted");
-    fs::remove_dir_all(&dir).unwrap();
+    remove_entry(&dir);
+    assert!(!dir.exists());
 }
 
 /// While another contain holds the entry of a container whose runtime died (its sweep, cleaning

@@ -738,9 +738,7 @@ fn keep_keeps_the_upper_layer_and_not_overlayfs_scratch_space() {
     let out = run_in(rootfs(), &name, &["--overlay", "--keep"], &["sh", "-c", "echo kept > /kept"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let dir = state_dir(&name);
-    let _cleanup = Defer(|| {
-        let _ = fs::remove_dir_all(&dir);
-    });
+    let _cleanup = Defer(|| remove_entry(&dir));
     let mut left: Vec<String> =
         fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();

@@ -11,6 +11,7 @@
 
 use std::fs;
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -303,6 +304,17 @@ pub fn plant_entry(name: &str, record: &str) {
     fs::write(staging.join("state"), record).unwrap();
     fs::create_dir_all("/run/contain").unwrap();
     fs::rename(&staging, state_dir(name)).unwrap();
+}
+
+/// Removes an entry by hand (a kept layer, another version's record) under its lock, as contain
+/// removes one: a sweep of a test beside this one then never finds it half-removed (its record
+/// gone, its layer still there) and cleans it up at the same time. Silent, for cleanup that runs
+/// while a failed test unwinds; the caller's leftover checks tell whether it worked.
+pub fn remove_entry(dir: &Path) {
+    let Ok(held) = fs::File::open(dir) else { return };
+    // SAFETY: flock on a descriptor we own.
+    unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) };
+    let _ = fs::remove_dir_all(dir);
 }
 
 /// Polls `check` every 10 ms until it returns Some, or panics after `limit`.
