@@ -62,22 +62,19 @@ pub fn status(entry: &Entry) -> Result<Status, Error> {
     if unkept && entry.removed()? {
         return Ok(Status::Gone);
     }
-    let record = entry.read_record()?;
-    // Another version's, whether or not its keeper lives (or another contain holds the lock a
-    // moment to look): this version neither reads nor touches it.
-    if let RecordRead::OtherVersion = record {
-        return Ok(Status::OtherVersion);
-    }
+    let record = match entry.read_record()? {
+        // Another version's, whether or not its keeper lives (or another contain holds the lock a
+        // moment to look): this version neither reads nor touches it.
+        RecordRead::OtherVersion => return Ok(Status::OtherVersion),
+        RecordRead::Valid(record) => Some(record),
+        RecordRead::Missing | RecordRead::Broken => None,
+    };
     if !unkept {
-        return Ok(Status::Live(match record {
-            RecordRead::Valid(record) => Some(*record),
-            _ => None,
-        }));
+        return Ok(Status::Live(record.map(|record| *record)));
     }
     Ok(match record {
-        RecordRead::OtherVersion => Status::OtherVersion,
-        RecordRead::Missing | RecordRead::Broken => Status::Leftover(None),
-        RecordRead::Valid(record) => match (record.kind, record.phase) {
+        None => Status::Leftover(None),
+        Some(record) => match (record.kind, record.phase) {
             (_, Phase::Exited(code)) => Status::Exited(code),
             (_, Phase::Kept) => Status::Kept,
             (Kind::Oci, Phase::Created | Phase::Running) => match trusted_init(&entry.id, &record)? {
