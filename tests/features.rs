@@ -357,34 +357,29 @@ fn a_record_of_another_version_is_listed_and_never_touched() {
 #[ignore = "needs root: `sudo make test` runs it"]
 fn list_waits_for_another_sweep_and_shows_the_container_exited() {
     let name = root_test("sweptaside");
-    let state_dir = scratch().join(format!("state-{name}"));
-    let _cleanup = Defer(|| {
-        let _ = fs::remove_dir_all(&state_dir);
-    });
-    let state = state_dir.to_str().unwrap();
-    let run = [&["--root", state][..], &run_args(rootfs(), &name, &["-d"], &["sh", "-c", "exec sleep 60"])].concat();
-    let out = contain(&run);
+    let state = PrivateState::new(&name);
+    let out = contain(&state.args(&run_args(rootfs(), &name, &["-d"], &["sh", "-c", "exec sleep 60"])));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let row = |list: &str| list.lines().find(|l| l.starts_with(&format!("{name} "))).map(String::from);
     let init: i32 = wait_for(&format!("{name} to run"), Duration::from_secs(10), || {
-        let row = row(&contain(&["--root", state, "list"]).stdout).filter(|row| row.contains(" running "))?;
+        let row = row(&contain(&state.args(&["list"])).stdout).filter(|row| row.contains(" running "))?;
         row.split_whitespace().nth(1)?.parse().ok()
     });
     send_signal(parent_of(init) as u32, libc::SIGKILL);
     wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
 
-    let entry = fs::File::open(state_dir.join(&name)).unwrap();
+    let entry = fs::File::open(state.dir.join(&name)).unwrap();
     // SAFETY: flock on a descriptor we own.
     assert_eq!(unsafe { libc::flock(entry.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let list = command(&["--root", state, "list"]).spawn().unwrap();
+    let list = command(&state.args(&["list"])).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     drop(entry);
     let list = finish(list);
     let listed = row(&list.stdout).unwrap_or_default();
     assert!(listed.contains(" exited"), "listed while another contain cleaned it up:\n{}{}", list.stdout, list.stderr);
     assert!(cgroups_of(&name).is_empty());
-    assert_eq!(contain(&["--root", state, "gc", &name]).code, 0);
-    assert!(!state_dir.join(&name).exists(), "gc left the entry");
+    assert_eq!(contain(&state.args(&["gc", &name])).code, 0);
+    assert!(!state.dir.join(&name).exists(), "gc left the entry");
 }
 
 #[test]

@@ -214,32 +214,23 @@ fn an_interrupted_setup_exits_with_128_plus_the_signal_with_or_without_detach() 
 #[ignore = "needs root: `sudo make test` runs it"]
 fn a_sweep_that_waited_across_a_names_reuse_leaves_the_new_container_alone() {
     let name = root_test("reuse");
-    let state_dir = scratch().join(format!("state-{name}"));
-    let _cleanup = Defer(|| {
-        let _ = fs::remove_dir_all(&state_dir);
-    });
-    let state = state_dir.to_str().unwrap();
-    let in_state =
-        |args: &[&str]| -> Vec<String> { ["--root", state].iter().chain(args).map(|a| a.to_string()).collect() };
+    let state = PrivateState::new(&name);
     let start_sleeping = || {
-        let args = in_state(&run_args(rootfs(), &name, &[], &["sleep", "60"]));
-        let runtime = command(&args.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
+        let runtime = command(&state.args(&run_args(rootfs(), &name, &[], &["sleep", "60"]))).spawn().unwrap();
         let init: i32 = wait_for(&format!("{name} to run"), Duration::from_secs(10), || {
-            let list = contain(&["--root", state, "list"]).stdout;
+            let list = contain(&state.args(&["list"])).stdout;
             let row = list.lines().find(|l| l.starts_with(&format!("{name} ")) && l.contains(" running "))?;
             row.split_whitespace().nth(1)?.parse().ok()
         });
         (runtime, init)
     };
     let (first, _) = start_sleeping();
-    let list = in_state(&["list"]);
-    let sweeper =
-        spawn_under_strace("flock:delay_enter=6000000:when=1", &list.iter().map(String::as_str).collect::<Vec<_>>());
+    let sweeper = spawn_under_strace("flock:delay_enter=6000000:when=1", &state.args(&["list"]));
     let held = eventually(Duration::from_secs(10), || {
         first_child(sweeper.id()).is_some_and(|pid| held_in_syscall(pid, libc::SYS_flock))
     });
     assert!(held, "contain list was never held at its flock");
-    assert_eq!(contain(&["--root", state, "kill", &name]).code, 0);
+    assert_eq!(contain(&state.args(&["kill", &name])).code, 0);
     assert_eq!(finish(first).code, 137);
     let (second, init) = start_sleeping();
     let still_held = first_child(sweeper.id()).is_some_and(|pid| held_in_syscall(pid, libc::SYS_flock));
@@ -252,9 +243,9 @@ fn a_sweep_that_waited_across_a_names_reuse_leaves_the_new_container_alone() {
         swept.stderr
     );
     assert!(!swept.stdout.contains(&name), "the removed entry was listed: {}", swept.stdout);
-    assert_eq!(contain(&["--root", state, "kill", &name]).code, 0);
+    assert_eq!(contain(&state.args(&["kill", &name])).code, 0);
     assert_eq!(finish(second).code, 137);
-    assert!(!state_dir.join(&name).exists(), "the entry stayed");
+    assert!(!state.dir.join(&name).exists(), "the entry stayed");
 }
 
 // ---------------------------------------------------------------------------------------------

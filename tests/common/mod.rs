@@ -399,6 +399,34 @@ impl Drop for CleanUp {
     }
 }
 
+/// A state directory of a test's own (`--root`), for interleavings that no other test's sweep may
+/// disturb. When dropped (the test passed or failed), its container is killed and collected, so no
+/// cgroup outlives the test, and the directory is removed.
+pub struct PrivateState {
+    pub dir: PathBuf,
+    name: String,
+}
+
+impl PrivateState {
+    pub fn new(name: &str) -> PrivateState {
+        PrivateState { dir: scratch().join(format!("state-{name}")), name: name.to_string() }
+    }
+
+    /// `--root DIR` and then `args`.
+    pub fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        [&["--root", self.dir.to_str().unwrap()][..], args].concat()
+    }
+}
+
+impl Drop for PrivateState {
+    fn drop(&mut self) {
+        for args in [["kill", self.name.as_str()], ["gc", self.name.as_str()]] {
+            let _ = command(&self.args(&args)).stderr(Stdio::null()).status();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Fails the test, with a clear message, when a tool it drives is missing (CI installs them all:
 /// .ci/run).
 pub fn require_tool(tool: &str, package: &str) {
