@@ -109,7 +109,13 @@ pub struct NewContainer {
     pub host_mounts: bool,
     /// `--overlay`: the rootfs becomes the lower layer of an overlayfs.
     pub overlay: Option<Overlay>,
+    /// The root is made read-only once everything is mounted in it.
     pub read_only: bool,
+    /// Mount points the rootfs lacks are made. Not in `contain run --read-only`'s image (without
+    /// `--overlay`): the user's image is not written to. Always for an OCI bundle, as runc and crun
+    /// do with `root.readonly` too: its rootfs is the container's own (podman's `--read-only` on a
+    /// busybox image needs /var/tmp made).
+    pub make_mount_points: bool,
     /// `contain run` without `--privileged`: no device node made in the rootfs or a volume opens.
     pub nodev: bool,
     /// The mounts, devices and links made in the new root before the pivot (mounts.rs); after it,
@@ -291,8 +297,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
         compat::set_attributes(new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
     }
-    // A read-only image is not written to: a mount point it lacks is an error, not a new directory.
-    let create_missing = !container.read_only || container.overlay.is_some();
+    let create_missing = container.make_mount_points;
     match container.binds.len() {
         0 => log!("mounting /proc, /sys and /dev"),
         binds => log!("mounting /proc, /sys, /dev and {binds} bind mount(s)"),

@@ -185,6 +185,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         host_mounts,
         overlay: None,
         read_only: spec.root.readonly,
+        make_mount_points: true,
         nodev: false,
         plan,
         binds,

@@ -239,6 +239,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         host_mounts: false,
         overlay,
         read_only: spec.read_only,
+        // A read-only image is not written to: a mount point it lacks is an error, not a new
+        // directory (an overlay's upper layer takes them).
+        make_mount_points: !spec.read_only || spec.overlay,
         nodev: confined,
         plan,
         binds,

@@ -79,6 +79,13 @@ capture pm run --rm -i --cidfile "$cid.5" $image sh -c 'cat; echo to-stderr >&2'
 if [[ $rc == 0 && $out == "piped in" && $err == to-stderr ]]; then ok "-i: stdin in, stdout and stderr apart"
 else not_ok "-i: stdin in, stdout and stderr apart" "got exit $rc, stdout '$out', stderr '$err'"; fi
 gone "-i" "$(cat "$cid.5" 2>/dev/null)"
+# podman mounts tmpfs on /tmp, /var/tmp and /run of a --read-only container; the image has no
+# /var/tmp, which the runtime makes (runc and crun alike) before the root turns read-only.
+capture pm run --rm --read-only --cidfile "$cid.ro" $image \
+    sh -c 'touch /x 2>/dev/null && echo wrote-the-root; touch /tmp/y /var/tmp/z && echo tmp-ok'
+if [[ $rc == 0 && $out == tmp-ok ]]; then ok "--read-only: the root refuses writes, its tmpfs take them"
+else not_ok "--read-only: the root refuses writes, its tmpfs take them" "got exit $rc, stdout '$out', stderr: $err"; fi
+gone "--read-only" "$(cat "$cid.ro" 2>/dev/null)"
 
 # --- -it: a real terminal (tmux) -----------------------------------------------------------------
 tmux_start "podman --runtime '$runtime' run --rm -it --cidfile '$cid.6' --name oci-tty $image sh; echo podman-exit=\$?; sleep 600"
