@@ -652,13 +652,14 @@ impl Cgroup {
         attach_dirs(self.dirs.iter().map(|(_, dir)| dir), pid)
     }
 
-    /// How many times the OOM killer killed a process in the container.
-    fn oom_kills(&self) -> u64 {
+    /// How many times the OOM killer killed a process in the container (None: no memory
+    /// controller to count them).
+    fn oom_kills(&self) -> Option<u64> {
         let file = match self.version {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",
         };
-        self.read("memory", file).map_or(0, |contents| parse_oom_kills(&contents))
+        self.read("memory", file).map(|contents| parse_oom_kills(&contents))
     }
 
     /// Kills whatever is left in the cgroup and removes its directories (newest first).

@@ -247,7 +247,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     }
     if container.cgroup_namespace {
         // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
-        log!("entering a new cgroup namespace, rooted at the container's cgroup");
+        log!("entering a new cgroup namespace, rooted at the cgroup the container is in");
         sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
     }
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI

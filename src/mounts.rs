@@ -379,6 +379,11 @@ impl Checked {
         sys::open_tree_clone(&self.pinned, recursive)
     }
 
+    /// The owner (host uid) of the checked object.
+    pub fn owner(&self) -> Result<u32, Error> {
+        Ok(sys::fstat(&self.pinned).step(|| format!("fstat({})", self.path))?.st_uid)
+    }
+
     /// Runtime side: the identities of the checked object and of every directory above it, up to
     /// the root, as the kernel links them (`lineage`), not as its path spells them. A file has no
     /// "..": its lineage goes on from the directory its path names, once that directory is seen to

@@ -12,7 +12,7 @@ pub struct Usage {
     pub cpu_system_us: Option<u64>,
     pub memory_peak_bytes: Option<u64>,
     pub pids_peak: Option<u64>,
-    pub oom_kills: u64,
+    pub oom_kills: Option<u64>,
 }
 
 /// `usage_usec`, `user_usec` and `system_usec` from v2 cpu.stat: (user, system) microseconds.
@@ -67,7 +67,7 @@ impl Usage {
             cpu(self.cpu_system_us),
             self.memory_peak_bytes.map_or_else(unknown, human_size),
             self.pids_peak.map_or_else(unknown, |n| n.to_string()),
-            self.oom_kills
+            self.oom_kills.map_or_else(unknown, |n| n.to_string())
         )
     }
 
@@ -83,7 +83,7 @@ impl Usage {
             secs(self.cpu_system_us),
             number(self.memory_peak_bytes),
             number(self.pids_peak),
-            self.oom_kills
+            number(self.oom_kills)
         )
     }
 }
@@ -116,7 +116,7 @@ mod tests {
             cpu_system_us: Some(50_000),
             memory_peak_bytes: Some(13_002_342),
             pids_peak: Some(3),
-            oom_kills: 0,
+            oom_kills: Some(0),
         }
     }
 

@@ -120,6 +120,11 @@ impl IdMaps {
         self.gids.iter().any(|m| gid >= m.container && gid - m.container < m.size)
     }
 
+    /// Whether the host's uid `uid` has an id in the container.
+    pub fn maps_host_uid(&self, uid: u32) -> bool {
+        self.uids.iter().any(|m| uid >= m.host && uid - m.host < m.size)
+    }
+
     /// Whether the container's root is the only id it has (rootless without subordinate ids).
     pub fn single_id(&self) -> bool {
         self.uids.iter().map(|m| u64::from(m.size)).sum::<u64>() == 1

@@ -331,6 +331,13 @@ fn a_rootless_containers_exit_code_is_its_commands() {
         let out = sandbox.run(&name, &["-q"], cmd);
         assert_eq!(out.code, code, "{cmd:?}: {}", out.stderr);
     }
+    // Without a cgroup (none delegated: always on a v1 host) nothing is counted, OOM kills
+    // included: "?", not 0.
+    let out = sandbox.run(&name, &[], &["true"]);
+    if !cgroup_v2() || out.stderr.contains("running without a cgroup") {
+        let usage = out.stderr.lines().find(|l| l.starts_with("[contain] usage: ")).expect("a usage line");
+        assert!(usage.ends_with("peak memory ?, peak pids ?, OOM kills ?"), "{usage}");
+    }
     sandbox.assert_nothing_left();
 }
 
@@ -616,6 +623,28 @@ fn assert_layer_gone_and_name_free(sandbox: &Sandbox, rootfs: &Path, name: &str,
     assert_eq!(host_mounts_under(rootfs), Vec::<String>::new(), "mounts left on the host");
 }
 
+/// `--overlay` over an image of ids the user's namespace does not map (root's, as an image root
+/// built is): overlayfs could copy none of its files up, and every write failed with EACCES, or
+/// EOVERFLOW in the world-writable /tmp. Refused before anything starts, saying why.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_overlay_over_an_image_of_ids_the_user_does_not_map_is_refused() {
+    let name = root_test("ovl-foreign");
+    for (user, what) in [(ranged_user().0, "ovl-foreign-ranged"), (unranged_user(), "ovl-foreign-single")] {
+        let sandbox = Sandbox::new(user, what);
+        let volume = format!("{}:/mnt", sandbox.volume().display());
+        let out = sandbox.run(&name, &["--overlay", "--volume", &volume], &["sh", "-c", "touch /mnt/started /tmp/x"]);
+        assert_eq!(out.code, 125, "{what}: {}", out.stderr);
+        let said = format!(
+            "[contain] error: --overlay: the rootfs {:?} belongs to uid 0, which has no id in your user namespace",
+            user_rootfs().display().to_string()
+        );
+        assert!(only_error(&out).starts_with(&said), "{what}: {}", out.stderr);
+        assert!(!sandbox.volume().join("started").exists(), "{what}: the command ran");
+        sandbox.assert_nothing_left();
+    }
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn an_overlay_with_files_of_subordinate_ids_is_removed_when_the_run_ends() {
@@ -815,6 +844,22 @@ fn state_goes_to_the_users_runtime_dir_then_run_user_then_home_then_tmp() {
     assert_eq!(state_dir_with(&sandbox, &[("HOME", home)], &name, &candidates), home_state);
     assert_eq!(state_dir_with(&sandbox, &[], &name, &candidates), tmp);
     fs::remove_dir_all(&tmp).unwrap();
+    // A HOME of root's, which the user cannot write: the error says what was being made, and how
+    // to choose another place.
+    let locked = sandbox.dir.join("locked");
+    fs::create_dir(&locked).unwrap();
+    let run = run_args(user_rootfs(), &name, &[], &["true"]);
+    let out = finish(sandbox.command_with(&[("HOME", &locked)], user_bin(), &run).spawn().unwrap());
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    let home_state = locked.join(".local/state/contain");
+    assert_eq!(
+        only_error(&out),
+        format!(
+            "[contain] error: making the state directory {} (--root DIR chooses another place): mkdir({}): EACCES (13)",
+            home_state.display(),
+            locked.join(".local").display()
+        )
+    );
     sandbox.assert_nothing_left();
 }
 

@@ -128,7 +128,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
     let privileges = privileges(&spec)?;
     if !root {
-        refuse_what_needs_root(&spec, id_maps.as_ref())?;
+        refuse_what_needs_root(&spec, id_maps.as_ref(), &rootfs)?;
         if id_maps.is_none() {
             refuse_unmapped_user(&spec)?;
         }
@@ -331,7 +331,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     // --- Usage, then cleanup. The command ran (or failed to, and said so): its status is the exit
     // status, and what cannot be cleaned up now is a warning, left for the next sweep. ---
     let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
-    if usage.oom_kills > 0 {
+    if usage.oom_kills.is_some_and(|kills| kills > 0) {
         let limit = spec.limits.memory_bytes.map_or("none".into(), human_size);
         log!("container was OOM-killed (memory limit {limit})");
     }
@@ -395,13 +395,26 @@ fn rootless_maps() -> Option<IdMaps> {
 }
 
 /// What a container without root cannot have, refused before anything starts.
-fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>) -> Result<(), Error> {
+fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>, rootfs: &Checked) -> Result<(), Error> {
     if let Net::Veth(_) = spec.net {
         return Err(Error::Usage(
             "--net veth needs root (the host end of the pair is made in the host's network namespace): \
              use --net none or --net host"
                 .into(),
         ));
+    }
+    if let Some(maps) = maps.filter(|_| spec.overlay) {
+        // overlayfs copies a file up with its owner, which the container's user namespace must
+        // map: in an image of ids it does not (root's, say) every write fails, with EACCES or
+        // EOVERFLOW. Judged by the image's top directory, as an image has one owner as a rule.
+        let owner = rootfs.owner()?;
+        if !maps.maps_host_uid(owner) {
+            return Err(Error::Usage(format!(
+                "--overlay: the rootfs {:?} belongs to uid {owner}, which has no id in your user namespace: \
+                 overlayfs could copy none of its files up (build the image as yourself, or go without --overlay)",
+                spec.rootfs
+            )));
+        }
     }
     let single_id = maps.is_some_and(IdMaps::single_id);
     if let Some(user) = spec.user.filter(|user| single_id && (user.uid, user.gid) != (0, 0)) {

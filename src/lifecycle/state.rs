@@ -347,7 +347,9 @@ impl StateDir {
             prefix.push('/');
             prefix.push_str(part);
             let mode = if i + 1 == parts.len() { 0o700 } else { 0o755 };
-            sys::mkdir(&cpath(&prefix)?, mode).ok_if(libc::EEXIST).step(|| format!("mkdir({prefix})"))?;
+            sys::mkdir(&cpath(&prefix)?, mode).ok_if(libc::EEXIST).step(|| {
+                format!("making the state directory {path} (--root DIR chooses another place): mkdir({prefix})")
+            })?;
         }
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let dir = sys::open(&cpath(path)?, flags, 0).step(|| format!("open({path})"))?;
