@@ -116,7 +116,11 @@ fn overlay_leaves_the_image_untouched_and_keep_keeps_the_layer() {
     assert_eq!(again.code, 125);
     assert!(again.errors()[0].contains("holds a kept --overlay layer"), "{}", again.stderr);
     assert!(contain(&["list"]).stdout.lines().any(|l| l.starts_with(&name) && l.contains("kept overlay")));
-    assert_eq!(contain(&["gc", &name]).code, 0);
+    let gc = contain(&["gc", &name]);
+    assert_eq!(gc.code, 0);
+    let said =
+        format!("[contain] {name} is a kept --overlay layer: left as asked (remove {}", state_dir(&name).display());
+    assert!(gc.stderr.starts_with(&said), "{}", gc.stderr);
     assert!(upper.join("kept").exists(), "gc removed a kept layer");
     remove_entry(&state_dir(&name));
     assert_no_leftovers(&name, rootfs);

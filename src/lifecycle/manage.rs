@@ -374,6 +374,10 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
             Status::Stopped(record) if finished && !only.is_empty() => {
                 attempt(remove_leftover(state, &entry, Some(&record), Leave::default()))
             }
+            // Asked for by name, a kept layer is still the user's to remove: said, not silent.
+            Status::Kept if !only.is_empty() => {
+                log!("{id} is a kept --overlay layer: left as asked (remove {} to free the name)", entry.path)
+            }
             _ => {}
         }
     }
