@@ -517,6 +517,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     // the command: its end of file then means the command runs.
     let report = config.handshake.report_fd();
     sys::set_cloexec(report, false).step(|| "fcntl(report, F_SETFD, 0)".into()).map_err(Failure::setup)?;
+    config.handshake.report_executing().map_err(Failure::setup)?;
     let errno = sys::execveat_fd(command.stub.raw(), &command.stub_argv, &command.env);
     Err(Failure::setup(Error::sys("execveat(contain-stub, AT_EMPTY_PATH)", errno)))
 }

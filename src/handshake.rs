@@ -20,13 +20,18 @@
 //!                                                  'R'               OCI: ready; `start` opens the
 //!                                                                    exec FIFO, which then carries
 //!                                                                    the rest (see child.rs)
-//!                                                  'E' errno (i32)   the exec stub could not
+//!                                                  'X', then one of:
+//!                                                                    (the child execs the stub)
+//!                                                    'E' errno (i32) the exec stub could not
 //!                                                                    execute the command (126/127)
-//!                                                  'C' errno (i32)   the exec stub could not make
+//!                                                    'C' errno (i32) the exec stub could not make
 //!                                                                    the report close-on-exec (125)
-//!                                                  nothing           the command runs: the pipe's
-//!                                                                    end is O_CLOEXEC and closed at
-//!                                                                    the command's execve
+//!                                                    nothing more    the command runs: the pipe's
+//!                                                                    end is O_CLOEXEC and closed
+//!                                                                    at the command's execve
+//!                                                  nothing           the child died in its setup
+//!                                                                    (killed: the OOM killer under
+//!                                                                    a tiny --memory, a signal) (125)
 //! ```
 //!
 //! The runtime keeps its end of the go pipe open until the report is in, and waits for the report
@@ -50,6 +55,9 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// The report's first byte (the exec stub's own reports, 'E' and 'C', are decoded by `stub::failed`).
 const FAILED: u8 = b'F';
 const READY: u8 = b'R';
+/// The child's last word before it execs the stub: from here on, an end of file means the command
+/// runs. Without it, an end of file means the child died during its setup.
+const EXECUTING: u8 = b'X';
 /// Not a report: the child asks for the runtime's hooks and waits for CONTINUE on the go pipe.
 const HOOKS: u8 = b'H';
 const CONTINUE: u8 = b'c';
@@ -89,26 +97,38 @@ pub enum Report {
 impl Report {
     /// Decodes a whole report; `command` names the command in an exec failure's message.
     pub fn decode(bytes: &[u8], command: &str) -> Report {
-        match stub::failed(bytes) {
-            Some(stub::Failed::Exec(errno)) => return Report::Failed(Failure::exec(command, errno)),
-            Some(stub::Failed::CloseOnExec(errno)) => {
-                return Report::Failed(Failure::setup(Error::sys("fcntl(report pipe, F_SETFD, FD_CLOEXEC)", errno)))
-            }
-            None => {}
+        if let [EXECUTING, stub_said @ ..] = bytes {
+            return match stub::failed(stub_said) {
+                None if stub_said.is_empty() => Report::Running,
+                Some(stub::Failed::Exec(errno)) => Report::Failed(Failure::exec(command, errno)),
+                Some(stub::Failed::CloseOnExec(errno)) => {
+                    Report::Failed(Failure::setup(Error::sys("fcntl(report pipe, F_SETFD, FD_CLOEXEC)", errno)))
+                }
+                None => Report::unreadable(bytes),
+            };
         }
         match bytes {
-            [] => Report::Running,
+            [] => Report::Failed(Failure {
+                message: "the container's first process died before its command started (killed: by the OOM \
+                          killer under its --memory, or by a signal)"
+                    .into(),
+                exit_code: EXIT_SETUP_FAILED,
+            }),
             [READY] => Report::Ready,
             // Printed to the user's terminal: no control character of the child's may reach it.
             [FAILED, code, message @ ..] => Report::Failed(Failure {
                 message: printable(&String::from_utf8_lossy(message)),
                 exit_code: *code as i32,
             }),
-            _ => Report::Failed(Failure {
-                message: format!("the container's setup sent a report contain cannot read ({} bytes)", bytes.len()),
-                exit_code: EXIT_SETUP_FAILED,
-            }),
+            _ => Report::unreadable(bytes),
         }
+    }
+
+    fn unreadable(bytes: &[u8]) -> Report {
+        Report::Failed(Failure {
+            message: format!("the container's setup sent a report contain cannot read ({} bytes)", bytes.len()),
+            exit_code: EXIT_SETUP_FAILED,
+        })
     }
 }
 
@@ -235,6 +255,9 @@ impl RuntimeEnds {
                     // A child already gone: its report's end of file says the rest.
                     let _ = sys::write_all(go_write.raw(), &[CONTINUE]);
                 }
+                // Read on before looking at signals: the end of file may be right behind these
+                // bytes (EXECUTING, then the command's execve).
+                continue;
             }
             if fds[1].revents != 0 {
                 while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
@@ -294,6 +317,12 @@ impl ChildEnds {
         let _ = sys::write_all(self.report_write, &bytes);
     }
 
+    /// Child side, last before the exec of the stub, on the report descriptor (the exec FIFO, for
+    /// an OCI container): see EXECUTING.
+    pub fn report_executing(&self) -> Result<(), Error> {
+        sys::write_all(self.report_write, &[EXECUTING]).step(|| "write(report pipe)".into())
+    }
+
     /// Child side, OCI: set up and waiting for `start`; the report pipe ends here (`create`
     /// returns), and the exec FIFO takes over its number (see child.rs).
     pub fn report_ready(&self) -> Result<(), Error> {
@@ -325,29 +354,38 @@ mod tests {
 
     #[test]
     fn every_report_decodes() {
-        assert_eq!(Report::decode(b"", "sh"), Report::Running);
+        assert_eq!(Report::decode(b"X", "sh"), Report::Running);
         assert_eq!(Report::decode(b"R", "sh"), Report::Ready);
+        let died = Report::decode(b"", "sh");
+        assert!(
+            matches!(&died, Report::Failed(Failure { exit_code: 125, message }) if message.contains("died before its command started")),
+            "no word at all: the child died in its setup, {died:?}"
+        );
         let failure = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125 };
         let mut bytes = vec![FAILED, 125];
         bytes.extend_from_slice(failure.message.as_bytes());
         assert_eq!(Report::decode(&bytes, "sh"), Report::Failed(failure));
         assert_eq!(
-            Report::decode(b"E\x02\0\0\0", "nope"),
+            Report::decode(b"XE\x02\0\0\0", "nope"),
             Report::Failed(Failure { message: "execve(nope): ENOENT (2)".into(), exit_code: 127 })
         );
         assert!(matches!(
-            Report::decode(b"E\x0d\0\0\0", "/etc/passwd"),
+            Report::decode(b"XE\x0d\0\0\0", "/etc/passwd"),
             Report::Failed(Failure { exit_code: 126, .. })
         ));
         assert_eq!(
-            Report::decode(b"C\x16\0\0\0", "sh"),
+            Report::decode(b"XC\x16\0\0\0", "sh"),
             Report::Failed(Failure {
                 message: "fcntl(report pipe, F_SETFD, FD_CLOEXEC): EINVAL (22)".into(),
                 exit_code: 125
             }),
             "the stub failed before any exec: a setup failure"
         );
-        assert!(matches!(Report::decode(b"E12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
+        assert!(matches!(Report::decode(b"XE12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
+        assert!(
+            matches!(Report::decode(b"E\x02\0\0\0", "x"), Report::Failed(Failure { exit_code: 125, .. })),
+            "a stub's report without the child's word before it"
+        );
         let hostile = [&[FAILED, 125][..], b"\x1b]0;owned\x07"].concat();
         assert!(
             matches!(Report::decode(&hostile, "x"), Report::Failed(Failure { message, .. }) if message == "\\x1b]0;owned\\x07")

@@ -226,6 +226,22 @@ fn a_memory_hog_is_oom_killed() {
     assert!(out.stderr.contains("[contain] container was OOM-killed (memory limit 32M)"), "{}", out.stderr);
     assert!(out.stderr.contains(", OOM kills 1\n"), "the usage report counts it: {}", out.stderr);
     assert_no_leftovers(&name, rootfs());
+    // --quiet keeps it: it is why the status is 137.
+    let out = run_in(
+        rootfs(),
+        &name,
+        &["-q", "--memory", "32M"],
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (137, "[contain] container was OOM-killed (memory limit 32M)\n"));
+    assert_no_leftovers(&name, rootfs());
+    // A limit too small for the container's setup: it dies before its command starts, which is a
+    // setup failure (125), not the command's death.
+    let out = run_in(rootfs(), &name, &["--memory", "4K"], &["echo", "ran"]);
+    assert_eq!((out.code, out.stdout.as_str()), (125, ""), "{}", out.stderr);
+    assert_eq!(out.errors().len(), 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("container exited") && !out.stderr.contains("container killed"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
 
     // The same command within its limit runs fine: the limit, not the command, killed it.
     let out =
