@@ -259,6 +259,11 @@ fn exec_joins_a_running_container() {
     assert_eq!(contain(&["exec", &name, "sh", "-c", "exit 3"]).code, 3);
     assert_eq!(contain(&["exec", &name, "no-such-command"]).code, 127);
     assert_eq!(contain(&["exec", &name, "/etc/passwd"]).code, 126);
+    // -q: the command's output alone, as docker exec gives it; errors still said.
+    let quiet = contain(&["exec", "-q", &name, "--", "echo", "quiet"]);
+    assert_eq!((quiet.code, quiet.stdout.as_str(), quiet.stderr.as_str()), (0, "quiet\n", ""));
+    let missing = contain(&["exec", "-q", &name, "no-such-command"]);
+    assert_eq!((missing.code, missing.errors().len()), (127, 1), "{}", missing.stderr);
     assert_eq!(contain(&["kill", &name]).code, 0);
     assert_eq!(finish(runtime).code, 137);
     assert_no_leftovers(&name, rootfs());

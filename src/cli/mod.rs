@@ -19,7 +19,7 @@ use crate::signals::parse_signal;
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
-       contain exec ID [--] CMD [ARGS...]
+       contain exec [OPTIONS] ID [--] CMD [ARGS...]
        contain list
        contain kill ID [SIGNAL]
        contain stop ID [--time SECS]
@@ -44,11 +44,11 @@ options for run:
   --pids N              most processes and threads the container may have at once
   --hostname NAME       the container's hostname (default: the container id, at most 64 bytes)
   --name ID             the container id, used in the cgroup name contain-ID (default: random)
-  --env KEY=VALUE       set a variable (repeatable); --env KEY copies the host's value
-  --workdir DIR         the command's working directory, created if missing (default /)
-  --user UID[:GID]      run the command as this user and group (GID defaults to UID)
-  --volume HOST:DIR[:OPTIONS]  bind mount HOST at DIR (created if missing; repeatable); OPTIONS,
-                        separated by commas: ro (read-only), idmap (with --userns auto)
+  --env, -e KEY=VALUE   set a variable (repeatable); --env KEY copies the host's value
+  --workdir, -w DIR     the command's working directory, created if missing (default /)
+  --user, -u UID[:GID]  run the command as this user and group (GID defaults to UID)
+  --volume, -v HOST:DIR[:OPTIONS]  bind mount HOST at DIR (created if missing; repeatable);
+                        OPTIONS, separated by commas: ro, rw (the default), idmap (--userns auto)
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
   --overlay-size SIZE   with --overlay: keep that layer in memory, at most SIZE (64M)
   --keep                with --overlay: keep that layer (STATE/ID/upper) after exit
@@ -68,6 +68,12 @@ options for run:
   --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
   --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
   --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
+
+options for exec:
+  --env, -e KEY=VALUE   set a variable on top of PID 1's environment (repeatable)
+  --user, -u UID[:GID]  run as this user and group (default: PID 1's)
+  --cwd DIR             the working directory (default: the container's)
+  --quiet, -q           no [contain] lines but errors
 
 exec runs CMD in a running container (its namespaces, cgroup, user and capabilities); kill sends
 SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --time seconds
@@ -331,13 +337,15 @@ pub fn help(topic: Option<&str>) -> Result<String, Error> {
         let topics: Vec<&str> = COMMANDS.iter().chain(&OCI_COMMANDS).copied().collect();
         return Err(Error::Usage(format!("no help on {topic:?} ({})", topics.join(", "))));
     }
-    if topic == "run" {
-        let options = USAGE.split_once("options for run:\n").map_or("", |(_, rest)| rest);
-        let options = options.split_once("\n\n").map_or(options, |(options, _)| options);
-        return Ok(format!("usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]\n\noptions:\n{options}\n"));
-    }
     let line = USAGE.lines().find(|line| line.contains(&format!("contain {topic}"))).unwrap_or("");
-    Ok(format!("usage: {}\n", line.trim_start_matches("usage:").trim()))
+    let usage = format!("usage: {}\n", line.trim_start_matches("usage:").trim());
+    match USAGE.split_once(&format!("options for {topic}:\n")) {
+        Some((_, rest)) => {
+            let options = rest.split_once("\n\n").map_or(rest, |(options, _)| options);
+            Ok(format!("{usage}\noptions:\n{options}\n"))
+        }
+        None => Ok(usage),
+    }
 }
 
 /// The command and its arguments: everything from the first positional (or after `--`), untouched.

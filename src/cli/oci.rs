@@ -65,6 +65,8 @@ pub struct ExecSpec {
     pub env: Vec<String>,
     pub user: Option<(u32, u32)>,
     pub preserve_fds: u32,
+    /// `--quiet`: no `[contain]` lines but errors.
+    pub quiet: bool,
 }
 
 /// The OCI command `sub`, or None if `sub` is not one.
@@ -147,6 +149,7 @@ pub fn parse_exec(parser: &mut lexopt::Parser) -> Result<Command, Error> {
                 spec.user = Some((user.uid, user.gid));
             }
             Some(Long("preserve-fds")) => spec.preserve_fds = count(parser, "--preserve-fds")?,
+            Some(Long("quiet") | Short('q')) => spec.quiet = true,
             Some(Value(id)) => {
                 spec.id = valid_id(&id.to_string_lossy())?;
                 break;

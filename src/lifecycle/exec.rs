@@ -36,6 +36,7 @@ fn own_user_namespace(pid: i32) -> Result<bool, Error> {
 }
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
+    crate::log::set_quiet(exec.quiet);
     let signals = supervise::take_signals()?;
     let state = super::state_dir(global)?;
     let id = &exec.id;
