@@ -245,6 +245,7 @@ fn stop_kills_a_container_that_ignores_sigterm() {
 #[ignore = "needs root: `sudo make test` runs it"]
 fn exec_joins_a_running_container() {
     let name = root_test("exec");
+    let _cleanup = CleanUp(name.clone());
     let runtime = start(&name, &["--env", "GREETING=hi", "--workdir", "/root", "--pids", "20"], &["sleep", "60"]);
     let script = "echo $GREETING; pwd; hostname; cat /proc/1/cmdline; echo; cat /proc/self/cgroup | grep -c ':/$'";
     let out = contain(&["exec", &name, "--", "sh", "-c", script]);
