@@ -438,6 +438,9 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
     assert!(file.stderr.contains("not a directory"), "{}", file.stderr);
     let no_command = contain(&["run", "--rootfs", root, "--name", &name]);
     assert!(no_command.stderr.contains("no command given"), "{}", no_command.stderr);
+    let empty = contain(&["run", "--rootfs", root, "--name", &name, "--", ""]);
+    assert_eq!(empty.code, 125);
+    assert_eq!(empty.stderr, "[contain] error: the command is an empty string: give a program to run\n");
     let bad_name = contain(&["run", "--rootfs", root, "--name", "../../x", "--", "true"]);
     assert!(bad_name.stderr.contains("--name \"../../x\""), "{}", bad_name.stderr);
     assert_eq!(cgroups_of(&name), Vec::<std::path::PathBuf>::new());

@@ -353,6 +353,10 @@ pub(crate) fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>
     let mut command = Vec::new();
     if let Some(arg) = parser.next().map_err(usage)? {
         match arg {
+            // execve("") fails with ENOENT, or EACCES through a PATH entry: bad input, said so.
+            lexopt::Arg::Value(first) if first.is_empty() => {
+                return Err(Error::Usage("the command is an empty string: give a program to run".into()))
+            }
             lexopt::Arg::Value(first) => command.push(first),
             other => return Err(usage(other.unexpected())),
         }
@@ -977,6 +981,7 @@ mod tests {
             (&["kill", "web", "NOPE"], "signal \"NOPE\": unknown signal"),
             (&["kill", "web", "99"], "not a signal number"),
             (&["exec", "web"], "no command given"),
+            (&["exec", "web", "--", ""], "the command is an empty string"),
             (&["stop", "web", "--time", "x"], "--time \"x\""),
             (&["list", "extra"], "unexpected argument"),
             (&["kill", "../etc"], "container id \"../etc\""),
