@@ -350,18 +350,21 @@ pub fn help(topic: Option<&str>) -> Result<String, Error> {
 
 /// The command and its arguments: everything from the first positional (or after `--`), untouched.
 pub(crate) fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
-    let mut command = Vec::new();
-    if let Some(arg) = parser.next().map_err(usage)? {
-        match arg {
-            // execve("") fails with ENOENT, or EACCES through a PATH entry: bad input, said so.
-            lexopt::Arg::Value(first) if first.is_empty() => {
-                return Err(Error::Usage("the command is an empty string: give a program to run".into()))
-            }
-            lexopt::Arg::Value(first) => command.push(first),
-            other => return Err(usage(other.unexpected())),
-        }
-        command.extend(parser.raw_args().map_err(usage)?);
+    match parser.next().map_err(usage)? {
+        Some(lexopt::Arg::Value(first)) => command_from(first, parser),
+        Some(other) => Err(usage(other.unexpected())),
+        None => Ok(Vec::new()),
     }
+}
+
+/// The command, from its first word on: the rest is its own, untouched.
+fn command_from(first: OsString, parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
+    // execve("") fails with ENOENT, or EACCES through a PATH entry: bad input, said so.
+    if first.is_empty() {
+        return Err(Error::Usage("the command is an empty string: give a program to run".into()));
+    }
+    let mut command = vec![first];
+    command.extend(parser.raw_args().map_err(usage)?);
     Ok(command)
 }
 
@@ -450,11 +453,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
             }
             Long("privileged") => privileged = true,
             Long("help") | Short('h') => return Ok(None),
-            Value(first) => {
-                // The command starts here; everything after it is its own, untouched.
-                spec.command.push(first);
-                spec.command.extend(parser.raw_args().map_err(usage)?);
-            }
+            Value(first) => spec.command = command_from(first, parser)?,
             other => return Err(usage(other.unexpected())),
         }
     }
