@@ -375,6 +375,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
         RunSpec { stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS, log_max: DEFAULT_LOG_MAX, ..Default::default() };
     let mut rootfs = None;
     let (mut cap_adds, mut cap_drops, mut privileged) = (Vec::new(), Vec::new(), false);
+    let mut log_max_given = false;
 
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -426,6 +427,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
             Long("log-max") => {
                 let v = flag_value(parser, "--log-max")?;
                 spec.log_max = parse_size(&v).map_err(|why| bad("--log-max", &v, why))?;
+                log_max_given = true;
             }
             Long("keep") => spec.keep = true,
             Long("read-only") => spec.read_only = true,
@@ -464,6 +466,9 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     }
     if spec.keep && !spec.overlay {
         return Err(Error::Usage("--keep keeps the --overlay layer: it needs --overlay".into()));
+    }
+    if log_max_given && !spec.detach {
+        return Err(Error::Usage("--log-max sizes the log of --detach: it needs --detach".into()));
     }
     if spec.overlay_size.is_some() && !spec.overlay {
         return Err(Error::Usage("--overlay-size sizes the --overlay layer: it needs --overlay".into()));
@@ -840,7 +845,8 @@ mod tests {
         assert!(usage_message(&["--rootfs", "r", "--overlay-size", "1M", "true"]).contains("needs --overlay"));
         let keep = usage_message(&["--rootfs", "r", "--overlay", "--keep", "--overlay-size", "1M", "true"]);
         assert!(keep.contains("--keep cannot keep"), "{keep}");
-        assert!(usage_message(&["--rootfs", "r", "--log-max", "0", "true"]).contains("--log-max \"0\""));
+        assert!(usage_message(&["--rootfs", "r", "-d", "--log-max", "0", "true"]).contains("--log-max \"0\""));
+        assert!(usage_message(&["--rootfs", "r", "--log-max", "1M", "true"]).contains("it needs --detach"));
     }
 
     #[test]
