@@ -44,7 +44,7 @@ use crate::error::{Context, Error};
 use crate::lifecycle::manage::printable;
 use crate::signals::signal_name;
 use crate::stub;
-use crate::sys::{self, Errno, Fd};
+use crate::sys::{self, Errno, ExitStatus, Fd};
 use crate::tty::{ChildTerminal, Terminal, UserTerminal};
 
 /// Exit codes of a container that never ran its command (the `docker run` convention).
@@ -67,11 +67,30 @@ const CONTINUE: u8 = b'c';
 pub struct Failure {
     pub message: String,
     pub exit_code: i32,
+    /// The child printed it itself (its allocator's "out of memory" line): not to be said twice.
+    pub said: bool,
 }
 
 impl Failure {
     pub fn setup(err: Error) -> Failure {
-        Failure { message: err.to_string(), exit_code: EXIT_SETUP_FAILED }
+        Failure { message: err.to_string(), exit_code: EXIT_SETUP_FAILED, said: false }
+    }
+
+    /// The child ended in its setup without a word; `ended` is how, when the caller could tell.
+    fn died(ended: Option<ExitStatus>) -> Failure {
+        let (how, said) = match ended {
+            Some(ExitStatus::Exited(code)) => (format!("exited with status {code}"), true),
+            Some(ExitStatus::Signaled(sig)) => (format!("was killed by {}", signal_name(sig)), false),
+            None => ("died".to_string(), false),
+        };
+        Failure {
+            message: format!(
+                "the container's first process {how} before its command started (the OOM killer under its \
+                 --memory, or a signal, ends it so)"
+            ),
+            exit_code: EXIT_SETUP_FAILED,
+            said,
+        }
     }
 
     /// What execvp(3) would report for `errno`: not found (127) or not executable (126).
@@ -80,7 +99,7 @@ impl Failure {
             libc::ENOENT | libc::ENOTDIR => EXIT_NOT_FOUND,
             _ => EXIT_NOT_EXECUTABLE,
         };
-        Failure { message: format!("execve({name}): {errno}"), exit_code }
+        Failure { message: format!("execve({name}): {errno}"), exit_code, said: false }
     }
 }
 
@@ -95,30 +114,30 @@ pub enum Report {
 }
 
 impl Report {
-    /// Decodes a whole report; `command` names the command in an exec failure's message.
-    pub fn decode(bytes: &[u8], command: &str) -> Report {
-        if let [EXECUTING, stub_said @ ..] = bytes {
-            return match stub::failed(stub_said) {
-                None if stub_said.is_empty() => Report::Running,
-                Some(stub::Failed::Exec(errno)) => Report::Failed(Failure::exec(command, errno)),
-                Some(stub::Failed::CloseOnExec(errno)) => {
-                    Report::Failed(Failure::setup(Error::sys("fcntl(report pipe, F_SETFD, FD_CLOEXEC)", errno)))
-                }
-                None => Report::unreadable(bytes),
-            };
+    /// Decodes a whole report; `command` names the command in an exec failure's message, and
+    /// `ended` says how the child ended when the report is empty (None where it cannot be told).
+    pub fn decode(bytes: &[u8], command: &str, ended: impl FnOnce() -> Option<ExitStatus>) -> Report {
+        let (executing, rest) = match bytes {
+            [EXECUTING, rest @ ..] => (true, rest),
+            _ => (false, bytes),
+        };
+        match stub::failed(rest) {
+            Some(stub::Failed::Exec(errno)) if executing => return Report::Failed(Failure::exec(command, errno)),
+            Some(stub::Failed::CloseOnExec(errno)) if executing => {
+                return Report::Failed(Failure::setup(Error::sys("fcntl(report pipe, F_SETFD, FD_CLOEXEC)", errno)))
+            }
+            _ => {}
         }
-        match bytes {
-            [] => Report::Failed(Failure {
-                message: "the container's first process died before its command started (killed: by the OOM \
-                          killer under its --memory, or by a signal)"
-                    .into(),
-                exit_code: EXIT_SETUP_FAILED,
-            }),
-            [READY] => Report::Ready,
+        match rest {
+            [] if executing => Report::Running,
+            [] => Report::Failed(Failure::died(ended())),
+            [READY] if !executing => Report::Ready,
             // Printed to the user's terminal: no control character of the child's may reach it.
+            // The child's own failure, the exec of the stub's included (after EXECUTING).
             [FAILED, code, message @ ..] => Report::Failed(Failure {
                 message: printable(&String::from_utf8_lossy(message)),
                 exit_code: *code as i32,
+                said: false,
             }),
             _ => Report::unreadable(bytes),
         }
@@ -128,6 +147,7 @@ impl Report {
         Report::Failed(Failure {
             message: format!("the container's setup sent a report contain cannot read ({} bytes)", bytes.len()),
             exit_code: EXIT_SETUP_FAILED,
+            said: false,
         })
     }
 }
@@ -277,7 +297,8 @@ impl RuntimeEnds {
         if let Some(sig) = interrupted {
             return Err(Error::Interrupted(sig));
         }
-        Ok(Released { report: Report::decode(&report, command), pty_master, terminal })
+        let ended = || sys::peek_child(pid).ok();
+        Ok(Released { report: Report::decode(&report, command, ended), pty_master, terminal })
     }
 }
 
@@ -354,42 +375,57 @@ mod tests {
 
     #[test]
     fn every_report_decodes() {
-        assert_eq!(Report::decode(b"X", "sh"), Report::Running);
-        assert_eq!(Report::decode(b"R", "sh"), Report::Ready);
-        let died = Report::decode(b"", "sh");
-        assert!(
-            matches!(&died, Report::Failed(Failure { exit_code: 125, message }) if message.contains("died before its command started")),
-            "no word at all: the child died in its setup, {died:?}"
-        );
-        let failure = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125 };
+        let decode = |bytes: &[u8], command: &str| Report::decode(bytes, command, || None);
+        assert_eq!(decode(b"X", "sh"), Report::Running);
+        assert_eq!(decode(b"R", "sh"), Report::Ready);
+        let failure = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125, said: false };
         let mut bytes = vec![FAILED, 125];
         bytes.extend_from_slice(failure.message.as_bytes());
-        assert_eq!(Report::decode(&bytes, "sh"), Report::Failed(failure));
-        assert_eq!(
-            Report::decode(b"XE\x02\0\0\0", "nope"),
-            Report::Failed(Failure { message: "execve(nope): ENOENT (2)".into(), exit_code: 127 })
+        assert_eq!(decode(&bytes, "sh"), Report::Failed(failure));
+        let stub_exec = [&[EXECUTING, FAILED, 125][..], b"execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)"].concat();
+        assert!(
+            matches!(decode(&stub_exec, "sh"), Report::Failed(Failure { exit_code: 125, message, .. }) if message.ends_with("EPERM (1)")),
+            "the child's own exec of the stub failed, after its word"
         );
-        assert!(matches!(
-            Report::decode(b"XE\x0d\0\0\0", "/etc/passwd"),
-            Report::Failed(Failure { exit_code: 126, .. })
-        ));
         assert_eq!(
-            Report::decode(b"XC\x16\0\0\0", "sh"),
+            decode(b"XE\x02\0\0\0", "nope"),
+            Report::Failed(Failure { message: "execve(nope): ENOENT (2)".into(), exit_code: 127, said: false })
+        );
+        assert!(matches!(decode(b"XE\x0d\0\0\0", "/etc/passwd"), Report::Failed(Failure { exit_code: 126, .. })));
+        assert_eq!(
+            decode(b"XC\x16\0\0\0", "sh"),
             Report::Failed(Failure {
                 message: "fcntl(report pipe, F_SETFD, FD_CLOEXEC): EINVAL (22)".into(),
-                exit_code: 125
+                exit_code: 125,
+                said: false
             }),
             "the stub failed before any exec: a setup failure"
         );
-        assert!(matches!(Report::decode(b"XE12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
+        assert!(matches!(decode(b"XE12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
         assert!(
-            matches!(Report::decode(b"E\x02\0\0\0", "x"), Report::Failed(Failure { exit_code: 125, .. })),
+            matches!(decode(b"E\x02\0\0\0", "x"), Report::Failed(Failure { exit_code: 125, .. })),
             "a stub's report without the child's word before it"
         );
         let hostile = [&[FAILED, 125][..], b"\x1b]0;owned\x07"].concat();
         assert!(
-            matches!(Report::decode(&hostile, "x"), Report::Failed(Failure { message, .. }) if message == "\\x1b]0;owned\\x07")
+            matches!(decode(&hostile, "x"), Report::Failed(Failure { message, .. }) if message == "\\x1b]0;owned\\x07")
         );
+    }
+
+    #[test]
+    fn a_child_that_ended_without_a_word_died_in_its_setup() {
+        let died = |ended| match Report::decode(b"", "sh", || ended) {
+            Report::Failed(failure) => failure,
+            other => panic!("{other:?}"),
+        };
+        let killed = died(Some(ExitStatus::Signaled(libc::SIGKILL)));
+        assert_eq!((killed.exit_code, killed.said), (125, false));
+        assert!(killed.message.starts_with("the container's first process was killed by SIGKILL before"), "{killed:?}");
+        // Its allocator said "out of memory" itself, and exited 125: said once, not twice.
+        let exited = died(Some(ExitStatus::Exited(125)));
+        assert_eq!((exited.exit_code, exited.said), (125, true));
+        let unknown = died(None);
+        assert!(unknown.message.contains("first process died before its command started"), "{unknown:?}");
     }
 
     #[test]

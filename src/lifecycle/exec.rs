@@ -83,8 +83,10 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let failure = match started.report {
         Report::Running => None,
         Report::Failed(failure) => {
-            let message = if record.kind == Kind::Oci { oci::oci_words(&failure.message) } else { failure.message };
-            crate::log::error(&message);
+            if !failure.said {
+                let message = if record.kind == Kind::Oci { oci::oci_words(&failure.message) } else { failure.message };
+                crate::log::error(&message);
+            }
             Some(failure.exit_code)
         }
         Report::Ready => Some(crate::handshake::EXIT_SETUP_FAILED),

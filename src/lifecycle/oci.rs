@@ -455,7 +455,8 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
         .ok_if(libc::ENOENT)
         .step(|| format!("unlink({}/exec.fifo)", entry.path))?;
     let name = record.command.split(' ').next().unwrap_or("").to_string();
-    if let Report::Failed(failure) = crate::handshake::Report::decode(&said, &name) {
+    // The init is not our child: how it ended, if it did, is not ours to tell.
+    if let Report::Failed(failure) = crate::handshake::Report::decode(&said, &name, || None) {
         return Err(Error::Setup(oci_words(&failure.message)));
     }
     record.phase = Phase::Running;

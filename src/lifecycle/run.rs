@@ -294,7 +294,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             None
         }
         Report::Failed(failure) => {
-            crate::log::error(&failure.message);
+            if !failure.said {
+                crate::log::error(&failure.message);
+            }
             Some(failure)
         }
         Report::Ready => {

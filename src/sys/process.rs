@@ -253,6 +253,19 @@ pub fn wait_child(pid: i32, nohang: bool) -> Result<Option<ExitStatus>, Errno> {
     }))
 }
 
+/// waitid(2) with WNOWAIT: how a child that has ended ended, leaving it for whoever reaps it (the
+/// supervisor). The handshake tells a child that died in its setup from one that spoke.
+pub fn peek_child(pid: i32) -> Result<ExitStatus, Errno> {
+    // SAFETY: siginfo_t is plain data, for which all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let options = libc::WEXITED | libc::WNOWAIT | libc::__WALL;
+    // SAFETY: the kernel writes one siginfo_t into `info`; no rusage is requested.
+    check_retry(|| unsafe { syscall!(WAITID, libc::P_PID, pid, &mut info as *mut libc::siginfo_t, options, 0) })?;
+    // SAFETY: waitid filled in a SIGCHLD siginfo, whose si_status is set.
+    let status = unsafe { info.si_status() };
+    Ok(if info.si_code == libc::CLD_EXITED { ExitStatus::Exited(status) } else { ExitStatus::Signaled(status) })
+}
+
 /// kill(2): forwards signals to the container, kills stragglers before removing a cgroup.
 pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     // SAFETY: no pointers involved.

@@ -170,6 +170,13 @@ def unmount_below(path):
             subprocess.run(["umount", "-l", mount], stderr=subprocess.DEVNULL)
 
 
+# Files whose result is a race against the runtime's speed, not a behaviour: shown, not compared.
+RACES = {
+    "pidfile": "its process, `true`, has mostly exited by the time the test kills it, and the spec says "
+               "a kill of a stopped container MUST fail (kill_no_effect checks it): a runtime passes "
+               "only when its kill wins the race (crun now and then)",
+}
+
 # Device nodes a runtime reaches through its standard streams or binds into containers: it must
 # change none of them. (/dev/null is private-view.sh's own node, the others are the host's.)
 DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]
@@ -292,15 +299,18 @@ def main():
         lines.append(f"total {label}: {t['ok']} ok, {t['not_ok']} not ok, {t['skip']} skip"
                      f"{', %d todo' % t['todo'] if t['todo'] else ''}, {t['clean']} of {t['files']} files clean, "
                      f"{t['seconds']} s")
+    compared = [(c, r) for c, r in zip(cand, ref) if c.name not in RACES]
     worse = [f"{c.name} ({c.ok}/{c.not_ok}{'' if c.clean else ', unclean'} vs {r.ok}/{r.not_ok}"
              f"{'' if r.clean else ', unclean'})"
-             for c, r in zip(cand, ref) if c.ok < r.ok or c.not_ok > r.not_ok or (r.clean and not c.clean)]
+             for c, r in compared if c.ok < r.ok or c.not_ok > r.not_ok or (r.clean and not c.clean)]
     if worse:
         lines.append(f"files where {names[0]} does worse than {names[1]} (ok/not ok):")
         lines += ["  " + w for w in worse]
-    checks = [("ok", ct["ok"], ">=", rt["ok"], ct["ok"] >= rt["ok"]),
-              ("not ok", ct["not_ok"], "<=", rt["not_ok"], ct["not_ok"] <= rt["not_ok"]),
-              ("clean files", ct["clean"], ">=", rt["clean"], ct["clean"] >= rt["clean"])]
+    lines += [f"not compared, a race: {name}: {why}" for name, why in RACES.items()]
+    cc, rc = totals([c for c, _ in compared]), totals([r for _, r in compared])
+    checks = [("ok", cc["ok"], ">=", rc["ok"], cc["ok"] >= rc["ok"]),
+              ("not ok", cc["not_ok"], "<=", rc["not_ok"], cc["not_ok"] <= rc["not_ok"]),
+              ("clean files", cc["clean"], ">=", rc["clean"], cc["clean"] >= rc["clean"])]
     # The reference's changes are reported (crun 1.8 chowns /dev/null), the candidate's fail it.
     for label, changes in changed_devices.items():
         if changes:
@@ -309,7 +319,7 @@ def main():
     checks.append(("device nodes changed", len(changed_devices[names[0]]), "==", 0,
                    not changed_devices[names[0]]))
     passed = all(c[4] for c in checks)
-    lines.append(f"target ({names[0]} against {names[1]}, skips not counted): "
+    lines.append(f"target ({names[0]} against {names[1]}, skips and races not counted): "
                  + "; ".join(f"{n} {a} {op} {b} {'yes' if good else 'NO'}" for n, a, op, b, good in checks)
                  + f" -> {'PASS' if passed else 'FAIL'}")
     report = "\n".join(lines) + "\n"
