@@ -244,8 +244,8 @@ impl RuntimeEnds {
     ) -> Result<Released, Error> {
         let RuntimeEnds { go_write, report_read, pty_socket, terminal } = self;
         match sys::write_all(go_write.raw(), b"g") {
-            // Killed before it was released (from outside, or the OOM killer): its report is empty
-            // and wait4 says how it ended.
+            // Killed before it was released (from outside, or the OOM killer): its report is empty,
+            // and waitid says how it ended (see decode).
             Ok(()) | Err(Errno(libc::EPIPE)) => {}
             Err(errno) => return Err(Error::sys("write(go pipe)", errno)),
         }
