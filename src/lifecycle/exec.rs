@@ -36,7 +36,10 @@ fn own_user_namespace(pid: i32) -> Result<bool, Error> {
 }
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
-    crate::log::set_quiet(exec.quiet);
+    // Only ever turned on here: under an engine, main has made every exec quiet already.
+    if exec.quiet {
+        crate::log::set_quiet(true);
+    }
     let signals = supervise::take_signals()?;
     let state = super::state_dir(global)?;
     let id = &exec.id;
