@@ -575,7 +575,9 @@ impl Entry {
 
     /// Removes everything in the directory but what `leave` names (the overlay's `work` directory
     /// is overlayfs's scratch space, never worth keeping). The record goes last: until everything
-    /// else is gone, the entry stays a leftover that the next gc tries again.
+    /// else is gone, the entry stays a leftover that the next gc tries again. When something stays
+    /// (a log, a layer), so does the record, for the caller to replace in one rename: the entry is
+    /// never without one meanwhile, which `list` would show as a container being set up.
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
@@ -595,6 +597,9 @@ impl Entry {
         }
         for name in trees {
             self.remove_tree(name)?.step(|| step("remove", name))?;
+        }
+        if leave.log || leave.layer {
+            return Ok(());
         }
         sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD))
     }
@@ -819,7 +824,8 @@ mod tests {
         drop(entry.make_dir(WORK).unwrap());
         drop(entry.create_file(LOG).unwrap());
         entry.clear(Leave { layer: true, log: true }).unwrap();
-        assert_eq!(entry.read_record().unwrap(), RecordRead::Missing);
+        assert!(matches!(entry.read_record().unwrap(), RecordRead::Valid(_)), "kept, for the caller to replace");
+        sys::unlink(Dir::Fd(entry.fd()), RECORD).unwrap();
         let left: Vec<String> = sys::list_dir(entry.fd())
             .unwrap()
             .into_iter()
