@@ -416,17 +416,25 @@ fn entry(state: &StateDir, id: &str) -> Result<Entry, Error> {
     state.entry(id)?.ok_or_else(|| does_not_exist(id))
 }
 
+/// The status of `id`'s entry. One removed since it was opened (`Gone`) does not exist, as if it
+/// had not been found.
+fn existing_status(entry: &Entry, id: &str) -> Result<Status, Error> {
+    match manage::status(entry)? {
+        Status::Gone => Err(does_not_exist(id)),
+        status => Ok(status),
+    }
+}
+
 /// `start ID`: lets a created container's process go (it was waiting to open the exec FIFO for
 /// writing), and reports what the exec stub had to say.
 fn start(global: &Global, id: &str) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = entry(&state, id)?;
-    let mut record = match manage::status(&entry)? {
+    let mut record = match existing_status(&entry, id)? {
         Status::Live(Some(record)) if record.phase == Phase::Created => record,
         Status::Live(Some(record)) if record.phase == Phase::Running => {
             return Err(Error::Setup(format!("container {id} is already running")))
         }
-        Status::Gone => return Err(does_not_exist(id)),
         _ => return Err(Error::Setup(format!("container {id} is not created: it cannot be started"))),
     };
     let init =
@@ -512,10 +520,7 @@ fn container_cgroup(record: &Record, id: &str) -> String {
 fn print_state(global: &Global, id: &str) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = entry(&state, id)?;
-    let status = manage::status(&entry)?;
-    if let Status::Gone = status {
-        return Err(does_not_exist(id));
-    }
+    let status = existing_status(&entry, id)?;
     let (word, pid) = status_of(&status, id);
     let record = match status {
         Status::Live(Some(record)) | Status::Stopped(record) | Status::Leftover(Some(record)) => record,
@@ -610,9 +615,8 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
 /// The live record of `id`, or the error engines match ("container not running").
 fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
     let entry = entry(state, id)?;
-    match manage::status(&entry)? {
+    match existing_status(&entry, id)? {
         Status::Live(Some(record)) => Ok(record),
-        Status::Gone => Err(does_not_exist(id)),
         _ => Err(Error::Setup(format!("container {id} is not running: container not running"))),
     }
 }
