@@ -307,21 +307,30 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             // (looked at through the same entry, whose lock we hold now).
             now_status = status(&entry)?;
         }
+        // An ended container's entry has no keeper: whoever holds its lock only passes by to look
+        // at it (a sweep), and it is listed as what it is.
+        if let Status::Live(Some(record)) = &now_status {
+            match record.phase {
+                Phase::Exited(code) => now_status = Status::Exited(code),
+                Phase::Kept => now_status = Status::Kept,
+                _ => {}
+            }
+        }
         match now_status {
             Status::Live(record) => {
                 let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
-                // An ended container's entry is held by whoever passes by to look at it.
                 let status = match phase {
-                    Phase::Created => "created".into(),
-                    Phase::Running => "running".into(),
-                    Phase::Exited(code) => exited(code),
-                    Phase::Kept => "kept overlay".into(),
-                    Phase::Creating => "starting".into(),
+                    Phase::Created => "created",
+                    Phase::Running => "running",
+                    _ => "starting",
                 };
-                rows.push(row(&id, record.as_ref(), &status));
+                rows.push(row(&id, record.as_ref(), status));
             }
             Status::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
-            Status::Exited(code) => rows.push(row(&id, None, &exited(code))),
+            Status::Exited(code) => {
+                let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
+                rows.push(row(&id, None, &status));
+            }
             Status::Kept => rows.push(row(&id, None, "kept overlay")),
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
             Status::Leftover(_) | Status::Gone => {}
@@ -329,11 +338,6 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
     }
     crate::log::stdout(&format_table(&rows));
     Ok(0)
-}
-
-/// The status word of a container that has exited (with its code, when its runtime could tell).
-fn exited(code: Option<i32>) -> String {
-    code.map_or("exited".into(), |code| format!("exited ({code})"))
 }
 
 /// `contain gc [ID...]`.
