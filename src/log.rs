@@ -114,6 +114,12 @@ pub fn error(err: &dyn std::fmt::Display) {
     }
 }
 
+/// `[contain] ...`, which --quiet does not hide: what the user must hear whatever they asked (why
+/// their container died, when its status alone hides it).
+pub fn notice(text: &str) {
+    emit("info", text);
+}
+
 /// `[contain] warning: ...`: something went wrong that does not change the outcome (the command
 /// ran; a report could not be written). --quiet does not hide it either.
 pub fn warning(text: &str) {

@@ -335,8 +335,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
     if usage.oom_kills.is_some_and(|kills| kills > 0) {
         let limit = spec.limits.memory_bytes.map_or("none".into(), human_size);
-        // Said even under --quiet: it is why the container died, which its status alone hides.
-        crate::log::emit("info", &format!("container was OOM-killed (memory limit {limit})"));
+        crate::log::notice(&format!("container was OOM-killed (memory limit {limit})"));
     }
     log!("usage: {}", usage.line());
     let left_for_gc = |err: Error| crate::log::warning(&format!("{err}: left for contain gc"));
