@@ -15,7 +15,6 @@
 mod common;
 
 use std::fs;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -347,9 +346,10 @@ impl ForgedEntry {
         assert!(self.lock.is_none(), "the entry's lock is already held by this test");
         loop {
             fs::create_dir_all(&self.dir).unwrap();
-            let Ok(dir) = fs::File::open(&self.dir) else { continue };
-            // SAFETY: flock on a descriptor we own.
-            assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) }, 0);
+            let dir = match lock_entry(&self.dir) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                locked => locked.unwrap(),
+            };
             // A sweep may have removed the directory between its mkdir and the lock.
             let still_there = fs::metadata(&self.dir).map(|now| now.ino()).ok() == Some(dir.metadata().unwrap().ino());
             if still_there {

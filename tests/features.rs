@@ -8,7 +8,6 @@
 mod common;
 
 use std::fs;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::Duration;
@@ -378,9 +377,7 @@ fn list_waits_for_another_sweep_and_shows_the_container_exited() {
     send_signal(parent_of(init) as u32, libc::SIGKILL);
     wait_for("the container to die with its runtime", Duration::from_secs(5), || (!process_alive(init)).then_some(()));
 
-    let entry = fs::File::open(state.dir.join(&name)).unwrap();
-    // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(entry.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let entry = lock_entry(&state.dir.join(&name)).unwrap();
     let list = command(&state.args(&["list"])).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     drop(entry);

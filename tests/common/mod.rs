@@ -306,14 +306,23 @@ pub fn plant_entry(name: &str, record: &str) {
     fs::rename(&staging, state_dir(name)).unwrap();
 }
 
+/// Takes the lock of the entry directory `dir` (waiting for it), as its keeper or a sweep does, for
+/// as long as the returned file stays open.
+pub fn lock_entry(dir: &Path) -> std::io::Result<fs::File> {
+    let held = fs::File::open(dir)?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(held)
+}
+
 /// Removes an entry by hand (a kept layer, another version's record) under its lock, as contain
 /// removes one: a sweep of a test beside this one then never finds it half-removed (its record
 /// gone, its layer still there) and cleans it up at the same time. Silent, for cleanup that runs
 /// while a failed test unwinds; the caller's leftover checks tell whether it worked.
 pub fn remove_entry(dir: &Path) {
-    let Ok(held) = fs::File::open(dir) else { return };
-    // SAFETY: flock on a descriptor we own.
-    unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) };
+    let _held = lock_entry(dir);
     let _ = fs::remove_dir_all(dir);
 }
 
