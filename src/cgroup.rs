@@ -38,6 +38,8 @@ pub const V1_OCI_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "c
 const V2_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 /// rmdir of a cgroup whose last task is still being torn down fails with EBUSY for a moment.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `signal_all` waits for a freezing cgroup to report itself frozen.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The cgroup limits; `None` leaves the kernel's default (no limit).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -141,6 +143,16 @@ pub fn normalized(path: &str) -> Option<String> {
 /// any hierarchy?
 pub fn lists_path(proc_cgroup: &str, path: &str) -> bool {
     proc_cgroup.lines().filter_map(|line| line.splitn(3, ':').nth(2)).any(|listed| listed == path)
+}
+
+/// Like `lists_path`, or a cgroup below `path` (the container made its own, through its cgroup
+/// namespace).
+pub fn lists_path_or_below(proc_cgroup: &str, path: &str) -> bool {
+    let below = format!("{path}/");
+    proc_cgroup
+        .lines()
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .any(|listed| listed == path || listed.starts_with(&below))
 }
 
 fn cgroup_name(id: &str) -> String {
@@ -392,9 +404,12 @@ pub fn detect() -> Result<Option<Version>, Error> {
 /// A container's cgroup (on v1: its directory in each hierarchy). Removed on drop.
 pub struct Cgroup {
     version: Version,
+    /// Its path below the hierarchies' roots (`/contain-ID`): what /proc/PID/cgroup says of a
+    /// process in it.
+    path: String,
     /// (v1 hierarchy or "" on v2, directory) for each directory this run created, in creation order;
     /// only these are ever removed.
-    dirs: Vec<(&'static str, String)>,
+    dirs: Vec<(String, String)>,
     /// v2 only: the directory, opened for CLONE_INTO_CGROUP.
     dir_fd: Option<Fd>,
     /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
@@ -414,7 +429,8 @@ impl Cgroup {
         controllers: &[&'static str],
         may_exist: bool,
     ) -> Result<Cgroup, Error> {
-        let mut cgroup = Cgroup { version, dirs: Vec::new(), dir_fd: None, kill_stragglers: true };
+        let mut cgroup =
+            Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, kill_stragglers: true };
         let (parent, _) = path.rsplit_once('/').unwrap_or(("", path));
         match version {
             Version::V2 => {
@@ -525,24 +541,17 @@ impl Cgroup {
             }
             other => other.step(|| format!("mkdir({dir})"))?,
         }
-        self.dirs.push((controller, dir));
+        self.dirs.push((controller.to_string(), dir));
         Ok(())
     }
 
-    /// The directories a container named `id` left behind (its runtime died without removing
-    /// them), wherever `create` may have made them, to be removed with `remove`.
-    pub fn leftover(id: &str) -> Cgroup {
-        let dirs = existing_dirs(id).into_iter().map(|dir| ("", dir)).collect();
-        // The version only matters for limits and OOM counts, which a leftover is not asked for.
-        Cgroup { version: Version::V2, dirs, dir_fd: None, kill_stragglers: true }
-    }
-
-    /// The directories at `path` (from `normalized`) an OCI container left behind. `remove` kills
-    /// what is still inside only with `kill_stragglers`: the path came from a file, so only the
-    /// engine's own `delete` may empty it (see lifecycle/oci.rs), never a sweep.
+    /// The directories at `path` (`/contain-ID`, or a path from `normalized`) in every mounted
+    /// hierarchy: a leftover's, or a running container's (then `keep` it). `remove` kills what is
+    /// still inside only with `kill_stragglers`: only in a cgroup known to be the container's.
     pub fn existing_at(path: &str, kill_stragglers: bool) -> Result<Cgroup, Error> {
         let dirs = hierarchy_dirs_at(path);
-        Ok(Cgroup { version: detect()?.unwrap_or(Version::V2), dirs, dir_fd: None, kill_stragglers })
+        let version = detect()?.unwrap_or(Version::V2);
+        Ok(Cgroup { version, path: path.to_string(), dirs, dir_fd: None, kill_stragglers })
     }
 
     /// The pids in the cgroup (the first directory's cgroup.procs: every hierarchy has them all).
@@ -550,10 +559,65 @@ impl Cgroup {
         self.dirs.first().map_or(Vec::new(), |(_, dir)| procs_in(dir))
     }
 
-    /// Sends `sig` to every process in the cgroup (OCI `kill --all`).
-    pub fn signal_all(&self, sig: i32) {
-        for pid in self.pids() {
-            let _ = sys::kill(pid, sig);
+    /// Sends `sig` to every process in the cgroup, and never to a process outside it: OCI `kill
+    /// --all`, `kill` and `stop` of a container whose record is damaged, the stragglers `remove`
+    /// and gc kill. A pid read from cgroup.procs may have been freed and reused by a host process
+    /// before a kill(2) reaches it, so no signal goes by pid:
+    /// - v2 with cgroup.kill (Linux 5.14), for SIGKILL: the kernel kills the whole cgroup itself;
+    /// - else the cgroup is frozen (nothing in it can fork while it is looked at), and each pid gets
+    ///   a pidfd first, then is checked in /proc/PID/cgroup to be in the cgroup, then is signalled
+    ///   through the pidfd. The pidfd pins the process: had it died and its pid been reused before
+    ///   the check, the signal goes to the dead process, that is nowhere. Then it is thawed, unless
+    ///   it was frozen before (OCI `pause`) and the signal is not SIGKILL (a frozen v1 process dies
+    ///   only once thawed).
+    ///
+    /// A v1 `contain run` container has no freezer hierarchy: the pidfds alone then keep the signal
+    /// from a reused pid, and a process forked meanwhile is left to the next pass.
+    pub fn signal_all(&self, sig: i32) -> Result<(), Error> {
+        if sig == libc::SIGKILL && self.version == Version::V2 {
+            if let Some(dir) = self.dir_of("") {
+                let file = format!("{dir}/cgroup.kill");
+                match sys::write_file(&cpath(&file)?, "1") {
+                    Ok(()) => return Ok(()),
+                    // Before 5.14.
+                    Err(Errno(libc::ENOENT)) => {}
+                    Err(errno) => return Err(Error::sys(format!("write({file}, 1)"), errno)),
+                }
+            }
+        }
+        let freezer = self.dir_of(if self.version == Version::V2 { "" } else { "freezer" });
+        let paused = freezer.is_some() && self.frozen();
+        if freezer.is_some() && !paused {
+            self.freeze(true)?;
+            self.wait_frozen();
+        }
+        let mut pids: Vec<i32> = self.dirs.iter().flat_map(|(_, dir)| procs_in(dir)).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        let signalled = pids.into_iter().try_for_each(|pid| signal_if_within(pid, &self.path, sig));
+        let thawed = match freezer.is_some() && (!paused || sig == libc::SIGKILL) {
+            true => self.freeze(false),
+            false => Ok(()),
+        };
+        signalled.and(thawed)
+    }
+
+    /// Does the freezer say the whole cgroup is frozen (v2's cgroup.events `frozen 1`, v1's
+    /// freezer.state `FROZEN`; FREEZING means some task has not stopped yet)?
+    pub fn frozen(&self) -> bool {
+        let (controller, file) = match self.version {
+            Version::V2 => ("", "cgroup.events"),
+            Version::V1 => ("freezer", "freezer.state"),
+        };
+        self.read(controller, file).is_some_and(|text| reads_frozen(&text))
+    }
+
+    /// Waits, a bounded while, until every task of the cgroup is frozen. Past that the signals go
+    /// out anyway: the pidfds keep them from reused pids, only a fork may slip through.
+    fn wait_frozen(&self) {
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        while !self.frozen() && Instant::now() < deadline {
+            sys::sleep(Duration::from_millis(1));
         }
     }
 
@@ -673,8 +737,11 @@ impl Cgroup {
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.dir_fd = None;
         let mut first_failure = Ok(());
-        while let Some((_, dir)) = self.dirs.pop() {
+        // Popped once removed: a straggler killed meanwhile is looked for in all that is left.
+        while let Some((_, dir)) = self.dirs.last() {
+            let dir = dir.clone();
             first_failure = first_failure.and(self.remove_dir(&dir));
+            self.dirs.pop();
         }
         first_failure
     }
@@ -687,7 +754,8 @@ impl Cgroup {
                 Ok(()) | Err(Errno(libc::ENOENT)) => return Ok(()),
                 Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
                     if self.kill_stragglers {
-                        kill_all_in(dir);
+                        // Best effort: what cannot be killed keeps rmdir busy, which is the error.
+                        let _ = self.signal_all(libc::SIGKILL);
                     }
                     sys::sleep(Duration::from_millis(5));
                 }
@@ -705,21 +773,16 @@ impl Drop for Cgroup {
     }
 }
 
-/// The cgroup directories of the container `id`, in whichever hierarchies exist.
-pub fn existing_dirs(id: &str) -> Vec<String> {
-    existing_dirs_at(&relative_path(id))
-}
-
 /// The cgroup directories at `path` (relative to the cgroup root), in whichever hierarchies exist.
 pub fn existing_dirs_at(path: &str) -> Vec<String> {
     hierarchy_dirs_at(path).into_iter().map(|(_, dir)| dir).collect()
 }
 
 /// The directories at `path` (relative to the cgroup root), with their v1 hierarchy ("" on v2).
-fn hierarchy_dirs_at(path: &str) -> Vec<(&'static str, String)> {
+fn hierarchy_dirs_at(path: &str) -> Vec<(String, String)> {
     let v2 = std::iter::once(("", format!("{CGROUP_ROOT}{path}")));
     let v1 = V1_OCI_CONTROLLERS.iter().map(|&controller| (controller, format!("{CGROUP_ROOT}/{controller}{path}")));
-    v2.chain(v1).filter(|(_, dir)| sys::exists(dir)).collect()
+    v2.chain(v1).filter(|(_, dir)| sys::exists(dir)).map(|(controller, dir)| (controller.to_string(), dir)).collect()
 }
 
 /// "/a", "/a/b" for "/a/b": every directory from the top down to `path` (none for "").
@@ -769,11 +832,29 @@ pub fn attach_dirs<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>, pid: i32) -
     Ok(())
 }
 
-/// SIGKILLs every process still listed in `dir`/cgroup.procs (stragglers that keep rmdir busy).
-fn kill_all_in(dir: &str) {
-    for pid in procs_in(dir) {
-        let _ = sys::kill(pid, libc::SIGKILL);
+/// Sends `sig` to the process `pid` if it is in the cgroup `path` or below (see
+/// `Cgroup::signal_all`): the pidfd is opened before /proc/PID/cgroup is read, so the process
+/// signalled is never one that took the pid after the check.
+fn signal_if_within(pid: i32, path: &str, sig: i32) -> Result<(), Error> {
+    let pidfd = match sys::pidfd_open(pid) {
+        Ok(pidfd) => pidfd,
+        Err(Errno(libc::ESRCH)) => return Ok(()),
+        Err(errno) => return Err(crate::compat::pidfd_open_error(&pid.to_string(), errno)),
+    };
+    let file = format!("/proc/{pid}/cgroup");
+    let Some(cgroups) = sys::read_process_file(&file).step(|| format!("read({file})"))? else { return Ok(()) };
+    if !lists_path_or_below(&cgroups, path) {
+        return Ok(());
     }
+    match sys::pidfd_send_signal(&pidfd, sig) {
+        Ok(()) | Err(Errno(libc::ESRCH)) => Ok(()),
+        Err(errno) => Err(Error::sys(format!("pidfd_send_signal({pid}, {})", crate::signals::signal_name(sig)), errno)),
+    }
+}
+
+/// v2's cgroup.events with `frozen 1`, or v1's freezer.state `FROZEN`.
+fn reads_frozen(text: &str) -> bool {
+    text.trim() == "FROZEN" || text.lines().any(|line| line.trim() == "frozen 1")
 }
 
 /// On v2 a controller's files only appear in a child cgroup once the parent lists it in
@@ -850,6 +931,23 @@ mod tests {
         assert!(!lists_path(v1, "/contain-we"));
         assert!(lists_path("0::/libpod_parent/x\n", "/libpod_parent/x"));
         assert!(!lists_path("0::/contain-other\n", "/contain-web"));
+    }
+
+    #[test]
+    fn a_process_below_a_cgroup_is_within_it() {
+        assert!(lists_path_or_below("0::/contain-web\n", "/contain-web"));
+        assert!(lists_path_or_below("4:pids:/contain-web/inner\n0::/\n", "/contain-web"));
+        assert!(!lists_path_or_below("0::/contain-webserver\n", "/contain-web"), "a sibling sharing a prefix");
+        assert!(!lists_path_or_below("0::/\n1:name=systemd:/user.slice\n", "/contain-web"));
+    }
+
+    #[test]
+    fn frozen_is_read_from_either_freezer() {
+        assert!(reads_frozen("populated 1\nfrozen 1\n"));
+        assert!(!reads_frozen("populated 1\nfrozen 0\n"));
+        assert!(reads_frozen("FROZEN\n"));
+        assert!(!reads_frozen("FREEZING\n"), "v1 is frozen only once every task is");
+        assert!(!reads_frozen("THAWED\n"));
     }
 
     #[test]

@@ -251,8 +251,9 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
     if all {
         if let Some(path) = container_cgroup(&record, id) {
             let cgroup = Cgroup::existing_at(&path, false)?;
-            cgroup.signal_all(signal);
+            let signalled = cgroup.signal_all(signal);
             cgroup.keep();
+            signalled?;
         }
     }
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
@@ -443,7 +444,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
         Some(record) if record.kind == Kind::Oci || !record.cgroup.is_empty() => {
             container_cgroup(record, id).map(|path| Cgroup::existing_at(&path, false)).transpose()?
         }
-        _ => Some(Cgroup::leftover(id)),
+        _ => Some(Cgroup::existing_at(&cgroup::relative_path(id), true)?),
     };
     if let Some(cgroup) = cgroup {
         cgroup.remove()?;

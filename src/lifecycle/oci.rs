@@ -566,8 +566,9 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         Status::Live(Some(record)) => {
             // Removed below, once emptied: kept here.
             let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
-            cgroup.signal_all(libc::SIGKILL);
+            let killed = cgroup.signal_all(libc::SIGKILL);
             cgroup.keep();
+            killed?;
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
                 let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
