@@ -736,3 +736,69 @@ fn keep_keeps_the_upper_layer_and_not_overlayfs_scratch_space() {
     assert_eq!(left, ["state", "upper"], "--keep keeps the layer (and a record saying so), nothing else");
     assert_eq!(fs::read_to_string(dir.join("upper/kept")).unwrap(), "kept\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signals by cgroup, never by a pid that may have been reused; gc of what the id determines;
+// containers whose record is damaged; one exit status per command.
+// ---------------------------------------------------------------------------------------------
+
+/// Moves `pid` to the top cgroup of every hierarchy where it is in `contain-NAME`: from then on it
+/// is a host process, whatever pid it has.
+fn move_out_of_container_cgroup(name: &str, pid: i32) {
+    for dir in cgroups_of(name) {
+        let top = dir.parent().unwrap().join("cgroup.procs");
+        fs::write(&top, pid.to_string()).unwrap_or_else(|e| panic!("write {}: {e}", top.display()));
+    }
+}
+
+/// The pids in the container's cgroup, as the pids (v1) or unified (v2) hierarchy lists them.
+fn pids_in_cgroup(name: &str) -> Vec<i32> {
+    let procs = cgroup_file(name, "pids", "cgroup.procs", "cgroup.procs");
+    fs::read_to_string(procs).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// A process that leaves the container's cgroup after `kill --all` read cgroup.procs and before
+/// it signals (as a pid freed and reused by a host process does) is not signalled: the read is
+/// held a second and a half by strace, and the process is moved to the host's cgroup meanwhile.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn kill_all_never_signals_a_process_that_left_the_cgroup_after_the_read() {
+    let name = root_test("killrace");
+    require_tool("strace", "strace");
+    let _cleanup = CleanUp(name.clone());
+    let runtime = start(&name, &[], &["sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    let pids = wait_for("two processes in the cgroup", Duration::from_secs(10), || {
+        let pids = pids_in_cgroup(&name);
+        (pids.len() == 2).then_some(pids)
+    });
+    let is_init = |pid: &i32| {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status.lines().any(|l| l.starts_with("NSpid:") && l.ends_with("\t1"))
+    };
+    let leaver = *pids.iter().find(|pid| !is_init(pid)).expect("the background sleep");
+    let _leaver_gone = Defer(|| kill_quietly(leaver));
+    let mut strace = Command::new("strace");
+    strace.args(["-f", "-o", "/dev/null", "-e", "trace=read", "-e", "inject=read:delay_exit=1500000"]);
+    for dir in cgroups_of(&name) {
+        strace.arg("-P").arg(dir.join("cgroup.procs"));
+    }
+    // SIGTERM: the background sleep dies of it, the init (PID 1 without a handler) ignores it. A
+    // SIGKILL would end the init, and with it the whole PID namespace, the moved process too.
+    strace.arg(contain_bin()).args(["kill", "--all", &name, "TERM"]);
+    let killer = strace.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let read = eventually(Duration::from_secs(20), || {
+        first_child(killer.id()).is_some_and(|kill| held_in_syscall(kill, libc::SYS_read))
+    });
+    if read {
+        move_out_of_container_cgroup(&name, leaver);
+    }
+    let out = finish(killer);
+    assert!(read, "kill --all never read cgroup.procs: {}", out.stderr);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::thread::sleep(Duration::from_millis(200));
+    let survived = process_alive(leaver);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert!(survived, "kill --all signalled a process that had left the container's cgroup");
+    assert_no_leftovers(&name, rootfs());
+}
