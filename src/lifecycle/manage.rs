@@ -50,6 +50,11 @@ pub enum Status {
     Leftover(Option<Record>),
     /// A record another version of contain wrote: reported, never touched.
     OtherVersion,
+    /// Its keeper lives, but its record cannot be decoded (records are replaced in one rename, so
+    /// it was damaged, not half-written): nothing it says can be used, only what the id
+    /// determines, its cgroup (see `kill`).
+    Damaged,
+
     /// Removed since it was opened (its keeper ended): nothing of it is left to act on, and its
     /// name may already be another container's.
     Gone,
@@ -67,6 +72,7 @@ pub fn status(entry: &Entry) -> Result<Status, Error> {
         // moment to look): this version neither reads nor touches it.
         RecordRead::OtherVersion => return Ok(Status::OtherVersion),
         RecordRead::Valid(record) => Some(record),
+        RecordRead::Broken if !unkept => return Ok(Status::Damaged),
         RecordRead::Missing | RecordRead::Broken => None,
     };
     if !unkept {
@@ -117,6 +123,9 @@ enum Held {
 }
 
 fn held(status: &Status) -> Result<Held, Error> {
+    if let Status::Damaged = status {
+        return Ok(Held::WithoutInit);
+    }
     let Status::Live(record) = status else { return Ok(Held::Settled) };
     Ok(match record.as_ref().and_then(|record| record.init) {
         None => Held::WithoutInit,
@@ -222,17 +231,56 @@ pub fn is_pid_one_of_a_child_namespace(status: &str) -> bool {
 /// The running container `id`: its entry (open, so the caller can wait on its lock even once the
 /// name is gone), its record and its trusted init; or the error the user sees.
 pub fn running(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
+    match target(state, id)? {
+        Target::Init(entry, record, init) => Ok((entry, *record, init)),
+        Target::Damaged(..) => Err(damaged(id)),
+    }
+}
+
+/// What `kill` and `stop` act on: a running container's trusted init, or, when the record of a
+/// container whose keeper lives is damaged, its cgroup, which the id determines. Never a pid read
+/// from /proc/locks: that is whoever took the lock, and its pid may have been reused since.
+enum Target {
+    Init(Entry, Box<Record>, Init),
+    Damaged(Entry, Cgroup),
+}
+
+fn target(state: &StateDir, id: &str) -> Result<Target, Error> {
     // In the words engines match on (containerd, go-runc): "container not running", "does not exist".
     let not_running = || Error::Setup(format!("{id}: container not running (see contain list)"));
     let no_such = || Error::Setup(format!("{id:?}: container does not exist (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
     let record = match status(&entry)? {
         Status::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
+        Status::Damaged => return Ok(Target::Damaged(entry, cgroup_of_id(id)?.ok_or_else(|| damaged(id))?)),
         Status::Gone => return Err(no_such()),
         _ => return Err(not_running()),
     };
     let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
-    Ok((entry, record, init))
+    Ok(Target::Init(entry, Box::new(record), init))
+}
+
+fn damaged(id: &str) -> Error {
+    Error::Setup(format!(
+        "{id}: the container's record is damaged: only `contain kill {id}` or `contain stop {id}` can act on it, \
+         through its cgroup"
+    ))
+}
+
+/// The cgroup the id `id` determines, `/contain-ID` (for a user who is not root, in their
+/// delegated subtree), with its directories in every hierarchy; None if it has none. Kept, never
+/// removed: its keeper lives.
+fn cgroup_of_id(id: &str) -> Result<Option<Cgroup>, Error> {
+    let path = match userns::host_root()? {
+        true => Some(cgroup::relative_path(id)),
+        false => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(id))),
+    };
+    let Some(cgroup) = path.map(|path| Cgroup::existing_at(&path, false)).transpose()? else { return Ok(None) };
+    if cgroup.describe().is_empty() {
+        cgroup.keep();
+        return Ok(None);
+    }
+    Ok(Some(cgroup))
 }
 
 /// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
@@ -244,16 +292,22 @@ fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
 /// `contain kill [--all] ID [SIGNAL]`: SIGNAL to the container's init, or with `--all` to every
 /// process in its cgroup. The default is SIGKILL for `contain run`'s containers and SIGTERM for
 /// an OCI container's (runc's default, which engines expect). The id is printed back for
-/// `contain run`'s containers only (an engine reads nothing).
+/// `contain run`'s containers only (an engine reads nothing). A container whose record is damaged
+/// gets the signal (SIGKILL by default) in every process of its cgroup: its keeper then sees its
+/// PID 1 die and cleans up as usual.
 pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Result<i32, Error> {
-    let (_, record, init) = running(state, id)?;
+    let (record, init) = match target(state, id)? {
+        Target::Init(_, record, init) => (record, init),
+        Target::Damaged(_, cgroup) => {
+            signal_kept(cgroup, signal.unwrap_or(libc::SIGKILL))?;
+            crate::log::stdout(&format!("{id}\n"));
+            return Ok(0);
+        }
+    };
     let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
     if all {
         if let Some(path) = container_cgroup(&record, id) {
-            let cgroup = Cgroup::existing_at(&path, false)?;
-            let signalled = cgroup.signal_all(signal);
-            cgroup.keep();
-            signalled?;
+            signal_kept(Cgroup::existing_at(&path, false)?, signal)?;
         }
     }
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
@@ -263,23 +317,61 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
     Ok(0)
 }
 
+/// `signal` to every process of a running container's cgroup, which stays.
+fn signal_kept(cgroup: Cgroup, signal: i32) -> Result<(), Error> {
+    let result = cgroup.signal_all(signal);
+    cgroup.keep();
+    result
+}
+
 /// `contain stop ID [--time S]`: SIGTERM, SIGKILL after S seconds, then wait for the container's
-/// keeper to have cleaned up and let go (its lock is free once it has exited).
+/// keeper to have cleaned up and let go (its lock is free once it has exited). A container whose
+/// record is damaged is stopped the same way through its cgroup (see `kill`).
 pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error> {
-    let (entry, _, init) = running(state, id)?;
-    sys::pidfd_send_signal(&init.pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
-    if !wait_exit(&init.pidfd, timeout)? {
-        log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
-        sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL).step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
-        wait_exit(&init.pidfd, CLEANUP_WAIT)?;
-    }
+    let entry = match target(state, id)? {
+        Target::Init(entry, _, init) => {
+            sys::pidfd_send_signal(&init.pidfd, libc::SIGTERM).step(|| format!("pidfd_send_signal({id}, SIGTERM)"))?;
+            if !wait_exit(&init.pidfd, timeout)? {
+                log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
+                sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL)
+                    .step(|| format!("pidfd_send_signal({id}, SIGKILL)"))?;
+                wait_exit(&init.pidfd, CLEANUP_WAIT)?;
+            }
+            entry
+        }
+        Target::Damaged(entry, cgroup) => {
+            let result = stop_cgroup(&cgroup, id, timeout);
+            cgroup.keep();
+            result?;
+            entry
+        }
+    };
     // On the entry opened before the signal: its runtime may have removed the directory's name
     // already, and hold the lock until it exits.
-    if let Status::Live(_) = settled_status(&entry)? {
+    if let Status::Live(_) | Status::Damaged = settled_status(&entry)? {
         log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
     }
     crate::log::stdout(&format!("{id}\n"));
     Ok(0)
+}
+
+/// SIGTERM to every process of `cgroup`, SIGKILL to what is left after `timeout`, and a bounded
+/// wait for it to empty.
+fn stop_cgroup(cgroup: &Cgroup, id: &str, timeout: Duration) -> Result<(), Error> {
+    let emptied = |limit: Duration| {
+        let deadline = Instant::now() + limit;
+        while !cgroup.pids().is_empty() && Instant::now() < deadline {
+            sys::sleep(Duration::from_millis(10));
+        }
+        cgroup.pids().is_empty()
+    };
+    cgroup.signal_all(libc::SIGTERM)?;
+    if !emptied(timeout) {
+        log!("{id} did not stop within {}s: sending SIGKILL", timeout.as_secs());
+        cgroup.signal_all(libc::SIGKILL)?;
+        emptied(CLEANUP_WAIT);
+    }
+    Ok(())
 }
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
@@ -334,6 +426,7 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             }
             Status::Kept => rows.push(row(&id, None, "kept overlay")),
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
+            Status::Damaged => rows.push(row(&id, None, "damaged record")),
             Status::Leftover(_) | Status::Gone => {}
         }
     }

@@ -585,6 +585,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         Status::OtherVersion => {
             return Err(Error::Setup(format!("container {id} has a record of another contain version")))
         }
+        Status::Damaged => return Err(Error::Setup(format!("container {id} is running with a damaged record"))),
         Status::Stopped(record) | Status::Leftover(Some(record)) => record,
         Status::Leftover(None) | Status::Exited(_) | Status::Kept => Record { kind: Kind::Run, ..Default::default() },
     };
