@@ -802,3 +802,38 @@ fn kill_all_never_signals_a_process_that_left_the_cgroup_after_the_read() {
     assert!(survived, "kill --all signalled a process that had left the container's cgroup");
     assert_no_leftovers(&name, rootfs());
 }
+
+/// Damages the record of the running container `name` (replaced in one rename, as contain writes
+/// records, while its runtime holds the entry's lock).
+fn damage_record(name: &str) {
+    let dir = state_dir(name);
+    fs::write(dir.join("state.damaged"), "contain-record=2\nkind=run\nphase=runn\0ing\n").unwrap();
+    fs::rename(dir.join("state.damaged"), dir.join("state")).unwrap();
+}
+
+/// A running container whose record is damaged is said to be so (not "not running"), and `kill`
+/// and `stop` end it through its cgroup, which its id determines; its runtime then cleans up.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn kill_and_stop_end_a_running_container_whose_record_is_damaged() {
+    for stop in [false, true] {
+        let name = root_test(if stop { "damagedstop" } else { "damagedkill" });
+        let _cleanup = CleanUp(name.clone());
+        // A contain that cannot end it (an older one) leaves no container running.
+        let _runtime_gone = Defer(|| kill_runtimes_of(&name));
+        let runtime = start(&name, &[], &["sleep", "1000"]);
+        damage_record(&name);
+        let listed = listed(&name).unwrap_or_default();
+        assert!(listed.contains(" damaged record "), "list: {listed:?}");
+        let exec = contain(&["exec", &name, "true"]);
+        assert!(exec.stderr.contains("record is damaged"), "exec: {}", exec.stderr);
+        let out = match stop {
+            true => contain(&["stop", "--time", "1", &name]),
+            false => contain(&["kill", &name]),
+        };
+        assert_eq!((out.code, out.stdout.trim()), (0, name.as_str()), "{}", out.stderr);
+        let runtime = finish_within(runtime, Duration::from_secs(20)).expect("the container kept running");
+        assert_eq!(runtime.code, 137, "{}", runtime.stderr);
+        assert_no_leftovers(&name, rootfs());
+    }
+}
