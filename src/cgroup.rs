@@ -549,7 +549,7 @@ impl Cgroup {
     /// hierarchy: a leftover's, or a running container's (then `keep` it). `remove` kills what is
     /// still inside only with `kill_stragglers`: only in a cgroup known to be the container's.
     pub fn existing_at(path: &str, kill_stragglers: bool) -> Result<Cgroup, Error> {
-        let dirs = hierarchy_dirs_at(path);
+        let dirs = hierarchy_dirs_at(path)?;
         let version = detect()?.unwrap_or(Version::V2);
         Ok(Cgroup { version, path: path.to_string(), dirs, dir_fd: None, kill_stragglers })
     }
@@ -773,16 +773,48 @@ impl Drop for Cgroup {
     }
 }
 
-/// The cgroup directories at `path` (relative to the cgroup root), in whichever hierarchies exist.
-pub fn existing_dirs_at(path: &str) -> Vec<String> {
-    hierarchy_dirs_at(path).into_iter().map(|(_, dir)| dir).collect()
+/// The cgroup directories at `path` (relative to the cgroup root), in every mounted hierarchy.
+pub fn existing_dirs_at(path: &str) -> Result<Vec<String>, Error> {
+    Ok(hierarchy_dirs_at(path)?.into_iter().map(|(_, dir)| dir).collect())
 }
 
-/// The directories at `path` (relative to the cgroup root), with their v1 hierarchy ("" on v2).
-fn hierarchy_dirs_at(path: &str) -> Vec<(String, String)> {
-    let v2 = std::iter::once(("", format!("{CGROUP_ROOT}{path}")));
-    let v1 = V1_OCI_CONTROLLERS.iter().map(|&controller| (controller, format!("{CGROUP_ROOT}/{controller}{path}")));
-    v2.chain(v1).filter(|(_, dir)| sys::exists(dir)).map(|(controller, dir)| (controller.to_string(), dir)).collect()
+/// The directories at `path` (relative to the cgroup root), with their hierarchy ("" on v2), in
+/// every hierarchy mounted under the cgroup root (see `mounted_hierarchies`).
+fn hierarchy_dirs_at(path: &str) -> Result<Vec<(String, String)>, Error> {
+    if is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
+        let dir = format!("{CGROUP_ROOT}{path}");
+        return Ok(if sys::exists(&dir) { vec![(String::new(), dir)] } else { Vec::new() });
+    }
+    let dirs = mounted_hierarchies()?.into_iter().map(|name| {
+        let dir = format!("{CGROUP_ROOT}/{name}{path}");
+        (name, dir)
+    });
+    Ok(dirs.filter(|(_, dir)| sys::exists(dir)).collect())
+}
+
+/// The hierarchies mounted in the directories of a v1 or hybrid cgroup root, each once: the ones
+/// contain makes directories in by their usual names first (`cpu` may be a symlink to
+/// `cpu,cpuacct`), then every other (`blkio`, `systemd`, a hybrid's cgroup2 at `unified`), since a
+/// container's directory can be in any of them (an engine made it, or an older contain).
+fn mounted_hierarchies() -> Result<Vec<String>, Error> {
+    let root = sys::open(&cpath(CGROUP_ROOT)?, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .step(|| format!("open({CGROUP_ROOT})"))?;
+    let listed = sys::list_dir(&root).step(|| format!("getdents64({CGROUP_ROOT})"))?;
+    let listed = listed.into_iter().filter_map(|entry| entry.name.into_string().ok());
+    let mut seen = Vec::new();
+    let mut names = Vec::new();
+    for name in V1_OCI_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed) {
+        let mount = format!("{CGROUP_ROOT}/{name}");
+        if !(is_fs(&mount, CGROUP_SUPER_MAGIC)? || is_fs(&mount, CGROUP2_SUPER_MAGIC)?) {
+            continue;
+        }
+        let Ok(st) = sys::stat(&cpath(&mount)?, 0) else { continue };
+        if !seen.contains(&sys::identity(&st)) {
+            seen.push(sys::identity(&st));
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 /// "/a", "/a/b" for "/a/b": every directory from the top down to `path` (none for "").

@@ -232,23 +232,19 @@ pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
     leases_dir(state)?.list(|name| name.parse::<Ipv4Addr>().is_ok())
 }
 
-/// Gives back the lease of a container that no longer runs, and deletes its host end (named after
-/// its id, never after anything a file says).
-pub fn release_leftover(state: &StateDir, lease: &LeaseFile) -> Result<(), Error> {
-    delete_interface(&host_interface_name(&lease.owner))?;
-    leases_dir(state)?.remove_if_owned(&lease.name, &lease.owner)
-}
-
-/// Gives back what a dead container `id` held according to its record's network field (`veth IF
-/// HOST CONTAINER lease NETWORK`): the lease, if it is still `id`'s, and its host end.
-pub fn release_of(state: &StateDir, id: &str, network: &str) -> Result<(), Error> {
-    if !network.starts_with("veth ") {
-        return Ok(());
+/// Gives back what a dead container `id` held, by what its id determines, never by what its
+/// record says (a record is hostile input): the host end `ct-ID`, if there is one, and each lease
+/// whose file names `id` as its owner.
+pub fn release_of(state: &StateDir, id: &str) -> Result<(), Error> {
+    let interface = host_interface_name(id);
+    match sys::interface_index(&interface) {
+        Ok(_) => delete_interface(&interface)?,
+        Err(Errno(libc::ENODEV)) => {}
+        Err(errno) => return Err(Error::sys(format!("ioctl({interface}, SIOCGIFINDEX)"), errno)),
     }
-    delete_interface(&host_interface_name(id))?;
-    let Some(name) = network.rsplit_once(" lease ").map(|(_, name)| name) else { return Ok(()) };
-    if name.parse::<Ipv4Addr>().is_ok() {
-        leases_dir(state)?.remove_if_owned(name, id)?;
+    let dir = leases_dir(state)?;
+    for lease in leases(state)?.into_iter().filter(|lease| lease.owner == id) {
+        dir.remove_if_owned(&lease.name, id)?;
     }
     Ok(())
 }

@@ -362,12 +362,6 @@ pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
     ranges_dir(state)?.list(is_range_name)
 }
 
-/// Gives back the range of a container that no longer runs (nothing else to undo: no file on disk
-/// carries its ids, which the idmapped mounts turned into the host's own).
-pub fn release_leftover(state: &StateDir, lease: &LeaseFile) -> Result<(), Error> {
-    ranges_dir(state)?.remove_if_owned(&lease.name, &lease.owner)
-}
-
 /// Gives back every range the dead container `id` holds.
 pub fn release_of(state: &StateDir, id: &str) -> Result<(), Error> {
     let dir = ranges_dir(state)?;

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cgroup::{self, Cgroup};
 use crate::error::{Context, Error};
-use crate::lifecycle::lease::LeaseFile;
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
 use crate::net;
 use crate::signals::signal_name;
@@ -54,7 +53,6 @@ pub enum Status {
     /// it was damaged, not half-written): nothing it says can be used, only what the id
     /// determines, its cgroup (see `kill`).
     Damaged,
-
     /// Removed since it was opened (its keeper ended): nothing of it is left to act on, and its
     /// name may already be another container's.
     Gone,
@@ -434,16 +432,15 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// `contain gc [ID...]`.
+/// `contain gc [ID...]`: each leftover that cannot be removed is one error line; the last is the
+/// command's error (exit status 1).
 pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
-    let failures = collect_garbage(state, ids, true)?;
+    let mut failures = collect_garbage(state, ids, true)?;
+    let last = failures.pop();
     for failure in &failures {
         crate::log::error(failure);
     }
-    match failures.len() {
-        0 => Ok(0),
-        n => Err(Error::Setup(format!("{n} leftover(s) could not be removed (see above); try contain gc again"))),
-    }
+    last.map_or(Ok(0), Err)
 }
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
@@ -451,57 +448,72 @@ pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
 /// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
 /// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
-/// failures are returned, for the caller to report as what they are to it (an error for gc, a
-/// warning for a run, which goes on).
+/// failures are returned, one per container, for the caller to report as what they are to it (an
+/// error for gc, a warning for a run, which goes on). Asked for by id, an entry gc must leave (of
+/// another version, damaged, unreadable) is a failure that says why.
 pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<Vec<Error>, Error> {
     let mut failures = Vec::new();
-    let mut attempt = |result: Result<(), Error>| failures.extend(result.err());
+    // The containers whose leftovers were looked at: their leases were part of it.
+    let mut done: Vec<String> = Vec::new();
     for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
+        let named = !only.is_empty();
+        let left = |why: &str| Error::Setup(format!("{id}: {why}: left in place"));
         // Asked for by name, a container being cleaned up by someone else is waited for.
-        let status = if only.is_empty() { status(&entry)? } else { settled_status(&entry)? };
-        match status {
+        let status = match if named { settled_status(&entry) } else { status(&entry) } {
+            Ok(status) => status,
+            Err(err) => {
+                failures.push(left(&format!("its entry cannot be read ({err})")));
+                continue;
+            }
+        };
+        let result = match status {
             // A --detach container's log stays, for the user to read why it ended, until gc is
             // asked for the finished ones too.
             Status::Leftover(record) => {
-                attempt(remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: !finished }))
+                remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: !finished })
             }
-            Status::Exited(_) if finished => attempt(remove_entry(state, &entry, Leave::default()).map(|()| {
-                log!("removed the log of container {id}, which has exited");
-            })),
-            Status::Stopped(record) if finished && !only.is_empty() => {
-                attempt(remove_leftover(state, &entry, Some(&record), Leave::default()))
+            Status::Exited(_) if finished => remove_entry(state, &entry, Leave::default())
+                .map(|()| log!("removed the log of container {id}, which has exited")),
+            Status::Stopped(record) if finished && named => {
+                remove_leftover(state, &entry, Some(&record), Leave::default())
             }
             // Asked for by name, a kept layer is still the user's to remove: said, not silent.
-            Status::Kept if !only.is_empty() => {
-                log!("{id} is a kept --overlay layer: left as asked (remove {} to free the name)", entry.path)
+            Status::Kept if named => {
+                log!("{id} is a kept --overlay layer: left as asked (remove {} to free the name)", entry.path);
+                Ok(())
             }
-            _ => {}
-        }
+            Status::OtherVersion if named => Err(left("its record is of another contain version")),
+            Status::Damaged if named => {
+                Err(left("its record is damaged while its runtime lives (contain stop ends it)"))
+            }
+            _ => Ok(()),
+        };
+        done.push(id.clone());
+        failures.extend(result.err().map(|err| leftover_failure(&id, err)));
     }
-    // Leases of containers that are not running: their runtime died, or died before it wrote the
-    // record that would have made them leftovers above.
-    let unowned = |lease: &LeaseFile| -> Result<bool, Error> {
-        if !(only.is_empty() || only.contains(&lease.owner)) {
-            return Ok(false);
+    // Leases of containers that have no entry: their runtime died before it made one, or after it
+    // removed it. (Those of the entries above were released with their leftovers.)
+    let mut owners: Vec<String> = net::leases(state)?.into_iter().map(|lease| lease.owner).collect();
+    owners.extend(userns::leases(state)?.into_iter().map(|lease| lease.owner));
+    owners.sort();
+    owners.dedup();
+    for owner in owners.into_iter().filter(|owner| only.is_empty() || only.contains(owner)) {
+        if done.contains(&owner) || state.entry(&owner)?.is_some() {
+            continue;
         }
-        Ok(match state.entry(&lease.owner)? {
-            // Gone: the name may be the next container's already, and the lease its own.
-            Some(entry) => !matches!(status(&entry)?, Status::Live(_) | Status::Gone),
-            None => true,
-        })
-    };
-    for lease in net::leases(state)? {
-        if unowned(&lease)? {
-            attempt(net::release_leftover(state, &lease));
-        }
-    }
-    for lease in userns::leases(state)? {
-        if unowned(&lease)? {
-            attempt(userns::release_leftover(state, &lease));
-        }
+        let released = net::release_of(state, &owner).and_then(|()| userns::release_of(state, &owner));
+        failures.extend(released.err().map(|err| leftover_failure(&owner, err)));
     }
     Ok(failures)
+}
+
+/// A leftover's failure, naming its container once.
+fn leftover_failure(id: &str, err: Error) -> Error {
+    match err {
+        Error::Setup(text) if text.starts_with(&format!("{id}: ")) => Error::Setup(text),
+        err => Error::Setup(format!("{id}: the leftovers could not all be removed: {err} (try contain gc again)")),
+    }
 }
 
 /// Removes what a container whose keeper died left behind, and its entry's directory unless a
@@ -526,6 +538,13 @@ pub fn remove_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>,
 /// Removes what a container whose keeper died left behind: its trusted init and everything in its
 /// cgroup, the cgroup, the network lease, its range of ids, and what is in the entry but what
 /// `leave` names. Returns whether a log was left. The caller holds the entry's lock.
+///
+/// What the id determines goes whatever the record says: `contain-ID` in every hierarchy (its
+/// processes killed first), the host end `ct-ID`, the leases whose files name the id. A cgroup the
+/// record names (it is hostile input) is emptied only when it is named after the id (a rootless
+/// run's `BASE/contain-ID`, `container_cgroup` checks); an OCI container's path, which its config
+/// chose, is only removed if empty: a forged record must not have a host service's processes
+/// killed.
 pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, leave: Leave) -> Result<bool, Error> {
     let id = &entry.id;
     // PR_SET_PDEATHSIG killed it with its runtime; this is for a PID 1 that somehow outlived it.
@@ -533,18 +552,16 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
         let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
-    let cgroup = match record {
-        Some(record) if record.kind == Kind::Oci || !record.cgroup.is_empty() => {
-            container_cgroup(record, id).map(|path| Cgroup::existing_at(&path, false)).transpose()?
+    let own = cgroup::relative_path(id);
+    let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run)));
+    for (path, named_after_id) in std::iter::once((own.clone(), true)).chain(recorded.filter(|(p, _)| *p != own)) {
+        let cgroup = Cgroup::existing_at(&path, named_after_id)?;
+        if named_after_id {
+            cgroup.signal_all(libc::SIGKILL)?;
         }
-        _ => Some(Cgroup::existing_at(&cgroup::relative_path(id), true)?),
-    };
-    if let Some(cgroup) = cgroup {
         cgroup.remove()?;
     }
-    if let Some(record) = record {
-        net::release_of(state, id, &record.network)?;
-    }
+    net::release_of(state, id)?;
     userns::release_of(state, id)?;
     let keep_log = leave.log && sys::stat_at(sys::Dir::Fd(entry.fd()), crate::lifecycle::state::LOG, 0).is_ok();
     entry.clear(Leave { log: keep_log, ..leave })?;
