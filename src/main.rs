@@ -44,7 +44,8 @@ mod userns;
 
 use std::ffi::OsString;
 
-/// Running out of memory is an error line and 125, not an abort (see sys::Heap).
+/// Running out of memory is an error line and the command's failure status, not an abort (see
+/// sys::Heap).
 #[global_allocator]
 static HEAP: sys::Heap = sys::Heap;
 
@@ -58,18 +59,26 @@ use lifecycle::{exec, manage, oci, run};
 const EXIT_RUN_FAILED: i32 = handshake::EXIT_SETUP_FAILED;
 const EXIT_FAILED: i32 = 1;
 
+/// The exit status of a failure of contain itself: known from the command once it parses (global
+/// flags such as --root may come first); of a command line that does not, only its first word tells.
+fn failure_code(command: Option<&Command>, first_word: Option<&str>) -> i32 {
+    match (command, first_word) {
+        (Some(Command::Run(_) | Command::Exec(_)), _) | (None, Some("run" | "exec")) => EXIT_RUN_FAILED,
+        _ => EXIT_FAILED,
+    }
+}
+
 fn main() {
     // Before anything else: a signal that arrives from here on waits to be read, rather than
     // ending contain half-way through something it must clean up (see supervise.rs).
     supervise::block_all();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let first_word = args.first().and_then(|arg| arg.to_str());
+    // Running out of memory while the command line is parsed fails as the command would.
+    sys::set_failure_status(failure_code(None, first_word));
     let parsed = cli::parse(args.iter().cloned());
-    // Known from the command once it parses (global flags such as --root may come first); of a
-    // command line that does not, only its first word tells.
-    let failure_code = match (&parsed, args.first().and_then(|arg| arg.to_str())) {
-        (Ok((_, Command::Run(_) | Command::Exec(_))), _) | (Err(_), Some("run" | "exec")) => EXIT_RUN_FAILED,
-        _ => EXIT_FAILED,
-    };
+    let failure_code = failure_code(parsed.as_ref().ok().map(|(_, command)| command), first_word);
+    sys::set_failure_status(failure_code);
     let result = parsed.and_then(|(global, command)| {
         if let Some(path) = &global.log {
             log::to_file(path, global.log_json)?;

@@ -122,13 +122,23 @@ unsafe impl std::alloc::GlobalAlloc for Heap {
 /// stderr is its log, and its errors go to the foreground too (see `log::copy_errors_to`).
 static ALSO_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
+/// The exit status of running out of memory: contain's failure status for the command at work
+/// (see `set_failure_status`); 125 until the command line is read.
+static FAILURE_STATUS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(125);
+
+/// Makes running out of memory exit with `code`, the status every other failure of the command
+/// exits with (125 for `run` and `exec`, 1 for the others): one rule per command.
+pub fn set_failure_status(code: i32) {
+    FAILURE_STATUS.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Says out-of-memory on `fd` too.
 pub fn report_out_of_memory_also_to(fd: i32) {
     ALSO_TO.store(fd, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Says so without allocating (the size in decimal, on the stack), and exits with 125, contain's
-/// status for a failure of its own.
+/// Says so without allocating (the size in decimal, on the stack), and exits with the command's
+/// status for a failure of contain's own.
 fn out_of_memory(size: usize) -> ! {
     let mut digits = [0u8; 20];
     let (mut at, mut n) = (digits.len(), size);
@@ -147,5 +157,5 @@ fn out_of_memory(size: usize) -> ! {
             let _ = super::write_all(fd, part);
         }
     }
-    super::exit(125)
+    super::exit(FAILURE_STATUS.load(std::sync::atomic::Ordering::Relaxed))
 }
