@@ -954,3 +954,42 @@ fn gc_says_one_true_line_when_a_lease_cannot_be_removed() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!lease.exists() && !state.dir.join(&name).exists(), "{}", out.stderr);
 }
+
+/// `list` and `gc` exit with 1 on every failure of their own, running out of memory included (it
+/// was 125, `run`'s status): their last mmap, counted in a traced run of the same command, is made
+/// to fail. A state directory of 6000 entries (another version's records, which both leave) makes
+/// that mmap one of the command's own work, past the command line. (`kill` and `stop` follow the
+/// same rule, set in one place; `make test-faults` injects into them.)
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn list_and_gc_exit_1_when_memory_runs_out_too() {
+    let name = root_test("enomem");
+    require_tool("strace", "strace");
+    let state = PrivateState::new(&name);
+    fs::create_dir_all(&state.dir).unwrap();
+    for n in 0..6000 {
+        let entry = state.dir.join(format!("{name}-{n:04}"));
+        fs::create_dir(&entry).unwrap();
+        fs::write(entry.join("state"), "contain-record=99\n").unwrap();
+    }
+    let trace = scratch().join(format!("{name}.trace"));
+    for args in [vec!["list"], vec!["gc"]] {
+        let args = state.args(&args);
+        let traced = |inject: Option<usize>| {
+            let mut strace = Command::new("strace");
+            strace.args(["-f", "-o"]).arg(&trace).args(["-e", "trace=mmap"]);
+            if let Some(at) = inject {
+                strace.args(["-e", &format!("inject=mmap:error=ENOMEM:when={at}")]);
+            }
+            strace.arg(contain_bin()).args(&args);
+            finish(strace.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        };
+        let baseline = traced(None);
+        assert_eq!(baseline.code, 0, "{args:?}: {}", baseline.stderr);
+        let mmaps = fs::read_to_string(&trace).unwrap().lines().filter(|l| l.contains("mmap(")).count();
+        let out = traced(Some(mmaps));
+        assert!(out.stderr.contains("ENOMEM"), "{args:?}: the fault was not reached: {}", out.stderr);
+        assert_eq!((out.code, out.errors().len()), (1, 1), "{args:?}: {}", out.stderr);
+    }
+    let _ = fs::remove_file(&trace);
+}
