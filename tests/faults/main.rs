@@ -1,10 +1,13 @@
 //! The fault sweep (`make test-faults`): every system call `contain run` makes, in the runtime and
 //! in the container's child before it execs the command, made to fail, one at a time, with an
 //! errno and with SIGKILL; after each, nothing of the container may remain once `contain gc` has
-//! run, and its name must be usable again.
+//! run, and its name must be usable again. The same for `contain list`, `kill`, `stop` and `gc`,
+//! each acting on a container made for it (running, or for gc, left behind by a killed runtime):
+//! their every call made to fail, they must exit 0, or 1 with one error line (the README's rule for
+//! every command but `run` and `exec`), and leave nothing `contain gc` cannot remove.
 //!
 //! 1. A baseline run of each variant (`--memory --pids`, `--net veth`, `--overlay`, `--volume`,
-//!    `--detach`), traced, lists each process's calls by role (runtime, --detach background,
+//!    `--detach`; `list`, `kill`, `stop`, `gc`), traced, lists each process's calls by role (runtime, --detach background,
 //!    child, exec stub; see tracer.rs) with how often each is made.
 //! 2. For each (variant, role, syscall) and each of its occurrences (with FAULTS_BOUND=N only the
 //!    first N and the last), and each action (the errno that fits the call, EINTR too where a call
@@ -16,8 +19,9 @@
 //!
 //! Classes: clean (the command's own status; or 125 with one `[contain] error:` line naming a step
 //! and an errno; 126/127 from the exec; 137 when the child or stub was killed; the runtime's own
-//! SIGKILL), contract (an exit status or error output the README does not allow: 125 after the
-//! command ran, several error lines, an error without an errno), and the product defects: LEFTOVER
+//! SIGKILL; for the other commands 0, or 1 with one such line), contract (an exit status or error
+//! output the README does not allow: 125 after the command ran, several error lines, an error
+//! without an errno; for `list`, `kill`, `stop` and `gc` a defect), and the product defects: LEFTOVER
 //! (anything left after gc, a surviving process, a failed gc, a name that cannot be used again),
 //! CRASH (a contain process dying of a signal it was not sent, a panic) and HANG (not finished
 //! within the time limit).
@@ -27,7 +31,8 @@
 //! leftovers away before they are counted, its veth ends and leases are its own, and it never
 //! collects anybody else's. Cgroups are the host's, told apart by name.
 //!
-//! Knobs: FAULTS_JOBS, FAULTS_BOUND, FAULTS_VARIANTS=veth,detach (a subset), FAULTS_ONLY=
+//! Knobs: FAULTS_JOBS, FAULTS_BOUND, FAULTS_VARIANTS=veth,detach (a subset; list,kill,stop,gc
+//! for the commands besides run), FAULTS_ONLY=
 //! VARIANT:ROLE:SYSCALL:OCCURRENCE:ERRNO|SIGKILL (one injection, with all its evidence: how every
 //! defect in the report is reproduced), FAULTS_LIMIT (seconds per run, default 30).
 
@@ -148,6 +153,16 @@ fn every_injected_fault_fails_cleanly_and_leaves_nothing_after_gc() {
     );
 }
 
+/// The command a variant injects into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Run,
+    List,
+    Kill,
+    Stop,
+    Gc,
+}
+
 /// What every injection shares: the binary, the variants, the time limit.
 struct Setup {
     contain: PathBuf,
@@ -157,6 +172,8 @@ struct Setup {
 
 struct Variant {
     name: &'static str,
+    /// The command traced: `run` with `args`, or a command acting on a container `run` made first.
+    verb: Verb,
     /// In container names: `f` TAG WORKER NUMBER, at most 12 bytes, so the veth end is `ct-NAME`.
     tag: char,
     args: Vec<String>,
@@ -176,6 +193,10 @@ impl Setup {
             ("overlay", 'o', vec!["--overlay".into()]),
             ("volume", 'v', vec!["--volume".into(), format!("{}:/vol", volume.display())]),
             ("detach", 'd', vec!["--detach".into()]),
+            ("list", 'L', Vec::new()),
+            ("kill", 'K', Vec::new()),
+            ("stop", 'S', Vec::new()),
+            ("gc", 'G', Vec::new()),
         ];
         let wanted = std::env::var("FAULTS_VARIANTS").ok();
         let variants = all
@@ -183,6 +204,13 @@ impl Setup {
             .filter(|(name, ..)| wanted.as_deref().is_none_or(|w| w.split(',').any(|x| x == *name)))
             .map(|(name, tag, args)| Variant {
                 name,
+                verb: match name {
+                    "list" => Verb::List,
+                    "kill" => Verb::Kill,
+                    "stop" => Verb::Stop,
+                    "gc" => Verb::Gc,
+                    _ => Verb::Run,
+                },
                 tag,
                 detach: name == "detach",
                 makes: (name == "volume").then_some("vol"),
@@ -360,16 +388,62 @@ impl Worker {
     }
 
     /// `run --rootfs (the worker's) --name NAME VARIANT... -- /bin/sh -c 'exit 7' NAME`, with the
-    /// directory the variant makes in the rootfs removed first.
+    /// directory the variant makes in the rootfs removed first; for the other commands' variants,
+    /// the plain run that tells whether the name can be used again.
     fn run_args(&self, variant: &Variant, name: &str) -> Vec<String> {
         if let Some(dir) = variant.makes {
             let _ = fs::remove_dir(self.rootfs.join(dir));
         }
+        self.run_script(&variant.args, name, &format!("exit {COMMAND_STATUS}"))
+    }
+
+    /// `run --rootfs (the worker's) --name NAME EXTRA... -- /bin/sh -c SCRIPT NAME`.
+    fn run_script(&self, extra: &[String], name: &str, script: &str) -> Vec<String> {
         let mut args =
             vec!["run".into(), "--rootfs".into(), self.rootfs.display().to_string(), "--name".into(), name.into()];
-        args.extend(variant.args.iter().cloned());
-        args.extend(["--".into(), "/bin/sh".into(), "-c".into(), format!("exit {COMMAND_STATUS}"), name.into()]);
+        args.extend(extra.iter().cloned());
+        args.extend(["--".into(), "/bin/sh".into(), "-c".into(), script.into(), name.into()]);
         args
+    }
+
+    /// The command traced: the variant's run, or `list`, `kill NAME`, `stop --time 1 NAME`,
+    /// `gc NAME`.
+    fn traced_args(&self, variant: &Variant, name: &str) -> Vec<String> {
+        let words: &[&str] = match variant.verb {
+            Verb::Run => return self.run_args(variant, name),
+            Verb::List => &["list"],
+            Verb::Kill => &["kill", name],
+            Verb::Stop => &["stop", "--time", "1", name],
+            Verb::Gc => &["gc", name],
+        };
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    /// What the other commands act on: a `--detach` container that runs until SIGTERM (ended at
+    /// once by it, so `stop` need not wait), and for `gc`, the same left behind: its background
+    /// runtime SIGKILLed (its PID 1 dies with it), its cgroup and entry still there. None for
+    /// `run`'s variants; otherwise how making it failed, if it did.
+    fn prepare(&self, variant: &Variant, name: &str, setup: &Setup) -> Option<String> {
+        if variant.verb == Verb::Run {
+            return None;
+        }
+        let script = "trap 'exit 0' TERM; sleep 1000 & wait";
+        let (code, _, err) = self.plain(setup, &self.run_script(&["--detach".into()], name, script));
+        if code != Some(0) {
+            return Some(format!("the container to act on did not start: exit {code:?}: {}", err.trim()));
+        }
+        if variant.verb == Verb::Gc {
+            let contain = setup.contain.display().to_string();
+            for runtime in survivors(name).iter().filter(|p| p.cmdline.starts_with(&contain)) {
+                // SAFETY: kill has no memory preconditions.
+                unsafe { libc::kill(runtime.pid, libc::SIGKILL) };
+            }
+            let left = wait_gone(name);
+            if !left.is_empty() {
+                return Some(format!("its processes outlived their killed runtime: {}", left.len()));
+            }
+        }
+        None
     }
 
     /// `contain ARGS` inside the worker's namespaces, its output to the worker's files.
@@ -510,10 +584,14 @@ impl Worker {
     /// A traced run without faults: it must end with the command's status and leave nothing.
     fn baseline(&self, variant: &Variant, setup: &Setup) -> Traced {
         let name = format!("f{}{}base", variant.tag, self.id);
-        let traced = tracer::trace(self.command(setup, &self.run_args(variant, &name)), None, setup.limit).unwrap();
+        if let Some(failed) = self.prepare(variant, &name, setup) {
+            panic!("the {} baseline: {failed}", variant.name);
+        }
+        let traced = tracer::trace(self.command(setup, &self.traced_args(variant, &name)), None, setup.limit).unwrap();
         let (_, stderr) = self.read_output();
-        let expected = if variant.detach { 0 } else { COMMAND_STATUS };
+        let expected = if variant.detach || variant.verb != Verb::Run { 0 } else { COMMAND_STATUS };
         assert_eq!(traced.end, End::Exited(expected), "the {} baseline failed:\n{stderr}", variant.name);
+        self.end_container(variant, &name, setup);
         wait_gone(&name);
         let (gc, _, gc_err) = self.plain(setup, &["gc".into()]);
         assert_eq!(gc, Some(0), "gc after the {} baseline: {gc_err}", variant.name);
@@ -521,13 +599,27 @@ impl Worker {
         traced
     }
 
+    /// Ends the container a `list`, `kill` or `stop` variant acted on, if it still runs (a fault
+    /// may have stopped the command before it did): what is checked after is what the command
+    /// left, not the container it was given.
+    fn end_container(&self, variant: &Variant, name: &str, setup: &Setup) {
+        if variant.verb != Verb::Run {
+            let _ = self.plain(setup, &["kill".into(), name.into()]);
+        }
+    }
+
     /// One injection and every check after it.
     fn inject(&self, variant: &Variant, fault: Fault, name: &str, setup: &Setup) -> Outcome {
+        let prepared = self.prepare(variant, name, setup);
         let traced =
-            tracer::trace(self.command(setup, &self.run_args(variant, name)), Some(fault), setup.limit).unwrap();
+            tracer::trace(self.command(setup, &self.traced_args(variant, name)), Some(fault), setup.limit).unwrap();
         let (stdout, stderr) = self.read_output();
         let log = fs::read_to_string(self.state_dir().join(name).join("log")).unwrap_or_default();
         let mut outcome = Outcome::new(variant, fault, traced, stdout, stderr, log);
+        if let Some(failed) = prepared {
+            outcome.leftovers.push(Problem::new("the setup failed", failed));
+        }
+        self.end_container(variant, name, setup);
         // The tracer waited for every process it followed: anything alive now escaped it.
         let escaped = wait_gone(name);
         outcome.before_gc = self.leftovers(name);
@@ -655,6 +747,9 @@ struct Outcome {
     leftovers: Vec<Problem>,
     crash: Vec<Problem>,
     contract: Vec<Problem>,
+    /// The exit rule is a defect here, not a deviation: `list`, `kill`, `stop` and `gc` have one
+    /// (0, or 1 with one error line), with nothing like `run`'s command status to blur it.
+    strict: bool,
 }
 
 /// One thing wrong with an injection's outcome: what kind (the report groups by it), and the
@@ -700,6 +795,7 @@ impl Outcome {
             leftovers: Vec::new(),
             crash: Vec::new(),
             contract: Vec::new(),
+            strict: variant.verb != Verb::Run,
         }
     }
 
@@ -761,6 +857,21 @@ impl Outcome {
             n => contract.push(Problem::new(format!("{why} with {n} error lines"), errors.join(" / "))),
         };
         let mut contract = Vec::new();
+        if variant.verb != Verb::Run {
+            // The rule of every command but run and exec: 0, or 1 with one error line.
+            match self.traced.end {
+                End::Killed(libc::SIGKILL) if killed_itself => {}
+                End::Killed(sig) => {
+                    self.crash.push(Problem::new("the command died of a signal", format!("signal {sig}")))
+                }
+                End::Exited(0) if errors.is_empty() => {}
+                End::Exited(0) => contract.push(Problem::new("exit 0 with error lines", errors.join(" / "))),
+                End::Exited(1) => one_error("1", &mut contract),
+                End::Exited(code) => contract.push(Problem::new(format!("exit status {code} (the rule: 0 or 1)"), "")),
+            }
+            self.contract = contract;
+            return;
+        }
         match self.traced.end {
             End::Killed(libc::SIGKILL) if killed_itself => {}
             End::Killed(sig) => self.crash.push(Problem::new("the runtime died of a signal", format!("signal {sig}"))),
@@ -786,8 +897,18 @@ impl Outcome {
         self.contract = contract;
     }
 
+    /// The contract problems that are no defect (of `run`'s variants).
+    fn deviations(&self) -> &[Problem] {
+        if self.strict {
+            &[]
+        } else {
+            &self.contract
+        }
+    }
+
     fn defects(&self) -> Vec<Problem> {
-        self.crash.iter().chain(&self.leftovers).cloned().collect()
+        let contract = if self.strict { &self.contract[..] } else { &[] };
+        self.crash.iter().chain(&self.leftovers).chain(contract).cloned().collect()
     }
 
     fn class(&self) -> &'static str {
@@ -813,7 +934,7 @@ impl Outcome {
         if let Some(line) = self.error_lines().first() {
             let _ = write!(text, " | {}", line.trim_start_matches("[contain] error: "));
         }
-        for problem in self.defects().iter().chain(&self.contract) {
+        for problem in self.defects().iter().chain(self.deviations()) {
             let _ = write!(text, " | {}", problem.to_string().lines().next().unwrap_or(""));
         }
         text
@@ -858,7 +979,7 @@ impl Outcome {
         if !self.before_gc.is_empty() {
             let _ = writeln!(text, "  left before gc:\n{}", indent(&self.before_gc.join("\n")));
         }
-        for problem in self.defects().iter().chain(&self.contract) {
+        for problem in self.defects().iter().chain(self.deviations()) {
             let _ = writeln!(text, "  problem: {problem}");
         }
         if full {
