@@ -68,14 +68,27 @@ fn failure_code(command: Option<&Command>, first_word: Option<&str>) -> i32 {
     }
 }
 
+/// The first word of contain's command line, read from /proc/self/cmdline into `buf` (collecting
+/// the arguments allocates); None when it cannot be read whole.
+fn first_word_unallocated(buf: &mut [u8; 256]) -> Option<&str> {
+    let cmdline = sys::open(c"/proc/self/cmdline", libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?;
+    let len = sys::read(cmdline.raw(), buf).ok()?;
+    // argv[0], the first word, and what follows it (so the word is known to be whole).
+    let mut words = buf[..len].splitn(3, |&byte| byte == 0);
+    let (_, word, _) = (words.next()?, words.next()?, words.next()?);
+    std::str::from_utf8(word).ok()
+}
+
 fn main() {
     // Before anything else: a signal that arrives from here on waits to be read, rather than
     // ending contain half-way through something it must clean up (see supervise.rs).
     supervise::block_all();
+    // Running out of memory while the command line is collected and parsed fails as the command
+    // would: its first word is read before anything is allocated.
+    let mut cmdline = [0u8; 256];
+    sys::set_failure_status(failure_code(None, first_word_unallocated(&mut cmdline)));
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let first_word = args.first().and_then(|arg| arg.to_str());
-    // Running out of memory while the command line is parsed fails as the command would.
-    sys::set_failure_status(failure_code(None, first_word));
     let parsed = cli::parse(args.iter().cloned());
     let failure_code = failure_code(parsed.as_ref().ok().map(|(_, command)| command), first_word);
     sys::set_failure_status(failure_code);
