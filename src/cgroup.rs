@@ -781,15 +781,34 @@ pub fn existing_dirs_at(path: &str) -> Result<Vec<String>, Error> {
 /// The directories at `path` (relative to the cgroup root), with their hierarchy ("" on v2), in
 /// every hierarchy mounted under the cgroup root (see `mounted_hierarchies`).
 fn hierarchy_dirs_at(path: &str) -> Result<Vec<(String, String)>, Error> {
-    if is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
-        let dir = format!("{CGROUP_ROOT}{path}");
-        return Ok(if sys::exists(&dir) { vec![(String::new(), dir)] } else { Vec::new() });
+    let dirs = match is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
+        true => vec![(String::new(), format!("{CGROUP_ROOT}{path}"))],
+        false => mounted_hierarchies()?
+            .into_iter()
+            .map(|name| {
+                let dir = format!("{CGROUP_ROOT}/{name}{path}");
+                (name, dir)
+            })
+            .collect(),
+    };
+    let mut existing = Vec::new();
+    for (name, dir) in dirs {
+        if identity_of(&dir)?.is_some() {
+            existing.push((name, dir));
+        }
     }
-    let dirs = mounted_hierarchies()?.into_iter().map(|name| {
-        let dir = format!("{CGROUP_ROOT}/{name}{path}");
-        (name, dir)
-    });
-    Ok(dirs.filter(|(_, dir)| sys::exists(dir)).collect())
+    Ok(existing)
+}
+
+/// The (device, inode) of what is at `path` (a symlink followed), or None if nothing is there.
+/// Any other failure (ENOMEM, say) is an error, never taken for "not there": gc would then say it
+/// removed a cgroup it never saw.
+fn identity_of(path: &str) -> Result<Option<(u64, u64)>, Error> {
+    match sys::stat(&cpath(path)?, 0) {
+        Ok(st) => Ok(Some(sys::identity(&st))),
+        Err(Errno(libc::ENOENT)) => Ok(None),
+        Err(errno) => Err(Error::sys(format!("stat({path})"), errno)),
+    }
 }
 
 /// The hierarchies mounted in the directories of a v1 or hybrid cgroup root, each once: the ones
@@ -808,9 +827,9 @@ fn mounted_hierarchies() -> Result<Vec<String>, Error> {
         if !(is_fs(&mount, CGROUP_SUPER_MAGIC)? || is_fs(&mount, CGROUP2_SUPER_MAGIC)?) {
             continue;
         }
-        let Ok(st) = sys::stat(&cpath(&mount)?, 0) else { continue };
-        if !seen.contains(&sys::identity(&st)) {
-            seen.push(sys::identity(&st));
+        let Some(identity) = identity_of(&mount)? else { continue };
+        if !seen.contains(&identity) {
+            seen.push(identity);
             names.push(name);
         }
     }
