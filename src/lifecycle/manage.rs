@@ -294,6 +294,9 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             record.map_or("-".into(), |r| printable(&r.command)),
         ]
     };
+    if let Err(err) = state.sweep_claims() {
+        crate::log::error(&err);
+    }
     for id in state.ids()? {
         let Some(entry) = state.entry(&id)? else { continue };
         let mut now_status = listed_status(&entry)?;
@@ -354,7 +357,8 @@ pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
 /// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
-/// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
+/// `--detach` containers that ended; of the containers `only` names, or of all (and then the
+/// private directories of claims whose maker died, see `StateDir::reserve`). (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
 /// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
 /// failures are returned, for the caller to report as what they are to it (an error for gc, a
@@ -362,6 +366,9 @@ pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
 pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<Vec<Error>, Error> {
     let mut failures = Vec::new();
     let mut attempt = |result: Result<(), Error>| failures.extend(result.err());
+    if only.is_empty() {
+        attempt(state.sweep_claims());
+    }
     for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
         // Asked for by name, a container being cleaned up by someone else is waited for.

@@ -111,6 +111,15 @@ pub fn rename(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
     check(unsafe { syscall!(RENAMEAT, dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr()) }).map(drop)
 }
 
+/// renameat2(2) with RENAME_NOREPLACE: gives `from` the name `to` unless `to` exists (EEXIST), in
+/// one step. A state entry is made and locked under a private name and published under its id
+/// this way, so nobody ever sees it unlocked (a plain rename would replace an empty directory).
+pub fn rename_noreplace(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
+    let flags = libc::RENAME_NOREPLACE;
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(RENAMEAT2, dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr(), flags) }).map(drop)
+}
+
 /// linkat(2) of an unnamed O_TMPFILE file into `dir` as `name`, failing with EEXIST if the name is
 /// taken: a file that is complete before anybody can see it (a network lease). Through
 /// /proc/self/fd rather than AT_EMPTY_PATH, which would need CAP_DAC_READ_SEARCH.
@@ -213,12 +222,6 @@ pub fn try_lock(fd: &Fd) -> Result<bool, Errno> {
         Err(Errno(libc::EWOULDBLOCK)) => Ok(false),
         Err(errno) => Err(errno),
     }
-}
-
-/// flock(2) LOCK_EX, waiting for it: only where the holder can be a passing sweep, never a keeper.
-pub fn lock(fd: &Fd) -> Result<(), Errno> {
-    // SAFETY: no pointers involved.
-    check_retry(|| unsafe { syscall!(FLOCK, fd.0, libc::LOCK_EX) }).map(drop)
 }
 
 /// The identity of a file: device and inode.
