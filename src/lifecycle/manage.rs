@@ -282,7 +282,7 @@ pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error>
 }
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
-pub fn list(state: &StateDir) -> Result<i32, Error> {
+pub fn list(states: &[StateDir]) -> Result<i32, Error> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
     let row = |id: &str, record: Option<&Record>, status: &str| {
@@ -294,10 +294,10 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             record.map_or("-".into(), |r| printable(&r.command)),
         ]
     };
-    if let Err(err) = state.sweep_claims() {
+    for err in states.iter().filter_map(|state| state.sweep_claims().err()) {
         crate::log::error(&err);
     }
-    for id in state.ids()? {
+    for (state, id) in crate::lifecycle::ids_in(states)? {
         let Some(entry) = state.entry(&id)? else { continue };
         let mut now_status = listed_status(&entry)?;
         if let Status::Leftover(record) = &now_status {
@@ -344,8 +344,11 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
 }
 
 /// `contain gc [ID...]`.
-pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
-    let failures = collect_garbage(state, ids, true)?;
+pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
+    let mut failures = Vec::new();
+    for state in states {
+        failures.extend(collect_garbage(state, ids, true)?);
+    }
     for failure in &failures {
         crate::log::error(failure);
     }

@@ -354,6 +354,17 @@ impl StateDir {
                 format!("making the state directory {path} (--root DIR chooses another place): mkdir({prefix})")
             })?;
         }
+        StateDir::open_made(path)
+    }
+
+    /// The state directory at `path` if it is there and trusted (see `open_made`), without making
+    /// it: another of the places a user's containers may be (see `lifecycle::state_dirs`).
+    pub fn find(path: &str) -> Option<StateDir> {
+        StateDir::open_made(path).ok()
+    }
+
+    /// Opens the state directory `path`, which must be the user's alone.
+    fn open_made(path: &str) -> Result<StateDir, Error> {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let dir = sys::open(&cpath(path)?, flags, 0).step(|| format!("open({path})"))?;
         // Records are trusted only as far as nobody else can write them: a directory somebody else

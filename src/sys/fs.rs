@@ -38,6 +38,13 @@ pub fn exists(path: &str) -> bool {
     cstring(path).is_ok_and(|p| stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok())
 }
 
+/// faccessat(2) with W_OK: whether this user may write in a directory (its mode, its ACL, a
+/// read-only mount), before a user's state directory is chosen there.
+pub fn can_write(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(FACCESSAT, libc::AT_FDCWD, path.as_ptr(), libc::W_OK) }).map(drop)
+}
+
 /// statfs(2): which filesystem a path is on (cgroup2 vs cgroup v1 vs tmpfs/ramfs).
 pub fn statfs_type(path: &CStr) -> Result<i64, Errno> {
     // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
