@@ -797,6 +797,15 @@ fn user_wide_places() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `/tmp/contain-UID`, the user's state directory of last resort: removed now, and again when the
+/// returned guard is dropped.
+fn users_tmp_state(user: User) -> (PathBuf, Defer<impl FnMut()>) {
+    let tmp = PathBuf::from(format!("/tmp/contain-{}", user.uid));
+    let _ = fs::remove_dir_all(&tmp);
+    let removed = tmp.clone();
+    (tmp, Defer(move || drop(fs::remove_dir_all(&removed))))
+}
+
 /// Runs a detached `sleep` as the user with `env` (of HOME and XDG_RUNTIME_DIR), and returns the
 /// state directory its entry appeared in, once it is stopped and collected again.
 fn state_dir_with(sandbox: &Sandbox, env: &[(&str, &Path)], name: &str, candidates: &[PathBuf]) -> PathBuf {
@@ -870,11 +879,7 @@ fn a_user_whose_home_does_not_exist_keeps_its_state_in_tmp() {
     let (user, ..) = ranged_user();
     let sandbox = Sandbox::new(user, "homeless");
     let _alone = user_wide_places();
-    let tmp = PathBuf::from(format!("/tmp/contain-{}", user.uid));
-    let _cleanup = Defer(|| {
-        let _ = fs::remove_dir_all(&tmp);
-    });
-    let _ = fs::remove_dir_all(&tmp);
+    let (tmp, _cleanup) = users_tmp_state(user);
     // nobody, a service account, a user made with `useradd -M`: no XDG_RUNTIME_DIR, no
     // /run/user/UID, a HOME that is not there.
     let home = Path::new("/nonexistent");
@@ -950,11 +955,7 @@ fn a_state_dir_somebody_else_made_or_can_write_is_refused() {
     };
 
     // /tmp/contain-UID (no $XDG_RUNTIME_DIR, /run/user/UID or $HOME), made first by another user.
-    let tmp = PathBuf::from(format!("/tmp/contain-{}", user.uid));
-    let _cleanup = Defer(|| {
-        let _ = fs::remove_dir_all(&tmp);
-    });
-    let _ = fs::remove_dir_all(&tmp);
+    let (tmp, _cleanup) = users_tmp_state(user);
     assert!(!Path::new(&format!("/run/user/{}", user.uid)).exists());
     user_dir(&tmp, intruder, 0o755);
     let args = run_args(user_rootfs(), &name, &["--volume", &volume], &["touch", "/mnt/started"]);
