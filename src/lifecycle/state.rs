@@ -10,8 +10,9 @@
 //! is made and locked under a private name (`.claim-RANDOM`) and only then renamed to its id, so
 //! under its id it is never without its keeper's lock: a slow start is never swept, and of two
 //! contains that claim one name at once, one gets it and the other learns so at once (see
-//! `StateDir::reserve`). Nothing in contain waits for a lock: every flock is LOCK_NB. An OCI container outlives its `create` by design; once created, its
-//! keeper is its own init process (see `lifecycle::manage` for the one liveness rule).
+//! `StateDir::reserve`). Nothing in contain waits for a lock: every flock is LOCK_NB. An OCI
+//! container outlives its `create` by design; once created, its keeper is its own init process
+//! (see `lifecycle::manage` for the one liveness rule).
 //!
 //! **Records are input.** A container that can write this directory (a careless volume, an engine's
 //! mount) can forge records, so nothing here is trusted for more than it says: the id is the
@@ -38,7 +39,8 @@ const RECORD_VERSION: &str = "contain-record=2";
 const RECORD_LIMIT: usize = 64 << 10;
 /// Ids end up in directory names (contain-ID), interface names and cgroup paths.
 pub const NAME_MAX: usize = 64;
-/// How often `reserve` tries again when a sweep removed the directory it had just made.
+/// How often `reserve` tries again when a sweep took its private directory, or removed the entry
+/// it found under the name.
 const RESERVE_ATTEMPTS: usize = 8;
 /// The private name of an entry before `reserve` publishes it: no id starts with '.'.
 const CLAIM_PREFIX: &str = ".claim-";
@@ -484,7 +486,8 @@ impl StateDir {
     /// a sweep can know its name. Only `.claim-*` names are looked at; one that is not empty is
     /// not ours to empty (nothing is ever written there), and stays.
     pub fn sweep_claims(&self) -> Result<(), Error> {
-        let names = self.list()?.into_iter().filter_map(|e| e.name.into_string().ok());
+        let dirs = self.list()?.into_iter().filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN);
+        let names = dirs.filter_map(|e| e.name.into_string().ok());
         for name in names.filter(|name| name.starts_with(CLAIM_PREFIX)) {
             let Some(claim) = self.entry(&name)? else { continue };
             // Held by its maker, or renamed to an id since we opened it: not ours.
@@ -831,14 +834,19 @@ mod tests {
         for name in [&dead, &living] {
             sys::mkdir_at(Dir::Fd(root.fd()), &cpath(name).unwrap(), 0o700).unwrap();
         }
+        // A file of that name (a forger's) is no claim, and no reason to fail.
+        sys::write_file_new(Dir::Fd(root.fd()), c".claim-file", b"", 0o600).unwrap();
         let maker = root.entry(&living).unwrap().unwrap();
         assert!(maker.take_if_unkept().unwrap());
         assert_eq!(root.ids().unwrap(), Vec::<String>::new(), "a private directory is no container");
         root.sweep_claims().unwrap();
-        assert_eq!(claims(&root), std::slice::from_ref(&living), "swept the wrong one");
+        let mut left = claims(&root);
+        left.sort();
+        assert_eq!(left, [".claim-file", &living], "swept the wrong one");
         drop(maker);
         root.sweep_claims().unwrap();
-        assert_eq!(claims(&root), Vec::<String>::new());
+        assert_eq!(claims(&root), [".claim-file"]);
+        sys::unlink(Dir::Fd(root.fd()), c".claim-file").unwrap();
     }
 
     #[test]
