@@ -321,8 +321,8 @@ fn sleeping_bundle(id: &str) -> std::path::PathBuf {
     fs::create_dir_all(&bundle).unwrap();
     let config = format!(
         r#"{{"ociVersion":"1.0.2","process":{{"args":["sleep","30"],"cwd":"/","env":["PATH=/bin"]}},
-        "root":{{"path":{:?}}},"mounts":[{{"destination":"/proc","type":"proc","source":"proc"}}],"linux":{{"cgroupsPath":"/contain-{id}",
-        "namespaces":[{{"type":"pid"}},{{"type":"mount"}},{{"type":"ipc"}},{{"type":"uts"}}]}}}}"#,
+        "root":{{"path":{:?}}},"mounts":[{{"destination":"/proc","type":"proc","source":"proc"}}],
+        "linux":{{"cgroupsPath":"/contain-{id}","namespaces":[{{"type":"pid"}},{{"type":"mount"}},{{"type":"ipc"}},{{"type":"uts"}}]}}}}"#,
         rootfs().to_str().unwrap()
     );
     fs::write(bundle.join("config.json"), config).unwrap();
