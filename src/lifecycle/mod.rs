@@ -28,8 +28,7 @@ pub fn state_dir(global: &Global) -> Result<StateDir, Error> {
     let path = match &global.root {
         Some(root) => root.clone(),
         None => {
-            let candidates = candidates(crate::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok());
-            let (path, skipped) = choose(&candidates, |dir| usable(dir, sys::geteuid()));
+            let (path, skipped) = choose(&default_candidates()?, |dir| usable(dir, sys::geteuid()));
             if !skipped.is_empty() {
                 log!("keeping the state in {path}: {}", skipped.join("; "));
             }
@@ -48,8 +47,7 @@ pub fn state_dirs(global: &Global) -> Result<Vec<StateDir>, Error> {
     if global.root.is_some() {
         return Ok(vec![chosen]);
     }
-    let candidates = candidates(crate::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok());
-    let others = candidates.into_iter().filter(|candidate| candidate.path != chosen.path);
+    let others = default_candidates()?.into_iter().filter(|candidate| candidate.path != chosen.path);
     let others: Vec<StateDir> = others.filter_map(|candidate| StateDir::find(&candidate.path)).collect();
     Ok([chosen].into_iter().chain(others).collect())
 }
@@ -76,13 +74,17 @@ pub fn ids_in(states: &[StateDir]) -> Result<Vec<(&StateDir, String)>, Error> {
 }
 
 /// A place a state directory may go: `path`, made inside `base`, which must be the user's.
-#[derive(Debug, PartialEq)]
 struct Candidate {
     path: String,
     /// None: always tried (`/tmp`, where `StateDir::open` refuses a directory somebody else made).
     base: Option<String>,
     /// Said when it is skipped: not for /run/user/UID, which only a login manager makes.
     named: bool,
+}
+
+/// The candidates for this process (see `candidates`).
+fn default_candidates() -> Result<Vec<Candidate>, Error> {
+    Ok(candidates(crate::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok()))
 }
 
 /// The host's root's state directory, or a user's (root of a user namespace of its own counts as
@@ -108,19 +110,23 @@ fn candidates(host_root: bool, uid: u32, env: impl Fn(&str) -> Option<String>) -
     candidates
 }
 
-/// The first candidate whose base `usable` accepts (the last is always taken), and why each one
-/// skipped before it that the user named was skipped.
+/// The first candidate without a base or whose base `usable` accepts (`candidates` ends with one
+/// without), and why each one skipped before it that the user named was skipped.
 fn choose(candidates: &[Candidate], usable: impl Fn(&str) -> Result<(), String>) -> (String, Vec<String>) {
     let mut skipped = Vec::new();
-    for candidate in candidates {
-        let Some(base) = &candidate.base else { return (candidate.path.clone(), skipped) };
+    let chosen = candidates.iter().find(|candidate| {
+        let Some(base) = &candidate.base else { return true };
         match usable(base) {
-            Ok(()) => return (candidate.path.clone(), skipped),
-            Err(why) if candidate.named => skipped.push(why),
-            Err(_) => {}
+            Ok(()) => true,
+            Err(why) => {
+                if candidate.named {
+                    skipped.push(why);
+                }
+                false
+            }
         }
-    }
-    unreachable!("the last candidate has no base")
+    });
+    (chosen.map_or_else(String::new, |candidate| candidate.path.clone()), skipped)
 }
 
 /// Whether the directory `dir` can hold a state directory of `uid`'s: it exists, is theirs, and
