@@ -60,9 +60,16 @@ demo: contain rootfs
 	./contain run --rootfs ./rootfs --memory 64M --hostname sandbox -- \
 		/bin/sh -c 'hostname; ps; cat /proc/self/cgroup; ls /'
 
-# Unit tests need nothing; the integration tests run the static ./contain as root.
+# Unit tests need nothing; the integration tests run the static ./contain as root. Each run has a
+# directory of its own, its TMPDIR, removed at the end (never across a mount), and fails when it
+# left anything elsewhere: in /tmp or /run/contain*, a cgroup, an interface, a lease, a mount
+# (tests/test-run.sh, which also removes the directories of runs that died). TEST_ARGS chooses
+# what runs, e.g. `make test TEST_ARGS='--test run -- --include-ignored NAME'`.
+TEST_ARGS ?= -- --include-ignored --skip every_injected_fault --skip vm_only_ --test-threads=4
 test: contain busybox
-	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked -- --include-ignored --skip every_injected_fault --skip vm_only_ --test-threads=4
+	@run=$$(tests/test-run.sh start $$$$) || exit 1; echo "make test: the run's TMPDIR is $$run"; \
+	TMPDIR=$$run CONTAIN_BIN=$(CURDIR)/contain cargo test --locked $(TEST_ARGS); status=$$?; \
+	tests/test-run.sh finish "$$run" || status=1; exit $$status
 
 # The fault sweep (tests/faults/): every system call of `contain run` failed in turn, with an errno
 # and with SIGKILL, then gc and the leftover checks; a few minutes, as root. One injection, with its

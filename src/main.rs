@@ -133,12 +133,15 @@ fn main() {
             Command::Run(spec) => run::run(*spec, &global),
             Command::Exec(spec) => exec::exec(&global, *spec),
             Command::Oci(command) => oci::run(&global, command),
-            Command::List => manage::list(&lifecycle::state_dir(&global)?),
-            Command::Kill { id, signal, all } => manage::kill(&lifecycle::state_dir(&global)?, &id, signal, all),
-            Command::Stop { id, timeout_secs } => {
-                manage::stop(&lifecycle::state_dir(&global)?, &id, std::time::Duration::from_secs(timeout_secs.into()))
+            Command::List => manage::list(&lifecycle::state_dirs(&global)?),
+            Command::Kill { id, signal, all } => {
+                manage::kill(&lifecycle::state_dir_holding(&global, &id)?, &id, signal, all)
             }
-            Command::Gc { ids } => manage::gc(&lifecycle::state_dir(&global)?, &ids),
+            Command::Stop { id, timeout_secs } => {
+                let timeout = std::time::Duration::from_secs(timeout_secs.into());
+                manage::stop(&lifecycle::state_dir_holding(&global, &id)?, &id, timeout)
+            }
+            Command::Gc { ids } => manage::gc(&lifecycle::state_dirs(&global)?, &ids),
         }
     });
     let code = result.unwrap_or_else(|err| {

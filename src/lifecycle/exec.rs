@@ -41,8 +41,8 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
         crate::log::set_quiet(true);
     }
     let signals = supervise::take_signals()?;
-    let state = super::state_dir(global)?;
     let id = &exec.id;
+    let state = super::state_dir_holding(global, id)?;
     let (_, record, init) = manage::running(&state, id)?;
     // A process born into a frozen cgroup would wait, frozen too, until `resume`.
     if record.kind == Kind::Oci && oci::frozen(&record, id) {

@@ -373,7 +373,7 @@ fn stop_cgroup(cgroup: &Cgroup, id: &str, timeout: Duration) -> Result<(), Error
 }
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
-pub fn list(state: &StateDir) -> Result<i32, Error> {
+pub fn list(states: &[StateDir]) -> Result<i32, Error> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
     let row = |id: &str, record: Option<&Record>, status: &str| {
@@ -385,7 +385,10 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
             record.map_or("-".into(), |r| printable(&r.command)),
         ]
     };
-    for id in state.ids()? {
+    for err in states.iter().filter_map(|state| state.sweep_claims().err()) {
+        crate::log::error(&err);
+    }
+    for (state, id) in crate::lifecycle::ids_in(states)? {
         let Some(entry) = state.entry(&id)? else { continue };
         let mut now_status = listed_status(&entry)?;
         if let Status::Leftover(record) = &now_status {
@@ -432,10 +435,13 @@ pub fn list(state: &StateDir) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// `contain gc [ID...]`: each leftover that cannot be removed is one error line; the last is the
-/// command's error (exit status 1).
-pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
-    let mut failures = collect_garbage(state, ids, true)?;
+/// `contain gc [ID...]`, in every state directory of the user's: each leftover that cannot be
+/// removed is one error line; the last is the command's error (exit status 1).
+pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
+    let mut failures = Vec::new();
+    for state in states {
+        failures.extend(collect_garbage(state, ids, true)?);
+    }
     let last = failures.pop();
     for failure in &failures {
         crate::log::error(failure);
@@ -445,7 +451,8 @@ pub fn gc(state: &StateDir, ids: &[String]) -> Result<i32, Error> {
 
 /// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
 /// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
-/// `--detach` containers that ended; of the containers `only` names, or of all. (Kept overlays
+/// `--detach` containers that ended; of the containers `only` names, or of all (and then the
+/// private directories of claims whose maker died, see `StateDir::reserve`). (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
 /// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
 /// failures are returned, one per container, for the caller to report as what they are to it (an
@@ -455,6 +462,9 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
     let mut failures = Vec::new();
     // The containers whose leftovers were looked at: their leases were part of it.
     let mut done: Vec<String> = Vec::new();
+    if only.is_empty() {
+        failures.extend(state.sweep_claims().err());
+    }
     for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
         let named = !only.is_empty();

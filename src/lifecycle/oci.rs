@@ -561,7 +561,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
             }
             drop(entry);
-            return manage::gc(&state, &[id.to_string()]);
+            return manage::gc(std::slice::from_ref(&state), &[id.to_string()]);
         }
         Status::Live(Some(record)) => {
             // Removed below, once emptied: kept here.
@@ -611,7 +611,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         return Ok(0);
     }
     drop(entry);
-    manage::gc(&state, &[id.to_string()])
+    manage::gc(std::slice::from_ref(&state), &[id.to_string()])
 }
 
 /// The live record of `id`, or the error engines match ("container not running").

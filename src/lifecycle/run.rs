@@ -106,7 +106,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     }
     // A user gets a user namespace whose root is them; root of a user namespace already is.
     let id_maps = rootless_maps();
-    let state = super::state_dir(global)?;
+    // The user's other state directories: a name that lives in one of them is not free here.
+    let mut states = super::state_dirs(global)?;
+    let state = states.remove(0);
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
     // --userns auto: where its ids come from; the rootfs cloned for idmapping, and the volumes
@@ -157,6 +159,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         Ok(failures) => failures.iter().for_each(|failure| crate::log::warning(&failure.to_string())),
         Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
     }
+    refuse_name_elsewhere(&states, &id)?;
     let claim = claim_name(&state, &id, Leave { layer: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there),
     // and the container's output goes to its log through this relay.
@@ -524,6 +527,32 @@ fn claim_name<'a>(state: &'a StateDir, id: &str, leave: Leave) -> Result<Claim<'
         }
         None => Err(Error::Setup(format!("a container named {id} is already running: choose another --name"))),
     }
+}
+
+/// Refuses the name `id` when it lives in another of the user's state directories (`elsewhere`,
+/// see `lifecycle::state_dirs`), so that a user's containers never split between two: what only a
+/// dead runtime left there does not count. (Two runs of one name that choose two directories at
+/// the very same moment are not told apart.)
+fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> {
+    for state in elsewhere {
+        let Some(entry) = state.entry(id)? else { continue };
+        match manage::status(&entry)? {
+            manage::Status::Leftover(_) | manage::Status::Gone => {}
+            manage::Status::Live(_) => {
+                return Err(Error::Setup(format!(
+                    "a container named {id} is already running (its entry is {}): choose another --name",
+                    entry.path
+                )))
+            }
+            _ => {
+                return Err(Error::Setup(format!(
+                    "{} holds what a container of that name left: remove it or choose another --name",
+                    entry.path
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `--rootfs`, checked (see `mounts::Checked`): the child uses the very directory checked here.

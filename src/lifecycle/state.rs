@@ -6,11 +6,13 @@
 //! **Who keeps an entry.** The process that keeps a container (the `contain run` supervising it;
 //! an OCI `create` while it sets the container up) holds an exclusive flock(2) on the entry's
 //! directory for as long as it lives. The kernel drops the lock when that process dies, however it
-//! dies, so a free lock means the keeper is gone: the entry is a leftover, however young. The lock
-//! is taken right after the mkdir that claims the name, and a sweep that meets a directory in that
-//! instant and removes it only makes the claimant try again (see `StateDir::reserve`): a slow
-//! start is never swept. An OCI container outlives its `create` by design; once created, its
-//! keeper is its own init process (see `lifecycle::manage` for the one liveness rule).
+//! dies, so a free lock means the keeper is gone: the entry is a leftover, however young. An entry
+//! is made and locked under a private name (`.claim-RANDOM`) and only then renamed to its id, so
+//! under its id it is never without its keeper's lock: a slow start is never swept, and of two
+//! contains that claim one name at once, one gets it and the other learns so at once (see
+//! `StateDir::reserve`). Nothing in contain waits for a lock: every flock is LOCK_NB. An OCI
+//! container outlives its `create` by design; once created, its keeper is its own init process
+//! (see `lifecycle::manage` for the one liveness rule).
 //!
 //! **Records are input.** A container that can write this directory (a careless volume, an engine's
 //! mount) can forge records, so nothing here is trusted for more than it says: the id is the
@@ -37,8 +39,11 @@ const RECORD_VERSION: &str = "contain-record=2";
 const RECORD_LIMIT: usize = 64 << 10;
 /// Ids end up in directory names (contain-ID), interface names and cgroup paths.
 pub const NAME_MAX: usize = 64;
-/// How often `reserve` tries again when a sweep removed the directory it had just made.
+/// How often `reserve` tries again when a sweep took its private directory, or removed the entry
+/// it found under the name.
 const RESERVE_ATTEMPTS: usize = 8;
+/// The private name of an entry before `reserve` publishes it: no id starts with '.'.
+const CLAIM_PREFIX: &str = ".claim-";
 
 /// A container id: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit, so
 /// it is a single path component, never `.` or `..`, and safe in cgroup and interface names.
@@ -351,6 +356,17 @@ impl StateDir {
                 format!("making the state directory {path} (--root DIR chooses another place): mkdir({prefix})")
             })?;
         }
+        StateDir::open_made(path)
+    }
+
+    /// The state directory at `path` if it is there and trusted (see `open_made`), without making
+    /// it: another of the places a user's containers may be (see `lifecycle::state_dirs`).
+    pub fn find(path: &str) -> Option<StateDir> {
+        StateDir::open_made(path).ok()
+    }
+
+    /// Opens the state directory `path`, which must be the user's alone.
+    fn open_made(path: &str) -> Result<StateDir, Error> {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let dir = sys::open(&cpath(path)?, flags, 0).step(|| format!("open({path})"))?;
         // Records are trusted only as far as nobody else can write them: a directory somebody else
@@ -379,8 +395,8 @@ impl StateDir {
     /// The ids with a directory here. Names that are not valid ids (`.leases`, or anything a
     /// forger made) are not containers and are skipped.
     pub fn ids(&self) -> Result<Vec<String>, Error> {
-        let entries = sys::list_dir(&self.dir).step(|| format!("getdents64({})", self.path))?;
-        let mut ids: Vec<String> = entries
+        let mut ids: Vec<String> = self
+            .list()?
             .into_iter()
             .filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN)
             .filter_map(|e| e.name.into_string().ok())
@@ -388,6 +404,14 @@ impl StateDir {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+
+    /// What the directory holds, read through a descriptor of its own: getdents64 reads on from
+    /// where the last reading of a descriptor ended, so `self.dir` would show it only once.
+    fn list(&self) -> Result<Vec<sys::DirEntry>, Error> {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let dir = sys::open_at(Dir::Fd(&self.dir), c".", flags, 0).step(|| format!("open({})", self.path))?;
+        sys::list_dir(&dir).step(|| format!("getdents64({})", self.path))
     }
 
     /// The entry named `id`, if there is one (never through a symlink).
@@ -400,45 +424,78 @@ impl StateDir {
         }
     }
 
-    /// Claims the name `id`: makes its directory and takes its lock (the caller keeps the returned
-    /// entry, and with it the lock, for as long as it keeps the container). Ok(None): a living
-    /// keeper holds the name. An entry without a keeper is reclaimed, for the caller to clean and
-    /// reuse. A sweep may remove a directory between our mkdir and our lock: the lock then sits on
-    /// a removed directory, which the identity check below notices, and we try again.
+    /// Claims the name `id` (the caller keeps the returned entry, and with it the lock, for as long
+    /// as it keeps the container), deciding at once: Ok(None) means a living keeper holds the
+    /// name. The entry is made and locked under a private name and then renamed to `id` unless
+    /// `id` exists, so nobody can find it under its id unlocked and take it from us. An existing
+    /// entry without a keeper is reclaimed, locked, for the caller to clean and reuse. A sweep may
+    /// remove the entry or the private directory between our open and our lock; we then try again.
     pub fn reserve(&self, id: &str) -> Result<Option<Reserved>, Error> {
         let name = cpath(id)?;
         for _ in 0..RESERVE_ATTEMPTS {
-            let made = match sys::mkdir_at(Dir::Fd(&self.dir), &name, 0o700) {
-                Ok(()) => true,
-                Err(Errno(libc::EEXIST)) => false,
-                Err(errno) => return Err(Error::sys(format!("mkdir({})", self.dir_of(id)), errno)),
-            };
+            let Some(claim) = self.private_entry()? else { continue };
+            match sys::rename_noreplace(Dir::Fd(&self.dir), &cpath(&claim.id)?, &name) {
+                Ok(()) => {
+                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path: self.dir_of(id), dir: claim.dir })))
+                }
+                Err(Errno(libc::EEXIST)) => self.remove_if_empty(&claim)?,
+                Err(errno) => {
+                    self.remove_if_empty(&claim)?;
+                    return Err(Error::sys(
+                        format!("renameat2({}, {}, RENAME_NOREPLACE)", claim.path, self.dir_of(id)),
+                        errno,
+                    ));
+                }
+            }
+            // Removed since the rename failed: the name may be free now.
             let Some(entry) = self.entry(id)? else { continue };
-            let locked = if made {
-                // Only a passing sweep can hold a directory this young: wait for it.
-                sys::lock(&entry.dir).step(|| format!("flock({})", self.dir_of(id)))?;
-                true
-            } else {
-                sys::try_lock(&entry.dir).step(|| format!("flock({})", self.dir_of(id)))?
-            };
-            if !locked {
+            if !sys::try_lock(&entry.dir).step(|| format!("flock({})", entry.path))? {
                 return Ok(None);
             }
             if !self.still_named(&entry)? {
                 continue;
             }
-            return Ok(Some(match made {
-                true => Reserved::Fresh(entry),
-                false => {
-                    let record = Box::new(entry.read_record()?);
-                    Reserved::Reclaimed(entry, record)
-                }
-            }));
+            let record = Box::new(entry.read_record()?);
+            return Ok(Some(Reserved::Reclaimed(entry, record)));
         }
         Err(Error::Setup(format!(
             "{} keeps being removed while contain claims it: is another contain sweeping in a loop?",
             self.dir_of(id)
         )))
+    }
+
+    /// A new, empty entry under a private name (`.claim-` and 16 random hex digits), locked: what
+    /// `reserve` publishes. None when a sweep took it between our mkdir and our lock (to the sweep
+    /// it is a directory nobody keeps), or the name was taken.
+    fn private_entry(&self) -> Result<Option<Entry>, Error> {
+        let mut bytes = [0u8; 8];
+        sys::getrandom(&mut bytes).step(|| "getrandom(claim name)".into())?;
+        let name = format!("{CLAIM_PREFIX}{:016x}", u64::from_ne_bytes(bytes));
+        match sys::mkdir_at(Dir::Fd(&self.dir), &cpath(&name)?, 0o700) {
+            Ok(()) => {}
+            Err(Errno(libc::EEXIST)) => return Ok(None),
+            Err(errno) => return Err(Error::sys(format!("mkdir({})", self.dir_of(&name)), errno)),
+        }
+        let Some(entry) = self.entry(&name)? else { return Ok(None) };
+        let locked = sys::try_lock(&entry.dir).step(|| format!("flock({})", entry.path))?;
+        Ok((locked && self.still_named(&entry)?).then_some(entry))
+    }
+
+    /// Removes the private directories (see `reserve`) of claimants that died before they renamed
+    /// them to an id: one whose lock is free is nobody's, as its maker locks it before anybody but
+    /// a sweep can know its name. Only `.claim-*` names are looked at; one that is not empty is
+    /// not ours to empty (nothing is ever written there), and stays.
+    pub fn sweep_claims(&self) -> Result<(), Error> {
+        let dirs = self.list()?.into_iter().filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN);
+        let names = dirs.filter_map(|e| e.name.into_string().ok());
+        for name in names.filter(|name| name.starts_with(CLAIM_PREFIX)) {
+            let Some(claim) = self.entry(&name)? else { continue };
+            // Held by its maker, or renamed to an id since we opened it: not ours.
+            if claim.take_if_unkept().step(|| format!("flock({})", claim.path))? && self.still_named(&claim)? {
+                self.remove_if_empty(&claim)?;
+            }
+        }
+        Ok(())
     }
 
     /// Is `entry` still the directory its name leads to (not removed, not replaced)?
@@ -749,6 +806,47 @@ mod tests {
         sys::rmdir(Dir::Fd(root.fd()), c"web").unwrap();
         assert!(!root.still_named(&stale).unwrap());
         assert!(matches!(root.reserve("web").unwrap(), Some(Reserved::Fresh(_))));
+    }
+
+    /// The names in the state directory that start with `.claim-`.
+    fn claims(root: &StateDir) -> Vec<String> {
+        let names = root.list().unwrap().into_iter().filter_map(|e| e.name.into_string().ok());
+        names.filter(|name| name.starts_with(CLAIM_PREFIX)).collect()
+    }
+
+    #[test]
+    fn a_claim_is_published_locked_and_leaves_no_private_name() {
+        let root = scratch_root("publish");
+        let Some(Reserved::Fresh(kept)) = root.reserve("web").unwrap() else { panic!("a fresh name") };
+        // Found under its id, it is already locked: another claimant learns at once that it is taken.
+        let seen = root.entry("web").unwrap().unwrap();
+        assert!(!seen.take_if_unkept().unwrap(), "published without its lock");
+        assert!(root.reserve("web").unwrap().is_none());
+        assert_eq!(claims(&root), Vec::<String>::new(), "a claim that lost left its private directory");
+        drop((seen, kept));
+        root.remove_if_empty(&root.entry("web").unwrap().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_dead_claimants_private_directory_is_swept_and_a_living_ones_is_not() {
+        let root = scratch_root("claims");
+        let (dead, living) = (format!("{CLAIM_PREFIX}dead"), format!("{CLAIM_PREFIX}living"));
+        for name in [&dead, &living] {
+            sys::mkdir_at(Dir::Fd(root.fd()), &cpath(name).unwrap(), 0o700).unwrap();
+        }
+        // A file of that name (a forger's) is no claim, and no reason to fail.
+        sys::write_file_new(Dir::Fd(root.fd()), c".claim-file", b"", 0o600).unwrap();
+        let maker = root.entry(&living).unwrap().unwrap();
+        assert!(maker.take_if_unkept().unwrap());
+        assert_eq!(root.ids().unwrap(), Vec::<String>::new(), "a private directory is no container");
+        root.sweep_claims().unwrap();
+        let mut left = claims(&root);
+        left.sort();
+        assert_eq!(left, [".claim-file", &living], "swept the wrong one");
+        drop(maker);
+        root.sweep_claims().unwrap();
+        assert_eq!(claims(&root), [".claim-file"]);
+        sys::unlink(Dir::Fd(root.fd()), c".claim-file").unwrap();
     }
 
     #[test]

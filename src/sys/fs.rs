@@ -38,6 +38,13 @@ pub fn exists(path: &str) -> bool {
     cstring(path).is_ok_and(|p| stat(&p, libc::AT_SYMLINK_NOFOLLOW).is_ok())
 }
 
+/// faccessat(2) with W_OK: whether this user may write in a directory (its mode, its ACL, a
+/// read-only mount), before a user's state directory is chosen there.
+pub fn can_write(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    check(unsafe { syscall!(FACCESSAT, libc::AT_FDCWD, path.as_ptr(), libc::W_OK) }).map(drop)
+}
+
 /// statfs(2): which filesystem a path is on (cgroup2 vs cgroup v1 vs tmpfs/ramfs).
 pub fn statfs_type(path: &CStr) -> Result<i64, Errno> {
     // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
@@ -109,6 +116,15 @@ pub fn unlink(dir: Dir, path: &CStr) -> Result<(), Errno> {
 pub fn rename(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
     // SAFETY: both strings are NUL-terminated and outlive the call.
     check(unsafe { syscall!(RENAMEAT, dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr()) }).map(drop)
+}
+
+/// renameat2(2) with RENAME_NOREPLACE: gives `from` the name `to` unless `to` exists (EEXIST), in
+/// one step. A state entry is made and locked under a private name and published under its id
+/// this way, so nobody ever sees it unlocked (a plain rename would replace an empty directory).
+pub fn rename_noreplace(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
+    let flags = libc::RENAME_NOREPLACE;
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(RENAMEAT2, dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr(), flags) }).map(drop)
 }
 
 /// linkat(2) of an unnamed O_TMPFILE file into `dir` as `name`, failing with EEXIST if the name is
@@ -213,12 +229,6 @@ pub fn try_lock(fd: &Fd) -> Result<bool, Errno> {
         Err(Errno(libc::EWOULDBLOCK)) => Ok(false),
         Err(errno) => Err(errno),
     }
-}
-
-/// flock(2) LOCK_EX, waiting for it: only where the holder can be a passing sweep, never a keeper.
-pub fn lock(fd: &Fd) -> Result<(), Errno> {
-    // SAFETY: no pointers involved.
-    check_retry(|| unsafe { syscall!(FLOCK, fd.0, libc::LOCK_EX) }).map(drop)
 }
 
 /// The identity of a file: device and inode.

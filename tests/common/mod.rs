@@ -56,7 +56,7 @@ pub fn root_test(what: &str) -> String {
     unique_name(what)
 }
 
-/// A scratch directory for this test process.
+/// A scratch directory for this test process, in $TMPDIR (`make test` gives each run its own).
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -106,9 +106,12 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A container id unique to this test process and call.
+/// A container id unique to this test process and call: `t<PID>-N-WHAT`. The scratch directory is
+/// made with the first, so that `make test` (tests/test-run.sh) knows this process's pid, and
+/// with it which containers, cgroups, leases and mounts are its.
 pub fn unique_name(what: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    scratch();
     format!("t{}-{}-{what}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
