@@ -18,7 +18,7 @@ use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::handshake::Report;
 use crate::lifecycle::manage::{self, Init};
-use crate::lifecycle::state::{Kind, Record};
+use crate::lifecycle::state::{Entry, Kind, Record};
 use crate::lifecycle::{oci, run};
 use crate::spawn::{self, Birth, Command, Placement};
 use crate::spec;
@@ -43,7 +43,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     let state = super::state_dir(global)?;
     let id = &exec.id;
-    let (_, record, init) = manage::running(&state, id)?;
+    let (entry, record, init) = manage::running(&state, id)?;
     // A process born into a frozen cgroup would wait, frozen too, until `resume`.
     if record.kind == Kind::Oci && oci::frozen(&record, id) {
         return Err(Error::Setup(format!("container {id} is paused: resume it first")));
@@ -56,7 +56,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
         )));
     }
     let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
-        (Some(file), _) => from_process_file(file, &exec, &record)?,
+        (Some(file), _) => from_process_file(file, &exec, &entry, &record)?,
         (None, _) => from_init(&exec, &init, &record)?,
     };
     if !init.process.alive()? {
@@ -155,19 +155,13 @@ fn from_init(exec: &ExecSpec, init: &Init, record: &Record) -> Result<Process, E
 }
 
 /// `exec --process FILE ID`: the engine's process, under the container's own seccomp profile.
-fn from_process_file(file: &str, exec: &ExecSpec, record: &Record) -> Result<Process, Error> {
+fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record) -> Result<Process, Error> {
     let bytes = sys::open(&cpath(file)?, libc::O_RDONLY, 0)
         .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
         .step(|| format!("read({file})"))?;
     let process = spec::parse_process_file(&bytes).map_err(|why| Error::Setup(format!("{file}: {why}")))?;
     let seccomp = match record.kind {
-        Kind::Oci => {
-            let config = format!("{}/config.json", record.bundle);
-            let bytes = sys::open(&cpath(&config)?, libc::O_RDONLY, 0)
-                .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
-                .step(|| format!("read({config})"))?;
-            spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{config}: {why}")))?.linux.seccomp
-        }
+        Kind::Oci => oci::created_config(entry)?.linux.seccomp,
         Kind::Run => None,
     };
     oci::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;

@@ -21,12 +21,14 @@ use crate::handshake::Report;
 use crate::hooks;
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
-use crate::lifecycle::state::{Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, EXEC_FIFO};
+use crate::lifecycle::state::{
+    Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, CONFIG, EXEC_FIFO,
+};
 use crate::lifecycle::{require_root, state_dir, Claim};
 use crate::mounts::{self, BindSource, Checked};
 use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
-use crate::spec::{self, IdMapping, Spec, State};
+use crate::spec::{self, Hook, Hooks, IdMapping, Spec, State};
 use crate::supervise;
 use crate::sys::{self, Dir, Tolerate};
 use crate::syscalls::Arch;
@@ -62,7 +64,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let bundle = Checked::open_following(&create.bundle)
         .map_err(|why| Error::Usage(format!("--bundle {:?}: {why}", create.bundle)))?;
-    let spec = read_config(&bundle.path)?;
+    let (spec, config) = read_config(&bundle.path)?;
     let id = create.id.as_str();
 
     // --- The namespaces: new ones for clone3, the ones with a path to join. ---
@@ -155,6 +157,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         ..Default::default()
     };
     claim.entry.write_record(&record)?;
+    claim.entry.write_file(CONFIG, &config)?;
     let limits = Limits::from_oci(&spec.linux.resources);
     let cgroup = cgroup::detect()?
         .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
@@ -268,12 +271,31 @@ pub fn oci_words(message: &str) -> String {
     format!("{message}: {words}")
 }
 
-/// bundle/config.json, parsed.
-fn read_config(bundle: &str) -> Result<Spec, Error> {
+/// bundle/config.json, parsed, and the bytes it was parsed from (for the entry's copy).
+fn read_config(bundle: &str) -> Result<(Spec, Vec<u8>), Error> {
     let path = format!("{bundle}/config.json");
     let file = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
     let bytes = sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?;
-    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))
+    let spec = spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))?;
+    Ok((spec, bytes))
+}
+
+/// The config `create` read, from its copy in the container's entry (see state.rs). Never the
+/// bundle's config.json again: the container may reach that file (`root.path: "."`, a bind of the
+/// bundle) and rewrite it, to add a hook that `delete` would run on the host as root, or to take
+/// away the seccomp profile an `exec` must apply.
+pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
+    let bytes = entry.read_file(CONFIG, CONFIG_LIMIT)?;
+    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
+}
+
+/// Runs the `poststart` or `poststop` hooks (as `pick` chooses) of the config `create` read: the
+/// spec makes their failure a warning, and the container goes on (or is deleted all the same).
+fn run_late_hooks(entry: &Entry, stage: &str, pick: fn(Hooks) -> Vec<Hook>, state: &State) {
+    let ran = created_config(entry).and_then(|spec| hooks::run(&pick(spec.hooks), stage, &state.json()));
+    if let Err(err) = ran {
+        crate::log::warning(&err.to_string());
+    }
 }
 
 /// The command as the birth wants it: the bundle's env as given, PATH looked up in it.
@@ -469,19 +491,14 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
     }
     record.phase = Phase::Running;
     entry.write_record(&record)?;
-    // The spec: a failing poststart hook is a warning; the container runs.
-    if let Ok(spec) = read_config(&record.bundle) {
-        let state = State {
-            id,
-            status: "running",
-            pid: init.process.pid,
-            bundle: &record.bundle,
-            annotations: &record.annotations,
-        };
-        if let Err(err) = hooks::run(&spec.hooks.poststart, "poststart", &state.json()) {
-            crate::log::warning(&err.to_string());
-        }
-    }
+    let running = State {
+        id,
+        status: "running",
+        pid: init.process.pid,
+        bundle: &record.bundle,
+        annotations: &record.annotations,
+    };
+    run_late_hooks(&entry, "poststart", |hooks| hooks.poststart, &running);
     Ok(0)
 }
 
@@ -588,13 +605,8 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         Status::Leftover(None) | Status::Exited(_) | Status::Kept => Record { kind: Kind::Run, ..Default::default() },
     };
     if record.kind == Kind::Oci {
-        if let Ok(spec) = read_config(&record.bundle) {
-            let state =
-                State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
-            if let Err(err) = hooks::run(&spec.hooks.poststop, "poststop", &state.json()) {
-                crate::log::warning(&err.to_string());
-            }
-        }
+        let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
+        run_late_hooks(&entry, "poststop", |hooks| hooks.poststop, &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
         Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
         if record.host_mounts {

@@ -1,7 +1,9 @@
 //! What a container leaves on the host so that other `contain` commands can find it: an entry,
 //! the directory `STATE/ID/` (`/run/contain/ID/` by default), holding its `state` record and,
 //! depending on the container, the overlay's `upper`, `work` and `merged` directories, a
-//! `--detach` container's `log`, an OCI container's `exec.fifo`.
+//! `--detach` container's `log`, an OCI container's `exec.fifo` and `config.json` (the bundle's
+//! config as `create` read it: every later command reads this copy, never the bundle's file,
+//! which the container may be able to rewrite).
 //!
 //! **Who keeps an entry.** The process that keeps a container (the `contain run` supervising it;
 //! an OCI `create` while it sets the container up) holds an exclusive flock(2) on the entry's
@@ -508,6 +510,8 @@ pub const MERGED: &CStr = c"merged";
 /// `--overlay-size`: the mount point of the tmpfs that holds the layers inside the container.
 pub const LAYER: &CStr = c"layer";
 pub const EXEC_FIFO: &CStr = c"exec.fifo";
+/// An OCI container's config.json, as `create` read and checked it.
+pub const CONFIG: &CStr = c"config.json";
 const RECORD: &CStr = c"state";
 const RECORD_TMP: &CStr = c"state.tmp";
 
@@ -552,10 +556,23 @@ impl Entry {
 
     /// Writes the record, replacing the previous one in one rename(2).
     pub fn write_record(&self, record: &Record) -> Result<(), Error> {
-        sys::write_file_new(Dir::Fd(&self.dir), RECORD_TMP, record.encode().as_bytes(), 0o600)
-            .step(|| format!("write({}/state.tmp)", self.path))?;
+        self.write_file(RECORD_TMP, record.encode().as_bytes())?;
         sys::rename(Dir::Fd(&self.dir), RECORD_TMP, RECORD)
             .step(|| format!("rename({0}/state.tmp, {0}/state)", self.path))
+    }
+
+    /// Writes the file `name` of the entry whole (0600: only the runtime reads it).
+    pub fn write_file(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o600)
+            .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
+    }
+
+    /// Reads the file `name` of the entry, up to `limit` bytes (never through a symlink).
+    pub fn read_file(&self, name: &CStr, limit: usize) -> Result<Vec<u8>, Error> {
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+        sys::open_at(Dir::Fd(&self.dir), name, flags, 0)
+            .and_then(|fd| sys::read_to_end(&fd, limit))
+            .step(|| format!("read({}/{})", self.path, name.to_string_lossy()))
     }
 
     /// Makes a directory in the entry (the overlay's layers) and opens it.
@@ -581,7 +598,7 @@ impl Entry {
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
-        let mut names = vec![RECORD_TMP, EXEC_FIFO];
+        let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG];
         if !leave.log {
             names.extend([LOG, OLD_LOG]);
         }
