@@ -1027,3 +1027,138 @@ fn an_overlay_layer_cannot_grow_past_its_size() {
     assert!(!rootfs.join("big").exists() && !rootfs.join("small").exists(), "the image was written to");
     assert_no_leftovers(&name, &rootfs);
 }
+
+// ---------------------------------------------------------------------------------------------
+// OCI: a bundle that reaches its own config.json.
+// ---------------------------------------------------------------------------------------------
+
+/// A config.json for a container whose root is its own bundle (`root.path: "."`): the container
+/// can rewrite the file, as a bundle directory mounted into it would let it too.
+fn self_reaching_config(args: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": { "path": "." },
+        "process": {
+            "args": args,
+            "cwd": "/",
+            "user": { "uid": 0, "gid": 0 },
+            "env": ["PATH=/bin:/usr/bin"],
+        },
+        "mounts": [{ "destination": "/proc", "type": "proc", "source": "proc" }],
+        "linux": { "namespaces": [{ "type": "pid" }, { "type": "mount" }, { "type": "ipc" }, { "type": "uts" }] },
+    })
+}
+
+/// An OCI container made from a bundle of its own, under a state directory of the test's own.
+/// Dropped, it is deleted by force and its bundle removed.
+struct OciContainer {
+    id: String,
+    bundle: PathBuf,
+    state: PrivateState,
+}
+
+impl OciContainer {
+    fn new(id: &str, config: &serde_json::Value) -> OciContainer {
+        let container = OciContainer { id: id.to_string(), bundle: fresh_rootfs(id), state: PrivateState::new(id) };
+        container.rewrite(config);
+        container
+    }
+
+    /// The bundle's config.json, (re)written as the container would.
+    fn rewrite(&self, config: &serde_json::Value) {
+        fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(config).unwrap()).unwrap();
+    }
+
+    /// `contain --root STATE ARGS`.
+    fn contain(&self, args: &[&str]) -> Output {
+        contain(&self.state.args(args))
+    }
+
+    /// `create`. The container's init keeps create's stdout and stderr, so these are a file and
+    /// /dev/null, not pipes that would stay open for as long as the container lives.
+    fn create(&self) -> Output {
+        let log = scratch().join(format!("create-{}.log", self.id));
+        let args = self.state.args(&["create", "--bundle", self.bundle.to_str().unwrap(), &self.id]);
+        let status = command(&args).stdout(Stdio::null()).stderr(fs::File::create(&log).unwrap()).status().unwrap();
+        let stderr = fs::read_to_string(&log).unwrap();
+        fs::remove_file(&log).unwrap();
+        Output { code: status.code().unwrap_or(-1), stdout: String::new(), stderr }
+    }
+
+    /// The status word `state` prints.
+    fn status(&self) -> String {
+        let out = self.contain(&["state", &self.id]);
+        let state: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        state["status"].as_str().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for OciContainer {
+    fn drop(&mut self) {
+        let _ = command(&self.state.args(&["delete", "--force", &self.id])).stderr(Stdio::null()).status();
+        let _ = fs::remove_dir_all(&self.bundle);
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_bundle_that_rewrites_its_config_json_changes_nothing_after_create() {
+    let id = root_test("ociconfig");
+    // Created with a seccomp profile that refuses mkdir, and an annotation.
+    let mut created = self_reaching_config(&["sleep", "60"]);
+    created["annotations"] = serde_json::json!({ "made.by": "create" });
+    created["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+    });
+    let container = OciContainer::new(&id, &created);
+    // What the container writes over it before each of the engine's commands: no profile, its own
+    // annotation, and hooks that would run on the host, as root, leaving a marker there.
+    let marker = |stage: &str| scratch().join(format!("{id}-{stage}-hook-ran"));
+    let hook = |stage: &str| serde_json::json!([{ "path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", marker(stage).display())] }]);
+    let mut hostile = created.clone();
+    hostile["linux"].as_object_mut().unwrap().remove("seccomp");
+    hostile["annotations"] = serde_json::json!({ "made.by": "the container" });
+    hostile["hooks"] = serde_json::json!({ "poststart": hook("poststart"), "poststop": hook("poststop") });
+    let process = scratch().join(format!("{id}-process.json"));
+    let process_json = serde_json::json!({
+        "args": ["mkdir", "/tmp/made-by-exec"], "cwd": "/", "user": { "uid": 0, "gid": 0 }, "env": ["PATH=/bin"],
+    });
+    fs::write(&process, process_json.to_string()).unwrap();
+    let mut failures = Vec::new();
+
+    let out = container.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    container.rewrite(&hostile);
+    let out = container.contain(&["start", &id]);
+    assert_eq!(out.code, 0, "start: {}", out.stderr);
+    if marker("poststart").exists() {
+        failures.push("start ran a poststart hook the container added".to_string());
+    }
+    container.rewrite(&hostile);
+    let out = container.contain(&["exec", "--process", process.to_str().unwrap(), &id]);
+    if out.code == 0 || container.bundle.join("tmp/made-by-exec").exists() {
+        failures.push(format!("exec --process ran without the created seccomp profile: exit {}", out.code));
+    }
+    container.rewrite(&hostile);
+    let out = container.contain(&["state", &id]);
+    let state: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    if state["annotations"] != serde_json::json!({ "made.by": "create" }) {
+        failures.push(format!("state printed annotations that are not create's: {}", out.stdout));
+    }
+    container.rewrite(&hostile);
+    assert_eq!(container.contain(&["kill", &id, "KILL"]).code, 0);
+    wait_for("the container to stop", Duration::from_secs(10), || (container.status() == "stopped").then_some(()));
+    container.rewrite(&hostile);
+    let out = container.contain(&["delete", &id]);
+    assert_eq!(out.code, 0, "delete: {}", out.stderr);
+    if marker("poststop").exists() {
+        failures.push("delete ran, on the host, a poststop hook the container added".to_string());
+    }
+    for stage in ["poststart", "poststop"] {
+        let _ = fs::remove_file(marker(stage));
+    }
+    fs::remove_file(&process).unwrap();
+    assert_eq!(cgroups_of(&id), Vec::<PathBuf>::new(), "cgroup directories left behind");
+    assert!(failures.is_empty(), "a rewritten config.json was read after create:\n{}", failures.join("\n"));
+}
