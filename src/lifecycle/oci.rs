@@ -208,12 +208,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             setup: Setup::Create(Box::new(container)),
             command: command(&spec.process.args, &spec.process.env, &spec.process.cwd)?,
             privileges,
-            limits: ProcessLimits {
-                rlimits: spec.process.rlimits.clone(),
-                umask: spec.process.umask,
-                oom_score_adj: spec.process.oom_score_adj,
-                preserve_fds: create.preserve_fds,
-            },
+            limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
             output: Output::Inherited,
             kept_by_runtime: false,
             start_gate: Some(StartGate {
@@ -342,6 +337,16 @@ pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -
         no_new_privs: process.no_new_privileges,
         seccomp: seccomp.map(|compiled| compiled.program),
     })
+}
+
+/// An OCI process's rlimits, umask and OOM score, as its bundle gives them.
+pub fn process_limits(process: &spec::Process) -> ProcessLimits {
+    ProcessLimits {
+        rlimits: process.rlimits.clone(),
+        umask: process.umask,
+        oom_score_adj: process.oom_score_adj,
+        preserve_fds: 0,
+    }
 }
 
 /// With a terminal (`process.terminal`), the engine's console socket, connected, to send the pty

@@ -178,6 +178,11 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             (false, Some(path)) => path.clone(),
             (false, None) => manage::NO_CGROUP.into(),
         },
+        // What `contain exec` starts from (see exec.rs).
+        env: env.clone(),
+        user: privileges.identity.clone(),
+        capabilities: privileges.bounding,
+        privileged: spec.capabilities.is_none(),
         ..Default::default()
     };
     claim.entry.write_record(&record)?;

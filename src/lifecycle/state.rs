@@ -14,8 +14,10 @@
 //! start is never swept. An OCI container outlives its `create` by design; once created, its
 //! keeper is its own init process (see `lifecycle::manage` for the one liveness rule).
 //!
-//! **Records are input.** A container that can write this directory (a careless volume, an engine's
-//! mount) can forge records, so nothing here is trusted for more than it says: the id is the
+//! **Records are the runtime's, and still read as input.** The directory is its owner's alone, and no
+//! container is ever given it (`StateDir::refuse_exposure`: not as a rootfs, not in a volume or a
+//! bind, under no other name), so `exec` takes what a container was configured with from its
+//! record (see exec.rs). Nothing else in a record is trusted for more than it says: the id is the
 //! directory's name and nothing else, every field is parsed strictly, a record of an unknown
 //! version is reported and never touched, and what a command does with a process the record names
 //! is checked against the kernel first (`manage.rs`). Records are `key=value` lines (values
@@ -24,6 +26,7 @@
 
 use std::ffi::CStr;
 
+use crate::caps::{CapSet, Identity};
 use crate::error::{cpath, Context, Error};
 use crate::mounts::{self, Checked};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
@@ -33,8 +36,9 @@ use crate::userns;
 pub const DEFAULT_ROOT: &str = "/run/contain";
 /// The first line of every record this version writes, and the only version it reads. A new key
 /// is a new version: a contain that reads a record with a key it does not know takes it for
-/// broken, and may remove it. (2: `hostmounts`.)
-const RECORD_VERSION: &str = "contain-record=2";
+/// broken, and may remove it. (2: `hostmounts`; 3: `env`, `user`, `groups`, `capabilities`,
+/// `privileged`.)
+const RECORD_VERSION: &str = "contain-record=3";
 /// The largest record we read: a record is a few hundred bytes; a forged one could be anything.
 const RECORD_LIMIT: usize = 64 << 10;
 /// Ids end up in directory names (contain-ID), interface names and cgroup paths.
@@ -147,6 +151,14 @@ pub struct Record {
     pub command: String,
     /// OCI: the config's annotations, for `state`.
     pub annotations: Vec<(String, String)>,
+    /// `contain run`: what its command was configured with, which `exec` starts from: the
+    /// environment, the user (as the container sees it), the capabilities it keeps, and whether it
+    /// is `--privileged` (no seccomp filter, no no_new_privs). Never what the container's PID 1
+    /// has made of them since (see exec.rs). An OCI container's are in its config (`CONFIG`).
+    pub env: Vec<String>,
+    pub user: Identity,
+    pub capabilities: CapSet,
+    pub privileged: bool,
 }
 
 /// What an entry's `state` file holds.
@@ -173,6 +185,8 @@ impl Record {
         };
         let annotations: Vec<String> =
             self.annotations.iter().map(|(key, value)| format!("{}={}", escape_tab(key), escape_tab(value))).collect();
+        let env: Vec<String> = self.env.iter().map(|entry| escape_tab(entry)).collect();
+        let groups: Vec<String> = self.user.groups.iter().map(u32::to_string).collect();
         let fields = [
             ("kind", if self.kind == Kind::Oci { "oci" } else { "run" }.to_string()),
             ("phase", phase.to_string()),
@@ -190,6 +204,11 @@ impl Record {
             ("network", self.network.clone()),
             ("command", self.command.clone()),
             ("annotations", annotations.join("\t")),
+            ("env", env.join("\t")),
+            ("user", format!("{}:{}", self.user.uid, self.user.gid)),
+            ("groups", groups.join(" ")),
+            ("capabilities", format!("{:x}", self.capabilities.0)),
+            ("privileged", u8::from(self.privileged).to_string()),
         ];
         let mut text = format!("{RECORD_VERSION}\n");
         for (key, value) in fields {
@@ -255,6 +274,16 @@ impl Record {
                         })
                         .collect::<Option<_>>()?
                 }
+                "env" => record.env = value.split('\t').filter(|entry| !entry.is_empty()).map(unescape_tab).collect(),
+                "user" => {
+                    let (uid, gid) = value.split_once(':')?;
+                    (record.user.uid, record.user.gid) = (uid.parse().ok()?, gid.parse().ok()?);
+                }
+                "groups" => {
+                    record.user.groups = value.split_whitespace().map(|g| g.parse().ok()).collect::<Option<_>>()?
+                }
+                "capabilities" => record.capabilities = CapSet(u64::from_str_radix(&value, 16).ok()?),
+                "privileged" => record.privileged = flag(&value)?,
                 _ => return None,
             }
         }
@@ -653,6 +682,9 @@ mod tests {
             overlay: true,
             network: "veth ct-web-1 10.200.0.1/30 10.200.0.2/30 lease 10.200.0.0".into(),
             command: "sh -c 'echo a\\b\nc'".into(),
+            env: vec!["PATH=/bin".into(), "A=tab\there=%".into()],
+            user: Identity { uid: 1000, gid: 100, groups: vec![10, 20] },
+            capabilities: CapSet(0x20_0400),
             ..Default::default()
         }
     }
@@ -679,14 +711,15 @@ mod tests {
     #[test]
     fn the_encoding_is_versioned_with_one_line_per_field() {
         let text = sample().encode();
-        assert!(text.starts_with("contain-record=2\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
+        assert!(text.starts_with("contain-record=3\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
         assert!(text.contains("command=sh -c 'echo a\\\\b\\nc'\n"), "{text}");
     }
 
     #[test]
     fn other_versions_are_recognised_and_broken_records_refused() {
         assert_eq!(Record::decode("contain-record=1\nkind=run\n"), RecordRead::OtherVersion);
-        assert_eq!(Record::decode("contain-record=3\nwhatever=1\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("contain-record=2\nkind=run\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("contain-record=4\nwhatever=1\n"), RecordRead::OtherVersion);
         assert_eq!(Record::decode("id=x\nruntime=1 2\n"), RecordRead::OtherVersion, "the record before versions");
         assert_eq!(Record::decode(""), RecordRead::Broken);
         assert_eq!(Record::decode("garbage"), RecordRead::Broken);
@@ -699,6 +732,10 @@ mod tests {
             ("kind=run", "kind=vm"),
             ("command=", "capabilities=privileged\ncommand="),
             ("command=sh", "command=\\x"),
+            ("user=1000:100", "user=1000"),
+            ("groups=10 20", "groups=10 x"),
+            ("capabilities=200400", "capabilities=all"),
+            ("privileged=0", "privileged=yes"),
         ] {
             let forged = good.replace(from, to);
             assert_ne!(forged, good);
