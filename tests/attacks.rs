@@ -582,15 +582,10 @@ fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
-fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
+fn exec_gets_the_privileges_the_container_was_started_with() {
     let name = root_test("execprivs");
     let runtime = start(&name, &["--cap-drop", "ALL", "--user", "1000"], &["sleep", "60"]);
     let _guard = CleanUp(name.clone());
-    // The container's own record, edited to claim root and every capability where a record can.
-    let record = state_dir(&name).join("state");
-    let claimed = forge(&fs::read_to_string(&record).unwrap(), &[("capabilities", "privileged"), ("user", "0:0")]);
-    fs::write(state_dir(&name).join("state.forged"), &claimed).unwrap();
-    fs::rename(state_dir(&name).join("state.forged"), &record).unwrap();
     let exec = contain(&["exec", &name, "--", "cat", "/proc/self/status"]);
     assert_eq!(exec.code, 0, "{}", exec.stderr);
     let init = fs::read_to_string(format!("/proc/{}/status", container_pids(&name, 1)[0])).unwrap();
@@ -601,6 +596,67 @@ fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
     assert_eq!(contain(&["kill", &name]).code, 0);
     assert_eq!(finish(runtime).code, 137);
     assert_no_leftovers(&name, rootfs());
+}
+
+/// `contain run` in the background on a rootfs of the test's own; returns once the container's
+/// PID 1 satisfies `ready` (given its /proc/PID/status and environ), with that pid.
+fn start_in(
+    rootfs: &Path,
+    name: &str,
+    extra: &[&str],
+    cmd: &[&str],
+    ready: impl Fn(&str, &str) -> bool,
+) -> (Child, i32) {
+    let runtime = command(&run_args(rootfs, name, extra, cmd)).spawn().unwrap();
+    let init = container_pids(name, 1)[0];
+    wait_for("the container's PID 1 to be ready", Duration::from_secs(10), || {
+        let status = fs::read_to_string(format!("/proc/{init}/status")).ok()?;
+        let environ = fs::read_to_string(format!("/proc/{init}/environ")).ok()?;
+        ready(&status, &environ).then_some(())
+    });
+    (runtime, init)
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_pid_one_that_changed_its_path_does_not_choose_what_exec_runs() {
+    let name = root_test("pathhijack");
+    let rootfs = fresh_rootfs(&name);
+    // A --user 1000 PID 1 puts a fake `id` first in its PATH and re-execs itself with it, waiting
+    // for an admin's `exec -u 0 ID -- id`.
+    let script = "mkdir -p /tmp/evil && printf '#!/bin/sh\\necho hijacked\\n' >/tmp/evil/id && chmod +x /tmp/evil/id \
+                  && PATH=/tmp/evil:$PATH exec sleep 60";
+    let (runtime, _) = start_in(&rootfs, &name, &["--user", "1000"], &["sh", "-c", script], |_, environ| {
+        environ.contains("PATH=/tmp/evil:")
+    });
+    let _guard = CleanUp(name.clone());
+    let exec = contain(&["exec", "-u", "0", &name, "--", "id", "-u"]);
+    assert_eq!((exec.code, exec.stdout.as_str()), (0, "0\n"), "exec ran the container's own `id`: {}", exec.stderr);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_pid_one_that_dropped_to_another_user_does_not_choose_who_exec_runs_as() {
+    let name = root_test("gosu");
+    let rootfs = fresh_rootfs(&name);
+    let mut passwd = fs::OpenOptions::new().append(true).open(rootfs.join("etc/passwd")).unwrap();
+    std::io::Write::write_all(&mut passwd, b"app:x:1000:1000::/:/bin/sh\n").unwrap();
+    // A root PID 1 that drops to uid 1000 and goes on as the service, as a gosu entrypoint does.
+    let (runtime, _) =
+        start_in(&rootfs, &name, &[], &["su", "-s", "/bin/sh", "app", "-c", "exec sleep 60"], |status, _| {
+            status_field(status, "Uid:").starts_with("1000")
+        });
+    let _guard = CleanUp(name.clone());
+    let exec = contain(&["exec", &name, "--", "sh", "-c", "id -u; grep CapEff /proc/self/status"]);
+    assert_eq!(exec.code, 0, "{}", exec.stderr);
+    assert_eq!(exec.stdout.lines().next(), Some("0"), "exec ran as the user PID 1 became: {}", exec.stdout);
+    assert_ne!(status_field(&exec.stdout, "CapEff:"), "0000000000000000", "root without the container's capabilities");
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, &rootfs);
 }
 
 #[test]
@@ -1161,4 +1217,27 @@ fn a_bundle_that_rewrites_its_config_json_changes_nothing_after_create() {
     fs::remove_file(&process).unwrap();
     assert_eq!(cgroups_of(&id), Vec::<PathBuf>::new(), "cgroup directories left behind");
     assert!(failures.is_empty(), "a rewritten config.json was read after create:\n{}", failures.join("\n"));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_into_an_oci_container_runs_as_its_created_process_under_its_profile() {
+    let id = root_test("ociexec");
+    let mut created = self_reaching_config(&["sleep", "60"]);
+    created["process"]["user"] = serde_json::json!({ "uid": 1000, "gid": 1000 });
+    created["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+    });
+    let container = OciContainer::new(&id, &created);
+    let out = container.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    assert_eq!(container.contain(&["start", &id]).code, 0);
+    // The container makes itself root without a profile, in its config.json.
+    let mut hostile = created.clone();
+    hostile["linux"].as_object_mut().unwrap().remove("seccomp");
+    hostile["process"]["user"] = serde_json::json!({ "uid": 0, "gid": 0 });
+    container.rewrite(&hostile);
+    let exec = container.contain(&["exec", &id, "--", "sh", "-c", "id -u; mkdir /tmp/made-by-exec || echo refused"]);
+    assert_eq!((exec.code, exec.stdout.as_str()), (0, "1000\nrefused\n"), "{}", exec.stderr);
 }
