@@ -216,6 +216,19 @@ impl Privileges {
             seccomp: confined.then(|| default_filter(set)).transpose()?,
         })
     }
+
+    /// These privileges with each capability set cut to `kept`, what a container keeps.
+    pub fn within(self, kept: CapSet) -> Privileges {
+        let cut = |set: CapSet| CapSet(set.0 & kept.0);
+        Privileges {
+            bounding: cut(self.bounding),
+            effective: cut(self.effective),
+            permitted: cut(self.permitted),
+            inheritable: cut(self.inheritable),
+            ambient: cut(self.ambient),
+            ..self
+        }
+    }
 }
 
 /// The default seccomp program (Docker's allowlist) for a container that keeps `caps`.

@@ -135,11 +135,7 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result
     };
     let (env, privileges, limits) = match record.kind {
         // run's rule: root holds the capabilities the container keeps, any other user none.
-        Kind::Run => {
-            let kept = (!record.privileged).then_some(record.capabilities);
-            let privileges = Privileges::confined(user(&record.user), kept, record.capabilities)?;
-            (record.env.clone(), privileges, ProcessLimits::default())
-        }
+        Kind::Run => (record.env.clone(), container_privileges(record, user(&record.user))?, ProcessLimits::default()),
         // The config's process, with its capabilities as they are given, whoever it runs as.
         Kind::Oci => {
             let config = oci::created_config(entry)?;
@@ -157,6 +153,13 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result
     Ok((command, privileges, ProcessLimits { preserve_fds: exec.preserve_fds, ..limits }, terminal))
 }
 
+/// What a `contain run` container's command was started with, by run's rule (see caps.rs), for
+/// `identity`.
+fn container_privileges(record: &Record, identity: Identity) -> Result<Privileges, Error> {
+    let kept = (!record.privileged).then_some(record.capabilities);
+    Privileges::confined(identity, kept, record.capabilities)
+}
+
 /// `env` with each `KEY=VALUE` of `entries` (`--env`) put in, replacing a variable of that name.
 fn with_entries(mut env: Vec<String>, entries: &[String]) -> Vec<String> {
     let key = |entry: &str| entry.split_once('=').map_or(entry, |(key, _)| key).to_string();
@@ -167,18 +170,31 @@ fn with_entries(mut env: Vec<String>, entries: &[String]) -> Vec<String> {
     env
 }
 
-/// `exec --process FILE ID`: the engine's process, under the container's own seccomp profile.
+/// `exec --process FILE ID`: the engine's process. Into an OCI container, with its capabilities
+/// as the file gives them (the engine is trusted, as runc and crun trust it: `podman exec
+/// --privileged` asks for more than the container has), under the container's seccomp profile,
+/// and its no_new_privs unless the file says. Into a `contain run` container, under the
+/// container's own filter and no_new_privs, with no capability the container does not keep.
 fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record) -> Result<Process, Error> {
     let bytes = sys::open(&cpath(file)?, libc::O_RDONLY, 0)
         .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
         .step(|| format!("read({file})"))?;
     let process = spec::parse_process_file(&bytes).map_err(|why| Error::Setup(format!("{file}: {why}")))?;
-    let seccomp = match record.kind {
-        Kind::Oci => oci::created_config(entry)?.linux.seccomp,
-        Kind::Run => None,
-    };
     oci::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
-    let privileges = oci::privileges(&process, seccomp.as_ref())?;
+    let privileges = match record.kind {
+        Kind::Oci => {
+            let config = oci::created_config(entry)?;
+            let privileges = oci::privileges(&process, config.linux.seccomp.as_ref())?;
+            let no_new_privs = process.no_new_privileges.or(config.process.no_new_privileges).unwrap_or(false);
+            Privileges { no_new_privs, ..privileges }
+        }
+        Kind::Run => {
+            let container = container_privileges(record, Identity::default())?;
+            let privileges = oci::privileges(&process, None)?.within(container.bounding);
+            let no_new_privs = container.no_new_privs || process.no_new_privileges == Some(true);
+            Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }
+        }
+    };
     let args: Vec<OsString> = process.args.iter().map(OsString::from).collect();
     let command = run::command(&args, &process.env, Some(&process.cwd))?;
     let terminal = oci::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;

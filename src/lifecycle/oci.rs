@@ -334,7 +334,7 @@ pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -
         permitted: caps.permitted,
         inheritable: caps.inheritable,
         ambient: caps.ambient,
-        no_new_privs: process.no_new_privileges,
+        no_new_privs: process.no_new_privileges.unwrap_or(false),
         seccomp: seccomp.map(|compiled| compiled.program),
     })
 }
