@@ -1241,3 +1241,67 @@ fn exec_into_an_oci_container_runs_as_its_created_process_under_its_profile() {
     let exec = container.contain(&["exec", &id, "--", "sh", "-c", "id -u; mkdir /tmp/made-by-exec || echo refused"]);
     assert_eq!((exec.code, exec.stdout.as_str()), (0, "1000\nrefused\n"), "{}", exec.stderr);
 }
+
+/// An `exec --process` file: `cat /proc/self/status` as root, with `capabilities` in every set
+/// but ambient and inheritable, and the other keys of `extra`.
+fn status_process_file(path: &Path, capabilities: &[&str], extra: serde_json::Value) {
+    let mut process = serde_json::json!({
+        "args": ["cat", "/proc/self/status"],
+        "cwd": "/",
+        "user": { "uid": 0, "gid": 0 },
+        "env": ["PATH=/bin"],
+        "capabilities": { "bounding": capabilities, "effective": capabilities, "permitted": capabilities },
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        process[key] = value.clone();
+    }
+    fs::write(path, process.to_string()).unwrap();
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_process_into_a_run_container_gets_its_filter_no_new_privs_and_no_more_capabilities() {
+    let name = root_test("execprocess");
+    let runtime = start(&name, &[], &["sleep", "60"]);
+    let _guard = CleanUp(name.clone());
+    let process = scratch().join(format!("{name}-process.json"));
+    status_process_file(&process, &["CAP_SYS_ADMIN", "CAP_CHOWN"], serde_json::json!({}));
+    let exec = contain(&["exec", "--process", process.to_str().unwrap(), &name]);
+    fs::remove_file(&process).unwrap();
+    assert_eq!(exec.code, 0, "{}", exec.stderr);
+    let fields: Vec<&str> = ["Seccomp:", "NoNewPrivs:", "CapBnd:"].map(|f| status_field(&exec.stdout, f)).into();
+    // CAP_CHOWN (bit 0) alone: the container does not keep CAP_SYS_ADMIN.
+    assert_eq!(fields, ["2", "1", "0000000000000001"], "{}", exec.stdout);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_process_into_an_oci_container_keeps_its_profile_and_no_new_privs_with_the_files_capabilities() {
+    let id = root_test("ociexecprocess");
+    let mut created = self_reaching_config(&["sleep", "60"]);
+    created["process"]["noNewPrivileges"] = serde_json::json!(true);
+    created["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+    });
+    let container = OciContainer::new(&id, &created);
+    let out = container.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    assert_eq!(container.contain(&["start", &id]).code, 0);
+    let process = scratch().join(format!("{id}-process.json"));
+    let mut seen = Vec::new();
+    // As podman execs: without the key, and with `podman exec --privileged`'s capabilities and
+    // `"noNewPrivileges": false`.
+    for extra in [serde_json::json!({}), serde_json::json!({ "noNewPrivileges": false })] {
+        status_process_file(&process, &["CAP_SYS_ADMIN", "CAP_CHOWN"], extra);
+        let exec = container.contain(&["exec", "--process", process.to_str().unwrap(), &id]);
+        assert_eq!(exec.code, 0, "{}", exec.stderr);
+        seen.push(["Seccomp:", "NoNewPrivs:", "CapEff:"].map(|f| status_field(&exec.stdout, f).to_string()));
+    }
+    fs::remove_file(&process).unwrap();
+    let given = "0000000000200001"; // CAP_SYS_ADMIN (21) and CAP_CHOWN (0), as the file asks
+    assert_eq!(seen, [["2", "1", given], ["2", "0", given]].map(|row| row.map(String::from)));
+}
