@@ -14,12 +14,13 @@
 //!
 //! then this exec's own flags on top (`--env`, `--user`, `--cwd`), as `docker exec` does. With
 //! `--process FILE`, the engine's process file says what runs and as whom, under the container's
-//! own seccomp profile.
+//! own seccomp filter and no_new_privs (see `from_process_file`).
 //!
 //! The record and the config copy are trusted because no container can reach them: the state
 //! directory is root's (or the user's) alone, and contain refuses any rootfs or bind that would
-//! show it to a container (`StateDir::refuse_exposure`). The init a record names is still checked
-//! against the kernel before its namespaces are joined (`manage::trusted_init`).
+//! show it, or any other state directory of root's, to a container (`StateDir::refuse_exposure`,
+//! roots.rs). The init a record names is still checked against the kernel before its namespaces
+//! are joined (`manage::trusted_init`).
 
 use std::ffi::OsString;
 use std::time::Duration;

@@ -24,7 +24,7 @@ use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::state::{
     Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, CONFIG, EXEC_FIFO,
 };
-use crate::lifecycle::{require_root, state_dir, Claim};
+use crate::lifecycle::{require_root, roots, state_dir, Claim};
 use crate::mounts::{self, BindSource, Checked};
 use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
@@ -62,6 +62,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     require_root("create")?;
     let state = state_dir(global)?;
+    roots::register(&state)?;
     let bundle = Checked::open_following(&create.bundle)
         .map_err(|why| Error::Usage(format!("--bundle {:?}: {why}", create.bundle)))?;
     let (spec, config) = read_config(&bundle.path)?;

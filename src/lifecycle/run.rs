@@ -18,7 +18,7 @@ use crate::lifecycle::manage;
 use crate::lifecycle::state::{
     Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, LAYER, MERGED, UPPER, WORK,
 };
-use crate::lifecycle::Claim;
+use crate::lifecycle::{roots, Claim};
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::net::Veth;
 use crate::signals::signal_name;
@@ -107,6 +107,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     // A user gets a user namespace whose root is them; root of a user namespace already is.
     let id_maps = rootless_maps();
     let state = super::state_dir(global)?;
+    roots::register(&state)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
     // --userns auto: where its ids come from; the rootfs cloned for idmapping, and the volumes

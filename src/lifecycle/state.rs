@@ -28,6 +28,7 @@ use std::ffi::CStr;
 
 use crate::caps::{CapSet, Identity};
 use crate::error::{cpath, Context, Error};
+use crate::lifecycle::roots;
 use crate::mounts::{self, Checked};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::userns;
@@ -482,25 +483,32 @@ impl StateDir {
         }
     }
 
-    /// Refuses to give a container (as its rootfs or a bind source) this directory, a directory
-    /// that holds it, or anything inside it: the container could write records that other contain
-    /// commands act on (see the module's comment). Compared by identity along the kernel's own
-    /// links, so no other name for it (a bind mount of it or of /run, a symlinked parent) gets past;
-    /// and no mount below a directory, which a recursive bind brings along, may show it either.
-    /// The error says why, for the caller to put after the flag and value.
+    /// Refuses to give a container (as its rootfs or a bind source) this directory, or any other
+    /// state directory of root's (root's default, and those registered: roots.rs), a directory that
+    /// holds one, or anything inside one: the container could write records and config copies that
+    /// other contain commands trust (see the module's comment). Compared by identity along the
+    /// kernel's own links, so no other name for it (a bind mount of it or of /run, a symlinked
+    /// parent) gets past; and no mount below a directory, which a recursive bind brings along, may
+    /// show it either. The error says why, for the caller to put after the flag and value.
     pub fn refuse_exposure(&self, source: &Checked) -> Result<(), String> {
-        let state = mounts::lineage(&self.dir).map_err(|errno| format!("openat({}/.., O_PATH): {errno}", self.path))?;
-        if exposes(&source.lineage()?, &state) {
-            return Err(format!("would give the container contain's state directory {}", self.path));
-        }
-        // A directory is bound with the mounts below it: none of them may show it either.
-        if source.kind == libc::S_IFDIR {
-            let table = sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?;
-            let state_path = sys::path_of(&self.dir).map_err(|errno| format!("readlink({}): {errno}", self.path))?;
-            if let Some(point) = mounts::submount_showing(&table, &source.path, &state_path) {
+        let lineage = source.lineage()?;
+        // A directory is bound with the mounts below it: none of them may show one either.
+        let table = match source.kind == libc::S_IFDIR {
+            true => Some(sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?),
+            false => None,
+        };
+        let others = roots::guarded_besides(&self.path)?;
+        let guarded = std::iter::once((&self.path, &self.dir)).chain(others.iter().map(|(path, dir)| (path, dir)));
+        for (path, dir) in guarded {
+            let state = mounts::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+            if exposes(&lineage, &state) {
+                return Err(format!("would give the container contain's state directory {path}"));
+            }
+            let Some(table) = &table else { continue };
+            let state_path = sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?;
+            if let Some(point) = mounts::submount_showing(table, &source.path, &state_path) {
                 return Err(format!(
-                    "the mount at {point} below it would give the container contain's state directory {}",
-                    self.path
+                    "the mount at {point} below it would give the container contain's state directory {path}"
                 ));
             }
         }
@@ -749,7 +757,7 @@ mod tests {
         for good in ["web-1", "a", "3f9c0e1a2b4d", "x.y_z"] {
             assert!(validate_id(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", "../x", "a/b", "-x", ".leases", "a b", &"x".repeat(65)] {
+        for bad in ["", ".", "..", "../x", "a/b", "-x", ".leases", ".roots", "a b", &"x".repeat(65)] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
     }
