@@ -1105,19 +1105,30 @@ fn self_reaching_config(args: &[&str]) -> serde_json::Value {
     })
 }
 
-/// An OCI container made from a bundle of its own, under a state directory of the test's own.
-/// Dropped, it is deleted by force and its bundle removed.
+/// An OCI container made from a bundle of its own, under a state directory of the test's own (or,
+/// without one, root's default). Dropped, it is deleted by force, and its bundle and state
+/// directory are removed.
 struct OciContainer {
     id: String,
     bundle: PathBuf,
-    state: PrivateState,
+    root: Option<PathBuf>,
 }
 
 impl OciContainer {
     fn new(id: &str, config: &serde_json::Value) -> OciContainer {
-        let container = OciContainer { id: id.to_string(), bundle: fresh_rootfs(id), state: PrivateState::new(id) };
+        OciContainer::under(id, config, Some(scratch().join(format!("state-{id}"))))
+    }
+
+    fn under(id: &str, config: &serde_json::Value, root: Option<PathBuf>) -> OciContainer {
+        let container = OciContainer { id: id.to_string(), bundle: fresh_rootfs(id), root };
         container.rewrite(config);
         container
+    }
+
+    /// `--root STATE ARGS`, or ARGS alone under root's default.
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let root = self.root.iter().flat_map(|root| ["--root", root.to_str().unwrap()]);
+        root.chain(args.iter().copied()).collect()
     }
 
     /// The bundle's config.json, (re)written as the container would.
@@ -1127,14 +1138,14 @@ impl OciContainer {
 
     /// `contain --root STATE ARGS`.
     fn contain(&self, args: &[&str]) -> Output {
-        contain(&self.state.args(args))
+        contain(&self.args(args))
     }
 
     /// `create`. The container's init keeps create's stdout and stderr, so these are a file and
     /// /dev/null, not pipes that would stay open for as long as the container lives.
     fn create(&self) -> Output {
         let log = scratch().join(format!("create-{}.log", self.id));
-        let args = self.state.args(&["create", "--bundle", self.bundle.to_str().unwrap(), &self.id]);
+        let args = self.args(&["create", "--bundle", self.bundle.to_str().unwrap(), &self.id]);
         let status = command(&args).stdout(Stdio::null()).stderr(fs::File::create(&log).unwrap()).status().unwrap();
         let stderr = fs::read_to_string(&log).unwrap();
         fs::remove_file(&log).unwrap();
@@ -1151,8 +1162,11 @@ impl OciContainer {
 
 impl Drop for OciContainer {
     fn drop(&mut self) {
-        let _ = command(&self.state.args(&["delete", "--force", &self.id])).stderr(Stdio::null()).status();
+        let _ = command(&self.args(&["delete", "--force", &self.id])).stderr(Stdio::null()).status();
         let _ = fs::remove_dir_all(&self.bundle);
+        if let Some(root) = &self.root {
+            let _ = fs::remove_dir_all(root);
+        }
     }
 }
 
@@ -1304,4 +1318,39 @@ fn exec_process_into_an_oci_container_keeps_its_profile_and_no_new_privs_with_th
     fs::remove_file(&process).unwrap();
     let given = "0000000000200001"; // CAP_SYS_ADMIN (21) and CAP_CHOWN (0), as the file asks
     assert_eq!(seen, [["2", "1", given], ["2", "0", given]].map(|row| row.map(String::from)));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn no_state_directory_of_roots_can_be_bound_under_another_root() {
+    let id = root_test("otherroot");
+    // A container whose records live in a state directory of its own, stateA, alone in its parent.
+    let above_a = scratch().join(format!("{id}-a"));
+    // Removed after `first` is deleted (dropped in the reverse order).
+    let _above_a = Defer(|| drop(fs::remove_dir_all(&above_a)));
+    let first = OciContainer::under(&id, &self_reaching_config(&["sleep", "60"]), Some(above_a.join("stateA")));
+    let out = first.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    // Bundles under another --root, or under root's default, binding a directory above stateA or
+    // above root's default, /run/contain.
+    let cases = [("/run", true), (above_a.to_str().unwrap(), true), (above_a.to_str().unwrap(), false)];
+    let mut exposed = Vec::new();
+    for (n, (source, own_root)) in cases.into_iter().enumerate() {
+        let other_id = format!("{id}-{n}");
+        let mut config = self_reaching_config(&["ls", "/mnt"]);
+        config["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/mnt", "type": "bind", "source": source, "options": ["rbind"],
+        }));
+        let other =
+            OciContainer::under(&other_id, &config, own_root.then(|| scratch().join(format!("state-{other_id}"))));
+        let out = other.create();
+        let root = if own_root { "another --root" } else { "the default root" };
+        if out.code == 0 || !out.stderr.contains("state directory") {
+            exposed.push(format!("{source} under {root}: exit {}\n{}", out.code, out.stderr));
+        }
+        drop(other);
+        assert_eq!(cgroups_of(&other_id), Vec::<PathBuf>::new(), "cgroup directories left behind");
+        assert!(!state_dir(&other_id).exists(), "{} left behind", state_dir(&other_id).display());
+    }
+    assert!(exposed.is_empty(), "a state directory was given to a container:\n{}", exposed.join("\n"));
 }
