@@ -1105,6 +1105,15 @@ fn self_reaching_config(args: &[&str]) -> serde_json::Value {
     })
 }
 
+/// A seccomp profile that refuses mkdir (EPERM) and allows everything else: a call to try in an
+/// `exec` to tell whether the container's profile holds there.
+fn mkdir_refused() -> serde_json::Value {
+    serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+    })
+}
+
 /// An OCI container made from a bundle of its own, under a state directory of the test's own (or,
 /// without one, root's default). Dropped, it is deleted by force, and its bundle and state
 /// directory are removed.
@@ -1177,10 +1186,7 @@ fn a_bundle_that_rewrites_its_config_json_changes_nothing_after_create() {
     // Created with a seccomp profile that refuses mkdir, and an annotation.
     let mut created = self_reaching_config(&["sleep", "60"]);
     created["annotations"] = serde_json::json!({ "made.by": "create" });
-    created["linux"]["seccomp"] = serde_json::json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
-    });
+    created["linux"]["seccomp"] = mkdir_refused();
     let container = OciContainer::new(&id, &created);
     // What the container writes over it before each of the engine's commands: no profile, its own
     // annotation, and hooks that would run on the host, as root, leaving a marker there.
@@ -1239,10 +1245,7 @@ fn exec_into_an_oci_container_runs_as_its_created_process_under_its_profile() {
     let id = root_test("ociexec");
     let mut created = self_reaching_config(&["sleep", "60"]);
     created["process"]["user"] = serde_json::json!({ "uid": 1000, "gid": 1000 });
-    created["linux"]["seccomp"] = serde_json::json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
-    });
+    created["linux"]["seccomp"] = mkdir_refused();
     let container = OciContainer::new(&id, &created);
     let out = container.create();
     assert_eq!(out.code, 0, "create: {}", out.stderr);
@@ -1297,10 +1300,7 @@ fn exec_process_into_an_oci_container_keeps_its_profile_and_no_new_privs_with_th
     let id = root_test("ociexecprocess");
     let mut created = self_reaching_config(&["sleep", "60"]);
     created["process"]["noNewPrivileges"] = serde_json::json!(true);
-    created["linux"]["seccomp"] = serde_json::json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
-    });
+    created["linux"]["seccomp"] = mkdir_refused();
     let container = OciContainer::new(&id, &created);
     let out = container.create();
     assert_eq!(out.code, 0, "create: {}", out.stderr);
