@@ -217,33 +217,17 @@ impl Privileges {
         })
     }
 
-    /// What a running process has, from its /proc/PID/status (`contain exec` gives the new process
-    /// exactly what the container's init has, never what a record says), or None if a line is
-    /// missing or malformed. A process under a seccomp filter (`Seccomp: 2`) gets the default
-    /// filter for its bounding set, the only one `contain run` installs.
-    pub fn of_process(status: &str) -> Option<Result<Privileges, Error>> {
-        let field =
-            |name: &str| status.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')).map(str::trim);
-        let caps = |name: &str| field(name).and_then(|hex| u64::from_str_radix(hex, 16).ok()).map(CapSet);
-        // Uid/Gid: real, effective, saved, filesystem; the real ones are the identity.
-        let first = |name: &str| field(name)?.split_whitespace().next()?.parse::<u32>().ok();
-        let groups = field("Groups")?.split_whitespace().map(|g| g.parse().ok()).collect::<Option<Vec<u32>>>()?;
-        let bounding = caps("CapBnd")?;
-        let filtered = field("Seccomp")? != "0";
-        let privileges = Privileges {
-            identity: Identity { uid: first("Uid")?, gid: first("Gid")?, groups },
-            bounding,
-            effective: caps("CapEff")?,
-            permitted: caps("CapPrm")?,
-            inheritable: caps("CapInh")?,
-            ambient: caps("CapAmb")?,
-            no_new_privs: field("NoNewPrivs")? == "1",
-            seccomp: None,
-        };
-        Some(match filtered {
-            true => default_filter(bounding).map(|program| Privileges { seccomp: Some(program), ..privileges }),
-            false => Ok(privileges),
-        })
+    /// These privileges with each capability set cut to `kept`, what a container keeps.
+    pub fn within(self, kept: CapSet) -> Privileges {
+        let cut = |set: CapSet| CapSet(set.0 & kept.0);
+        Privileges {
+            bounding: cut(self.bounding),
+            effective: cut(self.effective),
+            permitted: cut(self.permitted),
+            inheritable: cut(self.inheritable),
+            ambient: cut(self.ambient),
+            ..self
+        }
     }
 }
 
@@ -325,21 +309,6 @@ mod tests {
         let privileged = Privileges::confined(Identity::default(), None, CapSet(0xff)).unwrap();
         assert_eq!(privileged.bounding, CapSet(0xff));
         assert!(!privileged.no_new_privs && privileged.seccomp.is_none());
-    }
-
-    #[test]
-    fn a_process_status_gives_its_privileges() {
-        let status = "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\nGroups:\t5 6 \n\
-                      CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n\
-                      CapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n";
-        let privileges = Privileges::of_process(status).unwrap().unwrap();
-        assert_eq!(privileges.identity, Identity { uid: 1000, gid: 100, groups: vec![5, 6] });
-        assert_eq!(privileges.bounding, CapSet::default_set());
-        assert!(privileges.permitted == CapSet::default() && privileges.no_new_privs && privileges.seccomp.is_some());
-        let unconfined = status.replace("Seccomp:\t2", "Seccomp:\t0").replace("NoNewPrivs:\t1", "NoNewPrivs:\t0");
-        let privileges = Privileges::of_process(&unconfined).unwrap().unwrap();
-        assert!(!privileges.no_new_privs && privileges.seccomp.is_none());
-        assert!(Privileges::of_process(&status.replace("CapBnd", "CapXyz")).is_none());
     }
 
     #[test]

@@ -438,9 +438,9 @@ fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &C
     }
     let (uid, gid) = (identity.uid, identity.gid);
     // A rootless user namespace without subordinate ids denies setgroups (see userns.rs): the
-    // process keeps the groups it was born with, the caller's own, which are also its init's (so
-    // `exec` asks for them). The kernel denies setgroups there so that nobody can drop a group
-    // that takes rights away; keeping them gains nothing.
+    // process keeps the groups it was born with, the caller's own, which are also its init's (and
+    // an `exec`'s). The kernel denies setgroups there so that nobody can drop a group that takes
+    // rights away; keeping them gains nothing.
     let setgroups_denied = sys::read_file(c"/proc/self/setgroups").is_ok_and(|allowed| allowed.trim() == "deny");
     sys::switch_user(uid, gid, (!setgroups_denied).then_some(&identity.groups[..]))
         .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;

@@ -53,7 +53,8 @@ pub struct Process {
     /// a line under `--debug` as runc and crun do, rather than failing a bundle an engine wrote.
     pub unknown_capabilities: Vec<String>,
     pub rlimits: Vec<Rlimit>,
-    pub no_new_privileges: bool,
+    /// None when the key is absent: an `exec --process` file without it gets the container's.
+    pub no_new_privileges: Option<bool>,
     pub oom_score_adj: Option<i32>,
 }
 
@@ -286,7 +287,7 @@ fn parse_process(process: &Field) -> Result<Process, String> {
         selinux_label: process.get("selinuxLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
         unknown_capabilities,
         rlimits: process.get("rlimits")?.items()?.map(|r| parse_rlimit(&r)).collect::<Result<_, _>>()?,
-        no_new_privileges: flag(&process.get("noNewPrivileges")?)?,
+        no_new_privileges: process.get("noNewPrivileges")?.opt(Field::bool)?,
         oom_score_adj: process.get("oomScoreAdj")?.opt(Field::i32)?,
     })
 }

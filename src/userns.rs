@@ -451,14 +451,6 @@ fn map_ranges(map: &str) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
     })
 }
 
-/// The id inside a user namespace of `outside`, an id as we see it, by the namespace's map as we
-/// read it (/proc/PID/uid_map: `INSIDE OUTSIDE COUNT` lines, OUTSIDE in our own terms).
-pub fn inside(map: &str, outside: u32) -> Option<u32> {
-    map_ranges(map).find_map(|(inside, first, count)| {
-        (outside >= first && outside - first < count).then(|| inside + (outside - first))
-    })
-}
-
 /// Whether a uid_map or gid_map (as its own namespace reads it) names the id `id` inside.
 pub fn maps_inside(map: &str, id: u32) -> bool {
     map_ranges(map).any(|(inside, _, count)| id >= inside && id - inside < count)
@@ -506,16 +498,6 @@ mod tests {
         assert!(initial_map("         0          0 4294967295\n"));
         assert!(!initial_map("         0       1000          1\n"));
         assert!(!initial_map("0 0 4294967295\n1 1 1\n"));
-    }
-
-    #[test]
-    fn ids_are_translated_by_the_map() {
-        let map = "         0       1001          1\n         1     100000      65535\n";
-        assert_eq!(inside(map, 1001), Some(0));
-        assert_eq!(inside(map, 100000), Some(1));
-        assert_eq!(inside(map, 100999), Some(1000));
-        assert_eq!(inside(map, 165535), None, "past the range");
-        assert_eq!(inside(map, 0), None, "the host's root is nobody inside");
     }
 
     #[test]

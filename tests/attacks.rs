@@ -582,15 +582,10 @@ fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
-fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
+fn exec_gets_the_privileges_the_container_was_started_with() {
     let name = root_test("execprivs");
     let runtime = start(&name, &["--cap-drop", "ALL", "--user", "1000"], &["sleep", "60"]);
     let _guard = CleanUp(name.clone());
-    // The container's own record, edited to claim root and every capability where a record can.
-    let record = state_dir(&name).join("state");
-    let claimed = forge(&fs::read_to_string(&record).unwrap(), &[("capabilities", "privileged"), ("user", "0:0")]);
-    fs::write(state_dir(&name).join("state.forged"), &claimed).unwrap();
-    fs::rename(state_dir(&name).join("state.forged"), &record).unwrap();
     let exec = contain(&["exec", &name, "--", "cat", "/proc/self/status"]);
     assert_eq!(exec.code, 0, "{}", exec.stderr);
     let init = fs::read_to_string(format!("/proc/{}/status", container_pids(&name, 1)[0])).unwrap();
@@ -601,6 +596,67 @@ fn exec_gets_the_inits_privileges_whatever_the_record_claims() {
     assert_eq!(contain(&["kill", &name]).code, 0);
     assert_eq!(finish(runtime).code, 137);
     assert_no_leftovers(&name, rootfs());
+}
+
+/// `contain run` in the background on a rootfs of the test's own; returns once the container's
+/// PID 1 satisfies `ready` (given its /proc/PID/status and environ), with that pid.
+fn start_in(
+    rootfs: &Path,
+    name: &str,
+    extra: &[&str],
+    cmd: &[&str],
+    ready: impl Fn(&str, &str) -> bool,
+) -> (Child, i32) {
+    let runtime = command(&run_args(rootfs, name, extra, cmd)).spawn().unwrap();
+    let init = container_pids(name, 1)[0];
+    wait_for("the container's PID 1 to be ready", Duration::from_secs(10), || {
+        let status = fs::read_to_string(format!("/proc/{init}/status")).ok()?;
+        let environ = fs::read_to_string(format!("/proc/{init}/environ")).ok()?;
+        ready(&status, &environ).then_some(())
+    });
+    (runtime, init)
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_pid_one_that_changed_its_path_does_not_choose_what_exec_runs() {
+    let name = root_test("pathhijack");
+    let rootfs = fresh_rootfs(&name);
+    // A --user 1000 PID 1 puts a fake `id` first in its PATH and re-execs itself with it, waiting
+    // for an admin's `exec -u 0 ID -- id`.
+    let script = "mkdir -p /tmp/evil && printf '#!/bin/sh\\necho hijacked\\n' >/tmp/evil/id && chmod +x /tmp/evil/id \
+                  && PATH=/tmp/evil:$PATH exec sleep 60";
+    let (runtime, _) = start_in(&rootfs, &name, &["--user", "1000"], &["sh", "-c", script], |_, environ| {
+        environ.contains("PATH=/tmp/evil:")
+    });
+    let _guard = CleanUp(name.clone());
+    let exec = contain(&["exec", "-u", "0", &name, "--", "id", "-u"]);
+    assert_eq!((exec.code, exec.stdout.as_str()), (0, "0\n"), "exec ran the container's own `id`: {}", exec.stderr);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, &rootfs);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_pid_one_that_dropped_to_another_user_does_not_choose_who_exec_runs_as() {
+    let name = root_test("gosu");
+    let rootfs = fresh_rootfs(&name);
+    let mut passwd = fs::OpenOptions::new().append(true).open(rootfs.join("etc/passwd")).unwrap();
+    std::io::Write::write_all(&mut passwd, b"app:x:1000:1000::/:/bin/sh\n").unwrap();
+    // A root PID 1 that drops to uid 1000 and goes on as the service, as a gosu entrypoint does.
+    let (runtime, _) =
+        start_in(&rootfs, &name, &[], &["su", "-s", "/bin/sh", "app", "-c", "exec sleep 60"], |status, _| {
+            status_field(status, "Uid:").starts_with("1000")
+        });
+    let _guard = CleanUp(name.clone());
+    let exec = contain(&["exec", &name, "--", "sh", "-c", "id -u; grep CapEff /proc/self/status"]);
+    assert_eq!(exec.code, 0, "{}", exec.stderr);
+    assert_eq!(exec.stdout.lines().next(), Some("0"), "exec ran as the user PID 1 became: {}", exec.stdout);
+    assert_ne!(status_field(&exec.stdout, "CapEff:"), "0000000000000000", "root without the container's capabilities");
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, &rootfs);
 }
 
 #[test]
@@ -1026,4 +1082,275 @@ fn an_overlay_layer_cannot_grow_past_its_size() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "No space left on device\nsmall\n"), "{}", out.stderr);
     assert!(!rootfs.join("big").exists() && !rootfs.join("small").exists(), "the image was written to");
     assert_no_leftovers(&name, &rootfs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OCI: a bundle that reaches its own config.json.
+// ---------------------------------------------------------------------------------------------
+
+/// A config.json for a container whose root is its own bundle (`root.path: "."`): the container
+/// can rewrite the file, as a bundle directory mounted into it would let it too.
+fn self_reaching_config(args: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": { "path": "." },
+        "process": {
+            "args": args,
+            "cwd": "/",
+            "user": { "uid": 0, "gid": 0 },
+            "env": ["PATH=/bin:/usr/bin"],
+        },
+        "mounts": [{ "destination": "/proc", "type": "proc", "source": "proc" }],
+        "linux": { "namespaces": [{ "type": "pid" }, { "type": "mount" }, { "type": "ipc" }, { "type": "uts" }] },
+    })
+}
+
+/// A seccomp profile that refuses mkdir (EPERM) and allows everything else: a call to try in an
+/// `exec` to tell whether the container's profile holds there.
+fn mkdir_refused() -> serde_json::Value {
+    serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+    })
+}
+
+/// An OCI container made from a bundle of its own, under a state directory of the test's own (or,
+/// without one, root's default). Dropped, it is deleted by force, and its bundle and state
+/// directory are removed.
+struct OciContainer {
+    id: String,
+    bundle: PathBuf,
+    root: Option<PathBuf>,
+}
+
+impl OciContainer {
+    fn new(id: &str, config: &serde_json::Value) -> OciContainer {
+        OciContainer::under(id, config, Some(scratch().join(format!("state-{id}"))))
+    }
+
+    fn under(id: &str, config: &serde_json::Value, root: Option<PathBuf>) -> OciContainer {
+        let container = OciContainer { id: id.to_string(), bundle: fresh_rootfs(id), root };
+        container.rewrite(config);
+        container
+    }
+
+    /// `--root STATE ARGS`, or ARGS alone under root's default.
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let root = self.root.iter().flat_map(|root| ["--root", root.to_str().unwrap()]);
+        root.chain(args.iter().copied()).collect()
+    }
+
+    /// The bundle's config.json, (re)written as the container would.
+    fn rewrite(&self, config: &serde_json::Value) {
+        fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(config).unwrap()).unwrap();
+    }
+
+    /// `contain --root STATE ARGS`.
+    fn contain(&self, args: &[&str]) -> Output {
+        contain(&self.args(args))
+    }
+
+    /// `create`. The container's init keeps create's stdout and stderr, so these are a file and
+    /// /dev/null, not pipes that would stay open for as long as the container lives.
+    fn create(&self) -> Output {
+        let log = scratch().join(format!("create-{}.log", self.id));
+        let args = self.args(&["create", "--bundle", self.bundle.to_str().unwrap(), &self.id]);
+        let status = command(&args).stdout(Stdio::null()).stderr(fs::File::create(&log).unwrap()).status().unwrap();
+        let stderr = fs::read_to_string(&log).unwrap();
+        fs::remove_file(&log).unwrap();
+        Output { code: status.code().unwrap_or(-1), stdout: String::new(), stderr }
+    }
+
+    /// The status word `state` prints.
+    fn status(&self) -> String {
+        let out = self.contain(&["state", &self.id]);
+        let state: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        state["status"].as_str().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for OciContainer {
+    fn drop(&mut self) {
+        let _ = command(&self.args(&["delete", "--force", &self.id])).stderr(Stdio::null()).status();
+        let _ = fs::remove_dir_all(&self.bundle);
+        if let Some(root) = &self.root {
+            let _ = fs::remove_dir_all(root);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_bundle_that_rewrites_its_config_json_changes_nothing_after_create() {
+    let id = root_test("ociconfig");
+    // Created with a seccomp profile that refuses mkdir, and an annotation.
+    let mut created = self_reaching_config(&["sleep", "60"]);
+    created["annotations"] = serde_json::json!({ "made.by": "create" });
+    created["linux"]["seccomp"] = mkdir_refused();
+    let container = OciContainer::new(&id, &created);
+    // What the container writes over it before each of the engine's commands: no profile, its own
+    // annotation, and hooks that would run on the host, as root, leaving a marker there.
+    let marker = |stage: &str| scratch().join(format!("{id}-{stage}-hook-ran"));
+    let hook = |stage: &str| serde_json::json!([{ "path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", marker(stage).display())] }]);
+    let mut hostile = created.clone();
+    hostile["linux"].as_object_mut().unwrap().remove("seccomp");
+    hostile["annotations"] = serde_json::json!({ "made.by": "the container" });
+    hostile["hooks"] = serde_json::json!({ "poststart": hook("poststart"), "poststop": hook("poststop") });
+    let process = scratch().join(format!("{id}-process.json"));
+    let process_json = serde_json::json!({
+        "args": ["mkdir", "/tmp/made-by-exec"], "cwd": "/", "user": { "uid": 0, "gid": 0 }, "env": ["PATH=/bin"],
+    });
+    fs::write(&process, process_json.to_string()).unwrap();
+    let mut failures = Vec::new();
+
+    let out = container.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    container.rewrite(&hostile);
+    let out = container.contain(&["start", &id]);
+    assert_eq!(out.code, 0, "start: {}", out.stderr);
+    if marker("poststart").exists() {
+        failures.push("start ran a poststart hook the container added".to_string());
+    }
+    container.rewrite(&hostile);
+    let out = container.contain(&["exec", "--process", process.to_str().unwrap(), &id]);
+    if out.code == 0 || container.bundle.join("tmp/made-by-exec").exists() {
+        failures.push(format!("exec --process ran without the created seccomp profile: exit {}", out.code));
+    }
+    container.rewrite(&hostile);
+    let out = container.contain(&["state", &id]);
+    let state: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    if state["annotations"] != serde_json::json!({ "made.by": "create" }) {
+        failures.push(format!("state printed annotations that are not create's: {}", out.stdout));
+    }
+    container.rewrite(&hostile);
+    assert_eq!(container.contain(&["kill", &id, "KILL"]).code, 0);
+    wait_for("the container to stop", Duration::from_secs(10), || (container.status() == "stopped").then_some(()));
+    container.rewrite(&hostile);
+    let out = container.contain(&["delete", &id]);
+    assert_eq!(out.code, 0, "delete: {}", out.stderr);
+    if marker("poststop").exists() {
+        failures.push("delete ran, on the host, a poststop hook the container added".to_string());
+    }
+    for stage in ["poststart", "poststop"] {
+        let _ = fs::remove_file(marker(stage));
+    }
+    fs::remove_file(&process).unwrap();
+    assert_eq!(cgroups_of(&id), Vec::<PathBuf>::new(), "cgroup directories left behind");
+    assert!(failures.is_empty(), "a rewritten config.json was read after create:\n{}", failures.join("\n"));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_into_an_oci_container_runs_as_its_created_process_under_its_profile() {
+    let id = root_test("ociexec");
+    let mut created = self_reaching_config(&["sleep", "60"]);
+    created["process"]["user"] = serde_json::json!({ "uid": 1000, "gid": 1000 });
+    created["linux"]["seccomp"] = mkdir_refused();
+    let container = OciContainer::new(&id, &created);
+    let out = container.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    assert_eq!(container.contain(&["start", &id]).code, 0);
+    // The container makes itself root without a profile, in its config.json.
+    let mut hostile = created.clone();
+    hostile["linux"].as_object_mut().unwrap().remove("seccomp");
+    hostile["process"]["user"] = serde_json::json!({ "uid": 0, "gid": 0 });
+    container.rewrite(&hostile);
+    let exec = container.contain(&["exec", &id, "--", "sh", "-c", "id -u; mkdir /tmp/made-by-exec || echo refused"]);
+    assert_eq!((exec.code, exec.stdout.as_str()), (0, "1000\nrefused\n"), "{}", exec.stderr);
+}
+
+/// An `exec --process` file: `cat /proc/self/status` as root, with `capabilities` in every set
+/// but ambient and inheritable, and the other keys of `extra`.
+fn status_process_file(path: &Path, capabilities: &[&str], extra: serde_json::Value) {
+    let mut process = serde_json::json!({
+        "args": ["cat", "/proc/self/status"],
+        "cwd": "/",
+        "user": { "uid": 0, "gid": 0 },
+        "env": ["PATH=/bin"],
+        "capabilities": { "bounding": capabilities, "effective": capabilities, "permitted": capabilities },
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        process[key] = value.clone();
+    }
+    fs::write(path, process.to_string()).unwrap();
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_process_into_a_run_container_gets_its_filter_no_new_privs_and_no_more_capabilities() {
+    let name = root_test("execprocess");
+    let runtime = start(&name, &[], &["sleep", "60"]);
+    let _guard = CleanUp(name.clone());
+    let process = scratch().join(format!("{name}-process.json"));
+    status_process_file(&process, &["CAP_SYS_ADMIN", "CAP_CHOWN"], serde_json::json!({}));
+    let exec = contain(&["exec", "--process", process.to_str().unwrap(), &name]);
+    fs::remove_file(&process).unwrap();
+    assert_eq!(exec.code, 0, "{}", exec.stderr);
+    let fields: Vec<&str> = ["Seccomp:", "NoNewPrivs:", "CapBnd:"].map(|f| status_field(&exec.stdout, f)).into();
+    // CAP_CHOWN (bit 0) alone: the container does not keep CAP_SYS_ADMIN.
+    assert_eq!(fields, ["2", "1", "0000000000000001"], "{}", exec.stdout);
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    assert_eq!(finish(runtime).code, 137);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn exec_process_into_an_oci_container_keeps_its_profile_and_no_new_privs_with_the_files_capabilities() {
+    let id = root_test("ociexecprocess");
+    let mut created = self_reaching_config(&["sleep", "60"]);
+    created["process"]["noNewPrivileges"] = serde_json::json!(true);
+    created["linux"]["seccomp"] = mkdir_refused();
+    let container = OciContainer::new(&id, &created);
+    let out = container.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    assert_eq!(container.contain(&["start", &id]).code, 0);
+    let process = scratch().join(format!("{id}-process.json"));
+    let mut seen = Vec::new();
+    // As podman execs: without the key, and with `podman exec --privileged`'s capabilities and
+    // `"noNewPrivileges": false`.
+    for extra in [serde_json::json!({}), serde_json::json!({ "noNewPrivileges": false })] {
+        status_process_file(&process, &["CAP_SYS_ADMIN", "CAP_CHOWN"], extra);
+        let exec = container.contain(&["exec", "--process", process.to_str().unwrap(), &id]);
+        assert_eq!(exec.code, 0, "{}", exec.stderr);
+        seen.push(["Seccomp:", "NoNewPrivs:", "CapEff:"].map(|f| status_field(&exec.stdout, f).to_string()));
+    }
+    fs::remove_file(&process).unwrap();
+    let given = "0000000000200001"; // CAP_SYS_ADMIN (21) and CAP_CHOWN (0), as the file asks
+    assert_eq!(seen, [["2", "1", given], ["2", "0", given]].map(|row| row.map(String::from)));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn no_state_directory_of_roots_can_be_bound_under_another_root() {
+    let id = root_test("otherroot");
+    // A container whose records live in a state directory of its own, stateA, alone in its parent.
+    let above_a = scratch().join(format!("{id}-a"));
+    // Removed after `first` is deleted (dropped in the reverse order).
+    let _above_a = Defer(|| drop(fs::remove_dir_all(&above_a)));
+    let first = OciContainer::under(&id, &self_reaching_config(&["sleep", "60"]), Some(above_a.join("stateA")));
+    let out = first.create();
+    assert_eq!(out.code, 0, "create: {}", out.stderr);
+    // Bundles under another --root, or under root's default, binding a directory above stateA or
+    // above root's default, /run/contain.
+    let cases = [("/run", true), (above_a.to_str().unwrap(), true), (above_a.to_str().unwrap(), false)];
+    let mut exposed = Vec::new();
+    for (n, (source, own_root)) in cases.into_iter().enumerate() {
+        let other_id = format!("{id}-{n}");
+        let mut config = self_reaching_config(&["ls", "/mnt"]);
+        config["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/mnt", "type": "bind", "source": source, "options": ["rbind"],
+        }));
+        let other =
+            OciContainer::under(&other_id, &config, own_root.then(|| scratch().join(format!("state-{other_id}"))));
+        let out = other.create();
+        let root = if own_root { "another --root" } else { "the default root" };
+        if out.code == 0 || !out.stderr.contains("state directory") {
+            exposed.push(format!("{source} under {root}: exit {}\n{}", out.code, out.stderr));
+        }
+        drop(other);
+        assert_eq!(cgroups_of(&other_id), Vec::<PathBuf>::new(), "cgroup directories left behind");
+        assert!(!state_dir(&other_id).exists(), "{} left behind", state_dir(&other_id).display());
+    }
+    assert!(exposed.is_empty(), "a state directory was given to a container:\n{}", exposed.join("\n"));
 }

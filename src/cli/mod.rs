@@ -70,8 +70,8 @@ options for run:
   --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
 
 options for exec:
-  --env, -e KEY=VALUE   set a variable on top of PID 1's environment (repeatable)
-  --user, -u UID[:GID]  run as this user and group (default: PID 1's)
+  --env, -e KEY=VALUE   set a variable on top of the container's environment (repeatable)
+  --user, -u UID[:GID]  run as this user and group (default: the container's)
   --cwd DIR             the working directory (default: the container's)
   --quiet, -q           no [contain] lines but errors
 

@@ -21,12 +21,14 @@ use crate::handshake::Report;
 use crate::hooks;
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
-use crate::lifecycle::state::{Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, EXEC_FIFO};
-use crate::lifecycle::{require_root, state_dir, Claim};
+use crate::lifecycle::state::{
+    Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, CONFIG, EXEC_FIFO,
+};
+use crate::lifecycle::{require_root, roots, state_dir, Claim};
 use crate::mounts::{self, BindSource, Checked};
 use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
-use crate::spec::{self, IdMapping, Spec, State};
+use crate::spec::{self, Hook, Hooks, IdMapping, Spec, State};
 use crate::supervise;
 use crate::sys::{self, Dir, Tolerate};
 use crate::syscalls::Arch;
@@ -60,9 +62,10 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     require_root("create")?;
     let state = state_dir(global)?;
+    roots::register(&state)?;
     let bundle = Checked::open_following(&create.bundle)
         .map_err(|why| Error::Usage(format!("--bundle {:?}: {why}", create.bundle)))?;
-    let spec = read_config(&bundle.path)?;
+    let (spec, config) = read_config(&bundle.path)?;
     let id = create.id.as_str();
 
     // --- The namespaces: new ones for clone3, the ones with a path to join. ---
@@ -155,6 +158,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         ..Default::default()
     };
     claim.entry.write_record(&record)?;
+    claim.entry.write_file(CONFIG, &config)?;
     let limits = Limits::from_oci(&spec.linux.resources);
     let cgroup = cgroup::detect()?
         .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
@@ -205,12 +209,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             setup: Setup::Create(Box::new(container)),
             command: command(&spec.process.args, &spec.process.env, &spec.process.cwd)?,
             privileges,
-            limits: ProcessLimits {
-                rlimits: spec.process.rlimits.clone(),
-                umask: spec.process.umask,
-                oom_score_adj: spec.process.oom_score_adj,
-                preserve_fds: create.preserve_fds,
-            },
+            limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
             output: Output::Inherited,
             kept_by_runtime: false,
             start_gate: Some(StartGate {
@@ -268,12 +267,31 @@ pub fn oci_words(message: &str) -> String {
     format!("{message}: {words}")
 }
 
-/// bundle/config.json, parsed.
-fn read_config(bundle: &str) -> Result<Spec, Error> {
+/// bundle/config.json, parsed, and the bytes it was parsed from (for the entry's copy).
+fn read_config(bundle: &str) -> Result<(Spec, Vec<u8>), Error> {
     let path = format!("{bundle}/config.json");
     let file = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
     let bytes = sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?;
-    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))
+    let spec = spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))?;
+    Ok((spec, bytes))
+}
+
+/// The config `create` read, from its copy in the container's entry (see state.rs). Never the
+/// bundle's config.json again: the container may reach that file (`root.path: "."`, a bind of the
+/// bundle) and rewrite it, to add a hook that `delete` would run on the host as root, or to take
+/// away the seccomp profile an `exec` must apply.
+pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
+    let bytes = entry.read_file(CONFIG, CONFIG_LIMIT)?;
+    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
+}
+
+/// Runs the `poststart` or `poststop` hooks (as `pick` chooses) of the config `create` read: the
+/// spec makes their failure a warning, and the container goes on (or is deleted all the same).
+fn run_late_hooks(entry: &Entry, stage: &str, pick: fn(Hooks) -> Vec<Hook>, state: &State) {
+    let ran = created_config(entry).and_then(|spec| hooks::run(&pick(spec.hooks), stage, &state.json()));
+    if let Err(err) = ran {
+        crate::log::warning(&err.to_string());
+    }
 }
 
 /// The command as the birth wants it: the bundle's env as given, PATH looked up in it.
@@ -317,9 +335,19 @@ pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -
         permitted: caps.permitted,
         inheritable: caps.inheritable,
         ambient: caps.ambient,
-        no_new_privs: process.no_new_privileges,
+        no_new_privs: process.no_new_privileges.unwrap_or(false),
         seccomp: seccomp.map(|compiled| compiled.program),
     })
+}
+
+/// An OCI process's rlimits, umask and OOM score, as its bundle gives them.
+pub fn process_limits(process: &spec::Process) -> ProcessLimits {
+    ProcessLimits {
+        rlimits: process.rlimits.clone(),
+        umask: process.umask,
+        oom_score_adj: process.oom_score_adj,
+        preserve_fds: 0,
+    }
 }
 
 /// With a terminal (`process.terminal`), the engine's console socket, connected, to send the pty
@@ -469,19 +497,14 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
     }
     record.phase = Phase::Running;
     entry.write_record(&record)?;
-    // The spec: a failing poststart hook is a warning; the container runs.
-    if let Ok(spec) = read_config(&record.bundle) {
-        let state = State {
-            id,
-            status: "running",
-            pid: init.process.pid,
-            bundle: &record.bundle,
-            annotations: &record.annotations,
-        };
-        if let Err(err) = hooks::run(&spec.hooks.poststart, "poststart", &state.json()) {
-            crate::log::warning(&err.to_string());
-        }
-    }
+    let running = State {
+        id,
+        status: "running",
+        pid: init.process.pid,
+        bundle: &record.bundle,
+        annotations: &record.annotations,
+    };
+    run_late_hooks(&entry, "poststart", |hooks| hooks.poststart, &running);
     Ok(0)
 }
 
@@ -590,13 +613,8 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         Status::Leftover(None) | Status::Exited(_) | Status::Kept => Record { kind: Kind::Run, ..Default::default() },
     };
     if record.kind == Kind::Oci {
-        if let Ok(spec) = read_config(&record.bundle) {
-            let state =
-                State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
-            if let Err(err) = hooks::run(&spec.hooks.poststop, "poststop", &state.json()) {
-                crate::log::warning(&err.to_string());
-            }
-        }
+        let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
+        run_late_hooks(&entry, "poststop", |hooks| hooks.poststop, &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
         Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
         if record.host_mounts {

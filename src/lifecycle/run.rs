@@ -18,7 +18,7 @@ use crate::lifecycle::manage;
 use crate::lifecycle::state::{
     Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, LAYER, MERGED, UPPER, WORK,
 };
-use crate::lifecycle::Claim;
+use crate::lifecycle::{roots, Claim};
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::net::Veth;
 use crate::signals::signal_name;
@@ -109,6 +109,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     // The user's other state directories: a name that lives in one of them is not free here.
     let mut states = super::state_dirs(global)?;
     let state = states.remove(0);
+    roots::register(&state)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
     // --userns auto: where its ids come from; the rootfs cloned for idmapping, and the volumes
@@ -181,6 +182,11 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             (false, Some(path)) => path.clone(),
             (false, None) => manage::NO_CGROUP.into(),
         },
+        // What `contain exec` starts from (see exec.rs).
+        env: env.clone(),
+        user: privileges.identity.clone(),
+        capabilities: privileges.bounding,
+        privileged: spec.capabilities.is_none(),
         ..Default::default()
     };
     claim.entry.write_record(&record)?;

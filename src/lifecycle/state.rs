@@ -1,7 +1,9 @@
 //! What a container leaves on the host so that other `contain` commands can find it: an entry,
 //! the directory `STATE/ID/` (`/run/contain/ID/` by default), holding its `state` record and,
 //! depending on the container, the overlay's `upper`, `work` and `merged` directories, a
-//! `--detach` container's `log`, an OCI container's `exec.fifo`.
+//! `--detach` container's `log`, an OCI container's `exec.fifo` and `config.json` (the bundle's
+//! config as `create` read it: every later command reads this copy, never the bundle's file,
+//! which the container may be able to rewrite).
 //!
 //! **Who keeps an entry.** The process that keeps a container (the `contain run` supervising it;
 //! an OCI `create` while it sets the container up) holds an exclusive flock(2) on the entry's
@@ -14,8 +16,10 @@
 //! container outlives its `create` by design; once created, its keeper is its own init process
 //! (see `lifecycle::manage` for the one liveness rule).
 //!
-//! **Records are input.** A container that can write this directory (a careless volume, an engine's
-//! mount) can forge records, so nothing here is trusted for more than it says: the id is the
+//! **Records are the runtime's, and still read as input.** The directory is its owner's alone, and no
+//! container is ever given it (`StateDir::refuse_exposure`: not as a rootfs, not in a volume or a
+//! bind, under no other name), so `exec` takes what a container was configured with from its
+//! record (see exec.rs). Nothing else in a record is trusted for more than it says: the id is the
 //! directory's name and nothing else, every field is parsed strictly, a record of an unknown
 //! version is reported and never touched, and what a command does with a process the record names
 //! is checked against the kernel first (`manage.rs`). Records are `key=value` lines (values
@@ -24,7 +28,9 @@
 
 use std::ffi::CStr;
 
+use crate::caps::{CapSet, Identity};
 use crate::error::{cpath, Context, Error};
+use crate::lifecycle::roots;
 use crate::mounts::{self, Checked};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::userns;
@@ -33,8 +39,9 @@ use crate::userns;
 pub const DEFAULT_ROOT: &str = "/run/contain";
 /// The first line of every record this version writes, and the only version it reads. A new key
 /// is a new version: a contain that reads a record with a key it does not know takes it for
-/// broken, and may remove it. (2: `hostmounts`.)
-const RECORD_VERSION: &str = "contain-record=2";
+/// broken, and may remove it. (2: `hostmounts`; 3: `env`, `user`, `groups`, `capabilities`,
+/// `privileged`.)
+const RECORD_VERSION: &str = "contain-record=3";
 /// The largest record we read: a record is a few hundred bytes; a forged one could be anything.
 const RECORD_LIMIT: usize = 64 << 10;
 /// Ids end up in directory names (contain-ID), interface names and cgroup paths.
@@ -150,6 +157,14 @@ pub struct Record {
     pub command: String,
     /// OCI: the config's annotations, for `state`.
     pub annotations: Vec<(String, String)>,
+    /// `contain run`: what its command was configured with, which `exec` starts from: the
+    /// environment, the user (as the container sees it), the capabilities it keeps, and whether it
+    /// is `--privileged` (no seccomp filter, no no_new_privs). Never what the container's PID 1
+    /// has made of them since (see exec.rs). An OCI container's are in its config (`CONFIG`).
+    pub env: Vec<String>,
+    pub user: Identity,
+    pub capabilities: CapSet,
+    pub privileged: bool,
 }
 
 /// What an entry's `state` file holds.
@@ -176,6 +191,8 @@ impl Record {
         };
         let annotations: Vec<String> =
             self.annotations.iter().map(|(key, value)| format!("{}={}", escape_tab(key), escape_tab(value))).collect();
+        let env: Vec<String> = self.env.iter().map(|entry| escape_tab(entry)).collect();
+        let groups: Vec<String> = self.user.groups.iter().map(u32::to_string).collect();
         let fields = [
             ("kind", if self.kind == Kind::Oci { "oci" } else { "run" }.to_string()),
             ("phase", phase.to_string()),
@@ -193,6 +210,11 @@ impl Record {
             ("network", self.network.clone()),
             ("command", self.command.clone()),
             ("annotations", annotations.join("\t")),
+            ("env", env.join("\t")),
+            ("user", format!("{}:{}", self.user.uid, self.user.gid)),
+            ("groups", groups.join(" ")),
+            ("capabilities", format!("{:x}", self.capabilities.0)),
+            ("privileged", u8::from(self.privileged).to_string()),
         ];
         let mut text = format!("{RECORD_VERSION}\n");
         for (key, value) in fields {
@@ -258,6 +280,16 @@ impl Record {
                         })
                         .collect::<Option<_>>()?
                 }
+                "env" => record.env = value.split('\t').filter(|entry| !entry.is_empty()).map(unescape_tab).collect(),
+                "user" => {
+                    let (uid, gid) = value.split_once(':')?;
+                    (record.user.uid, record.user.gid) = (uid.parse().ok()?, gid.parse().ok()?);
+                }
+                "groups" => {
+                    record.user.groups = value.split_whitespace().map(|g| g.parse().ok()).collect::<Option<_>>()?
+                }
+                "capabilities" => record.capabilities = CapSet(u64::from_str_radix(&value, 16).ok()?),
+                "privileged" => record.privileged = flag(&value)?,
                 _ => return None,
             }
         }
@@ -508,25 +540,32 @@ impl StateDir {
         }
     }
 
-    /// Refuses to give a container (as its rootfs or a bind source) this directory, a directory
-    /// that holds it, or anything inside it: the container could write records that other contain
-    /// commands act on (see the module's comment). Compared by identity along the kernel's own
-    /// links, so no other name for it (a bind mount of it or of /run, a symlinked parent) gets past;
-    /// and no mount below a directory, which a recursive bind brings along, may show it either.
-    /// The error says why, for the caller to put after the flag and value.
+    /// Refuses to give a container (as its rootfs or a bind source) this directory, or any other
+    /// state directory of root's (root's default, and those registered: roots.rs), a directory that
+    /// holds one, or anything inside one: the container could write records and config copies that
+    /// other contain commands trust (see the module's comment). Compared by identity along the
+    /// kernel's own links, so no other name for it (a bind mount of it or of /run, a symlinked
+    /// parent) gets past; and no mount below a directory, which a recursive bind brings along, may
+    /// show it either. The error says why, for the caller to put after the flag and value.
     pub fn refuse_exposure(&self, source: &Checked) -> Result<(), String> {
-        let state = mounts::lineage(&self.dir).map_err(|errno| format!("openat({}/.., O_PATH): {errno}", self.path))?;
-        if exposes(&source.lineage()?, &state) {
-            return Err(format!("would give the container contain's state directory {}", self.path));
-        }
-        // A directory is bound with the mounts below it: none of them may show it either.
-        if source.kind == libc::S_IFDIR {
-            let table = sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?;
-            let state_path = sys::path_of(&self.dir).map_err(|errno| format!("readlink({}): {errno}", self.path))?;
-            if let Some(point) = mounts::submount_showing(&table, &source.path, &state_path) {
+        let lineage = source.lineage()?;
+        // A directory is bound with the mounts below it: none of them may show one either.
+        let table = match source.kind == libc::S_IFDIR {
+            true => Some(sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?),
+            false => None,
+        };
+        let others = roots::guarded_besides(&self.path)?;
+        let guarded = std::iter::once((&self.path, &self.dir)).chain(others.iter().map(|(path, dir)| (path, dir)));
+        for (path, dir) in guarded {
+            let state = mounts::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+            if exposes(&lineage, &state) {
+                return Err(format!("would give the container contain's state directory {path}"));
+            }
+            let Some(table) = &table else { continue };
+            let state_path = sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?;
+            if let Some(point) = mounts::submount_showing(table, &source.path, &state_path) {
                 return Err(format!(
-                    "the mount at {point} below it would give the container contain's state directory {}",
-                    self.path
+                    "the mount at {point} below it would give the container contain's state directory {path}"
                 ));
             }
         }
@@ -565,6 +604,8 @@ pub const MERGED: &CStr = c"merged";
 /// `--overlay-size`: the mount point of the tmpfs that holds the layers inside the container.
 pub const LAYER: &CStr = c"layer";
 pub const EXEC_FIFO: &CStr = c"exec.fifo";
+/// An OCI container's config.json, as `create` read and checked it.
+pub const CONFIG: &CStr = c"config.json";
 const RECORD: &CStr = c"state";
 const RECORD_TMP: &CStr = c"state.tmp";
 
@@ -609,10 +650,23 @@ impl Entry {
 
     /// Writes the record, replacing the previous one in one rename(2).
     pub fn write_record(&self, record: &Record) -> Result<(), Error> {
-        sys::write_file_new(Dir::Fd(&self.dir), RECORD_TMP, record.encode().as_bytes(), 0o600)
-            .step(|| format!("write({}/state.tmp)", self.path))?;
+        self.write_file(RECORD_TMP, record.encode().as_bytes())?;
         sys::rename(Dir::Fd(&self.dir), RECORD_TMP, RECORD)
             .step(|| format!("rename({0}/state.tmp, {0}/state)", self.path))
+    }
+
+    /// Writes the file `name` of the entry whole (0600: only the runtime reads it).
+    pub fn write_file(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o600)
+            .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
+    }
+
+    /// Reads the file `name` of the entry, up to `limit` bytes (never through a symlink).
+    pub fn read_file(&self, name: &CStr, limit: usize) -> Result<Vec<u8>, Error> {
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+        sys::open_at(Dir::Fd(&self.dir), name, flags, 0)
+            .and_then(|fd| sys::read_to_end(&fd, limit))
+            .step(|| format!("read({}/{})", self.path, name.to_string_lossy()))
     }
 
     /// Makes a directory in the entry (the overlay's layers) and opens it.
@@ -638,7 +692,7 @@ impl Entry {
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
-        let mut names = vec![RECORD_TMP, EXEC_FIFO];
+        let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG];
         if !leave.log {
             names.extend([LOG, OLD_LOG]);
         }
@@ -693,6 +747,9 @@ mod tests {
             overlay: true,
             network: "veth ct-web-1 10.200.0.1/30 10.200.0.2/30 lease 10.200.0.0".into(),
             command: "sh -c 'echo a\\b\nc'".into(),
+            env: vec!["PATH=/bin".into(), "A=tab\there=%".into()],
+            user: Identity { uid: 1000, gid: 100, groups: vec![10, 20] },
+            capabilities: CapSet(0x20_0400),
             ..Default::default()
         }
     }
@@ -719,14 +776,15 @@ mod tests {
     #[test]
     fn the_encoding_is_versioned_with_one_line_per_field() {
         let text = sample().encode();
-        assert!(text.starts_with("contain-record=2\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
+        assert!(text.starts_with("contain-record=3\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
         assert!(text.contains("command=sh -c 'echo a\\\\b\\nc'\n"), "{text}");
     }
 
     #[test]
     fn other_versions_are_recognised_and_broken_records_refused() {
         assert_eq!(Record::decode("contain-record=1\nkind=run\n"), RecordRead::OtherVersion);
-        assert_eq!(Record::decode("contain-record=3\nwhatever=1\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("contain-record=2\nkind=run\n"), RecordRead::OtherVersion);
+        assert_eq!(Record::decode("contain-record=4\nwhatever=1\n"), RecordRead::OtherVersion);
         assert_eq!(Record::decode("id=x\nruntime=1 2\n"), RecordRead::OtherVersion, "the record before versions");
         assert_eq!(Record::decode(""), RecordRead::Broken);
         assert_eq!(Record::decode("garbage"), RecordRead::Broken);
@@ -739,6 +797,10 @@ mod tests {
             ("kind=run", "kind=vm"),
             ("command=", "capabilities=privileged\ncommand="),
             ("command=sh", "command=\\x"),
+            ("user=1000:100", "user=1000"),
+            ("groups=10 20", "groups=10 x"),
+            ("capabilities=200400", "capabilities=all"),
+            ("privileged=0", "privileged=yes"),
         ] {
             let forged = good.replace(from, to);
             assert_ne!(forged, good);
@@ -752,7 +814,7 @@ mod tests {
         for good in ["web-1", "a", "3f9c0e1a2b4d", "x.y_z"] {
             assert!(validate_id(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", "../x", "a/b", "-x", ".leases", "a b", &"x".repeat(65)] {
+        for bad in ["", ".", "..", "../x", "a/b", "-x", ".leases", ".roots", "a b", &"x".repeat(65)] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
     }

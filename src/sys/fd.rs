@@ -142,7 +142,7 @@ pub fn connect_unix(path: &CStr) -> Result<Fd, Errno> {
     Ok(socket)
 }
 
-/// The most `read_file` reads: /proc/PID/environ can hold the whole ARG_MAX of a command line.
+/// The most `read_file` reads: a /proc file of a process can hold the whole ARG_MAX of a command line.
 const READ_FILE_LIMIT: usize = 16 << 20;
 
 /// Reads a small file (a cgroup or /proc file) in full, with open/read/close only.
