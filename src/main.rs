@@ -64,10 +64,10 @@ fn main() {
     supervise::block_all();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let parsed = cli::parse(args.iter().cloned());
-    // Known from the command once it parses (global flags such as --root may come first); of a
-    // command line that does not, only its first word tells.
-    let failure_code = match (&parsed, args.first().and_then(|arg| arg.to_str())) {
-        (Ok((_, Command::Run(_) | Command::Exec(_))), _) | (Err(_), Some("run" | "exec")) => EXIT_RUN_FAILED,
+    // Known from the command's word, past any global flags (`--root DIR run`), even when the rest
+    // of the line does not parse: bad input to `run` fails with `run`'s status.
+    let failure_code = match cli::command_word(args.iter().cloned()).as_deref() {
+        Some("run" | "exec") => EXIT_RUN_FAILED,
         _ => EXIT_FAILED,
     };
     let result = parsed.and_then(|(global, command)| {
