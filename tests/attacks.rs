@@ -1027,3 +1027,157 @@ fn an_overlay_layer_cannot_grow_past_its_size() {
     assert!(!rootfs.join("big").exists() && !rootfs.join("small").exists(), "the image was written to");
     assert_no_leftovers(&name, &rootfs);
 }
+
+// ---------------------------------------------------------------------------------------------
+// OCI linux.sysctl: a bundle sets only sysctls of namespaces of its own.
+// ---------------------------------------------------------------------------------------------
+
+/// A host sysctl no namespace has a copy of, put back as it was when the test ends (whatever the
+/// binary under test did to it).
+const LEASE_BREAK_TIME: &str = "/proc/sys/fs/lease-break-time";
+
+struct HostSysctl {
+    path: &'static str,
+    value: String,
+}
+
+impl HostSysctl {
+    fn save(path: &'static str) -> HostSysctl {
+        HostSysctl { path, value: fs::read_to_string(path).unwrap().trim().to_string() }
+    }
+
+    fn now(&self) -> String {
+        fs::read_to_string(self.path).unwrap().trim().to_string()
+    }
+
+    /// A value other than the host's.
+    fn other(&self) -> String {
+        (self.value.parse::<u64>().unwrap() + 7).to_string()
+    }
+}
+
+impl Drop for HostSysctl {
+    fn drop(&mut self) {
+        let _ = fs::write(self.path, &self.value);
+    }
+}
+
+/// An OCI bundle of its own (config.json and a copy of the rootfs) under a `--root` of its own,
+/// deleted with its container, if one was made, when the test ends.
+struct Bundle {
+    id: String,
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Bundle {
+    /// `namespaces` and `sysctl` are the JSON of `linux.namespaces` and `linux.sysctl`; the process
+    /// writes what `script` prints to /result in the rootfs.
+    fn new(what: &str, namespaces: &str, sysctl: &str, script: &str) -> Bundle {
+        let id = root_test(what);
+        let dir = scratch().join(format!("bundle-{id}"));
+        let rootfs = fresh_rootfs(&id);
+        fs::create_dir_all(&dir).unwrap();
+        let script = format!("{script} > /result").replace('"', "\\\"");
+        let config = format!(
+            r#"{{"ociVersion": "1.0.2",
+                "process": {{"user": {{"uid": 0, "gid": 0}}, "args": ["sh", "-c", "{script}"],
+                             "env": ["PATH=/bin:/sbin"], "cwd": "/"}},
+                "root": {{"path": "{}"}},
+                "mounts": [{{"destination": "/proc", "type": "proc", "source": "proc"}}],
+                "linux": {{"namespaces": {namespaces}, "sysctl": {sysctl}}}}}"#,
+            rootfs.display()
+        );
+        fs::write(dir.join("config.json"), config).unwrap();
+        Bundle { state: scratch().join(format!("state-{id}")), id, dir }
+    }
+
+    fn contain(&self, args: &[&str]) -> Command {
+        let mut cmd = command(&[&["--root", self.state.to_str().unwrap()], args].concat());
+        // The container inherits create's streams: none the test waits on may reach it.
+        cmd.stdout(Stdio::null());
+        cmd
+    }
+
+    /// `create`: its exit status and its stderr (a file: the container would hold a pipe open).
+    fn create(&self) -> (i32, String) {
+        let log = scratch().join(format!("create-{}.err", self.id));
+        let mut cmd = self.contain(&["create", "--bundle", self.dir.to_str().unwrap(), &self.id]);
+        let status = cmd.stderr(fs::File::create(&log).unwrap()).status().unwrap();
+        let stderr = fs::read_to_string(&log).unwrap();
+        fs::remove_file(&log).unwrap();
+        (status.code().unwrap_or(-1), stderr)
+    }
+
+    /// `start`, then what the process wrote, once it has stopped.
+    fn start_and_read(&self) -> String {
+        let status = self.contain(&["start", &self.id]).status().unwrap();
+        assert!(status.success(), "start {}", self.id);
+        wait_for("the bundle's process to stop", Duration::from_secs(10), || {
+            let out = self.contain(&["state", &self.id]).stdout(Stdio::piped()).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("\"stopped\"").then_some(())
+        });
+        fs::read_to_string(scratch().join(format!("rootfs-{}/result", self.id))).unwrap().trim().to_string()
+    }
+
+    /// A refused bundle: `create` fails with one line naming `key`, and leaves nothing behind.
+    fn assert_refused(&self, key: &str) {
+        let (code, stderr) = self.create();
+        assert_ne!(code, 0, "create accepted the sysctl {key:?}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("linux.sysctl {key:?}")), "{stderr}");
+        assert_eq!(cgroups_of(&self.id), Vec::<PathBuf>::new(), "a refused create made a cgroup");
+        assert!(!self.state.join(&self.id).exists(), "a refused create left its entry");
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = self.contain(&["delete", "--force", &self.id]).stderr(Stdio::null()).status();
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_dir_all(&self.state);
+        let _ = fs::remove_dir_all(scratch().join(format!("rootfs-{}", self.id)));
+    }
+}
+
+const PRIVATE: &str = r#"[{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]"#;
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_bundle_cannot_set_a_host_sysctl() {
+    let host = HostSysctl::save(LEASE_BREAK_TIME);
+    let sysctl = format!(r#"{{"fs.lease-break-time": "{}"}}"#, host.other());
+    let bundle = Bundle::new("sysctl-host", PRIVATE, &sysctl, "true");
+    bundle.assert_refused("fs.lease-break-time");
+    assert_eq!(host.now(), host.value, "the bundle changed the host's fs.lease-break-time");
+}
+
+/// `net.` passes a prefix check, and `..` climbs from /proc/sys/net/ipv4 to any file of /proc.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_sysctl_key_cannot_climb_out_of_its_namespace() {
+    let host = HostSysctl::save(LEASE_BREAK_TIME);
+    let key = "net.ipv4/../../fs/lease-break-time";
+    let sysctl = format!(r#"{{"{key}": "{}"}}"#, host.other());
+    let bundle = Bundle::new("sysctl-climb", PRIVATE, &sysctl, "true");
+    bundle.assert_refused(key);
+    assert_eq!(host.now(), host.value, "the key reached the host's fs.lease-break-time");
+}
+
+/// A network sysctl needs a network namespace of the container's own: none, or the runtime's own
+/// joined by path, is the host's.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_network_sysctl_needs_a_network_namespace_of_its_own() {
+    let sysctl = r#"{"net.ipv4.ip_default_ttl": "99"}"#;
+    let host_ttl = HostSysctl::save("/proc/sys/net/ipv4/ip_default_ttl");
+    let none = r#"[{"type": "pid"}, {"type": "mount"}]"#;
+    Bundle::new("sysctl-nonet", none, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl");
+    let hosts = r#"[{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": "/proc/self/ns/net"}]"#;
+    Bundle::new("sysctl-hostnet", hosts, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl");
+    assert_eq!(host_ttl.now(), host_ttl.value, "the host's ip_default_ttl changed");
+    let own = Bundle::new("sysctl-ownnet", PRIVATE, sysctl, "cat /proc/sys/net/ipv4/ip_default_ttl");
+    assert_eq!(own.create().0, 0, "a private network namespace's sysctl was refused");
+    assert_eq!(own.start_and_read(), "99");
+    assert_eq!(host_ttl.now(), host_ttl.value, "the host's ip_default_ttl changed");
+}
