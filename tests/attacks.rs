@@ -1039,11 +1039,15 @@ const LEASE_BREAK_TIME: &str = "/proc/sys/fs/lease-break-time";
 struct HostSysctl {
     path: &'static str,
     value: String,
+    /// One test at a time changes the host's sysctls (another's change would look like ours).
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
 
 impl HostSysctl {
     fn save(path: &'static str) -> HostSysctl {
-        HostSysctl { path, value: fs::read_to_string(path).unwrap().trim().to_string() }
+        static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let alone = ALONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        HostSysctl { path, value: fs::read_to_string(path).unwrap().trim().to_string(), _alone: alone }
     }
 
     fn now(&self) -> String {
@@ -1120,9 +1124,11 @@ impl Bundle {
         fs::read_to_string(scratch().join(format!("rootfs-{}/result", self.id))).unwrap().trim().to_string()
     }
 
-    /// A refused bundle: `create` fails with one line naming `key`, and leaves nothing behind.
-    fn assert_refused(&self, key: &str) {
+    /// A refused bundle: `create` leaves `host` as it was, fails with one line naming `key`, and
+    /// leaves nothing behind.
+    fn assert_refused(&self, key: &str, host: &HostSysctl) {
         let (code, stderr) = self.create();
+        assert_eq!(host.now(), host.value, "{key:?} changed the host's {} (create: {code})", host.path);
         assert_ne!(code, 0, "create accepted the sysctl {key:?}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(&format!("linux.sysctl {key:?}")), "{stderr}");
@@ -1148,8 +1154,7 @@ fn a_bundle_cannot_set_a_host_sysctl() {
     let host = HostSysctl::save(LEASE_BREAK_TIME);
     let sysctl = format!(r#"{{"fs.lease-break-time": "{}"}}"#, host.other());
     let bundle = Bundle::new("sysctl-host", PRIVATE, &sysctl, "true");
-    bundle.assert_refused("fs.lease-break-time");
-    assert_eq!(host.now(), host.value, "the bundle changed the host's fs.lease-break-time");
+    bundle.assert_refused("fs.lease-break-time", &host);
 }
 
 /// `net.` passes a prefix check, and `..` climbs from /proc/sys/net/ipv4 to any file of /proc.
@@ -1160,8 +1165,7 @@ fn a_sysctl_key_cannot_climb_out_of_its_namespace() {
     let key = "net.ipv4/../../fs/lease-break-time";
     let sysctl = format!(r#"{{"{key}": "{}"}}"#, host.other());
     let bundle = Bundle::new("sysctl-climb", PRIVATE, &sysctl, "true");
-    bundle.assert_refused(key);
-    assert_eq!(host.now(), host.value, "the key reached the host's fs.lease-break-time");
+    bundle.assert_refused(key, &host);
 }
 
 /// A network sysctl needs a network namespace of the container's own: none, or the runtime's own
@@ -1172,10 +1176,9 @@ fn a_network_sysctl_needs_a_network_namespace_of_its_own() {
     let sysctl = r#"{"net.ipv4.ip_default_ttl": "99"}"#;
     let host_ttl = HostSysctl::save("/proc/sys/net/ipv4/ip_default_ttl");
     let none = r#"[{"type": "pid"}, {"type": "mount"}]"#;
-    Bundle::new("sysctl-nonet", none, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl");
+    Bundle::new("sysctl-nonet", none, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl", &host_ttl);
     let hosts = r#"[{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": "/proc/self/ns/net"}]"#;
-    Bundle::new("sysctl-hostnet", hosts, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl");
-    assert_eq!(host_ttl.now(), host_ttl.value, "the host's ip_default_ttl changed");
+    Bundle::new("sysctl-hostnet", hosts, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl", &host_ttl);
     let own = Bundle::new("sysctl-ownnet", PRIVATE, sysctl, "cat /proc/sys/net/ipv4/ip_default_ttl");
     assert_eq!(own.create().0, 0, "a private network namespace's sysctl was refused");
     assert_eq!(own.start_and_read(), "99");
