@@ -16,6 +16,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -761,6 +762,37 @@ fn a_working_directory_through_proc_self_fd_stays_inside_the_root() {
     assert_no_leftovers(&name, &image);
 }
 
+/// The runtime's supplementary groups, which a `--user 1000` command must not keep: gid 0 and a
+/// group of no container user.
+const RUNTIME_GROUPS: [libc::gid_t; 2] = [0, 4242];
+
+/// A volume over /proc whose `self/setgroups` says "deny" (as a rootless user namespace's would):
+/// the runtime, reading it there after the pivot, skipped setgroups(2), and the command kept the
+/// runtime's groups (the CVE-2019-16884 class: /proc files read through the container's mounts).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_fake_proc_does_not_keep_the_runtimes_groups() {
+    let name = root_test("fakeproc");
+    let fake = scratch().join(format!("fakeproc-{name}"));
+    fs::create_dir_all(fake.join("self")).unwrap();
+    fs::write(fake.join("self/setgroups"), "deny\n").unwrap();
+    let volume = format!("{}:/proc", fake.display());
+    let mut cmd = command(&run_args(rootfs(), &name, &["--user", "1000", "--volume", &volume], &["id", "-G"]));
+    // SAFETY: between fork and exec the closure calls only setgroups(2), async-signal-safe, on a
+    // static array.
+    unsafe {
+        cmd.pre_exec(|| match libc::setgroups(RUNTIME_GROUPS.len(), RUNTIME_GROUPS.as_ptr()) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+    let out = finish(cmd.spawn().unwrap());
+    // `id -G` asks getgroups(2): the container's /proc is the fake one.
+    assert_eq!((out.code, out.stdout.as_str()), (0, "1000\n"), "the command's groups: {}", out.stderr);
+    fs::remove_dir_all(&fake).unwrap();
+    assert_no_leftovers(&name, rootfs());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Non-root users.
 // ---------------------------------------------------------------------------------------------
@@ -1078,6 +1110,12 @@ impl Bundle {
     /// `namespaces` and `sysctl` are the JSON of `linux.namespaces` and `linux.sysctl`; the process
     /// writes what `script` prints to /result in the rootfs.
     fn new(what: &str, namespaces: &str, sysctl: &str, script: &str) -> Bundle {
+        let proc = r#"{"destination": "/proc", "type": "proc", "source": "proc"}"#;
+        Bundle::with_mounts(what, proc, namespaces, sysctl, script)
+    }
+
+    /// A bundle with `mounts` (JSON objects of `mounts`, comma-separated).
+    fn with_mounts(what: &str, mounts: &str, namespaces: &str, sysctl: &str, script: &str) -> Bundle {
         let id = root_test(what);
         let dir = scratch().join(format!("bundle-{id}"));
         let rootfs = fresh_rootfs(&id);
@@ -1088,7 +1126,7 @@ impl Bundle {
                 "process": {{"user": {{"uid": 0, "gid": 0}}, "args": ["sh", "-c", "{script}"],
                              "env": ["PATH=/bin:/sbin"], "cwd": "/"}},
                 "root": {{"path": "{}"}},
-                "mounts": [{{"destination": "/proc", "type": "proc", "source": "proc"}}],
+                "mounts": [{mounts}],
                 "linux": {{"namespaces": {namespaces}, "sysctl": {sysctl}}}}}"#,
             rootfs.display()
         );
@@ -1183,4 +1221,24 @@ fn a_network_sysctl_needs_a_network_namespace_of_its_own() {
     assert_eq!(own.create().0, 0, "a private network namespace's sysctl was refused");
     assert_eq!(own.start_and_read(), "99");
     assert_eq!(host_ttl.now(), host_ttl.value, "the host's ip_default_ttl changed");
+}
+
+/// A bundle's /proc is a directory of its choosing: the sysctl is written to the container's
+/// network namespace, never to a file a path through that /proc names.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_sysctl_is_not_written_through_the_bundles_proc() {
+    let fake = scratch().join(format!("fakeproc-sysctl-{}", std::process::id()));
+    fs::create_dir_all(fake.join("sys/net/ipv4")).unwrap();
+    fs::write(fake.join("sys/net/ipv4/ip_default_ttl"), "64\n").unwrap();
+    let mount =
+        format!(r#"{{"destination": "/proc", "type": "bind", "source": "{}", "options": ["rbind"]}}"#, fake.display());
+    let sysctl = r#"{"net.ipv4.ip_default_ttl": "99"}"#;
+    let bundle = Bundle::with_mounts("sysctl-fakeproc", &mount, PRIVATE, sysctl, "true");
+    let (code, stderr) = bundle.create();
+    let written = fs::read_to_string(fake.join("sys/net/ipv4/ip_default_ttl")).unwrap();
+    drop(bundle);
+    fs::remove_dir_all(&fake).unwrap();
+    assert_eq!(written, "64\n", "the sysctl was written through the bundle's /proc (create: {code}, {stderr})");
+    assert_eq!(code, 0, "{stderr}");
 }
