@@ -215,12 +215,15 @@ fn prepare(config: &ChildConfig) -> Result<Prepared, Error> {
     // Our own /proc files, while /proc is still the host's: once a namespace is joined or the root
     // pivoted, /proc is whatever the image, a volume or another container of a shared mount
     // namespace put there (CVE-2019-16884), and a fake `setgroups` saying "deny" would keep the
-    // runtime's groups. (The OOM score, like the user namespace, outlives the exec.)
+    // runtime's groups, an empty `fd` directory every descriptor we inherited (close_range's
+    // fallback lists it). The OOM score and close-on-exec hold until the exec; every descriptor
+    // contain opens from here on is close-on-exec already.
     let setgroups_denied = sys::read_file(c"/proc/self/setgroups").is_ok_and(|allowed| allowed.trim() == "deny");
     if let Some(score) = config.limits.oom_score_adj {
         sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
             .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
     }
+    compat::mark_cloexec_from(3 + config.limits.preserve_fds)?;
 
     let workdir = &config.command.workdir;
     let working_directory = match &config.setup {
@@ -542,8 +545,6 @@ fn exec_command(config: &ChildConfig, prepared: Prepared) -> Result<Infallible, 
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
     apply_limits(&config.limits).map_err(Failure::setup)?;
-    let first = 3 + config.limits.preserve_fds;
-    compat::mark_cloexec_from(first).map_err(Failure::setup)?;
     match (&pty, &config.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {
