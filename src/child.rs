@@ -25,6 +25,7 @@ use crate::tty;
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Everything the child needs, prepared by the parent before clone3 (so the child allocates little
 /// and decides nothing the parent could not check first).
@@ -185,12 +186,20 @@ pub extern "C" fn child_main(config: &ChildConfig) -> c_int {
 }
 
 fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
-    let pty = prepare(config).map_err(Failure::setup)?;
-    exec_command(config, pty)
+    let prepared = prepare(config).map_err(Failure::setup)?;
+    exec_command(config, prepared)
 }
 
-/// The in-container setup, in order. Returns the pty's slave end when there is one.
-fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
+/// What the setup hands the last steps.
+struct Prepared {
+    /// The pty's slave end, when there is one.
+    pty: Option<Fd>,
+    /// Our user namespace denies setgroups(2) (see `drop_privileges`).
+    setgroups_denied: bool,
+}
+
+/// The in-container setup, in order.
+fn prepare(config: &ChildConfig) -> Result<Prepared, Error> {
     config.handshake.close_runtime_ends();
     if config.kept_by_runtime {
         // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
@@ -203,6 +212,18 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     // our memory. Not before "go": while the runtime writes our user namespace's maps, newuidmap
     // must find our /proc files ours, not root's (see userns.rs); no container process exists yet.
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
+    // Our own /proc files, while /proc is still the host's: once a namespace is joined or the root
+    // pivoted, /proc is whatever the image, a volume or another container of a shared mount
+    // namespace put there (CVE-2019-16884), and a fake `setgroups` saying "deny" would keep the
+    // runtime's groups, an empty `fd` directory every descriptor we inherited (close_range's
+    // fallback lists it). The OOM score and close-on-exec hold until the exec; every descriptor
+    // contain opens from here on is close-on-exec already.
+    let setgroups_denied = sys::read_file(c"/proc/self/setgroups").is_ok_and(|allowed| allowed.trim() == "deny");
+    if let Some(score) = config.limits.oom_score_adj {
+        sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
+            .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
+    }
+    compat::mark_cloexec_from(3 + config.limits.preserve_fds)?;
 
     let workdir = &config.command.workdir;
     let working_directory = match &config.setup {
@@ -220,7 +241,8 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     };
     sys::fchdir(&working_directory).step(|| format!("fchdir({workdir})"))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
-    config.handshake.terminal.as_ref().map(tty::open_in_container).transpose()
+    let pty = config.handshake.terminal.as_ref().map(tty::open_in_container).transpose()?;
+    Ok(Prepared { pty, setgroups_denied })
 }
 
 /// The namespaces `contain exec` joins in the child (the PID namespace was joined by the parent).
@@ -241,6 +263,8 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     if container.user_namespace {
         become_root_of_user_namespace()?;
     }
+    // Before a mount namespace is joined, while /proc is the host's (see `write_sysctls`).
+    let proc_sys = (!container.sysctls.is_empty()).then(open_proc_sys).transpose()?;
     // Namespaces an OCI bundle names by path (podman's network namespace), before anything else.
     for (flag, fd) in &container.joins {
         sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
@@ -317,9 +341,8 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         pivot_into(new_root, &container.rootfs.path)?;
     }
 
-    for (name, value) in &container.sysctls {
-        let path = format!("/proc/sys/{}", name.replace('.', "/"));
-        sys::write_file(&cpath(&path)?, value).step(|| format!("sysctl {name}={value}: write({path})"))?;
+    if let Some(proc_sys) = proc_sys {
+        write_sysctls(&proc_sys, &container.sysctls)?;
     }
     mounts::apply_masks(&container.masks)?;
     let working_directory =
@@ -341,6 +364,31 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         }
     }
     Ok(working_directory)
+}
+
+/// The host's /proc/sys, opened before anything of the container is mounted, and checked to be
+/// procfs: the OCI sysctls are written through it, never through the container's /proc.
+fn open_proc_sys() -> Result<Fd, Error> {
+    let dir = sys::open(c"/proc/sys", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/proc/sys)".into())?;
+    match sys::fstatfs_type(&dir).step(|| "fstatfs(/proc/sys)".into())? {
+        PROC_SUPER_MAGIC => Ok(dir),
+        other => Err(Error::Setup(format!("/proc/sys is not procfs (f_type {other:#x}): cannot write the sysctls"))),
+    }
+}
+
+/// The OCI sysctls (their keys checked at `create`: namespaced, plain names), after the pivot. Each
+/// file is reached from the descriptor of /proc/sys, never by a path through the container's /proc
+/// (a volume or a bundle mount there would take the write elsewhere). /proc/sys shows the
+/// namespaces of the process that looks, which are the container's by now.
+fn write_sysctls(proc_sys: &Fd, sysctls: &[(String, String)]) -> Result<(), Error> {
+    for (name, value) in sysctls {
+        let path = name.replace('.', "/");
+        let file = compat::open_beneath(proc_sys, &path, libc::O_WRONLY)
+            .map_err(|err| Error::Setup(format!("sysctl {name}={value}: {err}")))?;
+        sys::write_all(file.raw(), value.as_bytes())
+            .step(|| format!("sysctl {name}={value}: write(/proc/sys/{path})"))?;
+    }
+    Ok(())
 }
 
 /// Mounts the overlay (in our private mount namespace: the host never sees it) and returns its
@@ -418,7 +466,12 @@ fn root_is_initramfs() -> bool {
 /// The last step before execve: who the command runs as and what it may do (see caps.rs). The
 /// bounding set is what counts for root: execve gives uid 0 every capability in it, so dropping
 /// from it is what really takes one away.
-fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &ChildEnds) -> Result<(), Error> {
+fn drop_privileges(
+    privileges: &Privileges,
+    setgroups_denied: bool,
+    kept_by_runtime: bool,
+    handshake: &ChildEnds,
+) -> Result<(), Error> {
     let Privileges { identity, bounding, effective, permitted, inheritable, ambient, no_new_privs, seccomp } =
         privileges;
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the command may not
@@ -438,10 +491,9 @@ fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &C
     }
     let (uid, gid) = (identity.uid, identity.gid);
     // A rootless user namespace without subordinate ids denies setgroups (see userns.rs): the
-    // process keeps the groups it was born with, the caller's own, which are also its init's (and
-    // an `exec`'s). The kernel denies setgroups there so that nobody can drop a group that takes
-    // rights away; keeping them gains nothing.
-    let setgroups_denied = sys::read_file(c"/proc/self/setgroups").is_ok_and(|allowed| allowed.trim() == "deny");
+    // process keeps the groups it was born with, the caller's own, which are also its init's (so
+    // `exec` asks for them). The kernel denies setgroups there so that nobody can drop a group
+    // that takes rights away; keeping them gains nothing. (Read before the pivot: see `prepare`.)
     sys::switch_user(uid, gid, (!setgroups_denied).then_some(&identity.groups[..]))
         .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;
     sys::capset(effective.words(), permitted.words(), inheritable.words()).step(|| {
@@ -480,7 +532,8 @@ fn drop_privileges(privileges: &Privileges, kept_by_runtime: bool, handshake: &C
 /// The last steps: a clean slate of signals and descriptors, the process's limits and stdio,
 /// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
 /// stub.rs for why not this process itself).
-fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
+fn exec_command(config: &ChildConfig, prepared: Prepared) -> Result<Infallible, Failure> {
+    let Prepared { pty, setgroups_denied } = prepared;
     let command = &config.command;
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
@@ -492,8 +545,6 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
     apply_limits(&config.limits).map_err(Failure::setup)?;
-    let first = 3 + config.limits.preserve_fds;
-    compat::mark_cloexec_from(first).map_err(Failure::setup)?;
     match (&pty, &config.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {
@@ -512,7 +563,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         }
         wait_for_start(gate, &config.handshake).map_err(Failure::setup)?;
     }
-    drop_privileges(&config.privileges, config.kept_by_runtime, &config.handshake).map_err(Failure::setup)?;
+    drop_privileges(&config.privileges, setgroups_denied, config.kept_by_runtime, &config.handshake)
+        .map_err(Failure::setup)?;
     // The report descriptor reaches the stub, which makes it close-on-exec again before it execs
     // the command: its end of file then means the command runs.
     let report = config.handshake.report_fd();
@@ -535,7 +587,7 @@ fn unrunnable(candidates: &[String]) -> Option<Errno> {
     }
 }
 
-/// An OCI process's rlimits, umask and OOM score.
+/// An OCI process's rlimits and umask (its OOM score is set in `prepare`).
 fn apply_limits(limits: &ProcessLimits) -> Result<(), Error> {
     for rlimit in &limits.rlimits {
         sys::setrlimit(rlimit.resource, rlimit.soft, rlimit.hard)
@@ -543,10 +595,6 @@ fn apply_limits(limits: &ProcessLimits) -> Result<(), Error> {
     }
     if let Some(mask) = limits.umask {
         sys::umask(mask);
-    }
-    if let Some(score) = limits.oom_score_adj {
-        sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
-            .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
     }
     Ok(())
 }

@@ -14,6 +14,8 @@
 //! |                                   |       | the flags it has restated (a remount replaces all) |
 //! | close_range CLOSE_RANGE_CLOEXEC   | 5.11  | FD_CLOEXEC set on each descriptor /proc/self/fd    |
 //! |                                   |       | lists (5.10's close_range answers EINVAL)          |
+//! | openat2 RESOLVE_* (/proc files    | 5.6   | openat(O_NOFOLLOW) below the procfs descriptor:    |
+//! | after the pivot)                  |       | the names come from checked parts (no `..`, no `/`)|
 //! | pivot_root (refused by Docker's   |       | MS_MOVE of the rootfs onto / and chroot, as on an  |
 //! | profile, and ours)                |       | initramfs root (child.rs)                          |
 //!
@@ -53,6 +55,22 @@ fn fallback_once(said: &AtomicBool, text: &str) {
 static BIND_FALLBACK: AtomicBool = AtomicBool::new(false);
 static SETATTR_FALLBACK: AtomicBool = AtomicBool::new(false);
 static CLOEXEC_FALLBACK: AtomicBool = AtomicBool::new(false);
+static BENEATH_FALLBACK: AtomicBool = AtomicBool::new(false);
+
+/// Opens `path`, a relative path of plain names (no `..`, no `/` inside one), below the procfs
+/// descriptor `dir`, through no symlink and no other mount (openat2). Without openat2, the last
+/// name is opened O_NOFOLLOW: /proc/sys has no symlinks of its own, and `dir` was opened before
+/// the container could mount anything below it.
+pub fn open_beneath(dir: &Fd, path: &str, flags: i32) -> Result<Fd, Error> {
+    let name = cpath(path)?;
+    match sys::open_beneath(dir, &name, flags) {
+        Err(errno) if missing(errno) => {
+            fallback_once(&BENEATH_FALLBACK, "openat2(2) is refused (Linux < 5.6, or a seccomp profile): using openat");
+            sys::open_at(sys::Dir::Fd(dir), &name, flags | libc::O_NOFOLLOW, 0).step(|| format!("openat({path})"))
+        }
+        other => other.step(|| format!("openat2({path}, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_XDEV)")),
+    }
+}
 
 /// A bind mount of what `source` holds onto what `target` holds (both opened O_PATH), with
 /// `recursive` the mounts below the source too. Returns the new mount (its root, opened).

@@ -88,9 +88,11 @@ fn main() {
     let mut cmdline = [0u8; 256];
     sys::set_failure_status(failure_code(None, first_word_unallocated(&mut cmdline)));
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let first_word = args.first().and_then(|arg| arg.to_str());
+    // The command's word, past any global flags (`--root DIR run`), even when the rest of the
+    // line does not parse: bad input to `run` fails with `run`'s status.
+    let command_word = cli::command_word(args.iter().cloned());
     let parsed = cli::parse(args.iter().cloned());
-    let failure_code = failure_code(parsed.as_ref().ok().map(|(_, command)| command), first_word);
+    let failure_code = failure_code(parsed.as_ref().ok().map(|(_, command)| command), command_word.as_deref());
     sys::set_failure_status(failure_code);
     let result = parsed.and_then(|(global, command)| {
         if let Some(path) = &global.log {

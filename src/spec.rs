@@ -434,6 +434,40 @@ fn parse_linux(linux: &Field) -> Result<Linux, String> {
     })
 }
 
+/// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too).
+const IPC_SYSCTLS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// The namespace (CLONE_NEWIPC, CLONE_NEWNET or CLONE_NEWUTS) whose own copy an OCI `linux.sysctl`
+/// key sets, which the container must not share with the host; or why the key is refused. Every
+/// other sysctl is the whole machine's (`kernel.core_pattern` runs a program as host root), so
+/// only runc's list is accepted. The key becomes a path below /proc/sys, one part per directory:
+/// each part must name one entry there (`net.ipv4/../../../sysrq-trigger` would climb out).
+pub fn sysctl_namespace(key: &str) -> Result<u64, String> {
+    if let Some(part) = key.split('.').find(|part| part.is_empty() || part.contains(['/', '\0'])) {
+        return Err(format!("the part {part:?} is not a sysctl name (parts are non-empty, without / or NUL)"));
+    }
+    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+        Ok(libc::CLONE_NEWIPC as u64)
+    } else if key.starts_with("net.") {
+        Ok(libc::CLONE_NEWNET as u64)
+    } else if key == "kernel.domainname" {
+        Ok(libc::CLONE_NEWUTS as u64)
+    } else if key == "kernel.hostname" {
+        Err("set by the bundle's hostname field, not as a sysctl".into())
+    } else {
+        Err("not a sysctl of a namespace of the container's own: it would change the host's".into())
+    }
+}
+
 /// The mount propagation a name stands for (None: "" leaves it as it is).
 pub fn propagation(name: &str) -> Option<Option<u64>> {
     Some(Some(match name {
@@ -624,6 +658,37 @@ mod tests {
         let names: usize = seccomp.rules.iter().map(|rule| rule.syscalls.len()).sum();
         assert!(names > 300, "{names}");
         assert!(spec.annotations.iter().any(|(k, v)| k == "io.container.manager" && v == "libpod"));
+    }
+
+    #[test]
+    fn only_namespaced_sysctls_are_accepted_each_with_its_namespace() {
+        let (ipc, net, uts) = (libc::CLONE_NEWIPC as u64, libc::CLONE_NEWNET as u64, libc::CLONE_NEWUTS as u64);
+        for (key, namespace) in [
+            ("kernel.shmmax", ipc),
+            ("kernel.shm_rmid_forced", ipc),
+            ("fs.mqueue.msg_max", ipc),
+            ("net.ipv4.ip_forward", net),
+            ("net.core.somaxconn", net),
+            ("kernel.domainname", uts),
+        ] {
+            assert_eq!(sysctl_namespace(key), Ok(namespace), "{key}");
+        }
+        for key in [
+            "kernel.hostname",
+            "kernel.core_pattern",
+            "fs.lease-break-time",
+            "vm.overcommit_memory",
+            "kernel.shmmax.x",
+            "kernel",
+            "fs.mqueue",
+            "net",
+        ] {
+            assert!(sysctl_namespace(key).is_err(), "{key} was accepted");
+        }
+        for key in ["net.ipv4/../../../sysrq-trigger", "net.ipv4..ip_forward", "net.", "net.ipv4.\0", ".net.x", ""] {
+            let why = sysctl_namespace(key).unwrap_err();
+            assert!(why.contains("is not a sysctl name"), "{key:?}: {why}");
+        }
     }
 
     #[test]

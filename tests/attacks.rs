@@ -16,6 +16,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -817,6 +818,37 @@ fn a_working_directory_through_proc_self_fd_stays_inside_the_root() {
     assert_no_leftovers(&name, &image);
 }
 
+/// The runtime's supplementary groups, which a `--user 1000` command must not keep: gid 0 and a
+/// group of no container user.
+const RUNTIME_GROUPS: [libc::gid_t; 2] = [0, 4242];
+
+/// A volume over /proc whose `self/setgroups` says "deny" (as a rootless user namespace's would):
+/// the runtime, reading it there after the pivot, skipped setgroups(2), and the command kept the
+/// runtime's groups (the CVE-2019-16884 class: /proc files read through the container's mounts).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_fake_proc_does_not_keep_the_runtimes_groups() {
+    let name = root_test("fakeproc");
+    let fake = scratch().join(format!("fakeproc-{name}"));
+    fs::create_dir_all(fake.join("self")).unwrap();
+    fs::write(fake.join("self/setgroups"), "deny\n").unwrap();
+    let volume = format!("{}:/proc", fake.display());
+    let mut cmd = command(&run_args(rootfs(), &name, &["--user", "1000", "--volume", &volume], &["id", "-G"]));
+    // SAFETY: between fork and exec the closure calls only setgroups(2), async-signal-safe, on a
+    // static array.
+    unsafe {
+        cmd.pre_exec(|| match libc::setgroups(RUNTIME_GROUPS.len(), RUNTIME_GROUPS.as_ptr()) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+    let out = finish(cmd.spawn().unwrap());
+    // `id -G` asks getgroups(2): the container's /proc is the fake one.
+    assert_eq!((out.code, out.stdout.as_str()), (0, "1000\n"), "the command's groups: {}", out.stderr);
+    fs::remove_dir_all(&fake).unwrap();
+    assert_no_leftovers(&name, rootfs());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Non-root users.
 // ---------------------------------------------------------------------------------------------
@@ -1353,4 +1385,187 @@ fn no_state_directory_of_roots_can_be_bound_under_another_root() {
         assert!(!state_dir(&other_id).exists(), "{} left behind", state_dir(&other_id).display());
     }
     assert!(exposed.is_empty(), "a state directory was given to a container:\n{}", exposed.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// OCI linux.sysctl: a bundle sets only sysctls of namespaces of its own.
+// ---------------------------------------------------------------------------------------------
+
+/// A host sysctl no namespace has a copy of, put back as it was when the test ends (whatever the
+/// binary under test did to it).
+const LEASE_BREAK_TIME: &str = "/proc/sys/fs/lease-break-time";
+
+struct HostSysctl {
+    path: &'static str,
+    value: String,
+    /// One test at a time changes the host's sysctls (another's change would look like ours).
+    _alone: std::sync::MutexGuard<'static, ()>,
+}
+
+impl HostSysctl {
+    fn save(path: &'static str) -> HostSysctl {
+        static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let alone = ALONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        HostSysctl { path, value: fs::read_to_string(path).unwrap().trim().to_string(), _alone: alone }
+    }
+
+    fn now(&self) -> String {
+        fs::read_to_string(self.path).unwrap().trim().to_string()
+    }
+
+    /// A value other than the host's.
+    fn other(&self) -> String {
+        (self.value.parse::<u64>().unwrap() + 7).to_string()
+    }
+}
+
+impl Drop for HostSysctl {
+    fn drop(&mut self) {
+        let _ = fs::write(self.path, &self.value);
+    }
+}
+
+/// An OCI bundle of its own (config.json and a copy of the rootfs) under a `--root` of its own,
+/// deleted with its container, if one was made, when the test ends.
+struct Bundle {
+    id: String,
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Bundle {
+    /// `namespaces` and `sysctl` are the JSON of `linux.namespaces` and `linux.sysctl`; the process
+    /// writes what `script` prints to /result in the rootfs.
+    fn new(what: &str, namespaces: &str, sysctl: &str, script: &str) -> Bundle {
+        let proc = r#"{"destination": "/proc", "type": "proc", "source": "proc"}"#;
+        Bundle::with_mounts(what, proc, namespaces, sysctl, script)
+    }
+
+    /// A bundle with `mounts` (JSON objects of `mounts`, comma-separated).
+    fn with_mounts(what: &str, mounts: &str, namespaces: &str, sysctl: &str, script: &str) -> Bundle {
+        let id = root_test(what);
+        let dir = scratch().join(format!("bundle-{id}"));
+        let rootfs = fresh_rootfs(&id);
+        fs::create_dir_all(&dir).unwrap();
+        let script = format!("{script} > /result").replace('"', "\\\"");
+        let config = format!(
+            r#"{{"ociVersion": "1.0.2",
+                "process": {{"user": {{"uid": 0, "gid": 0}}, "args": ["sh", "-c", "{script}"],
+                             "env": ["PATH=/bin:/sbin"], "cwd": "/"}},
+                "root": {{"path": "{}"}},
+                "mounts": [{mounts}],
+                "linux": {{"namespaces": {namespaces}, "sysctl": {sysctl}}}}}"#,
+            rootfs.display()
+        );
+        fs::write(dir.join("config.json"), config).unwrap();
+        Bundle { state: scratch().join(format!("state-{id}")), id, dir }
+    }
+
+    fn contain(&self, args: &[&str]) -> Command {
+        let mut cmd = command(&[&["--root", self.state.to_str().unwrap()], args].concat());
+        // The container inherits create's streams: none the test waits on may reach it.
+        cmd.stdout(Stdio::null());
+        cmd
+    }
+
+    /// `create`: its exit status and its stderr (a file: the container would hold a pipe open).
+    fn create(&self) -> (i32, String) {
+        let log = scratch().join(format!("create-{}.err", self.id));
+        let mut cmd = self.contain(&["create", "--bundle", self.dir.to_str().unwrap(), &self.id]);
+        let status = cmd.stderr(fs::File::create(&log).unwrap()).status().unwrap();
+        let stderr = fs::read_to_string(&log).unwrap();
+        fs::remove_file(&log).unwrap();
+        (status.code().unwrap_or(-1), stderr)
+    }
+
+    /// `start`, then what the process wrote, once it has stopped.
+    fn start_and_read(&self) -> String {
+        let status = self.contain(&["start", &self.id]).status().unwrap();
+        assert!(status.success(), "start {}", self.id);
+        wait_for("the bundle's process to stop", Duration::from_secs(10), || {
+            let out = self.contain(&["state", &self.id]).stdout(Stdio::piped()).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("\"stopped\"").then_some(())
+        });
+        fs::read_to_string(scratch().join(format!("rootfs-{}/result", self.id))).unwrap().trim().to_string()
+    }
+
+    /// A refused bundle: `create` leaves `host` as it was, fails with one line naming `key`, and
+    /// leaves nothing behind.
+    fn assert_refused(&self, key: &str, host: &HostSysctl) {
+        let (code, stderr) = self.create();
+        assert_eq!(host.now(), host.value, "{key:?} changed the host's {} (create: {code})", host.path);
+        assert_ne!(code, 0, "create accepted the sysctl {key:?}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("linux.sysctl {key:?}")), "{stderr}");
+        assert_eq!(cgroups_of(&self.id), Vec::<PathBuf>::new(), "a refused create made a cgroup");
+        assert!(!self.state.join(&self.id).exists(), "a refused create left its entry");
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = self.contain(&["delete", "--force", &self.id]).stderr(Stdio::null()).status();
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_dir_all(&self.state);
+        let _ = fs::remove_dir_all(scratch().join(format!("rootfs-{}", self.id)));
+    }
+}
+
+const PRIVATE: &str = r#"[{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]"#;
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_bundle_cannot_set_a_host_sysctl() {
+    let host = HostSysctl::save(LEASE_BREAK_TIME);
+    let sysctl = format!(r#"{{"fs.lease-break-time": "{}"}}"#, host.other());
+    let bundle = Bundle::new("sysctl-host", PRIVATE, &sysctl, "true");
+    bundle.assert_refused("fs.lease-break-time", &host);
+}
+
+/// `net.` passes a prefix check, and `..` climbs from /proc/sys/net/ipv4 to any file of /proc.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_sysctl_key_cannot_climb_out_of_its_namespace() {
+    let host = HostSysctl::save(LEASE_BREAK_TIME);
+    let key = "net.ipv4/../../fs/lease-break-time";
+    let sysctl = format!(r#"{{"{key}": "{}"}}"#, host.other());
+    let bundle = Bundle::new("sysctl-climb", PRIVATE, &sysctl, "true");
+    bundle.assert_refused(key, &host);
+}
+
+/// A network sysctl needs a network namespace of the container's own: none, or the runtime's own
+/// joined by path, is the host's.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_network_sysctl_needs_a_network_namespace_of_its_own() {
+    let sysctl = r#"{"net.ipv4.ip_default_ttl": "99"}"#;
+    let host_ttl = HostSysctl::save("/proc/sys/net/ipv4/ip_default_ttl");
+    let none = r#"[{"type": "pid"}, {"type": "mount"}]"#;
+    Bundle::new("sysctl-nonet", none, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl", &host_ttl);
+    let hosts = r#"[{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": "/proc/self/ns/net"}]"#;
+    Bundle::new("sysctl-hostnet", hosts, sysctl, "true").assert_refused("net.ipv4.ip_default_ttl", &host_ttl);
+    let own = Bundle::new("sysctl-ownnet", PRIVATE, sysctl, "cat /proc/sys/net/ipv4/ip_default_ttl");
+    assert_eq!(own.create().0, 0, "a private network namespace's sysctl was refused");
+    assert_eq!(own.start_and_read(), "99");
+    assert_eq!(host_ttl.now(), host_ttl.value, "the host's ip_default_ttl changed");
+}
+
+/// A bundle's /proc is a directory of its choosing: the sysctl is written to the container's
+/// network namespace, never to a file a path through that /proc names.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_sysctl_is_not_written_through_the_bundles_proc() {
+    let fake = scratch().join(format!("fakeproc-sysctl-{}", std::process::id()));
+    fs::create_dir_all(fake.join("sys/net/ipv4")).unwrap();
+    fs::write(fake.join("sys/net/ipv4/ip_default_ttl"), "64\n").unwrap();
+    let mount =
+        format!(r#"{{"destination": "/proc", "type": "bind", "source": "{}", "options": ["rbind"]}}"#, fake.display());
+    let sysctl = r#"{"net.ipv4.ip_default_ttl": "99"}"#;
+    let bundle = Bundle::with_mounts("sysctl-fakeproc", &mount, PRIVATE, sysctl, "true");
+    let (code, stderr) = bundle.create();
+    let written = fs::read_to_string(fake.join("sys/net/ipv4/ip_default_ttl")).unwrap();
+    drop(bundle);
+    fs::remove_dir_all(&fake).unwrap();
+    assert_eq!(written, "64\n", "the sysctl was written through the bundle's /proc (create: {code}, {stderr})");
+    assert_eq!(code, 0, "{stderr}");
 }

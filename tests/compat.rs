@@ -53,6 +53,11 @@ fn filter(errno: u16, refused: &[u32]) -> Vec<libc::sock_filter> {
 /// `contain ARGS` with the filter refusing `refused` installed in it first (as root, without
 /// no_new_privs, which would change what the container's own programs may do).
 fn contain_refused(errno: i32, refused: &[u32], args: &[&str]) -> Output {
+    finish(command_refused(errno, refused, args).spawn().expect("start contain under the filter"))
+}
+
+/// The command of `contain_refused`, to be started.
+fn command_refused(errno: i32, refused: &[u32], args: &[&str]) -> std::process::Command {
     let program = filter(errno as u16, refused);
     let mut command = command(args);
     // SAFETY: between fork and exec only prctl is called, on memory the parent prepared.
@@ -65,7 +70,7 @@ fn contain_refused(errno: i32, refused: &[u32], args: &[&str]) -> Output {
             Ok(())
         });
     }
-    finish(command.spawn().expect("start contain under the filter"))
+    command
 }
 
 fn every_fallback_works_when_its_call_answers(errno: i32) {
@@ -109,6 +114,40 @@ fn every_fallback_works_when_its_call_answers_enosys() {
 #[test]
 fn every_fallback_works_when_its_call_answers_eperm() {
     every_fallback_works_when_its_call_answers(libc::EPERM);
+}
+
+/// close_range's fallback lists /proc/self/fd. After the pivot that is the container's /proc, here
+/// a volume whose `self/fd` is an empty directory: a descriptor contain inherited (a host file)
+/// would be left open for the command. It is marked before the pivot, from the host's /proc.
+#[test]
+fn a_fake_proc_fd_directory_lets_no_inherited_descriptor_through() {
+    use std::os::fd::AsRawFd;
+    let name = root_test("compat-fakefd");
+    let secret = scratch().join(format!("{name}-secret"));
+    std::fs::write(&secret, "host secret").unwrap();
+    let fake = scratch().join(format!("{name}-proc"));
+    std::fs::create_dir_all(fake.join("self/fd")).unwrap();
+    let volume = format!("{}:/proc", fake.display());
+    let file = std::fs::File::open(&secret).unwrap();
+    let inherited = file.as_raw_fd();
+    let script = "cat <&7 || echo closed";
+    let mut command = command_refused(
+        libc::ENOSYS,
+        &[436],
+        &run_args(rootfs(), &name, &["--volume", &volume], &["sh", "-c", script]),
+    );
+    // SAFETY: between fork and exec only dup2 is called: fd 7, not close-on-exec, is contain's.
+    unsafe {
+        command.pre_exec(move || match libc::dup2(inherited, 7) {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+    let out = finish(command.spawn().unwrap());
+    assert_eq!((out.code, out.stdout.as_str()), (0, "closed\n"), "fd 7 reached the command: {}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+    std::fs::remove_dir_all(&fake).unwrap();
+    std::fs::remove_file(&secret).unwrap();
 }
 
 /// pidfd_open(2) (Linux 5.3; number 434 on both architectures) has no fallback: acting on a

@@ -446,6 +446,30 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
     assert_eq!(cgroups_of(&name), Vec::<std::path::PathBuf>::new());
 }
 
+/// Bad input to `run` and `exec` fails with their own status, 125, whatever global flags come
+/// first (`--root` is the OCI convention, whose commands fail with 1).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn bad_input_under_global_flags_keeps_run_and_exec_statuses() {
+    let name = root_test("bad-global");
+    let state = scratch().join(format!("{name}-state"));
+    let state = state.to_str().unwrap();
+    let root = rootfs().to_str().unwrap();
+    let run = ["run", "--rootfs", root, "--name", &name, "--memory", "bogus", "--", "true"];
+    let exec = ["exec", "--bogus", &name, "--", "true"];
+    for (line, expected) in [(&run[..], "--memory \"bogus\""), (&exec[..], "--bogus")] {
+        for globals in [&["--root", state][..], &["--debug", "--root", state, "--log-format", "text"]] {
+            let args = [globals, line].concat();
+            let out = contain(&args);
+            assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
+            assert_eq!(out.stderr.lines().count(), 1, "one line for {args:?}: {}", out.stderr);
+            assert!(out.stderr.starts_with("[contain] error: ") && out.stderr.contains(expected), "{}", out.stderr);
+        }
+    }
+    assert_eq!(cgroups_of(&name), Vec::<std::path::PathBuf>::new(), "a cgroup was created");
+    assert!(!std::path::Path::new(state).exists(), "the bad lines made a state directory");
+}
+
 #[test]
 fn help_and_version() {
     let out = contain(&["--help"]);

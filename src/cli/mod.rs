@@ -233,30 +233,9 @@ const OCI_COMMANDS: [&str; 9] = ["create", "start", "state", "pause", "resume", 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Command), Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
-    let mut global = Global::default();
-    let sub = loop {
-        match parser.next().map_err(usage)? {
-            Some(Long("help") | Short('h')) => return Ok((global, Command::Help(None))),
-            Some(Long("version") | Short('V' | 'v')) => return Ok((global, Command::Version)),
-            Some(Long("root")) => global.root = Some(flag_value(&mut parser, "--root")?),
-            Some(Long("log")) => global.log = Some(flag_value(&mut parser, "--log")?),
-            Some(Long("log-format")) => {
-                global.log_json = match flag_value(&mut parser, "--log-format")?.as_str() {
-                    "json" => true,
-                    "text" => false,
-                    other => return Err(bad("--log-format", other, "expected text or json".into())),
-                }
-            }
-            Some(Long("debug")) => global.debug = true,
-            Some(Long("systemd-cgroup")) => global.systemd_cgroup = true,
-            Some(Value(sub)) => break sub.to_string_lossy().into_owned(),
-            Some(other) => return Err(usage(other.unexpected())),
-            None => {
-                return Err(Error::Usage(
-                    "no command given (contain run --rootfs DIR -- CMD; see contain --help)".into(),
-                ))
-            }
-        }
+    let (global, sub) = match global_flags(&mut parser)? {
+        (global, Ok(sub)) => (global, sub),
+        (global, Err(help_or_version)) => return Ok((global, help_or_version)),
     };
     if let Some(command) = oci::parse(&mut parser, &sub)? {
         return Ok((global, command));
@@ -282,6 +261,43 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Comman
         _ => parse_management(&mut parser, &sub)?,
     };
     Ok((global, command))
+}
+
+/// The command's word past the global flags (`run` in `contain --root DIR run ...`), or None when
+/// they do not parse: what decides the exit status of a line that fails further on.
+pub fn command_word(args: impl IntoIterator<Item = OsString>) -> Option<String> {
+    global_flags(&mut lexopt::Parser::from_args(args)).ok()?.1.ok()
+}
+
+/// The global flags and the command's word, or `--help` or `--version`, which end the line there.
+fn global_flags(parser: &mut lexopt::Parser) -> Result<(Global, Result<String, Command>), Error> {
+    use lexopt::prelude::*;
+    let mut global = Global::default();
+    let sub = loop {
+        match parser.next().map_err(usage)? {
+            Some(Long("help") | Short('h')) => break Err(Command::Help(None)),
+            Some(Long("version") | Short('V' | 'v')) => break Err(Command::Version),
+            Some(Long("root")) => global.root = Some(flag_value(parser, "--root")?),
+            Some(Long("log")) => global.log = Some(flag_value(parser, "--log")?),
+            Some(Long("log-format")) => {
+                global.log_json = match flag_value(parser, "--log-format")?.as_str() {
+                    "json" => true,
+                    "text" => false,
+                    other => return Err(bad("--log-format", other, "expected text or json".into())),
+                }
+            }
+            Some(Long("debug")) => global.debug = true,
+            Some(Long("systemd-cgroup")) => global.systemd_cgroup = true,
+            Some(Value(sub)) => break Ok(sub.to_string_lossy().into_owned()),
+            Some(other) => return Err(usage(other.unexpected())),
+            None => {
+                return Err(Error::Usage(
+                    "no command given (contain run --rootfs DIR -- CMD; see contain --help)".into(),
+                ))
+            }
+        }
+    };
+    Ok((global, sub))
 }
 
 /// list, kill, stop, gc: flags and arguments in any order.
@@ -959,6 +975,18 @@ mod tests {
             assert_eq!(msg, expected, "{bad:?}");
         }
         assert_eq!(usage_message(&["--rootfs", "r", "--userns"]), "--userns needs a value");
+    }
+
+    #[test]
+    fn the_command_word_is_found_past_global_flags() {
+        let word = |args: &[&str]| command_word(args.iter().map(OsString::from));
+        assert_eq!(word(&["run", "--memory", "bogus"]).as_deref(), Some("run"));
+        assert_eq!(word(&["--root", "/x", "--debug", "run", "--memory", "bogus"]).as_deref(), Some("run"));
+        assert_eq!(word(&["--root=/x", "--log-format", "json", "exec", "--bogus"]).as_deref(), Some("exec"));
+        assert_eq!(word(&["--log", "/l", "create", "id"]).as_deref(), Some("create"));
+        assert_eq!(word(&["--root"]), None, "a global flag without its value");
+        assert_eq!(word(&["--bogus", "run"]), None);
+        assert_eq!(word(&["--help"]), None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
 use crate::spec::{self, Hook, Hooks, IdMapping, Spec, State};
 use crate::supervise;
-use crate::sys::{self, Dir, Tolerate};
+use crate::sys::{self, Dir, Fd, Tolerate};
 use crate::syscalls::Arch;
 use crate::tty::Terminal;
 use crate::userns::IdMaps;
@@ -97,6 +97,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     if !own_uts && (spec.hostname.is_some() || spec.domainname.is_some()) {
         return Err(Error::Setup("hostname: setting one needs a UTS namespace of the container's own".into()));
     }
+    check_sysctls(&spec.linux.sysctl, flags, &joins)?;
     let id_maps = (flags & libc::CLONE_NEWUSER as u64 != 0)
         .then(|| IdMaps::from_bundle(spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone()));
     if id_maps.as_ref().is_some_and(|maps| maps.uids.is_empty() || maps.gids.is_empty()) {
@@ -251,6 +252,33 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     }
     claim.keep();
     Ok(0)
+}
+
+/// Refuses, naming it, a `linux.sysctl` key that is not of a namespace the container has of its
+/// own (see `spec::sysctl_namespace`): its write would change the host's value.
+fn check_sysctls(sysctls: &[(String, String)], created: u64, joins: &[(u64, Fd)]) -> Result<(), Error> {
+    for (key, _) in sysctls {
+        let bad = |why: String| Error::Setup(format!("linux.sysctl {key:?}: {why}"));
+        let namespace = spec::sysctl_namespace(key).map_err(bad)?;
+        if !private_namespace(namespace, created, joins)? {
+            let name = sys::namespace_names(namespace);
+            return Err(bad(format!("needs a {name} namespace of the container's own, not the host's")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the container has the namespace `flag` of its own: a new one, or one joined by path
+/// that is not the runtime's (a bundle may name /proc/1/ns/net, the host's).
+fn private_namespace(flag: u64, created: u64, joins: &[(u64, Fd)]) -> Result<bool, Error> {
+    if created & flag != 0 {
+        return Ok(true);
+    }
+    let Some((_, joined)) = joins.iter().find(|(joined, _)| *joined == flag) else { return Ok(false) };
+    let own = format!("/proc/self/ns/{}", sys::namespace_names(flag));
+    let own = sys::stat(&cpath(&own)?, 0).step(|| format!("stat({own})"))?;
+    let joined = sys::fstat(joined).step(|| format!("fstat({} namespace to join)", sys::namespace_names(flag)))?;
+    Ok(sys::identity(&own) != sys::identity(&joined))
 }
 
 /// The words engines map to exit codes (podman: 127 for "executable file not found", 126 for

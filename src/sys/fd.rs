@@ -62,6 +62,26 @@ pub fn open_at(dir: Dir, path: &CStr, flags: i32, mode: u32) -> Result<Fd, Errno
     Ok(Fd(fd as i32))
 }
 
+/// openat2(2) below `dir` with every RESOLVE_* restriction (5.6): nothing above `dir`, no symlink,
+/// no magic link, no other mount on the way. For /proc files after the pivot (child.rs), where a
+/// path is whatever the container's mounts make of it.
+pub fn open_beneath(dir: &Fd, path: &CStr, flags: i32) -> Result<Fd, Errno> {
+    /// struct open_how (linux/openat2.h).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let resolve =
+        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_XDEV;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    let size = std::mem::size_of::<OpenHow>();
+    // SAFETY: `path` is NUL-terminated and `how` is an open_how of `size` bytes; both outlive the call.
+    let fd = check_retry(|| unsafe { syscall!(OPENAT2, dir.0, path.as_ptr(), &how as *const OpenHow, size) })?;
+    Ok(Fd(fd as i32))
+}
+
 /// openat(2) relative to the working directory.
 pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<Fd, Errno> {
     open_at(Dir::Cwd, path, flags, mode)
