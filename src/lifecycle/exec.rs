@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::caps::Privileges;
 use crate::cgroup;
-use crate::child::{Output, ProcessLimits, Setup};
+use crate::child::{Output, ProcessLimits};
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::handshake::Report;
@@ -29,10 +29,7 @@ use crate::userns;
 
 /// Whether the process `pid` is in a user namespace other than ours.
 fn own_user_namespace(pid: i32) -> Result<bool, Error> {
-    let namespace = |path: &str| {
-        sys::stat(&crate::error::cpath(path)?, 0).map(|st| sys::identity(&st)).step(|| format!("stat({path})"))
-    };
-    Ok(namespace(&format!("/proc/{pid}/ns/user"))? != namespace("/proc/self/ns/user")?)
+    Ok(spawn::namespaces_to_join(pid)? & libc::CLONE_NEWUSER as u64 != 0)
 }
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
@@ -66,7 +63,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let terminal_modes = SavedModes::save();
     let started = spawn::spawn(
         Birth {
-            setup: Setup::Join { init_pidfd: init.pidfd, user_namespace: own_user_namespace(init.process.pid)? },
+            setup: spawn::join(init.pidfd, init.process.pid)?,
             command,
             privileges,
             limits,
