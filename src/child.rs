@@ -40,6 +40,9 @@ pub struct ChildConfig {
     pub handshake: ChildEnds,
     /// Who keeps the container: the runtime (the child dies with it) or nobody (OCI).
     pub kept_by_runtime: bool,
+    /// The user namespace the command runs in denies setgroups (see userns.rs), as the runtime
+    /// knows: the command keeps the groups it was born with.
+    pub setgroups_denied: bool,
     /// OCI `create`: wait for `start` before the command.
     pub start_gate: Option<StartGate>,
 }
@@ -71,14 +74,13 @@ pub struct ProcessLimits {
     pub preserve_fds: u32,
 }
 
-/// OCI: after setup the container reports "ready" and waits for `start` (which opens the other end
-/// of this FIFO in the container's entry, as runc's exec.fifo), then runs the startContainer hooks.
+/// OCI: after setup and the drop to the container's privileges the container reports "ready" and
+/// execs the stub, which waits for `start` (which opens the other end of this FIFO in the
+/// container's entry, as runc's exec.fifo).
 pub struct StartGate {
-    /// The FIFO, opened O_PATH before the pivot: reopened for writing through /proc/self/fd.
+    /// The FIFO, opened O_PATH before the pivot: the stub reopens it for writing through
+    /// /proc/self/fd.
     pub fifo: Fd,
-    pub hooks: Vec<Hook>,
-    /// The container's state, for the hooks' stdin.
-    pub state: String,
 }
 
 /// The command's standard output and error.
@@ -92,10 +94,11 @@ pub enum Output {
 pub enum Setup {
     /// `contain run`, OCI `create`: clone3 made the namespaces; build the container's view in them.
     Create(Box<NewContainer>),
-    /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd (the
-    /// PID namespace, and its user namespace if it has one, were joined by the parent, for its
-    /// children, before clone3).
-    Join { init_pidfd: Fd, user_namespace: bool },
+    /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd: those
+    /// in `namespaces`, the ones it does not share with the runtime (the PID namespace for our
+    /// children only: the exec stub forks the process the container sees, see stub.rs).
+    /// `setgroups_denied`: its user namespace denies setgroups.
+    Join { init_pidfd: Fd, namespaces: u64, setgroups_denied: bool },
 }
 
 /// What `contain run` and OCI `create` build.
@@ -186,20 +189,12 @@ pub extern "C" fn child_main(config: &ChildConfig) -> c_int {
 }
 
 fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
-    let prepared = prepare(config).map_err(Failure::setup)?;
-    exec_command(config, prepared)
+    let pty = prepare(config).map_err(Failure::setup)?;
+    exec_command(config, pty)
 }
 
-/// What the setup hands the last steps.
-struct Prepared {
-    /// The pty's slave end, when there is one.
-    pty: Option<Fd>,
-    /// Our user namespace denies setgroups(2) (see `drop_privileges`).
-    setgroups_denied: bool,
-}
-
-/// The in-container setup, in order.
-fn prepare(config: &ChildConfig) -> Result<Prepared, Error> {
+/// The in-container setup, in order. Returns the pty's slave end when there is one.
+fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     config.handshake.close_runtime_ends();
     if config.kept_by_runtime {
         // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
@@ -214,11 +209,10 @@ fn prepare(config: &ChildConfig) -> Result<Prepared, Error> {
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
     // Our own /proc files, while /proc is still the host's: once a namespace is joined or the root
     // pivoted, /proc is whatever the image, a volume or another container of a shared mount
-    // namespace put there (CVE-2019-16884), and a fake `setgroups` saying "deny" would keep the
-    // runtime's groups, an empty `fd` directory every descriptor we inherited (close_range's
-    // fallback lists it). The OOM score and close-on-exec hold until the exec; every descriptor
-    // contain opens from here on is close-on-exec already.
-    let setgroups_denied = sys::read_file(c"/proc/self/setgroups").is_ok_and(|allowed| allowed.trim() == "deny");
+    // namespace put there (CVE-2019-16884), and an empty `fd` directory would keep every
+    // descriptor we inherited (close_range's fallback lists it). (Whether setgroups is denied, the
+    // runtime tells: see `ChildConfig`.) The OOM score and close-on-exec hold until the exec; every
+    // descriptor contain opens from here on is close-on-exec already.
     if let Some(score) = config.limits.oom_score_adj {
         sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
             .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
@@ -228,12 +222,8 @@ fn prepare(config: &ChildConfig) -> Result<Prepared, Error> {
     let workdir = &config.command.workdir;
     let working_directory = match &config.setup {
         Setup::Create(container) => create_container(container, workdir, &config.handshake)?,
-        Setup::Join { init_pidfd, user_namespace } => {
-            sys::setns(init_pidfd.raw(), JOINED_NAMESPACES)
-                .step(|| format!("setns(pidfd, {})", sys::namespace_names(JOINED_NAMESPACES)))?;
-            if *user_namespace {
-                become_root_of_user_namespace()?;
-            }
+        Setup::Join { init_pidfd, namespaces, .. } => {
+            join_namespaces(init_pidfd, *namespaces)?;
             sys::setsid().step(|| "setsid()".into())?;
             mounts::working_directory(workdir, false)?
                 .ok_or_else(|| Error::sys(format!("chdir({workdir})"), Errno(libc::ENOENT)))?
@@ -241,13 +231,44 @@ fn prepare(config: &ChildConfig) -> Result<Prepared, Error> {
     };
     sys::fchdir(&working_directory).step(|| format!("fchdir({workdir})"))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
-    let pty = config.handshake.terminal.as_ref().map(tty::open_in_container).transpose()?;
-    Ok(Prepared { pty, setgroups_denied })
+    let controlling = matches!(config.setup, Setup::Create(_));
+    config.handshake.terminal.as_ref().map(|terminal| tty::open_in_container(terminal, controlling)).transpose()
 }
 
-/// The namespaces `contain exec` joins in the child (the PID namespace was joined by the parent).
-const JOINED_NAMESPACES: u64 =
-    (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP) as u64;
+/// The namespaces `contain exec` may join, in the order it tries them (the user namespace apart).
+const JOIN_ORDER: [i32; 6] = [
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWCGROUP,
+    libc::CLONE_NEWNS,
+];
+
+/// Joins `namespaces` of a running container's init in the order that works for every caller, as
+/// runc 1.2 and nsenter(1) do: every namespace but the user namespace first (host root may join
+/// them all from outside, and must, before a user namespace takes its rights over the host's),
+/// then the user namespace, then again those that were refused before it (a rootless runtime may
+/// join a mount namespace only from inside the user namespace that owns it). The PID namespace is
+/// joined for our children: the exec stub forks the process the container sees.
+fn join_namespaces(pidfd: &Fd, namespaces: u64) -> Result<(), Error> {
+    let user = libc::CLONE_NEWUSER as u64;
+    let join =
+        |flag: u64| sys::setns(pidfd.raw(), flag).step(|| format!("setns(pidfd, {})", sys::namespace_names(flag)));
+    let mut refused = Vec::new();
+    for flag in JOIN_ORDER.map(|flag| flag as u64).into_iter().filter(|flag| namespaces & flag != 0) {
+        match sys::setns(pidfd.raw(), flag) {
+            Ok(()) => {}
+            Err(Errno(libc::EPERM)) if namespaces & user != 0 => refused.push(flag),
+            Err(errno) => return Err(Error::sys(format!("setns(pidfd, {})", sys::namespace_names(flag)), errno)),
+        }
+    }
+    if namespaces & user != 0 {
+        join(user)?;
+        become_root_of_user_namespace()?;
+    }
+    refused.into_iter().try_for_each(join)
+}
 
 /// In a user namespace we are still the runtime's host uid and gid, which the maps need not name
 /// (inside, we would be "nobody", and files we make would have no owner): become its root, with
@@ -466,12 +487,8 @@ fn root_is_initramfs() -> bool {
 /// The last step before execve: who the command runs as and what it may do (see caps.rs). The
 /// bounding set is what counts for root: execve gives uid 0 every capability in it, so dropping
 /// from it is what really takes one away.
-fn drop_privileges(
-    privileges: &Privileges,
-    setgroups_denied: bool,
-    kept_by_runtime: bool,
-    handshake: &ChildEnds,
-) -> Result<(), Error> {
+fn drop_privileges(config: &ChildConfig) -> Result<(), Error> {
+    let ChildConfig { privileges, kept_by_runtime, setgroups_denied, handshake, .. } = config;
     let Privileges { identity, bounding, effective, permitted, inheritable, ambient, no_new_privs, seccomp } =
         privileges;
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the command may not
@@ -493,7 +510,8 @@ fn drop_privileges(
     // A rootless user namespace without subordinate ids denies setgroups (see userns.rs): the
     // process keeps the groups it was born with, the caller's own, which are also its init's (so
     // `exec` asks for them). The kernel denies setgroups there so that nobody can drop a group
-    // that takes rights away; keeping them gains nothing. (Read before the pivot: see `prepare`.)
+    // that takes rights away; keeping them gains nothing. (The runtime tells: a /proc read here
+    // would go through whatever the bundle mounted on /proc.)
     sys::switch_user(uid, gid, (!setgroups_denied).then_some(&identity.groups[..]))
         .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;
     sys::capset(effective.words(), permitted.words(), inheritable.words()).step(|| {
@@ -515,7 +533,7 @@ fn drop_privileges(
     if *no_new_privs {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
     }
-    if kept_by_runtime {
+    if *kept_by_runtime {
         // The kernel clears the parent-death signal when the uid changes: set it again, then make
         // sure the runtime did not die in between (its signal would have gone nowhere).
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
@@ -532,8 +550,7 @@ fn drop_privileges(
 /// The last steps: a clean slate of signals and descriptors, the process's limits and stdio,
 /// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
 /// stub.rs for why not this process itself).
-fn exec_command(config: &ChildConfig, prepared: Prepared) -> Result<Infallible, Failure> {
-    let Prepared { pty, setgroups_denied } = prepared;
+fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
     let command = &config.command;
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
@@ -554,22 +571,39 @@ fn exec_command(config: &ChildConfig, prepared: Prepared) -> Result<Infallible, 
         }
         (None, Output::Inherited) => {}
     }
-    if let Some(gate) = &config.start_gate {
+    if config.start_gate.is_some() {
         // A command that is not there, or cannot be run, fails `create`, as in runc and crun
         // (engines tell the user 127 or 126 then); the stub still makes the real search when
         // `start` lets it exec.
         if let Some(errno) = unrunnable(&command.candidates) {
             return Err(Failure::exec(&command.name, errno));
         }
-        wait_for_start(gate, &config.handshake).map_err(Failure::setup)?;
     }
-    drop_privileges(&config.privileges, setgroups_denied, config.kept_by_runtime, &config.handshake)
-        .map_err(Failure::setup)?;
-    // The report descriptor reaches the stub, which makes it close-on-exec again before it execs
-    // the command: its end of file then means the command runs.
-    let report = config.handshake.report_fd();
-    sys::set_cloexec(report, false).step(|| "fcntl(report, F_SETFD, 0)".into()).map_err(Failure::setup)?;
-    config.handshake.report_executing().map_err(Failure::setup)?;
+    // Before any wait for `start`: a created container's init is, until its command, no more
+    // privileged than the command will be (as runc's standard init).
+    drop_privileges(config).map_err(Failure::setup)?;
+    match &config.start_gate {
+        // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
+        // the report pipe closes at the stub's execve, and `create` returns then.
+        Some(gate) => config
+            .handshake
+            .report_ready()
+            .and_then(|()| sys::set_cloexec(gate.fifo.raw(), false).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into()))
+            .map_err(Failure::setup)?,
+        // The report descriptor reaches the stub, which makes it close-on-exec again before it
+        // execs the command: its end of file then means the command runs. Joining a running
+        // container, the go pipe reaches it too: its fork waits there to be adopted.
+        None => sys::set_cloexec(config.handshake.report_fd(), false)
+            .step(|| "fcntl(report, F_SETFD, 0)".into())
+            .and_then(|()| match config.setup {
+                Setup::Join { .. } => {
+                    sys::set_cloexec(config.handshake.go_fd(), false).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
+                }
+                Setup::Create(_) => Ok(()),
+            })
+            .and_then(|()| config.handshake.report_executing())
+            .map_err(Failure::setup)?,
+    }
     let errno = sys::execveat_fd(command.stub.raw(), &command.stub_argv, &command.env);
     Err(Failure::setup(Error::sys("execveat(contain-stub, AT_EMPTY_PATH)", errno)))
 }
@@ -597,16 +631,4 @@ fn apply_limits(limits: &ProcessLimits) -> Result<(), Error> {
         sys::umask(mask);
     }
     Ok(())
-}
-
-/// OCI: report "ready" (the runtime's `create` returns), then block until `start` opens the FIFO
-/// for reading. The FIFO then carries what the stub or a failure has to say to `start`, so its
-/// descriptor takes the report pipe's number, which the stub's argv names.
-fn wait_for_start(gate: &StartGate, handshake: &ChildEnds) -> Result<(), Error> {
-    let report = handshake.report_fd();
-    handshake.report_ready()?;
-    let path = format!("/proc/self/fd/{}", gate.fifo.raw());
-    let fifo = sys::open(&cpath(&path)?, libc::O_WRONLY, 0).step(|| "open(exec.fifo, O_WRONLY)".into())?;
-    sys::dup_onto(fifo.raw(), report).step(|| "dup3(exec.fifo)".into())?;
-    hooks::run(&gate.hooks, "startContainer", &gate.state)
 }

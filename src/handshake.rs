@@ -17,15 +17,23 @@
 //!   recvmsg ◀──── the pty master (SCM_RIGHTS) ── with a terminal: opens its pty, sends the master
 //!   reads the report pipe to its end ◀────────   one of:
 //!                                                  'F' code message  setup failed (code 125)
-//!                                                  'R'               OCI: ready; `start` opens the
-//!                                                                    exec FIFO, which then carries
-//!                                                                    the rest (see child.rs)
-//!                                                  'X', then one of:
+//!                                                  'R'               OCI: ready; the child execs
+//!                                                                    the stub, which waits for
+//!                                                                    `start` on the exec FIFO, and
+//!                                                                    the pipe ends at that exec
+//!                                                  'X', then:
 //!                                                                    (the child execs the stub)
+//!                                                    'P' pid (i32)   `exec`: the stub forked the
+//!                                                                    process the container sees;
+//!                                                                    its parent, the child, exits
+//!                                                                    and the runtime (a subreaper)
+//!                                                                    inherits the pid; then one of:
 //!                                                    'E' errno (i32) the exec stub could not
 //!                                                                    execute the command (126/127)
 //!                                                    'C' errno (i32) the exec stub could not make
 //!                                                                    the report close-on-exec (125)
+//!                                                    'K' errno (i32) the exec stub could not fork
+//!                                                                    (125)
 //!                                                    nothing more    the command runs: the pipe's
 //!                                                                    end is O_CLOEXEC and closed
 //!                                                                    at the command's execve
@@ -61,6 +69,9 @@ const EXECUTING: u8 = b'X';
 /// Not a report: the child asks for the runtime's hooks and waits for CONTINUE on the go pipe.
 const HOOKS: u8 = b'H';
 const CONTINUE: u8 = b'c';
+/// On the go pipe, to the exec stub's fork: its parent, our child, is reaped, so it is ours now
+/// (see stub.rs).
+const ADOPTED: u8 = b'r';
 
 /// Why the container's command did not start.
 #[derive(Debug, PartialEq, Eq)]
@@ -126,6 +137,9 @@ impl Report {
             Some(stub::Failed::CloseOnExec(errno)) if executing => {
                 return Report::Failed(Failure::setup(Error::sys("fcntl(report pipe, F_SETFD, FD_CLOEXEC)", errno)))
             }
+            Some(stub::Failed::Fork(errno)) if executing => {
+                return Report::Failed(Failure::setup(Error::sys("clone(the exec stub's fork)", errno)))
+            }
             _ => {}
         }
         match rest {
@@ -141,6 +155,12 @@ impl Report {
             }),
             _ => Report::unreadable(bytes),
         }
+    }
+
+    /// What only the exec stub said, after the child's word (OCI `start`, which hears the stub on
+    /// the exec FIFO once the init's report pipe is gone).
+    pub fn from_stub(bytes: &[u8], command: &str) -> Report {
+        Report::decode(&[&[EXECUTING][..], bytes].concat(), command, || None)
     }
 
     fn unreadable(bytes: &[u8]) -> Report {
@@ -226,6 +246,9 @@ impl Channels {
 /// How the release ended, with the pty master when the container got one.
 pub struct Released {
     pub report: Report,
+    /// `stub::Mode::Fork`: the process the container sees, which the exec stub forked (its parent,
+    /// our child, has exited or is about to).
+    pub forked: Option<i32>,
     pub pty_master: Option<Fd>,
     pub terminal: Option<UserTerminal>,
 }
@@ -266,6 +289,12 @@ impl RuntimeEnds {
                     0 => break,
                     n => report.extend_from_slice(&chunk[..n]),
                 }
+                if just_forked(&report).is_some() {
+                    // The stub's fork waits for this: reaped, our child (which exits right after
+                    // its word) hands its child on to us, the subreaper, before the fork goes on.
+                    sys::wait_child(pid, false).step(|| format!("wait4({pid})"))?;
+                    let _ = sys::write_all(go_write.raw(), &[ADOPTED]);
+                }
                 if report == [HOOKS] {
                     report.clear();
                     if let Err(err) = run_hooks(pid) {
@@ -298,7 +327,28 @@ impl RuntimeEnds {
             return Err(Error::Interrupted(sig));
         }
         let ended = || sys::peek_child(pid).ok();
-        Ok(Released { report: Report::decode(&report, command, ended), pty_master, terminal })
+        let (forked, report) = split_forked(report);
+        Ok(Released { report: Report::decode(&report, command, ended), forked, pty_master, terminal })
+    }
+}
+
+/// The pid in a report that is, so far, exactly the child's word and the stub's fork report.
+fn just_forked(report: &[u8]) -> Option<i32> {
+    match report.split_first() {
+        Some((&EXECUTING, rest)) => stub::forked(rest).filter(|(_, after)| after.is_empty()).map(|(pid, _)| pid),
+        _ => None,
+    }
+}
+
+/// Takes the exec stub's fork report (`'P'` and the pid, right after the child's EXECUTING) out of
+/// a report, leaving what the rest says for `Report::decode`.
+fn split_forked(report: Vec<u8>) -> (Option<i32>, Vec<u8>) {
+    match report.split_first() {
+        Some((&EXECUTING, rest)) => match stub::forked(rest) {
+            Some((pid, after)) => (Some(pid), [&[EXECUTING][..], after].concat()),
+            None => (None, report),
+        },
+        _ => (None, report),
     }
 }
 
@@ -344,12 +394,11 @@ impl ChildEnds {
         sys::write_all(self.report_write, &[EXECUTING]).step(|| "write(report pipe)".into())
     }
 
-    /// Child side, OCI: set up and waiting for `start`; the report pipe ends here (`create`
-    /// returns), and the exec FIFO takes over its number (see child.rs).
+    /// Child side, OCI: set up; the stub waits for `start` next. The report pipe stays open (close-
+    /// on-exec) until the stub's execve, so `create` returns only once no process of the runtime's
+    /// binary is left in the container (see stub.rs).
     pub fn report_ready(&self) -> Result<(), Error> {
-        sys::write_all(self.report_write, &[READY]).step(|| "write(report pipe)".into())?;
-        sys::close(self.report_write);
-        Ok(())
+        sys::write_all(self.report_write, &[READY]).step(|| "write(report pipe)".into())
     }
 
     /// Child side, OCI: asks the runtime to run its prestart and createRuntime hooks now (their
@@ -366,6 +415,11 @@ impl ChildEnds {
     /// The descriptor the exec stub reports an exec failure on.
     pub fn report_fd(&self) -> c_int {
         self.report_write
+    }
+
+    /// The go pipe's read end, on which the exec stub's fork waits to be adopted.
+    pub fn go_fd(&self) -> c_int {
+        self.go_read
     }
 }
 
@@ -403,6 +457,10 @@ mod tests {
         );
         assert!(matches!(decode(b"XE12", "x"), Report::Failed(Failure { exit_code: 125, .. })), "cut short");
         assert!(
+            matches!(decode(b"XK\x0b\0\0\0", "sh"), Report::Failed(Failure { exit_code: 125, message, .. }) if message.contains("fork")),
+            "the stub could not fork the visible process"
+        );
+        assert!(
             matches!(decode(b"E\x02\0\0\0", "x"), Report::Failed(Failure { exit_code: 125, .. })),
             "a stub's report without the child's word before it"
         );
@@ -410,6 +468,16 @@ mod tests {
         assert!(
             matches!(decode(&hostile, "x"), Report::Failed(Failure { message, .. }) if message == "\\x1b]0;owned\\x07")
         );
+    }
+
+    #[test]
+    fn the_stubs_fork_report_names_the_visible_process_and_leaves_the_rest() {
+        let forked = |bytes: &[u8]| split_forked(bytes.to_vec());
+        assert_eq!(forked(b"XP\x39\x30\0\0"), (Some(12345), b"X".to_vec()));
+        assert_eq!(forked(b"XP\x39\x30\0\0E\x02\0\0\0"), (Some(12345), b"XE\x02\0\0\0".to_vec()));
+        assert_eq!(forked(b"P\x39\x30\0\0"), (None, b"P\x39\x30\0\0".to_vec()), "not after the child's word");
+        assert_eq!(forked(b"X"), (None, b"X".to_vec()));
+        assert_eq!(forked(b"XP\x39"), (None, b"XP\x39".to_vec()), "cut short");
     }
 
     #[test]

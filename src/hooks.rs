@@ -1,8 +1,9 @@
 //! OCI hooks: programs the bundle names, run at fixed points of a container's life with the
 //! container's state (the JSON `state` prints) on their stdin. `prestart`/`createRuntime` run from
 //! the runtime while the container is being set up (see handshake.rs: the child waits for them),
-//! `createContainer` and `startContainer` from the container's own process (before its root
-//! changes, and just before its command), `poststart` from `start`, `poststop` from `delete`.
+//! `createContainer` from the container's own process before its root changes, `startContainer`
+//! from `start`, which enters the created container for each (as `exec` does: the container's
+//! init waits in the exec stub, see stub.rs), `poststart` from `start`, `poststop` from `delete`.
 //!
 //! A hook is forked and exec'd directly (no shell), with its own args and env, and a timeout.
 
@@ -11,13 +12,30 @@ use std::time::Duration;
 
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::spec::Hook;
-use crate::sys::{self, CStringArray};
+use crate::sys::{self, CStringArray, Fd};
 
 /// Runs `hooks` in order with `state` on their stdin; the first that fails (exits non-zero, is
 /// killed, or outlives its timeout) is the error. `stage` names them in messages.
 pub fn run(hooks: &[Hook], stage: &str, state: &str) -> Result<(), Error> {
     for hook in hooks {
         run_one(hook, stage, state)?;
+    }
+    Ok(())
+}
+
+/// Runs `hooks` as `run` does, each started by `start` with a pipe's read end that carries the
+/// state (and returns the pid of our child that runs it).
+pub fn run_with(
+    hooks: &[Hook],
+    stage: &str,
+    state: &str,
+    start: &mut dyn FnMut(&Hook, &Fd) -> Result<i32, Error>,
+) -> Result<(), Error> {
+    for hook in hooks {
+        let (stdin_read, stdin_write) = sys::pipe().step(|| format!("pipe2({stage} hook)"))?;
+        let pid = start(hook, &stdin_read)?;
+        drop(stdin_read);
+        finish(hook, stage, pid, stdin_write, state)?;
     }
     Ok(())
 }
@@ -42,6 +60,12 @@ fn run_one(hook: &Hook, stage: &str, state: &str) -> Result<(), Error> {
         sys::exit(127);
     }
     drop(stdin_read);
+    finish(hook, stage, pid, stdin_write, state)
+}
+
+/// Feeds the state to the hook `pid` (our child), waits for it within its timeout, and judges how
+/// it ended.
+fn finish(hook: &Hook, stage: &str, pid: i32, stdin_write: Fd, state: &str) -> Result<(), Error> {
     // A hook that does not read its stdin must not make us fail: EPIPE is its business.
     let _ = sys::write_all(stdin_write.raw(), state.as_bytes());
     drop(stdin_write);

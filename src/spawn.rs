@@ -7,7 +7,8 @@
 //! 5. the user namespace's id maps, when the container has one, and (`--userns auto`) the
 //!    idmapped trees of its rootfs and volumes,
 //! 6. the network: the veth peer goes into the child's namespace,
-//! 7. the release ("go"), and the child's report: running, ready (OCI) or failed,
+//! 7. the release ("go"), and the child's report: running, ready (OCI) or failed; joining a
+//!    running container, the process it sees is the exec stub's fork, which we inherit,
 //! 8. the user's terminal handed over to the container's pty.
 //!
 //! `spawn` knows nothing of names, records, `--detach`, leases or usage reports: `run`, `exec` and
@@ -112,7 +113,23 @@ pub fn spawn(
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
-    let stub_argv = stub::argv(handshake.report_fd(), &candidates, &command.argv).step(|| "exec stub argv".into())?;
+    // Joining a running container, the child stays in our PID namespace, where the container
+    // cannot see it, and the stub forks the process it does see (see stub.rs); an OCI init waits
+    // for `start` in the stub, on the exec FIFO; a new container's PID 1 execs through it.
+    let (report_fd, mode) = match (&setup, &start_gate) {
+        (Setup::Join { .. }, _) => {
+            let terminal = handshake.terminal.is_some();
+            (handshake.report_fd(), stub::Mode::Fork { kept: kept_by_runtime, terminal, go_fd: handshake.go_fd() })
+        }
+        (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
+        (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
+    };
+    let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
+    // Who may set its groups: the runtime knows, from the maps it writes or the init it joins.
+    let setgroups_denied = match &setup {
+        Setup::Join { setgroups_denied, .. } => *setgroups_denied,
+        Setup::Create(_) => id_maps.as_ref().is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
+    };
     let config = ChildConfig {
         setup,
         command: CommandLine {
@@ -128,25 +145,24 @@ pub fn spawn(
         output,
         handshake,
         kept_by_runtime,
+        setgroups_denied,
         start_gate,
     };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
 
-    // 3. clone3. Joining a running container, our next child must be born in its PID namespace.
-    //    A container with a user namespace of its own is joined into that first (with the same
-    //    setns): only from inside it may we join its PID namespace.
-    let (pid_namespace, join) = match &config.setup {
-        Setup::Join { init_pidfd, user_namespace: true } => {
-            (Some(init_pidfd), libc::CLONE_NEWUSER | libc::CLONE_NEWPID)
-        }
-        Setup::Join { init_pidfd, user_namespace: false } => (Some(init_pidfd), libc::CLONE_NEWPID),
-        Setup::Create(_) => (pid_namespace.as_ref(), libc::CLONE_NEWPID),
-    };
-    if let Some(fd) = pid_namespace {
-        let join = join as u64;
+    // 3. clone3. An OCI container born into a PID namespace it names by path joins it first
+    //    (setns of a PID namespace is for the caller's children). Joining a running container,
+    //    the child joins its namespaces itself, and we become a subreaper: the process the
+    //    container sees is the stub's fork, the child's child, which becomes ours when the child
+    //    exits.
+    if let (Setup::Create(_), Some(fd)) = (&config.setup, &pid_namespace) {
+        let join = libc::CLONE_NEWPID as u64;
         sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
+    }
+    if let Setup::Join { .. } = &config.setup {
+        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).step(|| "prctl(PR_SET_CHILD_SUBREAPER, 1)".into())?;
     }
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
@@ -187,8 +203,17 @@ pub fn spawn(
     //    for it.
     let host_end = veth.map(|veth| veth.create(child.pid)).transpose()?;
 
-    // 7. Release, and the report.
+    // 7. Release, and the report. The stub's fork is the container's process from here on: its
+    //    parent, our child, exits at once (see stub.rs).
     let released = runtime.release(child.pid, signals, &name, run_hooks)?;
+    let child = match released.forked {
+        Some(forked) => {
+            // Our child is reaped already (see `release`): its pid is no longer ours to signal.
+            child.leave();
+            Running { pid: forked }
+        }
+        None => child,
+    };
 
     // 8. The command runs: from here on the user's terminal, if any, is the container's.
     let relay = match (&released.report, released.pty_master, released.terminal) {
@@ -245,4 +270,40 @@ fn clone_into(
         }
         Err(errno) => Err(clone_failed(errno)),
     }
+}
+
+/// How to join the running container whose init is `pid` (its pidfd `init_pidfd`): `contain exec`,
+/// OCI `exec` and `start`'s startContainer hooks.
+pub fn join(init_pidfd: Fd, pid: i32) -> Result<Setup, Error> {
+    Ok(Setup::Join {
+        init_pidfd,
+        namespaces: namespaces_to_join(pid)?,
+        setgroups_denied: userns::setgroups_denied(&pid.to_string())?,
+    })
+}
+
+/// The namespaces a new process joins: those of the container's init `pid` that are not ours too.
+/// (Joining one we share gains nothing, and may be refused: from inside the container's user
+/// namespace, the host's cgroup namespace cannot be joined.)
+const JOINABLE: [(i32, &str); 7] = [
+    (libc::CLONE_NEWUSER, "user"),
+    (libc::CLONE_NEWNS, "mnt"),
+    (libc::CLONE_NEWUTS, "uts"),
+    (libc::CLONE_NEWIPC, "ipc"),
+    (libc::CLONE_NEWNET, "net"),
+    (libc::CLONE_NEWCGROUP, "cgroup"),
+    (libc::CLONE_NEWPID, "pid"),
+];
+
+pub fn namespaces_to_join(pid: i32) -> Result<u64, Error> {
+    let namespace = |path: &str| {
+        sys::stat(&crate::error::cpath(path)?, 0).map(|st| sys::identity(&st)).step(|| format!("stat({path})"))
+    };
+    let mut join = 0;
+    for (flag, name) in JOINABLE {
+        if namespace(&format!("/proc/{pid}/ns/{name}"))? != namespace(&format!("/proc/self/ns/{name}"))? {
+            join |= flag as u64;
+        }
+    }
+    Ok(join)
 }

@@ -10,6 +10,10 @@
 //! the command. A hostile interpreter line now resolves to the sealed stub, which finds its
 //! arguments malformed and exits 126, and nothing can write to the memfd.
 //!
+//! Where the container could see the process that prepares its command (`contain exec`, which
+//! joins a running container), the stub also forks the process the container sees, so that no
+//! process of the runtime's binary is ever visible inside: see the protocol in program.rs.
+//!
 //! Why not re-exec contain from a copy, as runc long did? A whole copy of the runtime per
 //! container (hundreds of KiB of memory, and time), where the stub is about a KiB. Why not a
 //! non-dumpable helper? Non-dumpability ends at execve, which is exactly the moment that counts.
@@ -29,10 +33,39 @@ const NAME: &std::ffi::CStr = c"contain-stub";
 /// seals themselves.
 const SEALS: i32 = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// The stub's failure reports: a tag, then the errno as an i32, little-endian. (The runtime
-/// child's own reports start with b'F', so they cannot be confused.)
+/// The stub's reports: a tag, then the errno (or, for FORKED, the pid) as an i32, little-endian.
+/// (The runtime child's own reports start with b'F', b'R' or b'X', so they cannot be confused.)
 const EXEC_FAILED: u8 = b'E';
 const CLOEXEC_FAILED: u8 = b'C';
+const FORKED: u8 = b'P';
+const FORK_FAILED: u8 = b'K';
+
+/// What the stub does before it execs the command (see the protocol in program.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing: the caller is the process the container sees (a new PID namespace's PID 1).
+    Exec,
+    /// Fork the process the container sees, the caller being invisible to it (`contain exec`),
+    /// and wait on the go pipe (`go_fd`) until the runtime has made it its own; `kept`: it dies
+    /// with the runtime (PR_SET_PDEATHSIG, armed once it is the runtime's child); `terminal`: its
+    /// stdin is the container's pty, to become its controlling terminal in a session of its own.
+    Fork { kept: bool, terminal: bool, go_fd: i32 },
+    /// OCI `create`'s init: wait for `start` on the exec FIFO, whose O_PATH descriptor is the
+    /// report descriptor.
+    Gate,
+}
+
+impl Mode {
+    fn word(self) -> String {
+        match self {
+            Mode::Exec => "exec".into(),
+            Mode::Fork { kept, terminal, go_fd } => {
+                format!("fork{}{}={go_fd}", if kept { "+kept" } else { "" }, if terminal { "+tty" } else { "" })
+            }
+            Mode::Gate => "gate".into(),
+        }
+    }
+}
 
 /// A memfd holding the stub, sealed, ready for `sys::execveat_fd`. Close-on-exec: the stub itself
 /// never holds a descriptor for it.
@@ -58,9 +91,9 @@ pub fn sealed() -> Result<Fd, Error> {
 }
 
 /// The stub's argv, as its protocol (see src/stub/program.rs) wants it: the report descriptor in
-/// decimal, the paths to try in order, an empty separator, then the command's own argv.
-pub fn argv(report_fd: i32, candidates: &[String], command: &[CString]) -> Result<Vec<CString>, Errno> {
-    let mut argv = vec![sys::cstring(&report_fd.to_string())?];
+/// decimal, the mode, the paths to try in order, an empty separator, then the command's own argv.
+pub fn argv(report_fd: i32, mode: Mode, candidates: &[String], command: &[CString]) -> Result<Vec<CString>, Errno> {
+    let mut argv = vec![sys::cstring(&report_fd.to_string())?, sys::cstring(&mode.word())?];
     for candidate in candidates {
         argv.push(sys::cstring(candidate)?);
     }
@@ -88,6 +121,8 @@ pub enum Failed {
     Exec(Errno),
     /// Make the report descriptor close-on-exec, before any exec.
     CloseOnExec(Errno),
+    /// Fork the process the container sees.
+    Fork(Errno),
 }
 
 /// The stub's failure report, or None if `report` is not one.
@@ -95,6 +130,16 @@ pub fn failed(report: &[u8]) -> Option<Failed> {
     match *report {
         [EXEC_FAILED, a, b, c, d] => Some(Failed::Exec(Errno(i32::from_le_bytes([a, b, c, d])))),
         [CLOEXEC_FAILED, a, b, c, d] => Some(Failed::CloseOnExec(Errno(i32::from_le_bytes([a, b, c, d])))),
+        [FORK_FAILED, a, b, c, d] => Some(Failed::Fork(Errno(i32::from_le_bytes([a, b, c, d])))),
+        _ => None,
+    }
+}
+
+/// `Mode::Fork`: the pid the stub reports first, in the runtime's PID namespace, and what follows
+/// it; or None if `report` does not start so.
+pub fn forked(report: &[u8]) -> Option<(i32, &[u8])> {
+    match *report {
+        [FORKED, a, b, c, d, ref rest @ ..] => Some((i32::from_le_bytes([a, b, c, d]), rest)),
         _ => None,
     }
 }
@@ -127,7 +172,8 @@ mod tests {
 
     #[test]
     fn the_stub_is_a_small_static_executable_for_our_architecture() {
-        assert!(PROGRAM.len() < 2048, "{} bytes", PROGRAM.len());
+        // The cap the design sets: the stub stays free of anything but its protocol.
+        assert!(PROGRAM.len() <= 8192, "{} bytes", PROGRAM.len());
         assert_eq!(&PROGRAM[..4], ELF_MAGIC);
         // e_type and e_machine of the ELF64 header: not a PIE (ET_DYN), this machine's code.
         assert_eq!((u16_at(16), u16_at(18)), (ET_EXEC, EM_HOST));
@@ -155,8 +201,15 @@ mod tests {
     #[test]
     fn the_stub_argv_is_the_report_fd_the_candidates_a_separator_and_the_command() {
         let command = [c"sh".to_owned(), c"-c".to_owned()];
-        let argv = argv(7, &["/usr/bin/sh".into(), "/bin/sh".into()], &command).unwrap();
-        assert_eq!(argv, [c"7", c"/usr/bin/sh", c"/bin/sh", c"", c"sh", c"-c"]);
+        let exec = argv(7, Mode::Exec, &["/usr/bin/sh".into(), "/bin/sh".into()], &command).unwrap();
+        assert_eq!(exec, [c"7", c"exec", c"/usr/bin/sh", c"/bin/sh", c"", c"sh", c"-c"]);
+        let kept = Mode::Fork { kept: true, terminal: false, go_fd: 4 };
+        assert_eq!(
+            argv(3, kept, &["/bin/sh".into()], &command[..1]).unwrap(),
+            [c"3", c"fork+kept=4", c"/bin/sh", c"", c"sh"]
+        );
+        let tty = Mode::Fork { kept: true, terminal: true, go_fd: 4 };
+        assert_eq!(argv(3, tty, &["/bin/sh".into()], &command[..1]).unwrap()[1], c"fork+kept+tty=4");
     }
 
     #[test]
@@ -175,6 +228,9 @@ mod tests {
     fn only_a_tagged_five_byte_report_is_the_stubs() {
         assert_eq!(failed(b"E\x02\0\0\0"), Some(Failed::Exec(Errno(libc::ENOENT))));
         assert_eq!(failed(b"C\x09\0\0\0"), Some(Failed::CloseOnExec(Errno(libc::EBADF))));
+        assert_eq!(failed(b"K\x0b\0\0\0"), Some(Failed::Fork(Errno(libc::EAGAIN))));
+        assert_eq!(forked(b"P\x39\x30\0\0E\x02\0\0\0"), Some((12345, &b"E\x02\0\0\0"[..])));
+        assert_eq!(forked(b"P\x39\x30\0"), None);
         assert_eq!(failed(b"E\x0d\0\0"), None);
         assert_eq!(failed(b"\x7dmount(...): EPERM (1)"), None);
         assert_eq!(failed(b"F\x7dmount: EPERM (1)"), None);
@@ -268,7 +324,7 @@ mod tests {
 
     fn run(candidates: &[&str], command: &[&str], env: &[&str]) -> Outcome {
         let candidates: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
-        start(|report| argv(report, &candidates, &cstrings(command)).unwrap(), env, |_| {}).finish()
+        start(|report| argv(report, Mode::Exec, &candidates, &cstrings(command)).unwrap(), env, |_| {}).finish()
     }
 
     fn exec_failed(exit_code: i32, errno: i32) -> Outcome {
@@ -310,7 +366,8 @@ mod tests {
     #[test]
     fn the_report_pipe_closes_when_the_command_starts_not_when_it_ends() {
         let command = ["sh", "-c", "read line; echo got $line"];
-        let running = start(|report| argv(report, &["/bin/sh".into()], &cstrings(&command)).unwrap(), &[], |_| {});
+        let running =
+            start(|report| argv(report, Mode::Exec, &["/bin/sh".into()], &cstrings(&command)).unwrap(), &[], |_| {});
         // The shell now waits for a line we have not sent: end-of-file on the report pipe can
         // only mean that the pipe closed at its exec.
         let mut ready = [libc::pollfd { fd: running.report.raw(), events: libc::POLLIN, revents: 0 }];
@@ -318,6 +375,46 @@ mod tests {
         assert!(read_to_end(&running.report).is_empty());
         sys::write_all(running.stdin.raw(), b"it\n").unwrap();
         assert_eq!(running.finish().output, "got it\n");
+    }
+
+    #[test]
+    fn a_fork_reports_the_pid_and_the_command_runs_there_once_the_runtime_has_adopted_it() {
+        let (go_read, go_write) = sys::pipe().unwrap();
+        let command = cstrings(&["sh", "-c", "echo $$"]);
+        let fork = Mode::Fork { kept: false, terminal: false, go_fd: go_read.raw() };
+        let running = start(
+            |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
+            &[],
+            |_| sys::set_cloexec(go_read.raw(), false).unwrap(),
+        );
+        drop(go_read);
+        let mut said = [0u8; 5];
+        assert_eq!(sys::read(running.report.raw(), &mut said), Ok(5));
+        let (pid, rest) = forked(&said).unwrap_or_else(|| panic!("no fork report: {said:?}"));
+        assert!(rest.is_empty());
+        // The stub's own process is done; its fork waits for the word (the runtime reaps first).
+        assert_eq!(wait_child(running.pid, false), Ok(Some(ExitStatus::Exited(0))));
+        let mut stdout = [libc::pollfd { fd: running.stdout.raw(), events: libc::POLLIN, revents: 0 }];
+        assert_eq!(sys::poll(&mut stdout, Some(200)), Ok(0), "the command ran before its adoption");
+        sys::write_all(go_write.raw(), b"r").unwrap();
+        assert!(read_to_end(&running.report).is_empty(), "the command ran");
+        assert_eq!(String::from_utf8(read_to_end(&running.stdout)).unwrap(), format!("{pid}\n"));
+    }
+
+    #[test]
+    fn a_fork_whose_runtime_went_away_before_adopting_it_runs_nothing() {
+        let (go_read, go_write) = sys::pipe().unwrap();
+        let command = cstrings(&["sh", "-c", "echo ran"]);
+        let fork = Mode::Fork { kept: false, terminal: false, go_fd: go_read.raw() };
+        let running = start(
+            |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
+            &[],
+            |_| sys::set_cloexec(go_read.raw(), false).unwrap(),
+        );
+        drop((go_read, go_write));
+        let report = read_to_end(&running.report);
+        assert!(forked(&report).is_some_and(|(_, rest)| rest.is_empty()), "{report:?}");
+        assert!(read_to_end(&running.stdout).is_empty(), "the command ran without its runtime");
     }
 
     #[test]
@@ -348,17 +445,24 @@ mod tests {
     #[test]
     fn a_malformed_invocation_exits_126_and_reports_nothing() {
         let nothing = Outcome { status: ExitStatus::Exited(126), report: vec![], output: String::new() };
-        let malformed: [&dyn Fn(String) -> Vec<String>; 9] = [
+        let words = |fd: String, rest: &[&str]| [fd].into_iter().chain(rest.iter().map(|s| s.to_string())).collect();
+        let malformed: [&dyn Fn(String) -> Vec<String>; 14] = [
             // What a `#!/proc/self/exe` interpreter line makes of the stub's argv.
             &|_| ["/proc/self/exe", "/bin/sh"].map(String::from).to_vec(),
-            &|fd| vec![fd, "/bin/echo".into(), "echo".into()],
-            &|fd| vec![fd, "".into(), "echo".into()],
-            &|fd| vec![fd, "/bin/echo".into(), "".into()],
-            &|fd| vec![format!("{fd}x"), "/bin/echo".into(), "".into(), "echo".into()],
-            &|_| ["", "/bin/echo", "", "echo"].map(String::from).to_vec(),
-            &|_| ["99999999999", "/bin/echo", "", "echo"].map(String::from).to_vec(),
+            &|fd| words(fd, &["exec", "/bin/echo", "echo"]),
+            &|fd| words(fd, &["exec", "", "echo"]),
+            &|fd| words(fd, &["exec", "/bin/echo", ""]),
+            &|fd| words(format!("{fd}x"), &["exec", "/bin/echo", "", "echo"]),
+            // No mode, or one the stub does not know.
+            &|fd| words(fd, &["/bin/echo", "", "echo"]),
+            &|fd| words(fd, &["exe", "/bin/echo", "", "echo"]),
+            &|fd| words(fd, &["execs", "/bin/echo", "", "echo"]),
+            &|fd| words(fd, &["fork=", "/bin/echo", "", "echo"]),
+            &|fd| words(fd, &["fork+tty+kept=3", "/bin/echo", "", "echo"]),
+            &|_| ["", "exec", "/bin/echo", "", "echo"].map(String::from).to_vec(),
+            &|_| ["99999999999", "exec", "/bin/echo", "", "echo"].map(String::from).to_vec(),
             // A descriptor that is not open.
-            &|_| ["999999", "/bin/echo", "", "echo"].map(String::from).to_vec(),
+            &|_| ["999999", "exec", "/bin/echo", "", "echo"].map(String::from).to_vec(),
             // No argv at all: the kernel passes one empty string instead.
             &|_| vec![],
         ];
@@ -401,7 +505,7 @@ mod tests {
         // CVE-2019-5736 at unit scale. The stub blocks on its report (the pipe is full) while we
         // play the container's PID 1 and go for its /proc/PID/exe.
         let never = [String::from("/nonexistent/x")];
-        let running = start(|report| argv(report, &never, &cstrings(&["x"])).unwrap(), &[], fill);
+        let running = start(|report| argv(report, Mode::Exec, &never, &cstrings(&["x"])).unwrap(), &[], fill);
         let exe = format!("/proc/{}/exe", running.pid);
         let deadline = Instant::now() + Duration::from_secs(10);
         while fs::read_link(&exe).map_or(true, |target| target.to_str() != Some("/memfd:contain-stub (deleted)")) {

@@ -31,12 +31,16 @@ pub struct ChildTerminal {
 /// Child side, inside the new root: opens a pty in the container's devpts, makes it the controlling
 /// terminal of our session (setsid came first), and sends the master to the runtime. Returns the
 /// slave, which becomes the command's stdin, stdout and stderr just before execve.
-pub fn open_in_container(terminal: &ChildTerminal) -> Result<Fd, Error> {
+/// `controlling`: it becomes our controlling terminal (not for `contain exec`, whose stub forks
+/// the process the container sees and makes it that process's, see stub.rs).
+pub fn open_in_container(terminal: &ChildTerminal, controlling: bool) -> Result<Fd, Error> {
     let master = sys::open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0).step(|| "open(/dev/ptmx)".into())?;
     let number = sys::unlock_pty(&master).step(|| "ioctl(/dev/ptmx, TIOCSPTLCK/TIOCGPTN)".into())?;
     let path = format!("/dev/pts/{number}");
     let slave = sys::open(&cpath(&path)?, libc::O_RDWR | libc::O_NOCTTY, 0).step(|| format!("open({path})"))?;
-    sys::set_controlling_terminal(&slave).step(|| format!("ioctl({path}, TIOCSCTTY)"))?;
+    if controlling {
+        sys::set_controlling_terminal(&slave).step(|| format!("ioctl({path}, TIOCSCTTY)"))?;
+    }
     sys::set_window_size(slave.raw(), &terminal.size).step(|| format!("ioctl({path}, TIOCSWINSZ)"))?;
     sys::send_fd(terminal.socket, &master).step(|| "sendmsg(pty master, SCM_RIGHTS)".into())?;
     Ok(slave)

@@ -125,6 +125,11 @@ impl IdMaps {
         self.uids.iter().any(|m| uid >= m.host && uid - m.host < m.size)
     }
 
+    /// Whether these maps deny setgroups (rootless without subordinate ids, see the module's header).
+    pub fn deny_setgroups(&self) -> bool {
+        matches!(self.writer, Writer::Runtime { deny_setgroups: true })
+    }
+
     /// Whether the container's root is the only id it has (rootless without subordinate ids).
     pub fn single_id(&self) -> bool {
         self.uids.iter().map(|m| u64::from(m.size)).sum::<u64>() == 1
@@ -476,6 +481,19 @@ fn run_helper(path: &str, pid: i32, map: &[IdMapping]) -> Result<(), Error> {
         sys::ExitStatus::Exited(0) => Ok(()),
         sys::ExitStatus::Exited(code) => Err(Error::Setup(format!("{command}: exited with status {code}"))),
         sys::ExitStatus::Signaled(sig) => Err(Error::Setup(format!("{command}: killed by signal {sig}"))),
+    }
+}
+
+/// Whether the user namespace of `pid` (`self` for ours) denies setgroups, read by the runtime
+/// from its own /proc, never from a /proc inside a container (which the image or the bundle may
+/// have mounted over). A child namespace of one that denies it denies it too.
+pub fn setgroups_denied(pid: &str) -> Result<bool, Error> {
+    let path = format!("/proc/{pid}/setgroups");
+    match sys::read_file(&cpath(&path)?) {
+        Ok(allowed) => Ok(allowed.trim() == "deny"),
+        // Kernels before 3.19 have no such file, and no such rule.
+        Err(sys::Errno(libc::ENOENT)) => Ok(false),
+        Err(errno) => Err(Error::sys(format!("read({path})"), errno)),
     }
 }
 

@@ -1569,3 +1569,203 @@ fn a_sysctl_is_not_written_through_the_bundles_proc() {
     assert_eq!(written, "64\n", "the sysctl was written through the bundle's /proc (create: {code}, {stderr})");
     assert_eq!(code, 0, "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// CVE-2016-9962 class: a process the container can see while it is still the runtime's.
+// ---------------------------------------------------------------------------------------------
+
+/// The witness (tests/fixtures/witness.c), compiled once per test process with `gcc -static`: a
+/// container's PID 1 that records what it can see of every process that entered its PID namespace
+/// from outside (PPid 0) until /tmp/stop appears: its exe, whether its root is the container's,
+/// its capabilities, seccomp mode, no_new_privs and descriptors.
+fn witness() -> &'static Path {
+    static WITNESS: OnceLock<PathBuf> = OnceLock::new();
+    WITNESS.get_or_init(|| {
+        require_tool("gcc", "gcc libc6-dev");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/witness.c");
+        let binary = scratch().join("witness");
+        let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(&binary).arg(&source).output().unwrap();
+        assert!(out.status.success(), "gcc -static: {}", String::from_utf8_lossy(&out.stderr));
+        binary
+    })
+}
+
+/// A rootfs whose /bin/witness is the witness, and the file it writes there.
+fn rootfs_with_witness(name: &str) -> (PathBuf, PathBuf) {
+    let rootfs = fresh_rootfs(name);
+    fs::copy(witness(), rootfs.join("bin/witness")).unwrap();
+    let seen = rootfs.join("tmp/witness");
+    (rootfs, seen)
+}
+
+/// Waits for the witness to be watching, lets `act` run, then stops it and returns what it saw;
+/// `runtime` is the witness's container, which must then end with the witness's status, 0.
+fn witnessed(rootfs: &Path, runtime: &mut Child, act: impl FnOnce()) -> String {
+    wait_for("the witness to watch", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
+    act();
+    fs::write(rootfs.join("tmp/stop"), "").unwrap();
+    assert_eq!(runtime.wait().unwrap().code(), Some(0), "the witness's container");
+    fs::read_to_string(rootfs.join("tmp/witness")).unwrap()
+}
+
+/// `contain exec` under strace, each call that could start or end a window held for 0.3 s: the
+/// child's setns (where 5efdf69's child sat, visible, as the host binary), the stub's execveat,
+/// and the execve of the command (where the stub's fork sits, visible, before it becomes it).
+fn exec_slowly(args: &[&str]) -> Output {
+    require_tool("strace", "strace");
+    let mut strace = vec!["-f", "-qq", "-o", "/dev/null", "-e", "trace=setns,execve,execveat"];
+    strace.extend(["-e", "inject=setns,execve,execveat:delay_enter=300000"]);
+    let mut command = Command::new("strace");
+    command.args(strace).arg(contain_bin()).args(args).stdin(Stdio::null());
+    finish(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+}
+
+/// What may ever be visible in a container: its exe is the sealed stub or a file of the image, its
+/// root the container's, its capabilities within `bounding` (the container's), with the seccomp
+/// mode and no_new_privs the container has (`confined`), and its descriptors pipes, /dev/null, a
+/// pty or `allowed`.
+fn assert_nothing_of_the_host(seen: &str, bounding: u64, confined: (&str, &str), allowed: &[&str]) {
+    let field = |line: &str, key: &str| -> String {
+        line.split(' ').find_map(|word| word.strip_prefix(key)).unwrap_or_else(|| panic!("{key} in {line}")).into()
+    };
+    let image = ["/bin/", "/sbin/", "/usr/"];
+    assert!(seen.contains("exe=/memfd:contain-stub (deleted)"), "the witness never saw the stub:\n{seen}");
+    for line in seen.lines() {
+        let exe = line.strip_prefix("exe=").and_then(|rest| rest.split(" root=").next()).unwrap_or_default();
+        let from_image = image.iter().any(|dir| exe.starts_with(dir));
+        assert!(exe == "?" || exe == "/memfd:contain-stub (deleted)" || from_image, "exe of the host: {line}");
+        let line = &line[line.find(" root=").unwrap_or(0)..];
+        assert!(matches!(field(line, "root=").as_str(), "own" | "?"), "a root outside the container: {line}");
+        for caps in ["capeff=", "capprm="] {
+            let value = u64::from_str_radix(&field(line, caps), 16).unwrap();
+            assert_eq!(value & !bounding, 0, "{caps} beyond the container's {bounding:#x}: {line}");
+        }
+        assert_eq!((field(line, "seccomp=").as_str(), field(line, "nnp=").as_str()), confined, "{line}");
+        let fds = field(line, "fds=");
+        for fd in fds.split(',').filter(|fd| !fd.is_empty()) {
+            let fine = ["pipe:", "/dev/null", "/dev/pts/"].iter().chain(allowed).any(|ok| fd.starts_with(ok));
+            assert!(fine, "a descriptor of the host ({fd}): {line}");
+        }
+    }
+}
+
+/// The container's bounding set, as the witness's own status shows it.
+fn bounding_set_of(pid: i32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    u64::from_str_radix(status_field(&status, "CapBnd:"), 16).unwrap()
+}
+
+fn no_exec_window(what: &str, extra: &[&str]) {
+    let name = root_test(what);
+    let (rootfs, _) = rootfs_with_witness(&name);
+    let mut runtime =
+        command(&run_args(&rootfs, &name, &[&["--cap-add", "SYS_PTRACE"][..], extra].concat(), &["/bin/witness"]))
+            .spawn()
+            .unwrap();
+    let _guard = CleanUp(name.clone());
+    wait_until_running(&name);
+    let bounding = bounding_set_of(container_pids(&name, 1)[0]);
+    let seen = witnessed(&rootfs, &mut runtime, || {
+        for round in 0..2 {
+            let exec = exec_slowly(&["exec", "-q", &name, "--", "sleep", "0.2"]);
+            assert_eq!(exec.code, 0, "exec {round}: {}", exec.stderr);
+        }
+    });
+    assert_nothing_of_the_host(&seen, bounding, ("2", "1"), &[]);
+    assert_no_leftovers(&name, &rootfs);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_exec_is_never_the_host_binary_where_a_ptracing_container_can_see_it() {
+    no_exec_window("execwindow", &[]);
+}
+
+/// An OCI bundle in the scratch directory: crun's own example config (tests/fixtures), with the
+/// rootfs `rootfs`, the command `args` and the capabilities `caps` added to its own.
+fn oci_bundle(name: &str, rootfs: &Path, args: &[&str], caps: &[&str]) -> PathBuf {
+    let bundle = scratch().join(format!("bundle-{name}"));
+    fs::create_dir_all(&bundle).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crun-config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(fixture).unwrap()).unwrap();
+    config["root"] = serde_json::json!({ "path": rootfs });
+    config["process"]["args"] = serde_json::json!(args);
+    config["process"]["terminal"] = serde_json::json!(false);
+    for set in ["bounding", "effective", "permitted"] {
+        let list = config["process"]["capabilities"][set].as_array_mut().unwrap();
+        list.extend(caps.iter().map(|cap| serde_json::json!(cap)));
+    }
+    fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+    bundle
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_created_oci_init_waits_for_start_as_the_stub_with_the_containers_privileges() {
+    let name = root_test("createdinit");
+    let (rootfs, seen) = rootfs_with_witness(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["true"], &["CAP_SYS_PTRACE"]);
+    let _delete = Defer(|| {
+        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
+    });
+    // The created init keeps create's stdout and stderr for its command: to a file, not a pipe
+    // whose end of file would wait for the container.
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), &name]).stdout(out()).stderr(out()).status();
+    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    let init: i32 = serde_json::from_str::<serde_json::Value>(&contain(&["state", &name]).stdout).unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let bounding = bounding_set_of(init);
+    // A process exec'd into the created container (with the CAP_SYS_PTRACE the bundle grants)
+    // watches its PID 1, the init that waits for `start`.
+    let mut witness = command(&["exec", "-q", &name, "--", "/bin/witness"]).spawn().unwrap();
+    wait_for("the witness to watch", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
+    std::thread::sleep(Duration::from_millis(300));
+    fs::write(rootfs.join("tmp/stop"), "").unwrap();
+    assert_eq!(witness.wait().unwrap().code(), Some(0));
+    let seen = fs::read_to_string(seen).unwrap();
+    // Besides the FIFO, the init holds only what its command's stdio will be: create's.
+    let fifo = format!("/run/contain/{name}/exec.fifo");
+    assert_nothing_of_the_host(&seen, bounding, ("0", "1"), &[&fifo, said.to_str().unwrap()]);
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_start_container_hook_the_image_chose_runs_with_the_containers_privileges() {
+    let name = root_test("starthook");
+    let rootfs = fresh_rootfs(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["true"], &[]);
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    // The path resolves in the container: the image's /bin/sh.
+    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", "cat /proc/self/status > /tmp/hook"] });
+    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
+    fs::write(&config, spec.to_string()).unwrap();
+    let _delete = Defer(|| {
+        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
+    });
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), &name]).stdout(out()).stderr(out()).status();
+    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    let init: i32 = serde_json::from_str::<serde_json::Value>(&contain(&["state", &name]).stdout).unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let init_status = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let hook = fs::read_to_string(rootfs.join("tmp/hook")).unwrap();
+    for field in ["CapBnd:", "CapPrm:", "CapEff:", "NoNewPrivs:", "Uid:"] {
+        assert_eq!(status_field(&hook, field), status_field(&init_status, field), "the hook's {field}");
+    }
+    assert_eq!(status_field(&hook, "CapEff:"), "0000000020000420", "the bundle's own capabilities");
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use crate::caps::{Identity, Privileges};
 use crate::cgroup;
-use crate::child::{Output, ProcessLimits, Setup};
+use crate::child::{Output, ProcessLimits};
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::handshake::Report;
@@ -39,14 +39,6 @@ use crate::spec;
 use crate::supervise::{self, exit_code};
 use crate::sys;
 use crate::tty::{SavedModes, Terminal, UserTerminal};
-
-/// Whether the process `pid` is in a user namespace other than ours.
-fn own_user_namespace(pid: i32) -> Result<bool, Error> {
-    let namespace = |path: &str| {
-        sys::stat(&crate::error::cpath(path)?, 0).map(|st| sys::identity(&st)).step(|| format!("stat({path})"))
-    };
-    Ok(namespace(&format!("/proc/{pid}/ns/user"))? != namespace("/proc/self/ns/user")?)
-}
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     // Only ever turned on here: under an engine, main has made every exec quiet already.
@@ -79,7 +71,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let terminal_modes = SavedModes::save();
     let started = spawn::spawn(
         Birth {
-            setup: Setup::Join { init_pidfd: init.pidfd, user_namespace: own_user_namespace(init.process.pid)? },
+            setup: spawn::join(init.pidfd, init.process.pid)?,
             command,
             privileges,
             limits,

@@ -167,8 +167,11 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     if let Some(cgroup) = &cgroup {
         cgroup.restrict_devices(&device_policy)?;
     }
-    sys::mknod_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o600)
-        .step(|| format!("mknod({}/exec.fifo)", claim.entry.path))?;
+    // Writable by anyone (runc's 0622): the init opens it after dropping to the container's user,
+    // through its O_PATH descriptor, never by its path, which lies in our root-only entry.
+    sys::mknod_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o622)
+        .and_then(|()| sys::chmod(Dir::Fd(claim.entry.fd()), EXEC_FIFO, 0o622))
+        .step(|| format!("mknod({}/exec.fifo, 0622)", claim.entry.path))?;
     if let Some(maps) = &id_maps {
         // The container's root opens it, as whoever the maps make it on the host (runc does this too).
         let host = |maps: &[IdMapping]| maps.iter().find(|m| m.container == 0).map(|m| m.host);
@@ -213,11 +216,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
             output: Output::Inherited,
             kept_by_runtime: false,
-            start_gate: Some(StartGate {
-                fifo,
-                hooks: spec.hooks.start_container.clone(),
-                state: hook_state("created", 0),
-            }),
+            start_gate: Some(StartGate { fifo }),
             terminal,
             namespaces: flags,
             pid_namespace,
@@ -495,6 +494,15 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
     };
     let init =
         manage::trusted_init(id, &record)?.ok_or_else(|| Error::Setup(format!("container {id} is not running")))?;
+    let spec = created_config(&entry)?;
+    let state = State {
+        id,
+        status: "created",
+        pid: init.process.pid,
+        bundle: &record.bundle,
+        annotations: &record.annotations,
+    };
+    start_container_hooks(&spec, &record, id, &state.json())?;
     let fifo = sys::open_at(Dir::Fd(entry.fd()), EXEC_FIFO, libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .step(|| format!("open({}/exec.fifo)", entry.path))?;
     // Its process opens the FIFO now that we have, execs its command through the stub, and the
@@ -520,20 +528,60 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
         .step(|| format!("unlink({}/exec.fifo)", entry.path))?;
     let name = record.command.split(' ').next().unwrap_or("").to_string();
     // The init is not our child: how it ended, if it did, is not ours to tell.
-    if let Report::Failed(failure) = crate::handshake::Report::decode(&said, &name, || None) {
+    if let Report::Failed(failure) = Report::from_stub(&said, &name) {
         return Err(Error::Setup(oci_words(&failure.message)));
     }
     record.phase = Phase::Running;
     entry.write_record(&record)?;
-    let running = State {
-        id,
-        status: "running",
-        pid: init.process.pid,
-        bundle: &record.bundle,
-        annotations: &record.annotations,
-    };
+    let running = State { status: "running", ..state };
     run_late_hooks(&entry, "poststart", |hooks| hooks.poststart, &running);
     Ok(0)
+}
+
+/// The startContainer hooks, each in the created container's namespaces and root, as its user and
+/// with its capabilities and no_new_privs (not its seccomp filter, which is for its command), the
+/// way `exec` enters it: the init, waiting for us in the exec stub, is left as it is.
+fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) -> Result<(), Error> {
+    if spec.hooks.start_container.is_empty() {
+        return Ok(());
+    }
+    let signals = supervise::take_signals()?;
+    let dirs = cgroup::existing_dirs_at(&container_cgroup(record, id))?;
+    let mut enter = |hook: &spec::Hook, stdin: &Fd| {
+        let init = manage::trusted_init(id, record)?.ok_or_else(|| Error::Setup(format!("container {id} stopped")))?;
+        // The hook's argv[0] is its path: the exec stub runs argv[0] (the spec's args[0] is only
+        // the name the hook is told it has, which a path lookup must not follow).
+        let args: Vec<String> = [hook.path.clone()].into_iter().chain(hook.args.iter().skip(1).cloned()).collect();
+        // `start` reads nothing from its stdin: the state takes its place for the hook to inherit.
+        sys::dup_onto(stdin.raw(), 0).step(|| "dup3(state pipe, 0)".into())?;
+        let started = spawn::spawn(
+            Birth {
+                setup: spawn::join(init.pidfd, init.process.pid)?,
+                command: command(&args, &hook.env, "/")?,
+                privileges: privileges(&spec.process, None)?,
+                limits: ProcessLimits::default(),
+                output: Output::Inherited,
+                kept_by_runtime: true,
+                start_gate: None,
+                terminal: None,
+                namespaces: 0,
+                pid_namespace: None,
+                cgroup: Placement::Join(dirs.clone()),
+                id_maps: None,
+                veth: None,
+            },
+            &signals,
+            &mut |_| Ok(()),
+        )?;
+        match started.report {
+            Report::Running => Ok(started.child.leave()),
+            Report::Failed(failure) => {
+                Err(Error::Setup(format!("startContainer hook {}: {}", hook.path, failure.message)))
+            }
+            Report::Ready => Err(Error::Setup(format!("startContainer hook {}: not started", hook.path))),
+        }
+    };
+    hooks::run_with(&spec.hooks.start_container, "startContainer", state, &mut enter)
 }
 
 /// The status word of the spec's state (and runc's `paused`), and the pid to report.
