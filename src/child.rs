@@ -131,6 +131,10 @@ pub struct NewContainer {
     pub net: ContainerNet,
     /// Namespaces to join (an OCI bundle's `path`s), opened by the runtime.
     pub joins: Vec<(u64, Fd)>,
+    /// A PID namespace the bundle names, joined last, for our children: the exec stub forks the
+    /// container's init there, and until then its /proc (told this namespace with `pidns=`) is all
+    /// of it we touch.
+    pub pid_namespace: Option<Fd>,
     /// clone3 made a user namespace, whose maps the runtime wrote before "go".
     pub user_namespace: bool,
     /// `--userns auto`: the rootfs, cloned by the runtime and idmapped before "go" (see
@@ -384,6 +388,10 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
             net::configure_container_end(addrs)?;
         }
     }
+    if let Some(fd) = &container.pid_namespace {
+        let join = libc::CLONE_NEWPID as u64;
+        sys::setns(fd.raw(), join).step(|| format!("setns({}, for the init)", sys::namespace_names(join)))?;
+    }
     Ok(working_directory)
 }
 
@@ -584,28 +592,38 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     drop_privileges(config).map_err(Failure::setup)?;
     match &config.start_gate {
         // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
-        // the report pipe closes at the stub's execve, and `create` returns then.
+        // the report pipe closes at the stub's execve (or, where the stub forks the init into the
+        // bundle's PID namespace, once the fork is the runtime's), and `create` returns then.
         Some(gate) => config
             .handshake
             .report_ready()
             .and_then(|()| sys::set_cloexec(gate.fifo.raw(), false).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into()))
+            .and_then(|()| match &config.setup {
+                Setup::Create(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
+                _ => Ok(()),
+            })
             .map_err(Failure::setup)?,
         // The report descriptor reaches the stub, which makes it close-on-exec again before it
         // execs the command: its end of file then means the command runs. Joining a running
         // container, the go pipe reaches it too: its fork waits there to be adopted.
-        None => sys::set_cloexec(config.handshake.report_fd(), false)
-            .step(|| "fcntl(report, F_SETFD, 0)".into())
-            .and_then(|()| match config.setup {
-                Setup::Join { .. } => {
-                    sys::set_cloexec(config.handshake.go_fd(), false).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
-                }
-                Setup::Create(_) => Ok(()),
-            })
-            .and_then(|()| config.handshake.report_executing())
-            .map_err(Failure::setup)?,
+        None => match config.setup {
+            Setup::Join { .. } => pass_to_fork(&config.handshake),
+            Setup::Create(_) => {
+                sys::set_cloexec(config.handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())
+            }
+        }
+        .and_then(|()| config.handshake.report_executing())
+        .map_err(Failure::setup)?,
     }
     let errno = sys::execveat_fd(command.stub.raw(), &command.stub_argv, &command.env);
     Err(Failure::setup(Error::sys("execveat(contain-stub, AT_EMPTY_PATH)", errno)))
+}
+
+/// The report and go pipes reach the stub where it forks the process the container sees: the fork
+/// reports on the one, and waits on the other to be adopted (see stub.rs).
+fn pass_to_fork(handshake: &ChildEnds) -> Result<(), Error> {
+    sys::set_cloexec(handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())?;
+    sys::set_cloexec(handshake.go_fd(), false).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
 }
 
 /// Why none of a command's `PATH` candidates can be executed, as execvp would say it: ENOENT when

@@ -21,6 +21,9 @@
 //!                                                                    the stub, which waits for
 //!                                                                    `start` on the exec FIFO, and
 //!                                                                    the pipe ends at that exec
+//!                                                                    (into a pod's PID namespace:
+//!                                                                    'P' pid first, as below, and
+//!                                                                    the end once it is adopted)
 //!                                                  'X', then:
 //!                                                                    (the child execs the stub)
 //!                                                    'P' pid (i32)   `exec`: the stub forked the
@@ -332,10 +335,13 @@ impl RuntimeEnds {
     }
 }
 
-/// The pid in a report that is, so far, exactly the child's word and the stub's fork report.
+/// The pid in a report that is, so far, exactly the child's last word (about to exec, or ready)
+/// and the stub's fork report.
 fn just_forked(report: &[u8]) -> Option<i32> {
     match report.split_first() {
-        Some((&EXECUTING, rest)) => stub::forked(rest).filter(|(_, after)| after.is_empty()).map(|(pid, _)| pid),
+        Some((&(EXECUTING | READY), rest)) => {
+            stub::forked(rest).filter(|(_, after)| after.is_empty()).map(|(pid, _)| pid)
+        }
         _ => None,
     }
 }
@@ -344,8 +350,8 @@ fn just_forked(report: &[u8]) -> Option<i32> {
 /// a report, leaving what the rest says for `Report::decode`.
 fn split_forked(report: Vec<u8>) -> (Option<i32>, Vec<u8>) {
     match report.split_first() {
-        Some((&EXECUTING, rest)) => match stub::forked(rest) {
-            Some((pid, after)) => (Some(pid), [&[EXECUTING][..], after].concat()),
+        Some((&word @ (EXECUTING | READY), rest)) => match stub::forked(rest) {
+            Some((pid, after)) => (Some(pid), [&[word][..], after].concat()),
             None => (None, report),
         },
         _ => (None, report),
@@ -477,6 +483,7 @@ mod tests {
         assert_eq!(forked(b"XP\x39\x30\0\0E\x02\0\0\0"), (Some(12345), b"XE\x02\0\0\0".to_vec()));
         assert_eq!(forked(b"P\x39\x30\0\0"), (None, b"P\x39\x30\0\0".to_vec()), "not after the child's word");
         assert_eq!(forked(b"X"), (None, b"X".to_vec()));
+        assert_eq!(forked(b"RP\x39\x30\0\0"), (Some(12345), b"R".to_vec()), "an OCI init forked into a pod");
         assert_eq!(forked(b"XP\x39"), (None, b"XP\x39".to_vec()), "cut short");
     }
 

@@ -813,6 +813,27 @@ fn container_null() -> Result<Fd, Error> {
     Ok(null)
 }
 
+/// The plan with every procfs mount told to show the PID namespace open on descriptor `fd`
+/// (`pidns=`, Linux 6.18): mounted from outside that namespace, it shows that one, not ours.
+pub fn proc_of_pid_namespace(plan: Vec<Step>, fd: i32) -> Vec<Step> {
+    let with_pidns = |data: String| {
+        let option = format!("pidns=/proc/self/fd/{fd}");
+        if data.is_empty() {
+            option
+        } else {
+            format!("{data},{option}")
+        }
+    };
+    plan.into_iter()
+        .map(|step| match step {
+            Step::Mount { fstype, source, target, flags, data, propagation } if fstype == "proc" => {
+                Step::Mount { data: with_pidns(data), fstype, source, target, flags, propagation }
+            }
+            step => step,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -996,5 +1017,29 @@ mod tests {
         assert_eq!(binds.len(), 5, "hosts, shm, .containerenv, hostname, resolv.conf: {binds:?}");
         assert!(binds.iter().all(|b| b.source.starts_with('/') && !b.how.recursive));
         assert_eq!(oci_masks(&spec).len(), spec.linux.masked_paths.len() + spec.linux.readonly_paths.len());
+    }
+
+    #[test]
+    fn every_procfs_of_the_plan_is_told_the_pid_namespace_to_show() {
+        let spec = crate::spec::parse_config(include_bytes!("../tests/fixtures/podman-config.json")).unwrap();
+        let (plan, _) = oci_plan(&spec).unwrap();
+        let told = proc_of_pid_namespace(plan.clone(), 7);
+        assert_eq!(told.len(), plan.len());
+        for (before, after) in plan.iter().zip(&told) {
+            match (before, after) {
+                (Step::Mount { fstype, data: was, .. }, Step::Mount { data, .. }) if fstype == "proc" => {
+                    let expected = if was.is_empty() {
+                        "pidns=/proc/self/fd/7".to_string()
+                    } else {
+                        format!("{was},pidns=/proc/self/fd/7")
+                    };
+                    assert_eq!(data, &expected);
+                }
+                (before, after) => assert_eq!(before, after, "only procfs mounts change"),
+            }
+        }
+        assert!(told
+            .iter()
+            .any(|step| matches!(step, Step::Mount { data, .. } if data.ends_with("pidns=/proc/self/fd/7"))));
     }
 }

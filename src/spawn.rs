@@ -113,13 +113,17 @@ pub fn spawn(
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
-    // Joining a running container, the child stays in our PID namespace, where the container
-    // cannot see it, and the stub forks the process it does see (see stub.rs); an OCI init waits
-    // for `start` in the stub, on the exec FIFO; a new container's PID 1 execs through it.
+    // Joining a running container (or, OCI, a PID namespace the bundle names), the child stays in
+    // our PID namespace, where the container cannot see it, and the stub forks the process it does
+    // see (see stub.rs); an OCI init waits for `start` in the stub, on the exec FIFO; a new
+    // container's PID 1 execs through it.
+    let terminal_fork = handshake.terminal.is_some();
+    let fork =
+        |gate| stub::Mode::Fork { kept: kept_by_runtime, terminal: terminal_fork, gate, go_fd: handshake.go_fd() };
     let (report_fd, mode) = match (&setup, &start_gate) {
-        (Setup::Join { .. }, _) => {
-            let terminal = handshake.terminal.is_some();
-            (handshake.report_fd(), stub::Mode::Fork { kept: kept_by_runtime, terminal, go_fd: handshake.go_fd() })
+        (Setup::Join { .. }, _) => (handshake.report_fd(), fork(None)),
+        (Setup::Create(container), Some(gate)) if container.pid_namespace.is_some() => {
+            (handshake.report_fd(), fork(Some(gate.fifo.raw())))
         }
         (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
         (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
@@ -152,16 +156,15 @@ pub fn spawn(
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
 
-    // 3. clone3. An OCI container born into a PID namespace it names by path joins it first
-    //    (setns of a PID namespace is for the caller's children). Joining a running container,
-    //    the child joins its namespaces itself, and we become a subreaper: the process the
-    //    container sees is the stub's fork, the child's child, which becomes ours when the child
-    //    exits.
+    // 3. clone3. Where the process the container sees is the stub's fork (see above), the
+    //    child's child, we become a subreaper: it becomes ours when the child exits. (On a kernel
+    //    whose procfs cannot be told its PID namespace, an OCI container born into one it names
+    //    by path has us join it first, and its child is born there: `pid_namespace`.)
     if let (Setup::Create(_), Some(fd)) = (&config.setup, &pid_namespace) {
         let join = libc::CLONE_NEWPID as u64;
         sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
     }
-    if let Setup::Join { .. } = &config.setup {
+    if let stub::Mode::Fork { .. } = mode {
         sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).step(|| "prctl(PR_SET_CHILD_SUBREAPER, 1)".into())?;
     }
     if namespaces != 0 {

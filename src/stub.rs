@@ -48,8 +48,10 @@ pub enum Mode {
     /// Fork the process the container sees, the caller being invisible to it (`contain exec`),
     /// and wait on the go pipe (`go_fd`) until the runtime has made it its own; `kept`: it dies
     /// with the runtime (PR_SET_PDEATHSIG, armed once it is the runtime's child); `terminal`: its
-    /// stdin is the container's pty, to become its controlling terminal in a session of its own.
-    Fork { kept: bool, terminal: bool, go_fd: i32 },
+    /// stdin is the container's pty, to become its controlling terminal in a session of its own;
+    /// `gate`: then wait for `start` on this exec FIFO, as `Gate` does (OCI `create` into a PID
+    /// namespace the bundle names).
+    Fork { kept: bool, terminal: bool, gate: Option<i32>, go_fd: i32 },
     /// OCI `create`'s init: wait for `start` on the exec FIFO, whose O_PATH descriptor is the
     /// report descriptor.
     Gate,
@@ -59,8 +61,11 @@ impl Mode {
     fn word(self) -> String {
         match self {
             Mode::Exec => "exec".into(),
-            Mode::Fork { kept, terminal, go_fd } => {
-                format!("fork{}{}={go_fd}", if kept { "+kept" } else { "" }, if terminal { "+tty" } else { "" })
+            Mode::Fork { kept, terminal, gate, go_fd } => {
+                let kept = if kept { "+kept" } else { "" };
+                let terminal = if terminal { "+tty" } else { "" };
+                let gate = gate.map_or(String::new(), |fifo| format!("+gate:{fifo}"));
+                format!("fork{kept}{terminal}{gate}={go_fd}")
             }
             Mode::Gate => "gate".into(),
         }
@@ -203,13 +208,15 @@ mod tests {
         let command = [c"sh".to_owned(), c"-c".to_owned()];
         let exec = argv(7, Mode::Exec, &["/usr/bin/sh".into(), "/bin/sh".into()], &command).unwrap();
         assert_eq!(exec, [c"7", c"exec", c"/usr/bin/sh", c"/bin/sh", c"", c"sh", c"-c"]);
-        let kept = Mode::Fork { kept: true, terminal: false, go_fd: 4 };
+        let kept = Mode::Fork { kept: true, terminal: false, gate: None, go_fd: 4 };
         assert_eq!(
             argv(3, kept, &["/bin/sh".into()], &command[..1]).unwrap(),
             [c"3", c"fork+kept=4", c"/bin/sh", c"", c"sh"]
         );
-        let tty = Mode::Fork { kept: true, terminal: true, go_fd: 4 };
+        let tty = Mode::Fork { kept: true, terminal: true, gate: None, go_fd: 4 };
         assert_eq!(argv(3, tty, &["/bin/sh".into()], &command[..1]).unwrap()[1], c"fork+kept+tty=4");
+        let gate = Mode::Fork { kept: false, terminal: false, gate: Some(9), go_fd: 4 };
+        assert_eq!(argv(3, gate, &["/bin/sh".into()], &command[..1]).unwrap()[1], c"fork+gate:9=4");
     }
 
     #[test]
@@ -381,7 +388,7 @@ mod tests {
     fn a_fork_reports_the_pid_and_the_command_runs_there_once_the_runtime_has_adopted_it() {
         let (go_read, go_write) = sys::pipe().unwrap();
         let command = cstrings(&["sh", "-c", "echo $$"]);
-        let fork = Mode::Fork { kept: false, terminal: false, go_fd: go_read.raw() };
+        let fork = Mode::Fork { kept: false, terminal: false, gate: None, go_fd: go_read.raw() };
         let running = start(
             |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
             &[],
@@ -405,7 +412,7 @@ mod tests {
     fn a_fork_whose_runtime_went_away_before_adopting_it_runs_nothing() {
         let (go_read, go_write) = sys::pipe().unwrap();
         let command = cstrings(&["sh", "-c", "echo ran"]);
-        let fork = Mode::Fork { kept: false, terminal: false, go_fd: go_read.raw() };
+        let fork = Mode::Fork { kept: false, terminal: false, gate: None, go_fd: go_read.raw() };
         let running = start(
             |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
             &[],
@@ -446,7 +453,7 @@ mod tests {
     fn a_malformed_invocation_exits_126_and_reports_nothing() {
         let nothing = Outcome { status: ExitStatus::Exited(126), report: vec![], output: String::new() };
         let words = |fd: String, rest: &[&str]| [fd].into_iter().chain(rest.iter().map(|s| s.to_string())).collect();
-        let malformed: [&dyn Fn(String) -> Vec<String>; 14] = [
+        let malformed: [&dyn Fn(String) -> Vec<String>; 16] = [
             // What a `#!/proc/self/exe` interpreter line makes of the stub's argv.
             &|_| ["/proc/self/exe", "/bin/sh"].map(String::from).to_vec(),
             &|fd| words(fd, &["exec", "/bin/echo", "echo"]),
@@ -459,6 +466,8 @@ mod tests {
             &|fd| words(fd, &["execs", "/bin/echo", "", "echo"]),
             &|fd| words(fd, &["fork=", "/bin/echo", "", "echo"]),
             &|fd| words(fd, &["fork+tty+kept=3", "/bin/echo", "", "echo"]),
+            &|fd| words(fd, &["fork+gate:=3", "/bin/echo", "", "echo"]),
+            &|fd| words(fd, &["fork+gate:3", "/bin/echo", "", "echo"]),
             &|_| ["", "exec", "/bin/echo", "", "echo"].map(String::from).to_vec(),
             &|_| ["99999999999", "exec", "/bin/echo", "", "echo"].map(String::from).to_vec(),
             // A descriptor that is not open.

@@ -84,6 +84,18 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             _ => joins.push((namespace.flag, fd)),
         }
     }
+    // A PID namespace the bundle names (a pod's, shared): where procfs can be told which one it
+    // shows (`pidns=`, Linux 6.18), the child sets the container up from our PID namespace,
+    // invisible to that one, and the exec stub forks the init into it (see stub.rs). Elsewhere the
+    // child is born in it, and the pod's processes can see it during its setup.
+    let (pid_namespace, init_into) = match pid_namespace {
+        Some(fd) if proc_takes_pidns(&fd) => (None, Some(fd)),
+        Some(fd) => {
+            log!("this kernel's procfs takes no pidns= (Linux 6.18): the pod's processes see the container's init during its setup");
+            (Some(fd), None)
+        }
+        None => (None, None),
+    };
     // Without a mount namespace, new or joined, the container's mounts are made in ours (the
     // caller's), as the spec allows and crun does: no pivot_root then, which would move the host's
     // own root, but a chroot, and `delete` unmounts what was mounted on the rootfs.
@@ -115,6 +127,10 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let rootfs = Checked::open_following(&root_path).map_err(bad_root)?;
     state.refuse_exposure(&rootfs).map_err(bad_root)?;
     let (plan, bind_requests) = mounts::oci_plan(&spec).map_err(Error::Setup)?;
+    let plan = match &init_into {
+        Some(fd) => mounts::proc_of_pid_namespace(plan, fd.raw()),
+        None => plan,
+    };
     let binds = bind_requests
         .iter()
         .map(|bind| {
@@ -201,6 +217,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         masks: mounts::oci_masks(&spec),
         net: if flags & libc::CLONE_NEWNET as u64 != 0 { ContainerNet::Own(None) } else { ContainerNet::Shared },
         joins,
+        pid_namespace: init_into,
         user_namespace: flags & libc::CLONE_NEWUSER as u64 != 0,
         idmapped_root: None,
         cgroup_namespace,
@@ -278,6 +295,12 @@ fn private_namespace(flag: u64, created: u64, joins: &[(u64, Fd)]) -> Result<boo
     let own = sys::stat(&cpath(&own)?, 0).step(|| format!("stat({own})"))?;
     let joined = sys::fstat(joined).step(|| format!("fstat({} namespace to join)", sys::namespace_names(flag)))?;
     Ok(sys::identity(&own) != sys::identity(&joined))
+}
+
+/// Whether this kernel's procfs takes `pidns` (Linux 6.18): asked of a filesystem context, which
+/// is dropped unmounted.
+fn proc_takes_pidns(namespace: &Fd) -> bool {
+    sys::fsopen(c"proc").and_then(|context| sys::fsconfig_set_fd(&context, c"pidns", namespace.raw())).is_ok()
 }
 
 /// The words engines map to exit codes (podman: 127 for "executable file not found", 126 for

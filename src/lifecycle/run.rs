@@ -258,6 +258,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         masks: if confined { mounts::default_masks() } else { Vec::new() },
         net,
         joins: Vec::new(),
+        pid_namespace: None,
         user_namespace: id_maps.is_some(),
         idmapped_root,
         cgroup_namespace: true,

@@ -19,7 +19,7 @@
 //! MODE says what happens before the exec:
 //! - `exec`: nothing. The caller is already the process the container sees (the PID 1 of a new
 //!   PID namespace, which nobody else could see while it was the runtime's binary).
-//! - `fork[+kept][+tty]=GO_FD`: the caller is in the runtime's PID namespace, joined the
+//! - `fork[+kept][+tty][+gate:FIFO_FD]=GO_FD`: the caller is in the runtime's PID namespace, joined the
 //!   container's for its children only (`contain exec`): it is invisible to the container, and
 //!   this fork is the first process the container can see. The parent writes b'P' and the child's
 //!   pid (i32, little-endian, as the runtime's PID namespace numbers it) to REPORT_FD and exits 0.
@@ -30,7 +30,10 @@
 //!   exiting parent, and fired at once), and makes sure the go pipe has not hung up since (the
 //!   runtime died before the signal was armed). With `+tty` (its stdin is the container's pty)
 //!   it makes a session of its own whose controlling terminal that pty is: in its parent's
-//!   session, the parent's exit would hang the terminal up. If the fork fails, the stub writes
+//!   session, the parent's exit would hang the terminal up. With `+gate:FIFO_FD` (OCI `create`
+//!   into a PID namespace the bundle names, which the caller joined for its children) it then
+//!   closes REPORT_FD, which ends `create`'s report, and waits for `start` as `gate` does, on
+//!   FIFO_FD, which is its report descriptor from then on. If the fork fails, the stub writes
 //!   b'K' and the errno and exits 125.
 //! - `gate`: OCI `create`'s init, waiting for `start`. REPORT_FD is an O_PATH descriptor of the
 //!   container's exec FIFO; the stub opens /proc/self/fd/REPORT_FD for writing, which blocks until
@@ -193,6 +196,7 @@ enum Mode {
 struct Fork {
     kept: bool,
     terminal: bool,
+    gate: Option<usize>,
     go_fd: usize,
 }
 
@@ -207,8 +211,13 @@ impl Mode {
         let mut rest = starts_with(word, b"fork")?;
         let kept = starts_with(rest, b"+kept").inspect(|after| rest = *after).is_some();
         let terminal = starts_with(rest, b"+tty").inspect(|after| rest = *after).is_some();
+        let mut gate = None;
+        if let Some(after) = starts_with(rest, b"+gate:") {
+            let (fifo, after) = digits(after)?;
+            (gate, rest) = (Some(fifo), after);
+        }
         let go_fd = starts_with(rest, b"=").and_then(decimal)?;
-        Some(Mode::Fork(Fork { kept, terminal, go_fd }))
+        Some(Mode::Fork(Fork { kept, terminal, gate, go_fd }))
     }
 }
 
@@ -239,12 +248,19 @@ fn run(args: &[*const u8], envp: *const *const u8) -> i32 {
     let Some(invocation) = Invocation::parse(args) else {
         return EXIT_NOT_EXECUTABLE;
     };
-    let report_fd = invocation.report_fd;
+    let mut report_fd = invocation.report_fd;
     match invocation.mode {
         Mode::Exec => {}
         Mode::Fork(fork) => {
             if let Err(code) = fork_the_visible_process(report_fd, fork) {
                 return code;
+            }
+            if let Some(fifo) = fork.gate {
+                close(report_fd);
+                if !wait_for_start(fifo) {
+                    return EXIT_SETUP_FAILED;
+                }
+                report_fd = fifo;
             }
         }
         Mode::Gate => {
@@ -271,7 +287,7 @@ fn run(args: &[*const u8], envp: *const *const u8) -> i32 {
 
 /// `fork`: returns in the child only, once it is the runtime's (Err: the exit code of a parent
 /// that is done, or of a child that must not go on).
-fn fork_the_visible_process(report_fd: usize, Fork { kept, terminal, go_fd }: Fork) -> Result<(), i32> {
+fn fork_the_visible_process(report_fd: usize, Fork { kept, terminal, go_fd, .. }: Fork) -> Result<(), i32> {
     // SAFETY: clone with only an exit signal is fork(2): the child gets a copy of this address
     // space and returns here with 0, on a copy of this stack.
     let pid = unsafe { syscall5(nr::CLONE, SIGCHLD, 0, 0, 0, 0) };
@@ -449,21 +465,28 @@ fn starts_with(arg: *const u8, prefix: &[u8]) -> Option<*const u8> {
     Some(unsafe { arg.add(prefix.len()) })
 }
 
-/// A descriptor number written in decimal: digits only, at least one. (Bounded only so that it
-/// cannot overflow: fcntl refuses any number that is not an open descriptor.)
-fn decimal(digits: *const u8) -> Option<usize> {
+/// A descriptor number written in decimal, the whole rest of the string: digits only, at least
+/// one. (Bounded only so that it cannot overflow: fcntl refuses any number that is not an open
+/// descriptor.)
+fn decimal(text: *const u8) -> Option<usize> {
+    // SAFETY: `digits` stops at the NUL, so what follows the number is a string still.
+    digits(text).filter(|&(_, rest)| unsafe { *rest == 0 }).map(|(value, _)| value)
+}
+
+/// A decimal number at the start of `text`, at least one digit, and what follows it.
+fn digits(text: *const u8) -> Option<(usize, *const u8)> {
     let mut value: usize = 0;
-    let mut next = digits;
+    let mut next = text;
     // SAFETY: each read is at or before the string's terminating NUL, where the loop stops.
-    while let byte @ 1.. = unsafe { *next } {
-        if !byte.is_ascii_digit() || value > i32::MAX as usize / 10 {
+    while let byte @ b'0'..=b'9' = unsafe { *next } {
+        if value > i32::MAX as usize / 10 {
             return None;
         }
         value = value * 10 + (byte - b'0') as usize;
         // SAFETY: the byte just read was not the NUL, so the next one is still in the string.
         next = unsafe { next.add(1) };
     }
-    (next != digits).then_some(value)
+    (next != text).then_some((value, next))
 }
 
 fn exit(code: i32) -> ! {

@@ -102,3 +102,20 @@ pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
     // SAFETY: both strings are NUL-terminated and outlive the call.
     check(unsafe { syscall!(PIVOT_ROOT, new_root.as_ptr(), put_old.as_ptr()) }).map(drop)
 }
+
+/// fsopen(2): a filesystem context, not yet a mount. contain only asks one whether procfs takes
+/// an option (`pidns`, Linux 6.18), and drops it.
+pub fn fsopen(fstype: &CStr) -> Result<Fd, Errno> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    // SAFETY: `fstype` is NUL-terminated and outlives the call.
+    let fd = check(unsafe { syscall!(FSOPEN, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// fsconfig(2) with FSCONFIG_SET_FD: an option of `context` whose value is a descriptor
+/// (procfs's `pidns`: the PID namespace it shows); EINVAL where the filesystem has no such option.
+pub fn fsconfig_set_fd(context: &Fd, key: &CStr, fd: i32) -> Result<(), Errno> {
+    const FSCONFIG_SET_FD: u32 = 5;
+    // SAFETY: `key` is NUL-terminated and outlives the call; the value is unused for this command.
+    check(unsafe { syscall!(FSCONFIG, context.0, FSCONFIG_SET_FD, key.as_ptr(), std::ptr::null::<u8>(), fd) }).map(drop)
+}
