@@ -1769,3 +1769,81 @@ fn a_start_container_hook_the_image_chose_runs_with_the_containers_privileges() 
     let _ = fs::remove_dir_all(&bundle);
     let _ = fs::remove_dir_all(&rootfs);
 }
+
+/// Whether this kernel's procfs takes `pidns=` (Linux 6.18), tried in a mount namespace of its own.
+fn proc_takes_pidns() -> bool {
+    let dir = scratch().join("pidns-probe");
+    fs::create_dir_all(&dir).unwrap();
+    let script = format!("mount -t proc -o pidns=/proc/self/ns/pid proc {}", dir.display());
+    Command::new("unshare").args(["-m", "sh", "-c", &script]).stderr(Stdio::null()).status().unwrap().success()
+}
+
+/// OCI `create` into a PID namespace the bundle names (a pod that shares one: Kubernetes'
+/// shareProcessNamespace, debug containers): the pod's PID 1, the witness, with CAP_SYS_PTRACE,
+/// watches the namespace while create's child sets the container up, each mount and its pivot_root
+/// held by strace.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_create_into_a_pods_pid_namespace_is_never_the_host_binary_there() {
+    let name = root_test("podpid");
+    let (rootfs, seen) = rootfs_with_witness(&name);
+    let pod = format!("{name}-pod");
+    let mut runtime =
+        command(&run_args(&rootfs, &pod, &["--cap-add", "SYS_PTRACE"], &["/bin/witness"])).spawn().unwrap();
+    let _pod_gone = CleanUp(pod.clone());
+    wait_until_running(&pod);
+    let pod_init = container_pids(&pod, 1)[0];
+    let bounding = bounding_set_of(pod_init);
+    // The same rootfs, so that a process of the new container has the witness's root.
+    let bundle = oci_bundle(&name, &rootfs, &["true"], &[]);
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    let pid_ns = format!("/proc/{pod_init}/ns/pid");
+    for namespace in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+        if namespace["type"] == "pid" {
+            namespace["path"] = serde_json::json!(pid_ns);
+        }
+    }
+    fs::write(&config, spec.to_string()).unwrap();
+    let _delete = Defer(|| {
+        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
+    });
+    let log = scratch().join(format!("{name}.log"));
+    let said = scratch().join(format!("{name}.create"));
+    wait_for("the witness to watch", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
+    require_tool("strace", "strace");
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    // strace follows the init until it ends, after `start`: create is over once its state says so.
+    let mut traced = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=mount,pivot_root,execveat"])
+        .args(["-e", "inject=pivot_root,execveat:delay_enter=300000"])
+        .arg(contain_bin())
+        .args(["--debug", "--log", log.to_str().unwrap(), "create", "--bundle", bundle.to_str().unwrap(), &name])
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap();
+    let strace_pid = traced.id() as i32;
+    let _strace_gone = Defer(|| kill_quietly(strace_pid));
+    wait_for("the container to be created", Duration::from_secs(20), || {
+        contain(&["state", &name]).stdout.contains("\"created\"").then_some(())
+    });
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let ended = wait_for("the container's command to end", Duration::from_secs(20), || traced.try_wait().unwrap());
+    assert_eq!(ended.code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    fs::write(rootfs.join("tmp/stop"), "").unwrap();
+    assert_eq!(runtime.wait().unwrap().code(), Some(0), "the witness's container");
+    let seen = fs::read_to_string(seen).unwrap();
+    if proc_takes_pidns() {
+        let fifo = format!("/run/contain/{name}/exec.fifo");
+        assert_nothing_of_the_host(&seen, bounding, ("0", "1"), &[&fifo, said.to_str().unwrap()]);
+    } else {
+        // Where procfs cannot be told its PID namespace, the child is born in the pod's, and
+        // create says so.
+        let log = fs::read_to_string(&log).unwrap();
+        assert!(log.contains("the pod's processes see the container's init during its setup"), "{log}");
+    }
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
