@@ -259,6 +259,12 @@ fn join_namespaces(pidfd: &Fd, namespaces: u64) -> Result<(), Error> {
     let user = libc::CLONE_NEWUSER as u64;
     let join =
         |flag: u64| sys::setns(pidfd.raw(), flag).step(|| format!("setns(pidfd, {})", sys::namespace_names(flag)));
+    // All at once where that works (host root joining a container without a user namespace of
+    // its own: one setns, one set of credentials to prepare); one by one where it does not.
+    let others = namespaces & !user;
+    if others != 0 && namespaces & user == 0 && sys::setns(pidfd.raw(), others).is_ok() {
+        return Ok(());
+    }
     let mut refused = Vec::new();
     for flag in JOIN_ORDER.map(|flag| flag as u64).into_iter().filter(|flag| namespaces & flag != 0) {
         match sys::setns(pidfd.raw(), flag) {

@@ -275,14 +275,24 @@ impl RuntimeEnds {
             Ok(()) | Err(Errno(libc::EPIPE)) => {}
             Err(errno) => return Err(Error::sys("write(go pipe)", errno)),
         }
+        let mut go_write = Some(go_write);
+        // Our child, watched until the stub's fork is adopted: a child killed between its fork and
+        // its report would leave the fork waiting on the go pipe, and us on the fork's end of the
+        // report pipe. Its end hangs the go pipe up, which ends the fork.
+        let child_ended = sys::pidfd_open(pid).ok();
+        let mut watching = child_ended.is_some();
+        // Whom a SIGTERM during setup kills: our child, then the fork we adopt.
+        let mut setting_up = pid;
         let mut report = Vec::new();
         let mut interrupted = None;
         loop {
+            let watched = child_ended.as_ref().filter(|_| watching).map_or(-1, Fd::raw);
             let mut fds = [
                 libc::pollfd { fd: report_read.raw(), events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: watched, events: libc::POLLIN, revents: 0 },
             ];
-            sys::poll(&mut fds, None).step(|| "ppoll(report pipe, signalfd)".into())?;
+            sys::poll(&mut fds, None).step(|| "ppoll(report pipe, signalfd, pidfd)".into())?;
             // The report first: when the command already runs (its end of file is there), a signal
             // that came meanwhile is the command's, left in the signalfd for the supervisor to
             // forward, not a reason to stop a setup that is over.
@@ -292,11 +302,14 @@ impl RuntimeEnds {
                     0 => break,
                     n => report.extend_from_slice(&chunk[..n]),
                 }
-                if just_forked(&report).is_some() {
+                if let Some(forked) = just_forked(&report) {
                     // The stub's fork waits for this: reaped, our child (which exits right after
                     // its word) hands its child on to us, the subreaper, before the fork goes on.
                     sys::wait_child(pid, false).step(|| format!("wait4({pid})"))?;
-                    let _ = sys::write_all(go_write.raw(), &[ADOPTED]);
+                    if let Some(go) = &go_write {
+                        let _ = sys::write_all(go.raw(), &[ADOPTED]);
+                    }
+                    (setting_up, watching) = (forked, false);
                 }
                 if report == [HOOKS] {
                     report.clear();
@@ -305,17 +318,22 @@ impl RuntimeEnds {
                         return Err(err);
                     }
                     // A child already gone: its report's end of file says the rest.
-                    let _ = sys::write_all(go_write.raw(), &[CONTINUE]);
+                    if let Some(go) = &go_write {
+                        let _ = sys::write_all(go.raw(), &[CONTINUE]);
+                    }
                 }
                 // Read on before looking at signals: the end of file may be right behind these
                 // bytes (EXECUTING, then the command's execve).
                 continue;
             }
+            if fds[2].revents != 0 {
+                (go_write, watching) = (None, false);
+            }
             if fds[1].revents != 0 {
                 while let Some(sig) = sys::next_signal(signals).step(|| "read(signalfd)".into())? {
                     if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) {
                         log!("{} during setup: stopping the container before its command starts", signal_name(sig));
-                        let _ = sys::kill(pid, libc::SIGKILL);
+                        let _ = sys::kill(setting_up, libc::SIGKILL);
                         interrupted.get_or_insert(sig);
                     }
                 }

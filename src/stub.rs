@@ -384,17 +384,22 @@ mod tests {
         assert_eq!(running.finish().output, "got it\n");
     }
 
-    #[test]
-    fn a_fork_reports_the_pid_and_the_command_runs_there_once_the_runtime_has_adopted_it() {
+    /// The stub in `Mode::Fork`, running `sh -c SCRIPT`, and our end of its go pipe.
+    fn start_fork(script: &str) -> (Running, Fd) {
         let (go_read, go_write) = sys::pipe().unwrap();
-        let command = cstrings(&["sh", "-c", "echo $$"]);
+        let command = cstrings(&["sh", "-c", script]);
         let fork = Mode::Fork { kept: false, terminal: false, gate: None, go_fd: go_read.raw() };
         let running = start(
             |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
             &[],
             |_| sys::set_cloexec(go_read.raw(), false).unwrap(),
         );
-        drop(go_read);
+        (running, go_write)
+    }
+
+    #[test]
+    fn a_fork_reports_the_pid_and_the_command_runs_there_once_the_runtime_has_adopted_it() {
+        let (running, go_write) = start_fork("echo $$");
         let mut said = [0u8; 5];
         assert_eq!(sys::read(running.report.raw(), &mut said), Ok(5));
         let (pid, rest) = forked(&said).unwrap_or_else(|| panic!("no fork report: {said:?}"));
@@ -410,15 +415,8 @@ mod tests {
 
     #[test]
     fn a_fork_whose_runtime_went_away_before_adopting_it_runs_nothing() {
-        let (go_read, go_write) = sys::pipe().unwrap();
-        let command = cstrings(&["sh", "-c", "echo ran"]);
-        let fork = Mode::Fork { kept: false, terminal: false, gate: None, go_fd: go_read.raw() };
-        let running = start(
-            |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
-            &[],
-            |_| sys::set_cloexec(go_read.raw(), false).unwrap(),
-        );
-        drop((go_read, go_write));
+        let (running, go_write) = start_fork("echo ran");
+        drop(go_write);
         let report = read_to_end(&running.report);
         assert!(forked(&report).is_some_and(|(_, rest)| rest.is_empty()), "{report:?}");
         assert!(read_to_end(&running.stdout).is_empty(), "the command ran without its runtime");

@@ -1655,19 +1655,19 @@ fn bounding_set_of(pid: i32) -> u64 {
     u64::from_str_radix(status_field(&status, "CapBnd:"), 16).unwrap()
 }
 
-fn no_exec_window(what: &str, extra: &[&str]) {
+/// Two execs into a witness's container, each `contain` + `exec_args(NAME)` under `exec_slowly`.
+fn no_exec_window(what: &str, exec_args: impl Fn(&str) -> Vec<String>) {
     let name = root_test(what);
     let (rootfs, _) = rootfs_with_witness(&name);
     let mut runtime =
-        command(&run_args(&rootfs, &name, &[&["--cap-add", "SYS_PTRACE"][..], extra].concat(), &["/bin/witness"]))
-            .spawn()
-            .unwrap();
+        command(&run_args(&rootfs, &name, &["--cap-add", "SYS_PTRACE"], &["/bin/witness"])).spawn().unwrap();
     let _guard = CleanUp(name.clone());
     wait_until_running(&name);
     let bounding = bounding_set_of(container_pids(&name, 1)[0]);
     let seen = witnessed(&rootfs, &mut runtime, || {
         for round in 0..2 {
-            let exec = exec_slowly(&["exec", "-q", &name, "--", "sleep", "0.2"]);
+            let args = exec_args(&name);
+            let exec = exec_slowly(&args.iter().map(String::as_str).collect::<Vec<_>>());
             assert_eq!(exec.code, 0, "exec {round}: {}", exec.stderr);
         }
     });
@@ -1679,7 +1679,21 @@ fn no_exec_window(what: &str, extra: &[&str]) {
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn an_exec_is_never_the_host_binary_where_a_ptracing_container_can_see_it() {
-    no_exec_window("execwindow", &[]);
+    no_exec_window("execwindow", |name| ["exec", "-q", name, "--", "sleep", "0.2"].map(String::from).to_vec());
+}
+
+/// The same for an engine's exec, as conmon makes it: a process file, `--detach`, a pid file.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_engines_exec_is_never_the_host_binary_where_a_ptracing_container_can_see_it() {
+    no_exec_window("ociexecwindow", |name| {
+        let process = scratch().join(format!("{name}-process.json"));
+        let json = serde_json::json!({ "args": ["sleep", "0.2"], "cwd": "/", "user": { "uid": 0, "gid": 0 }, "env": ["PATH=/bin"] });
+        fs::write(&process, json.to_string()).unwrap();
+        let pid_file = scratch().join(format!("{name}-exec.pid"));
+        let (process, pid_file) = (process.to_str().unwrap().to_string(), pid_file.to_str().unwrap().to_string());
+        ["exec", "--process", &process, "--detach", "--pid-file", &pid_file, name].map(String::from).to_vec()
+    });
 }
 
 /// An OCI bundle in the scratch directory: crun's own example config (tests/fixtures), with the
@@ -1700,6 +1714,18 @@ fn oci_bundle(name: &str, rootfs: &Path, args: &[&str], caps: &[&str]) -> PathBu
     bundle
 }
 
+/// `contain create` of `bundle` as `name`; the file its output went to, and its init's pid. The
+/// created init keeps create's stdout and stderr for its command: a file, not a pipe whose end of
+/// file would wait for the container.
+fn create_oci(name: &str, bundle: &Path) -> (PathBuf, i32) {
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), name]).stdout(out()).stderr(out()).status();
+    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    let state: serde_json::Value = serde_json::from_str(&contain(&["state", name]).stdout).unwrap();
+    (said, state["pid"].as_i64().unwrap() as i32)
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn a_created_oci_init_waits_for_start_as_the_stub_with_the_containers_privileges() {
@@ -1709,15 +1735,7 @@ fn a_created_oci_init_waits_for_start_as_the_stub_with_the_containers_privileges
     let _delete = Defer(|| {
         let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
     });
-    // The created init keeps create's stdout and stderr for its command: to a file, not a pipe
-    // whose end of file would wait for the container.
-    let said = scratch().join(format!("{name}.create"));
-    let out = || Stdio::from(fs::File::create(&said).unwrap());
-    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), &name]).stdout(out()).stderr(out()).status();
-    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
-    let init: i32 = serde_json::from_str::<serde_json::Value>(&contain(&["state", &name]).stdout).unwrap()["pid"]
-        .as_i64()
-        .unwrap() as i32;
+    let (said, init) = create_oci(&name, &bundle);
     let bounding = bounding_set_of(init);
     // A process exec'd into the created container (with the CAP_SYS_PTRACE the bundle grants)
     // watches its PID 1, the init that waits for `start`.
@@ -1751,13 +1769,7 @@ fn a_start_container_hook_the_image_chose_runs_with_the_containers_privileges() 
     let _delete = Defer(|| {
         let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
     });
-    let said = scratch().join(format!("{name}.create"));
-    let out = || Stdio::from(fs::File::create(&said).unwrap());
-    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), &name]).stdout(out()).stderr(out()).status();
-    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
-    let init: i32 = serde_json::from_str::<serde_json::Value>(&contain(&["state", &name]).stdout).unwrap()["pid"]
-        .as_i64()
-        .unwrap() as i32;
+    let (_, init) = create_oci(&name, &bundle);
     let init_status = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
     let start = contain(&["start", &name]);
     assert_eq!(start.code, 0, "{}", start.stderr);
