@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::witness::*;
 use common::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -570,15 +571,6 @@ fn forged_ids_cgroups_and_symlinks_touch_nothing_outside_the_state_directory() {
     assert_eq!(contain(&["kill", &name]).code, 0);
     assert_eq!(finish(attacker).code, 137);
     assert_no_leftovers(&name, rootfs());
-}
-
-/// A field of /proc/PID/status.
-fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {field} in {status}"))
 }
 
 #[test]
@@ -1574,87 +1566,6 @@ fn a_sysctl_is_not_written_through_the_bundles_proc() {
 // CVE-2016-9962 class: a process the container can see while it is still the runtime's.
 // ---------------------------------------------------------------------------------------------
 
-/// The witness (tests/fixtures/witness.c), compiled once per test process with `gcc -static`: a
-/// container's PID 1 that records what it can see of every process that entered its PID namespace
-/// from outside (PPid 0) until /tmp/stop appears: its exe, whether its root is the container's,
-/// its capabilities, seccomp mode, no_new_privs and descriptors.
-fn witness() -> &'static Path {
-    static WITNESS: OnceLock<PathBuf> = OnceLock::new();
-    WITNESS.get_or_init(|| {
-        require_tool("gcc", "gcc libc6-dev");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/witness.c");
-        let binary = scratch().join("witness");
-        let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(&binary).arg(&source).output().unwrap();
-        assert!(out.status.success(), "gcc -static: {}", String::from_utf8_lossy(&out.stderr));
-        binary
-    })
-}
-
-/// A rootfs whose /bin/witness is the witness, and the file it writes there.
-fn rootfs_with_witness(name: &str) -> (PathBuf, PathBuf) {
-    let rootfs = fresh_rootfs(name);
-    fs::copy(witness(), rootfs.join("bin/witness")).unwrap();
-    let seen = rootfs.join("tmp/witness");
-    (rootfs, seen)
-}
-
-/// Waits for the witness to be watching, lets `act` run, then stops it and returns what it saw;
-/// `runtime` is the witness's container, which must then end with the witness's status, 0.
-fn witnessed(rootfs: &Path, runtime: &mut Child, act: impl FnOnce()) -> String {
-    wait_for("the witness to watch", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
-    act();
-    fs::write(rootfs.join("tmp/stop"), "").unwrap();
-    assert_eq!(runtime.wait().unwrap().code(), Some(0), "the witness's container");
-    fs::read_to_string(rootfs.join("tmp/witness")).unwrap()
-}
-
-/// `contain exec` under strace, each call that could start or end a window held for 0.3 s: the
-/// child's setns (where 5efdf69's child sat, visible, as the host binary), the stub's execveat,
-/// and the execve of the command (where the stub's fork sits, visible, before it becomes it).
-fn exec_slowly(args: &[&str]) -> Output {
-    require_tool("strace", "strace");
-    let mut strace = vec!["-f", "-qq", "-o", "/dev/null", "-e", "trace=setns,execve,execveat"];
-    strace.extend(["-e", "inject=setns,execve,execveat:delay_enter=300000"]);
-    let mut command = Command::new("strace");
-    command.args(strace).arg(contain_bin()).args(args).stdin(Stdio::null());
-    finish(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
-}
-
-/// What may ever be visible in a container: its exe is the sealed stub or a file of the image, its
-/// root the container's, its capabilities within `bounding` (the container's), with the seccomp
-/// mode and no_new_privs the container has (`confined`), and its descriptors pipes, /dev/null, a
-/// pty or `allowed`.
-fn assert_nothing_of_the_host(seen: &str, bounding: u64, confined: (&str, &str), allowed: &[&str]) {
-    let field = |line: &str, key: &str| -> String {
-        line.split(' ').find_map(|word| word.strip_prefix(key)).unwrap_or_else(|| panic!("{key} in {line}")).into()
-    };
-    let image = ["/bin/", "/sbin/", "/usr/"];
-    assert!(seen.contains("exe=/memfd:contain-stub (deleted)"), "the witness never saw the stub:\n{seen}");
-    for line in seen.lines() {
-        let exe = line.strip_prefix("exe=").and_then(|rest| rest.split(" root=").next()).unwrap_or_default();
-        let from_image = image.iter().any(|dir| exe.starts_with(dir));
-        assert!(exe == "?" || exe == "/memfd:contain-stub (deleted)" || from_image, "exe of the host: {line}");
-        let line = &line[line.find(" root=").unwrap_or(0)..];
-        assert!(matches!(field(line, "root=").as_str(), "own" | "?"), "a root outside the container: {line}");
-        for caps in ["capeff=", "capprm="] {
-            let value = u64::from_str_radix(&field(line, caps), 16).unwrap();
-            assert_eq!(value & !bounding, 0, "{caps} beyond the container's {bounding:#x}: {line}");
-        }
-        assert_eq!((field(line, "seccomp=").as_str(), field(line, "nnp=").as_str()), confined, "{line}");
-        let fds = field(line, "fds=");
-        for fd in fds.split(',').filter(|fd| !fd.is_empty()) {
-            let fine = ["pipe:", "/dev/null", "/dev/pts/"].iter().chain(allowed).any(|ok| fd.starts_with(ok));
-            assert!(fine, "a descriptor of the host ({fd}): {line}");
-        }
-    }
-}
-
-/// The container's bounding set, as the witness's own status shows it.
-fn bounding_set_of(pid: i32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    u64::from_str_radix(status_field(&status, "CapBnd:"), 16).unwrap()
-}
-
 /// Two execs into a witness's container, each `contain` + `exec_args(NAME)` under `exec_slowly`.
 fn no_exec_window(what: &str, exec_args: impl Fn(&str) -> Vec<String>) {
     let name = root_test(what);
@@ -1857,5 +1768,29 @@ fn a_create_into_a_pods_pid_namespace_is_never_the_host_binary_there() {
         assert!(log.contains("the pod's processes see the container's init during its setup"), "{log}");
     }
     let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// `contain exec` into a `--userns auto` container whose root holds CAP_SYS_PTRACE in its own user
+/// namespace: the witness sees no process of contain's binary, nothing of
+/// the host's, while strace holds each setns, execveat and execve.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_exec_into_a_userns_auto_container_is_never_the_host_binary_there() {
+    let name = root_test("autowindow");
+    let (rootfs, _) = rootfs_with_witness(&name);
+    let args = run_args(&rootfs, &name, &["--userns", "auto", "--cap-add", "SYS_PTRACE"], &["/bin/witness"]);
+    let mut runtime = auto("contain:1000000:6553600\n", &args).spawn().unwrap();
+    let _guard = CleanUp(name.clone());
+    wait_until_running(&name);
+    let bounding = bounding_set_of(container_pids(&name, 1)[0]);
+    let seen = witnessed(&rootfs, &mut runtime, || {
+        for round in 0..2 {
+            let exec = exec_slowly(&["exec", "-q", &name, "--", "sleep", "0.2"]);
+            assert_eq!(exec.code, 0, "exec {round}: {}", exec.stderr);
+        }
+    });
+    assert_nothing_of_the_host(&seen, bounding, ("2", "1"), &[]);
+    assert_no_leftovers(&name, &rootfs);
     let _ = fs::remove_dir_all(&rootfs);
 }

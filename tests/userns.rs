@@ -15,13 +15,11 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::Duration;
 
 use common::*;
@@ -31,34 +29,6 @@ const RANGES: &str = "contain:1000000:6553600\n";
 const FIRST: u32 = 1000000;
 const IDS: u32 = 65536;
 const DEFAULT_STATE: &str = "/run/contain";
-
-/// `contain ARGS`, with `ranges` as its /etc/subuid and /etc/subgid.
-fn auto(ranges: &str, args: &[&str]) -> Command {
-    let file = scratch().join(format!("subordinate-{}", unique_name("ranges")));
-    fs::write(&file, ranges).unwrap();
-    // A bind mount needs something to cover: a host without the files gets empty ones, which say
-    // what no files say.
-    for path in ["/etc/subuid", "/etc/subgid"] {
-        fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-    }
-    let source = CString::new(file.to_str().unwrap()).unwrap();
-    let mut cmd = command(args);
-    // SAFETY: between fork and exec the closure makes only system calls (async-signal-safe), on
-    // strings made before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let check = |ret: i32| if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
-            let none = std::ptr::null();
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()))?;
-            for target in [c"/etc/subuid", c"/etc/subgid"] {
-                check(libc::mount(source.as_ptr(), target.as_ptr(), none, libc::MS_BIND, std::ptr::null()))?;
-            }
-            Ok(())
-        });
-    }
-    cmd
-}
 
 /// `contain run --userns auto` of `cmd` in `rootfs`, to completion.
 fn run_auto(rootfs: &Path, name: &str, extra: &[&str], cmd: &[&str]) -> Output {

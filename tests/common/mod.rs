@@ -9,6 +9,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::ffi::CString;
 use std::fs;
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -19,6 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+pub mod witness;
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// What a default container hides (behind /dev/null or an empty tmpfs) and makes read-only.
@@ -503,4 +506,32 @@ pub fn kill_runtimes_of(name: &str) {
             kill_quietly(pid);
         }
     }
+}
+
+/// `contain ARGS`, with `ranges` as its /etc/subuid and /etc/subgid.
+pub fn auto(ranges: &str, args: &[&str]) -> Command {
+    let file = scratch().join(format!("subordinate-{}", unique_name("ranges")));
+    fs::write(&file, ranges).unwrap();
+    // A bind mount needs something to cover: a host without the files gets empty ones, which say
+    // what no files say.
+    for path in ["/etc/subuid", "/etc/subgid"] {
+        fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    }
+    let source = CString::new(file.to_str().unwrap()).unwrap();
+    let mut cmd = command(args);
+    // SAFETY: between fork and exec the closure makes only system calls (async-signal-safe), on
+    // strings made before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let check = |ret: i32| if ret == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+            let none = std::ptr::null();
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()))?;
+            for target in [c"/etc/subuid", c"/etc/subgid"] {
+                check(libc::mount(source.as_ptr(), target.as_ptr(), none, libc::MS_BIND, std::ptr::null()))?;
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
