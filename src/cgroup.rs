@@ -821,10 +821,19 @@ fn mounted_hierarchies() -> Result<Vec<String>, Error> {
     let listed = sys::list_dir(&root).step(|| format!("getdents64({CGROUP_ROOT})"))?;
     let listed = listed.into_iter().filter_map(|entry| entry.name.into_string().ok());
     let mut seen = Vec::new();
-    let mut names = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for name in V1_OCI_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed) {
+        // The controllers' own names come first, and again in the listing: looked at once.
+        if names.contains(&name) {
+            continue;
+        }
         let mount = format!("{CGROUP_ROOT}/{name}");
-        if !(is_fs(&mount, CGROUP_SUPER_MAGIC)? || is_fs(&mount, CGROUP2_SUPER_MAGIC)?) {
+        let kind = match sys::statfs_type(&cpath(&mount)?) {
+            Ok(kind) => kind,
+            Err(Errno(libc::ENOENT)) => continue,
+            Err(errno) => return Err(Error::sys(format!("statfs({mount})"), errno)),
+        };
+        if kind != CGROUP_SUPER_MAGIC && kind != CGROUP2_SUPER_MAGIC {
             continue;
         }
         let Some(identity) = identity_of(&mount)? else { continue };
