@@ -27,6 +27,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use common::witness::*;
 use common::*;
 
 /// The user with subordinate ids, and the one without.
@@ -1054,4 +1055,45 @@ fn vm_only_memory_limits_work_rootless_in_a_cgroup_v2_subtree_delegated_by_chown
     assert_eq!(entries(&top).into_iter().filter(|e| e.starts_with("contain-")).count(), 0, "cgroups left");
     assert_eq!(fs::read_to_string(shell.join("cgroup.procs")).unwrap(), "", "the runtimes are gone");
     sandbox.assert_nothing_left();
+}
+
+/// `contain exec` as a user without root, into their container whose root holds CAP_SYS_PTRACE in
+/// its user namespace: the witness (tests/common/witness.rs) sees no process of contain's binary
+/// and nothing of the host's, while strace (the user's own) holds each setns, execveat and execve.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_rootless_exec_is_never_the_host_binary_where_its_container_can_see_it() {
+    let name = root_test("rlwindow");
+    let sandbox = Sandbox::new(unranged_user(), "rlwindow");
+    // A copy of the users' rootfs (root's; the witness writes to its /tmp, which anyone may).
+    shared_scratch();
+    let rootfs = fresh_rootfs(&name);
+    fs::copy(witness(), rootfs.join("bin/witness")).unwrap();
+    let mut runtime =
+        sandbox.command(&run_args(&rootfs, &name, &["--cap-add", "SYS_PTRACE"], &["/bin/witness"])).spawn().unwrap();
+    sandbox.wait_until_running(&name);
+    let init = sandbox
+        .contain(&["list"])
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bounding = bounding_set_of(init);
+    let seen = witnessed(&rootfs, &mut runtime, || {
+        for round in 0..2 {
+            let env = [("HOME", sandbox.dir.as_path()), ("XDG_RUNTIME_DIR", &sandbox.xdg())];
+            let user_bin = user_bin().to_str().unwrap();
+            let args = [&SLOWLY[..], &[user_bin, "exec", "-q", &name, "--", "sleep", "0.2"]].concat();
+            let exec = finish(sandbox.command_with(&env, Path::new("/usr/bin/strace"), &args).spawn().unwrap());
+            assert_eq!(exec.code, 0, "exec {round}: {}", exec.stderr);
+        }
+    });
+    assert_nothing_of_the_host(&seen, bounding, ("2", "1"), &[]);
+    sandbox.assert_nothing_left();
+    let _ = fs::remove_dir_all(&rootfs);
 }

@@ -28,6 +28,7 @@ pub fn witness() -> &'static Path {
     static WITNESS: OnceLock<PathBuf> = OnceLock::new();
     WITNESS.get_or_init(|| {
         require_tool("gcc", "gcc libc6-dev");
+        require_tool("strace", "strace");
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/witness.c");
         let binary = scratch().join("witness");
         let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(&binary).arg(&source).output().unwrap();
@@ -58,13 +59,23 @@ pub fn witnessed(rootfs: &Path, runtime: &mut Child, act: impl FnOnce()) -> Stri
 /// child's setns (where 5efdf69's child sat, visible, as the host binary), the stub's execveat,
 /// and the execve of the command (where the stub's fork sits, visible, before it becomes it).
 pub fn exec_slowly(args: &[&str]) -> Output {
-    require_tool("strace", "strace");
-    let mut strace = vec!["-f", "-qq", "-o", "/dev/null", "-e", "trace=setns,execve,execveat"];
-    strace.extend(["-e", "inject=setns,execve,execveat:delay_enter=300000"]);
     let mut command = Command::new("strace");
-    command.args(strace).arg(contain_bin()).args(args).stdin(Stdio::null());
+    command.args(SLOWLY).arg(contain_bin()).args(args).stdin(Stdio::null());
     finish(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
 }
+
+/// strace's arguments for `exec_slowly` (strace itself must be there: `require_tool` is checked
+/// when the witness is built).
+pub const SLOWLY: [&str; 8] = [
+    "-f",
+    "-qq",
+    "-o",
+    "/dev/null",
+    "-e",
+    "trace=setns,execve,execveat",
+    "-e",
+    "inject=setns,execve,execveat:delay_enter=300000",
+];
 
 /// What may ever be visible in a container: its exe is the sealed stub or a file of the image, its
 /// root the container's, its capabilities within `bounding` (the container's), with the seccomp
