@@ -13,8 +13,26 @@
 # test` beside it: the tests share /run/contain).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# ./contain, the binary with every fix, collects what the runs without one leave behind.
+make -s contain >/dev/null || exit 1
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/contain-revert-XXXXXX")
 trap 'git worktree remove --force "$scratch/tree" >/dev/null 2>&1; rm -rf --one-file-system "$scratch"' EXIT
+
+# What a test run against a tree without its fix left behind (that is the point of the run), taken
+# away with the binary under test: its OCI containers deleted, everything else collected by gc.
+clean_up_after_test() {
+    local dir pid id
+    for dir in "$scratch"/tmp/contain-tests-*; do
+        [ -d "$dir" ] || continue
+        pid=${dir##*-}
+        for id in $(ls /run/contain 2>/dev/null | grep "^t$pid-"); do
+            ./contain delete --force "$id" >/dev/null 2>&1
+            ./contain kill "$id" KILL >/dev/null 2>&1
+            ./contain gc "$id" >/dev/null 2>&1
+        done
+    done
+    rm -rf --one-file-system "$scratch/tmp"
+}
 
 tags=("$@")
 caught=0 missed=0 unrevertable=0
@@ -47,14 +65,18 @@ while read -r fix; do
         continue
     fi
     while read -r file name; do
-        if (cd "$scratch/tree" && CONTAIN_BIN="$scratch/tree/contain" cargo test --locked -q --test "$file" -- \
-            --include-ignored --exact "$name" >"$scratch/test.log" 2>&1); then
+        # The test's scratch lands in a directory of ours (TMPDIR), which names its pid, and so what
+        # a failing test left behind: its containers are t<PID>-*.
+        mkdir -p "$scratch/tmp"
+        if (cd "$scratch/tree" && TMPDIR="$scratch/tmp" CONTAIN_BIN="$scratch/tree/contain" cargo test --locked -q \
+            --test "$file" -- --include-ignored --exact "$name" >"$scratch/test.log" 2>&1); then
             echo "revert: $tag: MISSED: $file::$name passes without the fix"
             missed=$((missed + 1))
         else
             echo "revert: $tag: caught: $file::$name fails without the fix: $(grep -m1 -A1 'panicked at' "$scratch/test.log" | tail -1 | cut -c1-160)"
             caught=$((caught + 1))
         fi
+        clean_up_after_test
     done <<<"$tests"
 done < <(git log --reverse --no-merges --format=%H --grep="^Test: tests/" "${REVERT_SINCE:-5efdf69}..HEAD")
 
