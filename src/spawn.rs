@@ -23,7 +23,7 @@ use crate::cgroup::{self, Cgroup, Version};
 use crate::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
 use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::error::{Context, Error};
-use crate::handshake::{Channels, Report};
+use crate::handshake::{Channels, ChildEnds, Report};
 use crate::net::{HostEnd, Veth};
 use crate::stub;
 use crate::supervise::Running;
@@ -113,21 +113,7 @@ pub fn spawn(
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
-    // Joining a running container (or, OCI, a PID namespace the bundle names), the child stays in
-    // our PID namespace, where the container cannot see it, and the stub forks the process it does
-    // see (see stub.rs); an OCI init waits for `start` in the stub, on the exec FIFO; a new
-    // container's PID 1 execs through it.
-    let terminal_fork = handshake.terminal.is_some();
-    let fork =
-        |gate| stub::Mode::Fork { kept: kept_by_runtime, terminal: terminal_fork, gate, go_fd: handshake.go_fd() };
-    let (report_fd, mode) = match (&setup, &start_gate) {
-        (Setup::Join { .. }, _) => (handshake.report_fd(), fork(None)),
-        (Setup::Create(container), Some(gate)) if container.pid_namespace.is_some() => {
-            (handshake.report_fd(), fork(Some(gate.fifo.raw())))
-        }
-        (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
-        (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
-    };
+    let (report_fd, mode) = stub_mode(&setup, start_gate.as_ref(), &handshake, kept_by_runtime);
     let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
     // Who may set its groups: the runtime knows, from the maps it writes or the init it joins.
     let setgroups_denied = match &setup {
@@ -227,6 +213,24 @@ pub fn spawn(
         _ => None,
     };
     Ok(Started { child, report: released.report, relay, host_end })
+}
+
+/// How the exec stub starts the command, and the descriptor it reports on. Joining a running
+/// container (or, OCI, a PID namespace the bundle names), the child stays in our PID namespace,
+/// where the container cannot see it, and the stub forks the process it does see (see stub.rs);
+/// an OCI init waits for `start` in the stub, on the exec FIFO; a new container's PID 1 execs
+/// through it.
+fn stub_mode(setup: &Setup, gate: Option<&StartGate>, handshake: &ChildEnds, kept: bool) -> (i32, stub::Mode) {
+    let terminal = handshake.terminal.is_some();
+    let fork = |gate| stub::Mode::Fork { kept, terminal, gate, go_fd: handshake.go_fd() };
+    match (setup, gate) {
+        (Setup::Join { .. }, _) => (handshake.report_fd(), fork(None)),
+        (Setup::Create(container), Some(gate)) if container.pid_namespace.is_some() => {
+            (handshake.report_fd(), fork(Some(gate.fifo.raw())))
+        }
+        (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
+        (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
+    }
 }
 
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
