@@ -281,12 +281,18 @@ impl RuntimeEnds {
         // report pipe. Its end hangs the go pipe up, which ends the fork.
         let child_ended = sys::pidfd_open(pid).ok();
         let mut watching = child_ended.is_some();
+        // Once adopted, the fork is watched instead: should it end while something else still
+        // holds the report pipe open, its end is the report's end.
+        let mut adopted: Option<Fd> = None;
         // Whom a SIGTERM during setup kills: our child, then the fork we adopt.
         let mut setting_up = pid;
         let mut report = Vec::new();
         let mut interrupted = None;
         loop {
-            let watched = child_ended.as_ref().filter(|_| watching).map_or(-1, Fd::raw);
+            let watched = match &adopted {
+                Some(fork) => fork.raw(),
+                None => child_ended.as_ref().filter(|_| watching).map_or(-1, Fd::raw),
+            };
             let mut fds = [
                 libc::pollfd { fd: report_read.raw(), events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: signals.raw(), events: libc::POLLIN, revents: 0 },
@@ -303,12 +309,7 @@ impl RuntimeEnds {
                     n => report.extend_from_slice(&chunk[..n]),
                 }
                 if let Some(forked) = just_forked(&report) {
-                    // The stub's fork waits for this: reaped, our child (which exits right after
-                    // its word) hands its child on to us, the subreaper, before the fork goes on.
-                    sys::wait_child(pid, false).step(|| format!("wait4({pid})"))?;
-                    if let Some(go) = &go_write {
-                        let _ = sys::write_all(go.raw(), &[ADOPTED]);
-                    }
+                    adopted = Some(adopt(pid, forked, go_write.as_ref())?);
                     (setting_up, watching) = (forked, false);
                 }
                 if report == [HOOKS] {
@@ -327,6 +328,9 @@ impl RuntimeEnds {
                 continue;
             }
             if fds[2].revents != 0 {
+                if adopted.is_some() {
+                    break;
+                }
                 (go_write, watching) = (None, false);
             }
             if fds[1].revents != 0 {
@@ -351,6 +355,20 @@ impl RuntimeEnds {
         let (forked, report) = split_forked(report);
         Ok(Released { report: Report::decode(&report, command, ended), forked, pty_master, terminal })
     }
+}
+
+/// The stub's fork waits for this: reaped, our `child` (which exits right after its word) hands
+/// its child on to us, the subreaper, and then `forked` may go on, told so on the go pipe. The pid
+/// is taken only if it is ours now: nothing on a pipe is trusted. Returns a pidfd of the fork.
+fn adopt(child: i32, forked: i32, go: Option<&Fd>) -> Result<Fd, Error> {
+    sys::wait_child(child, false).step(|| format!("wait4({child})"))?;
+    if !sys::is_child(forked).step(|| format!("waitid({forked}, WNOHANG|WNOWAIT)"))? {
+        return Err(Error::Setup(format!("the exec stub's report names process {forked}, not its fork: refused")));
+    }
+    if let Some(go) = go {
+        let _ = sys::write_all(go.raw(), &[ADOPTED]);
+    }
+    sys::pidfd_open(forked).step(|| format!("pidfd_open({forked})"))
 }
 
 /// The pid in a report that is, so far, exactly the child's last word (about to exec, or ready)

@@ -42,6 +42,10 @@
 //!   report goes to `start`. If that fails, it writes nothing (there is nowhere to write) and
 //!   exits 125.
 //!
+//! In every mode the stub first makes itself not dumpable (PR_SET_DUMPABLE 0, which its fork
+//! inherits): until the command's execve, which closes its pipes before it makes the process
+//! dumpable again, a container process of the same user cannot reopen them through /proc/PID/fd.
+//!
 //! Then REPORT_FD is made close-on-exec, so it closes exactly when the command starts; if that
 //! fails, the stub writes b'C' and the errno and exits 126. The candidates are tried in order with
 //! execvp(3)'s rules. If none can be executed, the stub writes b'E' and the errno to REPORT_FD and
@@ -68,6 +72,7 @@ const O_WRONLY: usize = 0o1;
 const O_CLOEXEC: usize = 0o2000000;
 const AT_FDCWD: isize = -100;
 const PR_SET_PDEATHSIG: usize = 1;
+const PR_SET_DUMPABLE: usize = 4;
 const SIGCHLD: usize = 17;
 const SIGKILL: usize = 9;
 const TIOCSCTTY: usize = 0x540e;
@@ -249,6 +254,12 @@ fn run(args: &[*const u8], envp: *const *const u8) -> i32 {
         return EXIT_NOT_EXECUTABLE;
     };
     let mut report_fd = invocation.report_fd;
+    // Not dumpable until the command's execve, which closes our pipes before it makes the command
+    // dumpable again: the container's processes run as our user, and could otherwise reopen the
+    // report and go pipes through /proc/PID/fd (forge a report, hold a pipe open) while we run.
+    // (Its fork inherits this: it is never dumpable while it holds them.)
+    // SAFETY: no pointers.
+    unsafe { syscall3(nr::PRCTL, PR_SET_DUMPABLE, 0, 0) };
     match invocation.mode {
         Mode::Exec => {}
         Mode::Fork(fork) => {

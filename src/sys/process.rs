@@ -266,6 +266,21 @@ pub fn peek_child(pid: i32) -> Result<ExitStatus, Errno> {
     Ok(if info.si_code == libc::CLD_EXITED { ExitStatus::Exited(status) } else { ExitStatus::Signaled(status) })
 }
 
+/// waitid(2) with WNOHANG and WNOWAIT: whether `pid` is a child of ours (running or ended, left
+/// unreaped), ECHILD if not. A pid the exec stub's fork reported is taken only if it is: the
+/// report pipe is a pipe, which a forger could have written too.
+pub fn is_child(pid: i32) -> Result<bool, Errno> {
+    // SAFETY: siginfo_t is plain data, for which all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
+    // SAFETY: the kernel writes one siginfo_t into `info`; no rusage is requested.
+    match check_retry(|| unsafe { syscall!(WAITID, libc::P_PID, pid, &mut info as *mut libc::siginfo_t, options, 0) }) {
+        Ok(_) => Ok(true),
+        Err(Errno(libc::ECHILD)) => Ok(false),
+        Err(errno) => Err(errno),
+    }
+}
+
 /// kill(2): forwards signals to the container, kills stragglers before removing a cgroup.
 pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     // SAFETY: no pointers involved.
