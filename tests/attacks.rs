@@ -1794,3 +1794,38 @@ fn an_exec_into_a_userns_auto_container_is_never_the_host_binary_there() {
     assert_no_leftovers(&name, &rootfs);
     let _ = fs::remove_dir_all(&rootfs);
 }
+
+/// The audit's attack on the exec path itself: the container's PID 1 (default capabilities, no
+/// CAP_SYS_PTRACE) reopens every pipe of the process the stub forks through /proc/PID/fd, writes a
+/// forged fork report naming a host process (for `contain exec` to take as its own and SIGKILL),
+/// an early adoption word, and holds the pipes open (for the report never to end). The stub's
+/// report is held 0.5 s by strace each time, to give the forger its moment.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_container_cannot_forge_the_stubs_report_or_hold_its_pipes() {
+    let name = root_test("forger");
+    let rootfs = fresh_rootfs(&name);
+    fs::copy(forger(), rootfs.join("bin/forger")).unwrap();
+    let mut victim = Command::new("sleep").arg("1000").spawn().unwrap();
+    let victim_pid = victim.id().to_string();
+    let _victim_gone = Defer(|| kill_quietly(victim_pid.parse().unwrap()));
+    let mut runtime = command(&run_args(&rootfs, &name, &[], &["/bin/forger", &victim_pid])).spawn().unwrap();
+    let _guard = CleanUp(name.clone());
+    wait_until_running(&name);
+    wait_for("the forger to watch", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
+    for round in 0..3 {
+        let mut exec = Command::new("strace");
+        exec.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=write", "-e", "inject=write:delay_enter=500000"]);
+        exec.arg(contain_bin()).args(["exec", "-q", &name, "--", "true"]).stdin(Stdio::null());
+        let exec = finish_within(exec.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), HANG_LIMIT)
+            .unwrap_or_else(|| panic!("exec {round} never ended: the forger held its report open"));
+        assert_eq!(exec.code, 0, "exec {round}: {}", exec.stderr);
+        assert!(victim.try_wait().unwrap().is_none(), "exec {round} killed the host process the forger named");
+    }
+    fs::write(rootfs.join("tmp/stop"), "").unwrap();
+    assert_eq!(runtime.wait().unwrap().code(), Some(0));
+    let forged = fs::read_to_string(rootfs.join("tmp/forged")).unwrap();
+    assert_eq!(forged.trim(), "0", "the forger wrote into a pipe of the exec");
+    assert_no_leftovers(&name, &rootfs);
+    let _ = fs::remove_dir_all(&rootfs);
+}

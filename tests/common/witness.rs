@@ -27,14 +27,27 @@ pub fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
 pub fn witness() -> &'static Path {
     static WITNESS: OnceLock<PathBuf> = OnceLock::new();
     WITNESS.get_or_init(|| {
-        require_tool("gcc", "gcc libc6-dev");
         require_tool("strace", "strace");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/witness.c");
-        let binary = scratch().join("witness");
-        let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(&binary).arg(&source).output().unwrap();
-        assert!(out.status.success(), "gcc -static: {}", String::from_utf8_lossy(&out.stderr));
-        binary
+        static_c_program("witness")
     })
+}
+
+/// The forger (tests/fixtures/forger.c), compiled once per test process with `gcc -static`: a
+/// container's PID 1 that writes forged fork reports into, and holds open, every pipe of another
+/// process it can open through /proc/PID/fd.
+pub fn forger() -> &'static Path {
+    static FORGER: OnceLock<PathBuf> = OnceLock::new();
+    FORGER.get_or_init(|| static_c_program("forger"))
+}
+
+/// tests/fixtures/NAME.c, built with `gcc -static` in the scratch directory.
+fn static_c_program(name: &str) -> PathBuf {
+    require_tool("gcc", "gcc libc6-dev");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.c"));
+    let binary = scratch().join(name);
+    let out = Command::new("gcc").args(["-static", "-O1", "-o"]).arg(&binary).arg(&source).output().unwrap();
+    assert!(out.status.success(), "gcc -static {name}.c: {}", String::from_utf8_lossy(&out.stderr));
+    binary
 }
 
 /// A rootfs whose /bin/witness is the witness, and the file it writes there.
