@@ -231,7 +231,11 @@ pub fn is_pid_one_of_a_child_namespace(status: &str) -> bool {
 pub fn running(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
     match target(state, id)? {
         Target::Init(entry, record, init) => Ok((entry, *record, init)),
-        Target::Damaged(..) => Err(damaged(id)),
+        Target::Damaged(_, cgroup) => {
+            // The container runs: its cgroup stays (dropped, it would be removed).
+            cgroup.keep();
+            Err(damaged(id))
+        }
     }
 }
 
