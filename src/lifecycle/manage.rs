@@ -99,6 +99,14 @@ pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
     status_after(entry, CLEANUP_WAIT, |held| held != Held::Settled)
 }
 
+/// What a name claim finds held: the status once a keeper that holds on after the container's init
+/// died (its runtime, or another contain's sweep, cleaning up) has let go, within a bounded while,
+/// when the name is about to be free. A container being set up, or running, is not waited for:
+/// its name is taken, and the claim is told so at once.
+pub fn claimed_status(entry: &Entry) -> Result<Status, Error> {
+    status_after(entry, CLEANUP_WAIT, |held| held == Held::AfterInit)
+}
+
 /// What `list` shows: the status once a keeper that holds on after the container's init died (its
 /// runtime, or another contain's sweep, cleaning up) has let go, within a moment; not "running".
 /// A container being set up is not waited for: it is listed as starting.

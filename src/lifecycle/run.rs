@@ -500,10 +500,10 @@ fn claim_name<'a>(state: &'a StateDir, id: &str, leave: Leave) -> Result<Claim<'
         |what: &str| Error::Setup(format!("{} holds {what}: remove it or choose another --name", state.dir_of(id)));
     let mut reserved = state.reserve(id)?;
     if reserved.is_none() {
-        // Held: by a running container, or by one that just ended (its runtime, or a sweep, is
-        // cleaning it up); for the latter the name is free in a moment.
+        // Held: by a container being set up or running (taken: said at once), or by one that just
+        // ended (its runtime, or a sweep, is cleaning it up): the name is free in a moment.
         if let Some(entry) = state.entry(id)? {
-            manage::settled_status(&entry)?;
+            manage::claimed_status(&entry)?;
         }
         reserved = state.reserve(id)?;
     }
