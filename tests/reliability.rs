@@ -314,6 +314,32 @@ fn of_two_runs_claiming_one_name_at_once_the_loser_is_told_at_once() {
     assert!(!state.dir.join(&name).exists(), "the entry stayed");
 }
 
+/// The audit's race: the first `contain run` is held 5 s in its clone3, its entry claimed and its
+/// record written but no init there yet. The second is told at once that the name is taken: it
+/// neither waits for the first to be set up nor, when the first is done, runs a container of its
+/// own under the name.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_run_claiming_the_name_of_one_being_set_up_is_told_at_once() {
+    let name = root_test("claimsetup");
+    let state = PrivateState::new(&name);
+    let _stuck = Defer(|| kill_runtimes_of(&name));
+    let args = state.args(&run_args(rootfs(), &name, &[], &["echo", "first"]));
+    require_tool("strace", "strace");
+    let mut first = Command::new("strace");
+    first.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=clone3", "-e", "inject=clone3:delay_enter=5000000"]);
+    let first = first.arg(contain_bin()).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("the first run to claim the name", Duration::from_secs(10), || {
+        state.dir.join(&name).join("state").exists().then_some(())
+    });
+    let began = Instant::now();
+    let second = contain(&args);
+    assert!(began.elapsed() < TOLD_AT_ONCE, "the second run waited {:?}: {}", began.elapsed(), second.stderr);
+    assert_eq!(second.code, 125, "{}", second.stderr);
+    assert!(second.stderr.contains(&format!("a container named {name} is already running")), "{}", second.stderr);
+    assert_eq!(finish(first).code, 0);
+}
+
 /// A bundle whose container sleeps, in a cgroup of its own (named after `id`), with the /proc its
 /// init opens the exec FIFO through.
 fn sleeping_bundle(id: &str) -> std::path::PathBuf {
@@ -965,8 +991,13 @@ fn kill_and_stop_end_a_running_container_whose_record_is_damaged() {
         damage_record(&name);
         let listed = listed(&name).unwrap_or_default();
         assert!(listed.contains(" damaged record "), "list: {listed:?}");
+        // At once, and leaving the running container's cgroup alone (the audit saw exec try to
+        // remove it for 8 s, and fail with EBUSY).
+        let began = Instant::now();
         let exec = contain(&["exec", &name, "true"]);
         assert!(exec.stderr.contains("record is damaged"), "exec: {}", exec.stderr);
+        assert_eq!((exec.code, exec.errors().len()), (125, 1), "exec: {}", exec.stderr);
+        assert!(began.elapsed() < Duration::from_secs(2), "exec took {:?}: {}", began.elapsed(), exec.stderr);
         let out = match stop {
             true => contain(&["stop", "--time", "1", &name]),
             false => contain(&["kill", &name]),
