@@ -525,7 +525,12 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
         bundle: &record.bundle,
         annotations: &record.annotations,
     };
-    start_container_hooks(&spec, &record, id, &state.json())?;
+    // The spec: a startContainer hook that fails stops the container (the lifecycle goes on to
+    // the engine's delete).
+    if let Err(err) = start_container_hooks(&spec, &record, id, &state.json()) {
+        let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
+        return Err(err);
+    }
     let fifo = sys::open_at(Dir::Fd(entry.fd()), EXEC_FIFO, libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .step(|| format!("open({}/exec.fifo)", entry.path))?;
     // Its process opens the FIFO now that we have, execs its command through the stub, and the
