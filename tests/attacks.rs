@@ -1829,3 +1829,31 @@ fn a_container_cannot_forge_the_stubs_report_or_hold_its_pipes() {
     assert_no_leftovers(&name, &rootfs);
     let _ = fs::remove_dir_all(&rootfs);
 }
+
+/// The spec: a startContainer hook that fails makes `start` fail and stops the container.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_failing_start_container_hook_stops_the_container() {
+    let name = root_test("starthookfails");
+    let rootfs = fresh_rootfs(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["sleep", "60"], &[]);
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", "exit 3"] });
+    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
+    fs::write(&config, spec.to_string()).unwrap();
+    let _delete = Defer(|| {
+        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
+    });
+    let (_, init) = create_oci(&name, &bundle);
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 1, "{}", start.stderr);
+    assert!(start.stderr.contains("startContainer hook /bin/sh: exited with status 3"), "{}", start.stderr);
+    wait_for("the container to stop", Duration::from_secs(10), || (!process_alive(init)).then_some(()));
+    let state = contain(&["state", &name]).stdout;
+    assert!(state.contains("\"stopped\""), "{state}");
+    let delete = contain(&["delete", &name]);
+    assert_eq!(delete.code, 0, "{}", delete.stderr);
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
