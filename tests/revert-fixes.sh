@@ -2,7 +2,7 @@
 # tests/revert-fixes.sh [TAG...]: shows that each security or reliability fix has a test that
 # catches it. A fix is a commit whose subject starts with its issue item's tag ("20.3: ...") and
 # whose message names its tests, one line each: "Test: tests/FILE.rs::NAME". Its tests landed in a
-# commit of their own, "TAG test: ...", after it.
+# commit of their own after it (found as the commit that adds each named test function).
 #
 # For each fix (or only those of the TAGs given): a scratch worktree at the fix's test commit, the
 # fix reverted there (the tests stay), the binary built, and each named test run against it, as
@@ -44,13 +44,17 @@ while read -r fix; do
     fi
     tests=$(git log -1 --format=%B "$fix" | sed -n 's/^Test: tests\/\([a-z_]*\)\.rs::\([a-z0-9_]*\)$/\1 \2/p')
     [ -n "$tests" ] || continue
-    # The first commit after the fix that adds its tests.
-    landed=$(git log --reverse --format='%H %s' "$fix..HEAD" | awk -v t="$tag test:" 'index($0, " " t) {print $1; exit}')
-    if [ -z "$landed" ]; then
-        echo "revert: $tag ($fix): no \"$tag test:\" commit after it"
-        unrevertable=$((unrevertable + 1))
-        continue
-    fi
+    # The commit after the fix that added the last of its tests; HEAD for a test that was there
+    # before the fix and changed since (the revert must then apply at HEAD).
+    landed=$fix
+    while read -r file name; do
+        added=$(git log --reverse --format=%H -S"fn $name(" "$fix..HEAD" -- "tests/$file.rs" | head -n 1)
+        if [ -z "$added" ]; then
+            landed=HEAD
+        elif [ "$landed" != HEAD ] && git merge-base --is-ancestor "$landed" "$added"; then
+            landed=$added
+        fi
+    done <<<"$tests"
     echo "revert: === $tag: $subject"
     git worktree remove --force "$scratch/tree" >/dev/null 2>&1
     git worktree add --detach -q "$scratch/tree" "$landed"
