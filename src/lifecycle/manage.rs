@@ -165,7 +165,9 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
     let Some(process) = record.init else { return Ok(None) };
     let pidfd = match sys::pidfd_open(process.pid) {
         Ok(pidfd) => pidfd,
-        Err(sys::Errno(libc::ESRCH)) => return Ok(None),
+        // ESRCH: gone. EINVAL: being reaped right now (its pid is still found, but no longer as a
+        // process's: an engine's subreaper reaping the init races `state`).
+        Err(sys::Errno(libc::ESRCH | libc::EINVAL)) => return Ok(None),
         Err(errno) => return Err(crate::compat::pidfd_open_error(&process.pid.to_string(), errno)),
     };
     if !process.alive()? {
