@@ -74,8 +74,12 @@ test: contain busybox
 # The fault sweep (tests/faults/): every system call of `contain run` failed in turn, with an errno
 # and with SIGKILL, then gc and the leftover checks; a few minutes, as root. One injection, with its
 # evidence: FAULTS_ONLY=VARIANT:ROLE:SYSCALL:OCCURRENCE:ERRNO|SIGKILL make test-faults.
+# Its scratch goes in a run directory of its own as `make test`'s does (tests/test-run.sh), and
+# goes with it.
 test-faults: contain busybox
-	CONTAIN_BIN=$(CURDIR)/contain cargo test --locked --test faults -- --ignored --nocapture
+	@run=$$(tests/test-run.sh start $$$$) || exit 1; \
+	TMPDIR=$$run CONTAIN_BIN=$(CURDIR)/contain cargo test --locked --test faults -- --ignored --nocapture; status=$$?; \
+	tests/test-run.sh finish "$$run" || status=1; exit $$status
 
 # The same integration suite inside a throwaway VM with pure cgroup v2, from an initramfs root and
 # from a tmpfs root (tests/vm/): `make test-vm [ARCH=aarch64] [KERNEL=5.10]`.
