@@ -239,14 +239,16 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     config.handshake.terminal.as_ref().map(|terminal| tty::open_in_container(terminal, controlling)).transpose()
 }
 
-/// The namespaces `contain exec` may join, in the order it tries them (the user namespace apart).
-const JOIN_ORDER: [i32; 6] = [
-    libc::CLONE_NEWIPC,
-    libc::CLONE_NEWUTS,
-    libc::CLONE_NEWNET,
-    libc::CLONE_NEWPID,
-    libc::CLONE_NEWCGROUP,
-    libc::CLONE_NEWNS,
+/// The namespaces `contain exec` may join, with their names in /proc/PID/ns, in the order it tries
+/// them (the user namespace, last here, has its own turn: see `join_namespaces`).
+pub const JOINABLE: [(i32, &str); 7] = [
+    (libc::CLONE_NEWIPC, "ipc"),
+    (libc::CLONE_NEWUTS, "uts"),
+    (libc::CLONE_NEWNET, "net"),
+    (libc::CLONE_NEWPID, "pid"),
+    (libc::CLONE_NEWCGROUP, "cgroup"),
+    (libc::CLONE_NEWNS, "mnt"),
+    (libc::CLONE_NEWUSER, "user"),
 ];
 
 /// Joins `namespaces` of a running container's init in the order that works for every caller, as
@@ -266,7 +268,8 @@ fn join_namespaces(pidfd: &Fd, namespaces: u64) -> Result<(), Error> {
         return Ok(());
     }
     let mut refused = Vec::new();
-    for flag in JOIN_ORDER.map(|flag| flag as u64).into_iter().filter(|flag| namespaces & flag != 0) {
+    let others = JOINABLE.map(|(flag, _)| flag as u64).into_iter().filter(|&flag| flag != user);
+    for flag in others.filter(|flag| namespaces & flag != 0) {
         match sys::setns(pidfd.raw(), flag) {
             Ok(()) => {}
             Err(Errno(libc::EPERM)) if namespaces & user != 0 => refused.push(flag),

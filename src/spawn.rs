@@ -292,22 +292,12 @@ pub fn join(init_pidfd: Fd, pid: i32) -> Result<Setup, Error> {
 /// The namespaces a new process joins: those of the container's init `pid` that are not ours too.
 /// (Joining one we share gains nothing, and may be refused: from inside the container's user
 /// namespace, the host's cgroup namespace cannot be joined.)
-const JOINABLE: [(i32, &str); 7] = [
-    (libc::CLONE_NEWUSER, "user"),
-    (libc::CLONE_NEWNS, "mnt"),
-    (libc::CLONE_NEWUTS, "uts"),
-    (libc::CLONE_NEWIPC, "ipc"),
-    (libc::CLONE_NEWNET, "net"),
-    (libc::CLONE_NEWCGROUP, "cgroup"),
-    (libc::CLONE_NEWPID, "pid"),
-];
-
-pub fn namespaces_to_join(pid: i32) -> Result<u64, Error> {
+fn namespaces_to_join(pid: i32) -> Result<u64, Error> {
     let namespace = |path: &str| {
         sys::stat(&crate::error::cpath(path)?, 0).map(|st| sys::identity(&st)).step(|| format!("stat({path})"))
     };
     let mut join = 0;
-    for (flag, name) in JOINABLE {
+    for (flag, name) in child::JOINABLE {
         if namespace(&format!("/proc/{pid}/ns/{name}"))? != namespace(&format!("/proc/self/ns/{name}"))? {
             join |= flag as u64;
         }
