@@ -1567,11 +1567,18 @@ fn a_sysctl_is_not_written_through_the_bundles_proc() {
 // ---------------------------------------------------------------------------------------------
 
 /// Two execs into a witness's container, each `contain` + `exec_args(NAME)` under `exec_slowly`.
-fn no_exec_window(what: &str, exec_args: impl Fn(&str) -> Vec<String>) {
+/// The container is `contain run RUN_FLAGS`, started by `start` (`command`, or with subordinate
+/// ranges for --userns auto).
+fn no_exec_window(
+    what: &str,
+    run_flags: &[&str],
+    start: impl FnOnce(&[&str]) -> Command,
+    exec_args: impl Fn(&str) -> Vec<String>,
+) {
     let name = root_test(what);
     let (rootfs, _) = rootfs_with_witness(&name);
-    let mut runtime =
-        command(&run_args(&rootfs, &name, &["--cap-add", "SYS_PTRACE"], &["/bin/witness"])).spawn().unwrap();
+    let flags = [run_flags, &["--cap-add", "SYS_PTRACE"]].concat();
+    let mut runtime = start(&run_args(&rootfs, &name, &flags, &["/bin/witness"])).spawn().unwrap();
     let _guard = CleanUp(name.clone());
     wait_until_running(&name);
     let bounding = bounding_set_of(container_pids(&name, 1)[0]);
@@ -1587,17 +1594,22 @@ fn no_exec_window(what: &str, exec_args: impl Fn(&str) -> Vec<String>) {
     let _ = fs::remove_dir_all(&rootfs);
 }
 
+/// `contain exec -q NAME -- sleep 0.2`.
+fn plain_exec(name: &str) -> Vec<String> {
+    ["exec", "-q", name, "--", "sleep", "0.2"].map(String::from).to_vec()
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn an_exec_is_never_the_host_binary_where_a_ptracing_container_can_see_it() {
-    no_exec_window("execwindow", |name| ["exec", "-q", name, "--", "sleep", "0.2"].map(String::from).to_vec());
+    no_exec_window("execwindow", &[], command, plain_exec);
 }
 
 /// The same for an engine's exec, as conmon makes it: a process file, `--detach`, a pid file.
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn an_engines_exec_is_never_the_host_binary_where_a_ptracing_container_can_see_it() {
-    no_exec_window("ociexecwindow", |name| {
+    no_exec_window("ociexecwindow", &[], command, |name| {
         let process = scratch().join(format!("{name}-process.json"));
         let json = serde_json::json!({ "args": ["sleep", "0.2"], "cwd": "/", "user": { "uid": 0, "gid": 0 }, "env": ["PATH=/bin"] });
         fs::write(&process, json.to_string()).unwrap();
@@ -1625,6 +1637,25 @@ fn oci_bundle(name: &str, rootfs: &Path, args: &[&str], caps: &[&str]) -> PathBu
     bundle
 }
 
+/// `contain delete --force NAME` when the test ends, passed or failed.
+fn deleted_at_the_end(name: &str) -> Defer<impl FnMut() + '_> {
+    Defer(move || {
+        let _ = command(&["delete", "--force", name]).stderr(Stdio::null()).status();
+    })
+}
+
+/// `oci_bundle` with one startContainer hook, `sh -c SCRIPT`: its path resolves in the container,
+/// to the image's /bin/sh.
+fn bundle_with_start_hook(name: &str, rootfs: &Path, args: &[&str], script: &str) -> PathBuf {
+    let bundle = oci_bundle(name, rootfs, args, &[]);
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", script] });
+    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
+    fs::write(&config, spec.to_string()).unwrap();
+    bundle
+}
+
 /// `contain create` of `bundle` as `name`; the file its output went to, and its init's pid. The
 /// created init keeps create's stdout and stderr for its command: a file, not a pipe whose end of
 /// file would wait for the container.
@@ -1643,9 +1674,7 @@ fn a_created_oci_init_waits_for_start_as_the_stub_with_the_containers_privileges
     let name = root_test("createdinit");
     let (rootfs, seen) = rootfs_with_witness(&name);
     let bundle = oci_bundle(&name, &rootfs, &["true"], &["CAP_SYS_PTRACE"]);
-    let _delete = Defer(|| {
-        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
-    });
+    let _delete = deleted_at_the_end(&name);
     let (said, init) = create_oci(&name, &bundle);
     let bounding = bounding_set_of(init);
     // A process exec'd into the created container (with the CAP_SYS_PTRACE the bundle grants)
@@ -1670,16 +1699,8 @@ fn a_created_oci_init_waits_for_start_as_the_stub_with_the_containers_privileges
 fn a_start_container_hook_the_image_chose_runs_with_the_containers_privileges() {
     let name = root_test("starthook");
     let rootfs = fresh_rootfs(&name);
-    let bundle = oci_bundle(&name, &rootfs, &["true"], &[]);
-    let config = bundle.join("config.json");
-    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
-    // The path resolves in the container: the image's /bin/sh.
-    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", "cat /proc/self/status > /tmp/hook"] });
-    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
-    fs::write(&config, spec.to_string()).unwrap();
-    let _delete = Defer(|| {
-        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
-    });
+    let bundle = bundle_with_start_hook(&name, &rootfs, &["true"], "cat /proc/self/status > /tmp/hook");
+    let _delete = deleted_at_the_end(&name);
     let (_, init) = create_oci(&name, &bundle);
     let init_status = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
     let start = contain(&["start", &name]);
@@ -1728,9 +1749,7 @@ fn a_create_into_a_pods_pid_namespace_is_never_the_host_binary_there() {
         }
     }
     fs::write(&config, spec.to_string()).unwrap();
-    let _delete = Defer(|| {
-        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
-    });
+    let _delete = deleted_at_the_end(&name);
     let log = scratch().join(format!("{name}.log"));
     let said = scratch().join(format!("{name}.create"));
     wait_for("the witness to watch", Duration::from_secs(10), || rootfs.join("tmp/ready").exists().then_some(()));
@@ -1777,22 +1796,7 @@ fn a_create_into_a_pods_pid_namespace_is_never_the_host_binary_there() {
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn an_exec_into_a_userns_auto_container_is_never_the_host_binary_there() {
-    let name = root_test("autowindow");
-    let (rootfs, _) = rootfs_with_witness(&name);
-    let args = run_args(&rootfs, &name, &["--userns", "auto", "--cap-add", "SYS_PTRACE"], &["/bin/witness"]);
-    let mut runtime = auto("contain:1000000:6553600\n", &args).spawn().unwrap();
-    let _guard = CleanUp(name.clone());
-    wait_until_running(&name);
-    let bounding = bounding_set_of(container_pids(&name, 1)[0]);
-    let seen = witnessed(&rootfs, &mut runtime, || {
-        for round in 0..2 {
-            let exec = exec_slowly(&["exec", "-q", &name, "--", "sleep", "0.2"]);
-            assert_eq!(exec.code, 0, "exec {round}: {}", exec.stderr);
-        }
-    });
-    assert_nothing_of_the_host(&seen, bounding, ("2", "1"), &[]);
-    assert_no_leftovers(&name, &rootfs);
-    let _ = fs::remove_dir_all(&rootfs);
+    no_exec_window("autowindow", &["--userns", "auto"], |args| auto("contain:1000000:6553600\n", args), plain_exec);
 }
 
 /// The audit's attack on the exec path itself: the container's PID 1 (default capabilities, no
@@ -1836,15 +1840,8 @@ fn a_container_cannot_forge_the_stubs_report_or_hold_its_pipes() {
 fn a_failing_start_container_hook_stops_the_container() {
     let name = root_test("starthookfails");
     let rootfs = fresh_rootfs(&name);
-    let bundle = oci_bundle(&name, &rootfs, &["sleep", "60"], &[]);
-    let config = bundle.join("config.json");
-    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
-    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", "exit 3"] });
-    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
-    fs::write(&config, spec.to_string()).unwrap();
-    let _delete = Defer(|| {
-        let _ = command(&["delete", "--force", &name]).stderr(Stdio::null()).status();
-    });
+    let bundle = bundle_with_start_hook(&name, &rootfs, &["sleep", "60"], "exit 3");
+    let _delete = deleted_at_the_end(&name);
     let (_, init) = create_oci(&name, &bundle);
     let start = contain(&["start", &name]);
     assert_eq!(start.code, 1, "{}", start.stderr);
