@@ -28,7 +28,7 @@ use crate::lifecycle::{require_root, roots, state_dir, Claim};
 use crate::mounts::{self, BindSource, Checked};
 use crate::seccomp;
 use crate::spawn::{self, Birth, Command, Placement};
-use crate::spec::{self, Hook, Hooks, IdMapping, Spec, State};
+use crate::spec::{self, Hook, IdMapping, Spec, State};
 use crate::supervise;
 use crate::sys::{self, Dir, Fd, Tolerate};
 use crate::syscalls::Arch;
@@ -335,10 +335,11 @@ pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
     spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
 }
 
-/// Runs the `poststart` or `poststop` hooks (as `pick` chooses) of the config `create` read: the
-/// spec makes their failure a warning, and the container goes on (or is deleted all the same).
-fn run_late_hooks(entry: &Entry, stage: &str, pick: fn(Hooks) -> Vec<Hook>, state: &State) {
-    let ran = created_config(entry).and_then(|spec| hooks::run(&pick(spec.hooks), stage, &state.json()));
+/// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
+/// could not be read): the spec makes their failure a warning, and the container goes on (or is
+/// deleted all the same).
+fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
+    let ran = hooks.and_then(|hooks| hooks::run(&hooks, stage, &state.json()));
     if let Err(err) = ran {
         crate::log::warning(&err.to_string());
     }
@@ -562,7 +563,7 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
     record.phase = Phase::Running;
     entry.write_record(&record)?;
     let running = State { status: "running", ..state };
-    run_late_hooks(&entry, "poststart", |hooks| hooks.poststart, &running);
+    run_late_hooks(Ok(spec.hooks.poststart), "poststart", &running);
     Ok(0)
 }
 
@@ -718,7 +719,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
     };
     if record.kind == Kind::Oci {
         let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
-        run_late_hooks(&entry, "poststop", |hooks| hooks.poststop, &stopped);
+        run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
         Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
         if record.host_mounts {
