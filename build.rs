@@ -1,7 +1,7 @@
 //! Two jobs before the crate is compiled:
 //! - stamp `contain --version` with the git revision it was built from, so a static binary copied
 //!   onto a minimal VM still says exactly which source it is;
-//! - build the exec stub (src/stub/program.rs, see its header) that src/stub.rs embeds.
+//! - build the exec stub (src/birth/stub/program.rs, see its header) that src/birth/stub.rs embeds.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -10,7 +10,7 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const STUB_SOURCE: &str = "src/stub/program.rs";
+const STUB_SOURCE: &str = "src/birth/stub/program.rs";
 
 fn main() {
     stamp_revision();

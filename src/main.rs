@@ -12,35 +12,21 @@
 
 #[macro_use]
 mod log;
-mod caps;
+mod birth;
 mod cgroup;
-mod child;
 mod cli;
-#[allow(unsafe_code)]
-mod clone;
 mod compat;
-mod devices;
 mod error;
-mod handshake;
-mod hooks;
 mod json;
 mod lifecycle;
+mod live;
 mod mounts;
 mod net;
-mod netlink;
-mod resolve;
-mod seccomp;
+mod oci;
+mod policy;
 mod signals;
-mod spawn;
-mod spec;
-mod stub;
-mod supervise;
 #[allow(unsafe_code)]
 mod sys;
-mod syscalls;
-mod tty;
-mod usage;
-mod userns;
 
 use std::ffi::OsString;
 
@@ -52,11 +38,11 @@ static HEAP: sys::Heap = sys::Heap;
 use cli::Command;
 use cli::OciCommand;
 use error::Error;
-use lifecycle::{exec, manage, oci, run};
+use lifecycle::{exec, manage, run};
 
 /// The exit status of a failure of contain itself in `run` and `exec`, whose status is otherwise
 /// the command's (as `docker run` does); every other command fails with 1.
-const EXIT_RUN_FAILED: i32 = handshake::EXIT_SETUP_FAILED;
+const EXIT_RUN_FAILED: i32 = birth::handshake::EXIT_SETUP_FAILED;
 const EXIT_FAILED: i32 = 1;
 
 /// The exit status of a failure of contain itself: known from the command once it parses (global
@@ -82,7 +68,7 @@ fn first_word_unallocated(buf: &mut [u8; 256]) -> Option<&str> {
 fn main() {
     // Before anything else: a signal that arrives from here on waits to be read, rather than
     // ending contain half-way through something it must clean up (see supervise.rs).
-    supervise::block_all();
+    live::supervise::block_all();
     // Running out of memory while the command line is collected and parsed fails as the command
     // would: its first word is read before anything is allocated.
     let mut cmdline = [0u8; 256];
@@ -116,7 +102,7 @@ fn main() {
             log::copy_errors_to(libc::STDERR_FILENO);
         }
         if matches!(command, Command::List | Command::Kill { .. } | Command::Stop { .. } | Command::Gc { .. }) {
-            supervise::unblock_all();
+            live::supervise::unblock_all();
         }
         match command {
             Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
@@ -128,13 +114,13 @@ fn main() {
                 log::stdout(&format!(
                     "contain version {version}\ncommit: {}\nspec: {}\n",
                     env!("CONTAIN_REVISION"),
-                    spec::OCI_VERSION
+                    oci::spec::OCI_VERSION
                 ));
                 Ok(0)
             }
             Command::Run(spec) => run::run(*spec, &global),
             Command::Exec(spec) => exec::exec(&global, *spec),
-            Command::Oci(command) => oci::run(&global, command),
+            Command::Oci(command) => lifecycle::oci::run(&global, command),
             Command::List => manage::list(&lifecycle::state_dirs(&global)?),
             Command::Kill { id, signal, all } => {
                 manage::kill(&lifecycle::state_dir_holding(&global, &id)?, &id, signal, all)

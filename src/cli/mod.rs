@@ -9,12 +9,12 @@ pub use oci::{CreateSpec, ExecSpec, OciCommand};
 
 use std::ffi::OsString;
 
-use crate::caps::{self, Cap};
 use crate::cgroup::{Limits, CPU_PERIOD_US};
 use crate::error::Error;
 use crate::lifecycle::detach::DEFAULT_LOG_MAX;
 use crate::lifecycle::state::validate_id;
-use crate::netlink::{self, VethAddrs};
+use crate::net::netlink::{self, VethAddrs};
+use crate::policy::caps::{self, Cap};
 use crate::signals::parse_signal;
 
 pub const USAGE: &str = "\
@@ -698,7 +698,7 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
 mod tests {
     use super::*;
 
-    use crate::caps::parse_cap;
+    use crate::policy::caps::parse_cap;
 
     fn run(args: &[&str]) -> Result<RunSpec, Error> {
         let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);

@@ -15,11 +15,11 @@
 //! the command started. A signal to the waiting foreground (Ctrl-C) is passed to the background,
 //! which stops a container still being set up and cleans up.
 
-use crate::child::Output;
+use crate::birth::child::Output;
+use crate::birth::handshake::EXIT_SETUP_FAILED;
 use crate::error::{Context, Error};
-use crate::handshake::EXIT_SETUP_FAILED;
 use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
-use crate::supervise::Drain;
+use crate::live::supervise::Drain;
 use crate::sys::{self, Errno, ExitStatus, Fd};
 
 /// The default `--log-max`: the log and its predecessor hold about this much between them.

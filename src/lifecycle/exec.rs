@@ -25,20 +25,20 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::caps::{Identity, Privileges};
+use crate::birth::child::{Output, ProcessLimits};
+use crate::birth::handshake::Report;
+use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::cgroup;
-use crate::child::{Output, ProcessLimits};
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
-use crate::handshake::Report;
 use crate::lifecycle::manage;
 use crate::lifecycle::state::{Entry, Kind, Record};
 use crate::lifecycle::{oci, run};
-use crate::spawn::{self, Birth, Command, Placement};
-use crate::spec;
-use crate::supervise::{self, exit_code};
+use crate::live::supervise::{self, exit_code};
+use crate::live::tty::{SavedModes, Terminal, UserTerminal};
+use crate::oci::spec;
+use crate::policy::caps::{Identity, Privileges};
 use crate::sys;
-use crate::tty::{SavedModes, Terminal, UserTerminal};
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     // Only ever turned on here: under an engine, main has made every exec quiet already.
@@ -97,7 +97,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
             }
             Some(failure.exit_code)
         }
-        Report::Ready => Some(crate::handshake::EXIT_SETUP_FAILED),
+        Report::Ready => Some(crate::birth::handshake::EXIT_SETUP_FAILED),
     };
     if exec.detach {
         // The engine (conmon, a subreaper) reaps the process; we only say which it is.

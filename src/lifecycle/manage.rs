@@ -22,13 +22,13 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::birth::userns;
 use crate::cgroup::{self, Cgroup};
 use crate::error::{Context, Error};
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
 use crate::net;
 use crate::signals::signal_name;
 use crate::sys::{self, Fd};
-use crate::userns;
 
 /// How long `stop` and the sweep wait for a killed container's processes, or its keeper's
 /// cleanup, before going on.
@@ -184,7 +184,7 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
         },
         // A rootless container without a cgroup: its init can only be one of the user's own
         // processes, whom the user may signal and join anyway.
-        None => record.kind == Kind::Run && !crate::userns::host_root()?,
+        None => record.kind == Kind::Run && !crate::birth::userns::host_root()?,
     };
     let pid_one = !record.own_pid_namespace || read("status")?.is_some_and(|s| is_pid_one_of_a_child_namespace(&s));
     let contained = record.kind == Kind::Run || oci_init_is_contained(process.pid, record)?;

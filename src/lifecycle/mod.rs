@@ -86,7 +86,7 @@ struct Candidate {
 
 /// The candidates for this process (see `candidates`).
 fn default_candidates() -> Result<Vec<Candidate>, Error> {
-    Ok(candidates(crate::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok()))
+    Ok(candidates(crate::birth::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok()))
 }
 
 /// The host's root's state directory, or a user's (root of a user namespace of its own counts as

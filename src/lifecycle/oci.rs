@@ -11,29 +11,29 @@
 use std::ffi::CString;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::caps::{CapSet, Identity, Privileges};
+use crate::birth::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
+use crate::birth::handshake::Report;
+use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::userns::IdMaps;
 use crate::cgroup::{self, Cgroup, Limits};
-use crate::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
 use crate::cli::{CreateSpec, Global, OciCommand};
-use crate::devices::{self, DevicePolicy};
 use crate::error::{cpath, os_cstring, Context, Error};
-use crate::handshake::Report;
-use crate::hooks;
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::state::{
     Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, CONFIG, EXEC_FIFO,
 };
 use crate::lifecycle::{require_root, roots, state_dir, Claim};
+use crate::live::supervise;
+use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Checked};
-use crate::seccomp;
-use crate::spawn::{self, Birth, Command, Placement};
-use crate::spec::{self, Hook, IdMapping, Spec, State};
-use crate::supervise;
+use crate::oci::hooks;
+use crate::oci::spec::{self, Hook, IdMapping, Spec, State};
+use crate::policy::caps::{CapSet, Identity, Privileges};
+use crate::policy::devices::{self, DevicePolicy};
+use crate::policy::seccomp;
+use crate::policy::syscalls::Arch;
 use crate::sys::{self, Dir, Fd, Tolerate};
-use crate::syscalls::Arch;
-use crate::tty::Terminal;
-use crate::userns::IdMaps;
 
 /// The largest config.json read (podman's is about 10 KB).
 const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
@@ -822,7 +822,7 @@ fn features() -> Result<i32, Error> {
             linux.array("capabilities", |caps| {
                 for cap in 0..64 {
                     if CapSet::ALL.contains(cap) {
-                        caps.string(&format!("CAP_{}", crate::caps::name(cap)));
+                        caps.string(&format!("CAP_{}", crate::policy::caps::name(cap)));
                     }
                 }
             });

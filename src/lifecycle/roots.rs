@@ -26,10 +26,10 @@
 use std::ffi::CStr;
 use std::time::{Duration, Instant};
 
+use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::state::{StateDir, DEFAULT_ROOT};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
-use crate::userns;
 
 /// The registry's directory, in root's state directory (a name starting with '.' is no container).
 /// How long a look or a registration may wait for another contain's.

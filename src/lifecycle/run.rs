@@ -7,27 +7,27 @@
 use std::ffi::OsString;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::caps::{CapSet, Identity, Privileges};
+use crate::birth::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
+use crate::birth::handshake::Report;
+use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::userns::{self, IdMaps};
+use crate::cgroup::usage::{human_size, Usage};
 use crate::cgroup::{self, Cgroup, Sampled, Version};
-use crate::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
-use crate::handshake::Report;
 use crate::lifecycle::detach;
 use crate::lifecycle::manage;
 use crate::lifecycle::state::{
     Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, LAYER, MERGED, UPPER, WORK,
 };
 use crate::lifecycle::{roots, Claim};
+use crate::live::supervise::{self, exit_code};
+use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::net::Veth;
+use crate::policy::caps::{CapSet, Identity, Privileges};
 use crate::signals::signal_name;
-use crate::spawn::{self, Birth, Command, Placement};
-use crate::supervise::{self, exit_code};
 use crate::sys::{self, ExitStatus, Fd};
-use crate::tty::{SavedModes, Terminal, UserTerminal};
-use crate::usage::{human_size, Usage};
-use crate::userns::{self, IdMaps};
 
 /// The namespaces every container gets from clone3 (the network one unless `--net host`). The
 /// cgroup namespace is entered by the child itself (`child.rs`), once it is inside its cgroup.
@@ -310,7 +310,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             Some(failure)
         }
         Report::Ready => {
-            Some(crate::handshake::Failure::setup(Error::Setup("the child waits for an OCI start".into())))
+            Some(crate::birth::handshake::Failure::setup(Error::Setup("the child waits for an OCI start".into())))
         }
     };
     if let Some(background) = &mut background {

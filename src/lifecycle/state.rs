@@ -28,12 +28,12 @@
 
 use std::ffi::CStr;
 
-use crate::caps::{CapSet, Identity};
+use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::roots;
 use crate::mounts::{self, Checked};
+use crate::policy::caps::{CapSet, Identity};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
-use crate::userns;
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
 pub const DEFAULT_ROOT: &str = "/run/contain";

@@ -12,12 +12,14 @@
 //! the lease is `STATE/.leases/NETWORK`, named after the /30's network address, so pools that
 //! overlap share leases.
 
+pub mod netlink;
+
 use std::net::Ipv4Addr;
 
+use self::netlink::VethAddrs;
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
 use crate::lifecycle::state::StateDir;
-use crate::netlink::{self, VethAddrs};
 use crate::sys::{self, Errno, Fd};
 
 /// The environment variable that overrides the default pool.

@@ -18,18 +18,18 @@
 
 use std::ffi::CString;
 
-use crate::caps::Privileges;
+use crate::birth::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
+use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
+use crate::birth::handshake::{Channels, ChildEnds, Report};
+use crate::birth::stub;
+use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};
-use crate::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
-use crate::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::error::{Context, Error};
-use crate::handshake::{Channels, ChildEnds, Report};
+use crate::live::supervise::Running;
+use crate::live::tty::{Relay, Terminal};
 use crate::net::{HostEnd, Veth};
-use crate::stub;
-use crate::supervise::Running;
+use crate::policy::caps::Privileges;
 use crate::sys::{self, CStringArray, Errno, Fd};
-use crate::tty::{Relay, Terminal};
-use crate::userns::{self, IdMaps};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {

@@ -9,18 +9,18 @@
 use std::convert::Infallible;
 use std::ffi::c_int;
 
-use crate::caps::{self, Privileges};
+use crate::birth::handshake::{ChildEnds, Failure};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
-use crate::handshake::{ChildEnds, Failure};
-use crate::hooks;
+use crate::live::tty;
 use crate::mounts::{self, BindSource, Checked, Mask, Step};
 use crate::net;
-use crate::netlink::VethAddrs;
+use crate::net::netlink::VethAddrs;
+use crate::oci::hooks;
+use crate::oci::spec::{self, Hook};
+use crate::policy::caps::{self, Privileges};
 use crate::signals::SIGNAL_MAX;
-use crate::spec::{self, Hook};
 use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
-use crate::tty;
 
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;

@@ -11,7 +11,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use crate::error::{cpath, os_cstring, Context, Error};
-use crate::spec::Hook;
+use crate::oci::spec::Hook;
 use crate::sys::{self, CStringArray, Fd};
 
 /// Runs `hooks` in order with `state` on their stdin; the first that fails (exits non-zero, is

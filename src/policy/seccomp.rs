@@ -19,8 +19,8 @@ use std::mem::offset_of;
 
 use libc::{seccomp_data, sock_filter};
 
-use crate::caps::{self, CapSet};
-use crate::syscalls::{Arch, Syscall, X32_SYSCALL_BIT};
+use crate::policy::caps::{self, CapSet};
+use crate::policy::syscalls::{Arch, Syscall, X32_SYSCALL_BIT};
 
 /// What the filter does with a system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -688,7 +688,7 @@ impl Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caps::CAP_SYS_ADMIN;
+    use crate::policy::caps::CAP_SYS_ADMIN;
 
     const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
     const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
@@ -927,7 +927,7 @@ mod tests {
 
     #[test]
     fn capability_dependent_calls_flip_with_the_capability() {
-        use crate::caps::*;
+        use crate::policy::caps::*;
         let table: [(u32, &[&str]); 13] = [
             (
                 CAP_SYS_ADMIN,

@@ -8,7 +8,7 @@
 //! even a binary with file capabilities (`setcap cap_setuid+ei`) gains any at exec (CVE-2022-24769).
 
 use crate::error::Error;
-use crate::seccomp;
+use crate::policy::seccomp;
 use crate::sys;
 
 /// Capability names by number, as in <linux/capability.h> (without the CAP_ prefix).

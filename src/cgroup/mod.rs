@@ -11,12 +11,14 @@
 //! unit tests; the rest is open/write/close through `sys`. A `Cgroup` removes its directories when
 //! dropped, so every error path after creation cleans up.
 
+pub mod usage;
+
 use std::time::{Duration, Instant};
 
-use crate::devices::{self, DevicePolicy};
+use self::usage::{human_size, Usage};
 use crate::error::{cpath, Context, Error};
+use crate::policy::devices::{self, DevicePolicy};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
-use crate::usage::{self, human_size, Usage};
 
 /// The highest memory and pid counts seen by `Cgroup::sample`.
 #[derive(Debug, Default)]
@@ -69,7 +71,7 @@ pub const UNLIMITED: u64 = u64::MAX;
 
 impl Limits {
     /// An OCI bundle's (or `update`'s) resources, where -1 means no limit (and 0, for pids).
-    pub fn from_oci(resources: &crate::spec::Resources) -> Limits {
+    pub fn from_oci(resources: &crate::oci::spec::Resources) -> Limits {
         let signed = |v: Option<i64>| v.map(|v| if v < 0 { UNLIMITED } else { v as u64 });
         Limits {
             memory_bytes: signed(resources.memory_limit),
@@ -317,7 +319,7 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
 /// None: nothing is delegated (or we are root, to whom the whole tree is).
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
-    if crate::userns::host_root()? || detect()? != Some(Version::V2) {
+    if crate::birth::userns::host_root()? || detect()? != Some(Version::V2) {
         return Ok(None);
     }
     let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
@@ -340,7 +342,7 @@ pub fn delegated_subtree() -> Result<Option<String>, Error> {
 /// Where `create` begins to write cgroup.subtree_control: the root for root, else the top of the
 /// delegated subtree `path` is in.
 fn delegated_top(path: &str) -> Result<String, Error> {
-    if crate::userns::host_root()? {
+    if crate::birth::userns::host_root()? {
         return Ok(String::new());
     }
     Ok(path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string()))

@@ -48,7 +48,7 @@ use crate::error::{cpath, Context, Error};
 use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
 use crate::lifecycle::state::StateDir;
 use crate::mounts::Checked;
-use crate::spec::IdMapping;
+use crate::oci::spec::IdMapping;
 use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// The ids a rootless container maps besides 0, from the caller's subordinate range.

@@ -160,7 +160,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::clone::{self, ChildStack, CloneArgs};
+    use crate::birth::clone::{self, ChildStack, CloneArgs};
     use crate::sys::{wait_child, CStringArray, ExitStatus};
 
     const ELF_MAGIC: &[u8] = b"\x7fELF";

@@ -11,9 +11,9 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Context, Error};
+use crate::live::tty::Relay;
 use crate::signals::{signal_name, SIGNAL_MAX};
 use crate::sys::{self, ExitStatus, Fd, SigSet};
-use crate::tty::Relay;
 
 /// What the supervisor does with a signal it receives.
 #[derive(Debug, PartialEq, Eq)]

@@ -17,11 +17,13 @@
 //!
 //! The masks come after the pivot, when `/` is the container's and plain paths are safe.
 
+pub mod resolve;
+
+use self::resolve::{Last, Root};
 use crate::cgroup;
 use crate::compat;
 use crate::error::{cpath, Context, Error};
-use crate::resolve::{Last, Root};
-use crate::spec;
+use crate::oci::spec;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
@@ -1009,7 +1011,7 @@ mod tests {
 
     #[test]
     fn an_oci_bundles_mounts_become_a_plan() {
-        let spec = crate::spec::parse_config(include_bytes!("../tests/fixtures/podman-config.json")).unwrap();
+        let spec = crate::oci::spec::parse_config(include_bytes!("../../tests/fixtures/podman-config.json")).unwrap();
         let (plan, binds) = oci_plan(&spec).unwrap();
         let t = targets(&plan);
         assert_eq!(t[..4], ["/proc", "/dev", "/sys", "/dev/pts"]);
@@ -1021,7 +1023,7 @@ mod tests {
 
     #[test]
     fn every_procfs_of_the_plan_is_told_the_pid_namespace_to_show() {
-        let spec = crate::spec::parse_config(include_bytes!("../tests/fixtures/podman-config.json")).unwrap();
+        let spec = crate::oci::spec::parse_config(include_bytes!("../../tests/fixtures/podman-config.json")).unwrap();
         let (plan, _) = oci_plan(&spec).unwrap();
         let told = proc_of_pid_namespace(plan.clone(), 7);
         assert_eq!(told.len(), plan.len());

@@ -8,11 +8,11 @@
 //! the spec disagree, the engine wins (README, OCI runtime): unknown capability names are skipped,
 //! as runc and crun skip them.
 
-use crate::caps::{self, Cap, CapSet};
-use crate::devices::{self, DeviceRule};
 use crate::json::{self, Field, Value};
-use crate::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
-use crate::syscalls::Arch;
+use crate::policy::caps::{self, Cap, CapSet};
+use crate::policy::devices::{self, DeviceRule};
+use crate::policy::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
+use crate::policy::syscalls::Arch;
 
 /// The runtime spec version we implement (what `state` reports).
 pub const OCI_VERSION: &str = "1.0.2";
@@ -633,7 +633,7 @@ mod tests {
     use super::*;
 
     fn podman() -> Spec {
-        parse_config(include_bytes!("../tests/fixtures/podman-config.json")).unwrap()
+        parse_config(include_bytes!("../../tests/fixtures/podman-config.json")).unwrap()
     }
 
     #[test]
@@ -693,7 +693,7 @@ mod tests {
 
     #[test]
     fn unknown_capabilities_are_skipped_and_named() {
-        let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
+        let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
         let spec = parse_config(base.replace("\"CAP_KILL\"", "\"CAP_TEST\"").as_bytes()).unwrap();
         assert_eq!(spec.process.unknown_capabilities, ["CAP_TEST"]);
         let bounding = spec.process.capabilities.unwrap().bounding;
@@ -704,7 +704,7 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named_by_its_path() {
-        let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
+        let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
         assert!(parse_config(base.as_bytes()).is_ok());
         for (from, to, expected) in [
             ("\"RLIMIT_NOFILE\"", "\"RLIMIT_BOGUS\"", "process.rlimits[0].type: unknown rlimit"),
@@ -740,7 +740,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        let base = String::from_utf8(include_bytes!("../tests/fixtures/runc-config.json").to_vec()).unwrap();
+        let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
         let newer = base.replacen('{', "{\"someFutureField\": {\"x\": [1, 2]},", 1);
         assert!(parse_config(newer.as_bytes()).is_ok());
     }
