@@ -17,6 +17,7 @@ mod cgroup;
 mod cli;
 mod compat;
 mod error;
+mod hostpath;
 mod json;
 mod lifecycle;
 mod live;

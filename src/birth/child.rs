@@ -12,8 +12,9 @@ use std::ffi::c_int;
 use crate::birth::handshake::{ChildEnds, Failure};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
+use crate::hostpath::Checked;
 use crate::live::tty;
-use crate::mounts::{self, BindSource, Checked, Mask, Step};
+use crate::mounts::{self, BindSource, Mask, Step};
 use crate::net;
 use crate::net::netlink::VethAddrs;
 use crate::oci::hooks;
@@ -106,7 +107,7 @@ pub struct NewContainer {
     /// Set in a new UTS namespace.
     pub hostname: Option<String>,
     pub domainname: Option<String>,
-    /// The rootfs, checked by the runtime and opened again here (see `mounts::Checked`): every
+    /// The rootfs, checked by the runtime and opened again here (see `hostpath::Checked`): every
     /// use below goes through that descriptor, never through its path again.
     pub rootfs: Checked,
     /// OCI without a mount namespace: mount in the caller's, and chroot rather than pivot_root.
@@ -122,7 +123,7 @@ pub struct NewContainer {
     pub make_mount_points: bool,
     /// `contain run` without `--privileged`: no device node made in the rootfs or a volume opens.
     pub nodev: bool,
-    /// The mounts, devices and links made in the new root before the pivot (mounts.rs); after it,
+    /// The mounts, devices and links made in the new root before the pivot (mounts/); after it,
     /// the sysctls, then the masks.
     pub plan: Vec<Step>,
     pub binds: Vec<BindSource>,

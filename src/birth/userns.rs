@@ -45,9 +45,9 @@ use std::ffi::CString;
 
 use crate::compat;
 use crate::error::{cpath, Context, Error};
+use crate::hostpath::Checked;
 use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
 use crate::lifecycle::state::StateDir;
-use crate::mounts::Checked;
 use crate::oci::spec::IdMapping;
 use crate::sys::{self, CStringArray, Errno, Fd};
 

@@ -11,6 +11,7 @@
 //! unit tests; the rest is open/write/close through `sys`. A `Cgroup` removes its directories when
 //! dropped, so every error path after creation cleans up.
 
+pub mod mount;
 pub mod usage;
 
 use std::time::{Duration, Instant};

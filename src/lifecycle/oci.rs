@@ -18,6 +18,7 @@ use crate::birth::userns::IdMaps;
 use crate::cgroup::{self, Cgroup, Limits};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, os_cstring, Context, Error};
+use crate::hostpath::Checked;
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::state::{
@@ -26,7 +27,7 @@ use crate::lifecycle::state::{
 use crate::lifecycle::{require_root, roots, state_dir, Claim};
 use crate::live::supervise;
 use crate::live::tty::Terminal;
-use crate::mounts::{self, BindSource, Checked};
+use crate::mounts::{self, BindSource};
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook, IdMapping, Spec, State};
 use crate::policy::caps::{CapSet, Identity, Privileges};

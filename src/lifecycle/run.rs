@@ -15,6 +15,7 @@ use crate::cgroup::usage::{human_size, Usage};
 use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
+use crate::hostpath::Checked;
 use crate::lifecycle::detach;
 use crate::lifecycle::manage;
 use crate::lifecycle::state::{
@@ -23,7 +24,7 @@ use crate::lifecycle::state::{
 use crate::lifecycle::{roots, Claim};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
-use crate::mounts::{self, BindSource, Checked, Step};
+use crate::mounts::{self, BindSource, Step};
 use crate::net::Veth;
 use crate::policy::caps::{CapSet, Identity, Privileges};
 use crate::signals::signal_name;
@@ -562,7 +563,7 @@ fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> 
     Ok(())
 }
 
-/// `--rootfs`, checked (see `mounts::Checked`): the child uses the very directory checked here.
+/// `--rootfs`, checked (see `hostpath::Checked`): the child uses the very directory checked here.
 fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     let bad = |why: String| Error::Usage(format!("--rootfs {path:?}: {why}"));
     let rootfs = Checked::open(path).map_err(bad)?;
@@ -573,7 +574,7 @@ fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     Ok(rootfs)
 }
 
-/// Each `--volume` source, checked (see `mounts::Checked`): what gets bind-mounted is the very
+/// Each `--volume` source, checked (see `hostpath::Checked`): what gets bind-mounted is the very
 /// object checked here (a FIFO there is only a file: O_PATH never blocks).
 fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>, Error> {
     volumes

@@ -30,8 +30,8 @@ use std::ffi::CStr;
 
 use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
+use crate::hostpath::{self, Checked};
 use crate::lifecycle::roots;
-use crate::mounts::{self, Checked};
 use crate::policy::caps::{CapSet, Identity};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
@@ -557,13 +557,13 @@ impl StateDir {
         let others = roots::guarded_besides(&self.path)?;
         let guarded = std::iter::once((&self.path, &self.dir)).chain(others.iter().map(|(path, dir)| (path, dir)));
         for (path, dir) in guarded {
-            let state = mounts::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+            let state = hostpath::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
             if exposes(&lineage, &state) {
                 return Err(format!("would give the container contain's state directory {path}"));
             }
             let Some(table) = &table else { continue };
             let state_path = sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?;
-            if let Some(point) = mounts::submount_showing(table, &source.path, &state_path) {
+            if let Some(point) = hostpath::submount_showing(table, &source.path, &state_path) {
                 return Err(format!(
                     "the mount at {point} below it would give the container contain's state directory {path}"
                 ));
@@ -582,7 +582,7 @@ impl StateDir {
 }
 
 /// Whether the object of lineage `source` (its identity, then each directory above it, as
-/// `mounts::lineage` lists them) is, holds, or lies inside the directory of lineage `state`.
+/// `hostpath::lineage` lists them) is, holds, or lies inside the directory of lineage `state`.
 fn exposes(source: &[(u64, u64)], state: &[(u64, u64)]) -> bool {
     source.first().is_some_and(|object| state.contains(object)) || state.first().is_some_and(|dir| source.contains(dir))
 }

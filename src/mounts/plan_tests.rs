@@ -1,40 +1,6 @@
-//! Unit tests of `mod.rs`, a child module of it (`use super::*` sees its private items).
+//! Unit tests of `plan.rs`, a child module of it (`use super::*` sees its private items).
 
 use super::*;
-
-/// /proc/self/mountinfo of a host with /run a tmpfs (device 0:25) and /tmp on the root's ext4.
-const TABLE: &str = "\
-22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
-25 22 0:25 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw
-40 22 8:1 /tmp /tmp rw,relatime shared:1 - ext4 /dev/sda1 rw
-";
-
-#[test]
-fn a_mount_below_a_source_that_shows_the_state_directory_is_found() {
-    let state = "/run/contain";
-    assert_eq!(submount_showing(TABLE, "/tmp/vol", state), None, "nothing mounted below");
-    // /run itself, the state directory, an entry inside it, each bound below the source.
-    for (line, point) in [
-        ("50 40 0:25 / /tmp/vol/sub rw - tmpfs tmpfs rw", "/tmp/vol/sub"),
-        ("50 40 0:25 /contain /tmp/vol/a\\040b rw - tmpfs tmpfs rw", "/tmp/vol/a b"),
-        ("50 40 0:25 /contain/web /tmp/vol/deep/x rw - tmpfs tmpfs rw", "/tmp/vol/deep/x"),
-    ] {
-        let table = format!("{TABLE}{line}\n");
-        assert_eq!(submount_showing(&table, "/tmp/vol", state).as_deref(), Some(point), "{line}");
-        assert_eq!(submount_showing(&table, "/tmp/other", state), None, "not below that source: {line}");
-    }
-    // Another directory of the same tmpfs, another filesystem, a name that merely starts alike.
-    for line in [
-        "50 40 0:25 /user /tmp/vol/sub rw - tmpfs tmpfs rw",
-        "50 40 0:26 / /tmp/vol/sub rw - tmpfs tmpfs rw",
-        "50 40 0:25 /containers /tmp/vol/sub rw - tmpfs tmpfs rw",
-    ] {
-        assert_eq!(submount_showing(&format!("{TABLE}{line}\n"), "/tmp/vol", state), None, "{line}");
-    }
-    // The state directory's own mount is the last one listed at the longest point above it.
-    let covered = format!("{TABLE}60 25 0:30 / /run rw - tmpfs tmpfs rw\n50 40 0:25 / /tmp/vol/sub rw - x x rw\n");
-    assert_eq!(submount_showing(&covered, "/tmp/vol", state), None, "0:25 no longer holds /run/contain");
-}
 
 fn targets(plan: &[Step]) -> Vec<String> {
     plan.iter()
@@ -147,27 +113,6 @@ fn ptys_are_a_private_instance() {
         container_plan(false, true).into_iter().find(|s| matches!(s, Step::Mount { fstype, .. } if fstype == "devpts"));
     let Some(Step::Mount { data, .. }) = devpts else { panic!("no devpts") };
     assert!(data.contains("newinstance") && data.contains("ptmxmode=0666"));
-}
-
-fn options(words: &[&str]) -> Options {
-    parse_options(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
-}
-
-#[test]
-fn mount_options_split_into_flags_attributes_propagation_and_data() {
-    let tmpfs = options(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
-    assert_eq!(tmpfs.flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
-    assert_eq!(tmpfs.data, ["mode=755", "size=65536k"]);
-    assert!(!tmpfs.bind);
-    let bind = options(&["rbind", "rprivate", "nosuid", "noexec", "nodev", "ro"]);
-    assert!(bind.bind && bind.recursive);
-    assert_eq!(bind.propagation, libc::MS_PRIVATE | libc::MS_REC);
-    let expected = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_RDONLY;
-    assert_eq!((bind.set, bind.clear), (expected, 0));
-    assert_eq!(bind.flags & (libc::MS_BIND | libc::MS_REC), 0, "bind is a kind, not a flag to pass on");
-    let rw = options(&["bind", "ro", "rw", "exec"]);
-    assert_eq!((rw.set, rw.clear), (0, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOEXEC), "the last word wins");
-    assert!(!rw.recursive);
 }
 
 #[test]
