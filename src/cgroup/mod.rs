@@ -317,10 +317,11 @@ fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
 /// The top of the cgroup v2 subtree delegated to us, for a user who is not root: the highest
 /// directory, going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a
 /// user's service so; an admin can chown one). The container's cgroup is made directly below it.
-/// None: nothing is delegated (or we are root, to whom the whole tree is).
+/// None: nothing is delegated. (To the host's root the whole tree is: its callers ask only for
+/// anybody else.)
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
-    if crate::birth::userns::host_root()? || detect()? != Some(Version::V2) {
+    if detect()? != Some(Version::V2) {
         return Ok(None);
     }
     let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
@@ -340,13 +341,34 @@ pub fn delegated_subtree() -> Result<Option<String>, Error> {
     Ok(top)
 }
 
-/// Where `create` begins to write cgroup.subtree_control: the root for root, else the top of the
-/// delegated subtree `path` is in.
-fn delegated_top(path: &str) -> Result<String, Error> {
-    if crate::birth::userns::host_root()? {
-        return Ok(String::new());
+/// The part of the cgroup tree a container's cgroup is made in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// The host's root's: all of it.
+    Whole,
+    /// Anybody else's: the subtree delegated to them (`delegated_subtree`), where the cgroup's
+    /// parent is.
+    Delegated,
+}
+
+impl Tree {
+    /// The part of the tree that the caller, the host's root or not, may write.
+    pub fn of(host_root: bool) -> Tree {
+        if host_root {
+            Tree::Whole
+        } else {
+            Tree::Delegated
+        }
     }
-    Ok(path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string()))
+}
+
+/// Where `create` begins to write cgroup.subtree_control: the root of the whole tree, else the top
+/// of the delegated subtree `path` is in.
+fn delegated_top(path: &str, tree: Tree) -> String {
+    match tree {
+        Tree::Whole => String::new(),
+        Tree::Delegated => path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string()),
+    }
 }
 
 /// One line of /proc/PID/cgroup, `ID:CONTROLLERS:PATH`: a v1 hierarchy (`4:cpu,cpuacct:/x`, or a
@@ -425,12 +447,14 @@ impl Cgroup {
     /// `controllers` hierarchies (or the v2 tree), with the directories above it when missing,
     /// and writes the limits. An existing directory is an error unless `may_exist` (an engine may
     /// have made it): a cgroup `contain run` did not create is never touched, let alone removed.
+    /// `tree`: the part of the tree we may write.
     pub fn create(
         version: Version,
         path: &str,
         limits: &Limits,
         controllers: &[&'static str],
         may_exist: bool,
+        tree: Tree,
     ) -> Result<Cgroup, Error> {
         let mut cgroup =
             Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, kill_stragglers: true };
@@ -441,7 +465,7 @@ impl Cgroup {
                 // Each level delegates the controllers to the one below it, from the root, or for a
                 // user who is not root, from the top of the subtree delegated to them (the levels
                 // above are the admin's, and already delegate what they will).
-                let top = delegated_top(path)?;
+                let top = delegated_top(path, tree);
                 enable_v2_controllers(&format!("{CGROUP_ROOT}{top}"), &needed, &V2_CONTROLLERS)?;
                 for ancestor in ancestors(parent).into_iter().filter(|a| a.len() > top.len()) {
                     let dir = format!("{CGROUP_ROOT}{ancestor}");

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::birth::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
 use crate::birth::handshake::Report;
 use crate::birth::spawn::{self, Birth, Command, Placement};
-use crate::birth::userns::IdMaps;
-use crate::cgroup::{self, Cgroup, Limits};
+use crate::birth::userns::{self, IdMaps};
+use crate::cgroup::{self, Cgroup, Limits, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::hostpath::Checked;
@@ -178,8 +178,9 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     claim.entry.write_record(&record)?;
     claim.entry.write_file(CONFIG, &config)?;
     let limits = Limits::from_oci(&spec.linux.resources);
+    let tree = Tree::of(userns::host_root()?);
     let cgroup = cgroup::detect()?
-        .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
+        .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true, tree))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
         cgroup.restrict_devices(&device_policy)?;
