@@ -28,6 +28,7 @@ mod policy;
 mod signals;
 #[allow(unsafe_code)]
 mod sys;
+mod text;
 
 use std::ffi::OsString;
 

@@ -53,10 +53,10 @@ use std::ffi::c_int;
 
 use crate::birth::stub;
 use crate::error::{Context, Error};
-use crate::lifecycle::manage::printable;
 use crate::live::tty::{ChildTerminal, Terminal, UserTerminal};
 use crate::signals::signal_name;
 use crate::sys::{self, Errno, ExitStatus, Fd};
+use crate::text::printable;
 
 /// Exit codes of a container that never ran its command (the `docker run` convention).
 pub const EXIT_SETUP_FAILED: i32 = 125;

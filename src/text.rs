@@ -1,0 +1,64 @@
+//! Text for people: a string made safe to print in a terminal, and a table.
+
+/// A command line for a table row, as `ps` shows one: control characters (a newline would break
+/// the table, an escape sequence would reach the user's terminal) as C escapes.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Left-aligned columns, two spaces apart; the last column is not padded.
+pub fn format_table(rows: &[[String; 5]]) -> String {
+    let mut widths = [0; 5];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < row.len() {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_every_column_but_the_last() {
+        let rows = [
+            ["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from),
+            ["web", "4242", "running", "5s ago", "sh -c sleep 9"].map(String::from),
+        ];
+        assert_eq!(
+            format_table(&rows),
+            "ID   PID   STATUS   CREATED  COMMAND\nweb  4242  running  5s ago   sh -c sleep 9\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_command_are_escaped() {
+        assert_eq!(printable("sh -c 'a\nb'"), "sh -c 'a\\nb'");
+        assert_eq!(printable("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
+        assert_eq!(printable("tab\there \\ ok é"), "tab\\there \\\\ ok é");
+        assert_eq!(printable("\u{9b}31m"), "\\x9b31m", "the C1 CSI too");
+    }
+}
