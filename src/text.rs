@@ -1,4 +1,22 @@
-//! Text for people: a string made safe to print in a terminal, and a table.
+//! Text: what a container may be called, and text for people (a string made safe to print in a
+//! terminal, a table).
+
+/// The longest container id. Ids end up in directory names (contain-ID), interface names and cgroup
+/// paths.
+pub const NAME_MAX: usize = 64;
+
+/// A container id: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit, so
+/// it is a single path component, never `.` or `..`, and safe in cgroup and interface names.
+pub fn validate_id(id: &str) -> Result<(), String> {
+    let valid_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if id.is_empty() || id.len() > NAME_MAX || !id.bytes().all(valid_char) || !id.as_bytes()[0].is_ascii_alphanumeric()
+    {
+        return Err(format!(
+            "an id is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', starting with a letter or digit"
+        ));
+    }
+    Ok(())
+}
 
 /// A command line for a table row, as `ps` shows one: control characters (a newline would break
 /// the table, an escape sequence would reach the user's terminal) as C escapes.
@@ -41,6 +59,16 @@ pub fn format_table(rows: &[[String; 5]]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_single_safe_path_components() {
+        for good in ["web-1", "a", "3f9c0e1a2b4d", "x.y_z"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "-x", ".leases", ".roots", "a b", &"x".repeat(65)] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn tables_align_every_column_but_the_last() {

@@ -11,11 +11,10 @@ use std::ffi::OsString;
 
 use crate::cgroup::{Limits, CPU_PERIOD_US};
 use crate::error::Error;
-use crate::lifecycle::detach::DEFAULT_LOG_MAX;
-use crate::lifecycle::state::validate_id;
 use crate::net::netlink::{self, VethAddrs};
 use crate::policy::caps::{self, Cap};
 use crate::signals::parse_signal;
+use crate::text::validate_id;
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
@@ -223,6 +222,8 @@ pub const HOSTNAME_MAX: usize = 64;
 /// The kernel's PID_MAX_LIMIT: more processes than a kernel can ever have is not a limit.
 pub const PIDS_MAX: u64 = 4 << 20;
 pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
+/// The default `--log-max`: the log and its predecessor hold about this much between them.
+pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
 
 /// The subcommands, for `contain help` and messages.
 const COMMANDS: [&str; 7] = ["run", "exec", "list", "kill", "stop", "gc", "help"];

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 
 use super::{bad, flag_value, parse_command, usage, Command};
 use crate::error::Error;
-use crate::lifecycle::state::validate_id;
+use crate::text::validate_id;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum OciCommand {

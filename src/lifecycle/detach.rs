@@ -22,9 +22,6 @@ use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
 use crate::live::supervise::Drain;
 use crate::sys::{self, Errno, ExitStatus, Fd};
 
-/// The default `--log-max`: the log and its predecessor hold about this much between them.
-pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
-
 /// The background runtime's ends: the pipe to the foreground, and the container's output.
 pub struct Background {
     ready: Option<Fd>,

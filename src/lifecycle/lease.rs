@@ -14,8 +14,9 @@
 use std::ffi::{CStr, CString};
 
 use crate::error::{cpath, Context, Error};
-use crate::lifecycle::state::{validate_id, StateDir};
+use crate::lifecycle::state::StateDir;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+use crate::text::validate_id;
 
 /// A directory of leases, opened.
 pub struct LeaseDir {

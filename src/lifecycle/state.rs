@@ -34,6 +34,7 @@ use crate::hostpath::{self, Checked};
 use crate::lifecycle::roots;
 use crate::policy::caps::{CapSet, Identity};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+use crate::text::validate_id;
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
 pub const DEFAULT_ROOT: &str = "/run/contain";
@@ -44,26 +45,11 @@ pub const DEFAULT_ROOT: &str = "/run/contain";
 const RECORD_VERSION: &str = "contain-record=3";
 /// The largest record we read: a record is a few hundred bytes; a forged one could be anything.
 const RECORD_LIMIT: usize = 64 << 10;
-/// Ids end up in directory names (contain-ID), interface names and cgroup paths.
-pub const NAME_MAX: usize = 64;
 /// How often `reserve` tries again when a sweep took its private directory, or removed the entry
 /// it found under the name.
 const RESERVE_ATTEMPTS: usize = 8;
 /// The private name of an entry before `reserve` publishes it: no id starts with '.'.
 const CLAIM_PREFIX: &str = ".claim-";
-
-/// A container id: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit, so
-/// it is a single path component, never `.` or `..`, and safe in cgroup and interface names.
-pub fn validate_id(id: &str) -> Result<(), String> {
-    let valid_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    if id.is_empty() || id.len() > NAME_MAX || !id.bytes().all(valid_char) || !id.as_bytes()[0].is_ascii_alphanumeric()
-    {
-        return Err(format!(
-            "an id is 1 to {NAME_MAX} letters, digits, '_', '.' or '-', starting with a letter or digit"
-        ));
-    }
-    Ok(())
-}
 
 /// A process as the kernel knows it: its pid and when it started (clock ticks since boot), so a
 /// pid the kernel has since given to another process is never mistaken for it.
