@@ -19,6 +19,7 @@ mod compat;
 mod error;
 mod hostpath;
 mod json;
+mod lease;
 mod lifecycle;
 mod live;
 mod mounts;

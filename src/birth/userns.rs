@@ -20,7 +20,7 @@
 //!
 //! `--userns auto` (root): the container's ids 0..65535 are 65536 host ids no other container has,
 //! a range carved from what /etc/subuid and /etc/subgid grant the user `contain` and leased
-//! (`lifecycle/lease.rs`: `STATE/.userns/FIRST-UID`). Its root is then nobody on the host. Its
+//! (`lease.rs`: `STATE/.userns/FIRST-UID`). Its root is then nobody on the host. Its
 //! image, owned by the host's root, would look owned by nobody and could not be written without
 //! a chown of every file into the range; instead the rootfs and the volumes are idmapped mounts
 //! (mount_setattr(2), MOUNT_ATTR_IDMAP): seen through them, a file the host's uid N owns is owned
@@ -46,8 +46,7 @@ use std::ffi::CString;
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::hostpath::Checked;
-use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
-use crate::lifecycle::state::StateDir;
+use crate::lease::{self, Holder, Lease, LeaseDir};
 use crate::oci::spec::IdMapping;
 use crate::sys::{self, CStringArray, Errno, Fd};
 
@@ -329,20 +328,11 @@ pub fn auto_pool() -> Result<AutoPool, Error> {
     AutoPool::parse(&file("/etc/subuid"), &file("/etc/subgid")).map_err(Error::Setup)
 }
 
-/// The leases of ranges, named after their first uid.
-fn ranges_dir(state: &StateDir) -> Result<LeaseDir, Error> {
-    LeaseDir::open(state, c".userns")
-}
-
-fn is_range_name(name: &str) -> bool {
-    name.parse::<u32>().is_ok()
-}
-
 /// Takes the first range of `pool` that no other container holds, for the container `id`: the
 /// lease, which gives it back when dropped, and the maps the runtime writes (as root: setgroups
 /// stays allowed).
-pub fn lease_range(state: &StateDir, pool: &AutoPool, id: &str) -> Result<(IdMaps, Lease), Error> {
-    let dir = ranges_dir(state)?;
+pub fn lease_range(leases: Holder, pool: &AutoPool, id: &str) -> Result<(IdMaps, Lease), Error> {
+    let dir = LeaseDir::open(leases, lease::Kind::IdRange)?;
     let path = dir.path.clone();
     let ranges = (0..pool.ranges).map(|index| pool.range(index)).map(|(uid, gid)| (uid.to_string(), (uid, gid)));
     let (lease, (uid, gid)) = dir.take_first(id, ranges)?.ok_or_else(|| {
@@ -360,20 +350,6 @@ pub fn lease_range(state: &StateDir, pool: &AutoPool, id: &str) -> Result<(IdMap
     );
     let map = |host| vec![IdMapping { container: 0, host, size: AUTO_IDS }];
     Ok((IdMaps { uids: map(uid), gids: map(gid), writer: Writer::Runtime { deny_setgroups: false } }, lease))
-}
-
-/// The range leases whose owner can be read.
-pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
-    ranges_dir(state)?.list(is_range_name)
-}
-
-/// Gives back every range the dead container `id` holds.
-pub fn release_of(state: &StateDir, id: &str) -> Result<(), Error> {
-    let dir = ranges_dir(state)?;
-    for lease in dir.list(is_range_name)?.into_iter().filter(|lease| lease.owner == id) {
-        dir.remove_if_owned(&lease.name, id)?;
-    }
-    Ok(())
 }
 
 /// Runtime side, before clone3: a detached clone of the rootfs or a volume (with `recursive`, with

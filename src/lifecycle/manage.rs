@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::birth::userns;
 use crate::cgroup::{self, Cgroup};
 use crate::error::{Context, Error};
+use crate::lease;
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
 use crate::net;
 use crate::signals::signal_name;
@@ -521,15 +522,11 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
     }
     // Leases of containers that have no entry: their runtime died before it made one, or after it
     // removed it. (Those of the entries above were released with their leftovers.)
-    let mut owners: Vec<String> = net::leases(state)?.into_iter().map(|lease| lease.owner).collect();
-    owners.extend(userns::leases(state)?.into_iter().map(|lease| lease.owner));
-    owners.sort();
-    owners.dedup();
-    for owner in owners.into_iter().filter(|owner| only.is_empty() || only.contains(owner)) {
+    for owner in lease::owners(state.leases())?.into_iter().filter(|owner| only.is_empty() || only.contains(owner)) {
         if done.contains(&owner) || state.entry(&owner)?.is_some() {
             continue;
         }
-        let released = net::release_of(state, &owner).and_then(|()| userns::release_of(state, &owner));
+        let released = net::delete_host_end_of(&owner).and_then(|()| lease::release_of(state.leases(), &owner));
         failures.extend(released.err().map(|err| leftover_failure(&owner, err)));
     }
     Ok(failures)
@@ -588,8 +585,8 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
         }
         cgroup.remove()?;
     }
-    net::release_of(state, id)?;
-    userns::release_of(state, id)?;
+    net::delete_host_end_of(id)?;
+    lease::release_of(state.leases(), id)?;
     let keep_log = leave.log && sys::stat_at(sys::Dir::Fd(entry.fd()), crate::lifecycle::state::LOG, 0).is_ok();
     entry.clear(Leave { log: keep_log, ..leave })?;
     Ok(keep_log)

@@ -6,12 +6,10 @@
 //! - `manage`: `list`, `kill`, `stop`, `gc`, and the rule that tells a living container from a
 //!   leftover;
 //! - `state`: the entries under /run/contain and their records;
-//! - `lease`: what containers must not share (a /30, a range of ids), taken one at a time;
 //! - `roots`: the registry of root's state directories, which no container may be given.
 
 pub mod detach;
 pub mod exec;
-pub mod lease;
 pub mod manage;
 pub mod oci;
 pub mod roots;

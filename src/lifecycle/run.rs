@@ -213,7 +213,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let overlay =
         spec.overlay.then(|| make_overlay(&claim.entry, &state.dir_of(&id), spec.overlay_size)).transpose()?;
     let veth = match spec.net {
-        Net::Veth(requested) => Some(Veth::plan(&state, &id, requested)?),
+        Net::Veth(requested) => Some(Veth::plan(state.leases(), &id, requested)?),
         Net::None | Net::Host => None,
     };
     record.network = match (&spec.net, &veth) {
@@ -221,8 +221,8 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         (Net::Host, None) => "host".into(),
         _ => "none".into(),
     };
-    // Taken while the name is ours, given back before it is not (see lifecycle/lease.rs).
-    let (auto_maps, range) = auto_pool.map(|pool| userns::lease_range(&state, &pool, &id)).transpose()?.unzip();
+    // Taken while the name is ours, given back before it is not (see lease.rs).
+    let (auto_maps, range) = auto_pool.map(|pool| userns::lease_range(state.leases(), &pool, &id)).transpose()?.unzip();
     let id_maps = id_maps.or(auto_maps);
 
     // --- The birth. ---

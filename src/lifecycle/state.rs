@@ -31,6 +31,7 @@ use std::ffi::CStr;
 use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
 use crate::hostpath::{self, Checked};
+use crate::lease::Holder;
 use crate::lifecycle::roots;
 use crate::policy::caps::{CapSet, Identity};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
@@ -404,6 +405,11 @@ impl StateDir {
     /// `STATE/ID`, for messages.
     pub fn dir_of(&self, id: &str) -> String {
         format!("{}/{id}", self.path)
+    }
+
+    /// Where the leases of its containers are (`lease.rs`).
+    pub fn leases(&self) -> Holder<'_> {
+        Holder { dir: self.fd(), path: &self.path }
     }
 
     pub fn fd(&self) -> &Fd {

@@ -8,9 +8,9 @@
 //! has no address or is down). Traffic goes further than the host only if the host forwards and
 //! masquerades it (see the README): contain does not touch the host's firewall.
 //!
-//! Without addresses on the command line, a /30 is leased from a pool (see `lifecycle/lease.rs`):
-//! the lease is `STATE/.leases/NETWORK`, named after the /30's network address, so pools that
-//! overlap share leases.
+//! Without addresses on the command line, a /30 is leased from a pool (see `lease.rs`): the lease
+//! is `STATE/.leases/NETWORK`, named after the /30's network address, so pools that overlap share
+//! leases.
 
 pub mod netlink;
 
@@ -18,8 +18,7 @@ use std::net::Ipv4Addr;
 
 use self::netlink::VethAddrs;
 use crate::error::{cpath, Context, Error};
-use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
-use crate::lifecycle::state::StateDir;
+use crate::lease::{self, Holder, Lease, LeaseDir};
 use crate::sys::{self, Errno, Fd};
 
 /// The environment variable that overrides the default pool.
@@ -27,11 +26,6 @@ pub const POOL_ENV: &str = "CONTAIN_NET_POOL";
 pub const DEFAULT_POOL: &str = "10.200.0.0/16";
 /// The container's end of the pair, in its own namespace.
 pub const CONTAINER_INTERFACE: &str = "eth0";
-
-/// The directory of the leases, in the state directory (names starting with '.' are no ids).
-fn leases_dir(state: &StateDir) -> Result<LeaseDir, Error> {
-    LeaseDir::open(state, c".leases")
-}
 
 /// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
 /// of a hash of it (FNV-1a: stable across runs and versions, unlike std's hasher).
@@ -90,12 +84,12 @@ pub struct Veth {
 
 impl Veth {
     /// Names the pair and takes its addresses: `requested`, or the first free /30 of the pool.
-    pub fn plan(state: &StateDir, id: &str, requested: Option<VethAddrs>) -> Result<Veth, Error> {
+    pub fn plan(leases: Holder, id: &str, requested: Option<VethAddrs>) -> Result<Veth, Error> {
         let host_name = host_interface_name(id);
         match requested {
             Some(addrs) => Ok(Veth { host_name, addrs, lease: None }),
             None => {
-                let (lease, addrs) = lease(state, id)?;
+                let (lease, addrs) = take_subnet(leases, id)?;
                 Ok(Veth { host_name, addrs, lease: Some(lease) })
             }
         }
@@ -213,9 +207,9 @@ fn pool() -> Result<([u8; 4], u8), Error> {
 }
 
 /// Takes the first /30 of the pool that nobody holds.
-fn lease(state: &StateDir, id: &str) -> Result<(Lease, VethAddrs), Error> {
+fn take_subnet(leases: Holder, id: &str) -> Result<(Lease, VethAddrs), Error> {
     let (base, prefix_len) = pool()?;
-    let dir = leases_dir(state)?;
+    let dir = LeaseDir::open(leases, lease::Kind::Subnet)?;
     let path = dir.path.clone();
     let subnets = (0..).map_while(|index| netlink::subnet_for(index, base, prefix_len)).map(|addrs| {
         let network = Ipv4Addr::from(u32::from_be_bytes(addrs.host) - 1).to_string();
@@ -229,26 +223,16 @@ fn lease(state: &StateDir, id: &str) -> Result<(Lease, VethAddrs), Error> {
     })
 }
 
-/// The leases whose owner can be read: a lease named like no network is not ours to judge.
-pub fn leases(state: &StateDir) -> Result<Vec<LeaseFile>, Error> {
-    leases_dir(state)?.list(|name| name.parse::<Ipv4Addr>().is_ok())
-}
-
-/// Gives back what a dead container `id` held, by what its id determines, never by what its
-/// record says (a record is hostile input): the host end `ct-ID`, if there is one, and each lease
-/// whose file names `id` as its owner.
-pub fn release_of(state: &StateDir, id: &str) -> Result<(), Error> {
+/// Deletes the host end of a dead container `id`, by the name its id determines, never by what its
+/// record says (a record is hostile input): `ct-ID`, if there is one. (Its leases are given back
+/// by `lease::release_of`.)
+pub fn delete_host_end_of(id: &str) -> Result<(), Error> {
     let interface = host_interface_name(id);
     match sys::interface_index(&interface) {
-        Ok(_) => delete_interface(&interface)?,
-        Err(Errno(libc::ENODEV)) => {}
-        Err(errno) => return Err(Error::sys(format!("ioctl({interface}, SIOCGIFINDEX)"), errno)),
+        Ok(_) => delete_interface(&interface),
+        Err(Errno(libc::ENODEV)) => Ok(()),
+        Err(errno) => Err(Error::sys(format!("ioctl({interface}, SIOCGIFINDEX)"), errno)),
     }
-    let dir = leases_dir(state)?;
-    for lease in leases(state)?.into_iter().filter(|lease| lease.owner == id) {
-        dir.remove_if_owned(&lease.name, id)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

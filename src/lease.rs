@@ -1,5 +1,6 @@
 //! Leases: something of the host's that containers must not share, taken by one at a time (a /30
-//! of the network pool, `net.rs`; a range of subordinate ids, `userns.rs`).
+//! of the network pool, `net/`; a range of subordinate ids, `birth/userns.rs`). One API for both
+//! kinds: what differs is only the directory and how a lease is named (`Kind`).
 //!
 //! A lease is a file in a directory of the state directory (`STATE/.leases`, `STATE/.userns`),
 //! named after what it holds (so every container that could take the same thing tries the same
@@ -13,16 +14,54 @@
 
 use std::ffi::{CStr, CString};
 
+use std::net::Ipv4Addr;
+
 use crate::error::{cpath, Context, Error};
-use crate::lifecycle::state::StateDir;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::text::validate_id;
+
+/// What a lease holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A /30 of the network pool, named after its network address: pools that overlap share leases.
+    Subnet,
+    /// A range of `--userns auto` ids, named after its first uid.
+    IdRange,
+}
+
+impl Kind {
+    const ALL: [Kind; 2] = [Kind::Subnet, Kind::IdRange];
+
+    /// Its directory in the state directory (a name starting with '.', which is no container id).
+    fn dir_name(self) -> &'static CStr {
+        match self {
+            Kind::Subnet => c".leases",
+            Kind::IdRange => c".userns",
+        }
+    }
+
+    /// Whether `name` is a lease of this kind: anything else in its directory is not ours to judge.
+    fn is_name(self, name: &str) -> bool {
+        match self {
+            Kind::Subnet => name.parse::<Ipv4Addr>().is_ok(),
+            Kind::IdRange => name.parse::<u32>().is_ok(),
+        }
+    }
+}
+
+/// The state directory that holds the lease directories, opened (`StateDir::leases`).
+#[derive(Clone, Copy)]
+pub struct Holder<'a> {
+    pub dir: &'a Fd,
+    pub path: &'a str,
+}
 
 /// A directory of leases, opened.
 pub struct LeaseDir {
     /// `STATE/NAME`, for messages.
     pub path: String,
     dir: Fd,
+    kind: Kind,
 }
 
 /// A lease on disk and its owner's id.
@@ -32,13 +71,14 @@ pub struct LeaseFile {
 }
 
 impl LeaseDir {
-    /// `STATE/NAME` (a name starting with '.', which is no container id), made when missing.
-    pub fn open(state: &StateDir, name: &CStr) -> Result<LeaseDir, Error> {
-        let path = format!("{}/{}", state.path, name.to_string_lossy());
-        sys::mkdir_at(Dir::Fd(state.fd()), name, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
-        let dir = sys::open_at(Dir::Fd(state.fd()), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+    /// The directory of `kind`'s leases, made when missing.
+    pub fn open(holder: Holder, kind: Kind) -> Result<LeaseDir, Error> {
+        let name = kind.dir_name();
+        let path = format!("{}/{}", holder.path, name.to_string_lossy());
+        sys::mkdir_at(Dir::Fd(holder.dir), name, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
+        let dir = sys::open_at(Dir::Fd(holder.dir), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
             .step(|| format!("open({path})"))?;
-        Ok(LeaseDir { path, dir })
+        Ok(LeaseDir { path, dir, kind })
     }
 
     /// Takes, for `owner`, the first of `candidates` (a name, and what the caller gets with it)
@@ -62,14 +102,14 @@ impl LeaseDir {
         Ok(None)
     }
 
-    /// The leases whose name `is_name` accepts and whose owner can be read: anything else is not
+    /// The leases named as its kind names them and whose owner can be read: anything else is not
     /// ours to judge, and stays.
-    pub fn list(&self, is_name: impl Fn(&str) -> bool) -> Result<Vec<LeaseFile>, Error> {
+    pub fn list(&self) -> Result<Vec<LeaseFile>, Error> {
         let entries = sys::list_dir(&self.dir).step(|| format!("getdents64({})", self.path))?;
         Ok(entries
             .into_iter()
             .filter_map(|entry| {
-                let name = entry.name.into_string().ok().filter(|name| is_name(name))?;
+                let name = entry.name.into_string().ok().filter(|name| self.kind.is_name(name))?;
                 let owner = self.owner(&name)?;
                 Some(LeaseFile { name, owner })
             })
@@ -98,6 +138,28 @@ impl LeaseDir {
             .ok_if(libc::ENOENT)
             .step(|| format!("unlink({}/{name})", self.path))
     }
+}
+
+/// The owners of every lease of every kind, each once.
+pub fn owners(holder: Holder) -> Result<Vec<String>, Error> {
+    let mut owners = Vec::new();
+    for kind in Kind::ALL {
+        owners.extend(LeaseDir::open(holder, kind)?.list()?.into_iter().map(|lease| lease.owner));
+    }
+    owners.sort();
+    owners.dedup();
+    Ok(owners)
+}
+
+/// Gives back every lease, of every kind, whose file names the dead container `id` as its owner.
+pub fn release_of(holder: Holder, id: &str) -> Result<(), Error> {
+    for kind in Kind::ALL {
+        let dir = LeaseDir::open(holder, kind)?;
+        for lease in dir.list()?.into_iter().filter(|lease| lease.owner == id) {
+            dir.remove_if_owned(&lease.name, id)?;
+        }
+    }
+    Ok(())
 }
 
 /// A lease held by this runtime; dropping it gives it back, unless it is `kept`.
@@ -129,5 +191,20 @@ impl Drop for Lease {
         if let Err(err) = self.dir.remove(&self.name) {
             crate::log::error(&err);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_judges_only_the_names_it_gives() {
+        assert!(Kind::Subnet.is_name("10.200.0.4") && !Kind::Subnet.is_name("100000"));
+        assert!(Kind::IdRange.is_name("1000000") && !Kind::IdRange.is_name("10.200.0.4"));
+        for stray in ["", ".tmp", "web", "10.200.0.4/30", "-1"] {
+            assert!(Kind::ALL.iter().all(|kind| !kind.is_name(stray)), "{stray:?}");
+        }
+        assert_ne!(Kind::Subnet.dir_name(), Kind::IdRange.dir_name());
     }
 }
