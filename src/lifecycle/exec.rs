@@ -18,7 +18,7 @@
 //!
 //! The record and the config copy are trusted because no container can reach them: the state
 //! directory is root's (or the user's) alone, and contain refuses any rootfs or bind that would
-//! show it, or any other state directory of root's, to a container (`StateDir::refuse_exposure`,
+//! show it, or any other state directory of root's, to a container (`roots::refuse_exposure`,
 //! roots.rs). The init a record names is still checked against the kernel before its namespaces
 //! are joined (`manage::trusted_init`).
 

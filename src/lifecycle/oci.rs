@@ -119,14 +119,14 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
 
     // --- What the container is made of, checked before anything is created. The bundle may be
     // anywhere, but neither the rootfs nor a bind source may give the container our state
-    // directory (see `StateDir::refuse_exposure`). ---
+    // directory (see `roots::refuse_exposure`). ---
     let root_path = match spec.root.path.starts_with('/') {
         true => spec.root.path.clone(),
         false => format!("{}/{}", bundle.path, spec.root.path),
     };
     let bad_root = |why: String| Error::Setup(format!("root.path {root_path:?}: {why}"));
     let rootfs = Checked::open_following(&root_path).map_err(bad_root)?;
-    state.refuse_exposure(&rootfs).map_err(bad_root)?;
+    roots::refuse_exposure(&state, &rootfs).map_err(bad_root)?;
     let (plan, bind_requests) = mounts::oci_plan(&spec).map_err(Error::Setup)?;
     let plan = match &init_into {
         Some(fd) => mounts::proc_of_pid_namespace(plan, fd.raw()),
@@ -137,7 +137,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         .map(|bind| {
             let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
             let source = Checked::open_following(&bind.source).map_err(bad)?;
-            state.refuse_exposure(&source).map_err(bad)?;
+            roots::refuse_exposure(&state, &source).map_err(bad)?;
             Ok(BindSource { source, how: bind.how, cloned: None, idmap: false })
         })
         .collect::<Result<Vec<_>, Error>>()?;

@@ -1,5 +1,5 @@
 //! The registry of root's state directories, `/run/contain/.roots/`, so that the exposure guard
-//! (`StateDir::refuse_exposure`) keeps every one of them out of containers' reach, not only the one
+//! (`refuse_exposure`) keeps every one of them out of containers' reach, not only the one
 //! a command uses. A command knows its own (`--root`) and root's default; without the registry, an
 //! OCI bundle created under `--root /a` that binds `/run` gave its container `/run/contain`, and
 //! one created under the default that binds `/a`'s parent gave it `/a`: records and config copies
@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
+use crate::hostpath::{self, Checked};
 use crate::lifecycle::state::{StateDir, DEFAULT_ROOT};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
@@ -98,6 +99,44 @@ pub fn guarded_besides(active: &str) -> Result<Vec<(String, Fd)>, String> {
         }
     }
     Ok(dirs)
+}
+
+/// Refuses to give a container (as its rootfs or a bind source) the state directory `state`, or any other
+/// state directory of root's (root's default, and those registered: roots.rs), a directory that
+/// holds one, or anything inside one: the container could write records and config copies that
+/// other contain commands trust (see the module's comment). Compared by identity along the
+/// kernel's own links, so no other name for it (a bind mount of it or of /run, a symlinked
+/// parent) gets past; and no mount below a directory, which a recursive bind brings along, may
+/// show it either. The error says why, for the caller to put after the flag and value.
+pub fn refuse_exposure(state: &StateDir, source: &Checked) -> Result<(), String> {
+    let lineage = source.lineage()?;
+    // A directory is bound with the mounts below it: none of them may show one either.
+    let table = match source.kind == libc::S_IFDIR {
+        true => Some(sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?),
+        false => None,
+    };
+    let others = guarded_besides(&state.path)?;
+    let guarded = std::iter::once((&state.path, state.fd())).chain(others.iter().map(|(path, dir)| (path, dir)));
+    for (path, dir) in guarded {
+        let guarded_lineage = hostpath::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+        if exposes(&lineage, &guarded_lineage) {
+            return Err(format!("would give the container contain's state directory {path}"));
+        }
+        let Some(table) = &table else { continue };
+        let state_path = sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?;
+        if let Some(point) = hostpath::submount_showing(table, &source.path, &state_path) {
+            return Err(format!(
+                "the mount at {point} below it would give the container contain's state directory {path}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the object of lineage `source` (its identity, then each directory above it, as
+/// `hostpath::lineage` lists them) is, holds, or lies inside the directory of lineage `state`.
+fn exposes(source: &[(u64, u64)], state: &[(u64, u64)]) -> bool {
+    source.first().is_some_and(|object| state.contains(object)) || state.first().is_some_and(|dir| source.contains(dir))
 }
 
 /// `/run/contain/.roots`.
@@ -192,6 +231,54 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_holds_or_lies_inside_the_state_directory_exposes_it() {
+        // Lineages: an object's identity, then each directory above it up to the root.
+        let state = [(1, 30), (1, 20), (1, 2)];
+        assert!(exposes(&[(1, 30), (1, 20), (1, 2)], &state), "the directory itself");
+        assert!(exposes(&[(1, 20), (1, 2)], &state), "a directory above it");
+        assert!(exposes(&[(1, 2)], &state), "the root");
+        assert!(exposes(&[(1, 41), (1, 30), (1, 20), (1, 2)], &state), "something inside it");
+        assert!(exposes(&[(1, 30), (9, 7), (1, 2)], &state), "itself under another name (a bind mount)");
+        assert!(!exposes(&[(1, 31), (1, 20), (1, 2)], &state), "a sibling");
+        assert!(!exposes(&[(2, 30), (1, 20), (1, 2)], &state), "the same inode number on another device");
+    }
+
+    #[test]
+    fn the_state_directory_is_refused_by_identity_under_any_name() {
+        let root = StateDir::open(
+            &std::env::temp_dir().join(format!("contain-roots-test-{}-expose", std::process::id())).to_string_lossy(),
+        )
+        .unwrap();
+        let base = std::path::PathBuf::from(&root.path);
+        let outside = base.with_file_name(format!("{}-outside", base.file_name().unwrap().to_str().unwrap()));
+        let alias = base.with_file_name(format!("{}-alias", base.file_name().unwrap().to_str().unwrap()));
+        std::fs::create_dir_all(base.join("inside/deeper")).unwrap();
+        std::fs::write(base.join("inside/file"), "").unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("file"), "").unwrap();
+        let _ = std::fs::remove_file(&alias);
+        std::os::unix::fs::symlink(&base, &alias).unwrap();
+        let refused = |path: &std::path::Path| refuse_exposure(&root, &Checked::open(path.to_str().unwrap()).unwrap());
+        for exposing in [
+            base.clone(),
+            base.parent().unwrap().to_path_buf(),
+            "/".into(),
+            base.join("inside/deeper"),
+            base.join("inside/file"),
+            alias.join("inside"),
+        ] {
+            let refusal = refused(&exposing).expect_err(&exposing.display().to_string());
+            assert!(refusal.contains("state directory"), "{refusal}");
+        }
+        for harmless in [outside.clone(), outside.join("file")] {
+            assert_eq!(refused(&harmless), Ok(()), "{}", harmless.display());
+        }
+        std::fs::remove_file(&alias).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn entry_names_are_a_hash_of_the_path() {

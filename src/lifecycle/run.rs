@@ -570,7 +570,7 @@ fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
     }
-    state.refuse_exposure(&rootfs).map_err(bad)?;
+    roots::refuse_exposure(state, &rootfs).map_err(bad)?;
     Ok(rootfs)
 }
 
@@ -588,7 +588,7 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>,
                 ))
             };
             let source = Checked::open(&volume.host).map_err(bad)?;
-            state.refuse_exposure(&source).map_err(bad)?;
+            roots::refuse_exposure(state, &source).map_err(bad)?;
             Ok(BindSource::volume(source, volume.read_only))
         })
         .collect()

@@ -17,7 +17,7 @@
 //! (see `lifecycle::manage` for the one liveness rule).
 //!
 //! **Records are the runtime's, and still read as input.** The directory is its owner's alone, and no
-//! container is ever given it (`StateDir::refuse_exposure`: not as a rootfs, not in a volume or a
+//! container is ever given it (`roots::refuse_exposure`: not as a rootfs, not in a volume or a
 //! bind, under no other name), so `exec` takes what a container was configured with from its
 //! record (see exec.rs). Nothing else in a record is trusted for more than it says: the id is the
 //! directory's name and nothing else, every field is parsed strictly, a record of an unknown
@@ -30,9 +30,7 @@ use std::ffi::CStr;
 
 use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
-use crate::hostpath::{self, Checked};
 use crate::lease::Holder;
-use crate::lifecycle::roots;
 use crate::policy::caps::{CapSet, Identity};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::text::validate_id;
@@ -532,38 +530,6 @@ impl StateDir {
         }
     }
 
-    /// Refuses to give a container (as its rootfs or a bind source) this directory, or any other
-    /// state directory of root's (root's default, and those registered: roots.rs), a directory that
-    /// holds one, or anything inside one: the container could write records and config copies that
-    /// other contain commands trust (see the module's comment). Compared by identity along the
-    /// kernel's own links, so no other name for it (a bind mount of it or of /run, a symlinked
-    /// parent) gets past; and no mount below a directory, which a recursive bind brings along, may
-    /// show it either. The error says why, for the caller to put after the flag and value.
-    pub fn refuse_exposure(&self, source: &Checked) -> Result<(), String> {
-        let lineage = source.lineage()?;
-        // A directory is bound with the mounts below it: none of them may show one either.
-        let table = match source.kind == libc::S_IFDIR {
-            true => Some(sys::read_file(c"/proc/self/mountinfo").map_err(|errno| format!("read(mountinfo): {errno}"))?),
-            false => None,
-        };
-        let others = roots::guarded_besides(&self.path)?;
-        let guarded = std::iter::once((&self.path, &self.dir)).chain(others.iter().map(|(path, dir)| (path, dir)));
-        for (path, dir) in guarded {
-            let state = hostpath::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
-            if exposes(&lineage, &state) {
-                return Err(format!("would give the container contain's state directory {path}"));
-            }
-            let Some(table) = &table else { continue };
-            let state_path = sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?;
-            if let Some(point) = hostpath::submount_showing(table, &source.path, &state_path) {
-                return Err(format!(
-                    "the mount at {point} below it would give the container contain's state directory {path}"
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// Removes `entry`'s directory if it is empty (a kept layer or a log keeps it).
     pub fn remove_if_empty(&self, entry: &Entry) -> Result<(), Error> {
         match sys::rmdir(Dir::Fd(&self.dir), &cpath(&entry.id)?) {
@@ -571,12 +537,6 @@ impl StateDir {
             Err(errno) => Err(Error::sys(format!("rmdir({})", self.dir_of(&entry.id)), errno)),
         }
     }
-}
-
-/// Whether the object of lineage `source` (its identity, then each directory above it, as
-/// `hostpath::lineage` lists them) is, holds, or lies inside the directory of lineage `state`.
-fn exposes(source: &[(u64, u64)], state: &[(u64, u64)]) -> bool {
-    source.first().is_some_and(|object| state.contains(object)) || state.first().is_some_and(|dir| source.contains(dir))
 }
 
 /// What `Entry::clear` leaves in the directory: the `--keep` overlay layer, and the log of a
