@@ -1,0 +1,64 @@
+//! Where a container's cgroup may be made: anywhere for the host's root, and for anybody else only
+//! in the v2 subtree delegated to them.
+
+use super::paths::{ancestors, memberships};
+use super::{detect, Version, CGROUP_ROOT};
+use crate::error::{Context, Error};
+use crate::sys;
+
+/// The top of the cgroup v2 subtree delegated to us, for a user who is not root: the highest
+/// directory, going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a
+/// user's service so; an admin can chown one). The container's cgroup is made directly below it.
+/// None: nothing is delegated. (To the host's root the whole tree is: its callers ask only for
+/// anybody else.)
+pub fn delegated_subtree() -> Result<Option<String>, Error> {
+    let uid = sys::geteuid();
+    if detect()? != Some(Version::V2) {
+        return Ok(None);
+    }
+    let own = sys::read_file(c"/proc/self/cgroup").step(|| "read(/proc/self/cgroup)".into())?;
+    let Some(own) = memberships(&own).into_iter().find(|m| m.controllers.is_empty()) else { return Ok(None) };
+    let owned = |dir: &str| {
+        let ours = |path: &str| sys::stat(&sys::cstring(path).ok()?, 0).ok().map(|st| st.st_uid == uid);
+        ours(&format!("{CGROUP_ROOT}{dir}")) == Some(true)
+            && ours(&format!("{CGROUP_ROOT}{dir}/cgroup.procs")) == Some(true)
+    };
+    let mut top = None;
+    for dir in ancestors(&own.path).into_iter().rev() {
+        if !owned(&dir) {
+            break;
+        }
+        top = Some(dir);
+    }
+    Ok(top)
+}
+
+/// The part of the cgroup tree a container's cgroup is made in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// The host's root's: all of it.
+    Whole,
+    /// Anybody else's: the subtree delegated to them (`delegated_subtree`), where the cgroup's
+    /// parent is.
+    Delegated,
+}
+
+impl Tree {
+    /// The part of the tree that the caller, the host's root or not, may write.
+    pub fn of(host_root: bool) -> Tree {
+        if host_root {
+            Tree::Whole
+        } else {
+            Tree::Delegated
+        }
+    }
+}
+
+/// Where `create` begins to write cgroup.subtree_control: the root of the whole tree, else the top
+/// of the delegated subtree `path` is in.
+pub fn delegated_top(path: &str, tree: Tree) -> String {
+    match tree {
+        Tree::Whole => String::new(),
+        Tree::Delegated => path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string()),
+    }
+}
