@@ -1,7 +1,11 @@
 //! Unit tests of `seccomp.rs`, a child module of it (`use super::*` sees its private items).
 
+use libc::seccomp_data;
+
+use super::compile::*;
 use super::*;
 use crate::policy::caps::CAP_SYS_ADMIN;
+use crate::policy::syscalls::X32_SYSCALL_BIT;
 
 const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
 const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
