@@ -38,6 +38,7 @@ use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
 use crate::policy::caps::{Identity, Privileges};
+use crate::policy::users::{self, Resolved, UserArg};
 use crate::sys;
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
@@ -121,11 +122,12 @@ type Process = (Command, Privileges, ProcessLimits, Option<Terminal>);
 /// `exec ID -- CMD`: the container's configured environment, user and privileges (see the
 /// module's comment), then this exec's own flags.
 fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result<Process, Error> {
-    // `--user` replaces the user and its groups; what it may do then is each kind's rule below.
-    let user = |configured: &Identity| match exec.user {
-        Some((uid, gid)) => Identity { uid, gid, groups: Vec::new() },
-        None => configured.clone(),
-    };
+    // `--user` replaces the user and its groups (and HOME, for a user of the container's
+    // /etc/passwd); what it may do then is each kind's rule below.
+    let resolved = exec.user.as_ref().map(|arg| resolve_user(record, arg)).transpose()?;
+    let user = |configured: &Identity| resolved.as_ref().map_or_else(|| configured.clone(), Resolved::identity);
+    let home: Vec<String> =
+        resolved.iter().filter_map(|user| user.home.as_ref()).map(|home| format!("HOME={home}")).collect();
     let (env, privileges, limits) = match record.kind {
         // run's rule: root holds the capabilities the container keeps, any other user none.
         Kind::Run => (record.env.clone(), container_privileges(record, user(&record.user))?, ProcessLimits::default()),
@@ -138,12 +140,23 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result
         }
     };
     let workdir = exec.cwd.clone().unwrap_or_else(|| record.workdir.clone());
-    let command = run::command(&exec.command, &with_entries(env, &exec.env), Some(&workdir))?;
+    let env = with_entries(with_entries(env, &home), &exec.env);
+    let command = run::command(&exec.command, &env, Some(&workdir))?;
     let terminal = match &exec.console_socket {
         Some(path) => oci::console(true, None, Some(path))?,
         None => UserTerminal::detect().map(Terminal::User),
     };
     Ok((command, privileges, ProcessLimits { preserve_fds: exec.preserve_fds, ..limits }, terminal))
+}
+
+/// `exec -u USER[:GROUP]`, looked up in the running container's own /etc/passwd and /etc/group,
+/// through its init's root (/proc/PID/root, inside its mount namespace), as `docker exec` does.
+fn resolve_user(record: &Record, arg: &UserArg) -> Result<Resolved, Error> {
+    let pid = record.init.map_or(0, |init| init.pid);
+    let path = format!("/proc/{pid}/root");
+    let root =
+        sys::open(&cpath(&path)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({path}, O_PATH)"))?;
+    users::resolve_in(&root, arg, "--user", &format!("the container's root, {path}"))
 }
 
 /// What a `contain run` container's command was started with, by run's rule (see caps.rs), for

@@ -381,6 +381,11 @@ impl Checked {
         sys::open_tree_clone(&self.pinned, recursive)
     }
 
+    /// The checked object itself, opened O_PATH: a root for in-root lookups (`resolve::Root`).
+    pub fn pinned(&self) -> &Fd {
+        &self.pinned
+    }
+
     /// The owner (host uid) of the checked object.
     pub fn owner(&self) -> Result<u32, Error> {
         Ok(sys::fstat(&self.pinned).step(|| format!("fstat({})", self.path))?.st_uid)

@@ -5,3 +5,4 @@ pub mod caps;
 pub mod devices;
 pub mod seccomp;
 pub mod syscalls;
+pub mod users;
