@@ -582,9 +582,14 @@ fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> 
 }
 
 /// `--rootfs`, checked (see `mounts::Checked`): the child uses the very directory checked here.
+/// A symlink (`/var/lib/images/current -> v42`) is followed here, once, as crun and bubblewrap
+/// do: what is checked and kept is the directory it led to, opened O_PATH, and its path as the
+/// kernel resolved it, which the child reopens only to find that same directory (else it stops).
+/// No byte of either path reaches a mount option: the overlay names its layers by descriptor
+/// (`/proc/self/fd/N`), so a target such as `r:/etc` grafts nothing (tests/attacks.rs).
 fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     let bad = |why: String| Error::Usage(format!("--rootfs {path:?}: {why}"));
-    let rootfs = Checked::open(path).map_err(bad)?;
+    let rootfs = Checked::open_following(path).map_err(bad)?;
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
     }

@@ -343,7 +343,8 @@ impl Checked {
     }
 
     /// Runtime side, following a symlink in the last component too: for an OCI bundle's bind
-    /// sources, which the engine chose (`/etc/resolv.conf` is often a symlink).
+    /// sources, which the engine chose (`/etc/resolv.conf` is often a symlink), and for a rootfs
+    /// (`--rootfs current`, a link to the image in use).
     pub fn open_following(path: &str) -> Result<Checked, String> {
         Checked::open_with(path, 0)
     }
