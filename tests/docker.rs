@@ -26,7 +26,7 @@ fn assert_refused(args: &[&str], expected: &str, name: &str, rootfs: &Path) {
     assert_no_leftovers(name, rootfs);
 }
 
-/// The container's row of `contain list`.
+/// Waits until `contain list` shows the container with `status`.
 fn wait_for_status(name: &str, status: &str) {
     wait_for(&format!("{name} to be {status}"), Duration::from_secs(10), || {
         let list = contain(&["list"]).stdout;

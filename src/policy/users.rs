@@ -254,7 +254,11 @@ mod tests {
             refused.contains("--user \"evil\": no user \"evil\": there is no /etc/passwd (looked up in the rootfs)"),
             "{refused}"
         );
-        // A regular file is read.
+        // A FIFO is not opened (which would wait for a writer for ever), whatever it is named.
+        std::fs::remove_file(top.join("root/etc/passwd")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(top.join("root/etc/passwd")).status().unwrap().success());
+        let refused = resolve_in(&root, &arg("app"), "--user", "the rootfs").unwrap_err().to_string();
+        assert_eq!(refused, "/etc/passwd of the rootfs is not a regular file");
         std::fs::remove_file(top.join("root/etc/passwd")).unwrap();
         std::fs::write(top.join("root/etc/passwd"), PASSWD_TEXT).unwrap();
         assert_eq!(resolve_in(&root, &arg("app"), "--user", "the rootfs").unwrap().uid, 1000);
