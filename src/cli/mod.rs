@@ -43,7 +43,7 @@ own /proc, /sys (read-only) and a minimal /dev, in a cgroup that enforces the li
 
 options for run:
   --rootfs DIR          the container's root filesystem (required)
-  --memory SIZE         memory limit: bytes, or with a K, M or G suffix (64M, 1.5G); swap is not allowed
+  --memory SIZE         memory limit: bytes, or K, M or G (64M, 1.5G); swap is not allowed
   --cpu QUOTA           CPU time in microseconds per 100000 us period (50000 = half a CPU, >= 1000)
   --cpus N              CPUs, fractional (0.5 = --cpu 50000; at least 0.01); not with --cpu
   --pids N              most processes and threads the container may have at once
@@ -85,12 +85,19 @@ options for exec:
   --cwd DIR             the working directory (default: the container's)
   --quiet, -q           no [contain] lines but errors
 
+options for list:
+  --format table|json   the table (the default), or a JSON array, one object per container, with
+                        id, status, exit_code, pid, created, command, limits, network, addresses
+
+options for logs:
+  --follow, -f          go on printing the output as it comes, until the container ends
+  --tail, -n N          start N lines from the end (all: from the start, the default)
+
 exec runs CMD in a running container (its namespaces, cgroup, user and capabilities); kill sends
 SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --time seconds
-(default 10); list shows the containers (--format json: one object per container, see the
-README); logs prints a --detach container's output (log.1, then log; -f follows it, --tail N
-starts N lines from its end), running or ended, until gc; gc removes what killed runtimes left behind and the logs
-of --detach containers that ended (all of them, or those of the IDs given).
+(default 10); list shows the containers; logs prints a --detach container's output (log.1, then
+log), running or ended, until gc; gc removes what killed runtimes left behind and the logs of
+--detach containers that ended (all of them, or those of the IDs given).
 
 global flags: --root DIR (the state directory, STATE above: /run/contain for root; for a user
 $XDG_RUNTIME_DIR/contain, else /run/user/UID/contain, else ~/.local/state/contain), --log FILE,
