@@ -362,6 +362,9 @@ fn make_install_puts_the_binary_and_a_man_page_and_uninstall_removes_them() {
             .arg(format!("DESTDIR={}", dest.display()))
             .arg(format!("PREFIX={prefix}"))
             .arg(format!("BIN={}", contain_bin().display()))
+            // Not a sub-make of `make test`'s: its jobserver and level are not this make's.
+            .env_remove("MAKEFLAGS")
+            .env_remove("MAKELEVEL")
             .output()
             .unwrap();
         assert!(out.status.success(), "make {target}: {}", String::from_utf8_lossy(&out.stderr));
