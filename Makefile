@@ -29,7 +29,7 @@ SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET)),$(if $(CROSS
 SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort
 
 .PHONY: all contain rootfs demo test test-faults test-vm bench size-report unit-test check-aarch64 busybox clean \
-	test-oci test-podman test-containerd bench-oci
+	test-oci test-podman test-containerd bench-oci install uninstall
 
 all: contain
 
@@ -46,6 +46,30 @@ endif
 	# Replaced, not overwritten: a contain that is running keeps its own inode (no ETXTBSY).
 	mv -f ./contain.new ./contain
 	@echo "built ./contain for $(TARGET): $$(stat -c %s ./contain) bytes, $$(file -b ./contain | cut -d, -f1-2,5)"
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary (BIN, ./contain built first) and a man
+# page made here from its --help text, so the two never disagree; `make uninstall` removes both.
+# In troff a backslash is \e, a minus \-, and a line may not start with . or ' (\& goes before it).
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BIN          ?= ./contain
+BINDIR       := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR      := $(DESTDIR)$(PREFIX)/share/man/man1
+
+install: $(if $(filter ./contain,$(BIN)),contain)
+	install -d '$(BINDIR)' '$(MAN1DIR)'
+	install -m 0755 '$(BIN)' '$(BINDIR)/contain'
+	{ printf '.TH CONTAIN 1 "" "%s" "User Commands"\n.SH NAME\ncontain \\- a tiny Linux container runtime\n' \
+		"$$('$(BIN)' --version | head -n 1)"; \
+	  printf '.SH SYNOPSIS\n.nf\n'; \
+	  '$(BIN)' --help | sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^[.']/\\\\\&&/"; \
+	  printf '.fi\n.SH SEE ALSO\nThe README of contain, for how it works and its security.\n'; \
+	} > '$(MAN1DIR)/contain.1.new'
+	chmod 0644 '$(MAN1DIR)/contain.1.new'
+	mv -f '$(MAN1DIR)/contain.1.new' '$(MAN1DIR)/contain.1'
+
+uninstall:
+	rm -f '$(BINDIR)/contain' '$(MAN1DIR)/contain.1'
 
 busybox:
 	@if [ ! -x /bin/busybox ] || ! /bin/busybox --list >/dev/null 2>&1; then \

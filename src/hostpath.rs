@@ -60,7 +60,8 @@ impl Checked {
     }
 
     /// Runtime side, following a symlink in the last component too: for an OCI bundle's bind
-    /// sources, which the engine chose (`/etc/resolv.conf` is often a symlink).
+    /// sources, which the engine chose (`/etc/resolv.conf` is often a symlink), and for a rootfs
+    /// (`--rootfs current`, a link to the image in use).
     pub fn open_following(path: &str) -> Result<Checked, String> {
         Checked::open_with(path, 0)
     }
@@ -96,6 +97,11 @@ impl Checked {
     /// before the child attaches it (see userns.rs).
     pub fn detached_clone(&self, recursive: bool) -> Result<Fd, Errno> {
         sys::open_tree_clone(&self.pinned, recursive)
+    }
+
+    /// The checked object itself, opened O_PATH: a root for in-root lookups (`resolve::Root`).
+    pub fn pinned(&self) -> &Fd {
+        &self.pinned
     }
 
     /// The owner (host uid) of the checked object.

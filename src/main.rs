@@ -104,7 +104,14 @@ fn main() {
         if global.log.is_some() && !container_stderr {
             log::copy_errors_to(libc::STDERR_FILENO);
         }
-        if matches!(command, Command::List | Command::Kill { .. } | Command::Stop { .. } | Command::Gc { .. }) {
+        if matches!(
+            command,
+            Command::List { .. }
+                | Command::Logs { .. }
+                | Command::Kill { .. }
+                | Command::Stop { .. }
+                | Command::Gc { .. }
+        ) {
             live::supervise::unblock_all();
         }
         match command {
@@ -124,7 +131,10 @@ fn main() {
             Command::Run(spec) => run::run(*spec, &global),
             Command::Exec(spec) => exec::exec(&global, *spec),
             Command::Oci(command) => lifecycle::oci::run(&global, command),
-            Command::List => manage::list(&lifecycle::state_dirs(&global)?),
+            Command::List { json } => manage::list(&lifecycle::state_dirs(&global)?, json),
+            Command::Logs { id, follow, tail } => {
+                lifecycle::logs::logs(&lifecycle::state_dir_holding(&global, &id)?, &id, follow, tail)
+            }
             Command::Kill { id, signal, all } => {
                 manage::kill(&lifecycle::state_dir_holding(&global, &id)?, &id, signal, all)
             }

@@ -790,6 +790,39 @@ fn users_see_only_their_own_containers() {
     other.assert_nothing_left();
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn logs_show_a_users_own_containers_only() {
+    let name = root_test("rllogs");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "rllogs");
+    let _alone = user_wide_places();
+    let other = Sandbox::new(unranged_user(), "rllogs-other");
+    let roots = unique_name("rllogs-root");
+    let _root_cleanup = CleanUp(roots.clone());
+    let out = sandbox.run(&name, &["-d", "-q"], &["sh", "-c", "echo mine"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run_in(rootfs(), &roots, &["-d", "-q"], &["sh", "-c", "echo roots"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    wait_for("both to exit", Duration::from_secs(10), || {
+        let roots_exited = listed(&contain(&["list"]).stdout).contains(&(roots.clone(), "exited (0)".into()));
+        (roots_exited && sandbox.list().contains(&(name.clone(), "exited (0)".into()))).then_some(())
+    });
+    let logs = sandbox.contain(&["logs", &name]);
+    assert_eq!((logs.code, logs.stdout.as_str()), (0, "mine\n"), "{}", logs.stderr);
+    // Nobody else's: not root's container for the user, nor the user's for another user or root.
+    for (out, id) in [(sandbox.contain(&["logs", &roots]), &roots), (other.contain(&["logs", &name]), &name)] {
+        assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{}", out.stderr);
+        assert_eq!(out.stderr, format!("[contain] error: {id:?}: container does not exist (see contain list)\n"));
+    }
+    assert_eq!(contain(&["logs", &name]).code, 1, "root reads its own state directory only");
+    assert_eq!(contain(&["logs", &roots]).stdout, "roots\n");
+    assert_eq!(sandbox.contain(&["gc", &name]).code, 0);
+    assert_eq!(contain(&["gc", &roots]).code, 0);
+    sandbox.assert_nothing_left();
+    other.assert_nothing_left();
+}
+
 /// The places every run of a user's without $XDG_RUNTIME_DIR shares (/run/user/UID,
 /// /tmp/contain-UID), which every `list` and `gc` of the user's looks in: one test at a time
 /// changes them, or lists or collects the user's containers.

@@ -412,7 +412,7 @@ fn bad_input_gets_one_clear_line_and_starts_nothing() {
         (vec!["--volume", "/tmp"], "--volume \"/tmp\": expected HOST:DIR or HOST:DIR:OPTIONS"),
         (vec!["--volume", "/nonexistent/host/dir:/data"], "/nonexistent/host/dir: open(O_PATH): ENOENT (2)"),
         (vec!["--volume", "/tmp:/data:rx"], "unknown option \"rx\""),
-        (vec!["--user", "nobody"], "--user \"nobody\": \"nobody\" is not a numeric id"),
+        (vec!["--user", "ghost"], "--user \"ghost\": no user \"ghost\" in /etc/passwd"),
         (vec!["--workdir", "relative"], "--workdir \"relative\": must be an absolute path"),
         (vec!["--keep"], "--keep keeps the --overlay layer: it needs --overlay"),
         (

@@ -4,8 +4,10 @@
 //! command (`--root`, `--log`, ...) are parsed here for all of them.
 
 mod oci;
+mod values;
 
 pub use oci::{CreateSpec, ExecSpec, OciCommand};
+pub use values::parse_size;
 
 use std::ffi::OsString;
 
@@ -13,13 +15,15 @@ use crate::cgroup::{Limits, CPU_PERIOD_US};
 use crate::error::Error;
 use crate::net::netlink::{self, VethAddrs};
 use crate::policy::caps::{self, Cap};
+use crate::policy::users::{self, UserArg};
 use crate::signals::parse_signal;
 use crate::text::validate_id;
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
        contain exec [OPTIONS] ID [--] CMD [ARGS...]
-       contain list
+       contain list [--format table|json]
+       contain logs [-f] [--tail N] ID
        contain kill ID [SIGNAL]
        contain stop ID [--time SECS]
        contain gc [ID...]
@@ -38,14 +42,19 @@ own /proc, /sys (read-only) and a minimal /dev, in a cgroup that enforces the li
 
 options for run:
   --rootfs DIR          the container's root filesystem (required)
-  --memory SIZE         memory limit: bytes, or with a K, M or G suffix (64M); swap is not allowed
+  --memory SIZE         memory limit: bytes, or K, M or G (64M, 1.5G); swap is not allowed
   --cpu QUOTA           CPU time in microseconds per 100000 us period (50000 = half a CPU, >= 1000)
+  --cpus N              CPUs, fractional (0.5 = --cpu 50000; at least 0.01); not with --cpu
   --pids N              most processes and threads the container may have at once
   --hostname NAME       the container's hostname (default: the container id, at most 64 bytes)
   --name ID             the container id, used in the cgroup name contain-ID (default: random)
   --env, -e KEY=VALUE   set a variable (repeatable); --env KEY copies the host's value
+  --env-file FILE       set the variables of FILE: KEY=VALUE or KEY lines, # comments (repeatable;
+                        with --env, in the order given, the last one wins)
   --workdir, -w DIR     the command's working directory, created if missing (default /)
-  --user, -u UID[:GID]  run the command as this user and group (GID defaults to UID)
+  --user, -u USER[:GROUP]  run the command as this user and group: ids, or names looked up in
+                        the rootfs's /etc/passwd and /etc/group (with the user's supplementary
+                        groups and HOME); a GID defaults to the user's group, or to the UID
   --volume, -v HOST:DIR[:OPTIONS]  bind mount HOST at DIR (created if missing; repeatable);
                         OPTIONS, separated by commas: ro, rw (the default), idmap (--userns auto)
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer
@@ -70,14 +79,24 @@ options for run:
 
 options for exec:
   --env, -e KEY=VALUE   set a variable on top of the container's environment (repeatable)
-  --user, -u UID[:GID]  run as this user and group (default: the container's)
+  --user, -u USER[:GROUP]  run as this user and group, ids or names looked up in the
+                        container's /etc/passwd and /etc/group (default: the container's)
   --cwd DIR             the working directory (default: the container's)
   --quiet, -q           no [contain] lines but errors
 
+options for list:
+  --format table|json   the table (the default), or a JSON array, one object per container, with
+                        id, status, exit_code, pid, created, command, limits, network, addresses
+
+options for logs:
+  --follow, -f          go on printing the output as it comes, until the container ends
+  --tail, -n N          start N lines from the end (all: from the start, the default)
+
 exec runs CMD in a running container (its namespaces, cgroup, user and capabilities); kill sends
 SIGNAL (default SIGKILL) to its PID 1; stop sends SIGTERM, then SIGKILL after --time seconds
-(default 10); list shows the containers; gc removes what killed runtimes left behind and the logs
-of --detach containers that ended (all of them, or those of the IDs given).
+(default 10); list shows the containers; logs prints a --detach container's output (log.1, then
+log), running or ended, until gc; gc removes what killed runtimes left behind and the logs of
+--detach containers that ended (all of them, or those of the IDs given).
 
 global flags: --root DIR (the state directory, STATE above: /run/contain for root; for a user
 $XDG_RUNTIME_DIR/contain, else /run/user/UID/contain, else ~/.local/state/contain), --log FILE,
@@ -107,7 +126,16 @@ pub struct Global {
 pub enum Command {
     Run(Box<RunSpec>),
     Exec(Box<ExecSpec>),
-    List,
+    /// `--format json`: one JSON object per container, instead of the table.
+    List {
+        json: bool,
+    },
+    /// `contain logs`: a `--detach` container's output; `tail`: only its last lines.
+    Logs {
+        id: String,
+        follow: bool,
+        tail: Option<usize>,
+    },
     /// `signal` None: the default for the container's kind (SIGKILL for `contain run`'s, SIGTERM
     /// for an OCI container's, as runc).
     Kill {
@@ -138,7 +166,7 @@ pub struct RunSpec {
     pub name: Option<String>,
     pub env: Vec<EnvEntry>,
     pub workdir: Option<String>,
-    pub user: Option<User>,
+    pub user: Option<UserArg>,
     pub volumes: Vec<Volume>,
     pub overlay: bool,
     pub keep: bool,
@@ -165,11 +193,13 @@ pub struct CapAdjustment {
     pub drops: Vec<Cap>,
 }
 
-/// One `--env`: a value, or the host's value of the same name (left out if the host has none).
+/// One `--env`: a value, or the host's value of the same name (left out if the host has none);
+/// or an `--env-file`, read in its place before the container is made (`lifecycle::env_file`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvEntry {
     Set(String, String),
     FromHost(String),
+    File(String),
 }
 
 /// `--net`: which network the container gets.
@@ -192,13 +222,6 @@ pub enum Userns {
     Host,
     /// A user namespace whose ids 0-65535 are a range of the host's leased to this container.
     Auto,
-}
-
-/// `--user UID[:GID]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct User {
-    pub uid: u32,
-    pub gid: u32,
 }
 
 /// `--volume HOST:DIR[:OPTIONS]`.
@@ -226,7 +249,7 @@ pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
 pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
 
 /// The subcommands, for `contain help` and messages.
-const COMMANDS: [&str; 7] = ["run", "exec", "list", "kill", "stop", "gc", "help"];
+const COMMANDS: [&str; 8] = ["run", "exec", "list", "logs", "kill", "stop", "gc", "help"];
 /// The OCI commands, which `help` shows by their lines of the usage.
 const OCI_COMMANDS: [&str; 9] = ["create", "start", "state", "pause", "resume", "delete", "update", "ps", "features"];
 
@@ -307,6 +330,7 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
     let mut values = Vec::new();
     let mut timeout_secs = DEFAULT_STOP_TIMEOUT_SECS;
     let mut all = false;
+    let (mut json, mut follow, mut tail) = (false, false, None);
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("help") | Short('h') => return Ok(Command::Help(Some(sub.to_string()))),
@@ -314,6 +338,11 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
                 timeout_secs = parse_seconds(&flag_value(parser, "--time")?, "--time")?
             }
             Long("all") | Short('a') if sub == "kill" => all = true,
+            Long("format") if sub == "list" || sub == "ls" => {
+                json = values::parse_list_format(&flag_value(parser, "--format")?)?
+            }
+            Long("follow") | Short('f') if sub == "logs" => follow = true,
+            Long("tail") | Short('n') if sub == "logs" => tail = values::parse_tail(&flag_value(parser, "--tail")?)?,
             Value(value) => values.push(value.to_string_lossy().into_owned()),
             other => return Err(usage(other.unexpected())),
         }
@@ -325,17 +354,18 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
     let needs_id = || Error::Usage(format!("contain {sub} needs a container id (see contain list)"));
     let too_many = |extra: &String| Error::Usage(format!("unexpected argument {extra:?} (see contain {sub} --help)"));
     match (sub, values.as_slice()) {
-        ("list" | "ls", []) => Ok(Command::List),
+        ("list" | "ls", []) => Ok(Command::List { json }),
+        ("logs", [container]) => Ok(Command::Logs { id: id(container)?, follow, tail }),
         ("list" | "ls", [extra, ..]) => Err(too_many(extra)),
         ("gc", ids) => Ok(Command::Gc { ids: ids.iter().map(id).collect::<Result<_, _>>()? }),
-        ("kill" | "stop", []) => Err(needs_id()),
+        ("kill" | "stop" | "logs", []) => Err(needs_id()),
         ("kill", [container]) => Ok(Command::Kill { id: id(container)?, signal: None, all }),
         ("kill", [container, signal]) => {
             let signal = parse_signal(signal).map_err(|why| Error::Usage(format!("signal {signal:?}: {why}")))?;
             Ok(Command::Kill { id: id(container)?, signal: Some(signal), all })
         }
         ("stop", [container]) => Ok(Command::Stop { id: id(container)?, timeout_secs }),
-        (_, [_, _, extra, ..]) | ("stop", [_, extra]) => Err(too_many(extra)),
+        (_, [_, _, extra, ..]) | ("stop" | "logs", [_, extra]) => Err(too_many(extra)),
         _ => Err(needs_id()),
     }
 }
@@ -393,6 +423,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     let mut rootfs = None;
     let (mut cap_adds, mut cap_drops, mut privileged) = (Vec::new(), Vec::new(), false);
     let mut log_max_given = false;
+    let (mut cpu_given, mut cpus) = (false, None);
 
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -404,6 +435,12 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
             Long("cpu") => {
                 let v = flag_value(parser, "--cpu")?;
                 spec.limits.cpu_quota_us = Some(parse_cpu_quota(&v).map_err(|why| bad("--cpu", &v, why))?);
+                cpu_given = true;
+            }
+            Long("cpus") => {
+                let v = flag_value(parser, "--cpus")?;
+                spec.limits.cpu_quota_us = Some(values::parse_cpus(&v).map_err(|why| bad("--cpus", &v, why))?);
+                cpus = Some(v);
             }
             Long("pids") => {
                 let v = flag_value(parser, "--pids")?;
@@ -423,6 +460,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
                 let v = flag_value(parser, "--env")?;
                 spec.env.push(parse_env(&v).map_err(|why| bad("--env", &v, why))?);
             }
+            Long("env-file") => spec.env.push(EnvEntry::File(flag_value(parser, "--env-file")?)),
             Long("workdir") | Short('w') => {
                 let v = flag_value(parser, "--workdir")?;
                 validate_container_path(&v).map_err(|why| bad("--workdir", &v, why))?;
@@ -430,7 +468,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
             }
             Long("user") | Short('u') => {
                 let v = flag_value(parser, "--user")?;
-                spec.user = Some(parse_user(&v).map_err(|why| bad("--user", &v, why))?);
+                spec.user = Some(users::parse_user_arg(&v).map_err(|why| bad("--user", &v, why))?);
             }
             Long("volume") | Short('v') => {
                 let v = flag_value(parser, "--volume")?;
@@ -480,6 +518,9 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     spec.rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
     if spec.command.is_empty() {
         return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
+    }
+    if let (Some(v), true) = (&cpus, cpu_given) {
+        return Err(bad("--cpus", v, "--cpu sets the CPU quota too: give one of them".into()));
     }
     if spec.keep && !spec.overlay {
         return Err(Error::Usage("--keep keeps the --overlay layer: it needs --overlay".into()));
@@ -535,31 +576,6 @@ pub(crate) fn usage(err: lexopt::Error) -> Error {
     Error::Usage(msg)
 }
 
-/// Bytes, or a number with a K, M or G suffix (1024-based, either case): `64M` = 67108864.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, multiplier) = match s.as_bytes().last() {
-        None => return Err("empty size".into()),
-        Some(b'k' | b'K') => (&s[..s.len() - 1], 1u64 << 10),
-        Some(b'm' | b'M') => (&s[..s.len() - 1], 1 << 20),
-        Some(b'g' | b'G') => (&s[..s.len() - 1], 1 << 30),
-        Some(b'0'..=b'9') => (s, 1),
-        Some(_) => return Err("unknown size suffix (use bytes, or K, M or G: 64M)".into()),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("not a size (use bytes, or K, M or G: 64M)".into());
-    }
-    let n: u64 = digits.parse().map_err(|_| "too large".to_string())?;
-    let bytes = n.checked_mul(multiplier).ok_or("too large")?;
-    // The cgroup files take an i64 ("max" means none), so anything above that cannot be written.
-    if bytes > i64::MAX as u64 {
-        return Err("too large".into());
-    }
-    if bytes == 0 {
-        return Err("must be more than 0".into());
-    }
-    Ok(bytes)
-}
-
 /// A pids limit: the kernel can never have more than PID_MAX_LIMIT processes.
 fn parse_pids(s: &str) -> Result<u64, String> {
     let pids = parse_positive(s)?;
@@ -605,7 +621,7 @@ fn validate_hostname(s: &str) -> Result<(), String> {
 
 /// `KEY=VALUE` (the value may hold '=') or `KEY`. A key is what a shell can name: letters, digits
 /// and '_', not starting with a digit.
-fn parse_env(s: &str) -> Result<EnvEntry, String> {
+pub(crate) fn parse_env(s: &str) -> Result<EnvEntry, String> {
     let (key, value) = match s.split_once('=') {
         Some((key, value)) => (key, Some(value)),
         None => (s, None),
@@ -638,19 +654,6 @@ fn parse_userns(s: &str) -> Result<Userns, String> {
         "host" => Ok(Userns::Host),
         "auto" => Ok(Userns::Auto),
         _ => Err("expected host or auto".into()),
-    }
-}
-
-pub(crate) fn parse_user(s: &str) -> Result<User, String> {
-    // 4294967295 is (uid_t)-1, which setuid(2) and chown(2) take for "no change", not a user.
-    let id = |part: &str| match part.parse::<u32>() {
-        Ok(u32::MAX) => Err(format!("{part} is (uid_t)-1, which no user can have")),
-        Ok(id) => Ok(id),
-        Err(_) => Err(format!("{part:?} is not a numeric id (UID[:GID])")),
-    };
-    match s.split_once(':') {
-        Some((uid, gid)) => Ok(User { uid: id(uid)?, gid: id(gid)? }),
-        None => id(s).map(|uid| User { uid, gid: uid }),
     }
 }
 

@@ -63,7 +63,7 @@ pub struct ExecSpec {
     pub tty: bool,
     pub cwd: Option<String>,
     pub env: Vec<String>,
-    pub user: Option<(u32, u32)>,
+    pub user: Option<crate::policy::users::UserArg>,
     pub preserve_fds: u32,
     /// `--quiet`: no `[contain]` lines but errors.
     pub quiet: bool,
@@ -145,8 +145,7 @@ pub fn parse_exec(parser: &mut lexopt::Parser) -> Result<Command, Error> {
             Some(Long("env") | Short('e')) => spec.env.push(flag_value(parser, "--env")?),
             Some(Long("user") | Short('u')) => {
                 let v = flag_value(parser, "--user")?;
-                let user = super::parse_user(&v).map_err(|why| bad("--user", &v, why))?;
-                spec.user = Some((user.uid, user.gid));
+                spec.user = Some(crate::policy::users::parse_user_arg(&v).map_err(|why| bad("--user", &v, why))?);
             }
             Some(Long("preserve-fds")) => spec.preserve_fds = count(parser, "--preserve-fds")?,
             Some(Long("quiet") | Short('q')) => spec.quiet = true,
@@ -269,7 +268,11 @@ mod tests {
         assert_eq!(conmon.process.as_deref(), Some("/f.json"));
         assert!(conmon.detach && conmon.command.is_empty());
         let runc = exec(&["exec", "-t", "--user", "5:6", "--env", "A=1", "web", "sh"]);
-        assert_eq!((runc.tty, runc.user, runc.env), (true, Some((5, 6)), vec!["A=1".to_string()]));
+        let user = crate::policy::users::UserArg {
+            user: crate::policy::users::Id::Number(5),
+            group: Some(crate::policy::users::Id::Number(6)),
+        };
+        assert_eq!((runc.tty, runc.user, runc.env), (true, Some(user), vec!["A=1".to_string()]));
         assert!(parse_args(&["exec", "web"]).unwrap_err().to_string().contains("no command given"));
         assert!(parse_args(&["exec", "--process", "/f", "web", "ls"]).unwrap_err().to_string().contains("not both"));
     }

@@ -3,6 +3,7 @@
 use super::*;
 
 use crate::policy::caps::parse_cap;
+use crate::policy::users::Id;
 
 fn run(args: &[&str]) -> Result<RunSpec, Error> {
     let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);
@@ -36,9 +37,28 @@ fn sizes_accept_lower_case_suffixes() {
 
 #[test]
 fn sizes_reject_garbage() {
-    for bad in ["", "M", "-1", "-64M", "12X", "64MB", "1.5G", " 64M", "0", "0M", "+5"] {
+    for bad in ["", "M", "-1", "-64M", "12X", "64MB", "1.5", " 64M", "0", "0M", "+5"] {
         assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
     }
+}
+
+#[test]
+fn fractional_sizes_cpus_and_env_files_parse() {
+    assert_eq!(run(&["--rootfs", "r", "--memory", "1.5G", "true"]).unwrap().limits.memory_bytes, Some(3 << 29));
+    assert_eq!(run(&["--rootfs", "r", "--cpus", "0.5", "true"]).unwrap().limits.cpu_quota_us, Some(50_000));
+    assert_eq!(run(&["--rootfs", "r", "--cpus=1.5", "true"]).unwrap().limits.cpu_quota_us, Some(150_000));
+    let spec =
+        run(&["--rootfs", "r", "-e", "A=1", "--env-file", "/etc/app.env", "--env-file=b.env", "-e", "B", "true"]);
+    assert_eq!(
+        spec.unwrap().env,
+        [
+            EnvEntry::Set("A".into(), "1".into()),
+            EnvEntry::File("/etc/app.env".into()),
+            EnvEntry::File("b.env".into()),
+            EnvEntry::FromHost("B".into()),
+        ]
+    );
+    assert!(usage_message(&["--rootfs", "r", "--env-file", "true"]).contains("no command given"));
 }
 
 #[test]
@@ -150,7 +170,10 @@ fn limits_beyond_what_the_kernel_can_have_are_refused() {
     assert!(usage_message(&["--rootfs", "r", "--pids", "4194305", "true"]).contains("kernel's limit"));
     assert!(usage_message(&["--rootfs", "r", "--user", "4294967295", "true"]).contains("(uid_t)-1"));
     assert!(usage_message(&["--rootfs", "r", "--user", "0:4294967295", "true"]).contains("(uid_t)-1"));
-    assert_eq!(run(&["--rootfs", "r", "--user", "4294967294", "true"]).unwrap().user.map(|u| u.uid), Some(4294967294));
+    assert_eq!(
+        run(&["--rootfs", "r", "--user", "4294967294", "true"]).unwrap().user.map(|u| u.user),
+        Some(Id::Number(4294967294))
+    );
 }
 
 #[test]
@@ -202,7 +225,7 @@ fn env_workdir_user_and_volumes() {
     .unwrap();
     assert_eq!(spec.env, [EnvEntry::Set("A".into(), "b=c".into()), EnvEntry::FromHost("HOME".into())]);
     assert_eq!(spec.workdir.as_deref(), Some("/srv/app"));
-    assert_eq!(spec.user, Some(User { uid: 1000, gid: 1000 }));
+    assert_eq!(spec.user, Some(UserArg { user: Id::Number(1000), group: None }));
     assert_eq!(
         spec.volumes,
         [
@@ -213,7 +236,10 @@ fn env_workdir_user_and_volumes() {
     );
     assert!(spec.overlay && spec.keep && spec.read_only && spec.quiet && spec.detach);
     assert_eq!(spec.net, Net::None);
-    assert_eq!(run(&["--rootfs", "r", "--user", "0:5", "true"]).unwrap().user, Some(User { uid: 0, gid: 5 }));
+    let user = run(&["--rootfs", "r", "--user", "0:5", "true"]).unwrap().user;
+    assert_eq!(user, Some(UserArg { user: Id::Number(0), group: Some(Id::Number(5)) }));
+    let named = run(&["--rootfs", "r", "-u", "app:staff", "true"]).unwrap().user;
+    assert_eq!(named, Some(UserArg { user: Id::Name("app".into()), group: Some(Id::Name("staff".into())) }));
 }
 
 #[test]
@@ -229,8 +255,13 @@ fn bad_env_volume_user_and_workdir_values_are_refused() {
         (&["--volume", ":/x"], "empty host path"),
         (&["--volume", "/data:/"], "cannot mount over the container's /"),
         (&["--volume", "/data:/a/../etc"], "must not contain '..'"),
-        (&["--user", "root"], "--user \"root\": \"root\" is not a numeric id"),
-        (&["--user", "1:x"], "\"x\" is not a numeric id"),
+        (&["--user", "a b"], "--user \"a b\": \"a b\" is neither a numeric id nor a user or group name"),
+        (&["--user", "1:-x"], "\"-x\" is neither a numeric id nor"),
+        (&["--cpus", "half"], "--cpus \"half\": not a number of CPUs"),
+        (&["--cpus", "0.001"], "--cpus \"0.001\": must be at least 0.01"),
+        (&["--cpu", "50000", "--cpus", "0.5"], "--cpus \"0.5\": --cpu sets the CPU quota too"),
+        (&["--cpus", "0.5", "--cpu", "50000"], "--cpus \"0.5\": --cpu sets the CPU quota too"),
+        (&["--memory", "1.5"], "--memory \"1.5\": a number of bytes is whole"),
         (&["--workdir", "srv"], "--workdir \"srv\": must be an absolute path"),
         (&["--keep"], "--keep keeps the --overlay layer: it needs --overlay"),
     ];
@@ -291,7 +322,18 @@ fn the_command_word_is_found_past_global_flags() {
 #[test]
 fn management_commands_parse() {
     let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from)).map(|(_, command)| command);
-    assert_eq!(parse_args(&["list"]).unwrap(), Command::List);
+    assert_eq!(parse_args(&["list"]).unwrap(), Command::List { json: false });
+    assert_eq!(parse_args(&["list", "--format", "json"]).unwrap(), Command::List { json: true });
+    assert_eq!(parse_args(&["ls", "--format=table"]).unwrap(), Command::List { json: false });
+    assert_eq!(parse_args(&["logs", "web"]).unwrap(), Command::Logs { id: "web".into(), follow: false, tail: None });
+    assert_eq!(
+        parse_args(&["logs", "-f", "--tail", "5", "web"]).unwrap(),
+        Command::Logs { id: "web".into(), follow: true, tail: Some(5) }
+    );
+    assert_eq!(
+        parse_args(&["logs", "web", "-n", "all"]).unwrap(),
+        Command::Logs { id: "web".into(), follow: false, tail: None }
+    );
     assert_eq!(parse_args(&["gc"]).unwrap(), Command::Gc { ids: vec![] });
     assert_eq!(parse_args(&["gc", "a", "b"]).unwrap(), Command::Gc { ids: vec!["a".into(), "b".into()] });
     assert_eq!(parse_args(&["kill", "web"]).unwrap(), Command::Kill { id: "web".into(), signal: None, all: false });
@@ -320,6 +362,11 @@ fn management_commands_parse() {
         (&["stop", "a", "b"], "unexpected argument \"b\""),
         (&["kill", "a", "TERM", "c"], "unexpected argument \"c\""),
         (&["gc", "--all"], "unknown flag --all"),
+        (&["list", "--format", "yaml"], "--format \"yaml\": expected table or json"),
+        (&["logs"], "contain logs needs a container id"),
+        (&["logs", "web", "--tail", "x"], "--tail \"x\": not a number of lines"),
+        (&["logs", "a", "b"], "unexpected argument \"b\""),
+        (&["kill", "--format", "json", "a"], "unknown flag --format"),
     ] {
         let err = parse_args(args).unwrap_err().to_string();
         assert!(err.contains(expected), "{args:?}: {err:?} lacks {expected:?}");

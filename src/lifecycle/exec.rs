@@ -32,12 +32,13 @@ use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::manage;
-use crate::lifecycle::state::{Entry, Kind, Record};
+use crate::lifecycle::state::{Entry, Kind, ProcessRef, Record};
 use crate::lifecycle::{oci, run};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
 use crate::policy::caps::{Identity, Privileges};
+use crate::policy::users::{self, Resolved, UserArg};
 use crate::sys;
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
@@ -62,7 +63,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     }
     let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
         (Some(file), _) => from_process_file(file, &exec, &entry, &record)?,
-        (None, _) => from_configuration(&exec, &entry, &record)?,
+        (None, _) => from_configuration(&exec, &entry, &record, &init.process)?,
     };
     if !init.process.alive()? {
         return Err(Error::Setup(format!("container {id} stopped")));
@@ -120,12 +121,13 @@ type Process = (Command, Privileges, ProcessLimits, Option<Terminal>);
 
 /// `exec ID -- CMD`: the container's configured environment, user and privileges (see the
 /// module's comment), then this exec's own flags.
-fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result<Process, Error> {
-    // `--user` replaces the user and its groups; what it may do then is each kind's rule below.
-    let user = |configured: &Identity| match exec.user {
-        Some((uid, gid)) => Identity { uid, gid, groups: Vec::new() },
-        None => configured.clone(),
-    };
+fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record, init: &ProcessRef) -> Result<Process, Error> {
+    // `--user` replaces the user and its groups (and HOME, for a user of the container's
+    // /etc/passwd); what it may do then is each kind's rule below.
+    let resolved = exec.user.as_ref().map(|arg| resolve_user(init, arg)).transpose()?;
+    let user = |configured: &Identity| resolved.as_ref().map_or_else(|| configured.clone(), Resolved::identity);
+    let home: Vec<String> =
+        resolved.iter().filter_map(|user| user.home.as_ref()).map(|home| format!("HOME={home}")).collect();
     let (env, privileges, limits) = match record.kind {
         // run's rule: root holds the capabilities the container keeps, any other user none.
         Kind::Run => (record.env.clone(), container_privileges(record, user(&record.user))?, ProcessLimits::default()),
@@ -138,12 +140,27 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result
         }
     };
     let workdir = exec.cwd.clone().unwrap_or_else(|| record.workdir.clone());
-    let command = run::command(&exec.command, &with_entries(env, &exec.env), Some(&workdir))?;
+    let env = with_entries(with_entries(env, &home), &exec.env);
+    let command = run::command(&exec.command, &env, Some(&workdir))?;
     let terminal = match &exec.console_socket {
         Some(path) => oci::console(true, None, Some(path))?,
         None => UserTerminal::detect().map(Terminal::User),
     };
     Ok((command, privileges, ProcessLimits { preserve_fds: exec.preserve_fds, ..limits }, terminal))
+}
+
+/// `exec -u USER[:GROUP]`, looked up in the running container's own /etc/passwd and /etc/group,
+/// through its init's root (/proc/PID/root, inside its mount namespace), as `docker exec` does.
+/// The init is checked again once its root is open: a pid another process took over in between
+/// would have given that process's root.
+fn resolve_user(init: &ProcessRef, arg: &UserArg) -> Result<Resolved, Error> {
+    let path = format!("/proc/{}/root", init.pid);
+    let root =
+        sys::open(&cpath(&path)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({path}, O_PATH)"))?;
+    if !init.alive()? {
+        return Err(Error::Setup("the container stopped".into()));
+    }
+    users::resolve_in(&root, arg, "--user", &format!("the container's root, {path}"))
 }
 
 /// What a `contain run` container's command was started with, by run's rule (see caps.rs), for

@@ -26,11 +26,11 @@ use crate::birth::userns;
 use crate::cgroup::{self, Cgroup};
 use crate::error::{Context, Error};
 use crate::lease;
+use crate::lifecycle::listing::{self, HeldLimits, Listed};
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
 use crate::net;
 use crate::signals::signal_name;
 use crate::sys::{self, Fd};
-use crate::text;
 
 /// How long `stop` and the sweep wait for a killed container's processes, or its keeper's
 /// cleanup, before going on.
@@ -388,18 +388,16 @@ fn stop_cgroup(cgroup: &Cgroup, id: &str, timeout: Duration) -> Result<(), Error
     Ok(())
 }
 
-/// `contain list`: a table of the containers; leftovers found on the way are removed.
-pub fn list(states: &[StateDir]) -> Result<i32, Error> {
+/// `contain list`: a table of the containers, or JSON (see listing.rs); leftovers found on the
+/// way are removed.
+pub fn list(states: &[StateDir], json: bool) -> Result<i32, Error> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
-    let row = |id: &str, record: Option<&Record>, status: &str| {
-        [
-            id.to_string(),
-            record.and_then(|r| r.init).map_or("-".into(), |init| init.pid.to_string()),
-            status.to_string(),
-            record.map_or("-".into(), |r| format_age(now.saturating_sub(r.created))),
-            record.map_or("-".into(), |r| text::printable(&r.command)),
-        ]
+    let mut rows = Vec::new();
+    let row = |id: &str, record: Option<&Record>, status: &str| Listed {
+        id: id.to_string(),
+        status: status.to_string(),
+        exit_code: None,
+        record: record.cloned(),
     };
     // Housekeeping on the way (the private directories of claims whose maker died): what it
     // cannot do now is a warning, not a failure of the list.
@@ -440,8 +438,7 @@ pub fn list(states: &[StateDir]) -> Result<i32, Error> {
             }
             Status::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
             Status::Exited(code) => {
-                let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
-                rows.push(row(&id, None, &status));
+                rows.push(Listed { exit_code: code, ..row(&id, None, "exited") });
             }
             Status::Kept => rows.push(row(&id, None, "kept overlay")),
             Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
@@ -449,8 +446,36 @@ pub fn list(states: &[StateDir]) -> Result<i32, Error> {
             Status::Leftover(_) | Status::Gone => {}
         }
     }
-    crate::log::stdout(&text::format_table(&rows));
+    crate::log::stdout(&match json {
+        true => listing::json(&rows, held_limits),
+        false => listing::table(&rows, now),
+    });
     Ok(0)
+}
+
+/// A listed container's limits, read from its cgroup (see listing.rs); none for one that has
+/// ended or has no cgroup of its own.
+fn held_limits(row: &Listed) -> HeldLimits {
+    let Some(path) = row.record.as_ref().filter(|_| row.exit_code.is_none()).and_then(|r| container_cgroup(r, &row.id))
+    else {
+        return HeldLimits::default();
+    };
+    let mut limits = HeldLimits::default();
+    for dir in cgroup::existing_dirs_at(&path).unwrap_or_default() {
+        let read = |file: &str| sys::read_file_if_present(&format!("{dir}/{file}"));
+        if let Some(text) = read("memory.max").or_else(|| read("memory.limit_in_bytes")) {
+            limits.memory_bytes = listing::limit_value(&text);
+        }
+        if let Some(text) = read("cpu.max") {
+            (limits.cpu_quota_us, limits.cpu_period_us) = listing::cpu_max(&text);
+        } else if let (Some(quota), Some(period)) = (read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")) {
+            (limits.cpu_quota_us, limits.cpu_period_us) = (listing::limit_value(&quota), listing::limit_value(&period));
+        }
+        if let Some(text) = read("pids.max") {
+            limits.pids = listing::limit_value(&text);
+        }
+    }
+    limits
 }
 
 /// `contain gc [ID...]`, in every state directory of the user's: each leftover that cannot be

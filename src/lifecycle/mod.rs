@@ -4,12 +4,16 @@
 //! - `run`: `contain run`, in the foreground or, with `--detach` (`detach.rs`), in the background;
 //! - `exec`: `contain exec`, a new process in a running container;
 //! - `manage`: `list`, `kill`, `stop`, `gc`, and the rule that tells a living container from a
-//!   leftover;
+//!   leftover; `listing`: what `list` prints; `logs`: `contain logs`;
+//! - `env_file`: `--env-file`, read in its place among the `--env` entries;
 //! - `state`: the entries under /run/contain and their records;
 //! - `roots`: the registry of root's state directories, which no container may be given.
 
 pub mod detach;
+pub mod env_file;
 pub mod exec;
+pub mod listing;
+pub mod logs;
 pub mod manage;
 pub mod oci;
 pub mod roots;

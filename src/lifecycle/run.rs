@@ -13,20 +13,21 @@ use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
 use crate::cgroup::{self, Cgroup, Sampled, Tree, Version};
-use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
+use crate::cli::{EnvEntry, Global, Net, RunSpec, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::hostpath::Checked;
-use crate::lifecycle::detach;
 use crate::lifecycle::manage;
 use crate::lifecycle::state::{
     Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, LAYER, MERGED, UPPER, WORK,
 };
+use crate::lifecycle::{detach, env_file};
 use crate::lifecycle::{roots, Claim};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Step};
 use crate::net::Veth;
-use crate::policy::caps::{CapSet, Identity, Privileges};
+use crate::policy::caps::{CapSet, Privileges};
+use crate::policy::users::{self, Resolved};
 use crate::signals::signal_name;
 use crate::sys::{self, ExitStatus, Fd};
 
@@ -50,14 +51,19 @@ pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 /// The container's environment: a fixed, minimal set (nothing of the host's leaks in but TERM,
 /// which the user's terminal needs), then the `--env` entries in order, a later one replacing an
-/// earlier one of the same name. `host` looks up `--env KEY` and TERM.
+/// earlier one of the same name. `host` looks up `--env KEY` and TERM. HOME is the user's from
+/// the image's /etc/passwd, or /root for root and / for another user without an entry.
 pub fn container_env(
     hostname: &str,
-    user: Option<User>,
+    user: Option<&Resolved>,
     entries: &[EnvEntry],
     host: impl Fn(&str) -> Option<String>,
 ) -> Vec<String> {
-    let home = if user.is_some_and(|u| u.uid != 0) { "/" } else { "/root" };
+    let home = match user {
+        Some(Resolved { home: Some(home), .. }) => home,
+        Some(user) if user.uid != 0 => "/",
+        _ => "/root",
+    };
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), CONTAINER_PATH.into()),
         ("HOME".into(), home.into()),
@@ -73,6 +79,8 @@ pub fn container_env(
                 Some(value) => (key.clone(), value),
                 None => continue,
             },
+            // Read in their place before the container is made (`env_file::expand`).
+            EnvEntry::File(_) => continue,
         };
         env.retain(|(k, _)| *k != key);
         env.push((key, value));
@@ -94,6 +102,7 @@ pub fn format_id(bytes: [u8; 6]) -> String {
 pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     crate::log::set_quiet(spec.quiet);
     let signals = supervise::take_signals()?;
+    let env_entries = env_file::expand(&spec.env)?;
     // --- Checks that need the host, before anything is created. ---
     // The host's root, or not: a user, or root of a user namespace of its own (userns.rs).
     let root = userns::host_root()?;
@@ -112,6 +121,11 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let state = states.remove(0);
     roots::register(&state)?;
     let rootfs = open_rootfs(&spec.rootfs, &state)?;
+    let user = spec
+        .user
+        .as_ref()
+        .map(|arg| users::resolve_in(rootfs.pinned(), arg, "--user", &format!("the rootfs {}", rootfs.path)))
+        .transpose()?;
     let mut binds = open_volumes(&spec.volumes, &state)?;
     // --userns auto: where its ids come from; the rootfs cloned for idmapping, and the volumes
     // cloned here (with the host's reach), for idmapping where they ask for it.
@@ -129,12 +143,12 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         None => random_id()?,
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
-    let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
-    let privileges = privileges(&spec)?;
+    let env = container_env(&hostname, user.as_ref(), &env_entries, |key| std::env::var(key).ok());
+    let privileges = privileges(&spec, user.as_ref())?;
     if !root {
-        refuse_what_needs_root(&spec, id_maps.as_ref(), &rootfs)?;
+        refuse_what_needs_root(&spec, user.as_ref(), id_maps.as_ref(), &rootfs)?;
         if id_maps.is_none() {
-            refuse_unmapped_user(&spec)?;
+            refuse_unmapped_user(user.as_ref())?;
         }
     }
     let version = cgroup::detect()?;
@@ -408,7 +422,12 @@ fn rootless_maps() -> Option<IdMaps> {
 }
 
 /// What a container without root cannot have, refused before anything starts.
-fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>, rootfs: &Checked) -> Result<(), Error> {
+fn refuse_what_needs_root(
+    spec: &RunSpec,
+    user: Option<&Resolved>,
+    maps: Option<&IdMaps>,
+    rootfs: &Checked,
+) -> Result<(), Error> {
     if let Net::Veth(_) = spec.net {
         return Err(Error::Usage(
             "--net veth needs root (the host end of the pair is made in the host's network namespace): \
@@ -430,7 +449,7 @@ fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>, rootfs: &Checke
         }
     }
     let single_id = maps.is_some_and(IdMaps::single_id);
-    if let Some(user) = spec.user.filter(|user| single_id && (user.uid, user.gid) != (0, 0)) {
+    if let Some(user) = user.filter(|user| single_id && (user.uid, user.gid) != (0, 0)) {
         return Err(Error::Usage(format!(
             "--user {}:{}: a rootless container without subordinate ids has no user but root \
              (add a range for you to /etc/subuid and /etc/subgid, and install uidmap)",
@@ -464,8 +483,8 @@ fn refuse_beside_auto(spec: &RunSpec, root: bool, euid: u32) -> Result<(), Error
 
 /// Root of a user namespace that is not the host's runs containers with the ids that namespace
 /// has (it makes none of its own): a `--user` it does not map is refused before anything starts.
-fn refuse_unmapped_user(spec: &RunSpec) -> Result<(), Error> {
-    let Some(user) = spec.user else { return Ok(()) };
+fn refuse_unmapped_user(user: Option<&Resolved>) -> Result<(), Error> {
+    let Some(user) = user else { return Ok(()) };
     let map = |path: &str| sys::read_file(&crate::error::cpath(path)?).step(|| format!("read({path})"));
     let (uids, gids) = (map("/proc/self/uid_map")?, map("/proc/self/gid_map")?);
     if userns::maps_inside(&uids, user.uid) && userns::maps_inside(&gids, user.gid) {
@@ -480,8 +499,8 @@ fn refuse_unmapped_user(spec: &RunSpec) -> Result<(), Error> {
 }
 
 /// Who the command runs as, and what it may do (see caps.rs).
-fn privileges(spec: &RunSpec) -> Result<Privileges, Error> {
-    let identity = spec.user.map_or(Identity::default(), |u| Identity { uid: u.uid, gid: u.gid, groups: Vec::new() });
+fn privileges(spec: &RunSpec, user: Option<&Resolved>) -> Result<Privileges, Error> {
+    let identity = user.map(Resolved::identity).unwrap_or_default();
     let available = CapSet::available();
     let caps = match &spec.capabilities {
         Some(adjust) => Some(
@@ -564,9 +583,14 @@ fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> 
 }
 
 /// `--rootfs`, checked (see `hostpath::Checked`): the child uses the very directory checked here.
+/// A symlink (`/var/lib/images/current -> v42`) is followed here, once, as crun and bubblewrap
+/// do: what is checked and kept is the directory it led to, opened O_PATH, and its path as the
+/// kernel resolved it, which the child reopens only to find that same directory (else it stops).
+/// No byte of either path reaches a mount option: the overlay names its layers by descriptor
+/// (`/proc/self/fd/N`), so a target such as `r:/etc` grafts nothing (tests/attacks.rs).
 fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     let bad = |why: String| Error::Usage(format!("--rootfs {path:?}: {why}"));
-    let rootfs = Checked::open(path).map_err(bad)?;
+    let rootfs = Checked::open_following(path).map_err(bad)?;
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
     }
@@ -647,8 +671,12 @@ mod tests {
         let env = container_env("box", None, &entries, host);
         assert_eq!(env, ["HOME=/root", "HOSTNAME=box", "PATH=/opt/bin", "EDITOR=vi", "A=last"]);
         assert_eq!(search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
-        let user = Some(User { uid: 1000, gid: 1000 });
-        assert!(container_env("box", user, &[], no_host).contains(&"HOME=/".to_string()));
+        let user = Resolved { uid: 1000, gid: 1000, ..Default::default() };
+        assert!(container_env("box", Some(&user), &[], no_host).contains(&"HOME=/".to_string()));
+        let named = Resolved { home: Some("/home/app".into()), ..user };
+        assert!(container_env("box", Some(&named), &[], no_host).contains(&"HOME=/home/app".to_string()));
+        let set = [EnvEntry::Set("HOME".into(), "/srv".into())];
+        assert_eq!(container_env("box", Some(&named), &set, no_host).last().unwrap(), "HOME=/srv");
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod devices;
 pub mod seccomp;
 pub mod syscall_table;
 pub mod syscalls;
+pub mod users;
