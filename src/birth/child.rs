@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::ffi::c_int;
 
 use crate::birth::handshake::{ChildEnds, Failure};
+use crate::birth::privileges::{drop_privileges, Privileges};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::live::tty;
@@ -18,7 +19,6 @@ use crate::net;
 use crate::net::netlink::VethAddrs;
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook};
-use crate::policy::caps::{self, Privileges};
 use crate::signals::SIGNAL_MAX;
 use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
 
@@ -501,69 +501,6 @@ fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
 }
 
-/// The last step before execve: who the command runs as and what it may do (see caps.rs). The
-/// bounding set is what counts for root: execve gives uid 0 every capability in it, so dropping
-/// from it is what really takes one away.
-fn drop_privileges(config: &ChildConfig) -> Result<(), Error> {
-    let ChildConfig { privileges, kept_by_runtime, setgroups_denied, handshake, .. } = config;
-    let Privileges { identity, bounding, effective, permitted, inheritable, ambient, no_new_privs, seccomp } =
-        privileges;
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the command may not
-    // keep: then it goes first (as runc does), and must allow the calls below.
-    if let (false, Some(program)) = (no_new_privs, seccomp) {
-        sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
-    }
-    // The permitted set survives the uid change below only with this (for an OCI process that
-    // keeps capabilities as a non-root user; `contain run` gives such a user none).
-    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
-    for cap in (0..64).filter(|&cap| !bounding.contains(cap)) {
-        match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
-            Ok(_) => {}
-            Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
-            Err(errno) => return Err(Error::sys(format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno)),
-        }
-    }
-    let (uid, gid) = (identity.uid, identity.gid);
-    // A rootless user namespace without subordinate ids denies setgroups (see userns.rs): the
-    // process keeps the groups it was born with, the caller's own, which are also its init's (so
-    // `exec` asks for them). The kernel denies setgroups there so that nobody can drop a group
-    // that takes rights away; keeping them gains nothing. (The runtime tells: a /proc read here
-    // would go through whatever the bundle mounted on /proc.)
-    sys::switch_user(uid, gid, (!setgroups_denied).then_some(&identity.groups[..]))
-        .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;
-    sys::capset(effective.words(), permitted.words(), inheritable.words()).step(|| {
-        format!("capset(effective {:#x}, permitted {:#x}, inheritable {:#x})", effective.0, permitted.0, inheritable.0)
-    })?;
-    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
-        .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
-    // The kernel takes an ambient capability only if it is permitted and inheritable too; crun's
-    // own default spec asks for ambient ones it does not make inheritable, and crun skips those.
-    // So do we, saying so under --debug.
-    for cap in (0..64).filter(|&cap| ambient.contains(cap)) {
-        if !(permitted.contains(cap) && inheritable.contains(cap)) {
-            log!("ambient CAP_{} skipped: not both permitted and inheritable", caps::name(cap));
-            continue;
-        }
-        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as u64, cap as u64)
-            .step(|| format!("prctl(PR_CAP_AMBIENT_RAISE, CAP_{})", caps::name(cap)))?;
-    }
-    if *no_new_privs {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
-    }
-    if *kept_by_runtime {
-        // The kernel clears the parent-death signal when the uid changes: set it again, then make
-        // sure the runtime did not die in between (its signal would have gone nowhere).
-        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
-            .step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
-        handshake.check_runtime_alive()?;
-    }
-    // Last: after this, the refused calls fail even for us.
-    if let (true, Some(program)) = (no_new_privs, seccomp) {
-        sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
-    }
-    Ok(())
-}
-
 /// The last steps: a clean slate of signals and descriptors, the process's limits and stdio,
 /// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
 /// stub.rs for why not this process itself).
@@ -598,7 +535,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     }
     // Before any wait for `start`: a created container's init is, until its command, no more
     // privileged than the command will be (as runc's standard init).
-    drop_privileges(config).map_err(Failure::setup)?;
+    let keeper = config.kept_by_runtime.then_some(&config.handshake);
+    drop_privileges(&config.privileges, config.setgroups_denied, keeper).map_err(Failure::setup)?;
     match &config.start_gate {
         // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
         // the report pipe closes at the stub's execve (or, where the stub forks the init into the

@@ -21,6 +21,7 @@ use std::ffi::CString;
 use crate::birth::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
+use crate::birth::privileges::Privileges;
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};
@@ -28,7 +29,6 @@ use crate::error::{Context, Error};
 use crate::live::supervise::Running;
 use crate::live::tty::{Relay, Terminal};
 use crate::net::{HostEnd, Veth};
-use crate::policy::caps::Privileges;
 use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// Everything a container's first process is born with.

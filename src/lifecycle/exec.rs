@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::birth::child::{Output, ProcessLimits};
 use crate::birth::handshake::Report;
+use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
@@ -37,7 +38,6 @@ use crate::lifecycle::{oci, run};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
-use crate::policy::caps::{Identity, Privileges};
 use crate::sys;
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::birth::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
 use crate::birth::handshake::Report;
+use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::IdMaps;
 use crate::cgroup::{self, Cgroup, Limits};
@@ -29,7 +30,7 @@ use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Checked};
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook, IdMapping, Spec, State};
-use crate::policy::caps::{CapSet, Identity, Privileges};
+use crate::policy::caps::CapSet;
 use crate::policy::devices::{self, DevicePolicy};
 use crate::policy::seccomp;
 use crate::policy::syscalls::Arch;

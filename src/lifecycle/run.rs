@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::birth::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
 use crate::birth::handshake::Report;
+use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
@@ -25,7 +26,7 @@ use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::net::Veth;
-use crate::policy::caps::{CapSet, Identity, Privileges};
+use crate::policy::caps::CapSet;
 use crate::signals::signal_name;
 use crate::sys::{self, ExitStatus, Fd};
 

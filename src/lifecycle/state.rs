@@ -28,11 +28,12 @@
 
 use std::ffi::CStr;
 
+use crate::birth::privileges::Identity;
 use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::roots;
 use crate::mounts::{self, Checked};
-use crate::policy::caps::{CapSet, Identity};
+use crate::policy::caps::CapSet;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// tmpfs on most systems: records vanish with a reboot, as the containers do.
