@@ -299,15 +299,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     }
     // Before a mount namespace is joined, while /proc is the host's (see `write_sysctls`).
     let proc_sys = (!container.sysctls.is_empty()).then(open_proc_sys).transpose()?;
-    // Namespaces an OCI bundle names by path (podman's network namespace), before anything else.
-    for (flag, fd) in &container.joins {
-        sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
-    }
-    if container.cgroup_namespace {
-        // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
-        log!("entering a new cgroup namespace, rooted at the cgroup the container is in");
-        sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
-    }
+    enter_namespaces(container)?;
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
     // into the user's shell), keyboard signals go to the runtime, which forwards them, and the
     // container's own pty, when it gets one, can become ours.
@@ -318,14 +310,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
             .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
     }
-
-    if let Some(hostname) = &container.hostname {
-        log!("setting hostname: {hostname}");
-        sys::sethostname(hostname).step(|| format!("sethostname({hostname})"))?;
-    }
-    if let Some(domainname) = &container.domainname {
-        sys::setdomainname(domainname).step(|| format!("setdomainname({domainname})"))?;
-    }
+    set_names(container)?;
     if container.runtime_hooks {
         handshake.wait_for_runtime_hooks()?;
     }
@@ -349,38 +334,14 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
             &bound
         }
     };
-    if container.nodev {
-        // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
-        // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
-        // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        compat::set_attributes(new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
-    }
-    let create_missing = container.make_mount_points;
-    match container.binds.len() {
-        0 => log!("mounting /proc, /sys and /dev"),
-        binds => log!("mounting /proc, /sys, /dev and {binds} bind mount(s)"),
-    }
-    if container.host_mounts {
-        // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
-        let mounted = mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)
-            .and_then(|()| sys::fchdir(new_root).step(|| format!("fchdir({})", container.rootfs.path)))
-            .and_then(|()| sys::chroot(c".").step(|| format!("chroot({})", container.rootfs.path)));
-        if mounted.is_err() {
-            let _ = sys::umount2(&cpath(&new_root.proc_path())?, libc::MNT_DETACH);
-        }
-        mounted?;
-        sys::chdir(c"/").step(|| "chdir(/)".into())?;
-    } else {
-        mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
-        pivot_into(new_root, &container.rootfs.path)?;
-    }
+    mount_and_enter(container, new_root)?;
 
     if let Some(proc_sys) = proc_sys {
         write_sysctls(&proc_sys, &container.sysctls)?;
     }
     mounts::apply_masks(&container.masks)?;
-    let working_directory =
-        mounts::working_directory(workdir, create_missing)?.ok_or_else(|| mounts::refuse_to_create(workdir))?;
+    let working_directory = mounts::working_directory(workdir, container.make_mount_points)?
+        .ok_or_else(|| mounts::refuse_to_create(workdir))?;
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
@@ -390,13 +351,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     if let Some(propagation) = container.propagation {
         sys::mount(None, c"/", None, propagation, None).step(|| format!("mount(/, propagation {propagation:#x})"))?;
     }
-
-    if let ContainerNet::Own(veth) = &container.net {
-        sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
-        if let Some(addrs) = veth {
-            net::configure_container_end(addrs)?;
-        }
-    }
+    bring_up_network(&container.net)?;
     if let Some(fd) = &container.pid_namespace {
         let join = libc::CLONE_NEWPID as u64;
         sys::setns(fd.raw(), join).step(|| format!("setns({}, for the init)", sys::namespace_names(join)))?;
@@ -414,17 +369,28 @@ fn open_proc_sys() -> Result<Fd, Error> {
     }
 }
 
-/// The OCI sysctls (their keys checked at `create`: namespaced, plain names), after the pivot. Each
-/// file is reached from the descriptor of /proc/sys, never by a path through the container's /proc
-/// (a volume or a bundle mount there would take the write elsewhere). /proc/sys shows the
-/// namespaces of the process that looks, which are the container's by now.
-fn write_sysctls(proc_sys: &Fd, sysctls: &[(String, String)]) -> Result<(), Error> {
-    for (name, value) in sysctls {
-        let path = name.replace('.', "/");
-        let file = compat::open_beneath(proc_sys, &path, libc::O_WRONLY)
-            .map_err(|err| Error::Setup(format!("sysctl {name}={value}: {err}")))?;
-        sys::write_all(file.raw(), value.as_bytes())
-            .step(|| format!("sysctl {name}={value}: write(/proc/sys/{path})"))?;
+/// Namespaces an OCI bundle names by path (podman's network namespace), before anything else;
+/// then a cgroup namespace of our own.
+fn enter_namespaces(container: &NewContainer) -> Result<(), Error> {
+    for (flag, fd) in &container.joins {
+        sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
+    }
+    if container.cgroup_namespace {
+        // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
+        log!("entering a new cgroup namespace, rooted at the cgroup the container is in");
+        sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
+    }
+    Ok(())
+}
+
+/// The container's hostname and domain name, in its new UTS namespace.
+fn set_names(container: &NewContainer) -> Result<(), Error> {
+    if let Some(hostname) = &container.hostname {
+        log!("setting hostname: {hostname}");
+        sys::sethostname(hostname).step(|| format!("sethostname({hostname})"))?;
+    }
+    if let Some(domainname) = &container.domainname {
+        sys::setdomainname(domainname).step(|| format!("setdomainname({domainname})"))?;
     }
     Ok(())
 }
@@ -468,6 +434,36 @@ fn bind_root(root: &Fd, describe: &str) -> Result<Fd, Error> {
     compat::bind(root, root, true, describe)
 }
 
+/// Applies the plan (mounts.rs) in `new_root` and makes it our root: pivot_root in our own mount
+/// namespace, chroot in the caller's (OCI without a mount namespace).
+fn mount_and_enter(container: &NewContainer, new_root: &Fd) -> Result<(), Error> {
+    if container.nodev {
+        // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
+        // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
+        // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
+        compat::set_attributes(new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
+    }
+    let create_missing = container.make_mount_points;
+    match container.binds.len() {
+        0 => log!("mounting /proc, /sys and /dev"),
+        binds => log!("mounting /proc, /sys, /dev and {binds} bind mount(s)"),
+    }
+    if container.host_mounts {
+        // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
+        let mounted = mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)
+            .and_then(|()| sys::fchdir(new_root).step(|| format!("fchdir({})", container.rootfs.path)))
+            .and_then(|()| sys::chroot(c".").step(|| format!("chroot({})", container.rootfs.path)));
+        if mounted.is_err() {
+            let _ = sys::umount2(&cpath(&new_root.proc_path())?, libc::MNT_DETACH);
+        }
+        mounted?;
+        sys::chdir(c"/").step(|| "chdir(/)".into())
+    } else {
+        mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
+        pivot_into(new_root, &container.rootfs.path)
+    }
+}
+
 /// Makes `new_root` the root of our mount namespace and detaches the host's root entirely.
 ///
 /// pivot_root(".", ".") (see pivot_root(2), "NOTES", and runc) stacks the old root on top of the
@@ -499,6 +495,32 @@ fn pivot_into(new_root: &Fd, describe: &str) -> Result<(), Error> {
 
 fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
+}
+
+/// The OCI sysctls (their keys checked at `create`: namespaced, plain names), after the pivot. Each
+/// file is reached from the descriptor of /proc/sys, never by a path through the container's /proc
+/// (a volume or a bundle mount there would take the write elsewhere). /proc/sys shows the
+/// namespaces of the process that looks, which are the container's by now.
+fn write_sysctls(proc_sys: &Fd, sysctls: &[(String, String)]) -> Result<(), Error> {
+    for (name, value) in sysctls {
+        let path = name.replace('.', "/");
+        let file = compat::open_beneath(proc_sys, &path, libc::O_WRONLY)
+            .map_err(|err| Error::Setup(format!("sysctl {name}={value}: {err}")))?;
+        sys::write_all(file.raw(), value.as_bytes())
+            .step(|| format!("sysctl {name}={value}: write(/proc/sys/{path})"))?;
+    }
+    Ok(())
+}
+
+/// The container's side of `--net`: `lo` up in its own namespace, and `eth0` with a veth pair.
+fn bring_up_network(net: &ContainerNet) -> Result<(), Error> {
+    if let ContainerNet::Own(veth) = net {
+        sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
+        if let Some(addrs) = veth {
+            net::configure_container_end(addrs)?;
+        }
+    }
+    Ok(())
 }
 
 /// The last steps: a clean slate of signals and descriptors, the process's limits and stdio,
