@@ -2,6 +2,7 @@
 
 use super::*;
 
+use crate::net::netlink::VethAddrs;
 use crate::policy::caps::parse_cap;
 
 fn run(args: &[&str]) -> Result<RunSpec, Error> {
