@@ -19,8 +19,8 @@ use crate::lifecycle::state::validate_id;
 use crate::policy::caps::{self, Cap};
 use crate::signals::parse_signal;
 use values::{
-    parse_cpu_quota, parse_env, parse_net, parse_pids, parse_size, parse_user, parse_userns, parse_volume,
-    validate_container_path, validate_hostname,
+    parse_cpu_quota, parse_env, parse_net, parse_pids, parse_seconds, parse_size, parse_user, parse_userns,
+    parse_volume, validate_container_path, validate_hostname,
 };
 
 pub const USAGE: &str = "\
@@ -259,9 +259,7 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("help") | Short('h') => return Ok(Command::Help(Some(sub.to_string()))),
-            Long("time") | Short('t') if sub == "stop" => {
-                timeout_secs = parse_seconds(&flag_value(parser, "--time")?, "--time")?
-            }
+            Long("time") | Short('t') if sub == "stop" => timeout_secs = parsed_value(parser, "--time", parse_seconds)?,
             Long("all") | Short('a') if sub == "kill" => all = true,
             Value(value) => values.push(value.to_string_lossy().into_owned()),
             other => return Err(usage(other.unexpected())),
@@ -346,79 +344,33 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("rootfs") => rootfs = Some(flag_value(parser, "--rootfs")?),
-            Long("memory") => {
-                let v = flag_value(parser, "--memory")?;
-                spec.limits.memory_bytes = Some(parse_size(&v).map_err(|why| bad("--memory", &v, why))?);
-            }
-            Long("cpu") => {
-                let v = flag_value(parser, "--cpu")?;
-                spec.limits.cpu_quota_us = Some(parse_cpu_quota(&v).map_err(|why| bad("--cpu", &v, why))?);
-            }
-            Long("pids") => {
-                let v = flag_value(parser, "--pids")?;
-                spec.limits.pids = Some(parse_pids(&v).map_err(|why| bad("--pids", &v, why))?);
-            }
-            Long("hostname") => {
-                let v = flag_value(parser, "--hostname")?;
-                validate_hostname(&v).map_err(|why| bad("--hostname", &v, why))?;
-                spec.hostname = Some(v);
-            }
-            Long("name") => {
-                let v = flag_value(parser, "--name")?;
-                validate_id(&v).map_err(|why| bad("--name", &v, why))?;
-                spec.name = Some(v);
-            }
-            Long("env") | Short('e') => {
-                let v = flag_value(parser, "--env")?;
-                spec.env.push(parse_env(&v).map_err(|why| bad("--env", &v, why))?);
-            }
+            Long("memory") => spec.limits.memory_bytes = Some(parsed_value(parser, "--memory", parse_size)?),
+            Long("cpu") => spec.limits.cpu_quota_us = Some(parsed_value(parser, "--cpu", parse_cpu_quota)?),
+            Long("pids") => spec.limits.pids = Some(parsed_value(parser, "--pids", parse_pids)?),
+            Long("hostname") => spec.hostname = Some(checked_value(parser, "--hostname", validate_hostname)?),
+            Long("name") => spec.name = Some(checked_value(parser, "--name", validate_id)?),
+            Long("env") | Short('e') => spec.env.push(parsed_value(parser, "--env", parse_env)?),
             Long("workdir") | Short('w') => {
-                let v = flag_value(parser, "--workdir")?;
-                validate_container_path(&v).map_err(|why| bad("--workdir", &v, why))?;
-                spec.workdir = Some(v);
+                spec.workdir = Some(checked_value(parser, "--workdir", validate_container_path)?)
             }
-            Long("user") | Short('u') => {
-                let v = flag_value(parser, "--user")?;
-                spec.user = Some(parse_user(&v).map_err(|why| bad("--user", &v, why))?);
-            }
-            Long("volume") | Short('v') => {
-                let v = flag_value(parser, "--volume")?;
-                spec.volumes.push(parse_volume(&v).map_err(|why| bad("--volume", &v, why))?);
-            }
+            Long("user") | Short('u') => spec.user = Some(parsed_value(parser, "--user", parse_user)?),
+            Long("volume") | Short('v') => spec.volumes.push(parsed_value(parser, "--volume", parse_volume)?),
             Long("overlay") => spec.overlay = true,
-            Long("overlay-size") => {
-                let v = flag_value(parser, "--overlay-size")?;
-                spec.overlay_size = Some(parse_size(&v).map_err(|why| bad("--overlay-size", &v, why))?);
-            }
+            Long("overlay-size") => spec.overlay_size = Some(parsed_value(parser, "--overlay-size", parse_size)?),
             Long("log-max") => {
-                let v = flag_value(parser, "--log-max")?;
-                spec.log_max = parse_size(&v).map_err(|why| bad("--log-max", &v, why))?;
+                spec.log_max = parsed_value(parser, "--log-max", parse_size)?;
                 log_max_given = true;
             }
             Long("keep") => spec.keep = true,
             Long("read-only") => spec.read_only = true,
-            Long("net") => {
-                let v = flag_value(parser, "--net")?;
-                spec.net = parse_net(&v).map_err(|why| bad("--net", &v, why))?;
-            }
-            Long("userns") => {
-                let v = flag_value(parser, "--userns")?;
-                spec.userns = parse_userns(&v).map_err(|why| bad("--userns", &v, why))?;
-            }
+            Long("net") => spec.net = parsed_value(parser, "--net", parse_net)?,
+            Long("userns") => spec.userns = parsed_value(parser, "--userns", parse_userns)?,
             Long("detach") | Short('d') => spec.detach = true,
             Long("quiet") | Short('q') => spec.quiet = true,
             Long("stats-json") => spec.stats_json = Some(flag_value(parser, "--stats-json")?),
-            Long("stop-timeout") => {
-                spec.stop_timeout_secs = parse_seconds(&flag_value(parser, "--stop-timeout")?, "--stop-timeout")?;
-            }
-            Long("cap-add") => {
-                let v = flag_value(parser, "--cap-add")?;
-                cap_adds.push(caps::parse_cap(&v).map_err(|why| bad("--cap-add", &v, why))?);
-            }
-            Long("cap-drop") => {
-                let v = flag_value(parser, "--cap-drop")?;
-                cap_drops.push(caps::parse_cap(&v).map_err(|why| bad("--cap-drop", &v, why))?);
-            }
+            Long("stop-timeout") => spec.stop_timeout_secs = parsed_value(parser, "--stop-timeout", parse_seconds)?,
+            Long("cap-add") => cap_adds.push(parsed_value(parser, "--cap-add", caps::parse_cap)?),
+            Long("cap-drop") => cap_drops.push(parsed_value(parser, "--cap-drop", caps::parse_cap)?),
             Long("privileged") => privileged = true,
             Long("help") | Short('h') => return Ok(None),
             Value(first) => spec.command = command_from(first, parser)?,
@@ -427,6 +379,14 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     }
 
     spec.rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
+    check_run_flags_together(&spec, log_max_given)?;
+    spec.capabilities = (!privileged).then_some(CapAdjustment { adds: cap_adds, drops: cap_drops });
+    Ok(Some(spec))
+}
+
+/// The flags that mean something only with another, or not with it; and the command, which `run`
+/// cannot do without.
+fn check_run_flags_together(spec: &RunSpec, log_max_given: bool) -> Result<(), Error> {
     if spec.command.is_empty() {
         return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
     }
@@ -442,12 +402,26 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     if spec.overlay_size.is_some() && spec.keep {
         return Err(Error::Usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));
     }
-    spec.capabilities = (!privileged).then_some(CapAdjustment { adds: cap_adds, drops: cap_drops });
-    Ok(Some(spec))
+    Ok(())
 }
 
-fn parse_seconds(v: &str, flag: &str) -> Result<u32, Error> {
-    v.parse().map_err(|_| bad(flag, v, "not a whole number of seconds".into()))
+/// A flag's value, parsed by `parse`; its refusal names the flag and the value.
+fn parsed_value<T>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, Error> {
+    let value = flag_value(parser, flag)?;
+    parse(&value).map_err(|why| bad(flag, &value, why))
+}
+
+/// A flag's value, as given, once `check` accepts it.
+fn checked_value(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+    check: impl FnOnce(&str) -> Result<(), String>,
+) -> Result<String, Error> {
+    parsed_value(parser, flag, |value| check(value).map(|()| value.to_string()))
 }
 
 /// A flag's value. One given as a separate argument that looks like a flag (`--stats-json

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 
-use super::{bad, flag_value, parse_command, usage, Command};
+use super::{bad, flag_value, parse_command, parsed_value, usage, Command};
 use crate::error::Error;
 use crate::lifecycle::state::validate_id;
 
@@ -144,8 +144,7 @@ pub fn parse_exec(parser: &mut lexopt::Parser) -> Result<Command, Error> {
             Some(Long("cwd")) => spec.cwd = Some(flag_value(parser, "--cwd")?),
             Some(Long("env") | Short('e')) => spec.env.push(flag_value(parser, "--env")?),
             Some(Long("user") | Short('u')) => {
-                let v = flag_value(parser, "--user")?;
-                let user = super::parse_user(&v).map_err(|why| bad("--user", &v, why))?;
+                let user = parsed_value(parser, "--user", super::parse_user)?;
                 spec.user = Some((user.uid, user.gid));
             }
             Some(Long("preserve-fds")) => spec.preserve_fds = count(parser, "--preserve-fds")?,
@@ -172,8 +171,7 @@ fn valid_id(id: &str) -> Result<String, Error> {
 }
 
 fn count(parser: &mut lexopt::Parser, flag: &str) -> Result<u32, Error> {
-    let v = flag_value(parser, flag)?;
-    v.parse().map_err(|_| bad(flag, &v, "not a whole number".into()))
+    parsed_value(parser, flag, |v| v.parse().map_err(|_| "not a whole number".into()))
 }
 
 #[cfg(test)]

@@ -85,6 +85,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// A whole number of seconds (`--stop-timeout`, `stop --time`).
+pub(super) fn parse_seconds(s: &str) -> Result<u32, String> {
+    s.parse().map_err(|_| "not a whole number of seconds".into())
+}
+
 /// A pids limit: the kernel can never have more than PID_MAX_LIMIT processes.
 pub(super) fn parse_pids(s: &str) -> Result<u64, String> {
     let pids = parse_positive(s)?;
