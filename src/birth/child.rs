@@ -20,7 +20,7 @@ use crate::net::netlink::VethAddrs;
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook};
 use crate::signals::SIGNAL_MAX;
-use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
+use crate::sys::{self, CStringArray, Errno, Fd, SigSet, Submounts};
 
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -346,7 +346,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
         let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
-        compat::set_attributes(&root, false, sys::MOUNT_ATTR_RDONLY, 0, "/")?;
+        compat::set_attributes(&root, Submounts::Excluded, sys::MOUNT_ATTR_RDONLY, 0, "/")?;
     }
     if let Some(propagation) = container.propagation {
         sys::mount(None, c"/", None, propagation, None).step(|| format!("mount(/, propagation {propagation:#x})"))?;
@@ -431,7 +431,7 @@ fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
 /// the root (pivot_root needs a mount point, and the rootfs directory may not be one). Taken and
 /// attached through descriptors (open_tree, move_mount), so its path is not looked up again.
 fn bind_root(root: &Fd, describe: &str) -> Result<Fd, Error> {
-    compat::bind(root, root, true, describe)
+    compat::bind(root, root, Submounts::Included, describe)
 }
 
 /// Applies the plan (mounts.rs) in `new_root` and makes it our root: pivot_root in our own mount
@@ -441,7 +441,7 @@ fn mount_and_enter(container: &NewContainer, new_root: &Fd) -> Result<(), Error>
         // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
         // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        compat::set_attributes(new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
+        compat::set_attributes(new_root, Submounts::Included, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
     }
     let create_missing = container.make_mount_points;
     match container.binds.len() {

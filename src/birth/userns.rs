@@ -49,7 +49,7 @@ use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
 use crate::lifecycle::state::StateDir;
 use crate::mounts::Checked;
 use crate::oci::spec::IdMapping;
-use crate::sys::{self, CStringArray, Errno, Fd};
+use crate::sys::{self, CStringArray, Errno, Fd, Submounts};
 
 /// The ids a rootless container maps besides 0, from the caller's subordinate range.
 pub const SUBORDINATE_IDS: u32 = 65535;
@@ -376,10 +376,11 @@ pub fn release_of(state: &StateDir, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Runtime side, before clone3: a detached clone of the rootfs or a volume (with `recursive`, with
-/// the mounts below it), for `idmap` to idmap once the container's user namespace has its maps.
-pub fn detached_tree(source: &Checked, recursive: bool) -> Result<Fd, Error> {
-    source.detached_clone(recursive).map_err(|errno| match errno {
+/// Runtime side, before clone3: a detached clone of the rootfs or a volume (with
+/// `Submounts::Included`, with the mounts below it), for `idmap` to idmap once the container's user
+/// namespace has its maps.
+pub fn detached_tree(source: &Checked, submounts: Submounts) -> Result<Fd, Error> {
+    source.detached_clone(submounts).map_err(|errno| match errno {
         errno if compat::missing(errno) => Error::Setup(format!(
             "--userns auto needs idmapped mounts (Linux 5.12), and open_tree(2) is refused here: {errno}"
         )),
@@ -397,7 +398,7 @@ pub fn idmap(pid: i32, trees: &[(&Fd, &str)]) -> Result<(), Error> {
     let path = format!("/proc/{pid}/ns/user");
     let userns = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
     for &(tree, describe) in trees {
-        match sys::mount_setattr(tree, true, sys::MOUNT_ATTR_IDMAP, 0, Some(&userns)) {
+        match sys::mount_setattr(tree, Submounts::Included, sys::MOUNT_ATTR_IDMAP, 0, Some(&userns)) {
             Ok(()) => {}
             Err(Errno(libc::EINVAL)) => {
                 let magic = sys::statfs_type(&cpath(&tree.proc_path())?).unwrap_or(0);

@@ -28,7 +28,7 @@ use crate::mounts::{self, BindSource, Checked, Step};
 use crate::net::Veth;
 use crate::policy::caps::CapSet;
 use crate::signals::signal_name;
-use crate::sys::{self, ExitStatus, Fd};
+use crate::sys::{self, ExitStatus, Fd, Submounts};
 
 /// The namespaces every container gets from clone3 (the network one unless `--net host`). The
 /// cgroup namespace is entered by the child itself (`child.rs`), once it is inside its cgroup.
@@ -118,9 +118,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let auto_pool = (spec.userns == Userns::Auto).then(userns::auto_pool).transpose()?;
     let mut idmapped_root = None;
     if auto_pool.is_some() {
-        idmapped_root = Some(userns::detached_tree(&rootfs, true)?);
+        idmapped_root = Some(userns::detached_tree(&rootfs, Submounts::Included)?);
         for (bind, volume) in binds.iter_mut().zip(&spec.volumes) {
-            bind.cloned = Some(userns::detached_tree(&bind.source, bind.how.recursive)?);
+            bind.cloned = Some(userns::detached_tree(&bind.source, bind.how.submounts)?);
             bind.idmap = volume.idmap;
         }
     }

@@ -24,7 +24,7 @@ use crate::cgroup;
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::oci::spec;
-use crate::sys::{self, Dir, Errno, Fd, Tolerate};
+use crate::sys::{self, Dir, Errno, Fd, Submounts, Tolerate};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
 /// no /dev/mem, no /dev/kmsg.
@@ -150,7 +150,7 @@ pub struct BindRequest {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BindHow {
     /// `rbind` (and `--volume`): the mounts below the source come along.
-    pub recursive: bool,
+    pub submounts: Submounts,
     /// MOUNT_ATTR_* to set and to clear on the clone.
     pub set: u64,
     pub clear: u64,
@@ -246,7 +246,7 @@ pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), Stri
                 return Err(format!("mounts[{i}].source: a bind source must be an absolute path, not {:?}", m.source));
             }
             let how = BindHow {
-                recursive: options.recursive,
+                submounts: if options.recursive { Submounts::Included } else { Submounts::Excluded },
                 set: options.set,
                 clear: options.clear,
                 propagation: options.propagation,
@@ -374,11 +374,11 @@ impl Checked {
         Ok(fd)
     }
 
-    /// Runtime side: a detached clone of the checked object itself (with `recursive`, of the
+    /// Runtime side: a detached clone of the checked object itself (with `Submounts::Included`, of the
     /// mounts below it too), made in the runtime's mount namespace: `--userns auto` idmaps it
     /// before the child attaches it (see userns.rs).
-    pub fn detached_clone(&self, recursive: bool) -> Result<Fd, Errno> {
-        sys::open_tree_clone(&self.pinned, recursive)
+    pub fn detached_clone(&self, submounts: Submounts) -> Result<Fd, Errno> {
+        sys::open_tree_clone(&self.pinned, submounts)
     }
 
     /// The owner (host uid) of the checked object.
@@ -442,7 +442,12 @@ impl BindSource {
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
         let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
-        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, cloned: None, idmap: false }
+        BindSource {
+            source,
+            how: BindHow { submounts: Submounts::Included, set, ..BindHow::default() },
+            cloned: None,
+            idmap: false,
+        }
     }
 }
 
@@ -465,7 +470,7 @@ impl BindSource {
         let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
         Ok(BindSource {
             source,
-            how: BindHow { recursive: true, set, ..BindHow::default() },
+            how: BindHow { submounts: Submounts::Included, set, ..BindHow::default() },
             cloned: None,
             idmap: false,
         })
@@ -594,13 +599,13 @@ pub fn apply(
                         tree
                     }
                     None => {
-                        ours = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                        ours = compat::bind(&bind.source.reopen()?, &point, how.submounts, host)?;
                         &ours
                     }
                 };
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
                 if set != 0 || how.clear != 0 {
-                    compat::set_attributes(mounted, how.recursive, set, how.clear, target)?;
+                    compat::set_attributes(mounted, how.submounts, set, how.clear, target)?;
                 }
                 if how.propagation != 0 {
                     set_propagation(mounted, target, how.propagation)?;
@@ -610,9 +615,9 @@ pub fn apply(
                 let target = format!("/dev/{name}");
                 let device = host_device(name)?;
                 let point = mount_point(&root, &target, PointKind::File, Last::Follow, true)?;
-                let mounted = compat::bind(&device, &point, false, &format!("host /dev/{name}"))?;
+                let mounted = compat::bind(&device, &point, Submounts::Excluded, &format!("host /dev/{name}"))?;
                 let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
-                compat::set_attributes(&mounted, false, attributes, 0, &target)?;
+                compat::set_attributes(&mounted, Submounts::Excluded, attributes, 0, &target)?;
             }
             Step::Node(device) => make_node(&root, device)?,
             Step::Cgroup { target, flags, own_namespace } => {
@@ -693,7 +698,7 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
         .fold(0, |set, &(.., attribute)| set | attribute);
     compat::set_attributes(
         &mounted,
-        true,
+        Submounts::Included,
         attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
         0,
         target,
@@ -731,7 +736,7 @@ fn mount_hierarchy(
     let source =
         format!("{}{}{}", if host_dir.is_empty() { cgroup::CGROUP_ROOT } else { host_dir }, "", membership.path);
     let own = sys::open(&cpath(&source)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({source})"))?;
-    compat::bind(&own, point, false, &source).map(drop)
+    compat::bind(&own, point, Submounts::Excluded, &source).map(drop)
 }
 
 /// One of the host's harmless devices, opened where the host's /dev still is (before the pivot).
@@ -782,7 +787,12 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                     }
                     _ => {
                         let file = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
-                        compat::bind(&container_null()?, &file, false, &format!("/dev/null onto {path}"))?;
+                        compat::bind(
+                            &container_null()?,
+                            &file,
+                            Submounts::Excluded,
+                            &format!("/dev/null onto {path}"),
+                        )?;
                         continue;
                     }
                 };
@@ -797,7 +807,7 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                 let attributes =
                     sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
                 let mounted = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
-                compat::set_attributes(&mounted, true, attributes, 0, path)?;
+                compat::set_attributes(&mounted, Submounts::Included, attributes, 0, path)?;
             }
         }
     }
