@@ -26,7 +26,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Errno, Fd, Submounts};
+use crate::sys::{self, Errno, Fd, OnExec, Submounts};
 
 /// Whether `errno` means the call is not there (or refused as if it were not), not that it failed.
 pub fn missing(errno: Errno) -> bool {
@@ -220,7 +220,7 @@ pub fn mark_cloexec_from(first: u32) -> Result<(), Error> {
             for entry in sys::list_dir(&dir).step(|| "getdents64(/proc/self/fd)".into())? {
                 let Some(fd) = entry.name.to_str().ok().and_then(|n| n.parse::<i32>().ok()) else { continue };
                 if fd >= first as i32 && fd != dir.raw() {
-                    sys::set_cloexec(fd, true).step(|| format!("fcntl({fd}, F_SETFD, FD_CLOEXEC)"))?;
+                    sys::set_cloexec(fd, OnExec::Close).step(|| format!("fcntl({fd}, F_SETFD, FD_CLOEXEC)"))?;
                 }
             }
             Ok(())

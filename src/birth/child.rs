@@ -20,7 +20,7 @@ use crate::net::netlink::VethAddrs;
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook};
 use crate::signals::SIGNAL_MAX;
-use crate::sys::{self, CStringArray, Errno, Fd, SigSet, Submounts};
+use crate::sys::{self, CStringArray, Errno, Fd, OnExec, SigSet, Submounts};
 
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -566,7 +566,9 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         Some(gate) => config
             .handshake
             .report_ready()
-            .and_then(|()| sys::set_cloexec(gate.fifo.raw(), false).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into()))
+            .and_then(|()| {
+                sys::set_cloexec(gate.fifo.raw(), OnExec::StayOpen).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into())
+            })
             .and_then(|()| match &config.setup {
                 Setup::Create(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
                 _ => Ok(()),
@@ -577,9 +579,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         // container, the go pipe reaches it too: its fork waits there to be adopted.
         None => match config.setup {
             Setup::Join { .. } => pass_to_fork(&config.handshake),
-            Setup::Create(_) => {
-                sys::set_cloexec(config.handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())
-            }
+            Setup::Create(_) => sys::set_cloexec(config.handshake.report_fd(), OnExec::StayOpen)
+                .step(|| "fcntl(report, F_SETFD, 0)".into()),
         }
         .and_then(|()| config.handshake.report_executing())
         .map_err(Failure::setup)?,
@@ -591,8 +592,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
 /// The report and go pipes reach the stub where it forks the process the container sees: the fork
 /// reports on the one, and waits on the other to be adopted (see stub.rs).
 fn pass_to_fork(handshake: &ChildEnds) -> Result<(), Error> {
-    sys::set_cloexec(handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())?;
-    sys::set_cloexec(handshake.go_fd(), false).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
+    sys::set_cloexec(handshake.report_fd(), OnExec::StayOpen).step(|| "fcntl(report, F_SETFD, 0)".into())?;
+    sys::set_cloexec(handshake.go_fd(), OnExec::StayOpen).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
 }
 
 /// Why none of a command's `PATH` candidates can be executed, as execvp would say it: ENOENT when

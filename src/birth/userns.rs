@@ -49,7 +49,7 @@ use crate::lifecycle::lease::{Lease, LeaseDir, LeaseFile};
 use crate::lifecycle::state::StateDir;
 use crate::mounts::Checked;
 use crate::oci::spec::IdMapping;
-use crate::sys::{self, CStringArray, Errno, Fd, Submounts};
+use crate::sys::{self, CStringArray, Errno, Fd, Submounts, Wait};
 
 /// The ids a rootless container maps besides 0, from the caller's subordinate range.
 pub const SUBORDINATE_IDS: u32 = 65535;
@@ -207,7 +207,7 @@ pub fn as_containers_root(maps: &IdMaps, work: impl FnOnce() -> Result<(), Errno
     };
     // Closed either way: without "go", the child ends at once, and is collected here.
     drop(go_write);
-    let status = sys::wait_child(pid, false).and_then(|status| status.ok_or(Errno(libc::ECHILD)));
+    let status = sys::wait_child(pid, Wait::Block).and_then(|status| status.ok_or(Errno(libc::ECHILD)));
     match (ready, status.step(|| format!("wait4({pid})"))?) {
         (_, sys::ExitStatus::Signaled(sig)) => Err(Error::Setup(format!(
             "the process acting as the container's root (pid {pid}) was killed by signal {sig}"
