@@ -456,7 +456,7 @@ pub fn list(states: &[StateDir]) -> Result<i32, Error> {
 pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
     let mut failures = Vec::new();
     for state in states {
-        failures.extend(collect_garbage(state, ids, true)?);
+        failures.extend(collect_garbage(state, ids, Collect::AlsoFinished)?);
     }
     let last = failures.pop();
     for failure in &failures {
@@ -465,16 +465,26 @@ pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
     last.map_or(Ok(0), Err)
 }
 
-/// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
-/// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
-/// `--detach` containers that ended; of the containers `only` names, or of all (and then the
+/// What `collect_garbage` removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collect {
+    /// What killed runtimes left behind (`contain run`, first thing).
+    LeftoversOnly,
+    /// That, and what finished containers left for the user to read (`contain gc`).
+    AlsoFinished,
+}
+
+/// The first thing every `contain run` does, and with `AlsoFinished` too, `contain gc`: removes
+/// what runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `AlsoFinished` the
+/// logs of `--detach` containers that ended; of the containers `only` names, or of all (and then the
 /// private directories of claims whose maker died, see `StateDir::reserve`). (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
 /// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
 /// failures are returned, one per container, for the caller to report as what they are to it (an
 /// error for gc, a warning for a run, which goes on). Asked for by id, an entry gc must leave (of
 /// another version, damaged, unreadable) is a failure that says why.
-pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<Vec<Error>, Error> {
+pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Result<Vec<Error>, Error> {
+    let finished = what == Collect::AlsoFinished;
     let mut failures = Vec::new();
     // The containers whose leftovers were looked at: their leases were part of it.
     let mut done: Vec<String> = Vec::new();

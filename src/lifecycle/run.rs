@@ -157,7 +157,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
 
     // --- The name, after clearing what killed runtimes left behind. ---
     // Best effort: what cannot be removed now is a warning, and does not stop this container.
-    match manage::collect_garbage(&state, &[], false) {
+    match manage::collect_garbage(&state, &[], manage::Collect::LeftoversOnly) {
         Ok(failures) => failures.iter().for_each(|failure| crate::log::warning(&failure.to_string())),
         Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
     }
