@@ -14,6 +14,7 @@ use crate::birth::privileges::{drop_privileges, Privileges};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::live::tty;
+use crate::mounts::resolve::Missing;
 use crate::mounts::{self, BindSource, Checked, Mask, Step};
 use crate::net;
 use crate::net::netlink::VethAddrs;
@@ -229,7 +230,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
         Setup::Join { init_pidfd, namespaces, .. } => {
             join_namespaces(init_pidfd, *namespaces)?;
             sys::setsid().step(|| "setsid()".into())?;
-            mounts::working_directory(workdir, false)?
+            mounts::working_directory(workdir, Missing::Refuse)?
                 .ok_or_else(|| Error::sys(format!("chdir({workdir})"), Errno(libc::ENOENT)))?
         }
     };
@@ -340,8 +341,9 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         write_sysctls(&proc_sys, &container.sysctls)?;
     }
     mounts::apply_masks(&container.masks)?;
-    let working_directory = mounts::working_directory(workdir, container.make_mount_points)?
-        .ok_or_else(|| mounts::refuse_to_create(workdir))?;
+    let missing = if container.make_mount_points { Missing::Make } else { Missing::Refuse };
+    let working_directory =
+        mounts::working_directory(workdir, missing)?.ok_or_else(|| mounts::refuse_to_create(workdir))?;
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.

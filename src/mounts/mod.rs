@@ -19,7 +19,7 @@
 
 pub mod resolve;
 
-use self::resolve::{Last, Root};
+use self::resolve::{Last, Missing, Root};
 use crate::cgroup;
 use crate::compat;
 use crate::error::{cpath, Context, Error};
@@ -490,15 +490,15 @@ pub fn refuse_to_create(path: &str) -> Error {
 /// (resolve.rs) and opened for fchdir: a symlink in the image, or a path through
 /// `/proc/self/fd/N` (a descriptor of the host's tree the child still holds: runc's
 /// CVE-2024-21626), is resolved inside the root and never leaves it. Made, with its parents, when
-/// missing and `create`; None when it is missing otherwise.
-pub fn working_directory(path: &str, create: bool) -> Result<Option<Fd>, Error> {
+/// missing and `Missing::Make`; None when it is missing otherwise.
+pub fn working_directory(path: &str, missing: Missing) -> Result<Option<Fd>, Error> {
     let root_dir = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
     let root = Root(&root_dir);
-    let found = match root.lookup(path, Last::Follow, create) {
+    let found = match root.lookup(path, Last::Follow, missing) {
         Err(Errno(libc::ENOENT)) => return Ok(None),
         other => other.step(|| format!("looking up the working directory {path}"))?,
     };
-    if found.object.is_some() || !create {
+    if found.object.is_some() || missing == Missing::Refuse {
         return Ok(found.object);
     }
     let name = cpath(&found.name)?;
@@ -516,12 +516,12 @@ enum PointKind {
 }
 
 /// The directory or file to mount onto, looked up inside the new root and made (with its missing
-/// parents) when it is missing and `create`. A symlink there is followed inside the root for a
+/// parents) when it is missing and `Missing::Make`. A symlink there is followed inside the root for a
 /// bind (an engine binds /etc/resolv.conf, a symlink in many images); for a fresh filesystem it is
 /// refused: an image that redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken.
-fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, create: bool) -> Result<Fd, Error> {
-    let found = match root.lookup(target, last, create) {
-        Err(Errno(libc::ENOENT)) if !create => return Err(refuse_to_create(target)),
+fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, missing: Missing) -> Result<Fd, Error> {
+    let found = match root.lookup(target, last, missing) {
+        Err(Errno(libc::ENOENT)) if missing == Missing::Refuse => return Err(refuse_to_create(target)),
         other => other.step(|| format!("looking up {target} in the rootfs"))?,
     };
     let mut found = found;
@@ -532,7 +532,7 @@ fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, create: b
             }
             Ok(object)
         }
-        None if !create => Err(refuse_to_create(target)),
+        None if missing == Missing::Refuse => Err(refuse_to_create(target)),
         None => {
             let (dir, name) = (found.parent(root), cpath(&found.name)?);
             match kind {
@@ -569,7 +569,8 @@ pub fn apply(
     create_missing: bool,
 ) -> Result<(), Error> {
     let root = Root(new_root);
-    let may_create = |target: &str| create_missing || target.starts_with("/dev/");
+    let may_create =
+        |target: &str| if create_missing || target.starts_with("/dev/") { Missing::Make } else { Missing::Refuse };
     for step in plan {
         match step {
             Step::Mount { fstype, source, target, flags, data, propagation } => {
@@ -580,7 +581,7 @@ pub fn apply(
                     .step(|| describe_mount(fstype, target, data))?;
                 if *propagation != 0 {
                     // `point` is the directory under the new mount: look again to get the mount.
-                    let mounted = mount_point(&root, target, PointKind::Dir, Last::NoFollow, false)?;
+                    let mounted = mount_point(&root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse)?;
                     set_propagation(&mounted, target, *propagation)?;
                 }
             }
@@ -614,7 +615,7 @@ pub fn apply(
             Step::Device { name } => {
                 let target = format!("/dev/{name}");
                 let device = host_device(name)?;
-                let point = mount_point(&root, &target, PointKind::File, Last::Follow, true)?;
+                let point = mount_point(&root, &target, PointKind::File, Last::Follow, Missing::Make)?;
                 let mounted = compat::bind(&device, &point, Submounts::Excluded, &format!("host /dev/{name}"))?;
                 let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
                 compat::set_attributes(&mounted, Submounts::Excluded, attributes, 0, &target)?;
@@ -625,8 +626,9 @@ pub fn apply(
                 mount_cgroups(&root, target, *flags, *own_namespace)?;
             }
             Step::Symlink { target, link } => {
-                let found =
-                    root.lookup(link, Last::NoFollow, true).step(|| format!("looking up {link} in the rootfs"))?;
+                let found = root
+                    .lookup(link, Last::NoFollow, Missing::Make)
+                    .step(|| format!("looking up {link} in the rootfs"))?;
                 if found.object.is_none() {
                     sys::symlink(&cpath(target)?, found.parent(&root), &cpath(&found.name)?)
                         .ok_if(libc::EEXIST)
@@ -655,7 +657,7 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
     let memberships = cgroup::memberships(&own);
     // A descriptor of the mount point is the directory under what is mounted on it: each time a
     // mount is made there, look again for what is on top.
-    let point = || mount_point(root, target, PointKind::Dir, Last::NoFollow, false);
+    let point = || mount_point(root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse);
     if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC)? {
         mount_hierarchy(&point()?, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
     } else {
@@ -753,7 +755,7 @@ fn host_device(name: &str) -> Result<Fd, Error> {
 /// mknod of an OCI `linux.devices` entry, with its mode and owner (defaults: 0666, root).
 fn make_node(root: &Root, device: &spec::Device) -> Result<(), Error> {
     let path = &device.path;
-    let found = root.lookup(path, Last::NoFollow, true).step(|| format!("looking up {path} in the rootfs"))?;
+    let found = root.lookup(path, Last::NoFollow, Missing::Make).step(|| format!("looking up {path} in the rootfs"))?;
     let (dir, name) = (found.parent(root), cpath(&found.name)?);
     let kind = match device.kind {
         'b' => libc::S_IFBLK,
