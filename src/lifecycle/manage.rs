@@ -23,7 +23,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::birth::userns;
-use crate::cgroup::{self, Cgroup};
+use crate::cgroup::{self, Cgroup, Stragglers};
 use crate::error::{Context, Error};
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
 use crate::net;
@@ -287,7 +287,9 @@ fn cgroup_of_id(id: &str) -> Result<Option<Cgroup>, Error> {
         true => Some(cgroup::relative_path(id)),
         false => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(id))),
     };
-    let Some(cgroup) = path.map(|path| Cgroup::existing_at(&path, false)).transpose()? else { return Ok(None) };
+    let Some(cgroup) = path.map(|path| Cgroup::existing_at(&path, Stragglers::Leave)).transpose()? else {
+        return Ok(None);
+    };
     if cgroup.describe().is_empty() {
         cgroup.keep();
         return Ok(None);
@@ -319,7 +321,7 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
     let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
     if all {
         if let Some(path) = container_cgroup(&record, id) {
-            signal_kept(Cgroup::existing_at(&path, false)?, signal)?;
+            signal_kept(Cgroup::existing_at(&path, Stragglers::Leave)?, signal)?;
         }
     }
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
@@ -591,7 +593,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     let own = cgroup::relative_path(id);
     let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run)));
     for (path, named_after_id) in std::iter::once((own.clone(), true)).chain(recorded.filter(|(p, _)| *p != own)) {
-        let cgroup = Cgroup::existing_at(&path, named_after_id)?;
+        let cgroup = Cgroup::existing_at(&path, if named_after_id { Stragglers::Kill } else { Stragglers::Leave })?;
         if named_after_id {
             cgroup.signal_all(libc::SIGKILL)?;
         }

@@ -13,7 +13,7 @@ use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
-use crate::cgroup::{self, Cgroup, Sampled, Version};
+use crate::cgroup::{self, Cgroup, Existing, Sampled, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::lifecycle::detach;
@@ -199,7 +199,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, false)?)
+            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, Existing::Refuse)?)
         }
         (None, _) => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);
