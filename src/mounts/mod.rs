@@ -20,7 +20,7 @@
 pub mod resolve;
 
 use self::resolve::{Last, Missing, Root};
-use crate::cgroup;
+use crate::cgroup::{self, Version};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::oci::spec;
@@ -659,7 +659,7 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
     // mount is made there, look again for what is on top.
     let point = || mount_point(root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse);
     if cgroup::is_fs(cgroup::CGROUP_ROOT, cgroup::CGROUP2_SUPER_MAGIC)? {
-        mount_hierarchy(&point()?, target, "", cgroup::membership_of(&memberships, "", true), own_namespace)?;
+        mount_hierarchy(&point()?, target, "", cgroup::membership_of(&memberships, "", Version::V2), own_namespace)?;
     } else {
         sys::mount(
             Some(c"tmpfs"),
@@ -681,11 +681,14 @@ fn mount_cgroups(root: &Root, target: &str, flags: u64, own_namespace: bool) -> 
                     .step(|| format!("symlink({link}, {target}/{name})"))?;
                 continue;
             }
-            let v2 = cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC)?;
-            if !v2 && !cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC)? {
+            let version = if cgroup::is_fs(&host_path, cgroup::CGROUP2_SUPER_MAGIC)? {
+                Version::V2
+            } else if cgroup::is_fs(&host_path, cgroup::CGROUP_SUPER_MAGIC)? {
+                Version::V1
+            } else {
                 continue;
-            }
-            let Some(membership) = cgroup::membership_of(&memberships, &name, v2) else { continue };
+            };
+            let Some(membership) = cgroup::membership_of(&memberships, &name, version) else { continue };
             sys::mkdir_at(Dir::Fd(&layout), &entry.name, 0o755).step(|| format!("mkdir({target}/{name})"))?;
             let dir = sys::open_at(Dir::Fd(&layout), &entry.name, libc::O_PATH | libc::O_NOFOLLOW, 0)
                 .step(|| format!("open({target}/{name})"))?;
