@@ -26,7 +26,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Errno, Fd};
+use crate::sys::{self, Errno, Fd, OnExec, Submounts};
 
 /// Whether `errno` means the call is not there (or refused as if it were not), not that it failed.
 pub fn missing(errno: Errno) -> bool {
@@ -73,10 +73,10 @@ pub fn open_beneath(dir: &Fd, path: &str, flags: i32) -> Result<Fd, Error> {
 }
 
 /// A bind mount of what `source` holds onto what `target` holds (both opened O_PATH), with
-/// `recursive` the mounts below the source too. Returns the new mount (its root, opened).
+/// `Submounts::Included` the mounts below the source too. Returns the new mount (its root, opened).
 /// `describe` names the source in messages.
-pub fn bind(source: &Fd, target: &Fd, recursive: bool, describe: &str) -> Result<Fd, Error> {
-    match sys::open_tree_clone(source, recursive) {
+pub fn bind(source: &Fd, target: &Fd, submounts: Submounts, describe: &str) -> Result<Fd, Error> {
+    match sys::open_tree_clone(source, submounts) {
         Ok(tree) => {
             sys::move_mount_onto(&tree, target).step(|| format!("move_mount({describe})"))?;
             Ok(tree)
@@ -86,7 +86,7 @@ pub fn bind(source: &Fd, target: &Fd, recursive: bool, describe: &str) -> Result
                 &BIND_FALLBACK,
                 "open_tree(2) is refused (Linux < 5.2, or a seccomp profile): binding with mount(2)",
             );
-            let flags = libc::MS_BIND | if recursive { libc::MS_REC } else { 0 };
+            let flags = libc::MS_BIND | if submounts == Submounts::Included { libc::MS_REC } else { 0 };
             let (from, onto) = (cpath(&source.proc_path())?, cpath(&target.proc_path())?);
             sys::mount(Some(&from), &onto, None, flags, None).step(|| format!("mount({describe}, MS_BIND)"))?;
             // The target's descriptor is the directory under the new mount: look its path up again
@@ -106,16 +106,16 @@ pub fn bind(source: &Fd, target: &Fd, recursive: bool, describe: &str) -> Result
     }
 }
 
-/// Sets and clears MOUNT_ATTR_* on the mount `mount` holds (attached), and with `recursive` on
-/// every mount below it.
-pub fn set_attributes(mount: &Fd, recursive: bool, set: u64, clear: u64, describe: &str) -> Result<(), Error> {
-    match sys::mount_setattr(mount, recursive, set, clear, None) {
+/// Sets and clears MOUNT_ATTR_* on the mount `mount` holds (attached), and with
+/// `Submounts::Included` on every mount below it.
+pub fn set_attributes(mount: &Fd, submounts: Submounts, set: u64, clear: u64, describe: &str) -> Result<(), Error> {
+    match sys::mount_setattr(mount, submounts, set, clear, None) {
         Err(errno) if missing(errno) => {
             fallback_once(
                 &SETATTR_FALLBACK,
                 "mount_setattr(2) is refused (Linux < 5.12, or a seccomp profile): remounting each mount",
             );
-            remount_each(mount, recursive, set, clear, describe)
+            remount_each(mount, submounts, set, clear, describe)
         }
         other => other.step(|| format!("mount_setattr({describe}, set {set:#x}, clear {clear:#x})")),
     }
@@ -141,10 +141,10 @@ const ATIME: [(&str, u64); 4] = [
 
 /// The fallback: each mount at or below the mount's path, from /proc/self/mountinfo, remounted
 /// with the flags it has, `set` added and `clear` taken away.
-fn remount_each(mount: &Fd, recursive: bool, set: u64, clear: u64, describe: &str) -> Result<(), Error> {
+fn remount_each(mount: &Fd, submounts: Submounts, set: u64, clear: u64, describe: &str) -> Result<(), Error> {
     let path = sys::path_of(mount).step(|| format!("readlink({describe})"))?;
     let table = sys::read_file(c"/proc/self/mountinfo").step(|| "read(/proc/self/mountinfo)".into())?;
-    for (point, options) in mounts_at(&table, &path, recursive) {
+    for (point, options) in mounts_at(&table, &path, submounts) {
         let flags = remount_flags(&options, set, clear);
         sys::mount(None, &cpath(&point)?, None, flags, None)
             .step(|| format!("mount({point}, MS_REMOUNT|MS_BIND, {flags:#x})"))?;
@@ -153,8 +153,9 @@ fn remount_each(mount: &Fd, recursive: bool, set: u64, clear: u64, describe: &st
 }
 
 /// The mount points (and their per-mount options) of `table` (mountinfo) at `path`, and with
-/// `recursive` below it, in the order the kernel lists them (a parent before its children).
-fn mounts_at(table: &str, path: &str, recursive: bool) -> Vec<(String, String)> {
+/// with `Submounts::Included` below it, in the order the kernel lists them (a parent before its
+/// children).
+fn mounts_at(table: &str, path: &str, submounts: Submounts) -> Vec<(String, String)> {
     let below = format!("{}/", path.trim_end_matches('/'));
     table
         .lines()
@@ -162,7 +163,7 @@ fn mounts_at(table: &str, path: &str, recursive: bool) -> Vec<(String, String)> 
             let mut fields = line.split(' ');
             let point = unescape(fields.nth(4)?);
             let options = fields.next()?.to_string();
-            let inside = point == path || (recursive && point.starts_with(&below));
+            let inside = point == path || (submounts == Submounts::Included && point.starts_with(&below));
             inside.then_some((point, options))
         })
         .collect()
@@ -219,7 +220,7 @@ pub fn mark_cloexec_from(first: u32) -> Result<(), Error> {
             for entry in sys::list_dir(&dir).step(|| "getdents64(/proc/self/fd)".into())? {
                 let Some(fd) = entry.name.to_str().ok().and_then(|n| n.parse::<i32>().ok()) else { continue };
                 if fd >= first as i32 && fd != dir.raw() {
-                    sys::set_cloexec(fd, true).step(|| format!("fcntl({fd}, F_SETFD, FD_CLOEXEC)"))?;
+                    sys::set_cloexec(fd, OnExec::Close).step(|| format!("fcntl({fd}, F_SETFD, FD_CLOEXEC)"))?;
                 }
             }
             Ok(())
@@ -242,15 +243,16 @@ mod tests {
     #[test]
     fn a_tree_is_its_mount_and_the_ones_below_it_never_a_sibling() {
         let points =
-            |path, recursive| mounts_at(TABLE, path, recursive).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
-        assert_eq!(points("/tmp/root", true), ["/tmp/root", "/tmp/root/proc", "/tmp/root/my data"]);
-        assert_eq!(points("/tmp/root", false), ["/tmp/root"]);
-        assert_eq!(points("/", true).len(), 5);
+            |path, submounts| mounts_at(TABLE, path, submounts).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
+        let all = ["/tmp/root", "/tmp/root/proc", "/tmp/root/my data"];
+        assert_eq!(points("/tmp/root", Submounts::Included), all);
+        assert_eq!(points("/tmp/root", Submounts::Excluded), ["/tmp/root"]);
+        assert_eq!(points("/", Submounts::Included).len(), 5);
     }
 
     #[test]
     fn a_remount_restates_what_the_mount_has() {
-        let (_, proc_options) = &mounts_at(TABLE, "/tmp/root/proc", false)[0];
+        let (_, proc_options) = &mounts_at(TABLE, "/tmp/root/proc", Submounts::Excluded)[0];
         let flags = remount_flags(proc_options, sys::MOUNT_ATTR_RDONLY, 0);
         let expected = libc::MS_REMOUNT
             | libc::MS_BIND

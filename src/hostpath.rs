@@ -4,7 +4,7 @@
 
 use crate::compat;
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Dir, Errno, Fd};
+use crate::sys::{self, Dir, Errno, Fd, Submounts};
 
 /// A host path the runtime opened and checked (O_PATH, its last component not followed: a symlink
 /// there is refused, since whoever can write its directory could point it anywhere), for the child
@@ -92,11 +92,11 @@ impl Checked {
         Ok(fd)
     }
 
-    /// Runtime side: a detached clone of the checked object itself (with `recursive`, of the
+    /// Runtime side: a detached clone of the checked object itself (with `Submounts::Included`, of the
     /// mounts below it too), made in the runtime's mount namespace: `--userns auto` idmaps it
     /// before the child attaches it (see userns.rs).
-    pub fn detached_clone(&self, recursive: bool) -> Result<Fd, Errno> {
-        sys::open_tree_clone(&self.pinned, recursive)
+    pub fn detached_clone(&self, submounts: Submounts) -> Result<Fd, Errno> {
+        sys::open_tree_clone(&self.pinned, submounts)
     }
 
     /// The checked object itself, opened O_PATH: a root for in-root lookups (`resolve::Root`).

@@ -10,18 +10,19 @@ use std::convert::Infallible;
 use std::ffi::c_int;
 
 use crate::birth::handshake::{ChildEnds, Failure};
+use crate::birth::privileges::{drop_privileges, Privileges};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::hostpath::Checked;
 use crate::live::tty;
+use crate::mounts::resolve::Missing;
 use crate::mounts::{self, BindSource, Mask, Step};
 use crate::net;
 use crate::net::netlink::VethAddrs;
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook};
-use crate::policy::caps::{self, Privileges};
 use crate::signals::SIGNAL_MAX;
-use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
+use crate::sys::{self, CStringArray, Errno, Fd, OnExec, SigSet, Submounts};
 
 /// statfs(2) f_type of an initramfs root.
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -230,7 +231,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
         Setup::Join { init_pidfd, namespaces, .. } => {
             join_namespaces(init_pidfd, *namespaces)?;
             sys::setsid().step(|| "setsid()".into())?;
-            mounts::working_directory(workdir, false)?
+            mounts::working_directory(workdir, Missing::Refuse)?
                 .ok_or_else(|| Error::sys(format!("chdir({workdir})"), Errno(libc::ENOENT)))?
         }
     };
@@ -300,15 +301,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     }
     // Before a mount namespace is joined, while /proc is the host's (see `write_sysctls`).
     let proc_sys = (!container.sysctls.is_empty()).then(open_proc_sys).transpose()?;
-    // Namespaces an OCI bundle names by path (podman's network namespace), before anything else.
-    for (flag, fd) in &container.joins {
-        sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
-    }
-    if container.cgroup_namespace {
-        // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
-        log!("entering a new cgroup namespace, rooted at the cgroup the container is in");
-        sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
-    }
+    enter_namespaces(container)?;
     // A session of our own: the host's terminal is not our controlling terminal (so no TIOCSTI
     // into the user's shell), keyboard signals go to the runtime, which forwards them, and the
     // container's own pty, when it gets one, can become ours.
@@ -319,14 +312,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
         sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
             .step(|| "mount(none, /, MS_REC|MS_PRIVATE)".into())?;
     }
-
-    if let Some(hostname) = &container.hostname {
-        log!("setting hostname: {hostname}");
-        sys::sethostname(hostname).step(|| format!("sethostname({hostname})"))?;
-    }
-    if let Some(domainname) = &container.domainname {
-        sys::setdomainname(domainname).step(|| format!("setdomainname({domainname})"))?;
-    }
+    set_names(container)?;
     if container.runtime_hooks {
         handshake.wait_for_runtime_hooks()?;
     }
@@ -350,54 +336,25 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
             &bound
         }
     };
-    if container.nodev {
-        // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
-        // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
-        // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
-        compat::set_attributes(new_root, true, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
-    }
-    let create_missing = container.make_mount_points;
-    match container.binds.len() {
-        0 => log!("mounting /proc, /sys and /dev"),
-        binds => log!("mounting /proc, /sys, /dev and {binds} bind mount(s)"),
-    }
-    if container.host_mounts {
-        // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
-        let mounted = mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)
-            .and_then(|()| sys::fchdir(new_root).step(|| format!("fchdir({})", container.rootfs.path)))
-            .and_then(|()| sys::chroot(c".").step(|| format!("chroot({})", container.rootfs.path)));
-        if mounted.is_err() {
-            let _ = sys::umount2(&cpath(&new_root.proc_path())?, libc::MNT_DETACH);
-        }
-        mounted?;
-        sys::chdir(c"/").step(|| "chdir(/)".into())?;
-    } else {
-        mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
-        pivot_into(new_root, &container.rootfs.path)?;
-    }
+    mount_and_enter(container, new_root)?;
 
     if let Some(proc_sys) = proc_sys {
         write_sysctls(&proc_sys, &container.sysctls)?;
     }
     mounts::apply_masks(&container.masks)?;
+    let missing = if container.make_mount_points { Missing::Make } else { Missing::Refuse };
     let working_directory =
-        mounts::working_directory(workdir, create_missing)?.ok_or_else(|| mounts::refuse_to_create(workdir))?;
+        mounts::working_directory(workdir, missing)?.ok_or_else(|| mounts::refuse_to_create(workdir))?;
     if container.read_only {
         // Last, once every mount point in it exists. Only the rootfs's own mount: /proc, /dev,
         // /tmp and the volumes below it keep their own flags.
         let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
-        compat::set_attributes(&root, false, sys::MOUNT_ATTR_RDONLY, 0, "/")?;
+        compat::set_attributes(&root, Submounts::Excluded, sys::MOUNT_ATTR_RDONLY, 0, "/")?;
     }
     if let Some(propagation) = container.propagation {
         sys::mount(None, c"/", None, propagation, None).step(|| format!("mount(/, propagation {propagation:#x})"))?;
     }
-
-    if let ContainerNet::Own(veth) = &container.net {
-        sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
-        if let Some(addrs) = veth {
-            net::configure_container_end(addrs)?;
-        }
-    }
+    bring_up_network(&container.net)?;
     if let Some(fd) = &container.pid_namespace {
         let join = libc::CLONE_NEWPID as u64;
         sys::setns(fd.raw(), join).step(|| format!("setns({}, for the init)", sys::namespace_names(join)))?;
@@ -415,17 +372,28 @@ fn open_proc_sys() -> Result<Fd, Error> {
     }
 }
 
-/// The OCI sysctls (their keys checked at `create`: namespaced, plain names), after the pivot. Each
-/// file is reached from the descriptor of /proc/sys, never by a path through the container's /proc
-/// (a volume or a bundle mount there would take the write elsewhere). /proc/sys shows the
-/// namespaces of the process that looks, which are the container's by now.
-fn write_sysctls(proc_sys: &Fd, sysctls: &[(String, String)]) -> Result<(), Error> {
-    for (name, value) in sysctls {
-        let path = name.replace('.', "/");
-        let file = compat::open_beneath(proc_sys, &path, libc::O_WRONLY)
-            .map_err(|err| Error::Setup(format!("sysctl {name}={value}: {err}")))?;
-        sys::write_all(file.raw(), value.as_bytes())
-            .step(|| format!("sysctl {name}={value}: write(/proc/sys/{path})"))?;
+/// Namespaces an OCI bundle names by path (podman's network namespace), before anything else;
+/// then a cgroup namespace of our own.
+fn enter_namespaces(container: &NewContainer) -> Result<(), Error> {
+    for (flag, fd) in &container.joins {
+        sys::setns(fd.raw(), *flag).step(|| format!("setns({})", sys::namespace_names(*flag)))?;
+    }
+    if container.cgroup_namespace {
+        // Only now are we in our cgroup, which thereby becomes the root of our cgroup namespace.
+        log!("entering a new cgroup namespace, rooted at the cgroup the container is in");
+        sys::unshare(libc::CLONE_NEWCGROUP as u64).step(|| "unshare(CLONE_NEWCGROUP)".into())?;
+    }
+    Ok(())
+}
+
+/// The container's hostname and domain name, in its new UTS namespace.
+fn set_names(container: &NewContainer) -> Result<(), Error> {
+    if let Some(hostname) = &container.hostname {
+        log!("setting hostname: {hostname}");
+        sys::sethostname(hostname).step(|| format!("sethostname({hostname})"))?;
+    }
+    if let Some(domainname) = &container.domainname {
+        sys::setdomainname(domainname).step(|| format!("setdomainname({domainname})"))?;
     }
     Ok(())
 }
@@ -466,7 +434,37 @@ fn mount_overlay(lower: &Fd, overlay: &Overlay) -> Result<Fd, Error> {
 /// the root (pivot_root needs a mount point, and the rootfs directory may not be one). Taken and
 /// attached through descriptors (open_tree, move_mount), so its path is not looked up again.
 fn bind_root(root: &Fd, describe: &str) -> Result<Fd, Error> {
-    compat::bind(root, root, true, describe)
+    compat::bind(root, root, Submounts::Included, describe)
+}
+
+/// Applies the plan (mounts.rs) in `new_root` and makes it our root: pivot_root in our own mount
+/// namespace, chroot in the caller's (OCI without a mount namespace).
+fn mount_and_enter(container: &NewContainer, new_root: &Fd) -> Result<(), Error> {
+    if container.nodev {
+        // CAP_MKNOD is in the default set, so the command can make a node for a host disk or
+        // /dev/mem anywhere it can write; on a nodev rootfs such a node cannot be opened. (/dev is
+        // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
+        compat::set_attributes(new_root, Submounts::Included, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
+    }
+    let create_missing = container.make_mount_points;
+    match container.binds.len() {
+        0 => log!("mounting /proc, /sys and /dev"),
+        binds => log!("mounting /proc, /sys, /dev and {binds} bind mount(s)"),
+    }
+    if container.host_mounts {
+        // In the caller's mount namespace nothing vanishes with us: a failure undoes the mounts.
+        let mounted = mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)
+            .and_then(|()| sys::fchdir(new_root).step(|| format!("fchdir({})", container.rootfs.path)))
+            .and_then(|()| sys::chroot(c".").step(|| format!("chroot({})", container.rootfs.path)));
+        if mounted.is_err() {
+            let _ = sys::umount2(&cpath(&new_root.proc_path())?, libc::MNT_DETACH);
+        }
+        mounted?;
+        sys::chdir(c"/").step(|| "chdir(/)".into())
+    } else {
+        mounts::apply(new_root, &container.plan, &container.binds, container.nodev, create_missing)?;
+        pivot_into(new_root, &container.rootfs.path)
+    }
 }
 
 /// Makes `new_root` the root of our mount namespace and detaches the host's root entirely.
@@ -502,65 +500,28 @@ fn root_is_initramfs() -> bool {
     matches!(sys::statfs_type(c"/"), Ok(RAMFS_MAGIC | TMPFS_MAGIC))
 }
 
-/// The last step before execve: who the command runs as and what it may do (see caps.rs). The
-/// bounding set is what counts for root: execve gives uid 0 every capability in it, so dropping
-/// from it is what really takes one away.
-fn drop_privileges(config: &ChildConfig) -> Result<(), Error> {
-    let ChildConfig { privileges, kept_by_runtime, setgroups_denied, handshake, .. } = config;
-    let Privileges { identity, bounding, effective, permitted, inheritable, ambient, no_new_privs, seccomp } =
-        privileges;
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the command may not
-    // keep: then it goes first (as runc does), and must allow the calls below.
-    if let (false, Some(program)) = (no_new_privs, seccomp) {
-        sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
+/// The OCI sysctls (their keys checked at `create`: namespaced, plain names), after the pivot. Each
+/// file is reached from the descriptor of /proc/sys, never by a path through the container's /proc
+/// (a volume or a bundle mount there would take the write elsewhere). /proc/sys shows the
+/// namespaces of the process that looks, which are the container's by now.
+fn write_sysctls(proc_sys: &Fd, sysctls: &[(String, String)]) -> Result<(), Error> {
+    for (name, value) in sysctls {
+        let path = name.replace('.', "/");
+        let file = compat::open_beneath(proc_sys, &path, libc::O_WRONLY)
+            .map_err(|err| Error::Setup(format!("sysctl {name}={value}: {err}")))?;
+        sys::write_all(file.raw(), value.as_bytes())
+            .step(|| format!("sysctl {name}={value}: write(/proc/sys/{path})"))?;
     }
-    // The permitted set survives the uid change below only with this (for an OCI process that
-    // keeps capabilities as a non-root user; `contain run` gives such a user none).
-    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(|| "prctl(PR_SET_KEEPCAPS, 1)".into())?;
-    for cap in (0..64).filter(|&cap| !bounding.contains(cap)) {
-        match sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0) {
-            Ok(_) => {}
-            Err(Errno(libc::EINVAL)) => break, // past the kernel's last capability
-            Err(errno) => return Err(Error::sys(format!("prctl(PR_CAPBSET_DROP, CAP_{})", caps::name(cap)), errno)),
+    Ok(())
+}
+
+/// The container's side of `--net`: `lo` up in its own namespace, and `eth0` with a veth pair.
+fn bring_up_network(net: &ContainerNet) -> Result<(), Error> {
+    if let ContainerNet::Own(veth) = net {
+        sys::interface_up("lo").step(|| "ioctl(lo, SIOCSIFFLAGS, IFF_UP)".into())?;
+        if let Some(addrs) = veth {
+            net::configure_container_end(addrs)?;
         }
-    }
-    let (uid, gid) = (identity.uid, identity.gid);
-    // A rootless user namespace without subordinate ids denies setgroups (see userns.rs): the
-    // process keeps the groups it was born with, the caller's own, which are also its init's (so
-    // `exec` asks for them). The kernel denies setgroups there so that nobody can drop a group
-    // that takes rights away; keeping them gains nothing. (The runtime tells: a /proc read here
-    // would go through whatever the bundle mounted on /proc.)
-    sys::switch_user(uid, gid, (!setgroups_denied).then_some(&identity.groups[..]))
-        .map_err(|(call, errno)| Error::sys(format!("{call}({uid}:{gid})"), errno))?;
-    sys::capset(effective.words(), permitted.words(), inheritable.words()).step(|| {
-        format!("capset(effective {:#x}, permitted {:#x}, inheritable {:#x})", effective.0, permitted.0, inheritable.0)
-    })?;
-    sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)
-        .step(|| "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)".into())?;
-    // The kernel takes an ambient capability only if it is permitted and inheritable too; crun's
-    // own default spec asks for ambient ones it does not make inheritable, and crun skips those.
-    // So do we, saying so under --debug.
-    for cap in (0..64).filter(|&cap| ambient.contains(cap)) {
-        if !(permitted.contains(cap) && inheritable.contains(cap)) {
-            log!("ambient CAP_{} skipped: not both permitted and inheritable", caps::name(cap));
-            continue;
-        }
-        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as u64, cap as u64)
-            .step(|| format!("prctl(PR_CAP_AMBIENT_RAISE, CAP_{})", caps::name(cap)))?;
-    }
-    if *no_new_privs {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
-    }
-    if *kept_by_runtime {
-        // The kernel clears the parent-death signal when the uid changes: set it again, then make
-        // sure the runtime did not die in between (its signal would have gone nowhere).
-        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
-            .step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
-        handshake.check_runtime_alive()?;
-    }
-    // Last: after this, the refused calls fail even for us.
-    if let (true, Some(program)) = (no_new_privs, seccomp) {
-        sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
     }
     Ok(())
 }
@@ -599,7 +560,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     }
     // Before any wait for `start`: a created container's init is, until its command, no more
     // privileged than the command will be (as runc's standard init).
-    drop_privileges(config).map_err(Failure::setup)?;
+    let keeper = config.kept_by_runtime.then_some(&config.handshake);
+    drop_privileges(&config.privileges, config.setgroups_denied, keeper).map_err(Failure::setup)?;
     match &config.start_gate {
         // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
         // the report pipe closes at the stub's execve (or, where the stub forks the init into the
@@ -607,7 +569,9 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         Some(gate) => config
             .handshake
             .report_ready()
-            .and_then(|()| sys::set_cloexec(gate.fifo.raw(), false).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into()))
+            .and_then(|()| {
+                sys::set_cloexec(gate.fifo.raw(), OnExec::StayOpen).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into())
+            })
             .and_then(|()| match &config.setup {
                 Setup::Create(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
                 _ => Ok(()),
@@ -618,9 +582,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         // container, the go pipe reaches it too: its fork waits there to be adopted.
         None => match config.setup {
             Setup::Join { .. } => pass_to_fork(&config.handshake),
-            Setup::Create(_) => {
-                sys::set_cloexec(config.handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())
-            }
+            Setup::Create(_) => sys::set_cloexec(config.handshake.report_fd(), OnExec::StayOpen)
+                .step(|| "fcntl(report, F_SETFD, 0)".into()),
         }
         .and_then(|()| config.handshake.report_executing())
         .map_err(Failure::setup)?,
@@ -632,8 +595,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
 /// The report and go pipes reach the stub where it forks the process the container sees: the fork
 /// reports on the one, and waits on the other to be adopted (see stub.rs).
 fn pass_to_fork(handshake: &ChildEnds) -> Result<(), Error> {
-    sys::set_cloexec(handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())?;
-    sys::set_cloexec(handshake.go_fd(), false).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
+    sys::set_cloexec(handshake.report_fd(), OnExec::StayOpen).step(|| "fcntl(report, F_SETFD, 0)".into())?;
+    sys::set_cloexec(handshake.go_fd(), OnExec::StayOpen).step(|| "fcntl(go pipe, F_SETFD, 0)".into())
 }
 
 /// Why none of a command's `PATH` candidates can be executed, as execvp would say it: ENOENT when

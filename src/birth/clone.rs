@@ -232,7 +232,7 @@ mod trampoline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::{wait_child, ExitStatus};
+    use crate::sys::{wait_child, ExitStatus, Wait};
 
     fn plain_child() -> CloneArgs {
         CloneArgs { exit_signal: libc::SIGCHLD as u64, ..Default::default() }
@@ -247,7 +247,7 @@ mod tests {
         let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).unwrap();
         let pid = spawn(plain_child(), &stack, exit_with, &42).unwrap();
         assert!(pid > 0);
-        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Exited(42)));
+        assert_eq!(wait_child(pid, Wait::Block).unwrap(), Some(ExitStatus::Exited(42)));
     }
 
     struct Shared {
@@ -264,7 +264,7 @@ mod tests {
         let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).unwrap();
         let shared = Shared { value: std::cell::Cell::new(1) };
         let pid = spawn(plain_child(), &stack, scribble, &shared).unwrap();
-        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Exited(21)));
+        assert_eq!(wait_child(pid, Wait::Block).unwrap(), Some(ExitStatus::Exited(21)));
         assert_eq!(shared.value.get(), 1, "without CLONE_VM the parent's memory is untouched");
     }
 
@@ -289,17 +289,17 @@ mod tests {
     fn running_off_the_stack_hits_the_guard_page() {
         let stack = ChildStack::new(64 * 1024).unwrap();
         let pid = spawn(plain_child(), &stack, overflow, &()).unwrap();
-        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Signaled(libc::SIGSEGV)));
+        assert_eq!(wait_child(pid, Wait::Block).unwrap(), Some(ExitStatus::Signaled(libc::SIGSEGV)));
     }
 
     #[test]
     fn clone2_makes_the_same_child_on_the_same_stack() {
         let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).unwrap();
         let pid = spawn_with_clone(0, &stack, exit_with, &42).unwrap();
-        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Exited(42)));
+        assert_eq!(wait_child(pid, Wait::Block).unwrap(), Some(ExitStatus::Exited(42)));
         let shared = Shared { value: std::cell::Cell::new(1) };
         let pid = spawn_with_clone(0, &stack, scribble, &shared).unwrap();
-        assert_eq!(wait_child(pid, false).unwrap(), Some(ExitStatus::Exited(21)));
+        assert_eq!(wait_child(pid, Wait::Block).unwrap(), Some(ExitStatus::Exited(21)));
         assert_eq!(shared.value.get(), 1);
         assert_eq!(spawn_with_clone(CLONE_INTO_CGROUP, &stack, exit_with, &0), Err(Errno(libc::EINVAL)));
     }

@@ -55,7 +55,7 @@ use crate::birth::stub;
 use crate::error::{Context, Error};
 use crate::live::tty::{ChildTerminal, Terminal, UserTerminal};
 use crate::signals::signal_name;
-use crate::sys::{self, Errno, ExitStatus, Fd};
+use crate::sys::{self, Errno, ExitStatus, Fd, Wait};
 use crate::text::printable;
 
 /// Exit codes of a container that never ran its command (the `docker run` convention).
@@ -361,7 +361,7 @@ impl RuntimeEnds {
 /// its child on to us, the subreaper, and then `forked` may go on, told so on the go pipe. The pid
 /// is taken only if it is ours now: nothing on a pipe is trusted. Returns a pidfd of the fork.
 fn adopt(child: i32, forked: i32, go: Option<&Fd>) -> Result<Fd, Error> {
-    sys::wait_child(child, false).step(|| format!("wait4({child})"))?;
+    sys::wait_child(child, Wait::Block).step(|| format!("wait4({child})"))?;
     if !sys::is_child(forked).step(|| format!("waitid({forked}, WNOHANG|WNOWAIT)"))? {
         return Err(Error::Setup(format!("the exec stub's report names process {forked}, not its fork: refused")));
     }

@@ -21,14 +21,14 @@ use std::ffi::CString;
 use crate::birth::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
+use crate::birth::privileges::Privileges;
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};
 use crate::error::{Context, Error};
 use crate::live::supervise::Running;
-use crate::live::tty::{Relay, Terminal};
+use crate::live::tty::{Relay, Terminal, UserTerminal};
 use crate::net::{HostEnd, Veth};
-use crate::policy::caps::Privileges;
 use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// Everything a container's first process is born with.
@@ -115,11 +115,7 @@ pub fn spawn(
     let candidates = stub::candidates(&name, &command.search_path);
     let (report_fd, mode) = stub_mode(&setup, start_gate.as_ref(), &handshake, kept_by_runtime);
     let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
-    // Who may set its groups: the runtime knows, from the maps it writes or the init it joins.
-    let setgroups_denied = match &setup {
-        Setup::Join { setgroups_denied, .. } => *setgroups_denied,
-        Setup::Create(_) => id_maps.as_ref().is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
-    };
+    let setgroups_denied = setgroups_denied(&setup, id_maps.as_ref())?;
     let config = ChildConfig {
         setup,
         command: CommandLine {
@@ -146,33 +142,17 @@ pub fn spawn(
     //    child's child, we become a subreaper: it becomes ours when the child exits. (On a kernel
     //    whose procfs cannot be told its PID namespace, an OCI container born into one it names
     //    by path has us join it first, and its child is born there: `pid_namespace`.)
-    if let (Setup::Create(_), Some(fd)) = (&config.setup, &pid_namespace) {
-        let join = libc::CLONE_NEWPID as u64;
-        sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
-    }
-    if let stub::Mode::Fork { .. } = mode {
-        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).step(|| "prctl(PR_SET_CHILD_SUBREAPER, 1)".into())?;
-    }
+    prepare_to_parent(&config.setup, pid_namespace.as_ref(), mode)?;
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
     }
-    let new_cgroup = match &cgroup {
-        Placement::New(cgroup) => *cgroup,
-        Placement::Join(_) => None,
-    };
-    let (child, born_in_cgroup) = clone_into(namespaces, &config, &stack, new_cgroup)?;
+    let (child, born_in_cgroup) = clone_into(namespaces, &config, &stack, cgroup.new_cgroup())?;
     let runtime = channels.into_runtime();
 
     // 4. The cgroup, unless the child was born in it. The child waits for "go" before doing
     //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace.
-    match (&cgroup, born_in_cgroup) {
-        (Placement::New(Some(cgroup)), false) => {
-            cgroup.attach(child.pid)?;
-            let how = if cgroup.version() == Version::V1 { "cgroup.procs, cgroup v1" } else { "cgroup.procs" };
-            log!("placed the container in {} ({how})", cgroup.describe());
-        }
-        (Placement::Join(dirs), _) => cgroup::attach_dirs(dirs, child.pid)?,
-        _ => {}
+    if !born_in_cgroup {
+        cgroup.attach(child.pid)?;
     }
 
     // 5. The user namespace's maps, written by us (a process outside it) before the child goes
@@ -195,23 +175,10 @@ pub fn spawn(
     // 7. Release, and the report. The stub's fork is the container's process from here on: its
     //    parent, our child, exits at once (see stub.rs).
     let released = runtime.release(child.pid, signals, &name, run_hooks)?;
-    let child = match released.forked {
-        Some(forked) => {
-            // Our child is reaped already (see `release`): its pid is no longer ours to signal.
-            child.leave();
-            Running { pid: forked }
-        }
-        None => child,
-    };
+    let child = container_process(child, released.forked);
 
     // 8. The command runs: from here on the user's terminal, if any, is the container's.
-    let relay = match (&released.report, released.pty_master, released.terminal) {
-        (Report::Running, Some(master), Some(terminal)) => {
-            terminal.make_raw()?;
-            Some(Relay::new(master)?)
-        }
-        _ => None,
-    };
+    let relay = relay_terminal(&released.report, released.pty_master, released.terminal)?;
     Ok(Started { child, report: released.report, relay, host_end })
 }
 
@@ -231,6 +198,28 @@ fn stub_mode(setup: &Setup, gate: Option<&StartGate>, handshake: &ChildEnds, kep
         (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
         (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
     }
+}
+
+/// Who may set the child's groups: the runtime knows, from the maps it writes or the init it joins.
+fn setgroups_denied(setup: &Setup, id_maps: Option<&IdMaps>) -> Result<bool, Error> {
+    Ok(match setup {
+        Setup::Join { setgroups_denied, .. } => *setgroups_denied,
+        Setup::Create(_) => id_maps.is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
+    })
+}
+
+/// What we become before clone3: a process of the PID namespace a bundle names by path (a new
+/// container's child is then born there), and a subreaper where the process the container sees is
+/// the stub's fork, our child's child (it becomes ours when the child exits).
+fn prepare_to_parent(setup: &Setup, pid_namespace: Option<&Fd>, mode: stub::Mode) -> Result<(), Error> {
+    if let (Setup::Create(_), Some(fd)) = (setup, pid_namespace) {
+        let join = libc::CLONE_NEWPID as u64;
+        sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
+    }
+    if let stub::Mode::Fork { .. } = mode {
+        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).step(|| "prctl(PR_SET_CHILD_SUBREAPER, 1)".into())?;
+    }
+    Ok(())
 }
 
 /// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
@@ -276,6 +265,58 @@ fn clone_into(
             Ok((with_clone()?, false))
         }
         Err(errno) => Err(clone_failed(errno)),
+    }
+}
+
+impl Placement<'_> {
+    /// The cgroup the child may be born in (CLONE_INTO_CGROUP): only a new container's own.
+    fn new_cgroup(&self) -> Option<&Cgroup> {
+        match self {
+            Placement::New(cgroup) => *cgroup,
+            Placement::Join(_) => None,
+        }
+    }
+
+    /// Moves `pid` into its cgroup (cgroup.procs), for a child that was not born in it.
+    fn attach(&self, pid: i32) -> Result<(), Error> {
+        match self {
+            Placement::New(Some(cgroup)) => {
+                cgroup.attach(pid)?;
+                let how = if cgroup.version() == Version::V1 { "cgroup.procs, cgroup v1" } else { "cgroup.procs" };
+                log!("placed the container in {} ({how})", cgroup.describe());
+            }
+            Placement::Join(dirs) => cgroup::attach_dirs(dirs, pid)?,
+            Placement::New(None) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The process the container sees: our child, or the stub's fork of it (`stub::Mode::Fork`).
+fn container_process(child: Running, forked: Option<i32>) -> Running {
+    match forked {
+        Some(forked) => {
+            // Our child is reaped already (see `release`): its pid is no longer ours to signal.
+            child.leave();
+            Running { pid: forked }
+        }
+        None => child,
+    }
+}
+
+/// Once the command runs in a pty of its own: the user's terminal made raw, and the relay between
+/// the two.
+fn relay_terminal(
+    report: &Report,
+    pty_master: Option<Fd>,
+    terminal: Option<UserTerminal>,
+) -> Result<Option<Relay>, Error> {
+    match (report, pty_master, terminal) {
+        (Report::Running, Some(master), Some(terminal)) => {
+            terminal.make_raw()?;
+            Ok(Some(Relay::new(master)?))
+        }
+        _ => Ok(None),
     }
 }
 

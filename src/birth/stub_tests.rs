@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::birth::clone::{self, ChildStack, CloneArgs};
-use crate::sys::{wait_child, CStringArray, ExitStatus};
+use crate::sys::{wait_child, CStringArray, ExitStatus, OnExec, Wait};
 
 const ELF_MAGIC: &[u8] = b"\x7fELF";
 const ET_EXEC: u16 = 2;
@@ -108,7 +108,7 @@ struct Launch<'a> {
 extern "C" fn exec_stub(launch: &Launch) -> c_int {
     let ready = sys::dup_onto(launch.stdin, 0)
         .and_then(|()| sys::dup_onto(launch.stdout, 1))
-        .and_then(|()| sys::set_cloexec(launch.report, false));
+        .and_then(|()| sys::set_cloexec(launch.report, OnExec::StayOpen));
     match ready {
         Ok(()) => sys::execveat_fd(launch.stub, launch.argv, launch.env).0,
         Err(errno) => errno.0,
@@ -173,7 +173,7 @@ impl Running {
         drop(self.stdin);
         let report = read_to_end(&self.report);
         let output = String::from_utf8(read_to_end(&self.stdout)).unwrap();
-        let status = wait_child(self.pid, false).unwrap().unwrap();
+        let status = wait_child(self.pid, Wait::Block).unwrap().unwrap();
         Outcome { status, report, output }
     }
 }
@@ -241,7 +241,7 @@ fn start_fork(script: &str) -> (Running, Fd) {
     let running = start(
         |report| argv(report, fork, &["/bin/sh".into()], &command).unwrap(),
         &[],
-        |_| sys::set_cloexec(go_read.raw(), false).unwrap(),
+        |_| sys::set_cloexec(go_read.raw(), OnExec::StayOpen).unwrap(),
     );
     (running, go_write)
 }
@@ -254,7 +254,7 @@ fn a_fork_reports_the_pid_and_the_command_runs_there_once_the_runtime_has_adopte
     let (pid, rest) = forked(&said).unwrap_or_else(|| panic!("no fork report: {said:?}"));
     assert!(rest.is_empty());
     // The stub's own process is done; its fork waits for the word (the runtime reaps first).
-    assert_eq!(wait_child(running.pid, false), Ok(Some(ExitStatus::Exited(0))));
+    assert_eq!(wait_child(running.pid, Wait::Block), Ok(Some(ExitStatus::Exited(0))));
     let mut stdout = [libc::pollfd { fd: running.stdout.raw(), events: libc::POLLIN, revents: 0 }];
     assert_eq!(sys::poll(&mut stdout, Some(200)), Ok(0), "the command ran before its adoption");
     sys::write_all(go_write.raw(), b"r").unwrap();

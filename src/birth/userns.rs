@@ -48,7 +48,7 @@ use crate::error::{cpath, Context, Error};
 use crate::hostpath::Checked;
 use crate::lease::{self, Holder, Lease, LeaseDir};
 use crate::oci::spec::IdMapping;
-use crate::sys::{self, CStringArray, Errno, Fd};
+use crate::sys::{self, CStringArray, Errno, Fd, Submounts, Wait};
 
 /// The ids a rootless container maps besides 0, from the caller's subordinate range.
 pub const SUBORDINATE_IDS: u32 = 65535;
@@ -206,7 +206,7 @@ pub fn as_containers_root(maps: &IdMaps, work: impl FnOnce() -> Result<(), Errno
     };
     // Closed either way: without "go", the child ends at once, and is collected here.
     drop(go_write);
-    let status = sys::wait_child(pid, false).and_then(|status| status.ok_or(Errno(libc::ECHILD)));
+    let status = sys::wait_child(pid, Wait::Block).and_then(|status| status.ok_or(Errno(libc::ECHILD)));
     match (ready, status.step(|| format!("wait4({pid})"))?) {
         (_, sys::ExitStatus::Signaled(sig)) => Err(Error::Setup(format!(
             "the process acting as the container's root (pid {pid}) was killed by signal {sig}"
@@ -352,10 +352,11 @@ pub fn lease_range(leases: Holder, pool: &AutoPool, id: &str) -> Result<(IdMaps,
     Ok((IdMaps { uids: map(uid), gids: map(gid), writer: Writer::Runtime { deny_setgroups: false } }, lease))
 }
 
-/// Runtime side, before clone3: a detached clone of the rootfs or a volume (with `recursive`, with
-/// the mounts below it), for `idmap` to idmap once the container's user namespace has its maps.
-pub fn detached_tree(source: &Checked, recursive: bool) -> Result<Fd, Error> {
-    source.detached_clone(recursive).map_err(|errno| match errno {
+/// Runtime side, before clone3: a detached clone of the rootfs or a volume (with
+/// `Submounts::Included`, with the mounts below it), for `idmap` to idmap once the container's user
+/// namespace has its maps.
+pub fn detached_tree(source: &Checked, submounts: Submounts) -> Result<Fd, Error> {
+    source.detached_clone(submounts).map_err(|errno| match errno {
         errno if compat::missing(errno) => Error::Setup(format!(
             "--userns auto needs idmapped mounts (Linux 5.12), and open_tree(2) is refused here: {errno}"
         )),
@@ -373,7 +374,7 @@ pub fn idmap(pid: i32, trees: &[(&Fd, &str)]) -> Result<(), Error> {
     let path = format!("/proc/{pid}/ns/user");
     let userns = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
     for &(tree, describe) in trees {
-        match sys::mount_setattr(tree, true, sys::MOUNT_ATTR_IDMAP, 0, Some(&userns)) {
+        match sys::mount_setattr(tree, Submounts::Included, sys::MOUNT_ATTR_IDMAP, 0, Some(&userns)) {
             Ok(()) => {}
             Err(Errno(libc::EINVAL)) => {
                 let magic = sys::statfs_type(&cpath(&tree.proc_path())?).unwrap_or(0);

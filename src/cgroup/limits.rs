@@ -96,8 +96,14 @@ pub struct LimitWrite {
     pub optional: bool,
 }
 
-fn write(controller: &'static str, file: &'static str, value: String, optional: bool) -> LimitWrite {
-    LimitWrite { controller, file, value, optional }
+/// A write the limit needs: a missing file is an error.
+fn write(controller: &'static str, file: &'static str, value: String) -> LimitWrite {
+    LimitWrite { controller, file, value, optional: false }
+}
+
+/// A write skipped where the kernel lacks the file (swap accounting off).
+fn optional_write(controller: &'static str, file: &'static str, value: String) -> LimitWrite {
+    LimitWrite { controller, file, value, optional: true }
 }
 
 /// The control files to write for `limits`, in order (v1 wants memsw after the memory limit it
@@ -114,7 +120,7 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
     match version {
         Version::V2 => {
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("", "memory.max", v(bytes), false));
+                writes.push(write("", "memory.max", v(bytes)));
             }
             if let Some(total) = memory_swap {
                 // v2 limits swap alone: what the total leaves above the memory limit. Otherwise
@@ -124,63 +130,63 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
                     (total, Some(memory)) if memory != UNLIMITED => total.saturating_sub(memory),
                     (total, _) => total,
                 };
-                writes.push(write("", "memory.swap.max", v(swap), true));
+                writes.push(optional_write("", "memory.swap.max", v(swap)));
             }
             if let Some(low) = limits.memory_reservation {
-                writes.push(write("", "memory.low", v(low), false));
+                writes.push(write("", "memory.low", v(low)));
             }
             if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
                 let (quota, period) =
                     (limits.cpu_quota_us.unwrap_or(UNLIMITED), limits.cpu_period_us.unwrap_or(CPU_PERIOD_US));
-                writes.push(write("", "cpu.max", format_cpu_max(quota, period), false));
+                writes.push(write("", "cpu.max", format_cpu_max(quota, period)));
             }
             if let Some(shares) = limits.cpu_shares {
-                writes.push(write("", "cpu.weight", shares_to_weight(shares).to_string(), false));
+                writes.push(write("", "cpu.weight", shares_to_weight(shares).to_string()));
             }
             for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
                 if let Some(set) = set {
-                    writes.push(write("", file, set.clone(), false));
+                    writes.push(write("", file, set.clone()));
                 }
             }
             if let Some(pids) = limits.pids {
-                writes.push(write("", "pids.max", v(pids), false));
+                writes.push(write("", "pids.max", v(pids)));
             }
         }
         Version::V1 => {
             // memsw may never be below the memory limit: raise memory first, swap after.
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("memory", V1_MEMORY_LIMIT, v(bytes), false));
+                writes.push(write("memory", V1_MEMORY_LIMIT, v(bytes)));
             }
             if let Some(total) = memory_swap {
-                writes.push(write("memory", V1_MEMORY_SWAP_LIMIT, v(total), true));
+                writes.push(optional_write("memory", V1_MEMORY_SWAP_LIMIT, v(total)));
             }
             if let Some(low) = limits.memory_reservation {
-                writes.push(write("memory", "memory.soft_limit_in_bytes", v(low), false));
+                writes.push(write("memory", "memory.soft_limit_in_bytes", v(low)));
             }
             if let Some(swappiness) = limits.memory_swappiness {
-                writes.push(write("memory", "memory.swappiness", swappiness.to_string(), false));
+                writes.push(write("memory", "memory.swappiness", swappiness.to_string()));
             }
             if limits.disable_oom_killer {
-                writes.push(write("memory", "memory.oom_control", "1".into(), false));
+                writes.push(write("memory", "memory.oom_control", "1".into()));
             }
             if let Some(tcp) = limits.kernel_tcp {
-                writes.push(write("memory", "memory.kmem.tcp.limit_in_bytes", v(tcp), false));
+                writes.push(write("memory", "memory.kmem.tcp.limit_in_bytes", v(tcp)));
             }
             if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
                 let period = limits.cpu_period_us.unwrap_or(CPU_PERIOD_US);
-                writes.push(write("cpu", "cpu.cfs_period_us", period.to_string(), false));
-                writes.push(write("cpu", "cpu.cfs_quota_us", v(limits.cpu_quota_us.unwrap_or(UNLIMITED)), false));
+                writes.push(write("cpu", "cpu.cfs_period_us", period.to_string()));
+                writes.push(write("cpu", "cpu.cfs_quota_us", v(limits.cpu_quota_us.unwrap_or(UNLIMITED))));
             }
             if let Some(shares) = limits.cpu_shares {
-                writes.push(write("cpu", "cpu.shares", shares.to_string(), false));
+                writes.push(write("cpu", "cpu.shares", shares.to_string()));
             }
             for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
                 if let Some(set) = set {
-                    writes.push(write("cpuset", file, set.clone(), false));
+                    writes.push(write("cpuset", file, set.clone()));
                 }
             }
             if let Some(pids) = limits.pids {
-                writes.push(write("pids", "pids.max", value(Version::V2, pids), false));
+                writes.push(write("pids", "pids.max", value(Version::V2, pids)));
             }
         }
     }

@@ -108,13 +108,38 @@ pub struct Cgroup {
     dir_fd: Option<Fd>,
     /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
     /// container's (named after its id), never in one a record names.
-    kill_stragglers: bool,
+    stragglers: Stragglers,
+}
+
+/// What `Cgroup::remove` does with processes still inside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stragglers {
+    /// SIGKILL them (the cgroup is known to be the container's).
+    Kill,
+    /// Leave them: the directory is only removed once empty.
+    Leave,
+}
+
+/// What `Cgroup::create` does when the cgroup's directory exists already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// An error: a container of that name runs, or was left behind.
+    Refuse,
+    /// Use it (an OCI engine may have made it).
+    Use,
+}
+
+/// What `Cgroup::set_freezer` makes of the cgroup's processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freezer {
+    Frozen,
+    Thawed,
 }
 
 impl Cgroup {
     /// Creates the cgroup at `path` (`/contain-ID`, or an OCI bundle's cgroupsPath) in the v1
     /// `controllers` hierarchies (or the v2 tree), with the directories above it when missing,
-    /// and writes the limits. An existing directory is an error unless `may_exist` (an engine may
+    /// and writes the limits. An existing directory is an error unless `Existing::Use` (an engine may
     /// have made it): a cgroup `contain run` did not create is never touched, let alone removed.
     /// `tree`: the part of the tree we may write.
     pub fn create(
@@ -122,11 +147,11 @@ impl Cgroup {
         path: &str,
         limits: &Limits,
         controllers: &[&'static str],
-        may_exist: bool,
+        existing: Existing,
         tree: Tree,
     ) -> Result<Cgroup, Error> {
         let mut cgroup =
-            Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, kill_stragglers: true };
+            Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, stragglers: Stragglers::Kill };
         let (parent, _) = path.rsplit_once('/').unwrap_or(("", path));
         match version {
             Version::V2 => {
@@ -141,7 +166,7 @@ impl Cgroup {
                     sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
                     enable_v2_controllers(&dir, &needed, &V2_CONTROLLERS)?;
                 }
-                cgroup.make_dir("", format!("{CGROUP_ROOT}{path}"), may_exist)?;
+                cgroup.make_dir("", format!("{CGROUP_ROOT}{path}"), existing)?;
             }
             Version::V1 => {
                 for &controller in controllers {
@@ -157,7 +182,7 @@ impl Cgroup {
                         inherit_cpuset(controller, &dir)?;
                     }
                     let dir = format!("{hierarchy}{path}");
-                    cgroup.make_dir(controller, dir.clone(), may_exist)?;
+                    cgroup.make_dir(controller, dir.clone(), existing)?;
                     inherit_cpuset(controller, &dir)?;
                 }
             }
@@ -227,9 +252,9 @@ impl Cgroup {
         Ok(())
     }
 
-    fn make_dir(&mut self, controller: &'static str, dir: String, may_exist: bool) -> Result<(), Error> {
+    fn make_dir(&mut self, controller: &'static str, dir: String, existing: Existing) -> Result<(), Error> {
         match sys::mkdir(&cpath(&dir)?, 0o755) {
-            Err(Errno(libc::EEXIST)) if may_exist => {}
+            Err(Errno(libc::EEXIST)) if existing == Existing::Use => {}
             Err(Errno(libc::EEXIST)) => {
                 return Err(Error::Setup(format!(
                     "{dir} already exists: a container with this --name is running (or was left behind)"
@@ -243,11 +268,11 @@ impl Cgroup {
 
     /// The directories at `path` (`/contain-ID`, or a path from `normalized`) in every mounted
     /// hierarchy: a leftover's, or a running container's (then `keep` it). `remove` kills what is
-    /// still inside only with `kill_stragglers`: only in a cgroup known to be the container's.
-    pub fn existing_at(path: &str, kill_stragglers: bool) -> Result<Cgroup, Error> {
+    /// still inside only with `Stragglers::Kill`: only in a cgroup known to be the container's.
+    pub fn existing_at(path: &str, stragglers: Stragglers) -> Result<Cgroup, Error> {
         let dirs = hierarchy_dirs_at(path)?;
         let version = detect()?.unwrap_or(Version::V2);
-        Ok(Cgroup { version, path: path.to_string(), dirs, dir_fd: None, kill_stragglers })
+        Ok(Cgroup { version, path: path.to_string(), dirs, dir_fd: None, stragglers })
     }
 
     /// The pids in the cgroup (the first directory's cgroup.procs: every hierarchy has them all).
@@ -284,7 +309,7 @@ impl Cgroup {
         let freezer = self.dir_of(if self.version == Version::V2 { "" } else { "freezer" });
         let paused = freezer.is_some() && self.frozen();
         if freezer.is_some() && !paused {
-            self.freeze(true)?;
+            self.set_freezer(Freezer::Frozen)?;
             self.wait_frozen();
         }
         let mut pids: Vec<i32> = self.dirs.iter().flat_map(|(_, dir)| procs_in(dir)).collect();
@@ -292,7 +317,7 @@ impl Cgroup {
         pids.dedup();
         let signalled = pids.into_iter().try_for_each(|pid| signal_if_within(pid, &self.path, sig));
         let thawed = match freezer.is_some() && (!paused || sig == libc::SIGKILL) {
-            true => self.freeze(false),
+            true => self.set_freezer(Freezer::Thawed),
             false => Ok(()),
         };
         signalled.and(thawed)
@@ -319,11 +344,12 @@ impl Cgroup {
 
     /// Freezes or thaws every process in the cgroup (OCI `pause` and `resume`): v2's cgroup.freeze,
     /// v1's freezer hierarchy.
-    pub fn freeze(&self, frozen: bool) -> Result<(), Error> {
-        let (controller, file, value) = match (self.version, frozen) {
-            (Version::V2, _) => ("", "cgroup.freeze", if frozen { "1" } else { "0" }),
-            (Version::V1, true) => ("freezer", "freezer.state", "FROZEN"),
-            (Version::V1, false) => ("freezer", "freezer.state", "THAWED"),
+    pub fn set_freezer(&self, freezer: Freezer) -> Result<(), Error> {
+        let (controller, file, value) = match (self.version, freezer) {
+            (Version::V2, Freezer::Frozen) => ("", "cgroup.freeze", "1"),
+            (Version::V2, Freezer::Thawed) => ("", "cgroup.freeze", "0"),
+            (Version::V1, Freezer::Frozen) => ("freezer", "freezer.state", "FROZEN"),
+            (Version::V1, Freezer::Thawed) => ("freezer", "freezer.state", "THAWED"),
         };
         let dir = self.dir_of(controller).ok_or_else(|| Error::Setup("the container has no freezer cgroup".into()))?;
         let path = format!("{dir}/{file}");
@@ -449,7 +475,7 @@ impl Cgroup {
             match sys::rmdir(Dir::Cwd, &cdir) {
                 Ok(()) | Err(Errno(libc::ENOENT)) => return Ok(()),
                 Err(Errno(libc::EBUSY)) if Instant::now() < deadline => {
-                    if self.kill_stragglers {
+                    if self.stragglers == Stragglers::Kill {
                         // Best effort: what cannot be killed keeps rmdir busy, which is the error.
                         let _ = self.signal_all(libc::SIGKILL);
                     }

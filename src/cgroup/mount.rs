@@ -1,9 +1,11 @@
 //! The container's view of its cgroups: an OCI `cgroup` mount, made by the child before the pivot.
 
-use super::{is_fs, membership_of, memberships, Membership, CGROUP2_SUPER_MAGIC, CGROUP_ROOT, CGROUP_SUPER_MAGIC};
+use super::{
+    is_fs, membership_of, memberships, Membership, Version, CGROUP2_SUPER_MAGIC, CGROUP_ROOT, CGROUP_SUPER_MAGIC,
+};
 use crate::compat;
 use crate::error::{cpath, Context, Error};
-use crate::sys::{self, Dir, Fd};
+use crate::sys::{self, Dir, Fd, Submounts};
 
 const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
@@ -27,7 +29,7 @@ pub fn in_container(
     let memberships = memberships(&own);
     // Each time a mount is made at the point, look again for what is on top.
     if is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
-        mount_hierarchy(&point()?, target, "", membership_of(&memberships, "", true), own_namespace)?;
+        mount_hierarchy(&point()?, target, "", membership_of(&memberships, "", Version::V2), own_namespace)?;
     } else {
         sys::mount(
             Some(c"tmpfs"),
@@ -49,11 +51,14 @@ pub fn in_container(
                     .step(|| format!("symlink({link}, {target}/{name})"))?;
                 continue;
             }
-            let v2 = is_fs(&host_path, CGROUP2_SUPER_MAGIC)?;
-            if !v2 && !is_fs(&host_path, CGROUP_SUPER_MAGIC)? {
+            let version = if is_fs(&host_path, CGROUP2_SUPER_MAGIC)? {
+                Version::V2
+            } else if is_fs(&host_path, CGROUP_SUPER_MAGIC)? {
+                Version::V1
+            } else {
                 continue;
-            }
-            let Some(membership) = membership_of(&memberships, &name, v2) else { continue };
+            };
+            let Some(membership) = membership_of(&memberships, &name, version) else { continue };
             sys::mkdir_at(Dir::Fd(&layout), &entry.name, 0o755).step(|| format!("mkdir({target}/{name})"))?;
             let dir = sys::open_at(Dir::Fd(&layout), &entry.name, libc::O_PATH | libc::O_NOFOLLOW, 0)
                 .step(|| format!("open({target}/{name})"))?;
@@ -64,7 +69,7 @@ pub fn in_container(
     let mounted = point()?;
     compat::set_attributes(
         &mounted,
-        true,
+        Submounts::Included,
         attributes | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
         0,
         target,
@@ -101,5 +106,5 @@ fn mount_hierarchy(
     }
     let source = format!("{}{}{}", if host_dir.is_empty() { CGROUP_ROOT } else { host_dir }, "", membership.path);
     let own = sys::open(&cpath(&source)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({source})"))?;
-    compat::bind(&own, point, false, &source).map(drop)
+    compat::bind(&own, point, Submounts::Excluded, &source).map(drop)
 }

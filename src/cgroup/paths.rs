@@ -1,6 +1,8 @@
 //! Cgroup paths, pure: a container's (`/contain-ID`), one from elsewhere made safe, and what
 //! /proc/PID/cgroup says of a process.
 
+use super::Version;
+
 /// The cgroup of the container `id` as /proc/PID/cgroup names it: `/contain-ID`. Always made from
 /// the id, never read from a record.
 pub fn relative_path(id: &str) -> String {
@@ -56,12 +58,12 @@ pub fn memberships(text: &str) -> Vec<Membership> {
 }
 
 /// The membership a hierarchy mounted at /sys/fs/cgroup/`dir` stands for: the v2 tree for a cgroup2
-/// mount, and for a v1 one the hierarchy its name spells (`cpu,cpuacct`, `systemd` for
-/// `name=systemd`).
-pub fn membership_of<'a>(memberships: &'a [Membership], dir: &str, v2: bool) -> Option<&'a Membership> {
-    memberships.iter().find(|m| match v2 {
-        true => m.controllers.is_empty(),
-        false => {
+/// mount (`version` V2), and for a v1 one the hierarchy its name spells (`cpu,cpuacct`, `systemd`
+/// for `name=systemd`).
+pub fn membership_of<'a>(memberships: &'a [Membership], dir: &str, version: Version) -> Option<&'a Membership> {
+    memberships.iter().find(|m| match version {
+        Version::V2 => m.controllers.is_empty(),
+        Version::V1 => {
             !m.controllers.is_empty() && (m.controllers == dir || m.controllers.strip_prefix("name=") == Some(dir))
         }
     })
@@ -89,10 +91,10 @@ mod tests {
         let text = "12:cpu,cpuacct:/contain-x\n1:name=systemd:/user.slice\n0::/contain-x\n";
         let all = memberships(text);
         assert_eq!(all.len(), 3);
-        assert_eq!(membership_of(&all, "cpu,cpuacct", false).map(|m| m.path.as_str()), Some("/contain-x"));
-        assert_eq!(membership_of(&all, "systemd", false).map(|m| m.path.as_str()), Some("/user.slice"));
-        assert_eq!(membership_of(&all, "unified", true).map(|m| m.path.as_str()), Some("/contain-x"));
-        assert!(membership_of(&all, "cpu", false).is_none(), "a symlink's name is no hierarchy");
+        assert_eq!(membership_of(&all, "cpu,cpuacct", Version::V1).map(|m| m.path.as_str()), Some("/contain-x"));
+        assert_eq!(membership_of(&all, "systemd", Version::V1).map(|m| m.path.as_str()), Some("/user.slice"));
+        assert_eq!(membership_of(&all, "unified", Version::V2).map(|m| m.path.as_str()), Some("/contain-x"));
+        assert!(membership_of(&all, "cpu", Version::V1).is_none(), "a symlink's name is no hierarchy");
     }
 
     #[test]

@@ -1,23 +1,27 @@
 //! The command line, parsed with lexopt into a plain `Command`. Pure: no file is touched here, so
 //! every rule (sizes, quotas, names) is unit-tested without root. The OCI runtime commands that
-//! engines call (create, start, state, delete, ...) are in `oci.rs`; the global flags before any
-//! command (`--root`, `--log`, ...) are parsed here for all of them.
+//! engines call (create, start, state, delete, ...) are in `oci.rs`; the values `run`'s flags take
+//! (sizes, quotas, names, env, volumes, ...) and their parsers, in `values.rs`; the global flags
+//! before any command (`--root`, `--log`, ...) are parsed here for all of them.
 
 mod oci;
 mod values;
 
 pub use oci::{CreateSpec, ExecSpec, OciCommand};
-pub use values::parse_size;
+pub use values::{parse_env, parse_size, EnvEntry, Net, Userns, Volume};
 
 use std::ffi::OsString;
 
-use crate::cgroup::{Limits, CPU_PERIOD_US};
+use crate::birth::users::{self, UserArg};
+use crate::cgroup::Limits;
 use crate::error::Error;
-use crate::net::netlink::{self, VethAddrs};
 use crate::policy::caps::{self, Cap};
-use crate::policy::users::{self, UserArg};
 use crate::signals::parse_signal;
 use crate::text::validate_id;
+use values::{
+    parse_cpu_quota, parse_cpus, parse_net, parse_pids, parse_seconds, parse_userns, parse_volume,
+    validate_container_path, validate_hostname,
+};
 
 pub const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
@@ -193,57 +197,6 @@ pub struct CapAdjustment {
     pub drops: Vec<Cap>,
 }
 
-/// One `--env`: a value, or the host's value of the same name (left out if the host has none);
-/// or an `--env-file`, read in its place before the container is made (`lifecycle::env_file`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnvEntry {
-    Set(String, String),
-    FromHost(String),
-    File(String),
-}
-
-/// `--net`: which network the container gets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Net {
-    /// A network namespace with only `lo`.
-    #[default]
-    None,
-    /// The host's network namespace.
-    Host,
-    /// A veth pair to the host, with these addresses or ones leased from the pool.
-    Veth(Option<VethAddrs>),
-}
-
-/// `--userns`: whose ids the container's are.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Userns {
-    /// The host's (as root; without root, contain run always makes a user namespace).
-    #[default]
-    Host,
-    /// A user namespace whose ids 0-65535 are a range of the host's leased to this container.
-    Auto,
-}
-
-/// `--volume HOST:DIR[:OPTIONS]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    pub host: String,
-    pub target: String,
-    pub read_only: bool,
-    /// With `--userns auto`: an idmapped mount, through which the container's ids are the host's
-    /// (its root writes as the host's root). Without it, the container meets the volume's files
-    /// with its own ids, as any unprivileged host user would.
-    pub idmap: bool,
-}
-
-/// Below a millisecond per period the kernel rejects the quota (and nothing useful runs anyway).
-pub const CPU_MIN_QUOTA_US: u64 = 1_000;
-/// The kernel's largest quota (kernel/sched/core.c: max_cfs_runtime, MAX_BW = 2^44 - 1 us).
-pub const CPU_MAX_QUOTA_US: u64 = (1 << 44) - 1;
-/// The kernel's HOST_NAME_MAX.
-pub const HOSTNAME_MAX: usize = 64;
-/// The kernel's PID_MAX_LIMIT: more processes than a kernel can ever have is not a limit.
-pub const PIDS_MAX: u64 = 4 << 20;
 pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
 /// The default `--log-max`: the log and its predecessor hold about this much between them.
 pub const DEFAULT_LOG_MAX: u64 = 8 << 20;
@@ -334,9 +287,7 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("help") | Short('h') => return Ok(Command::Help(Some(sub.to_string()))),
-            Long("time") | Short('t') if sub == "stop" => {
-                timeout_secs = parse_seconds(&flag_value(parser, "--time")?, "--time")?
-            }
+            Long("time") | Short('t') if sub == "stop" => timeout_secs = parsed_value(parser, "--time", parse_seconds)?,
             Long("all") | Short('a') if sub == "kill" => all = true,
             Long("format") if sub == "list" || sub == "ls" => {
                 json = values::parse_list_format(&flag_value(parser, "--format")?)?
@@ -428,86 +379,42 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("rootfs") => rootfs = Some(flag_value(parser, "--rootfs")?),
-            Long("memory") => {
-                let v = flag_value(parser, "--memory")?;
-                spec.limits.memory_bytes = Some(parse_size(&v).map_err(|why| bad("--memory", &v, why))?);
-            }
+            Long("memory") => spec.limits.memory_bytes = Some(parsed_value(parser, "--memory", parse_size)?),
             Long("cpu") => {
-                let v = flag_value(parser, "--cpu")?;
-                spec.limits.cpu_quota_us = Some(parse_cpu_quota(&v).map_err(|why| bad("--cpu", &v, why))?);
+                spec.limits.cpu_quota_us = Some(parsed_value(parser, "--cpu", parse_cpu_quota)?);
                 cpu_given = true;
             }
             Long("cpus") => {
                 let v = flag_value(parser, "--cpus")?;
-                spec.limits.cpu_quota_us = Some(values::parse_cpus(&v).map_err(|why| bad("--cpus", &v, why))?);
+                spec.limits.cpu_quota_us = Some(parse_cpus(&v).map_err(|why| bad("--cpus", &v, why))?);
                 cpus = Some(v);
             }
-            Long("pids") => {
-                let v = flag_value(parser, "--pids")?;
-                spec.limits.pids = Some(parse_pids(&v).map_err(|why| bad("--pids", &v, why))?);
-            }
-            Long("hostname") => {
-                let v = flag_value(parser, "--hostname")?;
-                validate_hostname(&v).map_err(|why| bad("--hostname", &v, why))?;
-                spec.hostname = Some(v);
-            }
-            Long("name") => {
-                let v = flag_value(parser, "--name")?;
-                validate_id(&v).map_err(|why| bad("--name", &v, why))?;
-                spec.name = Some(v);
-            }
-            Long("env") | Short('e') => {
-                let v = flag_value(parser, "--env")?;
-                spec.env.push(parse_env(&v).map_err(|why| bad("--env", &v, why))?);
-            }
+            Long("pids") => spec.limits.pids = Some(parsed_value(parser, "--pids", parse_pids)?),
+            Long("hostname") => spec.hostname = Some(checked_value(parser, "--hostname", validate_hostname)?),
+            Long("name") => spec.name = Some(checked_value(parser, "--name", validate_id)?),
+            Long("env") | Short('e') => spec.env.push(parsed_value(parser, "--env", parse_env)?),
             Long("env-file") => spec.env.push(EnvEntry::File(flag_value(parser, "--env-file")?)),
             Long("workdir") | Short('w') => {
-                let v = flag_value(parser, "--workdir")?;
-                validate_container_path(&v).map_err(|why| bad("--workdir", &v, why))?;
-                spec.workdir = Some(v);
+                spec.workdir = Some(checked_value(parser, "--workdir", validate_container_path)?)
             }
-            Long("user") | Short('u') => {
-                let v = flag_value(parser, "--user")?;
-                spec.user = Some(users::parse_user_arg(&v).map_err(|why| bad("--user", &v, why))?);
-            }
-            Long("volume") | Short('v') => {
-                let v = flag_value(parser, "--volume")?;
-                spec.volumes.push(parse_volume(&v).map_err(|why| bad("--volume", &v, why))?);
-            }
+            Long("user") | Short('u') => spec.user = Some(parsed_value(parser, "--user", users::parse_user_arg)?),
+            Long("volume") | Short('v') => spec.volumes.push(parsed_value(parser, "--volume", parse_volume)?),
             Long("overlay") => spec.overlay = true,
-            Long("overlay-size") => {
-                let v = flag_value(parser, "--overlay-size")?;
-                spec.overlay_size = Some(parse_size(&v).map_err(|why| bad("--overlay-size", &v, why))?);
-            }
+            Long("overlay-size") => spec.overlay_size = Some(parsed_value(parser, "--overlay-size", parse_size)?),
             Long("log-max") => {
-                let v = flag_value(parser, "--log-max")?;
-                spec.log_max = parse_size(&v).map_err(|why| bad("--log-max", &v, why))?;
+                spec.log_max = parsed_value(parser, "--log-max", parse_size)?;
                 log_max_given = true;
             }
             Long("keep") => spec.keep = true,
             Long("read-only") => spec.read_only = true,
-            Long("net") => {
-                let v = flag_value(parser, "--net")?;
-                spec.net = parse_net(&v).map_err(|why| bad("--net", &v, why))?;
-            }
-            Long("userns") => {
-                let v = flag_value(parser, "--userns")?;
-                spec.userns = parse_userns(&v).map_err(|why| bad("--userns", &v, why))?;
-            }
+            Long("net") => spec.net = parsed_value(parser, "--net", parse_net)?,
+            Long("userns") => spec.userns = parsed_value(parser, "--userns", parse_userns)?,
             Long("detach") | Short('d') => spec.detach = true,
             Long("quiet") | Short('q') => spec.quiet = true,
             Long("stats-json") => spec.stats_json = Some(flag_value(parser, "--stats-json")?),
-            Long("stop-timeout") => {
-                spec.stop_timeout_secs = parse_seconds(&flag_value(parser, "--stop-timeout")?, "--stop-timeout")?;
-            }
-            Long("cap-add") => {
-                let v = flag_value(parser, "--cap-add")?;
-                cap_adds.push(caps::parse_cap(&v).map_err(|why| bad("--cap-add", &v, why))?);
-            }
-            Long("cap-drop") => {
-                let v = flag_value(parser, "--cap-drop")?;
-                cap_drops.push(caps::parse_cap(&v).map_err(|why| bad("--cap-drop", &v, why))?);
-            }
+            Long("stop-timeout") => spec.stop_timeout_secs = parsed_value(parser, "--stop-timeout", parse_seconds)?,
+            Long("cap-add") => cap_adds.push(parsed_value(parser, "--cap-add", caps::parse_cap)?),
+            Long("cap-drop") => cap_drops.push(parsed_value(parser, "--cap-drop", caps::parse_cap)?),
             Long("privileged") => privileged = true,
             Long("help") | Short('h') => return Ok(None),
             Value(first) => spec.command = command_from(first, parser)?,
@@ -516,11 +423,19 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     }
 
     spec.rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
-    if spec.command.is_empty() {
-        return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
-    }
     if let (Some(v), true) = (&cpus, cpu_given) {
         return Err(bad("--cpus", v, "--cpu sets the CPU quota too: give one of them".into()));
+    }
+    check_run_flags_together(&spec, log_max_given)?;
+    spec.capabilities = (!privileged).then_some(CapAdjustment { adds: cap_adds, drops: cap_drops });
+    Ok(Some(spec))
+}
+
+/// The flags that mean something only with another, or not with it; and the command, which `run`
+/// cannot do without.
+fn check_run_flags_together(spec: &RunSpec, log_max_given: bool) -> Result<(), Error> {
+    if spec.command.is_empty() {
+        return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
     }
     if spec.keep && !spec.overlay {
         return Err(Error::Usage("--keep keeps the --overlay layer: it needs --overlay".into()));
@@ -534,12 +449,26 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
     if spec.overlay_size.is_some() && spec.keep {
         return Err(Error::Usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));
     }
-    spec.capabilities = (!privileged).then_some(CapAdjustment { adds: cap_adds, drops: cap_drops });
-    Ok(Some(spec))
+    Ok(())
 }
 
-fn parse_seconds(v: &str, flag: &str) -> Result<u32, Error> {
-    v.parse().map_err(|_| bad(flag, v, "not a whole number of seconds".into()))
+/// A flag's value, parsed by `parse`; its refusal names the flag and the value.
+fn parsed_value<T>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, Error> {
+    let value = flag_value(parser, flag)?;
+    parse(&value).map_err(|why| bad(flag, &value, why))
+}
+
+/// A flag's value, as given, once `check` accepts it.
+fn checked_value(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+    check: impl FnOnce(&str) -> Result<(), String>,
+) -> Result<String, Error> {
+    parsed_value(parser, flag, |value| check(value).map(|()| value.to_string()))
 }
 
 /// A flag's value. One given as a separate argument that looks like a flag (`--stats-json
@@ -574,128 +503,6 @@ pub(crate) fn usage(err: lexopt::Error) -> Error {
         other => other.to_string(),
     };
     Error::Usage(msg)
-}
-
-/// A pids limit: the kernel can never have more than PID_MAX_LIMIT processes.
-fn parse_pids(s: &str) -> Result<u64, String> {
-    let pids = parse_positive(s)?;
-    if pids > PIDS_MAX {
-        return Err(format!("more than the kernel's limit of {PIDS_MAX} processes"));
-    }
-    Ok(pids)
-}
-
-fn parse_positive(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(n),
-        Ok(_) => Err("must be a whole number above 0".into()),
-        Err(_) => Err("not a whole number".into()),
-    }
-}
-
-fn parse_cpu_quota(s: &str) -> Result<u64, String> {
-    let quota = parse_positive(s)?;
-    if quota < CPU_MIN_QUOTA_US {
-        return Err(format!(
-            "must be at least {CPU_MIN_QUOTA_US} (microseconds per {CPU_PERIOD_US} us period; 50000 = half a CPU)"
-        ));
-    }
-    if quota > CPU_MAX_QUOTA_US {
-        return Err(format!("more than the kernel's largest quota, {CPU_MAX_QUOTA_US} microseconds"));
-    }
-    Ok(quota)
-}
-
-fn validate_hostname(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("empty hostname".into());
-    }
-    if s.len() > HOSTNAME_MAX {
-        return Err(format!("longer than {HOSTNAME_MAX} bytes"));
-    }
-    if s.bytes().any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace()) {
-        return Err("a hostname cannot contain '/', spaces or NUL".into());
-    }
-    Ok(())
-}
-
-/// `KEY=VALUE` (the value may hold '=') or `KEY`. A key is what a shell can name: letters, digits
-/// and '_', not starting with a digit.
-pub(crate) fn parse_env(s: &str) -> Result<EnvEntry, String> {
-    let (key, value) = match s.split_once('=') {
-        Some((key, value)) => (key, Some(value)),
-        None => (s, None),
-    };
-    let valid = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && key.bytes().next().is_some_and(|b| !b.is_ascii_digit());
-    if !valid {
-        return Err(format!("{key:?} is not a variable name (letters, digits and '_', not starting with a digit)"));
-    }
-    Ok(match value {
-        Some(value) => EnvEntry::Set(key.into(), value.into()),
-        None => EnvEntry::FromHost(key.into()),
-    })
-}
-
-fn parse_net(s: &str) -> Result<Net, String> {
-    match s {
-        "none" => Ok(Net::None),
-        "host" => Ok(Net::Host),
-        "veth" => Ok(Net::Veth(None)),
-        _ => match s.strip_prefix("veth:") {
-            Some(spec) => netlink::parse_veth_spec(spec).map(|addrs| Net::Veth(Some(addrs))),
-            None => Err("expected none, host, veth or veth:HOSTIP/PREFIX,CONTAINERIP".into()),
-        },
-    }
-}
-
-fn parse_userns(s: &str) -> Result<Userns, String> {
-    match s {
-        "host" => Ok(Userns::Host),
-        "auto" => Ok(Userns::Auto),
-        _ => Err("expected host or auto".into()),
-    }
-}
-
-/// An absolute path inside the container, without `..` (it could only lead back to `/`, and says
-/// the user meant something else).
-fn validate_container_path(s: &str) -> Result<(), String> {
-    if !s.starts_with('/') {
-        return Err("must be an absolute path in the container".into());
-    }
-    if s.split('/').any(|part| part == "..") {
-        return Err("must not contain '..'".into());
-    }
-    Ok(())
-}
-
-fn parse_volume(s: &str) -> Result<Volume, String> {
-    const FORM: &str = "expected HOST:DIR or HOST:DIR:OPTIONS, OPTIONS ro, rw, idmap separated by commas";
-    let parts: Vec<&str> = s.split(':').collect();
-    let (host, target, options) = match parts[..] {
-        [host, target] => (host, target, ""),
-        [host, target, options] => (host, target, options),
-        _ => return Err(FORM.into()),
-    };
-    let (mut read_only, mut idmap) = (false, false);
-    if !options.is_empty() {
-        for option in options.split(',') {
-            match option {
-                "ro" => read_only = true,
-                "rw" => read_only = false,
-                "idmap" => idmap = true,
-                _ => return Err(format!("unknown option {option:?} ({FORM})")),
-            }
-        }
-    }
-    if host.is_empty() {
-        return Err(format!("empty host path ({FORM})"));
-    }
-    validate_container_path(target).map_err(|why| format!("{target:?} {why}"))?;
-    if target.trim_end_matches('/').is_empty() {
-        return Err("cannot mount over the container's /".into());
-    }
-    Ok(Volume { host: host.into(), target: target.into(), read_only, idmap })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 
-use super::{bad, flag_value, parse_command, usage, Command};
+use super::{bad, flag_value, parse_command, parsed_value, usage, Command};
 use crate::error::Error;
 use crate::text::validate_id;
 
@@ -63,7 +63,7 @@ pub struct ExecSpec {
     pub tty: bool,
     pub cwd: Option<String>,
     pub env: Vec<String>,
-    pub user: Option<crate::policy::users::UserArg>,
+    pub user: Option<crate::birth::users::UserArg>,
     pub preserve_fds: u32,
     /// `--quiet`: no `[contain]` lines but errors.
     pub quiet: bool,
@@ -144,8 +144,7 @@ pub fn parse_exec(parser: &mut lexopt::Parser) -> Result<Command, Error> {
             Some(Long("cwd")) => spec.cwd = Some(flag_value(parser, "--cwd")?),
             Some(Long("env") | Short('e')) => spec.env.push(flag_value(parser, "--env")?),
             Some(Long("user") | Short('u')) => {
-                let v = flag_value(parser, "--user")?;
-                spec.user = Some(crate::policy::users::parse_user_arg(&v).map_err(|why| bad("--user", &v, why))?);
+                spec.user = Some(parsed_value(parser, "--user", crate::birth::users::parse_user_arg)?);
             }
             Some(Long("preserve-fds")) => spec.preserve_fds = count(parser, "--preserve-fds")?,
             Some(Long("quiet") | Short('q')) => spec.quiet = true,
@@ -171,8 +170,7 @@ fn valid_id(id: &str) -> Result<String, Error> {
 }
 
 fn count(parser: &mut lexopt::Parser, flag: &str) -> Result<u32, Error> {
-    let v = flag_value(parser, flag)?;
-    v.parse().map_err(|_| bad(flag, &v, "not a whole number".into()))
+    parsed_value(parser, flag, |v| v.parse().map_err(|_| "not a whole number".into()))
 }
 
 #[cfg(test)]
@@ -268,9 +266,9 @@ mod tests {
         assert_eq!(conmon.process.as_deref(), Some("/f.json"));
         assert!(conmon.detach && conmon.command.is_empty());
         let runc = exec(&["exec", "-t", "--user", "5:6", "--env", "A=1", "web", "sh"]);
-        let user = crate::policy::users::UserArg {
-            user: crate::policy::users::Id::Number(5),
-            group: Some(crate::policy::users::Id::Number(6)),
+        let user = crate::birth::users::UserArg {
+            user: crate::birth::users::Id::Number(5),
+            group: Some(crate::birth::users::Id::Number(6)),
         };
         assert_eq!((runc.tty, runc.user, runc.env), (true, Some(user), vec!["A=1".to_string()]));
         assert!(parse_args(&["exec", "web"]).unwrap_err().to_string().contains("no command given"));

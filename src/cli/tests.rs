@@ -2,8 +2,9 @@
 
 use super::*;
 
+use crate::birth::users::Id;
+use crate::net::netlink::VethAddrs;
 use crate::policy::caps::parse_cap;
-use crate::policy::users::Id;
 
 fn run(args: &[&str]) -> Result<RunSpec, Error> {
     let argv = std::iter::once("run").chain(args.iter().copied()).map(OsString::from);

@@ -1,11 +1,63 @@
-//! Values of flags that take numbers with a fraction (`--memory 1.5G`, `--cpus 0.5`) and the
-//! small words of `list` and `logs`. Pure: the arithmetic is exact (integers, never floats), and a
-//! value too large is refused, never wrapped.
+//! The values of `contain run`'s flags: what each may be, and the parser that says why not; and the
+//! small words of `list` and `logs`. Pure functions of a string, each unit-tested. Numbers with a
+//! fraction (`--memory 1.5G`, `--cpus 0.5`) are exact (integers, never floats), and a value too
+//! large is refused, never wrapped.
 
-use super::{CPU_MAX_QUOTA_US, CPU_MIN_QUOTA_US};
 use crate::cgroup::CPU_PERIOD_US;
 use crate::error::Error;
+use crate::net::netlink::{self, VethAddrs};
 
+/// One `--env`: a value, or the host's value of the same name (left out if the host has none);
+/// or an `--env-file`, read in its place before the container is made (`lifecycle::env_file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvEntry {
+    Set(String, String),
+    FromHost(String),
+    File(String),
+}
+
+/// `--net`: which network the container gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Net {
+    /// A network namespace with only `lo`.
+    #[default]
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A veth pair to the host, with these addresses or ones leased from the pool.
+    Veth(Option<VethAddrs>),
+}
+
+/// `--userns`: whose ids the container's are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Userns {
+    /// The host's (as root; without root, contain run always makes a user namespace).
+    #[default]
+    Host,
+    /// A user namespace whose ids 0-65535 are a range of the host's leased to this container.
+    Auto,
+}
+
+/// `--volume HOST:DIR[:OPTIONS]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub host: String,
+    pub target: String,
+    pub read_only: bool,
+    /// With `--userns auto`: an idmapped mount, through which the container's ids are the host's
+    /// (its root writes as the host's root). Without it, the container meets the volume's files
+    /// with its own ids, as any unprivileged host user would.
+    pub idmap: bool,
+}
+
+/// Below a millisecond per period the kernel rejects the quota (and nothing useful runs anyway).
+pub const CPU_MIN_QUOTA_US: u64 = 1_000;
+/// The kernel's largest quota (kernel/sched/core.c: max_cfs_runtime, MAX_BW = 2^44 - 1 us).
+pub const CPU_MAX_QUOTA_US: u64 = (1 << 44) - 1;
+/// The kernel's HOST_NAME_MAX.
+pub const HOSTNAME_MAX: usize = 64;
+/// The kernel's PID_MAX_LIMIT: more processes than a kernel can ever have is not a limit.
+pub const PIDS_MAX: u64 = 4 << 20;
 /// More digits than this cannot be a size or a CPU count, and the arithmetic below stays in u128.
 const MAX_DIGITS: usize = 24;
 
@@ -55,6 +107,133 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err("must be more than 0".into());
     }
     Ok(bytes)
+}
+
+/// A whole number of seconds (`--stop-timeout`, `stop --time`).
+pub(super) fn parse_seconds(s: &str) -> Result<u32, String> {
+    s.parse().map_err(|_| "not a whole number of seconds".into())
+}
+
+/// A pids limit: the kernel can never have more than PID_MAX_LIMIT processes.
+pub(super) fn parse_pids(s: &str) -> Result<u64, String> {
+    let pids = parse_positive(s)?;
+    if pids > PIDS_MAX {
+        return Err(format!("more than the kernel's limit of {PIDS_MAX} processes"));
+    }
+    Ok(pids)
+}
+
+fn parse_positive(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 && n <= i64::MAX as u64 => Ok(n),
+        Ok(_) => Err("must be a whole number above 0".into()),
+        Err(_) => Err("not a whole number".into()),
+    }
+}
+
+pub(super) fn parse_cpu_quota(s: &str) -> Result<u64, String> {
+    let quota = parse_positive(s)?;
+    if quota < CPU_MIN_QUOTA_US {
+        return Err(format!(
+            "must be at least {CPU_MIN_QUOTA_US} (microseconds per {CPU_PERIOD_US} us period; 50000 = half a CPU)"
+        ));
+    }
+    if quota > CPU_MAX_QUOTA_US {
+        return Err(format!("more than the kernel's largest quota, {CPU_MAX_QUOTA_US} microseconds"));
+    }
+    Ok(quota)
+}
+
+pub(super) fn validate_hostname(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty hostname".into());
+    }
+    if s.len() > HOSTNAME_MAX {
+        return Err(format!("longer than {HOSTNAME_MAX} bytes"));
+    }
+    if s.bytes().any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace()) {
+        return Err("a hostname cannot contain '/', spaces or NUL".into());
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE` (the value may hold '=') or `KEY`. A key is what a shell can name: letters, digits
+/// and '_', not starting with a digit.
+pub fn parse_env(s: &str) -> Result<EnvEntry, String> {
+    let (key, value) = match s.split_once('=') {
+        Some((key, value)) => (key, Some(value)),
+        None => (s, None),
+    };
+    let valid = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && key.bytes().next().is_some_and(|b| !b.is_ascii_digit());
+    if !valid {
+        return Err(format!("{key:?} is not a variable name (letters, digits and '_', not starting with a digit)"));
+    }
+    Ok(match value {
+        Some(value) => EnvEntry::Set(key.into(), value.into()),
+        None => EnvEntry::FromHost(key.into()),
+    })
+}
+
+pub(super) fn parse_net(s: &str) -> Result<Net, String> {
+    match s {
+        "none" => Ok(Net::None),
+        "host" => Ok(Net::Host),
+        "veth" => Ok(Net::Veth(None)),
+        _ => match s.strip_prefix("veth:") {
+            Some(spec) => netlink::parse_veth_spec(spec).map(|addrs| Net::Veth(Some(addrs))),
+            None => Err("expected none, host, veth or veth:HOSTIP/PREFIX,CONTAINERIP".into()),
+        },
+    }
+}
+
+pub(super) fn parse_userns(s: &str) -> Result<Userns, String> {
+    match s {
+        "host" => Ok(Userns::Host),
+        "auto" => Ok(Userns::Auto),
+        _ => Err("expected host or auto".into()),
+    }
+}
+
+/// An absolute path inside the container, without `..` (it could only lead back to `/`, and says
+/// the user meant something else).
+pub(super) fn validate_container_path(s: &str) -> Result<(), String> {
+    if !s.starts_with('/') {
+        return Err("must be an absolute path in the container".into());
+    }
+    if s.split('/').any(|part| part == "..") {
+        return Err("must not contain '..'".into());
+    }
+    Ok(())
+}
+
+pub(super) fn parse_volume(s: &str) -> Result<Volume, String> {
+    const FORM: &str = "expected HOST:DIR or HOST:DIR:OPTIONS, OPTIONS ro, rw, idmap separated by commas";
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, target, options) = match parts[..] {
+        [host, target] => (host, target, ""),
+        [host, target, options] => (host, target, options),
+        _ => return Err(FORM.into()),
+    };
+    let (mut read_only, mut idmap) = (false, false);
+    if !options.is_empty() {
+        for option in options.split(',') {
+            match option {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                "idmap" => idmap = true,
+                _ => return Err(format!("unknown option {option:?} ({FORM})")),
+            }
+        }
+    }
+    if host.is_empty() {
+        return Err(format!("empty host path ({FORM})"));
+    }
+    validate_container_path(target).map_err(|why| format!("{target:?} {why}"))?;
+    if target.trim_end_matches('/').is_empty() {
+        return Err("cannot mount over the container's /".into());
+    }
+    Ok(Volume { host: host.into(), target: target.into(), read_only, idmap })
 }
 
 /// `--cpus N.N`, docker's flag: the quota over the fixed period, `0.5` = 50000 us per 100000 us

@@ -20,7 +20,7 @@ use crate::birth::handshake::EXIT_SETUP_FAILED;
 use crate::error::{Context, Error};
 use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
 use crate::live::supervise::Drain;
-use crate::sys::{self, Errno, ExitStatus, Fd};
+use crate::sys::{self, Errno, ExitStatus, Fd, Wait};
 
 /// The background runtime's ends: the pipe to the foreground, and the container's output.
 pub struct Background {
@@ -193,7 +193,7 @@ fn wait_until_started(id: &str, log_path: &str, ready: &Fd, background: i32, sig
         // The background's own error line says why it failed, and its exit status is ours: 125,
         // or 128+N when a signal N interrupted the setup, as in the foreground. Only a background
         // that died without a word (SIGKILL) needs one said for it.
-        None if !errors.is_empty() => match sys::wait_child(background, false) {
+        None if !errors.is_empty() => match sys::wait_child(background, Wait::Block) {
             Ok(Some(ExitStatus::Exited(code))) if code != 0 => code,
             _ => EXIT_SETUP_FAILED,
         },

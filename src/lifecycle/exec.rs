@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use crate::birth::child::{Output, ProcessLimits};
 use crate::birth::handshake::Report;
+use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::users::{self, Resolved, UserArg};
 use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
@@ -37,8 +39,6 @@ use crate::lifecycle::{oci, run};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
-use crate::policy::caps::{Identity, Privileges};
-use crate::policy::users::{self, Resolved, UserArg};
 use crate::sys;
 
 pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {

@@ -23,7 +23,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::birth::userns;
-use crate::cgroup::{self, Cgroup};
+use crate::cgroup::{self, Cgroup, Stragglers};
 use crate::error::{Context, Error};
 use crate::lease;
 use crate::lifecycle::listing::{self, HeldLimits, Listed};
@@ -289,7 +289,9 @@ fn cgroup_of_id(id: &str) -> Result<Option<Cgroup>, Error> {
         true => Some(cgroup::relative_path(id)),
         false => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(id))),
     };
-    let Some(cgroup) = path.map(|path| Cgroup::existing_at(&path, false)).transpose()? else { return Ok(None) };
+    let Some(cgroup) = path.map(|path| Cgroup::existing_at(&path, Stragglers::Leave)).transpose()? else {
+        return Ok(None);
+    };
     if cgroup.describe().is_empty() {
         cgroup.keep();
         return Ok(None);
@@ -321,7 +323,7 @@ pub fn kill(state: &StateDir, id: &str, signal: Option<i32>, all: bool) -> Resul
     let signal = signal.unwrap_or(if record.kind == Kind::Oci { libc::SIGTERM } else { libc::SIGKILL });
     if all {
         if let Some(path) = container_cgroup(&record, id) {
-            signal_kept(Cgroup::existing_at(&path, false)?, signal)?;
+            signal_kept(Cgroup::existing_at(&path, Stragglers::Leave)?, signal)?;
         }
     }
     sys::pidfd_send_signal(&init.pidfd, signal).step(|| format!("pidfd_send_signal({id}, {})", signal_name(signal)))?;
@@ -483,7 +485,7 @@ fn held_limits(row: &Listed) -> HeldLimits {
 pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
     let mut failures = Vec::new();
     for state in states {
-        failures.extend(collect_garbage(state, ids, true)?);
+        failures.extend(collect_garbage(state, ids, Collect::AlsoFinished)?);
     }
     let last = failures.pop();
     for failure in &failures {
@@ -492,16 +494,26 @@ pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
     last.map_or(Ok(0), Err)
 }
 
-/// The first thing every `contain run` does, and with `finished` too, `contain gc`: removes what
-/// runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `finished` the logs of
-/// `--detach` containers that ended; of the containers `only` names, or of all (and then the
+/// What `collect_garbage` removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collect {
+    /// What killed runtimes left behind (`contain run`, first thing).
+    LeftoversOnly,
+    /// That, and what finished containers left for the user to read (`contain gc`).
+    AlsoFinished,
+}
+
+/// The first thing every `contain run` does, and with `AlsoFinished` too, `contain gc`: removes
+/// what runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `AlsoFinished` the
+/// logs of `--detach` containers that ended; of the containers `only` names, or of all (and then the
 /// private directories of claims whose maker died, see `StateDir::reserve`). (Kept overlays
 /// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
 /// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
 /// failures are returned, one per container, for the caller to report as what they are to it (an
 /// error for gc, a warning for a run, which goes on). Asked for by id, an entry gc must leave (of
 /// another version, damaged, unreadable) is a failure that says why.
-pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Result<Vec<Error>, Error> {
+pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Result<Vec<Error>, Error> {
+    let finished = what == Collect::AlsoFinished;
     let mut failures = Vec::new();
     // The containers whose leftovers were looked at: their leases were part of it.
     let mut done: Vec<String> = Vec::new();
@@ -604,7 +616,7 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     let own = cgroup::relative_path(id);
     let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run)));
     for (path, named_after_id) in std::iter::once((own.clone(), true)).chain(recorded.filter(|(p, _)| *p != own)) {
-        let cgroup = Cgroup::existing_at(&path, named_after_id)?;
+        let cgroup = Cgroup::existing_at(&path, if named_after_id { Stragglers::Kill } else { Stragglers::Leave })?;
         if named_after_id {
             cgroup.signal_all(libc::SIGKILL)?;
         }

@@ -13,9 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::birth::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
 use crate::birth::handshake::Report;
+use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
-use crate::cgroup::{self, Cgroup, Limits, Tree};
+use crate::cgroup::{self, Cgroup, Existing, Freezer, Limits, Stragglers, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::hostpath::Checked;
@@ -30,7 +31,7 @@ use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource};
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook, IdMapping, Spec, State};
-use crate::policy::caps::{CapSet, Identity, Privileges};
+use crate::policy::caps::CapSet;
 use crate::policy::devices::{self, DevicePolicy};
 use crate::policy::seccomp;
 use crate::policy::syscalls::Arch;
@@ -45,8 +46,8 @@ pub fn run(global: &Global, command: OciCommand) -> Result<i32, Error> {
         OciCommand::Start { id } => start(global, &id),
         OciCommand::State { id } => print_state(global, &id),
         OciCommand::Delete { id, force } => delete(global, &id, force),
-        OciCommand::Pause { id } => freeze(global, &id, true),
-        OciCommand::Resume { id } => freeze(global, &id, false),
+        OciCommand::Pause { id } => freeze(global, &id, Freezer::Frozen),
+        OciCommand::Resume { id } => freeze(global, &id, Freezer::Thawed),
         OciCommand::Update { id, resources } => update(global, &id, resources.as_deref()),
         OciCommand::Ps { id, json } => ps(global, &id, json),
         OciCommand::Features => features(),
@@ -180,7 +181,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let limits = Limits::from_oci(&spec.linux.resources);
     let tree = Tree::of(userns::host_root()?);
     let cgroup = cgroup::detect()?
-        .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true, tree))
+        .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, Existing::Use, tree))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
         cgroup.restrict_devices(&device_policy)?;
@@ -695,7 +696,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         }
         Status::Live(Some(record)) => {
             // Removed below, once emptied: kept here.
-            let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
+            let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
             let killed = cgroup.signal_all(libc::SIGKILL);
             cgroup.keep();
             killed?;
@@ -723,7 +724,7 @@ fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
         run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
+        Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Kill)?.remove()?;
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
             let rootfs = &record.rootfs;
@@ -749,12 +750,12 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
 }
 
 /// `pause ID` / `resume ID`.
-fn freeze(global: &Global, id: &str, frozen: bool) -> Result<i32, Error> {
+fn freeze(global: &Global, id: &str, freezer: Freezer) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
     // The container's cgroup, not ours to remove: kept, whatever freezing it gave.
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
-    let result = cgroup.freeze(frozen);
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
+    let result = cgroup.set_freezer(freezer);
     cgroup.keep();
     result.map(|()| 0)
 }
@@ -772,7 +773,7 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
         }
     };
     let resources = spec::parse_resources_file(&bytes).map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
     let result = cgroup.write_limits(&Limits::from_oci(&resources));
     cgroup.keep();
     result.map(|()| 0)
@@ -782,7 +783,7 @@ fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Err
 fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
     let pids = cgroup.pids();
     cgroup.keep();
     let out = match json_format {

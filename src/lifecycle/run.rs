@@ -9,10 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::birth::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
 use crate::birth::handshake::Report;
+use crate::birth::privileges::Privileges;
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
+use crate::birth::users::{self, Resolved};
 use crate::cgroup::usage::{human_size, Usage};
-use crate::cgroup::{self, Cgroup, Sampled, Tree, Version};
+use crate::cgroup::{self, Cgroup, Existing, Sampled, Tree, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::hostpath::Checked;
@@ -26,10 +28,9 @@ use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Step};
 use crate::net::Veth;
-use crate::policy::caps::{CapSet, Privileges};
-use crate::policy::users::{self, Resolved};
+use crate::policy::caps::CapSet;
 use crate::signals::signal_name;
-use crate::sys::{self, ExitStatus, Fd};
+use crate::sys::{self, ExitStatus, Fd, Submounts};
 
 /// The namespaces every container gets from clone3 (the network one unless `--net host`). The
 /// cgroup namespace is entered by the child itself (`child.rs`), once it is inside its cgroup.
@@ -132,9 +133,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let auto_pool = (spec.userns == Userns::Auto).then(userns::auto_pool).transpose()?;
     let mut idmapped_root = None;
     if auto_pool.is_some() {
-        idmapped_root = Some(userns::detached_tree(&rootfs, true)?);
+        idmapped_root = Some(userns::detached_tree(&rootfs, Submounts::Included)?);
         for (bind, volume) in binds.iter_mut().zip(&spec.volumes) {
-            bind.cloned = Some(userns::detached_tree(&bind.source, bind.how.recursive)?);
+            bind.cloned = Some(userns::detached_tree(&bind.source, bind.how.submounts)?);
             bind.idmap = volume.idmap;
         }
     }
@@ -171,7 +172,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
 
     // --- The name, after clearing what killed runtimes left behind. ---
     // Best effort: what cannot be removed now is a warning, and does not stop this container.
-    match manage::collect_garbage(&state, &[], false) {
+    match manage::collect_garbage(&state, &[], manage::Collect::LeftoversOnly) {
         Ok(failures) => failures.iter().for_each(|failure| crate::log::warning(&failure.to_string())),
         Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
     }
@@ -213,7 +214,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, false, Tree::of(root))?)
+            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, Existing::Refuse, Tree::of(root))?)
         }
         (None, _) => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);

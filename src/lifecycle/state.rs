@@ -28,10 +28,11 @@
 
 use std::ffi::CStr;
 
+use crate::birth::privileges::Identity;
 use crate::birth::userns;
 use crate::error::{cpath, Context, Error};
 use crate::lease::Holder;
-use crate::policy::caps::{CapSet, Identity};
+use crate::policy::caps::CapSet;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 use crate::text::validate_id;
 

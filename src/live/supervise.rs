@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Context, Error};
 use crate::live::tty::Relay;
 use crate::signals::{signal_name, SIGNAL_MAX};
-use crate::sys::{self, ExitStatus, Fd, SigSet};
+use crate::sys::{self, ExitStatus, Fd, SigSet, Wait};
 
 /// What the supervisor does with a signal it receives.
 #[derive(Debug, PartialEq, Eq)]
@@ -161,7 +161,7 @@ impl Running {
                 sample();
                 next_sample = Instant::now() + SAMPLE_PERIOD;
             }
-            if let Some(status) = sys::wait_child(pid, true).step(|| format!("wait4({pid})"))? {
+            if let Some(status) = sys::wait_child(pid, Wait::NoHang).step(|| format!("wait4({pid})"))? {
                 // Reaped: the pid may already belong to someone else, so Drop must not kill it.
                 std::mem::forget(self);
                 if let Some(relay) = &mut relay {
@@ -236,7 +236,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = sys::kill(self.pid, libc::SIGKILL);
-        let _ = sys::wait_child(self.pid, false);
+        let _ = sys::wait_child(self.pid, Wait::Block);
     }
 }
 

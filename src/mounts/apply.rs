@@ -2,12 +2,12 @@
 
 use super::options;
 use super::plan::{BindSource, Mask, Step, NODEV, NOEXEC, NOSUID};
-use super::resolve::{Last, Root};
+use super::resolve::{Last, Missing, Root};
 use crate::cgroup;
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::oci::spec;
-use crate::sys::{self, Errno, Fd, Tolerate};
+use crate::sys::{self, Errno, Fd, Submounts, Tolerate};
 
 /// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
 /// image, so it says so rather than make the directory.
@@ -22,15 +22,15 @@ pub fn refuse_to_create(path: &str) -> Error {
 /// (resolve.rs) and opened for fchdir: a symlink in the image, or a path through
 /// `/proc/self/fd/N` (a descriptor of the host's tree the child still holds: runc's
 /// CVE-2024-21626), is resolved inside the root and never leaves it. Made, with its parents, when
-/// missing and `create`; None when it is missing otherwise.
-pub fn working_directory(path: &str, create: bool) -> Result<Option<Fd>, Error> {
+/// missing and `Missing::Make`; None when it is missing otherwise.
+pub fn working_directory(path: &str, missing: Missing) -> Result<Option<Fd>, Error> {
     let root_dir = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
     let root = Root(&root_dir);
-    let found = match root.lookup(path, Last::Follow, create) {
+    let found = match root.lookup(path, Last::Follow, missing) {
         Err(Errno(libc::ENOENT)) => return Ok(None),
         other => other.step(|| format!("looking up the working directory {path}"))?,
     };
-    if found.object.is_some() || !create {
+    if found.object.is_some() || missing == Missing::Refuse {
         return Ok(found.object);
     }
     let name = cpath(&found.name)?;
@@ -48,12 +48,12 @@ enum PointKind {
 }
 
 /// The directory or file to mount onto, looked up inside the new root and made (with its missing
-/// parents) when it is missing and `create`. A symlink there is followed inside the root for a
+/// parents) when it is missing and `Missing::Make`. A symlink there is followed inside the root for a
 /// bind (an engine binds /etc/resolv.conf, a symlink in many images); for a fresh filesystem it is
 /// refused: an image that redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken.
-fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, create: bool) -> Result<Fd, Error> {
-    let found = match root.lookup(target, last, create) {
-        Err(Errno(libc::ENOENT)) if !create => return Err(refuse_to_create(target)),
+fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, missing: Missing) -> Result<Fd, Error> {
+    let found = match root.lookup(target, last, missing) {
+        Err(Errno(libc::ENOENT)) if missing == Missing::Refuse => return Err(refuse_to_create(target)),
         other => other.step(|| format!("looking up {target} in the rootfs"))?,
     };
     let mut found = found;
@@ -64,7 +64,7 @@ fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, create: b
             }
             Ok(object)
         }
-        None if !create => Err(refuse_to_create(target)),
+        None if missing == Missing::Refuse => Err(refuse_to_create(target)),
         None => {
             let (dir, name) = (found.parent(root), cpath(&found.name)?);
             match kind {
@@ -101,7 +101,8 @@ pub fn apply(
     create_missing: bool,
 ) -> Result<(), Error> {
     let root = Root(new_root);
-    let may_create = |target: &str| create_missing || target.starts_with("/dev/");
+    let may_create =
+        |target: &str| if create_missing || target.starts_with("/dev/") { Missing::Make } else { Missing::Refuse };
     for step in plan {
         match step {
             Step::Mount { fstype, source, target, flags, data, propagation } => {
@@ -112,7 +113,7 @@ pub fn apply(
                     .step(|| describe_mount(fstype, target, data))?;
                 if *propagation != 0 {
                     // `point` is the directory under the new mount: look again to get the mount.
-                    let mounted = mount_point(&root, target, PointKind::Dir, Last::NoFollow, false)?;
+                    let mounted = mount_point(&root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse)?;
                     set_propagation(&mounted, target, *propagation)?;
                 }
             }
@@ -131,13 +132,13 @@ pub fn apply(
                         tree
                     }
                     None => {
-                        ours = compat::bind(&bind.source.reopen()?, &point, how.recursive, host)?;
+                        ours = compat::bind(&bind.source.reopen()?, &point, how.submounts, host)?;
                         &ours
                     }
                 };
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
                 if set != 0 || how.clear != 0 {
-                    compat::set_attributes(mounted, how.recursive, set, how.clear, target)?;
+                    compat::set_attributes(mounted, how.submounts, set, how.clear, target)?;
                 }
                 if how.propagation != 0 {
                     set_propagation(mounted, target, how.propagation)?;
@@ -146,20 +147,21 @@ pub fn apply(
             Step::Device { name } => {
                 let target = format!("/dev/{name}");
                 let device = host_device(name)?;
-                let point = mount_point(&root, &target, PointKind::File, Last::Follow, true)?;
-                let mounted = compat::bind(&device, &point, false, &format!("host /dev/{name}"))?;
+                let point = mount_point(&root, &target, PointKind::File, Last::Follow, Missing::Make)?;
+                let mounted = compat::bind(&device, &point, Submounts::Excluded, &format!("host /dev/{name}"))?;
                 let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
-                compat::set_attributes(&mounted, false, attributes, 0, &target)?;
+                compat::set_attributes(&mounted, Submounts::Excluded, attributes, 0, &target)?;
             }
             Step::Node(device) => make_node(&root, device)?,
             Step::Cgroup { target, flags, own_namespace } => {
                 mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
-                let point = || mount_point(&root, target, PointKind::Dir, Last::NoFollow, false);
+                let point = || mount_point(&root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse);
                 cgroup::mount::in_container(&point, target, options::attributes_of(*flags), *own_namespace)?;
             }
             Step::Symlink { target, link } => {
-                let found =
-                    root.lookup(link, Last::NoFollow, true).step(|| format!("looking up {link} in the rootfs"))?;
+                let found = root
+                    .lookup(link, Last::NoFollow, Missing::Make)
+                    .step(|| format!("looking up {link} in the rootfs"))?;
                 if found.object.is_none() {
                     sys::symlink(&cpath(target)?, found.parent(&root), &cpath(&found.name)?)
                         .ok_if(libc::EEXIST)
@@ -191,7 +193,7 @@ fn host_device(name: &str) -> Result<Fd, Error> {
 /// mknod of an OCI `linux.devices` entry, with its mode and owner (defaults: 0666, root).
 fn make_node(root: &Root, device: &spec::Device) -> Result<(), Error> {
     let path = &device.path;
-    let found = root.lookup(path, Last::NoFollow, true).step(|| format!("looking up {path} in the rootfs"))?;
+    let found = root.lookup(path, Last::NoFollow, Missing::Make).step(|| format!("looking up {path} in the rootfs"))?;
     let (dir, name) = (found.parent(root), cpath(&found.name)?);
     let kind = match device.kind {
         'b' => libc::S_IFBLK,
@@ -225,7 +227,12 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                     }
                     _ => {
                         let file = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
-                        compat::bind(&container_null()?, &file, false, &format!("/dev/null onto {path}"))?;
+                        compat::bind(
+                            &container_null()?,
+                            &file,
+                            Submounts::Excluded,
+                            &format!("/dev/null onto {path}"),
+                        )?;
                         continue;
                     }
                 };
@@ -240,7 +247,7 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                 let attributes =
                     sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
                 let mounted = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
-                compat::set_attributes(&mounted, true, attributes, 0, path)?;
+                compat::set_attributes(&mounted, Submounts::Included, attributes, 0, path)?;
             }
         }
     }

@@ -4,7 +4,7 @@ use super::options::parse_options;
 use crate::error::Error;
 use crate::hostpath::Checked;
 use crate::oci::spec;
-use crate::sys::{self, Fd};
+use crate::sys::{self, Fd, Submounts};
 
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
 /// no /dev/mem, no /dev/kmsg.
@@ -130,7 +130,7 @@ pub struct BindRequest {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BindHow {
     /// `rbind` (and `--volume`): the mounts below the source come along.
-    pub recursive: bool,
+    pub submounts: Submounts,
     /// MOUNT_ATTR_* to set and to clear on the clone.
     pub set: u64,
     pub clear: u64,
@@ -153,7 +153,7 @@ pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), Stri
                 return Err(format!("mounts[{i}].source: a bind source must be an absolute path, not {:?}", m.source));
             }
             let how = BindHow {
-                recursive: options.recursive,
+                submounts: if options.recursive { Submounts::Included } else { Submounts::Excluded },
                 set: options.set,
                 clear: options.clear,
                 propagation: options.propagation,
@@ -211,7 +211,12 @@ impl BindSource {
     /// A `--volume`: recursive, read-only on request.
     pub fn volume(source: Checked, read_only: bool) -> BindSource {
         let set = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
-        BindSource { source, how: BindHow { recursive: true, set, ..BindHow::default() }, cloned: None, idmap: false }
+        BindSource {
+            source,
+            how: BindHow { submounts: Submounts::Included, set, ..BindHow::default() },
+            cloned: None,
+            idmap: false,
+        }
     }
 }
 
@@ -234,7 +239,7 @@ impl BindSource {
         let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
         Ok(BindSource {
             source,
-            how: BindHow { recursive: true, set, ..BindHow::default() },
+            how: BindHow { submounts: Submounts::Included, set, ..BindHow::default() },
             cloned: None,
             idmap: false,
         })

@@ -123,7 +123,7 @@ fn an_oci_bundles_mounts_become_a_plan() {
     assert_eq!(t[..4], ["/proc", "/dev", "/sys", "/dev/pts"]);
     assert!(t.contains(&"/etc/hosts".to_string()) && t.contains(&"/dev/null".to_string()));
     assert_eq!(binds.len(), 5, "hosts, shm, .containerenv, hostname, resolv.conf: {binds:?}");
-    assert!(binds.iter().all(|b| b.source.starts_with('/') && !b.how.recursive));
+    assert!(binds.iter().all(|b| b.source.starts_with('/') && b.how.submounts == Submounts::Excluded));
     assert_eq!(oci_masks(&spec).len(), spec.linux.masked_paths.len() + spec.linux.readonly_paths.len());
 }
 

@@ -50,10 +50,18 @@ pub enum Last {
     NoFollow,
 }
 
+/// What becomes of what is missing in the root: made (the directories on the way, and for the
+/// callers that make one, the mount point or working directory itself), or refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    Make,
+    Refuse,
+}
+
 impl Root<'_> {
     /// Walks `path` (absolute or not, it starts at the root). Directories missing on the way are
-    /// made with `make_parents`, and are otherwise ENOENT; the last component may be missing.
-    pub fn lookup(&self, path: &str, last: Last, make_parents: bool) -> Result<Found, Errno> {
+    /// made with `Missing::Make`, and are otherwise ENOENT; the last component may be missing.
+    pub fn lookup(&self, path: &str, last: Last, missing: Missing) -> Result<Found, Errno> {
         // The directories entered so far below the root; empty: at the root.
         let mut entered: Vec<Fd> = Vec::new();
         let mut pending: VecDeque<String> = components(path).collect();
@@ -71,7 +79,7 @@ impl Root<'_> {
                 Err(Errno(libc::ENOENT)) if is_last => {
                     return Ok(Found { parent: entered.pop(), name, object: None });
                 }
-                Err(Errno(libc::ENOENT)) if make_parents => {
+                Err(Errno(libc::ENOENT)) if missing == Missing::Make => {
                     sys::mkdir_at(dir, &cname, 0o755).ok_if(libc::EEXIST)?;
                     pending.push_front(name);
                     continue;
@@ -172,7 +180,7 @@ mod tests {
 
     fn found_at(scratch: &Scratch, path: &str, last: Last) -> String {
         let root = scratch.root();
-        let found = Root(&root).lookup(path, last, false).unwrap();
+        let found = Root(&root).lookup(path, last, Missing::Refuse).unwrap();
         scratch.where_is(found.object.as_ref().expect("found"))
     }
 
@@ -195,7 +203,7 @@ mod tests {
         let root_fd = scratch.root();
         for path in ["/abs/secret", "/etc/rel/secret", "/../host/secret"] {
             // Resolved inside the root, where there is no /host: not found, on the way or at the end.
-            match Root(&root_fd).lookup(path, Last::Follow, false) {
+            match Root(&root_fd).lookup(path, Last::Follow, Missing::Refuse) {
                 Ok(found) => assert!(found.object.is_none(), "{path} reached the host's secret"),
                 Err(errno) => assert_eq!(errno.0, libc::ENOENT, "{path}"),
             }
@@ -210,7 +218,7 @@ mod tests {
         symlink("/etc/hostname", scratch.top.join("root/link")).unwrap();
         assert_eq!(found_at(&scratch, "/link", Last::Follow), "/etc/hostname");
         let root = scratch.root();
-        let found = Root(&root).lookup("/link", Last::NoFollow, false).unwrap();
+        let found = Root(&root).lookup("/link", Last::NoFollow, Missing::Refuse).unwrap();
         let kind = sys::file_type(&sys::fstat(found.object.as_ref().unwrap()).unwrap());
         assert_eq!((kind, found.name.as_str()), (libc::S_IFLNK, "link"));
     }
@@ -219,17 +227,17 @@ mod tests {
     fn missing_parents_are_made_only_when_asked() {
         let scratch = Scratch::new("parents");
         let root = scratch.root();
-        let refused = Root(&root).lookup("/a/b/c", Last::Follow, false).err().unwrap().to_string();
+        let refused = Root(&root).lookup("/a/b/c", Last::Follow, Missing::Refuse).err().unwrap().to_string();
         assert!(refused.contains("ENOENT"), "{refused}");
-        let found = Root(&root).lookup("/a/b/c", Last::Follow, true).unwrap();
+        let found = Root(&root).lookup("/a/b/c", Last::Follow, Missing::Make).unwrap();
         assert!(found.object.is_none() && found.name == "c");
         assert_eq!(scratch.where_is(found.parent.as_ref().unwrap()), "/a/b");
         // A symlink loop is the kernel's ELOOP, not a hang.
         symlink("/loop", scratch.top.join("root/loop")).unwrap();
-        let looped = Root(&root).lookup("/loop/x", Last::Follow, false).err().unwrap().to_string();
+        let looped = Root(&root).lookup("/loop/x", Last::Follow, Missing::Refuse).err().unwrap().to_string();
         assert!(looped.contains("ELOOP"), "{looped}");
         // A file where a directory is needed.
-        let not_dir = Root(&root).lookup("/etc/hostname/x", Last::Follow, true).err().unwrap().to_string();
+        let not_dir = Root(&root).lookup("/etc/hostname/x", Last::Follow, Missing::Make).err().unwrap().to_string();
         assert!(not_dir.contains("ENOTDIR"), "{not_dir}");
     }
 }

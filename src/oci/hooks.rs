@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::oci::spec::Hook;
-use crate::sys::{self, CStringArray, Fd};
+use crate::sys::{self, CStringArray, Fd, Wait};
 
 /// Runs `hooks` in order with `state` on their stdin; the first that fails (exits non-zero, is
 /// killed, or outlives its timeout) is the error. `stage` names them in messages.
@@ -77,7 +77,7 @@ fn finish(hook: &Hook, stage: &str, pid: i32, stdin_write: Fd, state: &str) -> R
     if !ended {
         let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
     }
-    let status = sys::wait_child(pid, false).step(|| format!("wait4({stage} hook)"))?;
+    let status = sys::wait_child(pid, Wait::Block).step(|| format!("wait4({stage} hook)"))?;
     match (ended, status) {
         (true, Some(sys::ExitStatus::Exited(0))) => Ok(()),
         (false, _) => Err(Error::Setup(format!(

@@ -1,14 +1,11 @@
-//! Capabilities, and with them everything about who the command runs as: `Privileges` holds the
-//! identity, the five capability sets, no_new_privs and the seccomp program, computed in the runtime
-//! (pure, unit-tested) and applied by the child just before exec (`child::drop_privileges`).
+//! Capabilities: their names, sets of them, and which a container keeps. What the child applies
+//! to itself with them (identity, no_new_privs, the seccomp program) is `birth::privileges`.
 //!
 //! The default is Docker's 14 capabilities; `--cap-add` / `--cap-drop` adjust it and
 //! `--privileged` keeps everything the runtime itself has. A command that does not run as root gets
 //! no capabilities at all: its permitted, effective, inheritable and ambient sets are empty, so not
 //! even a binary with file capabilities (`setcap cap_setuid+ei`) gains any at exec (CVE-2022-24769).
 
-use crate::error::Error;
-use crate::policy::seccomp;
 use crate::sys;
 
 /// Capability names by number, as in <linux/capability.h> (without the CAP_ prefix).
@@ -172,70 +169,6 @@ impl CapSet {
     }
 }
 
-/// Who the command runs as: user, group and supplementary groups.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Identity {
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-}
-
-/// Everything the child applies to itself just before exec.
-#[derive(Clone, Default)]
-pub struct Privileges {
-    pub identity: Identity,
-    /// What execve can ever hand out again: root gets every capability in it.
-    pub bounding: CapSet,
-    pub effective: CapSet,
-    pub permitted: CapSet,
-    pub inheritable: CapSet,
-    pub ambient: CapSet,
-    pub no_new_privs: bool,
-    /// The seccomp filter, or None (`--privileged`).
-    pub seccomp: Option<Vec<libc::sock_filter>>,
-}
-
-impl Privileges {
-    /// `contain run`'s rule: the kept set `caps` (None: `--privileged`, everything the runtime
-    /// has, with no no_new_privs and no seccomp) for root; nothing but the bounding set for any
-    /// other user.
-    pub fn confined(identity: Identity, caps: Option<CapSet>, available: CapSet) -> Result<Privileges, Error> {
-        let (set, confined) = match caps {
-            Some(set) => (set, true),
-            None => (available, false),
-        };
-        let held = if identity.uid == 0 { set } else { CapSet::default() };
-        Ok(Privileges {
-            identity,
-            bounding: set,
-            effective: held,
-            permitted: held,
-            inheritable: CapSet::default(),
-            ambient: CapSet::default(),
-            no_new_privs: confined,
-            seccomp: confined.then(|| default_filter(set)).transpose()?,
-        })
-    }
-
-    /// These privileges with each capability set cut to `kept`, what a container keeps.
-    pub fn within(self, kept: CapSet) -> Privileges {
-        let cut = |set: CapSet| CapSet(set.0 & kept.0);
-        Privileges {
-            bounding: cut(self.bounding),
-            effective: cut(self.effective),
-            permitted: cut(self.permitted),
-            inheritable: cut(self.inheritable),
-            ambient: cut(self.ambient),
-            ..self
-        }
-    }
-}
-
-/// The default seccomp program (Docker's allowlist) for a container that keeps `caps`.
-fn default_filter(caps: CapSet) -> Result<Vec<libc::sock_filter>, Error> {
-    seccomp::default_program(caps).map_err(|err| Error::Setup(format!("the default seccomp filter: {err}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,22 +226,6 @@ mod tests {
         let status = sys::read_file(c"/proc/self/status").unwrap();
         let bounding = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
         assert_eq!(available.0, u64::from_str_radix(bounding, 16).unwrap());
-    }
-
-    #[test]
-    fn a_non_root_command_holds_no_capability_at_all() {
-        let user = Identity { uid: 1000, gid: 1000, groups: vec![] };
-        let privileges = Privileges::confined(user, Some(CapSet::default_set()), CapSet::ALL).unwrap();
-        assert_eq!(privileges.bounding, CapSet::default_set());
-        for set in [privileges.effective, privileges.permitted, privileges.inheritable, privileges.ambient] {
-            assert_eq!(set, CapSet::default());
-        }
-        let root = Privileges::confined(Identity::default(), Some(CapSet::default_set()), CapSet::ALL).unwrap();
-        assert_eq!((root.permitted, root.inheritable), (CapSet::default_set(), CapSet::default()));
-        assert!(root.no_new_privs && root.seccomp.is_some());
-        let privileged = Privileges::confined(Identity::default(), None, CapSet(0xff)).unwrap();
-        assert_eq!(privileged.bounding, CapSet(0xff));
-        assert!(!privileged.no_new_privs && privileged.seccomp.is_none());
     }
 
     #[test]

@@ -361,7 +361,7 @@ mod kernel {
     use std::path::Path;
 
     use super::*;
-    use crate::sys::Errno;
+    use crate::sys::{Errno, Wait};
 
     const CGROUP_V1_DEVICES: &str = "/sys/fs/cgroup/devices";
 
@@ -423,7 +423,7 @@ mod kernel {
         sys::write_all(go_write.raw(), b"go").unwrap();
         let mut report = [0u8; 8];
         let n = sys::read(result_read.raw(), &mut report).unwrap();
-        sys::wait_child(pid, false).unwrap();
+        sys::wait_child(pid, Wait::Block).unwrap();
         assert_eq!(n, 8, "the child reports both opens");
         [0, 4].map(|at| i32::from_ne_bytes(report[at..at + 4].try_into().unwrap()))
     }

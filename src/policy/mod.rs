@@ -6,4 +6,3 @@ pub mod devices;
 pub mod seccomp;
 pub mod syscall_table;
 pub mod syscalls;
-pub mod users;

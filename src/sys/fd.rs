@@ -241,10 +241,22 @@ pub fn set_nonblocking(fd: &Fd) -> Result<(), Errno> {
     check(unsafe { syscall!(FCNTL, fd.0, libc::F_SETFL, flags | libc::O_NONBLOCK as usize) }).map(drop)
 }
 
+/// What becomes of a descriptor at execve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnExec {
+    /// FD_CLOEXEC: it closes.
+    Close,
+    /// It stays open for the program exec'd.
+    StayOpen,
+}
+
 /// fcntl(2) F_SETFD: whether `fd` closes at execve. The exec stub's report descriptor must survive
 /// the stub's own exec and close at the command's.
-pub fn set_cloexec(fd: i32, cloexec: bool) -> Result<(), Errno> {
-    let flags = if cloexec { libc::FD_CLOEXEC } else { 0 };
+pub fn set_cloexec(fd: i32, on_exec: OnExec) -> Result<(), Errno> {
+    let flags = match on_exec {
+        OnExec::Close => libc::FD_CLOEXEC,
+        OnExec::StayOpen => 0,
+    };
     // SAFETY: no pointers involved.
     check(unsafe { syscall!(FCNTL, fd, libc::F_SETFD, flags) }).map(drop)
 }

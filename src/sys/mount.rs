@@ -34,14 +34,31 @@ pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
+/// Whether a mount call reaches the mounts below the one it is given (AT_RECURSIVE, MS_REC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Submounts {
+    /// That mount alone.
+    #[default]
+    Excluded,
+    /// That mount and every mount below it.
+    Included,
+}
+
+impl Submounts {
+    /// AT_RECURSIVE, or nothing.
+    fn at_flag(self) -> u32 {
+        match self {
+            Submounts::Included => AT_RECURSIVE,
+            Submounts::Excluded => 0,
+        }
+    }
+}
+
 /// open_tree(2) with OPEN_TREE_CLONE of an already opened path (an O_PATH descriptor, resolved
-/// and checked once): a detached bind mount of it (with `recursive`, of the mounts below it too),
-/// to be attached with `move_mount_onto`.
-pub fn open_tree_clone(source: &Fd, recursive: bool) -> Result<Fd, Errno> {
-    let flags = OPEN_TREE_CLONE
-        | libc::O_CLOEXEC as u32
-        | libc::AT_EMPTY_PATH as u32
-        | if recursive { AT_RECURSIVE } else { 0 };
+/// and checked once): a detached bind mount of it (and with `Submounts::Included`, of the mounts
+/// below it), to be attached with `move_mount_onto`.
+pub fn open_tree_clone(source: &Fd, submounts: Submounts) -> Result<Fd, Errno> {
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32 | submounts.at_flag();
     // SAFETY: the empty path is NUL-terminated and outlives the call.
     let fd = check(unsafe { syscall!(OPEN_TREE, source.0, c"".as_ptr(), flags) })?;
     Ok(Fd(fd as i32))
@@ -69,10 +86,11 @@ pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {
 pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 /// mount_setattr(2) on the mount a descriptor holds (a detached tree from `open_tree_clone`, the new
-/// root, a mount just attached) and with `recursive` every mount below it: attributes to `set` and
-/// to `clear`, keeping the others, which a MS_REMOUNT would have to restate (see compat.rs for
-/// kernels before 5.12). With MOUNT_ATTR_IDMAP, `userns` is the user namespace whose maps apply.
-pub fn mount_setattr(mount: &Fd, recursive: bool, set: u64, clear: u64, userns: Option<&Fd>) -> Result<(), Errno> {
+/// root, a mount just attached), and with `Submounts::Included` on every mount below it: attributes
+/// to `set` and to `clear`, keeping the others, which a MS_REMOUNT would have to restate (see
+/// compat.rs for kernels before 5.12). With MOUNT_ATTR_IDMAP, `userns` is the user namespace whose
+/// maps apply.
+pub fn mount_setattr(mount: &Fd, submounts: Submounts, set: u64, clear: u64, userns: Option<&Fd>) -> Result<(), Errno> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -83,7 +101,7 @@ pub fn mount_setattr(mount: &Fd, recursive: bool, set: u64, clear: u64, userns: 
     let userns_fd = userns.map_or(0, |fd| fd.0 as u64);
     let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd };
     let size = std::mem::size_of::<MountAttr>();
-    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    let flags = libc::AT_EMPTY_PATH as u32 | submounts.at_flag();
     // SAFETY: the empty path is NUL-terminated; `attr` is a MOUNT_ATTR_SIZE_VER0 struct; both
     // outlive the call.
     check(unsafe { syscall!(MOUNT_SETATTR, mount.0, c"".as_ptr(), flags, &attr as *const MountAttr, size) }).map(drop)

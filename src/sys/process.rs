@@ -227,7 +227,7 @@ pub fn run_program(path: &CStr, argv: &CStringArray) -> Result<ExitStatus, Errno
         execve(path, argv, &env);
         exit(127);
     }
-    wait_child(pid, false)?.ok_or(Errno(libc::ECHILD))
+    wait_child(pid, Wait::Block)?.ok_or(Errno(libc::ECHILD))
 }
 
 /// How a child process ended.
@@ -237,10 +237,19 @@ pub enum ExitStatus {
     Signaled(i32),
 }
 
-/// wait4(2) for one child. `nohang` returns None while it is still running.
-pub fn wait_child(pid: i32, nohang: bool) -> Result<Option<ExitStatus>, Errno> {
+/// Whether `wait_child` waits for the child to end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Until it ends.
+    Block,
+    /// WNOHANG: not at all; None while it is still running.
+    NoHang,
+}
+
+/// wait4(2) for one child: how it ended, or (`Wait::NoHang`) None while it is still running.
+pub fn wait_child(pid: i32, wait: Wait) -> Result<Option<ExitStatus>, Errno> {
     let mut status = 0i32;
-    let options = if nohang { libc::WNOHANG } else { 0 } | libc::__WALL;
+    let options = if wait == Wait::NoHang { libc::WNOHANG } else { 0 } | libc::__WALL;
     // SAFETY: the kernel writes one int into `status`; no rusage is requested.
     let ret = check_retry(|| unsafe { syscall!(WAIT4, pid, &mut status as *mut i32, options, 0) })?;
     if ret == 0 {

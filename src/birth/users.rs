@@ -11,9 +11,9 @@
 
 use std::fmt;
 
+use crate::birth::privileges::Identity;
 use crate::error::{Context, Error};
-use crate::mounts::resolve::{Last, Root};
-use crate::policy::caps::Identity;
+use crate::mounts::resolve::{Last, Missing, Root};
 use crate::sys::{self, Fd};
 
 /// `/etc/passwd` and `/etc/group` larger than this are refused (EFBIG): a real one is kilobytes.
@@ -165,7 +165,7 @@ pub fn resolve_in(root: &Fd, arg: &UserArg, flag: &str, of: &str) -> Result<Reso
 /// A file of the image, found inside `root`, or None if it has none. Opened again for reading
 /// through its O_PATH descriptor, so what is read is what was found and checked to be a file.
 fn read_in_root(root: &Fd, path: &str, of: &str) -> Result<Option<String>, Error> {
-    let found = match Root(root).lookup(path, Last::Follow, false) {
+    let found = match Root(root).lookup(path, Last::Follow, Missing::Refuse) {
         Ok(found) => found,
         Err(sys::Errno(libc::ENOENT | libc::ENOTDIR)) => return Ok(None),
         Err(errno) => return Err(Error::sys(format!("lookup({path} in {of})"), errno)),
