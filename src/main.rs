@@ -1,8 +1,9 @@
 //! contain: a tiny container runtime. This file only parses, dispatches, and turns an error into
-//! its one-line message and exit code. A container's birth is `spawn.rs`, read top to bottom, with
-//! the child's side in `child.rs` and their handshake in `handshake.rs`; `lifecycle/` holds the
-//! commands around it (run, exec, list, kill, stop, gc, and the OCI ones an engine calls), and
-//! `sys/` every system call.
+//! its one-line message and exit code. `cli/` reads the command line; `lifecycle/` holds the
+//! commands (run, exec, list, kill, stop, gc, logs, and the OCI ones an engine calls); a
+//! container's birth is `birth/`, in the order of `birth/steps.rs`: `spawn.rs` read top to bottom,
+//! the child's side in `child.rs`, their handshake in `handshake.rs`. It calls one line at a time
+//! into `mounts/`, `policy/`, `cgroup/` and `net/`, and `sys/` makes every system call.
 
 // `unsafe` lives in two modules only, the syscall layer and clone3's trampoline, as in rustix.
 #![deny(unsafe_code)]

@@ -1,5 +1,5 @@
 //! Rootless `contain run`: an ordinary user's container, in a user namespace whose root is the
-//! caller (src/userns.rs). Root sets the scene (test users, their directories, a delegated cgroup)
+//! caller (src/birth/userns.rs). Root sets the scene (test users, their directories, a delegated cgroup)
 //! and runs contain as the user, dropping to their ids in the forked child (`Sandbox::command`),
 //! so the same code works on the host and in the VM, which has neither setpriv nor useradd.
 //!

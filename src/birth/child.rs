@@ -1,6 +1,40 @@
 //! The container side: what the first process does between clone3 and execve, as one readable
-//! sequence (`prepare`, then `exec_command`). Every step is one line plus the context its error
-//! would carry.
+//! sequence (`prepare`, then `exec_command`), in the order of the birth's steps (birth/steps.rs;
+//! the runtime's side is spawn.rs). Every step is one line plus the context its error would carry.
+//!
+//! 1. go: `close` the runtime's ends; `prctl(PR_SET_PDEATHSIG, SIGKILL)` (not for OCI, whose
+//!    container outlives `create`); `read` the "go" byte; `prctl(PR_SET_DUMPABLE, 0)`: nothing in
+//!    the container can ptrace us or read our memory until the command runs. OCI
+//!    `/proc/self/oom_score_adj` and `close_range(3, ~0, CLOSE_RANGE_CLOEXEC)` now, while `/proc` is
+//!    still the host's: after a joined mount namespace or the pivot, `/proc` is whatever the image,
+//!    a volume or a bundle mount put there.
+//! 2. user: in a user namespace, `setresgid(0)` and `setresuid(0)`: until then the child has the
+//!    runtime's host ids, which the maps need not name.
+//! 3. enter: OCI `setns` into the namespaces the bundle names by path; `unshare(CLONE_NEWCGROUP)`
+//!    now that we are in our cgroup; `setsid`; `mount(NULL, "/", MS_REC|MS_PRIVATE)`, so nothing we
+//!    mount propagates to the host; `sethostname`.
+//! 4. rootfs: reopened and checked to be the directory the runtime checked (hostpath.rs);
+//!    `--overlay`: an overlayfs whose layers are named `/proc/self/fd/N`, never by a path. The new
+//!    root is a mount of its own (`open_tree(OPEN_TREE_CLONE|AT_RECURSIVE)` and `move_mount` onto
+//!    itself: pivot_root needs a mount point), `MOUNT_ATTR_NODEV` unless `--privileged`.
+//! 5. mounts: the plan (mounts/plan.rs), applied to the new root before the pivot, in its order,
+//!    each target looked up inside the new root one component at a time (mounts/resolve.rs: a
+//!    symlink or `..` never climbs above it); fresh filesystems mounted onto `/proc/self/fd/N` of
+//!    the target, binds cloned with `open_tree` and attached with `move_mount`.
+//! 6. pivot: `fchdir(new root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`: the old root
+//!    stacks under the new one and is detached at once, so no `.oldroot` is ever made in the image
+//!    and containers can share a rootfs. On an initramfs root, `MS_MOVE` and `chroot` instead.
+//! 7. masks: OCI sysctls through the host's `/proc/sys` opened before step 3; the masks (`/dev/null`
+//!    over files, an empty read-only tmpfs over directories, read-only binds); the working
+//!    directory; `--read-only` (`mount_setattr` on `/`).
+//! 8. network: `lo` up; `--net veth`: `eth0`'s address and route over `AF_NETLINK`. With a
+//!    terminal, the pty from the container's own devpts, its master sent to the runtime.
+//! 9. privileges: signals back to their defaults, OCI rlimits and umask, stdio; then
+//!    (privileges.rs) the bounding set, ids, capabilities, `PR_SET_NO_NEW_PRIVS`.
+//! 10. seccomp: the filter (policy/seccomp/), last: nothing after it needs a call it refuses.
+//! 11. exec: "about to exec" on the report pipe (OCI `create`: "ready"), then `execveat` of the
+//!     sealed stub (stub.rs), which execs the command: inside the container `/proc/self/exe` is
+//!     the sealed memfd, never contain's binary.
 //!
 //! This runs in the child of clone3, on the stack from `clone.rs`, in a copy-on-write copy of the
 //! runtime's memory. It never returns into the parent's frames: it either execs the command or
@@ -437,7 +471,7 @@ fn bind_root(root: &Fd, describe: &str) -> Result<Fd, Error> {
     compat::bind(root, root, Submounts::Included, describe)
 }
 
-/// Applies the plan (mounts.rs) in `new_root` and makes it our root: pivot_root in our own mount
+/// Applies the plan (mounts/) in `new_root` and makes it our root: pivot_root in our own mount
 /// namespace, chroot in the caller's (OCI without a mount namespace).
 fn mount_and_enter(container: &NewContainer, new_root: &Fd) -> Result<(), Error> {
     if container.nodev {

@@ -9,6 +9,9 @@ pub mod clone;
 pub mod handshake;
 pub mod privileges;
 pub mod spawn;
+// The list of the birth's steps that the texts follow; `--explain` will read it at run time.
+#[cfg(test)]
+pub mod steps;
 pub mod stub;
 pub mod userns;
 pub mod users;

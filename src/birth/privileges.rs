@@ -1,7 +1,7 @@
 //! Who the command runs as and what it may do: `Privileges` holds the identity, the five
-//! capability sets (see caps.rs), no_new_privs and the seccomp program (see seccomp.rs), computed
-//! in the runtime (pure, unit-tested) and applied by the child just before exec
-//! (`drop_privileges`).
+//! capability sets (see policy/caps.rs), no_new_privs and the seccomp program (see
+//! policy/seccomp/), computed in the runtime (pure, unit-tested) and applied by the child just
+//! before exec (`drop_privileges`).
 
 use crate::birth::handshake::ChildEnds;
 use crate::error::{Context, Error};

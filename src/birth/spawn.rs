@@ -1,15 +1,29 @@
-//! The birth of a container's first process, read top to bottom in the order things happen:
+//! The birth of a container's first process, the runtime's side, read top to bottom in the order
+//! things happen (the steps are birth/steps.rs's; the container's side is child.rs):
 //!
-//! 1. the handshake's channels and the sealed exec stub,
-//! 2. the child's stack,
-//! 3. clone3 into the new namespaces (and, on cgroup v2, straight into the cgroup),
-//! 4. the cgroup, for kernels or layouts where the child could not be born in it,
-//! 5. the user namespace's id maps, when the container has one, and (`--userns auto`) the
-//!    idmapped trees of its rootfs and volumes,
-//! 6. the network: the veth peer goes into the child's namespace,
-//! 7. the release ("go"), and the child's report: running, ready (OCI) or failed; joining a
-//!    running container, the process it sees is the exec stub's fork, which we inherit,
-//! 8. the user's terminal handed over to the container's pty.
+//! 1. channels: the handshake's (handshake.rs): a "go" pipe (runtime -> child), a report pipe
+//!    (child -> runtime, its write end `O_CLOEXEC`), a `socketpair` for the pty master when there
+//!    is a terminal; and the exec stub, a tiny static program embedded in contain, copied into a
+//!    `memfd_create` file and sealed (`F_ADD_SEALS`: no write, grow, shrink or unseal).
+//! 2. stack: `mmap` of the child's stack and a `PROT_NONE` guard page below it (clone.rs).
+//! 3. namespaces: `clone3` with `CLONE_NEWPID|NEWUTS|NEWNS|NEWIPC|NEWNET` (and `CLONE_NEWUSER`
+//!    without root), on that stack, and on cgroup v2 `CLONE_INTO_CGROUP`, so the child is born in
+//!    its cgroup. `exec` clones no namespace: its child joins the container's itself and stays in
+//!    our PID namespace, where the container cannot see it; we become a child subreaper
+//!    (`prctl(PR_SET_CHILD_SUBREAPER)`) first.
+//! 4. cgroup: where the child could not be born in its cgroup (v1, or a kernel that refuses it),
+//!    its pid written to `cgroup.procs`.
+//! 5. id maps: a user namespace's `/proc/PID/uid_map` and `gid_map`, written by us (after `deny`
+//!    into `setgroups` for an unprivileged single-id map) or by `newuidmap`/`newgidmap`; with
+//!    `--userns auto`, the idmapped trees of its rootfs and volumes.
+//! 6. network: `--net veth`'s pair, its peer put in the child's network namespace (net/).
+//! 7. release: the "go" byte; with a terminal, the pty master (`SCM_RIGHTS`); joining a running
+//!    container, the stub's `P` and the pid of the process it forked, on which we reap our child,
+//!    which makes the fork ours, and write `r`. Then the report: the child's word that it is about
+//!    to exec, then EOF (the exec closed the last copy of the pipe), means the command runs; EOF
+//!    without it means the child died in its setup (125); otherwise it carries the failing step
+//!    and errno, or (OCI `create`) "ready".
+//! 8. terminal: the user's terminal handed over to the container's pty.
 //!
 //! `spawn` knows nothing of names, records, `--detach`, leases or usage reports: `run`, `exec` and
 //! OCI `create` (the lifecycles in `lifecycle/`) prepare a `Birth` and decide what to do with what

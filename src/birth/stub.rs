@@ -1,5 +1,5 @@
 //! The exec stub, runtime side: the container's command is exec'd by a tiny program of ours
-//! (src/stub/program.rs, built by build.rs), which the child enters from a sealed memfd.
+//! (src/birth/stub/program.rs, built by build.rs), which the child enters from a sealed memfd.
 //!
 //! Why: until its last execve, the child is a copy of the runtime, so its executable is the host's
 //! contain binary. If that process exec'd the image's `/bin/sh` itself, and the image had made it
@@ -95,7 +95,7 @@ pub fn sealed() -> Result<Fd, Error> {
     Ok(memfd)
 }
 
-/// The stub's argv, as its protocol (see src/stub/program.rs) wants it: the report descriptor in
+/// The stub's argv, as its protocol (see src/birth/stub/program.rs) wants it: the report descriptor in
 /// decimal, the mode, the paths to try in order, an empty separator, then the command's own argv.
 pub fn argv(report_fd: i32, mode: Mode, candidates: &[String], command: &[CString]) -> Result<Vec<CString>, Errno> {
     let mut argv = vec![sys::cstring(&report_fd.to_string())?, sys::cstring(&mode.word())?];

@@ -1,4 +1,4 @@
-//! Network: interface flags and indexes through ioctls, and rtnetlink requests (see net.rs and
+//! Network: interface flags and indexes through ioctls, and rtnetlink requests (see net/mod.rs and
 //! netlink.rs for what is sent).
 
 use sc::syscall;

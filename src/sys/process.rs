@@ -94,7 +94,7 @@ pub fn capset(effective: [u32; 2], permitted: [u32; 2], inheritable: [u32; 2]) -
 }
 
 /// prctl(2) PR_SET_SECCOMP, SECCOMP_MODE_FILTER: from here on, every system call of this process
-/// and of what it execs passes `program` (see seccomp.rs). Needs no_new_privs set first, or
+/// and of what it execs passes `program` (see policy/seccomp/). Needs no_new_privs set first, or
 /// CAP_SYS_ADMIN.
 pub fn install_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
     let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut libc::sock_filter };

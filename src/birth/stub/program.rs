@@ -2,7 +2,7 @@
 //! where the container could see the process that prepared it, the fork of the one it does see.
 //!
 //! Not a module of the crate: build.rs compiles this file on its own (no_std, no libc, static) and
-//! the runtime embeds the result (`src/stub.rs`), copies it into a sealed memfd and enters it with
+//! the runtime embeds the result (`src/birth/stub.rs`), copies it into a sealed memfd and enters it with
 //! execveat. Why: a process whose executable is the runtime's host binary must never be reachable
 //! from a container. A `#!/proc/self/exe` interpreter line would run the host binary inside the
 //! container, where /proc/PID/exe hands it to the container to overwrite (CVE-2019-5736); and a

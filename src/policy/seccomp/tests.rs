@@ -1,4 +1,4 @@
-//! Unit tests of `seccomp.rs`, a child module of it (`use super::*` sees its private items).
+//! Unit tests of `seccomp/mod.rs`, a child module of it (`use super::*` sees its private items).
 
 use libc::seccomp_data;
 
