@@ -56,9 +56,28 @@ pub fn format_table(rows: &[[String; 5]]) -> String {
     out
 }
 
+/// "42s ago", "3m ago", "5h ago", "2d ago".
+pub fn format_age(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(format_age(0), "0s ago");
+        assert_eq!(format_age(59), "59s ago");
+        assert_eq!(format_age(60), "1m ago");
+        assert_eq!(format_age(7200), "2h ago");
+        assert_eq!(format_age(3 * 86400 + 5), "3d ago");
+    }
 
     #[test]
     fn ids_are_single_safe_path_components() {

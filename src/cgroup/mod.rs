@@ -21,8 +21,8 @@ pub mod usage;
 
 use std::time::{Duration, Instant};
 
-use self::delegation::delegated_top;
 pub use self::delegation::{delegated_subtree, Tree};
+use self::delegation::{delegated_top, enable_v2_controllers, inherit_cpuset};
 pub use self::limits::{describe_limits, Limits, CPU_PERIOD_US};
 use self::limits::{
     limit_writes, needed_v2_controllers, parse_oom_kills, LimitWrite, V1_MEMORY_LIMIT, V1_MEMORY_SWAP_LIMIT,
@@ -567,24 +567,6 @@ fn mounted_hierarchies() -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
-/// A new v1 cpuset cgroup starts with no cpus and no memory nodes, and no process can join it
-/// until it has some: it gets its parent's.
-fn inherit_cpuset(controller: &str, dir: &str) -> Result<(), Error> {
-    if controller != "cpuset" {
-        return Ok(());
-    }
-    let parent = dir.rsplit_once('/').map_or(CGROUP_ROOT, |(parent, _)| parent);
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        let own = format!("{dir}/{file}");
-        if sys::read_file_if_present(&own).is_some_and(|v| v.trim().is_empty()) {
-            let inherited =
-                sys::read_file(&cpath(&format!("{parent}/{file}"))?).step(|| format!("read({parent}/{file})"))?;
-            sys::write_file(&cpath(&own)?, inherited.trim()).step(|| format!("write({own})"))?;
-        }
-    }
-    Ok(())
-}
-
 /// The pids in one cgroup directory.
 fn procs_in(dir: &str) -> Vec<i32> {
     sys::read_file_if_present(&format!("{dir}/cgroup.procs"))
@@ -624,36 +606,6 @@ fn signal_if_within(pid: i32, path: &str, sig: i32) -> Result<(), Error> {
 /// v2's cgroup.events with `frozen 1`, or v1's freezer.state `FROZEN`.
 fn reads_frozen(text: &str) -> bool {
     text.trim() == "FROZEN" || text.lines().any(|line| line.trim() == "frozen 1")
-}
-
-/// On v2 a controller's files only appear in a child cgroup once the parent lists it in
-/// cgroup.subtree_control; minimal VMs boot with it empty. Every `wanted` controller the kernel
-/// has is enabled (the usage report reads their counters); a missing `needed` one is an error.
-fn enable_v2_controllers(dir: &str, needed: &[&str], wanted: &[&str]) -> Result<(), Error> {
-    let available_file = format!("{dir}/cgroup.controllers");
-    let available = sys::read_file(&cpath(&available_file)?).step(|| format!("read({available_file})"))?;
-    let subtree_file = format!("{dir}/cgroup.subtree_control");
-    let enabled = sys::read_file(&cpath(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
-    let listed = |list: &str, controller: &str| list.split_whitespace().any(|c| c == controller);
-    if let Some(missing) = needed.iter().find(|c| !listed(&available, c)) {
-        return Err(Error::Setup(format!(
-            "the cgroup v2 {missing} controller is not available in {available_file} ({:?})",
-            available.trim()
-        )));
-    }
-    let mut to_enable: Vec<String> = Vec::new();
-    for controller in wanted.iter().chain(needed) {
-        let word = format!("+{controller}");
-        if listed(&available, controller) && !listed(&enabled, controller) && !to_enable.contains(&word) {
-            to_enable.push(word);
-        }
-    }
-    if !to_enable.is_empty() {
-        let line = to_enable.join(" ");
-        log!("enabling cgroup controllers: {line}");
-        sys::write_file(&cpath(&subtree_file)?, &line).step(|| format!("write({subtree_file}, {line:?})"))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -15,9 +15,9 @@
 //! Strings are escaped as JSON requires (`json::write_string`): a command line may hold anything.
 
 use crate::json::write_string;
-use crate::lifecycle::manage::format_age;
+
 use crate::lifecycle::state::Record;
-use crate::text::{format_table, printable};
+use crate::text::{format_age, format_table, printable};
 
 /// One container as listed.
 pub struct Listed {
