@@ -26,12 +26,12 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::birth::child::{Output, ProcessLimits};
-use crate::birth::handshake::Report;
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::manage;
+use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::state::{Entry, Kind, Record};
 use crate::lifecycle::{oci, run};
 use crate::live::supervise::{self, exit_code};
@@ -88,25 +88,16 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
         &signals,
         &mut |_| Ok(()),
     )?;
-    let failure = match started.report {
-        Report::Running => None,
-        Report::Failed(failure) => {
-            if !failure.said {
-                let message = if record.kind == Kind::Oci { oci::oci_words(&failure.message) } else { failure.message };
-                crate::log::error(&message);
-            }
-            Some(failure.exit_code)
-        }
-        Report::Ready => Some(crate::birth::handshake::EXIT_SETUP_FAILED),
-    };
+    let words = if record.kind == Kind::Oci { Words::Engine } else { Words::Contain };
+    let failure = prepare::outcome(started.report, Awaited::Command, words).err().map(|failure| {
+        prepare::say(&failure);
+        failure.exit_code
+    });
     if exec.detach {
         // The engine (conmon, a subreaper) reaps the process; we only say which it is.
         let child = started.child.leave();
         if let Some(path) = &exec.pid_file {
-            let tmp = format!("{path}.tmp");
-            sys::write_file_new(sys::Dir::Cwd, &cpath(&tmp)?, child.to_string().as_bytes(), 0o644)
-                .step(|| format!("write({tmp})"))?;
-            sys::rename(sys::Dir::Cwd, &cpath(&tmp)?, &cpath(path)?).step(|| format!("rename({tmp}, {path})"))?;
+            prepare::write_pid_file(path, child)?;
         }
         return Ok(failure.unwrap_or(0));
     }

@@ -20,7 +20,7 @@
 //! that a forged record cannot make a host process an init that `exec` joins or `kill` signals.
 //! Signals then go through that pidfd.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::birth::userns;
 use crate::cgroup::{self, Cgroup};
@@ -388,7 +388,7 @@ fn stop_cgroup(cgroup: &Cgroup, id: &str, timeout: Duration) -> Result<(), Error
 
 /// `contain list`: a table of the containers; leftovers found on the way are removed.
 pub fn list(states: &[StateDir]) -> Result<i32, Error> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = sys::unix_time();
     let mut rows = vec![["ID", "PID", "STATUS", "CREATED", "COMMAND"].map(String::from)];
     let row = |id: &str, record: Option<&Record>, status: &str| {
         [

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod lease;
 pub mod manage;
 pub mod oci;
+pub mod prepare;
 pub mod roots;
 pub mod run;
 pub mod state;
@@ -21,7 +22,7 @@ pub mod state;
 use crate::cli::Global;
 use crate::error::Error;
 use crate::sys;
-use state::{Entry, Leave, Phase, Record, StateDir, DEFAULT_ROOT};
+use state::{StateDir, DEFAULT_ROOT};
 
 /// The state directory: `--root`, or the default every command of the same user shares (an
 /// engine's cleanup `delete` comes without the `--root` its `create` had). Root's is /run/contain;
@@ -146,49 +147,6 @@ fn usable(dir: &str, uid: u32) -> Result<(), String> {
         return Err(format!("{dir} is not yours (owner uid {})", st.st_uid));
     }
     sys::can_write(&path).map_err(|errno| format!("{dir} cannot be written ({errno})"))
-}
-
-/// The container's entry, claimed: its lock is held (so nobody takes it for a leftover) until the
-/// container is done with. Dropping it on an error path removes everything in it, so a failed
-/// start never blocks its name; `release` leaves what the user asked to keep.
-pub struct Claim<'a> {
-    pub state: &'a StateDir,
-    pub entry: Entry,
-    pub leave: Leave,
-}
-
-impl Claim<'_> {
-    /// The container ended with `code`: a `--detach` container's log stays, marked exited with the
-    /// code; a `--keep` layer stays, marked kept; everything else goes.
-    pub fn release(self, record: &Record, code: i32) -> Result<(), Error> {
-        let result = self.entry.clear(self.leave).and_then(|()| {
-            let phase = match (self.leave.log, self.leave.layer) {
-                (true, _) => Some(Phase::Exited(Some(code))),
-                (false, true) => Some(Phase::Kept),
-                (false, false) => None,
-            };
-            match phase {
-                Some(phase) => self.entry.write_record(&Record { phase, init: None, ..record.clone() }),
-                None => self.state.remove_if_empty(&self.entry),
-            }
-        });
-        std::mem::forget(self);
-        result
-    }
-
-    /// The entry stays as it is: the container lives on without its creator (OCI `create`), or
-    /// what could not be removed is left, with the record the next sweep finds it by.
-    pub fn keep(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = self.entry.clear(Leave::default()).and_then(|()| self.state.remove_if_empty(&self.entry)) {
-            crate::log::error(&err);
-        }
-    }
 }
 
 /// The OCI commands need root (rootless containers are `contain run`'s).

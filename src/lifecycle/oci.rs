@@ -9,7 +9,7 @@
 //! Under an engine, the runtime's stderr is the container's: diagnostics go to `--log` (log.rs).
 
 use std::ffi::CString;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::birth::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
 use crate::birth::handshake::Report;
@@ -20,10 +20,9 @@ use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
-use crate::lifecycle::state::{
-    Entry, Kind, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, CONFIG, EXEC_FIFO,
-};
-use crate::lifecycle::{require_root, roots, state_dir, Claim};
+use crate::lifecycle::prepare::{self, Awaited, Links, Words};
+use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, StateDir, CONFIG, EXEC_FIFO};
+use crate::lifecycle::{require_root, roots, state_dir};
 use crate::live::supervise;
 use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Checked};
@@ -124,8 +123,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         false => format!("{}/{}", bundle.path, spec.root.path),
     };
     let bad_root = |why: String| Error::Setup(format!("root.path {root_path:?}: {why}"));
-    let rootfs = Checked::open_following(&root_path).map_err(bad_root)?;
-    state.refuse_exposure(&rootfs).map_err(bad_root)?;
+    let rootfs = prepare::open_host_path(&state, &root_path, Links::Followed, bad_root)?;
     let (plan, bind_requests) = mounts::oci_plan(&spec).map_err(Error::Setup)?;
     let plan = match &init_into {
         Some(fd) => mounts::proc_of_pid_namespace(plan, fd.raw()),
@@ -135,8 +133,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         .iter()
         .map(|bind| {
             let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
-            let source = Checked::open_following(&bind.source).map_err(bad)?;
-            state.refuse_exposure(&source).map_err(bad)?;
+            let source = prepare::open_host_path(&state, &bind.source, Links::Followed, bad)?;
             Ok(BindSource { source, how: bind.how, cloned: None, idmap: false })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -159,11 +156,11 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         .map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
 
     // --- The name, the record, the cgroup, the FIFO. ---
-    let claim = claim(&state, id)?;
+    let claim = prepare::claim(&state, id, Kind::Oci, Leave::default())?;
     let mut record = Record {
         kind: Kind::Oci,
         phase: Phase::Creating,
-        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        created: sys::unix_time(),
         rootfs: rootfs.path.clone(),
         workdir: spec.process.cwd.clone(),
         bundle: bundle.path.clone(),
@@ -250,16 +247,12 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
             hooks::run(&spec.hooks.create_runtime, "createRuntime", &state)
         },
     )?;
-    match started.report {
-        Report::Ready => {}
-        Report::Failed(failure) => return Err(Error::Setup(oci_words(&failure.message))),
-        Report::Running => return Err(Error::Setup("the container's command ran before start".into())),
-    }
+    prepare::outcome(started.report, Awaited::Ready, Words::Engine).map_err(|failure| Error::Setup(failure.message))?;
     record.phase = Phase::Created;
     record.init = ProcessRef::of(started.child.pid)?;
     claim.entry.write_record(&record)?;
     if let Some(path) = &create.pid_file {
-        write_pid_file(path, started.child.pid)?;
+        prepare::write_pid_file(path, started.child.pid)?;
     }
     // The container lives on, kept by its init: nothing of it may be undone on our way out.
     started.child.leave();
@@ -301,20 +294,6 @@ fn private_namespace(flag: u64, created: u64, joins: &[(u64, Fd)]) -> Result<boo
 /// is dropped unmounted.
 fn proc_takes_pidns(namespace: &Fd) -> bool {
     sys::fsopen(c"proc").and_then(|context| sys::fsconfig_set_fd(&context, c"pidns", namespace.raw())).is_ok()
-}
-
-/// The words engines map to exit codes (podman: 127 for "executable file not found", 126 for
-/// "permission denied"), after contain's own `step: ERRNO (n)` message.
-pub fn oci_words(message: &str) -> String {
-    let exec = message.starts_with("execve(");
-    let words = if exec && message.contains("ENOENT") {
-        "executable file not found in $PATH: no such file or directory"
-    } else if exec && message.contains("EACCES") {
-        "permission denied"
-    } else {
-        return message.to_string();
-    };
-    format!("{message}: {words}")
 }
 
 /// bundle/config.json, parsed, and the bytes it was parsed from (for the entry's copy).
@@ -461,35 +440,6 @@ fn own_cgroup() -> String {
     line(&|c| c.split(',').any(|c| c == "memory")).or_else(|| line(&|c| c.is_empty())).unwrap_or_default()
 }
 
-/// Takes the name for a new OCI container: only a leftover gives way (an engine deletes its
-/// stopped containers itself).
-fn claim<'a>(state: &'a StateDir, id: &str) -> Result<Claim<'a>, Error> {
-    let exists = || Error::Setup(format!("container {id} already exists"));
-    match state.reserve(id)? {
-        Some(Reserved::Fresh(entry)) => Ok(Claim { state, entry, leave: Default::default() }),
-        Some(Reserved::Reclaimed(entry, old)) => {
-            let leftover = match *old {
-                RecordRead::Missing | RecordRead::Broken => None,
-                RecordRead::Valid(record) if record.kind == Kind::Oci && record.phase == Phase::Creating => {
-                    Some(record)
-                }
-                _ => return Err(exists()),
-            };
-            manage::clean_leftover(state, &entry, leftover.as_deref(), Default::default())?;
-            Ok(Claim { state, entry, leave: Default::default() })
-        }
-        None => Err(exists()),
-    }
-}
-
-/// Writes `pid` to `path` whole (a temporary file renamed over it), as runc does: an engine that
-/// polls for the file never reads half of it.
-fn write_pid_file(path: &str, pid: i32) -> Result<(), Error> {
-    let tmp = format!("{path}.tmp");
-    sys::write_file_new(Dir::Cwd, &cpath(&tmp)?, pid.to_string().as_bytes(), 0o644).step(|| format!("write({tmp})"))?;
-    sys::rename(Dir::Cwd, &cpath(&tmp)?, &cpath(path)?).step(|| format!("rename({tmp}, {path})"))
-}
-
 /// The entry of an existing container, or containerd's "does not exist".
 fn entry(state: &StateDir, id: &str) -> Result<Entry, Error> {
     state.entry(id)?.ok_or_else(|| does_not_exist(id))
@@ -557,9 +507,8 @@ fn start(global: &Global, id: &str) -> Result<i32, Error> {
         .step(|| format!("unlink({}/exec.fifo)", entry.path))?;
     let name = record.command.split(' ').next().unwrap_or("").to_string();
     // The init is not our child: how it ended, if it did, is not ours to tell.
-    if let Report::Failed(failure) = Report::from_stub(&said, &name) {
-        return Err(Error::Setup(oci_words(&failure.message)));
-    }
+    prepare::outcome(Report::from_stub(&said, &name), Awaited::Command, Words::Engine)
+        .map_err(|failure| Error::Setup(failure.message))?;
     record.phase = Phase::Running;
     entry.write_record(&record)?;
     let running = State { status: "running", ..state };
@@ -602,13 +551,9 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
             &signals,
             &mut |_| Ok(()),
         )?;
-        match started.report {
-            Report::Running => Ok(started.child.leave()),
-            Report::Failed(failure) => {
-                Err(Error::Setup(format!("startContainer hook {}: {}", hook.path, failure.message)))
-            }
-            Report::Ready => Err(Error::Setup(format!("startContainer hook {}: not started", hook.path))),
-        }
+        prepare::outcome(started.report, Awaited::Command, Words::Contain)
+            .map_err(|failure| Error::Setup(format!("startContainer hook {}: {}", hook.path, failure.message)))?;
+        Ok(started.child.leave())
     };
     hooks::run_with(&spec.hooks.start_container, "startContainer", state, &mut enter)
 }
@@ -890,18 +835,5 @@ mod tests {
         );
         assert_eq!(systemd_path("", "", "x").as_deref(), Some("/system.slice/x.scope"));
         assert_eq!(systemd_path("machine", "p", "x"), None, "not a slice");
-    }
-
-    #[test]
-    fn messages_carry_the_words_engines_match() {
-        assert_eq!(
-            oci_words("execve(nope): ENOENT (2)"),
-            "execve(nope): ENOENT (2): executable file not found in $PATH: no such file or directory"
-        );
-        assert_eq!(
-            oci_words("execve(/etc/passwd): EACCES (13)"),
-            "execve(/etc/passwd): EACCES (13): permission denied"
-        );
-        assert_eq!(oci_words("mount(proc, /proc): EBUSY (16)"), "mount(proc, /proc): EBUSY (16)");
     }
 }

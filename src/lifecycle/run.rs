@@ -5,10 +5,9 @@
 //! nothing behind.
 
 use std::ffi::OsString;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::birth::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
-use crate::birth::handshake::Report;
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
@@ -17,10 +16,9 @@ use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::lifecycle::detach;
 use crate::lifecycle::manage;
-use crate::lifecycle::state::{
-    Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, Reserved, StateDir, LAYER, MERGED, UPPER, WORK,
-};
-use crate::lifecycle::{roots, Claim};
+use crate::lifecycle::prepare::{self, Awaited, Links, Words};
+use crate::lifecycle::roots;
+use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, StateDir, LAYER, MERGED, UPPER, WORK};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Checked, Step};
@@ -161,7 +159,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
     }
     refuse_name_elsewhere(&states, &id)?;
-    let claim = claim_name(&state, &id, Leave { layer: spec.keep, log: spec.detach })?;
+    let claim = prepare::claim(&state, &id, Kind::Run, Leave { layer: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there),
     // and the container's output goes to its log through this relay.
     let log_path = format!("{}/log", state.dir_of(&id));
@@ -170,7 +168,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let started_at = Instant::now();
     let mut record = Record {
         kind: Kind::Run,
-        created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        created: sys::unix_time(),
         rootfs: rootfs.path.clone(),
         workdir: spec.workdir.clone().unwrap_or_else(|| "/".into()),
         overlay: spec.overlay,
@@ -288,8 +286,8 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     )?;
 
     // --- What the report said, then the container's life. ---
-    let failure = match started.report {
-        Report::Running => {
+    let failure = match prepare::outcome(started.report, Awaited::Command, Words::Contain) {
+        Ok(()) => {
             // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
             // exec. A record that cannot be written is no reason to stop a running container.
             record.phase = Phase::Running;
@@ -303,14 +301,9 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             }
             None
         }
-        Report::Failed(failure) => {
-            if !failure.said {
-                crate::log::error(&failure.message);
-            }
+        Err(failure) => {
+            prepare::say(&failure);
             Some(failure)
-        }
-        Report::Ready => {
-            Some(crate::birth::handshake::Failure::setup(Error::Setup("the child waits for an OCI start".into())))
         }
     };
     if let Some(background) = &mut background {
@@ -492,50 +485,6 @@ fn privileges(spec: &RunSpec) -> Result<Privileges, Error> {
     Privileges::confined(identity, caps, available)
 }
 
-/// Takes the name `id`, or says who holds it. What a container that ended left under the name
-/// (an exited `--detach` container's log, a leftover) gives way to the new run; a kept layer, a
-/// running container or another version's record does not.
-fn claim_name<'a>(state: &'a StateDir, id: &str, leave: Leave) -> Result<Claim<'a>, Error> {
-    let taken =
-        |what: &str| Error::Setup(format!("{} holds {what}: remove it or choose another --name", state.dir_of(id)));
-    let mut reserved = state.reserve(id)?;
-    if reserved.is_none() {
-        // Held: by a container being set up or running (taken: said at once), or by one that just
-        // ended (its runtime, or a sweep, is cleaning it up): the name is free in a moment.
-        if let Some(entry) = state.entry(id)? {
-            manage::claimed_status(&entry)?;
-        }
-        reserved = state.reserve(id)?;
-    }
-    match reserved {
-        Some(Reserved::Fresh(entry)) => Ok(Claim { state, entry, leave }),
-        Some(Reserved::Reclaimed(entry, old)) => {
-            match *old {
-                RecordRead::Valid(record) if record.phase == Phase::Kept => {
-                    return Err(taken("a kept --overlay layer"))
-                }
-                RecordRead::Valid(record) if record.kind == Kind::Oci => {
-                    return Err(taken("an OCI container (contain delete, or contain gc ID)"))
-                }
-                RecordRead::OtherVersion => return Err(taken("a record of another contain version")),
-                // An ended --detach container: its log gives way.
-                RecordRead::Valid(record) if matches!(record.phase, Phase::Exited(_)) => {
-                    entry.clear(Leave::default())?
-                }
-                RecordRead::Valid(record) => {
-                    manage::clean_leftover(state, &entry, Some(&*record), Leave::default())?;
-                    log!("removed the leftovers of a container named {id} (its runtime died)");
-                }
-                RecordRead::Missing | RecordRead::Broken => {
-                    manage::clean_leftover(state, &entry, None, Leave::default())?;
-                }
-            }
-            Ok(Claim { state, entry, leave })
-        }
-        None => Err(Error::Setup(format!("a container named {id} is already running: choose another --name"))),
-    }
-}
-
 /// Refuses the name `id` when it lives in another of the user's state directories (`elsewhere`,
 /// see `lifecycle::state_dirs`), so that a user's containers never split between two: what only a
 /// dead runtime left there does not count. (Two runs of one name that choose two directories at
@@ -562,19 +511,19 @@ fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> 
     Ok(())
 }
 
-/// `--rootfs`, checked (see `mounts::Checked`): the child uses the very directory checked here.
+/// `--rootfs`, checked (see `prepare::open_host_path`): the child uses the very directory checked
+/// here.
 fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
     let bad = |why: String| Error::Usage(format!("--rootfs {path:?}: {why}"));
-    let rootfs = Checked::open(path).map_err(bad)?;
+    let rootfs = prepare::open_host_path(state, path, Links::Refused, bad)?;
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
     }
-    state.refuse_exposure(&rootfs).map_err(bad)?;
     Ok(rootfs)
 }
 
-/// Each `--volume` source, checked (see `mounts::Checked`): what gets bind-mounted is the very
-/// object checked here (a FIFO there is only a file: O_PATH never blocks).
+/// Each `--volume` source, checked (see `prepare::open_host_path`): what gets bind-mounted is the
+/// very object checked here (a FIFO there is only a file: O_PATH never blocks).
 fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>, Error> {
     volumes
         .iter()
@@ -586,8 +535,7 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>,
                     volume.host
                 ))
             };
-            let source = Checked::open(&volume.host).map_err(bad)?;
-            state.refuse_exposure(&source).map_err(bad)?;
+            let source = prepare::open_host_path(state, &volume.host, Links::Refused, bad)?;
             Ok(BindSource::volume(source, volume.read_only))
         })
         .collect()
