@@ -7,7 +7,7 @@
 //! reports why not over the handshake (`handshake.rs`) and exits with 125, 126 or 127.
 
 use std::convert::Infallible;
-use std::ffi::c_int;
+use std::ffi::{c_int, CString};
 
 use crate::birth::handshake::{ChildEnds, Failure};
 use crate::compat;
@@ -30,21 +30,61 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// Everything the child needs, prepared by the parent before clone3 (so the child allocates little
 /// and decides nothing the parent could not check first).
 pub struct ChildConfig {
-    /// Make a new container, or join a running one.
     pub setup: Setup,
-    pub command: CommandLine,
+    /// The process as the lifecycle described it, its command made ready for the exec stub.
+    pub process: ContainerProcess<CommandLine>,
+    pub handshake: ChildEnds,
+    /// The user namespace the command runs in denies setgroups (see userns.rs), as the runtime
+    /// knows: the command keeps the groups it was born with.
+    pub setgroups_denied: bool,
+}
+
+/// The container's process, one description from the lifecycle that fills it in (from the command
+/// line, a bundle, an engine's process file, a record) down to the child: what it runs, as whom,
+/// within which limits, where its output goes, who keeps it, and what it waits for first.
+pub struct ContainerProcess<C> {
+    /// What it runs: the `Invocation` the lifecycle gives `spawn`, the `CommandLine` it makes of it
+    /// for the child.
+    pub command: C,
     pub privileges: Privileges,
     pub limits: ProcessLimits,
     /// Where the command's output goes besides the terminal it inherits.
     pub output: Output,
-    pub handshake: ChildEnds,
-    /// Who keeps the container: the runtime (the child dies with it) or nobody (OCI).
-    pub kept_by_runtime: bool,
-    /// The user namespace the command runs in denies setgroups (see userns.rs), as the runtime
-    /// knows: the command keeps the groups it was born with.
-    pub setgroups_denied: bool,
+    pub keeper: Keeper,
     /// OCI `create`: wait for `start` before the command.
     pub start_gate: Option<StartGate>,
+}
+
+impl<C> ContainerProcess<C> {
+    /// `command`, run with `privileges` and nothing else asked for: the limits it inherits, its
+    /// output where the runtime's goes, kept by the runtime, at once.
+    pub fn new(command: C, privileges: Privileges) -> ContainerProcess<C> {
+        let (limits, output, keeper, start_gate) = (ProcessLimits::default(), Output::Inherited, Keeper::Runtime, None);
+        ContainerProcess { command, privileges, limits, output, keeper, start_gate }
+    }
+
+    /// The same process, running `command` (what `spawn` makes of the lifecycle's).
+    pub fn running<D>(self, command: D) -> ContainerProcess<D> {
+        let ContainerProcess { command: _, privileges, limits, output, keeper, start_gate } = self;
+        ContainerProcess { command, privileges, limits, output, keeper, start_gate }
+    }
+}
+
+/// The command as the user (or the bundle, or the engine) gave it.
+pub struct Invocation {
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    /// PATH inside the container, where a bare name is looked up.
+    pub search_path: String,
+    pub workdir: String,
+}
+
+/// Who keeps the container's process: the runtime (the process dies with it), or nobody (an OCI
+/// container's init, an `exec --detach` process: an engine waits for it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keeper {
+    Runtime,
+    Nobody,
 }
 
 /// The command and where it runs, ready for the exec stub (see stub.rs), which execs it.
@@ -151,6 +191,37 @@ pub struct NewContainer {
 }
 
 impl NewContainer {
+    /// A container of `rootfs` with the mounts of `plan` (and the bind sources it names), and
+    /// nothing else asked for: namespaces of its own (mount, network with only `lo`, cgroup), no
+    /// user namespace, a writable root whose missing mount points are made, device nodes usable,
+    /// no hostname, sysctls, masks, namespaces to join or hooks. Each lifecycle names what it
+    /// sets besides (`NewContainer { ..NewContainer::new(..) }`).
+    pub fn new(rootfs: Checked, plan: Vec<Step>, binds: Vec<BindSource>) -> NewContainer {
+        NewContainer {
+            hostname: None,
+            domainname: None,
+            rootfs,
+            host_mounts: false,
+            overlay: None,
+            read_only: false,
+            make_mount_points: true,
+            nodev: false,
+            plan,
+            binds,
+            sysctls: Vec::new(),
+            masks: Vec::new(),
+            net: ContainerNet::Own(None),
+            joins: Vec::new(),
+            pid_namespace: None,
+            user_namespace: false,
+            idmapped_root: None,
+            cgroup_namespace: true,
+            propagation: None,
+            runtime_hooks: false,
+            container_hooks: (Vec::new(), String::new()),
+        }
+    }
+
     /// The detached trees the runtime idmaps before "go" (`--userns auto`: the rootfs, and the
     /// volumes marked `idmap`), each with the path it was cloned from.
     pub fn idmapped_trees(&self) -> Vec<(&Fd, &str)> {
@@ -200,7 +271,7 @@ fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
 /// The in-container setup, in order. Returns the pty's slave end when there is one.
 fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     config.handshake.close_runtime_ends();
-    if config.kept_by_runtime {
+    if config.process.keeper == Keeper::Runtime {
         // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
         // died before this point is noticed as end-of-file on the pipe instead.
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
@@ -217,13 +288,13 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     // descriptor we inherited (close_range's fallback lists it). (Whether setgroups is denied, the
     // runtime tells: see `ChildConfig`.) The OOM score and close-on-exec hold until the exec; every
     // descriptor contain opens from here on is close-on-exec already.
-    if let Some(score) = config.limits.oom_score_adj {
+    if let Some(score) = config.process.limits.oom_score_adj {
         sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
             .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
     }
-    compat::mark_cloexec_from(3 + config.limits.preserve_fds)?;
+    compat::mark_cloexec_from(3 + config.process.limits.preserve_fds)?;
 
-    let workdir = &config.command.workdir;
+    let workdir = &config.process.command.workdir;
     let working_directory = match &config.setup {
         Setup::Create(container) => create_container(container, workdir, &config.handshake)?,
         Setup::Join { init_pidfd, namespaces, .. } => {
@@ -505,7 +576,8 @@ fn root_is_initramfs() -> bool {
 /// bounding set is what counts for root: execve gives uid 0 every capability in it, so dropping
 /// from it is what really takes one away.
 fn drop_privileges(config: &ChildConfig) -> Result<(), Error> {
-    let ChildConfig { privileges, kept_by_runtime, setgroups_denied, handshake, .. } = config;
+    let ChildConfig { process, setgroups_denied, handshake, .. } = config;
+    let ContainerProcess { privileges, keeper, .. } = process;
     let Privileges { identity, bounding, effective, permitted, inheritable, ambient, no_new_privs, seccomp } =
         privileges;
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the command may not
@@ -550,7 +622,7 @@ fn drop_privileges(config: &ChildConfig) -> Result<(), Error> {
     if *no_new_privs {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(|| "prctl(PR_SET_NO_NEW_PRIVS, 1)".into())?;
     }
-    if *kept_by_runtime {
+    if *keeper == Keeper::Runtime {
         // The kernel clears the parent-death signal when the uid changes: set it again, then make
         // sure the runtime did not die in between (its signal would have gone nowhere).
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
@@ -568,7 +640,7 @@ fn drop_privileges(config: &ChildConfig) -> Result<(), Error> {
 /// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
 /// stub.rs for why not this process itself).
 fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
-    let command = &config.command;
+    let command = &config.process.command;
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
     // command. (SIGKILL and SIGSTOP cannot be changed, and need not be.)
@@ -578,8 +650,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
-    apply_limits(&config.limits).map_err(Failure::setup)?;
-    match (&pty, &config.output) {
+    apply_limits(&config.process.limits).map_err(Failure::setup)?;
+    match (&pty, &config.process.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {
             for target in [1, 2] {
@@ -588,7 +660,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         }
         (None, Output::Inherited) => {}
     }
-    if config.start_gate.is_some() {
+    if config.process.start_gate.is_some() {
         // A command that is not there, or cannot be run, fails `create`, as in runc and crun
         // (engines tell the user 127 or 126 then); the stub still makes the real search when
         // `start` lets it exec.
@@ -599,7 +671,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     // Before any wait for `start`: a created container's init is, until its command, no more
     // privileged than the command will be (as runc's standard init).
     drop_privileges(config).map_err(Failure::setup)?;
-    match &config.start_gate {
+    match &config.process.start_gate {
         // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
         // the report pipe closes at the stub's execve (or, where the stub forks the init into the
         // bundle's PID namespace, once the fork is the runtime's), and `create` returns then.

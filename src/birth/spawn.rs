@@ -16,9 +16,7 @@
 //! it gives back. What the child does on its side is in `child.rs`; how the two talk, in
 //! `handshake.rs`.
 
-use std::ffi::CString;
-
-use crate::birth::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
+use crate::birth::child::{self, ChildConfig, CommandLine, ContainerProcess, Invocation, Keeper, Setup, StartGate};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
 use crate::birth::stub;
@@ -28,21 +26,12 @@ use crate::error::{Context, Error};
 use crate::live::supervise::Running;
 use crate::live::tty::{Relay, Terminal};
 use crate::net::{HostEnd, Veth};
-use crate::policy::caps::Privileges;
 use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
-    /// Build a new container or join a running one (`contain exec`).
     pub setup: Setup,
-    pub command: Command,
-    pub privileges: Privileges,
-    pub limits: ProcessLimits,
-    pub output: Output,
-    /// The runtime keeps the container (the child dies with it), or nobody does (OCI).
-    pub kept_by_runtime: bool,
-    /// OCI `create`: the child waits for `start` after setup.
-    pub start_gate: Option<StartGate>,
+    pub process: ContainerProcess<Invocation>,
     /// The container's pty: relayed to the user's terminal, or its master sent to an engine's
     /// console socket.
     pub terminal: Option<Terminal>,
@@ -55,15 +44,6 @@ pub struct Birth<'a> {
     /// With CLONE_NEWUSER: the uid and gid maps written for the child (see userns.rs).
     pub id_maps: Option<IdMaps>,
     pub veth: Option<Veth>,
-}
-
-/// The command as the user gave it.
-pub struct Command {
-    pub argv: Vec<CString>,
-    pub env: Vec<CString>,
-    /// PATH inside the container, where a bare name is looked up.
-    pub search_path: String,
-    pub workdir: String,
 }
 
 /// Which cgroup the child goes into.
@@ -91,21 +71,8 @@ pub fn spawn(
     signals: &Fd,
     run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
 ) -> Result<Started, Error> {
-    let Birth {
-        setup,
-        command,
-        privileges,
-        limits,
-        output,
-        kept_by_runtime,
-        start_gate,
-        terminal,
-        namespaces,
-        pid_namespace,
-        cgroup,
-        id_maps,
-        veth,
-    } = birth;
+    let Birth { setup, mut process, terminal, namespaces, pid_namespace, cgroup, id_maps, veth } = birth;
+    let command = &process.command;
     let name = command.argv.first().map_or(String::new(), |arg| arg.to_string_lossy().into_owned());
 
     // 1. The channels, and the stub the command will be exec'd through (one per birth: a container
@@ -113,31 +80,23 @@ pub fn spawn(
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
-    let (report_fd, mode) = stub_mode(&setup, start_gate.as_ref(), &handshake, kept_by_runtime);
+    let kept = process.keeper == Keeper::Runtime;
+    let (report_fd, mode) = stub_mode(&setup, process.start_gate.as_ref(), &handshake, kept);
     let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
     // Who may set its groups: the runtime knows, from the maps it writes or the init it joins.
     let setgroups_denied = match &setup {
         Setup::Join { setgroups_denied, .. } => *setgroups_denied,
         Setup::Create(_) => id_maps.as_ref().is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
     };
-    let config = ChildConfig {
-        setup,
-        command: CommandLine {
-            name: name.clone(),
-            stub: stub::sealed()?,
-            candidates,
-            stub_argv: CStringArray::new(stub_argv),
-            env: CStringArray::new(command.env),
-            workdir: command.workdir,
-        },
-        privileges,
-        limits,
-        output,
-        handshake,
-        kept_by_runtime,
-        setgroups_denied,
-        start_gate,
+    let command_line = CommandLine {
+        name: name.clone(),
+        stub: stub::sealed()?,
+        candidates,
+        stub_argv: CStringArray::new(stub_argv),
+        env: CStringArray::new(std::mem::take(&mut process.command.env)),
+        workdir: std::mem::take(&mut process.command.workdir),
     };
+    let config = ChildConfig { setup, process: process.running(command_line), handshake, setgroups_denied };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;

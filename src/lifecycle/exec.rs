@@ -22,18 +22,17 @@
 //! roots.rs). The init a record names is still checked against the kernel before its namespaces
 //! are joined (`manage::trusted_init`).
 
-use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::birth::child::{Output, ProcessLimits};
-use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::child::{ContainerProcess, Invocation, Keeper, ProcessLimits};
+use crate::birth::spawn::{self, Birth, Placement};
 use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::manage;
+use crate::lifecycle::oci;
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::state::{Entry, Kind, Record};
-use crate::lifecycle::{oci, run};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
@@ -60,10 +59,12 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
             "container {id} has no mount namespace of its own: exec into it is not supported"
         )));
     }
-    let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
-        (Some(file), _) => from_process_file(file, &exec, &entry, &record)?,
-        (None, _) => from_configuration(&exec, &entry, &record)?,
+    let (process, terminal) = match &exec.process {
+        Some(file) => from_process_file(file, &exec, &entry, &record)?,
+        None => from_configuration(&exec, &entry, &record)?,
     };
+    // `--detach`: the engine (conmon, a subreaper) keeps the process, not this runtime.
+    let keeper = if exec.detach { Keeper::Nobody } else { Keeper::Runtime };
     if !init.process.alive()? {
         return Err(Error::Setup(format!("container {id} stopped")));
     }
@@ -72,12 +73,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let started = spawn::spawn(
         Birth {
             setup: spawn::join(init.pidfd, init.process.pid)?,
-            command,
-            privileges,
-            limits,
-            output: Output::Inherited,
-            kept_by_runtime: !exec.detach,
-            start_gate: None,
+            process: ContainerProcess { keeper, ..process },
             terminal,
             namespaces: 0,
             pid_namespace: None,
@@ -107,7 +103,8 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     Ok(failure.unwrap_or(exit_code(status)))
 }
 
-type Process = (Command, Privileges, ProcessLimits, Option<Terminal>);
+/// What an exec runs, and the terminal it gets.
+type Process = (ContainerProcess<Invocation>, Option<Terminal>);
 
 /// `exec ID -- CMD`: the container's configured environment, user and privileges (see the
 /// module's comment), then this exec's own flags.
@@ -128,13 +125,14 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result
             (config.process.env.clone(), privileges, oci::process_limits(&config.process))
         }
     };
-    let workdir = exec.cwd.clone().unwrap_or_else(|| record.workdir.clone());
-    let command = run::command(&exec.command, &with_entries(env, &exec.env), Some(&workdir))?;
+    let workdir = exec.cwd.as_deref().unwrap_or(&record.workdir);
+    let command = prepare::invocation(&exec.command, &with_entries(env, &exec.env), workdir)?;
     let terminal = match &exec.console_socket {
         Some(path) => oci::console(true, None, Some(path))?,
         None => UserTerminal::detect().map(Terminal::User),
     };
-    Ok((command, privileges, ProcessLimits { preserve_fds: exec.preserve_fds, ..limits }, terminal))
+    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..limits };
+    Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))
 }
 
 /// What a `contain run` container's command was started with, by run's rule (see caps.rs), for
@@ -179,13 +177,8 @@ fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record
             Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }
         }
     };
-    let args: Vec<OsString> = process.args.iter().map(OsString::from).collect();
-    let command = run::command(&args, &process.env, Some(&process.cwd))?;
+    let command = prepare::invocation(&process.args, &process.env, &process.cwd)?;
     let terminal = oci::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
-    Ok((
-        command,
-        privileges,
-        ProcessLimits { preserve_fds: exec.preserve_fds, ..oci::process_limits(&process) },
-        terminal,
-    ))
+    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci::process_limits(&process) };
+    Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))
 }

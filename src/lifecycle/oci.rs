@@ -8,16 +8,15 @@
 //!
 //! Under an engine, the runtime's stderr is the container's: diagnostics go to `--log` (log.rs).
 
-use std::ffi::CString;
 use std::time::Duration;
 
-use crate::birth::child::{ContainerNet, NewContainer, Output, ProcessLimits, Setup, StartGate};
+use crate::birth::child::{ContainerNet, ContainerProcess, Keeper, NewContainer, ProcessLimits, Setup, StartGate};
 use crate::birth::handshake::Report;
-use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::IdMaps;
 use crate::cgroup::{self, Cgroup, Limits};
 use crate::cli::{CreateSpec, Global, OciCommand};
-use crate::error::{cpath, os_cstring, Context, Error};
+use crate::error::{cpath, Context, Error};
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::prepare::{self, Awaited, Links, Words};
@@ -138,6 +137,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let privileges = privileges(&spec.process, spec.linux.seccomp.as_ref())?;
+    let invocation = prepare::invocation(&spec.process.args, &spec.process.env, &spec.process.cwd)?;
     selinux_labels(&[
         ("process.selinuxLabel", spec.process.selinux_label.as_deref()),
         ("linux.mountLabel", spec.linux.mount_label.as_deref()),
@@ -202,35 +202,29 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let container = NewContainer {
         hostname: spec.hostname.clone(),
         domainname: spec.domainname.clone(),
-        rootfs,
         host_mounts,
-        overlay: None,
         read_only: spec.root.readonly,
-        make_mount_points: true,
-        nodev: false,
-        plan,
-        binds,
         sysctls: spec.linux.sysctl.clone(),
         masks: mounts::oci_masks(&spec),
         net: if flags & libc::CLONE_NEWNET as u64 != 0 { ContainerNet::Own(None) } else { ContainerNet::Shared },
         joins,
         pid_namespace: init_into,
         user_namespace: flags & libc::CLONE_NEWUSER as u64 != 0,
-        idmapped_root: None,
         cgroup_namespace,
         propagation: spec.linux.rootfs_propagation,
         runtime_hooks: !spec.hooks.prestart.is_empty() || !spec.hooks.create_runtime.is_empty(),
         container_hooks: (spec.hooks.create_container.clone(), hook_state("creating", 0)),
+        ..NewContainer::new(rootfs, plan, binds)
     };
     let started = spawn::spawn(
         Birth {
             setup: Setup::Create(Box::new(container)),
-            command: command(&spec.process.args, &spec.process.env, &spec.process.cwd)?,
-            privileges,
-            limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
-            output: Output::Inherited,
-            kept_by_runtime: false,
-            start_gate: Some(StartGate { fifo }),
+            process: ContainerProcess {
+                limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
+                keeper: Keeper::Nobody,
+                start_gate: Some(StartGate { fifo }),
+                ..ContainerProcess::new(invocation, privileges)
+            },
             terminal,
             namespaces: flags,
             pid_namespace,
@@ -322,17 +316,6 @@ fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
     if let Err(err) = ran {
         crate::log::warning(&err.to_string());
     }
-}
-
-/// The command as the birth wants it: the bundle's env as given, PATH looked up in it.
-pub fn command(args: &[String], env: &[String], cwd: &str) -> Result<Command, Error> {
-    let search_path = env.iter().find_map(|v| v.strip_prefix("PATH=")).unwrap_or(crate::lifecycle::run::CONTAINER_PATH);
-    Ok(Command {
-        argv: args.iter().map(|arg| os_cstring(arg.as_ref())).collect::<Result<Vec<CString>, _>>()?,
-        env: env.iter().map(|v| os_cstring(v.as_ref())).collect::<Result<_, _>>()?,
-        search_path: search_path.to_string(),
-        workdir: cwd.to_string(),
-    })
 }
 
 /// SELinux labels mean nothing on a host without SELinux, where runc and crun ignore them (the OCI
@@ -535,12 +518,10 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
         let started = spawn::spawn(
             Birth {
                 setup: spawn::join(init.pidfd, init.process.pid)?,
-                command: command(&args, &hook.env, "/")?,
-                privileges: privileges(&spec.process, None)?,
-                limits: ProcessLimits::default(),
-                output: Output::Inherited,
-                kept_by_runtime: true,
-                start_gate: None,
+                process: ContainerProcess::new(
+                    prepare::invocation(&args, &hook.env, "/")?,
+                    privileges(&spec.process, None)?,
+                ),
                 terminal: None,
                 namespaces: 0,
                 pid_namespace: None,

@@ -3,12 +3,36 @@
 //! name, writing an engine's pid file, and turning the child's report into what the lifecycle says
 //! and exits with. (The wall clock is read in one place too: `sys::unix_time`.)
 
+use std::ffi::OsStr;
+
+use crate::birth::child::Invocation;
 use crate::birth::handshake::{Failure, Report};
-use crate::error::{cpath, Context, Error};
+use crate::error::{cpath, os_cstring, Context, Error};
 use crate::lifecycle::manage;
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, Record, RecordRead, Reserved, StateDir};
 use crate::mounts::Checked;
 use crate::sys::{self, Dir};
+
+/// The PATH the container's command is looked up in and runs with (Docker's default), where its
+/// environment has none.
+pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The command as the birth wants it, from the command line, a bundle, a process file or a
+/// record: `argv` run in the environment `env` (and looked up in its PATH, as execvp(3) does),
+/// from the working directory `workdir`.
+pub fn invocation(argv: &[impl AsRef<OsStr>], env: &[String], workdir: &str) -> Result<Invocation, Error> {
+    Ok(Invocation {
+        argv: argv.iter().map(|arg| os_cstring(arg.as_ref())).collect::<Result<_, _>>()?,
+        env: env.iter().map(|v| os_cstring(v.as_ref())).collect::<Result<_, _>>()?,
+        search_path: search_path(env),
+        workdir: workdir.to_string(),
+    })
+}
+
+/// The PATH the command is looked up in: the environment's own, as execvp(3) does.
+pub fn search_path(env: &[String]) -> String {
+    env.iter().find_map(|v| v.strip_prefix("PATH=")).unwrap_or(CONTAINER_PATH).to_string()
+}
 
 /// Whether a symlink as the last component of a host path is followed: never for `contain run`'s
 /// flags (the user gives the real path); for an OCI bundle's paths, which the engine chose

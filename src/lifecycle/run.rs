@@ -4,19 +4,18 @@
 //! ids) and the veth pair each undo themselves when dropped, so an early `?` anywhere leaves
 //! nothing behind.
 
-use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-use crate::birth::child::{ContainerNet, NewContainer, Output, Overlay, Setup};
-use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::child::{ContainerNet, ContainerProcess, NewContainer, Output, Overlay, Setup};
+use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
 use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
-use crate::error::{os_cstring, Context, Error};
+use crate::error::{Context, Error};
 use crate::lifecycle::detach;
 use crate::lifecycle::manage;
-use crate::lifecycle::prepare::{self, Awaited, Links, Words};
+use crate::lifecycle::prepare::{self, Awaited, Links, Words, CONTAINER_PATH};
 use crate::lifecycle::roots;
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, StateDir, LAYER, MERGED, UPPER, WORK};
 use crate::live::supervise::{self, exit_code};
@@ -41,9 +40,6 @@ fn namespaces(net: Net) -> u64 {
 
 /// The tty group's gid, which devpts gives the container's ptys (`gid=5`).
 const TTY_GID: u32 = 5;
-
-/// The PATH the container's command is looked up in and runs with (Docker's default).
-pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The container's environment: a fixed, minimal set (nothing of the host's leaks in but TERM,
 /// which the user's terminal needs), then the `--env` entries in order, a later one replacing an
@@ -75,11 +71,6 @@ pub fn container_env(
         env.push((key, value));
     }
     env.into_iter().map(|(key, value)| format!("{key}={value}")).collect()
-}
-
-/// The PATH the command is looked up in: the environment's own, as execvp(3) does.
-pub fn search_path(env: &[String]) -> String {
-    env.iter().find_map(|v| v.strip_prefix("PATH=")).unwrap_or(CONTAINER_PATH).to_string()
 }
 
 /// A 12-hex-digit id, like Docker's short ids.
@@ -127,6 +118,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
+    let workdir = spec.workdir.as_deref().unwrap_or("/");
     let privileges = privileges(&spec)?;
     if !root {
         refuse_what_needs_root(&spec, id_maps.as_ref(), &rootfs)?;
@@ -170,7 +162,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         kind: Kind::Run,
         created: sys::unix_time(),
         rootfs: rootfs.path.clone(),
-        workdir: spec.workdir.clone().unwrap_or_else(|| "/".into()),
+        workdir: workdir.to_string(),
         overlay: spec.overlay,
         keep: spec.keep,
         command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
@@ -241,39 +233,26 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     }
     let container = NewContainer {
         hostname: Some(hostname),
-        domainname: None,
-        rootfs,
-        host_mounts: false,
         overlay,
         read_only: spec.read_only,
         // A read-only image is not written to: a mount point it lacks is an error, not a new
         // directory (an overlay's upper layer takes them).
         make_mount_points: !spec.read_only || spec.overlay,
         nodev: confined,
-        plan,
-        binds,
-        sysctls: Vec::new(),
         masks: if confined { mounts::default_masks() } else { Vec::new() },
         net,
-        joins: Vec::new(),
-        pid_namespace: None,
         user_namespace: id_maps.is_some(),
         idmapped_root,
-        cgroup_namespace: true,
-        propagation: None,
-        runtime_hooks: false,
-        container_hooks: (Vec::new(), String::new()),
+        ..NewContainer::new(rootfs, plan, binds)
     };
     let terminal_modes = SavedModes::save();
     let started = spawn::spawn(
         Birth {
             setup: Setup::Create(Box::new(container)),
-            command: command(&spec.command, &env, spec.workdir.as_deref())?,
-            privileges,
-            limits: Default::default(),
-            output: background.as_ref().map_or(Output::Inherited, detach::Background::output),
-            kept_by_runtime: true,
-            start_gate: None,
+            process: ContainerProcess {
+                output: background.as_ref().map_or(Output::Inherited, detach::Background::output),
+                ..ContainerProcess::new(prepare::invocation(&spec.command, &env, workdir)?, privileges)
+            },
             terminal: if spec.detach { None } else { UserTerminal::detect().map(Terminal::User) },
             namespaces: namespaces(spec.net) | if id_maps.is_some() { libc::CLONE_NEWUSER as u64 } else { 0 },
             pid_namespace: None,
@@ -374,16 +353,6 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         }
     }
     Ok(code)
-}
-
-/// The command as the birth wants it.
-pub fn command(argv: &[OsString], env: &[String], workdir: Option<&str>) -> Result<Command, Error> {
-    Ok(Command {
-        argv: argv.iter().map(|arg| os_cstring(arg)).collect::<Result<_, _>>()?,
-        env: env.iter().map(|v| os_cstring(v.as_ref())).collect::<Result<_, _>>()?,
-        search_path: search_path(env),
-        workdir: workdir.unwrap_or("/").to_string(),
-    })
 }
 
 /// A rootless container's maps (see userns.rs), saying once why they are a single id if they are.
@@ -593,7 +562,7 @@ mod tests {
         ];
         let env = container_env("box", None, &entries, host);
         assert_eq!(env, ["HOME=/root", "HOSTNAME=box", "PATH=/opt/bin", "EDITOR=vi", "A=last"]);
-        assert_eq!(search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
+        assert_eq!(prepare::search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
         let user = Some(User { uid: 1000, gid: 1000 });
         assert!(container_env("box", user, &[], no_host).contains(&"HOME=/".to_string()));
     }
