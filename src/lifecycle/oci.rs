@@ -10,7 +10,9 @@
 
 use std::time::Duration;
 
-use crate::birth::child::{ContainerNet, ContainerProcess, Keeper, NewContainer, ProcessLimits, Setup, StartGate};
+use crate::birth::child::{
+    ContainerNet, ContainerProcess, Invocation, Keeper, NewContainer, ProcessLimits, Setup, StartGate,
+};
 use crate::birth::handshake::Report;
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::IdMaps;
@@ -19,12 +21,12 @@ use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
 use crate::json;
 use crate::lifecycle::manage::{self, Status};
-use crate::lifecycle::prepare::{self, Awaited, Links, Words};
+use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, StateDir, CONFIG, EXEC_FIFO};
 use crate::lifecycle::{require_root, roots, state_dir};
-use crate::live::supervise;
+use crate::live::supervise::{self, Running};
 use crate::live::tty::Terminal;
-use crate::mounts::{self, BindSource, Checked};
+use crate::mounts::{self, BindSource, Checked, Step};
 use crate::oci::hooks;
 use crate::oci::spec::{self, Hook, IdMapping, Spec, State};
 use crate::policy::caps::{CapSet, Identity, Privileges};
@@ -55,7 +57,9 @@ fn does_not_exist(id: &str) -> Error {
     Error::Setup(format!("container {id} does not exist"))
 }
 
-/// `create --bundle DIR ID`: everything set up, the process waiting on the exec FIFO.
+/// `create --bundle DIR ID`: everything set up, the process waiting on the exec FIFO. The phases
+/// of `contain run` (run.rs) up to the birth: check, claim, resources, birth; then, instead of a
+/// life to supervise and a cleanup, the hand-over: the container lives on, kept by its init.
 fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     require_root("create")?;
@@ -65,8 +69,33 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         .map_err(|why| Error::Usage(format!("--bundle {:?}: {why}", create.bundle)))?;
     let (spec, config) = read_config(&bundle.path)?;
     let id = create.id.as_str();
+    let checked = check(&spec, &bundle, &state, &create, global.systemd_cgroup)?;
+    let named = claim(&spec, &bundle, &state, id, &checked, &config)?;
+    let mut resources = resources(&spec, &checked, &named)?;
+    let hook_state =
+        |status: &str, pid: i32| State { id, status, pid, bundle: &bundle.path, annotations: &spec.annotations }.json();
+    let init = birth(&spec, &create, checked, &mut resources, &hook_state, &signals)?;
+    hand_over(&create, named, resources, init)
+}
 
-    // --- The namespaces: new ones for clone3, the ones with a path to join. ---
+/// The namespaces of an OCI container: new ones for clone3, the ones with a path to join.
+struct Namespaces {
+    /// Made by clone3 (not the cgroup namespace: the child makes it, once in its cgroup).
+    flags: u64,
+    joins: Vec<(u64, Fd)>,
+    /// A PID namespace the bundle names, joined before clone3 (on a kernel whose procfs takes
+    /// no `pidns=`), or (`init_into`) by the exec stub's fork of the init.
+    pid_namespace: Option<Fd>,
+    init_into: Option<Fd>,
+    /// Without a mount namespace, new or joined, the container's mounts are made in ours (the
+    /// caller's), as the spec allows and crun does: no pivot_root then, which would move the
+    /// host's own root, but a chroot, and `delete` unmounts what was mounted on the rootfs.
+    host_mounts: bool,
+    cgroup_namespace: bool,
+}
+
+/// --- check: the namespaces. ---
+fn namespaces(spec: &Spec) -> Result<Namespaces, Error> {
     let (mut flags, mut joins, mut pid_namespace) = (0u64, Vec::new(), None);
     for namespace in &spec.linux.namespaces {
         let Some(path) = &namespace.path else {
@@ -94,37 +123,57 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         }
         None => (None, None),
     };
-    // Without a mount namespace, new or joined, the container's mounts are made in ours (the
-    // caller's), as the spec allows and crun does: no pivot_root then, which would move the host's
-    // own root, but a chroot, and `delete` unmounts what was mounted on the rootfs.
-    let host_mounts =
-        flags & libc::CLONE_NEWNS as u64 == 0 && !joins.iter().any(|(flag, _)| *flag == libc::CLONE_NEWNS as u64);
+    let joined = |flag: i32| joins.iter().any(|(joined, _)| *joined == flag as u64);
+    let host_mounts = flags & libc::CLONE_NEWNS as u64 == 0 && !joined(libc::CLONE_NEWNS);
     let cgroup_namespace = flags & libc::CLONE_NEWCGROUP as u64 != 0;
     flags &= !(libc::CLONE_NEWCGROUP as u64);
     // A UTS namespace of the container's own, new or joined by path.
-    let own_uts =
-        flags & libc::CLONE_NEWUTS as u64 != 0 || joins.iter().any(|(flag, _)| *flag == libc::CLONE_NEWUTS as u64);
+    let own_uts = flags & libc::CLONE_NEWUTS as u64 != 0 || joined(libc::CLONE_NEWUTS);
     if !own_uts && (spec.hostname.is_some() || spec.domainname.is_some()) {
         return Err(Error::Setup("hostname: setting one needs a UTS namespace of the container's own".into()));
     }
     check_sysctls(&spec.linux.sysctl, flags, &joins)?;
-    let id_maps = (flags & libc::CLONE_NEWUSER as u64 != 0)
+    Ok(Namespaces { flags, joins, pid_namespace, init_into, host_mounts, cgroup_namespace })
+}
+
+/// What `check` accepted: the bundle, checked before anything is created.
+struct Accepted {
+    namespaces: Namespaces,
+    id_maps: Option<IdMaps>,
+    rootfs: Checked,
+    plan: Vec<Step>,
+    binds: Vec<BindSource>,
+    invocation: Invocation,
+    privileges: Privileges,
+    terminal: Option<Terminal>,
+    cgroup_path: String,
+    device_policy: DevicePolicy,
+}
+
+/// --- check: what the container is made of, before anything is created. The bundle may be
+/// anywhere, but neither the rootfs nor a bind source may give the container our state directory
+/// (see `prepare::open_host_path`). ---
+fn check(
+    spec: &Spec,
+    bundle: &Checked,
+    state: &StateDir,
+    create: &CreateSpec,
+    systemd: bool,
+) -> Result<Accepted, Error> {
+    let namespaces = namespaces(spec)?;
+    let id_maps = (namespaces.flags & libc::CLONE_NEWUSER as u64 != 0)
         .then(|| IdMaps::from_bundle(spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone()));
     if id_maps.as_ref().is_some_and(|maps| maps.uids.is_empty() || maps.gids.is_empty()) {
         return Err(Error::Setup("linux.uidMappings/gidMappings: a user namespace needs both maps".into()));
     }
-
-    // --- What the container is made of, checked before anything is created. The bundle may be
-    // anywhere, but neither the rootfs nor a bind source may give the container our state
-    // directory (see `StateDir::refuse_exposure`). ---
     let root_path = match spec.root.path.starts_with('/') {
         true => spec.root.path.clone(),
         false => format!("{}/{}", bundle.path, spec.root.path),
     };
     let bad_root = |why: String| Error::Setup(format!("root.path {root_path:?}: {why}"));
-    let rootfs = prepare::open_host_path(&state, &root_path, Links::Followed, bad_root)?;
-    let (plan, bind_requests) = mounts::oci_plan(&spec).map_err(Error::Setup)?;
-    let plan = match &init_into {
+    let rootfs = prepare::open_host_path(state, &root_path, Links::Followed, bad_root)?;
+    let (plan, bind_requests) = mounts::oci_plan(spec).map_err(Error::Setup)?;
+    let plan = match &namespaces.init_into {
         Some(fd) => mounts::proc_of_pid_namespace(plan, fd.raw()),
         None => plan,
     };
@@ -132,7 +181,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         .iter()
         .map(|bind| {
             let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
-            let source = prepare::open_host_path(&state, &bind.source, Links::Followed, bad)?;
+            let source = prepare::open_host_path(state, &bind.source, Links::Followed, bad)?;
             Ok(BindSource { source, how: bind.how, cloned: None, idmap: false })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -149,63 +198,116 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         log!("seccomp: names this machine does not know, skipped: {}", spec.linux.seccomp_unknown.join(" "));
     }
     let terminal = console(spec.process.terminal, spec.process.console_size, create.console_socket.as_deref())?;
-    let cgroup_path = cgroups_path(&spec, id, global.systemd_cgroup)?;
+    let cgroup_path = cgroups_path(spec, &create.id, systemd)?;
     // The bundle's rules first, then the ones no bundle can take away (runc's order).
     let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
     let device_policy = DevicePolicy::from_rules(&device_rules)
         .map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
+    Ok(Accepted {
+        namespaces,
+        id_maps,
+        rootfs,
+        plan,
+        binds,
+        invocation,
+        privileges,
+        terminal,
+        cgroup_path,
+        device_policy,
+    })
+}
 
-    // --- The name, the record, the cgroup, the FIFO. ---
-    let claim = prepare::claim(&state, id, Kind::Oci, Leave::default())?;
-    let mut record = Record {
+/// The name, claimed, and its record (the claim, which clears the entry, dropped last).
+struct Named<'a> {
+    record: Record,
+    claim: Claim<'a>,
+}
+
+/// --- claim: the name, its record, and the config every later command reads (see
+/// `created_config`). ---
+fn claim<'a>(
+    spec: &Spec,
+    bundle: &Checked,
+    state: &'a StateDir,
+    id: &str,
+    checked: &Accepted,
+    config: &[u8],
+) -> Result<Named<'a>, Error> {
+    let claim = prepare::claim(state, id, Kind::Oci, Leave::default())?;
+    let record = Record {
         kind: Kind::Oci,
         phase: Phase::Creating,
         created: sys::unix_time(),
-        rootfs: rootfs.path.clone(),
+        rootfs: checked.rootfs.path.clone(),
         workdir: spec.process.cwd.clone(),
         bundle: bundle.path.clone(),
-        cgroup: cgroup_path.clone(),
-        own_pid_namespace: flags & libc::CLONE_NEWPID as u64 != 0,
-        host_mounts,
+        cgroup: checked.cgroup_path.clone(),
+        own_pid_namespace: checked.namespaces.flags & libc::CLONE_NEWPID as u64 != 0,
+        host_mounts: checked.namespaces.host_mounts,
         command: spec.process.args.join(" "),
         annotations: spec.annotations.clone(),
         ..Default::default()
     };
     claim.entry.write_record(&record)?;
-    claim.entry.write_file(CONFIG, &config)?;
+    claim.entry.write_file(CONFIG, config)?;
+    Ok(Named { record, claim })
+}
+
+/// What the container has on the host besides its entry (the FIFO's descriptor, then the cgroup,
+/// dropped in this order on an error path).
+struct Resources {
+    /// Until the birth takes it for the child.
+    fifo: Option<Fd>,
+    cgroup: Option<Cgroup>,
+}
+
+/// --- resources: the cgroup, with its limits and device rules, and the exec FIFO. ---
+fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources, Error> {
     let limits = Limits::from_oci(&spec.linux.resources);
     let cgroup = cgroup::detect()?
-        .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
+        .map(|version| Cgroup::create(version, &checked.cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, true))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
-        cgroup.restrict_devices(&device_policy)?;
+        cgroup.restrict_devices(&checked.device_policy)?;
     }
+    let entry = &named.claim.entry;
     // Writable by anyone (runc's 0622): the init opens it after dropping to the container's user,
     // through its O_PATH descriptor, never by its path, which lies in our root-only entry.
-    sys::mknod_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o622)
-        .and_then(|()| sys::chmod(Dir::Fd(claim.entry.fd()), EXEC_FIFO, 0o622))
-        .step(|| format!("mknod({}/exec.fifo, 0622)", claim.entry.path))?;
-    if let Some(maps) = &id_maps {
+    sys::mknod_at(Dir::Fd(entry.fd()), EXEC_FIFO, libc::S_IFIFO, 0o622)
+        .and_then(|()| sys::chmod(Dir::Fd(entry.fd()), EXEC_FIFO, 0o622))
+        .step(|| format!("mknod({}/exec.fifo, 0622)", entry.path))?;
+    if let Some(maps) = &checked.id_maps {
         // The container's root opens it, as whoever the maps make it on the host (runc does this too).
         let host = |maps: &[IdMapping]| maps.iter().find(|m| m.container == 0).map(|m| m.host);
         if let (Some(uid), Some(gid)) = (host(&maps.uids), host(&maps.gids)) {
-            sys::chown(Dir::Fd(claim.entry.fd()), EXEC_FIFO, uid, gid)
-                .step(|| format!("chown({}/exec.fifo, {uid}:{gid})", claim.entry.path))?;
+            sys::chown(Dir::Fd(entry.fd()), EXEC_FIFO, uid, gid)
+                .step(|| format!("chown({}/exec.fifo, {uid}:{gid})", entry.path))?;
         }
     }
-    let fifo = sys::open_at(Dir::Fd(claim.entry.fd()), EXEC_FIFO, libc::O_PATH, 0)
-        .step(|| format!("open({}/exec.fifo, O_PATH)", claim.entry.path))?;
+    let fifo = sys::open_at(Dir::Fd(entry.fd()), EXEC_FIFO, libc::O_PATH, 0)
+        .step(|| format!("open({}/exec.fifo, O_PATH)", entry.path))?;
+    Ok(Resources { fifo: Some(fifo), cgroup })
+}
 
-    // --- The birth. ---
-    let hook_state =
-        |status: &str, pid: i32| State { id, status, pid, bundle: &bundle.path, annotations: &spec.annotations }.json();
+/// --- birth: the container's mounts, its process, and `spawn`, which runs the runtime's hooks
+/// when the child asks; the child must report it is ready for `start`. ---
+fn birth(
+    spec: &Spec,
+    create: &CreateSpec,
+    checked: Accepted,
+    resources: &mut Resources,
+    hook_state: &dyn Fn(&str, i32) -> String,
+    signals: &Fd,
+) -> Result<Running, Error> {
+    let Accepted { namespaces, id_maps, rootfs, plan, binds, invocation, privileges, terminal, .. } = checked;
+    let Namespaces { flags, joins, pid_namespace, init_into, host_mounts, cgroup_namespace } = namespaces;
     let container = NewContainer {
         hostname: spec.hostname.clone(),
         domainname: spec.domainname.clone(),
         host_mounts,
         read_only: spec.root.readonly,
         sysctls: spec.linux.sysctl.clone(),
-        masks: mounts::oci_masks(&spec),
+        masks: mounts::oci_masks(spec),
         net: if flags & libc::CLONE_NEWNET as u64 != 0 { ContainerNet::Own(None) } else { ContainerNet::Shared },
         joins,
         pid_namespace: init_into,
@@ -216,23 +318,24 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         container_hooks: (spec.hooks.create_container.clone(), hook_state("creating", 0)),
         ..NewContainer::new(rootfs, plan, binds)
     };
+    let process = ContainerProcess {
+        limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
+        keeper: Keeper::Nobody,
+        start_gate: resources.fifo.take().map(|fifo| StartGate { fifo }),
+        ..ContainerProcess::new(invocation, privileges)
+    };
     let started = spawn::spawn(
         Birth {
             setup: Setup::Create(Box::new(container)),
-            process: ContainerProcess {
-                limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
-                keeper: Keeper::Nobody,
-                start_gate: Some(StartGate { fifo }),
-                ..ContainerProcess::new(invocation, privileges)
-            },
+            process,
             terminal,
             namespaces: flags,
             pid_namespace,
-            cgroup: Placement::New(cgroup.as_ref()),
+            cgroup: Placement::New(resources.cgroup.as_ref()),
             id_maps,
             veth: None,
         },
-        &signals,
+        signals,
         &mut |pid| {
             // "created", as crun says and the runtime-tools suite expects, though create is not
             // over yet (the spec's "creating").
@@ -242,18 +345,25 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
         },
     )?;
     prepare::outcome(started.report, Awaited::Ready, Words::Engine).map_err(|failure| Error::Setup(failure.message))?;
-    record.phase = Phase::Created;
-    record.init = ProcessRef::of(started.child.pid)?;
-    claim.entry.write_record(&record)?;
+    Ok(started.child)
+}
+
+/// --- hand-over (run's live and clean): the record says created, the engine gets the pid file,
+/// and the container lives on, kept by its init: nothing of it may be undone on our way out. ---
+/// (On an error, the parameters are dropped last first: the init is killed, then its cgroup
+/// removed, then the name given back.)
+fn hand_over(create: &CreateSpec, mut named: Named, resources: Resources, init: Running) -> Result<i32, Error> {
+    named.record.phase = Phase::Created;
+    named.record.init = ProcessRef::of(init.pid)?;
+    named.claim.entry.write_record(&named.record)?;
     if let Some(path) = &create.pid_file {
-        prepare::write_pid_file(path, started.child.pid)?;
+        prepare::write_pid_file(path, init.pid)?;
     }
-    // The container lives on, kept by its init: nothing of it may be undone on our way out.
-    started.child.leave();
-    if let Some(cgroup) = cgroup {
+    init.leave();
+    if let Some(cgroup) = resources.cgroup {
         cgroup.keep();
     }
-    claim.keep();
+    named.claim.keep();
     Ok(0)
 }
 

@@ -7,21 +7,22 @@
 use std::time::{Duration, Instant};
 
 use crate::birth::child::{ContainerNet, ContainerProcess, NewContainer, Output, Overlay, Setup};
-use crate::birth::spawn::{self, Birth, Placement};
+use crate::birth::spawn::{self, Birth, Placement, Started};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
 use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{Context, Error};
 use crate::lifecycle::detach;
+use crate::lifecycle::lease::Lease;
 use crate::lifecycle::manage;
-use crate::lifecycle::prepare::{self, Awaited, Links, Words, CONTAINER_PATH};
+use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words, CONTAINER_PATH};
 use crate::lifecycle::roots;
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, StateDir, LAYER, MERGED, UPPER, WORK};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Checked, Step};
-use crate::net::Veth;
+use crate::net::{HostEnd, Veth};
 use crate::policy::caps::{CapSet, Identity, Privileges};
 use crate::signals::signal_name;
 use crate::sys::{self, ExitStatus, Fd};
@@ -78,29 +79,70 @@ pub fn format_id(bytes: [u8; 6]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `contain run`: returns the exit code for the runtime.
+/// `contain run`: returns the exit code for the runtime. The phases, in order: check, claim,
+/// resources, birth, live, clean; each owns what it makes, so an early `?` in any of them undoes
+/// what the phases before it made (see the module's comment).
 pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     crate::log::set_quiet(spec.quiet);
     let signals = supervise::take_signals()?;
-    // --- Checks that need the host, before anything is created. ---
     // The host's root, or not: a user, or root of a user namespace of its own (userns.rs).
     let root = userns::host_root()?;
-    if spec.userns == Userns::Auto {
-        refuse_beside_auto(&spec, root, sys::geteuid())?;
-    } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
-        return Err(Error::Usage(format!(
-            "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",
-            format!("{}:{}", volume.host, volume.target)
-        )));
-    }
+    check_flags(&spec, root)?;
     // A user gets a user namespace whose root is them; root of a user namespace already is.
     let id_maps = rootless_maps();
     // The user's other state directories: a name that lives in one of them is not free here.
     let mut states = super::state_dirs(global)?;
     let state = states.remove(0);
     roots::register(&state)?;
-    let rootfs = open_rootfs(&spec.rootfs, &state)?;
-    let mut binds = open_volumes(&spec.volumes, &state)?;
+    let mut checked = check(&spec, &state, root, id_maps)?;
+    let mut named = claim(&spec, &checked, &state, &states, &signals)?;
+    let mut resources = resources(&spec, &mut checked, &state, &mut named)?;
+    let (id, stats_file) = (checked.id.clone(), checked.stats_file.take());
+    let terminal_modes = SavedModes::save();
+    let started = birth(&spec, checked, &mut resources, named.background.as_ref(), &signals)?;
+    let ended = live(&spec, started, terminal_modes, &mut named, resources.cgroup.as_ref(), &signals)?;
+    clean(&spec, &state, &id, stats_file, named, resources, ended)
+}
+
+/// What `check` accepted: the run, checked against the host before anything is created.
+struct Accepted {
+    /// The host's root (not a user, nor root of a user namespace of its own).
+    root: bool,
+    id: String,
+    hostname: String,
+    env: Vec<String>,
+    privileges: Privileges,
+    rootfs: Checked,
+    binds: Vec<BindSource>,
+    /// A rootless container's maps (`--userns auto`'s are leased with the resources).
+    id_maps: Option<IdMaps>,
+    /// `--userns auto`: where its ids come from, and the rootfs, cloned for idmapping.
+    auto_pool: Option<userns::AutoPool>,
+    idmapped_root: Option<Fd>,
+    /// The cgroup hierarchy and the container's path in it, if it gets one.
+    cgroup: (Option<Version>, Option<String>),
+    /// `--stats-json`, opened now, so that a path that cannot be written is bad input, not a
+    /// failure at the end.
+    stats_file: Option<Fd>,
+}
+
+/// --- check: what needs only the flags. ---
+fn check_flags(spec: &RunSpec, root: bool) -> Result<(), Error> {
+    if spec.userns == Userns::Auto {
+        refuse_beside_auto(spec, root, sys::geteuid())?;
+    } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
+        return Err(Error::Usage(format!(
+            "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",
+            format!("{}:{}", volume.host, volume.target)
+        )));
+    }
+    Ok(())
+}
+
+/// --- check: what needs the host, before anything is created. ---
+fn check(spec: &RunSpec, state: &StateDir, root: bool, id_maps: Option<IdMaps>) -> Result<Accepted, Error> {
+    let rootfs = open_rootfs(&spec.rootfs, state)?;
+    let mut binds = open_volumes(&spec.volumes, state)?;
     // --userns auto: where its ids come from; the rootfs cloned for idmapping, and the volumes
     // cloned here (with the host's reach), for idmapping where they ask for it.
     let auto_pool = (spec.userns == Userns::Auto).then(userns::auto_pool).transpose()?;
@@ -118,22 +160,41 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     };
     let hostname = spec.hostname.clone().unwrap_or_else(|| id.clone());
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
-    let workdir = spec.workdir.as_deref().unwrap_or("/");
-    let privileges = privileges(&spec)?;
+    let privileges = privileges(spec)?;
     if !root {
-        refuse_what_needs_root(&spec, id_maps.as_ref(), &rootfs)?;
+        refuse_what_needs_root(spec, id_maps.as_ref(), &rootfs)?;
         if id_maps.is_none() {
-            refuse_unmapped_user(&spec)?;
+            refuse_unmapped_user(spec)?;
         }
     }
+    let cgroup = cgroup_path(spec, root, &id)?;
+    let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
+    Ok(Accepted {
+        root,
+        id,
+        hostname,
+        env,
+        privileges,
+        rootfs,
+        binds,
+        id_maps,
+        auto_pool,
+        idmapped_root,
+        cgroup,
+        stats_file,
+    })
+}
+
+/// The cgroup hierarchy, and where the container's cgroup goes in it: root makes /contain-ID;
+/// anybody else only below a subtree delegated to them. Limits without a cgroup are refused.
+fn cgroup_path(spec: &RunSpec, root: bool, id: &str) -> Result<(Option<Version>, Option<String>), Error> {
     let version = cgroup::detect()?;
-    // Root makes /contain-ID; anybody else only below a subtree delegated to them.
-    let cgroup_path = match (root, version) {
+    let path = match (root, version) {
         (_, None) => None,
-        (true, Some(_)) => Some(cgroup::relative_path(&id)),
-        (false, Some(_)) => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(&id))),
+        (true, Some(_)) => Some(cgroup::relative_path(id)),
+        (false, Some(_)) => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(id))),
     };
-    if cgroup_path.is_none() && spec.limits != Default::default() {
+    if path.is_none() && spec.limits != Default::default() {
         let why = match (root, version) {
             (_, None) => format!("there is no cgroup filesystem under {}", cgroup::CGROUP_ROOT),
             (false, Some(Version::V1)) => "cgroup v1 cannot be delegated to a user who is not root".into(),
@@ -141,54 +202,91 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         };
         return Err(Error::Setup(format!("--memory, --cpu and --pids cannot be enforced: {why}")));
     }
-    // Opened now, so that a path that cannot be written is bad input, not a failure at the end.
-    let stats_file = spec.stats_json.as_deref().map(open_stats_file).transpose()?;
+    Ok((version, path))
+}
 
-    // --- The name, after clearing what killed runtimes left behind. ---
+/// The name, claimed, and what hangs on it (dropped in this order on an error path: the claim,
+/// which clears the entry, last).
+struct Named<'a> {
+    /// `--detach`: this is the background process (the foreground exits at `claim`), and these
+    /// its ends: the pipe to the foreground, and the relay of the container's output to its log.
+    background: Option<detach::Background>,
+    record: Record,
+    /// When the run began, for the usage report's wall time.
+    started_at: Instant,
+    claim: Claim<'a>,
+}
+
+/// --- claim: the name, after clearing what killed runtimes left behind, and its record. ---
+fn claim<'a>(
+    spec: &RunSpec,
+    checked: &Accepted,
+    state: &'a StateDir,
+    elsewhere: &[StateDir],
+    signals: &Fd,
+) -> Result<Named<'a>, Error> {
+    let id = &checked.id;
     // Best effort: what cannot be removed now is a warning, and does not stop this container.
-    match manage::collect_garbage(&state, &[], false) {
+    match manage::collect_garbage(state, &[], false) {
         Ok(failures) => failures.iter().for_each(|failure| crate::log::warning(&failure.to_string())),
         Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
     }
-    refuse_name_elsewhere(&states, &id)?;
-    let claim = prepare::claim(&state, &id, Kind::Run, Leave { layer: spec.keep, log: spec.detach })?;
+    refuse_name_elsewhere(elsewhere, id)?;
+    let claim = prepare::claim(state, id, Kind::Run, Leave { layer: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there),
     // and the container's output goes to its log through this relay.
-    let log_path = format!("{}/log", state.dir_of(&id));
-    let mut background =
-        spec.detach.then(|| detach::into_background(&claim.entry, &log_path, spec.log_max, &signals)).transpose()?;
+    let log_path = format!("{}/log", state.dir_of(id));
+    let background =
+        spec.detach.then(|| detach::into_background(&claim.entry, &log_path, spec.log_max, signals)).transpose()?;
     let started_at = Instant::now();
-    let mut record = Record {
+    let record = Record {
         kind: Kind::Run,
         created: sys::unix_time(),
-        rootfs: rootfs.path.clone(),
-        workdir: workdir.to_string(),
+        rootfs: checked.rootfs.path.clone(),
+        workdir: workdir(spec).to_string(),
         overlay: spec.overlay,
         keep: spec.keep,
         command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
         // Root's is always /contain-ID; a rootless container's is in the user's delegated subtree.
-        cgroup: match (root, &cgroup_path) {
+        cgroup: match (checked.root, &checked.cgroup.1) {
             (true, _) => String::new(),
             (false, Some(path)) => path.clone(),
             (false, None) => manage::NO_CGROUP.into(),
         },
         // What `contain exec` starts from (see exec.rs).
-        env: env.clone(),
-        user: privileges.identity.clone(),
-        capabilities: privileges.bounding,
+        env: checked.env.clone(),
+        user: checked.privileges.identity.clone(),
+        capabilities: checked.privileges.bounding,
         privileged: spec.capabilities.is_none(),
         ..Default::default()
     };
     claim.entry.write_record(&record)?;
+    Ok(Named { background, record, started_at, claim })
+}
 
-    // --- The cgroup, with its limits, before the child exists; the overlay; the network. ---
-    let cgroup = match (version, &cgroup_path) {
+/// What the container has on the host besides its entry (dropped in this order on an error path,
+/// each undoing itself; the overlay's directories go with the entry).
+struct Resources {
+    /// `--userns auto`: its range of ids, leased while the name is ours, given back before it is
+    /// not (see lifecycle/lease.rs); and the maps, its or the rootless container's.
+    range: Option<Lease>,
+    id_maps: Option<IdMaps>,
+    veth: Option<Veth>,
+    overlay: Option<Overlay>,
+    cgroup: Option<Cgroup>,
+}
+
+/// --- resources: the cgroup, with its limits, before the child exists; the overlay; the
+/// network; the ids. ---
+fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &mut Named) -> Result<Resources, Error> {
+    let id = &checked.id;
+    let cgroup = match &checked.cgroup {
         (Some(version), Some(path)) => {
             let limits = cgroup::describe_limits(&spec.limits);
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, false)?)
+            Some(Cgroup::create(*version, path, &spec.limits, cgroup::V1_CONTROLLERS, false)?)
         }
         (None, _) => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);
@@ -200,21 +298,32 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         }
     };
     let overlay =
-        spec.overlay.then(|| make_overlay(&claim.entry, &state.dir_of(&id), spec.overlay_size)).transpose()?;
+        spec.overlay.then(|| make_overlay(&named.claim.entry, &state.dir_of(id), spec.overlay_size)).transpose()?;
     let veth = match spec.net {
-        Net::Veth(requested) => Some(Veth::plan(&state, &id, requested)?),
+        Net::Veth(requested) => Some(Veth::plan(state, id, requested)?),
         Net::None | Net::Host => None,
     };
-    record.network = match (&spec.net, &veth) {
+    named.record.network = match (&spec.net, &veth) {
         (_, Some(veth)) => veth.describe(),
         (Net::Host, None) => "host".into(),
         _ => "none".into(),
     };
-    // Taken while the name is ours, given back before it is not (see lifecycle/lease.rs).
-    let (auto_maps, range) = auto_pool.map(|pool| userns::lease_range(&state, &pool, &id)).transpose()?.unzip();
-    let id_maps = id_maps.or(auto_maps);
+    let (auto_maps, range) =
+        checked.auto_pool.as_ref().map(|pool| userns::lease_range(state, pool, id)).transpose()?.unzip();
+    let id_maps = checked.id_maps.take().or(auto_maps);
+    Ok(Resources { range, id_maps, veth, overlay, cgroup })
+}
 
-    // --- The birth. ---
+/// --- birth: the container's mounts, its process, and `spawn`. ---
+fn birth(
+    spec: &RunSpec,
+    checked: Accepted,
+    resources: &mut Resources,
+    background: Option<&detach::Background>,
+    signals: &Fd,
+) -> Result<Started, Error> {
+    let Accepted { root, hostname, env, privileges, rootfs, mut binds, auto_pool, idmapped_root, .. } = checked;
+    let (veth, id_maps) = (resources.veth.take(), resources.id_maps.take());
     let net = match (&spec.net, &veth) {
         (Net::Host, _) => ContainerNet::Shared,
         (_, veth) => ContainerNet::Own(veth.as_ref().map(|veth| veth.addrs)),
@@ -233,7 +342,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     }
     let container = NewContainer {
         hostname: Some(hostname),
-        overlay,
+        overlay: resources.overlay.take(),
         read_only: spec.read_only,
         // A read-only image is not written to: a mount point it lacks is an error, not a new
         // directory (an overlay's upper layer takes them).
@@ -245,35 +354,55 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         idmapped_root,
         ..NewContainer::new(rootfs, plan, binds)
     };
-    let terminal_modes = SavedModes::save();
-    let started = spawn::spawn(
+    let process = ContainerProcess {
+        output: background.map_or(Output::Inherited, detach::Background::output),
+        ..ContainerProcess::new(prepare::invocation(&spec.command, &env, workdir(spec))?, privileges)
+    };
+    spawn::spawn(
         Birth {
             setup: Setup::Create(Box::new(container)),
-            process: ContainerProcess {
-                output: background.as_ref().map_or(Output::Inherited, detach::Background::output),
-                ..ContainerProcess::new(prepare::invocation(&spec.command, &env, workdir)?, privileges)
-            },
+            process,
             terminal: if spec.detach { None } else { UserTerminal::detect().map(Terminal::User) },
             namespaces: namespaces(spec.net) | if id_maps.is_some() { libc::CLONE_NEWUSER as u64 } else { 0 },
             pid_namespace: None,
-            cgroup: Placement::New(cgroup.as_ref()),
+            cgroup: Placement::New(resources.cgroup.as_ref()),
             id_maps,
             veth,
         },
-        &signals,
+        signals,
         &mut |_| Ok(()),
-    )?;
+    )
+}
 
-    // --- What the report said, then the container's life. ---
+/// How the container's life ended, for `clean`.
+struct Ended {
+    code: i32,
+    wall: Duration,
+    sampled: Sampled,
+    /// The host end of the veth pair; deleted when dropped.
+    host_end: Option<HostEnd>,
+}
+
+/// --- live: what the report said, then the container's life, supervised; the user's terminal is
+/// given its modes back (`terminal_modes`) before anything more is said. ---
+fn live(
+    spec: &RunSpec,
+    started: Started,
+    terminal_modes: SavedModes,
+    named: &mut Named,
+    cgroup: Option<&Cgroup>,
+    signals: &Fd,
+) -> Result<Ended, Error> {
     let failure = match prepare::outcome(started.report, Awaited::Command, Words::Contain) {
         Ok(()) => {
             // Only now, once it runs the command, is it the container's PID 1 for kill, stop and
             // exec. A record that cannot be written is no reason to stop a running container.
+            let record = &mut named.record;
             record.phase = Phase::Running;
             record.own_pid_namespace = true;
             let written = ProcessRef::of(started.child.pid).and_then(|init| {
                 record.init = init;
-                claim.entry.write_record(&record)
+                named.claim.entry.write_record(record)
             });
             if let Err(err) = written {
                 crate::log::warning(&format!("the container runs, but its record could not be written: {err}"));
@@ -285,24 +414,24 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             Some(failure)
         }
     };
-    if let Some(background) = &mut background {
+    if let Some(background) = &mut named.background {
         background.report(failure.as_ref().map(|failure| failure.exit_code));
     }
     let mut sampled = Sampled::default();
     let stop_timeout = Duration::from_secs(spec.stop_timeout_secs.into());
     let host_end = started.host_end;
     let status = started.child.supervise(
-        &signals,
+        signals,
         started.relay,
-        background.as_mut().map(|b| b.relay() as &mut dyn supervise::Drain),
+        named.background.as_mut().map(|b| b.relay() as &mut dyn supervise::Drain),
         stop_timeout,
         &mut || {
-            if let Some(cgroup) = &cgroup {
+            if let Some(cgroup) = cgroup {
                 cgroup.sample(&mut sampled);
             }
         },
     )?;
-    let wall = started_at.elapsed();
+    let wall = named.started_at.elapsed();
     drop(terminal_modes);
     if failure.is_none() {
         match status {
@@ -311,9 +440,22 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         }
     }
     let code = failure.map_or(exit_code(status), |failure| failure.exit_code);
+    Ok(Ended { code, wall, sampled, host_end })
+}
 
-    // --- Usage, then cleanup. The command ran (or failed to, and said so): its status is the exit
-    // status, and what cannot be cleaned up now is a warning, left for the next sweep. ---
+/// --- clean: usage, then cleanup. The command ran (or failed to, and said so): its status is the
+/// exit status, and what cannot be cleaned up now is a warning, left for the next sweep. ---
+fn clean(
+    spec: &RunSpec,
+    state: &StateDir,
+    id: &str,
+    stats_file: Option<Fd>,
+    named: Named,
+    resources: Resources,
+    ended: Ended,
+) -> Result<i32, Error> {
+    let Ended { code, wall, sampled, host_end } = ended;
+    let cgroup = resources.cgroup;
     let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
     if usage.oom_kills.is_some_and(|kills| kills > 0) {
         let limit = spec.limits.memory_bytes.map_or("none".into(), human_size);
@@ -334,25 +476,30 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
         // A pair that could not be deleted keeps its lease, which the sweep finds it by.
         host_end.remove().unwrap_or_else(left_for_gc);
     }
-    if let Some(range) = range {
+    if let Some(range) = resources.range {
         range.release().unwrap_or_else(left_for_gc);
     }
     if spec.keep {
-        log!("kept the overlay's upper layer: {}/upper", state.dir_of(&id));
+        log!("kept the overlay's upper layer: {}/upper", state.dir_of(id));
     }
     if cgroup_left {
         // The sweep finds a leftover cgroup through the container's entry and its record.
-        claim.keep();
+        named.claim.keep();
     } else {
         // `clear` removes the record last: an entry it could not clear stays a leftover too.
-        claim.release(&record, code).unwrap_or_else(left_for_gc);
+        named.claim.release(&named.record, code).unwrap_or_else(left_for_gc);
     }
     if let (Some(file), Some(path)) = (stats_file, &spec.stats_json) {
-        if let Err(errno) = sys::write_all(file.raw(), usage.json(&id, code).as_bytes()) {
+        if let Err(errno) = sys::write_all(file.raw(), usage.json(id, code).as_bytes()) {
             crate::log::warning(&format!("--stats-json {path:?}: write: {errno}"));
         }
     }
     Ok(code)
+}
+
+/// The command's working directory in the container (`--workdir`, or /).
+fn workdir(spec: &RunSpec) -> &str {
+    spec.workdir.as_deref().unwrap_or("/")
 }
 
 /// A rootless container's maps (see userns.rs), saying once why they are a single id if they are.
