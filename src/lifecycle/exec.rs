@@ -30,9 +30,9 @@ use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
 use crate::lifecycle::manage;
-use crate::lifecycle::oci;
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::state::{Entry, Kind, Record};
+use crate::lifecycle::{oci, oci_manage};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
@@ -49,7 +49,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let state = super::state_dir_holding(global, id)?;
     let (entry, record, init) = manage::running(&state, id)?;
     // A process born into a frozen cgroup would wait, frozen too, until `resume`.
-    if record.kind == Kind::Oci && oci::frozen(&record, id) {
+    if record.kind == Kind::Oci && oci_manage::frozen(&record, id) {
         return Err(Error::Setup(format!("container {id} is paused: resume it first")));
     }
     // Without a mount namespace of its own the container is only chrooted: joining its namespaces

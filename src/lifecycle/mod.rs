@@ -14,6 +14,8 @@ pub mod exec;
 pub mod lease;
 pub mod manage;
 pub mod oci;
+pub mod oci_manage;
+pub mod oci_start;
 pub mod prepare;
 pub mod roots;
 pub mod run;

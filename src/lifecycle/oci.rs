@@ -1,60 +1,53 @@
 //! The OCI runtime commands engines call (podman through conmon, containerd through its shim):
 //! `create` sets a container up from a bundle and leaves its process waiting just before its
 //! command; `start` lets it go; `state`, `kill`, `delete`, `pause`, `resume`, `update`, `ps` and
-//! `features` act on it. Built on the same birth as `contain run` (spawn.rs); what differs is
+//! `features` act on it. This file holds `create`, and what the others read of a bundle's config;
+//! `start` is in oci_start.rs, the commands on a created container in oci_manage.rs (`kill` is
+//! manage.rs's, shared with `contain kill`). Built on the same birth as `contain run` (spawn.rs); what differs is
 //! who keeps the container: no runtime stays with it after `create`, so its keeper is its own init
 //! (see manage.rs for the liveness rule), and the wait for `start` is a FIFO in its entry
 //! (`exec.fifo`, as runc's) that needs no living runtime.
 //!
 //! Under an engine, the runtime's stderr is the container's: diagnostics go to `--log` (log.rs).
 
-use std::time::Duration;
-
 use crate::birth::child::{
     ContainerNet, ContainerProcess, Invocation, Keeper, NewContainer, ProcessLimits, Setup, StartGate,
 };
-use crate::birth::handshake::Report;
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::IdMaps;
 use crate::cgroup::{self, Cgroup, Limits};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
 use crate::json;
-use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, StateDir, CONFIG, EXEC_FIFO};
-use crate::lifecycle::{require_root, roots, state_dir};
+use crate::lifecycle::{oci_manage, oci_start, require_root, roots, state_dir};
 use crate::live::supervise::{self, Running};
 use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::oci::hooks;
-use crate::oci::spec::{self, Hook, IdMapping, Spec, State};
-use crate::policy::caps::{CapSet, Identity, Privileges};
+use crate::oci::spec::{self, IdMapping, Spec, State};
+use crate::policy::caps::{Identity, Privileges};
 use crate::policy::devices::{self, DevicePolicy};
 use crate::policy::seccomp;
 use crate::policy::syscalls::Arch;
-use crate::sys::{self, Dir, Fd, Tolerate};
+use crate::sys::{self, Dir, Fd};
 
 /// The largest config.json read (podman's is about 10 KB).
-const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
+pub const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
 
 pub fn run(global: &Global, command: OciCommand) -> Result<i32, Error> {
     match command {
         OciCommand::Create(create_spec) => create(global, *create_spec),
-        OciCommand::Start { id } => start(global, &id),
-        OciCommand::State { id } => print_state(global, &id),
-        OciCommand::Delete { id, force } => delete(global, &id, force),
-        OciCommand::Pause { id } => freeze(global, &id, true),
-        OciCommand::Resume { id } => freeze(global, &id, false),
-        OciCommand::Update { id, resources } => update(global, &id, resources.as_deref()),
-        OciCommand::Ps { id, json } => ps(global, &id, json),
-        OciCommand::Features => features(),
+        OciCommand::Start { id } => oci_start::start(global, &id),
+        OciCommand::State { id } => oci_manage::print_state(global, &id),
+        OciCommand::Delete { id, force } => oci_manage::delete(global, &id, force),
+        OciCommand::Pause { id } => oci_manage::freeze(global, &id, true),
+        OciCommand::Resume { id } => oci_manage::freeze(global, &id, false),
+        OciCommand::Update { id, resources } => oci_manage::update(global, &id, resources.as_deref()),
+        OciCommand::Ps { id, json } => oci_manage::ps(global, &id, json),
+        OciCommand::Features => oci_manage::features(),
     }
-}
-
-/// What engines match on: containerd looks for "does not exist".
-fn does_not_exist(id: &str) -> Error {
-    Error::Setup(format!("container {id} does not exist"))
 }
 
 /// `create --bundle DIR ID`: everything set up, the process waiting on the exec FIFO. The phases
@@ -418,16 +411,6 @@ pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
     spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
 }
 
-/// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
-/// could not be read): the spec makes their failure a warning, and the container goes on (or is
-/// deleted all the same).
-fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
-    let ran = hooks.and_then(|hooks| hooks::run(&hooks, stage, &state.json()));
-    if let Err(err) = ran {
-        crate::log::warning(&err.to_string());
-    }
-}
-
 /// SELinux labels mean nothing on a host without SELinux, where runc and crun ignore them (the OCI
 /// test suite sets one); on a host with SELinux, contain cannot apply them, and says so.
 pub fn selinux_labels(labels: &[(&str, Option<&str>)]) -> Result<(), Error> {
@@ -531,386 +514,6 @@ fn own_cgroup() -> String {
         })
     };
     line(&|c| c.split(',').any(|c| c == "memory")).or_else(|| line(&|c| c.is_empty())).unwrap_or_default()
-}
-
-/// The entry of an existing container, or containerd's "does not exist".
-fn entry(state: &StateDir, id: &str) -> Result<Entry, Error> {
-    state.entry(id)?.ok_or_else(|| does_not_exist(id))
-}
-
-/// The status of `id`'s entry. One removed since it was opened (`Gone`) does not exist, as if it
-/// had not been found.
-fn existing_status(entry: &Entry, id: &str) -> Result<Status, Error> {
-    match manage::status(entry)? {
-        Status::Gone => Err(does_not_exist(id)),
-        status => Ok(status),
-    }
-}
-
-/// `start ID`: lets a created container's process go (it was waiting to open the exec FIFO for
-/// writing), and reports what the exec stub had to say.
-fn start(global: &Global, id: &str) -> Result<i32, Error> {
-    let state = state_dir(global)?;
-    let entry = entry(&state, id)?;
-    let mut record = match existing_status(&entry, id)? {
-        Status::Live(Some(record)) if record.phase == Phase::Created => record,
-        Status::Live(Some(record)) if record.phase == Phase::Running => {
-            return Err(Error::Setup(format!("container {id} is already running")))
-        }
-        _ => return Err(Error::Setup(format!("container {id} is not created: it cannot be started"))),
-    };
-    let init =
-        manage::trusted_init(id, &record)?.ok_or_else(|| Error::Setup(format!("container {id} is not running")))?;
-    let spec = created_config(&entry)?;
-    let state = State {
-        id,
-        status: "created",
-        pid: init.process.pid,
-        bundle: &record.bundle,
-        annotations: &record.annotations,
-    };
-    // The spec: a startContainer hook that fails stops the container (the lifecycle goes on to
-    // the engine's delete).
-    if let Err(err) = start_container_hooks(&spec, &record, id, &state.json()) {
-        let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
-        return Err(err);
-    }
-    let fifo = sys::open_at(Dir::Fd(entry.fd()), EXEC_FIFO, libc::O_RDONLY | libc::O_NONBLOCK, 0)
-        .step(|| format!("open({}/exec.fifo)", entry.path))?;
-    // Its process opens the FIFO now that we have, execs its command through the stub, and the
-    // FIFO's write end closes with that exec (or carries why it failed).
-    let mut said = Vec::new();
-    loop {
-        let mut fds = [
-            libc::pollfd { fd: fifo.raw(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 },
-        ];
-        sys::poll(&mut fds, None).step(|| "ppoll(exec.fifo)".into())?;
-        let mut chunk = [0u8; 1024];
-        match sys::read(fifo.raw(), &mut chunk) {
-            Ok(0) if fds[0].revents & libc::POLLHUP != 0 => break,
-            Ok(n) => said.extend_from_slice(&chunk[..n]),
-            Err(sys::Errno(libc::EAGAIN)) if fds[1].revents != 0 => break,
-            Err(sys::Errno(libc::EAGAIN)) => {}
-            Err(errno) => return Err(Error::sys("read(exec.fifo)", errno)),
-        }
-    }
-    sys::unlink(Dir::Fd(entry.fd()), EXEC_FIFO)
-        .ok_if(libc::ENOENT)
-        .step(|| format!("unlink({}/exec.fifo)", entry.path))?;
-    let name = record.command.split(' ').next().unwrap_or("").to_string();
-    // The init is not our child: how it ended, if it did, is not ours to tell.
-    prepare::outcome(Report::from_stub(&said, &name), Awaited::Command, Words::Engine)
-        .map_err(|failure| Error::Setup(failure.message))?;
-    record.phase = Phase::Running;
-    entry.write_record(&record)?;
-    let running = State { status: "running", ..state };
-    run_late_hooks(Ok(spec.hooks.poststart), "poststart", &running);
-    Ok(0)
-}
-
-/// The startContainer hooks, each in the created container's namespaces and root, as its user and
-/// with its capabilities and no_new_privs (not its seccomp filter, which is for its command), the
-/// way `exec` enters it: the init, waiting for us in the exec stub, is left as it is.
-fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) -> Result<(), Error> {
-    if spec.hooks.start_container.is_empty() {
-        return Ok(());
-    }
-    let signals = supervise::take_signals()?;
-    let dirs = cgroup::existing_dirs_at(&container_cgroup(record, id))?;
-    let mut enter = |hook: &spec::Hook, stdin: &Fd| {
-        let init = manage::trusted_init(id, record)?.ok_or_else(|| Error::Setup(format!("container {id} stopped")))?;
-        // The hook's argv[0] is its path: the exec stub runs argv[0] (the spec's args[0] is only
-        // the name the hook is told it has, which a path lookup must not follow).
-        let args: Vec<String> = [hook.path.clone()].into_iter().chain(hook.args.iter().skip(1).cloned()).collect();
-        // `start` reads nothing from its stdin: the state takes its place for the hook to inherit.
-        sys::dup_onto(stdin.raw(), 0).step(|| "dup3(state pipe, 0)".into())?;
-        let started = spawn::spawn(
-            Birth {
-                setup: spawn::join(init.pidfd, init.process.pid)?,
-                process: ContainerProcess::new(
-                    prepare::invocation(&args, &hook.env, "/")?,
-                    privileges(&spec.process, None)?,
-                ),
-                terminal: None,
-                namespaces: 0,
-                pid_namespace: None,
-                cgroup: Placement::Join(dirs.clone()),
-                id_maps: None,
-                veth: None,
-            },
-            &signals,
-            &mut |_| Ok(()),
-        )?;
-        prepare::outcome(started.report, Awaited::Command, Words::Contain)
-            .map_err(|failure| Error::Setup(format!("startContainer hook {}: {}", hook.path, failure.message)))?;
-        Ok(started.child.leave())
-    };
-    hooks::run_with(&spec.hooks.start_container, "startContainer", state, &mut enter)
-}
-
-/// The status word of the spec's state (and runc's `paused`), and the pid to report.
-fn status_of(status: &Status, id: &str) -> (&'static str, i32) {
-    match status {
-        Status::Live(None) => ("creating", 0),
-        Status::Live(Some(record)) => {
-            let pid = record.init.map_or(0, |init| init.pid);
-            match record.phase {
-                Phase::Creating => ("creating", pid),
-                Phase::Created => ("created", pid),
-                _ if frozen(record, id) => ("paused", pid),
-                _ => ("running", pid),
-            }
-        }
-        _ => ("stopped", 0),
-    }
-}
-
-/// Is the container's cgroup frozen (`pause`)?
-pub fn frozen(record: &Record, id: &str) -> bool {
-    let path = container_cgroup(record, id);
-    let v2 = sys::read_file_if_present(&format!("{}{path}/cgroup.freeze", cgroup::CGROUP_ROOT));
-    let v1 = sys::read_file_if_present(&format!("{}/freezer{path}/freezer.state", cgroup::CGROUP_ROOT));
-    v2.is_some_and(|v| v.trim() == "1") || v1.is_some_and(|v| v.trim() == "FROZEN")
-}
-
-/// The cgroup path of an OCI container: the checked path its record names (see
-/// `manage::container_cgroup`), or where create would have made it without one.
-fn container_cgroup(record: &Record, id: &str) -> String {
-    manage::container_cgroup(record, id).unwrap_or_else(|| cgroup::relative_path(id))
-}
-
-/// `state ID`: the spec's state JSON.
-fn print_state(global: &Global, id: &str) -> Result<i32, Error> {
-    let state = state_dir(global)?;
-    let entry = entry(&state, id)?;
-    let status = existing_status(&entry, id)?;
-    let (word, pid) = status_of(&status, id);
-    let record = match status {
-        Status::Live(Some(record)) | Status::Stopped(record) | Status::Leftover(Some(record)) => record,
-        Status::OtherVersion => {
-            return Err(Error::Setup(format!("container {id} has a record of another contain version")))
-        }
-        _ => Record::default(),
-    };
-    let json = State { id, status: word, pid, bundle: &record.bundle, annotations: &record.annotations }.json();
-    crate::log::stdout(&format!("{json}\n"));
-    Ok(0)
-}
-
-/// How long `delete --force` waits for a killed container's init to go.
-const KILL_WAIT: Duration = Duration::from_secs(10);
-
-/// `delete [--force] ID`: a stopped container's cgroup, entry and poststop hooks; a created one
-/// (never started: its process waits on the FIFO) is killed first, as runc and crun do (containerd
-/// deletes a task that never started without --force); with `--force`, a running one too.
-fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
-    let state = state_dir(global)?;
-    let entry = match state.entry(id)? {
-        Some(entry) => entry,
-        // Engines clean up with `delete --force` whatever happened before (a create that failed
-        // left nothing): nothing to delete is success then, as in runc and crun.
-        None if force => return Ok(0),
-        None => return Err(does_not_exist(id)),
-    };
-    let status = manage::settled_status(&entry)?;
-    let record = match status {
-        Status::Live(Some(record)) if !force && record.phase != Phase::Created => {
-            let (word, _) = status_of(&Status::Live(Some(record)), id);
-            return Err(Error::Setup(format!("cannot delete container {id}: it is {word} (use --force)")));
-        }
-        Status::Live(Some(record)) if record.kind == Kind::Run => {
-            // contain run's runtime cleans its container up itself once it is dead.
-            if let Some(init) = manage::trusted_init(id, &record)? {
-                let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
-            }
-            drop(entry);
-            return manage::gc(std::slice::from_ref(&state), &[id.to_string()]);
-        }
-        Status::Live(Some(record)) => {
-            // Removed below, once emptied: kept here.
-            let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
-            let killed = cgroup.signal_all(libc::SIGKILL);
-            cgroup.keep();
-            killed?;
-            if let Some(init) = manage::trusted_init(id, &record)? {
-                let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
-                let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
-                sys::poll(&mut fds, Some(KILL_WAIT.as_millis() as u64)).step(|| "ppoll(pidfd)".into())?;
-            }
-            // Our probe took the lock only if nobody kept the entry: now nobody does.
-            let _ = entry.take_if_unkept();
-            record
-        }
-        Status::Live(None) => return Err(Error::Setup(format!("container {id} is being created"))),
-        // Deleted meanwhile, by its own runtime or another delete: nothing left to delete.
-        Status::Gone if force => return Ok(0),
-        Status::Gone => return Err(does_not_exist(id)),
-        Status::OtherVersion => {
-            return Err(Error::Setup(format!("container {id} has a record of another contain version")))
-        }
-        Status::Damaged => return Err(Error::Setup(format!("container {id} is running with a damaged record"))),
-        Status::Stopped(record) | Status::Leftover(Some(record)) => record,
-        Status::Leftover(None) | Status::Exited(_) | Status::Kept => Record { kind: Kind::Run, ..Default::default() },
-    };
-    if record.kind == Kind::Oci {
-        let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
-        run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
-        // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&container_cgroup(&record, id), true)?.remove()?;
-        if record.host_mounts {
-            // The rootfs's bind onto itself, and with it everything the container mounted on it.
-            let rootfs = &record.rootfs;
-            sys::umount2(&cpath(rootfs)?, libc::MNT_DETACH)
-                .ok_if(libc::EINVAL)
-                .step(|| format!("umount2({rootfs}, MNT_DETACH)"))?;
-        }
-        entry.clear(Default::default())?;
-        state.remove_if_empty(&entry)?;
-        return Ok(0);
-    }
-    drop(entry);
-    manage::gc(std::slice::from_ref(&state), &[id.to_string()])
-}
-
-/// The live record of `id`, or the error engines match ("container not running").
-fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
-    let entry = entry(state, id)?;
-    match existing_status(&entry, id)? {
-        Status::Live(Some(record)) => Ok(record),
-        _ => Err(Error::Setup(format!("container {id} is not running: container not running"))),
-    }
-}
-
-/// `pause ID` / `resume ID`.
-fn freeze(global: &Global, id: &str, frozen: bool) -> Result<i32, Error> {
-    let state = state_dir(global)?;
-    let record = live_record(&state, id)?;
-    // The container's cgroup, not ours to remove: kept, whatever freezing it gave.
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
-    let result = cgroup.freeze(frozen);
-    cgroup.keep();
-    result.map(|()| 0)
-}
-
-/// `update [--resources FILE|-] ID`: new limits for a running container's cgroup.
-fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32, Error> {
-    let state = state_dir(global)?;
-    let record = live_record(&state, id)?;
-    let bytes = match resources {
-        None => return Err(Error::Usage("update: give the new limits with --resources FILE (or - for stdin)".into())),
-        Some("-") => sys::read_to_end_fd(libc::STDIN_FILENO, CONFIG_LIMIT).step(|| "read(stdin)".into())?,
-        Some(path) => {
-            let file = sys::open(&cpath(path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
-            sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?
-        }
-    };
-    let resources = spec::parse_resources_file(&bytes).map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
-    let result = cgroup.write_limits(&Limits::from_oci(&resources));
-    cgroup.keep();
-    result.map(|()| 0)
-}
-
-/// `ps [--format json] ID`: the pids in the container's cgroup.
-fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
-    let state = state_dir(global)?;
-    let record = live_record(&state, id)?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
-    let pids = cgroup.pids();
-    cgroup.keep();
-    let out = match json_format {
-        true => format!("[{}]\n", pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",")),
-        false => {
-            std::iter::once("PID".to_string()).chain(pids.iter().map(|p| p.to_string())).map(|l| l + "\n").collect()
-        }
-    };
-    crate::log::stdout(&out);
-    Ok(0)
-}
-
-/// `features`: what this runtime supports, as the runtime spec's features document (containerd
-/// asks for it).
-fn features() -> Result<i32, Error> {
-    let mut out = String::new();
-    json::object(&mut out, |features| {
-        features.string("ociVersionMin", "1.0.0");
-        features.string("ociVersionMax", spec::OCI_VERSION);
-        features.array("hooks", |hooks| {
-            for hook in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
-                hooks.string(hook);
-            }
-        });
-        features.array("mountOptions", |options| {
-            for option in [
-                "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "bind", "rbind", "private", "rprivate",
-                "shared", "rshared", "slave", "rslave",
-            ] {
-                options.string(option);
-            }
-        });
-        features.object("linux", |linux| {
-            linux.array("namespaces", |namespaces| {
-                for namespace in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
-                    namespaces.string(namespace);
-                }
-            });
-            linux.array("capabilities", |caps| {
-                for cap in 0..64 {
-                    if CapSet::ALL.contains(cap) {
-                        caps.string(&format!("CAP_{}", crate::policy::caps::name(cap)));
-                    }
-                }
-            });
-            linux.object("cgroup", |cgroup| {
-                cgroup.bool("v1", true);
-                cgroup.bool("v2", true);
-                cgroup.bool("systemd", false);
-                cgroup.bool("systemdUser", false);
-            });
-            linux.object("seccomp", |seccomp| {
-                seccomp.bool("enabled", true);
-                seccomp.array("actions", |actions| {
-                    for action in [
-                        "SCMP_ACT_ALLOW",
-                        "SCMP_ACT_ERRNO",
-                        "SCMP_ACT_KILL",
-                        "SCMP_ACT_KILL_PROCESS",
-                        "SCMP_ACT_KILL_THREAD",
-                        "SCMP_ACT_LOG",
-                        "SCMP_ACT_TRACE",
-                        "SCMP_ACT_TRAP",
-                    ] {
-                        actions.string(action);
-                    }
-                });
-                seccomp.array("operators", |ops| {
-                    for op in [
-                        "SCMP_CMP_EQ",
-                        "SCMP_CMP_GE",
-                        "SCMP_CMP_GT",
-                        "SCMP_CMP_LE",
-                        "SCMP_CMP_LT",
-                        "SCMP_CMP_MASKED_EQ",
-                        "SCMP_CMP_NE",
-                    ] {
-                        ops.string(op);
-                    }
-                });
-                seccomp.array("archs", |archs| {
-                    for arch in
-                        ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"]
-                    {
-                        archs.string(arch);
-                    }
-                });
-            });
-            linux.object("apparmor", |apparmor| apparmor.bool("enabled", false));
-            linux.object("selinux", |selinux| selinux.bool("enabled", false));
-        });
-    });
-    crate::log::stdout(&format!("{out}\n"));
-    Ok(0)
 }
 
 #[cfg(test)]
