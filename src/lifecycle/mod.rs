@@ -17,6 +17,7 @@ pub mod oci;
 pub mod oci_manage;
 pub mod oci_start;
 pub mod prepare;
+pub mod record;
 pub mod roots;
 pub mod run;
 pub mod state;

@@ -9,7 +9,8 @@ use crate::birth::child::Invocation;
 use crate::birth::handshake::{Failure, Report};
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::lifecycle::manage;
-use crate::lifecycle::state::{Entry, Kind, Leave, Phase, Record, RecordRead, Reserved, StateDir};
+use crate::lifecycle::record::{Kind, Phase, Record, RecordRead};
+use crate::lifecycle::state::{Entry, Leave, Reserved, StateDir};
 use crate::mounts::Checked;
 use crate::sys::{self, Dir};
 
