@@ -129,7 +129,7 @@ fn main() {
                 let timeout = std::time::Duration::from_secs(timeout_secs.into());
                 manage::stop(&lifecycle::state_dir_holding(&global, &id)?, &id, timeout)
             }
-            Command::Gc { ids } => manage::gc(&lifecycle::state_dirs(&global)?, &ids),
+            Command::Gc { ids } => lifecycle::gc::gc(&lifecycle::state_dirs(&global)?, &ids),
         }
     });
     let code = result.unwrap_or_else(|err| {

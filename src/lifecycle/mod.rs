@@ -2,15 +2,21 @@
 //! `Birth`, and decides what to do with what the birth gives back.
 //!
 //! - `run`: `contain run`, in the foreground or, with `--detach` (`detach.rs`), in the background;
+//!   `run_checks`: what it refuses before anything starts;
 //! - `exec`: `contain exec`, a new process in a running container;
-//! - `manage`: `list`, `kill`, `stop`, `gc`, and the rule that tells a living container from a
-//!   leftover;
-//! - `state`: the entries under /run/contain and their records;
+//! - `oci`: an engine's `create`; `oci_start`: its `start`; `oci_manage`: the other OCI commands;
+//! - `prepare`: the jobs the lifecycles share, each written once (host paths, the name, the pid
+//!   file, the child's report);
+//! - `manage`: `list`, `kill`, `stop`, and the rule that tells a living container from a
+//!   leftover; `gc`: leftovers removed;
+//! - `state`: the entries under /run/contain, and their locks; `record`: what an entry's record
+//!   holds, and its format;
 //! - `lease`: what containers must not share (a /30, a range of ids), taken one at a time;
 //! - `roots`: the registry of root's state directories, which no container may be given.
 
 pub mod detach;
 pub mod exec;
+pub mod gc;
 pub mod lease;
 pub mod manage;
 pub mod oci;
@@ -20,6 +26,7 @@ pub mod prepare;
 pub mod record;
 pub mod roots;
 pub mod run;
+pub mod run_checks;
 pub mod state;
 
 use crate::cli::Global;

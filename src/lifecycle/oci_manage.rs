@@ -8,6 +8,7 @@ use crate::cgroup::{self, Cgroup, Limits};
 use crate::cli::Global;
 use crate::error::{cpath, Context, Error};
 use crate::json;
+use crate::lifecycle::gc;
 use crate::lifecycle::manage::{self, Status};
 use crate::lifecycle::oci::{created_config, CONFIG_LIMIT};
 use crate::lifecycle::oci_start::run_late_hooks;
@@ -113,7 +114,7 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
             }
             drop(entry);
-            return manage::gc(std::slice::from_ref(&state), &[id.to_string()]);
+            return gc::gc(std::slice::from_ref(&state), &[id.to_string()]);
         }
         Status::Live(Some(record)) => {
             // Removed below, once emptied: kept here.
@@ -158,7 +159,7 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         return Ok(0);
     }
     drop(entry);
-    manage::gc(std::slice::from_ref(&state), &[id.to_string()])
+    gc::gc(std::slice::from_ref(&state), &[id.to_string()])
 }
 
 /// The live record of `id`, or the error engines match ("container not running").

@@ -8,9 +8,9 @@ use std::ffi::OsStr;
 use crate::birth::child::Invocation;
 use crate::birth::handshake::{Failure, Report};
 use crate::error::{cpath, os_cstring, Context, Error};
-use crate::lifecycle::manage;
 use crate::lifecycle::record::{Kind, Phase, Record, RecordRead};
 use crate::lifecycle::state::{Entry, Leave, Reserved, StateDir};
+use crate::lifecycle::{gc, manage};
 use crate::mounts::Checked;
 use crate::sys::{self, Dir};
 
@@ -140,10 +140,10 @@ fn give_way(state: &StateDir, entry: &Entry, old: RecordRead, kind: Kind) -> Res
     };
     match (kind, old) {
         (_, RecordRead::Missing | RecordRead::Broken) => {
-            manage::clean_leftover(state, entry, None, Leave::default())?;
+            gc::clean_leftover(state, entry, None, Leave::default())?;
         }
         (Kind::Oci, RecordRead::Valid(record)) if record.kind == Kind::Oci && record.phase == Phase::Creating => {
-            manage::clean_leftover(state, entry, Some(&*record), Leave::default())?;
+            gc::clean_leftover(state, entry, Some(&*record), Leave::default())?;
         }
         (Kind::Oci, _) => return Err(Error::Setup(format!("container {id} already exists"))),
         (Kind::Run, RecordRead::Valid(record)) if record.phase == Phase::Kept => {
@@ -158,7 +158,7 @@ fn give_way(state: &StateDir, entry: &Entry, old: RecordRead, kind: Kind) -> Res
             entry.clear(Leave::default())?;
         }
         (Kind::Run, RecordRead::Valid(record)) => {
-            manage::clean_leftover(state, entry, Some(&*record), Leave::default())?;
+            gc::clean_leftover(state, entry, Some(&*record), Leave::default())?;
             log!("removed the leftovers of a container named {id} (its runtime died)");
         }
     }

@@ -14,12 +14,13 @@ use crate::cgroup::{self, Cgroup, Sampled, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, User, Userns, Volume};
 use crate::error::{Context, Error};
 use crate::lifecycle::detach;
+use crate::lifecycle::gc;
 use crate::lifecycle::lease::Lease;
 use crate::lifecycle::manage;
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words, CONTAINER_PATH};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
-use crate::lifecycle::roots;
 use crate::lifecycle::state::{Entry, Leave, StateDir, LAYER, MERGED, UPPER, WORK};
+use crate::lifecycle::{roots, run_checks};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Checked, Step};
@@ -88,7 +89,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     // The host's root, or not: a user, or root of a user namespace of its own (userns.rs).
     let root = userns::host_root()?;
-    check_flags(&spec, root)?;
+    run_checks::check_flags(&spec, root)?;
     // A user gets a user namespace whose root is them; root of a user namespace already is.
     let id_maps = rootless_maps();
     // The user's other state directories: a name that lives in one of them is not free here.
@@ -127,19 +128,6 @@ struct Accepted {
     stats_file: Option<Fd>,
 }
 
-/// --- check: what needs only the flags. ---
-fn check_flags(spec: &RunSpec, root: bool) -> Result<(), Error> {
-    if spec.userns == Userns::Auto {
-        refuse_beside_auto(spec, root, sys::geteuid())?;
-    } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
-        return Err(Error::Usage(format!(
-            "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",
-            format!("{}:{}", volume.host, volume.target)
-        )));
-    }
-    Ok(())
-}
-
 /// --- check: what needs the host, before anything is created. ---
 fn check(spec: &RunSpec, state: &StateDir, root: bool, id_maps: Option<IdMaps>) -> Result<Accepted, Error> {
     let rootfs = open_rootfs(&spec.rootfs, state)?;
@@ -163,9 +151,9 @@ fn check(spec: &RunSpec, state: &StateDir, root: bool, id_maps: Option<IdMaps>) 
     let env = container_env(&hostname, spec.user, &spec.env, |key| std::env::var(key).ok());
     let privileges = privileges(spec)?;
     if !root {
-        refuse_what_needs_root(spec, id_maps.as_ref(), &rootfs)?;
+        run_checks::refuse_what_needs_root(spec, id_maps.as_ref(), &rootfs)?;
         if id_maps.is_none() {
-            refuse_unmapped_user(spec)?;
+            run_checks::refuse_unmapped_user(spec)?;
         }
     }
     let cgroup = cgroup_path(spec, root, &id)?;
@@ -228,11 +216,11 @@ fn claim<'a>(
 ) -> Result<Named<'a>, Error> {
     let id = &checked.id;
     // Best effort: what cannot be removed now is a warning, and does not stop this container.
-    match manage::collect_garbage(state, &[], false) {
+    match gc::collect_garbage(state, &[], false) {
         Ok(failures) => failures.iter().for_each(|failure| crate::log::warning(&failure.to_string())),
         Err(err) => crate::log::warning(&format!("the sweep for leftovers failed: {err}")),
     }
-    refuse_name_elsewhere(elsewhere, id)?;
+    run_checks::refuse_name_elsewhere(elsewhere, id)?;
     let claim = prepare::claim(state, id, Kind::Run, Leave { layer: spec.keep, log: spec.detach })?;
     // From here on, with --detach, this is the background process (the foreground exits there),
     // and the container's output goes to its log through this relay.
@@ -516,78 +504,6 @@ fn rootless_maps() -> Option<IdMaps> {
     Some(maps)
 }
 
-/// What a container without root cannot have, refused before anything starts.
-fn refuse_what_needs_root(spec: &RunSpec, maps: Option<&IdMaps>, rootfs: &Checked) -> Result<(), Error> {
-    if let Net::Veth(_) = spec.net {
-        return Err(Error::Usage(
-            "--net veth needs root (the host end of the pair is made in the host's network namespace): \
-             use --net none or --net host"
-                .into(),
-        ));
-    }
-    if let Some(maps) = maps.filter(|_| spec.overlay) {
-        // overlayfs copies a file up with its owner, which the container's user namespace must
-        // map: in an image of ids it does not (root's, say) every write fails, with EACCES or
-        // EOVERFLOW. Judged by the image's top directory, as an image has one owner as a rule.
-        let owner = rootfs.owner()?;
-        if !maps.maps_host_uid(owner) {
-            return Err(Error::Usage(format!(
-                "--overlay: the rootfs {:?} belongs to uid {owner}, which has no id in your user namespace: \
-                 overlayfs could copy none of its files up (build the image as yourself, or go without --overlay)",
-                spec.rootfs
-            )));
-        }
-    }
-    let single_id = maps.is_some_and(IdMaps::single_id);
-    if let Some(user) = spec.user.filter(|user| single_id && (user.uid, user.gid) != (0, 0)) {
-        return Err(Error::Usage(format!(
-            "--user {}:{}: a rootless container without subordinate ids has no user but root \
-             (add a range for you to /etc/subuid and /etc/subgid, and install uidmap)",
-            user.uid, user.gid
-        )));
-    }
-    Ok(())
-}
-
-/// What `--userns auto` does not go with, refused before anything starts.
-fn refuse_beside_auto(spec: &RunSpec, root: bool, euid: u32) -> Result<(), Error> {
-    if !root && euid == 0 {
-        return Err(Error::Usage(
-            "--userns auto needs the host's root (this is root of a user namespace, which has no other ids to lease)"
-                .into(),
-        ));
-    }
-    if !root {
-        return Err(Error::Usage(
-            "--userns auto needs root (without root, contain run always makes a user namespace, whose root is you)"
-                .into(),
-        ));
-    }
-    let why = if spec.overlay {
-        "--overlay (its layer is in the state directory, which only the host's root may enter)"
-    } else {
-        return Ok(());
-    };
-    Err(Error::Usage(format!("--userns auto cannot be combined with {why}")))
-}
-
-/// Root of a user namespace that is not the host's runs containers with the ids that namespace
-/// has (it makes none of its own): a `--user` it does not map is refused before anything starts.
-fn refuse_unmapped_user(spec: &RunSpec) -> Result<(), Error> {
-    let Some(user) = spec.user else { return Ok(()) };
-    let map = |path: &str| sys::read_file(&crate::error::cpath(path)?).step(|| format!("read({path})"));
-    let (uids, gids) = (map("/proc/self/uid_map")?, map("/proc/self/gid_map")?);
-    if userns::maps_inside(&uids, user.uid) && userns::maps_inside(&gids, user.gid) {
-        return Ok(());
-    }
-    Err(Error::Usage(format!(
-        "--user {}:{}: this user namespace (not the host's) has no such id: its uid_map is {:?}",
-        user.uid,
-        user.gid,
-        uids.split_whitespace().collect::<Vec<_>>().join(" ")
-    )))
-}
-
 /// Who the command runs as, and what it may do (see caps.rs).
 fn privileges(spec: &RunSpec) -> Result<Privileges, Error> {
     let identity = spec.user.map_or(Identity::default(), |u| Identity { uid: u.uid, gid: u.gid, groups: Vec::new() });
@@ -600,32 +516,6 @@ fn privileges(spec: &RunSpec) -> Result<Privileges, Error> {
         None => None,
     };
     Privileges::confined(identity, caps, available)
-}
-
-/// Refuses the name `id` when it lives in another of the user's state directories (`elsewhere`,
-/// see `lifecycle::state_dirs`), so that a user's containers never split between two: what only a
-/// dead runtime left there does not count. (Two runs of one name that choose two directories at
-/// the very same moment are not told apart.)
-fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> {
-    for state in elsewhere {
-        let Some(entry) = state.entry(id)? else { continue };
-        match manage::status(&entry)? {
-            manage::Status::Leftover(_) | manage::Status::Gone => {}
-            manage::Status::Live(_) => {
-                return Err(Error::Setup(format!(
-                    "a container named {id} is already running (its entry is {}): choose another --name",
-                    entry.path
-                )))
-            }
-            _ => {
-                return Err(Error::Setup(format!(
-                    "{} holds what a container of that name left: remove it or choose another --name",
-                    entry.path
-                )))
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `--rootfs`, checked (see `prepare::open_host_path`): the child uses the very directory checked
@@ -713,22 +603,6 @@ mod tests {
         assert_eq!(prepare::search_path(&env), "/opt/bin", "the command is looked up in the PATH it gets");
         let user = Some(User { uid: 1000, gid: 1000 });
         assert!(container_env("box", user, &[], no_host).contains(&"HOME=/".to_string()));
-    }
-
-    #[test]
-    fn userns_auto_needs_root_and_goes_without_host_network_and_overlay() {
-        let spec = |net, overlay| RunSpec { userns: Userns::Auto, net, overlay, ..Default::default() };
-        let refusal = |spec: RunSpec, root, euid| match refuse_beside_auto(&spec, root, euid) {
-            Err(Error::Usage(message)) => message,
-            other => panic!("not refused: {other:?}"),
-        };
-        assert!(refuse_beside_auto(&spec(Net::None, false), true, 0).is_ok());
-        assert!(refuse_beside_auto(&spec(Net::Veth(None), false), true, 0).is_ok());
-        assert!(refusal(spec(Net::None, false), false, 1000).starts_with("--userns auto needs root"));
-        let namespace_root = refusal(spec(Net::None, false), false, 0);
-        assert!(namespace_root.starts_with("--userns auto needs the host's root"), "{namespace_root}");
-        assert!(refuse_beside_auto(&spec(Net::Host, false), true, 0).is_ok(), "the host's /sys is bound then");
-        assert!(refusal(spec(Net::None, true), true, 0).starts_with("--userns auto cannot be combined with --overlay"));
     }
 
     #[test]
