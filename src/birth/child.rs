@@ -30,7 +30,7 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// Everything the child needs, prepared by the parent before clone3 (so the child allocates little
 /// and decides nothing the parent could not check first).
 pub struct ChildConfig {
-    pub setup: Setup,
+    pub container: Container,
     /// The process as the lifecycle described it, its command made ready for the exec stub.
     pub process: ContainerProcess<CommandLine>,
     pub handshake: ChildEnds,
@@ -131,9 +131,10 @@ pub enum Output {
     Log(c_int),
 }
 
-pub enum Setup {
+/// The container the process is born into: a new one, or one that runs already.
+pub enum Container {
     /// `contain run`, OCI `create`: clone3 made the namespaces; build the container's view in them.
-    Create(Box<NewContainer>),
+    New(Box<NewContainer>),
     /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd: those
     /// in `namespaces`, the ones it does not share with the runtime (the PID namespace for our
     /// children only: the exec stub forks the process the container sees, see stub.rs).
@@ -295,9 +296,9 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     compat::mark_cloexec_from(3 + config.process.limits.preserve_fds)?;
 
     let workdir = &config.process.command.workdir;
-    let working_directory = match &config.setup {
-        Setup::Create(container) => create_container(container, workdir, &config.handshake)?,
-        Setup::Join { init_pidfd, namespaces, .. } => {
+    let working_directory = match &config.container {
+        Container::New(container) => create_container(container, workdir, &config.handshake)?,
+        Container::Join { init_pidfd, namespaces, .. } => {
             join_namespaces(init_pidfd, *namespaces)?;
             sys::setsid().step(|| "setsid()".into())?;
             mounts::working_directory(workdir, false)?
@@ -306,7 +307,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     };
     sys::fchdir(&working_directory).step(|| format!("fchdir({workdir})"))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
-    let controlling = matches!(config.setup, Setup::Create(_));
+    let controlling = matches!(config.container, Container::New(_));
     config.handshake.terminal.as_ref().map(|terminal| tty::open_in_container(terminal, controlling)).transpose()
 }
 
@@ -679,17 +680,17 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
             .handshake
             .report_ready()
             .and_then(|()| sys::set_cloexec(gate.fifo.raw(), false).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into()))
-            .and_then(|()| match &config.setup {
-                Setup::Create(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
+            .and_then(|()| match &config.container {
+                Container::New(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
                 _ => Ok(()),
             })
             .map_err(Failure::setup)?,
         // The report descriptor reaches the stub, which makes it close-on-exec again before it
         // execs the command: its end of file then means the command runs. Joining a running
         // container, the go pipe reaches it too: its fork waits there to be adopted.
-        None => match config.setup {
-            Setup::Join { .. } => pass_to_fork(&config.handshake),
-            Setup::Create(_) => {
+        None => match config.container {
+            Container::Join { .. } => pass_to_fork(&config.handshake),
+            Container::New(_) => {
                 sys::set_cloexec(config.handshake.report_fd(), false).step(|| "fcntl(report, F_SETFD, 0)".into())
             }
         }

@@ -16,21 +16,21 @@
 //! it gives back. What the child does on its side is in `child.rs`; how the two talk, in
 //! `handshake.rs`.
 
-use crate::birth::child::{self, ChildConfig, CommandLine, ContainerProcess, Invocation, Keeper, Setup, StartGate};
+use crate::birth::child::{self, ChildConfig, CommandLine, Container, ContainerProcess, Invocation, Keeper, StartGate};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};
 use crate::error::{Context, Error};
-use crate::live::supervise::Running;
+use crate::live::supervise::ChildProcess;
 use crate::live::tty::{Relay, Terminal};
 use crate::net::{HostEnd, Veth};
 use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
-    pub setup: Setup,
+    pub container: Container,
     pub process: ContainerProcess<Invocation>,
     /// The container's pty: relayed to the user's terminal, or its master sent to an engine's
     /// console socket.
@@ -57,7 +57,7 @@ pub enum Placement<'a> {
 /// The child, born and released.
 pub struct Started {
     /// Killed if dropped before it is waited for.
-    pub child: Running,
+    pub child: ChildProcess,
     pub report: Report,
     /// The relay between the user's terminal (now raw) and the container's pty.
     pub relay: Option<Relay>,
@@ -71,7 +71,7 @@ pub fn spawn(
     signals: &Fd,
     run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
 ) -> Result<Started, Error> {
-    let Birth { setup, mut process, terminal, namespaces, pid_namespace, cgroup, id_maps, veth } = birth;
+    let Birth { container, mut process, terminal, namespaces, pid_namespace, cgroup, id_maps, veth } = birth;
     let command = &process.command;
     let name = command.argv.first().map_or(String::new(), |arg| arg.to_string_lossy().into_owned());
 
@@ -81,12 +81,12 @@ pub fn spawn(
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
     let kept = process.keeper == Keeper::Runtime;
-    let (report_fd, mode) = stub_mode(&setup, process.start_gate.as_ref(), &handshake, kept);
+    let (report_fd, mode) = stub_mode(&container, process.start_gate.as_ref(), &handshake, kept);
     let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
     // Who may set its groups: the runtime knows, from the maps it writes or the init it joins.
-    let setgroups_denied = match &setup {
-        Setup::Join { setgroups_denied, .. } => *setgroups_denied,
-        Setup::Create(_) => id_maps.as_ref().is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
+    let setgroups_denied = match &container {
+        Container::Join { setgroups_denied, .. } => *setgroups_denied,
+        Container::New(_) => id_maps.as_ref().is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
     };
     let command_line = CommandLine {
         name: name.clone(),
@@ -96,7 +96,7 @@ pub fn spawn(
         env: CStringArray::new(std::mem::take(&mut process.command.env)),
         workdir: std::mem::take(&mut process.command.workdir),
     };
-    let config = ChildConfig { setup, process: process.running(command_line), handshake, setgroups_denied };
+    let config = ChildConfig { container, process: process.running(command_line), handshake, setgroups_denied };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
@@ -105,7 +105,7 @@ pub fn spawn(
     //    child's child, we become a subreaper: it becomes ours when the child exits. (On a kernel
     //    whose procfs cannot be told its PID namespace, an OCI container born into one it names
     //    by path has us join it first, and its child is born there: `pid_namespace`.)
-    if let (Setup::Create(_), Some(fd)) = (&config.setup, &pid_namespace) {
+    if let (Container::New(_), Some(fd)) = (&config.container, &pid_namespace) {
         let join = libc::CLONE_NEWPID as u64;
         sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
     }
@@ -141,7 +141,7 @@ pub fn spawn(
     }
     //    With --userns auto, the detached trees the child inherited at clone3 are ours too (the
     //    same mounts): idmapped through its user namespace now that it has maps (see userns.rs).
-    if let Setup::Create(container) = &config.setup {
+    if let Container::New(container) = &config.container {
         userns::idmap(child.pid, &container.idmapped_trees())?;
     }
     // Our copies of what was only the child's: its handshake ends, its descriptors, its stack.
@@ -158,14 +158,14 @@ pub fn spawn(
         Some(forked) => {
             // Our child is reaped already (see `release`): its pid is no longer ours to signal.
             child.leave();
-            Running { pid: forked }
+            ChildProcess { pid: forked }
         }
         None => child,
     };
 
     // 8. The command runs: from here on the user's terminal, if any, is the container's.
     let relay = match (&released.report, released.pty_master, released.terminal) {
-        (Report::Running, Some(master), Some(terminal)) => {
+        (Report::CommandRuns, Some(master), Some(terminal)) => {
             terminal.make_raw()?;
             Some(Relay::new(master)?)
         }
@@ -179,16 +179,16 @@ pub fn spawn(
 /// where the container cannot see it, and the stub forks the process it does see (see stub.rs);
 /// an OCI init waits for `start` in the stub, on the exec FIFO; a new container's PID 1 execs
 /// through it.
-fn stub_mode(setup: &Setup, gate: Option<&StartGate>, handshake: &ChildEnds, kept: bool) -> (i32, stub::Mode) {
+fn stub_mode(container: &Container, gate: Option<&StartGate>, handshake: &ChildEnds, kept: bool) -> (i32, stub::Mode) {
     let terminal = handshake.terminal.is_some();
     let fork = |gate| stub::Mode::Fork { kept, terminal, gate, go_fd: handshake.go_fd() };
-    match (setup, gate) {
-        (Setup::Join { .. }, _) => (handshake.report_fd(), fork(None)),
-        (Setup::Create(container), Some(gate)) if container.pid_namespace.is_some() => {
+    match (container, gate) {
+        (Container::Join { .. }, _) => (handshake.report_fd(), fork(None)),
+        (Container::New(container), Some(gate)) if container.pid_namespace.is_some() => {
             (handshake.report_fd(), fork(Some(gate.fifo.raw())))
         }
-        (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
-        (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
+        (Container::New(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
+        (Container::New(_), None) => (handshake.report_fd(), stub::Mode::Exec),
     }
 }
 
@@ -201,7 +201,7 @@ fn clone_into(
     config: &ChildConfig,
     stack: &ChildStack,
     cgroup: Option<&Cgroup>,
-) -> Result<(Running, bool), Error> {
+) -> Result<(ChildProcess, bool), Error> {
     let args = |into: Option<i32>| CloneArgs {
         flags: namespaces | into.map_or(0, |_| CLONE_INTO_CGROUP),
         cgroup: into.map_or(0, |fd| fd as u64),
@@ -209,10 +209,10 @@ fn clone_into(
         ..Default::default()
     };
     let clone_failed = |errno| Error::sys(format!("clone3({})", sys::namespace_names(namespaces)), errno);
-    let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| Running { pid });
+    let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| ChildProcess { pid });
     let with_clone = || {
         clone::spawn_with_clone(namespaces, stack, child::child_main, config)
-            .map(|pid| Running { pid })
+            .map(|pid| ChildProcess { pid })
             .map_err(|errno| Error::sys(format!("clone({})", sys::namespace_names(namespaces)), errno))
     };
     if let Some(fd) = cgroup.and_then(Cgroup::clone_into_fd) {
@@ -240,8 +240,8 @@ fn clone_into(
 
 /// How to join the running container whose init is `pid` (its pidfd `init_pidfd`): `contain exec`,
 /// OCI `exec` and `start`'s startContainer hooks.
-pub fn join(init_pidfd: Fd, pid: i32) -> Result<Setup, Error> {
-    Ok(Setup::Join {
+pub fn join(init_pidfd: Fd, pid: i32) -> Result<Container, Error> {
+    Ok(Container::Join {
         init_pidfd,
         namespaces: namespaces_to_join(pid)?,
         setgroups_denied: userns::setgroups_denied(&pid.to_string())?,

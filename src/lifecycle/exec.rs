@@ -73,7 +73,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let terminal_modes = SavedModes::save();
     let started = spawn::spawn(
         Birth {
-            setup: spawn::join(init.pidfd, init.process.pid)?,
+            container: spawn::join(init.pidfd, init.process.pid)?,
             process: ContainerProcess { keeper, ..process },
             terminal,
             namespaces: 0,

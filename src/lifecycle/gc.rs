@@ -6,7 +6,7 @@ use crate::birth::userns;
 use crate::cgroup::{self, Cgroup};
 use crate::error::Error;
 use crate::lifecycle::manage::{
-    container_cgroup, settled_status, status, trusted_init, wait_exit, Status, CLEANUP_WAIT,
+    container_cgroup, liveness, settled_liveness, trusted_init, wait_exit, Liveness, CLEANUP_WAIT,
 };
 use crate::lifecycle::record::{Kind, Phase, Record};
 use crate::lifecycle::state::{Entry, Leave, StateDir};
@@ -48,31 +48,31 @@ pub fn collect_garbage(state: &StateDir, only: &[String], finished: bool) -> Res
         let named = !only.is_empty();
         let left = |why: &str| Error::Setup(format!("{id}: {why}: left in place"));
         // Asked for by name, a container being cleaned up by someone else is waited for.
-        let status = match if named { settled_status(&entry) } else { status(&entry) } {
-            Ok(status) => status,
+        let found = match if named { settled_liveness(&entry) } else { liveness(&entry) } {
+            Ok(found) => found,
             Err(err) => {
                 failures.push(left(&format!("its entry cannot be read ({err})")));
                 continue;
             }
         };
-        let result = match status {
+        let result = match found {
             // A --detach container's log stays, for the user to read why it ended, until gc is
             // asked for the finished ones too.
-            Status::Leftover(record) => {
+            Liveness::Leftover(record) => {
                 remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: !finished })
             }
-            Status::Exited(_) if finished => remove_entry(state, &entry, Leave::default())
+            Liveness::Exited(_) if finished => remove_entry(state, &entry, Leave::default())
                 .map(|()| log!("removed the log of container {id}, which has exited")),
-            Status::Stopped(record) if finished && named => {
+            Liveness::Stopped(record) if finished && named => {
                 remove_leftover(state, &entry, Some(&record), Leave::default())
             }
             // Asked for by name, a kept layer is still the user's to remove: said, not silent.
-            Status::Kept if named => {
+            Liveness::Kept if named => {
                 log!("{id} is a kept --overlay layer: left as asked (remove {} to free the name)", entry.path);
                 Ok(())
             }
-            Status::OtherVersion if named => Err(left("its record is of another contain version")),
-            Status::Damaged if named => {
+            Liveness::OtherVersion if named => Err(left("its record is of another contain version")),
+            Liveness::Damaged if named => {
                 Err(left("its record is damaged while its runtime lives (contain stop ends it)"))
             }
             _ => Ok(()),

@@ -37,7 +37,7 @@ pub const CLEANUP_WAIT: Duration = Duration::from_secs(10);
 
 /// What an entry is, by the liveness rule above.
 #[derive(Debug)]
-pub enum Status {
+pub enum Liveness {
     /// Its keeper lives; no record yet while it is being set up.
     Live(Option<Record>),
     /// An OCI container whose init has ended: kept for the engine's `delete`.
@@ -59,60 +59,60 @@ pub enum Status {
     Gone,
 }
 
-/// The status of `entry`. When it has no keeper, this leaves us holding its lock (for as long as
+/// The liveness of `entry` (see the module's comment). When it has no keeper, this leaves us holding its lock (for as long as
 /// `entry` is open), so nobody can start keeping it while the caller cleans it.
-pub fn status(entry: &Entry) -> Result<Status, Error> {
+pub fn liveness(entry: &Entry) -> Result<Liveness, Error> {
     let unkept = entry.take_if_unkept().step(|| format!("flock({})", entry.id))?;
     if unkept && entry.removed()? {
-        return Ok(Status::Gone);
+        return Ok(Liveness::Gone);
     }
     let record = match entry.read_record()? {
         // Another version's, whether or not its keeper lives (or another contain holds the lock a
         // moment to look): this version neither reads nor touches it.
-        RecordRead::OtherVersion => return Ok(Status::OtherVersion),
+        RecordRead::OtherVersion => return Ok(Liveness::OtherVersion),
         RecordRead::Valid(record) => Some(record),
-        RecordRead::Broken if !unkept => return Ok(Status::Damaged),
+        RecordRead::Broken if !unkept => return Ok(Liveness::Damaged),
         RecordRead::Missing | RecordRead::Broken => None,
     };
     if !unkept {
-        return Ok(Status::Live(record.map(|record| *record)));
+        return Ok(Liveness::Live(record.map(|record| *record)));
     }
     Ok(match record {
-        None => Status::Leftover(None),
+        None => Liveness::Leftover(None),
         Some(record) => match (record.kind, record.phase) {
-            (_, Phase::Exited(code)) => Status::Exited(code),
-            (_, Phase::Kept) => Status::Kept,
+            (_, Phase::Exited(code)) => Liveness::Exited(code),
+            (_, Phase::Kept) => Liveness::Kept,
             (Kind::Oci, Phase::Created | Phase::Running) => match trusted_init(&entry.id, &record)? {
-                Some(_) => Status::Live(Some(*record)),
-                None => Status::Stopped(*record),
+                Some(_) => Liveness::Live(Some(*record)),
+                None => Liveness::Stopped(*record),
             },
-            (_, _) => Status::Leftover(Some(*record)),
+            (_, _) => Liveness::Leftover(Some(*record)),
         },
     })
 }
 
-/// Like `status`, but settled: nobody holds the entry's lock, or its record names an init that
+/// Like `liveness`, but settled: nobody holds the entry's lock, or its record names an init that
 /// lives (a living container). An entry whose lock is held while its record names no living init
 /// (its runtime cleaning up after the container, and still until it exits, even once the record is
 /// gone; another contain sweeping it; a container still being set up) is waited for, a bounded
 /// while, so the caller sees how that ends rather than a runtime that has not let go yet.
-pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
-    status_after(entry, CLEANUP_WAIT, |held| held != Held::Settled)
+pub fn settled_liveness(entry: &Entry) -> Result<Liveness, Error> {
+    liveness_after(entry, CLEANUP_WAIT, |held| held != Held::Settled)
 }
 
-/// What a name claim finds held: the status once a keeper that holds on after the container's init
+/// What a name claim finds held: its liveness once a keeper that holds on after the container's init
 /// died (its runtime, or another contain's sweep, cleaning up) has let go, within a bounded while,
 /// when the name is about to be free. A container being set up, or running, is not waited for:
 /// its name is taken, and the claim is told so at once.
-pub fn claimed_status(entry: &Entry) -> Result<Status, Error> {
-    status_after(entry, CLEANUP_WAIT, |held| held == Held::AfterInit)
+pub fn claimed_liveness(entry: &Entry) -> Result<Liveness, Error> {
+    liveness_after(entry, CLEANUP_WAIT, |held| held == Held::AfterInit)
 }
 
-/// What `list` shows: the status once a keeper that holds on after the container's init died (its
+/// What `list` shows: the liveness once a keeper that holds on after the container's init died (its
 /// runtime, or another contain's sweep, cleaning up) has let go, within a moment; not "running".
 /// A container being set up is not waited for: it is listed as starting.
-fn listed_status(entry: &Entry) -> Result<Status, Error> {
-    status_after(entry, LIST_WAIT, |held| held == Held::AfterInit)
+fn listed_liveness(entry: &Entry) -> Result<Liveness, Error> {
+    liveness_after(entry, LIST_WAIT, |held| held == Held::AfterInit)
 }
 
 /// How long `list` waits for the keeper of a container that has ended to let go.
@@ -129,11 +129,11 @@ enum Held {
     AfterInit,
 }
 
-fn held(status: &Status) -> Result<Held, Error> {
-    if let Status::Damaged = status {
+fn held(found: &Liveness) -> Result<Held, Error> {
+    if let Liveness::Damaged = found {
         return Ok(Held::WithoutInit);
     }
-    let Status::Live(record) = status else { return Ok(Held::Settled) };
+    let Liveness::Live(record) = found else { return Ok(Held::Settled) };
     Ok(match record.as_ref().and_then(|record| record.init) {
         None => Held::WithoutInit,
         Some(init) if !init.alive()? => Held::AfterInit,
@@ -141,13 +141,13 @@ fn held(status: &Status) -> Result<Held, Error> {
     })
 }
 
-/// `status`, taken again every 10 ms for up to `limit` while `wait` says so of how it is held.
-fn status_after(entry: &Entry, limit: Duration, wait: fn(Held) -> bool) -> Result<Status, Error> {
+/// `liveness`, taken again every 10 ms for up to `limit` while `wait` says so of how it is held.
+fn liveness_after(entry: &Entry, limit: Duration, wait: fn(Held) -> bool) -> Result<Liveness, Error> {
     let deadline = Instant::now() + limit;
     loop {
-        let status = status(entry)?;
-        if !wait(held(&status)?) || Instant::now() >= deadline {
-            return Ok(status);
+        let found = liveness(entry)?;
+        if !wait(held(&found)?) || Instant::now() >= deadline {
+            return Ok(found);
         }
         sys::sleep(Duration::from_millis(10));
     }
@@ -263,10 +263,10 @@ fn target(state: &StateDir, id: &str) -> Result<Target, Error> {
     let not_running = || Error::Setup(format!("{id}: container not running (see contain list)"));
     let no_such = || Error::Setup(format!("{id:?}: container does not exist (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
-    let record = match status(&entry)? {
-        Status::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
-        Status::Damaged => return Ok(Target::Damaged(entry, cgroup_of_id(id)?.ok_or_else(|| damaged(id))?)),
-        Status::Gone => return Err(no_such()),
+    let record = match liveness(&entry)? {
+        Liveness::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
+        Liveness::Damaged => return Ok(Target::Damaged(entry, cgroup_of_id(id)?.ok_or_else(|| damaged(id))?)),
+        Liveness::Gone => return Err(no_such()),
         _ => return Err(not_running()),
     };
     let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
@@ -361,7 +361,7 @@ pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error>
     };
     // On the entry opened before the signal: its runtime may have removed the directory's name
     // already, and hold the lock until it exits.
-    if let Status::Live(_) | Status::Damaged = settled_status(&entry)? {
+    if let Liveness::Live(_) | Liveness::Damaged = settled_liveness(&entry)? {
         log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
     }
     crate::log::stdout(&format!("{id}\n"));
@@ -407,8 +407,8 @@ pub fn list(states: &[StateDir]) -> Result<i32, Error> {
     }
     for (state, id) in crate::lifecycle::ids_in(states)? {
         let Some(entry) = state.entry(&id)? else { continue };
-        let mut now_status = listed_status(&entry)?;
-        if let Status::Leftover(record) = &now_status {
+        let mut found = listed_liveness(&entry)?;
+        if let Liveness::Leftover(record) = &found {
             // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
             if let Err(err) = gc::remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
                 crate::log::error(&err);
@@ -416,19 +416,19 @@ pub fn list(states: &[StateDir]) -> Result<i32, Error> {
             }
             // What stays of it (a --detach container's log, a kept layer) is listed as what it is
             // (looked at through the same entry, whose lock we hold now).
-            now_status = status(&entry)?;
+            found = liveness(&entry)?;
         }
         // An ended container's entry has no keeper: whoever holds its lock only passes by to look
         // at it (a sweep), and it is listed as what it is.
-        if let Status::Live(Some(record)) = &now_status {
+        if let Liveness::Live(Some(record)) = &found {
             match record.phase {
-                Phase::Exited(code) => now_status = Status::Exited(code),
-                Phase::Kept => now_status = Status::Kept,
+                Phase::Exited(code) => found = Liveness::Exited(code),
+                Phase::Kept => found = Liveness::Kept,
                 _ => {}
             }
         }
-        match now_status {
-            Status::Live(record) => {
+        match found {
+            Liveness::Live(record) => {
                 let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
                 let status = match phase {
                     Phase::Created => "created",
@@ -437,15 +437,15 @@ pub fn list(states: &[StateDir]) -> Result<i32, Error> {
                 };
                 rows.push(row(&id, record.as_ref(), status));
             }
-            Status::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
-            Status::Exited(code) => {
+            Liveness::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
+            Liveness::Exited(code) => {
                 let status = code.map_or("exited".into(), |code| format!("exited ({code})"));
                 rows.push(row(&id, None, &status));
             }
-            Status::Kept => rows.push(row(&id, None, "kept overlay")),
-            Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
-            Status::Damaged => rows.push(row(&id, None, "damaged record")),
-            Status::Leftover(_) | Status::Gone => {}
+            Liveness::Kept => rows.push(row(&id, None, "kept overlay")),
+            Liveness::OtherVersion => rows.push(row(&id, None, "other contain version")),
+            Liveness::Damaged => rows.push(row(&id, None, "damaged record")),
+            Liveness::Leftover(_) | Liveness::Gone => {}
         }
     }
     crate::log::stdout(&format_table(&rows));
@@ -552,7 +552,7 @@ mod tests {
         };
         keeper.write_record(&running).unwrap();
         let started = Instant::now();
-        assert!(matches!(settled_status(&watcher).unwrap(), Status::Live(Some(_))));
+        assert!(matches!(settled_liveness(&watcher).unwrap(), Liveness::Live(Some(_))));
         assert!(started.elapsed() < CLEANUP_WAIT / 2, "a living container is settled at once");
         // Its runtime cleaned up (no record left) but has not exited: not settled until it lets go.
         keeper.clear(Leave::default()).unwrap();
@@ -562,9 +562,9 @@ mod tests {
             std::thread::sleep(let_go);
             drop(keeper);
         });
-        let status = settled_status(&watcher).unwrap();
+        let found = settled_liveness(&watcher).unwrap();
         assert!(started.elapsed() >= let_go, "settled while the runtime still held the lock");
-        assert!(matches!(status, Status::Leftover(None)), "{status:?}");
+        assert!(matches!(found, Liveness::Leftover(None)), "{found:?}");
         runtime.join().unwrap();
         drop(watcher);
         let entry = root.entry("web").unwrap().unwrap();

@@ -11,7 +11,7 @@
 //! Under an engine, the runtime's stderr is the container's: diagnostics go to `--log` (log.rs).
 
 use crate::birth::child::{
-    ContainerNet, ContainerProcess, Invocation, Keeper, NewContainer, ProcessLimits, Setup, StartGate,
+    Container, ContainerNet, ContainerProcess, Invocation, Keeper, NewContainer, ProcessLimits, StartGate,
 };
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::IdMaps;
@@ -23,7 +23,7 @@ use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
 use crate::lifecycle::state::{Entry, Leave, StateDir, CONFIG, EXEC_FIFO};
 use crate::lifecycle::{oci_manage, oci_start, require_root, roots, state_dir};
-use crate::live::supervise::{self, Running};
+use crate::live::supervise::{self, ChildProcess};
 use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::oci::hooks;
@@ -292,7 +292,7 @@ fn birth(
     resources: &mut Resources,
     hook_state: &dyn Fn(&str, i32) -> String,
     signals: &Fd,
-) -> Result<Running, Error> {
+) -> Result<ChildProcess, Error> {
     let Accepted { namespaces, id_maps, rootfs, plan, binds, invocation, privileges, terminal, .. } = checked;
     let Namespaces { flags, joins, pid_namespace, init_into, host_mounts, cgroup_namespace } = namespaces;
     let container = NewContainer {
@@ -320,7 +320,7 @@ fn birth(
     };
     let started = spawn::spawn(
         Birth {
-            setup: Setup::Create(Box::new(container)),
+            container: Container::New(Box::new(container)),
             process,
             terminal,
             namespaces: flags,
@@ -346,7 +346,7 @@ fn birth(
 /// and the container lives on, kept by its init: nothing of it may be undone on our way out. ---
 /// (On an error, the parameters are dropped last first: the init is killed, then its cgroup
 /// removed, then the name given back.)
-fn hand_over(create: &CreateSpec, mut named: Named, resources: Resources, init: Running) -> Result<i32, Error> {
+fn hand_over(create: &CreateSpec, mut named: Named, resources: Resources, init: ChildProcess) -> Result<i32, Error> {
     named.record.phase = Phase::Created;
     named.record.init = ProcessRef::of(init.pid)?;
     named.claim.entry.write_record(&named.record)?;

@@ -9,7 +9,7 @@ use crate::cli::Global;
 use crate::error::{cpath, Context, Error};
 use crate::json;
 use crate::lifecycle::gc;
-use crate::lifecycle::manage::{self, Status};
+use crate::lifecycle::manage::{self, Liveness};
 use crate::lifecycle::oci::{created_config, CONFIG_LIMIT};
 use crate::lifecycle::oci_start::run_late_hooks;
 use crate::lifecycle::record::{Kind, Phase, Record};
@@ -31,18 +31,18 @@ pub fn entry(state: &StateDir, id: &str) -> Result<Entry, Error> {
 
 /// The status of `id`'s entry. One removed since it was opened (`Gone`) does not exist, as if it
 /// had not been found.
-pub fn existing_status(entry: &Entry, id: &str) -> Result<Status, Error> {
-    match manage::status(entry)? {
-        Status::Gone => Err(does_not_exist(id)),
-        status => Ok(status),
+pub fn existing_liveness(entry: &Entry, id: &str) -> Result<Liveness, Error> {
+    match manage::liveness(entry)? {
+        Liveness::Gone => Err(does_not_exist(id)),
+        found => Ok(found),
     }
 }
 
 /// The status word of the spec's state (and runc's `paused`), and the pid to report.
-fn status_of(status: &Status, id: &str) -> (&'static str, i32) {
-    match status {
-        Status::Live(None) => ("creating", 0),
-        Status::Live(Some(record)) => {
+fn oci_status(found: &Liveness, id: &str) -> (&'static str, i32) {
+    match found {
+        Liveness::Live(None) => ("creating", 0),
+        Liveness::Live(Some(record)) => {
             let pid = record.init.map_or(0, |init| init.pid);
             match record.phase {
                 Phase::Creating => ("creating", pid),
@@ -73,11 +73,11 @@ pub fn container_cgroup(record: &Record, id: &str) -> String {
 pub fn print_state(global: &Global, id: &str) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = entry(&state, id)?;
-    let status = existing_status(&entry, id)?;
-    let (word, pid) = status_of(&status, id);
-    let record = match status {
-        Status::Live(Some(record)) | Status::Stopped(record) | Status::Leftover(Some(record)) => record,
-        Status::OtherVersion => {
+    let found = existing_liveness(&entry, id)?;
+    let (word, pid) = oci_status(&found, id);
+    let record = match found {
+        Liveness::Live(Some(record)) | Liveness::Stopped(record) | Liveness::Leftover(Some(record)) => record,
+        Liveness::OtherVersion => {
             return Err(Error::Setup(format!("container {id} has a record of another contain version")))
         }
         _ => Record::default(),
@@ -102,13 +102,13 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         None if force => return Ok(0),
         None => return Err(does_not_exist(id)),
     };
-    let status = manage::settled_status(&entry)?;
-    let record = match status {
-        Status::Live(Some(record)) if !force && record.phase != Phase::Created => {
-            let (word, _) = status_of(&Status::Live(Some(record)), id);
+    let found = manage::settled_liveness(&entry)?;
+    let record = match found {
+        Liveness::Live(Some(record)) if !force && record.phase != Phase::Created => {
+            let (word, _) = oci_status(&Liveness::Live(Some(record)), id);
             return Err(Error::Setup(format!("cannot delete container {id}: it is {word} (use --force)")));
         }
-        Status::Live(Some(record)) if record.kind == Kind::Run => {
+        Liveness::Live(Some(record)) if record.kind == Kind::Run => {
             // contain run's runtime cleans its container up itself once it is dead.
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
@@ -116,7 +116,7 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             drop(entry);
             return gc::gc(std::slice::from_ref(&state), &[id.to_string()]);
         }
-        Status::Live(Some(record)) => {
+        Liveness::Live(Some(record)) => {
             // Removed below, once emptied: kept here.
             let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), false)?;
             let killed = cgroup.signal_all(libc::SIGKILL);
@@ -131,16 +131,18 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             let _ = entry.take_if_unkept();
             record
         }
-        Status::Live(None) => return Err(Error::Setup(format!("container {id} is being created"))),
+        Liveness::Live(None) => return Err(Error::Setup(format!("container {id} is being created"))),
         // Deleted meanwhile, by its own runtime or another delete: nothing left to delete.
-        Status::Gone if force => return Ok(0),
-        Status::Gone => return Err(does_not_exist(id)),
-        Status::OtherVersion => {
+        Liveness::Gone if force => return Ok(0),
+        Liveness::Gone => return Err(does_not_exist(id)),
+        Liveness::OtherVersion => {
             return Err(Error::Setup(format!("container {id} has a record of another contain version")))
         }
-        Status::Damaged => return Err(Error::Setup(format!("container {id} is running with a damaged record"))),
-        Status::Stopped(record) | Status::Leftover(Some(record)) => record,
-        Status::Leftover(None) | Status::Exited(_) | Status::Kept => Record { kind: Kind::Run, ..Default::default() },
+        Liveness::Damaged => return Err(Error::Setup(format!("container {id} is running with a damaged record"))),
+        Liveness::Stopped(record) | Liveness::Leftover(Some(record)) => record,
+        Liveness::Leftover(None) | Liveness::Exited(_) | Liveness::Kept => {
+            Record { kind: Kind::Run, ..Default::default() }
+        }
     };
     if record.kind == Kind::Oci {
         let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
@@ -165,8 +167,8 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
 /// The live record of `id`, or the error engines match ("container not running").
 fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
     let entry = entry(state, id)?;
-    match existing_status(&entry, id)? {
-        Status::Live(Some(record)) => Ok(record),
+    match existing_liveness(&entry, id)? {
+        Liveness::Live(Some(record)) => Ok(record),
         _ => Err(Error::Setup(format!("container {id} is not running: container not running"))),
     }
 }

@@ -8,9 +8,9 @@ use crate::birth::spawn::{self, Birth, Placement};
 use crate::cgroup;
 use crate::cli::Global;
 use crate::error::{Context, Error};
-use crate::lifecycle::manage::{self, Status};
+use crate::lifecycle::manage::{self, Liveness};
 use crate::lifecycle::oci::{created_config, privileges};
-use crate::lifecycle::oci_manage::{container_cgroup, entry, existing_status};
+use crate::lifecycle::oci_manage::{container_cgroup, entry, existing_liveness};
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::record::{Phase, Record};
 use crate::lifecycle::state::EXEC_FIFO;
@@ -35,9 +35,9 @@ pub fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &Stat
 pub fn start(global: &Global, id: &str) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = entry(&state, id)?;
-    let mut record = match existing_status(&entry, id)? {
-        Status::Live(Some(record)) if record.phase == Phase::Created => record,
-        Status::Live(Some(record)) if record.phase == Phase::Running => {
+    let mut record = match existing_liveness(&entry, id)? {
+        Liveness::Live(Some(record)) if record.phase == Phase::Created => record,
+        Liveness::Live(Some(record)) if record.phase == Phase::Running => {
             return Err(Error::Setup(format!("container {id} is already running")))
         }
         _ => return Err(Error::Setup(format!("container {id} is not created: it cannot be started"))),
@@ -110,7 +110,7 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
         sys::dup_onto(stdin.raw(), 0).step(|| "dup3(state pipe, 0)".into())?;
         let started = spawn::spawn(
             Birth {
-                setup: spawn::join(init.pidfd, init.process.pid)?,
+                container: spawn::join(init.pidfd, init.process.pid)?,
                 process: ContainerProcess::new(
                     prepare::invocation(&args, &hook.env, "/")?,
                     privileges(&spec.process, None)?,

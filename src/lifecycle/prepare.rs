@@ -116,7 +116,7 @@ pub fn claim<'a>(state: &'a StateDir, id: &str, kind: Kind, leave: Leave) -> Res
         // Held: by a container being set up or running (taken: said at once), or by one that just
         // ended (its runtime, or a sweep, is cleaning it up): the name is free in a moment.
         if let Some(entry) = state.entry(id)? {
-            manage::claimed_status(&entry)?;
+            manage::claimed_liveness(&entry)?;
         }
         reserved = state.reserve(id)?;
     }
@@ -195,10 +195,10 @@ pub enum Words {
 /// say it on stderr with `say`; the OCI commands return it as their error.
 pub fn outcome(report: Report, awaited: Awaited, words: Words) -> Result<(), Failure> {
     let failure = match (report, awaited) {
-        (Report::Running, Awaited::Command) | (Report::Ready, Awaited::Ready) => return Ok(()),
+        (Report::CommandRuns, Awaited::Command) | (Report::Ready, Awaited::Ready) => return Ok(()),
         (Report::Failed(failure), _) => failure,
         (Report::Ready, Awaited::Command) => Failure::setup(Error::Setup("the child waits for an OCI start".into())),
-        (Report::Running, Awaited::Ready) => {
+        (Report::CommandRuns, Awaited::Ready) => {
             Failure::setup(Error::Setup("the container's command ran before start".into()))
         }
     };
@@ -248,9 +248,9 @@ mod tests {
 
     #[test]
     fn a_report_is_what_was_awaited_or_a_failure_with_its_exit_code() {
-        assert_eq!(outcome(Report::Running, Awaited::Command, Words::Contain), Ok(()));
+        assert_eq!(outcome(Report::CommandRuns, Awaited::Command, Words::Contain), Ok(()));
         assert_eq!(outcome(Report::Ready, Awaited::Ready, Words::Engine), Ok(()));
-        let early = outcome(Report::Running, Awaited::Ready, Words::Engine).unwrap_err();
+        let early = outcome(Report::CommandRuns, Awaited::Ready, Words::Engine).unwrap_err();
         assert_eq!((early.exit_code, early.message.as_str()), (125, "the container's command ran before start"));
         let missing = || Failure { message: "execve(nope): ENOENT (2)".into(), exit_code: 127, said: false };
         let failed = |words| outcome(Report::Failed(missing()), Awaited::Command, words);
@@ -308,7 +308,7 @@ mod tests {
             (
                 "turning a report into a message and an exit code",
                 &|l| {
-                    ["Report::Running", "Report::Ready", "Report::Failed", ".said", "fn engine_words"]
+                    ["Report::CommandRuns", "Report::Ready", "Report::Failed", ".said", "fn engine_words"]
                         .iter()
                         .any(|call| l.contains(call))
                 },

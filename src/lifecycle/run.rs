@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::birth::child::{ContainerNet, ContainerProcess, NewContainer, Output, Overlay, Setup};
+use crate::birth::child::{Container, ContainerNet, ContainerProcess, NewContainer, Output, Overlay};
 use crate::birth::spawn::{self, Birth, Placement, Started};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::usage::{human_size, Usage};
@@ -349,7 +349,7 @@ fn birth(
     };
     spawn::spawn(
         Birth {
-            setup: Setup::Create(Box::new(container)),
+            container: Container::New(Box::new(container)),
             process,
             terminal: if spec.detach { None } else { UserTerminal::detect().map(Terminal::User) },
             namespaces: namespaces(spec.net) | if id_maps.is_some() { libc::CLONE_NEWUSER as u64 } else { 0 },

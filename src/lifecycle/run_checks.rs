@@ -102,9 +102,9 @@ pub fn refuse_unmapped_user(spec: &RunSpec) -> Result<(), Error> {
 pub fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Error> {
     for state in elsewhere {
         let Some(entry) = state.entry(id)? else { continue };
-        match manage::status(&entry)? {
-            manage::Status::Leftover(_) | manage::Status::Gone => {}
-            manage::Status::Live(_) => {
+        match manage::liveness(&entry)? {
+            manage::Liveness::Leftover(_) | manage::Liveness::Gone => {}
+            manage::Liveness::Live(_) => {
                 return Err(Error::Setup(format!(
                     "a container named {id} is already running (its entry is {}): choose another --name",
                     entry.path
