@@ -46,6 +46,30 @@ pub struct Birth<'a> {
     pub veth: Option<Veth>,
 }
 
+impl Birth<'_> {
+    /// `process`, born into the running container whose init is `pid` (its pidfd `init_pidfd`),
+    /// and into its cgroup's directories `cgroup_dirs`: `contain exec`, OCI `exec` and `start`'s
+    /// startContainer hooks. Nothing is made for it: no namespace, id map or veth pair.
+    pub fn joining(
+        init_pidfd: Fd,
+        pid: i32,
+        cgroup_dirs: Vec<String>,
+        process: ContainerProcess<Invocation>,
+        terminal: Option<Terminal>,
+    ) -> Result<Birth<'static>, Error> {
+        Ok(Birth {
+            container: join(init_pidfd, pid)?,
+            process,
+            terminal,
+            namespaces: 0,
+            pid_namespace: None,
+            cgroup: Placement::Join(cgroup_dirs),
+            id_maps: None,
+            veth: None,
+        })
+    }
+}
+
 /// Which cgroup the child goes into.
 pub enum Placement<'a> {
     /// The container's own, just made (None: the host has no cgroup filesystem).
@@ -238,9 +262,8 @@ fn clone_into(
     }
 }
 
-/// How to join the running container whose init is `pid` (its pidfd `init_pidfd`): `contain exec`,
-/// OCI `exec` and `start`'s startContainer hooks.
-pub fn join(init_pidfd: Fd, pid: i32) -> Result<Container, Error> {
+/// How to join the running container whose init is `pid` (its pidfd `init_pidfd`).
+fn join(init_pidfd: Fd, pid: i32) -> Result<Container, Error> {
     Ok(Container::Join {
         init_pidfd,
         namespaces: namespaces_to_join(pid)?,

@@ -25,14 +25,14 @@
 use std::time::Duration;
 
 use crate::birth::child::{ContainerProcess, Invocation, Keeper, ProcessLimits};
-use crate::birth::spawn::{self, Birth, Placement};
+use crate::birth::spawn::{self, Birth};
 use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
-use crate::lifecycle::manage;
+use crate::lifecycle::manage::{self, Init};
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::record::{Kind, Record};
-use crate::lifecycle::state::Entry;
+use crate::lifecycle::state::{Entry, StateDir};
 use crate::lifecycle::{oci, oci_manage};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
@@ -48,18 +48,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     let id = &exec.id;
     let state = super::state_dir_holding(global, id)?;
-    let (entry, record, init) = manage::running(&state, id)?;
-    // A process born into a frozen cgroup would wait, frozen too, until `resume`.
-    if record.kind == Kind::Oci && oci_manage::frozen(&record, id) {
-        return Err(Error::Setup(format!("container {id} is paused: resume it first")));
-    }
-    // Without a mount namespace of its own the container is only chrooted: joining its namespaces
-    // would leave the process in the host's tree, outside its root.
-    if record.host_mounts {
-        return Err(Error::Setup(format!(
-            "container {id} has no mount namespace of its own: exec into it is not supported"
-        )));
-    }
+    let (entry, record, init) = check(&state, id)?;
     let (process, terminal) = match &exec.process {
         Some(file) => from_process_file(file, &exec, &entry, &record)?,
         None => from_configuration(&exec, &entry, &record)?,
@@ -71,20 +60,9 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     }
     let dirs = manage::container_cgroup(&record, id).map_or(Ok(Vec::new()), |path| cgroup::existing_dirs_at(&path))?;
     let terminal_modes = SavedModes::save();
-    let started = spawn::spawn(
-        Birth {
-            container: spawn::join(init.pidfd, init.process.pid)?,
-            process: ContainerProcess { keeper, ..process },
-            terminal,
-            namespaces: 0,
-            pid_namespace: None,
-            cgroup: Placement::Join(dirs),
-            id_maps: None,
-            veth: None,
-        },
-        &signals,
-        &mut |_| Ok(()),
-    )?;
+    let process = ContainerProcess { keeper, ..process };
+    let birth = Birth::joining(init.pidfd, init.process.pid, dirs, process, terminal)?;
+    let started = spawn::spawn(birth, &signals, &mut |_| Ok(()))?;
     let words = if record.kind == Kind::Oci { Words::Engine } else { Words::Contain };
     let failure = prepare::outcome(started.report, Awaited::Command, words).err().map(|failure| {
         prepare::say(&failure);
@@ -102,6 +80,23 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let status = started.child.supervise(&signals, started.relay, None, timeout, &mut || {})?;
     drop(terminal_modes);
     Ok(failure.unwrap_or(exit_code(status)))
+}
+
+/// The running container `id` an exec may join: its entry, record and trusted init.
+fn check(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
+    let (entry, record, init) = manage::running(state, id)?;
+    // A process born into a frozen cgroup would wait, frozen too, until `resume`.
+    if record.kind == Kind::Oci && oci_manage::frozen(&record, id) {
+        return Err(Error::Setup(format!("container {id} is paused: resume it first")));
+    }
+    // Without a mount namespace of its own the container is only chrooted: joining its namespaces
+    // would leave the process in the host's tree, outside its root.
+    if record.host_mounts {
+        return Err(Error::Setup(format!(
+            "container {id} has no mount namespace of its own: exec into it is not supported"
+        )));
+    }
+    Ok((entry, record, init))
 }
 
 /// What an exec runs, and the terminal it gets.

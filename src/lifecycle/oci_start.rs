@@ -4,7 +4,7 @@
 
 use crate::birth::child::ContainerProcess;
 use crate::birth::handshake::Report;
-use crate::birth::spawn::{self, Birth, Placement};
+use crate::birth::spawn::{self, Birth};
 use crate::cgroup;
 use crate::cli::Global;
 use crate::error::{Context, Error};
@@ -108,23 +108,10 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
         let args: Vec<String> = [hook.path.clone()].into_iter().chain(hook.args.iter().skip(1).cloned()).collect();
         // `start` reads nothing from its stdin: the state takes its place for the hook to inherit.
         sys::dup_onto(stdin.raw(), 0).step(|| "dup3(state pipe, 0)".into())?;
-        let started = spawn::spawn(
-            Birth {
-                container: spawn::join(init.pidfd, init.process.pid)?,
-                process: ContainerProcess::new(
-                    prepare::invocation(&args, &hook.env, "/")?,
-                    privileges(&spec.process, None)?,
-                ),
-                terminal: None,
-                namespaces: 0,
-                pid_namespace: None,
-                cgroup: Placement::Join(dirs.clone()),
-                id_maps: None,
-                veth: None,
-            },
-            &signals,
-            &mut |_| Ok(()),
-        )?;
+        let process =
+            ContainerProcess::new(prepare::invocation(&args, &hook.env, "/")?, privileges(&spec.process, None)?);
+        let birth = Birth::joining(init.pidfd, init.process.pid, dirs.clone(), process, None)?;
+        let started = spawn::spawn(birth, &signals, &mut |_| Ok(()))?;
         prepare::outcome(started.report, Awaited::Command, Words::Contain)
             .map_err(|failure| Error::Setup(format!("startContainer hook {}: {}", hook.path, failure.message)))?;
         Ok(started.child.leave())
