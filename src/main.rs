@@ -121,7 +121,7 @@ fn main() {
             Command::Run(spec) => run::run(*spec, &global),
             Command::Exec(spec) => exec::exec(&global, *spec),
             Command::Oci(command) => lifecycle::oci::run(&global, command),
-            Command::List => manage::list(&lifecycle::state_dirs(&global)?),
+            Command::List => lifecycle::list::list(&lifecycle::state_dirs(&global)?),
             Command::Kill { id, signal, all } => {
                 manage::kill(&lifecycle::state_dir_holding(&global, &id)?, &id, signal, all)
             }

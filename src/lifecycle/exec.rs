@@ -10,7 +10,7 @@
 //! - for a `contain run` container, its record: the environment, user, groups and capabilities
 //!   `run` wrote there (`Record::env` and the fields after it);
 //! - for an OCI container, the config `create` read, from its copy in the entry
-//!   (`oci::created_config`): its process, rlimits and seccomp profile;
+//!   (`oci_config::created_config`): its process, rlimits and seccomp profile;
 //!
 //! then this exec's own flags on top (`--env`, `--user`, `--cwd`), as `docker exec` does. With
 //! `--process FILE`, the engine's process file says what runs and as whom, under the container's
@@ -33,7 +33,7 @@ use crate::lifecycle::manage::{self, Init};
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::record::{Kind, Record};
 use crate::lifecycle::state::{Entry, StateDir};
-use crate::lifecycle::{oci, oci_manage};
+use crate::lifecycle::{oci_config, oci_manage};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
@@ -115,16 +115,16 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record) -> Result
         Kind::Run => (record.env.clone(), container_privileges(record, user(&record.user))?, ProcessLimits::default()),
         // The config's process, with its capabilities as they are given, whoever it runs as.
         Kind::Oci => {
-            let config = oci::created_config(entry)?;
-            let mut privileges = oci::privileges(&config.process, config.linux.seccomp.as_ref())?;
+            let config = oci_config::created_config(entry)?;
+            let mut privileges = oci_config::privileges(&config.process, config.linux.seccomp.as_ref())?;
             privileges.identity = user(&privileges.identity);
-            (config.process.env.clone(), privileges, oci::process_limits(&config.process))
+            (config.process.env.clone(), privileges, oci_config::process_limits(&config.process))
         }
     };
     let workdir = exec.cwd.as_deref().unwrap_or(&record.workdir);
     let command = prepare::invocation(&exec.command, &with_entries(env, &exec.env), workdir)?;
     let terminal = match &exec.console_socket {
-        Some(path) => oci::console(true, None, Some(path))?,
+        Some(path) => oci_config::console(true, None, Some(path))?,
         None => UserTerminal::detect().map(Terminal::User),
     };
     let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..limits };
@@ -158,23 +158,23 @@ fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record
         .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
         .step(|| format!("read({file})"))?;
     let process = spec::parse_process_file(&bytes).map_err(|why| Error::Setup(format!("{file}: {why}")))?;
-    oci::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
+    oci_config::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
     let privileges = match record.kind {
         Kind::Oci => {
-            let config = oci::created_config(entry)?;
-            let privileges = oci::privileges(&process, config.linux.seccomp.as_ref())?;
+            let config = oci_config::created_config(entry)?;
+            let privileges = oci_config::privileges(&process, config.linux.seccomp.as_ref())?;
             let no_new_privs = process.no_new_privileges.or(config.process.no_new_privileges).unwrap_or(false);
             Privileges { no_new_privs, ..privileges }
         }
         Kind::Run => {
             let container = container_privileges(record, Identity::default())?;
-            let privileges = oci::privileges(&process, None)?.within(container.bounding);
+            let privileges = oci_config::privileges(&process, None)?.within(container.bounding);
             let no_new_privs = container.no_new_privs || process.no_new_privileges == Some(true);
             Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }
         }
     };
     let command = prepare::invocation(&process.args, &process.env, &process.cwd)?;
-    let terminal = oci::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
-    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci::process_limits(&process) };
+    let terminal = oci_config::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
+    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci_config::process_limits(&process) };
     Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))
 }

@@ -5,10 +5,11 @@
 //!   `run_checks`: what it refuses before anything starts;
 //! - `exec`: `contain exec`, a new process in a running container;
 //! - `oci`: an engine's `create`; `oci_start`: its `start`; `oci_manage`: the other OCI commands;
+//!   `oci_config`: what they read of a bundle's config;
 //! - `prepare`: the jobs the lifecycles share, each written once (host paths, the name, the pid
 //!   file, the child's report);
-//! - `manage`: `list`, `kill`, `stop`, and the rule that tells a living container from a
-//!   leftover; `gc`: leftovers removed;
+//! - `manage`: `kill`, `stop`, and the rule that tells a living container from a leftover;
+//!   `list`: `contain list`; `gc`: leftovers removed;
 //! - `state`: the entries under /run/contain, and their locks; `record`: what an entry's record
 //!   holds, and its format;
 //! - `lease`: what containers must not share (a /30, a range of ids), taken one at a time;
@@ -18,8 +19,10 @@ pub mod detach;
 pub mod exec;
 pub mod gc;
 pub mod lease;
+pub mod list;
 pub mod manage;
 pub mod oci;
+pub mod oci_config;
 pub mod oci_manage;
 pub mod oci_start;
 pub mod prepare;

@@ -18,24 +18,19 @@ use crate::birth::userns::IdMaps;
 use crate::cgroup::{self, Cgroup, Limits};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
-use crate::json;
+use crate::lifecycle::oci_config::{console, privileges, process_limits, read_config, selinux_labels};
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
-use crate::lifecycle::state::{Entry, Leave, StateDir, CONFIG, EXEC_FIFO};
+use crate::lifecycle::state::{Leave, StateDir, CONFIG, EXEC_FIFO};
 use crate::lifecycle::{oci_manage, oci_start, require_root, roots, state_dir};
 use crate::live::supervise::{self, ChildProcess};
 use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Checked, Step};
 use crate::oci::hooks;
 use crate::oci::spec::{self, IdMapping, Spec, State};
-use crate::policy::caps::{Identity, Privileges};
+use crate::policy::caps::Privileges;
 use crate::policy::devices::{self, DevicePolicy};
-use crate::policy::seccomp;
-use crate::policy::syscalls::Arch;
 use crate::sys::{self, Dir, Fd};
-
-/// The largest config.json read (podman's is about 10 KB).
-pub const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
 
 pub fn run(global: &Global, command: OciCommand) -> Result<i32, Error> {
     match command {
@@ -392,87 +387,6 @@ fn private_namespace(flag: u64, created: u64, joins: &[(u64, Fd)]) -> Result<boo
 /// is dropped unmounted.
 fn proc_takes_pidns(namespace: &Fd) -> bool {
     sys::fsopen(c"proc").and_then(|context| sys::fsconfig_set_fd(&context, c"pidns", namespace.raw())).is_ok()
-}
-
-/// bundle/config.json, parsed, and the bytes it was parsed from (for the entry's copy).
-fn read_config(bundle: &str) -> Result<(Spec, Vec<u8>), Error> {
-    let path = format!("{bundle}/config.json");
-    let file = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
-    let bytes = sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?;
-    let spec = spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))?;
-    Ok((spec, bytes))
-}
-
-/// The config `create` read, from its copy in the container's entry (see state.rs). Never the
-/// bundle's config.json again: the container may reach that file (`root.path: "."`, a bind of the
-/// bundle) and rewrite it, to add a hook that `delete` would run on the host as root, or to take
-/// away the seccomp profile an `exec` must apply.
-pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
-    let bytes = entry.read_file(CONFIG, CONFIG_LIMIT)?;
-    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
-}
-
-/// SELinux labels mean nothing on a host without SELinux, where runc and crun ignore them (the OCI
-/// test suite sets one); on a host with SELinux, contain cannot apply them, and says so.
-pub fn selinux_labels(labels: &[(&str, Option<&str>)]) -> Result<(), Error> {
-    for (name, label) in labels.iter().filter_map(|(name, label)| label.map(|label| (name, label))) {
-        if sys::exists("/sys/fs/selinux/enforce") {
-            return Err(Error::Setup(format!("{name} {label:?}: contain cannot apply SELinux labels")));
-        }
-        log!("{name} {label:?} ignored: SELinux is not enabled on this host");
-    }
-    Ok(())
-}
-
-/// An OCI process's privileges, exactly as its bundle lists them.
-pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -> Result<Privileges, Error> {
-    let caps = process.capabilities.unwrap_or_default();
-    let seccomp = seccomp
-        .map(|profile| seccomp::compile(profile, Arch::NATIVE))
-        .transpose()
-        .map_err(|err| Error::Setup(format!("linux.seccomp: {err}")))?;
-    if let Some(absent) = seccomp.as_ref().map(|compiled| &compiled.absent).filter(|absent| !absent.is_empty()) {
-        let names: Vec<&str> = absent.iter().map(|syscall| syscall.name()).collect();
-        log!("seccomp: system calls this architecture does not have, left to the default action: {}", names.join(" "));
-    }
-    Ok(Privileges {
-        identity: Identity { uid: process.uid, gid: process.gid, groups: process.additional_gids.clone() },
-        bounding: caps.bounding,
-        effective: caps.effective,
-        permitted: caps.permitted,
-        inheritable: caps.inheritable,
-        ambient: caps.ambient,
-        no_new_privs: process.no_new_privileges.unwrap_or(false),
-        seccomp: seccomp.map(|compiled| compiled.program),
-    })
-}
-
-/// An OCI process's rlimits, umask and OOM score, as its bundle gives them.
-pub fn process_limits(process: &spec::Process) -> ProcessLimits {
-    ProcessLimits {
-        rlimits: process.rlimits.clone(),
-        umask: process.umask,
-        oom_score_adj: process.oom_score_adj,
-        preserve_fds: 0,
-    }
-}
-
-/// With a terminal (`process.terminal`), the engine's console socket, connected, to send the pty
-/// master to; the pty starts with `size` (rows, columns).
-pub fn console(terminal: bool, size: Option<(u16, u16)>, socket: Option<&str>) -> Result<Option<Terminal>, Error> {
-    match (terminal, socket) {
-        (false, None) => Ok(None),
-        (false, Some(_)) => {
-            Err(Error::Usage("--console-socket: the process has no terminal (process.terminal)".into()))
-        }
-        (true, None) => Err(Error::Usage("process.terminal needs --console-socket".into())),
-        (true, Some(path)) => {
-            let socket = sys::connect_unix(&cpath(path)?).step(|| format!("connect({path})"))?;
-            let (rows, columns) = size.unwrap_or((0, 0));
-            let size = libc::winsize { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
-            Ok(Some(Terminal::Console { socket, size }))
-        }
-    }
 }
 
 /// The container's cgroup: the bundle's cgroupsPath (absolute, or relative to contain's own

@@ -9,7 +9,7 @@ use crate::cgroup;
 use crate::cli::Global;
 use crate::error::{Context, Error};
 use crate::lifecycle::manage::{self, Liveness};
-use crate::lifecycle::oci::{created_config, privileges};
+use crate::lifecycle::oci_config::{created_config, privileges, run_late_hooks};
 use crate::lifecycle::oci_manage::{container_cgroup, entry, existing_liveness};
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::record::{Phase, Record};
@@ -17,18 +17,8 @@ use crate::lifecycle::state::EXEC_FIFO;
 use crate::lifecycle::state_dir;
 use crate::live::supervise;
 use crate::oci::hooks;
-use crate::oci::spec::{self, Hook, Spec, State};
+use crate::oci::spec::{self, Spec, State};
 use crate::sys::{self, Dir, Fd, Tolerate};
-
-/// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
-/// could not be read): the spec makes their failure a warning, and the container goes on (or is
-/// deleted all the same).
-pub fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
-    let ran = hooks.and_then(|hooks| hooks::run(&hooks, stage, &state.json()));
-    if let Err(err) = ran {
-        crate::log::warning(&err.to_string());
-    }
-}
 
 /// `start ID`: lets a created container's process go (it was waiting to open the exec FIFO for
 /// writing), and reports what the exec stub had to say.
