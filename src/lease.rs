@@ -9,7 +9,7 @@
 //! complete the moment anybody can see it, so a sweep can never read a half-written one as a dead
 //! owner's, and two containers starting at once never get the same thing. A runtime takes its
 //! leases after it has claimed its container's name, and gives them back before it lets go of it,
-//! so a lease whose owner does not live (`manage::collect_garbage`) is a dead runtime's. A lease
+//! so a lease whose owner does not live (`gc::collect_garbage`) is a dead runtime's. A lease
 //! whose owner cannot be read is never taken for dead.
 
 use std::ffi::{CStr, CString};

@@ -12,7 +12,6 @@
 //! them.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{cpath, Context, Error};
 use crate::json;
@@ -54,7 +53,7 @@ macro_rules! log {
 #[doc(hidden)]
 pub fn emit(level: &str, message: &str) {
     let text = if JSON.load(Ordering::Relaxed) {
-        json_line(level, message, SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        json_line(level, message, sys::unix_time())
     } else {
         match level {
             "info" => format!("[contain] {message}\n"),

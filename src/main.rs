@@ -132,7 +132,7 @@ fn main() {
             Command::Run(spec) => run::run(*spec, &global),
             Command::Exec(spec) => exec::exec(&global, *spec),
             Command::Oci(command) => lifecycle::oci::run(&global, command),
-            Command::List { json } => manage::list(&lifecycle::state_dirs(&global)?, json),
+            Command::List { json } => lifecycle::list::list(&lifecycle::state_dirs(&global)?, json),
             Command::Logs { id, follow, tail } => {
                 lifecycle::logs::logs(&lifecycle::state_dir_holding(&global, &id)?, &id, follow, tail)
             }
@@ -143,7 +143,7 @@ fn main() {
                 let timeout = std::time::Duration::from_secs(timeout_secs.into());
                 manage::stop(&lifecycle::state_dir_holding(&global, &id)?, &id, timeout)
             }
-            Command::Gc { ids } => manage::gc(&lifecycle::state_dirs(&global)?, &ids),
+            Command::Gc { ids } => lifecycle::gc::gc(&lifecycle::state_dirs(&global)?, &ids),
         }
     });
     let code = result.unwrap_or_else(|err| {

@@ -41,7 +41,7 @@
 //! reports why not over the handshake (`handshake.rs`) and exits with 125, 126 or 127.
 
 use std::convert::Infallible;
-use std::ffi::c_int;
+use std::ffi::{c_int, CString};
 
 use crate::birth::handshake::{ChildEnds, Failure};
 use crate::birth::privileges::{drop_privileges, Privileges};
@@ -66,21 +66,61 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// Everything the child needs, prepared by the parent before clone3 (so the child allocates little
 /// and decides nothing the parent could not check first).
 pub struct ChildConfig {
-    /// Make a new container, or join a running one.
-    pub setup: Setup,
-    pub command: CommandLine,
+    pub container: Container,
+    /// The process as the lifecycle described it, its command made ready for the exec stub.
+    pub process: ContainerProcess<CommandLine>,
+    pub handshake: ChildEnds,
+    /// The user namespace the command runs in denies setgroups (see userns.rs), as the runtime
+    /// knows: the command keeps the groups it was born with.
+    pub setgroups_denied: bool,
+}
+
+/// The container's process, one description from the lifecycle that fills it in (from the command
+/// line, a bundle, an engine's process file, a record) down to the child: what it runs, as whom,
+/// within which limits, where its output goes, who keeps it, and what it waits for first.
+pub struct ContainerProcess<C> {
+    /// What it runs: the `Invocation` the lifecycle gives `spawn`, the `CommandLine` it makes of it
+    /// for the child.
+    pub command: C,
     pub privileges: Privileges,
     pub limits: ProcessLimits,
     /// Where the command's output goes besides the terminal it inherits.
     pub output: Output,
-    pub handshake: ChildEnds,
-    /// Who keeps the container: the runtime (the child dies with it) or nobody (OCI).
-    pub kept_by_runtime: bool,
-    /// The user namespace the command runs in denies setgroups (see userns.rs), as the runtime
-    /// knows: the command keeps the groups it was born with.
-    pub setgroups_denied: bool,
+    pub keeper: Keeper,
     /// OCI `create`: wait for `start` before the command.
     pub start_gate: Option<StartGate>,
+}
+
+impl<C> ContainerProcess<C> {
+    /// `command`, run with `privileges` and nothing else asked for: the limits it inherits, its
+    /// output where the runtime's goes, kept by the runtime, at once.
+    pub fn new(command: C, privileges: Privileges) -> ContainerProcess<C> {
+        let (limits, output, keeper, start_gate) = (ProcessLimits::default(), Output::Inherited, Keeper::Runtime, None);
+        ContainerProcess { command, privileges, limits, output, keeper, start_gate }
+    }
+
+    /// The same process, running `command` (what `spawn` makes of the lifecycle's).
+    pub fn running<D>(self, command: D) -> ContainerProcess<D> {
+        let ContainerProcess { command: _, privileges, limits, output, keeper, start_gate } = self;
+        ContainerProcess { command, privileges, limits, output, keeper, start_gate }
+    }
+}
+
+/// The command as the user (or the bundle, or the engine) gave it.
+pub struct Invocation {
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    /// PATH inside the container, where a bare name is looked up.
+    pub search_path: String,
+    pub workdir: String,
+}
+
+/// Who keeps the container's process: the runtime (the process dies with it), or nobody (an OCI
+/// container's init, an `exec --detach` process: an engine waits for it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keeper {
+    Runtime,
+    Nobody,
 }
 
 /// The command and where it runs, ready for the exec stub (see stub.rs), which execs it.
@@ -127,9 +167,10 @@ pub enum Output {
     Log(c_int),
 }
 
-pub enum Setup {
+/// The container the process is born into: a new one, or one that runs already.
+pub enum Container {
     /// `contain run`, OCI `create`: clone3 made the namespaces; build the container's view in them.
-    Create(Box<NewContainer>),
+    New(Box<NewContainer>),
     /// `contain exec`: join the namespaces of a running container's PID 1 through a pidfd: those
     /// in `namespaces`, the ones it does not share with the runtime (the PID namespace for our
     /// children only: the exec stub forks the process the container sees, see stub.rs).
@@ -187,6 +228,37 @@ pub struct NewContainer {
 }
 
 impl NewContainer {
+    /// A container of `rootfs` with the mounts of `plan` (and the bind sources it names), and
+    /// nothing else asked for: namespaces of its own (mount, network with only `lo`, cgroup), no
+    /// user namespace, a writable root whose missing mount points are made, device nodes usable,
+    /// no hostname, sysctls, masks, namespaces to join or hooks. Each lifecycle names what it
+    /// sets besides (`NewContainer { ..NewContainer::new(..) }`).
+    pub fn new(rootfs: Checked, plan: Vec<Step>, binds: Vec<BindSource>) -> NewContainer {
+        NewContainer {
+            hostname: None,
+            domainname: None,
+            rootfs,
+            host_mounts: false,
+            overlay: None,
+            read_only: false,
+            make_mount_points: true,
+            nodev: false,
+            plan,
+            binds,
+            sysctls: Vec::new(),
+            masks: Vec::new(),
+            net: ContainerNet::Own(None),
+            joins: Vec::new(),
+            pid_namespace: None,
+            user_namespace: false,
+            idmapped_root: None,
+            cgroup_namespace: true,
+            propagation: None,
+            runtime_hooks: false,
+            container_hooks: (Vec::new(), String::new()),
+        }
+    }
+
     /// The detached trees the runtime idmaps before "go" (`--userns auto`: the rootfs, and the
     /// volumes marked `idmap`), each with the path it was cloned from.
     pub fn idmapped_trees(&self) -> Vec<(&Fd, &str)> {
@@ -236,7 +308,7 @@ fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
 /// The in-container setup, in order. Returns the pty's slave end when there is one.
 fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     config.handshake.close_runtime_ends();
-    if config.kept_by_runtime {
+    if config.process.keeper == Keeper::Runtime {
         // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
         // died before this point is noticed as end-of-file on the pipe instead.
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0)
@@ -253,16 +325,16 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     // descriptor we inherited (close_range's fallback lists it). (Whether setgroups is denied, the
     // runtime tells: see `ChildConfig`.) The OOM score and close-on-exec hold until the exec; every
     // descriptor contain opens from here on is close-on-exec already.
-    if let Some(score) = config.limits.oom_score_adj {
+    if let Some(score) = config.process.limits.oom_score_adj {
         sys::write_file(c"/proc/self/oom_score_adj", &score.to_string())
             .step(|| format!("write(/proc/self/oom_score_adj, {score})"))?;
     }
-    compat::mark_cloexec_from(3 + config.limits.preserve_fds)?;
+    compat::mark_cloexec_from(3 + config.process.limits.preserve_fds)?;
 
-    let workdir = &config.command.workdir;
-    let working_directory = match &config.setup {
-        Setup::Create(container) => create_container(container, workdir, &config.handshake)?,
-        Setup::Join { init_pidfd, namespaces, .. } => {
+    let workdir = &config.process.command.workdir;
+    let working_directory = match &config.container {
+        Container::New(container) => create_container(container, workdir, &config.handshake)?,
+        Container::Join { init_pidfd, namespaces, .. } => {
             join_namespaces(init_pidfd, *namespaces)?;
             sys::setsid().step(|| "setsid()".into())?;
             mounts::working_directory(workdir, Missing::Refuse)?
@@ -271,7 +343,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     };
     sys::fchdir(&working_directory).step(|| format!("fchdir({workdir})"))?;
     // Only now is the container's own devpts mounted, which its pty must come from.
-    let controlling = matches!(config.setup, Setup::Create(_));
+    let controlling = matches!(config.container, Container::New(_));
     config.handshake.terminal.as_ref().map(|terminal| tty::open_in_container(terminal, controlling)).transpose()
 }
 
@@ -564,7 +636,7 @@ fn bring_up_network(net: &ContainerNet) -> Result<(), Error> {
 /// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
 /// stub.rs for why not this process itself).
 fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
-    let command = &config.command;
+    let command = &config.process.command;
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
     // command. (SIGKILL and SIGSTOP cannot be changed, and need not be.)
@@ -574,8 +646,8 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
-    apply_limits(&config.limits).map_err(Failure::setup)?;
-    match (&pty, &config.output) {
+    apply_limits(&config.process.limits).map_err(Failure::setup)?;
+    match (&pty, &config.process.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {
             for target in [1, 2] {
@@ -584,7 +656,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         }
         (None, Output::Inherited) => {}
     }
-    if config.start_gate.is_some() {
+    if config.process.start_gate.is_some() {
         // A command that is not there, or cannot be run, fails `create`, as in runc and crun
         // (engines tell the user 127 or 126 then); the stub still makes the real search when
         // `start` lets it exec.
@@ -594,9 +666,9 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     }
     // Before any wait for `start`: a created container's init is, until its command, no more
     // privileged than the command will be (as runc's standard init).
-    let keeper = config.kept_by_runtime.then_some(&config.handshake);
-    drop_privileges(&config.privileges, config.setgroups_denied, keeper).map_err(Failure::setup)?;
-    match &config.start_gate {
+    let keeper = (config.process.keeper == Keeper::Runtime).then_some(&config.handshake);
+    drop_privileges(&config.process.privileges, config.setgroups_denied, keeper).map_err(Failure::setup)?;
+    match &config.process.start_gate {
         // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
         // the report pipe closes at the stub's execve (or, where the stub forks the init into the
         // bundle's PID namespace, once the fork is the runtime's), and `create` returns then.
@@ -606,17 +678,17 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
             .and_then(|()| {
                 sys::set_cloexec(gate.fifo.raw(), OnExec::StayOpen).step(|| "fcntl(exec.fifo, F_SETFD, 0)".into())
             })
-            .and_then(|()| match &config.setup {
-                Setup::Create(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
+            .and_then(|()| match &config.container {
+                Container::New(container) if container.pid_namespace.is_some() => pass_to_fork(&config.handshake),
                 _ => Ok(()),
             })
             .map_err(Failure::setup)?,
         // The report descriptor reaches the stub, which makes it close-on-exec again before it
         // execs the command: its end of file then means the command runs. Joining a running
         // container, the go pipe reaches it too: its fork waits there to be adopted.
-        None => match config.setup {
-            Setup::Join { .. } => pass_to_fork(&config.handshake),
-            Setup::Create(_) => sys::set_cloexec(config.handshake.report_fd(), OnExec::StayOpen)
+        None => match config.container {
+            Container::Join { .. } => pass_to_fork(&config.handshake),
+            Container::New(_) => sys::set_cloexec(config.handshake.report_fd(), OnExec::StayOpen)
                 .step(|| "fcntl(report, F_SETFD, 0)".into()),
         }
         .and_then(|()| config.handshake.report_executing())

@@ -121,7 +121,7 @@ impl Failure {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Report {
     /// The command runs.
-    Running,
+    CommandRuns,
     /// OCI `create`: set up, waiting for `start`.
     Ready,
     Failed(Failure),
@@ -146,7 +146,7 @@ impl Report {
             _ => {}
         }
         match rest {
-            [] if executing => Report::Running,
+            [] if executing => Report::CommandRuns,
             [] => Report::Failed(Failure::died(ended())),
             [READY] if !executing => Report::Ready,
             // Printed to the user's terminal: no control character of the child's may reach it.
@@ -472,7 +472,7 @@ mod tests {
     #[test]
     fn every_report_decodes() {
         let decode = |bytes: &[u8], command: &str| Report::decode(bytes, command, || None);
-        assert_eq!(decode(b"X", "sh"), Report::Running);
+        assert_eq!(decode(b"X", "sh"), Report::CommandRuns);
         assert_eq!(decode(b"R", "sh"), Report::Ready);
         let failure = Failure { message: "pivot_root(/r, /r): EINVAL (22)".into(), exit_code: 125, said: false };
         let mut bytes = vec![FAILED, 125];

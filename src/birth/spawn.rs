@@ -30,33 +30,22 @@
 //! it gives back. What the child does on its side is in `child.rs`; how the two talk, in
 //! `handshake.rs`.
 
-use std::ffi::CString;
-
-use crate::birth::child::{self, ChildConfig, CommandLine, Output, ProcessLimits, Setup, StartGate};
+use crate::birth::child::{self, ChildConfig, CommandLine, Container, ContainerProcess, Invocation, Keeper, StartGate};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
-use crate::birth::privileges::Privileges;
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};
 use crate::error::{Context, Error};
-use crate::live::supervise::Running;
+use crate::live::supervise::ChildProcess;
 use crate::live::tty::{Relay, Terminal, UserTerminal};
 use crate::net::{HostEnd, Veth};
 use crate::sys::{self, CStringArray, Errno, Fd};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
-    /// Build a new container or join a running one (`contain exec`).
-    pub setup: Setup,
-    pub command: Command,
-    pub privileges: Privileges,
-    pub limits: ProcessLimits,
-    pub output: Output,
-    /// The runtime keeps the container (the child dies with it), or nobody does (OCI).
-    pub kept_by_runtime: bool,
-    /// OCI `create`: the child waits for `start` after setup.
-    pub start_gate: Option<StartGate>,
+    pub container: Container,
+    pub process: ContainerProcess<Invocation>,
     /// The container's pty: relayed to the user's terminal, or its master sent to an engine's
     /// console socket.
     pub terminal: Option<Terminal>,
@@ -71,13 +60,28 @@ pub struct Birth<'a> {
     pub veth: Option<Veth>,
 }
 
-/// The command as the user gave it.
-pub struct Command {
-    pub argv: Vec<CString>,
-    pub env: Vec<CString>,
-    /// PATH inside the container, where a bare name is looked up.
-    pub search_path: String,
-    pub workdir: String,
+impl Birth<'_> {
+    /// `process`, born into the running container whose init is `pid` (its pidfd `init_pidfd`),
+    /// and into its cgroup's directories `cgroup_dirs`: `contain exec`, OCI `exec` and `start`'s
+    /// startContainer hooks. Nothing is made for it: no namespace, id map or veth pair.
+    pub fn joining(
+        init_pidfd: Fd,
+        pid: i32,
+        cgroup_dirs: Vec<String>,
+        process: ContainerProcess<Invocation>,
+        terminal: Option<Terminal>,
+    ) -> Result<Birth<'static>, Error> {
+        Ok(Birth {
+            container: join(init_pidfd, pid)?,
+            process,
+            terminal,
+            namespaces: 0,
+            pid_namespace: None,
+            cgroup: Placement::Join(cgroup_dirs),
+            id_maps: None,
+            veth: None,
+        })
+    }
 }
 
 /// Which cgroup the child goes into.
@@ -91,7 +95,7 @@ pub enum Placement<'a> {
 /// The child, born and released.
 pub struct Started {
     /// Killed if dropped before it is waited for.
-    pub child: Running,
+    pub child: ChildProcess,
     pub report: Report,
     /// The relay between the user's terminal (now raw) and the container's pty.
     pub relay: Option<Relay>,
@@ -105,21 +109,8 @@ pub fn spawn(
     signals: &Fd,
     run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
 ) -> Result<Started, Error> {
-    let Birth {
-        setup,
-        command,
-        privileges,
-        limits,
-        output,
-        kept_by_runtime,
-        start_gate,
-        terminal,
-        namespaces,
-        pid_namespace,
-        cgroup,
-        id_maps,
-        veth,
-    } = birth;
+    let Birth { container, mut process, terminal, namespaces, pid_namespace, cgroup, id_maps, veth } = birth;
+    let command = &process.command;
     let name = command.argv.first().map_or(String::new(), |arg| arg.to_string_lossy().into_owned());
 
     // 1. The channels, and the stub the command will be exec'd through (one per birth: a container
@@ -127,27 +118,19 @@ pub fn spawn(
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
-    let (report_fd, mode) = stub_mode(&setup, start_gate.as_ref(), &handshake, kept_by_runtime);
+    let kept = process.keeper == Keeper::Runtime;
+    let (report_fd, mode) = stub_mode(&container, process.start_gate.as_ref(), &handshake, kept);
     let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
-    let setgroups_denied = setgroups_denied(&setup, id_maps.as_ref())?;
-    let config = ChildConfig {
-        setup,
-        command: CommandLine {
-            name: name.clone(),
-            stub: stub::sealed()?,
-            candidates,
-            stub_argv: CStringArray::new(stub_argv),
-            env: CStringArray::new(command.env),
-            workdir: command.workdir,
-        },
-        privileges,
-        limits,
-        output,
-        handshake,
-        kept_by_runtime,
-        setgroups_denied,
-        start_gate,
+    let setgroups_denied = setgroups_denied(&container, id_maps.as_ref())?;
+    let command_line = CommandLine {
+        name: name.clone(),
+        stub: stub::sealed()?,
+        candidates,
+        stub_argv: CStringArray::new(stub_argv),
+        env: CStringArray::new(std::mem::take(&mut process.command.env)),
+        workdir: std::mem::take(&mut process.command.workdir),
     };
+    let config = ChildConfig { container, process: process.running(command_line), handshake, setgroups_denied };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
@@ -156,7 +139,7 @@ pub fn spawn(
     //    child's child, we become a subreaper: it becomes ours when the child exits. (On a kernel
     //    whose procfs cannot be told its PID namespace, an OCI container born into one it names
     //    by path has us join it first, and its child is born there: `pid_namespace`.)
-    prepare_to_parent(&config.setup, pid_namespace.as_ref(), mode)?;
+    prepare_to_parent(&config.container, pid_namespace.as_ref(), mode)?;
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
     }
@@ -176,7 +159,7 @@ pub fn spawn(
     }
     //    With --userns auto, the detached trees the child inherited at clone3 are ours too (the
     //    same mounts): idmapped through its user namespace now that it has maps (see userns.rs).
-    if let Setup::Create(container) = &config.setup {
+    if let Container::New(container) = &config.container {
         userns::idmap(child.pid, &container.idmapped_trees())?;
     }
     // Our copies of what was only the child's: its handshake ends, its descriptors, its stack.
@@ -201,32 +184,32 @@ pub fn spawn(
 /// where the container cannot see it, and the stub forks the process it does see (see stub.rs);
 /// an OCI init waits for `start` in the stub, on the exec FIFO; a new container's PID 1 execs
 /// through it.
-fn stub_mode(setup: &Setup, gate: Option<&StartGate>, handshake: &ChildEnds, kept: bool) -> (i32, stub::Mode) {
+fn stub_mode(container: &Container, gate: Option<&StartGate>, handshake: &ChildEnds, kept: bool) -> (i32, stub::Mode) {
     let terminal = handshake.terminal.is_some();
     let fork = |gate| stub::Mode::Fork { kept, terminal, gate, go_fd: handshake.go_fd() };
-    match (setup, gate) {
-        (Setup::Join { .. }, _) => (handshake.report_fd(), fork(None)),
-        (Setup::Create(container), Some(gate)) if container.pid_namespace.is_some() => {
+    match (container, gate) {
+        (Container::Join { .. }, _) => (handshake.report_fd(), fork(None)),
+        (Container::New(container), Some(gate)) if container.pid_namespace.is_some() => {
             (handshake.report_fd(), fork(Some(gate.fifo.raw())))
         }
-        (Setup::Create(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
-        (Setup::Create(_), None) => (handshake.report_fd(), stub::Mode::Exec),
+        (Container::New(_), Some(gate)) => (gate.fifo.raw(), stub::Mode::Gate),
+        (Container::New(_), None) => (handshake.report_fd(), stub::Mode::Exec),
     }
 }
 
 /// Who may set the child's groups: the runtime knows, from the maps it writes or the init it joins.
-fn setgroups_denied(setup: &Setup, id_maps: Option<&IdMaps>) -> Result<bool, Error> {
-    Ok(match setup {
-        Setup::Join { setgroups_denied, .. } => *setgroups_denied,
-        Setup::Create(_) => id_maps.is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
+fn setgroups_denied(container: &Container, id_maps: Option<&IdMaps>) -> Result<bool, Error> {
+    Ok(match container {
+        Container::Join { setgroups_denied, .. } => *setgroups_denied,
+        Container::New(_) => id_maps.is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
     })
 }
 
 /// What we become before clone3: a process of the PID namespace a bundle names by path (a new
 /// container's child is then born there), and a subreaper where the process the container sees is
 /// the stub's fork, our child's child (it becomes ours when the child exits).
-fn prepare_to_parent(setup: &Setup, pid_namespace: Option<&Fd>, mode: stub::Mode) -> Result<(), Error> {
-    if let (Setup::Create(_), Some(fd)) = (setup, pid_namespace) {
+fn prepare_to_parent(container: &Container, pid_namespace: Option<&Fd>, mode: stub::Mode) -> Result<(), Error> {
+    if let (Container::New(_), Some(fd)) = (container, pid_namespace) {
         let join = libc::CLONE_NEWPID as u64;
         sys::setns(fd.raw(), join).step(|| format!("setns({})", sys::namespace_names(join)))?;
     }
@@ -245,7 +228,7 @@ fn clone_into(
     config: &ChildConfig,
     stack: &ChildStack,
     cgroup: Option<&Cgroup>,
-) -> Result<(Running, bool), Error> {
+) -> Result<(ChildProcess, bool), Error> {
     let args = |into: Option<i32>| CloneArgs {
         flags: namespaces | into.map_or(0, |_| CLONE_INTO_CGROUP),
         cgroup: into.map_or(0, |fd| fd as u64),
@@ -253,10 +236,10 @@ fn clone_into(
         ..Default::default()
     };
     let clone_failed = |errno| Error::sys(format!("clone3({})", sys::namespace_names(namespaces)), errno);
-    let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| Running { pid });
+    let spawn = |into| clone::spawn(args(into), stack, child::child_main, config).map(|pid| ChildProcess { pid });
     let with_clone = || {
         clone::spawn_with_clone(namespaces, stack, child::child_main, config)
-            .map(|pid| Running { pid })
+            .map(|pid| ChildProcess { pid })
             .map_err(|errno| Error::sys(format!("clone({})", sys::namespace_names(namespaces)), errno))
     };
     if let Some(fd) = cgroup.and_then(Cgroup::clone_into_fd) {
@@ -307,12 +290,12 @@ impl Placement<'_> {
 }
 
 /// The process the container sees: our child, or the stub's fork of it (`stub::Mode::Fork`).
-fn container_process(child: Running, forked: Option<i32>) -> Running {
+fn container_process(child: ChildProcess, forked: Option<i32>) -> ChildProcess {
     match forked {
         Some(forked) => {
             // Our child is reaped already (see `release`): its pid is no longer ours to signal.
             child.leave();
-            Running { pid: forked }
+            ChildProcess { pid: forked }
         }
         None => child,
     }
@@ -326,7 +309,7 @@ fn relay_terminal(
     terminal: Option<UserTerminal>,
 ) -> Result<Option<Relay>, Error> {
     match (report, pty_master, terminal) {
-        (Report::Running, Some(master), Some(terminal)) => {
+        (Report::CommandRuns, Some(master), Some(terminal)) => {
             terminal.make_raw()?;
             Ok(Some(Relay::new(master)?))
         }
@@ -334,10 +317,9 @@ fn relay_terminal(
     }
 }
 
-/// How to join the running container whose init is `pid` (its pidfd `init_pidfd`): `contain exec`,
-/// OCI `exec` and `start`'s startContainer hooks.
-pub fn join(init_pidfd: Fd, pid: i32) -> Result<Setup, Error> {
-    Ok(Setup::Join {
+/// How to join the running container whose init is `pid` (its pidfd `init_pidfd`).
+fn join(init_pidfd: Fd, pid: i32) -> Result<Container, Error> {
+    Ok(Container::Join {
         init_pidfd,
         namespaces: namespaces_to_join(pid)?,
         setgroups_denied: userns::setgroups_denied(&pid.to_string())?,

@@ -10,7 +10,7 @@
 //! - for a `contain run` container, its record: the environment, user, groups and capabilities
 //!   `run` wrote there (`Record::env` and the fields after it);
 //! - for an OCI container, the config `create` read, from its copy in the entry
-//!   (`oci::created_config`): its process, rlimits and seccomp profile;
+//!   (`oci_config::created_config`): its process, rlimits and seccomp profile;
 //!
 //! then this exec's own flags on top (`--env`, `--user`, `--cwd`), as `docker exec` does. With
 //! `--process FILE`, the engine's process file says what runs and as whom, under the container's
@@ -22,20 +22,20 @@
 //! roots.rs). The init a record names is still checked against the kernel before its namespaces
 //! are joined (`manage::trusted_init`).
 
-use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::birth::child::{Output, ProcessLimits};
-use crate::birth::handshake::Report;
+use crate::birth::child::{ContainerProcess, Invocation, Keeper, ProcessLimits};
 use crate::birth::privileges::{Identity, Privileges};
-use crate::birth::spawn::{self, Birth, Command, Placement};
+use crate::birth::spawn::{self, Birth};
 use crate::birth::users::{self, Resolved, UserArg};
 use crate::cgroup;
 use crate::cli::{ExecSpec, Global, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::error::{cpath, Context, Error};
-use crate::lifecycle::manage;
-use crate::lifecycle::state::{Entry, Kind, ProcessRef, Record};
-use crate::lifecycle::{oci, run};
+use crate::lifecycle::manage::{self, Init};
+use crate::lifecycle::prepare::{self, Awaited, Words};
+use crate::lifecycle::record::{Kind, ProcessRef, Record};
+use crate::lifecycle::state::{Entry, StateDir};
+use crate::lifecycle::{oci_config, oci_manage};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
@@ -49,65 +49,31 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let signals = supervise::take_signals()?;
     let id = &exec.id;
     let state = super::state_dir_holding(global, id)?;
-    let (entry, record, init) = manage::running(&state, id)?;
-    // A process born into a frozen cgroup would wait, frozen too, until `resume`.
-    if record.kind == Kind::Oci && oci::frozen(&record, id) {
-        return Err(Error::Setup(format!("container {id} is paused: resume it first")));
-    }
-    // Without a mount namespace of its own the container is only chrooted: joining its namespaces
-    // would leave the process in the host's tree, outside its root.
-    if record.host_mounts {
-        return Err(Error::Setup(format!(
-            "container {id} has no mount namespace of its own: exec into it is not supported"
-        )));
-    }
-    let (command, privileges, limits, terminal) = match (&exec.process, record.kind) {
-        (Some(file), _) => from_process_file(file, &exec, &entry, &record)?,
-        (None, _) => from_configuration(&exec, &entry, &record, &init.process)?,
+    let (entry, record, init) = check(&state, id)?;
+    let (process, terminal) = match &exec.process {
+        Some(file) => from_process_file(file, &exec, &entry, &record)?,
+        None => from_configuration(&exec, &entry, &record, &init.process)?,
     };
+    // `--detach`: the engine (conmon, a subreaper) keeps the process, not this runtime.
+    let keeper = if exec.detach { Keeper::Nobody } else { Keeper::Runtime };
     if !init.process.alive()? {
         return Err(Error::Setup(format!("container {id} stopped")));
     }
     let dirs = manage::container_cgroup(&record, id).map_or(Ok(Vec::new()), |path| cgroup::existing_dirs_at(&path))?;
     let terminal_modes = SavedModes::save();
-    let started = spawn::spawn(
-        Birth {
-            setup: spawn::join(init.pidfd, init.process.pid)?,
-            command,
-            privileges,
-            limits,
-            output: Output::Inherited,
-            kept_by_runtime: !exec.detach,
-            start_gate: None,
-            terminal,
-            namespaces: 0,
-            pid_namespace: None,
-            cgroup: Placement::Join(dirs),
-            id_maps: None,
-            veth: None,
-        },
-        &signals,
-        &mut |_| Ok(()),
-    )?;
-    let failure = match started.report {
-        Report::Running => None,
-        Report::Failed(failure) => {
-            if !failure.said {
-                let message = if record.kind == Kind::Oci { oci::oci_words(&failure.message) } else { failure.message };
-                crate::log::error(&message);
-            }
-            Some(failure.exit_code)
-        }
-        Report::Ready => Some(crate::birth::handshake::EXIT_SETUP_FAILED),
-    };
+    let process = ContainerProcess { keeper, ..process };
+    let birth = Birth::joining(init.pidfd, init.process.pid, dirs, process, terminal)?;
+    let started = spawn::spawn(birth, &signals, &mut |_| Ok(()))?;
+    let words = if record.kind == Kind::Oci { Words::Engine } else { Words::Contain };
+    let failure = prepare::outcome(started.report, Awaited::Command, words).err().map(|failure| {
+        prepare::say(&failure);
+        failure.exit_code
+    });
     if exec.detach {
         // The engine (conmon, a subreaper) reaps the process; we only say which it is.
         let child = started.child.leave();
         if let Some(path) = &exec.pid_file {
-            let tmp = format!("{path}.tmp");
-            sys::write_file_new(sys::Dir::Cwd, &cpath(&tmp)?, child.to_string().as_bytes(), 0o644)
-                .step(|| format!("write({tmp})"))?;
-            sys::rename(sys::Dir::Cwd, &cpath(&tmp)?, &cpath(path)?).step(|| format!("rename({tmp}, {path})"))?;
+            prepare::write_pid_file(path, child)?;
         }
         return Ok(failure.unwrap_or(0));
     }
@@ -117,7 +83,25 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     Ok(failure.unwrap_or(exit_code(status)))
 }
 
-type Process = (Command, Privileges, ProcessLimits, Option<Terminal>);
+/// The running container `id` an exec may join: its entry, record and trusted init.
+fn check(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
+    let (entry, record, init) = manage::running(state, id)?;
+    // A process born into a frozen cgroup would wait, frozen too, until `resume`.
+    if record.kind == Kind::Oci && oci_manage::frozen(&record, id) {
+        return Err(Error::Setup(format!("container {id} is paused: resume it first")));
+    }
+    // Without a mount namespace of its own the container is only chrooted: joining its namespaces
+    // would leave the process in the host's tree, outside its root.
+    if record.host_mounts {
+        return Err(Error::Setup(format!(
+            "container {id} has no mount namespace of its own: exec into it is not supported"
+        )));
+    }
+    Ok((entry, record, init))
+}
+
+/// What an exec runs, and the terminal it gets.
+type Process = (ContainerProcess<Invocation>, Option<Terminal>);
 
 /// `exec ID -- CMD`: the container's configured environment, user and privileges (see the
 /// module's comment), then this exec's own flags.
@@ -133,20 +117,21 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record, init: &Pr
         Kind::Run => (record.env.clone(), container_privileges(record, user(&record.user))?, ProcessLimits::default()),
         // The config's process, with its capabilities as they are given, whoever it runs as.
         Kind::Oci => {
-            let config = oci::created_config(entry)?;
-            let mut privileges = oci::privileges(&config.process, config.linux.seccomp.as_ref())?;
+            let config = oci_config::created_config(entry)?;
+            let mut privileges = oci_config::privileges(&config.process, config.linux.seccomp.as_ref())?;
             privileges.identity = user(&privileges.identity);
-            (config.process.env.clone(), privileges, oci::process_limits(&config.process))
+            (config.process.env.clone(), privileges, oci_config::process_limits(&config.process))
         }
     };
-    let workdir = exec.cwd.clone().unwrap_or_else(|| record.workdir.clone());
+    let workdir = exec.cwd.as_deref().unwrap_or(&record.workdir);
     let env = with_entries(with_entries(env, &home), &exec.env);
-    let command = run::command(&exec.command, &env, Some(&workdir))?;
+    let command = prepare::invocation(&exec.command, &env, workdir)?;
     let terminal = match &exec.console_socket {
-        Some(path) => oci::console(true, None, Some(path))?,
+        Some(path) => oci_config::console(true, None, Some(path))?,
         None => UserTerminal::detect().map(Terminal::User),
     };
-    Ok((command, privileges, ProcessLimits { preserve_fds: exec.preserve_fds, ..limits }, terminal))
+    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..limits };
+    Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))
 }
 
 /// `exec -u USER[:GROUP]`, looked up in the running container's own /etc/passwd and /etc/group,
@@ -190,28 +175,23 @@ fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record
         .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
         .step(|| format!("read({file})"))?;
     let process = spec::parse_process_file(&bytes).map_err(|why| Error::Setup(format!("{file}: {why}")))?;
-    oci::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
+    oci_config::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
     let privileges = match record.kind {
         Kind::Oci => {
-            let config = oci::created_config(entry)?;
-            let privileges = oci::privileges(&process, config.linux.seccomp.as_ref())?;
+            let config = oci_config::created_config(entry)?;
+            let privileges = oci_config::privileges(&process, config.linux.seccomp.as_ref())?;
             let no_new_privs = process.no_new_privileges.or(config.process.no_new_privileges).unwrap_or(false);
             Privileges { no_new_privs, ..privileges }
         }
         Kind::Run => {
             let container = container_privileges(record, Identity::default())?;
-            let privileges = oci::privileges(&process, None)?.within(container.bounding);
+            let privileges = oci_config::privileges(&process, None)?.within(container.bounding);
             let no_new_privs = container.no_new_privs || process.no_new_privileges == Some(true);
             Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }
         }
     };
-    let args: Vec<OsString> = process.args.iter().map(OsString::from).collect();
-    let command = run::command(&args, &process.env, Some(&process.cwd))?;
-    let terminal = oci::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
-    Ok((
-        command,
-        privileges,
-        ProcessLimits { preserve_fds: exec.preserve_fds, ..oci::process_limits(&process) },
-        terminal,
-    ))
+    let command = prepare::invocation(&process.args, &process.env, &process.cwd)?;
+    let terminal = oci_config::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
+    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci_config::process_limits(&process) };
+    Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))
 }

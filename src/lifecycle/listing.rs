@@ -16,7 +16,7 @@
 
 use crate::json::write_string;
 
-use crate::lifecycle::state::Record;
+use crate::lifecycle::record::Record;
 use crate::text::{format_age, format_table, printable};
 
 /// One container as listed.
@@ -131,7 +131,7 @@ pub fn cpu_max(text: &str) -> (Option<u64>, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::state::{Phase, ProcessRef};
+    use crate::lifecycle::record::{Phase, ProcessRef};
 
     fn listed(id: &str, status: &str, record: Option<Record>) -> Listed {
         Listed { id: id.into(), status: status.into(), exit_code: None, record }

@@ -13,7 +13,7 @@ use std::ffi::CStr;
 use std::time::Duration;
 
 use crate::error::{Context, Error};
-use crate::lifecycle::manage::{self, Status};
+use crate::lifecycle::manage::{self, Liveness};
 use crate::lifecycle::state::{Entry, StateDir, LOG, OLD_LOG};
 use crate::sys::{self, Dir, Errno, Fd};
 
@@ -86,7 +86,7 @@ fn copy_to_end(entry: &Entry, current: &mut Option<Fd>) -> Result<bool, Error> {
 /// Whether the container still runs (or is still being set up): its keeper holds the entry.
 fn still_running(state: &StateDir, id: &str) -> Result<bool, Error> {
     let Some(entry) = state.entry(id)? else { return Ok(false) };
-    Ok(matches!(manage::status(&entry)?, Status::Live(_)))
+    Ok(matches!(manage::liveness(&entry)?, Liveness::Live(_)))
 }
 
 /// Writes to stdout; false once stdout is closed (EPIPE).

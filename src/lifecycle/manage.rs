@@ -1,5 +1,5 @@
 //! The commands that act on containers by id, through their entries (`state.rs`): `contain list`,
-//! `kill`, `stop` and `gc`, and the one rule every command uses to tell a living container from a
+//! `kill` and `stop` (`list` is list.rs's, `gc` gc.rs's), and the one rule every command uses to tell a living container from a
 //! leftover.
 //!
 //! **The liveness rule.** An entry lives while its keeper lives. The keeper is the process holding
@@ -20,25 +20,23 @@
 //! that a forged record cannot make a host process an init that `exec` joins or `kill` signals.
 //! Signals then go through that pidfd.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::birth::userns;
 use crate::cgroup::{self, Cgroup, Stragglers};
 use crate::error::{Context, Error};
-use crate::lease;
-use crate::lifecycle::listing::{self, HeldLimits, Listed};
-use crate::lifecycle::state::{Entry, Kind, Leave, Phase, ProcessRef, Record, RecordRead, StateDir};
-use crate::net;
+use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record, RecordRead};
+use crate::lifecycle::state::{Entry, StateDir};
 use crate::signals::signal_name;
 use crate::sys::{self, Fd};
 
 /// How long `stop` and the sweep wait for a killed container's processes, or its keeper's
 /// cleanup, before going on.
-const CLEANUP_WAIT: Duration = Duration::from_secs(10);
+pub const CLEANUP_WAIT: Duration = Duration::from_secs(10);
 
 /// What an entry is, by the liveness rule above.
 #[derive(Debug)]
-pub enum Status {
+pub enum Liveness {
     /// Its keeper lives; no record yet while it is being set up.
     Live(Option<Record>),
     /// An OCI container whose init has ended: kept for the engine's `delete`.
@@ -60,60 +58,60 @@ pub enum Status {
     Gone,
 }
 
-/// The status of `entry`. When it has no keeper, this leaves us holding its lock (for as long as
+/// The liveness of `entry` (see the module's comment). When it has no keeper, this leaves us holding its lock (for as long as
 /// `entry` is open), so nobody can start keeping it while the caller cleans it.
-pub fn status(entry: &Entry) -> Result<Status, Error> {
+pub fn liveness(entry: &Entry) -> Result<Liveness, Error> {
     let unkept = entry.take_if_unkept().step(|| format!("flock({})", entry.id))?;
     if unkept && entry.removed()? {
-        return Ok(Status::Gone);
+        return Ok(Liveness::Gone);
     }
     let record = match entry.read_record()? {
         // Another version's, whether or not its keeper lives (or another contain holds the lock a
         // moment to look): this version neither reads nor touches it.
-        RecordRead::OtherVersion => return Ok(Status::OtherVersion),
+        RecordRead::OtherVersion => return Ok(Liveness::OtherVersion),
         RecordRead::Valid(record) => Some(record),
-        RecordRead::Broken if !unkept => return Ok(Status::Damaged),
+        RecordRead::Broken if !unkept => return Ok(Liveness::Damaged),
         RecordRead::Missing | RecordRead::Broken => None,
     };
     if !unkept {
-        return Ok(Status::Live(record.map(|record| *record)));
+        return Ok(Liveness::Live(record.map(|record| *record)));
     }
     Ok(match record {
-        None => Status::Leftover(None),
+        None => Liveness::Leftover(None),
         Some(record) => match (record.kind, record.phase) {
-            (_, Phase::Exited(code)) => Status::Exited(code),
-            (_, Phase::Kept) => Status::Kept,
+            (_, Phase::Exited(code)) => Liveness::Exited(code),
+            (_, Phase::Kept) => Liveness::Kept,
             (Kind::Oci, Phase::Created | Phase::Running) => match trusted_init(&entry.id, &record)? {
-                Some(_) => Status::Live(Some(*record)),
-                None => Status::Stopped(*record),
+                Some(_) => Liveness::Live(Some(*record)),
+                None => Liveness::Stopped(*record),
             },
-            (_, _) => Status::Leftover(Some(*record)),
+            (_, _) => Liveness::Leftover(Some(*record)),
         },
     })
 }
 
-/// Like `status`, but settled: nobody holds the entry's lock, or its record names an init that
+/// Like `liveness`, but settled: nobody holds the entry's lock, or its record names an init that
 /// lives (a living container). An entry whose lock is held while its record names no living init
 /// (its runtime cleaning up after the container, and still until it exits, even once the record is
 /// gone; another contain sweeping it; a container still being set up) is waited for, a bounded
 /// while, so the caller sees how that ends rather than a runtime that has not let go yet.
-pub fn settled_status(entry: &Entry) -> Result<Status, Error> {
-    status_after(entry, CLEANUP_WAIT, |held| held != Held::Settled)
+pub fn settled_liveness(entry: &Entry) -> Result<Liveness, Error> {
+    liveness_after(entry, CLEANUP_WAIT, |held| held != Held::Settled)
 }
 
-/// What a name claim finds held: the status once a keeper that holds on after the container's init
+/// What a name claim finds held: its liveness once a keeper that holds on after the container's init
 /// died (its runtime, or another contain's sweep, cleaning up) has let go, within a bounded while,
 /// when the name is about to be free. A container being set up, or running, is not waited for:
 /// its name is taken, and the claim is told so at once.
-pub fn claimed_status(entry: &Entry) -> Result<Status, Error> {
-    status_after(entry, CLEANUP_WAIT, |held| held == Held::AfterInit)
+pub fn claimed_liveness(entry: &Entry) -> Result<Liveness, Error> {
+    liveness_after(entry, CLEANUP_WAIT, |held| held == Held::AfterInit)
 }
 
-/// What `list` shows: the status once a keeper that holds on after the container's init died (its
+/// What `list` shows: the liveness once a keeper that holds on after the container's init died (its
 /// runtime, or another contain's sweep, cleaning up) has let go, within a moment; not "running".
 /// A container being set up is not waited for: it is listed as starting.
-fn listed_status(entry: &Entry) -> Result<Status, Error> {
-    status_after(entry, LIST_WAIT, |held| held == Held::AfterInit)
+pub fn listed_liveness(entry: &Entry) -> Result<Liveness, Error> {
+    liveness_after(entry, LIST_WAIT, |held| held == Held::AfterInit)
 }
 
 /// How long `list` waits for the keeper of a container that has ended to let go.
@@ -130,11 +128,11 @@ enum Held {
     AfterInit,
 }
 
-fn held(status: &Status) -> Result<Held, Error> {
-    if let Status::Damaged = status {
+fn held(found: &Liveness) -> Result<Held, Error> {
+    if let Liveness::Damaged = found {
         return Ok(Held::WithoutInit);
     }
-    let Status::Live(record) = status else { return Ok(Held::Settled) };
+    let Liveness::Live(record) = found else { return Ok(Held::Settled) };
     Ok(match record.as_ref().and_then(|record| record.init) {
         None => Held::WithoutInit,
         Some(init) if !init.alive()? => Held::AfterInit,
@@ -142,13 +140,13 @@ fn held(status: &Status) -> Result<Held, Error> {
     })
 }
 
-/// `status`, taken again every 10 ms for up to `limit` while `wait` says so of how it is held.
-fn status_after(entry: &Entry, limit: Duration, wait: fn(Held) -> bool) -> Result<Status, Error> {
+/// `liveness`, taken again every 10 ms for up to `limit` while `wait` says so of how it is held.
+fn liveness_after(entry: &Entry, limit: Duration, wait: fn(Held) -> bool) -> Result<Liveness, Error> {
     let deadline = Instant::now() + limit;
     loop {
-        let status = status(entry)?;
-        if !wait(held(&status)?) || Instant::now() >= deadline {
-            return Ok(status);
+        let found = liveness(entry)?;
+        if !wait(held(&found)?) || Instant::now() >= deadline {
+            return Ok(found);
         }
         sys::sleep(Duration::from_millis(10));
     }
@@ -264,10 +262,10 @@ fn target(state: &StateDir, id: &str) -> Result<Target, Error> {
     let not_running = || Error::Setup(format!("{id}: container not running (see contain list)"));
     let no_such = || Error::Setup(format!("{id:?}: container does not exist (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
-    let record = match status(&entry)? {
-        Status::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
-        Status::Damaged => return Ok(Target::Damaged(entry, cgroup_of_id(id)?.ok_or_else(|| damaged(id))?)),
-        Status::Gone => return Err(no_such()),
+    let record = match liveness(&entry)? {
+        Liveness::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
+        Liveness::Damaged => return Ok(Target::Damaged(entry, cgroup_of_id(id)?.ok_or_else(|| damaged(id))?)),
+        Liveness::Gone => return Err(no_such()),
         _ => return Err(not_running()),
     };
     let init = trusted_init(id, &record)?.ok_or_else(not_running)?;
@@ -300,7 +298,7 @@ fn cgroup_of_id(id: &str) -> Result<Option<Cgroup>, Error> {
 }
 
 /// Waits until the process behind `pidfd` has exited (a pidfd polls readable then), or `limit`.
-fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
+pub fn wait_exit(pidfd: &Fd, limit: Duration) -> Result<bool, Error> {
     let mut fds = [libc::pollfd { fd: pidfd.raw(), events: libc::POLLIN, revents: 0 }];
     Ok(sys::poll(&mut fds, Some(limit.as_millis() as u64)).step(|| "ppoll(pidfd)".into())? > 0)
 }
@@ -364,7 +362,7 @@ pub fn stop(state: &StateDir, id: &str, timeout: Duration) -> Result<i32, Error>
     };
     // On the entry opened before the signal: its runtime may have removed the directory's name
     // already, and hold the lock until it exits.
-    if let Status::Live(_) | Status::Damaged = settled_status(&entry)? {
+    if let Liveness::Live(_) | Liveness::Damaged = settled_liveness(&entry)? {
         log!("the runtime of {id} is still cleaning up after {}s", CLEANUP_WAIT.as_secs());
     }
     crate::log::stdout(&format!("{id}\n"));
@@ -390,255 +388,10 @@ fn stop_cgroup(cgroup: &Cgroup, id: &str, timeout: Duration) -> Result<(), Error
     Ok(())
 }
 
-/// `contain list`: a table of the containers, or JSON (see listing.rs); leftovers found on the
-/// way are removed.
-pub fn list(states: &[StateDir], json: bool) -> Result<i32, Error> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut rows = Vec::new();
-    let row = |id: &str, record: Option<&Record>, status: &str| Listed {
-        id: id.to_string(),
-        status: status.to_string(),
-        exit_code: None,
-        record: record.cloned(),
-    };
-    // Housekeeping on the way (the private directories of claims whose maker died): what it
-    // cannot do now is a warning, not a failure of the list.
-    for err in states.iter().filter_map(|state| state.sweep_claims().err()) {
-        crate::log::warning(&err.to_string());
-    }
-    for (state, id) in crate::lifecycle::ids_in(states)? {
-        let Some(entry) = state.entry(&id)? else { continue };
-        let mut now_status = listed_status(&entry)?;
-        if let Status::Leftover(record) = &now_status {
-            // Best effort: a leftover that cannot be removed yet is said so, and the list goes on.
-            if let Err(err) = remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: true }) {
-                crate::log::error(&err);
-                continue;
-            }
-            // What stays of it (a --detach container's log, a kept layer) is listed as what it is
-            // (looked at through the same entry, whose lock we hold now).
-            now_status = status(&entry)?;
-        }
-        // An ended container's entry has no keeper: whoever holds its lock only passes by to look
-        // at it (a sweep), and it is listed as what it is.
-        if let Status::Live(Some(record)) = &now_status {
-            match record.phase {
-                Phase::Exited(code) => now_status = Status::Exited(code),
-                Phase::Kept => now_status = Status::Kept,
-                _ => {}
-            }
-        }
-        match now_status {
-            Status::Live(record) => {
-                let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
-                let status = match phase {
-                    Phase::Created => "created",
-                    Phase::Running => "running",
-                    _ => "starting",
-                };
-                rows.push(row(&id, record.as_ref(), status));
-            }
-            Status::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
-            Status::Exited(code) => {
-                rows.push(Listed { exit_code: code, ..row(&id, None, "exited") });
-            }
-            Status::Kept => rows.push(row(&id, None, "kept overlay")),
-            Status::OtherVersion => rows.push(row(&id, None, "other contain version")),
-            Status::Damaged => rows.push(row(&id, None, "damaged record")),
-            Status::Leftover(_) | Status::Gone => {}
-        }
-    }
-    crate::log::stdout(&match json {
-        true => listing::json(&rows, held_limits),
-        false => listing::table(&rows, now),
-    });
-    Ok(0)
-}
-
-/// A listed container's limits, read from its cgroup (see listing.rs); none for one that has
-/// ended or has no cgroup of its own.
-fn held_limits(row: &Listed) -> HeldLimits {
-    let Some(path) = row.record.as_ref().filter(|_| row.exit_code.is_none()).and_then(|r| container_cgroup(r, &row.id))
-    else {
-        return HeldLimits::default();
-    };
-    let mut limits = HeldLimits::default();
-    for dir in cgroup::existing_dirs_at(&path).unwrap_or_default() {
-        let read = |file: &str| sys::read_file_if_present(&format!("{dir}/{file}"));
-        if let Some(text) = read("memory.max").or_else(|| read("memory.limit_in_bytes")) {
-            limits.memory_bytes = listing::limit_value(&text);
-        }
-        if let Some(text) = read("cpu.max") {
-            (limits.cpu_quota_us, limits.cpu_period_us) = listing::cpu_max(&text);
-        } else if let (Some(quota), Some(period)) = (read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")) {
-            (limits.cpu_quota_us, limits.cpu_period_us) = (listing::limit_value(&quota), listing::limit_value(&period));
-        }
-        if let Some(text) = read("pids.max") {
-            limits.pids = listing::limit_value(&text);
-        }
-    }
-    limits
-}
-
-/// `contain gc [ID...]`, in every state directory of the user's: each leftover that cannot be
-/// removed is one error line; the last is the command's error (exit status 1).
-pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
-    let mut failures = Vec::new();
-    for state in states {
-        failures.extend(collect_garbage(state, ids, Collect::AlsoFinished)?);
-    }
-    let last = failures.pop();
-    for failure in &failures {
-        crate::log::error(failure);
-    }
-    last.map_or(Ok(0), Err)
-}
-
-/// What `collect_garbage` removes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Collect {
-    /// What killed runtimes left behind (`contain run`, first thing).
-    LeftoversOnly,
-    /// That, and what finished containers left for the user to read (`contain gc`).
-    AlsoFinished,
-}
-
-/// The first thing every `contain run` does, and with `AlsoFinished` too, `contain gc`: removes
-/// what runtimes that were killed (SIGKILL, OOM, a crash) left behind, and with `AlsoFinished` the
-/// logs of `--detach` containers that ended; of the containers `only` names, or of all (and then the
-/// private directories of claims whose maker died, see `StateDir::reserve`). (Kept overlays
-/// stay: the user asked for them. A stopped OCI container is the engine's to delete, unless gc is
-/// asked for it by id.) One stuck leftover does not stop the others from being cleaned: the
-/// failures are returned, one per container, for the caller to report as what they are to it (an
-/// error for gc, a warning for a run, which goes on). Asked for by id, an entry gc must leave (of
-/// another version, damaged, unreadable) is a failure that says why.
-pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Result<Vec<Error>, Error> {
-    let finished = what == Collect::AlsoFinished;
-    let mut failures = Vec::new();
-    // The containers whose leftovers were looked at: their leases were part of it.
-    let mut done: Vec<String> = Vec::new();
-    if only.is_empty() {
-        failures.extend(state.sweep_claims().err());
-    }
-    for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
-        let Some(entry) = state.entry(&id)? else { continue };
-        let named = !only.is_empty();
-        let left = |why: &str| Error::Setup(format!("{id}: {why}: left in place"));
-        // Asked for by name, a container being cleaned up by someone else is waited for.
-        let status = match if named { settled_status(&entry) } else { status(&entry) } {
-            Ok(status) => status,
-            Err(err) => {
-                failures.push(left(&format!("its entry cannot be read ({err})")));
-                continue;
-            }
-        };
-        let result = match status {
-            // A --detach container's log stays, for the user to read why it ended, until gc is
-            // asked for the finished ones too.
-            Status::Leftover(record) => {
-                remove_leftover(state, &entry, record.as_ref(), Leave { layer: true, log: !finished })
-            }
-            Status::Exited(_) if finished => remove_entry(state, &entry, Leave::default())
-                .map(|()| log!("removed the log of container {id}, which has exited")),
-            Status::Stopped(record) if finished && named => {
-                remove_leftover(state, &entry, Some(&record), Leave::default())
-            }
-            // Asked for by name, a kept layer is still the user's to remove: said, not silent.
-            Status::Kept if named => {
-                log!("{id} is a kept --overlay layer: left as asked (remove {} to free the name)", entry.path);
-                Ok(())
-            }
-            Status::OtherVersion if named => Err(left("its record is of another contain version")),
-            Status::Damaged if named => {
-                Err(left("its record is damaged while its runtime lives (contain stop ends it)"))
-            }
-            _ => Ok(()),
-        };
-        done.push(id.clone());
-        failures.extend(result.err().map(|err| leftover_failure(&id, err)));
-    }
-    // Leases of containers that have no entry: their runtime died before it made one, or after it
-    // removed it. (Those of the entries above were released with their leftovers.)
-    for owner in lease::owners(state.leases())?.into_iter().filter(|owner| only.is_empty() || only.contains(owner)) {
-        if done.contains(&owner) || state.entry(&owner)?.is_some() {
-            continue;
-        }
-        let released = net::delete_host_end_of(&owner).and_then(|()| lease::release_of(state.leases(), &owner));
-        failures.extend(released.err().map(|err| leftover_failure(&owner, err)));
-    }
-    Ok(failures)
-}
-
-/// A leftover's failure, naming its container once.
-fn leftover_failure(id: &str, err: Error) -> Error {
-    match err {
-        Error::Setup(text) if text.starts_with(&format!("{id}: ")) => Error::Setup(text),
-        err => Error::Setup(format!("{id}: the leftovers could not all be removed: {err} (try contain gc again)")),
-    }
-}
-
-/// Removes what a container whose keeper died left behind, and its entry's directory unless a
-/// `--detach` container's log stays in it (marked exited with an unknown status) or its `--keep`
-/// layer (marked kept), as `leave` allows. The caller holds the entry's lock.
-pub fn remove_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, leave: Leave) -> Result<(), Error> {
-    let leave = Leave { layer: leave.layer && record.is_some_and(|r| r.keep), ..leave };
-    let kept_log = clean_leftover(state, entry, record, leave)?;
-    let phase = match (kept_log, leave.layer) {
-        (true, _) => Some(Phase::Exited(None)),
-        (false, true) => Some(Phase::Kept),
-        (false, false) => None,
-    };
-    match phase {
-        Some(phase) => entry.write_record(&Record { phase, init: None, ..record.cloned().unwrap_or_default() })?,
-        None => state.remove_if_empty(entry)?,
-    }
-    log!("removed the leftovers of container {} (its runtime died)", entry.id);
-    Ok(())
-}
-
-/// Removes what a container whose keeper died left behind: its trusted init and everything in its
-/// cgroup, the cgroup, the network lease, its range of ids, and what is in the entry but what
-/// `leave` names. Returns whether a log was left. The caller holds the entry's lock.
-///
-/// What the id determines goes whatever the record says: `contain-ID` in every hierarchy (its
-/// processes killed first), the host end `ct-ID`, the leases whose files name the id. A cgroup the
-/// record names (it is hostile input) is emptied only when it is named after the id (a rootless
-/// run's `BASE/contain-ID`, `container_cgroup` checks); an OCI container's path, which its config
-/// chose, is only removed if empty: a forged record must not have a host service's processes
-/// killed.
-pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, leave: Leave) -> Result<bool, Error> {
-    let id = &entry.id;
-    // PR_SET_PDEATHSIG killed it with its runtime; this is for a PID 1 that somehow outlived it.
-    if let Some(init) = record.map(|record| trusted_init(id, record)).transpose()?.flatten() {
-        let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
-        wait_exit(&init.pidfd, CLEANUP_WAIT)?;
-    }
-    let own = cgroup::relative_path(id);
-    let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run)));
-    for (path, named_after_id) in std::iter::once((own.clone(), true)).chain(recorded.filter(|(p, _)| *p != own)) {
-        let cgroup = Cgroup::existing_at(&path, if named_after_id { Stragglers::Kill } else { Stragglers::Leave })?;
-        if named_after_id {
-            cgroup.signal_all(libc::SIGKILL)?;
-        }
-        cgroup.remove()?;
-    }
-    net::delete_host_end_of(id)?;
-    lease::release_of(state.leases(), id)?;
-    let keep_log = leave.log && sys::stat_at(sys::Dir::Fd(entry.fd()), crate::lifecycle::state::LOG, 0).is_ok();
-    entry.clear(Leave { log: keep_log, ..leave })?;
-    Ok(keep_log)
-}
-
-/// Removes an entry nobody keeps any more, with nothing else to clean (an ended `--detach`
-/// container's log).
-fn remove_entry(state: &StateDir, entry: &Entry, leave: Leave) -> Result<(), Error> {
-    entry.clear(leave)?;
-    state.remove_if_empty(entry)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::state::Leave;
 
     fn scratch_root(name: &str) -> StateDir {
         let path = std::env::temp_dir().join(format!("contain-manage-test-{}-{name}", std::process::id()));
@@ -659,7 +412,7 @@ mod tests {
         };
         keeper.write_record(&running).unwrap();
         let started = Instant::now();
-        assert!(matches!(settled_status(&watcher).unwrap(), Status::Live(Some(_))));
+        assert!(matches!(settled_liveness(&watcher).unwrap(), Liveness::Live(Some(_))));
         assert!(started.elapsed() < CLEANUP_WAIT / 2, "a living container is settled at once");
         // Its runtime cleaned up (no record left) but has not exited: not settled until it lets go.
         keeper.clear(Leave::default()).unwrap();
@@ -669,9 +422,9 @@ mod tests {
             std::thread::sleep(let_go);
             drop(keeper);
         });
-        let status = settled_status(&watcher).unwrap();
+        let found = settled_liveness(&watcher).unwrap();
         assert!(started.elapsed() >= let_go, "settled while the runtime still held the lock");
-        assert!(matches!(status, Status::Leftover(None)), "{status:?}");
+        assert!(matches!(found, Liveness::Leftover(None)), "{found:?}");
         runtime.join().unwrap();
         drop(watcher);
         let entry = root.entry("web").unwrap().unwrap();

@@ -2,28 +2,43 @@
 //! `Birth`, and decides what to do with what the birth gives back.
 //!
 //! - `run`: `contain run`, in the foreground or, with `--detach` (`detach.rs`), in the background;
+//!   `run_checks`: what it refuses before anything starts;
 //! - `exec`: `contain exec`, a new process in a running container;
-//! - `manage`: `list`, `kill`, `stop`, `gc`, and the rule that tells a living container from a
-//!   leftover; `listing`: what `list` prints; `logs`: `contain logs`;
+//! - `oci`: an engine's `create`; `oci_start`: its `start`; `oci_manage`: the other OCI commands;
+//!   `oci_config`: what they read of a bundle's config;
+//! - `prepare`: the jobs the lifecycles share, each written once (host paths, the name, the pid
+//!   file, the child's report);
+//! - `manage`: `kill`, `stop`, and the rule that tells a living container from a leftover;
+//!   `list`: `contain list`, and `listing`: what it prints (a table, or JSON); `logs`: `contain
+//!   logs`; `gc`: leftovers removed;
 //! - `env_file`: `--env-file`, read in its place among the `--env` entries;
-//! - `state`: the entries under /run/contain and their records;
+//! - `state`: the entries under /run/contain, and their locks; `record`: what an entry's record
+//!   holds, and its format;
 //! - `roots`: the registry of root's state directories, which no container may be given.
 
 pub mod detach;
 pub mod env_file;
 pub mod exec;
+pub mod gc;
+pub mod list;
 pub mod listing;
 pub mod logs;
 pub mod manage;
 pub mod oci;
+pub mod oci_config;
+pub mod oci_manage;
+pub mod oci_start;
+pub mod prepare;
+pub mod record;
 pub mod roots;
 pub mod run;
+pub mod run_checks;
 pub mod state;
 
 use crate::cli::Global;
 use crate::error::Error;
 use crate::sys;
-use state::{Entry, Leave, Phase, Record, StateDir, DEFAULT_ROOT};
+use state::{StateDir, DEFAULT_ROOT};
 
 /// The state directory: `--root`, or the default every command of the same user shares (an
 /// engine's cleanup `delete` comes without the `--root` its `create` had). Root's is /run/contain;
@@ -148,49 +163,6 @@ fn usable(dir: &str, uid: u32) -> Result<(), String> {
         return Err(format!("{dir} is not yours (owner uid {})", st.st_uid));
     }
     sys::can_write(&path).map_err(|errno| format!("{dir} cannot be written ({errno})"))
-}
-
-/// The container's entry, claimed: its lock is held (so nobody takes it for a leftover) until the
-/// container is done with. Dropping it on an error path removes everything in it, so a failed
-/// start never blocks its name; `release` leaves what the user asked to keep.
-pub struct Claim<'a> {
-    pub state: &'a StateDir,
-    pub entry: Entry,
-    pub leave: Leave,
-}
-
-impl Claim<'_> {
-    /// The container ended with `code`: a `--detach` container's log stays, marked exited with the
-    /// code; a `--keep` layer stays, marked kept; everything else goes.
-    pub fn release(self, record: &Record, code: i32) -> Result<(), Error> {
-        let result = self.entry.clear(self.leave).and_then(|()| {
-            let phase = match (self.leave.log, self.leave.layer) {
-                (true, _) => Some(Phase::Exited(Some(code))),
-                (false, true) => Some(Phase::Kept),
-                (false, false) => None,
-            };
-            match phase {
-                Some(phase) => self.entry.write_record(&Record { phase, init: None, ..record.clone() }),
-                None => self.state.remove_if_empty(&self.entry),
-            }
-        });
-        std::mem::forget(self);
-        result
-    }
-
-    /// The entry stays as it is: the container lives on without its creator (OCI `create`), or
-    /// what could not be removed is left, with the record the next sweep finds it by.
-    pub fn keep(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = self.entry.clear(Leave::default()).and_then(|()| self.state.remove_if_empty(&self.entry)) {
-            crate::log::error(&err);
-        }
-    }
 }
 
 /// The OCI commands need root (rootless containers are `contain run`'s).

@@ -118,7 +118,7 @@ pub trait Drain {
 
 /// The container's init. Until it has been waited for, dropping this kills it, so an error in the
 /// runtime never leaves a container running unsupervised.
-pub struct Running {
+pub struct ChildProcess {
     pub pid: i32,
 }
 
@@ -128,7 +128,7 @@ const SAMPLE_PERIOD: Duration = Duration::from_millis(100);
 /// A pollfd slot poll skips (negative fd).
 const NOT_POLLED: libc::pollfd = libc::pollfd { fd: -1, events: 0, revents: 0 };
 
-impl Running {
+impl ChildProcess {
     /// Lets the process go on without us (OCI `create`, `exec --detach`): its parent, or the
     /// subreaper above us (conmon, containerd's shim), will reap it. Returns its pid.
     pub fn leave(self) -> i32 {
@@ -233,7 +233,7 @@ impl Running {
     }
 }
 
-impl Drop for Running {
+impl Drop for ChildProcess {
     fn drop(&mut self) {
         let _ = sys::kill(self.pid, libc::SIGKILL);
         let _ = sys::wait_child(self.pid, Wait::Block);

@@ -319,6 +319,13 @@ pub fn exit(code: i32) -> ! {
     unreachable!("exit_group returned")
 }
 
+/// clock_gettime(2) on CLOCK_REALTIME (through std, which asks the vDSO): seconds since the epoch,
+/// for a record's creation time and a JSON log line's. The only read of the wall clock.
+#[allow(clippy::disallowed_methods)]
+pub fn unix_time() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
 /// clock_nanosleep(2) on CLOCK_MONOTONIC, resumed after a signal: a short pause between retries of
 /// a cgroup removal that the kernel is still finishing.
 pub fn sleep(duration: Duration) {

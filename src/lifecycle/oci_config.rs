@@ -1,0 +1,109 @@
+//! What the OCI commands read of a bundle: its config.json (`create` reads the bundle's, every
+//! later command the copy in the container's entry), and what a process gets from it: its
+//! privileges, limits, console and labels; and the rule for the hooks that run after the fact.
+
+use crate::birth::child::ProcessLimits;
+use crate::birth::privileges::{Identity, Privileges};
+use crate::error::{cpath, Context, Error};
+use crate::json;
+use crate::lifecycle::state::{Entry, CONFIG};
+use crate::live::tty::Terminal;
+use crate::oci::hooks;
+use crate::oci::spec::{self, Hook, Spec, State};
+use crate::policy::seccomp;
+use crate::policy::syscalls::Arch;
+use crate::sys;
+
+/// The largest config.json read (podman's is about 10 KB).
+pub const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
+
+/// bundle/config.json, parsed, and the bytes it was parsed from (for the entry's copy).
+pub fn read_config(bundle: &str) -> Result<(Spec, Vec<u8>), Error> {
+    let path = format!("{bundle}/config.json");
+    let file = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
+    let bytes = sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?;
+    let spec = spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))?;
+    Ok((spec, bytes))
+}
+
+/// The config `create` read, from its copy in the container's entry (see state.rs). Never the
+/// bundle's config.json again: the container may reach that file (`root.path: "."`, a bind of the
+/// bundle) and rewrite it, to add a hook that `delete` would run on the host as root, or to take
+/// away the seccomp profile an `exec` must apply.
+pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
+    let bytes = entry.read_file(CONFIG, CONFIG_LIMIT)?;
+    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
+}
+
+/// SELinux labels mean nothing on a host without SELinux, where runc and crun ignore them (the OCI
+/// test suite sets one); on a host with SELinux, contain cannot apply them, and says so.
+pub fn selinux_labels(labels: &[(&str, Option<&str>)]) -> Result<(), Error> {
+    for (name, label) in labels.iter().filter_map(|(name, label)| label.map(|label| (name, label))) {
+        if sys::exists("/sys/fs/selinux/enforce") {
+            return Err(Error::Setup(format!("{name} {label:?}: contain cannot apply SELinux labels")));
+        }
+        log!("{name} {label:?} ignored: SELinux is not enabled on this host");
+    }
+    Ok(())
+}
+
+/// An OCI process's privileges, exactly as its bundle lists them.
+pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -> Result<Privileges, Error> {
+    let caps = process.capabilities.unwrap_or_default();
+    let seccomp = seccomp
+        .map(|profile| seccomp::compile(profile, Arch::NATIVE))
+        .transpose()
+        .map_err(|err| Error::Setup(format!("linux.seccomp: {err}")))?;
+    if let Some(absent) = seccomp.as_ref().map(|compiled| &compiled.absent).filter(|absent| !absent.is_empty()) {
+        let names: Vec<&str> = absent.iter().map(|syscall| syscall.name()).collect();
+        log!("seccomp: system calls this architecture does not have, left to the default action: {}", names.join(" "));
+    }
+    Ok(Privileges {
+        identity: Identity { uid: process.uid, gid: process.gid, groups: process.additional_gids.clone() },
+        bounding: caps.bounding,
+        effective: caps.effective,
+        permitted: caps.permitted,
+        inheritable: caps.inheritable,
+        ambient: caps.ambient,
+        no_new_privs: process.no_new_privileges.unwrap_or(false),
+        seccomp: seccomp.map(|compiled| compiled.program),
+    })
+}
+
+/// An OCI process's rlimits, umask and OOM score, as its bundle gives them.
+pub fn process_limits(process: &spec::Process) -> ProcessLimits {
+    ProcessLimits {
+        rlimits: process.rlimits.clone(),
+        umask: process.umask,
+        oom_score_adj: process.oom_score_adj,
+        preserve_fds: 0,
+    }
+}
+
+/// With a terminal (`process.terminal`), the engine's console socket, connected, to send the pty
+/// master to; the pty starts with `size` (rows, columns).
+pub fn console(terminal: bool, size: Option<(u16, u16)>, socket: Option<&str>) -> Result<Option<Terminal>, Error> {
+    match (terminal, socket) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => {
+            Err(Error::Usage("--console-socket: the process has no terminal (process.terminal)".into()))
+        }
+        (true, None) => Err(Error::Usage("process.terminal needs --console-socket".into())),
+        (true, Some(path)) => {
+            let socket = sys::connect_unix(&cpath(path)?).step(|| format!("connect({path})"))?;
+            let (rows, columns) = size.unwrap_or((0, 0));
+            let size = libc::winsize { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+            Ok(Some(Terminal::Console { socket, size }))
+        }
+    }
+}
+
+/// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
+/// could not be read): the spec makes their failure a warning, and the container goes on (or is
+/// deleted all the same).
+pub fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
+    let ran = hooks.and_then(|hooks| hooks::run(&hooks, stage, &state.json()));
+    if let Err(err) = ran {
+        crate::log::warning(&err.to_string());
+    }
+}
