@@ -47,7 +47,8 @@ endif
 	mv -f ./contain.new ./contain
 	@echo "built ./contain for $(TARGET): $$(stat -c %s ./contain) bytes, $$(file -b ./contain | cut -d, -f1-2,5)"
 
-# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary (BIN, ./contain built first) and a man
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary (BIN, ./contain, built first if missing: `sudo
+# make install` after `make` needs no cargo on root's PATH) and a man
 # page made here from its --help text, so the two never disagree; `make uninstall` removes both.
 # In troff a backslash is \e, a minus \-, and a line may not start with . or ' (\& goes before it).
 PREFIX       ?= /usr/local
@@ -56,7 +57,7 @@ BIN          ?= ./contain
 BINDIR       := $(DESTDIR)$(PREFIX)/bin
 MAN1DIR      := $(DESTDIR)$(PREFIX)/share/man/man1
 
-install: $(if $(filter ./contain,$(BIN)),contain)
+install: $(if $(wildcard $(BIN)),,contain)
 	install -d '$(BINDIR)' '$(MAN1DIR)'
 	install -m 0755 '$(BIN)' '$(BINDIR)/contain'
 	{ printf '.TH CONTAIN 1 "" "%s" "User Commands"\n.SH NAME\ncontain \\- a tiny Linux container runtime\n' \

@@ -505,11 +505,11 @@ fn cgroup_limits_without_a_delegated_cgroup_are_refused_and_leave_nothing() {
     } else {
         "cgroup v1 cannot be delegated to a user who is not root"
     };
-    for limit in [["--memory", "64M"], ["--cpu", "50000"], ["--pids", "64"]] {
+    for limit in [["--memory", "64M"], ["--cpu", "50000"], ["--cpus", "0.5"], ["--pids", "64"]] {
         let out = sandbox.run(&name, &[limit[0], limit[1], "--volume", &volume], &["touch", "/mnt/started"]);
         assert_eq!(out.code, 125, "{limit:?}: {}", out.stderr);
         let error = only_error(&out);
-        assert_eq!(error, format!("[contain] error: --memory, --cpu and --pids cannot be enforced: {why}"));
+        assert_eq!(error, format!("[contain] error: --memory, --cpu, --cpus and --pids cannot be enforced: {why}"));
         assert!(!sandbox.volume().join("started").exists(), "{limit:?}: the command ran");
         assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "{limit:?}: a cgroup was made");
         sandbox.assert_nothing_left();

@@ -6,8 +6,8 @@
 //!
 //! The rules (runc's GetExecUser): a name must be in the file; a number need not be (then the
 //! group defaults to the same number, and there are no supplementary groups); a user found in
-//! `/etc/passwd` gets its primary group and home from there, and as supplementary groups every
-//! group of `/etc/group` that lists it as a member.
+//! `/etc/passwd` gets its primary group and home from there, and, unless a group is given, as
+//! supplementary groups every group of `/etc/group` that lists it as a member.
 
 use std::fmt;
 
@@ -142,8 +142,10 @@ pub fn resolve(arg: &UserArg, passwd: Option<&str>, group: Option<&str>) -> Resu
         },
         None => {}
     }
+    // Supplementary groups come with the implicit form only (runc's GetExecUser, which docker
+    // uses): `--user app:nogroup` asks for that group, not for app's others as well.
     let mut supplementary = Vec::new();
-    if let Some((name, ..)) = entry {
+    if let (Some((name, ..)), None) = (entry, &arg.group) {
         for (_, number, members) in groups() {
             if members.contains(&name) && !supplementary.contains(&number) {
                 supplementary.push(number);
@@ -213,9 +215,11 @@ mod tests {
     fn names_take_the_entry_its_group_home_and_supplementary_groups() {
         let app = resolved("app").unwrap();
         assert_eq!(app, Resolved { uid: 1000, gid: 1000, groups: vec![10, 29], home: Some("/home/app".into()) });
-        // A group given replaces the primary group; the supplementary ones stay, as docker's.
+        // A group given replaces the primary group and the supplementary ones, as runc's and
+        // docker's: the user asked for that group alone.
         let staff = resolved("app:staff").unwrap();
-        assert_eq!((staff.gid, staff.groups), (50, vec![10, 29]));
+        assert_eq!((staff.gid, staff.groups), (50, vec![]));
+        assert_eq!(resolved("app:1000").unwrap().groups, Vec::<u32>::new());
         assert_eq!(resolved("nobody").unwrap().home.as_deref(), Some("/nonexistent"));
     }
 

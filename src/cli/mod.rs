@@ -57,8 +57,9 @@ options for run:
                         with --env, in the order given, the last one wins)
   --workdir, -w DIR     the command's working directory, created if missing (default /)
   --user, -u USER[:GROUP]  run the command as this user and group: ids, or names looked up in
-                        the rootfs's /etc/passwd and /etc/group (with the user's supplementary
-                        groups and HOME); a GID defaults to the user's group, or to the UID
+                        the rootfs's /etc/passwd and /etc/group (with HOME, and without GROUP
+                        the user's supplementary groups); GROUP defaults to the user's group,
+                        or to the UID
   --volume, -v HOST:DIR[:OPTIONS]  bind mount HOST at DIR (created if missing; repeatable);
                         OPTIONS, separated by commas: ro, rw (the default), idmap (--userns auto)
   --overlay             leave the rootfs untouched: writes go to a throwaway overlayfs layer

@@ -239,7 +239,9 @@ pub(super) fn parse_volume(s: &str) -> Result<Volume, String> {
 /// `--cpus N.N`, docker's flag: the quota over the fixed period, `0.5` = 50000 us per 100000 us
 /// (rounded down to a microsecond).
 pub fn parse_cpus(s: &str) -> Result<u64, String> {
-    let value = decimal(s).ok_or("not a number of CPUs (0.5, 2, 1.25)")?;
+    // `.5`, as docker's own documentation writes it.
+    let whole = if s.starts_with('.') { format!("0{s}") } else { s.to_string() };
+    let value = decimal(&whole).ok_or("not a number of CPUs (0.5, 2, 1.25)")?;
     let quota = scaled(value, CPU_PERIOD_US)
         .filter(|quota| *quota <= CPU_MAX_QUOTA_US)
         .ok_or_else(|| format!("more than the kernel's largest quota, {} CPUs", CPU_MAX_QUOTA_US / CPU_PERIOD_US))?;
@@ -307,6 +309,8 @@ mod tests {
         assert_eq!(parse_cpus("2"), Ok(200_000));
         assert_eq!(parse_cpus("1.25"), Ok(125_000));
         assert_eq!(parse_cpus("0.01"), Ok(1_000));
+        assert_eq!(parse_cpus(".5"), Ok(50_000), "docker's own way of writing it");
+        assert!(parse_cpus(".").is_err() && parse_cpus("..5").is_err());
         assert_eq!(parse_cpus("0.123456789"), Ok(12_345));
         assert!(parse_cpus("0.009").unwrap_err().contains("at least 0.01"));
         assert!(parse_cpus("0").unwrap_err().contains("at least 0.01"));

@@ -20,7 +20,9 @@ pub fn expand(entries: &[EnvEntry]) -> Result<Vec<EnvEntry>, Error> {
             EnvEntry::File(path) => {
                 let bad = |why: String| cli::bad("--env-file", path, why);
                 let file = cpath(path).map_err(|err| bad(err.to_string()))?;
-                let bytes = sys::open(&file, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+                // Blocking, as docker reads it: `--env-file <(cmd)` is a pipe whose writer may
+                // not have written yet (the size cap still bounds what is read).
+                let bytes = sys::open(&file, libc::O_RDONLY, 0)
                     .and_then(|fd| sys::read_to_end(&fd, MAX_ENV_FILE_BYTES))
                     .map_err(|errno| bad(errno.to_string()))?;
                 let text = String::from_utf8(bytes).map_err(|_| bad("not valid UTF-8".into()))?;

@@ -35,7 +35,7 @@ use crate::lifecycle::manage::{self, Init};
 use crate::lifecycle::prepare::{self, Awaited, Words};
 use crate::lifecycle::record::{Kind, ProcessRef, Record};
 use crate::lifecycle::state::{Entry, StateDir};
-use crate::lifecycle::{oci_config, oci_manage};
+use crate::lifecycle::{oci_config, oci_manage, run};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::oci::spec;
@@ -110,8 +110,8 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record, init: &Pr
     // /etc/passwd); what it may do then is each kind's rule below.
     let resolved = exec.user.as_ref().map(|arg| resolve_user(init, arg)).transpose()?;
     let user = |configured: &Identity| resolved.as_ref().map_or_else(|| configured.clone(), Resolved::identity);
-    let home: Vec<String> =
-        resolved.iter().filter_map(|user| user.home.as_ref()).map(|home| format!("HOME={home}")).collect();
+    // As `run` gives it: the passwd entry's, else /root for root and / for anybody else.
+    let home: Vec<String> = resolved.iter().map(|user| format!("HOME={}", run::home_of(Some(user)))).collect();
     let (env, privileges, limits) = match record.kind {
         // run's rule: root holds the capabilities the container keeps, any other user none.
         Kind::Run => (record.env.clone(), container_privileges(record, user(&record.user))?, ProcessLimits::default()),

@@ -57,11 +57,7 @@ pub fn container_env(
     entries: &[EnvEntry],
     host: impl Fn(&str) -> Option<String>,
 ) -> Vec<String> {
-    let home = match user {
-        Some(Resolved { home: Some(home), .. }) => home,
-        Some(user) if user.uid != 0 => "/",
-        _ => "/root",
-    };
+    let home = home_of(user);
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), CONTAINER_PATH.into()),
         ("HOME".into(), home.into()),
@@ -84,6 +80,15 @@ pub fn container_env(
         env.push((key, value));
     }
     env.into_iter().map(|(key, value)| format!("{key}={value}")).collect()
+}
+
+/// HOME for `user`: its /etc/passwd entry's, or /root for root and / for another user.
+pub fn home_of(user: Option<&Resolved>) -> &str {
+    match user {
+        Some(Resolved { home: Some(home), .. }) => home,
+        Some(user) if user.uid != 0 => "/",
+        _ => "/root",
+    }
 }
 
 /// A 12-hex-digit id, like Docker's short ids.
@@ -205,7 +210,7 @@ fn cgroup_path(spec: &RunSpec, root: bool, id: &str) -> Result<(Option<Version>,
             (false, Some(Version::V1)) => "cgroup v1 cannot be delegated to a user who is not root".into(),
             _ => "no cgroup v2 subtree is delegated to you (none of your cgroup's ancestors is yours)".into(),
         };
-        return Err(Error::Setup(format!("--memory, --cpu and --pids cannot be enforced: {why}")));
+        return Err(Error::Setup(format!("--memory, --cpu, --cpus and --pids cannot be enforced: {why}")));
     }
     Ok((version, path))
 }
