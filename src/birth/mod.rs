@@ -1,5 +1,6 @@
-//! The birth of a container: the runtime's side (`spawn`), the clone3 trampoline (`clone`), their
-//! protocol (`handshake`), the child's side (`child`), who the command runs as and what it may do
+//! The birth of a container: the description of its process (`process`), the runtime's side
+//! (`spawn`), the clone3 trampoline (`clone`), their protocol (`handshake`), the child's side
+//! (`child`), who the command runs as and what it may do
 //! (`privileges`; names looked up in the image: `users`), user namespaces (`userns`) and the sealed
 //! exec stub (`stub`).
 
@@ -8,6 +9,7 @@ pub mod child;
 pub mod clone;
 pub mod handshake;
 pub mod privileges;
+pub mod process;
 pub mod spawn;
 // The list of the birth's steps that the texts follow; `--explain` will read it at run time.
 #[cfg(test)]

@@ -30,9 +30,10 @@
 //! it gives back. What the child does on its side is in `child.rs`; how the two talk, in
 //! `handshake.rs`.
 
-use crate::birth::child::{self, ChildConfig, CommandLine, Container, ContainerProcess, Invocation, Keeper, StartGate};
+use crate::birth::child::{self, ChildConfig};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
+use crate::birth::process::{CommandLine, Container, ContainerProcess, Invocation, Keeper, StartGate};
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};

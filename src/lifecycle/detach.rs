@@ -15,8 +15,8 @@
 //! the command started. A signal to the waiting foreground (Ctrl-C) is passed to the background,
 //! which stops a container still being set up and cleans up.
 
-use crate::birth::child::Output;
 use crate::birth::handshake::EXIT_SETUP_FAILED;
+use crate::birth::process::Output;
 use crate::error::{Context, Error};
 use crate::lifecycle::state::{Entry, LOG, OLD_LOG};
 use crate::live::supervise::Drain;

@@ -24,8 +24,8 @@
 
 use std::time::Duration;
 
-use crate::birth::child::{ContainerProcess, Invocation, Keeper, ProcessLimits};
 use crate::birth::privileges::{Identity, Privileges};
+use crate::birth::process::{ContainerProcess, Invocation, Keeper, ProcessLimits};
 use crate::birth::spawn::{self, Birth};
 use crate::birth::users::{self, Resolved, UserArg};
 use crate::cgroup;

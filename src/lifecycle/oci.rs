@@ -10,10 +10,10 @@
 //!
 //! Under an engine, the runtime's stderr is the container's: diagnostics go to `--log` (log.rs).
 
-use crate::birth::child::{
+use crate::birth::privileges::Privileges;
+use crate::birth::process::{
     Container, ContainerNet, ContainerProcess, Invocation, Keeper, NewContainer, ProcessLimits, StartGate,
 };
-use crate::birth::privileges::Privileges;
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Existing, Freezer, Limits, Tree};

@@ -2,8 +2,8 @@
 //! later command the copy in the container's entry), and what a process gets from it: its
 //! privileges, limits, console and labels; and the rule for the hooks that run after the fact.
 
-use crate::birth::child::ProcessLimits;
 use crate::birth::privileges::{Identity, Privileges};
+use crate::birth::process::ProcessLimits;
 use crate::error::{cpath, Context, Error};
 use crate::json;
 use crate::lifecycle::state::{Entry, CONFIG};

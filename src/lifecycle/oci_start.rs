@@ -2,8 +2,8 @@
 //! the poststart hooks; the poststart and poststop hooks' rule (their failure is a warning) is here
 //! too. (`create` is in oci.rs, the commands on a created container in oci_manage.rs.)
 
-use crate::birth::child::ContainerProcess;
 use crate::birth::handshake::Report;
+use crate::birth::process::ContainerProcess;
 use crate::birth::spawn::{self, Birth};
 use crate::cgroup;
 use crate::cli::Global;

@@ -5,8 +5,8 @@
 
 use std::ffi::OsStr;
 
-use crate::birth::child::Invocation;
 use crate::birth::handshake::{Failure, Report};
+use crate::birth::process::Invocation;
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::hostpath::Checked;
 use crate::lifecycle::record::{Kind, Phase, Record, RecordRead};

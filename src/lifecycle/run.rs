@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::birth::child::{Container, ContainerNet, ContainerProcess, NewContainer, Output, Overlay};
 use crate::birth::privileges::Privileges;
+use crate::birth::process::{Container, ContainerNet, ContainerProcess, NewContainer, Output, Overlay};
 use crate::birth::spawn::{self, Birth, Placement, Started};
 use crate::birth::userns::{self, IdMaps};
 use crate::birth::users::{self, Resolved};
