@@ -1,8 +1,7 @@
 //! The birth of a container: the description of its process (`process`), the runtime's side
 //! (`spawn`), the clone3 trampoline (`clone`), their protocol (`handshake`), the child's side
-//! (`child`), who the command runs as and what it may do
-//! (`privileges`; names looked up in the image: `users`), user namespaces (`userns`) and the sealed
-//! exec stub (`stub`).
+//! (`child`), who the command runs as and what it may do (`privileges`; names looked up in the
+//! image: `users`), user namespaces (`userns`) and the sealed exec stub (`stub`).
 
 pub mod child;
 #[allow(unsafe_code)]
