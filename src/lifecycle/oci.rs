@@ -16,7 +16,7 @@ use crate::birth::handshake::Report;
 use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
-use crate::cgroup::{self, Cgroup, Existing, Freezer, Limits, Stragglers, Tree};
+use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Stragglers, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, os_cstring, Context, Error};
 use crate::hostpath::Checked;
@@ -181,7 +181,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let limits = Limits::from_oci(&spec.linux.resources);
     let tree = Tree::of(userns::host_root()?);
     let cgroup = cgroup::detect()?
-        .map(|version| Cgroup::create(version, &cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, Existing::Use, tree))
+        .map(|version| Cgroup::create(version, &cgroup_path, &limits, Join::Every, Existing::Use, tree))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
         cgroup.restrict_devices(&device_policy)?;

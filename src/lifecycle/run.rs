@@ -14,7 +14,7 @@ use crate::birth::spawn::{self, Birth, Command, Placement};
 use crate::birth::userns::{self, IdMaps};
 use crate::birth::users::{self, Resolved};
 use crate::cgroup::usage::{human_size, Usage};
-use crate::cgroup::{self, Cgroup, Existing, Sampled, Tree, Version};
+use crate::cgroup::{self, Cgroup, Existing, Join, Sampled, Tree, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, Userns, Volume};
 use crate::error::{os_cstring, Context, Error};
 use crate::hostpath::Checked;
@@ -214,7 +214,7 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(version, path, &spec.limits, cgroup::V1_CONTROLLERS, Existing::Refuse, Tree::of(root))?)
+            Some(Cgroup::create(version, path, &spec.limits, Join::Limited, Existing::Refuse, Tree::of(root))?)
         }
         (None, _) => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);

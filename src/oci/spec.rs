@@ -156,6 +156,68 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// `linux.resources.devices`: type absent is `a`, -1 or absent numbers any, access absent `rwm`.
     pub devices: Vec<DeviceRule>,
+    pub block_io: BlockIo,
+    pub hugepage_limits: Vec<HugepageLimit>,
+    pub rdma: Vec<RdmaLimit>,
+    pub network: Network,
+    /// `unified`: cgroup v2 file names (`io.max`, checked by `unified_key`) and what to write there.
+    pub unified: Vec<(String, String)>,
+}
+
+/// `linux.resources.blockIO`. Weights are in cgroup v1's units, 10..1000 (0: not set, as runc
+/// takes it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockIo {
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+    pub weight_devices: Vec<WeightDevice>,
+    /// Bytes or operations per second, per device: read bps, write bps, read iops, write iops.
+    pub throttle: [Vec<Throttle>; 4],
+}
+
+/// The four throttles of `BlockIo::throttle`, in order: the OCI field, and v2's io.max key.
+pub const THROTTLES: [(&str, &str); 4] = [
+    ("throttleReadBpsDevice", "rbps"),
+    ("throttleWriteBpsDevice", "wbps"),
+    ("throttleReadIOPSDevice", "riops"),
+    ("throttleWriteIOPSDevice", "wiops"),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeightDevice {
+    pub major: u32,
+    pub minor: u32,
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throttle {
+    pub major: u32,
+    pub minor: u32,
+    pub rate: u64,
+}
+
+/// `hugepageLimits[]`: bytes of huge pages of `page_size` (`2MB`, `1GB`: a part of a file name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HugepageLimit {
+    pub page_size: String,
+    pub limit: u64,
+}
+
+/// `rdma.DEVICE`: None is no limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RdmaLimit {
+    pub device: String,
+    pub hca_handles: Option<u32>,
+    pub hca_objects: Option<u32>,
+}
+
+/// `network`: net_cls's class id and net_prio's priority per interface (cgroup v1 only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    pub class_id: Option<u32>,
+    pub priorities: Vec<(String, u32)>,
 }
 
 /// `linux.devices[]`: a node to make in the container's /dev.
@@ -510,18 +572,6 @@ pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
 
 fn parse_resources(resources: &Field) -> Result<Resources, String> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
-    for unsupported_controller in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
-        let field = resources.get(unsupported_controller)?;
-        let empty = match field.value() {
-            None => true,
-            Some(Value::Object(members)) => members.is_empty(),
-            Some(Value::Array(items)) => items.is_empty(),
-            Some(_) => false,
-        };
-        if !empty {
-            return Err(field.error("this cgroup controller is not supported"));
-        }
-    }
     let string = |field: Field| -> Result<Option<String>, String> { field.opt(|f| f.str().map(String::from)) };
     Ok(Resources {
         memory_limit: memory.get("limit")?.opt(Field::i64)?,
@@ -538,7 +588,124 @@ fn parse_resources(resources: &Field) -> Result<Resources, String> {
         cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
         pids_limit: pids.get("limit")?.opt(Field::i64)?,
         devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
+        block_io: parse_block_io(&resources.get("blockIO")?)?,
+        hugepage_limits: resources
+            .get("hugepageLimits")?
+            .items()?
+            .map(|h| parse_hugepages(&h))
+            .collect::<Result<_, _>>()?,
+        rdma: resources
+            .get("rdma")?
+            .members()?
+            .map(|(device, limit)| parse_rdma(device, &limit))
+            .collect::<Result<_, _>>()?,
+        network: parse_network(&resources.get("network")?)?,
+        unified: resources
+            .get("unified")?
+            .members()?
+            .map(|(key, value)| {
+                unified_key(key).map_err(|why| value.error(why))?;
+                Ok((key.to_string(), value.str()?.to_string()))
+            })
+            .collect::<Result<_, String>>()?,
     })
+}
+
+/// A blkio weight: 10..1000, or 0 for none.
+fn blkio_weight(field: &Field) -> Result<Option<u16>, String> {
+    match field.opt(Field::u32)? {
+        None | Some(0) => Ok(None),
+        Some(w @ 10..=1000) => Ok(Some(w as u16)),
+        Some(w) => Err(field.error(format!("{w} is not a weight (10 to 1000)"))),
+    }
+}
+
+fn parse_block_io(block_io: &Field) -> Result<BlockIo, String> {
+    let weight_devices = block_io
+        .get("weightDevice")?
+        .items()?
+        .map(|d| {
+            Ok(WeightDevice {
+                major: d.get("major")?.u32()?,
+                minor: d.get("minor")?.u32()?,
+                weight: blkio_weight(&d.get("weight")?)?,
+                leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let mut throttle: [Vec<Throttle>; 4] = Default::default();
+    for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
+        for d in block_io.get(name)?.items()? {
+            list.push(Throttle {
+                major: d.get("major")?.u32()?,
+                minor: d.get("minor")?.u32()?,
+                rate: d.get("rate")?.u64()?,
+            });
+        }
+    }
+    Ok(BlockIo {
+        weight: blkio_weight(&block_io.get("weight")?)?,
+        leaf_weight: blkio_weight(&block_io.get("leafWeight")?)?,
+        weight_devices,
+        throttle,
+    })
+}
+
+/// A huge page size as the kernel names it in hugetlb's files: digits and KB, MB or GB.
+fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, String> {
+    let size = limit.get("pageSize")?;
+    let page_size = size.str()?;
+    let digits = page_size.strip_suffix("KB").or(page_size.strip_suffix("MB")).or(page_size.strip_suffix("GB"));
+    if !digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(size.error(format!("{page_size:?} is not a huge page size (like 2MB or 1GB)")));
+    }
+    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.get("limit")?.u64()? })
+}
+
+/// A name written into a cgroup file's line (`mlx4_0 hca_handle=2`, `eth0 5`): one word.
+fn word(field: &Field, name: &str, what: &str) -> Result<String, String> {
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '\0' || c == '=') {
+        return Err(field.error(format!("{name:?} is not {what}")));
+    }
+    Ok(name.to_string())
+}
+
+fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, String> {
+    Ok(RdmaLimit {
+        device: word(limit, device, "an RDMA device name")?,
+        hca_handles: limit.get("hcaHandles")?.opt(Field::u32)?,
+        hca_objects: limit.get("hcaObjects")?.opt(Field::u32)?,
+    })
+}
+
+fn parse_network(network: &Field) -> Result<Network, String> {
+    let priorities = network
+        .get("priorities")?
+        .items()?
+        .map(|p| Ok((word(&p.get("name")?, p.get("name")?.str()?, "an interface name")?, p.get("priority")?.u32()?)))
+        .collect::<Result<_, String>>()?;
+    Ok(Network { class_id: network.get("classID")?.opt(Field::u32)?, priorities })
+}
+
+/// The cgroup v2 core files a container's bundle may never write: they move processes, change
+/// the tree or kill (`cgroup.threads` moves threads as `cgroup.procs` moves processes).
+const CORE_FILES: [&str; 5] =
+    ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.type", "cgroup.kill"];
+
+/// A `unified` key is a file name written as root below the container's cgroup: `controller.file`,
+/// one name (no `/`, NUL, `.` or `..`), not a core file. Whether the controller is the cgroup's is
+/// for the driver to see.
+pub fn unified_key(key: &str) -> Result<(), String> {
+    let Some((controller, file)) = key.split_once('.') else {
+        return Err(format!("{key:?} is not a cgroup v2 file name (controller.file)"));
+    };
+    if controller.is_empty() || file.is_empty() || key.contains(['/', '\0']) || key.ends_with('.') {
+        return Err(format!("{key:?} is not a cgroup v2 file name (controller.file, with no / or NUL)"));
+    }
+    if CORE_FILES.contains(&key) {
+        return Err(format!("{key} is the cgroup's own, not a limit"));
+    }
+    Ok(())
 }
 
 fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
@@ -743,6 +910,85 @@ mod tests {
         let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
         let newer = base.replacen('{', "{\"someFutureField\": {\"x\": [1, 2]},", 1);
         assert!(parse_config(newer.as_bytes()).is_ok());
+    }
+
+    /// A config with `resources` as its linux.resources.
+    fn with_resources(resources: &str) -> Result<Resources, String> {
+        let doc = format!(
+            r#"{{"ociVersion": "1.0.2", "root": {{"path": "r"}}, "process": {{"args": ["sh"], "cwd": "/"}},
+                "linux": {{"resources": {resources}}}}}"#
+        );
+        parse_config(doc.as_bytes()).map(|spec| spec.linux.resources)
+    }
+
+    #[test]
+    fn every_cgroup_controller_of_the_spec_is_read() {
+        let resources = with_resources(
+            r#"{"blockIO": {"weight": 500, "leafWeight": 300,
+                  "weightDevice": [{"major": 8, "minor": 0, "weight": 20}],
+                  "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+                  "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 7}]},
+                "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+                "rdma": {"mlx5_1": {"hcaHandles": 3}},
+                "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
+                "unified": {"io.max": "8:0 rbps=1", "cgroup.max.descendants": "10"}}"#,
+        )
+        .unwrap();
+        let block_io = resources.block_io;
+        assert_eq!((block_io.weight, block_io.leaf_weight), (Some(500), Some(300)));
+        assert_eq!(block_io.weight_devices, [WeightDevice { major: 8, minor: 0, weight: Some(20), leaf_weight: None }]);
+        assert_eq!(block_io.throttle[0], [Throttle { major: 8, minor: 0, rate: 1048576 }]);
+        assert!(block_io.throttle[1].is_empty() && block_io.throttle[2].is_empty());
+        assert_eq!(block_io.throttle[3], [Throttle { major: 254, minor: 0, rate: 7 }]);
+        assert_eq!(resources.hugepage_limits, [HugepageLimit { page_size: "2MB".into(), limit: 4194304 }]);
+        assert_eq!(resources.rdma, [RdmaLimit { device: "mlx5_1".into(), hca_handles: Some(3), hca_objects: None }]);
+        assert_eq!(resources.network, Network { class_id: Some(1048577), priorities: vec![("eth0".into(), 5)] });
+        assert_eq!(resources.unified[0], ("io.max".to_string(), "8:0 rbps=1".to_string()));
+        assert_eq!(with_resources(r#"{"blockIO": {"weight": 0}}"#).unwrap().block_io.weight, None, "0: not set");
+    }
+
+    #[test]
+    fn bad_controller_values_are_named_by_their_path() {
+        for (resources, expected) in [
+            (r#"{"blockIO": {"weight": 5}}"#, "linux.resources.blockIO.weight: 5 is not a weight (10 to 1000)"),
+            (r#"{"blockIO": {"weight": 1001}}"#, "linux.resources.blockIO.weight: 1001 is not a weight"),
+            (r#"{"blockIO": {"throttleReadBpsDevice": [{"major": 8, "rate": 1}]}}"#, "minor"),
+            (r#"{"hugepageLimits": [{"pageSize": "2MB/../x", "limit": 1}]}"#, "is not a huge page size"),
+            (r#"{"hugepageLimits": [{"pageSize": "MB", "limit": 1}]}"#, "is not a huge page size"),
+            (r#"{"rdma": {"mlx5 0": {"hcaHandles": 3}}}"#, "is not an RDMA device name"),
+            (r#"{"network": {"priorities": [{"name": "eth0 1\nlo", "priority": 5}]}}"#, "is not an interface name"),
+            (r#"{"unified": {"../memory.max": "1"}}"#, r#"linux.resources.unified["../memory.max"]: "#),
+            (r#"{"unified": {"cgroup.procs": "1"}}"#, "cgroup.procs is the cgroup's own, not a limit"),
+        ] {
+            let err = with_resources(resources).err().unwrap_or_else(|| panic!("{resources} was accepted"));
+            assert!(err.contains(expected), "{resources}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_unified_key_is_one_controller_file_and_never_a_core_one() {
+        for key in ["memory.max", "io.max", "hugetlb.2MB.max", "cgroup.max.depth", "memory.oom.group"] {
+            assert_eq!(unified_key(key), Ok(()), "{key}");
+        }
+        for key in [
+            "../memory.max",
+            "memory.max/../../x",
+            "memory",
+            ".max",
+            "memory.",
+            ".",
+            "..",
+            "memory..",
+            "io.max\0",
+            "",
+            "cgroup.procs",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+            "cgroup.type",
+            "cgroup.kill",
+        ] {
+            assert!(unified_key(key).is_err(), "{key:?} was accepted");
+        }
     }
 
     #[test]
