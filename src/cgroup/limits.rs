@@ -372,6 +372,19 @@ pub fn needed_v2_controllers(limits: &Limits) -> Vec<&'static str> {
     wanted.iter().filter(|(_, needed)| *needed).map(|(name, _)| *name).collect()
 }
 
+/// The controllers `unified` keys name (`cgroup.*` files are every cgroup's own): enabled for the
+/// container where the host has them; the driver refuses a key of one it does not.
+pub fn unified_controllers(limits: &Limits) -> Vec<&str> {
+    let mut controllers: Vec<&str> = Vec::new();
+    for (key, _) in &limits.unified {
+        let controller = key.split_once('.').map_or(key.as_str(), |(controller, _)| controller);
+        if controller != "cgroup" && !controllers.contains(&controller) {
+            controllers.push(controller);
+        }
+    }
+    controllers
+}
+
 /// The `oom_kill N` counter of v2 memory.events or v1 memory.oom_control (same line in both).
 pub fn parse_oom_kills(contents: &str) -> u64 {
     contents.lines().filter_map(|line| line.strip_prefix("oom_kill ")).find_map(|n| n.trim().parse().ok()).unwrap_or(0)
@@ -553,6 +566,16 @@ mod tests {
         let leaf = Limits { block_io: BlockIo { leaf_weight: Some(100), ..BlockIo::default() }, ..Limits::default() };
         assert_eq!(leaf.v1_only(), Some("linux.resources.blockIO.leafWeight"));
         assert_eq!(devices().v1_only(), None);
+    }
+
+    #[test]
+    fn unified_keys_name_the_controllers_to_enable() {
+        let unified =
+            [("io.max", "8:0 rbps=1"), ("hugetlb.2MB.max", "1"), ("io.weight", "10"), ("cgroup.max.depth", "3")];
+        let limits =
+            Limits { unified: unified.map(|(k, v)| (k.to_string(), v.to_string())).to_vec(), ..Limits::default() };
+        assert_eq!(unified_controllers(&limits), ["io", "hugetlb"]);
+        assert!(unified_controllers(&Limits::default()).is_empty());
     }
 
     #[test]

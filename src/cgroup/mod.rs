@@ -27,7 +27,8 @@ pub use self::delegation::{delegated_subtree, Tree};
 use self::delegation::{delegated_top, enable_v2_controllers, inherit_cpuset};
 pub use self::limits::{describe_limits, Limits, CPU_PERIOD_US};
 use self::limits::{
-    limit_writes, needed_v2_controllers, parse_oom_kills, Layout, LimitWrite, V1_MEMORY_LIMIT, V1_MEMORY_SWAP_LIMIT,
+    limit_writes, needed_v2_controllers, parse_oom_kills, unified_controllers, Layout, LimitWrite, V1_MEMORY_LIMIT,
+    V1_MEMORY_SWAP_LIMIT,
 };
 use self::paths::{ancestors, lists_path_or_below};
 pub use self::paths::{lists_path, membership_of, memberships, normalized, relative_path, Membership};
@@ -66,6 +67,11 @@ const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
 pub enum Version {
     V2,
     V1,
+}
+
+/// The controllers of `list` (by v2 names) no v1 hierarchy has.
+fn not_on_v1<'a>(list: &[&'a str]) -> Vec<&'a str> {
+    list.iter().copied().filter(|c| !v1_mounted(c)).collect()
 }
 
 /// Is the controller v2 calls `v2_name` mounted as a v1 hierarchy of its own name (io's is blkio)?
@@ -167,16 +173,21 @@ impl Cgroup {
         let mut cgroup =
             Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, stragglers: Stragglers::Kill };
         let needed = needed_v2_controllers(limits);
+        let unified = unified_controllers(limits);
         match version {
-            Version::V2 => cgroup.make_v2_dirs(CGROUP_ROOT, &needed, &V2_CONTROLLERS, tree, existing)?,
+            Version::V2 => {
+                let wanted: Vec<&str> = V2_CONTROLLERS.iter().copied().chain(unified).collect();
+                cgroup.make_v2_dirs(CGROUP_ROOT, &needed, &wanted, tree, existing)?
+            }
             Version::V1 => {
                 for hierarchy in v1_hierarchies(join)? {
                     let root = format!("{CGROUP_ROOT}/{}", hierarchy.name);
                     if hierarchy.version == Version::V2 {
                         // A hybrid host's cgroup2: the controllers no v1 hierarchy has that the limits
-                        // need (hugetlb here) are enabled down to the container.
-                        let on_v2: Vec<&str> = needed.iter().copied().filter(|c| !v1_mounted(c)).collect();
-                        cgroup.make_v2_dirs(&root, &on_v2, &[], tree, existing)?;
+                        // need (hugetlb here) are enabled down to the container where it offers them;
+                        // a limit of one it does not fails at its file.
+                        let wanted: Vec<&str> = needed.iter().chain(&unified).copied().collect();
+                        cgroup.make_v2_dirs(&root, &[], &not_on_v1(&wanted), tree, existing)?;
                         continue;
                     }
                     let controller = hierarchy.name;
@@ -292,7 +303,7 @@ impl Cgroup {
     /// cgroup.controllers; `cgroup.*` files are the cgroup's own), and opened beneath the cgroup's
     /// directory without following a symlink, so no key reaches another cgroup's file.
     fn write_unified(&self, key: &str, value: &str) -> Result<(), Error> {
-        let field = format!("linux.resources.unified.{key}");
+        let field = format!("linux.resources.unified[{key:?}]");
         unified_key(key).map_err(|why| Error::Setup(format!("{field}: {why}")))?;
         let dir = self.dir_of("").ok_or_else(|| {
             Error::Setup(format!("{field}: the container has no cgroup v2 directory (a cgroup v1 host)"))
