@@ -12,7 +12,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use common::bundle::*;
 use common::*;
@@ -95,6 +95,53 @@ fn an_oci_container_is_in_every_mounted_hierarchy_and_out_of_all_after_delete() 
     assert_eq!(deleted.code, 0, "{}", deleted.stderr);
     for hierarchy in &hierarchies {
         let dir = hierarchy.join(format!("contain-{name}"));
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+    assert_no_leftovers(&name, rootfs());
+    let _ = fs::remove_dir_all(&bundle);
+}
+
+/// The pids in `dir`'s cgroup.procs, sorted.
+fn procs_of(dir: &Path) -> Vec<i32> {
+    let procs = read(&dir.join("cgroup.procs"));
+    let mut pids: Vec<i32> = procs.lines().map(|p| p.parse().unwrap()).collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_exec_joins_every_hierarchy_kill_all_empties_them_and_gc_removes_them() {
+    let name = root_test("killallgc");
+    let bundle = bundle_with(&name, rootfs(), serde_json::json!({}));
+    let _delete = deleted_at_the_end(&name);
+    create_oci(&name, &bundle);
+    let started = contain(&["start", &name]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    // Its output not to a pipe, which the detached sleep would hold open.
+    let exec =
+        command(&["exec", "--detach", &name, "sleep", "30"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert_eq!(exec.unwrap().code(), Some(0));
+    let dirs: Vec<PathBuf> = mounted_hierarchies().iter().map(|h| h.join(format!("contain-{name}"))).collect();
+    let both = wait_for("the init and the exec in the cgroup", RUN_TIMEOUT, || {
+        Some(procs_of(&dirs[0])).filter(|pids| pids.len() == 2)
+    });
+    for dir in &dirs {
+        assert_eq!(procs_of(dir), both, "{}", dir.display());
+    }
+    let killed = contain(&["kill", "--all", &name, "KILL"]);
+    assert_eq!(killed.code, 0, "{}", killed.stderr);
+    for dir in &dirs {
+        assert!(
+            eventually(RUN_TIMEOUT, || procs_of(dir).is_empty()),
+            "{} still holds {:?}",
+            dir.display(),
+            procs_of(dir)
+        );
+    }
+    let gc = contain(&["gc", &name]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    for dir in &dirs {
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
     assert_no_leftovers(&name, rootfs());
