@@ -646,11 +646,22 @@ impl Hierarchy {
     }
 }
 
-/// The v1 host's hierarchies a container joins.
+/// The v1 host's hierarchies a container joins. Of the ones beyond those the limits and `pause` use,
+/// a read-only mount (a container's view of its host, say) is passed over, with a line: a limit
+/// that needs it fails at its file.
 fn v1_hierarchies(join: Join) -> Result<Vec<Hierarchy>, Error> {
     let mut hierarchies = mounted_hierarchies()?;
-    if join == Join::Limited {
-        hierarchies.retain(|h| h.version == Version::V1 && V1_CONTROLLERS.contains(&h.name.as_str()));
+    match join {
+        Join::Limited => hierarchies.retain(|h| h.version == Version::V1 && V1_CONTROLLERS.contains(&h.name.as_str())),
+        Join::Every => hierarchies.retain(|h| {
+            let root = format!("{CGROUP_ROOT}/{}", h.name);
+            let read_only = sys::cstring(&root).is_ok_and(|root| sys::can_write(&root) == Err(Errno(libc::EROFS)));
+            if read_only && !V1_KNOWN_CONTROLLERS.contains(&h.name.as_str()) {
+                log!("{root} is mounted read-only: the container does not join it");
+                return false;
+            }
+            true
+        }),
     }
     Ok(hierarchies)
 }
