@@ -374,3 +374,11 @@ fn a_read_only_hierarchy_no_limit_needs_is_passed_over() {
     assert_no_leftovers(&name, rootfs());
     let _ = fs::remove_dir_all(&bundle);
 }
+
+#[test]
+fn features_say_the_rdma_controller_is_supported() {
+    let out = contain(&["features"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let features: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(features["linux"]["cgroup"]["rdma"], serde_json::json!(true), "{}", out.stdout);
+}

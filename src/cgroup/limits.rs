@@ -125,6 +125,7 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// A host whose controllers are all in `version`'s hierarchies, without BFQ.
     pub fn plain(version: Version) -> Layout {
         Layout { version, hybrid: Vec::new(), bfq: false }
     }
