@@ -4,6 +4,7 @@
 
 use super::usage::human_size;
 use super::Version;
+use crate::oci::spec::{BlockIo, HugepageLimit, Network, RdmaLimit, THROTTLES};
 
 /// The cgroup limits; `None` leaves the kernel's default (no limit).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,6 +27,14 @@ pub struct Limits {
     pub cpuset_mems: Option<String>,
     /// Or `UNLIMITED`.
     pub pids: Option<u64>,
+    pub block_io: BlockIo,
+    pub hugepages: Vec<HugepageLimit>,
+    pub rdma: Vec<RdmaLimit>,
+    /// cgroup v1 only (net_cls, net_prio).
+    pub network: Network,
+    /// cgroup v2 files by name, written by the driver beneath the cgroup's directory (see
+    /// `oci::spec::unified_key`).
+    pub unified: Vec<(String, String)>,
 }
 
 /// No limit: "max" in a v2 file, -1 in a v1 one.
@@ -48,6 +57,11 @@ impl Limits {
             cpuset_cpus: resources.cpuset_cpus.clone(),
             cpuset_mems: resources.cpuset_mems.clone(),
             pids: resources.pids_limit.map(|n| if n <= 0 { UNLIMITED } else { n as u64 }),
+            block_io: resources.block_io.clone(),
+            hugepages: resources.hugepage_limits.clone(),
+            rdma: resources.rdma.clone(),
+            network: resources.network.clone(),
+            unified: resources.unified.clone(),
         }
     }
 
@@ -57,6 +71,12 @@ impl Limits {
             (self.memory_swappiness.is_some(), "linux.resources.memory.swappiness"),
             (self.disable_oom_killer, "linux.resources.memory.disableOOMKiller"),
             (self.kernel_tcp.is_some(), "linux.resources.memory.kernelTCP"),
+            (
+                self.block_io.leaf_weight.is_some()
+                    || self.block_io.weight_devices.iter().any(|d| d.leaf_weight.is_some()),
+                "linux.resources.blockIO.leafWeight",
+            ),
+            (self.network != Network::default(), "linux.resources.network (net_cls, net_prio)"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -86,41 +106,78 @@ pub fn format_cpu_max(quota_us: u64, period_us: u64) -> String {
     format!("{} {period_us}", value(Version::V2, quota_us))
 }
 
-/// One control-file write: `controller` is the v1 hierarchy ("" on v2), `optional` files may be
-/// missing (no swap accounting, say) and are then skipped.
+/// blkio.weight (10..1000) as io.weight (1..10000, 100 the default), as runc and crun convert it.
+pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+    1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
+/// What `limit_writes` must know of the host: where each controller's files are, and which weight
+/// files its I/O scheduler offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub version: Version,
+    /// On a v1 host, the controllers (by their v2 names) that no v1 hierarchy has but its hybrid
+    /// cgroup2 tree offers (hugetlb on ours): their files are written there, in v2's format.
+    pub hybrid: Vec<String>,
+    /// BFQ's weight files are there (blkio.bfq.weight, io.bfq.weight): weights go to them, in v1's
+    /// units, as runc does; else to blkio.weight, or io.weight converted.
+    pub bfq: bool,
+}
+
+impl Layout {
+    /// A host whose controllers are all in `version`'s hierarchies, without BFQ.
+    pub fn plain(version: Version) -> Layout {
+        Layout { version, hybrid: Vec::new(), bfq: false }
+    }
+
+    /// The API of the files of the controller v2 calls `v2_name`.
+    pub fn api(&self, v2_name: &str) -> Version {
+        match self.version {
+            Version::V1 if self.hybrid.iter().any(|c| c == v2_name) => Version::V2,
+            version => version,
+        }
+    }
+}
+
+/// One control-file write: `controller` is the v1 hierarchy when `api` is v1, else the v2 name;
+/// `optional` files may be missing (no swap accounting, say) and are then skipped.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LimitWrite {
+    pub api: Version,
     pub controller: &'static str,
-    pub file: &'static str,
+    pub file: String,
     pub value: String,
     pub optional: bool,
 }
 
 /// A write the limit needs: a missing file is an error.
-fn write(controller: &'static str, file: &'static str, value: String) -> LimitWrite {
-    LimitWrite { controller, file, value, optional: false }
+fn write(api: Version, controller: &'static str, file: impl Into<String>, value: String) -> LimitWrite {
+    LimitWrite { api, controller, file: file.into(), value, optional: false }
 }
 
 /// A write skipped where the kernel lacks the file (swap accounting off).
-fn optional_write(controller: &'static str, file: &'static str, value: String) -> LimitWrite {
-    LimitWrite { controller, file, value, optional: true }
+fn optional_write(api: Version, controller: &'static str, file: impl Into<String>, value: String) -> LimitWrite {
+    LimitWrite { api, controller, file: file.into(), value, optional: true }
 }
 
-/// The control files to write for `limits`, in order (v1 wants memsw after the memory limit it
-/// must not undercut, and the cfs period before the quota).
 /// v1's memory limit, and its limit on memory and swap together.
 pub const V1_MEMORY_LIMIT: &str = "memory.limit_in_bytes";
 pub const V1_MEMORY_SWAP_LIMIT: &str = "memory.memsw.limit_in_bytes";
 
-pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
+/// The control files to write for `limits`, in order (v1 wants memsw after the memory limit it
+/// must not undercut, and the cfs period before the quota). `unified` is not among them: the driver
+/// checks and writes those itself.
+pub fn limit_writes(layout: &Layout, limits: &Limits) -> Vec<LimitWrite> {
     let mut writes = Vec::new();
+    let version = layout.version;
     let v = |n: u64| value(version, n);
+    let (v1, v2) = (Version::V1, Version::V2);
     // Memory and swap together: the swap limit, or no swap (the memory limit again).
     let memory_swap = limits.memory_swap.or(limits.memory_bytes);
     match version {
         Version::V2 => {
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("", "memory.max", v(bytes)));
+                writes.push(write(v2, "memory", "memory.max", v(bytes)));
             }
             if let Some(total) = memory_swap {
                 // v2 limits swap alone: what the total leaves above the memory limit. Otherwise
@@ -130,65 +187,171 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
                     (total, Some(memory)) if memory != UNLIMITED => total.saturating_sub(memory),
                     (total, _) => total,
                 };
-                writes.push(optional_write("", "memory.swap.max", v(swap)));
+                writes.push(optional_write(v2, "memory", "memory.swap.max", v(swap)));
             }
             if let Some(low) = limits.memory_reservation {
-                writes.push(write("", "memory.low", v(low)));
+                writes.push(write(v2, "memory", "memory.low", v(low)));
             }
             if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
                 let (quota, period) =
                     (limits.cpu_quota_us.unwrap_or(UNLIMITED), limits.cpu_period_us.unwrap_or(CPU_PERIOD_US));
-                writes.push(write("", "cpu.max", format_cpu_max(quota, period)));
+                writes.push(write(v2, "cpu", "cpu.max", format_cpu_max(quota, period)));
             }
             if let Some(shares) = limits.cpu_shares {
-                writes.push(write("", "cpu.weight", shares_to_weight(shares).to_string()));
+                writes.push(write(v2, "cpu", "cpu.weight", shares_to_weight(shares).to_string()));
             }
             for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
                 if let Some(set) = set {
-                    writes.push(write("", file, set.clone()));
+                    writes.push(write(v2, "cpuset", file, set.clone()));
                 }
             }
             if let Some(pids) = limits.pids {
-                writes.push(write("", "pids.max", v(pids)));
+                writes.push(write(v2, "pids", "pids.max", v(pids)));
             }
         }
         Version::V1 => {
             // memsw may never be below the memory limit: raise memory first, swap after.
             if let Some(bytes) = limits.memory_bytes {
-                writes.push(write("memory", V1_MEMORY_LIMIT, v(bytes)));
+                writes.push(write(v1, "memory", V1_MEMORY_LIMIT, v(bytes)));
             }
             if let Some(total) = memory_swap {
-                writes.push(optional_write("memory", V1_MEMORY_SWAP_LIMIT, v(total)));
+                writes.push(optional_write(v1, "memory", V1_MEMORY_SWAP_LIMIT, v(total)));
             }
             if let Some(low) = limits.memory_reservation {
-                writes.push(write("memory", "memory.soft_limit_in_bytes", v(low)));
+                writes.push(write(v1, "memory", "memory.soft_limit_in_bytes", v(low)));
             }
             if let Some(swappiness) = limits.memory_swappiness {
-                writes.push(write("memory", "memory.swappiness", swappiness.to_string()));
+                writes.push(write(v1, "memory", "memory.swappiness", swappiness.to_string()));
             }
             if limits.disable_oom_killer {
-                writes.push(write("memory", "memory.oom_control", "1".into()));
+                writes.push(write(v1, "memory", "memory.oom_control", "1".into()));
             }
             if let Some(tcp) = limits.kernel_tcp {
-                writes.push(write("memory", "memory.kmem.tcp.limit_in_bytes", v(tcp)));
+                writes.push(write(v1, "memory", "memory.kmem.tcp.limit_in_bytes", v(tcp)));
             }
             if limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() {
                 let period = limits.cpu_period_us.unwrap_or(CPU_PERIOD_US);
-                writes.push(write("cpu", "cpu.cfs_period_us", period.to_string()));
-                writes.push(write("cpu", "cpu.cfs_quota_us", v(limits.cpu_quota_us.unwrap_or(UNLIMITED))));
+                writes.push(write(v1, "cpu", "cpu.cfs_period_us", period.to_string()));
+                writes.push(write(v1, "cpu", "cpu.cfs_quota_us", v(limits.cpu_quota_us.unwrap_or(UNLIMITED))));
             }
             if let Some(shares) = limits.cpu_shares {
-                writes.push(write("cpu", "cpu.shares", shares.to_string()));
+                writes.push(write(v1, "cpu", "cpu.shares", shares.to_string()));
             }
             for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
                 if let Some(set) = set {
-                    writes.push(write("cpuset", file, set.clone()));
+                    writes.push(write(v1, "cpuset", file, set.clone()));
                 }
             }
             if let Some(pids) = limits.pids {
-                writes.push(write("pids", "pids.max", value(Version::V2, pids)));
+                writes.push(write(v1, "pids", "pids.max", value(Version::V2, pids)));
             }
         }
+    }
+    writes.extend(block_io_writes(layout, &limits.block_io));
+    writes.extend(hugepage_writes(layout, &limits.hugepages));
+    writes.extend(rdma_writes(layout, &limits.rdma));
+    writes.extend(network_writes(&limits.network));
+    writes
+}
+
+/// blockIO: v1's blkio files, one line per device; v2's io.weight (converted) or BFQ's
+/// io.bfq.weight, and io.max.
+fn block_io_writes(layout: &Layout, block_io: &BlockIo) -> Vec<LimitWrite> {
+    let mut writes = Vec::new();
+    match layout.api("io") {
+        Version::V1 => {
+            let (weight, weight_device) = match layout.bfq {
+                true => ("blkio.bfq.weight", "blkio.bfq.weight_device"),
+                false => ("blkio.weight", "blkio.weight_device"),
+            };
+            let mut blkio = |file: &str, value: String| writes.push(write(Version::V1, "blkio", file, value));
+            if let Some(w) = block_io.weight {
+                blkio(weight, w.to_string());
+            }
+            if let Some(w) = block_io.leaf_weight {
+                blkio("blkio.leaf_weight", w.to_string());
+            }
+            for d in &block_io.weight_devices {
+                if let Some(w) = d.weight {
+                    blkio(weight_device, format!("{}:{} {w}", d.major, d.minor));
+                }
+                if let Some(w) = d.leaf_weight {
+                    blkio("blkio.leaf_weight_device", format!("{}:{} {w}", d.major, d.minor));
+                }
+            }
+            for (list, file) in block_io.throttle.iter().zip(V1_THROTTLE_FILES) {
+                for t in list {
+                    blkio(file, format!("{}:{} {}", t.major, t.minor, t.rate));
+                }
+            }
+        }
+        Version::V2 => {
+            // BFQ takes v1's units; io.weight its own.
+            let (file, units): (&str, fn(u16) -> u64) = match layout.bfq {
+                true => ("io.bfq.weight", u64::from),
+                false => ("io.weight", blkio_weight_to_io_weight),
+            };
+            let mut io = |file: &str, value: String| writes.push(write(Version::V2, "io", file, value));
+            if let Some(w) = block_io.weight {
+                io(file, units(w).to_string());
+            }
+            for d in &block_io.weight_devices {
+                if let Some(w) = d.weight {
+                    io(file, format!("{}:{} {}", d.major, d.minor, units(w)));
+                }
+            }
+            for (list, (_, key)) in block_io.throttle.iter().zip(THROTTLES) {
+                for t in list {
+                    io("io.max", format!("{}:{} {key}={}", t.major, t.minor, t.rate));
+                }
+            }
+        }
+    }
+    writes
+}
+
+/// v1's files for the four throttles, in `THROTTLES`' order.
+const V1_THROTTLE_FILES: [&str; 4] = [
+    "blkio.throttle.read_bps_device",
+    "blkio.throttle.write_bps_device",
+    "blkio.throttle.read_iops_device",
+    "blkio.throttle.write_iops_device",
+];
+
+/// hugepageLimits: hugetlb.SIZE.limit_in_bytes (v1) or hugetlb.SIZE.max (v2), and the same limit
+/// on reservations where the kernel counts them (5.7), as runc sets it.
+fn hugepage_writes(layout: &Layout, hugepages: &[HugepageLimit]) -> Vec<LimitWrite> {
+    let api = layout.api("hugetlb");
+    let suffix = if api == Version::V1 { "limit_in_bytes" } else { "max" };
+    let mut writes = Vec::new();
+    for h in hugepages {
+        let size = &h.page_size;
+        writes.push(write(api, "hugetlb", format!("hugetlb.{size}.{suffix}"), h.limit.to_string()));
+        writes.push(optional_write(api, "hugetlb", format!("hugetlb.{size}.rsvd.{suffix}"), h.limit.to_string()));
+    }
+    writes
+}
+
+/// rdma: one rdma.max line per device, the same on v1 and v2.
+fn rdma_writes(layout: &Layout, rdma: &[RdmaLimit]) -> Vec<LimitWrite> {
+    let limit = |n: Option<u32>| n.map_or("max".to_string(), |n| n.to_string());
+    rdma.iter()
+        .map(|r| {
+            let line = format!("{} hca_handle={} hca_object={}", r.device, limit(r.hca_handles), limit(r.hca_objects));
+            write(layout.api("rdma"), "rdma", "rdma.max", line)
+        })
+        .collect()
+}
+
+/// network (v1 only: `Limits::v1_only` refuses it on v2): net_cls.classid, and a net_prio.ifpriomap
+/// line per interface.
+fn network_writes(network: &Network) -> Vec<LimitWrite> {
+    let mut writes = Vec::new();
+    if let Some(class_id) = network.class_id {
+        writes.push(write(Version::V1, "net_cls", "net_cls.classid", class_id.to_string()));
+    }
+    for (interface, priority) in &network.priorities {
+        writes.push(write(Version::V1, "net_prio", "net_prio.ifpriomap", format!("{interface} {priority}")));
     }
     writes
 }
@@ -203,8 +366,24 @@ pub fn needed_v2_controllers(limits: &Limits) -> Vec<&'static str> {
         ("cpu", limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() || limits.cpu_shares.is_some()),
         ("cpuset", limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some()),
         ("pids", limits.pids.is_some()),
+        ("io", limits.block_io != BlockIo::default()),
+        ("hugetlb", !limits.hugepages.is_empty()),
+        ("rdma", !limits.rdma.is_empty()),
     ];
     wanted.iter().filter(|(_, needed)| *needed).map(|(name, _)| *name).collect()
+}
+
+/// The controllers `unified` keys name (`cgroup.*` files are every cgroup's own): enabled for the
+/// container where the host has them; the driver refuses a key of one it does not.
+pub fn unified_controllers(limits: &Limits) -> Vec<&str> {
+    let mut controllers: Vec<&str> = Vec::new();
+    for (key, _) in &limits.unified {
+        let controller = key.split_once('.').map_or(key.as_str(), |(controller, _)| controller);
+        if controller != "cgroup" && !controllers.contains(&controller) {
+            controllers.push(controller);
+        }
+    }
+    controllers
 }
 
 /// The `oom_kill N` counter of v2 memory.events or v1 memory.oom_control (same line in both).
@@ -233,76 +412,5 @@ pub fn describe_limits(limits: &Limits) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn all_limits() -> Limits {
-        Limits { memory_bytes: Some(64 << 20), cpu_quota_us: Some(50000), pids: Some(64), ..Limits::default() }
-    }
-
-    fn files(writes: &[LimitWrite]) -> Vec<(&str, &str, &str)> {
-        writes.iter().map(|w| (w.controller, w.file, w.value.as_str())).collect()
-    }
-
-    #[test]
-    fn cpu_max_is_quota_and_period() {
-        assert_eq!(format_cpu_max(50000, CPU_PERIOD_US), "50000 100000");
-        assert_eq!(format_cpu_max(150000, 250000), "150000 250000");
-        assert_eq!(format_cpu_max(UNLIMITED, CPU_PERIOD_US), "max 100000");
-    }
-
-    #[test]
-    fn v2_writes_every_limit_and_forbids_swap() {
-        let writes = limit_writes(Version::V2, &all_limits());
-        assert_eq!(
-            files(&writes),
-            [
-                ("", "memory.max", "67108864"),
-                ("", "memory.swap.max", "0"),
-                ("", "cpu.max", "50000 100000"),
-                ("", "pids.max", "64"),
-            ]
-        );
-        assert!(writes[1].optional && !writes[0].optional);
-    }
-
-    #[test]
-    fn v1_writes_per_controller_in_a_kernel_friendly_order() {
-        let writes = limit_writes(Version::V1, &all_limits());
-        assert_eq!(
-            files(&writes),
-            [
-                ("memory", "memory.limit_in_bytes", "67108864"),
-                ("memory", "memory.memsw.limit_in_bytes", "67108864"),
-                ("cpu", "cpu.cfs_period_us", "100000"),
-                ("cpu", "cpu.cfs_quota_us", "50000"),
-                ("pids", "pids.max", "64"),
-            ]
-        );
-    }
-
-    #[test]
-    fn no_limits_no_writes_and_no_controllers() {
-        assert!(limit_writes(Version::V2, &Limits::default()).is_empty());
-        assert!(limit_writes(Version::V1, &Limits::default()).is_empty());
-        assert!(needed_v2_controllers(&Limits::default()).is_empty());
-        assert_eq!(needed_v2_controllers(&all_limits()), ["memory", "cpu", "pids"]);
-        let pids_only = Limits { pids: Some(3), ..Limits::default() };
-        assert_eq!(needed_v2_controllers(&pids_only), ["pids"]);
-    }
-
-    #[test]
-    fn oom_kills_come_from_either_file_format() {
-        let v2_events = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
-        assert_eq!(parse_oom_kills(v2_events), 1);
-        let v1_control = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
-        assert_eq!(parse_oom_kills(v1_control), 3);
-        assert_eq!(parse_oom_kills(""), 0);
-    }
-
-    #[test]
-    fn limits_are_described_in_the_users_units() {
-        assert_eq!(describe_limits(&all_limits()), "memory=64M cpu=50000/100000 pids=64");
-        assert_eq!(describe_limits(&Limits::default()), "");
-    }
-}
+#[path = "limits_tests.rs"]
+mod tests;

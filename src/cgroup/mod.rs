@@ -3,9 +3,11 @@
 //!
 //! - cgroup v2 (one unified tree at /sys/fs/cgroup): one directory `contain-ID` with memory.max,
 //!   cpu.max and pids.max; the child is born inside it with CLONE_INTO_CGROUP.
-//! - cgroup v1, alone or "hybrid" beside a controller-less cgroup2 at /sys/fs/cgroup/unified: one
-//!   `contain-ID` directory per controller hierarchy (memory, cpu, pids), and the child's pid is
-//!   written into each `cgroup.procs` before it is allowed to go on.
+//! - cgroup v1, alone or "hybrid" beside a cgroup2 at /sys/fs/cgroup/unified: one `contain-ID`
+//!   directory per hierarchy (memory, cpu, pids for `contain run`; every mounted one, the hybrid's
+//!   cgroup2 among them, for an OCI container), and the child's pid is written into each
+//!   `cgroup.procs` before it is allowed to go on. A controller no v1 hierarchy has but the
+//!   hybrid's cgroup2 offers (hugetlb on our hosts) is set there, in v2's format.
 //!
 //! The parts: the limits and their file formats (`limits`), paths and /proc/PID/cgroup (`paths`),
 //! both pure and unit-tested; where a cgroup may be made (`delegation`); the usage report
@@ -25,12 +27,14 @@ pub use self::delegation::{delegated_subtree, Tree};
 use self::delegation::{delegated_top, enable_v2_controllers, inherit_cpuset};
 pub use self::limits::{describe_limits, Limits, CPU_PERIOD_US};
 use self::limits::{
-    limit_writes, needed_v2_controllers, parse_oom_kills, LimitWrite, V1_MEMORY_LIMIT, V1_MEMORY_SWAP_LIMIT,
+    limit_writes, needed_v2_controllers, parse_oom_kills, unified_controllers, Layout, LimitWrite, V1_MEMORY_LIMIT,
+    V1_MEMORY_SWAP_LIMIT,
 };
 use self::paths::{ancestors, lists_path_or_below};
 pub use self::paths::{lists_path, membership_of, memberships, normalized, relative_path, Membership};
 use self::usage::Usage;
 use crate::error::{cpath, Context, Error};
+use crate::oci::spec::unified_key;
 use crate::policy::devices::{self, DevicePolicy};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
@@ -48,8 +52,9 @@ pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
 /// The v1 hierarchies `contain run` uses, one directory each (cpuacct only where it is not mounted
 /// together with cpu, as `cpu,cpuacct`: then the cpu directory has its files).
 pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids"];
-/// An OCI container's: also cpuset (cpus and mems), devices (the device rules) and freezer (pause).
-pub const V1_OCI_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer"];
+/// The hierarchies looked at first, by these names, when every mounted one is listed: the ones the
+/// limits and `pause` write to (cpuset, devices and freezer for an OCI container).
+const V1_KNOWN_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer"];
 /// The v2 controllers enabled for every container, for its limits and its usage report.
 const V2_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 /// rmdir of a cgroup whose last task is still being torn down fails with EBUSY for a moment.
@@ -64,11 +69,15 @@ pub enum Version {
     V1,
 }
 
-/// Is `hierarchy` (for `controller`) the same directory as `cpu`'s, i.e. mounted as `cpu,cpuacct`?
-fn same_dir(hierarchy: &str, cpu: &str, controller: &str) -> bool {
-    let inode =
-        |path: &str| sys::cstring(path).ok().and_then(|p| sys::stat(&p, 0).ok()).map(|st| (st.st_dev, st.st_ino));
-    controller == "cpuacct" && inode(hierarchy).is_some() && inode(hierarchy) == inode(cpu)
+/// The controllers of `list` (by v2 names) no v1 hierarchy has.
+fn not_on_v1<'a>(list: &[&'a str]) -> Vec<&'a str> {
+    list.iter().copied().filter(|c| !v1_mounted(c)).collect()
+}
+
+/// Is the controller v2 calls `v2_name` mounted as a v1 hierarchy of its own name (io's is blkio)?
+fn v1_mounted(v2_name: &str) -> bool {
+    let name = if v2_name == "io" { "blkio" } else { v2_name };
+    matches!(is_fs(&format!("{CGROUP_ROOT}/{name}"), CGROUP_SUPER_MAGIC), Ok(true))
 }
 
 /// Is `path` a mount of the filesystem `magic`? A path that does not exist is not (a hierarchy
@@ -120,6 +129,17 @@ pub enum Stragglers {
     Leave,
 }
 
+/// The v1 hierarchies a container joins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// `contain run`'s: V1_CONTROLLERS, for its limits and its usage report.
+    Limited,
+    /// An OCI container's: every hierarchy mounted under the cgroup root (blkio, net_cls,
+    /// perf_event, hugetlb, name=systemd, a hybrid host's cgroup2 ...), as runc's cgroupfs driver
+    /// does, so that every counter an engine reads is the container's own.
+    Every,
+}
+
 /// What `Cgroup::create` does when the cgroup's directory exists already.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Existing {
@@ -138,7 +158,7 @@ pub enum Freezer {
 
 impl Cgroup {
     /// Creates the cgroup at `path` (`/contain-ID`, or an OCI bundle's cgroupsPath) in the v1
-    /// `controllers` hierarchies (or the v2 tree), with the directories above it when missing,
+    /// hierarchies `join` names (or the v2 tree), with the directories above it when missing,
     /// and writes the limits. An existing directory is an error unless `Existing::Use` (an engine may
     /// have made it): a cgroup `contain run` did not create is never touched, let alone removed.
     /// `tree`: the part of the tree we may write.
@@ -146,44 +166,39 @@ impl Cgroup {
         version: Version,
         path: &str,
         limits: &Limits,
-        controllers: &[&'static str],
+        join: Join,
         existing: Existing,
         tree: Tree,
     ) -> Result<Cgroup, Error> {
         let mut cgroup =
             Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, stragglers: Stragglers::Kill };
-        let (parent, _) = path.rsplit_once('/').unwrap_or(("", path));
+        let needed = needed_v2_controllers(limits);
+        let unified = unified_controllers(limits);
         match version {
             Version::V2 => {
-                let needed = needed_v2_controllers(limits);
-                // Each level delegates the controllers to the one below it, from the root, or for a
-                // user who is not root, from the top of the subtree delegated to them (the levels
-                // above are the admin's, and already delegate what they will).
-                let top = delegated_top(path, tree);
-                enable_v2_controllers(&format!("{CGROUP_ROOT}{top}"), &needed, &V2_CONTROLLERS)?;
-                for ancestor in ancestors(parent).into_iter().filter(|a| a.len() > top.len()) {
-                    let dir = format!("{CGROUP_ROOT}{ancestor}");
-                    sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
-                    enable_v2_controllers(&dir, &needed, &V2_CONTROLLERS)?;
-                }
-                cgroup.make_dir("", format!("{CGROUP_ROOT}{path}"), existing)?;
+                let wanted: Vec<&str> = V2_CONTROLLERS.iter().copied().chain(unified).collect();
+                cgroup.make_v2_dirs(CGROUP_ROOT, &needed, &wanted, tree, existing)?
             }
             Version::V1 => {
-                for &controller in controllers {
-                    let hierarchy = format!("{CGROUP_ROOT}/{controller}");
-                    if !is_fs(&hierarchy, CGROUP_SUPER_MAGIC)?
-                        || same_dir(&hierarchy, &format!("{CGROUP_ROOT}/cpu"), controller)
-                    {
+                for hierarchy in v1_hierarchies(join)? {
+                    let root = format!("{CGROUP_ROOT}/{}", hierarchy.name);
+                    if hierarchy.version == Version::V2 {
+                        // A hybrid host's cgroup2: the controllers no v1 hierarchy has that the limits
+                        // need (hugetlb here) are enabled down to the container where it offers them;
+                        // a limit of one it does not fails at its file.
+                        let wanted: Vec<&str> = needed.iter().chain(&unified).copied().collect();
+                        cgroup.make_v2_dirs(&root, &[], &not_on_v1(&wanted), tree, existing)?;
                         continue;
                     }
-                    for ancestor in ancestors(parent) {
-                        let dir = format!("{hierarchy}{ancestor}");
+                    let controller = hierarchy.name;
+                    for ancestor in ancestors(cgroup.parent()) {
+                        let dir = format!("{root}{ancestor}");
                         sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
-                        inherit_cpuset(controller, &dir)?;
+                        inherit_cpuset(&controller, &dir)?;
                     }
-                    let dir = format!("{hierarchy}{path}");
-                    cgroup.make_dir(controller, dir.clone(), existing)?;
-                    inherit_cpuset(controller, &dir)?;
+                    let dir = format!("{root}{path}");
+                    cgroup.make_dir(controller.clone(), dir.clone(), existing)?;
+                    inherit_cpuset(&controller, &dir)?;
                 }
             }
         }
@@ -196,12 +211,39 @@ impl Cgroup {
         Ok(cgroup)
     }
 
+    /// The path of the cgroup's parent, below the hierarchies' roots.
+    fn parent(&self) -> &str {
+        self.path.rsplit_once('/').map_or("", |(parent, _)| parent)
+    }
+
+    /// The cgroup's directory in the cgroup2 tree at `root`, with the directories above it: each
+    /// level delegates the controllers to the one below it, from the root, or for a user who is
+    /// not root, from the top of the subtree delegated to them (the levels above are the admin's,
+    /// and already delegate what they will).
+    fn make_v2_dirs(
+        &mut self,
+        root: &str,
+        needed: &[&str],
+        wanted: &[&str],
+        tree: Tree,
+        existing: Existing,
+    ) -> Result<(), Error> {
+        let top = delegated_top(&self.path, tree);
+        enable_v2_controllers(&format!("{root}{top}"), needed, wanted)?;
+        for ancestor in ancestors(self.parent()).into_iter().filter(|a| a.len() > top.len()) {
+            let dir = format!("{root}{ancestor}");
+            sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
+            enable_v2_controllers(&dir, needed, wanted)?;
+        }
+        self.make_dir(String::new(), format!("{root}{}", self.path), existing)
+    }
+
     /// Writes `limits` into the cgroup's files (at creation, and for OCI `update`).
     pub fn write_limits(&self, limits: &Limits) -> Result<(), Error> {
         if let Some(name) = limits.v1_only().filter(|_| self.version == Version::V2) {
             return Err(Error::Setup(format!("{name}: cgroup v2 has no such setting")));
         }
-        let writes = limit_writes(self.version, limits);
+        let writes = limit_writes(&self.layout(), limits);
         let mut written_early = None;
         for (n, w) in writes.iter().enumerate() {
             if written_early == Some(n) {
@@ -220,19 +262,63 @@ impl Cgroup {
                 other => other?,
             }
         }
-        Ok(())
+        limits.unified.iter().try_for_each(|(key, value)| self.write_unified(key, value))
+    }
+
+    /// Where this host keeps the controllers' files, for `limit_writes`: on a v1 host, what its
+    /// hybrid cgroup2 directory (if the cgroup has one) offers that no v1 hierarchy has; and
+    /// whether BFQ's weight files are there.
+    fn layout(&self) -> Layout {
+        let hybrid = match (self.version, self.read("", "cgroup.controllers")) {
+            (Version::V1, Some(offered)) => {
+                offered.split_whitespace().filter(|c| !v1_mounted(c)).map(String::from).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut layout = Layout { hybrid, ..Layout::plain(self.version) };
+        let (dir, bfq_file) = match layout.api("io") {
+            Version::V1 => (self.dir_of("blkio"), "blkio.bfq.weight"),
+            Version::V2 => (self.dir_of(""), "io.bfq.weight"),
+        };
+        layout.bfq = dir.is_some_and(|dir| sys::exists(&format!("{dir}/{bfq_file}")));
+        layout
     }
 
     /// One limit file written.
     fn write_limit(&self, w: &LimitWrite) -> Result<(), Error> {
-        let dir = self.dir_of(w.controller).ok_or_else(|| {
-            Error::Setup(format!("the cgroup v1 {} controller is not mounted under {CGROUP_ROOT}", w.controller))
+        let dir = self.dir_of(if w.api == Version::V2 { "" } else { w.controller }).ok_or_else(|| {
+            Error::Setup(format!(
+                "{}: no cgroup v1 {} hierarchy is mounted under {CGROUP_ROOT} for the container",
+                w.file, w.controller
+            ))
         })?;
         let file = format!("{dir}/{}", w.file);
         match sys::write_file(&cpath(&file)?, &w.value) {
             Err(Errno(libc::ENOENT)) if w.optional => Ok(()),
             other => other.step(|| format!("write({file}, {:?})", w.value)),
         }
+    }
+
+    /// A `unified` file, which the bundle names: only of a controller the cgroup has (in its
+    /// cgroup.controllers; `cgroup.*` files are the cgroup's own), and opened beneath the cgroup's
+    /// directory without following a symlink, so no key reaches another cgroup's file.
+    fn write_unified(&self, key: &str, value: &str) -> Result<(), Error> {
+        let field = format!("linux.resources.unified[{key:?}]");
+        unified_key(key).map_err(|why| Error::Setup(format!("{field}: {why}")))?;
+        let dir = self.dir_of("").ok_or_else(|| {
+            Error::Setup(format!("{field}: the container has no cgroup v2 directory (a cgroup v1 host)"))
+        })?;
+        let controller = key.split_once('.').map_or(key, |(controller, _)| controller);
+        let offered = self.read("", "cgroup.controllers").unwrap_or_default();
+        if controller != "cgroup" && !offered.split_whitespace().any(|c| c == controller) {
+            return Err(Error::Setup(format!(
+                "{field}: the {controller} controller is not in {dir}/cgroup.controllers ({:?})",
+                offered.trim()
+            )));
+        }
+        let fd = sys::open(&cpath(dir)?, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
+            .step(|| format!("open({dir})"))?;
+        sys::write_file_beneath(&fd, &cpath(key)?, value).step(|| format!("write({dir}/{key}, {value:?})"))
     }
 
     /// Limits the devices the container may open or create to `policy`: v1's devices.deny and
@@ -252,7 +338,8 @@ impl Cgroup {
         Ok(())
     }
 
-    fn make_dir(&mut self, controller: &'static str, dir: String, existing: Existing) -> Result<(), Error> {
+    /// `hierarchy`: its name under the cgroup root, "" for a cgroup2 tree.
+    fn make_dir(&mut self, hierarchy: String, dir: String, existing: Existing) -> Result<(), Error> {
         match sys::mkdir(&cpath(&dir)?, 0o755) {
             Err(Errno(libc::EEXIST)) if existing == Existing::Use => {}
             Err(Errno(libc::EEXIST)) => {
@@ -262,7 +349,7 @@ impl Cgroup {
             }
             other => other.step(|| format!("mkdir({dir})"))?,
         }
-        self.dirs.push((controller.to_string(), dir));
+        self.dirs.push((hierarchy, dir));
         Ok(())
     }
 
@@ -361,11 +448,19 @@ impl Cgroup {
         self.dirs.clear();
     }
 
-    /// The directory holding `controller`'s files ("" = the v2 directory).
+    /// The directory holding `controller`'s files ("" = the cgroup2 directory, a hybrid host's
+    /// too): on v1 the hierarchy of that name, or the one it is mounted with (`cpu,cpuacct`).
     fn dir_of(&self, controller: &str) -> Option<&str> {
         let controller = if self.version == Version::V2 { "" } else { controller };
-        let find = |controller: &str| self.dirs.iter().find(|(c, _)| *c == controller).map(|(_, dir)| dir.as_str());
-        find(controller).or_else(|| if controller == "cpuacct" { find("cpu") } else { None })
+        let found = self.dirs.iter().find(|(name, _)| *name == controller).or_else(|| {
+            if controller.is_empty() {
+                return None;
+            }
+            let mount_of = |name: &str| identity_of(&format!("{CGROUP_ROOT}/{name}")).ok().flatten();
+            let mount = mount_of(controller)?;
+            self.dirs.iter().find(|(name, _)| !name.is_empty() && mount_of(name) == Some(mount))
+        });
+        found.map(|(_, dir)| dir.as_str())
     }
 
     fn read_number(&self, controller: &str, file: &str) -> Option<u64> {
@@ -500,16 +595,16 @@ pub fn existing_dirs_at(path: &str) -> Result<Vec<String>, Error> {
     Ok(hierarchy_dirs_at(path)?.into_iter().map(|(_, dir)| dir).collect())
 }
 
-/// The directories at `path` (relative to the cgroup root), with their hierarchy ("" on v2), in
-/// every hierarchy mounted under the cgroup root (see `mounted_hierarchies`).
+/// The directories at `path` (relative to the cgroup root), with their hierarchy ("" for a cgroup2
+/// tree), in every hierarchy mounted under the cgroup root (see `mounted_hierarchies`).
 fn hierarchy_dirs_at(path: &str) -> Result<Vec<(String, String)>, Error> {
     let dirs = match is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
         true => vec![(String::new(), format!("{CGROUP_ROOT}{path}"))],
         false => mounted_hierarchies()?
             .into_iter()
-            .map(|name| {
-                let dir = format!("{CGROUP_ROOT}/{name}{path}");
-                (name, dir)
+            .map(|hierarchy| {
+                let dir = format!("{CGROUP_ROOT}/{}{path}", hierarchy.name);
+                (hierarchy.key(), dir)
             })
             .collect(),
     };
@@ -533,38 +628,74 @@ fn identity_of(path: &str) -> Result<Option<(u64, u64)>, Error> {
     }
 }
 
+/// A hierarchy mounted in a directory of a v1 or hybrid cgroup root.
+struct Hierarchy {
+    /// The directory's name under the cgroup root.
+    name: String,
+    /// V2: a hybrid host's cgroup2 tree.
+    version: Version,
+}
+
+impl Hierarchy {
+    /// How a `Cgroup`'s directory list names it: "" for a cgroup2 tree.
+    fn key(&self) -> String {
+        match self.version {
+            Version::V1 => self.name.clone(),
+            Version::V2 => String::new(),
+        }
+    }
+}
+
+/// The v1 host's hierarchies a container joins. Of the ones beyond those the limits and `pause` use,
+/// a read-only mount (a container's view of its host, say) is passed over, with a line: a limit
+/// that needs it fails at its file.
+fn v1_hierarchies(join: Join) -> Result<Vec<Hierarchy>, Error> {
+    let mut hierarchies = mounted_hierarchies()?;
+    match join {
+        Join::Limited => hierarchies.retain(|h| h.version == Version::V1 && V1_CONTROLLERS.contains(&h.name.as_str())),
+        Join::Every => hierarchies.retain(|h| {
+            let root = format!("{CGROUP_ROOT}/{}", h.name);
+            let read_only = sys::cstring(&root).is_ok_and(|root| sys::can_write(&root) == Err(Errno(libc::EROFS)));
+            if read_only && !V1_KNOWN_CONTROLLERS.contains(&h.name.as_str()) {
+                log!("{root} is mounted read-only: the container does not join it");
+                return false;
+            }
+            true
+        }),
+    }
+    Ok(hierarchies)
+}
+
 /// The hierarchies mounted in the directories of a v1 or hybrid cgroup root, each once: the ones
 /// contain makes directories in by their usual names first (`cpu` may be a symlink to
-/// `cpu,cpuacct`), then every other (`blkio`, `systemd`, a hybrid's cgroup2 at `unified`), since a
-/// container's directory can be in any of them (an engine made it, or an older contain).
-fn mounted_hierarchies() -> Result<Vec<String>, Error> {
+/// `cpu,cpuacct`, and is then the only one of the three), then every other (`blkio`, `systemd`,
+/// a hybrid's cgroup2 at `unified`).
+fn mounted_hierarchies() -> Result<Vec<Hierarchy>, Error> {
     let root = sys::open(&cpath(CGROUP_ROOT)?, libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .step(|| format!("open({CGROUP_ROOT})"))?;
     let listed = sys::list_dir(&root).step(|| format!("getdents64({CGROUP_ROOT})"))?;
     let listed = listed.into_iter().filter_map(|entry| entry.name.into_string().ok());
     let mut seen = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    for name in V1_OCI_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed) {
+    let mut hierarchies: Vec<Hierarchy> = Vec::new();
+    for name in V1_KNOWN_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed) {
         // The controllers' own names come first, and again in the listing: looked at once.
-        if names.contains(&name) {
+        if hierarchies.iter().any(|h| h.name == name) {
             continue;
         }
         let mount = format!("{CGROUP_ROOT}/{name}");
-        let kind = match sys::statfs_type(&cpath(&mount)?) {
-            Ok(kind) => kind,
-            Err(Errno(libc::ENOENT)) => continue,
+        let version = match sys::statfs_type(&cpath(&mount)?) {
+            Ok(CGROUP_SUPER_MAGIC) => Version::V1,
+            Ok(CGROUP2_SUPER_MAGIC) => Version::V2,
+            Ok(_) | Err(Errno(libc::ENOENT)) => continue,
             Err(errno) => return Err(Error::sys(format!("statfs({mount})"), errno)),
         };
-        if kind != CGROUP_SUPER_MAGIC && kind != CGROUP2_SUPER_MAGIC {
-            continue;
-        }
         let Some(identity) = identity_of(&mount)? else { continue };
         if !seen.contains(&identity) {
             seen.push(identity);
-            names.push(name);
+            hierarchies.push(Hierarchy { name, version });
         }
     }
-    Ok(names)
+    Ok(hierarchies)
 }
 
 /// The pids in one cgroup directory.

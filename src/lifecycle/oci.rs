@@ -16,7 +16,7 @@ use crate::birth::process::{
 };
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
-use crate::cgroup::{self, Cgroup, Existing, Freezer, Limits, Tree};
+use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
 use crate::hostpath::Checked;
@@ -256,9 +256,7 @@ fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources
     let limits = Limits::from_oci(&spec.linux.resources);
     let tree = Tree::of(userns::host_root()?);
     let cgroup = cgroup::detect()?
-        .map(|version| {
-            Cgroup::create(version, &checked.cgroup_path, &limits, cgroup::V1_OCI_CONTROLLERS, Existing::Use, tree)
-        })
+        .map(|version| Cgroup::create(version, &checked.cgroup_path, &limits, Join::Every, Existing::Use, tree))
         .transpose()?;
     if let Some(cgroup) = &cgroup {
         cgroup.restrict_devices(&checked.device_policy)?;

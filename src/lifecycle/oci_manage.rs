@@ -257,6 +257,7 @@ pub fn features() -> Result<i32, Error> {
                 cgroup.bool("v2", true);
                 cgroup.bool("systemd", false);
                 cgroup.bool("systemdUser", false);
+                cgroup.bool("rdma", true);
             });
             linux.object("seccomp", |seccomp| {
                 seccomp.bool("enabled", true);

@@ -12,7 +12,7 @@ use crate::birth::spawn::{self, Birth, Placement, Started};
 use crate::birth::userns::{self, IdMaps};
 use crate::birth::users::{self, Resolved};
 use crate::cgroup::usage::{human_size, Usage};
-use crate::cgroup::{self, Cgroup, Existing, Sampled, Tree, Version};
+use crate::cgroup::{self, Cgroup, Existing, Join, Sampled, Tree, Version};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, Userns, Volume};
 use crate::error::{Context, Error};
 use crate::hostpath::Checked;
@@ -296,14 +296,7 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(
-                *version,
-                path,
-                &spec.limits,
-                cgroup::V1_CONTROLLERS,
-                Existing::Refuse,
-                Tree::of(checked.root),
-            )?)
+            Some(Cgroup::create(*version, path, &spec.limits, Join::Limited, Existing::Refuse, Tree::of(checked.root))?)
         }
         (None, _) => {
             log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);

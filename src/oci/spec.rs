@@ -156,6 +156,68 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// `linux.resources.devices`: type absent is `a`, -1 or absent numbers any, access absent `rwm`.
     pub devices: Vec<DeviceRule>,
+    pub block_io: BlockIo,
+    pub hugepage_limits: Vec<HugepageLimit>,
+    pub rdma: Vec<RdmaLimit>,
+    pub network: Network,
+    /// `unified`: cgroup v2 file names (`io.max`, checked by `unified_key`) and what to write there.
+    pub unified: Vec<(String, String)>,
+}
+
+/// `linux.resources.blockIO`. Weights are in cgroup v1's units, 10..1000 (0: not set, as runc
+/// takes it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockIo {
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+    pub weight_devices: Vec<WeightDevice>,
+    /// Bytes or operations per second, per device: read bps, write bps, read iops, write iops.
+    pub throttle: [Vec<Throttle>; 4],
+}
+
+/// The four throttles of `BlockIo::throttle`, in order: the OCI field, and v2's io.max key.
+pub const THROTTLES: [(&str, &str); 4] = [
+    ("throttleReadBpsDevice", "rbps"),
+    ("throttleWriteBpsDevice", "wbps"),
+    ("throttleReadIOPSDevice", "riops"),
+    ("throttleWriteIOPSDevice", "wiops"),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeightDevice {
+    pub major: u32,
+    pub minor: u32,
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throttle {
+    pub major: u32,
+    pub minor: u32,
+    pub rate: u64,
+}
+
+/// `hugepageLimits[]`: bytes of huge pages of `page_size` (`2MB`, `1GB`: a part of a file name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HugepageLimit {
+    pub page_size: String,
+    pub limit: u64,
+}
+
+/// `rdma.DEVICE`: None is no limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RdmaLimit {
+    pub device: String,
+    pub hca_handles: Option<u32>,
+    pub hca_objects: Option<u32>,
+}
+
+/// `network`: net_cls's class id and net_prio's priority per interface (cgroup v1 only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    pub class_id: Option<u32>,
+    pub priorities: Vec<(String, u32)>,
 }
 
 /// `linux.devices[]`: a node to make in the container's /dev.
@@ -510,18 +572,6 @@ pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
 
 fn parse_resources(resources: &Field) -> Result<Resources, String> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
-    for unsupported_controller in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
-        let field = resources.get(unsupported_controller)?;
-        let empty = match field.value() {
-            None => true,
-            Some(Value::Object(members)) => members.is_empty(),
-            Some(Value::Array(items)) => items.is_empty(),
-            Some(_) => false,
-        };
-        if !empty {
-            return Err(field.error("this cgroup controller is not supported"));
-        }
-    }
     let string = |field: Field| -> Result<Option<String>, String> { field.opt(|f| f.str().map(String::from)) };
     Ok(Resources {
         memory_limit: memory.get("limit")?.opt(Field::i64)?,
@@ -538,7 +588,124 @@ fn parse_resources(resources: &Field) -> Result<Resources, String> {
         cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
         pids_limit: pids.get("limit")?.opt(Field::i64)?,
         devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
+        block_io: parse_block_io(&resources.get("blockIO")?)?,
+        hugepage_limits: resources
+            .get("hugepageLimits")?
+            .items()?
+            .map(|h| parse_hugepages(&h))
+            .collect::<Result<_, _>>()?,
+        rdma: resources
+            .get("rdma")?
+            .members()?
+            .map(|(device, limit)| parse_rdma(device, &limit))
+            .collect::<Result<_, _>>()?,
+        network: parse_network(&resources.get("network")?)?,
+        unified: resources
+            .get("unified")?
+            .members()?
+            .map(|(key, value)| {
+                unified_key(key).map_err(|why| value.error(why))?;
+                Ok((key.to_string(), value.str()?.to_string()))
+            })
+            .collect::<Result<_, String>>()?,
     })
+}
+
+/// A blkio weight: 10..1000, or 0 for none.
+fn blkio_weight(field: &Field) -> Result<Option<u16>, String> {
+    match field.opt(Field::u32)? {
+        None | Some(0) => Ok(None),
+        Some(w @ 10..=1000) => Ok(Some(w as u16)),
+        Some(w) => Err(field.error(format!("{w} is not a weight (10 to 1000)"))),
+    }
+}
+
+fn parse_block_io(block_io: &Field) -> Result<BlockIo, String> {
+    let weight_devices = block_io
+        .get("weightDevice")?
+        .items()?
+        .map(|d| {
+            Ok(WeightDevice {
+                major: d.get("major")?.u32()?,
+                minor: d.get("minor")?.u32()?,
+                weight: blkio_weight(&d.get("weight")?)?,
+                leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let mut throttle: [Vec<Throttle>; 4] = Default::default();
+    for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
+        for d in block_io.get(name)?.items()? {
+            list.push(Throttle {
+                major: d.get("major")?.u32()?,
+                minor: d.get("minor")?.u32()?,
+                rate: d.get("rate")?.u64()?,
+            });
+        }
+    }
+    Ok(BlockIo {
+        weight: blkio_weight(&block_io.get("weight")?)?,
+        leaf_weight: blkio_weight(&block_io.get("leafWeight")?)?,
+        weight_devices,
+        throttle,
+    })
+}
+
+/// A huge page size as the kernel names it in hugetlb's files: digits and KB, MB or GB.
+fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, String> {
+    let size = limit.get("pageSize")?;
+    let page_size = size.str()?;
+    let digits = page_size.strip_suffix("KB").or(page_size.strip_suffix("MB")).or(page_size.strip_suffix("GB"));
+    if !digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(size.error(format!("{page_size:?} is not a huge page size (like 2MB or 1GB)")));
+    }
+    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.get("limit")?.u64()? })
+}
+
+/// A name written into a cgroup file's line (`mlx4_0 hca_handle=2`, `eth0 5`): one word.
+fn word(field: &Field, name: &str, what: &str) -> Result<String, String> {
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '\0' || c == '=') {
+        return Err(field.error(format!("{name:?} is not {what}")));
+    }
+    Ok(name.to_string())
+}
+
+fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, String> {
+    Ok(RdmaLimit {
+        device: word(limit, device, "an RDMA device name")?,
+        hca_handles: limit.get("hcaHandles")?.opt(Field::u32)?,
+        hca_objects: limit.get("hcaObjects")?.opt(Field::u32)?,
+    })
+}
+
+fn parse_network(network: &Field) -> Result<Network, String> {
+    let priorities = network
+        .get("priorities")?
+        .items()?
+        .map(|p| Ok((word(&p.get("name")?, p.get("name")?.str()?, "an interface name")?, p.get("priority")?.u32()?)))
+        .collect::<Result<_, String>>()?;
+    Ok(Network { class_id: network.get("classID")?.opt(Field::u32)?, priorities })
+}
+
+/// The cgroup v2 core files a container's bundle may never write: they move processes, change
+/// the tree or kill (`cgroup.threads` moves threads as `cgroup.procs` moves processes).
+const CORE_FILES: [&str; 5] =
+    ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.type", "cgroup.kill"];
+
+/// A `unified` key is a file name written as root below the container's cgroup: `controller.file`,
+/// one name (no `/`, NUL, `.` or `..`), not a core file. Whether the controller is the cgroup's is
+/// for the driver to see.
+pub fn unified_key(key: &str) -> Result<(), String> {
+    let Some((controller, file)) = key.split_once('.') else {
+        return Err(format!("{key:?} is not a cgroup v2 file name (controller.file)"));
+    };
+    if controller.is_empty() || file.is_empty() || key.contains(['/', '\0']) || key.ends_with('.') {
+        return Err(format!("{key:?} is not a cgroup v2 file name (controller.file, with no / or NUL)"));
+    }
+    if CORE_FILES.contains(&key) {
+        return Err(format!("{key} is the cgroup's own, not a limit"));
+    }
+    Ok(())
 }
 
 fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
@@ -629,148 +796,5 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn podman() -> Spec {
-        parse_config(include_bytes!("../../tests/fixtures/podman-config.json")).unwrap()
-    }
-
-    #[test]
-    fn podmans_config_reads_whole() {
-        let spec = podman();
-        assert_eq!(spec.process.args, ["true"]);
-        assert_eq!(spec.process.umask, Some(18));
-        assert_eq!(spec.process.capabilities.unwrap().bounding, CapSet::default_set());
-        assert_eq!(spec.process.rlimits[0], Rlimit { resource: 7 /* RLIMIT_NOFILE */, soft: 20000, hard: 20000 });
-        assert_eq!(spec.mounts.len(), 11);
-        assert_eq!(spec.mounts[5].kind, "bind");
-        assert_eq!(spec.linux.cgroups_path.as_deref().map(|p| p.starts_with("/libpod_parent/libpod-")), Some(true));
-        let network = spec.linux.namespaces.iter().find(|n| n.flag == libc::CLONE_NEWNET as u64).unwrap();
-        assert!(network.path.as_deref().unwrap().starts_with("/run/netns/"));
-        assert_eq!(spec.linux.resources.pids_limit, Some(2048));
-        assert_eq!(
-            spec.linux.resources.devices,
-            [DeviceRule { allow: false, kind: None, major: None, minor: None, access: devices::Access::ALL }]
-        );
-        let seccomp = spec.linux.seccomp.unwrap();
-        assert_eq!(seccomp.default_action, Action::Errno(libc::ENOSYS as u16));
-        let names: usize = seccomp.rules.iter().map(|rule| rule.syscalls.len()).sum();
-        assert!(names > 300, "{names}");
-        assert!(spec.annotations.iter().any(|(k, v)| k == "io.container.manager" && v == "libpod"));
-    }
-
-    #[test]
-    fn only_namespaced_sysctls_are_accepted_each_with_its_namespace() {
-        let (ipc, net, uts) = (libc::CLONE_NEWIPC as u64, libc::CLONE_NEWNET as u64, libc::CLONE_NEWUTS as u64);
-        for (key, namespace) in [
-            ("kernel.shmmax", ipc),
-            ("kernel.shm_rmid_forced", ipc),
-            ("fs.mqueue.msg_max", ipc),
-            ("net.ipv4.ip_forward", net),
-            ("net.core.somaxconn", net),
-            ("kernel.domainname", uts),
-        ] {
-            assert_eq!(sysctl_namespace(key), Ok(namespace), "{key}");
-        }
-        for key in [
-            "kernel.hostname",
-            "kernel.core_pattern",
-            "fs.lease-break-time",
-            "vm.overcommit_memory",
-            "kernel.shmmax.x",
-            "kernel",
-            "fs.mqueue",
-            "net",
-        ] {
-            assert!(sysctl_namespace(key).is_err(), "{key} was accepted");
-        }
-        for key in ["net.ipv4/../../../sysrq-trigger", "net.ipv4..ip_forward", "net.", "net.ipv4.\0", ".net.x", ""] {
-            let why = sysctl_namespace(key).unwrap_err();
-            assert!(why.contains("is not a sysctl name"), "{key:?}: {why}");
-        }
-    }
-
-    #[test]
-    fn unknown_capabilities_are_skipped_and_named() {
-        let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
-        let spec = parse_config(base.replace("\"CAP_KILL\"", "\"CAP_TEST\"").as_bytes()).unwrap();
-        assert_eq!(spec.process.unknown_capabilities, ["CAP_TEST"]);
-        let bounding = spec.process.capabilities.unwrap().bounding;
-        assert_eq!(bounding.0 & 1 << 5, 0, "CAP_KILL (5) was replaced, not kept");
-        assert_ne!(bounding, CapSet::default(), "the known ones are kept");
-        assert!(parse_config(base.as_bytes()).unwrap().process.unknown_capabilities.is_empty());
-    }
-
-    #[test]
-    fn every_bad_field_is_named_by_its_path() {
-        let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
-        assert!(parse_config(base.as_bytes()).is_ok());
-        for (from, to, expected) in [
-            ("\"RLIMIT_NOFILE\"", "\"RLIMIT_BOGUS\"", "process.rlimits[0].type: unknown rlimit"),
-            ("\"type\": \"pid\"", "\"type\": \"time\"", "time namespaces are not supported"),
-            ("\"cwd\": \"/\"", "\"cwd\": \"relative\"", "process.cwd: must be an absolute path"),
-            ("\"terminal\": true", "\"terminal\": 1", "process.terminal: expected true or false"),
-            ("\"destination\": \"/proc\"", "\"destination\": \"proc\"", "mounts[0].destination"),
-        ] {
-            assert!(base.contains(from), "{from}");
-            let err = parse_config(base.replace(from, to).as_bytes()).err().expect(to);
-            assert!(err.contains(expected), "{to}: {err}");
-        }
-        let err = parse_config(b"{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"r\"}}").err().unwrap();
-        assert!(err.starts_with("process: missing"), "{err}");
-        let apparmor =
-            base.replace("\"noNewPrivileges\": true", "\"noNewPrivileges\": true, \"apparmorProfile\": \"x\"");
-        assert_eq!(
-            parse_config(apparmor.as_bytes()).err().unwrap(),
-            "process.apparmorProfile: AppArmor is not supported"
-        );
-        assert!(parse_config(b"{,}").err().unwrap().starts_with("byte 1:"));
-    }
-
-    #[test]
-    fn the_state_is_the_specs_json() {
-        let annotations = [("a".to_string(), "b\"c".to_string())];
-        let state = State { id: "x", status: "running", pid: 42, bundle: "/b", annotations: &annotations };
-        assert_eq!(
-            state.json(),
-            r#"{"ociVersion":"1.0.2","id":"x","status":"running","pid":42,"bundle":"/b","annotations":{"a":"b\"c"}}"#
-        );
-    }
-
-    #[test]
-    fn unknown_fields_are_ignored() {
-        let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
-        let newer = base.replacen('{', "{\"someFutureField\": {\"x\": [1, 2]},", 1);
-        assert!(parse_config(newer.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn device_rules_and_nodes() {
-        let doc = br#"{"ociVersion": "1.0.2", "root": {"path": "r"}, "process": {"args": ["sh"], "cwd": "/"},
-            "linux": {"resources": {"devices": [{"allow": true, "type": "c", "major": 1, "minor": -1, "access": "rw"}]},
-                      "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}]}}"#;
-        let spec = parse_config(doc).unwrap();
-        assert_eq!(
-            spec.linux.resources.devices[0],
-            DeviceRule {
-                allow: true,
-                kind: Some(devices::DeviceType::Char),
-                major: Some(1),
-                minor: None,
-                access: devices::parse_access("wr").unwrap()
-            }
-        );
-        assert_eq!(spec.linux.devices[0].file_mode, Some(0o666));
-        for bad in [r#""access": "rwx""#, r#""type": "x""#] {
-            let doc = String::from_utf8(doc.to_vec()).unwrap().replacen(r#""access": "rw""#, bad, 1).replacen(
-                r#""type": "c", "major": 1"#,
-                if bad.contains("type") { r#""type": "x", "major": 1"# } else { r#""type": "c", "major": 1"# },
-                1,
-            );
-            assert!(parse_config(doc.as_bytes()).is_err(), "{bad}");
-        }
-        let escape = String::from_utf8(doc.to_vec()).unwrap().replace("/dev/fuse", "/dev/../etc/x");
-        assert!(parse_config(escape.as_bytes()).err().unwrap().contains("must be a path under /dev"));
-    }
-}
+#[path = "spec_tests.rs"]
+mod tests;

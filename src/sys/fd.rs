@@ -194,6 +194,13 @@ pub fn write_file(path: &CStr, contents: &str) -> Result<(), Errno> {
     write_all(fd.raw(), contents.as_bytes())
 }
 
+/// Writes `contents` to the existing file `name` in `dir`, never through a symlink: a cgroup v2
+/// file an OCI bundle names (`unified`), which must be the container cgroup's own.
+pub fn write_file_beneath(dir: &Fd, name: &CStr, contents: &str) -> Result<(), Errno> {
+    let fd = open_at(Dir::Fd(dir), name, libc::O_WRONLY | libc::O_NOCTTY | libc::O_NOFOLLOW, 0)?;
+    write_all(fd.raw(), contents.as_bytes())
+}
+
 /// Creates or replaces a file with `contents` (state records, --stats-json), open/write/close.
 pub fn write_file_new(dir: Dir, path: &CStr, contents: &[u8], mode: u32) -> Result<(), Errno> {
     let fd = open_at(dir, path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW, mode)?;

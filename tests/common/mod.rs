@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod bundle;
 pub mod witness;
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";

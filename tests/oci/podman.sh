@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test-podman`: podman 4.3 as a real client of an OCI runtime. Runs the scenarios an engine
 # needs (run, -it through a real terminal, exec, stop, kill, rm -f, pause, update, --memory,
-# --pids-limit, exit codes) with `podman --runtime PATH`, asserting outputs and exit codes, and
+# --pids-limit, --device-read-bps, --device-write-iops, block I/O stats, exit codes) with `podman --runtime PATH`, asserting outputs and exit codes, and
 # after each one that nothing is left: no container in `podman ps -a`, no cgroup, mount, state
 # file or process that names it.
 #
@@ -187,6 +187,29 @@ capture pm run --rm --cidfile "$cid.8" --pids-limit 5 $image sh -c 'for i in 1 2
 [[ $err == *"can't fork"* ]] && ok "--pids-limit 5: the 6th process cannot fork" \
     || not_ok "--pids-limit 5: the 6th process cannot fork" "got exit $rc, stderr '$err'"
 gone "pids limit" "$(cat "$cid.8" 2>/dev/null)"
+
+# --- block I/O: throttles on a real disk, and the container's own I/O counters (#23) ---------------
+read -r major minor disk < <(awk 'NR > 2 && NF == 4 { print $1, $2, $4; exit }' /proc/partitions)
+capture pm run -d --name oci-blkio --device-read-bps "/dev/$disk:1mb" --device-write-iops "/dev/$disk:77" $image \
+    sleep 600
+[[ $rc == 0 ]] && ok "run --device-read-bps --device-write-iops" \
+    || not_ok "run --device-read-bps --device-write-iops" "got exit $rc, stderr '$err'"
+id=$(container_id oci-blkio || true)
+init=$(pm inspect --format '{{.State.Pid}}' oci-blkio || true)
+# v1 `MAJ:MIN RATE` in its own file; v2 one io.max line per device with every key.
+throttled() { [[ $(cgroup_value "$init" blkio "blkio.throttle.$1_device" io.max 2>&1) =~ ^$major:$minor\ (.*$2=)?$3( |$) ]]; }
+check "--device-read-bps sets the disk's read throttle" throttled read_bps rbps 1048576
+check "--device-write-iops sets the disk's write throttle" throttled write_iops wiops 77
+pm rm -f -t 0 oci-blkio >/dev/null 2>&1 || true
+gone "blkio" "$id"
+# On v1 the counters are the blkio hierarchy's: the container must be in it (and in every other).
+pm run -d --name oci-blkio-stats $image sh -c 'dd if=/dev/zero of=/root/x bs=1M count=8 oflag=direct 2>/dev/null; sleep 600' >/dev/null
+id=$(container_id oci-blkio-stats)
+written() { local io; io=$(pm stats --no-stream --format '{{.BlockIO}}' oci-blkio-stats) && [[ $io != *"/ 0B" ]]; }
+wait_written() { for _ in $(seq 50); do written && return; sleep 0.2; done; false; }
+check "stats counts the container's own block I/O" wait_written
+expect "rm -f" 0 oci-blkio-stats pm rm -f -t 0 oci-blkio-stats
+gone "blkio stats" "$id"
 
 check "podman ps -a is empty at the end" test -z "$(pm_list)"
 oci_done "podman scenarios with $name" $((SECONDS - t0))

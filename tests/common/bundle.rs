@@ -1,0 +1,45 @@
+//! OCI bundles for the tests that drive contain as an engine does: `create --bundle`, then
+//! `start`, `state`, `delete`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use super::{command, contain, scratch, Defer};
+
+/// An OCI bundle in the scratch directory: crun's own example config (tests/fixtures), with the
+/// rootfs `rootfs`, the command `args` and the capabilities `caps` added to its own.
+pub fn oci_bundle(name: &str, rootfs: &Path, args: &[&str], caps: &[&str]) -> PathBuf {
+    let bundle = scratch().join(format!("bundle-{name}"));
+    fs::create_dir_all(&bundle).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crun-config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(fixture).unwrap()).unwrap();
+    config["root"] = serde_json::json!({ "path": rootfs });
+    config["process"]["args"] = serde_json::json!(args);
+    config["process"]["terminal"] = serde_json::json!(false);
+    for set in ["bounding", "effective", "permitted"] {
+        let list = config["process"]["capabilities"][set].as_array_mut().unwrap();
+        list.extend(caps.iter().map(|cap| serde_json::json!(cap)));
+    }
+    fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+    bundle
+}
+
+/// `contain delete --force NAME` when the test ends, passed or failed.
+pub fn deleted_at_the_end(name: &str) -> Defer<impl FnMut() + '_> {
+    Defer(move || {
+        let _ = command(&["delete", "--force", name]).stderr(Stdio::null()).status();
+    })
+}
+
+/// `contain create` of `bundle` as `name`; the file its output went to, and its init's pid. The
+/// created init keeps create's stdout and stderr for its command: a file, not a pipe whose end of
+/// file would wait for the container.
+pub fn create_oci(name: &str, bundle: &Path) -> (PathBuf, i32) {
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), name]).stdout(out()).stderr(out()).status();
+    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    let state: serde_json::Value = serde_json::from_str(&contain(&["state", name]).stdout).unwrap();
+    (said, state["pid"].as_i64().unwrap() as i32)
+}
