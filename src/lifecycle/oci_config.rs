@@ -99,11 +99,14 @@ pub fn console(terminal: bool, size: Option<(u16, u16)>, socket: Option<&str>) -
 }
 
 /// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
-/// could not be read): the spec makes their failure a warning, and the container goes on (or is
-/// deleted all the same).
+/// could not be read): the spec makes a failure of one a warning, and the hooks after it still
+/// run, and the container goes on (or is deleted all the same).
 pub fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
-    let ran = hooks.and_then(|hooks| hooks::run(&hooks, stage, &state.json()));
-    if let Err(err) = ran {
+    let failures = match hooks {
+        Ok(hooks) => hooks::run_each(&hooks, stage, &state.json()),
+        Err(err) => vec![err],
+    };
+    for err in failures {
         crate::log::warning(&err.to_string());
     }
 }
