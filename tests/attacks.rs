@@ -1649,26 +1649,42 @@ fn deleted_at_the_end(name: &str) -> Defer<impl FnMut() + '_> {
     })
 }
 
-/// `oci_bundle` with one startContainer hook, `sh -c SCRIPT`: its path resolves in the container,
-/// to the image's /bin/sh.
-fn bundle_with_start_hook(name: &str, rootfs: &Path, args: &[&str], script: &str) -> PathBuf {
+/// `oci_bundle` with `hooks` as its hooks object.
+fn bundle_with_hooks(name: &str, rootfs: &Path, args: &[&str], hooks: serde_json::Value) -> PathBuf {
     let bundle = oci_bundle(name, rootfs, args, &[]);
     let config = bundle.join("config.json");
     let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
-    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", script] });
-    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
+    spec["hooks"] = hooks;
     fs::write(&config, spec.to_string()).unwrap();
     bundle
 }
 
-/// `contain create` of `bundle` as `name`; the file its output went to, and its init's pid. The
+/// A hook that runs `sh -c SCRIPT`, /bin/sh wherever the stage resolves its path.
+fn sh_hook(script: &str) -> serde_json::Value {
+    serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", script] })
+}
+
+/// `oci_bundle` with one startContainer hook, `sh -c SCRIPT`: its path resolves in the container,
+/// to the image's /bin/sh.
+fn bundle_with_start_hook(name: &str, rootfs: &Path, args: &[&str], script: &str) -> PathBuf {
+    bundle_with_hooks(name, rootfs, args, serde_json::json!({ "startContainer": [sh_hook(script)] }))
+}
+
+/// `contain create` of `bundle` as `name`: its exit code, and the file its output went to. The
 /// created init keeps create's stdout and stderr for its command: a file, not a pipe whose end of
 /// file would wait for the container.
-fn create_oci(name: &str, bundle: &Path) -> (PathBuf, i32) {
+fn try_create_oci(name: &str, bundle: &Path) -> (Option<i32>, PathBuf) {
     let said = scratch().join(format!("{name}.create"));
     let out = || Stdio::from(fs::File::create(&said).unwrap());
     let create = command(&["create", "--bundle", bundle.to_str().unwrap(), name]).stdout(out()).stderr(out()).status();
-    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    (create.unwrap().code(), said)
+}
+
+/// `contain create` of `bundle` as `name`, which must succeed; the file its output went to, and
+/// its init's pid.
+fn create_oci(name: &str, bundle: &Path) -> (PathBuf, i32) {
+    let (code, said) = try_create_oci(name, bundle);
+    assert_eq!(code, Some(0), "{}", fs::read_to_string(&said).unwrap());
     let state: serde_json::Value = serde_json::from_str(&contain(&["state", name]).stdout).unwrap();
     (said, state["pid"].as_i64().unwrap() as i32)
 }
@@ -1858,4 +1874,62 @@ fn a_failing_start_container_hook_stops_the_container() {
     assert_eq!(delete.code, 0, "{}", delete.stderr);
     let _ = fs::remove_dir_all(&bundle);
     let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// The spec: a poststart or poststop hook that fails is a warning, and the hooks after it still
+/// run and the lifecycle goes on (for those two stages only).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_failing_poststart_or_poststop_hook_leaves_the_hooks_after_it_to_run() {
+    let name = root_test("latehookfails");
+    let rootfs = fresh_rootfs(&name);
+    let marker = |stage: &str| scratch().join(format!("{name}-{stage}-ran"));
+    let touch = |stage: &str| sh_hook(&format!("touch {}", marker(stage).display()));
+    let hooks = serde_json::json!({
+        "poststart": [sh_hook("exit 4"), touch("poststart")],
+        "poststop": [sh_hook("exit 5"), touch("poststop")],
+    });
+    let bundle = bundle_with_hooks(&name, &rootfs, &["true"], hooks);
+    let _delete = deleted_at_the_end(&name);
+    let (_, init) = create_oci(&name, &bundle);
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert!(start.stderr.contains("poststart hook /bin/sh: exited with status 4"), "{}", start.stderr);
+    assert!(marker("poststart").exists(), "the poststart hook after the failing one did not run: {}", start.stderr);
+    wait_for("the container to stop", Duration::from_secs(10), || (!process_alive(init)).then_some(()));
+    let delete = contain(&["delete", &name]);
+    assert_eq!(delete.code, 0, "{}", delete.stderr);
+    assert!(delete.stderr.contains("poststop hook /bin/sh: exited with status 5"), "{}", delete.stderr);
+    assert!(marker("poststop").exists(), "the poststop hook after the failing one did not run: {}", delete.stderr);
+    let state = contain(&["state", &name]);
+    assert!(state.stderr.contains("does not exist"), "delete left the container: {}", state.stdout);
+    for stage in ["poststart", "poststop"] {
+        let _ = fs::remove_file(marker(stage));
+    }
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// The spec: a prestart, createRuntime or createContainer hook that fails stops the container:
+/// `create` fails, the hooks after it do not run, and nothing is left.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_failing_create_hook_stops_the_container() {
+    for stage in ["prestart", "createRuntime", "createContainer"] {
+        let name = root_test(&format!("hookfails-{}", stage.to_lowercase()));
+        let rootfs = fresh_rootfs(&name);
+        let marker = scratch().join(format!("{name}-ran"));
+        let hooks = serde_json::json!({ stage: [sh_hook("exit 3"), sh_hook(&format!("touch {}", marker.display()))] });
+        let bundle = bundle_with_hooks(&name, &rootfs, &["sleep", "60"], hooks);
+        let _delete = deleted_at_the_end(&name);
+        let (code, said) = try_create_oci(&name, &bundle);
+        let said = fs::read_to_string(said).unwrap();
+        assert_ne!(code, Some(0), "{stage}: {said}");
+        assert!(said.contains(&format!("{stage} hook /bin/sh: exited with status 3")), "{stage}: {said}");
+        assert!(!marker.exists(), "{stage}: the hook after the failing one ran");
+        let state = contain(&["state", &name]);
+        assert!(state.stderr.contains("does not exist"), "{stage}: create left the container: {}", state.stdout);
+        let _ = fs::remove_dir_all(&bundle);
+        let _ = fs::remove_dir_all(&rootfs);
+    }
 }
