@@ -70,13 +70,15 @@ pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -
     })
 }
 
-/// An OCI process's rlimits, umask and OOM score, as its bundle gives them.
-pub fn process_limits(process: &spec::Process) -> ProcessLimits {
+/// An OCI process's rlimits, umask and OOM score, as its bundle gives them, and the bundle's
+/// `linux.personality`, which every process of the container gets.
+pub fn process_limits(process: &spec::Process, personality: Option<u64>) -> ProcessLimits {
     ProcessLimits {
         rlimits: process.rlimits.clone(),
         umask: process.umask,
         oom_score_adj: process.oom_score_adj,
         preserve_fds: 0,
+        personality,
     }
 }
 

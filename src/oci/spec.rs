@@ -13,6 +13,7 @@ use crate::policy::caps::{self, Cap, CapSet};
 use crate::policy::devices::{self, DeviceRule};
 use crate::policy::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
 use crate::policy::syscalls::Arch;
+use crate::sys;
 
 /// The runtime spec version we implement (what `state` reports).
 pub const OCI_VERSION: &str = "1.0.2";
@@ -121,6 +122,8 @@ pub struct Linux {
     pub mount_label: Option<String>,
     /// Names in the seccomp section no architecture of ours has (for `--debug`).
     pub seccomp_unknown: Vec<String>,
+    /// `personality.domain`: the execution domain (PER_LINUX or PER_LINUX32) the command runs in.
+    pub personality: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -431,7 +434,23 @@ fn parse_linux(linux: &Field) -> Result<Linux, String> {
         seccomp,
         seccomp_unknown,
         mount_label: linux.get("mountLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        personality: linux.get("personality")?.opt(parse_personality)?,
     })
+}
+
+/// `linux.personality`: LINUX or LINUX32, as runc and crun take it; the spec defines no `flags`
+/// yet, so any is refused rather than dropped.
+fn parse_personality(personality: &Field) -> Result<u64, String> {
+    let flags = personality.get("flags")?;
+    if !flags.strings()?.is_empty() {
+        return Err(flags.error("no personality flag is supported"));
+    }
+    let domain = personality.get("domain")?;
+    match domain.str()? {
+        "LINUX" => Ok(sys::PER_LINUX),
+        "LINUX32" => Ok(sys::PER_LINUX32),
+        other => Err(domain.error(format!("unknown execution domain {other:?} (LINUX or LINUX32)"))),
+    }
 }
 
 /// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too).
@@ -736,6 +755,22 @@ mod tests {
             state.json(),
             r#"{"ociVersion":"1.0.2","id":"x","status":"running","pid":42,"bundle":"/b","annotations":{"a":"b\"c"}}"#
         );
+    }
+
+    #[test]
+    fn personality_is_linux_or_linux32_without_flags() {
+        let with = |personality: &str| {
+            let doc = format!(
+                r#"{{"ociVersion": "1.1.0", "root": {{"path": "r"}}, "process": {{"args": ["sh"], "cwd": "/"}},
+                    "linux": {{"personality": {personality}}}}}"#
+            );
+            parse_config(doc.as_bytes()).map(|spec| spec.linux.personality)
+        };
+        assert_eq!(with(r#"{"domain": "LINUX32"}"#), Ok(Some(sys::PER_LINUX32)));
+        assert_eq!(with(r#"{"domain": "LINUX", "flags": []}"#), Ok(Some(sys::PER_LINUX)));
+        assert!(with(r#"{"domain": "SVR4"}"#).unwrap_err().contains("linux.personality.domain: unknown"));
+        let flags = with(r#"{"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}"#).unwrap_err();
+        assert!(flags.contains("linux.personality.flags: no personality flag is supported"), "{flags}");
     }
 
     #[test]
