@@ -24,6 +24,9 @@ pub struct Limits {
     pub cpu_shares: Option<u64>,
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
+    /// cgroup v1 only (v2 has no real-time group budget): microseconds per period, or `UNLIMITED`.
+    pub cpu_rt_runtime_us: Option<u64>,
+    pub cpu_rt_period_us: Option<u64>,
     /// Or `UNLIMITED`.
     pub pids: Option<u64>,
 }
@@ -47,6 +50,8 @@ impl Limits {
             cpu_shares: resources.cpu_shares,
             cpuset_cpus: resources.cpuset_cpus.clone(),
             cpuset_mems: resources.cpuset_mems.clone(),
+            cpu_rt_runtime_us: signed(resources.cpu_realtime_runtime),
+            cpu_rt_period_us: resources.cpu_realtime_period,
             pids: resources.pids_limit.map(|n| if n <= 0 { UNLIMITED } else { n as u64 }),
         }
     }
@@ -57,6 +62,8 @@ impl Limits {
             (self.memory_swappiness.is_some(), "linux.resources.memory.swappiness"),
             (self.disable_oom_killer, "linux.resources.memory.disableOOMKiller"),
             (self.kernel_tcp.is_some(), "linux.resources.memory.kernelTCP"),
+            (self.cpu_rt_runtime_us.is_some(), "linux.resources.cpu.realtimeRuntime"),
+            (self.cpu_rt_period_us.is_some(), "linux.resources.cpu.realtimePeriod"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -180,6 +187,13 @@ pub fn limit_writes(version: Version, limits: &Limits) -> Vec<LimitWrite> {
             if let Some(shares) = limits.cpu_shares {
                 writes.push(write("cpu", "cpu.shares", shares.to_string()));
             }
+            // The period first: the kernel checks the runtime against it (as runc writes them).
+            if let Some(period) = limits.cpu_rt_period_us {
+                writes.push(write("cpu", "cpu.rt_period_us", period.to_string()));
+            }
+            if let Some(runtime) = limits.cpu_rt_runtime_us {
+                writes.push(write("cpu", "cpu.rt_runtime_us", v(runtime)));
+            }
             for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
                 if let Some(set) = set {
                     writes.push(write("cpuset", file, set.clone()));
@@ -279,6 +293,19 @@ mod tests {
                 ("pids", "pids.max", "64"),
             ]
         );
+    }
+
+    #[test]
+    fn v1_writes_the_real_time_period_before_the_runtime_and_v2_has_neither() {
+        let limits =
+            Limits { cpu_rt_runtime_us: Some(UNLIMITED), cpu_rt_period_us: Some(500_000), ..Limits::default() };
+        assert_eq!(
+            files(&limit_writes(Version::V1, &limits)),
+            [("cpu", "cpu.rt_period_us", "500000"), ("cpu", "cpu.rt_runtime_us", "-1")]
+        );
+        assert_eq!(limits.v1_only(), Some("linux.resources.cpu.realtimeRuntime"));
+        let period_only = Limits { cpu_rt_period_us: Some(500_000), ..Limits::default() };
+        assert_eq!(period_only.v1_only(), Some("linux.resources.cpu.realtimePeriod"));
     }
 
     #[test]

@@ -156,6 +156,9 @@ pub struct Resources {
     pub cpu_period: Option<u64>,
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
+    /// cgroup v1 only: the real-time scheduling budget, microseconds per period (-1: no limit).
+    pub cpu_realtime_runtime: Option<i64>,
+    pub cpu_realtime_period: Option<u64>,
     pub pids_limit: Option<i64>,
     /// `linux.resources.devices`: type absent is `a`, -1 or absent numbers any, access absent `rwm`.
     pub devices: Vec<DeviceRule>,
@@ -555,6 +558,8 @@ fn parse_resources(resources: &Field) -> Result<Resources, String> {
         cpu_period: cpu.get("period")?.opt(Field::u64)?,
         cpuset_cpus: string(cpu.get("cpus")?)?.filter(|s| !s.is_empty()),
         cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
+        cpu_realtime_runtime: cpu.get("realtimeRuntime")?.opt(Field::i64)?,
+        cpu_realtime_period: cpu.get("realtimePeriod")?.opt(Field::u64)?,
         pids_limit: pids.get("limit")?.opt(Field::i64)?,
         devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
     })
