@@ -1649,13 +1649,18 @@ fn deleted_at_the_end(name: &str) -> Defer<impl FnMut() + '_> {
     })
 }
 
+/// Changes `bundle`'s config.json by `edit`.
+fn edit_config(bundle: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    edit(&mut spec);
+    fs::write(&config, spec.to_string()).unwrap();
+}
+
 /// `oci_bundle` with `hooks` as its hooks object.
 fn bundle_with_hooks(name: &str, rootfs: &Path, args: &[&str], hooks: serde_json::Value) -> PathBuf {
     let bundle = oci_bundle(name, rootfs, args, &[]);
-    let config = bundle.join("config.json");
-    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
-    spec["hooks"] = hooks;
-    fs::write(&config, spec.to_string()).unwrap();
+    edit_config(&bundle, |spec| spec["hooks"] = hooks);
     bundle
 }
 
@@ -1932,4 +1937,63 @@ fn a_failing_create_hook_stops_the_container() {
         let _ = fs::remove_dir_all(&bundle);
         let _ = fs::remove_dir_all(&rootfs);
     }
+}
+
+/// `linux.personality` LINUX32: the container's command, and a process exec'd into it, run in the
+/// 32-bit execution domain (`uname -m` says i686 on x86_64).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_personality_reaches_the_command_and_its_execs() {
+    let machine_32 = match std::env::consts::ARCH {
+        "x86_64" => "i686",
+        "aarch64" => "armv8l",
+        other => panic!("no 32-bit machine name known for {other}"),
+    };
+    let name = root_test("personality");
+    let rootfs = fresh_rootfs(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["sleep", "60"], &[]);
+    edit_config(&bundle, |spec| spec["linux"]["personality"] = serde_json::json!({ "domain": "LINUX32" }));
+    let _delete = deleted_at_the_end(&name);
+    let (_, init) = create_oci(&name, &bundle);
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    // personality(2) values are hexadecimal in /proc: PER_LINUX32 is 8.
+    let persona = fs::read_to_string(format!("/proc/{init}/personality")).unwrap();
+    assert_eq!(persona.trim(), "00000008", "the command's personality");
+    let exec = contain(&["exec", &name, "--", "uname", "-m"]);
+    assert_eq!((exec.code, exec.stdout.trim()), (0, machine_32), "{}", exec.stderr);
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// `linux.resources.cpu.realtimePeriod` and `realtimeRuntime`: v1's cpu.rt_period_us and
+/// cpu.rt_runtime_us where the host has them; otherwise `create` fails naming the field (v2) or
+/// the file.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_real_time_cpu_budget_is_written_or_refused_by_name() {
+    let name = root_test("realtime");
+    let rootfs = fresh_rootfs(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["sleep", "60"], &[]);
+    let (period, runtime) = (500_000, 10_000);
+    edit_config(&bundle, |spec| {
+        spec["linux"]["resources"]["cpu"] = serde_json::json!({ "realtimePeriod": period, "realtimeRuntime": runtime })
+    });
+    let _delete = deleted_at_the_end(&name);
+    let (code, said) = try_create_oci(&name, &bundle);
+    let said = fs::read_to_string(said).unwrap();
+    let file = |v1: &str| cgroup_file(&name, "cpu", v1, v1);
+    if cgroup_v2() {
+        assert_ne!(code, Some(0), "{said}");
+        assert!(said.contains("linux.resources.cpu.realtimeRuntime"), "{said}");
+    } else if Path::new(CGROUP_ROOT).join("cpu/cpu.rt_runtime_us").exists() {
+        assert_eq!(code, Some(0), "{said}");
+        assert_eq!(fs::read_to_string(file("cpu.rt_period_us")).unwrap().trim(), period.to_string());
+        assert_eq!(fs::read_to_string(file("cpu.rt_runtime_us")).unwrap().trim(), runtime.to_string());
+    } else {
+        assert_ne!(code, Some(0), "{said}");
+        assert!(said.contains("cpu.rt_period_us"), "{said}");
+    }
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
 }
