@@ -220,6 +220,10 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
     let linux = config.get("linux")?;
     unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
     unsupported(&linux.get("intelRdt")?, "Intel RDT is not supported")?;
+    unsupported(&linux.get("timeOffsets")?, "time namespaces are not supported")?;
+    for platform in ["solaris", "windows", "vm", "zos"] {
+        unsupported(&config.get(platform)?, "another platform's section: contain runs Linux containers")?;
+    }
     // Built before it is returned: temporaries of a tail expression would outlive `document`.
     let spec = Spec {
         root: Root { path: root.get("path")?.str()?.to_string(), readonly: flag(&root.get("readonly")?)? },
@@ -248,7 +252,16 @@ fn unsupported(field: &Field, why: &str) -> Result<(), String> {
         None => Ok(()),
         Some(Value::String(s)) if s.is_empty() => Ok(()),
         Some(Value::Object(members)) if members.is_empty() => Ok(()),
+        Some(Value::Array(items)) if items.is_empty() => Ok(()),
         Some(_) => Err(field.error(why)),
+    }
+}
+
+/// A flag we honour only one way: an error if it is set to the other.
+fn only(field: &Field, honoured: bool, why: &str) -> Result<(), String> {
+    match field.opt(Field::bool)? {
+        Some(value) if value != honoured => Err(field.error(why)),
+        _ => Ok(()),
     }
 }
 
@@ -262,6 +275,10 @@ fn strings_map(field: &Field) -> Result<Vec<(String, String)>, String> {
 
 fn parse_process(process: &Field) -> Result<Process, String> {
     let user = process.get("user")?;
+    unsupported(&process.get("scheduler")?, "scheduling policies (sched_setattr) are not supported")?;
+    unsupported(&process.get("ioPriority")?, "I/O priorities (ioprio_set) are not supported")?;
+    unsupported(&process.get("commandLine")?, "a Windows field: contain runs Linux containers")?;
+    unsupported(&user.get("username")?, "a Windows field: contain runs Linux containers")?;
     let args = process.get("args")?.strings()?;
     if args.is_empty() {
         return Err(process.get("args")?.error("must name a program"));
@@ -363,6 +380,9 @@ fn parse_mount(mount: &Field) -> Result<Mount, String> {
     let destination = mount.get("destination")?.str()?.to_string();
     if !destination.starts_with('/') {
         return Err(mount.get("destination")?.error("must be an absolute path in the container"));
+    }
+    for mapping in ["uidMappings", "gidMappings"] {
+        unsupported(&mount.get(mapping)?, "idmapped mounts are not supported")?;
     }
     Ok(Mount {
         destination,
@@ -532,6 +552,11 @@ pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
 
 fn parse_resources(resources: &Field) -> Result<Resources, String> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
+    // Memory cgroups are always hierarchical since Linux 5.11, which refuses use_hierarchy 0.
+    only(&memory.get("useHierarchy")?, true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
+    only(&memory.get("checkBeforeUpdate")?, false, "not supported: update does not compare a limit with the usage")?;
+    unsupported(&cpu.get("burst")?, "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
+    unsupported(&cpu.get("idle")?, "not supported (cpu.idle)")?;
     for unsupported_controller in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
         let field = resources.get(unsupported_controller)?;
         let empty = match field.value() {
@@ -623,6 +648,7 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
         }
     }
     unsupported(&seccomp.get("listenerPath")?, "seccomp notification (listenerPath) is not supported")?;
+    unsupported(&seccomp.get("listenerMetadata")?, "seccomp notification (listenerPath) is not supported")?;
     let flags = seccomp.get("flags")?.strings()?;
     if let Some(flag) = flags.iter().find(|f| f.as_str() != "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
         return Err(seccomp.get("flags")?.error(format!("{flag} is not supported")));
