@@ -805,6 +805,48 @@ mod tests {
     }
 
     #[test]
+    fn spec_fields_contain_cannot_honour_are_errors_naming_them() {
+        let refused = [
+            (r#""process": {"args": ["sh"], "cwd": "/", "scheduler": {"policy": "SCHED_FIFO"}}"#, "process.scheduler"),
+            (
+                r#""process": {"args": ["sh"], "cwd": "/", "ioPriority": {"class": "IOPRIO_CLASS_RT"}}"#,
+                "process.ioPriority",
+            ),
+            (r#""process": {"args": ["sh"], "cwd": "/", "commandLine": "sh"}"#, "process.commandLine"),
+            (r#""process": {"args": ["sh"], "cwd": "/", "user": {"username": "x"}}"#, "process.user.username"),
+            (
+                r#""mounts": [{"destination": "/m", "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}]"#,
+                "mounts[0].uidMappings",
+            ),
+            (r#""linux": {"timeOffsets": {"monotonic": {"secs": 1}}}"#, "linux.timeOffsets"),
+            (
+                r#""linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "x"}}"#,
+                "linux.seccomp.listenerMetadata",
+            ),
+            (r#""linux": {"resources": {"memory": {"useHierarchy": false}}}"#, "linux.resources.memory.useHierarchy"),
+            (
+                r#""linux": {"resources": {"memory": {"checkBeforeUpdate": true}}}"#,
+                "linux.resources.memory.checkBeforeUpdate",
+            ),
+            (r#""linux": {"resources": {"cpu": {"burst": 1000}}}"#, "linux.resources.cpu.burst"),
+            (r#""linux": {"resources": {"cpu": {"idle": 1}}}"#, "linux.resources.cpu.idle"),
+            (r#""windows": {"layerFolders": ["c:"]}"#, "windows"),
+            (r#""vm": {"kernel": {"path": "/k"}}"#, "vm"),
+        ];
+        for (fragment, path) in refused {
+            let process =
+                if fragment.starts_with(r#""process""#) { "" } else { r#""process": {"args": ["sh"], "cwd": "/"},"# };
+            let doc = format!(r#"{{"ociVersion": "1.1.0", "root": {{"path": "r"}}, {process} {fragment}}}"#);
+            let err = parse_config(doc.as_bytes()).err().unwrap_or_else(|| panic!("{path} was accepted"));
+            assert!(err.starts_with(&format!("{path}: ")), "{path}: {err}");
+        }
+        let honoured = r#"{"ociVersion": "1.1.0", "root": {"path": "r"}, "process": {"args": ["sh"], "cwd": "/"},
+            "mounts": [{"destination": "/m", "uidMappings": []}],
+            "linux": {"resources": {"memory": {"useHierarchy": true, "checkBeforeUpdate": false}}}}"#;
+        assert!(parse_config(honoured.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn unknown_fields_are_ignored() {
         let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
         let newer = base.replacen('{', "{\"someFutureField\": {\"x\": [1, 2]},", 1);
