@@ -1997,3 +1997,38 @@ fn an_oci_real_time_cpu_budget_is_written_or_refused_by_name() {
     let _ = fs::remove_dir_all(&bundle);
     let _ = fs::remove_dir_all(&rootfs);
 }
+
+/// A field of the spec contain does not honour fails `create` with its name, and nothing is left:
+/// a container is never started without what its bundle asked for.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_field_contain_cannot_honour_fails_create_naming_it() {
+    let refused: [(&str, fn(&mut serde_json::Value)); 5] = [
+        ("process.scheduler", |spec| {
+            spec["process"]["scheduler"] = serde_json::json!({ "policy": "SCHED_FIFO", "priority": 1 })
+        }),
+        ("mounts[0].uidMappings", |spec| {
+            spec["mounts"][0]["uidMappings"] = serde_json::json!([{ "containerID": 0, "hostID": 1000, "size": 1 }])
+        }),
+        ("linux.resources.cpu.burst", |spec| spec["linux"]["resources"]["cpu"] = serde_json::json!({ "burst": 1000 })),
+        ("linux.timeOffsets", |spec| spec["linux"]["timeOffsets"] = serde_json::json!({ "monotonic": { "secs": 10 } })),
+        ("linux.personality.flags", |spec| {
+            spec["linux"]["personality"] = serde_json::json!({ "domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"] })
+        }),
+    ];
+    for (field, edit) in refused {
+        let name = root_test("refused");
+        let rootfs = fresh_rootfs(&name);
+        let bundle = oci_bundle(&name, &rootfs, &["true"], &[]);
+        edit_config(&bundle, edit);
+        let _delete = deleted_at_the_end(&name);
+        let (code, said) = try_create_oci(&name, &bundle);
+        let said = fs::read_to_string(said).unwrap();
+        assert_ne!(code, Some(0), "{field} was accepted: {said}");
+        assert!(said.contains(&format!("{field}: ")), "{field}: {said}");
+        let state = contain(&["state", &name]);
+        assert!(state.stderr.contains("does not exist"), "{field}: create left the container: {}", state.stdout);
+        let _ = fs::remove_dir_all(&bundle);
+        let _ = fs::remove_dir_all(&rootfs);
+    }
+}
