@@ -4,9 +4,10 @@
 //!
 //! The rule, from the issue that brought OCI: an unknown field is ignored (newer specs add fields),
 //! a field we understand but cannot honour is an error naming it (AppArmor, Intel RDT, time
-//! namespaces, SELinux labels on a host with SELinux), never silently skipped. Where an engine and
-//! the spec disagree, the engine wins (README, OCI runtime): unknown capability names are skipped,
-//! as runc and crun skip them.
+//! namespaces, SELinux labels on a host with SELinux), never silently skipped. Every field of
+//! runtime-spec v1.1.0 is one or the other: the README's table lists each (tests/oci_fields.rs).
+//! Where an engine and the spec disagree, the engine wins (README, OCI runtime): unknown
+//! capability names are skipped, as runc and crun skip them.
 
 use crate::json::{self, Field, Value};
 use crate::policy::caps::{self, Cap, CapSet};
