@@ -12,7 +12,7 @@ PID 1 reaps nothing) and disturbing the next files; so are the cgroups the tests
 A file is clean when its binary exits 0 within the timeout and prints a plan matching its test points,
 none of them `not ok`, and no `error`. Totals count `ok` without skips, as the target does. Some files
 print no test point at all (`1..0`) and report a failure as a YAML diagnostic block of their own, with
-an `error` key, that follows no test point: those are counted as errors, and fail the target.
+an `error` key, before any test point: those are counted as errors, and fail the target.
 """
 import ctypes
 import glob
@@ -37,7 +37,7 @@ class Result:
     def __init__(self, name):
         self.name = name
         self.ok = self.not_ok = self.skip = self.todo = 0
-        self.errors = []  # the `error` of each YAML block that follows no test point
+        self.errors = []  # the `error` of each YAML block before any test point
         self.plan = None
         self.exit = None  # exit status, or -signal
         self.timed_out = False
@@ -83,13 +83,14 @@ def block_error(block):
 
 
 def parse_tap(text, result):
-    """Top-level TAP only: the nested output of runtimetest is quoted inside YAML blocks. A block that
-    follows a test point is that point's diagnostic; one that follows none is the file's own."""
-    block, after_point = None, False
+    """Top-level TAP only: the nested output of runtimetest is quoted inside YAML blocks. A block after
+    a test point is a diagnostic of that point (whose description may go on over lines of its own); one
+    before any test point is the file's own."""
+    block, seen_point = None, False
     for line in text.splitlines():
         if block is not None:
             if line.strip() == "...":
-                error = None if after_point else block_error(block)
+                error = None if seen_point else block_error(block)
                 if error is not None:
                     result.errors.append(str(error).splitlines()[0])
                 block = None
@@ -99,10 +100,9 @@ def parse_tap(text, result):
         if line.strip() == "---":
             block = []
             continue
-        after_point = False
         m = re.match(r"(not ok|ok)\b(.*)", line)
         if m:
-            after_point = True
+            seen_point = True
             directive = re.search(r"#\s*(skip|todo)\b", m.group(2), re.IGNORECASE)
             kind = directive.group(1).lower() if directive else None
             if kind == "skip":
@@ -353,7 +353,7 @@ def main():
     lines += [f"not compared, the file's own fault: {name}: {why}" for name, why in SUITE_FAULTS.items()]
     errors = [f"{c.name}: {e}" for c, _ in compared for e in c.errors]
     if errors:
-        lines.append(f"errors of {names[0]} (YAML `error` lines that follow no test point):")
+        lines.append(f"errors of {names[0]} (YAML `error` lines before any test point):")
         lines += ["  " + e for e in errors]
     cc, rc = totals([c for c, _ in compared]), totals([r for _, r in compared])
     checks = [("ok", cc["ok"], ">=", rc["ok"], cc["ok"] >= rc["ok"]),
