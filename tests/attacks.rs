@@ -2003,7 +2003,8 @@ fn an_oci_real_time_cpu_budget_is_written_or_refused_by_name() {
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn an_oci_field_contain_cannot_honour_fails_create_naming_it() {
-    let refused: [(&str, fn(&mut serde_json::Value)); 5] = [
+    type Edit = fn(&mut serde_json::Value);
+    let refused: [(&str, Edit); 5] = [
         ("process.scheduler", |spec| {
             spec["process"]["scheduler"] = serde_json::json!({ "policy": "SCHED_FIFO", "priority": 1 })
         }),
