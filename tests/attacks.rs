@@ -1625,16 +1625,30 @@ fn an_engines_exec_is_never_the_host_binary_where_a_ptracing_container_can_see_i
     });
 }
 
+/// Changes `bundle`'s config.json by `edit`.
+fn edit_config(bundle: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    edit(&mut spec);
+    fs::write(&config, spec.to_string()).unwrap();
+}
+
+/// `oci_bundle` with `hooks` as its hooks object.
+fn bundle_with_hooks(name: &str, rootfs: &Path, args: &[&str], hooks: serde_json::Value) -> PathBuf {
+    let bundle = oci_bundle(name, rootfs, args, &[]);
+    edit_config(&bundle, |spec| spec["hooks"] = hooks);
+    bundle
+}
+
+/// A hook that runs `sh -c SCRIPT`, /bin/sh wherever the stage resolves its path.
+fn sh_hook(script: &str) -> serde_json::Value {
+    serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", script] })
+}
+
 /// `oci_bundle` with one startContainer hook, `sh -c SCRIPT`: its path resolves in the container,
 /// to the image's /bin/sh.
 fn bundle_with_start_hook(name: &str, rootfs: &Path, args: &[&str], script: &str) -> PathBuf {
-    let bundle = oci_bundle(name, rootfs, args, &[]);
-    let config = bundle.join("config.json");
-    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
-    let hook = serde_json::json!({ "path": "/bin/sh", "args": ["sh", "-c", script] });
-    spec["hooks"] = serde_json::json!({ "startContainer": [hook] });
-    fs::write(&config, spec.to_string()).unwrap();
-    bundle
+    bundle_with_hooks(name, rootfs, args, serde_json::json!({ "startContainer": [sh_hook(script)] }))
 }
 
 #[test]
@@ -1822,4 +1836,157 @@ fn a_failing_start_container_hook_stops_the_container() {
     assert_eq!(delete.code, 0, "{}", delete.stderr);
     let _ = fs::remove_dir_all(&bundle);
     let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// The spec: a poststart or poststop hook that fails is a warning, and the hooks after it still
+/// run and the lifecycle goes on (for those two stages only).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_failing_poststart_or_poststop_hook_leaves_the_hooks_after_it_to_run() {
+    let name = root_test("latehookfails");
+    let rootfs = fresh_rootfs(&name);
+    let marker = |stage: &str| scratch().join(format!("{name}-{stage}-ran"));
+    let touch = |stage: &str| sh_hook(&format!("touch {}", marker(stage).display()));
+    let hooks = serde_json::json!({
+        "poststart": [sh_hook("exit 4"), touch("poststart")],
+        "poststop": [sh_hook("exit 5"), touch("poststop")],
+    });
+    let bundle = bundle_with_hooks(&name, &rootfs, &["true"], hooks);
+    let _delete = deleted_at_the_end(&name);
+    let (_, init) = create_oci(&name, &bundle);
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert!(start.stderr.contains("poststart hook /bin/sh: exited with status 4"), "{}", start.stderr);
+    assert!(marker("poststart").exists(), "the poststart hook after the failing one did not run: {}", start.stderr);
+    wait_for("the container to stop", Duration::from_secs(10), || (!process_alive(init)).then_some(()));
+    let delete = contain(&["delete", &name]);
+    assert_eq!(delete.code, 0, "{}", delete.stderr);
+    assert!(delete.stderr.contains("poststop hook /bin/sh: exited with status 5"), "{}", delete.stderr);
+    assert!(marker("poststop").exists(), "the poststop hook after the failing one did not run: {}", delete.stderr);
+    let state = contain(&["state", &name]);
+    assert!(state.stderr.contains("does not exist"), "delete left the container: {}", state.stdout);
+    for stage in ["poststart", "poststop"] {
+        let _ = fs::remove_file(marker(stage));
+    }
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// The spec: a prestart, createRuntime or createContainer hook that fails stops the container:
+/// `create` fails, the hooks after it do not run, and nothing is left.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_failing_create_hook_stops_the_container() {
+    for stage in ["prestart", "createRuntime", "createContainer"] {
+        let name = root_test(&format!("hookfails-{}", stage.to_lowercase()));
+        let rootfs = fresh_rootfs(&name);
+        let marker = scratch().join(format!("{name}-ran"));
+        let hooks = serde_json::json!({ stage: [sh_hook("exit 3"), sh_hook(&format!("touch {}", marker.display()))] });
+        let bundle = bundle_with_hooks(&name, &rootfs, &["sleep", "60"], hooks);
+        let _delete = deleted_at_the_end(&name);
+        let (code, said) = try_create_oci(&name, &bundle);
+        let said = fs::read_to_string(said).unwrap();
+        assert_ne!(code, Some(0), "{stage}: {said}");
+        assert!(said.contains(&format!("{stage} hook /bin/sh: exited with status 3")), "{stage}: {said}");
+        assert!(!marker.exists(), "{stage}: the hook after the failing one ran");
+        let state = contain(&["state", &name]);
+        assert!(state.stderr.contains("does not exist"), "{stage}: create left the container: {}", state.stdout);
+        let _ = fs::remove_dir_all(&bundle);
+        let _ = fs::remove_dir_all(&rootfs);
+    }
+}
+
+/// `linux.personality` LINUX32: the container's command, and a process exec'd into it, run in the
+/// 32-bit execution domain (`uname -m` says i686 on x86_64).
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_personality_reaches_the_command_and_its_execs() {
+    let machine_32 = match std::env::consts::ARCH {
+        "x86_64" => "i686",
+        "aarch64" => "armv8l",
+        other => panic!("no 32-bit machine name known for {other}"),
+    };
+    let name = root_test("personality");
+    let rootfs = fresh_rootfs(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["sleep", "60"], &[]);
+    edit_config(&bundle, |spec| spec["linux"]["personality"] = serde_json::json!({ "domain": "LINUX32" }));
+    let _delete = deleted_at_the_end(&name);
+    let (_, init) = create_oci(&name, &bundle);
+    let start = contain(&["start", &name]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    // personality(2) values are hexadecimal in /proc: PER_LINUX32 is 8.
+    let persona = fs::read_to_string(format!("/proc/{init}/personality")).unwrap();
+    assert_eq!(persona.trim(), "00000008", "the command's personality");
+    let exec = contain(&["exec", &name, "--", "uname", "-m"]);
+    assert_eq!((exec.code, exec.stdout.trim()), (0, machine_32), "{}", exec.stderr);
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// `linux.resources.cpu.realtimePeriod` and `realtimeRuntime`: v1's cpu.rt_period_us and
+/// cpu.rt_runtime_us where the host has them; otherwise `create` fails naming the field (v2) or
+/// the file.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_real_time_cpu_budget_is_written_or_refused_by_name() {
+    let name = root_test("realtime");
+    let rootfs = fresh_rootfs(&name);
+    let bundle = oci_bundle(&name, &rootfs, &["sleep", "60"], &[]);
+    let (period, runtime) = (500_000, 10_000);
+    edit_config(&bundle, |spec| {
+        spec["linux"]["resources"]["cpu"] = serde_json::json!({ "realtimePeriod": period, "realtimeRuntime": runtime })
+    });
+    let _delete = deleted_at_the_end(&name);
+    let (code, said) = try_create_oci(&name, &bundle);
+    let said = fs::read_to_string(said).unwrap();
+    let file = |v1: &str| cgroup_file(&name, "cpu", v1, v1);
+    if cgroup_v2() {
+        assert_ne!(code, Some(0), "{said}");
+        assert!(said.contains("linux.resources.cpu.realtimeRuntime"), "{said}");
+    } else if Path::new(CGROUP_ROOT).join("cpu/cpu.rt_runtime_us").exists() {
+        assert_eq!(code, Some(0), "{said}");
+        assert_eq!(fs::read_to_string(file("cpu.rt_period_us")).unwrap().trim(), period.to_string());
+        assert_eq!(fs::read_to_string(file("cpu.rt_runtime_us")).unwrap().trim(), runtime.to_string());
+    } else {
+        assert_ne!(code, Some(0), "{said}");
+        assert!(said.contains("cpu.rt_period_us"), "{said}");
+    }
+    let _ = fs::remove_dir_all(&bundle);
+    let _ = fs::remove_dir_all(&rootfs);
+}
+
+/// A field of the spec contain does not honour fails `create` with its name, and nothing is left:
+/// a container is never started without what its bundle asked for.
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_field_contain_cannot_honour_fails_create_naming_it() {
+    type Edit = fn(&mut serde_json::Value);
+    let refused: [(&str, Edit); 5] = [
+        ("process.scheduler", |spec| {
+            spec["process"]["scheduler"] = serde_json::json!({ "policy": "SCHED_FIFO", "priority": 1 })
+        }),
+        ("mounts[0].uidMappings", |spec| {
+            spec["mounts"][0]["uidMappings"] = serde_json::json!([{ "containerID": 0, "hostID": 1000, "size": 1 }])
+        }),
+        ("linux.resources.cpu.burst", |spec| spec["linux"]["resources"]["cpu"] = serde_json::json!({ "burst": 1000 })),
+        ("linux.timeOffsets", |spec| spec["linux"]["timeOffsets"] = serde_json::json!({ "monotonic": { "secs": 10 } })),
+        ("linux.personality.flags", |spec| {
+            spec["linux"]["personality"] = serde_json::json!({ "domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"] })
+        }),
+    ];
+    for (field, edit) in refused {
+        let name = root_test("refused");
+        let rootfs = fresh_rootfs(&name);
+        let bundle = oci_bundle(&name, &rootfs, &["true"], &[]);
+        edit_config(&bundle, edit);
+        let _delete = deleted_at_the_end(&name);
+        let (code, said) = try_create_oci(&name, &bundle);
+        let said = fs::read_to_string(said).unwrap();
+        assert_ne!(code, Some(0), "{field} was accepted: {said}");
+        assert!(said.contains(&format!("{field}: ")), "{field}: {said}");
+        let state = contain(&["state", &name]);
+        assert!(state.stderr.contains("does not exist"), "{field}: create left the container: {}", state.stdout);
+        let _ = fs::remove_dir_all(&bundle);
+        let _ = fs::remove_dir_all(&rootfs);
+    }
 }

@@ -29,7 +29,7 @@
 //!    directory; `--read-only` (`mount_setattr` on `/`).
 //! 8. network: `lo` up; `--net veth`: `eth0`'s address and route over `AF_NETLINK`. With a
 //!    terminal, the pty from the container's own devpts, its master sent to the runtime.
-//! 9. privileges: signals back to their defaults, OCI rlimits and umask, stdio; then
+//! 9. privileges: signals back to their defaults, OCI rlimits, umask and personality, stdio; then
 //!    (privileges.rs) the bounding set, ids, capabilities, `PR_SET_NO_NEW_PRIVS`.
 //! 10. seccomp: the filter (policy/seccomp/), last: nothing after it needs a call it refuses.
 //! 11. exec: "about to exec" on the report pipe (OCI `create`: "ready"), then `execveat` of the
@@ -500,7 +500,7 @@ fn unrunnable(candidates: &[String]) -> Option<Errno> {
     }
 }
 
-/// An OCI process's rlimits and umask (its OOM score is set in `prepare`).
+/// An OCI process's rlimits, umask and personality (its OOM score is set in `prepare`).
 fn apply_limits(limits: &ProcessLimits) -> Result<(), Error> {
     for rlimit in &limits.rlimits {
         sys::setrlimit(rlimit.resource, rlimit.soft, rlimit.hard)
@@ -508,6 +508,10 @@ fn apply_limits(limits: &ProcessLimits) -> Result<(), Error> {
     }
     if let Some(mask) = limits.umask {
         sys::umask(mask);
+    }
+    // Before the seccomp filter, which may refuse personality(2), and kept through both execs.
+    if let Some(persona) = limits.personality {
+        sys::personality(persona).step(|| format!("personality({persona:#x})"))?;
     }
     Ok(())
 }

@@ -86,6 +86,8 @@ pub struct ProcessLimits {
     pub oom_score_adj: Option<i32>,
     /// Descriptors 3 .. 3+N stay open for the command.
     pub preserve_fds: u32,
+    /// OCI `linux.personality`: the execution domain (sys::PER_LINUX32, say) it runs in.
+    pub personality: Option<u64>,
 }
 
 /// OCI: after setup and the drop to the container's privileges the container reports "ready" and

@@ -25,6 +25,9 @@ pub struct Limits {
     pub cpu_shares: Option<u64>,
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
+    /// cgroup v1 only (v2 has no real-time group budget): microseconds per period, or `UNLIMITED`.
+    pub cpu_rt_runtime_us: Option<u64>,
+    pub cpu_rt_period_us: Option<u64>,
     /// Or `UNLIMITED`.
     pub pids: Option<u64>,
     pub block_io: BlockIo,
@@ -56,6 +59,8 @@ impl Limits {
             cpu_shares: resources.cpu_shares,
             cpuset_cpus: resources.cpuset_cpus.clone(),
             cpuset_mems: resources.cpuset_mems.clone(),
+            cpu_rt_runtime_us: signed(resources.cpu_realtime_runtime),
+            cpu_rt_period_us: resources.cpu_realtime_period,
             pids: resources.pids_limit.map(|n| if n <= 0 { UNLIMITED } else { n as u64 }),
             block_io: resources.block_io.clone(),
             hugepages: resources.hugepage_limits.clone(),
@@ -77,6 +82,8 @@ impl Limits {
                 "linux.resources.blockIO.leafWeight",
             ),
             (self.network != Network::default(), "linux.resources.network (net_cls, net_prio)"),
+            (self.cpu_rt_runtime_us.is_some(), "linux.resources.cpu.realtimeRuntime"),
+            (self.cpu_rt_period_us.is_some(), "linux.resources.cpu.realtimePeriod"),
         ]
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
@@ -236,6 +243,13 @@ pub fn limit_writes(layout: &Layout, limits: &Limits) -> Vec<LimitWrite> {
             }
             if let Some(shares) = limits.cpu_shares {
                 writes.push(write(v1, "cpu", "cpu.shares", shares.to_string()));
+            }
+            // The period first: the kernel checks the runtime against it (as runc writes them).
+            if let Some(period) = limits.cpu_rt_period_us {
+                writes.push(write(v1, "cpu", "cpu.rt_period_us", period.to_string()));
+            }
+            if let Some(runtime) = limits.cpu_rt_runtime_us {
+                writes.push(write(v1, "cpu", "cpu.rt_runtime_us", v(runtime)));
             }
             for (file, set) in [("cpuset.cpus", &limits.cpuset_cpus), ("cpuset.mems", &limits.cpuset_mems)] {
                 if let Some(set) = set {

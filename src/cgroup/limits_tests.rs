@@ -178,3 +178,15 @@ fn limits_are_described_in_the_users_units() {
     assert_eq!(describe_limits(&all_limits()), "memory=64M cpu=50000/100000 pids=64");
     assert_eq!(describe_limits(&Limits::default()), "");
 }
+
+#[test]
+fn v1_writes_the_real_time_period_before_the_runtime_and_v2_has_neither() {
+    let limits = Limits { cpu_rt_runtime_us: Some(UNLIMITED), cpu_rt_period_us: Some(500_000), ..Limits::default() };
+    assert_eq!(
+        files(&limit_writes(&Layout::plain(Version::V1), &limits)),
+        [("cpu", "cpu.rt_period_us", "500000"), ("cpu", "cpu.rt_runtime_us", "-1")]
+    );
+    assert_eq!(limits.v1_only(), Some("linux.resources.cpu.realtimeRuntime"));
+    let period_only = Limits { cpu_rt_period_us: Some(500_000), ..Limits::default() };
+    assert_eq!(period_only.v1_only(), Some("linux.resources.cpu.realtimePeriod"));
+}

@@ -120,7 +120,11 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record, init: &Pr
             let config = oci_config::created_config(entry)?;
             let mut privileges = oci_config::privileges(&config.process, config.linux.seccomp.as_ref())?;
             privileges.identity = user(&privileges.identity);
-            (config.process.env.clone(), privileges, oci_config::process_limits(&config.process))
+            (
+                config.process.env.clone(),
+                privileges,
+                oci_config::process_limits(&config.process, config.linux.personality),
+            )
         }
     };
     let workdir = exec.cwd.as_deref().unwrap_or(&record.workdir);
@@ -176,22 +180,22 @@ fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record
         .step(|| format!("read({file})"))?;
     let process = spec::parse_process_file(&bytes).map_err(|why| Error::Setup(format!("{file}: {why}")))?;
     oci_config::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
-    let privileges = match record.kind {
+    let (privileges, personality) = match record.kind {
         Kind::Oci => {
             let config = oci_config::created_config(entry)?;
             let privileges = oci_config::privileges(&process, config.linux.seccomp.as_ref())?;
             let no_new_privs = process.no_new_privileges.or(config.process.no_new_privileges).unwrap_or(false);
-            Privileges { no_new_privs, ..privileges }
+            (Privileges { no_new_privs, ..privileges }, config.linux.personality)
         }
         Kind::Run => {
             let container = container_privileges(record, Identity::default())?;
             let privileges = oci_config::privileges(&process, None)?.within(container.bounding);
             let no_new_privs = container.no_new_privs || process.no_new_privileges == Some(true);
-            Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }
+            (Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }, None)
         }
     };
     let command = prepare::invocation(&process.args, &process.env, &process.cwd)?;
     let terminal = oci_config::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
-    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci_config::process_limits(&process) };
+    let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci_config::process_limits(&process, personality) };
     Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))
 }

@@ -310,7 +310,10 @@ fn birth(
         ..NewContainer::new(rootfs, plan, binds)
     };
     let process = ContainerProcess {
-        limits: ProcessLimits { preserve_fds: create.preserve_fds, ..process_limits(&spec.process) },
+        limits: ProcessLimits {
+            preserve_fds: create.preserve_fds,
+            ..process_limits(&spec.process, spec.linux.personality)
+        },
         keeper: Keeper::Nobody,
         start_gate: resources.fifo.take().map(|fifo| StartGate { fifo }),
         ..ContainerProcess::new(invocation, privileges)

@@ -70,13 +70,15 @@ pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -
     })
 }
 
-/// An OCI process's rlimits, umask and OOM score, as its bundle gives them.
-pub fn process_limits(process: &spec::Process) -> ProcessLimits {
+/// An OCI process's rlimits, umask and OOM score, as its bundle gives them, and the bundle's
+/// `linux.personality`, which every process of the container gets.
+pub fn process_limits(process: &spec::Process, personality: Option<u64>) -> ProcessLimits {
     ProcessLimits {
         rlimits: process.rlimits.clone(),
         umask: process.umask,
         oom_score_adj: process.oom_score_adj,
         preserve_fds: 0,
+        personality,
     }
 }
 
@@ -99,11 +101,14 @@ pub fn console(terminal: bool, size: Option<(u16, u16)>, socket: Option<&str>) -
 }
 
 /// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
-/// could not be read): the spec makes their failure a warning, and the container goes on (or is
-/// deleted all the same).
+/// could not be read): the spec makes a failure of one a warning, and the hooks after it still
+/// run, and the container goes on (or is deleted all the same).
 pub fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &State) {
-    let ran = hooks.and_then(|hooks| hooks::run(&hooks, stage, &state.json()));
-    if let Err(err) = ran {
+    let failures = match hooks {
+        Ok(hooks) => hooks::run_each(&hooks, stage, &state.json()),
+        Err(err) => vec![err],
+    };
+    for err in failures {
         crate::log::warning(&err.to_string());
     }
 }

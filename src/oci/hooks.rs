@@ -15,12 +15,19 @@ use crate::oci::spec::Hook;
 use crate::sys::{self, CStringArray, Fd, Wait};
 
 /// Runs `hooks` in order with `state` on their stdin; the first that fails (exits non-zero, is
-/// killed, or outlives its timeout) is the error. `stage` names them in messages.
+/// killed, or outlives its timeout) is the error, and the rest do not run. `stage` names them in
+/// messages.
 pub fn run(hooks: &[Hook], stage: &str, state: &str) -> Result<(), Error> {
     for hook in hooks {
         run_one(hook, stage, state)?;
     }
     Ok(())
+}
+
+/// Runs every one of `hooks` in order, whatever those before it did: the spec's rule for the
+/// poststart and poststop hooks, whose failure does not stop the rest. What each that failed said.
+pub fn run_each(hooks: &[Hook], stage: &str, state: &str) -> Vec<Error> {
+    hooks.iter().filter_map(|hook| run_one(hook, stage, state).err()).collect()
 }
 
 /// Runs `hooks` as `run` does, each started by `start` with a pipe's read end that carries the

@@ -4,15 +4,17 @@
 //!
 //! The rule, from the issue that brought OCI: an unknown field is ignored (newer specs add fields),
 //! a field we understand but cannot honour is an error naming it (AppArmor, Intel RDT, time
-//! namespaces, SELinux labels on a host with SELinux), never silently skipped. Where an engine and
-//! the spec disagree, the engine wins (README, OCI runtime): unknown capability names are skipped,
-//! as runc and crun skip them.
+//! namespaces, SELinux labels on a host with SELinux), never silently skipped. Every field of
+//! runtime-spec v1.1.0 is one or the other: the README's table lists each (tests/oci_fields.rs).
+//! Where an engine and the spec disagree, the engine wins (README, OCI runtime): unknown
+//! capability names are skipped, as runc and crun skip them.
 
 use crate::json::{self, Field, Value};
 use crate::policy::caps::{self, Cap, CapSet};
 use crate::policy::devices::{self, DeviceRule};
 use crate::policy::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
 use crate::policy::syscalls::Arch;
+use crate::sys;
 
 /// The runtime spec version we implement (what `state` reports).
 pub const OCI_VERSION: &str = "1.0.2";
@@ -121,6 +123,8 @@ pub struct Linux {
     pub mount_label: Option<String>,
     /// Names in the seccomp section no architecture of ours has (for `--debug`).
     pub seccomp_unknown: Vec<String>,
+    /// `personality.domain`: the execution domain (PER_LINUX or PER_LINUX32) the command runs in.
+    pub personality: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +157,9 @@ pub struct Resources {
     pub cpu_period: Option<u64>,
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
+    /// cgroup v1 only: the real-time scheduling budget, microseconds per period (-1: no limit).
+    pub cpu_realtime_runtime: Option<i64>,
+    pub cpu_realtime_period: Option<u64>,
     pub pids_limit: Option<i64>,
     /// `linux.resources.devices`: type absent is `a`, -1 or absent numbers any, access absent `rwm`.
     pub devices: Vec<DeviceRule>,
@@ -276,6 +283,10 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
     let linux = config.get("linux")?;
     unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
     unsupported(&linux.get("intelRdt")?, "Intel RDT is not supported")?;
+    unsupported(&linux.get("timeOffsets")?, "time namespaces are not supported")?;
+    for platform in ["solaris", "windows", "vm", "zos"] {
+        unsupported(&config.get(platform)?, "another platform's section: contain runs Linux containers")?;
+    }
     // Built before it is returned: temporaries of a tail expression would outlive `document`.
     let spec = Spec {
         root: Root { path: root.get("path")?.str()?.to_string(), readonly: flag(&root.get("readonly")?)? },
@@ -304,7 +315,16 @@ fn unsupported(field: &Field, why: &str) -> Result<(), String> {
         None => Ok(()),
         Some(Value::String(s)) if s.is_empty() => Ok(()),
         Some(Value::Object(members)) if members.is_empty() => Ok(()),
+        Some(Value::Array(items)) if items.is_empty() => Ok(()),
         Some(_) => Err(field.error(why)),
+    }
+}
+
+/// A flag we honour only one way: an error if it is set to the other.
+fn only(field: &Field, honoured: bool, why: &str) -> Result<(), String> {
+    match field.opt(Field::bool)? {
+        Some(value) if value != honoured => Err(field.error(why)),
+        _ => Ok(()),
     }
 }
 
@@ -318,6 +338,10 @@ fn strings_map(field: &Field) -> Result<Vec<(String, String)>, String> {
 
 fn parse_process(process: &Field) -> Result<Process, String> {
     let user = process.get("user")?;
+    unsupported(&process.get("scheduler")?, "scheduling policies (sched_setattr) are not supported")?;
+    unsupported(&process.get("ioPriority")?, "I/O priorities (ioprio_set) are not supported")?;
+    unsupported(&process.get("commandLine")?, "a Windows field: contain runs Linux containers")?;
+    unsupported(&user.get("username")?, "a Windows field: contain runs Linux containers")?;
     let args = process.get("args")?.strings()?;
     if args.is_empty() {
         return Err(process.get("args")?.error("must name a program"));
@@ -420,6 +444,9 @@ fn parse_mount(mount: &Field) -> Result<Mount, String> {
     if !destination.starts_with('/') {
         return Err(mount.get("destination")?.error("must be an absolute path in the container"));
     }
+    for mapping in ["uidMappings", "gidMappings"] {
+        unsupported(&mount.get(mapping)?, "idmapped mounts are not supported")?;
+    }
     Ok(Mount {
         destination,
         kind: mount.get("type")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
@@ -493,7 +520,23 @@ fn parse_linux(linux: &Field) -> Result<Linux, String> {
         seccomp,
         seccomp_unknown,
         mount_label: linux.get("mountLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        personality: linux.get("personality")?.opt(parse_personality)?,
     })
+}
+
+/// `linux.personality`: LINUX or LINUX32, as runc and crun take it; the spec defines no `flags`
+/// yet, so any is refused rather than dropped.
+fn parse_personality(personality: &Field) -> Result<u64, String> {
+    let flags = personality.get("flags")?;
+    if !flags.strings()?.is_empty() {
+        return Err(flags.error("no personality flag is supported"));
+    }
+    let domain = personality.get("domain")?;
+    match domain.str()? {
+        "LINUX" => Ok(sys::PER_LINUX),
+        "LINUX32" => Ok(sys::PER_LINUX32),
+        other => Err(domain.error(format!("unknown execution domain {other:?} (LINUX or LINUX32)"))),
+    }
 }
 
 /// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too).
@@ -572,6 +615,11 @@ pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
 
 fn parse_resources(resources: &Field) -> Result<Resources, String> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
+    // Memory cgroups are always hierarchical since Linux 5.11, which refuses use_hierarchy 0.
+    only(&memory.get("useHierarchy")?, true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
+    only(&memory.get("checkBeforeUpdate")?, false, "not supported: update does not compare a limit with the usage")?;
+    unsupported(&cpu.get("burst")?, "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
+    unsupported(&cpu.get("idle")?, "not supported (cpu.idle)")?;
     let string = |field: Field| -> Result<Option<String>, String> { field.opt(|f| f.str().map(String::from)) };
     Ok(Resources {
         memory_limit: memory.get("limit")?.opt(Field::i64)?,
@@ -586,6 +634,8 @@ fn parse_resources(resources: &Field) -> Result<Resources, String> {
         cpu_period: cpu.get("period")?.opt(Field::u64)?,
         cpuset_cpus: string(cpu.get("cpus")?)?.filter(|s| !s.is_empty()),
         cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
+        cpu_realtime_runtime: cpu.get("realtimeRuntime")?.opt(Field::i64)?,
+        cpu_realtime_period: cpu.get("realtimePeriod")?.opt(Field::u64)?,
         pids_limit: pids.get("limit")?.opt(Field::i64)?,
         devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
         block_io: parse_block_io(&resources.get("blockIO")?)?,
@@ -766,6 +816,7 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
         }
     }
     unsupported(&seccomp.get("listenerPath")?, "seccomp notification (listenerPath) is not supported")?;
+    unsupported(&seccomp.get("listenerMetadata")?, "seccomp notification (listenerPath) is not supported")?;
     let flags = seccomp.get("flags")?.strings()?;
     if let Some(flag) = flags.iter().find(|f| f.as_str() != "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
         return Err(seccomp.get("flags")?.error(format!("{flag} is not supported")));

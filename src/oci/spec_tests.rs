@@ -218,3 +218,61 @@ fn device_rules_and_nodes() {
     let escape = String::from_utf8(doc.to_vec()).unwrap().replace("/dev/fuse", "/dev/../etc/x");
     assert!(parse_config(escape.as_bytes()).err().unwrap().contains("must be a path under /dev"));
 }
+
+#[test]
+fn personality_is_linux_or_linux32_without_flags() {
+    let with = |personality: &str| {
+        let doc = format!(
+            r#"{{"ociVersion": "1.1.0", "root": {{"path": "r"}}, "process": {{"args": ["sh"], "cwd": "/"}},
+                "linux": {{"personality": {personality}}}}}"#
+        );
+        parse_config(doc.as_bytes()).map(|spec| spec.linux.personality)
+    };
+    assert_eq!(with(r#"{"domain": "LINUX32"}"#), Ok(Some(sys::PER_LINUX32)));
+    assert_eq!(with(r#"{"domain": "LINUX", "flags": []}"#), Ok(Some(sys::PER_LINUX)));
+    assert!(with(r#"{"domain": "SVR4"}"#).unwrap_err().contains("linux.personality.domain: unknown"));
+    let flags = with(r#"{"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}"#).unwrap_err();
+    assert!(flags.contains("linux.personality.flags: no personality flag is supported"), "{flags}");
+}
+
+#[test]
+fn spec_fields_contain_cannot_honour_are_errors_naming_them() {
+    let refused = [
+        (r#""process": {"args": ["sh"], "cwd": "/", "scheduler": {"policy": "SCHED_FIFO"}}"#, "process.scheduler"),
+        (
+            r#""process": {"args": ["sh"], "cwd": "/", "ioPriority": {"class": "IOPRIO_CLASS_RT"}}"#,
+            "process.ioPriority",
+        ),
+        (r#""process": {"args": ["sh"], "cwd": "/", "commandLine": "sh"}"#, "process.commandLine"),
+        (r#""process": {"args": ["sh"], "cwd": "/", "user": {"username": "x"}}"#, "process.user.username"),
+        (
+            r#""mounts": [{"destination": "/m", "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}]"#,
+            "mounts[0].uidMappings",
+        ),
+        (r#""linux": {"timeOffsets": {"monotonic": {"secs": 1}}}"#, "linux.timeOffsets"),
+        (
+            r#""linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "x"}}"#,
+            "linux.seccomp.listenerMetadata",
+        ),
+        (r#""linux": {"resources": {"memory": {"useHierarchy": false}}}"#, "linux.resources.memory.useHierarchy"),
+        (
+            r#""linux": {"resources": {"memory": {"checkBeforeUpdate": true}}}"#,
+            "linux.resources.memory.checkBeforeUpdate",
+        ),
+        (r#""linux": {"resources": {"cpu": {"burst": 1000}}}"#, "linux.resources.cpu.burst"),
+        (r#""linux": {"resources": {"cpu": {"idle": 1}}}"#, "linux.resources.cpu.idle"),
+        (r#""windows": {"layerFolders": ["c:"]}"#, "windows"),
+        (r#""vm": {"kernel": {"path": "/k"}}"#, "vm"),
+    ];
+    for (fragment, path) in refused {
+        let process =
+            if fragment.starts_with(r#""process""#) { "" } else { r#""process": {"args": ["sh"], "cwd": "/"},"# };
+        let doc = format!(r#"{{"ociVersion": "1.1.0", "root": {{"path": "r"}}, {process} {fragment}}}"#);
+        let err = parse_config(doc.as_bytes()).err().unwrap_or_else(|| panic!("{path} was accepted"));
+        assert!(err.starts_with(&format!("{path}: ")), "{path}: {err}");
+    }
+    let honoured = r#"{"ociVersion": "1.1.0", "root": {"path": "r"}, "process": {"args": ["sh"], "cwd": "/"},
+        "mounts": [{"destination": "/m", "uidMappings": []}],
+        "linux": {"resources": {"memory": {"useHierarchy": true, "checkBeforeUpdate": false}}}}"#;
+    assert!(parse_config(honoured.as_bytes()).is_ok());
+}

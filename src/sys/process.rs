@@ -26,6 +26,18 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
     check(unsafe { syscall!(PRLIMIT64, 0, resource, limit.as_ptr(), 0) }).map(drop)
 }
 
+/// <linux/personality.h>: the execution domains of an OCI bundle's `linux.personality`: Linux
+/// itself, and 32-bit Linux (`uname -m` says i686 on x86_64, armv8l on aarch64).
+pub const PER_LINUX: u64 = 0;
+pub const PER_LINUX32: u64 = 0x0008;
+
+/// personality(2): an OCI bundle's `linux.personality`, the execution domain the command runs in
+/// (it outlives execve).
+pub fn personality(persona: u64) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(PERSONALITY, persona) }).map(drop)
+}
+
 /// umask(2): an OCI process's file creation mask. (It cannot fail.)
 pub fn umask(mask: u32) {
     // SAFETY: no pointers involved.

@@ -32,14 +32,21 @@ pub fn deleted_at_the_end(name: &str) -> Defer<impl FnMut() + '_> {
     })
 }
 
-/// `contain create` of `bundle` as `name`; the file its output went to, and its init's pid. The
+/// `contain create` of `bundle` as `name`: its exit code, and the file its output went to. The
 /// created init keeps create's stdout and stderr for its command: a file, not a pipe whose end of
 /// file would wait for the container.
-pub fn create_oci(name: &str, bundle: &Path) -> (PathBuf, i32) {
+pub fn try_create_oci(name: &str, bundle: &Path) -> (Option<i32>, PathBuf) {
     let said = scratch().join(format!("{name}.create"));
     let out = || Stdio::from(fs::File::create(&said).unwrap());
     let create = command(&["create", "--bundle", bundle.to_str().unwrap(), name]).stdout(out()).stderr(out()).status();
-    assert_eq!(create.unwrap().code(), Some(0), "{}", fs::read_to_string(&said).unwrap());
+    (create.unwrap().code(), said)
+}
+
+/// `contain create` of `bundle` as `name`, which must succeed; the file its output went to, and
+/// its init's pid.
+pub fn create_oci(name: &str, bundle: &Path) -> (PathBuf, i32) {
+    let (code, said) = try_create_oci(name, bundle);
+    assert_eq!(code, Some(0), "{}", fs::read_to_string(&said).unwrap());
     let state: serde_json::Value = serde_json::from_str(&contain(&["state", name]).stdout).unwrap();
     (said, state["pid"].as_i64().unwrap() as i32)
 }

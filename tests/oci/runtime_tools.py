@@ -9,8 +9,10 @@ busy machine hits both alike. This process is a child subreaper: a container tha
 running is reparented here, so it is killed and reaped after its file instead of lingering (host
 PID 1 reaps nothing) and disturbing the next files; so are the cgroups the tests name.
 
-A file is clean when its binary exits 0 within the timeout and prints a plan matching at least one
-test point, none of them `not ok`. Totals count `ok` without skips, as the target does.
+A file is clean when its binary exits 0 within the timeout and prints a plan matching its test points,
+none of them `not ok`, and no `error`. Totals count `ok` without skips, as the target does. Some files
+print no test point at all (`1..0`) and report a failure as a YAML diagnostic block of their own, with
+an `error` key, before any test point: those are counted as errors, and fail the target.
 """
 import ctypes
 import glob
@@ -35,6 +37,7 @@ class Result:
     def __init__(self, name):
         self.name = name
         self.ok = self.not_ok = self.skip = self.todo = 0
+        self.errors = []  # the `error` of each YAML block before any test point
         self.plan = None
         self.exit = None  # exit status, or -signal
         self.timed_out = False
@@ -48,7 +51,7 @@ class Result:
     @property
     def clean(self):
         return (self.exit == 0 and not self.timed_out and self.plan is not None and self.plan == self.points
-                and self.points > 0 and self.not_ok == 0)
+                and self.not_ok == 0 and not self.errors)
 
     def problem(self):
         """Why the file is not clean beyond its `not ok` lines, for the table."""
@@ -61,18 +64,45 @@ class Result:
             notes.append("no plan")
         elif self.plan != self.points:
             notes.append(f"plan {self.plan} != {self.points}")
-        elif self.plan == 0:
-            notes.append("no tests")
+        if self.errors:
+            notes.append(f"{len(self.errors)} error")
         if self.leftover_procs:
             notes.append(f"left {len(self.leftover_procs)} procs")
         return ", ".join(notes)
 
 
+def block_error(block):
+    """The `error` of a YAML diagnostic block (tap-go writes it as JSON), or None."""
+    text = "\n".join(block)
+    try:
+        found = json.loads(text)
+        return found.get("error") if isinstance(found, dict) else None
+    except ValueError:
+        m = re.search(r'^\s*"?error"?\s*:\s*(.*)', text, re.MULTILINE)
+        return m.group(1) if m else None
+
+
 def parse_tap(text, result):
-    """Top-level TAP only: the nested output of runtimetest is quoted inside YAML blocks."""
+    """Top-level TAP only: the nested output of runtimetest is quoted inside YAML blocks. A block after
+    a test point is a diagnostic of that point (whose description may go on over lines of its own); one
+    before any test point is the file's own."""
+    block, seen_point = None, False
     for line in text.splitlines():
+        if block is not None:
+            if line.strip() == "...":
+                error = None if seen_point else block_error(block)
+                if error is not None:
+                    result.errors.append(str(error).splitlines()[0])
+                block = None
+            else:
+                block.append(line)
+            continue
+        if line.strip() == "---":
+            block = []
+            continue
         m = re.match(r"(not ok|ok)\b(.*)", line)
         if m:
+            seen_point = True
             directive = re.search(r"#\s*(skip|todo)\b", m.group(2), re.IGNORECASE)
             kind = directive.group(1).lower() if directive else None
             if kind == "skip":
@@ -175,6 +205,17 @@ RACES = {
     "pidfile": "its process, `true`, has mostly exited by the time the test kills it, and the spec says "
                "a kill of a stopped container MUST fail (kill_no_effect checks it): a runtime passes "
                "only when its kill wins the race (crun now and then)",
+    "poststart": "its hook and the container's process append to one file, and it wants the process's line "
+                 "first; the spec runs the hook after the process is executed, not after it wrote: both "
+                 "orders happen, with crun as with contain (about 1 run in 5 here)",
+}
+
+# Files no runtime can pass, for a fault of the file's own (see tests/oci/README.md): shown, not compared.
+SUITE_FAULTS = {
+    "hooks": "its bundle, where the hooks write their output, is removed before the file reads it, and "
+             "it expects `post-start1` where its hooks write `post-start1 called`",
+    "prestart": "it wants the prestart hooks run at `start`, as runtime-spec 1.0.0-rc had it; v1.1.0, the "
+                "version it names, runs them at `create`, before the pivot",
 }
 
 # Device nodes a runtime reaches through its standard streams or binds into containers: it must
@@ -226,6 +267,7 @@ def run_file(binary, runtime, tap_path, err_path, tmp, timeout):
 
 def totals(results):
     return {"ok": sum(r.ok for r in results), "not_ok": sum(r.not_ok for r in results),
+            "errors": sum(len(r.errors) for r in results),
             "skip": sum(r.skip for r in results), "todo": sum(r.todo for r in results),
             "clean": sum(r.clean for r in results), "files": len(results),
             "seconds": round(sum(r.seconds for r in results), 1)}
@@ -278,7 +320,8 @@ def main():
                 for path, (uid, gid, mode) in devices.items():  # put back, for the next files
                     os.chown(path, uid, gid)
                     os.chmod(path, mode & 0o7777)
-            line.append(f"{label} {r.ok}/{r.not_ok}/{r.skip}{'' if r.clean else ' unclean'} {r.seconds:.1f}s")
+            errors = f" {len(r.errors)} error" if r.errors else ""
+            line.append(f"{label} {r.ok}/{r.not_ok}/{r.skip}{errors}{'' if r.clean else ' unclean'} {r.seconds:.1f}s")
         print(f"  {name}: " + ", ".join(sorted(line)), flush=True)
     shutil.rmtree(work, ignore_errors=True)
     for rs in results.values():
@@ -296,10 +339,10 @@ def main():
             cells += f"{x.ok:>5}{x.not_ok:>5}{x.skip:>5}{'yes' if x.clean else 'no':>6}  {x.problem():12.12}"
         lines.append(f"{c.name:{w}}{cells}")
     for label, t in ((names[0], ct), (names[1], rt)):
-        lines.append(f"total {label}: {t['ok']} ok, {t['not_ok']} not ok, {t['skip']} skip"
+        lines.append(f"total {label}: {t['ok']} ok, {t['not_ok']} not ok, {t['errors']} error, {t['skip']} skip"
                      f"{', %d todo' % t['todo'] if t['todo'] else ''}, {t['clean']} of {t['files']} files clean, "
                      f"{t['seconds']} s")
-    compared = [(c, r) for c, r in zip(cand, ref) if c.name not in RACES]
+    compared = [(c, r) for c, r in zip(cand, ref) if c.name not in RACES and c.name not in SUITE_FAULTS]
     worse = [f"{c.name} ({c.ok}/{c.not_ok}{'' if c.clean else ', unclean'} vs {r.ok}/{r.not_ok}"
              f"{'' if r.clean else ', unclean'})"
              for c, r in compared if c.ok < r.ok or c.not_ok > r.not_ok or (r.clean and not c.clean)]
@@ -307,10 +350,16 @@ def main():
         lines.append(f"files where {names[0]} does worse than {names[1]} (ok/not ok):")
         lines += ["  " + w for w in worse]
     lines += [f"not compared, a race: {name}: {why}" for name, why in RACES.items()]
+    lines += [f"not compared, the file's own fault: {name}: {why}" for name, why in SUITE_FAULTS.items()]
+    errors = [f"{c.name}: {e}" for c, _ in compared for e in c.errors]
+    if errors:
+        lines.append(f"errors of {names[0]} (YAML `error` lines before any test point):")
+        lines += ["  " + e for e in errors]
     cc, rc = totals([c for c, _ in compared]), totals([r for _, r in compared])
     checks = [("ok", cc["ok"], ">=", rc["ok"], cc["ok"] >= rc["ok"]),
               ("not ok", cc["not_ok"], "<=", rc["not_ok"], cc["not_ok"] <= rc["not_ok"]),
-              ("clean files", cc["clean"], ">=", rc["clean"], cc["clean"] >= rc["clean"])]
+              ("clean files", cc["clean"], ">=", rc["clean"], cc["clean"] >= rc["clean"]),
+              ("errors", cc["errors"], "==", 0, cc["errors"] == 0)]
     # The reference's changes are reported (crun 1.8 chowns /dev/null), the candidate's fail it.
     for label, changes in changed_devices.items():
         if changes:
@@ -319,7 +368,7 @@ def main():
     checks.append(("device nodes changed", len(changed_devices[names[0]]), "==", 0,
                    not changed_devices[names[0]]))
     passed = all(c[4] for c in checks)
-    lines.append(f"target ({names[0]} against {names[1]}, skips and races not counted): "
+    lines.append(f"target ({names[0]} against {names[1]}, skips, races and the files' own faults not counted): "
                  + "; ".join(f"{n} {a} {op} {b} {'yes' if good else 'NO'}" for n, a, op, b, good in checks)
                  + f" -> {'PASS' if passed else 'FAIL'}")
     report = "\n".join(lines) + "\n"

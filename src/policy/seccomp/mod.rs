@@ -25,6 +25,7 @@ pub use self::compile::compile;
 
 use crate::policy::caps::{self, CapSet};
 use crate::policy::syscalls::{Arch, Syscall};
+use crate::sys::{PER_LINUX, PER_LINUX32};
 
 /// What the filter does with a system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,9 +235,8 @@ const fn arg0(op: CmpOp, value: u64) -> ArgCmp {
 /// <linux/socket.h> families the libc crate defines for glibc only.
 const AF_NFC: u64 = 39;
 const AF_VSOCK: u64 = 40;
-/// <linux/personality.h>; 0xffffffff changes nothing and returns the current persona.
-const PER_LINUX: u64 = 0;
-const PER_LINUX32: u64 = 0x0008;
+/// <linux/personality.h> (PER_LINUX, PER_LINUX32 in sys); 0xffffffff changes nothing and returns
+/// the current persona.
 const UNAME26: u64 = 0x0020000;
 const PERSONALITY_QUERY: u64 = 0xffff_ffff;
 /// Every namespace clone(2) can create (CLONE_NEWTIME is left out: in clone's flags that bit is
