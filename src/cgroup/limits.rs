@@ -4,7 +4,7 @@
 
 use super::usage::human_size;
 use super::Version;
-use crate::oci::spec::{BlockIo, HugepageLimit, Network, RdmaLimit, THROTTLES};
+use crate::oci::resources::{BlockIo, HugepageLimit, Network, RdmaLimit, THROTTLES};
 
 /// The cgroup limits; `None` leaves the kernel's default (no limit).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Limits {
     /// cgroup v1 only (net_cls, net_prio).
     pub network: Network,
     /// cgroup v2 files by name, written by the driver beneath the cgroup's directory (see
-    /// `oci::spec::unified_key`).
+    /// `oci::resources::unified_key`).
     pub unified: Vec<(String, String)>,
 }
 
@@ -45,7 +45,7 @@ pub const UNLIMITED: u64 = u64::MAX;
 
 impl Limits {
     /// An OCI bundle's (or `update`'s) resources, where -1 means no limit (and 0, for pids).
-    pub fn from_oci(resources: &crate::oci::spec::Resources) -> Limits {
+    pub fn from_oci(resources: &crate::oci::resources::Resources) -> Limits {
         let signed = |v: Option<i64>| v.map(|v| if v < 0 { UNLIMITED } else { v as u64 });
         Limits {
             memory_bytes: signed(resources.memory_limit),

@@ -1,7 +1,7 @@
 //! Unit tests of `limits.rs`, a child module of it (`use super::*` sees its private items).
 
 use super::*;
-use crate::oci::spec::{Throttle, WeightDevice};
+use crate::oci::resources::{Throttle, WeightDevice};
 
 fn all_limits() -> Limits {
     Limits { memory_bytes: Some(64 << 20), cpu_quota_us: Some(50000), pids: Some(64), ..Limits::default() }

@@ -36,7 +36,7 @@ use self::paths::ancestors;
 pub use self::paths::{lists_path, membership_of, memberships, normalized, relative_path, Membership};
 use self::usage::Usage;
 use crate::error::{cpath, Context, Error};
-use crate::oci::spec::unified_key;
+use crate::oci::resources::unified_key;
 use crate::policy::devices::{self, DevicePolicy};
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 

@@ -195,7 +195,8 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
             sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?
         }
     };
-    let resources = spec::parse_resources_file(&bytes).map_err(|why| Error::Usage(format!("--resources: {why}")))?;
+    let resources = crate::oci::resources::parse_resources_file(&bytes)
+        .map_err(|why| Error::Usage(format!("--resources: {why}")))?;
     let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
     let result = cgroup.write_limits(&Limits::from_oci(&resources));
     cgroup.keep();

@@ -1,6 +1,8 @@
 //! Unit tests of `spec.rs`, a child module of it (`use super::*` sees its private items).
 
 use super::*;
+use crate::oci::resources::{unified_key, HugepageLimit, Network, RdmaLimit, Throttle, WeightDevice};
+use crate::policy::devices::{self, DeviceRule};
 
 fn podman() -> Spec {
     parse_config(include_bytes!("../../tests/fixtures/podman-config.json")).unwrap()

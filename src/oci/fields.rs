@@ -1,0 +1,31 @@
+//! What every part of config.json shares: how a field we understand but cannot honour, or honour
+//! only one way, is refused by name, and the small shapes many fields take.
+
+use crate::json::{Field, Value};
+
+/// A field we understand but cannot honour: an error if it is set to anything but empty.
+pub fn unsupported(field: &Field, why: &str) -> Result<(), String> {
+    match field.value() {
+        None => Ok(()),
+        Some(Value::String(s)) if s.is_empty() => Ok(()),
+        Some(Value::Object(members)) if members.is_empty() => Ok(()),
+        Some(Value::Array(items)) if items.is_empty() => Ok(()),
+        Some(_) => Err(field.error(why)),
+    }
+}
+
+/// A flag we honour only one way: an error if it is set to the other.
+pub fn only(field: &Field, honoured: bool, why: &str) -> Result<(), String> {
+    match field.opt(Field::bool)? {
+        Some(value) if value != honoured => Err(field.error(why)),
+        _ => Ok(()),
+    }
+}
+
+pub fn flag(field: &Field) -> Result<bool, String> {
+    Ok(field.opt(Field::bool)?.unwrap_or(false))
+}
+
+pub fn strings_map(field: &Field) -> Result<Vec<(String, String)>, String> {
+    field.members()?.map(|(key, value)| Ok((key.to_string(), value.str()?.to_string()))).collect()
+}
