@@ -460,19 +460,27 @@ enum Verdict<'p> {
 
 /// The verdict of every number the rules name on `arch`, sorted by number.
 fn verdicts(rules: &[Rule], arch: Arch, default: u32) -> Vec<(u32, Verdict<'_>)> {
+    // Each (number, rule) in the profile's order, then one stable sort by number, which keeps each
+    // number's rules in that order. (Inserting each number where it belongs shifted the vector on
+    // nearly every insert, the profile listing calls by name, not by number: about 300 shifts of
+    // up to 9 KiB for the default profile, which musl copies backwards a byte at a time, a sixth
+    // of the runtime's start-up time.)
+    let mut named: Vec<(u32, &Rule)> = rules
+        .iter()
+        .filter(|rule| rule.action.ret() != default)
+        .flat_map(|rule| rule.syscalls.iter().filter_map(move |syscall| Some((syscall.number(arch)?, rule))))
+        .collect();
+    named.sort_by_key(|&(number, _)| number);
     let mut by_number: Vec<(u32, Verdict)> = Vec::new();
-    for rule in rules.iter().filter(|rule| rule.action.ret() != default) {
-        let ret = rule.action.ret();
-        for number in rule.syscalls.iter().filter_map(|syscall| syscall.number(arch)) {
-            let at = by_number.binary_search_by_key(&number, |(n, _)| *n).unwrap_or_else(|at| {
-                by_number.insert(at, (number, Verdict::Check(Vec::new())));
-                at
-            });
-            match &mut by_number[at].1 {
-                Verdict::Return(_) => {}
-                verdict if rule.args.is_empty() => *verdict = Verdict::Return(ret),
-                Verdict::Check(checks) => checks.push((&rule.args, ret)),
-            }
+    for (number, rule) in named {
+        if by_number.last().is_none_or(|&(last, _)| last != number) {
+            by_number.push((number, Verdict::Check(Vec::new())));
+        }
+        let Some((_, verdict)) = by_number.last_mut() else { continue };
+        match verdict {
+            Verdict::Return(_) => {}
+            verdict if rule.args.is_empty() => *verdict = Verdict::Return(rule.action.ret()),
+            Verdict::Check(checks) => checks.push((&rule.args, rule.action.ret())),
         }
     }
     by_number
