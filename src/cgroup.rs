@@ -148,11 +148,12 @@ pub fn lists_path(proc_cgroup: &str, path: &str) -> bool {
 /// Like `lists_path`, or a cgroup below `path` (the container made its own, through its cgroup
 /// namespace).
 pub fn lists_path_or_below(proc_cgroup: &str, path: &str) -> bool {
-    let below = format!("{path}/");
-    proc_cgroup
-        .lines()
-        .filter_map(|line| line.splitn(3, ':').nth(2))
-        .any(|listed| listed == path || listed.starts_with(&below))
+    memberships(proc_cgroup).iter().any(|membership| at_or_below(&membership.path, path))
+}
+
+/// Is the cgroup `listed` the cgroup `path` or one below it?
+fn at_or_below(listed: &str, path: &str) -> bool {
+    listed.strip_prefix(path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn cgroup_name(id: &str) -> String {
@@ -778,6 +779,46 @@ pub fn existing_dirs_at(path: &str) -> Result<Vec<String>, Error> {
     Ok(hierarchy_dirs_at(path)?.into_iter().map(|(_, dir)| dir).collect())
 }
 
+/// The directories at `path` (relative to the cgroup root) in each hierarchy where process `pid`
+/// is at `path` or below it: the cgroups of a container's init, which `contain exec` joins (a
+/// container moves its init out of them only with the right to move any process anywhere, which
+/// its cgroup namespace denies it). One read of /proc/PID/cgroup and a statfs per hierarchy
+/// joined, where `existing_dirs_at` lists and checks every mounted hierarchy (some thirty system
+/// calls on a v1 host, a tenth of an exec's). Each hierarchy is looked for where hosts mount it
+/// (`usual_mount`); on a host that mounts one elsewhere, every mounted hierarchy is looked at.
+pub fn dirs_of_process_at(pid: i32, path: &str) -> Result<Vec<String>, Error> {
+    let file = format!("/proc/{pid}/cgroup");
+    let listed = sys::read_process_file(&file)
+        .and_then(|listed| listed.ok_or(Errno(libc::ESRCH)))
+        .step(|| format!("read({file})"))?;
+    let v2 = is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)?;
+    let mut dirs = Vec::new();
+    for membership in memberships(&listed).iter().filter(|membership| at_or_below(&membership.path, path)) {
+        let Some((mount, magic)) = usual_mount(&membership.controllers, v2) else { continue };
+        if !is_fs(&mount, magic)? {
+            return existing_dirs_at(path);
+        }
+        dirs.push(format!("{mount}{path}"));
+    }
+    Ok(dirs)
+}
+
+/// Where hosts mount the hierarchy a /proc/PID/cgroup line names (its `controllers`, "" for the
+/// v2 tree), and its filesystem's magic: the v2 tree at the cgroup root, or beside v1 hierarchies
+/// at `unified`; a v1 hierarchy at the name it spells (`cpu,cpuacct`; `systemd` for
+/// `name=systemd`), as `membership_of` reads them. None: a v1 hierarchy on a v2 host, where
+/// contain uses only the v2 tree.
+fn usual_mount(controllers: &str, v2: bool) -> Option<(String, i64)> {
+    match (v2, controllers) {
+        (true, "") => Some((CGROUP_ROOT.to_string(), CGROUP2_SUPER_MAGIC)),
+        (true, _) => None,
+        (false, "") => Some((format!("{CGROUP_ROOT}/unified"), CGROUP2_SUPER_MAGIC)),
+        (false, named) => {
+            Some((format!("{CGROUP_ROOT}/{}", named.strip_prefix("name=").unwrap_or(named)), CGROUP_SUPER_MAGIC))
+        }
+    }
+}
+
 /// The directories at `path` (relative to the cgroup root), with their hierarchy ("" on v2), in
 /// every hierarchy mounted under the cgroup root (see `mounted_hierarchies`).
 fn hierarchy_dirs_at(path: &str) -> Result<Vec<(String, String)>, Error> {
@@ -991,6 +1032,17 @@ mod tests {
         assert!(!lists_path(v1, "/contain-we"));
         assert!(lists_path("0::/libpod_parent/x\n", "/libpod_parent/x"));
         assert!(!lists_path("0::/contain-other\n", "/contain-web"));
+    }
+
+    #[test]
+    fn each_hierarchy_is_looked_for_where_hosts_mount_it() {
+        let mount = |controllers, v2| usual_mount(controllers, v2).map(|(dir, _)| dir);
+        assert_eq!(mount("", true).as_deref(), Some("/sys/fs/cgroup"));
+        assert_eq!(mount("memory", true), None, "a v1 hierarchy on a v2 host");
+        assert_eq!(mount("", false).as_deref(), Some("/sys/fs/cgroup/unified"));
+        assert_eq!(mount("cpu,cpuacct", false).as_deref(), Some("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(mount("name=systemd", false).as_deref(), Some("/sys/fs/cgroup/systemd"));
+        assert_eq!(usual_mount("pids", false).map(|(_, magic)| magic), Some(CGROUP_SUPER_MAGIC));
     }
 
     #[test]
