@@ -331,9 +331,10 @@ fn join(init_pidfd: Fd, pid: i32) -> Result<Container, Error> {
 /// (Joining one we share gains nothing, and may be refused: from inside the container's user
 /// namespace, the host's cgroup namespace cannot be joined.)
 fn namespaces_to_join(pid: i32) -> Result<u64, Error> {
-    let namespace = |path: &str| {
-        sys::stat(&crate::error::cpath(path)?, 0).map(|st| sys::identity(&st)).step(|| format!("stat({path})"))
-    };
+    // A namespace as its link names it, `ipc:[4026531839]`: its type and its inode in nsfs, which
+    // is one filesystem, so the inode alone tells two namespaces apart (namespaces(7)). Reading the
+    // link costs half what a stat does, which follows it into nsfs: fourteen times per exec.
+    let namespace = |path: &str| sys::readlink(&crate::error::cpath(path)?).step(|| format!("readlink({path})"));
     let mut join = 0;
     for (flag, name) in child::JOINABLE {
         if namespace(&format!("/proc/{pid}/ns/{name}"))? != namespace(&format!("/proc/self/ns/{name}"))? {

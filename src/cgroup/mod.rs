@@ -10,6 +10,7 @@
 //!   hybrid's cgroup2 offers (hugetlb on our hosts) is set there, in v2's format.
 //!
 //! The parts: the limits and their file formats (`limits`), paths and /proc/PID/cgroup (`paths`),
+//! the hierarchies the host mounts and a cgroup's directories in them (`hierarchies`),
 //! both pure and unit-tested; where a cgroup may be made (`delegation`); the usage report
 //! (`usage`); the processes in it, signalled and frozen (`processes`); the container's own view of
 //! its cgroups (`mount`). This file is the driver, open,
@@ -17,6 +18,7 @@
 //! path after creation cleans up.
 
 pub mod delegation;
+pub mod hierarchies;
 pub mod limits;
 pub mod mount;
 pub mod paths;
@@ -27,6 +29,8 @@ use std::time::{Duration, Instant};
 
 pub use self::delegation::{delegated_subtree, Tree};
 use self::delegation::{delegated_top, enable_v2_controllers, inherit_cpuset};
+pub use self::hierarchies::{dirs_of_process_at, existing_dirs_at};
+use self::hierarchies::{hierarchy_dirs_at, identity_of, v1_hierarchies};
 pub use self::limits::{describe_limits, Limits, CPU_PERIOD_US};
 use self::limits::{
     limit_writes, needed_v2_controllers, parse_oom_kills, unified_controllers, Layout, LimitWrite, V1_MEMORY_LIMIT,
@@ -509,114 +513,6 @@ impl Drop for Cgroup {
             crate::log::error(&err);
         }
     }
-}
-
-/// The cgroup directories at `path` (relative to the cgroup root), in every mounted hierarchy.
-pub fn existing_dirs_at(path: &str) -> Result<Vec<String>, Error> {
-    Ok(hierarchy_dirs_at(path)?.into_iter().map(|(_, dir)| dir).collect())
-}
-
-/// The directories at `path` (relative to the cgroup root), with their hierarchy ("" for a cgroup2
-/// tree), in every hierarchy mounted under the cgroup root (see `mounted_hierarchies`).
-fn hierarchy_dirs_at(path: &str) -> Result<Vec<(String, String)>, Error> {
-    let dirs = match is_fs(CGROUP_ROOT, CGROUP2_SUPER_MAGIC)? {
-        true => vec![(String::new(), format!("{CGROUP_ROOT}{path}"))],
-        false => mounted_hierarchies()?
-            .into_iter()
-            .map(|hierarchy| {
-                let dir = format!("{CGROUP_ROOT}/{}{path}", hierarchy.name);
-                (hierarchy.key(), dir)
-            })
-            .collect(),
-    };
-    let mut existing = Vec::new();
-    for (name, dir) in dirs {
-        if identity_of(&dir)?.is_some() {
-            existing.push((name, dir));
-        }
-    }
-    Ok(existing)
-}
-
-/// The (device, inode) of what is at `path` (a symlink followed), or None if nothing is there.
-/// Any other failure (ENOMEM, say) is an error, never taken for "not there": gc would then say it
-/// removed a cgroup it never saw.
-fn identity_of(path: &str) -> Result<Option<(u64, u64)>, Error> {
-    match sys::stat(&cpath(path)?, 0) {
-        Ok(st) => Ok(Some(sys::identity(&st))),
-        Err(Errno(libc::ENOENT)) => Ok(None),
-        Err(errno) => Err(Error::sys(format!("stat({path})"), errno)),
-    }
-}
-
-/// A hierarchy mounted in a directory of a v1 or hybrid cgroup root.
-struct Hierarchy {
-    /// The directory's name under the cgroup root.
-    name: String,
-    /// V2: a hybrid host's cgroup2 tree.
-    version: Version,
-}
-
-impl Hierarchy {
-    /// How a `Cgroup`'s directory list names it: "" for a cgroup2 tree.
-    fn key(&self) -> String {
-        match self.version {
-            Version::V1 => self.name.clone(),
-            Version::V2 => String::new(),
-        }
-    }
-}
-
-/// The v1 host's hierarchies a container joins. Of the ones beyond those the limits and `pause` use,
-/// a read-only mount (a container's view of its host, say) is passed over, with a line: a limit
-/// that needs it fails at its file.
-fn v1_hierarchies(join: Join) -> Result<Vec<Hierarchy>, Error> {
-    let mut hierarchies = mounted_hierarchies()?;
-    match join {
-        Join::Limited => hierarchies.retain(|h| h.version == Version::V1 && V1_CONTROLLERS.contains(&h.name.as_str())),
-        Join::Every => hierarchies.retain(|h| {
-            let root = format!("{CGROUP_ROOT}/{}", h.name);
-            let read_only = sys::cstring(&root).is_ok_and(|root| sys::can_write(&root) == Err(Errno(libc::EROFS)));
-            if read_only && !V1_KNOWN_CONTROLLERS.contains(&h.name.as_str()) {
-                log!("{root} is mounted read-only: the container does not join it");
-                return false;
-            }
-            true
-        }),
-    }
-    Ok(hierarchies)
-}
-
-/// The hierarchies mounted in the directories of a v1 or hybrid cgroup root, each once: the ones
-/// contain makes directories in by their usual names first (`cpu` may be a symlink to
-/// `cpu,cpuacct`, and is then the only one of the three), then every other (`blkio`, `systemd`,
-/// a hybrid's cgroup2 at `unified`).
-fn mounted_hierarchies() -> Result<Vec<Hierarchy>, Error> {
-    let root = sys::open(&cpath(CGROUP_ROOT)?, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-        .step(|| format!("open({CGROUP_ROOT})"))?;
-    let listed = sys::list_dir(&root).step(|| format!("getdents64({CGROUP_ROOT})"))?;
-    let listed = listed.into_iter().filter_map(|entry| entry.name.into_string().ok());
-    let mut seen = Vec::new();
-    let mut hierarchies: Vec<Hierarchy> = Vec::new();
-    for name in V1_KNOWN_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed) {
-        // The controllers' own names come first, and again in the listing: looked at once.
-        if hierarchies.iter().any(|h| h.name == name) {
-            continue;
-        }
-        let mount = format!("{CGROUP_ROOT}/{name}");
-        let version = match sys::statfs_type(&cpath(&mount)?) {
-            Ok(CGROUP_SUPER_MAGIC) => Version::V1,
-            Ok(CGROUP2_SUPER_MAGIC) => Version::V2,
-            Ok(_) | Err(Errno(libc::ENOENT)) => continue,
-            Err(errno) => return Err(Error::sys(format!("statfs({mount})"), errno)),
-        };
-        let Some(identity) = identity_of(&mount)? else { continue };
-        if !seen.contains(&identity) {
-            seen.push(identity);
-            hierarchies.push(Hierarchy { name, version });
-        }
-    }
-    Ok(hierarchies)
 }
 
 /// Writes `pid` into cgroup.procs of each directory: `Cgroup::attach`, and `contain exec` joining

@@ -27,11 +27,12 @@ pub fn lists_path(proc_cgroup: &str, path: &str) -> bool {
 /// Like `lists_path`, or a cgroup below `path` (the container made its own, through its cgroup
 /// namespace).
 pub fn lists_path_or_below(proc_cgroup: &str, path: &str) -> bool {
-    let below = format!("{path}/");
-    proc_cgroup
-        .lines()
-        .filter_map(|line| line.splitn(3, ':').nth(2))
-        .any(|listed| listed == path || listed.starts_with(&below))
+    memberships(proc_cgroup).iter().any(|membership| at_or_below(&membership.path, path))
+}
+
+/// Is the cgroup `listed` the cgroup `path` or one below it?
+pub fn at_or_below(listed: &str, path: &str) -> bool {
+    listed.strip_prefix(path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn cgroup_name(id: &str) -> String {

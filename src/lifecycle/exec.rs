@@ -59,7 +59,10 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     if !init.process.alive()? {
         return Err(Error::Setup(format!("container {id} stopped")));
     }
-    let dirs = manage::container_cgroup(&record, id).map_or(Ok(Vec::new()), |path| cgroup::existing_dirs_at(&path))?;
+    let dirs = match manage::container_cgroup(&record, id) {
+        Some(path) => cgroup::dirs_of_process_at(init.process.pid, &path)?,
+        None => Vec::new(),
+    };
     let terminal_modes = SavedModes::save();
     let process = ContainerProcess { keeper, ..process };
     let birth = Birth::joining(init.pidfd, init.process.pid, dirs, process, terminal)?;

@@ -153,11 +153,12 @@ pub fn readlink(path: &CStr) -> Result<String, Errno> {
 /// readlinkat(2) relative to `dir`; with an empty path, of the symlink `dir` itself holds (opened
 /// O_PATH|O_NOFOLLOW), so the link read is the link checked.
 pub fn readlink_at(dir: Dir, path: &CStr) -> Result<String, Errno> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // On the stack, and only the target is copied out: a page from the heap is one more mmap and
+    // munmap per call with musl's allocator.
+    let mut buf = [0u8; libc::PATH_MAX as usize];
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`; `path` is NUL-terminated.
     let n = check(unsafe { syscall!(READLINKAT, dir.raw(), path.as_ptr(), buf.as_mut_ptr(), buf.len()) })?;
-    buf.truncate(n);
-    String::from_utf8(buf).map_err(|_| Errno(libc::EILSEQ))
+    String::from_utf8(buf[..n].to_vec()).map_err(|_| Errno(libc::EILSEQ))
 }
 
 /// The absolute path the kernel has for an open descriptor (readlink of /proc/self/fd/N): what a
