@@ -9,13 +9,12 @@
 //!   `cgroup.procs` before it is allowed to go on. A controller no v1 hierarchy has but the
 //!   hybrid's cgroup2 offers (hugetlb on our hosts) is set there, in v2's format.
 //!
-//! The parts: the limits and their file formats (`limits`), paths and /proc/PID/cgroup (`paths`),
-//! the hierarchies the host mounts and a cgroup's directories in them (`hierarchies`),
-//! both pure and unit-tested; where a cgroup may be made (`delegation`); the usage report
-//! (`usage`); the processes in it, signalled and frozen (`processes`); the container's own view of
-//! its cgroups (`mount`). This file is the driver, open,
-//! write and close through `sys`. A `Cgroup` removes its directories when dropped, so every error
-//! path after creation cleans up.
+//! The parts: the limits and their file formats (`limits`) and paths and /proc/PID/cgroup
+//! (`paths`), both pure and unit-tested; the hierarchies the host mounts and a cgroup's
+//! directories in them (`hierarchies`); where a cgroup may be made (`delegation`); the usage
+//! report (`usage`); the processes in it, signalled and frozen (`processes`); the container's own
+//! view of its cgroups (`mount`). This file is the driver, open, write and close through `sys`. A
+//! `Cgroup` removes its directories when dropped, so every error path after creation cleans up.
 
 pub mod delegation;
 pub mod hierarchies;
