@@ -18,6 +18,27 @@ use common::bundle::*;
 use common::*;
 
 /// `oci_bundle` running `sleep 30`, with `resources` merged into its linux.resources.
+/// The hybrid host's cgroup2 (`unified`): a hugetlb limit there makes contain enable the controller
+/// in its root's cgroup.subtree_control, as the v2 driver does. The tests that cause it take this
+/// lock and put the file back as they found it: the host's tree is not the suite's.
+static HYBRID_ROOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds `HYBRID_ROOT` and, when dropped, disables again what the test enabled in the hybrid
+/// cgroup2 root (nothing on a pure v2 host, whose root is contain's to delegate from).
+fn hybrid_root_restored() -> impl Drop {
+    let lock = HYBRID_ROOT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let file = Path::new(CGROUP_ROOT).join("unified/cgroup.subtree_control");
+    let before = fs::read_to_string(&file).ok().filter(|_| !cgroup_v2());
+    Defer(move || {
+        let _held = &lock;
+        let Some(before) = &before else { return };
+        let now = fs::read_to_string(&file).unwrap_or_default();
+        for controller in now.split_whitespace().filter(|c| !before.split_whitespace().any(|b| b == *c)) {
+            fs::write(&file, format!("-{controller}")).unwrap();
+        }
+    })
+}
+
 fn bundle_with(name: &str, rootfs: &Path, resources: serde_json::Value) -> PathBuf {
     let bundle = oci_bundle(name, rootfs, &["sleep", "30"], &[]);
     let config = bundle.join("config.json");
@@ -214,6 +235,7 @@ fn a_blkio_weight_is_set_or_refused_naming_its_file() {
 #[ignore = "needs root: `sudo make test` runs it"]
 fn a_hugepage_limit_is_set_where_the_host_has_hugetlb() {
     let name = root_test("hugetlb");
+    let _restored = hybrid_root_restored();
     let limits = serde_json::json!([{ "pageSize": "2MB", "limit": 4194304 }]);
     let bundle = bundle_with(&name, rootfs(), serde_json::json!({ "hugepageLimits": limits }));
     let _delete = deleted_at_the_end(&name);
@@ -231,6 +253,7 @@ fn a_hugepage_limit_is_set_where_the_host_has_hugetlb() {
 #[ignore = "needs root: `sudo make test` runs it"]
 fn a_unified_key_is_written_beneath_the_containers_cgroup() {
     let name = root_test("unified");
+    let _restored = hybrid_root_restored();
     let unified = serde_json::json!({ "hugetlb.2MB.max": "2097152" });
     let bundle = bundle_with(&name, rootfs(), serde_json::json!({ "unified": unified }));
     let _delete = deleted_at_the_end(&name);
