@@ -134,7 +134,7 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record, init: &Pr
     let env = with_entries(with_entries(env, &home), &exec.env);
     let command = prepare::invocation(&exec.command, &env, workdir)?;
     let terminal = match &exec.console_socket {
-        Some(path) => oci_config::console(true, None, Some(path))?,
+        Some(path) => Some(oci_config::connect_console(path, None)?),
         None => UserTerminal::detect().map(Terminal::User),
     };
     let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..limits };

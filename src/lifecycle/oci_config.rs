@@ -91,13 +91,17 @@ pub fn console(terminal: bool, size: Option<(u16, u16)>, socket: Option<&str>) -
             Err(Error::Usage("--console-socket: the process has no terminal (process.terminal)".into()))
         }
         (true, None) => Err(Error::Usage("process.terminal needs --console-socket".into())),
-        (true, Some(path)) => {
-            let socket = sys::connect_unix(&cpath(path)?).step(|| format!("connect({path})"))?;
-            let (rows, columns) = size.unwrap_or((0, 0));
-            let size = libc::winsize { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
-            Ok(Some(Terminal::Console { socket, size }))
-        }
+        (true, Some(path)) => connect_console(path, size).map(Some),
     }
+}
+
+/// The engine's console socket at `path`, connected: the pty master goes there, and the pty starts
+/// with `size` (rows, columns; none: the kernel's 0x0).
+pub fn connect_console(path: &str, size: Option<(u16, u16)>) -> Result<Terminal, Error> {
+    let socket = sys::connect_unix(&cpath(path)?).step(|| format!("connect({path})"))?;
+    let (rows, columns) = size.unwrap_or((0, 0));
+    let size = libc::winsize { ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+    Ok(Terminal::Console { socket, size })
 }
 
 /// Runs the `poststart` or `poststop` hooks of the config `create` read (`hooks`, or why it
