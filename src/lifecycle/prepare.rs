@@ -35,9 +35,10 @@ pub fn search_path(env: &[String]) -> String {
     env.iter().find_map(|v| v.strip_prefix("PATH=")).unwrap_or(CONTAINER_PATH).to_string()
 }
 
-/// Whether a symlink as the last component of a host path is followed: never for `contain run`'s
-/// flags (the user gives the real path); for an OCI bundle's paths, which the engine chose
-/// (`/etc/resolv.conf` is often a symlink).
+/// Whether a symlink as the last component of a host path is followed: not for a `--volume`
+/// source (the user gives the real path); for `--rootfs` (`current -> v42`, the image in use) and
+/// an OCI bundle's paths, which the engine chose (`/etc/resolv.conf` is often a symlink). Either
+/// way what is kept is the object the path led to, opened once (`hostpath::Checked`).
 #[derive(Clone, Copy)]
 pub enum Links {
     Refused,
@@ -45,7 +46,7 @@ pub enum Links {
 }
 
 /// Opens the host path `path` that a container is to be given (its rootfs, a bind source), checked
-/// (see `mounts::Checked`) and refused if it would show the container a state directory (see
+/// (see `hostpath::Checked`) and refused if it would show the container a state directory (see
 /// `roots::refuse_exposure`). `bad` puts the flag or field, and its value, before why not.
 pub fn open_host_path(
     state: &StateDir,
