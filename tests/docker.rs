@@ -45,6 +45,11 @@ fn logs_print_a_detached_containers_output_and_its_tail_until_gc() {
     let out = run_in(rootfs(), &name, &["-d", "-q"], &["sh", "-c", "echo one; echo two >&2; echo three; exit 3"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     wait_for_status(&name, "exited (3)");
+    // Ended, it is still listed with what its record tells: when it was made, and its command.
+    let listed: serde_json::Value = serde_json::from_str(&contain(&["list", "--format", "json"]).stdout).unwrap();
+    let row = listed.as_array().unwrap().iter().find(|row| row["id"] == name.as_str()).unwrap().clone();
+    assert_eq!((row["status"].as_str(), row["exit_code"].as_i64()), (Some("exited"), Some(3)), "{row}");
+    assert!(row["created"].is_u64() && row["command"].as_str().is_some_and(|c| c.starts_with("sh -c")), "{row}");
     let logs = contain(&["logs", &name]);
     assert_eq!((logs.code, logs.stdout.as_str(), logs.stderr.as_str()), (0, "one\ntwo\nthree\n", ""));
     let tail = contain(&["logs", "--tail", "2", &name]);

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::lifecycle::gc;
 use crate::lifecycle::listing::{self, HeldLimits, Listed};
 use crate::lifecycle::manage::{container_cgroup, listed_liveness, liveness, Liveness};
-use crate::lifecycle::record::{Phase, Record};
+use crate::lifecycle::record::{Phase, Record, RecordRead};
 use crate::lifecycle::state::{Leave, StateDir};
 use crate::sys;
 
@@ -49,6 +49,14 @@ pub fn list(states: &[StateDir], json: bool) -> Result<i32, Error> {
                 _ => {}
             }
         }
+        // What the record of an ended one still tells: when it was made, and its command.
+        let ended = match found {
+            Liveness::Exited(_) | Liveness::Kept => match entry.read_record()? {
+                RecordRead::Valid(record) => Some(*record),
+                _ => None,
+            },
+            _ => None,
+        };
         match found {
             Liveness::Live(record) => {
                 let phase = record.as_ref().map_or(Phase::Creating, |r| r.phase);
@@ -60,8 +68,8 @@ pub fn list(states: &[StateDir], json: bool) -> Result<i32, Error> {
                 rows.push(row(&id, record.as_ref(), status));
             }
             Liveness::Stopped(record) => rows.push(row(&id, Some(&record), "stopped")),
-            Liveness::Exited(code) => rows.push(Listed { exit_code: code, ..row(&id, None, "exited") }),
-            Liveness::Kept => rows.push(row(&id, None, "kept overlay")),
+            Liveness::Exited(code) => rows.push(Listed { exit_code: code, ..row(&id, ended.as_ref(), "exited") }),
+            Liveness::Kept => rows.push(row(&id, ended.as_ref(), "kept overlay")),
             Liveness::OtherVersion => rows.push(row(&id, None, "other contain version")),
             Liveness::Damaged => rows.push(row(&id, None, "damaged record")),
             Liveness::Leftover(_) | Liveness::Gone => {}
