@@ -27,6 +27,10 @@ STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 # compiler takes it with RUSTC_BOOTSTRAP=1, for this one build. SMALL=no builds the plain way.
 SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET)),$(if $(CROSS),,host)),yes,no)
 SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no
+# std's own optimize_for_size feature: its smaller sorts and formatting (8 KiB less; no start-up
+# cost measured). The list replaces std's default features (unwinding, backtraces), which panics
+# that abort at once never use.
+SMALL_STD    := -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
 
 .PHONY: all contain rootfs demo test test-faults test-vm bench size-report unit-test check-aarch64 busybox clean \
 	test-oci test-podman test-containerd bench-oci install uninstall
@@ -36,7 +40,7 @@ all: contain
 contain:
 ifeq ($(SMALL),yes)
 	RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(SMALL_FLAGS)" cargo build --release --locked --target $(TARGET) \
-		-Z build-std=std,panic_abort --target-dir target/small
+		$(SMALL_STD) --target-dir target/small
 	cp target/small/$(TARGET)/release/contain ./contain.new
 else
 	@$(if $(HAVE_MUSL),,echo "make: no $(MUSL_TARGET) target (rustup target add $(MUSL_TARGET)): a static glibc binary, much larger")
@@ -141,7 +145,7 @@ bench: contain busybox
 size-report: contain
 ifeq ($(SMALL),yes)
 	CARGO_PROFILE_RELEASE_STRIP=false RUSTC_BOOTSTRAP=1 RUSTFLAGS="$(SMALL_FLAGS)" cargo build --release --locked \
-		--target $(TARGET) -Z build-std=std,panic_abort --target-dir target/symbols
+		--target $(TARGET) $(SMALL_STD) --target-dir target/symbols
 else
 	CARGO_PROFILE_RELEASE_STRIP=false RUSTFLAGS="$(STATIC_FLAGS)" cargo build --release --locked --target $(TARGET) \
 		--target-dir target/symbols
