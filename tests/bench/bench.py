@@ -162,12 +162,14 @@ def main():
         wall = (time.perf_counter() - start) * 1000
         lines.append(f"  {n:>3} containers: {wall:8.1f} ms, {'all succeeded' if not any(codes) else f'{sum(c != 0 for c in codes)} FAILED'}")
 
-    # Only what the soak left counts: on a shared host, other users' containers come and go.
-    before = contain_cgroups()
+    # The soak's containers have names of their own, and only their cgroups count: on a shared
+    # host, other users' containers come and go.
+    prefix = f"soak-{os.getpid()}-"
     start = time.perf_counter()
-    soak_failures = sum(run_once(table[1][1]())[1] != 0 for _ in range(SOAK))
+    soak_failures = sum(run_once(table[1][1]()[:2] + ["--name", f"{prefix}{n}"] + table[1][1]()[2:])[1] != 0
+                        for n in range(SOAK))
     soak_s = time.perf_counter() - start
-    leftover_cgroups = sorted(contain_cgroups() - before)
+    leftover_cgroups = soak_cgroups("contain-" + prefix)
     leftover_mounts = [l for l in open("/proc/self/mountinfo") if ROOTFS in l]
     lines += ["", f"soak: {SOAK} containers back to back (with limits) in {soak_s:.1f} s, {soak_failures} failed, "
                   f"{len(leftover_cgroups)} cgroups and {len(leftover_mounts)} mounts left behind"]
@@ -184,9 +186,9 @@ def main():
         sys.exit("bench: failures or leftovers, see above")
 
 
-def contain_cgroups():
+def soak_cgroups(prefix):
     top = ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", x) for x in os.listdir("/sys/fs/cgroup")]
-    return {os.path.join(d, e) for d in top if os.path.isdir(d) for e in os.listdir(d) if e.startswith("contain-")}
+    return sorted(os.path.join(d, e) for d in top if os.path.isdir(d) for e in os.listdir(d) if e.startswith(prefix))
 
 
 def write_chart(results, path):
