@@ -134,8 +134,10 @@ BENCH_OCI_RUNTIMES ?= $(CURDIR)/contain crun runc
 bench-oci: contain busybox
 	tests/bench/oci.sh $(BENCH_OCI_RUNTIMES)
 
-# Not a test: start-up latency, memory and size against crun, runc and bubblewrap, then the OCI
-# lifecycle and `podman run` against crun and runc (tests/bench/), then where the bytes go.
+# Not a test: start-up latency, memory and size against crun, runc, bubblewrap and the kernel floors
+# (tests/bench/floor.c), what a seccomp filter costs (contain's, and libseccomp's for podman's
+# profile), then the OCI lifecycle and `podman run` against crun and runc (tests/bench/), then where
+# the bytes go.
 bench: contain busybox
 	tests/bench/bench.sh
 	tests/bench/oci.sh $(CURDIR)/contain crun runc

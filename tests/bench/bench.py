@@ -119,16 +119,19 @@ def main():
     # namespaces are torn down asynchronously, after the process is gone) must not always be the same.
     order = list(table)
     shuffle = random.Random(RUNS).shuffle
+    load_before = os.getloadavg()[0]
     for _ in range(RUNS):
         shuffle(order)
         for name, argv in order:
             t, code = run_once(argv())
             times[name].append(t * 1000)
             failures[name] += code != 0
+    load = f"the machine's 1-minute load average {load_before:.2f} before the rounds, {os.getloadavg()[0]:.2f} after"
     rss = {name: peak_rss_kib(argv()) for name, argv in table}
 
     base = percentile(times["contain"], 50)
     lines = [f"start-to-exit of /bin/true, {RUNS} interleaved runs each, ms (ratio = median / contain's median);",
+             f"{load} ({os.cpu_count()} cpus);",
              "peak RSS: the runtime and what it reaped, largest of 5 runs under /usr/bin/time;",
              f"the equivalent floor's cgroups: one under each of {' '.join(cgroup_parents())}",
              f"{'variant':34} {'p10':>7} {'median':>7} {'p90':>7} {'ratio':>6} {'peak RSS':>9} {'fails':>5}"]
