@@ -587,6 +587,10 @@ fn calls_allowed_without_conditions_are_decided_on_arch_and_nr_alone() {
                 cached += 1;
             }
             assert!(cached > 250, "{cached} calls allowed without conditions on {arch:?}");
+            // The check sees argument loads where there are some: personality's are checked.
+            let nr = Syscall::named("personality").number(arch).unwrap();
+            let (_, loaded) = run_loading(&program, arch.audit_arch(), nr, [0; 6]);
+            assert!(loaded.contains(&OFFSET_ARGS), "personality on {arch:?} loads {loaded:?}");
         }
     }
 }
