@@ -141,19 +141,27 @@ fn without(cap: u32) -> CapSet {
     CapSet(CapSet::default_set().0 & !(1 << cap))
 }
 
-#[test]
-fn the_default_profile_gives_every_call_its_verdict_on_x86_64_and_aarch64() {
-    for arch in [Arch::X86_64, Arch::Aarch64] {
-        for caps in [CapSet::default_set(), CapSet(0), CapSet::ALL] {
+/// The default profile and its program on x86_64 and aarch64, with the default capabilities, none
+/// and all.
+fn default_programs() -> impl Iterator<Item = (Arch, CapSet, Profile, Vec<sock_filter>)> {
+    [Arch::X86_64, Arch::Aarch64].into_iter().flat_map(|arch| {
+        [CapSet::default_set(), CapSet(0), CapSet::ALL].into_iter().map(move |caps| {
             let profile = default_profile(caps);
             let program = compiled(&profile, arch).program;
-            for syscall in every_syscall() {
-                let Some(nr) = syscall.number(arch) else { continue };
-                for args in PROBES {
-                    let expected = reference(&profile, arch, arch, syscall, args);
-                    let got = run(&program, arch.audit_arch(), nr, args);
-                    assert_eq!(got, expected, "{} {args:x?} on {arch:?} with {caps:?}", syscall.name());
-                }
+            (arch, caps, profile, program)
+        })
+    })
+}
+
+#[test]
+fn the_default_profile_gives_every_call_its_verdict_on_x86_64_and_aarch64() {
+    for (arch, caps, profile, program) in default_programs() {
+        for syscall in every_syscall() {
+            let Some(nr) = syscall.number(arch) else { continue };
+            for args in PROBES {
+                let expected = reference(&profile, arch, arch, syscall, args);
+                let got = run(&program, arch.audit_arch(), nr, args);
+                assert_eq!(got, expected, "{} {args:x?} on {arch:?} with {caps:?}", syscall.name());
             }
         }
     }
@@ -567,31 +575,27 @@ fn far_targets_are_bridged() {
 /// such call then runs the whole program. Docker's calls allowed without conditions must stay cached.
 #[test]
 fn calls_allowed_without_conditions_are_decided_on_arch_and_nr_alone() {
-    for arch in [Arch::X86_64, Arch::Aarch64] {
-        for caps in [CapSet::default_set(), CapSet(0), CapSet::ALL] {
-            let profile = default_profile(caps);
-            let program = compiled(&profile, arch).program;
-            let mut cached = 0;
-            for syscall in every_syscall() {
-                let Some(nr) = syscall.number(arch) else { continue };
-                let unconditional = |rule: &Rule| rule.args.is_empty() && rule.syscalls.contains(&syscall);
-                if !profile.rules.iter().any(|rule| rule.action == Action::Allow && unconditional(rule)) {
-                    continue;
-                }
-                for args in PROBES {
-                    let (verdict, loaded) = run_loading(&program, arch.audit_arch(), nr, args);
-                    assert_eq!(verdict, ALLOWED, "{} on {arch:?}", syscall.name());
-                    let only_arch_and_nr = loaded.iter().all(|&at| at == OFFSET_ARCH || at == OFFSET_NR);
-                    assert!(only_arch_and_nr, "{} on {arch:?} with {caps:?} loads {loaded:?}", syscall.name());
-                }
-                cached += 1;
+    for (arch, caps, profile, program) in default_programs() {
+        let mut cached = 0;
+        for syscall in every_syscall() {
+            let Some(nr) = syscall.number(arch) else { continue };
+            let unconditional = |rule: &Rule| rule.args.is_empty() && rule.syscalls.contains(&syscall);
+            if !profile.rules.iter().any(|rule| rule.action == Action::Allow && unconditional(rule)) {
+                continue;
             }
-            assert!(cached > 250, "{cached} calls allowed without conditions on {arch:?}");
-            // The check sees argument loads where there are some: personality's are checked.
-            let nr = Syscall::named("personality").number(arch).unwrap();
-            let (_, loaded) = run_loading(&program, arch.audit_arch(), nr, [0; 6]);
-            assert!(loaded.contains(&OFFSET_ARGS), "personality on {arch:?} loads {loaded:?}");
+            for args in PROBES {
+                let (verdict, loaded) = run_loading(&program, arch.audit_arch(), nr, args);
+                assert_eq!(verdict, ALLOWED, "{} on {arch:?}", syscall.name());
+                let only_arch_and_nr = loaded.iter().all(|&at| at == OFFSET_ARCH || at == OFFSET_NR);
+                assert!(only_arch_and_nr, "{} on {arch:?} with {caps:?} loads {loaded:?}", syscall.name());
+            }
+            cached += 1;
         }
+        assert!(cached > 250, "{cached} calls allowed without conditions on {arch:?}");
+        // The check sees argument loads where there are some: personality's are checked.
+        let nr = Syscall::named("personality").number(arch).unwrap();
+        let (_, loaded) = run_loading(&program, arch.audit_arch(), nr, [0; 6]);
+        assert!(loaded.contains(&OFFSET_ARGS), "personality on {arch:?} loads {loaded:?}");
     }
 }
 
