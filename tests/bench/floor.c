@@ -15,7 +15,9 @@
  *     (runc's lists, those this kernel has), lo up, the capability bounding set and sets of
  *     Docker's 14, no_new_privs, the death signal, the seccomp program in FILE (contain's default
  *     filter as bytes, from its unit test `the_default_program_as_the_kernel_reads_it`), execve.
- *     The parent then waits and removes the cgroups.
+ *     The parent then waits and removes the cgroups. (On cgroup v2 contain's child is born in its
+ *     cgroup, CLONE_INTO_CGROUP; this one joins it by cgroup.procs, the v1 way, so on v2 the floor
+ *     does a little more than contain asks for.)
  *
  *   floor filter FILE [ROUNDS]
  *     what the seccomp program in FILE costs: the prctl that attaches it (inside a fresh fork, as in
