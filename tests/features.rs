@@ -172,6 +172,14 @@ fn the_usage_report_and_stats_json() {
     let quiet = run_in(rootfs(), &name, &["-q"], &["no-such-command"]);
     assert_eq!(quiet.code, 127);
     assert_eq!(quiet.stderr, "[contain] error: execve(no-such-command): ENOENT (2)\n");
+    // --quiet leaves the usage line out, and skips reading what only it shows, but not what
+    // --stats-json asks for.
+    let quiet = run_in(rootfs(), &name, &["-q", "--stats-json", json_path.to_str().unwrap()], &["sleep", "0.2"]);
+    assert_eq!((quiet.code, quiet.stderr.as_str()), (0, ""));
+    let json = fs::read_to_string(&json_path).unwrap();
+    for key in ["cpu_user_seconds", "memory_peak_bytes", "pids_peak", "oom_kills"] {
+        assert!(json.contains(&format!("\"{key}\":")) && !json.contains(&format!("\"{key}\":null")), "{key}: {json}");
+    }
     assert_no_leftovers(&name, rootfs());
 }
 

@@ -459,7 +459,7 @@ impl Cgroup {
 
     /// How many times the OOM killer killed a process in the container (None: no memory
     /// controller to count them).
-    fn oom_kills(&self) -> Option<u64> {
+    pub fn oom_kills(&self) -> Option<u64> {
         let file = match self.version {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",

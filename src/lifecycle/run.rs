@@ -466,7 +466,14 @@ fn clean(
 ) -> Result<i32, Error> {
     let Ended { code, wall, sampled, host_end } = ended;
     let cgroup = resources.cgroup;
-    let usage = cgroup.as_ref().map_or(Usage { wall, ..Default::default() }, |cgroup| cgroup.usage(wall, &sampled));
+    // The usage is a log line and --stats-json's content: with neither (`-q`), only the OOM kills
+    // are read, for the notice that is printed even then (four cgroup files fewer to open and read).
+    let wanted = !crate::log::quiet() || spec.stats_json.is_some();
+    let usage = match &cgroup {
+        Some(cgroup) if wanted => cgroup.usage(wall, &sampled),
+        Some(cgroup) => Usage { wall, oom_kills: cgroup.oom_kills(), ..Default::default() },
+        None => Usage { wall, ..Default::default() },
+    };
     if usage.oom_kills.is_some_and(|kills| kills > 0) {
         let limit = spec.limits.memory_bytes.map_or("none".into(), human_size);
         crate::log::notice(&format!("container was OOM-killed (memory limit {limit})"));

@@ -199,7 +199,9 @@ pub fn list_dir(dir: &Fd) -> Result<Vec<DirEntry>, Errno> {
     const TYPE_AT: usize = 18;
     const NAME_AT: usize = 19;
     let mut entries = Vec::new();
-    let mut buf = vec![0u8; 8192];
+    // On the stack: on the heap, musl maps a fresh group for 8 KiB and unmaps it at the free, an
+    // mmap, a munmap and page faults for each of the half-dozen listings of a start.
+    let mut buf = [0u8; 8192];
     loop {
         // SAFETY: the kernel writes at most `buf.len()` bytes of dirent64 records into `buf`.
         let n = check_retry(|| unsafe { syscall!(GETDENTS64, dir.0, buf.as_mut_ptr(), buf.len()) })?;

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
-for pkg in crun runc bubblewrap busybox-static file time; do
+for pkg in crun runc bubblewrap busybox-static file time gcc libc6-dev python3-seccomp; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 command -v python3 >/dev/null || missing+=(python3)
@@ -23,6 +23,13 @@ work=$(mktemp -d /tmp/contain-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 sh tests/mkrootfs.sh "$work/rootfs"
+
+# The kernel floors (tests/bench/floor.c), built here for this machine, and the filter a default
+# `contain run` attaches, as bytes, from the unit test that builds it (for the equivalent floor).
+cc -O2 -static -Wall -o "$work/floor" tests/bench/floor.c
+test=policy::seccomp::tests::the_default_program_as_the_kernel_reads_it
+CONTAIN_SECCOMP_PROGRAM=$work/filter.bpf cargo test --locked --quiet --bin contain "$test" -- --exact >/dev/null
+[[ -s $work/filter.bpf ]] || { echo "bench: $test wrote no $work/filter.bpf" >&2; exit 1; }
 
 # An OCI bundle for crun and runc: their default spec, running /bin/true without a terminal, with
 # the same namespaces as contain.
@@ -51,4 +58,27 @@ unshare --mount --propagation private bash -c '
     if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
     exec python3 tests/bench/bench.py "$1" "$2"' bench "$work" "$out"
 [[ -z $note ]] || echo "$note" | tee -a "$out/results.txt"
+
+# What a seccomp filter costs (floor.c `filter`): contain's, and crun's under podman's default
+# profile as libseccomp builds it, when podman's profile is here.
+{
+    echo
+    echo "contain's seccomp filter (its default profile, native architecture only):"
+    "$work/floor" filter "$work/filter.bpf"
+    profile=/usr/share/containers/seccomp.json
+    if [[ -f $profile ]]; then
+        /usr/bin/python3 tests/bench/libseccomp_filter.py "$profile" "$work/libseccomp.bpf"
+        echo
+        echo "crun's under podman's default profile ($profile, libseccomp $(dpkg-query -W -f '${Version}' libseccomp2), the native architecture and its sub-architectures):"
+        "$work/floor" filter "$work/libseccomp.bpf"
+    else
+        echo "(no $profile: crun's filter under podman's profile not measured)"
+    fi
+} | tee -a "$out/results.txt"
+
+# BENCH_VM_KERNELS="5.10 6.1": the same in tests/vm's VM for each kernel (5.10 has no cache of the
+# calls a filter allows whatever their arguments), emulated: about a minute each.
+for kernel in ${BENCH_VM_KERNELS:-}; do
+    tests/bench/filter-vm.sh "$kernel" "$work" | tee -a "$out/results.txt"
+done
 echo "bench: results in $out/results.txt, $out/results.json and $out/results.svg"

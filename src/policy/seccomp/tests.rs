@@ -35,6 +35,12 @@ fn assert_valid(program: &[sock_filter]) {
 
 /// Runs a classic BPF program (the opcodes we emit) on a seccomp_data.
 fn run(program: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    run_loading(program, arch, nr, args).0
+}
+
+/// `run`, and the offsets into seccomp_data the program loaded on its way to the verdict.
+fn run_loading(program: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> (u32, Vec<u32>) {
+    let mut loaded = Vec::new();
     let mut data = [0u8; size_of::<seccomp_data>()];
     data[OFFSET_NR as usize..][..4].copy_from_slice(&nr.to_le_bytes());
     data[OFFSET_ARCH as usize..][..4].copy_from_slice(&arch.to_le_bytes());
@@ -47,6 +53,7 @@ fn run(program: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let branch = |taken: bool| pc + 1 + if taken { ins.jt } else { ins.jf } as usize;
         pc = match ins.code {
             LD_ABS => {
+                loaded.push(ins.k);
                 acc = u32::from_le_bytes(data[ins.k as usize..][..4].try_into().unwrap());
                 pc + 1
             }
@@ -59,7 +66,7 @@ fn run(program: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
             JGT_K => branch(acc > ins.k),
             JGE_K => branch(acc >= ins.k),
             JSET_K => branch(acc & ins.k != 0),
-            RET_K => return ins.k,
+            RET_K => return (ins.k, loaded),
             other => panic!("unexpected opcode {other:#x}"),
         };
     }
@@ -134,19 +141,27 @@ fn without(cap: u32) -> CapSet {
     CapSet(CapSet::default_set().0 & !(1 << cap))
 }
 
-#[test]
-fn the_default_profile_gives_every_call_its_verdict_on_x86_64_and_aarch64() {
-    for arch in [Arch::X86_64, Arch::Aarch64] {
-        for caps in [CapSet::default_set(), CapSet(0), CapSet::ALL] {
+/// The default profile and its program on x86_64 and aarch64, with the default capabilities, none
+/// and all.
+fn default_programs() -> impl Iterator<Item = (Arch, CapSet, Profile, Vec<sock_filter>)> {
+    [Arch::X86_64, Arch::Aarch64].into_iter().flat_map(|arch| {
+        [CapSet::default_set(), CapSet(0), CapSet::ALL].into_iter().map(move |caps| {
             let profile = default_profile(caps);
             let program = compiled(&profile, arch).program;
-            for syscall in every_syscall() {
-                let Some(nr) = syscall.number(arch) else { continue };
-                for args in PROBES {
-                    let expected = reference(&profile, arch, arch, syscall, args);
-                    let got = run(&program, arch.audit_arch(), nr, args);
-                    assert_eq!(got, expected, "{} {args:x?} on {arch:?} with {caps:?}", syscall.name());
-                }
+            (arch, caps, profile, program)
+        })
+    })
+}
+
+#[test]
+fn the_default_profile_gives_every_call_its_verdict_on_x86_64_and_aarch64() {
+    for (arch, caps, profile, program) in default_programs() {
+        for syscall in every_syscall() {
+            let Some(nr) = syscall.number(arch) else { continue };
+            for args in PROBES {
+                let expected = reference(&profile, arch, arch, syscall, args);
+                let got = run(&program, arch.audit_arch(), nr, args);
+                assert_eq!(got, expected, "{} {args:x?} on {arch:?} with {caps:?}", syscall.name());
             }
         }
     }
@@ -551,6 +566,51 @@ fn far_targets_are_bridged() {
             let expected = reference(&profile, Arch::X86_64, Arch::X86_64, syscall, args);
             assert_eq!(run(&program, AUDIT_ARCH_X86_64, nr, args), expected, "{}", syscall.name());
         }
+    }
+}
+
+/// Since 5.11 the kernel caches, per architecture, the calls a filter allows whatever their
+/// arguments (seccomp_cache_prepare_bitmap): it runs the program for each call number with only
+/// `arch` and `nr` known, and a call for which the program loads an argument is left out, so every
+/// such call then runs the whole program. Docker's calls allowed without conditions must stay cached.
+#[test]
+fn calls_allowed_without_conditions_are_decided_on_arch_and_nr_alone() {
+    for (arch, caps, profile, program) in default_programs() {
+        let mut cached = 0;
+        for syscall in every_syscall() {
+            let Some(nr) = syscall.number(arch) else { continue };
+            let unconditional = |rule: &Rule| rule.args.is_empty() && rule.syscalls.contains(&syscall);
+            if !profile.rules.iter().any(|rule| rule.action == Action::Allow && unconditional(rule)) {
+                continue;
+            }
+            for args in PROBES {
+                let (verdict, loaded) = run_loading(&program, arch.audit_arch(), nr, args);
+                assert_eq!(verdict, ALLOWED, "{} on {arch:?}", syscall.name());
+                let only_arch_and_nr = loaded.iter().all(|&at| at == OFFSET_ARCH || at == OFFSET_NR);
+                assert!(only_arch_and_nr, "{} on {arch:?} with {caps:?} loads {loaded:?}", syscall.name());
+            }
+            cached += 1;
+        }
+        assert!(cached > 250, "{cached} calls allowed without conditions on {arch:?}");
+        // The check sees argument loads where there are some: personality's are checked.
+        let nr = Syscall::named("personality").number(arch).unwrap();
+        let (_, loaded) = run_loading(&program, arch.audit_arch(), nr, [0; 6]);
+        assert!(loaded.contains(&OFFSET_ARGS), "personality on {arch:?} loads {loaded:?}");
+    }
+}
+
+/// Also what `make bench` (tests/bench/bench.sh) takes for its equivalent kernel floor: with
+/// CONTAIN_SECCOMP_PROGRAM=FILE, the filter a default `contain run` attaches is written to FILE as
+/// the kernel reads it, an array of `struct sock_filter`.
+#[test]
+fn the_default_program_as_the_kernel_reads_it() {
+    let program = default_program(CapSet::default_set()).unwrap();
+    let bytes: Vec<u8> = (program.iter())
+        .flat_map(|ins| [&ins.code.to_ne_bytes()[..], &[ins.jt, ins.jf], &ins.k.to_ne_bytes()].concat())
+        .collect();
+    assert_eq!(bytes.len(), program.len() * size_of::<sock_filter>());
+    if let Some(path) = std::env::var_os("CONTAIN_SECCOMP_PROGRAM") {
+        std::fs::write(&path, bytes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     }
 }
 
