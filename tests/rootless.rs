@@ -501,15 +501,21 @@ fn cgroup_limits_without_a_delegated_cgroup_are_refused_and_leave_nothing() {
     let volume = format!("{}:/mnt", sandbox.volume().display());
     // On cgroup v2 (the VM) nothing is delegated to this user; v1 cannot be delegated at all.
     let why = if cgroup_v2() {
-        "no cgroup v2 subtree is delegated to you"
+        "this is a user who is not root, and no cgroup v2 subtree is delegated to it (none of its cgroup's ancestors \
+         is its own)"
     } else {
-        "cgroup v1 cannot be delegated to a user who is not root"
+        "cgroup v1 cannot be delegated, and this is a user who is not root"
     };
-    for limit in [["--memory", "64M"], ["--cpu", "50000"], ["--cpus", "0.5"], ["--pids", "64"]] {
+    for (limit, flag) in [
+        (["--memory", "64M"], "--memory"),
+        (["--cpu", "50000"], "--cpu/--cpus"),
+        (["--cpus", "0.5"], "--cpu/--cpus"),
+        (["--pids", "64"], "--pids"),
+    ] {
         let out = sandbox.run(&name, &[limit[0], limit[1], "--volume", &volume], &["touch", "/mnt/started"]);
         assert_eq!(out.code, 125, "{limit:?}: {}", out.stderr);
         let error = only_error(&out);
-        assert_eq!(error, format!("[contain] error: --memory, --cpu, --cpus and --pids cannot be enforced: {why}"));
+        assert_eq!(error, format!("[contain] error: {flag}: cannot be enforced without a cgroup: {why}"));
         assert!(!sandbox.volume().join("started").exists(), "{limit:?}: the command ran");
         assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "{limit:?}: a cgroup was made");
         sandbox.assert_nothing_left();
@@ -587,6 +593,80 @@ fn root_of_a_user_namespace_of_its_own_runs_containers_without_newuidmap() {
         assert!(!out.stderr.contains("creating namespaces"), "{}", out.stderr);
     }
     sandbox.assert_nothing_left();
+}
+
+/// The user's bundle for `contain create` under `unshare -Ur`: crun's example config, with the
+/// users' rootfs, `args`, and `resources` as its `linux.resources`; its devpts without `gid=5`,
+/// which a namespace of one id does not map (as `runc spec --rootless` writes it).
+fn users_bundle(name: &str, args: &[&str], resources: serde_json::Value) -> PathBuf {
+    let bundle = common::bundle::oci_bundle(name, user_rootfs(), args, &[]);
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    config["linux"]["resources"] = resources;
+    for mount in config["mounts"].as_array_mut().unwrap() {
+        if let Some(options) = mount["options"].as_array_mut() {
+            options.retain(|option| option != "gid=5");
+        }
+    }
+    fs::write(&file, config.to_string()).unwrap();
+    bundle
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn root_of_a_user_namespace_creates_oci_containers_without_a_cgroup_and_refuses_their_limits_by_name() {
+    let name = root_test("nestedoci");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "nestedoci");
+    let env: [(&str, &Path); 3] =
+        [("HOME", &sandbox.dir), ("XDG_RUNTIME_DIR", &sandbox.xdg()), ("CONTAIN", user_bin())];
+    // The engine's calls, as rootless podman makes them: as root of a user namespace whose only id
+    // is the user (its map not the identity), where no cgroup is delegated (v1 cannot be).
+    let under_unshare = |script: &str| {
+        let args = ["-Ur", "sh", "-c", script, "sh", name.as_str()];
+        finish(sandbox.command_with(&env, Path::new("/usr/bin/unshare"), &args).spawn().unwrap())
+    };
+    let devices_only = serde_json::json!({ "devices": [{ "allow": false, "access": "rwm" }] });
+    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/uid_map; echo ran"], devices_only);
+    // The container's output goes where create's went: a file of the user's.
+    let said = sandbox.dir.join("said");
+    let lifecycle = format!(
+        "\"$CONTAIN\" create --bundle {} \"$1\" >{1} 2>&1 || exit 10; \"$CONTAIN\" start \"$1\" || exit 11; \
+         for i in $(seq 50); do grep -q ran {1} && break; sleep 0.1; done; \
+         \"$CONTAIN\" delete --force \"$1\" || exit 12",
+        bundle.display(),
+        said.display()
+    );
+    let out = under_unshare(&lifecycle);
+    let said = fs::read_to_string(said).unwrap_or_default();
+    assert_eq!(out.code, 0, "{}{said}", out.stderr);
+    let map: Vec<&str> = said.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(map, ["0", &user.uid.to_string(), "1"], "{said}");
+    assert!(said.contains("ran"), "{said}");
+    assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "a cgroup was made");
+    sandbox.assert_nothing_left();
+
+    // A limit is refused before anything starts, by the field that asks for it.
+    let who = "root of a user namespace, not the host's root";
+    let why = match cgroup_v2() {
+        true => format!(
+            "cannot be enforced without a cgroup: this is {who}, and no cgroup v2 subtree is delegated to it (none \
+             of its cgroup's ancestors is its own)"
+        ),
+        false => format!("cannot be enforced without a cgroup: cgroup v1 cannot be delegated, and this is {who}"),
+    };
+    for (resources, field) in [
+        (serde_json::json!({ "memory": { "limit": 67108864 } }), "linux.resources.memory.limit"),
+        (serde_json::json!({ "pids": { "limit": 32 } }), "linux.resources.pids.limit"),
+        (serde_json::json!({ "cpu": { "shares": 512 } }), "linux.resources.cpu.shares"),
+    ] {
+        let bundle = users_bundle(&name, &["true"], resources);
+        let out = under_unshare(&format!("\"$CONTAIN\" create --bundle {} \"$1\"", bundle.display()));
+        assert_eq!(out.code, 1, "{field}: {}", out.stderr);
+        assert_eq!(only_error(&out), format!("[contain] error: {field}: {why}"));
+        assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "{field}: a cgroup was made");
+        sandbox.assert_nothing_left();
+    }
 }
 
 // --- Overlay layers: what the container wrote, removed as its root. ---
