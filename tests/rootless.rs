@@ -612,20 +612,23 @@ fn users_bundle(name: &str, args: &[&str], resources: serde_json::Value) -> Path
     bundle
 }
 
+/// `sh -c SCRIPT sh NAME` as the sandbox's user under `unshare -Ur`, with `$CONTAIN` the binary:
+/// an engine's calls as rootless podman makes them, as root of a user namespace whose only id is
+/// the user (its map not the identity), where no cgroup is delegated (v1 cannot be).
+fn as_namespace_root(sandbox: &Sandbox, name: &str, script: &str) -> Output {
+    let env: [(&str, &Path); 3] =
+        [("HOME", &sandbox.dir), ("XDG_RUNTIME_DIR", &sandbox.xdg()), ("CONTAIN", user_bin())];
+    let args = ["-Ur", "sh", "-c", script, "sh", name];
+    finish(sandbox.command_with(&env, Path::new("/usr/bin/unshare"), &args).spawn().unwrap())
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn root_of_a_user_namespace_creates_oci_containers_without_a_cgroup_and_refuses_their_limits_by_name() {
     let name = root_test("nestedoci");
     let (user, ..) = ranged_user();
     let sandbox = Sandbox::new(user, "nestedoci");
-    let env: [(&str, &Path); 3] =
-        [("HOME", &sandbox.dir), ("XDG_RUNTIME_DIR", &sandbox.xdg()), ("CONTAIN", user_bin())];
-    // The engine's calls, as rootless podman makes them: as root of a user namespace whose only id
-    // is the user (its map not the identity), where no cgroup is delegated (v1 cannot be).
-    let under_unshare = |script: &str| {
-        let args = ["-Ur", "sh", "-c", script, "sh", name.as_str()];
-        finish(sandbox.command_with(&env, Path::new("/usr/bin/unshare"), &args).spawn().unwrap())
-    };
+    let under_unshare = |script: &str| as_namespace_root(&sandbox, &name, script);
     let devices_only = serde_json::json!({ "devices": [{ "allow": false, "access": "rwm" }] });
     let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/uid_map; echo ran"], devices_only);
     // The container's output goes where create's went: a file of the user's.
@@ -667,6 +670,41 @@ fn root_of_a_user_namespace_creates_oci_containers_without_a_cgroup_and_refuses_
         assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "{field}: a cgroup was made");
         sandbox.assert_nothing_left();
     }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_container_without_a_cgroup_is_listed_by_its_pid_namespace_and_refuses_pause_and_limits() {
+    let name = root_test("nocgroup");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "nocgroup");
+    let bundle = users_bundle(&name, &["sleep", "60"], serde_json::json!({}));
+    // Each command's exit status follows its output; the container's own output goes nowhere.
+    let script = format!(
+        "\"$CONTAIN\" create --bundle {} \"$1\" >/dev/null 2>&1 || exit 10; \"$CONTAIN\" start \"$1\" || exit 11; \
+         \"$CONTAIN\" state \"$1\" | tr -d '\\n'; echo; \"$CONTAIN\" ps --format json \"$1\"; \
+         \"$CONTAIN\" pause \"$1\"; echo \"pause $?\"; \
+         echo '{{\"memory\":{{\"limit\":1048576}}}}' | \"$CONTAIN\" update --resources - \"$1\"; echo \"update $?\"; \
+         echo '{{}}' | \"$CONTAIN\" update --resources - \"$1\"; echo \"no limits $?\"; \
+         \"$CONTAIN\" kill \"$1\" KILL && \"$CONTAIN\" delete --force \"$1\" || exit 12",
+        bundle.display()
+    );
+    let out = as_namespace_root(&sandbox, &name, &script);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let state: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(state["status"], "running", "{}", lines[0]);
+    assert_eq!(lines[1], format!("[{}]", state["pid"]), "ps: its init, alone in its PID namespace");
+    assert_eq!(lines[2..], ["pause 1", "update 1", "no limits 0"]);
+    assert_eq!(
+        out.errors(),
+        [
+            format!("[contain] error: container {name} has no cgroup, whose freezer pause and resume need (see contain's log)"),
+            format!("[contain] error: linux.resources.memory.limit: cannot be enforced: container {name} has no cgroup"),
+        ]
+    );
+    assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "a cgroup was made");
+    sandbox.assert_nothing_left();
 }
 
 // --- Overlay layers: what the container wrote, removed as its root. ---
