@@ -707,6 +707,76 @@ fn an_oci_container_without_a_cgroup_is_listed_by_its_pid_namespace_and_refuses_
     sandbox.assert_nothing_left();
 }
 
+/// Root's part of the delegated test: in a mount namespace of its own, cgroup2 on /sys/fs/cgroup (the
+/// host's whole tree on a v2 host; here, its hybrid one, which then looks like a v2 host's), a
+/// subtree `$1` chowned to the user `$2:$3`, and the user's shell in `$1/shell`, as systemd
+/// delegates a user's service; the rest of the arguments run there as the user.
+const DELEGATING_ROOT: &str = r#"
+set -e
+mount -t cgroup2 none /sys/fs/cgroup
+top=/sys/fs/cgroup/$1
+mkdir -p "$top/shell"
+chown -R "$2:$3" "$top"
+status=0
+sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$top/shell/cgroup.procs" \
+    setpriv --reuid "$2" --regid "$3" --clear-groups "${@:4}" || status=$?
+rmdir "$top/shell" "$top"
+exit $status
+"#;
+
+/// The user's part, as root of a user namespace: create, start and delete `$2` of the bundle `$3`
+/// with the binary `$1`, the container's output in `$4`; the container's cgroup directories after
+/// create and after delete.
+const DELEGATED_LIFECYCLE: &str = r#"
+"$1" create --bundle "$3" "$2" >"$4" 2>&1 || exit 10
+ls -d /sys/fs/cgroup/*/contain-"$2"
+"$1" start "$2" || exit 11
+for i in $(seq 50); do grep -q ran "$4" && break; sleep 0.1; done
+"$1" delete --force "$2" || exit 12
+ls -d /sys/fs/cgroup/*/contain-"$2" 2>/dev/null || echo deleted
+"#;
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn root_of_a_user_namespace_creates_oci_containers_in_the_cgroup_v2_subtree_delegated_to_it() {
+    let name = root_test("delegatedoci");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "delegatedoci");
+    let top = format!("rl-{name}");
+    let _cleanup = Defer(|| {
+        for root in [CGROUP_ROOT.to_string(), format!("{CGROUP_ROOT}/unified")] {
+            let top = Path::new(&root).join(&top);
+            for dir in [top.join(format!("contain-{name}")), top.join("shell"), top.clone()] {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    });
+    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/cgroup; echo ran"], serde_json::json!({}));
+    let said = sandbox.dir.join("said");
+    let (uid, gid) = (user.uid.to_string(), user.gid.to_string());
+    let (home, xdg) =
+        (format!("HOME={}", sandbox.dir.display()), format!("XDG_RUNTIME_DIR={}", sandbox.xdg().display()));
+    let out = finish(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "bash", "-c", DELEGATING_ROOT, "bash", &top, &uid, &gid])
+            .args(["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", &home, &xdg, "unshare", "-Ur"])
+            .args(["sh", "-c", DELEGATED_LIFECYCLE, "sh", user_bin().to_str().unwrap(), &name])
+            .args([bundle.to_str().unwrap(), said.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let said = fs::read_to_string(said).unwrap_or_default();
+    assert_eq!(out.code, 0, "{}{}{said}", out.stdout, out.stderr);
+    let cgroup = format!("/{top}/contain-{name}");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), [format!("{CGROUP_ROOT}{cgroup}"), "deleted".into()]);
+    assert!(said.lines().any(|line| line == format!("0::{cgroup}")), "not in its cgroup: {said}");
+    assert!(said.contains("ran"), "{said}");
+    sandbox.assert_nothing_left();
+}
+
 // --- Overlay layers: what the container wrote, removed as its root. ---
 
 /// A rootfs of `user`'s own, as an image a user unpacked is: its files are root's in the

@@ -6,11 +6,12 @@ use super::{detect, Version, CGROUP_ROOT};
 use crate::error::{cpath, Context, Error};
 use crate::sys;
 
-/// The top of the cgroup v2 subtree delegated to us, for a user who is not root: the highest
-/// directory, going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a
-/// user's service so; an admin can chown one). The container's cgroup is made directly below it.
-/// None: nothing is delegated. (To the host's root the whole tree is: its callers ask only for
-/// anybody else.)
+/// The top of the cgroup v2 subtree delegated to us, for anybody but the host's root (a user, or
+/// root of a user namespace, to whom the user's files look like its own): the highest directory,
+/// going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a user's
+/// service so; an admin can chown one). The container's cgroup is made directly below it (or at
+/// an OCI bundle's cgroupsPath inside it). None: nothing is delegated. (To the host's root the
+/// whole tree is: its callers ask only for anybody else.)
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
     if detect()? != Some(Version::V2) {

@@ -246,9 +246,13 @@ fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources
     let limits = Limits::from_oci(&spec.linux.resources);
     let cgroup =
         checked.cgroup.as_ref().map(|site| Cgroup::create(site, &limits, Join::Every, Existing::Use)).transpose()?;
-    // Without a cgroup the device rules go unenforced: it has none only in a user namespace, where
-    // the kernel refuses mknod and a device node opens by its mode, which the user could open anyway.
-    if let Some(cgroup) = &cgroup {
+    // The device rules are the host's root's to enforce: without a cgroup there is nowhere to, and in
+    // a delegated v2 subtree the device program cannot be loaded (BPF_PROG_LOAD needs CAP_BPF over
+    // the host: EPERM to root of a user namespace). Anybody else's container goes without them, as
+    // under runc and crun: in its user namespace the kernel refuses mknod, and a device node opens
+    // by its mode, which its user could open anyway.
+    let host_roots = checked.cgroup.as_ref().is_some_and(|site| site.tree == Tree::Whole);
+    if let Some(cgroup) = cgroup.as_ref().filter(|_| host_roots) {
         cgroup.restrict_devices(&checked.device_policy)?;
     }
     let entry = &named.claim.entry;
