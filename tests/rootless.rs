@@ -501,15 +501,21 @@ fn cgroup_limits_without_a_delegated_cgroup_are_refused_and_leave_nothing() {
     let volume = format!("{}:/mnt", sandbox.volume().display());
     // On cgroup v2 (the VM) nothing is delegated to this user; v1 cannot be delegated at all.
     let why = if cgroup_v2() {
-        "no cgroup v2 subtree is delegated to you"
+        "this is a user who is not root, and no cgroup v2 subtree is delegated to it (none of its cgroup's ancestors \
+         is its own)"
     } else {
-        "cgroup v1 cannot be delegated to a user who is not root"
+        "cgroup v1 cannot be delegated, and this is a user who is not root"
     };
-    for limit in [["--memory", "64M"], ["--cpu", "50000"], ["--cpus", "0.5"], ["--pids", "64"]] {
+    for (limit, flag) in [
+        (["--memory", "64M"], "--memory"),
+        (["--cpu", "50000"], "--cpu/--cpus"),
+        (["--cpus", "0.5"], "--cpu/--cpus"),
+        (["--pids", "64"], "--pids"),
+    ] {
         let out = sandbox.run(&name, &[limit[0], limit[1], "--volume", &volume], &["touch", "/mnt/started"]);
         assert_eq!(out.code, 125, "{limit:?}: {}", out.stderr);
         let error = only_error(&out);
-        assert_eq!(error, format!("[contain] error: --memory, --cpu, --cpus and --pids cannot be enforced: {why}"));
+        assert_eq!(error, format!("[contain] error: {flag}: cannot be enforced without a cgroup: {why}"));
         assert!(!sandbox.volume().join("started").exists(), "{limit:?}: the command ran");
         assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "{limit:?}: a cgroup was made");
         sandbox.assert_nothing_left();
@@ -586,6 +592,188 @@ fn root_of_a_user_namespace_of_its_own_runs_containers_without_newuidmap() {
         assert!(only_error(&out).starts_with(&format!("[contain] error: {expected}")), "{}", out.stderr);
         assert!(!out.stderr.contains("creating namespaces"), "{}", out.stderr);
     }
+    sandbox.assert_nothing_left();
+}
+
+/// The user's bundle for `contain create` under `unshare -Ur`: crun's example config, with the
+/// users' rootfs, `args`, and `resources` as its `linux.resources`; its devpts without `gid=5`,
+/// which a namespace of one id does not map (as `runc spec --rootless` writes it).
+fn users_bundle(name: &str, args: &[&str], resources: serde_json::Value) -> PathBuf {
+    let bundle = common::bundle::oci_bundle(name, user_rootfs(), args, &[]);
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    config["linux"]["resources"] = resources;
+    for mount in config["mounts"].as_array_mut().unwrap() {
+        if let Some(options) = mount["options"].as_array_mut() {
+            options.retain(|option| option != "gid=5");
+        }
+    }
+    fs::write(&file, config.to_string()).unwrap();
+    bundle
+}
+
+/// `sh -c SCRIPT sh NAME` as the sandbox's user under `unshare -Ur`, with `$CONTAIN` the binary:
+/// an engine's calls as rootless podman makes them, as root of a user namespace whose only id is
+/// the user (its map not the identity), where no cgroup is delegated (v1 cannot be).
+fn as_namespace_root(sandbox: &Sandbox, name: &str, script: &str) -> Output {
+    let env: [(&str, &Path); 3] =
+        [("HOME", &sandbox.dir), ("XDG_RUNTIME_DIR", &sandbox.xdg()), ("CONTAIN", user_bin())];
+    let args = ["-Ur", "sh", "-c", script, "sh", name];
+    finish(sandbox.command_with(&env, Path::new("/usr/bin/unshare"), &args).spawn().unwrap())
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn root_of_a_user_namespace_creates_oci_containers_without_a_cgroup_and_refuses_their_limits_by_name() {
+    let name = root_test("nestedoci");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "nestedoci");
+    let under_unshare = |script: &str| as_namespace_root(&sandbox, &name, script);
+    let devices_only = serde_json::json!({ "devices": [{ "allow": false, "access": "rwm" }] });
+    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/uid_map; echo ran"], devices_only);
+    // The container's output goes where create's went: a file of the user's.
+    let said = sandbox.dir.join("said");
+    let lifecycle = format!(
+        "\"$CONTAIN\" create --bundle {} \"$1\" >{1} 2>&1 || exit 10; \"$CONTAIN\" start \"$1\" || exit 11; \
+         for i in $(seq 50); do grep -q ran {1} && break; sleep 0.1; done; \
+         \"$CONTAIN\" delete --force \"$1\" || exit 12",
+        bundle.display(),
+        said.display()
+    );
+    let out = under_unshare(&lifecycle);
+    let said = fs::read_to_string(said).unwrap_or_default();
+    assert_eq!(out.code, 0, "{}{said}", out.stderr);
+    let map: Vec<&str> = said.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(map, ["0", &user.uid.to_string(), "1"], "{said}");
+    assert!(said.contains("ran"), "{said}");
+    assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "a cgroup was made");
+    sandbox.assert_nothing_left();
+
+    // A limit is refused before anything starts, by the field that asks for it.
+    let who = "root of a user namespace, not the host's root";
+    let why = match cgroup_v2() {
+        true => format!(
+            "cannot be enforced without a cgroup: this is {who}, and no cgroup v2 subtree is delegated to it (none \
+             of its cgroup's ancestors is its own)"
+        ),
+        false => format!("cannot be enforced without a cgroup: cgroup v1 cannot be delegated, and this is {who}"),
+    };
+    for (resources, field) in [
+        (serde_json::json!({ "memory": { "limit": 67108864 } }), "linux.resources.memory.limit"),
+        (serde_json::json!({ "pids": { "limit": 32 } }), "linux.resources.pids.limit"),
+        (serde_json::json!({ "cpu": { "shares": 512 } }), "linux.resources.cpu.shares"),
+    ] {
+        let bundle = users_bundle(&name, &["true"], resources);
+        let out = under_unshare(&format!("\"$CONTAIN\" create --bundle {} \"$1\"", bundle.display()));
+        assert_eq!(out.code, 1, "{field}: {}", out.stderr);
+        assert_eq!(only_error(&out), format!("[contain] error: {field}: {why}"));
+        assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "{field}: a cgroup was made");
+        sandbox.assert_nothing_left();
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_oci_container_without_a_cgroup_is_listed_by_its_pid_namespace_and_refuses_pause_and_limits() {
+    let name = root_test("nocgroup");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "nocgroup");
+    let bundle = users_bundle(&name, &["sleep", "60"], serde_json::json!({}));
+    // Each command's exit status follows its output; the container's own output goes nowhere.
+    let script = format!(
+        "\"$CONTAIN\" create --bundle {} \"$1\" >/dev/null 2>&1 || exit 10; \"$CONTAIN\" start \"$1\" || exit 11; \
+         \"$CONTAIN\" state \"$1\" | tr -d '\\n'; echo; \"$CONTAIN\" ps --format json \"$1\"; \
+         \"$CONTAIN\" pause \"$1\"; echo \"pause $?\"; \
+         echo '{{\"memory\":{{\"limit\":1048576}}}}' | \"$CONTAIN\" update --resources - \"$1\"; echo \"update $?\"; \
+         echo '{{}}' | \"$CONTAIN\" update --resources - \"$1\"; echo \"no limits $?\"; \
+         \"$CONTAIN\" kill \"$1\" KILL && \"$CONTAIN\" delete --force \"$1\" || exit 12",
+        bundle.display()
+    );
+    let out = as_namespace_root(&sandbox, &name, &script);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let state: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(state["status"], "running", "{}", lines[0]);
+    assert_eq!(lines[1], format!("[{}]", state["pid"]), "ps: its init, alone in its PID namespace");
+    assert_eq!(lines[2..], ["pause 1", "update 1", "no limits 0"]);
+    assert_eq!(
+        out.errors(),
+        [
+            format!("[contain] error: container {name} has no cgroup, whose freezer pause and resume need (see contain's log)"),
+            format!("[contain] error: linux.resources.memory.limit: cannot be enforced: container {name} has no cgroup"),
+        ]
+    );
+    assert_eq!(cgroups_of(&name), Vec::<PathBuf>::new(), "a cgroup was made");
+    sandbox.assert_nothing_left();
+}
+
+/// Root's part of the delegated test: in a mount namespace of its own, cgroup2 on /sys/fs/cgroup (the
+/// host's whole tree on a v2 host; here, its hybrid one, which then looks like a v2 host's), a
+/// subtree `$1` chowned to the user `$2:$3`, and the user's shell in `$1/shell`, as systemd
+/// delegates a user's service; the rest of the arguments run there as the user.
+const DELEGATING_ROOT: &str = r#"
+set -e
+mount -t cgroup2 none /sys/fs/cgroup
+top=/sys/fs/cgroup/$1
+mkdir -p "$top/shell"
+chown -R "$2:$3" "$top"
+status=0
+sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$top/shell/cgroup.procs" \
+    setpriv --reuid "$2" --regid "$3" --clear-groups "${@:4}" || status=$?
+rmdir "$top/shell" "$top"
+exit $status
+"#;
+
+/// The user's part, as root of a user namespace: create, start and delete `$2` of the bundle `$3`
+/// with the binary `$1`, the container's output in `$4`; the container's cgroup directories after
+/// create and after delete.
+const DELEGATED_LIFECYCLE: &str = r#"
+"$1" create --bundle "$3" "$2" >"$4" 2>&1 || exit 10
+ls -d /sys/fs/cgroup/*/contain-"$2"
+"$1" start "$2" || exit 11
+for i in $(seq 50); do grep -q ran "$4" && break; sleep 0.1; done
+"$1" delete --force "$2" || exit 12
+ls -d /sys/fs/cgroup/*/contain-"$2" 2>/dev/null || echo deleted
+"#;
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn root_of_a_user_namespace_creates_oci_containers_in_the_cgroup_v2_subtree_delegated_to_it() {
+    let name = root_test("delegatedoci");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "delegatedoci");
+    let top = format!("rl-{name}");
+    let _cleanup = Defer(|| {
+        for root in [CGROUP_ROOT.to_string(), format!("{CGROUP_ROOT}/unified")] {
+            let top = Path::new(&root).join(&top);
+            for dir in [top.join(format!("contain-{name}")), top.join("shell"), top.clone()] {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    });
+    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/cgroup; echo ran"], serde_json::json!({}));
+    let said = sandbox.dir.join("said");
+    let (uid, gid) = (user.uid.to_string(), user.gid.to_string());
+    let (home, xdg) =
+        (format!("HOME={}", sandbox.dir.display()), format!("XDG_RUNTIME_DIR={}", sandbox.xdg().display()));
+    let out = finish(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "bash", "-c", DELEGATING_ROOT, "bash", &top, &uid, &gid])
+            .args(["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", &home, &xdg, "unshare", "-Ur"])
+            .args(["sh", "-c", DELEGATED_LIFECYCLE, "sh", user_bin().to_str().unwrap(), &name])
+            .args([bundle.to_str().unwrap(), said.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let said = fs::read_to_string(said).unwrap_or_default();
+    assert_eq!(out.code, 0, "{}{}{said}", out.stdout, out.stderr);
+    let cgroup = format!("/{top}/contain-{name}");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), [format!("{CGROUP_ROOT}{cgroup}"), "deleted".into()]);
+    assert!(said.lines().any(|line| line == format!("0::{cgroup}")), "not in its cgroup: {said}");
+    assert!(said.contains("ran"), "{said}");
     sandbox.assert_nothing_left();
 }
 

@@ -87,7 +87,7 @@ impl Birth<'_> {
 
 /// Which cgroup the child goes into.
 pub enum Placement<'a> {
-    /// The container's own, just made (None: the host has no cgroup filesystem).
+    /// The container's own, just made (None: it has none, see `cgroup::reach`).
     New(Option<&'a Cgroup>),
     /// A running container's (`contain exec`), which this process does not own.
     Join(Vec<String>),

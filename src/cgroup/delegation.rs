@@ -6,11 +6,12 @@ use super::{detect, Version, CGROUP_ROOT};
 use crate::error::{cpath, Context, Error};
 use crate::sys;
 
-/// The top of the cgroup v2 subtree delegated to us, for a user who is not root: the highest
-/// directory, going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a
-/// user's service so; an admin can chown one). The container's cgroup is made directly below it.
-/// None: nothing is delegated. (To the host's root the whole tree is: its callers ask only for
-/// anybody else.)
+/// The top of the cgroup v2 subtree delegated to us, for anybody but the host's root (a user, or
+/// root of a user namespace, to whom the user's files look like its own): the highest directory,
+/// going up from our own cgroup, that we own with its cgroup.procs (systemd delegates a user's
+/// service so; an admin can chown one). The container's cgroup is made directly below it (or at
+/// an OCI bundle's cgroupsPath inside it). None: nothing is delegated. (To the host's root the
+/// whole tree is: its callers ask only for anybody else.)
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
     let uid = sys::geteuid();
     if detect()? != Some(Version::V2) {
@@ -34,32 +35,71 @@ pub fn delegated_subtree() -> Result<Option<String>, Error> {
 }
 
 /// The part of the cgroup tree a container's cgroup is made in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tree {
     /// The host's root's: all of it.
     Whole,
-    /// Anybody else's: the subtree delegated to them (`delegated_subtree`), where the cgroup's
-    /// parent is.
-    Delegated,
+    /// Anybody else's (a user, or root of a user namespace that is not the host's): the v2
+    /// subtree delegated to them, whose top is `top` (`delegated_subtree`).
+    Delegated { top: String },
 }
 
-impl Tree {
-    /// The part of the tree that the caller, the host's root or not, may write.
-    pub fn of(host_root: bool) -> Tree {
-        if host_root {
-            Tree::Whole
-        } else {
-            Tree::Delegated
-        }
+/// Where the caller may make a container's cgroup: in a tree of this cgroup version, or nowhere,
+/// and why (the reason a limit asked for is refused with).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    Tree(Version, Tree),
+    Nowhere(String),
+}
+
+/// Where the caller may make a container's cgroup. The host's root: anywhere. Anybody else, root of
+/// a user namespace among them (rootless podman runs its runtime there, as uid 0 with every
+/// capability, none of them over the host's cgroups): only in a v2 subtree delegated to them;
+/// on v1, which cannot be delegated, nowhere, as runc and crun go on without a cgroup then.
+pub fn reach(host_root: bool) -> Result<Reach, Error> {
+    let version = detect()?;
+    let delegated = match (host_root, version) {
+        (false, Some(Version::V2)) => delegated_subtree()?,
+        _ => None,
+    };
+    Ok(reach_of(version, host_root, sys::geteuid(), delegated))
+}
+
+/// `reach`, given the host's cgroup version, whether we are the host's root, our uid (0 for root of
+/// a user namespace of its own) and the top of the subtree delegated to us.
+fn reach_of(version: Option<Version>, host_root: bool, euid: u32, delegated: Option<String>) -> Reach {
+    let Some(version) = version else {
+        return Reach::Nowhere(format!("there is no cgroup filesystem under {CGROUP_ROOT}"));
+    };
+    let who = match euid {
+        0 => "root of a user namespace, not the host's root",
+        _ => "a user who is not root",
+    };
+    match (host_root, version, delegated) {
+        (true, ..) => Reach::Tree(version, Tree::Whole),
+        (false, Version::V2, Some(top)) => Reach::Tree(version, Tree::Delegated { top }),
+        (false, Version::V1, _) => Reach::Nowhere(format!("cgroup v1 cannot be delegated, and this is {who}")),
+        (false, Version::V2, None) => Reach::Nowhere(format!(
+            "this is {who}, and no cgroup v2 subtree is delegated to it (none of its cgroup's ancestors is its own)"
+        )),
     }
 }
 
+/// Where a container's cgroup is made: in the hierarchies of `version`, at `path` (below their
+/// roots), inside `tree`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    pub version: Version,
+    pub path: String,
+    pub tree: Tree,
+}
+
 /// Where `create` begins to write cgroup.subtree_control: the root of the whole tree, else the top
-/// of the delegated subtree `path` is in.
-pub fn delegated_top(path: &str, tree: Tree) -> String {
+/// of the delegated subtree.
+pub fn delegated_top(tree: &Tree) -> &str {
     match tree {
-        Tree::Whole => String::new(),
-        Tree::Delegated => path.rsplit_once('/').map_or(String::new(), |(parent, _)| parent.to_string()),
+        Tree::Whole => "",
+        Tree::Delegated { top } => top,
     }
 }
 
@@ -109,4 +149,39 @@ pub fn enable_v2_controllers(dir: &str, needed: &[&str], wanted: &[&str]) -> Res
         sys::write_file(&cpath(&subtree_file)?, &line).step(|| format!("write({subtree_file}, {line:?})"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_hosts_root_reaches_the_whole_tree_and_nobody_else_reaches_v1() {
+        assert_eq!(reach_of(Some(Version::V1), true, 0, None), Reach::Tree(Version::V1, Tree::Whole));
+        assert_eq!(reach_of(Some(Version::V2), true, 0, None), Reach::Tree(Version::V2, Tree::Whole));
+        let namespace_root = reach_of(Some(Version::V1), false, 0, Some("/ignored".into()));
+        assert_eq!(
+            namespace_root,
+            Reach::Nowhere(
+                "cgroup v1 cannot be delegated, and this is root of a user namespace, not the host's root".into()
+            )
+        );
+        let user = reach_of(Some(Version::V1), false, 1000, None);
+        assert_eq!(user, Reach::Nowhere("cgroup v1 cannot be delegated, and this is a user who is not root".into()));
+        assert_eq!(
+            reach_of(None, true, 0, None),
+            Reach::Nowhere("there is no cgroup filesystem under /sys/fs/cgroup".into())
+        );
+    }
+
+    #[test]
+    fn on_v2_anybody_else_reaches_the_subtree_delegated_to_them_if_any() {
+        let top = "/user.slice/user-1000.slice/user@1000.service".to_string();
+        let delegated = Tree::Delegated { top: top.clone() };
+        assert_eq!(reach_of(Some(Version::V2), false, 0, Some(top.clone())), Reach::Tree(Version::V2, delegated));
+        assert_eq!(delegated_top(&Tree::Delegated { top: top.clone() }), top);
+        assert_eq!(delegated_top(&Tree::Whole), "");
+        let Reach::Nowhere(why) = reach_of(Some(Version::V2), false, 1000, None) else { panic!("reached a tree") };
+        assert!(why.starts_with("this is a user who is not root, and no cgroup v2 subtree is delegated"), "{why}");
+    }
 }

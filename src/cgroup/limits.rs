@@ -88,6 +88,32 @@ impl Limits {
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
     }
+
+    /// The first limit asked for, by its OCI name, if any: what a container without a cgroup
+    /// refuses (runc: "cannot set memory limit: container could not join or create cgroup").
+    /// "No limit" (-1, and 0 for pids) asks for nothing a cgroup must enforce.
+    pub fn first_set(&self) -> Option<&'static str> {
+        let limited = |v: Option<u64>| v.is_some_and(|v| v != UNLIMITED);
+        self.v1_only().or_else(|| {
+            [
+                (limited(self.memory_bytes), "linux.resources.memory.limit"),
+                (limited(self.memory_swap), "linux.resources.memory.swap"),
+                (limited(self.memory_reservation), "linux.resources.memory.reservation"),
+                (limited(self.cpu_quota_us), "linux.resources.cpu.quota"),
+                (self.cpu_period_us.is_some(), "linux.resources.cpu.period"),
+                (self.cpu_shares.is_some(), "linux.resources.cpu.shares"),
+                (self.cpuset_cpus.is_some(), "linux.resources.cpu.cpus"),
+                (self.cpuset_mems.is_some(), "linux.resources.cpu.mems"),
+                (limited(self.pids), "linux.resources.pids.limit"),
+                (self.block_io != BlockIo::default(), "linux.resources.blockIO"),
+                (!self.hugepages.is_empty(), "linux.resources.hugepageLimits"),
+                (!self.rdma.is_empty(), "linux.resources.rdma"),
+                (!self.unified.is_empty(), "linux.resources.unified"),
+            ]
+            .into_iter()
+            .find_map(|(set, name)| set.then_some(name))
+        })
+    }
 }
 
 /// A limit as a control file wants it.

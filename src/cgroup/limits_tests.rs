@@ -190,3 +190,19 @@ fn v1_writes_the_real_time_period_before_the_runtime_and_v2_has_neither() {
     let period_only = Limits { cpu_rt_period_us: Some(500_000), ..Limits::default() };
     assert_eq!(period_only.v1_only(), Some("linux.resources.cpu.realtimePeriod"));
 }
+
+#[test]
+fn the_first_limit_asked_for_is_named_by_its_oci_field() {
+    assert_eq!(Limits::default().first_set(), None);
+    let no_limits = Limits { memory_bytes: Some(UNLIMITED), pids: Some(UNLIMITED), ..Limits::default() };
+    assert_eq!(no_limits.first_set(), None, "-1 asks for no limit");
+    assert_eq!(all_limits().first_set(), Some("linux.resources.memory.limit"));
+    let pids = Limits { pids: Some(32), ..Limits::default() };
+    assert_eq!(pids.first_set(), Some("linux.resources.pids.limit"));
+    let shares = Limits { cpu_shares: Some(512), ..Limits::default() };
+    assert_eq!(shares.first_set(), Some("linux.resources.cpu.shares"));
+    let unified = Limits { unified: vec![("memory.high".into(), "1M".into())], ..Limits::default() };
+    assert_eq!(unified.first_set(), Some("linux.resources.unified"));
+    let swappiness = Limits { memory_swappiness: Some(10), ..Limits::default() };
+    assert_eq!(swappiness.first_set(), Some("linux.resources.memory.swappiness"));
+}

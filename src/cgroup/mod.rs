@@ -26,8 +26,8 @@ pub mod usage;
 
 use std::time::{Duration, Instant};
 
-pub use self::delegation::{delegated_subtree, Tree};
-use self::delegation::{delegated_top, enable_v2_controllers, inherit_cpuset};
+pub use self::delegation::{delegated_subtree, delegated_top, reach, Reach, Site, Tree};
+use self::delegation::{enable_v2_controllers, inherit_cpuset};
 pub use self::hierarchies::{dirs_of_process_at, existing_dirs_at};
 use self::hierarchies::{hierarchy_dirs_at, identity_of, v1_hierarchies};
 pub use self::limits::{describe_limits, Limits, CPU_PERIOD_US};
@@ -162,19 +162,14 @@ pub enum Freezer {
 }
 
 impl Cgroup {
-    /// Creates the cgroup at `path` (`/contain-ID`, or an OCI bundle's cgroupsPath) in the v1
+    /// Creates the cgroup at `site.path` (`/contain-ID`, or an OCI bundle's cgroupsPath) in the v1
     /// hierarchies `join` names (or the v2 tree), with the directories above it when missing,
     /// and writes the limits. An existing directory is an error unless `Existing::Use` (an engine may
     /// have made it): a cgroup `contain run` did not create is never touched, let alone removed.
-    /// `tree`: the part of the tree we may write.
-    pub fn create(
-        version: Version,
-        path: &str,
-        limits: &Limits,
-        join: Join,
-        existing: Existing,
-        tree: Tree,
-    ) -> Result<Cgroup, Error> {
+    /// `site.tree`: the part of the tree we may write.
+    pub fn create(site: &Site, limits: &Limits, join: Join, existing: Existing) -> Result<Cgroup, Error> {
+        let Site { version, path, tree } = site;
+        let version = *version;
         let mut cgroup =
             Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, stragglers: Stragglers::Kill };
         let needed = needed_v2_controllers(limits);
@@ -230,10 +225,10 @@ impl Cgroup {
         root: &str,
         needed: &[&str],
         wanted: &[&str],
-        tree: Tree,
+        tree: &Tree,
         existing: Existing,
     ) -> Result<(), Error> {
-        let top = delegated_top(&self.path, tree);
+        let top = delegated_top(tree);
         enable_v2_controllers(&format!("{root}{top}"), needed, wanted)?;
         for ancestor in ancestors(self.parent()).into_iter().filter(|a| a.len() > top.len()) {
             let dir = format!("{root}{ancestor}");

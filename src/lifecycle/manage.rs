@@ -182,26 +182,29 @@ pub fn trusted_init(id: &str, record: &Record) -> Result<Option<Init>, Error> {
             Some(cgroups) => cgroup::detect()?.is_none() || cgroup::lists_path(&cgroups, &expected),
             None => false,
         },
-        // A rootless container without a cgroup: its init can only be one of the user's own
-        // processes, whom the user may signal and join anyway.
-        None => record.kind == Kind::Run && !crate::birth::userns::host_root()?,
+        // A container without a cgroup, which only anybody but the host's root makes (a user, root
+        // of a user namespace): its init can only be one of their own processes, whom they may
+        // signal and join anyway. (Or one on a host without any cgroup filesystem.)
+        None => !userns::host_root()? || cgroup::detect()?.is_none(),
     };
     let pid_one = !record.own_pid_namespace || read("status")?.is_some_and(|s| is_pid_one_of_a_child_namespace(&s));
     let contained = record.kind == Kind::Run || oci_init_is_contained(process.pid, record)?;
     Ok((in_cgroup && pid_one && contained).then_some(Init { process, pidfd }))
 }
 
-/// What `Record::cgroup` says for a rootless `contain run` that has no cgroup.
+/// What `Record::cgroup` says for a container that has no cgroup (made by anybody but the host's
+/// root where no cgroup is delegated to them; see `cgroup::reach`). A recorded path is absolute.
 pub const NO_CGROUP: &str = "none";
 
 /// The cgroup path of a container: for `contain run`, named after its id (`/contain-ID`; for a user
 /// who is not root, `BASE/contain-ID` in their delegated subtree, or none); for an OCI container,
-/// the checked path its record names. None: the container has no cgroup, or no path to trust.
+/// the checked path its record names, or none. None: the container has no cgroup, or no path to
+/// trust.
 pub fn container_cgroup(record: &Record, id: &str) -> Option<String> {
     let own = cgroup::relative_path(id);
     match record.kind {
+        _ if record.cgroup == NO_CGROUP => None,
         Kind::Run if record.cgroup.is_empty() => Some(own),
-        Kind::Run if record.cgroup == NO_CGROUP => None,
         Kind::Run => cgroup::normalized(&record.cgroup).filter(|path| path.ends_with(&own)),
         Kind::Oci => cgroup::normalized(&record.cgroup),
     }

@@ -16,7 +16,7 @@ use crate::birth::process::{
 };
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
-use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Tree};
+use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Reach, Site, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
 use crate::hostpath::Checked;
@@ -24,7 +24,7 @@ use crate::lifecycle::oci_config::{console, privileges, process_limits, read_con
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
 use crate::lifecycle::state::{Leave, StateDir, CONFIG, EXEC_FIFO};
-use crate::lifecycle::{oci_manage, oci_start, require_root, roots, state_dir};
+use crate::lifecycle::{manage, oci_manage, oci_start, require_root, roots, state_dir};
 use crate::live::supervise::{self, ChildProcess};
 use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Step};
@@ -136,7 +136,8 @@ struct Accepted {
     invocation: Invocation,
     privileges: Privileges,
     terminal: Option<Terminal>,
-    cgroup_path: String,
+    /// Where the container's cgroup is made; None: it gets none (see `cgroup_site`).
+    cgroup: Option<Site>,
     device_policy: DevicePolicy,
 }
 
@@ -188,23 +189,12 @@ fn check(
         log!("seccomp: names this machine does not know, skipped: {}", spec.linux.seccomp_unknown.join(" "));
     }
     let terminal = console(spec.process.terminal, spec.process.console_size, create.console_socket.as_deref())?;
-    let cgroup_path = cgroups_path(spec, &create.id, systemd)?;
+    let cgroup = cgroup_site(spec, &create.id, systemd)?;
     // The bundle's rules first, then the ones no bundle can take away (runc's order).
     let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
     let device_policy = DevicePolicy::from_rules(&device_rules)
         .map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
-    Ok(Accepted {
-        namespaces,
-        id_maps,
-        rootfs,
-        plan,
-        binds,
-        invocation,
-        privileges,
-        terminal,
-        cgroup_path,
-        device_policy,
-    })
+    Ok(Accepted { namespaces, id_maps, rootfs, plan, binds, invocation, privileges, terminal, cgroup, device_policy })
 }
 
 /// The name, claimed, and its record (the claim, which clears the entry, dropped last).
@@ -231,7 +221,7 @@ fn claim<'a>(
         rootfs: checked.rootfs.path.clone(),
         workdir: spec.process.cwd.clone(),
         bundle: bundle.path.clone(),
-        cgroup: checked.cgroup_path.clone(),
+        cgroup: checked.cgroup.as_ref().map_or(manage::NO_CGROUP.into(), |site| site.path.clone()),
         own_pid_namespace: checked.namespaces.flags & libc::CLONE_NEWPID as u64 != 0,
         host_mounts: checked.namespaces.host_mounts,
         command: spec.process.args.join(" "),
@@ -254,11 +244,15 @@ struct Resources {
 /// --- resources: the cgroup, with its limits and device rules, and the exec FIFO. ---
 fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources, Error> {
     let limits = Limits::from_oci(&spec.linux.resources);
-    let tree = Tree::of(userns::host_root()?);
-    let cgroup = cgroup::detect()?
-        .map(|version| Cgroup::create(version, &checked.cgroup_path, &limits, Join::Every, Existing::Use, tree))
-        .transpose()?;
-    if let Some(cgroup) = &cgroup {
+    let cgroup =
+        checked.cgroup.as_ref().map(|site| Cgroup::create(site, &limits, Join::Every, Existing::Use)).transpose()?;
+    // The device rules are the host's root's to enforce: without a cgroup there is nowhere to, and in
+    // a delegated v2 subtree the device program cannot be loaded (BPF_PROG_LOAD needs CAP_BPF over
+    // the host: EPERM to root of a user namespace). Anybody else's container goes without them, as
+    // under runc and crun: in its user namespace the kernel refuses mknod, and a device node opens
+    // by its mode, which its user could open anyway.
+    let host_roots = checked.cgroup.as_ref().is_some_and(|site| site.tree == Tree::Whole);
+    if let Some(cgroup) = cgroup.as_ref().filter(|_| host_roots) {
         cgroup.restrict_devices(&checked.device_policy)?;
     }
     let entry = &named.claim.entry;
@@ -392,6 +386,37 @@ fn private_namespace(flag: u64, created: u64, joins: &[(u64, Fd)]) -> Result<boo
 /// is dropped unmounted.
 fn proc_takes_pidns(namespace: &Fd) -> bool {
     sys::fsopen(c"proc").and_then(|context| sys::fsconfig_set_fd(&context, c"pidns", namespace.raw())).is_ok()
+}
+
+/// Where the container's cgroup goes (`cgroups_path`), inside what we may write (`cgroup::reach`).
+/// None: we may write no cgroup (root of a user namespace, under rootless podman, on cgroup v1);
+/// the container goes without, as under runc and crun, and a limit the bundle asks for is refused,
+/// naming its field, before anything starts.
+fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<Option<Site>, Error> {
+    let path = cgroups_path(spec, id, systemd)?;
+    match cgroup::reach(userns::host_root()?)? {
+        Reach::Tree(version, Tree::Whole) => Ok(Some(Site { version, path, tree: Tree::Whole })),
+        Reach::Tree(version, tree) => {
+            let top = cgroup::delegated_top(&tree);
+            let path = match spec.linux.cgroups_path {
+                None => format!("{top}{}", cgroup::relative_path(id)),
+                Some(_) if path.starts_with(&format!("{top}/")) => path,
+                Some(_) => {
+                    return Err(Error::Setup(format!(
+                        "linux.cgroupsPath {path:?}: outside the cgroup v2 subtree delegated to us ({top})"
+                    )))
+                }
+            };
+            Ok(Some(Site { version, path, tree }))
+        }
+        Reach::Nowhere(why) => {
+            if let Some(field) = Limits::from_oci(&spec.linux.resources).first_set() {
+                return Err(Error::Setup(format!("{field}: cannot be enforced without a cgroup: {why}")));
+            }
+            log!("running without a cgroup: {why}");
+            Ok(None)
+        }
+    }
 }
 
 /// The container's cgroup: the bundle's cgroupsPath (absolute, or relative to contain's own

@@ -56,16 +56,20 @@ fn oci_status(found: &Liveness, id: &str) -> (&'static str, i32) {
 
 /// Is the container's cgroup frozen (`pause`)?
 pub fn frozen(record: &Record, id: &str) -> bool {
-    let path = container_cgroup(record, id);
+    let Some(path) = container_cgroup(record, id) else { return false };
     let v2 = sys::read_file_if_present(&format!("{}{path}/cgroup.freeze", cgroup::CGROUP_ROOT));
     let v1 = sys::read_file_if_present(&format!("{}/freezer{path}/freezer.state", cgroup::CGROUP_ROOT));
     v2.is_some_and(|v| v.trim() == "1") || v1.is_some_and(|v| v.trim() == "FROZEN")
 }
 
 /// The cgroup path of an OCI container: the checked path its record names (see
-/// `manage::container_cgroup`), or where create would have made it without one.
-pub fn container_cgroup(record: &Record, id: &str) -> String {
-    manage::container_cgroup(record, id).unwrap_or_else(|| cgroup::relative_path(id))
+/// `manage::container_cgroup`), or where create would have made it without one; None for a
+/// container that has no cgroup (`manage::NO_CGROUP`).
+pub fn container_cgroup(record: &Record, id: &str) -> Option<String> {
+    if record.cgroup == manage::NO_CGROUP {
+        return None;
+    }
+    Some(manage::container_cgroup(record, id).unwrap_or_else(|| cgroup::relative_path(id)))
 }
 
 /// `state ID`: the spec's state JSON.
@@ -116,11 +120,14 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             return gc::gc(std::slice::from_ref(&state), &[id.to_string()]);
         }
         Liveness::Live(Some(record)) => {
-            // Removed below, once emptied: kept here.
-            let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
-            let killed = cgroup.signal_all(libc::SIGKILL);
-            cgroup.keep();
-            killed?;
+            // Removed below, once emptied: kept here. (Without a cgroup, its init takes its PID
+            // namespace with it.)
+            if let Some(path) = container_cgroup(&record, id) {
+                let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?;
+                let killed = cgroup.signal_all(libc::SIGKILL);
+                cgroup.keep();
+                killed?;
+            }
             if let Some(init) = manage::trusted_init(id, &record)? {
                 let _ = sys::pidfd_send_signal(&init.pidfd, libc::SIGKILL);
                 let mut fds = [libc::pollfd { fd: init.pidfd.raw(), events: libc::POLLIN, revents: 0 }];
@@ -147,7 +154,9 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
         run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Kill)?.remove()?;
+        if let Some(path) = container_cgroup(&record, id) {
+            Cgroup::existing_at(&path, Stragglers::Kill)?.remove()?;
+        }
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
             let rootfs = &record.rootfs;
@@ -177,7 +186,10 @@ pub fn freeze(global: &Global, id: &str, freezer: Freezer) -> Result<i32, Error>
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
     // The container's cgroup, not ours to remove: kept, whatever freezing it gave.
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
+    let path = container_cgroup(&record, id).ok_or_else(|| {
+        Error::Setup(format!("container {id} has no cgroup, whose freezer pause and resume need (see contain's log)"))
+    })?;
+    let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?;
     let result = cgroup.set_freezer(freezer);
     cgroup.keep();
     result.map(|()| 0)
@@ -197,19 +209,37 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
     };
     let resources = crate::oci::resources::parse_resources_file(&bytes)
         .map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
-    let result = cgroup.write_limits(&Limits::from_oci(&resources));
+    let limits = Limits::from_oci(&resources);
+    let Some(path) = container_cgroup(&record, id) else {
+        return match limits.first_set() {
+            Some(field) => Err(Error::Setup(format!("{field}: cannot be enforced: container {id} has no cgroup"))),
+            None => Ok(0),
+        };
+    };
+    let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?;
+    let result = cgroup.write_limits(&limits);
     cgroup.keep();
     result.map(|()| 0)
 }
 
-/// `ps [--format json] ID`: the pids in the container's cgroup.
+/// `ps [--format json] ID`: the pids in the container's cgroup, or without one, in its init's PID
+/// namespace.
 pub fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
-    let pids = cgroup.pids();
-    cgroup.keep();
+    let pids = match container_cgroup(&record, id) {
+        Some(path) => {
+            let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?;
+            let pids = cgroup.pids();
+            cgroup.keep();
+            pids
+        }
+        None => match manage::trusted_init(id, &record)? {
+            Some(init) if record.own_pid_namespace => in_pid_namespace_of(init.process.pid)?,
+            Some(init) => vec![init.process.pid],
+            None => Vec::new(),
+        },
+    };
     let out = match json_format {
         true => format!("[{}]\n", pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",")),
         false => {
@@ -218,6 +248,23 @@ pub fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
     };
     crate::log::stdout(&out);
     Ok(0)
+}
+
+/// The processes in the PID namespace of `pid` (the namespace's own, not its children's), by
+/// /proc/PID/ns/pid. A process gone meanwhile is skipped.
+fn in_pid_namespace_of(pid: i32) -> Result<Vec<i32>, Error> {
+    let namespace =
+        |pid: &str| sys::stat(&cpath(&format!("/proc/{pid}/ns/pid")).ok()?, 0).ok().map(|st| sys::identity(&st));
+    let theirs = namespace(&pid.to_string()).ok_or_else(|| Error::Setup(format!("stat(/proc/{pid}/ns/pid): gone")))?;
+    let proc = sys::open(c"/proc", libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| "open(/proc)".into())?;
+    let mut pids: Vec<i32> = sys::list_dir(&proc)
+        .step(|| "getdents64(/proc)".into())?
+        .iter()
+        .filter_map(|entry| entry.name.to_str().ok()?.parse::<i32>().ok())
+        .filter(|pid| namespace(&pid.to_string()) == Some(theirs))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
 }
 
 /// `features`: what this runtime supports, as the runtime spec's features document (containerd

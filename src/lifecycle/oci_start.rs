@@ -90,7 +90,8 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
         return Ok(());
     }
     let signals = supervise::take_signals()?;
-    let dirs = cgroup::existing_dirs_at(&container_cgroup(record, id))?;
+    let dirs =
+        container_cgroup(record, id).map(|path| cgroup::existing_dirs_at(&path)).transpose()?.unwrap_or_default();
     let mut enter = |hook: &spec::Hook, stdin: &Fd| {
         let init = manage::trusted_init(id, record)?.ok_or_else(|| Error::Setup(format!("container {id} stopped")))?;
         // The hook's argv[0] is its path: the exec stub runs argv[0] (the spec's args[0] is only

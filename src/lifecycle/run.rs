@@ -12,7 +12,7 @@ use crate::birth::spawn::{self, Birth, Placement, Started};
 use crate::birth::userns::{self, IdMaps};
 use crate::birth::users::{self, Resolved};
 use crate::cgroup::usage::{human_size, Usage};
-use crate::cgroup::{self, Cgroup, Existing, Join, Sampled, Tree, Version};
+use crate::cgroup::{self, Cgroup, Existing, Join, Reach, Sampled, Site};
 use crate::cli::{EnvEntry, Global, Net, RunSpec, Userns, Volume};
 use crate::error::{Context, Error};
 use crate::hostpath::Checked;
@@ -136,8 +136,8 @@ struct Accepted {
     /// `--userns auto`: where its ids come from, and the rootfs, cloned for idmapping.
     auto_pool: Option<userns::AutoPool>,
     idmapped_root: Option<Fd>,
-    /// The cgroup hierarchy and the container's path in it, if it gets one.
-    cgroup: (Option<Version>, Option<String>),
+    /// Where the container's cgroup is made, if it gets one.
+    cgroup: Option<Site>,
     /// `--stats-json`, opened now, so that a path that cannot be written is bad input, not a
     /// failure at the end.
     stats_file: Option<Fd>,
@@ -195,24 +195,23 @@ fn check(spec: &RunSpec, state: &StateDir, root: bool, id_maps: Option<IdMaps>) 
     })
 }
 
-/// The cgroup hierarchy, and where the container's cgroup goes in it: root makes /contain-ID;
-/// anybody else only below a subtree delegated to them. Limits without a cgroup are refused.
-fn cgroup_path(spec: &RunSpec, root: bool, id: &str) -> Result<(Option<Version>, Option<String>), Error> {
-    let version = cgroup::detect()?;
-    let path = match (root, version) {
-        (_, None) => None,
-        (true, Some(_)) => Some(cgroup::relative_path(id)),
-        (false, Some(_)) => cgroup::delegated_subtree()?.map(|top| format!("{top}{}", cgroup::relative_path(id))),
-    };
-    if path.is_none() && spec.limits != Default::default() {
-        let why = match (root, version) {
-            (_, None) => format!("there is no cgroup filesystem under {}", cgroup::CGROUP_ROOT),
-            (false, Some(Version::V1)) => "cgroup v1 cannot be delegated to a user who is not root".into(),
-            _ => "no cgroup v2 subtree is delegated to you (none of your cgroup's ancestors is yours)".into(),
-        };
-        return Err(Error::Setup(format!("--memory, --cpu, --cpus and --pids cannot be enforced: {why}")));
+/// Where the container's cgroup goes: root makes /contain-ID; anybody else (root of a user
+/// namespace too) only below a subtree delegated to them (`cgroup::reach`). Without one, a limit
+/// asked for is refused, naming its flag.
+fn cgroup_path(spec: &RunSpec, root: bool, id: &str) -> Result<Option<Site>, Error> {
+    match cgroup::reach(root)? {
+        Reach::Tree(version, tree) => {
+            let path = format!("{}{}", cgroup::delegated_top(&tree), cgroup::relative_path(id));
+            Ok(Some(Site { version, path, tree }))
+        }
+        Reach::Nowhere(why) => match run_checks::limit_flag(&spec.limits) {
+            Some(flag) => Err(Error::Setup(format!("{flag}: cannot be enforced without a cgroup: {why}"))),
+            None => {
+                log!("running without a cgroup (and without usage figures): {why}");
+                Ok(None)
+            }
+        },
     }
-    Ok((version, path))
 }
 
 /// The name, claimed, and what hangs on it (dropped in this order on an error path: the claim,
@@ -258,9 +257,9 @@ fn claim<'a>(
         keep: spec.keep,
         command: spec.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
         // Root's is always /contain-ID; a rootless container's is in the user's delegated subtree.
-        cgroup: match (checked.root, &checked.cgroup.1) {
+        cgroup: match (checked.root, &checked.cgroup) {
             (true, _) => String::new(),
-            (false, Some(path)) => path.clone(),
+            (false, Some(site)) => site.path.clone(),
             (false, None) => manage::NO_CGROUP.into(),
         },
         // What `contain exec` starts from (see exec.rs).
@@ -291,21 +290,14 @@ struct Resources {
 fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &mut Named) -> Result<Resources, Error> {
     let id = &checked.id;
     let cgroup = match &checked.cgroup {
-        (Some(version), Some(path)) => {
+        Some(site) => {
             let limits = cgroup::describe_limits(&spec.limits);
             if !limits.is_empty() {
                 log!("applying cgroup limits: {limits}");
             }
-            Some(Cgroup::create(*version, path, &spec.limits, Join::Limited, Existing::Refuse, Tree::of(checked.root))?)
+            Some(Cgroup::create(site, &spec.limits, Join::Limited, Existing::Refuse)?)
         }
-        (None, _) => {
-            log!("no cgroup filesystem under {}: running without a cgroup", cgroup::CGROUP_ROOT);
-            None
-        }
-        (Some(_), None) => {
-            log!("no cgroup subtree is delegated to you: running without a cgroup (and without usage figures)");
-            None
-        }
+        None => None,
     };
     let overlay =
         spec.overlay.then(|| make_overlay(&named.claim.entry, &state.dir_of(id), spec.overlay_size)).transpose()?;

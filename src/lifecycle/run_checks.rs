@@ -4,6 +4,7 @@
 
 use crate::birth::userns::{self, IdMaps};
 use crate::birth::users::Resolved;
+use crate::cgroup::Limits;
 use crate::cli::{Net, RunSpec, Userns};
 use crate::error::{Context, Error};
 use crate::hostpath::Checked;
@@ -101,6 +102,18 @@ pub fn refuse_unmapped_user(user: Option<&Resolved>) -> Result<(), Error> {
     )))
 }
 
+/// The flag of the first limit `contain run` was given, if any (--cpu and --cpus set one value):
+/// what a container without a cgroup refuses.
+pub fn limit_flag(limits: &Limits) -> Option<&'static str> {
+    [
+        (limits.memory_bytes.is_some(), "--memory"),
+        (limits.cpu_quota_us.is_some(), "--cpu/--cpus"),
+        (limits.pids.is_some(), "--pids"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
 /// Refuses the name `id` when it lives in another of the user's state directories (`elsewhere`,
 /// see `lifecycle::state_dirs`), so that a user's containers never split between two: what only a
 /// dead runtime left there does not count. (Two runs of one name that choose two directories at
@@ -145,5 +158,14 @@ mod tests {
         assert!(namespace_root.starts_with("--userns auto needs the host's root"), "{namespace_root}");
         assert!(refuse_beside_auto(&spec(Net::Host, false), true, 0).is_ok(), "the host's /sys is bound then");
         assert!(refusal(spec(Net::None, true), true, 0).starts_with("--userns auto cannot be combined with --overlay"));
+    }
+
+    #[test]
+    fn the_first_limit_given_is_named_by_its_flag() {
+        assert_eq!(limit_flag(&Limits::default()), None);
+        assert_eq!(limit_flag(&Limits { pids: Some(64), ..Default::default() }), Some("--pids"));
+        let two = Limits { memory_bytes: Some(1 << 20), cpu_quota_us: Some(50000), ..Default::default() };
+        assert_eq!(limit_flag(&two), Some("--memory"));
+        assert_eq!(limit_flag(&Limits { cpu_quota_us: Some(1), ..Default::default() }), Some("--cpu/--cpus"));
     }
 }

@@ -67,8 +67,17 @@ oci_resolve() {
 # CONTAINERS_STORAGE_CONF are exported), each runtime registered under its NAME, the first one
 # the default. usage: oci_podman_config WORK NAME=PATH...
 oci_podman_config() {
-    local work=$1 default=${2%%=*} json_names runtimes="" pair
-    shift
+    oci_podman_files "$1" overlay "${@:2}"
+    export CONTAINERS_CONF=$1/containers.conf CONTAINERS_STORAGE_CONF=$1/storage.conf
+}
+
+# Writes WORK/containers.conf and WORK/storage.conf (storage DRIVER under WORK/storage) for
+# oci_podman_config, or for a user's podman (vfs: a user can mount no overlay here, and with one
+# id mapped cannot chown the image's files, which it then keeps as they are).
+# usage: oci_podman_files WORK DRIVER NAME=PATH...
+oci_podman_files() {
+    local work=$1 driver=$2 default=${3%%=*} json_names runtimes="" pair
+    shift 2
     for pair in "$@"; do
         runtimes+="${pair%%=*} = [\"${pair#*=}\"]"$'\n'
     done
@@ -90,13 +99,17 @@ runtime_supports_json = [$json_names]
 [engine.runtimes]
 $runtimes
 EOF
+    # A user's podman takes rootless_storage_path, not graphroot, and its runroot in $XDG_RUNTIME_DIR.
     cat > "$work/storage.conf" <<EOF
 [storage]
-driver = "overlay"
+driver = "$driver"
 graphroot = "$work/storage"
 runroot = "$work/runroot"
+rootless_storage_path = "$work/storage"
+
+[storage.options.vfs]
+ignore_chown_errors = "true"
 EOF
-    export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
 }
 
 # Imports tests/mkrootfs.sh's busybox rootfs as IMAGE, without a registry. usage: oci_podman_image WORK IMAGE
@@ -111,6 +124,9 @@ oci_remove_dir() {
     grep -o " $1/[^ ]*" /proc/self/mountinfo | tac | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$1"
 }
+
+# Whether the scenario part NAME runs: every part, or those OCI_PARTS lists (`OCI_PARTS="exec stop"`).
+part() { [[ -z ${OCI_PARTS:-} || " $OCI_PARTS " == *" $1 "* ]]; }
 
 # --- TAP-style assertions for the engine scenarios ------------------------------------------------
 # Scripts set OCI_WORK (a scratch directory) before using them; `oci_done` ends the run.
