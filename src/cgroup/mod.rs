@@ -16,12 +16,14 @@
 //! view of its cgroups (`mount`). This file is the driver, open, write and close through `sys`. A
 //! `Cgroup` removes its directories when dropped, so every error path after creation cleans up.
 
+pub mod dbus;
 pub mod delegation;
 pub mod hierarchies;
 pub mod limits;
 pub mod mount;
 pub mod paths;
 pub mod processes;
+pub mod systemd;
 pub mod usage;
 
 use std::time::{Duration, Instant};
