@@ -76,9 +76,6 @@ pub enum Kind {
     Signal = 4,
 }
 
-/// Header flag: the caller wants no reply (ours always do).
-pub const NO_REPLY_EXPECTED: u8 = 0x1;
-
 /// A message: its header fields by name, and its body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Message {

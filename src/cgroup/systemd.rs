@@ -71,6 +71,19 @@ impl Scope {
         (slice.ends_with(".slice") && valid(slice) && valid(name) && valid(&unit))
             .then(|| Scope { unit, slice: slice.into() })
     }
+
+    /// Where systemd puts the scope in the cgroup tree: a slice named `a-b.slice` lives in
+    /// `a.slice` (systemd.slice(5)), the scope in its slice.
+    pub fn path(&self) -> String {
+        let stem = self.slice.strip_suffix(".slice").unwrap_or(&self.slice);
+        let mut path = String::new();
+        let mut parent = String::new();
+        for part in stem.split('-').filter(|p| !p.is_empty()) {
+            parent = if parent.is_empty() { part.to_string() } else { format!("{parent}-{part}") };
+            path.push_str(&format!("/{parent}.slice"));
+        }
+        format!("{path}/{}", self.unit)
+    }
 }
 
 /// The limits as systemd's unit properties (systemd.resource-control(5)), in the units systemd
@@ -208,6 +221,13 @@ pub struct BusError {
     pub message: String,
 }
 
+impl BusError {
+    /// The error of the call `call` (named with its arguments), as `create` and the others fail.
+    fn failed(&self, call: &str) -> Error {
+        Error::Setup(format!("systemd: {call}: {}: {}", self.name, self.message))
+    }
+}
+
 const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
 const INVALID_ARGS: &str = "org.freedesktop.DBus.Error.InvalidArgs";
@@ -236,8 +256,8 @@ impl Bus {
             return Err(Error::Setup(format!("D-Bus {SYSTEM_BUS_SOCKET}: AUTH EXTERNAL {uid} answered {answer:?}")));
         }
         bus.send_bytes(b"BEGIN\r\n")?;
-        bus.call(hello)?;
-        bus.call(add_match_job_removed)?;
+        bus.call(hello)?.map_err(|e| e.failed("Hello"))?;
+        bus.call(add_match_job_removed)?.map_err(|e| e.failed("AddMatch(JobRemoved)"))?;
         Ok(bus)
     }
 
@@ -249,9 +269,6 @@ impl Bus {
         loop {
             let properties = scope_properties(scope, &format!("contain container {}", scope.unit), pid, &resources);
             let reply = self.call(|serial| start_transient_unit(serial, &scope.unit, &properties))?;
-            let failed = |e: &BusError| {
-                Error::Setup(format!("systemd: StartTransientUnit({}): {}: {}", scope.unit, e.name, e.message))
-            };
             match reply {
                 Ok(job) => {
                     return self.wait_job(job.first_str().unwrap_or_default(), "StartTransientUnit", &scope.unit)
@@ -264,7 +281,7 @@ impl Bus {
                 }
                 Err(e) => match drop_refused(&mut resources, &e) {
                     Some(name) => log!("systemd refused {name} ({}): written to the cgroup files instead", e.message),
-                    None => return Err(failed(&e)),
+                    None => return Err(e.failed(&format!("StartTransientUnit({})", scope.unit))),
                 },
             }
         }
@@ -275,7 +292,7 @@ impl Bus {
         match self.call(|serial| stop_unit(serial, unit))? {
             Ok(job) => self.wait_job(job.first_str().unwrap_or_default(), "StopUnit", unit),
             Err(e) if e.name == NO_SUCH_UNIT => Ok(()),
-            Err(e) => Err(Error::Setup(format!("systemd: StopUnit({unit}): {}: {}", e.name, e.message))),
+            Err(e) => Err(e.failed(&format!("StopUnit({unit})"))),
         }
     }
 
@@ -287,12 +304,7 @@ impl Bus {
                 Ok(_) => return Ok(()),
                 Err(e) => match drop_refused(&mut resources, &e) {
                     Some(name) => log!("systemd refused {name} ({}): written to the cgroup files instead", e.message),
-                    None => {
-                        return Err(Error::Setup(format!(
-                            "systemd: SetUnitProperties({unit}): {}: {}",
-                            e.name, e.message
-                        )))
-                    }
+                    None => return Err(e.failed(&format!("SetUnitProperties({unit})"))),
                 },
             }
         }

@@ -64,6 +64,15 @@ fn a_scope_comes_from_slice_prefix_and_name() {
 }
 
 #[test]
+fn a_scope_is_where_systemd_would_put_it() {
+    let path = |slice, prefix, name| Scope::from_parts(slice, prefix, name).map(|s| s.path());
+    assert_eq!(path("machine.slice", "libpod", "abc").as_deref(), Some("/machine.slice/libpod-abc.scope"));
+    assert_eq!(path("user-1000.slice", "crio", "x").as_deref(), Some("/user.slice/user-1000.slice/crio-x.scope"));
+    assert_eq!(path("", "", "x").as_deref(), Some("/system.slice/x.scope"));
+    assert_eq!(path("-.slice", "", "x").as_deref(), Some("/x.scope"), "the root slice");
+}
+
+#[test]
 fn limits_become_systemds_units() {
     let unlimited = Limits {
         memory_bytes: Some(UNLIMITED),

@@ -16,6 +16,7 @@ use crate::birth::process::{
 };
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
+use crate::cgroup::systemd::Scope;
 use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
@@ -137,6 +138,8 @@ struct Accepted {
     privileges: Privileges,
     terminal: Option<Terminal>,
     cgroup_path: String,
+    /// With the systemd driver: the scope systemd makes the cgroup.
+    scope: Option<Scope>,
     device_policy: DevicePolicy,
 }
 
@@ -188,7 +191,7 @@ fn check(
         log!("seccomp: names this machine does not know, skipped: {}", spec.linux.seccomp_unknown.join(" "));
     }
     let terminal = console(spec.process.terminal, spec.process.console_size, create.console_socket.as_deref())?;
-    let cgroup_path = cgroups_path(spec, &create.id, systemd)?;
+    let (cgroup_path, scope) = cgroup_placement(spec, &create.id, systemd)?;
     // The bundle's rules first, then the ones no bundle can take away (runc's order).
     let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
     let device_policy = DevicePolicy::from_rules(&device_rules)
@@ -203,6 +206,7 @@ fn check(
         privileges,
         terminal,
         cgroup_path,
+        scope,
         device_policy,
     })
 }
@@ -257,7 +261,11 @@ fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources
     let tree = Tree::of(userns::host_root()?);
     let cgroup = cgroup::detect()?
         .map(|version| Cgroup::create(version, &checked.cgroup_path, &limits, Join::Every, Existing::Use, tree))
-        .transpose()?;
+        .transpose()?
+        .map(|cgroup| match &checked.scope {
+            Some(scope) => cgroup.in_new_scope(scope.clone(), &limits, &checked.device_policy),
+            None => cgroup,
+        });
     if let Some(cgroup) = &cgroup {
         cgroup.restrict_devices(&checked.device_policy)?;
     }
@@ -349,6 +357,7 @@ fn birth(
 fn hand_over(create: &CreateSpec, mut named: Named, resources: Resources, init: ChildProcess) -> Result<i32, Error> {
     named.record.phase = Phase::Created;
     named.record.init = ProcessRef::of(init.pid)?;
+    named.record.systemd_unit = resources.cgroup.as_ref().and_then(Cgroup::unit).unwrap_or_default().to_string();
     named.claim.entry.write_record(&named.record)?;
     if let Some(path) = &create.pid_file {
         prepare::write_pid_file(path, init.pid)?;
@@ -394,33 +403,38 @@ fn proc_takes_pidns(namespace: &Fd) -> bool {
     sys::fsopen(c"proc").and_then(|context| sys::fsconfig_set_fd(&context, c"pidns", namespace.raw())).is_ok()
 }
 
-/// The container's cgroup: the bundle's cgroupsPath (absolute, or relative to contain's own
-/// cgroup; with `--systemd-cgroup`, `slice:prefix:name` as systemd would place it), or
+/// The container's cgroup. With `--systemd-cgroup` on a host where systemd runs: the scope
+/// systemd is asked for, from cgroupsPath `slice:prefix:name` (without one, `system.slice`,
+/// `contain-ID.scope`), and its path. Otherwise (cgroupfs) the bundle's cgroupsPath (absolute,
+/// or relative to contain's own cgroup; `slice:prefix:name` where systemd would place it), or
 /// `/contain-ID`.
-fn cgroups_path(spec: &Spec, id: &str, systemd: bool) -> Result<String, Error> {
-    let Some(path) = &spec.linux.cgroups_path else { return Ok(cgroup::relative_path(id)) };
-    let bad = || Error::Setup(format!("linux.cgroupsPath {path:?}: not a cgroup path contain can use"));
-    let resolved = match (systemd, path.split(':').collect::<Vec<_>>().as_slice()) {
-        (true, [slice, prefix, name]) => systemd_path(slice, prefix, name).ok_or_else(bad)?,
-        (_, _) if path.starts_with('/') => path.clone(),
-        (_, _) => format!("{}/{path}", own_cgroup()),
-    };
-    cgroup::normalized(&resolved).ok_or_else(bad)
-}
-
-/// Where systemd would put `slice:prefix:name`: a slice named `a-b.slice` lives in `a.slice`, the
-/// unit is `prefix-name.scope`.
-pub fn systemd_path(slice: &str, prefix: &str, name: &str) -> Option<String> {
-    let slice = if slice.is_empty() { "system.slice" } else { slice };
-    let stem = slice.strip_suffix(".slice")?;
-    let mut path = String::new();
-    let mut parent = String::new();
-    for part in stem.split('-').filter(|p| !p.is_empty()) {
-        parent = if parent.is_empty() { part.to_string() } else { format!("{parent}-{part}") };
-        path.push_str(&format!("/{parent}.slice"));
+fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Option<Scope>), Error> {
+    let given = spec.linux.cgroups_path.as_deref();
+    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
+    let parts: Option<Vec<&str>> = given.map(|path| path.split(':').collect());
+    if systemd && cgroup::systemd::running() {
+        let scope = match parts.as_deref() {
+            None => Scope::from_parts("", "contain", id),
+            Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
+            Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
+        };
+        let scope = scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))?;
+        return Ok((scope.path(), Some(scope)));
     }
-    let unit = if prefix.is_empty() { format!("{name}.scope") } else { format!("{prefix}-{name}.scope") };
-    Some(format!("{path}/{unit}"))
+    if systemd {
+        log!(
+            "systemd is not running ({} is absent): --systemd-cgroup falls back to cgroupfs",
+            cgroup::systemd::SYSTEMD_RUNNING
+        );
+    }
+    let Some(path) = given else { return Ok((cgroup::relative_path(id), None)) };
+    let not_usable = || bad("not a cgroup path contain can use");
+    let resolved = match (systemd, parts.as_deref()) {
+        (true, Some([slice, prefix, name])) => Scope::from_parts(slice, prefix, name).ok_or_else(not_usable)?.path(),
+        _ if path.starts_with('/') => path.to_string(),
+        _ => format!("{}/{path}", own_cgroup()),
+    };
+    Ok((cgroup::normalized(&resolved).ok_or_else(not_usable)?, None))
 }
 
 /// contain's own cgroup (the v2 line, or the memory hierarchy's on v1), for relative paths.
@@ -434,20 +448,4 @@ fn own_cgroup() -> String {
         })
     };
     line(&|c| c.split(',').any(|c| c == "memory")).or_else(|| line(&|c| c.is_empty())).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn systemd_cgroup_paths_are_where_systemd_would_put_them() {
-        assert_eq!(systemd_path("machine.slice", "libpod", "abc").as_deref(), Some("/machine.slice/libpod-abc.scope"));
-        assert_eq!(
-            systemd_path("user-1000.slice", "crio", "x").as_deref(),
-            Some("/user.slice/user-1000.slice/crio-x.scope")
-        );
-        assert_eq!(systemd_path("", "", "x").as_deref(), Some("/system.slice/x.scope"));
-        assert_eq!(systemd_path("machine", "p", "x"), None, "not a slice");
-    }
 }

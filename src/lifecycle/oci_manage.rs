@@ -147,7 +147,9 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         let stopped = State { id, status: "stopped", pid: 0, bundle: &record.bundle, annotations: &record.annotations };
         run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
-        Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Kill)?.remove()?;
+        Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Kill)?
+            .in_scope(&record.systemd_unit)
+            .remove()?;
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
             let rootfs = &record.rootfs;
@@ -197,8 +199,8 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
     };
     let resources = crate::oci::resources::parse_resources_file(&bytes)
         .map_err(|why| Error::Usage(format!("--resources: {why}")))?;
-    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?;
-    let result = cgroup.write_limits(&Limits::from_oci(&resources));
+    let cgroup = Cgroup::existing_at(&container_cgroup(&record, id), Stragglers::Leave)?.in_scope(&record.systemd_unit);
+    let result = cgroup.update_limits(&Limits::from_oci(&resources));
     cgroup.keep();
     result.map(|()| 0)
 }
@@ -256,7 +258,7 @@ pub fn features() -> Result<i32, Error> {
             linux.object("cgroup", |cgroup| {
                 cgroup.bool("v1", true);
                 cgroup.bool("v2", true);
-                cgroup.bool("systemd", false);
+                cgroup.bool("systemd", true);
                 cgroup.bool("systemdUser", false);
                 cgroup.bool("rdma", true);
             });
