@@ -444,19 +444,14 @@ impl Cgroup {
         self.write_limits(limits)
     }
 
-    /// With the systemd driver: the scope stopped, its processes killed first where they may be
-    /// (so the stop does not wait out a SIGTERM), after which systemd removes its directories.
+    /// With the systemd driver: the scope stopped, its processes killed first (so the stop does
+    /// not wait out a SIGTERM), after which systemd removes its directories. Whatever the cgroup's
+    /// `stragglers`: the unit was made by systemd for the container's init, whose record names it
+    /// only once it is made, so what is in it is the container's.
     fn stop_unit(&mut self) -> Result<(), Error> {
         let Some(unit) = self.systemd.take().filter(|unit| unit.started.get()) else { return Ok(()) };
-        match self.stragglers {
-            Stragglers::Kill => {
-                // Best effort: what cannot be killed keeps the stop waiting, which is the error.
-                let _ = self.signal_all(libc::SIGKILL);
-            }
-            // Left as its directories are: only an empty cgroup a record names is removed.
-            Stragglers::Leave if !self.pids().is_empty() => return Ok(()),
-            Stragglers::Leave => {}
-        }
+        // Best effort: what cannot be killed keeps the stop waiting, which is the error.
+        let _ = self.signal_all(libc::SIGKILL);
         if !systemd::running() {
             log!("systemd is not running: {} is not stopped", unit.scope.unit);
             return Ok(());

@@ -1,0 +1,255 @@
+//! The systemd cgroup driver (`--systemd-cgroup`) against a real systemd 252 as PID 1. This host's
+//! PID 1 is not systemd, so each test boots one in namespaces of its own (tests/systemd/boot.sh,
+//! about half a second), with this host's cgroup layout (v1 hierarchies, a hybrid cgroup2), and
+//! drives contain inside them as an engine would: the scope systemd makes and shows, its limits, a
+//! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// A systemd booted by tests/systemd/boot.sh, halted (with everything in it) when dropped.
+struct Systemd {
+    pid: String,
+    dir: PathBuf,
+}
+
+impl Systemd {
+    fn boot() -> Systemd {
+        let dir = scratch().join(format!("systemd-{}", unique_name("boot")));
+        fs::create_dir_all(&dir).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/boot.sh");
+        let bin_dir = contain_bin().parent().unwrap().to_path_buf();
+        let out = Command::new("sh")
+            .arg(script)
+            .arg(&dir)
+            .arg(scratch())
+            .arg(format!("ro:{}", bin_dir.display()))
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        let pid = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(out.status.success() && !pid.is_empty(), "tests/systemd/boot.sh failed");
+        Systemd { pid, dir }
+    }
+
+    /// `CMD...` inside the booted system's namespaces.
+    fn run(&self, cmd: &[&str]) -> Output {
+        let mut nsenter = Command::new("nsenter");
+        nsenter.args(["-t", &self.pid, "-a", "--"]).args(cmd).stdin(Stdio::null());
+        finish(nsenter.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+    }
+
+    /// `contain --systemd-cgroup ARGS...` inside, its output into a file (a created container's init
+    /// keeps it open): exit code and output.
+    fn contain(&self, args: &[&str]) -> (Option<i32>, String) {
+        let said = scratch().join(format!("{}.out", unique_name("said")));
+        let out = || Stdio::from(fs::File::create(&said).unwrap());
+        let bin = contain_bin();
+        let status = Command::new("nsenter")
+            .args(["-t", &self.pid, "-a", "--", bin.to_str().unwrap(), "--debug", "--systemd-cgroup"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out())
+            .stderr(out())
+            .status()
+            .unwrap();
+        (status.code(), fs::read_to_string(&said).unwrap())
+    }
+
+    /// `systemctl show -p NAME --value UNIT` inside.
+    fn property(&self, unit: &str, name: &str) -> String {
+        self.run(&["systemctl", "show", "-p", name, "--value", unit]).stdout.trim().to_string()
+    }
+
+    /// A file of the booted system's cgroup tree (its /sys/fs/cgroup).
+    fn cgroup_file(&self, path: &str) -> Option<String> {
+        fs::read_to_string(format!("/proc/{}/root/sys/fs/cgroup/{path}", self.pid)).ok().map(|s| s.trim().to_string())
+    }
+}
+
+impl Drop for Systemd {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/halt.sh");
+        let _ = Command::new("sh").arg(script).arg(&self.pid).arg(&self.dir).status();
+    }
+}
+
+/// A bundle running `args`, in the scope `slice:contain:NAME`, with `resources`.
+fn bundle(name: &str, args: &[&str], resources: serde_json::Value, pid_namespace: bool) -> PathBuf {
+    let bundle = bundle::oci_bundle(name, rootfs(), args, &[]);
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    config["linux"]["cgroupsPath"] = format!("system.slice:contain:{name}").into();
+    config["linux"]["resources"] = resources;
+    if !pid_namespace {
+        config["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "pid");
+    }
+    fs::write(&file, config.to_string()).unwrap();
+    bundle
+}
+
+fn state_pid(systemd: &Systemd, name: &str) -> String {
+    let state = systemd.run(&[contain_bin().to_str().unwrap(), "state", name]).stdout;
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_else(|_| panic!("state: {state:?}"));
+    state["pid"].to_string()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn systemd_makes_the_scope_and_delete_stops_it() {
+    let name = root_test("scope");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    let scope = format!("system.slice/{unit}");
+    let resources = serde_json::json!({
+        "memory": { "limit": 67108864 }, "pids": { "limit": 32 },
+        "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
+    });
+    let (code, said) = systemd.contain(&[
+        "create",
+        "--bundle",
+        bundle(&name, &["sleep", "1000"], resources, true).to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(code, Some(0), "{said}");
+    // systemd knows it, with what was asked, and holds the container's init in it.
+    let status = systemd.run(&["systemctl", "status", "--no-pager", &unit]).stdout;
+    let pid = state_pid(&systemd, &name);
+    assert!(status.contains("Active: active (running)") && status.contains(&format!("CGroup: /{scope}")), "{status}");
+    assert!(status.contains(&format!("{pid} ")), "the init {pid} in {status}");
+    for (property, value) in [
+        ("Slice", "system.slice"),
+        ("Delegate", "yes"),
+        ("DefaultDependencies", "no"),
+        ("MemoryMax", "67108864"),
+        ("TasksMax", "32"),
+        ("CPUShares", "512"),
+        ("CPUQuotaPerSecUSec", "500ms"),
+    ] {
+        assert_eq!(systemd.property(&unit, property), value, "{property}");
+    }
+    let bus = systemd.run(&[
+        "busctl",
+        "--system",
+        "call",
+        "org.freedesktop.systemd1",
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager",
+        "GetUnitByPID",
+        "u",
+        &pid,
+    ]);
+    assert!(bus.stdout.contains(&format!("contain_2d{}", name.replace('-', "_2d"))), "{}{}", bus.stdout, bus.stderr);
+    // Every hierarchy, systemd's and the others (cpuset, freezer) joined by cgroupfs, has it there.
+    let cgroups = systemd.run(&["cat", &format!("/proc/{pid}/cgroup")]).stdout;
+    assert!(cgroups.lines().all(|line| line.ends_with(&format!(":/{scope}"))), "{cgroups}");
+    assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("67108864"));
+    assert_eq!(systemd.cgroup_file(&format!("cpu/{scope}/cpu.cfs_quota_us")).as_deref(), Some("50000"));
+    // The bundle's device rules hold after systemd realized the scope: deny-all plus exceptions.
+    let devices = systemd.cgroup_file(&format!("devices/{scope}/devices.list")).unwrap();
+    assert!(!devices.lines().any(|l| l == "a *:* rwm"), "{devices}");
+    // update: SetUnitProperties, then the files.
+    let limits = scratch().join(format!("{name}.resources"));
+    fs::write(&limits, r#"{"memory": {"limit": 33554432}}"#).unwrap();
+    let (code, said) = systemd.contain(&["update", "--resources", limits.to_str().unwrap(), &name]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(systemd.property(&unit, "MemoryMax"), "33554432");
+    assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("33554432"));
+    // delete: StopUnit, and nothing of the scope left in any hierarchy.
+    let (code, said) = systemd.contain(&["delete", "--force", &name]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
+    assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
+    for hierarchy in ["memory", "cpu", "pids", "cpuset", "freezer", "systemd", "unified"] {
+        assert_eq!(systemd.cgroup_file(&format!("{hierarchy}/{scope}/cgroup.procs")), None, "{hierarchy}");
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_limit_systemd_refuses_is_written_to_the_cgroup_files() {
+    let name = root_test("refused");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    // cpu.shares 1: the kernel takes it (as 2); systemd's CPUShares= starts at 2.
+    let resources = serde_json::json!({ "cpu": { "shares": 1 }, "memory": { "limit": 67108864 } });
+    let (code, said) = systemd.contain(&[
+        "create",
+        "--bundle",
+        bundle(&name, &["sleep", "1000"], resources, true).to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("systemd refused CPUShares (Value specified in CPUShares is out of range)"), "{said}");
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active");
+    assert_eq!(systemd.property(&unit, "MemoryMax"), "67108864", "the other limits still went to systemd");
+    assert_eq!(systemd.cgroup_file(&format!("cpu/system.slice/{unit}/cpu.shares")).as_deref(), Some("2"));
+    let (code, said) = systemd.contain(&["delete", "--force", &name]);
+    assert_eq!(code, Some(0), "{said}");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn gc_stops_the_scope_of_a_container_whose_init_died() {
+    let name = root_test("gc");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    // No PID namespace: the init's background child outlives it and keeps the scope active.
+    let args = ["sh", "-c", "sleep 1000 & exec sleep 999"];
+    let (code, said) = systemd.contain(&[
+        "create",
+        "--bundle",
+        bundle(&name, &args, serde_json::json!({}), false).to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = systemd.contain(&["start", &name]);
+    assert_eq!(code, Some(0), "{said}");
+    let pid = state_pid(&systemd, &name);
+    for _ in 0..100 {
+        if systemd.property(&unit, "TasksCurrent") == "2" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    systemd.run(&["kill", "-KILL", &pid]);
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active", "the background sleep keeps it");
+    let (code, said) = systemd.contain(&["gc", &name]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
+    assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
+    let left = systemd.run(&["sh", "-c", "pgrep -x sleep || true"]).stdout;
+    assert_eq!(left.trim(), "", "the scope's processes went with it");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_failed_call_fails_create_naming_the_dbus_error() {
+    let name = root_test("fails");
+    let systemd = Systemd::boot();
+    // A scope of that name, active (not a failed leftover): ResetFailedUnit cannot clear it.
+    let blocker = systemd.run(&[
+        "sh",
+        "-c",
+        &format!("systemd-run --quiet --scope --unit contain-{name} sleep 1000 >/dev/null 2>&1 & sleep 0.5"),
+    ]);
+    assert_eq!(blocker.code, 0, "{}", blocker.stderr);
+    let (code, said) = systemd.contain(&[
+        "create",
+        "--bundle",
+        bundle(&name, &["true"], serde_json::json!({}), true).to_str().unwrap(),
+        &name,
+    ]);
+    assert_ne!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("StartTransientUnit(contain-{name}.scope): org.freedesktop.systemd1.UnitExists")),
+        "{said}"
+    );
+    let entries = systemd.run(&[contain_bin().to_str().unwrap(), "list"]).stdout;
+    assert!(!entries.contains(&name), "nothing left behind: {entries}");
+}
