@@ -4,6 +4,9 @@
 //! drives contain inside them as an engine would: the scope systemd makes and shows, its limits, a
 //! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`.
 
+// Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
+
 mod common;
 
 use std::fs;
@@ -61,6 +64,18 @@ impl Systemd {
         (status.code(), fs::read_to_string(&said).unwrap())
     }
 
+    /// `contain --systemd-cgroup ARGS...` inside, which must succeed: its output.
+    fn contain_ok(&self, args: &[&str]) -> String {
+        let (code, said) = self.contain(args);
+        assert_eq!(code, Some(0), "contain {args:?}: {said}");
+        said
+    }
+
+    /// `create --bundle BUNDLE NAME` inside: exit code and output.
+    fn create(&self, name: &str, bundle: &Path) -> (Option<i32>, String) {
+        self.contain(&["create", "--bundle", bundle.to_str().unwrap(), name])
+    }
+
     /// `systemctl show -p NAME --value UNIT` inside.
     fn property(&self, unit: &str, name: &str) -> String {
         self.run(&["systemctl", "show", "-p", name, "--value", unit]).stdout.trim().to_string()
@@ -110,12 +125,7 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
         "memory": { "limit": 67108864 }, "pids": { "limit": 32 },
         "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
     });
-    let (code, said) = systemd.contain(&[
-        "create",
-        "--bundle",
-        bundle(&name, &["sleep", "1000"], resources, true).to_str().unwrap(),
-        &name,
-    ]);
+    let (code, said) = systemd.create(&name, &bundle(&name, &["sleep", "1000"], resources, true));
     assert_eq!(code, Some(0), "{said}");
     // systemd knows it, with what was asked, and holds the container's init in it.
     let status = systemd.run(&["systemctl", "status", "--no-pager", &unit]).stdout;
@@ -156,13 +166,11 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
     // update: SetUnitProperties, then the files.
     let limits = scratch().join(format!("{name}.resources"));
     fs::write(&limits, r#"{"memory": {"limit": 33554432}}"#).unwrap();
-    let (code, said) = systemd.contain(&["update", "--resources", limits.to_str().unwrap(), &name]);
-    assert_eq!(code, Some(0), "{said}");
+    systemd.contain_ok(&["update", "--resources", limits.to_str().unwrap(), &name]);
     assert_eq!(systemd.property(&unit, "MemoryMax"), "33554432");
     assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("33554432"));
     // delete: StopUnit, and nothing of the scope left in any hierarchy.
-    let (code, said) = systemd.contain(&["delete", "--force", &name]);
-    assert_eq!(code, Some(0), "{said}");
+    let said = systemd.contain_ok(&["delete", "--force", &name]);
     assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
     assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
     for hierarchy in ["memory", "cpu", "pids", "cpuset", "freezer", "systemd", "unified"] {
@@ -178,19 +186,13 @@ fn a_limit_systemd_refuses_is_written_to_the_cgroup_files() {
     let unit = format!("contain-{name}.scope");
     // cpu.shares 1: the kernel takes it (as 2); systemd's CPUShares= starts at 2.
     let resources = serde_json::json!({ "cpu": { "shares": 1 }, "memory": { "limit": 67108864 } });
-    let (code, said) = systemd.contain(&[
-        "create",
-        "--bundle",
-        bundle(&name, &["sleep", "1000"], resources, true).to_str().unwrap(),
-        &name,
-    ]);
+    let (code, said) = systemd.create(&name, &bundle(&name, &["sleep", "1000"], resources, true));
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("systemd refused CPUShares (Value specified in CPUShares is out of range)"), "{said}");
     assert_eq!(systemd.property(&unit, "ActiveState"), "active");
     assert_eq!(systemd.property(&unit, "MemoryMax"), "67108864", "the other limits still went to systemd");
     assert_eq!(systemd.cgroup_file(&format!("cpu/system.slice/{unit}/cpu.shares")).as_deref(), Some("2"));
-    let (code, said) = systemd.contain(&["delete", "--force", &name]);
-    assert_eq!(code, Some(0), "{said}");
+    systemd.contain_ok(&["delete", "--force", &name]);
 }
 
 #[test]
@@ -201,15 +203,9 @@ fn gc_stops_the_scope_of_a_container_whose_init_died() {
     let unit = format!("contain-{name}.scope");
     // No PID namespace: the init's background child outlives it and keeps the scope active.
     let args = ["sh", "-c", "sleep 1000 & exec sleep 999"];
-    let (code, said) = systemd.contain(&[
-        "create",
-        "--bundle",
-        bundle(&name, &args, serde_json::json!({}), false).to_str().unwrap(),
-        &name,
-    ]);
+    let (code, said) = systemd.create(&name, &bundle(&name, &args, serde_json::json!({}), false));
     assert_eq!(code, Some(0), "{said}");
-    let (code, said) = systemd.contain(&["start", &name]);
-    assert_eq!(code, Some(0), "{said}");
+    systemd.contain_ok(&["start", &name]);
     let pid = state_pid(&systemd, &name);
     for _ in 0..100 {
         if systemd.property(&unit, "TasksCurrent") == "2" {
@@ -219,8 +215,7 @@ fn gc_stops_the_scope_of_a_container_whose_init_died() {
     }
     systemd.run(&["kill", "-KILL", &pid]);
     assert_eq!(systemd.property(&unit, "ActiveState"), "active", "the background sleep keeps it");
-    let (code, said) = systemd.contain(&["gc", &name]);
-    assert_eq!(code, Some(0), "{said}");
+    let said = systemd.contain_ok(&["gc", &name]);
     assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
     assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
     let left = systemd.run(&["sh", "-c", "pgrep -x sleep || true"]).stdout;
@@ -239,12 +234,7 @@ fn a_failed_call_fails_create_naming_the_dbus_error() {
         &format!("systemd-run --quiet --scope --unit contain-{name} sleep 1000 >/dev/null 2>&1 & sleep 0.5"),
     ]);
     assert_eq!(blocker.code, 0, "{}", blocker.stderr);
-    let (code, said) = systemd.contain(&[
-        "create",
-        "--bundle",
-        bundle(&name, &["true"], serde_json::json!({}), true).to_str().unwrap(),
-        &name,
-    ]);
+    let (code, said) = systemd.create(&name, &bundle(&name, &["true"], serde_json::json!({}), true));
     assert_ne!(code, Some(0), "{said}");
     assert!(
         said.contains(&format!("StartTransientUnit(contain-{name}.scope): org.freedesktop.systemd1.UnitExists")),

@@ -109,7 +109,7 @@ fn deep_nesting_is_refused() {
     let signature = format!("{}y", "a".repeat(70));
     let mut reader = Reader { bytes: &[0, 0, 0, 0], at: 0, big: false };
     assert!(reader.value(&signature, 0).is_ok(), "an empty array is not nested");
-    let nested: Vec<u8> = std::iter::repeat([4u8, 0, 0, 0]).take(70).flatten().collect();
+    let nested: Vec<u8> = std::iter::repeat_n([4u8, 0, 0, 0], 70).flatten().collect();
     let mut reader = Reader { bytes: &nested, at: 0, big: false };
     assert!(reader.value(&signature, 0).unwrap_err().contains("deeper"));
 }

@@ -128,7 +128,8 @@ pub struct Cgroup {
     /// container's (named after its id), never in one a record names.
     stragglers: Stragglers,
     /// With the systemd driver: the scope unit the cgroup is, stopped when it is removed.
-    systemd: Option<SystemdUnit>,
+    /// (Boxed: the limits it keeps until the scope starts are big, and most cgroups have none.)
+    systemd: Option<Box<SystemdUnit>>,
 }
 
 /// A container's systemd scope (see systemd.rs).
@@ -394,7 +395,7 @@ impl Cgroup {
     /// are joined by cgroupfs.
     pub fn in_new_scope(mut self, scope: Scope, limits: &Limits, devices: &DevicePolicy) -> Cgroup {
         let rewrite = Some((limits.clone(), devices.clone()));
-        self.systemd = Some(SystemdUnit { scope, rewrite, started: Cell::new(false) });
+        self.systemd = Some(Box::new(SystemdUnit { scope, rewrite, started: Cell::new(false) }));
         self
     }
 
@@ -403,7 +404,7 @@ impl Cgroup {
     pub fn in_scope(mut self, unit: &str) -> Cgroup {
         if !unit.is_empty() {
             let scope = Scope { unit: unit.to_string(), slice: String::new() };
-            self.systemd = Some(SystemdUnit { scope, rewrite: None, started: Cell::new(true) });
+            self.systemd = Some(Box::new(SystemdUnit { scope, rewrite: None, started: Cell::new(true) }));
         }
         self
     }
@@ -418,7 +419,7 @@ impl Cgroup {
     /// written again: systemd wrote its defaults for what it was not asked, and left out a limit it
     /// refused.
     pub fn start_unit(&self, pid: i32) -> Result<(), Error> {
-        let Some(SystemdUnit { scope, rewrite: Some((limits, devices)), started }) = &self.systemd else {
+        let Some(SystemdUnit { scope, rewrite: Some((limits, devices)), started }) = self.systemd.as_deref() else {
             return Ok(());
         };
         let resources = systemd::resource_properties(limits, self.version);
