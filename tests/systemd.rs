@@ -188,7 +188,10 @@ fn a_limit_systemd_refuses_is_written_to_the_cgroup_files() {
     let resources = serde_json::json!({ "cpu": { "shares": 1 }, "memory": { "limit": 67108864 } });
     let (code, said) = systemd.create(&name, &bundle(&name, &["sleep", "1000"], resources, true));
     assert_eq!(code, Some(0), "{said}");
-    assert!(said.contains("systemd refused CPUShares (Value specified in CPUShares is out of range)"), "{said}");
+    assert!(
+        said.contains("[contain] warning: systemd refused CPUShares (Value specified in CPUShares is out of range)"),
+        "{said}"
+    );
     assert_eq!(systemd.property(&unit, "ActiveState"), "active");
     assert_eq!(systemd.property(&unit, "MemoryMax"), "67108864", "the other limits still went to systemd");
     assert_eq!(systemd.cgroup_file(&format!("cpu/system.slice/{unit}/cpu.shares")).as_deref(), Some("2"));
@@ -242,4 +245,44 @@ fn a_failed_call_fails_create_naming_the_dbus_error() {
     );
     let entries = systemd.run(&[contain_bin().to_str().unwrap(), "list"]).stdout;
     assert!(!entries.contains(&name), "nothing left behind: {entries}");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn without_systemd_the_driver_falls_back_to_cgroupfs_saying_so() {
+    let name = root_test("fallback");
+    // This host: its PID 1 is not systemd, and /run/systemd/system is absent.
+    assert!(!Path::new("/run/systemd/system").exists(), "this test wants a host without systemd");
+    // A slice of the test's own (no dash: a dash nests slices), removed at the end.
+    let slice = format!("contain{}", std::process::id());
+    let bundle = bundle(&name, &["sleep", "1000"], serde_json::json!({ "pids": { "limit": 16 } }), true);
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    config["linux"]["cgroupsPath"] = format!("{slice}.slice:contain:{name}").into();
+    fs::write(&file, config.to_string()).unwrap();
+    let _slice_removed = Defer(|| {
+        for hierarchy in fs::read_dir(CGROUP_ROOT).unwrap().flatten() {
+            let _ = fs::remove_dir(hierarchy.path().join(format!("{slice}.slice")));
+        }
+        let _ = fs::remove_dir(format!("{CGROUP_ROOT}/{slice}.slice")); // v2
+    });
+    let _deleted = bundle::deleted_at_the_end(&name);
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let bin = contain_bin();
+    let status = Command::new(&bin)
+        .args(["--systemd-cgroup", "create", "--bundle", bundle.to_str().unwrap(), &name])
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .status()
+        .unwrap();
+    let said = fs::read_to_string(&said).unwrap();
+    assert!(status.success(), "{said}");
+    let warning = "[contain] warning: systemd is not running (/run/systemd/system is absent): --systemd-cgroup falls back to cgroupfs";
+    assert_eq!(said.trim(), warning, "one line, without --debug");
+    let pids = format!("{CGROUP_ROOT}/pids/{slice}.slice/contain-{name}.scope/pids.max");
+    let pids = if cgroup_v2() { format!("{CGROUP_ROOT}/{slice}.slice/contain-{name}.scope/pids.max") } else { pids };
+    assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "16", "{pids}");
+    assert_eq!(contain(&["delete", "--force", &name]).code, 0);
 }

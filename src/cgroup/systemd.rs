@@ -280,7 +280,7 @@ impl Bus {
                     reset = true;
                 }
                 Err(e) => match drop_refused(&mut resources, &e) {
-                    Some(name) => log!("systemd refused {name} ({}): written to the cgroup files instead", e.message),
+                    Some(name) => warn_refused(&name, &e),
                     None => return Err(e.failed(&format!("StartTransientUnit({})", scope.unit))),
                 },
             }
@@ -303,7 +303,7 @@ impl Bus {
             match self.call(|serial| set_unit_properties(serial, unit, &resources))? {
                 Ok(_) => return Ok(()),
                 Err(e) => match drop_refused(&mut resources, &e) {
-                    Some(name) => log!("systemd refused {name} ({}): written to the cgroup files instead", e.message),
+                    Some(name) => warn_refused(&name, &e),
                     None => return Err(e.failed(&format!("SetUnitProperties({unit})"))),
                 },
             }
@@ -403,6 +403,11 @@ impl Bus {
     fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
         sys::write_all(self.socket.raw(), bytes).step(|| format!("write({SYSTEM_BUS_SOCKET})"))
     }
+}
+
+/// The note that a limit went to the files alone.
+fn warn_refused(name: &str, error: &BusError) {
+    crate::log::warning(&format!("systemd refused {name} ({}): written to the cgroup files instead", error.message));
 }
 
 /// Drops the limit a refusal (out of range, unknown) names, and returns its name; None when the

@@ -422,10 +422,10 @@ fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Opt
         return Ok((scope.path(), Some(scope)));
     }
     if systemd {
-        log!(
+        crate::log::warning(&format!(
             "systemd is not running ({} is absent): --systemd-cgroup falls back to cgroupfs",
             cgroup::systemd::SYSTEMD_RUNNING
-        );
+        ));
     }
     let Some(path) = given else { return Ok((cgroup::relative_path(id), None)) };
     let not_usable = || bad("not a cgroup path contain can use");
