@@ -94,12 +94,12 @@ impl Drop for Systemd {
     }
 }
 
-/// A bundle running `args`, in the scope `slice:contain:NAME`, with `resources`.
-fn bundle(name: &str, args: &[&str], resources: serde_json::Value, pid_namespace: bool) -> PathBuf {
+/// A bundle running `args`, in the scope `SLICE:contain:NAME`, with `resources`.
+fn bundle(name: &str, slice: &str, args: &[&str], resources: serde_json::Value, pid_namespace: bool) -> PathBuf {
     let bundle = bundle::oci_bundle(name, rootfs(), args, &[]);
     let file = bundle.join("config.json");
     let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
-    config["linux"]["cgroupsPath"] = format!("system.slice:contain:{name}").into();
+    config["linux"]["cgroupsPath"] = format!("{slice}:contain:{name}").into();
     config["linux"]["resources"] = resources;
     if !pid_namespace {
         config["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "pid");
@@ -125,7 +125,7 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
         "memory": { "limit": 67108864 }, "pids": { "limit": 32 },
         "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
     });
-    let (code, said) = systemd.create(&name, &bundle(&name, &["sleep", "1000"], resources, true));
+    let (code, said) = systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], resources, true));
     assert_eq!(code, Some(0), "{said}");
     // systemd knows it, with what was asked, and holds the container's init in it.
     let status = systemd.run(&["systemctl", "status", "--no-pager", &unit]).stdout;
@@ -186,7 +186,7 @@ fn a_limit_systemd_refuses_is_written_to_the_cgroup_files() {
     let unit = format!("contain-{name}.scope");
     // cpu.shares 1: the kernel takes it (as 2); systemd's CPUShares= starts at 2.
     let resources = serde_json::json!({ "cpu": { "shares": 1 }, "memory": { "limit": 67108864 } });
-    let (code, said) = systemd.create(&name, &bundle(&name, &["sleep", "1000"], resources, true));
+    let (code, said) = systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], resources, true));
     assert_eq!(code, Some(0), "{said}");
     assert!(
         said.contains("[contain] warning: systemd refused CPUShares (Value specified in CPUShares is out of range)"),
@@ -206,7 +206,7 @@ fn gc_stops_the_scope_of_a_container_whose_init_died() {
     let unit = format!("contain-{name}.scope");
     // No PID namespace: the init's background child outlives it and keeps the scope active.
     let args = ["sh", "-c", "sleep 1000 & exec sleep 999"];
-    let (code, said) = systemd.create(&name, &bundle(&name, &args, serde_json::json!({}), false));
+    let (code, said) = systemd.create(&name, &bundle(&name, "system.slice", &args, serde_json::json!({}), false));
     assert_eq!(code, Some(0), "{said}");
     systemd.contain_ok(&["start", &name]);
     let pid = state_pid(&systemd, &name);
@@ -230,21 +230,49 @@ fn gc_stops_the_scope_of_a_container_whose_init_died() {
 fn a_failed_call_fails_create_naming_the_dbus_error() {
     let name = root_test("fails");
     let systemd = Systemd::boot();
-    // A scope of that name, active (not a failed leftover): ResetFailedUnit cannot clear it.
-    let blocker = systemd.run(&[
-        "sh",
-        "-c",
-        &format!("systemd-run --quiet --scope --unit contain-{name} sleep 1000 >/dev/null 2>&1 & sleep 0.5"),
-    ]);
-    assert_eq!(blocker.code, 0, "{}", blocker.stderr);
-    let (code, said) = systemd.create(&name, &bundle(&name, &["true"], serde_json::json!({}), true));
+    // A slice name systemd does not load ("a--b"): the call itself fails.
+    let (code, said) = systemd.create(&name, &bundle(&name, "a--b.slice", &["true"], serde_json::json!({}), true));
     assert_ne!(code, Some(0), "{said}");
-    assert!(
-        said.contains(&format!("StartTransientUnit(contain-{name}.scope): org.freedesktop.systemd1.UnitExists")),
-        "{said}"
-    );
+    let error = format!("[contain] error: systemd: StartTransientUnit(contain-{name}.scope): org.freedesktop.DBus.Error.InvalidArgs: Unit a--b.slice failed to load properly");
+    assert!(said.contains(&error), "{said}");
     let entries = systemd.run(&[contain_bin().to_str().unwrap(), "list"]).stdout;
     assert!(!entries.contains(&name), "nothing left behind: {entries}");
+    assert_eq!(systemd.cgroup_file(&format!("memory/a.slice/a-b.slice/contain-{name}.scope/cgroup.procs")), None);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_failed_leftover_unit_is_reset_and_an_active_one_refused() {
+    let name = root_test("reset");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    // A scope of that name that failed (its time ran out): loaded, without a cgroup.
+    let leftover = format!("systemd-run --quiet --scope -p RuntimeMaxSec=1 --unit {unit} sleep 100 >/dev/null 2>&1 &");
+    systemd.run(&["sh", "-c", &leftover]);
+    for _ in 0..100 {
+        if systemd.property(&unit, "ActiveState") == "failed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(systemd.property(&unit, "ActiveState"), "failed");
+    let (code, said) =
+        systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], serde_json::json!({}), true));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("systemd: {unit} exists (left by an earlier create): ResetFailedUnit, then again")),
+        "{said}"
+    );
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active");
+    // The same scope again, while it is active: refused before anything is asked or touched.
+    let again = format!("{name}-again");
+    let config = bundle(&name, "system.slice", &["true"], serde_json::json!({}), true);
+    let (code, said) = systemd.create(&again, &config);
+    assert_ne!(code, Some(0), "{said}");
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active", "the first container's scope is untouched");
+    assert_eq!(systemd.property(&unit, "TasksCurrent"), "1", "its process lives");
+    assert!(said.contains(&format!("system.slice/{unit} already exists")), "{said}");
+    systemd.contain_ok(&["delete", "--force", &name]);
 }
 
 #[test]
@@ -255,11 +283,8 @@ fn without_systemd_the_driver_falls_back_to_cgroupfs_saying_so() {
     assert!(!Path::new("/run/systemd/system").exists(), "this test wants a host without systemd");
     // A slice of the test's own (no dash: a dash nests slices), removed at the end.
     let slice = format!("contain{}", std::process::id());
-    let bundle = bundle(&name, &["sleep", "1000"], serde_json::json!({ "pids": { "limit": 16 } }), true);
-    let file = bundle.join("config.json");
-    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
-    config["linux"]["cgroupsPath"] = format!("{slice}.slice:contain:{name}").into();
-    fs::write(&file, config.to_string()).unwrap();
+    let pids_16 = serde_json::json!({ "pids": { "limit": 16 } });
+    let bundle = bundle(&name, &format!("{slice}.slice"), &["sleep", "1000"], pids_16, true);
     let _slice_removed = Defer(|| {
         for hierarchy in fs::read_dir(CGROUP_ROOT).unwrap().flatten() {
             let _ = fs::remove_dir(hierarchy.path().join(format!("{slice}.slice")));

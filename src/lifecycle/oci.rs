@@ -259,8 +259,12 @@ struct Resources {
 fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources, Error> {
     let limits = Limits::from_oci(&spec.linux.resources);
     let tree = Tree::of(userns::host_root()?);
+    // An engine may have made a cgroupfs path; a scope's directory is systemd's, and one that
+    // exists is another unit's (an active scope of that name: removing it on an error would kill
+    // its processes).
+    let existing = if checked.scope.is_some() { Existing::Refuse } else { Existing::Use };
     let cgroup = cgroup::detect()?
-        .map(|version| Cgroup::create(version, &checked.cgroup_path, &limits, Join::Every, Existing::Use, tree))
+        .map(|version| Cgroup::create(version, &checked.cgroup_path, &limits, Join::Every, existing, tree))
         .transpose()?
         .map(|cgroup| match &checked.scope {
             Some(scope) => cgroup.in_new_scope(scope.clone(), &limits, &checked.device_policy),
