@@ -23,12 +23,18 @@ struct Systemd {
 
 impl Systemd {
     fn boot() -> Systemd {
+        Systemd::boot_with(&[])
+    }
+
+    /// `--unified`: with the host's cgroup2 tree alone at /sys/fs/cgroup (see boot.sh).
+    fn boot_with(options: &[&str]) -> Systemd {
         let dir = scratch().join(format!("systemd-{}", unique_name("boot")));
         fs::create_dir_all(&dir).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/boot.sh");
         let bin_dir = contain_bin().parent().unwrap().to_path_buf();
         let out = Command::new("sh")
             .arg(script)
+            .args(options)
             .arg(&dir)
             .arg(scratch())
             .arg(format!("ro:{}", bin_dir.display()))
@@ -176,6 +182,30 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
     for hierarchy in ["memory", "cpu", "pids", "cpuset", "freezer", "systemd", "unified"] {
         assert_eq!(systemd.cgroup_file(&format!("{hierarchy}/{scope}/cgroup.procs")), None, "{hierarchy}");
     }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn on_cgroup_v2_the_container_is_born_in_what_becomes_its_scope() {
+    let name = root_test("v2");
+    let systemd = Systemd::boot_with(&["--unified"]);
+    let unit = format!("contain-{name}.scope");
+    let (code, said) =
+        systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], serde_json::json!({}), true));
+    assert_eq!(code, Some(0), "{said}");
+    let scope = format!("/system.slice/{unit}");
+    assert!(said.contains(&format!("placed the container in /sys/fs/cgroup{scope} (CLONE_INTO_CGROUP)")), "{said}");
+    assert!(said.contains(&format!("systemd made {unit} in system.slice")), "{said}");
+    let pid = state_pid(&systemd, &name);
+    // (The host's v1 hierarchies, which this view does not mount, are listed too.)
+    let cgroups = systemd.run(&["cat", &format!("/proc/{pid}/cgroup")]).stdout;
+    assert!(cgroups.lines().any(|line| line == format!("0::{scope}")), "{cgroups}");
+    assert_eq!(systemd.property(&unit, "ControlGroup"), scope);
+    assert_eq!(systemd.property(&unit, "Delegate"), "yes");
+    let said = systemd.contain_ok(&["delete", "--force", &name]);
+    assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
+    assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
+    assert_eq!(systemd.cgroup_file(&format!("{scope}/cgroup.procs")), None);
 }
 
 #[test]

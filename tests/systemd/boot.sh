@@ -3,7 +3,9 @@
 # host (whose own PID 1 is not systemd), over an overlay of the host's root, with the D-Bus system
 # bus running in it. Prints the host pid of that PID 1 once it says it is running; `halt.sh PID DIR`
 # ends it. About 1-2 s here.
-#   boot.sh DIR [PATH | ro:PATH ...]
+#   boot.sh [--unified] DIR [PATH | ro:PATH ...]
+#     --unified: only the host's cgroup2 tree, at /sys/fs/cgroup: pure cgroup v2 as systemd and
+#       contain see it (here with only the controllers no v1 hierarchy holds: hugetlb ...)
 #     DIR: an empty scratch directory (the overlay's upper and work dirs, its root)
 #     PATH: a host directory bound at the same path inside (the tests' bundles; ro: read-only)
 # The cgroup layout is the host's (v1 hierarchies + a hybrid cgroup2 at unified), seen from a cgroup
@@ -13,6 +15,11 @@
 # are its own, and the units that would write kernel settings or clean directories are masked
 # (systemd-tmpfiles empties /tmp at boot: a host /tmp bound in would be wiped).
 set -eu
+layout=hybrid
+if [ "$1" = --unified ]; then
+    layout=unified
+    shift
+fi
 dir=$1
 shift
 name=$(basename "$dir")
@@ -29,14 +36,18 @@ done
 
 inner='
 set -eu
-dir=$1
-shift
+layout=$1
+dir=$2
+shift 2
 mount -t overlay overlay -o "lowerdir=/,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
 r=$dir/root
 mount -t proc proc "$r/proc"
 mount --bind "$r/proc/sys" "$r/proc/sys"
 mount -o remount,bind,ro "$r/proc/sys"
 mount -t sysfs -o ro sysfs "$r/sys"
+if [ "$layout" = unified ]; then
+    mount -t cgroup2 cgroup2 "$r/sys/fs/cgroup"
+else
 mount -t tmpfs -o mode=755 tmpfs "$r/sys/fs/cgroup"
 for h in $(cd /sys/fs/cgroup && ls); do
     if [ -L "/sys/fs/cgroup/$h" ]; then
@@ -50,6 +61,7 @@ for h in $(cd /sys/fs/cgroup && ls); do
         *) mount -t cgroup -o "$h" cgroup "$r/sys/fs/cgroup/$h" ;;
     esac
 done
+fi
 mount -t tmpfs -o mode=755 tmpfs "$r/dev"
 for node in null zero full random urandom tty; do
     touch "$r/dev/$node"
@@ -90,7 +102,7 @@ for h in /sys/fs/cgroup/*; do
     echo $$ > "$h/$name/cgroup.procs"
 done
 unshare --mount --propagation private --pid --fork --cgroup --uts --ipc --net \
-    sh -c "$inner" sh "$dir" "$@" > "$dir/console.log" 2>&1 &
+    sh -c "$inner" sh "$layout" "$dir" "$@" > "$dir/console.log" 2>&1 &
 unshare=$!
 # systemd is unshare's child (PID 1 inside); up once it says so over the bus.
 state=
