@@ -68,7 +68,9 @@ impl Scope {
         let slice = if slice.is_empty() { "system.slice" } else { slice };
         let unit = if prefix.is_empty() { format!("{name}.scope") } else { format!("{prefix}-{name}.scope") };
         let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b));
-        (slice.ends_with(".slice") && valid(slice) && valid(name) && valid(&unit))
+        // systemd's own limit on a unit name (UNIT_NAME_MAX).
+        let short = slice.len() <= 255 && unit.len() <= 255;
+        (slice.ends_with(".slice") && short && valid(slice) && valid(name) && valid(&unit))
             .then(|| Scope { unit, slice: slice.into() })
     }
 

@@ -19,8 +19,8 @@ use crate::sys;
 /// The first line of every record this version writes, and the only version it reads. A new key
 /// is a new version: a contain that reads a record with a key it does not know takes it for
 /// broken, and may remove it. (2: `hostmounts`; 3: `env`, `user`, `groups`, `capabilities`,
-/// `privileged`.)
-const RECORD_VERSION: &str = "contain-record=3";
+/// `privileged`; 4: `systemd_unit`.)
+const RECORD_VERSION: &str = "contain-record=4";
 
 /// A process as the kernel knows it: its pid and when it started (clock ticks since boot), so a
 /// pid the kernel has since given to another process is never mistaken for it.
