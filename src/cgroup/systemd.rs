@@ -273,7 +273,16 @@ impl Bus {
             let reply = self.call(|serial| start_transient_unit(serial, &scope.unit, &properties))?;
             match reply {
                 Ok(job) => {
-                    return self.wait_job(job.first_str().unwrap_or_default(), "StartTransientUnit", &scope.unit)
+                    let result = self.wait_job(&job)?;
+                    if result == "done" {
+                        return Ok(());
+                    }
+                    // A scope that failed to start stays loaded, failed, until reset (runc's way).
+                    let _ = self.call(|serial| reset_failed_unit(serial, &scope.unit));
+                    return Err(Error::Setup(format!(
+                        "systemd: StartTransientUnit({}): the job ended {result:?}",
+                        scope.unit
+                    )));
                 }
                 Err(e) if e.name == UNIT_EXISTS && !reset => {
                     log!("systemd: {} exists (left by an earlier create): ResetFailedUnit, then again", scope.unit);
@@ -289,13 +298,20 @@ impl Bus {
         }
     }
 
-    /// Stops the unit and waits for its job; a unit systemd no longer has is already gone.
+    /// Stops the unit and waits for its job; a unit systemd no longer has is already gone. A stop
+    /// that ends otherwise than `done` is a warning (the unit is stopped all the same), and a unit
+    /// that stopped failed is reset, so systemd lets it go, as runc does.
     pub fn stop(&mut self, unit: &str) -> Result<(), Error> {
         match self.call(|serial| stop_unit(serial, unit))? {
-            Ok(job) => self.wait_job(job.first_str().unwrap_or_default(), "StopUnit", unit),
-            Err(e) if e.name == NO_SUCH_UNIT => Ok(()),
-            Err(e) => Err(e.failed(&format!("StopUnit({unit})"))),
+            Ok(job) => match self.wait_job(&job)?.as_str() {
+                "done" => {}
+                result => crate::log::warning(&format!("systemd: StopUnit({unit}): the job ended {result:?}")),
+            },
+            Err(e) if e.name == NO_SUCH_UNIT => return Ok(()),
+            Err(e) => return Err(e.failed(&format!("StopUnit({unit})"))),
         }
+        let _ = self.call(|serial| reset_failed_unit(serial, unit))?;
+        Ok(())
     }
 
     /// Sets the unit's limits (`update`), a refused one dropped with a note as at create.
@@ -336,17 +352,14 @@ impl Bus {
         }
     }
 
-    /// Waits for JobRemoved of `job` (which may have come already) and its result: `done`, or
-    /// an error naming the call, the unit and the result (`failed`, `timeout`, `canceled` ...).
-    fn wait_job(&mut self, job: &str, call: &str, unit: &str) -> Result<(), Error> {
+    /// Waits for JobRemoved of the job a call's `reply` names (which may have come already), and
+    /// says how it ended: `done`, or `failed`, `timeout`, `canceled` ...
+    fn wait_job(&mut self, reply: &Message) -> Result<String, Error> {
+        let job = reply.first_str().unwrap_or_default();
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(at) = self.jobs_removed.iter().position(|(path, _)| path == job) {
-                let (_, result) = self.jobs_removed.swap_remove(at);
-                if result == "done" {
-                    return Ok(());
-                }
-                return Err(Error::Setup(format!("systemd: {call}({unit}): job {job} ended {result:?}")));
+                return Ok(self.jobs_removed.swap_remove(at).1);
             }
             self.receive(deadline, &format!("JobRemoved of {job}"))?;
         }
