@@ -341,3 +341,21 @@ fn without_systemd_the_driver_falls_back_to_cgroupfs_saying_so() {
     assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "16", "{pids}");
     assert_eq!(contain(&["delete", "--force", &name]).code, 0);
 }
+
+#[test]
+#[ignore = "needs root"]
+fn as_the_root_of_a_user_namespace_the_driver_is_refused_by_name() {
+    let name = root_test("rootless");
+    let systemd = Systemd::boot();
+    let bundle = bundle(&name, "user.slice", &["true"], serde_json::json!({}), true);
+    // Root in a user namespace of its own, as rootless podman runs its runtime: not the host's root.
+    let bin = contain_bin();
+    let create = [bin.to_str().unwrap(), "--systemd-cgroup", "--root", "/tmp/state-of-a-user", "create"];
+    let rootless = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-Ur"];
+    let args: Vec<&str> =
+        rootless.iter().chain(&create).copied().chain(["--bundle", bundle.to_str().unwrap(), &name]).collect();
+    let out = systemd.run(&args);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let refusal = "--systemd-cgroup: the systemd driver for a user (rootless) is not supported yet; use cgroupfs";
+    assert!(out.stderr.contains(refusal), "{}", out.stderr);
+}

@@ -417,6 +417,12 @@ fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Opt
     let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
     let parts: Option<Vec<&str>> = given.map(|path| path.split(':').collect());
     if systemd && cgroup::systemd::running() {
+        if !userns::host_root()? {
+            // The user's manager, on their own bus, would be asked (crun's and runc's `systemdUser`).
+            return Err(Error::Setup(
+                "--systemd-cgroup: the systemd driver for a user (rootless) is not supported yet; use cgroupfs".into(),
+            ));
+        }
         let scope = match parts.as_deref() {
             None => Scope::from_parts("", "contain", id),
             Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
