@@ -152,6 +152,10 @@ pub fn spawn(
     if !born_in_cgroup {
         cgroup.attach(child.pid)?;
     }
+    // With the systemd driver, systemd now makes that cgroup its scope, with the child in it.
+    if let Placement::New(Some(cgroup)) = &cgroup {
+        cgroup.start_unit(child.pid)?;
+    }
 
     // 5. The user namespace's maps, written by us (a process outside it) before the child goes
     //    on: until then it has no capability inside, as uid and gid 65534.

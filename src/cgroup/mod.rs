@@ -16,14 +16,17 @@
 //! view of its cgroups (`mount`). This file is the driver, open, write and close through `sys`. A
 //! `Cgroup` removes its directories when dropped, so every error path after creation cleans up.
 
+pub mod dbus;
 pub mod delegation;
 pub mod hierarchies;
 pub mod limits;
 pub mod mount;
 pub mod paths;
 pub mod processes;
+pub mod systemd;
 pub mod usage;
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 pub use self::delegation::{delegated_subtree, delegated_top, reach, Reach, Site, Tree};
@@ -37,6 +40,7 @@ use self::limits::{
 };
 use self::paths::ancestors;
 pub use self::paths::{lists_path, membership_of, memberships, normalized, relative_path, Membership};
+use self::systemd::Scope;
 use self::usage::Usage;
 use crate::error::{cpath, Context, Error};
 use crate::oci::resources::unified_key;
@@ -123,6 +127,18 @@ pub struct Cgroup {
     /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
     /// container's (named after its id), never in one a record names.
     stragglers: Stragglers,
+    /// With the systemd driver: the scope unit the cgroup is, stopped when it is removed.
+    /// (Boxed: the limits it keeps until the scope starts are big, and most cgroups have none.)
+    systemd: Option<Box<SystemdUnit>>,
+}
+
+/// A container's systemd scope (see systemd.rs).
+struct SystemdUnit {
+    scope: Scope,
+    /// Until the scope starts: the limits and device rules, written again once systemd made it.
+    rewrite: Option<(Limits, DevicePolicy)>,
+    /// Whether systemd has it (only then is it ever stopped).
+    started: Cell<bool>,
 }
 
 /// What `Cgroup::remove` does with processes still inside.
@@ -170,8 +186,14 @@ impl Cgroup {
     pub fn create(site: &Site, limits: &Limits, join: Join, existing: Existing) -> Result<Cgroup, Error> {
         let Site { version, path, tree } = site;
         let version = *version;
-        let mut cgroup =
-            Cgroup { version, path: path.to_string(), dirs: Vec::new(), dir_fd: None, stragglers: Stragglers::Kill };
+        let mut cgroup = Cgroup {
+            version,
+            path: path.to_string(),
+            dirs: Vec::new(),
+            dir_fd: None,
+            stragglers: Stragglers::Kill,
+            systemd: None,
+        };
         let needed = needed_v2_controllers(limits);
         let unified = unified_controllers(limits);
         match version {
@@ -359,12 +381,86 @@ impl Cgroup {
     pub fn existing_at(path: &str, stragglers: Stragglers) -> Result<Cgroup, Error> {
         let dirs = hierarchy_dirs_at(path)?;
         let version = detect()?.unwrap_or(Version::V2);
-        Ok(Cgroup { version, path: path.to_string(), dirs, dir_fd: None, stragglers })
+        Ok(Cgroup { version, path: path.to_string(), dirs, dir_fd: None, stragglers, systemd: None })
+    }
+
+    /// The systemd driver's cgroup: systemd is asked for `scope` once the container's process
+    /// exists (`start_unit`); the directories made already are where systemd puts the scope, so
+    /// that the process can be born in them (v2) and the hierarchies systemd does not manage (v1)
+    /// are joined by cgroupfs.
+    pub fn in_new_scope(mut self, scope: Scope, limits: &Limits, devices: &DevicePolicy) -> Cgroup {
+        let rewrite = Some((limits.clone(), devices.clone()));
+        self.systemd = Some(Box::new(SystemdUnit { scope, rewrite, started: Cell::new(false) }));
+        self
+    }
+
+    /// A running or left container's cgroup that is the systemd scope `unit` (from its record;
+    /// empty: none): `remove` stops the unit.
+    pub fn in_scope(mut self, unit: &str) -> Cgroup {
+        if !unit.is_empty() {
+            let scope = Scope { unit: unit.to_string(), slice: String::new() };
+            self.systemd = Some(Box::new(SystemdUnit { scope, rewrite: None, started: Cell::new(true) }));
+        }
+        self
+    }
+
+    /// The systemd scope unit the cgroup is, once systemd made it.
+    pub fn unit(&self) -> Option<&str> {
+        self.systemd.as_ref().filter(|unit| unit.started.get()).map(|unit| unit.scope.unit.as_str())
+    }
+
+    /// With the systemd driver, after the container's process is in the cgroup's directories:
+    /// systemd makes them its scope, with the process. Then the limits and device rules are
+    /// written again: systemd wrote its defaults for what it was not asked, and left out a limit it
+    /// refused.
+    pub fn start_unit(&self, pid: i32) -> Result<(), Error> {
+        let Some(SystemdUnit { scope, rewrite: Some((limits, devices)), started }) = self.systemd.as_deref() else {
+            return Ok(());
+        };
+        let resources = systemd::resource_properties(limits, self.version);
+        systemd::Bus::system()?.start_scope(scope, pid as u32, &resources)?;
+        started.set(true);
+        log!("systemd made {} in {} ({}), with the container's process", scope.unit, scope.slice, scope.path());
+        self.write_limits(limits)?;
+        if self.version == Version::V1 {
+            self.restrict_devices(devices)?;
+        }
+        Ok(())
+    }
+
+    /// Sets new limits (OCI `update`): first on the systemd scope, if the cgroup is one, then in
+    /// the files.
+    pub fn update_limits(&self, limits: &Limits) -> Result<(), Error> {
+        if let Some(unit) = self.unit() {
+            if systemd::running() {
+                let resources = systemd::resource_properties(limits, self.version);
+                systemd::Bus::system()?.set_properties(unit, &resources)?;
+            }
+        }
+        self.write_limits(limits)
+    }
+
+    /// With the systemd driver: the scope stopped, its processes killed first (so the stop does
+    /// not wait out a SIGTERM), after which systemd removes its directories. Whatever the cgroup's
+    /// `stragglers`: the unit was made by systemd for the container's init, whose record names it
+    /// only once it is made, so what is in it is the container's.
+    fn stop_unit(&mut self) -> Result<(), Error> {
+        let Some(unit) = self.systemd.take().filter(|unit| unit.started.get()) else { return Ok(()) };
+        // Best effort: what cannot be killed keeps the stop waiting, which is the error.
+        let _ = self.signal_all(libc::SIGKILL);
+        if !systemd::running() {
+            log!("systemd is not running: {} is not stopped", unit.scope.unit);
+            return Ok(());
+        }
+        systemd::Bus::system()?.stop(&unit.scope.unit)?;
+        log!("systemd stopped {}", unit.scope.unit);
+        Ok(())
     }
 
     /// Lets go of the directories without removing them (the container lives on).
     pub fn keep(mut self) {
         self.dirs.clear();
+        self.systemd = None;
     }
 
     /// The directory holding `controller`'s files ("" = the cgroup2 directory, a hybrid host's
@@ -462,9 +558,12 @@ impl Cgroup {
         self.read("memory", file).map(|contents| parse_oom_kills(&contents))
     }
 
-    /// Kills whatever is left in the cgroup and removes its directories (newest first).
+    /// Kills whatever is left in the cgroup, stops its systemd scope if it is one, and removes its
+    /// directories (newest first).
     pub fn remove(mut self) -> Result<(), Error> {
-        self.remove_dirs()
+        let stopped = self.stop_unit();
+        let removed = self.remove_dirs();
+        stopped.and(removed)
     }
 
     /// Goes on past a directory that cannot be removed (another hierarchy's still can be) and
@@ -503,7 +602,8 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
-        if let Err(err) = self.remove_dirs() {
+        let stopped = self.stop_unit();
+        for err in [stopped, self.remove_dirs()].into_iter().filter_map(Result::err) {
             crate::log::error(&err);
         }
     }

@@ -147,9 +147,11 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
         wait_exit(&init.pidfd, CLEANUP_WAIT)?;
     }
     let own = cgroup::relative_path(id);
-    let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run)));
-    for (path, named_after_id) in std::iter::once((own.clone(), true)).chain(recorded.filter(|(p, _)| *p != own)) {
-        let cgroup = Cgroup::existing_at(&path, if named_after_id { Stragglers::Kill } else { Stragglers::Leave })?;
+    let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run, r.systemd_unit.as_str())));
+    let all = std::iter::once((own.clone(), true, "")).chain(recorded.filter(|(p, _, _)| *p != own));
+    for (path, named_after_id, unit) in all {
+        let stragglers = if named_after_id { Stragglers::Kill } else { Stragglers::Leave };
+        let cgroup = Cgroup::existing_at(&path, stragglers)?.in_scope(unit);
         if named_after_id {
             cgroup.signal_all(libc::SIGKILL)?;
         }

@@ -16,6 +16,7 @@ use crate::birth::process::{
 };
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
+use crate::cgroup::systemd::Scope;
 use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Reach, Site, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
@@ -138,6 +139,8 @@ struct Accepted {
     terminal: Option<Terminal>,
     /// Where the container's cgroup is made; None: it gets none (see `cgroup_site`).
     cgroup: Option<Site>,
+    /// With the systemd driver: the scope systemd makes the cgroup.
+    scope: Option<Scope>,
     device_policy: DevicePolicy,
 }
 
@@ -189,12 +192,24 @@ fn check(
         log!("seccomp: names this machine does not know, skipped: {}", spec.linux.seccomp_unknown.join(" "));
     }
     let terminal = console(spec.process.terminal, spec.process.console_size, create.console_socket.as_deref())?;
-    let cgroup = cgroup_site(spec, &create.id, systemd)?;
+    let (cgroup, scope) = cgroup_site(spec, &create.id, systemd)?;
     // The bundle's rules first, then the ones no bundle can take away (runc's order).
     let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
     let device_policy = DevicePolicy::from_rules(&device_rules)
         .map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
-    Ok(Accepted { namespaces, id_maps, rootfs, plan, binds, invocation, privileges, terminal, cgroup, device_policy })
+    Ok(Accepted {
+        namespaces,
+        id_maps,
+        rootfs,
+        plan,
+        binds,
+        invocation,
+        privileges,
+        terminal,
+        cgroup,
+        scope,
+        device_policy,
+    })
 }
 
 /// The name, claimed, and its record (the claim, which clears the entry, dropped last).
@@ -244,8 +259,19 @@ struct Resources {
 /// --- resources: the cgroup, with its limits and device rules, and the exec FIFO. ---
 fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources, Error> {
     let limits = Limits::from_oci(&spec.linux.resources);
-    let cgroup =
-        checked.cgroup.as_ref().map(|site| Cgroup::create(site, &limits, Join::Every, Existing::Use)).transpose()?;
+    // An engine may have made a cgroupfs path; a scope's directory is systemd's, and one that
+    // exists is another unit's (an active scope of that name: removing it on an error would kill
+    // its processes).
+    let existing = if checked.scope.is_some() { Existing::Refuse } else { Existing::Use };
+    let cgroup = checked
+        .cgroup
+        .as_ref()
+        .map(|site| Cgroup::create(site, &limits, Join::Every, existing))
+        .transpose()?
+        .map(|cgroup| match &checked.scope {
+            Some(scope) => cgroup.in_new_scope(scope.clone(), &limits, &checked.device_policy),
+            None => cgroup,
+        });
     // The device rules are the host's root's to enforce: without a cgroup there is nowhere to, and in
     // a delegated v2 subtree the device program cannot be loaded (BPF_PROG_LOAD needs CAP_BPF over
     // the host: EPERM to root of a user namespace). Anybody else's container goes without them, as
@@ -343,6 +369,7 @@ fn birth(
 fn hand_over(create: &CreateSpec, mut named: Named, resources: Resources, init: ChildProcess) -> Result<i32, Error> {
     named.record.phase = Phase::Created;
     named.record.init = ProcessRef::of(init.pid)?;
+    named.record.systemd_unit = resources.cgroup.as_ref().and_then(Cgroup::unit).unwrap_or_default().to_string();
     named.claim.entry.write_record(&named.record)?;
     if let Some(path) = &create.pid_file {
         prepare::write_pid_file(path, init.pid)?;
@@ -388,14 +415,15 @@ fn proc_takes_pidns(namespace: &Fd) -> bool {
     sys::fsopen(c"proc").and_then(|context| sys::fsconfig_set_fd(&context, c"pidns", namespace.raw())).is_ok()
 }
 
-/// Where the container's cgroup goes (`cgroups_path`), inside what we may write (`cgroup::reach`).
-/// None: we may write no cgroup (root of a user namespace, under rootless podman, on cgroup v1);
-/// the container goes without, as under runc and crun, and a limit the bundle asks for is refused,
-/// naming its field, before anything starts.
-fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<Option<Site>, Error> {
-    let path = cgroups_path(spec, id, systemd)?;
+/// Where the container's cgroup goes (`cgroup_placement`), inside what we may write
+/// (`cgroup::reach`), and with the systemd driver the scope systemd is asked for. No site: we may
+/// write no cgroup (root of a user namespace, under rootless podman, on cgroup v1); the container
+/// goes without, as under runc and crun, and a limit the bundle asks for is refused, naming its
+/// field, before anything starts.
+fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Option<Scope>), Error> {
+    let (path, scope) = cgroup_placement(spec, id, systemd)?;
     match cgroup::reach(userns::host_root()?)? {
-        Reach::Tree(version, Tree::Whole) => Ok(Some(Site { version, path, tree: Tree::Whole })),
+        Reach::Tree(version, Tree::Whole) => Ok((Some(Site { version, path, tree: Tree::Whole }), scope)),
         Reach::Tree(version, tree) => {
             let top = cgroup::delegated_top(&tree);
             let path = match spec.linux.cgroups_path {
@@ -407,45 +435,56 @@ fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<Option<Site>, Err
                     )))
                 }
             };
-            Ok(Some(Site { version, path, tree }))
+            Ok((Some(Site { version, path, tree }), scope))
         }
         Reach::Nowhere(why) => {
             if let Some(field) = Limits::from_oci(&spec.linux.resources).first_set() {
                 return Err(Error::Setup(format!("{field}: cannot be enforced without a cgroup: {why}")));
             }
             log!("running without a cgroup: {why}");
-            Ok(None)
+            Ok((None, scope))
         }
     }
 }
 
-/// The container's cgroup: the bundle's cgroupsPath (absolute, or relative to contain's own
-/// cgroup; with `--systemd-cgroup`, `slice:prefix:name` as systemd would place it), or
+/// The container's cgroup. With `--systemd-cgroup` on a host where systemd runs: the scope
+/// systemd is asked for, from cgroupsPath `slice:prefix:name` (without one, `system.slice`,
+/// `contain-ID.scope`), and its path. Otherwise (cgroupfs) the bundle's cgroupsPath (absolute,
+/// or relative to contain's own cgroup; `slice:prefix:name` where systemd would place it), or
 /// `/contain-ID`.
-fn cgroups_path(spec: &Spec, id: &str, systemd: bool) -> Result<String, Error> {
-    let Some(path) = &spec.linux.cgroups_path else { return Ok(cgroup::relative_path(id)) };
-    let bad = || Error::Setup(format!("linux.cgroupsPath {path:?}: not a cgroup path contain can use"));
-    let resolved = match (systemd, path.split(':').collect::<Vec<_>>().as_slice()) {
-        (true, [slice, prefix, name]) => systemd_path(slice, prefix, name).ok_or_else(bad)?,
-        (_, _) if path.starts_with('/') => path.clone(),
-        (_, _) => format!("{}/{path}", own_cgroup()),
-    };
-    cgroup::normalized(&resolved).ok_or_else(bad)
-}
-
-/// Where systemd would put `slice:prefix:name`: a slice named `a-b.slice` lives in `a.slice`, the
-/// unit is `prefix-name.scope`.
-pub fn systemd_path(slice: &str, prefix: &str, name: &str) -> Option<String> {
-    let slice = if slice.is_empty() { "system.slice" } else { slice };
-    let stem = slice.strip_suffix(".slice")?;
-    let mut path = String::new();
-    let mut parent = String::new();
-    for part in stem.split('-').filter(|p| !p.is_empty()) {
-        parent = if parent.is_empty() { part.to_string() } else { format!("{parent}-{part}") };
-        path.push_str(&format!("/{parent}.slice"));
+fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Option<Scope>), Error> {
+    let given = spec.linux.cgroups_path.as_deref();
+    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
+    let parts: Option<Vec<&str>> = given.map(|path| path.split(':').collect());
+    if systemd && cgroup::systemd::running() {
+        if !userns::host_root()? {
+            // The user's manager, on their own bus, would be asked (crun's and runc's `systemdUser`).
+            return Err(Error::Setup(
+                "--systemd-cgroup: the systemd driver for a user (rootless) is not supported yet; use cgroupfs".into(),
+            ));
+        }
+        let scope = match parts.as_deref() {
+            None => Scope::from_parts("", "contain", id),
+            Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
+            Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
+        };
+        let scope = scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))?;
+        return Ok((scope.path(), Some(scope)));
     }
-    let unit = if prefix.is_empty() { format!("{name}.scope") } else { format!("{prefix}-{name}.scope") };
-    Some(format!("{path}/{unit}"))
+    if systemd {
+        crate::log::warning(&format!(
+            "systemd is not running ({} is absent): --systemd-cgroup falls back to cgroupfs",
+            cgroup::systemd::SYSTEMD_RUNNING
+        ));
+    }
+    let Some(path) = given else { return Ok((cgroup::relative_path(id), None)) };
+    let not_usable = || bad("not a cgroup path contain can use");
+    let resolved = match (systemd, parts.as_deref()) {
+        (true, Some([slice, prefix, name])) => Scope::from_parts(slice, prefix, name).ok_or_else(not_usable)?.path(),
+        _ if path.starts_with('/') => path.to_string(),
+        _ => format!("{}/{path}", own_cgroup()),
+    };
+    Ok((cgroup::normalized(&resolved).ok_or_else(not_usable)?, None))
 }
 
 /// contain's own cgroup (the v2 line, or the memory hierarchy's on v1), for relative paths.
@@ -459,20 +498,4 @@ fn own_cgroup() -> String {
         })
     };
     line(&|c| c.split(',').any(|c| c == "memory")).or_else(|| line(&|c| c.is_empty())).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn systemd_cgroup_paths_are_where_systemd_would_put_them() {
-        assert_eq!(systemd_path("machine.slice", "libpod", "abc").as_deref(), Some("/machine.slice/libpod-abc.scope"));
-        assert_eq!(
-            systemd_path("user-1000.slice", "crio", "x").as_deref(),
-            Some("/user.slice/user-1000.slice/crio-x.scope")
-        );
-        assert_eq!(systemd_path("", "", "x").as_deref(), Some("/system.slice/x.scope"));
-        assert_eq!(systemd_path("machine", "p", "x"), None, "not a slice");
-    }
 }

@@ -155,7 +155,7 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
         if let Some(path) = container_cgroup(&record, id) {
-            Cgroup::existing_at(&path, Stragglers::Kill)?.remove()?;
+            Cgroup::existing_at(&path, Stragglers::Kill)?.in_scope(&record.systemd_unit).remove()?;
         }
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
@@ -216,8 +216,8 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
             None => Ok(0),
         };
     };
-    let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?;
-    let result = cgroup.write_limits(&limits);
+    let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?.in_scope(&record.systemd_unit);
+    let result = cgroup.update_limits(&limits);
     cgroup.keep();
     result.map(|()| 0)
 }
@@ -303,7 +303,7 @@ pub fn features() -> Result<i32, Error> {
             linux.object("cgroup", |cgroup| {
                 cgroup.bool("v1", true);
                 cgroup.bool("v2", true);
-                cgroup.bool("systemd", false);
+                cgroup.bool("systemd", true);
                 cgroup.bool("systemdUser", false);
                 cgroup.bool("rdma", true);
             });

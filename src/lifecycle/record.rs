@@ -19,8 +19,8 @@ use crate::sys;
 /// The first line of every record this version writes, and the only version it reads. A new key
 /// is a new version: a contain that reads a record with a key it does not know takes it for
 /// broken, and may remove it. (2: `hostmounts`; 3: `env`, `user`, `groups`, `capabilities`,
-/// `privileged`.)
-const RECORD_VERSION: &str = "contain-record=3";
+/// `privileged`; 4: `systemd_unit`.)
+const RECORD_VERSION: &str = "contain-record=4";
 
 /// A process as the kernel knows it: its pid and when it started (clock ticks since boot), so a
 /// pid the kernel has since given to another process is never mistaken for it.
@@ -105,6 +105,9 @@ pub struct Record {
     /// OCI: the bundle directory and the cgroup path its config asked for.
     pub bundle: String,
     pub cgroup: String,
+    /// OCI with `--systemd-cgroup`: the scope unit systemd made for it (`libpod-ID.scope`), once
+    /// made, which `delete` and `gc` stop; empty otherwise.
+    pub systemd_unit: String,
     /// `--overlay` (the layer lives in the entry); `--keep`: leave it there.
     pub overlay: bool,
     pub keep: bool,
@@ -162,6 +165,7 @@ impl Record {
             ("workdir", self.workdir.clone()),
             ("bundle", self.bundle.clone()),
             ("cgroup", self.cgroup.clone()),
+            ("systemd_unit", self.systemd_unit.clone()),
             ("overlay", u8::from(self.overlay).to_string()),
             ("keep", u8::from(self.keep).to_string()),
             ("network", self.network.clone()),
@@ -223,6 +227,7 @@ impl Record {
                 "workdir" => record.workdir = value,
                 "bundle" => record.bundle = value,
                 "cgroup" => record.cgroup = value,
+                "systemd_unit" => record.systemd_unit = value,
                 "overlay" => record.overlay = flag(&value)?,
                 "keep" => record.keep = flag(&value)?,
                 "network" => record.network = value,

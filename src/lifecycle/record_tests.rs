@@ -31,6 +31,7 @@ fn records_round_trip() {
         phase: Phase::Created,
         bundle: "/b".into(),
         cgroup: "/libpod_parent/libpod-x".into(),
+        systemd_unit: "libpod-x.scope".into(),
         annotations: vec![("a=b".into(), "tab\there %3D".into()), ("k".into(), "".into())],
         ..sample()
     };
@@ -44,7 +45,7 @@ fn records_round_trip() {
 #[test]
 fn the_encoding_is_versioned_with_one_line_per_field() {
     let text = sample().encode();
-    assert!(text.starts_with("contain-record=3\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
+    assert!(text.starts_with("contain-record=4\nkind=run\nphase=running\nexit=\ninit=4243 123457\n"), "{text}");
     assert!(text.contains("command=sh -c 'echo a\\\\b\\nc'\n"), "{text}");
 }
 
@@ -52,7 +53,8 @@ fn the_encoding_is_versioned_with_one_line_per_field() {
 fn other_versions_are_recognised_and_broken_records_refused() {
     assert_eq!(Record::decode("contain-record=1\nkind=run\n"), RecordRead::OtherVersion);
     assert_eq!(Record::decode("contain-record=2\nkind=run\n"), RecordRead::OtherVersion);
-    assert_eq!(Record::decode("contain-record=4\nwhatever=1\n"), RecordRead::OtherVersion);
+    assert_eq!(Record::decode("contain-record=3\nkind=run\n"), RecordRead::OtherVersion);
+    assert_eq!(Record::decode("contain-record=5\nwhatever=1\n"), RecordRead::OtherVersion);
     assert_eq!(Record::decode("id=x\nruntime=1 2\n"), RecordRead::OtherVersion, "the record before versions");
     assert_eq!(Record::decode(""), RecordRead::Broken);
     assert_eq!(Record::decode("garbage"), RecordRead::Broken);

@@ -291,7 +291,7 @@ pub fn assert_no_leftovers(name: &str, rootfs: &Path) {
 /// with a wrong start time, the record of a container whose runtime died.
 pub fn record_of_running(init: &str) -> String {
     format!(
-        "contain-record=3\nkind=run\nphase=running\nexit=\ninit={init}\npidns=1\ncreated=0\nrootfs=/\n\
+        "contain-record=4\nkind=run\nphase=running\nexit=\ninit={init}\npidns=1\ncreated=0\nrootfs=/\n\
          workdir=/\nbundle=\ncgroup=\noverlay=0\nkeep=0\nnetwork=none\ncommand=sleep 60\nannotations=\n"
     )
 }

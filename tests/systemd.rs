@@ -1,0 +1,361 @@
+//! The systemd cgroup driver (`--systemd-cgroup`) against a real systemd 252 as PID 1. This host's
+//! PID 1 is not systemd, so each test boots one in namespaces of its own (tests/systemd/boot.sh,
+//! about half a second), with this host's cgroup layout (v1 hierarchies, a hybrid cgroup2), and
+//! drives contain inside them as an engine would: the scope systemd makes and shows, its limits, a
+//! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`.
+
+// Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// A systemd booted by tests/systemd/boot.sh, halted (with everything in it) when dropped.
+struct Systemd {
+    pid: String,
+    dir: PathBuf,
+}
+
+impl Systemd {
+    fn boot() -> Systemd {
+        Systemd::boot_with(&[])
+    }
+
+    /// `--unified`: with the host's cgroup2 tree alone at /sys/fs/cgroup (see boot.sh).
+    fn boot_with(options: &[&str]) -> Systemd {
+        let dir = scratch().join(format!("systemd-{}", unique_name("boot")));
+        fs::create_dir_all(&dir).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/boot.sh");
+        let bin_dir = contain_bin().parent().unwrap().to_path_buf();
+        let out = Command::new("sh")
+            .arg(script)
+            .args(options)
+            .arg(&dir)
+            .arg(scratch())
+            .arg(format!("ro:{}", bin_dir.display()))
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        let pid = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(out.status.success() && !pid.is_empty(), "tests/systemd/boot.sh failed");
+        Systemd { pid, dir }
+    }
+
+    /// `CMD...` inside the booted system's namespaces.
+    fn run(&self, cmd: &[&str]) -> Output {
+        let mut nsenter = Command::new("nsenter");
+        nsenter.args(["-t", &self.pid, "-a", "--"]).args(cmd).stdin(Stdio::null());
+        finish(nsenter.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+    }
+
+    /// `contain --systemd-cgroup ARGS...` inside, its output into a file (a created container's init
+    /// keeps it open): exit code and output.
+    fn contain(&self, args: &[&str]) -> (Option<i32>, String) {
+        let said = scratch().join(format!("{}.out", unique_name("said")));
+        let out = || Stdio::from(fs::File::create(&said).unwrap());
+        let bin = contain_bin();
+        let status = Command::new("nsenter")
+            .args(["-t", &self.pid, "-a", "--", bin.to_str().unwrap(), "--debug", "--systemd-cgroup"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out())
+            .stderr(out())
+            .status()
+            .unwrap();
+        (status.code(), fs::read_to_string(&said).unwrap())
+    }
+
+    /// `contain --systemd-cgroup ARGS...` inside, which must succeed: its output.
+    fn contain_ok(&self, args: &[&str]) -> String {
+        let (code, said) = self.contain(args);
+        assert_eq!(code, Some(0), "contain {args:?}: {said}");
+        said
+    }
+
+    /// `create --bundle BUNDLE NAME` inside: exit code and output.
+    fn create(&self, name: &str, bundle: &Path) -> (Option<i32>, String) {
+        self.contain(&["create", "--bundle", bundle.to_str().unwrap(), name])
+    }
+
+    /// `systemctl show -p NAME --value UNIT` inside.
+    fn property(&self, unit: &str, name: &str) -> String {
+        self.run(&["systemctl", "show", "-p", name, "--value", unit]).stdout.trim().to_string()
+    }
+
+    /// A file of the booted system's cgroup tree (its /sys/fs/cgroup).
+    fn cgroup_file(&self, path: &str) -> Option<String> {
+        fs::read_to_string(format!("/proc/{}/root/sys/fs/cgroup/{path}", self.pid)).ok().map(|s| s.trim().to_string())
+    }
+}
+
+impl Drop for Systemd {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/halt.sh");
+        let _ = Command::new("sh").arg(script).arg(&self.pid).arg(&self.dir).status();
+    }
+}
+
+/// A bundle running `args`, in the scope `SLICE:contain:NAME`, with `resources`.
+fn bundle(name: &str, slice: &str, args: &[&str], resources: serde_json::Value, pid_namespace: bool) -> PathBuf {
+    let bundle = bundle::oci_bundle(name, rootfs(), args, &[]);
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    config["linux"]["cgroupsPath"] = format!("{slice}:contain:{name}").into();
+    config["linux"]["resources"] = resources;
+    if !pid_namespace {
+        config["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "pid");
+    }
+    fs::write(&file, config.to_string()).unwrap();
+    bundle
+}
+
+fn state_pid(systemd: &Systemd, name: &str) -> String {
+    let state = systemd.run(&[contain_bin().to_str().unwrap(), "state", name]).stdout;
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_else(|_| panic!("state: {state:?}"));
+    state["pid"].to_string()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn systemd_makes_the_scope_and_delete_stops_it() {
+    let name = root_test("scope");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    let scope = format!("system.slice/{unit}");
+    let resources = serde_json::json!({
+        "memory": { "limit": 67108864 }, "pids": { "limit": 32 },
+        "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
+    });
+    let (code, said) = systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], resources, true));
+    assert_eq!(code, Some(0), "{said}");
+    // systemd knows it, with what was asked, and holds the container's init in it.
+    let status = systemd.run(&["systemctl", "status", "--no-pager", &unit]).stdout;
+    let pid = state_pid(&systemd, &name);
+    assert!(status.contains("Active: active (running)") && status.contains(&format!("CGroup: /{scope}")), "{status}");
+    assert!(status.contains(&format!("{pid} ")), "the init {pid} in {status}");
+    for (property, value) in [
+        ("Slice", "system.slice"),
+        ("Delegate", "yes"),
+        ("DefaultDependencies", "no"),
+        ("MemoryMax", "67108864"),
+        ("TasksMax", "32"),
+        ("CPUShares", "512"),
+        ("CPUQuotaPerSecUSec", "500ms"),
+    ] {
+        assert_eq!(systemd.property(&unit, property), value, "{property}");
+    }
+    let bus = systemd.run(&[
+        "busctl",
+        "--system",
+        "call",
+        "org.freedesktop.systemd1",
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager",
+        "GetUnitByPID",
+        "u",
+        &pid,
+    ]);
+    assert!(bus.stdout.contains(&format!("contain_2d{}", name.replace('-', "_2d"))), "{}{}", bus.stdout, bus.stderr);
+    // Every hierarchy, systemd's and the others (cpuset, freezer) joined by cgroupfs, has it there.
+    let cgroups = systemd.run(&["cat", &format!("/proc/{pid}/cgroup")]).stdout;
+    assert!(cgroups.lines().all(|line| line.ends_with(&format!(":/{scope}"))), "{cgroups}");
+    assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("67108864"));
+    assert_eq!(systemd.cgroup_file(&format!("cpu/{scope}/cpu.cfs_quota_us")).as_deref(), Some("50000"));
+    // The bundle's device rules hold after systemd realized the scope: deny-all plus exceptions.
+    let devices = systemd.cgroup_file(&format!("devices/{scope}/devices.list")).unwrap();
+    assert!(!devices.lines().any(|l| l == "a *:* rwm"), "{devices}");
+    // update: SetUnitProperties, then the files.
+    let limits = scratch().join(format!("{name}.resources"));
+    fs::write(&limits, r#"{"memory": {"limit": 33554432}}"#).unwrap();
+    systemd.contain_ok(&["update", "--resources", limits.to_str().unwrap(), &name]);
+    assert_eq!(systemd.property(&unit, "MemoryMax"), "33554432");
+    assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("33554432"));
+    // delete: StopUnit, and nothing of the scope left in any hierarchy.
+    let said = systemd.contain_ok(&["delete", "--force", &name]);
+    assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
+    assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
+    for hierarchy in ["memory", "cpu", "pids", "cpuset", "freezer", "systemd", "unified"] {
+        assert_eq!(systemd.cgroup_file(&format!("{hierarchy}/{scope}/cgroup.procs")), None, "{hierarchy}");
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn on_cgroup_v2_the_container_is_born_in_what_becomes_its_scope() {
+    let name = root_test("v2");
+    let systemd = Systemd::boot_with(&["--unified"]);
+    let unit = format!("contain-{name}.scope");
+    let (code, said) =
+        systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], serde_json::json!({}), true));
+    assert_eq!(code, Some(0), "{said}");
+    let scope = format!("/system.slice/{unit}");
+    assert!(said.contains(&format!("placed the container in /sys/fs/cgroup{scope} (CLONE_INTO_CGROUP)")), "{said}");
+    assert!(said.contains(&format!("systemd made {unit} in system.slice")), "{said}");
+    let pid = state_pid(&systemd, &name);
+    // (The host's v1 hierarchies, which this view does not mount, are listed too.)
+    let cgroups = systemd.run(&["cat", &format!("/proc/{pid}/cgroup")]).stdout;
+    assert!(cgroups.lines().any(|line| line == format!("0::{scope}")), "{cgroups}");
+    assert_eq!(systemd.property(&unit, "ControlGroup"), scope);
+    assert_eq!(systemd.property(&unit, "Delegate"), "yes");
+    let said = systemd.contain_ok(&["delete", "--force", &name]);
+    assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
+    assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
+    assert_eq!(systemd.cgroup_file(&format!("{scope}/cgroup.procs")), None);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_limit_systemd_refuses_is_written_to_the_cgroup_files() {
+    let name = root_test("refused");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    // cpu.shares 1: the kernel takes it (as 2); systemd's CPUShares= starts at 2.
+    let resources = serde_json::json!({ "cpu": { "shares": 1 }, "memory": { "limit": 67108864 } });
+    let (code, said) = systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], resources, true));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("[contain] warning: systemd refused CPUShares (Value specified in CPUShares is out of range)"),
+        "{said}"
+    );
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active");
+    assert_eq!(systemd.property(&unit, "MemoryMax"), "67108864", "the other limits still went to systemd");
+    assert_eq!(systemd.cgroup_file(&format!("cpu/system.slice/{unit}/cpu.shares")).as_deref(), Some("2"));
+    systemd.contain_ok(&["delete", "--force", &name]);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn gc_stops_the_scope_of_a_container_whose_init_died() {
+    let name = root_test("gc");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    // No PID namespace: the init's background child outlives it and keeps the scope active.
+    let args = ["sh", "-c", "sleep 1000 & exec sleep 999"];
+    let (code, said) = systemd.create(&name, &bundle(&name, "system.slice", &args, serde_json::json!({}), false));
+    assert_eq!(code, Some(0), "{said}");
+    systemd.contain_ok(&["start", &name]);
+    let pid = state_pid(&systemd, &name);
+    for _ in 0..100 {
+        if systemd.property(&unit, "TasksCurrent") == "2" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    systemd.run(&["kill", "-KILL", &pid]);
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active", "the background sleep keeps it");
+    let said = systemd.contain_ok(&["gc", &name]);
+    assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
+    assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
+    let left = systemd.run(&["sh", "-c", "pgrep -x sleep || true"]).stdout;
+    assert_eq!(left.trim(), "", "the scope's processes went with it");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_failed_call_fails_create_naming_the_dbus_error() {
+    let name = root_test("fails");
+    let systemd = Systemd::boot();
+    // A slice name systemd does not load ("a--b"): the call itself fails.
+    let (code, said) = systemd.create(&name, &bundle(&name, "a--b.slice", &["true"], serde_json::json!({}), true));
+    assert_ne!(code, Some(0), "{said}");
+    let error = format!("[contain] error: systemd: StartTransientUnit(contain-{name}.scope): org.freedesktop.DBus.Error.InvalidArgs: Unit a--b.slice failed to load properly");
+    assert!(said.contains(&error), "{said}");
+    let entries = systemd.run(&[contain_bin().to_str().unwrap(), "list"]).stdout;
+    assert!(!entries.contains(&name), "nothing left behind: {entries}");
+    assert_eq!(systemd.cgroup_file(&format!("memory/a.slice/a-b.slice/contain-{name}.scope/cgroup.procs")), None);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_failed_leftover_unit_is_reset_and_an_active_one_refused() {
+    let name = root_test("reset");
+    let systemd = Systemd::boot();
+    let unit = format!("contain-{name}.scope");
+    // A scope of that name that failed (its time ran out): loaded, without a cgroup.
+    let leftover = format!("systemd-run --quiet --scope -p RuntimeMaxSec=1 --unit {unit} sleep 100 >/dev/null 2>&1 &");
+    systemd.run(&["sh", "-c", &leftover]);
+    for _ in 0..100 {
+        if systemd.property(&unit, "ActiveState") == "failed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(systemd.property(&unit, "ActiveState"), "failed");
+    let (code, said) =
+        systemd.create(&name, &bundle(&name, "system.slice", &["sleep", "1000"], serde_json::json!({}), true));
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("systemd: {unit} exists (left by an earlier create): ResetFailedUnit, then again")),
+        "{said}"
+    );
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active");
+    // The same scope again, while it is active: refused before anything is asked or touched.
+    let again = format!("{name}-again");
+    let config = bundle(&name, "system.slice", &["true"], serde_json::json!({}), true);
+    let (code, said) = systemd.create(&again, &config);
+    assert_ne!(code, Some(0), "{said}");
+    assert_eq!(systemd.property(&unit, "ActiveState"), "active", "the first container's scope is untouched");
+    assert_eq!(systemd.property(&unit, "TasksCurrent"), "1", "its process lives");
+    assert!(said.contains(&format!("system.slice/{unit} already exists")), "{said}");
+    systemd.contain_ok(&["delete", "--force", &name]);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn without_systemd_the_driver_falls_back_to_cgroupfs_saying_so() {
+    let name = root_test("fallback");
+    // This host: its PID 1 is not systemd, and /run/systemd/system is absent.
+    assert!(!Path::new("/run/systemd/system").exists(), "this test wants a host without systemd");
+    // A slice of the test's own (no dash: a dash nests slices), removed at the end.
+    let slice = format!("contain{}", std::process::id());
+    let pids_16 = serde_json::json!({ "pids": { "limit": 16 } });
+    let bundle = bundle(&name, &format!("{slice}.slice"), &["sleep", "1000"], pids_16, true);
+    let _slice_removed = Defer(|| {
+        for hierarchy in fs::read_dir(CGROUP_ROOT).unwrap().flatten() {
+            let _ = fs::remove_dir(hierarchy.path().join(format!("{slice}.slice")));
+        }
+        let _ = fs::remove_dir(format!("{CGROUP_ROOT}/{slice}.slice")); // v2
+    });
+    let _deleted = bundle::deleted_at_the_end(&name);
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let bin = contain_bin();
+    let status = Command::new(&bin)
+        .args(["--systemd-cgroup", "create", "--bundle", bundle.to_str().unwrap(), &name])
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .status()
+        .unwrap();
+    let said = fs::read_to_string(&said).unwrap();
+    assert!(status.success(), "{said}");
+    let warning = "[contain] warning: systemd is not running (/run/systemd/system is absent): --systemd-cgroup falls back to cgroupfs";
+    assert_eq!(said.trim(), warning, "one line, without --debug");
+    let pids = format!("{CGROUP_ROOT}/pids/{slice}.slice/contain-{name}.scope/pids.max");
+    let pids = if cgroup_v2() { format!("{CGROUP_ROOT}/{slice}.slice/contain-{name}.scope/pids.max") } else { pids };
+    assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "16", "{pids}");
+    assert_eq!(contain(&["delete", "--force", &name]).code, 0);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn as_the_root_of_a_user_namespace_the_driver_is_refused_by_name() {
+    let name = root_test("rootless");
+    let systemd = Systemd::boot();
+    let bundle = bundle(&name, "user.slice", &["true"], serde_json::json!({}), true);
+    // Root in a user namespace of its own, as rootless podman runs its runtime: not the host's root.
+    let bin = contain_bin();
+    let create = [bin.to_str().unwrap(), "--systemd-cgroup", "--root", "/tmp/state-of-a-user", "create"];
+    let rootless = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-Ur"];
+    let args: Vec<&str> =
+        rootless.iter().chain(&create).copied().chain(["--bundle", bundle.to_str().unwrap(), &name]).collect();
+    let out = systemd.run(&args);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let refusal = "--systemd-cgroup: the systemd driver for a user (rootless) is not supported yet; use cgroupfs";
+    assert!(out.stderr.contains(refusal), "{}", out.stderr);
+}

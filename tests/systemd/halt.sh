@@ -1,0 +1,23 @@
+#!/bin/sh
+# Ends what boot.sh started: kills its systemd (PID 1 of its PID namespace, so every process in the
+# namespace goes with it), removes the cgroups it made and the scratch directory.
+#   halt.sh PID DIR      PID: the host pid boot.sh printed; DIR: the directory given to boot.sh
+set -u
+pid=$1
+dir=$2
+name=$(basename "$dir")
+kill -KILL "$pid" 2>/dev/null
+# The namespace's processes die with its PID 1; its cgroups empty once they have.
+for _ in $(seq 100); do
+    [ -e "/proc/$pid" ] || break
+    sleep 0.05
+done
+for h in /sys/fs/cgroup/*; do
+    [ -d "$h/$name" ] || continue
+    for _ in $(seq 100); do
+        find "$h/$name" -depth -type d -exec rmdir {} + 2>/dev/null
+        [ -d "$h/$name" ] || break
+        sleep 0.05
+    done
+done
+rm -rf "$dir"
