@@ -409,3 +409,21 @@ fn help_covers_the_oci_commands_too() {
     let unknown = help(Some("begin")).unwrap_err().to_string();
     assert!(unknown.contains("no help on \"begin\"") && unknown.contains("features"), "{unknown}");
 }
+
+#[test]
+fn dns_and_add_host_are_parsed_and_need_a_veth_network() {
+    let spec =
+        run(&["--rootfs", "/r", "--net", "veth", "--dns", "192.0.2.53", "--add-host", "db:192.0.2.7", "true"]).unwrap();
+    assert_eq!(spec.dns, [std::net::Ipv4Addr::new(192, 0, 2, 53)]);
+    assert_eq!(spec.add_hosts, [names::parse_add_host("db:192.0.2.7").unwrap()]);
+    let msg = usage_message(&["--rootfs", "/r", "--net", "veth", "--dns", "2001:db8::53", "true"]);
+    assert_eq!(msg, "--dns \"2001:db8::53\": the container's network (--net veth) is IPv4 only: give an IPv4 server");
+    let msg = usage_message(&["--rootfs", "/r", "--net", "veth", "--add-host", "db", "true"]);
+    assert_eq!(msg, "--add-host \"db\": expected NAME:IP (or NAME:host-gateway)");
+    for net in ["none", "host"] {
+        let msg = usage_message(&["--rootfs", "/r", "--net", net, "--dns", "192.0.2.53", "true"]);
+        assert!(msg.starts_with("--dns sets a name of the container's network: it needs --net veth"), "{msg}");
+    }
+    let msg = usage_message(&["--rootfs", "/r", "--add-host", "db:192.0.2.7", "true"]);
+    assert!(msg.starts_with("--add-host sets a name"), "{msg}");
+}

@@ -19,6 +19,7 @@ use crate::hostpath::Checked;
 use crate::lease::Lease;
 use crate::lifecycle::gc::{self, Collect};
 use crate::lifecycle::manage;
+use crate::lifecycle::names::{self, NameFile};
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words, CONTAINER_PATH};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
 use crate::lifecycle::state::{Entry, Leave, StateDir, LAYER, MERGED, UPPER, WORK};
@@ -282,6 +283,8 @@ struct Resources {
     range: Option<Lease>,
     id_maps: Option<IdMaps>,
     veth: Option<Veth>,
+    /// `--net veth`: its resolv.conf, hosts and hostname, generated in the entry.
+    names: Vec<NameFile>,
     overlay: Option<Overlay>,
     cgroup: Option<Cgroup>,
 }
@@ -313,6 +316,10 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
         Net::Veth(requested) => Some(Veth::plan(state.leases(), id, requested)?),
         Net::None | Net::Host => None,
     };
+    let names = match &veth {
+        Some(veth) => names::generate(spec, &named.claim.entry, &checked.rootfs, &checked.hostname, &veth.addrs)?,
+        None => Vec::new(),
+    };
     named.record.network = match (&spec.net, &veth) {
         (_, Some(veth)) => veth.describe(),
         (Net::Host, None) => "host".into(),
@@ -321,7 +328,7 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
     let (auto_maps, range) =
         checked.auto_pool.as_ref().map(|pool| userns::lease_range(state.leases(), pool, id)).transpose()?.unzip();
     let id_maps = checked.id_maps.take().or(auto_maps);
-    Ok(Resources { range, id_maps, veth, overlay, cgroup })
+    Ok(Resources { range, id_maps, veth, names, overlay, cgroup })
 }
 
 /// --- birth: the container's mounts, its process, and `spawn`. ---
@@ -345,6 +352,11 @@ fn birth(
         None => root || userns::own_gid_mapped(TTY_GID),
     };
     let mut plan = mounts::container_plan(spec.read_only, tty_group);
+    // The generated names before the volumes: the volumes are numbered 0.. among the bind sources.
+    for NameFile { target, source } in resources.names.drain(..) {
+        binds.push(source);
+        plan.push(Step::Bind { source: binds.len() - 1, target });
+    }
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
     if (!root || auto_pool.is_some()) && spec.net == Net::Host {
         binds.push(BindSource::host_sys()?);

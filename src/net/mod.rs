@@ -12,6 +12,7 @@
 //! is `STATE/.leases/NETWORK`, named after the /30's network address, so pools that overlap share
 //! leases.
 
+pub mod names;
 pub mod netlink;
 
 use std::net::Ipv4Addr;
