@@ -228,7 +228,8 @@ fn gc_releases_the_lease_of_a_killed_runtime() {
 /// `contain ARGS` in a private mount namespace where `setup`, a shell script, first makes the
 /// host's name files what the test needs: the machine's own are never touched.
 fn contain_with_host_files(setup: &str, args: &[&str]) -> Output {
-    let script = format!("{setup}\nexec \"$@\"");
+    // A machine without /etc/resolv.conf (the VM's guest) gets an empty one to cover.
+    let script = format!("[ -e /etc/resolv.conf ] || : >/etc/resolv.conf\n{setup}\nexec \"$@\"");
     let mut cmd = Command::new("unshare");
     cmd.args(["-m", "--propagation", "private", "sh", "-ec", &script, "sh"]).arg(contain_bin()).args(args);
     finish(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
@@ -247,6 +248,8 @@ fn veth_names_are_generated_from_the_hosts_and_bound_read_only_over_the_images()
     let image = fresh_rootfs(&name);
     fs::create_dir_all(image.join("run")).unwrap();
     fs::write(image.join("run/resolv.conf"), "nameserver 203.0.113.9\n").unwrap();
+    // (The shared rootfs may have an empty one: a mount point an earlier veth container made.)
+    let _ = fs::remove_file(image.join("etc/resolv.conf"));
     symlink("../run/resolv.conf", image.join("etc/resolv.conf")).unwrap();
     let hosts_before = fs::read(image.join("etc/hosts")).unwrap();
     let host_file = scratch().join(format!("{name}-resolv.conf"));
@@ -343,4 +346,133 @@ fn a_read_only_image_without_a_name_file_goes_without_it_and_says_so() {
     assert!(!image.join("etc/resolv.conf").exists() && !image.join("etc/hostname").exists(), "the image was written");
     assert_no_leftovers(&name, &image);
     fs::remove_dir_all(image).unwrap();
+}
+
+/// Runs `scenario`, a shell script, in tests/networld/world.sh's small world (see there), with
+/// `$contain` and `$rootfs` the test's.
+fn in_world(scenario: &str) -> Output {
+    let file = scratch().join(format!("scenario-{}", unique_name("world")));
+    fs::write(&file, scenario).unwrap();
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/networld/world.sh");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "-m", "--propagation", "private", "sh"]).arg(world).arg(contain_bin()).arg(rootfs()).arg(&file);
+    let out = finish(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    fs::remove_file(file).unwrap();
+    out
+}
+
+/// A container script that tries each target and says `TARGET reached` or `TARGET unreachable`:
+/// an address by ping, `http:ADDRESS` by a request to its port 80 (busybox's nc: its wget crashes
+/// without NSS).
+const REACH: &str = r#"for target in "$@"; do
+  case $target in
+    http:*) printf "GET / HTTP/1.0\r\n\r\n" | nc -w 2 ${target#http:} 80 | tail -n 1 | grep -q . ;;
+    *) ping -c 1 -W 1 $target >/dev/null 2>&1 ;;
+  esac && echo "$target reached" || echo "$target unreachable"
+done"#;
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_veth_container_resolves_a_name_and_fetches_through_nat() {
+    let _ = root_test("nat");
+    let name = short_name();
+    // What stands in the way, said by the first container only: a forward chain of another table
+    // that drops by policy (in a table that then accepts, as docker's rules would), and the
+    // README's old recipe.
+    let scenario = format!(
+        r#"nft 'add table ip other; add chain ip other FORWARD {{ type filter hook forward priority 0; policy drop; }}'
+nft 'add rule ip other FORWARD iifname "ct-*" accept; add rule ip other FORWARD ct state established,related accept'
+nft add table ip contain
+$contain run --rootfs $rootfs --name {name} --net veth -- sh -c '
+  nslookup world.test | sed -n "s/^Address: *\([0-9.]*\)$/resolved \1/p"
+  printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3 192.0.2.80 80 | tail -n 1 | sed "s/^/the server saw /"'
+echo "exit $?; forwarding $(sysctl -n net.ipv4.ip_forward); elements [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
+$contain run --rootfs $rootfs --name {name} --net veth -- true 2>&1 | grep -c 'drops by policy\|is now redundant'
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(
+        out.stdout, "resolved 192.0.2.80\nthe server saw 198.51.100.2\nexit 0; forwarding 1; elements [] [] []\n0\n",
+        "the name resolves through the world's resolver, the request is masqueraded as the host's \
+         uplink, and the container's elements leave with it: {}",
+        out.stderr
+    );
+    for said in [
+        "[contain] net.ipv4.ip_forward was 0: turned on, for the container's NAT\n",
+        "[contain] the forward chain ip other FORWARD drops by policy, and contain's accept cannot override it",
+        "[contain] the table `ip contain` (the README's old masquerade recipe) is now redundant",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    assert_no_network_leftovers(&name);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_containers_reach_no_other_container_nor_host_address_unless_open() {
+    let _ = root_test("walls");
+    let [other, isolated, open, nonat] = [short_name(), short_name(), short_name(), short_name()];
+    let scenario = format!(
+        r#"reach='{REACH}'
+$contain run -q --rootfs $rootfs --name {other} --net veth:10.240.0.1/30,10.240.0.2 -- sleep 30 &
+other=$!
+interface ct-{other}
+$contain run -q --rootfs $rootfs --name {isolated} --net veth:10.240.0.5/30,10.240.0.6 -- sh -c "$reach" sh   10.240.0.5 10.240.0.2 198.51.100.2 http:192.0.2.80 http:169.254.169.254
+$contain run -q --rootfs $rootfs --name {open} --net veth:10.240.0.9/30,10.240.0.10:open -- sh -c "$reach" sh   10.240.0.2 198.51.100.2 http:169.254.169.254
+$contain run -q --rootfs $rootfs --name {nonat} --net veth:10.240.0.13/30,10.240.0.14:nonat -- sh -c "$reach" sh   198.51.100.2 http:192.0.2.80
+$contain kill {other} >/dev/null
+wait $other
+echo "elements [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
+"#
+    );
+    let out = in_world(&scenario);
+    let expected = [
+        // Isolated (the default): its own host end, and the world through NAT; not the other
+        // container, nor the host's other address, nor the metadata address.
+        "10.240.0.5 reached",
+        "10.240.0.2 unreachable",
+        "198.51.100.2 unreachable",
+        "http:192.0.2.80 reached",
+        "http:169.254.169.254 unreachable",
+        // Open: the host and the metadata address, but still not an isolated container, which
+        // takes nothing it did not ask for.
+        "10.240.0.2 unreachable",
+        "198.51.100.2 reached",
+        "http:169.254.169.254 reached",
+        // No NAT: the host, as before contain did NAT; the world has no way back.
+        "198.51.100.2 reached",
+        "http:192.0.2.80 unreachable",
+        "elements [] [] []",
+    ];
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), expected, "{}", out.stderr);
+    for name in [other, isolated, open, nonat] {
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_gc_removes_the_firewall_elements_of_a_killed_runtime() {
+    let _ = root_test("natgc");
+    let name = short_name();
+    let scenario = format!(
+        r#"$contain run -q --rootfs $rootfs --name {name} --net veth -- sleep 60 &
+runtime=$!
+interface ct-{name}
+echo "running: [$(elements isolated)]"
+kill -9 $runtime
+interface ct-{name} gone
+echo "killed: [$(elements isolated)]"
+$contain gc {name}
+echo "gc: $?; [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(
+        out.stdout,
+        format!("running: [\"ct-{name}\"]\nkilled: [\"ct-{name}\"]\ngc: 0; [] [] []\n"),
+        "{}",
+        out.stderr
+    );
+    assert_no_network_leftovers(&name);
 }

@@ -69,9 +69,11 @@ options for run:
   --keep                with --overlay: keep that layer (STATE/ID/upper) after exit
   --read-only           mount the rootfs read-only (a tmpfs on /tmp stays writable)
   --net MODE            none (default: only lo), host (no network namespace: weaker isolation),
-                        or veth[:HOSTIP/PREFIX,CONTAINERIP]: a veth pair ct-ID <-> eth0, with a
-                        /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless given; its
-                        /etc/resolv.conf, hosts and hostname are generated (see Networking)
+                        or veth[:HOSTIP/PREFIX,CONTAINERIP][:open|:nonat]: a veth pair ct-ID <->
+                        eth0, with a /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless
+                        given; NAT out, no other container nor host address reachable (:open
+                        lifts that, :nonat adds no rule); /etc/resolv.conf, hosts and hostname
+                        generated (see Networking)
   --dns IP              with --net veth: the container's DNS server, in place of the host's
                         (repeatable; IPv4)
   --add-host NAME:IP    with --net veth: a line of the container's /etc/hosts (repeatable; IP
@@ -460,7 +462,7 @@ fn check_run_flags_together(spec: &RunSpec, log_max_given: bool) -> Result<(), E
     if spec.overlay_size.is_some() && !spec.overlay {
         return Err(Error::Usage("--overlay-size sizes the --overlay layer: it needs --overlay".into()));
     }
-    if !matches!(spec.net, Net::Veth(_)) && (!spec.dns.is_empty() || !spec.add_hosts.is_empty()) {
+    if !matches!(spec.net, Net::Veth(..)) && (!spec.dns.is_empty() || !spec.add_hosts.is_empty()) {
         let flag = if spec.dns.is_empty() { "--add-host" } else { "--dns" };
         return Err(Error::Usage(format!(
             "{flag} sets a name of the container's network: it needs --net veth (with --net host the \

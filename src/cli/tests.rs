@@ -3,6 +3,7 @@
 use super::*;
 
 use crate::birth::users::Id;
+use crate::net::firewall::Firewall;
 use crate::net::netlink::VethAddrs;
 use crate::policy::caps::parse_cap;
 
@@ -278,11 +279,16 @@ fn net_modes() {
     let net = |v: &str| run(&["--rootfs", "r", "--net", v, "true"]).map(|spec| spec.net);
     assert_eq!(net("none").unwrap(), Net::None);
     assert_eq!(net("host").unwrap(), Net::Host);
-    assert_eq!(net("veth").unwrap(), Net::Veth(None));
+    assert_eq!(net("veth").unwrap(), Net::Veth(None, Firewall::Isolated));
     let addrs = VethAddrs { host: [10, 9, 0, 1], container: [10, 9, 0, 2], prefix_len: 24 };
-    assert_eq!(net("veth:10.9.0.1/24,10.9.0.2").unwrap(), Net::Veth(Some(addrs)));
+    assert_eq!(net("veth:10.9.0.1/24,10.9.0.2").unwrap(), Net::Veth(Some(addrs), Firewall::Isolated));
+    assert_eq!(net("veth:open").unwrap(), Net::Veth(None, Firewall::Open));
+    assert_eq!(net("veth:10.9.0.1/24,10.9.0.2:nonat").unwrap(), Net::Veth(Some(addrs), Firewall::None));
     for (bad, expected) in [
         ("bridge", "--net \"bridge\": expected none, host, veth"),
+        ("veth:open:nonat", "give open or nonat once"),
+        ("veth:10.9.0.1/24,10.9.0.2:10.9.0.1/24,10.9.0.3", "give addresses once"),
+        ("veth:closed", "is not HOST/PREFIX,CONTAINER"),
         ("veth:10.9.0.1/33,10.9.0.2", "prefix \"33\""),
         ("veth:10.9.0.1/24,10.8.0.2", "is not in 10.9.0.0/24"),
         ("veth:10.9.0.1/24", "is not HOST/PREFIX,CONTAINER"),

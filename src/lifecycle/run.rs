@@ -41,7 +41,7 @@ const NAMESPACES: u64 =
 fn namespaces(net: Net) -> u64 {
     match net {
         Net::Host => NAMESPACES & !(libc::CLONE_NEWNET as u64),
-        Net::None | Net::Veth(_) => NAMESPACES,
+        Net::None | Net::Veth(..) => NAMESPACES,
     }
 }
 
@@ -313,7 +313,7 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
     let overlay =
         spec.overlay.then(|| make_overlay(&named.claim.entry, &state.dir_of(id), spec.overlay_size)).transpose()?;
     let veth = match spec.net {
-        Net::Veth(requested) => Some(Veth::plan(state.leases(), id, requested)?),
+        Net::Veth(requested, firewall) => Some(Veth::plan(state.leases(), id, requested, firewall)?),
         Net::None | Net::Host => None,
     };
     let names = match &veth {
