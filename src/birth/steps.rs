@@ -50,7 +50,12 @@ pub const STEPS: [Step; 19] = [
         "cgroup/ `Cgroup::attach`",
     ),
     step("id maps", Side::Runtime, "the user namespace's uid and gid maps; idmapped trees", "birth/userns.rs"),
-    step("network", Side::Runtime, "the veth pair, its peer in the child's namespace", "net/ `Veth::create`"),
+    step(
+        "network",
+        Side::Runtime,
+        "the veth pair, its peer in the child's namespace; its NAT and walls",
+        "net/ `Veth::create`",
+    ),
     step("release", Side::Runtime, "\"go\", then the child's report", "birth/handshake.rs `release`"),
     step("terminal", Side::Runtime, "the user's terminal handed over to the container's pty", "live/tty.rs"),
     step(

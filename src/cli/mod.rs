@@ -11,10 +11,12 @@ pub use oci::{CreateSpec, ExecSpec, OciCommand};
 pub use values::{parse_env, parse_size, EnvEntry, Net, Userns, Volume};
 
 use std::ffi::OsString;
+use std::net::Ipv4Addr;
 
 use crate::birth::users::{self, UserArg};
 use crate::cgroup::Limits;
 use crate::error::Error;
+use crate::net::names::{self, AddHost};
 use crate::policy::caps::{self, Cap};
 use crate::signals::parse_signal;
 use crate::text::validate_id;
@@ -67,8 +69,15 @@ options for run:
   --keep                with --overlay: keep that layer (STATE/ID/upper) after exit
   --read-only           mount the rootfs read-only (a tmpfs on /tmp stays writable)
   --net MODE            none (default: only lo), host (no network namespace: weaker isolation),
-                        or veth[:HOSTIP/PREFIX,CONTAINERIP]: a veth pair ct-ID <-> eth0, with a
-                        /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless given
+                        or veth[:HOSTIP/PREFIX,CONTAINERIP][:open|:nonat]: a veth pair ct-ID <->
+                        eth0, with a /30 from $CONTAIN_NET_POOL (default 10.200.0.0/16) unless
+                        given; NAT out, no other container nor host address reachable (:open
+                        lifts that, :nonat adds no rule); /etc/resolv.conf, hosts and hostname
+                        generated (see Networking)
+  --dns IP              with --net veth: the container's DNS server, in place of the host's
+                        (repeatable; IPv4)
+  --add-host NAME:IP    with --net veth: a line of the container's /etc/hosts (repeatable; IP
+                        host-gateway is the host end of the pair)
   --detach, -d          run in the background, print the id; output goes to STATE/ID/log
   --log-max SIZE        with --detach: the log and its predecessor log.1 hold about SIZE (8M)
   --quiet, -q           no [contain] lines but errors (and no usage report)
@@ -177,6 +186,10 @@ pub struct RunSpec {
     pub keep: bool,
     pub read_only: bool,
     pub net: Net,
+    /// `--dns`: the container's servers, in place of the host's.
+    pub dns: Vec<Ipv4Addr>,
+    /// `--add-host`: lines of the container's /etc/hosts.
+    pub add_hosts: Vec<AddHost>,
     pub userns: Userns,
     pub detach: bool,
     pub quiet: bool,
@@ -409,6 +422,8 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
             Long("keep") => spec.keep = true,
             Long("read-only") => spec.read_only = true,
             Long("net") => spec.net = parsed_value(parser, "--net", parse_net)?,
+            Long("dns") => spec.dns.push(parsed_value(parser, "--dns", names::parse_dns)?),
+            Long("add-host") => spec.add_hosts.push(parsed_value(parser, "--add-host", names::parse_add_host)?),
             Long("userns") => spec.userns = parsed_value(parser, "--userns", parse_userns)?,
             Long("detach") | Short('d') => spec.detach = true,
             Long("quiet") | Short('q') => spec.quiet = true,
@@ -446,6 +461,13 @@ fn check_run_flags_together(spec: &RunSpec, log_max_given: bool) -> Result<(), E
     }
     if spec.overlay_size.is_some() && !spec.overlay {
         return Err(Error::Usage("--overlay-size sizes the --overlay layer: it needs --overlay".into()));
+    }
+    if !matches!(spec.net, Net::Veth(..)) && (!spec.dns.is_empty() || !spec.add_hosts.is_empty()) {
+        let flag = if spec.dns.is_empty() { "--add-host" } else { "--dns" };
+        return Err(Error::Usage(format!(
+            "{flag} sets a name of the container's network: it needs --net veth (with --net host the \
+             container has the host's names, with none it has no network)"
+        )));
     }
     if spec.overlay_size.is_some() && spec.keep {
         return Err(Error::Usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));

@@ -3,6 +3,7 @@
 use super::*;
 
 use crate::birth::users::Id;
+use crate::net::firewall::Firewall;
 use crate::net::netlink::VethAddrs;
 use crate::policy::caps::parse_cap;
 
@@ -278,11 +279,16 @@ fn net_modes() {
     let net = |v: &str| run(&["--rootfs", "r", "--net", v, "true"]).map(|spec| spec.net);
     assert_eq!(net("none").unwrap(), Net::None);
     assert_eq!(net("host").unwrap(), Net::Host);
-    assert_eq!(net("veth").unwrap(), Net::Veth(None));
+    assert_eq!(net("veth").unwrap(), Net::Veth(None, Firewall::Isolated));
     let addrs = VethAddrs { host: [10, 9, 0, 1], container: [10, 9, 0, 2], prefix_len: 24 };
-    assert_eq!(net("veth:10.9.0.1/24,10.9.0.2").unwrap(), Net::Veth(Some(addrs)));
+    assert_eq!(net("veth:10.9.0.1/24,10.9.0.2").unwrap(), Net::Veth(Some(addrs), Firewall::Isolated));
+    assert_eq!(net("veth:open").unwrap(), Net::Veth(None, Firewall::Open));
+    assert_eq!(net("veth:10.9.0.1/24,10.9.0.2:nonat").unwrap(), Net::Veth(Some(addrs), Firewall::None));
     for (bad, expected) in [
         ("bridge", "--net \"bridge\": expected none, host, veth"),
+        ("veth:open:nonat", "give open or nonat once"),
+        ("veth:10.9.0.1/24,10.9.0.2:10.9.0.1/24,10.9.0.3", "give addresses once"),
+        ("veth:closed", "is not HOST/PREFIX,CONTAINER"),
         ("veth:10.9.0.1/33,10.9.0.2", "prefix \"33\""),
         ("veth:10.9.0.1/24,10.8.0.2", "is not in 10.9.0.0/24"),
         ("veth:10.9.0.1/24", "is not HOST/PREFIX,CONTAINER"),
@@ -408,4 +414,22 @@ fn help_covers_the_oci_commands_too() {
     assert!(help(Some("create")).unwrap().starts_with("usage: contain [GLOBAL] create --bundle DIR"));
     let unknown = help(Some("begin")).unwrap_err().to_string();
     assert!(unknown.contains("no help on \"begin\"") && unknown.contains("features"), "{unknown}");
+}
+
+#[test]
+fn dns_and_add_host_are_parsed_and_need_a_veth_network() {
+    let spec =
+        run(&["--rootfs", "/r", "--net", "veth", "--dns", "192.0.2.53", "--add-host", "db:192.0.2.7", "true"]).unwrap();
+    assert_eq!(spec.dns, [std::net::Ipv4Addr::new(192, 0, 2, 53)]);
+    assert_eq!(spec.add_hosts, [names::parse_add_host("db:192.0.2.7").unwrap()]);
+    let msg = usage_message(&["--rootfs", "/r", "--net", "veth", "--dns", "2001:db8::53", "true"]);
+    assert_eq!(msg, "--dns \"2001:db8::53\": the container's network (--net veth) is IPv4 only: give an IPv4 server");
+    let msg = usage_message(&["--rootfs", "/r", "--net", "veth", "--add-host", "db", "true"]);
+    assert_eq!(msg, "--add-host \"db\": expected NAME:IP (or NAME:host-gateway)");
+    for net in ["none", "host"] {
+        let msg = usage_message(&["--rootfs", "/r", "--net", net, "--dns", "192.0.2.53", "true"]);
+        assert!(msg.starts_with("--dns sets a name of the container's network: it needs --net veth"), "{msg}");
+    }
+    let msg = usage_message(&["--rootfs", "/r", "--add-host", "db:192.0.2.7", "true"]);
+    assert!(msg.starts_with("--add-host sets a name"), "{msg}");
 }

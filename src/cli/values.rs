@@ -5,6 +5,7 @@
 
 use crate::cgroup::CPU_PERIOD_US;
 use crate::error::Error;
+use crate::net::firewall::Firewall;
 use crate::net::netlink::{self, VethAddrs};
 
 /// One `--env`: a value, or the host's value of the same name (left out if the host has none);
@@ -24,8 +25,9 @@ pub enum Net {
     None,
     /// The host's network namespace.
     Host,
-    /// A veth pair to the host, with these addresses or ones leased from the pool.
-    Veth(Option<VethAddrs>),
+    /// A veth pair to the host, with these addresses or ones leased from the pool, and what its
+    /// firewall opens.
+    Veth(Option<VethAddrs>, Firewall),
 }
 
 /// `--userns`: whose ids the container's are.
@@ -179,12 +181,30 @@ pub(super) fn parse_net(s: &str) -> Result<Net, String> {
     match s {
         "none" => Ok(Net::None),
         "host" => Ok(Net::Host),
-        "veth" => Ok(Net::Veth(None)),
-        _ => match s.strip_prefix("veth:") {
-            Some(spec) => netlink::parse_veth_spec(spec).map(|addrs| Net::Veth(Some(addrs))),
-            None => Err("expected none, host, veth or veth:HOSTIP/PREFIX,CONTAINERIP".into()),
-        },
+        _ => parse_veth(s),
     }
+}
+
+/// `veth`, then optionally `:HOSTIP/PREFIX,CONTAINERIP`, and `:open` or `:nonat`.
+fn parse_veth(s: &str) -> Result<Net, String> {
+    let mut words = s.split(':');
+    if words.next() != Some("veth") {
+        return Err(
+            "expected none, host, veth or veth:HOSTIP/PREFIX,CONTAINERIP (veth may end in :open or :nonat)".into()
+        );
+    }
+    let (mut addrs, mut firewall) = (None, None);
+    for word in words {
+        let (given, value) = match word {
+            "open" => (firewall.replace(Firewall::Open).is_some(), "open or nonat"),
+            "nonat" => (firewall.replace(Firewall::None).is_some(), "open or nonat"),
+            spec => (addrs.replace(netlink::parse_veth_spec(spec)?).is_some(), "addresses"),
+        };
+        if given {
+            return Err(format!("give {value} once"));
+        }
+    }
+    Ok(Net::Veth(addrs, firewall.unwrap_or_default()))
 }
 
 pub(super) fn parse_userns(s: &str) -> Result<Userns, String> {

@@ -20,6 +20,11 @@ pub fn gc(states: &[StateDir], ids: &[String]) -> Result<i32, Error> {
     for state in states {
         failures.extend(collect_garbage(state, ids, Collect::AlsoFinished)?);
     }
+    // The firewall elements of host ends that are gone: their containers ended, and runtimes that
+    // were killed, or failed to remove them, left them behind.
+    if ids.is_empty() {
+        failures.extend(net::firewall::sweep(None).err());
+    }
     let last = failures.pop();
     for failure in &failures {
         crate::log::error(failure);

@@ -24,6 +24,7 @@ pub mod list;
 pub mod listing;
 pub mod logs;
 pub mod manage;
+pub mod names;
 pub mod oci;
 pub mod oci_config;
 pub mod oci_manage;

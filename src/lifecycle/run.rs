@@ -19,6 +19,7 @@ use crate::hostpath::Checked;
 use crate::lease::Lease;
 use crate::lifecycle::gc::{self, Collect};
 use crate::lifecycle::manage;
+use crate::lifecycle::names::{self, NameFile};
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words, CONTAINER_PATH};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
 use crate::lifecycle::state::{Entry, Leave, StateDir, LAYER, MERGED, UPPER, WORK};
@@ -40,7 +41,7 @@ const NAMESPACES: u64 =
 fn namespaces(net: Net) -> u64 {
     match net {
         Net::Host => NAMESPACES & !(libc::CLONE_NEWNET as u64),
-        Net::None | Net::Veth(_) => NAMESPACES,
+        Net::None | Net::Veth(..) => NAMESPACES,
     }
 }
 
@@ -281,6 +282,8 @@ struct Resources {
     range: Option<Lease>,
     id_maps: Option<IdMaps>,
     veth: Option<Veth>,
+    /// `--net veth`: its resolv.conf, hosts and hostname, generated in the entry.
+    names: Vec<NameFile>,
     overlay: Option<Overlay>,
     cgroup: Option<Cgroup>,
 }
@@ -302,8 +305,12 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
     let overlay =
         spec.overlay.then(|| make_overlay(&named.claim.entry, &state.dir_of(id), spec.overlay_size)).transpose()?;
     let veth = match spec.net {
-        Net::Veth(requested) => Some(Veth::plan(state.leases(), id, requested)?),
+        Net::Veth(requested, firewall) => Some(Veth::plan(state.leases(), id, requested, firewall)?),
         Net::None | Net::Host => None,
+    };
+    let names = match &veth {
+        Some(veth) => names::generate(spec, &named.claim.entry, &checked.rootfs, &checked.hostname, &veth.addrs)?,
+        None => Vec::new(),
     };
     named.record.network = match (&spec.net, &veth) {
         (_, Some(veth)) => veth.describe(),
@@ -313,7 +320,7 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
     let (auto_maps, range) =
         checked.auto_pool.as_ref().map(|pool| userns::lease_range(state.leases(), pool, id)).transpose()?.unzip();
     let id_maps = checked.id_maps.take().or(auto_maps);
-    Ok(Resources { range, id_maps, veth, overlay, cgroup })
+    Ok(Resources { range, id_maps, veth, names, overlay, cgroup })
 }
 
 /// --- birth: the container's mounts, its process, and `spawn`. ---
@@ -337,6 +344,11 @@ fn birth(
         None => root || userns::own_gid_mapped(TTY_GID),
     };
     let mut plan = mounts::container_plan(spec.read_only, tty_group);
+    // The generated names before the volumes: the volumes are numbered 0.. among the bind sources.
+    for NameFile { target, source } in resources.names.drain(..) {
+        binds.push(source);
+        plan.push(Step::Bind { source: binds.len() - 1, target });
+    }
     plan.extend(spec.volumes.iter().enumerate().map(|(source, v)| Step::Bind { source, target: v.target.clone() }));
     if (!root || auto_pool.is_some()) && spec.net == Net::Host {
         binds.push(BindSource::host_sys()?);

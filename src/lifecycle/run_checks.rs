@@ -32,7 +32,7 @@ pub fn refuse_what_needs_root(
     maps: Option<&IdMaps>,
     rootfs: &Checked,
 ) -> Result<(), Error> {
-    if let Net::Veth(_) = spec.net {
+    if let Net::Veth(..) = spec.net {
         return Err(Error::Usage(
             "--net veth needs root (the host end of the pair is made in the host's network namespace): \
              use --net none or --net host"
@@ -143,6 +143,7 @@ pub fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Err
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::firewall::Firewall;
 
     #[test]
     fn userns_auto_needs_root_and_goes_without_host_network_and_overlay() {
@@ -152,7 +153,7 @@ mod tests {
             other => panic!("not refused: {other:?}"),
         };
         assert!(refuse_beside_auto(&spec(Net::None, false), true, 0).is_ok());
-        assert!(refuse_beside_auto(&spec(Net::Veth(None), false), true, 0).is_ok());
+        assert!(refuse_beside_auto(&spec(Net::Veth(None, Firewall::Isolated), false), true, 0).is_ok());
         assert!(refusal(spec(Net::None, false), false, 1000).starts_with("--userns auto needs root"));
         let namespace_root = refusal(spec(Net::None, false), false, 0);
         assert!(namespace_root.starts_with("--userns auto needs the host's root"), "{namespace_root}");

@@ -1,7 +1,8 @@
 //! What a container leaves on the host so that other `contain` commands can find it: an entry,
 //! the directory `STATE/ID/` (`/run/contain/ID/` by default), holding its `state` record and,
 //! depending on the container, the overlay's `upper`, `work` and `merged` directories, a
-//! `--detach` container's `log`, an OCI container's `exec.fifo` and `config.json` (the bundle's
+//! `--detach` container's `log`, a `--net veth` container's generated `resolv.conf`, `hosts` and
+//! `hostname` (bound into it, see names.rs), an OCI container's `exec.fifo` and `config.json` (the bundle's
 //! config as `create` read it: every later command reads this copy, never the bundle's file,
 //! which the container may be able to rewrite).
 //!
@@ -264,6 +265,10 @@ pub const LAYER: &CStr = c"layer";
 pub const EXEC_FIFO: &CStr = c"exec.fifo";
 /// An OCI container's config.json, as `create` read and checked it.
 pub const CONFIG: &CStr = c"config.json";
+/// A `--net veth` container's generated names (lifecycle/names.rs), bound into its /etc.
+pub const RESOLV_CONF: &CStr = c"resolv.conf";
+pub const HOSTS: &CStr = c"hosts";
+pub const HOSTNAME: &CStr = c"hostname";
 const RECORD: &CStr = c"state";
 const RECORD_TMP: &CStr = c"state.tmp";
 
@@ -319,6 +324,13 @@ impl Entry {
             .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
     }
 
+    /// Writes the file `name` of the entry whole, readable by all (0644): a file the container reads
+    /// through a read-only bind (its resolv.conf, see names.rs), as any of its users.
+    pub fn write_file_for_container(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o644)
+            .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
+    }
+
     /// Reads the file `name` of the entry, up to `limit` bytes (never through a symlink).
     pub fn read_file(&self, name: &CStr, limit: usize) -> Result<Vec<u8>, Error> {
         let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
@@ -350,7 +362,7 @@ impl Entry {
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
-        let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG];
+        let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG, RESOLV_CONF, HOSTS, HOSTNAME];
         if !leave.log {
             names.extend([LOG, OLD_LOG]);
         }

@@ -233,16 +233,21 @@ pub fn bind_host_sys(plan: &mut [Step], source: usize) {
 }
 
 impl BindSource {
-    /// The host's /sys, for `bind_host_sys`.
+    /// The host's /sys, for `bind_host_sys`: bound recursively.
     pub fn host_sys() -> Result<BindSource, Error> {
         let source = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys: {why}")))?;
+        Ok(BindSource::sealed(source, Submounts::Included))
+    }
+
+    /// A file contain generated for the container (its resolv.conf, see lifecycle/names.rs).
+    pub fn generated_file(source: Checked) -> BindSource {
+        BindSource::sealed(source, Submounts::Excluded)
+    }
+
+    /// Read-only, and nothing in it executes or opens as a device.
+    fn sealed(source: Checked, submounts: Submounts) -> BindSource {
         let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-        Ok(BindSource {
-            source,
-            how: BindHow { submounts: Submounts::Included, set, ..BindHow::default() },
-            cloned: None,
-            idmap: false,
-        })
+        BindSource { source, how: BindHow { submounts, set, ..BindHow::default() }, cloned: None, idmap: false }
     }
 }
 

@@ -5,18 +5,24 @@
 //! before releasing it: the host end `ct-ID` gets the subnet's first address and goes up. The child
 //! then finds `eth0` in its namespace, gives it the second address, brings it up and routes
 //! everything through the host end (in that order: the kernel refuses a route through a link that
-//! has no address or is down). Traffic goes further than the host only if the host forwards and
-//! masquerades it (see the README): contain does not touch the host's firewall.
+//! has no address or is down). Once the pair exists, the container's elements join contain's
+//! nf_tables sets (`firewall.rs`): NAT out, and walls against the other containers and the host's
+//! other addresses; they leave the sets before the pair goes.
 //!
 //! Without addresses on the command line, a /30 is leased from a pool (see `lease.rs`): the lease
 //! is `STATE/.leases/NETWORK`, named after the /30's network address, so pools that overlap share
 //! leases.
 
+pub mod firewall;
+pub mod names;
 pub mod netlink;
+pub mod nftables;
 
 use std::net::Ipv4Addr;
 
+use self::firewall::Firewall;
 use self::netlink::VethAddrs;
+use self::nftables::Element;
 use crate::error::{cpath, Context, Error};
 use crate::lease::{self, Holder, Lease, LeaseDir};
 use crate::sys::{self, Errno, Fd};
@@ -78,27 +84,29 @@ impl Netlink {
 pub struct Veth {
     pub host_name: String,
     pub addrs: VethAddrs,
+    pub firewall: Firewall,
     /// The pool lease holding `addrs`, None for addresses from the command line.
     lease: Option<Lease>,
 }
 
 impl Veth {
     /// Names the pair and takes its addresses: `requested`, or the first free /30 of the pool.
-    pub fn plan(leases: Holder, id: &str, requested: Option<VethAddrs>) -> Result<Veth, Error> {
+    pub fn plan(leases: Holder, id: &str, requested: Option<VethAddrs>, firewall: Firewall) -> Result<Veth, Error> {
         let host_name = host_interface_name(id);
         match requested {
-            Some(addrs) => Ok(Veth { host_name, addrs, lease: None }),
+            Some(addrs) => Ok(Veth { host_name, addrs, firewall, lease: None }),
             None => {
                 let (lease, addrs) = take_subnet(leases, id)?;
-                Ok(Veth { host_name, addrs, lease: Some(lease) })
+                Ok(Veth { host_name, addrs, firewall, lease: Some(lease) })
             }
         }
     }
 
     /// Makes the pair with its peer in `container_pid`'s network namespace, addresses the host
-    /// end and brings it up. The returned handle deletes it again.
+    /// end, brings it up, and adds the container's firewall elements. The returned handle removes
+    /// them and deletes the pair again.
     pub fn create(self, container_pid: i32) -> Result<HostEnd, Error> {
-        let Veth { host_name, addrs, lease } = self;
+        let Veth { host_name, addrs, firewall, lease } = self;
         let (host_address, container_address) =
             (describe(addrs.host, addrs.prefix_len), describe(addrs.container, addrs.prefix_len));
         log!("veth {host_name} ({host_address}) <-> {CONTAINER_INTERFACE} ({container_address})");
@@ -118,13 +126,18 @@ impl Veth {
         }
         // Ours from here on, even when the kernel's answer was lost and it exists after all: every
         // early return deletes it (and gives the lease back).
-        let host = HostEnd { name: host_name.clone(), lease, removed: false };
+        let mut host = HostEnd { name: host_name.clone(), lease, elements: Vec::new(), removed: false };
         created?;
         netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
+        let elements = firewall::elements(&host_name, &addrs, firewall);
+        firewall::admit(&elements)?;
+        host.elements = elements;
         Ok(host)
     }
 
     /// For the state record: `veth ct-ID 10.200.0.1/30 10.200.0.2/30 lease 10.200.0.0`.
+    /// (What the firewall opened is not recorded: `gc` finds a dead container's elements by its
+    /// host end's name, from its id, never from a record.)
     pub fn describe(&self) -> String {
         let lease = self.lease.as_ref().map_or(String::new(), |lease| format!(" lease {}", lease.name));
         format!(
@@ -153,6 +166,8 @@ pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
 pub struct HostEnd {
     pub name: String,
     lease: Option<Lease>,
+    /// Its elements in contain's nf_tables sets.
+    elements: Vec<Element>,
     /// `remove` has run: how it went was the caller's to report, and nothing is left for drop.
     removed: bool,
 }
@@ -164,15 +179,19 @@ impl HostEnd {
         self.delete()
     }
 
-    /// A pair that could not be deleted keeps its lease, for the next sweep to find it by.
+    /// The elements leave the sets first, while the name still means this container. A pair that
+    /// could not be deleted keeps its lease, for the next sweep to find it by; elements that could
+    /// not be removed are swept by `gc` once the pair is gone.
     fn delete(&mut self) -> Result<(), Error> {
+        let released = firewall::release(&std::mem::take(&mut self.elements));
         if let Err(err) = delete_interface(&self.name) {
             if let Some(lease) = &mut self.lease {
                 lease.keep();
             }
             return Err(err);
         }
-        self.lease.take().map_or(Ok(()), Lease::release)
+        self.lease.take().map_or(Ok(()), Lease::release)?;
+        released
     }
 }
 
@@ -223,11 +242,12 @@ fn take_subnet(leases: Holder, id: &str) -> Result<(Lease, VethAddrs), Error> {
     })
 }
 
-/// Deletes the host end of a dead container `id`, by the name its id determines, never by what its
-/// record says (a record is hostile input): `ct-ID`, if there is one. (Its leases are given back
-/// by `lease::release_of`.)
+/// Deletes the host end of a dead container `id`, and its firewall elements, by the name its id
+/// determines, never by what its record says (a record is hostile input): `ct-ID`, if there is
+/// one. (Its leases are given back by `lease::release_of`.)
 pub fn delete_host_end_of(id: &str) -> Result<(), Error> {
     let interface = host_interface_name(id);
+    firewall::sweep(Some(&interface))?;
     match sys::interface_index(&interface) {
         Ok(_) => delete_interface(&interface),
         Err(Errno(libc::ENODEV)) => Ok(()),

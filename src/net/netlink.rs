@@ -33,15 +33,16 @@ const HEADER_LEN: usize = 16;
 const CREATE: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16;
 const CHANGE: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
 
-fn align(len: usize) -> usize {
+pub(super) fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 
-/// One request under construction; the lengths are written once they are known.
-struct Message(Vec<u8>);
+/// One request under construction; the lengths are written once they are known. (nftables.rs
+/// builds its messages with it too: the header and the attributes are netlink's.)
+pub(super) struct Message(pub(super) Vec<u8>);
 
 impl Message {
-    fn new(kind: u16, flags: u16, seq: u32, family_header: &[u8]) -> Message {
+    pub(super) fn new(kind: u16, flags: u16, seq: u32, family_header: &[u8]) -> Message {
         let mut buf = Vec::with_capacity(128);
         buf.extend_from_slice(&0u32.to_ne_bytes());
         buf.extend_from_slice(&kind.to_ne_bytes());
@@ -54,7 +55,7 @@ impl Message {
     }
 
     // Lengths fit a u16: names are at most 15 bytes (IFNAMSIZ - 1) and addresses 4.
-    fn attr(&mut self, kind: u16, payload: &[u8]) {
+    pub(super) fn attr(&mut self, kind: u16, payload: &[u8]) {
         self.0.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
         self.0.extend_from_slice(&kind.to_ne_bytes());
         self.0.extend_from_slice(payload);
@@ -66,7 +67,7 @@ impl Message {
         self.attr(libc::IFLA_IFNAME, &[name.as_bytes(), &[0]].concat());
     }
 
-    fn nested(&mut self, kind: u16, fill: impl FnOnce(&mut Message)) {
+    pub(super) fn nested(&mut self, kind: u16, fill: impl FnOnce(&mut Message)) {
         let start = self.0.len();
         self.attr(kind, &[]);
         fill(self);
@@ -74,7 +75,7 @@ impl Message {
         self.0[start..start + 2].copy_from_slice(&len.to_ne_bytes());
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(super) fn finish(mut self) -> Vec<u8> {
         let len = self.0.len() as u32;
         self.0[..4].copy_from_slice(&len.to_ne_bytes());
         self.0

@@ -59,22 +59,74 @@ pub fn netlink_socket() -> Result<Fd, Errno> {
     Ok(Fd(fd as i32))
 }
 
-/// sendto(2) of one rtnetlink request to the kernel, then recvfrom(2) of its reply (for a request
-/// with NLM_F_ACK: an NLMSG_ERROR message, whose error 0 means success).
-pub fn netlink_request(socket: &Fd, request: &[u8]) -> Result<Vec<u8>, Errno> {
+/// socket(2) AF_NETLINK, NETLINK_NETFILTER: nf_tables' interface, which `nft` uses, for
+/// `--net veth`'s NAT and isolation (a minimal VM has no `nft`).
+pub fn netfilter_socket() -> Result<Fd, Errno> {
+    // SAFETY: no pointers involved.
+    let fd = check(unsafe {
+        syscall!(SOCKET, libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_NETFILTER)
+    })?;
+    Ok(Fd(fd as i32))
+}
+
+/// sendto(2) of netlink messages to the kernel (nl_pid 0).
+fn send_to_kernel(socket: &Fd, messages: &[u8]) -> Result<(), Errno> {
     // SAFETY: an all-zero sockaddr_nl is valid: nl_pid 0 is the kernel.
     let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
     let size = std::mem::size_of::<libc::sockaddr_nl>();
-    // SAFETY: the kernel reads `request.len()` bytes and one sockaddr_nl, both alive across the call.
+    // SAFETY: the kernel reads `messages.len()` bytes and one sockaddr_nl, both alive across the call.
     check_retry(|| unsafe {
-        syscall!(SENDTO, socket.0, request.as_ptr(), request.len(), 0, &kernel as *const libc::sockaddr_nl, size)
-    })?;
-    let mut reply = vec![0u8; 8192];
+        syscall!(SENDTO, socket.0, messages.as_ptr(), messages.len(), 0, &kernel as *const libc::sockaddr_nl, size)
+    })
+    .map(drop)
+}
+
+/// recvfrom(2) of what the kernel has sent: one read of up to 32 KiB (`flags`: MSG_DONTWAIT, or 0
+/// to wait).
+fn receive(socket: &Fd, flags: i32) -> Result<Vec<u8>, Errno> {
+    let mut reply = vec![0u8; 32 << 10];
     // SAFETY: the kernel writes at most `reply.len()` bytes into `reply`; no address is wanted.
-    let n = check_retry(|| unsafe { syscall!(RECVFROM, socket.0, reply.as_mut_ptr(), reply.len(), 0, 0, 0) })?;
+    let n = check_retry(|| unsafe { syscall!(RECVFROM, socket.0, reply.as_mut_ptr(), reply.len(), flags, 0, 0) })?;
     reply.truncate(n);
     Ok(reply)
+}
+
+/// sendto(2) of one rtnetlink request to the kernel, then recvfrom(2) of its reply (for a request
+/// with NLM_F_ACK: an NLMSG_ERROR message, whose error 0 means success).
+pub fn netlink_request(socket: &Fd, request: &[u8]) -> Result<Vec<u8>, Errno> {
+    send_to_kernel(socket, request)?;
+    receive(socket, 0)
+}
+
+/// sendto(2) of an nf_tables batch, then recvfrom(2) MSG_DONTWAIT of whatever the kernel answered:
+/// it applies a batch inside the send, and answers only what it refused (nft reads the same way),
+/// so nothing to read means every message was taken.
+pub fn netlink_batch(socket: &Fd, batch: &[u8]) -> Result<Vec<u8>, Errno> {
+    send_to_kernel(socket, batch)?;
+    let mut replies = Vec::new();
+    loop {
+        match receive(socket, libc::MSG_DONTWAIT) {
+            Ok(more) if !more.is_empty() => replies.extend(more),
+            Ok(_) | Err(Errno(libc::EAGAIN)) => return Ok(replies),
+            Err(errno) => return Err(errno),
+        }
+    }
+}
+
+/// sendto(2) of a dump request, then recvfrom(2) until `ended` says the reply is whole (a dump
+/// comes in several reads, and ends with NLMSG_DONE).
+pub fn netlink_dump(socket: &Fd, request: &[u8], ended: impl Fn(&[u8]) -> bool) -> Result<Vec<u8>, Errno> {
+    send_to_kernel(socket, request)?;
+    let mut replies = Vec::new();
+    loop {
+        let more = receive(socket, 0)?;
+        let last = ended(&more) || more.is_empty();
+        replies.extend(more);
+        if last {
+            return Ok(replies);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -78,7 +78,8 @@ fi
 # runs it that many times, to chase a flaky test.
 round=1
 while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
-    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers rootless:vm_only_ userns $compat}; do
+    # network.rs's world_* tests build their world with ip, nft and Python, which the guest lacks.
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network:--skip=world_ leftovers rootless:vm_only_ userns $compat}; do
         suite=${selection%%:*}
         filter=${selection#"$suite"}
         began=$(uptime_s)

@@ -1,0 +1,198 @@
+//! `--net veth`'s way out and its walls: outbound NAT through the host, and isolation from the
+//! other containers and from the host's other addresses, in contain's own nf_tables table
+//! (`nftables.rs` builds the messages and says what the rules are).
+//!
+//! The table's rules never change; a container adds its own elements to the table's sets once its
+//! host end exists, and removes them before the pair goes. So contains that start and end at once
+//! never touch each other's rules, and nothing is ever rebuilt while a container runs. The first
+//! container to find the table missing makes it (an add to a set that is not there fails with
+//! ENOENT), in the same batch as its elements; two that do so at once send the same batch, which
+//! empties each chain before filling it, so the second leaves what the first made. A killed
+//! runtime's elements are swept by `gc`: an element whose host end is gone has no container.
+
+use super::netlink::VethAddrs;
+use super::nftables::{self, Batch, Element, Set};
+use crate::error::{cpath, Error};
+use crate::sys::{self, Errno, Fd};
+
+/// What `--net veth` opens, from `veth:...:open` or `veth:...:nonat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Firewall {
+    /// NAT out, and no other container nor any other host address reachable (the default).
+    #[default]
+    Isolated,
+    /// NAT out, and everything the host routes to reachable, other containers included.
+    Open,
+    /// No rule at all: the host's own forwarding and firewall decide (contain before NAT).
+    None,
+}
+
+/// The kernel's switch for forwarding IPv4: the replies to a masqueraded packet come in on the
+/// uplink and are forwarded to the container only when forwarding is on there too.
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+/// The elements that give a container behind `host_end` what `firewall` says.
+pub fn elements(host_end: &str, addrs: &VethAddrs, firewall: Firewall) -> Vec<Element> {
+    let nat = Element::new(Set::Nat, host_end, Some(addrs.container));
+    match firewall {
+        Firewall::Isolated => {
+            vec![nat, Element::new(Set::Isolated, host_end, None), Element::new(Set::Ends, host_end, Some(addrs.host))]
+        }
+        Firewall::Open => vec![nat],
+        Firewall::None => Vec::new(),
+    }
+}
+
+/// A socket to nf_tables, with its own message numbers.
+struct Netfilter {
+    socket: Fd,
+    seq: u32,
+}
+
+impl Netfilter {
+    fn open() -> Result<Netfilter, Errno> {
+        Ok(Netfilter { socket: sys::netfilter_socket()?, seq: 0 })
+    }
+
+    fn apply(&mut self, build: impl FnOnce(Batch) -> Batch) -> Result<(), Errno> {
+        let batch = build(Batch::new(self.seq)).finish();
+        self.seq += 64;
+        nftables::batch_outcome(&sys::netlink_batch(&self.socket, &batch)?)
+    }
+
+    fn dump(&mut self, request: impl FnOnce(u32) -> Vec<u8>) -> Result<Vec<u8>, Errno> {
+        self.seq += 1;
+        sys::netlink_dump(&self.socket, &request(self.seq), nftables::dump_ended)
+    }
+}
+
+/// Whether nf_tables failed for want of something this kernel lacks: the socket's protocol, or a
+/// chain type or expression it could not load (ENOENT once the table exists), rather than a
+/// failure to report.
+fn missing_from_kernel(errno: Errno) -> bool {
+    matches!(errno, Errno(libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT | libc::ENOENT | libc::EOPNOTSUPP))
+}
+
+/// Adds the container's elements, making the table first when it is not there. A kernel without
+/// what the rules need is said in one line, and the container runs without them.
+pub fn admit(elements: &[Element]) -> Result<(), Error> {
+    if elements.is_empty() {
+        return Ok(());
+    }
+    let step = |what: &str| format!("nf_tables: {what} (table inet {})", nftables::TABLE);
+    let unavailable = |errno: Errno| {
+        log!(
+            "no NAT and no isolation for this container: the kernel lacks nf_tables or a part the rules need \
+             (nft_chain_nat, nft_masq, nf_conntrack): {errno}"
+        );
+        Ok(())
+    };
+    let mut netfilter = match Netfilter::open() {
+        Ok(netfilter) => netfilter,
+        Err(errno) if missing_from_kernel(errno) => return unavailable(errno),
+        Err(errno) => return Err(Error::sys(step("socket(AF_NETLINK, NETLINK_NETFILTER)"), errno)),
+    };
+    if elements.iter().any(|element| element.set == Set::Nat) {
+        forward_ipv4()?;
+    }
+    match netfilter.apply(|batch| batch.elements(true, elements)) {
+        Ok(()) => return Ok(()),
+        Err(Errno(libc::ENOENT)) => {}
+        Err(errno) => return Err(Error::sys(step("adding the container's set elements"), errno)),
+    }
+    match netfilter.apply(|batch| batch.ruleset().elements(true, elements)) {
+        Ok(()) => {
+            warn_of_other_rules(&mut netfilter);
+            Ok(())
+        }
+        Err(errno) if missing_from_kernel(errno) => unavailable(errno),
+        Err(errno) => Err(Error::sys(step("making the table, its sets and rules"), errno)),
+    }
+}
+
+/// Turns IPv4 forwarding on, saying so, when it is off.
+fn forward_ipv4() -> Result<(), Error> {
+    let path = cpath(IP_FORWARD)?;
+    match sys::read_file(&path) {
+        Ok(value) if value.trim() == "0" => {
+            sys::write_file(&path, "1").map_err(|errno| Error::sys(format!("write({IP_FORWARD}, 1)"), errno))?;
+            log!("net.ipv4.ip_forward was 0: turned on, for the container's NAT");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(errno) => Err(Error::sys(format!("read({IP_FORWARD})"), errno)),
+    }
+}
+
+/// Once, when contain's table is made: what in the host's other rules stands in its way, or is
+/// left over. Best effort: a failure to look is not the container's failure.
+fn warn_of_other_rules(netfilter: &mut Netfilter) {
+    if let Ok(Some(chains)) =
+        netfilter.dump(nftables::dump_chains).map(|dump| nftables::dropping_forward_chains(&dump).ok())
+    {
+        for chain in chains {
+            log!(
+                "the forward chain {chain} drops by policy, and contain's accept cannot override it: \
+                 for NAT to work add `iifname \"ct-*\" accept` and `oifname \"ct-*\" ct state established,related accept` to it"
+            );
+        }
+    }
+    // The README's recipe from before contain did its own NAT.
+    if netfilter
+        .dump(|seq| nftables::get_table(seq, nftables::IPV4, nftables::TABLE))
+        .is_ok_and(|reply| nftables::batch_outcome(&reply).is_ok())
+    {
+        log!(
+            "the table `ip contain` (the README's old masquerade recipe) is now redundant: contain does its own NAT \
+             in `inet contain`; remove it with: nft delete table ip contain"
+        );
+    }
+}
+
+/// Removes the container's elements: each in a batch of its own, as one already gone (a sweep got
+/// to it, or the table was deleted) fails its batch with ENOENT, which is no failure here.
+pub fn release(elements: &[Element]) -> Result<(), Error> {
+    if elements.is_empty() {
+        return Ok(());
+    }
+    let mut netfilter =
+        Netfilter::open().map_err(|errno| Error::sys("socket(AF_NETLINK, NETLINK_NETFILTER)", errno))?;
+    for element in elements {
+        match netfilter.apply(|batch| batch.elements(false, std::slice::from_ref(element))) {
+            Ok(()) | Err(Errno(libc::ENOENT)) => {}
+            Err(errno) => {
+                let what =
+                    format!("nf_tables: deleting {}'s element of set {}", element.interface(), element.set.name());
+                return Err(Error::sys(what, errno));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `gc`: removes the elements of the host end `interface` (a dead container's), or with None, of
+/// every host end that is gone. No table, or no nf_tables at all, is nothing to sweep.
+pub fn sweep(interface: Option<&str>) -> Result<(), Error> {
+    let mut netfilter = match Netfilter::open() {
+        Ok(netfilter) => netfilter,
+        Err(errno) if missing_from_kernel(errno) => return Ok(()),
+        Err(errno) => return Err(Error::sys("socket(AF_NETLINK, NETLINK_NETFILTER)", errno)),
+    };
+    let mut stale = Vec::new();
+    for set in Set::ALL {
+        let elements =
+            match netfilter.dump(|seq| nftables::dump_elements(seq, set)).map(|dump| nftables::elements_of(&dump, set))
+            {
+                Ok(Ok(elements)) => elements,
+                Ok(Err(Errno(libc::ENOENT))) => return Ok(()),
+                Ok(Err(errno)) | Err(errno) => {
+                    return Err(Error::sys(format!("nf_tables: listing set {}", set.name()), errno))
+                }
+            };
+        stale.extend(elements.into_iter().filter(|element| match interface {
+            Some(interface) => element.interface() == interface,
+            None => sys::interface_index(&element.interface()) == Err(Errno(libc::ENODEV)),
+        }));
+    }
+    release(&stale)
+}

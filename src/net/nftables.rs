@@ -1,0 +1,585 @@
+//! nf_tables requests built byte by byte, for `--net veth`'s NAT and isolation (`firewall.rs`
+//! decides what to send and sends it), so that a minimal host needs no `nft`, `iptables` or
+//! libnftnl. Everything here is pure. Each message is checked in the unit tests against the bytes
+//! `nft` 1.0.6 sends for the same rules (`tests/fixtures/nft/`).
+//!
+//! contain's rules live in one table of its own, `inet contain`, and never change: they look up
+//! three named sets, and a container adds and removes only its own elements of those:
+//!
+//! ```text
+//! set nat      { type ifname . ipv4_addr }  host end, container address: masqueraded on the way out
+//! set isolated { type ifname }              host ends of the containers that reach no other
+//! set ends     { type ifname . ipv4_addr }  host end, its address: the one host address such a container reaches
+//!
+//! chain postrouting { type nat hook postrouting priority srcnat; policy accept;
+//!     meta nfproto ipv4 iifname . ip saddr @nat oifname != "ct-*" masquerade }
+//! chain forward { type filter hook forward priority filter; policy accept;
+//!     oifname @isolated ct state established,related accept
+//!     iifname @isolated oifname "ct-*" drop
+//!     iifname @isolated meta nfproto ipv4 ip daddr 169.254.0.0/16 drop
+//!     iifname @isolated accept
+//!     oifname @isolated drop }
+//! chain input { type filter hook input priority filter; policy accept;
+//!     iifname @isolated meta nfproto ipv4 iifname . ip daddr @ends accept
+//!     iifname @isolated drop }
+//! ```
+//!
+//! Every drop matches a contain container's interface only: every base chain of every table sees
+//! every packet, and a drop anywhere is final, so a drop of ours must never catch the host's own
+//! traffic. (An accept of ours, in turn, cannot undo another table's drop.)
+//!
+//! The wire format is netlink's (see netlink.rs), with a 4-byte `nfgenmsg` (family, version 0, and
+//! a big-endian resource id) after each header, and every integer attribute big-endian. Changes go
+//! in a batch: `NFNL_MSG_BATCH_BEGIN`, the messages, `NFNL_MSG_BATCH_END`, applied all or nothing.
+//! What `nft` hides, and these builders spell out:
+//! - a rule is a list of expressions over registers: `ip saddr @nat` is a `payload` load of 4 bytes
+//!   at offset 12 of the network header into a register, then a `lookup` of that register in the
+//!   set; in an `inet` table it needs `meta nfproto ipv4` before it, or it would read an IPv6
+//!   header's bytes as an IPv4 address;
+//! - `"ct-*"` is no pattern: it is a `cmp` of the interface name's first three bytes;
+//! - a concatenation (`iifname . ip saddr`) loads its parts into consecutive registers (16 bytes
+//!   each), and the lookup reads them as one key: the name, zero-padded to 16 bytes, then the
+//!   address.
+
+use super::netlink::{align, Message};
+use crate::sys::Errno;
+
+/// NFNL_SUBSYS_NFTABLES: the high byte of every message type here.
+const SUBSYS: u16 = 10;
+const BATCH_BEGIN: u16 = 0x10;
+const BATCH_END: u16 = 0x11;
+// enum nf_tables_msg_types.
+const NEWTABLE: u16 = 0;
+const GETTABLE: u16 = 1;
+const NEWCHAIN: u16 = 3;
+const GETCHAIN: u16 = 4;
+const NEWRULE: u16 = 6;
+const DELRULE: u16 = 8;
+const NEWSET: u16 = 9;
+const NEWSETELEM: u16 = 12;
+const GETSETELEM: u16 = 13;
+const DELSETELEM: u16 = 14;
+
+const REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+/// Made when missing, left as it is when present (no NLM_F_EXCL): every contain sends the same.
+const CREATE: u16 = REQUEST | libc::NLM_F_CREATE as u16;
+const APPEND: u16 = CREATE | libc::NLM_F_APPEND as u16;
+const DUMP: u16 = REQUEST | libc::NLM_F_DUMP as u16;
+const ACK: u16 = REQUEST | libc::NLM_F_ACK as u16;
+const NESTED: u16 = libc::NLA_F_NESTED as u16;
+
+/// NFPROTO_*: the family of a table (`inet` holds IPv4 and IPv6 alike).
+const UNSPEC: u8 = 0;
+pub const IPV4: u8 = 2;
+const INET: u8 = 1;
+
+/// contain's table.
+pub const TABLE: &str = "contain";
+/// The interfaces of contain's containers on the host: `ct-ID` (net/mod.rs).
+const HOST_END_PREFIX: &[u8] = b"ct-";
+/// IFNAMSIZ: an interface name in a register or a set key, zero-padded.
+const IFNAME_LEN: usize = 16;
+
+/// One of the three sets, in the order the ruleset makes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Set {
+    Nat,
+    Isolated,
+    Ends,
+}
+
+impl Set {
+    pub const ALL: [Set; 3] = [Set::Nat, Set::Isolated, Set::Ends];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Set::Nat => "nat",
+            Set::Isolated => "isolated",
+            Set::Ends => "ends",
+        }
+    }
+
+    /// The set's id within the batch that makes it (a rule in the same batch names it by this).
+    fn id(self) -> u32 {
+        self as u32 + 1
+    }
+
+    /// The key's type (nft's datatypes: ifname 41, ipv4_addr 7, a concatenation of both
+    /// `41 << 6 | 7`), its length, and nft's user data for it (the key's byte order and parts),
+    /// sent as nft sends them so that `nft list` prints the elements as it would its own.
+    fn key(self) -> (u32, u32, &'static [u8]) {
+        const IFNAME_ADDRESS: &[u8] = &[0, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0];
+        match self {
+            Set::Nat | Set::Ends => (41 << 6 | 7, IFNAME_LEN as u32 + 4, IFNAME_ADDRESS),
+            Set::Isolated => (41, IFNAME_LEN as u32, &[0, 4, 1, 0, 0, 0]),
+        }
+    }
+}
+
+/// A set element of one container: its host end's name, and for `nat` and `ends` an address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    pub set: Set,
+    pub key: Vec<u8>,
+}
+
+impl Element {
+    pub fn new(set: Set, interface: &str, address: Option<[u8; 4]>) -> Element {
+        let mut key = interface_bytes(interface).to_vec();
+        if let Some(address) = address {
+            key.extend_from_slice(&address);
+        }
+        Element { set, key }
+    }
+
+    /// The host end the element belongs to, read from its key.
+    pub fn interface(&self) -> String {
+        let name = &self.key[..IFNAME_LEN.min(self.key.len())];
+        String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
+    }
+}
+
+fn interface_bytes(name: &str) -> [u8; IFNAME_LEN] {
+    let mut bytes = [0u8; IFNAME_LEN];
+    let name = &name.as_bytes()[..name.len().min(IFNAME_LEN - 1)];
+    bytes[..name.len()].copy_from_slice(name);
+    bytes
+}
+
+/// struct nfgenmsg.
+fn nfgenmsg(family: u8, resource: u16) -> [u8; 4] {
+    let [high, low] = resource.to_be_bytes();
+    [family, 0, high, low]
+}
+
+/// A batch of changes, applied by the kernel all or nothing.
+pub struct Batch {
+    bytes: Vec<u8>,
+    seq: u32,
+}
+
+impl Batch {
+    pub fn new(seq: u32) -> Batch {
+        let mut batch = Batch { bytes: Vec::with_capacity(4096), seq };
+        batch.control(BATCH_BEGIN);
+        batch
+    }
+
+    fn control(&mut self, kind: u16) {
+        self.bytes.extend(Message::new(kind, REQUEST, self.seq, &nfgenmsg(UNSPEC, SUBSYS)).finish());
+        self.seq += 1;
+    }
+
+    fn push(&mut self, kind: u16, flags: u16, fill: impl FnOnce(&mut Message)) {
+        let mut message = Message::new(SUBSYS << 8 | kind, flags, self.seq, &nfgenmsg(INET, 0));
+        fill(&mut message);
+        self.bytes.extend(message.finish());
+        self.seq += 1;
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.control(BATCH_END);
+        self.bytes
+    }
+
+    /// The table, its sets and chains, each chain emptied and given its rules: the same whoever
+    /// sends it, however often (a chain is flushed and filled in the one batch).
+    pub fn ruleset(mut self) -> Batch {
+        self.push(NEWTABLE, REQUEST, |m| {
+            text(m, 1, TABLE);
+            be32(m, 2, 0);
+        });
+        for set in Set::ALL {
+            let (key_type, key_len, user_data) = set.key();
+            self.push(NEWSET, CREATE, |m| {
+                text(m, 1, TABLE);
+                text(m, 2, set.name());
+                be32(m, 3, 0);
+                be32(m, 4, key_type);
+                be32(m, 5, key_len);
+                be32(m, 10, set.id());
+                m.attr(13, user_data);
+            });
+        }
+        for chain in CHAINS {
+            self.push(NEWCHAIN, CREATE, |m| {
+                text(m, 1, TABLE);
+                text(m, 3, chain.name);
+                text(m, 7, chain.kind);
+                be32(m, 5, ACCEPT);
+                m.nested(4 | NESTED, |m| {
+                    be32(m, 1, chain.hook);
+                    be32(m, 2, chain.priority as u32);
+                });
+            });
+        }
+        for chain in CHAINS {
+            self.push(DELRULE, REQUEST, |m| {
+                text(m, 1, TABLE);
+                text(m, 2, chain.name);
+            });
+        }
+        for (chain, rule) in rules() {
+            self.push(NEWRULE, APPEND, |m| {
+                text(m, 1, TABLE);
+                text(m, 2, chain);
+                m.nested(4 | NESTED, |m| rule.iter().for_each(|expr| expr.encode(m)));
+            });
+        }
+        self
+    }
+
+    /// Adds (`add`) or deletes elements. A delete of an element that is not there fails the batch
+    /// with ENOENT, as an add to a set that is not there does.
+    pub fn elements(mut self, add: bool, elements: &[Element]) -> Batch {
+        for element in elements {
+            let (kind, flags) = if add { (NEWSETELEM, CREATE) } else { (DELSETELEM, REQUEST) };
+            self.push(kind, flags, |m| {
+                text(m, 1, TABLE);
+                text(m, 2, element.set.name());
+                if add {
+                    be32(m, 4, element.set.id());
+                }
+                m.nested(3 | NESTED, |m| {
+                    m.nested(1 | NESTED, |m| m.nested(1 | NESTED, |m| m.attr(1, &element.key)));
+                });
+            });
+        }
+        self
+    }
+}
+
+/// A NUL-terminated string attribute.
+fn text(m: &mut Message, kind: u16, value: &str) {
+    m.attr(kind, &[value.as_bytes(), &[0]].concat());
+}
+
+fn be32(m: &mut Message, kind: u16, value: u32) {
+    m.attr(kind, &value.to_be_bytes());
+}
+
+/// NF_ACCEPT and NF_DROP, as verdicts and chain policies.
+const ACCEPT: u32 = 1;
+const DROP: u32 = 0;
+
+/// A base chain: where it hooks in (NF_INET_*), and at which priority.
+struct Chain {
+    name: &'static str,
+    kind: &'static str,
+    hook: u32,
+    priority: i32,
+}
+
+/// NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_POST_ROUTING.
+const HOOK_INPUT: u32 = 1;
+pub const HOOK_FORWARD: u32 = 2;
+const HOOK_POSTROUTING: u32 = 4;
+
+const CHAINS: [Chain; 3] = [
+    // srcnat (NF_IP_PRI_NAT_SRC).
+    Chain { name: "postrouting", kind: "nat", hook: HOOK_POSTROUTING, priority: 100 },
+    Chain { name: "forward", kind: "filter", hook: HOOK_FORWARD, priority: 0 },
+    Chain { name: "input", kind: "filter", hook: HOOK_INPUT, priority: 0 },
+];
+
+/// One expression of a rule. Registers are nft's 16-byte ones: 1, and 2 for a concatenation's
+/// second part; 0 is the verdict.
+enum Expr {
+    /// NFT_META_*: 6 iifname, 7 oifname, 15 nfproto, loaded into register 1.
+    Meta(u32),
+    /// Register 1 compared with `data`: NFT_CMP_EQ (0) or NFT_CMP_NEQ (1).
+    Cmp(u32, &'static [u8]),
+    /// `len` bytes at `offset` of the network header into register `register`.
+    Payload {
+        register: u32,
+        offset: u32,
+        len: u32,
+    },
+    /// Register 1 (and on, for a concatenation) looked up in the set: no match ends the rule.
+    Lookup(Set),
+    /// The connection's state bits into register 1 (NFT_CT_STATE).
+    CtState,
+    /// Register 1 = register 1 & `mask` (4 bytes).
+    And([u8; 4]),
+    Masquerade,
+    Verdict(u32),
+}
+
+const META_IIFNAME: u32 = 6;
+const META_OIFNAME: u32 = 7;
+const META_NFPROTO: u32 = 15;
+const EQ: u32 = 0;
+const NEQ: u32 = 1;
+
+impl Expr {
+    fn encode(&self, m: &mut Message) {
+        let name = match self {
+            Expr::Meta(_) => "meta",
+            Expr::Cmp(..) => "cmp",
+            Expr::Payload { .. } => "payload",
+            Expr::Lookup(_) => "lookup",
+            Expr::CtState => "ct",
+            Expr::And(_) => "bitwise",
+            Expr::Masquerade => "masq",
+            Expr::Verdict(_) => "immediate",
+        };
+        m.nested(1 | NESTED, |m| {
+            text(m, 1, name);
+            m.nested(2 | NESTED, |m| self.encode_data(m));
+        });
+    }
+
+    /// The expression's attributes, in the order nft sends them.
+    fn encode_data(&self, m: &mut Message) {
+        let value = |m: &mut Message, kind: u16, bytes: &[u8]| m.nested(kind | NESTED, |m| m.attr(1, bytes));
+        match self {
+            Expr::Meta(key) => {
+                be32(m, 2, *key);
+                be32(m, 1, 1);
+            }
+            Expr::Cmp(op, data) => {
+                be32(m, 1, 1);
+                be32(m, 2, *op);
+                value(m, 3, data);
+            }
+            Expr::Payload { register, offset, len } => {
+                be32(m, 1, *register);
+                // NFT_PAYLOAD_NETWORK_HEADER.
+                be32(m, 2, 1);
+                be32(m, 3, *offset);
+                be32(m, 4, *len);
+            }
+            Expr::Lookup(set) => {
+                be32(m, 2, 1);
+                text(m, 1, set.name());
+                be32(m, 4, set.id());
+            }
+            Expr::CtState => {
+                be32(m, 2, 0);
+                be32(m, 1, 1);
+            }
+            Expr::And(mask) => {
+                be32(m, 1, 1);
+                be32(m, 2, 1);
+                be32(m, 3, 4);
+                value(m, 4, mask);
+                value(m, 5, &[0; 4]);
+            }
+            Expr::Masquerade => {}
+            Expr::Verdict(code) => {
+                be32(m, 1, 0);
+                m.nested(2 | NESTED, |m| m.nested(2 | NESTED, |m| be32(m, 1, *code)));
+            }
+        }
+    }
+}
+
+/// `meta nfproto ipv4`.
+fn ipv4_only() -> [Expr; 2] {
+    [Expr::Meta(META_NFPROTO), Expr::Cmp(EQ, &[IPV4])]
+}
+
+/// `iifname @isolated` or `oifname @isolated`.
+fn isolated(meta: u32) -> [Expr; 2] {
+    [Expr::Meta(meta), Expr::Lookup(Set::Isolated)]
+}
+
+/// The rules, chain by chain, in the order of the table at the top of this file.
+fn rules() -> Vec<(&'static str, Vec<Expr>)> {
+    use Expr::*;
+    // IPv4 header offsets: source address 12, destination 16. ip_conntrack_info bits:
+    // established (2) and related (4).
+    let state_bits = 6u32.to_ne_bytes();
+    let concat = |meta: u32, offset: u32, set: Set| [Meta(meta), Payload { register: 2, offset, len: 4 }, Lookup(set)];
+    vec![
+        (
+            "postrouting",
+            ipv4_only()
+                .into_iter()
+                .chain(concat(META_IIFNAME, 12, Set::Nat))
+                .chain([Meta(META_OIFNAME), Cmp(NEQ, HOST_END_PREFIX), Masquerade])
+                .collect(),
+        ),
+        (
+            "forward",
+            isolated(META_OIFNAME)
+                .into_iter()
+                .chain([CtState, And(state_bits), Cmp(NEQ, &[0; 4]), Verdict(ACCEPT)])
+                .collect(),
+        ),
+        (
+            "forward",
+            isolated(META_IIFNAME)
+                .into_iter()
+                .chain([Meta(META_OIFNAME), Cmp(EQ, HOST_END_PREFIX), Verdict(DROP)])
+                .collect(),
+        ),
+        (
+            "forward",
+            isolated(META_IIFNAME)
+                .into_iter()
+                .chain(ipv4_only())
+                // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
+                .chain([Payload { register: 1, offset: 16, len: 2 }, Cmp(EQ, &[169, 254]), Verdict(DROP)])
+                .collect(),
+        ),
+        ("forward", isolated(META_IIFNAME).into_iter().chain([Verdict(ACCEPT)]).collect()),
+        ("forward", isolated(META_OIFNAME).into_iter().chain([Verdict(DROP)]).collect()),
+        (
+            "input",
+            isolated(META_IIFNAME)
+                .into_iter()
+                .chain(ipv4_only())
+                .chain(concat(META_IIFNAME, 16, Set::Ends))
+                .chain([Verdict(ACCEPT)])
+                .collect(),
+        ),
+        ("input", isolated(META_IIFNAME).into_iter().chain([Verdict(DROP)]).collect()),
+    ]
+}
+
+/// GETTABLE of one table (what `nft list table` asks first): answered with the table, or ENOENT.
+pub fn get_table(seq: u32, family: u8, name: &str) -> Vec<u8> {
+    let mut m = Message::new(SUBSYS << 8 | GETTABLE, ACK, seq, &nfgenmsg(family, 0));
+    text(&mut m, 1, name);
+    m.finish()
+}
+
+/// GETCHAIN of every chain of every table (`nft list chains`).
+pub fn dump_chains(seq: u32) -> Vec<u8> {
+    Message::new(SUBSYS << 8 | GETCHAIN, DUMP, seq, &nfgenmsg(UNSPEC, 0)).finish()
+}
+
+/// GETSETELEM of every element of one of contain's sets (`nft list set`).
+pub fn dump_elements(seq: u32, set: Set) -> Vec<u8> {
+    let mut m = Message::new(SUBSYS << 8 | GETSETELEM, DUMP, seq, &nfgenmsg(INET, 0));
+    text(&mut m, 2, set.name());
+    text(&mut m, 1, TABLE);
+    m.finish()
+}
+
+/// One message of a reply: its type without the subsystem, its family, its attributes.
+struct Reply<'a> {
+    kind: u16,
+    family: u8,
+    attrs: &'a [u8],
+}
+
+const HEADER_LEN: usize = 16;
+
+/// The messages of a reply, up to NLMSG_DONE. An NLMSG_ERROR with an errno is the reply's outcome
+/// (an ack, error 0, is skipped); EPROTO when the bytes are not netlink messages.
+fn replies(buf: &[u8]) -> Result<Vec<Reply<'_>>, Errno> {
+    let mut found = Vec::new();
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let len = rest.get(..4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        if len < HEADER_LEN || len > rest.len() {
+            return Err(Errno(libc::EPROTO));
+        }
+        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+        let body = &rest[HEADER_LEN..len];
+        match i32::from(kind) {
+            libc::NLMSG_DONE => break,
+            libc::NLMSG_ERROR => {
+                let error = body.get(..4).map_or(-libc::EPROTO, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                if error != 0 {
+                    return Err(Errno(error.checked_neg().filter(|e| (1..4096).contains(e)).unwrap_or(libc::EPROTO)));
+                }
+            }
+            _ if body.len() >= 4 => found.push(Reply { kind: kind & 0xff, family: body[0], attrs: &body[4..] }),
+            _ => return Err(Errno(libc::EPROTO)),
+        }
+        rest = &rest[align(len).min(rest.len())..];
+    }
+    Ok(found)
+}
+
+/// The attributes of a message or of a nested attribute: (type without flags, payload).
+fn attrs(mut buf: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut found = Vec::new();
+    while buf.len() >= 4 {
+        let len = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
+        if len < 4 || len > buf.len() {
+            break;
+        }
+        found.push((u16::from_ne_bytes([buf[2], buf[3]]) & !(NESTED | libc::NLA_F_NET_BYTEORDER as u16), &buf[4..len]));
+        buf = &buf[align(len).min(buf.len())..];
+    }
+    found
+}
+
+fn attr<'a>(attrs: &[(u16, &'a [u8])], kind: u16) -> Option<&'a [u8]> {
+    attrs.iter().find(|(k, _)| *k == kind).map(|(_, payload)| *payload)
+}
+
+fn text_of(payload: Option<&[u8]>) -> String {
+    String::from_utf8_lossy(payload.unwrap_or_default().split(|&b| b == 0).next().unwrap_or_default()).into_owned()
+}
+
+fn be32_of(payload: Option<&[u8]>) -> Option<u32> {
+    payload.and_then(|b| b.get(..4)).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// What the kernel answered a batch: nothing, or an NLMSG_ERROR for the message it refused.
+pub fn batch_outcome(reply: &[u8]) -> Result<(), Errno> {
+    replies(reply).map(drop)
+}
+
+/// Whether a dump's reply has ended (NLMSG_DONE, or an error in its place).
+pub fn dump_ended(buf: &[u8]) -> bool {
+    let mut rest = buf;
+    while rest.len() >= HEADER_LEN {
+        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let kind = i32::from(u16::from_ne_bytes([rest[4], rest[5]]));
+        if kind == libc::NLMSG_DONE || kind == libc::NLMSG_ERROR || len < HEADER_LEN {
+            return true;
+        }
+        rest = &rest[align(len).min(rest.len())..];
+    }
+    false
+}
+
+/// The forward base chains of other tables that drop by policy, as `FAMILY TABLE CHAIN`: what
+/// contain's forward chain cannot override.
+pub fn dropping_forward_chains(dump: &[u8]) -> Result<Vec<String>, Errno> {
+    let family_name = |family: u8| match family {
+        IPV4 => "ip",
+        INET => "inet",
+        10 => "ip6",
+        _ => "",
+    };
+    Ok(replies(dump)?
+        .into_iter()
+        .filter(|reply| reply.kind == NEWCHAIN && !family_name(reply.family).is_empty())
+        .filter_map(|reply| {
+            let fields = attrs(reply.attrs);
+            let hook = attrs(attr(&fields, 4)?);
+            let table = text_of(attr(&fields, 1));
+            let forward = be32_of(attr(&hook, 1)) == Some(HOOK_FORWARD);
+            let drops = be32_of(attr(&fields, 5)) == Some(DROP);
+            let ours = reply.family == INET && table == TABLE;
+            (forward && drops && !ours)
+                .then(|| format!("{} {table} {}", family_name(reply.family), text_of(attr(&fields, 3))))
+        })
+        .collect())
+}
+
+/// The elements of `set` in a dump of it.
+pub fn elements_of(dump: &[u8], set: Set) -> Result<Vec<Element>, Errno> {
+    let mut found = Vec::new();
+    for reply in replies(dump)?.into_iter().filter(|reply| reply.kind == NEWSETELEM) {
+        let fields = attrs(reply.attrs);
+        for (_, element) in attrs(attr(&fields, 3).unwrap_or_default()) {
+            let key = attr(&attrs(element), 1).and_then(|key| attr(&attrs(key), 1));
+            if let Some(key) = key {
+                found.push(Element { set, key: key.to_vec() });
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+#[path = "nftables_tests.rs"]
+mod tests;

@@ -1,0 +1,60 @@
+#!/bin/sh
+# A small world for `--net veth`, of the test's own: run as
+#   unshare -n -m --propagation private sh tests/networld/world.sh CONTAIN ROOTFS SCENARIO
+# This shell's network namespace plays the host, with its own /etc/resolv.conf (in its own mount
+# namespace). A veth links it to a second namespace, "internet": the router 198.51.100.1, and on
+# documentation and link-local addresses internet.py's HTTP server (which answers with the address
+# a request came from) and resolver (world.test is 192.0.2.80). The host's uplink is
+# 198.51.100.2, an address of the host's that no container may reach. Then SCENARIO, a shell
+# script, runs here with $contain and $rootfs; what it prints is the test's to check. Traffic never
+# leaves these namespaces, which end with this shell.
+set -eu
+contain=$1 rootfs=$2 scenario=$3
+here=$(dirname "$0")
+
+ip link set lo up
+# Off, as on a host that never forwarded: contain turns it on, and says so.
+sysctl -qw net.ipv4.ip_forward=0
+mkdir -p /run/netns
+mount -t tmpfs tmpfs /run/netns
+ip netns add internet
+ip link add uplink type veth peer name wan netns internet
+ip addr add 198.51.100.2/24 dev uplink
+ip link set uplink up
+ip route add default via 198.51.100.1
+ip -n internet link set lo up
+ip -n internet addr add 198.51.100.1/24 dev wan
+ip -n internet link set wan up
+for address in 192.0.2.80 192.0.2.53 169.254.169.254; do
+	ip -n internet addr add $address/32 dev lo
+done
+# As a cloud host routes its metadata address.
+ip route add 169.254.169.254/32 via 198.51.100.1
+
+echo 'nameserver 192.0.2.53' >/run/netns/resolv.conf
+mount --bind /run/netns/resolv.conf /etc/resolv.conf
+
+nsenter --net=/run/netns/internet python3 "$here/internet.py" >/run/netns/ready &
+server=$!
+trap 'kill $server' EXIT
+for _ in $(seq 100); do
+	[ -s /run/netns/ready ] && break
+	sleep 0.05
+done
+
+# What a container's busybox can do without NSS: nslookup has its own resolver, nc takes an address.
+fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80 | tail -n 1; }
+# The nf_tables elements of contain's sets, one per line.
+elements() { nft list set inet contain "$1" 2>/dev/null | sed -n 's/.*elements = { \(.*\) }/\1/p'; }
+# Waits until the interface $1 exists (or, with "gone", until it does not). By `ip`: this mount
+# namespace's /sys shows the machine's own network namespace.
+interface() {
+	for _ in $(seq 100); do
+		if ip link show "$1" >/dev/null 2>&1; then [ "${2:-}" != gone ] && return; else [ "${2:-}" = gone ] && return; fi
+		sleep 0.05
+	done
+	echo "interface $1 never became ${2:-present}"
+}
+# The scenario's commands may fail: that is what it reports.
+set +e
+. "$scenario"
