@@ -458,19 +458,20 @@ fn world_gc_removes_the_firewall_elements_of_a_killed_runtime() {
     let scenario = format!(
         r#"$contain run -q --rootfs $rootfs --name {name} --net veth -- sleep 60 &
 runtime=$!
-interface ct-{name}
+has_elements isolated
 echo "running: [$(elements isolated)]"
 kill -9 $runtime
 interface ct-{name} gone
 echo "killed: [$(elements isolated)]"
 $contain gc {name}
 echo "gc: $?; [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
+echo "left: $(ls /run/contain) $(ls /run/contain/.leases)"
 "#
     );
     let out = in_world(&scenario);
     assert_eq!(
         out.stdout,
-        format!("running: [\"ct-{name}\"]\nkilled: [\"ct-{name}\"]\ngc: 0; [] [] []\n"),
+        format!("running: [\"ct-{name}\"]\nkilled: [\"ct-{name}\"]\ngc: 0; [] [] []\nleft:  \n"),
         "{}",
         out.stderr
     );

@@ -263,15 +263,13 @@ fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources
     // exists is another unit's (an active scope of that name: removing it on an error would kill
     // its processes).
     let existing = if checked.scope.is_some() { Existing::Refuse } else { Existing::Use };
-    let cgroup = checked
-        .cgroup
-        .as_ref()
-        .map(|site| Cgroup::create(site, &limits, Join::Every, existing))
-        .transpose()?
-        .map(|cgroup| match &checked.scope {
-            Some(scope) => cgroup.in_new_scope(scope.clone(), &limits, &checked.device_policy),
-            None => cgroup,
-        });
+    let cgroup =
+        checked.cgroup.as_ref().map(|site| Cgroup::create(site, &limits, Join::Every, existing)).transpose()?.map(
+            |cgroup| match &checked.scope {
+                Some(scope) => cgroup.in_new_scope(scope.clone(), &limits, &checked.device_policy),
+                None => cgroup,
+            },
+        );
     // The device rules are the host's root's to enforce: without a cgroup there is nowhere to, and in
     // a delegated v2 subtree the device program cannot be loaded (BPF_PROG_LOAD needs CAP_BPF over
     // the host: EPERM to root of a user namespace). Anybody else's container goes without them, as

@@ -9,6 +9,9 @@
 //! ENOENT), in the same batch as its elements; two that do so at once send the same batch, which
 //! empties each chain before filling it, so the second leaves what the first made. A killed
 //! runtime's elements are swept by `gc`: an element whose host end is gone has no container.
+//! (nf_tables is per network namespace: a `gc` run from another one than the container's, which
+//! finds the entry, cannot reach its elements; a later `contain gc` in the container's sweeps
+//! them, as their host end is gone.)
 
 use super::netlink::VethAddrs;
 use super::nftables::{self, Batch, Element, Set};

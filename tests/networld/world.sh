@@ -13,6 +13,11 @@ contain=$1 rootfs=$2 scenario=$3
 here=$(dirname "$0")
 
 ip link set lo up
+# A state directory of the world's own: a contain elsewhere on the machine (another test's) sweeps
+# the leftovers it finds in its state directory from its own network namespace, which does not
+# hold this world's nf_tables elements.
+mkdir -p /run/contain
+mount -t tmpfs -o mode=0700 tmpfs /run/contain
 # Off, as on a host that never forwarded: contain turns it on, and says so.
 sysctl -qw net.ipv4.ip_forward=0
 mkdir -p /run/netns
@@ -46,6 +51,13 @@ done
 fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80 | tail -n 1; }
 # The nf_tables elements of contain's sets, one per line.
 elements() { nft list set inet contain "$1" 2>/dev/null | sed -n 's/.*elements = { \(.*\) }/\1/p'; }
+# Waits until the set $1 has an element (the container's elements are in before it runs).
+has_elements() {
+	for _ in $(seq 100); do
+		[ -n "$(elements "$1")" ] && return
+		sleep 0.05
+	done
+}
 # Waits until the interface $1 exists (or, with "gone", until it does not). By `ip`: this mount
 # namespace's /sys shows the machine's own network namespace.
 interface() {
