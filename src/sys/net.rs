@@ -1,8 +1,6 @@
 //! Network: interface flags and indexes through ioctls, and rtnetlink requests (see net/mod.rs and
 //! netlink.rs for what is sent).
 
-use sc::syscall;
-
 use super::{check, check_retry, Errno, Fd};
 
 /// `struct ifreq`: an interface name and a 24-byte union, of which SIOCGIFFLAGS/SIOCSIFFLAGS use
