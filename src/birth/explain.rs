@@ -38,8 +38,15 @@ pub fn start(mode: Explain, to: Option<String>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Why a birth failed, for the explanation: the message, and whether it was the child's (or the
+/// stub's) report, or the runtime's own error.
+pub struct Failed<'a> {
+    pub message: &'a str,
+    pub in_child: bool,
+}
+
 /// The birth is over (`failed`: why not, if it failed): stops recording and writes the explanation.
-pub fn finish(failed: Option<&Error>) -> Result<(), Error> {
+pub fn finish(failed: Option<Failed>) -> Result<(), Error> {
     let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
         return Ok(());
     };
@@ -67,7 +74,7 @@ struct Told {
 }
 
 /// The whole explanation, from the two processes' records.
-fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, failed: Option<&Error>) -> String {
+fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, failed: Option<Failed>) -> String {
     let all = mode == Explain::All;
     let mut fds = Descriptors::default();
     let runtime_told = tell(runtime, &mut fds, all);
@@ -85,8 +92,8 @@ fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, fa
         Explain::Time => time(&mut out, runtime, child),
         Explain::Calls | Explain::All => calls(&mut out, &told, paint),
     }
-    if let Some(error) = failed {
-        failure(&mut out, &told, error, paint);
+    if let Some(failed) = failed {
+        failure(&mut out, &told, &failed, paint);
     }
     out
 }
@@ -102,7 +109,8 @@ fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> Vec<Told> {
         }
         // An exec recorded before it was made, then again because it failed: told once, failed.
         let next = records.get(i + 1);
-        if record.ret == 0 && next.is_some_and(|next| next.nr == record.nr && next.result().is_err()) {
+        let exec = matches!(record.nr as usize, sc::nr::EXECVE | sc::nr::EXECVEAT);
+        if exec && record.ret == 0 && next.is_some_and(|next| next.nr == record.nr && next.result().is_err()) {
             continue;
         }
         let line = describe(record, fds, all);
@@ -217,16 +225,22 @@ fn step_heading(step: Option<usize>, role: u8) -> String {
 }
 
 /// The failing call, its step, and what its errno usually means there.
-fn failure(out: &mut String, told: &[Told], error: &Error, paint: Paint) {
-    let message = error.to_string();
-    let failing = told.iter().rev().find(|told| match (told.record.result(), error) {
-        (Err(errno), Error::Sys { errno: failed, .. }) => errno == *failed,
-        (Err(errno), _) => message.contains(&errno.to_string()),
-        (Ok(_), _) => false,
-    });
-    let _ = writeln!(out, "\n{}", paint.errno(&format!("the birth failed: {message}")));
+fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint) {
+    let _ = writeln!(out, "\n{}", paint.errno(&format!("the birth failed: {}", failed.message)));
+    let role = if failed.in_child { CHILD } else { RUNTIME };
+    let own = || told.iter().rev().filter(|told| told.role == role);
+    if own().next().is_some_and(|last| last.record.nr as usize == sc::nr::EXECVEAT && last.record.ret == 0) {
+        let _ = writeln!(out, "  after the exec of the stub, whose calls are not told (see the README's --explain)");
+        return;
+    }
+    // The last call of that process that failed with the errno the message names; else its last.
+    let failing =
+        own().find(|told| told.record.result().is_err_and(|errno| failed.message.contains(&errno.to_string())));
+    if let Some(last) = own().next() {
+        let _ = writeln!(out, "  in step {}", step_heading(last.step, last.role));
+    }
     if let Some(told) = failing {
-        let _ = writeln!(out, "  in step {}\n  at {}", step_heading(told.step, told.role), told.line);
+        let _ = writeln!(out, "  at {}", told.line);
         if let (Err(errno), Some(why)) = (told.record.result(), meaning(told)) {
             let _ = writeln!(out, "  {}: {why}", errno.name());
         }
@@ -589,5 +603,114 @@ impl Paint {
     }
     fn dim(self, text: &str) -> String {
         self.with("2", text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::birth::steps::Side;
+
+    /// A record of `nr` as made at the first sys/ site of `name`.
+    fn record(name: &str, nr: usize, args: &[u64], ret: i64, text: &[u8]) -> Record {
+        let (file, line, _, _) = SYS_CALLS.iter().find(|call| call.2 == name).unwrap();
+        let mut record = Record {
+            nanos: 0,
+            nr: nr as u32,
+            file: *file as u16,
+            line: *line as u16,
+            args: [0; 6],
+            nargs: args.len() as u8,
+            role: CHILD,
+            text_len: text.len() as u8,
+            text: [0; trace::TEXT],
+            ret: ret as u64,
+        };
+        record.args[..args.len()].copy_from_slice(args);
+        record.text[..text.len()].copy_from_slice(text);
+        record
+    }
+
+    fn told(record: Record, step: &str) -> Told {
+        let step = STEPS.iter().position(|entry| entry.name == step && entry.side == Side::Child);
+        Told { nanos: 0, role: CHILD, step, record, line: String::new() }
+    }
+
+    #[test]
+    fn calls_are_told_with_their_values_decoded() {
+        let mut fds = Descriptors::default();
+        let open = record(
+            "openat",
+            sc::nr::OPENAT,
+            &[libc::AT_FDCWD as u64, 1, libc::O_PATH as u64, 0],
+            5,
+            b"/sys/fs/cgroup\0",
+        );
+        assert_eq!(
+            describe(&open, &mut fds, false),
+            "openat(AT_FDCWD, \"/sys/fs/cgroup\", O_RDONLY|O_PATH, 0o0) = 5</sys/fs/cgroup>"
+        );
+        let mount = record("mount", sc::nr::MOUNT, &[0, 1, 0, libc::MS_REC | libc::MS_PRIVATE, 0], 0, b"\0/\0\0\0");
+        assert_eq!(describe(&mount, &mut fds, false), "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0");
+        let pivot = record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b".\0.\0");
+        assert_eq!(describe(&pivot, &mut fds, false), "pivot_root(\".\", \".\") = -1 EINVAL (22)");
+    }
+
+    #[test]
+    fn bytes_to_files_and_environment_values_are_hidden_unless_all() {
+        let mut fds = Descriptors::default();
+        fds.set(3, Some("/run/contain/x/state".into()));
+        fds.set(4, Some("/sys/fs/cgroup/pids/c/cgroup.procs".into()));
+        let state = record("write", sc::nr::WRITE, &[3, 1, 6], 6, b"secret");
+        assert_eq!(describe(&state, &mut fds, false), "write(3</run/contain/x/state>, ...(6 bytes), 6) = 6");
+        assert!(describe(&state, &mut fds, true).contains("\"secret\""));
+        let procs = record("write", sc::nr::WRITE, &[4, 1, 4], 4, b"4242");
+        assert!(describe(&procs, &mut fds, false).contains("\"4242\""));
+        assert_eq!(variable(b"TOKEN=hunter2", false), "TOKEN=...(7 bytes)");
+        assert_eq!(variable(b"TOKEN=hunter2", true), "TOKEN=hunter2");
+    }
+
+    #[test]
+    fn clone_args_are_told_by_field() {
+        let mut bytes = [0u8; 88];
+        let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64 | crate::birth::clone::CLONE_INTO_CGROUP;
+        bytes[..8].copy_from_slice(&flags.to_ne_bytes());
+        bytes[32..40].copy_from_slice(&(libc::SIGCHLD as u64).to_ne_bytes());
+        bytes[80..88].copy_from_slice(&7u64.to_ne_bytes());
+        let told = clone_args(&bytes);
+        assert!(told.starts_with("{flags=pid|mnt|CLONE_INTO_CGROUP, exit_signal=SIGCHLD"), "{told}");
+        assert!(told.ends_with("cgroup=7}"), "{told}");
+    }
+
+    #[test]
+    fn a_failure_says_what_its_errno_usually_means_there() {
+        let cgroup = told(record("write", sc::nr::WRITE, &[3, 1, 4], -(libc::ENOSPC as i64), b""), "go");
+        assert!(meaning(&cgroup).unwrap().contains("cgroup"));
+        let pivot = told(record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b""), "pivot");
+        assert!(meaning(&pivot).unwrap().contains("initramfs"));
+        let refused = told(record("fcntl", sc::nr::FCNTL, &[3, 2, 0], -(libc::EPERM as i64), b""), "exec");
+        assert!(meaning(&refused).unwrap().contains("seccomp filter refused"));
+    }
+
+    /// Every mark in the birth's code names a step of its side, and every step is marked: a step
+    /// without one would have its calls told under the step before.
+    #[test]
+    fn the_marks_in_the_birth_are_its_steps() {
+        let sources = [
+            (include_str!("spawn.rs"), Side::Runtime),
+            (include_str!("child.rs"), Side::Child),
+            (include_str!("privileges.rs"), Side::Child),
+        ];
+        let mut marked = Vec::new();
+        for (source, side) in sources {
+            for (at, _) in source.match_indices("begin(Side::") {
+                let name = source[at..].split('"').nth(1).unwrap();
+                let step = STEPS.iter().position(|step| step.side == side && step.name == name);
+                marked.push(step.unwrap_or_else(|| panic!("{name:?} is no step of {side:?}")));
+            }
+        }
+        for (i, step) in STEPS.iter().enumerate() {
+            assert!(marked.contains(&i), "step {} is not marked", step.name);
+        }
     }
 }

@@ -114,7 +114,12 @@ pub fn spawn(
     run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
 ) -> Result<Started, Error> {
     let started = give_birth(birth, signals, run_hooks);
-    explain::finish(started.as_ref().err())?;
+    let failed = match &started {
+        Err(err) => Some((err.to_string(), false)),
+        Ok(Started { report: Report::Failed(failure), .. }) => Some((failure.message.clone(), true)),
+        Ok(_) => None,
+    };
+    explain::finish(failed.as_ref().map(|(message, in_child)| explain::Failed { message, in_child: *in_child }))?;
     started
 }
 

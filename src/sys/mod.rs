@@ -28,12 +28,13 @@ use std::fmt;
 
 /// Every system call in sys/: `sc`'s raw call, then the trace hook (trace.rs), which records the
 /// call only while `--explain` traces; off, it costs one load and one branch. A call that does not
-/// return when it works (execve) is recorded before it is made, too.
+/// return when it works (execve, exit_group) is recorded before it is made, too.
 macro_rules! syscall {
     ($nr:ident $(, $arg:expr)* $(,)?) => {{
         let args = [$($arg as usize),*];
         let nr = ::sc::nr::$nr;
-        if (nr == ::sc::nr::EXECVE || nr == ::sc::nr::EXECVEAT) && $crate::sys::trace::on() {
+        let returns = !matches!(nr, ::sc::nr::EXECVE | ::sc::nr::EXECVEAT | ::sc::nr::EXIT_GROUP);
+        if !returns && $crate::sys::trace::on() {
             $crate::sys::trace::record(nr, &args, 0, file!(), line!());
         }
         let ret = $crate::sys::trace::raw(nr, &args);
