@@ -76,7 +76,10 @@ struct Told {
 /// The whole explanation, from the two processes' records.
 fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, failed: Option<Failed>) -> String {
     let all = mode == Explain::All;
-    let mut fds = Descriptors::default();
+    // The standard streams, as contain was started with them; its own lines go to stderr.
+    let streams = ["stdin", "stdout", "stderr"].iter().enumerate();
+    let mut fds =
+        Descriptors { names: streams.map(|(fd, name)| (fd as i32, name.to_string())).collect(), at_clone: None };
     let runtime_told = tell(runtime, &mut fds, all);
     let told = merge(runtime_told, tell(child, &mut fds.at_clone.take().unwrap_or_default(), all));
     let paint = Paint(colour);
@@ -464,7 +467,7 @@ fn buffer(record: &Record, fds: &Descriptors, all: bool) -> Option<(usize, Strin
     match record.nr as usize {
         sc::nr::WRITE => {
             let target = fds.name(record.args[0] as i32).map_or("", String::as_str);
-            let public = target.starts_with("/proc") || target.starts_with("/sys") || target.starts_with("pipe");
+            let public = ["/proc", "/sys", "pipe", "stderr"].iter().any(|public| target.starts_with(public));
             let shown = if all || public {
                 format!("{:?}", String::from_utf8_lossy(bytes))
             } else {
@@ -509,7 +512,9 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         (NEWFSTATAT, 3) | (UNLINKAT, 2) | (OPEN_TREE, 2) | (EXECVEAT, 4) | (MOUNT_SETATTR, 2) | (READLINKAT, 3) => {
             &AT_FLAGS
         }
-        (OPENAT, 3) | (MKDIRAT, 2) | (MKNODAT, 2) | (FCHMODAT, 2) => return Some(format!("{value:#o}")),
+        (OPENAT, 3) | (MKDIRAT, 2) | (MKNODAT, 2) | (FCHMODAT, 2) => {
+            return Some(if value == 0 { "0".into() } else { format!("0{value:o}") })
+        }
         (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
         (PRCTL, 1) if args[0] == libc::PR_SET_PDEATHSIG as u64 => return Some(signal_name(value as i32)),
         _ => return None,
@@ -648,7 +653,7 @@ mod tests {
         );
         assert_eq!(
             describe(&open, &mut fds, false),
-            "openat(AT_FDCWD, \"/sys/fs/cgroup\", O_RDONLY|O_PATH, 0o0) = 5</sys/fs/cgroup>"
+            "openat(AT_FDCWD, \"/sys/fs/cgroup\", O_RDONLY|O_PATH, 0) = 5</sys/fs/cgroup>"
         );
         let mount = record("mount", sc::nr::MOUNT, &[0, 1, 0, libc::MS_REC | libc::MS_PRIVATE, 0], 0, b"\0/\0\0\0");
         assert_eq!(describe(&mount, &mut fds, false), "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0");
