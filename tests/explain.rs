@@ -299,3 +299,33 @@ fn a_bad_explain_mode_is_refused_naming_the_flag() {
     assert_eq!(out.code, 125);
     assert!(out.stderr.contains("--explain \"loud\": expected brief, all or time"), "{}", out.stderr);
 }
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn colour_on_a_terminal_unless_no_color() {
+    // script(1) (util-linux, in every Debian) gives the run a terminal for its stderr.
+    require_tool("script", "bsdutils");
+    let colours = |name: &str, no_color: bool| {
+        let line = format!(
+            "{} run --rootfs {} --name {name} -q --explain -- /bin/true",
+            contain_bin().display(),
+            rootfs().display()
+        );
+        let mut script = Command::new("script");
+        script.args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).env_remove("NO_COLOR");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        let out = script.output().expect("run script");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("pivot_root(\".\", \".\") = 0"), "{text}");
+        text.contains("\x1b[36mruntime\x1b[0m")
+    };
+    let name = root_test("explain-colour");
+    assert!(colours(&name, false), "the runtime's name in colour on a terminal");
+    assert_no_leftovers(&name, rootfs());
+    let name = unique_name("explain-no-colour");
+    assert!(!colours(&name, true), "no colour with NO_COLOR");
+    assert_no_leftovers(&name, rootfs());
+}

@@ -84,10 +84,11 @@ fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, fa
     let told = merge(runtime_told, tell(child, &mut fds.at_clone.take().unwrap_or_default(), all));
     let paint = Paint(colour);
     let mut out = format!(
-        "contain --explain: {} calls by the runtime, {} by the child, in {:.2} ms (the exec stub's are not told: \
-         see the README's --explain)\n",
+        "contain --explain: {} calls by the runtime, {} by the child{}, in {:.2} ms (the exec stub's are not \
+         told: see the README's --explain)\n",
         told.iter().filter(|told| told.role == RUNTIME).count(),
         told.iter().filter(|told| told.role == CHILD).count(),
+        child_pids(runtime),
         told.last().map_or(0.0, |told| told.nanos as f64 / 1e6),
     );
     match mode {
@@ -99,6 +100,22 @@ fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, fa
         failure(&mut out, &told, &failed, paint);
     }
     out
+}
+
+/// The child's pid on the host, from the runtime's clone3, and in its own PID namespace if it has one.
+fn child_pids(runtime: &[Record]) -> String {
+    let Some(clone) = runtime.iter().find(|record| matches!(record.nr as usize, sc::nr::CLONE3 | sc::nr::CLONE)) else {
+        return String::new();
+    };
+    let Ok(pid) = clone.result() else { return String::new() };
+    let flags = match clone.text.get(..8) {
+        Some(bytes) if clone.nr as usize == sc::nr::CLONE3 && clone.text_len >= 8 => {
+            u64::from_ne_bytes(bytes.try_into().unwrap_or_default())
+        }
+        _ => clone.args[0],
+    };
+    let own = if flags & libc::CLONE_NEWPID as u64 != 0 { ", 1 in its new PID namespace" } else { "" };
+    format!(" (pid {pid} on the host{own})")
 }
 
 /// Each record of one process as a line, in the step it was made in.
