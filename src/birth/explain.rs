@@ -84,12 +84,12 @@ fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, fa
     let told = merge(runtime_told, tell(child, &mut fds.at_clone.take().unwrap_or_default(), all));
     let paint = Paint(colour);
     let mut out = format!(
-        "contain --explain: {} calls by the runtime, {} by the child{}, in {:.2} ms (the exec stub's are not \
+        "contain --explain: {} calls by the runtime, {} by the child{}, in {} ms (the exec stub's are not \
          told: see the README's --explain)\n",
         told.iter().filter(|told| told.role == RUNTIME).count(),
         told.iter().filter(|told| told.role == CHILD).count(),
         child_pids(runtime),
-        told.last().map_or(0.0, |told| told.nanos as f64 / 1e6),
+        milliseconds(told.last().map_or(0, |told| told.nanos)),
     );
     match mode {
         Explain::Brief => brief(&mut out, &told),
@@ -204,10 +204,15 @@ fn time(out: &mut String, runtime: &[Record], child: &[Record]) {
         }
         for (i, &(step, begin, calls)) in spans.iter().enumerate().filter(|(_, span)| span.2 > 0) {
             let end = spans.get(i + 1).map_or(last.nanos, |next| next.1);
-            let ms = end.saturating_sub(begin) as f64 / 1e6;
-            let _ = writeln!(out, "{ms:>9.3}  {calls:>5}  {}", step_heading(step, last.role));
+            let ms = milliseconds(end.saturating_sub(begin));
+            let _ = writeln!(out, "{ms:>9}  {calls:>5}  {}", step_heading(step, last.role));
         }
     }
+}
+
+/// Nanoseconds as milliseconds to the microsecond, `1.234` (integers: no float formatting to carry).
+fn milliseconds(nanos: u64) -> String {
+    format!("{}.{:03}", nanos / 1_000_000, nanos / 1_000 % 1_000)
 }
 
 /// The calls in runs of one process and one step.
@@ -534,6 +539,9 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         }
         (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
         (PRCTL, 1) if args[0] == libc::PR_SET_PDEATHSIG as u64 => return Some(signal_name(value as i32)),
+        (PRCTL, 1) if args[0] == libc::PR_CAPBSET_DROP as u64 && value < 64 => {
+            return Some(format!("CAP_{}", crate::policy::caps::name(value as u32)))
+        }
         _ => return None,
     };
     let mut shown: Vec<&str> =
