@@ -555,59 +555,51 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
     Some(if shown.is_empty() { "0".into() } else { shown.join("|") })
 }
 
-const OPEN_FLAGS: [(u64, &str); 11] = [
-    (libc::O_PATH as u64, "O_PATH"),
-    (libc::O_WRONLY as u64, "O_WRONLY"),
-    (libc::O_RDWR as u64, "O_RDWR"),
-    (libc::O_CREAT as u64, "O_CREAT"),
-    (libc::O_EXCL as u64, "O_EXCL"),
-    (libc::O_NOCTTY as u64, "O_NOCTTY"),
-    (libc::O_TRUNC as u64, "O_TRUNC"),
-    (libc::O_NONBLOCK as u64, "O_NONBLOCK"),
-    (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
-    (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
-    (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
-];
+/// `[(libc::X as u64, "X"), ...]`: constants with their names.
+macro_rules! named {
+    ($($name:ident),* $(,)?) => {
+        [$((libc::$name as u64, stringify!($name))),*]
+    };
+}
 
-const AT_FLAGS: [(u64, &str); 4] = [
-    (libc::AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"),
-    (libc::AT_REMOVEDIR as u64, "AT_REMOVEDIR"),
-    (libc::AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
-    (0x8000, "AT_RECURSIVE"),
+const OPEN_FLAGS: [(u64, &str); 11] = named![
+    O_PATH,
+    O_WRONLY,
+    O_RDWR,
+    O_CREAT,
+    O_EXCL,
+    O_NOCTTY,
+    O_TRUNC,
+    O_NONBLOCK,
+    O_DIRECTORY,
+    O_NOFOLLOW,
+    O_CLOEXEC,
 ];
-
-const FCNTL_COMMANDS: [(u64, &str); 5] = [
-    (libc::F_GETFD as u64, "F_GETFD"),
-    (libc::F_SETFD as u64, "F_SETFD"),
-    (libc::F_SETFL as u64, "F_SETFL"),
-    (libc::F_ADD_SEALS as u64, "F_ADD_SEALS"),
-    (libc::F_SETPIPE_SZ as u64, "F_SETPIPE_SZ"),
+const AT_FLAGS: [(u64, &str); 4] = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
+const FCNTL_COMMANDS: [(u64, &str); 5] = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
+const MOUNT_FLAGS: [(u64, &str); 12] = named![
+    MS_RDONLY,
+    MS_NOSUID,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_REMOUNT,
+    MS_BIND,
+    MS_MOVE,
+    MS_REC,
+    MS_PRIVATE,
+    MS_SLAVE,
+    MS_STRICTATIME,
+    MS_NOATIME,
 ];
-
-const MOUNT_FLAGS: [(u64, &str); 12] = [
-    (libc::MS_RDONLY, "MS_RDONLY"),
-    (libc::MS_NOSUID, "MS_NOSUID"),
-    (libc::MS_NODEV, "MS_NODEV"),
-    (libc::MS_NOEXEC, "MS_NOEXEC"),
-    (libc::MS_REMOUNT, "MS_REMOUNT"),
-    (libc::MS_BIND, "MS_BIND"),
-    (libc::MS_MOVE, "MS_MOVE"),
-    (libc::MS_REC, "MS_REC"),
-    (libc::MS_PRIVATE, "MS_PRIVATE"),
-    (libc::MS_SLAVE, "MS_SLAVE"),
-    (libc::MS_STRICTATIME, "MS_STRICTATIME"),
-    (libc::MS_NOATIME, "MS_NOATIME"),
-];
-
-const PRCTL_OPTIONS: [(u64, &str); 8] = [
-    (libc::PR_SET_PDEATHSIG as u64, "PR_SET_PDEATHSIG"),
-    (libc::PR_SET_DUMPABLE as u64, "PR_SET_DUMPABLE"),
-    (libc::PR_SET_NO_NEW_PRIVS as u64, "PR_SET_NO_NEW_PRIVS"),
-    (libc::PR_SET_SECCOMP as u64, "PR_SET_SECCOMP"),
-    (libc::PR_CAPBSET_DROP as u64, "PR_CAPBSET_DROP"),
-    (libc::PR_SET_CHILD_SUBREAPER as u64, "PR_SET_CHILD_SUBREAPER"),
-    (libc::PR_SET_KEEPCAPS as u64, "PR_SET_KEEPCAPS"),
-    (libc::PR_CAP_AMBIENT as u64, "PR_CAP_AMBIENT"),
+const PRCTL_OPTIONS: [(u64, &str); 8] = named![
+    PR_SET_PDEATHSIG,
+    PR_SET_DUMPABLE,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_SECCOMP,
+    PR_CAPBSET_DROP,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_KEEPCAPS,
+    PR_CAP_AMBIENT,
 ];
 
 /// Colour on a terminal: the process and the errno.
