@@ -78,10 +78,11 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// Starts recording the runtime's calls. Returns the read end of the pipe the child's records come
-/// back on; `child_records` below reads it after the birth.
+/// Starts recording the runtime's calls. Returns the read end (non-blocking) of the pipe the
+/// child's records come back on; `child_records` below reads it after the birth.
 pub fn start() -> Result<Fd, Errno> {
     let (read, write) = super::pipe()?;
+    super::set_nonblocking(&read)?;
     // The child writes without waiting for a reader: a pipe that holds a whole birth's records.
     // SAFETY: no pointers.
     check(unsafe { sc::syscall3(sc::nr::FCNTL, write.0 as usize, libc::F_SETPIPE_SZ as usize, PIPE_SIZE as usize) })?;
@@ -116,9 +117,16 @@ pub fn mark_step(step: usize) {
     }
 }
 
-/// The records the child wrote, read to the pipe's end. A record cut short is dropped.
+/// The records the child wrote, read until the pipe is empty. By the end of the birth the child
+/// has exec'd the stub or is gone (its report ended, or it was killed and reaped), so nothing more
+/// will come; the pipe need not end, and it does not where a process forked before the birth (the
+/// `--detach` foreground) holds a copy of its write end. A record cut short is dropped.
 pub fn child_records(pipe: &Fd) -> Vec<Record> {
-    let data = super::read_to_end(pipe, 16 * PIPE_SIZE as usize).unwrap_or_default();
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = super::read(pipe.0, &mut chunk) {
+        data.extend_from_slice(&chunk[..n]);
+    }
     let size = std::mem::size_of::<Record>();
     data.chunks_exact(size)
         .map(|bytes| {
