@@ -118,7 +118,7 @@ pub fn spawn<T>(
     // copy-on-write copy of our memory (no CLONE_VM, checked above).
     let ret = unsafe { trampoline::clone(sc::nr::CLONE3, call, child_fn as usize, arg as *const T as usize) };
     if sys::trace::on() {
-        sys::trace::record(sc::nr::CLONE3, &call, ret, file!(), line!());
+        sys::trace::record(sc::nr::CLONE3, &call, ret, const { sys::trace::site(file!(), line!()) });
     }
     sys::check(ret).map(|pid| pid as i32)
 }
@@ -144,7 +144,7 @@ pub fn spawn_with_clone<T>(
     // CLONE_SETTLS is set, so the kernel reads none of clone's other arguments.
     let ret = unsafe { trampoline::clone(sc::nr::CLONE, call, child_fn as usize, arg as *const T as usize) };
     if sys::trace::on() {
-        sys::trace::record(sc::nr::CLONE, &call, ret, file!(), line!());
+        sys::trace::record(sc::nr::CLONE, &call, ret, const { sys::trace::site(file!(), line!()) });
     }
     sys::check(ret).map(|pid| pid as i32)
 }

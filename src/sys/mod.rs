@@ -35,11 +35,11 @@ macro_rules! syscall {
         let nr = ::sc::nr::$nr;
         let returns = !matches!(nr, ::sc::nr::EXECVE | ::sc::nr::EXECVEAT | ::sc::nr::EXIT_GROUP);
         if !returns && $crate::sys::trace::on() {
-            $crate::sys::trace::record(nr, &args, 0, file!(), line!());
+            $crate::sys::trace::record(nr, &args, 0, const { $crate::sys::trace::site(file!(), line!()) });
         }
         let ret = $crate::sys::trace::raw(nr, &args);
         if $crate::sys::trace::on() {
-            $crate::sys::trace::record(nr, &args, ret, file!(), line!());
+            $crate::sys::trace::record(nr, &args, ret, const { $crate::sys::trace::site(file!(), line!()) });
         }
         ret
     }};

@@ -113,7 +113,7 @@ pub fn become_child() {
 /// A step of the birth begins (`step`: its index in birth/steps.rs's list).
 pub fn mark_step(step: usize) {
     if on() {
-        record(STEP as usize, &[step], 0, "", 0);
+        record(STEP as usize, &[step], 0, u32::MAX);
     }
 }
 
@@ -174,12 +174,12 @@ fn buffer_of(nr: usize, args: &[usize]) -> Option<(usize, usize)> {
 /// The hook's other half, out of line: makes the record and keeps or sends it.
 #[cold]
 #[inline(never)]
-pub fn record(nr: usize, args: &[usize], ret: usize, file: &str, line: u32) {
+pub fn record(nr: usize, args: &[usize], ret: usize, site: u32) {
     let mut record = Record {
         nanos: START.get().map_or(0, |start| start.elapsed().as_nanos() as u64),
         nr: nr as u32,
-        file: SYS_FILES.iter().position(|name| file.ends_with(name)).unwrap_or(usize::MAX) as u16,
-        line: line as u16,
+        file: (site >> 16) as u16,
+        line: site as u16,
         args: [0; 6],
         nargs: args.len() as u8,
         role: ROLE.load(Ordering::Relaxed),
@@ -256,6 +256,27 @@ unsafe fn keep_string(text: &mut Vec<u8>, pointer: usize) {
         text.extend_from_slice(unsafe { std::ffi::CStr::from_ptr(pointer as *const libc::c_char) }.to_bytes());
     }
     text.push(0);
+}
+
+/// A call's place, known when it is compiled: its sys/ file's index in `SYS_FILES` (high half) and
+/// its line (low half), one constant to pass rather than a path and a line.
+pub const fn site(file: &str, line: u32) -> u32 {
+    let file = file.as_bytes();
+    let mut index = 0;
+    while index < SYS_FILES.len() {
+        let name = SYS_FILES[index].as_bytes();
+        let mut matched = name.len() <= file.len();
+        let mut i = 0;
+        while matched && i < name.len() {
+            matched = file[file.len() - name.len() + i] == name[i];
+            i += 1;
+        }
+        if matched {
+            return (index as u32) << 16 | line;
+        }
+        index += 1;
+    }
+    u32::MAX
 }
 
 /// The runtime's issue of a call with `args` (`sc`'s raw call for that many arguments).
