@@ -263,6 +263,7 @@ fn a_failing_birth_is_explained_up_to_the_failure_with_its_step() {
     assert_eq!(out.code, 127, "{}", out.stderr);
     assert!(out.stderr.contains("after the exec of the stub, whose calls are not told"), "{}", out.stderr);
     assert_no_leftovers(&name, &empty);
+    fs::remove_dir_all(&empty).unwrap();
 }
 
 #[test]
