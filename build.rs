@@ -71,8 +71,10 @@ fn build_stub() {
 }
 
 /// Writes $OUT_DIR/sys_calls.rs: `SYS_FILES`, the files of src/sys/, and `SYS_CALLS`, one entry per
-/// `syscall!(NAME` in them: (file index, line, name, the first sentence of the enclosing function's
-/// doc). A record of the trace hook names its file and line; `--explain` finds its entry here.
+/// `syscall!(NAME` in them: (file index, line, where its name and the first sentence of the
+/// enclosing function's doc lie in `SYS_TEXT`). A record of the trace hook names its file and
+/// line; `--explain` finds its entry here. Offsets into one string rather than a `&str` each: no
+/// pointers for a static-pie binary to relocate when it starts.
 fn list_sys_calls() {
     let mut files: Vec<_> = std::fs::read_dir("src/sys")
         .expect("src/sys")
@@ -84,6 +86,14 @@ fn list_sys_calls() {
     files.push(PathBuf::from("src/birth/clone.rs"));
     let mut names = String::new();
     let mut calls = String::new();
+    let mut text = String::new();
+    let mut place = |piece: &str| {
+        let start = text.find(piece).unwrap_or_else(|| {
+            text.push_str(piece);
+            text.len() - piece.len()
+        });
+        format!("{start}, {}", piece.len())
+    };
     for (index, path) in files.iter().enumerate() {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();
@@ -103,16 +113,18 @@ fn list_sys_calls() {
                     // `syscall!(` alone on its line: the name opens the next one.
                     call = lines[number + 1].trim().trim_end_matches(',');
                 }
-                calls.push_str(&format!("({index}, {}, {:?}, {doc:?}),\n", number + 1, call.to_lowercase()));
+                let (name, doc) = (place(&call.to_lowercase()), place(&doc));
+                calls.push_str(&format!("({index}, {}, {name}, {doc}),\n", number + 1));
             }
         }
     }
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("sys_calls.rs");
-    let text = format!(
+    let source = format!(
         "pub const SYS_FILES: &[&str] = &[{names}];\n\
-         pub const SYS_CALLS: &[(u8, u32, &str, &str)] = &[\n{calls}];\n"
+         pub const SYS_TEXT: &str = {text:?};\n\
+         pub const SYS_CALLS: &[(u8, u16, u16, u16, u16, u16)] = &[\n{calls}];\n"
     );
-    std::fs::write(out, text).expect("writing sys_calls.rs");
+    std::fs::write(out, source).expect("writing sys_calls.rs");
 }
 
 /// The first sentence of the `///` doc just above the function whose line ends `above`.

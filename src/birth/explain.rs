@@ -18,7 +18,7 @@ use crate::birth::steps::STEPS;
 use crate::cli::Explain;
 use crate::error::{cpath, Context, Error};
 use crate::signals::signal_name;
-use crate::sys::trace::{self, Record, CHILD, RUNTIME, SYS_CALLS};
+use crate::sys::trace::{self, Record, CHILD, RUNTIME};
 use crate::sys::{self, Fd};
 
 /// What `--explain` asked for, and the pipe the child's records come back on, from `start` to
@@ -295,15 +295,12 @@ fn meaning(told: &Told) -> Option<&'static str> {
 
 /// The first sentence of the doc of the sys/ function that made the call.
 fn doc_of(record: &Record) -> Option<&'static str> {
-    SYS_CALLS.iter().find(|(file, line, _, _)| *file as u16 == record.file && *line as u16 == record.line).map(|c| c.3)
+    trace::sys_call(record.file, record.line).map(|(_, doc)| doc)
 }
 
 /// The call's name, as build.rs read it at its site.
 fn call_name(record: &Record) -> &'static str {
-    SYS_CALLS
-        .iter()
-        .find(|(file, line, _, _)| *file as u16 == record.file && *line as u16 == record.line)
-        .map_or("?", |c| c.2)
+    trace::sys_call(record.file, record.line).map_or("?", |(name, _)| name)
 }
 
 /// What each descriptor is, as the calls told so far made it: a path, "pipe", "memfd:contain-stub".
@@ -635,12 +632,16 @@ mod tests {
 
     /// A record of `nr` as made at the first sys/ site of `name`.
     fn record(name: &str, nr: usize, args: &[u64], ret: i64, text: &[u8]) -> Record {
-        let (file, line, _, _) = SYS_CALLS.iter().find(|call| call.2 == name).unwrap();
+        let (file, line) = trace::SYS_CALLS
+            .iter()
+            .map(|call| (call.0 as u16, call.1))
+            .find(|&(file, line)| trace::sys_call(file, line).is_some_and(|(called, _)| called == name))
+            .unwrap();
         let mut record = Record {
             nanos: 0,
             nr: nr as u32,
-            file: *file as u16,
-            line: *line as u16,
+            file,
+            line,
             args: [0; 6],
             nargs: args.len() as u8,
             role: CHILD,

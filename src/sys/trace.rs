@@ -258,6 +258,14 @@ unsafe fn keep_string(text: &mut Vec<u8>, pointer: usize) {
     text.push(0);
 }
 
+/// The name and the doc's first sentence of the call made at `file` and `line` (see build.rs).
+pub fn sys_call(file: u16, line: u16) -> Option<(&'static str, &'static str)> {
+    let &(_, _, name, name_len, doc, doc_len) =
+        SYS_CALLS.iter().find(|call| call.0 as u16 == file && call.1 == line)?;
+    let piece = |start: u16, len: u16| SYS_TEXT.get(start as usize..(start + len) as usize).unwrap_or("");
+    Some((piece(name, name_len), piece(doc, doc_len)))
+}
+
 /// A call's place, known when it is compiled: its sys/ file's index in `SYS_FILES` (high half) and
 /// its line (low half), one constant to pass rather than a path and a line.
 pub const fn site(file: &str, line: u32) -> u32 {
