@@ -26,7 +26,9 @@ STATIC_FLAGS := $(if $(findstring gnu,$(TARGET)),-C target-feature=+crt-static)
 # (about a third of the binary), and no .eh_frame for any function (nothing unwinds: 7% more). Rebuilding std is a nightly feature; the machine's stable
 # compiler takes it with RUSTC_BOOTSTRAP=1, for this one build. SMALL=no builds the plain way.
 SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET)),$(if $(CROSS),,host)),yes,no)
-SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no
+# The machine outliner folds repeated instruction runs into shared calls: 16 KiB less, about 1%
+# more CPU per start (README, Building).
+SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no -Cllvm-args=-enable-machine-outliner=always
 # std's own optimize_for_size feature: its smaller sorts and formatting (8 KiB less; no start-up
 # cost measured). The list replaces std's default features (unwinding, backtraces), which panics
 # that abort at once never use.

@@ -1,7 +1,10 @@
 //! Two jobs before the crate is compiled:
 //! - stamp `contain --version` with the git revision it was built from, so a static binary copied
 //!   onto a minimal VM still says exactly which source it is;
-//! - build the exec stub (src/birth/stub/program.rs, see its header) that src/birth/stub.rs embeds.
+//! - build the exec stub (src/birth/stub/program.rs, see its header) that src/birth/stub.rs embeds;
+//! - list the system calls of src/sys/ with the first sentence of the doc of the function that makes
+//!   each (its man page and why contain needs it), for `--explain` (sys/trace.rs): the text is the
+//!   one the code carries, never a second description.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -15,6 +18,7 @@ const STUB_SOURCE: &str = "src/birth/stub/program.rs";
 fn main() {
     stamp_revision();
     build_stub();
+    list_sys_calls();
 }
 
 fn stamp_revision() {
@@ -64,4 +68,82 @@ fn build_stub() {
         .expect("running rustc for the exec stub");
     assert!(status.success(), "building the exec stub ({STUB_SOURCE}) for {target} failed");
     println!("cargo:rerun-if-changed={STUB_SOURCE}");
+}
+
+/// Writes $OUT_DIR/sys_calls.rs: `SYS_FILES`, the files of src/sys/, and `SYS_CALLS`, one entry per
+/// `syscall!(NAME` in them: (file index, line, where its name and the first sentence of the
+/// enclosing function's doc lie in `SYS_TEXT`). A record of the trace hook names its file and
+/// line; `--explain` finds its entry here. Offsets into one string rather than a `&str` each: no
+/// pointers for a static-pie binary to relocate when it starts.
+fn list_sys_calls() {
+    let mut files: Vec<_> = std::fs::read_dir("src/sys")
+        .expect("src/sys")
+        .map(|entry| entry.expect("src/sys entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .collect();
+    files.sort();
+    // clone3 and clone are issued from assembly in clone.rs, which records them itself.
+    files.push(PathBuf::from("src/birth/clone.rs"));
+    let mut names = String::new();
+    let mut calls = String::new();
+    let mut text = String::new();
+    let mut place = |piece: &str| {
+        let start = text.find(piece).unwrap_or_else(|| {
+            text.push_str(piece);
+            text.len() - piece.len()
+        });
+        format!("{start}, {}", piece.len())
+    };
+    for (index, path) in files.iter().enumerate() {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let name = path.file_name().unwrap().to_string_lossy();
+        names.push_str(&format!("{name:?}, "));
+        let source = std::fs::read_to_string(path).expect("a file of src/sys");
+        let lines: Vec<&str> = source.lines().collect();
+        let mut doc = String::new();
+        for (number, line) in lines.iter().enumerate() {
+            let text = line.trim();
+            if opens_function(text) {
+                doc = function_doc(&lines[..number]);
+            }
+            let site = text.split("syscall!(").nth(1).or_else(|| text.split("trace::record(sc::nr::").nth(1));
+            if let Some(rest) = site {
+                let mut call = rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+                if call.is_empty() {
+                    // `syscall!(` alone on its line: the name opens the next one.
+                    call = lines[number + 1].trim().trim_end_matches(',');
+                }
+                let (name, doc) = (place(&call.to_lowercase()), place(&doc));
+                calls.push_str(&format!("({index}, {}, {name}, {doc}),\n", number + 1));
+            }
+        }
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("sys_calls.rs");
+    let source = format!(
+        "pub const SYS_FILES: &[&str] = &[{names}];\n\
+         pub const SYS_TEXT: &str = {text:?};\n\
+         pub const SYS_CALLS: &[(u8, u16, u16, u16, u16, u16)] = &[\n{calls}];\n"
+    );
+    std::fs::write(out, source).expect("writing sys_calls.rs");
+}
+
+/// The first sentence of the `///` doc just above the function whose line ends `above`.
+fn function_doc(above: &[&str]) -> String {
+    let doc: Vec<&str> = above
+        .iter()
+        .rev()
+        .map(|line| line.trim())
+        .skip_while(|line| line.starts_with("#["))
+        .take_while(|line| line.starts_with("///"))
+        .map(|line| line.trim_start_matches('/').trim())
+        .collect();
+    let text = doc.into_iter().rev().collect::<Vec<_>>().join(" ");
+    let end = text.find(". ").map_or(text.len(), |end| end + 1);
+    text[..end].to_string()
+}
+
+/// Whether a line begins a function: `fn`, after nothing but its qualifiers.
+fn opens_function(line: &str) -> bool {
+    let qualifiers = ["pub", "pub(crate)", "pub(super)", "unsafe", "const", "extern", "\"C\""];
+    line.split_once("fn ").is_some_and(|(before, _)| before.split_whitespace().all(|word| qualifiers.contains(&word)))
 }

@@ -88,6 +88,9 @@ fn main() {
         if let Some(path) = &global.log {
             log::to_file(path, global.log_json)?;
         }
+        if let Some(mode) = global.explain {
+            birth::explain::start(mode, global.explain_to.clone())?;
+        }
         // Under an engine, progress lines only on request: the runtime's stderr is the container's
         // (an OCI lifecycle command, or an exec given a process.json, which only engines write).
         let engine = match &command {

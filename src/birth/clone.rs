@@ -117,6 +117,9 @@ pub fn spawn<T>(
     // value becomes the exit status; `arg` stays valid in the child because the child gets a
     // copy-on-write copy of our memory (no CLONE_VM, checked above).
     let ret = unsafe { trampoline::clone(sc::nr::CLONE3, call, child_fn as usize, arg as *const T as usize) };
+    if sys::trace::on() {
+        sys::trace::record(sc::nr::CLONE3, &call, ret, const { sys::trace::site(file!(), line!()) });
+    }
     sys::check(ret).map(|pid| pid as i32)
 }
 
@@ -140,6 +143,9 @@ pub fn spawn_with_clone<T>(
     // is valid in the child's copy of our memory. No CLONE_PARENT_SETTID, CLONE_CHILD_*TID or
     // CLONE_SETTLS is set, so the kernel reads none of clone's other arguments.
     let ret = unsafe { trampoline::clone(sc::nr::CLONE, call, child_fn as usize, arg as *const T as usize) };
+    if sys::trace::on() {
+        sys::trace::record(sc::nr::CLONE, &call, ret, const { sys::trace::site(file!(), line!()) });
+    }
     sys::check(ret).map(|pid| pid as i32)
 }
 

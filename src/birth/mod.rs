@@ -6,12 +6,12 @@
 pub mod child;
 #[allow(unsafe_code)]
 pub mod clone;
+pub mod explain;
 pub mod handshake;
 pub mod privileges;
 pub mod process;
 pub mod spawn;
-// The list of the birth's steps that the texts follow; `--explain` will read it at run time.
-#[cfg(test)]
+// The list of the birth's steps that the texts and `--explain` follow.
 pub mod steps;
 pub mod stub;
 pub mod userns;

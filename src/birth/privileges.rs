@@ -4,6 +4,7 @@
 //! before exec (`drop_privileges`).
 
 use crate::birth::handshake::ChildEnds;
+use crate::birth::steps::{begin, Side};
 use crate::error::{Context, Error};
 use crate::policy::caps::{self, CapSet};
 use crate::policy::seccomp;
@@ -135,6 +136,7 @@ pub fn drop_privileges(
         handshake.check_runtime_alive()?;
     }
     // Last: after this, the refused calls fail even for us.
+    begin(Side::Child, "seccomp");
     if let (true, Some(program)) = (no_new_privs, seccomp) {
         sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
     }

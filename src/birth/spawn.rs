@@ -32,8 +32,10 @@
 
 use crate::birth::child::{self, ChildConfig};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
+use crate::birth::explain;
 use crate::birth::handshake::{Channels, ChildEnds, Report};
 use crate::birth::process::{CommandLine, Container, ContainerProcess, Invocation, Keeper, StartGate};
+use crate::birth::steps::{begin, Side};
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
 use crate::cgroup::{self, Cgroup, Version};
@@ -105,7 +107,24 @@ pub struct Started {
 }
 
 /// `run_hooks` runs the runtime's own OCI hooks when the child asks for them (see handshake.rs).
+/// With `--explain`, the explanation is written when the birth is over (explain.rs).
 pub fn spawn(
+    birth: Birth<'_>,
+    signals: &Fd,
+    run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
+) -> Result<Started, Error> {
+    let started = give_birth(birth, signals, run_hooks);
+    let failed = match &started {
+        Err(err) => Some((err.to_string(), false)),
+        Ok(Started { report: Report::Failed(failure), .. }) => Some((failure.message.clone(), true)),
+        Ok(_) => None,
+    };
+    explain::finish(failed.as_ref().map(|(message, in_child)| explain::Failed { message, in_child: *in_child }))?;
+    started
+}
+
+/// The steps, in order.
+fn give_birth(
     birth: Birth<'_>,
     signals: &Fd,
     run_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
@@ -116,6 +135,7 @@ pub fn spawn(
 
     // 1. The channels, and the stub the command will be exec'd through (one per birth: a container
     //    could otherwise hold a writable descriptor to it and make the next exec fail).
+    begin(Side::Runtime, "channels");
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
@@ -134,12 +154,14 @@ pub fn spawn(
     let config = ChildConfig { container, process: process.running(command_line), handshake, setgroups_denied };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
+    begin(Side::Runtime, "stack");
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
 
     // 3. clone3. Where the process the container sees is the stub's fork (see above), the
     //    child's child, we become a subreaper: it becomes ours when the child exits. (On a kernel
     //    whose procfs cannot be told its PID namespace, an OCI container born into one it names
     //    by path has us join it first, and its child is born there: `pid_namespace`.)
+    begin(Side::Runtime, "namespaces");
     prepare_to_parent(&config.container, pid_namespace.as_ref(), mode)?;
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
@@ -149,6 +171,7 @@ pub fn spawn(
 
     // 4. The cgroup, unless the child was born in it. The child waits for "go" before doing
     //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace.
+    begin(Side::Runtime, "cgroup");
     if !born_in_cgroup {
         cgroup.attach(child.pid)?;
     }
@@ -159,6 +182,7 @@ pub fn spawn(
 
     // 5. The user namespace's maps, written by us (a process outside it) before the child goes
     //    on: until then it has no capability inside, as uid and gid 65534.
+    begin(Side::Runtime, "id maps");
     if let Some(maps) = &id_maps {
         maps.write(child.pid)?;
     }
@@ -172,14 +196,17 @@ pub fn spawn(
 
     // 6. The network: the pair's peer goes into the child's namespace, before the child looks
     //    for it.
+    begin(Side::Runtime, "network");
     let host_end = veth.map(|veth| veth.create(child.pid)).transpose()?;
 
     // 7. Release, and the report. The stub's fork is the container's process from here on: its
     //    parent, our child, exits at once (see stub.rs).
+    begin(Side::Runtime, "release");
     let released = runtime.release(child.pid, signals, &name, run_hooks)?;
     let child = container_process(child, released.forked);
 
     // 8. The command runs: from here on the user's terminal, if any, is the container's.
+    begin(Side::Runtime, "terminal");
     let relay = relay_terminal(&released.report, released.pty_master, released.terminal)?;
     Ok(Started { child, report: released.report, relay, host_end })
 }

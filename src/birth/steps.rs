@@ -2,9 +2,9 @@
 //! spawn.rs (the runtime's side) and child.rs (the container's side), the README's guide and
 //! `--explain`'s headings follow. The unit tests below hold each of those texts to it, so a step
 //! added, dropped or moved here fails them until the texts say the same.
-//!
-//! (The list is the specification of those texts, so only the tests read it today; `--explain`
-//! will print its headings from it.)
+//! `begin` marks where each step starts, in spawn.rs and child.rs, for `--explain` (explain.rs).
+
+use crate::sys::trace;
 
 /// Which process takes a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,16 @@ pub const STEPS: [Step; 19] = [
     step("seccomp", Side::Child, "the filter, last before the exec", "policy/seccomp/, birth/privileges.rs"),
     step("exec", Side::Child, "the sealed stub execs the command", "birth/stub.rs, birth/stub/program.rs"),
 ];
+
+/// The step `name` of `side` begins: a mark in the trace while `--explain` records (the hook's one
+/// branch otherwise).
+pub fn begin(side: Side, name: &str) {
+    if trace::on() {
+        if let Some(index) = STEPS.iter().position(|step| step.side == side && step.name == name) {
+            trace::mark_step(index);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -90,6 +90,10 @@ options for run:
   --cap-add CAP         keep a capability beyond the default 14 (repeatable; ALL for every one)
   --cap-drop CAP        drop a capability from the default 14 (repeatable; ALL for every one)
   --privileged          keep every capability; no no_new_privs, seccomp or /proc masking
+  --explain[=MODE]      tell the container's birth on stderr, system call by call: its values,
+                        its result, why (MODE brief: one line per step; time: where each
+                        millisecond went; all: environment values and file contents shown too)
+  --explain-to FILE     the explanation goes to FILE instead (implies --explain)
 
 options for exec:
   --env, -e KEY=VALUE   set a variable on top of the container's environment (repeatable)
@@ -97,6 +101,7 @@ options for exec:
                         container's /etc/passwd and /etc/group (default: the container's)
   --cwd DIR             the working directory (default: the container's)
   --quiet, -q           no [contain] lines but errors
+  --explain[=MODE], --explain-to FILE   as for run
 
 options for list:
   --format table|json   the table (the default), or a JSON array, one object per container, with
@@ -115,7 +120,8 @@ log), running or ended, until gc; gc removes what killed runtimes left behind an
 global flags: --root DIR (the state directory, STATE above: /run/contain for root; for a user
 $XDG_RUNTIME_DIR/contain, else /run/user/UID/contain, else ~/.local/state/contain), --log FILE,
 --log-format text|json, --debug, --systemd-cgroup (the container's cgroup is a transient scope
-systemd makes, over D-Bus, from cgroupsPath slice:prefix:name; cgroupfs where systemd is not running).
+systemd makes, over D-Bus, from cgroupsPath slice:prefix:name; cgroupfs where systemd is not running),
+--explain[=MODE] and --explain-to FILE (as for run; also for create).
 
 exit status of run and exec: the command's own; 128+N if it was killed by signal N; 125 if
 contain itself failed (bad input or setup) before the command started; 126 if the command is not
@@ -133,6 +139,41 @@ pub struct Global {
     pub log_json: bool,
     pub debug: bool,
     pub systemd_cgroup: bool,
+    /// `--explain[=MODE]` (also a flag of run and exec): tell the birth call by call.
+    pub explain: Option<Explain>,
+    /// `--explain-to FILE`: the explanation there instead of stderr (implies `--explain`).
+    pub explain_to: Option<String>,
+}
+
+/// What `--explain` tells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Explain {
+    /// Every call, its values, why (plain `--explain`).
+    #[default]
+    Calls,
+    /// One line per step.
+    Brief,
+    /// Every call, environment values and file contents included.
+    All,
+    /// Where each millisecond went, by step.
+    Time,
+}
+
+/// `--explain`'s optional `=MODE`.
+pub(crate) fn explain_mode(parser: &mut lexopt::Parser) -> Result<Explain, Error> {
+    let Some(mode) = parser.optional_value() else { return Ok(Explain::Calls) };
+    match mode.to_string_lossy().as_ref() {
+        "brief" => Ok(Explain::Brief),
+        "all" => Ok(Explain::All),
+        "time" => Ok(Explain::Time),
+        other => Err(bad("--explain", other, "expected brief, all or time".into())),
+    }
+}
+
+/// `--explain-to FILE`, which implies `--explain`.
+pub(crate) fn explain_to(global: &mut Global, path: String) {
+    global.explain_to = Some(path);
+    global.explain.get_or_insert(Explain::Calls);
 }
 
 /// What the user asked for.
@@ -224,7 +265,7 @@ const OCI_COMMANDS: [&str; 9] = ["create", "start", "state", "pause", "resume", 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Command), Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
-    let (global, sub) = match global_flags(&mut parser)? {
+    let (mut global, sub) = match global_flags(&mut parser)? {
         (global, Ok(sub)) => (global, sub),
         (global, Err(help_or_version)) => return Ok((global, help_or_version)),
     };
@@ -246,9 +287,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Comman
         return Ok((global, Command::Help(topic)));
     }
     let command = match sub.as_str() {
-        "run" => parse_run(&mut parser)
+        "run" => parse_run(&mut parser, &mut global)
             .map(|spec| spec.map_or(Command::Help(Some(sub)), |spec| Command::Run(Box::new(spec))))?,
-        "exec" => oci::parse_exec(&mut parser)?,
+        "exec" => oci::parse_exec(&mut parser, &mut global)?,
         _ => parse_management(&mut parser, &sub)?,
     };
     Ok((global, command))
@@ -279,6 +320,8 @@ fn global_flags(parser: &mut lexopt::Parser) -> Result<(Global, Result<String, C
             }
             Some(Long("debug")) => global.debug = true,
             Some(Long("systemd-cgroup")) => global.systemd_cgroup = true,
+            Some(Long("explain")) => global.explain = Some(explain_mode(parser)?),
+            Some(Long("explain-to")) => explain_to(&mut global, flag_value(parser, "--explain-to")?),
             Some(Value(sub)) => break Ok(sub.to_string_lossy().into_owned()),
             Some(other) => return Err(usage(other.unexpected())),
             None => {
@@ -381,7 +424,7 @@ fn command_from(first: OsString, parser: &mut lexopt::Parser) -> Result<Vec<OsSt
 }
 
 /// The `run` flags, or None for `contain run --help`.
-fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
+fn parse_run(parser: &mut lexopt::Parser, global: &mut Global) -> Result<Option<RunSpec>, Error> {
     use lexopt::prelude::*;
     let mut spec =
         RunSpec { stop_timeout_secs: DEFAULT_STOP_TIMEOUT_SECS, log_max: DEFAULT_LOG_MAX, ..Default::default() };
@@ -433,6 +476,8 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<Option<RunSpec>, Error> {
             Long("cap-drop") => cap_drops.push(parsed_value(parser, "--cap-drop", caps::parse_cap)?),
             Long("privileged") => privileged = true,
             Long("help") | Short('h') => return Ok(None),
+            Long("explain") => global.explain = Some(explain_mode(parser)?),
+            Long("explain-to") => explain_to(global, flag_value(parser, "--explain-to")?),
             Value(first) => spec.command = command_from(first, parser)?,
             other => return Err(usage(other.unexpected())),
         }

@@ -130,7 +130,7 @@ pub fn parse(parser: &mut lexopt::Parser, sub: &str) -> Result<Option<Command>, 
 }
 
 /// `contain exec [FLAGS] ID [--] [CMD...]`: flags before the id; the command is everything after it.
-pub fn parse_exec(parser: &mut lexopt::Parser) -> Result<Command, Error> {
+pub fn parse_exec(parser: &mut lexopt::Parser, global: &mut super::Global) -> Result<Command, Error> {
     use lexopt::prelude::*;
     let mut spec = ExecSpec::default();
     loop {
@@ -148,6 +148,8 @@ pub fn parse_exec(parser: &mut lexopt::Parser) -> Result<Command, Error> {
             }
             Some(Long("preserve-fds")) => spec.preserve_fds = count(parser, "--preserve-fds")?,
             Some(Long("quiet") | Short('q')) => spec.quiet = true,
+            Some(Long("explain")) => global.explain = Some(super::explain_mode(parser)?),
+            Some(Long("explain-to")) => super::explain_to(global, flag_value(parser, "--explain-to")?),
             Some(Value(id)) => {
                 spec.id = valid_id(&id.to_string_lossy())?;
                 break;
@@ -209,7 +211,8 @@ mod tests {
                 log: Some("/run/x/log.json".into()),
                 log_json: true,
                 debug: false,
-                systemd_cgroup: true
+                systemd_cgroup: true,
+                ..Default::default()
             }
         );
         let expected = CreateSpec {

@@ -433,3 +433,28 @@ fn dns_and_add_host_are_parsed_and_need_a_veth_network() {
     let msg = usage_message(&["--rootfs", "/r", "--add-host", "db:192.0.2.7", "true"]);
     assert!(msg.starts_with("--add-host sets a name"), "{msg}");
 }
+
+fn global_of(args: &[&str]) -> Result<Global, Error> {
+    parse(args.iter().map(OsString::from)).map(|(global, _)| global)
+}
+
+#[test]
+fn explain_is_taken_before_the_command_and_by_run_and_exec() {
+    let run_line = ["run", "--explain", "--rootfs", "/r", "--", "/bin/true"];
+    assert_eq!(global_of(&run_line).unwrap().explain, Some(Explain::Calls));
+    let brief = global_of(&["--explain=brief", "run", "--rootfs", "/r", "--", "true"]).unwrap();
+    assert_eq!(brief.explain, Some(Explain::Brief));
+    let exec = global_of(&["exec", "--explain=time", "ID", "--", "true"]).unwrap();
+    assert_eq!(exec.explain, Some(Explain::Time));
+    let to = global_of(&["run", "--explain-to", "/tmp/e", "--rootfs", "/r", "--", "true"]).unwrap();
+    assert_eq!((to.explain, to.explain_to.as_deref()), (Some(Explain::Calls), Some("/tmp/e")));
+    let all = global_of(&["run", "--explain=all", "--explain-to", "/tmp/e", "--rootfs", "/r", "--", "true"]).unwrap();
+    assert_eq!(all.explain, Some(Explain::All));
+    assert_eq!(global_of(&["run", "--rootfs", "/r", "--", "true"]).unwrap().explain, None);
+}
+
+#[test]
+fn an_unknown_explain_mode_is_refused_naming_the_flag() {
+    let message = usage_message(&["--explain=loud", "--rootfs", "/r", "--", "true"]);
+    assert!(message.contains("--explain") && message.contains("loud"), "{message}");
+}

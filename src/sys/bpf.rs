@@ -3,8 +3,6 @@
 
 use std::ffi::CStr;
 
-use sc::syscall;
-
 use super::{check, Errno, Fd};
 
 /// One eBPF instruction, the kernel's `struct bpf_insn` (<linux/bpf.h>): 8 bytes.

@@ -3,8 +3,6 @@
 
 use std::ffi::CStr;
 
-use sc::syscall;
-
 use super::{check, check_retry, cstring, Errno};
 
 /// A file descriptor that closes itself, so every early return in the parent releases it.

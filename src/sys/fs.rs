@@ -4,8 +4,6 @@
 
 use std::ffi::{CStr, CString};
 
-use sc::syscall;
-
 use super::{check, check_retry, cstring, open_at, Dir, Errno, Fd};
 
 /// newfstatat(2): what a path is, following symlinks or not (`AT_SYMLINK_NOFOLLOW`).

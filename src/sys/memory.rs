@@ -3,8 +3,6 @@
 
 use std::ffi::CStr;
 
-use sc::syscall;
-
 use super::{check, Errno, Fd};
 
 /// mmap(2) of private anonymous memory with no access yet: the child's stack and its guard page.
@@ -30,7 +28,8 @@ pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
 /// # Safety
 /// `addr..addr+len` must lie inside a mapping the caller owns and nobody else references.
 pub unsafe fn mprotect_read_write(addr: *mut u8, len: usize) -> Result<(), Errno> {
-    check(syscall!(MPROTECT, addr, len, libc::PROT_READ | libc::PROT_WRITE)).map(drop)
+    // SAFETY: the caller's contract above.
+    check(unsafe { syscall!(MPROTECT, addr, len, libc::PROT_READ | libc::PROT_WRITE) }).map(drop)
 }
 
 /// munmap(2).
@@ -38,7 +37,8 @@ pub unsafe fn mprotect_read_write(addr: *mut u8, len: usize) -> Result<(), Errno
 /// # Safety
 /// `addr..addr+len` must be a mapping the caller owns and will never touch again.
 pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
-    check(syscall!(MUNMAP, addr, len)).map(drop)
+    // SAFETY: the caller's contract above.
+    check(unsafe { syscall!(MUNMAP, addr, len) }).map(drop)
 }
 
 /// The page size, one of the two values taken from the C library rather than a syscall: the kernel

@@ -26,6 +26,25 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 
+/// Every system call in sys/: `sc`'s raw call, then the trace hook (trace.rs), which records the
+/// call only while `--explain` traces; off, it costs one load and one branch. A call that does not
+/// return when it works (execve, exit_group) is recorded before it is made, too.
+macro_rules! syscall {
+    ($nr:ident $(, $arg:expr)* $(,)?) => {{
+        let args = [$($arg as usize),*];
+        let nr = ::sc::nr::$nr;
+        let returns = !matches!(nr, ::sc::nr::EXECVE | ::sc::nr::EXECVEAT | ::sc::nr::EXIT_GROUP);
+        if !returns && $crate::sys::trace::on() {
+            $crate::sys::trace::record(nr, &args, 0, const { $crate::sys::trace::site(file!(), line!()) });
+        }
+        let ret = $crate::sys::trace::raw(nr, &args);
+        if $crate::sys::trace::on() {
+            $crate::sys::trace::record(nr, &args, ret, const { $crate::sys::trace::site(file!(), line!()) });
+        }
+        ret
+    }};
+}
+
 mod bpf;
 mod fd;
 mod fs;
@@ -34,6 +53,7 @@ mod mount;
 mod net;
 mod process;
 mod signal;
+pub mod trace;
 mod tty;
 
 pub use bpf::*;

@@ -3,8 +3,6 @@
 
 use std::ffi::CStr;
 
-use sc::syscall;
-
 use super::{check, opt_ptr, Errno, Fd};
 
 /// mount(2): every filesystem the container sees, plus the propagation change that keeps the

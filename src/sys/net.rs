@@ -1,7 +1,5 @@
-//! Network: interface flags and indexes through ioctls, and rtnetlink requests (see net/mod.rs and
-//! netlink.rs for what is sent).
-
-use sc::syscall;
+//! Network: interface flags and indexes through ioctls, and rtnetlink and nf_tables requests (see
+//! net/mod.rs, netlink.rs, firewall.rs and nftables.rs for what is sent).
 
 use super::{check, check_retry, Errno, Fd};
 

@@ -3,8 +3,6 @@
 use std::ffi::{CStr, CString};
 use std::time::Duration;
 
-use sc::syscall;
-
 use super::{check, check_retry, Errno, Fd};
 
 /// sethostname(2): the container's name in its own UTS namespace.

@@ -1,8 +1,6 @@
 //! Signals: the runtime takes every signal synchronously (blocked, then read from a signalfd), and
 //! the child gives the command a clean slate (every disposition default, an empty mask).
 
-use sc::syscall;
-
 use super::{check, check_retry, Errno, Fd};
 
 /// The kernel's own signal set: one bit per signal, 64 signals on every architecture we build for.

@@ -1,7 +1,5 @@
 //! Terminals: the user's terminal modes and window size, and the container's pty.
 
-use sc::syscall;
-
 use super::{check, check_retry, Errno, Fd};
 
 /// The kernel's `struct termios` (asm-generic/termbits.h), which TCGETS and TCSETSW copy; the C

@@ -1,0 +1,739 @@
+//! `--explain`: the birth of a container told system call by system call, from the records of the
+//! trace hook in sys/ (sys/trace.rs): the runtime's own, and those the child sent back on a pipe
+//! that closed at its exec. Only the runtime writes the explanation, once the birth is over
+//! (`finish`, at the end of `spawn`): to stderr, or to `--explain-to FILE`.
+//!
+//! What is printed is what the kernel got and gave: each call's arguments as passed (flags by name,
+//! descriptors with what the calls before made of them, the strings and bytes read), its result
+//! or errno, under the heading of the step of the birth it belongs to (steps.rs), with, the first
+//! time a function of sys/ appears, the first sentence of its doc: its man page and why contain
+//! makes the call. `--explain=brief`: one line per step. `=time`: where each millisecond went, by
+//! step and by process. `=all`: the values that are otherwise hidden (environment values, bytes
+//! written to files outside /proc and /sys) shown too.
+
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use crate::birth::steps::STEPS;
+use crate::cli::Explain;
+use crate::error::{cpath, Context, Error};
+use crate::signals::signal_name;
+use crate::sys::trace::{self, Record, CHILD, RUNTIME};
+use crate::sys::{self, Fd};
+
+/// What `--explain` asked for, and the pipe the child's records come back on, from `start` to
+/// `finish`.
+struct Explaining {
+    mode: Explain,
+    to: Option<String>,
+    child_records: Fd,
+}
+
+static EXPLAINING: Mutex<Option<Explaining>> = Mutex::new(None);
+
+/// Starts recording (before the lifecycle prepares anything, so its calls are told too).
+pub fn start(mode: Explain, to: Option<String>) -> Result<(), Error> {
+    let child_records = trace::start().step(|| "--explain: pipe2".into())?;
+    *EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Explaining { mode, to, child_records });
+    Ok(())
+}
+
+/// Why a birth failed, for the explanation: the message, and whether it was the child's (or the
+/// stub's) report, or the runtime's own error.
+pub struct Failed<'a> {
+    pub message: &'a str,
+    pub in_child: bool,
+}
+
+/// The birth is over (`failed`: why not, if it failed): stops recording and writes the explanation.
+pub fn finish(failed: Option<Failed>) -> Result<(), Error> {
+    let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
+        return Ok(());
+    };
+    let runtime = trace::stop();
+    let child = trace::child_records(&explaining.child_records);
+    let colour = explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok();
+    let text = explain(&runtime, &child, explaining.mode, colour, failed);
+    match &explaining.to {
+        None => sys::write_all(libc::STDERR_FILENO, text.as_bytes()).step(|| "--explain: write(stderr)".into()),
+        Some(path) => {
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOCTTY;
+            let file = sys::open(&cpath(path)?, flags, 0o644).step(|| format!("--explain-to {path:?}: open"))?;
+            sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"))
+        }
+    }
+}
+
+/// One call as it is printed: when, by whom, in which step, and its line.
+struct Told {
+    nanos: u64,
+    role: u8,
+    step: Option<usize>,
+    record: Record,
+    line: String,
+}
+
+/// The whole explanation, from the two processes' records.
+fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, failed: Option<Failed>) -> String {
+    let all = mode == Explain::All;
+    // The standard streams, as contain was started with them; its own lines go to stderr.
+    let streams = ["stdin", "stdout", "stderr"].iter().enumerate();
+    let mut fds =
+        Descriptors { names: streams.map(|(fd, name)| (fd as i32, name.to_string())).collect(), at_clone: None };
+    let runtime_told = tell(runtime, &mut fds, all);
+    let told = merge(runtime_told, tell(child, &mut fds.at_clone.take().unwrap_or_default(), all));
+    let paint = Paint(colour);
+    let mut out = format!(
+        "contain --explain: {} calls by the runtime, {} by the child{}, in {} ms (the exec stub's are not \
+         told: see the README's --explain)\n",
+        told.iter().filter(|told| told.role == RUNTIME).count(),
+        told.iter().filter(|told| told.role == CHILD).count(),
+        child_pids(runtime),
+        milliseconds(told.last().map_or(0, |told| told.nanos)),
+    );
+    match mode {
+        Explain::Brief => brief(&mut out, &told),
+        Explain::Time => time(&mut out, runtime, child),
+        Explain::Calls | Explain::All => calls(&mut out, &told, paint),
+    }
+    if let Some(failed) = failed {
+        failure(&mut out, &told, &failed, paint);
+    }
+    out
+}
+
+/// The child's pid on the host, from the runtime's clone3, and in its own PID namespace if it has one.
+fn child_pids(runtime: &[Record]) -> String {
+    let Some(clone) = runtime.iter().find(|record| matches!(record.nr as usize, sc::nr::CLONE3 | sc::nr::CLONE)) else {
+        return String::new();
+    };
+    let Ok(pid) = clone.result() else { return String::new() };
+    let flags = match clone.text.get(..8) {
+        Some(bytes) if clone.nr as usize == sc::nr::CLONE3 && clone.text_len >= 8 => {
+            u64::from_ne_bytes(bytes.try_into().unwrap_or_default())
+        }
+        _ => clone.args[0],
+    };
+    let own = if flags & libc::CLONE_NEWPID as u64 != 0 { ", 1 in its new PID namespace" } else { "" };
+    format!(" (pid {pid} on the host{own})")
+}
+
+/// Each record of one process as a line, in the step it was made in.
+fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> Vec<Told> {
+    let mut step = None;
+    let mut told = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        if record.nr == trace::STEP {
+            step = Some(record.args[0] as usize);
+            continue;
+        }
+        // An exec recorded before it was made, then again because it failed: told once, failed.
+        let next = records.get(i + 1);
+        let exec = matches!(record.nr as usize, sc::nr::EXECVE | sc::nr::EXECVEAT);
+        if exec && record.ret == 0 && next.is_some_and(|next| next.nr == record.nr && next.result().is_err()) {
+            continue;
+        }
+        let line = describe(record, fds, all);
+        told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
+    }
+    told
+}
+
+/// The two processes' calls in the order they returned (each list is in that order already).
+fn merge(runtime: Vec<Told>, child: Vec<Told>) -> Vec<Told> {
+    let mut merged = Vec::with_capacity(runtime.len() + child.len());
+    let (mut runtime, mut child) = (runtime.into_iter().peekable(), child.into_iter().peekable());
+    loop {
+        let next = match (runtime.peek(), child.peek()) {
+            (Some(one), Some(other)) if other.nanos < one.nanos => child.next(),
+            (Some(_), _) => runtime.next(),
+            (None, _) => child.next(),
+        };
+        match next {
+            Some(told) => merged.push(told),
+            None => return merged,
+        }
+    }
+}
+
+/// Every call, under the heading of its step; the doc of each sys/ function the first time it
+/// appears.
+fn calls(out: &mut String, told: &[Told], paint: Paint) {
+    let mut heading = None;
+    let mut documented = Vec::new();
+    for told in told {
+        if heading != Some((told.role, told.step)) {
+            heading = Some((told.role, told.step));
+            let _ = writeln!(out, "\n{}", step_heading(told.step, told.role));
+        }
+        let role = if told.role == RUNTIME { paint.runtime("runtime") } else { paint.child("child  ") };
+        let line = match told.record.result() {
+            Err(errno) => told.line.replacen(&format!("-1 {errno}"), &paint.errno(&format!("-1 {errno}")), 1),
+            Ok(_) => told.line.clone(),
+        };
+        let _ = writeln!(out, "  {role}  {line}");
+        if let Some(doc) = doc_of(&told.record).filter(|doc| !documented.contains(doc)) {
+            documented.push(doc);
+            let _ = writeln!(out, "           {}", paint.dim(doc));
+        }
+    }
+}
+
+/// `--explain=brief`: one line per step.
+fn brief(out: &mut String, told: &[Told]) {
+    for (role, step, calls) in runs(told) {
+        let failed = calls.iter().filter(|told| told.record.result().is_err()).count();
+        let names = distinct(calls.iter().map(|told| call_name(&told.record)));
+        let _ = writeln!(out, "{}\n    {} calls ({failed} failed): {}", step_heading(step, role), calls.len(), names);
+    }
+}
+
+/// `--explain=time`: where each millisecond of the birth went, in each process: each step from
+/// the mark that began it to the mark that began the next (the last one to the process's last call).
+fn time(out: &mut String, runtime: &[Record], child: &[Record]) {
+    let _ = writeln!(out, "{:>9}  {:>5}  step", "ms", "calls");
+    for records in [runtime, child] {
+        let Some(last) = records.last() else { continue };
+        let mut spans = vec![(None, records[0].nanos, 0)];
+        for record in records {
+            match spans.last_mut() {
+                _ if record.nr == trace::STEP => spans.push((Some(record.args[0] as usize), record.nanos, 0)),
+                Some(span) => span.2 += 1,
+                None => {}
+            }
+        }
+        for (i, &(step, begin, calls)) in spans.iter().enumerate().filter(|(_, span)| span.2 > 0) {
+            let end = spans.get(i + 1).map_or(last.nanos, |next| next.1);
+            let ms = milliseconds(end.saturating_sub(begin));
+            let _ = writeln!(out, "{ms:>9}  {calls:>5}  {}", step_heading(step, last.role));
+        }
+    }
+}
+
+/// Nanoseconds as milliseconds to the microsecond, `1.234` (integers: no float formatting to carry).
+fn milliseconds(nanos: u64) -> String {
+    format!("{}.{:03}", nanos / 1_000_000, nanos / 1_000 % 1_000)
+}
+
+/// The calls in runs of one process and one step.
+fn runs(told: &[Told]) -> Vec<(u8, Option<usize>, &[Told])> {
+    let mut runs = Vec::new();
+    let mut begin = 0;
+    for i in 1..=told.len() {
+        if i == told.len() || (told[i].role, told[i].step) != (told[begin].role, told[begin].step) {
+            runs.push((told[begin].role, told[begin].step, &told[begin..i]));
+            begin = i;
+        }
+    }
+    runs
+}
+
+/// The names in order of first appearance, once each.
+fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    seen.join(" ")
+}
+
+/// "3. namespaces (runtime): clone3 into new namespaces ..." from steps.rs; before the first step,
+/// the lifecycle's own preparations.
+fn step_heading(step: Option<usize>, role: u8) -> String {
+    let who = if role == RUNTIME { "runtime" } else { "child" };
+    match step.and_then(|step| STEPS.get(step).map(|entry| (step, entry))) {
+        Some((step, entry)) => format!("{}. {} ({who}): {} [{}]", step + 1, entry.name, entry.what, entry.code),
+        None => format!("before the birth ({who}): the lifecycle's checks, state and cgroup (lifecycle/)"),
+    }
+}
+
+/// The failing call, its step, and what its errno usually means there.
+fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint) {
+    let _ = writeln!(out, "\n{}", paint.errno(&format!("the birth failed: {}", failed.message)));
+    let role = if failed.in_child { CHILD } else { RUNTIME };
+    let own = || told.iter().rev().filter(|told| told.role == role);
+    if own().next().is_some_and(|last| last.record.nr as usize == sc::nr::EXECVEAT && last.record.ret == 0) {
+        let _ = writeln!(out, "  after the exec of the stub, whose calls are not told (see the README's --explain)");
+        return;
+    }
+    // The last call of that process that failed with the errno the message names; else its last.
+    let failing =
+        own().find(|told| told.record.result().is_err_and(|errno| failed.message.contains(&errno.to_string())));
+    if let Some(last) = own().next() {
+        let _ = writeln!(out, "  in step {}", step_heading(last.step, last.role));
+    }
+    if let Some(told) = failing {
+        let _ = writeln!(out, "  at {}", told.line);
+        if let (Err(errno), Some(why)) = (told.record.result(), meaning(told)) {
+            let _ = writeln!(out, "  {}: {why}", errno.name());
+        }
+    }
+}
+
+/// What an errno usually means for the call that got it.
+fn meaning(told: &Told) -> Option<&'static str> {
+    let record = &told.record;
+    let errno = record.result().err()?.0;
+    let seccomp_on = told.step.and_then(|step| STEPS.get(step)).is_some_and(|step| step.name == "exec");
+    Some(match (record.nr as usize, errno) {
+        (sc::nr::WRITE, libc::ENOSPC) => {
+            "a cgroup refused the write: on cgroup v1, a cpuset without cpus or mems; a limit below what is in use"
+        }
+        (sc::nr::PIVOT_ROOT, libc::EINVAL) => {
+            "the old root cannot be pivoted away: an initramfs (rootfs) root, a new root that is no mount point, or \
+             shared propagation"
+        }
+        (_, libc::EPERM) if seccomp_on => "the seccomp filter refused the call (its profile's errno for it)",
+        (_, libc::EPERM) => "a capability this process lacks, a seccomp profile around contain, or an LSM",
+        (_, libc::ENOENT) => "the path is not there (in the container's tree, after the pivot)",
+        (_, libc::EBUSY) => "the target is in use: a mount point, a cgroup with processes",
+        _ => return None,
+    })
+}
+
+/// The first sentence of the doc of the sys/ function that made the call.
+fn doc_of(record: &Record) -> Option<&'static str> {
+    trace::sys_call(record.file, record.line).map(|(_, doc)| doc)
+}
+
+/// The call's name, as build.rs read it at its site.
+fn call_name(record: &Record) -> &'static str {
+    trace::sys_call(record.file, record.line).map_or("?", |(name, _)| name)
+}
+
+/// What each descriptor is, as the calls told so far made it: a path, "pipe", "memfd:contain-stub".
+#[derive(Clone, Default)]
+struct Descriptors {
+    names: Vec<(i32, String)>,
+    /// The runtime's table when it cloned: the child starts with a copy.
+    at_clone: Option<Box<Descriptors>>,
+}
+
+impl Descriptors {
+    fn show(&self, fd: u64) -> String {
+        let fd = fd as i32;
+        match (fd, self.name(fd)) {
+            (libc::AT_FDCWD, _) => "AT_FDCWD".into(),
+            (_, Some(name)) => format!("{fd}<{name}>"),
+            _ => fd.to_string(),
+        }
+    }
+
+    fn name(&self, fd: i32) -> Option<&String> {
+        self.names.iter().find(|(number, _)| *number == fd).map(|(_, name)| name)
+    }
+
+    /// `fd` names `name` now (None: nothing, it was closed).
+    fn set(&mut self, fd: i32, name: Option<String>) {
+        self.names.retain(|(number, _)| *number != fd);
+        self.names.extend(name.map(|name| (fd, name)));
+    }
+
+    /// `path` as seen from directory descriptor `dir`.
+    fn resolve(&self, dir: u64, path: &str) -> String {
+        match self.name(dir as i32) {
+            Some(base) if !path.starts_with('/') && !path.is_empty() => {
+                format!("{}/{path}", base.trim_end_matches('/'))
+            }
+            Some(base) if path.is_empty() => base.clone(),
+            _ => path.to_string(),
+        }
+    }
+}
+
+/// Which arguments of a call are descriptors.
+fn fd_args(nr: usize) -> u8 {
+    use sc::nr::*;
+    match nr {
+        READ | WRITE | CLOSE | FCNTL | IOCTL | FCHDIR | SETNS | FSTATFS | GETDENTS64 | MOUNT_SETATTR | OPEN_TREE
+        | EXECVEAT | SENDMSG | RECVMSG | CONNECT | SENDTO | RECVFROM | FLOCK | OPENAT | OPENAT2 | MKDIRAT
+        | UNLINKAT | NEWFSTATAT | READLINKAT | FCHMODAT | FCHOWNAT | FACCESSAT | MKNODAT | PIDFD_SEND_SIGNAL => 0b1,
+        DUP3 => 0b11,
+        MOVE_MOUNT | RENAMEAT | RENAMEAT2 | LINKAT => 0b101,
+        SYMLINKAT => 0b10,
+        FSCONFIG => 0b10001,
+        _ => 0,
+    }
+}
+
+/// One call as a line: `name(args) = result`, the values decoded.
+fn describe(record: &Record, fds: &mut Descriptors, all: bool) -> String {
+    let nr = record.nr as usize;
+    let mut strings = record.strings();
+    let text_args = trace::string_args(nr);
+    let mut args = Vec::new();
+    let mut first_path = None;
+    for i in 0..record.nargs as usize {
+        let value = record.args[i];
+        let shown = if text_args & (1 << i) != 0 {
+            let text = String::from_utf8_lossy(strings.next().unwrap_or_default()).into_owned();
+            let path = if i > 0 && fd_args(nr) & (1 << (i - 1)) != 0 {
+                fds.resolve(record.args[i - 1], &text)
+            } else {
+                text.clone()
+            };
+            first_path.get_or_insert(path);
+            if value == 0 {
+                "NULL".into()
+            } else {
+                format!("{text:?}")
+            }
+        } else if fd_args(nr) & (1 << i) != 0 {
+            fds.show(value)
+        } else {
+            flags(nr, i, value, &record.args).unwrap_or_else(|| number(value))
+        };
+        args.push(shown);
+    }
+    if let Some((at, shown)) = buffer(record, fds, all) {
+        if at < args.len() {
+            args[at] = shown;
+        }
+    }
+    if nr == sc::nr::EXECVE || nr == sc::nr::EXECVEAT {
+        let at = if nr == sc::nr::EXECVE { 1 } else { 2 };
+        let argv: Vec<String> = strings
+            .by_ref()
+            .take_while(|s| *s != &trace::END_OF_LIST[..1])
+            .map(|arg| format!("{:?}", String::from_utf8_lossy(arg)))
+            .collect();
+        let envp: Vec<String> =
+            strings.take_while(|s| *s != &trace::END_OF_LIST[..1]).map(|entry| variable(entry, all)).collect();
+        args[at] = format!("[{}]", argv.join(", "));
+        args[at + 1] = format!("[{}]", envp.join(", "));
+    }
+    let result = match record.result() {
+        Err(errno) => format!("-1 {errno}"),
+        Ok(value) => made(record, value, first_path, fds),
+    };
+    format!("{}({}) = {result}", call_name(record), args.join(", "))
+}
+
+/// A number as a C programmer would write it: small ones in decimal, addresses and masks in hex.
+fn number(value: u64) -> String {
+    if value as i64 >= -4096 && value < 0x10000 || (value as i64) < 0 && value as i64 > -4096 {
+        (value as i64).to_string()
+    } else {
+        format!("{value:#x}")
+    }
+}
+
+/// The result, and what it made: a descriptor now names something, a child was born.
+fn made(record: &Record, value: usize, path: Option<String>, fds: &mut Descriptors) -> String {
+    use sc::nr::*;
+    let nr = record.nr as usize;
+    let fd = value as i32;
+    let name = match nr {
+        OPENAT | OPENAT2 | OPEN_TREE => path,
+        MEMFD_CREATE => path.map(|name| format!("memfd:{name}")),
+        FSOPEN => path.map(|fs| format!("{fs} context")),
+        SOCKET => Some("socket".into()),
+        PIDFD_OPEN => Some(format!("pidfd of {}", record.args[0])),
+        SIGNALFD4 => Some("signalfd".into()),
+        CLOSE => {
+            fds.set(record.args[0] as i32, None);
+            None
+        }
+        DUP3 => {
+            fds.set(record.args[1] as i32, fds.name(record.args[0] as i32).cloned());
+            None
+        }
+        PIPE2 | SOCKETPAIR => return pair(record, fds),
+        CLONE3 | CLONE => {
+            fds.at_clone = Some(Box::new(Descriptors { names: fds.names.clone(), at_clone: None }));
+            return format!("{value} (the child's pid)");
+        }
+        _ => None,
+    };
+    match name {
+        Some(name) => {
+            fds.set(fd, Some(name.clone()));
+            format!("{fd}<{name}>")
+        }
+        None => number(value as u64),
+    }
+}
+
+/// An environment entry: `KEY=...(N bytes)`, its value shown only with `--explain=all`.
+fn variable(entry: &[u8], all: bool) -> String {
+    let entry = String::from_utf8_lossy(entry);
+    match entry.split_once('=') {
+        Some((key, value)) if !all => format!("{key}=...({} bytes)", value.len()),
+        _ => entry.into_owned(),
+    }
+}
+
+/// pipe2 and socketpair: the two descriptors the kernel wrote back.
+fn pair(record: &Record, fds: &mut Descriptors) -> String {
+    let bytes = &record.text[..record.text_len as usize];
+    if bytes.len() < 8 {
+        return "0".into();
+    }
+    let one = i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let two = i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    let what = if record.nr as usize == sc::nr::PIPE2 { "pipe" } else { "socket" };
+    fds.set(one, Some(format!("{what} {one}-{two}")));
+    fds.set(two, Some(format!("{what} {one}-{two}")));
+    format!("0 [{one}, {two}]")
+}
+
+/// The buffer a call read, decoded: bytes written (hidden outside /proc and /sys, unless
+/// `--explain=all`), the clone_args, the hostname, the seccomp program's length.
+fn buffer(record: &Record, fds: &Descriptors, all: bool) -> Option<(usize, String)> {
+    let bytes = &record.text[..record.text_len as usize];
+    match record.nr as usize {
+        sc::nr::WRITE => {
+            let target = fds.name(record.args[0] as i32).map_or("", String::as_str);
+            let public = ["/proc", "/sys", "pipe", "stderr"].iter().any(|public| target.starts_with(public));
+            let shown = if all || public {
+                format!("{:?}", String::from_utf8_lossy(bytes))
+            } else {
+                format!("...({} bytes)", record.args[2])
+            };
+            Some((1, shown))
+        }
+        sc::nr::CLONE3 if bytes.len() >= 88 => Some((0, clone_args(bytes))),
+        sc::nr::SETHOSTNAME | sc::nr::SETDOMAINNAME => Some((0, format!("{:?}", String::from_utf8_lossy(bytes)))),
+        sc::nr::PRCTL if record.args[0] == libc::PR_SET_SECCOMP as u64 && bytes.len() >= 2 => {
+            Some((2, format!("{{len={} instructions}}", u16::from_ne_bytes([bytes[0], bytes[1]]))))
+        }
+        _ => None,
+    }
+}
+
+/// struct clone_args, its fields by name.
+fn clone_args(bytes: &[u8]) -> String {
+    let field = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let mut flags = sys::namespace_names(field(0)).replace(' ', "|");
+    if field(0) & crate::birth::clone::CLONE_INTO_CGROUP != 0 {
+        flags.push_str("|CLONE_INTO_CGROUP");
+    }
+    format!(
+        "{{flags={flags}, exit_signal={}, stack={:#x}, stack_size={}, cgroup={}}}",
+        signal_name(field(4) as i32),
+        field(5),
+        field(6),
+        field(10)
+    )
+}
+
+/// Flags by name, for the arguments that are flags.
+fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
+    use sc::nr::*;
+    let names: &[(u64, &str)] = match (nr, i) {
+        (OPENAT, 2) | (PIPE2, 1) => &OPEN_FLAGS,
+        (MOUNT, 3) => &MOUNT_FLAGS,
+        (SETNS, 1) | (UNSHARE, 0) => return Some(sys::namespace_names(value).replace(' ', "|")),
+        (PRCTL, 0) => return PRCTL_OPTIONS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (UMOUNT2, 1) if value == libc::MNT_DETACH as u64 => return Some("MNT_DETACH".into()),
+        (NEWFSTATAT, 3) | (UNLINKAT, 2) | (OPEN_TREE, 2) | (EXECVEAT, 4) | (MOUNT_SETATTR, 2) | (READLINKAT, 3) => {
+            &AT_FLAGS
+        }
+        (OPENAT, 3) | (MKDIRAT, 2) | (MKNODAT, 2) | (FCHMODAT, 2) => {
+            return Some(if value == 0 { "0".into() } else { format!("0{value:o}") })
+        }
+        (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (PRCTL, 1) if args[0] == libc::PR_SET_PDEATHSIG as u64 => return Some(signal_name(value as i32)),
+        (PRCTL, 1) if args[0] == libc::PR_CAPBSET_DROP as u64 && value < 64 => {
+            return Some(format!("CAP_{}", crate::policy::caps::name(value as u32)))
+        }
+        _ => return None,
+    };
+    let mut shown: Vec<&str> =
+        names.iter().filter(|(flag, _)| *flag != 0 && value & flag == *flag).map(|(_, n)| *n).collect();
+    let rest = value & !names.iter().fold(0, |all, (flag, _)| if value & flag == *flag { all | flag } else { all });
+    let rest = (rest != 0).then(|| format!("{rest:#x}"));
+    if nr == OPENAT && value & 3 == 0 {
+        shown.insert(0, "O_RDONLY");
+    }
+    shown.extend(rest.as_deref());
+    Some(if shown.is_empty() { "0".into() } else { shown.join("|") })
+}
+
+/// `[(libc::X as u64, "X"), ...]`: constants with their names.
+macro_rules! named {
+    ($($name:ident),* $(,)?) => {
+        [$((libc::$name as u64, stringify!($name))),*]
+    };
+}
+
+const OPEN_FLAGS: [(u64, &str); 11] = named![
+    O_PATH,
+    O_WRONLY,
+    O_RDWR,
+    O_CREAT,
+    O_EXCL,
+    O_NOCTTY,
+    O_TRUNC,
+    O_NONBLOCK,
+    O_DIRECTORY,
+    O_NOFOLLOW,
+    O_CLOEXEC,
+];
+const AT_FLAGS: [(u64, &str); 4] = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
+const FCNTL_COMMANDS: [(u64, &str); 5] = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
+const MOUNT_FLAGS: [(u64, &str); 12] = named![
+    MS_RDONLY,
+    MS_NOSUID,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_REMOUNT,
+    MS_BIND,
+    MS_MOVE,
+    MS_REC,
+    MS_PRIVATE,
+    MS_SLAVE,
+    MS_STRICTATIME,
+    MS_NOATIME,
+];
+const PRCTL_OPTIONS: [(u64, &str); 8] = named![
+    PR_SET_PDEATHSIG,
+    PR_SET_DUMPABLE,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_SECCOMP,
+    PR_CAPBSET_DROP,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_KEEPCAPS,
+    PR_CAP_AMBIENT,
+];
+
+/// Colour on a terminal: the process and the errno.
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn with(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn runtime(self, text: &str) -> String {
+        self.with("36", text)
+    }
+    fn child(self, text: &str) -> String {
+        self.with("35", text)
+    }
+    fn errno(self, text: &str) -> String {
+        self.with("31", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.with("2", text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::birth::steps::Side;
+
+    /// A record of `nr` as made at the first sys/ site of `name`.
+    fn record(name: &str, nr: usize, args: &[u64], ret: i64, text: &[u8]) -> Record {
+        let (file, line) = trace::SYS_CALLS
+            .iter()
+            .map(|call| (call.0 as u16, call.1))
+            .find(|&(file, line)| trace::sys_call(file, line).is_some_and(|(called, _)| called == name))
+            .unwrap();
+        let mut record = Record {
+            nanos: 0,
+            nr: nr as u32,
+            file,
+            line,
+            args: [0; 6],
+            nargs: args.len() as u8,
+            role: CHILD,
+            text_len: text.len() as u8,
+            text: [0; trace::TEXT],
+            ret: ret as u64,
+        };
+        record.args[..args.len()].copy_from_slice(args);
+        record.text[..text.len()].copy_from_slice(text);
+        record
+    }
+
+    fn told(record: Record, step: &str) -> Told {
+        let step = STEPS.iter().position(|entry| entry.name == step && entry.side == Side::Child);
+        Told { nanos: 0, role: CHILD, step, record, line: String::new() }
+    }
+
+    #[test]
+    fn calls_are_told_with_their_values_decoded() {
+        let mut fds = Descriptors::default();
+        let open = record(
+            "openat",
+            sc::nr::OPENAT,
+            &[libc::AT_FDCWD as u64, 1, libc::O_PATH as u64, 0],
+            5,
+            b"/sys/fs/cgroup\0",
+        );
+        assert_eq!(
+            describe(&open, &mut fds, false),
+            "openat(AT_FDCWD, \"/sys/fs/cgroup\", O_RDONLY|O_PATH, 0) = 5</sys/fs/cgroup>"
+        );
+        let mount = record("mount", sc::nr::MOUNT, &[0, 1, 0, libc::MS_REC | libc::MS_PRIVATE, 0], 0, b"\0/\0\0\0");
+        assert_eq!(describe(&mount, &mut fds, false), "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0");
+        let pivot = record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b".\0.\0");
+        assert_eq!(describe(&pivot, &mut fds, false), "pivot_root(\".\", \".\") = -1 EINVAL (22)");
+    }
+
+    #[test]
+    fn bytes_to_files_and_environment_values_are_hidden_unless_all() {
+        let mut fds = Descriptors::default();
+        fds.set(3, Some("/run/contain/x/state".into()));
+        fds.set(4, Some("/sys/fs/cgroup/pids/c/cgroup.procs".into()));
+        let state = record("write", sc::nr::WRITE, &[3, 1, 6], 6, b"secret");
+        assert_eq!(describe(&state, &mut fds, false), "write(3</run/contain/x/state>, ...(6 bytes), 6) = 6");
+        assert!(describe(&state, &mut fds, true).contains("\"secret\""));
+        let procs = record("write", sc::nr::WRITE, &[4, 1, 4], 4, b"4242");
+        assert!(describe(&procs, &mut fds, false).contains("\"4242\""));
+        assert_eq!(variable(b"TOKEN=hunter2", false), "TOKEN=...(7 bytes)");
+        assert_eq!(variable(b"TOKEN=hunter2", true), "TOKEN=hunter2");
+    }
+
+    #[test]
+    fn clone_args_are_told_by_field() {
+        let mut bytes = [0u8; 88];
+        let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64 | crate::birth::clone::CLONE_INTO_CGROUP;
+        bytes[..8].copy_from_slice(&flags.to_ne_bytes());
+        bytes[32..40].copy_from_slice(&(libc::SIGCHLD as u64).to_ne_bytes());
+        bytes[80..88].copy_from_slice(&7u64.to_ne_bytes());
+        let told = clone_args(&bytes);
+        assert!(told.starts_with("{flags=pid|mnt|CLONE_INTO_CGROUP, exit_signal=SIGCHLD"), "{told}");
+        assert!(told.ends_with("cgroup=7}"), "{told}");
+    }
+
+    #[test]
+    fn a_failure_says_what_its_errno_usually_means_there() {
+        let cgroup = told(record("write", sc::nr::WRITE, &[3, 1, 4], -(libc::ENOSPC as i64), b""), "go");
+        assert!(meaning(&cgroup).unwrap().contains("cgroup"));
+        let pivot = told(record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b""), "pivot");
+        assert!(meaning(&pivot).unwrap().contains("initramfs"));
+        let refused = told(record("fcntl", sc::nr::FCNTL, &[3, 2, 0], -(libc::EPERM as i64), b""), "exec");
+        assert!(meaning(&refused).unwrap().contains("seccomp filter refused"));
+    }
+
+    /// Every mark in the birth's code names a step of its side, and every step is marked: a step
+    /// without one would have its calls told under the step before.
+    #[test]
+    fn the_marks_in_the_birth_are_its_steps() {
+        let sources = [
+            (include_str!("spawn.rs"), Side::Runtime),
+            (include_str!("child.rs"), Side::Child),
+            (include_str!("privileges.rs"), Side::Child),
+        ];
+        let mut marked = Vec::new();
+        for (source, side) in sources {
+            for (at, _) in source.match_indices("begin(Side::") {
+                let name = source[at..].split('"').nth(1).unwrap();
+                let step = STEPS.iter().position(|step| step.side == side && step.name == name);
+                marked.push(step.unwrap_or_else(|| panic!("{name:?} is no step of {side:?}")));
+            }
+        }
+        for (i, step) in STEPS.iter().enumerate() {
+            assert!(marked.contains(&i), "step {} is not marked", step.name);
+        }
+    }
+}
