@@ -333,7 +333,7 @@ fn a_read_only_image_without_a_name_file_goes_without_it_and_says_so() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     for missing in ["/etc/resolv.conf", "/etc/hostname"] {
         let said = format!(
-            "[contain] --read-only: the rootfs has no {missing}, and contain does not write to a read-only image"
+            "[contain] {missing} in the rootfs does not exist, and contain does not write to a read-only image"
         );
         assert!(out.stderr.contains(&said), "{missing}: {}", out.stderr);
     }
@@ -411,12 +411,18 @@ $contain run --rootfs $rootfs --name {name} --net veth -- true 2>&1 | grep -c 'd
 #[ignore = "needs root: `sudo make test` runs it"]
 fn world_containers_reach_no_other_container_nor_host_address_unless_open() {
     let _ = root_test("walls");
-    let [other, isolated, open, nonat] = [short_name(), short_name(), short_name(), short_name()];
+    let [first, other, isolated, open, nonat] = [short_name(), short_name(), short_name(), short_name(), short_name()];
+    // The first container makes the table; then somebody empties its chains (as `nft flush
+    // ruleset` would empty everything): the next container's batch makes them whole again. And
+    // each host end drops forged sources (its reverse-path filter, strict).
     let scenario = format!(
         r#"reach='{REACH}'
+$contain run -q --rootfs $rootfs --name {first} --net veth -- true
+nft flush chain inet contain forward && nft flush chain inet contain input
 $contain run -q --rootfs $rootfs --name {other} --net veth:10.240.0.1/30,10.240.0.2 -- sleep 30 &
 other=$!
 interface ct-{other}
+echo "rp_filter $(cat /proc/sys/net/ipv4/conf/ct-{other}/rp_filter)"
 $contain run -q --rootfs $rootfs --name {isolated} --net veth:10.240.0.5/30,10.240.0.6 -- sh -c "$reach" sh   10.240.0.5 10.240.0.2 198.51.100.2 http:192.0.2.80 http:169.254.169.254
 $contain run -q --rootfs $rootfs --name {open} --net veth:10.240.0.9/30,10.240.0.10:open -- sh -c "$reach" sh   10.240.0.2 198.51.100.2 http:169.254.169.254
 $contain run -q --rootfs $rootfs --name {nonat} --net veth:10.240.0.13/30,10.240.0.14:nonat -- sh -c "$reach" sh   198.51.100.2 http:192.0.2.80
@@ -427,6 +433,7 @@ echo "elements [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
     );
     let out = in_world(&scenario);
     let expected = [
+        "rp_filter 1",
         // Isolated (the default): its own host end, and the world through NAT; not the other
         // container, nor the host's other address, nor the metadata address.
         "10.240.0.5 reached",
@@ -445,7 +452,7 @@ echo "elements [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
         "elements [] [] []",
     ];
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), expected, "{}", out.stderr);
-    for name in [other, isolated, open, nonat] {
+    for name in [first, other, isolated, open, nonat] {
         assert_no_leftovers(&name, rootfs());
     }
 }
@@ -476,4 +483,45 @@ echo "left: $(ls /run/contain) $(ls /run/contain/.leases)"
         out.stderr
     );
     assert_no_network_leftovers(&name);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_name_file_that_leads_into_procfs_devfs_or_a_directory_is_left_out_and_said() {
+    let _ = root_test("names-hostile");
+    let name = short_name();
+    let image = fresh_rootfs(&name);
+    for file in ["hosts", "resolv.conf", "hostname"] {
+        let _ = fs::remove_file(image.join("etc").join(file));
+    }
+    // A hostile (or broken) image: its names lead to the container's own /dev/null, into its
+    // procfs (a link whose end the image lacks: the container's /proc is mounted over it), and
+    // one is a directory.
+    symlink("/dev/null", image.join("etc/hosts")).unwrap();
+    symlink("../proc/self/environ", image.join("etc/resolv.conf")).unwrap();
+    fs::create_dir(image.join("etc/hostname")).unwrap();
+    let flags = ["--net", "veth:10.233.4.1/30,10.233.4.2"];
+    let script = "cat /etc/hosts; test -c /dev/null && echo null-is-null; grep -c Generated /etc/resolv.conf";
+    let out = run_in(&image, &name, &flags, &["sh", "-c", script]);
+    assert_eq!(out.stdout, "null-is-null\n0\n", "nothing bound over /dev/null or procfs: {}", out.stderr);
+    for said in [
+        "[contain] /etc/hosts in the rootfs leads to /dev/null, where contain mounts a filesystem of its own",
+        "[contain] /etc/resolv.conf in the rootfs leads to /proc/self/environ, where contain mounts a filesystem of its own",
+        "[contain] /etc/hostname in the rootfs is a directory",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    assert_no_leftovers(&name, &image);
+
+    // Under --read-only, /tmp is a tmpfs of contain's: a name that leads there is not the image's.
+    fs::remove_dir(image.join("etc/hostname")).unwrap();
+    fs::write(image.join("tmp/hostname"), "image\n").unwrap();
+    symlink("../tmp/hostname", image.join("etc/hostname")).unwrap();
+    let out = run_in(&image, &name, &[&flags[..], &["--read-only"]].concat(), &["true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let said =
+        "[contain] /etc/hostname in the rootfs leads to /tmp/hostname, where contain mounts a filesystem of its own";
+    assert!(out.stderr.contains(said), "{}", out.stderr);
+    assert_no_leftovers(&name, &image);
+    fs::remove_dir_all(image).unwrap();
 }

@@ -6,8 +6,9 @@
 //! image's /etc/resolv.conf is often a symlink, and the bind then covers what it leads to inside
 //! the image, never a host path. A target the image lacks is made as an empty mount point, as for
 //! a `--volume`; under `--read-only` (without `--overlay`) contain writes nothing to the image, so
-//! that file is left out, and the run says so. A `--volume` onto one of them wins: that file is
-//! not generated.
+//! that file is left out, and the run says so. So is one that leads into `/proc`, `/sys` or `/dev`
+//! (a hostile or broken image), or is a directory. A `--volume` onto one of them wins: that file
+//! is not generated.
 
 use std::net::Ipv4Addr;
 
@@ -19,7 +20,7 @@ use crate::mounts::resolve::{Last, Missing, Root};
 use crate::mounts::BindSource;
 use crate::net::names::{self, HOST_RESOLV_CONF, RESOLVED_UPSTREAM};
 use crate::net::netlink::VethAddrs;
-use crate::sys::{self, Errno};
+use crate::sys::{self, Dir, Errno};
 
 /// A generated file and where the container sees it.
 pub struct NameFile {
@@ -39,16 +40,14 @@ pub fn generate(
     let (address, gateway) = (Ipv4Addr::from(addrs.container), Ipv4Addr::from(addrs.host));
     let contents =
         [resolv_conf(&spec.dns)?, names::hosts(hostname, address, gateway, &spec.add_hosts), format!("{hostname}\n")];
+    let read_only = spec.read_only && !spec.overlay;
     let mut files = Vec::new();
     for (name, text) in names::FILES.iter().zip(contents) {
         let target = format!("/etc/{name}");
         if spec.volumes.iter().any(|volume| volume.target.trim_end_matches('/') == target) {
             continue;
         }
-        if spec.read_only && !spec.overlay && !in_image(rootfs, &target)? {
-            log!("--read-only: the rootfs has no {target}, and contain does not write to a read-only image: the container gets no generated {target} (create it in the image, or add --overlay)");
-            continue;
-        }
+        let Some(target) = placement(rootfs, &target, read_only)? else { continue };
         let name = cpath(name)?;
         entry.write_file_for_container(&name, text.as_bytes())?;
         let path = format!("{}/{}", entry.path, name.to_string_lossy());
@@ -56,6 +55,77 @@ pub fn generate(
         files.push(NameFile { target, source: BindSource::generated_file(source) });
     }
     Ok(files)
+}
+
+/// Where the image's `target` leads: the path to bind onto (every symlink of the image followed
+/// inside it, so the bind lands where the container will read), or None when the file is to be
+/// left out, said in one line. Left out: a target that leads into a filesystem contain mounts
+/// itself (`/proc`, `/sys`, `/dev`, and under `--read-only` the tmpfs on `/tmp`, where the image's
+/// file is not what the container sees), a directory, and under `--read-only` one the image lacks.
+fn placement(rootfs: &Checked, target: &str, read_only: bool) -> Result<Option<String>, Error> {
+    let ours = |path: &str| {
+        let mut mounted = vec!["/proc", "/sys", "/dev"];
+        if read_only {
+            mounted.push("/tmp");
+        }
+        mounted.into_iter().any(|dir| path == dir || path.starts_with(&format!("{dir}/")))
+    };
+    let left_out = |why: String| {
+        log!("{target} in the rootfs {why}: the container gets no generated {target}");
+        Ok(None)
+    };
+    let root = Root(rootfs.pinned());
+    let step = || format!("looking up {target} in the rootfs");
+    let found = match root.lookup(target, Last::Follow, Missing::Refuse) {
+        Ok(found) => found.object,
+        Err(Errno(libc::ENOENT)) => None,
+        Err(errno) => return Err(Error::sys(step(), errno)),
+    };
+    match found {
+        Some(object) => {
+            let inside = sys::path_of(&object)
+                .ok()
+                .and_then(|host| host.strip_prefix(rootfs.path.trim_end_matches('/')).map(str::to_string))
+                .filter(|inside| inside.starts_with('/'));
+            let is_dir = sys::file_type(&sys::fstat(&object).map_err(|errno| Error::sys(step(), errno))?) == libc::S_IFDIR;
+            match inside {
+                _ if is_dir => left_out("is a directory".into()),
+                Some(inside) if ours(&inside) => left_out(format!("leads to {inside}, where contain mounts a filesystem of its own")),
+                Some(inside) => Ok(Some(inside)),
+                None => left_out("leads out of the rootfs".into()),
+            }
+        }
+        None => match dangling_link(&root, target)? {
+            Some(lead) if ours(&lead) => left_out(format!("leads to {lead}, where contain mounts a filesystem of its own")),
+            _ if read_only => left_out(
+                "does not exist, and contain does not write to a read-only image (create it in the image, or add --overlay)".into(),
+            ),
+            _ => Ok(Some(target.to_string())),
+        },
+    }
+}
+
+/// Where `target`, a symlink whose end is missing, points (its own text, made absolute against its
+/// directory): the mount point the child would make there.
+fn dangling_link(root: &Root, target: &str) -> Result<Option<String>, Error> {
+    let link = match root.lookup(target, Last::NoFollow, Missing::Refuse) {
+        Ok(found) => found.object,
+        Err(_) => None,
+    };
+    let Some(link) = link else { return Ok(None) };
+    let Ok(text) = sys::readlink_at(Dir::Fd(&link), c"") else { return Ok(None) };
+    let dir = target.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let joined = if text.starts_with('/') { text } else { format!("{dir}/{text}") };
+    // `..` and `.` taken lexically, as the lookup inside the root takes them (never above `/`).
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => drop(parts.pop()),
+            part => parts.push(part),
+        }
+    }
+    Ok(Some(format!("/{}", parts.join("/"))))
 }
 
 /// The container's resolv.conf: from the host's, or from systemd-resolved's list of the servers
@@ -76,13 +146,4 @@ fn resolv_conf(dns: &[Ipv4Addr]) -> Result<String, Error> {
         log!("{note}");
     }
     Ok(text)
-}
-
-/// Whether the image has `target`, looked up inside it (a symlink followed inside the root).
-fn in_image(rootfs: &Checked, target: &str) -> Result<bool, Error> {
-    match Root(rootfs.pinned()).lookup(target, Last::Follow, Missing::Refuse) {
-        Ok(found) => Ok(found.object.is_some()),
-        Err(Errno(libc::ENOENT)) => Ok(false),
-        Err(errno) => Err(Error::sys(format!("looking up {target} in the rootfs"), errno)),
-    }
 }

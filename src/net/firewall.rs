@@ -4,10 +4,12 @@
 //!
 //! The table's rules never change; a container adds its own elements to the table's sets once its
 //! host end exists, and removes them before the pair goes. So contains that start and end at once
-//! never touch each other's rules, and nothing is ever rebuilt while a container runs. The first
-//! container to find the table missing makes it (an add to a set that is not there fails with
-//! ENOENT), in the same batch as its elements; two that do so at once send the same batch, which
-//! empties each chain before filling it, so the second leaves what the first made. A killed
+//! never touch each other's elements. Each container sends its elements in one batch with the
+//! table, its sets and its chains, each chain emptied and filled again: the same batch whoever
+//! sends it, applied all or nothing, so two that start at once leave one set of rules, and a table
+//! that somebody flushed (`nft flush ruleset`) or deleted is whole again for the next container.
+//! (The containers that ran meanwhile lost their elements with it; each says so when it ends.) The
+//! host end also drops what comes in with a forged source address (`refuse_forged_sources`). A killed
 //! runtime's elements are swept by `gc`: an element whose host end is gone has no container.
 //! (nf_tables is per network namespace: a `gc` run from another one than the container's, which
 //! finds the entry, cannot reach its elements; a later `contain gc` in the container's sweeps
@@ -76,8 +78,10 @@ fn missing_from_kernel(errno: Errno) -> bool {
     matches!(errno, Errno(libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT | libc::ENOENT | libc::EOPNOTSUPP))
 }
 
-/// Adds the container's elements, making the table first when it is not there. A kernel without
-/// what the rules need is said in one line, and the container runs without them.
+/// Adds the container's elements, in the batch that also makes the table, its sets and rules
+/// (the same whoever sends it: a table somebody flushed or deleted is whole again for this
+/// container). A kernel without what the rules need is said in one line, and the container runs
+/// without them.
 pub fn admit(elements: &[Element]) -> Result<(), Error> {
     if elements.is_empty() {
         return Ok(());
@@ -95,22 +99,29 @@ pub fn admit(elements: &[Element]) -> Result<(), Error> {
         Err(errno) if missing_from_kernel(errno) => return unavailable(errno),
         Err(errno) => return Err(Error::sys(step("socket(AF_NETLINK, NETLINK_NETFILTER)"), errno)),
     };
+    let table = netfilter.dump(|seq| nftables::get_table(seq, nftables::INET, nftables::TABLE));
+    let new_table = table.is_ok_and(|reply| nftables::batch_outcome(&reply) == Err(Errno(libc::ENOENT)));
     if elements.iter().any(|element| element.set == Set::Nat) {
         forward_ipv4()?;
     }
-    match netfilter.apply(|batch| batch.elements(true, elements)) {
-        Ok(()) => return Ok(()),
-        Err(Errno(libc::ENOENT)) => {}
-        Err(errno) => return Err(Error::sys(step("adding the container's set elements"), errno)),
-    }
     match netfilter.apply(|batch| batch.ruleset().elements(true, elements)) {
         Ok(()) => {
-            warn_of_other_rules(&mut netfilter);
+            if new_table {
+                warn_of_other_rules(&mut netfilter);
+            }
             Ok(())
         }
         Err(errno) if missing_from_kernel(errno) => unavailable(errno),
-        Err(errno) => Err(Error::sys(step("making the table, its sets and rules"), errno)),
+        Err(errno) => Err(Error::sys(step("the table, its sets and rules, and the container's elements"), errno)),
     }
+}
+
+/// The host end's reverse-path filter, strict: a packet that comes in on it from a source the
+/// host would not route back through it (another container's address, any address the container
+/// made up: it has CAP_NET_RAW) is dropped, before NAT or any wall sees it.
+pub fn refuse_forged_sources(host_end: &str) -> Result<(), Error> {
+    let path = format!("/proc/sys/net/ipv4/conf/{host_end}/rp_filter");
+    sys::write_file(&cpath(&path)?, "1").map_err(|errno| Error::sys(format!("write({path}, 1)"), errno))
 }
 
 /// Turns IPv4 forwarding on, saying so, when it is off.
@@ -153,16 +164,32 @@ fn warn_of_other_rules(netfilter: &mut Netfilter) {
 }
 
 /// Removes the container's elements: each in a batch of its own, as one already gone (a sweep got
-/// to it, or the table was deleted) fails its batch with ENOENT, which is no failure here.
+/// to it, or the table was deleted) fails its batch with ENOENT, which is no failure here. A
+/// running container's element gone is said: it ran without its walls from then on.
 pub fn release(elements: &[Element]) -> Result<(), Error> {
+    release_quietly(elements).map(|gone| {
+        if gone {
+            log!(
+                "this container's elements of table inet {} were gone before it ended (the table flushed or \
+                 deleted?): it ran without its NAT and walls from then on",
+                nftables::TABLE
+            );
+        }
+    })
+}
+
+/// `release`, telling whether an element was gone already.
+fn release_quietly(elements: &[Element]) -> Result<bool, Error> {
     if elements.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut netfilter =
         Netfilter::open().map_err(|errno| Error::sys("socket(AF_NETLINK, NETLINK_NETFILTER)", errno))?;
+    let mut gone = false;
     for element in elements {
         match netfilter.apply(|batch| batch.elements(false, std::slice::from_ref(element))) {
-            Ok(()) | Err(Errno(libc::ENOENT)) => {}
+            Ok(()) => {}
+            Err(Errno(libc::ENOENT)) => gone = true,
             Err(errno) => {
                 let what =
                     format!("nf_tables: deleting {}'s element of set {}", element.interface(), element.set.name());
@@ -170,7 +197,7 @@ pub fn release(elements: &[Element]) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    Ok(gone)
 }
 
 /// `gc`: removes the elements of the host end `interface` (a dead container's), or with None, of
@@ -189,7 +216,7 @@ pub fn sweep(interface: Option<&str>) -> Result<(), Error> {
             {
                 Ok(Ok(elements)) => elements,
                 // No table; or a user, who can have no element (`--net veth` needs root).
-            Ok(Err(Errno(libc::ENOENT | libc::EPERM))) | Err(Errno(libc::EPERM)) => return Ok(()),
+                Ok(Err(Errno(libc::ENOENT | libc::EPERM))) | Err(Errno(libc::EPERM)) => return Ok(()),
                 Ok(Err(errno)) | Err(errno) => {
                     return Err(Error::sys(format!("nf_tables: listing set {}", set.name()), errno))
                 }
@@ -199,5 +226,5 @@ pub fn sweep(interface: Option<&str>) -> Result<(), Error> {
             None => sys::interface_index(&element.interface()) == Err(Errno(libc::ENODEV)),
         }));
     }
-    release(&stale)
+    release_quietly(&stale).map(drop)
 }

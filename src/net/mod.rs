@@ -129,6 +129,7 @@ impl Veth {
         let mut host = HostEnd { name: host_name.clone(), lease, elements: Vec::new(), removed: false };
         created?;
         netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
+        firewall::refuse_forged_sources(&host_name)?;
         let elements = firewall::elements(&host_name, &addrs, firewall);
         firewall::admit(&elements)?;
         host.elements = elements;

@@ -15,6 +15,7 @@
 //!     meta nfproto ipv4 iifname . ip saddr @nat oifname != "ct-*" masquerade }
 //! chain forward { type filter hook forward priority filter; policy accept;
 //!     oifname @isolated ct state established,related accept
+//!     iifname @isolated meta nfproto ipv6 drop
 //!     iifname @isolated oifname "ct-*" drop
 //!     iifname @isolated meta nfproto ipv4 ip daddr 169.254.0.0/16 drop
 //!     iifname @isolated accept
@@ -71,7 +72,8 @@ const NESTED: u16 = libc::NLA_F_NESTED as u16;
 /// NFPROTO_*: the family of a table (`inet` holds IPv4 and IPv6 alike).
 const UNSPEC: u8 = 0;
 pub const IPV4: u8 = 2;
-const INET: u8 = 1;
+const IPV6: u8 = 10;
+pub const INET: u8 = 1;
 
 /// contain's table.
 pub const TABLE: &str = "contain";
@@ -407,6 +409,12 @@ fn rules() -> Vec<(&'static str, Vec<Expr>)> {
                 .chain([CtState, And(state_bits), Cmp(NEQ, &[0; 4]), Verdict(ACCEPT)])
                 .collect(),
         ),
+        // The pair carries IPv4 only: IPv6 a container makes up itself (it has CAP_NET_RAW) is not
+        // let out, on a host that forwards IPv6.
+        (
+            "forward",
+            isolated(META_IIFNAME).into_iter().chain([Meta(META_NFPROTO), Cmp(EQ, &[IPV6]), Verdict(DROP)]).collect(),
+        ),
         (
             "forward",
             isolated(META_IIFNAME)
@@ -546,7 +554,7 @@ pub fn dropping_forward_chains(dump: &[u8]) -> Result<Vec<String>, Errno> {
     let family_name = |family: u8| match family {
         IPV4 => "ip",
         INET => "inet",
-        10 => "ip6",
+        IPV6 => "ip6",
         _ => "",
     };
     Ok(replies(dump)?
