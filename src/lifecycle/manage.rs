@@ -394,12 +394,8 @@ fn stop_cgroup(cgroup: &Cgroup, id: &str, timeout: Duration) -> Result<(), Error
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::state::tests::scratch_root;
     use crate::lifecycle::state::Leave;
-
-    fn scratch_root(name: &str) -> StateDir {
-        let path = std::env::temp_dir().join(format!("contain-manage-test-{}-{name}", std::process::id()));
-        StateDir::open(path.to_str().unwrap()).unwrap()
-    }
 
     #[test]
     fn an_entry_settles_once_its_keeper_lets_go_or_while_its_init_lives() {

@@ -403,4 +403,4 @@ impl Entry {
 
 #[cfg(test)]
 #[path = "state_tests.rs"]
-mod tests;
+pub(super) mod tests;

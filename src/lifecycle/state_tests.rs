@@ -3,9 +3,25 @@
 use super::*;
 use crate::lifecycle::record::tests::sample;
 
-fn scratch_root(name: &str) -> StateDir {
+/// A state directory of a test's own in $TMPDIR, removed with all it holds when dropped.
+pub struct ScratchRoot(StateDir, std::path::PathBuf);
+
+impl std::ops::Deref for ScratchRoot {
+    type Target = StateDir;
+    fn deref(&self) -> &StateDir {
+        &self.0
+    }
+}
+
+impl Drop for ScratchRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+pub fn scratch_root(name: &str) -> ScratchRoot {
     let path = std::env::temp_dir().join(format!("contain-state-test-{}-{name}", std::process::id()));
-    StateDir::open(path.to_str().unwrap()).unwrap()
+    ScratchRoot(StateDir::open(path.to_str().unwrap()).unwrap(), path)
 }
 
 #[test]
