@@ -82,7 +82,9 @@ fi
 # runs it that many times, to chase a flaky test.
 round=1
 while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
-    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers rootless:vm_only_ userns $compat}; do
+    # network.rs's Debian test needs debootstrap's image, which comes from the network the VM
+    # lacks: the host runs it.
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network:--skip=world_debian_ leftovers rootless:vm_only_ userns $compat}; do
         suite=${selection%%:*}
         filter=${selection#"$suite"}
         began=$(uptime_s)
