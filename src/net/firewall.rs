@@ -78,13 +78,24 @@ fn missing_from_kernel(errno: Errno) -> bool {
     matches!(errno, Errno(libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT | libc::ENOENT | libc::EOPNOTSUPP))
 }
 
+/// A container's elements, with the nf_tables socket that added them, kept open until they are
+/// removed. Closing a socket to nf_tables waits until the kernel has freed what the last batch
+/// replaced (its NETLINK_URELEASE handler flushes nf_tables' destroy work, which waits for an RCU
+/// grace period: 10 ms and more on a busy machine), a wait a start need not pay. Kept, the socket
+/// closes after the pair's deletion, when that wait is over.
+#[derive(Default)]
+pub struct Walls {
+    elements: Vec<Element>,
+    netfilter: Option<Netfilter>,
+}
+
 /// Adds the container's elements, in the batch that also makes the table, its sets and rules
 /// (the same whoever sends it: a table somebody flushed or deleted is whole again for this
 /// container). A kernel without what the rules need is said in one line, and the container runs
 /// without them.
-pub fn admit(elements: &[Element]) -> Result<(), Error> {
+pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     if elements.is_empty() {
-        return Ok(());
+        return Ok(Walls::default());
     }
     let step = |what: &str| format!("nf_tables: {what} (table inet {})", nftables::TABLE);
     let unavailable = |errno: Errno| {
@@ -92,7 +103,7 @@ pub fn admit(elements: &[Element]) -> Result<(), Error> {
             "no NAT and no isolation for this container: the kernel lacks nf_tables or a part the rules need \
              (nft_chain_nat, nft_masq, nf_conntrack): {errno}"
         );
-        Ok(())
+        Ok(Walls::default())
     };
     let mut netfilter = match Netfilter::open() {
         Ok(netfilter) => netfilter,
@@ -104,12 +115,12 @@ pub fn admit(elements: &[Element]) -> Result<(), Error> {
     if elements.iter().any(|element| element.set == Set::Nat) {
         forward_ipv4()?;
     }
-    match netfilter.apply(|batch| batch.ruleset().elements(true, elements)) {
+    match netfilter.apply(|batch| batch.ruleset().elements(true, &elements)) {
         Ok(()) => {
             if new_table {
                 warn_of_other_rules(&mut netfilter);
             }
-            Ok(())
+            Ok(Walls { elements, netfilter: Some(netfilter) })
         }
         Err(errno) if missing_from_kernel(errno) => unavailable(errno),
         Err(errno) => Err(Error::sys(step("the table, its sets and rules, and the container's elements"), errno)),
@@ -163,28 +174,36 @@ fn warn_of_other_rules(netfilter: &mut Netfilter) {
     }
 }
 
-/// Removes the container's elements: each in a batch of its own, as one already gone (a sweep got
-/// to it, or the table was deleted) fails its batch with ENOENT, which is no failure here. A
-/// running container's element gone is said: it ran without its walls from then on.
-pub fn release(elements: &[Element]) -> Result<(), Error> {
-    release_quietly(elements).map(|gone| {
-        if gone {
-            log!(
-                "this container's elements of table inet {} were gone before it ended (the table flushed or \
-                 deleted?): it ran without its NAT and walls from then on",
-                nftables::TABLE
-            );
+impl Walls {
+    /// Removes the container's elements: each in a batch of its own, as one already gone (a sweep
+    /// got to it, or the table was deleted) fails its batch with ENOENT, which is no failure here.
+    /// A running container's element gone is said: it ran without its walls from then on. The
+    /// socket stays open until the walls are dropped.
+    pub fn release(&mut self) -> Result<(), Error> {
+        self.release_quietly().map(|gone| {
+            if gone {
+                log!(
+                    "this container's elements of table inet {} were gone before it ended (the table flushed \
+                     or deleted?): it ran without its NAT and walls from then on",
+                    nftables::TABLE
+                );
+            }
+        })
+    }
+
+    /// `release`, telling whether an element was gone already.
+    fn release_quietly(&mut self) -> Result<bool, Error> {
+        // Elements come with the socket that added them (`admit`).
+        let elements = std::mem::take(&mut self.elements);
+        match &mut self.netfilter {
+            Some(netfilter) => remove_each(netfilter, &elements),
+            None => Ok(false),
         }
-    })
+    }
 }
 
-/// `release`, telling whether an element was gone already.
-fn release_quietly(elements: &[Element]) -> Result<bool, Error> {
-    if elements.is_empty() {
-        return Ok(false);
-    }
-    let mut netfilter =
-        Netfilter::open().map_err(|errno| Error::sys("socket(AF_NETLINK, NETLINK_NETFILTER)", errno))?;
+/// Removes each element in a batch of its own, telling whether one was gone already.
+fn remove_each(netfilter: &mut Netfilter, elements: &[Element]) -> Result<bool, Error> {
     let mut gone = false;
     for element in elements {
         match netfilter.apply(|batch| batch.elements(false, std::slice::from_ref(element))) {
@@ -226,5 +245,5 @@ pub fn sweep(interface: Option<&str>) -> Result<(), Error> {
             None => sys::interface_index(&element.interface()) == Err(Errno(libc::ENODEV)),
         }));
     }
-    release_quietly(&stale).map(drop)
+    remove_each(&mut netfilter, &stale).map(drop)
 }

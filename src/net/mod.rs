@@ -20,9 +20,8 @@ pub mod nftables;
 
 use std::net::Ipv4Addr;
 
-use self::firewall::Firewall;
+use self::firewall::{Firewall, Walls};
 use self::netlink::VethAddrs;
-use self::nftables::Element;
 use crate::error::{cpath, Context, Error};
 use crate::lease::{self, Holder, Lease, LeaseDir};
 use crate::sys::{self, Errno, Fd};
@@ -126,13 +125,11 @@ impl Veth {
         }
         // Ours from here on, even when the kernel's answer was lost and it exists after all: every
         // early return deletes it (and gives the lease back).
-        let mut host = HostEnd { name: host_name.clone(), lease, elements: Vec::new(), removed: false };
+        let mut host = HostEnd { name: host_name.clone(), lease, walls: Walls::default(), removed: false };
         created?;
         netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
         firewall::refuse_forged_sources(&host_name)?;
-        let elements = firewall::elements(&host_name, &addrs, firewall);
-        firewall::admit(&elements)?;
-        host.elements = elements;
+        host.walls = firewall::admit(firewall::elements(&host_name, &addrs, firewall))?;
         Ok(host)
     }
 
@@ -167,8 +164,9 @@ pub fn configure_container_end(addrs: &VethAddrs) -> Result<(), Error> {
 pub struct HostEnd {
     pub name: String,
     lease: Option<Lease>,
-    /// Its elements in contain's nf_tables sets.
-    elements: Vec<Element>,
+    /// Its elements in contain's nf_tables sets, and the socket that added them, which closes
+    /// with the host end, after the pair's deletion (see `Walls`).
+    walls: Walls,
     /// `remove` has run: how it went was the caller's to report, and nothing is left for drop.
     removed: bool,
 }
@@ -184,7 +182,7 @@ impl HostEnd {
     /// could not be deleted keeps its lease, for the next sweep to find it by; elements that could
     /// not be removed are swept by `gc` once the pair is gone.
     fn delete(&mut self) -> Result<(), Error> {
-        let released = firewall::release(&std::mem::take(&mut self.elements));
+        let released = self.walls.release();
         if let Err(err) = delete_interface(&self.name) {
             if let Some(lease) = &mut self.lease {
                 lease.keep();

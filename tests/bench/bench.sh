@@ -58,6 +58,9 @@ unshare --mount --propagation private bash -c '
     if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified; fi
     exec python3 tests/bench/bench.py "$1" "$2"' bench "$work" "$out"
 [[ -z $note ]] || echo "$note" | tee -a "$out/results.txt"
+# What NAT and the walls add to a `--net veth` start (issue #26), in a network namespace of its own:
+# the host's nf_tables and forwarding stay as they are.
+unshare --net python3 tests/bench/nat.py "$work/rootfs" "$out"
 
 # What a seccomp filter costs (floor.c `filter`): contain's, and crun's under podman's default
 # profile as libseccomp builds it, when podman's profile is here.
