@@ -241,20 +241,26 @@ fn parse_prefixed(s: &str) -> Result<([u8; 4], u8), String> {
 }
 
 /// The blocks of IPv4 no veth end can use (RFC 6890): an address there is never a host on a
-/// link (0/8 means "this network", 127/8 is each host's own loopback, 224/4 multicast, 240/4
-/// reserved and the broadcast address), so the kernel refuses the route through it, or worse, a
-/// loopback subnet on eth0 hides the container's own 127.0.0.1.
-const UNUSABLE_BLOCKS: [(u8, u8, &str); 3] = [
-    (0, 0, "0.0.0.0/8 (this network)"),
-    (127, 127, "127.0.0.0/8 (loopback)"),
-    (224, 255, "224.0.0.0/3 (multicast and reserved)"),
+/// routed link (0/8 means "this network", 127/8 is each host's own loopback, 169.254/16 is
+/// link-local, where clouds serve an instance's metadata and credentials, 224/4 multicast, 240/4
+/// reserved and the broadcast address), so the kernel refuses the route through it, or worse: a
+/// loopback subnet on eth0 hides the container's own 127.0.0.1, and a subnet over 169.254.169.254
+/// on the host end sends the host's own metadata requests to the container.
+const UNUSABLE_BLOCKS: [([u8; 4], u8, &str); 4] = [
+    ([0, 0, 0, 0], 8, "0.0.0.0/8 (this network)"),
+    ([127, 0, 0, 0], 8, "127.0.0.0/8 (loopback)"),
+    ([169, 254, 0, 0], 16, "169.254.0.0/16 (link-local, where clouds serve instance metadata)"),
+    ([224, 0, 0, 0], 3, "224.0.0.0/3 (multicast and reserved)"),
 ];
 
-/// Refuses a subnet (its address and prefix) that touches one of `UNUSABLE_BLOCKS`.
+/// Refuses a subnet (its address and prefix) that touches one of `UNUSABLE_BLOCKS`: two blocks
+/// overlap when they agree on the bits of the shorter prefix.
 fn usable_subnet(addr: [u8; 4], prefix_len: u8, s: &str) -> Result<(), String> {
-    let network = u32::from_be_bytes(addr) & mask(prefix_len);
-    let (first, last) = ((network >> 24) as u8, ((network | !mask(prefix_len)) >> 24) as u8);
-    match UNUSABLE_BLOCKS.iter().find(|&&(low, high, _)| first <= high && low <= last) {
+    let touches = |&&(block, block_len, _): &&([u8; 4], u8, &str)| {
+        let shorter = mask(prefix_len.min(block_len));
+        u32::from_be_bytes(addr) & shorter == u32::from_be_bytes(block) & shorter
+    };
+    match UNUSABLE_BLOCKS.iter().find(touches) {
         Some((_, _, block)) => Err(format!("{s:?} reaches into {block}, which no interface can use")),
         None => Ok(()),
     }
