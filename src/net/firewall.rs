@@ -169,7 +169,8 @@ fn warn_of_other_rules(netfilter: &mut Netfilter) {
         for chain in chains {
             log!(
                 "the forward chain {chain} drops by policy, and contain's accept cannot override it: \
-                 for NAT to work add `iifname \"ct-*\" accept` and `oifname \"ct-*\" ct state established,related accept` to it"
+                 for NAT and published ports to work add `iifname \"ct-*\" accept`, `oifname \"ct-*\" ct state \
+                 established,related accept` and `oifname \"ct-*\" ct status dnat accept` to it"
             );
         }
     }
