@@ -224,8 +224,9 @@ fn release_quietly(elements: &[Element]) -> Result<bool, Error> {
 }
 
 /// `gc`: removes the elements of the host end `interface` (a dead container's), or with None, of
-/// every host end that is gone (a map's element names its host end in its comment). No table, no nf_tables at all, or a caller who may not look (a
-/// user, whose containers have no pair), is nothing to sweep.
+/// every host end that is gone (a map's element names its host end in its comment). No table, no
+/// nf_tables at all, or a caller who may not look (a user, whose containers have no pair), is
+/// nothing to sweep.
 pub fn sweep(interface: Option<&str>) -> Result<(), Error> {
     let Some(mut netfilter) = Netfilter::open()? else { return Ok(()) };
     let mut stale = Vec::new();
