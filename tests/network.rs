@@ -501,10 +501,14 @@ fn world_a_published_port_answers_from_outside_the_host_its_loopback_and_the_con
     // itself (DNAT in output), on 127.0.0.1 (route_localnet and masquerade: the container sees
     // its host end), and from the container itself through the host's address (the hairpin,
     // masqueraded too). A port published on 127.0.0.1 alone is not on the uplink. Meanwhile
-    // nobody on the host can take the port: the --detach runtime in the background holds it.
+    // nobody on the host can take the port: the --detach runtime in the background holds it. A
+    // UDP datagram to a published UDP port leaves for the container's port, by a chain that
+    // counts after contain's (its busybox has no UDP server).
     let scenario = format!(
         r#"serve='{SERVE_WHO}'
-$contain run -d --rootfs $rootfs --name {name} --net veth -p 8080:80 --publish 127.0.0.1:8081:80/tcp -- sh -c "$serve" >/dev/null
+nft 'add table ip watch; add chain ip watch out {{ type filter hook postrouting priority 200; }}'
+nft 'add rule ip watch out oifname "ct-*" udp dport 53 counter'
+$contain run -d --rootfs $rootfs --name {name} --net veth -p 8080:80 --publish 127.0.0.1:8081:80/tcp -p 5353:53/udp -- sh -c "$serve" >/dev/null
 for _ in $(seq 50); do ask 10.200.0.2 80 | grep -q from && break; sleep 0.1; done
 echo "outside: $(nsenter --net=/run/netns/internet sh -c "printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | busybox nc -w 3 198.51.100.2 8080 | tail -n 1")"
 echo "host: $(ask 198.51.100.2 8080)"
@@ -513,6 +517,8 @@ echo "loopback only: $(ask 127.0.0.1 8081)"
 echo "not on the uplink: $(ask 198.51.100.2 8081)"
 echo "hairpin: $($contain exec -q {name} sh -c "printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | nc -w 3 198.51.100.2 8080 | tail -n 1")"
 echo "taken: $(timeout 1 busybox nc -l -p 8080 2>&1 </dev/null | head -n 1)"
+nsenter --net=/run/netns/internet python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"?", ("198.51.100.2", 5353))'
+echo "udp to the container's port 53: $(nft list chain ip watch out | grep -o 'packets [0-9]*')"
 echo "route_localnet $(cat /proc/sys/net/ipv4/conf/ct-{name}/route_localnet)"
 echo "maps [$(map_elements published)] [$(map_elements published_at)]"
 $contain kill {name} >/dev/null
@@ -532,9 +538,10 @@ kill $! 2>/dev/null && echo "the host has the port back"
         "not on the uplink: nc: can't connect to remote host (198.51.100.2): Connection refused".into(),
         "hairpin: from [::ffff:10.200.0.1]".into(),
         "taken: nc: bind: Address already in use".into(),
+        "udp to the container's port 53: packets 1".into(),
         "route_localnet 1".into(),
         format!(
-            "maps [tcp . 8080 comment \"ct-{name}\" : 10.200.0.2 . 80] \
+            "maps [tcp . 8080 comment \"ct-{name}\" : 10.200.0.2 . 80, udp . 5353 comment \"ct-{name}\" : 10.200.0.2 . 53] \
              [127.0.0.1 . tcp . 8081 comment \"ct-{name}\" : 10.200.0.2 . 80]"
         ),
         "after [] []".into(),
