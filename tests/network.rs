@@ -508,8 +508,8 @@ fn world_a_published_port_answers_from_outside_the_host_its_loopback_and_the_con
         r#"serve='{SERVE_WHO}'
 nft 'add table ip watch; add chain ip watch out {{ type filter hook postrouting priority 200; }}'
 nft 'add rule ip watch out oifname "ct-*" udp dport 53 counter'
-$contain run -d --rootfs $rootfs --name {name} --net veth -p 8080:80 --publish 127.0.0.1:8081:80/tcp -p 5353:53/udp -- sh -c "$serve" >/dev/null
-for _ in $(seq 50); do ask 10.200.0.2 80 | grep -q from && break; sleep 0.1; done
+$contain run -d --rootfs $rootfs --name {name} --net veth -p 8080:80 --publish 127.0.0.1:8081:80/tcp -p 5353:53/udp -- sh -c "$serve" >/dev/null &&
+  for _ in $(seq 50); do ask 10.200.0.2 80 | grep -q from && break; sleep 0.1; done
 echo "outside: $(nsenter --net=/run/netns/internet sh -c "printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | busybox nc -w 3 198.51.100.2 8080 | tail -n 1")"
 echo "host: $(ask 198.51.100.2 8080)"
 echo "loopback: $(ask 127.0.0.1 8080)"
