@@ -16,7 +16,9 @@ use std::net::Ipv4Addr;
 use crate::birth::users::{self, UserArg};
 use crate::cgroup::Limits;
 use crate::error::Error;
+use crate::net::firewall::Firewall;
 use crate::net::names::{self, AddHost};
+use crate::net::ports::{self, Publish};
 use crate::policy::caps::{self, Cap};
 use crate::signals::parse_signal;
 use crate::text::validate_id;
@@ -78,6 +80,10 @@ options for run:
                         (repeatable; IPv4)
   --add-host NAME:IP    with --net veth: a line of the container's /etc/hosts (repeatable; IP
                         host-gateway is the host end of the pair)
+  --publish, -p [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]  with --net veth: the host's port
+                        (on HOSTIP, or on all its addresses, 127.0.0.1 included) leads to the
+                        container's (repeatable; tcp by default); the host port is held for the
+                        container's lifetime, and one in use is refused
   --detach, -d          run in the background, print the id; output goes to STATE/ID/log
   --log-max SIZE        with --detach: the log and its predecessor log.1 hold about SIZE (8M)
   --quiet, -q           no [contain] lines but errors (and no usage report)
@@ -231,6 +237,8 @@ pub struct RunSpec {
     pub dns: Vec<Ipv4Addr>,
     /// `--add-host`: lines of the container's /etc/hosts.
     pub add_hosts: Vec<AddHost>,
+    /// `--publish`: host ports that lead to the container's.
+    pub publish: Vec<Publish>,
     pub userns: Userns,
     pub detach: bool,
     pub quiet: bool,
@@ -467,6 +475,7 @@ fn parse_run(parser: &mut lexopt::Parser, global: &mut Global) -> Result<Option<
             Long("net") => spec.net = parsed_value(parser, "--net", parse_net)?,
             Long("dns") => spec.dns.push(parsed_value(parser, "--dns", names::parse_dns)?),
             Long("add-host") => spec.add_hosts.push(parsed_value(parser, "--add-host", names::parse_add_host)?),
+            Long("publish") | Short('p') => spec.publish.push(parsed_value(parser, "--publish", ports::parse_publish)?),
             Long("userns") => spec.userns = parsed_value(parser, "--userns", parse_userns)?,
             Long("detach") | Short('d') => spec.detach = true,
             Long("quiet") | Short('q') => spec.quiet = true,
@@ -514,10 +523,26 @@ fn check_run_flags_together(spec: &RunSpec, log_max_given: bool) -> Result<(), E
              container has the host's names, with none it has no network)"
         )));
     }
+    check_publish(spec)?;
     if spec.overlay_size.is_some() && spec.keep {
         return Err(Error::Usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));
     }
     Ok(())
+}
+
+/// `--publish` needs `--net veth` with its NAT, and a host port once per address.
+fn check_publish(spec: &RunSpec) -> Result<(), Error> {
+    let Some(first) = spec.publish.first() else { return Ok(()) };
+    let why = match spec.net {
+        Net::Veth(_, Firewall::None) => "a published port is a NAT rule, which --net veth:nonat leaves out",
+        Net::Veth(..) => {
+            return ports::refuse_clashes(&spec.publish)
+                .map_err(|(publish, why)| bad("--publish", &publish.describe(), why))
+        }
+        Net::Host => "with --net host the container's ports are the host's already",
+        Net::None => "it needs --net veth (with --net none the container has no network)",
+    };
+    Err(bad("--publish", &first.describe(), why.into()))
 }
 
 /// A flag's value, parsed by `parse`; its refusal names the flag and the value.

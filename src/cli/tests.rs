@@ -434,6 +434,36 @@ fn dns_and_add_host_are_parsed_and_need_a_veth_network() {
     assert!(msg.starts_with("--add-host sets a name"), "{msg}");
 }
 
+#[test]
+fn published_ports_are_parsed_and_need_a_veth_network_with_nat() {
+    let spec =
+        run(&["--rootfs", "/r", "--net", "veth", "-p", "8080:80", "--publish=127.0.0.1:53:53/udp", "true"]).unwrap();
+    let described: Vec<String> = spec.publish.iter().map(|publish| publish.describe()).collect();
+    assert_eq!(described, ["8080:80/tcp", "127.0.0.1:53:53/udp"]);
+    for (args, msg) in [
+        (&["--net", "veth", "-p", "0:80"][..], "--publish \"0:80\": host port \"0\" must be a number from 1 to 65535"),
+        (&["--net", "veth", "-p", "8080:80/icmp"], "--publish \"8080:80/icmp\": protocol \"icmp\" must be tcp or udp"),
+        (
+            &["--net", "veth", "-p", "8080:80", "-p", "8080:81"],
+            "--publish \"8080:81/tcp\": the host's port is published already by \"8080:80/tcp\"",
+        ),
+        (
+            &["-p", "8080:80"],
+            "--publish \"8080:80/tcp\": it needs --net veth (with --net none the container has no network)",
+        ),
+        (
+            &["--net", "host", "-p", "8080:80"],
+            "--publish \"8080:80/tcp\": with --net host the container's ports are the host's already",
+        ),
+        (
+            &["--net", "veth:nonat", "-p", "8080:80"],
+            "--publish \"8080:80/tcp\": a published port is a NAT rule, which --net veth:nonat leaves out",
+        ),
+    ] {
+        assert_eq!(usage_message(&[&["--rootfs", "/r"], args, &["true"]].concat()), msg);
+    }
+}
+
 fn global_of(args: &[&str]) -> Result<Global, Error> {
     parse(args.iter().map(OsString::from)).map(|(global, _)| global)
 }

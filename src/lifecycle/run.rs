@@ -28,7 +28,7 @@ use crate::lifecycle::{roots, run_checks};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Step};
-use crate::net::{HostEnd, Veth};
+use crate::net::{HostEnd, Veth, VethRequest};
 use crate::policy::caps::CapSet;
 use crate::signals::signal_name;
 use crate::sys::{self, ExitStatus, Fd, Submounts};
@@ -305,7 +305,9 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
     let overlay =
         spec.overlay.then(|| make_overlay(&named.claim.entry, &state.dir_of(id), spec.overlay_size)).transpose()?;
     let veth = match spec.net {
-        Net::Veth(requested, firewall) => Some(Veth::plan(state.leases(), id, requested, firewall)?),
+        Net::Veth(addrs, firewall) => {
+            Some(Veth::plan(state.leases(), id, VethRequest { addrs, firewall, published: &spec.publish })?)
+        }
         Net::None | Net::Host => None,
     };
     let names = match &veth {

@@ -9,7 +9,9 @@
 //! sends it, applied all or nothing, so two that start at once leave one set of rules, and a table
 //! that somebody flushed (`nft flush ruleset`) or deleted is whole again for the next container.
 //! (The containers that ran meanwhile lost their elements with it; each says so when it ends.) The
-//! host end also drops what comes in with a forged source address (`refuse_forged_sources`). A killed
+//! host end also drops what comes in with a forged source address (`refuse_forged_sources`).
+//! A published port (`--publish`) is an element of a map too, leading a host port to the
+//! container's; its host port is held by a socket meanwhile (`ports.rs`). A killed
 //! runtime's elements are swept by `gc`: an element whose host end is gone has no container.
 //! (nf_tables is per network namespace: a `gc` run from another one than the container's, which
 //! finds the entry, cannot reach its elements; a later `contain gc` in the container's sweeps
@@ -17,6 +19,7 @@
 
 use super::netlink::VethAddrs;
 use super::nftables::{self, Batch, Element, Set};
+use super::ports::Publish;
 use crate::error::{cpath, Error};
 use crate::sys::{self, Errno, Fd};
 
@@ -36,16 +39,19 @@ pub enum Firewall {
 /// uplink and are forwarded to the container only when forwarding is on there too.
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 
-/// The elements that give a container behind `host_end` what `firewall` says.
-pub fn elements(host_end: &str, addrs: &VethAddrs, firewall: Firewall) -> Vec<Element> {
+/// The elements that give a container behind `host_end` what `firewall` says, and its
+/// published ports (which `--net veth:nonat` cannot have: the command line refuses them).
+pub fn elements(host_end: &str, addrs: &VethAddrs, firewall: Firewall, published: &[Publish]) -> Vec<Element> {
     let nat = Element::new(Set::Nat, host_end, Some(addrs.container));
-    match firewall {
+    let mut elements = match firewall {
         Firewall::Isolated => {
             vec![nat, Element::new(Set::Isolated, host_end, None), Element::new(Set::Ends, host_end, Some(addrs.host))]
         }
         Firewall::Open => vec![nat],
-        Firewall::None => Vec::new(),
-    }
+        Firewall::None => return Vec::new(),
+    };
+    elements.extend(published.iter().map(|publish| Element::published(host_end, publish, addrs.container)));
+    elements
 }
 
 /// A socket to nf_tables, with its own message numbers.
@@ -55,13 +61,19 @@ struct Netfilter {
 }
 
 impl Netfilter {
-    fn open() -> Result<Netfilter, Errno> {
-        Ok(Netfilter { socket: sys::netfilter_socket()?, seq: 0 })
+    /// The socket, or None on a kernel without nf_tables: where there is nothing to add to or to
+    /// sweep from.
+    fn open() -> Result<Option<Netfilter>, Error> {
+        match sys::netfilter_socket() {
+            Ok(socket) => Ok(Some(Netfilter { socket, seq: 0 })),
+            Err(errno) if missing_from_kernel(errno) => Ok(None),
+            Err(errno) => Err(Error::sys("socket(AF_NETLINK, NETLINK_NETFILTER)", errno)),
+        }
     }
 
     fn apply(&mut self, build: impl FnOnce(Batch) -> Batch) -> Result<(), Errno> {
-        let batch = build(Batch::new(self.seq)).finish();
-        self.seq += 64;
+        let (batch, next) = build(Batch::new(self.seq)).finish();
+        self.seq = next;
         nftables::batch_outcome(&sys::netlink_batch(&self.socket, &batch)?)
     }
 
@@ -98,17 +110,15 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
         return Ok(Walls::default());
     }
     let step = |what: &str| format!("nf_tables: {what} (table inet {})", nftables::TABLE);
-    let unavailable = |errno: Errno| {
+    let unavailable = |why: String| {
         log!(
-            "no NAT and no isolation for this container: the kernel lacks nf_tables or a part the rules need \
-             (nft_chain_nat, nft_masq, nf_conntrack): {errno}"
+            "no NAT, no isolation and no published port for this container: the kernel lacks nf_tables or a \
+             part the rules need (nft_chain_nat, nft_masq, nft_fib, nf_conntrack): {why}"
         );
         Ok(Walls::default())
     };
-    let mut netfilter = match Netfilter::open() {
-        Ok(netfilter) => netfilter,
-        Err(errno) if missing_from_kernel(errno) => return unavailable(errno),
-        Err(errno) => return Err(Error::sys(step("socket(AF_NETLINK, NETLINK_NETFILTER)"), errno)),
+    let Some(mut netfilter) = Netfilter::open()? else {
+        return unavailable("no NETLINK_NETFILTER socket".into());
     };
     let table = netfilter.dump(|seq| nftables::get_table(seq, nftables::INET, nftables::TABLE));
     let new_table = table.is_ok_and(|reply| nftables::batch_outcome(&reply) == Err(Errno(libc::ENOENT)));
@@ -122,7 +132,7 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
             }
             Ok(Walls { elements, netfilter: Some(netfilter) })
         }
-        Err(errno) if missing_from_kernel(errno) => unavailable(errno),
+        Err(errno) if missing_from_kernel(errno) => unavailable(errno.to_string()),
         Err(errno) => Err(Error::sys(step("the table, its sets and rules, and the container's elements"), errno)),
     }
 }
@@ -131,7 +141,19 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
 /// host would not route back through it (another container's address, any address the container
 /// made up: it has CAP_NET_RAW) is dropped, before NAT or any wall sees it.
 pub fn refuse_forged_sources(host_end: &str) -> Result<(), Error> {
-    let path = format!("/proc/sys/net/ipv4/conf/{host_end}/rp_filter");
+    turn_on(host_end, "rp_filter")
+}
+
+/// The host end routes packets with a loopback source (`route_localnet`), for a port published on
+/// 127.0.0.1: the host's connection leaves through it from 127.0.0.1 (masqueraded only after
+/// routing). The input chain drops what a container sends to the host's loopback through it.
+pub fn route_loopback_sources(host_end: &str) -> Result<(), Error> {
+    turn_on(host_end, "route_localnet")
+}
+
+/// `net.ipv4.conf.HOST_END.SETTING = 1`.
+fn turn_on(host_end: &str, setting: &str) -> Result<(), Error> {
+    let path = format!("/proc/sys/net/ipv4/conf/{host_end}/{setting}");
     sys::write_file(&cpath(&path)?, "1").map_err(|errno| Error::sys(format!("write({path}, 1)"), errno))
 }
 
@@ -158,7 +180,8 @@ fn warn_of_other_rules(netfilter: &mut Netfilter) {
         for chain in chains {
             log!(
                 "the forward chain {chain} drops by policy, and contain's accept cannot override it: \
-                 for NAT to work add `iifname \"ct-*\" accept` and `oifname \"ct-*\" ct state established,related accept` to it"
+                 for NAT and published ports to work add `iifname \"ct-*\" accept`, `oifname \"ct-*\" ct state \
+                 established,related accept` and `oifname \"ct-*\" ct status dnat accept` to it"
             );
         }
     }
@@ -220,14 +243,11 @@ fn remove_each(netfilter: &mut Netfilter, elements: &[Element]) -> Result<bool, 
 }
 
 /// `gc`: removes the elements of the host end `interface` (a dead container's), or with None, of
-/// every host end that is gone. No table, no nf_tables at all, or a caller who may not look (a
-/// user, whose containers have no pair), is nothing to sweep.
+/// every host end that is gone (a map's element names its host end in its comment). No table, no
+/// nf_tables at all, or a caller who may not look (a user, whose containers have no pair), is
+/// nothing to sweep.
 pub fn sweep(interface: Option<&str>) -> Result<(), Error> {
-    let mut netfilter = match Netfilter::open() {
-        Ok(netfilter) => netfilter,
-        Err(errno) if missing_from_kernel(errno) => return Ok(()),
-        Err(errno) => return Err(Error::sys("socket(AF_NETLINK, NETLINK_NETFILTER)", errno)),
-    };
+    let Some(mut netfilter) = Netfilter::open()? else { return Ok(()) };
     let mut stale = Vec::new();
     for set in Set::ALL {
         let elements =

@@ -17,11 +17,13 @@ pub mod firewall;
 pub mod names;
 pub mod netlink;
 pub mod nftables;
+pub mod ports;
 
 use std::net::Ipv4Addr;
 
 use self::firewall::{Firewall, Walls};
 use self::netlink::VethAddrs;
+use self::ports::Publish;
 use crate::error::{cpath, Context, Error};
 use crate::lease::{self, Holder, Lease, LeaseDir};
 use crate::sys::{self, Errno, Fd};
@@ -79,6 +81,14 @@ impl Netlink {
     }
 }
 
+/// What `--net veth` asks for: the addresses (None: from the pool), what its firewall opens, and
+/// the published ports.
+pub struct VethRequest<'a> {
+    pub addrs: Option<VethAddrs>,
+    pub firewall: Firewall,
+    pub published: &'a [Publish],
+}
+
 /// The pair as planned for one container: names, addresses, and the pool lease if any.
 pub struct Veth {
     pub host_name: String,
@@ -86,26 +96,30 @@ pub struct Veth {
     pub firewall: Firewall,
     /// The pool lease holding `addrs`, None for addresses from the command line.
     lease: Option<Lease>,
+    published: Vec<Publish>,
+    /// A socket bound to each published port, held until the container's elements are gone.
+    reserved: Vec<Fd>,
 }
 
 impl Veth {
-    /// Names the pair and takes its addresses: `requested`, or the first free /30 of the pool.
-    pub fn plan(leases: Holder, id: &str, requested: Option<VethAddrs>, firewall: Firewall) -> Result<Veth, Error> {
+    /// Names the pair, holds its published ports, and takes its addresses: those requested, or
+    /// the first free /30 of the pool.
+    pub fn plan(leases: Holder, id: &str, request: VethRequest) -> Result<Veth, Error> {
         let host_name = host_interface_name(id);
-        match requested {
-            Some(addrs) => Ok(Veth { host_name, addrs, firewall, lease: None }),
-            None => {
-                let (lease, addrs) = take_subnet(leases, id)?;
-                Ok(Veth { host_name, addrs, firewall, lease: Some(lease) })
-            }
-        }
+        let reserved = ports::reserve(request.published)?;
+        let (lease, addrs) = match request.addrs {
+            Some(addrs) => (None, addrs),
+            None => take_subnet(leases, id).map(|(lease, addrs)| (Some(lease), addrs))?,
+        };
+        let (firewall, published) = (request.firewall, request.published.to_vec());
+        Ok(Veth { host_name, addrs, firewall, lease, published, reserved })
     }
 
     /// Makes the pair with its peer in `container_pid`'s network namespace, addresses the host
     /// end, brings it up, and adds the container's firewall elements. The returned handle removes
     /// them and deletes the pair again.
     pub fn create(self, container_pid: i32) -> Result<HostEnd, Error> {
-        let Veth { host_name, addrs, firewall, lease } = self;
+        let Veth { host_name, addrs, firewall, lease, published, reserved } = self;
         let (host_address, container_address) =
             (describe(addrs.host, addrs.prefix_len), describe(addrs.container, addrs.prefix_len));
         log!("veth {host_name} ({host_address}) <-> {CONTAINER_INTERFACE} ({container_address})");
@@ -125,11 +139,14 @@ impl Veth {
         }
         // Ours from here on, even when the kernel's answer was lost and it exists after all: every
         // early return deletes it (and gives the lease back).
-        let mut host = HostEnd { name: host_name.clone(), lease, walls: Walls::default(), removed: false };
+        let mut host = HostEnd { name: host_name.clone(), lease, walls: Walls::default(), removed: false, reserved };
         created?;
         netlink.address_and_bring_up(&host_name, addrs.host, addrs.prefix_len)?;
         firewall::refuse_forged_sources(&host_name)?;
-        host.walls = firewall::admit(firewall::elements(&host_name, &addrs, firewall))?;
+        if published.iter().any(Publish::on_loopback) {
+            firewall::route_loopback_sources(&host_name)?;
+        }
+        host.walls = firewall::admit(firewall::elements(&host_name, &addrs, firewall, &published))?;
         Ok(host)
     }
 
@@ -169,6 +186,8 @@ pub struct HostEnd {
     walls: Walls,
     /// `remove` has run: how it went was the caller's to report, and nothing is left for drop.
     removed: bool,
+    /// The published ports' sockets: closed with the handle, after its elements are gone.
+    reserved: Vec<Fd>,
 }
 
 impl HostEnd {
@@ -183,6 +202,8 @@ impl HostEnd {
     /// not be removed are swept by `gc` once the pair is gone.
     fn delete(&mut self) -> Result<(), Error> {
         let released = self.walls.release();
+        // No rule leads the ports to the container any more: the host may have them back.
+        self.reserved.clear();
         if let Err(err) = delete_interface(&self.name) {
             if let Some(lease) = &mut self.lease {
                 lease.keep();

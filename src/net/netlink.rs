@@ -54,7 +54,8 @@ impl Message {
         Message(buf)
     }
 
-    // Lengths fit a u16: names are at most 15 bytes (IFNAMSIZ - 1) and addresses 4.
+    // Lengths fit a u16: the largest message built here or in nftables.rs, a rule, is 472 bytes
+    // (nftables.rs's unit tests keep every message under 500).
     pub(super) fn attr(&mut self, kind: u16, payload: &[u8]) {
         self.0.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
         self.0.extend_from_slice(&kind.to_ne_bytes());
@@ -166,27 +167,59 @@ fn ne_u32(b: &[u8]) -> u32 {
     u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// One message of what the kernel sent: its type, its sequence number, and what follows its
+/// header.
+pub(super) struct Header<'a> {
+    pub kind: u16,
+    pub seq: u32,
+    pub body: &'a [u8],
+}
+
+/// The messages of a buffer the kernel sent, in order (each 4-byte aligned); where a length does
+/// not fit the buffer, one EPROTO and no more.
+pub(super) fn messages(buf: &[u8]) -> impl Iterator<Item = Result<Header<'_>, Errno>> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = rest.get(..4).map_or(0, ne_u32) as usize;
+        if len < HEADER_LEN || len > rest.len() {
+            rest = &[];
+            return Some(Err(Errno(libc::EPROTO)));
+        }
+        let header = Header {
+            kind: u16::from_ne_bytes([rest[4], rest[5]]),
+            seq: ne_u32(&rest[8..]),
+            body: &rest[HEADER_LEN..len],
+        };
+        rest = &rest[align(len).min(rest.len())..];
+        Some(Ok(header))
+    })
+}
+
+/// The errno of an NLMSG_ERROR message's body (0 for an ack); None when it holds no errno.
+pub(super) fn error_of(body: &[u8]) -> Option<i32> {
+    match body.get(..4).map(|b| ne_u32(b) as i32) {
+        Some(0) => Some(0),
+        Some(errno @ -4095..=-1) => Some(-errno),
+        _ => None,
+    }
+}
+
 /// The outcome of request `seq`, from one read of the socket: Ok for an ack with error 0, the
 /// kernel's errno for a refusal, EPROTO when the buffer is malformed or holds no ack for `seq`
 /// (messages for other sequence numbers are skipped).
 pub fn parse_ack(reply: &[u8], seq: u32) -> Result<(), Errno> {
-    let mut rest = reply;
-    while rest.len() >= HEADER_LEN {
-        let len = ne_u32(rest) as usize;
-        if len < HEADER_LEN || len > rest.len() {
-            break;
-        }
-        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-        if ne_u32(&rest[8..]) == seq && kind == libc::NLMSG_ERROR as u16 && len >= HEADER_LEN + 4 {
-            return match ne_u32(&rest[HEADER_LEN..]) as i32 {
-                0 => Ok(()),
-                errno @ -4095..=-1 => Err(Errno(-errno)),
-                _ => break,
-            };
-        }
-        rest = &rest[align(len).min(rest.len())..];
+    let ack = messages(reply)
+        .map_while(Result::ok)
+        .find(|message| message.seq == seq && message.kind == libc::NLMSG_ERROR as u16)
+        .and_then(|message| error_of(message.body));
+    match ack {
+        Some(0) => Ok(()),
+        Some(errno) => Err(Errno(errno)),
+        None => Err(Errno(libc::EPROTO)),
     }
-    Err(Errno(libc::EPROTO))
 }
 
 /// A veth link's IPv4 addressing: both ends share one subnet of `prefix_len` bits.
@@ -212,7 +245,7 @@ pub fn subnet_for(index: u32, base: [u8; 4], base_prefix: u8) -> Option<VethAddr
     Some(VethAddrs { host: (network + 1).to_be_bytes(), container: (network + 2).to_be_bytes(), prefix_len: 30 })
 }
 
-fn parse_ipv4(s: &str) -> Result<[u8; 4], String> {
+pub(super) fn parse_ipv4(s: &str) -> Result<[u8; 4], String> {
     let parts: Vec<&str> = s.split('.').collect();
     if parts.len() != 4 {
         return Err(format!("{s:?} is not an IPv4 address (four numbers 0-255: 10.200.0.1)"));
@@ -241,20 +274,26 @@ fn parse_prefixed(s: &str) -> Result<([u8; 4], u8), String> {
 }
 
 /// The blocks of IPv4 no veth end can use (RFC 6890): an address there is never a host on a
-/// link (0/8 means "this network", 127/8 is each host's own loopback, 224/4 multicast, 240/4
-/// reserved and the broadcast address), so the kernel refuses the route through it, or worse, a
-/// loopback subnet on eth0 hides the container's own 127.0.0.1.
-const UNUSABLE_BLOCKS: [(u8, u8, &str); 3] = [
-    (0, 0, "0.0.0.0/8 (this network)"),
-    (127, 127, "127.0.0.0/8 (loopback)"),
-    (224, 255, "224.0.0.0/3 (multicast and reserved)"),
+/// routed link (0/8 means "this network", 127/8 is each host's own loopback, 169.254/16 is
+/// link-local, where clouds serve an instance's metadata and credentials, 224/4 multicast, 240/4
+/// reserved and the broadcast address), so the kernel refuses the route through it, or worse: a
+/// loopback subnet on eth0 hides the container's own 127.0.0.1, and a subnet over 169.254.169.254
+/// on the host end sends the host's own metadata requests to the container.
+const UNUSABLE_BLOCKS: [([u8; 4], u8, &str); 4] = [
+    ([0, 0, 0, 0], 8, "0.0.0.0/8 (this network)"),
+    ([127, 0, 0, 0], 8, "127.0.0.0/8 (loopback)"),
+    ([169, 254, 0, 0], 16, "169.254.0.0/16 (link-local, where clouds serve instance metadata)"),
+    ([224, 0, 0, 0], 3, "224.0.0.0/3 (multicast and reserved)"),
 ];
 
-/// Refuses a subnet (its address and prefix) that touches one of `UNUSABLE_BLOCKS`.
+/// Refuses a subnet (its address and prefix) that touches one of `UNUSABLE_BLOCKS`: two blocks
+/// overlap when they agree on the bits of the shorter prefix.
 fn usable_subnet(addr: [u8; 4], prefix_len: u8, s: &str) -> Result<(), String> {
-    let network = u32::from_be_bytes(addr) & mask(prefix_len);
-    let (first, last) = ((network >> 24) as u8, ((network | !mask(prefix_len)) >> 24) as u8);
-    match UNUSABLE_BLOCKS.iter().find(|&&(low, high, _)| first <= high && low <= last) {
+    let touches = |&&(block, block_len, _): &&([u8; 4], u8, &str)| {
+        let shorter = mask(prefix_len.min(block_len));
+        u32::from_be_bytes(addr) & shorter == u32::from_be_bytes(block) & shorter
+    };
+    match UNUSABLE_BLOCKS.iter().find(touches) {
         Some((_, _, block)) => Err(format!("{s:?} reaches into {block}, which no interface can use")),
         None => Ok(()),
     }

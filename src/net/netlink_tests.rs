@@ -157,6 +157,7 @@ fn pools_are_network_addresses() {
         r#""127.0.0.0/30" reaches into 127.0.0.0/8 (loopback), which no interface can use"#
     );
     assert!(parse_cidr("224.0.0.0/30").is_err() && parse_cidr("0.0.0.0/1").is_err());
+    assert!(parse_cidr("169.254.0.0/16").unwrap_err().contains("link-local"));
     for bad in ["10.200.0.0/0", "10.200.0.0/+8", "10.200.0.0/", "10.200.00.0/16", "10.200..0/16", "10.2x.0.0/16"] {
         assert!(parse_cidr(bad).is_err(), "{bad}");
     }
@@ -174,7 +175,13 @@ fn veth_specs_name_two_hosts_of_one_subnet() {
     assert_eq!(err("10.9.0.1/30,10.9.0.3"), "10.9.0.3 is the network or broadcast address of 10.9.0.0/30");
     let (this, loopback, multicast) =
         ("0.0.0.0/8 (this network)", "127.0.0.0/8 (loopback)", "224.0.0.0/3 (multicast and reserved)");
+    let link_local = "169.254.0.0/16 (link-local, where clouds serve instance metadata)";
     for (spec, block) in [
+        ("169.254.169.1/24,169.254.169.2", link_local),
+        ("169.254.0.1/30,169.254.0.2", link_local),
+        ("169.0.0.1/8,169.0.0.2", link_local),
+        ("128.0.0.1/2,128.0.0.2", link_local),
+        ("255.255.255.253/30,255.255.255.254", multicast),
         ("127.0.0.1/8,127.0.0.2", loopback),
         ("10.9.0.1/1,10.9.0.2", this),
         ("64.0.0.1/2,64.0.0.2", loopback),
@@ -185,7 +192,11 @@ fn veth_specs_name_two_hosts_of_one_subnet() {
         let host = spec.split(',').next().unwrap();
         assert_eq!(err(spec), format!("{host:?} reaches into {block}, which no interface can use"));
     }
-    assert!(parse_veth_spec("128.0.0.1/2,128.0.0.2").is_ok(), "a large unicast subnet is the user's choice");
+    assert!(parse_veth_spec("128.0.0.1/3,128.0.0.2").is_ok(), "a large unicast subnet is the user's choice");
+    assert!(
+        parse_veth_spec("169.253.255.1/24,169.253.255.2").is_ok()
+            && parse_veth_spec("169.255.0.1/24,169.255.0.2").is_ok()
+    );
     assert!(parse_veth_spec("10.9.0.1,10.9.0.2").is_err());
     assert!(parse_veth_spec("10.9.0.1/24,10.9.0.2/24").is_err());
 }

@@ -4,16 +4,23 @@
 //! `nft` 1.0.6 sends for the same rules (`tests/fixtures/nft/`).
 //!
 //! contain's rules live in one table of its own, `inet contain`, and never change: they look up
-//! three named sets, and a container adds and removes only its own elements of those:
+//! three named sets and two maps, and a container adds and removes only its own elements of those:
 //!
 //! ```text
 //! set nat      { type ifname . ipv4_addr }  host end, container address: masqueraded on the way out
 //! set isolated { type ifname }              host ends of the containers that reach no other
 //! set ends     { type ifname . ipv4_addr }  host end, its address: the one host address such a container reaches
+//! map published    { type inet_proto . inet_service : ipv4_addr . inet_service }
+//! map published_at { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
+//!     `--publish`: a host port (on every address of the host's, or on one) to a container's
+//!     address and port; each element's comment names its host end, for `gc`
 //!
 //! chain postrouting { type nat hook postrouting priority srcnat; policy accept;
-//!     meta nfproto ipv4 iifname . ip saddr @nat oifname != "ct-*" masquerade }
+//!     meta nfproto ipv4 iifname . ip saddr @nat oifname != "ct-*" masquerade
+//!     meta nfproto ipv4 oifname "ct-*" ct status dnat ip saddr 127.0.0.0/8 masquerade
+//!     meta nfproto ipv4 oifname "ct-*" ct status dnat iifname "ct-*" masquerade }
 //! chain forward { type filter hook forward priority filter; policy accept;
+//!     oifname "ct-*" ct status dnat accept
 //!     oifname @isolated ct state established,related accept
 //!     iifname @isolated meta nfproto ipv6 drop
 //!     iifname @isolated oifname "ct-*" drop
@@ -21,9 +28,23 @@
 //!     iifname @isolated accept
 //!     oifname @isolated drop }
 //! chain input { type filter hook input priority filter; policy accept;
+//!     iifname "ct-*" ct status dnat accept
+//!     iifname "ct-*" meta nfproto ipv4 ip daddr 127.0.0.0/8 drop
 //!     iifname @isolated meta nfproto ipv4 iifname . ip daddr @ends accept
 //!     iifname @isolated drop }
+//! chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+//!     meta nfproto ipv4 fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @published_at
+//!     meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @published }
+//! chain output { type nat hook output priority -100; policy accept;
+//!     (prerouting's two rules: the host's own connections to a published port) }
 //! ```
+//!
+//! A published port's connection is turned to the container in prerouting (from outside, or from
+//! a container) or output (from the host itself), and let through the walls as DNAT'd. Two cases
+//! are masqueraded as the host end, because the container could not answer the source it came
+//! with: one from the host's 127.0.0.1 (the host end also routes loopback sources,
+//! `route_localnet`, which the input rule keeps containers from abusing to reach the host's
+//! loopback services), and one from a container, itself included (the hairpin).
 //!
 //! Every drop matches a contain container's interface only: every base chain of every table sees
 //! every packet, and a drop anywhere is final, so a drop of ours must never catch the host's own
@@ -38,11 +59,15 @@
 //!   set; in an `inet` table it needs `meta nfproto ipv4` before it, or it would read an IPv6
 //!   header's bytes as an IPv4 address;
 //! - `"ct-*"` is no pattern: it is a `cmp` of the interface name's first three bytes;
-//! - a concatenation (`iifname . ip saddr`) loads its parts into consecutive registers (16 bytes
-//!   each), and the lookup reads them as one key: the name, zero-padded to 16 bytes, then the
-//!   address.
+//! - a concatenation (`iifname . ip saddr`) loads its parts into consecutive registers, and the
+//!   lookup reads them as one key: the name, zero-padded to 16 bytes, then the address. Parts of 4
+//!   bytes or less take 4-byte registers (`tcp . 8080` is `06 00 00 00 1f 90 00 00`); a map's
+//!   lookup writes its value into registers the same way, for `dnat` to read address and port;
+//! - `fib daddr type local` is what makes a DNAT rule leave alone the traffic that only passes
+//!   through the host.
 
-use super::netlink::{align, Message};
+use super::netlink::{self, Message};
+use super::ports::Publish;
 use crate::sys::Errno;
 
 /// NFNL_SUBSYS_NFTABLES: the high byte of every message type here.
@@ -82,22 +107,26 @@ const HOST_END_PREFIX: &[u8] = b"ct-";
 /// IFNAMSIZ: an interface name in a register or a set key, zero-padded.
 const IFNAME_LEN: usize = 16;
 
-/// One of the three sets, in the order the ruleset makes them.
+/// One of the sets and maps, in the order the ruleset makes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Set {
     Nat,
     Isolated,
     Ends,
+    Published,
+    PublishedAt,
 }
 
 impl Set {
-    pub const ALL: [Set; 3] = [Set::Nat, Set::Isolated, Set::Ends];
+    pub const ALL: [Set; 5] = [Set::Nat, Set::Isolated, Set::Ends, Set::Published, Set::PublishedAt];
 
     pub fn name(self) -> &'static str {
         match self {
             Set::Nat => "nat",
             Set::Isolated => "isolated",
             Set::Ends => "ends",
+            Set::Published => "published",
+            Set::PublishedAt => "published_at",
         }
     }
 
@@ -109,20 +138,36 @@ impl Set {
     /// The key's type (nft's datatypes: ifname 41, ipv4_addr 7, a concatenation of both
     /// `41 << 6 | 7`), its length, and nft's user data for it (the key's byte order and parts),
     /// sent as nft sends them so that `nft list` prints the elements as it would its own.
+    /// (More types: inet_proto 12, inet_service 13.)
     fn key(self) -> (u32, u32, &'static [u8]) {
         const IFNAME_ADDRESS: &[u8] = &[0, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0];
+        const PORT_MAP: &[u8] = &[
+            0, 4, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 3, 8, 0, 4, 13, 0, 0, 0, 1, 0, 4, 8, 0, 4, 13, 0, 0, 0, 1, 0, 6, 4, 0,
+            0, 0, 0,
+        ];
         match self {
             Set::Nat | Set::Ends => (41 << 6 | 7, IFNAME_LEN as u32 + 4, IFNAME_ADDRESS),
             Set::Isolated => (41, IFNAME_LEN as u32, &[0, 4, 1, 0, 0, 0]),
+            Set::Published => (12 << 6 | 13, 8, PORT_MAP),
+            Set::PublishedAt => (7 << 12 | 12 << 6 | 13, 12, PORT_MAP),
         }
+    }
+
+    /// A map's value type and length: an address and a port (`ipv4_addr . inet_service`).
+    fn data(self) -> Option<(u32, u32)> {
+        matches!(self, Set::Published | Set::PublishedAt).then_some((7 << 6 | 13, 8))
     }
 }
 
-/// A set element of one container: its host end's name, and for `nat` and `ends` an address.
+/// A set or map element of one container: a set's holds its host end's name in its key (and for
+/// `nat` and `ends` an address); a map's maps its key to `data`, and names its host end in
+/// `comment` (nft's user data, which `nft list` shows).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {
     pub set: Set,
     pub key: Vec<u8>,
+    pub data: Vec<u8>,
+    pub comment: String,
 }
 
 impl Element {
@@ -131,11 +176,29 @@ impl Element {
         if let Some(address) = address {
             key.extend_from_slice(&address);
         }
-        Element { set, key }
+        Element { set, key, data: Vec::new(), comment: String::new() }
     }
 
-    /// The host end the element belongs to, read from its key.
+    /// `publish`'s element, leading to `container`'s port: `[HOSTIP .] PROTOCOL . HOSTPORT :
+    /// CONTAINERIP . CONTAINERPORT`, each part padded to 4 bytes, ports big-endian.
+    pub fn published(interface: &str, publish: &Publish, container: [u8; 4]) -> Element {
+        let port = |port: u16| [port.to_be_bytes(), [0, 0]].concat();
+        let mut key = publish.host_ip.map_or(Vec::new(), Vec::from);
+        key.extend_from_slice(&[publish.protocol.number(), 0, 0, 0]);
+        key.extend(port(publish.host_port));
+        Element {
+            set: if publish.host_ip.is_some() { Set::PublishedAt } else { Set::Published },
+            key,
+            data: [container.to_vec(), port(publish.container_port)].concat(),
+            comment: interface.to_string(),
+        }
+    }
+
+    /// The host end the element belongs to: a map's comment, or the start of a set's key.
     pub fn interface(&self) -> String {
+        if self.set.data().is_some() {
+            return self.comment.clone();
+        }
         let name = &self.key[..IFNAME_LEN.min(self.key.len())];
         String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
     }
@@ -179,9 +242,10 @@ impl Batch {
         self.seq += 1;
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
+    /// The batch's bytes, and the first sequence number after it.
+    pub fn finish(mut self) -> (Vec<u8>, u32) {
         self.control(BATCH_END);
-        self.bytes
+        (self.bytes, self.seq)
     }
 
     /// The table, its sets and chains, each chain emptied and given its rules: the same whoever
@@ -196,9 +260,13 @@ impl Batch {
             self.push(NEWSET, CREATE, |m| {
                 text(m, 1, TABLE);
                 text(m, 2, set.name());
-                be32(m, 3, 0);
+                be32(m, 3, if set.data().is_some() { SET_MAP } else { 0 });
                 be32(m, 4, key_type);
                 be32(m, 5, key_len);
+                if let Some((data_type, data_len)) = set.data() {
+                    be32(m, 6, data_type);
+                    be32(m, 7, data_len);
+                }
                 be32(m, 10, set.id());
                 m.attr(13, user_data);
             });
@@ -243,7 +311,15 @@ impl Batch {
                     be32(m, 4, element.set.id());
                 }
                 m.nested(3 | NESTED, |m| {
-                    m.nested(1 | NESTED, |m| m.nested(1 | NESTED, |m| m.attr(1, &element.key)));
+                    m.nested(1 | NESTED, |m| {
+                        m.nested(1 | NESTED, |m| m.attr(1, &element.key));
+                        if add && !element.data.is_empty() {
+                            m.nested(2 | NESTED, |m| m.attr(1, &element.data));
+                            // NFTNL_UDATA_SET_ELEM_COMMENT: type 0, length, NUL-terminated text.
+                            let comment = [element.comment.as_bytes(), &[0]].concat();
+                            m.attr(6, &[&[0, comment.len() as u8], &comment[..]].concat());
+                        }
+                    });
                 });
             });
         }
@@ -260,6 +336,9 @@ fn be32(m: &mut Message, kind: u16, value: u32) {
     m.attr(kind, &value.to_be_bytes());
 }
 
+/// NFT_SET_MAP: a set whose elements map their key to a value.
+const SET_MAP: u32 = 8;
+
 /// NF_ACCEPT and NF_DROP, as verdicts and chain policies.
 const ACCEPT: u32 = 1;
 const DROP: u32 = 0;
@@ -272,37 +351,53 @@ struct Chain {
     priority: i32,
 }
 
-/// NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_POST_ROUTING.
+/// NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING.
+const HOOK_PREROUTING: u32 = 0;
 const HOOK_INPUT: u32 = 1;
 pub const HOOK_FORWARD: u32 = 2;
+const HOOK_OUTPUT: u32 = 3;
 const HOOK_POSTROUTING: u32 = 4;
 
-const CHAINS: [Chain; 3] = [
+const CHAINS: [Chain; 5] = [
     // srcnat (NF_IP_PRI_NAT_SRC).
     Chain { name: "postrouting", kind: "nat", hook: HOOK_POSTROUTING, priority: 100 },
     Chain { name: "forward", kind: "filter", hook: HOOK_FORWARD, priority: 0 },
     Chain { name: "input", kind: "filter", hook: HOOK_INPUT, priority: 0 },
+    // dstnat (NF_IP_PRI_NAT_DST), for both.
+    Chain { name: "prerouting", kind: "nat", hook: HOOK_PREROUTING, priority: -100 },
+    Chain { name: "output", kind: "nat", hook: HOOK_OUTPUT, priority: -100 },
 ];
 
-/// One expression of a rule. Registers are nft's 16-byte ones: 1, and 2 for a concatenation's
-/// second part; 0 is the verdict.
+/// One expression of a rule. Registers: 0 is the verdict; 1 and 2 are nft's 16-byte ones (a
+/// concatenation's second part goes in 2 after a 16-byte name); 9 and 10 are 4-byte ones, the
+/// second and third quarters of 1 (NFT_REG32_01, _02), for parts of 4 bytes or less.
 enum Expr {
-    /// NFT_META_*: 6 iifname, 7 oifname, 15 nfproto, loaded into register 1.
-    Meta(u32),
+    /// NFT_META_* into a register.
+    Meta {
+        key: u32,
+        register: u32,
+    },
     /// Register 1 compared with `data`: NFT_CMP_EQ (0) or NFT_CMP_NEQ (1).
     Cmp(u32, &'static [u8]),
-    /// `len` bytes at `offset` of the network header into register `register`.
+    /// `len` bytes at `offset` of a header (NFT_PAYLOAD_NETWORK_HEADER or _TRANSPORT_HEADER) into
+    /// a register.
     Payload {
+        base: u32,
         register: u32,
         offset: u32,
         len: u32,
     },
-    /// Register 1 (and on, for a concatenation) looked up in the set: no match ends the rule.
+    /// Register 1 (and on, for a concatenation) looked up in the set: no match ends the rule. A
+    /// map's value is loaded into register 1 (and on).
     Lookup(Set),
-    /// The connection's state bits into register 1 (NFT_CT_STATE).
-    CtState,
+    /// The connection's NFT_CT_* field into register 1: its state bits, or its status bits.
+    Ct(u32),
     /// Register 1 = register 1 & `mask` (4 bytes).
     And([u8; 4]),
+    /// `fib daddr type`: the route type (RTN_*) of the destination address into register 1.
+    FibDaddrType,
+    /// `dnat ip to`: the address in register 1, the port in register 9.
+    Dnat,
     Masquerade,
     Verdict(u32),
 }
@@ -310,18 +405,31 @@ enum Expr {
 const META_IIFNAME: u32 = 6;
 const META_OIFNAME: u32 = 7;
 const META_NFPROTO: u32 = 15;
+const META_L4PROTO: u32 = 16;
+const CT_STATE: u32 = 0;
+const CT_STATUS: u32 = 2;
 const EQ: u32 = 0;
 const NEQ: u32 = 1;
+const NETWORK_HEADER: u32 = 1;
+const TRANSPORT_HEADER: u32 = 2;
+const REG_1: u32 = 1;
+const REG_2: u32 = 2;
+const REG32_01: u32 = 9;
+const REG32_02: u32 = 10;
+/// RTN_LOCAL, as `fib` writes it: the host's own address.
+const LOCAL_ROUTE: [u8; 4] = (libc::RTN_LOCAL as u32).to_ne_bytes();
 
 impl Expr {
     fn encode(&self, m: &mut Message) {
         let name = match self {
-            Expr::Meta(_) => "meta",
+            Expr::Meta { .. } => "meta",
             Expr::Cmp(..) => "cmp",
             Expr::Payload { .. } => "payload",
             Expr::Lookup(_) => "lookup",
-            Expr::CtState => "ct",
+            Expr::Ct(_) => "ct",
             Expr::And(_) => "bitwise",
+            Expr::FibDaddrType => "fib",
+            Expr::Dnat => "nat",
             Expr::Masquerade => "masq",
             Expr::Verdict(_) => "immediate",
         };
@@ -335,37 +443,52 @@ impl Expr {
     fn encode_data(&self, m: &mut Message) {
         let value = |m: &mut Message, kind: u16, bytes: &[u8]| m.nested(kind | NESTED, |m| m.attr(1, bytes));
         match self {
-            Expr::Meta(key) => {
+            Expr::Meta { key, register } => {
                 be32(m, 2, *key);
-                be32(m, 1, 1);
+                be32(m, 1, *register);
             }
             Expr::Cmp(op, data) => {
-                be32(m, 1, 1);
+                be32(m, 1, REG_1);
                 be32(m, 2, *op);
                 value(m, 3, data);
             }
-            Expr::Payload { register, offset, len } => {
+            Expr::Payload { base, register, offset, len } => {
                 be32(m, 1, *register);
-                // NFT_PAYLOAD_NETWORK_HEADER.
-                be32(m, 2, 1);
+                be32(m, 2, *base);
                 be32(m, 3, *offset);
                 be32(m, 4, *len);
             }
             Expr::Lookup(set) => {
-                be32(m, 2, 1);
+                be32(m, 2, REG_1);
+                if set.data().is_some() {
+                    be32(m, 3, REG_1);
+                }
                 text(m, 1, set.name());
                 be32(m, 4, set.id());
             }
-            Expr::CtState => {
-                be32(m, 2, 0);
-                be32(m, 1, 1);
+            Expr::Ct(key) => {
+                be32(m, 2, *key);
+                be32(m, 1, REG_1);
             }
             Expr::And(mask) => {
-                be32(m, 1, 1);
-                be32(m, 2, 1);
+                be32(m, 1, REG_1);
+                be32(m, 2, REG_1);
                 be32(m, 3, 4);
                 value(m, 4, mask);
                 value(m, 5, &[0; 4]);
+            }
+            Expr::FibDaddrType => {
+                // NFTA_FIB_F_DADDR; NFT_FIB_RESULT_ADDRTYPE.
+                be32(m, 3, 2);
+                be32(m, 2, 3);
+                be32(m, 1, REG_1);
+            }
+            Expr::Dnat => {
+                // NFT_NAT_DNAT, NFPROTO_IPV4, then the registers of the address and the port.
+                be32(m, 1, 1);
+                be32(m, 2, u32::from(IPV4));
+                be32(m, 3, REG_1);
+                be32(m, 5, REG32_01);
             }
             Expr::Masquerade => {}
             Expr::Verdict(code) => {
@@ -376,73 +499,130 @@ impl Expr {
     }
 }
 
+/// `meta KEY`, into register 1.
+fn meta(key: u32) -> Expr {
+    Expr::Meta { key, register: REG_1 }
+}
+
+/// `len` bytes at `offset` of the IPv4 header, into `register`.
+fn ip(register: u32, offset: u32, len: u32) -> Expr {
+    Expr::Payload { base: NETWORK_HEADER, register, offset, len }
+}
+
 /// `meta nfproto ipv4`.
 fn ipv4_only() -> [Expr; 2] {
-    [Expr::Meta(META_NFPROTO), Expr::Cmp(EQ, &[IPV4])]
+    [meta(META_NFPROTO), Expr::Cmp(EQ, &[IPV4])]
 }
 
 /// `iifname @isolated` or `oifname @isolated`.
-fn isolated(meta: u32) -> [Expr; 2] {
-    [Expr::Meta(meta), Expr::Lookup(Set::Isolated)]
+fn isolated(meta_key: u32) -> [Expr; 2] {
+    [meta(meta_key), Expr::Lookup(Set::Isolated)]
+}
+
+/// `iifname "ct-*"` or `oifname "ct-*"`: any contain container's host end.
+fn host_end(meta_key: u32) -> [Expr; 2] {
+    [meta(meta_key), Expr::Cmp(EQ, HOST_END_PREFIX)]
+}
+
+/// `ct state established,related` (ip_conntrack_info bits 2 and 4), or `ct status dnat`
+/// (IPS_DST_NAT): the connection's `field` has one of the bits of `mask`.
+fn ct_has(field: u32, mask: u32) -> [Expr; 3] {
+    [Expr::Ct(field), Expr::And(mask.to_ne_bytes()), Expr::Cmp(NEQ, &[0; 4])]
+}
+
+/// `iifname . ip saddr @nat` (offset 12) or `iifname . ip daddr @ends` (16).
+fn interface_and_address(meta_key: u32, offset: u32, set: Set) -> [Expr; 3] {
+    [meta(meta_key), ip(REG_2, offset, 4), Expr::Lookup(set)]
 }
 
 /// The rules, chain by chain, in the order of the table at the top of this file.
 fn rules() -> Vec<(&'static str, Vec<Expr>)> {
+    let mut rules: Vec<(&str, Vec<Expr>)> = Vec::new();
+    rules.extend(postrouting_rules().into_iter().map(|rule| ("postrouting", rule)));
+    rules.extend(forward_rules().into_iter().map(|rule| ("forward", rule)));
+    rules.extend(input_rules().into_iter().map(|rule| ("input", rule)));
+    for chain in ["prerouting", "output"] {
+        rules.extend(published_rules().into_iter().map(|rule| (chain, rule)));
+    }
+    rules
+}
+
+/// IPS_DST_NAT: the connection was DNAT'd, by a published port.
+const DNAT_DONE: u32 = 0x20;
+
+fn postrouting_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
-    // IPv4 header offsets: source address 12, destination 16. ip_conntrack_info bits:
-    // established (2) and related (4).
-    let state_bits = 6u32.to_ne_bytes();
-    let concat = |meta: u32, offset: u32, set: Set| [Meta(meta), Payload { register: 2, offset, len: 4 }, Lookup(set)];
+    let dnat_to_container =
+        || ipv4_only().into_iter().chain(host_end(META_OIFNAME)).chain(ct_has(CT_STATUS, DNAT_DONE));
     vec![
-        (
-            "postrouting",
-            ipv4_only()
-                .into_iter()
-                .chain(concat(META_IIFNAME, 12, Set::Nat))
-                .chain([Meta(META_OIFNAME), Cmp(NEQ, HOST_END_PREFIX), Masquerade])
-                .collect(),
-        ),
-        (
-            "forward",
-            isolated(META_OIFNAME)
-                .into_iter()
-                .chain([CtState, And(state_bits), Cmp(NEQ, &[0; 4]), Verdict(ACCEPT)])
-                .collect(),
-        ),
+        ipv4_only()
+            .into_iter()
+            .chain(interface_and_address(META_IIFNAME, 12, Set::Nat))
+            .chain([meta(META_OIFNAME), Cmp(NEQ, HOST_END_PREFIX), Masquerade])
+            .collect(),
+        // From the host's 127.0.0.0/8, which the container cannot answer.
+        dnat_to_container().chain([ip(REG_1, 12, 1), Cmp(EQ, &[127]), Masquerade]).collect(),
+        // From a container (the hairpin): it would answer its own address itself.
+        dnat_to_container().chain(host_end(META_IIFNAME)).chain([Masquerade]).collect(),
+    ]
+}
+
+fn forward_rules() -> Vec<Vec<Expr>> {
+    use Expr::*;
+    vec![
+        // A published port's connections, through the walls below.
+        host_end(META_OIFNAME).into_iter().chain(ct_has(CT_STATUS, DNAT_DONE)).chain([Verdict(ACCEPT)]).collect(),
+        isolated(META_OIFNAME).into_iter().chain(ct_has(CT_STATE, 6)).chain([Verdict(ACCEPT)]).collect(),
         // The pair carries IPv4 only: IPv6 a container makes up itself (it has CAP_NET_RAW) is not
         // let out, on a host that forwards IPv6.
-        (
-            "forward",
-            isolated(META_IIFNAME).into_iter().chain([Meta(META_NFPROTO), Cmp(EQ, &[IPV6]), Verdict(DROP)]).collect(),
-        ),
-        (
-            "forward",
-            isolated(META_IIFNAME)
-                .into_iter()
-                .chain([Meta(META_OIFNAME), Cmp(EQ, HOST_END_PREFIX), Verdict(DROP)])
-                .collect(),
-        ),
-        (
-            "forward",
-            isolated(META_IIFNAME)
-                .into_iter()
-                .chain(ipv4_only())
-                // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
-                .chain([Payload { register: 1, offset: 16, len: 2 }, Cmp(EQ, &[169, 254]), Verdict(DROP)])
-                .collect(),
-        ),
-        ("forward", isolated(META_IIFNAME).into_iter().chain([Verdict(ACCEPT)]).collect()),
-        ("forward", isolated(META_OIFNAME).into_iter().chain([Verdict(DROP)]).collect()),
-        (
-            "input",
-            isolated(META_IIFNAME)
-                .into_iter()
-                .chain(ipv4_only())
-                .chain(concat(META_IIFNAME, 16, Set::Ends))
-                .chain([Verdict(ACCEPT)])
-                .collect(),
-        ),
-        ("input", isolated(META_IIFNAME).into_iter().chain([Verdict(DROP)]).collect()),
+        isolated(META_IIFNAME).into_iter().chain([meta(META_NFPROTO), Cmp(EQ, &[IPV6]), Verdict(DROP)]).collect(),
+        isolated(META_IIFNAME).into_iter().chain(host_end(META_OIFNAME)).chain([Verdict(DROP)]).collect(),
+        isolated(META_IIFNAME)
+            .into_iter()
+            .chain(ipv4_only())
+            // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
+            .chain([ip(REG_1, 16, 2), Cmp(EQ, &[169, 254]), Verdict(DROP)])
+            .collect(),
+        isolated(META_IIFNAME).into_iter().chain([Verdict(ACCEPT)]).collect(),
+        isolated(META_OIFNAME).into_iter().chain([Verdict(DROP)]).collect(),
+    ]
+}
+
+fn input_rules() -> Vec<Vec<Expr>> {
+    use Expr::*;
+    vec![
+        // The container's answers to the host's own connections to a published port (to the
+        // host's address they came from, or to 127.0.0.1 once their masquerade is undone).
+        host_end(META_IIFNAME).into_iter().chain(ct_has(CT_STATUS, DNAT_DONE)).chain([Verdict(ACCEPT)]).collect(),
+        // A host end that routes loopback sources (`route_localnet`, for a port published on
+        // 127.0.0.1) would also route a container's packets to the host's 127.0.0.0/8 in.
+        host_end(META_IIFNAME)
+            .into_iter()
+            .chain(ipv4_only())
+            .chain([ip(REG_1, 16, 1), Cmp(EQ, &[127]), Verdict(DROP)])
+            .collect(),
+        isolated(META_IIFNAME)
+            .into_iter()
+            .chain(ipv4_only())
+            .chain(interface_and_address(META_IIFNAME, 16, Set::Ends))
+            .chain([Verdict(ACCEPT)])
+            .collect(),
+        isolated(META_IIFNAME).into_iter().chain([Verdict(DROP)]).collect(),
+    ]
+}
+
+/// Prerouting's and output's: a connection to a port of the host's own addresses, published on
+/// that address or on all of them, goes to the container's address and port the map gives.
+fn published_rules() -> Vec<Vec<Expr>> {
+    use Expr::*;
+    let local = || ipv4_only().into_iter().chain([FibDaddrType, Cmp(EQ, &LOCAL_ROUTE)]);
+    let dport = |register| Payload { base: TRANSPORT_HEADER, register, offset: 2, len: 2 };
+    vec![
+        local()
+            .chain([ip(REG_1, 16, 4), Meta { key: META_L4PROTO, register: REG32_01 }, dport(REG32_02)])
+            .chain([Lookup(Set::PublishedAt), Dnat])
+            .collect(),
+        local().chain([meta(META_L4PROTO), dport(REG32_01), Lookup(Set::Published), Dnat]).collect(),
     ]
 }
 
@@ -473,32 +653,24 @@ struct Reply<'a> {
     attrs: &'a [u8],
 }
 
-const HEADER_LEN: usize = 16;
-
 /// The messages of a reply, up to NLMSG_DONE. An NLMSG_ERROR with an errno is the reply's outcome
 /// (an ack, error 0, is skipped); EPROTO when the bytes are not netlink messages.
 fn replies(buf: &[u8]) -> Result<Vec<Reply<'_>>, Errno> {
     let mut found = Vec::new();
-    let mut rest = buf;
-    while !rest.is_empty() {
-        let len = rest.get(..4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize);
-        if len < HEADER_LEN || len > rest.len() {
-            return Err(Errno(libc::EPROTO));
-        }
-        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-        let body = &rest[HEADER_LEN..len];
-        match i32::from(kind) {
+    for message in netlink::messages(buf) {
+        let message = message?;
+        match i32::from(message.kind) {
             libc::NLMSG_DONE => break,
-            libc::NLMSG_ERROR => {
-                let error = body.get(..4).map_or(-libc::EPROTO, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-                if error != 0 {
-                    return Err(Errno(error.checked_neg().filter(|e| (1..4096).contains(e)).unwrap_or(libc::EPROTO)));
-                }
+            libc::NLMSG_ERROR => match netlink::error_of(message.body) {
+                Some(0) => {}
+                Some(errno) => return Err(Errno(errno)),
+                None => return Err(Errno(libc::EPROTO)),
+            },
+            _ if message.body.len() >= 4 => {
+                found.push(Reply { kind: message.kind & 0xff, family: message.body[0], attrs: &message.body[4..] })
             }
-            _ if body.len() >= 4 => found.push(Reply { kind: kind & 0xff, family: body[0], attrs: &body[4..] }),
             _ => return Err(Errno(libc::EPROTO)),
         }
-        rest = &rest[align(len).min(rest.len())..];
     }
     Ok(found)
 }
@@ -512,7 +684,7 @@ fn attrs(mut buf: &[u8]) -> Vec<(u16, &[u8])> {
             break;
         }
         found.push((u16::from_ne_bytes([buf[2], buf[3]]) & !(NESTED | libc::NLA_F_NET_BYTEORDER as u16), &buf[4..len]));
-        buf = &buf[align(len).min(buf.len())..];
+        buf = &buf[netlink::align(len).min(buf.len())..];
     }
     found
 }
@@ -534,18 +706,12 @@ pub fn batch_outcome(reply: &[u8]) -> Result<(), Errno> {
     replies(reply).map(drop)
 }
 
-/// Whether a dump's reply has ended (NLMSG_DONE, or an error in its place).
+/// Whether a dump's reply has ended (NLMSG_DONE, or an error in its place, or bytes that are no
+/// netlink messages: no more will make sense of them).
 pub fn dump_ended(buf: &[u8]) -> bool {
-    let mut rest = buf;
-    while rest.len() >= HEADER_LEN {
-        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let kind = i32::from(u16::from_ne_bytes([rest[4], rest[5]]));
-        if kind == libc::NLMSG_DONE || kind == libc::NLMSG_ERROR || len < HEADER_LEN {
-            return true;
-        }
-        rest = &rest[align(len).min(rest.len())..];
-    }
-    false
+    netlink::messages(buf).any(|message| {
+        message.map_or(true, |message| matches!(i32::from(message.kind), libc::NLMSG_DONE | libc::NLMSG_ERROR))
+    })
 }
 
 /// The forward base chains of other tables that drop by policy, as `FAMILY TABLE CHAIN`: what
@@ -579,9 +745,15 @@ pub fn elements_of(dump: &[u8], set: Set) -> Result<Vec<Element>, Errno> {
     for reply in replies(dump)?.into_iter().filter(|reply| reply.kind == NEWSETELEM) {
         let fields = attrs(reply.attrs);
         for (_, element) in attrs(attr(&fields, 3).unwrap_or_default()) {
-            let key = attr(&attrs(element), 1).and_then(|key| attr(&attrs(key), 1));
-            if let Some(key) = key {
-                found.push(Element { set, key: key.to_vec() });
+            let element = attrs(element);
+            let value = |kind| attr(&element, kind).and_then(|nested| attr(&attrs(nested), 1));
+            // NFTNL_UDATA_SET_ELEM_COMMENT: type 0, length, text.
+            let comment = match attr(&element, 6) {
+                Some([0, len, text @ ..]) => text_of(text.get(..usize::from(*len))),
+                _ => String::new(),
+            };
+            if let Some(key) = value(1) {
+                found.push(Element { set, key: key.to_vec(), data: value(2).unwrap_or_default().to_vec(), comment });
             }
         }
     }

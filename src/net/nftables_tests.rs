@@ -3,6 +3,11 @@
 //! `nft -f` of the `.nft` file beside it, in a fresh network namespace), and the replies parsed.
 
 use super::*;
+use crate::net::netlink::align;
+use crate::net::ports::parse_publish;
+
+/// sizeof(struct nlmsghdr).
+const HEADER_LEN: usize = 16;
 
 /// A fixture's bytes, with every message's sequence number zeroed (nft numbers its own from 0,
 /// contain from its socket's count).
@@ -37,18 +42,40 @@ fn messages(bytes: &[u8]) -> Vec<String> {
 
 #[test]
 fn the_ruleset_is_what_nft_sends_for_it() {
-    let ours = without_seq(Batch::new(7).ruleset().finish());
+    let ours = without_seq(Batch::new(7).ruleset().finish().0);
     assert_eq!(messages(&ours), messages(&fixture("ruleset")));
+    // netlink.rs writes attribute lengths as u16s, and nests a rule's expressions in one.
+    let longest = messages(&ours).iter().map(|hex| hex.len() / 2).max().unwrap();
+    assert!(longest < 500, "a message of {longest} bytes");
+}
+
+#[test]
+fn a_batch_hands_back_the_next_sequence_number() {
+    let (bytes, next) = Batch::new(7).elements(false, &[Element::new(Set::Isolated, "ct-web", None)]).finish();
+    assert_eq!(messages(&bytes).len(), 3);
+    assert_eq!(next, 10, "begin, the element and end took 7, 8 and 9");
 }
 
 #[test]
 fn elements_are_added_and_deleted_as_nft_does() {
     let web = |set, address| Element::new(set, "ct-web", address);
     let added = [web(Set::Nat, Some([10, 200, 0, 2])), web(Set::Isolated, None), web(Set::Ends, Some([10, 200, 0, 1]))];
-    let ours = without_seq(Batch::new(1).elements(true, &added).finish());
+    let ours = without_seq(Batch::new(1).elements(true, &added).finish().0);
     assert_eq!(messages(&ours), messages(&fixture("elements-add")));
-    let ours = without_seq(Batch::new(1).elements(false, &[web(Set::Isolated, None)]).finish());
+    let ours = without_seq(Batch::new(1).elements(false, &[web(Set::Isolated, None)]).finish().0);
     assert_eq!(messages(&ours), messages(&fixture("element-delete")));
+}
+
+#[test]
+fn published_ports_are_added_and_deleted_as_nft_does() {
+    let published = |value| Element::published("ct-web", &parse_publish(value).unwrap(), [10, 200, 0, 2]);
+    let (any, on_loopback) = (published("8080:80"), published("127.0.0.1:5353:53/udp"));
+    assert_eq!((any.set, on_loopback.set), (Set::Published, Set::PublishedAt));
+    assert_eq!(on_loopback.interface(), "ct-web");
+    let ours = without_seq(Batch::new(1).elements(true, &[any.clone(), on_loopback]).finish().0);
+    assert_eq!(messages(&ours), messages(&fixture("ports-add")));
+    let ours = without_seq(Batch::new(1).elements(false, &[any]).finish().0);
+    assert_eq!(messages(&ours), messages(&fixture("port-delete")));
 }
 
 #[test]
@@ -110,6 +137,24 @@ fn elements_are_read_from_a_dump_and_errors_are_errors() {
     ]
     .concat();
     assert_eq!(elements_of(&dump, Set::Nat), Ok(vec![element]));
+    // A map's element: its value, and its host end in its comment.
+    let port = Element::published("ct-web", &parse_publish("8080:80").unwrap(), [10, 200, 0, 2]);
+    let dump = [
+        reply(NEWSETELEM, INET, |m| {
+            text(m, 1, TABLE);
+            text(m, 2, "published");
+            m.nested(3 | NESTED, |m| {
+                m.nested(1 | NESTED, |m| {
+                    m.nested(1 | NESTED, |m| m.attr(1, &port.key));
+                    m.nested(2 | NESTED, |m| m.attr(1, &port.data));
+                    m.attr(6, b"\0\x07ct-web\0");
+                })
+            });
+        }),
+        done(),
+    ]
+    .concat();
+    assert_eq!(elements_of(&dump, Set::Published), Ok(vec![port]));
     assert_eq!(elements_of(&error(libc::ENOENT), Set::Nat), Err(Errno(libc::ENOENT)));
     assert_eq!(batch_outcome(&[]), Ok(()));
     assert_eq!(batch_outcome(&error(libc::EOPNOTSUPP)), Err(Errno(libc::EOPNOTSUPP)));

@@ -67,6 +67,24 @@ pub fn netfilter_socket() -> Result<Fd, Errno> {
     Ok(Fd(fd as i32))
 }
 
+/// socket(2) AF_INET and bind(2) to `address:port`, for `--publish` to hold a host port (as
+/// docker-proxy and conmon do): without SO_REUSEADDR, so no other socket can bind it while this one
+/// lives, and one bound before makes this bind fail with EADDRINUSE. Never listened on.
+pub fn bind_port(udp: bool, address: [u8; 4], port: u16) -> Result<Fd, Errno> {
+    let kind = if udp { libc::SOCK_DGRAM } else { libc::SOCK_STREAM };
+    // SAFETY: no pointers involved.
+    let socket = Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) })? as i32);
+    // SAFETY: an all-zero sockaddr_in is a valid value (family 0, port 0, 0.0.0.0).
+    let mut at: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    at.sin_family = libc::AF_INET as libc::sa_family_t;
+    at.sin_port = port.to_be();
+    at.sin_addr.s_addr = u32::from_ne_bytes(address);
+    let size = std::mem::size_of::<libc::sockaddr_in>();
+    // SAFETY: the kernel reads one sockaddr_in of `size` bytes, alive across the call.
+    check(unsafe { syscall!(BIND, socket.0, &at as *const libc::sockaddr_in, size) })?;
+    Ok(socket)
+}
+
 /// sendto(2) of netlink messages to the kernel (nl_pid 0).
 fn send_to_kernel(socket: &Fd, messages: &[u8]) -> Result<(), Errno> {
     // SAFETY: an all-zero sockaddr_nl is valid: nl_pid 0 is the kernel.

@@ -51,6 +51,13 @@ done
 fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80 | tail -n 1; }
 # The nf_tables elements of contain's sets, one per line.
 elements() { nft list set inet contain "$1" 2>/dev/null | sed -n 's/.*elements = { \(.*\) }/\1/p'; }
+# The elements of contain's map $1 (`--publish`), on one line, separated by ", ".
+map_elements() {
+	nft list map inet contain "$1" 2>/dev/null | tr -d '\n\t' | tr -s ' ' | sed -n 's/.*elements = { \(.*\) }.*/\1/p'
+}
+# Asks the HTTP server at $1, port $2 (a container's busybox httpd, in the tests of published
+# ports) for its page /cgi-bin/who, which answers `from ADDRESS`: whom the connection came from.
+ask() { printf 'GET /cgi-bin/who HTTP/1.0\r\n\r\n' | busybox nc -w 3 "$1" "$2" 2>&1 | tail -n 1; }
 # Waits until the set $1 has an element (the container's elements are in before it runs).
 has_elements() {
 	for _ in $(seq 100); do

@@ -29,9 +29,10 @@
 #   CONTAIN_VM_MEM      guest RAM in MiB                  (1024)
 #   CONTAIN_VM_SMP      guest CPUs                        (2)
 #   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge" and the
-#                       nf_tables parts of --net veth's NAT and walls: nf_tables nft_chain_nat
-#                       nft_masq nft_nat nft_ct; loop, ext4 and crc32c_generic for /ext4 are
-#                       always loaded: the guest has no modprobe to load them on demand)
+#                       nf_tables parts of --net veth's NAT, walls and published ports:
+#                       nf_tables nft_chain_nat nft_masq nft_nat nft_ct nft_fib_inet; loop, ext4
+#                       and crc32c_generic for /ext4 are always loaded: the guest has no
+#                       modprobe to load them on demand)
 #   CONTAIN_VM_APPEND   more kernel command line (e.g. loglevel=7 for whole stack traces)
 #   CONTAIN_VM_QEMU     the emulator to run instead of the packaged one (another QEMU version;
 #                       the packaged one is at least 8.1: see ensure_qemu)
@@ -64,7 +65,7 @@ LOG=${CONTAIN_VM_LOG:-$CACHE/last-serial-$ARCH-$KERNEL.log}
 ACCEL=${CONTAIN_VM_ACCEL:-tcg}
 MEM=${CONTAIN_VM_MEM:-1024}
 SMP=${CONTAIN_VM_SMP:-2}
-MODULES=${CONTAIN_VM_MODULES-overlay veth bridge nf_tables nft_chain_nat nft_masq nft_nat nft_ct}
+MODULES=${CONTAIN_VM_MODULES-overlay veth bridge nf_tables nft_chain_nat nft_masq nft_nat nft_ct nft_fib_inet}
 # /ext4's: the crc32c that ext4's metadata checksums ask the crypto API for (the guest has no
 # modprobe to load it on demand), the loop device and the filesystem. Loaded first: libcrc32c
 # (nf_conntrack's, in MODULES) asks for that crc32c as it loads.
