@@ -39,8 +39,10 @@ impl Systemd {
             .arg(script)
             .args(options)
             .arg(&dir)
-            .arg(scratch())
+            // The binary's directory first: a scratch directory inside it (TMPDIR in a worktree's
+            // target/) is bound over it, not hidden under it.
             .arg(format!("ro:{}", bin_dir.display()))
+            .arg(scratch())
             .stderr(Stdio::inherit())
             .output()
             .unwrap();
