@@ -357,7 +357,11 @@ fn in_world(scenario: &str) -> Output {
     let mut cmd = Command::new("unshare");
     // /bin/sh by its path: a busybox unshare would run its own ash, which prefers its own applets
     // (ip) to PATH's programs (the VM's Debian tools).
-    cmd.args(["-n", "-m", "--propagation", "private", "/bin/sh"]).arg(world).arg(contain_bin()).arg(rootfs()).arg(&file);
+    cmd.args(["-n", "-m", "--propagation", "private", "/bin/sh"])
+        .arg(world)
+        .arg(contain_bin())
+        .arg(rootfs())
+        .arg(&file);
     let out = finish(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
     fs::remove_file(file).unwrap();
     out
