@@ -33,7 +33,7 @@ impl Systemd {
     fn boot_with(options: &[&str]) -> Systemd {
         let dir = scratch().join(format!("systemd-{}", unique_name("boot")));
         fs::create_dir_all(&dir).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/boot.sh");
+        let script = source("tests/systemd/boot.sh");
         let bin_dir = contain_bin().parent().unwrap().to_path_buf();
         let out = Command::new("sh")
             .arg(script)
@@ -100,7 +100,7 @@ impl Systemd {
 
 impl Drop for Systemd {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/halt.sh");
+        let script = source("tests/systemd/halt.sh");
         let _ = Command::new("sh").arg(script).arg(&self.pid).arg(&self.dir).status();
     }
 }
