@@ -461,8 +461,6 @@ fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Op
 /// limit that needs another is refused by its field before anything starts. v1 cannot be
 /// delegated, so a user's manager has no cgroup of its own to give there.
 fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
-    let given = spec.linux.cgroups_path.as_deref();
-    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
     if cgroup::detect()? != Some(cgroup::Version::V2) {
         return Err(Error::Setup(
             "--systemd-cgroup: a user's systemd manages no cgroup on cgroup v1 (none can be delegated); use cgroupfs"
@@ -470,13 +468,7 @@ fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
         ));
     }
     let manager = systemd_manager()?;
-    let scope = match given.map(|path| path.split(':').collect::<Vec<_>>()).as_deref() {
-        None => Scope::from_parts(manager.default_slice(), "contain", id),
-        Some(["", prefix, name]) => Scope::from_parts(manager.default_slice(), prefix, name),
-        Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
-        Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
-    };
-    let scope = scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))?;
+    let scope = scope_of(spec, id, manager)?;
     let top = systemd::Bus::of(manager)?.manager_cgroup()?;
     let controllers_file = format!("{}{top}/cgroup.controllers", cgroup::CGROUP_ROOT);
     let delegated = sys::read_file(&cpath(&controllers_file)?).step(|| format!("read({controllers_file})"))?;
@@ -492,6 +484,20 @@ fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
     Ok((site, (scope, manager)))
 }
 
+/// The scope cgroupsPath `slice:prefix:name` names (without one, `contain-ID.scope`), in
+/// `manager`'s default slice where it names none.
+fn scope_of(spec: &Spec, id: &str, manager: Manager) -> Result<Scope, Error> {
+    let given = spec.linux.cgroups_path.as_deref();
+    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
+    let scope = match given.map(|path| path.split(':').collect::<Vec<_>>()).as_deref() {
+        None => Scope::from_parts(manager.default_slice(), "contain", id),
+        Some(["", prefix, name]) => Scope::from_parts(manager.default_slice(), prefix, name),
+        Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
+        Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
+    };
+    scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))
+}
+
 /// The container's cgroup. With `--systemd-cgroup` on a host where systemd runs: the scope
 /// systemd is asked for, from cgroupsPath `slice:prefix:name` (without one, `system.slice`,
 /// `contain-ID.scope`), and its path. Otherwise (cgroupfs) the bundle's cgroupsPath (absolute,
@@ -502,12 +508,7 @@ fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Opt
     let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
     let parts: Option<Vec<&str>> = given.map(|path| path.split(':').collect());
     if systemd && systemd::running() {
-        let scope = match parts.as_deref() {
-            None => Scope::from_parts("", "contain", id),
-            Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
-            Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
-        };
-        let scope = scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))?;
+        let scope = scope_of(spec, id, Manager::System)?;
         return Ok((scope.path(), Some(scope)));
     }
     if systemd {
