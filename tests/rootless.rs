@@ -777,6 +777,48 @@ fn root_of_a_user_namespace_creates_oci_containers_in_the_cgroup_v2_subtree_dele
     sandbox.assert_nothing_left();
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_rbind_rw_over_a_locked_read_only_submount_binds_and_leaves_the_submount_read_only() {
+    let name = root_test("lockedsub");
+    let (user, ..) = ranged_user();
+    let sandbox = Sandbox::new(user, "lockedsub");
+    let tree = sandbox.volume();
+    let bundle = users_bundle(
+        &name,
+        &["sh", "-c", "touch /mnt/top && echo top; touch /mnt/sub/x || echo sub-ro"],
+        serde_json::json!({}),
+    );
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    let mount = serde_json::json!({ "destination": "/mnt", "type": "bind", "source": tree, "options": ["rbind", "rw", "nosuid"] });
+    config["mounts"].as_array_mut().unwrap().push(mount);
+    fs::write(&file, config.to_string()).unwrap();
+    let said = sandbox.dir.join("said");
+    // The read-only submount is made in one user namespace and the container created from a
+    // namespace below it, whose copy of the mount is locked: as podman's `-v /proc:/proc` carries a
+    // read-only /proc/sys, and a host's read-only mounts under any volume reach rootless podman.
+    let nested = sandbox.dir.join("nested.sh");
+    let lifecycle = format!(
+        "\"$CONTAIN\" create --bundle {} \"$1\" >{1} 2>&1 || exit 10; \"$CONTAIN\" start \"$1\" || exit 11; \
+         for i in $(seq 50); do grep -q sub-ro {1} && break; sleep 0.1; done; \"$CONTAIN\" delete --force \"$1\" || exit 12\n",
+        bundle.display(),
+        said.display()
+    );
+    fs::write(&nested, lifecycle).unwrap();
+    let script = format!(
+        "exec unshare --mount --propagation private sh -c 'mkdir -p {0}/sub && mount --bind {0}/sub {0}/sub && \
+         mount -o remount,bind,ro {0}/sub && exec unshare -Ur --mount sh {1} \"$1\"' sh \"$1\"",
+        tree.display(),
+        nested.display()
+    );
+    let out = as_namespace_root(&sandbox, &name, &script);
+    let said = fs::read_to_string(said).unwrap_or_default();
+    assert_eq!(out.code, 0, "{}{said}", out.stderr);
+    assert!(said.contains("top") && said.contains("sub-ro"), "{said}");
+    sandbox.assert_nothing_left();
+}
+
 // --- Overlay layers: what the container wrote, removed as its root. ---
 
 /// A rootfs of `user`'s own, as an image a user unpacked is: its files are root's in the

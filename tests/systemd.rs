@@ -2,7 +2,9 @@
 //! PID 1 is not systemd, so each test boots one in namespaces of its own (tests/systemd/boot.sh,
 //! about half a second), with this host's cgroup layout (v1 hierarchies, a hybrid cgroup2), and
 //! drives contain inside them as an engine would: the scope systemd makes and shows, its limits, a
-//! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`.
+//! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`; and a
+//! user's own manager (user@UID.service) on pure cgroup v2, asked over the user's bus by root of a
+//! user namespace, as rootless podman runs its runtime.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -10,6 +12,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -30,14 +33,16 @@ impl Systemd {
     fn boot_with(options: &[&str]) -> Systemd {
         let dir = scratch().join(format!("systemd-{}", unique_name("boot")));
         fs::create_dir_all(&dir).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/boot.sh");
+        let script = source("tests/systemd/boot.sh");
         let bin_dir = contain_bin().parent().unwrap().to_path_buf();
         let out = Command::new("sh")
             .arg(script)
             .args(options)
             .arg(&dir)
-            .arg(scratch())
+            // The binary's directory first: a scratch directory inside it (TMPDIR in a worktree's
+            // target/) is bound over it, not hidden under it.
             .arg(format!("ro:{}", bin_dir.display()))
+            .arg(scratch())
             .stderr(Stdio::inherit())
             .output()
             .unwrap();
@@ -95,7 +100,7 @@ impl Systemd {
 
 impl Drop for Systemd {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systemd/halt.sh");
+        let script = source("tests/systemd/halt.sh");
         let _ = Command::new("sh").arg(script).arg(&self.pid).arg(&self.dir).status();
     }
 }
@@ -109,6 +114,85 @@ fn bundle(name: &str, slice: &str, args: &[&str], resources: serde_json::Value, 
     config["linux"]["resources"] = resources;
     if !pid_namespace {
         config["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "pid");
+    }
+    fs::write(&file, config.to_string()).unwrap();
+    bundle
+}
+
+/// The user the user-manager tests make in the booted system (its own /etc, in the overlay).
+const USER: &str = "ctuser";
+const USER_UID: u32 = 2345;
+
+impl Systemd {
+    /// A user of the booted system's own, with their systemd manager running (user@UID.service, as
+    /// logging in starts it) and their bus at /run/user/UID/bus. systemd delegates the manager what
+    /// user@.service says (`Delegate=pids memory cpu`), of which this host's cgroup2 has none (its
+    /// v1 hierarchies hold them): the system's root delegates hugetlb down to it, as an admin can.
+    /// Returns the manager's cgroup.
+    fn user_manager(&self) -> String {
+        let unit = format!("user@{USER_UID}.service");
+        let add = self.run(&["useradd", "-M", "-u", &USER_UID.to_string(), "-s", "/bin/sh", USER]);
+        assert_eq!(add.code, 0, "useradd: {}", add.stderr);
+        assert_eq!(self.run(&["systemctl", "start", &unit]).code, 0, "systemctl start {unit}");
+        let slice = format!("user.slice/user-{USER_UID}.slice");
+        for dir in ["", "user.slice", &slice] {
+            let subtree = format!("/sys/fs/cgroup/{dir}/cgroup.subtree_control");
+            let out = self.run(&["sh", "-c", &format!("echo +hugetlb > {subtree}")]);
+            assert_eq!(out.code, 0, "{subtree}: {}", out.stderr);
+        }
+        format!("/{slice}/{unit}")
+    }
+
+    /// `ARGS...` as the user, with their runtime directory (so their bus) and nothing else of
+    /// ours in the environment.
+    fn as_user(&self, args: &[&str]) -> Output {
+        let ids = [format!("--reuid={USER_UID}"), format!("--regid={USER_UID}")];
+        let runtime_dir = format!("XDG_RUNTIME_DIR=/run/user/{USER_UID}");
+        let mut cmd = vec!["setpriv", &ids[0], &ids[1], "--clear-groups", "env", "-i"];
+        cmd.extend(["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", &runtime_dir]);
+        cmd.extend(args);
+        self.run(&cmd)
+    }
+
+    /// `sh -c SCRIPT` as rootless podman runs its runtime: as root of a user namespace whose root
+    /// is the user (`unshare -Ur`), in a scope of the user's manager (`systemd-run --user --scope`,
+    /// as podman places itself, since a process may only be moved where it could write the
+    /// cgroup.procs of the common ancestor), or (`userns_of`) joining the user namespace of that
+    /// pid, as podman's later calls join its own.
+    fn as_namespace_root(&self, script: &str, userns_of: Option<&str>) -> Output {
+        match userns_of {
+            None => self.as_user(&[
+                "systemd-run",
+                "--user",
+                "--scope",
+                "--quiet",
+                "--",
+                "unshare",
+                "-Ur",
+                "sh",
+                "-c",
+                script,
+            ]),
+            Some(pid) => self.as_user(&["nsenter", "-U", "--preserve-credentials", "-t", pid, "sh", "-c", script]),
+        }
+    }
+}
+
+/// A bundle for root of the user's namespace: `bundle`'s, its devpts without `gid=5` (which a
+/// namespace of one id does not map), and /proc bound from the booted system (whose read-only
+/// /proc/sys, over its procfs, the kernel will not let a user namespace mount a new one beside).
+fn users_bundle(name: &str, args: &[&str], resources: serde_json::Value) -> PathBuf {
+    let bundle = bundle(name, "user.slice", args, resources, true);
+    let file = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    for mount in config["mounts"].as_array_mut().unwrap() {
+        if mount["destination"] == "/proc" {
+            *mount = serde_json::json!({ "destination": "/proc", "type": "bind", "source": "/proc",
+                "options": ["rbind", "nosuid", "noexec", "nodev"] });
+        }
+        if let Some(options) = mount["options"].as_array_mut() {
+            options.retain(|option| option != "gid=5");
+        }
     }
     fs::write(&file, config.to_string()).unwrap();
     bundle
@@ -344,7 +428,7 @@ fn without_systemd_the_driver_falls_back_to_cgroupfs_saying_so() {
 
 #[test]
 #[ignore = "needs root"]
-fn as_the_root_of_a_user_namespace_the_driver_is_refused_by_name() {
+fn on_cgroup_v1_a_users_systemd_driver_is_refused_by_name() {
     let name = root_test("rootless");
     let systemd = Systemd::boot();
     let bundle = bundle(&name, "user.slice", &["true"], serde_json::json!({}), true);
@@ -356,6 +440,90 @@ fn as_the_root_of_a_user_namespace_the_driver_is_refused_by_name() {
         rootless.iter().chain(&create).copied().chain(["--bundle", bundle.to_str().unwrap(), &name]).collect();
     let out = systemd.run(&args);
     assert_ne!(out.code, 0, "{}", out.stderr);
-    let refusal = "--systemd-cgroup: the systemd driver for a user (rootless) is not supported yet; use cgroupfs";
+    let refusal =
+        "--systemd-cgroup: a user's systemd manages no cgroup on cgroup v1 (none can be delegated); use cgroupfs";
     assert!(out.stderr.contains(refusal), "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
+    let name = root_test("userbus");
+    // The booted system's root delegates hugetlb (below): the host's cgroup2 root must enable it
+    // for its children first, as contain does for hugepageLimits on this host.
+    let host_subtree = format!("{CGROUP_ROOT}/unified/cgroup.subtree_control");
+    if !fs::read_to_string(&host_subtree).unwrap().contains("hugetlb") {
+        fs::write(&host_subtree, "+hugetlb").unwrap();
+    }
+    let systemd = Systemd::boot_with(&["--unified"]);
+    let manager = systemd.user_manager();
+    fs::set_permissions(scratch(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out_dir = scratch().join(format!("{name}.out"));
+    fs::create_dir_all(&out_dir).unwrap();
+    chown(&out_dir, Some(USER_UID), Some(USER_UID)).unwrap();
+    let said = out_dir.join("said");
+    let bin = contain_bin();
+    let contain = format!("{} --systemd-cgroup", bin.display());
+    let unit = format!("contain-{name}.scope");
+    let scope = format!("{manager}/user.slice/{unit}");
+    let hugepages = serde_json::json!({ "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }] });
+    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/cgroup; echo ran; sleep 1000"], hugepages);
+
+    // create: the user's manager makes the scope, in its subtree, with the limit there.
+    let create = format!("{contain} --debug create --bundle {} {name} >{} 2>&1", bundle.display(), said.display());
+    let out = systemd.as_namespace_root(&create, None);
+    let said_text = || fs::read_to_string(&said).unwrap_or_default();
+    assert_eq!(out.code, 0, "{}{}", out.stderr, said_text());
+    assert!(said_text().contains(&format!("systemd made {unit} in user.slice")), "{}", said_text());
+    let status = systemd.as_user(&["systemctl", "--user", "status", "--no-pager", &unit]).stdout;
+    assert!(status.contains("Active: active (running)") && status.contains(&format!("CGroup: {scope}")), "{status}");
+    assert_eq!(systemd.cgroup_file(&format!("{scope}/hugetlb.2MB.max")).as_deref(), Some("4194304"));
+    // (Read inside: cgroup.procs gives pids as the reader's PID namespace sees them.)
+    let init = systemd.run(&["cat", &format!("/sys/fs/cgroup{scope}/cgroup.procs")]).stdout;
+    assert_eq!(init.lines().count(), 1, "the init alone in the scope: {init:?}");
+
+    // start, state, delete, from the container's user namespace: StopUnit, and nothing left.
+    let rest = format!(
+        "{contain} start {name} || exit 11; for i in $(seq 50); do grep -q ran {} && break; sleep 0.1; done; \
+         {contain} state {name} || exit 12; {contain} --debug delete --force {name} || exit 13; echo left:; ls /run/user/{USER_UID}/contain",
+        said.display()
+    );
+    let out = systemd.as_namespace_root(&rest, Some(init.trim()));
+    assert_eq!(out.code, 0, "{}{}", out.stderr, said_text());
+    assert!(said_text().lines().any(|line| line == format!("0::{scope}")), "not in its scope: {}", said_text());
+    assert!(out.stdout.contains("\"status\":\"running\""), "{}", out.stdout);
+    assert!(out.stderr.contains(&format!("systemd stopped {unit}")), "{}", out.stderr);
+    let left = out.stdout.split_once("left:").map(|(_, left)| left.trim());
+    assert_eq!(left, Some(""), "its state is gone: {}", out.stdout);
+    let state = systemd.as_user(&["systemctl", "--user", "show", "-p", "LoadState", "--value", &unit]);
+    assert_eq!(state.stdout.trim(), "not-found");
+    assert_eq!(systemd.cgroup_file(&format!("{scope}/cgroup.procs")), None);
+
+    // A limit of a controller the manager is not delegated: refused by its field, nothing made.
+    let memory = users_bundle(&name, &["true"], serde_json::json!({ "memory": { "limit": 67108864 } }));
+    let out = systemd.as_namespace_root(&format!("{contain} create --bundle {} {name}", memory.display()), None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let refusal = format!(
+        "[contain] error: linux.resources.memory.limit: needs the memory controller, which systemd does not delegate \
+         to the user's manager (/sys/fs/cgroup{manager}/cgroup.controllers: \"hugetlb\")"
+    );
+    assert_eq!(out.stderr.trim(), refusal);
+    // A bus address contain cannot connect to: refused by what it is.
+    let abstract_bus = format!(
+        "DBUS_SESSION_BUS_ADDRESS=unix:abstract=/tmp/dbus-x {contain} create --bundle {} {name}",
+        bundle.display()
+    );
+    let out = systemd.as_namespace_root(&abstract_bus, None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let refusal =
+        "[contain] error: --systemd-cgroup: the user's bus: DBUS_SESSION_BUS_ADDRESS \"unix:abstract=/tmp/dbus-x\": \
+                   abstract sockets are not supported (only unix:path=)";
+    assert_eq!(out.stderr.trim(), refusal);
+    let left = systemd.as_user(&[
+        "sh",
+        "-c",
+        &format!("ls /run/user/{USER_UID}/contain; systemctl --user list-units --all --no-legend 'contain-*'"),
+    ]);
+    assert_eq!(left.stdout.trim(), "", "nothing left");
+    assert_eq!(systemd.cgroup_file(&format!("{scope}/cgroup.procs")), None);
 }

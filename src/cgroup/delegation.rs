@@ -1,6 +1,7 @@
 //! Where a container's cgroup may be made: anywhere for the host's root, and for anybody else only
 //! in the v2 subtree delegated to them.
 
+use super::limits::{v2_controller_fields, Limits};
 use super::paths::{ancestors, memberships};
 use super::{detect, Version, CGROUP_ROOT};
 use crate::error::{cpath, Context, Error};
@@ -103,6 +104,21 @@ pub fn delegated_top(tree: &Tree) -> &str {
     }
 }
 
+/// The first limit of `limits` whose v2 controller `delegated` (a cgroup.controllers) does not
+/// list, by its OCI name, with that controller: what a user's systemd manager cannot enforce.
+pub fn undelegated(limits: &Limits, delegated: &str) -> Option<(String, String)> {
+    let listed = |controller: &str| delegated.split_whitespace().any(|c| c == controller);
+    let fields = v2_controller_fields(limits).into_iter().map(|(controller, field)| (field.to_string(), controller));
+    let unified = limits.unified.iter().map(|(key, _)| {
+        let controller = key.split_once('.').map_or(key.as_str(), |(controller, _)| controller);
+        (format!("linux.resources.unified[{key:?}]"), controller)
+    });
+    fields
+        .chain(unified.filter(|(_, controller)| *controller != "cgroup"))
+        .find(|(_, controller)| !listed(controller))
+        .map(|(field, controller)| (field, controller.to_string()))
+}
+
 /// A new v1 cpuset cgroup starts with no cpus and no memory nodes, and no process can join it
 /// until it has some: it gets its parent's.
 pub fn inherit_cpuset(controller: &str, dir: &str) -> Result<(), Error> {
@@ -172,6 +188,21 @@ mod tests {
             reach_of(None, true, 0, None),
             Reach::Nowhere("there is no cgroup filesystem under /sys/fs/cgroup".into())
         );
+    }
+
+    #[test]
+    fn a_limit_of_a_controller_not_delegated_is_named_by_its_field() {
+        let limits = Limits { pids: Some(32), memory_bytes: Some(1 << 26), ..Default::default() };
+        assert_eq!(undelegated(&limits, "cpu memory pids\n"), None);
+        let named = |field: &str, controller: &str| Some((field.to_string(), controller.to_string()));
+        assert_eq!(undelegated(&limits, "pids\n"), named("linux.resources.memory.limit", "memory"));
+        assert_eq!(undelegated(&limits, ""), named("linux.resources.memory.limit", "memory"));
+        assert_eq!(undelegated(&Limits::default(), ""), None);
+        let unified = Limits {
+            unified: vec![("cgroup.freeze".into(), "0".into()), ("io.max".into(), "x".into())],
+            ..Default::default()
+        };
+        assert_eq!(undelegated(&unified, "memory"), named("linux.resources.unified[\"io.max\"]", "io"));
     }
 
     #[test]

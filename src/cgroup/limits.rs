@@ -396,21 +396,34 @@ fn network_writes(network: &Network) -> Vec<LimitWrite> {
     writes
 }
 
+/// Each limit set in `limits`, by its OCI name, with the v2 controller whose files it is written to.
+pub fn v2_controller_fields(limits: &Limits) -> Vec<(&'static str, &'static str)> {
+    let fields = [
+        ("memory", limits.memory_bytes.is_some(), "linux.resources.memory.limit"),
+        ("memory", limits.memory_swap.is_some(), "linux.resources.memory.swap"),
+        ("memory", limits.memory_reservation.is_some(), "linux.resources.memory.reservation"),
+        ("cpu", limits.cpu_quota_us.is_some(), "linux.resources.cpu.quota"),
+        ("cpu", limits.cpu_period_us.is_some(), "linux.resources.cpu.period"),
+        ("cpu", limits.cpu_shares.is_some(), "linux.resources.cpu.shares"),
+        ("cpuset", limits.cpuset_cpus.is_some(), "linux.resources.cpu.cpus"),
+        ("cpuset", limits.cpuset_mems.is_some(), "linux.resources.cpu.mems"),
+        ("pids", limits.pids.is_some(), "linux.resources.pids.limit"),
+        ("io", limits.block_io != BlockIo::default(), "linux.resources.blockIO"),
+        ("hugetlb", !limits.hugepages.is_empty(), "linux.resources.hugepageLimits"),
+        ("rdma", !limits.rdma.is_empty(), "linux.resources.rdma"),
+    ];
+    fields.into_iter().filter(|(_, set, _)| *set).map(|(controller, _, field)| (controller, field)).collect()
+}
+
 /// The v2 controllers `limits` needs enabled in the parent's cgroup.subtree_control.
 pub fn needed_v2_controllers(limits: &Limits) -> Vec<&'static str> {
-    let wanted = [
-        (
-            "memory",
-            limits.memory_bytes.is_some() || limits.memory_swap.is_some() || limits.memory_reservation.is_some(),
-        ),
-        ("cpu", limits.cpu_quota_us.is_some() || limits.cpu_period_us.is_some() || limits.cpu_shares.is_some()),
-        ("cpuset", limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some()),
-        ("pids", limits.pids.is_some()),
-        ("io", limits.block_io != BlockIo::default()),
-        ("hugetlb", !limits.hugepages.is_empty()),
-        ("rdma", !limits.rdma.is_empty()),
-    ];
-    wanted.iter().filter(|(_, needed)| *needed).map(|(name, _)| *name).collect()
+    let mut needed: Vec<&'static str> = Vec::new();
+    for (controller, _) in v2_controller_fields(limits) {
+        if !needed.contains(&controller) {
+            needed.push(controller);
+        }
+    }
+    needed
 }
 
 /// The controllers `unified` keys name (`cgroup.*` files are every cgroup's own): enabled for the

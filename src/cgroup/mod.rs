@@ -29,7 +29,7 @@ pub mod usage;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-pub use self::delegation::{delegated_subtree, delegated_top, reach, Reach, Site, Tree};
+pub use self::delegation::{delegated_subtree, delegated_top, reach, undelegated, Reach, Site, Tree};
 use self::delegation::{enable_v2_controllers, inherit_cpuset};
 pub use self::hierarchies::{dirs_of_process_at, existing_dirs_at};
 use self::hierarchies::{hierarchy_dirs_at, identity_of, v1_hierarchies};
@@ -40,7 +40,7 @@ use self::limits::{
 };
 use self::paths::ancestors;
 pub use self::paths::{lists_path, membership_of, memberships, normalized, relative_path, Membership};
-use self::systemd::Scope;
+use self::systemd::{Manager, Scope};
 use self::usage::Usage;
 use crate::error::{cpath, Context, Error};
 use crate::oci::resources::unified_key;
@@ -135,6 +135,7 @@ pub struct Cgroup {
 /// A container's systemd scope (see systemd.rs).
 struct SystemdUnit {
     scope: Scope,
+    manager: Manager,
     /// Until the scope starts: the limits and device rules, written again once systemd made it.
     rewrite: Option<(Limits, DevicePolicy)>,
     /// Whether systemd has it (only then is it ever stopped).
@@ -388,18 +389,19 @@ impl Cgroup {
     /// exists (`start_unit`); the directories made already are where systemd puts the scope, so
     /// that the process can be born in them (v2) and the hierarchies systemd does not manage (v1)
     /// are joined by cgroupfs.
-    pub fn in_new_scope(mut self, scope: Scope, limits: &Limits, devices: &DevicePolicy) -> Cgroup {
+    pub fn in_new_scope(mut self, scope: Scope, manager: Manager, limits: &Limits, devices: &DevicePolicy) -> Cgroup {
         let rewrite = Some((limits.clone(), devices.clone()));
-        self.systemd = Some(Box::new(SystemdUnit { scope, rewrite, started: Cell::new(false) }));
+        self.systemd = Some(Box::new(SystemdUnit { scope, manager, rewrite, started: Cell::new(false) }));
         self
     }
 
     /// A running or left container's cgroup that is the systemd scope `unit` (from its record;
-    /// empty: none): `remove` stops the unit.
-    pub fn in_scope(mut self, unit: &str) -> Cgroup {
+    /// empty: none), of `manager`: `remove` stops the unit.
+    pub fn in_scope(mut self, unit: &str, manager: Manager) -> Cgroup {
         if !unit.is_empty() {
             let scope = Scope { unit: unit.to_string(), slice: String::new() };
-            self.systemd = Some(Box::new(SystemdUnit { scope, rewrite: None, started: Cell::new(true) }));
+            let started = Cell::new(true);
+            self.systemd = Some(Box::new(SystemdUnit { scope, manager, rewrite: None, started }));
         }
         self
     }
@@ -414,11 +416,12 @@ impl Cgroup {
     /// written again: systemd wrote its defaults for what it was not asked, and left out a limit it
     /// refused.
     pub fn start_unit(&self, pid: i32) -> Result<(), Error> {
-        let Some(SystemdUnit { scope, rewrite: Some((limits, devices)), started }) = self.systemd.as_deref() else {
+        let Some(SystemdUnit { scope, manager, rewrite: Some((limits, devices)), started }) = self.systemd.as_deref()
+        else {
             return Ok(());
         };
         let resources = systemd::resource_properties(limits, self.version);
-        systemd::Bus::system()?.start_scope(scope, pid as u32, &resources)?;
+        systemd::Bus::of(*manager)?.start_scope(scope, pid as u32, &resources)?;
         started.set(true);
         log!("systemd made {} in {} ({}), with the container's process", scope.unit, scope.slice, scope.path());
         self.write_limits(limits)?;
@@ -431,10 +434,10 @@ impl Cgroup {
     /// Sets new limits (OCI `update`): first on the systemd scope, if the cgroup is one, then in
     /// the files.
     pub fn update_limits(&self, limits: &Limits) -> Result<(), Error> {
-        if let Some(unit) = self.unit() {
+        if let Some(unit) = self.systemd.as_deref().filter(|unit| unit.started.get()) {
             if systemd::running() {
                 let resources = systemd::resource_properties(limits, self.version);
-                systemd::Bus::system()?.set_properties(unit, &resources)?;
+                systemd::Bus::of(unit.manager)?.set_properties(&unit.scope.unit, &resources)?;
             }
         }
         self.write_limits(limits)
@@ -452,7 +455,7 @@ impl Cgroup {
             log!("systemd is not running: {} is not stopped", unit.scope.unit);
             return Ok(());
         }
-        systemd::Bus::system()?.stop(&unit.scope.unit)?;
+        systemd::Bus::of(unit.manager)?.stop(&unit.scope.unit)?;
         log!("systemd stopped {}", unit.scope.unit);
         Ok(())
     }

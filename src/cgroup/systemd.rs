@@ -1,11 +1,16 @@
 //! The systemd cgroup driver (`--systemd-cgroup`): the container's cgroup is a transient scope
 //! unit that systemd makes and knows, as runc's (go-systemd over godbus) and crun's (sd-bus) are,
 //! so that `systemctl`, the kubelet and podman see it. We speak D-Bus ourselves, over the system
-//! bus's socket (dbus.rs marshals the messages):
+//! bus's socket for the host's root, and for anybody else (rootless podman runs its runtime as root
+//! of a user namespace) over the user's own bus to their user manager (`user@UID.service`, which
+//! systemd delegates a cgroup v2 subtree with some controllers), as runc's and crun's `systemdUser`
+//! do. dbus.rs marshals the messages:
 //!
 //! ```text
 //!  us                                                   the bus (dbus-daemon), systemd behind it
-//!  "\0AUTH EXTERNAL <euid's digits, in hex>\r\n"  ->    (the kernel tells it our uid: SO_PEERCRED)
+//!  "\0AUTH EXTERNAL <uid's digits, in hex>\r\n"    ->    (the kernel tells it our uid: SO_PEERCRED,
+//!                                                       as the bus's user namespace sees it: the
+//!                                                       outside id of ours, never a namespace's 0)
 //!                                                 <-    "OK <server guid>\r\n"
 //!  "BEGIN\r\n", then messages:
 //!  Hello()                                        <-    our unique name (":1.42")
@@ -36,9 +41,13 @@ use crate::sys::{self, Fd};
 /// Where systemd says it is the init system (sd_booted(3)).
 pub const SYSTEMD_RUNNING: &str = "/run/systemd/system";
 pub const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
+/// Where a user's bus is named (dbus-launch, systemd's user manager), and where it is otherwise.
+const SESSION_BUS_ADDRESS: &str = "DBUS_SESSION_BUS_ADDRESS";
+const RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 const SYSTEMD: &str = "org.freedesktop.systemd1";
 const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 const BUS: &str = "org.freedesktop.DBus";
 const BUS_PATH: &str = "/org/freedesktop/DBus";
 /// How long a call or a job may take (runc waits 30 s for its job too).
@@ -52,6 +61,75 @@ const QUOTA_STEP_USEC: u64 = 10_000;
 /// Is systemd the init system? Only then is there a manager to ask.
 pub fn running() -> bool {
     sys::exists(SYSTEMD_RUNNING)
+}
+
+/// Which systemd makes a container's scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Manager {
+    /// PID 1, over the system bus: for the host's root.
+    System,
+    /// The user's own manager (user@UID.service), over the user's bus: for anybody else. `uid` is
+    /// the user as the bus sees them: the outside id of ours (/proc/self/uid_map).
+    User { uid: u32 },
+}
+
+impl Manager {
+    /// The slice a scope goes in when the bundle names none: runc's and crun's defaults.
+    pub fn default_slice(self) -> &'static str {
+        match self {
+            Manager::System => "system.slice",
+            Manager::User { .. } => "user.slice",
+        }
+    }
+}
+
+/// The socket of the user's bus: `$DBUS_SESSION_BUS_ADDRESS`'s first `unix:path=` (the address
+/// format of the D-Bus specification: `transport:key=value,...`, `;` between alternatives, values
+/// %-escaped), else `$XDG_RUNTIME_DIR/bus`. An address we cannot connect to (an abstract socket, a
+/// TCP one) is refused by what it is.
+pub fn user_bus_path(address: Option<&str>, runtime_dir: Option<&str>) -> Result<String, String> {
+    let address = address.filter(|a| !a.is_empty());
+    let Some(address) = address else {
+        return match runtime_dir.filter(|d| d.starts_with('/')) {
+            Some(dir) => Ok(format!("{}/bus", dir.trim_end_matches('/'))),
+            None => Err(format!("neither {SESSION_BUS_ADDRESS} nor {RUNTIME_DIR} (an absolute path) is set")),
+        };
+    };
+    let refused = |why: &str| Err(format!("{SESSION_BUS_ADDRESS} {address:?}: {why}"));
+    for alternative in address.split(';').filter(|a| !a.is_empty()) {
+        let Some(("unix", keys)) = alternative.split_once(':') else { continue };
+        for (key, value) in keys.split(',').filter_map(|pair| pair.split_once('=')) {
+            if key == "path" {
+                return match unescape(value) {
+                    Some(path) if path.starts_with('/') => Ok(path),
+                    _ => refused("its unix:path= is not an absolute path"),
+                };
+            }
+        }
+    }
+    match address.split_once(':').map(|(transport, _)| transport) {
+        Some("unix") if address.contains("abstract=") => {
+            refused("abstract sockets are not supported (only unix:path=)")
+        }
+        Some("unix") => refused("no unix:path= to connect to (only unix:path= is supported)"),
+        Some(transport) => refused(&format!("the {transport}: transport is not supported (only unix:path=)")),
+        None => refused("not a D-Bus address (transport:key=value)"),
+    }
+}
+
+/// A D-Bus address value without its %-escapes (`%2f` is `/`).
+fn unescape(value: &str) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut rest = value.bytes();
+    while let Some(byte) = rest.next() {
+        if byte != b'%' {
+            bytes.push(byte);
+            continue;
+        }
+        let hex = [rest.next()?, rest.next()?];
+        bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+    }
+    String::from_utf8(bytes).ok().filter(|s| !s.contains('\0'))
 }
 
 /// A container's scope unit: `PREFIX-NAME.scope` in `SLICE`, from cgroupsPath `slice:prefix:name`.
@@ -199,6 +277,12 @@ pub fn stop_unit(serial: u32, unit: &str) -> Message {
     Message::call(serial, SYSTEMD, SYSTEMD_PATH, MANAGER, "StopUnit", body)
 }
 
+/// Get(Manager, "ControlGroup"): where the manager's own cgroup is.
+fn get_manager_property_control_group(serial: u32) -> Message {
+    let body = vec![Value::Str(MANAGER.into()), Value::Str("ControlGroup".into())];
+    Message::call(serial, SYSTEMD, SYSTEMD_PATH, PROPERTIES, "Get", body)
+}
+
 fn reset_failed_unit(serial: u32, unit: &str) -> Message {
     Message::call(serial, SYSTEMD, SYSTEMD_PATH, MANAGER, "ResetFailedUnit", vec![Value::Str(unit.into())])
 }
@@ -235,9 +319,11 @@ const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
 const INVALID_ARGS: &str = "org.freedesktop.DBus.Error.InvalidArgs";
 const PROPERTY_READ_ONLY: &str = "org.freedesktop.DBus.Error.PropertyReadOnly";
 
-/// A connection to the system bus.
+/// A connection to a bus, and systemd behind it.
 pub struct Bus {
     socket: Fd,
+    /// The socket's path, for the errors.
+    path: String,
     serial: u32,
     /// Bytes read but not yet a whole message.
     input: Vec<u8>,
@@ -246,21 +332,48 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects, authenticates as our effective uid, says Hello and asks for JobRemoved signals.
-    pub fn system() -> Result<Bus, Error> {
-        let socket = sys::connect_unix(&cpath(SYSTEM_BUS_SOCKET)?).step(|| format!("connect({SYSTEM_BUS_SOCKET})"))?;
-        let mut bus = Bus { socket, serial: 0, input: Vec::new(), jobs_removed: Vec::new() };
+    /// Connects to `manager`'s bus, authenticates, says Hello and asks for JobRemoved signals.
+    pub fn of(manager: Manager) -> Result<Bus, Error> {
+        match manager {
+            Manager::System => Bus::connect(SYSTEM_BUS_SOCKET, sys::geteuid()),
+            Manager::User { uid } => {
+                let var = |name: &str| std::env::var(name).ok();
+                let path = user_bus_path(var(SESSION_BUS_ADDRESS).as_deref(), var(RUNTIME_DIR).as_deref())
+                    .map_err(|why| Error::Setup(format!("--systemd-cgroup: the user's bus: {why}")))?;
+                Bus::connect(&path, uid)
+            }
+        }
+    }
+
+    /// Connects to the bus at `path` as `uid` (the id the bus sees, which it checks against the
+    /// socket's peer credentials).
+    fn connect(path: &str, uid: u32) -> Result<Bus, Error> {
+        let socket = sys::connect_unix(&cpath(path)?).step(|| format!("connect({path})"))?;
+        let mut bus = Bus { socket, path: path.into(), serial: 0, input: Vec::new(), jobs_removed: Vec::new() };
         // The uid as EXTERNAL wants it: its decimal digits, each as two hex digits (0 is "30").
-        let uid: String = sys::geteuid().to_string().bytes().map(|b| format!("{b:02x}")).collect();
-        bus.send_bytes(format!("\0AUTH EXTERNAL {uid}\r\n").as_bytes())?;
+        let hex: String = uid.to_string().bytes().map(|b| format!("{b:02x}")).collect();
+        bus.send_bytes(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
         let answer = bus.read_line()?;
         if !answer.starts_with("OK ") {
-            return Err(Error::Setup(format!("D-Bus {SYSTEM_BUS_SOCKET}: AUTH EXTERNAL {uid} answered {answer:?}")));
+            return Err(Error::Setup(format!("D-Bus {path}: AUTH EXTERNAL {hex} (uid {uid}) answered {answer:?}")));
         }
         bus.send_bytes(b"BEGIN\r\n")?;
         bus.call(hello)?.map_err(|e| e.failed("Hello"))?;
         bus.call(add_match_job_removed)?.map_err(|e| e.failed("AddMatch(JobRemoved)"))?;
         Ok(bus)
+    }
+
+    /// The manager's own cgroup (its `ControlGroup` property): a user manager's scopes go below
+    /// it, `/user.slice/user-UID.slice/user@UID.service`.
+    pub fn manager_cgroup(&mut self) -> Result<String, Error> {
+        let reply = self.call(get_manager_property_control_group)?.map_err(|e| e.failed("Get(ControlGroup)"))?;
+        match reply.body.as_slice() {
+            [Value::Variant(value)] => match value.as_ref() {
+                Value::Str(path) if path.starts_with('/') => Ok(path.clone()),
+                other => Err(Error::Setup(format!("systemd: Get(ControlGroup) answered {other:?}"))),
+            },
+            other => Err(Error::Setup(format!("systemd: Get(ControlGroup) answered {other:?}"))),
+        }
     }
 
     /// Starts the scope with `pid` in it and waits for its job. A leftover unit of that name is
@@ -367,12 +480,11 @@ impl Bus {
 
     /// Reads the next whole message, noting a JobRemoved signal on the way.
     fn receive(&mut self, deadline: Instant, waiting_for: &str) -> Result<Message, Error> {
-        let bad = |why: String| Error::Setup(format!("D-Bus {SYSTEM_BUS_SOCKET}: {why}"));
         loop {
-            if let Some(length) = Message::length(&self.input).map_err(bad)? {
+            if let Some(length) = Message::length(&self.input).map_err(|why| self.malformed(why))? {
                 if self.input.len() >= length {
                     let bytes: Vec<u8> = self.input.drain(..length).collect();
-                    let message = Message::decode(&bytes).map_err(bad)?;
+                    let message = Message::decode(&bytes).map_err(|why| self.malformed(why))?;
                     if message.kind == Some(Kind::Signal) && message.member.as_deref() == Some("JobRemoved") {
                         if let [_, Value::ObjectPath(job), _, Value::Str(result)] = message.body.as_slice() {
                             self.jobs_removed.push((job.clone(), result.clone()));
@@ -385,6 +497,11 @@ impl Bus {
         }
     }
 
+    /// What the bus sent that is not D-Bus.
+    fn malformed(&self, why: String) -> Error {
+        Error::Setup(format!("D-Bus {}: {why}", self.path))
+    }
+
     /// Reads what the socket has, waiting until `deadline` at most.
     fn fill(&mut self, deadline: Instant, waiting_for: &str) -> Result<(), Error> {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -393,10 +510,11 @@ impl Bus {
             return Err(Error::Setup(format!("D-Bus: no answer to {waiting_for} in {} s", TIMEOUT.as_secs())));
         }
         let mut buf = [0u8; 4096];
-        let n = sys::read(self.socket.raw(), &mut buf).step(|| format!("read({SYSTEM_BUS_SOCKET})"))?;
+        let n = sys::read(self.socket.raw(), &mut buf).step(|| format!("read({})", self.path))?;
         if n == 0 {
             return Err(Error::Setup(format!(
-                "D-Bus {SYSTEM_BUS_SOCKET}: the bus hung up while we waited for {waiting_for}"
+                "D-Bus {}: the bus hung up while we waited for {waiting_for}",
+                self.path
             )));
         }
         self.input.extend_from_slice(&buf[..n]);
@@ -416,7 +534,7 @@ impl Bus {
     }
 
     fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
-        sys::write_all(self.socket.raw(), bytes).step(|| format!("write({SYSTEM_BUS_SOCKET})"))
+        sys::write_all(self.socket.raw(), bytes).step(|| format!("write({})", self.path))
     }
 }
 

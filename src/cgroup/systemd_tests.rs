@@ -115,3 +115,46 @@ fn the_refused_property_is_found_in_systemds_message() {
     let other = BusError { name: "org.freedesktop.DBus.Error.AccessDenied".into(), message: "CPUShares".into() };
     assert_eq!(drop_refused(&mut left, &other), None, "only a refusal drops a limit");
 }
+
+#[test]
+fn the_users_bus_is_the_addresss_unix_path_else_the_runtime_dirs_bus() {
+    let path = |address: Option<&str>, dir: Option<&str>| user_bus_path(address, dir);
+    assert_eq!(path(Some("unix:path=/run/user/1000/bus"), None).as_deref(), Ok("/run/user/1000/bus"));
+    assert_eq!(
+        path(Some("unix:path=/run/user/1000/bus,guid=0123abcd"), Some("/x")).as_deref(),
+        Ok("/run/user/1000/bus")
+    );
+    // %-escapes, and the first alternative we can connect to.
+    assert_eq!(path(Some("unix:abstract=/tmp/a;unix:path=%2frun%2fa%20b"), None).as_deref(), Ok("/run/a b"));
+    // Unset or empty: $XDG_RUNTIME_DIR/bus.
+    assert_eq!(path(None, Some("/run/user/1000/")).as_deref(), Ok("/run/user/1000/bus"));
+    assert_eq!(path(Some(""), Some("/run/user/1000")).as_deref(), Ok("/run/user/1000/bus"));
+    let refused = |address: Option<&str>, dir: Option<&str>| path(address, dir).unwrap_err();
+    assert_eq!(
+        refused(Some("unix:abstract=/tmp/dbus-x,guid=1"), Some("/run/user/1")),
+        "DBUS_SESSION_BUS_ADDRESS \"unix:abstract=/tmp/dbus-x,guid=1\": abstract sockets are not supported (only unix:path=)"
+    );
+    assert_eq!(
+        refused(Some("tcp:host=localhost,port=1"), None),
+        "DBUS_SESSION_BUS_ADDRESS \"tcp:host=localhost,port=1\": the tcp: transport is not supported (only unix:path=)"
+    );
+    assert!(refused(Some("unix:path=relative"), None).ends_with("its unix:path= is not an absolute path"));
+    assert!(refused(Some("unix:path=/a%zz"), None).ends_with("its unix:path= is not an absolute path"));
+    assert!(refused(Some("unix:path=/a%00b"), None).ends_with("its unix:path= is not an absolute path"));
+    assert!(
+        refused(Some("unix:tmpdir=/tmp"), None).ends_with("no unix:path= to connect to (only unix:path= is supported)")
+    );
+    assert_eq!(refused(None, None), "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR (an absolute path) is set");
+    assert_eq!(
+        refused(None, Some("run/user")),
+        "neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR (an absolute path) is set"
+    );
+}
+
+#[test]
+fn a_users_scope_goes_in_user_slice_by_default() {
+    assert_eq!(Manager::System.default_slice(), "system.slice");
+    assert_eq!(Manager::User { uid: 1000 }.default_slice(), "user.slice");
+    let scope = Scope::from_parts("user.slice", "libpod", "abc").unwrap();
+    assert_eq!(scope.path(), "/user.slice/libpod-abc.scope");
+}

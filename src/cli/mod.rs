@@ -126,7 +126,8 @@ log), running or ended, until gc; gc removes what killed runtimes left behind an
 global flags: --root DIR (the state directory, STATE above: /run/contain for root; for a user
 $XDG_RUNTIME_DIR/contain, else /run/user/UID/contain, else ~/.local/state/contain), --log FILE,
 --log-format text|json, --debug, --systemd-cgroup (the container's cgroup is a transient scope
-systemd makes, over D-Bus, from cgroupsPath slice:prefix:name; cgroupfs where systemd is not running),
+systemd makes, over D-Bus, from cgroupsPath slice:prefix:name; for a user, or root of a user
+namespace, their own manager's, over their bus; cgroupfs where systemd is not running),
 --explain[=MODE] and --explain-to FILE (as for run; also for create).
 
 exit status of run and exec: the command's own; 128+N if it was killed by signal N; 125 if

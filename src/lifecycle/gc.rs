@@ -10,6 +10,7 @@ use crate::lifecycle::manage::{
 };
 use crate::lifecycle::record::{Kind, Phase, Record};
 use crate::lifecycle::state::{Entry, Leave, StateDir};
+use crate::lifecycle::systemd_manager;
 use crate::net;
 use crate::sys;
 
@@ -154,9 +155,11 @@ pub fn clean_leftover(state: &StateDir, entry: &Entry, record: Option<&Record>, 
     let own = cgroup::relative_path(id);
     let recorded = record.and_then(|r| Some((container_cgroup(r, id)?, r.kind == Kind::Run, r.systemd_unit.as_str())));
     let all = std::iter::once((own.clone(), true, "")).chain(recorded.filter(|(p, _, _)| *p != own));
+    // A scope is its manager's: the system's for the host's root, the user's own for a user.
+    let manager = systemd_manager()?;
     for (path, named_after_id, unit) in all {
         let stragglers = if named_after_id { Stragglers::Kill } else { Stragglers::Leave };
-        let cgroup = Cgroup::existing_at(&path, stragglers)?.in_scope(unit);
+        let cgroup = Cgroup::existing_at(&path, stragglers)?.in_scope(unit, manager);
         if named_after_id {
             cgroup.signal_all(libc::SIGKILL)?;
         }

@@ -36,6 +36,7 @@ pub mod run;
 pub mod run_checks;
 pub mod state;
 
+use crate::cgroup::systemd::Manager;
 use crate::cli::Global;
 use crate::error::Error;
 use crate::sys;
@@ -167,6 +168,19 @@ fn usable(dir: &str, uid: u32) -> Result<(), String> {
 }
 
 /// The OCI commands need root (rootless containers are `contain run`'s).
+/// Which systemd the systemd driver asks for a container's scope: PID 1 for the host's root; for
+/// anybody else their own manager, who the bus knows by the outside id of our uid.
+pub fn systemd_manager() -> Result<Manager, Error> {
+    if crate::birth::userns::host_root()? {
+        return Ok(Manager::System);
+    }
+    let euid = sys::geteuid();
+    let map = sys::read_file(c"/proc/self/uid_map").map_err(|errno| Error::sys("read(/proc/self/uid_map)", errno))?;
+    let uid = crate::birth::userns::outside_id(&map, euid)
+        .ok_or_else(|| Error::Setup(format!("/proc/self/uid_map maps no outside id to our uid {euid}: {map:?}")))?;
+    Ok(Manager::User { uid })
+}
+
 pub fn require_root(command: &str) -> Result<(), Error> {
     if sys::geteuid() != 0 {
         return Err(Error::Setup(format!(

@@ -16,7 +16,7 @@ use crate::birth::process::{
 };
 use crate::birth::spawn::{self, Birth, Placement};
 use crate::birth::userns::{self, IdMaps};
-use crate::cgroup::systemd::Scope;
+use crate::cgroup::systemd::{self, Manager, Scope};
 use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Reach, Site, Tree};
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
@@ -25,7 +25,7 @@ use crate::lifecycle::oci_config::{console, privileges, process_limits, read_con
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
 use crate::lifecycle::state::{Leave, StateDir, CONFIG, EXEC_FIFO};
-use crate::lifecycle::{manage, oci_manage, oci_start, require_root, roots, state_dir};
+use crate::lifecycle::{manage, oci_manage, oci_start, require_root, roots, state_dir, systemd_manager};
 use crate::live::supervise::{self, ChildProcess};
 use crate::live::tty::Terminal;
 use crate::mounts::{self, BindSource, Step};
@@ -127,6 +127,9 @@ fn namespaces(spec: &Spec) -> Result<Namespaces, Error> {
     Ok(Namespaces { flags, joins, pid_namespace, init_into, host_mounts, cgroup_namespace })
 }
 
+/// With the systemd driver: the scope the cgroup becomes, and which systemd makes it.
+type AskedScope = (Scope, Manager);
+
 /// What `check` accepted: the bundle, checked before anything is created.
 struct Accepted {
     namespaces: Namespaces,
@@ -139,8 +142,7 @@ struct Accepted {
     terminal: Option<Terminal>,
     /// Where the container's cgroup is made; None: it gets none (see `cgroup_site`).
     cgroup: Option<Site>,
-    /// With the systemd driver: the scope systemd makes the cgroup.
-    scope: Option<Scope>,
+    scope: Option<AskedScope>,
     device_policy: DevicePolicy,
 }
 
@@ -266,7 +268,7 @@ fn resources(spec: &Spec, checked: &Accepted, named: &Named) -> Result<Resources
     let cgroup =
         checked.cgroup.as_ref().map(|site| Cgroup::create(site, &limits, Join::Every, existing)).transpose()?.map(
             |cgroup| match &checked.scope {
-                Some(scope) => cgroup.in_new_scope(scope.clone(), &limits, &checked.device_policy),
+                Some((scope, manager)) => cgroup.in_new_scope(scope.clone(), *manager, &limits, &checked.device_policy),
                 None => cgroup,
             },
         );
@@ -414,13 +416,19 @@ fn proc_takes_pidns(namespace: &Fd) -> bool {
 }
 
 /// Where the container's cgroup goes (`cgroup_placement`), inside what we may write
-/// (`cgroup::reach`), and with the systemd driver the scope systemd is asked for. No site: we may
-/// write no cgroup (root of a user namespace, under rootless podman, on cgroup v1); the container
-/// goes without, as under runc and crun, and a limit the bundle asks for is refused, naming its
-/// field, before anything starts.
-fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Option<Scope>), Error> {
+/// (`cgroup::reach`), and with the systemd driver the scope systemd is asked for (a user's scope,
+/// their own manager: `user_scope_site`). No site: we may write no cgroup (root of a user
+/// namespace, under rootless podman, on cgroup v1); the container goes without, as under runc and
+/// crun, and a limit the bundle asks for is refused, naming its field, before anything starts.
+fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Option<AskedScope>), Error> {
+    let host_root = userns::host_root()?;
+    if systemd && systemd::running() && !host_root {
+        let (site, scope) = user_scope_site(spec, id)?;
+        return Ok((Some(site), Some(scope)));
+    }
     let (path, scope) = cgroup_placement(spec, id, systemd)?;
-    match cgroup::reach(userns::host_root()?)? {
+    let scope = scope.map(|scope| (scope, Manager::System));
+    match cgroup::reach(host_root)? {
         Reach::Tree(version, Tree::Whole) => Ok((Some(Site { version, path, tree: Tree::Whole }), scope)),
         Reach::Tree(version, tree) => {
             let top = cgroup::delegated_top(&tree);
@@ -445,6 +453,51 @@ fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Op
     }
 }
 
+/// With `--systemd-cgroup`, for anybody but the host's root (rootless podman's runtime, root of
+/// its user namespace): a scope of the user's own manager, asked over the user's bus, in the
+/// cgroup v2 subtree systemd delegates to it (`/user.slice/user-UID.slice/user@UID.service`, its
+/// `ControlGroup`), in cgroupsPath's slice there (`user.slice` without one), as runc's and crun's
+/// `systemdUser`. The manager is delegated only some controllers (user@.service's `Delegate=`): a
+/// limit that needs another is refused by its field before anything starts. v1 cannot be
+/// delegated, so a user's manager has no cgroup of its own to give there.
+fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
+    if cgroup::detect()? != Some(cgroup::Version::V2) {
+        return Err(Error::Setup(
+            "--systemd-cgroup: a user's systemd manages no cgroup on cgroup v1 (none can be delegated); use cgroupfs"
+                .into(),
+        ));
+    }
+    let manager = systemd_manager()?;
+    let scope = scope_of(spec, id, manager)?;
+    let top = systemd::Bus::of(manager)?.manager_cgroup()?;
+    let controllers_file = format!("{}{top}/cgroup.controllers", cgroup::CGROUP_ROOT);
+    let delegated = sys::read_file(&cpath(&controllers_file)?).step(|| format!("read({controllers_file})"))?;
+    if let Some((field, controller)) = cgroup::undelegated(&Limits::from_oci(&spec.linux.resources), &delegated) {
+        return Err(Error::Setup(format!(
+            "{field}: needs the {controller} controller, which systemd does not delegate to the user's manager \
+             ({controllers_file}: {:?})",
+            delegated.trim()
+        )));
+    }
+    let site =
+        Site { version: cgroup::Version::V2, path: format!("{top}{}", scope.path()), tree: Tree::Delegated { top } };
+    Ok((site, (scope, manager)))
+}
+
+/// The scope cgroupsPath `slice:prefix:name` names (without one, `contain-ID.scope`), in
+/// `manager`'s default slice where it names none.
+fn scope_of(spec: &Spec, id: &str, manager: Manager) -> Result<Scope, Error> {
+    let given = spec.linux.cgroups_path.as_deref();
+    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
+    let scope = match given.map(|path| path.split(':').collect::<Vec<_>>()).as_deref() {
+        None => Scope::from_parts(manager.default_slice(), "contain", id),
+        Some(["", prefix, name]) => Scope::from_parts(manager.default_slice(), prefix, name),
+        Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
+        Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
+    };
+    scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))
+}
+
 /// The container's cgroup. With `--systemd-cgroup` on a host where systemd runs: the scope
 /// systemd is asked for, from cgroupsPath `slice:prefix:name` (without one, `system.slice`,
 /// `contain-ID.scope`), and its path. Otherwise (cgroupfs) the bundle's cgroupsPath (absolute,
@@ -454,25 +507,14 @@ fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Opt
     let given = spec.linux.cgroups_path.as_deref();
     let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
     let parts: Option<Vec<&str>> = given.map(|path| path.split(':').collect());
-    if systemd && cgroup::systemd::running() {
-        if !userns::host_root()? {
-            // The user's manager, on their own bus, would be asked (crun's and runc's `systemdUser`).
-            return Err(Error::Setup(
-                "--systemd-cgroup: the systemd driver for a user (rootless) is not supported yet; use cgroupfs".into(),
-            ));
-        }
-        let scope = match parts.as_deref() {
-            None => Scope::from_parts("", "contain", id),
-            Some([slice, prefix, name]) => Scope::from_parts(slice, prefix, name),
-            Some(_) => return Err(bad("the systemd cgroup driver takes slice:prefix:name")),
-        };
-        let scope = scope.ok_or_else(|| bad("not a slice and a scope name systemd takes"))?;
+    if systemd && systemd::running() {
+        let scope = scope_of(spec, id, Manager::System)?;
         return Ok((scope.path(), Some(scope)));
     }
     if systemd {
         crate::log::warning(&format!(
             "systemd is not running ({} is absent): --systemd-cgroup falls back to cgroupfs",
-            cgroup::systemd::SYSTEMD_RUNNING
+            systemd::SYSTEMD_RUNNING
         ));
     }
     let Some(path) = given else { return Ok((cgroup::relative_path(id), None)) };

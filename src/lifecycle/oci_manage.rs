@@ -13,7 +13,7 @@ use crate::lifecycle::manage::{self, Liveness};
 use crate::lifecycle::oci_config::{created_config, run_late_hooks, CONFIG_LIMIT};
 use crate::lifecycle::record::{Kind, Phase, Record};
 use crate::lifecycle::state::{Entry, StateDir};
-use crate::lifecycle::state_dir;
+use crate::lifecycle::{state_dir, systemd_manager};
 use crate::oci::spec::{self, State};
 use crate::policy::caps::CapSet;
 use crate::sys::{self, Tolerate};
@@ -155,7 +155,9 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
         run_late_hooks(created_config(&entry).map(|spec| spec.hooks.poststop), "poststop", &stopped);
         // The engine asked for this very container: what is left in its cgroup goes too.
         if let Some(path) = container_cgroup(&record, id) {
-            Cgroup::existing_at(&path, Stragglers::Kill)?.in_scope(&record.systemd_unit).remove()?;
+            Cgroup::existing_at(&path, Stragglers::Kill)?
+                .in_scope(&record.systemd_unit, systemd_manager()?)
+                .remove()?;
         }
         if record.host_mounts {
             // The rootfs's bind onto itself, and with it everything the container mounted on it.
@@ -216,7 +218,7 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
             None => Ok(0),
         };
     };
-    let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?.in_scope(&record.systemd_unit);
+    let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?.in_scope(&record.systemd_unit, systemd_manager()?);
     let result = cgroup.update_limits(&limits);
     cgroup.keep();
     result.map(|()| 0)

@@ -136,9 +136,17 @@ pub fn apply(
                         &ours
                     }
                 };
+                // What the options set goes on every mount of a recursive bind; what they clear
+                // (`rw`, `suid`, `exec`, `dev`) on its top alone, as crun and runc clear it: a mount
+                // below may be locked, read-only or nosuid for a user namespace that may not undo
+                // it (a read-only /proc/sys under a bound /proc), and mount_setattr would refuse
+                // the whole tree with EPERM.
                 let set = how.set | if nodev { sys::MOUNT_ATTR_NODEV } else { 0 };
-                if set != 0 || how.clear != 0 {
-                    compat::set_attributes(mounted, how.submounts, set, how.clear, target)?;
+                if set != 0 {
+                    compat::set_attributes(mounted, how.submounts, set, 0, target)?;
+                }
+                if how.clear != 0 {
+                    compat::set_attributes(mounted, Submounts::Excluded, 0, how.clear, target)?;
                 }
                 if how.propagation != 0 {
                     set_propagation(mounted, target, how.propagation)?;

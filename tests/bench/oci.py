@@ -8,7 +8,11 @@ Lifecycle: what an engine does for one short container, on one bundle: `create -
 ID`, `start ID`, wait for the container's process to exit, `delete ID`. This process is a child
 subreaper, like conmon and containerd's shim, so the container's PID 1 is reparented to it once
 `create` has returned, and waiting is a waitpid(2) on the pid from the pid file: no polling of `state`.
-Podman: the wall time of `podman --runtime PATH run --rm localhost/bb /bin/true`.
+A runtime given as `systemd:PATH` runs with `--systemd-cgroup` inside the systemd that oci.sh booted
+($BENCH_OCI_SYSTEMD_PID, PID 1 of namespaces of its own), each call through `nsenter`; the container's
+PID 1 is then reaped by that systemd, not by us, so its end is seen when the booted system's /proc
+no longer lists it (polled every 0.1 ms).
+Podman: the wall time of `podman --runtime PATH run --rm localhost/bb /bin/true` (cgroupfs runtimes).
 Both interleave the runtimes, in a new random order each round, so a noisy machine hits all alike.
 """
 import ctypes
@@ -42,19 +46,43 @@ def reap_orphans():
             return
 
 
+def driver_and_path(runtime):
+    """("systemd", PATH) for `systemd:PATH`, else ("cgroupfs", runtime)."""
+    return ("systemd", runtime[len("systemd:"):]) if runtime.startswith("systemd:") else ("cgroupfs", runtime)
+
+
+def wait_inside(system, pid):
+    """Waits until the booted system's /proc no longer lists pid, or lists it as a zombie."""
+    stat = f"/proc/{system}/root/proc/{pid}/stat"
+    while True:
+        try:
+            with open(stat) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        time.sleep(0.0001)
+
+
 def lifecycle(runtime, bundle, cid):
     """Seconds for create, start, wait, delete; raises on any failure."""
+    driver, path = driver_and_path(runtime)
+    system = os.environ.get("BENCH_OCI_SYSTEMD_PID", "")
+    argv = ["/usr/bin/nsenter", "-t", system, "-a", "--", path, "--systemd-cgroup"] if driver == "systemd" else [path]
     pid_file = os.path.join(bundle, f"{cid}.pid")
     start = time.perf_counter()
-    if run([runtime, "create", "--bundle", bundle, "--pid-file", pid_file, cid]) != 0:
+    if run(argv + ["create", "--bundle", bundle, "--pid-file", pid_file, cid]) != 0:
         raise RuntimeError(f"{runtime} create failed")
     init = int(open(pid_file).read())
-    if run([runtime, "start", cid]) != 0:
+    if run(argv + ["start", cid]) != 0:
         raise RuntimeError(f"{runtime} start failed")
-    _, status = os.waitpid(init, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{runtime}: /bin/true exited {os.waitstatus_to_exitcode(status)}")
-    if run([runtime, "delete", cid]) != 0:
+    if driver == "systemd":
+        wait_inside(system, init)
+    else:
+        _, status = os.waitpid(init, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{runtime}: /bin/true exited {os.waitstatus_to_exitcode(status)}")
+    if run(argv + ["delete", cid]) != 0:
         raise RuntimeError(f"{runtime} delete failed")
     elapsed = time.perf_counter() - start
     os.unlink(pid_file)
@@ -90,14 +118,22 @@ def interleaved(runtimes, rounds, once):
 
 
 def table(title, times, runtimes, rounds):
-    base = percentile(times[runtimes[0]], 50)
-    lines = [f"{title}, {rounds} interleaved rounds, ms (ratio = median / {os.path.basename(runtimes[0])}'s median)",
-             f"{'runtime':34} {'p10':>7} {'median':>7} {'p90':>7} {'ratio':>6}"]
+    """Each runtime's p10, median and p90, and its median's ratio to the first runtime's with the
+    same cgroup driver."""
+    first = {}
+    for r in runtimes:
+        first.setdefault(driver_and_path(r)[0], r)
+    lines = [f"{title}, {rounds} interleaved rounds, ms (ratio = median / the median of the first runtime "
+             f"with the same cgroup driver: {', '.join(f'{d} {os.path.basename(r)}' for d, r in first.items())})",
+             f"{'runtime':42} {'p10':>7} {'median':>7} {'p90':>7} {'ratio':>6}"]
     rows = []
     for r in runtimes:
+        driver = driver_and_path(r)[0]
+        base = percentile(times[first[driver]], 50)
         p10, p50, p90 = (percentile(times[r], p) for p in (10, 50, 90))
-        lines.append(f"{r:34} {p10:7.2f} {p50:7.2f} {p90:7.2f} {p50 / base:6.2f}")
-        rows.append({"runtime": r, "p10_ms": p10, "median_ms": p50, "p90_ms": p90, "ratio": p50 / base})
+        lines.append(f"{r:42} {p10:7.2f} {p50:7.2f} {p90:7.2f} {p50 / base:6.2f}")
+        rows.append({"runtime": r, "driver": driver, "p10_ms": p10, "median_ms": p50, "p90_ms": p90,
+                     "ratio": p50 / base})
     return lines, rows
 
 
@@ -113,11 +149,15 @@ def main():
             ("podman", "podman run --rm localhost/bb /bin/true, wall time", PODMAN_RUNS, podman_run)):
         if rounds <= 0:
             continue
-        part, results[key] = table(title, interleaved(runtimes, rounds, once), runtimes, rounds)
+        these = [r for r in runtimes if key == "lifecycle" or driver_and_path(r)[0] == "cgroupfs"]
+        part, results[key] = table(title, interleaved(these, rounds, once), these, rounds)
         lines += part + [""]
     # The lifecycle must leave nothing behind: runtime state under /run, cgroups named by the IDs.
     prefix = f"bench-oci-{os.getpid()}-"
-    leftovers = subprocess.run(["find", "/run", "/sys/fs/cgroup", "-maxdepth", "5", "-name", prefix + "*"],
+    system = os.environ.get("BENCH_OCI_SYSTEMD_PID", "")
+    places = ["/run", "/sys/fs/cgroup"] + ([f"/proc/{system}/root/run", f"/proc/{system}/root/sys/fs/cgroup"]
+                                           if system else [])
+    leftovers = subprocess.run(["find", *places, "-maxdepth", "5", "-name", f"*{prefix}*"],
                                capture_output=True, text=True).stdout.split()
     lines.append(f"left behind by {next(counter)} lifecycles: {len(leftovers)} files or cgroups {' '.join(leftovers[:5])}")
     report = "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@
 #
 # usage: [OCI_PARTS="PART..."] tests/oci/podman.sh [--runtime PATH] [--log-calls FILE]
 #   OCI_PARTS    only these parts (default all): run tty exec stop kill limits blkio userns rootless
+#                rootless-systemd
 #   --runtime    the OCI runtime (default ./contain); registered in containers.conf under its
 #                file name, and listed in runtime_supports_json, so podman passes it --log/--log-format=json
 #   --log-calls  append every call podman/conmon make to the runtime (argv, fds, exit status) to FILE
@@ -17,6 +18,7 @@
 set -euo pipefail
 self=$(realpath "$0")
 cd "$(dirname "$self")/../.."
+repo=$PWD
 . tests/oci/lib.sh
 [[ $(id -u) -eq 0 ]] || oci_die "needs root"
 
@@ -31,8 +33,10 @@ exec > >(tee "target/oci/podman-$(basename "$runtime").txt") 2>&1
 work=$(mktemp -d /tmp/contain-podman.XXXXXX)
 OCI_WORK=$work
 rootless_work=
+systemd_work=
 cleanup() {
     podman rm -af -t 0 >/dev/null 2>&1 || true
+    [[ -z $systemd_work ]] || systemd_halt
     if [[ -n $rootless_work ]]; then
         for dir in "$rootless_work"/contain-rl*; do rootless_cleanup "${dir##*/}"; done
         rm -rf "$rootless_work"
@@ -351,6 +355,96 @@ if part rootless; then
     rootless_scenarios contain-rl "65537 ids"
     rootless_scenarios contain-rl0 "one id" system
     rm -rf "$rootless_work"
+fi
+
+# --- rootless with cgroup_manager = "systemd", on cgroup v2 (#23 item 7) ---------------------------
+# The usual desktop: a user's podman asks the user's own systemd manager (user@UID.service) for each
+# container's scope, over the user's bus, and the runtime (--systemd-cgroup) does too. This host has
+# neither cgroup v2 nor systemd as PID 1, so the part boots one: tests/systemd/boot.sh --unified,
+# systemd as PID 1 of namespaces of its own on a pure cgroup v2 tree, with a user of its own whose
+# manager runs; podman runs as that user inside. What this host's cgroup2 cannot give, the part
+# leaves out, for every runtime alike: its cgroup2 has no controller that user@.service delegates
+# (this host's v1 hierarchies hold them), so podman's default pids limit is off (pids_limit = 0;
+# crun refuses it too: "the requested cgroup controller `pids` is not available"); and the booted
+# system's /proc/sys is read-only (boot.sh keeps it from the host's), which keeps a user namespace
+# from mounting a procfs of its own, so the containers share the booted system's PID namespace and
+# bind its /proc (--pid host -v /proc:/proc:rbind).
+systemd_uid=2345
+# The private view has no cgroup2, which boot.sh needs (it makes the booted system's cgroup there):
+# mounted again at its place for this part (the last), unmounted after.
+systemd_boot() {
+    systemd_work=$(mktemp -d /tmp/contain-podman-systemd.XXXXXX)
+    chmod 755 "$systemd_work"
+    mkdir -p "$systemd_work"/{world,bin,u/home,u/storage}
+    install -m 755 "$runtime_file" "$systemd_work/bin/$name"
+    mkdir -p /sys/fs/cgroup/unified
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+    systemd_pid=$(sh "$repo/tests/systemd/boot.sh" --unified "$systemd_work/world" "$systemd_work/u" \
+        "ro:$systemd_work/bin") || return 1
+    oci_podman_files "$systemd_work/u" vfs "$name=$systemd_work/bin/$name"
+    sed -i -e 's/^cgroup_manager = .*/cgroup_manager = "systemd"/' -e 's/^\[containers\]$/&\npids_limit = 0/' \
+        "$systemd_work/u/containers.conf"
+    sed -i "s|^runroot = .*|runroot = \"/run/user/$systemd_uid/containers\"|" "$systemd_work/u/storage.conf"
+    chown -R "$systemd_uid:$systemd_uid" "$systemd_work/u"
+    nsenter -t "$systemd_pid" -a -- useradd --no-create-home -u "$systemd_uid" -s /bin/sh contain-sd &&
+        nsenter -t "$systemd_pid" -a -- systemctl start "user@$systemd_uid.service"
+}
+systemd_halt() {
+    [[ -z ${systemd_pid:-} ]] || sh "$repo/tests/systemd/halt.sh" "$systemd_pid" "$systemd_work/world"
+    umount /sys/fs/cgroup/unified 2>/dev/null || true
+    rm -rf "$systemd_work"
+    systemd_work=
+}
+# As the booted system's user: ARGS..., and spm, podman there.
+as_sd_user() {
+    timeout 120 nsenter -t "$systemd_pid" -a -- setpriv --reuid=$systemd_uid --regid=$systemd_uid --init-groups \
+        env -i -C "$systemd_work/u" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$systemd_work/u/home" \
+        XDG_RUNTIME_DIR=/run/user/$systemd_uid CONTAINERS_CONF="$systemd_work/u/containers.conf" \
+        CONTAINERS_STORAGE_CONF="$systemd_work/u/storage.conf" "$@"
+}
+spm() { as_sd_user podman "$@"; }
+spm_run() { spm run --network none --pid host -v /proc:/proc:rbind "$@"; }
+spm_list() { spm ps -aq; }
+# No container left, and no scope, cgroup or runtime state naming it in the booted system (conmon's
+# scope goes a moment after the container: tried for 5 s, as no_leftovers does).
+sd_gone() {
+    local what=$1 id=$2 left try
+    for try in $(seq 25); do
+        left=$(as_sd_user systemctl --user list-units --all --no-legend "libpod-*$id*"
+            find "/proc/$systemd_pid/root/run/user/$systemd_uid" "/proc/$systemd_pid/root/sys/fs/cgroup" \
+                -name "*$id*" 2>/dev/null)
+        [[ -n $left$(spm_list) ]] || break
+        sleep 0.2
+    done
+    check "$what: no leftovers in the booted system" test -z "$left$(spm_list)"
+}
+sd_import() {
+    tar --owner=0 --group=0 --numeric-owner -C "$work/rootfs" -c . | spm import -q - $image >/dev/null 2>&1
+}
+if part rootless-systemd; then
+    check "rootless-systemd: a systemd booted on cgroup v2, the user's manager running" systemd_boot
+    what="rootless-systemd"
+    check "$what: the image imported" sd_import
+    expect "$what: podman uses the user's systemd on cgroup v2" 0 "systemd v2" \
+        spm info --format '{{.Host.CgroupManager}} {{.Host.CgroupsVersion}}'
+    expect "$what: run --rm echo hi" 0 hi spm_run --rm --cidfile "$systemd_work/u/cid" $image echo hi
+    sd_gone "$what: run --rm" "$(cat "$systemd_work/u/cid" 2>/dev/null)"
+    started "$what: run -d" spm_run -d --name sd-c $image sleep 600
+    id=$(spm inspect --format '{{.Id}}' sd-c 2>/dev/null || true)
+    expect "$what: the container's scope, the user manager's" 0 \
+        "/user.slice/user-$systemd_uid.slice/user@$systemd_uid.service/user.slice/libpod-$id.scope
+active" as_sd_user systemctl --user show -p ControlGroup,ActiveState --value "libpod-$id.scope"
+    expect "$what: ps shows it running" 0 sd-c spm ps --filter status=running --format '{{.Names}}'
+    expect "$what: exec echo" 0 from-exec spm exec sd-c echo from-exec
+    expect "$what: stop (SIGTERM kills sleep)" 0 sd-c spm stop -t 5 sd-c
+    expect "$what: its exit status" 0 143 spm inspect --format '{{.State.ExitCode}}' sd-c
+    expect "$what: rm" 0 sd-c spm rm sd-c
+    sd_gone "$what: stop, rm" "$id"
+    # A limit of a controller the user's manager is not delegated fails the run, nothing left.
+    capture spm_run --rm --cidfile "$systemd_work/u/cid.m" --memory 64m $image true
+    check "$what: --memory without the memory controller delegated fails (exit $rc)" test "$rc" != 0
+    sd_gone "$what: --memory" "$(cat "$systemd_work/u/cid.m" 2>/dev/null)"
+    systemd_halt
 fi
 
 check "podman ps -a is empty at the end" test -z "$(pm_list)"

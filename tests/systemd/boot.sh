@@ -97,6 +97,8 @@ umount -l /.oldroot
 rmdir /.oldroot
 exec env -i container=contain-test /lib/systemd/systemd --unit=contain-test.target --log-target=console
 '
+# Where this shell's cgroup2 membership was (the host's, for unshare to go back to: see below).
+outside=$(sed -n 's/^0:://p' /proc/self/cgroup)
 for h in /sys/fs/cgroup/*; do
     [ -e "$h/cgroup.procs" ] || continue
     echo $$ > "$h/$name/cgroup.procs"
@@ -110,7 +112,18 @@ for _ in $(seq 600); do
     pid=$(cut -d' ' -f1 "/proc/$unshare/task/$unshare/children" 2>/dev/null) || true
     if [ -n "$pid" ]; then
         state=$(nsenter -t "$pid" -a systemctl is-system-running 2>/dev/null) || true
-        case $state in running|degraded) echo "$pid"; exit 0 ;; esac
+        case $state in
+            running|degraded)
+                # unshare (systemd's parent, outside the namespaces) leaves the system's root cgroup
+                # for the one it came from: a cgroup2 root with a process in it can delegate no
+                # controller to its children (the kernel's no-internal-process rule), as a real
+                # root can. Only in the pure-v2 layout, the only one whose cgroup2 has controllers.
+                if [ "$layout" = unified ]; then
+                    echo "$unshare" > "/sys/fs/cgroup/unified$outside/cgroup.procs"
+                fi
+                echo "$pid"
+                exit 0 ;;
+        esac
     fi
     sleep 0.1
 done
