@@ -272,6 +272,17 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9   # parallel runs must not unpack into the same cache dir at once
 
+# settle TMP DIR: TMP, an unpack finished, becomes DIR (atomic: an interrupted unpack is never
+# reused), and the other versions beside DIR go: an unpacked kernel is ~400 MB.
+settle() {
+  local old
+  touch "$1/.complete"
+  mv "$1" "$2"
+  for old in "$(dirname "$2")"/*; do
+    [[ $old == "$2" ]] || rm -rf "$old"
+  done
+}
+
 # fetch_unpacked KEY SUITE DEBARCH RESOLVER: prints the directory holding the
 # unpacked package RESOLVER names ("PKG VERSION", from the SUITE DEBARCH lists),
 # kept as <cache>/KEY/PKG_VERSION; older versions under KEY are removed. When
@@ -293,12 +304,7 @@ fetch_unpacked() {
     download "$dir.tmp/deb" "$pkg=$ver" || continue
     dpkg-deb -x "$dir.tmp"/deb/*.deb "$dir.tmp/root"
     rm -rf "$dir.tmp/deb"
-    touch "$dir.tmp/.complete"
-    mv "$dir.tmp" "$dir"   # atomic: an interrupted unpack is never reused
-    # Each unpacked kernel is ~400 MB; only the current one per KEY is kept.
-    for old in "$CACHE/$key"/*; do
-      [[ $old == "$dir" ]] || rm -rf "$old"
-    done
+    settle "$dir.tmp" "$dir"
     break
   done
   [[ -n ${dir:-} && -f $dir/.complete ]] || die "could not get $resolver's package from $APT_NAME"
@@ -373,11 +379,7 @@ debs_unpacked() {
     rm -rf "$dir.tmp/deb" "$dir.tmp/root/usr/share" "$dir.tmp/root"/usr/lib/*/gconv \
       "$dir.tmp/root"/usr/lib/python3*/{test,pydoc_data,ensurepip,idlelib,lib2to3,tkinter,turtledemo}
     printf '%s\n' "$list" >"$dir.tmp/packages"
-    touch "$dir.tmp/.complete"
-    mv "$dir.tmp" "$dir"
-    for old in "$CACHE/debs/$DEBARCH"/*; do
-      [[ $old == "$dir" ]] || rm -rf "$old"
-    done
+    settle "$dir.tmp" "$dir"
     break
   done
   [[ -n ${dir:-} && -f $dir/.complete ]] || die "could not get the packages of '$DEBS' from $APT_NAME"
