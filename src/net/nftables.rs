@@ -371,6 +371,7 @@ const CHAINS: [Chain; 5] = [
 /// One expression of a rule. Registers: 0 is the verdict; 1 and 2 are nft's 16-byte ones (a
 /// concatenation's second part goes in 2 after a 16-byte name); 9 and 10 are 4-byte ones, the
 /// second and third quarters of 1 (NFT_REG32_01, _02), for parts of 4 bytes or less.
+#[derive(Clone, Copy)]
 enum Expr {
     /// NFT_META_* into a register.
     Meta {
@@ -550,20 +551,26 @@ fn rules() -> Vec<(&'static str, Vec<Expr>)> {
 /// IPS_DST_NAT: the connection was DNAT'd, by a published port.
 const DNAT_DONE: u32 = 0x20;
 
+/// A rule: its parts' expressions, in order (one concatenation for every rule, rather than an
+/// iterator type per rule).
+fn rule(parts: &[&[Expr]]) -> Vec<Expr> {
+    parts.concat()
+}
+
 fn postrouting_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
-    let dnat_to_container =
-        || ipv4_only().into_iter().chain(host_end(META_OIFNAME)).chain(ct_has(CT_STATUS, DNAT_DONE));
+    let to_container = [ipv4_only(), host_end(META_OIFNAME)].concat();
+    let dnat_done = ct_has(CT_STATUS, DNAT_DONE);
     vec![
-        ipv4_only()
-            .into_iter()
-            .chain(interface_and_address(META_IIFNAME, 12, Set::Nat))
-            .chain([meta(META_OIFNAME), Cmp(NEQ, HOST_END_PREFIX), Masquerade])
-            .collect(),
+        rule(&[
+            &ipv4_only(),
+            &interface_and_address(META_IIFNAME, 12, Set::Nat),
+            &[meta(META_OIFNAME), Cmp(NEQ, HOST_END_PREFIX), Masquerade],
+        ]),
         // From the host's 127.0.0.0/8, which the container cannot answer.
-        dnat_to_container().chain([ip(REG_1, 12, 1), Cmp(EQ, &[127]), Masquerade]).collect(),
+        rule(&[&to_container, &dnat_done, &[ip(REG_1, 12, 1), Cmp(EQ, &[127]), Masquerade]]),
         // From a container (the hairpin): it would answer its own address itself.
-        dnat_to_container().chain(host_end(META_IIFNAME)).chain([Masquerade]).collect(),
+        rule(&[&to_container, &dnat_done, &host_end(META_IIFNAME), &[Masquerade]]),
     ]
 }
 
@@ -571,20 +578,16 @@ fn forward_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
         // A published port's connections, through the walls below.
-        host_end(META_OIFNAME).into_iter().chain(ct_has(CT_STATUS, DNAT_DONE)).chain([Verdict(ACCEPT)]).collect(),
-        isolated(META_OIFNAME).into_iter().chain(ct_has(CT_STATE, 6)).chain([Verdict(ACCEPT)]).collect(),
+        rule(&[&host_end(META_OIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),
+        rule(&[&isolated(META_OIFNAME), &ct_has(CT_STATE, 6), &[Verdict(ACCEPT)]]),
         // The pair carries IPv4 only: IPv6 a container makes up itself (it has CAP_NET_RAW) is not
         // let out, on a host that forwards IPv6.
-        isolated(META_IIFNAME).into_iter().chain([meta(META_NFPROTO), Cmp(EQ, &[IPV6]), Verdict(DROP)]).collect(),
-        isolated(META_IIFNAME).into_iter().chain(host_end(META_OIFNAME)).chain([Verdict(DROP)]).collect(),
-        isolated(META_IIFNAME)
-            .into_iter()
-            .chain(ipv4_only())
-            // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
-            .chain([ip(REG_1, 16, 2), Cmp(EQ, &[169, 254]), Verdict(DROP)])
-            .collect(),
-        isolated(META_IIFNAME).into_iter().chain([Verdict(ACCEPT)]).collect(),
-        isolated(META_OIFNAME).into_iter().chain([Verdict(DROP)]).collect(),
+        rule(&[&isolated(META_IIFNAME), &[meta(META_NFPROTO), Cmp(EQ, &[IPV6]), Verdict(DROP)]]),
+        rule(&[&isolated(META_IIFNAME), &host_end(META_OIFNAME), &[Verdict(DROP)]]),
+        // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
+        rule(&[&isolated(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 2), Cmp(EQ, &[169, 254]), Verdict(DROP)]]),
+        rule(&[&isolated(META_IIFNAME), &[Verdict(ACCEPT)]]),
+        rule(&[&isolated(META_OIFNAME), &[Verdict(DROP)]]),
     ]
 }
 
@@ -593,21 +596,17 @@ fn input_rules() -> Vec<Vec<Expr>> {
     vec![
         // The container's answers to the host's own connections to a published port (to the
         // host's address they came from, or to 127.0.0.1 once their masquerade is undone).
-        host_end(META_IIFNAME).into_iter().chain(ct_has(CT_STATUS, DNAT_DONE)).chain([Verdict(ACCEPT)]).collect(),
+        rule(&[&host_end(META_IIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),
         // A host end that routes loopback sources (`route_localnet`, for a port published on
         // 127.0.0.1) would also route a container's packets to the host's 127.0.0.0/8 in.
-        host_end(META_IIFNAME)
-            .into_iter()
-            .chain(ipv4_only())
-            .chain([ip(REG_1, 16, 1), Cmp(EQ, &[127]), Verdict(DROP)])
-            .collect(),
-        isolated(META_IIFNAME)
-            .into_iter()
-            .chain(ipv4_only())
-            .chain(interface_and_address(META_IIFNAME, 16, Set::Ends))
-            .chain([Verdict(ACCEPT)])
-            .collect(),
-        isolated(META_IIFNAME).into_iter().chain([Verdict(DROP)]).collect(),
+        rule(&[&host_end(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 1), Cmp(EQ, &[127]), Verdict(DROP)]]),
+        rule(&[
+            &isolated(META_IIFNAME),
+            &ipv4_only(),
+            &interface_and_address(META_IIFNAME, 16, Set::Ends),
+            &[Verdict(ACCEPT)],
+        ]),
+        rule(&[&isolated(META_IIFNAME), &[Verdict(DROP)]]),
     ]
 }
 
@@ -615,14 +614,15 @@ fn input_rules() -> Vec<Vec<Expr>> {
 /// that address or on all of them, goes to the container's address and port the map gives.
 fn published_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
-    let local = || ipv4_only().into_iter().chain([FibDaddrType, Cmp(EQ, &LOCAL_ROUTE)]);
+    let local = [ipv4_only(), [FibDaddrType, Cmp(EQ, &LOCAL_ROUTE)]].concat();
     let dport = |register| Payload { base: TRANSPORT_HEADER, register, offset: 2, len: 2 };
     vec![
-        local()
-            .chain([ip(REG_1, 16, 4), Meta { key: META_L4PROTO, register: REG32_01 }, dport(REG32_02)])
-            .chain([Lookup(Set::PublishedAt), Dnat])
-            .collect(),
-        local().chain([meta(META_L4PROTO), dport(REG32_01), Lookup(Set::Published), Dnat]).collect(),
+        rule(&[
+            &local,
+            &[ip(REG_1, 16, 4), Meta { key: META_L4PROTO, register: REG32_01 }, dport(REG32_02)],
+            &[Lookup(Set::PublishedAt), Dnat],
+        ]),
+        rule(&[&local, &[meta(META_L4PROTO), dport(REG32_01), Lookup(Set::Published), Dnat]]),
     ]
 }
 
