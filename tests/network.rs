@@ -353,9 +353,11 @@ fn a_read_only_image_without_a_name_file_goes_without_it_and_says_so() {
 fn in_world(scenario: &str) -> Output {
     let file = scratch().join(format!("scenario-{}", unique_name("world")));
     fs::write(&file, scenario).unwrap();
-    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/networld/world.sh");
+    let world = source("tests/networld/world.sh");
     let mut cmd = Command::new("unshare");
-    cmd.args(["-n", "-m", "--propagation", "private", "sh"]).arg(world).arg(contain_bin()).arg(rootfs()).arg(&file);
+    // /bin/sh by its path: a busybox unshare would run its own ash, which prefers its own applets
+    // (ip) to PATH's programs (the VM's Debian tools).
+    cmd.args(["-n", "-m", "--propagation", "private", "/bin/sh"]).arg(world).arg(contain_bin()).arg(rootfs()).arg(&file);
     let out = finish(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
     fs::remove_file(file).unwrap();
     out

@@ -70,6 +70,14 @@ pub fn scratch() -> &'static Path {
     })
 }
 
+/// A file of this source tree, by its path from the top: under $CONTAIN_TEST_SOURCES where the
+/// suite runs away from its tree (the VM, whose payload carries the files its tests read), else
+/// where cargo built the tests from.
+pub fn source(path: &str) -> PathBuf {
+    let top = std::env::var_os("CONTAIN_TEST_SOURCES").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    Path::new(&top).join(path)
+}
+
 /// The shared busybox rootfs. Tests that write to their rootfs take a `fresh_rootfs` instead.
 pub fn rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();

@@ -28,8 +28,10 @@
 #                       passing run takes a minute or two, a failing one much longer)
 #   CONTAIN_VM_MEM      guest RAM in MiB                  (1024)
 #   CONTAIN_VM_SMP      guest CPUs                        (2)
-#   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge"; loop,
-#                       ext4 and crc32c_generic for /ext4 are always loaded)
+#   CONTAIN_VM_MODULES  kernel modules to load at boot    ("overlay veth bridge" and the
+#                       nf_tables parts of --net veth's NAT and walls: nf_tables nft_chain_nat
+#                       nft_masq nft_nat nft_ct; loop, ext4 and crc32c_generic for /ext4 are
+#                       always loaded: the guest has no modprobe to load them on demand)
 #   CONTAIN_VM_APPEND   more kernel command line (e.g. loglevel=7 for whole stack traces)
 #   CONTAIN_VM_QEMU     the emulator to run instead of the packaged one (another QEMU version;
 #                       the packaged one is at least 8.1: see ensure_qemu)
@@ -41,6 +43,9 @@
 #   CONTAIN_VM_REPEAT   run the selection this many times per phase (to chase a flaky test)
 #   CONTAIN_VM_WATCH    every this many seconds, print the containers' memory and kernel stacks
 #   CONTAIN_VM_PRE      shell commands the guest runs before the suite, in each phase
+#   CONTAIN_VM_DEBS     Debian packages unpacked, with their dependencies, onto the guest's root
+#                       ("dash iproute2 nftables python3 strace": the tools tests/networld's world
+#                       and tests/explain.rs drive; empty for none). See debs_unpacked.
 #
 # Everything the guest needs comes from the Debian archive through a private
 # apt configuration per suite and architecture (<cache>/apt/SUITE-DEBARCH):
@@ -59,10 +64,11 @@ LOG=${CONTAIN_VM_LOG:-$CACHE/last-serial-$ARCH-$KERNEL.log}
 ACCEL=${CONTAIN_VM_ACCEL:-tcg}
 MEM=${CONTAIN_VM_MEM:-1024}
 SMP=${CONTAIN_VM_SMP:-2}
-MODULES=${CONTAIN_VM_MODULES-overlay veth bridge}
-# /ext4's: the loop device, the filesystem, and the crc32c that ext4's metadata checksums ask the
-# crypto API for (the guest has no modprobe to load it on demand).
-EXT4_MODULES="loop ext4 crc32c_generic"
+MODULES=${CONTAIN_VM_MODULES-overlay veth bridge nf_tables nft_chain_nat nft_masq nft_nat nft_ct}
+# /ext4's: the crc32c that ext4's metadata checksums ask the crypto API for (the guest has no
+# modprobe to load it on demand), the loop device and the filesystem. Loaded first: libcrc32c
+# (nf_conntrack's, in MODULES) asks for that crc32c as it loads.
+EXT4_MODULES="crc32c_generic loop ext4"
 # Room for the rootfs copies and volumes of tests/userns.rs (about 5 MiB), and little more: the
 # guest writes every byte of the image when it unpacks it, in each phase.
 EXT4_SIZE=24M
@@ -242,11 +248,13 @@ apt_refresh() {
   apt-get "${PRIVATE_APT[@]}" update -qq >&2 && touch "$APT_DIR/updated"
 }
 
-# download PKG=VERSION DEST: its .deb (from the private lists) into DEST.
+# download DEST PKG=VERSION...: their .debs (from the private lists) into DEST.
 download() {
+  local dest=$1
+  shift
   # Running as root, apt drops privileges to _apt for downloads, which cannot
   # write into a root-owned cache; staying root avoids a noisy warning.
-  (cd "$2" && apt-get "${PRIVATE_APT[@]}" download -qq -o APT::Sandbox::User=root "$1" >&2)
+  (cd "$dest" && apt-get "${PRIVATE_APT[@]}" download -qq -o APT::Sandbox::User=root "$@" >&2)
 }
 
 if [[ -n ${CONTAIN_VM_QEMU:-} ]]; then
@@ -280,7 +288,7 @@ fetch_unpacked() {
     log "downloading $pkg $ver ($debarch)"
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp/deb"
-    download "$pkg=$ver" "$dir.tmp/deb" || continue
+    download "$dir.tmp/deb" "$pkg=$ver" || continue
     dpkg-deb -x "$dir.tmp"/deb/*.deb "$dir.tmp/root"
     rm -rf "$dir.tmp/deb"
     touch "$dir.tmp/.complete"
@@ -327,6 +335,54 @@ MODDIR=$KDIR/root/lib/modules/$KV
 BBDIR=$(fetch_unpacked "busybox/$DEBARCH" "$USERLAND_SUITE" "$DEBARCH" resolve_busybox) || exit 1
 BUSYBOX=$BBDIR/root/bin/busybox
 [[ -f $BUSYBOX ]] || die "no bin/busybox in $BBDIR"
+
+# The guest's Debian tools (CONTAIN_VM_DEBS), from the userland's release: dynamic programs, so
+# their libraries and loader come too, and the busybox root becomes a small Debian root where they
+# run as on the host. The packages' maintainer scripts never run (nothing they set up is used), and
+# what no test reads is left out: documentation, translations, gconv, Python's own test suite and
+# tools. About 50 MiB unpacked, 20 MiB in the initramfs.
+DEBS=${CONTAIN_VM_DEBS-dash iproute2 nftables python3 strace}
+# The packages and versions DEBS needs with nothing installed, one "PKG=VERSION" per line (apt's
+# simulation, from the private lists).
+resolve_debs() {
+  apt-get "${PRIVATE_APT[@]}" -o Debug::NoLocking=1 -s install --no-install-recommends $DEBS 2>/dev/null |
+    awk '$1 == "Inst" {sub(/^\(/, "", $3); print $2 "=" $3}' | sort
+}
+# debs_unpacked: prints the directory whose root/ holds DEBS unpacked, kept as
+# <cache>/debs/DEBARCH/HASH (HASH of the resolved list, so a new version or list makes a new one;
+# older ones are removed).
+debs_unpacked() {
+  local list dir attempt deb
+  apt_root "$USERLAND_SUITE" "$DEBARCH" || die "cannot fetch the $USERLAND_SUITE $DEBARCH package lists"
+  for attempt in cached refreshed; do
+    if [[ $attempt == refreshed ]]; then
+      apt_refresh || die "cannot refresh the $APT_NAME package lists"
+    fi
+    list=$(resolve_debs)
+    [[ -n $list ]] || continue
+    dir=$CACHE/debs/$DEBARCH/$(sha256sum <<<"$list" | cut -c1-16)
+    [[ -f $dir/.complete ]] && break
+    log "downloading $(wc -l <<<"$list") packages for the guest's $DEBS ($DEBARCH)"
+    rm -rf "$dir.tmp"
+    mkdir -p "$dir.tmp/deb" "$dir.tmp/root"
+    # shellcheck disable=SC2086 # one argument per package
+    download "$dir.tmp/deb" $list || continue
+    for deb in "$dir.tmp"/deb/*.deb; do dpkg-deb -x "$deb" "$dir.tmp/root"; done
+    rm -rf "$dir.tmp/deb" "$dir.tmp/root/usr/share" "$dir.tmp/root"/usr/lib/*/gconv \
+      "$dir.tmp/root"/usr/lib/python3*/{test,pydoc_data,ensurepip,idlelib,lib2to3,tkinter,turtledemo}
+    printf '%s\n' "$list" >"$dir.tmp/packages"
+    touch "$dir.tmp/.complete"
+    mv "$dir.tmp" "$dir"
+    for old in "$CACHE/debs/$DEBARCH"/*; do
+      [[ $old == "$dir" ]] || rm -rf "$old"
+    done
+    break
+  done
+  [[ -n ${dir:-} && -f $dir/.complete ]] || die "could not get the packages of '$DEBS' from $APT_NAME"
+  echo "$dir"
+}
+DEBDIR=
+[[ -z $DEBS ]] || DEBDIR=$(debs_unpacked) || exit 1
 flock -u 9
 
 # --- initramfs --------------------------------------------------------------
@@ -341,6 +397,21 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 ROOT=$WORK/root
 mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,root,payload,lib/modules}
+# The Debian tools first. busybox --install (in init) links an applet only where no file of its
+# name is, so each Debian program gets a link in every directory of PATH: busybox's /sbin/ip must
+# not come before Debian's /bin/ip.
+if [[ -n $DEBDIR ]]; then
+  cp -a "$DEBDIR/root/." "$ROOT/"
+  mkdir -p "$ROOT"/usr/{bin,sbin}
+  for program in "$DEBDIR"/root/{bin,sbin,usr/bin,usr/sbin}/*; do
+    for dir in bin sbin usr/bin usr/sbin; do
+      link=$ROOT/$dir/${program##*/}
+      [[ -e $link || -L $link ]] || ln -s "${program#"$DEBDIR/root"}" "$link"
+    done
+  done
+  # And /bin/sh is dash, as on Debian: busybox's ash runs its own applets before PATH's programs.
+  [[ ! -e $ROOT/bin/dash ]] || ln -sf dash "$ROOT/bin/sh"
+fi
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 # Kernel opens /dev/console for init before anything can mount devtmpfs.
 mknod -m 600 "$ROOT/dev/console" c 5 1
@@ -367,7 +438,7 @@ add_module() {
   LOADED[$rel]=1
   LOAD_ORDER+=("$rel")
 }
-for m in $MODULES $EXT4_MODULES; do add_module "$m"; done
+for m in $EXT4_MODULES $MODULES; do add_module "$m"; done
 : >"$ROOT/lib/modules/load.list"
 for rel in "${LOAD_ORDER[@]}"; do
   out=$ROOT/lib/modules/$(basename "${rel%%.ko*}").ko

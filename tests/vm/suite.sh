@@ -5,8 +5,10 @@
 #
 # Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests,
 # leftovers-tests, rootless-tests, userns-tests and compat-tests (tests/{run,hardening,features,
-# network,leftovers,rootless,userns,compat}.rs as static binaries), mkrootfs.sh, and vm.env
-# (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). tests/tty.rs needs tmux and stays on the host. Of
+# network,leftovers,rootless,userns,compat}.rs as static binaries), mkrootfs.sh, sources/ (the
+# tree's files the suites read: tests/networld), and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL).
+# The guest's root holds Debian's ip, nft, Python and strace (run-vm.sh's CONTAIN_VM_DEBS), which
+# the network world and the explain tests drive. tests/tty.rs needs tmux and stays on the host. Of
 # rootless.rs only the test named vm_only_* runs here (a cgroup v2 subtree delegated to a user); the
 # others need useradd and newuidmap, which the VM lacks. userns.rs (--userns auto) runs on the
 # ext4 filesystem run-vm.sh mounts on /ext4: its rootfs and scratch directory must be idmappable,
@@ -16,7 +18,7 @@
 set -u
 cd /payload
 . ./vm.env
-export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs TMPDIR=/tmp
+export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs CONTAIN_TEST_SOURCES=/payload/sources TMPDIR=/tmp
 mkdir -p /tmp
 failed=0
 
@@ -57,8 +59,10 @@ if [ -n "${CONTAIN_VM_PRE:-}" ]; then eval "$CONTAIN_VM_PRE"; fi
 # The image every test runs, from the guest's own static busybox.
 [ -d rootfs ] || BUSYBOX=/bin/busybox sh ./mkrootfs.sh rootfs || exit 1
 # userns.rs binds its ranges over /etc/subuid and /etc/subgid, which it creates where missing; the
-# guest has no /etc.
+# guest has no /etc. tests/networld/world.sh binds its own resolver's over /etc/resolv.conf, which
+# must be there, as on any host.
 mkdir -p /etc
+[ -e /etc/resolv.conf ] || : >/etc/resolv.conf
 
 compat=compat
 if [ "$CONTAIN_VM_PHASE" = initramfs ]; then
@@ -78,8 +82,7 @@ fi
 # runs it that many times, to chase a flaky test.
 round=1
 while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
-    # network.rs's world_* tests build their world with ip, nft and Python, which the guest lacks.
-    for selection in ${CONTAIN_VM_TESTS:-run hardening features network:--skip=world_ leftovers rootless:vm_only_ userns $compat}; do
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network leftovers rootless:vm_only_ userns $compat}; do
         suite=${selection%%:*}
         filter=${selection#"$suite"}
         began=$(uptime_s)

@@ -41,6 +41,9 @@ for suite in "${suites[@]}"; do
 done
 # The rootfs is made in the guest, from the guest's own busybox (of the guest's architecture).
 cp tests/vm/suite.sh tests/mkrootfs.sh "$payload/"
+# The source files the suites read (common::source): the network world's scripts.
+mkdir -p "$payload/sources/tests"
+cp -r tests/networld "$payload/sources/tests/"
 built=$(date +%s)
 say "built contain and the suites for $target in $((built - began))s"
 
