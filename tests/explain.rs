@@ -15,7 +15,12 @@ use std::process::{Command, Stdio};
 use common::*;
 
 /// Calls strace sees in a window the explanation covers, and the explanation does not tell.
-const NOT_TOLD: [(&str, &str); 5] = [
+const NOT_TOLD: [(&str, &str); 6] = [
+    (
+        "clock_gettime",
+        "each record's time (CLOCK_MONOTONIC): the vDSO answers without a system call where the clock source \
+         allows, and under emulation (the test VM) it does not",
+    ),
     ("mmap", "the allocator (musl's malloc) maps memory for the records and strings; contain's own mmap is told"),
     ("munmap", "the allocator gives memory back; contain's own munmap (the child's stack) is told"),
     ("brk", "the allocator grows the heap"),
@@ -322,7 +327,8 @@ fn colour_on_a_terminal_unless_no_color() {
         let out = script.output().expect("run script");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(text.contains("pivot_root(\".\", \".\") = 0"), "{text}");
+        // (On an initramfs root, as in the VM's first phase, it fails and contain falls back.)
+        assert!(text.contains("pivot_root(\".\", \".\") = "), "{text}");
         text.contains("\x1b[36mruntime\x1b[0m")
     };
     let name = root_test("explain-colour");
@@ -684,11 +690,11 @@ fn tour_run() -> (String, String) {
 #[ignore = "needs root: `sudo make test` runs it (and writes the README with CONTAIN_WRITE_TOUR=FILE)"]
 fn the_readmes_guided_tour_is_a_run_in_the_vm() {
     use std::io::Write;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = fs::read_to_string(path).unwrap();
+    let path = source("README.md");
+    let readme = fs::read_to_string(&path).unwrap();
     // `make tour`: the tour the VM printed, written into the README.
     if let Some(tour) = std::env::var_os("CONTAIN_WRITE_TOUR") {
-        fs::write(path, readme_with(&readme, &fs::read_to_string(tour).unwrap()).0).unwrap();
+        fs::write(&path, readme_with(&readme, &fs::read_to_string(tour).unwrap()).0).unwrap();
         return;
     }
     if let Some(why) = tour_skipped() {

@@ -864,6 +864,41 @@ mod tests {
         assert!(meaning(&refused).unwrap().contains("seccomp filter refused"));
     }
 
+    #[test]
+    fn pids_are_named_by_their_pid_namespace() {
+        let process = |pids: Vec<i32>, gone| Process { who: "child", pids, gone, what: String::new() };
+        assert_eq!(
+            pids_text(&process(vec![4243, 1], false), 1),
+            "pid 4243 on the host, 1 in the container's PID namespace"
+        );
+        assert_eq!(
+            pids_text(&process(vec![90, 4243, 1], false), 2),
+            "pid 90 in an outer PID namespace, 4243 in the runtime's PID namespace, 1 in the container's PID namespace"
+        );
+        assert_eq!(
+            pids_text(&process(vec![4243], true), 1),
+            "pid 4243 on the host (clone3's result; the process is gone)"
+        );
+    }
+
+    /// Once the runtime has released the child, the child's calls follow the runtime's up to its
+    /// "go" whatever their times; before any release, the calls go by time.
+    #[test]
+    fn the_childs_calls_follow_the_runtimes_go() {
+        let at = |nanos, role, line: &str| Told {
+            nanos,
+            role,
+            step: None,
+            record: record("close", sc::nr::CLOSE, &[3], 0, b""),
+            line: line.into(),
+        };
+        let lines = |told: Vec<Told>| told.into_iter().map(|told| told.line).collect::<Vec<_>>();
+        let runtime = || vec![at(10, RUNTIME, "cgroup"), at(30, RUNTIME, "go"), at(40, RUNTIME, "wait")];
+        let child = || vec![at(20, CHILD, "waits"), at(35, CHILD, "mounts")];
+        assert_eq!(lines(merge(runtime(), Some(2), child())), ["cgroup", "go", "waits", "mounts", "wait"]);
+        assert_eq!(lines(merge(runtime(), None, child())), ["cgroup", "waits", "go", "mounts", "wait"]);
+    }
+
     /// Every mark in the birth's code names a step of its side, and every step is marked: a step
     /// without one would have its calls told under the step before.
     #[test]
