@@ -100,7 +100,8 @@ pub const STEPS: [Step; 19] = [
         Side::Child,
         "wait for \"go\"; what /proc tells while it is still the host's",
         "birth/child.rs `prepare`",
-        "Until the runtime writes \"go\" the child is not yet in its cgroup and has no id maps, so it only waits.",
+        "Until the runtime writes \"go\" the child may not be in its cgroup yet (cgroup v1), nor have its id \
+         maps or its network, so it only waits.",
     ),
     step(
         "user",
