@@ -391,7 +391,8 @@ fn each_process_is_shown_with_its_pid_in_each_pid_namespace() {
     let runtime =
         command(&run_args(rootfs(), &name, &["-q", "--explain"], &["/bin/sh", "-c", "echo $$"])).spawn().unwrap();
     let runtime_pid = runtime.id() as i32;
-    let out = finish_within(runtime, std::time::Duration::from_secs(30)).expect("contain run returns");
+    // (Read while it runs: the explanation is more than a pipe holds.)
+    let out = finish(runtime);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(pids_of(&out.stderr, "runtime"), [(runtime_pid, "on the host".to_string())], "{}", out.stderr);
     let child = pids_of(&out.stderr, "child");
@@ -404,14 +405,14 @@ fn each_process_is_shown_with_its_pid_in_each_pid_namespace() {
     // `exec`: the child stays in the runtime's PID namespace and is gone (the stub forked and it
     // exited); the stub's fork is the process the container sees, and its pids are what the kernel
     // says of it while it runs, and what it says of itself.
+    // (A state directory of its own: when the test ends, passed or failed, its container is gone.)
     let name = unique_name("explain-pids-exec");
-    let started = run_in(rootfs(), &name, &["-q", "-d"], &["sleep", "60"]);
+    let state = PrivateState::new(&name);
+    let started = contain(&state.args(&run_args(rootfs(), &name, &["-q", "-d"], &["sleep", "60"])));
     assert_eq!(started.code, 0, "{}", started.stderr);
     let to = scratch().join("explain-pids-exec");
-    let exec =
-        command(&["exec", "--explain-to", to.to_str().unwrap(), &name, "--", "/bin/sh", "-c", "echo $$; sleep 2"])
-            .spawn()
-            .unwrap();
+    let exec_args = ["exec", "--explain-to", to.to_str().unwrap(), &name, "--", "/bin/sh", "-c", "echo $$; sleep 2"];
+    let exec = command(&state.args(&exec_args)).spawn().unwrap();
     let explanation = wait_for("the explanation", std::time::Duration::from_secs(20), || {
         fs::read_to_string(&to).ok().filter(|text| text.contains("stub's fork"))
     });
@@ -429,12 +430,14 @@ fn each_process_is_shown_with_its_pid_in_each_pid_namespace() {
     let child = pids_of(&explanation, "child");
     assert_eq!(child.len(), 1, "{explanation}");
     assert!(explanation.contains("(clone3's result; the process is gone)"), "{explanation}");
-    let out = finish_within(exec, std::time::Duration::from_secs(30)).expect("contain exec returns");
+    let out = finish(exec);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim().parse::<i32>().unwrap(), fork[1].0, "{explanation}");
     let _ = fs::remove_file(&to);
-    let _ = contain(&["kill", &name]);
-    let _ = contain(&["gc", &name]);
+    // stop returns once the container's runtime has cleaned up (sleep, its PID 1, ignores SIGTERM).
+    let stop = contain(&state.args(&["stop", &name, "-t", "1"]));
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    drop(state);
     assert_no_leftovers(&name, rootfs());
 }
 
