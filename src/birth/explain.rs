@@ -685,8 +685,12 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         (PRCTL, 1) if args[0] == libc::PR_SET_SECCOMP as u64 && value == libc::SECCOMP_MODE_FILTER as u64 => {
             return Some("SECCOMP_MODE_FILTER".into())
         }
+        // A number past the capabilities contain names: by number (the kernel's EINVAL ends the drops).
         (PRCTL, 1) if args[0] == libc::PR_CAPBSET_DROP as u64 && value < 64 => {
-            return Some(format!("CAP_{}", crate::policy::caps::name(value as u32)))
+            return Some(match crate::policy::caps::name(value as u32) {
+                "?" => value.to_string(),
+                name => format!("CAP_{name}"),
+            })
         }
         _ => return None,
     };

@@ -170,8 +170,9 @@ pub const STEPS: [Step; 19] = [
         "the filter, last before the exec",
         "policy/seccomp/, birth/privileges.rs",
         "Installed last, so the runtime's own setup is not filtered: prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER), \
-         allowed by no_new_privs (or CAP_SYS_ADMIN), applies the BPF program (its length below) to every later \
-         call of this process, the stub and the command.",
+         allowed by no_new_privs (a process without it installs the filter before its capabilities go, while it \
+         still has CAP_SYS_ADMIN), applies the BPF program (its length below) to every later call of this \
+         process, the stub and the command.",
     ),
     step(
         "exec",
