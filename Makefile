@@ -34,7 +34,7 @@ SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables
 # that abort at once never use.
 SMALL_STD    := -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
 
-.PHONY: all contain rootfs demo test test-faults test-vm bench size-report unit-test check-aarch64 busybox clean \
+.PHONY: all contain rootfs demo test test-faults test-vm tour bench size-report unit-test check-aarch64 busybox clean \
 	test-oci test-podman test-containerd bench-oci install uninstall
 
 all: contain
@@ -116,6 +116,13 @@ test-faults: contain busybox
 # from a tmpfs root (tests/vm/): `make test-vm [ARCH=aarch64] [KERNEL=5.10]`.
 test-vm:
 	tests/vm/test-vm.sh $(ARCH) $(KERNEL) $(TARGET) "$(STATIC_FLAGS)"
+
+# The README's guided tour and the Quick start's --explain, written from one run of the demo
+# container in that VM (x86_64, kernel 6.1: tests/vm/tour.sh), when the code has changed what it
+# prints; then review `git diff README.md`.
+tour:
+	@[ "$(ARCH)" = x86_64 ] || { echo "make tour: the tour is x86_64's (build on an x86_64 host)"; exit 1; }
+	tests/vm/tour.sh $(TARGET) "$(STATIC_FLAGS)"
 
 # The OCI runtime CLI, judged by real clients (tests/oci/): the runtime-tools validation suite beside
 # crun (passes when OCI_RUNTIME does at least as well), podman and containerd. OCI_RUNTIME=crun or

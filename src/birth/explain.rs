@@ -45,15 +45,17 @@ pub struct Failed<'a> {
     pub in_child: bool,
 }
 
-/// The birth is over (`failed`: why not, if it failed): stops recording and writes the explanation.
-pub fn finish(failed: Option<Failed>) -> Result<(), Error> {
+/// The birth is over (`failed`: why not, if it failed; `seen`: the process the container sees, ours
+/// and not yet reaped, if it was born): stops recording and writes the explanation.
+pub fn finish(failed: Option<Failed>, seen: Option<i32>) -> Result<(), Error> {
     let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
         return Ok(());
     };
     let runtime = trace::stop();
     let child = trace::child_records(&explaining.child_records);
     let colour = explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok();
-    let text = explain(&runtime, &child, explaining.mode, colour, failed);
+    let processes = processes(&runtime, &child, seen);
+    let text = explain(&runtime, &child, explaining.mode, colour, failed, &processes);
     match &explaining.to {
         None => sys::write_all(libc::STDERR_FILENO, text.as_bytes()).step(|| "--explain: write(stderr)".into()),
         Some(path) => {
@@ -62,6 +64,127 @@ pub fn finish(failed: Option<Failed>) -> Result<(), Error> {
             sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"))
         }
     }
+}
+
+/// Why the runtime chose as it did, told where it chose (spawn.rs): the notes `note` records.
+#[derive(Clone, Copy)]
+pub enum Note {
+    /// clone3 with CLONE_INTO_CGROUP made the child in its cgroup.
+    BornInCgroup,
+    /// The kernel refused CLONE_INTO_CGROUP (EINVAL, E2BIG).
+    CgroupRefused,
+    /// The container's cgroup is a cgroup v1 one, which CLONE_INTO_CGROUP cannot take.
+    CgroupV1,
+}
+
+/// Notes where the runtime chose: in the explanation, after the call before it.
+pub fn note(note: Note) {
+    trace::mark(trace::NOTE, note as usize);
+}
+
+/// What each note says.
+fn note_text(note: u64) -> &'static str {
+    const BORN_IN_CGROUP: &str = "CLONE_INTO_CGROUP: born in its cgroup (clone_args' cgroup is the descriptor of its \
+        cgroup2 directory), the child never ran outside its limits, and step 4 has nothing to write: what this flag \
+        saved is an open, a write of the pid to cgroup.procs and a close (once per hierarchy on v1), and the \
+        move's hold of cgroup_threadgroup_rwsem, which stops every fork on the host while it lasts";
+    const REFUSED: &str = "the kernel refused CLONE_INTO_CGROUP: the child is born where the runtime is, and step 4 \
+        writes its pid to cgroup.procs while it waits for \"go\"";
+    const V1: &str = "no CLONE_INTO_CGROUP: the flag takes a cgroup2 directory, and this container's cgroups are \
+        cgroup v1 hierarchies, so the child is born in the runtime's cgroups and step 4 writes its pid to each \
+        hierarchy's cgroup.procs while it waits for \"go\"";
+    match note {
+        n if n == Note::BornInCgroup as u64 => BORN_IN_CGROUP,
+        n if n == Note::CgroupRefused as u64 => REFUSED,
+        n if n == Note::CgroupV1 as u64 => V1,
+        _ => "",
+    }
+}
+
+/// One process of the birth, and its pid in each PID namespace it is in.
+struct Process {
+    who: &'static str,
+    /// Outermost first, as NSpid in /proc/PID/status lists them; or only the pid clone3 gave, in the
+    /// runtime's namespace, where the process is gone (`gone`).
+    pids: Vec<i32>,
+    gone: bool,
+    what: String,
+}
+
+/// The processes: the runtime, the child, and the stub's fork if it made one, with the pids the
+/// kernel gave them (clone3's result, the stub's report of its fork, and /proc/PID/status).
+fn processes(runtime: &[Record], child: &[Record], seen: Option<i32>) -> Vec<Process> {
+    let own = nspids("self").unwrap_or_default();
+    let mut processes = vec![Process { who: "runtime", pids: own, gone: false, what: "contain itself".into() }];
+    let Some(clone) = runtime.iter().find(|record| matches!(record.nr as usize, sc::nr::CLONE3 | sc::nr::CLONE)) else {
+        return processes;
+    };
+    let Ok(pid) = clone.result().map(|pid| pid as i32) else { return processes };
+    let exec = child.iter().rev().find(|record| record.nr as usize == sc::nr::EXECVEAT && record.ret == 0);
+    let command = exec.and_then(command_of).unwrap_or_default();
+    let becomes = match exec {
+        Some(_) if seen == Some(pid) => format!(
+            "; the exec stub at its execveat, then {command} at the stub's execve (one process: exec keeps its pids)"
+        ),
+        Some(_) => "; the exec stub at its execveat, which forks the process the container sees".into(),
+        None => String::new(),
+    };
+    let found = if seen == Some(pid) { nspids(&pid.to_string()) } else { None };
+    processes.push(Process {
+        who: "child",
+        gone: found.is_none(),
+        pids: found.unwrap_or(vec![pid]),
+        what: format!("born of {}{becomes}", trace::sys_call(clone.file, clone.line).map_or("clone3", |call| call.0)),
+    });
+    if let Some(fork) = seen.filter(|&seen| seen != pid) {
+        processes.push(Process {
+            who: "stub's fork",
+            gone: false,
+            pids: nspids(&fork.to_string()).unwrap_or(vec![fork]),
+            what: format!("the stub's child, reported on the report pipe; {command} at its execve (the same pids)"),
+        });
+    }
+    processes
+}
+
+/// The pids of process `pid` (or "self") in each PID namespace it is in, outermost first (NSpid).
+fn nspids(pid: &str) -> Option<Vec<i32>> {
+    let status = sys::read_process_file(&format!("/proc/{pid}/status")).ok()??;
+    let line = status.lines().find_map(|line| line.strip_prefix("NSpid:"))?;
+    line.split_whitespace().map(|pid| pid.parse().ok()).collect()
+}
+
+/// The command the stub was asked to exec: the first argv entry after its empty separator.
+fn command_of(exec: &Record) -> Option<String> {
+    let mut argv = exec.strings().skip(1).take_while(|s| *s != &trace::END_OF_LIST[..1]);
+    argv.find(|arg| arg.is_empty())?;
+    argv.next().map(|arg| format!("{:?}", String::from_utf8_lossy(arg)))
+}
+
+/// "pid 4243 on the host, 1 in the container's PID namespace": each of a process's pids named by
+/// its namespace, counted from the runtime's (`runtime_depth` namespaces deep).
+fn pids_text(process: &Process, runtime_depth: usize) -> String {
+    let depth = runtime_depth.max(1);
+    // A gone process's one pid is clone3's, in the runtime's namespace.
+    let first = if process.gone { depth - 1 } else { 0 };
+    let named: Vec<String> = process
+        .pids
+        .iter()
+        .enumerate()
+        .map(|(i, pid)| {
+            let level = first + i;
+            let place = match level.cmp(&(depth - 1)) {
+                std::cmp::Ordering::Less => "in an outer PID namespace",
+                std::cmp::Ordering::Equal if depth == 1 => "on the host",
+                std::cmp::Ordering::Equal => "in the runtime's PID namespace",
+                std::cmp::Ordering::Greater if level == depth => "in the container's PID namespace",
+                std::cmp::Ordering::Greater => "in a PID namespace inside the container's",
+            };
+            format!("{pid} {place}")
+        })
+        .collect();
+    let gone = if process.gone { " (clone3's result; the process is gone)" } else { "" };
+    format!("pid {}{gone}", named.join(", "))
 }
 
 /// One call as it is printed: when, by whom, in which step, and its line.
@@ -74,23 +197,35 @@ struct Told {
 }
 
 /// The whole explanation, from the two processes' records.
-fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, failed: Option<Failed>) -> String {
+fn explain(
+    runtime: &[Record],
+    child: &[Record],
+    mode: Explain,
+    colour: bool,
+    failed: Option<Failed>,
+    processes: &[Process],
+) -> String {
     let all = mode == Explain::All;
     // The standard streams, as contain was started with them; its own lines go to stderr.
     let streams = ["stdin", "stdout", "stderr"].iter().enumerate();
     let mut fds =
         Descriptors { names: streams.map(|(fd, name)| (fd as i32, name.to_string())).collect(), at_clone: None };
-    let runtime_told = tell(runtime, &mut fds, all);
-    let told = merge(runtime_told, tell(child, &mut fds.at_clone.take().unwrap_or_default(), all));
+    let (runtime_told, released) = tell(runtime, &mut fds, all);
+    let (child_told, _) = tell(child, &mut fds.at_clone.take().unwrap_or_default(), all);
+    let told = merge(runtime_told, released, child_told);
     let paint = Paint(colour);
     let mut out = format!(
-        "contain --explain: {} calls by the runtime, {} by the child{}, in {} ms (the exec stub's are not \
-         told: see the README's --explain)\n",
-        told.iter().filter(|told| told.role == RUNTIME).count(),
-        told.iter().filter(|told| told.role == CHILD).count(),
-        child_pids(runtime),
+        "contain --explain: {} calls by the runtime, {} by the child, in {} ms (the exec stub's are not told: see \
+         the README's --explain)\n",
+        told.iter().filter(|told| told.role == RUNTIME && told.record.is_call()).count(),
+        told.iter().filter(|told| told.role == CHILD && told.record.is_call()).count(),
         milliseconds(told.last().map_or(0, |told| told.nanos)),
     );
+    let runtime_depth = processes.first().map_or(1, |runtime| runtime.pids.len());
+    let _ = writeln!(out, "the processes, with their pid in each PID namespace they are in (/proc/PID/status NSpid):");
+    for process in processes {
+        let _ = writeln!(out, "  {}: {}: {}", process.who, pids_text(process, runtime_depth), process.what);
+    }
     match mode {
         Explain::Brief => brief(&mut out, &told),
         Explain::Time => time(&mut out, runtime, child),
@@ -102,45 +237,45 @@ fn explain(runtime: &[Record], child: &[Record], mode: Explain, colour: bool, fa
     out
 }
 
-/// The child's pid on the host, from the runtime's clone3, and in its own PID namespace if it has one.
-fn child_pids(runtime: &[Record]) -> String {
-    let Some(clone) = runtime.iter().find(|record| matches!(record.nr as usize, sc::nr::CLONE3 | sc::nr::CLONE)) else {
-        return String::new();
-    };
-    let Ok(pid) = clone.result() else { return String::new() };
-    let flags = match clone.text.get(..8) {
-        Some(bytes) if clone.nr as usize == sc::nr::CLONE3 && clone.text_len >= 8 => {
-            u64::from_ne_bytes(bytes.try_into().unwrap_or_default())
-        }
-        _ => clone.args[0],
-    };
-    let own = if flags & libc::CLONE_NEWPID as u64 != 0 { ", 1 in its new PID namespace" } else { "" };
-    format!(" (pid {pid} on the host{own})")
-}
-
-/// Each record of one process as a line, in the step it was made in.
-fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> Vec<Told> {
+/// Each record of one process as a line, in the step it was made in; and where the runtime
+/// released the child (the number of lines before its `RELEASED` mark).
+fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> (Vec<Told>, Option<usize>) {
     let mut step = None;
     let mut told = Vec::new();
+    let mut released = None;
     for (i, record) in records.iter().enumerate() {
-        if record.nr == trace::STEP {
-            step = Some(record.args[0] as usize);
-            continue;
+        match record.nr {
+            trace::STEP => step = Some(record.args[0] as usize),
+            trace::RELEASED => released = Some(told.len()),
+            trace::NOTE => {
+                let line = note_text(record.args[0]).to_string();
+                told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
+            }
+            _ => {
+                // An exec recorded before it was made, then again because it failed: told once, failed.
+                let next = records.get(i + 1);
+                let exec = matches!(record.nr as usize, sc::nr::EXECVE | sc::nr::EXECVEAT);
+                if exec && record.ret == 0 && next.is_some_and(|next| next.nr == record.nr && next.result().is_err()) {
+                    continue;
+                }
+                let line = describe(record, fds, all);
+                told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
+            }
         }
-        // An exec recorded before it was made, then again because it failed: told once, failed.
-        let next = records.get(i + 1);
-        let exec = matches!(record.nr as usize, sc::nr::EXECVE | sc::nr::EXECVEAT);
-        if exec && record.ret == 0 && next.is_some_and(|next| next.nr == record.nr && next.result().is_err()) {
-            continue;
-        }
-        let line = describe(record, fds, all);
-        told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
     }
-    told
+    (told, released)
 }
 
-/// The two processes' calls in the order they returned (each list is in that order already).
-fn merge(runtime: Vec<Told>, child: Vec<Told>) -> Vec<Told> {
+/// The two processes' calls in one order. Once the runtime has released the child, the child's
+/// calls follow the runtime's up to there (every one of them but its first few, made while it
+/// waited, comes after "go"), then the runtime's wait for its report: an order the handshake makes,
+/// the same in every run. A birth that failed before the release: in the order they returned.
+fn merge(runtime: Vec<Told>, released: Option<usize>, child: Vec<Told>) -> Vec<Told> {
+    if let Some(at) = released {
+        let mut runtime = runtime;
+        let after = runtime.split_off(at.min(runtime.len()));
+        return runtime.into_iter().chain(child).chain(after).collect();
+    }
     let mut merged = Vec::with_capacity(runtime.len() + child.len());
     let (mut runtime, mut child) = (runtime.into_iter().peekable(), child.into_iter().peekable());
     loop {
@@ -161,10 +296,20 @@ fn merge(runtime: Vec<Told>, child: Vec<Told>) -> Vec<Told> {
 fn calls(out: &mut String, told: &[Told], paint: Paint) {
     let mut heading = None;
     let mut documented = Vec::new();
+    let mut headed = Vec::new();
     for told in told {
         if heading != Some((told.role, told.step)) {
             heading = Some((told.role, told.step));
             let _ = writeln!(out, "\n{}", step_heading(told.step, told.role));
+            // Why the step is done so, under its heading the first time.
+            if let Some(step) = told.step.filter(|step| !headed.contains(step)) {
+                headed.push(step);
+                let _ = writeln!(out, "  why: {}", STEPS.get(step).map_or("", |step| step.why));
+            }
+        }
+        if !told.record.is_call() {
+            let _ = writeln!(out, "           note: {}", told.line);
+            continue;
         }
         let role = if told.role == RUNTIME { paint.runtime("runtime") } else { paint.child("child  ") };
         let line = match told.record.result() {
@@ -182,6 +327,7 @@ fn calls(out: &mut String, told: &[Told], paint: Paint) {
 /// `--explain=brief`: one line per step.
 fn brief(out: &mut String, told: &[Told]) {
     for (role, step, calls) in runs(told) {
+        let calls: Vec<&Told> = calls.iter().filter(|told| told.record.is_call()).collect();
         let failed = calls.iter().filter(|told| told.record.result().is_err()).count();
         let names = distinct(calls.iter().map(|told| call_name(&told.record)));
         let _ = writeln!(out, "{}\n    {} calls ({failed} failed): {}", step_heading(step, role), calls.len(), names);
@@ -198,8 +344,8 @@ fn time(out: &mut String, runtime: &[Record], child: &[Record]) {
         for record in records {
             match spans.last_mut() {
                 _ if record.nr == trace::STEP => spans.push((Some(record.args[0] as usize), record.nanos, 0)),
-                Some(span) => span.2 += 1,
-                None => {}
+                Some(span) if record.is_call() => span.2 += 1,
+                _ => {}
             }
         }
         for (i, &(step, begin, calls)) in spans.iter().enumerate().filter(|(_, span)| span.2 > 0) {
@@ -253,7 +399,7 @@ fn step_heading(step: Option<usize>, role: u8) -> String {
 fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint) {
     let _ = writeln!(out, "\n{}", paint.errno(&format!("the birth failed: {}", failed.message)));
     let role = if failed.in_child { CHILD } else { RUNTIME };
-    let own = || told.iter().rev().filter(|told| told.role == role);
+    let own = || told.iter().rev().filter(|told| told.role == role && told.record.is_call());
     if own().next().is_some_and(|last| last.record.nr as usize == sc::nr::EXECVEAT && last.record.ret == 0) {
         let _ = writeln!(out, "  after the exec of the stub, whose calls are not told (see the README's --explain)");
         return;
@@ -536,8 +682,15 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         }
         (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
         (PRCTL, 1) if args[0] == libc::PR_SET_PDEATHSIG as u64 => return Some(signal_name(value as i32)),
+        (PRCTL, 1) if args[0] == libc::PR_SET_SECCOMP as u64 && value == libc::SECCOMP_MODE_FILTER as u64 => {
+            return Some("SECCOMP_MODE_FILTER".into())
+        }
+        // A number past the capabilities contain names: by number (the kernel's EINVAL ends the drops).
         (PRCTL, 1) if args[0] == libc::PR_CAPBSET_DROP as u64 && value < 64 => {
-            return Some(format!("CAP_{}", crate::policy::caps::name(value as u32)))
+            return Some(match crate::policy::caps::name(value as u32) {
+                "?" => value.to_string(),
+                name => format!("CAP_{name}"),
+            })
         }
         _ => return None,
     };
@@ -713,6 +866,41 @@ mod tests {
         assert!(meaning(&pivot).unwrap().contains("initramfs"));
         let refused = told(record("fcntl", sc::nr::FCNTL, &[3, 2, 0], -(libc::EPERM as i64), b""), "exec");
         assert!(meaning(&refused).unwrap().contains("seccomp filter refused"));
+    }
+
+    #[test]
+    fn pids_are_named_by_their_pid_namespace() {
+        let process = |pids: Vec<i32>, gone| Process { who: "child", pids, gone, what: String::new() };
+        assert_eq!(
+            pids_text(&process(vec![4243, 1], false), 1),
+            "pid 4243 on the host, 1 in the container's PID namespace"
+        );
+        assert_eq!(
+            pids_text(&process(vec![90, 4243, 1], false), 2),
+            "pid 90 in an outer PID namespace, 4243 in the runtime's PID namespace, 1 in the container's PID namespace"
+        );
+        assert_eq!(
+            pids_text(&process(vec![4243], true), 1),
+            "pid 4243 on the host (clone3's result; the process is gone)"
+        );
+    }
+
+    /// Once the runtime has released the child, the child's calls follow the runtime's up to its
+    /// "go" whatever their times; before any release, the calls go by time.
+    #[test]
+    fn the_childs_calls_follow_the_runtimes_go() {
+        let at = |nanos, role, line: &str| Told {
+            nanos,
+            role,
+            step: None,
+            record: record("close", sc::nr::CLOSE, &[3], 0, b""),
+            line: line.into(),
+        };
+        let lines = |told: Vec<Told>| told.into_iter().map(|told| told.line).collect::<Vec<_>>();
+        let runtime = || vec![at(10, RUNTIME, "cgroup"), at(30, RUNTIME, "go"), at(40, RUNTIME, "wait")];
+        let child = || vec![at(20, CHILD, "waits"), at(35, CHILD, "mounts")];
+        assert_eq!(lines(merge(runtime(), Some(2), child())), ["cgroup", "go", "waits", "mounts", "wait"]);
+        assert_eq!(lines(merge(runtime(), None, child())), ["cgroup", "waits", "go", "mounts", "wait"]);
     }
 
     /// Every mark in the birth's code names a step of its side, and every step is marked: a step

@@ -275,6 +275,7 @@ impl RuntimeEnds {
             Ok(()) | Err(Errno(libc::EPIPE)) => {}
             Err(errno) => return Err(Error::sys("write(go pipe)", errno)),
         }
+        sys::trace::mark(sys::trace::RELEASED, 0);
         let mut go_write = Some(go_write);
         // Our child, watched until the stub's fork is adopted: a child killed between its fork and
         // its report would leave the fork waiting on the go pipe, and us on the fork's end of the

@@ -32,7 +32,7 @@
 
 use crate::birth::child::{self, ChildConfig};
 use crate::birth::clone::{self, ChildStack, CloneArgs, CLONE_INTO_CGROUP};
-use crate::birth::explain;
+use crate::birth::explain::{self, Note};
 use crate::birth::handshake::{Channels, ChildEnds, Report};
 use crate::birth::process::{CommandLine, Container, ContainerProcess, Invocation, Keeper, StartGate};
 use crate::birth::steps::{begin, Side};
@@ -119,7 +119,8 @@ pub fn spawn(
         Ok(Started { report: Report::Failed(failure), .. }) => Some((failure.message.clone(), true)),
         Ok(_) => None,
     };
-    explain::finish(failed.as_ref().map(|(message, in_child)| explain::Failed { message, in_child: *in_child }))?;
+    let seen = started.as_ref().ok().map(|started| started.child.pid);
+    explain::finish(failed.as_ref().map(|(message, in_child)| explain::Failed { message, in_child: *in_child }), seen)?;
     started
 }
 
@@ -277,15 +278,19 @@ fn clone_into(
     if let Some(fd) = cgroup.and_then(Cgroup::clone_into_fd) {
         match spawn(Some(fd)) {
             Ok(running) => {
+                explain::note(Note::BornInCgroup);
                 log!("placed the container in {} (CLONE_INTO_CGROUP)", cgroup.map_or(String::new(), Cgroup::describe));
                 return Ok((running, true));
             }
             Err(Errno(libc::EINVAL | libc::E2BIG)) => {
+                explain::note(Note::CgroupRefused);
                 log!("CLONE_INTO_CGROUP refused by the kernel; writing cgroup.procs instead");
             }
             Err(Errno(libc::ENOSYS | libc::EPERM)) => {}
             Err(errno) => return Err(clone_failed(errno)),
         }
+    } else if cgroup.is_some_and(|cgroup| cgroup.version() == Version::V1) {
+        explain::note(Note::CgroupV1);
     }
     match spawn(None) {
         Ok(running) => Ok((running, false)),

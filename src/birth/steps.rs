@@ -15,16 +15,18 @@ pub enum Side {
     Child,
 }
 
-/// One step: its name (a heading), who takes it, what it does, and where to read it.
+/// One step: its name (a heading), who takes it, what it does, where to read it, and why it is
+/// done so (printed under its heading by `--explain`, so that its output alone answers a learner).
 pub struct Step {
     pub name: &'static str,
     pub side: Side,
     pub what: &'static str,
     pub code: &'static str,
+    pub why: &'static str,
 }
 
-const fn step(name: &'static str, side: Side, what: &'static str, code: &'static str) -> Step {
-    Step { name, side, what, code }
+const fn step(name: &'static str, side: Side, what: &'static str, code: &'static str, why: &'static str) -> Step {
+    Step { name, side, what, code, why }
 }
 
 /// The birth, in order. Each side's steps keep their order; the runtime's "release" is where the
@@ -35,55 +37,151 @@ pub const STEPS: [Step; 19] = [
         Side::Runtime,
         "the handshake's pipes, and the sealed exec stub",
         "birth/handshake.rs, birth/stub.rs",
+        "Two pipes carry the whole handshake; the command will be exec'd through a tiny program sealed in a memfd, \
+         never by a process running the runtime's own binary (CVE-2019-5736).",
     ),
-    step("stack", Side::Runtime, "the child's stack, with a guard page", "birth/clone.rs `ChildStack`"),
+    step(
+        "stack",
+        Side::Runtime,
+        "the child's stack, with a guard page",
+        "birth/clone.rs `ChildStack`",
+        "The child runs on a stack of its own: it starts in `child_main` at the top of this fresh stack, entered \
+         from a few instructions of assembly (clone.rs), as glibc's clone() does, instead of returning into a copy \
+         of the runtime's frames as after a fork; the guard page below turns a runaway recursion into a fault \
+         rather than a write over other memory.",
+    ),
     step(
         "namespaces",
         Side::Runtime,
         "clone3 into new namespaces (on cgroup v2, into the cgroup)",
         "birth/clone.rs, birth/spawn.rs `clone_into`",
+        "One clone3 makes the process and its new namespaces at once; the runtime stays outside them, to place, \
+         map and watch the child from the host.",
     ),
     step(
         "cgroup",
         Side::Runtime,
         "the child into its cgroup, where it could not be born there",
         "cgroup/ `Cgroup::attach`",
+        "The child waits for \"go\" until it is in its cgroup: nothing it allocates or starts escapes the limits.",
     ),
-    step("id maps", Side::Runtime, "the user namespace's uid and gid maps; idmapped trees", "birth/userns.rs"),
+    step(
+        "id maps",
+        Side::Runtime,
+        "the user namespace's uid and gid maps; idmapped trees",
+        "birth/userns.rs",
+        "Only a process outside a user namespace may write its maps; until then the child has no capability in it.",
+    ),
     step(
         "network",
         Side::Runtime,
         "the veth pair, its peer in the child's namespace; its NAT and walls",
         "net/ `Veth::create`",
+        "The pair is made on the host and its peer moved into the child's network namespace before the child \
+         looks for it.",
     ),
-    step("release", Side::Runtime, "\"go\", then the child's report", "birth/handshake.rs `release`"),
-    step("terminal", Side::Runtime, "the user's terminal handed over to the container's pty", "live/tty.rs"),
+    step(
+        "release",
+        Side::Runtime,
+        "\"go\", then the child's report",
+        "birth/handshake.rs `release`",
+        "One byte starts the child; its report (a byte just before its exec, then end of file when the exec \
+         closes the pipe) says the command runs.",
+    ),
+    step(
+        "terminal",
+        Side::Runtime,
+        "the user's terminal handed over to the container's pty",
+        "live/tty.rs",
+        "Only once the command runs is the user's terminal made raw and relayed.",
+    ),
     step(
         "go",
         Side::Child,
         "wait for \"go\"; what /proc tells while it is still the host's",
         "birth/child.rs `prepare`",
+        "Until the runtime writes \"go\" the child may not be in its cgroup yet (cgroup v1), nor have its id \
+         maps or its network, so it only waits.",
     ),
-    step("user", Side::Child, "root of its user namespace", "birth/child.rs `become_root_of_user_namespace`"),
+    step(
+        "user",
+        Side::Child,
+        "root of its user namespace",
+        "birth/child.rs `become_root_of_user_namespace`",
+        "In a user namespace, the child takes the ids its maps give root, to hold its capabilities there.",
+    ),
     step(
         "enter",
         Side::Child,
         "the bundle's namespaces, a session, private mounts, the hostname",
         "birth/child.rs `enter_namespaces`",
+        "Propagation is made private before anything is mounted, so no mount of the container reaches the host.",
     ),
     step(
         "rootfs",
         Side::Child,
         "the rootfs reopened and checked, the overlay, the new root",
         "birth/child.rs `create_container`",
+        "The rootfs is bound onto itself (open_tree, then move_mount: a bind mount) because pivot_root(2) needs \
+         the new root to be a mount point, which a plain directory is not; the plan's mounts go inside that mount.",
     ),
-    step("mounts", Side::Child, "the mount plan, applied inside the new root", "mounts/apply.rs `apply`"),
-    step("pivot", Side::Child, "pivot_root(\".\", \".\"): the old root detached", "birth/child.rs `pivot_into`"),
-    step("masks", Side::Child, "sysctls, masks, the working directory, read-only", "mounts/apply.rs `apply_masks`"),
-    step("network", Side::Child, "lo up; eth0's address and route", "birth/child.rs `bring_up_network`"),
-    step("privileges", Side::Child, "signals, limits, stdio; capabilities, ids, no_new_privs", "birth/privileges.rs"),
-    step("seccomp", Side::Child, "the filter, last before the exec", "policy/seccomp/, birth/privileges.rs"),
-    step("exec", Side::Child, "the sealed stub execs the command", "birth/stub.rs, birth/stub/program.rs"),
+    step(
+        "mounts",
+        Side::Child,
+        "the mount plan, applied inside the new root",
+        "mounts/apply.rs `apply`",
+        "/proc, /dev, /sys and the volumes are mounted inside the new root before the pivot, each target opened \
+         and checked, never followed out of the root.",
+    ),
+    step(
+        "pivot",
+        Side::Child,
+        "pivot_root(\".\", \".\"): the old root detached",
+        "birth/child.rs `pivot_into`",
+        "pivot_root(\".\", \".\"): the old root stacks under the new one, so no .oldroot directory is needed in \
+         the image; umount2(MNT_DETACH) then takes the host's tree away from the container.",
+    ),
+    step(
+        "masks",
+        Side::Child,
+        "sysctls, masks, the working directory, read-only",
+        "mounts/apply.rs `apply_masks`",
+        "After the pivot, from inside: the paths that must not be read are covered, those not to be written made \
+         read-only.",
+    ),
+    step(
+        "network",
+        Side::Child,
+        "lo up; eth0's address and route",
+        "birth/child.rs `bring_up_network`",
+        "From inside the container's network namespace, over netlink.",
+    ),
+    step(
+        "privileges",
+        Side::Child,
+        "signals, limits, stdio; capabilities, ids, no_new_privs",
+        "birth/privileges.rs",
+        "The capabilities not kept leave the bounding set one PR_CAPBSET_DROP each (named below), then the ids \
+         are set, capset keeps the rest, and no_new_privs stops any exec from gaining one back.",
+    ),
+    step(
+        "seccomp",
+        Side::Child,
+        "the filter, last before the exec",
+        "policy/seccomp/, birth/privileges.rs",
+        "Installed last, so the runtime's own setup is not filtered: prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER), \
+         allowed by no_new_privs (a process without it installs the filter before its capabilities go, while it \
+         still has CAP_SYS_ADMIN), applies the BPF program (its length below) to every later call of this \
+         process, the stub and the command.",
+    ),
+    step(
+        "exec",
+        Side::Child,
+        "the sealed stub execs the command",
+        "birth/stub.rs, birth/stub/program.rs",
+        "execveat of the sealed memfd: from here on no process of the container runs the runtime's binary; the \
+         report pipe closes at the command's exec, which tells the runtime it runs.",
+    ),
 ];
 
 /// The step `name` of `side` begins: a mark in the trace while `--explain` records (the hook's one
@@ -91,7 +189,7 @@ pub const STEPS: [Step; 19] = [
 pub fn begin(side: Side, name: &str) {
     if trace::on() {
         if let Some(index) = STEPS.iter().position(|step| step.side == side && step.name == name) {
-            trace::mark_step(index);
+            trace::mark(trace::STEP, index);
         }
     }
 }

@@ -32,6 +32,12 @@ pub const CHILD: u8 = 1;
 /// The `nr` of a record that is no call but the start of a step of the birth (its index in
 /// birth/steps.rs's list is `args[0]`).
 pub const STEP: u32 = u32::MAX;
+/// The `nr` of a record that is no call but a note of why the runtime chose as it did, made where
+/// it chose (which note: `args[0]`, an index into explain.rs's notes).
+pub const NOTE: u32 = u32::MAX - 1;
+/// The `nr` of the mark the runtime makes once it has written "go": every call of the child's
+/// after its wait comes after this one, which is where `--explain` tells the child's calls.
+pub const RELEASED: u32 = u32::MAX - 2;
 /// How many bytes of the strings and buffers a call passed a record keeps.
 pub const TEXT: usize = 200;
 /// After the strings of execve's argv, and of its envp, in a record's text (an entry of its own).
@@ -64,6 +70,11 @@ impl Record {
     /// The syscall's result as the kernel gave it: a value or an errno.
     pub fn result(&self) -> Result<usize, Errno> {
         check(self.ret as usize)
+    }
+
+    /// Whether this is a system call, not a mark (`mark`).
+    pub fn is_call(&self) -> bool {
+        self.nr < RELEASED
     }
 
     /// The strings the call read, in order.
@@ -110,10 +121,11 @@ pub fn become_child() {
     }
 }
 
-/// A step of the birth begins (`step`: its index in birth/steps.rs's list).
-pub fn mark_step(step: usize) {
+/// A mark in the trace that is no call: `kind` is `STEP` (a step of the birth begins, `value` its
+/// index in birth/steps.rs's list), `NOTE` or `RELEASED`.
+pub fn mark(kind: u32, value: usize) {
     if on() {
-        record(STEP as usize, &[step], 0, u32::MAX);
+        record(kind as usize, &[value], 0, u32::MAX);
     }
 }
 
@@ -190,7 +202,7 @@ pub fn record(nr: usize, args: &[usize], ret: usize, site: u32) {
     for (slot, &arg) in record.args.iter_mut().zip(args) {
         *slot = arg as u64;
     }
-    if nr != STEP as usize {
+    if record.is_call() {
         keep_text(&mut record, nr, args, ret);
     }
     if record.role == RUNTIME {

@@ -45,9 +45,9 @@
 #   CONTAIN_VM_WATCH    every this many seconds, print the containers' memory and kernel stacks
 #   CONTAIN_VM_PRE      shell commands the guest runs before the suite, in each phase
 #   CONTAIN_VM_DEBS     Debian packages unpacked, with their dependencies, onto the guest's root
-#                       ("dash iproute2 nftables netbase python3 strace": the tools, and nft's
-#                       /etc/protocols, that tests/networld's world and tests/explain.rs drive;
-#                       empty for none). See debs_unpacked.
+#                       ("dash iproute2 nftables netbase python3 strace bsdutils": the tools,
+#                       nft's /etc/protocols and script(1), that tests/networld's world and
+#                       tests/explain.rs drive; empty for none). See debs_unpacked.
 #
 # Everything the guest needs comes from the Debian archive through a private
 # apt configuration per suite and architecture (<cache>/apt/SUITE-DEBARCH):
@@ -349,7 +349,7 @@ BUSYBOX=$BBDIR/root/bin/busybox
 # run as on the host. The packages' maintainer scripts never run (nothing they set up is used), and
 # what no test reads is left out: documentation, translations, gconv, Python's own test suite and
 # tools. About 50 MiB unpacked, 20 MiB in the initramfs.
-DEBS=${CONTAIN_VM_DEBS-dash iproute2 nftables netbase python3 strace}
+DEBS=${CONTAIN_VM_DEBS-dash iproute2 nftables netbase python3 strace bsdutils}
 # The packages and versions DEBS needs with nothing installed, one "PKG=VERSION" per line (apt's
 # simulation, from the private lists).
 resolve_debs() {

@@ -4,11 +4,12 @@
 # a freshly booted VM.
 #
 # Payload: contain (static), run-tests, hardening-tests, features-tests, network-tests,
-# leftovers-tests, rootless-tests, userns-tests and compat-tests (tests/{run,hardening,features,
-# network,leftovers,rootless,userns,compat}.rs as static binaries), mkrootfs.sh, sources/ (the
-# tree's files the suites read: tests/networld), and vm.env (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL).
-# The guest's root holds Debian's ip, nft, Python and strace (run-vm.sh's CONTAIN_VM_DEBS), which
-# the network world and the explain tests drive. tests/tty.rs needs tmux and stays on the host. Of
+# leftovers-tests, rootless-tests, userns-tests, compat-tests and explain-tests (tests/{run,
+# hardening,features,network,leftovers,rootless,userns,compat,explain}.rs as static binaries),
+# mkrootfs.sh, sources/ (the tree's files the suites read: tests/networld, README.md), and vm.env
+# (CONTAIN_VM_ARCH, CONTAIN_VM_KERNEL). The guest's root holds Debian's ip, nft, Python, strace and
+# script (run-vm.sh's CONTAIN_VM_DEBS), which the network world and the explain tests drive;
+# explain.rs also checks the README's guided tour here (on x86_64 and 6.1, in the tmpfs phase). tests/tty.rs needs tmux and stays on the host. Of
 # rootless.rs only the test named vm_only_* runs here (a cgroup v2 subtree delegated to a user); the
 # others need useradd and newuidmap, which the VM lacks. userns.rs (--userns auto) runs on the
 # ext4 filesystem run-vm.sh mounts on /ext4: its rootfs and scratch directory must be idmappable,
@@ -18,6 +19,8 @@
 set -u
 cd /payload
 . ./vm.env
+# Which VM this is, for the tests that care (tests/explain.rs's guided tour).
+export CONTAIN_VM_ARCH CONTAIN_VM_KERNEL
 export CI=1 CONTAIN_BIN=/payload/contain CONTAIN_TEST_ROOTFS=/payload/rootfs CONTAIN_TEST_SOURCES=/payload/sources TMPDIR=/tmp
 mkdir -p /tmp
 failed=0
@@ -84,7 +87,7 @@ round=1
 while [ "$round" -le "${CONTAIN_VM_REPEAT:-1}" ]; do
     # network.rs's Debian test needs debootstrap's image, which comes from the network the VM
     # lacks: the host runs it.
-    for selection in ${CONTAIN_VM_TESTS:-run hardening features network:--skip=world_debian_ leftovers rootless:vm_only_ userns $compat}; do
+    for selection in ${CONTAIN_VM_TESTS:-run hardening features network:--skip=world_debian_ leftovers rootless:vm_only_ userns $compat explain}; do
         suite=${selection%%:*}
         filter=${selection#"$suite"}
         began=$(uptime_s)
