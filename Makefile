@@ -130,8 +130,9 @@ test-podman: contain busybox
 test-containerd: contain busybox
 	tests/oci/containerd.sh --runtime $(OCI_RUNTIME)
 
-# Not a test: OCI create+start+wait+delete and `podman run --rm` times, runtimes interleaved; ratios are
-# to the first runtime (tests/bench/oci.sh).
+# Not a test: OCI `create` alone, create+start+wait+delete and `podman run --rm` times, runtimes
+# interleaved; ratios are to the first runtime, and its ratios to crun's beside issue #24's targets
+# (tests/bench/oci.sh).
 BENCH_OCI_RUNTIMES ?= $(CURDIR)/contain crun runc
 bench-oci: contain busybox
 	tests/bench/oci.sh $(BENCH_OCI_RUNTIMES)

@@ -8,6 +8,8 @@ Lifecycle: what an engine does for one short container, on one bundle: `create -
 ID`, `start ID`, wait for the container's process to exit, `delete ID`. This process is a child
 subreaper, like conmon and containerd's shim, so the container's PID 1 is reparented to it once
 `create` has returned, and waiting is a waitpid(2) on the pid from the pid file: no polling of `state`.
+The same rounds give `create` alone: from its spawn to its exit (the container then exists, stopped
+before the user's process).
 Podman: the wall time of `podman --runtime PATH run --rm localhost/bb /bin/true`.
 Both interleave the runtimes, in a new random order each round, so a noisy machine hits all alike.
 """
@@ -20,6 +22,8 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
+# The first runtime's median over crun's, at most (issue #24, item 3).
+TARGETS = {"create": 1.0, "lifecycle": 0.6}
 RUNS = int(os.environ.get("BENCH_OCI_RUNS", "200"))
 PODMAN_RUNS = int(os.environ.get("BENCH_PODMAN_RUNS", "30"))
 DEVNULL = os.open(os.devnull, os.O_RDWR)
@@ -43,11 +47,12 @@ def reap_orphans():
 
 
 def lifecycle(runtime, bundle, cid):
-    """Seconds for create, start, wait, delete; raises on any failure."""
+    """Seconds for create alone, and for create, start, wait, delete; raises on any failure."""
     pid_file = os.path.join(bundle, f"{cid}.pid")
     start = time.perf_counter()
     if run([runtime, "create", "--bundle", bundle, "--pid-file", pid_file, cid]) != 0:
         raise RuntimeError(f"{runtime} create failed")
+    created = time.perf_counter() - start
     init = int(open(pid_file).read())
     if run([runtime, "start", cid]) != 0:
         raise RuntimeError(f"{runtime} start failed")
@@ -59,7 +64,7 @@ def lifecycle(runtime, bundle, cid):
     elapsed = time.perf_counter() - start
     os.unlink(pid_file)
     reap_orphans()
-    return elapsed
+    return {"create": created, "lifecycle": elapsed}
 
 
 def podman_run(runtime):
@@ -68,7 +73,7 @@ def podman_run(runtime):
         raise RuntimeError(f"podman run --rm with {runtime} failed")
     elapsed = time.perf_counter() - start
     reap_orphans()
-    return elapsed
+    return {"podman": elapsed}
 
 
 def percentile(values, p):
@@ -77,7 +82,8 @@ def percentile(values, p):
 
 
 def interleaved(runtimes, rounds, once):
-    times = {r: [] for r in runtimes}
+    """{part: {runtime: [ms per round]}} for each part that once(runtime) times."""
+    times = {}
     for r in runtimes:  # warm-up, and a check that each works at all
         once(r)
     order = list(runtimes)
@@ -85,7 +91,8 @@ def interleaved(runtimes, rounds, once):
     for _ in range(rounds):
         shuffle(order)
         for r in order:
-            times[r].append(once(r) * 1000)
+            for part, seconds in once(r).items():
+                times.setdefault(part, {}).setdefault(r, []).append(seconds * 1000)
     return times
 
 
@@ -101,6 +108,16 @@ def table(title, times, runtimes, rounds):
     return lines, rows
 
 
+def target_line(key, rows):
+    """The first runtime's median over crun's against its target, reported and not asserted."""
+    crun = [row for row in rows if os.path.basename(row["runtime"]) == "crun"]
+    if key not in TARGETS or not crun:
+        return []
+    ratio = rows[0]["median_ms"] / crun[0]["median_ms"]
+    verdict = "met" if ratio <= TARGETS[key] else "missed"
+    return [f"{os.path.basename(rows[0]['runtime'])}'s median to crun's: {ratio:.2f} (target <= {TARGETS[key]:.2f}: {verdict})"]
+
+
 def main():
     bundle, out, runtimes = sys.argv[1], sys.argv[2], sys.argv[3:]
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -108,13 +125,15 @@ def main():
     counter = iter(range(10**9))
     cycle = lambda r: lifecycle(r, bundle, f"bench-oci-{os.getpid()}-{next(counter)}")
     lines, results = [], {}
-    for key, title, rounds, once in (
-            ("lifecycle", "OCI create + start + wait + delete of /bin/true on one bundle", RUNS, cycle),
-            ("podman", "podman run --rm localhost/bb /bin/true, wall time", PODMAN_RUNS, podman_run)):
+    titles = {"create": "OCI create alone (its spawn to its exit), in the lifecycle's rounds",
+              "lifecycle": "OCI create + start + wait + delete of /bin/true on one bundle",
+              "podman": "podman run --rm localhost/bb /bin/true, wall time"}
+    for rounds, once in ((RUNS, cycle), (PODMAN_RUNS, podman_run)):
         if rounds <= 0:
             continue
-        part, results[key] = table(title, interleaved(runtimes, rounds, once), runtimes, rounds)
-        lines += part + [""]
+        for key, times in interleaved(runtimes, rounds, once).items():
+            part, results[key] = table(titles[key], times, runtimes, rounds)
+            lines += part + target_line(key, results[key]) + [""]
     # The lifecycle must leave nothing behind: runtime state under /run, cgroups named by the IDs.
     prefix = f"bench-oci-{os.getpid()}-"
     leftovers = subprocess.run(["find", "/run", "/sys/fs/cgroup", "-maxdepth", "5", "-name", prefix + "*"],
