@@ -33,7 +33,7 @@ pub const STEPS: [Step; 19] = [
     step(
         "channels",
         Side::Runtime,
-        "the handshake's pipes, and the sealed exec stub",
+        "the handshake's pipes, the sealed exec stub, the v1 cgroups' tasks files",
         "birth/handshake.rs, birth/stub.rs",
     ),
     step("stack", Side::Runtime, "the child's stack, with a guard page", "birth/clone.rs `ChildStack`"),
@@ -46,7 +46,7 @@ pub const STEPS: [Step; 19] = [
     step(
         "cgroup",
         Side::Runtime,
-        "the child into its cgroup, where it could not be born there",
+        "the child into its cgroup2 directory, where it could not be born there",
         "cgroup/ `Cgroup::attach`",
     ),
     step("id maps", Side::Runtime, "the user namespace's uid and gid maps; idmapped trees", "birth/userns.rs"),
@@ -61,7 +61,7 @@ pub const STEPS: [Step; 19] = [
     step(
         "go",
         Side::Child,
-        "wait for \"go\"; what /proc tells while it is still the host's",
+        "wait for \"go\"; into its v1 cgroups; what /proc tells while it is still the host's",
         "birth/child.rs `prepare`",
     ),
     step("user", Side::Child, "root of its user namespace", "birth/child.rs `become_root_of_user_namespace`"),
