@@ -47,7 +47,7 @@ pub const STEPS: [Step; 19] = [
         "cgroup",
         Side::Runtime,
         "the child into its cgroup2 directory, where it could not be born there",
-        "cgroup/ `Cgroup::attach`",
+        "cgroup/ `attach_dirs`, `Joining`",
     ),
     step("id maps", Side::Runtime, "the user namespace's uid and gid maps; idmapped trees", "birth/userns.rs"),
     step(
