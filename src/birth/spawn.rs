@@ -8,12 +8,12 @@
 //!    `tasks` file of each v1 cgroup directory, opened for the child to join it itself.
 //! 2. stack: `mmap` of the child's stack and a `PROT_NONE` guard page below it (clone.rs).
 //! 3. namespaces: `clone3` with `CLONE_NEWPID|NEWUTS|NEWNS|NEWIPC|NEWNET` (and `CLONE_NEWUSER`
-//!    without root), on that stack, and on cgroup v2 `CLONE_INTO_CGROUP`, so the child is born in
-//!    its cgroup. `exec` clones no namespace: its child joins the container's itself and stays in
+//!    without root), on that stack, and with `CLONE_INTO_CGROUP` into its cgroup2 directory (v2's,
+//!    or a hybrid host's), so the child is born there. `exec` clones no namespace: its child joins the container's itself and stays in
 //!    our PID namespace, where the container cannot see it; we become a child subreaper
 //!    (`prctl(PR_SET_CHILD_SUBREAPER)`) first.
 //! 4. cgroup: where the child could not be born in its cgroup2 directory (a kernel that refuses
-//!    it, or a hybrid host's), its pid written to `cgroup.procs`. Into v1 directories the child
+//!    it), its pid written to `cgroup.procs`. Into v1 directories the child
 //!    moves itself once released (`cgroup::Joining`).
 //! 5. id maps: a user namespace's `/proc/PID/uid_map` and `gid_map`, written by us (after `deny`
 //!    into `setgroups` for an unprivileged single-id map) or by `newuidmap`/`newgidmap`; with
@@ -184,8 +184,8 @@ fn give_birth(
     begin(Side::Runtime, "cgroup");
     if !born_in_cgroup {
         cgroup::attach_dirs(&joining.by_pid, child.pid)?;
-        cgroup.log_placement();
     }
+    cgroup.log_placement(born_in_cgroup);
     // With the systemd driver, systemd now makes that cgroup its scope, with the child in it.
     if let Placement::New(Some(cgroup)) = &cgroup {
         cgroup.start_unit(child.pid)?;
@@ -262,7 +262,7 @@ fn prepare_to_parent(container: &Container, pid_namespace: Option<&Fd>, mode: st
     Ok(())
 }
 
-/// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
+/// clone3 into the new namespaces; straight into the cgroup2 directory (CLONE_INTO_CGROUP),
 /// falling back to a plain clone3 (the caller then writes cgroup.procs) on kernels or setups that
 /// refuse it, as crun does, and to clone(2) where clone3 itself is refused (a kernel before 5.3, an
 /// outer container's seccomp profile). Returns the child and whether it was born in the cgroup.
@@ -287,10 +287,7 @@ fn clone_into(
     };
     if let Some(fd) = cgroup.and_then(Cgroup::clone_into_fd) {
         match spawn(Some(fd)) {
-            Ok(running) => {
-                log!("placed the container in {} (CLONE_INTO_CGROUP)", cgroup.map_or(String::new(), Cgroup::describe));
-                return Ok((running, true));
-            }
+            Ok(running) => return Ok((running, true)),
             Err(Errno(libc::EINVAL | libc::E2BIG)) => {
                 log!("CLONE_INTO_CGROUP refused by the kernel; writing cgroup.procs instead");
             }
@@ -326,10 +323,14 @@ impl Placement<'_> {
         }
     }
 
-    /// Where a new container goes, for a child that was not born in its cgroup.
-    fn log_placement(&self) {
+    /// Where a new container goes, and how.
+    fn log_placement(&self, born_in_cgroup: bool) {
         if let Placement::New(Some(cgroup)) = self {
-            let how = if cgroup.version() == Version::V1 { "tasks, by itself: cgroup v1" } else { "cgroup.procs" };
+            let how = match (cgroup.version(), born_in_cgroup) {
+                (Version::V1, _) => "tasks, by itself: cgroup v1",
+                (Version::V2, true) => "CLONE_INTO_CGROUP",
+                (Version::V2, false) => "cgroup.procs",
+            };
             log!("placed the container in {} ({how})", cgroup.describe());
         }
     }

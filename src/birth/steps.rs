@@ -40,7 +40,7 @@ pub const STEPS: [Step; 19] = [
     step(
         "namespaces",
         Side::Runtime,
-        "clone3 into new namespaces (on cgroup v2, into the cgroup)",
+        "clone3 into new namespaces (and into the cgroup2 directory)",
         "birth/clone.rs, birth/spawn.rs `clone_into`",
     ),
     step(

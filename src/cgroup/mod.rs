@@ -6,8 +6,8 @@
 //! - cgroup v1, alone or "hybrid" beside a cgroup2 at /sys/fs/cgroup/unified: one `contain-ID`
 //!   directory per hierarchy (memory, cpu, pids for `contain run`; every mounted one, the hybrid's
 //!   cgroup2 among them, for an OCI container), which the child joins itself, first thing once
-//!   released, through each `tasks` file (`Joining`; the hybrid's cgroup2 by its pid in
-//!   `cgroup.procs`, before it is released). A controller no v1 hierarchy has but the
+//!   released, through each `tasks` file (`Joining`; it is born in the hybrid's cgroup2 with
+//!   CLONE_INTO_CGROUP). A controller no v1 hierarchy has but the
 //!   hybrid's cgroup2 offers (hugetlb on our hosts) is set there, in v2's format.
 //!
 //! The parts: the limits and their file formats (`limits`) and paths and /proc/PID/cgroup
@@ -123,7 +123,9 @@ pub struct Cgroup {
     /// (v1 hierarchy or "" on v2, directory) for each directory this run created, in creation order;
     /// only these are ever removed.
     dirs: Vec<(String, String)>,
-    /// v2 only: the directory, opened for CLONE_INTO_CGROUP.
+    /// The cgroup2 directory (v2's, or a hybrid host's beside the v1 ones), opened for
+    /// CLONE_INTO_CGROUP, which a hybrid host's takes too: the child is born there, and joins its
+    /// v1 directories itself (`Joining`), so no pid is ever written into a `cgroup.procs`.
     dir_fd: Option<Fd>,
     /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
     /// container's (named after its id), never in one a record names.
@@ -226,8 +228,7 @@ impl Cgroup {
             }
         }
         cgroup.write_limits(limits)?;
-        if version == Version::V2 {
-            let dir = &cgroup.dirs[0].1;
+        if let Some(dir) = cgroup.dir_of("") {
             let fd = sys::open(&cpath(dir)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({dir})"))?;
             cgroup.dir_fd = Some(fd);
         }
@@ -348,7 +349,7 @@ impl Cgroup {
     /// devices.allow, or on v2 an eBPF program attached to the directory. Before any process of the
     /// container runs here.
     pub fn restrict_devices(&self, policy: &DevicePolicy) -> Result<(), Error> {
-        if let Some(dir) = &self.dir_fd {
+        if let (Version::V2, Some(dir)) = (self.version, &self.dir_fd) {
             return devices::attach_v2(dir, policy);
         }
         let dir = self.dir_of("devices").ok_or_else(|| {
@@ -529,7 +530,7 @@ impl Cgroup {
         }
     }
 
-    /// The fd for clone3's CLONE_INTO_CGROUP (v2 only).
+    /// The fd for clone3's CLONE_INTO_CGROUP: the cgroup2 directory.
     pub fn clone_into_fd(&self) -> Option<i32> {
         self.dir_fd.as_ref().map(Fd::raw)
     }
