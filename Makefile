@@ -140,7 +140,8 @@ bench-oci: contain busybox
 # Not a test: start-up latency, memory and size against crun, runc, bubblewrap and the kernel floors
 # (tests/bench/floor.c), what a seccomp filter costs (contain's, and libseccomp's for podman's
 # profile), then the OCI lifecycle and `podman run` against crun and runc (tests/bench/), then where
-# the bytes go.
+# the bytes go. BENCH_BASE=COMMIT times that commit's contain beside this one (built once, in
+# target/bench-base/COMMIT).
 bench: contain busybox
 	tests/bench/bench.sh
 	tests/bench/oci.sh $(CURDIR)/contain crun runc

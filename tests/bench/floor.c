@@ -15,9 +15,11 @@
  *     (runc's lists, those this kernel has), lo up, the capability bounding set and sets of
  *     Docker's 14, no_new_privs, the death signal, the seccomp program in FILE (contain's default
  *     filter as bytes, from its unit test `the_default_program_as_the_kernel_reads_it`), execve.
- *     The parent then waits and removes the cgroups. (On cgroup v2 contain's child is born in its
- *     cgroup, CLONE_INTO_CGROUP; this one joins it by cgroup.procs, the v1 way, so on v2 the floor
- *     does a little more than contain asks for.)
+ *     The parent then waits and removes the cgroups. The child joins a v1 cgroup as contain's does:
+ *     the parent opens its `tasks` file before the clone, the child writes "0" into it once released
+ *     (a thread moving itself takes no thread-group lock). A cgroup2 directory has no `tasks` file:
+ *     the parent writes the child's pid into its cgroup.procs (on v2 contain's child is born in its
+ *     cgroup, CLONE_INTO_CGROUP, so there the floor does a little more than contain asks for).
  *
  *   floor filter FILE [ROUNDS]
  *     what the seccomp program in FILE costs: the prctl that attaches it (inside a fresh fork, as in
@@ -180,10 +182,15 @@ static void attach_filter(struct sock_fprog *filter) {
         CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, filter, 0, 0), "prctl", "PR_SET_SECCOMP");
 }
 
-static void equivalent_child(const char *rootfs, int go, struct sock_fprog *filter, char **argv) {
+/* The v1 cgroups' `tasks` files, opened by the parent for the child to join (-1: a cgroup2 one). */
+static int tasks_fds[MAX_CGROUPS];
+
+static void equivalent_child(const char *rootfs, int go, int ncgroups, struct sock_fprog *filter, char **argv) {
     char byte;
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl", "PR_SET_PDEATHSIG");
     if (read(go, &byte, 1) != 1) die("read", "go");
+    for (int c = 0; c < ncgroups; c++)
+        if (tasks_fds[c] >= 0) CHECK(write(tasks_fds[c], "0", 1), "write", "tasks");
     CHECK(unshare(CLONE_NEWCGROUP), "unshare", "CLONE_NEWCGROUP");
     container_mounts(rootfs);
     masks();
@@ -321,18 +328,25 @@ int main(int argc, char **argv) {
     }
     char **command = argv + i;
     int go[2];
-    for (int c = 0; c < ncgroups; c++) CHECK(mkdir(cgroups[c], 0755), "mkdir", cgroups[c]);
+    for (int c = 0; c < ncgroups; c++) {
+        char tasks[4096 + sizeof "/tasks"];
+        CHECK(mkdir(cgroups[c], 0755), "mkdir", cgroups[c]);
+        snprintf(tasks, sizeof tasks, "%s/tasks", cgroups[c]);
+        tasks_fds[c] = open(tasks, O_WRONLY | O_CLOEXEC);
+        if (tasks_fds[c] < 0 && errno != ENOENT) die("open", tasks);
+    }
     CHECK(pipe2(go, O_CLOEXEC), "pipe2", "");
     pid_t child = syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
     CHECK(child, "clone", "five namespaces");
     if (child == 0) {
-        if (equivalent) equivalent_child(rootfs, go[0], &filter, command);
+        if (equivalent) equivalent_child(rootfs, go[0], ncgroups, &filter, command);
         bare_child(rootfs, command);
     }
     if (equivalent) {
         char pid[16];
         snprintf(pid, sizeof pid, "%d", child);
-        for (int c = 0; c < ncgroups; c++) write_file(cgroups[c], "cgroup.procs", pid);
+        for (int c = 0; c < ncgroups; c++)
+            if (tasks_fds[c] < 0) write_file(cgroups[c], "cgroup.procs", pid);
         CHECK(write(go[1], "g", 1), "write", "go");
     }
     int status;
