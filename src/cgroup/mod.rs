@@ -355,9 +355,17 @@ impl Cgroup {
         let dir = self.dir_of("devices").ok_or_else(|| {
             Error::Setup(format!("the cgroup v1 devices controller is not mounted under {CGROUP_ROOT}"))
         })?;
+        // The kernel takes one rule per write(2), on the same descriptor as well as on a fresh one:
+        // each file is opened once for its run of rules (an OCI bundle's are a dozen).
+        let mut current: Option<(&str, Fd)> = None;
         for (file, line) in policy.v1_writes() {
             let path = format!("{dir}/{file}");
-            sys::write_file(&cpath(&path)?, &line).step(|| format!("write({path}, {line:?})"))?;
+            let fd = match current.take() {
+                Some((name, fd)) if name == file => fd,
+                _ => sys::open(&cpath(&path)?, libc::O_WRONLY | libc::O_NOCTTY, 0).step(|| format!("open({path})"))?,
+            };
+            sys::write_all(fd.raw(), line.as_bytes()).step(|| format!("write({path}, {line:?})"))?;
+            current = Some((file, fd));
         }
         Ok(())
     }
