@@ -94,4 +94,9 @@ unshare --mount --propagation private bash -c '
 for kernel in ${BENCH_VM_KERNELS:-}; do
     tests/bench/filter-vm.sh "$kernel" "$work" | tee -a "$out/results.txt"
 done
+# BENCH_VM_STARTUP=KERNEL (6.1 or 5.10): the median and p90 of `contain run -q` in tests/vm's idle VM,
+# the runs pinned to one of its CPUs (tests/bench/startup-vm.sh), emulated: about half a minute.
+if [[ -n ${BENCH_VM_STARTUP:-} ]]; then
+    tests/bench/startup-vm.sh "$BENCH_VM_STARTUP" "$work" | tee -a "$out/results.txt"
+fi
 echo "bench: results in $out/results.txt, $out/results.json and $out/results.svg"

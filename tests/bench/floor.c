@@ -21,6 +21,11 @@
  *     the parent writes the child's pid into its cgroup.procs (on v2 contain's child is born in its
  *     cgroup, CLONE_INTO_CGROUP, so there the floor does a little more than contain asks for).
  *
+ *   floor time RUNS CPU CMD [ARG...]
+ *     runs CMD RUNS times in a row, this process and so CMD pinned to processor CPU, and prints the
+ *     median and 90th percentile of spawn to exit, in ms (for tests/bench/startup-vm.sh, in an
+ *     idle VM: its busybox has no clock finer than a second).
+ *
  *   floor filter FILE [ROUNDS]
  *     what the seccomp program in FILE costs: the prctl that attaches it (inside a fresh fork, as in
  *     a start), and per call, with and without it, of getppid (allowed whatever its arguments: the
@@ -305,12 +310,48 @@ static void write_file(const char *dir, const char *name, const char *value) {
     close(fd);
 }
 
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int time_runs(int runs, int cpu, char **command) {
+    cpu_set_t set;
+    double *ms = calloc(runs > 0 ? runs : 1, sizeof *ms);
+    if (!ms || runs <= 0) die("calloc", "runs");
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    CHECK(sched_setaffinity(0, sizeof set, &set), "sched_setaffinity", "CPU");
+    for (int run = 0; run < runs; run++) {
+        int status;
+        long long start = now_ns();
+        pid_t child = fork();
+        CHECK(child, "fork", "");
+        if (child == 0) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0) { dup2(null, 1); dup2(null, 2); }
+            execv(command[0], command);
+            _exit(127);
+        }
+        CHECK(waitpid(child, &status, 0), "waitpid", "");
+        if (!WIFEXITED(status) || WEXITSTATUS(status)) die("run", command[0]);
+        ms[run] = (now_ns() - start) / 1e6;
+    }
+    qsort(ms, runs, sizeof *ms, compare_double);
+    double median = ms[runs / 2], p90 = ms[(runs * 9) / 10 < runs ? (runs * 9) / 10 : runs - 1];
+    printf("%d runs on cpu %d: median %.2f ms, p90 %.2f ms, p90/median %.2f\n", runs, cpu, median, p90, p90 / median);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 5 && !strcmp(argv[1], "time"))
+        return time_runs(atoi(argv[2]), atoi(argv[3]), argv + 4);
     if (argc >= 3 && !strcmp(argv[1], "filter"))
         return filter_cost(argv[2], argc > 3 ? atoi(argv[3]) : 21);
     if (argc < 4 || (strcmp(argv[1], "bare") && strcmp(argv[1], "equivalent"))) {
         fprintf(stderr, "usage: floor bare|equivalent ROOTFS [--cgroup DIR]... [--seccomp FILE] CMD [ARG...]\n"
-                        "       floor filter FILE [ROUNDS]\n");
+                        "       floor filter FILE [ROUNDS]\n"
+                        "       floor time RUNS CPU CMD [ARG...]\n");
         return 2;
     }
     int equivalent = !strcmp(argv[1], "equivalent");
