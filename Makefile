@@ -137,8 +137,9 @@ test-podman: contain busybox
 test-containerd: contain busybox
 	tests/oci/containerd.sh --runtime $(OCI_RUNTIME)
 
-# Not a test: OCI create+start+wait+delete and `podman run --rm` times, runtimes interleaved; ratios are
-# to the first runtime (tests/bench/oci.sh).
+# Not a test: OCI `create` alone, create+start+wait+delete and `podman run --rm` times, runtimes
+# interleaved; ratios are to the first runtime, and its ratios to crun's beside issue #24's targets
+# (tests/bench/oci.sh).
 BENCH_OCI_RUNTIMES ?= $(CURDIR)/contain crun runc
 bench-oci: contain busybox
 	tests/bench/oci.sh $(BENCH_OCI_RUNTIMES)
@@ -146,7 +147,9 @@ bench-oci: contain busybox
 # Not a test: start-up latency, memory and size against crun, runc, bubblewrap and the kernel floors
 # (tests/bench/floor.c), what a seccomp filter costs (contain's, and libseccomp's for podman's
 # profile), then the OCI lifecycle and `podman run` against crun and runc (tests/bench/), then where
-# the bytes go.
+# the bytes go. BENCH_BASE=COMMIT times that commit's contain beside this one (built once, in
+# target/bench-base/COMMIT); BENCH_VM_STARTUP=6.1 (or 5.10) adds the median and p90 of a start in
+# tests/vm's idle VM, pinned to one of its CPUs.
 bench: contain busybox
 	tests/bench/bench.sh
 	tests/bench/oci.sh $(CURDIR)/contain crun runc

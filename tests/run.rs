@@ -210,7 +210,7 @@ fn limits_are_written_to_the_cgroup_and_a_kill_from_outside_gives_137() {
     send_signal(init as u32, libc::SIGKILL);
     let out = finish(child);
     assert_eq!(out.code, 128 + 9, "{}", out.stderr);
-    let placement = if cgroup_v2() { "(CLONE_INTO_CGROUP)" } else { "(cgroup.procs, cgroup v1)" };
+    let placement = if cgroup_v2() { "(CLONE_INTO_CGROUP)" } else { "(tasks, by itself: cgroup v1)" };
     assert!(out.stderr.contains(placement), "placed by {placement}: {}", out.stderr);
     assert!(out.stderr.contains("container killed by signal 9 (SIGKILL)"), "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());

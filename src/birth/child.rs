@@ -3,7 +3,8 @@
 //! the runtime's side is spawn.rs). Every step is one line plus the context its error would carry.
 //!
 //! 1. go: `close` the runtime's ends; `prctl(PR_SET_PDEATHSIG, SIGKILL)` (not for OCI, whose
-//!    container outlives `create`); `read` the "go" byte; `prctl(PR_SET_DUMPABLE, 0)`: nothing in
+//!    container outlives `create`); `read` the "go" byte; into our v1 cgroups, by a `write` of "0"
+//!    into each `tasks` file the runtime opened; `prctl(PR_SET_DUMPABLE, 0)`: nothing in
 //!    the container can ptrace us or read our memory until the command runs. OCI
 //!    `/proc/self/oom_score_adj` and `close_range(3, ~0, CLOSE_RANGE_CLOEXEC)` now, while `/proc` is
 //!    still the host's: after a joined mount namespace or the pivot, `/proc` is whatever the image,
@@ -74,6 +75,8 @@ pub struct ChildConfig {
     /// The user namespace the command runs in denies setgroups (see userns.rs), as the runtime
     /// knows: the command keeps the groups it was born with.
     pub setgroups_denied: bool,
+    /// The v1 cgroups' `tasks` files, opened by the runtime for us to join (`cgroup::Joining`).
+    pub cgroup_tasks: Vec<(String, Fd)>,
 }
 
 /// The clone3 entry point (see `clone::spawn`).
@@ -100,6 +103,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
             .step(|| "prctl(PR_SET_PDEATHSIG, SIGKILL)".into())?;
     }
     config.handshake.wait_for_go()?;
+    join_cgroups(&config.cgroup_tasks)?;
     // From here until execve (which restores it), nothing in the container can ptrace us or read
     // our memory. Not before "go": while the runtime writes our user namespace's maps, newuidmap
     // must find our /proc files ours, not root's (see userns.rs); no container process exists yet.
@@ -131,6 +135,18 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     // Only now is the container's own devpts mounted, which its pty must come from.
     let controlling = matches!(config.container, Container::New(_));
     config.handshake.terminal.as_ref().map(|terminal| tty::open_in_container(terminal, controlling)).transpose()
+}
+
+/// Into our v1 cgroups, first thing once released: before we allocate memory, fork or make our
+/// cgroup namespace. "0" is the writing thread, all of us (see `cgroup::Joining` for why we move
+/// ourselves). Each descriptor is closed at once: nothing of the host's cgroups stays open while
+/// we handle the container's paths.
+fn join_cgroups(tasks: &[(String, Fd)]) -> Result<(), Error> {
+    for (path, fd) in tasks {
+        sys::write_all(fd.raw(), b"0").step(|| format!("write({path}, 0)"))?;
+        sys::close(fd.raw());
+    }
+    Ok(())
 }
 
 /// The namespaces `contain exec` may join, with their names in /proc/PID/ns, in the order it tries

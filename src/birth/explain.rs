@@ -86,13 +86,14 @@ pub fn note(note: Note) {
 fn note_text(note: u64) -> &'static str {
     const BORN_IN_CGROUP: &str = "CLONE_INTO_CGROUP: born in its cgroup (clone_args' cgroup is the descriptor of its \
         cgroup2 directory), the child never ran outside its limits, and step 4 has nothing to write: what this flag \
-        saved is an open, a write of the pid to cgroup.procs and a close (once per hierarchy on v1), and the \
-        move's hold of cgroup_threadgroup_rwsem, which stops every fork on the host while it lasts";
+        saved is an open, a write of the pid to cgroup.procs and a close, and the move's hold of \
+        cgroup_threadgroup_rwsem, which stops every fork on the host while it lasts (on a hybrid host the child \
+        then joins its v1 hierarchies itself, after \"go\")";
     const REFUSED: &str = "the kernel refused CLONE_INTO_CGROUP: the child is born where the runtime is, and step 4 \
         writes its pid to cgroup.procs while it waits for \"go\"";
     const V1: &str = "no CLONE_INTO_CGROUP: the flag takes a cgroup2 directory, and this container's cgroups are \
-        cgroup v1 hierarchies, so the child is born in the runtime's cgroups and step 4 writes its pid to each \
-        hierarchy's cgroup.procs while it waits for \"go\"";
+        all cgroup v1 hierarchies, so the child is born in the runtime's cgroups and, once it has \"go\", writes \
+        itself into each hierarchy's tasks file the runtime opened in step 1";
     match note {
         n if n == Note::BornInCgroup as u64 => BORN_IN_CGROUP,
         n if n == Note::CgroupRefused as u64 => REFUSED,

@@ -3,16 +3,18 @@
 //!
 //! 1. channels: the handshake's (handshake.rs): a "go" pipe (runtime -> child), a report pipe
 //!    (child -> runtime, its write end `O_CLOEXEC`), a `socketpair` for the pty master when there
-//!    is a terminal; and the exec stub, a tiny static program embedded in contain, copied into a
-//!    `memfd_create` file and sealed (`F_ADD_SEALS`: no write, grow, shrink or unseal).
+//!    is a terminal; the exec stub, a tiny static program embedded in contain, copied into a
+//!    `memfd_create` file and sealed (`F_ADD_SEALS`: no write, grow, shrink or unseal); and the
+//!    `tasks` file of each v1 cgroup directory, opened for the child to join it itself.
 //! 2. stack: `mmap` of the child's stack and a `PROT_NONE` guard page below it (clone.rs).
 //! 3. namespaces: `clone3` with `CLONE_NEWPID|NEWUTS|NEWNS|NEWIPC|NEWNET` (and `CLONE_NEWUSER`
-//!    without root), on that stack, and on cgroup v2 `CLONE_INTO_CGROUP`, so the child is born in
-//!    its cgroup. `exec` clones no namespace: its child joins the container's itself and stays in
+//!    without root), on that stack, and with `CLONE_INTO_CGROUP` into its cgroup2 directory (v2's,
+//!    or a hybrid host's), so the child is born there. `exec` clones no namespace: its child joins the container's itself and stays in
 //!    our PID namespace, where the container cannot see it; we become a child subreaper
 //!    (`prctl(PR_SET_CHILD_SUBREAPER)`) first.
-//! 4. cgroup: where the child could not be born in its cgroup (v1, or a kernel that refuses it),
-//!    its pid written to `cgroup.procs`.
+//! 4. cgroup: where the child could not be born in its cgroup2 directory (a kernel that refuses
+//!    it), its pid written to `cgroup.procs`. Into v1 directories the child
+//!    moves itself once released (`cgroup::Joining`).
 //! 5. id maps: a user namespace's `/proc/PID/uid_map` and `gid_map`, written by us (after `deny`
 //!    into `setgroups` for an unprivileged single-id map) or by `newuidmap`/`newgidmap`; with
 //!    `--userns auto`, the idmapped trees of its rootfs and volumes.
@@ -38,7 +40,7 @@ use crate::birth::process::{CommandLine, Container, ContainerProcess, Invocation
 use crate::birth::steps::{begin, Side};
 use crate::birth::stub;
 use crate::birth::userns::{self, IdMaps};
-use crate::cgroup::{self, Cgroup, Version};
+use crate::cgroup::{self, Cgroup, Joining, Version};
 use crate::error::{Context, Error};
 use crate::live::supervise::ChildProcess;
 use crate::live::tty::{Relay, Terminal, UserTerminal};
@@ -144,6 +146,7 @@ fn give_birth(
     let (report_fd, mode) = stub_mode(&container, process.start_gate.as_ref(), &handshake, kept);
     let stub_argv = stub::argv(report_fd, mode, &candidates, &command.argv).step(|| "exec stub argv".into())?;
     let setgroups_denied = setgroups_denied(&container, id_maps.as_ref())?;
+    let joining = cgroup.joining()?;
     let command_line = CommandLine {
         name: name.clone(),
         stub: stub::sealed()?,
@@ -152,7 +155,13 @@ fn give_birth(
         env: CStringArray::new(std::mem::take(&mut process.command.env)),
         workdir: std::mem::take(&mut process.command.workdir),
     };
-    let config = ChildConfig { container, process: process.running(command_line), handshake, setgroups_denied };
+    let config = ChildConfig {
+        container,
+        process: process.running(command_line),
+        handshake,
+        setgroups_denied,
+        cgroup_tasks: joining.tasks,
+    };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
     begin(Side::Runtime, "stack");
@@ -171,11 +180,13 @@ fn give_birth(
     let runtime = channels.into_runtime();
 
     // 4. The cgroup, unless the child was born in it. The child waits for "go" before doing
-    //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace.
+    //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace:
+    //    its cgroup2 directory by its pid now, its v1 directories by itself once released.
     begin(Side::Runtime, "cgroup");
     if !born_in_cgroup {
-        cgroup.attach(child.pid)?;
+        cgroup::attach_dirs(&joining.by_pid, child.pid)?;
     }
+    cgroup.log_placement(born_in_cgroup);
     // With the systemd driver, systemd now makes that cgroup its scope, with the child in it.
     if let Placement::New(Some(cgroup)) = &cgroup {
         cgroup.start_unit(child.pid)?;
@@ -252,7 +263,7 @@ fn prepare_to_parent(container: &Container, pid_namespace: Option<&Fd>, mode: st
     Ok(())
 }
 
-/// clone3 into the new namespaces; on cgroup v2 straight into the cgroup (CLONE_INTO_CGROUP),
+/// clone3 into the new namespaces; straight into the cgroup2 directory (CLONE_INTO_CGROUP),
 /// falling back to a plain clone3 (the caller then writes cgroup.procs) on kernels or setups that
 /// refuse it, as crun does, and to clone(2) where clone3 itself is refused (a kernel before 5.3, an
 /// outer container's seccomp profile). Returns the child and whether it was born in the cgroup.
@@ -279,7 +290,6 @@ fn clone_into(
         match spawn(Some(fd)) {
             Ok(running) => {
                 explain::note(Note::BornInCgroup);
-                log!("placed the container in {} (CLONE_INTO_CGROUP)", cgroup.map_or(String::new(), Cgroup::describe));
                 return Ok((running, true));
             }
             Err(Errno(libc::EINVAL | libc::E2BIG)) => {
@@ -311,18 +321,25 @@ impl Placement<'_> {
         }
     }
 
-    /// Moves `pid` into its cgroup (cgroup.procs), for a child that was not born in it.
-    fn attach(&self, pid: i32) -> Result<(), Error> {
+    /// How the child joins its cgroup: nothing where it has none.
+    fn joining(&self) -> Result<Joining, Error> {
         match self {
-            Placement::New(Some(cgroup)) => {
-                cgroup.attach(pid)?;
-                let how = if cgroup.version() == Version::V1 { "cgroup.procs, cgroup v1" } else { "cgroup.procs" };
-                log!("placed the container in {} ({how})", cgroup.describe());
-            }
-            Placement::Join(dirs) => cgroup::attach_dirs(dirs, pid)?,
-            Placement::New(None) => {}
+            Placement::New(Some(cgroup)) => cgroup.joining(),
+            Placement::Join(dirs) => Joining::open(dirs),
+            Placement::New(None) => Ok(Joining::default()),
         }
-        Ok(())
+    }
+
+    /// Where a new container goes, and how.
+    fn log_placement(&self, born_in_cgroup: bool) {
+        if let Placement::New(Some(cgroup)) = self {
+            let how = match (cgroup.version(), born_in_cgroup) {
+                (Version::V1, _) => "tasks, by itself: cgroup v1",
+                (Version::V2, true) => "CLONE_INTO_CGROUP",
+                (Version::V2, false) => "cgroup.procs",
+            };
+            log!("placed the container in {} ({how})", cgroup.describe());
+        }
     }
 }
 

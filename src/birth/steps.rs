@@ -35,10 +35,11 @@ pub const STEPS: [Step; 19] = [
     step(
         "channels",
         Side::Runtime,
-        "the handshake's pipes, and the sealed exec stub",
+        "the handshake's pipes, the sealed exec stub, the v1 cgroups' tasks files",
         "birth/handshake.rs, birth/stub.rs",
         "Two pipes carry the whole handshake; the command will be exec'd through a tiny program sealed in a memfd, \
-         never by a process running the runtime's own binary (CVE-2019-5736).",
+         never by a process running the runtime's own binary (CVE-2019-5736); on cgroup v1 the runtime opens each \
+         hierarchy's tasks file for the child to write itself into.",
     ),
     step(
         "stack",
@@ -53,7 +54,7 @@ pub const STEPS: [Step; 19] = [
     step(
         "namespaces",
         Side::Runtime,
-        "clone3 into new namespaces (on cgroup v2, into the cgroup)",
+        "clone3 into new namespaces (and into the cgroup2 directory)",
         "birth/clone.rs, birth/spawn.rs `clone_into`",
         "One clone3 makes the process and its new namespaces at once; the runtime stays outside them, to place, \
          map and watch the child from the host.",
@@ -61,8 +62,8 @@ pub const STEPS: [Step; 19] = [
     step(
         "cgroup",
         Side::Runtime,
-        "the child into its cgroup, where it could not be born there",
-        "cgroup/ `Cgroup::attach`",
+        "the child into its cgroup2 directory, where it could not be born there",
+        "cgroup/ `attach_dirs`, `Joining`",
         "The child waits for \"go\" until it is in its cgroup: nothing it allocates or starts escapes the limits.",
     ),
     step(
@@ -98,10 +99,11 @@ pub const STEPS: [Step; 19] = [
     step(
         "go",
         Side::Child,
-        "wait for \"go\"; what /proc tells while it is still the host's",
+        "wait for \"go\"; into its v1 cgroups; what /proc tells while it is still the host's",
         "birth/child.rs `prepare`",
-        "Until the runtime writes \"go\" the child may not be in its cgroup yet (cgroup v1), nor have its id \
-         maps or its network, so it only waits.",
+        "Until the runtime writes \"go\" the child has neither its id maps nor its network, so it only waits; \
+         then, on cgroup v1, it writes itself (0) into each tasks file the runtime opened, which costs none of the \
+         RCU wait a pid written into cgroup.procs by another process does.",
     ),
     step(
         "user",

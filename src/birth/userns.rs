@@ -42,6 +42,7 @@
 //! capabilities reach only the ids the user may map anyway, and none of the host's other powers.
 
 use std::ffi::CString;
+use std::sync::OnceLock;
 
 use crate::compat;
 use crate::error::{cpath, Context, Error};
@@ -69,16 +70,25 @@ const HELPER_DIRS: [&str; 2] = ["/usr/bin", "/bin"];
 /// rootless podman) has every capability over what that namespace owns, none over the host's
 /// cgroups, network or state: contain treats it as a user who needs no new user namespace.
 /// A map that cannot be read is an error, never a guess (it decides where records go).
+/// Each part that decides where something goes asks (five times in a start): the map is read
+/// once, as the runtime never leaves its user namespace (a child that joins a container's is a
+/// copy, and asks nothing).
 pub fn host_root() -> Result<bool, Error> {
-    if sys::geteuid() != 0 {
-        return Ok(false);
+    static HOST_ROOT: OnceLock<bool> = OnceLock::new();
+    if let Some(&known) = HOST_ROOT.get() {
+        return Ok(known);
     }
-    match sys::read_file(c"/proc/self/uid_map") {
-        Ok(map) => Ok(initial_map(&map)),
-        // No /proc mounted (a bare chroot): no user namespace says otherwise.
-        Err(Errno(libc::ENOENT)) => Ok(true),
-        Err(errno) => Err(Error::sys("read(/proc/self/uid_map)", errno)),
-    }
+    let found = if sys::geteuid() != 0 {
+        false
+    } else {
+        match sys::read_file(c"/proc/self/uid_map") {
+            Ok(map) => initial_map(&map),
+            // No /proc mounted (a bare chroot): no user namespace says otherwise.
+            Err(Errno(libc::ENOENT)) => true,
+            Err(errno) => return Err(Error::sys("read(/proc/self/uid_map)", errno)),
+        }
+    };
+    Ok(*HOST_ROOT.get_or_init(|| found))
 }
 
 /// Whether gid `gid` exists in the user namespace we are in (our own gid_map names it inside).

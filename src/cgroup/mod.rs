@@ -5,8 +5,9 @@
 //!   cpu.max and pids.max; the child is born inside it with CLONE_INTO_CGROUP.
 //! - cgroup v1, alone or "hybrid" beside a cgroup2 at /sys/fs/cgroup/unified: one `contain-ID`
 //!   directory per hierarchy (memory, cpu, pids for `contain run`; every mounted one, the hybrid's
-//!   cgroup2 among them, for an OCI container), and the child's pid is written into each
-//!   `cgroup.procs` before it is allowed to go on. A controller no v1 hierarchy has but the
+//!   cgroup2 among them, for an OCI container), which the child joins itself, first thing once
+//!   released, through each `tasks` file (`Joining`; it is born in the hybrid's cgroup2 with
+//!   CLONE_INTO_CGROUP). A controller no v1 hierarchy has but the
 //!   hybrid's cgroup2 offers (hugetlb on our hosts) is set there, in v2's format.
 //!
 //! The parts: the limits and their file formats (`limits`) and paths and /proc/PID/cgroup
@@ -122,7 +123,9 @@ pub struct Cgroup {
     /// (v1 hierarchy or "" on v2, directory) for each directory this run created, in creation order;
     /// only these are ever removed.
     dirs: Vec<(String, String)>,
-    /// v2 only: the directory, opened for CLONE_INTO_CGROUP.
+    /// The cgroup2 directory (v2's, or a hybrid host's beside the v1 ones), opened for
+    /// CLONE_INTO_CGROUP, which a hybrid host's takes too: the child is born there, and joins its
+    /// v1 directories itself (`Joining`), so no pid is ever written into a `cgroup.procs`.
     dir_fd: Option<Fd>,
     /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
     /// container's (named after its id), never in one a record names.
@@ -226,8 +229,7 @@ impl Cgroup {
             }
         }
         cgroup.write_limits(limits)?;
-        if version == Version::V2 {
-            let dir = &cgroup.dirs[0].1;
+        if let Some(dir) = cgroup.dir_of("") {
             let fd = sys::open(&cpath(dir)?, libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| format!("open({dir})"))?;
             cgroup.dir_fd = Some(fd);
         }
@@ -348,15 +350,23 @@ impl Cgroup {
     /// devices.allow, or on v2 an eBPF program attached to the directory. Before any process of the
     /// container runs here.
     pub fn restrict_devices(&self, policy: &DevicePolicy) -> Result<(), Error> {
-        if let Some(dir) = &self.dir_fd {
+        if let (Version::V2, Some(dir)) = (self.version, &self.dir_fd) {
             return devices::attach_v2(dir, policy);
         }
         let dir = self.dir_of("devices").ok_or_else(|| {
             Error::Setup(format!("the cgroup v1 devices controller is not mounted under {CGROUP_ROOT}"))
         })?;
+        // The kernel takes one rule per write(2), on the same descriptor as well as on a fresh one:
+        // each file is opened once for its run of rules (an OCI bundle's are a dozen).
+        let mut current: Option<(&str, Fd)> = None;
         for (file, line) in policy.v1_writes() {
             let path = format!("{dir}/{file}");
-            sys::write_file(&cpath(&path)?, &line).step(|| format!("write({path}, {line:?})"))?;
+            let fd = match current.take() {
+                Some((name, fd)) if name == file => fd,
+                _ => sys::open(&cpath(&path)?, libc::O_WRONLY | libc::O_NOCTTY, 0).step(|| format!("open({path})"))?,
+            };
+            sys::write_all(fd.raw(), line.as_bytes()).step(|| format!("write({path}, {line:?})"))?;
+            current = Some((file, fd));
         }
         Ok(())
     }
@@ -531,7 +541,7 @@ impl Cgroup {
         }
     }
 
-    /// The fd for clone3's CLONE_INTO_CGROUP (v2 only).
+    /// The fd for clone3's CLONE_INTO_CGROUP: the cgroup2 directory.
     pub fn clone_into_fd(&self) -> Option<i32> {
         self.dir_fd.as_ref().map(Fd::raw)
     }
@@ -545,10 +555,9 @@ impl Cgroup {
         self.dirs.iter().map(|(_, dir)| dir.as_str()).collect::<Vec<_>>().join(", ")
     }
 
-    /// Moves `pid` into the cgroup by writing cgroup.procs in every directory (v1, or v2 when
-    /// CLONE_INTO_CGROUP was not available).
-    pub fn attach(&self, pid: i32) -> Result<(), Error> {
-        attach_dirs(self.dirs.iter().map(|(_, dir)| dir), pid)
+    /// How a child joins the cgroup's directories (see `Joining`).
+    pub fn joining(&self) -> Result<Joining, Error> {
+        Joining::open(self.dirs.iter().map(|(_, dir)| dir))
     }
 
     /// How many times the OOM killer killed a process in the container (None: no memory
@@ -612,8 +621,42 @@ impl Drop for Cgroup {
     }
 }
 
-/// Writes `pid` into cgroup.procs of each directory: `Cgroup::attach`, and `contain exec` joining
-/// a running container's cgroup (which it does not own, so must never remove).
+/// How a child process joins cgroup directories: a new container's own, or (`contain exec`) a
+/// running container's, which it does not own and must never remove.
+///
+/// A v1 directory the child joins itself, once released: the runtime opens its `tasks` file
+/// before clone3, and the child writes "0" into it, which moves the thread that writes, the whole
+/// of a child that has one. A thread moving itself takes no lock for its thread group; a process
+/// moved by pid through `cgroup.procs` takes `cgroup_threadgroup_rwsem` for writing, and the first
+/// writer after a quiet spell waits out an RCU grace period: milliseconds per start on a busy host
+/// (tens of microseconds the other way, measured here). The kernel checks the credentials the file
+/// was opened with (ours), not the writer's. A cgroup2 directory has no `tasks` file: the runtime
+/// writes the child's pid into its `cgroup.procs` (where the child was not born in it).
+#[derive(Default)]
+pub struct Joining {
+    /// (path, descriptor) of each v1 directory's `tasks` file, opened for writing.
+    pub tasks: Vec<(String, Fd)>,
+    /// The directories whose `cgroup.procs` the runtime writes.
+    pub by_pid: Vec<String>,
+}
+
+impl Joining {
+    pub fn open<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>) -> Result<Joining, Error> {
+        let mut joining = Joining::default();
+        for dir in dirs {
+            let dir = dir.as_ref();
+            let tasks = format!("{dir}/tasks");
+            match sys::open(&cpath(&tasks)?, libc::O_WRONLY | libc::O_NOCTTY, 0) {
+                Ok(fd) => joining.tasks.push((tasks, fd)),
+                Err(Errno(libc::ENOENT)) => joining.by_pid.push(dir.to_string()),
+                Err(errno) => return Err(Error::sys(format!("open({tasks})"), errno)),
+            }
+        }
+        Ok(joining)
+    }
+}
+
+/// Writes `pid` into cgroup.procs of each directory (`Joining::by_pid`).
 pub fn attach_dirs<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>, pid: i32) -> Result<(), Error> {
     for dir in dirs {
         let procs = format!("{}/cgroup.procs", dir.as_ref());

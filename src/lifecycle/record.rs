@@ -7,7 +7,7 @@
 //! for more than it says: the id is the directory's name and nothing else, every field is parsed
 //! strictly, a record of an unknown version is reported and never touched, and what a command does
 //! with a process the record names is checked against the kernel first (`manage.rs`). Records are
-//! `key=value` lines (values escaped), replaced whole in one rename (`Entry::write_record`), so a
+//! `key=value` lines (values escaped), replaced whole in one step (`Entry::write_record`), so a
 //! reader sees the old record or the new one, never half of one. Encoding and parsing are pure and
 //! unit-tested.
 

@@ -311,11 +311,28 @@ impl Entry {
         })
     }
 
-    /// Writes the record, replacing the previous one in one rename(2).
+    /// Writes the record, replacing the previous one in one step.
+    ///
+    /// A record that replaces another trades names with it (RENAME_EXCHANGE), and the old one, now
+    /// `state.tmp`, goes (or goes with `clear`): the entry never lacks a whole record. Not a rename
+    /// over it: on ext4 (`/run` is on some hosts) that starts writing the new file back to the disk
+    /// at once (`auto_da_alloc`, for files that must survive a power cut; a record describes
+    /// processes that do not), about 0.1 ms per record, and the unlink at the end waits for it.
     pub fn write_record(&self, record: &Record) -> Result<(), Error> {
+        let dir = Dir::Fd(&self.dir);
+        let rename = || format!("rename({0}/state.tmp, {0}/state)", self.path);
         self.write_file(RECORD_TMP, record.encode().as_bytes())?;
-        sys::rename(Dir::Fd(&self.dir), RECORD_TMP, RECORD)
-            .step(|| format!("rename({0}/state.tmp, {0}/state)", self.path))
+        match sys::rename_exchange(dir, RECORD_TMP, RECORD) {
+            Ok(()) => sys::unlink(dir, RECORD_TMP).step(|| format!("unlink({}/state.tmp)", self.path)),
+            // The first record; or a filesystem without the exchange (NFS), or a seccomp profile
+            // that refuses renameat2's flags: the plain rename.
+            Err(Errno(libc::ENOENT | libc::EINVAL | libc::ENOSYS | libc::EPERM)) => {
+                sys::rename(dir, RECORD_TMP, RECORD).step(rename)
+            }
+            Err(errno) => {
+                Err(Error::sys(format!("renameat2({0}/state.tmp, {0}/state, RENAME_EXCHANGE)", self.path), errno))
+            }
+        }
     }
 
     /// Writes the file `name` of the entry whole (0600: only the runtime reads it).

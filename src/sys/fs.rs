@@ -125,6 +125,14 @@ pub fn rename_noreplace(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
     check(unsafe { syscall!(RENAMEAT2, dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr(), flags) }).map(drop)
 }
 
+/// renameat2(2) with RENAME_EXCHANGE: `from` and `to` trade names in one step, both existing
+/// (ENOENT otherwise). A state record is replaced this way, not renamed over (see `write_record`).
+pub fn rename_exchange(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
+    let flags = libc::RENAME_EXCHANGE;
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(RENAMEAT2, dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr(), flags) }).map(drop)
+}
+
 /// linkat(2) of an unnamed O_TMPFILE file into `dir` as `name`, failing with EEXIST if the name is
 /// taken: a file that is complete before anybody can see it (a network lease). Through
 /// /proc/self/fd rather than AT_EMPTY_PATH, which would need CAP_DAC_READ_SEARCH.

@@ -19,6 +19,8 @@ ROOT, OUT = sys.argv[1], sys.argv[2]
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 SOAK = int(os.environ.get("BENCH_SOAK", "1000"))
 CONTAIN = os.path.abspath("contain")
+# Another build of contain timed beside this one (bench.sh builds BENCH_BASE=COMMIT's), and its name.
+BASE, BASE_NAME = os.environ.get("BENCH_BASE_BIN"), os.environ.get("BENCH_BASE_NAME")
 ROOTFS = os.path.join(ROOT, "rootfs")
 FLOOR = os.path.join(ROOT, "floor")
 FILTER = os.path.join(ROOT, "filter.bpf")
@@ -26,8 +28,10 @@ BUNDLE = os.path.join(ROOT, "bundle")
 DEVNULL = os.open(os.devnull, os.O_RDWR)
 
 
-# contain's median over the variant's, at most (issue #24, item 2).
+# contain's median over the variant's, at most (issue #24, item 2; an older contain: below its time).
 TARGETS = [("equivalent floor (C)", 1.25), ("bare floor (C)", 1.8), ("crun (cgroupfs)", 0.40), ("bwrap", 0.9)]
+if BASE:
+    TARGETS.append((BASE_NAME, 1.0))
 
 
 def cgroup_parents():
@@ -44,10 +48,12 @@ def variants():
     counter = iter(range(10**9))
     cgroups = [arg for parent in cgroup_parents() for arg in ("--cgroup", parent)]
     uid = lambda: f"bench-{os.getpid()}-{next(counter)}"
+    base = [(BASE_NAME, lambda: [BASE, "run", "--rootfs", ROOTFS, "--", "/bin/true"])] if BASE else []
     return [
         ("contain", lambda: [CONTAIN, "run", "--rootfs", ROOTFS, "--", "/bin/true"]),
         ("contain --memory 64M --pids 64",
          lambda: [CONTAIN, "run", "--rootfs", ROOTFS, "--memory", "64M", "--pids", "64", "--", "/bin/true"]),
+        *base,
         ("crun (cgroupfs)", lambda: ["crun", "--cgroup-manager=cgroupfs", "run", "--bundle", BUNDLE, uid()]),
         ("crun (no cgroups)", lambda: ["crun", "--cgroup-manager=disabled", "run", "--bundle", BUNDLE, uid()]),
         ("runc", lambda: ["runc", "run", "--bundle", BUNDLE, uid()]),
@@ -153,9 +159,9 @@ def main():
     lines.append(f"  contain's p90 {p90:.2f} ms, {p90 / base:.2f} x its median (a shared host: reported only)")
 
     lines += ["", "binaries:"]
-    for tool in [CONTAIN, "crun", "runc", "bwrap"]:
-        path = which(tool)
-        lines.append(f"  {os.path.basename(tool):8} {os.path.getsize(path):>9} bytes  {linkage(path)}")
+    for tool in [CONTAIN, "crun", "runc", "bwrap"] + ([BASE] if BASE else []):
+        path, label = which(tool), BASE_NAME if tool == BASE else os.path.basename(tool)
+        lines.append(f"  {label:8} {os.path.getsize(path):>9} bytes  {linkage(path)}")
 
     lines += ["", "concurrent starts (wall time until all have exited):"]
     for n in (1, 8, 32):

@@ -31,6 +31,19 @@ test=policy::seccomp::tests::the_default_program_as_the_kernel_reads_it
 CONTAIN_SECCOMP_PROGRAM=$work/filter.bpf cargo test --locked --quiet --bin contain "$test" -- --exact >/dev/null
 [[ -s $work/filter.bpf ]] || { echo "bench: $test wrote no $work/filter.bpf" >&2; exit 1; }
 
+# BENCH_BASE=COMMIT: that commit of contain as a peer, built by its own Makefile from `git archive`
+# into target/bench-base/COMMIT (once: kept for the next run), timed in the same rounds.
+if [[ -n ${BENCH_BASE:-} ]]; then
+    base=$PWD/target/bench-base/$BENCH_BASE
+    if [[ ! -x $base/contain ]]; then
+        rm -rf "$base"
+        mkdir -p "$base"
+        git archive "$BENCH_BASE" | tar -x -C "$base"
+        make -C "$base" contain >&2
+    fi
+    export BENCH_BASE_BIN=$base/contain BENCH_BASE_NAME="contain at $BENCH_BASE"
+fi
+
 # An OCI bundle for crun and runc: their default spec, running /bin/true without a terminal, with
 # the same namespaces as contain.
 mkdir -p "$work/bundle"
@@ -84,4 +97,9 @@ unshare --net python3 tests/bench/nat.py "$work/rootfs" "$out"
 for kernel in ${BENCH_VM_KERNELS:-}; do
     tests/bench/filter-vm.sh "$kernel" "$work" | tee -a "$out/results.txt"
 done
+# BENCH_VM_STARTUP=KERNEL (6.1 or 5.10): the median and p90 of `contain run -q` in tests/vm's idle VM,
+# the runs pinned to one of its CPUs (tests/bench/startup-vm.sh), emulated: about half a minute.
+if [[ -n ${BENCH_VM_STARTUP:-} ]]; then
+    tests/bench/startup-vm.sh "$BENCH_VM_STARTUP" "$work" | tee -a "$out/results.txt"
+fi
 echo "bench: results in $out/results.txt, $out/results.json and $out/results.svg"

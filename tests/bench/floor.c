@@ -15,9 +15,16 @@
  *     (runc's lists, those this kernel has), lo up, the capability bounding set and sets of
  *     Docker's 14, no_new_privs, the death signal, the seccomp program in FILE (contain's default
  *     filter as bytes, from its unit test `the_default_program_as_the_kernel_reads_it`), execve.
- *     The parent then waits and removes the cgroups. (On cgroup v2 contain's child is born in its
- *     cgroup, CLONE_INTO_CGROUP; this one joins it by cgroup.procs, the v1 way, so on v2 the floor
- *     does a little more than contain asks for.)
+ *     The parent then waits and removes the cgroups. The child joins a v1 cgroup as contain's does:
+ *     the parent opens its `tasks` file before the clone, the child writes "0" into it once released
+ *     (a thread moving itself takes no thread-group lock). A cgroup2 directory has no `tasks` file:
+ *     the parent writes the child's pid into its cgroup.procs (on v2 contain's child is born in its
+ *     cgroup, CLONE_INTO_CGROUP, so there the floor does a little more than contain asks for).
+ *
+ *   floor time RUNS CPU CMD [ARG...]
+ *     runs CMD RUNS times in a row, this process and so CMD pinned to processor CPU, and prints the
+ *     median and 90th percentile of spawn to exit, in ms (for tests/bench/startup-vm.sh, in an
+ *     idle VM: its busybox has no clock finer than a second).
  *
  *   floor filter FILE [ROUNDS]
  *     what the seccomp program in FILE costs: the prctl that attaches it (inside a fresh fork, as in
@@ -180,10 +187,15 @@ static void attach_filter(struct sock_fprog *filter) {
         CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, filter, 0, 0), "prctl", "PR_SET_SECCOMP");
 }
 
-static void equivalent_child(const char *rootfs, int go, struct sock_fprog *filter, char **argv) {
+/* The v1 cgroups' `tasks` files, opened by the parent for the child to join (-1: a cgroup2 one). */
+static int tasks_fds[MAX_CGROUPS];
+
+static void equivalent_child(const char *rootfs, int go, int ncgroups, struct sock_fprog *filter, char **argv) {
     char byte;
     CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl", "PR_SET_PDEATHSIG");
     if (read(go, &byte, 1) != 1) die("read", "go");
+    for (int c = 0; c < ncgroups; c++)
+        if (tasks_fds[c] >= 0) CHECK(write(tasks_fds[c], "0", 1), "write", "tasks");
     CHECK(unshare(CLONE_NEWCGROUP), "unshare", "CLONE_NEWCGROUP");
     container_mounts(rootfs);
     masks();
@@ -298,12 +310,48 @@ static void write_file(const char *dir, const char *name, const char *value) {
     close(fd);
 }
 
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int time_runs(int runs, int cpu, char **command) {
+    cpu_set_t set;
+    double *ms = calloc(runs > 0 ? runs : 1, sizeof *ms);
+    if (!ms || runs <= 0) die("calloc", "runs");
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    CHECK(sched_setaffinity(0, sizeof set, &set), "sched_setaffinity", "CPU");
+    for (int run = 0; run < runs; run++) {
+        int status;
+        long long start = now_ns();
+        pid_t child = fork();
+        CHECK(child, "fork", "");
+        if (child == 0) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0) { dup2(null, 1); dup2(null, 2); }
+            execv(command[0], command);
+            _exit(127);
+        }
+        CHECK(waitpid(child, &status, 0), "waitpid", "");
+        if (!WIFEXITED(status) || WEXITSTATUS(status)) die("run", command[0]);
+        ms[run] = (now_ns() - start) / 1e6;
+    }
+    qsort(ms, runs, sizeof *ms, compare_double);
+    double median = ms[runs / 2], p90 = ms[(runs * 9) / 10 < runs ? (runs * 9) / 10 : runs - 1];
+    printf("%d runs on cpu %d: median %.2f ms, p90 %.2f ms, p90/median %.2f\n", runs, cpu, median, p90, p90 / median);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 5 && !strcmp(argv[1], "time"))
+        return time_runs(atoi(argv[2]), atoi(argv[3]), argv + 4);
     if (argc >= 3 && !strcmp(argv[1], "filter"))
         return filter_cost(argv[2], argc > 3 ? atoi(argv[3]) : 21);
     if (argc < 4 || (strcmp(argv[1], "bare") && strcmp(argv[1], "equivalent"))) {
         fprintf(stderr, "usage: floor bare|equivalent ROOTFS [--cgroup DIR]... [--seccomp FILE] CMD [ARG...]\n"
-                        "       floor filter FILE [ROUNDS]\n");
+                        "       floor filter FILE [ROUNDS]\n"
+                        "       floor time RUNS CPU CMD [ARG...]\n");
         return 2;
     }
     int equivalent = !strcmp(argv[1], "equivalent");
@@ -321,18 +369,25 @@ int main(int argc, char **argv) {
     }
     char **command = argv + i;
     int go[2];
-    for (int c = 0; c < ncgroups; c++) CHECK(mkdir(cgroups[c], 0755), "mkdir", cgroups[c]);
+    for (int c = 0; c < ncgroups; c++) {
+        char tasks[4096 + sizeof "/tasks"];
+        CHECK(mkdir(cgroups[c], 0755), "mkdir", cgroups[c]);
+        snprintf(tasks, sizeof tasks, "%s/tasks", cgroups[c]);
+        tasks_fds[c] = open(tasks, O_WRONLY | O_CLOEXEC);
+        if (tasks_fds[c] < 0 && errno != ENOENT) die("open", tasks);
+    }
     CHECK(pipe2(go, O_CLOEXEC), "pipe2", "");
     pid_t child = syscall(SYS_clone, NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
     CHECK(child, "clone", "five namespaces");
     if (child == 0) {
-        if (equivalent) equivalent_child(rootfs, go[0], &filter, command);
+        if (equivalent) equivalent_child(rootfs, go[0], ncgroups, &filter, command);
         bare_child(rootfs, command);
     }
     if (equivalent) {
         char pid[16];
         snprintf(pid, sizeof pid, "%d", child);
-        for (int c = 0; c < ncgroups; c++) write_file(cgroups[c], "cgroup.procs", pid);
+        for (int c = 0; c < ncgroups; c++)
+            if (tasks_fds[c] < 0) write_file(cgroups[c], "cgroup.procs", pid);
         CHECK(write(go[1], "g", 1), "write", "go");
     }
     int status;

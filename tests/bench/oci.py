@@ -12,6 +12,8 @@ A runtime given as `systemd:PATH` runs with `--systemd-cgroup` inside the system
 ($BENCH_OCI_SYSTEMD_PID, PID 1 of namespaces of its own), each call through `nsenter`; the container's
 PID 1 is then reaped by that systemd, not by us, so its end is seen when the booted system's /proc
 no longer lists it (polled every 0.1 ms).
+The same rounds give `create` alone: from its spawn to its exit (the container then exists, stopped
+before the user's process).
 Podman: the wall time of `podman --runtime PATH run --rm localhost/bb /bin/true` (cgroupfs runtimes).
 Both interleave the runtimes, in a new random order each round, so a noisy machine hits all alike.
 """
@@ -24,6 +26,8 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
+# The first runtime's median over crun's, at most (issue #24, item 3).
+TARGETS = {"create": 1.0, "lifecycle": 0.6}
 RUNS = int(os.environ.get("BENCH_OCI_RUNS", "200"))
 PODMAN_RUNS = int(os.environ.get("BENCH_PODMAN_RUNS", "30"))
 DEVNULL = os.open(os.devnull, os.O_RDWR)
@@ -65,7 +69,7 @@ def wait_inside(system, pid):
 
 
 def lifecycle(runtime, bundle, cid):
-    """Seconds for create, start, wait, delete; raises on any failure."""
+    """Seconds for create alone, and for create, start, wait, delete; raises on any failure."""
     driver, path = driver_and_path(runtime)
     system = os.environ.get("BENCH_OCI_SYSTEMD_PID", "")
     argv = ["/usr/bin/nsenter", "-t", system, "-a", "--", path, "--systemd-cgroup"] if driver == "systemd" else [path]
@@ -73,6 +77,7 @@ def lifecycle(runtime, bundle, cid):
     start = time.perf_counter()
     if run(argv + ["create", "--bundle", bundle, "--pid-file", pid_file, cid]) != 0:
         raise RuntimeError(f"{runtime} create failed")
+    created = time.perf_counter() - start
     init = int(open(pid_file).read())
     if run(argv + ["start", cid]) != 0:
         raise RuntimeError(f"{runtime} start failed")
@@ -87,7 +92,7 @@ def lifecycle(runtime, bundle, cid):
     elapsed = time.perf_counter() - start
     os.unlink(pid_file)
     reap_orphans()
-    return elapsed
+    return {"create": created, "lifecycle": elapsed}
 
 
 def podman_run(runtime):
@@ -96,7 +101,7 @@ def podman_run(runtime):
         raise RuntimeError(f"podman run --rm with {runtime} failed")
     elapsed = time.perf_counter() - start
     reap_orphans()
-    return elapsed
+    return {"podman": elapsed}
 
 
 def percentile(values, p):
@@ -105,7 +110,8 @@ def percentile(values, p):
 
 
 def interleaved(runtimes, rounds, once):
-    times = {r: [] for r in runtimes}
+    """{part: {runtime: [ms per round]}} for each part that once(runtime) times."""
+    times = {}
     for r in runtimes:  # warm-up, and a check that each works at all
         once(r)
     order = list(runtimes)
@@ -113,7 +119,8 @@ def interleaved(runtimes, rounds, once):
     for _ in range(rounds):
         shuffle(order)
         for r in order:
-            times[r].append(once(r) * 1000)
+            for part, seconds in once(r).items():
+                times.setdefault(part, {}).setdefault(r, []).append(seconds * 1000)
     return times
 
 
@@ -137,6 +144,16 @@ def table(title, times, runtimes, rounds):
     return lines, rows
 
 
+def target_line(key, rows):
+    """The first runtime's median over crun's against its target, reported and not asserted."""
+    crun = [row for row in rows if os.path.basename(row["runtime"]) == "crun"]
+    if key not in TARGETS or not crun:
+        return []
+    ratio = rows[0]["median_ms"] / crun[0]["median_ms"]
+    verdict = "met" if ratio <= TARGETS[key] else "missed"
+    return [f"{os.path.basename(rows[0]['runtime'])}'s median to crun's: {ratio:.2f} (target <= {TARGETS[key]:.2f}: {verdict})"]
+
+
 def main():
     bundle, out, runtimes = sys.argv[1], sys.argv[2], sys.argv[3:]
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -144,14 +161,16 @@ def main():
     counter = iter(range(10**9))
     cycle = lambda r: lifecycle(r, bundle, f"bench-oci-{os.getpid()}-{next(counter)}")
     lines, results = [], {}
-    for key, title, rounds, once in (
-            ("lifecycle", "OCI create + start + wait + delete of /bin/true on one bundle", RUNS, cycle),
-            ("podman", "podman run --rm localhost/bb /bin/true, wall time", PODMAN_RUNS, podman_run)):
+    titles = {"create": "OCI create alone (its spawn to its exit), in the lifecycle's rounds",
+              "lifecycle": "OCI create + start + wait + delete of /bin/true on one bundle",
+              "podman": "podman run --rm localhost/bb /bin/true, wall time"}
+    for rounds, once, drivers in ((RUNS, cycle, ("cgroupfs", "systemd")), (PODMAN_RUNS, podman_run, ("cgroupfs",))):
         if rounds <= 0:
             continue
-        these = [r for r in runtimes if key == "lifecycle" or driver_and_path(r)[0] == "cgroupfs"]
-        part, results[key] = table(title, interleaved(these, rounds, once), these, rounds)
-        lines += part + [""]
+        these = [r for r in runtimes if driver_and_path(r)[0] in drivers]
+        for key, times in interleaved(these, rounds, once).items():
+            part, results[key] = table(titles[key], times, these, rounds)
+            lines += part + target_line(key, results[key]) + [""]
     # The lifecycle must leave nothing behind: runtime state under /run, cgroups named by the IDs.
     prefix = f"bench-oci-{os.getpid()}-"
     system = os.environ.get("BENCH_OCI_SYSTEMD_PID", "")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The OCI part of the benchmark: for each runtime given, on one bundle, the time of an engine's
-# lifecycle of /bin/true (create, start, wait for its exit, delete), and the wall time of
-# `podman run --rm` with that runtime; runtimes interleaved in one run. Not a test: it reports.
+# lifecycle of /bin/true (create, start, wait for its exit, delete), `create` alone in the same
+# rounds, and the wall time of `podman run --rm` with that runtime; runtimes interleaved in one run.
+# Not a test: it reports.
 # Results: target/bench/oci.{txt,json}.
 #
 # Per cgroup driver: each runtime with cgroupfs (on this host's v1 hierarchies), and the first one
