@@ -674,6 +674,46 @@ echo "past contain's input chain: $(nft list chain ip watch input | grep -o 'pac
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_container_forges_no_source_where_the_hosts_rp_filter_is_loose() {
+    let _ = root_test("forged");
+    let [other, forger] = [short_name(), short_name()];
+    // The kernel applies the larger of the host end's rp_filter and `all`'s, and some
+    // distributions set `all` to 2 (loose): the host end's strict 1 is then loose too, and takes
+    // in any source the host routes anywhere. The forger (NET_ADMIN for brevity: CAP_NET_RAW,
+    // which every container has, forges the same) takes the other container's address and pings
+    // its own host end and the world with it, then with its own. Chains of another table, after
+    // contain's, count what got past it.
+    let scenario = format!(
+        r#"sysctl -qw net.ipv4.conf.all.rp_filter=2
+nft 'add table ip watch; add chain ip watch input {{ type filter hook input priority 10; }}'
+nft 'add rule ip watch input iifname "ct-*" ip saddr 10.240.0.2 counter'
+nft 'add chain ip watch out {{ type filter hook postrouting priority 200; }}'
+nft 'add rule ip watch out oifname "uplink" ip saddr 10.240.0.2 counter'
+$contain run -q --rootfs $rootfs --name {other} --net veth:10.240.0.1/30,10.240.0.2 -- sleep 30 &
+other=$!
+interface ct-{other}
+$contain run -q --rootfs $rootfs --name {forger} --net veth:10.240.0.5/30,10.240.0.6 --cap-add NET_ADMIN -- sh -c '
+  ip addr add 10.240.0.2/32 dev eth0
+  ping -c 1 -W 1 -I 10.240.0.2 10.240.0.5 >/dev/null; ping -c 1 -W 1 -I 10.240.0.2 192.0.2.80 >/dev/null
+  ping -c 1 -W 1 10.240.0.5 >/dev/null && echo "its own address reaches its host end"'
+echo "past contain's chains: $(nft list table ip watch | grep -o 'packets [0-9]*' | tr '\n' ' ')"
+$contain kill {other} >/dev/null
+wait $other
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(
+        out.stdout, "its own address reaches its host end\npast contain's chains: packets 0 packets 0 \n",
+        "{}",
+        out.stderr
+    );
+    for name in [other, forger] {
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_name_file_that_leads_into_procfs_devfs_or_a_directory_is_left_out_and_said() {
     let _ = root_test("names-hostile");
     let name = short_name();
