@@ -714,6 +714,30 @@ wait $other
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_volume_onto_etc_hides_the_generated_names_and_says_so() {
+    let _ = root_test("names-volume");
+    let name = short_name();
+    // Mounted after the generated files, a volume onto /etc hides all three: the run says so, and
+    // makes nothing in the volume's directory, which is the host's.
+    let scenario = format!(
+        r#"mkdir -p /run/netns/etc && echo 'the volume' >/run/netns/etc/motd
+$contain run --rootfs $rootfs --name {name} --net veth -v /run/netns/etc:/etc -- ls /etc
+echo "exit $?; the host's directory: $(ls /run/netns/etc)"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "motd\nexit 0; the host's directory: motd\n", "{}", out.stderr);
+    for file in ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"] {
+        let said = format!(
+            "[contain] {file} in the rootfs is under the --volume on /etc: the container gets no generated {file}\n"
+        );
+        assert!(out.stderr.contains(&said), "{said}: {}", out.stderr);
+    }
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn a_name_file_that_leads_into_procfs_devfs_or_a_directory_is_left_out_and_said() {
     let _ = root_test("names-hostile");
     let name = short_name();
