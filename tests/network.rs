@@ -516,6 +516,45 @@ echo "elements [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_addresses_the_host_has_already_are_never_a_second_pairs() {
+    let _ = root_test("taken");
+    let [fixed, pooled, again] = [short_name(), short_name(), short_name()];
+    // Addresses given on the command line take no lease: the pool's first /30 is the host's
+    // already while that container runs, and a second pair there would take its traffic. So is
+    // a subnet around another container's host end, and the host's own uplink address.
+    let scenario = format!(
+        r#"$contain run -q --rootfs $rootfs --name {fixed} --net veth:10.200.0.1/30,10.200.0.2 -- sleep 30 &
+fixed=$!
+interface ct-{fixed}
+$contain run -q --rootfs $rootfs --name {pooled} --net veth -- ip -o -4 addr show eth0 | awk '{{print "pool: " $4}}'
+$contain run -q --rootfs $rootfs --name {again} --net veth:10.200.0.1/29,10.200.0.3 -- true
+echo "around the host end: $?"
+$contain run -q --rootfs $rootfs --name {again} --net veth:198.51.100.2/24,198.51.100.9 -- true
+echo "the uplink's: $?"
+$contain kill {fixed} >/dev/null
+wait $fixed
+echo "left: [$(ls /run/contain)] [$(ls /run/contain/.leases 2>/dev/null)] [$(ip -o link show 2>/dev/null | grep -c ct-)]"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(
+        out.stdout, "pool: 10.200.0.6/30\naround the host end: 125\nthe uplink's: 125\nleft: [] [] [0]\n",
+        "{}",
+        out.stderr
+    );
+    for said in [
+        "[contain] error: --net veth:10.200.0.1/29,10.200.0.3: 10.200.0.1 is an address of this host already",
+        "[contain] error: --net veth:198.51.100.2/24,198.51.100.9: 198.51.100.2 is an address of this host already",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    for name in [fixed, pooled, again] {
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn world_gc_removes_the_firewall_elements_of_a_killed_runtime() {
     let _ = root_test("natgc");
     let name = short_name();
