@@ -247,7 +247,8 @@ fn pool() -> Result<([u8; 4], u8), Error> {
 
 /// Whether `address` is one of the host's already: another container's host end (a pair with
 /// addresses given on the command line holds no lease), or the host's own network's. A second
-/// pair in the same subnet would take the first one's traffic.
+/// pair in the same subnet would take the first one's traffic. (No route to it at all,
+/// ENETUNREACH, is no address of the host's.)
 fn is_hosts(address: [u8; 4]) -> bool {
     sys::route_source(address) == Ok(address)
 }
