@@ -516,6 +516,45 @@ echo "elements [$(elements nat)] [$(elements isolated)] [$(elements ends)]"
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_addresses_the_host_has_already_are_never_a_second_pairs() {
+    let _ = root_test("taken");
+    let [fixed, pooled, again] = [short_name(), short_name(), short_name()];
+    // Addresses given on the command line take no lease: the pool's first /30 is the host's
+    // already while that container runs, and a second pair there would take its traffic. So is
+    // a subnet around another container's host end, and the host's own uplink address.
+    let scenario = format!(
+        r#"$contain run -q --rootfs $rootfs --name {fixed} --net veth:10.200.0.1/30,10.200.0.2 -- sleep 30 &
+fixed=$!
+interface ct-{fixed}
+$contain run -q --rootfs $rootfs --name {pooled} --net veth -- ip -o -4 addr show eth0 | awk '{{print "pool: " $4}}'
+$contain run -q --rootfs $rootfs --name {again} --net veth:10.200.0.1/29,10.200.0.3 -- true
+echo "around the host end: $?"
+$contain run -q --rootfs $rootfs --name {again} --net veth:198.51.100.2/24,198.51.100.9 -- true
+echo "the uplink's: $?"
+$contain kill {fixed} >/dev/null
+wait $fixed
+echo "left: [$(ls /run/contain)] [$(ls /run/contain/.leases 2>/dev/null)] [$(ip -o link show 2>/dev/null | grep -c ct-)]"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(
+        out.stdout, "pool: 10.200.0.6/30\naround the host end: 125\nthe uplink's: 125\nleft: [] [] [0]\n",
+        "{}",
+        out.stderr
+    );
+    for said in [
+        "[contain] error: --net veth:10.200.0.1/29,10.200.0.3: 10.200.0.1 is an address of this host already",
+        "[contain] error: --net veth:198.51.100.2/24,198.51.100.9: 198.51.100.2 is an address of this host already",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    for name in [fixed, pooled, again] {
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn world_gc_removes_the_firewall_elements_of_a_killed_runtime() {
     let _ = root_test("natgc");
     let name = short_name();
@@ -670,6 +709,70 @@ echo "past contain's input chain: $(nft list chain ip watch input | grep -o 'pac
         out.stderr
     );
     assert_no_network_leftovers(&name);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_container_forges_no_source_where_the_hosts_rp_filter_is_loose() {
+    let _ = root_test("forged");
+    let [other, forger] = [short_name(), short_name()];
+    // The kernel applies the larger of the host end's rp_filter and `all`'s, and some
+    // distributions set `all` to 2 (loose): the host end's strict 1 is then loose too, and takes
+    // in any source the host routes anywhere. The forger (NET_ADMIN for brevity: CAP_NET_RAW,
+    // which every container has, forges the same) takes the other container's address and pings
+    // its own host end and the world with it, then with its own. Chains of another table, after
+    // contain's, count what got past it.
+    let scenario = format!(
+        r#"sysctl -qw net.ipv4.conf.all.rp_filter=2
+nft 'add table ip watch; add chain ip watch input {{ type filter hook input priority 10; }}'
+nft 'add rule ip watch input iifname "ct-*" ip saddr 10.240.0.2 counter'
+nft 'add chain ip watch out {{ type filter hook postrouting priority 200; }}'
+nft 'add rule ip watch out oifname "uplink" ip saddr 10.240.0.2 counter'
+$contain run -q --rootfs $rootfs --name {other} --net veth:10.240.0.1/30,10.240.0.2 -- sleep 30 &
+other=$!
+interface ct-{other}
+$contain run -q --rootfs $rootfs --name {forger} --net veth:10.240.0.5/30,10.240.0.6 --cap-add NET_ADMIN -- sh -c '
+  ip addr add 10.240.0.2/32 dev eth0
+  ping -c 1 -W 1 -I 10.240.0.2 10.240.0.5 >/dev/null; ping -c 1 -W 1 -I 10.240.0.2 192.0.2.80 >/dev/null
+  ping -c 1 -W 1 10.240.0.5 >/dev/null && echo "its own address reaches its host end"'
+echo "past contain's chains: $(nft list table ip watch | grep -o 'packets [0-9]*' | tr '\n' ' ')"
+$contain kill {other} >/dev/null
+wait $other
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(
+        out.stdout, "its own address reaches its host end\npast contain's chains: packets 0 packets 0 \n",
+        "{}",
+        out.stderr
+    );
+    for name in [other, forger] {
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_volume_onto_etc_hides_the_generated_names_and_says_so() {
+    let _ = root_test("names-volume");
+    let name = short_name();
+    // Mounted after the generated files, a volume onto /etc hides all three: the run says so, and
+    // makes nothing in the volume's directory, which is the host's.
+    let scenario = format!(
+        r#"mkdir -p /run/netns/etc && echo 'the volume' >/run/netns/etc/motd
+$contain run --rootfs $rootfs --name {name} --net veth -v /run/netns/etc:/etc -- ls /etc
+echo "exit $?; the host's directory: $(ls /run/netns/etc)"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "motd\nexit 0; the host's directory: motd\n", "{}", out.stderr);
+    for file in ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"] {
+        let said = format!(
+            "[contain] {file} in the rootfs is under the --volume on /etc: the container gets no generated {file}\n"
+        );
+        assert!(out.stderr.contains(&said), "{said}: {}", out.stderr);
+    }
+    assert_no_leftovers(&name, rootfs());
 }
 
 #[test]

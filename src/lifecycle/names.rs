@@ -8,7 +8,7 @@
 //! a `--volume`; under `--read-only` (without `--overlay`) contain writes nothing to the image, so
 //! that file is left out, and the run says so. So is one that leads into `/proc`, `/sys` or `/dev`
 //! (a hostile or broken image), or is a directory. A `--volume` onto one of them wins: that file
-//! is not generated.
+//! is not generated; one onto a directory above one (`-v DIR:/etc`) hides it, and the run says so.
 
 use std::net::Ipv4Addr;
 
@@ -44,10 +44,20 @@ pub fn generate(
     let mut files = Vec::new();
     for (name, text) in names::FILES.iter().zip(contents) {
         let target = format!("/etc/{name}");
-        if spec.volumes.iter().any(|volume| volume.target.trim_end_matches('/') == target) {
+        if spec.volumes.iter().any(|volume| lexical(&volume.target) == target) {
             continue;
         }
-        let Some(target) = placement(rootfs, &target, read_only)? else { continue };
+        let Some(placed) = placement(rootfs, &target, read_only)? else { continue };
+        // Mounted after the names, a volume onto a directory above one hides it: said, as the
+        // other files left out are (its directory is the host's: contain makes nothing in it).
+        if let Some(volume) = spec.volumes.iter().find(|volume| is_under(&placed, &lexical(&volume.target))) {
+            log!(
+                "{target} in the rootfs is under the --volume on {}: the container gets no generated {target}",
+                volume.target
+            );
+            continue;
+        }
+        let target = placed;
         let name = cpath(name)?;
         entry.write_file_for_container(&name, text.as_bytes())?;
         let path = format!("{}/{}", entry.path, name.to_string_lossy());
@@ -116,16 +126,26 @@ fn dangling_link(root: &Root, target: &str) -> Result<Option<String>, Error> {
     let Ok(text) = sys::readlink_at(Dir::Fd(&link), c"") else { return Ok(None) };
     let dir = target.rsplit_once('/').map_or("", |(dir, _)| dir);
     let joined = if text.starts_with('/') { text } else { format!("{dir}/{text}") };
-    // `..` and `.` taken lexically, as the lookup inside the root takes them (never above `/`).
+    Ok(Some(lexical(&joined)))
+}
+
+/// `path` with `..` and `.` taken lexically, as the lookup inside the root takes them (never
+/// above `/`), and without doubled or trailing slashes: `/etc//hosts/` is `/etc/hosts`.
+fn lexical(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
+    for part in path.split('/') {
         match part {
             "" | "." => {}
             ".." => drop(parts.pop()),
             part => parts.push(part),
         }
     }
-    Ok(Some(format!("/{}", parts.join("/"))))
+    format!("/{}", parts.join("/"))
+}
+
+/// Whether `path` is `dir` or inside it (both lexical).
+fn is_under(path: &str, dir: &str) -> bool {
+    dir == "/" || path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The container's resolv.conf: from the host's, or from systemd-resolved's list of the servers

@@ -139,7 +139,9 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
 
 /// The host end's reverse-path filter, strict: a packet that comes in on it from a source the
 /// host would not route back through it (another container's address, any address the container
-/// made up: it has CAP_NET_RAW) is dropped, before NAT or any wall sees it.
+/// made up: it has CAP_NET_RAW) is dropped, before NAT or any wall sees it. Only where the host's
+/// `all.rp_filter` is not 2 (loose): the kernel applies the larger of the two, so the first rule of
+/// contain's `forward` and `input` chains does the same check whatever the host set.
 pub fn refuse_forged_sources(host_end: &str) -> Result<(), Error> {
     turn_on(host_end, "rp_filter")
 }

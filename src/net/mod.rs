@@ -108,7 +108,7 @@ impl Veth {
         let host_name = host_interface_name(id);
         let reserved = ports::reserve(request.published)?;
         let (lease, addrs) = match request.addrs {
-            Some(addrs) => (None, addrs),
+            Some(addrs) => (None, refuse_taken(addrs)?),
             None => take_subnet(leases, id).map(|(lease, addrs)| (Some(lease), addrs))?,
         };
         let (firewall, published) = (request.firewall, request.published.to_vec());
@@ -245,7 +245,30 @@ fn pool() -> Result<([u8; 4], u8), Error> {
     Ok((base, prefix_len))
 }
 
-/// Takes the first /30 of the pool that nobody holds.
+/// Whether `address` is one of the host's already: another container's host end (a pair with
+/// addresses given on the command line holds no lease), or the host's own network's. A second
+/// pair in the same subnet would take the first one's traffic. (No route to it at all,
+/// ENETUNREACH, is no address of the host's.)
+fn is_hosts(address: [u8; 4]) -> bool {
+    sys::route_source(address) == Ok(address)
+}
+
+/// Addresses given on the command line, refused when the host has one of them already.
+fn refuse_taken(addrs: VethAddrs) -> Result<VethAddrs, Error> {
+    match [addrs.host, addrs.container].into_iter().find(|&address| is_hosts(address)) {
+        Some(address) => Err(Error::Usage(format!(
+            "--net veth:{},{}: {} is an address of this host already (another container's, or the host's own network's): \
+             choose another subnet",
+            describe(addrs.host, addrs.prefix_len),
+            Ipv4Addr::from(addrs.container),
+            Ipv4Addr::from(address)
+        ))),
+        None => Ok(addrs),
+    }
+}
+
+/// Takes the first /30 of the pool that nobody holds, and whose addresses the host does not have
+/// already (a container's given on the command line).
 fn take_subnet(leases: Holder, id: &str) -> Result<(Lease, VethAddrs), Error> {
     let (base, prefix_len) = pool()?;
     let dir = LeaseDir::open(leases, lease::Kind::Subnet)?;
@@ -254,6 +277,7 @@ fn take_subnet(leases: Holder, id: &str) -> Result<(Lease, VethAddrs), Error> {
         let network = Ipv4Addr::from(u32::from_be_bytes(addrs.host) - 1).to_string();
         (network, addrs)
     });
+    let subnets = subnets.filter(|(_, addrs)| !is_hosts(addrs.host) && !is_hosts(addrs.container));
     dir.take_first(id, subnets)?.ok_or_else(|| {
         Error::Setup(format!(
             "every /30 of {} is leased (see {path}; {POOL_ENV} sets another pool)",

@@ -20,6 +20,7 @@
 //!     meta nfproto ipv4 oifname "ct-*" ct status dnat ip saddr 127.0.0.0/8 masquerade
 //!     meta nfproto ipv4 oifname "ct-*" ct status dnat iifname "ct-*" masquerade }
 //! chain forward { type filter hook forward priority filter; policy accept;
+//!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop
 //!     oifname "ct-*" ct status dnat accept
 //!     oifname @isolated ct state established,related accept
 //!     iifname @isolated meta nfproto ipv6 drop
@@ -28,6 +29,7 @@
 //!     iifname @isolated accept
 //!     oifname @isolated drop }
 //! chain input { type filter hook input priority filter; policy accept;
+//!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop
 //!     iifname "ct-*" ct status dnat accept
 //!     iifname "ct-*" meta nfproto ipv4 ip daddr 127.0.0.0/8 drop
 //!     iifname @isolated meta nfproto ipv4 iifname . ip daddr @ends accept
@@ -64,7 +66,11 @@
 //!   bytes or less take 4-byte registers (`tcp . 8080` is `06 00 00 00 1f 90 00 00`); a map's
 //!   lookup writes its value into registers the same way, for `dnat` to read address and port;
 //! - `fib daddr type local` is what makes a DNAT rule leave alone the traffic that only passes
-//!   through the host.
+//!   through the host;
+//! - `fib saddr . iif oif missing` is the strict reverse-path filter (`rp_filter=1`) as a rule: the
+//!   host end's own sysctl is not enough, as the kernel applies the larger of it and
+//!   `net.ipv4.conf.all.rp_filter`, which some distributions set to 2 (loose: any source the host
+//!   routes anywhere, another container's address among them).
 
 use super::netlink::{self, Message};
 use super::ports::Publish;
@@ -397,6 +403,9 @@ enum Expr {
     And([u8; 4]),
     /// `fib daddr type`: the route type (RTN_*) of the destination address into register 1.
     FibDaddrType,
+    /// `fib saddr . iif oif missing`: whether the route back to the source leaves through the
+    /// interface the packet came in on, into register 1 (zero when it does not).
+    FibSaddrThroughIif,
     /// `dnat ip to`: the address in register 1, the port in register 9.
     Dnat,
     Masquerade,
@@ -429,7 +438,7 @@ impl Expr {
             Expr::Lookup(_) => "lookup",
             Expr::Ct(_) => "ct",
             Expr::And(_) => "bitwise",
-            Expr::FibDaddrType => "fib",
+            Expr::FibDaddrType | Expr::FibSaddrThroughIif => "fib",
             Expr::Dnat => "nat",
             Expr::Masquerade => "masq",
             Expr::Verdict(_) => "immediate",
@@ -482,6 +491,12 @@ impl Expr {
                 // NFTA_FIB_F_DADDR; NFT_FIB_RESULT_ADDRTYPE.
                 be32(m, 3, 2);
                 be32(m, 2, 3);
+                be32(m, 1, REG_1);
+            }
+            Expr::FibSaddrThroughIif => {
+                // NFTA_FIB_F_SADDR | NFTA_FIB_F_IIF | NFTA_FIB_F_PRESENT; NFT_FIB_RESULT_OIF.
+                be32(m, 3, 0x1 | 0x8 | 0x20);
+                be32(m, 2, 1);
                 be32(m, 1, REG_1);
             }
             Expr::Dnat => {
@@ -548,6 +563,18 @@ fn rules() -> Vec<(&'static str, Vec<Expr>)> {
     rules
 }
 
+/// `meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop`: a packet from a container
+/// whose source the host would not route back to it (another container's address, or one made
+/// up: it has CAP_NET_RAW), whatever `rp_filter` the host's `all` setting makes loose.
+fn forged_source_rule() -> Vec<Expr> {
+    use Expr::*;
+    ipv4_only()
+        .into_iter()
+        .chain(host_end(META_IIFNAME))
+        .chain([FibSaddrThroughIif, Cmp(EQ, &[0; 4]), Verdict(DROP)])
+        .collect()
+}
+
 /// IPS_DST_NAT: the connection was DNAT'd, by a published port.
 const DNAT_DONE: u32 = 0x20;
 
@@ -577,6 +604,7 @@ fn postrouting_rules() -> Vec<Vec<Expr>> {
 fn forward_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
+        forged_source_rule(),
         // A published port's connections, through the walls below.
         rule(&[&host_end(META_OIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),
         rule(&[&isolated(META_OIFNAME), &ct_has(CT_STATE, 6), &[Verdict(ACCEPT)]]),
@@ -594,6 +622,7 @@ fn forward_rules() -> Vec<Vec<Expr>> {
 fn input_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
+        forged_source_rule(),
         // The container's answers to the host's own connections to a published port (to the
         // host's address they came from, or to 127.0.0.1 once their masquerade is undone).
         rule(&[&host_end(META_IIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),

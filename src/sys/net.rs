@@ -74,15 +74,42 @@ pub fn bind_port(udp: bool, address: [u8; 4], port: u16) -> Result<Fd, Errno> {
     let kind = if udp { libc::SOCK_DGRAM } else { libc::SOCK_STREAM };
     // SAFETY: no pointers involved.
     let socket = Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) })? as i32);
+    let at = socket_address(address, port);
+    let size = std::mem::size_of::<libc::sockaddr_in>();
+    // SAFETY: the kernel reads one sockaddr_in of `size` bytes, alive across the call.
+    check(unsafe { syscall!(BIND, socket.0, &at as *const libc::sockaddr_in, size) })?;
+    Ok(socket)
+}
+
+/// socket(2) AF_INET, SOCK_DGRAM, connect(2) to `address` and getsockname(2): the source address
+/// the host would send from to `address`, which is `address` itself when the host has it (a local
+/// route's source is its address). For `--net veth`, whose pair must not take an address the host
+/// has already (another container's host end). A datagram socket's connect sends nothing.
+pub fn route_source(address: [u8; 4]) -> Result<[u8; 4], Errno> {
+    // SAFETY: no pointers involved.
+    let socket =
+        Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })? as i32);
+    // Any port but 0 (the discard service's): only the route matters.
+    let mut at = socket_address(address, 9);
+    let mut size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: the kernel reads one sockaddr_in of `size` bytes, alive across the call.
+    check(unsafe { syscall!(CONNECT, socket.0, &at as *const libc::sockaddr_in, size) })?;
+    // SAFETY: the kernel writes at most `size` bytes into `at` and the new length into `size`,
+    // both alive across the call.
+    check(unsafe {
+        syscall!(GETSOCKNAME, socket.0, &mut at as *mut libc::sockaddr_in, &mut size as *mut libc::socklen_t)
+    })?;
+    Ok(at.sin_addr.s_addr.to_ne_bytes())
+}
+
+/// `address:port` as the kernel reads it.
+fn socket_address(address: [u8; 4], port: u16) -> libc::sockaddr_in {
     // SAFETY: an all-zero sockaddr_in is a valid value (family 0, port 0, 0.0.0.0).
     let mut at: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     at.sin_family = libc::AF_INET as libc::sa_family_t;
     at.sin_port = port.to_be();
     at.sin_addr.s_addr = u32::from_ne_bytes(address);
-    let size = std::mem::size_of::<libc::sockaddr_in>();
-    // SAFETY: the kernel reads one sockaddr_in of `size` bytes, alive across the call.
-    check(unsafe { syscall!(BIND, socket.0, &at as *const libc::sockaddr_in, size) })?;
-    Ok(socket)
+    at
 }
 
 /// sendto(2) of netlink messages to the kernel (nl_pid 0).
@@ -152,6 +179,12 @@ mod tests {
     #[test]
     fn ifreq_matches_the_kernel_size() {
         assert_eq!(std::mem::size_of::<Ifreq>(), 40);
+    }
+
+    #[test]
+    fn an_address_of_the_hosts_is_its_own_source() {
+        assert_eq!(route_source([127, 0, 0, 1]), Ok([127, 0, 0, 1]));
+        assert_ne!(route_source([192, 0, 2, 1]), Ok([192, 0, 2, 1]), "a documentation address is nobody's");
     }
 
     #[test]
