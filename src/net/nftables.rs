@@ -568,11 +568,7 @@ fn rules() -> Vec<(&'static str, Vec<Expr>)> {
 /// up: it has CAP_NET_RAW), whatever `rp_filter` the host's `all` setting makes loose.
 fn forged_source_rule() -> Vec<Expr> {
     use Expr::*;
-    ipv4_only()
-        .into_iter()
-        .chain(host_end(META_IIFNAME))
-        .chain([FibSaddrThroughIif, Cmp(EQ, &[0; 4]), Verdict(DROP)])
-        .collect()
+    rule(&[&ipv4_only(), &host_end(META_IIFNAME), &[FibSaddrThroughIif, Cmp(EQ, &[0; 4]), Verdict(DROP)]])
 }
 
 /// IPS_DST_NAT: the connection was DNAT'd, by a published port.
