@@ -367,12 +367,18 @@ impl Bus {
     /// it, `/user.slice/user-UID.slice/user@UID.service`.
     pub fn manager_cgroup(&mut self) -> Result<String, Error> {
         let reply = self.call(get_manager_property_control_group)?.map_err(|e| e.failed("Get(ControlGroup)"))?;
+        // An unexpected answer is told by its D-Bus signature: Value's Debug is the tests' (its code
+        // would cost the binary 2 KiB).
+        let answered = |what: String| Error::Setup(format!("systemd: Get(ControlGroup) answered {what}"));
         match reply.body.as_slice() {
             [Value::Variant(value)] => match value.as_ref() {
                 Value::Str(path) if path.starts_with('/') => Ok(path.clone()),
-                other => Err(Error::Setup(format!("systemd: Get(ControlGroup) answered {other:?}"))),
+                Value::Str(path) => Err(answered(format!("{path:?}, not an absolute path"))),
+                other => Err(answered(format!("a variant of type {}", other.signature()))),
             },
-            other => Err(Error::Setup(format!("systemd: Get(ControlGroup) answered {other:?}"))),
+            other => {
+                Err(answered(format!("values of type {:?}", other.iter().map(Value::signature).collect::<String>())))
+            }
         }
     }
 

@@ -591,10 +591,18 @@ pub(crate) fn bad(flag: &str, value: &str, why: String) -> Error {
 }
 
 pub(crate) fn usage(err: lexopt::Error) -> Error {
+    // Every case said here, lexopt's own Display left out: it quotes OS strings with their Debug,
+    // whose code the binary need not carry.
+    use lexopt::Error::*;
     let msg = match err {
-        lexopt::Error::UnexpectedOption(opt) => format!("unknown flag {opt} (see contain --help)"),
-        lexopt::Error::MissingValue { option: Some(opt) } => format!("{opt} needs a value"),
-        other => other.to_string(),
+        UnexpectedOption(opt) => format!("unknown flag {opt} (see contain --help)"),
+        MissingValue { option: Some(opt) } => format!("{opt} needs a value"),
+        MissingValue { option: None } => "a value is missing".into(),
+        UnexpectedArgument(arg) => format!("unexpected argument {:?}", arg.to_string_lossy()),
+        UnexpectedValue { option, value } => format!("{option} takes no value (got {:?})", value.to_string_lossy()),
+        NonUnicodeValue(value) => format!("{:?} is not valid UTF-8", value.to_string_lossy()),
+        ParsingFailed { value, error } => format!("{value:?}: {error}"),
+        Custom(error) => error.to_string(),
     };
     Error::Usage(msg)
 }
