@@ -555,9 +555,15 @@ impl Cgroup {
         self.dirs.iter().map(|(_, dir)| dir.as_str()).collect::<Vec<_>>().join(", ")
     }
 
-    /// How a child joins the cgroup's directories (see `Joining`).
+    /// How a child joins the cgroup's directories (see `Joining`). On v2 there is no `tasks` file
+    /// to look for: the directories are joined by pid (or the child is born in them).
     pub fn joining(&self) -> Result<Joining, Error> {
-        Joining::open(self.dirs.iter().map(|(_, dir)| dir))
+        match self.version {
+            Version::V2 => {
+                Ok(Joining { by_pid: self.dirs.iter().map(|(_, dir)| dir.clone()).collect(), ..Default::default() })
+            }
+            Version::V1 => Joining::open(self.dirs.iter().map(|(_, dir)| dir)),
+        }
     }
 
     /// How many times the OOM killer killed a process in the container (None: no memory
