@@ -83,12 +83,7 @@ impl Systemd {
         let bin = contain_bin();
         let mut contain = vec![bin.to_str().unwrap(), "--debug", "--systemd-cgroup"];
         contain.extend(args);
-        let status = self
-            .nsenter(&contain)
-            .stdout(out())
-            .stderr(out())
-            .status()
-            .unwrap();
+        let status = self.nsenter(&contain).stdout(out()).stderr(out()).status().unwrap();
         (status.code(), fs::read_to_string(&said).unwrap())
     }
 
@@ -499,15 +494,9 @@ fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
     let memory = serde_json::json!({ "memory": { "limit": 67108864 } });
     let delegates_memory = delegated.split_whitespace().any(|c| c == "memory");
     let ((asked, limit_file, limit), (refused, field, controller)) = if delegates_memory {
-        (
-            (memory, "memory.max", "67108864"),
-            (hugepages, "linux.resources.hugepageLimits", "hugetlb"),
-        )
+        ((memory, "memory.max", "67108864"), (hugepages, "linux.resources.hugepageLimits", "hugetlb"))
     } else {
-        (
-            (hugepages, "hugetlb.2MB.max", "4194304"),
-            (memory, "linux.resources.memory.limit", "memory"),
-        )
+        ((hugepages, "hugetlb.2MB.max", "4194304"), (memory, "linux.resources.memory.limit", "memory"))
     };
     eprintln!(
         "the user's manager is delegated {delegated:?}: the scope gets {limit_file} {limit}, a {controller} limit is refused"
