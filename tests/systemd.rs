@@ -4,7 +4,8 @@
 //! drives contain inside them as an engine would: the scope systemd makes and shows, its limits, a
 //! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`; and a
 //! user's own manager (user@UID.service) on pure cgroup v2, asked over the user's bus by root of a
-//! user namespace, as rootless podman runs its runtime.
+//! user namespace, as rootless podman runs its runtime. tests/vm runs them on a pure cgroup v2
+//! kernel too (all but the two v1-only ones), where the user's manager is delegated memory.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -51,11 +52,27 @@ impl Systemd {
         Systemd { pid, dir }
     }
 
+    /// A command that runs `CMD...` inside the booted system's namespaces. On a pure cgroup v2 host
+    /// (the VM, whose cgroup2 is mounted `nsdelegate`) it first joins the cgroup boot.sh made for
+    /// it inside (DIR's name/nsenter): the kernel lets no process move or clone (ENOENT) from a
+    /// cgroup outside its cgroup namespace, as a process of that system never is.
+    fn nsenter(&self, cmd: &[&str]) -> Command {
+        let mut command = if cgroup_v2() {
+            let inside = Path::new(CGROUP_ROOT).join(self.dir.file_name().unwrap()).join("nsenter");
+            let mut sh = Command::new("sh");
+            sh.args(["-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", inside.to_str().unwrap()]);
+            sh.arg("nsenter");
+            sh
+        } else {
+            Command::new("nsenter")
+        };
+        command.args(["-t", &self.pid, "-a", "--"]).args(cmd).stdin(Stdio::null());
+        command
+    }
+
     /// `CMD...` inside the booted system's namespaces.
     fn run(&self, cmd: &[&str]) -> Output {
-        let mut nsenter = Command::new("nsenter");
-        nsenter.args(["-t", &self.pid, "-a", "--"]).args(cmd).stdin(Stdio::null());
-        finish(nsenter.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        finish(self.nsenter(cmd).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
     }
 
     /// `contain --systemd-cgroup ARGS...` inside, its output into a file (a created container's init
@@ -64,14 +81,9 @@ impl Systemd {
         let said = scratch().join(format!("{}.out", unique_name("said")));
         let out = || Stdio::from(fs::File::create(&said).unwrap());
         let bin = contain_bin();
-        let status = Command::new("nsenter")
-            .args(["-t", &self.pid, "-a", "--", bin.to_str().unwrap(), "--debug", "--systemd-cgroup"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out())
-            .stderr(out())
-            .status()
-            .unwrap();
+        let mut contain = vec![bin.to_str().unwrap(), "--debug", "--systemd-cgroup"];
+        contain.extend(args);
+        let status = self.nsenter(&contain).stdout(out()).stderr(out()).status().unwrap();
         (status.code(), fs::read_to_string(&said).unwrap())
     }
 
@@ -126,8 +138,9 @@ const USER_UID: u32 = 2345;
 impl Systemd {
     /// A user of the booted system's own, with their systemd manager running (user@UID.service, as
     /// logging in starts it) and their bus at /run/user/UID/bus. systemd delegates the manager what
-    /// user@.service says (`Delegate=pids memory cpu`), of which this host's cgroup2 has none (its
-    /// v1 hierarchies hold them): the system's root delegates hugetlb down to it, as an admin can.
+    /// user@.service says (`Delegate=pids memory cpu`). On a pure cgroup v2 host (the VM) that is
+    /// what it gets; this hybrid host's cgroup2 has none of them (its v1 hierarchies hold them),
+    /// so there the system's root delegates hugetlb down to it, as an admin can.
     /// Returns the manager's cgroup.
     fn user_manager(&self) -> String {
         let unit = format!("user@{USER_UID}.service");
@@ -135,7 +148,8 @@ impl Systemd {
         assert_eq!(add.code, 0, "useradd: {}", add.stderr);
         assert_eq!(self.run(&["systemctl", "start", &unit]).code, 0, "systemctl start {unit}");
         let slice = format!("user.slice/user-{USER_UID}.slice");
-        for dir in ["", "user.slice", &slice] {
+        let hybrid_host = if cgroup_v2() { &[][..] } else { &["", "user.slice", &slice][..] };
+        for dir in hybrid_host {
             let subtree = format!("/sys/fs/cgroup/{dir}/cgroup.subtree_control");
             let out = self.run(&["sh", "-c", &format!("echo +hugetlb > {subtree}")]);
             assert_eq!(out.code, 0, "{subtree}: {}", out.stderr);
@@ -222,13 +236,15 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
     let pid = state_pid(&systemd, &name);
     assert!(status.contains("Active: active (running)") && status.contains(&format!("CGroup: /{scope}")), "{status}");
     assert!(status.contains(&format!("{pid} ")), "the init {pid} in {status}");
+    // cpu.shares 512 is CPUShares on v1, CPUWeight 1 + (512 - 2) * 9999 / 262142 on v2 (the VM's).
+    let shares = if cgroup_v2() { ("CPUWeight", "20") } else { ("CPUShares", "512") };
     for (property, value) in [
         ("Slice", "system.slice"),
         ("Delegate", "yes"),
         ("DefaultDependencies", "no"),
         ("MemoryMax", "67108864"),
         ("TasksMax", "32"),
-        ("CPUShares", "512"),
+        shares,
         ("CPUQuotaPerSecUSec", "500ms"),
     ] {
         assert_eq!(systemd.property(&unit, property), value, "{property}");
@@ -248,22 +264,34 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
     // Every hierarchy, systemd's and the others (cpuset, freezer) joined by cgroupfs, has it there.
     let cgroups = systemd.run(&["cat", &format!("/proc/{pid}/cgroup")]).stdout;
     assert!(cgroups.lines().all(|line| line.ends_with(&format!(":/{scope}"))), "{cgroups}");
-    assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("67108864"));
-    assert_eq!(systemd.cgroup_file(&format!("cpu/{scope}/cpu.cfs_quota_us")).as_deref(), Some("50000"));
-    // The bundle's device rules hold after systemd realized the scope: deny-all plus exceptions.
-    let devices = systemd.cgroup_file(&format!("devices/{scope}/devices.list")).unwrap();
-    assert!(!devices.lines().any(|l| l == "a *:* rwm"), "{devices}");
+    // The limit's file: v1's in its hierarchy, or v2's (a pure cgroup v2 host: the VM).
+    let memory_limit = || match cgroup_v2() {
+        true => systemd.cgroup_file(&format!("{scope}/memory.max")),
+        false => systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")),
+    };
+    assert_eq!(memory_limit().as_deref(), Some("67108864"));
+    if cgroup_v2() {
+        assert_eq!(systemd.cgroup_file(&format!("{scope}/cpu.max")).as_deref(), Some("50000 100000"));
+        assert_eq!(systemd.cgroup_file(&format!("{scope}/pids.max")).as_deref(), Some("32"));
+    } else {
+        assert_eq!(systemd.cgroup_file(&format!("cpu/{scope}/cpu.cfs_quota_us")).as_deref(), Some("50000"));
+        // The bundle's device rules hold after systemd realized the scope: deny-all plus exceptions.
+        let devices = systemd.cgroup_file(&format!("devices/{scope}/devices.list")).unwrap();
+        assert!(!devices.lines().any(|l| l == "a *:* rwm"), "{devices}");
+    }
     // update: SetUnitProperties, then the files.
     let limits = scratch().join(format!("{name}.resources"));
     fs::write(&limits, r#"{"memory": {"limit": 33554432}}"#).unwrap();
     systemd.contain_ok(&["update", "--resources", limits.to_str().unwrap(), &name]);
     assert_eq!(systemd.property(&unit, "MemoryMax"), "33554432");
-    assert_eq!(systemd.cgroup_file(&format!("memory/{scope}/memory.limit_in_bytes")).as_deref(), Some("33554432"));
+    assert_eq!(memory_limit().as_deref(), Some("33554432"));
     // delete: StopUnit, and nothing of the scope left in any hierarchy.
     let said = systemd.contain_ok(&["delete", "--force", &name]);
     assert!(said.contains(&format!("systemd stopped {unit}")), "{said}");
     assert_eq!(systemd.property(&unit, "LoadState"), "not-found");
-    for hierarchy in ["memory", "cpu", "pids", "cpuset", "freezer", "systemd", "unified"] {
+    let hierarchies: &[&str] =
+        if cgroup_v2() { &[""] } else { &["memory", "cpu", "pids", "cpuset", "freezer", "systemd", "unified"] };
+    for hierarchy in hierarchies {
         assert_eq!(systemd.cgroup_file(&format!("{hierarchy}/{scope}/cgroup.procs")), None, "{hierarchy}");
     }
 }
@@ -449,14 +477,30 @@ fn on_cgroup_v1_a_users_systemd_driver_is_refused_by_name() {
 #[ignore = "needs root"]
 fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
     let name = root_test("userbus");
-    // The booted system's root delegates hugetlb (below): the host's cgroup2 root must enable it
-    // for its children first, as contain does for hugepageLimits on this host.
+    // On this hybrid host the booted system's root delegates hugetlb (see user_manager): the host's
+    // cgroup2 root must enable it for its children first, as contain does for hugepageLimits here.
+    // (A pure cgroup v2 host's root enables its controllers in boot.sh.)
     let host_subtree = format!("{CGROUP_ROOT}/unified/cgroup.subtree_control");
-    if !fs::read_to_string(&host_subtree).unwrap().contains("hugetlb") {
+    if !cgroup_v2() && !fs::read_to_string(&host_subtree).unwrap().contains("hugetlb") {
         fs::write(&host_subtree, "+hugetlb").unwrap();
     }
     let systemd = Systemd::boot_with(&["--unified"]);
     let manager = systemd.user_manager();
+    // What the manager is delegated decides the limit asked and the one refused: a real memory
+    // limit where systemd delegates memory (a pure cgroup v2 host: the VM), else hugetlb (here),
+    // and a limit of a controller it lacks (hugetlb there, memory here).
+    let delegated = systemd.cgroup_file(&format!("{manager}/cgroup.controllers")).unwrap_or_default();
+    let hugepages = serde_json::json!({ "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }] });
+    let memory = serde_json::json!({ "memory": { "limit": 67108864 } });
+    let delegates_memory = delegated.split_whitespace().any(|c| c == "memory");
+    let ((asked, limit_file, limit), (refused, field, controller)) = if delegates_memory {
+        ((memory, "memory.max", "67108864"), (hugepages, "linux.resources.hugepageLimits", "hugetlb"))
+    } else {
+        ((hugepages, "hugetlb.2MB.max", "4194304"), (memory, "linux.resources.memory.limit", "memory"))
+    };
+    eprintln!(
+        "the user's manager is delegated {delegated:?}: the scope gets {limit_file} {limit}, a {controller} limit is refused"
+    );
     fs::set_permissions(scratch(), fs::Permissions::from_mode(0o755)).unwrap();
     let out_dir = scratch().join(format!("{name}.out"));
     fs::create_dir_all(&out_dir).unwrap();
@@ -466,8 +510,7 @@ fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
     let contain = format!("{} --systemd-cgroup", bin.display());
     let unit = format!("contain-{name}.scope");
     let scope = format!("{manager}/user.slice/{unit}");
-    let hugepages = serde_json::json!({ "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }] });
-    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/cgroup; echo ran; sleep 1000"], hugepages);
+    let bundle = users_bundle(&name, &["sh", "-c", "cat /proc/self/cgroup; echo ran; sleep 1000"], asked);
 
     // create: the user's manager makes the scope, in its subtree, with the limit there.
     let create = format!("{contain} --debug create --bundle {} {name} >{} 2>&1", bundle.display(), said.display());
@@ -477,7 +520,7 @@ fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
     assert!(said_text().contains(&format!("systemd made {unit} in user.slice")), "{}", said_text());
     let status = systemd.as_user(&["systemctl", "--user", "status", "--no-pager", &unit]).stdout;
     assert!(status.contains("Active: active (running)") && status.contains(&format!("CGroup: {scope}")), "{status}");
-    assert_eq!(systemd.cgroup_file(&format!("{scope}/hugetlb.2MB.max")).as_deref(), Some("4194304"));
+    assert_eq!(systemd.cgroup_file(&format!("{scope}/{limit_file}")).as_deref(), Some(limit));
     // (Read inside: cgroup.procs gives pids as the reader's PID namespace sees them.)
     let init = systemd.run(&["cat", &format!("/sys/fs/cgroup{scope}/cgroup.procs")]).stdout;
     assert_eq!(init.lines().count(), 1, "the init alone in the scope: {init:?}");
@@ -500,12 +543,12 @@ fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
     assert_eq!(systemd.cgroup_file(&format!("{scope}/cgroup.procs")), None);
 
     // A limit of a controller the manager is not delegated: refused by its field, nothing made.
-    let memory = users_bundle(&name, &["true"], serde_json::json!({ "memory": { "limit": 67108864 } }));
-    let out = systemd.as_namespace_root(&format!("{contain} create --bundle {} {name}", memory.display()), None);
+    let undelegated = users_bundle(&name, &["true"], refused);
+    let out = systemd.as_namespace_root(&format!("{contain} create --bundle {} {name}", undelegated.display()), None);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let refusal = format!(
-        "[contain] error: linux.resources.memory.limit: needs the memory controller, which systemd does not delegate \
-         to the user's manager (/sys/fs/cgroup{manager}/cgroup.controllers: \"hugetlb\")"
+        "[contain] error: {field}: needs the {controller} controller, which systemd does not delegate \
+         to the user's manager (/sys/fs/cgroup{manager}/cgroup.controllers: {delegated:?})"
     );
     assert_eq!(out.stderr.trim(), refusal);
     // A bus address contain cannot connect to: refused by what it is.

@@ -5,14 +5,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{command, contain, scratch, Defer};
+use super::{command, contain, scratch, source, Defer};
 
 /// An OCI bundle in the scratch directory: crun's own example config (tests/fixtures), with the
 /// rootfs `rootfs`, the command `args` and the capabilities `caps` added to its own.
 pub fn oci_bundle(name: &str, rootfs: &Path, args: &[&str], caps: &[&str]) -> PathBuf {
     let bundle = scratch().join(format!("bundle-{name}"));
     fs::create_dir_all(&bundle).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crun-config.json");
+    let fixture = source("tests/fixtures/crun-config.json");
     let mut config: serde_json::Value = serde_json::from_str(&fs::read_to_string(fixture).unwrap()).unwrap();
     config["root"] = serde_json::json!({ "path": rootfs });
     config["process"]["args"] = serde_json::json!(args);

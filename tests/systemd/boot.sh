@@ -9,7 +9,10 @@
 #     DIR: an empty scratch directory (the overlay's upper and work dirs, its root)
 #     PATH: a host directory bound at the same path inside (the tests' bundles; ro: read-only)
 # The cgroup layout is the host's (v1 hierarchies + a hybrid cgroup2 at unified), seen from a cgroup
-# namespace rooted at DIR's name, so systemd manages its own subtree as in a container.
+# namespace rooted at DIR's name, so systemd manages its own subtree as in a container. On a pure
+# cgroup v2 host (the VM of tests/vm) there is only that, so the layout is always --unified's, and
+# the host's root enables its controllers for its children (as a systemd host's root does), so
+# systemd can delegate memory, cpu and pids on.
 #
 # Nothing systemd does may reach the host: /proc/sys and /sys are read-only, /tmp, /run and /dev
 # are its own, and the units that would write kernel settings or clean directories are masked
@@ -24,9 +27,27 @@ dir=$1
 shift
 name=$(basename "$dir")
 mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+# The host's cgroup2 tree: the hybrid one at unified, or on a pure v2 host the only one.
+host_v2=/sys/fs/cgroup/unified
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    layout=unified
+    host_v2=/sys/fs/cgroup
+    for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+        echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control
+    done
+fi
+# hierarchies: each cgroup hierarchy's root (on pure v2, the one).
+hierarchies() {
+    if [ "$host_v2" = /sys/fs/cgroup ]; then
+        echo /sys/fs/cgroup
+        return
+    fi
+    for h in /sys/fs/cgroup/*; do
+        [ -e "$h/cgroup.procs" ] && echo "$h"
+    done
+}
 # A cgroup of its own in every hierarchy, entered before the cgroup namespace is made.
-for h in /sys/fs/cgroup/*; do
-    [ -e "$h/cgroup.procs" ] || continue
+for h in $(hierarchies); do
     mkdir -p "$h/$name"
     if [ -e "$h/cpuset.cpus" ]; then
         cat "$h/cpuset.cpus" > "$h/$name/cpuset.cpus"
@@ -99,8 +120,7 @@ exec env -i container=contain-test /lib/systemd/systemd --unit=contain-test.targ
 '
 # Where this shell's cgroup2 membership was (the host's, for unshare to go back to: see below).
 outside=$(sed -n 's/^0:://p' /proc/self/cgroup)
-for h in /sys/fs/cgroup/*; do
-    [ -e "$h/cgroup.procs" ] || continue
+for h in $(hierarchies); do
     echo $$ > "$h/$name/cgroup.procs"
 done
 unshare --mount --propagation private --pid --fork --cgroup --uts --ipc --net \
@@ -119,7 +139,13 @@ for _ in $(seq 600); do
                 # controller to its children (the kernel's no-internal-process rule), as a real
                 # root can. Only in the pure-v2 layout, the only one whose cgroup2 has controllers.
                 if [ "$layout" = unified ]; then
-                    echo "$unshare" > "/sys/fs/cgroup/unified$outside/cgroup.procs"
+                    echo "$unshare" > "$host_v2$outside/cgroup.procs"
+                fi
+                # On a pure v2 host (cgroup2 mounted nsdelegate, as the VM's), a process entered
+                # from outside must join a cgroup inside before it can clone into or move to
+                # another one there: nsenter's, a leaf of the system's root that systemd leaves alone.
+                if [ "$host_v2" = /sys/fs/cgroup ]; then
+                    mkdir "$host_v2/$name/nsenter"
                 fi
                 echo "$pid"
                 exit 0 ;;

@@ -12,7 +12,8 @@ for _ in $(seq 100); do
     [ -e "/proc/$pid" ] || break
     sleep 0.05
 done
-for h in /sys/fs/cgroup/*; do
+# Each hierarchy's root (on a pure cgroup v2 host, /sys/fs/cgroup itself) may hold its cgroup.
+for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
     [ -d "$h/$name" ] || continue
     for _ in $(seq 100); do
         find "$h/$name" -depth -type d -exec rmdir {} + 2>/dev/null

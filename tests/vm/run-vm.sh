@@ -47,7 +47,10 @@
 #   CONTAIN_VM_DEBS     Debian packages unpacked, with their dependencies, onto the guest's root
 #                       ("dash iproute2 nftables netbase python3 strace bsdutils": the tools,
 #                       nft's /etc/protocols and script(1), that tests/networld's world and
-#                       tests/explain.rs drive; empty for none). See debs_unpacked.
+#                       tests/explain.rs drive; "systemd dbus dbus-user-session util-linux passwd
+#                       libpam-modules usr-is-merged": the systemd booted as PID 1 by
+#                       tests/systemd.rs, the system's and a user's bus, nsenter -a and setpriv,
+#                       useradd; empty for none). See debs_unpacked.
 #
 # Everything the guest needs comes from the Debian archive through a private
 # apt configuration per suite and architecture (<cache>/apt/SUITE-DEBARCH):
@@ -348,8 +351,15 @@ BUSYBOX=$BBDIR/root/bin/busybox
 # their libraries and loader come too, and the busybox root becomes a small Debian root where they
 # run as on the host. The packages' maintainer scripts never run (nothing they set up is used), and
 # what no test reads is left out: documentation, translations, gconv, Python's own test suite and
-# tools. About 50 MiB unpacked, 20 MiB in the initramfs.
-DEBS=${CONTAIN_VM_DEBS-dash iproute2 nftables netbase python3 strace bsdutils}
+# tools (but dbus-1, which the booted systemd needs: KEEP_SHARE). About 80 MiB unpacked, 31 MiB
+# in the initramfs.
+# systemd's own: the units and programs of a systemd booted as PID 1 (tests/systemd.rs), its D-Bus
+# daemon (with /usr/share/dbus-1, kept), util-linux's nsenter -a and setpriv, passwd's useradd,
+# the user's bus (dbus-user-session), PAM modules for user@.service, and usr-is-merged, which
+# stands in for usrmerge (and its Perl).
+DEBS=${CONTAIN_VM_DEBS-dash iproute2 nftables netbase python3 strace bsdutils systemd dbus dbus-user-session util-linux passwd libpam-modules usr-is-merged}
+# What of /usr/share stays: the bus's configuration and the services' bus policies.
+KEEP_SHARE=dbus-1
 # The packages and versions DEBS needs with nothing installed, one "PKG=VERSION" per line (apt's
 # simulation, from the private lists).
 resolve_debs() {
@@ -368,7 +378,7 @@ debs_unpacked() {
     fi
     list=$(resolve_debs)
     [[ -n $list ]] || continue
-    dir=$CACHE/debs/$DEBARCH/$(sha256sum <<<"$list" | cut -c1-16)
+    dir=$CACHE/debs/$DEBARCH/$(sha256sum <<<"$list keep:$KEEP_SHARE" | cut -c1-16)
     [[ -f $dir/.complete ]] && break
     log "downloading $(wc -l <<<"$list") packages for the guest's $DEBS ($DEBARCH)"
     rm -rf "$dir.tmp"
@@ -376,7 +386,8 @@ debs_unpacked() {
     # shellcheck disable=SC2086 # one argument per package
     download "$dir.tmp/deb" $list || continue
     for deb in "$dir.tmp"/deb/*.deb; do dpkg-deb -x "$deb" "$dir.tmp/root"; done
-    rm -rf "$dir.tmp/deb" "$dir.tmp/root/usr/share" "$dir.tmp/root"/usr/lib/*/gconv \
+    find "$dir.tmp/root/usr/share" -mindepth 1 -maxdepth 1 ! -name "$KEEP_SHARE" -exec rm -rf {} +
+    rm -rf "$dir.tmp/deb" "$dir.tmp/root"/usr/lib/*/gconv \
       "$dir.tmp/root"/usr/lib/python3*/{test,pydoc_data,ensurepip,idlelib,lib2to3,tkinter,turtledemo}
     printf '%s\n' "$list" >"$dir.tmp/packages"
     settle "$dir.tmp" "$dir"

@@ -29,7 +29,7 @@ trap 'rm -rf "$payload"' EXIT
 # contain itself, then each integration test file as a standalone static binary, all in one cargo
 # run (so they compile in parallel): cargo prints where it put them. (--target is explicit, so
 # RUSTFLAGS stay out of build.rs.)
-suites=(run hardening features network leftovers rootless userns compat explain)
+suites=(run hardening features network leftovers rootless userns compat explain systemd)
 RUSTFLAGS="$rustflags" cargo build --release --locked --target "$target"
 cp "target/$target/release/contain" "$payload/contain"
 built_tests=$(RUSTFLAGS="$rustflags" cargo test --release --locked --target "$target" --no-run \
@@ -41,10 +41,14 @@ for suite in "${suites[@]}"; do
 done
 # The rootfs is made in the guest, from the guest's own busybox (of the guest's architecture).
 cp tests/vm/suite.sh tests/mkrootfs.sh "$payload/"
-# The source files the suites read (common::source): the network world's scripts, and the README
-# whose guided tour tests/explain.rs checks.
-mkdir -p "$payload/sources/tests"
-cp -r tests/networld "$payload/sources/tests/"
+# The user the systemd tests make runs contain from here.
+chmod 755 "$payload"
+# The source files the suites read (common::source): the network world's scripts, systemd.rs's
+# boot.sh and halt.sh, the bundles' config, and the README whose guided tour tests/explain.rs
+# checks.
+mkdir -p "$payload/sources/tests/fixtures"
+cp -r tests/networld tests/systemd "$payload/sources/tests/"
+cp tests/fixtures/crun-config.json "$payload/sources/tests/fixtures/"
 cp README.md "$payload/sources/"
 built=$(date +%s)
 say "built contain and the suites for $target in $((built - began))s"
