@@ -15,11 +15,24 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 use crate::birth::steps::STEPS;
-use crate::cli::Explain;
 use crate::error::{cpath, Context, Error};
 use crate::signals::signal_name;
 use crate::sys::trace::{self, Record, CHILD, RUNTIME};
 use crate::sys::{self, Fd};
+
+/// What `--explain` tells (the command line's `--explain[=MODE]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Explain {
+    /// Every call, its values, why (plain `--explain`).
+    #[default]
+    Calls,
+    /// One line per step.
+    Brief,
+    /// Every call, environment values and file contents included.
+    All,
+    /// Where each millisecond went, by step.
+    Time,
+}
 
 /// What `--explain` asked for, and the pipe the child's records come back on, from `start` to
 /// `finish`.

@@ -13,6 +13,7 @@ pub use values::{parse_env, parse_size, EnvEntry, Net, Userns, Volume};
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
 
+use crate::birth::explain::Explain;
 use crate::birth::users::{self, UserArg};
 use crate::cgroup::Limits;
 use crate::error::Error;
@@ -150,20 +151,6 @@ pub struct Global {
     pub explain: Option<Explain>,
     /// `--explain-to FILE`: the explanation there instead of stderr (implies `--explain`).
     pub explain_to: Option<String>,
-}
-
-/// What `--explain` tells.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Explain {
-    /// Every call, its values, why (plain `--explain`).
-    #[default]
-    Calls,
-    /// One line per step.
-    Brief,
-    /// Every call, environment values and file contents included.
-    All,
-    /// Where each millisecond went, by step.
-    Time,
 }
 
 /// `--explain`'s optional `=MODE`.
