@@ -181,12 +181,14 @@ fn give_birth(
 
     // 4. The cgroup, unless the child was born in it. The child waits for "go" before doing
     //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace:
-    //    its cgroup2 directory by its pid now, its v1 directories by itself once released.
+    //    its cgroup2 directory by its pid now, its v1 directories by itself once released (by
+    //    its pid now too under systemd's scope: see `Cgroup::joining`).
     begin(Side::Runtime, "cgroup");
     if !born_in_cgroup {
         cgroup::attach_dirs(&joining.by_pid, child.pid)?;
     }
-    cgroup.log_placement(born_in_cgroup);
+    cgroup::attach_dirs(&joining.v1_by_pid, child.pid)?;
+    cgroup.log_placement(born_in_cgroup, !config.cgroup_tasks.is_empty());
     // With the systemd driver, systemd now makes that cgroup its scope, with the child in it.
     if let Placement::New(Some(cgroup)) = &cgroup {
         cgroup.start_unit(child.pid)?;
@@ -330,13 +332,14 @@ impl Placement<'_> {
         }
     }
 
-    /// Where a new container goes, and how.
-    fn log_placement(&self, born_in_cgroup: bool) {
+    /// Where a new container goes, and how (`self_joins`: through the tasks files it was given).
+    fn log_placement(&self, born_in_cgroup: bool, self_joins: bool) {
         if let Placement::New(Some(cgroup)) = self {
-            let how = match (cgroup.version(), born_in_cgroup) {
-                (Version::V1, _) => "tasks, by itself: cgroup v1",
-                (Version::V2, true) => "CLONE_INTO_CGROUP",
-                (Version::V2, false) => "cgroup.procs",
+            let how = match (cgroup.version(), born_in_cgroup, self_joins) {
+                (Version::V1, _, true) => "tasks, by itself: cgroup v1",
+                (Version::V1, _, false) => "cgroup.procs, cgroup v1",
+                (Version::V2, true, _) => "CLONE_INTO_CGROUP",
+                (Version::V2, false, _) => "cgroup.procs",
             };
             log!("placed the container in {} ({how})", cgroup.describe());
         }

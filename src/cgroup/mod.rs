@@ -555,15 +555,21 @@ impl Cgroup {
         self.dirs.iter().map(|(_, dir)| dir.as_str()).collect::<Vec<_>>().join(", ")
     }
 
-    /// How a child joins the cgroup's directories (see `Joining`). On v2 there is no `tasks` file
-    /// to look for: the directories are joined by pid (or the child is born in them).
+    /// How a child joins the cgroup's directories (see `Joining`): a cgroup2 directory has no
+    /// `tasks` file, and is joined by pid (or the child is born in it). Under systemd's scope the
+    /// v1 directories are joined by pid too, before systemd is asked: systemd makes them its own
+    /// when it makes the scope, after the child is born, and a `tasks` file opened before may be
+    /// of a directory gone by then (ENODEV).
     pub fn joining(&self) -> Result<Joining, Error> {
-        match self.version {
-            Version::V2 => {
-                Ok(Joining { by_pid: self.dirs.iter().map(|(_, dir)| dir.clone()).collect(), ..Default::default() })
+        let mut joining = Joining::default();
+        for (hierarchy, dir) in &self.dirs {
+            match (hierarchy.is_empty(), &self.systemd) {
+                (true, _) => joining.by_pid.push(dir.clone()),
+                (false, Some(_)) => joining.v1_by_pid.push(dir.clone()),
+                (false, None) => joining.open_tasks(dir)?,
             }
-            Version::V1 => Joining::open(self.dirs.iter().map(|(_, dir)| dir)),
         }
+        Ok(joining)
     }
 
     /// How many times the OOM killer killed a process in the container (None: no memory
@@ -642,23 +648,33 @@ impl Drop for Cgroup {
 pub struct Joining {
     /// (path, descriptor) of each v1 directory's `tasks` file, opened for writing.
     pub tasks: Vec<(String, Fd)>,
-    /// The directories whose `cgroup.procs` the runtime writes.
+    /// The cgroup2 directories whose `cgroup.procs` the runtime writes, unless the child was born
+    /// in them.
     pub by_pid: Vec<String>,
+    /// The v1 directories whose `cgroup.procs` the runtime writes all the same (under systemd's
+    /// scope: see `Cgroup::joining`).
+    pub v1_by_pid: Vec<String>,
 }
 
 impl Joining {
+    /// The directories of a running container, whichever hierarchy each is of (`exec`).
     pub fn open<S: AsRef<str>>(dirs: impl IntoIterator<Item = S>) -> Result<Joining, Error> {
         let mut joining = Joining::default();
         for dir in dirs {
-            let dir = dir.as_ref();
-            let tasks = format!("{dir}/tasks");
-            match sys::open(&cpath(&tasks)?, libc::O_WRONLY | libc::O_NOCTTY, 0) {
-                Ok(fd) => joining.tasks.push((tasks, fd)),
-                Err(Errno(libc::ENOENT)) => joining.by_pid.push(dir.to_string()),
-                Err(errno) => return Err(Error::sys(format!("open({tasks})"), errno)),
-            }
+            joining.open_tasks(dir.as_ref())?;
         }
         Ok(joining)
+    }
+
+    /// `dir`'s `tasks` file, or (a cgroup2 directory has none) `dir` by pid.
+    fn open_tasks(&mut self, dir: &str) -> Result<(), Error> {
+        let tasks = format!("{dir}/tasks");
+        match sys::open(&cpath(&tasks)?, libc::O_WRONLY | libc::O_NOCTTY, 0) {
+            Ok(fd) => self.tasks.push((tasks, fd)),
+            Err(Errno(libc::ENOENT)) => self.by_pid.push(dir.to_string()),
+            Err(errno) => return Err(Error::sys(format!("open({tasks})"), errno)),
+        }
+        Ok(())
     }
 }
 
