@@ -20,7 +20,6 @@
 //!     meta nfproto ipv4 oifname "ct-*" ct status dnat ip saddr 127.0.0.0/8 masquerade
 //!     meta nfproto ipv4 oifname "ct-*" ct status dnat iifname "ct-*" masquerade }
 //! chain forward { type filter hook forward priority filter; policy accept;
-//!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop
 //!     oifname "ct-*" ct status dnat accept
 //!     oifname @isolated ct state established,related accept
 //!     iifname @isolated meta nfproto ipv6 drop
@@ -29,7 +28,6 @@
 //!     iifname @isolated accept
 //!     oifname @isolated drop }
 //! chain input { type filter hook input priority filter; policy accept;
-//!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop
 //!     iifname "ct-*" ct status dnat accept
 //!     iifname "ct-*" meta nfproto ipv4 ip daddr 127.0.0.0/8 drop
 //!     iifname @isolated meta nfproto ipv4 iifname . ip daddr @ends accept
@@ -39,6 +37,8 @@
 //!     meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @published }
 //! chain output { type nat hook output priority -100; policy accept;
 //!     (prerouting's two rules: the host's own connections to a published port) }
+//! chain sources { type filter hook prerouting priority mangle; policy accept;
+//!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop }
 //! ```
 //!
 //! A published port's connection is turned to the container in prerouting (from outside, or from
@@ -364,7 +364,7 @@ pub const HOOK_FORWARD: u32 = 2;
 const HOOK_OUTPUT: u32 = 3;
 const HOOK_POSTROUTING: u32 = 4;
 
-const CHAINS: [Chain; 5] = [
+const CHAINS: [Chain; 6] = [
     // srcnat (NF_IP_PRI_NAT_SRC).
     Chain { name: "postrouting", kind: "nat", hook: HOOK_POSTROUTING, priority: 100 },
     Chain { name: "forward", kind: "filter", hook: HOOK_FORWARD, priority: 0 },
@@ -372,6 +372,9 @@ const CHAINS: [Chain; 5] = [
     // dstnat (NF_IP_PRI_NAT_DST), for both.
     Chain { name: "prerouting", kind: "nat", hook: HOOK_PREROUTING, priority: -100 },
     Chain { name: "output", kind: "nat", hook: HOOK_OUTPUT, priority: -100 },
+    // Before conntrack's NAT (mangle, NF_IP_PRI_MANGLE): where `fib ... oif` may look on every
+    // kernel (5.10 takes it in prerouting only; 6.1 in input and forward too).
+    Chain { name: "sources", kind: "filter", hook: HOOK_PREROUTING, priority: -150 },
 ];
 
 /// One expression of a rule. Registers: 0 is the verdict; 1 and 2 are nft's 16-byte ones (a
@@ -560,6 +563,7 @@ fn rules() -> Vec<(&'static str, Vec<Expr>)> {
     for chain in ["prerouting", "output"] {
         rules.extend(published_rules().into_iter().map(|rule| (chain, rule)));
     }
+    rules.push(("sources", forged_source_rule()));
     rules
 }
 
@@ -600,7 +604,6 @@ fn postrouting_rules() -> Vec<Vec<Expr>> {
 fn forward_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
-        forged_source_rule(),
         // A published port's connections, through the walls below.
         rule(&[&host_end(META_OIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),
         rule(&[&isolated(META_OIFNAME), &ct_has(CT_STATE, 6), &[Verdict(ACCEPT)]]),
@@ -618,7 +621,6 @@ fn forward_rules() -> Vec<Vec<Expr>> {
 fn input_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
-        forged_source_rule(),
         // The container's answers to the host's own connections to a published port (to the
         // host's address they came from, or to 127.0.0.1 once their masquerade is undone).
         rule(&[&host_end(META_IIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),

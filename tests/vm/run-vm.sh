@@ -454,6 +454,8 @@ add_module() {
   LOAD_ORDER+=("$rel")
 }
 for m in $EXT4_MODULES $MODULES; do add_module "$m"; done
+# The tests' own `nft ... counter` rules: a module of its own on 5.10, part of nf_tables on 6.1.
+grep -qE "/nft_counter\.ko(\.xz|\.zst|\.gz)?:" "$MODDIR/modules.dep" && add_module nft_counter
 : >"$ROOT/lib/modules/load.list"
 for rel in "${LOAD_ORDER[@]}"; do
   out=$ROOT/lib/modules/$(basename "${rel%%.ko*}").ko
