@@ -367,6 +367,47 @@ fn a_detached_run_explains_into_its_log() {
     assert_no_leftovers(&name, rootfs());
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn oci_create_explains_among_the_global_flags_as_an_engine_passes_them() {
+    // As an engine would call it: the global flags before the command; the birth happens at
+    // create, and start only lets the command go.
+    let name = root_test("explain-oci");
+    let state = PrivateState::new(&name);
+    let bundle = bundle::oci_bundle(&name, rootfs(), &["/bin/true"], &[]);
+    let to = scratch().join(format!("{name}.explained"));
+    // The created init keeps create's stdout and stderr: a file, not a pipe (see try_create_oci).
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let create = command(&state.args(&[
+        "--explain-to",
+        to.to_str().unwrap(),
+        "create",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        &name,
+    ]))
+    .stdout(out())
+    .stderr(out())
+    .status()
+    .unwrap();
+    let create_said = fs::read_to_string(&said).unwrap();
+    assert!(create.success(), "{create_said}");
+    let explanation = fs::read_to_string(&to).unwrap();
+    for step in ["1. channels (runtime)", "3. namespaces (runtime)", "12. rootfs (child)", "19. exec (child)"] {
+        assert!(explanation.contains(step), "{step}: {explanation}");
+    }
+    assert!(explanation.contains("clone3({flags=pid|uts|mnt|ipc|net"), "{explanation}");
+    assert!(!create_said.contains("clone3("), "the explanation went to the file: {create_said}");
+    for args in [&["start", name.as_str()][..], &["delete", "--force", name.as_str()]] {
+        let done = contain(&state.args(args));
+        assert_eq!(done.code, 0, "{args:?}: {}", done.stderr);
+    }
+    let _ = (fs::remove_file(&to), fs::remove_file(&said), fs::remove_dir_all(bundle));
+    drop(state);
+    assert_no_leftovers(&name, rootfs());
+}
+
 /// The processes line of `who` in the explanation's header: its pids, by the namespace named.
 fn pids_of(explanation: &str, who: &str) -> Vec<(i32, String)> {
     let prefix = format!("  {who}: pid ");
