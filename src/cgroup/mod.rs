@@ -7,7 +7,8 @@
 //!   directory per hierarchy (memory, cpu, pids for `contain run`; every mounted one, the hybrid's
 //!   cgroup2 among them, for an OCI container), which the child joins itself, first thing once
 //!   released, through each `tasks` file (`Joining`; it is born in the hybrid's cgroup2 with
-//!   CLONE_INTO_CGROUP). A controller no v1 hierarchy has but the
+//!   CLONE_INTO_CGROUP; under systemd's scope the runtime writes its pid into each v1
+//!   `cgroup.procs` before systemd is asked). A controller no v1 hierarchy has but the
 //!   hybrid's cgroup2 offers (hugetlb on our hosts) is set there, in v2's format.
 //!
 //! The parts: the limits and their file formats (`limits`) and paths and /proc/PID/cgroup
@@ -125,7 +126,7 @@ pub struct Cgroup {
     dirs: Vec<(String, String)>,
     /// The cgroup2 directory (v2's, or a hybrid host's beside the v1 ones), opened for
     /// CLONE_INTO_CGROUP, which a hybrid host's takes too: the child is born there, and joins its
-    /// v1 directories itself (`Joining`), so no pid is ever written into a `cgroup.procs`.
+    /// v1 directories itself (`Joining`; by pid under systemd's scope, see `joining`).
     dir_fd: Option<Fd>,
     /// Whether `remove` may SIGKILL what is still inside: only in a cgroup known to be the
     /// container's (named after its id), never in one a record names.
