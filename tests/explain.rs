@@ -369,40 +369,37 @@ fn a_detached_run_explains_into_its_log() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
-fn oci_create_explains_among_the_global_flags_as_an_engine_passes_them() {
+fn oci_create_and_start_explain_among_the_global_flags_as_an_engine_passes_them() {
     // As an engine would call it: the global flags before the command; the birth happens at
-    // create, and start only lets the command go.
+    // create, and start only lets the command go, which it tells too.
     let name = root_test("explain-oci");
     let state = PrivateState::new(&name);
     let bundle = bundle::oci_bundle(&name, rootfs(), &["/bin/true"], &[]);
     let to = scratch().join(format!("{name}.explained"));
-    // The created init keeps create's stdout and stderr: a file, not a pipe (see try_create_oci).
-    let said = scratch().join(format!("{name}.create"));
-    let out = || Stdio::from(fs::File::create(&said).unwrap());
-    let create = command(&state.args(&[
-        "--explain-to",
-        to.to_str().unwrap(),
-        "create",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        &name,
-    ]))
-    .stdout(out())
-    .stderr(out())
-    .status()
-    .unwrap();
+    let global = state.args(&["--explain-to", to.to_str().unwrap()]);
+    let (code, said) = bundle::try_create_oci_with(&global, &name, &bundle);
     let create_said = fs::read_to_string(&said).unwrap();
-    assert!(create.success(), "{create_said}");
+    assert_eq!(code, Some(0), "{create_said}");
     let explanation = fs::read_to_string(&to).unwrap();
     for step in ["1. channels (runtime)", "3. namespaces (runtime)", "12. rootfs (child)", "19. exec (child)"] {
         assert!(explanation.contains(step), "{step}: {explanation}");
     }
     assert!(explanation.contains("clone3({flags=pid|uts|mnt|ipc|net"), "{explanation}");
     assert!(!create_said.contains("clone3("), "the explanation went to the file: {create_said}");
-    for args in [&["start", name.as_str()][..], &["delete", "--force", name.as_str()]] {
-        let done = contain(&state.args(args));
-        assert_eq!(done.code, 0, "{args:?}: {}", done.stderr);
-    }
+    // start tells its own part: the FIFO that lets the created process go, and that process.
+    let start = contain(&state.args(&["--explain", "start", &name]));
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert!(start.stderr.contains("contain --explain start: "), "{}", start.stderr);
+    assert!(start.stderr.contains("\nstart (runtime): the created container let go"), "{}", start.stderr);
+    assert!(start.stderr.contains("  container: pid "), "{}", start.stderr);
+    assert!(
+        start.stderr.contains("openat(") && start.stderr.contains("\"exec.fifo\", O_RDONLY|O_NONBLOCK"),
+        "{}",
+        start.stderr
+    );
+    assert!(start.stdout.is_empty(), "{}", start.stdout);
+    let deleted = contain(&state.args(&["delete", "--force", &name]));
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
     let _ = (fs::remove_file(&to), fs::remove_file(&said), fs::remove_dir_all(bundle));
     drop(state);
     assert_no_leftovers(&name, rootfs());

@@ -434,18 +434,9 @@ fn without_systemd_the_driver_falls_back_to_cgroupfs_saying_so() {
         let _ = fs::remove_dir(format!("{CGROUP_ROOT}/{slice}.slice")); // v2
     });
     let _deleted = bundle::deleted_at_the_end(&name);
-    let said = scratch().join(format!("{name}.create"));
-    let out = || Stdio::from(fs::File::create(&said).unwrap());
-    let bin = contain_bin();
-    let status = Command::new(&bin)
-        .args(["--systemd-cgroup", "create", "--bundle", bundle.to_str().unwrap(), &name])
-        .stdin(Stdio::null())
-        .stdout(out())
-        .stderr(out())
-        .status()
-        .unwrap();
+    let (code, said) = bundle::try_create_oci_with(&["--systemd-cgroup"], &name, &bundle);
     let said = fs::read_to_string(&said).unwrap();
-    assert!(status.success(), "{said}");
+    assert_eq!(code, Some(0), "{said}");
     let warning = "[contain] warning: systemd is not running (/run/systemd/system is absent): --systemd-cgroup falls back to cgroupfs";
     assert_eq!(said.trim(), warning, "one line, without --debug");
     let pids = format!("{CGROUP_ROOT}/pids/{slice}.slice/contain-{name}.scope/pids.max");
@@ -480,10 +471,18 @@ fn on_cgroup_v2_a_users_manager_makes_the_scope_over_the_users_bus() {
     // On this hybrid host the booted system's root delegates hugetlb (see user_manager): the host's
     // cgroup2 root must enable it for its children first, as contain does for hugepageLimits here.
     // (A pure cgroup v2 host's root enables its controllers in boot.sh.)
+    // What the test enables there it disables again, once the booted system is gone (declared
+    // before it, so dropped after it).
     let host_subtree = format!("{CGROUP_ROOT}/unified/cgroup.subtree_control");
-    if !cgroup_v2() && !fs::read_to_string(&host_subtree).unwrap().contains("hugetlb") {
+    let enabled_here = !cgroup_v2() && !fs::read_to_string(&host_subtree).unwrap().contains("hugetlb");
+    if enabled_here {
         fs::write(&host_subtree, "+hugetlb").unwrap();
     }
+    let _disabled = Defer(|| {
+        if enabled_here {
+            let _ = fs::write(&host_subtree, "-hugetlb");
+        }
+    });
     let systemd = Systemd::boot_with(&["--unified"]);
     let manager = systemd.user_manager();
     // What the manager is delegated decides the limit asked and the one refused: a real memory

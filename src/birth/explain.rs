@@ -66,9 +66,40 @@ pub fn finish(failed: Option<Failed>, seen: Option<i32>) -> Result<(), Error> {
     };
     let runtime = trace::stop();
     let child = trace::child_records(&explaining.child_records);
-    let colour = explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok();
     let processes = processes(&runtime, &child, seen);
-    let text = explain(&runtime, &child, explaining.mode, colour, failed, &processes);
+    let text = explain(&runtime, &child, explaining.mode, colour(&explaining), failed, &processes, Telling::Birth);
+    write_out(&explaining, &text)
+}
+
+/// OCI `start` is over (`failed`: why not, if it failed): stops recording and writes what start
+/// did. The birth was told at `create`; start's part is to let the created container's process go
+/// (`init`, the exec stub at its gate, waiting to open exec.fifo for writing).
+pub fn finish_start(failed: Option<&str>, init: Option<i32>) -> Result<(), Error> {
+    let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
+        return Ok(());
+    };
+    let runtime = trace::stop();
+    let mut processes =
+        vec![Process { who: "runtime", pids: nspids("self").unwrap_or_default(), gone: false, what: "contain".into() }];
+    processes.extend(init.map(|init| Process {
+        who: "container",
+        gone: false,
+        pids: nspids(&init.to_string()).unwrap_or(vec![init]),
+        what:
+            "the created container's process: the exec stub at its gate, then its command (exec keeps the pids)".into(),
+    }));
+    let failed = failed.map(|message| Failed { message, in_child: false });
+    let text = explain(&runtime, &[], explaining.mode, colour(&explaining), failed, &processes, Telling::Start);
+    write_out(&explaining, &text)
+}
+
+/// Colour on a terminal, unless NO_COLOR is set.
+fn colour(explaining: &Explaining) -> bool {
+    explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok()
+}
+
+/// The explanation to stderr, or to `--explain-to FILE`.
+fn write_out(explaining: &Explaining, text: &str) -> Result<(), Error> {
     match &explaining.to {
         None => sys::write_all(libc::STDERR_FILENO, text.as_bytes()).step(|| "--explain: write(stderr)".into()),
         Some(path) => {
@@ -210,6 +241,30 @@ struct Told {
     line: String,
 }
 
+/// What is told: a birth (`run`, `exec`, OCI `create`), or OCI `start`'s release of a created one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Telling {
+    Birth,
+    Start,
+}
+
+impl Telling {
+    /// The heading of the calls made outside the birth's steps.
+    fn outside_steps(self, role: u8) -> String {
+        let who = if role == RUNTIME { "runtime" } else { "child" };
+        match self {
+            Telling::Birth => {
+                format!("before the birth ({who}): the lifecycle's checks, state and cgroup (lifecycle/)")
+            }
+            Telling::Start => format!(
+                "start ({who}): the created container let go: exec.fifo opened for reading, which lets the process \
+                 waiting to open it for writing go on to exec its command, whose exec closes the FIFO; then the \
+                 record marked running (lifecycle/oci_start.rs)"
+            ),
+        }
+    }
+}
+
 /// The whole explanation, from the two processes' records.
 fn explain(
     runtime: &[Record],
@@ -218,6 +273,7 @@ fn explain(
     colour: bool,
     failed: Option<Failed>,
     processes: &[Process],
+    telling: Telling,
 ) -> String {
     let all = mode == Explain::All;
     // The standard streams, as contain was started with them; its own lines go to stderr.
@@ -228,25 +284,34 @@ fn explain(
     let (child_told, _) = tell(child, &mut fds.at_clone.take().unwrap_or_default(), all);
     let told = merge(runtime_told, released, child_told);
     let paint = Paint(colour);
-    let mut out = format!(
-        "contain --explain: {} calls by the runtime, {} by the child, in {} ms (the exec stub's are not told: see \
-         the README's --explain)\n",
-        told.iter().filter(|told| told.role == RUNTIME && told.record.is_call()).count(),
-        told.iter().filter(|told| told.role == CHILD && told.record.is_call()).count(),
-        milliseconds(told.last().map_or(0, |told| told.nanos)),
-    );
+    let count = |role| told.iter().filter(|told| told.role == role && told.record.is_call()).count();
+    let ms = milliseconds(told.last().map_or(0, |told| told.nanos));
+    let mut out = match telling {
+        Telling::Birth => format!(
+            "contain --explain: {} calls by the runtime, {} by the child, in {ms} ms (the exec stub's are not told: \
+             see the README's --explain)\n",
+            count(RUNTIME),
+            count(CHILD),
+        ),
+        Telling::Start => format!(
+            "contain --explain start: {} calls by the runtime, in {ms} ms. The birth was told at create (`contain \
+             --explain create`); start only lets the created container's process go (the exec stub's calls are \
+             not told: see the README's --explain)\n",
+            count(RUNTIME),
+        ),
+    };
     let runtime_depth = processes.first().map_or(1, |runtime| runtime.pids.len());
     let _ = writeln!(out, "the processes, with their pid in each PID namespace they are in (/proc/PID/status NSpid):");
     for process in processes {
         let _ = writeln!(out, "  {}: {}: {}", process.who, pids_text(process, runtime_depth), process.what);
     }
     match mode {
-        Explain::Brief => brief(&mut out, &told),
-        Explain::Time => time(&mut out, runtime, child),
-        Explain::Calls | Explain::All => calls(&mut out, &told, paint),
+        Explain::Brief => brief(&mut out, &told, telling),
+        Explain::Time => time(&mut out, runtime, child, telling),
+        Explain::Calls | Explain::All => calls(&mut out, &told, paint, telling),
     }
     if let Some(failed) = failed {
-        failure(&mut out, &told, &failed, paint);
+        failure(&mut out, &told, &failed, paint, telling);
     }
     out
 }
@@ -307,14 +372,14 @@ fn merge(runtime: Vec<Told>, released: Option<usize>, child: Vec<Told>) -> Vec<T
 
 /// Every call, under the heading of its step; the doc of each sys/ function the first time it
 /// appears.
-fn calls(out: &mut String, told: &[Told], paint: Paint) {
+fn calls(out: &mut String, told: &[Told], paint: Paint, telling: Telling) {
     let mut heading = None;
     let mut documented = Vec::new();
     let mut headed = Vec::new();
     for told in told {
         if heading != Some((told.role, told.step)) {
             heading = Some((told.role, told.step));
-            let _ = writeln!(out, "\n{}", step_heading(told.step, told.role));
+            let _ = writeln!(out, "\n{}", step_heading(told.step, told.role, telling));
             // Why the step is done so, under its heading the first time.
             if let Some(step) = told.step.filter(|step| !headed.contains(step)) {
                 headed.push(step);
@@ -339,18 +404,24 @@ fn calls(out: &mut String, told: &[Told], paint: Paint) {
 }
 
 /// `--explain=brief`: one line per step.
-fn brief(out: &mut String, told: &[Told]) {
+fn brief(out: &mut String, told: &[Told], telling: Telling) {
     for (role, step, calls) in runs(told) {
         let calls: Vec<&Told> = calls.iter().filter(|told| told.record.is_call()).collect();
         let failed = calls.iter().filter(|told| told.record.result().is_err()).count();
         let names = distinct(calls.iter().map(|told| call_name(&told.record)));
-        let _ = writeln!(out, "{}\n    {} calls ({failed} failed): {}", step_heading(step, role), calls.len(), names);
+        let _ = writeln!(
+            out,
+            "{}\n    {} calls ({failed} failed): {}",
+            step_heading(step, role, telling),
+            calls.len(),
+            names
+        );
     }
 }
 
 /// `--explain=time`: where each millisecond of the birth went, in each process: each step from
 /// the mark that began it to the mark that began the next (the last one to the process's last call).
-fn time(out: &mut String, runtime: &[Record], child: &[Record]) {
+fn time(out: &mut String, runtime: &[Record], child: &[Record], telling: Telling) {
     let _ = writeln!(out, "{:>9}  {:>5}  step", "ms", "calls");
     for records in [runtime, child] {
         let Some(last) = records.last() else { continue };
@@ -365,7 +436,7 @@ fn time(out: &mut String, runtime: &[Record], child: &[Record]) {
         for (i, &(step, begin, calls)) in spans.iter().enumerate().filter(|(_, span)| span.2 > 0) {
             let end = spans.get(i + 1).map_or(last.nanos, |next| next.1);
             let ms = milliseconds(end.saturating_sub(begin));
-            let _ = writeln!(out, "{ms:>9}  {calls:>5}  {}", step_heading(step, last.role));
+            let _ = writeln!(out, "{ms:>9}  {calls:>5}  {}", step_heading(step, last.role, telling));
         }
     }
 }
@@ -399,19 +470,20 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
     seen.join(" ")
 }
 
-/// "3. namespaces (runtime): clone3 into new namespaces ..." from steps.rs; before the first step,
-/// the lifecycle's own preparations.
-fn step_heading(step: Option<usize>, role: u8) -> String {
+/// "3. namespaces (runtime): clone3 into new namespaces ..." from steps.rs; outside the steps, what
+/// is told says (the lifecycle's own preparations, or start's release).
+fn step_heading(step: Option<usize>, role: u8, telling: Telling) -> String {
     let who = if role == RUNTIME { "runtime" } else { "child" };
     match step.and_then(|step| STEPS.get(step).map(|entry| (step, entry))) {
         Some((step, entry)) => format!("{}. {} ({who}): {} [{}]", step + 1, entry.name, entry.what, entry.code),
-        None => format!("before the birth ({who}): the lifecycle's checks, state and cgroup (lifecycle/)"),
+        None => telling.outside_steps(role),
     }
 }
 
 /// The failing call, its step, and what its errno usually means there.
-fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint) {
-    let _ = writeln!(out, "\n{}", paint.errno(&format!("the birth failed: {}", failed.message)));
+fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint, telling: Telling) {
+    let what = if telling == Telling::Start { "start" } else { "the birth" };
+    let _ = writeln!(out, "\n{}", paint.errno(&format!("{what} failed: {}", failed.message)));
     let role = if failed.in_child { CHILD } else { RUNTIME };
     let own = || told.iter().rev().filter(|told| told.role == role && told.record.is_call());
     if own().next().is_some_and(|last| last.record.nr as usize == sc::nr::EXECVEAT && last.record.ret == 0) {
@@ -422,7 +494,7 @@ fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint) {
     let failing =
         own().find(|told| told.record.result().is_err_and(|errno| failed.message.contains(&errno.to_string())));
     if let Some(last) = own().next() {
-        let _ = writeln!(out, "  in step {}", step_heading(last.step, last.role));
+        let _ = writeln!(out, "  in step {}", step_heading(last.step, last.role, telling));
     }
     if let Some(told) = failing {
         let _ = writeln!(out, "  at {}", told.line);

@@ -2,6 +2,7 @@
 //! the poststart hooks; the poststart and poststop hooks' rule (their failure is a warning) is here
 //! too. (`create` is in oci.rs, the commands on a created container in oci_manage.rs.)
 
+use crate::birth::explain;
 use crate::birth::handshake::Report;
 use crate::birth::process::ContainerProcess;
 use crate::birth::spawn::{self, Birth};
@@ -21,8 +22,16 @@ use crate::oci::spec::{self, Spec, State};
 use crate::sys::{self, Dir, Fd, Tolerate};
 
 /// `start ID`: lets a created container's process go (it was waiting to open the exec FIFO for
-/// writing), and reports what the exec stub had to say.
+/// writing), and reports what the exec stub had to say. With `--explain`, tells its calls.
 pub fn start(global: &Global, id: &str) -> Result<i32, Error> {
+    let mut init = None;
+    let started = let_go(global, id, &mut init);
+    explain::finish_start(started.as_ref().err().map(ToString::to_string).as_deref(), init)?;
+    started
+}
+
+/// `start`'s work; `init` is set to the container's process once it is found.
+fn let_go(global: &Global, id: &str, init_pid: &mut Option<i32>) -> Result<i32, Error> {
     let state = state_dir(global)?;
     let entry = entry(&state, id)?;
     let mut record = match existing_liveness(&entry, id)? {
@@ -34,6 +43,7 @@ pub fn start(global: &Global, id: &str) -> Result<i32, Error> {
     };
     let init =
         manage::trusted_init(id, &record)?.ok_or_else(|| Error::Setup(format!("container {id} is not running")))?;
+    *init_pid = Some(init.process.pid);
     let spec = created_config(&entry)?;
     let state = State {
         id,

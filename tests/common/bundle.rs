@@ -36,9 +36,17 @@ pub fn deleted_at_the_end(name: &str) -> Defer<impl FnMut() + '_> {
 /// created init keeps create's stdout and stderr for its command: a file, not a pipe whose end of
 /// file would wait for the container.
 pub fn try_create_oci(name: &str, bundle: &Path) -> (Option<i32>, PathBuf) {
+    try_create_oci_with(&[], name, bundle)
+}
+
+/// `contain GLOBAL... create` of `bundle` as `name`, the global flags (`--root DIR`,
+/// `--systemd-cgroup`, `--explain-to FILE`) before the command as engines pass them: as
+/// `try_create_oci`.
+pub fn try_create_oci_with(global: &[&str], name: &str, bundle: &Path) -> (Option<i32>, PathBuf) {
     let said = scratch().join(format!("{name}.create"));
     let out = || Stdio::from(fs::File::create(&said).unwrap());
-    let create = command(&["create", "--bundle", bundle.to_str().unwrap(), name]).stdout(out()).stderr(out()).status();
+    let args = [global, &["create", "--bundle", bundle.to_str().unwrap(), name]].concat();
+    let create = command(&args).stdout(out()).stderr(out()).status();
     (create.unwrap().code(), said)
 }
 

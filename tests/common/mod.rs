@@ -424,8 +424,9 @@ impl Drop for CleanUp {
 }
 
 /// A state directory of a test's own (`--root`), for interleavings that no other test's sweep may
-/// disturb. When dropped (the test passed or failed), its container is killed and collected, so no
-/// cgroup outlives the test, and the directory is removed.
+/// disturb. When dropped (the test passed or failed), its container is deleted by force and what
+/// is left collected, so no cgroup outlives the test, and the directory is removed. (`kill` would
+/// not do: a created container's init ignores SIGTERM, as runc's does, and gc leaves it alone.)
 pub struct PrivateState {
     pub dir: PathBuf,
     name: String,
@@ -444,8 +445,8 @@ impl PrivateState {
 
 impl Drop for PrivateState {
     fn drop(&mut self) {
-        for args in [["kill", self.name.as_str()], ["gc", self.name.as_str()]] {
-            let _ = command(&self.args(&args)).stderr(Stdio::null()).status();
+        for args in [&["delete", "--force", self.name.as_str()][..], &["gc", self.name.as_str()]] {
+            let _ = command(&self.args(args)).stderr(Stdio::null()).status();
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
