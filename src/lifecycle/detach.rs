@@ -67,12 +67,13 @@ pub fn into_background(entry: &Entry, log_path: &str, log_max: u64, signals: &Fd
 
 impl Background {
     /// Tells the foreground how the start went: `None` = the command runs; else its exit code.
-    pub fn report(&mut self, failed_with: Option<i32>) {
+    /// When that cannot be said, the foreground tells the user the container did not start, so
+    /// the caller must make it true (as the foreground stops a background it cannot hear).
+    pub fn report(&mut self, failed_with: Option<i32>) -> Result<(), Error> {
         crate::log::copy_errors_to(-1);
-        if let Some(ready) = self.ready.take() {
-            let line = failed_with.map_or("started\n".to_string(), |code| format!("exit {code}\n"));
-            let _ = sys::write_all(ready.raw(), line.as_bytes());
-        }
+        let Some(ready) = self.ready.take() else { return Ok(()) };
+        let line = failed_with.map_or("started\n".to_string(), |code| format!("exit {code}\n"));
+        sys::write_all(ready.raw(), line.as_bytes()).step(|| "telling the foreground: write(detach)".into())
     }
 
     /// Where the container's stdout and stderr go.

@@ -431,7 +431,9 @@ fn live(
         }
     };
     if let Some(background) = &mut named.background {
-        background.report(failure.as_ref().map(|failure| failure.exit_code));
+        // Unheard, the foreground says the container did not start: it is stopped (killed as
+        // `started.child` drops) and cleaned up, so that is the truth.
+        background.report(failure.as_ref().map(|failure| failure.exit_code))?;
     }
     let mut sampled = Sampled::default();
     let stop_timeout = Duration::from_secs(spec.stop_timeout_secs.into());
