@@ -54,6 +54,22 @@ for h in $(hierarchies); do
         cat "$h/cpuset.mems" > "$h/$name/cpuset.mems"
     fi
 done
+# v1 hierarchies the kernel has and nobody mounted (net_cls,net_prio here): systemd mounts them
+# inside, where the cgroup namespace's root would be that hierarchy's own root, and what systemd
+# and the runtimes made there would outlive halt.sh unseen. So the booted system gets its cgroup in
+# them too, made and entered through a mount in a mount namespace of the moment; halt.sh removes it
+# by the list in DIR/unmounted.
+: > "$dir/unmounted"
+if [ "$layout" = hybrid ]; then
+    for controllers in $(sed -n 's/^[0-9]*:\([^:][^:]*\):.*/\1/p' /proc/self/cgroup); do
+        grep -Eq " - cgroup [^ ]+ [^ ]*[ ,]${controllers%%,*}(,|\$)" /proc/self/mountinfo || echo "$controllers" >> "$dir/unmounted"
+    done
+fi
+mkdir -p "$dir/hierarchy"
+for controllers in $(cat "$dir/unmounted"); do
+    unshare --mount --propagation private sh -c 'mount -t cgroup -o "$1" cgroup "$2" && mkdir -p "$2/$3" &&
+        echo "$4" > "$2/$3/cgroup.procs"' sh "$controllers" "$dir/hierarchy" "$name" $$
+done
 
 inner='
 set -eu
