@@ -235,6 +235,40 @@ cgroup_value() {
     fi
 }
 
+# --- A systemd booted as PID 1 (tests/systemd/boot.sh), for the systemd cgroup driver's parts ---------
+# This host's PID 1 is not systemd: boot.sh starts one in namespaces of its own over an overlay of
+# the host's root, with the D-Bus system bus, and prints its host pid; halt.sh ends it with all
+# that runs in it and removes its cgroups and WORLD (a scratch directory boot.sh fills). The
+# private view (private-view.sh) has no cgroup2, which boot.sh needs (the booted system's cgroup is
+# made there; without it systemd would take the cgroup2 root for its own): mounted again at its
+# place while the system runs.
+# usage: oci_systemd_boot WORLD [--unified] [PATH | ro:PATH ...]   (boot.sh's options and binds)
+# Sets $oci_systemd_pid; fails as boot.sh does.
+oci_systemd_scripts=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../systemd")
+oci_systemd_unified=
+oci_systemd_boot() {
+    local world=$1 options=()
+    shift
+    [[ ${1:-} != --unified ]] || { options=(--unified); shift; }
+    mkdir -p "$world"
+    oci_systemd_world=$world
+    if [[ ${OCI_PRIVATE_VIEW:-} == 1 && -z $oci_systemd_unified ]]; then
+        mkdir -p /sys/fs/cgroup/unified
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+        oci_systemd_unified=/sys/fs/cgroup/unified
+    fi
+    oci_systemd_pid=$(sh "$oci_systemd_scripts/boot.sh" "${options[@]}" "$world" "$@")
+}
+# Ends the booted system, if there is one (a cleanup's call: never fails).
+oci_systemd_halt() {
+    [[ -z ${oci_systemd_pid:-} ]] || sh "$oci_systemd_scripts/halt.sh" "$oci_systemd_pid" "$oci_systemd_world" || true
+    oci_systemd_pid=
+    [[ -z $oci_systemd_unified ]] || umount "$oci_systemd_unified" || true
+    oci_systemd_unified=
+}
+# in_systemd COMMAND...: runs it inside the booted system's namespaces (as root), up to 120 s.
+in_systemd() { timeout 120 nsenter -t "$oci_systemd_pid" -a -- "$@"; }
+
 # --- A real terminal: a private tmux server (socket in OCI_WORK) with one 80x24 window -------------
 tmux_start() {
     printf '%s\n' "$1" > "$OCI_WORK/pane.sh"
