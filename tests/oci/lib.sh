@@ -268,6 +268,20 @@ oci_systemd_halt() {
 }
 # in_systemd COMMAND...: runs it inside the booted system's namespaces (as root), up to 120 s.
 in_systemd() { timeout 120 nsenter -t "$oci_systemd_pid" -a -- "$@"; }
+# `systemctl show` of UNIT's properties PROPERTY... in the booted system: NAME=VALUE lines, sorted
+# by name. usage: unit_shows UNIT PROPERTY...
+unit_shows() {
+    local unit=$1 props=() p
+    shift
+    for p in "$@"; do props+=(-p "$p"); done
+    in_systemd systemctl show "${props[@]}" "$unit" | sort
+}
+
+# The host's first disk, MAJ:MIN (/proc/partitions), and a shell command for a container that makes
+# a node of it and reads a byte: it prints `refused` where the container's device rules hold.
+host_disk=$(awk 'NR > 2 && NF == 4 { print $1 ":" $2; exit }' /proc/partitions)
+read_host_disk="mknod /dev/disk b ${host_disk%:*} ${host_disk#*:} 2>/dev/null && head -c 1 /dev/disk >/dev/null 2>&1 \
+&& echo read-the-disk || echo refused"
 
 # --- A real terminal: a private tmux server (socket in OCI_WORK) with one 80x24 window -------------
 tmux_start() {

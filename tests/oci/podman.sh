@@ -494,13 +494,6 @@ podman_conmon_cgroups() {
     found=("${kept[@]}")
     extra_leftovers
 }
-# `systemctl show` of UNIT's properties PROPERTY...: NAME=VALUE lines, sorted by name.
-unit_shows() {
-    local unit=$1 props=()
-    shift
-    for p in "$@"; do props+=(-p "$p"); done
-    in_systemd systemctl show "${props[@]}" "$unit" | sort
-}
 # A file of the scope's cgroup in CONTROLLER's hierarchy, as the booted system sees it.
 scope_file() { cat "/proc/$oci_systemd_pid/root/sys/fs/cgroup/$1$scope_cgroup/$2"; }
 # Whether UNIT's memory limit is BYTES: as MemoryMax, or v1's MemoryLimit.
@@ -528,10 +521,8 @@ if part root-systemd; then
     expect "$what: run --rm echo hi" 0 hi rootpm run --rm --network none --cidfile "$systemd_work/u/cid.1" $image echo hi
     rgone "$what: run --rm" "$(cat "$systemd_work/u/cid.1" 2>/dev/null)"
     # The device rules hold for the container's processes: the host's disk, made a node of, cannot be read.
-    read -r major minor _ < <(awk 'NR > 2 && NF == 4 { print $1, $2; exit }' /proc/partitions)
-    read_disk="mknod /dev/disk b $major $minor 2>/dev/null && head -c 1 /dev/disk >/dev/null 2>&1 && echo read-the-disk || echo refused"
-    expect "$what: the device rules hold: the host's disk ($major:$minor) cannot be read" 0 refused \
-        rootpm run --rm --network none --cidfile "$systemd_work/u/cid.2" $image sh -c "$read_disk"
+    expect "$what: the device rules hold: the host's disk ($host_disk) cannot be read" 0 refused \
+        rootpm run --rm --network none --cidfile "$systemd_work/u/cid.2" $image sh -c "$read_host_disk"
     rgone "$what: the device rules" "$(cat "$systemd_work/u/cid.2" 2>/dev/null)"
     started "$what: run -d with limits" rootpm run -d --name sd-root --network none --memory 64m --cpus 0.5 \
         --cpu-shares 512 --pids-limit 32 --cpuset-cpus 0 $image sleep 600
@@ -558,7 +549,7 @@ TasksMax=32" unit_shows "$unit" AllowedCPUs CPUQuotaPerSecUSec CPUShares TasksMa
     check "$what: its PID 1 is in the scope (devices, memory, pids)" in_scope in_systemd cat "/proc/$init/cgroup"
     check "$what: exec runs in the scope (devices, memory, pids)" in_scope rootpm exec sd-root cat /proc/self/cgroup
     expect "$what: the device rules hold for exec: the host's disk cannot be read" 0 refused \
-        rootpm exec sd-root sh -c "$read_disk"
+        rootpm exec sd-root sh -c "$read_host_disk"
     expect "$what: update --memory 128m --cpus 1" 0 "$id" rootpm update --memory 128m --cpus 1 sd-root
     check "$what: systemd holds the new memory limit (SetUnitProperties)" memory_property "$unit" 134217728
     expect "$what: systemd holds the new CPU quota" 0 "CPUQuotaPerSecUSec=1s" unit_shows "$unit" CPUQuotaPerSecUSec
