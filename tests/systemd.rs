@@ -1,11 +1,12 @@
 //! The systemd cgroup driver (`--systemd-cgroup`) against a real systemd 252 as PID 1. This host's
 //! PID 1 is not systemd, so each test boots one in namespaces of its own (tests/systemd/boot.sh,
 //! about half a second), with this host's cgroup layout (v1 hierarchies, a hybrid cgroup2), and
-//! drives contain inside them as an engine would: the scope systemd makes and shows, its limits, a
-//! limit systemd refuses, StopUnit at `delete` and in `gc`, SetUnitProperties at `update`; and a
-//! user's own manager (user@UID.service) on pure cgroup v2, asked over the user's bus by root of a
-//! user namespace, as rootless podman runs its runtime. tests/vm runs them on a pure cgroup v2
-//! kernel too (all but the two v1-only ones), where the user's manager is delegated memory.
+//! drives contain inside them as an engine would: the scope systemd makes and shows (the first in a
+//! new slice too), its limits, a limit systemd refuses, StopUnit at `delete` and in `gc`,
+//! SetUnitProperties at `update`; and a user's own manager (user@UID.service) on pure cgroup v2,
+//! asked over the user's bus by root of a user namespace, as rootless podman runs its runtime.
+//! tests/vm runs them on a pure cgroup v2 kernel too (all but the two v1-only ones), where the
+//! user's manager is delegated memory.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -294,6 +295,25 @@ fn systemd_makes_the_scope_and_delete_stops_it() {
     for hierarchy in hierarchies {
         assert_eq!(systemd.cgroup_file(&format!("{hierarchy}/{scope}/cgroup.procs")), None, "{hierarchy}");
     }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn the_first_container_in_a_new_slice_is_in_its_scope_in_every_hierarchy() {
+    // systemd starts a slice with its first unit. On v1 it then moves the processes below the slice
+    // into the slice's own cgroup of each controller it enables there, and leaves a delegated
+    // scope's where they are: 211f7be failed this create (open(.../devices.deny): ENOENT) or left
+    // the init in the slice's devices cgroup.
+    let name = root_test("first");
+    let systemd = Systemd::boot();
+    let scope = format!("first.slice/first-pod.slice/contain-{name}.scope");
+    let bundle = bundle(&name, "first-pod.slice", &["sleep", "1000"], serde_json::json!({}), true);
+    let (code, said) = systemd.create(&name, &bundle);
+    assert_eq!(code, Some(0), "{said}");
+    let pid = state_pid(&systemd, &name);
+    let cgroups = systemd.run(&["cat", &format!("/proc/{pid}/cgroup")]).stdout;
+    assert!(cgroups.lines().all(|line| line.ends_with(&format!(":/{scope}"))), "{cgroups}");
+    systemd.contain_ok(&["delete", "--force", &name]);
 }
 
 #[test]
