@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `make test-containerd`: containerd 1.6 (its runc v2 shim, through ctr) as a second real client of
 # an OCI runtime: `ctr run --rm --runc-binary PATH`, exit codes, a terminal, and on a detached task
-# exec, ps, pause/resume and kill; after each, that nothing names the container any more.
+# exec, ps, pause/resume and kill; and SystemdCgroup = true in a booted systemd, as on a Kubernetes
+# node; after each, that nothing names the container any more.
 #
-# usage: tests/oci/containerd.sh [--runtime PATH] [--log-calls FILE]
+# usage: [OCI_PARTS="PART..."] tests/oci/containerd.sh [--runtime PATH] [--log-calls FILE]
+#   OCI_PARTS    only these parts (default all): run tty detached systemd
 #   --runtime    the OCI runtime (default ./contain)
 #   --log-calls  append every call the shim makes to the runtime (argv, fds, exit status) to FILE
-# containerd runs privately (its own root, state and socket in a temporary directory, no systemd)
-# and is stopped at the end; the image is built from tests/mkrootfs.sh's rootfs with podman
+# containerd runs privately (its own root, state and socket in a temporary directory; no systemd but
+# in the systemd part's own) and is stopped at the end; the image is built from tests/mkrootfs.sh's rootfs with podman
 # (import, then save as an OCI archive) and imported with `ctr image import`.
 set -euo pipefail
 self=$(realpath "$0")
