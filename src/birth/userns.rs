@@ -435,13 +435,6 @@ pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
-/// The id outside (in the parent user namespace) that a uid_map or gid_map maps `id` inside to.
-pub fn outside_id(map: &str, id: u32) -> Option<u32> {
-    map_ranges(map)
-        .find(|(inside, _, count)| id >= *inside && id - inside < *count)
-        .map(|(inside, outside, _)| outside + (id - inside))
-}
-
 /// The ranges of a uid_map or gid_map: (inside, outside, count) of each well-formed line.
 fn map_ranges(map: &str) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
     map.lines().filter_map(|line| {
@@ -584,11 +577,6 @@ mod tests {
         assert!(maps_inside(map, 0) && maps_inside(map, 65535));
         assert!(!maps_inside(map, 65536));
         assert!(!maps_inside("         0       1001          1\n", 5));
-        // What the id is outside: the bus sees our uid so (rootless podman's root is its user).
-        assert_eq!(outside_id(map, 0), Some(1001));
-        assert_eq!(outside_id(map, 999), Some(100998));
-        assert_eq!(outside_id(map, 65536), None);
-        assert_eq!(outside_id("         0          0 4294967295\n", 1000), Some(1000));
     }
 
     #[test]

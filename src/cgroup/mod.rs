@@ -218,11 +218,7 @@ impl Cgroup {
                         continue;
                     }
                     let controller = hierarchy.name;
-                    for ancestor in ancestors(cgroup.parent()) {
-                        let dir = format!("{root}{ancestor}");
-                        sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
-                        inherit_cpuset(&controller, &dir)?;
-                    }
+                    make_v1_dirs_down_to(&controller, &root, cgroup.parent())?;
                     let dir = format!("{root}{path}");
                     cgroup.make_dir(controller.clone(), dir.clone(), existing)?;
                     inherit_cpuset(&controller, &dir)?;
@@ -435,9 +431,30 @@ impl Cgroup {
         systemd::Bus::of(*manager)?.start_scope(scope, pid as u32, &resources)?;
         started.set(true);
         log!("systemd made {} in {} ({}), with the container's process", scope.unit, scope.slice, scope.path());
+        if self.version == Version::V1 {
+            self.rejoin_v1(pid)?;
+        }
         self.write_limits(limits)?;
         if self.version == Version::V1 {
             self.restrict_devices(devices)?;
+        }
+        Ok(())
+    }
+
+    /// After systemd made the scope, on v1: the process put back in the scope's directory of each
+    /// hierarchy where it is not, made again where systemd removed it. When systemd first starts a
+    /// slice, it moves the processes below the slice into the slice's own directory of each
+    /// controller it enables there, and it leaves a delegated scope's processes where they are: the
+    /// first container in a new slice ran in the slice's `devices` directory, without its device
+    /// rules (or its rules' directory was gone: ENOENT). runc, too, joins after StartTransientUnit.
+    fn rejoin_v1(&self, pid: i32) -> Result<(), Error> {
+        let inside = dirs_of_process_at(pid, &self.path)?;
+        for (hierarchy, dir) in
+            self.dirs.iter().filter(|(hierarchy, dir)| !hierarchy.is_empty() && !inside.contains(dir))
+        {
+            make_v1_dirs_down_to(hierarchy, &format!("{CGROUP_ROOT}/{hierarchy}"), &self.path)?;
+            log!("systemd left the container's process outside {dir}: joined again");
+            attach_dirs([dir], pid)?;
         }
         Ok(())
     }
@@ -677,6 +694,17 @@ impl Joining {
         }
         Ok(())
     }
+}
+
+/// Makes the directories of the v1 hierarchy at `root` (`controller`'s) from the top down to `path`
+/// where missing, each cpuset one with its parent's CPUs and memory nodes.
+fn make_v1_dirs_down_to(controller: &str, root: &str, path: &str) -> Result<(), Error> {
+    for ancestor in ancestors(path) {
+        let dir = format!("{root}{ancestor}");
+        sys::mkdir(&cpath(&dir)?, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({dir})"))?;
+        inherit_cpuset(controller, &dir)?;
+    }
+    Ok(())
 }
 
 /// Writes `pid` into cgroup.procs of each directory (`Joining::by_pid`).

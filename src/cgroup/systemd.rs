@@ -8,10 +8,10 @@
 //!
 //! ```text
 //!  us                                                   the bus (dbus-daemon), systemd behind it
-//!  "\0AUTH EXTERNAL <uid's digits, in hex>\r\n"    ->    (the kernel tells it our uid: SO_PEERCRED,
-//!                                                       as the bus's user namespace sees it: the
-//!                                                       outside id of ours, never a namespace's 0)
-//!                                                 <-    "OK <server guid>\r\n"
+//!  "\0AUTH EXTERNAL\r\n"                        ->    no identity given: the bus takes the one
+//!                                                 <-    "DATA\r\n"  the kernel tells it (SO_PEERCRED,
+//!  "DATA\r\n"                                    ->    our uid as the bus's user namespace sees
+//!                                                 <-    "OK <server guid>\r\n"  it, whatever ours)
 //!  "BEGIN\r\n", then messages:
 //!  Hello()                                        <-    our unique name (":1.42")
 //!  AddMatch(JobRemoved)                                 before the call: the job may end before
@@ -68,9 +68,8 @@ pub fn running() -> bool {
 pub enum Manager {
     /// PID 1, over the system bus: for the host's root.
     System,
-    /// The user's own manager (user@UID.service), over the user's bus: for anybody else. `uid` is
-    /// the user as the bus sees them: the outside id of ours (/proc/self/uid_map).
-    User { uid: u32 },
+    /// The user's own manager (user@UID.service), over the user's bus: for anybody else.
+    User,
 }
 
 impl Manager {
@@ -78,7 +77,7 @@ impl Manager {
     pub fn default_slice(self) -> &'static str {
         match self {
             Manager::System => "system.slice",
-            Manager::User { .. } => "user.slice",
+            Manager::User => "user.slice",
         }
     }
 }
@@ -335,27 +334,28 @@ impl Bus {
     /// Connects to `manager`'s bus, authenticates, says Hello and asks for JobRemoved signals.
     pub fn of(manager: Manager) -> Result<Bus, Error> {
         match manager {
-            Manager::System => Bus::connect(SYSTEM_BUS_SOCKET, sys::geteuid()),
-            Manager::User { uid } => {
+            Manager::System => Bus::connect(SYSTEM_BUS_SOCKET),
+            Manager::User => {
                 let var = |name: &str| std::env::var(name).ok();
                 let path = user_bus_path(var(SESSION_BUS_ADDRESS).as_deref(), var(RUNTIME_DIR).as_deref())
                     .map_err(|why| Error::Setup(format!("--systemd-cgroup: the user's bus: {why}")))?;
-                Bus::connect(&path, uid)
+                Bus::connect(&path)
             }
         }
     }
 
-    /// Connects to the bus at `path` as `uid` (the id the bus sees, which it checks against the
-    /// socket's peer credentials).
-    fn connect(path: &str, uid: u32) -> Result<Bus, Error> {
+    /// Connects to the bus at `path` as whoever the socket's peer credentials say we are. EXTERNAL
+    /// without an identity, as sd-bus (crun's) asks: the id we could name is our uid's outside id
+    /// in /proc/self/uid_map, which in a user namespace inside another is the parent namespace's
+    /// (0, say), not the id the bus sees; the bus, given none, takes the one it sees.
+    fn connect(path: &str) -> Result<Bus, Error> {
         let socket = sys::connect_unix(&cpath(path)?).step(|| format!("connect({path})"))?;
         let mut bus = Bus { socket, path: path.into(), serial: 0, input: Vec::new(), jobs_removed: Vec::new() };
-        // The uid as EXTERNAL wants it: its decimal digits, each as two hex digits (0 is "30").
-        let hex: String = uid.to_string().bytes().map(|b| format!("{b:02x}")).collect();
-        bus.send_bytes(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
-        let answer = bus.read_line()?;
-        if !answer.starts_with("OK ") {
-            return Err(Error::Setup(format!("D-Bus {path}: AUTH EXTERNAL {hex} (uid {uid}) answered {answer:?}")));
+        bus.send_bytes(b"\0AUTH EXTERNAL\r\nDATA\r\n")?;
+        // The bus's empty challenge to a mechanism begun without an identity, then its verdict.
+        let (challenge, answer) = (bus.read_line()?, bus.read_line()?);
+        if challenge != "DATA" || !answer.starts_with("OK ") {
+            return Err(Error::Setup(format!("D-Bus {path}: AUTH EXTERNAL answered {challenge:?}, then {answer:?}")));
         }
         bus.send_bytes(b"BEGIN\r\n")?;
         bus.call(hello)?.map_err(|e| e.failed("Hello"))?;

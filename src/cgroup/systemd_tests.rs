@@ -154,7 +154,7 @@ fn the_users_bus_is_the_addresss_unix_path_else_the_runtime_dirs_bus() {
 #[test]
 fn a_users_scope_goes_in_user_slice_by_default() {
     assert_eq!(Manager::System.default_slice(), "system.slice");
-    assert_eq!(Manager::User { uid: 1000 }.default_slice(), "user.slice");
+    assert_eq!(Manager::User.default_slice(), "user.slice");
     let scope = Scope::from_parts("user.slice", "libpod", "abc").unwrap();
     assert_eq!(scope.path(), "/user.slice/libpod-abc.scope");
 }

@@ -211,11 +211,14 @@ pub fn container_cgroup(record: &Record, id: &str) -> Option<String> {
 }
 
 /// An OCI init is apart from the host (see the module's comment): its mount namespace is not ours,
-/// or without one of its own, its root is the record's rootfs, which is not ours.
+/// or without one of its own, its root is the record's rootfs, which is not ours. EACCES is an init
+/// reaped since it was found (procfs answers so for the namespaces of a process gone whose entry it
+/// still holds: a `delete --force` that killed it, under a parent that reaps at once), or one we may
+/// not look into: not contained either way, never trusted.
 fn oci_init_is_contained(pid: i32, record: &Record) -> Result<bool, Error> {
     let identity = |path: &str| match sys::stat(&crate::error::cpath(path)?, 0) {
         Ok(st) => Ok(Some(sys::identity(&st))),
-        Err(sys::Errno(libc::ENOENT | libc::ESRCH)) => Ok(None),
+        Err(sys::Errno(libc::ENOENT | libc::ESRCH | libc::EACCES)) => Ok(None),
         Err(errno) => Err(Error::sys(format!("stat({path})"), errno)),
     };
     let (theirs, ours) = match record.host_mounts {

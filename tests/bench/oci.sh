@@ -35,14 +35,14 @@ if [[ ${OCI_PRIVATE_VIEW:-} != 1 ]]; then
     export BENCH_OCI_WORK=$work BENCH_OCI_SYSTEMD_PID=
     world=$work.systemd
     if [[ ${BENCH_OCI_SYSTEMD:-1} != 0 ]]; then
-        mkdir "$world"
         binds=("$work")
         for r in "${runtimes[@]}"; do binds+=("ro:$(dirname "$r")"); done
-        BENCH_OCI_SYSTEMD_PID=$(sh tests/systemd/boot.sh --unified "$world" "${binds[@]}")
+        oci_systemd_boot "$world" --unified "${binds[@]}"
+        BENCH_OCI_SYSTEMD_PID=$oci_systemd_pid
     fi
     rc=0
     tests/oci/private-view.sh bash "$self" "${runtimes[@]}" || rc=$?
-    [[ -z $BENCH_OCI_SYSTEMD_PID ]] || sh tests/systemd/halt.sh "$BENCH_OCI_SYSTEMD_PID" "$world"
+    oci_systemd_halt
     oci_remove_dir "$work"
     exit $rc
 fi

@@ -235,6 +235,54 @@ cgroup_value() {
     fi
 }
 
+# --- A systemd booted as PID 1 (tests/systemd/boot.sh), for the systemd cgroup driver's parts ---------
+# This host's PID 1 is not systemd: boot.sh starts one in namespaces of its own over an overlay of
+# the host's root, with the D-Bus system bus, and prints its host pid; halt.sh ends it with all
+# that runs in it and removes its cgroups and WORLD (a scratch directory boot.sh fills). The
+# private view (private-view.sh) has no cgroup2, which boot.sh needs (the booted system's cgroup is
+# made there; without it systemd would take the cgroup2 root for its own): mounted again at its
+# place while the system runs.
+# usage: oci_systemd_boot WORLD [--unified] [PATH | ro:PATH ...]   (boot.sh's options and binds)
+# Sets $oci_systemd_pid; fails as boot.sh does.
+oci_systemd_scripts=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../systemd")
+oci_systemd_unified=
+oci_systemd_boot() {
+    local world=$1 options=()
+    shift
+    [[ ${1:-} != --unified ]] || { options=(--unified); shift; }
+    mkdir -p "$world"
+    oci_systemd_world=$world
+    if [[ ${OCI_PRIVATE_VIEW:-} == 1 && -z $oci_systemd_unified ]]; then
+        mkdir -p /sys/fs/cgroup/unified
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
+        oci_systemd_unified=/sys/fs/cgroup/unified
+    fi
+    oci_systemd_pid=$(sh "$oci_systemd_scripts/boot.sh" "${options[@]}" "$world" "$@")
+}
+# Ends the booted system, if there is one (a cleanup's call: never fails).
+oci_systemd_halt() {
+    [[ -z ${oci_systemd_pid:-} ]] || sh "$oci_systemd_scripts/halt.sh" "$oci_systemd_pid" "$oci_systemd_world" || true
+    oci_systemd_pid=
+    [[ -z $oci_systemd_unified ]] || umount "$oci_systemd_unified" || true
+    oci_systemd_unified=
+}
+# in_systemd COMMAND...: runs it inside the booted system's namespaces (as root), up to 120 s.
+in_systemd() { timeout 120 nsenter -t "$oci_systemd_pid" -a -- "$@"; }
+# `systemctl show` of UNIT's properties PROPERTY... in the booted system: NAME=VALUE lines, sorted
+# by name. usage: unit_shows UNIT PROPERTY...
+unit_shows() {
+    local unit=$1 props=() p
+    shift
+    for p in "$@"; do props+=(-p "$p"); done
+    in_systemd systemctl show "${props[@]}" "$unit" | sort
+}
+
+# The host's first disk, MAJ:MIN (/proc/partitions), and a shell command for a container that makes
+# a node of it and reads a byte: it prints `refused` where the container's device rules hold.
+host_disk=$(awk 'NR > 2 && NF == 4 { print $1 ":" $2; exit }' /proc/partitions)
+read_host_disk="mknod /dev/disk b ${host_disk%:*} ${host_disk#*:} 2>/dev/null && head -c 1 /dev/disk >/dev/null 2>&1 \
+&& echo read-the-disk || echo refused"
+
 # --- A real terminal: a private tmux server (socket in OCI_WORK) with one 80x24 window -------------
 tmux_start() {
     printf '%s\n' "$1" > "$OCI_WORK/pane.sh"

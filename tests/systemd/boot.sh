@@ -54,6 +54,26 @@ for h in $(hierarchies); do
         cat "$h/cpuset.mems" > "$h/$name/cpuset.mems"
     fi
 done
+# v1 hierarchies the kernel has and nobody mounted (net_cls,net_prio here): systemd mounts them
+# inside, where the cgroup namespace's root would be that hierarchy's own root, and what systemd
+# and the runtimes made there would outlive halt.sh unseen. So the booted system gets its cgroup in
+# them too, made and entered through a mount in a mount namespace of the moment; halt.sh removes it
+# by the list in DIR/unmounted.
+: > "$dir/unmounted"
+if [ "$layout" = hybrid ]; then
+    for controllers in $(sed -n 's/^[0-9]*:\([^:][^:]*\):.*/\1/p' /proc/self/cgroup); do
+        grep -Eq " - cgroup [^ ]+ [^ ]*[ ,]${controllers%%,*}(,|\$)" /proc/self/mountinfo || echo "$controllers" >> "$dir/unmounted"
+    done
+fi
+# Runs the sh SCRIPT with each of them mounted at $2 ($1: its controllers, $3: NAME, $4: our pid).
+each_unmounted() {
+    mkdir -p "$dir/hierarchy"
+    for controllers in $(cat "$dir/unmounted"); do
+        unshare --mount --propagation private sh -c "mount -t cgroup -o \"\$1\" cgroup \"\$2\" && $1" \
+            sh "$controllers" "$dir/hierarchy" "$name" $$
+    done
+}
+each_unmounted 'mkdir -p "$2/$3" && echo "$4" > "$2/$3/cgroup.procs"'
 
 inner='
 set -eu
@@ -129,6 +149,8 @@ unshare=$!
 # systemd is unshare's child (PID 1 inside); up once it says so over the bus.
 state=
 for _ in $(seq 600); do
+    # (unshare gone, or a zombie: what it ran failed, see the console)
+    case $(cut -d' ' -f3 "/proc/$unshare/stat" 2>/dev/null) in Z|'') break ;; esac
     pid=$(cut -d' ' -f1 "/proc/$unshare/task/$unshare/children" 2>/dev/null) || true
     if [ -n "$pid" ]; then
         state=$(nsenter -t "$pid" -a systemctl is-system-running 2>/dev/null) || true
@@ -153,6 +175,15 @@ for _ in $(seq 600); do
     fi
     sleep 0.1
 done
-echo "boot.sh: systemd did not come up in 60 s (state: ${state:-none}); see $dir/console.log" >&2
-[ -n "${pid:-}" ] && kill -KILL "$pid"
+echo "boot.sh: systemd did not come up (state: ${state:-none}); its console's end:" >&2
+tail -n 20 "$dir/console.log" >&2
+# Everything goes, as at a halt: the processes, the cgroups made above (this shell leaves them
+# first, for the hierarchies' roots), DIR.
+for h in $(hierarchies); do
+    echo $$ > "$h/cgroup.procs"
+done
+each_unmounted 'echo "$4" > "$2/cgroup.procs"'
+# (systemd's pid only while it is unshare's child still: never a pid reused since)
+[ "$(cut -d' ' -f4 "/proc/${pid:-0}/stat" 2>/dev/null)" = "$unshare" ] || pid=$unshare
+sh "$(dirname "$0")/halt.sh" "$pid" "$dir"
 exit 1

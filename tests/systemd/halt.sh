@@ -21,4 +21,13 @@ for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
         sleep 0.05
     done
 done
+# And in the hierarchies nobody mounts, which boot.sh listed.
+for controllers in $(cat "$dir/unmounted" 2>/dev/null); do
+    unshare --mount --propagation private sh -c 'mount -t cgroup -o "$1" cgroup "$2" || exit
+        for _ in $(seq 100); do
+            find "$2/$3" -depth -type d -exec rmdir {} + 2>/dev/null
+            [ -d "$2/$3" ] || break
+            sleep 0.05
+        done' sh "$controllers" "$dir/hierarchy" "$name"
+done
 rm -rf "$dir"
