@@ -294,6 +294,26 @@ fn secrets_are_hidden_unless_explain_all_and_there_is_no_colour_off_a_terminal()
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn names_from_the_image_reach_the_terminal_escaped() {
+    // The image's symlink is walked by the in-root lookup: its target's components are opened,
+    // and a descriptor is told with what it names. An escape sequence (here, one that sets the
+    // terminal's title) or a newline (a forged line) must not reach the user's terminal as it is.
+    let name = root_test("explain-hostile");
+    let root = fresh_rootfs(&name);
+    let evil = "p\x1b]0;PWNED\x07\n  child    forged";
+    fs::create_dir(root.join(evil)).unwrap();
+    std::os::unix::fs::symlink(evil, root.join("w")).unwrap();
+    let out = run_in(&root, &name, &["-q", "--explain", "-w", "/w"], &["/bin/true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("PWNED"), "the walk is told: {}", out.stderr);
+    assert!(!out.stderr.contains('\x1b') && !out.stderr.contains('\x07'), "{}", out.stderr);
+    assert!(!out.stderr.lines().any(|line| line.starts_with("  child    forged")), "{}", out.stderr);
+    assert_no_leftovers(&name, &root);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn explain_time_tells_each_step_its_milliseconds() {
     let name = root_test("explain-time");
     let out = run_in(rootfs(), &name, &["-q", "--explain=time"], &["/bin/true"]);

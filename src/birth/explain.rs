@@ -19,6 +19,7 @@ use crate::error::{cpath, Context, Error};
 use crate::signals::signal_name;
 use crate::sys::trace::{self, Record, CHILD, RUNTIME};
 use crate::sys::{self, Fd};
+use crate::text::printable;
 
 /// What `--explain` tells (the command line's `--explain[=MODE]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -544,11 +545,13 @@ struct Descriptors {
 }
 
 impl Descriptors {
+    /// `fd` as told: with what it names, escaped (a name comes from the image: a symlink's target
+    /// the in-root lookup walked may hold an escape sequence or a newline).
     fn show(&self, fd: u64) -> String {
         let fd = fd as i32;
         match (fd, self.name(fd)) {
             (libc::AT_FDCWD, _) => "AT_FDCWD".into(),
-            (_, Some(name)) => format!("{fd}<{name}>"),
+            (_, Some(name)) => format!("{fd}<{}>", printable(name)),
             _ => fd.to_string(),
         }
     }
@@ -681,19 +684,21 @@ fn made(record: &Record, value: usize, path: Option<String>, fds: &mut Descripto
     };
     match name {
         Some(name) => {
-            fds.set(fd, Some(name.clone()));
-            format!("{fd}<{name}>")
+            fds.set(fd, Some(name));
+            fds.show(fd as u64)
         }
         None => number(value as u64),
     }
 }
 
-/// An environment entry: `KEY=...(N bytes)`, its value shown only with `--explain=all`.
+/// An environment entry: `KEY=...(N bytes)`, its value shown only with `--explain=all`; escaped
+/// (a bundle's variables are its own).
 fn variable(entry: &[u8], all: bool) -> String {
-    let entry = String::from_utf8_lossy(entry);
-    match entry.split_once('=') {
-        Some((key, value)) if !all => format!("{key}=...({} bytes)", value.len()),
-        _ => entry.into_owned(),
+    match entry.iter().position(|&byte| byte == b'=') {
+        Some(at) if !all => {
+            format!("{}=...({} bytes)", printable(&String::from_utf8_lossy(&entry[..at])), entry.len() - at - 1)
+        }
+        _ => printable(&String::from_utf8_lossy(entry)),
     }
 }
 
@@ -930,6 +935,22 @@ mod tests {
         assert!(describe(&procs, &mut fds, false).contains("\"4242\""));
         assert_eq!(variable(b"TOKEN=hunter2", false), "TOKEN=...(7 bytes)");
         assert_eq!(variable(b"TOKEN=hunter2", true), "TOKEN=hunter2");
+    }
+
+    /// What the image names (a symlink's target, walked by the in-root lookup; a bundle's
+    /// variable) reaches the terminal escaped: never an escape sequence, never a forged line.
+    #[test]
+    fn the_images_names_are_told_escaped() {
+        let mut fds = Descriptors::default();
+        fds.set(14, Some("/".into()));
+        let name = b"p\x1b]0;PWNED\x07\n  child    forged\0";
+        let open = record("openat", sc::nr::OPENAT, &[14, 1, libc::O_PATH as u64, 0], 15, name);
+        let opened = describe(&open, &mut fds, false);
+        let close = record("close", sc::nr::CLOSE, &[15], 0, b"");
+        let closed = describe(&close, &mut fds, false);
+        for told in [opened, closed, variable(b"K\x1b[31m=v", false), variable(b"K=\x1b[31m", true)] {
+            assert!(!told.contains(|c: char| c.is_control()), "{told:?}");
+        }
     }
 
     #[test]
