@@ -314,6 +314,31 @@ fn names_from_the_image_reach_the_terminal_escaped() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn a_birth_of_more_calls_than_the_records_pipe_holds_is_not_held_up() {
+    // The runtime reads the child's records only after the birth: a child with more calls than
+    // the pipe holds must not wait for it. An image makes as many as it likes: here the working
+    // directory is a chain of 30 symlinks, each to a path 1300 directories deep, which the in-root
+    // lookup walks one component at a time (some 80,000 calls).
+    let name = root_test("explain-full");
+    let root = fresh_rootfs(&name);
+    let deep = vec!["a"; 1300].join("/");
+    fs::create_dir_all(root.join(&deep).join("l31")).unwrap();
+    for i in 1..=30 {
+        std::os::unix::fs::symlink(format!("/{deep}/l{}", i + 1), root.join(&deep).join(format!("l{i}"))).unwrap();
+    }
+    std::os::unix::fs::symlink(format!("/{deep}/l1"), root.join("w")).unwrap();
+    // Killed on a timeout (the child waiting for room in the pipe, the runtime for the child).
+    let _cleanup = CleanUp(name.clone());
+    let out = run_in(&root, &name, &["-q", "--explain", "-w", "/w"], &["/bin/true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("12. rootfs (child)"), "{}", out.stderr);
+    assert!(out.stderr.contains("its later calls are not told"), "said so: {}", out.stderr);
+    assert_no_leftovers(&name, &root);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn explain_time_tells_each_step_its_milliseconds() {
     let name = root_test("explain-time");
     let out = run_in(rootfs(), &name, &["-q", "--explain=time"], &["/bin/true"]);

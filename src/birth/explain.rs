@@ -301,6 +301,9 @@ fn explain(
             count(RUNTIME),
         ),
     };
+    if let Some(record) = child.iter().find(|record| record.nr == trace::FULL) {
+        let _ = writeln!(out, "{}", full(record.args[0]));
+    }
     let runtime_depth = processes.first().map_or(1, |runtime| runtime.pids.len());
     let _ = writeln!(out, "the processes, with their pid in each PID namespace they are in (/proc/PID/status NSpid):");
     for process in processes {
@@ -317,6 +320,14 @@ fn explain(
     out
 }
 
+/// What the child's last record says when the pipe its records travel on was full.
+fn full(sent: u64) -> String {
+    format!(
+        "the child's records filled the pipe that carries them after {sent} records: its later calls are not told \
+         (its birth went on)"
+    )
+}
+
 /// Each record of one process as a line, in the step it was made in; and where the runtime
 /// released the child (the number of lines before its `RELEASED` mark).
 fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> (Vec<Told>, Option<usize>) {
@@ -327,6 +338,10 @@ fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> (Vec<Told>, Opt
         match record.nr {
             trace::STEP => step = Some(record.args[0] as usize),
             trace::RELEASED => released = Some(told.len()),
+            trace::FULL => {
+                let line = full(record.args[0]);
+                told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
+            }
             trace::NOTE => {
                 let line = note_text(record.args[0]).to_string();
                 told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
