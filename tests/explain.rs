@@ -339,6 +339,84 @@ fn a_birth_of_more_calls_than_the_records_pipe_holds_is_not_held_up() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn explain_to_a_file_that_cannot_be_written_is_refused_before_anything_starts() {
+    // Bad input: one line naming the flag, nothing started. (It was opened after the birth: the
+    // command ran, and was then killed, with 125; and a FIFO without a reader held the runtime
+    // for good, its signals blocked, the container's end never reaped.)
+    let name = root_test("explain-to-bad");
+    let root = fresh_rootfs(&name);
+    let fifo = scratch().join(format!("{name}.fifo"));
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let _cleanup = CleanUp(name.clone());
+    for (to, errno) in [(scratch().join("no-such-dir/explained"), "ENOENT"), (fifo.clone(), "ENXIO")] {
+        let out = run_in(&root, &name, &["-q", "--explain-to", to.to_str().unwrap()], &["/bin/touch", "/ran"]);
+        assert_eq!(out.code, 125, "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("--explain-to {to:?}: open: {errno}")), "{}", out.stderr);
+        assert!(!root.join("ran").exists(), "the command ran: {}", out.stderr);
+        assert_no_leftovers(&name, &root);
+    }
+    // With a reader, a FIFO takes the whole explanation, however long.
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut reader = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).unwrap();
+    let read = std::thread::spawn(move || {
+        let (mut text, mut chunk) = (Vec::new(), [0u8; 65536]);
+        let deadline = std::time::Instant::now() + RUN_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            match reader.read(&mut chunk) {
+                Ok(0) if !text.is_empty() => break,
+                Ok(n) => text.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(err) => panic!("{err}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let name = unique_name("explain-to-fifo");
+    let out = run_in(&root, &name, &["-q", "--explain-to", fifo.to_str().unwrap()], &["/bin/true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let explanation = read.join().unwrap();
+    assert!(explanation.contains("19. exec (child)"), "{explanation}");
+    assert_no_leftovers(&name, &root);
+    let _ = (fs::remove_file(&fifo), fs::remove_dir_all(&root));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn explain_to_is_opened_before_the_container_could_replace_it() {
+    // `--explain-to` a file in the rootfs: the container may replace it with a symlink to a host
+    // file. Opened after the birth, the runtime (host root) then wrote the explanation over that
+    // host file; strace holds the runtime's open of the path for a second, so that the container
+    // wins the race every time. Opened before the container exists, the runtime writes the file
+    // it opened, whatever its name leads to by then.
+    require_tool("strace", "strace");
+    let name = root_test("explain-to-race");
+    let root = fresh_rootfs(&name);
+    let victim = scratch().join(format!("{name}.victim"));
+    fs::write(&victim, "intact").unwrap();
+    let to = root.join("explained");
+    let plant = format!("rm -f /explained; ln -s {} /explained", victim.display());
+    let bin = contain_bin();
+    let mut args = run_args(&root, &name, &["-q", "--explain-to", to.to_str().unwrap()], &["/bin/sh", "-c", &plant]);
+    args.insert(0, bin.to_str().unwrap());
+    let _cleanup = CleanUp(name.clone());
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-P", to.to_str().unwrap(), "-e", "inject=openat:delay_enter=1000000"])
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run strace");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fs::symlink_metadata(&to).unwrap().file_type().is_symlink(), "the container planted its link");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "intact", "the runtime wrote through the container's link");
+    assert_no_leftovers(&name, &root);
+    let _ = (fs::remove_file(&victim), fs::remove_dir_all(&root));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn explain_time_tells_each_step_its_milliseconds() {
     let name = root_test("explain-time");
     let out = run_in(rootfs(), &name, &["-q", "--explain=time"], &["/bin/true"]);

@@ -39,14 +39,32 @@ pub enum Explain {
 /// `finish`.
 struct Explaining {
     mode: Explain,
-    to: Option<String>,
+    /// `--explain-to`'s path, and the file, opened before anything starts.
+    to: Option<(String, Fd)>,
     child_records: Fd,
 }
 
 static EXPLAINING: Mutex<Option<Explaining>> = Mutex::new(None);
 
-/// Starts recording (before the lifecycle prepares anything, so its calls are told too).
+/// Starts recording (before the lifecycle prepares anything, so its calls are told too). The file
+/// `--explain-to` names is opened first: a path that cannot be written is bad input, refused before
+/// anything starts; and it is opened before the container exists, which could otherwise put a
+/// symlink at that path to a host file for the runtime to write. Opened non-blocking, a FIFO without
+/// a reader fails at once rather than holding up contain, whose signals wait blocked; written
+/// blocking, and cut to what was written (`finish`; not O_TRUNC: the global flags come with every
+/// OCI command, and `state` must not empty what `create` wrote). Close-on-exec: the child's copy
+/// closes at its exec of the stub, with the records' pipe.
 pub fn start(mode: Explain, to: Option<String>) -> Result<(), Error> {
+    let to = match to {
+        Some(path) => {
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_NOCTTY | libc::O_CLOEXEC;
+            let file = sys::open(&cpath(&path)?, flags | libc::O_NONBLOCK, 0o644)
+                .step(|| format!("--explain-to {path:?}: open"))?;
+            sys::set_nonblocking(&file, false).step(|| format!("--explain-to {path:?}: fcntl(F_SETFL)"))?;
+            Some((path, file))
+        }
+        None => None,
+    };
     let child_records = trace::start().step(|| "--explain: pipe2".into())?;
     *EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Explaining { mode, to, child_records });
     Ok(())
@@ -103,10 +121,11 @@ fn colour(explaining: &Explaining) -> bool {
 fn write_out(explaining: &Explaining, text: &str) -> Result<(), Error> {
     match &explaining.to {
         None => sys::write_all(libc::STDERR_FILENO, text.as_bytes()).step(|| "--explain: write(stderr)".into()),
-        Some(path) => {
-            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOCTTY;
-            let file = sys::open(&cpath(path)?, flags, 0o644).step(|| format!("--explain-to {path:?}: open"))?;
-            sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"))
+        Some((path, file)) => {
+            sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"))?;
+            // A FIFO, a pipe or a terminal has no length to cut (EINVAL).
+            let _ = sys::truncate(file, text.len());
+            Ok(())
         }
     }
 }

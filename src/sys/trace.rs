@@ -101,7 +101,7 @@ pub fn on() -> bool {
 /// child's records come back on; `child_records` below reads it after the birth.
 pub fn start() -> Result<Fd, Errno> {
     let (read, write) = super::pipe()?;
-    super::set_nonblocking(&read)?;
+    super::set_nonblocking(&read, true)?;
     // The child writes without waiting for a reader: a pipe that holds a whole birth's records.
     // SAFETY: no pointers.
     let size = check(unsafe {
