@@ -417,6 +417,21 @@ fn explain_to_is_opened_before_the_container_could_replace_it() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn an_explanation_that_cannot_be_written_leaves_the_container_running() {
+    // The explanation is written once the command runs: a full disk (here /dev/full) must not
+    // kill a container that runs, nor turn its status into 125 ("failed before the command ran").
+    let name = root_test("explain-to-full");
+    let root = fresh_rootfs(&name);
+    let _cleanup = CleanUp(name.clone());
+    let out = run_in(&root, &name, &["-q", "--explain-to", "/dev/full"], &["/bin/sh", "-c", "sleep 1; exit 7"]);
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(out.stderr.contains("--explain-to \"/dev/full\": write: ENOSPC"), "said so: {}", out.stderr);
+    assert_no_leftovers(&name, &root);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn explain_time_tells_each_step_its_milliseconds() {
     let name = root_test("explain-time");
     let out = run_in(rootfs(), &name, &["-q", "--explain=time"], &["/bin/true"]);

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use crate::birth::steps::STEPS;
 use crate::error::{cpath, Context, Error};
+use crate::log;
 use crate::signals::signal_name;
 use crate::sys::trace::{self, Record, CHILD, RUNTIME};
 use crate::sys::{self, Fd};
@@ -79,9 +80,9 @@ pub struct Failed<'a> {
 
 /// The birth is over (`failed`: why not, if it failed; `seen`: the process the container sees, ours
 /// and not yet reaped, if it was born): stops recording and writes the explanation.
-pub fn finish(failed: Option<Failed>, seen: Option<i32>) -> Result<(), Error> {
+pub fn finish(failed: Option<Failed>, seen: Option<i32>) {
     let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
-        return Ok(());
+        return;
     };
     let runtime = trace::stop();
     let child = trace::child_records(&explaining.child_records);
@@ -109,7 +110,8 @@ pub fn finish_start(failed: Option<&str>, init: Option<i32>) -> Result<(), Error
     }));
     let failed = failed.map(|message| Failed { message, in_child: false });
     let text = explain(&runtime, &[], explaining.mode, colour(&explaining), failed, &processes, Telling::Start);
-    write_out(&explaining, &text)
+    write_out(&explaining, &text);
+    Ok(())
 }
 
 /// Colour on a terminal, unless NO_COLOR is set.
@@ -117,16 +119,22 @@ fn colour(explaining: &Explaining) -> bool {
     explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok()
 }
 
-/// The explanation to stderr, or to `--explain-to FILE`.
-fn write_out(explaining: &Explaining, text: &str) -> Result<(), Error> {
-    match &explaining.to {
+/// The explanation to stderr, or to `--explain-to FILE`. A write that fails (a full disk) is a
+/// warning: by now the command runs (or start let it go), and the explanation is no part of it.
+fn write_out(explaining: &Explaining, text: &str) {
+    let written = match &explaining.to {
         None => sys::write_all(libc::STDERR_FILENO, text.as_bytes()).step(|| "--explain: write(stderr)".into()),
         Some((path, file)) => {
-            sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"))?;
-            // A FIFO, a pipe or a terminal has no length to cut (EINVAL).
-            let _ = sys::truncate(file, text.len());
-            Ok(())
+            let written = sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"));
+            // The rest of what the file held before goes. (A FIFO, a pipe or a terminal has no
+            // length to cut: EINVAL.)
+            written.map(|()| {
+                let _ = sys::truncate(file, text.len());
+            })
         }
+    };
+    if let Err(err) = written {
+        log::warning(&format!("{err}: the explanation is not whole"));
     }
 }
 
