@@ -543,6 +543,42 @@ fn oci_create_and_start_explain_among_the_global_flags_as_an_engine_passes_them(
     assert_no_leftovers(&name, rootfs());
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_seccomp_profile_that_refuses_the_exec_is_explained_as_such() {
+    // A bundle's profile refuses execveat with EPERM: the child's exec of the stub fails after its
+    // word "ready". The explanation ends with that call, its step, and what EPERM means there.
+    let name = root_test("explain-seccomp");
+    let state = PrivateState::new(&name);
+    let bundle = bundle::oci_bundle(&name, rootfs(), &["/bin/true"], &[]);
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    spec["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }]
+    });
+    fs::write(&config, spec.to_string()).unwrap();
+    let to = scratch().join(format!("{name}.explained"));
+    let said = scratch().join(format!("{name}.create"));
+    let out = || Stdio::from(fs::File::create(&said).unwrap());
+    let args = ["--explain-to", to.to_str().unwrap(), "create", "--bundle", bundle.to_str().unwrap(), &name];
+    let create = command(&state.args(&args)).stdout(out()).stderr(out()).status().unwrap();
+    let create_said = fs::read_to_string(&said).unwrap();
+    assert!(!create.success(), "{create_said}");
+    assert!(create_said.contains("execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)"), "{create_said}");
+    let explanation = fs::read_to_string(&to).unwrap();
+    for said in [
+        "the birth failed: execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)",
+        "  in step 19. exec (child)",
+        "EPERM: the seccomp filter refused the call",
+    ] {
+        assert!(explanation.contains(said), "{said}: {explanation}");
+    }
+    let _ = (fs::remove_file(&to), fs::remove_file(&said), fs::remove_dir_all(bundle));
+    drop(state);
+    assert_no_leftovers(&name, rootfs());
+}
+
 /// The processes line of `who` in the explanation's header: its pids, by the namespace named.
 fn pids_of(explanation: &str, who: &str) -> Vec<(i32, String)> {
     let prefix = format!("  {who}: pid ");
