@@ -574,6 +574,8 @@ fn a_seccomp_profile_that_refuses_the_exec_is_explained_as_such() {
     ] {
         assert!(explanation.contains(said), "{said}: {explanation}");
     }
+    let child = explanation.lines().find(|line| line.starts_with("  child: ")).unwrap();
+    assert!(!child.contains("execveat"), "the child never became the stub: {child}");
     let _ = (fs::remove_file(&to), fs::remove_file(&said), fs::remove_dir_all(bundle));
     drop(state);
     assert_no_leftovers(&name, rootfs());

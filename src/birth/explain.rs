@@ -193,7 +193,8 @@ fn processes(runtime: &[Record], child: &[Record], seen: Option<i32>) -> Vec<Pro
         return processes;
     };
     let Ok(pid) = clone.result().map(|pid| pid as i32) else { return processes };
-    let exec = child.iter().rev().find(|record| record.nr as usize == sc::nr::EXECVEAT && record.ret == 0);
+    // The last one: an exec is recorded before it is made, and again if it failed.
+    let exec = child.iter().rev().find(|record| record.nr as usize == sc::nr::EXECVEAT).filter(|exec| exec.ret == 0);
     let command = exec.and_then(command_of).unwrap_or_default();
     let becomes = match exec {
         Some(_) if seen == Some(pid) => format!(
