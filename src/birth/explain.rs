@@ -766,7 +766,10 @@ fn buffer(record: &Record, fds: &Descriptors, all: bool) -> Option<(usize, Strin
     match record.nr as usize {
         sc::nr::WRITE => {
             let target = fds.name(record.args[0] as i32).map_or("", String::as_str);
-            let public = ["/proc", "/sys", "pipe", "stderr"].iter().any(|public| target.starts_with(public));
+            // What a pipe or stderr carries, and the kernel's files (whole names: `/system-state`,
+            // a state directory `--root` chose, is neither).
+            let public =
+                ["/proc/", "/sys/", "pipe "].iter().any(|public| target.starts_with(public)) || target == "stderr";
             let shown = if all || public {
                 format!("{:?}", String::from_utf8_lossy(bytes))
             } else {
@@ -976,6 +979,12 @@ mod tests {
         assert!(describe(&state, &mut fds, true).contains("\"secret\""));
         let procs = record("write", sc::nr::WRITE, &[4, 1, 4], 4, b"4242");
         assert!(describe(&procs, &mut fds, false).contains("\"4242\""));
+        // A state directory whose name only begins like /sys or /proc (`--root /system-state`).
+        for (fd, name) in [(5, "/system-state/x/state"), (6, "/processes/state"), (7, "pipes/state")] {
+            fds.set(fd, Some(name.into()));
+            let record = record("write", sc::nr::WRITE, &[fd as u64, 1, 6], 6, b"secret");
+            assert!(!describe(&record, &mut fds, false).contains("secret"), "{name}");
+        }
         assert_eq!(variable(b"TOKEN=hunter2", false), "TOKEN=...(7 bytes)");
         assert_eq!(variable(b"TOKEN=hunter2", true), "TOKEN=hunter2");
     }
