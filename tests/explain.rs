@@ -457,7 +457,7 @@ fn a_bad_explain_mode_is_refused_naming_the_flag() {
 fn colour_on_a_terminal_unless_no_color() {
     // script(1) (util-linux, in every Debian) gives the run a terminal for its stderr.
     require_tool("script", "bsdutils");
-    let colours = |name: &str, no_color: bool| {
+    let colours = |name: &str, no_color: Option<&str>| {
         let line = format!(
             "{} run --rootfs {} --name {name} -q --explain -- /bin/true",
             contain_bin().display(),
@@ -465,8 +465,8 @@ fn colour_on_a_terminal_unless_no_color() {
         );
         let mut script = Command::new("script");
         script.args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).env_remove("NO_COLOR");
-        if no_color {
-            script.env("NO_COLOR", "1");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
         }
         let out = script.output().expect("run script");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
@@ -476,10 +476,14 @@ fn colour_on_a_terminal_unless_no_color() {
         text.contains("\x1b[36mruntime\x1b[0m")
     };
     let name = root_test("explain-colour");
-    assert!(colours(&name, false), "the runtime's name in colour on a terminal");
+    assert!(colours(&name, None), "the runtime's name in colour on a terminal");
     assert_no_leftovers(&name, rootfs());
     let name = unique_name("explain-no-colour");
-    assert!(!colours(&name, true), "no colour with NO_COLOR");
+    assert!(!colours(&name, Some("1")), "no colour with NO_COLOR");
+    assert_no_leftovers(&name, rootfs());
+    // no-color.org: "present and not an empty string".
+    let name = unique_name("explain-empty-no-colour");
+    assert!(colours(&name, Some("")), "colour with NO_COLOR empty");
     assert_no_leftovers(&name, rootfs());
 }
 

@@ -114,9 +114,10 @@ pub fn finish_start(failed: Option<&str>, init: Option<i32>) -> Result<(), Error
     Ok(())
 }
 
-/// Colour on a terminal, unless NO_COLOR is set.
+/// Colour on a terminal, unless NO_COLOR is set (as no-color.org has it: present and not empty).
 fn colour(explaining: &Explaining) -> bool {
-    explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok()
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    explaining.to.is_none() && !no_colour && sys::terminal_modes(2).is_ok()
 }
 
 /// The explanation to stderr, or to `--explain-to FILE`. A write that fails (a full disk) is a
