@@ -152,6 +152,11 @@ pub fn child_records(pipe: &Fd) -> Vec<Record> {
     while let Ok(n @ 1..) = super::read(pipe.0, &mut chunk) {
         data.extend_from_slice(&chunk[..n]);
     }
+    records_of(&data)
+}
+
+/// The records in the bytes read from the pipe (whatever they are: every bit pattern is a Record).
+pub fn records_of(data: &[u8]) -> Vec<Record> {
     let size = std::mem::size_of::<Record>();
     data.chunks_exact(size)
         .map(|bytes| {
