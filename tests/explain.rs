@@ -280,6 +280,28 @@ fn a_failing_birth_is_explained_up_to_the_failure_with_its_step() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn a_run_that_fails_before_the_birth_is_explained_up_to_the_failure() {
+    // A rootfs that is not there fails in the lifecycle's checks, before any step of the birth:
+    // the explanation tells those calls, up to the one that failed (it told nothing at all).
+    let name = root_test("explain-no-rootfs");
+    let missing = scratch().join("no-such-rootfs");
+    let out = run_in(&missing, &name, &["-q", "--explain"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    for said in [
+        "before the birth (runtime)",
+        &format!("the birth failed: --rootfs {missing:?}"),
+        "  in step before the birth (runtime)",
+        &format!("  at openat(AT_FDCWD, {missing:?}, O_RDONLY|O_PATH|O_CLOEXEC, 0) = -1 ENOENT (2)"),
+        "ENOENT: the path is not there",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    assert!(!out.stderr.contains("after the pivot"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn secrets_are_hidden_unless_explain_all_and_there_is_no_colour_off_a_terminal() {
     let name = root_test("explain-secret");
     let out = run_in(rootfs(), &name, &["-q", "--explain", "-e", "TOKEN=hunter2"], &["/bin/true"]);

@@ -139,6 +139,12 @@ fn write_out(explaining: &Explaining, text: &str) {
     }
 }
 
+/// A run, exec or create that failed before its birth (a rootfs that is not there, a name in
+/// use): told up to the failure. (After a birth, `finish` has told it already: nothing to do.)
+pub fn failed_before_the_birth(err: &Error) {
+    finish(Some(Failed { message: &err.to_string(), in_child: false }), None);
+}
+
 /// Why the runtime chose as it did, told where it chose (spawn.rs): the notes `note` records.
 #[derive(Clone, Copy)]
 pub enum Note {
@@ -564,7 +570,8 @@ fn meaning(told: &Told) -> Option<&'static str> {
         }
         (_, libc::EPERM) if seccomp_on => "the seccomp filter refused the call (its profile's errno for it)",
         (_, libc::EPERM) => "a capability this process lacks, a seccomp profile around contain, or an LSM",
-        (_, libc::ENOENT) => "the path is not there (in the container's tree, after the pivot)",
+        (_, libc::ENOENT) if told.role == CHILD => "the path is not there (in the container's tree, after the pivot)",
+        (_, libc::ENOENT) => "the path is not there",
         (_, libc::EBUSY) => "the target is in use: a mount point, a cgroup with processes",
         _ => return None,
     })
