@@ -564,6 +564,10 @@ fn meaning(told: &Told) -> Option<&'static str> {
         (sc::nr::WRITE, libc::ENOSPC) => {
             "a cgroup refused the write: on cgroup v1, a cpuset without cpus or mems; a limit below what is in use"
         }
+        (sc::nr::MOUNT, libc::EINVAL) if record.args[3] & libc::MS_PRIVATE != 0 => {
+            "propagation changes only on a mount point, and this root is a plain directory: contain was started \
+             under chroot (bind the directory onto itself first, as pivot_root wants too)"
+        }
         (sc::nr::PIVOT_ROOT, libc::EINVAL) => {
             "the old root cannot be pivoted away: an initramfs (rootfs) root, a new root that is no mount point, or \
              shared propagation"
@@ -1061,6 +1065,10 @@ mod tests {
         assert!(meaning(&cgroup).unwrap().contains("cgroup"));
         let pivot = told(record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b""), "pivot");
         assert!(meaning(&pivot).unwrap().contains("initramfs"));
+        let private = libc::MS_REC | libc::MS_PRIVATE;
+        let chrooted =
+            told(record("mount", sc::nr::MOUNT, &[0, 1, 0, private, 0], -(libc::EINVAL as i64), b""), "enter");
+        assert!(meaning(&chrooted).unwrap().contains("chroot"));
         let refused = told(record("fcntl", sc::nr::FCNTL, &[3, 2, 0], -(libc::EPERM as i64), b""), "exec");
         assert!(meaning(&refused).unwrap().contains("seccomp filter refused"));
     }
