@@ -314,49 +314,52 @@ fn secrets_are_hidden_unless_explain_all_and_there_is_no_colour_off_a_terminal()
     assert_no_leftovers(&name, rootfs());
 }
 
+/// `run -q --explain -w /w /bin/true` in a private copy of the rootfs that `shape` changes (its `/w`
+/// leads through what the image holds), which must succeed; killed and collected on a timeout.
+fn explained_in_image(name: &str, shape: impl FnOnce(&Path)) -> String {
+    let root = fresh_rootfs(name);
+    shape(&root);
+    let _cleanup = CleanUp(name.to_string());
+    let out = run_in(&root, name, &["-q", "--explain", "-w", "/w"], &["/bin/true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_no_leftovers(name, &root);
+    fs::remove_dir_all(&root).unwrap();
+    out.stderr
+}
+
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn names_from_the_image_reach_the_terminal_escaped() {
     // The image's symlink is walked by the in-root lookup: its target's components are opened,
     // and a descriptor is told with what it names. An escape sequence (here, one that sets the
     // terminal's title) or a newline (a forged line) must not reach the user's terminal as it is.
-    let name = root_test("explain-hostile");
-    let root = fresh_rootfs(&name);
     let evil = "p\x1b]0;PWNED\x07\n  child    forged";
-    fs::create_dir(root.join(evil)).unwrap();
-    std::os::unix::fs::symlink(evil, root.join("w")).unwrap();
-    let out = run_in(&root, &name, &["-q", "--explain", "-w", "/w"], &["/bin/true"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("PWNED"), "the walk is told: {}", out.stderr);
-    assert!(!out.stderr.contains('\x1b') && !out.stderr.contains('\x07'), "{}", out.stderr);
-    assert!(!out.stderr.lines().any(|line| line.starts_with("  child    forged")), "{}", out.stderr);
-    assert_no_leftovers(&name, &root);
-    fs::remove_dir_all(&root).unwrap();
+    let told = explained_in_image(&root_test("explain-hostile"), |root| {
+        fs::create_dir(root.join(evil)).unwrap();
+        std::os::unix::fs::symlink(evil, root.join("w")).unwrap();
+    });
+    assert!(told.contains("PWNED"), "the walk is told: {told}");
+    assert!(!told.contains('\x1b') && !told.contains('\x07'), "{told}");
+    assert!(!told.lines().any(|line| line.starts_with("  child    forged")), "{told}");
 }
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
 fn a_birth_of_more_calls_than_the_records_pipe_holds_is_not_held_up() {
     // The runtime reads the child's records only after the birth: a child with more calls than
-    // the pipe holds must not wait for it. An image makes as many as it likes: here the working
-    // directory is a chain of 30 symlinks, each to a path 1300 directories deep, which the in-root
-    // lookup walks one component at a time (some 80,000 calls).
-    let name = root_test("explain-full");
-    let root = fresh_rootfs(&name);
-    let deep = vec!["a"; 1300].join("/");
-    fs::create_dir_all(root.join(&deep).join("l31")).unwrap();
-    for i in 1..=30 {
-        std::os::unix::fs::symlink(format!("/{deep}/l{}", i + 1), root.join(&deep).join(format!("l{i}"))).unwrap();
-    }
-    std::os::unix::fs::symlink(format!("/{deep}/l1"), root.join("w")).unwrap();
-    // Killed on a timeout (the child waiting for room in the pipe, the runtime for the child).
-    let _cleanup = CleanUp(name.clone());
-    let out = run_in(&root, &name, &["-q", "--explain", "-w", "/w"], &["/bin/true"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("12. rootfs (child)"), "{}", out.stderr);
-    assert!(out.stderr.contains("its later calls are not told"), "said so: {}", out.stderr);
-    assert_no_leftovers(&name, &root);
-    fs::remove_dir_all(&root).unwrap();
+    // the pipe holds must not wait for it (the runtime waits for its report). An image makes as
+    // many as it likes: here the working directory is a chain of 30 symlinks, each to a path 1300
+    // directories deep, which the in-root lookup walks one component at a time (some 80,000 calls).
+    let told = explained_in_image(&root_test("explain-full"), |root| {
+        let deep = vec!["a"; 1300].join("/");
+        fs::create_dir_all(root.join(&deep).join("l31")).unwrap();
+        for i in 1..=30 {
+            std::os::unix::fs::symlink(format!("/{deep}/l{}", i + 1), root.join(&deep).join(format!("l{i}"))).unwrap();
+        }
+        std::os::unix::fs::symlink(format!("/{deep}/l1"), root.join("w")).unwrap();
+    });
+    assert!(told.contains("12. rootfs (child)"), "{told}");
+    assert!(told.contains("its later calls are not told"), "said so: {told}");
 }
 
 #[test]
@@ -585,12 +588,10 @@ fn a_seccomp_profile_that_refuses_the_exec_is_explained_as_such() {
     });
     fs::write(&config, spec.to_string()).unwrap();
     let to = scratch().join(format!("{name}.explained"));
-    let said = scratch().join(format!("{name}.create"));
-    let out = || Stdio::from(fs::File::create(&said).unwrap());
-    let args = ["--explain-to", to.to_str().unwrap(), "create", "--bundle", bundle.to_str().unwrap(), &name];
-    let create = command(&state.args(&args)).stdout(out()).stderr(out()).status().unwrap();
+    let (code, said) =
+        bundle::try_create_oci_with(&state.args(&["--explain-to", to.to_str().unwrap()]), &name, &bundle);
     let create_said = fs::read_to_string(&said).unwrap();
-    assert!(!create.success(), "{create_said}");
+    assert_ne!(code, Some(0), "{create_said}");
     assert!(create_said.contains("execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)"), "{create_said}");
     let explanation = fs::read_to_string(&to).unwrap();
     for said in [
