@@ -118,7 +118,8 @@ fn main() {
         ) {
             live::supervise::unblock_all();
         }
-        match command {
+        let gives_birth = matches!(command, Command::Run(_) | Command::Exec(_) | Command::Oci(OciCommand::Create(_)));
+        let result = match command {
             Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
                 log::stdout(&text);
                 0
@@ -147,7 +148,11 @@ fn main() {
                 manage::stop(&lifecycle::state_dir_holding(&global, &id)?, &id, timeout)
             }
             Command::Gc { ids } => lifecycle::gc::gc(&lifecycle::state_dirs(&global)?, &ids),
+        };
+        if let (true, Err(err)) = (gives_birth, &result) {
+            birth::explain::failed_before_the_birth(err);
         }
+        result
     });
     let code = result.unwrap_or_else(|err| {
         log::error(&err);

@@ -280,6 +280,28 @@ fn a_failing_birth_is_explained_up_to_the_failure_with_its_step() {
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn a_run_that_fails_before_the_birth_is_explained_up_to_the_failure() {
+    // A rootfs that is not there fails in the lifecycle's checks, before any step of the birth:
+    // the explanation tells those calls, up to the one that failed (it told nothing at all).
+    let name = root_test("explain-no-rootfs");
+    let missing = scratch().join("no-such-rootfs");
+    let out = run_in(&missing, &name, &["-q", "--explain"], &["/bin/true"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    for said in [
+        "before the birth (runtime)",
+        &format!("the birth failed: --rootfs {missing:?}"),
+        "  in step before the birth (runtime)",
+        &format!("  at openat(AT_FDCWD, {missing:?}, O_RDONLY|O_PATH|O_CLOEXEC, 0) = -1 ENOENT (2)"),
+        "ENOENT: the path is not there",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    assert!(!out.stderr.contains("after the pivot"), "{}", out.stderr);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn secrets_are_hidden_unless_explain_all_and_there_is_no_colour_off_a_terminal() {
     let name = root_test("explain-secret");
     let out = run_in(rootfs(), &name, &["-q", "--explain", "-e", "TOKEN=hunter2"], &["/bin/true"]);
@@ -290,6 +312,147 @@ fn secrets_are_hidden_unless_explain_all_and_there_is_no_colour_off_a_terminal()
     let out = run_in(rootfs(), &name, &["-q", "--explain=all", "-e", "TOKEN=hunter2"], &["/bin/true"]);
     assert!(out.stderr.contains("TOKEN=hunter2"), "{}", out.stderr);
     assert_no_leftovers(&name, rootfs());
+}
+
+/// `run -q --explain -w /w /bin/true` in a private copy of the rootfs that `shape` changes (its `/w`
+/// leads through what the image holds), which must succeed; killed and collected on a timeout.
+fn explained_in_image(name: &str, shape: impl FnOnce(&Path)) -> String {
+    let root = fresh_rootfs(name);
+    shape(&root);
+    let _cleanup = CleanUp(name.to_string());
+    let out = run_in(&root, name, &["-q", "--explain", "-w", "/w"], &["/bin/true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_no_leftovers(name, &root);
+    fs::remove_dir_all(&root).unwrap();
+    out.stderr
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn names_from_the_image_reach_the_terminal_escaped() {
+    // The image's symlink is walked by the in-root lookup: its target's components are opened,
+    // and a descriptor is told with what it names. An escape sequence (here, one that sets the
+    // terminal's title) or a newline (a forged line) must not reach the user's terminal as it is.
+    let evil = "p\x1b]0;PWNED\x07\n  child    forged";
+    let told = explained_in_image(&root_test("explain-hostile"), |root| {
+        fs::create_dir(root.join(evil)).unwrap();
+        std::os::unix::fs::symlink(evil, root.join("w")).unwrap();
+    });
+    assert!(told.contains("PWNED"), "the walk is told: {told}");
+    assert!(!told.contains('\x1b') && !told.contains('\x07'), "{told}");
+    assert!(!told.lines().any(|line| line.starts_with("  child    forged")), "{told}");
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_birth_of_more_calls_than_the_records_pipe_holds_is_not_held_up() {
+    // The runtime reads the child's records only after the birth: a child with more calls than
+    // the pipe holds must not wait for it (the runtime waits for its report). An image makes as
+    // many as it likes: here the working directory is a chain of 30 symlinks, each to a path 1300
+    // directories deep, which the in-root lookup walks one component at a time (some 80,000 calls).
+    let told = explained_in_image(&root_test("explain-full"), |root| {
+        let deep = vec!["a"; 1300].join("/");
+        fs::create_dir_all(root.join(&deep).join("l31")).unwrap();
+        for i in 1..=30 {
+            std::os::unix::fs::symlink(format!("/{deep}/l{}", i + 1), root.join(&deep).join(format!("l{i}"))).unwrap();
+        }
+        std::os::unix::fs::symlink(format!("/{deep}/l1"), root.join("w")).unwrap();
+    });
+    assert!(told.contains("12. rootfs (child)"), "{told}");
+    assert!(told.contains("its later calls are not told"), "said so: {told}");
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn explain_to_a_file_that_cannot_be_written_is_refused_before_anything_starts() {
+    // Bad input: one line naming the flag, nothing started. (It was opened after the birth: the
+    // command ran, and was then killed, with 125; and a FIFO without a reader held the runtime
+    // for good, its signals blocked, the container's end never reaped.)
+    let name = root_test("explain-to-bad");
+    let root = fresh_rootfs(&name);
+    let fifo = scratch().join(format!("{name}.fifo"));
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let _cleanup = CleanUp(name.clone());
+    for (to, errno) in [(scratch().join("no-such-dir/explained"), "ENOENT"), (fifo.clone(), "ENXIO")] {
+        let out = run_in(&root, &name, &["-q", "--explain-to", to.to_str().unwrap()], &["/bin/touch", "/ran"]);
+        assert_eq!(out.code, 125, "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("--explain-to {to:?}: open: {errno}")), "{}", out.stderr);
+        assert!(!root.join("ran").exists(), "the command ran: {}", out.stderr);
+        assert_no_leftovers(&name, &root);
+    }
+    // With a reader, a FIFO takes the whole explanation, however long.
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut reader = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).unwrap();
+    let read = std::thread::spawn(move || {
+        let (mut text, mut chunk) = (Vec::new(), [0u8; 65536]);
+        let deadline = std::time::Instant::now() + RUN_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            match reader.read(&mut chunk) {
+                Ok(0) if !text.is_empty() => break,
+                Ok(n) => text.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(err) => panic!("{err}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let name = unique_name("explain-to-fifo");
+    let out = run_in(&root, &name, &["-q", "--explain-to", fifo.to_str().unwrap()], &["/bin/true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let explanation = read.join().unwrap();
+    assert!(explanation.contains("19. exec (child)"), "{explanation}");
+    assert_no_leftovers(&name, &root);
+    let _ = (fs::remove_file(&fifo), fs::remove_dir_all(&root));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn explain_to_is_opened_before_the_container_could_replace_it() {
+    // `--explain-to` a file in the rootfs: the container may replace it with a symlink to a host
+    // file. Opened after the birth, the runtime (host root) then wrote the explanation over that
+    // host file; strace holds the runtime's open of the path for a second, so that the container
+    // wins the race every time. Opened before the container exists, the runtime writes the file
+    // it opened, whatever its name leads to by then.
+    require_tool("strace", "strace");
+    let name = root_test("explain-to-race");
+    let root = fresh_rootfs(&name);
+    let victim = scratch().join(format!("{name}.victim"));
+    fs::write(&victim, "intact").unwrap();
+    let to = root.join("explained");
+    let plant = format!("rm -f /explained; ln -s {} /explained", victim.display());
+    let bin = contain_bin();
+    let mut args = run_args(&root, &name, &["-q", "--explain-to", to.to_str().unwrap()], &["/bin/sh", "-c", &plant]);
+    args.insert(0, bin.to_str().unwrap());
+    let _cleanup = CleanUp(name.clone());
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-P", to.to_str().unwrap(), "-e", "inject=openat:delay_enter=1000000"])
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run strace");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fs::symlink_metadata(&to).unwrap().file_type().is_symlink(), "the container planted its link");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "intact", "the runtime wrote through the container's link");
+    assert_no_leftovers(&name, &root);
+    let _ = (fs::remove_file(&victim), fs::remove_dir_all(&root));
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn an_explanation_that_cannot_be_written_leaves_the_container_running() {
+    // The explanation is written once the command runs: a full disk (here /dev/full) must not
+    // kill a container that runs, nor turn its status into 125 ("failed before the command ran").
+    let name = root_test("explain-to-full");
+    let root = fresh_rootfs(&name);
+    let _cleanup = CleanUp(name.clone());
+    let out = run_in(&root, &name, &["-q", "--explain-to", "/dev/full"], &["/bin/sh", "-c", "sleep 1; exit 7"]);
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(out.stderr.contains("--explain-to \"/dev/full\": write: ENOSPC"), "said so: {}", out.stderr);
+    assert_no_leftovers(&name, &root);
+    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -319,7 +482,7 @@ fn a_bad_explain_mode_is_refused_naming_the_flag() {
 fn colour_on_a_terminal_unless_no_color() {
     // script(1) (util-linux, in every Debian) gives the run a terminal for its stderr.
     require_tool("script", "bsdutils");
-    let colours = |name: &str, no_color: bool| {
+    let colours = |name: &str, no_color: Option<&str>| {
         let line = format!(
             "{} run --rootfs {} --name {name} -q --explain -- /bin/true",
             contain_bin().display(),
@@ -327,8 +490,8 @@ fn colour_on_a_terminal_unless_no_color() {
         );
         let mut script = Command::new("script");
         script.args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).env_remove("NO_COLOR");
-        if no_color {
-            script.env("NO_COLOR", "1");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
         }
         let out = script.output().expect("run script");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
@@ -338,10 +501,14 @@ fn colour_on_a_terminal_unless_no_color() {
         text.contains("\x1b[36mruntime\x1b[0m")
     };
     let name = root_test("explain-colour");
-    assert!(colours(&name, false), "the runtime's name in colour on a terminal");
+    assert!(colours(&name, None), "the runtime's name in colour on a terminal");
     assert_no_leftovers(&name, rootfs());
     let name = unique_name("explain-no-colour");
-    assert!(!colours(&name, true), "no colour with NO_COLOR");
+    assert!(!colours(&name, Some("1")), "no colour with NO_COLOR");
+    assert_no_leftovers(&name, rootfs());
+    // no-color.org: "present and not an empty string".
+    let name = unique_name("explain-empty-no-colour");
+    assert!(colours(&name, Some("")), "colour with NO_COLOR empty");
     assert_no_leftovers(&name, rootfs());
 }
 
@@ -400,6 +567,42 @@ fn oci_create_and_start_explain_among_the_global_flags_as_an_engine_passes_them(
     assert!(start.stdout.is_empty(), "{}", start.stdout);
     let deleted = contain(&state.args(&["delete", "--force", &name]));
     assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    let _ = (fs::remove_file(&to), fs::remove_file(&said), fs::remove_dir_all(bundle));
+    drop(state);
+    assert_no_leftovers(&name, rootfs());
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_seccomp_profile_that_refuses_the_exec_is_explained_as_such() {
+    // A bundle's profile refuses execveat with EPERM: the child's exec of the stub fails after its
+    // word "ready". The explanation ends with that call, its step, and what EPERM means there.
+    let name = root_test("explain-seccomp");
+    let state = PrivateState::new(&name);
+    let bundle = bundle::oci_bundle(&name, rootfs(), &["/bin/true"], &[]);
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    spec["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }]
+    });
+    fs::write(&config, spec.to_string()).unwrap();
+    let to = scratch().join(format!("{name}.explained"));
+    let (code, said) =
+        bundle::try_create_oci_with(&state.args(&["--explain-to", to.to_str().unwrap()]), &name, &bundle);
+    let create_said = fs::read_to_string(&said).unwrap();
+    assert_ne!(code, Some(0), "{create_said}");
+    assert!(create_said.contains("execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)"), "{create_said}");
+    let explanation = fs::read_to_string(&to).unwrap();
+    for said in [
+        "the birth failed: execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)",
+        "  in step 19. exec (child)",
+        "EPERM: the seccomp filter refused the call",
+    ] {
+        assert!(explanation.contains(said), "{said}: {explanation}");
+    }
+    let child = explanation.lines().find(|line| line.starts_with("  child: ")).unwrap();
+    assert!(!child.contains("execveat"), "the child never became the stub: {child}");
     let _ = (fs::remove_file(&to), fs::remove_file(&said), fs::remove_dir_all(bundle));
     drop(state);
     assert_no_leftovers(&name, rootfs());

@@ -16,9 +16,11 @@ use std::sync::Mutex;
 
 use crate::birth::steps::STEPS;
 use crate::error::{cpath, Context, Error};
+use crate::log;
 use crate::signals::signal_name;
 use crate::sys::trace::{self, Record, CHILD, RUNTIME};
 use crate::sys::{self, Fd};
+use crate::text::printable;
 
 /// What `--explain` tells (the command line's `--explain[=MODE]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,14 +40,32 @@ pub enum Explain {
 /// `finish`.
 struct Explaining {
     mode: Explain,
-    to: Option<String>,
+    /// `--explain-to`'s path, and the file, opened before anything starts.
+    to: Option<(String, Fd)>,
     child_records: Fd,
 }
 
 static EXPLAINING: Mutex<Option<Explaining>> = Mutex::new(None);
 
-/// Starts recording (before the lifecycle prepares anything, so its calls are told too).
+/// Starts recording (before the lifecycle prepares anything, so its calls are told too). The file
+/// `--explain-to` names is opened first: a path that cannot be written is bad input, refused before
+/// anything starts; and it is opened before the container exists, which could otherwise put a
+/// symlink at that path to a host file for the runtime to write. Opened non-blocking, a FIFO without
+/// a reader fails at once rather than holding up contain, whose signals wait blocked; written
+/// blocking, and cut to what was written (`finish`; not O_TRUNC: the global flags come with every
+/// OCI command, and `state` must not empty what `create` wrote). Close-on-exec: the child's copy
+/// closes at its exec of the stub, with the records' pipe.
 pub fn start(mode: Explain, to: Option<String>) -> Result<(), Error> {
+    let to = match to {
+        Some(path) => {
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_NOCTTY | libc::O_CLOEXEC;
+            let file = sys::open(&cpath(&path)?, flags | libc::O_NONBLOCK, 0o644)
+                .step(|| format!("--explain-to {path:?}: open"))?;
+            sys::set_nonblocking(&file, false).step(|| format!("--explain-to {path:?}: fcntl(F_SETFL)"))?;
+            Some((path, file))
+        }
+        None => None,
+    };
     let child_records = trace::start().step(|| "--explain: pipe2".into())?;
     *EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Explaining { mode, to, child_records });
     Ok(())
@@ -60,9 +80,9 @@ pub struct Failed<'a> {
 
 /// The birth is over (`failed`: why not, if it failed; `seen`: the process the container sees, ours
 /// and not yet reaped, if it was born): stops recording and writes the explanation.
-pub fn finish(failed: Option<Failed>, seen: Option<i32>) -> Result<(), Error> {
+pub fn finish(failed: Option<Failed>, seen: Option<i32>) {
     let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
-        return Ok(());
+        return;
     };
     let runtime = trace::stop();
     let child = trace::child_records(&explaining.child_records);
@@ -90,24 +110,39 @@ pub fn finish_start(failed: Option<&str>, init: Option<i32>) -> Result<(), Error
     }));
     let failed = failed.map(|message| Failed { message, in_child: false });
     let text = explain(&runtime, &[], explaining.mode, colour(&explaining), failed, &processes, Telling::Start);
-    write_out(&explaining, &text)
+    write_out(&explaining, &text);
+    Ok(())
 }
 
-/// Colour on a terminal, unless NO_COLOR is set.
+/// Colour on a terminal, unless NO_COLOR is set (as no-color.org has it: present and not empty).
 fn colour(explaining: &Explaining) -> bool {
-    explaining.to.is_none() && std::env::var_os("NO_COLOR").is_none() && sys::terminal_modes(2).is_ok()
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    explaining.to.is_none() && !no_colour && sys::terminal_modes(2).is_ok()
 }
 
-/// The explanation to stderr, or to `--explain-to FILE`.
-fn write_out(explaining: &Explaining, text: &str) -> Result<(), Error> {
-    match &explaining.to {
+/// The explanation to stderr, or to `--explain-to FILE`. A write that fails (a full disk) is a
+/// warning: by now the command runs (or start let it go), and the explanation is no part of it.
+fn write_out(explaining: &Explaining, text: &str) {
+    let written = match &explaining.to {
         None => sys::write_all(libc::STDERR_FILENO, text.as_bytes()).step(|| "--explain: write(stderr)".into()),
-        Some(path) => {
-            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOCTTY;
-            let file = sys::open(&cpath(path)?, flags, 0o644).step(|| format!("--explain-to {path:?}: open"))?;
-            sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"))
+        Some((path, file)) => {
+            let written = sys::write_all(file.raw(), text.as_bytes()).step(|| format!("--explain-to {path:?}: write"));
+            // The rest of what the file held before goes. (A FIFO, a pipe or a terminal has no
+            // length to cut: EINVAL.)
+            written.map(|()| {
+                let _ = sys::truncate(file, text.len());
+            })
         }
+    };
+    if let Err(err) = written {
+        log::warning(&format!("{err}: the explanation is not whole"));
     }
+}
+
+/// A run, exec or create that failed before its birth (a rootfs that is not there, a name in
+/// use): told up to the failure. (After a birth, `finish` has told it already: nothing to do.)
+pub fn failed_before_the_birth(err: &Error) {
+    finish(Some(Failed { message: &err.to_string(), in_child: false }), None);
 }
 
 /// Why the runtime chose as it did, told where it chose (spawn.rs): the notes `note` records.
@@ -165,7 +200,8 @@ fn processes(runtime: &[Record], child: &[Record], seen: Option<i32>) -> Vec<Pro
         return processes;
     };
     let Ok(pid) = clone.result().map(|pid| pid as i32) else { return processes };
-    let exec = child.iter().rev().find(|record| record.nr as usize == sc::nr::EXECVEAT && record.ret == 0);
+    // The last one: an exec is recorded before it is made, and again if it failed.
+    let exec = child.iter().rev().find(|record| record.nr as usize == sc::nr::EXECVEAT).filter(|exec| exec.ret == 0);
     let command = exec.and_then(command_of).unwrap_or_default();
     let becomes = match exec {
         Some(_) if seen == Some(pid) => format!(
@@ -300,6 +336,9 @@ fn explain(
             count(RUNTIME),
         ),
     };
+    if let Some(record) = child.iter().find(|record| record.nr == trace::FULL) {
+        let _ = writeln!(out, "{}", full(record.args[0]));
+    }
     let runtime_depth = processes.first().map_or(1, |runtime| runtime.pids.len());
     let _ = writeln!(out, "the processes, with their pid in each PID namespace they are in (/proc/PID/status NSpid):");
     for process in processes {
@@ -316,6 +355,14 @@ fn explain(
     out
 }
 
+/// What the child's last record says when the pipe its records travel on was full.
+fn full(sent: u64) -> String {
+    format!(
+        "the child's records filled the pipe that carries them after {sent} records: its later calls are not told \
+         (its birth went on)"
+    )
+}
+
 /// Each record of one process as a line, in the step it was made in; and where the runtime
 /// released the child (the number of lines before its `RELEASED` mark).
 fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> (Vec<Told>, Option<usize>) {
@@ -326,6 +373,10 @@ fn tell(records: &[Record], fds: &mut Descriptors, all: bool) -> (Vec<Told>, Opt
         match record.nr {
             trace::STEP => step = Some(record.args[0] as usize),
             trace::RELEASED => released = Some(told.len()),
+            trace::FULL => {
+                let line = full(record.args[0]);
+                told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
+            }
             trace::NOTE => {
                 let line = note_text(record.args[0]).to_string();
                 told.push(Told { nanos: record.nanos, role: record.role, step, record: *record, line });
@@ -513,13 +564,18 @@ fn meaning(told: &Told) -> Option<&'static str> {
         (sc::nr::WRITE, libc::ENOSPC) => {
             "a cgroup refused the write: on cgroup v1, a cpuset without cpus or mems; a limit below what is in use"
         }
+        (sc::nr::MOUNT, libc::EINVAL) if record.args[3] & libc::MS_PRIVATE != 0 => {
+            "propagation changes only on a mount point, and this root is a plain directory: contain was started \
+             under chroot (bind the directory onto itself first, as pivot_root wants too)"
+        }
         (sc::nr::PIVOT_ROOT, libc::EINVAL) => {
             "the old root cannot be pivoted away: an initramfs (rootfs) root, a new root that is no mount point, or \
              shared propagation"
         }
         (_, libc::EPERM) if seccomp_on => "the seccomp filter refused the call (its profile's errno for it)",
         (_, libc::EPERM) => "a capability this process lacks, a seccomp profile around contain, or an LSM",
-        (_, libc::ENOENT) => "the path is not there (in the container's tree, after the pivot)",
+        (_, libc::ENOENT) if told.role == CHILD => "the path is not there (in the container's tree, after the pivot)",
+        (_, libc::ENOENT) => "the path is not there",
         (_, libc::EBUSY) => "the target is in use: a mount point, a cgroup with processes",
         _ => return None,
     })
@@ -544,11 +600,13 @@ struct Descriptors {
 }
 
 impl Descriptors {
+    /// `fd` as told: with what it names, escaped (a name comes from the image: a symlink's target
+    /// the in-root lookup walked may hold an escape sequence or a newline).
     fn show(&self, fd: u64) -> String {
         let fd = fd as i32;
         match (fd, self.name(fd)) {
             (libc::AT_FDCWD, _) => "AT_FDCWD".into(),
-            (_, Some(name)) => format!("{fd}<{name}>"),
+            (_, Some(name)) => format!("{fd}<{}>", printable(name)),
             _ => fd.to_string(),
         }
     }
@@ -597,8 +655,7 @@ fn describe(record: &Record, fds: &mut Descriptors, all: bool) -> String {
     let text_args = trace::string_args(nr);
     let mut args = Vec::new();
     let mut first_path = None;
-    for i in 0..record.nargs as usize {
-        let value = record.args[i];
+    for (i, &value) in record.args.iter().enumerate().take(record.nargs as usize) {
         let shown = if text_args & (1 << i) != 0 {
             let text = String::from_utf8_lossy(strings.next().unwrap_or_default()).into_owned();
             let path = if i > 0 && fd_args(nr) & (1 << (i - 1)) != 0 {
@@ -624,8 +681,13 @@ fn describe(record: &Record, fds: &mut Descriptors, all: bool) -> String {
             args[at] = shown;
         }
     }
-    if nr == sc::nr::EXECVE || nr == sc::nr::EXECVEAT {
-        let at = if nr == sc::nr::EXECVE { 1 } else { 2 };
+    let lists = match nr {
+        sc::nr::EXECVE => Some(1),
+        sc::nr::EXECVEAT => Some(2),
+        _ => None,
+    };
+    // (A record with fewer arguments than its call takes is none of contain's: told as it is.)
+    if let Some(at) = lists.filter(|at| at + 1 < args.len()) {
         let argv: Vec<String> = strings
             .by_ref()
             .take_while(|s| *s != &trace::END_OF_LIST[..1])
@@ -681,19 +743,21 @@ fn made(record: &Record, value: usize, path: Option<String>, fds: &mut Descripto
     };
     match name {
         Some(name) => {
-            fds.set(fd, Some(name.clone()));
-            format!("{fd}<{name}>")
+            fds.set(fd, Some(name));
+            fds.show(fd as u64)
         }
         None => number(value as u64),
     }
 }
 
-/// An environment entry: `KEY=...(N bytes)`, its value shown only with `--explain=all`.
+/// An environment entry: `KEY=...(N bytes)`, its value shown only with `--explain=all`; escaped
+/// (a bundle's variables are its own).
 fn variable(entry: &[u8], all: bool) -> String {
-    let entry = String::from_utf8_lossy(entry);
-    match entry.split_once('=') {
-        Some((key, value)) if !all => format!("{key}=...({} bytes)", value.len()),
-        _ => entry.into_owned(),
+    match entry.iter().position(|&byte| byte == b'=') {
+        Some(at) if !all => {
+            format!("{}=...({} bytes)", printable(&String::from_utf8_lossy(&entry[..at])), entry.len() - at - 1)
+        }
+        _ => printable(&String::from_utf8_lossy(entry)),
     }
 }
 
@@ -718,7 +782,10 @@ fn buffer(record: &Record, fds: &Descriptors, all: bool) -> Option<(usize, Strin
     match record.nr as usize {
         sc::nr::WRITE => {
             let target = fds.name(record.args[0] as i32).map_or("", String::as_str);
-            let public = ["/proc", "/sys", "pipe", "stderr"].iter().any(|public| target.starts_with(public));
+            // What a pipe or stderr carries, and the kernel's files (whole names: `/system-state`,
+            // a state directory `--root` chose, is neither).
+            let public =
+                ["/proc/", "/sys/", "pipe "].iter().any(|public| target.starts_with(public)) || target == "stderr";
             let shown = if all || public {
                 format!("{:?}", String::from_utf8_lossy(bytes))
             } else {
@@ -928,8 +995,56 @@ mod tests {
         assert!(describe(&state, &mut fds, true).contains("\"secret\""));
         let procs = record("write", sc::nr::WRITE, &[4, 1, 4], 4, b"4242");
         assert!(describe(&procs, &mut fds, false).contains("\"4242\""));
+        // A state directory whose name only begins like /sys or /proc (`--root /system-state`).
+        for (fd, name) in [(5, "/system-state/x/state"), (6, "/processes/state"), (7, "pipes/state")] {
+            fds.set(fd, Some(name.into()));
+            let record = record("write", sc::nr::WRITE, &[fd as u64, 1, 6], 6, b"secret");
+            assert!(!describe(&record, &mut fds, false).contains("secret"), "{name}");
+        }
         assert_eq!(variable(b"TOKEN=hunter2", false), "TOKEN=...(7 bytes)");
         assert_eq!(variable(b"TOKEN=hunter2", true), "TOKEN=hunter2");
+    }
+
+    /// What the image names (a symlink's target, walked by the in-root lookup; a bundle's
+    /// variable) reaches the terminal escaped: never an escape sequence, never a forged line.
+    #[test]
+    fn the_images_names_are_told_escaped() {
+        let mut fds = Descriptors::default();
+        fds.set(14, Some("/".into()));
+        let name = b"p\x1b]0;PWNED\x07\n  child    forged\0";
+        let open = record("openat", sc::nr::OPENAT, &[14, 1, libc::O_PATH as u64, 0], 15, name);
+        let opened = describe(&open, &mut fds, false);
+        let close = record("close", sc::nr::CLOSE, &[15], 0, b"");
+        let closed = describe(&close, &mut fds, false);
+        for told in [opened, closed, variable(b"K\x1b[31m=v", false), variable(b"K=\x1b[31m", true)] {
+            assert!(!told.contains(|c: char| c.is_control()), "{told:?}");
+        }
+    }
+
+    /// The child's records come through a pipe: whatever its bytes say (a record forged by a
+    /// process that reached the pipe), the explainer tells it and does not panic.
+    #[test]
+    fn a_forged_record_is_told_without_a_panic() {
+        let size = std::mem::size_of::<Record>();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut noise = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        };
+        for fill in [Some(0x00), Some(0x01), Some(0x7f), Some(0xff), None, None, None, None] {
+            for nr in [sc::nr::EXECVE, sc::nr::EXECVEAT, sc::nr::OPENAT, sc::nr::CLONE3, sc::nr::WRITE, 0xffff_fff0] {
+                let mut bytes: Vec<u8> = (0..size * 4).map(|_| fill.unwrap_or_else(&mut noise)).collect();
+                // `nr` follows the u64 `nanos`.
+                bytes[8..12].copy_from_slice(&(nr as u32).to_ne_bytes());
+                let records = trace::records_of(&bytes);
+                let (runtime, child) = (Vec::new(), records);
+                explain(&runtime, &child, Explain::All, true, None, &[], Telling::Birth);
+                explain(&runtime, &child, Explain::Brief, false, None, &[], Telling::Start);
+                explain(&runtime, &child, Explain::Time, false, None, &[], Telling::Birth);
+            }
+        }
     }
 
     #[test]
@@ -950,6 +1065,10 @@ mod tests {
         assert!(meaning(&cgroup).unwrap().contains("cgroup"));
         let pivot = told(record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b""), "pivot");
         assert!(meaning(&pivot).unwrap().contains("initramfs"));
+        let private = libc::MS_REC | libc::MS_PRIVATE;
+        let chrooted =
+            told(record("mount", sc::nr::MOUNT, &[0, 1, 0, private, 0], -(libc::EINVAL as i64), b""), "enter");
+        assert!(meaning(&chrooted).unwrap().contains("chroot"));
         let refused = told(record("fcntl", sc::nr::FCNTL, &[3, 2, 0], -(libc::EPERM as i64), b""), "exec");
         assert!(meaning(&refused).unwrap().contains("seccomp filter refused"));
     }

@@ -133,6 +133,8 @@ impl Report {
     pub fn decode(bytes: &[u8], command: &str, ended: impl FnOnce() -> Option<ExitStatus>) -> Report {
         let (executing, rest) = match bytes {
             [EXECUTING, rest @ ..] => (true, rest),
+            // OCI create: its exec of the stub failed after "ready" (a bundle's seccomp profile).
+            [READY, rest @ ..] if rest.first() == Some(&FAILED) => (false, rest),
             _ => (false, bytes),
         };
         match stub::failed(rest) {
@@ -483,6 +485,11 @@ mod tests {
         assert!(
             matches!(decode(&stub_exec, "sh"), Report::Failed(Failure { exit_code: 125, message, .. }) if message.ends_with("EPERM (1)")),
             "the child's own exec of the stub failed, after its word"
+        );
+        let created = [&[READY, FAILED, 125][..], b"execveat(contain-stub, AT_EMPTY_PATH): EPERM (1)"].concat();
+        assert!(
+            matches!(decode(&created, "sh"), Report::Failed(Failure { exit_code: 125, message, .. }) if message.ends_with("EPERM (1)")),
+            "OCI create: the exec of the stub failed after \"ready\" (a bundle's seccomp profile refused it)"
         );
         assert_eq!(
             decode(b"XE\x02\0\0\0", "nope"),

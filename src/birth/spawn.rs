@@ -122,7 +122,7 @@ pub fn spawn(
         Ok(_) => None,
     };
     let seen = started.as_ref().ok().map(|started| started.child.pid);
-    explain::finish(failed.as_ref().map(|(message, in_child)| explain::Failed { message, in_child: *in_child }), seen)?;
+    explain::finish(failed.as_ref().map(|(message, in_child)| explain::Failed { message, in_child: *in_child }), seen);
     started
 }
 

@@ -53,7 +53,7 @@ pub fn into_background(entry: &Entry, log_path: &str, log_max: u64, signals: &Fd
     for (fd, target) in [(&null, 0), (&log, 1), (&log, 2)] {
         sys::dup_onto(fd.raw(), target).step(|| format!("dup3({target})"))?;
     }
-    sys::set_nonblocking(&output_read).step(|| "fcntl(container output, O_NONBLOCK)".into())?;
+    sys::set_nonblocking(&output_read, true).step(|| "fcntl(container output, O_NONBLOCK)".into())?;
     crate::log::send_to(destination);
     crate::log::copy_errors_to(ready_write.raw());
     let dir = sys::open_at(sys::Dir::Fd(entry.fd()), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)

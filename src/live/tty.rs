@@ -135,7 +135,7 @@ const CHUNK: usize = 4096;
 
 impl Relay {
     pub fn new(master: Fd) -> Result<Relay, Error> {
-        sys::set_nonblocking(&master).step(|| "fcntl(pty master, O_NONBLOCK)".into())?;
+        sys::set_nonblocking(&master, true).step(|| "fcntl(pty master, O_NONBLOCK)".into())?;
         Ok(Relay { master: Some(master), to_container: Vec::new(), stdin_open: true })
     }
 

@@ -238,12 +238,15 @@ pub fn dup_onto(fd: i32, target: i32) -> Result<(), Errno> {
     check(unsafe { syscall!(DUP3, fd, target, 0) }).map(drop)
 }
 
-/// fcntl(2) F_SETFL O_NONBLOCK: the pty master must never block the supervisor.
-pub fn set_nonblocking(fd: &Fd) -> Result<(), Errno> {
+/// fcntl(2) F_SETFL O_NONBLOCK on or off: the pty master must never block the supervisor; the
+/// file `--explain-to` names is opened non-blocking (a FIFO without a reader fails at once), then
+/// written whole.
+pub fn set_nonblocking(fd: &Fd, nonblocking: bool) -> Result<(), Errno> {
     // SAFETY: no pointers involved.
-    let flags = check(unsafe { syscall!(FCNTL, fd.0, libc::F_GETFL) })?;
+    let flags = check(unsafe { syscall!(FCNTL, fd.0, libc::F_GETFL) })? & !(libc::O_NONBLOCK as usize);
+    let flags = if nonblocking { flags | libc::O_NONBLOCK as usize } else { flags };
     // SAFETY: as above.
-    check(unsafe { syscall!(FCNTL, fd.0, libc::F_SETFL, flags | libc::O_NONBLOCK as usize) }).map(drop)
+    check(unsafe { syscall!(FCNTL, fd.0, libc::F_SETFL, flags) }).map(drop)
 }
 
 /// What becomes of a descriptor at execve.

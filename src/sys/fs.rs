@@ -110,6 +110,13 @@ pub fn unlink(dir: Dir, path: &CStr) -> Result<(), Errno> {
     check(unsafe { syscall!(UNLINKAT, dir.raw(), path.as_ptr(), 0) }).map(drop)
 }
 
+/// ftruncate(2): `--explain-to`'s file cut to the explanation just written, which is opened without
+/// O_TRUNC before anything starts (a command that tells no birth leaves it as it was).
+pub fn truncate(fd: &Fd, len: usize) -> Result<(), Errno> {
+    // SAFETY: no pointers involved.
+    check(unsafe { syscall!(FTRUNCATE, fd.raw(), len) }).map(drop)
+}
+
 /// renameat(2): replaces a state record in one step, so readers never see half of one.
 pub fn rename(dir: Dir, from: &CStr, to: &CStr) -> Result<(), Errno> {
     // SAFETY: both strings are NUL-terminated and outlive the call.

@@ -9,9 +9,10 @@
 //! writes its own, fixed-size, to a pipe whose write end is `O_CLOEXEC`: it closes at the child's
 //! exec of the stub, before the command runs, and it leads only to the runtime, which alone writes
 //! the explanation (no process the container can see holds a descriptor of a host file). The
-//! runtime reads the pipe after the birth (`take_child_records`).
+//! runtime reads the pipe after the birth (`child_records`), so the child never waits for room: when
+//! only one record's room is left, its last record says so (`FULL`) and it records nothing more.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -24,6 +25,10 @@ static ON: AtomicBool = AtomicBool::new(false);
 static ROLE: AtomicU8 = AtomicU8::new(RUNTIME);
 /// The child's end of the records' pipe (-1 in the runtime, whose records stay in `RECORDS`).
 static PIPE: AtomicI32 = AtomicI32::new(-1);
+/// How many records the pipe holds (from its size, as F_SETPIPE_SZ made it), and how many the child
+/// has sent: the child never waits for room, since the runtime reads only after the birth.
+static ROOM: AtomicUsize = AtomicUsize::new(0);
+static SENT: AtomicUsize = AtomicUsize::new(0);
 static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
 static START: OnceLock<Instant> = OnceLock::new();
 
@@ -38,6 +43,9 @@ pub const NOTE: u32 = u32::MAX - 1;
 /// The `nr` of the mark the runtime makes once it has written "go": every call of the child's
 /// after its wait comes after this one, which is where `--explain` tells the child's calls.
 pub const RELEASED: u32 = u32::MAX - 2;
+/// The `nr` of the child's last record when the pipe is full (`args[0]`: how many calls it had
+/// sent): it records nothing more, and its birth goes on.
+pub const FULL: u32 = u32::MAX - 3;
 /// How many bytes of the strings and buffers a call passed a record keeps.
 pub const TEXT: usize = 200;
 /// After the strings of execve's argv, and of its envp, in a record's text (an entry of its own).
@@ -74,7 +82,7 @@ impl Record {
 
     /// Whether this is a system call, not a mark (`mark`).
     pub fn is_call(&self) -> bool {
-        self.nr < RELEASED
+        self.nr < FULL
     }
 
     /// The strings the call read, in order.
@@ -93,10 +101,15 @@ pub fn on() -> bool {
 /// child's records come back on; `child_records` below reads it after the birth.
 pub fn start() -> Result<Fd, Errno> {
     let (read, write) = super::pipe()?;
-    super::set_nonblocking(&read)?;
+    super::set_nonblocking(&read, true)?;
     // The child writes without waiting for a reader: a pipe that holds a whole birth's records.
     // SAFETY: no pointers.
-    check(unsafe { sc::syscall3(sc::nr::FCNTL, write.0 as usize, libc::F_SETPIPE_SZ as usize, PIPE_SIZE as usize) })?;
+    let size = check(unsafe {
+        sc::syscall3(sc::nr::FCNTL, write.0 as usize, libc::F_SETPIPE_SZ as usize, PIPE_SIZE as usize)
+    })?;
+    // A pipe holds pages, and a write that does not fit whole in the last one starts another.
+    let page = super::page_size();
+    ROOM.store(size / page * (page / std::mem::size_of::<Record>()), Ordering::Relaxed);
     PIPE.store(write.into_raw(), Ordering::Relaxed);
     START.get_or_init(Instant::now);
     ON.store(true, Ordering::Relaxed);
@@ -139,6 +152,11 @@ pub fn child_records(pipe: &Fd) -> Vec<Record> {
     while let Ok(n @ 1..) = super::read(pipe.0, &mut chunk) {
         data.extend_from_slice(&chunk[..n]);
     }
+    records_of(&data)
+}
+
+/// The records in the bytes read from the pipe (whatever they are: every bit pattern is a Record).
+pub fn records_of(data: &[u8]) -> Vec<Record> {
     let size = std::mem::size_of::<Record>();
     data.chunks_exact(size)
         .map(|bytes| {
@@ -212,6 +230,13 @@ pub fn record(nr: usize, args: &[usize], ret: usize, site: u32) {
             records.push(record);
         }
         return;
+    }
+    // A whole birth's records fit, but an image can make the birth as long as it likes (a chain of
+    // symlinks the in-root lookup walks): the last room left says so, and the child stops recording.
+    let sent = SENT.fetch_add(1, Ordering::Relaxed) + 1;
+    if sent >= ROOM.load(Ordering::Relaxed) {
+        ON.store(false, Ordering::Relaxed);
+        record = Record { nr: FULL, nargs: 1, args: [sent as u64 - 1, 0, 0, 0, 0, 0], text_len: 0, ..record };
     }
     let size = std::mem::size_of::<Record>();
     // SAFETY: `record` is a plain repr(C) value of `size` bytes that outlives the call. The write is
