@@ -94,9 +94,9 @@ pub fn finish(failed: Option<Failed>, seen: Option<i32>) {
 /// OCI `start` is over (`failed`: why not, if it failed): stops recording and writes what start
 /// did. The birth was told at `create`; start's part is to let the created container's process go
 /// (`init`, the exec stub at its gate, waiting to open exec.fifo for writing).
-pub fn finish_start(failed: Option<&str>, init: Option<i32>) -> Result<(), Error> {
+pub fn finish_start(failed: Option<&str>, init: Option<i32>) {
     let Some(explaining) = EXPLAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else {
-        return Ok(());
+        return;
     };
     let runtime = trace::stop();
     let mut processes =
@@ -111,7 +111,6 @@ pub fn finish_start(failed: Option<&str>, init: Option<i32>) -> Result<(), Error
     let failed = failed.map(|message| Failed { message, in_child: false });
     let text = explain(&runtime, &[], explaining.mode, colour(&explaining), failed, &processes, Telling::Start);
     write_out(&explaining, &text);
-    Ok(())
 }
 
 /// Colour on a terminal, unless NO_COLOR is set (as no-color.org has it: present and not empty).
