@@ -275,32 +275,10 @@ pub fn sys_call(file: u16, line: u16) -> Option<(&'static str, &'static str)> {
     static SYS_TEXT: OnceLock<String> = OnceLock::new();
     let &(_, _, name, name_len, doc, doc_len) =
         SYS_CALLS.iter().find(|call| call.0 as u16 == file && call.1 == line)?;
-    let text = SYS_TEXT.get_or_init(|| unpack(SYS_TEXT_PACKED));
+    // Packed by build.rs: text nothing but `--explain` reads, unpacked once it asks.
+    let text = SYS_TEXT.get_or_init(|| crate::text::unpack(SYS_TEXT_PACKED));
     let piece = |start: u16, len: u16| text.get(start as usize..(start + len) as usize).unwrap_or("");
     Some((piece(name, name_len), piece(doc, doc_len)))
-}
-
-/// The names and docs' sentences of `SYS_CALLS`, from the form build.rs `pack` keeps them in (12 KB
-/// in 7), text nothing but `--explain` reads, unpacked once it asks. A byte below 0x80 is itself; 0xff, the
-/// byte after it; any other byte B, a copy of B - 0x80 + 4 bytes from the distance in the two
-/// bytes after it back in what is unpacked so far (byte by byte: a copy may overlap its own end).
-fn unpack(packed: &[u8]) -> String {
-    let mut text = Vec::with_capacity(2 * packed.len());
-    let mut bytes = packed.iter().copied();
-    while let Some(byte) = bytes.next() {
-        match byte {
-            0..0x80 => text.push(byte),
-            0xff => text.extend(bytes.next()),
-            _ => {
-                let distance = u16::from_le_bytes([bytes.next().unwrap_or(0), bytes.next().unwrap_or(0)]);
-                let Some(from) = text.len().checked_sub(distance as usize).filter(|_| distance > 0) else { break };
-                for at in from..from + usize::from(byte - 0x80) + 4 {
-                    text.push(text[at]);
-                }
-            }
-        }
-    }
-    String::from_utf8(text).unwrap_or_default()
 }
 
 /// A call's place, known when it is compiled: its sys/ file's index in `SYS_FILES` (high half) and
@@ -358,13 +336,5 @@ mod tests {
             );
             assert!(doc.contains("(2)") && doc.ends_with('.'), "{name}: {doc:?}");
         }
-    }
-
-    #[test]
-    fn unpack_copies_overlapping_runs_and_escaped_bytes() {
-        // "ab", then 6 bytes from 2 back ("ababab"), then 0xc3 0xa9 ("é") escaped.
-        assert_eq!(unpack(&[b'a', b'b', 0x82, 2, 0, 0xff, 0xc3, 0xff, 0xa9]), "abababab\u{e9}");
-        // A distance past the start ends the text there.
-        assert_eq!(unpack(&[b'a', 0x80, 9, 0, b'b']), "a");
     }
 }
