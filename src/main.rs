@@ -118,6 +118,10 @@ fn main() {
         ) {
             live::supervise::unblock_all();
         }
+        // The heap's start-up arena serves the starts of containers only (see sys::Heap).
+        if !matches!(command, Command::Run(_) | Command::Exec(_) | Command::Oci(OciCommand::Create(_))) {
+            sys::close_start_up_arena();
+        }
         match command {
             Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
                 log::stdout(&text);
