@@ -34,8 +34,15 @@ SMALL        ?= $(if $(and $(HAVE_SRC),$(findstring musl,$(TARGET)),$(if $(CROSS
 # Neither of the last two costs start-up time interleaved runs beside an A/A pair could show
 # (README, Building).
 RELR         := $(shell printf 'int main(void){return 0;}' | cc -x c - -o /dev/null -Wl,-z,pack-relative-relocs 2>/dev/null && echo -Clink-arg=-Wl,-z,pack-relative-relocs)
+# The linker: rust-lld (in every rustup toolchain; the exec stub's linker too) rather than the C
+# compiler's ld. Its identical code folding (--icf=all) gives one copy to functions whose machine
+# code is the same (1.7 KiB of text; nothing in contain compares function addresses), and it lays
+# the read-only data out after the ELF headers, where GNU ld gives the headers a page of their own
+# (699,248 bytes against 706,888 when this came in); -z separate-code keeps code alone in its
+# executable pages, as GNU ld does by default.
+LLD          := -Clink-self-contained=+linker -Clinker-features=+lld -Clink-arg=-Wl,--icf=all -Clink-arg=-Wl,-z,separate-code
 SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no -Cllvm-args=-enable-machine-outliner=always \
-	-Cllvm-args=-inline-threshold=0 $(RELR)
+	-Cllvm-args=-inline-threshold=0 $(RELR) $(LLD)
 # std's own optimize_for_size feature: its smaller sorts and formatting (8 KiB less; no start-up
 # cost measured). The list replaces std's default features (unwinding, backtraces), which panics
 # that abort at once never use.

@@ -119,6 +119,10 @@ fn main() {
             live::supervise::unblock_all();
         }
         let gives_birth = matches!(command, Command::Run(_) | Command::Exec(_) | Command::Oci(OciCommand::Create(_)));
+        // The heap's start-up arena serves the starts of containers only (see sys::Heap).
+        if !gives_birth {
+            sys::close_start_up_arena();
+        }
         let result = match command {
             Command::Help(topic) => cli::help(topic.as_deref()).map(|text| {
                 log::stdout(&text);

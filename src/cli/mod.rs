@@ -28,7 +28,10 @@ use values::{
     validate_container_path, validate_hostname,
 };
 
-pub const USAGE: &str = "\
+/// `contain --help`. The binary carries this text as build.rs packs it (`USAGE_PACKED`), which
+/// `help` unpacks: only the unit tests, which check the two agree, compile the literal in.
+#[cfg(test)]
+const USAGE: &str = "\
 usage: contain run --rootfs DIR [OPTIONS] [--] CMD [ARGS...]
        contain exec [OPTIONS] ID [--] CMD [ARGS...]
        contain list [--format table|json]
@@ -135,6 +138,8 @@ exit status of run and exec: the command's own; 128+N if it was killed by signal
 contain itself failed (bad input or setup) before the command started; 126 if the command is not
 executable; 127 if it was not found. Every other command: 0, or 1 on any error (bad input too).
 ";
+
+static USAGE_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/usage.packed"));
 
 /// The flags before any command.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -374,13 +379,14 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
     }
 }
 
-/// The usage of one command (its line of USAGE, and for run its options), or of all.
+/// The usage of one command (its line of the usage, and for run its options), or of all.
 pub fn help(topic: Option<&str>) -> Result<String, Error> {
-    let Some(topic) = topic else { return Ok(USAGE.to_string()) };
+    let text = crate::text::unpack(USAGE_PACKED);
+    let Some(topic) = topic else { return Ok(text) };
     let topic = if topic == "ls" { "list" } else { topic };
     if OCI_COMMANDS.contains(&topic) {
         let words = |line: &&str| line.split([' ', '|']).any(|word| word == topic);
-        let line = USAGE.lines().filter(|line| line.contains("[GLOBAL]")).find(words).unwrap_or("");
+        let line = text.lines().filter(|line| line.contains("[GLOBAL]")).find(words).unwrap_or("");
         let line = line.trim_start_matches("OCI:").trim();
         return Ok(format!("usage: {line}\n(an engine's command: see OCI runtime in the README)\n"));
     }
@@ -388,9 +394,9 @@ pub fn help(topic: Option<&str>) -> Result<String, Error> {
         let topics: Vec<&str> = COMMANDS.iter().chain(&OCI_COMMANDS).copied().collect();
         return Err(Error::Usage(format!("no help on {topic:?} ({})", topics.join(", "))));
     }
-    let line = USAGE.lines().find(|line| line.contains(&format!("contain {topic}"))).unwrap_or("");
+    let line = text.lines().find(|line| line.contains(&format!("contain {topic}"))).unwrap_or("");
     let usage = format!("usage: {}\n", line.trim_start_matches("usage:").trim());
-    match USAGE.split_once(&format!("options for {topic}:\n")) {
+    match text.split_once(&format!("options for {topic}:\n")) {
         Some((_, rest)) => {
             let options = rest.split_once("\n\n").map_or(rest, |(options, _)| options);
             Ok(format!("{usage}\noptions:\n{options}\n"))

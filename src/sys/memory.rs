@@ -1,7 +1,10 @@
-//! Memory: the anonymous mapping that becomes the child's stack, the page size it is made of, and
-//! the sealed memfd that holds the exec stub (see stub.rs).
+//! Memory: the heap (a start-up arena in front of the C library's allocator), the anonymous mapping
+//! that becomes the child's stack, the page size it is made of, and the sealed memfd that holds the
+//! exec stub (see stub.rs).
 
+use std::alloc::GlobalAlloc;
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{check, Errno, Fd};
 
@@ -19,6 +22,16 @@ pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
             -1i32,
             0
         )
+    })?;
+    Ok(addr as *mut u8)
+}
+
+/// mmap(2) of private anonymous memory to read and write: the heap's start-up arena (`Heap`).
+fn mmap_read_write(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: asking for fresh anonymous memory at an address of the kernel's choosing cannot alias
+    // anything we own.
+    let addr = check(unsafe {
+        syscall!(MMAP, 0, len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1i32, 0)
     })?;
     Ok(addr as *mut u8)
 }
@@ -76,44 +89,139 @@ pub fn seals(memfd: &Fd) -> Result<i32, Errno> {
     check(unsafe { syscall!(FCNTL, memfd.0, libc::F_GET_SEALS) }).map(|seals| seals as i32)
 }
 
-/// The heap: the C library's allocator, except that running out of memory is an error like any
-/// other (one `[contain] error:` line and exit status 125), not an abort. Rust's default reaction
-/// is abort(3), which in the container's setup would be worse than silent: musl raises SIGABRT
-/// with the thread id it cached in the runtime, which inside the new PID namespace names nobody,
-/// or, in `contain exec`, some process of the container.
+/// The heap: a start-up arena in front of the C library's allocator, and running out of memory is
+/// an error like any other (one `[contain] error:` line and exit status 125), not an abort. Rust's
+/// default reaction is abort(3), which in the container's setup would be worse than silent: musl
+/// raises SIGABRT with the thread id it cached in the runtime, which inside the new PID namespace
+/// names nobody, or, in `contain exec`, some process of the container.
+///
+/// The arena: a start makes and drops some hundreds of small blocks, and musl's allocator
+/// (mallocng) maps and unmaps a page for many of them (25 mmap/munmap pairs in a `contain run`,
+/// with their page faults: a twentieth of its CPU time). Blocks of up to `ARENA_BLOCK` bytes are
+/// cut one after the other from one mapping of `ARENA` bytes instead, and never given back; its
+/// pages are touched only as they are used. What does not fit, and everything once it is used up
+/// or closed (`close_start_up_arena`), goes to the C library's allocator and back to it when
+/// dropped, as before: a long-lived supervisor keeps at most the arena.
 pub struct Heap;
 
-// SAFETY: every method hands the request to `System` unchanged; only a null result is acted on.
-unsafe impl std::alloc::GlobalAlloc for Heap {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on to `System` as it is.
-        let memory = unsafe { std::alloc::System.alloc(layout) };
-        if memory.is_null() {
-            out_of_memory(layout.size());
+/// The arena's size, and the largest block it serves (a bigger one is rarely short-lived).
+const ARENA: usize = 256 << 10;
+const ARENA_BLOCK: usize = 16 << 10;
+/// `ARENA_START` before the first allocation, and after a mapping that failed (no arena then).
+const NOT_MAPPED: usize = 0;
+const NO_ARENA: usize = 1;
+static ARENA_START: AtomicUsize = AtomicUsize::new(NOT_MAPPED);
+/// How much of the arena is handed out (blocks are never given back, so it only grows).
+static ARENA_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// Ends the start-up arena: for the commands that start no container. The arena is for a start,
+/// which makes a bounded number of short-lived blocks (some 85 KiB in all for a `run`); `list` and
+/// `gc` make blocks by the thousand, one entry after another, and without the first blocks of the
+/// process in its groups, musl's allocator maps and unmaps one for every few entries.
+pub fn close_start_up_arena() {
+    ARENA_USED.store(ARENA, Ordering::Relaxed);
+}
+
+/// The arena's first address, mapped at the first call; None without one.
+fn arena() -> Option<usize> {
+    match ARENA_START.load(Ordering::Acquire) {
+        NO_ARENA => None,
+        NOT_MAPPED => {
+            let start = mmap_read_write(ARENA).map_or(NO_ARENA, |mapped| mapped as usize);
+            match ARENA_START.compare_exchange(NOT_MAPPED, start, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => (start != NO_ARENA).then_some(start),
+                // Another thread mapped one first: ours goes, theirs serves.
+                Err(theirs) => {
+                    if start != NO_ARENA {
+                        // SAFETY: our mapping, never handed out.
+                        let _ = unsafe { munmap(start as *mut u8, ARENA) };
+                    }
+                    (theirs != NO_ARENA).then_some(theirs)
+                }
+            }
         }
-        memory
+        start => Some(start),
+    }
+}
+
+/// A block of the arena for `layout` (zeroed: arena memory is fresh and never reused), or null
+/// when it is too big or does not fit in what is left.
+fn arena_alloc(layout: std::alloc::Layout) -> *mut u8 {
+    if layout.size() > ARENA_BLOCK || layout.align() > ARENA_BLOCK || ARENA_USED.load(Ordering::Relaxed) >= ARENA {
+        return std::ptr::null_mut();
+    }
+    let Some(start) = arena() else { return std::ptr::null_mut() };
+    let mut used = ARENA_USED.load(Ordering::Relaxed);
+    loop {
+        // The arena starts at a page, so aligning the offset aligns the address.
+        let at = used.next_multiple_of(layout.align());
+        let end = at + layout.size().max(1);
+        if end > ARENA {
+            return std::ptr::null_mut();
+        }
+        match ARENA_USED.compare_exchange_weak(used, end, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return (start + at) as *mut u8,
+            Err(now) => used = now,
+        }
+    }
+}
+
+/// Whether `memory` is a block of the arena.
+fn in_arena(memory: *mut u8) -> bool {
+    let start = ARENA_START.load(Ordering::Acquire);
+    start > NO_ARENA && (start..start + ARENA).contains(&(memory as usize))
+}
+
+/// The arena's block, or else the C library's; out of memory when neither has one.
+fn allocate(layout: std::alloc::Layout, zeroed: bool) -> *mut u8 {
+    let mut memory = arena_alloc(layout);
+    if memory.is_null() {
+        // SAFETY: the caller's contract for `alloc` is passed on to `System` as it is.
+        memory = unsafe {
+            match zeroed {
+                true => std::alloc::System.alloc_zeroed(layout),
+                false => std::alloc::System.alloc(layout),
+            }
+        };
+    }
+    if memory.is_null() {
+        out_of_memory(layout.size());
+    }
+    memory
+}
+
+// SAFETY: arena blocks are disjoint (each is claimed by one compare-exchange of `ARENA_USED`) and
+// never reused; every other request goes to `System` unchanged, and only a null result is acted on.
+unsafe impl GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        allocate(layout, false)
     }
 
     unsafe fn dealloc(&self, memory: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: `memory` came from `alloc` or `realloc` above with this layout.
-        unsafe { std::alloc::System.dealloc(memory, layout) }
+        if !in_arena(memory) {
+            // SAFETY: `memory` came from `System` (not the arena) with this layout.
+            unsafe { std::alloc::System.dealloc(memory, layout) }
+        }
     }
 
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let memory = unsafe { std::alloc::System.alloc_zeroed(layout) };
-        if memory.is_null() {
-            out_of_memory(layout.size());
-        }
-        memory
+        allocate(layout, true)
     }
 
     unsafe fn realloc(&self, memory: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on to `System` as it is.
-        let moved = unsafe { std::alloc::System.realloc(memory, layout, new_size) };
-        if moved.is_null() {
-            out_of_memory(new_size);
+        if !in_arena(memory) {
+            // SAFETY: the caller's contract for `realloc` is passed on to `System` as it is.
+            let moved = unsafe { std::alloc::System.realloc(memory, layout, new_size) };
+            if moved.is_null() {
+                out_of_memory(new_size);
+            }
+            return moved;
         }
+        // SAFETY: the caller's contract: `new_size` with `layout`'s alignment is a valid layout.
+        let moved = allocate(unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) }, false);
+        // SAFETY: both blocks are live and distinct (an arena block is never handed out twice), and
+        // each holds at least the bytes copied.
+        unsafe { std::ptr::copy_nonoverlapping(memory, moved, layout.size().min(new_size)) };
         moved
     }
 }
@@ -158,4 +266,44 @@ fn out_of_memory(size: usize) -> ! {
         }
     }
     super::exit(FAILURE_STATUS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::alloc::Layout;
+
+    #[test]
+    fn blocks_are_aligned_zeroed_where_asked_and_keep_their_bytes_when_grown() {
+        for (size, align) in [(1, 1), (24, 8), (100, 16), (4096, 4096), (ARENA_BLOCK, 8), (ARENA_BLOCK + 1, 8)] {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: a non-zero size; every block is freed below with its layout.
+            unsafe {
+                let zeroed = Heap.alloc_zeroed(layout);
+                assert_eq!(zeroed as usize % align, 0);
+                assert!(std::slice::from_raw_parts(zeroed, size).iter().all(|&byte| byte == 0));
+                Heap.dealloc(zeroed, layout);
+                let block = Heap.alloc(layout);
+                assert_eq!(block as usize % align, 0);
+                std::ptr::write_bytes(block, 0xa5, size);
+                let grown = Heap.realloc(block, layout, 3 * size);
+                assert_eq!(grown as usize % align, 0);
+                assert!(std::slice::from_raw_parts(grown, size).iter().all(|&byte| byte == 0xa5));
+                Heap.dealloc(grown, Layout::from_size_align(3 * size, align).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_too_big_for_the_arena_is_the_c_librarys() {
+        let layout = Layout::from_size_align(ARENA_BLOCK + 1, 8).unwrap();
+        // SAFETY: freed below with its layout.
+        unsafe {
+            let block = Heap.alloc(layout);
+            assert!(!in_arena(block));
+            Heap.dealloc(block, layout);
+        }
+        let small = Box::new(1u64);
+        assert!(in_arena(&*small as *const u64 as *mut u8) || ARENA_USED.load(Ordering::Relaxed) + 8 > ARENA);
+    }
 }

@@ -297,9 +297,12 @@ unsafe fn keep_string(text: &mut Vec<u8>, pointer: usize) {
 
 /// The name and the doc's first sentence of the call made at `file` and `line` (see build.rs).
 pub fn sys_call(file: u16, line: u16) -> Option<(&'static str, &'static str)> {
+    static SYS_TEXT: OnceLock<String> = OnceLock::new();
     let &(_, _, name, name_len, doc, doc_len) =
         SYS_CALLS.iter().find(|call| call.0 as u16 == file && call.1 == line)?;
-    let piece = |start: u16, len: u16| SYS_TEXT.get(start as usize..(start + len) as usize).unwrap_or("");
+    // Packed by build.rs: text nothing but `--explain` reads, unpacked once it asks.
+    let text = SYS_TEXT.get_or_init(|| crate::text::unpack(SYS_TEXT_PACKED));
+    let piece = |start: u16, len: u16| text.get(start as usize..(start + len) as usize).unwrap_or("");
     Some((piece(name, name_len), piece(doc, doc_len)))
 }
 
@@ -341,6 +344,22 @@ pub unsafe fn raw(nr: usize, args: &[usize]) -> usize {
             [a, b, c, d, e] => sc::syscall5(nr, a, b, c, d, e),
             [a, b, c, d, e, f] => sc::syscall6(nr, a, b, c, d, e, f),
             _ => unreachable!("a system call takes at most six arguments"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_call_unpacks_to_its_name_and_a_man_page_sentence() {
+        for &(file, line, ..) in SYS_CALLS {
+            let (name, doc) = sys_call(file.into(), line).unwrap();
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+            assert!(doc.contains("(2)") && doc.ends_with('.'), "{name}: {doc:?}");
         }
     }
 }
