@@ -581,6 +581,33 @@ echo "left: $(ls /run/contain) $(ls /run/contain/.leases)"
     assert_no_network_leftovers(&name);
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_whole_rules_are_kept_and_only_a_damaged_ruleset_is_made_again() {
+    let _ = root_test("ruleset");
+    let [first, second, third] = [short_name(), short_name(), short_name()];
+    // The rules' handles tell whether a start made them again. The second container finds them
+    // whole and adds only its elements (what saves NAT's start-up the whole batch); the third
+    // finds a rule deleted and makes every chain whole again, each rule with the ruleset's mark.
+    let scenario = format!(
+        r#"handles() {{ nft -a list table inet contain | grep -o 'handle [0-9]*$' | tr '\n' ' '; }}
+$contain run -q --rootfs $rootfs --name {first} --net veth -- true
+before=$(handles)
+$contain run -q --rootfs $rootfs --name {second} --net veth -- true
+[ "$(handles)" = "$before" ] && echo "whole: kept" || echo "whole: made again"
+nft delete rule inet contain input handle $(nft -a list chain inet contain input | grep -o 'handle [0-9]*$' | tail -n 1 | cut -d' ' -f2)
+$contain run -q --rootfs $rootfs --name {third} --net veth -- true
+[ "$(handles)" = "$before" ] && echo "damaged: kept" || echo "damaged: made again"
+echo "rules $(nft list table inet contain | grep -c ' comment "contain ruleset ') marked of $(nft list table inet contain | grep -v policy | grep -c -e accept -e drop -e masquerade -e dnat)"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "whole: kept\ndamaged: made again\nrules 19 marked of 19\n", "{}", out.stderr);
+    for name in [first, second, third] {
+        assert_no_network_leftovers(&name);
+    }
+}
+
 /// A container script that serves /cgi-bin/who on port 80 with busybox's httpd: `from ADDRESS`,
 /// whom each connection came from (world.sh's `ask` asks it).
 const SERVE_WHO: &str = r##"mkdir -p /tmp/www/cgi-bin

@@ -4,11 +4,14 @@
 //!
 //! The table's rules never change; a container adds its own elements to the table's sets once its
 //! host end exists, and removes them before the pair goes. So contains that start and end at once
-//! never touch each other's elements. Each container sends its elements in one batch with the
-//! table, its sets and its chains, each chain emptied and filled again: the same batch whoever
-//! sends it, applied all or nothing, so two that start at once leave one set of rules, and a table
-//! that somebody flushed (`nft flush ruleset`) or deleted is whole again for the next container.
-//! (The containers that ran meanwhile lost their elements with it; each says so when it ends.) The
+//! never touch each other's elements. A container dumps the table's rules first: when they are
+//! whole (each chain's, each with this contain's mark, `nftables::RULES_MARK`), its elements go
+//! alone, in one small batch. Otherwise they go in one batch with the table, its sets and its
+//! chains, each chain emptied and filled again: the same batch whoever sends it, applied all or
+//! nothing, so two that start at once leave one set of rules, and a table that somebody flushed
+//! (`nft flush ruleset`), emptied or deleted, or an older contain's, is whole again for the next
+//! container. (The containers that ran meanwhile lost their elements with it; each says so when
+//! it ends.) The
 //! host end also drops what comes in with a forged source address (`refuse_forged_sources`).
 //! A published port (`--publish`) is an element of a map too, leading a host port to the
 //! container's; its host port is held by a socket meanwhile (`ports.rs`). A killed
@@ -18,7 +21,7 @@
 //! them, as their host end is gone.)
 
 use super::netlink::VethAddrs;
-use super::nftables::{self, Batch, Element, Set};
+use super::nftables::{self, Batch, Element, Rules, Set};
 use super::ports::Publish;
 use crate::error::{cpath, Error};
 use crate::sys::{self, Errno, Fd};
@@ -101,10 +104,11 @@ pub struct Walls {
     netfilter: Option<Netfilter>,
 }
 
-/// Adds the container's elements, in the batch that also makes the table, its sets and rules
-/// (the same whoever sends it: a table somebody flushed or deleted is whole again for this
-/// container). A kernel without what the rules need is said in one line, and the container runs
-/// without them.
+/// Adds the container's elements: alone, when a dump of contain's rules shows them whole (the
+/// cheap case, every start but the first); else in the batch that also makes the table, its sets
+/// and rules (the same whoever sends it: a table somebody flushed or deleted, or an older contain's,
+/// is whole again for this container). A kernel without what the rules need is said in one line,
+/// and the container runs without them.
 pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     if elements.is_empty() {
         return Ok(Walls::default());
@@ -120,14 +124,22 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     let Some(mut netfilter) = Netfilter::open()? else {
         return unavailable("no NETLINK_NETFILTER socket".into());
     };
-    let table = netfilter.dump(|seq| nftables::get_table(seq, nftables::INET, nftables::TABLE));
-    let new_table = table.is_ok_and(|reply| nftables::batch_outcome(&reply) == Err(Errno(libc::ENOENT)));
+    // A dump that fails is no answer: the whole ruleset goes.
+    let rules = netfilter.dump(nftables::dump_rules).map_or(Rules::Stale, |dump| nftables::rules_in(&dump));
     if elements.iter().any(|element| element.set == Set::Nat) {
         forward_ipv4()?;
     }
-    match netfilter.apply(|batch| batch.ruleset().elements(true, &elements)) {
+    let mut added = Err(Errno(libc::ENOENT));
+    if rules == Rules::Whole {
+        added = netfilter.apply(|batch| batch.elements(true, &elements));
+    }
+    // Not whole; or whole, then gone before the elements came (a table deleted meanwhile: ENOENT).
+    if added == Err(Errno(libc::ENOENT)) {
+        added = netfilter.apply(|batch| batch.ruleset().elements(true, &elements));
+    }
+    match added {
         Ok(()) => {
-            if new_table {
+            if rules == Rules::Missing {
                 warn_of_other_rules(&mut netfilter);
             }
             Ok(Walls { elements, netfilter: Some(netfilter) })

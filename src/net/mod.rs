@@ -35,14 +35,18 @@ pub const DEFAULT_POOL: &str = "10.200.0.0/16";
 pub const CONTAINER_INTERFACE: &str = "eth0";
 
 /// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
-/// of a hash of it (FNV-1a: stable across runs and versions, unlike std's hasher).
+/// of a hash of it (`fnv1a`).
 pub fn host_interface_name(id: &str) -> String {
     let name = format!("ct-{id}");
     if name.len() < libc::IFNAMSIZ {
         return name;
     }
-    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    format!("ct-{:012x}", hash >> 16)
+    format!("ct-{:012x}", fnv1a(id.as_bytes()) >> 16)
+}
+
+/// FNV-1a, 64 bits: a hash stable across runs and versions, unlike std's hasher.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// "10.200.0.1/30" for log lines.

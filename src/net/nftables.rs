@@ -41,6 +41,9 @@
 //!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop }
 //! ```
 //!
+//! Every rule also carries a comment, `RULES_MARK`: how a start tells from a dump of the rules
+//! that they are whole and its own, and need not be sent again.
+//!
 //! A published port's connection is turned to the container in prerouting (from outside, or from
 //! a container) or output (from the host itself), and let through the walls as DNAT'd. Two cases
 //! are masqueraded as the host end, because the container could not answer the source it came
@@ -86,6 +89,7 @@ const GETTABLE: u16 = 1;
 const NEWCHAIN: u16 = 3;
 const GETCHAIN: u16 = 4;
 const NEWRULE: u16 = 6;
+const GETRULE: u16 = 7;
 const DELRULE: u16 = 8;
 const NEWSET: u16 = 9;
 const NEWSETELEM: u16 = 12;
@@ -108,6 +112,12 @@ pub const INET: u8 = 1;
 
 /// contain's table.
 pub const TABLE: &str = "contain";
+/// The comment every rule of contain's carries: a hash (FNV-1a) of the whole ruleset as this
+/// contain makes it, table, sets, chains and rules, this comment left out. A start that finds
+/// every rule carrying it, as many in each chain as it makes, knows the ruleset is whole and as
+/// its own (not flushed, not an older contain's) and sends only its elements. The unit test
+/// recomputes it: a change to the rules changes it, and `nft list` shows it.
+const RULES_MARK: &str = "contain ruleset b15f47cf6291b0bc";
 /// The interfaces of contain's containers on the host: `ct-ID` (net/mod.rs).
 const HOST_END_PREFIX: &[u8] = b"ct-";
 /// IFNAMSIZ: an interface name in a register or a set key, zero-padded.
@@ -300,6 +310,7 @@ impl Batch {
                 text(m, 1, TABLE);
                 text(m, 2, chain);
                 m.nested(4 | NESTED, |m| rule.iter().for_each(|expr| expr.encode(m)));
+                m.attr(7, &comment(RULES_MARK));
             });
         }
         self
@@ -321,9 +332,7 @@ impl Batch {
                         m.nested(1 | NESTED, |m| m.attr(1, &element.key));
                         if add && !element.data.is_empty() {
                             m.nested(2 | NESTED, |m| m.attr(1, &element.data));
-                            // NFTNL_UDATA_SET_ELEM_COMMENT: type 0, length, NUL-terminated text.
-                            let comment = [element.comment.as_bytes(), &[0]].concat();
-                            m.attr(6, &[&[0, comment.len() as u8], &comment[..]].concat());
+                            m.attr(6, &comment(&element.comment));
                         }
                     });
                 });
@@ -331,6 +340,13 @@ impl Batch {
         }
         self
     }
+}
+
+/// nft's user data for a comment (NFTNL_UDATA_RULE_COMMENT, _SET_ELEM_COMMENT): type 0, length,
+/// NUL-terminated text.
+fn comment(text: &str) -> Vec<u8> {
+    let text = [text.as_bytes(), &[0]].concat();
+    [&[0, text.len() as u8], &text[..]].concat()
 }
 
 /// A NUL-terminated string attribute.
@@ -658,6 +674,51 @@ pub fn get_table(seq: u32, family: u8, name: &str) -> Vec<u8> {
     let mut m = Message::new(SUBSYS << 8 | GETTABLE, ACK, seq, &nfgenmsg(family, 0));
     text(&mut m, 1, name);
     m.finish()
+}
+
+/// GETRULE of every rule of contain's table (`nft list table inet contain`, the rules).
+pub fn dump_rules(seq: u32) -> Vec<u8> {
+    let mut m = Message::new(SUBSYS << 8 | GETRULE, DUMP, seq, &nfgenmsg(INET, 0));
+    text(&mut m, 1, TABLE);
+    m.finish()
+}
+
+/// What a dump of contain's rules found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// None at all: no table, or a flushed one.
+    Missing,
+    /// Every chain's rules as `Batch::ruleset` makes them, and no other.
+    Whole,
+    /// Some rules missing, others added, or an older contain's.
+    Stale,
+}
+
+/// What `dump` (of `dump_rules`) shows of contain's rules: each rule's chain, and whether it
+/// carries `RULES_MARK`; then how many each chain has, against how many it should have. A reply
+/// that cannot be read is Stale: the whole ruleset is sent again.
+pub fn rules_in(dump: &[u8]) -> Rules {
+    let Ok(replies) = replies(dump) else { return Rules::Stale };
+    let found: Vec<(String, bool)> = replies
+        .into_iter()
+        .filter(|reply| reply.kind == NEWRULE)
+        .map(|reply| attrs(reply.attrs))
+        .filter(|fields| text_of(attr(fields, 1)) == TABLE)
+        .map(|fields| (text_of(attr(&fields, 2)), attr(&fields, 7) == Some(&comment(RULES_MARK)[..])))
+        .collect();
+    let expected = rules();
+    let count = |chain: &str| found.iter().filter(|(name, marked)| name == chain && *marked).count();
+    if found.is_empty() {
+        Rules::Missing
+    } else if found.len() == expected.len()
+        && CHAINS
+            .iter()
+            .all(|chain| count(chain.name) == expected.iter().filter(|(name, _)| *name == chain.name).count())
+    {
+        Rules::Whole
+    } else {
+        Rules::Stale
+    }
 }
 
 /// GETCHAIN of every chain of every table (`nft list chains`).

@@ -46,7 +46,23 @@ fn the_ruleset_is_what_nft_sends_for_it() {
     assert_eq!(messages(&ours), messages(&fixture("ruleset")));
     // netlink.rs writes attribute lengths as u16s, and nests a rule's expressions in one.
     let longest = messages(&ours).iter().map(|hex| hex.len() / 2).max().unwrap();
-    assert!(longest < 500, "a message of {longest} bytes");
+    assert!(longest < 1024, "a message of {longest} bytes");
+}
+
+#[test]
+fn every_rule_is_marked_with_a_hash_of_the_ruleset() {
+    let mut bytes = without_seq(Batch::new(0).ruleset().finish().0);
+    let mark = RULES_MARK.as_bytes();
+    let mut marks = 0;
+    for at in 0..bytes.len() - mark.len() {
+        if &bytes[at..at + mark.len()] == mark {
+            bytes[at..at + mark.len()].fill(0);
+            marks += 1;
+        }
+    }
+    assert_eq!(marks, rules().len());
+    let hash = format!("contain ruleset {:016x}", crate::net::fnv1a(&bytes));
+    assert_eq!(RULES_MARK, hash, "the ruleset changed: put the new mark in RULES_MARK and ruleset.nft, and recapture");
 }
 
 #[test]
@@ -159,4 +175,26 @@ fn elements_are_read_from_a_dump_and_errors_are_errors() {
     assert_eq!(batch_outcome(&[]), Ok(()));
     assert_eq!(batch_outcome(&error(libc::EOPNOTSUPP)), Err(Errno(libc::EOPNOTSUPP)));
     assert_eq!(batch_outcome(&[1, 2, 3]), Err(Errno(libc::EPROTO)));
+}
+
+#[test]
+fn a_dump_of_the_rules_tells_whole_from_missing_and_stale() {
+    let rule = |chain: &str, mark: &str| {
+        reply(NEWRULE, INET, |m| {
+            text(m, 1, TABLE);
+            text(m, 2, chain);
+            m.attr(7, &comment(mark));
+        })
+    };
+    let ours: Vec<Vec<u8>> = rules().iter().map(|(chain, _)| rule(chain, RULES_MARK)).collect();
+    let dump = |rules: &[Vec<u8>]| [rules.concat(), done()].concat();
+    assert_eq!(rules_in(&dump(&ours)), Rules::Whole);
+    assert_eq!(rules_in(&done()), Rules::Missing);
+    assert_eq!(rules_in(&dump(&ours[1..])), Rules::Stale, "a rule deleted");
+    assert_eq!(rules_in(&dump(&[&ours[..], &[rule("forward", "")]].concat())), Rules::Stale, "a rule added");
+    let older = rules().iter().map(|(chain, _)| rule(chain, "contain ruleset 0123456789abcdef")).collect::<Vec<_>>();
+    assert_eq!(rules_in(&dump(&older)), Rules::Stale, "an older contain's");
+    let moved = [&ours[1..], &[rule("input", RULES_MARK)]].concat();
+    assert_eq!(rules_in(&dump(&moved)), Rules::Stale, "a rule in another chain");
+    assert_eq!(rules_in(&error(libc::EPERM)), Rules::Stale);
 }
