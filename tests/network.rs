@@ -740,6 +740,31 @@ echo "past contain's input chain: $(nft list chain ip watch input | grep -o 'pac
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_container_reaches_no_host_service_through_another_tables_dnat() {
+    let _ = root_test("other-dnat");
+    let name = short_name();
+    // Another table leads port 8081 of every address to a service on the host's uplink address
+    // (busybox nc, on every address),
+    // which an isolated container may not reach: the connection is DNAT'd, but not by contain
+    // for a published port, and contain's input chain must not take it in as one.
+    let scenario = format!(
+        r#"nft 'add table ip other; add chain ip other pre {{ type nat hook prerouting priority dstnat; }}'
+nft 'add rule ip other pre tcp dport 8081 dnat to 198.51.100.2:8080'
+echo 'HTTP/1.0 200 OK' | busybox nc -l -p 8080 >/dev/null 2>&1 &
+service=$!
+sleep 0.3
+$contain run -q --rootfs $rootfs --name {name} --net veth -- sh -c '
+  nc -w 2 10.200.0.1 8081 </dev/null | grep -q HTTP && echo "the service reached" || echo "the service unreachable"'
+kill $service 2>/dev/null
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "the service unreachable\n", "{}", out.stderr);
+    assert_no_network_leftovers(&name);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn world_a_container_forges_no_source_where_the_hosts_rp_filter_is_loose() {
     let _ = root_test("forged");
     let [other, forger] = [short_name(), short_name()];

@@ -28,7 +28,7 @@
 //!     iifname @isolated accept
 //!     oifname @isolated drop }
 //! chain input { type filter hook input priority filter; policy accept;
-//!     iifname "ct-*" ct status dnat accept
+//!     iifname "ct-*" ct direction reply ct status dnat accept
 //!     iifname "ct-*" meta nfproto ipv4 ip daddr 127.0.0.0/8 drop
 //!     iifname @isolated meta nfproto ipv4 iifname . ip daddr @ends accept
 //!     iifname @isolated drop }
@@ -117,7 +117,7 @@ pub const TABLE: &str = "contain";
 /// every rule carrying it, as many in each chain as it makes, knows the ruleset is whole and as
 /// its own (not flushed, not an older contain's) and sends only its elements. The unit test
 /// recomputes it: a change to the rules changes it, and `nft list` shows it.
-const RULES_MARK: &str = "contain ruleset b15f47cf6291b0bc";
+const RULES_MARK: &str = "contain ruleset e5810e119db0a719";
 /// The interfaces of contain's containers on the host: `ct-ID` (net/mod.rs).
 const HOST_END_PREFIX: &[u8] = b"ct-";
 /// IFNAMSIZ: an interface name in a register or a set key, zero-padded.
@@ -436,6 +436,7 @@ const META_OIFNAME: u32 = 7;
 const META_NFPROTO: u32 = 15;
 const META_L4PROTO: u32 = 16;
 const CT_STATE: u32 = 0;
+const CT_DIRECTION: u32 = 1;
 const CT_STATUS: u32 = 2;
 const EQ: u32 = 0;
 const NEQ: u32 = 1;
@@ -591,6 +592,9 @@ fn forged_source_rule() -> Vec<Expr> {
     rule(&[&ipv4_only(), &host_end(META_IIFNAME), &[FibSaddrThroughIif, Cmp(EQ, &[0; 4]), Verdict(DROP)]])
 }
 
+/// `ct direction reply`: the packet goes the way of the connection's answers.
+const IP_CT_DIR_REPLY: u8 = 1;
+
 /// IPS_DST_NAT: the connection was DNAT'd, by a published port.
 const DNAT_DONE: u32 = 0x20;
 
@@ -638,8 +642,15 @@ fn input_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
         // The container's answers to the host's own connections to a published port (to the
-        // host's address they came from, or to 127.0.0.1 once their masquerade is undone).
-        rule(&[&host_end(META_IIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),
+        // host's address they came from, or to 127.0.0.1 once their masquerade is undone): replies
+        // only, as a connection a container opens may be DNAT'd too, by another table's rule, to a
+        // service of the host's that the walls below keep it from.
+        rule(&[
+            &host_end(META_IIFNAME),
+            &[Ct(CT_DIRECTION), Cmp(EQ, &[IP_CT_DIR_REPLY])],
+            &ct_has(CT_STATUS, DNAT_DONE),
+            &[Verdict(ACCEPT)],
+        ]),
         // A host end that routes loopback sources (`route_localnet`, for a port published on
         // 127.0.0.1) would also route a container's packets to the host's 127.0.0.0/8 in.
         rule(&[&host_end(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 1), Cmp(EQ, &[127]), Verdict(DROP)]]),
