@@ -25,6 +25,8 @@
 //!     iifname @isolated meta nfproto ipv6 drop
 //!     iifname @isolated oifname "ct-*" drop
 //!     iifname @isolated meta nfproto ipv4 ip daddr 169.254.0.0/16 drop
+//!     iifname @isolated meta nfproto ipv4 ip daddr 168.63.129.16 th dport != 53 drop
+//!     iifname @isolated meta nfproto ipv4 ip daddr 100.100.100.200 drop
 //!     iifname @isolated accept
 //!     oifname @isolated drop }
 //! chain input { type filter hook input priority filter; policy accept;
@@ -117,7 +119,7 @@ pub const TABLE: &str = "contain";
 /// every rule carrying it, as many in each chain as it makes, knows the ruleset is whole and as
 /// its own (not flushed, not an older contain's) and sends only its elements. The unit test
 /// recomputes it: a change to the rules changes it, and `nft list` shows it.
-const RULES_MARK: &str = "contain ruleset e5810e119db0a719";
+const RULES_MARK: &str = "contain ruleset 759def77afe5553a";
 /// The interfaces of contain's containers on the host: `ct-ID` (net/mod.rs).
 const HOST_END_PREFIX: &[u8] = b"ct-";
 /// IFNAMSIZ: an interface name in a register or a set key, zero-padded.
@@ -592,6 +594,11 @@ fn forged_source_rule() -> Vec<Expr> {
     rule(&[&ipv4_only(), &host_end(META_IIFNAME), &[FibSaddrThroughIif, Cmp(EQ, &[0; 4]), Verdict(DROP)]])
 }
 
+/// Cloud metadata services off 169.254.0.0/16 (see `forward_rules`), and DNS's port.
+const AZURE_WIRESERVER: [u8; 4] = [168, 63, 129, 16];
+const ALIBABA_METADATA: [u8; 4] = [100, 100, 100, 200];
+const DNS_PORT: [u8; 2] = 53u16.to_be_bytes();
+
 /// `ct direction reply`: the packet goes the way of the connection's answers.
 const IP_CT_DIR_REPLY: u8 = 1;
 
@@ -633,6 +640,16 @@ fn forward_rules() -> Vec<Vec<Expr>> {
         rule(&[&isolated(META_IIFNAME), &host_end(META_OIFNAME), &[Verdict(DROP)]]),
         // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
         rule(&[&isolated(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 2), Cmp(EQ, &[169, 254]), Verdict(DROP)]]),
+        // The clouds that serve it elsewhere: Azure's wireserver (metadata, the VM agent's
+        // channel) but its DNS, the resolver Azure's hosts name; Alibaba's metadata.
+        rule(&[
+            &isolated(META_IIFNAME),
+            &ipv4_only(),
+            &[ip(REG_1, 16, 4), Cmp(EQ, &AZURE_WIRESERVER)],
+            &[Payload { base: TRANSPORT_HEADER, register: REG_1, offset: 2, len: 2 }, Cmp(NEQ, &DNS_PORT)],
+            &[Verdict(DROP)],
+        ]),
+        rule(&[&isolated(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 4), Cmp(EQ, &ALIBABA_METADATA), Verdict(DROP)]]),
         rule(&[&isolated(META_IIFNAME), &[Verdict(ACCEPT)]]),
         rule(&[&isolated(META_OIFNAME), &[Verdict(DROP)]]),
     ]
