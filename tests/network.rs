@@ -546,6 +546,32 @@ $contain run -q --rootfs $rootfs --name {open} --net veth:open -- sh -c "$reach"
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_short_id_and_a_long_ids_hashed_host_end_never_share_a_name() {
+    let _ = root_test("names-clash");
+    // A long id's host end is named by a hash of it; a 12-hex-digit id (a random id's form) that
+    // is that hash's old spelling runs beside it.
+    let long = format!("{}-with-a-long-name", short_name());
+    let fnv1a = long.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let short = format!("{:012x}", fnv1a >> 16);
+    let scenario = format!(
+        r#"$contain run -q --rootfs $rootfs --name {long} --net veth -- sleep 30 &
+long=$!
+has_elements isolated
+$contain run -q --rootfs $rootfs --name {short} --net veth -- true
+echo "beside it: $?"
+$contain kill {long} >/dev/null
+wait $long
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "beside it: 0\n", "{}", out.stderr);
+    for name in [long, short] {
+        assert_no_leftovers(&name, rootfs());
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn world_addresses_the_host_has_already_are_never_a_second_pairs() {
     let _ = root_test("taken");
     let [fixed, pooled, again] = [short_name(), short_name(), short_name()];

@@ -34,14 +34,16 @@ pub const DEFAULT_POOL: &str = "10.200.0.0/16";
 /// The container's end of the pair, in its own namespace.
 pub const CONTAINER_INTERFACE: &str = "eth0";
 
-/// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
-/// of a hash of it (`fnv1a`).
+/// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct--` and 11 hex digits
+/// of a hash of it (`fnv1a`). The two forms never meet: an id starts with a letter or a digit
+/// (`text::validate_id`), never with the `-` of `ct--`, so no id of 12 characters or fewer (a
+/// random id is 12 hex digits) is named what a longer id's hash is.
 pub fn host_interface_name(id: &str) -> String {
     let name = format!("ct-{id}");
     if name.len() < libc::IFNAMSIZ {
         return name;
     }
-    format!("ct-{:012x}", fnv1a(id.as_bytes()) >> 16)
+    format!("ct--{:011x}", fnv1a(id.as_bytes()) >> 20)
 }
 
 /// FNV-1a, 64 bits: a hash stable across runs and versions, unlike std's hasher.
@@ -313,7 +315,7 @@ mod tests {
         assert_eq!(host_interface_name("3f9c0e1a2b4d"), "ct-3f9c0e1a2b4d", "a random id fits as it is");
         let long = host_interface_name("a-rather-long-container-name");
         assert_eq!(long.len(), 15);
-        assert!(long.starts_with("ct-"));
+        assert!(long.starts_with("ct--"), "{long}: never an id's own name");
         assert_eq!(long, host_interface_name("a-rather-long-container-name"), "stable");
         assert_ne!(long, host_interface_name("a-rather-long-container-nam3"));
     }
