@@ -768,6 +768,61 @@ echo "left: [$(ls /run/contain)] [$(ls /run/contain/.leases 2>/dev/null)] [$(ip 
 
 #[test]
 #[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_port_another_container_publishes_is_refused_naming_it() {
+    let _ = root_test("publish-ours");
+    let [first, second] = [short_name(), short_name()];
+    // The first container holds 8090 on every address; the second asks for it on every address,
+    // then on 127.0.0.1 alone, which the first holds too.
+    let scenario = format!(
+        r#"$contain run -d --rootfs $rootfs --name {first} --net veth -p 8090:80 -- sleep 30 >/dev/null
+$contain run --rootfs $rootfs --name {second} --net veth -p 8090:80 -- true
+echo "every address: $?"
+$contain run --rootfs $rootfs --name {second} --net veth -p 127.0.0.1:8090:80/tcp -- true
+echo "one address: $?"
+$contain kill {first} >/dev/null
+interface ct-{first} gone
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "every address: 125\none address: 125\n", "{}", out.stderr);
+    for said in [
+        format!("[contain] error: --publish \"8090:80/tcp\": 0.0.0.0:8090/tcp is published already by container {first}: publish another port\n"),
+        format!("[contain] error: --publish \"127.0.0.1:8090:80/tcp\": 127.0.0.1:8090/tcp is published already by container {first}: publish another port\n"),
+    ] {
+        assert!(out.stderr.contains(&said), "{said}: {}", out.stderr);
+    }
+    for name in [first, second] {
+        assert_no_network_leftovers(&name);
+    }
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn world_a_loopback_dns_server_and_a_bad_added_host_name_start_nothing() {
+    let _ = root_test("names-bad");
+    let name = short_name();
+    let scenario = format!(
+        r#"$contain run --rootfs $rootfs --name {name} --net veth --dns 127.0.0.1 -- true
+echo "dns: $?"
+$contain run --rootfs $rootfs --name {name} --net veth --add-host .:1.2.3.4 -- true
+echo "add-host: $?"
+echo "left: [$(ls /run/contain)] [$(ip -o link show ct-{name} 2>/dev/null)]"
+"#
+    );
+    let out = in_world(&scenario);
+    assert_eq!(out.stdout, "dns: 125\nadd-host: 125\nleft: [] []\n", "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "[contain] error: --dns \"127.0.0.1\": a loopback address is the container's own loopback, not the host's: \
+         give a server it reaches over its network (the host's resolver on a loopback address is out of its reach)\n\
+         [contain] error: --add-host \".:1.2.3.4\": \".\" is not a host name (labels of letters, digits, '-' and '_', \
+         joined by '.')\n"
+    );
+    assert_no_network_leftovers(&name);
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
 fn world_a_container_reaches_no_loopback_service_of_the_host_through_a_host_end_that_routes_it() {
     let _ = root_test("publish-loopback");
     let name = short_name();

@@ -256,6 +256,18 @@ fn remove_each(netfilter: &mut Netfilter, elements: &[Element]) -> Result<bool, 
     Ok(gone)
 }
 
+/// The host end whose published port `publish` needs too: a map element of the same protocol and
+/// port, on the same address or on every address. None where nf_tables says nothing.
+pub fn publisher_of(publish: &Publish) -> Option<String> {
+    let mut netfilter = Netfilter::open().ok()??;
+    let wanted = Element::published("", publish, [0; 4]);
+    [Set::Published, Set::PublishedAt].into_iter().find_map(|set| {
+        let dump = netfilter.dump(|seq| nftables::dump_elements(seq, set)).ok()?;
+        let elements = nftables::elements_of(&dump, set).ok()?;
+        elements.iter().find(|element| element.same_host_port(&wanted)).map(Element::interface)
+    })
+}
+
 /// `gc`: removes the elements of the host end `interface` (a dead container's), or with None, of
 /// every host end that is gone (a map's element names its host end in its comment). No table, no
 /// nf_tables at all, or a caller who may not look (a user, whose containers have no pair), is

@@ -88,11 +88,12 @@ impl Netlink {
 }
 
 /// What `--net veth` asks for: the addresses (None: from the pool), what its firewall opens, and
-/// the published ports.
+/// the published ports, with who publishes one already, if a container of contain's does.
 pub struct VethRequest<'a> {
     pub addrs: Option<VethAddrs>,
     pub firewall: Firewall,
     pub published: &'a [Publish],
+    pub publisher: &'a dyn Fn(&Publish) -> Option<String>,
 }
 
 /// The pair as planned for one container: names, addresses, and the pool lease if any.
@@ -112,7 +113,7 @@ impl Veth {
     /// the first free /30 of the pool.
     pub fn plan(leases: Holder, id: &str, request: VethRequest) -> Result<Veth, Error> {
         let host_name = host_interface_name(id);
-        let reserved = ports::reserve(request.published)?;
+        let reserved = ports::reserve(request.published, request.publisher)?;
         let (lease, addrs) = match request.addrs {
             Some(addrs) => (None, refuse_taken(addrs)?),
             None => take_subnet(leases, id).map(|(lease, addrs)| (Some(lease), addrs))?,

@@ -212,6 +212,16 @@ impl Element {
         }
     }
 
+    /// Whether two published ports' elements need the same host port: the same protocol and port
+    /// (a key's last 8 bytes), on the same address or one of them on every address.
+    pub fn same_host_port(&self, other: &Element) -> bool {
+        fn split(key: &[u8]) -> (&[u8], &[u8]) {
+            key.split_at(key.len().saturating_sub(8))
+        }
+        let ((address, port), (other_address, other_port)) = (split(&self.key), split(&other.key));
+        port == other_port && (address.is_empty() || other_address.is_empty() || address == other_address)
+    }
+
     /// The host end the element belongs to: a map's comment, or the start of a set's key.
     pub fn interface(&self) -> String {
         if self.set.data().is_some() {

@@ -198,3 +198,15 @@ fn a_dump_of_the_rules_tells_whole_from_missing_and_stale() {
     assert_eq!(rules_in(&dump(&moved)), Rules::Stale, "a rule in another chain");
     assert_eq!(rules_in(&error(libc::EPERM)), Rules::Stale);
 }
+
+#[test]
+fn published_ports_on_the_same_host_port_are_told() {
+    let published = |value| Element::published("ct-web", &parse_publish(value).unwrap(), [10, 200, 0, 2]);
+    let every = published("8080:80");
+    assert!(every.same_host_port(&published("8080:81")));
+    assert!(every.same_host_port(&published("127.0.0.1:8080:80")), "every address holds 127.0.0.1's");
+    assert!(published("127.0.0.1:8080:80").same_host_port(&every));
+    assert!(!published("127.0.0.1:8080:80").same_host_port(&published("192.0.2.1:8080:80")));
+    assert!(!every.same_host_port(&published("8080:80/udp")));
+    assert!(!every.same_host_port(&published("8081:80")));
+}
