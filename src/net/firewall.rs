@@ -212,8 +212,9 @@ fn warn_of_other_rules(netfilter: &mut Netfilter) {
 }
 
 impl Walls {
-    /// Removes the container's elements: each in a batch of its own, as one already gone (a sweep
-    /// got to it, or the table was deleted) fails its batch with ENOENT, which is no failure here.
+    /// Removes the container's elements, in one batch; or when one is gone already (a sweep got to
+    /// it, or the table was deleted), which fails the batch with ENOENT and is no failure here,
+    /// each in a batch of its own.
     /// A running container's element gone is said: it ran without its walls from then on. The
     /// socket stays open until the walls are dropped.
     pub fn release(&mut self) -> Result<(), Error> {
@@ -232,9 +233,15 @@ impl Walls {
     fn release_quietly(&mut self) -> Result<bool, Error> {
         // Elements come with the socket that added them (`admit`).
         let elements = std::mem::take(&mut self.elements);
-        match &mut self.netfilter {
-            Some(netfilter) => remove_each(netfilter, &elements),
-            None => Ok(false),
+        let Some(netfilter) = &mut self.netfilter else { return Ok(false) };
+        match netfilter.apply(|batch| batch.elements(false, &elements)) {
+            Ok(()) => Ok(false),
+            // One gone refuses the whole batch: each in a batch of its own then.
+            Err(Errno(libc::ENOENT)) => remove_each(netfilter, &elements),
+            Err(errno) => {
+                let interface = elements.first().map_or(String::new(), Element::interface);
+                Err(Error::sys(format!("nf_tables: deleting {interface}'s elements"), errno))
+            }
         }
     }
 }
