@@ -478,7 +478,8 @@ $contain run -q --rootfs $rootfs --name {first} --net veth -- true
 nft flush chain inet contain forward && nft flush chain inet contain input
 $contain run -q --rootfs $rootfs --name {other} --net veth:10.240.0.1/30,10.240.0.2 -- sleep 30 &
 other=$!
-interface ct-{other}
+# Its elements come after its host end's rp_filter.
+has_elements isolated
 echo "rp_filter $(cat /proc/sys/net/ipv4/conf/ct-{other}/rp_filter)"
 $contain run -q --rootfs $rootfs --name {isolated} --net veth:10.240.0.5/30,10.240.0.6 -- sh -c "$reach" sh   10.240.0.5 10.240.0.2 198.51.100.2 http:192.0.2.80 http:169.254.169.254
 $contain run -q --rootfs $rootfs --name {open} --net veth:10.240.0.9/30,10.240.0.10:open -- sh -c "$reach" sh   10.240.0.2 198.51.100.2 http:169.254.169.254

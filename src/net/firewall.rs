@@ -4,9 +4,9 @@
 //!
 //! The table's rules never change; a container adds its own elements to the table's sets once its
 //! host end exists, and removes them before the pair goes. So contains that start and end at once
-//! never touch each other's elements. A container dumps the table's rules first: when they are
-//! whole (each chain's, each with this contain's mark, `nftables::RULES_MARK`), its elements go
-//! alone, in one small batch. Otherwise they go in one batch with the table, its sets and its
+//! never touch each other's elements. A container dumps the chains and the rule of `sources`
+//! first: when the rules are whole (as many in each chain as it makes, and that rule with this
+//! contain's mark, `nftables::rules_in`), its elements go alone, in one small batch. Otherwise they go in one batch with the table, its sets and its
 //! chains, each chain emptied and filled again: the same batch whoever sends it, applied all or
 //! nothing, so two that start at once leave one set of rules, and a table that somebody flushed
 //! (`nft flush ruleset`), emptied or deleted, or an older contain's, is whole again for the next
@@ -104,8 +104,8 @@ pub struct Walls {
     netfilter: Option<Netfilter>,
 }
 
-/// Adds the container's elements: alone, when a dump of contain's rules shows them whole (the
-/// cheap case, every start but the first); else in the batch that also makes the table, its sets
+/// Adds the container's elements: alone, when dumps of the chains and the marked rule show
+/// contain's rules whole (the cheap case, every start but the first); else in the batch that also makes the table, its sets
 /// and rules (the same whoever sends it: a table somebody flushed or deleted, or an older contain's,
 /// is whole again for this container). A kernel without what the rules need is said in one line,
 /// and the container runs without them.
@@ -125,7 +125,11 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
         return unavailable("no NETLINK_NETFILTER socket".into());
     };
     // A dump that fails is no answer: the whole ruleset goes.
-    let rules = netfilter.dump(nftables::dump_rules).map_or(Rules::Stale, |dump| nftables::rules_in(&dump));
+    let chains = netfilter.dump(nftables::dump_chains).unwrap_or_default();
+    let rules = match netfilter.dump(nftables::dump_marked_rule) {
+        Ok(marked) if !chains.is_empty() => nftables::rules_in(&chains, &marked),
+        _ => Rules::Stale,
+    };
     if elements.iter().any(|element| element.set == Set::Nat) {
         forward_ipv4()?;
     }
@@ -140,7 +144,7 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     match added {
         Ok(()) => {
             if rules == Rules::Missing {
-                warn_of_other_rules(&mut netfilter);
+                warn_of_other_rules(&mut netfilter, &chains);
             }
             Ok(Walls { elements, netfilter: Some(netfilter) })
         }
@@ -185,12 +189,11 @@ fn forward_ipv4() -> Result<(), Error> {
     }
 }
 
-/// Once, when contain's table is made: what in the host's other rules stands in its way, or is
-/// left over. Best effort: a failure to look is not the container's failure.
-fn warn_of_other_rules(netfilter: &mut Netfilter) {
-    if let Ok(Some(chains)) =
-        netfilter.dump(nftables::dump_chains).map(|dump| nftables::dropping_forward_chains(&dump).ok())
-    {
+/// Once, when contain's table is made: what in the host's other rules (`chains`, a dump of every
+/// chain) stands in its way, or is left over. Best effort: a failure to look is not the
+/// container's failure.
+fn warn_of_other_rules(netfilter: &mut Netfilter, chains: &[u8]) {
+    if let Ok(chains) = nftables::dropping_forward_chains(chains) {
         for chain in chains {
             log!(
                 "the forward chain {chain} drops by policy, and contain's accept cannot override it: \

@@ -43,8 +43,8 @@
 //!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop }
 //! ```
 //!
-//! Every rule also carries a comment, `RULES_MARK`: how a start tells from a dump of the rules
-//! that they are whole and its own, and need not be sent again.
+//! Every rule also carries a comment, `RULES_MARK`: with the chains' rule counts, how a start
+//! tells that the rules are whole and its own, and need not be sent again (`rules_in`).
 //!
 //! A published port's connection is turned to the container in prerouting (from outside, or from
 //! a container) or output (from the host itself), and let through the walls as DNAT'd. Two cases
@@ -115,10 +115,11 @@ pub const INET: u8 = 1;
 /// contain's table.
 pub const TABLE: &str = "contain";
 /// The comment every rule of contain's carries: a hash (FNV-1a) of the whole ruleset as this
-/// contain makes it, table, sets, chains and rules, this comment left out. A start that finds
-/// every rule carrying it, as many in each chain as it makes, knows the ruleset is whole and as
-/// its own (not flushed, not an older contain's) and sends only its elements. The unit test
-/// recomputes it: a change to the rules changes it, and `nft list` shows it.
+/// contain makes it, table, sets, chains and rules, this comment left out. A start that finds it
+/// on the rule of `sources`, and as many rules in each chain as it makes, knows the ruleset is
+/// whole and its own (not flushed, not an older contain's) and sends only its elements
+/// (`rules_in`). The unit test recomputes it: a change to the rules changes it, and `nft list`
+/// shows it.
 const RULES_MARK: &str = "contain ruleset 759def77afe5553a";
 /// The interfaces of contain's containers on the host: `ct-ID` (net/mod.rs).
 const HOST_END_PREFIX: &[u8] = b"ct-";
@@ -714,45 +715,55 @@ pub fn get_table(seq: u32, family: u8, name: &str) -> Vec<u8> {
     m.finish()
 }
 
-/// GETRULE of every rule of contain's table (`nft list table inet contain`, the rules).
-pub fn dump_rules(seq: u32) -> Vec<u8> {
+/// The chain whose one rule `rules_in` reads the mark of: the smallest dump.
+const MARKED_CHAIN: &str = "sources";
+
+/// GETRULE of the rules of contain's chain `sources` (`nft list chain inet contain sources`).
+pub fn dump_marked_rule(seq: u32) -> Vec<u8> {
     let mut m = Message::new(SUBSYS << 8 | GETRULE, DUMP, seq, &nfgenmsg(INET, 0));
     text(&mut m, 1, TABLE);
+    text(&mut m, 2, MARKED_CHAIN);
     m.finish()
 }
 
-/// What a dump of contain's rules found.
+/// What the dumps showed of contain's rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rules {
     /// None at all: no table, or a flushed one.
     Missing,
-    /// Every chain's rules as `Batch::ruleset` makes them, and no other.
+    /// Every chain's rules as `Batch::ruleset` makes them.
     Whole,
     /// Some rules missing, others added, or an older contain's.
     Stale,
 }
 
-/// What `dump` (of `dump_rules`) shows of contain's rules: each rule's chain, and whether it
-/// carries `RULES_MARK`; then how many each chain has, against how many it should have. A reply
-/// that cannot be read is Stale: the whole ruleset is sent again.
-pub fn rules_in(dump: &[u8]) -> Rules {
-    let Ok(replies) = replies(dump) else { return Rules::Stale };
-    let found: Vec<(String, bool)> = replies
-        .into_iter()
-        .filter(|reply| reply.kind == NEWRULE)
-        .map(|reply| attrs(reply.attrs))
-        .filter(|fields| text_of(attr(fields, 1)) == TABLE)
-        .map(|fields| (text_of(attr(&fields, 2)), attr(&fields, 7) == Some(&comment(RULES_MARK)[..])))
-        .collect();
+/// What a dump of the chains (`dump_chains`) and one of `sources`' rule (`dump_marked_rule`) show
+/// of contain's rules. Whole: each of its chains has as many rules as `Batch::ruleset` puts there
+/// (a chain's NFTA_CHAIN_USE counts its rules), and `sources`' one rule carries `RULES_MARK` (the
+/// batch that made it marked every rule alike, so an older contain's rules have another mark, or
+/// none). Missing: no chain of contain's has a rule. Replies that cannot be read are Stale: the
+/// whole ruleset is sent again. (Two small dumps: one of every rule would take four times as long.)
+pub fn rules_in(chains: &[u8], marked: &[u8]) -> Rules {
+    let (Ok(chains), Ok(marked)) = (replies(chains), replies(marked)) else { return Rules::Stale };
     let expected = rules();
-    let count = |chain: &str| found.iter().filter(|(name, marked)| name == chain && *marked).count();
-    if found.is_empty() {
+    let (mut found, mut whole_chains) = (0, 0);
+    for reply in chains.iter().filter(|reply| reply.kind == NEWCHAIN && reply.family == INET) {
+        let fields = attrs(reply.attrs);
+        if text_of(attr(&fields, 1)) == TABLE {
+            let name = text_of(attr(&fields, 3));
+            let rules = be32_of(attr(&fields, 6)).unwrap_or(0) as usize;
+            found += rules;
+            // Every chain of contain's has a rule: one that should have none is no chain of ours.
+            whole_chains +=
+                usize::from(rules > 0 && rules == expected.iter().filter(|(chain, _)| *chain == name).count());
+        }
+    }
+    // The kernel sends `sources`' rules alone (the dump names table and chain).
+    let marks: Vec<Option<&[u8]>> =
+        marked.iter().filter(|reply| reply.kind == NEWRULE).map(|reply| attr(&attrs(reply.attrs), 7)).collect();
+    if found == 0 {
         Rules::Missing
-    } else if found.len() == expected.len()
-        && CHAINS
-            .iter()
-            .all(|chain| count(chain.name) == expected.iter().filter(|(name, _)| *name == chain.name).count())
-    {
+    } else if whole_chains == CHAINS.len() && marks == [Some(&comment(RULES_MARK)[..])] {
         Rules::Whole
     } else {
         Rules::Stale

@@ -178,25 +178,38 @@ fn elements_are_read_from_a_dump_and_errors_are_errors() {
 }
 
 #[test]
-fn a_dump_of_the_rules_tells_whole_from_missing_and_stale() {
-    let rule = |chain: &str, mark: &str| {
-        reply(NEWRULE, INET, |m| {
-            text(m, 1, TABLE);
-            text(m, 2, chain);
-            m.attr(7, &comment(mark));
+fn dumps_of_the_chains_and_the_marked_rule_tell_whole_from_missing_and_stale() {
+    let chain = |family: u8, table: &str, name: &str, rules: usize| {
+        reply(NEWCHAIN, family, |m| {
+            text(m, 1, table);
+            text(m, 3, name);
+            be32(m, 6, rules as u32);
         })
     };
-    let ours: Vec<Vec<u8>> = rules().iter().map(|(chain, _)| rule(chain, RULES_MARK)).collect();
-    let dump = |rules: &[Vec<u8>]| [rules.concat(), done()].concat();
-    assert_eq!(rules_in(&dump(&ours)), Rules::Whole);
-    assert_eq!(rules_in(&done()), Rules::Missing);
-    assert_eq!(rules_in(&dump(&ours[1..])), Rules::Stale, "a rule deleted");
-    assert_eq!(rules_in(&dump(&[&ours[..], &[rule("forward", "")]].concat())), Rules::Stale, "a rule added");
-    let older = rules().iter().map(|(chain, _)| rule(chain, "contain ruleset 0123456789abcdef")).collect::<Vec<_>>();
-    assert_eq!(rules_in(&dump(&older)), Rules::Stale, "an older contain's");
-    let moved = [&ours[1..], &[rule("input", RULES_MARK)]].concat();
-    assert_eq!(rules_in(&dump(&moved)), Rules::Stale, "a rule in another chain");
-    assert_eq!(rules_in(&error(libc::EPERM)), Rules::Stale);
+    let count = |name: &str| rules().iter().filter(|(chain, _)| *chain == name).count();
+    let ours: Vec<Vec<u8>> = CHAINS.iter().map(|c| chain(INET, TABLE, c.name, count(c.name))).collect();
+    let dump = |replies: &[Vec<u8>]| [replies.concat(), done()].concat();
+    let marked = |mark: &str| {
+        dump(&[reply(NEWRULE, INET, |m| {
+            text(m, 1, TABLE);
+            text(m, 2, "sources");
+            m.attr(7, &comment(mark));
+        })])
+    };
+    let other = chain(IPV4, "filter", "FORWARD", 7);
+    assert_eq!(rules_in(&dump(&[std::slice::from_ref(&other), &ours[..]].concat()), &marked(RULES_MARK)), Rules::Whole);
+    assert_eq!(rules_in(&dump(std::slice::from_ref(&other)), &done()), Rules::Missing, "no table");
+    let flushed: Vec<Vec<u8>> = CHAINS.iter().map(|c| chain(INET, TABLE, c.name, 0)).collect();
+    assert_eq!(rules_in(&dump(&flushed), &done()), Rules::Missing, "every chain flushed");
+    let mut one_less = ours.clone();
+    one_less[1] = chain(INET, TABLE, "forward", count("forward") - 1);
+    assert_eq!(rules_in(&dump(&one_less), &marked(RULES_MARK)), Rules::Stale, "a rule deleted");
+    assert_eq!(rules_in(&dump(&ours[1..]), &marked(RULES_MARK)), Rules::Stale, "a chain deleted");
+    assert_eq!(rules_in(&dump(&ours), &marked("contain ruleset 0123456789abcdef")), Rules::Stale, "an older mark");
+    assert_eq!(rules_in(&dump(&ours), &done()), Rules::Stale, "no mark");
+    let in_another_table: Vec<Vec<u8>> = CHAINS.iter().map(|c| chain(INET, "other", c.name, count(c.name))).collect();
+    assert_eq!(rules_in(&dump(&in_another_table), &marked(RULES_MARK)), Rules::Missing);
+    assert_eq!(rules_in(&error(libc::EPERM), &marked(RULES_MARK)), Rules::Stale);
 }
 
 #[test]
