@@ -6,13 +6,13 @@
 //! host end exists, and removes them before the pair goes. So contains that start and end at once
 //! never touch each other's elements. A container dumps the chains and the rule of `sources`
 //! first: when the rules are whole (as many in each chain as it makes, and that rule with this
-//! contain's mark, `nftables::rules_in`), its elements go alone, in one small batch. Otherwise they go in one batch with the table, its sets and its
-//! chains, each chain emptied and filled again: the same batch whoever sends it, applied all or
-//! nothing, so two that start at once leave one set of rules, and a table that somebody flushed
-//! (`nft flush ruleset`), emptied or deleted, or an older contain's, is whole again for the next
-//! container. (The containers that ran meanwhile lost their elements with it; each says so when
-//! it ends.) The
-//! host end also drops what comes in with a forged source address (`refuse_forged_sources`).
+//! contain's mark, `nftables::rules_in`), its elements go alone, in one small batch. Otherwise
+//! they go in one batch with the table, its sets and its chains, each chain emptied and filled
+//! again: the same batch whoever sends it, applied all or nothing, so two that start at once leave
+//! one set of rules, and a table that somebody flushed (`nft flush ruleset`), emptied or deleted,
+//! or an older contain's, is whole again for the next container. (The containers that ran
+//! meanwhile lost their elements with it; each says so when it ends.) The host end also drops
+//! what comes in with a forged source address (`refuse_forged_sources`).
 //! A published port (`--publish`) is an element of a map too, leading a host port to the
 //! container's; its host port is held by a socket meanwhile (`ports.rs`). A killed
 //! runtime's elements are swept by `gc`: an element whose host end is gone has no container.
@@ -105,10 +105,10 @@ pub struct Walls {
 }
 
 /// Adds the container's elements: alone, when dumps of the chains and the marked rule show
-/// contain's rules whole (the cheap case, every start but the first); else in the batch that also makes the table, its sets
-/// and rules (the same whoever sends it: a table somebody flushed or deleted, or an older contain's,
-/// is whole again for this container). A kernel without what the rules need is said in one line,
-/// and the container runs without them.
+/// contain's rules whole (the cheap case, every start but the first); else in the batch that also
+/// makes the table, its sets and rules (the same whoever sends it: a table somebody flushed or
+/// deleted, or an older contain's, is whole again for this container). A kernel without what the
+/// rules need is said in one line, and the container runs without them.
 pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     if elements.is_empty() {
         return Ok(Walls::default());

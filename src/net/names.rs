@@ -42,7 +42,7 @@ pub fn parse_dns(s: &str) -> Result<Ipv4Addr, String> {
     match s.parse::<IpAddr>() {
         Ok(IpAddr::V4(address)) if address.is_loopback() => {
             Err("a loopback address is the container's own loopback, not the host's: give a server it reaches over \
-             its network (the host's resolver on a loopback address is out of its reach)"
+             its network"
                 .into())
         }
         Ok(IpAddr::V4(address)) => Ok(address),
