@@ -21,14 +21,16 @@ use crate::lifecycle::gc::{self, Collect};
 use crate::lifecycle::manage;
 use crate::lifecycle::names::{self, NameFile};
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words, CONTAINER_PATH};
-use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
+use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record, RecordRead};
 use crate::lifecycle::state::{Entry, Leave, StateDir, LAYER, MERGED, UPPER, WORK};
 use crate::lifecycle::{detach, env_file};
 use crate::lifecycle::{roots, run_checks};
 use crate::live::supervise::{self, exit_code};
 use crate::live::tty::{SavedModes, Terminal, UserTerminal};
 use crate::mounts::{self, BindSource, Step};
-use crate::net::{HostEnd, Veth, VethRequest};
+use crate::net::firewall;
+use crate::net::ports::Publish;
+use crate::net::{self, HostEnd, Veth, VethRequest};
 use crate::policy::caps::CapSet;
 use crate::signals::signal_name;
 use crate::sys::{self, ExitStatus, Fd, Submounts};
@@ -288,6 +290,19 @@ struct Resources {
     cgroup: Option<Cgroup>,
 }
 
+/// The container of ours that publishes `publish`'s host port already, named in the refusal: the
+/// host end contain's map gives it to, then the entry whose id names that host end and whose
+/// record says it has it. (A record is read as input: its network's interface is compared, and
+/// only an id, a directory's valid name, comes out.)
+fn publisher(state: &StateDir, publish: &Publish) -> Option<String> {
+    let host_end = firewall::publisher_of(publish)?;
+    let recorded = |id: &String| match state.entry(id).ok()??.read_record().ok()? {
+        RecordRead::Valid(record) => Some(record.network.split(' ').take(2).eq(["veth", host_end.as_str()])),
+        _ => None,
+    };
+    state.ids().ok()?.into_iter().find(|id| net::host_interface_name(id) == host_end && recorded(id) == Some(true))
+}
+
 /// --- resources: the cgroup, with its limits, before the child exists; the overlay; the
 /// network; the ids. ---
 fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &mut Named) -> Result<Resources, Error> {
@@ -306,7 +321,9 @@ fn resources(spec: &RunSpec, checked: &mut Accepted, state: &StateDir, named: &m
         spec.overlay.then(|| make_overlay(&named.claim.entry, &state.dir_of(id), spec.overlay_size)).transpose()?;
     let veth = match spec.net {
         Net::Veth(addrs, firewall) => {
-            Some(Veth::plan(state.leases(), id, VethRequest { addrs, firewall, published: &spec.publish })?)
+            let publisher = |publish: &Publish| publisher(state, publish);
+            let request = VethRequest { addrs, firewall, published: &spec.publish, publisher: &publisher };
+            Some(Veth::plan(state.leases(), id, request)?)
         }
         Net::None | Net::Host => None,
     };

@@ -4,12 +4,15 @@
 //!
 //! The table's rules never change; a container adds its own elements to the table's sets once its
 //! host end exists, and removes them before the pair goes. So contains that start and end at once
-//! never touch each other's elements. Each container sends its elements in one batch with the
-//! table, its sets and its chains, each chain emptied and filled again: the same batch whoever
-//! sends it, applied all or nothing, so two that start at once leave one set of rules, and a table
-//! that somebody flushed (`nft flush ruleset`) or deleted is whole again for the next container.
-//! (The containers that ran meanwhile lost their elements with it; each says so when it ends.) The
-//! host end also drops what comes in with a forged source address (`refuse_forged_sources`).
+//! never touch each other's elements. A container dumps the chains and the rule of `sources`
+//! first: when the rules are whole (as many in each chain as it makes, and that rule with this
+//! contain's mark, `nftables::rules_in`), its elements go alone, in one small batch. Otherwise
+//! they go in one batch with the table, its sets and its chains, each chain emptied and filled
+//! again: the same batch whoever sends it, applied all or nothing, so two that start at once leave
+//! one set of rules, and a table that somebody flushed (`nft flush ruleset`), emptied or deleted,
+//! or an older contain's, is whole again for the next container. (The containers that ran
+//! meanwhile lost their elements with it; each says so when it ends.) The host end also drops
+//! what comes in with a forged source address (`refuse_forged_sources`).
 //! A published port (`--publish`) is an element of a map too, leading a host port to the
 //! container's; its host port is held by a socket meanwhile (`ports.rs`). A killed
 //! runtime's elements are swept by `gc`: an element whose host end is gone has no container.
@@ -18,7 +21,7 @@
 //! them, as their host end is gone.)
 
 use super::netlink::VethAddrs;
-use super::nftables::{self, Batch, Element, Set};
+use super::nftables::{self, Batch, Element, Rules, Set};
 use super::ports::Publish;
 use crate::error::{cpath, Error};
 use crate::sys::{self, Errno, Fd};
@@ -101,10 +104,11 @@ pub struct Walls {
     netfilter: Option<Netfilter>,
 }
 
-/// Adds the container's elements, in the batch that also makes the table, its sets and rules
-/// (the same whoever sends it: a table somebody flushed or deleted is whole again for this
-/// container). A kernel without what the rules need is said in one line, and the container runs
-/// without them.
+/// Adds the container's elements: alone, when dumps of the chains and the marked rule show
+/// contain's rules whole (the cheap case, every start but the first); else in the batch that also
+/// makes the table, its sets and rules (the same whoever sends it: a table somebody flushed or
+/// deleted, or an older contain's, is whole again for this container). A kernel without what the
+/// rules need is said in one line, and the container runs without them.
 pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     if elements.is_empty() {
         return Ok(Walls::default());
@@ -120,15 +124,27 @@ pub fn admit(elements: Vec<Element>) -> Result<Walls, Error> {
     let Some(mut netfilter) = Netfilter::open()? else {
         return unavailable("no NETLINK_NETFILTER socket".into());
     };
-    let table = netfilter.dump(|seq| nftables::get_table(seq, nftables::INET, nftables::TABLE));
-    let new_table = table.is_ok_and(|reply| nftables::batch_outcome(&reply) == Err(Errno(libc::ENOENT)));
+    // A dump that fails is no answer: the whole ruleset goes.
+    let chains = netfilter.dump(nftables::dump_chains).unwrap_or_default();
+    let rules = match netfilter.dump(nftables::dump_marked_rule) {
+        Ok(marked) if !chains.is_empty() => nftables::rules_in(&chains, &marked),
+        _ => Rules::Stale,
+    };
     if elements.iter().any(|element| element.set == Set::Nat) {
         forward_ipv4()?;
     }
-    match netfilter.apply(|batch| batch.ruleset().elements(true, &elements)) {
+    let mut added = Err(Errno(libc::ENOENT));
+    if rules == Rules::Whole {
+        added = netfilter.apply(|batch| batch.elements(true, &elements));
+    }
+    // Not whole; or whole, then gone before the elements came (a table deleted meanwhile: ENOENT).
+    if added == Err(Errno(libc::ENOENT)) {
+        added = netfilter.apply(|batch| batch.ruleset().elements(true, &elements));
+    }
+    match added {
         Ok(()) => {
-            if new_table {
-                warn_of_other_rules(&mut netfilter);
+            if rules == Rules::Missing {
+                warn_of_other_rules(&mut netfilter, &chains);
             }
             Ok(Walls { elements, netfilter: Some(netfilter) })
         }
@@ -173,12 +189,11 @@ fn forward_ipv4() -> Result<(), Error> {
     }
 }
 
-/// Once, when contain's table is made: what in the host's other rules stands in its way, or is
-/// left over. Best effort: a failure to look is not the container's failure.
-fn warn_of_other_rules(netfilter: &mut Netfilter) {
-    if let Ok(Some(chains)) =
-        netfilter.dump(nftables::dump_chains).map(|dump| nftables::dropping_forward_chains(&dump).ok())
-    {
+/// Once, when contain's table is made: what in the host's other rules (`chains`, a dump of every
+/// chain) stands in its way, or is left over. Best effort: a failure to look is not the
+/// container's failure.
+fn warn_of_other_rules(netfilter: &mut Netfilter, chains: &[u8]) {
+    if let Ok(chains) = nftables::dropping_forward_chains(chains) {
         for chain in chains {
             log!(
                 "the forward chain {chain} drops by policy, and contain's accept cannot override it: \
@@ -200,8 +215,9 @@ fn warn_of_other_rules(netfilter: &mut Netfilter) {
 }
 
 impl Walls {
-    /// Removes the container's elements: each in a batch of its own, as one already gone (a sweep
-    /// got to it, or the table was deleted) fails its batch with ENOENT, which is no failure here.
+    /// Removes the container's elements, in one batch; or when one is gone already (a sweep got to
+    /// it, or the table was deleted), which fails the batch with ENOENT and is no failure here,
+    /// each in a batch of its own.
     /// A running container's element gone is said: it ran without its walls from then on. The
     /// socket stays open until the walls are dropped.
     pub fn release(&mut self) -> Result<(), Error> {
@@ -220,9 +236,15 @@ impl Walls {
     fn release_quietly(&mut self) -> Result<bool, Error> {
         // Elements come with the socket that added them (`admit`).
         let elements = std::mem::take(&mut self.elements);
-        match &mut self.netfilter {
-            Some(netfilter) => remove_each(netfilter, &elements),
-            None => Ok(false),
+        let Some(netfilter) = &mut self.netfilter else { return Ok(false) };
+        match netfilter.apply(|batch| batch.elements(false, &elements)) {
+            Ok(()) => Ok(false),
+            // One gone refuses the whole batch: each in a batch of its own then.
+            Err(Errno(libc::ENOENT)) => remove_each(netfilter, &elements),
+            Err(errno) => {
+                let interface = elements.first().map_or(String::new(), Element::interface);
+                Err(Error::sys(format!("nf_tables: deleting {interface}'s elements"), errno))
+            }
         }
     }
 }
@@ -242,6 +264,18 @@ fn remove_each(netfilter: &mut Netfilter, elements: &[Element]) -> Result<bool, 
         }
     }
     Ok(gone)
+}
+
+/// The host end whose published port `publish` needs too: a map element of the same protocol and
+/// port, on the same address or on every address. None where nf_tables says nothing.
+pub fn publisher_of(publish: &Publish) -> Option<String> {
+    let mut netfilter = Netfilter::open().ok()??;
+    let wanted = Element::published("", publish, [0; 4]);
+    [Set::Published, Set::PublishedAt].into_iter().find_map(|set| {
+        let dump = netfilter.dump(|seq| nftables::dump_elements(seq, set)).ok()?;
+        let elements = nftables::elements_of(&dump, set).ok()?;
+        elements.iter().find(|element| element.same_host_port(&wanted)).map(Element::interface)
+    })
 }
 
 /// `gc`: removes the elements of the host end `interface` (a dead container's), or with None, of

@@ -34,15 +34,21 @@ pub const DEFAULT_POOL: &str = "10.200.0.0/16";
 /// The container's end of the pair, in its own namespace.
 pub const CONTAINER_INTERFACE: &str = "eth0";
 
-/// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct-` and 12 hex digits
-/// of a hash of it (FNV-1a: stable across runs and versions, unlike std's hasher).
+/// `ct-ID`, or where the id is too long for an interface name (15 bytes), `ct--` and 11 hex digits
+/// of a hash of it (`fnv1a`). The two forms never meet: an id starts with a letter or a digit
+/// (`text::validate_id`), never with the `-` of `ct--`, so no id of 12 characters or fewer (a
+/// random id is 12 hex digits) is named what a longer id's hash is.
 pub fn host_interface_name(id: &str) -> String {
     let name = format!("ct-{id}");
     if name.len() < libc::IFNAMSIZ {
         return name;
     }
-    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    format!("ct-{:012x}", hash >> 16)
+    format!("ct--{:011x}", fnv1a(id.as_bytes()) >> 20)
+}
+
+/// FNV-1a, 64 bits: a hash stable across runs and versions, unlike std's hasher.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// "10.200.0.1/30" for log lines.
@@ -82,11 +88,12 @@ impl Netlink {
 }
 
 /// What `--net veth` asks for: the addresses (None: from the pool), what its firewall opens, and
-/// the published ports.
+/// the published ports, with who publishes one already, if a container of contain's does.
 pub struct VethRequest<'a> {
     pub addrs: Option<VethAddrs>,
     pub firewall: Firewall,
     pub published: &'a [Publish],
+    pub publisher: &'a dyn Fn(&Publish) -> Option<String>,
 }
 
 /// The pair as planned for one container: names, addresses, and the pool lease if any.
@@ -106,7 +113,7 @@ impl Veth {
     /// the first free /30 of the pool.
     pub fn plan(leases: Holder, id: &str, request: VethRequest) -> Result<Veth, Error> {
         let host_name = host_interface_name(id);
-        let reserved = ports::reserve(request.published)?;
+        let reserved = ports::reserve(request.published, request.publisher)?;
         let (lease, addrs) = match request.addrs {
             Some(addrs) => (None, refuse_taken(addrs)?),
             None => take_subnet(leases, id).map(|(lease, addrs)| (Some(lease), addrs))?,
@@ -309,7 +316,7 @@ mod tests {
         assert_eq!(host_interface_name("3f9c0e1a2b4d"), "ct-3f9c0e1a2b4d", "a random id fits as it is");
         let long = host_interface_name("a-rather-long-container-name");
         assert_eq!(long.len(), 15);
-        assert!(long.starts_with("ct-"));
+        assert!(long.starts_with("ct--"), "{long}: never an id's own name");
         assert_eq!(long, host_interface_name("a-rather-long-container-name"), "stable");
         assert_ne!(long, host_interface_name("a-rather-long-container-nam3"));
     }

@@ -36,25 +36,38 @@ pub enum HostAddress {
     Gateway,
 }
 
-/// `--dns IP`: an IPv4 address. The pair carries IPv4 only, so an IPv6 server could not be reached.
+/// `--dns IP`: an IPv4 address. The pair carries IPv4 only, so an IPv6 server could not be reached;
+/// nor could a loopback one, which in the container is its own loopback.
 pub fn parse_dns(s: &str) -> Result<Ipv4Addr, String> {
     match s.parse::<IpAddr>() {
+        Ok(IpAddr::V4(address)) if address.is_loopback() => {
+            Err("a loopback address is the container's own loopback, not the host's: give a server it reaches over \
+             its network"
+                .into())
+        }
         Ok(IpAddr::V4(address)) => Ok(address),
         Ok(IpAddr::V6(_)) => Err("the container's network (--net veth) is IPv4 only: give an IPv4 server".into()),
         Err(_) => Err("not an IP address".into()),
     }
 }
 
-/// `--add-host NAME:IP`, or `NAME:host-gateway`. The name is a host name: letters, digits, '-',
-/// '.' and '_' (nothing that could end the line or start a comment in /etc/hosts).
+/// `--add-host NAME:IP`, or `NAME:host-gateway`. The name is a host name: labels of letters,
+/// digits, '-' and '_' (nothing that could end the line or start a comment in /etc/hosts), each
+/// of 1 to 63 and not starting or ending with '-', joined by '.' (so no empty label: not `.`,
+/// `a..b` or `.a`).
 pub fn parse_add_host(s: &str) -> Result<AddHost, String> {
     // IPv6 addresses hold ':', names never do: the name ends at the first one.
     let Some((name, address)) = s.split_once(':') else {
         return Err("expected NAME:IP (or NAME:host-gateway)".into());
     };
-    let valid = |b: u8| b.is_ascii_alphanumeric() || b"-._".contains(&b);
-    if name.is_empty() || name.len() > 253 || !name.bytes().all(valid) {
-        return Err(format!("{name:?} is not a host name (letters, digits, '-', '.' and '_')"));
+    let valid = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() > 253 || !name.split('.').all(valid) {
+        return Err(format!("{name:?} is not a host name (labels of letters, digits, '-' and '_', joined by '.')"));
     }
     let address = match address {
         "host-gateway" => HostAddress::Gateway,
@@ -188,6 +201,12 @@ mod tests {
         assert!(parse_add_host(":192.0.2.7").unwrap_err().contains("not a host name"));
         assert!(parse_add_host("a b:192.0.2.7").unwrap_err().contains("not a host name"));
         assert!(parse_add_host("db#x:192.0.2.7").unwrap_err().contains("not a host name"));
+        for name in [".", "a..b", ".db", "db.", "-db", "db-.lan"] {
+            assert!(parse_add_host(&format!("{name}:192.0.2.7")).unwrap_err().contains("not a host name"), "{name}");
+        }
+        assert_eq!(parse_add_host("db-1.my_lan:192.0.2.7").unwrap().name, "db-1.my_lan");
+        assert!(parse_dns("127.0.0.1").unwrap_err().contains("loopback"));
+        assert!(parse_dns("127.0.0.53").unwrap_err().contains("loopback"));
         assert!(parse_add_host("db:192.0.2.777").unwrap_err().contains("not an IP address"));
         assert!(parse_add_host("db:").unwrap_err().contains("not an IP address"));
     }

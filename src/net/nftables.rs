@@ -25,10 +25,12 @@
 //!     iifname @isolated meta nfproto ipv6 drop
 //!     iifname @isolated oifname "ct-*" drop
 //!     iifname @isolated meta nfproto ipv4 ip daddr 169.254.0.0/16 drop
+//!     iifname @isolated meta nfproto ipv4 ip daddr 168.63.129.16 th dport != 53 drop
+//!     iifname @isolated meta nfproto ipv4 ip daddr 100.100.100.200 drop
 //!     iifname @isolated accept
 //!     oifname @isolated drop }
 //! chain input { type filter hook input priority filter; policy accept;
-//!     iifname "ct-*" ct status dnat accept
+//!     iifname "ct-*" ct direction reply ct status dnat accept
 //!     iifname "ct-*" meta nfproto ipv4 ip daddr 127.0.0.0/8 drop
 //!     iifname @isolated meta nfproto ipv4 iifname . ip daddr @ends accept
 //!     iifname @isolated drop }
@@ -40,6 +42,9 @@
 //! chain sources { type filter hook prerouting priority mangle; policy accept;
 //!     meta nfproto ipv4 iifname "ct-*" fib saddr . iif oif missing drop }
 //! ```
+//!
+//! Every rule also carries a comment, `RULES_MARK`: with the chains' rule counts, how a start
+//! tells that the rules are whole and its own, and need not be sent again (`rules_in`).
 //!
 //! A published port's connection is turned to the container in prerouting (from outside, or from
 //! a container) or output (from the host itself), and let through the walls as DNAT'd. Two cases
@@ -86,6 +91,7 @@ const GETTABLE: u16 = 1;
 const NEWCHAIN: u16 = 3;
 const GETCHAIN: u16 = 4;
 const NEWRULE: u16 = 6;
+const GETRULE: u16 = 7;
 const DELRULE: u16 = 8;
 const NEWSET: u16 = 9;
 const NEWSETELEM: u16 = 12;
@@ -108,6 +114,13 @@ pub const INET: u8 = 1;
 
 /// contain's table.
 pub const TABLE: &str = "contain";
+/// The comment every rule of contain's carries: a hash (FNV-1a) of the whole ruleset as this
+/// contain makes it, table, sets, chains and rules, this comment left out. A start that finds it
+/// on the rule of `sources`, and as many rules in each chain as it makes, knows the ruleset is
+/// whole and its own (not flushed, not an older contain's) and sends only its elements
+/// (`rules_in`). The unit test recomputes it: a change to the rules changes it, and `nft list`
+/// shows it.
+const RULES_MARK: &str = "contain ruleset 759def77afe5553a";
 /// The interfaces of contain's containers on the host: `ct-ID` (net/mod.rs).
 const HOST_END_PREFIX: &[u8] = b"ct-";
 /// IFNAMSIZ: an interface name in a register or a set key, zero-padded.
@@ -198,6 +211,16 @@ impl Element {
             data: [container.to_vec(), port(publish.container_port)].concat(),
             comment: interface.to_string(),
         }
+    }
+
+    /// Whether two published ports' elements need the same host port: the same protocol and port
+    /// (a key's last 8 bytes), on the same address or one of them on every address.
+    pub fn same_host_port(&self, other: &Element) -> bool {
+        fn split(key: &[u8]) -> (&[u8], &[u8]) {
+            key.split_at(key.len().saturating_sub(8))
+        }
+        let ((address, port), (other_address, other_port)) = (split(&self.key), split(&other.key));
+        port == other_port && (address.is_empty() || other_address.is_empty() || address == other_address)
     }
 
     /// The host end the element belongs to: a map's comment, or the start of a set's key.
@@ -300,6 +323,7 @@ impl Batch {
                 text(m, 1, TABLE);
                 text(m, 2, chain);
                 m.nested(4 | NESTED, |m| rule.iter().for_each(|expr| expr.encode(m)));
+                m.attr(7, &comment(RULES_MARK));
             });
         }
         self
@@ -321,9 +345,7 @@ impl Batch {
                         m.nested(1 | NESTED, |m| m.attr(1, &element.key));
                         if add && !element.data.is_empty() {
                             m.nested(2 | NESTED, |m| m.attr(1, &element.data));
-                            // NFTNL_UDATA_SET_ELEM_COMMENT: type 0, length, NUL-terminated text.
-                            let comment = [element.comment.as_bytes(), &[0]].concat();
-                            m.attr(6, &[&[0, comment.len() as u8], &comment[..]].concat());
+                            m.attr(6, &comment(&element.comment));
                         }
                     });
                 });
@@ -331,6 +353,13 @@ impl Batch {
         }
         self
     }
+}
+
+/// nft's user data for a comment (NFTNL_UDATA_RULE_COMMENT, _SET_ELEM_COMMENT): type 0, length,
+/// NUL-terminated text.
+fn comment(text: &str) -> Vec<u8> {
+    let text = [text.as_bytes(), &[0]].concat();
+    [&[0, text.len() as u8], &text[..]].concat()
 }
 
 /// A NUL-terminated string attribute.
@@ -420,6 +449,7 @@ const META_OIFNAME: u32 = 7;
 const META_NFPROTO: u32 = 15;
 const META_L4PROTO: u32 = 16;
 const CT_STATE: u32 = 0;
+const CT_DIRECTION: u32 = 1;
 const CT_STATUS: u32 = 2;
 const EQ: u32 = 0;
 const NEQ: u32 = 1;
@@ -575,6 +605,14 @@ fn forged_source_rule() -> Vec<Expr> {
     rule(&[&ipv4_only(), &host_end(META_IIFNAME), &[FibSaddrThroughIif, Cmp(EQ, &[0; 4]), Verdict(DROP)]])
 }
 
+/// Cloud metadata services off 169.254.0.0/16 (see `forward_rules`), and DNS's port.
+const AZURE_WIRESERVER: [u8; 4] = [168, 63, 129, 16];
+const ALIBABA_METADATA: [u8; 4] = [100, 100, 100, 200];
+const DNS_PORT: [u8; 2] = 53u16.to_be_bytes();
+
+/// `ct direction reply`: the packet goes the way of the connection's answers.
+const IP_CT_DIR_REPLY: u8 = 1;
+
 /// IPS_DST_NAT: the connection was DNAT'd, by a published port.
 const DNAT_DONE: u32 = 0x20;
 
@@ -613,6 +651,16 @@ fn forward_rules() -> Vec<Vec<Expr>> {
         rule(&[&isolated(META_IIFNAME), &host_end(META_OIFNAME), &[Verdict(DROP)]]),
         // 169.254.0.0/16: link-local, where clouds answer with the instance's secrets.
         rule(&[&isolated(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 2), Cmp(EQ, &[169, 254]), Verdict(DROP)]]),
+        // The clouds that serve it elsewhere: Azure's wireserver (metadata, the VM agent's
+        // channel) but its DNS, the resolver Azure's hosts name; Alibaba's metadata.
+        rule(&[
+            &isolated(META_IIFNAME),
+            &ipv4_only(),
+            &[ip(REG_1, 16, 4), Cmp(EQ, &AZURE_WIRESERVER)],
+            &[Payload { base: TRANSPORT_HEADER, register: REG_1, offset: 2, len: 2 }, Cmp(NEQ, &DNS_PORT)],
+            &[Verdict(DROP)],
+        ]),
+        rule(&[&isolated(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 4), Cmp(EQ, &ALIBABA_METADATA), Verdict(DROP)]]),
         rule(&[&isolated(META_IIFNAME), &[Verdict(ACCEPT)]]),
         rule(&[&isolated(META_OIFNAME), &[Verdict(DROP)]]),
     ]
@@ -622,8 +670,15 @@ fn input_rules() -> Vec<Vec<Expr>> {
     use Expr::*;
     vec![
         // The container's answers to the host's own connections to a published port (to the
-        // host's address they came from, or to 127.0.0.1 once their masquerade is undone).
-        rule(&[&host_end(META_IIFNAME), &ct_has(CT_STATUS, DNAT_DONE), &[Verdict(ACCEPT)]]),
+        // host's address they came from, or to 127.0.0.1 once their masquerade is undone): replies
+        // only, as a connection a container opens may be DNAT'd too, by another table's rule, to a
+        // service of the host's that the walls below keep it from.
+        rule(&[
+            &host_end(META_IIFNAME),
+            &[Ct(CT_DIRECTION), Cmp(EQ, &[IP_CT_DIR_REPLY])],
+            &ct_has(CT_STATUS, DNAT_DONE),
+            &[Verdict(ACCEPT)],
+        ]),
         // A host end that routes loopback sources (`route_localnet`, for a port published on
         // 127.0.0.1) would also route a container's packets to the host's 127.0.0.0/8 in.
         rule(&[&host_end(META_IIFNAME), &ipv4_only(), &[ip(REG_1, 16, 1), Cmp(EQ, &[127]), Verdict(DROP)]]),
@@ -658,6 +713,61 @@ pub fn get_table(seq: u32, family: u8, name: &str) -> Vec<u8> {
     let mut m = Message::new(SUBSYS << 8 | GETTABLE, ACK, seq, &nfgenmsg(family, 0));
     text(&mut m, 1, name);
     m.finish()
+}
+
+/// The chain whose one rule `rules_in` reads the mark of: the smallest dump.
+const MARKED_CHAIN: &str = "sources";
+
+/// GETRULE of the rules of contain's chain `sources` (`nft list chain inet contain sources`).
+pub fn dump_marked_rule(seq: u32) -> Vec<u8> {
+    let mut m = Message::new(SUBSYS << 8 | GETRULE, DUMP, seq, &nfgenmsg(INET, 0));
+    text(&mut m, 1, TABLE);
+    text(&mut m, 2, MARKED_CHAIN);
+    m.finish()
+}
+
+/// What the dumps showed of contain's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// None at all: no table, or a flushed one.
+    Missing,
+    /// Every chain's rules as `Batch::ruleset` makes them.
+    Whole,
+    /// Some rules missing, others added, or an older contain's.
+    Stale,
+}
+
+/// What a dump of the chains (`dump_chains`) and one of `sources`' rule (`dump_marked_rule`) show
+/// of contain's rules. Whole: each of its chains has as many rules as `Batch::ruleset` puts there
+/// (a chain's NFTA_CHAIN_USE counts its rules), and `sources`' one rule carries `RULES_MARK` (the
+/// batch that made it marked every rule alike, so an older contain's rules have another mark, or
+/// none). Missing: no chain of contain's has a rule. Replies that cannot be read are Stale: the
+/// whole ruleset is sent again. (Two small dumps: one of every rule would take four times as long.)
+pub fn rules_in(chains: &[u8], marked: &[u8]) -> Rules {
+    let (Ok(chains), Ok(marked)) = (replies(chains), replies(marked)) else { return Rules::Stale };
+    let expected = rules();
+    let (mut found, mut whole_chains) = (0, 0);
+    for reply in chains.iter().filter(|reply| reply.kind == NEWCHAIN && reply.family == INET) {
+        let fields = attrs(reply.attrs);
+        if text_of(attr(&fields, 1)) == TABLE {
+            let name = text_of(attr(&fields, 3));
+            let rules = be32_of(attr(&fields, 6)).unwrap_or(0) as usize;
+            found += rules;
+            // Every chain of contain's has a rule: one that should have none is no chain of ours.
+            whole_chains +=
+                usize::from(rules > 0 && rules == expected.iter().filter(|(chain, _)| *chain == name).count());
+        }
+    }
+    // The kernel sends `sources`' rules alone (the dump names table and chain).
+    let marks: Vec<Option<&[u8]>> =
+        marked.iter().filter(|reply| reply.kind == NEWRULE).map(|reply| attr(&attrs(reply.attrs), 7)).collect();
+    if found == 0 {
+        Rules::Missing
+    } else if whole_chains == CHAINS.len() && marks == [Some(&comment(RULES_MARK)[..])] {
+        Rules::Whole
+    } else {
+        Rules::Stale
+    }
 }
 
 /// GETCHAIN of every chain of every table (`nft list chains`).

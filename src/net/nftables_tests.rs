@@ -46,7 +46,23 @@ fn the_ruleset_is_what_nft_sends_for_it() {
     assert_eq!(messages(&ours), messages(&fixture("ruleset")));
     // netlink.rs writes attribute lengths as u16s, and nests a rule's expressions in one.
     let longest = messages(&ours).iter().map(|hex| hex.len() / 2).max().unwrap();
-    assert!(longest < 500, "a message of {longest} bytes");
+    assert!(longest < 1024, "a message of {longest} bytes");
+}
+
+#[test]
+fn every_rule_is_marked_with_a_hash_of_the_ruleset() {
+    let mut bytes = without_seq(Batch::new(0).ruleset().finish().0);
+    let mark = RULES_MARK.as_bytes();
+    let mut marks = 0;
+    for at in 0..bytes.len() - mark.len() {
+        if &bytes[at..at + mark.len()] == mark {
+            bytes[at..at + mark.len()].fill(0);
+            marks += 1;
+        }
+    }
+    assert_eq!(marks, rules().len());
+    let hash = format!("contain ruleset {:016x}", crate::net::fnv1a(&bytes));
+    assert_eq!(RULES_MARK, hash, "the ruleset changed: put the new mark in RULES_MARK and ruleset.nft, and recapture");
 }
 
 #[test]
@@ -159,4 +175,51 @@ fn elements_are_read_from_a_dump_and_errors_are_errors() {
     assert_eq!(batch_outcome(&[]), Ok(()));
     assert_eq!(batch_outcome(&error(libc::EOPNOTSUPP)), Err(Errno(libc::EOPNOTSUPP)));
     assert_eq!(batch_outcome(&[1, 2, 3]), Err(Errno(libc::EPROTO)));
+}
+
+#[test]
+fn dumps_of_the_chains_and_the_marked_rule_tell_whole_from_missing_and_stale() {
+    let chain = |family: u8, table: &str, name: &str, rules: usize| {
+        reply(NEWCHAIN, family, |m| {
+            text(m, 1, table);
+            text(m, 3, name);
+            be32(m, 6, rules as u32);
+        })
+    };
+    let count = |name: &str| rules().iter().filter(|(chain, _)| *chain == name).count();
+    let ours: Vec<Vec<u8>> = CHAINS.iter().map(|c| chain(INET, TABLE, c.name, count(c.name))).collect();
+    let dump = |replies: &[Vec<u8>]| [replies.concat(), done()].concat();
+    let marked = |mark: &str| {
+        dump(&[reply(NEWRULE, INET, |m| {
+            text(m, 1, TABLE);
+            text(m, 2, "sources");
+            m.attr(7, &comment(mark));
+        })])
+    };
+    let other = chain(IPV4, "filter", "FORWARD", 7);
+    assert_eq!(rules_in(&dump(&[std::slice::from_ref(&other), &ours[..]].concat()), &marked(RULES_MARK)), Rules::Whole);
+    assert_eq!(rules_in(&dump(std::slice::from_ref(&other)), &done()), Rules::Missing, "no table");
+    let flushed: Vec<Vec<u8>> = CHAINS.iter().map(|c| chain(INET, TABLE, c.name, 0)).collect();
+    assert_eq!(rules_in(&dump(&flushed), &done()), Rules::Missing, "every chain flushed");
+    let mut one_less = ours.clone();
+    one_less[1] = chain(INET, TABLE, "forward", count("forward") - 1);
+    assert_eq!(rules_in(&dump(&one_less), &marked(RULES_MARK)), Rules::Stale, "a rule deleted");
+    assert_eq!(rules_in(&dump(&ours[1..]), &marked(RULES_MARK)), Rules::Stale, "a chain deleted");
+    assert_eq!(rules_in(&dump(&ours), &marked("contain ruleset 0123456789abcdef")), Rules::Stale, "an older mark");
+    assert_eq!(rules_in(&dump(&ours), &done()), Rules::Stale, "no mark");
+    let in_another_table: Vec<Vec<u8>> = CHAINS.iter().map(|c| chain(INET, "other", c.name, count(c.name))).collect();
+    assert_eq!(rules_in(&dump(&in_another_table), &marked(RULES_MARK)), Rules::Missing);
+    assert_eq!(rules_in(&error(libc::EPERM), &marked(RULES_MARK)), Rules::Stale);
+}
+
+#[test]
+fn published_ports_on_the_same_host_port_are_told() {
+    let published = |value| Element::published("ct-web", &parse_publish(value).unwrap(), [10, 200, 0, 2]);
+    let every = published("8080:80");
+    assert!(every.same_host_port(&published("8080:81")));
+    assert!(every.same_host_port(&published("127.0.0.1:8080:80")), "every address holds 127.0.0.1's");
+    assert!(published("127.0.0.1:8080:80").same_host_port(&every));
+    assert!(!published("127.0.0.1:8080:80").same_host_port(&published("192.0.2.1:8080:80")));
+    assert!(!every.same_host_port(&published("8080:80/udp")));
+    assert!(!every.same_host_port(&published("8081:80")));
 }

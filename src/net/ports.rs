@@ -129,8 +129,9 @@ pub fn refuse_clashes(published: &[Publish]) -> Result<(), (Publish, String)> {
 }
 
 /// The host's ports of `published`, held by a bound socket each until dropped. A port taken by
-/// another program, or an address the host does not have, is refused by name.
-pub fn reserve(published: &[Publish]) -> Result<Vec<Fd>, Error> {
+/// another program, or an address the host does not have, is refused by name; one that a
+/// container of contain's publishes, naming the container (`publisher`, which finds it).
+pub fn reserve(published: &[Publish], publisher: &dyn Fn(&Publish) -> Option<String>) -> Result<Vec<Fd>, Error> {
     published
         .iter()
         .map(|publish| {
@@ -139,9 +140,12 @@ pub fn reserve(published: &[Publish]) -> Result<Vec<Fd>, Error> {
                 let at = format!("{}:{}/{}", Ipv4Addr::from(address), publish.host_port, publish.protocol.name());
                 let bad = |why: String| Error::Usage(format!("--publish {:?}: {why}", publish.describe()));
                 match errno {
-                    Errno(libc::EADDRINUSE) => bad(format!(
-                        "{at} is in use by another program on the host (`ss -lntup` shows which): publish another port"
-                    )),
+                    Errno(libc::EADDRINUSE) => match publisher(publish) {
+                        Some(id) => bad(format!("{at} is published already by container {id}: publish another port")),
+                        None => bad(format!(
+                            "{at} is in use by another program on the host (`ss -lntup` shows which): publish another port"
+                        )),
+                    },
                     Errno(libc::EADDRNOTAVAIL) => {
                         bad(format!("{} is no address of this host", Ipv4Addr::from(address)))
                     }

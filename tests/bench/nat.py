@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What NAT and the walls cost a `--net veth` container (issue #26: at most 0.5 ms of start-up).
 
-`--net veth:nonat` (the pair, no rule) against `--net veth` (the pair, its nf_tables elements and the
-batch that keeps the table whole), interleaved, each round in a new random order, and against
+`--net veth:nonat` (the pair, no rule) against `--net veth` (the pair, dumps that tell whether contain's
+rules are whole, and its nf_tables elements; the rules themselves only when they are not), interleaved, each round in a new random order, and against
 `veth:nonat` again, for the noise. Differences are taken within a round, and their median reported. Two figures per
 run: the start-up, from spawn to the first byte the container's command writes (busybox `echo`,
 on a pipe), and the whole run, from spawn to reap, which includes the end (the elements' removal

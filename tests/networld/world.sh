@@ -3,8 +3,9 @@
 #   unshare -n -m --propagation private sh tests/networld/world.sh CONTAIN ROOTFS SCENARIO
 # This shell's network namespace plays the host, with its own /etc/resolv.conf (in its own mount
 # namespace). A veth links it to a second namespace, "internet": the router 198.51.100.1, and on
-# documentation and link-local addresses internet.py's HTTP server (which answers with the address
-# a request came from) and resolver (world.test is 192.0.2.80). The host's uplink is
+# documentation addresses and the clouds' metadata ones (169.254.169.254, Azure's 168.63.129.16,
+# Alibaba's 100.100.100.200) internet.py's HTTP server (which answers with the address a request
+# came from) and resolver (world.test is 192.0.2.80). The host's uplink is
 # 198.51.100.2, an address of the host's that no container may reach. Then SCENARIO, a shell
 # script, runs here with $contain and $rootfs; what it prints is the test's to check. Traffic never
 # leaves these namespaces, which end with this shell.
@@ -30,7 +31,7 @@ ip route add default via 198.51.100.1
 ip -n internet link set lo up
 ip -n internet addr add 198.51.100.1/24 dev wan
 ip -n internet link set wan up
-for address in 192.0.2.80 192.0.2.53 169.254.169.254; do
+for address in 192.0.2.80 192.0.2.53 169.254.169.254 168.63.129.16 100.100.100.200; do
 	ip -n internet addr add $address/32 dev lo
 done
 # As a cloud host routes its metadata address.
