@@ -8,8 +8,8 @@
 # file or process that names it.
 #
 # usage: [OCI_PARTS="PART..."] tests/oci/podman.sh [--runtime PATH] [--log-calls FILE]
-#   OCI_PARTS    only these parts (default all): run tty exec stop kill limits blkio userns rootless
-#                rootless-systemd
+#   OCI_PARTS    only these parts (default all): run tty exec stop kill limits blkio userns flows
+#                rootless rootless-systemd
 #   --runtime    the OCI runtime (default ./contain); registered in containers.conf under its
 #                file name, and listed in runtime_supports_json, so podman passes it --log/--log-format=json
 #   --log-calls  append every call podman/conmon make to the runtime (argv, fds, exit status) to FILE
@@ -258,6 +258,17 @@ if part userns; then
     expect "stop a container with a user namespace" 0 oci-userns pm stop -t 1 oci-userns
     expect "rm it" 0 oci-userns pm rm oci-userns
     gone "userns" "$id"
+fi
+
+# --- flows: what users do beyond the scenarios above, where contain differed from crun (#23) --------
+if part flows; then
+    # The host's /dev bound whole (device-plugin and udev containers): its nodes are already the
+    # devices a privileged spec lists, and stay the host's own (an unlink would take them from it).
+    before=$(stat -c %i /dev/full)
+    expect "flows: --privileged -v /dev:/dev" 0 ok pm run --rm --privileged -v /dev:/dev --cidfile "$cid.f2" \
+        $image sh -c 'test -c /dev/full && test -b /dev/loop0 && echo ok'
+    expect "flows: the host's /dev/full is the same node after" 0 "$before" stat -c %i /dev/full
+    gone "flows: -v /dev:/dev" "$(cat "$cid.f2" 2>/dev/null)"
 fi
 
 # --- rootless: podman as a user who is not root (#23) ----------------------------------------------
