@@ -3,7 +3,8 @@
 # an OCI runtime: `ctr run --rm --runc-binary PATH`, exit codes, a terminal, and on a detached task
 # exec, ps, pause/resume and kill; after each, that nothing names the container any more.
 #
-# usage: tests/oci/containerd.sh [--runtime PATH] [--log-calls FILE]
+# usage: [OCI_PARTS="PART..."] tests/oci/containerd.sh [--runtime PATH] [--log-calls FILE]
+#   OCI_PARTS    only these parts (default all): flows (the rest always runs)
 #   --runtime    the OCI runtime (default ./contain)
 #   --log-calls  append every call the shim makes to the runtime (argv, fds, exit status) to FILE
 # containerd runs privately (its own root, state and socket in a temporary directory, no systemd)
@@ -90,6 +91,24 @@ gone() { no_leftovers "$1" "$2" c_list "$work/state" "$work/root/io.containerd.r
 run() { c run --runc-binary "$runtime" "$@"; }
 
 t0=$SECONDS
+# --- flows: what users do beyond the scenarios below, where contain differed from crun (#23) -------
+if part flows; then
+    # containerd sets no HOME: the runtime gives the user's from the image's /etc/passwd (runc, crun).
+    id=oci-home-$$
+    expect "flows: HOME from the image's /etc/passwd" 0 /root run --rm $image "$id" sh -c 'echo $HOME'
+    gone "flows: HOME" "$id"
+    id=oci-exec-home-$$
+    run -d $image "$id" sleep 600 >/dev/null
+    expect "flows: task exec gets HOME too" 0 /root c task exec --exec-id e1 "$id" sh -c 'echo $HOME'
+    c task kill -s SIGKILL "$id" >/dev/null
+    for _ in $(seq 50); do
+        [[ $(c task ls | awk -v id="$id" '$1 == id {print $3}') == STOPPED ]] && break
+        sleep 0.1
+    done
+    c task rm "$id" >/dev/null
+    c container rm "$id" >/dev/null
+    gone "flows: task exec" "$id"
+fi
 id=oci-echo-$$
 expect "run --rm echo hi" 0 hi run --rm $image "$id" echo hi
 gone "run --rm echo hi" "$id"

@@ -262,6 +262,10 @@ fi
 
 # --- flows: what users do beyond the scenarios above, where contain differed from crun (#23) --------
 if part flows; then
+    # A uid the image's /etc/passwd lacks: podman sets no HOME, and the runtime gives `/` (runc, crun).
+    expect "flows: -u 1234 (not in the image): HOME=/" 0 "/" pm run --rm -u 1234 --cidfile "$cid.f1" $image \
+        sh -c 'echo $HOME'
+    gone "flows: -u 1234" "$(cat "$cid.f1" 2>/dev/null)"
     # The host's /dev bound whole (device-plugin and udev containers): its nodes are already the
     # devices a privileged spec lists, and stay the host's own (an unlink would take them from it).
     before=$(stat -c %i /dev/full)
