@@ -108,6 +108,11 @@ if part flows; then
     c task rm "$id" >/dev/null
     c container rm "$id" >/dev/null
     gone "flows: task exec" "$id"
+    # --null-io: the shim gives the runtime one read-only /dev/null as stdin, stdout and stderr;
+    # the container's must take writes (runc and crun reopen them on its own /dev/null).
+    id=oci-null-io-$$
+    expect "flows: --null-io: a write to stdout succeeds" 0 "" run --rm --null-io $image "$id" sh -c 'echo to-null'
+    gone "flows: --null-io" "$id"
 fi
 id=oci-echo-$$
 expect "run --rm echo hi" 0 hi run --rm $image "$id" echo hi
