@@ -273,6 +273,15 @@ if part flows; then
         $image sh -c 'test -c /dev/full && test -b /dev/loop0 && echo ok'
     expect "flows: the host's /dev/full is the same node after" 0 "$before" stat -c %i /dev/full
     gone "flows: -v /dev:/dev" "$(cat "$cid.f2" 2>/dev/null)"
+    # exec -w of a directory the container lacks: 127, as podman gives it after runc's and crun's
+    # words for the failed chdir ("no such file or directory").
+    pm run -d --name oci-flows-exec --stop-timeout 1 $image sleep 600 >/dev/null
+    id=$(container_id oci-flows-exec)
+    capture pm exec -w /no/such/dir oci-flows-exec pwd
+    [[ $rc == 127 ]] && ok "flows: exec -w of a missing directory exits 127" \
+        || not_ok "flows: exec -w of a missing directory exits 127" "got exit $rc, stderr: $err"
+    pm rm -f oci-flows-exec >/dev/null
+    gone "flows: exec -w" "$id"
 fi
 
 # --- rootless: podman as a user who is not root (#23) ----------------------------------------------
