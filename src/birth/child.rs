@@ -441,6 +441,26 @@ fn bring_up_network(net: &ContainerNet) -> Result<(), Error> {
     Ok(())
 }
 
+/// Standard streams on the null device become the container's own /dev/null, open for reading
+/// and writing, as runc and crun make them: containerd's `--null-io` gives all three on one
+/// read-only /dev/null, where every write to stdout failed. Where the container's /dev/null is not
+/// the null device (an image's symlink or node) they stay as they are.
+fn null_stdio_writable() -> Result<(), Error> {
+    // Not through /proc/self: an exec is not yet in the pid namespace whose procfs it sees.
+    let flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NOCTTY;
+    let Ok(null) = sys::open(c"/dev/null", flags, 0) else { return Ok(()) };
+    let is_null = |st: libc::stat| sys::file_type(&st) == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    if !sys::fstat(&null).is_ok_and(is_null) {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        if sys::fstat_stream(fd).is_ok_and(is_null) {
+            sys::dup_onto(null.raw(), fd).step(|| format!("dup3(/dev/null, {fd})"))?;
+        }
+    }
+    Ok(())
+}
+
 /// The last steps: a clean slate of signals and descriptors, the process's limits and stdio,
 /// (OCI) the wait for `start`, its privileges, then the exec stub, which execs the command (see
 /// stub.rs for why not this process itself).
@@ -457,6 +477,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
         .step(|| "rt_sigprocmask(SIG_SETMASK, {})".into())
         .map_err(Failure::setup)?;
     apply_limits(&config.process.limits).map_err(Failure::setup)?;
+    null_stdio_writable().map_err(Failure::setup)?;
     match (&pty, &config.process.output) {
         (Some(slave), _) => tty::attach_stdio(slave).map_err(Failure::setup)?,
         (None, Output::Log(pipe)) => {

@@ -51,7 +51,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     let state = super::state_dir_holding(global, id)?;
     let (entry, record, init) = check(&state, id)?;
     let (process, terminal) = match &exec.process {
-        Some(file) => from_process_file(file, &exec, &entry, &record)?,
+        Some(file) => from_process_file(file, &exec, &entry, &record, &init.process)?,
         None => from_configuration(&exec, &entry, &record, &init.process)?,
     };
     // `--detach`: the engine (conmon, a subreaper) keeps the process, not this runtime.
@@ -146,13 +146,18 @@ fn from_configuration(exec: &ExecSpec, entry: &Entry, record: &Record, init: &Pr
 /// The init is checked again once its root is open: a pid another process took over in between
 /// would have given that process's root.
 fn resolve_user(init: &ProcessRef, arg: &UserArg) -> Result<Resolved, Error> {
+    users::resolve_in(&container_root(init)?, arg, "--user", &format!("the container's root, /proc/{}/root", init.pid))
+}
+
+/// The container's root, through its init's /proc/PID/root, once it is known to be that init's.
+fn container_root(init: &ProcessRef) -> Result<sys::Fd, Error> {
     let path = format!("/proc/{}/root", init.pid);
     let root =
         sys::open(&cpath(&path)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({path}, O_PATH)"))?;
     if !init.alive()? {
         return Err(Error::Setup("the container stopped".into()));
     }
-    users::resolve_in(&root, arg, "--user", &format!("the container's root, {path}"))
+    Ok(root)
 }
 
 /// What a `contain run` container's command was started with, by run's rule (see caps.rs), for
@@ -177,7 +182,13 @@ fn with_entries(mut env: Vec<String>, entries: &[String]) -> Vec<String> {
 /// --privileged` asks for more than the container has), under the container's seccomp profile,
 /// and its no_new_privs unless the file says. Into a `contain run` container, under the
 /// container's own filter and no_new_privs, with no capability the container does not keep.
-fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record) -> Result<Process, Error> {
+fn from_process_file(
+    file: &str,
+    exec: &ExecSpec,
+    entry: &Entry,
+    record: &Record,
+    init: &ProcessRef,
+) -> Result<Process, Error> {
     let bytes = sys::open(&cpath(file)?, libc::O_RDONLY, 0)
         .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
         .step(|| format!("read({file})"))?;
@@ -197,7 +208,8 @@ fn from_process_file(file: &str, exec: &ExecSpec, entry: &Entry, record: &Record
             (Privileges { no_new_privs, seccomp: container.seccomp, ..privileges }, None)
         }
     };
-    let command = prepare::invocation(&process.args, &process.env, &process.cwd)?;
+    let command =
+        prepare::invocation(&process.args, &oci_config::with_home(&process, &container_root(init)?)?, &process.cwd)?;
     let terminal = oci_config::console(process.terminal, process.console_size, exec.console_socket.as_deref())?;
     let limits = ProcessLimits { preserve_fds: exec.preserve_fds, ..oci_config::process_limits(&process, personality) };
     Ok((ContainerProcess { limits, ..ContainerProcess::new(command, privileges) }, terminal))

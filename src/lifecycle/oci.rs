@@ -21,7 +21,7 @@ use crate::cgroup::{self, Cgroup, Existing, Freezer, Join, Limits, Reach, Site, 
 use crate::cli::{CreateSpec, Global, OciCommand};
 use crate::error::{cpath, Context, Error};
 use crate::hostpath::Checked;
-use crate::lifecycle::oci_config::{console, privileges, process_limits, read_config, selinux_labels};
+use crate::lifecycle::oci_config::{console, privileges, process_limits, read_config, selinux_labels, with_home};
 use crate::lifecycle::prepare::{self, Awaited, Claim, Links, Words};
 use crate::lifecycle::record::{Kind, Phase, ProcessRef, Record};
 use crate::lifecycle::state::{Leave, StateDir, CONFIG, EXEC_FIFO};
@@ -182,7 +182,8 @@ fn check(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let privileges = privileges(&spec.process, spec.linux.seccomp.as_ref())?;
-    let invocation = prepare::invocation(&spec.process.args, &spec.process.env, &spec.process.cwd)?;
+    let invocation =
+        prepare::invocation(&spec.process.args, &with_home(&spec.process, &rootfs.reopen()?)?, &spec.process.cwd)?;
     selinux_labels(&[
         ("process.selinuxLabel", spec.process.selinux_label.as_deref()),
         ("linux.mountLabel", spec.linux.mount_label.as_deref()),

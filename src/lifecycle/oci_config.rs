@@ -4,6 +4,7 @@
 
 use crate::birth::privileges::{Identity, Privileges};
 use crate::birth::process::ProcessLimits;
+use crate::birth::users::{self, Id, UserArg};
 use crate::error::{cpath, Context, Error};
 use crate::json;
 use crate::lifecycle::state::{Entry, CONFIG};
@@ -12,7 +13,7 @@ use crate::oci::hooks;
 use crate::oci::spec::{self, Hook, Spec, State};
 use crate::policy::seccomp;
 use crate::policy::syscalls::Arch;
-use crate::sys;
+use crate::sys::{self, Fd};
 
 /// The largest config.json read (podman's is about 10 KB).
 pub const CONFIG_LIMIT: usize = json::MAX_INPUT_BYTES;
@@ -115,4 +116,17 @@ pub fn run_late_hooks(hooks: Result<Vec<Hook>, Error>, stage: &str, state: &Stat
     for err in failures {
         crate::log::warning(&err.to_string());
     }
+}
+
+/// The process's environment, with HOME from the /etc/passwd below `root` for its uid, or `/`,
+/// where it sets none: runc's and crun's rule (podman leaves HOME to the runtime for a uid the
+/// image does not list, containerd always).
+pub fn with_home(process: &spec::Process, root: &Fd) -> Result<Vec<String>, Error> {
+    let mut env = process.env.clone();
+    if !env.iter().any(|variable| variable.starts_with("HOME=")) {
+        let user = UserArg { user: Id::Number(process.uid), group: None };
+        let found = users::resolve_in(root, &user, "process.user.uid", "the container's root")?;
+        env.push(format!("HOME={}", found.home.as_deref().unwrap_or("/")));
+    }
+    Ok(env)
 }

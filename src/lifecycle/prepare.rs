@@ -216,13 +216,21 @@ pub fn say(failure: &Failure) {
     }
 }
 
-/// The words engines map to exit codes (podman: 127 for "executable file not found", 126 for
-/// "permission denied"), after contain's own `step: ERRNO (n)` message.
+/// The words engines map to exit codes (podman: 127 for "executable file not found" or "no such
+/// file or directory", 126 for "permission denied"), after contain's own `step: ERRNO (n)` message:
+/// for the command, and for its working directory (`podman exec -w /missing`: 127, as with runc
+/// and crun, whose words for the chdir are those).
 pub fn engine_words(message: &str) -> String {
     let exec = message.starts_with("execve(");
-    let words = if exec && message.contains("ENOENT") {
-        "executable file not found in $PATH: no such file or directory"
-    } else if exec && message.contains("EACCES") {
+    let words = if !exec && !message.starts_with("chdir(") {
+        return message.to_string();
+    } else if message.contains("ENOENT") {
+        if exec {
+            "executable file not found in $PATH: no such file or directory"
+        } else {
+            "no such file or directory"
+        }
+    } else if message.contains("EACCES") {
         "permission denied"
     } else {
         return message.to_string();
@@ -244,6 +252,8 @@ mod tests {
             engine_words("execve(/etc/passwd): EACCES (13)"),
             "execve(/etc/passwd): EACCES (13): permission denied"
         );
+        assert_eq!(engine_words("chdir(/gone): ENOENT (2)"), "chdir(/gone): ENOENT (2): no such file or directory");
+        assert_eq!(engine_words("chdir(/root): EACCES (13)"), "chdir(/root): EACCES (13): permission denied");
         assert_eq!(engine_words("mount(proc, /proc): EBUSY (16)"), "mount(proc, /proc): EBUSY (16)");
     }
 

@@ -210,7 +210,13 @@ fn make_node(root: &Root, device: &spec::Device) -> Result<(), Error> {
     };
     let mode = device.file_mode.unwrap_or(0o666) & 0o7777;
     let rdev = libc::makedev(device.major as u32, device.minor as u32);
-    if found.object.is_some() {
+    if let Some(object) = &found.object {
+        // The same node already there is kept, as runc and crun keep it: under `-v /dev:/dev` it
+        // is the host's own, which an unlink would take from the host.
+        let st = sys::fstat(object).step(|| format!("fstat({path})"))?;
+        if sys::file_type(&st) == kind && st.st_rdev == rdev {
+            return Ok(());
+        }
         sys::unlink(dir, &name).step(|| format!("unlink({path})"))?;
     }
     sys::mknod_device(dir, &name, kind | mode, rdev)

@@ -232,7 +232,8 @@ pub fn pipe_hung_up(fd: i32) -> Result<bool, Errno> {
     Ok(pfd[0].revents & libc::POLLHUP != 0)
 }
 
-/// dup3(2) onto a chosen number: the pty onto 0, 1 and 2; a detached runtime's log onto 1 and 2.
+/// dup3(2) onto a chosen number: the pty onto 0, 1 and 2; a detached runtime's log onto 1 and 2;
+/// the container's /dev/null onto a standard stream on the null device.
 pub fn dup_onto(fd: i32, target: i32) -> Result<(), Errno> {
     // SAFETY: no pointers; `target` is replaced on purpose.
     check(unsafe { syscall!(DUP3, fd, target, 0) }).map(drop)

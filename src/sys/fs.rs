@@ -8,11 +8,22 @@ use super::{check, check_retry, cstring, open_at, Dir, Errno, Fd};
 
 /// newfstatat(2): what a path is, following symlinks or not (`AT_SYMLINK_NOFOLLOW`).
 pub fn stat_at(dir: Dir, path: &CStr, flags: i32) -> Result<libc::stat, Errno> {
+    stat_in(dir.raw(), path, flags)
+}
+
+/// newfstatat(2) below a directory given by number.
+fn stat_in(dir: i32, path: &CStr, flags: i32) -> Result<libc::stat, Errno> {
     // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `path` is NUL-terminated; the kernel fills `st`, which is large enough.
-    check(unsafe { syscall!(NEWFSTATAT, dir.raw(), path.as_ptr(), &mut st as *mut libc::stat, flags) })?;
+    check(unsafe { syscall!(NEWFSTATAT, dir, path.as_ptr(), &mut st as *mut libc::stat, flags) })?;
     Ok(st)
+}
+
+/// fstat(2) through newfstatat(AT_EMPTY_PATH) of a descriptor no `Fd` owns: a standard stream,
+/// which the container's init may find on the null device.
+pub fn fstat_stream(fd: i32) -> Result<libc::stat, Errno> {
+    stat_in(fd, c"", libc::AT_EMPTY_PATH)
 }
 
 /// newfstatat(2) relative to the working directory.

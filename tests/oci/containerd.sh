@@ -5,7 +5,7 @@
 # node; after each, that nothing names the container any more.
 #
 # usage: [OCI_PARTS="PART..."] tests/oci/containerd.sh [--runtime PATH] [--log-calls FILE]
-#   OCI_PARTS    only these parts (default all): run tty detached systemd
+#   OCI_PARTS    only these parts (default all): flows run tty detached systemd
 #   --runtime    the OCI runtime (default ./contain)
 #   --log-calls  append every call the shim makes to the runtime (argv, fds, exit status) to FILE
 # containerd runs privately (its own root, state and socket in a temporary directory; no systemd but
@@ -114,6 +114,26 @@ wait_stopped() {
 }
 
 t0=$SECONDS
+# --- flows: what users do beyond the scenarios below, where contain differed from crun (#23) -------
+if part flows; then
+    # containerd sets no HOME: the runtime gives the user's from the image's /etc/passwd (runc, crun).
+    id=oci-home-$$
+    expect "flows: HOME from the image's /etc/passwd" 0 /root run --rm $image "$id" sh -c 'echo $HOME'
+    gone "flows: HOME" "$id"
+    id=oci-exec-home-$$
+    run -d $image "$id" sleep 600 >/dev/null
+    expect "flows: task exec gets HOME too" 0 /root c task exec --exec-id e1 "$id" sh -c 'echo $HOME'
+    c task kill -s SIGKILL "$id" >/dev/null
+    wait_stopped c "$id" || true
+    c task rm "$id" >/dev/null
+    c container rm "$id" >/dev/null
+    gone "flows: task exec" "$id"
+    # --null-io: the shim gives the runtime one read-only /dev/null as stdin, stdout and stderr;
+    # the container's must take writes (runc and crun reopen them on its own /dev/null).
+    id=oci-null-io-$$
+    expect "flows: --null-io: a write to stdout succeeds" 0 "" run --rm --null-io $image "$id" sh -c 'echo to-null'
+    gone "flows: --null-io" "$id"
+fi
 if part run; then
     id=oci-echo-$$
     expect "run --rm echo hi" 0 hi run --rm $image "$id" echo hi

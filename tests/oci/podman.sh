@@ -8,8 +8,8 @@
 # file or process that names it.
 #
 # usage: [OCI_PARTS="PART..."] tests/oci/podman.sh [--runtime PATH] [--log-calls FILE]
-#   OCI_PARTS    only these parts (default all): run tty exec stop kill limits blkio userns rootless
-#                rootless-systemd root-systemd
+#   OCI_PARTS    only these parts (default all): run tty exec stop kill limits blkio userns flows
+#                rootless rootless-systemd root-systemd
 #   --runtime    the OCI runtime (default ./contain); registered in containers.conf under its
 #                file name, and listed in runtime_supports_json, so podman passes it --log/--log-format=json
 #   --log-calls  append every call podman/conmon make to the runtime (argv, fds, exit status) to FILE
@@ -258,6 +258,30 @@ if part userns; then
     expect "stop a container with a user namespace" 0 oci-userns pm stop -t 1 oci-userns
     expect "rm it" 0 oci-userns pm rm oci-userns
     gone "userns" "$id"
+fi
+
+# --- flows: what users do beyond the scenarios above, where contain differed from crun (#23) --------
+if part flows; then
+    # A uid the image's /etc/passwd lacks: podman sets no HOME, and the runtime gives `/` (runc, crun).
+    expect "flows: -u 1234 (not in the image): HOME=/" 0 "/" pm run --rm -u 1234 --cidfile "$cid.f1" $image \
+        sh -c 'echo $HOME'
+    gone "flows: -u 1234" "$(cat "$cid.f1" 2>/dev/null)"
+    # The host's /dev bound whole (device-plugin and udev containers): its nodes are already the
+    # devices a privileged spec lists, and stay the host's own (an unlink would take them from it).
+    before=$(stat -c %i /dev/full)
+    expect "flows: --privileged -v /dev:/dev" 0 ok pm run --rm --privileged -v /dev:/dev --cidfile "$cid.f2" \
+        $image sh -c 'test -c /dev/full && test -b /dev/loop0 && echo ok'
+    expect "flows: the host's /dev/full is the same node after" 0 "$before" stat -c %i /dev/full
+    gone "flows: -v /dev:/dev" "$(cat "$cid.f2" 2>/dev/null)"
+    # exec -w of a directory the container lacks: 127, as podman gives it after runc's and crun's
+    # words for the failed chdir ("no such file or directory").
+    pm run -d --name oci-flows-exec --stop-timeout 1 $image sleep 600 >/dev/null
+    id=$(container_id oci-flows-exec)
+    capture pm exec -w /no/such/dir oci-flows-exec pwd
+    [[ $rc == 127 ]] && ok "flows: exec -w of a missing directory exits 127" \
+        || not_ok "flows: exec -w of a missing directory exits 127" "got exit $rc, stderr: $err"
+    pm rm -f oci-flows-exec >/dev/null
+    gone "flows: exec -w" "$id"
 fi
 
 # --- rootless: podman as a user who is not root (#23) ----------------------------------------------
