@@ -388,11 +388,11 @@ printf 'Suite: world\nCodename: world\nArchitectures: %s\nComponents: main\nDate
 
 /// A container script that tries each target and says `TARGET reached` or `TARGET unreachable`:
 /// an address by ping, `http:ADDRESS` by a request to its port 80 (busybox's nc: its wget crashes
-/// without NSS).
+/// without NSS). Each waits 2 s for its answer: under CI's load, 1 s once missed a reply.
 const REACH: &str = r#"for target in "$@"; do
   case $target in
     http:*) printf "GET / HTTP/1.0\r\n\r\n" | nc -w 2 ${target#http:} 80 | tail -n 1 | grep -q . ;;
-    *) ping -c 1 -W 1 $target >/dev/null 2>&1 ;;
+    *) ping -c 1 -W 2 $target >/dev/null 2>&1 ;;
   esac && echo "$target reached" || echo "$target unreachable"
 done"#;
 

@@ -826,13 +826,21 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         (SETNS, 1) | (UNSHARE, 0) => return Some(sys::namespace_names(value).replace(' ', "|")),
         (PRCTL, 0) => return PRCTL_OPTIONS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
         (UMOUNT2, 1) if value == libc::MNT_DETACH as u64 => return Some("MNT_DETACH".into()),
-        (NEWFSTATAT, 3) | (UNLINKAT, 2) | (OPEN_TREE, 2) | (EXECVEAT, 4) | (MOUNT_SETATTR, 2) | (READLINKAT, 3) => {
-            &AT_FLAGS
-        }
+        (NEWFSTATAT, 3) | (UNLINKAT, 2) | (EXECVEAT, 4) | (MOUNT_SETATTR, 2) | (READLINKAT, 3) => &AT_FLAGS,
         (OPENAT, 3) | (MKDIRAT, 2) | (MKNODAT, 2) | (FCHMODAT, 2) => {
             return Some(if value == 0 { "0".into() } else { format!("0{value:o}") })
         }
         (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (IOCTL, 1) => return IOCTL_REQUESTS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (OPEN_TREE, 2) => &OPEN_TREE_FLAGS,
+        (MOVE_MOUNT, 4) => &MOVE_MOUNT_FLAGS,
+        (CLOSE_RANGE, 2) => &[(sys::CLOSE_RANGE_CLOEXEC as u64, "CLOSE_RANGE_CLOEXEC")],
+        (MEMFD_CREATE, 1) => &MEMFD_FLAGS,
+        (MMAP, 2) if value == libc::PROT_NONE as u64 => return Some("PROT_NONE".into()),
+        (MMAP, 2) | (MPROTECT, 2) => &PROT_FLAGS,
+        (MMAP, 3) => &MAP_FLAGS,
+        (RENAMEAT2, 4) => &RENAME_FLAGS,
+        (FLOCK, 1) => &LOCK_OPERATIONS,
         (PRCTL, 1) if args[0] == libc::PR_SET_PDEATHSIG as u64 => return Some(signal_name(value as i32)),
         (PRCTL, 1) if args[0] == libc::PR_SET_SECCOMP as u64 && value == libc::SECCOMP_MODE_FILTER as u64 => {
             return Some("SECCOMP_MODE_FILTER".into())
@@ -879,6 +887,33 @@ const OPEN_FLAGS: [(u64, &str); 11] = named![
 ];
 const AT_FLAGS: [(u64, &str); 4] = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
 const FCNTL_COMMANDS: [(u64, &str); 5] = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
+const IOCTL_REQUESTS: [(u64, &str); 10] = named![
+    TCGETS,
+    TCSETSW,
+    TIOCGPTN,
+    TIOCSPTLCK,
+    TIOCSCTTY,
+    TIOCGWINSZ,
+    TIOCSWINSZ,
+    SIOCGIFFLAGS,
+    SIOCSIFFLAGS,
+    SIOCGIFINDEX,
+];
+const OPEN_TREE_FLAGS: [(u64, &str); 4] = [
+    (sys::OPEN_TREE_CLONE as u64, "OPEN_TREE_CLONE"),
+    (libc::O_CLOEXEC as u64, "OPEN_TREE_CLOEXEC"),
+    (libc::AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
+    (libc::AT_RECURSIVE as u64, "AT_RECURSIVE"),
+];
+const MOVE_MOUNT_FLAGS: [(u64, &str); 2] = [
+    (sys::MOVE_MOUNT_F_EMPTY_PATH as u64, "MOVE_MOUNT_F_EMPTY_PATH"),
+    (sys::MOVE_MOUNT_T_EMPTY_PATH as u64, "MOVE_MOUNT_T_EMPTY_PATH"),
+];
+const MEMFD_FLAGS: [(u64, &str); 3] = named![MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_EXEC];
+const PROT_FLAGS: [(u64, &str); 3] = named![PROT_READ, PROT_WRITE, PROT_EXEC];
+const MAP_FLAGS: [(u64, &str); 5] = named![MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_STACK];
+const RENAME_FLAGS: [(u64, &str); 2] = named![RENAME_NOREPLACE, RENAME_EXCHANGE];
+const LOCK_OPERATIONS: [(u64, &str); 4] = named![LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN];
 const MOUNT_FLAGS: [(u64, &str); 12] = named![
     MS_RDONLY,
     MS_NOSUID,
@@ -982,6 +1017,28 @@ mod tests {
         assert_eq!(describe(&mount, &mut fds, false), "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0");
         let pivot = record("pivot_root", sc::nr::PIVOT_ROOT, &[1, 1], -(libc::EINVAL as i64), b".\0.\0");
         assert_eq!(describe(&pivot, &mut fds, false), "pivot_root(\".\", \".\") = -1 EINVAL (22)");
+    }
+
+    #[test]
+    fn the_new_mount_api_memory_and_terminal_calls_show_flags_by_name() {
+        let mut fds = Descriptors::default();
+        fds.set(5, Some("/rootfs".into()));
+        let tree = record("open_tree", sc::nr::OPEN_TREE, &[5, 1, 0x8_9001], 6, b"\0");
+        assert_eq!(
+            describe(&tree, &mut fds, false),
+            "open_tree(5</rootfs>, \"\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH|AT_RECURSIVE) = 6</rootfs>"
+        );
+        let moved = record("move_mount", sc::nr::MOVE_MOUNT, &[6, 1, 7, 1, 0x44], 0, b"\0\0");
+        assert!(describe(&moved, &mut fds, false).ends_with(", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH) = 0"));
+        let stub = record("memfd_create", sc::nr::MEMFD_CREATE, &[1, 0x13], -(libc::EINVAL as i64), b"contain-stub\0");
+        assert!(describe(&stub, &mut fds, false).contains("MFD_CLOEXEC|MFD_ALLOW_SEALING|MFD_EXEC)"));
+        let stack = record("mmap", sc::nr::MMAP, &[0, 0x41000, 0, 0x24022, u64::MAX, 0], 0x7f00_0000_0000, b"");
+        assert!(describe(&stack, &mut fds, false)
+            .starts_with("mmap(0, 0x41000, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE|MAP_STACK, -1, 0)"));
+        let flags = record("ioctl", sc::nr::IOCTL, &[3, libc::SIOCGIFFLAGS, 0x7ffc_0000_0000], 0, b"");
+        assert!(describe(&flags, &mut fds, false).contains(", SIOCGIFFLAGS, "));
+        let unknown = record("ioctl", sc::nr::IOCTL, &[3, 0x1234_5678, 0], 0, b"");
+        assert!(describe(&unknown, &mut fds, false).contains(", 0x12345678, "), "an unknown request by number");
     }
 
     #[test]

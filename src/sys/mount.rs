@@ -20,9 +20,11 @@ pub fn mount(
 }
 
 /// open_tree(2) flag: a detached copy (a bind mount not yet attached anywhere).
-const OPEN_TREE_CLONE: u32 = 1;
+pub const OPEN_TREE_CLONE: u32 = 1;
 /// move_mount(2) flag: the source is the fd itself, not a path relative to it.
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+/// move_mount(2) flag: the target is the fd itself.
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 /// mount_setattr(2) and open_tree(2) flag (linux/fcntl.h): the mounts below, too.
 const AT_RECURSIVE: u32 = 0x8000;
 
@@ -65,7 +67,6 @@ pub fn open_tree_clone(source: &Fd, submounts: Submounts) -> Result<Fd, Errno> {
 /// move_mount(2) of a detached mount onto an open directory or file (MOVE_MOUNT_T_EMPTY_PATH):
 /// the target is the one looked up and checked, never looked up again.
 pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {
-    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
     // SAFETY: the two empty paths are NUL-terminated and outlive the call.
     check(unsafe {
         syscall!(

@@ -115,10 +115,12 @@ pub fn install_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno
     .map(drop)
 }
 
+/// close_range(2) flag (linux/close_range.h): mark close-on-exec rather than close.
+pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: whatever descriptors the runtime inherited from its
 /// own parent (not O_CLOEXEC, not ours) must not reach the container (the CVE-2024-21626 class).
 pub fn close_range_cloexec(first: u32) -> Result<(), Errno> {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: no pointers; it only marks descriptors close-on-exec.
     check(unsafe { syscall!(CLOSE_RANGE, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }).map(drop)
 }
