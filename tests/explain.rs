@@ -203,11 +203,17 @@ fn comparable(calls: &[Call], pipe: Option<(usize, &str)>) -> (Vec<String>, Vec<
         let made = runtime[..at].iter().rposition(|call| call.name == "pipe2").unwrap();
         ends = runtime[made + 1..=at].iter().map(|call| call.args.split(',').next().unwrap().to_string()).collect();
         runtime.drain(made..=at);
+        // And the explanation's file, opened (created, non-blocking) before anything starts: the
+        // child inherits it too.
+        let file = runtime
+            .iter()
+            .find(|call| call.name == "openat" && call.args.contains("O_CREAT") && call.args.contains("O_NONBLOCK"));
+        ends.extend(file.map(|call| call.result.clone()));
     }
     let own = |call: &Call| {
         let on = |fd: &String| call.args.starts_with(&format!("{fd},"));
         // The child's records written on it; and, where the kernel has no CLOSE_RANGE_CLOEXEC
-        // (before 5.11), the child's fcntl(F_SETFD) of each descriptor it inherited, these two too.
+        // (before 5.11), the child's fcntl(F_SETFD) of each descriptor it inherited, these three.
         (call.name == "write" && pipe.is_some_and(|(_, fd)| on(&fd.to_string())))
             || (call.name == "fcntl" && call.args.contains("F_SETFD") && ends.iter().any(on))
     };
