@@ -27,6 +27,9 @@ devices=$(mktemp -d)
 mount -t tmpfs -o mode=755,size=16k tmpfs "$devices"
 mknod -m 666 "$devices/null" c 1 3
 mount --bind "$devices/null" /dev/null
+# The bind keeps the tmpfs: its mount point, a directory of the host's /tmp, goes.
+umount "$devices"
+rmdir "$devices"
 
 cg=/sys/fs/cgroup
 if grep -q " $cg/unified " /proc/self/mountinfo; then
