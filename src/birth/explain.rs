@@ -459,13 +459,11 @@ fn brief(out: &mut String, told: &[Told], telling: Telling) {
         let calls: Vec<&Told> = calls.iter().filter(|told| told.record.is_call()).collect();
         let failed = calls.iter().filter(|told| told.record.result().is_err()).count();
         let names = distinct(calls.iter().map(|told| call_name(&told.record)));
-        let _ = writeln!(
-            out,
-            "{}\n    {} calls ({failed} failed): {}",
-            step_heading(step, role, telling),
-            calls.len(),
-            names
-        );
+        let count = match calls.len() {
+            1 => "1 call".to_string(),
+            n => format!("{n} calls"),
+        };
+        let _ = writeln!(out, "{}\n    {count} ({failed} failed): {names}", step_heading(step, role, telling));
     }
 }
 
@@ -997,6 +995,18 @@ mod tests {
     fn told(record: Record, step: &str) -> Told {
         let step = STEPS.iter().position(|entry| entry.name == step && entry.side == Side::Child);
         Told { nanos: 0, role: CHILD, step, record, line: String::new() }
+    }
+
+    #[test]
+    fn brief_counts_one_call_in_the_singular() {
+        let close = record("close", sc::nr::CLOSE, &[3], 0, b"");
+        let mut out = String::new();
+        brief(&mut out, &[told(close, "pivot")], Telling::Birth);
+        assert!(out.contains("\n    1 call (0 failed): close\n"), "{out}");
+        let twice = [told(close, "pivot"), told(close, "pivot")];
+        out.clear();
+        brief(&mut out, &twice, Telling::Birth);
+        assert!(out.contains("\n    2 calls (0 failed): close\n"), "{out}");
     }
 
     #[test]
