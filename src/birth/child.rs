@@ -57,7 +57,6 @@ use crate::mounts;
 use crate::mounts::resolve::Missing;
 use crate::net;
 use crate::oci::hooks;
-use crate::signals::SIGNAL_MAX;
 use crate::sys::{self, Errno, Fd, OnExec, SigSet, Submounts};
 
 /// statfs(2) f_type of an initramfs root.
@@ -77,6 +76,10 @@ pub struct ChildConfig {
     pub setgroups_denied: bool,
     /// The v1 cgroups' `tasks` files, opened by the runtime for us to join (`cgroup::Joining`).
     pub cgroup_tasks: Vec<(String, Fd)>,
+    /// The signals the runtime ignores, as we do: execve keeps an ignored disposition (and resets
+    /// a caught one), so these go back to their defaults before it. Every signal when the runtime
+    /// could not read which (no /proc).
+    pub ignored_signals: SigSet,
 }
 
 /// The clone3 entry point (see `clone::spawn`).
@@ -469,8 +472,9 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     begin(Side::Child, "privileges");
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
-    // command. (SIGKILL and SIGSTOP cannot be changed, and need not be.)
-    for sig in (1..=SIGNAL_MAX).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+    // command. The runtime catches none (it reads them from a signalfd), and those it ignores are
+    // known (`ChildConfig`). (SIGKILL and SIGSTOP cannot be changed, and need not be.)
+    for sig in config.ignored_signals.signals().filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
         sys::reset_signal_to_default(sig).step(|| format!("rt_sigaction({sig}, SIG_DFL)")).map_err(Failure::setup)?;
     }
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())
