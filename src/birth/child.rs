@@ -449,17 +449,20 @@ fn bring_up_network(net: &ContainerNet) -> Result<(), Error> {
 /// read-only /dev/null, where every write to stdout failed. Where the container's /dev/null is not
 /// the null device (an image's symlink or node) they stay as they are.
 fn null_stdio_writable() -> Result<(), Error> {
+    let is_null = |st: libc::stat| sys::file_type(&st) == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    // The streams first: most starts have none on the null device, and then open nothing.
+    let on_null = [0, 1, 2].map(|fd| sys::fstat_stream(fd).is_ok_and(is_null));
+    if !on_null.contains(&true) {
+        return Ok(());
+    }
     // Not through /proc/self: an exec is not yet in the pid namespace whose procfs it sees.
     let flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NOCTTY;
     let Ok(null) = sys::open(c"/dev/null", flags, 0) else { return Ok(()) };
-    let is_null = |st: libc::stat| sys::file_type(&st) == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
     if !sys::fstat(&null).is_ok_and(is_null) {
         return Ok(());
     }
-    for fd in 0..3 {
-        if sys::fstat_stream(fd).is_ok_and(is_null) {
-            sys::dup_onto(null.raw(), fd).step(|| format!("dup3(/dev/null, {fd})"))?;
-        }
+    for fd in (0..3).filter(|&fd| on_null[fd as usize]) {
+        sys::dup_onto(null.raw(), fd).step(|| format!("dup3(/dev/null, {fd})"))?;
     }
     Ok(())
 }
