@@ -21,7 +21,9 @@
 //! 5. mounts: the plan (mounts/plan.rs), applied to the new root before the pivot, in its order,
 //!    each target looked up inside the new root one component at a time (mounts/resolve.rs: a
 //!    symlink or `..` never climbs above it); fresh filesystems mounted onto `/proc/self/fd/N` of
-//!    the target, binds cloned with `open_tree` and attached with `move_mount`.
+//!    the target, binds cloned with `open_tree` and attached with `move_mount`. The host's
+//!    devices: each cloned by its host path and checked to be that character device, attached onto
+//!    an empty file `mknodat` makes in the container's /dev, opened once for them and /dev's links.
 //! 6. pivot: `fchdir(new root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`: the old root
 //!    stacks under the new one and is detached at once, so no `.oldroot` is ever made in the image
 //!    and containers can share a rootfs. On an initramfs root, `MS_MOVE` and `chroot` instead.
@@ -30,7 +32,8 @@
 //!    directory; `--read-only` (`mount_setattr` on `/`).
 //! 8. network: `lo` up; `--net veth`: `eth0`'s address and route over `AF_NETLINK`. With a
 //!    terminal, the pty from the container's own devpts, its master sent to the runtime.
-//! 9. privileges: signals back to their defaults, OCI rlimits, umask and personality, stdio; then
+//! 9. privileges: the signals the runtime ignores back to their defaults (execve resets the
+//!    caught ones, and the runtime catches none), the mask emptied, OCI rlimits, umask and personality, stdio; then
 //!    (privileges.rs) the bounding set, ids, capabilities, `PR_SET_NO_NEW_PRIVS`.
 //! 10. seccomp: the filter (policy/seccomp/), last: nothing after it needs a call it refuses.
 //! 11. exec: "about to exec" on the report pipe (OCI `create`: "ready"), then `execveat` of the

@@ -237,14 +237,14 @@ fn bind_host_device(root: &Root, dev: &Fd, device: &HostDevice) -> Result<(), Er
     };
     let attach = || format!("move_mount(host {path}, {path})");
     let mounted = match (made, cloned) {
-        (true, true) => sys::move_mount_to(&node, dev, &cname).step(&attach).map(|()| node)?,
+        (true, true) => sys::move_mount_to(&node, dev, &cname).step(attach).map(|()| node)?,
         // Something is there already (an OCI bundle's own /dev, the host's under `-v /dev:/dev`):
         // what a lookup inside the root finds, as for any mount point (a symlink followed inside
         // the root); or the node, to bind without open_tree.
         (_, cloned) => {
             let point = mount_point(root, &path, PointKind::File, Last::Follow, Missing::Make)?;
             match cloned {
-                true => sys::move_mount_onto(&node, &point).step(&attach).map(|()| node)?,
+                true => sys::move_mount_onto(&node, &point).step(attach).map(|()| node)?,
                 false => compat::bind(&node, &point, Submounts::Excluded, &path)?,
             }
         }
