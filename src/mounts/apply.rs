@@ -334,3 +334,16 @@ fn container_null() -> Result<Fd, Error> {
     }
     Ok(null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_name_directly_in_dev_is_made_through_the_dev_directory() {
+        assert_eq!(in_dev("/dev/ptmx"), Some("ptmx"));
+        for other in ["/dev/", "/dev/..", "/dev/.", "/dev/pts/ptmx", "/devices/x", "dev/ptmx", "/etc/ptmx"] {
+            assert_eq!(in_dev(other), None, "{other}");
+        }
+    }
+}
