@@ -55,7 +55,20 @@ enum PointKind {
 /// bind (an engine binds /etc/resolv.conf, a symlink in many images); for a fresh filesystem it is
 /// refused: an image that redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken.
 fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, missing: Missing) -> Result<Fd, Error> {
-    let found = match root.lookup(target, last, missing) {
+    mount_point_at(root, target, target, kind, last, missing)
+}
+
+/// `mount_point` of `path` looked up from `root` (the container's root, or its /dev for a name
+/// directly in it), `target` being its path in the container.
+fn mount_point_at(
+    root: &Root,
+    path: &str,
+    target: &str,
+    kind: PointKind,
+    last: Last,
+    missing: Missing,
+) -> Result<Fd, Error> {
+    let found = match root.lookup(path, last, missing) {
         Err(Errno(libc::ENOENT)) if missing == Missing::Refuse => return Err(refuse_to_create(target)),
         other => other.step(|| format!("looking up {target} in the rootfs"))?,
     };
@@ -104,16 +117,22 @@ pub fn apply(
     let root = Root(new_root);
     let may_create =
         |target: &str| if create_missing || target.starts_with("/dev/") { Missing::Make } else { Missing::Refuse };
-    // The container's /dev, looked up once for the devices and links made in it one after another;
-    // looked up again after a mount, which may have been onto /dev itself (through a symlink, say).
+    // The container's /dev, looked up once for the devices, mounts and links made in it one after
+    // another; looked up again after any other mount, which may have been onto /dev itself
+    // (through a symlink, say). A mount onto a name directly in it (never followed) cannot be.
     let mut dev: Option<Fd> = None;
     for step in plan {
-        if matches!(step, Step::Mount { .. } | Step::Bind { .. } | Step::Cgroup { .. }) {
+        let in_dev_mount = matches!(step, Step::Mount { target, .. } if in_dev(target).is_some());
+        if matches!(step, Step::Mount { .. } | Step::Bind { .. } | Step::Cgroup { .. }) && !in_dev_mount {
             dev = None;
         }
         match step {
             Step::Mount { fstype, source, target, flags, data, propagation } => {
-                let point = mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
+                let (kind, last, missing) = (PointKind::Dir, Last::NoFollow, may_create(target));
+                let point = match dev.as_ref().zip(in_dev(target)) {
+                    Some((dir, name)) => mount_point_at(&Root(dir), name, target, kind, last, missing)?,
+                    None => mount_point(&root, target, kind, last, missing)?,
+                };
                 let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
                 let (source_c, fstype_c) = (cpath(source)?, cpath(fstype)?);
                 sys::mount(Some(&source_c), &cpath(&point.proc_path())?, Some(&fstype_c), *flags, data_c.as_deref())
