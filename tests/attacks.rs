@@ -219,6 +219,34 @@ for dev in {devices}; do echo "node $dev $(stat -c '%a %u:%g' "$nodes/$dev")"; d
     assert_no_leftovers(&name, rootfs());
 }
 
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_host_node_of_another_device_is_not_given_as_that_device() {
+    let name = root_test("wrongdev");
+    // In a private mount namespace, /dev/zero's node where /dev/null should be: a character device
+    // still, but not the null device, which a container would take for it (and write to it what
+    // it means to throw away, or read zeros where it expects nothing). contain refuses the start,
+    // with the masks (which check the container's /dev/null) or without them (--privileged).
+    let run = |extra: &[&str]| {
+        format!(
+            "{} {} 2>&1; echo \"contain=$?\"\n",
+            contain_bin().display(),
+            run_args(rootfs(), &name, extra, &["true"]).join(" ")
+        )
+    };
+    let script = format!("mount --bind /dev/zero /dev/null || exit 99\n{}{}", run(&[]), run(&["--privileged"]));
+    let out = in_a_private_mount_namespace(&script);
+    assert!(host_mounts_under(Path::new("/dev/null")).is_empty(), "the bind escaped its namespace");
+    assert_eq!(out.stdout.matches("contain=125\n").count(), 2, "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("/dev/null on the host is not the character device 1:3").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    assert_no_leftovers(&name, rootfs());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Overlay options.
 // ---------------------------------------------------------------------------------------------

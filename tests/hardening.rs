@@ -11,6 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::bundle::{deleted_at_the_end, oci_bundle};
 use common::*;
 
 /// Docker's default 14 capabilities, as /proc/PID/status prints them.
@@ -199,4 +200,57 @@ fn a_rootfs_with_a_symlinked_proc_or_dev_is_refused() {
         assert_eq!(out.errors(), [expected.as_str()], "{}", out.stderr);
         assert_no_leftovers(&name, &rootfs);
     }
+}
+
+/// Signals a runtime's parent may leave ignored (a shell's background job ignores SIGINT and
+/// SIGQUIT, nohup SIGHUP, many a program SIGPIPE), and one real-time signal.
+const IGNORED_BY_THE_CALLER: [i32; 6] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGPIPE, libc::SIGUSR1, 40];
+
+/// `contain ARGS`, started with the signals above ignored, as such a parent leaves them.
+fn ignoring_signals(args: &[&str]) -> Command {
+    let mut contain = command(args);
+    // SAFETY: between fork and exec only signal(2) is called.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut contain, || {
+            for sig in IGNORED_BY_THE_CALLER {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            Ok(())
+        })
+    };
+    contain
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn signals_the_runtime_ignores_are_not_ignored_in_the_container() {
+    // An ignored disposition survives execve: unless the child resets it, the command of `run`,
+    // of `exec`, and an OCI init would start deaf to SIGINT, SIGPIPE or SIGHUP.
+    let name = root_test("sigign");
+    let _cleanup = CleanUp(name.clone());
+    let run = finish(ignoring_signals(&run_args(rootfs(), &name, &[], &["cat", "/proc/self/status"])).spawn().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(status_field(&run.stdout, "SigIgn:"), "0000000000000000", "run");
+    let runtime = ignoring_signals(&run_args(rootfs(), &name, &[], &["sleep", "60"])).spawn().unwrap();
+    wait_until_running(&name);
+    let exec = finish(ignoring_signals(&["exec", &name, "--", "cat", "/proc/self/status"]).spawn().unwrap());
+    assert_eq!(exec.code, 0, "{}", exec.stderr);
+    assert_eq!(status_field(&exec.stdout, "SigIgn:"), "0000000000000000", "exec");
+    assert_eq!(contain(&["kill", &name]).code, 0);
+    finish(runtime);
+    assert_no_leftovers(&name, rootfs());
+    // OCI `create`: its init, the stub waiting for `start`, holds what its command will start with.
+    let oci = format!("{name}-oci");
+    let bundle = oci_bundle(&oci, rootfs(), &["true"], &[]);
+    let _delete = deleted_at_the_end(&oci);
+    let said = scratch().join(format!("{oci}.create"));
+    let out = || std::process::Stdio::from(std::fs::File::create(&said).unwrap());
+    let create =
+        ignoring_signals(&["create", "--bundle", bundle.to_str().unwrap(), &oci]).stdout(out()).stderr(out()).status();
+    assert_eq!(create.unwrap().code(), Some(0), "{}", std::fs::read_to_string(&said).unwrap());
+    let state: serde_json::Value = serde_json::from_str(&contain(&["state", &oci]).stdout).unwrap();
+    let init = state["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    assert_eq!(status_field(&status, "SigIgn:"), "0000000000000000", "OCI create");
+    let _ = std::fs::remove_dir_all(&bundle);
 }

@@ -21,7 +21,9 @@
 //! 5. mounts: the plan (mounts/plan.rs), applied to the new root before the pivot, in its order,
 //!    each target looked up inside the new root one component at a time (mounts/resolve.rs: a
 //!    symlink or `..` never climbs above it); fresh filesystems mounted onto `/proc/self/fd/N` of
-//!    the target, binds cloned with `open_tree` and attached with `move_mount`.
+//!    the target, binds cloned with `open_tree` and attached with `move_mount`. The host's
+//!    devices: each cloned by its host path and checked to be that character device, attached onto
+//!    an empty file `mknodat` makes in the container's /dev, opened once for them and /dev's links.
 //! 6. pivot: `fchdir(new root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`: the old root
 //!    stacks under the new one and is detached at once, so no `.oldroot` is ever made in the image
 //!    and containers can share a rootfs. On an initramfs root, `MS_MOVE` and `chroot` instead.
@@ -30,7 +32,8 @@
 //!    directory; `--read-only` (`mount_setattr` on `/`).
 //! 8. network: `lo` up; `--net veth`: `eth0`'s address and route over `AF_NETLINK`. With a
 //!    terminal, the pty from the container's own devpts, its master sent to the runtime.
-//! 9. privileges: signals back to their defaults, OCI rlimits, umask and personality, stdio; then
+//! 9. privileges: the signals the runtime ignores back to their defaults (execve resets the
+//!    caught ones, and the runtime catches none), the mask emptied, OCI rlimits, umask and personality, stdio; then
 //!    (privileges.rs) the bounding set, ids, capabilities, `PR_SET_NO_NEW_PRIVS`.
 //! 10. seccomp: the filter (policy/seccomp/), last: nothing after it needs a call it refuses.
 //! 11. exec: "about to exec" on the report pipe (OCI `create`: "ready"), then `execveat` of the
@@ -57,7 +60,6 @@ use crate::mounts;
 use crate::mounts::resolve::Missing;
 use crate::net;
 use crate::oci::hooks;
-use crate::signals::SIGNAL_MAX;
 use crate::sys::{self, Errno, Fd, OnExec, SigSet, Submounts};
 
 /// statfs(2) f_type of an initramfs root.
@@ -77,6 +79,10 @@ pub struct ChildConfig {
     pub setgroups_denied: bool,
     /// The v1 cgroups' `tasks` files, opened by the runtime for us to join (`cgroup::Joining`).
     pub cgroup_tasks: Vec<(String, Fd)>,
+    /// The signals the runtime ignores, as we do: execve keeps an ignored disposition (and resets
+    /// a caught one), so these go back to their defaults before it. Every signal when the runtime
+    /// could not read which (no /proc).
+    pub ignored_signals: SigSet,
 }
 
 /// The clone3 entry point (see `clone::spawn`).
@@ -446,17 +452,20 @@ fn bring_up_network(net: &ContainerNet) -> Result<(), Error> {
 /// read-only /dev/null, where every write to stdout failed. Where the container's /dev/null is not
 /// the null device (an image's symlink or node) they stay as they are.
 fn null_stdio_writable() -> Result<(), Error> {
+    let is_null = |st: libc::stat| sys::file_type(&st) == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    // The streams first: most starts have none on the null device, and then open nothing.
+    let on_null = [0, 1, 2].map(|fd| sys::fstat_stream(fd).is_ok_and(is_null));
+    if !on_null.contains(&true) {
+        return Ok(());
+    }
     // Not through /proc/self: an exec is not yet in the pid namespace whose procfs it sees.
     let flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NOCTTY;
     let Ok(null) = sys::open(c"/dev/null", flags, 0) else { return Ok(()) };
-    let is_null = |st: libc::stat| sys::file_type(&st) == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
     if !sys::fstat(&null).is_ok_and(is_null) {
         return Ok(());
     }
-    for fd in 0..3 {
-        if sys::fstat_stream(fd).is_ok_and(is_null) {
-            sys::dup_onto(null.raw(), fd).step(|| format!("dup3(/dev/null, {fd})"))?;
-        }
+    for fd in (0..3).filter(|&fd| on_null[fd as usize]) {
+        sys::dup_onto(null.raw(), fd).step(|| format!("dup3(/dev/null, {fd})"))?;
     }
     Ok(())
 }
@@ -469,8 +478,9 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     begin(Side::Child, "privileges");
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
-    // command. (SIGKILL and SIGSTOP cannot be changed, and need not be.)
-    for sig in (1..=SIGNAL_MAX).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+    // command. The runtime catches none (it reads them from a signalfd), and those it ignores are
+    // known (`ChildConfig`). (SIGKILL and SIGSTOP cannot be changed, and need not be.)
+    for sig in config.ignored_signals.signals().filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
         sys::reset_signal_to_default(sig).step(|| format!("rt_sigaction({sig}, SIG_DFL)")).map_err(Failure::setup)?;
     }
     sys::sigprocmask(libc::SIG_SETMASK, SigSet::default())

@@ -897,9 +897,10 @@ const IOCTL_REQUESTS: [(u64, &str); 10] = named![
     SIOCSIFFLAGS,
     SIOCGIFINDEX,
 ];
-const OPEN_TREE_FLAGS: [(u64, &str); 4] = [
+const OPEN_TREE_FLAGS: [(u64, &str); 5] = [
     (sys::OPEN_TREE_CLONE as u64, "OPEN_TREE_CLONE"),
     (libc::O_CLOEXEC as u64, "OPEN_TREE_CLOEXEC"),
+    (libc::AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"),
     (libc::AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
     (libc::AT_RECURSIVE as u64, "AT_RECURSIVE"),
 ];

@@ -45,7 +45,7 @@ use crate::error::{Context, Error};
 use crate::live::supervise::ChildProcess;
 use crate::live::tty::{Relay, Terminal, UserTerminal};
 use crate::net::{HostEnd, Veth};
-use crate::sys::{self, CStringArray, Errno, Fd};
+use crate::sys::{self, CStringArray, Errno, Fd, SigSet};
 
 /// Everything a container's first process is born with.
 pub struct Birth<'a> {
@@ -161,6 +161,7 @@ fn give_birth(
         handshake,
         setgroups_denied,
         cgroup_tasks: joining.tasks,
+        ignored_signals: sys::own_status().map_or(SigSet::ALL, |status| status.ignored),
     };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).

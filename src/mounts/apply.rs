@@ -1,13 +1,13 @@
 //! The plan applied to the new root before the pivot, and the masks after it (see mounts/).
 
 use super::options;
-use super::plan::{BindSource, Mask, Step, NODEV, NOEXEC, NOSUID};
+use super::plan::{BindSource, HostDevice, Mask, Step, NODEV, NOEXEC, NOSUID};
 use super::resolve::{Last, Missing, Root};
 use crate::cgroup;
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::oci::spec;
-use crate::sys::{self, Errno, Fd, Submounts, Tolerate};
+use crate::sys::{self, Dir, Errno, Fd, Submounts, Tolerate};
 
 /// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
 /// image, so it says so rather than make the directory.
@@ -25,6 +25,9 @@ pub fn refuse_to_create(path: &str) -> Error {
 /// missing and `Missing::Make`; None when it is missing otherwise.
 pub fn working_directory(path: &str, missing: Missing) -> Result<Option<Fd>, Error> {
     let root_dir = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/)".into())?;
+    if path.split('/').all(|part| part.is_empty() || part == ".") {
+        return Ok(Some(root_dir));
+    }
     let root = Root(&root_dir);
     let found = match root.lookup(path, Last::Follow, missing) {
         Err(Errno(libc::ENOENT)) => return Ok(None),
@@ -52,18 +55,29 @@ enum PointKind {
 /// bind (an engine binds /etc/resolv.conf, a symlink in many images); for a fresh filesystem it is
 /// refused: an image that redirects /proc or /dev (the CVE-2025-31133 family) is hostile or broken.
 fn mount_point(root: &Root, target: &str, kind: PointKind, last: Last, missing: Missing) -> Result<Fd, Error> {
-    let found = match root.lookup(target, last, missing) {
+    mount_point_at(root, target, target, kind, last, missing)
+}
+
+/// `mount_point` of `path` looked up from `root` (the container's root, or its /dev for a name
+/// directly in it), `target` being its path in the container.
+fn mount_point_at(
+    root: &Root,
+    path: &str,
+    target: &str,
+    kind: PointKind,
+    last: Last,
+    missing: Missing,
+) -> Result<Fd, Error> {
+    let found = match root.lookup(path, last, missing) {
         Err(Errno(libc::ENOENT)) if missing == Missing::Refuse => return Err(refuse_to_create(target)),
         other => other.step(|| format!("looking up {target} in the rootfs"))?,
     };
     let mut found = found;
     match found.object.take() {
-        Some(object) => {
-            if sys::file_type(&sys::fstat(&object).step(|| format!("fstat({target})"))?) == libc::S_IFLNK {
-                return Err(Error::Setup(format!("{target} in the rootfs is a symlink: refusing to mount over it")));
-            }
-            Ok(object)
+        Some(_) if found.kind == libc::S_IFLNK => {
+            Err(Error::Setup(format!("{target} in the rootfs is a symlink: refusing to mount over it")))
         }
+        Some(object) => Ok(object),
         None if missing == Missing::Refuse => Err(refuse_to_create(target)),
         None => {
             let (dir, name) = (found.parent(root), cpath(&found.name)?);
@@ -103,10 +117,22 @@ pub fn apply(
     let root = Root(new_root);
     let may_create =
         |target: &str| if create_missing || target.starts_with("/dev/") { Missing::Make } else { Missing::Refuse };
+    // The container's /dev, looked up once for the devices, mounts and links made in it one after
+    // another; looked up again after any other mount, which may have been onto /dev itself
+    // (through a symlink, say). A mount onto a name directly in it (never followed) cannot be.
+    let mut dev: Option<Fd> = None;
     for step in plan {
+        let in_dev_mount = matches!(step, Step::Mount { target, .. } if in_dev(target).is_some());
+        if matches!(step, Step::Mount { .. } | Step::Bind { .. } | Step::Cgroup { .. }) && !in_dev_mount {
+            dev = None;
+        }
         match step {
             Step::Mount { fstype, source, target, flags, data, propagation } => {
-                let point = mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
+                let (kind, last, missing) = (PointKind::Dir, Last::NoFollow, may_create(target));
+                let point = match dev.as_ref().zip(in_dev(target)) {
+                    Some((dir, name)) => mount_point_at(&Root(dir), name, target, kind, last, missing)?,
+                    None => mount_point(&root, target, kind, last, missing)?,
+                };
                 let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
                 let (source_c, fstype_c) = (cpath(source)?, cpath(fstype)?);
                 sys::mount(Some(&source_c), &cpath(&point.proc_path())?, Some(&fstype_c), *flags, data_c.as_deref())
@@ -152,19 +178,19 @@ pub fn apply(
                     set_propagation(mounted, target, how.propagation)?;
                 }
             }
-            Step::Device { name } => {
-                let target = format!("/dev/{name}");
-                let device = host_device(name)?;
-                let point = mount_point(&root, &target, PointKind::File, Last::Follow, Missing::Make)?;
-                let mounted = compat::bind(&device, &point, Submounts::Excluded, &format!("host /dev/{name}"))?;
-                let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
-                compat::set_attributes(&mounted, Submounts::Excluded, attributes, 0, &target)?;
-            }
+            Step::Device(device) => bind_host_device(&root, dev_dir(&root, &mut dev)?, device)?,
             Step::Node(device) => make_node(&root, device)?,
             Step::Cgroup { target, flags, own_namespace } => {
                 mount_point(&root, target, PointKind::Dir, Last::NoFollow, may_create(target))?;
                 let point = || mount_point(&root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse);
                 cgroup::mount::in_container(&point, target, options::attributes_of(*flags), *own_namespace)?;
+            }
+            Step::Symlink { target, link } if in_dev(link).is_some() => {
+                // Whatever is there already is kept, as below.
+                let name = cpath(in_dev(link).unwrap_or_default())?;
+                sys::symlink(&cpath(target)?, Dir::Fd(dev_dir(&root, &mut dev)?), &name)
+                    .ok_if(libc::EEXIST)
+                    .step(|| format!("symlink({target}, {link})"))?;
             }
             Step::Symlink { target, link } => {
                 let found = root
@@ -187,15 +213,63 @@ fn set_propagation(mount: &Fd, target: &str, propagation: u64) -> Result<(), Err
         .step(|| format!("mount({target}, propagation {propagation:#x})"))
 }
 
-/// One of the host's harmless devices, opened where the host's /dev still is (before the pivot).
-fn host_device(name: &str) -> Result<Fd, Error> {
-    let path = format!("/dev/{name}");
-    let device =
-        sys::open(&cpath(&path)?, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({path}, O_PATH)"))?;
-    if sys::file_type(&sys::fstat(&device).step(|| format!("fstat({path})"))?) != libc::S_IFCHR {
-        return Err(Error::Setup(format!("{path} on the host is not a character device")));
+/// The container's /dev, looked up (a symlink followed inside the root, as on any path) unless
+/// `dev` holds it already.
+fn dev_dir<'d>(root: &Root, dev: &'d mut Option<Fd>) -> Result<&'d Fd, Error> {
+    match dev {
+        Some(dir) => Ok(dir),
+        None => Ok(dev.insert(mount_point(root, "/dev", PointKind::Dir, Last::Follow, Missing::Make)?)),
     }
-    Ok(device)
+}
+
+/// A name directly in /dev (`/dev/ptmx`: `ptmx`), which the plan's links mostly are.
+fn in_dev(path: &str) -> Option<&str> {
+    path.strip_prefix("/dev/").filter(|name| !name.is_empty() && !name.contains('/') && *name != "." && *name != "..")
+}
+
+/// One of the host's harmless devices, bound read-only onto a file of the same name in the
+/// container's `dev`. The host's node is taken where the host's /dev still is (before the pivot),
+/// its last component never followed, and checked to be the character device of that number.
+fn bind_host_device(root: &Root, dev: &Fd, device: &HostDevice) -> Result<(), Error> {
+    let path = format!("/dev/{}", device.name);
+    let host = cpath(&path)?;
+    // A clone of the node's mount in one call; where open_tree is missing (Linux < 5.2, or a
+    // seccomp profile), the node itself, bound as any other source (compat.rs).
+    let (node, cloned) = match sys::open_tree_clone_path(&host) {
+        Err(errno) if compat::missing(errno) => (sys::open(&host, libc::O_PATH | libc::O_NOFOLLOW, 0), false),
+        other => (other, true),
+    };
+    let node = node.step(|| format!("open_tree(host {path})"))?;
+    let st = sys::fstat(&node).step(|| format!("fstat(host {path})"))?;
+    if sys::file_type(&st) != libc::S_IFCHR || st.st_rdev != libc::makedev(device.major, device.minor) {
+        return Err(Error::Setup(format!(
+            "{path} on the host is not the character device {}:{}",
+            device.major, device.minor
+        )));
+    }
+    let cname = cpath(device.name)?;
+    // The bind of a file needs a file to cover; mknod makes an empty one without opening anything.
+    let made = match sys::mknod_at(Dir::Fd(dev), &cname, libc::S_IFREG, 0o644) {
+        Ok(()) => true,
+        Err(Errno(libc::EEXIST)) => false,
+        Err(errno) => return Err(Error::sys(format!("mknod({path})"), errno)),
+    };
+    let attach = || format!("move_mount(host {path}, {path})");
+    let mounted = match (made, cloned) {
+        (true, true) => sys::move_mount_to(&node, dev, &cname).step(attach).map(|()| node)?,
+        // Something is there already (an OCI bundle's own /dev, the host's under `-v /dev:/dev`):
+        // what a lookup inside the root finds, as for any mount point (a symlink followed inside
+        // the root); or the node, to bind without open_tree.
+        (_, cloned) => {
+            let point = mount_point(root, &path, PointKind::File, Last::Follow, Missing::Make)?;
+            match cloned {
+                true => sys::move_mount_onto(&node, &point).step(attach).map(|()| node)?,
+                false => compat::bind(&node, &point, Submounts::Excluded, &path)?,
+            }
+        }
+    };
+    let attributes = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
+    compat::set_attributes(&mounted, Submounts::Excluded, attributes, 0, &path)
 }
 
 /// mknod of an OCI `linux.devices` entry, with its mode and owner (defaults: 0666, root).
@@ -229,6 +303,8 @@ fn make_node(root: &Root, device: &spec::Device) -> Result<(), Error> {
 /// The masks, after the pivot. Masking is best effort for paths this kernel does not have
 /// (/proc/scsi, /sys/firmware, ...), never for one it has.
 pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
+    // Opened and checked once, for every file it hides.
+    let mut null: Option<Fd> = None;
     for mask in masks {
         match mask {
             Mask::Hide(path) => {
@@ -241,12 +317,11 @@ pub fn apply_masks(masks: &[Mask]) -> Result<(), Error> {
                     }
                     _ => {
                         let file = sys::open(&target, libc::O_PATH, 0).step(|| format!("open({path}, O_PATH)"))?;
-                        compat::bind(
-                            &container_null()?,
-                            &file,
-                            Submounts::Excluded,
-                            &format!("/dev/null onto {path}"),
-                        )?;
+                        let null = match null {
+                            Some(ref null) => null,
+                            None => null.insert(container_null()?),
+                        };
+                        compat::bind(null, &file, Submounts::Excluded, &format!("/dev/null onto {path}"))?;
                         continue;
                     }
                 };
@@ -277,4 +352,17 @@ fn container_null() -> Result<Fd, Error> {
         return Err(Error::Setup("the container's /dev/null is not the null device: refusing to mask with it".into()));
     }
     Ok(null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_name_directly_in_dev_is_made_through_the_dev_directory() {
+        assert_eq!(in_dev("/dev/ptmx"), Some("ptmx"));
+        for other in ["/dev/", "/dev/..", "/dev/.", "/dev/pts/ptmx", "/devices/x", "dev/ptmx", "/etc/ptmx"] {
+            assert_eq!(in_dev(other), None, "{other}");
+        }
+    }
 }

@@ -6,9 +6,28 @@ use crate::hostpath::Checked;
 use crate::oci::spec;
 use crate::sys::{self, Fd, Submounts};
 
+/// A host device a container gets: its name in /dev, and the number its node must have there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostDevice {
+    pub name: &'static str,
+    pub major: u32,
+    pub minor: u32,
+}
+
+const fn device(name: &'static str, major: u32, minor: u32) -> HostDevice {
+    HostDevice { name, major, minor }
+}
+
 /// The host devices a container gets, each bind-mounted onto an empty file in its /dev. No disks,
 /// no /dev/mem, no /dev/kmsg.
-pub const HOST_DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+pub const HOST_DEVICES: [HostDevice; 6] = [
+    device("null", 1, 3),
+    device("zero", 1, 5),
+    device("full", 1, 7),
+    device("random", 1, 8),
+    device("urandom", 1, 9),
+    device("tty", 5, 0),
+];
 
 /// One step of building the container's view.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +38,7 @@ pub enum Step {
     /// Host source number `source` (see `BindSource`), attached at `target`.
     Bind { source: usize, target: String },
     /// A host device, bind-mounted read-only from a detached mount taken before the pivot.
-    Device { name: &'static str },
+    Device(HostDevice),
     /// A device node of the container's own (an OCI `linux.devices` entry).
     Node(spec::Device),
     /// A symbolic link.
@@ -105,12 +124,13 @@ pub fn container_plan(writable_tmp_dir: bool, tty_group: bool) -> Vec<Step> {
         // made in it does not open (nodev), only the devices bound into it below do.
         mount("tmpfs", "/dev", NOSUID | NODEV | libc::MS_STRICTATIME, "mode=755,size=65536k"),
     ];
-    plan.extend(HOST_DEVICES.iter().map(|&name| Step::Device { name }));
+    plan.extend(HOST_DEVICES.map(Step::Device));
     plan.extend([
         // newinstance: the container's ptys are its own, invisible to the host and to other containers.
         mount("devpts", "/dev/pts", NOSUID | NOEXEC, if tty_group { DEVPTS_WITH_TTY_GROUP } else { DEVPTS }),
-        Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() },
         mount("tmpfs", "/dev/shm", NOSUID | NODEV | NOEXEC, "mode=1777,size=65536k"),
+        // With the other links, after the last mount: they are all made in one /dev opened once.
+        Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() },
     ]);
     dev_links(&mut plan);
     if writable_tmp_dir {
@@ -181,7 +201,7 @@ pub fn oci_plan(spec: &spec::Spec) -> Result<(Vec<Step>, Vec<BindRequest>), Stri
     }
     let listed = |path: &str| spec.linux.devices.iter().any(|d| d.path == path);
     plan.extend(spec.linux.devices.iter().map(|device| Step::Node(device.clone())));
-    plan.extend(HOST_DEVICES.iter().filter(|name| !listed(&format!("/dev/{name}"))).map(|&name| Step::Device { name }));
+    plan.extend(HOST_DEVICES.into_iter().filter(|dev| !listed(&format!("/dev/{}", dev.name))).map(Step::Device));
     if !listed("/dev/ptmx") {
         plan.push(Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() });
     }

@@ -34,6 +34,8 @@ pub struct Found {
     pub name: String,
     /// It, opened O_PATH|O_NOFOLLOW, or None if it does not exist.
     pub object: Option<Fd>,
+    /// Its file type (`S_IFDIR`, `S_IFLNK`, ...) as the walk saw it; 0 when it does not exist.
+    pub kind: u32,
 }
 
 impl Found {
@@ -77,7 +79,7 @@ impl Root<'_> {
             let object = match sys::open_at(dir, &cname, libc::O_PATH | libc::O_NOFOLLOW, 0) {
                 Ok(object) => object,
                 Err(Errno(libc::ENOENT)) if is_last => {
-                    return Ok(Found { parent: entered.pop(), name, object: None });
+                    return Ok(Found { parent: entered.pop(), name, object: None, kind: 0 });
                 }
                 Err(Errno(libc::ENOENT)) if missing == Missing::Make => {
                     sys::mkdir_at(dir, &cname, 0o755).ok_if(libc::EEXIST)?;
@@ -105,7 +107,7 @@ impl Root<'_> {
                 continue;
             }
             if is_last {
-                return Ok(Found { parent: entered.pop(), name, object: Some(object) });
+                return Ok(Found { parent: entered.pop(), name, object: Some(object), kind });
             }
             if kind != libc::S_IFDIR {
                 return Err(Errno(libc::ENOTDIR));
@@ -117,7 +119,7 @@ impl Root<'_> {
             Some(dir) => dir,
             None => sys::open_at(Dir::Fd(self.0), c".", libc::O_PATH, 0)?,
         };
-        Ok(Found { parent: None, name: ".".into(), object: Some(object) })
+        Ok(Found { parent: None, name: ".".into(), object: Some(object), kind: libc::S_IFDIR })
     }
 }
 
@@ -220,7 +222,7 @@ mod tests {
         let root = scratch.root();
         let found = Root(&root).lookup("/link", Last::NoFollow, Missing::Refuse).unwrap();
         let kind = sys::file_type(&sys::fstat(found.object.as_ref().unwrap()).unwrap());
-        assert_eq!((kind, found.name.as_str()), (libc::S_IFLNK, "link"));
+        assert_eq!((kind, found.kind, found.name.as_str()), (libc::S_IFLNK, libc::S_IFLNK, "link"));
     }
 
     #[test]

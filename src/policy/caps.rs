@@ -146,13 +146,12 @@ impl CapSet {
         Ok(CapSet(set))
     }
 
-    /// The capabilities in the runtime's own bounding set, which are all it can hand on: one read
-    /// of /proc/self/status, or without /proc, one PR_CAPBSET_READ per capability.
+    /// The capabilities in the runtime's own bounding set, which are all it can hand on: from the
+    /// one read of /proc/self/status (`sys::own_status`), or without /proc, one PR_CAPBSET_READ per
+    /// capability.
     pub fn available() -> CapSet {
-        let status = sys::read_file(c"/proc/self/status").unwrap_or_default();
-        let bounding = status.lines().find_map(|line| line.strip_prefix("CapBnd:")).map(str::trim);
-        if let Some(set) = bounding.and_then(|hex| u64::from_str_radix(hex, 16).ok()) {
-            return CapSet(set);
+        if let Some(status) = sys::own_status() {
+            return CapSet(status.bounding);
         }
         // PR_CAPBSET_READ answers 1 or 0, and EINVAL past the kernel's last capability.
         let held = (0..64u32).map_while(|cap| sys::prctl(libc::PR_CAPBSET_READ, cap as u64, 0).ok().map(|v| (cap, v)));

@@ -11,7 +11,7 @@
 //! | `fs.rs`      | paths: stat, mkdir, rename, links, directory listing, locks, removal     |
 //! | `mount.rs`   | mount, the new mount API (open_tree, move_mount, mount_setattr), pivot   |
 //! | `process.rs` | namespaces, identity, privileges, exec, wait, pidfds, time              |
-//! | `signal.rs`  | signal masks, signalfd, dispositions                                     |
+//! | `signal.rs`  | signal masks, signalfd, dispositions; what /proc/self/status says of us  |
 //! | `memory.rs`  | the child's stack mapping; the sealed memfd of the exec stub             |
 //! | `tty.rs`     | terminal modes, window sizes, ptys                                       |
 //! | `net.rs`     | interface ioctls and rtnetlink sockets                                   |

@@ -64,6 +64,25 @@ pub fn open_tree_clone(source: &Fd, submounts: Submounts) -> Result<Fd, Errno> {
     Ok(Fd(fd as i32))
 }
 
+/// open_tree(2) with OPEN_TREE_CLONE of a path, its last component not followed
+/// (AT_SYMLINK_NOFOLLOW): a detached bind mount of what is there, in one call where an open and a
+/// clone of the descriptor take two (the host's devices, each checked on the clone with fstat).
+pub fn open_tree_clone_path(path: &CStr) -> Result<Fd, Errno> {
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_SYMLINK_NOFOLLOW as u32;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let fd = check(unsafe { syscall!(OPEN_TREE, libc::AT_FDCWD, path.as_ptr(), flags) })?;
+    Ok(Fd(fd as i32))
+}
+
+/// move_mount(2) of a detached mount onto the entry `name` of an open directory, not followed if
+/// it is a symlink (no MOVE_MOUNT_T_SYMLINKS): a file made there a moment before, while no process
+/// of the container exists to change it.
+pub fn move_mount_to(mount: &Fd, dir: &Fd, name: &CStr) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    check(unsafe { syscall!(MOVE_MOUNT, mount.0, c"".as_ptr(), dir.0, name.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) })
+        .map(drop)
+}
+
 /// move_mount(2) of a detached mount onto an open directory or file (MOVE_MOUNT_T_EMPTY_PATH):
 /// the target is the one looked up and checked, never looked up again.
 pub fn move_mount_onto(mount: &Fd, target: &Fd) -> Result<(), Errno> {

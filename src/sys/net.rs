@@ -21,30 +21,33 @@ impl Ifreq {
         Ok(req)
     }
 
-    /// ioctl(2) on an interface, through a throwaway socket (any socket will do).
-    fn ioctl(&mut self, request: libc::c_ulong) -> Result<(), Errno> {
-        // SAFETY: no pointers involved.
-        let sock =
-            Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })? as i32);
+    /// ioctl(2) on an interface, through `sock` (any socket will do: see `throwaway_socket`).
+    fn ioctl(&mut self, sock: &Fd, request: libc::c_ulong) -> Result<(), Errno> {
         // SAFETY: `self` is a properly sized ifreq the kernel reads and (for the GET requests) writes.
         check(unsafe { syscall!(IOCTL, sock.0, request, self as *mut Ifreq) }).map(drop)
     }
 }
 
+/// socket(2) AF_INET, SOCK_DGRAM: a socket for interface ioctls, closed once they are made.
+fn throwaway_socket() -> Result<Fd, Errno> {
+    // SAFETY: no pointers involved.
+    Ok(Fd(check(unsafe { syscall!(SOCKET, libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })? as i32))
+}
+
 /// ioctl(2) SIOCGIFFLAGS/SIOCSIFFLAGS: brings an interface up. A new network namespace starts with
 /// `lo` down, and plenty of programs expect 127.0.0.1 to work; a veth end starts down too.
 pub fn interface_up(name: &str) -> Result<(), Errno> {
-    let mut req = Ifreq::named(name)?;
-    req.ioctl(libc::SIOCGIFFLAGS)?;
+    let (mut req, sock) = (Ifreq::named(name)?, throwaway_socket()?);
+    req.ioctl(&sock, libc::SIOCGIFFLAGS)?;
     let flags = i16::from_ne_bytes([req.data[0], req.data[1]]) | libc::IFF_UP as i16;
     req.data[..2].copy_from_slice(&flags.to_ne_bytes());
-    req.ioctl(libc::SIOCSIFFLAGS)
+    req.ioctl(&sock, libc::SIOCSIFFLAGS)
 }
 
 /// ioctl(2) SIOCGIFINDEX: the index rtnetlink messages name an interface by.
 pub fn interface_index(name: &str) -> Result<i32, Errno> {
     let mut req = Ifreq::named(name)?;
-    req.ioctl(libc::SIOCGIFINDEX)?;
+    req.ioctl(&throwaway_socket()?, libc::SIOCGIFINDEX)?;
     Ok(i32::from_ne_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]))
 }
 

@@ -16,6 +16,38 @@ impl SigSet {
     pub fn of(signals: &[i32]) -> SigSet {
         SigSet(signals.iter().fold(0, |set, &sig| set | 1u64 << (sig - 1)))
     }
+
+    /// Every signal, 1 to 64.
+    pub const ALL: SigSet = SigSet(!0);
+
+    /// The signals in the set, in order.
+    pub fn signals(self) -> impl Iterator<Item = i32> {
+        (1..=64).filter(move |sig| self.0 & (1u64 << (sig - 1)) != 0)
+    }
+}
+
+/// What /proc/self/status tells of the runtime that does not change while it runs: the bounding
+/// set (no capability is dropped before the child's) and the signals it ignores (SIGPIPE, which the
+/// Rust runtime ignores before main, and any its parent left ignored: only the child resets one).
+pub struct OwnStatus {
+    pub bounding: u64,
+    pub ignored: SigSet,
+}
+
+/// /proc/self/status, read once per process, the first time it is asked for: `contain run` asks
+/// for the bounding set (policy/caps.rs), then for the ignored signals (the child resets them),
+/// and one read serves both. None without a readable /proc.
+pub fn own_status() -> Option<&'static OwnStatus> {
+    static STATUS: std::sync::OnceLock<Option<OwnStatus>> = std::sync::OnceLock::new();
+    let read = || {
+        let text = super::read_file(c"/proc/self/status").ok()?;
+        let field = |name: &str| {
+            let hex = text.lines().find_map(|line| line.strip_prefix(name))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        };
+        Some(OwnStatus { bounding: field("CapBnd:")?, ignored: SigSet(field("SigIgn:")?) })
+    };
+    STATUS.get_or_init(read).as_ref()
 }
 
 const KERNEL_SIGSET_SIZE: usize = std::mem::size_of::<u64>();
@@ -52,6 +84,7 @@ pub fn next_signal(signals: &Fd) -> Result<Option<i32>, Errno> {
 
 /// rt_sigaction(2) to SIG_DFL: an ignored disposition survives execve, and the Rust runtime ignores
 /// SIGPIPE, a shell's background job SIGINT and SIGQUIT; the container's command must start clean.
+/// (A caught one execve resets by itself.)
 pub fn reset_signal_to_default(sig: i32) -> Result<(), Errno> {
     // The kernel's struct sigaction: handler, flags, restorer, mask. All zero means SIG_DFL.
     let action = [0u64; 4];
@@ -67,5 +100,14 @@ mod tests {
     fn sigset_has_one_bit_per_signal() {
         assert_eq!(SigSet::of(&[libc::SIGHUP]).0, 1);
         assert_eq!(SigSet::of(&[libc::SIGINT, libc::SIGTERM]).0, (1 << 1) | (1 << 14));
+        assert_eq!(SigSet::of(&[1, 13, 64]).signals().collect::<Vec<_>>(), [1, 13, 64]);
+        assert_eq!(SigSet::ALL.signals().count(), 64);
+    }
+
+    #[test]
+    fn the_runtime_knows_the_signals_it_ignores() {
+        // The Rust runtime ignores SIGPIPE before main, in this test binary as in contain.
+        let status = own_status().expect("/proc/self/status");
+        assert!(status.ignored.contains(libc::SIGPIPE));
     }
 }
