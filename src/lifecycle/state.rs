@@ -45,6 +45,8 @@ const CLAIM_PREFIX: &str = ".claim-";
 pub struct StateDir {
     pub path: String,
     dir: Fd,
+    /// Its path as the kernel spells it, asked once (`kernel_path`).
+    kernel_path: std::cell::OnceCell<String>,
 }
 
 /// One container's directory, opened.
@@ -53,6 +55,8 @@ pub struct Entry {
     /// `STATE/ID`, for messages.
     pub path: String,
     dir: Fd,
+    /// Whether a record may be there: not in a directory `reserve` just made (see `write_record`).
+    may_hold_record: std::cell::Cell<bool>,
 }
 
 /// What `StateDir::reserve` found under the name before it took it.
@@ -96,7 +100,7 @@ impl StateDir {
         // Records are trusted only as far as nobody else can write them: a directory somebody else
         // made for us first (in /tmp, say) is refused.
         let st = sys::fstat(&dir).step(|| format!("fstat({path})"))?;
-        if st.st_uid != sys::geteuid() || st.st_mode & 0o022 != 0 {
+        if st.st_uid != sys::runtime_euid() || st.st_mode & 0o022 != 0 {
             return Err(Error::Setup(format!(
                 "{path} is not yours alone (owner uid {}, mode {:o}): contain keeps its records only where \
                  nobody else can write (--root DIR chooses another place)",
@@ -104,7 +108,17 @@ impl StateDir {
                 st.st_mode & 0o7777
             )));
         }
-        Ok(StateDir { path: path.to_string(), dir })
+        Ok(StateDir { path: path.to_string(), dir, kernel_path: Default::default() })
+    }
+
+    /// Its absolute path as the kernel has it for the open directory (every symlink followed),
+    /// read once: the registry and the exposure guard both ask, in one start.
+    pub fn kernel_path(&self) -> Result<&str, Error> {
+        if let Some(known) = self.kernel_path.get() {
+            return Ok(known);
+        }
+        let path = sys::path_of(&self.dir).step(|| format!("readlink(/proc/self/fd: {})", self.path))?;
+        Ok(self.kernel_path.get_or_init(|| path))
     }
 
     /// `STATE/ID`, for messages.
@@ -121,33 +135,24 @@ impl StateDir {
         &self.dir
     }
 
-    /// The ids with a directory here. Names that are not valid ids (`.leases`, or anything a
-    /// forger made) are not containers and are skipped.
+    /// The ids with a directory here (see `Listing::ids`).
     pub fn ids(&self) -> Result<Vec<String>, Error> {
-        let mut ids: Vec<String> = self
-            .list()?
-            .into_iter()
-            .filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN)
-            .filter_map(|e| e.name.into_string().ok())
-            .filter(|name| validate_id(name).is_ok())
-            .collect();
-        ids.sort();
-        Ok(ids)
+        Ok(self.list()?.ids())
     }
 
     /// What the directory holds, read through a descriptor of its own: getdents64 reads on from
     /// where the last reading of a descriptor ended, so `self.dir` would show it only once.
-    fn list(&self) -> Result<Vec<sys::DirEntry>, Error> {
+    pub fn list(&self) -> Result<Listing, Error> {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let dir = sys::open_at(Dir::Fd(&self.dir), c".", flags, 0).step(|| format!("open({})", self.path))?;
-        sys::list_dir(&dir).step(|| format!("getdents64({})", self.path))
+        Ok(Listing(sys::list_dir(&dir).step(|| format!("getdents64({})", self.path))?))
     }
 
     /// The entry named `id`, if there is one (never through a symlink).
     pub fn entry(&self, id: &str) -> Result<Option<Entry>, Error> {
         let name = cpath(id)?;
         match sys::open_at(Dir::Fd(&self.dir), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
-            Ok(dir) => Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir })),
+            Ok(dir) => Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir, may_hold_record: true.into() })),
             Err(Errno(libc::ENOENT)) => Ok(None),
             Err(errno) => Err(Error::sys(format!("open({})", self.dir_of(id)), errno)),
         }
@@ -165,7 +170,9 @@ impl StateDir {
             let Some(claim) = self.private_entry()? else { continue };
             match sys::rename_noreplace(Dir::Fd(&self.dir), &cpath(&claim.id)?, &name) {
                 Ok(()) => {
-                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path: self.dir_of(id), dir: claim.dir })))
+                    // Made empty by us, under a name only we locked: it holds no record yet.
+                    let (path, may_hold_record) = (self.dir_of(id), false.into());
+                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path, dir: claim.dir, may_hold_record })));
                 }
                 Err(Errno(libc::EEXIST)) => self.remove_if_empty(&claim)?,
                 Err(errno) => {
@@ -215,9 +222,12 @@ impl StateDir {
     /// a sweep can know its name. Only `.claim-*` names are looked at; one that is not empty is
     /// not ours to empty (nothing is ever written there), and stays.
     pub fn sweep_claims(&self) -> Result<(), Error> {
-        let dirs = self.list()?.into_iter().filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN);
-        let names = dirs.filter_map(|e| e.name.into_string().ok());
-        for name in names.filter(|name| name.starts_with(CLAIM_PREFIX)) {
+        self.sweep_claims_in(&self.list()?)
+    }
+
+    /// `sweep_claims`, of the claims in `listed` (a listing of this directory, read for its ids too).
+    pub fn sweep_claims_in(&self, listed: &Listing) -> Result<(), Error> {
+        for name in listed.directories().filter(|name| name.starts_with(CLAIM_PREFIX)) {
             let Some(claim) = self.entry(&name)? else { continue };
             // Held by its maker, or renamed to an id since we opened it: not ours.
             if claim.take_if_unkept().step(|| format!("flock({})", claim.path))? && self.still_named(&claim)? {
@@ -243,6 +253,26 @@ impl StateDir {
             Ok(()) | Err(Errno(libc::ENOENT | libc::ENOTEMPTY)) => Ok(()),
             Err(errno) => Err(Error::sys(format!("rmdir({})", self.dir_of(&entry.id)), errno)),
         }
+    }
+}
+
+/// The names in a state directory, read once (`StateDir::list`).
+pub struct Listing(Vec<sys::DirEntry>);
+
+impl Listing {
+    /// The names of its directories (and of what the filesystem gives no type).
+    fn directories(&self) -> impl Iterator<Item = &str> {
+        let dirs = self.0.iter().filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN);
+        dirs.filter_map(|e| e.name.to_str().ok())
+    }
+
+    /// The ids with a directory here. Names that are not valid ids (`.leases`, or anything a
+    /// forger made) are not containers and are skipped.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.directories().filter(|name| validate_id(name).is_ok()).map(String::from).collect();
+        ids.sort();
+        ids
     }
 }
 
@@ -322,6 +352,10 @@ impl Entry {
         let dir = Dir::Fd(&self.dir);
         let rename = || format!("rename({0}/state.tmp, {0}/state)", self.path);
         self.write_file(RECORD_TMP, record.encode().as_bytes())?;
+        // The first record of an entry `reserve` made: nothing to trade names with.
+        if !self.may_hold_record.replace(true) {
+            return sys::rename(dir, RECORD_TMP, RECORD).step(rename);
+        }
         match sys::rename_exchange(dir, RECORD_TMP, RECORD) {
             Ok(()) => sys::unlink(dir, RECORD_TMP).step(|| format!("unlink({}/state.tmp)", self.path)),
             // The first record; or a filesystem without the exchange (NFS), or a seccomp profile
@@ -376,24 +410,33 @@ impl Entry {
     /// else is gone, the entry stays a leftover that the next gc tries again. When something stays
     /// (a log, a layer), so does the record, for the caller to replace in one rename: the entry is
     /// never without one meanwhile, which `list` would show as a container being set up.
+    ///
+    /// What is there is listed first, and only that is removed: a start makes few of these (a
+    /// plain `contain run`, only its record), and each absent one would cost a failed unlink; a
+    /// leftover's entry may hold any of them, and each one found goes all the same.
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let listed = sys::open_at(dir, c".", flags, 0)
+            .and_then(|here| sys::list_dir(&here))
+            .step(|| format!("getdents64({})", self.path))?;
+        let present = |name: &&CStr| listed.iter().any(|entry| entry.name.as_c_str() == *name);
         let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG, RESOLV_CONF, HOSTS, HOSTNAME];
         if !leave.log {
             names.extend([LOG, OLD_LOG]);
         }
-        for name in names {
+        for name in names.into_iter().filter(present) {
             sys::unlink(dir, name).ok_if(libc::ENOENT).step(|| step("unlink", name))?;
         }
-        for name in [MERGED, LAYER] {
+        for name in [MERGED, LAYER].into_iter().filter(present) {
             sys::rmdir(dir, name).ok_if(libc::ENOENT).step(|| step("rmdir", name))?;
         }
         let mut trees = vec![WORK];
         if !leave.layer {
             trees.push(UPPER);
         }
-        for name in trees {
+        for name in trees.into_iter().filter(present) {
             self.remove_tree(name)?.step(|| step("remove", name))?;
         }
         if leave.log || leave.layer {
