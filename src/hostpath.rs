@@ -116,7 +116,7 @@ impl Checked {
     pub fn lineage(&self) -> Result<Vec<(u64, u64)>, String> {
         let walk = |dir: &Fd| lineage(dir).map_err(|errno| format!("openat(.., O_PATH): {errno}"));
         if self.kind == libc::S_IFDIR {
-            return walk(&self.pinned);
+            return lineage_from(&self.pinned, self.identity).map_err(|errno| format!("openat(.., O_PATH): {errno}"));
         }
         let (parent, name) = self.path.rsplit_once('/').unwrap_or(("", &self.path));
         let parent = if parent.is_empty() { "/" } else { parent };
@@ -138,7 +138,12 @@ impl Checked {
 /// its own parent. (A directory bind-mounted onto one of its own descendants looks like its own
 /// parent there too, and ends the walk early.)
 pub fn lineage(dir: &Fd) -> Result<Vec<(u64, u64)>, Errno> {
-    let mut identities = vec![sys::identity(&sys::fstat(dir)?)];
+    lineage_from(dir, sys::identity(&sys::fstat(dir)?))
+}
+
+/// `lineage` of `dir`, whose identity the caller has from a fstat of that same descriptor.
+pub fn lineage_from(dir: &Fd, identity: (u64, u64)) -> Result<Vec<(u64, u64)>, Errno> {
+    let mut identities = vec![identity];
     let mut current = sys::open_at(Dir::Fd(dir), c"..", libc::O_PATH | libc::O_DIRECTORY, 0)?;
     loop {
         let identity = sys::identity(&sys::fstat(&current)?);

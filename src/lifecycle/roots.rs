@@ -116,15 +116,20 @@ pub fn refuse_exposure(state: &StateDir, source: &Checked) -> Result<(), String>
         false => None,
     };
     let others = guarded_besides(&state.path)?;
-    let own = std::iter::once((&state.path, state.fd(), true));
-    let guarded = own.chain(others.iter().map(|(path, dir)| (path, dir, false)));
-    for (path, dir, own) in guarded {
-        let guarded_lineage = hostpath::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+    // The one in use first, whose identity and kernel path are known already.
+    let in_use = std::iter::once((&state.path, state.fd(), true));
+    let guarded = in_use.chain(others.iter().map(|(path, dir)| (path, dir, false)));
+    for (path, dir, in_use) in guarded {
+        let guarded_lineage = match in_use {
+            true => hostpath::lineage_from(dir, state.identity),
+            false => hostpath::lineage(dir),
+        };
+        let guarded_lineage = guarded_lineage.map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
         if exposes(&lineage, &guarded_lineage) {
             return Err(format!("would give the container contain's state directory {path}"));
         }
         let Some(table) = &table else { continue };
-        let state_path = match own {
+        let state_path = match in_use {
             true => state.kernel_path().map_err(|err| err.to_string())?.to_string(),
             false => sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?,
         };

@@ -45,6 +45,8 @@ const CLAIM_PREFIX: &str = ".claim-";
 pub struct StateDir {
     pub path: String,
     dir: Fd,
+    /// Its (device, inode), from the fstat that checked it.
+    pub identity: (u64, u64),
     /// Its path as the kernel spells it, asked once (`kernel_path`).
     kernel_path: std::cell::OnceCell<String>,
 }
@@ -108,7 +110,7 @@ impl StateDir {
                 st.st_mode & 0o7777
             )));
         }
-        Ok(StateDir { path: path.to_string(), dir, kernel_path: Default::default() })
+        Ok(StateDir { path: path.to_string(), dir, identity: sys::identity(&st), kernel_path: Default::default() })
     }
 
     /// Its absolute path as the kernel has it for the open directory (every symlink followed),
