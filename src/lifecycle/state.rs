@@ -21,6 +21,7 @@
 //! format, and why it is still read as input. Here it is only written whole (to `state.tmp`,
 //! renamed over `state`) and read strictly.
 
+use std::cell::Cell;
 use std::ffi::CStr;
 
 use crate::birth::userns;
@@ -57,8 +58,20 @@ pub struct Entry {
     /// `STATE/ID`, for messages.
     pub path: String,
     dir: Fd,
-    /// Whether a record may be there: not in a directory `reserve` just made (see `write_record`).
-    may_hold_record: std::cell::Cell<bool>,
+    /// What the directory may hold, as far as this process knows (see `write_record`, `clear`).
+    holds: Cell<Holds>,
+}
+
+/// What an entry's directory may hold.
+#[derive(Clone, Copy, PartialEq)]
+enum Holds {
+    /// Nothing: `reserve` just made it.
+    Nothing,
+    /// Only the record this process wrote.
+    Record,
+    /// Anything: it was found so, or something was made in it (or may have been, through its
+    /// descriptor, or by a write that failed half-way).
+    Anything,
 }
 
 /// What `StateDir::reserve` found under the name before it took it.
@@ -75,6 +88,11 @@ impl StateDir {
     /// files) and the directories above it when missing: a minimal VM's initramfs may not even
     /// have /run.
     pub fn open(path: &str) -> Result<StateDir, Error> {
+        // Made once and then there for every start: tried first, without a mkdir per component.
+        match StateDir::open_made(path) {
+            Err(Error::Sys { errno: Errno(libc::ENOENT), .. }) => {}
+            opened => return opened,
+        }
         // The directories above it as anybody would make them (~/.local/state); it itself, 0700.
         let mut prefix = String::new();
         let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
@@ -154,7 +172,9 @@ impl StateDir {
     pub fn entry(&self, id: &str) -> Result<Option<Entry>, Error> {
         let name = cpath(id)?;
         match sys::open_at(Dir::Fd(&self.dir), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
-            Ok(dir) => Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir, may_hold_record: true.into() })),
+            Ok(dir) => {
+                Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir, holds: Cell::new(Holds::Anything) }))
+            }
             Err(Errno(libc::ENOENT)) => Ok(None),
             Err(errno) => Err(Error::sys(format!("open({})", self.dir_of(id)), errno)),
         }
@@ -173,8 +193,8 @@ impl StateDir {
             match sys::rename_noreplace(Dir::Fd(&self.dir), &cpath(&claim.id)?, &name) {
                 Ok(()) => {
                     // Made empty by us, under a name only we locked: it holds no record yet.
-                    let (path, may_hold_record) = (self.dir_of(id), false.into());
-                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path, dir: claim.dir, may_hold_record })));
+                    let (path, holds) = (self.dir_of(id), Cell::new(Holds::Nothing));
+                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path, dir: claim.dir, holds })));
                 }
                 Err(Errno(libc::EEXIST)) => self.remove_if_empty(&claim)?,
                 Err(errno) => {
@@ -305,7 +325,9 @@ const RECORD: &CStr = c"state";
 const RECORD_TMP: &CStr = c"state.tmp";
 
 impl Entry {
+    /// The directory's descriptor: whatever the caller makes through it, `clear` looks for.
     pub fn fd(&self) -> &Fd {
+        self.holds.set(Holds::Anything);
         &self.dir
     }
 
@@ -351,11 +373,21 @@ impl Entry {
     /// at once (`auto_da_alloc`, for files that must survive a power cut; a record describes
     /// processes that do not), about 0.1 ms per record, and the unlink at the end waits for it.
     pub fn write_record(&self, record: &Record) -> Result<(), Error> {
+        // Until it is done, a state.tmp may be left behind: `clear` must look for it.
+        let held = self.holds.replace(Holds::Anything);
+        self.write_file(RECORD_TMP, record.encode().as_bytes())?;
+        self.replace_record(held == Holds::Nothing)?;
+        // state.tmp is gone: renamed to the record, or traded with the old one and unlinked.
+        self.holds.set(if held == Holds::Anything { held } else { Holds::Record });
+        Ok(())
+    }
+
+    /// `state.tmp` made the record: renamed into place when `first` (nothing to trade names
+    /// with: `reserve` just made the entry), else trading names with the one before, which goes.
+    fn replace_record(&self, first: bool) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let rename = || format!("rename({0}/state.tmp, {0}/state)", self.path);
-        self.write_file(RECORD_TMP, record.encode().as_bytes())?;
-        // The first record of an entry `reserve` made: nothing to trade names with.
-        if !self.may_hold_record.replace(true) {
+        if first {
             return sys::rename(dir, RECORD_TMP, RECORD).step(rename);
         }
         match sys::rename_exchange(dir, RECORD_TMP, RECORD) {
@@ -373,6 +405,7 @@ impl Entry {
 
     /// Writes the file `name` of the entry whole (0600: only the runtime reads it).
     pub fn write_file(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        self.holds.set(Holds::Anything);
         sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o600)
             .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
     }
@@ -380,6 +413,7 @@ impl Entry {
     /// Writes the file `name` of the entry whole, readable by all (0644): a file the container reads
     /// through a read-only bind (its resolv.conf, see names.rs), as any of its users.
     pub fn write_file_for_container(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        self.holds.set(Holds::Anything);
         sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o644)
             .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
     }
@@ -395,6 +429,7 @@ impl Entry {
     /// Makes a directory in the entry (the overlay's layers) and opens it.
     pub fn make_dir(&self, name: &CStr) -> Result<Fd, Error> {
         let describe = || format!("{}/{}", self.path, name.to_string_lossy());
+        self.holds.set(Holds::Anything);
         sys::mkdir_at(Dir::Fd(&self.dir), name, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({})", describe()))?;
         sys::open_at(Dir::Fd(&self.dir), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
             .step(|| format!("open({})", describe()))
@@ -403,6 +438,7 @@ impl Entry {
     /// Opens (creating or truncating) a file in the entry for writing: the `--detach` log.
     pub fn create_file(&self, name: &CStr) -> Result<Fd, Error> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_APPEND;
+        self.holds.set(Holds::Anything);
         sys::open_at(Dir::Fd(&self.dir), name, flags, 0o600)
             .step(|| format!("open({}/{})", self.path, name.to_string_lossy()))
     }
@@ -413,12 +449,20 @@ impl Entry {
     /// (a log, a layer), so does the record, for the caller to replace in one rename: the entry is
     /// never without one meanwhile, which `list` would show as a container being set up.
     ///
-    /// What is there is listed first, and only that is removed: a start makes few of these (a
-    /// plain `contain run`, only its record), and each absent one would cost a failed unlink; a
-    /// leftover's entry may hold any of them, and each one found goes all the same.
+    ///
+    /// Only what is there is removed, each absent name being a failed unlink: an entry this
+    /// process made and wrote nothing in but its record (a plain `contain run`) holds only that;
+    /// any other (a leftover's, one something was made in) is listed first, and everything found
+    /// goes.
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
+        if self.holds.get() != Holds::Anything {
+            return match leave.log || leave.layer {
+                true => Ok(()),
+                false => sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD)),
+            };
+        }
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let listed = sys::open_at(dir, c".", flags, 0)
             .and_then(|here| sys::list_dir(&here))
