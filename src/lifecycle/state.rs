@@ -448,21 +448,23 @@ impl Entry {
     /// else is gone, the entry stays a leftover that the next gc tries again. When something stays
     /// (a log, a layer), so does the record, for the caller to replace in one rename: the entry is
     /// never without one meanwhile, which `list` would show as a container being set up.
-    ///
-    ///
-    /// Only what is there is removed, each absent name being a failed unlink: an entry this
-    /// process made and wrote nothing in but its record (a plain `contain run`) holds only that;
-    /// any other (a leftover's, one something was made in) is listed first, and everything found
-    /// goes.
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
+        // An entry this process made and wrote nothing in but its record (a plain `contain run`)
+        // holds nothing else to look for.
+        if self.holds.get() == Holds::Anything {
+            self.remove_all_but_record(leave)?;
+        }
+        if leave.log || leave.layer {
+            return Ok(());
+        }
+        sys::unlink(Dir::Fd(&self.dir), RECORD).ok_if(libc::ENOENT).step(|| format!("unlink({}/state)", self.path))
+    }
+
+    /// `clear`'s work before the record: of the names an entry may hold, those that are there
+    /// (listed once: each absent one would be a failed unlink), but what `leave` names.
+    fn remove_all_but_record(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
-        if self.holds.get() != Holds::Anything {
-            return match leave.log || leave.layer {
-                true => Ok(()),
-                false => sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD)),
-            };
-        }
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let listed = sys::open_at(dir, c".", flags, 0)
             .and_then(|here| sys::list_dir(&here))
@@ -485,10 +487,7 @@ impl Entry {
         for name in trees.into_iter().filter(present) {
             self.remove_tree(name)?.step(|| step("remove", name))?;
         }
-        if leave.log || leave.layer {
-            return Ok(());
-        }
-        sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD))
+        Ok(())
     }
 
     /// Removes the tree `name` (a layer) from the entry. What a rootless container wrote may be
