@@ -120,11 +120,8 @@ pub fn refuse_exposure(state: &StateDir, source: &Checked) -> Result<(), String>
     let in_use = std::iter::once((&state.path, state.fd(), true));
     let guarded = in_use.chain(others.iter().map(|(path, dir)| (path, dir, false)));
     for (path, dir, in_use) in guarded {
-        let guarded_lineage = match in_use {
-            true => hostpath::lineage_from(dir, state.identity),
-            false => hostpath::lineage(dir),
-        };
-        let guarded_lineage = guarded_lineage.map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+        let guarded_lineage = hostpath::lineage(dir, in_use.then_some(state.identity))
+            .map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
         if exposes(&lineage, &guarded_lineage) {
             return Err(format!("would give the container contain's state directory {path}"));
         }

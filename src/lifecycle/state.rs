@@ -250,7 +250,7 @@ impl StateDir {
     /// `sweep_claims`, of the claims in `listed` (a listing of this directory, read for its ids too).
     pub fn sweep_claims_in(&self, listed: &Listing) -> Result<(), Error> {
         for name in listed.directories().filter(|name| name.starts_with(CLAIM_PREFIX)) {
-            let Some(claim) = self.entry(&name)? else { continue };
+            let Some(claim) = self.entry(name)? else { continue };
             // Held by its maker, or renamed to an id since we opened it: not ours.
             if claim.take_if_unkept().step(|| format!("flock({})", claim.path))? && self.still_named(&claim)? {
                 self.remove_if_empty(&claim)?;
@@ -469,23 +469,29 @@ impl Entry {
         let listed = sys::open_at(dir, c".", flags, 0)
             .and_then(|here| sys::list_dir(&here))
             .step(|| format!("getdents64({})", self.path))?;
-        let present = |name: &&CStr| listed.iter().any(|entry| entry.name.as_c_str() == *name);
+        let present = |name: &CStr| listed.iter().any(|entry| entry.name.as_c_str() == name);
         let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG, RESOLV_CONF, HOSTS, HOSTNAME];
         if !leave.log {
             names.extend([LOG, OLD_LOG]);
         }
-        for name in names.into_iter().filter(present) {
-            sys::unlink(dir, name).ok_if(libc::ENOENT).step(|| step("unlink", name))?;
+        for name in names {
+            if present(name) {
+                sys::unlink(dir, name).ok_if(libc::ENOENT).step(|| step("unlink", name))?;
+            }
         }
-        for name in [MERGED, LAYER].into_iter().filter(present) {
-            sys::rmdir(dir, name).ok_if(libc::ENOENT).step(|| step("rmdir", name))?;
+        for name in [MERGED, LAYER] {
+            if present(name) {
+                sys::rmdir(dir, name).ok_if(libc::ENOENT).step(|| step("rmdir", name))?;
+            }
         }
         let mut trees = vec![WORK];
         if !leave.layer {
             trees.push(UPPER);
         }
-        for name in trees.into_iter().filter(present) {
-            self.remove_tree(name)?.step(|| step("remove", name))?;
+        for name in trees {
+            if present(name) {
+                self.remove_tree(name)?.step(|| step("remove", name))?;
+            }
         }
         Ok(())
     }
