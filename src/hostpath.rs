@@ -114,9 +114,9 @@ impl Checked {
     /// "..": its lineage goes on from the directory its path names, once that directory is seen to
     /// hold this very file. The error says why, as `open` does.
     pub fn lineage(&self) -> Result<Vec<(u64, u64)>, String> {
-        let walk = |dir: &Fd| lineage(dir).map_err(|errno| format!("openat(.., O_PATH): {errno}"));
+        let walk = |dir: &Fd, identity| lineage(dir, identity).map_err(|errno| format!("openat(.., O_PATH): {errno}"));
         if self.kind == libc::S_IFDIR {
-            return walk(&self.pinned);
+            return walk(&self.pinned, Some(self.identity));
         }
         let (parent, name) = self.path.rsplit_once('/').unwrap_or(("", &self.path));
         let parent = if parent.is_empty() { "/" } else { parent };
@@ -128,7 +128,7 @@ impl Checked {
             return Err(format!("{} was replaced while it was being checked", self.path));
         }
         let mut identities = vec![self.identity];
-        identities.extend(walk(&dir)?);
+        identities.extend(walk(&dir, None)?);
         Ok(identities)
     }
 }
@@ -136,9 +136,14 @@ impl Checked {
 /// The identities (device, inode) of the directory `dir` and of each directory above it, through
 /// "..", which the kernel follows across mount points: up to the root, the one directory that is
 /// its own parent. (A directory bind-mounted onto one of its own descendants looks like its own
-/// parent there too, and ends the walk early.)
-pub fn lineage(dir: &Fd) -> Result<Vec<(u64, u64)>, Errno> {
-    let mut identities = vec![sys::identity(&sys::fstat(dir)?)];
+/// parent there too, and ends the walk early.) `identity`: the directory's own, if the caller has
+/// it from a fstat of that same descriptor.
+pub fn lineage(dir: &Fd, identity: Option<(u64, u64)>) -> Result<Vec<(u64, u64)>, Errno> {
+    let identity = match identity {
+        Some(known) => known,
+        None => sys::identity(&sys::fstat(dir)?),
+    };
+    let mut identities = vec![identity];
     let mut current = sys::open_at(Dir::Fd(dir), c"..", libc::O_PATH | libc::O_DIRECTORY, 0)?;
     loop {
         let identity = sys::identity(&sys::fstat(&current)?);

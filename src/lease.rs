@@ -76,9 +76,20 @@ impl LeaseDir {
         let name = kind.dir_name();
         let path = format!("{}/{}", holder.path, name.to_string_lossy());
         sys::mkdir_at(Dir::Fd(holder.dir), name, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
-        let dir = sys::open_at(Dir::Fd(holder.dir), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
-            .step(|| format!("open({path})"))?;
-        Ok(LeaseDir { path, dir, kind })
+        LeaseDir::existing(holder, kind)?.ok_or_else(|| Error::sys(format!("open({path})"), Errno(libc::ENOENT)))
+    }
+
+    /// The directory of `kind`'s leases if one was ever made: None, no lease of the kind exists
+    /// (what only reads or gives back leases does not make it).
+    fn existing(holder: Holder, kind: Kind) -> Result<Option<LeaseDir>, Error> {
+        let name = kind.dir_name();
+        let path = format!("{}/{}", holder.path, name.to_string_lossy());
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        match sys::open_at(Dir::Fd(holder.dir), name, flags, 0) {
+            Ok(dir) => Ok(Some(LeaseDir { path, dir, kind })),
+            Err(Errno(libc::ENOENT)) => Ok(None),
+            Err(errno) => Err(Error::sys(format!("open({path})"), errno)),
+        }
     }
 
     /// Takes, for `owner`, the first of `candidates` (a name, and what the caller gets with it)
@@ -143,8 +154,8 @@ impl LeaseDir {
 /// The owners of every lease of every kind, each once.
 pub fn owners(holder: Holder) -> Result<Vec<String>, Error> {
     let mut owners = Vec::new();
-    for kind in Kind::ALL {
-        owners.extend(LeaseDir::open(holder, kind)?.list()?.into_iter().map(|lease| lease.owner));
+    for dir in Kind::ALL.into_iter().filter_map(|kind| LeaseDir::existing(holder, kind).transpose()) {
+        owners.extend(dir?.list()?.into_iter().map(|lease| lease.owner));
     }
     owners.sort();
     owners.dedup();
@@ -153,8 +164,8 @@ pub fn owners(holder: Holder) -> Result<Vec<String>, Error> {
 
 /// Gives back every lease, of every kind, whose file names the dead container `id` as its owner.
 pub fn release_of(holder: Holder, id: &str) -> Result<(), Error> {
-    for kind in Kind::ALL {
-        let dir = LeaseDir::open(holder, kind)?;
+    for dir in Kind::ALL.into_iter().filter_map(|kind| LeaseDir::existing(holder, kind).transpose()) {
+        let dir = dir?;
         for lease in dir.list()?.into_iter().filter(|lease| lease.owner == id) {
             dir.remove_if_owned(&lease.name, id)?;
         }

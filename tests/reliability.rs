@@ -566,11 +566,11 @@ fn a_record_that_cannot_be_written_does_not_stop_the_command() {
     let name = root_test("recordfail");
     let _cleanup = CleanUp(name.clone());
     // A run writes its record twice: "creating", then "running" once the command runs, which
-    // trades names with the first (renameat2 RENAME_EXCHANGE: the third renameat2 of a run, after
-    // the claim's and the first record's, which finds no record to trade with). The second fails as
-    // a full disk would make it.
+    // trades names with the first (renameat2 RENAME_EXCHANGE: the second renameat2 of a run, after
+    // the claim's; the first record, with nothing to trade with, is a plain renameat). The second
+    // fails as a full disk would make it.
     let out = contain_under_strace(
-        "renameat2:error=ENOSPC:when=3",
+        "renameat2:error=ENOSPC:when=2",
         &run_args(rootfs(), &name, &[], &["sh", "-c", "echo ran; exit 7"]),
     );
     assert_eq!((out.code, out.stdout.as_str()), (7, "ran\n"), "{}", out.stderr);

@@ -78,7 +78,7 @@ pub fn host_root() -> Result<bool, Error> {
     if let Some(&known) = HOST_ROOT.get() {
         return Ok(known);
     }
-    let found = if sys::geteuid() != 0 {
+    let found = if sys::runtime_euid() != 0 {
         false
     } else {
         match sys::read_file(c"/proc/self/uid_map") {
@@ -166,10 +166,11 @@ impl IdMaps {
 /// The maps of the caller's containers (see `rootless`) and, for a single id, why; None for root
 /// (the host's, or of a user namespace of its own), whose containers get no user namespace.
 pub fn callers_maps() -> Option<(IdMaps, Option<String>)> {
-    let (uid, gid) = (sys::geteuid(), sys::getegid());
+    let uid = sys::runtime_euid();
     if uid == 0 {
         return None;
     }
+    let gid = sys::getegid();
     let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
     let user = user_name(&file("/etc/passwd"), uid);
     let no_new_privs = sys::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).is_ok_and(|set| set == 1);

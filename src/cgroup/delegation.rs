@@ -14,7 +14,7 @@ use crate::sys;
 /// an OCI bundle's cgroupsPath inside it). None: nothing is delegated. (To the host's root the
 /// whole tree is: its callers ask only for anybody else.)
 pub fn delegated_subtree() -> Result<Option<String>, Error> {
-    let uid = sys::geteuid();
+    let uid = sys::runtime_euid();
     if detect()? != Some(Version::V2) {
         return Ok(None);
     }
@@ -63,7 +63,7 @@ pub fn reach(host_root: bool) -> Result<Reach, Error> {
         (false, Some(Version::V2)) => delegated_subtree()?,
         _ => None,
     };
-    Ok(reach_of(version, host_root, sys::geteuid(), delegated))
+    Ok(reach_of(version, host_root, sys::runtime_euid(), delegated))
 }
 
 /// `reach`, given the host's cgroup version, whether we are the host's root, our uid (0 for root of

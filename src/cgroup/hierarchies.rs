@@ -108,20 +108,29 @@ impl Hierarchy {
 /// a read-only mount (a container's view of its host, say) is passed over, with a line: a limit
 /// that needs it fails at its file.
 pub fn v1_hierarchies(join: Join) -> Result<Vec<Hierarchy>, Error> {
-    let mut hierarchies = mounted_hierarchies()?;
     match join {
-        Join::Limited => hierarchies.retain(|h| h.version == Version::V1 && V1_CONTROLLERS.contains(&h.name.as_str())),
-        Join::Every => hierarchies.retain(|h| {
-            let root = format!("{CGROUP_ROOT}/{}", h.name);
-            let read_only = sys::cstring(&root).is_ok_and(|root| sys::can_write(&root) == Err(Errno(libc::EROFS)));
-            if read_only && !V1_KNOWN_CONTROLLERS.contains(&h.name.as_str()) {
-                log!("{root} is mounted read-only: the container does not join it");
-                return false;
-            }
-            true
-        }),
+        // Looked for by their names alone: listing the cgroup root and looking at every other
+        // hierarchy (some twenty system calls) finds none of them again, as the ones by these
+        // names are looked at first there too.
+        Join::Limited => {
+            let mut hierarchies = hierarchies_named(V1_CONTROLLERS.iter().map(|name| name.to_string()).collect())?;
+            hierarchies.retain(|h| h.version == Version::V1);
+            Ok(hierarchies)
+        }
+        Join::Every => {
+            let mut hierarchies = mounted_hierarchies()?;
+            hierarchies.retain(|h| {
+                let root = format!("{CGROUP_ROOT}/{}", h.name);
+                let read_only = sys::cstring(&root).is_ok_and(|root| sys::can_write(&root) == Err(Errno(libc::EROFS)));
+                if read_only && !V1_KNOWN_CONTROLLERS.contains(&h.name.as_str()) {
+                    log!("{root} is mounted read-only: the container does not join it");
+                    return false;
+                }
+                true
+            });
+            Ok(hierarchies)
+        }
     }
-    Ok(hierarchies)
 }
 
 /// The hierarchies mounted in the directories of a v1 or hybrid cgroup root, each once: the ones
@@ -133,9 +142,14 @@ fn mounted_hierarchies() -> Result<Vec<Hierarchy>, Error> {
         .step(|| format!("open({CGROUP_ROOT})"))?;
     let listed = sys::list_dir(&root).step(|| format!("getdents64({CGROUP_ROOT})"))?;
     let listed = listed.into_iter().filter_map(|entry| entry.name.into_string().ok());
+    hierarchies_named(V1_KNOWN_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed).collect())
+}
+
+/// The hierarchies mounted at `names` in the cgroup root, each once (the first name that shows it).
+fn hierarchies_named(names: Vec<String>) -> Result<Vec<Hierarchy>, Error> {
     let mut seen = Vec::new();
     let mut hierarchies: Vec<Hierarchy> = Vec::new();
-    for name in V1_KNOWN_CONTROLLERS.iter().map(|name| name.to_string()).chain(listed) {
+    for name in names {
         // The controllers' own names come first, and again in the listing: looked at once.
         if hierarchies.iter().any(|h| h.name == name) {
             continue;

@@ -265,7 +265,7 @@ impl Cgroup {
         if let Some(name) = limits.v1_only().filter(|_| self.version == Version::V2) {
             return Err(Error::Setup(format!("{name}: cgroup v2 has no such setting")));
         }
-        let writes = limit_writes(&self.layout(), limits);
+        let writes = limit_writes(&self.layout(limits), limits);
         let mut written_early = None;
         for (n, w) in writes.iter().enumerate() {
             if written_early == Some(n) {
@@ -289,8 +289,9 @@ impl Cgroup {
 
     /// Where this host keeps the controllers' files, for `limit_writes`: on a v1 host, what its
     /// hybrid cgroup2 directory (if the cgroup has one) offers that no v1 hierarchy has; and
-    /// whether BFQ's weight files are there.
-    fn layout(&self) -> Layout {
+    /// whether BFQ's weight files are there (looked for only when `limits` set blockIO:
+    /// nothing else is written to them).
+    fn layout(&self, limits: &Limits) -> Layout {
         let hybrid = match (self.version, self.read("", "cgroup.controllers")) {
             (Version::V1, Some(offered)) => {
                 offered.split_whitespace().filter(|c| !v1_mounted(c)).map(String::from).collect()
@@ -298,6 +299,9 @@ impl Cgroup {
             _ => Vec::new(),
         };
         let mut layout = Layout { hybrid, ..Layout::plain(self.version) };
+        if limits.block_io == Default::default() {
+            return layout;
+        }
         let (dir, bfq_file) = match layout.api("io") {
             Version::V1 => (self.dir_of("blkio"), "blkio.bfq.weight"),
             Version::V2 => (self.dir_of(""), "io.bfq.weight"),

@@ -56,10 +56,12 @@ pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Resu
     let mut failures = Vec::new();
     // The containers whose leftovers were looked at: their leases were part of it.
     let mut done: Vec<String> = Vec::new();
+    // One listing for both: a claim is never an id.
+    let listed = state.list()?;
     if only.is_empty() {
-        failures.extend(state.sweep_claims().err());
+        failures.extend(state.sweep_claims_in(&listed).err());
     }
-    for id in state.ids()?.into_iter().filter(|id| only.is_empty() || only.contains(id)) {
+    for id in listed.ids().into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
         let named = !only.is_empty();
         let left = |why: &str| Error::Setup(format!("{id}: {why}: left in place"));

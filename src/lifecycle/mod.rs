@@ -49,7 +49,7 @@ pub fn state_dir(global: &Global) -> Result<StateDir, Error> {
     let path = match &global.root {
         Some(root) => root.clone(),
         None => {
-            let (path, skipped) = choose(&default_candidates()?, |dir| usable(dir, sys::geteuid()));
+            let (path, skipped) = choose(&default_candidates()?, |dir| usable(dir, sys::runtime_euid()));
             if !skipped.is_empty() {
                 log!("keeping the state in {path}: {}", skipped.join("; "));
             }
@@ -105,7 +105,7 @@ struct Candidate {
 
 /// The candidates for this process (see `candidates`).
 fn default_candidates() -> Result<Vec<Candidate>, Error> {
-    Ok(candidates(crate::birth::userns::host_root()?, sys::geteuid(), |key| std::env::var(key).ok()))
+    Ok(candidates(crate::birth::userns::host_root()?, sys::runtime_euid(), |key| std::env::var(key).ok()))
 }
 
 /// The host's root's state directory, or a user's (root of a user namespace of its own counts as
@@ -175,7 +175,7 @@ pub fn systemd_manager() -> Result<Manager, Error> {
 }
 
 pub fn require_root(command: &str) -> Result<(), Error> {
-    if sys::geteuid() != 0 {
+    if sys::runtime_euid() != 0 {
         return Err(Error::Setup(format!(
             "contain {command} needs root (an engine's containers); without root, use contain run"
         )));

@@ -46,7 +46,7 @@ pub fn register(state: &StateDir) -> Result<(), Error> {
     if !userns::host_root()? {
         return Ok(());
     }
-    let path = sys::path_of(state.fd()).step(|| format!("readlink(/proc/self/fd: {})", state.path))?;
+    let path = state.kernel_path()?.to_string();
     if path == DEFAULT_ROOT {
         return Ok(());
     }
@@ -116,14 +116,20 @@ pub fn refuse_exposure(state: &StateDir, source: &Checked) -> Result<(), String>
         false => None,
     };
     let others = guarded_besides(&state.path)?;
-    let guarded = std::iter::once((&state.path, state.fd())).chain(others.iter().map(|(path, dir)| (path, dir)));
-    for (path, dir) in guarded {
-        let guarded_lineage = hostpath::lineage(dir).map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
+    // The one in use first, whose identity and kernel path are known already.
+    let in_use = std::iter::once((&state.path, state.fd(), true));
+    let guarded = in_use.chain(others.iter().map(|(path, dir)| (path, dir, false)));
+    for (path, dir, in_use) in guarded {
+        let guarded_lineage = hostpath::lineage(dir, in_use.then_some(state.identity))
+            .map_err(|errno| format!("openat({path}/.., O_PATH): {errno}"))?;
         if exposes(&lineage, &guarded_lineage) {
             return Err(format!("would give the container contain's state directory {path}"));
         }
         let Some(table) = &table else { continue };
-        let state_path = sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?;
+        let state_path = match in_use {
+            true => state.kernel_path().map_err(|err| err.to_string())?.to_string(),
+            false => sys::path_of(dir).map_err(|errno| format!("readlink({path}): {errno}"))?,
+        };
         if let Some(point) = hostpath::submount_showing(table, &source.path, &state_path) {
             return Err(format!(
                 "the mount at {point} below it would give the container contain's state directory {path}"
@@ -179,7 +185,7 @@ impl Registry {
         };
         // Only what root alone can write names the directories no container may be given.
         let st = sys::fstat(&dir).step(|| format!("fstat({path})"))?;
-        if st.st_uid != sys::geteuid() || st.st_mode & 0o077 != 0 {
+        if st.st_uid != sys::runtime_euid() || st.st_mode & 0o077 != 0 {
             return Err(Error::Setup(format!(
                 "{path} is not root's alone (owner uid {}, mode {:o})",
                 st.st_uid,
@@ -206,7 +212,7 @@ impl Registry {
         let mut paths = Vec::new();
         for name in listed.into_iter().filter_map(|entry| entry.name.into_string().ok()) {
             let Some(path) = self.read(&name) else { continue };
-            let roots = |st: &libc::stat| sys::file_type(st) == libc::S_IFDIR && st.st_uid == sys::geteuid();
+            let roots = |st: &libc::stat| sys::file_type(st) == libc::S_IFDIR && st.st_uid == sys::runtime_euid();
             match sys::stat(&cpath(&path)?, libc::AT_SYMLINK_NOFOLLOW) {
                 Ok(st) if roots(&st) => paths.push(path),
                 Ok(_) | Err(Errno(libc::ENOENT | libc::ENOTDIR)) => sys::unlink(Dir::Fd(&self.dir), &cpath(&name)?)

@@ -119,7 +119,8 @@ pub fn run(spec: RunSpec, global: &Global) -> Result<i32, Error> {
     let mut resources = resources(&spec, &mut checked, &state, &mut named)?;
     let (id, stats_file) = (checked.id.clone(), checked.stats_file.take());
     let terminal_modes = SavedModes::save();
-    let started = birth(&spec, checked, &mut resources, named.background.as_ref(), &signals)?;
+    let terminal = if spec.detach { None } else { terminal_modes.user_terminal() };
+    let started = birth(&spec, checked, &mut resources, named.background.as_ref(), terminal, &signals)?;
     let ended = live(&spec, started, terminal_modes, &mut named, resources.cgroup.as_ref(), &signals)?;
     clean(&spec, &state, &id, stats_file, named, resources, ended)
 }
@@ -348,6 +349,7 @@ fn birth(
     checked: Accepted,
     resources: &mut Resources,
     background: Option<&detach::Background>,
+    terminal: Option<UserTerminal>,
     signals: &Fd,
 ) -> Result<Started, Error> {
     let Accepted { root, hostname, env, privileges, rootfs, mut binds, auto_pool, idmapped_root, .. } = checked;
@@ -395,7 +397,7 @@ fn birth(
         Birth {
             container: Container::New(Box::new(container)),
             process,
-            terminal: if spec.detach { None } else { UserTerminal::detect().map(Terminal::User) },
+            terminal: terminal.map(Terminal::User),
             namespaces: namespaces(spec.net) | if id_maps.is_some() { libc::CLONE_NEWUSER as u64 } else { 0 },
             pid_namespace: None,
             cgroup: Placement::New(resources.cgroup.as_ref()),
@@ -547,7 +549,7 @@ fn workdir(spec: &RunSpec) -> &str {
 /// A rootless container's maps (see userns.rs), saying once why they are a single id if they are.
 fn rootless_maps() -> Option<IdMaps> {
     let (maps, single) = userns::callers_maps()?;
-    let uid = sys::geteuid();
+    let uid = sys::runtime_euid();
     match single {
         Some(why) => {
             log!("rootless: {why}: the container has one user, root, who is you (uid {uid}); setgroups is denied")

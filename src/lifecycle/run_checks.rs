@@ -15,7 +15,7 @@ use crate::sys;
 /// What the flags alone tell `contain run` to refuse (the first check).
 pub fn check_flags(spec: &RunSpec, root: bool) -> Result<(), Error> {
     if spec.userns == Userns::Auto {
-        refuse_beside_auto(spec, root, sys::geteuid())?;
+        refuse_beside_auto(spec, root, sys::runtime_euid())?;
     } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
         return Err(Error::Usage(format!(
             "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",

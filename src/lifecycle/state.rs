@@ -21,6 +21,7 @@
 //! format, and why it is still read as input. Here it is only written whole (to `state.tmp`,
 //! renamed over `state`) and read strictly.
 
+use std::cell::Cell;
 use std::ffi::CStr;
 
 use crate::birth::userns;
@@ -45,6 +46,10 @@ const CLAIM_PREFIX: &str = ".claim-";
 pub struct StateDir {
     pub path: String,
     dir: Fd,
+    /// Its (device, inode), from the fstat that checked it.
+    pub identity: (u64, u64),
+    /// Its path as the kernel spells it, asked once (`kernel_path`).
+    kernel_path: std::cell::OnceCell<String>,
 }
 
 /// One container's directory, opened.
@@ -53,6 +58,20 @@ pub struct Entry {
     /// `STATE/ID`, for messages.
     pub path: String,
     dir: Fd,
+    /// What the directory may hold, as far as this process knows (see `write_record`, `clear`).
+    holds: Cell<Holds>,
+}
+
+/// What an entry's directory may hold.
+#[derive(Clone, Copy, PartialEq)]
+enum Holds {
+    /// Nothing: `reserve` just made it.
+    Nothing,
+    /// Only the record this process wrote.
+    Record,
+    /// Anything: it was found so, or something was made in it (or may have been, through its
+    /// descriptor, or by a write that failed half-way).
+    Anything,
 }
 
 /// What `StateDir::reserve` found under the name before it took it.
@@ -69,6 +88,11 @@ impl StateDir {
     /// files) and the directories above it when missing: a minimal VM's initramfs may not even
     /// have /run.
     pub fn open(path: &str) -> Result<StateDir, Error> {
+        // Made once and then there for every start: tried first, without a mkdir per component.
+        match StateDir::open_made(path) {
+            Err(Error::Sys { errno: Errno(libc::ENOENT), .. }) => {}
+            opened => return opened,
+        }
         // The directories above it as anybody would make them (~/.local/state); it itself, 0700.
         let mut prefix = String::new();
         let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
@@ -96,7 +120,7 @@ impl StateDir {
         // Records are trusted only as far as nobody else can write them: a directory somebody else
         // made for us first (in /tmp, say) is refused.
         let st = sys::fstat(&dir).step(|| format!("fstat({path})"))?;
-        if st.st_uid != sys::geteuid() || st.st_mode & 0o022 != 0 {
+        if st.st_uid != sys::runtime_euid() || st.st_mode & 0o022 != 0 {
             return Err(Error::Setup(format!(
                 "{path} is not yours alone (owner uid {}, mode {:o}): contain keeps its records only where \
                  nobody else can write (--root DIR chooses another place)",
@@ -104,7 +128,17 @@ impl StateDir {
                 st.st_mode & 0o7777
             )));
         }
-        Ok(StateDir { path: path.to_string(), dir })
+        Ok(StateDir { path: path.to_string(), dir, identity: sys::identity(&st), kernel_path: Default::default() })
+    }
+
+    /// Its absolute path as the kernel has it for the open directory (every symlink followed),
+    /// read once: the registry and the exposure guard both ask, in one start.
+    pub fn kernel_path(&self) -> Result<&str, Error> {
+        if let Some(known) = self.kernel_path.get() {
+            return Ok(known);
+        }
+        let path = sys::path_of(&self.dir).step(|| format!("readlink(/proc/self/fd: {})", self.path))?;
+        Ok(self.kernel_path.get_or_init(|| path))
     }
 
     /// `STATE/ID`, for messages.
@@ -121,33 +155,26 @@ impl StateDir {
         &self.dir
     }
 
-    /// The ids with a directory here. Names that are not valid ids (`.leases`, or anything a
-    /// forger made) are not containers and are skipped.
+    /// The ids with a directory here (see `Listing::ids`).
     pub fn ids(&self) -> Result<Vec<String>, Error> {
-        let mut ids: Vec<String> = self
-            .list()?
-            .into_iter()
-            .filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN)
-            .filter_map(|e| e.name.into_string().ok())
-            .filter(|name| validate_id(name).is_ok())
-            .collect();
-        ids.sort();
-        Ok(ids)
+        Ok(self.list()?.ids())
     }
 
     /// What the directory holds, read through a descriptor of its own: getdents64 reads on from
     /// where the last reading of a descriptor ended, so `self.dir` would show it only once.
-    fn list(&self) -> Result<Vec<sys::DirEntry>, Error> {
+    pub fn list(&self) -> Result<Listing, Error> {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
         let dir = sys::open_at(Dir::Fd(&self.dir), c".", flags, 0).step(|| format!("open({})", self.path))?;
-        sys::list_dir(&dir).step(|| format!("getdents64({})", self.path))
+        Ok(Listing(sys::list_dir(&dir).step(|| format!("getdents64({})", self.path))?))
     }
 
     /// The entry named `id`, if there is one (never through a symlink).
     pub fn entry(&self, id: &str) -> Result<Option<Entry>, Error> {
         let name = cpath(id)?;
         match sys::open_at(Dir::Fd(&self.dir), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
-            Ok(dir) => Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir })),
+            Ok(dir) => {
+                Ok(Some(Entry { id: id.to_string(), path: self.dir_of(id), dir, holds: Cell::new(Holds::Anything) }))
+            }
             Err(Errno(libc::ENOENT)) => Ok(None),
             Err(errno) => Err(Error::sys(format!("open({})", self.dir_of(id)), errno)),
         }
@@ -165,7 +192,9 @@ impl StateDir {
             let Some(claim) = self.private_entry()? else { continue };
             match sys::rename_noreplace(Dir::Fd(&self.dir), &cpath(&claim.id)?, &name) {
                 Ok(()) => {
-                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path: self.dir_of(id), dir: claim.dir })))
+                    // Made empty by us, under a name only we locked: it holds no record yet.
+                    let (path, holds) = (self.dir_of(id), Cell::new(Holds::Nothing));
+                    return Ok(Some(Reserved::Fresh(Entry { id: id.into(), path, dir: claim.dir, holds })));
                 }
                 Err(Errno(libc::EEXIST)) => self.remove_if_empty(&claim)?,
                 Err(errno) => {
@@ -215,10 +244,13 @@ impl StateDir {
     /// a sweep can know its name. Only `.claim-*` names are looked at; one that is not empty is
     /// not ours to empty (nothing is ever written there), and stays.
     pub fn sweep_claims(&self) -> Result<(), Error> {
-        let dirs = self.list()?.into_iter().filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN);
-        let names = dirs.filter_map(|e| e.name.into_string().ok());
-        for name in names.filter(|name| name.starts_with(CLAIM_PREFIX)) {
-            let Some(claim) = self.entry(&name)? else { continue };
+        self.sweep_claims_in(&self.list()?)
+    }
+
+    /// `sweep_claims`, of the claims in `listed` (a listing of this directory, read for its ids too).
+    pub fn sweep_claims_in(&self, listed: &Listing) -> Result<(), Error> {
+        for name in listed.directories().filter(|name| name.starts_with(CLAIM_PREFIX)) {
+            let Some(claim) = self.entry(name)? else { continue };
             // Held by its maker, or renamed to an id since we opened it: not ours.
             if claim.take_if_unkept().step(|| format!("flock({})", claim.path))? && self.still_named(&claim)? {
                 self.remove_if_empty(&claim)?;
@@ -243,6 +275,26 @@ impl StateDir {
             Ok(()) | Err(Errno(libc::ENOENT | libc::ENOTEMPTY)) => Ok(()),
             Err(errno) => Err(Error::sys(format!("rmdir({})", self.dir_of(&entry.id)), errno)),
         }
+    }
+}
+
+/// The names in a state directory, read once (`StateDir::list`).
+pub struct Listing(Vec<sys::DirEntry>);
+
+impl Listing {
+    /// The names of its directories (and of what the filesystem gives no type).
+    fn directories(&self) -> impl Iterator<Item = &str> {
+        let dirs = self.0.iter().filter(|e| e.kind == libc::DT_DIR || e.kind == libc::DT_UNKNOWN);
+        dirs.filter_map(|e| e.name.to_str().ok())
+    }
+
+    /// The ids with a directory here. Names that are not valid ids (`.leases`, or anything a
+    /// forger made) are not containers and are skipped.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.directories().filter(|name| validate_id(name).is_ok()).map(String::from).collect();
+        ids.sort();
+        ids
     }
 }
 
@@ -273,7 +325,9 @@ const RECORD: &CStr = c"state";
 const RECORD_TMP: &CStr = c"state.tmp";
 
 impl Entry {
+    /// The directory's descriptor: whatever the caller makes through it, `clear` looks for.
     pub fn fd(&self) -> &Fd {
+        self.holds.set(Holds::Anything);
         &self.dir
     }
 
@@ -319,9 +373,23 @@ impl Entry {
     /// at once (`auto_da_alloc`, for files that must survive a power cut; a record describes
     /// processes that do not), about 0.1 ms per record, and the unlink at the end waits for it.
     pub fn write_record(&self, record: &Record) -> Result<(), Error> {
+        // Until it is done, a state.tmp may be left behind: `clear` must look for it.
+        let held = self.holds.replace(Holds::Anything);
+        self.write_file(RECORD_TMP, record.encode().as_bytes())?;
+        self.replace_record(held == Holds::Nothing)?;
+        // state.tmp is gone: renamed to the record, or traded with the old one and unlinked.
+        self.holds.set(if held == Holds::Anything { held } else { Holds::Record });
+        Ok(())
+    }
+
+    /// `state.tmp` made the record: renamed into place when `first` (nothing to trade names
+    /// with: `reserve` just made the entry), else trading names with the one before, which goes.
+    fn replace_record(&self, first: bool) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let rename = || format!("rename({0}/state.tmp, {0}/state)", self.path);
-        self.write_file(RECORD_TMP, record.encode().as_bytes())?;
+        if first {
+            return sys::rename(dir, RECORD_TMP, RECORD).step(rename);
+        }
         match sys::rename_exchange(dir, RECORD_TMP, RECORD) {
             Ok(()) => sys::unlink(dir, RECORD_TMP).step(|| format!("unlink({}/state.tmp)", self.path)),
             // The first record; or a filesystem without the exchange (NFS), or a seccomp profile
@@ -337,6 +405,7 @@ impl Entry {
 
     /// Writes the file `name` of the entry whole (0600: only the runtime reads it).
     pub fn write_file(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        self.holds.set(Holds::Anything);
         sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o600)
             .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
     }
@@ -344,6 +413,7 @@ impl Entry {
     /// Writes the file `name` of the entry whole, readable by all (0644): a file the container reads
     /// through a read-only bind (its resolv.conf, see names.rs), as any of its users.
     pub fn write_file_for_container(&self, name: &CStr, contents: &[u8]) -> Result<(), Error> {
+        self.holds.set(Holds::Anything);
         sys::write_file_new(Dir::Fd(&self.dir), name, contents, 0o644)
             .step(|| format!("write({}/{})", self.path, name.to_string_lossy()))
     }
@@ -359,6 +429,7 @@ impl Entry {
     /// Makes a directory in the entry (the overlay's layers) and opens it.
     pub fn make_dir(&self, name: &CStr) -> Result<Fd, Error> {
         let describe = || format!("{}/{}", self.path, name.to_string_lossy());
+        self.holds.set(Holds::Anything);
         sys::mkdir_at(Dir::Fd(&self.dir), name, 0o755).ok_if(libc::EEXIST).step(|| format!("mkdir({})", describe()))?;
         sys::open_at(Dir::Fd(&self.dir), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
             .step(|| format!("open({})", describe()))
@@ -367,6 +438,7 @@ impl Entry {
     /// Opens (creating or truncating) a file in the entry for writing: the `--detach` log.
     pub fn create_file(&self, name: &CStr) -> Result<Fd, Error> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_APPEND;
+        self.holds.set(Holds::Anything);
         sys::open_at(Dir::Fd(&self.dir), name, flags, 0o600)
             .step(|| format!("open({}/{})", self.path, name.to_string_lossy()))
     }
@@ -377,29 +449,51 @@ impl Entry {
     /// (a log, a layer), so does the record, for the caller to replace in one rename: the entry is
     /// never without one meanwhile, which `list` would show as a container being set up.
     pub fn clear(&self, leave: Leave) -> Result<(), Error> {
+        // An entry this process made and wrote nothing in but its record (a plain `contain run`)
+        // holds nothing else to look for.
+        if self.holds.get() == Holds::Anything {
+            self.remove_all_but_record(leave)?;
+        }
+        if leave.log || leave.layer {
+            return Ok(());
+        }
+        sys::unlink(Dir::Fd(&self.dir), RECORD).ok_if(libc::ENOENT).step(|| format!("unlink({}/state)", self.path))
+    }
+
+    /// `clear`'s work before the record: of the names an entry may hold, those that are there
+    /// (listed once: each absent one would be a failed unlink), but what `leave` names.
+    fn remove_all_but_record(&self, leave: Leave) -> Result<(), Error> {
         let dir = Dir::Fd(&self.dir);
         let step = |call: &str, name: &CStr| format!("{call}({}/{})", self.path, name.to_string_lossy());
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let listed = sys::open_at(dir, c".", flags, 0)
+            .and_then(|here| sys::list_dir(&here))
+            .step(|| format!("getdents64({})", self.path))?;
+        let present = |name: &CStr| listed.iter().any(|entry| entry.name.as_c_str() == name);
         let mut names = vec![RECORD_TMP, EXEC_FIFO, CONFIG, RESOLV_CONF, HOSTS, HOSTNAME];
         if !leave.log {
             names.extend([LOG, OLD_LOG]);
         }
         for name in names {
-            sys::unlink(dir, name).ok_if(libc::ENOENT).step(|| step("unlink", name))?;
+            if present(name) {
+                sys::unlink(dir, name).ok_if(libc::ENOENT).step(|| step("unlink", name))?;
+            }
         }
         for name in [MERGED, LAYER] {
-            sys::rmdir(dir, name).ok_if(libc::ENOENT).step(|| step("rmdir", name))?;
+            if present(name) {
+                sys::rmdir(dir, name).ok_if(libc::ENOENT).step(|| step("rmdir", name))?;
+            }
         }
         let mut trees = vec![WORK];
         if !leave.layer {
             trees.push(UPPER);
         }
         for name in trees {
-            self.remove_tree(name)?.step(|| step("remove", name))?;
+            if present(name) {
+                self.remove_tree(name)?.step(|| step("remove", name))?;
+            }
         }
-        if leave.log || leave.layer {
-            return Ok(());
-        }
-        sys::unlink(dir, RECORD).ok_if(libc::ENOENT).step(|| step("unlink", RECORD))
+        Ok(())
     }
 
     /// Removes the tree `name` (a layer) from the entry. What a rootless container wrote may be

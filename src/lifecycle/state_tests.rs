@@ -56,8 +56,9 @@ fn a_name_swept_before_it_was_locked_is_claimed_again() {
 
 /// The names in the state directory that start with `.claim-`.
 fn claims(root: &StateDir) -> Vec<String> {
-    let names = root.list().unwrap().into_iter().filter_map(|e| e.name.into_string().ok());
-    names.filter(|name| name.starts_with(CLAIM_PREFIX)).collect()
+    let listed = root.list().unwrap();
+    let names = listed.0.iter().filter_map(|e| e.name.to_str().ok());
+    names.filter(|name| name.starts_with(CLAIM_PREFIX)).map(String::from).collect()
 }
 
 #[test]

@@ -72,7 +72,11 @@ pub struct UserTerminal {
 impl UserTerminal {
     pub fn detect() -> Option<UserTerminal> {
         sys::terminal_modes(STDOUT).ok()?;
-        let modes = sys::terminal_modes(STDIN).ok()?;
+        UserTerminal::at_stdin(sys::terminal_modes(STDIN).ok()?)
+    }
+
+    /// The terminal at stdin, whose modes are `modes` (stdout is one too).
+    fn at_stdin(modes: Termios) -> Option<UserTerminal> {
         let size = sys::window_size(STDIN).ok()?;
         Some(UserTerminal { modes, size })
     }
@@ -94,6 +98,13 @@ pub struct SavedModes(Vec<(c_int, Termios)>);
 impl SavedModes {
     pub fn save() -> SavedModes {
         SavedModes((0..3).filter_map(|fd| sys::terminal_modes(fd).ok().map(|modes| (fd, modes))).collect())
+    }
+
+    /// The user's terminal (`UserTerminal::detect`), told by the modes saved: not asked again.
+    pub fn user_terminal(&self) -> Option<UserTerminal> {
+        let modes_of = |fd: c_int| self.0.iter().find(|(saved, _)| *saved == fd).map(|(_, modes)| *modes);
+        modes_of(STDOUT)?;
+        UserTerminal::at_stdin(modes_of(STDIN)?)
     }
 }
 

@@ -173,6 +173,24 @@ pub fn geteuid() -> u32 {
     unsafe { syscall!(GETEUID) as u32 }
 }
 
+/// The runtime's effective uid, asked of the kernel once (`geteuid`): a start's checks ask it
+/// half a dozen times, and the runtime never changes it. Not for a process that may have: the
+/// container's setup after setresuid, or a fork into a user namespace (copies of this cache),
+/// which ask `geteuid` itself.
+pub fn runtime_euid() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    // u32::MAX, (uid_t)-1, is no uid: setresuid(2) takes it for "unchanged".
+    static EUID: AtomicU32 = AtomicU32::new(u32::MAX);
+    match EUID.load(Relaxed) {
+        u32::MAX => {
+            let euid = geteuid();
+            EUID.store(euid, Relaxed);
+            euid
+        }
+        known => known,
+    }
+}
+
 /// getrandom(2): a few bytes for the default container id.
 pub fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
