@@ -24,7 +24,7 @@ pub struct Checked {
 /// Whether `path` is `dir` or lies below it (component-wise: /run/c is not below /run/co).
 fn within(path: &str, dir: &str) -> bool {
     let dir = dir.trim_end_matches('/');
-    path == dir || path.starts_with(&format!("{dir}/")) || dir.is_empty()
+    dir.is_empty() || path.strip_prefix(dir).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A mount below `source` (a path, in `table`, this process's /proc/self/mountinfo) that would
