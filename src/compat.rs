@@ -23,6 +23,7 @@
 //! process by its pid alone could hit another that took the pid over. Where an outer seccomp
 //! profile refuses them, the error says that this is what is missing (`pidfd_open` below).
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{cpath, Context, Error};
@@ -161,7 +162,7 @@ fn mounts_at(table: &str, path: &str, submounts: Submounts) -> Vec<(String, Stri
         .lines()
         .filter_map(|line| {
             let mut fields = line.split(' ');
-            let point = unescape(fields.nth(4)?);
+            let point = unescape(fields.nth(4)?).into_owned();
             let options = fields.next()?.to_string();
             let inside = point == path || (submounts == Submounts::Included && point.starts_with(&below));
             inside.then_some((point, options))
@@ -182,14 +183,21 @@ fn remount_flags(options: &str, set: u64, clear: u64) -> u64 {
     ATIME.iter().filter(|(word, _)| has(word)).fold(flags, |flags, (_, flag)| flags | flag)
 }
 
-/// mountinfo escapes space, tab, newline and backslash in paths as `\ooo`.
-pub fn unescape(field: &str) -> String {
+/// mountinfo escapes space, tab, newline and backslash in paths as `\ooo`. Nearly every field has
+/// none, and is then borrowed as it is: every start reads the table (the exposure guard,
+/// hostpath.rs), and parsing three digits at every byte, into a new string for each field, was
+/// the dearest part of that guard's CPU time.
+pub fn unescape(field: &str) -> Cow<'_, str> {
+    if !field.contains('\\') {
+        return Cow::Borrowed(field);
+    }
     let mut out = Vec::with_capacity(field.len());
     let bytes = field.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
+        let octal = (bytes[i] == b'\\')
+            .then(|| bytes.get(i + 1..i + 4))
+            .flatten()
             .and_then(|d| std::str::from_utf8(d).ok())
             .and_then(|d| u8::from_str_radix(d, 8).ok());
         match (bytes[i], octal) {
@@ -203,7 +211,7 @@ pub fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Marks every descriptor from `first` on close-on-exec, so that none but the first ones reaches

@@ -2,6 +2,8 @@
 //! once and pinned, so the child uses the very object checked (`Checked`), and placed among the
 //! mounts to tell whether they would show the state directory (`lineage`, `submount_showing`).
 
+use std::borrow::Cow;
+
 use crate::compat;
 use crate::error::{cpath, Context, Error};
 use crate::sys::{self, Dir, Errno, Fd, Submounts};
@@ -24,7 +26,7 @@ pub struct Checked {
 /// Whether `path` is `dir` or lies below it (component-wise: /run/c is not below /run/co).
 fn within(path: &str, dir: &str) -> bool {
     let dir = dir.trim_end_matches('/');
-    path == dir || path.starts_with(&format!("{dir}/")) || dir.is_empty()
+    dir.is_empty() || path.strip_prefix(dir).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A mount below `source` (a path, in `table`, this process's /proc/self/mountinfo) that would
@@ -34,7 +36,7 @@ fn within(path: &str, dir: &str) -> bool {
 /// mount listed later at the same point covers the earlier one.
 pub fn submount_showing(table: &str, source: &str, target: &str) -> Option<String> {
     // (major:minor, root, mount point) of each line.
-    let mounts: Vec<(&str, String, String)> = table
+    let mounts: Vec<(&str, Cow<str>, Cow<str>)> = table
         .lines()
         .filter_map(|line| {
             let mut fields = line.split(' ').skip(2);
@@ -45,12 +47,13 @@ pub fn submount_showing(table: &str, source: &str, target: &str) -> Option<Strin
     let (device, root, point) =
         mounts.iter().filter(|(_, _, point)| within(target, point)).max_by_key(|m| m.2.len())?;
     let rest = target[point.trim_end_matches('/').len()..].trim_start_matches('/');
-    let in_filesystem = if rest.is_empty() { root.clone() } else { format!("{}/{rest}", root.trim_end_matches('/')) };
+    let in_filesystem =
+        if rest.is_empty() { root.to_string() } else { format!("{}/{rest}", root.trim_end_matches('/')) };
     mounts
         .iter()
         .filter(|(_, _, below)| below != source && within(below, source))
         .find(|(other, shown, _)| other == device && (within(&in_filesystem, shown) || within(shown, &in_filesystem)))
-        .map(|(_, _, below)| below.clone())
+        .map(|(_, _, below)| below.to_string())
 }
 
 impl Checked {

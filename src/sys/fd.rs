@@ -166,7 +166,9 @@ const READ_FILE_LIMIT: usize = 16 << 20;
 /// Reads a small file (a cgroup or /proc file) in full, with open/read/close only.
 pub fn read_file(path: &CStr) -> Result<String, Errno> {
     let fd = open(path, libc::O_RDONLY | libc::O_NOCTTY, 0)?;
-    Ok(String::from_utf8_lossy(&read_to_end(&fd, READ_FILE_LIMIT)?).into_owned())
+    // Text, as nearly every such file is, becomes the String as it was read, without a copy.
+    let bytes = read_to_end(&fd, READ_FILE_LIMIT)?;
+    Ok(String::from_utf8(bytes).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()))
 }
 
 /// A small file's contents, or None when it is missing or unreadable (a cgroup counter this kernel
@@ -370,6 +372,11 @@ mod tests {
         write_file_new(Dir::Cwd, &cpath, b"", 0o600).unwrap();
         write_file(&cpath, "50000 100000").unwrap();
         assert_eq!(read_file(&cpath).unwrap(), "50000 100000");
+        for (bytes, text) in [("caf\u{e9} \u{fffd}".as_bytes(), "caf\u{e9} \u{fffd}"), (b"caf\xe9", "caf\u{fffd}")] {
+            super::super::unlink(Dir::Cwd, &cpath).unwrap();
+            write_file_new(Dir::Cwd, &cpath, bytes, 0o600).unwrap();
+            assert_eq!(read_file(&cpath).unwrap(), text, "bytes that are no UTF-8 replaced, the others kept");
+        }
         super::super::unlink(Dir::Cwd, &cpath).unwrap();
         assert_eq!(read_file(&cpath).unwrap_err(), Errno(libc::ENOENT));
     }

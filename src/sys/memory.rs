@@ -166,6 +166,23 @@ fn arena_alloc(layout: std::alloc::Layout) -> *mut u8 {
     }
 }
 
+/// Grows the block `memory` of `size` bytes to `new_size` where it is, if it is the arena's last
+/// (the bytes after it never handed out, so still zero) and the arena has room: a string built
+/// piece by piece, as `format!` does, moves to a block twice the size and copies itself over
+/// several times otherwise. A block that shrank ends before the arena's last byte handed out,
+/// so never grows back over bytes it wrote.
+fn grow_in_place(memory: *mut u8, size: usize, new_size: usize) -> bool {
+    grow_last(&ARENA_USED, memory as usize - ARENA_START.load(Ordering::Acquire), size, new_size)
+}
+
+/// `grow_in_place` for the block at offset `at` of an arena of which `used` bytes are handed out.
+fn grow_last(used: &AtomicUsize, at: usize, size: usize, new_size: usize) -> bool {
+    let end = at + size.max(1);
+    new_size <= ARENA_BLOCK
+        && at + new_size <= ARENA
+        && used.compare_exchange(end, at + new_size, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+}
+
 /// Whether `memory` is a block of the arena.
 fn in_arena(memory: *mut u8) -> bool {
     let start = ARENA_START.load(Ordering::Acquire);
@@ -190,8 +207,8 @@ fn allocate(layout: std::alloc::Layout, zeroed: bool) -> *mut u8 {
     memory
 }
 
-// SAFETY: arena blocks are disjoint (each is claimed by one compare-exchange of `ARENA_USED`) and
-// never reused; every other request goes to `System` unchanged, and only a null result is acted on.
+// SAFETY: arena blocks are disjoint (each is claimed, and a last block's growth too, by one
+// compare-exchange of `ARENA_USED`) and never reused; every other request goes to `System` unchanged, and only a null result is acted on.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         allocate(layout, false)
@@ -216,6 +233,9 @@ unsafe impl GlobalAlloc for Heap {
                 out_of_memory(new_size);
             }
             return moved;
+        }
+        if new_size <= layout.size() || grow_in_place(memory, layout.size(), new_size) {
+            return memory;
         }
         // SAFETY: the caller's contract: `new_size` with `layout`'s alignment is a valid layout.
         let moved = allocate(unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) }, false);
@@ -292,6 +312,22 @@ mod tests {
                 Heap.dealloc(grown, Layout::from_size_align(3 * size, align).unwrap());
             }
         }
+    }
+
+    #[test]
+    fn only_the_last_block_grows_in_place_and_never_over_bytes_it_gave_back() {
+        let used = AtomicUsize::new(96);
+        assert!(grow_last(&used, 64, 32, 200), "the last block");
+        assert_eq!(used.load(Ordering::Relaxed), 264);
+        assert!(!grow_last(&used, 32, 32, 100), "a block with another after it");
+        // Shrunk to 16 bytes (realloc keeps it where it is, and `used` as it was): the 184 bytes it
+        // wrote after those are no longer its own, nor fresh.
+        assert!(!grow_last(&used, 64, 16, 100));
+        assert!(!grow_last(&used, 64, 200, ARENA_BLOCK + 1), "too big for the arena");
+        assert_eq!(used.load(Ordering::Relaxed), 264);
+        let full = AtomicUsize::new(ARENA - 8);
+        assert!(!grow_last(&full, ARENA - 16, 8, 24), "past the arena's end");
+        assert!(grow_last(&full, ARENA - 16, 8, 16));
     }
 
     #[test]

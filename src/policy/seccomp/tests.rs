@@ -504,6 +504,18 @@ fn rules_for_one_call_resolve_as_documented() {
     }
 }
 
+#[test]
+fn numbers_sort_stably_whichever_of_their_bytes_differ() {
+    // x86_64's, x32's (bit 30) and ARM's private (0x0f0000 on) numbers, repeated out of order.
+    let numbers = [X32_SYSCALL_BIT | 514, 41, 0x0f_0002, 300, 41, 0, X32_SYSCALL_BIT | 41, 256, 41, 0x0f_0002, 44];
+    let pairs: Vec<(u32, usize)> = numbers.into_iter().zip(0..).collect();
+    let mut expected = pairs.clone();
+    expected.sort_by_key(|&(number, _)| number);
+    assert_eq!(sorted_by_number(pairs), expected);
+    assert_eq!(sorted_by_number(vec![(7, 'b'), (7, 'a')]), [(7, 'b'), (7, 'a')]);
+    assert_eq!(sorted_by_number(Vec::<(u32, ())>::new()), []);
+}
+
 /// A profile the size of the one podman 4.3 sends: about 434 names, three architectures, the
 /// personality, socket and clone conditions.
 fn podman_sized() -> (Profile, Vec<&'static str>) {
