@@ -3,7 +3,7 @@
 //! keys, each checked with the JSON path of a bad one in the message.
 
 use super::fields::{only, unsupported};
-use crate::json::{self, Field};
+use crate::json::{self, Field, Invalid};
 use crate::policy::devices::{self, DeviceRule};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,20 +92,20 @@ pub struct Network {
 }
 
 /// Parses `update --resources`: a LinuxResources object alone.
-pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
+pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let resources = parse_resources(&Field::root(&document))?;
     Ok(resources)
 }
 
-pub fn parse_resources(resources: &Field) -> Result<Resources, String> {
+pub fn parse_resources(resources: &Field) -> Result<Resources, Invalid> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
     // Memory cgroups are always hierarchical since Linux 5.11, which refuses use_hierarchy 0.
     only(&memory.get("useHierarchy")?, true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
     only(&memory.get("checkBeforeUpdate")?, false, "not supported: update does not compare a limit with the usage")?;
     unsupported(&cpu.get("burst")?, "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
     unsupported(&cpu.get("idle")?, "not supported (cpu.idle)")?;
-    let string = |field: Field| -> Result<Option<String>, String> { field.opt(|f| f.str().map(String::from)) };
+    let string = |field: Field| -> Result<Option<String>, Invalid> { field.opt(|f| f.str().map(String::from)) };
     Ok(Resources {
         memory_limit: memory.get("limit")?.opt(Field::i64)?,
         memory_swap: memory.get("swap")?.opt(Field::i64)?,
@@ -142,12 +142,12 @@ pub fn parse_resources(resources: &Field) -> Result<Resources, String> {
                 unified_key(key).map_err(|why| value.error(why))?;
                 Ok((key.to_string(), value.str()?.to_string()))
             })
-            .collect::<Result<_, String>>()?,
+            .collect::<Result<_, Invalid>>()?,
     })
 }
 
 /// A blkio weight: 10..1000, or 0 for none.
-fn blkio_weight(field: &Field) -> Result<Option<u16>, String> {
+fn blkio_weight(field: &Field) -> Result<Option<u16>, Invalid> {
     match field.opt(Field::u32)? {
         None | Some(0) => Ok(None),
         Some(w @ 10..=1000) => Ok(Some(w as u16)),
@@ -155,7 +155,7 @@ fn blkio_weight(field: &Field) -> Result<Option<u16>, String> {
     }
 }
 
-fn parse_block_io(block_io: &Field) -> Result<BlockIo, String> {
+fn parse_block_io(block_io: &Field) -> Result<BlockIo, Invalid> {
     let weight_devices = block_io
         .get("weightDevice")?
         .items()?
@@ -167,7 +167,7 @@ fn parse_block_io(block_io: &Field) -> Result<BlockIo, String> {
                 leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
             })
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, Invalid>>()?;
     let mut throttle: [Vec<Throttle>; 4] = Default::default();
     for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
         for d in block_io.get(name)?.items()? {
@@ -187,7 +187,7 @@ fn parse_block_io(block_io: &Field) -> Result<BlockIo, String> {
 }
 
 /// A huge page size as the kernel names it in hugetlb's files: digits and KB, MB or GB.
-fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, String> {
+fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, Invalid> {
     let size = limit.get("pageSize")?;
     let page_size = size.str()?;
     let digits = page_size.strip_suffix("KB").or(page_size.strip_suffix("MB")).or(page_size.strip_suffix("GB"));
@@ -198,14 +198,14 @@ fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, String> {
 }
 
 /// A name written into a cgroup file's line (`mlx4_0 hca_handle=2`, `eth0 5`): one word.
-fn word(field: &Field, name: &str, what: &str) -> Result<String, String> {
+fn word(field: &Field, name: &str, what: &str) -> Result<String, Invalid> {
     if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '\0' || c == '=') {
         return Err(field.error(format!("{name:?} is not {what}")));
     }
     Ok(name.to_string())
 }
 
-fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, String> {
+fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, Invalid> {
     Ok(RdmaLimit {
         device: word(limit, device, "an RDMA device name")?,
         hca_handles: limit.get("hcaHandles")?.opt(Field::u32)?,
@@ -213,12 +213,12 @@ fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, String> {
     })
 }
 
-fn parse_network(network: &Field) -> Result<Network, String> {
+fn parse_network(network: &Field) -> Result<Network, Invalid> {
     let priorities = network
         .get("priorities")?
         .items()?
         .map(|p| Ok((word(&p.get("name")?, p.get("name")?.str()?, "an interface name")?, p.get("priority")?.u32()?)))
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, Invalid>>()?;
     Ok(Network { class_id: network.get("classID")?.opt(Field::u32)?, priorities })
 }
 
@@ -243,10 +243,10 @@ pub fn unified_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
+fn parse_device_rule(rule: &Field) -> Result<DeviceRule, Invalid> {
     let kind = rule.get("type")?;
     let kind = devices::parse_type(kind.opt(Field::str)?.unwrap_or("a")).map_err(|why| kind.error(why))?;
-    let number = |name: &str| -> Result<Option<u32>, String> {
+    let number = |name: &str| -> Result<Option<u32>, Invalid> {
         let field = rule.get(name)?;
         match field.opt(Field::i64)? {
             None | Some(-1) => Ok(None),

@@ -11,7 +11,7 @@
 
 use super::fields::{flag, strings_map, unsupported};
 use super::resources::{parse_resources, Resources};
-use crate::json::{self, Field};
+use crate::json::{self, Field, Invalid};
 use crate::policy::caps::{self, Cap, CapSet};
 use crate::policy::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
 use crate::policy::syscalls::Arch;
@@ -187,7 +187,7 @@ impl State<'_> {
 }
 
 /// Parses a config.json.
-pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
+pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let config = Field::root(&document);
     config.get("ociVersion")?.str()?;
@@ -218,14 +218,14 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
 }
 
 /// Parses the process of `exec --process FILE` (a config's `process` object alone).
-pub fn parse_process_file(bytes: &[u8]) -> Result<Process, String> {
+pub fn parse_process_file(bytes: &[u8]) -> Result<Process, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let process = Field::root(&document);
     unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
     parse_process(&process)
 }
 
-fn parse_process(process: &Field) -> Result<Process, String> {
+fn parse_process(process: &Field) -> Result<Process, Invalid> {
     let user = process.get("user")?;
     unsupported(&process.get("scheduler")?, "scheduling policies (sched_setattr) are not supported")?;
     unsupported(&process.get("ioPriority")?, "I/O priorities (ioprio_set) are not supported")?;
@@ -267,14 +267,14 @@ fn parse_process(process: &Field) -> Result<Process, String> {
     })
 }
 
-fn narrow(field: &Field) -> Result<u16, String> {
+fn narrow(field: &Field) -> Result<u16, Invalid> {
     u16::try_from(field.u32()?).map_err(|_| field.error("too large for a terminal size"))
 }
 
 /// The five sets, and the names in them this build does not know.
-fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), String> {
+fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), Invalid> {
     let mut unknown = Vec::new();
-    let mut set = |name: &str| -> Result<CapSet, String> {
+    let mut set = |name: &str| -> Result<CapSet, Invalid> {
         let mut set = CapSet::default();
         for item in caps.get(name)?.items()? {
             let cap = item.str()?;
@@ -316,7 +316,7 @@ const RLIMITS: [&str; 16] = [
     "RLIMIT_RTTIME",
 ];
 
-fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, String> {
+fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let kind = rlimit.get("type")?;
     let name = kind.str()?;
     let resource =
@@ -328,7 +328,7 @@ fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, String> {
     Ok(Rlimit { resource: resource as u32, soft, hard })
 }
 
-fn parse_mount(mount: &Field) -> Result<Mount, String> {
+fn parse_mount(mount: &Field) -> Result<Mount, Invalid> {
     let destination = mount.get("destination")?.str()?.to_string();
     if !destination.starts_with('/') {
         return Err(mount.get("destination")?.error("must be an absolute path in the container"));
@@ -344,9 +344,10 @@ fn parse_mount(mount: &Field) -> Result<Mount, String> {
     })
 }
 
-fn parse_hooks(hooks: &Field) -> Result<Hooks, String> {
-    let list =
-        |name: &str| -> Result<Vec<Hook>, String> { hooks.get(name)?.items()?.map(|hook| parse_hook(&hook)).collect() };
+fn parse_hooks(hooks: &Field) -> Result<Hooks, Invalid> {
+    let list = |name: &str| -> Result<Vec<Hook>, Invalid> {
+        hooks.get(name)?.items()?.map(|hook| parse_hook(&hook)).collect()
+    };
     Ok(Hooks {
         prestart: list("prestart")?,
         create_runtime: list("createRuntime")?,
@@ -357,7 +358,7 @@ fn parse_hooks(hooks: &Field) -> Result<Hooks, String> {
     })
 }
 
-fn parse_hook(hook: &Field) -> Result<Hook, String> {
+fn parse_hook(hook: &Field) -> Result<Hook, Invalid> {
     let path = hook.get("path")?.str()?.to_string();
     if !path.starts_with('/') {
         return Err(hook.get("path")?.error("must be an absolute path"));
@@ -374,8 +375,8 @@ fn parse_hook(hook: &Field) -> Result<Hook, String> {
     })
 }
 
-fn parse_linux(linux: &Field) -> Result<Linux, String> {
-    let mappings = |name: &str| -> Result<Vec<IdMapping>, String> {
+fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
+    let mappings = |name: &str| -> Result<Vec<IdMapping>, Invalid> {
         linux
             .get(name)?
             .items()?
@@ -415,7 +416,7 @@ fn parse_linux(linux: &Field) -> Result<Linux, String> {
 
 /// `linux.personality`: LINUX or LINUX32, as runc and crun take it; the spec defines no `flags`
 /// yet, so any is refused rather than dropped.
-fn parse_personality(personality: &Field) -> Result<u64, String> {
+fn parse_personality(personality: &Field) -> Result<u64, Invalid> {
     let flags = personality.get("flags")?;
     if !flags.strings()?.is_empty() {
         return Err(flags.error("no personality flag is supported"));
@@ -478,7 +479,7 @@ pub fn propagation(name: &str) -> Option<Option<u64>> {
     }))
 }
 
-fn parse_namespace(namespace: &Field) -> Result<Namespace, String> {
+fn parse_namespace(namespace: &Field) -> Result<Namespace, Invalid> {
     let kind = namespace.get("type")?;
     let flag = match kind.str()? {
         "pid" => libc::CLONE_NEWPID,
@@ -495,7 +496,7 @@ fn parse_namespace(namespace: &Field) -> Result<Namespace, String> {
     Ok(Namespace { flag, path })
 }
 
-fn parse_device(device: &Field) -> Result<Device, String> {
+fn parse_device(device: &Field) -> Result<Device, Invalid> {
     let path = device.get("path")?.str()?.to_string();
     if !path.starts_with("/dev/") || path.split('/').any(|part| part == "..") {
         return Err(device.get("path")?.error("must be a path under /dev"));
@@ -522,11 +523,11 @@ fn parse_device(device: &Field) -> Result<Device, String> {
 }
 
 /// `linux.seccomp`: the profile, and the names no architecture of ours has (skipped).
-fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
-    let errno = |field: Field| -> Result<Option<u16>, String> {
+fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
+    let errno = |field: Field| -> Result<Option<u16>, Invalid> {
         field.opt(|f| u16::try_from(f.u32()?).map_err(|_| f.error("not an errno")))
     };
-    let action = |field: &Field, errno_ret: Option<u16>| -> Result<Action, String> {
+    let action = |field: &Field, errno_ret: Option<u16>| -> Result<Action, Invalid> {
         Action::from_oci(field.str()?, errno_ret).map_err(|why| field.error(why))
     };
     let default_action = action(&seccomp.get("defaultAction")?, errno(seccomp.get("defaultErrnoRet")?)?)?;
@@ -560,7 +561,7 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
                     value_two: arg.get("valueTwo")?.opt(Field::u64)?.unwrap_or(0),
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, Invalid>>()?;
         let (entry_rules, absent) = seccomp::Rule::from_oci(&names, rule_action, &args);
         rules.extend(entry_rules);
         unknown.extend(absent.into_iter().map(String::from));
