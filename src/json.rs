@@ -404,9 +404,10 @@ fn repeated_key(members: &[(String, Value)]) -> Option<usize> {
     members.iter().enumerate().filter(|(_, (key, _))| key == repeated).nth(1).map(|(index, _)| index)
 }
 
-/// What is wrong with a field of a document: "PATH: what is wrong". Boxed, one pointer wide, so
-/// that a reader's result (`Result<bool, Invalid>`, `Result<(), Invalid>`) comes back in registers
-/// and `?` passes a failure up without copying it; it reads as the message it holds.
+/// What is wrong with a value read from outside (a field of a config.json: "PATH: what is wrong";
+/// a D-Bus message), for the caller to put in its `Error`. Boxed, one pointer wide, as `Error` is,
+/// so that a reader's result (`Result<bool, Invalid>`, `Result<(), Invalid>`) comes back in
+/// registers and `?` passes a failure up without copying it; it reads as the message it holds.
 /// (A `Box<str>` would be two pointers wide, a `String` three.)
 #[allow(clippy::box_collection)]
 #[derive(Debug, PartialEq, Eq)]
