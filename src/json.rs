@@ -487,15 +487,33 @@ impl<'a> Field<'a> {
         }
     }
 
+    /// The optional member `key`, read by one of the typed readers below:
+    /// `memory.optional("limit", Field::i64)?`. One call where `get(key)?.opt(read)?` made three,
+    /// with the member dropped in between, at each of the many members of a config.
+    pub fn optional<T>(&self, key: &str, read: fn(&Self) -> Result<T, Invalid>) -> Result<Option<T>, Invalid> {
+        self.get(key)?.opt(read)
+    }
+
+    /// The member `key`, which must be there, read by one of the typed readers below:
+    /// `mount.required("destination", Field::str)?`, one call for `get(key)?.str()?`.
+    pub fn required<T>(&self, key: &str, read: fn(&Self) -> Result<T, Invalid>) -> Result<T, Invalid> {
+        read(&self.get(key)?)
+    }
+
     /// This and the typed readers below refuse an absent field (`PATH: missing`); `opt` is for
     /// optional ones.
     pub fn str(&self) -> Result<&'a str, Invalid> {
-        let value = self.required()?;
+        let value = self.present()?;
         value.as_str().ok_or_else(|| self.mismatch("a string", value))
     }
 
+    /// A string of its own (`str` borrows the document's).
+    pub fn string(&self) -> Result<String, Invalid> {
+        self.str().map(String::from)
+    }
+
     pub fn bool(&self) -> Result<bool, Invalid> {
-        let value = self.required()?;
+        let value = self.present()?;
         value.as_bool().ok_or_else(|| self.mismatch("true or false", value))
     }
 
@@ -549,12 +567,12 @@ impl<'a> Field<'a> {
         self.items()?.map(|item| item.str().map(String::from)).collect()
     }
 
-    fn required(&self) -> Result<&'a Value, Invalid> {
+    fn present(&self) -> Result<&'a Value, Invalid> {
         self.value.ok_or_else(|| self.error("missing"))
     }
 
     fn integer<T>(&self, read: fn(&Value) -> Option<T>, min: i64, max: u64) -> Result<T, Invalid> {
-        let value = self.required()?;
+        let value = self.present()?;
         read(value).ok_or_else(|| self.mismatch(&format!("an integer from {min} to {max}"), value))
     }
 

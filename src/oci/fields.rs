@@ -3,8 +3,10 @@
 
 use crate::json::{Field, Invalid, Value};
 
-/// A field we understand but cannot honour: an error if it is set to anything but empty.
-pub fn unsupported(field: &Field, why: &str) -> Result<(), Invalid> {
+/// A field we understand but cannot honour (the member `key` of `parent`): an error if it is set
+/// to anything but empty.
+pub fn unsupported(parent: &Field, key: &str, why: &str) -> Result<(), Invalid> {
+    let field = parent.get(key)?;
     match field.value() {
         None => Ok(()),
         Some(Value::String(s)) if s.is_empty() => Ok(()),
@@ -14,8 +16,9 @@ pub fn unsupported(field: &Field, why: &str) -> Result<(), Invalid> {
     }
 }
 
-/// A flag we honour only one way: an error if it is set to the other.
-pub fn only(field: &Field, honoured: bool, why: &str) -> Result<(), Invalid> {
+/// A flag we honour only one way (the member `key` of `parent`): an error if it is set to the other.
+pub fn only(parent: &Field, key: &str, honoured: bool, why: &str) -> Result<(), Invalid> {
+    let field = parent.get(key)?;
     match field.opt(Field::bool)? {
         Some(value) if value != honoured => Err(field.error(why)),
         _ => Ok(()),

@@ -101,27 +101,27 @@ pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, Invalid> {
 pub fn parse_resources(resources: &Field) -> Result<Resources, Invalid> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
     // Memory cgroups are always hierarchical since Linux 5.11, which refuses use_hierarchy 0.
-    only(&memory.get("useHierarchy")?, true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
-    only(&memory.get("checkBeforeUpdate")?, false, "not supported: update does not compare a limit with the usage")?;
-    unsupported(&cpu.get("burst")?, "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
-    unsupported(&cpu.get("idle")?, "not supported (cpu.idle)")?;
+    only(&memory, "useHierarchy", true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
+    only(&memory, "checkBeforeUpdate", false, "not supported: update does not compare a limit with the usage")?;
+    unsupported(&cpu, "burst", "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
+    unsupported(&cpu, "idle", "not supported (cpu.idle)")?;
     let string = |field: Field| -> Result<Option<String>, Invalid> { field.opt(|f| f.str().map(String::from)) };
     Ok(Resources {
-        memory_limit: memory.get("limit")?.opt(Field::i64)?,
-        memory_swap: memory.get("swap")?.opt(Field::i64)?,
-        memory_reservation: memory.get("reservation")?.opt(Field::i64)?,
+        memory_limit: memory.optional("limit", Field::i64)?,
+        memory_swap: memory.optional("swap", Field::i64)?,
+        memory_reservation: memory.optional("reservation", Field::i64)?,
         // `kernel` is deprecated by the spec and gone from kernels since 6.1: ignored, as runc does.
-        memory_swappiness: memory.get("swappiness")?.opt(Field::u64)?,
-        disable_oom_killer: memory.get("disableOOMKiller")?.opt(Field::bool)?.unwrap_or(false),
-        kernel_tcp: memory.get("kernelTCP")?.opt(Field::i64)?,
-        cpu_shares: cpu.get("shares")?.opt(Field::u64)?,
-        cpu_quota: cpu.get("quota")?.opt(Field::i64)?,
-        cpu_period: cpu.get("period")?.opt(Field::u64)?,
+        memory_swappiness: memory.optional("swappiness", Field::u64)?,
+        disable_oom_killer: memory.optional("disableOOMKiller", Field::bool)?.unwrap_or(false),
+        kernel_tcp: memory.optional("kernelTCP", Field::i64)?,
+        cpu_shares: cpu.optional("shares", Field::u64)?,
+        cpu_quota: cpu.optional("quota", Field::i64)?,
+        cpu_period: cpu.optional("period", Field::u64)?,
         cpuset_cpus: string(cpu.get("cpus")?)?.filter(|s| !s.is_empty()),
         cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
-        cpu_realtime_runtime: cpu.get("realtimeRuntime")?.opt(Field::i64)?,
-        cpu_realtime_period: cpu.get("realtimePeriod")?.opt(Field::u64)?,
-        pids_limit: pids.get("limit")?.opt(Field::i64)?,
+        cpu_realtime_runtime: cpu.optional("realtimeRuntime", Field::i64)?,
+        cpu_realtime_period: cpu.optional("realtimePeriod", Field::u64)?,
+        pids_limit: pids.optional("limit", Field::i64)?,
         devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
         block_io: parse_block_io(&resources.get("blockIO")?)?,
         hugepage_limits: resources
@@ -161,8 +161,8 @@ fn parse_block_io(block_io: &Field) -> Result<BlockIo, Invalid> {
         .items()?
         .map(|d| {
             Ok(WeightDevice {
-                major: d.get("major")?.u32()?,
-                minor: d.get("minor")?.u32()?,
+                major: d.required("major", Field::u32)?,
+                minor: d.required("minor", Field::u32)?,
                 weight: blkio_weight(&d.get("weight")?)?,
                 leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
             })
@@ -172,9 +172,9 @@ fn parse_block_io(block_io: &Field) -> Result<BlockIo, Invalid> {
     for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
         for d in block_io.get(name)?.items()? {
             list.push(Throttle {
-                major: d.get("major")?.u32()?,
-                minor: d.get("minor")?.u32()?,
-                rate: d.get("rate")?.u64()?,
+                major: d.required("major", Field::u32)?,
+                minor: d.required("minor", Field::u32)?,
+                rate: d.required("rate", Field::u64)?,
             });
         }
     }
@@ -194,7 +194,7 @@ fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, Invalid> {
     if !digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
         return Err(size.error(format!("{page_size:?} is not a huge page size (like 2MB or 1GB)")));
     }
-    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.get("limit")?.u64()? })
+    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.required("limit", Field::u64)? })
 }
 
 /// A name written into a cgroup file's line (`mlx4_0 hca_handle=2`, `eth0 5`): one word.
@@ -208,8 +208,8 @@ fn word(field: &Field, name: &str, what: &str) -> Result<String, Invalid> {
 fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, Invalid> {
     Ok(RdmaLimit {
         device: word(limit, device, "an RDMA device name")?,
-        hca_handles: limit.get("hcaHandles")?.opt(Field::u32)?,
-        hca_objects: limit.get("hcaObjects")?.opt(Field::u32)?,
+        hca_handles: limit.optional("hcaHandles", Field::u32)?,
+        hca_objects: limit.optional("hcaObjects", Field::u32)?,
     })
 }
 
@@ -217,9 +217,14 @@ fn parse_network(network: &Field) -> Result<Network, Invalid> {
     let priorities = network
         .get("priorities")?
         .items()?
-        .map(|p| Ok((word(&p.get("name")?, p.get("name")?.str()?, "an interface name")?, p.get("priority")?.u32()?)))
+        .map(|p| {
+            Ok((
+                word(&p.get("name")?, p.required("name", Field::str)?, "an interface name")?,
+                p.required("priority", Field::u32)?,
+            ))
+        })
         .collect::<Result<_, Invalid>>()?;
-    Ok(Network { class_id: network.get("classID")?.opt(Field::u32)?, priorities })
+    Ok(Network { class_id: network.optional("classID", Field::u32)?, priorities })
 }
 
 /// The cgroup v2 core files a container's bundle may never write: they move processes, change
@@ -255,5 +260,11 @@ fn parse_device_rule(rule: &Field) -> Result<DeviceRule, Invalid> {
     };
     let access = rule.get("access")?;
     let access = devices::parse_access(access.opt(Field::str)?.unwrap_or("rwm")).map_err(|why| access.error(why))?;
-    Ok(DeviceRule { allow: rule.get("allow")?.bool()?, kind, major: number("major")?, minor: number("minor")?, access })
+    Ok(DeviceRule {
+        allow: rule.required("allow", Field::bool)?,
+        kind,
+        major: number("major")?,
+        minor: number("minor")?,
+        access,
+    })
 }

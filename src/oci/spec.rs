@@ -190,24 +190,24 @@ impl State<'_> {
 pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let config = Field::root(&document);
-    config.get("ociVersion")?.str()?;
+    config.required("ociVersion", Field::str)?;
     let root = config.get("root")?;
     let process = config.get("process")?;
     if process.value().is_none() {
         return Err("process: missing (contain runs a process)".into());
     }
     let linux = config.get("linux")?;
-    unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
-    unsupported(&linux.get("intelRdt")?, "Intel RDT is not supported")?;
-    unsupported(&linux.get("timeOffsets")?, "time namespaces are not supported")?;
+    unsupported(&process, "apparmorProfile", "AppArmor is not supported")?;
+    unsupported(&linux, "intelRdt", "Intel RDT is not supported")?;
+    unsupported(&linux, "timeOffsets", "time namespaces are not supported")?;
     for platform in ["solaris", "windows", "vm", "zos"] {
-        unsupported(&config.get(platform)?, "another platform's section: contain runs Linux containers")?;
+        unsupported(&config, platform, "another platform's section: contain runs Linux containers")?;
     }
     // Built before it is returned: temporaries of a tail expression would outlive `document`.
     let spec = Spec {
-        root: Root { path: root.get("path")?.str()?.to_string(), readonly: flag(&root.get("readonly")?)? },
-        hostname: config.get("hostname")?.opt(|f| f.str().map(String::from))?,
-        domainname: config.get("domainname")?.opt(|f| f.str().map(String::from))?,
+        root: Root { path: root.required("path", Field::str)?.to_string(), readonly: flag(&root.get("readonly")?)? },
+        hostname: config.optional("hostname", Field::string)?,
+        domainname: config.optional("domainname", Field::string)?,
         process: parse_process(&process)?,
         mounts: config.get("mounts")?.items()?.map(|m| parse_mount(&m)).collect::<Result<_, _>>()?,
         hooks: parse_hooks(&config.get("hooks")?)?,
@@ -221,17 +221,17 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
 pub fn parse_process_file(bytes: &[u8]) -> Result<Process, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let process = Field::root(&document);
-    unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
+    unsupported(&process, "apparmorProfile", "AppArmor is not supported")?;
     parse_process(&process)
 }
 
 fn parse_process(process: &Field) -> Result<Process, Invalid> {
     let user = process.get("user")?;
-    unsupported(&process.get("scheduler")?, "scheduling policies (sched_setattr) are not supported")?;
-    unsupported(&process.get("ioPriority")?, "I/O priorities (ioprio_set) are not supported")?;
-    unsupported(&process.get("commandLine")?, "a Windows field: contain runs Linux containers")?;
-    unsupported(&user.get("username")?, "a Windows field: contain runs Linux containers")?;
-    let args = process.get("args")?.strings()?;
+    unsupported(process, "scheduler", "scheduling policies (sched_setattr) are not supported")?;
+    unsupported(process, "ioPriority", "I/O priorities (ioprio_set) are not supported")?;
+    unsupported(process, "commandLine", "a Windows field: contain runs Linux containers")?;
+    unsupported(&user, "username", "a Windows field: contain runs Linux containers")?;
+    let args = process.required("args", Field::strings)?;
     if args.is_empty() {
         return Err(process.get("args")?.error("must name a program"));
     }
@@ -240,7 +240,7 @@ fn parse_process(process: &Field) -> Result<Process, Invalid> {
         None => None,
         Some(_) => Some((narrow(&console.get("height")?)?, narrow(&console.get("width")?)?)),
     };
-    let cwd = process.get("cwd")?.str()?.to_string();
+    let cwd = process.required("cwd", Field::str)?.to_string();
     if !cwd.starts_with('/') {
         return Err(process.get("cwd")?.error("must be an absolute path"));
     }
@@ -251,19 +251,19 @@ fn parse_process(process: &Field) -> Result<Process, Invalid> {
     Ok(Process {
         terminal: flag(&process.get("terminal")?)?,
         console_size,
-        uid: user.get("uid")?.opt(Field::u32)?.unwrap_or(0),
-        gid: user.get("gid")?.opt(Field::u32)?.unwrap_or(0),
-        umask: user.get("umask")?.opt(Field::u32)?,
+        uid: user.optional("uid", Field::u32)?.unwrap_or(0),
+        gid: user.optional("gid", Field::u32)?.unwrap_or(0),
+        umask: user.optional("umask", Field::u32)?,
         additional_gids: user.get("additionalGids")?.items()?.map(|g| g.u32()).collect::<Result<_, _>>()?,
         args,
-        env: process.get("env")?.strings()?,
+        env: process.required("env", Field::strings)?,
         cwd,
         capabilities,
-        selinux_label: process.get("selinuxLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        selinux_label: process.optional("selinuxLabel", Field::string)?.filter(|s| !s.is_empty()),
         unknown_capabilities,
         rlimits: process.get("rlimits")?.items()?.map(|r| parse_rlimit(&r)).collect::<Result<_, _>>()?,
-        no_new_privileges: process.get("noNewPrivileges")?.opt(Field::bool)?,
-        oom_score_adj: process.get("oomScoreAdj")?.opt(Field::i32)?,
+        no_new_privileges: process.optional("noNewPrivileges", Field::bool)?,
+        oom_score_adj: process.optional("oomScoreAdj", Field::i32)?,
     })
 }
 
@@ -321,7 +321,7 @@ fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let name = kind.str()?;
     let resource =
         RLIMITS.iter().position(|n| *n == name).ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
-    let (soft, hard) = (rlimit.get("soft")?.u64()?, rlimit.get("hard")?.u64()?);
+    let (soft, hard) = (rlimit.required("soft", Field::u64)?, rlimit.required("hard", Field::u64)?);
     if soft > hard {
         return Err(rlimit.error(format!("soft limit {soft} above the hard limit {hard}")));
     }
@@ -329,18 +329,18 @@ fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
 }
 
 fn parse_mount(mount: &Field) -> Result<Mount, Invalid> {
-    let destination = mount.get("destination")?.str()?.to_string();
+    let destination = mount.required("destination", Field::str)?.to_string();
     if !destination.starts_with('/') {
         return Err(mount.get("destination")?.error("must be an absolute path in the container"));
     }
     for mapping in ["uidMappings", "gidMappings"] {
-        unsupported(&mount.get(mapping)?, "idmapped mounts are not supported")?;
+        unsupported(mount, mapping, "idmapped mounts are not supported")?;
     }
     Ok(Mount {
         destination,
-        kind: mount.get("type")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
-        source: mount.get("source")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
-        options: mount.get("options")?.strings()?,
+        kind: mount.optional("type", Field::string)?.unwrap_or_default(),
+        source: mount.optional("source", Field::string)?.unwrap_or_default(),
+        options: mount.required("options", Field::strings)?,
     })
 }
 
@@ -359,18 +359,18 @@ fn parse_hooks(hooks: &Field) -> Result<Hooks, Invalid> {
 }
 
 fn parse_hook(hook: &Field) -> Result<Hook, Invalid> {
-    let path = hook.get("path")?.str()?.to_string();
+    let path = hook.required("path", Field::str)?.to_string();
     if !path.starts_with('/') {
         return Err(hook.get("path")?.error("must be an absolute path"));
     }
-    let timeout = hook.get("timeout")?.opt(Field::i64)?;
+    let timeout = hook.optional("timeout", Field::i64)?;
     if timeout.is_some_and(|t| t <= 0) {
         return Err(hook.get("timeout")?.error("must be more than 0 seconds"));
     }
     Ok(Hook {
         path,
-        args: hook.get("args")?.strings()?,
-        env: hook.get("env")?.strings()?,
+        args: hook.required("args", Field::strings)?,
+        env: hook.required("env", Field::strings)?,
         timeout: timeout.map(|t| t.min(u32::MAX.into()) as u32),
     })
 }
@@ -382,9 +382,9 @@ fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
             .items()?
             .map(|m| {
                 Ok(IdMapping {
-                    container: m.get("containerID")?.u32()?,
-                    host: m.get("hostID")?.u32()?,
-                    size: m.get("size")?.u32()?,
+                    container: m.required("containerID", Field::u32)?,
+                    host: m.required("hostID", Field::u32)?,
+                    size: m.required("size", Field::u32)?,
                 })
             })
             .collect()
@@ -397,11 +397,11 @@ fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
         namespaces: linux.get("namespaces")?.items()?.map(|n| parse_namespace(&n)).collect::<Result<_, _>>()?,
         uid_mappings: mappings("uidMappings")?,
         gid_mappings: mappings("gidMappings")?,
-        cgroups_path: linux.get("cgroupsPath")?.opt(|f| f.str().map(String::from))?.filter(|p| !p.is_empty()),
+        cgroups_path: linux.optional("cgroupsPath", Field::string)?.filter(|p| !p.is_empty()),
         resources: parse_resources(&linux.get("resources")?)?,
         devices: linux.get("devices")?.items()?.map(|d| parse_device(&d)).collect::<Result<_, _>>()?,
-        masked_paths: linux.get("maskedPaths")?.strings()?,
-        readonly_paths: linux.get("readonlyPaths")?.strings()?,
+        masked_paths: linux.required("maskedPaths", Field::strings)?,
+        readonly_paths: linux.required("readonlyPaths", Field::strings)?,
         sysctl: strings_map(&linux.get("sysctl")?)?,
         rootfs_propagation: linux
             .get("rootfsPropagation")?
@@ -409,7 +409,7 @@ fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
             .flatten(),
         seccomp,
         seccomp_unknown,
-        mount_label: linux.get("mountLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        mount_label: linux.optional("mountLabel", Field::string)?.filter(|s| !s.is_empty()),
         personality: linux.get("personality")?.opt(parse_personality)?,
     })
 }
@@ -492,16 +492,16 @@ fn parse_namespace(namespace: &Field) -> Result<Namespace, Invalid> {
         "time" => return Err(kind.error("time namespaces are not supported")),
         other => return Err(kind.error(format!("unknown namespace {other:?}"))),
     } as u64;
-    let path = namespace.get("path")?.opt(|f| f.str().map(String::from))?.filter(|p| !p.is_empty());
+    let path = namespace.optional("path", Field::string)?.filter(|p| !p.is_empty());
     Ok(Namespace { flag, path })
 }
 
 fn parse_device(device: &Field) -> Result<Device, Invalid> {
-    let path = device.get("path")?.str()?.to_string();
+    let path = device.required("path", Field::str)?.to_string();
     if !path.starts_with("/dev/") || path.split('/').any(|part| part == "..") {
         return Err(device.get("path")?.error("must be a path under /dev"));
     }
-    let kind = match device.get("type")?.str()? {
+    let kind = match device.required("type", Field::str)? {
         "c" | "u" => 'c',
         "b" => 'b',
         "p" => 'p',
@@ -509,16 +509,16 @@ fn parse_device(device: &Field) -> Result<Device, Invalid> {
     };
     let (major, minor) = match kind {
         'p' => (0, 0),
-        _ => (device.get("major")?.i64()?, device.get("minor")?.i64()?),
+        _ => (device.required("major", Field::i64)?, device.required("minor", Field::i64)?),
     };
     Ok(Device {
         path,
         kind,
         major,
         minor,
-        file_mode: device.get("fileMode")?.opt(Field::u32)?,
-        uid: device.get("uid")?.opt(Field::u32)?,
-        gid: device.get("gid")?.opt(Field::u32)?,
+        file_mode: device.optional("fileMode", Field::u32)?,
+        uid: device.optional("uid", Field::u32)?,
+        gid: device.optional("gid", Field::u32)?,
     })
 }
 
@@ -538,15 +538,15 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
             architectures.push(arch);
         }
     }
-    unsupported(&seccomp.get("listenerPath")?, "seccomp notification (listenerPath) is not supported")?;
-    unsupported(&seccomp.get("listenerMetadata")?, "seccomp notification (listenerPath) is not supported")?;
-    let flags = seccomp.get("flags")?.strings()?;
+    unsupported(seccomp, "listenerPath", "seccomp notification (listenerPath) is not supported")?;
+    unsupported(seccomp, "listenerMetadata", "seccomp notification (listenerPath) is not supported")?;
+    let flags = seccomp.required("flags", Field::strings)?;
     if let Some(flag) = flags.iter().find(|f| f.as_str() != "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
         return Err(seccomp.get("flags")?.error(format!("{flag} is not supported")));
     }
     let (mut rules, mut unknown) = (Vec::new(), Vec::new());
     for entry in seccomp.get("syscalls")?.items()? {
-        let names = entry.get("names")?.strings()?;
+        let names = entry.required("names", Field::strings)?;
         let rule_action = action(&entry.get("action")?, errno(entry.get("errnoRet")?)?)?;
         let args = entry
             .get("args")?
@@ -555,10 +555,10 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
                 let op = arg.get("op")?;
                 let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
                 Ok(ArgCmp {
-                    index: arg.get("index")?.u32()?,
+                    index: arg.required("index", Field::u32)?,
                     op,
-                    value: arg.get("value")?.u64()?,
-                    value_two: arg.get("valueTwo")?.opt(Field::u64)?.unwrap_or(0),
+                    value: arg.required("value", Field::u64)?,
+                    value_two: arg.optional("valueTwo", Field::u64)?.unwrap_or(0),
                 })
             })
             .collect::<Result<Vec<_>, Invalid>>()?;
