@@ -122,13 +122,9 @@ pub fn parse_resources(resources: &Field) -> Result<Resources, Invalid> {
         cpu_realtime_runtime: cpu.optional("realtimeRuntime", Field::i64)?,
         cpu_realtime_period: cpu.optional("realtimePeriod", Field::u64)?,
         pids_limit: pids.optional("limit", Field::i64)?,
-        devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
+        devices: resources.list("devices", parse_device_rule)?,
         block_io: parse_block_io(&resources.get("blockIO")?)?,
-        hugepage_limits: resources
-            .get("hugepageLimits")?
-            .items()?
-            .map(|h| parse_hugepages(&h))
-            .collect::<Result<_, _>>()?,
+        hugepage_limits: resources.list("hugepageLimits", parse_hugepages)?,
         rdma: resources
             .get("rdma")?
             .members()?
@@ -156,18 +152,14 @@ fn blkio_weight(field: &Field) -> Result<Option<u16>, Invalid> {
 }
 
 fn parse_block_io(block_io: &Field) -> Result<BlockIo, Invalid> {
-    let weight_devices = block_io
-        .get("weightDevice")?
-        .items()?
-        .map(|d| {
-            Ok(WeightDevice {
-                major: d.required("major", Field::u32)?,
-                minor: d.required("minor", Field::u32)?,
-                weight: blkio_weight(&d.get("weight")?)?,
-                leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
-            })
+    let weight_devices = block_io.list("weightDevice", |d| {
+        Ok(WeightDevice {
+            major: d.required("major", Field::u32)?,
+            minor: d.required("minor", Field::u32)?,
+            weight: blkio_weight(&d.get("weight")?)?,
+            leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
         })
-        .collect::<Result<_, Invalid>>()?;
+    })?;
     let mut throttle: [Vec<Throttle>; 4] = Default::default();
     for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
         for d in block_io.get(name)?.items()? {
@@ -214,16 +206,12 @@ fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, Invalid> {
 }
 
 fn parse_network(network: &Field) -> Result<Network, Invalid> {
-    let priorities = network
-        .get("priorities")?
-        .items()?
-        .map(|p| {
-            Ok((
-                word(&p.get("name")?, p.required("name", Field::str)?, "an interface name")?,
-                p.required("priority", Field::u32)?,
-            ))
-        })
-        .collect::<Result<_, Invalid>>()?;
+    let priorities = network.list("priorities", |p| {
+        Ok((
+            word(&p.get("name")?, p.required("name", Field::str)?, "an interface name")?,
+            p.required("priority", Field::u32)?,
+        ))
+    })?;
     Ok(Network { class_id: network.optional("classID", Field::u32)?, priorities })
 }
 

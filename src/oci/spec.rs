@@ -209,7 +209,7 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
         hostname: config.optional("hostname", Field::string)?,
         domainname: config.optional("domainname", Field::string)?,
         process: parse_process(&process)?,
-        mounts: config.get("mounts")?.items()?.map(|m| parse_mount(&m)).collect::<Result<_, _>>()?,
+        mounts: config.list("mounts", parse_mount)?,
         hooks: parse_hooks(&config.get("hooks")?)?,
         annotations: strings_map(&config.get("annotations")?)?,
         linux: parse_linux(&linux)?,
@@ -254,14 +254,14 @@ fn parse_process(process: &Field) -> Result<Process, Invalid> {
         uid: user.optional("uid", Field::u32)?.unwrap_or(0),
         gid: user.optional("gid", Field::u32)?.unwrap_or(0),
         umask: user.optional("umask", Field::u32)?,
-        additional_gids: user.get("additionalGids")?.items()?.map(|g| g.u32()).collect::<Result<_, _>>()?,
+        additional_gids: user.list("additionalGids", Field::u32)?,
         args,
         env: process.required("env", Field::strings)?,
         cwd,
         capabilities,
         selinux_label: process.optional("selinuxLabel", Field::string)?.filter(|s| !s.is_empty()),
         unknown_capabilities,
-        rlimits: process.get("rlimits")?.items()?.map(|r| parse_rlimit(&r)).collect::<Result<_, _>>()?,
+        rlimits: process.list("rlimits", parse_rlimit)?,
         no_new_privileges: process.optional("noNewPrivileges", Field::bool)?,
         oom_score_adj: process.optional("oomScoreAdj", Field::i32)?,
     })
@@ -345,9 +345,7 @@ fn parse_mount(mount: &Field) -> Result<Mount, Invalid> {
 }
 
 fn parse_hooks(hooks: &Field) -> Result<Hooks, Invalid> {
-    let list = |name: &str| -> Result<Vec<Hook>, Invalid> {
-        hooks.get(name)?.items()?.map(|hook| parse_hook(&hook)).collect()
-    };
+    let list = |name: &str| -> Result<Vec<Hook>, Invalid> { hooks.list(name, parse_hook) };
     Ok(Hooks {
         prestart: list("prestart")?,
         create_runtime: list("createRuntime")?,
@@ -377,29 +375,25 @@ fn parse_hook(hook: &Field) -> Result<Hook, Invalid> {
 
 fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
     let mappings = |name: &str| -> Result<Vec<IdMapping>, Invalid> {
-        linux
-            .get(name)?
-            .items()?
-            .map(|m| {
-                Ok(IdMapping {
-                    container: m.required("containerID", Field::u32)?,
-                    host: m.required("hostID", Field::u32)?,
-                    size: m.required("size", Field::u32)?,
-                })
+        linux.list(name, |m| {
+            Ok(IdMapping {
+                container: m.required("containerID", Field::u32)?,
+                host: m.required("hostID", Field::u32)?,
+                size: m.required("size", Field::u32)?,
             })
-            .collect()
+        })
     };
     let (seccomp, seccomp_unknown) = match linux.get("seccomp")?.opt(parse_seccomp)? {
         Some((profile, unknown)) => (Some(profile), unknown),
         None => (None, Vec::new()),
     };
     Ok(Linux {
-        namespaces: linux.get("namespaces")?.items()?.map(|n| parse_namespace(&n)).collect::<Result<_, _>>()?,
+        namespaces: linux.list("namespaces", parse_namespace)?,
         uid_mappings: mappings("uidMappings")?,
         gid_mappings: mappings("gidMappings")?,
         cgroups_path: linux.optional("cgroupsPath", Field::string)?.filter(|p| !p.is_empty()),
         resources: parse_resources(&linux.get("resources")?)?,
-        devices: linux.get("devices")?.items()?.map(|d| parse_device(&d)).collect::<Result<_, _>>()?,
+        devices: linux.list("devices", parse_device)?,
         masked_paths: linux.required("maskedPaths", Field::strings)?,
         readonly_paths: linux.required("readonlyPaths", Field::strings)?,
         sysctl: strings_map(&linux.get("sysctl")?)?,
@@ -548,20 +542,16 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
     for entry in seccomp.get("syscalls")?.items()? {
         let names = entry.required("names", Field::strings)?;
         let rule_action = action(&entry.get("action")?, errno(entry.get("errnoRet")?)?)?;
-        let args = entry
-            .get("args")?
-            .items()?
-            .map(|arg| {
-                let op = arg.get("op")?;
-                let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
-                Ok(ArgCmp {
-                    index: arg.required("index", Field::u32)?,
-                    op,
-                    value: arg.required("value", Field::u64)?,
-                    value_two: arg.optional("valueTwo", Field::u64)?.unwrap_or(0),
-                })
+        let args = entry.list("args", |arg| {
+            let op = arg.get("op")?;
+            let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
+            Ok(ArgCmp {
+                index: arg.required("index", Field::u32)?,
+                op,
+                value: arg.required("value", Field::u64)?,
+                value_two: arg.optional("valueTwo", Field::u64)?.unwrap_or(0),
             })
-            .collect::<Result<Vec<_>, Invalid>>()?;
+        })?;
         let (entry_rules, absent) = seccomp::Rule::from_oci(&names, rule_action, &args);
         rules.extend(entry_rules);
         unknown.extend(absent.into_iter().map(String::from));
