@@ -494,9 +494,10 @@ impl<'a> Field<'a> {
         self.get(key)?.opt(read)
     }
 
-    /// The member `key`, which must be there, read by one of the typed readers below:
-    /// `mount.required("destination", Field::str)?`, one call for `get(key)?.str()?`.
-    pub fn required<T>(&self, key: &str, read: fn(&Self) -> Result<T, Invalid>) -> Result<T, Invalid> {
+    /// The member `key`, read by `read`: a typed reader below (which refuses it absent), or any
+    /// other reader of a field: `mount.member("destination", Field::str)?`, one call for
+    /// `get(key)?.str()?`; `linux.member("resources", parse_resources)?`.
+    pub fn member<T>(&self, key: &str, read: fn(&Self) -> Result<T, Invalid>) -> Result<T, Invalid> {
         read(&self.get(key)?)
     }
 
@@ -516,6 +517,16 @@ impl<'a> Field<'a> {
             list.push(read(&item)?);
         }
         Ok(list)
+    }
+
+    /// The members of this object, each read by `read` from its key and value (absent reads as
+    /// empty): one plain loop per type read, as `list`.
+    pub fn read_members<T>(&self, read: fn(&'a str, &Field<'a>) -> Result<T, Invalid>) -> Result<Vec<T>, Invalid> {
+        let mut read_members = Vec::new();
+        for (key, value) in self.members()? {
+            read_members.push(read(key, &value)?);
+        }
+        Ok(read_members)
     }
 
     /// A string of its own (`str` borrows the document's).

@@ -30,5 +30,5 @@ pub fn flag(field: &Field) -> Result<bool, Invalid> {
 }
 
 pub fn strings_map(field: &Field) -> Result<Vec<(String, String)>, Invalid> {
-    field.members()?.map(|(key, value)| Ok((key.to_string(), value.str()?.to_string()))).collect()
+    field.read_members(|key, value| Ok((key.to_string(), value.str()?.to_string())))
 }

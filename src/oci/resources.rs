@@ -123,22 +123,14 @@ pub fn parse_resources(resources: &Field) -> Result<Resources, Invalid> {
         cpu_realtime_period: cpu.optional("realtimePeriod", Field::u64)?,
         pids_limit: pids.optional("limit", Field::i64)?,
         devices: resources.list("devices", parse_device_rule)?,
-        block_io: parse_block_io(&resources.get("blockIO")?)?,
+        block_io: resources.member("blockIO", parse_block_io)?,
         hugepage_limits: resources.list("hugepageLimits", parse_hugepages)?,
-        rdma: resources
-            .get("rdma")?
-            .members()?
-            .map(|(device, limit)| parse_rdma(device, &limit))
-            .collect::<Result<_, _>>()?,
-        network: parse_network(&resources.get("network")?)?,
-        unified: resources
-            .get("unified")?
-            .members()?
-            .map(|(key, value)| {
-                unified_key(key).map_err(|why| value.error(why))?;
-                Ok((key.to_string(), value.str()?.to_string()))
-            })
-            .collect::<Result<_, Invalid>>()?,
+        rdma: resources.get("rdma")?.read_members(parse_rdma)?,
+        network: resources.member("network", parse_network)?,
+        unified: resources.get("unified")?.read_members(|key, value| {
+            unified_key(key).map_err(|why| value.error(why))?;
+            Ok((key.to_string(), value.str()?.to_string()))
+        })?,
     })
 }
 
@@ -154,25 +146,25 @@ fn blkio_weight(field: &Field) -> Result<Option<u16>, Invalid> {
 fn parse_block_io(block_io: &Field) -> Result<BlockIo, Invalid> {
     let weight_devices = block_io.list("weightDevice", |d| {
         Ok(WeightDevice {
-            major: d.required("major", Field::u32)?,
-            minor: d.required("minor", Field::u32)?,
-            weight: blkio_weight(&d.get("weight")?)?,
-            leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
+            major: d.member("major", Field::u32)?,
+            minor: d.member("minor", Field::u32)?,
+            weight: d.member("weight", blkio_weight)?,
+            leaf_weight: d.member("leafWeight", blkio_weight)?,
         })
     })?;
     let mut throttle: [Vec<Throttle>; 4] = Default::default();
     for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
         for d in block_io.get(name)?.items()? {
             list.push(Throttle {
-                major: d.required("major", Field::u32)?,
-                minor: d.required("minor", Field::u32)?,
-                rate: d.required("rate", Field::u64)?,
+                major: d.member("major", Field::u32)?,
+                minor: d.member("minor", Field::u32)?,
+                rate: d.member("rate", Field::u64)?,
             });
         }
     }
     Ok(BlockIo {
-        weight: blkio_weight(&block_io.get("weight")?)?,
-        leaf_weight: blkio_weight(&block_io.get("leafWeight")?)?,
+        weight: block_io.member("weight", blkio_weight)?,
+        leaf_weight: block_io.member("leafWeight", blkio_weight)?,
         weight_devices,
         throttle,
     })
@@ -186,7 +178,7 @@ fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, Invalid> {
     if !digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
         return Err(size.error(format!("{page_size:?} is not a huge page size (like 2MB or 1GB)")));
     }
-    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.required("limit", Field::u64)? })
+    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.member("limit", Field::u64)? })
 }
 
 /// A name written into a cgroup file's line (`mlx4_0 hca_handle=2`, `eth0 5`): one word.
@@ -208,8 +200,8 @@ fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, Invalid> {
 fn parse_network(network: &Field) -> Result<Network, Invalid> {
     let priorities = network.list("priorities", |p| {
         Ok((
-            word(&p.get("name")?, p.required("name", Field::str)?, "an interface name")?,
-            p.required("priority", Field::u32)?,
+            word(&p.get("name")?, p.member("name", Field::str)?, "an interface name")?,
+            p.member("priority", Field::u32)?,
         ))
     })?;
     Ok(Network { class_id: network.optional("classID", Field::u32)?, priorities })
@@ -249,7 +241,7 @@ fn parse_device_rule(rule: &Field) -> Result<DeviceRule, Invalid> {
     let access = rule.get("access")?;
     let access = devices::parse_access(access.opt(Field::str)?.unwrap_or("rwm")).map_err(|why| access.error(why))?;
     Ok(DeviceRule {
-        allow: rule.required("allow", Field::bool)?,
+        allow: rule.member("allow", Field::bool)?,
         kind,
         major: number("major")?,
         minor: number("minor")?,

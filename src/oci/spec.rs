@@ -190,7 +190,7 @@ impl State<'_> {
 pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let config = Field::root(&document);
-    config.required("ociVersion", Field::str)?;
+    config.member("ociVersion", Field::str)?;
     let root = config.get("root")?;
     let process = config.get("process")?;
     if process.value().is_none() {
@@ -205,13 +205,13 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
     }
     // Built before it is returned: temporaries of a tail expression would outlive `document`.
     let spec = Spec {
-        root: Root { path: root.required("path", Field::str)?.to_string(), readonly: flag(&root.get("readonly")?)? },
+        root: Root { path: root.member("path", Field::str)?.to_string(), readonly: root.member("readonly", flag)? },
         hostname: config.optional("hostname", Field::string)?,
         domainname: config.optional("domainname", Field::string)?,
         process: parse_process(&process)?,
         mounts: config.list("mounts", parse_mount)?,
-        hooks: parse_hooks(&config.get("hooks")?)?,
-        annotations: strings_map(&config.get("annotations")?)?,
+        hooks: config.member("hooks", parse_hooks)?,
+        annotations: config.member("annotations", strings_map)?,
         linux: parse_linux(&linux)?,
     };
     Ok(spec)
@@ -231,16 +231,16 @@ fn parse_process(process: &Field) -> Result<Process, Invalid> {
     unsupported(process, "ioPriority", "I/O priorities (ioprio_set) are not supported")?;
     unsupported(process, "commandLine", "a Windows field: contain runs Linux containers")?;
     unsupported(&user, "username", "a Windows field: contain runs Linux containers")?;
-    let args = process.required("args", Field::strings)?;
+    let args = process.member("args", Field::strings)?;
     if args.is_empty() {
         return Err(process.get("args")?.error("must name a program"));
     }
     let console = process.get("consoleSize")?;
     let console_size = match console.value() {
         None => None,
-        Some(_) => Some((narrow(&console.get("height")?)?, narrow(&console.get("width")?)?)),
+        Some(_) => Some((console.member("height", narrow)?, console.member("width", narrow)?)),
     };
-    let cwd = process.required("cwd", Field::str)?.to_string();
+    let cwd = process.member("cwd", Field::str)?.to_string();
     if !cwd.starts_with('/') {
         return Err(process.get("cwd")?.error("must be an absolute path"));
     }
@@ -249,14 +249,14 @@ fn parse_process(process: &Field) -> Result<Process, Invalid> {
         None => (None, Vec::new()),
     };
     Ok(Process {
-        terminal: flag(&process.get("terminal")?)?,
+        terminal: process.member("terminal", flag)?,
         console_size,
         uid: user.optional("uid", Field::u32)?.unwrap_or(0),
         gid: user.optional("gid", Field::u32)?.unwrap_or(0),
         umask: user.optional("umask", Field::u32)?,
         additional_gids: user.list("additionalGids", Field::u32)?,
         args,
-        env: process.required("env", Field::strings)?,
+        env: process.member("env", Field::strings)?,
         cwd,
         capabilities,
         selinux_label: process.optional("selinuxLabel", Field::string)?.filter(|s| !s.is_empty()),
@@ -321,7 +321,7 @@ fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let name = kind.str()?;
     let resource =
         RLIMITS.iter().position(|n| *n == name).ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
-    let (soft, hard) = (rlimit.required("soft", Field::u64)?, rlimit.required("hard", Field::u64)?);
+    let (soft, hard) = (rlimit.member("soft", Field::u64)?, rlimit.member("hard", Field::u64)?);
     if soft > hard {
         return Err(rlimit.error(format!("soft limit {soft} above the hard limit {hard}")));
     }
@@ -329,7 +329,7 @@ fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
 }
 
 fn parse_mount(mount: &Field) -> Result<Mount, Invalid> {
-    let destination = mount.required("destination", Field::str)?.to_string();
+    let destination = mount.member("destination", Field::str)?.to_string();
     if !destination.starts_with('/') {
         return Err(mount.get("destination")?.error("must be an absolute path in the container"));
     }
@@ -340,7 +340,7 @@ fn parse_mount(mount: &Field) -> Result<Mount, Invalid> {
         destination,
         kind: mount.optional("type", Field::string)?.unwrap_or_default(),
         source: mount.optional("source", Field::string)?.unwrap_or_default(),
-        options: mount.required("options", Field::strings)?,
+        options: mount.member("options", Field::strings)?,
     })
 }
 
@@ -357,7 +357,7 @@ fn parse_hooks(hooks: &Field) -> Result<Hooks, Invalid> {
 }
 
 fn parse_hook(hook: &Field) -> Result<Hook, Invalid> {
-    let path = hook.required("path", Field::str)?.to_string();
+    let path = hook.member("path", Field::str)?.to_string();
     if !path.starts_with('/') {
         return Err(hook.get("path")?.error("must be an absolute path"));
     }
@@ -367,8 +367,8 @@ fn parse_hook(hook: &Field) -> Result<Hook, Invalid> {
     }
     Ok(Hook {
         path,
-        args: hook.required("args", Field::strings)?,
-        env: hook.required("env", Field::strings)?,
+        args: hook.member("args", Field::strings)?,
+        env: hook.member("env", Field::strings)?,
         timeout: timeout.map(|t| t.min(u32::MAX.into()) as u32),
     })
 }
@@ -377,9 +377,9 @@ fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
     let mappings = |name: &str| -> Result<Vec<IdMapping>, Invalid> {
         linux.list(name, |m| {
             Ok(IdMapping {
-                container: m.required("containerID", Field::u32)?,
-                host: m.required("hostID", Field::u32)?,
-                size: m.required("size", Field::u32)?,
+                container: m.member("containerID", Field::u32)?,
+                host: m.member("hostID", Field::u32)?,
+                size: m.member("size", Field::u32)?,
             })
         })
     };
@@ -392,11 +392,11 @@ fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
         uid_mappings: mappings("uidMappings")?,
         gid_mappings: mappings("gidMappings")?,
         cgroups_path: linux.optional("cgroupsPath", Field::string)?.filter(|p| !p.is_empty()),
-        resources: parse_resources(&linux.get("resources")?)?,
+        resources: linux.member("resources", parse_resources)?,
         devices: linux.list("devices", parse_device)?,
-        masked_paths: linux.required("maskedPaths", Field::strings)?,
-        readonly_paths: linux.required("readonlyPaths", Field::strings)?,
-        sysctl: strings_map(&linux.get("sysctl")?)?,
+        masked_paths: linux.member("maskedPaths", Field::strings)?,
+        readonly_paths: linux.member("readonlyPaths", Field::strings)?,
+        sysctl: linux.member("sysctl", strings_map)?,
         rootfs_propagation: linux
             .get("rootfsPropagation")?
             .opt(|f| propagation(f.str()?).ok_or_else(|| f.error("unknown propagation")))?
@@ -491,11 +491,11 @@ fn parse_namespace(namespace: &Field) -> Result<Namespace, Invalid> {
 }
 
 fn parse_device(device: &Field) -> Result<Device, Invalid> {
-    let path = device.required("path", Field::str)?.to_string();
+    let path = device.member("path", Field::str)?.to_string();
     if !path.starts_with("/dev/") || path.split('/').any(|part| part == "..") {
         return Err(device.get("path")?.error("must be a path under /dev"));
     }
-    let kind = match device.required("type", Field::str)? {
+    let kind = match device.member("type", Field::str)? {
         "c" | "u" => 'c',
         "b" => 'b',
         "p" => 'p',
@@ -503,7 +503,7 @@ fn parse_device(device: &Field) -> Result<Device, Invalid> {
     };
     let (major, minor) = match kind {
         'p' => (0, 0),
-        _ => (device.required("major", Field::i64)?, device.required("minor", Field::i64)?),
+        _ => (device.member("major", Field::i64)?, device.member("minor", Field::i64)?),
     };
     Ok(Device {
         path,
@@ -534,21 +534,21 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
     }
     unsupported(seccomp, "listenerPath", "seccomp notification (listenerPath) is not supported")?;
     unsupported(seccomp, "listenerMetadata", "seccomp notification (listenerPath) is not supported")?;
-    let flags = seccomp.required("flags", Field::strings)?;
+    let flags = seccomp.member("flags", Field::strings)?;
     if let Some(flag) = flags.iter().find(|f| f.as_str() != "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
         return Err(seccomp.get("flags")?.error(format!("{flag} is not supported")));
     }
     let (mut rules, mut unknown) = (Vec::new(), Vec::new());
     for entry in seccomp.get("syscalls")?.items()? {
-        let names = entry.required("names", Field::strings)?;
+        let names = entry.member("names", Field::strings)?;
         let rule_action = action(&entry.get("action")?, errno(entry.get("errnoRet")?)?)?;
         let args = entry.list("args", |arg| {
             let op = arg.get("op")?;
             let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
             Ok(ArgCmp {
-                index: arg.required("index", Field::u32)?,
+                index: arg.member("index", Field::u32)?,
                 op,
-                value: arg.required("value", Field::u64)?,
+                value: arg.member("value", Field::u64)?,
                 value_two: arg.optional("valueTwo", Field::u64)?.unwrap_or(0),
             })
         })?;
