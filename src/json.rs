@@ -586,7 +586,11 @@ impl<'a> Field<'a> {
 
     /// An array of strings (`process.args`, `mounts[].options`); absent reads as empty.
     pub fn strings(&self) -> Result<Vec<String>, Invalid> {
-        self.items()?.map(|item| item.str().map(String::from)).collect()
+        let mut strings = Vec::new();
+        for item in self.items()? {
+            strings.push(item.string()?);
+        }
+        Ok(strings)
     }
 
     fn present(&self) -> Result<&'a Value, Invalid> {

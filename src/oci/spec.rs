@@ -276,11 +276,10 @@ fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), Inval
     let mut unknown = Vec::new();
     let mut set = |name: &str| -> Result<CapSet, Invalid> {
         let mut set = CapSet::default();
-        for item in caps.get(name)?.items()? {
-            let cap = item.str()?;
-            match caps::parse_cap(cap) {
+        for cap in caps.member(name, Field::strings)? {
+            match caps::parse_cap(&cap) {
                 Ok(Cap::One(n)) if cap.starts_with("CAP_") => set.0 |= 1 << n,
-                _ if !unknown.iter().any(|u| u == cap) => unknown.push(cap.to_string()),
+                _ if !unknown.contains(&cap) => unknown.push(cap),
                 _ => {}
             }
         }
@@ -518,13 +517,11 @@ fn parse_device(device: &Field) -> Result<Device, Invalid> {
 
 /// `linux.seccomp`: the profile, and the names no architecture of ours has (skipped).
 fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
-    let errno = |field: Field| -> Result<Option<u16>, Invalid> {
-        field.opt(|f| u16::try_from(f.u32()?).map_err(|_| f.error("not an errno")))
-    };
+    let errno = |f: &Field| -> Result<u16, Invalid> { u16::try_from(f.u32()?).map_err(|_| f.error("not an errno")) };
     let action = |field: &Field, errno_ret: Option<u16>| -> Result<Action, Invalid> {
         Action::from_oci(field.str()?, errno_ret).map_err(|why| field.error(why))
     };
-    let default_action = action(&seccomp.get("defaultAction")?, errno(seccomp.get("defaultErrnoRet")?)?)?;
+    let default_action = action(&seccomp.get("defaultAction")?, seccomp.optional("defaultErrnoRet", errno)?)?;
     let mut architectures = Vec::new();
     for arch in seccomp.get("architectures")?.items()? {
         // An architecture this machine cannot run (MIPS, s390x) can never make a call here.
@@ -541,7 +538,7 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
     let (mut rules, mut unknown) = (Vec::new(), Vec::new());
     for entry in seccomp.get("syscalls")?.items()? {
         let names = entry.member("names", Field::strings)?;
-        let rule_action = action(&entry.get("action")?, errno(entry.get("errnoRet")?)?)?;
+        let rule_action = action(&entry.get("action")?, entry.optional("errnoRet", errno)?)?;
         let args = entry.list("args", |arg| {
             let op = arg.get("op")?;
             let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
