@@ -404,9 +404,43 @@ fn repeated_key(members: &[(String, Value)]) -> Option<usize> {
     members.iter().enumerate().filter(|(_, (key, _))| key == repeated).nth(1).map(|(index, _)| index)
 }
 
+/// What is wrong with a value read from outside (a field of a config.json: "PATH: what is wrong";
+/// a D-Bus message), for the caller to put in its `Error`. Boxed, one pointer wide, as `Error` is,
+/// so that a reader's result (`Result<bool, Invalid>`, `Result<(), Invalid>`) comes back in
+/// registers and `?` passes a failure up without copying it; it reads as the message it holds.
+/// (A `Box<str>` would be two pointers wide, a `String` three.)
+#[allow(clippy::box_collection)]
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invalid(Box<String>);
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Invalid {
+        Invalid(Box::new(message))
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Invalid {
+        Invalid(Box::new(message.to_string()))
+    }
+}
+
+impl std::ops::Deref for Invalid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A place in a document (a value, or nothing) with the path that leads to it, so that reading a
 /// config names the field that is wrong: `process.user.uid: expected an integer from 0 to 4294967295,
-/// found -1`. Errors are `String`s, "PATH: what is wrong", for the caller to prefix with the file.
+/// found -1`. Errors are `Invalid`s, "PATH: what is wrong", for the caller to prefix with the file.
 ///
 /// A member that is absent and one that is `null` are the same thing: Go's encoding/json, which
 /// writes and reads these files for runc, podman and containerd, treats them alike.
@@ -425,7 +459,7 @@ impl<'a> Field<'a> {
 
     /// The member `key`: absent if this field is absent, an error if this is not an object. Chains
     /// therefore need no checks in between: `config.get("linux")?.get("resources")?.get("memory")?`.
-    pub fn get(&self, key: &str) -> Result<Field<'a>, String> {
+    pub fn get(&self, key: &str) -> Result<Field<'a>, Invalid> {
         let value = match self.value {
             None => None,
             Some(Value::Object(members)) => members.iter().find(|(name, _)| name == key).map(|(_, value)| value),
@@ -440,54 +474,90 @@ impl<'a> Field<'a> {
     }
 
     /// "PATH: message", for a value of the right type that is still wrong (an unknown namespace type).
-    pub fn error(&self, message: impl fmt::Display) -> String {
-        if self.path.is_empty() {
-            message.to_string()
-        } else {
-            format!("{}: {message}", self.path)
-        }
+    pub fn error(&self, message: impl fmt::Display) -> Invalid {
+        Invalid::from(if self.path.is_empty() { message.to_string() } else { format!("{}: {message}", self.path) })
     }
 
     /// An optional field: None when absent, else what `read` makes of it:
     /// `process.get("terminal")?.opt(Field::bool)?.unwrap_or(false)`.
-    pub fn opt<T>(&self, read: impl FnOnce(&Self) -> Result<T, String>) -> Result<Option<T>, String> {
+    pub fn opt<T>(&self, read: impl FnOnce(&Self) -> Result<T, Invalid>) -> Result<Option<T>, Invalid> {
         match self.value {
             None => Ok(None),
             Some(_) => read(self).map(Some),
         }
     }
 
+    /// The optional member `key`, read by one of the typed readers below:
+    /// `memory.optional("limit", Field::i64)?`. One call where `get(key)?.opt(read)?` made three,
+    /// with the member dropped in between, at each of the many members of a config.
+    pub fn optional<T>(&self, key: &str, read: fn(&Self) -> Result<T, Invalid>) -> Result<Option<T>, Invalid> {
+        self.get(key)?.opt(read)
+    }
+
+    /// The member `key`, read by `read`: a typed reader below (which refuses it absent), or any
+    /// other reader of a field: `mount.member("destination", Field::str)?`, one call for
+    /// `get(key)?.str()?`; `linux.member("resources", parse_resources)?`.
+    pub fn member<T>(&self, key: &str, read: fn(&Self) -> Result<T, Invalid>) -> Result<T, Invalid> {
+        read(&self.get(key)?)
+    }
+
     /// This and the typed readers below refuse an absent field (`PATH: missing`); `opt` is for
     /// optional ones.
-    pub fn str(&self) -> Result<&'a str, String> {
-        let value = self.required()?;
+    pub fn str(&self) -> Result<&'a str, Invalid> {
+        let value = self.present()?;
         value.as_str().ok_or_else(|| self.mismatch("a string", value))
     }
 
-    pub fn bool(&self) -> Result<bool, String> {
-        let value = self.required()?;
+    /// The elements of the array member `key`, each read by `read` (absent reads as empty):
+    /// `config.list("mounts", parse_mount)?`. A loop of its own for each type read, where
+    /// `items()?.map(read).collect()` made one for each closure.
+    pub fn list<T>(&self, key: &str, read: fn(&Field<'a>) -> Result<T, Invalid>) -> Result<Vec<T>, Invalid> {
+        let mut list = Vec::new();
+        for item in self.get(key)?.items()? {
+            list.push(read(&item)?);
+        }
+        Ok(list)
+    }
+
+    /// The members of this object, each read by `read` from its key and value (absent reads as
+    /// empty): one plain loop per type read, as `list`.
+    pub fn read_members<T>(&self, read: fn(&'a str, &Field<'a>) -> Result<T, Invalid>) -> Result<Vec<T>, Invalid> {
+        let mut read_members = Vec::new();
+        for (key, value) in self.members()? {
+            read_members.push(read(key, &value)?);
+        }
+        Ok(read_members)
+    }
+
+    /// A string of its own (`str` borrows the document's).
+    pub fn string(&self) -> Result<String, Invalid> {
+        self.str().map(String::from)
+    }
+
+    pub fn bool(&self) -> Result<bool, Invalid> {
+        let value = self.present()?;
         value.as_bool().ok_or_else(|| self.mismatch("true or false", value))
     }
 
-    pub fn u32(&self) -> Result<u32, String> {
+    pub fn u32(&self) -> Result<u32, Invalid> {
         self.integer(Value::as_u32, 0, u32::MAX.into())
     }
 
-    pub fn u64(&self) -> Result<u64, String> {
+    pub fn u64(&self) -> Result<u64, Invalid> {
         self.integer(Value::as_u64, 0, u64::MAX)
     }
 
-    pub fn i32(&self) -> Result<i32, String> {
+    pub fn i32(&self) -> Result<i32, Invalid> {
         self.integer(Value::as_i32, i32::MIN.into(), i32::MAX.unsigned_abs().into())
     }
 
-    pub fn i64(&self) -> Result<i64, String> {
+    pub fn i64(&self) -> Result<i64, Invalid> {
         self.integer(Value::as_i64, i64::MIN, i64::MAX.unsigned_abs())
     }
 
     /// The elements of an array, each with its path (`mounts[2]`). Absent reads as empty, as a Go nil
     /// slice does; check for emptiness where the spec requires elements (`process.args`).
-    pub fn items(&self) -> Result<impl Iterator<Item = Field<'a>> + 'a, String> {
+    pub fn items(&self) -> Result<impl Iterator<Item = Field<'a>> + 'a, Invalid> {
         let items = match self.value {
             None => &[][..],
             Some(Value::Array(items)) => items,
@@ -502,7 +572,7 @@ impl<'a> Field<'a> {
 
     /// The members of an object (`annotations`, `linux.sysctl`), in document order, each with its
     /// path. Absent reads as empty, as a Go nil map does.
-    pub fn members(&self) -> Result<impl Iterator<Item = (&'a str, Field<'a>)> + 'a, String> {
+    pub fn members(&self) -> Result<impl Iterator<Item = (&'a str, Field<'a>)> + 'a, Invalid> {
         let members = match self.value {
             None => &[][..],
             Some(Value::Object(members)) => members,
@@ -515,20 +585,24 @@ impl<'a> Field<'a> {
     }
 
     /// An array of strings (`process.args`, `mounts[].options`); absent reads as empty.
-    pub fn strings(&self) -> Result<Vec<String>, String> {
-        self.items()?.map(|item| item.str().map(String::from)).collect()
+    pub fn strings(&self) -> Result<Vec<String>, Invalid> {
+        let mut strings = Vec::new();
+        for item in self.items()? {
+            strings.push(item.string()?);
+        }
+        Ok(strings)
     }
 
-    fn required(&self) -> Result<&'a Value, String> {
+    fn present(&self) -> Result<&'a Value, Invalid> {
         self.value.ok_or_else(|| self.error("missing"))
     }
 
-    fn integer<T>(&self, read: fn(&Value) -> Option<T>, min: i64, max: u64) -> Result<T, String> {
-        let value = self.required()?;
+    fn integer<T>(&self, read: fn(&Value) -> Option<T>, min: i64, max: u64) -> Result<T, Invalid> {
+        let value = self.present()?;
         read(value).ok_or_else(|| self.mismatch(&format!("an integer from {min} to {max}"), value))
     }
 
-    fn mismatch(&self, expected: &str, found: &Value) -> String {
+    fn mismatch(&self, expected: &str, found: &Value) -> Invalid {
         self.error(format_args!("expected {expected}, found {}", found.describe()))
     }
 

@@ -347,7 +347,7 @@ fn field_errors_name_the_path_and_what_was_found() {
     let mounts: Vec<Field> = config.get("mounts").unwrap().items().unwrap().collect();
     assert_eq!(mounts[1].get("type").unwrap().str(), Err("mounts[1].type: missing".into()));
     let annotations: Vec<(&str, Field)> = config.get("annotations").unwrap().members().unwrap().collect();
-    assert_eq!(annotations[0].1.error("not allowed"), r#"annotations["io.x"]: not allowed"#);
+    assert_eq!(&*annotations[0].1.error("not allowed"), r#"annotations["io.x"]: not allowed"#);
     assert_eq!(
         annotations[1].1.str(),
         Err("annotations.plain: expected a string, found null".into()),

@@ -41,7 +41,7 @@ static HEAP: sys::Heap = sys::Heap;
 
 use cli::Command;
 use cli::OciCommand;
-use error::Error;
+use error::ErrorKind;
 use lifecycle::{exec, manage, run};
 
 /// The exit status of a failure of contain itself in `run` and `exec`, whose status is otherwise
@@ -160,8 +160,8 @@ fn main() {
     });
     let code = result.unwrap_or_else(|err| {
         log::error(&err);
-        match err {
-            Error::Interrupted(sig) => 128 + sig,
+        match err.kind() {
+            ErrorKind::Interrupted(sig) => 128 + sig,
             _ => failure_code,
         }
     });

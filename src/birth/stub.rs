@@ -87,7 +87,7 @@ pub fn sealed() -> Result<Fd, Error> {
             "memfd_create(contain-stub, MFD_EXEC): {errno}: the sysctl vm.memfd_noexec=2 forbids the executable \
              memfd that contain runs commands through"
         )),
-        errno => Error::Sys { step: "memfd_create(contain-stub)".into(), errno },
+        errno => Error::sys("memfd_create(contain-stub)", errno),
     })?;
     sys::write_all(memfd.raw(), PROGRAM).step(|| "write(contain-stub)".into())?;
     sys::add_seals(&memfd, SEALS)

@@ -18,6 +18,8 @@
 //! only: the padding between the length and the first element (to 8, for an array of structs) is
 //! not in it, even when the array is empty.
 
+use crate::json::Invalid;
+
 /// The most a message may be here: our replies and signals are small; this bounds what a broken
 /// peer can make us allocate (the specification's own limit is 128 MiB).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -167,27 +169,27 @@ impl Message {
 
     /// The length of the message that starts `bytes`, once its first 16 bytes are in (None: not
     /// yet). An error for a message over MAX_MESSAGE or not in version 1.
-    pub fn length(bytes: &[u8]) -> Result<Option<usize>, String> {
+    pub fn length(bytes: &[u8]) -> Result<Option<usize>, Invalid> {
         if bytes.len() < 16 {
             return Ok(None);
         }
         let big = endianness(bytes[0])?;
         if bytes[3] != 1 {
-            return Err(format!("protocol version {} (not 1)", bytes[3]));
+            return Err(format!("protocol version {} (not 1)", bytes[3]).into());
         }
         let u32_at = |at: usize| u32_from(&bytes[at..at + 4], big) as usize;
         let header = (16 + u32_at(12)).div_ceil(8) * 8;
         let total = header.saturating_add(u32_at(4));
         if total > MAX_MESSAGE {
-            return Err(format!("a message of {total} bytes (more than {MAX_MESSAGE})"));
+            return Err(format!("a message of {total} bytes (more than {MAX_MESSAGE})").into());
         }
         Ok(Some(total))
     }
 
     /// Reads one whole message (`length` bytes), in either endianness.
-    pub fn decode(bytes: &[u8]) -> Result<Message, String> {
+    pub fn decode(bytes: &[u8]) -> Result<Message, Invalid> {
         if Message::length(bytes)? != Some(bytes.len()) {
-            return Err(format!("a message cut short or overlong ({} bytes)", bytes.len()));
+            return Err(format!("a message cut short or overlong ({} bytes)", bytes.len()).into());
         }
         let mut reader = Reader { bytes, at: 12, big: endianness(bytes[0])? };
         let kind = match bytes[1] {
@@ -195,7 +197,7 @@ impl Message {
             2 => Kind::MethodReturn,
             3 => Kind::Error,
             4 => Kind::Signal,
-            other => return Err(format!("message type {other}")),
+            other => return Err(format!("message type {other}").into()),
         };
         let mut message = Message {
             kind: Some(kind),
@@ -229,7 +231,7 @@ impl Message {
             rest = after;
         }
         if reader.at != bytes.len() {
-            return Err(format!("{} bytes after the body", bytes.len() - reader.at));
+            return Err(format!("{} bytes after the body", bytes.len() - reader.at).into());
         }
         Ok(message)
     }
@@ -240,11 +242,11 @@ impl Message {
     }
 }
 
-fn endianness(byte: u8) -> Result<bool, String> {
+fn endianness(byte: u8) -> Result<bool, Invalid> {
     match byte {
         b'l' => Ok(false),
         b'B' => Ok(true),
-        other => Err(format!("endianness byte {other:#x}")),
+        other => Err(format!("endianness byte {other:#x}").into()),
     }
 }
 
@@ -311,7 +313,7 @@ fn put(out: &mut Vec<u8>, value: &Value) {
 }
 
 /// Splits the first complete type off a signature: `a(sv)s` into `a(sv)` and `s`.
-fn split_type(signature: &str) -> Result<(&str, &str), String> {
+fn split_type(signature: &str) -> Result<(&str, &str), Invalid> {
     let bytes = signature.as_bytes();
     let mut end = 0;
     while bytes.get(end) == Some(&b'a') {
@@ -320,7 +322,7 @@ fn split_type(signature: &str) -> Result<(&str, &str), String> {
     let mut depth = 0usize;
     loop {
         match bytes.get(end) {
-            None => return Err(format!("signature {signature:?} ends inside a type")),
+            None => return Err(format!("signature {signature:?} ends inside a type").into()),
             Some(b'(' | b'{') => depth += 1,
             Some(b')' | b'}') => depth = depth.checked_sub(1).ok_or(format!("signature {signature:?}: unbalanced"))?,
             Some(_) => {}
@@ -340,7 +342,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    fn take(&mut self, n: usize) -> Result<&[u8], Invalid> {
         let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len());
         let end = end.ok_or_else(|| format!("a value past the message's end (at {})", self.at))?;
         let taken = &self.bytes[self.at..end];
@@ -348,18 +350,18 @@ impl Reader<'_> {
         Ok(taken)
     }
 
-    fn align(&mut self, to: usize) -> Result<(), String> {
+    fn align(&mut self, to: usize) -> Result<(), Invalid> {
         let padding = self.at.div_ceil(to) * to - self.at;
         self.take(padding).map(drop)
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, Invalid> {
         self.align(4)?;
         let big = self.big;
         self.take(4).map(|b| u32_from(b, big))
     }
 
-    fn text(&mut self, length: usize) -> Result<String, String> {
+    fn text(&mut self, length: usize) -> Result<String, Invalid> {
         let bytes = self.take(length + 1)?;
         if bytes[length] != 0 {
             return Err("a string without its NUL".into());
@@ -368,9 +370,9 @@ impl Reader<'_> {
     }
 
     /// One value of the single complete type `signature`.
-    fn value(&mut self, signature: &str, depth: usize) -> Result<Value, String> {
+    fn value(&mut self, signature: &str, depth: usize) -> Result<Value, Invalid> {
         if depth > MAX_DEPTH {
-            return Err(format!("values nested deeper than {MAX_DEPTH}"));
+            return Err(format!("values nested deeper than {MAX_DEPTH}").into());
         }
         self.align(alignment(signature))?;
         let code = signature.as_bytes()[0];
@@ -400,7 +402,7 @@ impl Reader<'_> {
                 let inner = self.text(length)?;
                 let (one, rest) = split_type(&inner)?;
                 if !rest.is_empty() {
-                    return Err(format!("variant signature {inner:?} holds more than one type"));
+                    return Err(format!("variant signature {inner:?} holds more than one type").into());
                 }
                 Value::Variant(Box::new(self.value(one, depth + 1)?))
             }
@@ -415,11 +417,11 @@ impl Reader<'_> {
                 }
                 Value::Struct(fields)
             }
-            other => return Err(format!("type {:?} is not read here", other as char)),
+            other => return Err(format!("type {:?} is not read here", other as char).into()),
         })
     }
 
-    fn array(&mut self, element: &str, depth: usize) -> Result<Value, String> {
+    fn array(&mut self, element: &str, depth: usize) -> Result<Value, Invalid> {
         let length = self.u32()? as usize;
         self.align(alignment(element))?;
         let end = self.at.checked_add(length).filter(|end| *end <= self.bytes.len());

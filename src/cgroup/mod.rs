@@ -274,7 +274,7 @@ impl Cgroup {
             match self.write_limit(w) {
                 // v1's memsw may never be below the memory limit: a memory limit raised above the
                 // old swap limit (an update) waits for the new swap limit, as runc does it.
-                Err(Error::Sys { errno: Errno(libc::EINVAL), .. }) if w.file == V1_MEMORY_LIMIT => {
+                Err(err) if err.errno() == Some(Errno(libc::EINVAL)) && w.file == V1_MEMORY_LIMIT => {
                     if let Some(swap) = writes.iter().position(|w| w.file == V1_MEMORY_SWAP_LIMIT) {
                         self.write_limit(&writes[swap])?;
                         written_early = Some(swap);

@@ -36,6 +36,7 @@ use super::dbus::{Kind, Message, Value};
 use super::limits::{blkio_weight_to_io_weight, shares_to_weight, Limits, UNLIMITED};
 use super::Version;
 use crate::error::{cpath, Context, Error};
+use crate::json::Invalid;
 use crate::sys::{self, Fd};
 
 /// Where systemd says it is the init system (sd_booted(3)).
@@ -504,7 +505,7 @@ impl Bus {
     }
 
     /// What the bus sent that is not D-Bus.
-    fn malformed(&self, why: String) -> Error {
+    fn malformed(&self, why: Invalid) -> Error {
         Error::Setup(format!("D-Bus {}: {why}", self.path))
     }
 

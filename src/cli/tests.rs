@@ -3,6 +3,7 @@
 use super::*;
 
 use crate::birth::users::Id;
+use crate::error::ErrorKind;
 use crate::net::firewall::Firewall;
 use crate::net::netlink::VethAddrs;
 use crate::policy::caps::parse_cap;
@@ -16,8 +17,8 @@ fn run(args: &[&str]) -> Result<RunSpec, Error> {
 }
 
 fn usage_message(args: &[&str]) -> String {
-    match run(args) {
-        Err(Error::Usage(msg)) => msg,
+    match run(args).map_err(Error::into_kind) {
+        Err(ErrorKind::Usage(msg)) => msg,
         other => panic!("expected a usage error for {args:?}, got {other:?}"),
     }
 }
@@ -400,8 +401,10 @@ fn every_command_has_its_help() {
 fn help_version_and_unknown_subcommands() {
     assert_eq!(parse(["--help"].map(OsString::from)).unwrap().1, Command::Help(None));
     assert_eq!(parse(["-V"].map(OsString::from)).unwrap().1, Command::Version);
-    assert!(matches!(parse(["begin"].map(OsString::from)), Err(Error::Usage(m)) if m.contains("unknown command")));
-    assert!(matches!(parse(Vec::<OsString>::new()), Err(Error::Usage(_))));
+    assert!(
+        matches!(parse(["begin"].map(OsString::from)).map_err(Error::into_kind), Err(ErrorKind::Usage(m)) if m.contains("unknown command"))
+    );
+    assert!(matches!(parse(Vec::<OsString>::new()).map_err(Error::into_kind), Err(ErrorKind::Usage(_))));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! and a name claim that finds one (prepare.rs).
 
 use crate::cgroup::{self, Cgroup, Stragglers};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::lease;
 use crate::lifecycle::manage::{
     container_cgroup, liveness, settled_liveness, trusted_init, wait_exit, Liveness, CLEANUP_WAIT,
@@ -112,9 +112,9 @@ pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Resu
 
 /// A leftover's failure, naming its container once.
 fn leftover_failure(id: &str, err: Error) -> Error {
-    match err {
-        Error::Setup(text) if text.starts_with(&format!("{id}: ")) => Error::Setup(text),
-        err => Error::Setup(format!("{id}: the leftovers could not all be removed: {err} (try contain gc again)")),
+    match err.kind() {
+        ErrorKind::Setup(text) if text.starts_with(&format!("{id}: ")) => err,
+        _ => Error::Setup(format!("{id}: the leftovers could not all be removed: {err} (try contain gc again)")),
     }
 }
 

@@ -143,13 +143,15 @@ pub fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Err
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use crate::net::firewall::Firewall;
 
     #[test]
     fn userns_auto_needs_root_and_goes_without_host_network_and_overlay() {
         let spec = |net, overlay| RunSpec { userns: Userns::Auto, net, overlay, ..Default::default() };
-        let refusal = |spec: RunSpec, root, euid| match refuse_beside_auto(&spec, root, euid) {
-            Err(Error::Usage(message)) => message,
+        let refusal = |spec: RunSpec, root, euid| match refuse_beside_auto(&spec, root, euid).map_err(Error::into_kind)
+        {
+            Err(ErrorKind::Usage(message)) => message,
             other => panic!("not refused: {other:?}"),
         };
         assert!(refuse_beside_auto(&spec(Net::None, false), true, 0).is_ok());

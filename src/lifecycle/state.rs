@@ -90,7 +90,7 @@ impl StateDir {
     pub fn open(path: &str) -> Result<StateDir, Error> {
         // Made once and then there for every start: tried first, without a mkdir per component.
         match StateDir::open_made(path) {
-            Err(Error::Sys { errno: Errno(libc::ENOENT), .. }) => {}
+            Err(err) if err.errno() == Some(Errno(libc::ENOENT)) => {}
             opened => return opened,
         }
         // The directories above it as anybody would make them (~/.local/state); it itself, 0700.

@@ -193,7 +193,7 @@ impl Relay {
                 Err(Errno(libc::EAGAIN)) => break,
                 // The container closed its terminal: nobody is left to type to.
                 Err(Errno(libc::EIO)) => self.to_container.clear(),
-                Err(errno) => return Err(Error::Sys { step: "write(pty master)".into(), errno }),
+                Err(errno) => return Err(Error::sys("write(pty master)", errno)),
             }
         }
         Ok(())

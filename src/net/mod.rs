@@ -137,7 +137,7 @@ impl Veth {
             |seq| netlink::new_veth(seq, &host_name, CONTAINER_INTERFACE, netns.raw()),
             || format!("RTM_NEWLINK(veth {host_name} <-> {CONTAINER_INTERFACE} in pid {container_pid}'s netns)"),
         );
-        if let Err(Error::Sys { errno: Errno(libc::EEXIST), .. }) = created {
+        if created.as_ref().is_err_and(|err| err.errno() == Some(Errno(libc::EEXIST))) {
             // Somebody else's interface: it must survive our failure.
             return Err(Error::Setup(format!(
                 "a network interface named {host_name} already exists: another container's, or left over \
@@ -237,8 +237,8 @@ impl Drop for HostEnd {
 pub fn delete_interface(name: &str) -> Result<(), Error> {
     let deleted = Netlink::open()?.request(|seq| netlink::delete_link(seq, name), || format!("RTM_DELLINK({name})"));
     match deleted {
-        Ok(()) | Err(Error::Sys { errno: Errno(libc::ENODEV), .. }) => Ok(()),
-        Err(err) => Err(err),
+        Err(err) if err.errno() != Some(Errno(libc::ENODEV)) => Err(err),
+        _ => Ok(()),
     }
 }
 

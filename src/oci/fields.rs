@@ -1,10 +1,12 @@
 //! What every part of config.json shares: how a field we understand but cannot honour, or honour
 //! only one way, is refused by name, and the small shapes many fields take.
 
-use crate::json::{Field, Value};
+use crate::json::{Field, Invalid, Value};
 
-/// A field we understand but cannot honour: an error if it is set to anything but empty.
-pub fn unsupported(field: &Field, why: &str) -> Result<(), String> {
+/// A field we understand but cannot honour (the member `key` of `parent`): an error if it is set
+/// to anything but empty.
+pub fn unsupported(parent: &Field, key: &str, why: &str) -> Result<(), Invalid> {
+    let field = parent.get(key)?;
     match field.value() {
         None => Ok(()),
         Some(Value::String(s)) if s.is_empty() => Ok(()),
@@ -14,18 +16,19 @@ pub fn unsupported(field: &Field, why: &str) -> Result<(), String> {
     }
 }
 
-/// A flag we honour only one way: an error if it is set to the other.
-pub fn only(field: &Field, honoured: bool, why: &str) -> Result<(), String> {
+/// A flag we honour only one way (the member `key` of `parent`): an error if it is set to the other.
+pub fn only(parent: &Field, key: &str, honoured: bool, why: &str) -> Result<(), Invalid> {
+    let field = parent.get(key)?;
     match field.opt(Field::bool)? {
         Some(value) if value != honoured => Err(field.error(why)),
         _ => Ok(()),
     }
 }
 
-pub fn flag(field: &Field) -> Result<bool, String> {
+pub fn flag(field: &Field) -> Result<bool, Invalid> {
     Ok(field.opt(Field::bool)?.unwrap_or(false))
 }
 
-pub fn strings_map(field: &Field) -> Result<Vec<(String, String)>, String> {
-    field.members()?.map(|(key, value)| Ok((key.to_string(), value.str()?.to_string()))).collect()
+pub fn strings_map(field: &Field) -> Result<Vec<(String, String)>, Invalid> {
+    field.read_members(|key, value| Ok((key.to_string(), value.str()?.to_string())))
 }

@@ -3,7 +3,7 @@
 //! keys, each checked with the JSON path of a bad one in the message.
 
 use super::fields::{only, unsupported};
-use crate::json::{self, Field};
+use crate::json::{self, Field, Invalid};
 use crate::policy::devices::{self, DeviceRule};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,62 +92,50 @@ pub struct Network {
 }
 
 /// Parses `update --resources`: a LinuxResources object alone.
-pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, String> {
+pub fn parse_resources_file(bytes: &[u8]) -> Result<Resources, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let resources = parse_resources(&Field::root(&document))?;
     Ok(resources)
 }
 
-pub fn parse_resources(resources: &Field) -> Result<Resources, String> {
+pub fn parse_resources(resources: &Field) -> Result<Resources, Invalid> {
     let (memory, cpu, pids) = (resources.get("memory")?, resources.get("cpu")?, resources.get("pids")?);
     // Memory cgroups are always hierarchical since Linux 5.11, which refuses use_hierarchy 0.
-    only(&memory.get("useHierarchy")?, true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
-    only(&memory.get("checkBeforeUpdate")?, false, "not supported: update does not compare a limit with the usage")?;
-    unsupported(&cpu.get("burst")?, "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
-    unsupported(&cpu.get("idle")?, "not supported (cpu.idle)")?;
-    let string = |field: Field| -> Result<Option<String>, String> { field.opt(|f| f.str().map(String::from)) };
+    only(&memory, "useHierarchy", true, "memory cgroups are always hierarchical (Linux 5.11 and later)")?;
+    only(&memory, "checkBeforeUpdate", false, "not supported: update does not compare a limit with the usage")?;
+    unsupported(&cpu, "burst", "not supported (cpu.cfs_burst_us, cpu.max.burst)")?;
+    unsupported(&cpu, "idle", "not supported (cpu.idle)")?;
+    let string = |field: Field| -> Result<Option<String>, Invalid> { field.opt(|f| f.str().map(String::from)) };
     Ok(Resources {
-        memory_limit: memory.get("limit")?.opt(Field::i64)?,
-        memory_swap: memory.get("swap")?.opt(Field::i64)?,
-        memory_reservation: memory.get("reservation")?.opt(Field::i64)?,
+        memory_limit: memory.optional("limit", Field::i64)?,
+        memory_swap: memory.optional("swap", Field::i64)?,
+        memory_reservation: memory.optional("reservation", Field::i64)?,
         // `kernel` is deprecated by the spec and gone from kernels since 6.1: ignored, as runc does.
-        memory_swappiness: memory.get("swappiness")?.opt(Field::u64)?,
-        disable_oom_killer: memory.get("disableOOMKiller")?.opt(Field::bool)?.unwrap_or(false),
-        kernel_tcp: memory.get("kernelTCP")?.opt(Field::i64)?,
-        cpu_shares: cpu.get("shares")?.opt(Field::u64)?,
-        cpu_quota: cpu.get("quota")?.opt(Field::i64)?,
-        cpu_period: cpu.get("period")?.opt(Field::u64)?,
+        memory_swappiness: memory.optional("swappiness", Field::u64)?,
+        disable_oom_killer: memory.optional("disableOOMKiller", Field::bool)?.unwrap_or(false),
+        kernel_tcp: memory.optional("kernelTCP", Field::i64)?,
+        cpu_shares: cpu.optional("shares", Field::u64)?,
+        cpu_quota: cpu.optional("quota", Field::i64)?,
+        cpu_period: cpu.optional("period", Field::u64)?,
         cpuset_cpus: string(cpu.get("cpus")?)?.filter(|s| !s.is_empty()),
         cpuset_mems: string(cpu.get("mems")?)?.filter(|s| !s.is_empty()),
-        cpu_realtime_runtime: cpu.get("realtimeRuntime")?.opt(Field::i64)?,
-        cpu_realtime_period: cpu.get("realtimePeriod")?.opt(Field::u64)?,
-        pids_limit: pids.get("limit")?.opt(Field::i64)?,
-        devices: resources.get("devices")?.items()?.map(|d| parse_device_rule(&d)).collect::<Result<_, _>>()?,
-        block_io: parse_block_io(&resources.get("blockIO")?)?,
-        hugepage_limits: resources
-            .get("hugepageLimits")?
-            .items()?
-            .map(|h| parse_hugepages(&h))
-            .collect::<Result<_, _>>()?,
-        rdma: resources
-            .get("rdma")?
-            .members()?
-            .map(|(device, limit)| parse_rdma(device, &limit))
-            .collect::<Result<_, _>>()?,
-        network: parse_network(&resources.get("network")?)?,
-        unified: resources
-            .get("unified")?
-            .members()?
-            .map(|(key, value)| {
-                unified_key(key).map_err(|why| value.error(why))?;
-                Ok((key.to_string(), value.str()?.to_string()))
-            })
-            .collect::<Result<_, String>>()?,
+        cpu_realtime_runtime: cpu.optional("realtimeRuntime", Field::i64)?,
+        cpu_realtime_period: cpu.optional("realtimePeriod", Field::u64)?,
+        pids_limit: pids.optional("limit", Field::i64)?,
+        devices: resources.list("devices", parse_device_rule)?,
+        block_io: resources.member("blockIO", parse_block_io)?,
+        hugepage_limits: resources.list("hugepageLimits", parse_hugepages)?,
+        rdma: resources.get("rdma")?.read_members(parse_rdma)?,
+        network: resources.member("network", parse_network)?,
+        unified: resources.get("unified")?.read_members(|key, value| {
+            unified_key(key).map_err(|why| value.error(why))?;
+            Ok((key.to_string(), value.str()?.to_string()))
+        })?,
     })
 }
 
 /// A blkio weight: 10..1000, or 0 for none.
-fn blkio_weight(field: &Field) -> Result<Option<u16>, String> {
+fn blkio_weight(field: &Field) -> Result<Option<u16>, Invalid> {
     match field.opt(Field::u32)? {
         None | Some(0) => Ok(None),
         Some(w @ 10..=1000) => Ok(Some(w as u16)),
@@ -155,71 +143,68 @@ fn blkio_weight(field: &Field) -> Result<Option<u16>, String> {
     }
 }
 
-fn parse_block_io(block_io: &Field) -> Result<BlockIo, String> {
-    let weight_devices = block_io
-        .get("weightDevice")?
-        .items()?
-        .map(|d| {
-            Ok(WeightDevice {
-                major: d.get("major")?.u32()?,
-                minor: d.get("minor")?.u32()?,
-                weight: blkio_weight(&d.get("weight")?)?,
-                leaf_weight: blkio_weight(&d.get("leafWeight")?)?,
-            })
+fn parse_block_io(block_io: &Field) -> Result<BlockIo, Invalid> {
+    let weight_devices = block_io.list("weightDevice", |d| {
+        Ok(WeightDevice {
+            major: d.member("major", Field::u32)?,
+            minor: d.member("minor", Field::u32)?,
+            weight: d.member("weight", blkio_weight)?,
+            leaf_weight: d.member("leafWeight", blkio_weight)?,
         })
-        .collect::<Result<_, String>>()?;
+    })?;
     let mut throttle: [Vec<Throttle>; 4] = Default::default();
     for (list, (name, _)) in throttle.iter_mut().zip(THROTTLES) {
         for d in block_io.get(name)?.items()? {
             list.push(Throttle {
-                major: d.get("major")?.u32()?,
-                minor: d.get("minor")?.u32()?,
-                rate: d.get("rate")?.u64()?,
+                major: d.member("major", Field::u32)?,
+                minor: d.member("minor", Field::u32)?,
+                rate: d.member("rate", Field::u64)?,
             });
         }
     }
     Ok(BlockIo {
-        weight: blkio_weight(&block_io.get("weight")?)?,
-        leaf_weight: blkio_weight(&block_io.get("leafWeight")?)?,
+        weight: block_io.member("weight", blkio_weight)?,
+        leaf_weight: block_io.member("leafWeight", blkio_weight)?,
         weight_devices,
         throttle,
     })
 }
 
 /// A huge page size as the kernel names it in hugetlb's files: digits and KB, MB or GB.
-fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, String> {
+fn parse_hugepages(limit: &Field) -> Result<HugepageLimit, Invalid> {
     let size = limit.get("pageSize")?;
     let page_size = size.str()?;
     let digits = page_size.strip_suffix("KB").or(page_size.strip_suffix("MB")).or(page_size.strip_suffix("GB"));
     if !digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
         return Err(size.error(format!("{page_size:?} is not a huge page size (like 2MB or 1GB)")));
     }
-    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.get("limit")?.u64()? })
+    Ok(HugepageLimit { page_size: page_size.to_string(), limit: limit.member("limit", Field::u64)? })
 }
 
 /// A name written into a cgroup file's line (`mlx4_0 hca_handle=2`, `eth0 5`): one word.
-fn word(field: &Field, name: &str, what: &str) -> Result<String, String> {
+fn word(field: &Field, name: &str, what: &str) -> Result<String, Invalid> {
     if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '\0' || c == '=') {
         return Err(field.error(format!("{name:?} is not {what}")));
     }
     Ok(name.to_string())
 }
 
-fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, String> {
+fn parse_rdma(device: &str, limit: &Field) -> Result<RdmaLimit, Invalid> {
     Ok(RdmaLimit {
         device: word(limit, device, "an RDMA device name")?,
-        hca_handles: limit.get("hcaHandles")?.opt(Field::u32)?,
-        hca_objects: limit.get("hcaObjects")?.opt(Field::u32)?,
+        hca_handles: limit.optional("hcaHandles", Field::u32)?,
+        hca_objects: limit.optional("hcaObjects", Field::u32)?,
     })
 }
 
-fn parse_network(network: &Field) -> Result<Network, String> {
-    let priorities = network
-        .get("priorities")?
-        .items()?
-        .map(|p| Ok((word(&p.get("name")?, p.get("name")?.str()?, "an interface name")?, p.get("priority")?.u32()?)))
-        .collect::<Result<_, String>>()?;
-    Ok(Network { class_id: network.get("classID")?.opt(Field::u32)?, priorities })
+fn parse_network(network: &Field) -> Result<Network, Invalid> {
+    let priorities = network.list("priorities", |p| {
+        Ok((
+            word(&p.get("name")?, p.member("name", Field::str)?, "an interface name")?,
+            p.member("priority", Field::u32)?,
+        ))
+    })?;
+    Ok(Network { class_id: network.optional("classID", Field::u32)?, priorities })
 }
 
 /// The cgroup v2 core files a container's bundle may never write: they move processes, change
@@ -243,10 +228,10 @@ pub fn unified_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
+fn parse_device_rule(rule: &Field) -> Result<DeviceRule, Invalid> {
     let kind = rule.get("type")?;
     let kind = devices::parse_type(kind.opt(Field::str)?.unwrap_or("a")).map_err(|why| kind.error(why))?;
-    let number = |name: &str| -> Result<Option<u32>, String> {
+    let number = |name: &str| -> Result<Option<u32>, Invalid> {
         let field = rule.get(name)?;
         match field.opt(Field::i64)? {
             None | Some(-1) => Ok(None),
@@ -255,5 +240,11 @@ fn parse_device_rule(rule: &Field) -> Result<DeviceRule, String> {
     };
     let access = rule.get("access")?;
     let access = devices::parse_access(access.opt(Field::str)?.unwrap_or("rwm")).map_err(|why| access.error(why))?;
-    Ok(DeviceRule { allow: rule.get("allow")?.bool()?, kind, major: number("major")?, minor: number("minor")?, access })
+    Ok(DeviceRule {
+        allow: rule.member("allow", Field::bool)?,
+        kind,
+        major: number("major")?,
+        minor: number("minor")?,
+        access,
+    })
 }

@@ -11,7 +11,7 @@
 
 use super::fields::{flag, strings_map, unsupported};
 use super::resources::{parse_resources, Resources};
-use crate::json::{self, Field};
+use crate::json::{self, Field, Invalid};
 use crate::policy::caps::{self, Cap, CapSet};
 use crate::policy::seccomp::{self, Action, ArgCmp, CmpOp, Profile};
 use crate::policy::syscalls::Arch;
@@ -187,60 +187,60 @@ impl State<'_> {
 }
 
 /// Parses a config.json.
-pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
+pub fn parse_config(bytes: &[u8]) -> Result<Spec, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let config = Field::root(&document);
-    config.get("ociVersion")?.str()?;
+    config.member("ociVersion", Field::str)?;
     let root = config.get("root")?;
     let process = config.get("process")?;
     if process.value().is_none() {
         return Err("process: missing (contain runs a process)".into());
     }
     let linux = config.get("linux")?;
-    unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
-    unsupported(&linux.get("intelRdt")?, "Intel RDT is not supported")?;
-    unsupported(&linux.get("timeOffsets")?, "time namespaces are not supported")?;
+    unsupported(&process, "apparmorProfile", "AppArmor is not supported")?;
+    unsupported(&linux, "intelRdt", "Intel RDT is not supported")?;
+    unsupported(&linux, "timeOffsets", "time namespaces are not supported")?;
     for platform in ["solaris", "windows", "vm", "zos"] {
-        unsupported(&config.get(platform)?, "another platform's section: contain runs Linux containers")?;
+        unsupported(&config, platform, "another platform's section: contain runs Linux containers")?;
     }
     // Built before it is returned: temporaries of a tail expression would outlive `document`.
     let spec = Spec {
-        root: Root { path: root.get("path")?.str()?.to_string(), readonly: flag(&root.get("readonly")?)? },
-        hostname: config.get("hostname")?.opt(|f| f.str().map(String::from))?,
-        domainname: config.get("domainname")?.opt(|f| f.str().map(String::from))?,
+        root: Root { path: root.member("path", Field::str)?.to_string(), readonly: root.member("readonly", flag)? },
+        hostname: config.optional("hostname", Field::string)?,
+        domainname: config.optional("domainname", Field::string)?,
         process: parse_process(&process)?,
-        mounts: config.get("mounts")?.items()?.map(|m| parse_mount(&m)).collect::<Result<_, _>>()?,
-        hooks: parse_hooks(&config.get("hooks")?)?,
-        annotations: strings_map(&config.get("annotations")?)?,
+        mounts: config.list("mounts", parse_mount)?,
+        hooks: config.member("hooks", parse_hooks)?,
+        annotations: config.member("annotations", strings_map)?,
         linux: parse_linux(&linux)?,
     };
     Ok(spec)
 }
 
 /// Parses the process of `exec --process FILE` (a config's `process` object alone).
-pub fn parse_process_file(bytes: &[u8]) -> Result<Process, String> {
+pub fn parse_process_file(bytes: &[u8]) -> Result<Process, Invalid> {
     let document = json::parse(bytes).map_err(|err| err.to_string())?;
     let process = Field::root(&document);
-    unsupported(&process.get("apparmorProfile")?, "AppArmor is not supported")?;
+    unsupported(&process, "apparmorProfile", "AppArmor is not supported")?;
     parse_process(&process)
 }
 
-fn parse_process(process: &Field) -> Result<Process, String> {
+fn parse_process(process: &Field) -> Result<Process, Invalid> {
     let user = process.get("user")?;
-    unsupported(&process.get("scheduler")?, "scheduling policies (sched_setattr) are not supported")?;
-    unsupported(&process.get("ioPriority")?, "I/O priorities (ioprio_set) are not supported")?;
-    unsupported(&process.get("commandLine")?, "a Windows field: contain runs Linux containers")?;
-    unsupported(&user.get("username")?, "a Windows field: contain runs Linux containers")?;
-    let args = process.get("args")?.strings()?;
+    unsupported(process, "scheduler", "scheduling policies (sched_setattr) are not supported")?;
+    unsupported(process, "ioPriority", "I/O priorities (ioprio_set) are not supported")?;
+    unsupported(process, "commandLine", "a Windows field: contain runs Linux containers")?;
+    unsupported(&user, "username", "a Windows field: contain runs Linux containers")?;
+    let args = process.member("args", Field::strings)?;
     if args.is_empty() {
         return Err(process.get("args")?.error("must name a program"));
     }
     let console = process.get("consoleSize")?;
     let console_size = match console.value() {
         None => None,
-        Some(_) => Some((narrow(&console.get("height")?)?, narrow(&console.get("width")?)?)),
+        Some(_) => Some((console.member("height", narrow)?, console.member("width", narrow)?)),
     };
-    let cwd = process.get("cwd")?.str()?.to_string();
+    let cwd = process.member("cwd", Field::str)?.to_string();
     if !cwd.starts_with('/') {
         return Err(process.get("cwd")?.error("must be an absolute path"));
     }
@@ -249,38 +249,37 @@ fn parse_process(process: &Field) -> Result<Process, String> {
         None => (None, Vec::new()),
     };
     Ok(Process {
-        terminal: flag(&process.get("terminal")?)?,
+        terminal: process.member("terminal", flag)?,
         console_size,
-        uid: user.get("uid")?.opt(Field::u32)?.unwrap_or(0),
-        gid: user.get("gid")?.opt(Field::u32)?.unwrap_or(0),
-        umask: user.get("umask")?.opt(Field::u32)?,
-        additional_gids: user.get("additionalGids")?.items()?.map(|g| g.u32()).collect::<Result<_, _>>()?,
+        uid: user.optional("uid", Field::u32)?.unwrap_or(0),
+        gid: user.optional("gid", Field::u32)?.unwrap_or(0),
+        umask: user.optional("umask", Field::u32)?,
+        additional_gids: user.list("additionalGids", Field::u32)?,
         args,
-        env: process.get("env")?.strings()?,
+        env: process.member("env", Field::strings)?,
         cwd,
         capabilities,
-        selinux_label: process.get("selinuxLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        selinux_label: process.optional("selinuxLabel", Field::string)?.filter(|s| !s.is_empty()),
         unknown_capabilities,
-        rlimits: process.get("rlimits")?.items()?.map(|r| parse_rlimit(&r)).collect::<Result<_, _>>()?,
-        no_new_privileges: process.get("noNewPrivileges")?.opt(Field::bool)?,
-        oom_score_adj: process.get("oomScoreAdj")?.opt(Field::i32)?,
+        rlimits: process.list("rlimits", parse_rlimit)?,
+        no_new_privileges: process.optional("noNewPrivileges", Field::bool)?,
+        oom_score_adj: process.optional("oomScoreAdj", Field::i32)?,
     })
 }
 
-fn narrow(field: &Field) -> Result<u16, String> {
+fn narrow(field: &Field) -> Result<u16, Invalid> {
     u16::try_from(field.u32()?).map_err(|_| field.error("too large for a terminal size"))
 }
 
 /// The five sets, and the names in them this build does not know.
-fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), String> {
+fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), Invalid> {
     let mut unknown = Vec::new();
-    let mut set = |name: &str| -> Result<CapSet, String> {
+    let mut set = |name: &str| -> Result<CapSet, Invalid> {
         let mut set = CapSet::default();
-        for item in caps.get(name)?.items()? {
-            let cap = item.str()?;
-            match caps::parse_cap(cap) {
+        for cap in caps.member(name, Field::strings)? {
+            match caps::parse_cap(&cap) {
                 Ok(Cap::One(n)) if cap.starts_with("CAP_") => set.0 |= 1 << n,
-                _ if !unknown.iter().any(|u| u == cap) => unknown.push(cap.to_string()),
+                _ if !unknown.contains(&cap) => unknown.push(cap),
                 _ => {}
             }
         }
@@ -316,37 +315,36 @@ const RLIMITS: [&str; 16] = [
     "RLIMIT_RTTIME",
 ];
 
-fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, String> {
+fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let kind = rlimit.get("type")?;
     let name = kind.str()?;
     let resource =
         RLIMITS.iter().position(|n| *n == name).ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
-    let (soft, hard) = (rlimit.get("soft")?.u64()?, rlimit.get("hard")?.u64()?);
+    let (soft, hard) = (rlimit.member("soft", Field::u64)?, rlimit.member("hard", Field::u64)?);
     if soft > hard {
         return Err(rlimit.error(format!("soft limit {soft} above the hard limit {hard}")));
     }
     Ok(Rlimit { resource: resource as u32, soft, hard })
 }
 
-fn parse_mount(mount: &Field) -> Result<Mount, String> {
-    let destination = mount.get("destination")?.str()?.to_string();
+fn parse_mount(mount: &Field) -> Result<Mount, Invalid> {
+    let destination = mount.member("destination", Field::str)?.to_string();
     if !destination.starts_with('/') {
         return Err(mount.get("destination")?.error("must be an absolute path in the container"));
     }
     for mapping in ["uidMappings", "gidMappings"] {
-        unsupported(&mount.get(mapping)?, "idmapped mounts are not supported")?;
+        unsupported(mount, mapping, "idmapped mounts are not supported")?;
     }
     Ok(Mount {
         destination,
-        kind: mount.get("type")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
-        source: mount.get("source")?.opt(|f| f.str().map(String::from))?.unwrap_or_default(),
-        options: mount.get("options")?.strings()?,
+        kind: mount.optional("type", Field::string)?.unwrap_or_default(),
+        source: mount.optional("source", Field::string)?.unwrap_or_default(),
+        options: mount.member("options", Field::strings)?,
     })
 }
 
-fn parse_hooks(hooks: &Field) -> Result<Hooks, String> {
-    let list =
-        |name: &str| -> Result<Vec<Hook>, String> { hooks.get(name)?.items()?.map(|hook| parse_hook(&hook)).collect() };
+fn parse_hooks(hooks: &Field) -> Result<Hooks, Invalid> {
+    let list = |name: &str| -> Result<Vec<Hook>, Invalid> { hooks.list(name, parse_hook) };
     Ok(Hooks {
         prestart: list("prestart")?,
         create_runtime: list("createRuntime")?,
@@ -357,65 +355,61 @@ fn parse_hooks(hooks: &Field) -> Result<Hooks, String> {
     })
 }
 
-fn parse_hook(hook: &Field) -> Result<Hook, String> {
-    let path = hook.get("path")?.str()?.to_string();
+fn parse_hook(hook: &Field) -> Result<Hook, Invalid> {
+    let path = hook.member("path", Field::str)?.to_string();
     if !path.starts_with('/') {
         return Err(hook.get("path")?.error("must be an absolute path"));
     }
-    let timeout = hook.get("timeout")?.opt(Field::i64)?;
+    let timeout = hook.optional("timeout", Field::i64)?;
     if timeout.is_some_and(|t| t <= 0) {
         return Err(hook.get("timeout")?.error("must be more than 0 seconds"));
     }
     Ok(Hook {
         path,
-        args: hook.get("args")?.strings()?,
-        env: hook.get("env")?.strings()?,
+        args: hook.member("args", Field::strings)?,
+        env: hook.member("env", Field::strings)?,
         timeout: timeout.map(|t| t.min(u32::MAX.into()) as u32),
     })
 }
 
-fn parse_linux(linux: &Field) -> Result<Linux, String> {
-    let mappings = |name: &str| -> Result<Vec<IdMapping>, String> {
-        linux
-            .get(name)?
-            .items()?
-            .map(|m| {
-                Ok(IdMapping {
-                    container: m.get("containerID")?.u32()?,
-                    host: m.get("hostID")?.u32()?,
-                    size: m.get("size")?.u32()?,
-                })
+fn parse_linux(linux: &Field) -> Result<Linux, Invalid> {
+    let mappings = |name: &str| -> Result<Vec<IdMapping>, Invalid> {
+        linux.list(name, |m| {
+            Ok(IdMapping {
+                container: m.member("containerID", Field::u32)?,
+                host: m.member("hostID", Field::u32)?,
+                size: m.member("size", Field::u32)?,
             })
-            .collect()
+        })
     };
     let (seccomp, seccomp_unknown) = match linux.get("seccomp")?.opt(parse_seccomp)? {
         Some((profile, unknown)) => (Some(profile), unknown),
         None => (None, Vec::new()),
     };
     Ok(Linux {
-        namespaces: linux.get("namespaces")?.items()?.map(|n| parse_namespace(&n)).collect::<Result<_, _>>()?,
+        namespaces: linux.list("namespaces", parse_namespace)?,
         uid_mappings: mappings("uidMappings")?,
         gid_mappings: mappings("gidMappings")?,
-        cgroups_path: linux.get("cgroupsPath")?.opt(|f| f.str().map(String::from))?.filter(|p| !p.is_empty()),
-        resources: parse_resources(&linux.get("resources")?)?,
-        devices: linux.get("devices")?.items()?.map(|d| parse_device(&d)).collect::<Result<_, _>>()?,
-        masked_paths: linux.get("maskedPaths")?.strings()?,
-        readonly_paths: linux.get("readonlyPaths")?.strings()?,
-        sysctl: strings_map(&linux.get("sysctl")?)?,
+        cgroups_path: linux.optional("cgroupsPath", Field::string)?.filter(|p| !p.is_empty()),
+        resources: linux.member("resources", parse_resources)?,
+        devices: linux.list("devices", parse_device)?,
+        masked_paths: linux.member("maskedPaths", Field::strings)?,
+        readonly_paths: linux.member("readonlyPaths", Field::strings)?,
+        sysctl: linux.member("sysctl", strings_map)?,
         rootfs_propagation: linux
             .get("rootfsPropagation")?
             .opt(|f| propagation(f.str()?).ok_or_else(|| f.error("unknown propagation")))?
             .flatten(),
         seccomp,
         seccomp_unknown,
-        mount_label: linux.get("mountLabel")?.opt(|f| f.str().map(String::from))?.filter(|s| !s.is_empty()),
+        mount_label: linux.optional("mountLabel", Field::string)?.filter(|s| !s.is_empty()),
         personality: linux.get("personality")?.opt(parse_personality)?,
     })
 }
 
 /// `linux.personality`: LINUX or LINUX32, as runc and crun take it; the spec defines no `flags`
 /// yet, so any is refused rather than dropped.
-fn parse_personality(personality: &Field) -> Result<u64, String> {
+fn parse_personality(personality: &Field) -> Result<u64, Invalid> {
     let flags = personality.get("flags")?;
     if !flags.strings()?.is_empty() {
         return Err(flags.error("no personality flag is supported"));
@@ -478,7 +472,7 @@ pub fn propagation(name: &str) -> Option<Option<u64>> {
     }))
 }
 
-fn parse_namespace(namespace: &Field) -> Result<Namespace, String> {
+fn parse_namespace(namespace: &Field) -> Result<Namespace, Invalid> {
     let kind = namespace.get("type")?;
     let flag = match kind.str()? {
         "pid" => libc::CLONE_NEWPID,
@@ -491,16 +485,16 @@ fn parse_namespace(namespace: &Field) -> Result<Namespace, String> {
         "time" => return Err(kind.error("time namespaces are not supported")),
         other => return Err(kind.error(format!("unknown namespace {other:?}"))),
     } as u64;
-    let path = namespace.get("path")?.opt(|f| f.str().map(String::from))?.filter(|p| !p.is_empty());
+    let path = namespace.optional("path", Field::string)?.filter(|p| !p.is_empty());
     Ok(Namespace { flag, path })
 }
 
-fn parse_device(device: &Field) -> Result<Device, String> {
-    let path = device.get("path")?.str()?.to_string();
+fn parse_device(device: &Field) -> Result<Device, Invalid> {
+    let path = device.member("path", Field::str)?.to_string();
     if !path.starts_with("/dev/") || path.split('/').any(|part| part == "..") {
         return Err(device.get("path")?.error("must be a path under /dev"));
     }
-    let kind = match device.get("type")?.str()? {
+    let kind = match device.member("type", Field::str)? {
         "c" | "u" => 'c',
         "b" => 'b',
         "p" => 'p',
@@ -508,28 +502,26 @@ fn parse_device(device: &Field) -> Result<Device, String> {
     };
     let (major, minor) = match kind {
         'p' => (0, 0),
-        _ => (device.get("major")?.i64()?, device.get("minor")?.i64()?),
+        _ => (device.member("major", Field::i64)?, device.member("minor", Field::i64)?),
     };
     Ok(Device {
         path,
         kind,
         major,
         minor,
-        file_mode: device.get("fileMode")?.opt(Field::u32)?,
-        uid: device.get("uid")?.opt(Field::u32)?,
-        gid: device.get("gid")?.opt(Field::u32)?,
+        file_mode: device.optional("fileMode", Field::u32)?,
+        uid: device.optional("uid", Field::u32)?,
+        gid: device.optional("gid", Field::u32)?,
     })
 }
 
 /// `linux.seccomp`: the profile, and the names no architecture of ours has (skipped).
-fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
-    let errno = |field: Field| -> Result<Option<u16>, String> {
-        field.opt(|f| u16::try_from(f.u32()?).map_err(|_| f.error("not an errno")))
-    };
-    let action = |field: &Field, errno_ret: Option<u16>| -> Result<Action, String> {
+fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), Invalid> {
+    let errno = |f: &Field| -> Result<u16, Invalid> { u16::try_from(f.u32()?).map_err(|_| f.error("not an errno")) };
+    let action = |field: &Field, errno_ret: Option<u16>| -> Result<Action, Invalid> {
         Action::from_oci(field.str()?, errno_ret).map_err(|why| field.error(why))
     };
-    let default_action = action(&seccomp.get("defaultAction")?, errno(seccomp.get("defaultErrnoRet")?)?)?;
+    let default_action = action(&seccomp.get("defaultAction")?, seccomp.optional("defaultErrnoRet", errno)?)?;
     let mut architectures = Vec::new();
     for arch in seccomp.get("architectures")?.items()? {
         // An architecture this machine cannot run (MIPS, s390x) can never make a call here.
@@ -537,30 +529,26 @@ fn parse_seccomp(seccomp: &Field) -> Result<(Profile, Vec<String>), String> {
             architectures.push(arch);
         }
     }
-    unsupported(&seccomp.get("listenerPath")?, "seccomp notification (listenerPath) is not supported")?;
-    unsupported(&seccomp.get("listenerMetadata")?, "seccomp notification (listenerPath) is not supported")?;
-    let flags = seccomp.get("flags")?.strings()?;
+    unsupported(seccomp, "listenerPath", "seccomp notification (listenerPath) is not supported")?;
+    unsupported(seccomp, "listenerMetadata", "seccomp notification (listenerPath) is not supported")?;
+    let flags = seccomp.member("flags", Field::strings)?;
     if let Some(flag) = flags.iter().find(|f| f.as_str() != "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
         return Err(seccomp.get("flags")?.error(format!("{flag} is not supported")));
     }
     let (mut rules, mut unknown) = (Vec::new(), Vec::new());
     for entry in seccomp.get("syscalls")?.items()? {
-        let names = entry.get("names")?.strings()?;
-        let rule_action = action(&entry.get("action")?, errno(entry.get("errnoRet")?)?)?;
-        let args = entry
-            .get("args")?
-            .items()?
-            .map(|arg| {
-                let op = arg.get("op")?;
-                let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
-                Ok(ArgCmp {
-                    index: arg.get("index")?.u32()?,
-                    op,
-                    value: arg.get("value")?.u64()?,
-                    value_two: arg.get("valueTwo")?.opt(Field::u64)?.unwrap_or(0),
-                })
+        let names = entry.member("names", Field::strings)?;
+        let rule_action = action(&entry.get("action")?, entry.optional("errnoRet", errno)?)?;
+        let args = entry.list("args", |arg| {
+            let op = arg.get("op")?;
+            let op = CmpOp::from_oci(op.str()?).ok_or_else(|| op.error("unknown comparison"))?;
+            Ok(ArgCmp {
+                index: arg.member("index", Field::u32)?,
+                op,
+                value: arg.member("value", Field::u64)?,
+                value_two: arg.optional("valueTwo", Field::u64)?.unwrap_or(0),
             })
-            .collect::<Result<Vec<_>, String>>()?;
+        })?;
         let (entry_rules, absent) = seccomp::Rule::from_oci(&names, rule_action, &args);
         rules.extend(entry_rules);
         unknown.extend(absent.into_iter().map(String::from));

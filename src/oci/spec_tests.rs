@@ -92,7 +92,10 @@ fn every_bad_field_is_named_by_its_path() {
     let err = parse_config(b"{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"r\"}}").err().unwrap();
     assert!(err.starts_with("process: missing"), "{err}");
     let apparmor = base.replace("\"noNewPrivileges\": true", "\"noNewPrivileges\": true, \"apparmorProfile\": \"x\"");
-    assert_eq!(parse_config(apparmor.as_bytes()).err().unwrap(), "process.apparmorProfile: AppArmor is not supported");
+    assert_eq!(
+        &*parse_config(apparmor.as_bytes()).err().unwrap(),
+        "process.apparmorProfile: AppArmor is not supported"
+    );
     assert!(parse_config(b"{,}").err().unwrap().starts_with("byte 1:"));
 }
 
@@ -114,7 +117,7 @@ fn unknown_fields_are_ignored() {
 }
 
 /// A config with `resources` as its linux.resources.
-fn with_resources(resources: &str) -> Result<Resources, String> {
+fn with_resources(resources: &str) -> Result<Resources, Invalid> {
     let doc = format!(
         r#"{{"ociVersion": "1.0.2", "root": {{"path": "r"}}, "process": {{"args": ["sh"], "cwd": "/"}},
             "linux": {{"resources": {resources}}}}}"#
