@@ -11,6 +11,8 @@
 //! reader sees the old record or the new one, never half of one. Encoding and parsing are pure and
 //! unit-tested.
 
+use std::fmt::Write;
+
 use crate::birth::privileges::Identity;
 use crate::error::{Context, Error};
 use crate::policy::caps::CapSet;
@@ -140,47 +142,57 @@ pub enum RecordRead {
 }
 
 impl Record {
+    /// The record as its lines, written into one string, each value escaped as it is copied
+    /// (numbers and flags need no escaping).
     pub fn encode(&self) -> String {
-        let process = |p: &Option<ProcessRef>| p.map_or(String::new(), |p| format!("{} {}", p.pid, p.start_time));
+        let flag = |set: bool| if set { "1" } else { "0" };
         let (phase, exit) = match self.phase {
-            Phase::Creating => ("creating", String::new()),
-            Phase::Created => ("created", String::new()),
-            Phase::Running => ("running", String::new()),
-            Phase::Exited(code) => ("exited", code.map_or("unknown".into(), |c| c.to_string())),
-            Phase::Kept => ("kept", String::new()),
+            Phase::Creating => ("creating", None),
+            Phase::Created => ("created", None),
+            Phase::Running => ("running", None),
+            Phase::Exited(code) => ("exited", Some(code)),
+            Phase::Kept => ("kept", None),
         };
-        let annotations: Vec<String> =
-            self.annotations.iter().map(|(key, value)| format!("{}={}", escape_tab(key), escape_tab(value))).collect();
-        let env: Vec<String> = self.env.iter().map(|entry| escape_tab(entry)).collect();
-        let groups: Vec<String> = self.user.groups.iter().map(u32::to_string).collect();
-        let fields = [
-            ("kind", if self.kind == Kind::Oci { "oci" } else { "run" }.to_string()),
-            ("phase", phase.to_string()),
-            ("exit", exit),
-            ("init", process(&self.init)),
-            ("pidns", u8::from(self.own_pid_namespace).to_string()),
-            ("hostmounts", u8::from(self.host_mounts).to_string()),
-            ("created", self.created.to_string()),
-            ("rootfs", self.rootfs.clone()),
-            ("workdir", self.workdir.clone()),
-            ("bundle", self.bundle.clone()),
-            ("cgroup", self.cgroup.clone()),
-            ("systemd_unit", self.systemd_unit.clone()),
-            ("overlay", u8::from(self.overlay).to_string()),
-            ("keep", u8::from(self.keep).to_string()),
-            ("network", self.network.clone()),
-            ("command", self.command.clone()),
-            ("annotations", annotations.join("\t")),
-            ("env", env.join("\t")),
-            ("user", format!("{}:{}", self.user.uid, self.user.gid)),
-            ("groups", groups.join(" ")),
-            ("capabilities", format!("{:x}", self.capabilities.0)),
-            ("privileged", u8::from(self.privileged).to_string()),
-        ];
-        let mut text = format!("{RECORD_VERSION}\n");
-        for (key, value) in fields {
-            text.push_str(&format!("{key}={}\n", escape(&value)));
+        let mut text = String::with_capacity(512);
+        text.push_str(RECORD_VERSION);
+        _ = write!(text, "\nkind={}\nphase={phase}\nexit=", if self.kind == Kind::Oci { "oci" } else { "run" });
+        match exit {
+            None => {}
+            Some(None) => text.push_str("unknown"),
+            Some(Some(code)) => _ = write!(text, "{code}"),
         }
+        text.push_str("\ninit=");
+        if let Some(init) = self.init {
+            _ = write!(text, "{} {}", init.pid, init.start_time);
+        }
+        _ = writeln!(text, "\npidns={}", flag(self.own_pid_namespace));
+        _ = writeln!(text, "hostmounts={}", flag(self.host_mounts));
+        _ = writeln!(text, "created={}", self.created);
+        push_field(&mut text, "rootfs", &self.rootfs);
+        push_field(&mut text, "workdir", &self.workdir);
+        push_field(&mut text, "bundle", &self.bundle);
+        push_field(&mut text, "cgroup", &self.cgroup);
+        push_field(&mut text, "systemd_unit", &self.systemd_unit);
+        _ = writeln!(text, "overlay={}\nkeep={}", flag(self.overlay), flag(self.keep));
+        push_field(&mut text, "network", &self.network);
+        push_field(&mut text, "command", &self.command);
+        text.push_str("annotations=");
+        for (i, (key, value)) in self.annotations.iter().enumerate() {
+            text.push_str(if i == 0 { "" } else { "\t" });
+            push_escaped(&mut text, key, Escape::InList);
+            text.push('=');
+            push_escaped(&mut text, value, Escape::InList);
+        }
+        text.push_str("\nenv=");
+        for (i, entry) in self.env.iter().enumerate() {
+            text.push_str(if i == 0 { "" } else { "\t" });
+            push_escaped(&mut text, entry, Escape::InList);
+        }
+        _ = write!(text, "\nuser={}:{}\ngroups=", self.user.uid, self.user.gid);
+        for (i, group) in self.user.groups.iter().enumerate() {
+            _ = write!(text, "{}{group}", if i == 0 { "" } else { " " });
+        }
+        _ = writeln!(text, "\ncapabilities={:x}\nprivileged={}", self.capabilities.0, flag(self.privileged));
         text
     }
 
@@ -278,9 +290,40 @@ fn parse_process(value: &str) -> Option<Option<ProcessRef>> {
     Some(Some(ProcessRef { pid, start_time: start.parse().ok()? }))
 }
 
-/// One record field per line: backslashes and newlines in values are escaped.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('\n', "\\n")
+/// Appends the line `key=value`, the value escaped.
+fn push_field(text: &mut String, key: &str, value: &str) {
+    text.push_str(key);
+    text.push('=');
+    push_escaped(text, value, Escape::Line);
+    text.push('\n');
+}
+
+/// What a value is escaped for: its own line (backslashes and newlines, see `unescape`), or an
+/// item of a list inside one (`%`, `=` and tab as well, first: see `unescape_tab`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    Line,
+    InList,
+}
+
+/// Appends `value` escaped, walking its bytes once: runs of plain bytes are copied whole. (Every
+/// byte escaped is ASCII, so the runs split the string only between characters.)
+fn push_escaped(text: &mut String, value: &str, escape: Escape) {
+    let mut plain = 0;
+    for (at, byte) in value.bytes().enumerate() {
+        let replacement = match byte {
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'%' if escape == Escape::InList => "%25",
+            b'=' if escape == Escape::InList => "%3D",
+            b'\t' if escape == Escape::InList => "%09",
+            _ => continue,
+        };
+        text.push_str(&value[plain..at]);
+        text.push_str(replacement);
+        plain = at + 1;
+    }
+    text.push_str(&value[plain..]);
 }
 
 /// None for a dangling or unknown escape: a record this version wrote has neither.
@@ -301,11 +344,7 @@ fn unescape(value: &str) -> Option<String> {
 }
 
 /// Annotation keys and values are joined with '=' and '\t' inside one field: those are escaped
-/// as %3D, %09 (and % itself as %25) first.
-fn escape_tab(s: &str) -> String {
-    s.replace('%', "%25").replace('=', "%3D").replace('\t', "%09")
-}
-
+/// as %3D, %09 (and % itself as %25) first, by `push_escaped`.
 fn unescape_tab(s: &str) -> String {
     s.replace("%09", "\t").replace("%3D", "=").replace("%25", "%")
 }

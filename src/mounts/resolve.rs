@@ -16,8 +16,8 @@
 //! way, and the walk must work on every kernel contain supports. (runc's securejoin is the same idea.)
 
 use std::collections::VecDeque;
+use std::ffi::CStr;
 
-use crate::error::cpath;
 use crate::sys::{self, Dir, Errno, Fd, Tolerate};
 
 /// The kernel's limit on symlinks followed in one lookup (MAXSYMLINKS).
@@ -68,6 +68,8 @@ impl Root<'_> {
         let mut entered: Vec<Fd> = Vec::new();
         let mut pending: VecDeque<String> = components(path).collect();
         let mut links = 0;
+        // Each component's name NUL-terminated for openat, in one buffer reused for all of them.
+        let mut name_buffer = Vec::new();
         while let Some(name) = pending.pop_front() {
             if name == ".." {
                 entered.pop();
@@ -75,14 +77,14 @@ impl Root<'_> {
             }
             let is_last = pending.is_empty();
             let dir = Dir::Fd(entered.last().unwrap_or(self.0));
-            let cname = cpath(&name).map_err(|_| Errno(libc::EINVAL))?;
-            let object = match sys::open_at(dir, &cname, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+            let cname = nul_terminated(&mut name_buffer, &name)?;
+            let object = match sys::open_at(dir, cname, libc::O_PATH | libc::O_NOFOLLOW, 0) {
                 Ok(object) => object,
                 Err(Errno(libc::ENOENT)) if is_last => {
                     return Ok(Found { parent: entered.pop(), name, object: None, kind: 0 });
                 }
                 Err(Errno(libc::ENOENT)) if missing == Missing::Make => {
-                    sys::mkdir_at(dir, &cname, 0o755).ok_if(libc::EEXIST)?;
+                    sys::mkdir_at(dir, cname, 0o755).ok_if(libc::EEXIST)?;
                     pending.push_front(name);
                     continue;
                 }
@@ -135,6 +137,14 @@ fn is_magic_link(link: &Fd, target: &str) -> Result<bool, Errno> {
     Ok(sys::fstatfs_type(link)? == libc::PROC_SUPER_MAGIC)
 }
 
+/// `name` NUL-terminated in `buffer`; a name with a NUL byte inside names nothing (EINVAL).
+fn nul_terminated<'b>(buffer: &'b mut Vec<u8>, name: &str) -> Result<&'b CStr, Errno> {
+    buffer.clear();
+    buffer.extend_from_slice(name.as_bytes());
+    buffer.push(0);
+    CStr::from_bytes_with_nul(buffer).map_err(|_| Errno(libc::EINVAL))
+}
+
 /// A path's components, `.` and empty ones dropped (`..` kept: the walk resolves it).
 fn components(path: &str) -> impl DoubleEndedIterator<Item = String> + '_ {
     path.split('/').filter(|part| !part.is_empty() && *part != ".").map(String::from)
@@ -143,6 +153,7 @@ fn components(path: &str) -> impl DoubleEndedIterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::cpath;
     use std::os::unix::fs::symlink;
 
     /// A scratch rootfs in the test's temporary directory, with a host-side sibling it must never reach.
@@ -241,5 +252,10 @@ mod tests {
         // A file where a directory is needed.
         let not_dir = Root(&root).lookup("/etc/hostname/x", Last::Follow, Missing::Make).err().unwrap().to_string();
         assert!(not_dir.contains("ENOTDIR"), "{not_dir}");
+        // A NUL byte inside a component names nothing; the name after it is whole again.
+        let nul = Root(&root).lookup("/a/b\0c/d", Last::Follow, Missing::Make).err().unwrap().to_string();
+        assert!(nul.contains("EINVAL"), "{nul}");
+        let long_then_short = Root(&root).lookup("/a/bbbbbbbb/c", Last::Follow, Missing::Make).unwrap();
+        assert_eq!(scratch.where_is(long_then_short.parent.as_ref().unwrap()), "/a/bbbbbbbb");
     }
 }
