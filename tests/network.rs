@@ -582,7 +582,7 @@ fn world_addresses_the_host_has_already_are_never_a_second_pairs() {
     let scenario = format!(
         r#"$contain run -q --rootfs $rootfs --name {fixed} --net veth:10.200.0.1/30,10.200.0.2 -- sleep 30 &
 fixed=$!
-interface ct-{fixed}
+addressed ct-{fixed}
 $contain run -q --rootfs $rootfs --name {pooled} --net veth -- ip -o -4 addr show eth0 | awk '{{print "pool: " $4}}'
 $contain run -q --rootfs $rootfs --name {again} --net veth:10.200.0.1/29,10.200.0.3 -- true
 echo "around the host end: $?"
@@ -915,7 +915,7 @@ nft 'add chain ip watch out {{ type filter hook postrouting priority 200; }}'
 nft 'add rule ip watch out oifname "uplink" ip saddr 10.240.0.2 counter'
 $contain run -q --rootfs $rootfs --name {other} --net veth:10.240.0.1/30,10.240.0.2 -- sleep 30 &
 other=$!
-interface ct-{other}
+addressed ct-{other}
 $contain run -q --rootfs $rootfs --name {forger} --net veth:10.240.0.5/30,10.240.0.6 --cap-add NET_ADMIN -- sh -c '
   ip addr add 10.240.0.2/32 dev eth0
   ping -c 1 -W 1 -I 10.240.0.2 10.240.0.5 >/dev/null; ping -c 1 -W 1 -I 10.240.0.2 192.0.2.80 >/dev/null

@@ -75,6 +75,15 @@ interface() {
 	done
 	echo "interface $1 never became ${2:-present}"
 }
+# Waits until the interface $1 has an IPv4 address: the runtime makes a pair's host end, then
+# gives it its address, and a start in between would not see that address as the host's yet.
+addressed() {
+	for _ in $(seq 100); do
+		ip -o -4 addr show "$1" 2>/dev/null | grep -q ' inet ' && return
+		sleep 0.05
+	done
+	echo "interface $1 never had an address"
+}
 # The scenario's commands may fail: that is what it reports.
 set +e
 . "$scenario"
