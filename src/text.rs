@@ -1,6 +1,8 @@
 //! Text: what a container may be called, and text for people (a string made safe to print in a
 //! terminal, a table).
 
+use std::sync::OnceLock;
+
 /// The longest container id. Ids end up in directory names (contain-ID), interface names and cgroup
 /// paths.
 pub const NAME_MAX: usize = 64;
@@ -87,6 +89,11 @@ pub fn unpack(packed: &[u8]) -> String {
         }
     }
     String::from_utf8(text).unwrap_or_default()
+}
+
+/// `packed` unpacked the first time it is asked for, kept in `cell` for the process's life.
+pub fn unpack_once(cell: &'static OnceLock<String>, packed: &[u8]) -> &'static str {
+    cell.get_or_init(|| unpack(packed))
 }
 
 #[cfg(test)]

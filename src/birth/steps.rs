@@ -4,6 +4,8 @@
 //! added, dropped or moved here fails them until the texts say the same.
 //! `begin` marks where each step starts, in spawn.rs and child.rs, for `--explain` (explain.rs).
 
+use std::sync::OnceLock;
+
 use crate::sys::trace;
 
 /// Which process takes a step.
@@ -17,6 +19,8 @@ pub enum Side {
 
 /// One step: its name (a heading), who takes it, what it does, where to read it, and why it is
 /// done so (printed under its heading by `--explain`, so that its output alone answers a learner).
+/// The code reads the last three only from the texts build.rs packs (`about`).
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct Step {
     pub name: &'static str,
     pub side: Side,
@@ -30,7 +34,8 @@ const fn step(name: &'static str, side: Side, what: &'static str, code: &'static
 }
 
 /// The birth, in order. Each side's steps keep their order; the runtime's "release" is where the
-/// child's steps begin.
+/// child's steps begin. The binary holds only each step's name and side (`NAMES`); the rest, which
+/// only `--explain` reads, build.rs packs from this list, and `about` gives back.
 pub const STEPS: [Step; 19] = [
     step(
         "channels",
@@ -186,11 +191,31 @@ pub const STEPS: [Step; 19] = [
     ),
 ];
 
+/// Each step's name and side, as in `STEPS`: what a birth reads of a step.
+pub static NAMES: [(&str, Side); STEPS.len()] = {
+    let mut names = [("", Side::Runtime); STEPS.len()];
+    let mut i = 0;
+    while i < STEPS.len() {
+        names[i] = (STEPS[i].name, STEPS[i].side);
+        i += 1;
+    }
+    names
+};
+
+/// What step `index` does, where to read it and why it is done so (its `what`, `code` and `why`).
+pub fn about(index: usize) -> Option<[&'static str; 3]> {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    // Packed by build.rs (`pack_steps`): text nothing but `--explain` reads, unpacked once it asks.
+    let text = crate::text::unpack_once(&TEXT, include_bytes!(concat!(env!("OUT_DIR"), "/steps.packed")));
+    let mut lines = text.split('\n').skip(3 * index);
+    Some([lines.next()?, lines.next()?, lines.next()?])
+}
+
 /// The step `name` of `side` begins: a mark in the trace while `--explain` records (the hook's one
 /// branch otherwise).
 pub fn begin(side: Side, name: &str) {
     if trace::on() {
-        if let Some(index) = STEPS.iter().position(|step| step.side == side && step.name == name) {
+        if let Some(index) = NAMES.iter().position(|&step| step == (name, side)) {
             trace::mark(trace::STEP, index);
         }
     }
@@ -215,6 +240,15 @@ mod tests {
 
     fn names(side: Side) -> Vec<String> {
         STEPS.iter().filter(|step| step.side == side).map(|step| step.name.to_string()).collect()
+    }
+
+    #[test]
+    fn the_packed_texts_are_those_of_the_steps() {
+        for (i, step) in STEPS.iter().enumerate() {
+            assert_eq!(NAMES[i], (step.name, step.side));
+            assert_eq!(about(i), Some([step.what, step.code, step.why]), "step {}", step.name);
+        }
+        assert_eq!(about(STEPS.len()), None);
     }
 
     #[test]
