@@ -7,7 +7,9 @@
 //!   one the code carries, never a second description, packed (`pack`: only `--explain` reads it);
 //! - pack the text of `contain --help` (src/cli/mod.rs `USAGE`), which nothing else reads;
 //! - pack what each step of the birth does, where to read it and why (src/birth/steps.rs `STEPS`),
-//!   which only `--explain` reads.
+//!   which only `--explain` reads;
+//! - pack the names of the system call table (src/policy/syscall_table.rs `ROWS`), which only an
+//!   OCI seccomp profile reads.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -24,6 +26,7 @@ fn main() {
     list_sys_calls();
     pack_usage();
     pack_steps();
+    pack_syscall_names();
 }
 
 fn stamp_revision() {
@@ -161,6 +164,18 @@ fn pack_steps() {
     assert!(!lines.iter().any(|line| line.contains('\n')), "a text of STEPS holds a line break");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("steps.packed");
     std::fs::write(out, pack(lines.join("\n").as_bytes())).expect("writing steps.packed");
+    println!("cargo:rerun-if-changed={SOURCE}");
+}
+
+/// Writes $OUT_DIR/syscall_names.packed: the names of src/policy/syscall_table.rs `ROWS` end to
+/// end, a row's name the first literal of its line, packed; policy/syscalls.rs unpacks them, and its
+/// unit test compares them with the names its `const fn`s join.
+fn pack_syscall_names() {
+    const SOURCE: &str = "src/policy/syscall_table.rs";
+    let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
+    let rows = source.lines().filter_map(|line| line.strip_prefix("    (\"")?.split('"').next());
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("syscall_names.packed");
+    std::fs::write(out, pack(rows.collect::<String>().as_bytes())).expect("writing syscall_names.packed");
     println!("cargo:rerun-if-changed={SOURCE}");
 }
 
