@@ -151,19 +151,18 @@ fn pack_usage() {
     println!("cargo:rerun-if-changed={SOURCE}");
 }
 
-/// Writes $OUT_DIR/steps.packed: the `what`, `code` and `why` of each step of src/birth/steps.rs
-/// `STEPS`, a line each, packed; steps.rs `about` unpacks them, and its unit test compares them with
-/// `STEPS`. A step's literals are, in order, its name, what, code and why.
+/// Writes $OUT_DIR/steps.packed: the literals of each step of src/birth/steps.rs `STEPS` (its name,
+/// what, code and why, in that order), a line each, packed; steps.rs `about` unpacks them, and its
+/// unit test compares them with `STEPS`.
 fn pack_steps() {
     const SOURCE: &str = "src/birth/steps.rs";
     let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
     let start = source.find("pub const STEPS").expect("STEPS in src/birth/steps.rs");
     let literals = string_literals(&source[start..start + source[start..].find("\n];").expect("the end of STEPS")]);
     assert!(literals.len() % 4 == 0, "a step of STEPS is not four literals: build.rs `pack_steps` reads no other");
-    let lines: Vec<&str> = literals.chunks(4).flat_map(|step| &step[1..]).map(String::as_str).collect();
-    assert!(!lines.iter().any(|line| line.contains('\n')), "a text of STEPS holds a line break");
+    assert!(!literals.iter().any(|line| line.contains('\n')), "a text of STEPS holds a line break");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("steps.packed");
-    std::fs::write(out, pack(lines.join("\n").as_bytes())).expect("writing steps.packed");
+    std::fs::write(out, pack(literals.join("\n").as_bytes())).expect("writing steps.packed");
     println!("cargo:rerun-if-changed={SOURCE}");
 }
 

@@ -14,7 +14,7 @@
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use crate::birth::steps::{about, NAMES};
+use crate::birth::steps::{about, index, Side};
 use crate::error::{cpath, Context, Error};
 use crate::log;
 use crate::signals::signal_name;
@@ -433,7 +433,7 @@ fn calls(out: &mut String, told: &[Told], paint: Paint, telling: Telling) {
             // Why the step is done so, under its heading the first time.
             if let Some(step) = told.step.filter(|step| !headed.contains(step)) {
                 headed.push(step);
-                let _ = writeln!(out, "  why: {}", about(step).map_or("", |[_, _, why]| why));
+                let _ = writeln!(out, "  why: {}", about(step).map_or("", |[.., why]| why));
             }
         }
         if !told.record.is_call() {
@@ -522,8 +522,8 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
 /// is told says (the lifecycle's own preparations, or start's release).
 fn step_heading(step: Option<usize>, role: u8, telling: Telling) -> String {
     let who = if role == RUNTIME { "runtime" } else { "child" };
-    match step.and_then(|step| Some((step, NAMES.get(step)?.0, about(step)?))) {
-        Some((step, name, [what, code, _])) => format!("{}. {name} ({who}): {what} [{code}]", step + 1),
+    match step.and_then(|step| Some((step, about(step)?))) {
+        Some((step, [name, what, code, _])) => format!("{}. {name} ({who}): {what} [{code}]", step + 1),
         None => telling.outside_steps(role),
     }
 }
@@ -556,7 +556,8 @@ fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint, telli
 fn meaning(told: &Told) -> Option<&'static str> {
     let record = &told.record;
     let errno = record.result().err()?.0;
-    let seccomp_on = told.step.and_then(|step| NAMES.get(step)).is_some_and(|&(name, _)| name == "exec");
+    const EXEC: usize = index(Side::Child, "exec");
+    let seccomp_on = told.step == Some(EXEC);
     Some(match (record.nr as usize, errno) {
         (sc::nr::WRITE, libc::ENOSPC) => {
             "a cgroup refused the write: on cgroup v1, a cpuset without cpus or mems; a limit below what is in use"
@@ -967,7 +968,7 @@ impl Paint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::birth::steps::{Side, STEPS};
+    use crate::birth::steps::STEPS;
 
     /// A record of `nr` as made at the first sys/ site of `name`.
     fn record(name: &str, nr: usize, args: &[u64], ret: i64, text: &[u8]) -> Record {
@@ -1186,7 +1187,7 @@ mod tests {
         ];
         let mut marked = Vec::new();
         for (source, side) in sources {
-            for (at, _) in source.match_indices("begin(Side::") {
+            for (at, _) in source.match_indices("begin!(Side::") {
                 let name = source[at..].split('"').nth(1).unwrap();
                 let step = STEPS.iter().position(|step| step.side == side && step.name == name);
                 marked.push(step.unwrap_or_else(|| panic!("{name:?} is no step of {side:?}")));

@@ -34,8 +34,8 @@ const fn step(name: &'static str, side: Side, what: &'static str, code: &'static
 }
 
 /// The birth, in order. Each side's steps keep their order; the runtime's "release" is where the
-/// child's steps begin. The binary holds only each step's name and side (`NAMES`); the rest, which
-/// only `--explain` reads, build.rs packs from this list, and `about` gives back.
+/// child's steps begin. Only `--explain` reads the steps' texts: build.rs packs them from this list,
+/// and `about` gives them back; the code finds a step by name when it is compiled (`index`).
 pub const STEPS: [Step; 19] = [
     step(
         "channels",
@@ -191,33 +191,53 @@ pub const STEPS: [Step; 19] = [
     ),
 ];
 
-/// Each step's name and side, as in `STEPS`: what a birth reads of a step.
-pub static NAMES: [(&str, Side); STEPS.len()] = {
-    let mut names = [("", Side::Runtime); STEPS.len()];
-    let mut i = 0;
-    while i < STEPS.len() {
-        names[i] = (STEPS[i].name, STEPS[i].side);
-        i += 1;
-    }
-    names
-};
-
-/// What step `index` does, where to read it and why it is done so (its `what`, `code` and `why`).
-pub fn about(index: usize) -> Option<[&'static str; 3]> {
+/// Step `index`'s name, what it does, where to read it and why it is done so (its `name`, `what`,
+/// `code` and `why`).
+pub fn about(index: usize) -> Option<[&'static str; 4]> {
     static TEXT: OnceLock<String> = OnceLock::new();
     // Packed by build.rs (`pack_steps`): text nothing but `--explain` reads, unpacked once it asks.
     let text = crate::text::unpack_once(&TEXT, include_bytes!(concat!(env!("OUT_DIR"), "/steps.packed")));
-    let mut lines = text.split('\n').skip(3 * index);
-    Some([lines.next()?, lines.next()?, lines.next()?])
+    let mut lines = text.split('\n').skip(4 * index);
+    Some([lines.next()?, lines.next()?, lines.next()?, lines.next()?])
+}
+
+/// Where the step `name` of `side` is in `STEPS`, found when compiling (a name it lacks fails the
+/// build).
+pub const fn index(side: Side, name: &str) -> usize {
+    let mut i = 0;
+    while i < STEPS.len() {
+        let (step, name) = (STEPS[i].name.as_bytes(), name.as_bytes());
+        let mut same = STEPS[i].side as u8 == side as u8 && step.len() == name.len();
+        let mut at = 0;
+        while same && at < name.len() {
+            same = step[at] == name[at];
+            at += 1;
+        }
+        if same {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such step")
 }
 
 /// The step `name` of `side` begins: a mark in the trace while `--explain` records (the hook's one
-/// branch otherwise).
-pub fn begin(side: Side, name: &str) {
+/// branch otherwise). The step's place in `STEPS` is found when compiling (`index`), so a name that
+/// is no step fails the build, and a birth compares no names.
+macro_rules! begin {
+    ($side:expr, $name:literal) => {
+        $crate::birth::steps::mark({
+            const STEP: usize = $crate::birth::steps::index($side, $name);
+            STEP
+        })
+    };
+}
+pub(crate) use begin;
+
+/// Step `index` begins (`begin!`).
+pub fn mark(index: usize) {
     if trace::on() {
-        if let Some(index) = NAMES.iter().position(|&step| step == (name, side)) {
-            trace::mark(trace::STEP, index);
-        }
+        trace::mark(trace::STEP, index);
     }
 }
 
@@ -245,8 +265,8 @@ mod tests {
     #[test]
     fn the_packed_texts_are_those_of_the_steps() {
         for (i, step) in STEPS.iter().enumerate() {
-            assert_eq!(NAMES[i], (step.name, step.side));
-            assert_eq!(about(i), Some([step.what, step.code, step.why]), "step {}", step.name);
+            assert_eq!(index(step.side, step.name), i);
+            assert_eq!(about(i), Some([step.name, step.what, step.code, step.why]), "step {}", step.name);
         }
         assert_eq!(about(STEPS.len()), None);
     }

@@ -173,7 +173,7 @@ const _: () = {
 
 fn row_name(row: usize) -> &'static str {
     let start = if row == 0 { 0 } else { NAME_ENDS[row - 1] as usize };
-    names().get(start..NAME_ENDS[row] as usize).unwrap_or("?")
+    &names()[start..NAME_ENDS[row] as usize]
 }
 
 /// Binary search of the packed names (`ends[i]`: where name i ends), at compile or run time.
