@@ -159,7 +159,10 @@ fn pack_steps() {
     let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
     let start = source.find("pub const STEPS").expect("STEPS in src/birth/steps.rs");
     let literals = string_literals(&source[start..start + source[start..].find("\n];").expect("the end of STEPS")]);
-    assert!(literals.len() % 4 == 0, "a step of STEPS is not four literals: build.rs `pack_steps` reads no other");
+    assert!(
+        literals.len().is_multiple_of(4),
+        "a step of STEPS is not four literals: build.rs `pack_steps` reads no other"
+    );
     assert!(!literals.iter().any(|line| line.contains('\n')), "a text of STEPS holds a line break");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("steps.packed");
     std::fs::write(out, pack(literals.join("\n").as_bytes())).expect("writing steps.packed");
