@@ -819,21 +819,21 @@ fn clone_args(bytes: &[u8]) -> String {
 /// Flags by name, for the arguments that are flags.
 fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
     use sc::nr::*;
-    let names: &[(u64, &str)] = match (nr, i) {
+    let names: &Named = match (nr, i) {
         (OPENAT, 2) | (PIPE2, 1) => &OPEN_FLAGS,
         (MOUNT, 3) => &MOUNT_FLAGS,
         (SETNS, 1) | (UNSHARE, 0) => return Some(sys::namespace_names(value).replace(' ', "|")),
-        (PRCTL, 0) => return PRCTL_OPTIONS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (PRCTL, 0) => return PRCTL_OPTIONS.name(value).map(str::to_string),
         (UMOUNT2, 1) if value == libc::MNT_DETACH as u64 => return Some("MNT_DETACH".into()),
         (NEWFSTATAT, 3) | (UNLINKAT, 2) | (EXECVEAT, 4) | (MOUNT_SETATTR, 2) | (READLINKAT, 3) => &AT_FLAGS,
         (OPENAT, 3) | (MKDIRAT, 2) | (MKNODAT, 2) | (FCHMODAT, 2) => {
             return Some(if value == 0 { "0".into() } else { format!("0{value:o}") })
         }
-        (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
-        (IOCTL, 1) => return IOCTL_REQUESTS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (FCNTL, 1) => return FCNTL_COMMANDS.name(value).map(str::to_string),
+        (IOCTL, 1) => return IOCTL_REQUESTS.name(value).map(str::to_string),
         (OPEN_TREE, 2) => &OPEN_TREE_FLAGS,
         (MOVE_MOUNT, 4) => &MOVE_MOUNT_FLAGS,
-        (CLOSE_RANGE, 2) => &[(sys::CLOSE_RANGE_CLOEXEC as u64, "CLOSE_RANGE_CLOEXEC")],
+        (CLOSE_RANGE, 2) => &CLOSE_RANGE_FLAGS,
         (MEMFD_CREATE, 1) => &MEMFD_FLAGS,
         (MMAP, 2) if value == libc::PROT_NONE as u64 => return Some("PROT_NONE".into()),
         (MMAP, 2) | (MPROTECT, 2) => &PROT_FLAGS,
@@ -854,8 +854,8 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         _ => return None,
     };
     let mut shown: Vec<&str> =
-        names.iter().filter(|(flag, _)| *flag != 0 && value & flag == *flag).map(|(_, n)| *n).collect();
-    let rest = value & !names.iter().fold(0, |all, (flag, _)| if value & flag == *flag { all | flag } else { all });
+        names.pairs().filter(|&(flag, _)| flag != 0 && value & flag == flag).map(|(_, name)| name).collect();
+    let rest = value & !names.values.iter().fold(0, |all, &flag| if value & flag == flag { all | flag } else { all });
     let rest = (rest != 0).then(|| format!("{rest:#x}"));
     if nr == OPENAT && value & 3 == 0 {
         shown.insert(0, "O_RDONLY");
@@ -864,14 +864,35 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
     Some(if shown.is_empty() { "0".into() } else { shown.join("|") })
 }
 
-/// `[(libc::X as u64, "X"), ...]`: constants with their names.
+/// Constants and their names: `values[i]` is named by the i-th word of `names`, one string rather
+/// than a `&str` per name (16 bytes, and a relocation at each start).
+struct Named {
+    values: &'static [u64],
+    names: &'static str,
+}
+
+impl Named {
+    fn pairs(&self) -> impl Iterator<Item = (u64, &'static str)> {
+        self.values.iter().copied().zip(self.names.split(' '))
+    }
+
+    fn name(&self, value: u64) -> Option<&'static str> {
+        self.pairs().find(|&(n, _)| n == value).map(|(_, name)| name)
+    }
+}
+
+/// `named![X, Y]`: libc's constants X and Y with their names; `named![value => NAME, ...]`: values
+/// under the names given.
 macro_rules! named {
     ($($name:ident),* $(,)?) => {
-        [$((libc::$name as u64, stringify!($name))),*]
+        named![$(libc::$name => $name),*]
+    };
+    ($($value:expr => $name:ident),* $(,)?) => {
+        Named { values: &[$($value as u64),*], names: concat!($(stringify!($name), " "),*) }
     };
 }
 
-const OPEN_FLAGS: [(u64, &str); 11] = named![
+const OPEN_FLAGS: Named = named![
     O_PATH,
     O_WRONLY,
     O_RDWR,
@@ -884,9 +905,9 @@ const OPEN_FLAGS: [(u64, &str); 11] = named![
     O_NOFOLLOW,
     O_CLOEXEC,
 ];
-const AT_FLAGS: [(u64, &str); 4] = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
-const FCNTL_COMMANDS: [(u64, &str); 5] = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
-const IOCTL_REQUESTS: [(u64, &str); 10] = named![
+const AT_FLAGS: Named = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
+const FCNTL_COMMANDS: Named = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
+const IOCTL_REQUESTS: Named = named![
     TCGETS,
     TCSETSW,
     TIOCGPTN,
@@ -898,23 +919,24 @@ const IOCTL_REQUESTS: [(u64, &str); 10] = named![
     SIOCSIFFLAGS,
     SIOCGIFINDEX,
 ];
-const OPEN_TREE_FLAGS: [(u64, &str); 5] = [
-    (sys::OPEN_TREE_CLONE as u64, "OPEN_TREE_CLONE"),
-    (libc::O_CLOEXEC as u64, "OPEN_TREE_CLOEXEC"),
-    (libc::AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"),
-    (libc::AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
-    (libc::AT_RECURSIVE as u64, "AT_RECURSIVE"),
+const OPEN_TREE_FLAGS: Named = named![
+    sys::OPEN_TREE_CLONE => OPEN_TREE_CLONE,
+    libc::O_CLOEXEC => OPEN_TREE_CLOEXEC,
+    libc::AT_SYMLINK_NOFOLLOW => AT_SYMLINK_NOFOLLOW,
+    libc::AT_EMPTY_PATH => AT_EMPTY_PATH,
+    libc::AT_RECURSIVE => AT_RECURSIVE,
 ];
-const MOVE_MOUNT_FLAGS: [(u64, &str); 2] = [
-    (sys::MOVE_MOUNT_F_EMPTY_PATH as u64, "MOVE_MOUNT_F_EMPTY_PATH"),
-    (sys::MOVE_MOUNT_T_EMPTY_PATH as u64, "MOVE_MOUNT_T_EMPTY_PATH"),
+const MOVE_MOUNT_FLAGS: Named = named![
+    sys::MOVE_MOUNT_F_EMPTY_PATH => MOVE_MOUNT_F_EMPTY_PATH,
+    sys::MOVE_MOUNT_T_EMPTY_PATH => MOVE_MOUNT_T_EMPTY_PATH,
 ];
-const MEMFD_FLAGS: [(u64, &str); 3] = named![MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_EXEC];
-const PROT_FLAGS: [(u64, &str); 3] = named![PROT_READ, PROT_WRITE, PROT_EXEC];
-const MAP_FLAGS: [(u64, &str); 5] = named![MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_STACK];
-const RENAME_FLAGS: [(u64, &str); 2] = named![RENAME_NOREPLACE, RENAME_EXCHANGE];
-const LOCK_OPERATIONS: [(u64, &str); 4] = named![LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN];
-const MOUNT_FLAGS: [(u64, &str); 12] = named![
+const CLOSE_RANGE_FLAGS: Named = named![sys::CLOSE_RANGE_CLOEXEC => CLOSE_RANGE_CLOEXEC];
+const MEMFD_FLAGS: Named = named![MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_EXEC];
+const PROT_FLAGS: Named = named![PROT_READ, PROT_WRITE, PROT_EXEC];
+const MAP_FLAGS: Named = named![MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_STACK];
+const RENAME_FLAGS: Named = named![RENAME_NOREPLACE, RENAME_EXCHANGE];
+const LOCK_OPERATIONS: Named = named![LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN];
+const MOUNT_FLAGS: Named = named![
     MS_RDONLY,
     MS_NOSUID,
     MS_NODEV,
@@ -928,7 +950,7 @@ const MOUNT_FLAGS: [(u64, &str); 12] = named![
     MS_STRICTATIME,
     MS_NOATIME,
 ];
-const PRCTL_OPTIONS: [(u64, &str); 8] = named![
+const PRCTL_OPTIONS: Named = named![
     PR_SET_PDEATHSIG,
     PR_SET_DUMPABLE,
     PR_SET_NO_NEW_PRIVS,
