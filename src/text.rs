@@ -20,6 +20,16 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether two strings are the same, in a `const` (where `==` on strings is not yet allowed).
+pub const fn same(one: &str, other: &str) -> bool {
+    let (one, other) = (one.as_bytes(), other.as_bytes());
+    let mut at = 0;
+    while at < one.len() && at < other.len() && one[at] == other[at] {
+        at += 1;
+    }
+    at == one.len() && at == other.len()
+}
+
 /// A command line for a table row, as `ps` shows one: control characters (a newline would break
 /// the table, an escape sequence would reach the user's terminal) as C escapes.
 pub fn printable(text: &str) -> String {
@@ -137,6 +147,12 @@ mod tests {
         assert_eq!(printable("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
         assert_eq!(printable("tab\there \\ ok é"), "tab\\there \\\\ ok é");
         assert_eq!(printable("\u{9b}31m"), "\\x9b31m", "the C1 CSI too");
+    }
+
+    #[test]
+    fn same_is_equality() {
+        assert!(same("exec", "exec") && same("", ""));
+        assert!(!same("exec", "exe") && !same("exe", "exec") && !same("exec", "exek"));
     }
 
     #[test]

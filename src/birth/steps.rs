@@ -206,14 +206,7 @@ pub fn about(index: usize) -> Option<[&'static str; 4]> {
 pub const fn index(side: Side, name: &str) -> usize {
     let mut i = 0;
     while i < STEPS.len() {
-        let (step, name) = (STEPS[i].name.as_bytes(), name.as_bytes());
-        let mut same = STEPS[i].side as u8 == side as u8 && step.len() == name.len();
-        let mut at = 0;
-        while same && at < name.len() {
-            same = step[at] == name[at];
-            at += 1;
-        }
-        if same {
+        if STEPS[i].side as u8 == side as u8 && crate::text::same(STEPS[i].name, name) {
             return i;
         }
         i += 1;
