@@ -5,7 +5,11 @@
 //! - list the system calls of src/sys/ with the first sentence of the doc of the function that makes
 //!   each (its man page and why contain needs it), for `--explain` (sys/trace.rs): the text is the
 //!   one the code carries, never a second description, packed (`pack`: only `--explain` reads it);
-//! - pack the text of `contain --help` (src/cli/mod.rs `USAGE`), which nothing else reads.
+//! - pack the text of `contain --help` (src/cli/mod.rs `USAGE`), which nothing else reads;
+//! - pack what each step of the birth does, where to read it and why (src/birth/steps.rs `STEPS`),
+//!   which only `--explain` reads;
+//! - pack the names of the system call table (src/policy/syscall_table.rs `ROWS`), which only an
+//!   OCI seccomp profile reads.
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -21,6 +25,8 @@ fn main() {
     build_stub();
     list_sys_calls();
     pack_usage();
+    pack_steps();
+    pack_syscall_names();
 }
 
 fn stamp_revision() {
@@ -143,6 +149,59 @@ fn pack_usage() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("usage.packed");
     std::fs::write(out, pack(text.as_bytes())).expect("writing usage.packed");
     println!("cargo:rerun-if-changed={SOURCE}");
+}
+
+/// Writes $OUT_DIR/steps.packed: the literals of each step of src/birth/steps.rs `STEPS` (its name,
+/// what, code and why, in that order), a line each, packed; steps.rs `about` unpacks them, and its
+/// unit test compares them with `STEPS`.
+fn pack_steps() {
+    const SOURCE: &str = "src/birth/steps.rs";
+    let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
+    let start = source.find("pub const STEPS").expect("STEPS in src/birth/steps.rs");
+    let literals = string_literals(&source[start..start + source[start..].find("\n];").expect("the end of STEPS")]);
+    assert!(
+        literals.len().is_multiple_of(4),
+        "a step of STEPS is not four literals: build.rs `pack_steps` reads no other"
+    );
+    assert!(!literals.iter().any(|line| line.contains('\n')), "a text of STEPS holds a line break");
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("steps.packed");
+    std::fs::write(out, pack(literals.join("\n").as_bytes())).expect("writing steps.packed");
+    println!("cargo:rerun-if-changed={SOURCE}");
+}
+
+/// Writes $OUT_DIR/syscall_names.packed: the names of src/policy/syscall_table.rs `ROWS` end to
+/// end, a row's name the first literal of its line, packed; policy/syscalls.rs unpacks them, and its
+/// unit test compares them with the names its `const fn`s join.
+fn pack_syscall_names() {
+    const SOURCE: &str = "src/policy/syscall_table.rs";
+    let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
+    let rows = source.lines().filter_map(|line| line.strip_prefix("    (\"")?.split('"').next());
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("syscall_names.packed");
+    std::fs::write(out, pack(rows.collect::<String>().as_bytes())).expect("writing syscall_names.packed");
+    println!("cargo:rerun-if-changed={SOURCE}");
+}
+
+/// The string literals of Rust code, unescaped; the only escapes read are those the texts of
+/// `STEPS` use: `\"`, `\\`, and a `\` that ends a line (the next line's leading spaces dropped).
+fn string_literals(code: &str) -> Vec<String> {
+    let mut literals = Vec::new();
+    let mut chars = code.chars();
+    while chars.any(|c| c == '"') {
+        let mut literal = String::new();
+        loop {
+            match chars.next().expect("the end of a string literal") {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('\n') => chars = chars.as_str().trim_start().chars(),
+                    Some(c @ ('"' | '\\')) => literal.push(c),
+                    other => panic!("an escape build.rs `string_literals` does not read: {other:?}"),
+                },
+                c => literal.push(c),
+            }
+        }
+        literals.push(literal);
+    }
+    literals
 }
 
 /// The shortest and longest copy `pack` makes (text.rs `unpack` reads them back).

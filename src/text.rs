@@ -1,6 +1,8 @@
 //! Text: what a container may be called, and text for people (a string made safe to print in a
 //! terminal, a table).
 
+use std::sync::OnceLock;
+
 /// The longest container id. Ids end up in directory names (contain-ID), interface names and cgroup
 /// paths.
 pub const NAME_MAX: usize = 64;
@@ -16,6 +18,16 @@ pub fn validate_id(id: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether two strings are the same, in a `const` (where `==` on strings is not yet allowed).
+pub const fn same(one: &str, other: &str) -> bool {
+    let (one, other) = (one.as_bytes(), other.as_bytes());
+    let mut at = 0;
+    while at < one.len() && at < other.len() && one[at] == other[at] {
+        at += 1;
+    }
+    at == one.len() && at == other.len()
 }
 
 /// A command line for a table row, as `ps` shows one: control characters (a newline would break
@@ -89,6 +101,11 @@ pub fn unpack(packed: &[u8]) -> String {
     String::from_utf8(text).unwrap_or_default()
 }
 
+/// `packed` unpacked the first time it is asked for, kept in `cell` for the process's life.
+pub fn unpack_once(cell: &'static OnceLock<String>, packed: &[u8]) -> &'static str {
+    cell.get_or_init(|| unpack(packed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +147,12 @@ mod tests {
         assert_eq!(printable("\x1b]0;pwned\x07x"), "\\x1b]0;pwned\\x07x");
         assert_eq!(printable("tab\there \\ ok é"), "tab\\there \\\\ ok é");
         assert_eq!(printable("\u{9b}31m"), "\\x9b31m", "the C1 CSI too");
+    }
+
+    #[test]
+    fn same_is_equality() {
+        assert!(same("exec", "exec") && same("", ""));
+        assert!(!same("exec", "exe") && !same("exe", "exec") && !same("exec", "exek"));
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn setup_and_exec(config: &ChildConfig) -> Result<Infallible, Failure> {
 
 /// The in-container setup, in order. Returns the pty's slave end when there is one.
 fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
-    begin(Side::Child, "go");
+    begin!(Side::Child, "go");
     config.handshake.close_runtime_ends();
     if config.process.keeper == Keeper::Runtime {
         // If the runtime dies, so does the container. Set before waiting for "go", so a parent that
@@ -130,7 +130,7 @@ fn prepare(config: &ChildConfig) -> Result<Option<Fd>, Error> {
     let working_directory = match &config.container {
         Container::New(container) => create_container(container, workdir, &config.handshake)?,
         Container::Join { init_pidfd, namespaces, .. } => {
-            begin(Side::Child, "enter");
+            begin!(Side::Child, "enter");
             join_namespaces(init_pidfd, *namespaces)?;
             sys::setsid().step(|| "setsid()".into())?;
             mounts::working_directory(workdir, Missing::Refuse)?
@@ -210,11 +210,11 @@ fn become_root_of_user_namespace() -> Result<(), Error> {
 /// `contain run` and OCI `create`: everything between the new namespaces and the command.
 /// Returns the working directory, made and opened before the rootfs may turn read-only.
 fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEnds) -> Result<Fd, Error> {
-    begin(Side::Child, "user");
+    begin!(Side::Child, "user");
     if container.user_namespace {
         become_root_of_user_namespace()?;
     }
-    begin(Side::Child, "enter");
+    begin!(Side::Child, "enter");
     // Before a mount namespace is joined, while /proc is the host's (see `write_sysctls`).
     let proc_sys = (!container.sysctls.is_empty()).then(open_proc_sys).transpose()?;
     enter_namespaces(container)?;
@@ -235,7 +235,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     let (hooks, state) = &container.container_hooks;
     hooks::run(hooks, "createContainer", state)?;
 
-    begin(Side::Child, "rootfs");
+    begin!(Side::Child, "rootfs");
     log!("setting up rootfs: {}", container.rootfs.path);
     let rootfs = container.rootfs.reopen()?;
     let idmapped = container.idmapped_root.as_ref();
@@ -255,7 +255,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     };
     mount_and_enter(container, new_root)?;
 
-    begin(Side::Child, "masks");
+    begin!(Side::Child, "masks");
     if let Some(proc_sys) = proc_sys {
         write_sysctls(&proc_sys, &container.sysctls)?;
     }
@@ -272,7 +272,7 @@ fn create_container(container: &NewContainer, workdir: &str, handshake: &ChildEn
     if let Some(propagation) = container.propagation {
         sys::mount(None, c"/", None, propagation, None).step(|| format!("mount(/, propagation {propagation:#x})"))?;
     }
-    begin(Side::Child, "network");
+    begin!(Side::Child, "network");
     bring_up_network(&container.net)?;
     if let Some(fd) = &container.pid_namespace {
         let join = libc::CLONE_NEWPID as u64;
@@ -365,7 +365,7 @@ fn mount_and_enter(container: &NewContainer, new_root: &Fd) -> Result<(), Error>
         // a nodev tmpfs too: the devices bound into it keep their own mounts' flags.)
         compat::set_attributes(new_root, Submounts::Included, sys::MOUNT_ATTR_NODEV, 0, "the rootfs")?;
     }
-    begin(Side::Child, "mounts");
+    begin!(Side::Child, "mounts");
     let create_missing = container.make_mount_points;
     match container.binds.len() {
         0 => log!("mounting /proc, /sys and /dev"),
@@ -393,7 +393,7 @@ fn mount_and_enter(container: &NewContainer, new_root: &Fd) -> Result<(), Error>
 /// new one, where it is unmounted at once: no `.oldroot` directory is ever created in the image,
 /// so two containers can share a rootfs, and a read-only rootfs works too.
 fn pivot_into(new_root: &Fd, describe: &str) -> Result<(), Error> {
-    begin(Side::Child, "pivot");
+    begin!(Side::Child, "pivot");
     sys::fchdir(new_root).step(|| format!("fchdir({describe})"))?;
     log!("pivoting root");
     match sys::pivot_root(c".", c".") {
@@ -475,7 +475,7 @@ fn null_stdio_writable() -> Result<(), Error> {
 /// stub.rs for why not this process itself).
 fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Failure> {
     let command = &config.process.command;
-    begin(Side::Child, "privileges");
+    begin!(Side::Child, "privileges");
     log!("running: {}", command.name);
     // Neither the runtime's blocked signals nor anything ignored before it may leak into the
     // command. The runtime catches none (it reads them from a signalfd), and those it ignores are
@@ -509,7 +509,7 @@ fn exec_command(config: &ChildConfig, pty: Option<Fd>) -> Result<Infallible, Fai
     // privileged than the command will be (as runc's standard init).
     let keeper = (config.process.keeper == Keeper::Runtime).then_some(&config.handshake);
     drop_privileges(&config.process.privileges, config.setgroups_denied, keeper).map_err(Failure::setup)?;
-    begin(Side::Child, "exec");
+    begin!(Side::Child, "exec");
     match &config.process.start_gate {
         // "Ready", and the stub waits for `start` on the FIFO, whose descriptor its argv names;
         // the report pipe closes at the stub's execve (or, where the stub forks the init into the

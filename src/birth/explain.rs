@@ -14,7 +14,7 @@
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use crate::birth::steps::STEPS;
+use crate::birth::steps::{about, index, Side};
 use crate::error::{cpath, Context, Error};
 use crate::log;
 use crate::signals::signal_name;
@@ -433,7 +433,7 @@ fn calls(out: &mut String, told: &[Told], paint: Paint, telling: Telling) {
             // Why the step is done so, under its heading the first time.
             if let Some(step) = told.step.filter(|step| !headed.contains(step)) {
                 headed.push(step);
-                let _ = writeln!(out, "  why: {}", STEPS.get(step).map_or("", |step| step.why));
+                let _ = writeln!(out, "  why: {}", about(step).map_or("", |[.., why]| why));
             }
         }
         if !told.record.is_call() {
@@ -522,8 +522,8 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
 /// is told says (the lifecycle's own preparations, or start's release).
 fn step_heading(step: Option<usize>, role: u8, telling: Telling) -> String {
     let who = if role == RUNTIME { "runtime" } else { "child" };
-    match step.and_then(|step| STEPS.get(step).map(|entry| (step, entry))) {
-        Some((step, entry)) => format!("{}. {} ({who}): {} [{}]", step + 1, entry.name, entry.what, entry.code),
+    match step.and_then(|step| Some((step, about(step)?))) {
+        Some((step, [name, what, code, _])) => format!("{}. {name} ({who}): {what} [{code}]", step + 1),
         None => telling.outside_steps(role),
     }
 }
@@ -556,7 +556,8 @@ fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint, telli
 fn meaning(told: &Told) -> Option<&'static str> {
     let record = &told.record;
     let errno = record.result().err()?.0;
-    let seccomp_on = told.step.and_then(|step| STEPS.get(step)).is_some_and(|step| step.name == "exec");
+    const EXEC: usize = index(Side::Child, "exec");
+    let seccomp_on = told.step == Some(EXEC);
     Some(match (record.nr as usize, errno) {
         (sc::nr::WRITE, libc::ENOSPC) => {
             "a cgroup refused the write: on cgroup v1, a cpuset without cpus or mems; a limit below what is in use"
@@ -818,21 +819,21 @@ fn clone_args(bytes: &[u8]) -> String {
 /// Flags by name, for the arguments that are flags.
 fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
     use sc::nr::*;
-    let names: &[(u64, &str)] = match (nr, i) {
+    let names: &Named = match (nr, i) {
         (OPENAT, 2) | (PIPE2, 1) => &OPEN_FLAGS,
         (MOUNT, 3) => &MOUNT_FLAGS,
         (SETNS, 1) | (UNSHARE, 0) => return Some(sys::namespace_names(value).replace(' ', "|")),
-        (PRCTL, 0) => return PRCTL_OPTIONS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (PRCTL, 0) => return PRCTL_OPTIONS.name(value).map(str::to_string),
         (UMOUNT2, 1) if value == libc::MNT_DETACH as u64 => return Some("MNT_DETACH".into()),
         (NEWFSTATAT, 3) | (UNLINKAT, 2) | (EXECVEAT, 4) | (MOUNT_SETATTR, 2) | (READLINKAT, 3) => &AT_FLAGS,
         (OPENAT, 3) | (MKDIRAT, 2) | (MKNODAT, 2) | (FCHMODAT, 2) => {
             return Some(if value == 0 { "0".into() } else { format!("0{value:o}") })
         }
-        (FCNTL, 1) => return FCNTL_COMMANDS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
-        (IOCTL, 1) => return IOCTL_REQUESTS.iter().find(|(n, _)| *n == value).map(|(_, name)| name.to_string()),
+        (FCNTL, 1) => return FCNTL_COMMANDS.name(value).map(str::to_string),
+        (IOCTL, 1) => return IOCTL_REQUESTS.name(value).map(str::to_string),
         (OPEN_TREE, 2) => &OPEN_TREE_FLAGS,
         (MOVE_MOUNT, 4) => &MOVE_MOUNT_FLAGS,
-        (CLOSE_RANGE, 2) => &[(sys::CLOSE_RANGE_CLOEXEC as u64, "CLOSE_RANGE_CLOEXEC")],
+        (CLOSE_RANGE, 2) => &CLOSE_RANGE_FLAGS,
         (MEMFD_CREATE, 1) => &MEMFD_FLAGS,
         (MMAP, 2) if value == libc::PROT_NONE as u64 => return Some("PROT_NONE".into()),
         (MMAP, 2) | (MPROTECT, 2) => &PROT_FLAGS,
@@ -853,8 +854,8 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
         _ => return None,
     };
     let mut shown: Vec<&str> =
-        names.iter().filter(|(flag, _)| *flag != 0 && value & flag == *flag).map(|(_, n)| *n).collect();
-    let rest = value & !names.iter().fold(0, |all, (flag, _)| if value & flag == *flag { all | flag } else { all });
+        names.pairs().filter(|&(flag, _)| flag != 0 && value & flag == flag).map(|(_, name)| name).collect();
+    let rest = value & !names.values.iter().fold(0, |all, &flag| if value & flag == flag { all | flag } else { all });
     let rest = (rest != 0).then(|| format!("{rest:#x}"));
     if nr == OPENAT && value & 3 == 0 {
         shown.insert(0, "O_RDONLY");
@@ -863,14 +864,35 @@ fn flags(nr: usize, i: usize, value: u64, args: &[u64; 6]) -> Option<String> {
     Some(if shown.is_empty() { "0".into() } else { shown.join("|") })
 }
 
-/// `[(libc::X as u64, "X"), ...]`: constants with their names.
+/// Constants and their names: `values[i]` is named by the i-th word of `names`, one string rather
+/// than a `&str` per name (16 bytes, and a relocation at each start).
+struct Named {
+    values: &'static [u64],
+    names: &'static str,
+}
+
+impl Named {
+    fn pairs(&self) -> impl Iterator<Item = (u64, &'static str)> {
+        self.values.iter().copied().zip(self.names.split(' '))
+    }
+
+    fn name(&self, value: u64) -> Option<&'static str> {
+        self.pairs().find(|&(n, _)| n == value).map(|(_, name)| name)
+    }
+}
+
+/// `named![X, Y]`: libc's constants X and Y with their names; `named![value => NAME, ...]`: values
+/// under the names given.
 macro_rules! named {
     ($($name:ident),* $(,)?) => {
-        [$((libc::$name as u64, stringify!($name))),*]
+        named![$(libc::$name => $name),*]
+    };
+    ($($value:expr => $name:ident),* $(,)?) => {
+        Named { values: &[$($value as u64),*], names: concat!($(stringify!($name), " "),*) }
     };
 }
 
-const OPEN_FLAGS: [(u64, &str); 11] = named![
+const OPEN_FLAGS: Named = named![
     O_PATH,
     O_WRONLY,
     O_RDWR,
@@ -883,9 +905,9 @@ const OPEN_FLAGS: [(u64, &str); 11] = named![
     O_NOFOLLOW,
     O_CLOEXEC,
 ];
-const AT_FLAGS: [(u64, &str); 4] = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
-const FCNTL_COMMANDS: [(u64, &str); 5] = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
-const IOCTL_REQUESTS: [(u64, &str); 10] = named![
+const AT_FLAGS: Named = named![AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH, AT_RECURSIVE];
+const FCNTL_COMMANDS: Named = named![F_GETFD, F_SETFD, F_SETFL, F_ADD_SEALS, F_SETPIPE_SZ];
+const IOCTL_REQUESTS: Named = named![
     TCGETS,
     TCSETSW,
     TIOCGPTN,
@@ -897,23 +919,24 @@ const IOCTL_REQUESTS: [(u64, &str); 10] = named![
     SIOCSIFFLAGS,
     SIOCGIFINDEX,
 ];
-const OPEN_TREE_FLAGS: [(u64, &str); 5] = [
-    (sys::OPEN_TREE_CLONE as u64, "OPEN_TREE_CLONE"),
-    (libc::O_CLOEXEC as u64, "OPEN_TREE_CLOEXEC"),
-    (libc::AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"),
-    (libc::AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
-    (libc::AT_RECURSIVE as u64, "AT_RECURSIVE"),
+const OPEN_TREE_FLAGS: Named = named![
+    sys::OPEN_TREE_CLONE => OPEN_TREE_CLONE,
+    libc::O_CLOEXEC => OPEN_TREE_CLOEXEC,
+    libc::AT_SYMLINK_NOFOLLOW => AT_SYMLINK_NOFOLLOW,
+    libc::AT_EMPTY_PATH => AT_EMPTY_PATH,
+    libc::AT_RECURSIVE => AT_RECURSIVE,
 ];
-const MOVE_MOUNT_FLAGS: [(u64, &str); 2] = [
-    (sys::MOVE_MOUNT_F_EMPTY_PATH as u64, "MOVE_MOUNT_F_EMPTY_PATH"),
-    (sys::MOVE_MOUNT_T_EMPTY_PATH as u64, "MOVE_MOUNT_T_EMPTY_PATH"),
+const MOVE_MOUNT_FLAGS: Named = named![
+    sys::MOVE_MOUNT_F_EMPTY_PATH => MOVE_MOUNT_F_EMPTY_PATH,
+    sys::MOVE_MOUNT_T_EMPTY_PATH => MOVE_MOUNT_T_EMPTY_PATH,
 ];
-const MEMFD_FLAGS: [(u64, &str); 3] = named![MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_EXEC];
-const PROT_FLAGS: [(u64, &str); 3] = named![PROT_READ, PROT_WRITE, PROT_EXEC];
-const MAP_FLAGS: [(u64, &str); 5] = named![MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_STACK];
-const RENAME_FLAGS: [(u64, &str); 2] = named![RENAME_NOREPLACE, RENAME_EXCHANGE];
-const LOCK_OPERATIONS: [(u64, &str); 4] = named![LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN];
-const MOUNT_FLAGS: [(u64, &str); 12] = named![
+const CLOSE_RANGE_FLAGS: Named = named![sys::CLOSE_RANGE_CLOEXEC => CLOSE_RANGE_CLOEXEC];
+const MEMFD_FLAGS: Named = named![MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_EXEC];
+const PROT_FLAGS: Named = named![PROT_READ, PROT_WRITE, PROT_EXEC];
+const MAP_FLAGS: Named = named![MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_STACK];
+const RENAME_FLAGS: Named = named![RENAME_NOREPLACE, RENAME_EXCHANGE];
+const LOCK_OPERATIONS: Named = named![LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN];
+const MOUNT_FLAGS: Named = named![
     MS_RDONLY,
     MS_NOSUID,
     MS_NODEV,
@@ -927,7 +950,7 @@ const MOUNT_FLAGS: [(u64, &str); 12] = named![
     MS_STRICTATIME,
     MS_NOATIME,
 ];
-const PRCTL_OPTIONS: [(u64, &str); 8] = named![
+const PRCTL_OPTIONS: Named = named![
     PR_SET_PDEATHSIG,
     PR_SET_DUMPABLE,
     PR_SET_NO_NEW_PRIVS,
@@ -967,7 +990,7 @@ impl Paint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::birth::steps::Side;
+    use crate::birth::steps::STEPS;
 
     /// A record of `nr` as made at the first sys/ site of `name`.
     fn record(name: &str, nr: usize, args: &[u64], ret: i64, text: &[u8]) -> Record {
@@ -1186,7 +1209,7 @@ mod tests {
         ];
         let mut marked = Vec::new();
         for (source, side) in sources {
-            for (at, _) in source.match_indices("begin(Side::") {
+            for (at, _) in source.match_indices("begin!(Side::") {
                 let name = source[at..].split('"').nth(1).unwrap();
                 let step = STEPS.iter().position(|step| step.side == side && step.name == name);
                 marked.push(step.unwrap_or_else(|| panic!("{name:?} is no step of {side:?}")));

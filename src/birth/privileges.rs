@@ -136,7 +136,7 @@ pub fn drop_privileges(
         handshake.check_runtime_alive()?;
     }
     // Last: after this, the refused calls fail even for us.
-    begin(Side::Child, "seccomp");
+    begin!(Side::Child, "seccomp");
     if let (true, Some(program)) = (no_new_privs, seccomp) {
         sys::install_seccomp_filter(program).step(|| "prctl(PR_SET_SECCOMP, filter)".into())?;
     }

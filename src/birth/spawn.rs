@@ -138,7 +138,7 @@ fn give_birth(
 
     // 1. The channels, and the stub the command will be exec'd through (one per birth: a container
     //    could otherwise hold a writable descriptor to it and make the next exec fail).
-    begin(Side::Runtime, "channels");
+    begin!(Side::Runtime, "channels");
     let channels = Channels::open(terminal)?;
     let handshake = channels.child_ends();
     let candidates = stub::candidates(&name, &command.search_path);
@@ -165,14 +165,14 @@ fn give_birth(
     };
 
     // 2. The stack: a fresh mapping with a guard page (clone.rs).
-    begin(Side::Runtime, "stack");
+    begin!(Side::Runtime, "stack");
     let stack = ChildStack::new(ChildStack::DEFAULT_SIZE).step(|| "mmap(child stack)".into())?;
 
     // 3. clone3. Where the process the container sees is the stub's fork (see above), the
     //    child's child, we become a subreaper: it becomes ours when the child exits. (On a kernel
     //    whose procfs cannot be told its PID namespace, an OCI container born into one it names
     //    by path has us join it first, and its child is born there: `pid_namespace`.)
-    begin(Side::Runtime, "namespaces");
+    begin!(Side::Runtime, "namespaces");
     prepare_to_parent(&config.container, pid_namespace.as_ref(), mode)?;
     if namespaces != 0 {
         log!("creating namespaces: {}", sys::namespace_names(namespaces));
@@ -184,7 +184,7 @@ fn give_birth(
     //    anything, so it is in its cgroup before it allocates memory or makes its cgroup namespace:
     //    its cgroup2 directory by its pid now, its v1 directories by itself once released (by
     //    its pid now too under systemd's scope: see `Cgroup::joining`).
-    begin(Side::Runtime, "cgroup");
+    begin!(Side::Runtime, "cgroup");
     if !born_in_cgroup {
         cgroup::attach_dirs(&joining.by_pid, child.pid)?;
     }
@@ -197,7 +197,7 @@ fn give_birth(
 
     // 5. The user namespace's maps, written by us (a process outside it) before the child goes
     //    on: until then it has no capability inside, as uid and gid 65534.
-    begin(Side::Runtime, "id maps");
+    begin!(Side::Runtime, "id maps");
     if let Some(maps) = &id_maps {
         maps.write(child.pid)?;
     }
@@ -211,17 +211,17 @@ fn give_birth(
 
     // 6. The network: the pair's peer goes into the child's namespace, before the child looks
     //    for it.
-    begin(Side::Runtime, "network");
+    begin!(Side::Runtime, "network");
     let host_end = veth.map(|veth| veth.create(child.pid)).transpose()?;
 
     // 7. Release, and the report. The stub's fork is the container's process from here on: its
     //    parent, our child, exits at once (see stub.rs).
-    begin(Side::Runtime, "release");
+    begin!(Side::Runtime, "release");
     let released = runtime.release(child.pid, signals, &name, run_hooks)?;
     let child = container_process(child, released.forked);
 
     // 8. The command runs: from here on the user's terminal, if any, is the container's.
-    begin(Side::Runtime, "terminal");
+    begin!(Side::Runtime, "terminal");
     let relay = relay_terminal(&released.report, released.pty_master, released.terminal)?;
     Ok(Started { child, report: released.report, relay, host_end })
 }

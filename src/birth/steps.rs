@@ -4,6 +4,8 @@
 //! added, dropped or moved here fails them until the texts say the same.
 //! `begin` marks where each step starts, in spawn.rs and child.rs, for `--explain` (explain.rs).
 
+use std::sync::OnceLock;
+
 use crate::sys::trace;
 
 /// Which process takes a step.
@@ -17,6 +19,8 @@ pub enum Side {
 
 /// One step: its name (a heading), who takes it, what it does, where to read it, and why it is
 /// done so (printed under its heading by `--explain`, so that its output alone answers a learner).
+/// The code reads the last three only from the texts build.rs packs (`about`).
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct Step {
     pub name: &'static str,
     pub side: Side,
@@ -30,7 +34,8 @@ const fn step(name: &'static str, side: Side, what: &'static str, code: &'static
 }
 
 /// The birth, in order. Each side's steps keep their order; the runtime's "release" is where the
-/// child's steps begin.
+/// child's steps begin. Only `--explain` reads the steps' texts: build.rs packs them from this list,
+/// and `about` gives them back; the code finds a step by name when it is compiled (`index`).
 pub const STEPS: [Step; 19] = [
     step(
         "channels",
@@ -186,13 +191,46 @@ pub const STEPS: [Step; 19] = [
     ),
 ];
 
-/// The step `name` of `side` begins: a mark in the trace while `--explain` records (the hook's one
-/// branch otherwise).
-pub fn begin(side: Side, name: &str) {
-    if trace::on() {
-        if let Some(index) = STEPS.iter().position(|step| step.side == side && step.name == name) {
-            trace::mark(trace::STEP, index);
+/// Step `index`'s name, what it does, where to read it and why it is done so (its `name`, `what`,
+/// `code` and `why`).
+pub fn about(index: usize) -> Option<[&'static str; 4]> {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    // Packed by build.rs (`pack_steps`): text nothing but `--explain` reads, unpacked once it asks.
+    let text = crate::text::unpack_once(&TEXT, include_bytes!(concat!(env!("OUT_DIR"), "/steps.packed")));
+    let mut lines = text.split('\n').skip(4 * index);
+    Some([lines.next()?, lines.next()?, lines.next()?, lines.next()?])
+}
+
+/// Where the step `name` of `side` is in `STEPS`, found when compiling (a name it lacks fails the
+/// build).
+pub const fn index(side: Side, name: &str) -> usize {
+    let mut i = 0;
+    while i < STEPS.len() {
+        if STEPS[i].side as u8 == side as u8 && crate::text::same(STEPS[i].name, name) {
+            return i;
         }
+        i += 1;
+    }
+    panic!("no such step")
+}
+
+/// The step `name` of `side` begins: a mark in the trace while `--explain` records (the hook's one
+/// branch otherwise). The step's place in `STEPS` is found when compiling (`index`), so a name that
+/// is no step fails the build, and a birth compares no names.
+macro_rules! begin {
+    ($side:expr, $name:literal) => {
+        $crate::birth::steps::mark({
+            const STEP: usize = $crate::birth::steps::index($side, $name);
+            STEP
+        })
+    };
+}
+pub(crate) use begin;
+
+/// Step `index` begins (`begin!`).
+pub fn mark(index: usize) {
+    if trace::on() {
+        trace::mark(trace::STEP, index);
     }
 }
 
@@ -215,6 +253,15 @@ mod tests {
 
     fn names(side: Side) -> Vec<String> {
         STEPS.iter().filter(|step| step.side == side).map(|step| step.name.to_string()).collect()
+    }
+
+    #[test]
+    fn the_packed_texts_are_those_of_the_steps() {
+        for (i, step) in STEPS.iter().enumerate() {
+            assert_eq!(index(step.side, step.name), i);
+            assert_eq!(about(i), Some([step.name, step.what, step.code, step.why]), "step {}", step.name);
+        }
+        assert_eq!(about(STEPS.len()), None);
     }
 
     #[test]

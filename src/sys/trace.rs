@@ -301,7 +301,7 @@ pub fn sys_call(file: u16, line: u16) -> Option<(&'static str, &'static str)> {
     let &(_, _, name, name_len, doc, doc_len) =
         SYS_CALLS.iter().find(|call| call.0 as u16 == file && call.1 == line)?;
     // Packed by build.rs: text nothing but `--explain` reads, unpacked once it asks.
-    let text = SYS_TEXT.get_or_init(|| crate::text::unpack(SYS_TEXT_PACKED));
+    let text = crate::text::unpack_once(&SYS_TEXT, SYS_TEXT_PACKED);
     let piece = |start: u16, len: u16| text.get(start as usize..(start + len) as usize).unwrap_or("");
     Some((piece(name, name_len), piece(doc, doc_len)))
 }
