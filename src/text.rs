@@ -30,6 +30,40 @@ pub const fn same(one: &str, other: &str) -> bool {
     at == one.len() && at == other.len()
 }
 
+/// Which word of `words` (names one space apart) `name` is, in a `const`: a name that is not
+/// there fails the build.
+pub const fn word_index(words: &str, name: &str) -> usize {
+    let (words, name) = (words.as_bytes(), name.as_bytes());
+    let (mut index, mut start) = (0, 0);
+    loop {
+        assert!(start < words.len(), "a name that is not among the words");
+        let mut at = 0;
+        while at < name.len() && start + at < words.len() && words[start + at] == name[at] {
+            at += 1;
+        }
+        let end = start + at;
+        if at == name.len() && (end == words.len() || words[end] == b' ') {
+            return index;
+        }
+        while start < words.len() && words[start] != b' ' {
+            start += 1;
+        }
+        (index, start) = (index + 1, start + 1);
+    }
+}
+
+/// How many words `words` (names one space apart) holds, in a `const`.
+pub const fn word_count(words: &str) -> usize {
+    let (words, mut count, mut at) = (words.as_bytes(), 1, 0);
+    while at < words.len() {
+        if words[at] == b' ' {
+            count += 1;
+        }
+        at += 1;
+    }
+    count
+}
+
 /// A command line for a table row, as `ps` shows one: control characters (a newline would break
 /// the table, an escape sequence would reach the user's terminal) as C escapes.
 pub fn printable(text: &str) -> String {
@@ -109,6 +143,15 @@ pub fn unpack_once(cell: &'static OnceLock<String>, packed: &[u8]) -> &'static s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_found_whole_and_counted() {
+        assert_eq!(
+            (word_index("AB A ABC", "A"), word_index("AB A ABC", "ABC"), word_index("AB A ABC", "AB")),
+            (1, 2, 0)
+        );
+        assert_eq!((word_count("AB A ABC"), word_count("A")), (3, 1));
+    }
 
     #[test]
     fn ages_are_short() {
