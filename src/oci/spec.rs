@@ -295,31 +295,18 @@ fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), Inval
     Ok((known, unknown))
 }
 
-/// The RLIMIT_* names (asm-generic/resource.h: the same numbers on x86_64 and aarch64).
-const RLIMITS: [&str; 16] = [
-    "RLIMIT_CPU",
-    "RLIMIT_FSIZE",
-    "RLIMIT_DATA",
-    "RLIMIT_STACK",
-    "RLIMIT_CORE",
-    "RLIMIT_RSS",
-    "RLIMIT_NPROC",
-    "RLIMIT_NOFILE",
-    "RLIMIT_MEMLOCK",
-    "RLIMIT_AS",
-    "RLIMIT_LOCKS",
-    "RLIMIT_SIGPENDING",
-    "RLIMIT_MSGQUEUE",
-    "RLIMIT_NICE",
-    "RLIMIT_RTPRIO",
-    "RLIMIT_RTTIME",
-];
+/// The RLIMIT_* names without their RLIMIT_, by number (asm-generic/resource.h: the same numbers on
+/// x86_64 and aarch64), one space apart: one string rather than a `&str` per name.
+const RLIMITS: &str = "CPU FSIZE DATA STACK CORE RSS NPROC NOFILE MEMLOCK \
+    AS LOCKS SIGPENDING MSGQUEUE NICE RTPRIO RTTIME";
 
 fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let kind = rlimit.get("type")?;
     let name = kind.str()?;
-    let resource =
-        RLIMITS.iter().position(|n| *n == name).ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
+    let resource = name
+        .strip_prefix("RLIMIT_")
+        .and_then(|bare| RLIMITS.split(' ').position(|n| n == bare))
+        .ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
     let (soft, hard) = (rlimit.member("soft", Field::u64)?, rlimit.member("hard", Field::u64)?);
     if soft > hard {
         return Err(rlimit.error(format!("soft limit {soft} above the hard limit {hard}")));

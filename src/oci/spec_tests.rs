@@ -75,6 +75,20 @@ fn unknown_capabilities_are_skipped_and_named() {
 }
 
 #[test]
+fn rlimits_are_named_with_their_prefix_and_numbered_as_the_kernel_does() {
+    let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
+    let resource = |name: &str| {
+        let config = base.replace("\"RLIMIT_NOFILE\"", &format!("\"{name}\""));
+        parse_config(config.as_bytes()).map(|spec| spec.process.rlimits[0].resource)
+    };
+    assert_eq!(RLIMITS.split(' ').count(), 16);
+    assert_eq!((resource("RLIMIT_CPU"), resource("RLIMIT_NOFILE"), resource("RLIMIT_RTTIME")), (Ok(0), Ok(7), Ok(15)));
+    for bad in ["NOFILE", "RLIMIT_", "RLIMIT_NOFILE RLIMIT_AS", "rlimit_nofile"] {
+        assert!(resource(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn every_bad_field_is_named_by_its_path() {
     let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
     assert!(parse_config(base.as_bytes()).is_ok());
