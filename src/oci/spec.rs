@@ -409,17 +409,10 @@ fn parse_personality(personality: &Field) -> Result<u64, Invalid> {
     }
 }
 
-/// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too).
-const IPC_SYSCTLS: [&str; 8] = [
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-];
+/// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too), one
+/// space apart: one string rather than a `&str` per name.
+const IPC_SYSCTLS: &str =
+    "kernel.msgmax kernel.msgmnb kernel.msgmni kernel.sem kernel.shmall kernel.shmmax kernel.shmmni kernel.shm_rmid_forced";
 
 /// The namespace (CLONE_NEWIPC, CLONE_NEWNET or CLONE_NEWUTS) whose own copy an OCI `linux.sysctl`
 /// key sets, which the container must not share with the host; or why the key is refused. Every
@@ -430,7 +423,7 @@ pub fn sysctl_namespace(key: &str) -> Result<u64, String> {
     if let Some(part) = key.split('.').find(|part| part.is_empty() || part.contains(['/', '\0'])) {
         return Err(format!("the part {part:?} is not a sysctl name (parts are non-empty, without / or NUL)"));
     }
-    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+    if IPC_SYSCTLS.split(' ').any(|ipc| ipc == key) || key.starts_with("fs.mqueue.") {
         Ok(libc::CLONE_NEWIPC as u64)
     } else if key.starts_with("net.") {
         Ok(libc::CLONE_NEWNET as u64)

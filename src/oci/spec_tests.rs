@@ -38,6 +38,7 @@ fn only_namespaced_sysctls_are_accepted_each_with_its_namespace() {
     for (key, namespace) in [
         ("kernel.shmmax", ipc),
         ("kernel.shm_rmid_forced", ipc),
+        ("kernel.msgmax", ipc),
         ("fs.mqueue.msg_max", ipc),
         ("net.ipv4.ip_forward", net),
         ("net.core.somaxconn", net),
@@ -51,6 +52,8 @@ fn only_namespaced_sysctls_are_accepted_each_with_its_namespace() {
         "fs.lease-break-time",
         "vm.overcommit_memory",
         "kernel.shmmax.x",
+        "kernel.shmmax kernel.shmall",
+        "kernel.shmmax ",
         "kernel",
         "fs.mqueue",
         "net",
