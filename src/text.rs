@@ -30,6 +30,22 @@ pub const fn same(one: &str, other: &str) -> bool {
     at == one.len() && at == other.len()
 }
 
+/// Where `word` is among `words` (names one space apart), if it is one of them: one function for
+/// every such table, so each lookup is a call rather than a split of its own.
+pub fn word_position(words: &str, word: &str) -> Option<usize> {
+    words.split(' ').position(|w| w == word)
+}
+
+/// Whether `word` is one of `words` (names one space apart).
+pub fn has_word(words: &str, word: &str) -> bool {
+    word_position(words, word).is_some()
+}
+
+/// The `index`th of `words` (names one space apart), if there are that many.
+pub fn word_at(words: &'static str, index: usize) -> Option<&'static str> {
+    words.split(' ').nth(index)
+}
+
 /// Which word of `words` (names one space apart) `name` is, in a `const`: a name that is not
 /// there fails the build.
 pub const fn word_index(words: &str, name: &str) -> usize {
@@ -151,6 +167,12 @@ mod tests {
             (1, 2, 0)
         );
         assert_eq!((word_count("AB A ABC"), word_count("A")), (3, 1));
+        assert_eq!(
+            (word_position("AB A ABC", "A"), word_position("AB A ABC", ""), word_position("AB A", "AB A")),
+            (Some(1), None, None)
+        );
+        assert!(has_word("AB A ABC", "ABC") && !has_word("AB A ABC", "B"));
+        assert_eq!((word_at("AB A ABC", 2), word_at("AB A ABC", 3)), (Some("ABC"), None));
     }
 
     #[test]

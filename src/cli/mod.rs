@@ -263,11 +263,6 @@ const COMMANDS: &str = "run exec list logs kill stop gc help";
 /// The OCI commands, which `help` shows by their lines of the usage.
 const OCI_COMMANDS: &str = "create start state pause resume delete update ps features";
 
-/// Whether `word` is one of the space-separated `words`.
-fn among(words: &str, word: &str) -> bool {
-    words.split(' ').any(|w| w == word)
-}
-
 /// The global flags, then the command.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Command), Error> {
     use lexopt::prelude::*;
@@ -279,7 +274,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Comman
     if let Some(command) = oci::parse(&mut parser, &sub)? {
         return Ok((global, command));
     }
-    if !among(COMMANDS, &sub) && sub != "ls" {
+    if !crate::text::has_word(COMMANDS, &sub) && sub != "ls" {
         return Err(Error::Usage(format!(
             "unknown command {sub:?} ({}, or an OCI command; see contain --help)",
             COMMANDS.replace(' ', ", ")
@@ -390,13 +385,13 @@ pub fn help(topic: Option<&str>) -> Result<String, Error> {
     let text = crate::text::unpack(USAGE_PACKED);
     let Some(topic) = topic else { return Ok(text) };
     let topic = if topic == "ls" { "list" } else { topic };
-    if among(OCI_COMMANDS, topic) {
+    if crate::text::has_word(OCI_COMMANDS, topic) {
         let words = |line: &&str| line.split([' ', '|']).any(|word| word == topic);
         let line = text.lines().filter(|line| line.contains("[GLOBAL]")).find(words).unwrap_or("");
         let line = line.trim_start_matches("OCI:").trim();
         return Ok(format!("usage: {line}\n(an engine's command: see OCI runtime in the README)\n"));
     }
-    if !among(COMMANDS, topic) {
+    if !crate::text::has_word(COMMANDS, topic) {
         let topics = format!("{COMMANDS} {OCI_COMMANDS}").replace(' ', ", ");
         return Err(Error::Usage(format!("no help on {topic:?} ({topics})")));
     }

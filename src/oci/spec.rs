@@ -305,7 +305,7 @@ fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let name = kind.str()?;
     let resource = name
         .strip_prefix("RLIMIT_")
-        .and_then(|bare| RLIMITS.split(' ').position(|n| n == bare))
+        .and_then(|bare| crate::text::word_position(RLIMITS, bare))
         .ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
     let (soft, hard) = (rlimit.member("soft", Field::u64)?, rlimit.member("hard", Field::u64)?);
     if soft > hard {
@@ -423,7 +423,7 @@ pub fn sysctl_namespace(key: &str) -> Result<u64, String> {
     if let Some(part) = key.split('.').find(|part| part.is_empty() || part.contains(['/', '\0'])) {
         return Err(format!("the part {part:?} is not a sysctl name (parts are non-empty, without / or NUL)"));
     }
-    if IPC_SYSCTLS.split(' ').any(|ipc| ipc == key) || key.starts_with("fs.mqueue.") {
+    if crate::text::has_word(IPC_SYSCTLS, key) || key.starts_with("fs.mqueue.") {
         Ok(libc::CLONE_NEWIPC as u64)
     } else if key.starts_with("net.") {
         Ok(libc::CLONE_NEWNET as u64)

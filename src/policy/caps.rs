@@ -68,11 +68,11 @@ pub fn parse_cap(name: &str) -> Result<Cap, String> {
     if bare == "ALL" {
         return Ok(Cap::All);
     }
-    NAMES.split(' ').position(|n| n == bare).map(|i| Cap::One(i as u32)).ok_or_else(|| "unknown capability".to_string())
+    crate::text::word_position(NAMES, bare).map(|i| Cap::One(i as u32)).ok_or_else(|| "unknown capability".to_string())
 }
 
 pub fn name(cap: u32) -> &'static str {
-    NAMES.split(' ').nth(cap as usize).unwrap_or("?")
+    crate::text::word_at(NAMES, cap as usize).unwrap_or("?")
 }
 
 impl CapSet {
