@@ -39,7 +39,7 @@ pub fn parse_signal(s: &str) -> Result<i32, String> {
         "CLD" => Some(libc::SIGCHLD),
         _ if name.starts_with("RTMIN") => realtime(offset(&name[5..], '+').map(|o| RTMIN + o)),
         _ if name.starts_with("RTMAX") => realtime(offset(&name[5..], '-').map(|o| SIGNAL_MAX - o)),
-        _ => NAMES.split(' ').position(|n| n == name).map(|i| i as i32 + 1),
+        _ => crate::text::word_position(NAMES, name).map(|i| i as i32 + 1),
     };
     found.ok_or_else(|| "unknown signal".into())
 }
@@ -47,7 +47,7 @@ pub fn parse_signal(s: &str) -> Result<i32, String> {
 /// "SIGTERM" for log lines ("SIGRTMIN+2", "signal 33" for the C libraries' own).
 pub fn signal_name(sig: i32) -> String {
     match sig {
-        1..=31 => format!("SIG{}", NAMES.split(' ').nth(sig as usize - 1).unwrap_or("?")),
+        1..=31 => format!("SIG{}", crate::text::word_at(NAMES, sig as usize - 1).unwrap_or("?")),
         RTMIN => "SIGRTMIN".into(),
         35..=SIGNAL_MAX => format!("SIGRTMIN+{}", sig - RTMIN),
         _ => format!("signal {sig}"),

@@ -30,6 +30,56 @@ pub const fn same(one: &str, other: &str) -> bool {
     at == one.len() && at == other.len()
 }
 
+/// Where `word` is among `words` (names one space apart), if it is one of them: one function for
+/// every such table, so each lookup is a call rather than a split of its own.
+pub fn word_position(words: &str, word: &str) -> Option<usize> {
+    words.split(' ').position(|w| w == word)
+}
+
+/// Whether `word` is one of `words` (names one space apart).
+pub fn has_word(words: &str, word: &str) -> bool {
+    word_position(words, word).is_some()
+}
+
+/// The `index`th of `words` (names one space apart), if there are that many.
+pub fn word_at(words: &'static str, index: usize) -> Option<&'static str> {
+    words.split(' ').nth(index)
+}
+
+/// Which word of `words` (names one space apart) `name` is, in a `const`: a name that is not
+/// there fails the build.
+pub const fn word_index(words: &str, name: &str) -> usize {
+    let (words, name) = (words.as_bytes(), name.as_bytes());
+    let (mut index, mut start) = (0, 0);
+    loop {
+        assert!(start < words.len(), "a name that is not among the words");
+        let mut at = 0;
+        while at < name.len() && start + at < words.len() && words[start + at] == name[at] {
+            at += 1;
+        }
+        let end = start + at;
+        if at == name.len() && (end == words.len() || words[end] == b' ') {
+            return index;
+        }
+        while start < words.len() && words[start] != b' ' {
+            start += 1;
+        }
+        (index, start) = (index + 1, start + 1);
+    }
+}
+
+/// How many words `words` (names one space apart) holds, in a `const`.
+pub const fn word_count(words: &str) -> usize {
+    let (words, mut count, mut at) = (words.as_bytes(), 1, 0);
+    while at < words.len() {
+        if words[at] == b' ' {
+            count += 1;
+        }
+        at += 1;
+    }
+    count
+}
+
 /// A command line for a table row, as `ps` shows one: control characters (a newline would break
 /// the table, an escape sequence would reach the user's terminal) as C escapes.
 pub fn printable(text: &str) -> String {
@@ -109,6 +159,21 @@ pub fn unpack_once(cell: &'static OnceLock<String>, packed: &[u8]) -> &'static s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_found_whole_and_counted() {
+        assert_eq!(
+            (word_index("AB A ABC", "A"), word_index("AB A ABC", "ABC"), word_index("AB A ABC", "AB")),
+            (1, 2, 0)
+        );
+        assert_eq!((word_count("AB A ABC"), word_count("A")), (3, 1));
+        assert_eq!(
+            (word_position("AB A ABC", "A"), word_position("AB A ABC", ""), word_position("AB A", "AB A")),
+            (Some(1), None, None)
+        );
+        assert!(has_word("AB A ABC", "ABC") && !has_word("AB A ABC", "B"));
+        assert_eq!((word_at("AB A ABC", 2), word_at("AB A ABC", 3)), (Some("ABC"), None));
+    }
 
     #[test]
     fn ages_are_short() {

@@ -155,16 +155,17 @@ fn join_cgroups(tasks: &[(String, Fd)]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The namespaces `contain exec` may join, with their names in /proc/PID/ns, in the order it tries
-/// them (the user namespace, last here, has its own turn: see `join_namespaces`).
-pub const JOINABLE: [(i32, &str); 7] = [
-    (libc::CLONE_NEWIPC, "ipc"),
-    (libc::CLONE_NEWUTS, "uts"),
-    (libc::CLONE_NEWNET, "net"),
-    (libc::CLONE_NEWPID, "pid"),
-    (libc::CLONE_NEWCGROUP, "cgroup"),
-    (libc::CLONE_NEWNS, "mnt"),
-    (libc::CLONE_NEWUSER, "user"),
+/// The namespaces `contain exec` may join, in the order it tries them (the user namespace, last
+/// here, has its own turn: see `join_namespaces`); `sys::namespace_names` names each, as
+/// /proc/PID/ns does.
+pub const JOINABLE: [i32; 7] = [
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWCGROUP,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWUSER,
 ];
 
 /// Joins `namespaces` of a running container's init in the order that works for every caller, as
@@ -184,7 +185,7 @@ fn join_namespaces(pidfd: &Fd, namespaces: u64) -> Result<(), Error> {
         return Ok(());
     }
     let mut refused = Vec::new();
-    let others = JOINABLE.map(|(flag, _)| flag as u64).into_iter().filter(|&flag| flag != user);
+    let others = JOINABLE.map(|flag| flag as u64).into_iter().filter(|&flag| flag != user);
     for flag in others.filter(|flag| namespaces & flag != 0) {
         match sys::setns(pidfd.raw(), flag) {
             Ok(()) => {}

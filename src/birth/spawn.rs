@@ -393,7 +393,8 @@ fn namespaces_to_join(pid: i32) -> Result<u64, Error> {
     // link costs half what a stat does, which follows it into nsfs: fourteen times per exec.
     let namespace = |path: &str| sys::readlink(&crate::error::cpath(path)?).step(|| format!("readlink({path})"));
     let mut join = 0;
-    for (flag, name) in child::JOINABLE {
+    for flag in child::JOINABLE {
+        let name = sys::namespace_names(flag as u64);
         if namespace(&format!("/proc/{pid}/ns/{name}"))? != namespace(&format!("/proc/self/ns/{name}"))? {
             join |= flag as u64;
         }

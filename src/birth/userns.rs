@@ -404,27 +404,29 @@ pub fn idmap(pid: i32, trees: &[(&Fd, &str)]) -> Result<(), Error> {
     Ok(())
 }
 
-/// statfs(2) magic numbers (linux/magic.h) of the filesystems a rootfs or a volume is likely on.
-const FILESYSTEMS: [(i64, &str); 11] = [
-    (0xEF53, "ext4"),
-    (0x5846_5342, "xfs"),
-    (0x9123_683E, "btrfs"),
-    (0x0102_1994, "tmpfs"),
-    (0x8584_58f6, "ramfs"),
-    (0x794C_7630, "overlayfs"),
-    (0x6969, "nfs"),
-    (0x6573_5546, "fuse"),
-    (0x7371_7368, "squashfs"),
-    (0x6265_6572, "sysfs"),
-    (0x9fa0, "proc"),
+/// statfs(2) magic numbers (linux/magic.h) of the filesystems a rootfs or a volume is likely on,
+/// and their names in the same order, one space apart (two tables without a `&str` per row).
+const FILESYSTEM_MAGICS: [u32; 11] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0x0102_1994,
+    0x8584_58f6,
+    0x794C_7630,
+    0x6969,
+    0x6573_5546,
+    0x7371_7368,
+    0x6265_6572,
+    0x9fa0,
 ];
+const FILESYSTEM_NAMES: &str = "ext4 xfs btrfs tmpfs ramfs overlayfs nfs fuse squashfs sysfs proc";
 
 /// "ext4", or the magic number of a filesystem the table does not name.
 fn filesystem_name(magic: i64) -> String {
-    FILESYSTEMS
-        .iter()
-        .find(|(known, _)| *known == magic)
-        .map_or_else(|| format!("a filesystem of type {magic:#x}"), |(_, name)| name.to_string())
+    let known = FILESYSTEM_MAGICS.iter().position(|&known| i64::from(known) == magic);
+    known
+        .and_then(|i| crate::text::word_at(FILESYSTEM_NAMES, i))
+        .map_or_else(|| format!("a filesystem of type {magic:#x}"), str::to_string)
 }
 
 /// The user name /etc/passwd gives `uid` (the subordinate files may name users either way).
@@ -546,6 +548,8 @@ mod tests {
         assert_eq!(filesystem_name(0xEF53), "ext4");
         assert_eq!(filesystem_name(0x6265_6572), "sysfs");
         assert_eq!(filesystem_name(0x1234), "a filesystem of type 0x1234");
+        assert_eq!((filesystem_name(0x9fa0), filesystem_name(0x794C_7630)), ("proc".into(), "overlayfs".into()));
+        assert_eq!(FILESYSTEM_NAMES.split(' ').count(), FILESYSTEM_MAGICS.len());
     }
 
     #[test]

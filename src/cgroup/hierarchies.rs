@@ -175,6 +175,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn contain_runs_hierarchies_are_the_first_known_ones() {
+        assert_eq!(V1_CONTROLLERS, ["memory", "cpu", "cpuacct", "pids"]);
+    }
+
+    #[test]
     fn each_hierarchy_is_looked_for_where_hosts_mount_it() {
         let mount = |controllers, v2| usual_mount(controllers, v2).map(|(dir, _)| dir);
         assert_eq!(mount("", true).as_deref(), Some("/sys/fs/cgroup"));

@@ -61,8 +61,9 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
 /// The v1 hierarchies `contain run` uses, one directory each (cpuacct only where it is not mounted
-/// together with cpu, as `cpu,cpuacct`: then the cpu directory has its files).
-pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids"];
+/// together with cpu, as `cpu,cpuacct`: then the cpu directory has its files): the first four of
+/// `V1_KNOWN_CONTROLLERS`, not a second table of the same names.
+pub const V1_CONTROLLERS: &[&str] = V1_KNOWN_CONTROLLERS.split_at(4).0;
 /// The hierarchies looked at first, by these names, when every mounted one is listed: the ones the
 /// limits and `pause` write to (cpuset, devices and freezer for an OCI container).
 const V1_KNOWN_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer"];

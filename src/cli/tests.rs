@@ -416,7 +416,19 @@ fn help_covers_the_oci_commands_too() {
     );
     assert!(help(Some("create")).unwrap().starts_with("usage: contain [GLOBAL] create --bundle DIR"));
     let unknown = help(Some("begin")).unwrap_err().to_string();
-    assert!(unknown.contains("no help on \"begin\"") && unknown.contains("features"), "{unknown}");
+    assert!(
+        unknown.contains(
+            "no help on \"begin\" (run, exec, list, logs, kill, stop, gc, help, create, start, state, pause, resume, \
+             delete, update, ps, features)"
+        ),
+        "{unknown}"
+    );
+    let command = |word: &str| parse([word].map(OsString::from)).map_err(Error::into_kind);
+    let listed = "unknown command \"begin\" (run, exec, list, logs, kill, stop, gc, help, or an OCI command";
+    assert!(matches!(command("begin"), Err(ErrorKind::Usage(m)) if m.starts_with(listed)));
+    assert!(matches!(command(""), Err(ErrorKind::Usage(m)) if m.contains("unknown command")));
+    assert!(matches!(command("run exec"), Err(ErrorKind::Usage(m)) if m.contains("unknown command")));
+    assert!(help(Some("")).is_err() && help(Some("ls")).is_ok());
 }
 
 #[test]

@@ -58,18 +58,11 @@ pub enum Mask {
 }
 
 /// runc's and Docker's defaults: kernel memory, keys and timing side channels are hidden; the
-/// knobs that reconfigure the host kernel (sysctls, SysRq, IRQs) are read-only.
-const MASKED: [&str; 8] = [
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/timer_list",
-    "/proc/sched_debug",
-    "/proc/latency_stats",
-    "/proc/acpi",
-    "/proc/scsi",
-    "/sys/firmware",
-];
-const READ_ONLY: [&str; 5] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
+/// knobs that reconfigure the host kernel (sysctls, SysRq, IRQs) are read-only. Paths one space apart:
+/// one string each rather than a `&str` per path (16 bytes, and a relocation at each start).
+const MASKED: &str = "/proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/latency_stats /proc/acpi \
+    /proc/scsi /sys/firmware";
+const READ_ONLY: &str = "/proc/sys /proc/sysrq-trigger /proc/irq /proc/bus /proc/fs";
 
 pub(super) const NOSUID: u64 = libc::MS_NOSUID;
 pub(super) const NODEV: u64 = libc::MS_NODEV;
@@ -108,8 +101,8 @@ fn dev_links(plan: &mut Vec<Step>) {
 /// The default masks of `contain run` (not with `--privileged`): hidden files and directories,
 /// read-only knobs.
 pub fn default_masks() -> Vec<Mask> {
-    let hidden = MASKED.iter().map(|&path| Mask::Hide(path.into()));
-    hidden.chain(READ_ONLY.iter().map(|&path| Mask::ReadOnly(path.into()))).collect()
+    let hidden = MASKED.split(' ').map(|path| Mask::Hide(path.into()));
+    hidden.chain(READ_ONLY.split(' ').map(|path| Mask::ReadOnly(path.into()))).collect()
 }
 
 /// The mounts and links every `contain run` container gets, in order (a parent before anything

@@ -91,10 +91,10 @@ fn no_mount_can_run_setuid_or_open_a_node_made_in_it() {
 fn the_default_masks_hide_kernel_memory_and_freeze_the_knobs() {
     let masked = default_masks();
     assert_eq!(masked.len(), 13);
-    for path in ["/proc/kcore", "/proc/keys", "/proc/acpi", "/sys/firmware"] {
+    for path in ["/proc/kcore", "/proc/keys", "/proc/acpi", "/proc/scsi", "/sys/firmware"] {
         assert!(masked.contains(&Mask::Hide(path.into())), "{path} not hidden");
     }
-    for path in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq"] {
+    for path in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/fs"] {
         assert!(masked.contains(&Mask::ReadOnly(path.into())), "{path} not read-only");
     }
 }

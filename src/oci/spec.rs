@@ -295,31 +295,18 @@ fn parse_capabilities(caps: &Field) -> Result<(Capabilities, Vec<String>), Inval
     Ok((known, unknown))
 }
 
-/// The RLIMIT_* names (asm-generic/resource.h: the same numbers on x86_64 and aarch64).
-const RLIMITS: [&str; 16] = [
-    "RLIMIT_CPU",
-    "RLIMIT_FSIZE",
-    "RLIMIT_DATA",
-    "RLIMIT_STACK",
-    "RLIMIT_CORE",
-    "RLIMIT_RSS",
-    "RLIMIT_NPROC",
-    "RLIMIT_NOFILE",
-    "RLIMIT_MEMLOCK",
-    "RLIMIT_AS",
-    "RLIMIT_LOCKS",
-    "RLIMIT_SIGPENDING",
-    "RLIMIT_MSGQUEUE",
-    "RLIMIT_NICE",
-    "RLIMIT_RTPRIO",
-    "RLIMIT_RTTIME",
-];
+/// The RLIMIT_* names without their RLIMIT_, by number (asm-generic/resource.h: the same numbers on
+/// x86_64 and aarch64), one space apart: one string rather than a `&str` per name.
+const RLIMITS: &str = "CPU FSIZE DATA STACK CORE RSS NPROC NOFILE MEMLOCK \
+    AS LOCKS SIGPENDING MSGQUEUE NICE RTPRIO RTTIME";
 
 fn parse_rlimit(rlimit: &Field) -> Result<Rlimit, Invalid> {
     let kind = rlimit.get("type")?;
     let name = kind.str()?;
-    let resource =
-        RLIMITS.iter().position(|n| *n == name).ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
+    let resource = name
+        .strip_prefix("RLIMIT_")
+        .and_then(|bare| crate::text::word_position(RLIMITS, bare))
+        .ok_or_else(|| kind.error(format!("unknown rlimit {name:?}")))?;
     let (soft, hard) = (rlimit.member("soft", Field::u64)?, rlimit.member("hard", Field::u64)?);
     if soft > hard {
         return Err(rlimit.error(format!("soft limit {soft} above the hard limit {hard}")));
@@ -422,17 +409,10 @@ fn parse_personality(personality: &Field) -> Result<u64, Invalid> {
     }
 }
 
-/// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too).
-const IPC_SYSCTLS: [&str; 8] = [
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-];
+/// The IPC sysctls a private IPC namespace has its own copy of (runc's list; `fs.mqueue.*` too), one
+/// space apart: one string rather than a `&str` per name.
+const IPC_SYSCTLS: &str =
+    "kernel.msgmax kernel.msgmnb kernel.msgmni kernel.sem kernel.shmall kernel.shmmax kernel.shmmni kernel.shm_rmid_forced";
 
 /// The namespace (CLONE_NEWIPC, CLONE_NEWNET or CLONE_NEWUTS) whose own copy an OCI `linux.sysctl`
 /// key sets, which the container must not share with the host; or why the key is refused. Every
@@ -443,7 +423,7 @@ pub fn sysctl_namespace(key: &str) -> Result<u64, String> {
     if let Some(part) = key.split('.').find(|part| part.is_empty() || part.contains(['/', '\0'])) {
         return Err(format!("the part {part:?} is not a sysctl name (parts are non-empty, without / or NUL)"));
     }
-    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+    if crate::text::has_word(IPC_SYSCTLS, key) || key.starts_with("fs.mqueue.") {
         Ok(libc::CLONE_NEWIPC as u64)
     } else if key.starts_with("net.") {
         Ok(libc::CLONE_NEWNET as u64)

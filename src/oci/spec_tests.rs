@@ -38,6 +38,7 @@ fn only_namespaced_sysctls_are_accepted_each_with_its_namespace() {
     for (key, namespace) in [
         ("kernel.shmmax", ipc),
         ("kernel.shm_rmid_forced", ipc),
+        ("kernel.msgmax", ipc),
         ("fs.mqueue.msg_max", ipc),
         ("net.ipv4.ip_forward", net),
         ("net.core.somaxconn", net),
@@ -51,6 +52,8 @@ fn only_namespaced_sysctls_are_accepted_each_with_its_namespace() {
         "fs.lease-break-time",
         "vm.overcommit_memory",
         "kernel.shmmax.x",
+        "kernel.shmmax kernel.shmall",
+        "kernel.shmmax ",
         "kernel",
         "fs.mqueue",
         "net",
@@ -72,6 +75,20 @@ fn unknown_capabilities_are_skipped_and_named() {
     assert_eq!(bounding.0 & 1 << 5, 0, "CAP_KILL (5) was replaced, not kept");
     assert_ne!(bounding, CapSet::default(), "the known ones are kept");
     assert!(parse_config(base.as_bytes()).unwrap().process.unknown_capabilities.is_empty());
+}
+
+#[test]
+fn rlimits_are_named_with_their_prefix_and_numbered_as_the_kernel_does() {
+    let base = String::from_utf8(include_bytes!("../../tests/fixtures/runc-config.json").to_vec()).unwrap();
+    let resource = |name: &str| {
+        let config = base.replace("\"RLIMIT_NOFILE\"", &format!("\"{name}\""));
+        parse_config(config.as_bytes()).map(|spec| spec.process.rlimits[0].resource)
+    };
+    assert_eq!(RLIMITS.split(' ').count(), 16);
+    assert_eq!((resource("RLIMIT_CPU"), resource("RLIMIT_NOFILE"), resource("RLIMIT_RTTIME")), (Ok(0), Ok(7), Ok(15)));
+    for bad in ["NOFILE", "RLIMIT_", "RLIMIT_NOFILE RLIMIT_AS", "rlimit_nofile"] {
+        assert!(resource(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]
