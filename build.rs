@@ -9,7 +9,8 @@
 //! - pack what each step of the birth does, where to read it and why (src/birth/steps.rs `STEPS`),
 //!   which only `--explain` reads;
 //! - pack the names of the system call table (src/policy/syscall_table.rs `ROWS`), which only an
-//!   OCI seccomp profile reads.
+//!   OCI seccomp profile reads;
+//! - pack the texts only `--explain` prints (src/birth/explain.rs `packed!`).
 
 // Test and build code, not the runtime: std is fine here (clippy.toml keeps it out of src/).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, clippy::print_stdout, clippy::print_stderr)]
@@ -27,6 +28,7 @@ fn main() {
     pack_usage();
     pack_steps();
     pack_syscall_names();
+    pack_explained();
 }
 
 fn stamp_revision() {
@@ -182,26 +184,59 @@ fn pack_syscall_names() {
 }
 
 /// The string literals of Rust code, unescaped; the only escapes read are those the texts of
-/// `STEPS` use: `\"`, `\\`, and a `\` that ends a line (the next line's leading spaces dropped).
+/// `STEPS` and of `packed!` use: `\"`, `\\`, and a `\` that ends a line (the next line's leading
+/// spaces dropped).
 fn string_literals(code: &str) -> Vec<String> {
     let mut literals = Vec::new();
     let mut chars = code.chars();
     while chars.any(|c| c == '"') {
-        let mut literal = String::new();
-        loop {
-            match chars.next().expect("the end of a string literal") {
-                '"' => break,
-                '\\' => match chars.next() {
-                    Some('\n') => chars = chars.as_str().trim_start().chars(),
-                    Some(c @ ('"' | '\\')) => literal.push(c),
-                    other => panic!("an escape build.rs `string_literals` does not read: {other:?}"),
-                },
-                c => literal.push(c),
-            }
-        }
-        literals.push(literal);
+        literals.push(literal(&mut chars));
     }
     literals
+}
+
+/// The rest of a string literal whose opening `"` `chars` has just passed, unescaped (see
+/// `string_literals`).
+fn literal(chars: &mut std::str::Chars) -> String {
+    let mut literal = String::new();
+    loop {
+        match chars.next().expect("the end of a string literal") {
+            '"' => return literal,
+            '\\' => match chars.next() {
+                Some('\n') => *chars = chars.as_str().trim_start().chars(),
+                Some(c @ ('"' | '\\')) => literal.push(c),
+                other => panic!("an escape build.rs `literal` does not read: {other:?}"),
+            },
+            c => literal.push(c),
+        }
+    }
+}
+
+/// Writes $OUT_DIR/explained.txt and explained.packed: the text of each `packed!("...")` of
+/// src/birth/explain.rs (what `--explain` alone prints: notes, what an errno means), a line each,
+/// plain and packed. The macro finds its literal's line in the plain text when compiling, so the
+/// binary holds only the packed one; explain.rs `packed_text` unpacks it, and its unit test compares
+/// the two.
+fn pack_explained() {
+    const SOURCE: &str = "src/birth/explain.rs";
+    const OPENING: &str = "packed!(";
+    let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
+    let mut lines: Vec<String> = Vec::new();
+    for (at, _) in source.match_indices(OPENING) {
+        let mut chars = source[at + OPENING.len()..].trim_start().chars();
+        if chars.next() != Some('"') {
+            continue;
+        }
+        let text = literal(&mut chars);
+        assert!(!text.contains('\n'), "a text of packed! holds a line break");
+        if !lines.contains(&text) {
+            lines.push(text);
+        }
+    }
+    let (text, out) = (lines.join("\n"), PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")));
+    std::fs::write(out.join("explained.txt"), &text).expect("writing explained.txt");
+    std::fs::write(out.join("explained.packed"), pack(text.as_bytes())).expect("writing explained.packed");
+    println!("cargo:rerun-if-changed={SOURCE}");
 }
 
 /// The shortest and longest copy `pack` makes (text.rs `unpack` reads them back).

@@ -49,19 +49,30 @@ pub fn word_at(words: &'static str, index: usize) -> Option<&'static str> {
 /// Which word of `words` (names one space apart) `name` is, in a `const`: a name that is not
 /// there fails the build.
 pub const fn word_index(words: &str, name: &str) -> usize {
-    let (words, name) = (words.as_bytes(), name.as_bytes());
+    item_index(words, b' ', name)
+}
+
+/// Which line of `lines` (one `\n` apart) `line` is, in a `const`: a line that is not there fails
+/// the build.
+pub const fn line_index(lines: &str, line: &str) -> usize {
+    item_index(lines, b'\n', line)
+}
+
+/// Which of `items` (one `separator` apart) `name` is, in a `const`.
+const fn item_index(items: &str, separator: u8, name: &str) -> usize {
+    let (items, name) = (items.as_bytes(), name.as_bytes());
     let (mut index, mut start) = (0, 0);
     loop {
-        assert!(start < words.len(), "a name that is not among the words");
+        assert!(start < items.len(), "a name that is not among the items");
         let mut at = 0;
-        while at < name.len() && start + at < words.len() && words[start + at] == name[at] {
+        while at < name.len() && start + at < items.len() && items[start + at] == name[at] {
             at += 1;
         }
         let end = start + at;
-        if at == name.len() && (end == words.len() || words[end] == b' ') {
+        if at == name.len() && (end == items.len() || items[end] == separator) {
             return index;
         }
-        while start < words.len() && words[start] != b' ' {
+        while start < items.len() && items[start] != separator {
             start += 1;
         }
         (index, start) = (index + 1, start + 1);
@@ -167,6 +178,7 @@ mod tests {
             (1, 2, 0)
         );
         assert_eq!((word_count("AB A ABC"), word_count("A")), (3, 1));
+        assert_eq!((line_index("a b\na\nb", "a"), line_index("a b\na\nb", "a b")), (1, 0));
         assert_eq!(
             (word_position("AB A ABC", "A"), word_position("AB A ABC", ""), word_position("AB A", "AB A")),
             (Some(1), None, None)
