@@ -11,7 +11,7 @@
 //! The table is written for people (one readable row per name) but stored for the binary: `const fn`s
 //! pack it at compile time into one string of names and two arrays of 16-bit numbers, with no
 //! pointer per row (each would cost a relocation in the static PIE). The names, which only an OCI
-//! profile and its warnings read, are kept packed (build.rs `pack_syscall_names`, 4.5 KB in 2.9).
+//! profile and its warnings read, are kept packed (build.rs `pack_syscall_names`, 4.5 KB in 2.5).
 
 use std::cmp::Ordering;
 use std::sync::OnceLock;
