@@ -171,15 +171,15 @@ fn pack_steps() {
     println!("cargo:rerun-if-changed={SOURCE}");
 }
 
-/// Writes $OUT_DIR/syscall_names.packed: the names of src/policy/syscall_table.rs `ROWS` end to
-/// end, a row's name the first literal of its line, packed; policy/syscalls.rs unpacks them, and its
-/// unit test compares them with the names its `const fn`s join.
+/// Writes $OUT_DIR/syscall_names.packed: the names of src/policy/syscall_table.rs `ROWS` one
+/// space apart, a row's name the first literal of its line, packed; policy/syscalls.rs unpacks them,
+/// and its unit test compares them with `ROWS`.
 fn pack_syscall_names() {
     const SOURCE: &str = "src/policy/syscall_table.rs";
     let source = std::fs::read_to_string(SOURCE).expect(SOURCE);
     let rows = source.lines().filter_map(|line| line.strip_prefix("    (\"")?.split('"').next());
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("syscall_names.packed");
-    std::fs::write(out, pack(rows.collect::<String>().as_bytes())).expect("writing syscall_names.packed");
+    std::fs::write(out, pack(rows.collect::<Vec<_>>().join(" ").as_bytes())).expect("writing syscall_names.packed");
     println!("cargo:rerun-if-changed={SOURCE}");
 }
 

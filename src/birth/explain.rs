@@ -233,7 +233,7 @@ fn processes(runtime: &[Record], child: &[Record], seen: Option<i32>) -> Vec<Pro
         Some(_) if seen == Some(pid) => format!(
             "; the exec stub at its execveat, then {command} at the stub's execve (one process: exec keeps its pids)"
         ),
-        Some(_) => "; the exec stub at its execveat, which forks the process the container sees".into(),
+        Some(_) => packed!("; the exec stub at its execveat, which forks the process the container sees").into(),
         None => String::new(),
     };
     let found = if seen == Some(pid) { nspids(&pid.to_string()) } else { None };
@@ -316,7 +316,10 @@ impl Telling {
         let who = if role == RUNTIME { "runtime" } else { "child" };
         match self {
             Telling::Birth => {
-                format!("before the birth ({who}): the lifecycle's checks, state and cgroup (lifecycle/)")
+                format!(
+                    "before the birth ({who}): {}",
+                    packed!("the lifecycle's checks, state and cgroup (lifecycle/)")
+                )
             }
             Telling::Start => format!(
                 "start ({who}): {}",
@@ -353,10 +356,10 @@ fn explain(
     let ms = milliseconds(told.last().map_or(0, |told| told.nanos));
     let mut out = match telling {
         Telling::Birth => format!(
-            "contain --explain: {} calls by the runtime, {} by the child, in {ms} ms (the exec stub's are not told: \
-             see the README's --explain)\n",
+            "contain --explain: {} calls by the runtime, {} by the child, in {ms} ms {}\n",
             count(RUNTIME),
             count(CHILD),
+            packed!("(the exec stub's are not told: see the README's --explain)"),
         ),
         Telling::Start => format!(
             "contain --explain start: {} calls by the runtime, in {ms} ms. {}\n",
@@ -390,8 +393,8 @@ fn explain(
 /// What the child's last record says when the pipe its records travel on was full.
 fn full(sent: u64) -> String {
     format!(
-        "the child's records filled the pipe that carries them after {sent} records: its later calls are not told \
-         (its birth went on)"
+        "the child's records filled the pipe that carries them after {sent} records: {}",
+        packed!("its later calls are not told (its birth went on)")
     )
 }
 
