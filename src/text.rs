@@ -317,7 +317,7 @@ mod tests {
         // A distance past the start ends the text there; so does the end of the bytes.
         assert_eq!(copied(&[b'a', 0x80, 9, 0, b'b'], 2), b"a");
         assert_eq!(copied(&[b'a', 0xc0, 2, b'b'], 2), b"a");
-        assert_eq!(copied(&[b'a'], 5), b"a");
+        assert_eq!(copied(b"a", 5), b"a");
     }
 
     #[test]
