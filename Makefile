@@ -39,9 +39,8 @@ RELR         := $(shell printf 'int main(void){return 0;}' | cc -x c - -o /dev/n
 # code is the same (1.7 KiB of text; nothing in contain compares function addresses), and it lays
 # the read-only data out after the ELF headers, where GNU ld gives the headers a page of their own
 # (699,248 bytes against 706,888 when this came in); -z separate-code keeps code alone in its
-# executable pages, as GNU ld does by default; link.ld leaves out the unloaded .comment section.
-LLD          := -Clink-self-contained=+linker -Clinker-features=+lld -Clink-arg=-Wl,--icf=all -Clink-arg=-Wl,-z,separate-code \
-	-Clink-arg=-Wl,-T,$(CURDIR)/link.ld
+# executable pages, as GNU ld does by default.
+LLD          := -Clink-self-contained=+linker -Clinker-features=+lld -Clink-arg=-Wl,--icf=all -Clink-arg=-Wl,-z,separate-code
 SMALL_FLAGS  := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no -Cllvm-args=-enable-machine-outliner=always \
 	-Cllvm-args=-inline-threshold=0 $(RELR) $(LLD)
 # std's own optimize_for_size feature: its smaller sorts and formatting (8 KiB less; no start-up
