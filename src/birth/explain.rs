@@ -12,7 +12,7 @@
 //! written to files outside /proc and /sys) shown too.
 
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::birth::steps::{about, index, Side};
 use crate::error::{cpath, Context, Error};
@@ -21,6 +21,26 @@ use crate::signals::signal_name;
 use crate::sys::trace::{self, Record, CHILD, RUNTIME};
 use crate::sys::{self, Fd};
 use crate::text::printable;
+
+/// A text only `--explain` prints, kept packed: `packed!` with a literal is that text. build.rs
+/// (`pack_explained`) packs the literal of each use, a line each; the macro finds the literal's
+/// line when compiling (one it did not pack fails the build), so the binary holds it only packed.
+macro_rules! packed {
+    ($text:literal) => {
+        packed_text({
+            const LINE: usize =
+                crate::text::line_index(include_str!(concat!(env!("OUT_DIR"), "/explained.txt")), $text);
+            LINE
+        })
+    };
+}
+
+/// Line `line` of the texts build.rs packed for `packed!`, unpacked the first time one is asked for.
+fn packed_text(line: usize) -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let text = crate::text::unpack_once(&TEXT, include_bytes!(concat!(env!("OUT_DIR"), "/explained.packed")));
+    text.split('\n').nth(line).unwrap_or("")
+}
 
 /// What `--explain` tells (the command line's `--explain[=MODE]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,12 +121,16 @@ pub fn finish_start(failed: Option<&str>, init: Option<i32>) {
     let runtime = trace::stop();
     let mut processes =
         vec![Process { who: "runtime", pids: nspids("self").unwrap_or_default(), gone: false, what: "contain".into() }];
-    processes.extend(init.map(|init| Process {
-        who: "container",
-        gone: false,
-        pids: nspids(&init.to_string()).unwrap_or(vec![init]),
-        what:
-            "the created container's process: the exec stub at its gate, then its command (exec keeps the pids)".into(),
+    processes.extend(init.map(|init| {
+        Process {
+            who: "container",
+            gone: false,
+            pids: nspids(&init.to_string()).unwrap_or(vec![init]),
+            what: packed!(
+                "the created container's process: the exec stub at its gate, then its command (exec keeps the pids)"
+            )
+            .into(),
+        }
     }));
     let failed = failed.map(|message| Failed { message, in_child: false });
     let text = explain(&runtime, &[], explaining.mode, colour(&explaining), failed, &processes, Telling::Start);
@@ -162,20 +186,23 @@ pub fn note(note: Note) {
 
 /// What each note says.
 fn note_text(note: u64) -> &'static str {
-    const BORN_IN_CGROUP: &str = "CLONE_INTO_CGROUP: born in its cgroup (clone_args' cgroup is the descriptor of its \
-        cgroup2 directory), the child never ran outside its limits, and step 4 has nothing to write: what this flag \
-        saved is an open, a write of the pid to cgroup.procs and a close, and the move's hold of \
-        cgroup_threadgroup_rwsem, which stops every fork on the host while it lasts (on a hybrid host the child \
-        then joins its v1 hierarchies itself, after \"go\")";
-    const REFUSED: &str = "the kernel refused CLONE_INTO_CGROUP: the child is born where the runtime is, and step 4 \
-        writes its pid to cgroup.procs while it waits for \"go\"";
-    const V1: &str = "no CLONE_INTO_CGROUP: the flag takes a cgroup2 directory, and this container's cgroups are \
-        all cgroup v1 hierarchies, so the child is born in the runtime's cgroups and, once it has \"go\", writes \
-        itself into each hierarchy's tasks file the runtime opened in step 1";
     match note {
-        n if n == Note::BornInCgroup as u64 => BORN_IN_CGROUP,
-        n if n == Note::CgroupRefused as u64 => REFUSED,
-        n if n == Note::CgroupV1 as u64 => V1,
+        n if n == Note::BornInCgroup as u64 => packed!(
+            "CLONE_INTO_CGROUP: born in its cgroup (clone_args' cgroup is the descriptor of its cgroup2 directory), \
+             the child never ran outside its limits, and step 4 has nothing to write: what this flag saved is an \
+             open, a write of the pid to cgroup.procs and a close, and the move's hold of cgroup_threadgroup_rwsem, \
+             which stops every fork on the host while it lasts (on a hybrid host the child then joins its v1 \
+             hierarchies itself, after \"go\")"
+        ),
+        n if n == Note::CgroupRefused as u64 => packed!(
+            "the kernel refused CLONE_INTO_CGROUP: the child is born where the runtime is, and step 4 writes its \
+             pid to cgroup.procs while it waits for \"go\""
+        ),
+        n if n == Note::CgroupV1 as u64 => packed!(
+            "no CLONE_INTO_CGROUP: the flag takes a cgroup2 directory, and this container's cgroups are all cgroup \
+             v1 hierarchies, so the child is born in the runtime's cgroups and, once it has \"go\", writes itself \
+             into each hierarchy's tasks file the runtime opened in step 1"
+        ),
         _ => "",
     }
 }
@@ -206,7 +233,7 @@ fn processes(runtime: &[Record], child: &[Record], seen: Option<i32>) -> Vec<Pro
         Some(_) if seen == Some(pid) => format!(
             "; the exec stub at its execveat, then {command} at the stub's execve (one process: exec keeps its pids)"
         ),
-        Some(_) => "; the exec stub at its execveat, which forks the process the container sees".into(),
+        Some(_) => packed!("; the exec stub at its execveat, which forks the process the container sees").into(),
         None => String::new(),
     };
     let found = if seen == Some(pid) { nspids(&pid.to_string()) } else { None };
@@ -254,16 +281,16 @@ fn pids_text(process: &Process, runtime_depth: usize) -> String {
         .map(|(i, pid)| {
             let level = first + i;
             let place = match level.cmp(&(depth - 1)) {
-                std::cmp::Ordering::Less => "in an outer PID namespace",
+                std::cmp::Ordering::Less => packed!("in an outer PID namespace"),
                 std::cmp::Ordering::Equal if depth == 1 => "on the host",
-                std::cmp::Ordering::Equal => "in the runtime's PID namespace",
-                std::cmp::Ordering::Greater if level == depth => "in the container's PID namespace",
-                std::cmp::Ordering::Greater => "in a PID namespace inside the container's",
+                std::cmp::Ordering::Equal => packed!("in the runtime's PID namespace"),
+                std::cmp::Ordering::Greater if level == depth => packed!("in the container's PID namespace"),
+                std::cmp::Ordering::Greater => packed!("in a PID namespace inside the container's"),
             };
             format!("{pid} {place}")
         })
         .collect();
-    let gone = if process.gone { " (clone3's result; the process is gone)" } else { "" };
+    let gone = if process.gone { packed!(" (clone3's result; the process is gone)") } else { "" };
     format!("pid {}{gone}", named.join(", "))
 }
 
@@ -289,12 +316,18 @@ impl Telling {
         let who = if role == RUNTIME { "runtime" } else { "child" };
         match self {
             Telling::Birth => {
-                format!("before the birth ({who}): the lifecycle's checks, state and cgroup (lifecycle/)")
+                format!(
+                    "before the birth ({who}): {}",
+                    packed!("the lifecycle's checks, state and cgroup (lifecycle/)")
+                )
             }
             Telling::Start => format!(
-                "start ({who}): the created container let go: exec.fifo opened for reading, which lets the process \
-                 waiting to open it for writing go on to exec its command, whose exec closes the FIFO; then the \
-                 record marked running (lifecycle/oci_start.rs)"
+                "start ({who}): {}",
+                packed!(
+                    "the created container let go: exec.fifo opened for reading, which lets the process waiting to \
+                     open it for writing go on to exec its command, whose exec closes the FIFO; then the record \
+                     marked running (lifecycle/oci_start.rs)"
+                )
             ),
         }
     }
@@ -323,23 +356,26 @@ fn explain(
     let ms = milliseconds(told.last().map_or(0, |told| told.nanos));
     let mut out = match telling {
         Telling::Birth => format!(
-            "contain --explain: {} calls by the runtime, {} by the child, in {ms} ms (the exec stub's are not told: \
-             see the README's --explain)\n",
+            "contain --explain: {} calls by the runtime, {} by the child, in {ms} ms {}\n",
             count(RUNTIME),
             count(CHILD),
+            packed!("(the exec stub's are not told: see the README's --explain)"),
         ),
         Telling::Start => format!(
-            "contain --explain start: {} calls by the runtime, in {ms} ms. The birth was told at create (`contain \
-             --explain create`); start only lets the created container's process go (the exec stub's calls are \
-             not told: see the README's --explain)\n",
+            "contain --explain start: {} calls by the runtime, in {ms} ms. {}\n",
             count(RUNTIME),
+            packed!(
+                "The birth was told at create (`contain --explain create`); start only lets the created container's \
+                 process go (the exec stub's calls are not told: see the README's --explain)"
+            ),
         ),
     };
     if let Some(record) = child.iter().find(|record| record.nr == trace::FULL) {
         let _ = writeln!(out, "{}", full(record.args[0]));
     }
     let runtime_depth = processes.first().map_or(1, |runtime| runtime.pids.len());
-    let _ = writeln!(out, "the processes, with their pid in each PID namespace they are in (/proc/PID/status NSpid):");
+    out.push_str(packed!("the processes, with their pid in each PID namespace they are in (/proc/PID/status NSpid):"));
+    out.push('\n');
     for process in processes {
         let _ = writeln!(out, "  {}: {}: {}", process.who, pids_text(process, runtime_depth), process.what);
     }
@@ -357,8 +393,8 @@ fn explain(
 /// What the child's last record says when the pipe its records travel on was full.
 fn full(sent: u64) -> String {
     format!(
-        "the child's records filled the pipe that carries them after {sent} records: its later calls are not told \
-         (its birth went on)"
+        "the child's records filled the pipe that carries them after {sent} records: {}",
+        packed!("its later calls are not told (its birth went on)")
     )
 }
 
@@ -535,7 +571,11 @@ fn failure(out: &mut String, told: &[Told], failed: &Failed, paint: Paint, telli
     let role = if failed.in_child { CHILD } else { RUNTIME };
     let own = || told.iter().rev().filter(|told| told.role == role && told.record.is_call());
     if own().next().is_some_and(|last| last.record.nr as usize == sc::nr::EXECVEAT && last.record.ret == 0) {
-        let _ = writeln!(out, "  after the exec of the stub, whose calls are not told (see the README's --explain)");
+        let _ = writeln!(
+            out,
+            "  {}",
+            packed!("after the exec of the stub, whose calls are not told (see the README's --explain)")
+        );
         return;
     }
     // The last call of that process that failed with the errno the message names; else its last.
@@ -559,22 +599,24 @@ fn meaning(told: &Told) -> Option<&'static str> {
     const EXEC: usize = index(Side::Child, "exec");
     let seccomp_on = told.step == Some(EXEC);
     Some(match (record.nr as usize, errno) {
-        (sc::nr::WRITE, libc::ENOSPC) => {
+        (sc::nr::WRITE, libc::ENOSPC) => packed!(
             "a cgroup refused the write: on cgroup v1, a cpuset without cpus or mems; a limit below what is in use"
-        }
-        (sc::nr::MOUNT, libc::EINVAL) if record.args[3] & libc::MS_PRIVATE != 0 => {
+        ),
+        (sc::nr::MOUNT, libc::EINVAL) if record.args[3] & libc::MS_PRIVATE != 0 => packed!(
             "propagation changes only on a mount point, and this root is a plain directory: contain was started \
              under chroot (bind the directory onto itself first, as pivot_root wants too)"
-        }
-        (sc::nr::PIVOT_ROOT, libc::EINVAL) => {
+        ),
+        (sc::nr::PIVOT_ROOT, libc::EINVAL) => packed!(
             "the old root cannot be pivoted away: an initramfs (rootfs) root, a new root that is no mount point, or \
              shared propagation"
+        ),
+        (_, libc::EPERM) if seccomp_on => packed!("the seccomp filter refused the call (its profile's errno for it)"),
+        (_, libc::EPERM) => packed!("a capability this process lacks, a seccomp profile around contain, or an LSM"),
+        (_, libc::ENOENT) if told.role == CHILD => {
+            packed!("the path is not there (in the container's tree, after the pivot)")
         }
-        (_, libc::EPERM) if seccomp_on => "the seccomp filter refused the call (its profile's errno for it)",
-        (_, libc::EPERM) => "a capability this process lacks, a seccomp profile around contain, or an LSM",
-        (_, libc::ENOENT) if told.role == CHILD => "the path is not there (in the container's tree, after the pivot)",
         (_, libc::ENOENT) => "the path is not there",
-        (_, libc::EBUSY) => "the target is in use: a mount point, a cgroup with processes",
+        (_, libc::EBUSY) => packed!("the target is in use: a mount point, a cgroup with processes"),
         _ => return None,
     })
 }
@@ -991,6 +1033,19 @@ impl Paint {
 mod tests {
     use super::*;
     use crate::birth::steps::STEPS;
+
+    #[test]
+    fn the_packed_texts_unpack_to_the_literals_of_packed() {
+        let plain = include_str!(concat!(env!("OUT_DIR"), "/explained.txt"));
+        for (line, text) in plain.split('\n').enumerate() {
+            assert_eq!(packed_text(line), text);
+        }
+        assert_eq!(packed_text(plain.split('\n').count()), "");
+        assert!(
+            note_text(Note::CgroupV1 as u64).starts_with("no CLONE_INTO_CGROUP: the flag takes a cgroup2 directory")
+        );
+        assert!(note_text(Note::CgroupRefused as u64).ends_with("while it waits for \"go\""));
+    }
 
     /// A record of `nr` as made at the first sys/ site of `name`.
     fn record(name: &str, nr: usize, args: &[u64], ret: i64, text: &[u8]) -> Record {

@@ -105,7 +105,7 @@ impl Limits {
                 (self.cpuset_cpus.is_some(), "linux.resources.cpu.cpus"),
                 (self.cpuset_mems.is_some(), "linux.resources.cpu.mems"),
                 (limited(self.pids), "linux.resources.pids.limit"),
-                (self.block_io != BlockIo::default(), "linux.resources.blockIO"),
+                (!self.block_io.is_unset(), "linux.resources.blockIO"),
                 (!self.hugepages.is_empty(), "linux.resources.hugepageLimits"),
                 (!self.rdma.is_empty(), "linux.resources.rdma"),
                 (!self.unified.is_empty(), "linux.resources.unified"),
@@ -408,7 +408,7 @@ pub fn v2_controller_fields(limits: &Limits) -> Vec<(&'static str, &'static str)
         ("cpuset", limits.cpuset_cpus.is_some(), "linux.resources.cpu.cpus"),
         ("cpuset", limits.cpuset_mems.is_some(), "linux.resources.cpu.mems"),
         ("pids", limits.pids.is_some(), "linux.resources.pids.limit"),
-        ("io", limits.block_io != BlockIo::default(), "linux.resources.blockIO"),
+        ("io", !limits.block_io.is_unset(), "linux.resources.blockIO"),
         ("hugetlb", !limits.hugepages.is_empty(), "linux.resources.hugepageLimits"),
         ("rdma", !limits.rdma.is_empty(), "linux.resources.rdma"),
     ];

@@ -300,7 +300,7 @@ impl Cgroup {
             _ => Vec::new(),
         };
         let mut layout = Layout { hybrid, ..Layout::plain(self.version) };
-        if limits.block_io == Default::default() {
+        if limits.block_io.is_unset() {
             return layout;
         }
         let (dir, bfq_file) = match layout.api("io") {

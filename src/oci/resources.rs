@@ -46,6 +46,17 @@ pub struct BlockIo {
     pub throttle: [Vec<Throttle>; 4],
 }
 
+impl BlockIo {
+    /// Whether nothing is set: a check of each field, where a comparison with `BlockIo::default()`
+    /// built an empty one and compared every field (the derived `PartialEq`, 360 bytes of code).
+    pub fn is_unset(&self) -> bool {
+        self.weight.is_none()
+            && self.leaf_weight.is_none()
+            && self.weight_devices.is_empty()
+            && self.throttle.iter().all(Vec::is_empty)
+    }
+}
+
 /// The four throttles of `BlockIo::throttle`, in order: the OCI field, and v2's io.max key.
 pub const THROTTLES: [(&str, &str); 4] = [
     ("throttleReadBpsDevice", "rbps"),

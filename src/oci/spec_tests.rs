@@ -1,7 +1,7 @@
 //! Unit tests of `spec.rs`, a child module of it (`use super::*` sees its private items).
 
 use super::*;
-use crate::oci::resources::{unified_key, HugepageLimit, Network, RdmaLimit, Throttle, WeightDevice};
+use crate::oci::resources::{unified_key, BlockIo, HugepageLimit, Network, RdmaLimit, Throttle, WeightDevice};
 use crate::policy::devices::{self, DeviceRule};
 
 fn podman() -> Spec {
@@ -166,6 +166,22 @@ fn every_cgroup_controller_of_the_spec_is_read() {
     assert_eq!(resources.network, Network { class_id: Some(1048577), priorities: vec![("eth0".into(), 5)] });
     assert_eq!(resources.unified[0], ("io.max".to_string(), "8:0 rbps=1".to_string()));
     assert_eq!(with_resources(r#"{"blockIO": {"weight": 0}}"#).unwrap().block_io.weight, None, "0: not set");
+}
+
+#[test]
+fn a_block_io_is_unset_only_when_it_is_the_default() {
+    assert!(BlockIo::default().is_unset());
+    for block_io in [
+        r#"{"weight": 500}"#,
+        r#"{"leafWeight": 300}"#,
+        r#"{"weightDevice": [{"major": 8, "minor": 0, "weight": 20}]}"#,
+        r#"{"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}"#,
+        r#"{"throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 1}]}"#,
+    ] {
+        let read = with_resources(&format!(r#"{{"blockIO": {block_io}}}"#)).unwrap().block_io;
+        assert!(!read.is_unset() && read != BlockIo::default(), "{block_io}");
+    }
+    assert!(with_resources(r#"{"blockIO": {"weight": 0}}"#).unwrap().block_io.is_unset(), "0: not set");
 }
 
 #[test]

@@ -9,9 +9,11 @@
 //! `src/syscalls.csv` (generated from Linux 7.1), which runc and crun resolve names with.
 //!
 //! The table is written for people (one readable row per name) but stored for the binary: `const fn`s
-//! pack it at compile time into one string of names and two arrays of 16-bit numbers, with no
-//! pointer per row (each would cost a relocation in the static PIE). The names, which only an OCI
-//! profile and its warnings read, are kept packed (build.rs `pack_syscall_names`, 4.5 KB in 2.9).
+//! pack it at compile time into arrays of 16-bit numbers, a column per architecture but x32 (whose
+//! numbers are x86_64's but for 47 calls, kept apart), with no pointer per row (each would cost a
+//! relocation in the static PIE). The names, which only an OCI profile and its warnings read, are
+//! kept packed, one space apart (build.rs `pack_syscall_names`, 5 KB in 2.6); where each begins is
+//! found once they are unpacked.
 
 use std::cmp::Ordering;
 use std::sync::OnceLock;
@@ -82,15 +84,16 @@ pub struct Syscall(u16);
 impl Syscall {
     /// Looks a name up at compile time; an unknown name fails the build. (For tables in the source.)
     pub const fn named(name: &str) -> Syscall {
-        match find(&PACKED_NAMES, &ENDS, name.as_bytes()) {
+        match find(&JOINED_NAMES, &ENDS, name.as_bytes()) {
             Some(row) => Syscall(row),
             None => panic!("a system call name missing from the table"),
         }
     }
 
-    /// Looks a name up at run time (a name from an OCI profile).
+    /// Looks a name up at run time (a name from an OCI profile): a binary search of the names.
     pub fn from_name(name: &str) -> Option<Syscall> {
-        find(names().as_bytes(), &NAME_ENDS, name.as_bytes()).map(Syscall)
+        let (names, ends) = names();
+        find(names.as_bytes(), ends, name.as_bytes()).map(Syscall)
     }
 
     #[cfg(test)]
@@ -104,7 +107,14 @@ impl Syscall {
 
     /// Its number on `arch`, as the kernel puts it in `seccomp_data.nr`; None where `arch` lacks it.
     pub fn number(self, arch: Arch) -> Option<u32> {
-        let cell = NUMBERS[self.0 as usize][arch as usize];
+        let numbers = &NUMBERS[self.0 as usize];
+        let cell = match arch {
+            Arch::X86_64 => numbers[0],
+            Arch::X32 => X32_OWN.iter().find(|&&(row, _)| row == self.0).map_or(numbers[0], |&(_, cell)| cell),
+            Arch::X86 => numbers[1],
+            Arch::Aarch64 => numbers[2],
+            Arch::Arm => numbers[3],
+        };
         match (cell, arch) {
             (NO, _) => None,
             (_, Arch::X32) => Some(X32_SYSCALL_BIT | cell as u32),
@@ -117,17 +127,21 @@ impl Syscall {
 /// Where the ARM-private calls begin (`__ARM_NR_BASE`): the table's `ARM_NR_BASE + n` is this + n.
 const ARM_NR_BASE_FULL: u32 = 0x0f_0000;
 
-// What the binary holds: the names end to end in one string, where each ends, and the numbers.
+// What the binary holds: the names, one space apart, packed by build.rs; and the numbers, a column
+// for each architecture but x32, whose numbers are x86_64's but for a few calls (`X32_OWN`). Where
+// each name ends is found when compiling, for `Syscall::named` (`ENDS`), and once the names are
+// unpacked, at run time (`names`): the binary keeps no table of it.
 const NAME_BYTES: usize = {
-    let (mut total, mut i) = (0, 0);
+    let (mut total, mut i) = (ROWS.len() - 1, 0);
     while i < ROWS.len() {
         total += ROWS[i].0.len();
         i += 1;
     }
     total
 };
-const PACKED_NAMES: [u8; NAME_BYTES] = {
-    let (mut bytes, mut at, mut i) = ([0; NAME_BYTES], 0, 0);
+/// The names one space apart, as build.rs packs them.
+const JOINED_NAMES: [u8; NAME_BYTES] = {
+    let (mut bytes, mut at, mut i) = ([b' '; NAME_BYTES], 0, 0);
     while i < ROWS.len() {
         let name = ROWS[i].0.as_bytes();
         let mut j = 0;
@@ -136,32 +150,75 @@ const PACKED_NAMES: [u8; NAME_BYTES] = {
             at += 1;
             j += 1;
         }
+        at += 1;
         i += 1;
     }
     bytes
 };
-/// The names end to end (`PACKED_NAMES`), unpacked the first time a name is asked for.
-fn names() -> &'static str {
-    static NAMES: OnceLock<String> = OnceLock::new();
-    crate::text::unpack_once(&NAMES, include_bytes!(concat!(env!("OUT_DIR"), "/syscall_names.packed")))
-}
-const ENDS: [u16; ROWS.len()] = {
-    let (mut ends, mut at, mut i) = ([0; ROWS.len()], 0, 0);
-    while i < ROWS.len() {
-        at += ROWS[i].0.len();
-        ends[i] = at as u16;
-        i += 1;
+/// Where each name of `JOINED_NAMES` ends.
+const ENDS: [u16; ROWS.len()] = ends(&JOINED_NAMES);
+
+/// Where each name of `joined` (names one space apart) ends.
+const fn ends(joined: &[u8]) -> [u16; ROWS.len()] {
+    let (mut ends, mut row, mut at) = ([0; ROWS.len()], 0, 0);
+    while at <= joined.len() && row < ROWS.len() {
+        if at == joined.len() || joined[at] == b' ' {
+            ends[row] = at as u16;
+            row += 1;
+        }
+        at += 1;
     }
     ends
-};
-static NAME_ENDS: [u16; ROWS.len()] = ENDS;
-static NUMBERS: [[u16; 5]; ROWS.len()] = {
-    let (mut numbers, mut i) = ([[0; 5]; ROWS.len()], 0);
+}
+
+/// The names one space apart, in the rows' order, and where each ends: unpacked and measured the
+/// first time a name is asked for.
+fn names() -> &'static (String, Vec<u16>) {
+    // On the heap: a static of the whole table would be a kilobyte of .data in every binary.
+    static NAMES: OnceLock<(String, Vec<u16>)> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let names = crate::text::unpack(include_bytes!(concat!(env!("OUT_DIR"), "/syscall_names.packed")));
+        let ends = ends(names.as_bytes()).to_vec();
+        (names, ends)
+    })
+}
+
+fn row_name(row: usize) -> &'static str {
+    let (names, ends) = names();
+    let start = if row == 0 { 0 } else { ends[row - 1] as usize + 1 };
+    &names[start..ends[row] as usize]
+}
+
+static NUMBERS: [[u16; 4]; ROWS.len()] = {
+    let (mut numbers, mut i) = ([[0; 4]; ROWS.len()], 0);
     while i < ROWS.len() {
-        numbers[i] = ROWS[i].1;
+        let [x86_64, _, x86, aarch64, arm] = ROWS[i].1;
+        numbers[i] = [x86_64, x86, aarch64, arm];
         i += 1;
     }
     numbers
+};
+/// x32's cells where they are not x86_64's: (row, cell), in the rows' order.
+static X32_OWN: [(u16, u16); X32_OWN_COUNT] = {
+    let (mut own, mut at, mut i) = ([(0, 0); X32_OWN_COUNT], 0, 0);
+    while i < ROWS.len() {
+        if ROWS[i].1[Arch::X32 as usize] != ROWS[i].1[Arch::X86_64 as usize] {
+            own[at] = (i as u16, ROWS[i].1[Arch::X32 as usize]);
+            at += 1;
+        }
+        i += 1;
+    }
+    own
+};
+const X32_OWN_COUNT: usize = {
+    let (mut count, mut i) = (0, 0);
+    while i < ROWS.len() {
+        if ROWS[i].1[Arch::X32 as usize] != ROWS[i].1[Arch::X86_64 as usize] {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
 };
 const _: () = {
     let mut i = 1;
@@ -171,17 +228,13 @@ const _: () = {
     }
 };
 
-fn row_name(row: usize) -> &'static str {
-    let start = if row == 0 { 0 } else { NAME_ENDS[row - 1] as usize };
-    &names()[start..NAME_ENDS[row] as usize]
-}
-
-/// Binary search of the packed names (`ends[i]`: where name i ends), at compile or run time.
+/// Binary search of the names one space apart (`ends[i]`: where name i ends), at compile or run
+/// time.
 const fn find(names: &[u8], ends: &[u16], name: &[u8]) -> Option<u16> {
     let (mut lo, mut hi) = (0, ends.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
-        let start = if mid == 0 { 0 } else { ends[mid - 1] as usize };
+        let start = if mid == 0 { 0 } else { ends[mid - 1] as usize + 1 };
         let row = names.split_at(start).1.split_at(ends[mid] as usize - start).0;
         match compare(row, name) {
             Ordering::Less => lo = mid + 1,
@@ -216,7 +269,27 @@ mod tests {
 
     #[test]
     fn the_packed_names_are_the_tables() {
-        assert_eq!(names().as_bytes(), PACKED_NAMES);
+        let rows: Vec<&str> = ROWS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names().0, rows.join(" "));
+        assert_eq!(names().0.as_bytes(), JOINED_NAMES);
+        assert_eq!(names().1, ENDS);
+    }
+
+    /// Every cell of the table, as `number` read it when the table was held whole.
+    #[test]
+    fn every_number_is_the_tables() {
+        for (row, (name, cells)) in ROWS.iter().enumerate() {
+            for arch in [Arch::X86_64, Arch::X32, Arch::X86, Arch::Aarch64, Arch::Arm] {
+                let cell = cells[arch as usize];
+                let expected = match (cell, arch) {
+                    (NO, _) => None,
+                    (_, Arch::X32) => Some(X32_SYSCALL_BIT | cell as u32),
+                    (ARM_NR_BASE.., Arch::Arm) => Some(0x0f_0000 + (cell - ARM_NR_BASE) as u32),
+                    _ => Some(cell as u32),
+                };
+                assert_eq!(Syscall(row as u16).number(arch), expected, "{name} on {arch:?}");
+            }
+        }
     }
 
     #[test]

@@ -88,20 +88,6 @@ const ERRNO_NAMES: &str = "\
     ENOTNAM ENAVAIL EISNAM EREMOTEIO EDQUOT ENOMEDIUM EMEDIUMTYPE ECANCELED ENOKEY EKEYEXPIRED \
     EKEYREVOKED EKEYREJECTED EOWNERDEAD ENOTRECOVERABLE ERFKILL EHWPOISON";
 
-/// Where each name of `ERRNO_NAMES` begins and ends in it.
-static ERRNO_SPANS: [(u16, u16); 133] = {
-    let (mut spans, mut name, mut start, mut at) = ([(0, 0); 133], 0, 0, 0);
-    while at <= ERRNO_NAMES.len() {
-        if at == ERRNO_NAMES.len() || ERRNO_NAMES.as_bytes()[at] == b' ' {
-            spans[name] = (start as u16, at as u16);
-            (name, start) = (name + 1, at + 1);
-        }
-        at += 1;
-    }
-    assert!(name == 133, "133 errno names");
-    spans
-};
-
 /// The kernel's own "operation not supported" (include/linux/errno.h), which a few paths (BPF,
 /// cgroups) leak to user space although no C library header names it.
 const ENOTSUPP: i32 = 524;
@@ -111,10 +97,9 @@ impl Errno {
     pub fn name(self) -> &'static str {
         match self.0 {
             ENOTSUPP => "ENOTSUPP",
-            n @ 1..=133 => {
-                let (start, end) = ERRNO_SPANS[n as usize - 1];
-                &ERRNO_NAMES[start as usize..end as usize]
-            }
+            // Found by counting words, at each error message: no table of where each name lies (532
+            // bytes) for a path that is never hot.
+            n @ 1.. => crate::text::word_at(ERRNO_NAMES, n as usize - 1).unwrap_or("E?"),
             _ => "E?",
         }
     }

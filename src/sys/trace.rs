@@ -298,12 +298,12 @@ unsafe fn keep_string(text: &mut Vec<u8>, pointer: usize) {
 /// The name and the doc's first sentence of the call made at `file` and `line` (see build.rs).
 pub fn sys_call(file: u16, line: u16) -> Option<(&'static str, &'static str)> {
     static SYS_TEXT: OnceLock<String> = OnceLock::new();
-    let &(_, _, name, name_len, doc, doc_len) =
-        SYS_CALLS.iter().find(|call| call.0 as u16 == file && call.1 == line)?;
-    // Packed by build.rs: text nothing but `--explain` reads, unpacked once it asks.
+    let entry = SYS_CALLS.iter().position(|call| call.0 as u16 == file && call.1 == line)?;
+    // Packed by build.rs: text nothing but `--explain` reads, unpacked once it asks; two lines for
+    // each entry, its name and its doc.
     let text = crate::text::unpack_once(&SYS_TEXT, SYS_TEXT_PACKED);
-    let piece = |start: u16, len: u16| text.get(start as usize..(start + len) as usize).unwrap_or("");
-    Some((piece(name, name_len), piece(doc, doc_len)))
+    let mut lines = text.split('\n').skip(2 * entry);
+    Some((lines.next()?, lines.next()?))
 }
 
 /// A call's place, known when it is compiled: its sys/ file's index in `SYS_FILES` (high half) and
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn every_listed_call_unpacks_to_its_name_and_a_man_page_sentence() {
-        for &(file, line, ..) in SYS_CALLS {
+        for &(file, line) in SYS_CALLS {
             let (name, doc) = sys_call(file.into(), line).unwrap();
             assert!(
                 !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
