@@ -74,9 +74,8 @@ fn main() {
     // ending contain half-way through something it must clean up (see supervise.rs).
     live::supervise::block_all();
     // Running out of memory while the command line is collected and parsed fails as the command
-    // would: its first word is read before anything is allocated.
-    let mut cmdline = [0u8; 256];
-    sys::set_failure_status(failure_code(None, first_word_unallocated(&mut cmdline)));
+    // would: its first word is read then, without allocating (not at every start: a /proc read).
+    sys::failure_status_until_known(|| failure_code(None, first_word_unallocated(&mut [0u8; 256])));
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // The command's word, past any global flags (`--root DIR run`), even when the rest of the
     // line does not parse: bad input to `run` fails with `run`'s status.

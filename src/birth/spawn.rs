@@ -248,7 +248,11 @@ fn stub_mode(container: &Container, gate: Option<&StartGate>, handshake: &ChildE
 fn setgroups_denied(container: &Container, id_maps: Option<&IdMaps>) -> Result<bool, Error> {
     Ok(match container {
         Container::Join { setgroups_denied, .. } => *setgroups_denied,
-        Container::New(_) => id_maps.is_some_and(IdMaps::deny_setgroups) || userns::setgroups_denied("self")?,
+        // The initial user namespace always allows setgroups (user_namespaces(7)): only a nested
+        // one we run in may deny it, and only then is /proc/self/setgroups read.
+        Container::New(_) => {
+            id_maps.is_some_and(IdMaps::deny_setgroups) || (!userns::host_root()? && userns::setgroups_denied("self")?)
+        }
     })
 }
 

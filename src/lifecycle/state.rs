@@ -21,7 +21,7 @@
 //! format, and why it is still read as input. Here it is only written whole (to `state.tmp`,
 //! renamed over `state`) and read strictly.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::ffi::CStr;
 
 use crate::birth::userns;
@@ -49,7 +49,7 @@ pub struct StateDir {
     /// Its (device, inode), from the fstat that checked it.
     pub identity: (u64, u64),
     /// Its path as the kernel spells it, asked once (`kernel_path`).
-    kernel_path: std::cell::OnceCell<String>,
+    kernel_path: OnceCell<String>,
 }
 
 /// One container's directory, opened.

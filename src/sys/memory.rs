@@ -251,13 +251,23 @@ unsafe impl GlobalAlloc for Heap {
 static ALSO_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 /// The exit status of running out of memory: contain's failure status for the command at work
-/// (see `set_failure_status`); 125 until the command line is read.
-static FAILURE_STATUS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(125);
+/// (see `set_failure_status`); until it is known (-1), what `failure_status_until_known` finds.
+static FAILURE_STATUS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// How the failure status is found while it is not known yet (the command line not parsed): a
+/// `fn() -> i32`, or 0 for none.
+static FAILURE_STATUS_FINDER: AtomicUsize = AtomicUsize::new(0);
 
 /// Makes running out of memory exit with `code`, the status every other failure of the command
 /// exits with (125 for `run` and `exec`, 1 for the others): one rule per command.
 pub fn set_failure_status(code: i32) {
     FAILURE_STATUS.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How to find that status if memory runs out before `set_failure_status` is called: only then
+/// (`find` must not allocate). Without it, 125.
+pub fn failure_status_until_known(find: fn() -> i32) {
+    FAILURE_STATUS_FINDER.store(find as usize, Ordering::Relaxed);
 }
 
 /// Says out-of-memory on `fd` too.
@@ -285,7 +295,15 @@ fn out_of_memory(size: usize) -> ! {
             let _ = super::write_all(fd, part);
         }
     }
-    super::exit(FAILURE_STATUS.load(std::sync::atomic::Ordering::Relaxed))
+    let status = match FAILURE_STATUS.load(std::sync::atomic::Ordering::Relaxed) {
+        -1 => match FAILURE_STATUS_FINDER.load(Ordering::Relaxed) {
+            0 => 125,
+            // SAFETY: only `failure_status_until_known` stores here, and only a `fn() -> i32`.
+            find => (unsafe { std::mem::transmute::<usize, fn() -> i32>(find) })(),
+        },
+        known => known,
+    };
+    super::exit(status)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! | `fs.rs`      | paths: stat, mkdir, rename, links, directory listing, locks, removal     |
 //! | `mount.rs`   | mount, the new mount API (open_tree, move_mount, mount_setattr), pivot   |
 //! | `process.rs` | namespaces, identity, privileges, exec, wait, pidfds, time              |
-//! | `signal.rs`  | signal masks, signalfd, dispositions; what /proc/self/status says of us  |
+//! | `signal.rs`  | signal masks, signalfd, dispositions                                     |
+//! | `status.rs`  | what /proc/self/status says of us: bounding set, ignored signals         |
 //! | `memory.rs`  | the child's stack mapping; the sealed memfd of the exec stub             |
 //! | `tty.rs`     | terminal modes, window sizes, ptys                                       |
 //! | `net.rs`     | interface ioctls and rtnetlink sockets                                   |
@@ -53,6 +54,7 @@ mod mount;
 mod net;
 mod process;
 mod signal;
+mod status;
 pub mod trace;
 mod tty;
 
@@ -64,6 +66,7 @@ pub use mount::*;
 pub use net::*;
 pub use process::*;
 pub use signal::*;
+pub use status::*;
 pub use tty::*;
 
 /// A kernel error number, printed the way the kernel headers name it: `EINVAL (22)`.

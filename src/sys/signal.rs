@@ -5,7 +5,7 @@ use super::{check, check_retry, Errno, Fd};
 
 /// The kernel's own signal set: one bit per signal, 64 signals on every architecture we build for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigSet(u64);
+pub struct SigSet(pub(super) u64);
 
 impl SigSet {
     #[cfg(test)]
@@ -24,30 +24,6 @@ impl SigSet {
     pub fn signals(self) -> impl Iterator<Item = i32> {
         (1..=64).filter(move |sig| self.0 & (1u64 << (sig - 1)) != 0)
     }
-}
-
-/// What /proc/self/status tells of the runtime that does not change while it runs: the bounding
-/// set (no capability is dropped before the child's) and the signals it ignores (SIGPIPE, which the
-/// Rust runtime ignores before main, and any its parent left ignored: only the child resets one).
-pub struct OwnStatus {
-    pub bounding: u64,
-    pub ignored: SigSet,
-}
-
-/// /proc/self/status, read once per process, the first time it is asked for: `contain run` asks
-/// for the bounding set (policy/caps.rs), then for the ignored signals (the child resets them),
-/// and one read serves both. None without a readable /proc.
-pub fn own_status() -> Option<&'static OwnStatus> {
-    static STATUS: std::sync::OnceLock<Option<OwnStatus>> = std::sync::OnceLock::new();
-    let read = || {
-        let text = super::read_file(c"/proc/self/status").ok()?;
-        let field = |name: &str| {
-            let hex = text.lines().find_map(|line| line.strip_prefix(name))?;
-            u64::from_str_radix(hex.trim(), 16).ok()
-        };
-        Some(OwnStatus { bounding: field("CapBnd:")?, ignored: SigSet(field("SigIgn:")?) })
-    };
-    STATUS.get_or_init(read).as_ref()
 }
 
 const KERNEL_SIGSET_SIZE: usize = std::mem::size_of::<u64>();
@@ -102,12 +78,5 @@ mod tests {
         assert_eq!(SigSet::of(&[libc::SIGINT, libc::SIGTERM]).0, (1 << 1) | (1 << 14));
         assert_eq!(SigSet::of(&[1, 13, 64]).signals().collect::<Vec<_>>(), [1, 13, 64]);
         assert_eq!(SigSet::ALL.signals().count(), 64);
-    }
-
-    #[test]
-    fn the_runtime_knows_the_signals_it_ignores() {
-        // The Rust runtime ignores SIGPIPE before main, in this test binary as in contain.
-        let status = own_status().expect("/proc/self/status");
-        assert!(status.ignored.contains(libc::SIGPIPE));
     }
 }
