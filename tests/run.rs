@@ -563,3 +563,30 @@ fn a_container_killed_before_it_starts_reports_the_signal() {
         assert_no_leftovers(&name, rootfs());
     }
 }
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn the_fresh_filesystems_are_mounted_onto_their_entered_mount_point_not_through_proc() {
+    // Each name through /proc/self/fd/N is a procfs walk of its own at every start; "." after
+    // fchdir to the checked mount point is the same object without one (mounts/apply.rs).
+    require_tool("strace", "strace");
+    let name = root_test("mount-dot");
+    let trace = scratch().join(format!("{name}.strace"));
+    let status = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=mount", "-o", trace.to_str().unwrap()])
+        .arg(contain_bin())
+        .args(run_args(rootfs(), &name, &["-q"], &["/bin/true"]))
+        .stdin(Stdio::null())
+        .status()
+        .expect("run strace");
+    let text = fs::read_to_string(&trace).unwrap();
+    fs::remove_file(&trace).unwrap();
+    assert!(status.success(), "{text}");
+    for fstype in ["proc", "sysfs", "devpts"] {
+        let mount = format!("mount(\"{fstype}\", \".\", \"{fstype}\",");
+        assert_eq!(text.matches(&mount).count(), 1, "{fstype} onto \".\":\n{text}");
+    }
+    assert_eq!(text.matches("mount(\"tmpfs\", \".\", \"tmpfs\",").count(), 2, "/dev and /dev/shm:\n{text}");
+    assert!(!text.contains("\"/proc/self/fd/"), "a mount through /proc/self/fd:\n{text}");
+    assert_no_leftovers(&name, rootfs());
+}
