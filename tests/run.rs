@@ -563,3 +563,47 @@ fn a_container_killed_before_it_starts_reports_the_signal() {
         assert_no_leftovers(&name, rootfs());
     }
 }
+
+/// `contain run -q ... /bin/true` under strace, its mount and fchdir calls traced (and `inject`ed,
+/// when given): the trace, after the run is checked to have succeeded and left nothing.
+fn mounts_traced(what: &str, inject: &[&str]) -> String {
+    require_tool("strace", "strace");
+    let name = root_test(what);
+    let trace = scratch().join(format!("{name}.strace"));
+    let status = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=mount,fchdir", "-o", trace.to_str().unwrap()])
+        .args(inject)
+        .arg(contain_bin())
+        .args(run_args(rootfs(), &name, &["-q"], &["/bin/true"]))
+        .stdin(Stdio::null())
+        .status()
+        .expect("run strace");
+    let text = fs::read_to_string(&trace).unwrap();
+    fs::remove_file(&trace).unwrap();
+    assert!(status.success(), "{text}");
+    assert_no_leftovers(&name, rootfs());
+    text
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn the_fresh_filesystems_are_mounted_onto_their_entered_mount_point_not_through_proc() {
+    // Each name through /proc/self/fd/N is a procfs walk of its own at every start; "." after
+    // fchdir to the checked mount point is the same object without one (mounts/apply.rs).
+    let text = mounts_traced("mount-dot", &[]);
+    for fstype in ["proc", "sysfs", "devpts"] {
+        let mount = format!("mount(\"{fstype}\", \".\", \"{fstype}\",");
+        assert_eq!(text.matches(&mount).count(), 1, "{fstype} onto \".\":\n{text}");
+    }
+    assert_eq!(text.matches("mount(\"tmpfs\", \".\", \"tmpfs\",").count(), 2, "/dev and /dev/shm:\n{text}");
+    assert!(!text.contains("\"/proc/self/fd/"), "a mount through /proc/self/fd:\n{text}");
+}
+
+#[test]
+#[ignore = "needs root: `sudo make test` runs it"]
+fn a_mount_point_fchdir_refuses_is_mounted_through_proc_self_fd() {
+    // No search permission on a mount point (in a user namespace), which mount(2) does not ask for.
+    let text = mounts_traced("mount-fd", &["-e", "inject=fchdir:error=EACCES:when=1"]);
+    assert!(text.contains("mount(\"proc\", \"/proc/self/fd/"), "{text}");
+    assert!(text.contains("mount(\"sysfs\", \".\", \"sysfs\","), "{text}");
+}

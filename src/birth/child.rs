@@ -20,10 +20,11 @@
 //!    itself: pivot_root needs a mount point), `MOUNT_ATTR_NODEV` unless `--privileged`.
 //! 5. mounts: the plan (mounts/plan.rs), applied to the new root before the pivot, in its order,
 //!    each target looked up inside the new root one component at a time (mounts/resolve.rs: a
-//!    symlink or `..` never climbs above it); fresh filesystems mounted onto `/proc/self/fd/N` of
-//!    the target, binds cloned with `open_tree` and attached with `move_mount`. The host's
-//!    devices: each cloned by its host path and checked to be that character device, attached onto
-//!    an empty file `mknodat` makes in the container's /dev, opened once for them and /dev's links.
+//!    symlink or `..` never climbs above it); fresh filesystems mounted onto the target's
+//!    descriptor (`fchdir` to it, `mount` onto "."), binds cloned with `open_tree` and attached
+//!    with `move_mount`. The host's devices: each cloned by its host path and checked to be that
+//!    character device, attached onto an empty file `mknodat` makes in the container's /dev,
+//!    opened once for them and /dev's links.
 //! 6. pivot: `fchdir(new root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`: the old root
 //!    stacks under the new one and is detached at once, so no `.oldroot` is ever made in the image
 //!    and containers can share a rootfs. On an initramfs root, `MS_MOVE` and `chroot` instead.

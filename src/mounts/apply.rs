@@ -103,6 +103,53 @@ fn describe_mount(fstype: &str, target: &str, data: &str) -> String {
     }
 }
 
+/// The filesystem types whose source is only a label and whose options name no path relative to
+/// the working directory (proc's `pidns=` aside, checked below): contain's own /proc, /sys, /dev,
+/// /dev/pts and /dev/shm, and the like in an OCI bundle.
+const PATHLESS_TYPES: [&str; 5] = ["proc", "sysfs", "tmpfs", "devpts", "mqueue"];
+
+/// Whether no fresh mount of the plan looks up a path relative to the working directory: only
+/// then may `mount_onto` move it. Another type in an OCI bundle (its source a disk, its options
+/// an overlay's layers) may name such a path, which stays resolved from the caller's directory.
+fn mounts_name_no_relative_path(plan: &[Step]) -> bool {
+    plan.iter().all(|step| match step {
+        Step::Mount { fstype, data, .. } => {
+            PATHLESS_TYPES.contains(&fstype.as_str())
+                && data.split(',').all(|option| option.strip_prefix("pidns=").is_none_or(|path| path.starts_with('/')))
+        }
+        _ => true,
+    })
+}
+
+/// mount(2) of a fresh `fstype` onto `point`, the mount point the in-root lookup checked, never
+/// onto a name. With `by_cwd`, fchdir(point) and mount onto ".": the working directory is the very
+/// object the descriptor holds, with nothing to follow or swap, and the kernel is spared a procfs
+/// walk of /proc/self/fd/N (self, the pid's directory, fd, N) for each mount. Without it, or where
+/// fchdir is refused (no search permission on the point, which a mount does not ask for), the
+/// point is named /proc/self/fd/N. Leaves the working directory on `point`: the callers enter the
+/// new root next (child.rs).
+fn mount_onto(
+    point: &Fd,
+    by_cwd: bool,
+    fstype: &str,
+    source: &str,
+    target: &str,
+    flags: u64,
+    data: &str,
+) -> Result<(), Error> {
+    let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
+    let (source_c, fstype_c) = (cpath(source)?, cpath(fstype)?);
+    let by_proc_path;
+    let at = if by_cwd && sys::fchdir(point).is_ok() {
+        c"."
+    } else {
+        by_proc_path = cpath(&point.proc_path())?;
+        &by_proc_path
+    };
+    sys::mount(Some(&source_c), at, Some(&fstype_c), flags, data_c.as_deref())
+        .step(|| describe_mount(fstype, target, data))
+}
+
 /// Applies the plan to the new root before the pivot, in order (see the top of this file).
 /// `create_missing`: mount points the image lacks may be made (not in a read-only image, except
 /// below /dev, in the tmpfs the plan makes itself). `nodev`: a node on a bind source does not
@@ -115,6 +162,7 @@ pub fn apply(
     create_missing: bool,
 ) -> Result<(), Error> {
     let root = Root(new_root);
+    let by_cwd = mounts_name_no_relative_path(plan);
     let may_create =
         |target: &str| if create_missing || target.starts_with("/dev/") { Missing::Make } else { Missing::Refuse };
     // The container's /dev, looked up once for the devices, mounts and links made in it one after
@@ -133,10 +181,7 @@ pub fn apply(
                     Some((dir, name)) => mount_point_at(&Root(dir), name, target, kind, last, missing)?,
                     None => mount_point(&root, target, kind, last, missing)?,
                 };
-                let data_c = (!data.is_empty()).then(|| cpath(data)).transpose()?;
-                let (source_c, fstype_c) = (cpath(source)?, cpath(fstype)?);
-                sys::mount(Some(&source_c), &cpath(&point.proc_path())?, Some(&fstype_c), *flags, data_c.as_deref())
-                    .step(|| describe_mount(fstype, target, data))?;
+                mount_onto(&point, by_cwd, fstype, source, target, *flags, data)?;
                 if *propagation != 0 {
                     // `point` is the directory under the new mount: look again to get the mount.
                     let mounted = mount_point(&root, target, PointKind::Dir, Last::NoFollow, Missing::Refuse)?;
@@ -363,6 +408,28 @@ mod tests {
         assert_eq!(in_dev("/dev/ptmx"), Some("ptmx"));
         for other in ["/dev/", "/dev/..", "/dev/.", "/dev/pts/ptmx", "/devices/x", "dev/ptmx", "/etc/ptmx"] {
             assert_eq!(in_dev(other), None, "{other}");
+        }
+    }
+
+    fn fresh(fstype: &str, source: &str, data: &str) -> Step {
+        let (fstype, source, data) = (fstype.into(), source.into(), data.into());
+        Step::Mount { fstype, source, target: "/mnt".into(), flags: 0, data, propagation: 0 }
+    }
+
+    #[test]
+    fn the_working_directory_moves_only_for_plans_whose_mounts_name_no_relative_path() {
+        for tty_group in [false, true] {
+            assert!(mounts_name_no_relative_path(&super::super::container_plan(true, tty_group)));
+        }
+        let plan = super::super::container_plan(false, true);
+        assert!(mounts_name_no_relative_path(&super::super::proc_of_pid_namespace(plan, 7)));
+        for other in [
+            fresh("ext4", "disk.img", ""),
+            fresh("overlay", "overlay", "lowerdir=l,upperdir=u,workdir=w"),
+            fresh("proc", "proc", "hidepid=2,pidns=ns/pid"),
+        ] {
+            let plan = [fresh("proc", "proc", ""), other];
+            assert!(!mounts_name_no_relative_path(&plan), "{:?}", plan[1]);
         }
     }
 }

@@ -9,13 +9,14 @@
 //! and the OCI test suite read them back in that order). Every target is looked up inside the
 //! new root with `resolve::Root`, as the kernel will look it up once that root is `/`: a rootfs
 //! whose `/dev` is a symlink to `/etc` redirects the mount to the container's own /etc, never the
-//! host's. A fresh filesystem is mounted onto the target's descriptor (as /proc/self/fd/N); a bind
-//! source is cloned with open_tree(2), given its attributes while still detached, and attached onto
-//! the target's descriptor with move_mount(2). The host objects the container gets are the
-//! harmless character devices (null, zero, ...) and the bind sources (`--volume`, an OCI bind
-//! mount). The devices are bound read-only: writing to /dev/null still works (a device node is not
-//! written through its filesystem), but chmod, chown and utimes of the host's inode fail with
-//! EROFS, and unlink or rename of a mount point with EBUSY.
+//! host's. A fresh filesystem is mounted onto the target's descriptor (onto "." after fchdir to it,
+//! or as /proc/self/fd/N: `apply::mount_onto`); a bind source is cloned with open_tree(2), given
+//! its attributes while still detached, and attached onto the target's descriptor with
+//! move_mount(2). The host objects the container gets are the harmless character devices (null,
+//! zero, ...) and the bind sources (`--volume`, an OCI bind mount). The devices are bound
+//! read-only: writing to /dev/null still works (a device node is not written through its
+//! filesystem), but chmod, chown and utimes of the host's inode fail with EROFS, and unlink or
+//! rename of a mount point with EBUSY.
 //!
 //! The masks come after the pivot, when `/` is the container's and plain paths are safe.
 
