@@ -105,8 +105,8 @@ fn describe_mount(fstype: &str, target: &str, data: &str) -> String {
 
 /// The filesystem types whose source is only a label and whose options name no path relative to
 /// the working directory (proc's `pidns=` aside, checked below): contain's own /proc, /sys, /dev,
-/// /dev/pts and /dev/shm, and the like in an OCI bundle.
-const PATHLESS_TYPES: [&str; 5] = ["proc", "sysfs", "tmpfs", "devpts", "mqueue"];
+/// /dev/pts and /dev/shm, and the like in an OCI bundle. (One string: no pointer per word.)
+const PATHLESS_TYPES: &str = "proc sysfs tmpfs devpts mqueue";
 
 /// Whether no fresh mount of the plan looks up a path relative to the working directory: only
 /// then may `mount_onto` move it. Another type in an OCI bundle (its source a disk, its options
@@ -114,7 +114,7 @@ const PATHLESS_TYPES: [&str; 5] = ["proc", "sysfs", "tmpfs", "devpts", "mqueue"]
 fn mounts_name_no_relative_path(plan: &[Step]) -> bool {
     plan.iter().all(|step| match step {
         Step::Mount { fstype, data, .. } => {
-            PATHLESS_TYPES.contains(&fstype.as_str())
+            crate::text::has_word(PATHLESS_TYPES, fstype)
                 && data.split(',').all(|option| option.strip_prefix("pidns=").is_none_or(|path| path.starts_with('/')))
         }
         _ => true,
