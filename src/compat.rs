@@ -38,7 +38,7 @@ pub fn missing(errno: Errno) -> bool {
 /// call is missing or refused.
 pub fn pidfd_open_error(what: &str, errno: Errno) -> Error {
     match errno {
-        errno if missing(errno) => Error::Setup(format!(
+        errno if missing(errno) => Error::setup(format!(
             "pidfd_open({what}): {errno}: contain needs pidfd_open(2) (Linux 5.3) to act on a process, and \
              here it is missing or refused by a seccomp profile"
         )),
@@ -99,7 +99,7 @@ pub fn bind(source: &Fd, target: &Fd, submounts: Submounts, describe: &str) -> R
             if same(&mounted).step(|| format!("fstat({path})"))?
                 != same(source).step(|| format!("fstat({describe})"))?
             {
-                return Err(Error::Setup(format!("{path} changed while {describe} was bound onto it")));
+                return Err(Error::setup(format!("{path} changed while {describe} was bound onto it")));
             }
             Ok(mounted)
         }

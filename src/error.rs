@@ -31,22 +31,19 @@ pub enum ErrorKind {
     Interrupted(i32),
 }
 
-// The constructors bear the names of the kinds they make, so that the places that fail read
-// `Error::Setup(format!(..))` as they did when `Error` was the enum itself.
-#[allow(non_snake_case)]
 impl Error {
     /// Bad input on the command line.
-    pub fn Usage(message: String) -> Error {
+    pub fn usage(message: String) -> Error {
         Error(Box::new(ErrorKind::Usage(message)))
     }
 
     /// Something the runtime checks itself.
-    pub fn Setup(message: String) -> Error {
+    pub fn setup(message: String) -> Error {
         Error(Box::new(ErrorKind::Setup(message)))
     }
 
     /// Signal `sig` arrived before the command started.
-    pub fn Interrupted(sig: i32) -> Error {
+    pub fn interrupted(sig: i32) -> Error {
         Error(Box::new(ErrorKind::Interrupted(sig)))
     }
 
@@ -98,7 +95,7 @@ pub fn cpath(path: &str) -> Result<CString, Error> {
 /// An argument or environment entry for execve: any bytes but NUL.
 pub fn os_cstring(arg: &OsStr) -> Result<CString, Error> {
     CString::new(arg.as_bytes())
-        .map_err(|_| Error::Usage(format!("argument {:?} contains a NUL byte", arg.to_string_lossy())))
+        .map_err(|_| Error::usage(format!("argument {:?} contains a NUL byte", arg.to_string_lossy())))
 }
 
 /// Attaches the step to a failed syscall: `sys::mkdir(&p, 0o755).step(|| format!("mkdir({p})"))`.

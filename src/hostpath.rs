@@ -90,7 +90,7 @@ impl Checked {
             sys::open(&cpath(path)?, libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| format!("open({path}, O_PATH)"))?;
         let st = sys::fstat(&fd).step(|| format!("fstat({path})"))?;
         if sys::identity(&st) != self.identity {
-            return Err(Error::Setup(format!("{path} was replaced while the container was starting: refusing it")));
+            return Err(Error::setup(format!("{path} was replaced while the container was starting: refusing it")));
         }
         Ok(fd)
     }

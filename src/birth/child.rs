@@ -289,7 +289,7 @@ fn open_proc_sys() -> Result<Fd, Error> {
     let dir = sys::open(c"/proc/sys", libc::O_PATH | libc::O_DIRECTORY, 0).step(|| "open(/proc/sys)".into())?;
     match sys::fstatfs_type(&dir).step(|| "fstatfs(/proc/sys)".into())? {
         PROC_SUPER_MAGIC => Ok(dir),
-        other => Err(Error::Setup(format!("/proc/sys is not procfs (f_type {other:#x}): cannot write the sysctls"))),
+        other => Err(Error::setup(format!("/proc/sys is not procfs (f_type {other:#x}): cannot write the sysctls"))),
     }
 }
 
@@ -431,7 +431,7 @@ fn write_sysctls(proc_sys: &Fd, sysctls: &[(String, String)]) -> Result<(), Erro
     for (name, value) in sysctls {
         let path = name.replace('.', "/");
         let file = compat::open_beneath(proc_sys, &path, libc::O_WRONLY)
-            .map_err(|err| Error::Setup(format!("sysctl {name}={value}: {err}")))?;
+            .map_err(|err| Error::setup(format!("sysctl {name}={value}: {err}")))?;
         sys::write_all(file.raw(), value.as_bytes())
             .step(|| format!("sysctl {name}={value}: write(/proc/sys/{path})"))?;
     }

@@ -352,7 +352,7 @@ impl RuntimeEnds {
             pty_socket.map(|socket| sys::recv_fd(&socket)).transpose().step(|| "recvmsg(pty master)".into())?.flatten();
         drop(go_write);
         if let Some(sig) = interrupted {
-            return Err(Error::Interrupted(sig));
+            return Err(Error::interrupted(sig));
         }
         let ended = || sys::peek_child(pid).ok();
         let (forked, report) = split_forked(report);
@@ -366,7 +366,7 @@ impl RuntimeEnds {
 fn adopt(child: i32, forked: i32, go: Option<&Fd>) -> Result<Fd, Error> {
     sys::wait_child(child, Wait::Block).step(|| format!("wait4({child})"))?;
     if !sys::is_child(forked).step(|| format!("waitid({forked}, WNOHANG|WNOWAIT)"))? {
-        return Err(Error::Setup(format!("the exec stub's report names process {forked}, not its fork: refused")));
+        return Err(Error::setup(format!("the exec stub's report names process {forked}, not its fork: refused")));
     }
     if let Some(go) = go {
         let _ = sys::write_all(go.raw(), &[ADOPTED]);
@@ -411,7 +411,7 @@ impl ChildEnds {
     pub fn wait_for_go(&self) -> Result<(), Error> {
         let mut byte = [0u8; 1];
         if sys::read(self.go_read, &mut byte).step(|| "read(go pipe)".into())? != 1 {
-            return Err(Error::Setup("the runtime exited before the container started".into()));
+            return Err(Error::setup("the runtime exited before the container started".into()));
         }
         self.check_runtime_alive()
     }
@@ -421,7 +421,7 @@ impl ChildEnds {
     /// stays open until the command's execve closes it.
     pub fn check_runtime_alive(&self) -> Result<(), Error> {
         if sys::pipe_hung_up(self.go_read).step(|| "ppoll(go pipe)".into())? {
-            return Err(Error::Setup("the runtime exited before the container started".into()));
+            return Err(Error::setup("the runtime exited before the container started".into()));
         }
         Ok(())
     }
@@ -453,7 +453,7 @@ impl ChildEnds {
         let mut byte = [0u8; 1];
         match sys::read(self.go_read, &mut byte).step(|| "read(go pipe)".into())? {
             1 => Ok(()),
-            _ => Err(Error::Setup("the runtime exited while its hooks ran".into())),
+            _ => Err(Error::setup("the runtime exited while its hooks ran".into())),
         }
     }
 

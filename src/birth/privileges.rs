@@ -71,7 +71,7 @@ impl Privileges {
 
 /// The default seccomp program (Docker's allowlist) for a container that keeps `caps`.
 fn default_filter(caps: CapSet) -> Result<Vec<libc::sock_filter>, Error> {
-    seccomp::default_program(caps).map_err(|err| Error::Setup(format!("the default seccomp filter: {err}")))
+    seccomp::default_program(caps).map_err(|err| Error::setup(format!("the default seccomp filter: {err}")))
 }
 
 /// The last step before execve: who the command runs as and what it may do. The bounding set is

@@ -83,7 +83,7 @@ pub fn sealed() -> Result<Fd, Error> {
         other => other,
     }
     .map_err(|errno| match errno {
-        Errno(libc::EACCES) => Error::Setup(format!(
+        Errno(libc::EACCES) => Error::setup(format!(
             "memfd_create(contain-stub, MFD_EXEC): {errno}: the sysctl vm.memfd_noexec=2 forbids the executable \
              memfd that contain runs commands through"
         )),

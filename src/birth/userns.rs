@@ -219,7 +219,7 @@ pub fn as_containers_root(maps: &IdMaps, work: impl FnOnce() -> Result<(), Errno
     drop(go_write);
     let status = sys::wait_child(pid, Wait::Block).and_then(|status| status.ok_or(Errno(libc::ECHILD)));
     match (ready, status.step(|| format!("wait4({pid})"))?) {
-        (_, sys::ExitStatus::Signaled(sig)) => Err(Error::Setup(format!(
+        (_, sys::ExitStatus::Signaled(sig)) => Err(Error::setup(format!(
             "the process acting as the container's root (pid {pid}) was killed by signal {sig}"
         ))),
         (None, sys::ExitStatus::Exited(errno)) => Err(Error::sys("unshare(CLONE_NEWUSER)", Errno(errno))),
@@ -336,7 +336,7 @@ impl AutoPool {
 /// `--userns auto`'s pool, from the host's files.
 pub fn auto_pool() -> Result<AutoPool, Error> {
     let file = |path: &str| sys::read_file_if_present(path).unwrap_or_default();
-    AutoPool::parse(&file("/etc/subuid"), &file("/etc/subgid")).map_err(Error::Setup)
+    AutoPool::parse(&file("/etc/subuid"), &file("/etc/subgid")).map_err(Error::setup)
 }
 
 /// Takes the first range of `pool` that no other container holds, for the container `id`: the
@@ -347,7 +347,7 @@ pub fn lease_range(leases: Holder, pool: &AutoPool, id: &str) -> Result<(IdMaps,
     let path = dir.path.clone();
     let ranges = (0..pool.ranges).map(|index| pool.range(index)).map(|(uid, gid)| (uid.to_string(), (uid, gid)));
     let (lease, (uid, gid)) = dir.take_first(id, ranges)?.ok_or_else(|| {
-        Error::Setup(format!(
+        Error::setup(format!(
             "--userns auto: all {} ranges of {AUTO_IDS} ids the user {AUTO_USER} has in /etc/subuid and /etc/subgid \
              are taken (see {path}): give it a larger range",
             pool.ranges
@@ -368,7 +368,7 @@ pub fn lease_range(leases: Holder, pool: &AutoPool, id: &str) -> Result<(IdMaps,
 /// namespace has its maps.
 pub fn detached_tree(source: &Checked, submounts: Submounts) -> Result<Fd, Error> {
     source.detached_clone(submounts).map_err(|errno| match errno {
-        errno if compat::missing(errno) => Error::Setup(format!(
+        errno if compat::missing(errno) => Error::setup(format!(
             "--userns auto needs idmapped mounts (Linux 5.12), and open_tree(2) is refused here: {errno}"
         )),
         errno => Error::sys(format!("open_tree({}, OPEN_TREE_CLONE)", source.path), errno),
@@ -389,14 +389,14 @@ pub fn idmap(pid: i32, trees: &[(&Fd, &str)]) -> Result<(), Error> {
             Ok(()) => {}
             Err(Errno(libc::EINVAL)) => {
                 let magic = sys::statfs_type(&cpath(&tree.proc_path())?).unwrap_or(0);
-                return Err(Error::Setup(format!(
+                return Err(Error::setup(format!(
                     "--userns auto: {describe} is on {}, which this kernel cannot idmap (idmapped mounts need \
                      Linux 5.12 and a filesystem that has them: ext4, xfs, btrfs, and tmpfs from Linux 6.3)",
                     filesystem_name(magic)
                 )));
             }
             Err(Errno(libc::ENOSYS)) => {
-                return Err(Error::Setup("--userns auto needs idmapped mounts: Linux 5.12 or later".into()))
+                return Err(Error::setup("--userns auto needs idmapped mounts: Linux 5.12 or later".into()))
             }
             Err(errno) => return Err(Error::sys(format!("mount_setattr({describe}, MOUNT_ATTR_IDMAP)"), errno)),
         }
@@ -469,8 +469,8 @@ fn run_helper(path: &str, pid: i32, map: &[IdMapping]) -> Result<(), Error> {
     let status = sys::run_program(&cpath(path)?, &CStringArray::new(argv)).step(|| command.clone())?;
     match status {
         sys::ExitStatus::Exited(0) => Ok(()),
-        sys::ExitStatus::Exited(code) => Err(Error::Setup(format!("{command}: exited with status {code}"))),
-        sys::ExitStatus::Signaled(sig) => Err(Error::Setup(format!("{command}: killed by signal {sig}"))),
+        sys::ExitStatus::Exited(code) => Err(Error::setup(format!("{command}: exited with status {code}"))),
+        sys::ExitStatus::Signaled(sig) => Err(Error::setup(format!("{command}: killed by signal {sig}"))),
     }
 }
 

@@ -161,7 +161,7 @@ pub fn resolve_in(root: &Fd, arg: &UserArg, flag: &str, of: &str) -> Result<Reso
     let passwd = read_in_root(root, PASSWD, of)?;
     let group = read_in_root(root, GROUP, of)?;
     resolve(arg, passwd.as_deref(), group.as_deref())
-        .map_err(|why| Error::Usage(format!("{flag} {:?}: {why} (looked up in {of})", arg.to_string())))
+        .map_err(|why| Error::usage(format!("{flag} {:?}: {why} (looked up in {of})", arg.to_string())))
 }
 
 /// A file of the image, found inside `root`, or None if it has none. Opened again for reading
@@ -175,7 +175,7 @@ fn read_in_root(root: &Fd, path: &str, of: &str) -> Result<Option<String>, Error
     let Some(object) = found.object else { return Ok(None) };
     let kind = sys::file_type(&sys::fstat(&object).step(|| format!("fstat({path} in {of})"))?);
     if kind != libc::S_IFREG {
-        return Err(Error::Setup(format!("{path} of {of} is not a regular file")));
+        return Err(Error::setup(format!("{path} of {of} is not a regular file")));
     }
     let fd = sys::open(&crate::error::cpath(&object.proc_path())?, libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .step(|| format!("open({path} in {of})"))?;

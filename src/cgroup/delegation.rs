@@ -147,7 +147,7 @@ pub fn enable_v2_controllers(dir: &str, needed: &[&str], wanted: &[&str]) -> Res
     let enabled = sys::read_file(&cpath(&subtree_file)?).step(|| format!("read({subtree_file})"))?;
     let listed = |list: &str, controller: &str| list.split_whitespace().any(|c| c == controller);
     if let Some(missing) = needed.iter().find(|c| !listed(&available, c)) {
-        return Err(Error::Setup(format!(
+        return Err(Error::setup(format!(
             "the cgroup v2 {missing} controller is not available in {available_file} ({:?})",
             available.trim()
         )));

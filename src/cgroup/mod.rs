@@ -264,7 +264,7 @@ impl Cgroup {
     /// Writes `limits` into the cgroup's files (at creation, and for OCI `update`).
     pub fn write_limits(&self, limits: &Limits) -> Result<(), Error> {
         if let Some(name) = limits.v1_only().filter(|_| self.version == Version::V2) {
-            return Err(Error::Setup(format!("{name}: cgroup v2 has no such setting")));
+            return Err(Error::setup(format!("{name}: cgroup v2 has no such setting")));
         }
         let writes = limit_writes(&self.layout(limits), limits);
         let mut written_early = None;
@@ -314,7 +314,7 @@ impl Cgroup {
     /// One limit file written.
     fn write_limit(&self, w: &LimitWrite) -> Result<(), Error> {
         let dir = self.dir_of(if w.api == Version::V2 { "" } else { w.controller }).ok_or_else(|| {
-            Error::Setup(format!(
+            Error::setup(format!(
                 "{}: no cgroup v1 {} hierarchy is mounted under {CGROUP_ROOT} for the container",
                 w.file, w.controller
             ))
@@ -331,14 +331,14 @@ impl Cgroup {
     /// directory without following a symlink, so no key reaches another cgroup's file.
     fn write_unified(&self, key: &str, value: &str) -> Result<(), Error> {
         let field = format!("linux.resources.unified[{key:?}]");
-        unified_key(key).map_err(|why| Error::Setup(format!("{field}: {why}")))?;
+        unified_key(key).map_err(|why| Error::setup(format!("{field}: {why}")))?;
         let dir = self.dir_of("").ok_or_else(|| {
-            Error::Setup(format!("{field}: the container has no cgroup v2 directory (a cgroup v1 host)"))
+            Error::setup(format!("{field}: the container has no cgroup v2 directory (a cgroup v1 host)"))
         })?;
         let controller = key.split_once('.').map_or(key, |(controller, _)| controller);
         let offered = self.read("", "cgroup.controllers").unwrap_or_default();
         if controller != "cgroup" && !offered.split_whitespace().any(|c| c == controller) {
-            return Err(Error::Setup(format!(
+            return Err(Error::setup(format!(
                 "{field}: the {controller} controller is not in {dir}/cgroup.controllers ({:?})",
                 offered.trim()
             )));
@@ -356,7 +356,7 @@ impl Cgroup {
             return devices::attach_v2(dir, policy);
         }
         let dir = self.dir_of("devices").ok_or_else(|| {
-            Error::Setup(format!("the cgroup v1 devices controller is not mounted under {CGROUP_ROOT}"))
+            Error::setup(format!("the cgroup v1 devices controller is not mounted under {CGROUP_ROOT}"))
         })?;
         // The kernel takes one rule per write(2), on the same descriptor as well as on a fresh one:
         // each file is opened once for its run of rules (an OCI bundle's are a dozen).
@@ -378,7 +378,7 @@ impl Cgroup {
         match sys::mkdir(&cpath(&dir)?, 0o755) {
             Err(Errno(libc::EEXIST)) if existing == Existing::Use => {}
             Err(Errno(libc::EEXIST)) => {
-                return Err(Error::Setup(format!(
+                return Err(Error::setup(format!(
                     "{dir} already exists: a container with this --name is running (or was left behind)"
                 )))
             }

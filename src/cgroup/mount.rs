@@ -85,7 +85,7 @@ fn mount_hierarchy(
     membership: Option<&Membership>,
     own_namespace: bool,
 ) -> Result<(), Error> {
-    let membership = membership.ok_or_else(|| Error::Setup(format!("{target}: not in /proc/self/cgroup")))?;
+    let membership = membership.ok_or_else(|| Error::setup(format!("{target}: not in /proc/self/cgroup")))?;
     let at = cpath(&point.proc_path())?;
     let v2 = membership.controllers.is_empty();
     if own_namespace {

@@ -85,7 +85,7 @@ impl Cgroup {
             (Version::V1, Freezer::Frozen) => ("freezer", "freezer.state", "FROZEN"),
             (Version::V1, Freezer::Thawed) => ("freezer", "freezer.state", "THAWED"),
         };
-        let dir = self.dir_of(controller).ok_or_else(|| Error::Setup("the container has no freezer cgroup".into()))?;
+        let dir = self.dir_of(controller).ok_or_else(|| Error::setup("the container has no freezer cgroup".into()))?;
         let path = format!("{dir}/{file}");
         sys::write_file(&cpath(&path)?, value).step(|| format!("write({path}, {value})"))
     }

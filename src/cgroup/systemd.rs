@@ -310,7 +310,7 @@ pub struct BusError {
 impl BusError {
     /// The error of the call `call` (named with its arguments), as `create` and the others fail.
     fn failed(&self, call: &str) -> Error {
-        Error::Setup(format!("systemd: {call}: {}: {}", self.name, self.message))
+        Error::setup(format!("systemd: {call}: {}: {}", self.name, self.message))
     }
 }
 
@@ -339,7 +339,7 @@ impl Bus {
             Manager::User => {
                 let var = |name: &str| std::env::var(name).ok();
                 let path = user_bus_path(var(SESSION_BUS_ADDRESS).as_deref(), var(RUNTIME_DIR).as_deref())
-                    .map_err(|why| Error::Setup(format!("--systemd-cgroup: the user's bus: {why}")))?;
+                    .map_err(|why| Error::setup(format!("--systemd-cgroup: the user's bus: {why}")))?;
                 Bus::connect(&path)
             }
         }
@@ -356,7 +356,7 @@ impl Bus {
         // The bus's empty challenge to a mechanism begun without an identity, then its verdict.
         let (challenge, answer) = (bus.read_line()?, bus.read_line()?);
         if challenge != "DATA" || !answer.starts_with("OK ") {
-            return Err(Error::Setup(format!("D-Bus {path}: AUTH EXTERNAL answered {challenge:?}, then {answer:?}")));
+            return Err(Error::setup(format!("D-Bus {path}: AUTH EXTERNAL answered {challenge:?}, then {answer:?}")));
         }
         bus.send_bytes(b"BEGIN\r\n")?;
         bus.call(hello)?.map_err(|e| e.failed("Hello"))?;
@@ -370,7 +370,7 @@ impl Bus {
         let reply = self.call(get_manager_property_control_group)?.map_err(|e| e.failed("Get(ControlGroup)"))?;
         // An unexpected answer is told by its D-Bus signature: Value's Debug is the tests' (its code
         // would cost the binary 2 KiB).
-        let answered = |what: String| Error::Setup(format!("systemd: Get(ControlGroup) answered {what}"));
+        let answered = |what: String| Error::setup(format!("systemd: Get(ControlGroup) answered {what}"));
         match reply.body.as_slice() {
             [Value::Variant(value)] => match value.as_ref() {
                 Value::Str(path) if path.starts_with('/') => Ok(path.clone()),
@@ -399,7 +399,7 @@ impl Bus {
                     }
                     // A scope that failed to start stays loaded, failed, until reset (runc's way).
                     let _ = self.call(|serial| reset_failed_unit(serial, &scope.unit));
-                    return Err(Error::Setup(format!(
+                    return Err(Error::setup(format!(
                         "systemd: StartTransientUnit({}): the job ended {result:?}",
                         scope.unit
                     )));
@@ -506,7 +506,7 @@ impl Bus {
 
     /// What the bus sent that is not D-Bus.
     fn malformed(&self, why: Invalid) -> Error {
-        Error::Setup(format!("D-Bus {}: {why}", self.path))
+        Error::setup(format!("D-Bus {}: {why}", self.path))
     }
 
     /// Reads what the socket has, waiting until `deadline` at most.
@@ -514,12 +514,12 @@ impl Bus {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut fds = [libc::pollfd { fd: self.socket.raw(), events: libc::POLLIN, revents: 0 }];
         if sys::poll(&mut fds, Some(left.as_millis() as u64)).step(|| "ppoll(D-Bus socket)".into())? == 0 {
-            return Err(Error::Setup(format!("D-Bus: no answer to {waiting_for} in {} s", TIMEOUT.as_secs())));
+            return Err(Error::setup(format!("D-Bus: no answer to {waiting_for} in {} s", TIMEOUT.as_secs())));
         }
         let mut buf = [0u8; 4096];
         let n = sys::read(self.socket.raw(), &mut buf).step(|| format!("read({})", self.path))?;
         if n == 0 {
-            return Err(Error::Setup(format!(
+            return Err(Error::setup(format!(
                 "D-Bus {}: the bus hung up while we waited for {waiting_for}",
                 self.path
             )));

@@ -275,7 +275,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<(Global, Comman
         return Ok((global, command));
     }
     if !crate::text::has_word(COMMANDS, &sub) && sub != "ls" {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "unknown command {sub:?} ({}, or an OCI command; see contain --help)",
             COMMANDS.replace(' ', ", ")
         )));
@@ -327,7 +327,7 @@ fn global_flags(parser: &mut lexopt::Parser) -> Result<(Global, Result<String, C
             Some(Value(sub)) => break Ok(sub.to_string_lossy().into_owned()),
             Some(other) => return Err(usage(other.unexpected())),
             None => {
-                return Err(Error::Usage(
+                return Err(Error::usage(
                     "no command given (contain run --rootfs DIR -- CMD; see contain --help)".into(),
                 ))
             }
@@ -358,11 +358,11 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
         }
     }
     let id = |value: &String| {
-        validate_id(value).map_err(|why| Error::Usage(format!("container id {value:?}: {why}")))?;
+        validate_id(value).map_err(|why| Error::usage(format!("container id {value:?}: {why}")))?;
         Ok::<_, Error>(value.clone())
     };
-    let needs_id = || Error::Usage(format!("contain {sub} needs a container id (see contain list)"));
-    let too_many = |extra: &String| Error::Usage(format!("unexpected argument {extra:?} (see contain {sub} --help)"));
+    let needs_id = || Error::usage(format!("contain {sub} needs a container id (see contain list)"));
+    let too_many = |extra: &String| Error::usage(format!("unexpected argument {extra:?} (see contain {sub} --help)"));
     match (sub, values.as_slice()) {
         ("list" | "ls", []) => Ok(Command::List { json }),
         ("logs", [container]) => Ok(Command::Logs { id: id(container)?, follow, tail }),
@@ -371,7 +371,7 @@ fn parse_management(parser: &mut lexopt::Parser, sub: &str) -> Result<Command, E
         ("kill" | "stop" | "logs", []) => Err(needs_id()),
         ("kill", [container]) => Ok(Command::Kill { id: id(container)?, signal: None, all }),
         ("kill", [container, signal]) => {
-            let signal = parse_signal(signal).map_err(|why| Error::Usage(format!("signal {signal:?}: {why}")))?;
+            let signal = parse_signal(signal).map_err(|why| Error::usage(format!("signal {signal:?}: {why}")))?;
             Ok(Command::Kill { id: id(container)?, signal: Some(signal), all })
         }
         ("stop", [container]) => Ok(Command::Stop { id: id(container)?, timeout_secs }),
@@ -393,7 +393,7 @@ pub fn help(topic: Option<&str>) -> Result<String, Error> {
     }
     if !crate::text::has_word(COMMANDS, topic) {
         let topics = format!("{COMMANDS} {OCI_COMMANDS}").replace(' ', ", ");
-        return Err(Error::Usage(format!("no help on {topic:?} ({topics})")));
+        return Err(Error::usage(format!("no help on {topic:?} ({topics})")));
     }
     let line = text.lines().find(|line| line.contains(&format!("contain {topic}"))).unwrap_or("");
     let usage = format!("usage: {}\n", line.trim_start_matches("usage:").trim());
@@ -419,7 +419,7 @@ pub(crate) fn parse_command(parser: &mut lexopt::Parser) -> Result<Vec<OsString>
 fn command_from(first: OsString, parser: &mut lexopt::Parser) -> Result<Vec<OsString>, Error> {
     // execve("") fails with ENOENT, or EACCES through a PATH entry: bad input, said so.
     if first.is_empty() {
-        return Err(Error::Usage("the command is an empty string: give a program to run".into()));
+        return Err(Error::usage("the command is an empty string: give a program to run".into()));
     }
     let mut command = vec![first];
     command.extend(parser.raw_args().map_err(usage)?);
@@ -487,7 +487,7 @@ fn parse_run(parser: &mut lexopt::Parser, global: &mut Global) -> Result<Option<
         }
     }
 
-    spec.rootfs = rootfs.ok_or_else(|| Error::Usage("--rootfs DIR is required".into()))?;
+    spec.rootfs = rootfs.ok_or_else(|| Error::usage("--rootfs DIR is required".into()))?;
     if let (Some(v), true) = (&cpus, cpu_given) {
         return Err(bad("--cpus", v, "--cpu sets the CPU quota too: give one of them".into()));
     }
@@ -500,27 +500,27 @@ fn parse_run(parser: &mut lexopt::Parser, global: &mut Global) -> Result<Option<
 /// cannot do without.
 fn check_run_flags_together(spec: &RunSpec, log_max_given: bool) -> Result<(), Error> {
     if spec.command.is_empty() {
-        return Err(Error::Usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
+        return Err(Error::usage("no command given: contain run --rootfs DIR -- CMD [ARGS...]".into()));
     }
     if spec.keep && !spec.overlay {
-        return Err(Error::Usage("--keep keeps the --overlay layer: it needs --overlay".into()));
+        return Err(Error::usage("--keep keeps the --overlay layer: it needs --overlay".into()));
     }
     if log_max_given && !spec.detach {
-        return Err(Error::Usage("--log-max sizes the log of --detach: it needs --detach".into()));
+        return Err(Error::usage("--log-max sizes the log of --detach: it needs --detach".into()));
     }
     if spec.overlay_size.is_some() && !spec.overlay {
-        return Err(Error::Usage("--overlay-size sizes the --overlay layer: it needs --overlay".into()));
+        return Err(Error::usage("--overlay-size sizes the --overlay layer: it needs --overlay".into()));
     }
     if !matches!(spec.net, Net::Veth(..)) && (!spec.dns.is_empty() || !spec.add_hosts.is_empty()) {
         let flag = if spec.dns.is_empty() { "--add-host" } else { "--dns" };
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "{flag} sets a name of the container's network: it needs --net veth (with --net host the \
              container has the host's names, with none it has no network)"
         )));
     }
     check_publish(spec)?;
     if spec.overlay_size.is_some() && spec.keep {
-        return Err(Error::Usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));
+        return Err(Error::usage("--overlay-size keeps the layer in memory, which --keep cannot keep".into()));
     }
     Ok(())
 }
@@ -581,7 +581,7 @@ pub(crate) fn flag_value(parser: &mut lexopt::Parser, flag: &str) -> Result<Stri
 }
 
 pub(crate) fn bad(flag: &str, value: &str, why: String) -> Error {
-    Error::Usage(format!("{flag} {value:?}: {why}"))
+    Error::usage(format!("{flag} {value:?}: {why}"))
 }
 
 pub(crate) fn usage(err: lexopt::Error) -> Error {
@@ -598,7 +598,7 @@ pub(crate) fn usage(err: lexopt::Error) -> Error {
         ParsingFailed { value, error } => format!("{value:?}: {error}"),
         Custom(error) => error.to_string(),
     };
-    Error::Usage(msg)
+    Error::usage(msg)
 }
 
 #[cfg(test)]

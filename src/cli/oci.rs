@@ -106,14 +106,14 @@ pub fn parse(parser: &mut lexopt::Parser, sub: &str) -> Result<Option<Command>, 
     if sub == "features" {
         return match ids.first() {
             None => Ok(Some(Command::Oci(OciCommand::Features))),
-            Some(extra) => Err(Error::Usage(format!("unexpected argument {extra:?}"))),
+            Some(extra) => Err(Error::usage(format!("unexpected argument {extra:?}"))),
         };
     }
     let id = match ids.as_slice() {
         [id] => valid_id(id)?,
-        [] => return Err(Error::Usage(format!("contain {sub} needs a container id"))),
+        [] => return Err(Error::usage(format!("contain {sub} needs a container id"))),
         [_, extra, ..] => {
-            return Err(Error::Usage(format!("unexpected argument {extra:?} (see contain {sub} --help)")))
+            return Err(Error::usage(format!("unexpected argument {extra:?} (see contain {sub} --help)")))
         }
     };
     let command = match sub {
@@ -155,19 +155,19 @@ pub fn parse_exec(parser: &mut lexopt::Parser, global: &mut super::Global) -> Re
                 break;
             }
             Some(other) => return Err(usage(other.unexpected())),
-            None => return Err(Error::Usage("contain exec needs a container id (see contain list)".into())),
+            None => return Err(Error::usage("contain exec needs a container id (see contain list)".into())),
         }
     }
     spec.command = parse_command(parser)?;
     match (&spec.process, spec.command.is_empty()) {
-        (None, true) => Err(Error::Usage("no command given: contain exec ID -- CMD [ARGS...]".into())),
-        (Some(_), false) => Err(Error::Usage("exec: give either --process FILE or a command, not both".into())),
+        (None, true) => Err(Error::usage("no command given: contain exec ID -- CMD [ARGS...]".into())),
+        (Some(_), false) => Err(Error::usage("exec: give either --process FILE or a command, not both".into())),
         _ => Ok(Command::Exec(Box::new(spec))),
     }
 }
 
 fn valid_id(id: &str) -> Result<String, Error> {
-    validate_id(id).map_err(|why| Error::Usage(format!("container id {id:?}: {why}")))?;
+    validate_id(id).map_err(|why| Error::usage(format!("container id {id:?}: {why}")))?;
     Ok(id.to_string())
 }
 

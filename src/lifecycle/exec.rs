@@ -57,7 +57,7 @@ pub fn exec(global: &Global, exec: ExecSpec) -> Result<i32, Error> {
     // `--detach`: the engine (conmon, a subreaper) keeps the process, not this runtime.
     let keeper = if exec.detach { Keeper::Nobody } else { Keeper::Runtime };
     if !init.process.alive()? {
-        return Err(Error::Setup(format!("container {id} stopped")));
+        return Err(Error::setup(format!("container {id} stopped")));
     }
     let dirs = match manage::container_cgroup(&record, id) {
         Some(path) => cgroup::dirs_of_process_at(init.process.pid, &path)?,
@@ -91,12 +91,12 @@ fn check(state: &StateDir, id: &str) -> Result<(Entry, Record, Init), Error> {
     let (entry, record, init) = manage::running(state, id)?;
     // A process born into a frozen cgroup would wait, frozen too, until `resume`.
     if record.kind == Kind::Oci && oci_manage::frozen(&record, id) {
-        return Err(Error::Setup(format!("container {id} is paused: resume it first")));
+        return Err(Error::setup(format!("container {id} is paused: resume it first")));
     }
     // Without a mount namespace of its own the container is only chrooted: joining its namespaces
     // would leave the process in the host's tree, outside its root.
     if record.host_mounts {
-        return Err(Error::Setup(format!(
+        return Err(Error::setup(format!(
             "container {id} has no mount namespace of its own: exec into it is not supported"
         )));
     }
@@ -155,7 +155,7 @@ fn container_root(init: &ProcessRef) -> Result<sys::Fd, Error> {
     let root =
         sys::open(&cpath(&path)?, libc::O_PATH | libc::O_DIRECTORY, 0).step(|| format!("open({path}, O_PATH)"))?;
     if !init.alive()? {
-        return Err(Error::Setup("the container stopped".into()));
+        return Err(Error::setup("the container stopped".into()));
     }
     Ok(root)
 }
@@ -192,7 +192,7 @@ fn from_process_file(
     let bytes = sys::open(&cpath(file)?, libc::O_RDONLY, 0)
         .and_then(|fd| sys::read_to_end(&fd, crate::json::MAX_INPUT_BYTES))
         .step(|| format!("read({file})"))?;
-    let process = spec::parse_process_file(&bytes).map_err(|why| Error::Setup(format!("{file}: {why}")))?;
+    let process = spec::parse_process_file(&bytes).map_err(|why| Error::setup(format!("{file}: {why}")))?;
     oci_config::selinux_labels(&[("process.selinuxLabel", process.selinux_label.as_deref())])?;
     let (privileges, personality) = match record.kind {
         Kind::Oci => {

@@ -64,7 +64,7 @@ pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Resu
     for id in listed.ids().into_iter().filter(|id| only.is_empty() || only.contains(id)) {
         let Some(entry) = state.entry(&id)? else { continue };
         let named = !only.is_empty();
-        let left = |why: &str| Error::Setup(format!("{id}: {why}: left in place"));
+        let left = |why: &str| Error::setup(format!("{id}: {why}: left in place"));
         // Asked for by name, a container being cleaned up by someone else is waited for.
         let found = match if named { settled_liveness(&entry) } else { liveness(&entry) } {
             Ok(found) => found,
@@ -114,7 +114,7 @@ pub fn collect_garbage(state: &StateDir, only: &[String], what: Collect) -> Resu
 fn leftover_failure(id: &str, err: Error) -> Error {
     match err.kind() {
         ErrorKind::Setup(text) if text.starts_with(&format!("{id}: ")) => err,
-        _ => Error::Setup(format!("{id}: the leftovers could not all be removed: {err} (try contain gc again)")),
+        _ => Error::setup(format!("{id}: the leftovers could not all be removed: {err} (try contain gc again)")),
     }
 }
 

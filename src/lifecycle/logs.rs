@@ -24,12 +24,12 @@ const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
 const MAX_LOG_BYTES: usize = 1 << 30;
 
 pub fn logs(state: &StateDir, id: &str, follow: bool, tail: Option<usize>) -> Result<i32, Error> {
-    let no_such = || Error::Setup(format!("{id:?}: container does not exist (see contain list)"));
+    let no_such = || Error::setup(format!("{id:?}: container does not exist (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
     let old = open_log(&entry, OLD_LOG)?;
     let mut current = open_log(&entry, LOG)?;
     if old.is_none() && current.is_none() {
-        return Err(Error::Setup(format!("{id}: no log (only a --detach container's output is kept)")));
+        return Err(Error::setup(format!("{id}: no log (only a --detach container's output is kept)")));
     }
     let mut text = Vec::new();
     for file in old.iter().chain(current.iter()) {

@@ -265,8 +265,8 @@ enum Target {
 
 fn target(state: &StateDir, id: &str) -> Result<Target, Error> {
     // In the words engines match on (containerd, go-runc): "container not running", "does not exist".
-    let not_running = || Error::Setup(format!("{id}: container not running (see contain list)"));
-    let no_such = || Error::Setup(format!("{id:?}: container does not exist (see contain list)"));
+    let not_running = || Error::setup(format!("{id}: container not running (see contain list)"));
+    let no_such = || Error::setup(format!("{id:?}: container does not exist (see contain list)"));
     let entry = state.entry(id)?.ok_or_else(no_such)?;
     let record = match liveness(&entry)? {
         Liveness::Live(Some(record)) if matches!(record.phase, Phase::Running | Phase::Created) => record,
@@ -279,7 +279,7 @@ fn target(state: &StateDir, id: &str) -> Result<Target, Error> {
 }
 
 fn damaged(id: &str) -> Error {
-    Error::Setup(format!(
+    Error::setup(format!(
         "{id}: the container's record is damaged: only `contain kill {id}` or `contain stop {id}` can act on it, \
          through its cgroup"
     ))

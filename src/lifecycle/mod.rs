@@ -176,7 +176,7 @@ pub fn systemd_manager() -> Result<Manager, Error> {
 
 pub fn require_root(command: &str) -> Result<(), Error> {
     if sys::runtime_euid() != 0 {
-        return Err(Error::Setup(format!(
+        return Err(Error::setup(format!(
             "contain {command} needs root (an engine's containers); without root, use contain run"
         )));
     }

@@ -61,7 +61,7 @@ pub fn generate(
         let name = cpath(name)?;
         entry.write_file_for_container(&name, text.as_bytes())?;
         let path = format!("{}/{}", entry.path, name.to_string_lossy());
-        let source = Checked::open(&path).map_err(|why| Error::Setup(format!("{path}: {why}")))?;
+        let source = Checked::open(&path).map_err(|why| Error::setup(format!("{path}: {why}")))?;
         files.push(NameFile { target, source: BindSource::generated_file(source) });
     }
     Ok(files)

@@ -57,7 +57,7 @@ fn create(global: &Global, create: CreateSpec) -> Result<i32, Error> {
     let state = state_dir(global)?;
     roots::register(&state)?;
     let bundle = Checked::open_following(&create.bundle)
-        .map_err(|why| Error::Usage(format!("--bundle {:?}: {why}", create.bundle)))?;
+        .map_err(|why| Error::usage(format!("--bundle {:?}: {why}", create.bundle)))?;
     let (spec, config) = read_config(&bundle.path)?;
     let id = create.id.as_str();
     let checked = check(&spec, &bundle, &state, &create, global.systemd_cgroup)?;
@@ -97,7 +97,7 @@ fn namespaces(spec: &Spec) -> Result<Namespaces, Error> {
         match namespace.flag as i32 {
             libc::CLONE_NEWPID => pid_namespace = Some(fd),
             libc::CLONE_NEWUSER => {
-                return Err(Error::Setup("joining a user namespace by path is not supported".into()))
+                return Err(Error::setup("joining a user namespace by path is not supported".into()))
             }
             _ => joins.push((namespace.flag, fd)),
         }
@@ -121,7 +121,7 @@ fn namespaces(spec: &Spec) -> Result<Namespaces, Error> {
     // A UTS namespace of the container's own, new or joined by path.
     let own_uts = flags & libc::CLONE_NEWUTS as u64 != 0 || joined(libc::CLONE_NEWUTS);
     if !own_uts && (spec.hostname.is_some() || spec.domainname.is_some()) {
-        return Err(Error::Setup("hostname: setting one needs a UTS namespace of the container's own".into()));
+        return Err(Error::setup("hostname: setting one needs a UTS namespace of the container's own".into()));
     }
     check_sysctls(&spec.linux.sysctl, flags, &joins)?;
     Ok(Namespaces { flags, joins, pid_namespace, init_into, host_mounts, cgroup_namespace })
@@ -160,15 +160,15 @@ fn check(
     let id_maps = (namespaces.flags & libc::CLONE_NEWUSER as u64 != 0)
         .then(|| IdMaps::from_bundle(spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone()));
     if id_maps.as_ref().is_some_and(|maps| maps.uids.is_empty() || maps.gids.is_empty()) {
-        return Err(Error::Setup("linux.uidMappings/gidMappings: a user namespace needs both maps".into()));
+        return Err(Error::setup("linux.uidMappings/gidMappings: a user namespace needs both maps".into()));
     }
     let root_path = match spec.root.path.starts_with('/') {
         true => spec.root.path.clone(),
         false => format!("{}/{}", bundle.path, spec.root.path),
     };
-    let bad_root = |why: String| Error::Setup(format!("root.path {root_path:?}: {why}"));
+    let bad_root = |why: String| Error::setup(format!("root.path {root_path:?}: {why}"));
     let rootfs = prepare::open_host_path(state, &root_path, Links::Followed, bad_root)?;
-    let (plan, bind_requests) = mounts::oci_plan(spec).map_err(Error::Setup)?;
+    let (plan, bind_requests) = mounts::oci_plan(spec).map_err(Error::setup)?;
     let plan = match &namespaces.init_into {
         Some(fd) => mounts::proc_of_pid_namespace(plan, fd.raw()),
         None => plan,
@@ -176,7 +176,7 @@ fn check(
     let binds = bind_requests
         .iter()
         .map(|bind| {
-            let bad = |why: String| Error::Setup(format!("mounts: {:?}: {why}", bind.source));
+            let bad = |why: String| Error::setup(format!("mounts: {:?}: {why}", bind.source));
             let source = prepare::open_host_path(state, &bind.source, Links::Followed, bad)?;
             Ok(BindSource { source, how: bind.how, cloned: None, idmap: false })
         })
@@ -199,7 +199,7 @@ fn check(
     // The bundle's rules first, then the ones no bundle can take away (runc's order).
     let device_rules = [spec.linux.resources.devices.as_slice(), &devices::default_allowed()].concat();
     let device_policy = DevicePolicy::from_rules(&device_rules)
-        .map_err(|why| Error::Setup(format!("linux.resources.devices: {why}")))?;
+        .map_err(|why| Error::setup(format!("linux.resources.devices: {why}")))?;
     Ok(Accepted {
         namespaces,
         id_maps,
@@ -359,7 +359,7 @@ fn birth(
             hooks::run(&spec.hooks.create_runtime, "createRuntime", &state)
         },
     )?;
-    prepare::outcome(started.report, Awaited::Ready, Words::Engine).map_err(|failure| Error::Setup(failure.message))?;
+    prepare::outcome(started.report, Awaited::Ready, Words::Engine).map_err(|failure| Error::setup(failure.message))?;
     Ok(started.child)
 }
 
@@ -387,7 +387,7 @@ fn hand_over(create: &CreateSpec, mut named: Named, resources: Resources, init: 
 /// own (see `spec::sysctl_namespace`): its write would change the host's value.
 fn check_sysctls(sysctls: &[(String, String)], created: u64, joins: &[(u64, Fd)]) -> Result<(), Error> {
     for (key, _) in sysctls {
-        let bad = |why: String| Error::Setup(format!("linux.sysctl {key:?}: {why}"));
+        let bad = |why: String| Error::setup(format!("linux.sysctl {key:?}: {why}"));
         let namespace = spec::sysctl_namespace(key).map_err(bad)?;
         if !private_namespace(namespace, created, joins)? {
             let name = sys::namespace_names(namespace);
@@ -437,7 +437,7 @@ fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Op
                 None => format!("{top}{}", cgroup::relative_path(id)),
                 Some(_) if path.starts_with(&format!("{top}/")) => path,
                 Some(_) => {
-                    return Err(Error::Setup(format!(
+                    return Err(Error::setup(format!(
                         "linux.cgroupsPath {path:?}: outside the cgroup v2 subtree delegated to us ({top})"
                     )))
                 }
@@ -446,7 +446,7 @@ fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Op
         }
         Reach::Nowhere(why) => {
             if let Some(field) = Limits::from_oci(&spec.linux.resources).first_set() {
-                return Err(Error::Setup(format!("{field}: cannot be enforced without a cgroup: {why}")));
+                return Err(Error::setup(format!("{field}: cannot be enforced without a cgroup: {why}")));
             }
             log!("running without a cgroup: {why}");
             Ok((None, scope))
@@ -463,7 +463,7 @@ fn cgroup_site(spec: &Spec, id: &str, systemd: bool) -> Result<(Option<Site>, Op
 /// delegated, so a user's manager has no cgroup of its own to give there.
 fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
     if cgroup::detect()? != Some(cgroup::Version::V2) {
-        return Err(Error::Setup(
+        return Err(Error::setup(
             "--systemd-cgroup: a user's systemd manages no cgroup on cgroup v1 (none can be delegated); use cgroupfs"
                 .into(),
         ));
@@ -474,7 +474,7 @@ fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
     let controllers_file = format!("{}{top}/cgroup.controllers", cgroup::CGROUP_ROOT);
     let delegated = sys::read_file(&cpath(&controllers_file)?).step(|| format!("read({controllers_file})"))?;
     if let Some((field, controller)) = cgroup::undelegated(&Limits::from_oci(&spec.linux.resources), &delegated) {
-        return Err(Error::Setup(format!(
+        return Err(Error::setup(format!(
             "{field}: needs the {controller} controller, which systemd does not delegate to the user's manager \
              ({controllers_file}: {:?})",
             delegated.trim()
@@ -489,7 +489,7 @@ fn user_scope_site(spec: &Spec, id: &str) -> Result<(Site, AskedScope), Error> {
 /// `manager`'s default slice where it names none.
 fn scope_of(spec: &Spec, id: &str, manager: Manager) -> Result<Scope, Error> {
     let given = spec.linux.cgroups_path.as_deref();
-    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
+    let bad = |why: &str| Error::setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
     let scope = match given.map(|path| path.split(':').collect::<Vec<_>>()).as_deref() {
         None => Scope::from_parts(manager.default_slice(), "contain", id),
         Some(["", prefix, name]) => Scope::from_parts(manager.default_slice(), prefix, name),
@@ -506,7 +506,7 @@ fn scope_of(spec: &Spec, id: &str, manager: Manager) -> Result<Scope, Error> {
 /// `/contain-ID`.
 fn cgroup_placement(spec: &Spec, id: &str, systemd: bool) -> Result<(String, Option<Scope>), Error> {
     let given = spec.linux.cgroups_path.as_deref();
-    let bad = |why: &str| Error::Setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
+    let bad = |why: &str| Error::setup(format!("linux.cgroupsPath {:?}: {why}", given.unwrap_or_default()));
     let parts: Option<Vec<&str>> = given.map(|path| path.split(':').collect());
     if systemd && systemd::running() {
         let scope = scope_of(spec, id, Manager::System)?;

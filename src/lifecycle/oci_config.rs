@@ -23,7 +23,7 @@ pub fn read_config(bundle: &str) -> Result<(Spec, Vec<u8>), Error> {
     let path = format!("{bundle}/config.json");
     let file = sys::open(&cpath(&path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
     let bytes = sys::read_to_end(&file, CONFIG_LIMIT).step(|| format!("read({path})"))?;
-    let spec = spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{path}: {why}")))?;
+    let spec = spec::parse_config(&bytes).map_err(|why| Error::setup(format!("{path}: {why}")))?;
     Ok((spec, bytes))
 }
 
@@ -33,7 +33,7 @@ pub fn read_config(bundle: &str) -> Result<(Spec, Vec<u8>), Error> {
 /// away the seccomp profile an `exec` must apply.
 pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
     let bytes = entry.read_file(CONFIG, CONFIG_LIMIT)?;
-    spec::parse_config(&bytes).map_err(|why| Error::Setup(format!("{}/config.json: {why}", entry.path)))
+    spec::parse_config(&bytes).map_err(|why| Error::setup(format!("{}/config.json: {why}", entry.path)))
 }
 
 /// SELinux labels mean nothing on a host without SELinux, where runc and crun ignore them (the OCI
@@ -41,7 +41,7 @@ pub fn created_config(entry: &Entry) -> Result<Spec, Error> {
 pub fn selinux_labels(labels: &[(&str, Option<&str>)]) -> Result<(), Error> {
     for (name, label) in labels.iter().filter_map(|(name, label)| label.map(|label| (name, label))) {
         if sys::exists("/sys/fs/selinux/enforce") {
-            return Err(Error::Setup(format!("{name} {label:?}: contain cannot apply SELinux labels")));
+            return Err(Error::setup(format!("{name} {label:?}: contain cannot apply SELinux labels")));
         }
         log!("{name} {label:?} ignored: SELinux is not enabled on this host");
     }
@@ -54,7 +54,7 @@ pub fn privileges(process: &spec::Process, seccomp: Option<&seccomp::Profile>) -
     let seccomp = seccomp
         .map(|profile| seccomp::compile(profile, Arch::NATIVE))
         .transpose()
-        .map_err(|err| Error::Setup(format!("linux.seccomp: {err}")))?;
+        .map_err(|err| Error::setup(format!("linux.seccomp: {err}")))?;
     if let Some(absent) = seccomp.as_ref().map(|compiled| &compiled.absent).filter(|absent| !absent.is_empty()) {
         let names: Vec<&str> = absent.iter().map(|syscall| syscall.name()).collect();
         log!("seccomp: system calls this architecture does not have, left to the default action: {}", names.join(" "));
@@ -89,9 +89,9 @@ pub fn console(terminal: bool, size: Option<(u16, u16)>, socket: Option<&str>) -
     match (terminal, socket) {
         (false, None) => Ok(None),
         (false, Some(_)) => {
-            Err(Error::Usage("--console-socket: the process has no terminal (process.terminal)".into()))
+            Err(Error::usage("--console-socket: the process has no terminal (process.terminal)".into()))
         }
-        (true, None) => Err(Error::Usage("process.terminal needs --console-socket".into())),
+        (true, None) => Err(Error::usage("process.terminal needs --console-socket".into())),
         (true, Some(path)) => connect_console(path, size).map(Some),
     }
 }

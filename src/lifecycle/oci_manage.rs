@@ -20,7 +20,7 @@ use crate::sys::{self, Tolerate};
 
 /// What engines match on: containerd looks for "does not exist".
 pub fn does_not_exist(id: &str) -> Error {
-    Error::Setup(format!("container {id} does not exist"))
+    Error::setup(format!("container {id} does not exist"))
 }
 
 /// The entry of an existing container, or containerd's "does not exist".
@@ -81,7 +81,7 @@ pub fn print_state(global: &Global, id: &str) -> Result<i32, Error> {
     let record = match found {
         Liveness::Live(Some(record)) | Liveness::Stopped(record) | Liveness::Leftover(Some(record)) => record,
         Liveness::OtherVersion => {
-            return Err(Error::Setup(format!("container {id} has a record of another contain version")))
+            return Err(Error::setup(format!("container {id} has a record of another contain version")))
         }
         _ => Record::default(),
     };
@@ -109,7 +109,7 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
     let record = match found {
         Liveness::Live(Some(record)) if !force && record.phase != Phase::Created => {
             let (word, _) = oci_status(&Liveness::Live(Some(record)), id);
-            return Err(Error::Setup(format!("cannot delete container {id}: it is {word} (use --force)")));
+            return Err(Error::setup(format!("cannot delete container {id}: it is {word} (use --force)")));
         }
         Liveness::Live(Some(record)) if record.kind == Kind::Run => {
             // contain run's runtime cleans its container up itself once it is dead.
@@ -137,14 +137,14 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<i32, Error> {
             let _ = entry.take_if_unkept();
             record
         }
-        Liveness::Live(None) => return Err(Error::Setup(format!("container {id} is being created"))),
+        Liveness::Live(None) => return Err(Error::setup(format!("container {id} is being created"))),
         // Deleted meanwhile, by its own runtime or another delete: nothing left to delete.
         Liveness::Gone if force => return Ok(0),
         Liveness::Gone => return Err(does_not_exist(id)),
         Liveness::OtherVersion => {
-            return Err(Error::Setup(format!("container {id} has a record of another contain version")))
+            return Err(Error::setup(format!("container {id} has a record of another contain version")))
         }
-        Liveness::Damaged => return Err(Error::Setup(format!("container {id} is running with a damaged record"))),
+        Liveness::Damaged => return Err(Error::setup(format!("container {id} is running with a damaged record"))),
         Liveness::Stopped(record) | Liveness::Leftover(Some(record)) => record,
         Liveness::Leftover(None) | Liveness::Exited(_) | Liveness::Kept => {
             Record { kind: Kind::Run, ..Default::default() }
@@ -179,7 +179,7 @@ fn live_record(state: &StateDir, id: &str) -> Result<Record, Error> {
     let entry = entry(state, id)?;
     match existing_liveness(&entry, id)? {
         Liveness::Live(Some(record)) => Ok(record),
-        _ => Err(Error::Setup(format!("container {id} is not running: container not running"))),
+        _ => Err(Error::setup(format!("container {id} is not running: container not running"))),
     }
 }
 
@@ -189,7 +189,7 @@ pub fn freeze(global: &Global, id: &str, freezer: Freezer) -> Result<i32, Error>
     let record = live_record(&state, id)?;
     // The container's cgroup, not ours to remove: kept, whatever freezing it gave.
     let path = container_cgroup(&record, id).ok_or_else(|| {
-        Error::Setup(format!("container {id} has no cgroup, whose freezer pause and resume need (see contain's log)"))
+        Error::setup(format!("container {id} has no cgroup, whose freezer pause and resume need (see contain's log)"))
     })?;
     let cgroup = Cgroup::existing_at(&path, Stragglers::Leave)?;
     let result = cgroup.set_freezer(freezer);
@@ -202,7 +202,7 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
     let state = state_dir(global)?;
     let record = live_record(&state, id)?;
     let bytes = match resources {
-        None => return Err(Error::Usage("update: give the new limits with --resources FILE (or - for stdin)".into())),
+        None => return Err(Error::usage("update: give the new limits with --resources FILE (or - for stdin)".into())),
         Some("-") => sys::read_to_end_fd(libc::STDIN_FILENO, CONFIG_LIMIT).step(|| "read(stdin)".into())?,
         Some(path) => {
             let file = sys::open(&cpath(path)?, libc::O_RDONLY, 0).step(|| format!("open({path})"))?;
@@ -210,11 +210,11 @@ pub fn update(global: &Global, id: &str, resources: Option<&str>) -> Result<i32,
         }
     };
     let resources = crate::oci::resources::parse_resources_file(&bytes)
-        .map_err(|why| Error::Usage(format!("--resources: {why}")))?;
+        .map_err(|why| Error::usage(format!("--resources: {why}")))?;
     let limits = Limits::from_oci(&resources);
     let Some(path) = container_cgroup(&record, id) else {
         return match limits.first_set() {
-            Some(field) => Err(Error::Setup(format!("{field}: cannot be enforced: container {id} has no cgroup"))),
+            Some(field) => Err(Error::setup(format!("{field}: cannot be enforced: container {id} has no cgroup"))),
             None => Ok(0),
         };
     };
@@ -257,7 +257,7 @@ pub fn ps(global: &Global, id: &str, json_format: bool) -> Result<i32, Error> {
 fn in_pid_namespace_of(pid: i32) -> Result<Vec<i32>, Error> {
     let namespace =
         |pid: &str| sys::stat(&cpath(&format!("/proc/{pid}/ns/pid")).ok()?, 0).ok().map(|st| sys::identity(&st));
-    let theirs = namespace(&pid.to_string()).ok_or_else(|| Error::Setup(format!("stat(/proc/{pid}/ns/pid): gone")))?;
+    let theirs = namespace(&pid.to_string()).ok_or_else(|| Error::setup(format!("stat(/proc/{pid}/ns/pid): gone")))?;
     let proc = sys::open(c"/proc", libc::O_RDONLY | libc::O_DIRECTORY, 0).step(|| "open(/proc)".into())?;
     let mut pids: Vec<i32> = sys::list_dir(&proc)
         .step(|| "getdents64(/proc)".into())?

@@ -37,12 +37,12 @@ fn let_go(global: &Global, id: &str, init_pid: &mut Option<i32>) -> Result<i32, 
     let mut record = match existing_liveness(&entry, id)? {
         Liveness::Live(Some(record)) if record.phase == Phase::Created => record,
         Liveness::Live(Some(record)) if record.phase == Phase::Running => {
-            return Err(Error::Setup(format!("container {id} is already running")))
+            return Err(Error::setup(format!("container {id} is already running")))
         }
-        _ => return Err(Error::Setup(format!("container {id} is not created: it cannot be started"))),
+        _ => return Err(Error::setup(format!("container {id} is not created: it cannot be started"))),
     };
     let init =
-        manage::trusted_init(id, &record)?.ok_or_else(|| Error::Setup(format!("container {id} is not running")))?;
+        manage::trusted_init(id, &record)?.ok_or_else(|| Error::setup(format!("container {id} is not running")))?;
     *init_pid = Some(init.process.pid);
     let spec = created_config(&entry)?;
     let state = State {
@@ -84,7 +84,7 @@ fn let_go(global: &Global, id: &str, init_pid: &mut Option<i32>) -> Result<i32, 
     let name = record.command.split(' ').next().unwrap_or("").to_string();
     // The init is not our child: how it ended, if it did, is not ours to tell.
     prepare::outcome(Report::from_stub(&said, &name), Awaited::Command, Words::Engine)
-        .map_err(|failure| Error::Setup(failure.message))?;
+        .map_err(|failure| Error::setup(failure.message))?;
     record.phase = Phase::Running;
     entry.write_record(&record)?;
     let running = State { status: "running", ..state };
@@ -103,7 +103,7 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
     let dirs =
         container_cgroup(record, id).map(|path| cgroup::existing_dirs_at(&path)).transpose()?.unwrap_or_default();
     let mut enter = |hook: &spec::Hook, stdin: &Fd| {
-        let init = manage::trusted_init(id, record)?.ok_or_else(|| Error::Setup(format!("container {id} stopped")))?;
+        let init = manage::trusted_init(id, record)?.ok_or_else(|| Error::setup(format!("container {id} stopped")))?;
         // The hook's argv[0] is its path: the exec stub runs argv[0] (the spec's args[0] is only
         // the name the hook is told it has, which a path lookup must not follow).
         let args: Vec<String> = [hook.path.clone()].into_iter().chain(hook.args.iter().skip(1).cloned()).collect();
@@ -114,7 +114,7 @@ fn start_container_hooks(spec: &Spec, record: &Record, id: &str, state: &str) ->
         let birth = Birth::joining(init.pidfd, init.process.pid, dirs.clone(), process, None)?;
         let started = spawn::spawn(birth, &signals, &mut |_| Ok(()))?;
         prepare::outcome(started.report, Awaited::Command, Words::Contain)
-            .map_err(|failure| Error::Setup(format!("startContainer hook {}: {}", hook.path, failure.message)))?;
+            .map_err(|failure| Error::setup(format!("startContainer hook {}: {}", hook.path, failure.message)))?;
         Ok(started.child.leave())
     };
     hooks::run_with(&spec.hooks.start_container, "startContainer", state, &mut enter)

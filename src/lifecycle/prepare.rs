@@ -127,8 +127,8 @@ pub fn claim<'a>(state: &'a StateDir, id: &str, kind: Kind, leave: Leave) -> Res
             give_way(state, &entry, *old, kind)?;
             Ok(Claim { state, entry, leave })
         }
-        None if kind == Kind::Oci => Err(Error::Setup(format!("container {id} already exists"))),
-        None => Err(Error::Setup(format!("a container named {id} is already running: choose another --name"))),
+        None if kind == Kind::Oci => Err(Error::setup(format!("container {id} already exists"))),
+        None => Err(Error::setup(format!("a container named {id} is already running: choose another --name"))),
     }
 }
 
@@ -137,7 +137,7 @@ pub fn claim<'a>(state: &'a StateDir, id: &str, kind: Kind, leave: Leave) -> Res
 fn give_way(state: &StateDir, entry: &Entry, old: RecordRead, kind: Kind) -> Result<(), Error> {
     let id = &entry.id;
     let taken = |what: &str| {
-        Err(Error::Setup(format!("{} holds {what}: remove it or choose another --name", state.dir_of(id))))
+        Err(Error::setup(format!("{} holds {what}: remove it or choose another --name", state.dir_of(id))))
     };
     match (kind, old) {
         (_, RecordRead::Missing | RecordRead::Broken) => {
@@ -146,7 +146,7 @@ fn give_way(state: &StateDir, entry: &Entry, old: RecordRead, kind: Kind) -> Res
         (Kind::Oci, RecordRead::Valid(record)) if record.kind == Kind::Oci && record.phase == Phase::Creating => {
             gc::clean_leftover(state, entry, Some(&*record), Leave::default())?;
         }
-        (Kind::Oci, _) => return Err(Error::Setup(format!("container {id} already exists"))),
+        (Kind::Oci, _) => return Err(Error::setup(format!("container {id} already exists"))),
         (Kind::Run, RecordRead::Valid(record)) if record.phase == Phase::Kept => {
             return taken("a kept --overlay layer")
         }
@@ -198,9 +198,9 @@ pub fn outcome(report: Report, awaited: Awaited, words: Words) -> Result<(), Fai
     let failure = match (report, awaited) {
         (Report::CommandRuns, Awaited::Command) | (Report::Ready, Awaited::Ready) => return Ok(()),
         (Report::Failed(failure), _) => failure,
-        (Report::Ready, Awaited::Command) => Failure::setup(Error::Setup("the child waits for an OCI start".into())),
+        (Report::Ready, Awaited::Command) => Failure::setup(Error::setup("the child waits for an OCI start".into())),
         (Report::CommandRuns, Awaited::Ready) => {
-            Failure::setup(Error::Setup("the container's command ran before start".into()))
+            Failure::setup(Error::setup("the container's command ran before start".into()))
         }
     };
     Err(match words {

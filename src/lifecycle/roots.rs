@@ -68,7 +68,7 @@ pub fn register(state: &StateDir) -> Result<(), Error> {
             linked => return linked.step(|| format!("linkat({}/{name})", registry.path)),
         }
     }
-    Err(Error::Setup(format!("{}: no free name for {path} (files that are no entries?)", registry.path)))
+    Err(Error::setup(format!("{}: no free name for {path} (files that are no entries?)", registry.path)))
 }
 
 /// The state directories a container must not be given besides `active` (the one in use): root's
@@ -171,7 +171,7 @@ impl Registry {
         let root = StateDir::open(DEFAULT_ROOT)?;
         let path = registry_path();
         sys::mkdir_at(Dir::Fd(root.fd()), ROOTS, 0o700).ok_if(libc::EEXIST).step(|| format!("mkdir({path})"))?;
-        Registry::open()?.ok_or_else(|| Error::Setup(format!("{path} was removed as it was made")))
+        Registry::open()?.ok_or_else(|| Error::setup(format!("{path} was removed as it was made")))
     }
 
     /// The registry, locked; None where nothing was ever registered (it is made only then).
@@ -186,7 +186,7 @@ impl Registry {
         // Only what root alone can write names the directories no container may be given.
         let st = sys::fstat(&dir).step(|| format!("fstat({path})"))?;
         if st.st_uid != sys::runtime_euid() || st.st_mode & 0o077 != 0 {
-            return Err(Error::Setup(format!(
+            return Err(Error::setup(format!(
                 "{path} is not root's alone (owner uid {}, mode {:o})",
                 st.st_uid,
                 st.st_mode & 0o7777
@@ -197,7 +197,7 @@ impl Registry {
         let deadline = Instant::now() + LOCK_WAIT;
         while !sys::try_lock(&dir).step(|| format!("flock({path}, LOCK_NB)"))? {
             if Instant::now() > deadline {
-                return Err(Error::Setup(format!("{path} stays locked by another contain")));
+                return Err(Error::setup(format!("{path} stays locked by another contain")));
             }
             sys::sleep(Duration::from_millis(10));
         }

@@ -209,7 +209,7 @@ fn cgroup_path(spec: &RunSpec, root: bool, id: &str) -> Result<Option<Site>, Err
             Ok(Some(Site { version, path, tree }))
         }
         Reach::Nowhere(why) => match run_checks::limit_flag(&spec.limits) {
-            Some(flag) => Err(Error::Setup(format!("{flag}: cannot be enforced without a cgroup: {why}"))),
+            Some(flag) => Err(Error::setup(format!("{flag}: cannot be enforced without a cgroup: {why}"))),
             None => {
                 log!("running without a cgroup (and without usage figures): {why}");
                 Ok(None)
@@ -566,7 +566,7 @@ fn privileges(spec: &RunSpec, user: Option<&Resolved>) -> Result<Privileges, Err
     let caps = match &spec.capabilities {
         Some(adjust) => Some(
             CapSet::adjusted(&adjust.adds, &adjust.drops, available)
-                .map_err(|why| Error::Usage(format!("--cap-add {why}")))?,
+                .map_err(|why| Error::usage(format!("--cap-add {why}")))?,
         ),
         None => None,
     };
@@ -580,7 +580,7 @@ fn privileges(spec: &RunSpec, user: Option<&Resolved>) -> Result<Privileges, Err
 /// stops). No byte of either path reaches a mount option: the overlay names its layers by
 /// descriptor (`/proc/self/fd/N`), so a target such as `r:/etc` grafts nothing (tests/attacks.rs).
 fn open_rootfs(path: &str, state: &StateDir) -> Result<Checked, Error> {
-    let bad = |why: String| Error::Usage(format!("--rootfs {path:?}: {why}"));
+    let bad = |why: String| Error::usage(format!("--rootfs {path:?}: {why}"));
     let rootfs = prepare::open_host_path(state, path, Links::Followed, bad)?;
     if rootfs.kind != libc::S_IFDIR {
         return Err(bad("not a directory".into()));
@@ -595,7 +595,7 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>,
         .iter()
         .map(|volume| {
             let bad = |why: String| {
-                Error::Usage(format!(
+                Error::usage(format!(
                     "--volume {:?}: {}: {why}",
                     format!("{}:{}", volume.host, volume.target),
                     volume.host
@@ -608,7 +608,7 @@ fn open_volumes(volumes: &[Volume], state: &StateDir) -> Result<Vec<BindSource>,
 }
 
 fn open_stats_file(path: &str) -> Result<Fd, Error> {
-    let bad = |why: String| Error::Usage(format!("--stats-json {path:?}: {why}"));
+    let bad = |why: String| Error::usage(format!("--stats-json {path:?}: {why}"));
     let cpath = sys::cstring(path).map_err(|_| bad("contains a NUL byte".into()))?;
     sys::open(&cpath, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644).map_err(|errno| bad(errno.to_string()))
 }

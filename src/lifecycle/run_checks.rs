@@ -17,7 +17,7 @@ pub fn check_flags(spec: &RunSpec, root: bool) -> Result<(), Error> {
     if spec.userns == Userns::Auto {
         refuse_beside_auto(spec, root, sys::runtime_euid())?;
     } else if let Some(volume) = spec.volumes.iter().find(|volume| volume.idmap) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--volume {:?}: idmap needs --userns auto (without it, the container's ids are the host's already)",
             format!("{}:{}", volume.host, volume.target)
         )));
@@ -33,7 +33,7 @@ pub fn refuse_what_needs_root(
     rootfs: &Checked,
 ) -> Result<(), Error> {
     if let Net::Veth(..) = spec.net {
-        return Err(Error::Usage(
+        return Err(Error::usage(
             "--net veth needs root (the host end of the pair is made in the host's network namespace): \
              use --net none or --net host"
                 .into(),
@@ -45,7 +45,7 @@ pub fn refuse_what_needs_root(
         // EOVERFLOW. Judged by the image's top directory, as an image has one owner as a rule.
         let owner = rootfs.owner()?;
         if !maps.maps_host_uid(owner) {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "--overlay: the rootfs {:?} belongs to uid {owner}, which has no id in your user namespace: \
                  overlayfs could copy none of its files up (build the image as yourself, or go without --overlay)",
                 spec.rootfs
@@ -54,7 +54,7 @@ pub fn refuse_what_needs_root(
     }
     let single_id = maps.is_some_and(IdMaps::single_id);
     if let Some(user) = user.filter(|user| single_id && (user.uid, user.gid) != (0, 0)) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--user {}:{}: a rootless container without subordinate ids has no user but root \
              (add a range for you to /etc/subuid and /etc/subgid, and install uidmap)",
             user.uid, user.gid
@@ -66,13 +66,13 @@ pub fn refuse_what_needs_root(
 /// What `--userns auto` does not go with, refused before anything starts.
 pub fn refuse_beside_auto(spec: &RunSpec, root: bool, euid: u32) -> Result<(), Error> {
     if !root && euid == 0 {
-        return Err(Error::Usage(
+        return Err(Error::usage(
             "--userns auto needs the host's root (this is root of a user namespace, which has no other ids to lease)"
                 .into(),
         ));
     }
     if !root {
-        return Err(Error::Usage(
+        return Err(Error::usage(
             "--userns auto needs root (without root, contain run always makes a user namespace, whose root is you)"
                 .into(),
         ));
@@ -82,7 +82,7 @@ pub fn refuse_beside_auto(spec: &RunSpec, root: bool, euid: u32) -> Result<(), E
     } else {
         return Ok(());
     };
-    Err(Error::Usage(format!("--userns auto cannot be combined with {why}")))
+    Err(Error::usage(format!("--userns auto cannot be combined with {why}")))
 }
 
 /// Root of a user namespace that is not the host's runs containers with the ids that namespace
@@ -94,7 +94,7 @@ pub fn refuse_unmapped_user(user: Option<&Resolved>) -> Result<(), Error> {
     if userns::maps_inside(&uids, user.uid) && userns::maps_inside(&gids, user.gid) {
         return Ok(());
     }
-    Err(Error::Usage(format!(
+    Err(Error::usage(format!(
         "--user {}:{}: this user namespace (not the host's) has no such id: its uid_map is {:?}",
         user.uid,
         user.gid,
@@ -124,13 +124,13 @@ pub fn refuse_name_elsewhere(elsewhere: &[StateDir], id: &str) -> Result<(), Err
         match manage::liveness(&entry)? {
             manage::Liveness::Leftover(_) | manage::Liveness::Gone => {}
             manage::Liveness::Live(_) => {
-                return Err(Error::Setup(format!(
+                return Err(Error::setup(format!(
                     "a container named {id} is already running (its entry is {}): choose another --name",
                     entry.path
                 )))
             }
             _ => {
-                return Err(Error::Setup(format!(
+                return Err(Error::setup(format!(
                     "{} holds what a container of that name left: remove it or choose another --name",
                     entry.path
                 )))

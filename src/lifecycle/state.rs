@@ -121,7 +121,7 @@ impl StateDir {
         // made for us first (in /tmp, say) is refused.
         let st = sys::fstat(&dir).step(|| format!("fstat({path})"))?;
         if st.st_uid != sys::runtime_euid() || st.st_mode & 0o022 != 0 {
-            return Err(Error::Setup(format!(
+            return Err(Error::setup(format!(
                 "{path} is not yours alone (owner uid {}, mode {:o}): contain keeps its records only where \
                  nobody else can write (--root DIR chooses another place)",
                 st.st_uid,
@@ -216,7 +216,7 @@ impl StateDir {
             let record = Box::new(entry.read_record()?);
             return Ok(Some(Reserved::Reclaimed(entry, record)));
         }
-        Err(Error::Setup(format!(
+        Err(Error::setup(format!(
             "{} keeps being removed while contain claims it: is another contain sweeping in a loop?",
             self.dir_of(id)
         )))

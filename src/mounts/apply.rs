@@ -12,7 +12,7 @@ use crate::sys::{self, Dir, Errno, Fd, Submounts, Tolerate};
 /// A mount point the image lacks, under `--read-only`: contain does not write to a read-only
 /// image, so it says so rather than make the directory.
 pub fn refuse_to_create(path: &str) -> Error {
-    Error::Setup(format!(
+    Error::setup(format!(
         "--read-only: the rootfs has no {path}, and contain does not write to a read-only image \
          (create it in the image, or add --overlay)"
     ))
@@ -75,7 +75,7 @@ fn mount_point_at(
     let mut found = found;
     match found.object.take() {
         Some(_) if found.kind == libc::S_IFLNK => {
-            Err(Error::Setup(format!("{target} in the rootfs is a symlink: refusing to mount over it")))
+            Err(Error::setup(format!("{target} in the rootfs is a symlink: refusing to mount over it")))
         }
         Some(object) => Ok(object),
         None if missing == Missing::Refuse => Err(refuse_to_create(target)),
@@ -189,7 +189,7 @@ pub fn apply(
                 }
             }
             Step::Bind { source, target } => {
-                let bind = binds.get(*source).ok_or_else(|| Error::Setup(format!("no bind source {source}")))?;
+                let bind = binds.get(*source).ok_or_else(|| Error::setup(format!("no bind source {source}")))?;
                 let kind = if bind.source.kind == libc::S_IFDIR { PointKind::Dir } else { PointKind::File };
                 let point = mount_point(&root, target, kind, Last::Follow, may_create(target))?;
                 let host = &bind.source.path;
@@ -287,7 +287,7 @@ fn bind_host_device(root: &Root, dev: &Fd, device: &HostDevice) -> Result<(), Er
     let node = node.step(|| format!("open_tree(host {path})"))?;
     let st = sys::fstat(&node).step(|| format!("fstat(host {path})"))?;
     if sys::file_type(&st) != libc::S_IFCHR || st.st_rdev != libc::makedev(device.major, device.minor) {
-        return Err(Error::Setup(format!(
+        return Err(Error::setup(format!(
             "{path} on the host is not the character device {}:{}",
             device.major, device.minor
         )));
@@ -394,7 +394,7 @@ fn container_null() -> Result<Fd, Error> {
     let null = sys::open(c"/dev/null", libc::O_PATH | libc::O_NOFOLLOW, 0).step(|| "open(/dev/null, O_PATH)".into())?;
     let st = sys::fstat(&null).step(|| "fstat(/dev/null)".into())?;
     if sys::file_type(&st) != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
-        return Err(Error::Setup("the container's /dev/null is not the null device: refusing to mask with it".into()));
+        return Err(Error::setup("the container's /dev/null is not the null device: refusing to mask with it".into()));
     }
     Ok(null)
 }

@@ -248,7 +248,7 @@ pub fn bind_host_sys(plan: &mut [Step], source: usize) {
 impl BindSource {
     /// The host's /sys, for `bind_host_sys`: bound recursively.
     pub fn host_sys() -> Result<BindSource, Error> {
-        let source = Checked::open("/sys").map_err(|why| Error::Setup(format!("/sys: {why}")))?;
+        let source = Checked::open("/sys").map_err(|why| Error::setup(format!("/sys: {why}")))?;
         Ok(BindSource::sealed(source, Submounts::Included))
     }
 

@@ -139,7 +139,7 @@ impl Veth {
         );
         if created.as_ref().is_err_and(|err| err.errno() == Some(Errno(libc::EEXIST))) {
             // Somebody else's interface: it must survive our failure.
-            return Err(Error::Setup(format!(
+            return Err(Error::setup(format!(
                 "a network interface named {host_name} already exists: another container's, or left over \
                  (contain gc; or ip link del {host_name})"
             )));
@@ -245,9 +245,9 @@ pub fn delete_interface(name: &str) -> Result<(), Error> {
 /// The pool: `$CONTAIN_NET_POOL` or 10.200.0.0/16.
 fn pool() -> Result<([u8; 4], u8), Error> {
     let pool = std::env::var(POOL_ENV).unwrap_or_else(|_| DEFAULT_POOL.into());
-    let (base, prefix_len) = netlink::parse_cidr(&pool).map_err(|why| Error::Usage(format!("{POOL_ENV}: {why}")))?;
+    let (base, prefix_len) = netlink::parse_cidr(&pool).map_err(|why| Error::usage(format!("{POOL_ENV}: {why}")))?;
     if prefix_len > 30 {
-        return Err(Error::Usage(format!("{POOL_ENV}: {pool:?} has no room for a /30")));
+        return Err(Error::usage(format!("{POOL_ENV}: {pool:?} has no room for a /30")));
     }
     Ok((base, prefix_len))
 }
@@ -263,7 +263,7 @@ fn is_hosts(address: [u8; 4]) -> bool {
 /// Addresses given on the command line, refused when the host has one of them already.
 fn refuse_taken(addrs: VethAddrs) -> Result<VethAddrs, Error> {
     match [addrs.host, addrs.container].into_iter().find(|&address| is_hosts(address)) {
-        Some(address) => Err(Error::Usage(format!(
+        Some(address) => Err(Error::usage(format!(
             "--net veth:{},{}: {} is an address of this host already (another container's, or the host's own network's): \
              choose another subnet",
             describe(addrs.host, addrs.prefix_len),
@@ -286,7 +286,7 @@ fn take_subnet(leases: Holder, id: &str) -> Result<(Lease, VethAddrs), Error> {
     });
     let subnets = subnets.filter(|(_, addrs)| !is_hosts(addrs.host) && !is_hosts(addrs.container));
     dir.take_first(id, subnets)?.ok_or_else(|| {
-        Error::Setup(format!(
+        Error::setup(format!(
             "every /30 of {} is leased (see {path}; {POOL_ENV} sets another pool)",
             describe(base, prefix_len)
         ))

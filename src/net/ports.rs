@@ -138,7 +138,7 @@ pub fn reserve(published: &[Publish], publisher: &dyn Fn(&Publish) -> Option<Str
             let address = publish.host_ip.unwrap_or_default();
             sys::bind_port(publish.protocol == Protocol::Udp, address, publish.host_port).map_err(|errno| {
                 let at = format!("{}:{}/{}", Ipv4Addr::from(address), publish.host_port, publish.protocol.name());
-                let bad = |why: String| Error::Usage(format!("--publish {:?}: {why}", publish.describe()));
+                let bad = |why: String| Error::usage(format!("--publish {:?}: {why}", publish.describe()));
                 match errno {
                     Errno(libc::EADDRINUSE) => match publisher(publish) {
                         Some(id) => bad(format!("{at} is published already by container {id}: publish another port")),

@@ -87,17 +87,17 @@ fn finish(hook: &Hook, stage: &str, pid: i32, stdin_write: Fd, state: &str) -> R
     let status = sys::wait_child(pid, Wait::Block).step(|| format!("wait4({stage} hook)"))?;
     match (ended, status) {
         (true, Some(sys::ExitStatus::Exited(0))) => Ok(()),
-        (false, _) => Err(Error::Setup(format!(
+        (false, _) => Err(Error::setup(format!(
             "{stage} hook {}: killed after its timeout of {}s",
             hook.path,
             hook.timeout.unwrap_or(0)
         ))),
         (true, Some(sys::ExitStatus::Exited(code))) => {
-            Err(Error::Setup(format!("{stage} hook {}: exited with status {code}", hook.path)))
+            Err(Error::setup(format!("{stage} hook {}: exited with status {code}", hook.path)))
         }
         (true, Some(sys::ExitStatus::Signaled(sig))) => {
-            Err(Error::Setup(format!("{stage} hook {}: killed by {}", hook.path, crate::signals::signal_name(sig))))
+            Err(Error::setup(format!("{stage} hook {}: killed by {}", hook.path, crate::signals::signal_name(sig))))
         }
-        (true, None) => Err(Error::Setup(format!("{stage} hook {}: vanished", hook.path))),
+        (true, None) => Err(Error::setup(format!("{stage} hook {}: vanished", hook.path))),
     }
 }
