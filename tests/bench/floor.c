@@ -39,7 +39,7 @@
  * contain uses the new mount API (open_tree, move_mount, mount_setattr) where this uses mount(2):
  * the same mount table, the kernel's work (copying, attaching, flagging mounts) the same in kind;
  * `contain run -- mount` and `floor equivalent ... mount` print the same. Any failure exits 125
- * with the call named. */
+ * with the call named, and the parent's removes the cgroups it made. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -65,8 +65,15 @@
 #define NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET)
 #define MAX_CGROUPS 16
 
+/* The cgroups the parent made so far, and the parent: a failure of the parent's removes them (a
+ * child, in them, leaves them to the parent's removal once it is reaped). */
+static char made[MAX_CGROUPS][256];
+static int nmade;
+static pid_t parent;
+
 static void die(const char *call, const char *arg) {
     fprintf(stderr, "floor: %s(%s): %s\n", call, arg ? arg : "", strerror(errno));
+    while (getpid() == parent && nmade > 0) rmdir(made[--nmade]);
     _exit(125);
 }
 
@@ -356,8 +363,9 @@ int main(int argc, char **argv) {
     }
     int equivalent = !strcmp(argv[1], "equivalent");
     const char *rootfs = argv[2];
-    char cgroups[MAX_CGROUPS][256];
+    char (*cgroups)[256] = made;
     int ncgroups = 0, i = 3;
+    parent = getpid();
     struct sock_fprog filter = {0, NULL};
     for (; i + 1 < argc && equivalent; i += 2) {
         if (!strcmp(argv[i], "--cgroup") && ncgroups < MAX_CGROUPS)
@@ -372,6 +380,7 @@ int main(int argc, char **argv) {
     for (int c = 0; c < ncgroups; c++) {
         char tasks[4096 + sizeof "/tasks"];
         CHECK(mkdir(cgroups[c], 0755), "mkdir", cgroups[c]);
+        nmade = c + 1;
         snprintf(tasks, sizeof tasks, "%s/tasks", cgroups[c]);
         tasks_fds[c] = open(tasks, O_WRONLY | O_CLOEXEC);
         if (tasks_fds[c] < 0 && errno != ENOENT) die("open", tasks);
@@ -392,6 +401,6 @@ int main(int argc, char **argv) {
     }
     int status;
     CHECK(waitpid(child, &status, 0), "waitpid", "");
-    for (int c = 0; c < ncgroups; c++) CHECK(rmdir(cgroups[c]), "rmdir", cgroups[c]);
+    for (; nmade > 0; nmade--) CHECK(rmdir(cgroups[nmade - 1]), "rmdir", cgroups[nmade - 1]);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
