@@ -4,7 +4,7 @@
 
 use std::alloc::GlobalAlloc;
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use super::{check, Errno, Fd};
 
@@ -248,11 +248,11 @@ unsafe impl GlobalAlloc for Heap {
 
 /// Where the out-of-memory line goes besides stderr (-1: nowhere): the `--detach` background's
 /// stderr is its log, and its errors go to the foreground too (see `log::copy_errors_to`).
-static ALSO_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+static ALSO_TO: AtomicI32 = AtomicI32::new(-1);
 
 /// The exit status of running out of memory: contain's failure status for the command at work
 /// (see `set_failure_status`); until it is known (-1), what `failure_status_until_known` finds.
-static FAILURE_STATUS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+static FAILURE_STATUS: AtomicI32 = AtomicI32::new(-1);
 
 /// How the failure status is found while it is not known yet (the command line not parsed): a
 /// `fn() -> i32`, or 0 for none.
@@ -261,7 +261,7 @@ static FAILURE_STATUS_FINDER: AtomicUsize = AtomicUsize::new(0);
 /// Makes running out of memory exit with `code`, the status every other failure of the command
 /// exits with (125 for `run` and `exec`, 1 for the others): one rule per command.
 pub fn set_failure_status(code: i32) {
-    FAILURE_STATUS.store(code, std::sync::atomic::Ordering::Relaxed);
+    FAILURE_STATUS.store(code, Ordering::Relaxed);
 }
 
 /// How to find that status if memory runs out before `set_failure_status` is called: only then
@@ -272,7 +272,7 @@ pub fn failure_status_until_known(find: fn() -> i32) {
 
 /// Says out-of-memory on `fd` too.
 pub fn report_out_of_memory_also_to(fd: i32) {
-    ALSO_TO.store(fd, std::sync::atomic::Ordering::Relaxed);
+    ALSO_TO.store(fd, Ordering::Relaxed);
 }
 
 /// Says so without allocating (the size in decimal, on the stack), and exits with the command's
@@ -288,14 +288,14 @@ fn out_of_memory(size: usize) -> ! {
             break;
         }
     }
-    let also = ALSO_TO.load(std::sync::atomic::Ordering::Relaxed);
+    let also = ALSO_TO.load(Ordering::Relaxed);
     let also = (also >= 0 && also != libc::STDERR_FILENO).then_some(also);
     for fd in std::iter::once(libc::STDERR_FILENO).chain(also) {
         for part in [&b"[contain] error: out of memory (asked for "[..], &digits[at..], b" bytes): ENOMEM (12)\n"] {
             let _ = super::write_all(fd, part);
         }
     }
-    let status = match FAILURE_STATUS.load(std::sync::atomic::Ordering::Relaxed) {
+    let status = match FAILURE_STATUS.load(Ordering::Relaxed) {
         -1 => match FAILURE_STATUS_FINDER.load(Ordering::Relaxed) {
             0 => 125,
             // SAFETY: only `failure_status_until_known` stores here, and only a `fn() -> i32`.
